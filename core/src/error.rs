@@ -1,0 +1,164 @@
+//! The one error type of the Keel core.
+//!
+//! Every variant has a stable machine code ([`Error::code`]) that the Python and Node bindings
+//! expose unchanged (`keel.KeelError.code`, `err.code`). Codes are part of the public API: they
+//! never change meaning once released, and tests assert codes, not message text.
+//!
+//! Messages that mention a database URL always carry it masked (see
+//! [`crate::store::mask_url`]), so an error can be logged without leaking a password.
+
+/// A `Result` whose error is the Keel [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in Keel.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A caller passed a value Keel cannot use. `field` names the offending argument.
+    #[error("invalid {field}: {message}")]
+    InvalidInput {
+        /// The argument or field at fault, e.g. `options.max_connections`.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A database URL that Keel cannot parse or whose scheme it does not support.
+    #[error("invalid database URL {url}: {reason}")]
+    InvalidUrl {
+        /// The URL as given, password masked.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// The database could not be reached or opened: PostgreSQL refused or timed out, or the
+    /// SQLite file could not be created or opened.
+    #[error("cannot connect to {url}: {source}")]
+    Connection {
+        /// The URL, password masked.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// Applying the embedded migrations failed.
+    #[error("migrations failed on {url}: {source}")]
+    Migration {
+        /// The URL, password masked.
+        url: String,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+
+    /// A query failed after the connection was established.
+    #[error("storage error: {0}")]
+    Storage(#[source] sqlx::Error),
+
+    /// An operation did not finish within its time limit.
+    #[error("{operation} timed out after {after_ms} ms")]
+    Timeout {
+        /// What was being done.
+        operation: String,
+        /// The limit that was hit, in milliseconds.
+        after_ms: u64,
+    },
+
+    /// The handle was closed with [`crate::Keel::close`] and cannot be used any more.
+    #[error("the Keel handle is closed")]
+    Closed,
+
+    /// The handle was created in a parent process and used after `fork()`. Database
+    /// connections and runtime threads do not survive a fork; connect again in the child.
+    #[error(
+        "this Keel handle was created in process {parent_pid} and used after fork() in process \
+         {child_pid}; call connect() again in the child process"
+    )]
+    Forked {
+        /// The process that created the handle.
+        parent_pid: u32,
+        /// The process that tried to use it.
+        child_pid: u32,
+    },
+
+    /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Every code [`Error::code`] can return, in a stable order. Bindings use it to build one
+    /// exception class per code and tests use it to check that none is missing.
+    pub const CODES: &'static [&'static str] = &[
+        "invalid_input",
+        "invalid_url",
+        "connection",
+        "migration",
+        "storage",
+        "timeout",
+        "closed",
+        "forked",
+        "internal",
+    ];
+
+    /// The stable machine code of this error, e.g. `"invalid_url"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::InvalidUrl { .. } => "invalid_url",
+            Error::Connection { .. } => "connection",
+            Error::Migration { .. } => "migration",
+            Error::Storage(_) => "storage",
+            Error::Timeout { .. } => "timeout",
+            Error::Closed => "closed",
+            Error::Forked { .. } => "forked",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The argument or field at fault, for errors caused by bad input.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput { field, .. } => Some(field),
+            Error::InvalidUrl { .. } => Some("url"),
+            _ => None,
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidInput { field: field.into(), message: message.into() }
+    }
+
+    /// Builds an [`Error::Internal`] from a caught panic payload, for the FFI boundary.
+    pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        Error::Internal(format!("panic: {message}"))
+    }
+
+    /// The chain of underlying causes, outermost first, as display strings.
+    pub fn causes(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(err) = next {
+            out.push(err.to_string());
+            next = err.source();
+        }
+        out
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolClosed => Error::Closed,
+            other => Error::Storage(other),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! # Keel
+//!
+//! An embeddable core for AI-agent platforms. One implementation of the parts every agent
+//! platform rewrites in each service (model routing and budgets, message routing, skills,
+//! conversation memory, retries and dead letters, backpressure, deduplication, cross-channel
+//! context, structured logs and fleet health), called in-process from Rust, Python and
+//! TypeScript.
+//!
+//! Everything starts from a [`Keel`] handle:
+//!
+//! ```no_run
+//! # async fn demo() -> keel::Result<()> {
+//! let keel = keel::Keel::connect("sqlite::memory:").await?;
+//! assert_eq!(keel.backend(), keel::Backend::Sqlite);
+//! let applied = keel.applied_migrations().await?;
+//! assert!(!applied.is_empty());
+//! keel.close().await;
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod store;
+
+use std::sync::Arc;
+
+pub use crate::error::{Error, Result};
+pub use crate::store::{AppliedMigration, Backend, ConnectOptions, DatabaseUrl, Pool, mask_url};
+
+/// The version of this crate, shared by the Python and Node packages.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A connected Keel instance: cheap to clone (an `Arc` inside), safe to share across tasks
+/// and threads. Clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Keel {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    url: DatabaseUrl,
+    pool: Pool,
+    /// The process that opened the pool. Connections do not survive `fork()`.
+    pid: u32,
+}
+
+impl Keel {
+    /// Connects with default [`ConnectOptions`]: migrations are applied.
+    ///
+    /// Accepts `sqlite::memory:`, `sqlite://path/to/file.db` (the file and its folder are
+    /// created when missing) and `postgres://user:password@host:port/db`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`] for a URL Keel does not accept, [`Error::Connection`] when the
+    /// database cannot be reached or opened, [`Error::Migration`] when migrations fail. Every
+    /// message carries the URL with its password masked.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// Connects with explicit [`ConnectOptions`].
+    ///
+    /// # Errors
+    /// As [`Keel::connect`], plus [`Error::InvalidInput`] for unusable options.
+    pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self> {
+        let parsed = DatabaseUrl::parse(url)?;
+        let pool = store::open(url, &parsed, &options).await?;
+        tracing::debug!(url = %parsed.masked, backend = parsed.backend.as_str(), "keel connected");
+        Ok(Self { inner: Arc::new(Inner { url: parsed, pool, pid: std::process::id() }) })
+    }
+
+    /// The storage engine in use.
+    pub fn backend(&self) -> Backend {
+        self.inner.url.backend
+    }
+
+    /// The database URL with its password masked.
+    pub fn url(&self) -> &str {
+        &self.inner.url.masked
+    }
+
+    /// The connection pool, for capability modules.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`Keel::close`], [`Error::Forked`] in a forked child.
+    pub fn pool(&self) -> Result<&Pool> {
+        let pid = std::process::id();
+        if pid != self.inner.pid {
+            return Err(Error::Forked { parent_pid: self.inner.pid, child_pid: pid });
+        }
+        if self.inner.pool.is_closed() {
+            return Err(Error::Closed);
+        }
+        Ok(&self.inner.pool)
+    }
+
+    /// Applies any embedded migration not yet applied; returns how many were applied.
+    ///
+    /// # Errors
+    /// [`Error::Migration`] when a migration fails.
+    pub async fn migrate(&self) -> Result<usize> {
+        self.pool()?.migrate(self.url()).await
+    }
+
+    /// The migrations recorded in the database, oldest first.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the database cannot be read.
+    pub async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>> {
+        self.pool()?.applied_migrations().await
+    }
+
+    /// Round-trips `SELECT 1`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the database does not answer.
+    pub async fn ping(&self) -> Result<()> {
+        self.pool()?.ping().await
+    }
+
+    /// Closes the pool for every clone of this handle. Idempotent.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    /// True once [`Keel::close`] has been called on any clone.
+    pub fn is_closed(&self) -> bool {
+        self.inner.pool.is_closed()
+    }
+}

@@ -1,0 +1,153 @@
+//! Storage: the sqlx pools behind a [`crate::Keel`] handle, and the embedded migrations.
+//!
+//! SQLite is the embedded default; PostgreSQL is how several service instances share state.
+//! Queries are checked at run time (no live database is needed to build). Capability modules
+//! match on [`Pool`] where the two SQL dialects differ and keep the rest shared.
+
+mod migrate;
+mod url;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use self::migrate::AppliedMigration;
+pub use self::url::{Backend, DatabaseUrl, mask_url};
+use crate::error::{Error, Result};
+
+/// The schema every Keel object lives in on PostgreSQL.
+pub const PG_SCHEMA: &str = "keel";
+
+/// A connection pool on one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    /// Embedded SQLite.
+    Sqlite(sqlx::SqlitePool),
+    /// PostgreSQL; every connection has `search_path = keel, public`.
+    Postgres(sqlx::PgPool),
+}
+
+/// How [`crate::Keel::connect_with`] opens the database.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Apply the embedded migrations on connect (default `true`).
+    pub migrate: bool,
+    /// Upper bound on pooled connections (default 10; always 1 for `sqlite::memory:`).
+    pub max_connections: u32,
+    /// How long to wait for a connection, including the first one (default 10 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { migrate: true, max_connections: 10, connect_timeout: Duration::from_secs(10) }
+    }
+}
+
+impl ConnectOptions {
+    fn validate(&self) -> Result<()> {
+        if self.max_connections == 0 {
+            return Err(Error::invalid_input("options.max_connections", "must be at least 1"));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::invalid_input("options.connect_timeout", "must be greater than zero"));
+        }
+        Ok(())
+    }
+}
+
+/// Opens a pool for `url` and, unless turned off, applies the migrations.
+pub(crate) async fn open(raw: &str, url: &DatabaseUrl, options: &ConnectOptions) -> Result<Pool> {
+    options.validate()?;
+    let connection = |source| Error::Connection { url: url.masked.clone(), source };
+    let pool = match url.backend {
+        Backend::Sqlite => {
+            if let Some(parent) = url.path.as_deref().and_then(std::path::Path::parent) {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| connection(sqlx::Error::Io(e)))?;
+                }
+            }
+            let mut connect = SqliteConnectOptions::from_str(raw.trim())
+                .map_err(|e| Error::InvalidUrl { url: url.masked.clone(), reason: e.to_string() })?
+                .create_if_missing(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let mut pool = SqlitePoolOptions::new().acquire_timeout(options.connect_timeout);
+            if url.in_memory {
+                // Each connection to `:memory:` is its own database: keep exactly one, forever.
+                pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+            } else {
+                connect = connect.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal);
+                pool = pool.max_connections(options.max_connections);
+            }
+            probe::<sqlx::SqliteConnection>(&connect, options.connect_timeout).await.map_err(connection)?;
+            Pool::Sqlite(pool.connect_with(connect).await.map_err(connection)?)
+        }
+        Backend::Postgres => {
+            let connect = PgConnectOptions::from_str(raw.trim())
+                .map_err(|e| Error::InvalidUrl { url: url.masked.clone(), reason: e.to_string() })?
+                .options([("search_path", "keel,public")]);
+            probe::<sqlx::PgConnection>(&connect, options.connect_timeout).await.map_err(connection)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.connect_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(connection)?;
+            Pool::Postgres(pool)
+        }
+    };
+    if options.migrate {
+        migrate::run(&pool, &url.masked).await?;
+    }
+    Ok(pool)
+}
+
+/// Opens and closes one connection, so that a refused connection or a wrong password fails at
+/// once: the pool itself would keep retrying until `connect_timeout`.
+async fn probe<C: sqlx::Connection>(options: &C::Options, timeout: Duration) -> Result<(), sqlx::Error> {
+    let connection = tokio::time::timeout(timeout, C::connect_with(options)).await.map_err(|_| {
+        sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {} ms", timeout.as_millis()),
+        ))
+    })??;
+    connection.close().await
+}
+
+impl Pool {
+    /// The engine behind this pool.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes every connection; in-flight queries finish first.
+    pub async fn close(&self) {
+        match self {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// True once [`Pool::close`] has been called.
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Pool::Sqlite(pool) => pool.is_closed(),
+            Pool::Postgres(pool) => pool.is_closed(),
+        }
+    }
+
+    /// Runs `SELECT 1` to prove the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        match self {
+            Pool::Sqlite(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
+            Pool::Postgres(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! Test helpers: every storage test runs on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL comes from `scripts/with-postgres.sh` (or `make test`), which exports
+//! `KEEL_TEST_PG_URL`. Each test gets a database of its own, so tests run in parallel.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::path::PathBuf;
+
+use keel::{Backend, Keel};
+
+/// The superuser URL of the throwaway PostgreSQL. Storage tests fail rather than skip without it.
+pub fn pg_admin_url() -> String {
+    std::env::var("KEEL_TEST_PG_URL").expect(
+        "KEEL_TEST_PG_URL is not set: run storage tests through `make test` or \
+         `scripts/with-postgres.sh cargo test`",
+    )
+}
+
+fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}_{:016x}", std::process::id(), RandomState::new().hash_one(std::time::Instant::now()))
+}
+
+/// Creates an empty PostgreSQL database and returns its URL.
+pub async fn fresh_pg_url() -> String {
+    use sqlx::Connection;
+    let admin = pg_admin_url();
+    let name = unique_name("keel_test");
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+    conn.close().await.ok();
+    let base = admin.rsplit_once('/').expect("admin url has a database").0;
+    format!("{base}/{name}")
+}
+
+/// A new SQLite file URL in the system temp folder.
+pub fn fresh_sqlite_url() -> String {
+    let path: PathBuf = std::env::temp_dir().join(unique_name("keel_test")).join("keel.db");
+    format!("sqlite://{}", path.display())
+}
+
+/// A fresh, empty database URL on `backend`.
+pub async fn fresh_url(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => fresh_sqlite_url(),
+        Backend::Postgres => fresh_pg_url().await,
+    }
+}
+
+/// Runs `test` once against a freshly migrated SQLite database and once against a freshly
+/// migrated PostgreSQL database.
+pub async fn on_each_backend<F, Fut>(test: F)
+where
+    F: Fn(Backend, Keel) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let keel = Keel::connect(&url).await.unwrap_or_else(|e| panic!("connect {backend:?}: {e}"));
+        test(backend, keel.clone()).await;
+        keel.close().await;
+    }
+}
