@@ -1,1 +1,112 @@
+//! `keel._native`: the PyO3 glue over the Keel core. No logic lives here; the public API and
+//! its docs are in `python/keel/` and `_native.pyi`.
 
+mod error;
+mod ffi_probe;
+mod runtime;
+mod store;
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+use crate::runtime::future_into_py;
+use crate::store::PyAppliedMigration;
+
+/// A connected Keel instance. Create it with `await keel.connect(url)`.
+#[pyclass(frozen, name = "Keel", module = "keel._native")]
+pub struct PyKeel {
+    inner: keel::Keel,
+}
+
+#[pymethods]
+impl PyKeel {
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.inner.backend().as_str()
+    }
+
+    #[getter]
+    fn url(&self) -> &str {
+        self.inner.url()
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    fn migrate<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keel = self.inner.clone();
+        future_into_py(py, async move { keel.migrate().await })
+    }
+
+    fn applied_migrations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keel = self.inner.clone();
+        future_into_py(py, async move {
+            let applied = keel.applied_migrations().await?;
+            Ok(applied.into_iter().map(PyAppliedMigration::from).collect::<Vec<_>>())
+        })
+    }
+
+    fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keel = self.inner.clone();
+        future_into_py(py, async move { keel.ping().await })
+    }
+
+    fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keel = self.inner.clone();
+        future_into_py(py, async move {
+            keel.close().await;
+            Ok(())
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Keel(backend={:?}, url={:?})", self.backend(), self.url())
+    }
+}
+
+/// Connects to `url`; see `keel.connect` for the arguments.
+#[pyfunction]
+#[pyo3(signature = (url, *, migrate = true, max_connections = 10, connect_timeout = 10.0))]
+fn connect(
+    py: Python<'_>,
+    url: String,
+    migrate: bool,
+    max_connections: u32,
+    connect_timeout: f64,
+) -> PyResult<Bound<'_, PyAny>> {
+    let timeout = runtime::guard(|| {
+        Duration::try_from_secs_f64(connect_timeout)
+            .map_err(|_| keel::Error::invalid_input("connect_timeout", "must be a finite number of seconds ≥ 0"))
+    })?;
+    let options = keel::ConnectOptions { migrate, max_connections, connect_timeout: timeout };
+    future_into_py(py, async move {
+        let inner = keel::Keel::connect_with(&url, options).await?;
+        Ok(PyKeel { inner })
+    })
+}
+
+/// The stable error codes, in order.
+#[pyfunction]
+fn error_codes() -> Vec<&'static str> {
+    keel::Error::CODES.to_vec()
+}
+
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", keel::VERSION)?;
+    m.add_class::<PyKeel>()?;
+    m.add_class::<store::PyDatabaseUrl>()?;
+    m.add_class::<store::PyAppliedMigration>()?;
+    m.add_function(wrap_pyfunction!(connect, m)?)?;
+    m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(store::parse_database_url, m)?)?;
+    m.add_function(wrap_pyfunction!(store::mask_url, m)?)?;
+    m.add_function(wrap_pyfunction!(ffi_probe::noop, m)?)?;
+    m.add_function(wrap_pyfunction!(ffi_probe::roundtrip, m)?)?;
+    m.add_function(wrap_pyfunction!(ffi_probe::panic_sync, m)?)?;
+    m.add_function(wrap_pyfunction!(ffi_probe::panic_async, m)?)?;
+    Ok(())
+}

@@ -19,8 +19,10 @@
 //! ```
 
 pub mod error;
+pub mod ffi_probe;
 pub mod store;
 
+use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 pub use crate::error::{Error, Result};
@@ -39,9 +41,22 @@ pub struct Keel {
 #[derive(Debug)]
 struct Inner {
     url: DatabaseUrl,
-    pool: Pool,
+    /// Dropped only in the process that opened it; see the `Drop` impl.
+    pool: ManuallyDrop<Pool>,
     /// The process that opened the pool. Connections do not survive `fork()`.
     pid: u32,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A forked child shares its parent's sockets and epoll instance. Closing them here
+        // would deregister the parent's connections from the parent's reactor, so a child
+        // leaks the pool instead of dropping it.
+        if std::process::id() == self.pid {
+            // SAFETY: `pool` is never used again; this is the only place it is dropped.
+            unsafe { ManuallyDrop::drop(&mut self.pool) }
+        }
+    }
 }
 
 impl Keel {
@@ -66,7 +81,7 @@ impl Keel {
         let parsed = DatabaseUrl::parse(url)?;
         let pool = store::open(url, &parsed, &options).await?;
         tracing::debug!(url = %parsed.masked, backend = parsed.backend.as_str(), "keel connected");
-        Ok(Self { inner: Arc::new(Inner { url: parsed, pool, pid: std::process::id() }) })
+        Ok(Self { inner: Arc::new(Inner { url: parsed, pool: ManuallyDrop::new(pool), pid: std::process::id() }) })
     }
 
     /// The storage engine in use.

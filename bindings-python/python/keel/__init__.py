@@ -1,0 +1,82 @@
+"""Keel: the embeddable core for AI-agent platforms, in-process from Python.
+
+    import keel
+
+    db = await keel.connect("sqlite::memory:")
+    print(db.backend, [m.version for m in await db.applied_migrations()])
+    await db.close()
+
+Every I/O method returns an awaitable. Errors are :class:`keel.KeelError` subclasses with a
+stable ``code``; see :mod:`keel.errors`.
+"""
+
+from __future__ import annotations
+
+from keel import _native
+from keel._native import AppliedMigration, DatabaseUrl, Keel, error_codes, mask_url, parse_database_url
+from keel.errors import (
+    BY_CODE,
+    ClosedError,
+    DatabaseConnectionError,
+    ForkedError,
+    InternalError,
+    InvalidInputError,
+    InvalidUrlError,
+    KeelError,
+    KeelTimeoutError,
+    MigrationError,
+    StorageError,
+)
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "__version__",
+    "connect",
+    "Keel",
+    "DatabaseUrl",
+    "AppliedMigration",
+    "parse_database_url",
+    "mask_url",
+    "error_codes",
+    "KeelError",
+    "InvalidInputError",
+    "InvalidUrlError",
+    "DatabaseConnectionError",
+    "MigrationError",
+    "StorageError",
+    "KeelTimeoutError",
+    "ClosedError",
+    "ForkedError",
+    "InternalError",
+    "BY_CODE",
+]
+
+
+async def connect(
+    url: str = "sqlite::memory:",
+    *,
+    migrate: bool = True,
+    max_connections: int = 10,
+    connect_timeout: float = 10.0,
+) -> Keel:
+    """Connect to Keel's database and return a handle.
+
+    Args:
+        url: ``sqlite::memory:`` (the default), ``sqlite://path/to/keel.db`` (created with its
+            folder when missing) or ``postgres://user:password@host:5432/db``.
+        migrate: apply the embedded migrations on connect.
+        max_connections: upper bound on pooled connections.
+        connect_timeout: seconds to wait for the database.
+
+    Raises:
+        InvalidUrlError: the URL is not one Keel accepts.
+        DatabaseConnectionError: the database cannot be reached or opened.
+        MigrationError: the migrations failed.
+        InvalidInputError: an option is out of range (``err.field`` names it).
+
+    Every message carries the URL with its password masked.
+    """
+    return await _native.connect(
+        url, migrate=migrate, max_connections=max_connections, connect_timeout=connect_timeout
+    )

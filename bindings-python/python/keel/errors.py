@@ -1,0 +1,101 @@
+"""Keel's exceptions: one class per stable error code, all under :class:`KeelError`.
+
+Catch a class, or compare ``err.code`` (the same string the Rust core and the Node package use).
+Classes mix in the builtin that fits, so ``except ValueError`` still catches bad input.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KeelError",
+    "InvalidInputError",
+    "InvalidUrlError",
+    "DatabaseConnectionError",
+    "MigrationError",
+    "StorageError",
+    "KeelTimeoutError",
+    "ClosedError",
+    "ForkedError",
+    "InternalError",
+    "BY_CODE",
+]
+
+
+class KeelError(Exception):
+    """Base class of every error Keel raises."""
+
+    #: Stable machine code, e.g. ``"invalid_url"``.
+    code: str = "keel_error"
+    #: The argument or field at fault, for bad input; otherwise ``None``.
+    field: str | None = None
+
+
+class InvalidInputError(KeelError, ValueError):
+    """A value Keel cannot use; ``field`` names it."""
+
+    code = "invalid_input"
+
+
+class InvalidUrlError(KeelError, ValueError):
+    """A database URL Keel cannot parse or whose scheme it does not support."""
+
+    code = "invalid_url"
+
+
+class DatabaseConnectionError(KeelError, ConnectionError):
+    """The database could not be reached or opened."""
+
+    code = "connection"
+
+
+class MigrationError(KeelError):
+    """Applying the embedded migrations failed."""
+
+    code = "migration"
+
+
+class StorageError(KeelError):
+    """A query failed after the connection was established."""
+
+    code = "storage"
+
+
+class KeelTimeoutError(KeelError, TimeoutError):
+    """An operation did not finish within its time limit."""
+
+    code = "timeout"
+
+
+class ClosedError(KeelError):
+    """The handle was closed."""
+
+    code = "closed"
+
+
+class ForkedError(KeelError):
+    """A handle created before ``fork()`` was used in the child; connect again there."""
+
+    code = "forked"
+
+
+class InternalError(KeelError):
+    """A bug in Keel, or a panic caught at the boundary. Please report it."""
+
+    code = "internal"
+
+
+#: Every class by its code. The native module raises through this table.
+BY_CODE: dict[str, type[KeelError]] = {
+    cls.code: cls
+    for cls in (
+        InvalidInputError,
+        InvalidUrlError,
+        DatabaseConnectionError,
+        MigrationError,
+        StorageError,
+        KeelTimeoutError,
+        ClosedError,
+        ForkedError,
+        InternalError,
+    )
+}

@@ -1,0 +1,48 @@
+//! Core errors as Python exceptions.
+//!
+//! The classes live in the pure-Python module `keel.errors` (one per code, all under
+//! `keel.KeelError`, with `ValueError`/`ConnectionError`/... mixed in where they fit). This file
+//! only looks the class up by code and fills in `field` and the cause chain.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
+
+static BY_CODE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+
+fn classes(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
+    BY_CODE
+        .get_or_try_init(py, || {
+            let dict = py.import("keel.errors")?.getattr("BY_CODE")?.cast_into::<PyDict>()?;
+            Ok::<_, PyErr>(dict.unbind())
+        })
+        .map(|d| d.bind(py))
+}
+
+/// Converts a core error into an instance of its `keel.errors` class.
+pub fn to_py_err(err: keel::Error) -> PyErr {
+    Python::attach(|py| build(py, &err).unwrap_or_else(|lookup| {
+        let fallback = PyRuntimeError::new_err(format!("[{}] {err}", err.code()));
+        fallback.set_cause(py, Some(lookup));
+        fallback
+    }))
+}
+
+fn build(py: Python<'_>, err: &keel::Error) -> PyResult<PyErr> {
+    let class = classes(py)?.get_item(err.code())?.ok_or_else(|| {
+        PyRuntimeError::new_err(format!("keel.errors has no class for code {}", err.code()))
+    })?;
+    let instance = class.call1((err.to_string(),))?;
+    instance.setattr("field", err.field())?;
+    // The Rust cause chain, innermost last, as chained exceptions.
+    let mut cause: Option<PyErr> = None;
+    for message in err.causes().into_iter().rev() {
+        let link = PyRuntimeError::new_err(message);
+        link.set_cause(py, cause.take());
+        cause = Some(link);
+    }
+    let out = PyErr::from_value(instance);
+    out.set_cause(py, cause);
+    Ok(out)
+}

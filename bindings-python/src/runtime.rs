@@ -1,0 +1,138 @@
+//! The tokio runtime of the Python module, and the bridge from Rust futures to awaitables.
+//!
+//! `pyo3_async_runtimes::tokio` keeps one runtime in a `OnceLock` forever; tokio's worker
+//! threads do not survive `fork()`, so a gunicorn or Celery child that inherits it hangs on its
+//! first await. Here the runtime is keyed by process id: a forked child builds its own on first
+//! use and never touches (or drops) its parent's, which it leaks on purpose.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use pyo3::prelude::*;
+use pyo3_async_runtimes::TaskLocals;
+use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime};
+
+use crate::error::to_py_err;
+
+struct ProcessRuntime {
+    pid: u32,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// The current process's runtime. Replaced only after a fork; old values are leaked, never
+/// freed, so a pointer read here stays valid for the life of the process.
+static CURRENT: AtomicPtr<ProcessRuntime> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The runtime of this process, built on first use (and again in a forked child).
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    let pid = std::process::id();
+    let current = CURRENT.load(Ordering::Acquire);
+    // SAFETY: non-null values of CURRENT are leaked boxes that are never freed.
+    if let Some(existing) = unsafe { current.as_ref() } {
+        if existing.pid == pid {
+            return &existing.runtime;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("keel-tokio")
+        .enable_all()
+        .build()
+        .expect("keel: cannot start the tokio runtime");
+    let fresh = Box::into_raw(Box::new(ProcessRuntime { pid, runtime }));
+    match CURRENT.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // SAFETY: `fresh` was just leaked from a Box and is now published for good.
+        Ok(_) => unsafe { &(*fresh).runtime },
+        Err(winner) => {
+            // Another thread installed one first: shut ours down and use theirs.
+            // SAFETY: `fresh` was never published, so this thread owns it.
+            let ours = unsafe { Box::from_raw(fresh) };
+            ours.runtime.shutdown_background();
+            // SAFETY: `winner` is a published, leaked, never-freed value.
+            unsafe { &(*winner).runtime }
+        }
+    }
+}
+
+/// Marker type plugging [`runtime`] into `pyo3_async_runtimes::generic`.
+pub struct KeelRuntime;
+
+/// tokio's join error, wrapped for the foreign trait.
+pub struct KeelJoinError(tokio::task::JoinError);
+
+impl JoinError for KeelJoinError {
+    fn is_panic(&self) -> bool {
+        self.0.is_panic()
+    }
+    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
+        self.0.into_panic()
+    }
+}
+
+type BoxedJoin = Pin<Box<dyn Future<Output = Result<(), KeelJoinError>> + Send>>;
+
+impl Runtime for KeelRuntime {
+    type JoinError = KeelJoinError;
+    type JoinHandle = BoxedJoin;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let handle = runtime().spawn(fut);
+        Box::pin(async move { handle.await.map_err(KeelJoinError) })
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let handle = runtime().spawn_blocking(f);
+        Box::pin(async move { handle.await.map_err(KeelJoinError) })
+    }
+}
+
+tokio::task_local! {
+    static TASK_LOCALS: std::cell::OnceCell<TaskLocals>;
+}
+
+impl ContextExt for KeelRuntime {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = std::cell::OnceCell::new();
+        let _ = cell.set(locals);
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS.try_with(|c| c.get().cloned()).unwrap_or_default()
+    }
+}
+
+/// Turns a core future into a Python awaitable. A core error becomes the `keel.KeelError`
+/// subclass of its code; a panic becomes `keel.InternalError`, never a crash.
+pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+where
+    F: Future<Output = keel::Result<T>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+{
+    pyo3_async_runtimes::generic::future_into_py::<KeelRuntime, _, T>(py, async move {
+        // A nested task turns a panic into a JoinError instead of unwinding through pyo3.
+        match runtime().spawn(fut).await {
+            Ok(result) => result.map_err(to_py_err),
+            Err(join) if join.is_panic() => Err(to_py_err(keel::Error::from_panic(&*join.into_panic()))),
+            Err(join) => Err(to_py_err(keel::Error::Internal(join.to_string()))),
+        }
+    })
+}
+
+/// Runs a synchronous core call, turning a panic into `keel.InternalError`.
+pub fn guard<T>(call: impl FnOnce() -> keel::Result<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(result) => result.map_err(to_py_err),
+        Err(payload) => Err(to_py_err(keel::Error::from_panic(&*payload))),
+    }
+}

@@ -1,0 +1,58 @@
+"""Connecting, migrating and closing, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+
+import pytest
+
+import keel
+from conftest import fresh_url
+
+
+async def test_migrations_applied_on_connect(db: keel.Keel) -> None:
+    applied = await db.applied_migrations()
+    assert [m.version for m in applied][:1] == [1]
+    assert applied[0].description == "foundation"
+    assert await db.migrate() == 0
+    await db.ping()
+    assert db.backend in ("sqlite", "postgres")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_connect_without_migrations(backend: str, tmp_path: pathlib.Path) -> None:
+    handle = await keel.connect(await fresh_url(backend, tmp_path), migrate=False)
+    assert await handle.applied_migrations() == []
+    assert await handle.migrate() >= 1
+    await handle.close()
+
+
+async def test_close_is_idempotent_and_shared(db: keel.Keel) -> None:
+    await db.close()
+    await db.close()
+    assert db.closed
+    with pytest.raises(keel.ClosedError) as info:
+        await db.ping()
+    assert info.value.code == "closed"
+
+
+async def test_concurrent_calls_share_one_handle(db: keel.Keel) -> None:
+    await asyncio.gather(*(db.ping() for _ in range(50)))
+
+
+async def test_password_masked_in_url_and_errors(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(keel.DatabaseConnectionError) as info:
+        await keel.connect("postgres://keel:hunter2@127.0.0.1:9/keel", connect_timeout=2)
+    assert "hunter2" not in str(info.value)
+    assert "postgres://keel:***@127.0.0.1:9/keel" in str(info.value)
+    assert isinstance(info.value, ConnectionError)
+    assert info.value.__cause__ is not None
+
+
+async def test_sqlite_file_and_folder_are_created(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "nested" / "folder" / "keel.db"
+    handle = await keel.connect(f"sqlite://{path}")
+    assert path.exists()
+    assert handle.url == f"sqlite://{path}"
+    await handle.close()

@@ -1,0 +1,45 @@
+"""The shared vectors in testdata/, run against the Python API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import keel
+from conftest import load_vectors
+
+
+@pytest.mark.parametrize("case", load_vectors("database_urls.json"), ids=lambda c: c["name"])
+def test_database_url(case: dict[str, Any]) -> None:
+    url = case["input"]["url"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.parse_database_url(url)
+        assert info.value.code == case["expected_error_code"]
+    else:
+        parsed = keel.parse_database_url(url)
+        got = {"backend": parsed.backend, "masked": parsed.masked, "in_memory": parsed.in_memory}
+        assert got == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("mask_url.json"), ids=lambda c: c["name"])
+def test_mask_url(case: dict[str, Any]) -> None:
+    assert keel.mask_url(case["input"]["url"]) == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("error_codes.json"), ids=lambda c: c["name"])
+def test_error_codes(case: dict[str, Any]) -> None:
+    assert keel.error_codes() == case["expected"]
+    # One exception class per code, each under KeelError.
+    assert sorted(keel.BY_CODE) == sorted(case["expected"])
+    for code, cls in keel.BY_CODE.items():
+        assert issubclass(cls, keel.KeelError) and cls.code == code
+
+
+@pytest.mark.parametrize("case", load_vectors("connect_errors.json"), ids=lambda c: c["name"])
+async def test_connect_errors(case: dict[str, Any]) -> None:
+    with pytest.raises(keel.KeelError) as info:
+        await keel.connect(case["input"]["url"])
+    assert info.value.code == case["expected_error_code"]
+    assert case["input"].get("secret", "\0") not in str(info.value)
