@@ -26,7 +26,7 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 pub use crate::error::{Error, Result};
-pub use crate::store::{AppliedMigration, Backend, ConnectOptions, DatabaseUrl, Pool, mask_url};
+pub use crate::store::{AppliedMigration, Backend, ConnectOptions, DatabaseUrl, Pool, TableInfo, mask_url};
 
 /// The version of this crate, shared by the Python and Node packages.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -123,6 +123,14 @@ impl Keel {
     /// [`Error::Storage`] when the database cannot be read.
     pub async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>> {
         self.pool()?.applied_migrations().await
+    }
+
+    /// Every Keel table with its row count, by name.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the database cannot be read.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        self.pool()?.tables().await
     }
 
     /// Round-trips `SELECT 1`.

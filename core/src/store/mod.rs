@@ -151,3 +151,47 @@ impl Pool {
         Ok(())
     }
 }
+
+/// A Keel table and how many rows it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableInfo {
+    /// The table name, without schema.
+    pub name: String,
+    /// Its row count at the time of the call.
+    pub rows: i64,
+}
+
+impl Pool {
+    /// Every Keel table (migration bookkeeping excluded) with its row count, by name.
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        let names: Vec<String> = match self {
+            Pool::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+                     AND name <> '_sqlx_migrations' ORDER BY name",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'keel' \
+                     AND tablename <> '_sqlx_migrations' ORDER BY tablename",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        let mut out = Vec::with_capacity(names.len());
+        for name in names {
+            // Names come from the catalog, not from callers; quoting keeps them identifiers.
+            let sql = format!("SELECT count(*) FROM \"{}\"", name.replace('"', "\"\""));
+            let rows: i64 = match self {
+                Pool::Sqlite(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
+                Pool::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
+            };
+            out.push(TableInfo { name, rows });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,74 @@
+// Bad input from JavaScript: typed errors with err.code, never a crash.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+
+import keel from '../index.js'
+
+test('async errors carry code, field and cause', async () => {
+  await assert.rejects(keel.connect('postgres://keel:hunter2@127.0.0.1:9/keel', { connectTimeoutMs: 2000 }), (err) => {
+    assert.equal(err.code, 'connection')
+    assert.ok(err.message.includes('postgres://keel:***@127.0.0.1:9/keel'), err.message)
+    assert.ok(!err.message.includes('hunter2'))
+    assert.ok(err.cause instanceof Error, 'cause chain kept')
+    return true
+  })
+  await assert.rejects(keel.connect('sqlite::memory:', { maxConnections: 0 }), {
+    code: 'invalid_input',
+    field: 'options.max_connections',
+  })
+  await assert.rejects(keel.connect('sqlite::memory:', { connectTimeoutMs: Number.NaN }), {
+    code: 'invalid_input',
+    field: 'options.connectTimeoutMs',
+  })
+})
+
+test('sync errors carry code and field', () => {
+  assert.throws(() => keel.parseDatabaseUrl('ftp://u:secret@h'), (err) => {
+    assert.equal(err.code, 'invalid_url')
+    assert.equal(err.field, 'url')
+    assert.ok(!err.message.includes('secret'))
+    return true
+  })
+})
+
+for (const bad of [42, null, undefined, {}, ['sqlite::memory:'], Symbol('x')]) {
+  test(`wrong url type ${String(typeof bad)} is a TypeError`, async () => {
+    await assert.rejects(async () => keel.connect(bad), (err) => {
+      assert.ok(err instanceof TypeError, `${err?.constructor?.name}: ${err?.message}`)
+      assert.equal(err.code, 'invalid_input')
+      return true
+    })
+    assert.throws(() => keel.maskUrl(bad), TypeError)
+    assert.throws(() => keel.parseDatabaseUrl(bad), TypeError)
+  })
+}
+
+test('wrong option types are TypeErrors', async () => {
+  await assert.rejects(async () => keel.connect('sqlite::memory:', { maxConnections: 'ten' }), TypeError)
+  await assert.rejects(async () => keel.connect('sqlite::memory:', 'not options'), TypeError)
+})
+
+test('a sync panic in the core is an internal error, not a crash', () => {
+  assert.throws(() => keel.panicSync('sync boom'), (err) => {
+    assert.equal(err.code, 'internal')
+    assert.match(err.message, /sync boom/)
+    return true
+  })
+})
+
+test('an async panic in the core is an internal rejection, not a crash', async () => {
+  await assert.rejects(keel.panicAsync('async boom'), { code: 'internal' })
+  const db = await keel.connect('sqlite::memory:')
+  await db.ping()
+  await db.close()
+})
+
+test('roundtrip converts the struct both ways', () => {
+  assert.deepEqual(keel.roundtrip({ id: 1, name: 'n', score: 0.5, tags: ['a'] }), {
+    id: 2,
+    name: 'n',
+    score: 1,
+    tags: ['a'],
+  })
+  assert.throws(() => keel.roundtrip({ id: 1 }))
+})

@@ -1,0 +1,32 @@
+// Shared helpers: the vectors in testdata/ and fresh databases on SQLite and PostgreSQL.
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** The shared cases in testdata/<name>. */
+export function loadVectors(name) {
+  return JSON.parse(readFileSync(join(here, '..', '..', 'testdata', name), 'utf8'))
+}
+
+/** The throwaway PostgreSQL of `make test`. Storage tests fail rather than skip without it. */
+export function pgAdminUrl() {
+  const url = process.env.KEEL_TEST_PG_URL
+  if (!url) throw new Error('KEEL_TEST_PG_URL is not set: run through `make test` or scripts/with-postgres.sh')
+  return url
+}
+
+/** An empty database on `backend`. */
+export function freshUrl(backend) {
+  if (backend === 'sqlite') return `sqlite://${join(mkdtempSync(join(tmpdir(), 'keel-node-')), 'keel.db')}`
+  const admin = pgAdminUrl()
+  const name = `keel_node_${randomBytes(8).toString('hex')}`
+  execFileSync('psql', [admin, '-qc', `CREATE DATABASE ${name}`])
+  return `${admin.slice(0, admin.lastIndexOf('/'))}/${name}`
+}
+
+export const BACKENDS = ['sqlite', 'postgres']

@@ -1,0 +1,43 @@
+// The shared vectors in testdata/, run against the Node API.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+
+import keel from '../index.js'
+import { loadVectors } from './helpers.mjs'
+
+for (const c of loadVectors('database_urls.json')) {
+  test(`database_urls: ${c.name}`, () => {
+    if (c.expected_error_code) {
+      assert.throws(() => keel.parseDatabaseUrl(c.input.url), (err) => err.code === c.expected_error_code)
+    } else {
+      const parsed = keel.parseDatabaseUrl(c.input.url)
+      assert.deepEqual(
+        { backend: parsed.backend, masked: parsed.masked, in_memory: parsed.inMemory },
+        c.expected,
+      )
+    }
+  })
+}
+
+for (const c of loadVectors('mask_url.json')) {
+  test(`mask_url: ${c.name}`, () => {
+    assert.equal(keel.maskUrl(c.input.url), c.expected)
+  })
+}
+
+for (const c of loadVectors('error_codes.json')) {
+  test(`error_codes: ${c.name}`, () => {
+    assert.deepEqual(keel.errorCodes(), c.expected)
+  })
+}
+
+for (const c of loadVectors('connect_errors.json')) {
+  test(`connect_errors: ${c.name}`, async () => {
+    await assert.rejects(keel.connect(c.input.url), (err) => {
+      assert.ok(err instanceof Error)
+      assert.equal(err.code, c.expected_error_code)
+      assert.ok(!err.message.includes(c.input.secret ?? '\0'), err.message)
+      return true
+    })
+  })
+}

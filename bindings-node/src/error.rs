@@ -1,0 +1,117 @@
+//! Core errors as JavaScript errors with `err.code`, on every path.
+//!
+//! napi-rs sets `err.code` from a custom status only for synchronous functions; an `async fn`
+//! rejects with the default status. So every binding returns [`Outcome`]: the core result
+//! travels to the JavaScript thread as a value, and its conversion builds the `Error` there with
+//! `code`, `field` and the cause chain, then hands napi the finished object to throw or reject
+//! with. Argument conversion goes through [`Arg`], which throws a `TypeError` with code
+//! `invalid_input` instead of napi's plain `Error`.
+
+use napi::bindgen_prelude::{FromNapiValue, Object, ToNapiValue, TypeName, ValidateNapiValue};
+use napi::{Env, JsValue, Status, ValueType, sys};
+
+/// A core result on its way to JavaScript.
+pub struct Outcome<T>(pub keel::Result<T>);
+
+impl<T> From<keel::Result<T>> for Outcome<T> {
+    fn from(result: keel::Result<T>) -> Self {
+        Outcome(result)
+    }
+}
+
+impl<T: ToNapiValue> ToNapiValue for Outcome<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, outcome: Self) -> napi::Result<sys::napi_value> {
+        match outcome.0 {
+            // SAFETY: forwarded from napi with the same live env.
+            Ok(value) => unsafe { T::to_napi_value(env, value) },
+            Err(err) => Err(js_error(&Env::from_raw(env), &err)),
+        }
+    }
+}
+
+/// Runs a synchronous core call; a panic becomes an `internal` error instead of unwinding.
+pub fn guard<T>(call: impl FnOnce() -> keel::Result<T>) -> Outcome<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)) {
+        Ok(result) => Outcome(result),
+        Err(payload) => Outcome(Err(keel::Error::from_panic(&*payload))),
+    }
+}
+
+/// Runs a core future on napi's tokio runtime inside a task of its own, so that a panic
+/// becomes an `internal` error instead of a crash.
+pub async fn guard_async<T, F>(fut: F) -> napi::Result<Outcome<T>>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = keel::Result<T>> + Send + 'static,
+{
+    Ok(Outcome(match tokio::spawn(fut).await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => Err(keel::Error::from_panic(&*join.into_panic())),
+        Err(join) => Err(keel::Error::Internal(join.to_string())),
+    }))
+}
+
+fn js_error(env: &Env, err: &keel::Error) -> napi::Error {
+    match build_js_error(env, err) {
+        Ok(object) => napi::Error::from(object.to_unknown()),
+        Err(_) => napi::Error::new(Status::GenericFailure, format!("[{}] {err}", err.code())),
+    }
+}
+
+fn build_js_error<'env>(env: &'env Env, err: &keel::Error) -> napi::Result<Object<'env>> {
+    let mut object = env.create_error(napi::Error::new(Status::GenericFailure, err.to_string()))?;
+    object.set("code", err.code())?;
+    if let Some(field) = err.field() {
+        object.set("field", field)?;
+    }
+    // The Rust cause chain as nested `Error`s under `cause`, innermost last.
+    let mut cause: Option<Object<'env>> = None;
+    for message in err.causes().into_iter().rev() {
+        let mut link = env.create_error(napi::Error::new(Status::GenericFailure, message))?;
+        if let Some(inner) = cause.take() {
+            link.set("cause", inner)?;
+        }
+        cause = Some(link);
+    }
+    if let Some(cause) = cause {
+        object.set("cause", cause)?;
+    }
+    Ok(object)
+}
+
+/// An argument whose conversion failure throws a `TypeError` (code `invalid_input`).
+pub struct Arg<T>(pub T);
+
+impl<T: FromNapiValue + TypeName> FromNapiValue for Arg<T> {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // napi's own conversions coerce some mismatches (a string read as an options object);
+        // an argument must have the JavaScript type its Rust type expects.
+        let expected = T::value_type();
+        let mut actual = 0;
+        // SAFETY: `env` and `value` come from napi for this call.
+        unsafe { sys::napi_typeof(env, value, &mut actual) };
+        let actual = ValueType::from(actual);
+        let outcome = if expected != ValueType::Unknown && actual != expected {
+            Err(format!("expected {}, got {actual}", T::type_name()))
+        } else {
+            // SAFETY: forwarded from napi with the same live env and value.
+            unsafe { T::from_napi_value(env, value) }.map_err(|err| err.reason)
+        };
+        outcome.map(Arg).or_else(|reason| {
+            Env::from_raw(env).throw_type_error(&reason, Some("invalid_input"))?;
+            // A pending exception is left for napi to propagate as it is.
+            Err(napi::Error::new(Status::PendingException, reason))
+        })
+    }
+}
+
+impl<T: TypeName> TypeName for Arg<T> {
+    fn type_name() -> &'static str {
+        T::type_name()
+    }
+    fn value_type() -> ValueType {
+        T::value_type()
+    }
+}
+
+impl<T: ValidateNapiValue> ValidateNapiValue for Arg<T> {}
