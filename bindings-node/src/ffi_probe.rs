@@ -22,9 +22,24 @@ pub fn noop() {
 /// Round-trips a small object through the core struct.
 #[napi]
 pub fn roundtrip(probe: Probe) -> Probe {
-    let Probe { id, name, score, tags } = probe;
-    let p = keel::ffi_probe::roundtrip(keel::ffi_probe::Probe { id, name, score, tags });
-    Probe { id: p.id, name: p.name, score: p.score, tags: p.tags }
+    let Probe {
+        id,
+        name,
+        score,
+        tags,
+    } = probe;
+    let p = keel::ffi_probe::roundtrip(keel::ffi_probe::Probe {
+        id,
+        name,
+        score,
+        tags,
+    });
+    Probe {
+        id: p.id,
+        name: p.name,
+        score: p.score,
+        tags: p.tags,
+    }
 }
 
 /// Panics inside the core; throws `code: "internal"`.

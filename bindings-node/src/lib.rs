@@ -32,7 +32,10 @@ impl ConnectOptions {
         let connect_timeout = match self.connect_timeout_ms {
             None => defaults.connect_timeout,
             Some(ms) => Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
-                keel::Error::invalid_input("options.connectTimeoutMs", "must be a finite number of milliseconds ≥ 0")
+                keel::Error::invalid_input(
+                    "options.connectTimeoutMs",
+                    "must be a finite number of milliseconds ≥ 0",
+                )
             })?,
         };
         Ok(keel::ConnectOptions {
@@ -80,8 +83,15 @@ impl Keel {
     #[napi(ts_return_type = "Promise<Array<AppliedMigration>>")]
     pub async fn applied_migrations(&self) -> napi::Result<Outcome<Vec<AppliedMigration>>> {
         let keel = self.inner.clone();
-        guard_async(async move { Ok(keel.applied_migrations().await?.into_iter().map(Into::into).collect()) })
-            .await
+        guard_async(async move {
+            Ok(keel
+                .applied_migrations()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+        .await
     }
 
     /// Round-trips `SELECT 1`.
@@ -106,8 +116,14 @@ impl Keel {
 /// Connects to `url` (`sqlite::memory:`, `sqlite://path`, `postgres://…`) and applies the
 /// migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
 /// `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
-#[napi(ts_args_type = "url: string, options?: ConnectOptions | undefined | null", ts_return_type = "Promise<Keel>")]
-pub async fn connect(url: Arg<String>, options: Option<Arg<ConnectOptions>>) -> napi::Result<Outcome<Keel>> {
+#[napi(
+    ts_args_type = "url: string, options?: ConnectOptions | undefined | null",
+    ts_return_type = "Promise<Keel>"
+)]
+pub async fn connect(
+    url: Arg<String>,
+    options: Option<Arg<ConnectOptions>>,
+) -> napi::Result<Outcome<Keel>> {
     let url = url.0;
     let options = options.map(|o| o.0).unwrap_or_default();
     guard_async(async move {
@@ -128,4 +144,3 @@ pub fn error_codes() -> Vec<&'static str> {
 pub fn version() -> &'static str {
     keel::VERSION
 }
-

@@ -28,7 +28,10 @@ pub struct AppliedMigration {
 
 impl From<keel::AppliedMigration> for AppliedMigration {
     fn from(m: keel::AppliedMigration) -> Self {
-        Self { version: m.version, description: m.description }
+        Self {
+            version: m.version,
+            description: m.description,
+        }
     }
 }
 

@@ -14,7 +14,10 @@ static BY_CODE: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 fn classes(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
     BY_CODE
         .get_or_try_init(py, || {
-            let dict = py.import("keel.errors")?.getattr("BY_CODE")?.cast_into::<PyDict>()?;
+            let dict = py
+                .import("keel.errors")?
+                .getattr("BY_CODE")?
+                .cast_into::<PyDict>()?;
             Ok::<_, PyErr>(dict.unbind())
         })
         .map(|d| d.bind(py))
@@ -22,11 +25,13 @@ fn classes(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
 
 /// Converts a core error into an instance of its `keel.errors` class.
 pub fn to_py_err(err: keel::Error) -> PyErr {
-    Python::attach(|py| build(py, &err).unwrap_or_else(|lookup| {
-        let fallback = PyRuntimeError::new_err(format!("[{}] {err}", err.code()));
-        fallback.set_cause(py, Some(lookup));
-        fallback
-    }))
+    Python::attach(|py| {
+        build(py, &err).unwrap_or_else(|lookup| {
+            let fallback = PyRuntimeError::new_err(format!("[{}] {err}", err.code()));
+            fallback.set_cause(py, Some(lookup));
+            fallback
+        })
+    })
 }
 
 fn build(py: Python<'_>, err: &keel::Error) -> PyResult<PyErr> {

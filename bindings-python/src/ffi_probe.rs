@@ -23,9 +23,24 @@ pub struct PyProbe {
 /// Round-trips a small dict through the core struct.
 #[pyfunction]
 pub fn roundtrip(probe: PyProbe) -> PyProbe {
-    let PyProbe { id, name, score, tags } = probe;
-    let p = keel::ffi_probe::roundtrip(keel::ffi_probe::Probe { id, name, score, tags });
-    PyProbe { id: p.id, name: p.name, score: p.score, tags: p.tags }
+    let PyProbe {
+        id,
+        name,
+        score,
+        tags,
+    } = probe;
+    let p = keel::ffi_probe::roundtrip(keel::ffi_probe::Probe {
+        id,
+        name,
+        score,
+        tags,
+    });
+    PyProbe {
+        id: p.id,
+        name: p.name,
+        score: p.score,
+        tags: p.tags,
+    }
 }
 
 /// Panics inside the core; raises `keel.InternalError`.

@@ -45,7 +45,10 @@ impl PyKeel {
         let keel = self.inner.clone();
         future_into_py(py, async move {
             let applied = keel.applied_migrations().await?;
-            Ok(applied.into_iter().map(PyAppliedMigration::from).collect::<Vec<_>>())
+            Ok(applied
+                .into_iter()
+                .map(PyAppliedMigration::from)
+                .collect::<Vec<_>>())
         })
     }
 
@@ -78,10 +81,15 @@ fn connect(
     connect_timeout: f64,
 ) -> PyResult<Bound<'_, PyAny>> {
     let timeout = runtime::guard(|| {
-        Duration::try_from_secs_f64(connect_timeout)
-            .map_err(|_| keel::Error::invalid_input("connect_timeout", "must be a finite number of seconds ≥ 0"))
+        Duration::try_from_secs_f64(connect_timeout).map_err(|_| {
+            keel::Error::invalid_input("connect_timeout", "must be a finite number of seconds ≥ 0")
+        })
     })?;
-    let options = keel::ConnectOptions { migrate, max_connections, connect_timeout: timeout };
+    let options = keel::ConnectOptions {
+        migrate,
+        max_connections,
+        connect_timeout: timeout,
+    };
     future_into_py(py, async move {
         let inner = keel::Keel::connect_with(&url, options).await?;
         Ok(PyKeel { inner })

@@ -29,10 +29,10 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
     let pid = std::process::id();
     let current = CURRENT.load(Ordering::Acquire);
     // SAFETY: non-null values of CURRENT are leaked boxes that are never freed.
-    if let Some(existing) = unsafe { current.as_ref() } {
-        if existing.pid == pid {
-            return &existing.runtime;
-        }
+    if let Some(existing) = unsafe { current.as_ref() }
+        && existing.pid == pid
+    {
+        return &existing.runtime;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -108,7 +108,9 @@ impl ContextExt for KeelRuntime {
     }
 
     fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS.try_with(|c| c.get().cloned()).unwrap_or_default()
+        TASK_LOCALS
+            .try_with(|c| c.get().cloned())
+            .unwrap_or_default()
     }
 }
 
@@ -123,7 +125,9 @@ where
         // A nested task turns a panic into a JoinError instead of unwinding through pyo3.
         match runtime().spawn(fut).await {
             Ok(result) => result.map_err(to_py_err),
-            Err(join) if join.is_panic() => Err(to_py_err(keel::Error::from_panic(&*join.into_panic()))),
+            Err(join) if join.is_panic() => {
+                Err(to_py_err(keel::Error::from_panic(&*join.into_panic())))
+            }
             Err(join) => Err(to_py_err(keel::Error::Internal(join.to_string()))),
         }
     })

@@ -20,7 +20,10 @@ pub struct PyDatabaseUrl {
 #[pymethods]
 impl PyDatabaseUrl {
     fn __repr__(&self) -> String {
-        format!("DatabaseUrl(backend={:?}, masked={:?}, in_memory={})", self.backend, self.masked, self.in_memory)
+        format!(
+            "DatabaseUrl(backend={:?}, masked={:?}, in_memory={})",
+            self.backend, self.masked, self.in_memory
+        )
     }
 }
 
@@ -36,13 +39,19 @@ pub struct PyAppliedMigration {
 #[pymethods]
 impl PyAppliedMigration {
     fn __repr__(&self) -> String {
-        format!("AppliedMigration(version={}, description={:?})", self.version, self.description)
+        format!(
+            "AppliedMigration(version={}, description={:?})",
+            self.version, self.description
+        )
     }
 }
 
 impl From<keel::AppliedMigration> for PyAppliedMigration {
     fn from(m: keel::AppliedMigration) -> Self {
-        Self { version: m.version, description: m.description }
+        Self {
+            version: m.version,
+            description: m.description,
+        }
     }
 }
 

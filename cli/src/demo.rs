@@ -10,7 +10,12 @@ pub const DEFAULT_URL: &str = "sqlite://.keel/demo.db";
 /// Runs the demo against `url`; unless `keep`, a SQLite demo file starts empty.
 pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
     let parsed = keel::DatabaseUrl::parse(url)?;
-    println!("Keel {} demo on {} ({})", keel::VERSION, parsed.masked, parsed.backend.as_str());
+    println!(
+        "Keel {} demo on {} ({})",
+        keel::VERSION,
+        parsed.masked,
+        parsed.backend.as_str()
+    );
     if let (false, Some(path)) = (keep, parsed.path.as_deref()) {
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.as_os_str().to_owned();
@@ -26,7 +31,10 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
     println!(
         "\n[1] connect   {:.1} ms, schema at migration {}",
         started.elapsed().as_secs_f64() * 1e3,
-        applied.last().map(|m| format!("{:04} {}", m.version, m.description)).unwrap_or_default()
+        applied
+            .last()
+            .map(|m| format!("{:04} {}", m.version, m.description))
+            .unwrap_or_default()
     );
 
     let tables = keel.tables().await?;
@@ -35,15 +43,26 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
         println!("              {:<24} {:>6} rows", table.name, table.rows);
     }
 
-    println!("[3] errors    every failure has a stable code; URLs are shown with the password masked");
-    for bad in ["postgres://ops:hunter2@127.0.0.1:9/keel?connect_timeout=2", "mysql://ops:hunter2@db/keel"] {
+    println!(
+        "[3] errors    every failure has a stable code; URLs are shown with the password masked"
+    );
+    for bad in [
+        "postgres://ops:hunter2@127.0.0.1:9/keel?connect_timeout=2",
+        "mysql://ops:hunter2@db/keel",
+    ] {
         match keel::Keel::connect(bad).await {
-            Ok(_) => println!("              unexpected success for {}", keel::mask_url(bad)),
+            Ok(_) => println!(
+                "              unexpected success for {}",
+                keel::mask_url(bad)
+            ),
             Err(err) => println!("              {:<12} {err}", err.code()),
         }
     }
 
     keel.close().await;
-    println!("\n[4] closed    total {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+    println!(
+        "\n[4] closed    total {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
     Ok(())
 }

@@ -19,7 +19,11 @@ enum Command {
     /// Apply the embedded migrations to a database.
     Migrate {
         /// `sqlite://path`, `sqlite::memory:` or `postgres://user:password@host/db`.
-        #[arg(long, env = "KEEL_DATABASE_URL", default_value = "sqlite://.keel/keel.db")]
+        #[arg(
+            long,
+            env = "KEEL_DATABASE_URL",
+            default_value = "sqlite://.keel/keel.db"
+        )]
         database_url: String,
     },
     /// Simulate the platform on an embedded database and print what happened.
@@ -50,11 +54,18 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate(url: &str) -> keel::Result<()> {
-    let options = keel::ConnectOptions { migrate: false, ..Default::default() };
+    let options = keel::ConnectOptions {
+        migrate: false,
+        ..Default::default()
+    };
     let keel = keel::Keel::connect_with(url, options).await?;
     let applied = keel.migrate().await?;
     let all = keel.applied_migrations().await?;
-    println!("{}: {applied} migration(s) applied, {} in total", keel.url(), all.len());
+    println!(
+        "{}: {applied} migration(s) applied, {} in total",
+        keel.url(),
+        all.len()
+    );
     for m in &all {
         println!("  {:04} {}", m.version, m.description);
     }

@@ -129,7 +129,10 @@ impl Error {
 
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidInput { field: field.into(), message: message.into() }
+        Error::InvalidInput {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Builds an [`Error::Internal`] from a caught panic payload, for the FFI boundary.

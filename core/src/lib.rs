@@ -26,7 +26,9 @@ use std::mem::ManuallyDrop;
 use std::sync::Arc;
 
 pub use crate::error::{Error, Result};
-pub use crate::store::{AppliedMigration, Backend, ConnectOptions, DatabaseUrl, Pool, TableInfo, mask_url};
+pub use crate::store::{
+    AppliedMigration, Backend, ConnectOptions, DatabaseUrl, Pool, TableInfo, mask_url,
+};
 
 /// The version of this crate, shared by the Python and Node packages.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -81,7 +83,13 @@ impl Keel {
         let parsed = DatabaseUrl::parse(url)?;
         let pool = store::open(url, &parsed, &options).await?;
         tracing::debug!(url = %parsed.masked, backend = parsed.backend.as_str(), "keel connected");
-        Ok(Self { inner: Arc::new(Inner { url: parsed, pool: ManuallyDrop::new(pool), pid: std::process::id() }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                url: parsed,
+                pool: ManuallyDrop::new(pool),
+                pid: std::process::id(),
+            }),
+        })
     }
 
     /// The storage engine in use.
@@ -101,7 +109,10 @@ impl Keel {
     pub fn pool(&self) -> Result<&Pool> {
         let pid = std::process::id();
         if pid != self.inner.pid {
-            return Err(Error::Forked { parent_pid: self.inner.pid, child_pid: pid });
+            return Err(Error::Forked {
+                parent_pid: self.inner.pid,
+                child_pid: pid,
+            });
         }
         if self.inner.pool.is_closed() {
             return Err(Error::Closed);

@@ -44,13 +44,26 @@ async fn migrations_apply_from_empty_and_create_every_table() {
         let applied = keel.applied_migrations().await.unwrap();
         let embedded = keel.pool().unwrap().embedded_migrations();
         assert!(!embedded.is_empty());
-        assert_eq!(applied, embedded, "{backend:?}: every embedded migration is applied");
+        assert_eq!(
+            applied, embedded,
+            "{backend:?}: every embedded migration is applied"
+        );
         let tables = table_names(&keel).await;
         for table in TABLES {
-            assert!(tables.iter().any(|t| t == table), "{backend:?}: table {table} missing from {tables:?}");
+            assert!(
+                tables.iter().any(|t| t == table),
+                "{backend:?}: table {table} missing from {tables:?}"
+            );
         }
-        assert!(tables.iter().any(|t| t == "_sqlx_migrations"), "{backend:?}: migrations table in place");
-        assert_eq!(keel.migrate().await.unwrap(), 0, "{backend:?}: a second migrate applies nothing");
+        assert!(
+            tables.iter().any(|t| t == "_sqlx_migrations"),
+            "{backend:?}: migrations table in place"
+        );
+        assert_eq!(
+            keel.migrate().await.unwrap(),
+            0,
+            "{backend:?}: a second migrate applies nothing"
+        );
         keel.ping().await.unwrap();
     })
     .await;
@@ -60,11 +73,21 @@ async fn migrations_apply_from_empty_and_create_every_table() {
 async fn connect_without_migrations_leaves_database_empty() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let url = fresh_url(backend).await;
-        let options = ConnectOptions { migrate: false, ..ConnectOptions::default() };
+        let options = ConnectOptions {
+            migrate: false,
+            ..ConnectOptions::default()
+        };
         let keel = Keel::connect_with(&url, options).await.unwrap();
-        assert!(keel.applied_migrations().await.unwrap().is_empty(), "{backend:?}");
+        assert!(
+            keel.applied_migrations().await.unwrap().is_empty(),
+            "{backend:?}"
+        );
         let applied = keel.migrate().await.unwrap();
-        assert_eq!(applied, keel.pool().unwrap().embedded_migrations().len(), "{backend:?}");
+        assert_eq!(
+            applied,
+            keel.pool().unwrap().embedded_migrations().len(),
+            "{backend:?}"
+        );
         keel.close().await;
     }
 }
@@ -81,10 +104,18 @@ async fn concurrent_first_connects_migrate_exactly_once() {
             .collect();
         let mut handles = Vec::new();
         for task in tasks {
-            handles.push(task.await.unwrap().unwrap_or_else(|e| panic!("{backend:?}: {e}")));
+            handles.push(
+                task.await
+                    .unwrap()
+                    .unwrap_or_else(|e| panic!("{backend:?}: {e}")),
+            );
         }
         let applied = handles[0].applied_migrations().await.unwrap();
-        assert_eq!(applied, handles[0].pool().unwrap().embedded_migrations(), "{backend:?}");
+        assert_eq!(
+            applied,
+            handles[0].pool().unwrap().embedded_migrations(),
+            "{backend:?}"
+        );
         for keel in handles {
             keel.close().await;
         }
@@ -108,11 +139,14 @@ async fn closed_handle_reports_closed_for_every_clone() {
 async fn pg_objects_live_in_schema_keel_and_public_stays_clean() {
     let url = fresh_pg_url().await;
     let keel = Keel::connect(&url).await.unwrap();
-    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else { panic!("expected postgres") };
-    let public: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else {
+        panic!("expected postgres")
+    };
+    let public: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
     assert_eq!(public, 0, "nothing is created in schema public");
     let roles: Vec<String> = sqlx::query_scalar(
         "SELECT rolname::text FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role') ORDER BY 1",
@@ -128,7 +162,10 @@ async fn pg_objects_live_in_schema_keel_and_public_stays_clean() {
     .fetch_all(pool)
     .await
     .unwrap();
-    assert!(without_rls.is_empty(), "tables without RLS: {without_rls:?}");
+    assert!(
+        without_rls.is_empty(),
+        "tables without RLS: {without_rls:?}"
+    );
     keel.close().await;
 }
 
@@ -140,7 +177,9 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
     const ORG_B: &str = "0b0b0b0b-0000-4000-8000-00000000000b";
     let url = fresh_pg_url().await;
     let keel = Keel::connect(&url).await.unwrap();
-    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else { panic!("expected postgres") };
+    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else {
+        panic!("expected postgres")
+    };
     for (org, title) in [(ORG_A, "a-item"), (ORG_B, "b-item")] {
         sqlx::query(
             "INSERT INTO keel.command_centre_items (org_id, source_agent, item_type, title)
@@ -152,31 +191,56 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
         .await
         .unwrap();
     }
-    sqlx::query("INSERT INTO keel.model_health (provider, model_id) VALUES ('anthropic', 'claude')")
-        .execute(pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "INSERT INTO keel.model_health (provider, model_id) VALUES ('anthropic', 'claude')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
 
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE authenticated").execute(&mut *tx).await.unwrap();
-    sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
-        .bind(format!(r#"{{"sub":"u1","role":"authenticated","org_ids":["{ORG_A}"]}}"#))
+    sqlx::query("SET LOCAL ROLE authenticated")
         .execute(&mut *tx)
         .await
         .unwrap();
-    let visible: Vec<String> = sqlx::query_scalar("SELECT title FROM keel.command_centre_items ORDER BY title")
-        .fetch_all(&mut *tx)
+    sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
+        .bind(format!(
+            r#"{{"sub":"u1","role":"authenticated","org_ids":["{ORG_A}"]}}"#
+        ))
+        .execute(&mut *tx)
         .await
         .unwrap();
-    assert_eq!(visible, ["a-item"], "org B's row is invisible to a member of org A");
-    let denied = sqlx::query("SELECT * FROM keel.model_health").fetch_all(&mut *tx).await.unwrap_err();
-    let code = denied.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
-    assert_eq!(code.as_deref(), Some("42501"), "system table is unreadable: {denied}");
+    let visible: Vec<String> =
+        sqlx::query_scalar("SELECT title FROM keel.command_centre_items ORDER BY title")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!(
+        visible,
+        ["a-item"],
+        "org B's row is invisible to a member of org A"
+    );
+    let denied = sqlx::query("SELECT * FROM keel.model_health")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap_err();
+    let code = denied
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    assert_eq!(
+        code.as_deref(),
+        Some("42501"),
+        "system table is unreadable: {denied}"
+    );
     tx.rollback().await.unwrap();
 
     // The same role without claims sees nothing, and cannot write.
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE authenticated").execute(&mut *tx).await.unwrap();
+    sqlx::query("SET LOCAL ROLE authenticated")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM keel.command_centre_items")
         .fetch_one(&mut *tx)
         .await
@@ -193,7 +257,10 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
 
     // service_role sees everything.
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE service_role").execute(&mut *tx).await.unwrap();
+    sqlx::query("SET LOCAL ROLE service_role")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM keel.command_centre_items")
         .fetch_one(&mut *tx)
         .await
@@ -206,14 +273,25 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
 #[tokio::test]
 async fn connection_errors_are_typed_and_mask_the_password() {
     let admin = pg_admin_url();
-    let password = admin.split(':').nth(2).and_then(|s| s.split('@').next()).unwrap().to_owned();
+    let password = admin
+        .split(':')
+        .nth(2)
+        .and_then(|s| s.split('@').next())
+        .unwrap()
+        .to_owned();
     // A port nothing listens on.
     let unreachable = format!("postgres://postgres:{password}@127.0.0.1:9/keel");
-    let options = ConnectOptions { connect_timeout: std::time::Duration::from_secs(3), ..Default::default() };
+    let options = ConnectOptions {
+        connect_timeout: std::time::Duration::from_secs(3),
+        ..Default::default()
+    };
     let err = Keel::connect_with(&unreachable, options).await.unwrap_err();
     assert_eq!(err.code(), "connection", "{err}");
     let message = err.to_string();
-    assert!(message.contains("postgres://postgres:***@127.0.0.1:9/keel"), "{message}");
+    assert!(
+        message.contains("postgres://postgres:***@127.0.0.1:9/keel"),
+        "{message}"
+    );
     assert!(!message.contains(&password), "password leaked: {message}");
 
     let wrong_password = admin.replace(&password, "not-the-password");
@@ -221,17 +299,33 @@ async fn connection_errors_are_typed_and_mask_the_password() {
     assert_eq!(err.code(), "connection", "{err}");
     assert!(!err.to_string().contains("not-the-password"), "{err}");
 
-    let err = Keel::connect("sqlite:///proc/keel-cannot-write-here/keel.db").await.unwrap_err();
+    let err = Keel::connect("sqlite:///proc/keel-cannot-write-here/keel.db")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "connection", "{err}");
-    assert!(err.to_string().contains("/proc/keel-cannot-write-here/keel.db"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("/proc/keel-cannot-write-here/keel.db"),
+        "{err}"
+    );
 
-    let err = Keel::connect("mysql://root:hunter2@localhost/db").await.unwrap_err();
+    let err = Keel::connect("mysql://root:hunter2@localhost/db")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_url");
-    assert!(err.to_string().contains("mysql://root:***@localhost/db"), "{err}");
+    assert!(
+        err.to_string().contains("mysql://root:***@localhost/db"),
+        "{err}"
+    );
     assert!(!err.to_string().contains("hunter2"));
 
-    let bad = ConnectOptions { max_connections: 0, ..Default::default() };
-    let err = Keel::connect_with("sqlite::memory:", bad).await.unwrap_err();
+    let bad = ConnectOptions {
+        max_connections: 0,
+        ..Default::default()
+    };
+    let err = Keel::connect_with("sqlite::memory:", bad)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_input");
     assert_eq!(err.field(), Some("options.max_connections"));
 }
@@ -239,12 +333,17 @@ async fn connection_errors_are_typed_and_mask_the_password() {
 #[tokio::test]
 async fn in_memory_sqlite_keeps_one_database_across_calls() {
     let keel = Keel::connect("sqlite::memory:").await.unwrap();
-    let keel::Pool::Sqlite(pool) = keel.pool().unwrap() else { panic!() };
+    let keel::Pool::Sqlite(pool) = keel.pool().unwrap() else {
+        panic!()
+    };
     sqlx::query("INSERT INTO routing_cache (hash_key, response, expires_at) VALUES ('k', '{}', '2100-01-01')")
         .execute(pool)
         .await
         .unwrap();
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM routing_cache").fetch_one(pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM routing_cache")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     assert_eq!(keel.url(), "sqlite::memory:");
 }

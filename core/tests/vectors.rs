@@ -4,14 +4,20 @@
 use serde_json::{Value, json};
 
 fn load(name: &str) -> Vec<Value> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata")
+        .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn check(case: &Value, outcome: Result<Value, keel::Error>) {
     let name = case["name"].as_str().unwrap();
-    match (outcome, case.get("expected"), case.get("expected_error_code")) {
+    match (
+        outcome,
+        case.get("expected"),
+        case.get("expected_error_code"),
+    ) {
         (Ok(got), Some(expected), None) => assert_eq!(&got, expected, "vector {name}"),
         (Err(err), None, Some(code)) => assert_eq!(err.code(), code, "vector {name}: {err}"),
         (got, _, _) => panic!("vector {name}: unexpected outcome {got:?}"),
@@ -53,7 +59,11 @@ async fn connect_error_vectors() {
         let outcome = keel::Keel::connect(url).await.map(|_| Value::Null);
         if let Err(err) = &outcome {
             let secret = case["input"]["secret"].as_str().unwrap_or("\u{0}");
-            assert!(!err.to_string().contains(secret), "{}: secret leaked: {err}", case["name"]);
+            assert!(
+                !err.to_string().contains(secret),
+                "{}: secret leaked: {err}",
+                case["name"]
+            );
         }
         check(case, outcome);
     }

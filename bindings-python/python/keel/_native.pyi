@@ -4,6 +4,20 @@ from collections.abc import Awaitable
 from typing import TypedDict, final
 
 __version__: str
+__all__ = [
+    "AppliedMigration",
+    "DatabaseUrl",
+    "Keel",
+    "__version__",
+    "connect",
+    "error_codes",
+    "mask_url",
+    "noop",
+    "panic_async",
+    "panic_sync",
+    "parse_database_url",
+    "roundtrip",
+]
 
 class _Probe(TypedDict):
     id: int

@@ -23,7 +23,10 @@ pub struct AppliedMigration {
 }
 
 pub(super) async fn run(pool: &Pool, masked_url: &str) -> Result<()> {
-    let failed = |source| Error::Migration { url: masked_url.to_owned(), source };
+    let failed = |source| Error::Migration {
+        url: masked_url.to_owned(),
+        source,
+    };
     match pool {
         Pool::Sqlite(pool) => {
             // SQLite has no advisory lock: when two processes migrate one file at once, the
@@ -60,7 +63,8 @@ impl Pool {
 
     /// The migrations recorded as applied, oldest first (empty on a fresh database).
     pub async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>> {
-        const SQL: &str = "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version";
+        const SQL: &str =
+            "SELECT version, description FROM _sqlx_migrations WHERE success ORDER BY version";
         let rows: Vec<(i64, String)> = match self {
             Pool::Sqlite(pool) => {
                 let exists: Option<(String,)> = sqlx::query_as(
@@ -74,16 +78,23 @@ impl Pool {
                 sqlx::query_as(SQL).fetch_all(pool).await?
             }
             Pool::Postgres(pool) => {
-                let exists: (bool,) = sqlx::query_as("SELECT to_regclass('keel._sqlx_migrations') IS NOT NULL")
-                    .fetch_one(pool)
-                    .await?;
+                let exists: (bool,) =
+                    sqlx::query_as("SELECT to_regclass('keel._sqlx_migrations') IS NOT NULL")
+                        .fetch_one(pool)
+                        .await?;
                 if !exists.0 {
                     return Ok(Vec::new());
                 }
                 sqlx::query_as(SQL).fetch_all(pool).await?
             }
         };
-        Ok(rows.into_iter().map(|(version, description)| AppliedMigration { version, description }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(version, description)| AppliedMigration {
+                version,
+                description,
+            })
+            .collect())
     }
 
     /// The migrations compiled into this build for this pool's backend.
@@ -95,7 +106,10 @@ impl Pool {
         migrator
             .iter()
             .filter(|m| m.migration_type.is_up_migration())
-            .map(|m| AppliedMigration { version: m.version, description: m.description.to_string() })
+            .map(|m| AppliedMigration {
+                version: m.version,
+                description: m.description.to_string(),
+            })
             .collect()
     }
 }

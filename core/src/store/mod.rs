@@ -42,17 +42,27 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { migrate: true, max_connections: 10, connect_timeout: Duration::from_secs(10) }
+        Self {
+            migrate: true,
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(10),
+        }
     }
 }
 
 impl ConnectOptions {
     fn validate(&self) -> Result<()> {
         if self.max_connections == 0 {
-            return Err(Error::invalid_input("options.max_connections", "must be at least 1"));
+            return Err(Error::invalid_input(
+                "options.max_connections",
+                "must be at least 1",
+            ));
         }
         if self.connect_timeout.is_zero() {
-            return Err(Error::invalid_input("options.connect_timeout", "must be greater than zero"));
+            return Err(Error::invalid_input(
+                "options.connect_timeout",
+                "must be greater than zero",
+            ));
         }
         Ok(())
     }
@@ -61,35 +71,54 @@ impl ConnectOptions {
 /// Opens a pool for `url` and, unless turned off, applies the migrations.
 pub(crate) async fn open(raw: &str, url: &DatabaseUrl, options: &ConnectOptions) -> Result<Pool> {
     options.validate()?;
-    let connection = |source| Error::Connection { url: url.masked.clone(), source };
+    let connection = |source| Error::Connection {
+        url: url.masked.clone(),
+        source,
+    };
     let pool = match url.backend {
         Backend::Sqlite => {
-            if let Some(parent) = url.path.as_deref().and_then(std::path::Path::parent) {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| connection(sqlx::Error::Io(e)))?;
-                }
+            if let Some(parent) = url.path.as_deref().and_then(std::path::Path::parent)
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| connection(sqlx::Error::Io(e)))?;
             }
             let mut connect = SqliteConnectOptions::from_str(raw.trim())
-                .map_err(|e| Error::InvalidUrl { url: url.masked.clone(), reason: e.to_string() })?
+                .map_err(|e| Error::InvalidUrl {
+                    url: url.masked.clone(),
+                    reason: e.to_string(),
+                })?
                 .create_if_missing(true)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
             let mut pool = SqlitePoolOptions::new().acquire_timeout(options.connect_timeout);
             if url.in_memory {
                 // Each connection to `:memory:` is its own database: keep exactly one, forever.
-                pool = pool.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+                pool = pool
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None);
             } else {
-                connect = connect.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal);
+                connect = connect
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal);
                 pool = pool.max_connections(options.max_connections);
             }
-            probe::<sqlx::SqliteConnection>(&connect, options.connect_timeout).await.map_err(connection)?;
+            probe::<sqlx::SqliteConnection>(&connect, options.connect_timeout)
+                .await
+                .map_err(connection)?;
             Pool::Sqlite(pool.connect_with(connect).await.map_err(connection)?)
         }
         Backend::Postgres => {
             let connect = PgConnectOptions::from_str(raw.trim())
-                .map_err(|e| Error::InvalidUrl { url: url.masked.clone(), reason: e.to_string() })?
+                .map_err(|e| Error::InvalidUrl {
+                    url: url.masked.clone(),
+                    reason: e.to_string(),
+                })?
                 .options([("search_path", "keel,public")]);
-            probe::<sqlx::PgConnection>(&connect, options.connect_timeout).await.map_err(connection)?;
+            probe::<sqlx::PgConnection>(&connect, options.connect_timeout)
+                .await
+                .map_err(connection)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.connect_timeout)
@@ -107,13 +136,18 @@ pub(crate) async fn open(raw: &str, url: &DatabaseUrl, options: &ConnectOptions)
 
 /// Opens and closes one connection, so that a refused connection or a wrong password fails at
 /// once: the pool itself would keep retrying until `connect_timeout`.
-async fn probe<C: sqlx::Connection>(options: &C::Options, timeout: Duration) -> Result<(), sqlx::Error> {
-    let connection = tokio::time::timeout(timeout, C::connect_with(options)).await.map_err(|_| {
-        sqlx::Error::Io(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            format!("no answer within {} ms", timeout.as_millis()),
-        ))
-    })??;
+async fn probe<C: sqlx::Connection>(
+    options: &C::Options,
+    timeout: Duration,
+) -> Result<(), sqlx::Error> {
+    let connection = tokio::time::timeout(timeout, C::connect_with(options))
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {} ms", timeout.as_millis()),
+            ))
+        })??;
     connection.close().await
 }
 
@@ -145,8 +179,12 @@ impl Pool {
     /// Runs `SELECT 1` to prove the database answers.
     pub async fn ping(&self) -> Result<()> {
         match self {
-            Pool::Sqlite(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
-            Pool::Postgres(pool) => drop(sqlx::query("SELECT 1").execute(pool).await?),
+            Pool::Sqlite(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await?;
+            }
         }
         Ok(())
     }
@@ -165,14 +203,12 @@ impl Pool {
     /// Every Keel table (migration bookkeeping excluded) with its row count, by name.
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
         let names: Vec<String> = match self {
-            Pool::Sqlite(pool) => {
-                sqlx::query_scalar(
-                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+            Pool::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
                      AND name <> '_sqlx_migrations' ORDER BY name",
-                )
-                .fetch_all(pool)
-                .await?
-            }
+            )
+            .fetch_all(pool)
+            .await?,
             Pool::Postgres(pool) => {
                 sqlx::query_scalar(
                     "SELECT tablename::text FROM pg_tables WHERE schemaname = 'keel' \

@@ -53,7 +53,10 @@ impl DatabaseUrl {
     /// PostgreSQL URL that does not parse. The message carries the URL masked.
     pub fn parse(url: &str) -> Result<Self> {
         let masked = mask_url(url);
-        let invalid = |reason: String| Error::InvalidUrl { url: masked.clone(), reason };
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: masked.clone(),
+            reason,
+        };
         let url = url.trim();
         if url.is_empty() {
             return Err(invalid("the URL is empty".to_owned()));
@@ -68,7 +71,9 @@ impl DatabaseUrl {
                 let location = rest.strip_prefix("//").unwrap_or(rest);
                 let location = location.split('?').next().unwrap_or_default();
                 if location.is_empty() {
-                    return Err(invalid("no SQLite path; use sqlite::memory: or sqlite://path".to_owned()));
+                    return Err(invalid(
+                        "no SQLite path; use sqlite::memory: or sqlite://path".to_owned(),
+                    ));
                 }
                 let in_memory = matches!(location, ":memory:" | "memory:");
                 Ok(DatabaseUrl {
@@ -79,11 +84,17 @@ impl DatabaseUrl {
                 })
             }
             "postgres" | "postgresql" => {
-                let parsed = url::Url::parse(url).map_err(|e| invalid(format!("not a valid URL: {e}")))?;
+                let parsed =
+                    url::Url::parse(url).map_err(|e| invalid(format!("not a valid URL: {e}")))?;
                 if parsed.host_str().is_none_or(str::is_empty) && !has_query_host(&parsed) {
                     return Err(invalid("no host".to_owned()));
                 }
-                Ok(DatabaseUrl { backend: Backend::Postgres, masked, in_memory: false, path: None })
+                Ok(DatabaseUrl {
+                    backend: Backend::Postgres,
+                    masked,
+                    in_memory: false,
+                    path: None,
+                })
             }
             other => Err(invalid(format!(
                 "unsupported scheme `{other}`; expected sqlite or postgres"
@@ -109,7 +120,9 @@ pub fn mask_url(url: &str) -> String {
             let rest = &url[start..];
             match rest.rfind('@') {
                 Some(at) => match rest[..at].find(':') {
-                    Some(colon) => format!("{}{}:***{}", &url[..start], &rest[..colon], &rest[at..]),
+                    Some(colon) => {
+                        format!("{}{}:***{}", &url[..start], &rest[..colon], &rest[at..])
+                    }
                     None => url.to_owned(),
                 },
                 None => url.to_owned(),
@@ -121,7 +134,9 @@ pub fn mask_url(url: &str) -> String {
 }
 
 fn mask_query_password(url: &str) -> String {
-    let Some(query_start) = url.find('?') else { return url.to_owned() };
+    let Some(query_start) = url.find('?') else {
+        return url.to_owned();
+    };
     let (head, query) = url.split_at(query_start + 1);
     let params: Vec<String> = query
         .split('&')

@@ -19,7 +19,11 @@ pub fn pg_admin_url() -> String {
 }
 
 fn unique_name(prefix: &str) -> String {
-    format!("{prefix}_{}_{:016x}", std::process::id(), RandomState::new().hash_one(std::time::Instant::now()))
+    format!(
+        "{prefix}_{}_{:016x}",
+        std::process::id(),
+        RandomState::new().hash_one(std::time::Instant::now())
+    )
 }
 
 /// Creates an empty PostgreSQL database and returns its URL.
@@ -27,8 +31,13 @@ pub async fn fresh_pg_url() -> String {
     use sqlx::Connection;
     let admin = pg_admin_url();
     let name = unique_name("keel_test");
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test postgres");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to test postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
     conn.close().await.ok();
     let base = admin.rsplit_once('/').expect("admin url has a database").0;
     format!("{base}/{name}")
@@ -36,7 +45,9 @@ pub async fn fresh_pg_url() -> String {
 
 /// A new SQLite file URL in the system temp folder.
 pub fn fresh_sqlite_url() -> String {
-    let path: PathBuf = std::env::temp_dir().join(unique_name("keel_test")).join("keel.db");
+    let path: PathBuf = std::env::temp_dir()
+        .join(unique_name("keel_test"))
+        .join("keel.db");
     format!("sqlite://{}", path.display())
 }
 
@@ -57,7 +68,9 @@ where
 {
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let url = fresh_url(backend).await;
-        let keel = Keel::connect(&url).await.unwrap_or_else(|e| panic!("connect {backend:?}: {e}"));
+        let keel = Keel::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("connect {backend:?}: {e}"));
         test(backend, keel.clone()).await;
         keel.close().await;
     }

@@ -1,0 +1,101 @@
+# Keel: `make demo`, `make test`, `make bench`, `make lint`. Each works on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(abspath $(VENV))/bin/python
+NAPI := npx --prefix bindings-node napi
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+WHEEL := target/wheels/keel-$(VERSION)-cp310-abi3-*.whl
+
+.PHONY: help demo test bench lint build build-python build-node check-version test-rust test-python \
+        test-node test-deno test-examples test-all fmt clean
+
+help:
+	@echo "make demo    run the demo on an embedded SQLite database"
+	@echo "make test    build everything and run every test (Rust, Python, Node, Deno, examples)"
+	@echo "make bench   run the benchmarks and print the side-by-side figures"
+	@echo "make lint    rustfmt, clippy, stubtest, d.ts drift and version checks"
+
+demo:
+	cargo run -q -p keel-cli -- demo
+
+# --- environments ------------------------------------------------------------------------
+
+$(VENV)/.ok: Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "maturin>=1.8,<2" "pytest>=8" "pytest-asyncio>=0.24" "mypy>=1.13"
+	touch $@
+
+bindings-node/node_modules/.ok: bindings-node/package.json bindings-node/package-lock.json
+	cd bindings-node && npm ci --no-audit --no-fund
+	touch $@
+
+examples/node/node_modules/.ok: examples/node/package.json
+	cd examples/node && npm install --no-audit --no-fund --no-package-lock
+	touch $@
+
+# --- builds ------------------------------------------------------------------------------
+
+build: build-python build-node
+
+build-python: $(VENV)/.ok
+	cd bindings-python && $(PY) -m maturin build --release -o ../target/wheels
+	$(PY) -m pip install -q --force-reinstall --no-deps $(WHEEL)
+
+build-node: bindings-node/node_modules/.ok
+	cd bindings-node && npx napi build --platform --release --js index.js --dts index.d.ts
+
+# --- tests -------------------------------------------------------------------------------
+
+test: build check-version examples/node/node_modules/.ok
+	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
+
+test-all: test-rust test-python test-node test-deno test-examples
+
+test-rust:
+	cargo test -p keel -p keel-cli
+
+test-python:
+	cd bindings-python && $(PY) -m pytest -q -p no:cacheprovider
+
+test-node:
+	cd bindings-node && node --test __test__/
+
+test-deno:
+	cd bindings-node && ./node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys __test__/deno_smoke.mjs
+
+test-examples:
+	cargo run -q -p keel --example quickstart
+	$(PY) examples/python/quickstart.py
+	node examples/node/quickstart.mjs
+	KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" cargo run -q -p keel --example quickstart
+	KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" $(PY) examples/python/quickstart.py
+	KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" node examples/node/quickstart.mjs
+	cargo run -q -p keel-cli -- demo --database-url "sqlite://$$(mktemp -d)/demo.db"
+
+# --- bench and lint ----------------------------------------------------------------------
+
+bench: build
+	$(PY) bench/run.py
+
+check-version:
+	scripts/check-version.sh
+
+lint: build check-version
+	cargo fmt --all --check
+	cargo clippy -p keel -p keel-cli --all-targets -- -D warnings
+	cargo clippy -p keel-python -p keel-node -- -D warnings
+	cd bindings-python && $(PY) -m mypy.stubtest keel._native
+	cd bindings-python && $(PY) -m mypy --strict python/keel
+	git diff --exit-code -- bindings-node/index.d.ts bindings-node/index.js \
+	  || { echo "index.d.ts/index.js changed on build: commit the regenerated files" >&2; exit 1; }
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf $(VENV) bindings-node/node_modules examples/node/node_modules .keel
