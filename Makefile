@@ -37,6 +37,10 @@ examples/node/node_modules/.ok: examples/node/package.json
 	cd examples/node && npm install --no-audit --no-fund --no-package-lock
 	touch $@
 
+bindings-node/__test__/deno/node_modules/.ok: bindings-node/__test__/deno/package.json
+	cd bindings-node/__test__/deno && npm install --no-audit --no-fund --no-package-lock
+	touch $@
+
 # --- builds ------------------------------------------------------------------------------
 
 build: build-python build-node
@@ -50,7 +54,7 @@ build-node: bindings-node/node_modules/.ok
 
 # --- tests -------------------------------------------------------------------------------
 
-test: build check-version examples/node/node_modules/.ok
+test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
 
 test-all: test-rust test-python test-node test-deno test-examples
@@ -65,7 +69,7 @@ test-node:
 	cd bindings-node && node --test __test__/
 
 test-deno:
-	cd bindings-node && ./node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys __test__/deno_smoke.mjs
+	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
 
 test-examples:
 	cargo run -q -p keel --example quickstart
@@ -98,4 +102,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) bindings-node/node_modules examples/node/node_modules .keel
+	rm -rf $(VENV) bindings-node/node_modules bindings-node/__test__/deno/node_modules examples/node/node_modules .keel

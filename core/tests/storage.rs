@@ -169,6 +169,34 @@ async fn pg_objects_live_in_schema_keel_and_public_stays_clean() {
     keel.close().await;
 }
 
+/// A transaction as PostgREST runs a request: `SET LOCAL ROLE` and the JWT claims.
+async fn as_role<'a>(
+    pool: &'a sqlx::PgPool,
+    role: &str,
+    claims: Option<&str>,
+) -> sqlx::Transaction<'a, sqlx::Postgres> {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(&format!("SET LOCAL ROLE {role}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    if let Some(claims) = claims {
+        sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
+            .bind(claims)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx
+}
+
+async fn count_items(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM keel.command_centre_items")
+        .fetch_one(&mut **tx)
+        .await
+        .unwrap()
+}
+
 /// RLS as a Supabase client meets it: PostgREST switches to role `authenticated` and sets
 /// `request.jwt.claims` for the request's transaction.
 #[tokio::test]
@@ -198,18 +226,8 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
     .await
     .unwrap();
 
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE authenticated")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
-        .bind(format!(
-            r#"{{"sub":"u1","role":"authenticated","org_ids":["{ORG_A}"]}}"#
-        ))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let claims = format!(r#"{{"sub":"u1","role":"authenticated","org_ids":["{ORG_A}"]}}"#);
+    let mut tx = as_role(pool, "authenticated", Some(&claims)).await;
     let visible: Vec<String> =
         sqlx::query_scalar("SELECT title FROM keel.command_centre_items ORDER BY title")
             .fetch_all(&mut *tx)
@@ -236,16 +254,8 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
     tx.rollback().await.unwrap();
 
     // The same role without claims sees nothing, and cannot write.
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE authenticated")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM keel.command_centre_items")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(count, 0);
+    let mut tx = as_role(pool, "authenticated", None).await;
+    assert_eq!(count_items(&mut tx).await, 0);
     let write = sqlx::query(
         "INSERT INTO keel.command_centre_items (org_id, source_agent, item_type, title)
          VALUES ('0a0a0a0a-0000-4000-8000-00000000000a', 'x', 'y', 'z')",
@@ -256,16 +266,8 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
     tx.rollback().await.unwrap();
 
     // service_role sees everything.
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE service_role")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM keel.command_centre_items")
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap();
-    assert_eq!(count, 2);
+    let mut tx = as_role(pool, "service_role", None).await;
+    assert_eq!(count_items(&mut tx).await, 2);
     tx.rollback().await.unwrap();
     keel.close().await;
 }

@@ -14,19 +14,9 @@ from __future__ import annotations
 
 from keel import _native
 from keel._native import AppliedMigration, DatabaseUrl, Keel, error_codes, mask_url, parse_database_url
-from keel.errors import (
-    BY_CODE,
-    ClosedError,
-    DatabaseConnectionError,
-    ForkedError,
-    InternalError,
-    InvalidInputError,
-    InvalidUrlError,
-    KeelError,
-    KeelTimeoutError,
-    MigrationError,
-    StorageError,
-)
+from keel import errors
+from keel.errors import *  # noqa: F403  (one class per error code, listed in errors.__all__)
+from keel.errors import KeelError as KeelError
 
 __version__: str = _native.__version__
 
@@ -39,17 +29,7 @@ __all__ = [
     "parse_database_url",
     "mask_url",
     "error_codes",
-    "KeelError",
-    "InvalidInputError",
-    "InvalidUrlError",
-    "DatabaseConnectionError",
-    "MigrationError",
-    "StorageError",
-    "KeelTimeoutError",
-    "ClosedError",
-    "ForkedError",
-    "InternalError",
-    "BY_CODE",
+    *errors.__all__,
 ]
 
 

@@ -1,9 +1,7 @@
-// Deno smoke test: the same package, loaded through Deno's Node-API support.
-// Run with: deno run --allow-ffi --allow-read --allow-env --allow-sys __test__/deno_smoke.mjs
-import { createRequire } from 'node:module'
-
-const require = createRequire(import.meta.url)
-const keel = require('../index.js')
+// Deno smoke test: the npm package @keel/core from a local node_modules, loaded through
+// Deno's Node-API support. From this folder, after `npm install`:
+//   deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
+import keel from '@keel/core'
 
 const db = await keel.connect('sqlite::memory:')
 const applied = await db.appliedMigrations()
