@@ -4,6 +4,10 @@
 #   scripts/pg.sh start   initdb + start on 127.0.0.1 on a free port; writes .pg/env
 #   scripts/pg.sh stop    stop the server and delete its data directory
 #   scripts/pg.sh url     print the superuser URL of the running server
+#   scripts/pg.sh pause   stop the server but keep its data (outage tests)
+#   scripts/pg.sh resume  start a paused server again on the same port
+#
+# KEEL_PG_STATE names the state folder (default .pg), so a test can run a private server.
 #
 # PostgreSQL refuses to run as root, so as root the server runs as user `postgres`. Its data
 # lives under /tmp (a clone in a private temp folder is not readable by `postgres`); the
@@ -11,7 +15,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-state="$root/.pg"
+state="${KEEL_PG_STATE:-$root/.pg}"
 password="keel-test-pw"
 
 pg_bin() {
@@ -46,15 +50,14 @@ start() {
     as_pg "$bin/initdb" -D "$data/db" -U postgres -A scram-sha-256 --pwfile="$data.pw" -E UTF8 --no-sync >"$data.initdb.log" 2>&1 \
         || { cat "$data.initdb.log" >&2; exit 1; }
     rm -f "$data.pw"
-    as_pg "$bin/pg_ctl" -D "$data/db" -l "$data/db/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $data -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-        start >/dev/null
     mkdir -p "$state"
     cat > "$state/env" <<ENV
 KEEL_PG_DATA=$data
 KEEL_PG_BIN=$bin
+KEEL_PG_PORT=$port
 KEEL_TEST_PG_URL=postgres://postgres:$password@127.0.0.1:$port/postgres
 ENV
+    resume
     echo "postgres started on 127.0.0.1:$port (data $data)" >&2
 }
 
@@ -68,6 +71,22 @@ stop() {
     echo "postgres stopped" >&2
 }
 
+resume() {
+    # shellcheck disable=SC1091
+    . "$state/env"
+    as_pg "$KEEL_PG_BIN/pg_ctl" -D "$KEEL_PG_DATA/db" -l "$KEEL_PG_DATA/db/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $KEEL_PG_PORT -k $KEEL_PG_DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        start >/dev/null
+}
+
+pause() {
+    # shellcheck disable=SC1091
+    . "$state/env"
+    # `fast`, not `immediate`: with synchronous_commit=off an immediate stop is a crash that
+    # forgets commits the server already acknowledged.
+    as_pg "$KEEL_PG_BIN/pg_ctl" -D "$KEEL_PG_DATA/db" -m fast -w stop >/dev/null
+}
+
 url() {
     # shellcheck disable=SC1091
     . "$state/env"
@@ -78,5 +97,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     url) url ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    pause) pause ;;
+    resume) resume ;;
+    *) echo "usage: $0 start|stop|url|pause|resume" >&2; exit 2 ;;
 esac

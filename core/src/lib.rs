@@ -21,9 +21,10 @@
 pub mod error;
 pub mod ffi_probe;
 pub mod store;
+pub mod telemetry;
 
 use std::mem::ManuallyDrop;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use crate::error::{Error, Result};
 pub use crate::store::{
@@ -47,6 +48,10 @@ struct Inner {
     pool: ManuallyDrop<Pool>,
     /// The process that opened the pool. Connections do not survive `fork()`.
     pid: u32,
+    /// The runtime `connect` ran on; the log writer is spawned there.
+    runtime: tokio::runtime::Handle,
+    /// The log writer into this database, started on first use.
+    sink: OnceLock<telemetry::Sink>,
 }
 
 impl Drop for Inner {
@@ -88,6 +93,8 @@ impl Keel {
                 url: parsed,
                 pool: ManuallyDrop::new(pool),
                 pid: std::process::id(),
+                runtime: tokio::runtime::Handle::current(),
+                sink: OnceLock::new(),
             }),
         })
     }
@@ -152,8 +159,49 @@ impl Keel {
         self.pool()?.ping().await
     }
 
-    /// Closes the pool for every clone of this handle. Idempotent.
+    /// The process-wide log writer into this database's `system_logs`, started on first use
+    /// on the runtime `connect` ran on. Every logger made from this handle shares it.
+    pub fn log_sink(&self) -> &telemetry::Sink {
+        self.inner.sink.get_or_init(|| {
+            let _guard = self.inner.runtime.enter();
+            telemetry::Sink::start(
+                telemetry::Destination::Database((*self.inner.pool).clone()),
+                Default::default(),
+            )
+        })
+    }
+
+    /// A logger for `service` writing to this database (see [`telemetry::Logger`]).
+    pub fn logger(&self, service: &str, options: telemetry::LoggerOptions) -> telemetry::Logger {
+        telemetry::Logger::new(
+            self.log_sink().clone(),
+            service,
+            options,
+            telemetry::LogFilter::default(),
+        )
+    }
+
+    /// Deletes `system_logs` rows older than `policy` allows, in batches (see
+    /// [`telemetry::cleanup`]).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when a delete fails; [`Error::InvalidInput`] for a zero batch size.
+    pub async fn cleanup_logs(
+        &self,
+        policy: &telemetry::RetentionPolicy,
+        batch_size: u32,
+        dry_run: bool,
+        progress: impl FnMut(telemetry::Level, u64),
+    ) -> Result<telemetry::RetentionReport> {
+        telemetry::cleanup(self.pool()?, policy, batch_size, dry_run, progress).await
+    }
+
+    /// Closes the pool for every clone of this handle, after writing every queued log event.
+    /// Idempotent.
     pub async fn close(&self) {
+        if let Some(sink) = self.inner.sink.get() {
+            sink.flush().await;
+        }
         self.inner.pool.close().await;
     }
 

@@ -1,0 +1,193 @@
+//! One log event, validated and made safe at enqueue.
+//!
+//! Every event is checked on its own: an id that is not a UUID (or a 32-hex W3C trace id) is
+//! stored as NULL and its raw value kept in `metadata._invalid`, so one bad field never poisons
+//! a batch. Strings lose NUL bytes (PostgreSQL text and jsonb reject them), secrets are redacted,
+//! and metadata is capped in size and depth.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::redact::{Scrubber, clean_text};
+use crate::error::Error;
+
+/// Severity of an event, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Detail for developers; sampled and kept 30 days by default.
+    Debug,
+    /// Normal operation; kept 90 days.
+    Info,
+    /// Something unexpected that was handled; kept 90 days.
+    Warn,
+    /// A failure; kept 365 days.
+    Error,
+}
+
+impl Level {
+    /// Every level, lowest first.
+    pub const ALL: [Level; 4] = [Level::Debug, Level::Info, Level::Warn, Level::Error];
+
+    /// `"debug"`, `"info"`, `"warn"` or `"error"`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Level {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.to_ascii_lowercase().as_str() {
+            "debug" | "trace" => Ok(Level::Debug),
+            "info" => Ok(Level::Info),
+            "warn" | "warning" => Ok(Level::Warn),
+            "error" | "fatal" => Ok(Level::Error),
+            _ => Err(Error::invalid_input(
+                "level",
+                format!("`{s}` is not one of debug, info, warn, error"),
+            )),
+        }
+    }
+}
+
+/// A log event as stored in `system_logs`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogEvent {
+    /// When the event happened (UTC).
+    pub timestamp: DateTime<Utc>,
+    /// Severity.
+    pub level: Level,
+    /// The emitting service, e.g. `copilot-autonomous`.
+    pub service: Arc<str>,
+    /// Dot-namespaced verb, e.g. `model_router.tier_resolved`.
+    pub action: String,
+    /// The trace this event belongs to.
+    pub trace_id: Option<Uuid>,
+    /// The span that emitted it (span stop events), or none.
+    pub span_id: Option<Uuid>,
+    /// The span it happened inside.
+    pub parent_span_id: Option<Uuid>,
+    /// The acting user.
+    pub user_id: Option<Uuid>,
+    /// The user's organisation.
+    pub org_id: Option<Uuid>,
+    /// The agent, for fleet events.
+    pub agent_name: Option<Arc<str>>,
+    /// Span duration, on span stop events.
+    pub duration_ms: Option<i64>,
+    /// The error's message, for failures.
+    pub error_message: Option<String>,
+    /// Structured fields; LLM calls use the OpenTelemetry GenAI names (`gen_ai.*`).
+    pub metadata: Map<String, Value>,
+}
+
+/// Parses an id the way every event field is parsed: a UUID in any standard spelling, or a
+/// 32-hex W3C trace id. Anything else is `None`.
+pub fn parse_id(raw: &str) -> Option<Uuid> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    Uuid::try_parse(raw)
+        .ok()
+        .filter(|id| !id.is_nil() || raw.bytes().all(|b| b == b'0' || b == b'-'))
+}
+
+/// An id field as given by a caller: parsed, or kept raw for `metadata._invalid`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IdField {
+    /// The parsed id.
+    pub id: Option<Uuid>,
+    /// The raw value when it did not parse (never an empty string).
+    pub invalid: Option<String>,
+}
+
+impl IdField {
+    /// Parses `raw`; an empty or missing value is simply absent, not invalid.
+    pub fn parse(raw: Option<&str>) -> Self {
+        match raw.map(str::trim) {
+            None | Some("") => Self::default(),
+            Some(text) => match parse_id(text) {
+                Some(id) => Self {
+                    id: Some(id),
+                    invalid: None,
+                },
+                None => Self {
+                    id: None,
+                    invalid: Some(clean_text(text, 256)),
+                },
+            },
+        }
+    }
+}
+
+/// Limits applied to metadata at enqueue.
+#[derive(Debug, Clone, Copy)]
+pub struct MetadataLimits {
+    /// Approximate serialized size above which metadata is replaced by a truncation marker.
+    pub max_bytes: usize,
+    /// Nesting deeper than this is replaced by `"[depth limit]"`.
+    pub max_depth: usize,
+    /// Longest string kept whole; longer strings are cut with a `…[N bytes]` suffix.
+    pub max_string: usize,
+    /// Redact values that look like secrets.
+    pub redact: bool,
+}
+
+impl Default for MetadataLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 16 * 1024,
+            max_depth: 16,
+            max_string: 4096,
+            redact: true,
+        }
+    }
+}
+
+/// Makes caller metadata safe to store: scrubs strings, applies limits. Returns the metadata and
+/// whether anything was changed.
+pub fn sanitize_metadata(
+    metadata: Map<String, Value>,
+    limits: &MetadataLimits,
+) -> Map<String, Value> {
+    let mut scrubber = Scrubber::new(limits);
+    let mut out = Map::with_capacity(metadata.len());
+    for (key, value) in metadata {
+        let value = scrubber.value(&key, value, 1);
+        out.insert(clean_text(&key, 256), value);
+    }
+    if scrubber.approx_bytes > limits.max_bytes {
+        let mut marker = Map::new();
+        marker.insert("_truncated".into(), Value::Bool(true));
+        marker.insert(
+            "_approx_bytes".into(),
+            Value::from(scrubber.approx_bytes as u64),
+        );
+        marker.insert(
+            "_keys".into(),
+            Value::Array(out.keys().take(32).cloned().map(Value::String).collect()),
+        );
+        return marker;
+    }
+    out
+}

@@ -1,0 +1,481 @@
+//! The logger callers hold: the original `createLogger(service, options)` shape, with spans.
+//!
+//! No method returns an error or panics into the caller: bad input is coerced and recorded in
+//! the event (`metadata._invalid`), and a full queue is counted by the sink. A logger is cheap to
+//! clone; clones share the trace and the stack of open spans.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
+use super::event::{IdField, Level, LogEvent, MetadataLimits, sanitize_metadata};
+use super::redact::clean_text;
+use super::sink::Sink;
+
+/// Where a logger's events are filtered before they reach the sink.
+#[derive(Debug, Clone)]
+pub struct LogFilter {
+    /// Events below this level are not emitted (default `Debug`: everything).
+    pub min_level: Level,
+    /// Fraction of traces whose debug events are kept, 0.0 to 1.0 (default 1.0). Decided per
+    /// trace, so a trace's debug events are all kept or all dropped.
+    pub debug_sample_rate: f64,
+    /// Metadata limits and redaction.
+    pub metadata: MetadataLimits,
+}
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        Self {
+            min_level: Level::Debug,
+            debug_sample_rate: 1.0,
+            metadata: MetadataLimits::default(),
+        }
+    }
+}
+
+/// Context every event of a logger carries. All fields are optional; ids that do not parse are
+/// stored as NULL and kept raw in `metadata._invalid`.
+#[derive(Debug, Clone, Default)]
+pub struct LoggerOptions {
+    /// The trace to join (UUID or 32-hex); a new one when absent.
+    pub trace_id: Option<String>,
+    /// A W3C `traceparent` from an incoming request; wins over `trace_id`.
+    pub traceparent: Option<String>,
+    /// The acting user.
+    pub user_id: Option<String>,
+    /// The user's organisation.
+    pub org_id: Option<String>,
+    /// The agent, for fleet events.
+    pub agent_name: Option<String>,
+}
+
+/// A structured logger for one service and one trace.
+#[derive(Debug, Clone)]
+pub struct Logger {
+    inner: Arc<LoggerInner>,
+}
+
+#[derive(Debug)]
+struct LoggerInner {
+    sink: Sink,
+    filter: LogFilter,
+    service: Arc<str>,
+    trace_id: Uuid,
+    remote_parent: Option<Uuid>,
+    user_id: Option<Uuid>,
+    org_id: Option<Uuid>,
+    agent_name: Option<Arc<str>>,
+    /// Raw values that failed validation, added to every event.
+    invalid: Option<Map<String, Value>>,
+    keep_debug: bool,
+    /// Open spans, innermost last: events are parented to the innermost.
+    open_spans: Mutex<Vec<Uuid>>,
+}
+
+impl Logger {
+    /// A logger for `service`. An empty service name is stored as `unknown` and recorded in
+    /// `metadata._invalid.service`.
+    pub fn new(sink: Sink, service: &str, options: LoggerOptions, filter: LogFilter) -> Self {
+        let mut invalid = Map::new();
+        let service = clean_text(service.trim(), 256);
+        let service: Arc<str> = if service.is_empty() {
+            invalid.insert("service".into(), Value::String(service));
+            Arc::from("unknown")
+        } else {
+            Arc::from(service)
+        };
+        let traceparent = options
+            .traceparent
+            .as_deref()
+            .map(|h| (h, TraceParent::parse(h)));
+        let (trace_id, remote_parent) = match traceparent {
+            Some((_, Some(parent))) => (parent.trace_id, Some(parent.parent_span_id)),
+            other => {
+                if let Some((raw, None)) = other {
+                    invalid.insert("traceparent".into(), Value::String(clean_text(raw, 256)));
+                }
+                let given = IdField::parse(options.trace_id.as_deref());
+                if let Some(raw) = given.invalid {
+                    invalid.insert("trace_id".into(), Value::String(raw));
+                }
+                (given.id.unwrap_or_else(new_trace_id), None)
+            }
+        };
+        let mut id = |name: &str, raw: Option<&str>| {
+            let field = IdField::parse(raw);
+            if let Some(raw) = field.invalid {
+                invalid.insert(name.into(), Value::String(raw));
+            }
+            field.id
+        };
+        let user_id = id("user_id", options.user_id.as_deref());
+        let org_id = id("org_id", options.org_id.as_deref());
+        let agent_name = options
+            .agent_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| Arc::from(clean_text(s, 256)));
+        let keep_debug = filter.debug_sample_rate >= 1.0
+            || (filter.debug_sample_rate > 0.0
+                && (trace_id.as_u64_pair().1 as f64 / u64::MAX as f64) < filter.debug_sample_rate);
+        Self {
+            inner: Arc::new(LoggerInner {
+                sink,
+                filter,
+                service,
+                trace_id,
+                remote_parent,
+                user_id,
+                org_id,
+                agent_name,
+                invalid: (!invalid.is_empty()).then_some(invalid),
+                keep_debug,
+                open_spans: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The trace id, hyphenated, as the original `trace_id` getter returned it.
+    pub fn trace_id(&self) -> Uuid {
+        self.inner.trace_id
+    }
+
+    /// The service name.
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// The sink this logger writes to.
+    pub fn sink(&self) -> &Sink {
+        &self.inner.sink
+    }
+
+    /// A `traceparent` for an outgoing request, naming the innermost open span (or the remote
+    /// parent, or a span id derived from the trace when nothing is open).
+    pub fn traceparent(&self) -> String {
+        let span = self
+            .current_parent()
+            .unwrap_or_else(|| Uuid::from_u64_pair(0, self.inner.trace_id.as_u64_pair().1 | 1));
+        format_traceparent(self.inner.trace_id, span, true)
+    }
+
+    /// Logs at `debug`.
+    pub fn debug(&self, action: &str, metadata: Map<String, Value>) {
+        self.log(Level::Debug, action, None, metadata);
+    }
+
+    /// Logs at `info`.
+    pub fn info(&self, action: &str, metadata: Map<String, Value>) {
+        self.log(Level::Info, action, None, metadata);
+    }
+
+    /// Logs at `warn`.
+    pub fn warn(&self, action: &str, metadata: Map<String, Value>) {
+        self.log(Level::Warn, action, None, metadata);
+    }
+
+    /// Logs at `error` with the error's message.
+    pub fn error(&self, action: &str, error: Option<&str>, metadata: Map<String, Value>) {
+        self.log(Level::Error, action, error, metadata);
+    }
+
+    /// True when an event at `level` would be emitted.
+    #[inline]
+    pub fn enabled(&self, level: Level) -> bool {
+        level >= self.inner.filter.min_level && (level != Level::Debug || self.inner.keep_debug)
+    }
+
+    /// Logs one event, parented to the innermost open span.
+    pub fn log(
+        &self,
+        level: Level,
+        action: &str,
+        error: Option<&str>,
+        metadata: Map<String, Value>,
+    ) {
+        if !self.enabled(level) {
+            return;
+        }
+        let parent = self.current_parent();
+        self.emit(
+            level,
+            action,
+            None,
+            parent,
+            Utc::now(),
+            None,
+            error,
+            metadata,
+        );
+    }
+
+    /// Starts a span under the innermost open span (or under `parent_span_id` when given).
+    /// Nothing is written until it stops.
+    pub fn span(
+        &self,
+        action: &str,
+        metadata: Map<String, Value>,
+        parent_span_id: Option<&str>,
+    ) -> Span {
+        let parent = match parent_span_id {
+            Some(raw) => IdField::parse(Some(raw)).id,
+            None => self.current_parent(),
+        };
+        Span::start(self.clone(), action, metadata, parent)
+    }
+
+    fn current_parent(&self) -> Option<Uuid> {
+        let open = self
+            .inner
+            .open_spans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        open.last().copied().or(self.inner.remote_parent)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        level: Level,
+        action: &str,
+        span_id: Option<Uuid>,
+        parent_span_id: Option<Uuid>,
+        timestamp: DateTime<Utc>,
+        duration_ms: Option<i64>,
+        error: Option<&str>,
+        metadata: Map<String, Value>,
+    ) {
+        let inner = &*self.inner;
+        let mut metadata = if metadata.is_empty() {
+            metadata
+        } else {
+            sanitize_metadata(metadata, &inner.filter.metadata)
+        };
+        let trimmed = action.trim();
+        let action = if trimmed.is_empty() {
+            insert_invalid(&mut metadata, "action", Value::String(action.to_owned()));
+            "unnamed".to_owned()
+        } else {
+            clean_text(trimmed, 256)
+        };
+        if let Some(invalid) = &inner.invalid {
+            for (k, v) in invalid {
+                insert_invalid(&mut metadata, k, v.clone());
+            }
+        }
+        inner.sink.enqueue(LogEvent {
+            timestamp,
+            level,
+            service: inner.service.clone(),
+            action,
+            trace_id: Some(inner.trace_id),
+            span_id,
+            parent_span_id,
+            user_id: inner.user_id,
+            org_id: inner.org_id,
+            agent_name: inner.agent_name.clone(),
+            duration_ms,
+            error_message: error.map(|e| clean_text(e, 4096)),
+            metadata,
+        });
+    }
+
+    fn open(&self, span: Uuid) {
+        self.inner
+            .open_spans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(span);
+    }
+
+    fn close(&self, span: Uuid) {
+        let mut open = self
+            .inner
+            .open_spans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = open.iter().rposition(|s| *s == span) {
+            open.remove(at);
+        }
+    }
+}
+
+fn insert_invalid(metadata: &mut Map<String, Value>, key: &str, raw: Value) {
+    let slot = metadata
+        .entry("_invalid")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(map) = slot {
+        map.insert(key.to_owned(), raw);
+    }
+}
+
+/// How a span ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    /// Finished normally.
+    Ok,
+    /// Failed; the event carries the error message.
+    Error,
+}
+
+/// A timed operation. Written once, when it stops, as one event with `span_id`,
+/// `parent_span_id`, `duration_ms`, the start time as `timestamp` and `metadata.status`.
+/// Stopping twice writes once. A span dropped without a stop is written as failed, so failed
+/// work never vanishes from a trace.
+#[derive(Debug, Clone)]
+pub struct Span {
+    inner: Arc<SpanInner>,
+}
+
+#[derive(Debug)]
+struct SpanInner {
+    logger: Logger,
+    action: String,
+    span_id: Uuid,
+    parent: Option<Uuid>,
+    started: Instant,
+    started_at: DateTime<Utc>,
+    metadata: Mutex<Option<Map<String, Value>>>,
+}
+
+impl Span {
+    fn start(
+        logger: Logger,
+        action: &str,
+        metadata: Map<String, Value>,
+        parent: Option<Uuid>,
+    ) -> Self {
+        let span_id = new_span_id();
+        logger.open(span_id);
+        Self {
+            inner: Arc::new(SpanInner {
+                logger,
+                action: action.to_owned(),
+                span_id,
+                parent,
+                started: Instant::now(),
+                started_at: Utc::now(),
+                metadata: Mutex::new(Some(metadata)),
+            }),
+        }
+    }
+
+    /// The span id.
+    pub fn id(&self) -> Uuid {
+        self.inner.span_id
+    }
+
+    /// The parent span id, if any.
+    pub fn parent_id(&self) -> Option<Uuid> {
+        self.inner.parent
+    }
+
+    /// The logger the span writes through.
+    pub fn logger(&self) -> &Logger {
+        &self.inner.logger
+    }
+
+    /// A `traceparent` naming this span, for an outgoing request made inside it.
+    pub fn traceparent(&self) -> String {
+        format_traceparent(self.inner.logger.trace_id(), self.inner.span_id, true)
+    }
+
+    /// Starts a child span.
+    pub fn child(&self, action: &str, metadata: Map<String, Value>) -> Span {
+        Span::start(
+            self.inner.logger.clone(),
+            action,
+            metadata,
+            Some(self.inner.span_id),
+        )
+    }
+
+    /// True once stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.inner
+            .metadata
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none()
+    }
+
+    /// Stops the span as `ok`, merging `extra` into its metadata (extra wins). Returns false if
+    /// it was already stopped; nothing is written then.
+    pub fn stop(&self, extra: Map<String, Value>) -> bool {
+        self.inner.finish(SpanStatus::Ok, None, extra)
+    }
+
+    /// Stops the span as failed with `error`. Returns false if it was already stopped.
+    pub fn fail(&self, error: &str, extra: Map<String, Value>) -> bool {
+        self.inner.finish(SpanStatus::Error, Some(error), extra)
+    }
+}
+
+impl SpanInner {
+    fn finish(&self, status: SpanStatus, error: Option<&str>, extra: Map<String, Value>) -> bool {
+        let Some(mut metadata) = self
+            .metadata
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return false;
+        };
+        self.logger.close(self.span_id);
+        metadata.extend(extra);
+        metadata.insert(
+            "status".into(),
+            Value::String(
+                if status == SpanStatus::Ok {
+                    "ok"
+                } else {
+                    "error"
+                }
+                .into(),
+            ),
+        );
+        let level = if status == SpanStatus::Ok {
+            Level::Info
+        } else {
+            Level::Error
+        };
+        if self.logger.enabled(level) {
+            let duration = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            self.logger.emit(
+                level,
+                &self.action,
+                Some(self.span_id),
+                self.parent,
+                self.started_at,
+                Some(duration),
+                error,
+                metadata,
+            );
+        }
+        true
+    }
+}
+
+impl Drop for SpanInner {
+    fn drop(&mut self) {
+        if self
+            .metadata
+            .get_mut()
+            .map(|m| m.is_some())
+            .unwrap_or(false)
+        {
+            self.finish(
+                SpanStatus::Error,
+                Some("span dropped without stop()"),
+                Map::new(),
+            );
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Observability: structured logs and spans, one process-wide batched writer into
+//! `system_logs`, retention, and a `tracing` layer feeding the same sink.
+//!
+//! ```no_run
+//! # async fn demo() -> keel::Result<()> {
+//! use keel::telemetry::LoggerOptions;
+//! let keel = keel::Keel::connect("sqlite::memory:").await?;
+//! let log = keel.logger("copilot-autonomous", LoggerOptions::default());
+//! let span = log.span("handle_message", Default::default(), None);
+//! log.info("model_router.tier_resolved", serde_json::json!({"gen_ai.request.model": "claude-sonnet-4-6"})
+//!     .as_object().cloned().unwrap_or_default());
+//! span.stop(Default::default());
+//! log.sink().flush().await;
+//! # Ok(()) }
+//! ```
+
+mod context;
+mod event;
+mod layer;
+mod logger;
+mod redact;
+mod retention;
+mod sink;
+
+pub use context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
+pub use event::{IdField, Level, LogEvent, MetadataLimits, parse_id, sanitize_metadata};
+pub use layer::KeelLayer;
+pub use logger::{LogFilter, Logger, LoggerOptions, Span, SpanStatus};
+pub use redact::{REDACTED, is_secret_key, redact_secrets};
+pub use retention::{RetentionPolicy, RetentionReport, cleanup, pg_cron_schedule};
+pub use sink::{Destination, Sink, SinkOptions, SinkStats};
+
+/// Field names of the OpenTelemetry GenAI semantic conventions, for LLM call metadata.
+pub mod gen_ai {
+    /// The model asked for, e.g. `claude-sonnet-4-6`.
+    pub const REQUEST_MODEL: &str = "gen_ai.request.model";
+    /// The model that answered.
+    pub const RESPONSE_MODEL: &str = "gen_ai.response.model";
+    /// The provider, e.g. `anthropic`.
+    pub const PROVIDER_NAME: &str = "gen_ai.provider.name";
+    /// The operation, e.g. `chat`.
+    pub const OPERATION_NAME: &str = "gen_ai.operation.name";
+    /// Prompt tokens.
+    pub const USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+    /// Completion tokens.
+    pub const USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+    /// Why generation stopped.
+    pub const RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+    /// The agent's name.
+    pub const AGENT_NAME: &str = "gen_ai.agent.name";
+    /// The conversation id.
+    pub const CONVERSATION_ID: &str = "gen_ai.conversation.id";
+}

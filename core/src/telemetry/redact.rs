@@ -1,0 +1,183 @@
+//! Secret redaction and string hygiene for log metadata.
+//!
+//! Values that look like credentials are replaced by `[REDACTED]`: API keys (`sk-…`,
+//! `sk-ant-…`, `xox[bp]-…` Slack tokens), `Bearer …` tokens and JWTs (`eyJ….….…`). Keys whose
+//! name says secret (`password`, `api_key`, `authorization`, `token`, `secret`, `cookie`) are
+//! redacted whatever their value.
+
+use serde_json::{Map, Value};
+
+use super::event::MetadataLimits;
+
+/// The replacement text.
+pub const REDACTED: &str = "[REDACTED]";
+
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "api_key",
+    "apikey",
+    "authorization",
+    "token",
+    "cookie",
+];
+
+/// True when a metadata key names a secret (`OPENAI_API_KEY`, `x-api-key`, `refresh_token`).
+pub fn is_secret_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase().replace('-', "_");
+    SECRET_KEYS.iter().any(|s| {
+        lower == *s || lower.ends_with(&format!("_{s}")) || lower.starts_with(&format!("{s}_"))
+    }) || lower.ends_with("apikey")
+}
+
+/// Replaces secrets inside `text` by [`REDACTED`]; returns `None` when there are none.
+pub fn redact_secrets(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(end) = secret_at(bytes, i) {
+            let buf = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            buf.push_str(&text[copied..i]);
+            buf.push_str(REDACTED);
+            copied = end;
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    out.map(|mut buf| {
+        buf.push_str(&text[copied..]);
+        buf
+    })
+}
+
+fn token_end(bytes: &[u8], start: usize, extra: &[u8]) -> usize {
+    let mut end = start;
+    while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || extra.contains(&bytes[end])) {
+        end += 1;
+    }
+    end
+}
+
+/// If a secret starts at `i` (on a token boundary), where it ends.
+fn secret_at(bytes: &[u8], i: usize) -> Option<usize> {
+    if i > 0
+        && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'-' || bytes[i - 1] == b'_')
+    {
+        return None;
+    }
+    let rest = &bytes[i..];
+    // API keys: sk-…, sk-ant-…, sk-proj-…, Slack xoxb-/xoxp-.
+    for prefix in [&b"sk-"[..], b"xoxb-", b"xoxp-", b"xoxa-", b"ghp_", b"AKIA"] {
+        if rest.starts_with(prefix) {
+            let end = token_end(bytes, i + prefix.len(), b"-_");
+            if end - i - prefix.len() >= 16 {
+                return Some(end);
+            }
+        }
+    }
+    // Bearer tokens: redact the credential, keep the scheme.
+    if rest.len() > 7 && rest[..7].eq_ignore_ascii_case(b"bearer ") {
+        let end = token_end(bytes, i + 7, b"-_.~+/=");
+        if end - i - 7 >= 8 {
+            return Some(end);
+        }
+    }
+    // JWTs: three base64url segments, the first starting with `eyJ` ('{"').
+    if rest.starts_with(b"eyJ") {
+        let first = token_end(bytes, i, b"-_");
+        if first < bytes.len() && bytes[first] == b'.' {
+            let second = token_end(bytes, first + 1, b"-_");
+            if second > first + 1 && second < bytes.len() && bytes[second] == b'.' {
+                let third = token_end(bytes, second + 1, b"-_");
+                if third > second + 1 {
+                    return Some(third);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Removes NUL bytes (PostgreSQL text and jsonb reject them) and cuts `text` to at most
+/// `max_bytes` on a character boundary.
+pub fn clean_text(text: &str, max_bytes: usize) -> String {
+    let mut out: String = if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text.to_owned()
+    };
+    if out.len() > max_bytes {
+        let total = out.len();
+        let mut cut = max_bytes;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push_str(&format!("…[{total} bytes]"));
+    }
+    out
+}
+
+/// Walks metadata once: cleans and redacts strings, cuts depth, and estimates the size.
+pub(super) struct Scrubber<'a> {
+    limits: &'a MetadataLimits,
+    pub(super) approx_bytes: usize,
+}
+
+impl<'a> Scrubber<'a> {
+    pub(super) fn new(limits: &'a MetadataLimits) -> Self {
+        Self {
+            limits,
+            approx_bytes: 2,
+        }
+    }
+
+    pub(super) fn value(&mut self, key: &str, value: Value, depth: usize) -> Value {
+        self.approx_bytes += key.len() + 4;
+        if self.limits.redact && !matches!(value, Value::Null) && is_secret_key(key) {
+            self.approx_bytes += REDACTED.len();
+            return Value::String(REDACTED.to_owned());
+        }
+        match value {
+            Value::String(s) => Value::String(self.string(s)),
+            Value::Array(items) if depth < self.limits.max_depth => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| self.value("", v, depth + 1))
+                    .collect(),
+            ),
+            Value::Object(map) if depth < self.limits.max_depth => {
+                let mut out = Map::with_capacity(map.len());
+                for (k, v) in map {
+                    let v = self.value(&k, v, depth + 1);
+                    out.insert(clean_text(&k, 256), v);
+                }
+                Value::Object(out)
+            }
+            Value::Array(_) | Value::Object(_) => Value::String("[depth limit]".to_owned()),
+            other => {
+                self.approx_bytes += 8;
+                other
+            }
+        }
+    }
+
+    fn string(&mut self, s: String) -> String {
+        let s = if s.contains('\0') || s.len() > self.limits.max_string {
+            clean_text(&s, self.limits.max_string)
+        } else {
+            s
+        };
+        let s = if self.limits.redact {
+            redact_secrets(&s).unwrap_or(s)
+        } else {
+            s
+        };
+        self.approx_bytes += s.len() + 2;
+        s
+    }
+}

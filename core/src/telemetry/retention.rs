@@ -1,0 +1,152 @@
+//! Retention of `system_logs`: a per-level age limit, deleted in small batches so no statement
+//! holds long locks or writes a WAL spike.
+//!
+//! On PostgreSQL the same job exists in SQL (`keel.cleanup_system_logs()`, migration 0002) for
+//! pg_cron; [`pg_cron_schedule`] gives the line to install it.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::event::Level;
+use crate::error::{Error, Result};
+use crate::store::Pool;
+
+/// How long events of each level are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RetentionPolicy {
+    /// Days to keep `debug` (default 30).
+    pub debug_days: u32,
+    /// Days to keep `info` (default 90).
+    pub info_days: u32,
+    /// Days to keep `warn` (default 90).
+    pub warn_days: u32,
+    /// Days to keep `error` (default 365).
+    pub error_days: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            debug_days: 30,
+            info_days: 90,
+            warn_days: 90,
+            error_days: 365,
+        }
+    }
+}
+
+impl RetentionPolicy {
+    /// Days to keep events of `level`.
+    pub fn days(&self, level: Level) -> u32 {
+        match level {
+            Level::Debug => self.debug_days,
+            Level::Info => self.info_days,
+            Level::Warn => self.warn_days,
+            Level::Error => self.error_days,
+        }
+    }
+}
+
+/// What a cleanup deleted (or, in a dry run, would delete), per level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    /// `(level, rows)` in the order debug, info, warn, error.
+    pub deleted: Vec<(Level, u64)>,
+    /// True when nothing was deleted because it was a dry run.
+    pub dry_run: bool,
+}
+
+impl RetentionReport {
+    /// Rows over all levels.
+    pub fn total(&self) -> u64 {
+        self.deleted.iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Deletes events older than the policy allows, `batch_size` rows per statement. `progress` is
+/// called with the level and the rows done so far for it, after every batch. Safe to run from
+/// several instances at once (`SKIP LOCKED` on PostgreSQL).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for a zero batch size; [`Error::Storage`] when a delete fails (what
+/// was deleted before stays deleted).
+pub async fn cleanup(
+    pool: &Pool,
+    policy: &RetentionPolicy,
+    batch_size: u32,
+    dry_run: bool,
+    mut progress: impl FnMut(Level, u64),
+) -> Result<RetentionReport> {
+    if batch_size == 0 {
+        return Err(Error::invalid_input("batch_size", "must be at least 1"));
+    }
+    let mut report = RetentionReport {
+        deleted: Vec::new(),
+        dry_run,
+    };
+    for level in Level::ALL {
+        let cutoff = Utc::now() - Duration::from_secs(u64::from(policy.days(level)) * 86_400);
+        let sqlite_cutoff = cutoff.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let mut done = 0u64;
+        if dry_run {
+            done =
+                match pool {
+                    Pool::Postgres(pg) => sqlx::query_scalar::<_, i64>(
+                        r#"SELECT count(*) FROM system_logs WHERE level = $1 AND "timestamp" < $2"#,
+                    )
+                    .bind(level.as_str())
+                    .bind(cutoff)
+                    .fetch_one(pg)
+                    .await?,
+                    Pool::Sqlite(lite) => sqlx::query_scalar::<_, i64>(
+                        r#"SELECT count(*) FROM system_logs WHERE level = ?1 AND "timestamp" < ?2"#,
+                    )
+                    .bind(level.as_str())
+                    .bind(&sqlite_cutoff)
+                    .fetch_one(lite)
+                    .await?,
+                } as u64;
+            progress(level, done);
+        } else {
+            loop {
+                let deleted = match pool {
+                    Pool::Postgres(pg) => sqlx::query(
+                        r#"DELETE FROM system_logs WHERE id IN (
+                               SELECT id FROM system_logs WHERE level = $1 AND "timestamp" < $2
+                               LIMIT $3 FOR UPDATE SKIP LOCKED)"#,
+                    )
+                    .bind(level.as_str())
+                    .bind(cutoff)
+                    .bind(i64::from(batch_size))
+                    .execute(pg)
+                    .await?
+                    .rows_affected(),
+                    Pool::Sqlite(lite) => sqlx::query(
+                        r#"DELETE FROM system_logs WHERE rowid IN (
+                               SELECT rowid FROM system_logs WHERE level = ?1 AND "timestamp" < ?2 LIMIT ?3)"#,
+                    )
+                    .bind(level.as_str())
+                    .bind(&sqlite_cutoff)
+                    .bind(i64::from(batch_size))
+                    .execute(lite)
+                    .await?
+                    .rows_affected(),
+                };
+                done += deleted;
+                progress(level, done);
+                if deleted < u64::from(batch_size) {
+                    break;
+                }
+            }
+        }
+        report.deleted.push((level, done));
+    }
+    Ok(report)
+}
+
+/// The pg_cron line that runs the same cleanup inside PostgreSQL every night at 03:17.
+pub fn pg_cron_schedule() -> &'static str {
+    "SELECT cron.schedule('keel-logs-cleanup', '17 3 * * *', $$SELECT * FROM keel.cleanup_system_logs()$$);"
+}

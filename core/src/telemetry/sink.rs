@@ -1,0 +1,461 @@
+//! The process-wide asynchronous log writer.
+//!
+//! Callers only enqueue: `try_send` on a bounded queue, never a wait for a write. One writer
+//! task drains the queue in batches (by size, or by time from the first queued event) and writes
+//! each batch with one statement (`INSERT … SELECT FROM UNNEST` on PostgreSQL, a multi-row
+//! `INSERT` on SQLite), or as JSON lines to stdout when there is no database.
+//!
+//! Nothing is lost silently:
+//! - a full queue drops the new event and counts it;
+//! - a database error is retried with exponential backoff while the outage is younger than
+//!   `give_up_after`; after that, batches are counted as dropped until a write succeeds again;
+//! - a batch the database rejects for its content is written row by row, so one bad event
+//!   never takes the others with it;
+//! - once writes succeed again, the number dropped since the last report is logged as
+//!   `keel.telemetry.events_dropped`.
+//!
+//! [`Sink::flush`] returns once every event accepted before the call is written or counted as
+//! dropped.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use super::event::{Level, LogEvent};
+use crate::store::Pool;
+
+/// Where the writer puts events.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// `system_logs` in the Keel database.
+    Database(Pool),
+    /// JSON lines on standard output.
+    Stdout,
+    /// Nowhere: events are counted as written and thrown away (benchmarks, muted services).
+    Discard,
+}
+
+/// Tuning of the writer. The defaults suit a service emitting up to ~50,000 events/s.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// Events the queue holds before new ones are dropped (default 100,000).
+    pub capacity: usize,
+    /// Events per write (default 1,000).
+    pub batch_size: usize,
+    /// Longest an event waits in the queue for its batch to fill (default 200 ms).
+    pub flush_interval: Duration,
+    /// First retry delay after a failed write; doubles up to `retry_max` (default 100 ms).
+    pub retry_base: Duration,
+    /// Longest delay between retries (default 2 s).
+    pub retry_max: Duration,
+    /// How long an outage may last before batches are dropped instead of retried (default 60 s).
+    pub give_up_after: Duration,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        Self {
+            capacity: 100_000,
+            batch_size: 1_000,
+            flush_interval: Duration::from_millis(200),
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_secs(2),
+            give_up_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counters of a sink since it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct SinkStats {
+    /// Events taken into the queue.
+    pub accepted: u64,
+    /// Events written.
+    pub written: u64,
+    /// Events dropped: queue full, or given up on during an outage, or rejected by the database.
+    pub dropped: u64,
+    /// Write attempts that failed (each retried or given up on).
+    pub failed_writes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    accepted: AtomicU64,
+    written: AtomicU64,
+    dropped_at_enqueue: AtomicU64,
+    dropped_by_writer: AtomicU64,
+    failed_writes: AtomicU64,
+}
+
+impl Counters {
+    /// Accepted events that are written or dropped by now.
+    fn settled(&self) -> u64 {
+        self.written.load(Ordering::Acquire) + self.dropped_by_writer.load(Ordering::Acquire)
+    }
+
+    fn dropped(&self) -> u64 {
+        self.dropped_at_enqueue.load(Ordering::Acquire)
+            + self.dropped_by_writer.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    counters: Counters,
+    settled: Notify,
+    wake: Notify,
+}
+
+/// Handle on the writer. Cheap to clone; all clones feed one queue.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    tx: mpsc::Sender<LogEvent>,
+    shared: Arc<Shared>,
+    destination: &'static str,
+}
+
+impl Sink {
+    /// Starts a writer task on the current tokio runtime.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn start(destination: Destination, options: SinkOptions) -> Self {
+        let options = SinkOptions {
+            capacity: options.capacity.max(1),
+            batch_size: options.batch_size.clamp(1, 5_000),
+            ..options
+        };
+        let (tx, rx) = mpsc::channel(options.capacity);
+        let shared = Arc::new(Shared {
+            counters: Counters::default(),
+            settled: Notify::new(),
+            wake: Notify::new(),
+        });
+        let name = match destination {
+            Destination::Database(Pool::Sqlite(_)) => "sqlite",
+            Destination::Database(Pool::Postgres(_)) => "postgres",
+            Destination::Stdout => "stdout",
+            Destination::Discard => "discard",
+        };
+        let writer = Writer {
+            rx,
+            destination,
+            options,
+            shared: shared.clone(),
+            reported_drops: 0,
+        };
+        tokio::spawn(writer.run());
+        Self {
+            tx,
+            shared,
+            destination: name,
+        }
+    }
+
+    /// `"postgres"`, `"sqlite"`, `"stdout"` or `"discard"`.
+    pub fn destination(&self) -> &'static str {
+        self.destination
+    }
+
+    /// Queues `event` without waiting. Returns false when the queue is full or the writer has
+    /// stopped; the event is then counted as dropped.
+    #[inline]
+    pub fn enqueue(&self, event: LogEvent) -> bool {
+        match self.tx.try_send(event) {
+            Ok(()) => {
+                self.shared.counters.accepted.fetch_add(1, Ordering::AcqRel);
+                true
+            }
+            Err(_) => {
+                self.shared
+                    .counters
+                    .dropped_at_enqueue
+                    .fetch_add(1, Ordering::AcqRel);
+                false
+            }
+        }
+    }
+
+    /// Waits until every event accepted before this call is written or counted as dropped.
+    pub async fn flush(&self) -> SinkStats {
+        let target = self.shared.counters.accepted.load(Ordering::Acquire);
+        loop {
+            let settled = self.shared.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            if self.shared.counters.settled() >= target || self.tx.is_closed() {
+                return self.stats();
+            }
+            self.shared.wake.notify_one();
+            settled.await;
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> SinkStats {
+        let c = &self.shared.counters;
+        SinkStats {
+            accepted: c.accepted.load(Ordering::Acquire),
+            written: c.written.load(Ordering::Acquire),
+            dropped: c.dropped(),
+            failed_writes: c.failed_writes.load(Ordering::Acquire),
+        }
+    }
+}
+
+struct Writer {
+    rx: mpsc::Receiver<LogEvent>,
+    destination: Destination,
+    options: SinkOptions,
+    shared: Arc<Shared>,
+    reported_drops: u64,
+}
+
+impl Writer {
+    async fn run(mut self) {
+        let mut batch: Vec<LogEvent> = Vec::with_capacity(self.options.batch_size);
+        let mut outage_since: Option<Instant> = None;
+        loop {
+            // Wait for a first event, or a flush.
+            let mut flushing = false;
+            tokio::select! {
+                n = self.rx.recv_many(&mut batch, self.options.batch_size) => {
+                    if n == 0 {
+                        return; // every sender is gone and the queue is empty
+                    }
+                }
+                () = self.shared.wake.notified() => flushing = true,
+            }
+            // Fill the batch until it is full, the interval is over, or a flush asks.
+            let deadline = Instant::now() + self.options.flush_interval;
+            while !flushing && batch.len() < self.options.batch_size {
+                let room = self.options.batch_size - batch.len();
+                tokio::select! {
+                    n = self.rx.recv_many(&mut batch, room) => if n == 0 { break },
+                    () = tokio::time::sleep_until(deadline) => break,
+                    () = self.shared.wake.notified() => flushing = true,
+                }
+            }
+            loop {
+                if !batch.is_empty() {
+                    self.write(&mut batch, &mut outage_since).await;
+                }
+                // A flush drains everything queued, not just one batch.
+                if !flushing {
+                    break;
+                }
+                while batch.len() < self.options.batch_size {
+                    match self.rx.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                if batch.is_empty() {
+                    break;
+                }
+            }
+            self.shared.settled.notify_waiters();
+        }
+    }
+
+    async fn write(&mut self, batch: &mut Vec<LogEvent>, outage_since: &mut Option<Instant>) {
+        let counters = &self.shared.counters;
+        let mut delay = self.options.retry_base;
+        loop {
+            match write_batch(&self.destination, batch).await {
+                Ok(()) => {
+                    counters
+                        .written
+                        .fetch_add(batch.len() as u64, Ordering::AcqRel);
+                    batch.clear();
+                    *outage_since = None;
+                    self.report_drops().await;
+                    return;
+                }
+                Err(err) if is_content_error(&err) => {
+                    // One bad row must not take the others with it: write them one by one.
+                    counters.failed_writes.fetch_add(1, Ordering::AcqRel);
+                    for event in batch.drain(..) {
+                        let one = std::slice::from_ref(&event);
+                        match write_batch(&self.destination, one).await {
+                            Ok(()) => counters.written.fetch_add(1, Ordering::AcqRel),
+                            Err(_) => counters.dropped_by_writer.fetch_add(1, Ordering::AcqRel),
+                        };
+                    }
+                    return;
+                }
+                Err(err) => {
+                    counters.failed_writes.fetch_add(1, Ordering::AcqRel);
+                    let since = *outage_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= self.options.give_up_after {
+                        tracing::warn!(error = %err, events = batch.len(), "keel telemetry: dropping a batch");
+                        counters
+                            .dropped_by_writer
+                            .fetch_add(batch.len() as u64, Ordering::AcqRel);
+                        batch.clear();
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.options.retry_max);
+                }
+            }
+        }
+    }
+
+    /// After a successful write, log how many events were dropped since the last report.
+    async fn report_drops(&mut self) {
+        let dropped = self.shared.counters.dropped();
+        if dropped <= self.reported_drops {
+            return;
+        }
+        let mut metadata = Map::new();
+        metadata.insert("dropped".into(), Value::from(dropped - self.reported_drops));
+        metadata.insert("dropped_total".into(), Value::from(dropped));
+        let event = LogEvent {
+            timestamp: chrono::Utc::now(),
+            level: Level::Warn,
+            service: Arc::from("keel"),
+            action: "keel.telemetry.events_dropped".into(),
+            trace_id: None,
+            span_id: None,
+            parent_span_id: None,
+            user_id: None,
+            org_id: None,
+            agent_name: None,
+            duration_ms: None,
+            error_message: None,
+            metadata,
+        };
+        // The report is not a caller's event, so it is not counted as accepted or written.
+        if write_batch(&self.destination, std::slice::from_ref(&event))
+            .await
+            .is_ok()
+        {
+            self.reported_drops = dropped;
+        }
+    }
+}
+
+/// True for errors caused by the rows themselves (a constraint or a bad value), which a retry
+/// cannot fix; false for connection trouble.
+fn is_content_error(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL classes 22 (data exception) and 23 (integrity); SQLite constraint codes.
+            code.starts_with("22")
+                || code.starts_with("23")
+                || matches!(&*code, "19" | "275" | "531" | "787" | "1299" | "2067")
+        }
+        sqlx::Error::Encode(_) | sqlx::Error::TypeNotFound { .. } => true,
+        _ => false,
+    }
+}
+
+fn metadata_json(event: &LogEvent) -> String {
+    serde_json::to_string(&event.metadata).unwrap_or_else(|_| "{}".to_owned())
+}
+
+async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<(), sqlx::Error> {
+    match destination {
+        Destination::Discard => Ok(()),
+        Destination::Stdout => {
+            let mut out = std::io::stdout().lock();
+            for event in batch {
+                let line = serde_json::to_string(event).unwrap_or_default();
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = out.flush();
+            Ok(())
+        }
+        Destination::Database(Pool::Postgres(pool)) => {
+            let n = batch.len();
+            let mut ts = Vec::with_capacity(n);
+            let mut level = Vec::with_capacity(n);
+            let mut service = Vec::with_capacity(n);
+            let mut action = Vec::with_capacity(n);
+            let mut trace = Vec::with_capacity(n);
+            let mut span = Vec::with_capacity(n);
+            let mut parent = Vec::with_capacity(n);
+            let mut user = Vec::with_capacity(n);
+            let mut org = Vec::with_capacity(n);
+            let mut agent = Vec::with_capacity(n);
+            let mut duration = Vec::with_capacity(n);
+            let mut error = Vec::with_capacity(n);
+            let mut metadata = Vec::with_capacity(n);
+            for e in batch {
+                ts.push(e.timestamp);
+                level.push(e.level.as_str());
+                service.push(&*e.service);
+                action.push(e.action.as_str());
+                trace.push(e.trace_id);
+                span.push(e.span_id);
+                parent.push(e.parent_span_id);
+                user.push(e.user_id);
+                org.push(e.org_id);
+                agent.push(e.agent_name.as_deref());
+                duration.push(e.duration_ms.map(|d| d.clamp(0, i64::from(i32::MAX))));
+                error.push(e.error_message.as_deref());
+                metadata.push(metadata_json(e));
+            }
+            sqlx::query(
+                r#"INSERT INTO system_logs ("timestamp", level, service, action, trace_id, span_id, parent_span_id,
+                       user_id, org_id, agent_name, duration_ms, error_message, metadata)
+                   SELECT t, l, s, a, tr, sp, pa, u, o, ag, d::integer, er, m::jsonb
+                   FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[],
+                               $7::uuid[], $8::uuid[], $9::uuid[], $10::text[], $11::int8[], $12::text[], $13::text[])
+                        AS x(t, l, s, a, tr, sp, pa, u, o, ag, d, er, m)"#,
+            )
+            .bind(ts)
+            .bind(level)
+            .bind(service)
+            .bind(action)
+            .bind(trace)
+            .bind(span)
+            .bind(parent)
+            .bind(user)
+            .bind(org)
+            .bind(agent)
+            .bind(duration)
+            .bind(error)
+            .bind(metadata)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+        Destination::Database(Pool::Sqlite(pool)) => {
+            // 14 columns a row; SQLite allows 32,766 parameters a statement. One transaction, so
+            // a retried batch is never half written.
+            let mut tx = pool.begin().await?;
+            for chunk in batch.chunks(2_000) {
+                let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    r#"INSERT INTO system_logs (id, "timestamp", level, service, action, trace_id, span_id,
+                       parent_span_id, user_id, org_id, agent_name, duration_ms, error_message, metadata) "#,
+                );
+                query.push_values(chunk, |mut row, e| {
+                    row.push_bind(uuid::Uuid::new_v4().to_string())
+                        .push_bind(e.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                        .push_bind(e.level.as_str())
+                        .push_bind(e.service.to_string())
+                        .push_bind(e.action.clone())
+                        .push_bind(e.trace_id.map(|id| id.to_string()))
+                        .push_bind(e.span_id.map(|id| id.to_string()))
+                        .push_bind(e.parent_span_id.map(|id| id.to_string()))
+                        .push_bind(e.user_id.map(|id| id.to_string()))
+                        .push_bind(e.org_id.map(|id| id.to_string()))
+                        .push_bind(e.agent_name.as_deref().map(str::to_owned))
+                        .push_bind(e.duration_ms)
+                        .push_bind(e.error_message.clone())
+                        .push_bind(metadata_json(e));
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }
+    }
+}
