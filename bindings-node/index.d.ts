@@ -23,8 +23,60 @@ export declare class Keel {
   appliedMigrations(): Promise<Array<AppliedMigration>>
   /** Round-trips `SELECT 1`. */
   ping(): Promise<void>
+  /** A logger writing to this database's `system_logs`. */
+  createLogger(service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }): Logger
+  /** Makes this database the destination of loggers made with the module-level `createLogger`. */
+  installLogSink(): void
+  /**
+   * Deletes `system_logs` rows past retention (debug 30 days, info 90, warn 90, error 365) in
+   * batches; with `dryRun` only counts. Resolves to the rows per level.
+   */
+  cleanupLogs(options?: CleanupOptions | undefined | null): Promise<Record<string, number>>
   /** Closes the pool for every holder of this handle. Idempotent. */
   close(): Promise<void>
+}
+
+/** A structured logger. No method throws. */
+export declare class Logger {
+  /** The trace id (UUID), as the original `trace_id` getter. */
+  get trace_id(): string
+  /** The trace id (UUID). */
+  get traceId(): string
+  /** The service name. */
+  get service(): string
+  /** A W3C `traceparent` for an outgoing request. */
+  traceparent(): string
+  /** Logs at debug. */
+  debug(action: string, metadata?: Record<string, unknown>): void
+  /** Logs at info. */
+  info(action: string, metadata?: Record<string, unknown>): void
+  /** Logs at warn. */
+  warn(action: string, metadata?: Record<string, unknown>): void
+  /** Logs at error; `err` may be an `Error`, a string or any object with a `message`. */
+  error(action: string, err?: unknown, metadata?: Record<string, unknown>): void
+  /** Starts a span under the innermost open span (or `parentSpanId`). */
+  createSpan(action: string, metadata?: Record<string, unknown>, parentSpanId?: string): Span
+  /** Resolves once every event accepted before the call is written or counted as dropped. */
+  flush(): Promise<LogStats>
+  /** The writer's counters so far. */
+  stats(): LogStats
+}
+
+/** A timed operation, written once when it stops. */
+export declare class Span {
+  /** The span id. */
+  get spanId(): string
+  /** A W3C `traceparent` naming this span. */
+  traceparent(): string
+  /**
+   * Stops as ok, merging `extra` into the metadata; false (and nothing written) if already
+   * stopped.
+   */
+  stop(extra?: Record<string, unknown>): boolean
+  /** Stops as failed with the error's message. */
+  fail(err: unknown, extra?: Record<string, unknown>): boolean
+  /** Starts a child span. */
+  child(action: string, metadata?: Record<string, unknown>): Span
 }
 
 /** A migration recorded as applied. */
@@ -33,6 +85,14 @@ export interface AppliedMigration {
   version: number
   /** The rest of the file name. */
   description: string
+}
+
+/** Options of `cleanupLogs`. */
+export interface CleanupOptions {
+  /** Count what would be deleted, delete nothing. */
+  dryRun?: boolean
+  /** Rows per delete statement (default 10000). */
+  batchSize?: number
 }
 
 /**
@@ -52,6 +112,12 @@ export interface ConnectOptions {
   connectTimeoutMs?: number
 }
 
+/**
+ * A logger writing to the process default sink: JSON lines on stdout until a database's
+ * `installLogSink()`. The original `createLogger(service, options)` shape.
+ */
+export declare function createLogger(service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }): Logger
+
 /** A database URL Keel accepts, with its password masked. */
 export interface DatabaseUrl {
   /** `"sqlite"` or `"postgres"`. */
@@ -66,6 +132,16 @@ export interface DatabaseUrl {
 
 /** The stable error codes, in order. */
 export declare function errorCodes(): Array<string>
+
+/** Counters of the log writer. */
+export interface LogStats {
+  /** Events taken into the queue. */
+  accepted: number
+  /** Events written. */
+  written: number
+  /** Events dropped (queue full, outage, or rejected), each counted. */
+  dropped: number
+}
 
 /** Replaces any password in `url` with `***`. */
 export declare function maskUrl(url: string): string
@@ -82,6 +158,9 @@ export declare function panicSync(message: string): void
 /** Parses a database URL; throws `code: "invalid_url"` if Keel does not accept it. */
 export declare function parseDatabaseUrl(url: string): DatabaseUrl
 
+/** Parses a W3C `traceparent` header; `null` when invalid. */
+export declare function parseTraceparent(header: string): TraceParent | null
+
 /** The small struct of the round-trip probe. */
 export interface Probe {
   id: number
@@ -90,8 +169,18 @@ export interface Probe {
   tags: Array<string>
 }
 
+/** Redacts secrets inside a string (API keys, bearer tokens, JWTs). */
+export declare function redactSecrets(text: string): string
+
 /** Round-trips a small object through the core struct. */
 export declare function roundtrip(probe: Probe): Probe
+
+/** Parses a W3C `traceparent`; `null` when it is not valid. */
+export interface TraceParent {
+  traceId: string
+  parentSpanId: string
+  sampled: boolean
+}
 
 /** The package version (shared with the Rust crate and the Python package). */
 export declare function version(): string

@@ -836,12 +836,17 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Keel = nativeBinding.Keel
+module.exports.Logger = nativeBinding.Logger
+module.exports.Span = nativeBinding.Span
 module.exports.connect = nativeBinding.connect
+module.exports.createLogger = nativeBinding.createLogger
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.maskUrl = nativeBinding.maskUrl
 module.exports.noop = nativeBinding.noop
 module.exports.panicAsync = nativeBinding.panicAsync
 module.exports.panicSync = nativeBinding.panicSync
 module.exports.parseDatabaseUrl = nativeBinding.parseDatabaseUrl
+module.exports.parseTraceparent = nativeBinding.parseTraceparent
+module.exports.redactSecrets = nativeBinding.redactSecrets
 module.exports.roundtrip = nativeBinding.roundtrip
 module.exports.version = nativeBinding.version

@@ -6,6 +6,7 @@
 mod error;
 mod ffi_probe;
 mod store;
+mod telemetry;
 
 use std::time::Duration;
 
@@ -44,6 +45,16 @@ impl ConnectOptions {
             connect_timeout,
         })
     }
+}
+
+/// Options of `cleanupLogs`.
+#[napi(object)]
+#[derive(Default)]
+pub struct CleanupOptions {
+    /// Count what would be deleted, delete nothing.
+    pub dry_run: Option<bool>,
+    /// Rows per delete statement (default 10000).
+    pub batch_size: Option<u32>,
 }
 
 /// A connected Keel instance. Create it with `await connect(url)`.
@@ -99,6 +110,50 @@ impl Keel {
     pub async fn ping(&self) -> napi::Result<Outcome<()>> {
         let keel = self.inner.clone();
         guard_async(async move { keel.ping().await }).await
+    }
+
+    /// A logger writing to this database's `system_logs`.
+    #[napi(
+        ts_args_type = "service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }"
+    )]
+    pub fn create_logger(
+        &self,
+        service: napi::bindgen_prelude::Unknown<'_>,
+        options: Option<napi::bindgen_prelude::Unknown<'_>>,
+    ) -> telemetry::Logger {
+        napi::bindgen_prelude::within_runtime_if_available(|| {
+            telemetry::logger_for(&self.inner, &service, options.as_ref())
+        })
+    }
+
+    /// Makes this database the destination of loggers made with the module-level `createLogger`.
+    #[napi]
+    pub fn install_log_sink(&self) {
+        napi::bindgen_prelude::within_runtime_if_available(|| self.inner.install_log_sink())
+    }
+
+    /// Deletes `system_logs` rows past retention (debug 30 days, info 90, warn 90, error 365) in
+    /// batches; with `dryRun` only counts. Resolves to the rows per level.
+    #[napi(ts_return_type = "Promise<Record<string, number>>")]
+    pub async fn cleanup_logs(
+        &self,
+        options: Option<CleanupOptions>,
+    ) -> napi::Result<Outcome<std::collections::HashMap<String, f64>>> {
+        let keel = self.inner.clone();
+        let options = options.unwrap_or_default();
+        guard_async(async move {
+            let policy = keel::telemetry::RetentionPolicy::default();
+            let batch = options.batch_size.unwrap_or(10_000);
+            let report = keel
+                .cleanup_logs(&policy, batch, options.dry_run.unwrap_or(false), |_, _| {})
+                .await?;
+            Ok(report
+                .deleted
+                .into_iter()
+                .map(|(level, n)| (level.as_str().to_owned(), n as f64))
+                .collect())
+        })
+        .await
     }
 
     /// Closes the pool for every holder of this handle. Idempotent.

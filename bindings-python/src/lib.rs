@@ -5,6 +5,7 @@ mod error;
 mod ffi_probe;
 mod runtime;
 mod store;
+mod telemetry;
 
 use std::time::Duration;
 
@@ -65,6 +66,54 @@ impl PyKeel {
         })
     }
 
+    #[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None, traceparent = None))]
+    fn create_logger(
+        &self,
+        service: &Bound<'_, PyAny>,
+        trace_id: Option<&Bound<'_, PyAny>>,
+        user_id: Option<&Bound<'_, PyAny>>,
+        org_id: Option<&Bound<'_, PyAny>>,
+        agent_name: Option<&Bound<'_, PyAny>>,
+        traceparent: Option<&Bound<'_, PyAny>>,
+    ) -> telemetry::PyLogger {
+        let _guard = runtime::runtime().enter();
+        telemetry::logger_for(
+            &self.inner,
+            service,
+            trace_id,
+            user_id,
+            org_id,
+            agent_name,
+            traceparent,
+        )
+    }
+
+    fn install_log_sink(&self) {
+        let _guard = runtime::runtime().enter();
+        self.inner.install_log_sink();
+    }
+
+    #[pyo3(signature = (*, dry_run = false, batch_size = 10_000))]
+    fn cleanup_logs<'py>(
+        &self,
+        py: Python<'py>,
+        dry_run: bool,
+        batch_size: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let keel = self.inner.clone();
+        future_into_py(py, async move {
+            let policy = ::keel::telemetry::RetentionPolicy::default();
+            let report = keel
+                .cleanup_logs(&policy, batch_size, dry_run, |_, _| {})
+                .await?;
+            Ok(report
+                .deleted
+                .into_iter()
+                .map(|(level, n)| (level.as_str(), n))
+                .collect::<Vec<_>>())
+        })
+    }
+
     fn __repr__(&self) -> String {
         format!("Keel(backend={:?}, url={:?})", self.backend(), self.url())
     }
@@ -112,6 +161,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(store::parse_database_url, m)?)?;
     m.add_function(wrap_pyfunction!(store::mask_url, m)?)?;
+    m.add_class::<telemetry::PyLogger>()?;
+    m.add_class::<telemetry::PySpan>()?;
+    m.add_function(wrap_pyfunction!(telemetry::create_logger, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::parse_traceparent, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::redact_secrets, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::noop, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::roundtrip, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::panic_sync, m)?)?;

@@ -171,6 +171,12 @@ impl Keel {
         })
     }
 
+    /// Makes this database the destination of loggers created without a handle
+    /// ([`telemetry::default_sink`]), e.g. the module-level `createLogger` of the bindings.
+    pub fn install_log_sink(&self) {
+        telemetry::set_default_sink(self.log_sink().clone());
+    }
+
     /// A logger for `service` writing to this database (see [`telemetry::Logger`]).
     pub fn logger(&self, service: &str, options: telemetry::LoggerOptions) -> telemetry::Logger {
         telemetry::Logger::new(

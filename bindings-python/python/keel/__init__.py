@@ -6,6 +6,11 @@
     print(db.backend, [m.version for m in await db.applied_migrations()])
     await db.close()
 
+    log = db.create_logger("copilot", user_id=user_id, org_id=org_id)
+    with log.create_span("handle_message") as span:
+        log.info("model_router.tier_resolved", {"gen_ai.request.model": "claude-sonnet-4-6"})
+    await log.flush()
+
 Every I/O method returns an awaitable. Errors are :class:`keel.KeelError` subclasses with a
 stable ``code``; see :mod:`keel.errors`.
 """
@@ -13,7 +18,19 @@ stable ``code``; see :mod:`keel.errors`.
 from __future__ import annotations
 
 from keel import _native
-from keel._native import AppliedMigration, DatabaseUrl, Keel, error_codes, mask_url, parse_database_url
+from keel._native import (
+    AppliedMigration,
+    DatabaseUrl,
+    Keel,
+    Logger,
+    Span,
+    create_logger,
+    error_codes,
+    mask_url,
+    parse_database_url,
+    parse_traceparent,
+    redact_secrets,
+)
 from keel import errors
 from keel.errors import *  # noqa: F403  (one class per error code, listed in errors.__all__)
 from keel.errors import KeelError as KeelError
@@ -29,6 +46,11 @@ __all__ = [
     "parse_database_url",
     "mask_url",
     "error_codes",
+    "create_logger",
+    "Logger",
+    "Span",
+    "parse_traceparent",
+    "redact_secrets",
     *errors.__all__,
 ]
 

@@ -30,6 +30,31 @@ pub use redact::{REDACTED, is_secret_key, redact_secrets};
 pub use retention::{RetentionPolicy, RetentionReport, cleanup, pg_cron_schedule};
 pub use sink::{Destination, Sink, SinkOptions, SinkStats};
 
+static DEFAULT_SINK: std::sync::RwLock<Option<Sink>> = std::sync::RwLock::new(None);
+
+/// The process-wide sink of loggers made without a database handle: JSON lines on stdout until
+/// [`set_default_sink`] (or [`crate::Keel::install_log_sink`]) names another.
+///
+/// # Panics
+/// On first use outside a tokio runtime (the writer task needs one).
+pub fn default_sink() -> Sink {
+    if let Some(sink) = DEFAULT_SINK
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
+        return sink.clone();
+    }
+    let mut slot = DEFAULT_SINK.write().unwrap_or_else(|e| e.into_inner());
+    slot.get_or_insert_with(|| Sink::start(Destination::Stdout, SinkOptions::default()))
+        .clone()
+}
+
+/// Makes `sink` the destination of loggers made without a database handle from now on.
+pub fn set_default_sink(sink: Sink) {
+    *DEFAULT_SINK.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+}
+
 /// Field names of the OpenTelemetry GenAI semantic conventions, for LLM call metadata.
 pub mod gen_ai {
     /// The model asked for, e.g. `claude-sonnet-4-6`.

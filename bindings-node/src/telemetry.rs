@@ -1,0 +1,409 @@
+//! `createLogger`, `Keel.createLogger`, `Logger` and `Span` (core: `keel::telemetry`), in the
+//! calling shape of the original `_shared/logger.ts`.
+//!
+//! Arguments arrive as raw JavaScript values and are converted here, never thrown on: metadata
+//! is walked to JSON with the core's depth limit (so cycles end), functions and symbols are
+//! skipped, getters that throw are skipped and their exception cleared.
+
+use napi::bindgen_prelude::{JsObjectValue, Object, Unknown};
+use napi::{JsValue, ValueType, sys};
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+use keel::telemetry::{self, Level, LogFilter, LoggerOptions};
+
+use crate::error::{Outcome, guard_async};
+
+const MAX_DEPTH: usize = 16;
+
+/// Clears an exception a failed property read left pending, so it never reaches the caller.
+fn clear_exception(env: sys::napi_env) {
+    let mut pending = false;
+    // SAFETY: `env` is the live env of the current call.
+    unsafe {
+        if sys::napi_is_exception_pending(env, &mut pending) == sys::Status::napi_ok && pending {
+            let mut ignored = std::ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut ignored);
+        }
+    }
+}
+
+fn text(value: &Unknown<'_>) -> String {
+    let env = value.value().env;
+    let out = match value.get_type() {
+        // SAFETY: the type was checked just above.
+        Ok(ValueType::String) => unsafe { value.cast::<String>() },
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => Ok(String::new()),
+        _ => value
+            .coerce_to_string()
+            .and_then(|s| s.into_utf8())
+            .and_then(|s| s.into_owned()),
+    };
+    out.unwrap_or_else(|_| {
+        clear_exception(env);
+        String::new()
+    })
+}
+
+fn opt_text(value: Option<&Unknown<'_>>) -> Option<String> {
+    value
+        .filter(|v| !matches!(v.get_type(), Ok(ValueType::Undefined) | Ok(ValueType::Null)))
+        .map(text)
+}
+
+fn to_json(value: &Unknown<'_>, depth: usize) -> Option<Value> {
+    let env = value.value().env;
+    Some(match value.get_type().ok()? {
+        ValueType::Undefined => return None,
+        ValueType::Null => Value::Null,
+        // SAFETY: each cast matches the type just read.
+        ValueType::Boolean => Value::Bool(unsafe { value.cast::<bool>() }.ok()?),
+        ValueType::Number => {
+            let n = unsafe { value.cast::<f64>() }.ok()?;
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                Value::from(n as i64)
+            } else {
+                serde_json::Number::from_f64(n)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+        }
+        ValueType::String | ValueType::BigInt => Value::String(text(value)),
+        ValueType::Object if depth >= MAX_DEPTH => Value::String("[depth limit]".into()),
+        ValueType::Object => {
+            let object: Object<'_> = unsafe { value.cast() }.ok()?;
+            if value.is_array().unwrap_or(false) {
+                let len = object.get_array_length().unwrap_or(0);
+                Value::Array(
+                    (0..len)
+                        .filter_map(|i| match object.get_element::<Unknown>(i) {
+                            Ok(item) => Some(to_json(&item, depth + 1).unwrap_or(Value::Null)),
+                            Err(_) => {
+                                clear_exception(env);
+                                None
+                            }
+                        })
+                        .collect(),
+                )
+            } else if value.is_error().unwrap_or(false) || value.is_date().unwrap_or(false) {
+                Value::String(text(value))
+            } else {
+                Value::Object(object_to_map(&object, depth))
+            }
+        }
+        _ => return None, // functions, symbols, externals
+    })
+}
+
+fn object_to_map(object: &Object<'_>, depth: usize) -> Map<String, Value> {
+    let env = object.value().env;
+    let keys = Object::keys(object).unwrap_or_else(|_| {
+        clear_exception(env);
+        Vec::new()
+    });
+    let mut map = Map::with_capacity(keys.len());
+    for key in keys {
+        match object.get_named_property::<Unknown>(&key) {
+            Ok(v) => {
+                if let Some(json) = to_json(&v, depth + 1) {
+                    map.insert(key, json);
+                }
+            }
+            Err(_) => clear_exception(env),
+        }
+    }
+    map
+}
+
+/// Metadata as given: an object is taken as is, anything else is stored under `value`.
+fn metadata(value: Option<&Unknown<'_>>) -> Map<String, Value> {
+    let Some(value) = value else {
+        return Map::new();
+    };
+    match value.get_type() {
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => Map::new(),
+        Ok(ValueType::Object) if !value.is_array().unwrap_or(false) => {
+            // SAFETY: the type was checked just above.
+            match unsafe { value.cast::<Object>() } {
+                Ok(object) => object_to_map(&object, 0),
+                Err(_) => Map::new(),
+            }
+        }
+        _ => to_json(value, 1)
+            .map(|v| Map::from_iter([("value".to_owned(), v)]))
+            .unwrap_or_default(),
+    }
+}
+
+/// The message of whatever was passed as an error: an `Error`'s or object's `message`, a
+/// string, or its string form (never `[object Object]` for objects with a message).
+fn error_message(value: Option<&Unknown<'_>>) -> Option<String> {
+    let value = value?;
+    match value.get_type().ok()? {
+        ValueType::Undefined | ValueType::Null => None,
+        ValueType::Object => {
+            // SAFETY: the type was checked just above.
+            let object: Object<'_> = unsafe { value.cast() }.ok()?;
+            match object.get_named_property::<Unknown>("message") {
+                Ok(message) if matches!(message.get_type(), Ok(ValueType::String)) => {
+                    Some(text(&message))
+                }
+                _ => {
+                    clear_exception(value.value().env);
+                    Some(serde_json::to_string(&object_to_map(&object, 1)).unwrap_or_default())
+                }
+            }
+        }
+        _ => Some(text(value)),
+    }
+}
+
+fn logger_options(options: Option<&Unknown<'_>>) -> LoggerOptions {
+    let map = metadata(options);
+    let field = |name: &str| match map.get(name) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
+    };
+    LoggerOptions {
+        trace_id: field("traceId"),
+        traceparent: field("traceparent"),
+        user_id: field("userId"),
+        org_id: field("orgId"),
+        agent_name: field("agentName"),
+    }
+}
+
+/// Counters of the log writer.
+#[napi(object)]
+pub struct LogStats {
+    /// Events taken into the queue.
+    pub accepted: f64,
+    /// Events written.
+    pub written: f64,
+    /// Events dropped (queue full, outage, or rejected), each counted.
+    pub dropped: f64,
+}
+
+impl From<telemetry::SinkStats> for LogStats {
+    fn from(s: telemetry::SinkStats) -> Self {
+        Self {
+            accepted: s.accepted as f64,
+            written: s.written as f64,
+            dropped: s.dropped as f64,
+        }
+    }
+}
+
+/// A structured logger. No method throws.
+#[napi]
+pub struct Logger {
+    inner: telemetry::Logger,
+}
+
+#[napi]
+impl Logger {
+    /// The trace id (UUID), as the original `trace_id` getter.
+    #[napi(getter, js_name = "trace_id")]
+    pub fn trace_id_snake(&self) -> String {
+        self.inner.trace_id().to_string()
+    }
+
+    /// The trace id (UUID).
+    #[napi(getter)]
+    pub fn trace_id(&self) -> String {
+        self.inner.trace_id().to_string()
+    }
+
+    /// The service name.
+    #[napi(getter)]
+    pub fn service(&self) -> String {
+        self.inner.service().to_owned()
+    }
+
+    /// A W3C `traceparent` for an outgoing request.
+    #[napi]
+    pub fn traceparent(&self) -> String {
+        self.inner.traceparent()
+    }
+
+    /// Logs at debug.
+    #[napi(ts_args_type = "action: string, metadata?: Record<string, unknown>")]
+    pub fn debug(&self, action: Unknown<'_>, metadata: Option<Unknown<'_>>) {
+        self.log(Level::Debug, &action, None, metadata.as_ref());
+    }
+
+    /// Logs at info.
+    #[napi(ts_args_type = "action: string, metadata?: Record<string, unknown>")]
+    pub fn info(&self, action: Unknown<'_>, metadata: Option<Unknown<'_>>) {
+        self.log(Level::Info, &action, None, metadata.as_ref());
+    }
+
+    /// Logs at warn.
+    #[napi(ts_args_type = "action: string, metadata?: Record<string, unknown>")]
+    pub fn warn(&self, action: Unknown<'_>, metadata: Option<Unknown<'_>>) {
+        self.log(Level::Warn, &action, None, metadata.as_ref());
+    }
+
+    /// Logs at error; `err` may be an `Error`, a string or any object with a `message`.
+    #[napi(ts_args_type = "action: string, err?: unknown, metadata?: Record<string, unknown>")]
+    pub fn error(
+        &self,
+        action: Unknown<'_>,
+        err: Option<Unknown<'_>>,
+        metadata: Option<Unknown<'_>>,
+    ) {
+        self.log(Level::Error, &action, err.as_ref(), metadata.as_ref());
+    }
+
+    /// Starts a span under the innermost open span (or `parentSpanId`).
+    #[napi(
+        ts_args_type = "action: string, metadata?: Record<string, unknown>, parentSpanId?: string"
+    )]
+    pub fn create_span(
+        &self,
+        action: Unknown<'_>,
+        metadata: Option<Unknown<'_>>,
+        parent_span_id: Option<Unknown<'_>>,
+    ) -> Span {
+        let parent = opt_text(parent_span_id.as_ref());
+        Span {
+            inner: self.inner.span(
+                &text(&action),
+                self::metadata(metadata.as_ref()),
+                parent.as_deref(),
+            ),
+        }
+    }
+
+    /// Resolves once every event accepted before the call is written or counted as dropped.
+    #[napi(ts_return_type = "Promise<LogStats>")]
+    pub async fn flush(&self) -> napi::Result<Outcome<LogStats>> {
+        let sink = self.inner.sink().clone();
+        guard_async(async move { Ok(LogStats::from(sink.flush().await)) }).await
+    }
+
+    /// The writer's counters so far.
+    #[napi]
+    pub fn stats(&self) -> LogStats {
+        self.inner.sink().stats().into()
+    }
+}
+
+impl Logger {
+    fn log(
+        &self,
+        level: Level,
+        action: &Unknown<'_>,
+        err: Option<&Unknown<'_>>,
+        metadata: Option<&Unknown<'_>>,
+    ) {
+        if self.inner.enabled(level) {
+            self.inner.log(
+                level,
+                &text(action),
+                error_message(err).as_deref(),
+                self::metadata(metadata),
+            );
+        }
+    }
+}
+
+/// A timed operation, written once when it stops.
+#[napi]
+pub struct Span {
+    inner: telemetry::Span,
+}
+
+#[napi]
+impl Span {
+    /// The span id.
+    #[napi(getter)]
+    pub fn span_id(&self) -> String {
+        self.inner.id().to_string()
+    }
+
+    /// A W3C `traceparent` naming this span.
+    #[napi]
+    pub fn traceparent(&self) -> String {
+        self.inner.traceparent()
+    }
+
+    /// Stops as ok, merging `extra` into the metadata; false (and nothing written) if already
+    /// stopped.
+    #[napi(ts_args_type = "extra?: Record<string, unknown>")]
+    pub fn stop(&self, extra: Option<Unknown<'_>>) -> bool {
+        self.inner.stop(metadata(extra.as_ref()))
+    }
+
+    /// Stops as failed with the error's message.
+    #[napi(ts_args_type = "err: unknown, extra?: Record<string, unknown>")]
+    pub fn fail(&self, err: Unknown<'_>, extra: Option<Unknown<'_>>) -> bool {
+        self.inner.fail(
+            &error_message(Some(&err)).unwrap_or_default(),
+            metadata(extra.as_ref()),
+        )
+    }
+
+    /// Starts a child span.
+    #[napi(ts_args_type = "action: string, metadata?: Record<string, unknown>")]
+    pub fn child(&self, action: Unknown<'_>, metadata: Option<Unknown<'_>>) -> Span {
+        Span {
+            inner: self
+                .inner
+                .child(&text(&action), self::metadata(metadata.as_ref())),
+        }
+    }
+}
+
+/// A logger writing to the process default sink: JSON lines on stdout until a database's
+/// `installLogSink()`. The original `createLogger(service, options)` shape.
+#[napi(
+    ts_args_type = "service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }"
+)]
+pub fn create_logger(service: Unknown<'_>, options: Option<Unknown<'_>>) -> Logger {
+    let sink = napi::bindgen_prelude::within_runtime_if_available(telemetry::default_sink);
+    Logger {
+        inner: telemetry::Logger::new(
+            sink,
+            &text(&service),
+            logger_options(options.as_ref()),
+            LogFilter::default(),
+        ),
+    }
+}
+
+/// `Keel.createLogger`: a logger writing to that database.
+pub fn logger_for(
+    keel: &keel::Keel,
+    service: &Unknown<'_>,
+    options: Option<&Unknown<'_>>,
+) -> Logger {
+    Logger {
+        inner: keel.logger(&text(service), logger_options(options)),
+    }
+}
+
+/// Parses a W3C `traceparent`; `null` when it is not valid.
+#[napi(object)]
+pub struct TraceParent {
+    pub trace_id: String,
+    pub parent_span_id: String,
+    pub sampled: bool,
+}
+
+/// Parses a W3C `traceparent` header; `null` when invalid.
+#[napi]
+pub fn parse_traceparent(header: String) -> Option<TraceParent> {
+    telemetry::TraceParent::parse(&header).map(|p| TraceParent {
+        trace_id: p.trace_id.to_string(),
+        parent_span_id: p.parent_span_id.to_string(),
+        sampled: p.sampled,
+    })
+}
+
+/// Redacts secrets inside a string (API keys, bearer tokens, JWTs).
+#[napi]
+pub fn redact_secrets(text: String) -> String {
+    telemetry::redact_secrets(&text).unwrap_or(text)
+}

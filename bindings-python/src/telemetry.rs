@@ -1,0 +1,382 @@
+//! `keel.create_logger`, `Keel.create_logger`, `Logger` and `Span` (core: `keel::telemetry`).
+//!
+//! Metadata arrives as any Python object and is converted to JSON here: unknown objects become
+//! their `repr()`, bytes are decoded with replacement, nesting is cut at the core's depth limit
+//! (so cycles end), and nothing raises into the caller.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Value};
+
+use keel::telemetry::{self, Level, LogFilter, LoggerOptions};
+
+use crate::runtime::{future_into_py, runtime};
+
+const MAX_DEPTH: usize = 16;
+
+fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
+    if obj.is_none() {
+        return Value::Null;
+    }
+    if depth > MAX_DEPTH {
+        return Value::String("[depth limit]".into());
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Value::Bool(b.is_true());
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Value::from(i);
+        }
+        return Value::String(
+            obj.str()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .unwrap_or(Value::Null);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Value::String(s.to_string_lossy().into_owned());
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Value::String(String::from_utf8_lossy(b.as_bytes()).into_owned());
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return Value::Object(dict_to_map(d, depth));
+    }
+    if (obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>())
+        && let Ok(iter) = obj.try_iter()
+    {
+        return Value::Array(
+            iter.flatten()
+                .map(|item| to_json(&item, depth + 1))
+                .collect(),
+        );
+    }
+    Value::String(
+        obj.repr()
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "<unprintable>".into()),
+    )
+}
+
+fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize) -> Map<String, Value> {
+    let mut map = Map::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let key = match k.cast::<PyString>() {
+            Ok(s) => s.to_string_lossy().into_owned(),
+            Err(_) => k
+                .str()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        map.insert(key, to_json(&v, depth + 1));
+    }
+    map
+}
+
+/// Metadata as given: a dict is taken as is, anything else is stored under `value`.
+fn metadata(obj: Option<&Bound<'_, PyAny>>) -> Map<String, Value> {
+    match obj {
+        None => Map::new(),
+        Some(o) if o.is_none() => Map::new(),
+        Some(o) => match o.cast::<PyDict>() {
+            Ok(d) => dict_to_map(d, 0),
+            Err(_) => {
+                let mut m = Map::new();
+                m.insert("value".into(), to_json(o, 1));
+                m
+            }
+        },
+    }
+}
+
+/// The message of whatever was passed as an error: an exception's `str()`, a string, or the
+/// object's `message` attribute, else its `str()`.
+fn error_message(obj: Option<&Bound<'_, PyAny>>) -> Option<String> {
+    let obj = obj.filter(|o| !o.is_none())?;
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Some(s.to_string_lossy().into_owned());
+    }
+    // Exceptions of some clients, and dicts such as a PostgREST error body, carry `message`.
+    let message = match obj.cast::<PyDict>() {
+        Ok(d) => d.get_item("message").ok().flatten(),
+        Err(_) => obj.getattr("message").ok(),
+    };
+    if let Some(message) = message
+        && let Ok(s) = message.cast::<PyString>()
+    {
+        return Some(s.to_string_lossy().into_owned());
+    }
+    let text = obj
+        .str()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    Some(if text.is_empty() {
+        name
+    } else if obj.is_instance_of::<pyo3::exceptions::PyBaseException>() {
+        format!("{name}: {text}")
+    } else {
+        text
+    })
+}
+
+fn text(obj: Option<&Bound<'_, PyAny>>) -> Option<String> {
+    let obj = obj.filter(|o| !o.is_none())?;
+    Some(match obj.cast::<PyString>() {
+        Ok(s) => s.to_string_lossy().into_owned(),
+        Err(_) => obj
+            .str()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    })
+}
+
+fn logger_options(
+    trace_id: Option<&Bound<'_, PyAny>>,
+    user_id: Option<&Bound<'_, PyAny>>,
+    org_id: Option<&Bound<'_, PyAny>>,
+    agent_name: Option<&Bound<'_, PyAny>>,
+    traceparent: Option<&Bound<'_, PyAny>>,
+) -> LoggerOptions {
+    LoggerOptions {
+        trace_id: text(trace_id),
+        traceparent: text(traceparent),
+        user_id: text(user_id),
+        org_id: text(org_id),
+        agent_name: text(agent_name),
+    }
+}
+
+/// A structured logger. No method raises.
+#[pyclass(frozen, name = "Logger", module = "keel._native")]
+pub struct PyLogger {
+    inner: telemetry::Logger,
+}
+
+#[pymethods]
+impl PyLogger {
+    #[getter]
+    fn trace_id(&self) -> String {
+        self.inner.trace_id().to_string()
+    }
+
+    #[getter]
+    fn service(&self) -> &str {
+        self.inner.service()
+    }
+
+    fn traceparent(&self) -> String {
+        self.inner.traceparent()
+    }
+
+    #[pyo3(signature = (action, metadata = None))]
+    fn debug(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) {
+        self.log(Level::Debug, action, None, metadata);
+    }
+
+    #[pyo3(signature = (action, metadata = None))]
+    fn info(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) {
+        self.log(Level::Info, action, None, metadata);
+    }
+
+    #[pyo3(signature = (action, metadata = None))]
+    fn warn(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) {
+        self.log(Level::Warn, action, None, metadata);
+    }
+
+    #[pyo3(signature = (action, error = None, metadata = None))]
+    fn error(
+        &self,
+        action: &Bound<'_, PyAny>,
+        error: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) {
+        self.log(Level::Error, action, error, metadata);
+    }
+
+    #[pyo3(signature = (action, metadata = None, parent_span_id = None))]
+    fn create_span(
+        &self,
+        action: &Bound<'_, PyAny>,
+        metadata: Option<&Bound<'_, PyAny>>,
+        parent_span_id: Option<&Bound<'_, PyAny>>,
+    ) -> PySpan {
+        let action = text(Some(action)).unwrap_or_default();
+        let parent = text(parent_span_id);
+        PySpan {
+            inner: self
+                .inner
+                .span(&action, self::metadata(metadata), parent.as_deref()),
+        }
+    }
+
+    fn flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let sink = self.inner.sink().clone();
+        future_into_py(py, async move {
+            let stats = sink.flush().await;
+            Ok((stats.accepted, stats.written, stats.dropped))
+        })
+    }
+
+    fn stats(&self) -> (u64, u64, u64) {
+        let s = self.inner.sink().stats();
+        (s.accepted, s.written, s.dropped)
+    }
+}
+
+impl PyLogger {
+    fn log(
+        &self,
+        level: Level,
+        action: &Bound<'_, PyAny>,
+        error: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) {
+        if !self.inner.enabled(level) {
+            return;
+        }
+        let action = text(Some(action)).unwrap_or_default();
+        self.inner.log(
+            level,
+            &action,
+            error_message(error).as_deref(),
+            self::metadata(metadata),
+        );
+    }
+}
+
+/// A timed operation; also a context manager that fails the span on an exception.
+#[pyclass(frozen, name = "Span", module = "keel._native")]
+pub struct PySpan {
+    inner: telemetry::Span,
+}
+
+#[pymethods]
+impl PySpan {
+    #[getter]
+    fn span_id(&self) -> String {
+        self.inner.id().to_string()
+    }
+
+    #[getter]
+    fn parent_span_id(&self) -> Option<String> {
+        self.inner.parent_id().map(|id| id.to_string())
+    }
+
+    #[getter]
+    fn stopped(&self) -> bool {
+        self.inner.is_stopped()
+    }
+
+    fn traceparent(&self) -> String {
+        self.inner.traceparent()
+    }
+
+    #[pyo3(signature = (extra = None))]
+    fn stop(&self, extra: Option<&Bound<'_, PyAny>>) -> bool {
+        self.inner.stop(metadata(extra))
+    }
+
+    #[pyo3(signature = (error, extra = None))]
+    fn fail(&self, error: &Bound<'_, PyAny>, extra: Option<&Bound<'_, PyAny>>) -> bool {
+        self.inner.fail(
+            &error_message(Some(error)).unwrap_or_default(),
+            metadata(extra),
+        )
+    }
+
+    #[pyo3(signature = (action, metadata = None))]
+    fn child(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) -> PySpan {
+        let action = text(Some(action)).unwrap_or_default();
+        PySpan {
+            inner: self.inner.child(&action, self::metadata(metadata)),
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (_exc_type = None, exc = None, _traceback = None))]
+    fn __exit__(
+        &self,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        exc: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        match exc.filter(|e| !e.is_none()) {
+            Some(exc) => self
+                .inner
+                .fail(&error_message(Some(exc)).unwrap_or_default(), Map::new()),
+            None => self.inner.stop(Map::new()),
+        };
+        false // never swallow the exception
+    }
+}
+
+/// A logger writing to the process default sink (stdout until `Keel.install_log_sink()`).
+#[pyfunction]
+#[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None, traceparent = None))]
+pub fn create_logger(
+    service: &Bound<'_, PyAny>,
+    trace_id: Option<&Bound<'_, PyAny>>,
+    user_id: Option<&Bound<'_, PyAny>>,
+    org_id: Option<&Bound<'_, PyAny>>,
+    agent_name: Option<&Bound<'_, PyAny>>,
+    traceparent: Option<&Bound<'_, PyAny>>,
+) -> PyLogger {
+    let sink = {
+        let _guard = runtime().enter();
+        telemetry::default_sink()
+    };
+    let service = text(Some(service)).unwrap_or_default();
+    let options = logger_options(trace_id, user_id, org_id, agent_name, traceparent);
+    PyLogger {
+        inner: telemetry::Logger::new(sink, &service, options, LogFilter::default()),
+    }
+}
+
+/// `Keel.create_logger`: a logger writing to that database.
+pub fn logger_for(
+    keel: &keel::Keel,
+    service: &Bound<'_, PyAny>,
+    trace_id: Option<&Bound<'_, PyAny>>,
+    user_id: Option<&Bound<'_, PyAny>>,
+    org_id: Option<&Bound<'_, PyAny>>,
+    agent_name: Option<&Bound<'_, PyAny>>,
+    traceparent: Option<&Bound<'_, PyAny>>,
+) -> PyLogger {
+    let service = text(Some(service)).unwrap_or_default();
+    let options = logger_options(trace_id, user_id, org_id, agent_name, traceparent);
+    PyLogger {
+        inner: keel.logger(&service, options),
+    }
+}
+
+/// Parses a W3C `traceparent`; `None` when it is not valid.
+#[pyfunction]
+pub fn parse_traceparent(header: &str) -> Option<(String, String, bool)> {
+    telemetry::TraceParent::parse(header).map(|p| {
+        (
+            p.trace_id.to_string(),
+            p.parent_span_id.to_string(),
+            p.sampled,
+        )
+    })
+}
+
+/// Redacts secrets inside a string (API keys, bearer tokens, JWTs).
+#[pyfunction]
+pub fn redact_secrets(text: &str) -> String {
+    telemetry::redact_secrets(text).unwrap_or_else(|| text.to_owned())
+}
