@@ -1,6 +1,7 @@
 //! `keel`: the operator's command line (migrations, the demo; more with each capability).
 
 mod demo;
+mod logs;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,11 @@ enum Command {
         )]
         database_url: String,
     },
+    /// Log retention and maintenance.
+    Logs {
+        #[command(subcommand)]
+        command: logs::LogsCommand,
+    },
     /// Simulate the platform on an embedded database and print what happened.
     Demo {
         /// Where to run it; the default is a fresh SQLite file.
@@ -43,6 +49,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Migrate { database_url } => migrate(&database_url).await,
         Command::Demo { database_url, keep } => demo::run(&database_url, keep).await,
+        Command::Logs { command } => logs::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -202,6 +202,14 @@ impl Keel {
         telemetry::cleanup(self.pool()?, policy, batch_size, dry_run, progress).await
     }
 
+    /// The stored events of one trace, in time order (see [`telemetry::render_tree`]).
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the read fails.
+    pub async fn trace(&self, trace_id: uuid::Uuid) -> Result<Vec<telemetry::TraceEvent>> {
+        telemetry::trace_events(self.pool()?, trace_id).await
+    }
+
     /// Closes the pool for every clone of this handle, after writing every queued log event.
     /// Idempotent.
     pub async fn close(&self) {

@@ -21,6 +21,7 @@ mod logger;
 mod redact;
 mod retention;
 mod sink;
+mod trace;
 
 pub use context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
 pub use event::{IdField, Level, LogEvent, MetadataLimits, parse_id, sanitize_metadata};
@@ -29,6 +30,7 @@ pub use logger::{LogFilter, Logger, LoggerOptions, Span, SpanStatus};
 pub use redact::{REDACTED, is_secret_key, redact_secrets};
 pub use retention::{RetentionPolicy, RetentionReport, cleanup, pg_cron_schedule};
 pub use sink::{Destination, Sink, SinkOptions, SinkStats};
+pub use trace::{TraceEvent, render_tree, trace_events};
 
 static DEFAULT_SINK: std::sync::RwLock<Option<Sink>> = std::sync::RwLock::new(None);
 
