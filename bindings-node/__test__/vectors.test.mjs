@@ -41,3 +41,17 @@ for (const c of loadVectors('connect_errors.json')) {
     })
   })
 }
+
+for (const c of loadVectors('redact_secrets.json')) {
+  test(`redact_secrets: ${c.name}`, () => {
+    assert.equal(keel.redactSecrets(c.input.text), c.expected)
+  })
+}
+
+for (const c of loadVectors('traceparent.json')) {
+  test(`traceparent: ${c.name}`, () => {
+    const got = keel.parseTraceparent(c.input.header)
+    const e = c.expected
+    assert.deepEqual(got, e && { traceId: e.trace_id, parentSpanId: e.parent_span_id, sampled: e.sampled })
+  })
+}

@@ -43,3 +43,15 @@ async def test_connect_errors(case: dict[str, Any]) -> None:
         await keel.connect(case["input"]["url"])
     assert info.value.code == case["expected_error_code"]
     assert case["input"].get("secret", "\0") not in str(info.value)
+
+
+@pytest.mark.parametrize("case", load_vectors("redact_secrets.json"), ids=lambda c: c["name"])
+def test_redact_secrets(case: dict[str, Any]) -> None:
+    assert keel.redact_secrets(case["input"]["text"]) == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("traceparent.json"), ids=lambda c: c["name"])
+def test_traceparent(case: dict[str, Any]) -> None:
+    got = keel.parse_traceparent(case["input"]["header"])
+    expected = case["expected"]
+    assert got == (None if expected is None else (expected["trace_id"], expected["parent_span_id"], expected["sampled"]))

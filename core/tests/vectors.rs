@@ -68,3 +68,23 @@ async fn connect_error_vectors() {
         check(case, outcome);
     }
 }
+
+#[test]
+fn redact_secrets_vectors() {
+    for case in &load("redact_secrets.json") {
+        let text = case["input"]["text"].as_str().unwrap();
+        let got = keel::telemetry::redact_secrets(text).unwrap_or_else(|| text.to_owned());
+        check(case, Ok(Value::String(got)));
+    }
+}
+
+#[test]
+fn traceparent_vectors() {
+    for case in &load("traceparent.json") {
+        let header = case["input"]["header"].as_str().unwrap();
+        let got = keel::telemetry::TraceParent::parse(header).map(|p| {
+            json!({"trace_id": p.trace_id.to_string(), "parent_span_id": p.parent_span_id.to_string(), "sampled": p.sampled})
+        });
+        check(case, Ok(got.unwrap_or(Value::Null)));
+    }
+}
