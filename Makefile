@@ -8,6 +8,8 @@ PY := $(abspath $(VENV))/bin/python
 NAPI := npx --prefix bindings-node napi
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 WHEEL := target/wheels/keel-$(VERSION)-cp310-abi3-*.whl
+# napi builds with an explicit --target; maturin gets the same, so both share target/<host>/.
+HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
 .PHONY: help demo test bench lint build build-python build-node check-version test-rust test-python \
         test-node test-deno test-examples test-all fmt clean
@@ -47,7 +49,7 @@ bindings-node/__test__/deno/node_modules/.ok: bindings-node/__test__/deno/packag
 build: build-python build-node
 
 build-python: $(VENV)/.ok
-	cd bindings-python && $(PY) -m maturin build --release -o ../target/wheels
+	cd bindings-python && $(PY) -m maturin build --release --target $(HOST) -o ../target/wheels
 	$(PY) -m pip install -q --force-reinstall --no-deps $(WHEEL)
 
 build-node: bindings-node/node_modules/.ok
