@@ -1,15 +1,18 @@
-//! Telemetry hot path: the cost of logging one event (enqueue only; the writer runs apart).
+//! Telemetry: the cost of logging one event on the caller's path (enqueue only; the writer
+//! runs apart), and the writer's throughput into PostgreSQL (`KEEL_BENCH_PG_URL`, set by
+//! `make bench`).
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keel::telemetry::{Destination, LogFilter, Logger, LoggerOptions, Sink, SinkOptions};
 use serde_json::{Map, Value};
 
 fn enqueue(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let _guard = runtime.enter();
-    // A sink whose writer never keeps up would measure drops, not enqueues: give it room.
+    // A writer that never keeps up would measure drops, not enqueues: give the queue room.
     let sink = Sink::start(
         Destination::Discard,
         SinkOptions {
@@ -39,7 +42,65 @@ fn enqueue(c: &mut Criterion) {
         })
     });
     group.finish();
+    let stats = sink.stats();
+    assert_eq!(stats.dropped, 0, "the bench measured drops: {stats:?}");
 }
 
-criterion_group!(benches, enqueue);
+fn sink_throughput(c: &mut Criterion) {
+    let url =
+        std::env::var("KEEL_BENCH_PG_URL").expect("KEEL_BENCH_PG_URL: run through `make bench`");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let keel = runtime
+        .block_on(keel::Keel::connect(&url))
+        .expect("connect");
+    const EVENTS: u64 = 100_000;
+    let mut group = c.benchmark_group("telemetry");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(EVENTS));
+    group.bench_function("sink_postgres_100k", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let _guard = runtime.enter();
+                let sink = Sink::start(
+                    Destination::Database(keel.pool().expect("pool").clone()),
+                    SinkOptions {
+                        capacity: EVENTS as usize,
+                        batch_size: 5_000,
+                        ..Default::default()
+                    },
+                );
+                let logger = Logger::new(
+                    sink.clone(),
+                    "bench-sink",
+                    LoggerOptions::default(),
+                    LogFilter::default(),
+                );
+                let start = Instant::now();
+                for i in 0..EVENTS {
+                    let mut m = Map::new();
+                    m.insert("i".into(), Value::from(i));
+                    logger.info("bench.event", m);
+                }
+                let stats = runtime.block_on(sink.flush());
+                total += start.elapsed();
+                assert_eq!(stats.written, EVENTS, "{stats:?}");
+            }
+            total
+        })
+    });
+    group.finish();
+    runtime.block_on(async {
+        if let keel::Pool::Postgres(pool) = keel.pool().expect("pool") {
+            sqlx::query("TRUNCATE system_logs")
+                .execute(pool)
+                .await
+                .expect("truncate");
+        }
+    });
+}
+
+criterion_group!(benches, enqueue, sink_throughput);
 criterion_main!(benches);

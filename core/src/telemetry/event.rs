@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::redact::{Scrubber, clean_text};
+use super::redact::{Scrubber, clean_owned, clean_text};
 use crate::error::Error;
 
 /// Severity of an event, lowest first.
@@ -174,7 +174,7 @@ pub fn sanitize_metadata(
     let mut out = Map::with_capacity(metadata.len());
     for (key, value) in metadata {
         let value = scrubber.value(&key, value, 1);
-        out.insert(clean_text(&key, 256), value);
+        out.insert(clean_owned(key, 256), value);
     }
     if scrubber.approx_bytes > limits.max_bytes {
         let mut marker = Map::new();

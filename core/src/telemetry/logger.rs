@@ -4,6 +4,7 @@
 //! the event (`metadata._invalid`), and a full queue is counted by the sink. A logger is cheap to
 //! clone; clones share the trace and the stack of open spans.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -75,6 +76,8 @@ struct LoggerInner {
     keep_debug: bool,
     /// Open spans, innermost last: events are parented to the innermost.
     open_spans: Mutex<Vec<Uuid>>,
+    /// How many spans are open, so events outside any span skip the lock.
+    open_count: AtomicUsize,
 }
 
 impl Logger {
@@ -137,6 +140,7 @@ impl Logger {
                 invalid: (!invalid.is_empty()).then_some(invalid),
                 keep_debug,
                 open_spans: Mutex::new(Vec::new()),
+                open_count: AtomicUsize::new(0),
             }),
         }
     }
@@ -303,6 +307,7 @@ impl Logger {
         if let Some(at) = open.iter().rposition(|s| *s == span) {
             open.remove(at);
         }
+        self.inner.open_count.store(open.len(), Ordering::Release);
     }
 }
 

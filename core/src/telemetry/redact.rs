@@ -23,12 +23,32 @@ const SECRET_KEYS: &[&str] = &[
     "cookie",
 ];
 
-/// True when a metadata key names a secret (`OPENAI_API_KEY`, `x-api-key`, `refresh_token`).
+/// True when a metadata key names a secret (`OPENAI_API_KEY`, `x-api-key`, `refresh_token`):
+/// one of the secret words as the whole key, or as its first or last `_`/`-`-separated part.
 pub fn is_secret_key(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase().replace('-', "_");
-    SECRET_KEYS.iter().any(|s| {
-        lower == *s || lower.ends_with(&format!("_{s}")) || lower.starts_with(&format!("{s}_"))
-    }) || lower.ends_with("apikey")
+    let key = key.as_bytes();
+    // ASCII case-insensitive, with '-' and '_' alike; no allocation on this per-key path.
+    let same = |a: &[u8], b: &[u8]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                let x = if *x == b'-' {
+                    b'_'
+                } else {
+                    x.to_ascii_lowercase()
+                };
+                x == *y
+            })
+    };
+    let separator = |b: u8| b == b'_' || b == b'-';
+    SECRET_KEYS.iter().any(|secret| {
+        let s = secret.as_bytes();
+        let n = s.len();
+        same(key, s)
+            || (key.len() > n
+                && separator(key[key.len() - n - 1])
+                && same(&key[key.len() - n..], s))
+            || (key.len() > n && separator(key[n]) && same(&key[..n], s))
+    }) || (key.len() >= 6 && same(&key[key.len() - 6..], b"apikey"))
 }
 
 /// Replaces secrets inside `text` by [`REDACTED`]; returns `None` when there are none.
@@ -105,10 +125,18 @@ fn secret_at(bytes: &[u8], i: usize) -> Option<usize> {
 /// Removes NUL bytes (PostgreSQL text and jsonb reject them) and cuts `text` to at most
 /// `max_bytes` on a character boundary.
 pub fn clean_text(text: &str, max_bytes: usize) -> String {
+    clean_owned(text.to_owned(), max_bytes)
+}
+
+/// [`clean_text`] on an owned string, reusing it when it is already clean.
+pub(super) fn clean_owned(text: String, max_bytes: usize) -> String {
+    if text.len() <= max_bytes && !text.contains('\0') {
+        return text;
+    }
     let mut out: String = if text.contains('\0') {
         text.replace('\0', "\u{FFFD}")
     } else {
-        text.to_owned()
+        text
     };
     if out.len() > max_bytes {
         let total = out.len();
@@ -154,7 +182,7 @@ impl<'a> Scrubber<'a> {
                 let mut out = Map::with_capacity(map.len());
                 for (k, v) in map {
                     let v = self.value(&k, v, depth + 1);
-                    out.insert(clean_text(&k, 256), v);
+                    out.insert(clean_owned(k, 256), v);
                 }
                 Value::Object(out)
             }
@@ -167,11 +195,7 @@ impl<'a> Scrubber<'a> {
     }
 
     fn string(&mut self, s: String) -> String {
-        let s = if s.contains('\0') || s.len() > self.limits.max_string {
-            clean_text(&s, self.limits.max_string)
-        } else {
-            s
-        };
+        let s = clean_owned(s, self.limits.max_string);
         let s = if self.limits.redact {
             redact_secrets(&s).unwrap_or(s)
         } else {
@@ -179,5 +203,34 @@ impl<'a> Scrubber<'a> {
         };
         self.approx_bytes += s.len() + 2;
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_secret_key;
+
+    #[test]
+    fn secret_keys() {
+        for key in [
+            "password",
+            "OPENAI_API_KEY",
+            "x-api-key",
+            "refresh_token",
+            "Authorization",
+            "apikey",
+            "stripeApiKey",
+        ] {
+            assert!(is_secret_key(key), "{key}");
+        }
+        for key in [
+            "gen_ai.usage.input_tokens",
+            "tokenizer",
+            "passwords_policy",
+            "user",
+            "",
+        ] {
+            assert!(!is_secret_key(key), "{key}");
+        }
     }
 }

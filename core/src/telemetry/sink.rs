@@ -19,11 +19,12 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crossbeam_queue::SegQueue;
 use serde_json::{Map, Value};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::event::{Level, LogEvent};
@@ -104,17 +105,32 @@ impl Counters {
     }
 }
 
-#[derive(Debug)]
 struct Shared {
+    /// Lock-free: an enqueue is a push and two atomic adds, with no wake-up of the writer
+    /// unless a batch has just filled.
+    queue: SegQueue<LogEvent>,
+    queued: AtomicUsize,
+    capacity: usize,
+    batch_size: usize,
     counters: Counters,
     settled: Notify,
     wake: Notify,
+    stopped: AtomicBool,
 }
 
-/// Handle on the writer. Cheap to clone; all clones feed one queue.
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("queued", &self.queued)
+            .field("counters", &self.counters)
+            .finish()
+    }
+}
+
+/// Handle on the writer. Cheap to clone; all clones feed one queue. The writer stops once every
+/// handle is dropped and the queue is empty.
 #[derive(Debug, Clone)]
 pub struct Sink {
-    tx: mpsc::Sender<LogEvent>,
     shared: Arc<Shared>,
     destination: &'static str,
 }
@@ -130,11 +146,15 @@ impl Sink {
             batch_size: options.batch_size.clamp(1, 5_000),
             ..options
         };
-        let (tx, rx) = mpsc::channel(options.capacity);
         let shared = Arc::new(Shared {
+            queue: SegQueue::new(),
+            queued: AtomicUsize::new(0),
+            capacity: options.capacity,
+            batch_size: options.batch_size,
             counters: Counters::default(),
             settled: Notify::new(),
             wake: Notify::new(),
+            stopped: AtomicBool::new(false),
         });
         let name = match destination {
             Destination::Database(Pool::Sqlite(_)) => "sqlite",
@@ -143,15 +163,12 @@ impl Sink {
             Destination::Discard => "discard",
         };
         let writer = Writer {
-            rx,
             destination,
             options,
-            shared: shared.clone(),
             reported_drops: 0,
         };
-        tokio::spawn(writer.run());
+        tokio::spawn(writer.run(shared.clone()));
         Self {
-            tx,
             shared,
             destination: name,
         }
@@ -162,23 +179,26 @@ impl Sink {
         self.destination
     }
 
-    /// Queues `event` without waiting. Returns false when the queue is full or the writer has
-    /// stopped; the event is then counted as dropped.
+    /// Queues `event` without waiting. Returns false when the queue is full; the event is then
+    /// counted as dropped.
     #[inline]
     pub fn enqueue(&self, event: LogEvent) -> bool {
-        match self.tx.try_send(event) {
-            Ok(()) => {
-                self.shared.counters.accepted.fetch_add(1, Ordering::AcqRel);
-                true
-            }
-            Err(_) => {
-                self.shared
-                    .counters
-                    .dropped_at_enqueue
-                    .fetch_add(1, Ordering::AcqRel);
-                false
-            }
+        let shared = &*self.shared;
+        let before = shared.queued.fetch_add(1, Ordering::AcqRel);
+        if before >= shared.capacity || shared.stopped.load(Ordering::Relaxed) {
+            shared.queued.fetch_sub(1, Ordering::AcqRel);
+            shared
+                .counters
+                .dropped_at_enqueue
+                .fetch_add(1, Ordering::AcqRel);
+            return false;
         }
+        shared.queue.push(event);
+        shared.counters.accepted.fetch_add(1, Ordering::AcqRel);
+        if before + 1 == shared.batch_size {
+            shared.wake.notify_one();
+        }
+        true
     }
 
     /// Waits until every event accepted before this call is written or counted as dropped.
@@ -188,7 +208,9 @@ impl Sink {
             let settled = self.shared.settled.notified();
             tokio::pin!(settled);
             settled.as_mut().enable();
-            if self.shared.counters.settled() >= target || self.tx.is_closed() {
+            if self.shared.counters.settled() >= target
+                || self.shared.stopped.load(Ordering::Acquire)
+            {
                 return self.stats();
             }
             self.shared.wake.notify_one();
@@ -209,62 +231,53 @@ impl Sink {
 }
 
 struct Writer {
-    rx: mpsc::Receiver<LogEvent>,
     destination: Destination,
     options: SinkOptions,
-    shared: Arc<Shared>,
     reported_drops: u64,
 }
 
 impl Writer {
-    async fn run(mut self) {
+    async fn run(mut self, shared: Arc<Shared>) {
         let mut batch: Vec<LogEvent> = Vec::with_capacity(self.options.batch_size);
         let mut outage_since: Option<Instant> = None;
         loop {
-            // Wait for a first event, or a flush.
-            let mut flushing = false;
-            tokio::select! {
-                n = self.rx.recv_many(&mut batch, self.options.batch_size) => {
-                    if n == 0 {
-                        return; // every sender is gone and the queue is empty
-                    }
-                }
-                () = self.shared.wake.notified() => flushing = true,
-            }
-            // Fill the batch until it is full, the interval is over, or a flush asks.
-            let deadline = Instant::now() + self.options.flush_interval;
-            while !flushing && batch.len() < self.options.batch_size {
-                let room = self.options.batch_size - batch.len();
+            if shared.queued.load(Ordering::Acquire) < self.options.batch_size {
                 tokio::select! {
-                    n = self.rx.recv_many(&mut batch, room) => if n == 0 { break },
-                    () = tokio::time::sleep_until(deadline) => break,
-                    () = self.shared.wake.notified() => flushing = true,
+                    () = shared.wake.notified() => {}
+                    () = tokio::time::sleep(self.options.flush_interval) => {}
                 }
             }
+            // Drain everything queued now, a batch at a time.
             loop {
-                if !batch.is_empty() {
-                    self.write(&mut batch, &mut outage_since).await;
-                }
-                // A flush drains everything queued, not just one batch.
-                if !flushing {
-                    break;
-                }
                 while batch.len() < self.options.batch_size {
-                    match self.rx.try_recv() {
-                        Ok(event) => batch.push(event),
-                        Err(_) => break,
+                    match shared.queue.pop() {
+                        Some(event) => batch.push(event),
+                        None => break,
                     }
                 }
                 if batch.is_empty() {
                     break;
                 }
+                let n = batch.len();
+                self.write(&shared, &mut batch, &mut outage_since).await;
+                shared.queued.fetch_sub(n, Ordering::AcqRel);
             }
-            self.shared.settled.notify_waiters();
+            shared.settled.notify_waiters();
+            // Every handle is gone (the writer holds the last reference) and all is written.
+            if Arc::strong_count(&shared) == 1 && shared.queue.is_empty() {
+                shared.stopped.store(true, Ordering::Release);
+                return;
+            }
         }
     }
 
-    async fn write(&mut self, batch: &mut Vec<LogEvent>, outage_since: &mut Option<Instant>) {
-        let counters = &self.shared.counters;
+    async fn write(
+        &mut self,
+        shared: &Shared,
+        batch: &mut Vec<LogEvent>,
+        outage_since: &mut Option<Instant>,
+    ) {
+        let counters = &shared.counters;
         let mut delay = self.options.retry_base;
         loop {
             match write_batch(&self.destination, batch).await {
@@ -274,7 +287,7 @@ impl Writer {
                         .fetch_add(batch.len() as u64, Ordering::AcqRel);
                     batch.clear();
                     *outage_since = None;
-                    self.report_drops().await;
+                    self.report_drops(shared).await;
                     return;
                 }
                 Err(err) if is_content_error(&err) => {
@@ -308,8 +321,8 @@ impl Writer {
     }
 
     /// After a successful write, log how many events were dropped since the last report.
-    async fn report_drops(&mut self) {
-        let dropped = self.shared.counters.dropped();
+    async fn report_drops(&mut self, shared: &Shared) {
+        let dropped = shared.counters.dropped();
         if dropped <= self.reported_drops {
             return;
         }
