@@ -85,8 +85,13 @@ test-examples:
 
 # --- bench and lint ----------------------------------------------------------------------
 
-bench: build
-	$(PY) bench/run.py
+bench/node_modules/.ok: bench/package.json
+	cd bench && npm install --no-audit --no-fund --no-package-lock
+	touch $@
+
+bench: build bench/node_modules/.ok
+	scripts/with-postgres.sh sh -c 'KEEL_BENCH_PG_URL="$$KEEL_TEST_PG_URL" $(PY) bench/run.py'
+
 
 check-version:
 	scripts/check-version.sh

@@ -1,43 +1,65 @@
 """`make bench`: every benchmark in one run, printed side by side with ratios.
 
 The machine is shared and noisy, so figures from one run are compared with each other only.
-Writes bench/results.json and prints a Markdown table for the README.
+Needs KEEL_BENCH_PG_URL (make bench starts a throwaway PostgreSQL). Writes bench/results.json
+and prints Markdown tables for the README.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+CRITERION = ["--", "--noplot", "--warm-up-time", "1", "--measurement-time", "3"]
 
 
 def criterion_ns(group: str, name: str) -> float:
     path = ROOT / "target" / "criterion" / group / name / "new" / "estimates.json"
-    return json.loads(path.read_text())["mean"]["point_estimate"]
+    return float(json.loads(path.read_text())["mean"]["point_estimate"])
 
 
-def run_json(*cmd: str) -> dict[str, float]:
-    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def run_json(*cmd: str, stream: str = "stdout") -> dict[str, float]:
+    """Runs a side-by-side script; its figures are the last line of `stream`."""
+    out = subprocess.run(
+        cmd, cwd=ROOT, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
+    text = out.stdout if stream == "stdout" else out.stderr
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def cargo_bench(name: str) -> None:
+    subprocess.run(["cargo", "bench", "-p", "keel", "--bench", name, *CRITERION], cwd=ROOT, check=True)
 
 
 def main() -> None:
-    subprocess.run(
-        ["cargo", "bench", "-p", "keel", "--bench", "ffi_floor", "--", "--noplot", "--warm-up-time", "1",
-         "--measurement-time", "3"],
-        cwd=ROOT,
-        check=True,
-    )
+    if not os.environ.get("KEEL_BENCH_PG_URL"):
+        sys.exit("KEEL_BENCH_PG_URL is not set: run `make bench`")
+    cargo_bench("ffi_floor")
+    cargo_bench("telemetry")
     rust = {name: criterion_ns("ffi_floor", name) for name in ("noop", "roundtrip")}
     python = run_json(sys.executable, "bench/ffi_floor.py")
     node = run_json("node", "bench/ffi_floor.mjs")
-    results = {"ffi_floor": {"rust": rust, "python": python, "node": node}}
+    # The loggers write to stdout, pointed at /dev/null; figures come on stderr.
+    log_node = run_json("sh", "-c", "node bench/log_node.mjs > /dev/null", stream="stderr")
+    log_python = run_json("sh", "-c", f"{sys.executable} bench/log_python.py > /dev/null", stream="stderr")
+    telemetry = {
+        "enqueue_no_metadata_ns": criterion_ns("telemetry", "enqueue_no_metadata"),
+        "enqueue_small_metadata_ns": criterion_ns("telemetry", "enqueue_small_metadata"),
+        "sink_postgres_events_per_s": 100_000 / (criterion_ns("telemetry", "sink_postgres_100k") / 1e9),
+    }
+    results = {
+        "ffi_floor": {"rust": rust, "python": python, "node": node},
+        "telemetry": telemetry,
+        "logging_node": log_node,
+        "logging_python": log_python,
+    }
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
-    print("\n## FFI floor (ns per call, one run)\n")
+    print("\n### FFI floor (ns per call)\n")
     print("| call | Rust | Python (PyO3) | Node (napi) | Python / Rust | Node / Rust | pure Python | pure JS |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in ("noop", "roundtrip"):
@@ -46,6 +68,29 @@ def main() -> None:
             f"| {name} | {r:.1f} | {p:.1f} | {n:.1f} | {p / r:.0f}x | {n / r:.0f}x "
             f"| {python['pure_' + name]:.1f} | {node['pure_' + name]:.1f} |"
         )
+
+    print("\n### Logging (ns per call on the caller's path)\n")
+    print("| what | Keel | peer | Keel / peer |")
+    print("|---|---:|---:|---:|")
+    rows = [
+        ("Rust `logger.info`, no metadata (target ≤ 300 ns)", telemetry["enqueue_no_metadata_ns"], None),
+        ("Rust `logger.info`, 2 GenAI fields", telemetry["enqueue_small_metadata_ns"], None),
+        ("Node `info(action, {2 fields})` vs pino (sync, /dev/null)", log_node["keel_info"], log_node["pino_info"]),
+        ("Node same, vs pino async (`minLength: 4096`)", log_node["keel_info"], log_node["pino_async_info"]),
+        ("Node `info(action)` vs pino", log_node["keel_info_no_meta"], log_node["pino_info_no_meta"]),
+        (
+            "Python `info(action, {2 fields})` vs stdlib logging + JSON formatter",
+            log_python["keel_info"],
+            log_python["stdlib_json_info"],
+        ),
+        ("Python `info(action)` vs stdlib logging + JSON", log_python["keel_info_no_meta"], log_python["stdlib_json_info_no_meta"]),
+    ]
+    for what, keel_ns, peer_ns in rows:
+        peer = f"{peer_ns:.0f}" if peer_ns else "—"
+        ratio = f"{keel_ns / peer_ns:.2f}" if peer_ns else "—"
+        print(f"| {what} | {keel_ns:.0f} | {peer} | {ratio} |")
+    print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000).")
+    print(f"Dropped during the logging runs: Node {log_node['keel_dropped']}, Python {log_python['keel_dropped']}.")
 
 
 if __name__ == "__main__":
