@@ -5,7 +5,10 @@
 #   scripts/with-postgres.sh cargo test -p keel
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-trap '"$here/pg.sh" stop' EXIT INT TERM
+# A state folder of its own, so a server you started with `scripts/pg.sh start` is left alone.
+KEEL_PG_STATE="$(mktemp -d)"
+export KEEL_PG_STATE
+trap '"$here/pg.sh" stop; rm -rf "$KEEL_PG_STATE"' EXIT INT TERM
 "$here/pg.sh" start
 KEEL_TEST_PG_URL="$("$here/pg.sh" url)"
 export KEEL_TEST_PG_URL

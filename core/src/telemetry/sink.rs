@@ -238,8 +238,13 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, shared: Arc<Shared>) {
-        let mut batch: Vec<LogEvent> = Vec::with_capacity(self.options.batch_size);
-        let mut outage_since: Option<Instant> = None;
+        let outage_since: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+        // PostgreSQL takes two batches at once on two connections, so the server works on one
+        // while the other travels; SQLite has one writer, so one batch at a time.
+        let in_flight = match self.destination {
+            Destination::Database(Pool::Postgres(_)) => 2,
+            _ => 1,
+        };
         loop {
             if shared.queued.load(Ordering::Acquire) < self.options.batch_size {
                 tokio::select! {
@@ -247,20 +252,25 @@ impl Writer {
                     () = tokio::time::sleep(self.options.flush_interval) => {}
                 }
             }
-            // Drain everything queued now, a batch at a time.
+            // Drain everything queued now, batch by batch.
             loop {
-                while batch.len() < self.options.batch_size {
-                    match shared.queue.pop() {
-                        Some(event) => batch.push(event),
-                        None => break,
-                    }
-                }
-                if batch.is_empty() {
+                let first = self.take_batch(&shared);
+                if first.is_empty() {
                     break;
                 }
-                let n = batch.len();
-                self.write(&shared, &mut batch, &mut outage_since).await;
+                let second = if in_flight > 1 {
+                    self.take_batch(&shared)
+                } else {
+                    Vec::new()
+                };
+                let n = first.len() + second.len();
+                let (a, b) = tokio::join!(self.write(&shared, first, &outage_since), async {
+                    !second.is_empty() && self.write(&shared, second, &outage_since).await
+                });
                 shared.queued.fetch_sub(n, Ordering::AcqRel);
+                if a || b {
+                    self.report_drops(&shared).await;
+                }
             }
             shared.settled.notify_waiters();
             // Every handle is gone (the writer holds the last reference) and all is written.
@@ -271,47 +281,66 @@ impl Writer {
         }
     }
 
+    fn take_batch(&self, shared: &Shared) -> Vec<LogEvent> {
+        let mut batch = Vec::with_capacity(
+            self.options
+                .batch_size
+                .min(shared.queued.load(Ordering::Acquire)),
+        );
+        while batch.len() < self.options.batch_size {
+            match shared.queue.pop() {
+                Some(event) => batch.push(event),
+                None => break,
+            }
+        }
+        batch
+    }
+
+    /// Writes one batch, retrying through an outage; true when anything was written.
     async fn write(
-        &mut self,
+        &self,
         shared: &Shared,
-        batch: &mut Vec<LogEvent>,
-        outage_since: &mut Option<Instant>,
-    ) {
+        mut batch: Vec<LogEvent>,
+        outage_since: &std::sync::Mutex<Option<Instant>>,
+    ) -> bool {
         let counters = &shared.counters;
         let mut delay = self.options.retry_base;
         loop {
-            match write_batch(&self.destination, batch).await {
+            match write_batch(&self.destination, &batch).await {
                 Ok(()) => {
                     counters
                         .written
                         .fetch_add(batch.len() as u64, Ordering::AcqRel);
-                    batch.clear();
-                    *outage_since = None;
-                    self.report_drops(shared).await;
-                    return;
+                    *outage_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    return true;
                 }
                 Err(err) if is_content_error(&err) => {
                     // One bad row must not take the others with it: write them one by one.
                     counters.failed_writes.fetch_add(1, Ordering::AcqRel);
+                    let mut any = false;
                     for event in batch.drain(..) {
-                        let one = std::slice::from_ref(&event);
-                        match write_batch(&self.destination, one).await {
-                            Ok(()) => counters.written.fetch_add(1, Ordering::AcqRel),
+                        match write_batch(&self.destination, std::slice::from_ref(&event)).await {
+                            Ok(()) => {
+                                any = true;
+                                counters.written.fetch_add(1, Ordering::AcqRel)
+                            }
                             Err(_) => counters.dropped_by_writer.fetch_add(1, Ordering::AcqRel),
                         };
                     }
-                    return;
+                    return any;
                 }
                 Err(err) => {
                     counters.failed_writes.fetch_add(1, Ordering::AcqRel);
-                    let since = *outage_since.get_or_insert_with(Instant::now);
+                    let since = *outage_since
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_or_insert_with(Instant::now);
                     if since.elapsed() >= self.options.give_up_after {
                         tracing::warn!(error = %err, events = batch.len(), "keel telemetry: dropping a batch");
                         counters
                             .dropped_by_writer
                             .fetch_add(batch.len() as u64, Ordering::AcqRel);
-                        batch.clear();
-                        return;
+                        return false;
                     }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(self.options.retry_max);
@@ -388,6 +417,8 @@ async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<()
         }
         Destination::Database(Pool::Postgres(pool)) => {
             let n = batch.len();
+            // Time-ordered (v7) ids: the primary key index takes appends, not random inserts.
+            let ids: Vec<uuid::Uuid> = (0..n).map(|_| uuid::Uuid::now_v7()).collect();
             let mut ts = Vec::with_capacity(n);
             let mut level = Vec::with_capacity(n);
             let mut service = Vec::with_capacity(n);
@@ -418,11 +449,12 @@ async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<()
             }
             sqlx::query(
                 r#"INSERT INTO system_logs ("timestamp", level, service, action, trace_id, span_id, parent_span_id,
-                       user_id, org_id, agent_name, duration_ms, error_message, metadata)
-                   SELECT t, l, s, a, tr, sp, pa, u, o, ag, d::integer, er, m::jsonb
+                       user_id, org_id, agent_name, duration_ms, error_message, metadata, id)
+                   SELECT t, l, s, a, tr, sp, pa, u, o, ag, d::integer, er, m::jsonb, i
                    FROM UNNEST($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[],
-                               $7::uuid[], $8::uuid[], $9::uuid[], $10::text[], $11::int8[], $12::text[], $13::text[])
-                        AS x(t, l, s, a, tr, sp, pa, u, o, ag, d, er, m)"#,
+                               $7::uuid[], $8::uuid[], $9::uuid[], $10::text[], $11::int8[], $12::text[], $13::text[],
+                               $14::uuid[])
+                        AS x(t, l, s, a, tr, sp, pa, u, o, ag, d, er, m, i)"#,
             )
             .bind(ts)
             .bind(level)
@@ -437,6 +469,7 @@ async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<()
             .bind(duration)
             .bind(error)
             .bind(metadata)
+            .bind(ids)
             .execute(pool)
             .await?;
             Ok(())
@@ -451,7 +484,7 @@ async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<()
                        parent_span_id, user_id, org_id, agent_name, duration_ms, error_message, metadata) "#,
                 );
                 query.push_values(chunk, |mut row, e| {
-                    row.push_bind(uuid::Uuid::new_v4().to_string())
+                    row.push_bind(uuid::Uuid::now_v7().to_string())
                         .push_bind(e.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
                         .push_bind(e.level.as_str())
                         .push_bind(e.service.to_string())
