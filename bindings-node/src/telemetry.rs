@@ -6,8 +6,8 @@
 //! are left out); when that throws (a cycle, a BigInt, a throwing getter) the object is walked
 //! instead with a depth limit, so cycles end, and any exception is cleared.
 
-use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
-use napi::{Env, JsValue, ValueType, sys};
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown};
+use napi::{JsValue, ValueType, sys};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
@@ -116,25 +116,64 @@ fn object_to_map(object: &Object<'_>, depth: usize) -> Map<String, Value> {
     map
 }
 
-/// `JSON.stringify` in the engine, then one parse: far cheaper than a napi call per property.
-/// `None` when stringify throws (a cycle, a BigInt, a getter that throws): the caller then walks
-/// the object with depth limits instead.
-fn stringify(object: &Object<'_>) -> Option<Map<String, Value>> {
-    let env = Env::from_raw(object.value().env);
-    let json: Object<'_> = env.get_global().ok()?.get_named_property("JSON").ok()?;
-    let stringify: Function<'_, Unknown<'_>, Unknown<'_>> =
-        json.get_named_property("stringify").ok()?;
-    match stringify.call(object.to_unknown()) {
-        // SAFETY: the type was checked in the guard.
-        Ok(text) if matches!(text.get_type(), Ok(ValueType::String)) => {
-            serde_json::from_str(&unsafe { text.cast::<String>() }.ok()?).ok()
+thread_local! {
+    /// `JSON.stringify` of this thread's env, looked up once. The reference is leaked on
+    /// purpose: it lives as long as the env, and deleting it at thread exit could outlive it.
+    static STRINGIFY: std::cell::Cell<(sys::napi_env, sys::napi_ref)> =
+        const { std::cell::Cell::new((std::ptr::null_mut(), std::ptr::null_mut())) };
+}
+
+fn stringify_fn(env: sys::napi_env) -> Option<sys::napi_value> {
+    let (cached_env, reference) = STRINGIFY.get();
+    let mut func = std::ptr::null_mut();
+    // SAFETY: `env` is the live env of the current call; the reference belongs to it.
+    unsafe {
+        if cached_env == env && !reference.is_null() {
+            if sys::napi_get_reference_value(env, reference, &mut func) == sys::Status::napi_ok
+                && !func.is_null()
+            {
+                return Some(func);
+            }
         }
-        Ok(_) => None,
-        Err(_) => {
-            clear_exception(object.value().env);
-            None
+        let (mut global, mut json) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let ok = sys::napi_get_global(env, &mut global) == sys::Status::napi_ok
+            && sys::napi_get_named_property(env, global, c"JSON".as_ptr(), &mut json)
+                == sys::Status::napi_ok
+            && sys::napi_get_named_property(env, json, c"stringify".as_ptr(), &mut func)
+                == sys::Status::napi_ok;
+        if !ok {
+            clear_exception(env);
+            return None;
         }
+        let mut reference = std::ptr::null_mut();
+        if sys::napi_create_reference(env, func, 1, &mut reference) == sys::Status::napi_ok {
+            STRINGIFY.set((env, reference));
+        }
+        Some(func)
     }
+}
+
+/// `JSON.stringify` in the engine, then one parse: far cheaper than a napi call per property.
+/// `None` when stringify throws (a cycle, a BigInt, a getter that throws) or the result is not
+/// an object: the caller then walks the value with depth limits instead.
+fn stringify(value: &Unknown<'_>) -> Option<Map<String, Value>> {
+    let env = value.value().env;
+    let func = stringify_fn(env)?;
+    let mut result = std::ptr::null_mut();
+    let mut undefined = std::ptr::null_mut();
+    // SAFETY: all handles belong to `env`, the live env of the current call.
+    let status = unsafe {
+        sys::napi_get_undefined(env, &mut undefined);
+        let args = [value.raw()];
+        sys::napi_call_function(env, undefined, func, 1, args.as_ptr(), &mut result)
+    };
+    if status != sys::Status::napi_ok {
+        clear_exception(env);
+        return None;
+    }
+    // SAFETY: `result` is a value of `env`; a non-string (undefined) fails the conversion.
+    let text = unsafe { String::from_napi_value(env, result) }.ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// Metadata as given: an object is taken as is, anything else is stored under `value`.
@@ -144,13 +183,18 @@ fn metadata(value: Option<&Unknown<'_>>) -> Map<String, Value> {
     };
     match value.get_type() {
         Ok(ValueType::Undefined) | Ok(ValueType::Null) => Map::new(),
-        Ok(ValueType::Object) if !value.is_array().unwrap_or(false) => {
+        Ok(ValueType::Object) => stringify(value).unwrap_or_else(|| {
+            if value.is_array().unwrap_or(false) {
+                return to_json(value, 1)
+                    .map(|v| Map::from_iter([("value".to_owned(), v)]))
+                    .unwrap_or_default();
+            }
             // SAFETY: the type was checked just above.
             match unsafe { value.cast::<Object>() } {
-                Ok(object) => stringify(&object).unwrap_or_else(|| object_to_map(&object, 0)),
+                Ok(object) => object_to_map(&object, 0),
                 Err(_) => Map::new(),
             }
-        }
+        }),
         _ => to_json(value, 1)
             .map(|v| Map::from_iter([("value".to_owned(), v)]))
             .unwrap_or_default(),
