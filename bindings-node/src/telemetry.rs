@@ -128,12 +128,12 @@ fn stringify_fn(env: sys::napi_env) -> Option<sys::napi_value> {
     let mut func = std::ptr::null_mut();
     // SAFETY: `env` is the live env of the current call; the reference belongs to it.
     unsafe {
-        if cached_env == env && !reference.is_null() {
-            if sys::napi_get_reference_value(env, reference, &mut func) == sys::Status::napi_ok
-                && !func.is_null()
-            {
-                return Some(func);
-            }
+        if cached_env == env
+            && !reference.is_null()
+            && sys::napi_get_reference_value(env, reference, &mut func) == sys::Status::napi_ok
+            && !func.is_null()
+        {
+            return Some(func);
         }
         let (mut global, mut json) = (std::ptr::null_mut(), std::ptr::null_mut());
         let ok = sys::napi_get_global(env, &mut global) == sys::Status::napi_ok
