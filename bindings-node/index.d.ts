@@ -24,7 +24,7 @@ export declare class Keel {
   /** Round-trips `SELECT 1`. */
   ping(): Promise<void>
   /** A logger writing to this database's `system_logs`. */
-  createLogger(service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }): Logger
+  createLogger(service: string, options?: LoggerOptions): Logger
   /** Makes this database the destination of loggers made with the module-level `createLogger`. */
   installLogSink(): void
   /**
@@ -114,9 +114,10 @@ export interface ConnectOptions {
 
 /**
  * A logger writing to the process default sink: JSON lines on stdout until a database's
- * `installLogSink()`. The original `createLogger(service, options)` shape.
+ * `installLogSink()`. The original `createLogger(service, options)` shape; throws
+ * `code: "invalid_input"` only for a bad `minLevel` or `debugSampleRate`.
  */
-export declare function createLogger(service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }): Logger
+export declare function createLogger(service: string, options?: LoggerOptions): Logger
 
 /** A database URL Keel accepts, with its password masked. */
 export interface DatabaseUrl {
@@ -132,6 +133,27 @@ export interface DatabaseUrl {
 
 /** The stable error codes, in order. */
 export declare function errorCodes(): Array<string>
+
+/**
+ * Options of `createLogger`; every field is optional. Ids that are not UUIDs are stored as
+ * NULL with the raw value in `metadata._invalid`.
+ */
+export interface LoggerOptions {
+  /** The trace to join (UUID or 32-hex); a new one when absent. */
+  traceId?: string
+  /** A W3C `traceparent` from an incoming request; wins over `traceId`. */
+  traceparent?: string
+  /** The acting user. */
+  userId?: string
+  /** The user's organisation. */
+  orgId?: string
+  /** The agent, for fleet events. */
+  agentName?: string
+  /** `debug` (default), `info`, `warn` or `error`: events below are not written. */
+  minLevel?: string
+  /** Fraction of traces whose debug events are kept, 0 to 1 (default 1). */
+  debugSampleRate?: number
+}
 
 /** Counters of the log writer. */
 export interface LogStats {

@@ -103,3 +103,18 @@ test('retention cleanup', async () => {
   await assert.rejects(db.cleanupLogs({ batchSize: 0 }), { code: 'invalid_input', field: 'batch_size' })
   await db.close()
 })
+
+test('level threshold and sampling options', () => {
+  const quiet = keel.createLogger('filtered', { minLevel: 'warn' })
+  const before = quiet.stats().accepted
+  quiet.info('skipped')
+  quiet.debug('skipped')
+  quiet.warn('kept')
+  assert.equal(quiet.stats().accepted - before, 1)
+  const noDebug = keel.createLogger('sampled', { debugSampleRate: 0 })
+  const b2 = noDebug.stats().accepted
+  noDebug.debug('skipped')
+  assert.equal(noDebug.stats().accepted, b2)
+  assert.throws(() => keel.createLogger('bad', { minLevel: 'loud' }), { code: 'invalid_input', field: 'min_level' })
+  assert.throws(() => keel.createLogger('bad', { debugSampleRate: 2 }), { code: 'invalid_input', field: 'debug_sample_rate' })
+})

@@ -114,16 +114,15 @@ impl Keel {
 
     /// A logger writing to this database's `system_logs`.
     #[napi(
-        ts_args_type = "service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }"
+        ts_args_type = "service: string, options?: LoggerOptions",
+        ts_return_type = "Logger"
     )]
     pub fn create_logger(
         &self,
         service: napi::bindgen_prelude::Unknown<'_>,
         options: Option<napi::bindgen_prelude::Unknown<'_>>,
-    ) -> telemetry::Logger {
-        napi::bindgen_prelude::within_runtime_if_available(|| {
-            telemetry::logger_for(&self.inner, &service, options.as_ref())
-        })
+    ) -> Outcome<telemetry::Logger> {
+        telemetry::build_logger(Some(&self.inner), &service, options.as_ref())
     }
 
     /// Makes this database the destination of loggers made with the module-level `createLogger`.

@@ -224,20 +224,33 @@ fn error_message(value: Option<&Unknown<'_>>) -> Option<String> {
     }
 }
 
-fn logger_options(options: Option<&Unknown<'_>>) -> LoggerOptions {
+/// The logger options and filter of a `createLogger` options object.
+fn logger_options(options: Option<&Unknown<'_>>) -> keel::Result<(LoggerOptions, LogFilter)> {
     let map = metadata(options);
     let field = |name: &str| match map.get(name) {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Null) | None => None,
         Some(other) => Some(other.to_string()),
     };
-    LoggerOptions {
+    let rate = match map.get("debugSampleRate") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(_) => {
+            return Err(keel::Error::invalid_input(
+                "debugSampleRate",
+                "must be a number",
+            ));
+        }
+    };
+    let filter = LogFilter::from_options(field("minLevel").as_deref(), rate)?;
+    let options = LoggerOptions {
         trace_id: field("traceId"),
         traceparent: field("traceparent"),
         user_id: field("userId"),
         org_id: field("orgId"),
         agent_name: field("agentName"),
-    }
+    };
+    Ok((options, filter))
 }
 
 /// Counters of the log writer.
@@ -423,31 +436,56 @@ impl Span {
 }
 
 /// A logger writing to the process default sink: JSON lines on stdout until a database's
-/// `installLogSink()`. The original `createLogger(service, options)` shape.
+/// `installLogSink()`. The original `createLogger(service, options)` shape; throws
+/// `code: "invalid_input"` only for a bad `minLevel` or `debugSampleRate`.
 #[napi(
-    ts_args_type = "service: string, options?: { traceId?: string; userId?: string; orgId?: string; agentName?: string; traceparent?: string }"
+    ts_args_type = "service: string, options?: LoggerOptions",
+    ts_return_type = "Logger"
 )]
-pub fn create_logger(service: Unknown<'_>, options: Option<Unknown<'_>>) -> Logger {
-    let sink = napi::bindgen_prelude::within_runtime_if_available(telemetry::default_sink);
-    Logger {
-        inner: telemetry::Logger::new(
-            sink,
-            &text(&service),
-            logger_options(options.as_ref()),
-            LogFilter::default(),
-        ),
-    }
+pub fn create_logger(service: Unknown<'_>, options: Option<Unknown<'_>>) -> Outcome<Logger> {
+    build_logger(None, &service, options.as_ref())
 }
 
-/// `Keel.createLogger`: a logger writing to that database.
-pub fn logger_for(
-    keel: &keel::Keel,
+/// A logger for `Keel.createLogger` (with the database) or `createLogger` (without).
+pub fn build_logger(
+    keel: Option<&keel::Keel>,
     service: &Unknown<'_>,
     options: Option<&Unknown<'_>>,
-) -> Logger {
-    Logger {
-        inner: keel.logger(&text(service), logger_options(options)),
-    }
+) -> Outcome<Logger> {
+    let service = text(service);
+    Outcome(logger_options(options).map(|(options, filter)| {
+        napi::bindgen_prelude::within_runtime_if_available(|| match keel {
+            Some(keel) => Logger {
+                inner: keel.logger_with(&service, options, filter),
+            },
+            None => Logger {
+                inner: telemetry::Logger::new(telemetry::default_sink(), &service, options, filter),
+            },
+        })
+    }))
+}
+
+/// Options of `createLogger`; every field is optional. Ids that are not UUIDs are stored as
+/// NULL with the raw value in `metadata._invalid`.
+// Declares the TypeScript interface only: options are read leniently from the raw object
+// (`logger_options`), so a wrong field type is coerced instead of thrown, as the original did.
+#[allow(dead_code)]
+#[napi(object, js_name = "LoggerOptions")]
+pub struct JsLoggerOptions {
+    /// The trace to join (UUID or 32-hex); a new one when absent.
+    pub trace_id: Option<String>,
+    /// A W3C `traceparent` from an incoming request; wins over `traceId`.
+    pub traceparent: Option<String>,
+    /// The acting user.
+    pub user_id: Option<String>,
+    /// The user's organisation.
+    pub org_id: Option<String>,
+    /// The agent, for fleet events.
+    pub agent_name: Option<String>,
+    /// `debug` (default), `info`, `warn` or `error`: events below are not written.
+    pub min_level: Option<String>,
+    /// Fraction of traces whose debug events are kept, 0 to 1 (default 1).
+    pub debug_sample_rate: Option<f64>,
 }
 
 /// Parses a W3C `traceparent`; `null` when it is not valid.

@@ -66,7 +66,9 @@ impl PyKeel {
         })
     }
 
-    #[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None, traceparent = None))]
+    #[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None,
+                        traceparent = None, min_level = None, debug_sample_rate = None))]
+    #[allow(clippy::too_many_arguments)]
     fn create_logger(
         &self,
         service: &Bound<'_, PyAny>,
@@ -75,17 +77,20 @@ impl PyKeel {
         org_id: Option<&Bound<'_, PyAny>>,
         agent_name: Option<&Bound<'_, PyAny>>,
         traceparent: Option<&Bound<'_, PyAny>>,
-    ) -> telemetry::PyLogger {
-        let _guard = runtime::runtime().enter();
-        telemetry::logger_for(
-            &self.inner,
+        min_level: Option<&str>,
+        debug_sample_rate: Option<f64>,
+    ) -> PyResult<telemetry::PyLogger> {
+        let args = telemetry::LoggerArgs::new(
             service,
             trace_id,
             user_id,
             org_id,
             agent_name,
             traceparent,
-        )
+            min_level,
+            debug_sample_rate,
+        )?;
+        Ok(args.build(Some(&self.inner)))
     }
 
     fn install_log_sink(&self) {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use keel::telemetry::{self, Level, LogFilter, LoggerOptions};
 
-use crate::runtime::{future_into_py, runtime};
+use crate::runtime::{future_into_py, guard, runtime};
 
 const MAX_DEPTH: usize = 16;
 
@@ -324,9 +324,54 @@ impl PySpan {
     }
 }
 
+/// What a logger is made of, as given to `create_logger` (both forms).
+pub struct LoggerArgs {
+    service: String,
+    options: LoggerOptions,
+    filter: LogFilter,
+}
+
+impl LoggerArgs {
+    /// Converts the keyword arguments; raises `keel.InvalidInputError` for a bad filter.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        service: &Bound<'_, PyAny>,
+        trace_id: Option<&Bound<'_, PyAny>>,
+        user_id: Option<&Bound<'_, PyAny>>,
+        org_id: Option<&Bound<'_, PyAny>>,
+        agent_name: Option<&Bound<'_, PyAny>>,
+        traceparent: Option<&Bound<'_, PyAny>>,
+        min_level: Option<&str>,
+        debug_sample_rate: Option<f64>,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            service: text(Some(service)).unwrap_or_default(),
+            options: logger_options(trace_id, user_id, org_id, agent_name, traceparent),
+            filter: guard(|| LogFilter::from_options(min_level, debug_sample_rate))?,
+        })
+    }
+
+    /// A logger writing to `keel`'s database, or to the process default sink.
+    pub fn build(self, keel: Option<&keel::Keel>) -> PyLogger {
+        let _guard = runtime().enter();
+        let inner = match keel {
+            Some(keel) => keel.logger_with(&self.service, self.options, self.filter),
+            None => telemetry::Logger::new(
+                telemetry::default_sink(),
+                &self.service,
+                self.options,
+                self.filter,
+            ),
+        };
+        PyLogger { inner }
+    }
+}
+
 /// A logger writing to the process default sink (stdout until `Keel.install_log_sink()`).
 #[pyfunction]
-#[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None, traceparent = None))]
+#[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None,
+                    traceparent = None, min_level = None, debug_sample_rate = None))]
+#[allow(clippy::too_many_arguments)]
 pub fn create_logger(
     service: &Bound<'_, PyAny>,
     trace_id: Option<&Bound<'_, PyAny>>,
@@ -334,33 +379,20 @@ pub fn create_logger(
     org_id: Option<&Bound<'_, PyAny>>,
     agent_name: Option<&Bound<'_, PyAny>>,
     traceparent: Option<&Bound<'_, PyAny>>,
-) -> PyLogger {
-    let sink = {
-        let _guard = runtime().enter();
-        telemetry::default_sink()
-    };
-    let service = text(Some(service)).unwrap_or_default();
-    let options = logger_options(trace_id, user_id, org_id, agent_name, traceparent);
-    PyLogger {
-        inner: telemetry::Logger::new(sink, &service, options, LogFilter::default()),
-    }
-}
-
-/// `Keel.create_logger`: a logger writing to that database.
-pub fn logger_for(
-    keel: &keel::Keel,
-    service: &Bound<'_, PyAny>,
-    trace_id: Option<&Bound<'_, PyAny>>,
-    user_id: Option<&Bound<'_, PyAny>>,
-    org_id: Option<&Bound<'_, PyAny>>,
-    agent_name: Option<&Bound<'_, PyAny>>,
-    traceparent: Option<&Bound<'_, PyAny>>,
-) -> PyLogger {
-    let service = text(Some(service)).unwrap_or_default();
-    let options = logger_options(trace_id, user_id, org_id, agent_name, traceparent);
-    PyLogger {
-        inner: keel.logger(&service, options),
-    }
+    min_level: Option<&str>,
+    debug_sample_rate: Option<f64>,
+) -> PyResult<PyLogger> {
+    let args = LoggerArgs::new(
+        service,
+        trace_id,
+        user_id,
+        org_id,
+        agent_name,
+        traceparent,
+        min_level,
+        debug_sample_rate,
+    )?;
+    Ok(args.build(None))
 }
 
 /// Parses a W3C `traceparent`; `None` when it is not valid.

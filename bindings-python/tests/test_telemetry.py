@@ -136,3 +136,22 @@ async def test_retention_cleanup_from_python(db_url: str) -> None:
     with pytest.raises(keel.InvalidInputError):
         await db.cleanup_logs(batch_size=0)
     await db.close()
+
+
+async def test_level_threshold_and_sampling_options() -> None:
+    quiet = keel.create_logger("filtered", min_level="warn")
+    before = quiet.stats()[0]
+    quiet.info("skipped")
+    quiet.debug("skipped")
+    quiet.warn("kept")
+    assert quiet.stats()[0] - before == 1
+    no_debug = keel.create_logger("sampled", debug_sample_rate=0.0)
+    before = no_debug.stats()[0]
+    no_debug.debug("skipped")
+    assert no_debug.stats()[0] == before
+    with pytest.raises(keel.InvalidInputError) as info:
+        keel.create_logger("bad", min_level="loud")
+    assert info.value.field == "min_level"
+    with pytest.raises(keel.InvalidInputError) as info:
+        keel.create_logger("bad", debug_sample_rate=1.5)
+    assert info.value.field == "debug_sample_rate"

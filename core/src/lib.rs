@@ -179,12 +179,17 @@ impl Keel {
 
     /// A logger for `service` writing to this database (see [`telemetry::Logger`]).
     pub fn logger(&self, service: &str, options: telemetry::LoggerOptions) -> telemetry::Logger {
-        telemetry::Logger::new(
-            self.log_sink().clone(),
-            service,
-            options,
-            telemetry::LogFilter::default(),
-        )
+        self.logger_with(service, options, telemetry::LogFilter::default())
+    }
+
+    /// [`Keel::logger`] with a minimum level and debug sampling.
+    pub fn logger_with(
+        &self,
+        service: &str,
+        options: telemetry::LoggerOptions,
+        filter: telemetry::LogFilter,
+    ) -> telemetry::Logger {
+        telemetry::Logger::new(self.log_sink().clone(), service, options, filter)
     }
 
     /// Deletes `system_logs` rows older than `policy` allows, in batches (see

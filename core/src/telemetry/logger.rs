@@ -29,6 +29,38 @@ pub struct LogFilter {
     pub metadata: MetadataLimits,
 }
 
+impl LogFilter {
+    /// A filter from binding options: `min_level` one of debug/info/warn/error, and
+    /// `debug_sample_rate` from 0.0 to 1.0.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming `min_level` or `debug_sample_rate`.
+    pub fn from_options(
+        min_level: Option<&str>,
+        debug_sample_rate: Option<f64>,
+    ) -> crate::Result<Self> {
+        let mut filter = Self::default();
+        if let Some(level) = min_level {
+            filter.min_level = level.parse().map_err(|_| {
+                crate::Error::invalid_input(
+                    "min_level",
+                    format!("`{level}` is not one of debug, info, warn, error"),
+                )
+            })?;
+        }
+        if let Some(rate) = debug_sample_rate {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(crate::Error::invalid_input(
+                    "debug_sample_rate",
+                    "must be between 0.0 and 1.0",
+                ));
+            }
+            filter.debug_sample_rate = rate;
+        }
+        Ok(filter)
+    }
+}
+
 impl Default for LogFilter {
     fn default() -> Self {
         Self {
