@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{on_each_backend, pg_admin_url};
@@ -190,21 +189,8 @@ async fn eight_producers_emit_100k_events_and_flush_stores_exactly_that() {
 async fn a_rejected_row_does_not_take_its_batch_with_it() {
     on_each_backend(|backend, keel| async move {
         let sink = keel.log_sink().clone();
-        let event = |service: &str, action: &str| LogEvent {
-            timestamp: chrono::Utc::now(),
-            level: Level::Info,
-            service: Arc::from(service),
-            action: action.to_owned(),
-            trace_id: None,
-            span_id: None,
-            parent_span_id: None,
-            user_id: None,
-            org_id: None,
-            agent_name: None,
-            duration_ms: None,
-            error_message: None,
-            metadata: Map::new(),
-        };
+        let event =
+            |service: &str, action: &str| LogEvent::new(Level::Info, service, action, Map::new());
         for i in 0..20 {
             // The CHECK (service <> '') rejects exactly one row of the batch.
             sink.enqueue(event(if i == 7 { "" } else { "batch-test" }, "row"));

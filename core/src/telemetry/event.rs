@@ -100,6 +100,28 @@ pub struct LogEvent {
     pub metadata: Map<String, Value>,
 }
 
+impl LogEvent {
+    /// An event of `level` from `service` happening now, with no context, ids or metadata.
+    /// Loggers fill in the rest; this is for events built by hand (tests, the sink's own).
+    pub fn new(level: Level, service: &str, action: &str, metadata: Map<String, Value>) -> Self {
+        Self {
+            timestamp: Utc::now(),
+            level,
+            service: Arc::from(service),
+            action: action.to_owned(),
+            trace_id: None,
+            span_id: None,
+            parent_span_id: None,
+            user_id: None,
+            org_id: None,
+            agent_name: None,
+            duration_ms: None,
+            error_message: None,
+            metadata,
+        }
+    }
+}
+
 /// Parses an id the way every event field is parsed: a UUID in any standard spelling, or a
 /// 32-hex W3C trace id. Anything else is `None`.
 pub fn parse_id(raw: &str) -> Option<Uuid> {

@@ -358,21 +358,12 @@ impl Writer {
         let mut metadata = Map::new();
         metadata.insert("dropped".into(), Value::from(dropped - self.reported_drops));
         metadata.insert("dropped_total".into(), Value::from(dropped));
-        let event = LogEvent {
-            timestamp: chrono::Utc::now(),
-            level: Level::Warn,
-            service: Arc::from("keel"),
-            action: "keel.telemetry.events_dropped".into(),
-            trace_id: None,
-            span_id: None,
-            parent_span_id: None,
-            user_id: None,
-            org_id: None,
-            agent_name: None,
-            duration_ms: None,
-            error_message: None,
+        let event = LogEvent::new(
+            Level::Warn,
+            "keel",
+            "keel.telemetry.events_dropped",
             metadata,
-        };
+        );
         // The report is not a caller's event, so it is not counted as accepted or written.
         if write_batch(&self.destination, std::slice::from_ref(&event))
             .await
