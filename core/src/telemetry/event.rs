@@ -129,9 +129,7 @@ pub fn parse_id(raw: &str) -> Option<Uuid> {
     if raw.is_empty() {
         return None;
     }
-    Uuid::try_parse(raw)
-        .ok()
-        .filter(|id| !id.is_nil() || raw.bytes().all(|b| b == b'0' || b == b'-'))
+    Uuid::try_parse(raw).ok()
 }
 
 /// An id field as given by a caller: parsed, or kept raw for `metadata._invalid`.

@@ -19,7 +19,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crossbeam_queue::SegQueue;
@@ -109,7 +109,6 @@ struct Shared {
     /// Lock-free: an enqueue is a push and two atomic adds, with no wake-up of the writer
     /// unless a batch has just filled.
     queue: SegQueue<LogEvent>,
-    queued: AtomicUsize,
     capacity: usize,
     batch_size: usize,
     counters: Counters,
@@ -118,10 +117,18 @@ struct Shared {
     stopped: AtomicBool,
 }
 
+impl Shared {
+    /// Events accepted and not yet written or dropped by the writer.
+    fn queued(&self) -> usize {
+        let accepted = self.counters.accepted.load(Ordering::Acquire);
+        accepted.saturating_sub(self.counters.settled()) as usize
+    }
+}
+
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("queued", &self.queued)
+            .field("queued", &self.queued())
             .field("counters", &self.counters)
             .finish()
     }
@@ -148,7 +155,6 @@ impl Sink {
         };
         let shared = Arc::new(Shared {
             queue: SegQueue::new(),
-            queued: AtomicUsize::new(0),
             capacity: options.capacity,
             batch_size: options.batch_size,
             counters: Counters::default(),
@@ -184,9 +190,11 @@ impl Sink {
     #[inline]
     pub fn enqueue(&self, event: LogEvent) -> bool {
         let shared = &*self.shared;
-        let before = shared.queued.fetch_add(1, Ordering::AcqRel);
-        if before >= shared.capacity || shared.stopped.load(Ordering::Relaxed) {
-            shared.queued.fetch_sub(1, Ordering::AcqRel);
+        // Loads only: the writer updates `written` once a batch, so this check costs no
+        // contended read-modify-write. Several producers racing may overshoot the bound by one
+        // event each.
+        let queued = shared.queued();
+        if queued >= shared.capacity || shared.stopped.load(Ordering::Relaxed) {
             shared
                 .counters
                 .dropped_at_enqueue
@@ -195,7 +203,7 @@ impl Sink {
         }
         shared.queue.push(event);
         shared.counters.accepted.fetch_add(1, Ordering::AcqRel);
-        if before + 1 == shared.batch_size {
+        if queued + 1 == shared.batch_size {
             shared.wake.notify_one();
         }
         true
@@ -246,7 +254,7 @@ impl Writer {
             _ => 1,
         };
         loop {
-            if shared.queued.load(Ordering::Acquire) < self.options.batch_size {
+            if shared.queued() < self.options.batch_size {
                 tokio::select! {
                     () = shared.wake.notified() => {}
                     () = tokio::time::sleep(self.options.flush_interval) => {}
@@ -263,11 +271,9 @@ impl Writer {
                 } else {
                     Vec::new()
                 };
-                let n = first.len() + second.len();
                 let (a, b) = tokio::join!(self.write(&shared, first, &outage_since), async {
                     !second.is_empty() && self.write(&shared, second, &outage_since).await
                 });
-                shared.queued.fetch_sub(n, Ordering::AcqRel);
                 if a || b {
                     self.report_drops(&shared).await;
                 }
@@ -282,11 +288,7 @@ impl Writer {
     }
 
     fn take_batch(&self, shared: &Shared) -> Vec<LogEvent> {
-        let mut batch = Vec::with_capacity(
-            self.options
-                .batch_size
-                .min(shared.queued.load(Ordering::Acquire)),
-        );
+        let mut batch = Vec::with_capacity(self.options.batch_size.min(shared.queued()));
         while batch.len() < self.options.batch_size {
             match shared.queue.pop() {
                 Some(event) => batch.push(event),
