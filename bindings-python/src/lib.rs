@@ -170,6 +170,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<telemetry::PySpan>()?;
     m.add_function(wrap_pyfunction!(telemetry::create_logger, m)?)?;
     m.add_function(wrap_pyfunction!(telemetry::parse_traceparent, m)?)?;
+    m.add_function(wrap_pyfunction!(telemetry::flush_logs, m)?)?;
     m.add_function(wrap_pyfunction!(telemetry::redact_secrets, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::noop, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::roundtrip, m)?)?;

@@ -395,6 +395,19 @@ pub fn create_logger(
     Ok(args.build(None))
 }
 
+/// Blocks (without the GIL) until every log writer of this process has written what it holds,
+/// for at most `timeout` seconds; returns how many finished. `keel` registers it with `atexit`.
+#[pyfunction]
+#[pyo3(signature = (timeout = 5.0))]
+pub fn flush_logs(py: Python<'_>, timeout: f64) -> PyResult<usize> {
+    let timeout = guard(|| {
+        std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
+            keel::Error::invalid_input("timeout", "must be a finite number of seconds ≥ 0")
+        })
+    })?;
+    Ok(py.detach(|| runtime().block_on(telemetry::flush_all(timeout))))
+}
+
 /// Parses a W3C `traceparent`; `None` when it is not valid.
 #[pyfunction]
 pub fn parse_traceparent(header: &str) -> Option<(String, String, bool)> {

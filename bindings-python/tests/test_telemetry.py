@@ -6,6 +6,7 @@ import json
 import pathlib
 import sqlite3
 import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -155,3 +156,22 @@ async def test_level_threshold_and_sampling_options() -> None:
     with pytest.raises(keel.InvalidInputError) as info:
         keel.create_logger("bad", debug_sample_rate=1.5)
     assert info.value.field == "debug_sample_rate"
+
+
+def test_events_queued_at_exit_are_written(tmp_path: pathlib.Path) -> None:
+    """No flush() before the interpreter exits: the atexit hook writes what is queued."""
+    db = tmp_path / "exit.db"
+    script = f"""
+import asyncio, keel
+async def main():
+    handle = await keel.connect("sqlite://{db}")
+    log = handle.create_logger("exit-svc")
+    for i in range(500):
+        log.info("queued", {{"i": i}})
+    return handle
+handle = asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM system_logs WHERE service = 'exit-svc'").fetchone()
+    assert count == 500

@@ -17,6 +17,8 @@ stable ``code``; see :mod:`keel.errors`.
 
 from __future__ import annotations
 
+import atexit
+
 from keel import _native
 from keel._native import (
     AppliedMigration,
@@ -26,6 +28,7 @@ from keel._native import (
     Span,
     create_logger,
     error_codes,
+    flush_logs,
     mask_url,
     parse_database_url,
     parse_traceparent,
@@ -47,12 +50,17 @@ __all__ = [
     "mask_url",
     "error_codes",
     "create_logger",
+    "flush_logs",
     "Logger",
     "Span",
     "parse_traceparent",
     "redact_secrets",
     *errors.__all__,
 ]
+
+
+# Log events still queued when the interpreter exits are written, not lost (at most 5 s).
+atexit.register(flush_logs)
 
 
 async def connect(

@@ -29,7 +29,7 @@ pub use layer::KeelLayer;
 pub use logger::{LogFilter, Logger, LoggerOptions, Span, SpanStatus};
 pub use redact::{REDACTED, is_secret_key, redact_secrets};
 pub use retention::{RetentionPolicy, RetentionReport, cleanup, pg_cron_schedule};
-pub use sink::{Destination, Sink, SinkOptions, SinkStats};
+pub use sink::{Destination, Sink, SinkOptions, SinkStats, flush_all};
 pub use trace::{TraceEvent, render_tree, trace_events};
 
 static DEFAULT_SINK: std::sync::RwLock<Option<Sink>> = std::sync::RwLock::new(None);

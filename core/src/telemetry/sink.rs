@@ -115,6 +115,39 @@ struct Shared {
     settled: Notify,
     wake: Notify,
     stopped: AtomicBool,
+    /// The process that started the writer; a forked child must not wait on it.
+    pid: u32,
+}
+
+/// Every sink started in this process, for [`flush_all`].
+static SINKS: std::sync::Mutex<Vec<std::sync::Weak<Shared>>> = std::sync::Mutex::new(Vec::new());
+
+/// Flushes every live sink this process started, for at most `timeout`; returns how many
+/// finished. Bindings call it at interpreter exit so that nothing queued is lost silently.
+pub async fn flush_all(timeout: Duration) -> usize {
+    let pid = std::process::id();
+    let live: Vec<Sink> = {
+        let mut sinks = SINKS.lock().unwrap_or_else(|e| e.into_inner());
+        sinks.retain(|weak| weak.strong_count() > 0);
+        sinks
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .filter(|shared| shared.pid == pid)
+            .map(|shared| Sink {
+                shared,
+                destination: "",
+            })
+            .collect()
+    };
+    let flushes = live.iter().map(Sink::flush);
+    let mut done = 0;
+    let deadline = tokio::time::Instant::now() + timeout;
+    for flush in flushes {
+        if tokio::time::timeout_at(deadline, flush).await.is_ok() {
+            done += 1;
+        }
+    }
+    done
 }
 
 impl Shared {
@@ -161,7 +194,12 @@ impl Sink {
             settled: Notify::new(),
             wake: Notify::new(),
             stopped: AtomicBool::new(false),
+            pid: std::process::id(),
         });
+        SINKS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&shared));
         let name = match destination {
             Destination::Database(Pool::Sqlite(_)) => "sqlite",
             Destination::Database(Pool::Postgres(_)) => "postgres",
