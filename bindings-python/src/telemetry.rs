@@ -396,7 +396,7 @@ pub fn create_logger(
 }
 
 /// Blocks (without the GIL) until every log writer of this process has written what it holds,
-/// for at most `timeout` seconds; returns how many finished. `keel` registers it with `atexit`.
+/// for at most `timeout` seconds; returns how many finished. For sync shutdown code.
 #[pyfunction]
 #[pyo3(signature = (timeout = 5.0))]
 pub fn flush_logs(py: Python<'_>, timeout: f64) -> PyResult<usize> {

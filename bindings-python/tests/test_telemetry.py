@@ -158,8 +158,8 @@ async def test_level_threshold_and_sampling_options() -> None:
     assert info.value.field == "debug_sample_rate"
 
 
-def test_events_queued_at_exit_are_written(tmp_path: pathlib.Path) -> None:
-    """No flush() before the interpreter exits: the atexit hook writes what is queued."""
+def test_flush_logs_writes_every_queued_event_before_exit(tmp_path: pathlib.Path) -> None:
+    """`keel.flush_logs()` (sync, for shutdown code) drains every writer of the process."""
     db = tmp_path / "exit.db"
     script = f"""
 import asyncio, keel
@@ -170,6 +170,7 @@ async def main():
         log.info("queued", {{"i": i}})
     return handle
 handle = asyncio.run(main())
+assert keel.flush_logs() >= 1
 """
     subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
     with sqlite3.connect(db) as conn:

@@ -17,8 +17,6 @@ stable ``code``; see :mod:`keel.errors`.
 
 from __future__ import annotations
 
-import atexit
-
 from keel import _native
 from keel._native import (
     AppliedMigration,
@@ -57,10 +55,6 @@ __all__ = [
     "redact_secrets",
     *errors.__all__,
 ]
-
-
-# Log events still queued when the interpreter exits are written, not lost (at most 5 s).
-atexit.register(flush_logs)
 
 
 async def connect(
