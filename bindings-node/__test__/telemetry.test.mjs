@@ -118,3 +118,21 @@ test('level threshold and sampling options', () => {
   assert.throws(() => keel.createLogger('bad', { minLevel: 'loud' }), { code: 'invalid_input', field: 'min_level' })
   assert.throws(() => keel.createLogger('bad', { debugSampleRate: 2 }), { code: 'invalid_input', field: 'debug_sample_rate' })
 })
+
+for (const exit of ['natural', 'process.exit']) {
+  test(`exit (${exit}) writes queued events without a flush`, () => {
+    const url = freshUrl('sqlite')
+    const script = `
+      const keel = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)})
+      keel.connect(${JSON.stringify(url)}).then((db) => {
+        const log = db.createLogger('exit-svc')
+        for (let i = 0; i < 2000; i++) log.info('queued', { i })
+        ${exit === 'process.exit' ? 'process.exit(0)' : ''}
+      })`
+    execFileSync(process.execPath, ['-e', script], { stdio: 'inherit', timeout: 60_000 })
+    const count = execFileSync('python3', ['-c',
+      `import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM system_logs WHERE service = 'exit-svc'").fetchone()[0])`,
+      url.slice('sqlite://'.length)], { encoding: 'utf8' }).trim()
+    assert.equal(count, '2000')
+  })
+}

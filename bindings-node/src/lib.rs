@@ -119,10 +119,11 @@ impl Keel {
     )]
     pub fn create_logger(
         &self,
+        env: napi::Env,
         service: napi::bindgen_prelude::Unknown<'_>,
         options: Option<napi::bindgen_prelude::Unknown<'_>>,
     ) -> Outcome<telemetry::Logger> {
-        telemetry::build_logger(Some(&self.inner), &service, options.as_ref())
+        telemetry::build_logger(&env, Some(&self.inner), &service, options.as_ref())
     }
 
     /// Makes this database the destination of loggers made with the module-level `createLogger`.

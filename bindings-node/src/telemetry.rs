@@ -7,7 +7,9 @@
 //! instead with a depth limit, so cycles end, and any exception is cleared.
 
 use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown};
-use napi::{JsValue, ValueType, sys};
+use std::time::Duration;
+
+use napi::{Env, JsValue, ValueType, sys};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
@@ -153,10 +155,10 @@ fn stringify_fn(env: sys::napi_env) -> Option<sys::napi_value> {
     }
 }
 
-/// `JSON.stringify` in the engine, then one parse: far cheaper than a napi call per property.
-/// `None` when stringify throws (a cycle, a BigInt, a getter that throws) or the result is not
-/// an object: the caller then walks the value with depth limits instead.
-fn stringify(value: &Unknown<'_>) -> Option<Map<String, Value>> {
+/// `JSON.stringify` in the engine: far cheaper than a napi call per property. `None` when it
+/// throws (a cycle, a BigInt, a getter that throws) or gives no text: the caller then walks the
+/// value with depth limits instead.
+fn stringify(value: &Unknown<'_>) -> Option<String> {
     let env = value.value().env;
     let func = stringify_fn(env)?;
     let mut result = std::ptr::null_mut();
@@ -172,32 +174,57 @@ fn stringify(value: &Unknown<'_>) -> Option<Map<String, Value>> {
         return None;
     }
     // SAFETY: `result` is a value of `env`; a non-string (undefined) fails the conversion.
-    let text = unsafe { String::from_napi_value(env, result) }.ok()?;
-    serde_json::from_str(&text).ok()
+    unsafe { String::from_napi_value(env, result) }.ok()
 }
 
-/// Metadata as given: an object is taken as is, anything else is stored under `value`.
+/// Metadata walked value by value, for what `JSON.stringify` cannot take.
+fn walked(value: &Unknown<'_>) -> Map<String, Value> {
+    if value.is_array().unwrap_or(false) {
+        return to_json(value, 1)
+            .map(|v| Map::from_iter([("value".to_owned(), v)]))
+            .unwrap_or_default();
+    }
+    // SAFETY: callers pass objects only.
+    match unsafe { value.cast::<Object>() } {
+        Ok(object) => object_to_map(&object, 0),
+        Err(_) => Map::new(),
+    }
+}
+
+/// Metadata as given, parsed here: an object is taken as is, anything else is stored under
+/// `value`. For span and option objects; log calls use [`log_metadata`].
 fn metadata(value: Option<&Unknown<'_>>) -> Map<String, Value> {
     let Some(value) = value else {
         return Map::new();
     };
     match value.get_type() {
         Ok(ValueType::Undefined) | Ok(ValueType::Null) => Map::new(),
-        Ok(ValueType::Object) => stringify(value).unwrap_or_else(|| {
-            if value.is_array().unwrap_or(false) {
-                return to_json(value, 1)
-                    .map(|v| Map::from_iter([("value".to_owned(), v)]))
-                    .unwrap_or_default();
-            }
-            // SAFETY: the type was checked just above.
-            match unsafe { value.cast::<Object>() } {
-                Ok(object) => object_to_map(&object, 0),
-                Err(_) => Map::new(),
-            }
-        }),
-        _ => to_json(value, 1)
-            .map(|v| Map::from_iter([("value".to_owned(), v)]))
-            .unwrap_or_default(),
+        Ok(ValueType::Object) => stringify(value)
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_else(|| walked(value)),
+        _ => scalar(value),
+    }
+}
+
+fn scalar(value: &Unknown<'_>) -> Map<String, Value> {
+    to_json(value, 1)
+        .map(|v| Map::from_iter([("value".to_owned(), v)]))
+        .unwrap_or_default()
+}
+
+/// A log call's metadata: the engine's JSON text, copied now and parsed by the writer, so the
+/// caller pays for one `JSON.stringify` and one string copy.
+fn log_metadata(value: Option<&Unknown<'_>>) -> telemetry::Metadata {
+    let Some(value) = value else {
+        return telemetry::Metadata::default();
+    };
+    match value.get_type() {
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => telemetry::Metadata::default(),
+        Ok(ValueType::Object) => match stringify(value) {
+            Some(text) => telemetry::Metadata::from_json(text),
+            None => telemetry::Metadata::Fields(walked(value)),
+        },
+        _ => telemetry::Metadata::Fields(scalar(value)),
     }
 }
 
@@ -378,11 +405,11 @@ impl Logger {
         metadata: Option<&Unknown<'_>>,
     ) {
         if self.inner.enabled(level) {
-            self.inner.log(
+            self.inner.log_metadata(
                 level,
                 &text(action),
                 error_message(err).as_deref(),
-                self::metadata(metadata),
+                log_metadata(metadata),
             );
         }
     }
@@ -442,16 +469,22 @@ impl Span {
     ts_args_type = "service: string, options?: LoggerOptions",
     ts_return_type = "Logger"
 )]
-pub fn create_logger(service: Unknown<'_>, options: Option<Unknown<'_>>) -> Outcome<Logger> {
-    build_logger(None, &service, options.as_ref())
+pub fn create_logger(
+    env: Env,
+    service: Unknown<'_>,
+    options: Option<Unknown<'_>>,
+) -> Outcome<Logger> {
+    build_logger(&env, None, &service, options.as_ref())
 }
 
 /// A logger for `Keel.createLogger` (with the database) or `createLogger` (without).
 pub fn build_logger(
+    env: &Env,
     keel: Option<&keel::Keel>,
     service: &Unknown<'_>,
     options: Option<&Unknown<'_>>,
 ) -> Outcome<Logger> {
+    flush_at_exit(env);
     let service = text(service);
     Outcome(logger_options(options).map(|(options, filter)| {
         napi::bindgen_prelude::within_runtime_if_available(|| match keel {
@@ -463,6 +496,73 @@ pub fn build_logger(
             },
         })
     }))
+}
+
+thread_local! {
+    /// The env whose exit listener is registered, so each env gets one.
+    static EXIT_HOOK: std::cell::Cell<sys::napi_env> = const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// How long Node's exit waits for queued log events to be written.
+const EXIT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `process.on('exit')` listener: waits until every log writer of the process has written
+/// what it holds. Blocking is what an exit listener must do (it cannot await), as pino's
+/// `flushSync` does.
+unsafe extern "C" fn flush_on_exit(
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
+) -> sys::napi_value {
+    // A panic must not cross into Node.
+    let _ = std::panic::catch_unwind(|| {
+        napi::bindgen_prelude::block_on(telemetry::flush_all(EXIT_FLUSH_TIMEOUT))
+    });
+    std::ptr::null_mut()
+}
+
+/// Adds, once per env, a `process.on('exit')` listener that writes what every log writer still
+/// holds (for at most [`EXIT_FLUSH_TIMEOUT`]), so a script that ends, or calls
+/// `process.exit()`, without `await log.flush()` loses nothing. Where there is no `process`
+/// (an embedder without it), nothing is added and nothing is thrown.
+fn flush_at_exit(env: &Env) {
+    let raw = env.raw();
+    if EXIT_HOOK.get() == raw {
+        return;
+    }
+    let null = std::ptr::null_mut;
+    let (mut global, mut process, mut on, mut listener, mut event, mut ignored) =
+        (null(), null(), null(), null(), null(), null());
+    // SAFETY: `raw` is the live env of the current call; every handle made here belongs to it.
+    let added = unsafe {
+        sys::napi_get_global(raw, &mut global) == sys::Status::napi_ok
+            && sys::napi_get_named_property(raw, global, c"process".as_ptr(), &mut process)
+                == sys::Status::napi_ok
+            && sys::napi_get_named_property(raw, process, c"on".as_ptr(), &mut on)
+                == sys::Status::napi_ok
+            && sys::napi_create_function(
+                raw,
+                c"keelFlushLogsOnExit".as_ptr(),
+                -1, // NAPI_AUTO_LENGTH
+                Some(flush_on_exit),
+                std::ptr::null_mut(),
+                &mut listener,
+            ) == sys::Status::napi_ok
+            && sys::napi_create_string_utf8(raw, c"exit".as_ptr(), 4, &mut event)
+                == sys::Status::napi_ok
+            && sys::napi_call_function(
+                raw,
+                process,
+                on,
+                2,
+                [event, listener].as_ptr(),
+                &mut ignored,
+            ) == sys::Status::napi_ok
+    };
+    if added {
+        EXIT_HOOK.set(raw);
+    } else {
+        clear_exception(raw);
+    }
 }
 
 /// Options of `createLogger`; every field is optional. Ids that are not UUIDs are stored as

@@ -90,7 +90,7 @@ impl PyKeel {
             min_level,
             debug_sample_rate,
         )?;
-        Ok(args.build(Some(&self.inner)))
+        Ok(args.build(service.py(), Some(&self.inner)))
     }
 
     fn install_log_sink(&self) {

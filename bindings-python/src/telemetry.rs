@@ -352,7 +352,8 @@ impl LoggerArgs {
     }
 
     /// A logger writing to `keel`'s database, or to the process default sink.
-    pub fn build(self, keel: Option<&keel::Keel>) -> PyLogger {
+    pub fn build(self, py: Python<'_>, keel: Option<&keel::Keel>) -> PyLogger {
+        flush_at_exit(py);
         let _guard = runtime().enter();
         let inner = match keel {
             Some(keel) => keel.logger_with(&self.service, self.options, self.filter),
@@ -392,11 +393,29 @@ pub fn create_logger(
         min_level,
         debug_sample_rate,
     )?;
-    Ok(args.build(None))
+    Ok(args.build(service.py(), None))
+}
+
+/// Registers [`flush_logs`] with `atexit` when the process makes its first logger, so queued
+/// events are written when the interpreter exits. Processes that never log register nothing.
+/// atexit runs before finalization, and `flush_logs` waits without the GIL, so runtime
+/// threads that still hold Python work can finish it.
+fn flush_at_exit(py: Python<'_>) {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        let registered = wrap_pyfunction!(flush_logs, py).and_then(|flush| {
+            py.import("atexit")?.call_method1("register", (flush,))?;
+            Ok(())
+        });
+        if let Err(err) = registered {
+            err.write_unraisable(py, None);
+        }
+    });
 }
 
 /// Blocks (without the GIL) until every log writer of this process has written what it holds,
-/// for at most `timeout` seconds; returns how many finished. For sync shutdown code.
+/// for at most `timeout` seconds; returns how many finished. For sync shutdown code; the
+/// first logger of a process also registers it with `atexit`.
 #[pyfunction]
 #[pyo3(signature = (timeout = 5.0))]
 pub fn flush_logs(py: Python<'_>, timeout: f64) -> PyResult<usize> {

@@ -176,3 +176,22 @@ assert keel.flush_logs() >= 1
     with sqlite3.connect(db) as conn:
         (count,) = conn.execute("SELECT count(*) FROM system_logs WHERE service = 'exit-svc'").fetchone()
     assert count == 500
+
+
+def test_interpreter_exit_writes_queued_events_without_a_flush(tmp_path: pathlib.Path) -> None:
+    """The first logger registers an atexit flush: a script that never flushes loses nothing."""
+    db = tmp_path / "atexit.db"
+    script = f"""
+import asyncio, keel
+async def main():
+    handle = await keel.connect("sqlite://{db}")
+    log = handle.create_logger("atexit-svc")
+    for i in range(2000):
+        log.info("queued", {{"i": i}})
+    return handle
+handle = asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    with sqlite3.connect(db) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM system_logs WHERE service = 'atexit-svc'").fetchone()
+    assert count == 2000

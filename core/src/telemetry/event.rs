@@ -8,6 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -69,16 +70,185 @@ impl FromStr for Level {
     }
 }
 
-/// A log event as stored in `system_logs`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What every event of one logger shares: its service and ids. Events hold it behind one `Arc`,
+/// so an enqueue copies a pointer, not five fields.
+#[derive(Debug, Clone, Default)]
+pub struct EventContext {
+    /// The emitting service, e.g. `copilot-autonomous`.
+    pub service: String,
+    /// The trace the events belong to.
+    pub trace_id: Option<Uuid>,
+    /// The acting user.
+    pub user_id: Option<Uuid>,
+    /// The user's organisation.
+    pub org_id: Option<Uuid>,
+    /// The agent, for fleet events.
+    pub agent_name: Option<String>,
+    /// Raw values of the logger's own fields that failed validation; the writer adds them to
+    /// every event's `metadata._invalid`.
+    pub invalid: Option<Map<String, Value>>,
+    /// How the writer makes the events' metadata safe.
+    pub limits: MetadataLimits,
+}
+
+/// An event's metadata as the caller gave it: an owned copy, made safe (scrubbed, redacted,
+/// capped) by the writer, off the caller's path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metadata {
+    /// Fields.
+    Fields(Map<String, Value>),
+    /// The text of a JSON object, as a binding's engine serialized it (V8's `JSON.stringify`).
+    Json(Box<str>),
+}
+
+impl Default for Metadata {
+    fn default() -> Self {
+        Metadata::Fields(Map::new())
+    }
+}
+
+/// JSON metadata longer than this is not kept: it is replaced by a truncation marker at
+/// enqueue, so a queued event never holds more than this much of it.
+pub const MAX_JSON_METADATA: usize = 1 << 20;
+
+impl Metadata {
+    /// Metadata from a JSON object's text; text over [`MAX_JSON_METADATA`] becomes a marker.
+    pub fn from_json(text: String) -> Self {
+        if text.len() > MAX_JSON_METADATA {
+            let mut marker = Map::new();
+            marker.insert("_truncated".into(), Value::Bool(true));
+            marker.insert("_approx_bytes".into(), Value::from(text.len() as u64));
+            return Metadata::Fields(marker);
+        }
+        Metadata::Json(text.into_boxed_str())
+    }
+
+    /// True when there is nothing to store.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Metadata::Fields(map) => map.is_empty(),
+            Metadata::Json(text) => text.trim() == "{}",
+        }
+    }
+
+    /// The fields, parsed when needed and made safe with `limits`. Text that is not a JSON
+    /// object is kept under `value`.
+    pub fn sanitized(self, limits: &MetadataLimits) -> Map<String, Value> {
+        let map = match self {
+            Metadata::Fields(map) => map,
+            Metadata::Json(text) => match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(map)) => map,
+                Ok(other) => Map::from_iter([("value".to_owned(), other)]),
+                Err(_) => Map::from_iter([("value".to_owned(), Value::String(text.into()))]),
+            },
+        };
+        if map.is_empty() {
+            map
+        } else {
+            sanitize_metadata(map, limits)
+        }
+    }
+}
+
+/// The span fields of a span's stop event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanRecord {
+    /// The span.
+    pub span_id: Uuid,
+    /// How long it ran.
+    pub duration_ms: i64,
+}
+
+/// A log event as queued: the caller's part only. The writer turns it into a [`StoredEvent`].
+///
+/// Kept small (rare fields boxed, the logger's context shared) because every enqueue moves one.
+#[derive(Debug, Clone)]
 pub struct LogEvent {
+    /// When the event happened; converted to a calendar time by the writer.
+    pub timestamp: SystemTime,
+    /// Severity.
+    pub level: Level,
+    /// The logger's service and ids.
+    pub context: Arc<EventContext>,
+    /// Dot-namespaced verb, e.g. `model_router.tier_resolved`.
+    pub action: Box<str>,
+    /// The span it happened inside.
+    pub parent_span_id: Option<Uuid>,
+    /// Set on span stop events.
+    pub span: Option<Box<SpanRecord>>,
+    /// The error's message, for failures.
+    pub error_message: Option<Box<str>>,
+    /// Structured fields; LLM calls use the OpenTelemetry GenAI names (`gen_ai.*`).
+    pub metadata: Metadata,
+}
+
+impl LogEvent {
+    /// An event of `level` from `service` happening now, with no context, ids or metadata.
+    /// Loggers fill in the rest; this is for events built by hand (tests, the sink's own).
+    pub fn new(level: Level, service: &str, action: &str, metadata: Map<String, Value>) -> Self {
+        Self {
+            timestamp: SystemTime::now(),
+            level,
+            context: Arc::new(EventContext {
+                service: service.to_owned(),
+                ..EventContext::default()
+            }),
+            action: action.into(),
+            parent_span_id: None,
+            span: None,
+            error_message: None,
+            metadata: Metadata::Fields(metadata),
+        }
+    }
+
+    /// The row to write: context spelled out, metadata made safe, the logger's invalid fields
+    /// merged into `metadata._invalid`.
+    pub fn into_stored(self) -> StoredEvent {
+        let context = &*self.context;
+        let mut metadata = self.metadata.sanitized(&context.limits);
+        if let Some(invalid) = &context.invalid {
+            for (key, raw) in invalid {
+                insert_invalid(&mut metadata, key, raw.clone());
+            }
+        }
+        StoredEvent {
+            timestamp: DateTime::<Utc>::from(self.timestamp),
+            level: self.level,
+            service: context.service.clone(),
+            action: self.action.into(),
+            trace_id: context.trace_id,
+            span_id: self.span.as_ref().map(|s| s.span_id),
+            parent_span_id: self.parent_span_id,
+            user_id: context.user_id,
+            org_id: context.org_id,
+            agent_name: context.agent_name.clone(),
+            duration_ms: self.span.as_ref().map(|s| s.duration_ms),
+            error_message: self.error_message.map(String::from),
+            metadata,
+        }
+    }
+}
+
+/// Records `raw` under `metadata._invalid.<key>`.
+pub(super) fn insert_invalid(metadata: &mut Map<String, Value>, key: &str, raw: Value) {
+    let slot = metadata
+        .entry("_invalid")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(map) = slot {
+        map.insert(key.to_owned(), raw);
+    }
+}
+
+/// A log event as stored in `system_logs` (and printed as a JSON line without a database).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
     /// When the event happened (UTC).
     pub timestamp: DateTime<Utc>,
     /// Severity.
     pub level: Level,
-    /// The emitting service, e.g. `copilot-autonomous`.
-    pub service: Arc<str>,
-    /// Dot-namespaced verb, e.g. `model_router.tier_resolved`.
+    /// The emitting service.
+    pub service: String,
+    /// Dot-namespaced verb.
     pub action: String,
     /// The trace this event belongs to.
     pub trace_id: Option<Uuid>,
@@ -91,35 +261,13 @@ pub struct LogEvent {
     /// The user's organisation.
     pub org_id: Option<Uuid>,
     /// The agent, for fleet events.
-    pub agent_name: Option<Arc<str>>,
+    pub agent_name: Option<String>,
     /// Span duration, on span stop events.
     pub duration_ms: Option<i64>,
     /// The error's message, for failures.
     pub error_message: Option<String>,
-    /// Structured fields; LLM calls use the OpenTelemetry GenAI names (`gen_ai.*`).
+    /// Structured fields, made safe.
     pub metadata: Map<String, Value>,
-}
-
-impl LogEvent {
-    /// An event of `level` from `service` happening now, with no context, ids or metadata.
-    /// Loggers fill in the rest; this is for events built by hand (tests, the sink's own).
-    pub fn new(level: Level, service: &str, action: &str, metadata: Map<String, Value>) -> Self {
-        Self {
-            timestamp: Utc::now(),
-            level,
-            service: Arc::from(service),
-            action: action.to_owned(),
-            trace_id: None,
-            span_id: None,
-            parent_span_id: None,
-            user_id: None,
-            org_id: None,
-            agent_name: None,
-            duration_ms: None,
-            error_message: None,
-            metadata,
-        }
-    }
 }
 
 /// Parses an id the way every event field is parsed: a UUID in any standard spelling, or a

@@ -6,14 +6,15 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
-use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
-use super::event::{IdField, Level, LogEvent, MetadataLimits, sanitize_metadata};
+use super::event::{
+    EventContext, IdField, Level, LogEvent, Metadata, MetadataLimits, SpanRecord, insert_invalid,
+};
 use super::redact::clean_text;
 use super::sink::Sink;
 
@@ -97,14 +98,10 @@ pub struct Logger {
 struct LoggerInner {
     sink: Sink,
     filter: LogFilter,
-    service: Arc<str>,
+    /// Service and ids, shared by every event of this logger.
+    context: Arc<EventContext>,
     trace_id: Uuid,
     remote_parent: Option<Uuid>,
-    user_id: Option<Uuid>,
-    org_id: Option<Uuid>,
-    agent_name: Option<Arc<str>>,
-    /// Raw values that failed validation, added to every event.
-    invalid: Option<Map<String, Value>>,
     keep_debug: bool,
     /// Open spans, innermost last: events are parented to the innermost.
     open_spans: Mutex<Vec<Uuid>>,
@@ -118,11 +115,11 @@ impl Logger {
     pub fn new(sink: Sink, service: &str, options: LoggerOptions, filter: LogFilter) -> Self {
         let mut invalid = Map::new();
         let service = clean_text(service.trim(), 256);
-        let service: Arc<str> = if service.is_empty() {
+        let service = if service.is_empty() {
             invalid.insert("service".into(), Value::String(service));
-            Arc::from("unknown")
+            "unknown".to_owned()
         } else {
-            Arc::from(service)
+            service
         };
         let traceparent = options
             .traceparent
@@ -155,21 +152,25 @@ impl Logger {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| Arc::from(clean_text(s, 256)));
+            .map(|s| clean_text(s, 256));
         let keep_debug = filter.debug_sample_rate >= 1.0
             || (filter.debug_sample_rate > 0.0
                 && (trace_id.as_u64_pair().1 as f64 / u64::MAX as f64) < filter.debug_sample_rate);
         Self {
             inner: Arc::new(LoggerInner {
                 sink,
+                context: Arc::new(EventContext {
+                    service,
+                    trace_id: Some(trace_id),
+                    user_id,
+                    org_id,
+                    agent_name,
+                    invalid: (!invalid.is_empty()).then_some(invalid),
+                    limits: filter.metadata,
+                }),
                 filter,
-                service,
                 trace_id,
                 remote_parent,
-                user_id,
-                org_id,
-                agent_name,
-                invalid: (!invalid.is_empty()).then_some(invalid),
                 keep_debug,
                 open_spans: Mutex::new(Vec::new()),
                 open_count: AtomicUsize::new(0),
@@ -184,7 +185,7 @@ impl Logger {
 
     /// The service name.
     pub fn service(&self) -> &str {
-        &self.inner.service
+        &self.inner.context.service
     }
 
     /// The sink this logger writes to.
@@ -235,6 +236,18 @@ impl Logger {
         error: Option<&str>,
         metadata: Map<String, Value>,
     ) {
+        self.log_metadata(level, action, error, Metadata::Fields(metadata));
+    }
+
+    /// [`Logger::log`] with metadata in either form; bindings pass the text their engine's JSON
+    /// serializer produced, which the writer parses off the caller's path.
+    pub fn log_metadata(
+        &self,
+        level: Level,
+        action: &str,
+        error: Option<&str>,
+        metadata: Metadata,
+    ) {
         if !self.enabled(level) {
             return;
         }
@@ -242,9 +255,8 @@ impl Logger {
         self.emit(
             level,
             action,
-            None,
             parent,
-            Utc::now(),
+            SystemTime::now(),
             None,
             error,
             metadata,
@@ -267,6 +279,9 @@ impl Logger {
     }
 
     fn current_parent(&self) -> Option<Uuid> {
+        if self.inner.open_count.load(Ordering::Acquire) == 0 {
+            return self.inner.remote_parent;
+        }
         let open = self
             .inner
             .open_spans
@@ -280,54 +295,42 @@ impl Logger {
         &self,
         level: Level,
         action: &str,
-        span_id: Option<Uuid>,
         parent_span_id: Option<Uuid>,
-        timestamp: DateTime<Utc>,
-        duration_ms: Option<i64>,
+        timestamp: SystemTime,
+        span: Option<SpanRecord>,
         error: Option<&str>,
-        metadata: Map<String, Value>,
+        mut metadata: Metadata,
     ) {
         let inner = &*self.inner;
-        let mut metadata = if metadata.is_empty() {
-            metadata
-        } else {
-            sanitize_metadata(metadata, &inner.filter.metadata)
-        };
         let trimmed = action.trim();
         let action = if trimmed.is_empty() {
-            insert_invalid(&mut metadata, "action", Value::String(action.to_owned()));
-            "unnamed".to_owned()
+            let mut fields = metadata.sanitized(&inner.filter.metadata);
+            insert_invalid(&mut fields, "action", Value::String(action.to_owned()));
+            metadata = Metadata::Fields(fields);
+            "unnamed".into()
         } else {
-            clean_text(trimmed, 256)
+            clean_text(trimmed, 256).into_boxed_str()
         };
-        if let Some(invalid) = &inner.invalid {
-            for (k, v) in invalid {
-                insert_invalid(&mut metadata, k, v.clone());
-            }
-        }
         inner.sink.enqueue(LogEvent {
             timestamp,
             level,
-            service: inner.service.clone(),
+            context: inner.context.clone(),
             action,
-            trace_id: Some(inner.trace_id),
-            span_id,
             parent_span_id,
-            user_id: inner.user_id,
-            org_id: inner.org_id,
-            agent_name: inner.agent_name.clone(),
-            duration_ms,
-            error_message: error.map(|e| clean_text(e, 4096)),
+            span: span.map(Box::new),
+            error_message: error.map(|e| clean_text(e, 4096).into_boxed_str()),
             metadata,
         });
     }
 
     fn open(&self, span: Uuid) {
-        self.inner
+        let mut open = self
+            .inner
             .open_spans
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(span);
+            .unwrap_or_else(|e| e.into_inner());
+        open.push(span);
+        self.inner.open_count.store(open.len(), Ordering::Release);
     }
 
     fn close(&self, span: Uuid) {
@@ -340,15 +343,6 @@ impl Logger {
             open.remove(at);
         }
         self.inner.open_count.store(open.len(), Ordering::Release);
-    }
-}
-
-fn insert_invalid(metadata: &mut Map<String, Value>, key: &str, raw: Value) {
-    let slot = metadata
-        .entry("_invalid")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(map) = slot {
-        map.insert(key.to_owned(), raw);
     }
 }
 
@@ -378,7 +372,7 @@ struct SpanInner {
     span_id: Uuid,
     parent: Option<Uuid>,
     started: Instant,
-    started_at: DateTime<Utc>,
+    started_at: SystemTime,
     metadata: Mutex<Option<Map<String, Value>>>,
 }
 
@@ -398,7 +392,7 @@ impl Span {
                 span_id,
                 parent,
                 started: Instant::now(),
-                started_at: Utc::now(),
+                started_at: SystemTime::now(),
                 metadata: Mutex::new(Some(metadata)),
             }),
         }
@@ -488,12 +482,14 @@ impl SpanInner {
             self.logger.emit(
                 level,
                 &self.action,
-                Some(self.span_id),
                 self.parent,
                 self.started_at,
-                Some(duration),
+                Some(SpanRecord {
+                    span_id: self.span_id,
+                    duration_ms: duration,
+                }),
                 error,
-                metadata,
+                Metadata::Fields(metadata),
             );
         }
         true

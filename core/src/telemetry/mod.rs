@@ -24,7 +24,10 @@ mod sink;
 mod trace;
 
 pub use context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
-pub use event::{IdField, Level, LogEvent, MetadataLimits, parse_id, sanitize_metadata};
+pub use event::{
+    EventContext, IdField, Level, LogEvent, MAX_JSON_METADATA, Metadata, MetadataLimits,
+    SpanRecord, StoredEvent, parse_id, sanitize_metadata,
+};
 pub use layer::KeelLayer;
 pub use logger::{LogFilter, Logger, LoggerOptions, Span, SpanStatus};
 pub use redact::{REDACTED, is_secret_key, redact_secrets};

@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::event::{Level, LogEvent};
+use super::event::{Level, LogEvent, StoredEvent};
 use crate::store::Pool;
 
 /// Where the writer puts events.
@@ -298,17 +298,19 @@ impl Writer {
                     () = tokio::time::sleep(self.options.flush_interval) => {}
                 }
             }
-            // Drain everything queued now, batch by batch.
-            loop {
-                let first = self.take_batch(&shared);
-                if first.is_empty() {
-                    break;
-                }
+            // Take what is queued now, batch by batch, and no more: chasing the newest events
+            // would read the cache lines producers are writing, slowing every enqueue.
+            let mut budget = shared.queued();
+            while budget > 0 {
+                let first = self.take_batch(&shared, &mut budget);
                 let second = if in_flight > 1 {
-                    self.take_batch(&shared)
+                    self.take_batch(&shared, &mut budget)
                 } else {
                     Vec::new()
                 };
+                if first.is_empty() {
+                    continue;
+                }
                 let (a, b) = tokio::join!(self.write(&shared, first, &outage_since), async {
                     !second.is_empty() && self.write(&shared, second, &outage_since).await
                 });
@@ -325,14 +327,39 @@ impl Writer {
         }
     }
 
-    fn take_batch(&self, shared: &Shared) -> Vec<LogEvent> {
-        let mut batch = Vec::with_capacity(self.options.batch_size.min(shared.queued()));
-        while batch.len() < self.options.batch_size {
+    /// Up to one batch of queued events (at most `budget`, which it lowers), made into rows:
+    /// metadata is parsed and made safe here, off the callers' path. Empty once the queue is.
+    fn take_batch(&self, shared: &Shared, budget: &mut usize) -> Vec<StoredEvent> {
+        let limit = self.options.batch_size.min(*budget);
+        if matches!(self.destination, Destination::Discard) {
+            // Nothing reads a discarded event: it is counted, not converted.
+            let mut discarded = 0;
+            while discarded < limit && shared.queue.pop().is_some() {
+                discarded += 1;
+            }
+            shared
+                .counters
+                .written
+                .fetch_add(discarded as u64, Ordering::AcqRel);
+            *budget = if discarded < limit {
+                0
+            } else {
+                *budget - discarded
+            };
+            return Vec::new();
+        }
+        let mut batch = Vec::with_capacity(limit);
+        while batch.len() < limit {
             match shared.queue.pop() {
-                Some(event) => batch.push(event),
+                Some(event) => batch.push(event.into_stored()),
                 None => break,
             }
         }
+        *budget = if batch.len() < limit {
+            0
+        } else {
+            *budget - batch.len()
+        };
         batch
     }
 
@@ -340,7 +367,7 @@ impl Writer {
     async fn write(
         &self,
         shared: &Shared,
-        mut batch: Vec<LogEvent>,
+        mut batch: Vec<StoredEvent>,
         outage_since: &std::sync::Mutex<Option<Instant>>,
     ) -> bool {
         let counters = &shared.counters;
@@ -405,7 +432,7 @@ impl Writer {
             metadata,
         );
         // The report is not a caller's event, so it is not counted as accepted or written.
-        if write_batch(&self.destination, std::slice::from_ref(&event))
+        if write_batch(&self.destination, &[event.into_stored()])
             .await
             .is_ok()
         {
@@ -430,11 +457,11 @@ fn is_content_error(err: &sqlx::Error) -> bool {
     }
 }
 
-fn metadata_json(event: &LogEvent) -> String {
+fn metadata_json(event: &StoredEvent) -> String {
     serde_json::to_string(&event.metadata).unwrap_or_else(|_| "{}".to_owned())
 }
 
-async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<(), sqlx::Error> {
+async fn write_batch(destination: &Destination, batch: &[StoredEvent]) -> Result<(), sqlx::Error> {
     match destination {
         Destination::Discard => Ok(()),
         Destination::Stdout => {
@@ -466,7 +493,7 @@ async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<()
             for e in batch {
                 ts.push(e.timestamp);
                 level.push(e.level.as_str());
-                service.push(&*e.service);
+                service.push(e.service.as_str());
                 action.push(e.action.as_str());
                 trace.push(e.trace_id);
                 span.push(e.span_id);
@@ -518,14 +545,14 @@ async fn write_batch(destination: &Destination, batch: &[LogEvent]) -> Result<()
                     row.push_bind(uuid::Uuid::now_v7().to_string())
                         .push_bind(e.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
                         .push_bind(e.level.as_str())
-                        .push_bind(e.service.to_string())
+                        .push_bind(e.service.clone())
                         .push_bind(e.action.clone())
                         .push_bind(e.trace_id.map(|id| id.to_string()))
                         .push_bind(e.span_id.map(|id| id.to_string()))
                         .push_bind(e.parent_span_id.map(|id| id.to_string()))
                         .push_bind(e.user_id.map(|id| id.to_string()))
                         .push_bind(e.org_id.map(|id| id.to_string()))
-                        .push_bind(e.agent_name.as_deref().map(str::to_owned))
+                        .push_bind(e.agent_name.clone())
                         .push_bind(e.duration_ms)
                         .push_bind(e.error_message.clone())
                         .push_bind(metadata_json(e));
