@@ -83,6 +83,27 @@ pub enum Error {
         child_pid: u32,
     },
 
+    /// No model can serve a request: nothing is configured for the feature and tier, or every
+    /// candidate's circuit is open.
+    #[error(
+        "no model available for feature `{feature}` tier `{tier}`: {}",
+        match reason {
+            crate::models::Unavailable::NotConfigured => "no primary or fallback is configured".to_owned(),
+            crate::models::Unavailable::AllCircuitsOpen =>
+                format!("the circuits of all {candidates} candidate(s) are open"),
+        }
+    )]
+    NoModelAvailable {
+        /// The feature asked for.
+        feature: &'static str,
+        /// The tier resolved.
+        tier: &'static str,
+        /// Why nothing serves.
+        reason: crate::models::Unavailable,
+        /// How many candidates were configured.
+        candidates: usize,
+    },
+
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -100,6 +121,7 @@ impl Error {
         "timeout",
         "closed",
         "forked",
+        "no_model_available",
         "internal",
     ];
 
@@ -114,6 +136,7 @@ impl Error {
             Error::Timeout { .. } => "timeout",
             Error::Closed => "closed",
             Error::Forked { .. } => "forked",
+            Error::NoModelAvailable { .. } => "no_model_available",
             Error::Internal(_) => "internal",
         }
     }

@@ -20,6 +20,7 @@
 
 pub mod error;
 pub mod ffi_probe;
+pub mod models;
 pub mod store;
 pub mod telemetry;
 

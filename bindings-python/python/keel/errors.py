@@ -16,6 +16,7 @@ __all__ = [
     "KeelTimeoutError",
     "ClosedError",
     "ForkedError",
+    "NoModelAvailableError",
     "InternalError",
     "BY_CODE",
 ]
@@ -78,6 +79,13 @@ class ForkedError(KeelError):
     code = "forked"
 
 
+class NoModelAvailableError(KeelError):
+    """No model can serve a request: none is configured for the feature and tier, or every
+    candidate's circuit is open."""
+
+    code = "no_model_available"
+
+
 class InternalError(KeelError):
     """A bug in Keel, or a panic caught at the boundary. Please report it."""
 
@@ -96,6 +104,7 @@ BY_CODE: dict[str, type[KeelError]] = {
         KeelTimeoutError,
         ClosedError,
         ForkedError,
+        NoModelAvailableError,
         InternalError,
     )
 }

@@ -1,0 +1,44 @@
+//! Per-run credit budgets of fleet agents (the original `FLEET_AGENT_BUDGETS`).
+
+/// Credits one run of each agent may spend; agents not listed get [`DEFAULT_AGENT_BUDGET`].
+pub const FLEET_AGENT_BUDGETS: &[(&str, f64)] = &[
+    ("morning-briefing", 8.0),
+    ("eod-summary", 8.0),
+    ("meeting-prep", 5.0),
+    ("deal-risk-scan", 5.0),
+    ("pipeline-digest", 5.0),
+    ("coaching-prep", 5.0),
+];
+
+/// The budget of an agent with no entry of its own.
+pub const DEFAULT_AGENT_BUDGET: f64 = 10.0;
+
+/// The original `checkAgentBudget` result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgentBudget {
+    /// True once `used` reaches the limit.
+    pub exceeded: bool,
+    /// The agent's limit.
+    pub limit: f64,
+    /// Credits used so far.
+    pub used: f64,
+}
+
+/// The budget of `agent`, or the default.
+pub fn agent_budget_limit(agent: &str) -> f64 {
+    FLEET_AGENT_BUDGETS
+        .iter()
+        .find(|(name, _)| *name == agent)
+        .map_or(DEFAULT_AGENT_BUDGET, |(_, limit)| *limit)
+}
+
+/// Whether a run of `agent` that has used `used` credits is over its budget. A NaN `used` counts
+/// as exceeded: an unknown spend must not pass a budget check.
+pub fn check_agent_budget(agent: &str, used: f64) -> AgentBudget {
+    let limit = agent_budget_limit(agent);
+    AgentBudget {
+        exceeded: used.is_nan() || used >= limit,
+        limit,
+        used,
+    }
+}
