@@ -159,6 +159,64 @@ pub struct SpanRecord {
     pub duration_ms: i64,
 }
 
+/// Text stored inline when short (no allocation), boxed otherwise. Event names are short, and
+/// an allocation per event freed on the writer's thread costs more than the rest of an enqueue.
+#[derive(Clone)]
+pub enum ShortText {
+    /// Up to [`ShortText::INLINE`] bytes of UTF-8.
+    Inline {
+        /// Bytes used.
+        len: u8,
+        /// The text, then zeros.
+        bytes: [u8; ShortText::INLINE],
+    },
+    /// Longer text.
+    Heap(Box<str>),
+}
+
+impl ShortText {
+    /// Longest text kept inline.
+    pub const INLINE: usize = 38;
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ShortText::Inline { len, bytes } => {
+                // Only whole `&str`s are copied in (see `From<&str>`), so this is UTF-8.
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            ShortText::Heap(text) => text,
+        }
+    }
+}
+
+impl From<&str> for ShortText {
+    fn from(text: &str) -> Self {
+        if text.len() <= Self::INLINE {
+            let mut bytes = [0; Self::INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            ShortText::Inline {
+                len: text.len() as u8,
+                bytes,
+            }
+        } else {
+            ShortText::Heap(text.into())
+        }
+    }
+}
+
+impl fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq for ShortText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
 /// A log event as queued: the caller's part only. The writer turns it into a [`StoredEvent`].
 ///
 /// Kept small (rare fields boxed, the logger's context shared) because every enqueue moves one.
@@ -171,7 +229,7 @@ pub struct LogEvent {
     /// The logger's service and ids.
     pub context: Arc<EventContext>,
     /// Dot-namespaced verb, e.g. `model_router.tier_resolved`.
-    pub action: Box<str>,
+    pub action: ShortText,
     /// The span it happened inside.
     pub parent_span_id: Option<Uuid>,
     /// Set on span stop events.
@@ -215,7 +273,7 @@ impl LogEvent {
             timestamp: DateTime::<Utc>::from(self.timestamp),
             level: self.level,
             service: context.service.clone(),
-            action: self.action.into(),
+            action: self.action.as_str().to_owned(),
             trace_id: context.trace_id,
             span_id: self.span.as_ref().map(|s| s.span_id),
             parent_span_id: self.parent_span_id,
@@ -358,4 +416,27 @@ pub fn sanitize_metadata(
         return marker;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShortText;
+
+    #[test]
+    fn short_text_keeps_every_length_whole() {
+        for text in [
+            "",
+            "model_router.tier_resolved",
+            &"é".repeat(19), // 38 bytes: the inline limit
+            &"é".repeat(20), // 40 bytes: boxed
+            &"x".repeat(300),
+        ] {
+            let short = ShortText::from(text);
+            assert_eq!(short.as_str(), text);
+            assert_eq!(
+                matches!(short, ShortText::Inline { .. }),
+                text.len() <= ShortText::INLINE
+            );
+        }
+    }
 }

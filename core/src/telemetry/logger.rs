@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use super::context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
 use super::event::{
-    EventContext, IdField, Level, LogEvent, Metadata, MetadataLimits, SpanRecord, insert_invalid,
+    EventContext, IdField, Level, LogEvent, Metadata, MetadataLimits, ShortText, SpanRecord,
+    insert_invalid,
 };
-use super::redact::clean_text;
+use super::redact::{clean_text, is_clean};
 use super::sink::Sink;
 
 /// Where a logger's events are filtered before they reach the sink.
@@ -307,9 +308,11 @@ impl Logger {
             let mut fields = metadata.sanitized(&inner.filter.metadata);
             insert_invalid(&mut fields, "action", Value::String(action.to_owned()));
             metadata = Metadata::Fields(fields);
-            "unnamed".into()
+            ShortText::from("unnamed")
+        } else if is_clean(trimmed, 256) {
+            ShortText::from(trimmed)
         } else {
-            clean_text(trimmed, 256).into_boxed_str()
+            ShortText::from(clean_text(trimmed, 256).as_str())
         };
         inner.sink.enqueue(LogEvent {
             timestamp,

@@ -128,9 +128,14 @@ pub fn clean_text(text: &str, max_bytes: usize) -> String {
     clean_owned(text.to_owned(), max_bytes)
 }
 
+/// True when `text` is stored as is: short enough and without NUL bytes.
+pub(super) fn is_clean(text: &str, max_bytes: usize) -> bool {
+    text.len() <= max_bytes && !text.contains('\0')
+}
+
 /// [`clean_text`] on an owned string, reusing it when it is already clean.
 pub(super) fn clean_owned(text: String, max_bytes: usize) -> String {
-    if text.len() <= max_bytes && !text.contains('\0') {
+    if is_clean(&text, max_bytes) {
         return text;
     }
     let mut out: String = if text.contains('\0') {
