@@ -104,6 +104,19 @@ pub enum Error {
         candidates: usize,
     },
 
+    /// A debit would take an org's balance below its grace threshold.
+    #[error(
+        "budget exceeded for org {org_id}: {requested} credit(s) requested, {remaining} remaining"
+    )]
+    BudgetExceeded {
+        /// The org.
+        org_id: uuid::Uuid,
+        /// Credits asked for.
+        requested: f64,
+        /// The balance now.
+        remaining: f64,
+    },
+
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -122,6 +135,7 @@ impl Error {
         "closed",
         "forked",
         "no_model_available",
+        "budget_exceeded",
         "internal",
     ];
 
@@ -137,6 +151,7 @@ impl Error {
             Error::Closed => "closed",
             Error::Forked { .. } => "forked",
             Error::NoModelAvailable { .. } => "no_model_available",
+            Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::Internal(_) => "internal",
         }
     }

@@ -17,6 +17,7 @@ __all__ = [
     "ClosedError",
     "ForkedError",
     "NoModelAvailableError",
+    "BudgetExceededError",
     "InternalError",
     "BY_CODE",
 ]
@@ -86,6 +87,12 @@ class NoModelAvailableError(KeelError):
     code = "no_model_available"
 
 
+class BudgetExceededError(KeelError):
+    """A debit would take an org's balance below its grace threshold."""
+
+    code = "budget_exceeded"
+
+
 class InternalError(KeelError):
     """A bug in Keel, or a panic caught at the boundary. Please report it."""
 
@@ -105,6 +112,7 @@ BY_CODE: dict[str, type[KeelError]] = {
         ClosedError,
         ForkedError,
         NoModelAvailableError,
+        BudgetExceededError,
         InternalError,
     )
 }

@@ -371,6 +371,20 @@ impl Matrix {
         self.rows == 0
     }
 
+    /// Every row: platform slots first, then org overrides.
+    pub fn rows(&self) -> impl Iterator<Item = &ModelEntry> {
+        self.platform
+            .iter()
+            .chain(self.orgs.values().flat_map(|slots| slots.iter().flatten()))
+            .flat_map(|slot| slot.candidates().map(|e| &**e))
+    }
+
+    /// The first row naming (provider, model), platform rows first.
+    pub fn find(&self, provider: &str, model_id: &str) -> Option<&ModelEntry> {
+        self.rows()
+            .find(|e| e.provider == provider && e.model_id == model_id)
+    }
+
     /// The slot serving `org` for (feature, tier): the org's override when it has one, else
     /// the platform's.
     pub fn slot(&self, feature: Feature, tier: Tier, org: Option<Uuid>) -> &Slot {

@@ -1,8 +1,9 @@
-//! Model routing: the model matrix, resolution with tier-filtered fallbacks, and per-run agent
-//! budgets.
+//! Model routing: the model matrix, resolution with tier-filtered fallbacks, circuit breakers
+//! shared by every instance, credits and budgets.
 //!
-//! This is the in-process half of the router: everything here answers without I/O. Storage of
-//! the matrix, the shared circuit breakers and the credit ledger build on it.
+//! [`ModelRouter`] is the handle: it caches the matrix and the breakers in process (resolution
+//! does no I/O while circuits are closed) and keeps them in the database, where every state
+//! change is atomic. The pure parts ([`Matrix`], [`resolve`], [`BreakerRow`]) work alone.
 //!
 //! ```
 //! use keel::models::{Feature, Matrix, Tier, default_rows, resolve};
@@ -16,15 +17,23 @@
 //! # Ok::<(), keel::Error>(())
 //! ```
 
+mod breaker;
 mod budget;
+pub mod credits;
 mod matrix;
 mod resolve;
+mod router;
+mod store;
 
+pub use breaker::{BreakerConfig, BreakerRow, CircuitState, FailureKind, Transition};
 pub use budget::{
     AgentBudget, DEFAULT_AGENT_BUDGET, FLEET_AGENT_BUDGETS, agent_budget_limit, check_agent_budget,
 };
+pub use credits::{BudgetStatus, Charge, DEFAULT_GRACE, Movement, Reservation};
 pub use matrix::{
     Feature, Matrix, ModelEntry, PROVIDERS, Pricing, Role, Scope, Slot, Tier, Usage,
     canonical_provider, default_rows,
 };
 pub use resolve::{DEFAULT_TIER, Resolution, Unavailable, resolve};
+pub use router::{ModelRequest, ModelRouter, RouterOptions};
+pub use store::{PROVIDER_WIDE, StoredBreaker};

@@ -1,0 +1,284 @@
+//! The circuit breaker's state machine, as pure functions of a stored row and the time.
+//!
+//! Closed → open after `failure_threshold` failures inside a sliding `window`. Open → half-open
+//! once `open_until` passes, through an atomic claim in the database that exactly one caller
+//! wins (the probe). A failed probe re-opens the circuit with the cooldown doubled (up to
+//! `max_cooldown`); a successful probe closes it. Only failures that are the provider's fault
+//! count ([`FailureKind::counts`]).
+//!
+//! The storage layer applies these functions under the row's lock (PostgreSQL `FOR UPDATE`,
+//! SQLite `BEGIN IMMEDIATE`), so concurrent reports never lose a failure.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Breaker tuning. Defaults are the original's: 3 failures in 5 minutes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BreakerConfig {
+    /// Failures inside `window` that open a model's circuit (default 3).
+    pub failure_threshold: u32,
+    /// Failures inside `window` across a provider's models that open the provider (default 10).
+    pub provider_failure_threshold: u32,
+    /// The sliding window (default 5 minutes).
+    pub window: Duration,
+    /// Cooldown after the first opening (default 30 s); doubles on each failed probe.
+    pub cooldown: Duration,
+    /// Longest cooldown (default 10 minutes).
+    pub max_cooldown: Duration,
+    /// A probe not reported within this is given to another caller (default 60 s).
+    pub probe_timeout: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 3,
+            provider_failure_threshold: 10,
+            window: Duration::from_secs(300),
+            cooldown: Duration::from_secs(30),
+            max_cooldown: Duration::from_secs(600),
+            probe_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl BreakerConfig {
+    /// The cooldown after `reopen_count` failed probes: `cooldown × 2^n`, capped.
+    pub fn cooldown_after(&self, reopen_count: u32) -> Duration {
+        let factor = 1u32.checked_shl(reopen_count.min(20)).unwrap_or(u32::MAX);
+        self.cooldown.saturating_mul(factor).min(self.max_cooldown)
+    }
+
+    fn ms(d: Duration) -> i64 {
+        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A circuit's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CircuitState {
+    /// Serving.
+    Closed,
+    /// Not serving until `open_until`.
+    Open,
+    /// One probe is out; everyone else treats it as open.
+    HalfOpen,
+}
+
+impl CircuitState {
+    /// `closed`, `open` or `half_open`, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CircuitState::Closed => "closed",
+            CircuitState::Open => "open",
+            CircuitState::HalfOpen => "half_open",
+        }
+    }
+}
+
+impl FromStr for CircuitState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "closed" => Ok(CircuitState::Closed),
+            "open" => Ok(CircuitState::Open),
+            "half_open" => Ok(CircuitState::HalfOpen),
+            _ => Err(Error::invalid_input(
+                "state",
+                format!("`{s}` is not one of closed, open, half_open"),
+            )),
+        }
+    }
+}
+
+/// What went wrong with a call, as far as the breaker cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// No answer in time.
+    Timeout,
+    /// A 5xx.
+    ServerError,
+    /// A 429.
+    RateLimited,
+    /// The provider said it is overloaded (Anthropic's 529).
+    Overloaded,
+    /// The request was at fault (4xx validation, auth): the model is fine.
+    ClientError,
+    /// The prompt did not fit the context window: the model is fine.
+    ContextTooLong,
+}
+
+impl FailureKind {
+    /// True for the provider's faults, the only ones that count toward opening a circuit.
+    pub fn counts(self) -> bool {
+        matches!(
+            self,
+            FailureKind::Timeout
+                | FailureKind::ServerError
+                | FailureKind::RateLimited
+                | FailureKind::Overloaded
+        )
+    }
+
+    /// The kind of an HTTP status: 429 rate limited, 529 overloaded, 408/504 timeout, other 5xx
+    /// server error, 413 context too long, other 4xx client error. Anything else (no status, a
+    /// network error) is a timeout: the provider did not answer.
+    pub fn from_status(status: Option<u16>) -> Self {
+        match status {
+            Some(429) => FailureKind::RateLimited,
+            Some(529) => FailureKind::Overloaded,
+            Some(408) | Some(504) => FailureKind::Timeout,
+            Some(413) => FailureKind::ContextTooLong,
+            Some(s) if (500..600).contains(&s) => FailureKind::ServerError,
+            Some(s) if (400..500).contains(&s) => FailureKind::ClientError,
+            _ => FailureKind::Timeout,
+        }
+    }
+
+    /// `timeout`, `server_error`, `rate_limited`, `overloaded`, `client_error` or
+    /// `context_too_long`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::ServerError => "server_error",
+            FailureKind::RateLimited => "rate_limited",
+            FailureKind::Overloaded => "overloaded",
+            FailureKind::ClientError => "client_error",
+            FailureKind::ContextTooLong => "context_too_long",
+        }
+    }
+}
+
+impl FromStr for FailureKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        [
+            FailureKind::Timeout,
+            FailureKind::ServerError,
+            FailureKind::RateLimited,
+            FailureKind::Overloaded,
+            FailureKind::ClientError,
+            FailureKind::ContextTooLong,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| {
+            Error::invalid_input(
+                "kind",
+                format!(
+                    "`{s}` is not one of timeout, server_error, rate_limited, overloaded, \
+                     client_error, context_too_long"
+                ),
+            )
+        })
+    }
+}
+
+/// A breaker row as stored; times are milliseconds since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerRow {
+    /// The circuit's state.
+    pub state: CircuitState,
+    /// Failure times inside the window, oldest first (at most the threshold).
+    pub recent_failures: Vec<i64>,
+    /// When an open circuit may be probed.
+    pub open_until: Option<i64>,
+    /// Failed probes since the circuit last closed.
+    pub reopen_count: u32,
+    /// When the current probe was handed out.
+    pub probe_claimed_at: Option<i64>,
+}
+
+impl Default for BreakerRow {
+    fn default() -> Self {
+        Self {
+            state: CircuitState::Closed,
+            recent_failures: Vec::new(),
+            open_until: None,
+            reopen_count: 0,
+            probe_claimed_at: None,
+        }
+    }
+}
+
+/// What a report did to a circuit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Nothing to write.
+    Unchanged,
+    /// Recorded, no state change (a failure below the threshold).
+    Counted,
+    /// Closed → open.
+    Opened,
+    /// Half-open → open after a failed probe, with a longer cooldown.
+    Reopened,
+    /// Half-open → closed after a successful probe.
+    Closed,
+}
+
+impl BreakerRow {
+    /// Applies a failure at `now` with `threshold`; returns the new row and what happened.
+    pub fn on_failure(
+        &self,
+        now: i64,
+        threshold: u32,
+        config: &BreakerConfig,
+    ) -> (Self, Transition) {
+        let mut next = self.clone();
+        match self.state {
+            CircuitState::Closed => {
+                let since = now - BreakerConfig::ms(config.window);
+                next.recent_failures.retain(|t| *t > since);
+                next.recent_failures.push(now);
+                let keep = threshold.max(1) as usize;
+                if next.recent_failures.len() > keep {
+                    let drop = next.recent_failures.len() - keep;
+                    next.recent_failures.drain(..drop);
+                }
+                if next.recent_failures.len() >= keep {
+                    next.state = CircuitState::Open;
+                    next.reopen_count = 0;
+                    next.open_until = Some(now + BreakerConfig::ms(config.cooldown_after(0)));
+                    next.recent_failures.clear();
+                    (next, Transition::Opened)
+                } else {
+                    (next, Transition::Counted)
+                }
+            }
+            CircuitState::HalfOpen => {
+                next.state = CircuitState::Open;
+                next.reopen_count = self.reopen_count.saturating_add(1);
+                next.open_until =
+                    Some(now + BreakerConfig::ms(config.cooldown_after(next.reopen_count)));
+                next.probe_claimed_at = None;
+                (next, Transition::Reopened)
+            }
+            // A late failure of a call started before the circuit opened changes nothing.
+            CircuitState::Open => (next, Transition::Unchanged),
+        }
+    }
+
+    /// Applies a success: only a half-open circuit changes (the probe closes it).
+    pub fn on_success(&self) -> (Self, Transition) {
+        if self.state != CircuitState::HalfOpen {
+            return (self.clone(), Transition::Unchanged);
+        }
+        (BreakerRow::default(), Transition::Closed)
+    }
+
+    /// True when a caller at `now` may try to claim the probe: open with the cooldown over, or
+    /// half-open with a probe that was never reported.
+    pub fn probe_due(&self, now: i64, config: &BreakerConfig) -> bool {
+        match self.state {
+            CircuitState::Closed => false,
+            CircuitState::Open => self.open_until.is_none_or(|t| now >= t),
+            CircuitState::HalfOpen => self
+                .probe_claimed_at
+                .is_none_or(|t| now >= t + BreakerConfig::ms(config.probe_timeout)),
+        }
+    }
+}

@@ -1,0 +1,504 @@
+//! Credits: an org balance with a grace threshold, a ledger where every movement records
+//! `balance_after`, one-shot deductions, and reserve → commit or release.
+//!
+//! Every movement is one statement or one transaction in the database, and the balance check is
+//! part of the debit itself (`UPDATE … WHERE balance − amount ≥ −grace`), so concurrent requests
+//! can never overspend. An idempotency key charges once: the ledger's unique index rejects a
+//! second row and the transaction that would have charged again rolls back.
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::store::Pool;
+
+/// The grace threshold of an org without its own: the balance may go down to −10 credits.
+pub const DEFAULT_GRACE: f64 = 10.0;
+
+/// The original `checkBudget` result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetStatus {
+    /// The balance (negative inside the grace threshold).
+    pub remaining: f64,
+    /// False once the balance is at or below −grace.
+    pub can_proceed: bool,
+}
+
+/// A debit of the ledger.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Charge {
+    /// The org charged.
+    pub org_id: Uuid,
+    /// Credits, ≥ 0.
+    pub amount: f64,
+    /// Charges once per (org, key); a repeat returns the first charge.
+    pub idempotency_key: Option<String>,
+    /// Shown in the ledger.
+    pub description: Option<String>,
+    /// What was used (a feature name).
+    pub feature_key: Option<String>,
+    /// The model called.
+    pub model_id: Option<String>,
+    /// Tokens used.
+    pub tokens_used: Option<i64>,
+    /// The agent, for fleet runs.
+    pub agent_name: Option<String>,
+    /// The request's trace.
+    pub trace_id: Option<Uuid>,
+    /// The user who caused it.
+    pub created_by: Option<Uuid>,
+}
+
+/// The outcome of a movement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Movement {
+    /// The ledger row written (or the earlier one, for a repeated key).
+    pub ledger_id: Uuid,
+    /// The org's balance after it.
+    pub balance_after: f64,
+    /// True when the idempotency key had already charged: nothing moved this time.
+    pub duplicate: bool,
+}
+
+/// A reservation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reservation {
+    /// Commit or release with this id.
+    pub id: Uuid,
+    /// Credits held.
+    pub amount: f64,
+    /// The balance after the hold.
+    pub balance_after: f64,
+    /// True when the key had already reserved: the earlier reservation is returned.
+    pub duplicate: bool,
+}
+
+fn check_amount(field: &str, amount: f64) -> Result<f64> {
+    if amount.is_finite() && amount >= 0.0 {
+        Ok(amount)
+    } else {
+        Err(Error::invalid_input(
+            field,
+            format!("must be a finite number ≥ 0, got {amount}"),
+        ))
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// The balance and whether the org may proceed; one row read, never a ledger sum. An org with
+/// no balance row has 0 and the default grace.
+pub async fn check_budget(pool: &Pool, org: Uuid) -> Result<BudgetStatus> {
+    let row: Option<(f64, f64)> = match pool {
+        Pool::Postgres(pg) => {
+            sqlx::query_as(
+                "SELECT balance_credits::float8, grace_threshold_credits::float8
+                 FROM org_credit_balance WHERE org_id = $1",
+            )
+            .bind(org)
+            .fetch_optional(pg)
+            .await?
+        }
+        Pool::Sqlite(lite) => {
+            sqlx::query_as(
+                "SELECT CAST(balance_credits AS REAL), CAST(grace_threshold_credits AS REAL)
+                 FROM org_credit_balance WHERE org_id = ?1",
+            )
+            .bind(org.to_string())
+            .fetch_optional(lite)
+            .await?
+        }
+    };
+    let (remaining, grace) = row.unwrap_or((0.0, DEFAULT_GRACE));
+    Ok(BudgetStatus {
+        remaining,
+        can_proceed: remaining > -grace,
+    })
+}
+
+/// Adds credits (`kind`: purchase, bonus, refund or adjustment), creating the balance row with
+/// `grace` when it is new. Returns the ledger movement.
+pub async fn grant(
+    pool: &Pool,
+    org: Uuid,
+    amount: f64,
+    kind: &str,
+    grace: Option<f64>,
+    idempotency_key: Option<&str>,
+) -> Result<Movement> {
+    check_amount("amount", amount)?;
+    if !matches!(kind, "purchase" | "bonus" | "refund" | "adjustment") {
+        return Err(Error::invalid_input(
+            "kind",
+            format!("`{kind}` is not one of purchase, bonus, refund, adjustment"),
+        ));
+    }
+    let grace = check_amount("grace", grace.unwrap_or(DEFAULT_GRACE))?;
+    let charge = Charge {
+        org_id: org,
+        amount,
+        idempotency_key: idempotency_key.map(str::to_owned),
+        ..Charge::default()
+    };
+    move_credits(pool, &charge, kind, 1.0, Some(grace), None).await
+}
+
+/// Charges `charge.amount` at once, unless that would take the balance below −grace
+/// ([`Error::BudgetExceeded`]).
+pub async fn deduct(pool: &Pool, charge: &Charge) -> Result<Movement> {
+    check_amount("amount", charge.amount)?;
+    move_credits(pool, charge, "deduction", -1.0, None, None).await
+}
+
+/// Holds `estimate` credits for a call about to run; commit or release it afterwards.
+pub async fn reserve(
+    pool: &Pool,
+    org: Uuid,
+    estimate: f64,
+    idempotency_key: &str,
+) -> Result<Reservation> {
+    check_amount("estimate", estimate)?;
+    if idempotency_key.is_empty() {
+        return Err(Error::invalid_input("idempotency_key", "must not be empty"));
+    }
+    let charge = Charge {
+        org_id: org,
+        amount: estimate,
+        idempotency_key: Some(format!("reserve:{idempotency_key}")),
+        ..Charge::default()
+    };
+    let id = Uuid::new_v4();
+    let moved = move_credits(
+        pool,
+        &charge,
+        "reservation",
+        -1.0,
+        None,
+        Some((id, idempotency_key)),
+    )
+    .await?;
+    let id = if moved.duplicate {
+        reservation_id(pool, org, idempotency_key).await?
+    } else {
+        id
+    };
+    Ok(Reservation {
+        id,
+        amount: estimate,
+        balance_after: moved.balance_after,
+        duplicate: moved.duplicate,
+    })
+}
+
+/// Settles a reservation at `actual` credits: the difference from the estimate moves back (or
+/// is charged, when the call cost more). Settling twice moves nothing the second time.
+pub async fn commit(pool: &Pool, reservation: Uuid, actual: f64) -> Result<Movement> {
+    check_amount("actual", actual)?;
+    settle(pool, reservation, Some(actual)).await
+}
+
+/// Returns a reservation's credits unused.
+pub async fn release(pool: &Pool, reservation: Uuid) -> Result<Movement> {
+    settle(pool, reservation, None).await
+}
+
+async fn reservation_id(pool: &Pool, org: Uuid, key: &str) -> Result<Uuid> {
+    let id: String = match pool {
+        Pool::Postgres(pg) => sqlx::query_scalar(
+            "SELECT id::text FROM credit_reservations WHERE org_id = $1 AND idempotency_key = $2",
+        )
+        .bind(org)
+        .bind(key)
+        .fetch_one(pg)
+        .await?,
+        Pool::Sqlite(lite) => {
+            sqlx::query_scalar(
+                "SELECT id FROM credit_reservations WHERE org_id = ?1 AND idempotency_key = ?2",
+            )
+            .bind(org.to_string())
+            .bind(key)
+            .fetch_one(lite)
+            .await?
+        }
+    };
+    Uuid::parse_str(&id).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// One ledger movement of `sign × charge.amount`, with the balance change and (for a
+/// reservation) its row, in one transaction. A debit never takes the balance below −grace.
+async fn move_credits(
+    pool: &Pool,
+    charge: &Charge,
+    kind: &str,
+    sign: f64,
+    grace_for_new_row: Option<f64>,
+    reservation: Option<(Uuid, &str)>,
+) -> Result<Movement> {
+    let delta = sign * charge.amount;
+    let ledger_id = Uuid::new_v4();
+    let result: Result<Option<f64>> = async {
+        match pool {
+            Pool::Postgres(pg) => {
+                let mut tx = pg.begin().await?;
+                let balance: Option<f64> = if let Some(grace) = grace_for_new_row {
+                    sqlx::query_scalar(
+                        "INSERT INTO org_credit_balance (org_id, balance_credits, grace_threshold_credits)
+                         VALUES ($1, $2::numeric, $3::numeric)
+                         ON CONFLICT (org_id) DO UPDATE
+                             SET balance_credits = org_credit_balance.balance_credits + $2::numeric, updated_at = now()
+                         RETURNING balance_credits::float8",
+                    )
+                    .bind(charge.org_id)
+                    .bind(delta)
+                    .bind(grace)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                } else {
+                    sqlx::query_scalar(
+                        "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric, updated_at = now()
+                         WHERE org_id = $1 AND balance_credits + $2::numeric >= -grace_threshold_credits
+                         RETURNING balance_credits::float8",
+                    )
+                    .bind(charge.org_id)
+                    .bind(delta)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                };
+                let Some(balance) = balance else {
+                    return Ok(None);
+                };
+                if let Some((id, key)) = reservation {
+                    sqlx::query(
+                        "INSERT INTO credit_reservations (id, org_id, amount, idempotency_key)
+                         VALUES ($1, $2, $3::numeric, $4)",
+                    )
+                    .bind(id)
+                    .bind(charge.org_id)
+                    .bind(charge.amount)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, description, feature_key,
+                            model_id, tokens_used, agent_name, trace_id, idempotency_key, created_by)
+                     VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(ledger_id)
+                .bind(charge.org_id)
+                .bind(kind)
+                .bind(delta)
+                .bind(balance)
+                .bind(&charge.description)
+                .bind(&charge.feature_key)
+                .bind(&charge.model_id)
+                .bind(charge.tokens_used.map(|t| t.clamp(0, i64::from(i32::MAX)) as i32))
+                .bind(&charge.agent_name)
+                .bind(charge.trace_id)
+                .bind(&charge.idempotency_key)
+                .bind(charge.created_by)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(balance))
+            }
+            Pool::Sqlite(lite) => {
+                let mut tx = lite.begin_with("BEGIN IMMEDIATE").await?;
+                let balance: Option<f64> = if let Some(grace) = grace_for_new_row {
+                    sqlx::query_scalar(
+                        "INSERT INTO org_credit_balance (org_id, balance_credits, grace_threshold_credits)
+                         VALUES (?1, ?2, ?3)
+                         ON CONFLICT (org_id) DO UPDATE
+                             SET balance_credits = balance_credits + ?2,
+                                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                         RETURNING CAST(balance_credits AS REAL)",
+                    )
+                    .bind(charge.org_id.to_string())
+                    .bind(delta)
+                    .bind(grace)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                } else {
+                    sqlx::query_scalar(
+                        "UPDATE org_credit_balance SET balance_credits = balance_credits + ?2,
+                             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                         WHERE org_id = ?1 AND balance_credits + ?2 >= -grace_threshold_credits
+                         RETURNING CAST(balance_credits AS REAL)",
+                    )
+                    .bind(charge.org_id.to_string())
+                    .bind(delta)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                };
+                let Some(balance) = balance else {
+                    return Ok(None);
+                };
+                if let Some((id, key)) = reservation {
+                    sqlx::query(
+                        "INSERT INTO credit_reservations (id, org_id, amount, idempotency_key)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .bind(id.to_string())
+                    .bind(charge.org_id.to_string())
+                    .bind(charge.amount)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                sqlx::query(
+                    "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, description, feature_key,
+                            model_id, tokens_used, agent_name, trace_id, idempotency_key, created_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )
+                .bind(ledger_id.to_string())
+                .bind(charge.org_id.to_string())
+                .bind(kind)
+                .bind(delta)
+                .bind(balance)
+                .bind(&charge.description)
+                .bind(&charge.feature_key)
+                .bind(&charge.model_id)
+                .bind(charge.tokens_used)
+                .bind(&charge.agent_name)
+                .bind(charge.trace_id.map(|t| t.to_string()))
+                .bind(&charge.idempotency_key)
+                .bind(charge.created_by.map(|t| t.to_string()))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Some(balance))
+            }
+        }
+    }
+    .await;
+    match result {
+        Ok(Some(balance_after)) => Ok(Movement {
+            ledger_id,
+            balance_after,
+            duplicate: false,
+        }),
+        Ok(None) => {
+            let status = check_budget(pool, charge.org_id).await?;
+            Err(Error::BudgetExceeded {
+                org_id: charge.org_id,
+                requested: charge.amount,
+                remaining: status.remaining,
+            })
+        }
+        Err(Error::Storage(err)) if is_unique_violation(&err) => {
+            let key = charge.idempotency_key.as_deref().unwrap_or_default();
+            let (id, balance_after) = ledger_by_key(pool, charge.org_id, key).await?;
+            Ok(Movement {
+                ledger_id: id,
+                balance_after,
+                duplicate: true,
+            })
+        }
+        Err(err) => Err(err),
+    }
+}
+
+async fn ledger_by_key(pool: &Pool, org: Uuid, key: &str) -> Result<(Uuid, f64)> {
+    let (id, balance): (String, f64) = match pool {
+        Pool::Postgres(pg) => {
+            sqlx::query_as(
+                "SELECT id::text, balance_after::float8 FROM credit_ledger
+                 WHERE org_id = $1 AND idempotency_key = $2",
+            )
+            .bind(org)
+            .bind(key)
+            .fetch_one(pg)
+            .await?
+        }
+        Pool::Sqlite(lite) => {
+            sqlx::query_as(
+                "SELECT id, CAST(balance_after AS REAL) FROM credit_ledger
+                 WHERE org_id = ?1 AND idempotency_key = ?2",
+            )
+            .bind(org.to_string())
+            .bind(key)
+            .fetch_one(lite)
+            .await?
+        }
+    };
+    Ok((
+        Uuid::parse_str(&id).map_err(|e| Error::Internal(e.to_string()))?,
+        balance,
+    ))
+}
+
+/// Commits (`actual` given) or releases a reservation: marks it settled only if it is still
+/// reserved, and moves the difference, in one transaction.
+async fn settle(pool: &Pool, reservation: Uuid, actual: Option<f64>) -> Result<Movement> {
+    let (status, kind) = match actual {
+        Some(_) => ("committed", "settlement"),
+        None => ("released", "release"),
+    };
+    let ledger_id = Uuid::new_v4();
+    let key = format!("settle:{reservation}");
+    macro_rules! run {
+        ($tx:expr, $id:expr, $update:literal, $balance:literal, $ledger:literal) => {{
+            let mut tx = $tx;
+            let held: Option<(String, f64)> = sqlx::query_as($update)
+                .bind($id)
+                .bind(status)
+                .bind(actual)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some((org, held)) = held else {
+                return Err(Error::invalid_input(
+                    "reservation",
+                    format!("{reservation} is not an open reservation"),
+                ));
+            };
+            // The estimate comes back; the actual cost (none on release) goes out.
+            let delta = held - actual.unwrap_or(0.0);
+            let balance: f64 = sqlx::query_scalar($balance)
+                .bind(&org)
+                .bind(delta)
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query($ledger)
+                .bind(ledger_id.to_string())
+                .bind(&org)
+                .bind(kind)
+                .bind(delta)
+                .bind(balance)
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            balance
+        }};
+    }
+    let balance_after = match pool {
+        Pool::Postgres(pg) => run!(
+            pg.begin().await?,
+            reservation,
+            "UPDATE credit_reservations SET status = $2, actual = $3::numeric, settled_at = now()
+             WHERE id = $1 AND status = 'reserved' RETURNING org_id::text, amount::float8",
+            "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric, updated_at = now()
+             WHERE org_id = $1::uuid RETURNING balance_credits::float8",
+            "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, idempotency_key)
+             VALUES ($1::uuid, $2::uuid, $3, $4::numeric, $5::numeric, $6)"
+        ),
+        Pool::Sqlite(lite) => run!(
+            lite.begin_with("BEGIN IMMEDIATE").await?,
+            reservation.to_string(),
+            "UPDATE credit_reservations SET status = ?2, actual = ?3,
+                 settled_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE id = ?1 AND status = 'reserved' RETURNING org_id, CAST(amount AS REAL)",
+            "UPDATE org_credit_balance SET balance_credits = balance_credits + ?2,
+                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE org_id = ?1 RETURNING CAST(balance_credits AS REAL)",
+            "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, idempotency_key)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ),
+    };
+    Ok(Movement {
+        ledger_id,
+        balance_after,
+        duplicate: false,
+    })
+}

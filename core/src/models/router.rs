@@ -1,0 +1,653 @@
+//! The model router handle: the matrix and the breakers' state cached in process, resolution
+//! without I/O on the hot path, breaker reports and credits through the database.
+//!
+//! Instances agree through the database: breaker state changes are written atomically and every
+//! instance re-reads the breakers every `staleness` (default 1 s), so a change is seen within that
+//! bound. The matrix is re-read after `matrix_ttl` (default 60 s) or at once with
+//! [`ModelRouter::reload`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use uuid::Uuid;
+
+use super::breaker::{BreakerConfig, BreakerRow, CircuitState, FailureKind, Transition};
+use super::credits::{self, BudgetStatus, Charge, Movement, Reservation};
+use super::matrix::{Feature, Matrix, ModelEntry, Tier, Usage, default_rows};
+use super::resolve::{DEFAULT_TIER, Resolution, Unavailable};
+use super::store::{self, PROVIDER_WIDE, StoredBreaker, now_ms};
+use crate::Keel;
+use crate::error::{Error, Result};
+use crate::telemetry::{Logger, LoggerOptions};
+
+/// Router tuning.
+#[derive(Debug, Clone)]
+pub struct RouterOptions {
+    /// Breaker thresholds and cooldowns.
+    pub breaker: BreakerConfig,
+    /// Longest a breaker change made by another instance goes unseen (default 1 s).
+    pub staleness: Duration,
+    /// How long the cached matrix is used before it is re-read (default 60 s).
+    pub matrix_ttl: Duration,
+    /// The tier of requests that name none, for orgs with no tier of their own (default medium).
+    pub default_tier: Tier,
+    /// Write the default matrix when the table is empty (default true).
+    pub seed_defaults: bool,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        Self {
+            breaker: BreakerConfig::default(),
+            staleness: Duration::from_secs(1),
+            matrix_ttl: Duration::from_secs(60),
+            default_tier: DEFAULT_TIER,
+            seed_defaults: true,
+        }
+    }
+}
+
+/// What a caller asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ModelRequest {
+    /// The feature.
+    pub feature: Option<Feature>,
+    /// The tier; when absent, the org's tier for the feature, else the router's default.
+    pub tier: Option<Tier>,
+    /// The org whose overrides and tier apply.
+    pub org_id: Option<Uuid>,
+    /// The trace to carry; a new one when absent.
+    pub trace_id: Option<Uuid>,
+}
+
+struct Cached {
+    matrix: Matrix,
+    org_tiers: HashMap<(Uuid, Feature), Tier>,
+    loaded: Instant,
+}
+
+type BreakerKey = (String, String);
+
+struct Breakers {
+    rows: HashMap<BreakerKey, BreakerRow>,
+}
+
+impl Breakers {
+    fn get(&self, provider: &str, model: &str) -> Option<&BreakerRow> {
+        if self.rows.is_empty() {
+            return None;
+        }
+        self.rows.get(&(provider.to_owned(), model.to_owned()))
+    }
+}
+
+/// Whether a candidate may serve now, as far as this process knows.
+enum Usability {
+    Usable,
+    Blocked,
+    /// Open with the cooldown over: whoever claims the probe serves it.
+    ProbeDue {
+        provider_wide: bool,
+    },
+}
+
+struct RouterInner {
+    keel: Keel,
+    options: RouterOptions,
+    cached: ArcSwap<Cached>,
+    breakers: ArcSwap<Breakers>,
+    reloading: AtomicBool,
+    /// Probes this process is claiming right now, so one caller per process asks the database.
+    claiming: Mutex<HashSet<BreakerKey>>,
+    logger: Logger,
+    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for RouterInner {
+    fn drop(&mut self) {
+        if let Some(task) = self.refresher.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+/// The model router. Cheap to clone; clones share the caches.
+#[derive(Clone)]
+pub struct ModelRouter {
+    inner: Arc<RouterInner>,
+}
+
+impl std::fmt::Debug for ModelRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelRouter")
+            .field("rows", &self.inner.cached.load().matrix.len())
+            .finish()
+    }
+}
+
+impl ModelRouter {
+    /// Loads the matrix (seeding the default one into an empty table) and the breakers, and
+    /// starts the task that re-reads the breakers every `staleness`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] when the tables cannot be read; [`Error::InvalidInput`] when the
+    /// stored matrix is invalid.
+    pub async fn open(keel: &Keel, options: RouterOptions) -> Result<Self> {
+        let pool = keel.pool()?;
+        if options.seed_defaults && store::load_rows(pool).await?.is_empty() {
+            for row in default_rows() {
+                store::upsert_row(pool, &row).await?;
+            }
+        }
+        let cached = load_cached(keel).await?;
+        let breakers = load_breakers(keel).await?;
+        let inner = Arc::new(RouterInner {
+            keel: keel.clone(),
+            logger: keel.logger("model-router", LoggerOptions::default()),
+            options,
+            cached: ArcSwap::from_pointee(cached),
+            breakers: ArcSwap::from_pointee(breakers),
+            reloading: AtomicBool::new(false),
+            claiming: Mutex::new(HashSet::new()),
+            refresher: Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&inner);
+        let staleness = inner.options.staleness.max(Duration::from_millis(10));
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(staleness);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                match load_breakers(&inner.keel).await {
+                    Ok(fresh) => inner.breakers.store(Arc::new(fresh)),
+                    Err(Error::Closed) | Err(Error::Forked { .. }) => return,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "keel model router: breaker refresh failed")
+                    }
+                }
+            }
+        });
+        *inner.refresher.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        Ok(Self { inner })
+    }
+
+    /// Runs `f` on the matrix in use.
+    pub fn with_matrix<R>(&self, f: impl FnOnce(&Matrix) -> R) -> R {
+        f(&self.inner.cached.load().matrix)
+    }
+
+    /// Re-reads the matrix and the org tiers now.
+    ///
+    /// # Errors
+    /// As [`ModelRouter::open`].
+    pub async fn reload(&self) -> Result<()> {
+        let cached = load_cached(&self.inner.keel).await?;
+        self.inner.cached.store(Arc::new(cached));
+        Ok(())
+    }
+
+    /// Adds or changes one matrix row. The whole matrix with the change is validated first, so
+    /// a change that would leave two primaries (or any invalid row) is rejected and nothing is
+    /// written.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the field; [`Error::Storage`] on a write failure.
+    pub async fn set_model(&self, row: ModelEntry) -> Result<()> {
+        let row = row.validated()?;
+        let pool = self.inner.keel.pool()?;
+        let mut rows = store::load_rows(pool).await?;
+        rows.retain(|r| {
+            !(r.scope == row.scope
+                && r.feature == row.feature
+                && r.tier == row.tier
+                && r.provider == row.provider
+                && r.model_id == row.model_id)
+        });
+        rows.push(row.clone());
+        Matrix::new(rows)?;
+        store::upsert_row(pool, &row)
+            .await
+            .map_err(|err| match err {
+                Error::Storage(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                    Error::invalid_input(
+                        "primary",
+                        format!("conflicts with a concurrent change: {db}"),
+                    )
+                }
+                other => other,
+            })?;
+        self.reload().await
+    }
+
+    /// Sets the tier `org` uses for `feature` when a request names none.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] on a write failure.
+    pub async fn set_org_tier(&self, org: Uuid, feature: Feature, tier: Tier) -> Result<()> {
+        store::set_org_tier(self.inner.keel.pool()?, org, feature, tier).await?;
+        self.reload().await
+    }
+
+    /// The tier a request resolves at.
+    fn tier_for(&self, cached: &Cached, request: &ModelRequest, feature: Feature) -> Tier {
+        request.tier.unwrap_or_else(|| {
+            request
+                .org_id
+                .and_then(|org| cached.org_tiers.get(&(org, feature)).copied())
+                .unwrap_or(self.inner.options.default_tier)
+        })
+    }
+
+    fn usability(&self, breakers: &Breakers, entry: &ModelEntry, now: i64) -> Usability {
+        let config = &self.inner.options.breaker;
+        let mut due = None;
+        for (model, provider_wide) in [(PROVIDER_WIDE, true), (entry.model_id.as_str(), false)] {
+            if let Some(row) = breakers.get(&entry.provider, model) {
+                if row.state == CircuitState::Closed {
+                    continue;
+                }
+                if row.probe_due(now, config) {
+                    due.get_or_insert(provider_wide);
+                } else {
+                    return Usability::Blocked;
+                }
+            }
+        }
+        match due {
+            None => Usability::Usable,
+            Some(provider_wide) => Usability::ProbeDue { provider_wide },
+        }
+    }
+
+    /// Resolves without any I/O: the first candidate whose circuit is closed. Candidates whose
+    /// probe is due are skipped here; [`ModelRouter::resolve`] claims them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] without a feature; [`Error::NoModelAvailable`].
+    pub fn resolve_cached(&self, request: &ModelRequest) -> Result<Resolution> {
+        self.decide(request, |_, _| false)
+    }
+
+    fn decide(
+        &self,
+        request: &ModelRequest,
+        mut probe: impl FnMut(&ModelEntry, bool) -> bool,
+    ) -> Result<Resolution> {
+        let feature = request
+            .feature
+            .ok_or_else(|| Error::invalid_input("feature", "is required"))?;
+        let cached = self.inner.cached.load();
+        self.maybe_reload(&cached);
+        let tier = self.tier_for(&cached, request, feature);
+        let breakers = self.inner.breakers.load();
+        let slot = cached.matrix.slot(feature, tier, request.org_id);
+        let now = if breakers.rows.is_empty() {
+            0
+        } else {
+            now_ms()
+        };
+        let mut tried = 0;
+        for (index, candidate) in slot.candidates().enumerate() {
+            tried += 1;
+            let usable = match self.usability(&breakers, candidate, now) {
+                Usability::Usable => true,
+                Usability::Blocked => false,
+                Usability::ProbeDue { provider_wide } => probe(candidate, provider_wide),
+            };
+            if usable {
+                return Ok(Resolution {
+                    provider: candidate.provider.clone(),
+                    model_id: candidate.model_id.clone(),
+                    credit_cost: candidate.pricing.per_request,
+                    max_tokens: candidate.max_tokens,
+                    context_window: candidate.context_window,
+                    was_fallback: index > 0 || slot.primary.is_none(),
+                    tier,
+                    trace_id: request.trace_id.unwrap_or_else(Uuid::new_v4),
+                });
+            }
+        }
+        Err(Error::NoModelAvailable {
+            feature: feature.as_str(),
+            tier: tier.as_str(),
+            reason: if tried == 0 {
+                Unavailable::NotConfigured
+            } else {
+                Unavailable::AllCircuitsOpen
+            },
+            candidates: tried,
+        })
+    }
+
+    /// Resolves a request: the primary, or the tier's first usable fallback. A candidate whose
+    /// cooldown is over is served to exactly one caller across all instances (the probe),
+    /// claimed atomically in the database; everyone else moves on to the next candidate. Only
+    /// that claim does I/O; a request with every circuit closed does none.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] without a feature; [`Error::NoModelAvailable`] saying why.
+    pub async fn resolve(&self, request: &ModelRequest) -> Result<Resolution> {
+        let mut due: Option<BreakerKey> = None;
+        let cached = self.decide(request, |candidate, provider_wide| {
+            due.get_or_insert_with(|| breaker_key(candidate, provider_wide));
+            false
+        });
+        // No probe is due ahead of the first usable candidate: nothing to claim.
+        let Some(key) = due else { return cached };
+        if !self
+            .inner
+            .claiming
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone())
+        {
+            // Another caller of this process is claiming it: for us it is still open.
+            return cached;
+        }
+        let claimed = store::claim_probe(
+            self.inner.keel.pool()?,
+            &key.0,
+            &key.1,
+            &self.inner.options.breaker,
+        )
+        .await;
+        let outcome = match claimed {
+            Ok(true) => {
+                self.inner
+                    .logger
+                    .info("model_router.probe_claimed", probe_metadata(&key.0, &key.1));
+                Some(self.decide(request, |candidate, provider_wide| {
+                    breaker_key(candidate, provider_wide) == key
+                }))
+            }
+            Ok(false) => None,
+            Err(err) => {
+                self.inner
+                    .claiming
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+                return Err(err);
+            }
+        };
+        // Won or lost, the probe is out: this process sees it half-open until the next refresh.
+        self.mark_local(&key, |row| BreakerRow {
+            state: CircuitState::HalfOpen,
+            probe_claimed_at: Some(now_ms()),
+            ..row.clone()
+        });
+        self.inner
+            .claiming
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+        match outcome {
+            Some(resolution) => resolution,
+            None => self.resolve_cached(request),
+        }
+    }
+
+    fn mark_local(&self, key: &BreakerKey, change: impl Fn(&BreakerRow) -> BreakerRow) {
+        self.inner.breakers.rcu(|current| {
+            let mut rows = current.rows.clone();
+            let row = rows.get(key).cloned().unwrap_or_default();
+            let next = change(&row);
+            if next.state == CircuitState::Closed {
+                rows.remove(key);
+            } else {
+                rows.insert(key.clone(), next);
+            }
+            Breakers { rows }
+        });
+    }
+
+    fn maybe_reload(&self, cached: &Cached) {
+        if cached.loaded.elapsed() < self.inner.options.matrix_ttl
+            || self.inner.reloading.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        let router = self.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.inner.reloading.store(false, Ordering::Release);
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(err) = router.reload().await {
+                tracing::warn!(error = %err, "keel model router: matrix reload failed");
+            }
+            router.inner.reloading.store(false, Ordering::Release);
+        });
+    }
+
+    /// Reports a successful call. Writes only when it closes a circuit (a successful probe);
+    /// never fails: a storage error is logged.
+    pub async fn record_success(&self, provider: &str, model_id: &str) -> Transition {
+        let mut result = Transition::Unchanged;
+        for model in [model_id, PROVIDER_WIDE] {
+            let key = (provider.to_owned(), model.to_owned());
+            let half_open = self
+                .inner
+                .breakers
+                .load()
+                .rows
+                .get(&key)
+                .is_some_and(|row| row.state == CircuitState::HalfOpen);
+            if !half_open {
+                continue;
+            }
+            if let Some(t) = self.apply(&key, |row, _| row.on_success()).await
+                && t == Transition::Closed
+                && model == model_id
+            {
+                result = t;
+            }
+        }
+        result
+    }
+
+    /// Reports a failed call of kind `kind`. Caller errors (4xx, context too long) change
+    /// nothing; the provider's faults count toward the model's and the provider's breakers.
+    /// Never fails: a storage error is logged. Returns what happened to the model's circuit.
+    pub async fn record_failure(
+        &self,
+        provider: &str,
+        model_id: &str,
+        kind: FailureKind,
+    ) -> Transition {
+        if !kind.counts() {
+            return Transition::Unchanged;
+        }
+        let config = self.inner.options.breaker;
+        let model_key = (provider.to_owned(), model_id.to_owned());
+        let model = self
+            .apply(&model_key, |row, now| {
+                row.on_failure(now, config.failure_threshold, &config)
+            })
+            .await
+            .unwrap_or(Transition::Unchanged);
+        let provider_key = (provider.to_owned(), PROVIDER_WIDE.to_owned());
+        self.apply(&provider_key, |row, now| {
+            row.on_failure(now, config.provider_failure_threshold, &config)
+        })
+        .await;
+        model
+    }
+
+    async fn apply(
+        &self,
+        key: &BreakerKey,
+        change: impl FnOnce(&BreakerRow, i64) -> (BreakerRow, Transition),
+    ) -> Option<Transition> {
+        let pool = match self.inner.keel.pool() {
+            Ok(pool) => pool,
+            Err(err) => {
+                tracing::warn!(error = %err, "keel model router: cannot record a breaker report");
+                return None;
+            }
+        };
+        match store::apply_breaker(pool, &key.0, &key.1, change).await {
+            Ok((transition, row)) => {
+                if transition != Transition::Unchanged {
+                    self.mark_local(key, |_| row.clone());
+                }
+                if matches!(
+                    transition,
+                    Transition::Opened | Transition::Reopened | Transition::Closed
+                ) {
+                    let mut metadata = probe_metadata(&key.0, &key.1);
+                    metadata.insert("transition".into(), format!("{transition:?}").into());
+                    self.inner
+                        .logger
+                        .warn("model_router.circuit_changed", metadata);
+                }
+                Some(transition)
+            }
+            Err(err) => {
+                self.inner.logger.error(
+                    "model_router.breaker_write_failed",
+                    Some(&err.to_string()),
+                    probe_metadata(&key.0, &key.1),
+                );
+                None
+            }
+        }
+    }
+
+    /// The org's balance and whether it may proceed (one row read).
+    ///
+    /// # Errors
+    /// [`Error::Storage`].
+    pub async fn check_budget(&self, org: Uuid) -> Result<BudgetStatus> {
+        credits::check_budget(self.inner.keel.pool()?, org).await
+    }
+
+    /// Adds credits to an org (see [`credits::grant`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a bad amount or kind; [`Error::Storage`].
+    pub async fn grant_credits(
+        &self,
+        org: Uuid,
+        amount: f64,
+        kind: &str,
+        idempotency_key: Option<&str>,
+    ) -> Result<Movement> {
+        credits::grant(
+            self.inner.keel.pool()?,
+            org,
+            amount,
+            kind,
+            None,
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// The cost of a call to (provider, model) under the current matrix: metered when the
+    /// model has token prices and `usage` is known, else its per-request price.
+    pub fn cost(&self, provider: &str, model_id: &str, usage: Option<Usage>) -> Option<f64> {
+        self.with_matrix(|matrix| {
+            matrix
+                .find(provider, model_id)
+                .map(|entry| entry.pricing.cost(usage))
+        })
+    }
+
+    /// Charges a call at once. `charge.amount` is used as given.
+    ///
+    /// # Errors
+    /// [`Error::BudgetExceeded`] below the grace threshold; [`Error::InvalidInput`];
+    /// [`Error::Storage`].
+    pub async fn deduct(&self, charge: &Charge) -> Result<Movement> {
+        credits::deduct(self.inner.keel.pool()?, charge).await
+    }
+
+    /// Holds `estimate` credits before a call.
+    ///
+    /// # Errors
+    /// As [`ModelRouter::deduct`].
+    pub async fn reserve(
+        &self,
+        org: Uuid,
+        estimate: f64,
+        idempotency_key: &str,
+    ) -> Result<Reservation> {
+        credits::reserve(self.inner.keel.pool()?, org, estimate, idempotency_key).await
+    }
+
+    /// Settles a reservation at the actual cost.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when it is not an open reservation; [`Error::Storage`].
+    pub async fn commit(&self, reservation: Uuid, actual: f64) -> Result<Movement> {
+        credits::commit(self.inner.keel.pool()?, reservation, actual).await
+    }
+
+    /// Releases a reservation unused.
+    ///
+    /// # Errors
+    /// As [`ModelRouter::commit`].
+    pub async fn release(&self, reservation: Uuid) -> Result<Movement> {
+        credits::release(self.inner.keel.pool()?, reservation).await
+    }
+
+    /// The breakers this process sees as not closed.
+    pub fn open_breakers(&self) -> Vec<StoredBreaker> {
+        self.inner
+            .breakers
+            .load()
+            .rows
+            .iter()
+            .map(|((provider, model_id), row)| StoredBreaker {
+                provider: provider.clone(),
+                model_id: model_id.clone(),
+                row: row.clone(),
+            })
+            .collect()
+    }
+}
+
+fn breaker_key(candidate: &ModelEntry, provider_wide: bool) -> BreakerKey {
+    let model = if provider_wide {
+        PROVIDER_WIDE
+    } else {
+        candidate.model_id.as_str()
+    };
+    (candidate.provider.clone(), model.to_owned())
+}
+
+fn probe_metadata(provider: &str, model: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("gen_ai.provider.name".into(), provider.into());
+    metadata.insert("gen_ai.request.model".into(), model.into());
+    metadata
+}
+
+async fn load_cached(keel: &Keel) -> Result<Cached> {
+    let pool = keel.pool()?;
+    let matrix = Matrix::new(store::load_rows(pool).await?)?;
+    let org_tiers = store::load_org_tiers(pool)
+        .await?
+        .into_iter()
+        .map(|(org, feature, tier)| ((org, feature), tier))
+        .collect();
+    Ok(Cached {
+        matrix,
+        org_tiers,
+        loaded: Instant::now(),
+    })
+}
+
+async fn load_breakers(keel: &Keel) -> Result<Breakers> {
+    let rows = store::load_breakers(keel.pool()?)
+        .await?
+        .into_iter()
+        .map(|b| ((b.provider, b.model_id), b.row))
+        .collect();
+    Ok(Breakers { rows })
+}

@@ -1,0 +1,414 @@
+//! The model router against real storage: matrix writes, breakers shared by instances, the
+//! half-open probe, and credits under concurrency. Every test runs on SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{fresh_url, on_each_backend};
+use keel::models::{
+    BreakerConfig, Charge, FailureKind, Feature, ModelEntry, ModelRequest, ModelRouter, Pricing,
+    Role, RouterOptions, Scope, Tier, Transition,
+};
+use keel::{Backend, Keel};
+use uuid::Uuid;
+
+fn request(feature: Feature, tier: Option<Tier>, org: Option<Uuid>) -> ModelRequest {
+    ModelRequest {
+        feature: Some(feature),
+        tier,
+        org_id: org,
+        trace_id: None,
+    }
+}
+
+fn fast_breakers() -> RouterOptions {
+    RouterOptions {
+        breaker: BreakerConfig {
+            cooldown: Duration::from_millis(500),
+            ..BreakerConfig::default()
+        },
+        staleness: Duration::from_millis(100),
+        ..RouterOptions::default()
+    }
+}
+
+/// Several handles on one database, as separate instances would have (own pools, own caches).
+async fn instances(backend: Backend, url: &str, n: usize) -> Vec<Keel> {
+    let _ = backend;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(Keel::connect(url).await.expect("connect"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_matrix_org_tiers_and_overrides() {
+    on_each_backend(|backend, keel| async move {
+        let router = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(router.with_matrix(|m| m.len()), 21, "{backend:?}");
+        let pick = router
+            .resolve(&request(Feature::Copilot, None, None))
+            .await
+            .unwrap();
+        assert_eq!(
+            (pick.model_id.as_str(), pick.tier),
+            ("claude-sonnet-4-6", Tier::Medium)
+        );
+        assert!(!pick.was_fallback);
+
+        // The org's configured tier applies when the request names none.
+        let org = Uuid::new_v4();
+        router
+            .set_org_tier(org, Feature::Copilot, Tier::Low)
+            .await
+            .unwrap();
+        let pick = router
+            .resolve(&request(Feature::Copilot, None, Some(org)))
+            .await
+            .unwrap();
+        assert_eq!(
+            (pick.model_id.as_str(), pick.tier),
+            ("claude-haiku-4-5-20251001", Tier::Low)
+        );
+
+        // An org override replaces its slot for that org only.
+        let override_row = ModelEntry {
+            scope: Scope::Org(org),
+            feature: Feature::Copilot,
+            tier: Tier::High,
+            provider: "openai".into(),
+            model_id: "gpt-5".into(),
+            role: Role::Primary,
+            context_window: 400_000,
+            max_tokens: 8192,
+            pricing: Pricing {
+                per_request: 2.0,
+                input_per_mtok: Some(1.25),
+                output_per_mtok: Some(10.0),
+            },
+        };
+        router.set_model(override_row.clone()).await.unwrap();
+        let mine = router
+            .resolve(&request(Feature::Copilot, Some(Tier::High), Some(org)))
+            .await
+            .unwrap();
+        assert_eq!(mine.model_id, "gpt-5");
+        let theirs = router
+            .resolve(&request(
+                Feature::Copilot,
+                Some(Tier::High),
+                Some(Uuid::new_v4()),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(theirs.model_id, "claude-opus-4-6");
+
+        // A second primary for the same slot is rejected and nothing changes.
+        let err = router
+            .set_model(ModelEntry {
+                model_id: "gpt-5-mini".into(),
+                ..override_row
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", Some("primary"))
+        );
+        assert_eq!(router.with_matrix(|m| m.len()), 22);
+        let reopened = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            reopened.with_matrix(|m| m.len()),
+            22,
+            "the bad row was not written"
+        );
+
+        // A fresh router on the same database does not seed twice.
+        assert_eq!(router.with_matrix(|m| m.len()), 22);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_open_the_breaker_once_and_fallbacks_serve() {
+    on_each_backend(|backend, keel| async move {
+        let url_router = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        // Caller errors never count.
+        for kind in [FailureKind::ClientError, FailureKind::ContextTooLong] {
+            assert_eq!(
+                url_router
+                    .record_failure("anthropic", "claude-sonnet-4-6", kind)
+                    .await,
+                Transition::Unchanged
+            );
+        }
+        // 32 concurrent provider failures open the circuit exactly once.
+        let mut tasks = Vec::new();
+        for i in 0..32 {
+            let router = url_router.clone();
+            let kind = if i % 2 == 0 {
+                FailureKind::ServerError
+            } else {
+                FailureKind::Timeout
+            };
+            tasks.push(tokio::spawn(async move {
+                router
+                    .record_failure("anthropic", "claude-sonnet-4-6", kind)
+                    .await
+            }));
+        }
+        let mut opened = 0;
+        for task in tasks {
+            if task.await.unwrap() == Transition::Opened {
+                opened += 1;
+            }
+        }
+        assert_eq!(opened, 1, "{backend:?}: the circuit opened exactly once");
+
+        // With the primary open, the tier's first healthy fallback serves.
+        let pick = url_router
+            .resolve(&request(Feature::Copilot, Some(Tier::Medium), None))
+            .await
+            .unwrap();
+        assert_eq!(pick.model_id, "gemini-2.5-flash");
+        assert!(pick.was_fallback);
+        // A feature without fallbacks has nothing left, and says so.
+        let err = url_router
+            .resolve(&request(Feature::Enrichment, Some(Tier::Medium), None))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "no_model_available");
+        // 32 failures also passed the provider-wide threshold: every Anthropic model is out.
+        let pick = url_router
+            .resolve(&request(Feature::Copilot, Some(Tier::Low), None))
+            .await
+            .unwrap();
+        assert_eq!(pick.provider, "google");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_one_probe_across_instances_then_close_or_reopen() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let handles = instances(backend, &url, 2).await;
+        let a = ModelRouter::open(&handles[0], fast_breakers())
+            .await
+            .unwrap();
+        let b = ModelRouter::open(&handles[1], fast_breakers())
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            a.record_failure("google", "gemini-2.0-flash", FailureKind::ServerError)
+                .await;
+        }
+        // B sees A's opening within the staleness bound.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let req = request(Feature::Recording, Some(Tier::Low), None);
+        assert!(b.resolve(&req).await.is_err(), "{backend:?}: open on B too");
+
+        // After the cooldown, 16 concurrent resolvers on two instances: one probe.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let router = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let req = req.clone();
+            tasks.push(tokio::spawn(async move { router.resolve(&req).await }));
+        }
+        let mut probes = 0;
+        for task in tasks {
+            if task.await.unwrap().is_ok() {
+                probes += 1;
+            }
+        }
+        assert_eq!(probes, 1, "{backend:?}: exactly one caller got the probe");
+
+        // A failed probe re-opens with a longer cooldown.
+        assert_eq!(
+            a.record_failure("google", "gemini-2.0-flash", FailureKind::Timeout)
+                .await,
+            Transition::Reopened
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(a.resolve(&req).await.is_err(), "cooldown doubled to 1 s");
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        let probe = a.resolve(&req).await.expect("the next probe");
+        assert_eq!(probe.model_id, "gemini-2.0-flash");
+        // A successful probe closes it for everyone.
+        assert_eq!(
+            a.record_success("google", "gemini-2.0-flash").await,
+            Transition::Closed
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(b.resolve(&req).await.is_ok());
+        assert!(b.resolve(&req).await.is_ok(), "closed: no probe needed");
+        for handle in handles {
+            handle.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deductions_stop_at_the_grace_threshold() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let handles = instances(backend, &url, 4).await;
+        let org = Uuid::new_v4();
+        let first = ModelRouter::open(&handles[0], RouterOptions::default())
+            .await
+            .unwrap();
+        first
+            .grant_credits(org, 50.0, "purchase", Some("seed"))
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for (i, handle) in handles.iter().enumerate() {
+            let router = ModelRouter::open(handle, RouterOptions::default())
+                .await
+                .unwrap();
+            for j in 0..16 {
+                let router = router.clone();
+                tasks.push(tokio::spawn(async move {
+                    router
+                        .deduct(&Charge {
+                            org_id: org,
+                            amount: 1.0,
+                            idempotency_key: Some(format!("call-{i}-{j}")),
+                            ..Charge::default()
+                        })
+                        .await
+                }));
+            }
+        }
+        let (mut ok, mut exceeded) = (0, 0);
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) if e.code() == "budget_exceeded" => exceeded += 1,
+                Err(e) => panic!("{backend:?}: {e}"),
+            }
+        }
+        assert_eq!((ok, exceeded), (60, 4), "{backend:?}");
+        let status = first.check_budget(org).await.unwrap();
+        assert_eq!(status.remaining, -10.0);
+        assert!(!status.can_proceed);
+        assert_eq!(
+            ledger_sum(&handles[0], org).await,
+            -10.0,
+            "{backend:?}: the ledger sums to the balance"
+        );
+
+        // One key submitted 100 times at once charges once.
+        let other = Uuid::new_v4();
+        first
+            .grant_credits(other, 20.0, "purchase", None)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let router = ModelRouter::open(&handles[i % 4], RouterOptions::default())
+                .await
+                .unwrap();
+            tasks.push(tokio::spawn(async move {
+                router
+                    .deduct(&Charge {
+                        org_id: other,
+                        amount: 1.5,
+                        idempotency_key: Some("request-42".into()),
+                        ..Charge::default()
+                    })
+                    .await
+            }));
+        }
+        let mut fresh = 0;
+        for task in tasks {
+            let movement = task.await.unwrap().unwrap();
+            assert_eq!(movement.balance_after, 18.5);
+            fresh += usize::from(!movement.duplicate);
+        }
+        assert_eq!(fresh, 1, "{backend:?}");
+        assert_eq!(first.check_budget(other).await.unwrap().remaining, 18.5);
+        for handle in handles {
+            handle.close().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserve_then_commit_or_release() {
+    on_each_backend(|backend, keel| async move {
+        let router = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        let org = Uuid::new_v4();
+        router
+            .grant_credits(org, 10.0, "purchase", None)
+            .await
+            .unwrap();
+        let held = router.reserve(org, 4.0, "call-1").await.unwrap();
+        assert_eq!(held.balance_after, 6.0);
+        let again = router.reserve(org, 4.0, "call-1").await.unwrap();
+        assert!(again.duplicate && again.id == held.id, "{backend:?}");
+        let settled = router.commit(held.id, 1.25).await.unwrap();
+        assert_eq!(settled.balance_after, 8.75);
+        assert_eq!(
+            router.commit(held.id, 1.25).await.unwrap_err().code(),
+            "invalid_input"
+        );
+
+        let held = router.reserve(org, 3.0, "call-2").await.unwrap();
+        assert_eq!(router.release(held.id).await.unwrap().balance_after, 8.75);
+        // A reservation beyond the grace threshold is refused and holds nothing.
+        let err = router.reserve(org, 100.0, "call-3").await.unwrap_err();
+        assert_eq!(err.code(), "budget_exceeded");
+        assert_eq!(router.check_budget(org).await.unwrap().remaining, 8.75);
+        assert_eq!(ledger_sum(&keel, org).await, 8.75);
+        // Bad amounts name their field.
+        assert_eq!(
+            router
+                .reserve(org, f64::NAN, "x")
+                .await
+                .unwrap_err()
+                .field(),
+            Some("estimate")
+        );
+        let err = router
+            .deduct(&Charge {
+                org_id: org,
+                amount: -1.0,
+                ..Charge::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("amount"));
+    })
+    .await;
+}
+
+async fn ledger_sum(keel: &Keel, org: Uuid) -> f64 {
+    match keel.pool().unwrap() {
+        keel::Pool::Postgres(pg) => sqlx::query_scalar::<_, f64>(
+            "SELECT coalesce(sum(amount), 0)::float8 FROM credit_ledger WHERE org_id = $1",
+        )
+        .bind(org)
+        .fetch_one(pg)
+        .await
+        .unwrap(),
+        keel::Pool::Sqlite(lite) => sqlx::query_scalar::<_, f64>(
+            "SELECT CAST(coalesce(sum(amount), 0) AS REAL) FROM credit_ledger WHERE org_id = ?1",
+        )
+        .bind(org.to_string())
+        .fetch_one(lite)
+        .await
+        .unwrap(),
+    }
+}
