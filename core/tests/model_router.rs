@@ -412,3 +412,39 @@ async fn ledger_sum(keel: &Keel, org: Uuid) -> f64 {
         .unwrap(),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolve_now_never_waits_and_serves_one_probe() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let handles = instances(backend, &url, 2).await;
+        let a = ModelRouter::open(&handles[0], fast_breakers())
+            .await
+            .unwrap();
+        let b = ModelRouter::open(&handles[1], fast_breakers())
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            a.record_failure("google", "gemini-2.5-flash", FailureKind::RateLimited)
+                .await;
+        }
+        let req = request(Feature::Recording, Some(Tier::Medium), None);
+        assert!(a.resolve_now(&req).is_err(), "{backend:?}: open");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        // Both instances resolve in a loop for a while: the claim happens in the background and
+        // exactly one call in all of them is served the probe.
+        let mut served = 0;
+        for _ in 0..40 {
+            for router in [&a, &b] {
+                if router.resolve_now(&req).is_ok() {
+                    served += 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(served, 1, "{backend:?}");
+        for handle in handles {
+            handle.close().await;
+        }
+    }
+}

@@ -102,6 +102,10 @@ struct RouterInner {
     reloading: AtomicBool,
     /// Probes this process is claiming right now, so one caller per process asks the database.
     claiming: Mutex<HashSet<BreakerKey>>,
+    /// Probes won in the background and not yet served ([`ModelRouter::resolve_now`]).
+    won: Mutex<HashSet<BreakerKey>>,
+    /// Where background work runs.
+    runtime: tokio::runtime::Handle,
     logger: Logger,
     refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -152,6 +156,8 @@ impl ModelRouter {
             breakers: ArcSwap::from_pointee(breakers),
             reloading: AtomicBool::new(false),
             claiming: Mutex::new(HashSet::new()),
+            won: Mutex::new(HashSet::new()),
+            runtime: tokio::runtime::Handle::current(),
             refresher: Mutex::new(None),
         });
         let weak = Arc::downgrade(&inner);
@@ -263,13 +269,91 @@ impl ModelRouter {
         }
     }
 
-    /// Resolves without any I/O: the first candidate whose circuit is closed. Candidates whose
-    /// probe is due are skipped here; [`ModelRouter::resolve`] claims them.
+    /// Resolves without waiting for anything, for synchronous callers (the Python and Node
+    /// bindings' hot path). A candidate whose cooldown is over is claimed in the background:
+    /// this call moves on to the next candidate, and once this process has won the probe, the
+    /// next resolution here serves it (exactly one caller across all instances).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] without a feature; [`Error::NoModelAvailable`].
-    pub fn resolve_cached(&self, request: &ModelRequest) -> Result<Resolution> {
+    pub fn resolve_now(&self, request: &ModelRequest) -> Result<Resolution> {
+        self.decide(request, |candidate, provider_wide| {
+            let key = breaker_key(candidate, provider_wide);
+            if self
+                .inner
+                .won
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key)
+            {
+                self.mark_probe_out(&key);
+                return true;
+            }
+            self.claim_in_background(key);
+            false
+        })
+    }
+
+    fn resolve_cached(&self, request: &ModelRequest) -> Result<Resolution> {
         self.decide(request, |_, _| false)
+    }
+
+    /// Starts a probe claim on the router's runtime unless one of this process is under way.
+    fn claim_in_background(&self, key: BreakerKey) {
+        if !self.start_claim(&key) {
+            return;
+        }
+        let router = self.clone();
+        self.inner.runtime.spawn(async move {
+            let claimed = match router.inner.keel.pool() {
+                Ok(pool) => {
+                    store::claim_probe(pool, &key.0, &key.1, &router.inner.options.breaker).await
+                }
+                Err(err) => Err(err),
+            };
+            match claimed {
+                Ok(true) => {
+                    router
+                        .inner
+                        .logger
+                        .info("model_router.probe_claimed", probe_metadata(&key.0, &key.1));
+                    router
+                        .inner
+                        .won
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key.clone());
+                }
+                Ok(false) => router.mark_probe_out(&key),
+                Err(err) => tracing::warn!(error = %err, "keel model router: probe claim failed"),
+            }
+            router.end_claim(&key);
+        });
+    }
+
+    fn start_claim(&self, key: &BreakerKey) -> bool {
+        self.inner
+            .claiming
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone())
+    }
+
+    fn end_claim(&self, key: &BreakerKey) {
+        self.inner
+            .claiming
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    /// This process sees the probe of `key` as out (half-open) until the next refresh.
+    fn mark_probe_out(&self, key: &BreakerKey) {
+        self.mark_local(key, |row| BreakerRow {
+            state: CircuitState::HalfOpen,
+            probe_claimed_at: Some(now_ms()),
+            ..row.clone()
+        });
     }
 
     fn decide(
@@ -338,23 +422,14 @@ impl ModelRouter {
         });
         // No probe is due ahead of the first usable candidate: nothing to claim.
         let Some(key) = due else { return cached };
-        if !self
-            .inner
-            .claiming
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.clone())
-        {
+        if !self.start_claim(&key) {
             // Another caller of this process is claiming it: for us it is still open.
             return cached;
         }
-        let claimed = store::claim_probe(
-            self.inner.keel.pool()?,
-            &key.0,
-            &key.1,
-            &self.inner.options.breaker,
-        )
-        .await;
+        let claimed = match self.inner.keel.pool() {
+            Ok(pool) => store::claim_probe(pool, &key.0, &key.1, &self.inner.options.breaker).await,
+            Err(err) => Err(err),
+        };
         let outcome = match claimed {
             Ok(true) => {
                 self.inner
@@ -366,25 +441,13 @@ impl ModelRouter {
             }
             Ok(false) => None,
             Err(err) => {
-                self.inner
-                    .claiming
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&key);
+                self.end_claim(&key);
                 return Err(err);
             }
         };
-        // Won or lost, the probe is out: this process sees it half-open until the next refresh.
-        self.mark_local(&key, |row| BreakerRow {
-            state: CircuitState::HalfOpen,
-            probe_claimed_at: Some(now_ms()),
-            ..row.clone()
-        });
-        self.inner
-            .claiming
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&key);
+        // Won or lost, the probe is out.
+        self.mark_probe_out(&key);
+        self.end_claim(&key);
         match outcome {
             Some(resolution) => resolution,
             None => self.resolve_cached(request),
@@ -412,11 +475,7 @@ impl ModelRouter {
             return;
         }
         let router = self.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            self.inner.reloading.store(false, Ordering::Release);
-            return;
-        };
-        runtime.spawn(async move {
+        self.inner.runtime.spawn(async move {
             if let Err(err) = router.reload().await {
                 tracing::warn!(error = %err, "keel model router: matrix reload failed");
             }
