@@ -3,6 +3,7 @@
 
 mod error;
 mod ffi_probe;
+mod models;
 mod runtime;
 mod store;
 mod telemetry;
@@ -93,6 +94,40 @@ impl PyKeel {
         Ok(args.build(service.py(), Some(&self.inner)))
     }
 
+    /// Opens the model router on this database (awaitable); see `keel.Keel.model_router`.
+    #[pyo3(signature = (*, staleness = 1.0, matrix_ttl = 60.0, default_tier = "medium",
+                        seed_defaults = true, failure_threshold = 3, provider_failure_threshold = 10,
+                        window = 300.0, cooldown = 30.0, max_cooldown = 600.0, probe_timeout = 60.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn model_router<'py>(
+        &self,
+        py: Python<'py>,
+        staleness: f64,
+        matrix_ttl: f64,
+        default_tier: &str,
+        seed_defaults: bool,
+        failure_threshold: u32,
+        provider_failure_threshold: u32,
+        window: f64,
+        cooldown: f64,
+        max_cooldown: f64,
+        probe_timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = models::router_options(
+            staleness,
+            matrix_ttl,
+            default_tier,
+            seed_defaults,
+            failure_threshold,
+            provider_failure_threshold,
+            window,
+            cooldown,
+            max_cooldown,
+            probe_timeout,
+        )?;
+        models::open_router(py, self.inner.clone(), options)
+    }
+
     fn install_log_sink(&self) {
         let _guard = runtime::runtime().enter();
         self.inner.install_log_sink();
@@ -172,6 +207,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(telemetry::parse_traceparent, m)?)?;
     m.add_function(wrap_pyfunction!(telemetry::flush_logs, m)?)?;
     m.add_function(wrap_pyfunction!(telemetry::redact_secrets, m)?)?;
+    m.add_class::<models::PyModelRouter>()?;
+    m.add_class::<models::PyModelResolution>()?;
+    m.add_class::<models::PyBudgetStatus>()?;
+    m.add_class::<models::PyMovement>()?;
+    m.add_class::<models::PyReservation>()?;
+    m.add_class::<models::PyAgentBudget>()?;
+    m.add_function(wrap_pyfunction!(models::check_agent_budget, m)?)?;
+    m.add("FLEET_AGENT_BUDGETS", models::fleet_agent_budgets(m.py())?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::noop, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::roundtrip, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::panic_sync, m)?)?;

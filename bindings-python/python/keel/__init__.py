@@ -11,6 +11,11 @@
         log.info("model_router.tier_resolved", {"gen_ai.request.model": "claude-sonnet-4-6"})
     await log.flush()
 
+    router = await db.model_router()
+    pick = router.resolve_model("copilot", "medium", org_id=org_id)   # no I/O while circuits are closed
+    await router.record_failure(pick.model_id, status=503)          # the breaker counts provider faults
+    await router.deduct_credits(org_id, resolution=pick, input_tokens=1200, output_tokens=300)
+
 Every I/O method returns an awaitable. Errors are :class:`keel.KeelError` subclasses with a
 stable ``code``; see :mod:`keel.errors`.
 """
@@ -19,7 +24,15 @@ from __future__ import annotations
 
 from keel import _native
 from keel._native import (
+    FLEET_AGENT_BUDGETS,
+    AgentBudget,
     AppliedMigration,
+    BudgetStatus,
+    CreditMovement,
+    CreditReservation,
+    ModelResolution,
+    ModelRouter,
+    check_agent_budget,
     DatabaseUrl,
     Keel,
     Logger,
@@ -53,6 +66,14 @@ __all__ = [
     "Span",
     "parse_traceparent",
     "redact_secrets",
+    "ModelRouter",
+    "ModelResolution",
+    "BudgetStatus",
+    "CreditMovement",
+    "CreditReservation",
+    "AgentBudget",
+    "check_agent_budget",
+    "FLEET_AGENT_BUDGETS",
     *errors.__all__,
 ]
 

@@ -6,6 +6,14 @@ from typing import Any, Literal, TypedDict, final
 
 __version__: str
 __all__ = [
+    "AgentBudget",
+    "BudgetStatus",
+    "CreditMovement",
+    "CreditReservation",
+    "FLEET_AGENT_BUDGETS",
+    "ModelResolution",
+    "ModelRouter",
+    "check_agent_budget",
     "AppliedMigration",
     "Logger",
     "Span",
@@ -58,6 +66,20 @@ class Keel:
         min_level: str | None = None,
         debug_sample_rate: float | None = None,
     ) -> Logger: ...
+    def model_router(
+        self,
+        *,
+        staleness: float = 1.0,
+        matrix_ttl: float = 60.0,
+        default_tier: str = "medium",
+        seed_defaults: bool = True,
+        failure_threshold: int = 3,
+        provider_failure_threshold: int = 10,
+        window: float = 300.0,
+        cooldown: float = 30.0,
+        max_cooldown: float = 600.0,
+        probe_timeout: float = 60.0,
+    ) -> Awaitable[ModelRouter]: ...
     def install_log_sink(self) -> None: ...
     def cleanup_logs(self, *, dry_run: bool = False, batch_size: int = 10000) -> Awaitable[list[tuple[str, int]]]: ...
 
@@ -142,3 +164,129 @@ def noop() -> None: ...
 def roundtrip(probe: _Probe) -> _Probe: ...
 def panic_sync(message: str) -> None: ...
 def panic_async(message: str) -> Awaitable[None]: ...
+
+FLEET_AGENT_BUDGETS: dict[str, float]
+
+@final
+class ModelResolution:
+    """The model chosen for a request."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def credit_cost(self) -> float: ...
+    @property
+    def max_tokens(self) -> int: ...
+    @property
+    def context_window(self) -> int: ...
+    @property
+    def was_fallback(self) -> bool: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def trace_id(self) -> str: ...
+
+@final
+class BudgetStatus:
+    """An org's balance and whether it may proceed."""
+
+    @property
+    def remaining(self) -> float: ...
+    @property
+    def can_proceed(self) -> bool: ...
+
+@final
+class CreditMovement:
+    """A ledger movement."""
+
+    @property
+    def ledger_id(self) -> str: ...
+    @property
+    def balance_after(self) -> float: ...
+    @property
+    def duplicate(self) -> bool: ...
+
+@final
+class CreditReservation:
+    """Credits held for a call."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def amount(self) -> float: ...
+    @property
+    def balance_after(self) -> float: ...
+    @property
+    def duplicate(self) -> bool: ...
+
+@final
+class AgentBudget:
+    """A fleet agent's per-run budget check."""
+
+    @property
+    def exceeded(self) -> bool: ...
+    @property
+    def limit(self) -> float: ...
+    @property
+    def used(self) -> float: ...
+
+@final
+class ModelRouter:
+    """The model router; make it with ``await db.model_router()``."""
+
+    def resolve_model(
+        self,
+        feature: str,
+        tier: str | None = None,
+        *,
+        org_id: str | None = None,
+        user_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> ModelResolution: ...
+    def record_success(self, model_id: str, provider: str | None = None) -> Awaitable[str]: ...
+    def record_failure(
+        self, model_id: str, provider: str | None = None, *, kind: str | None = None, status: int | None = None
+    ) -> Awaitable[str]: ...
+    def check_budget(self, org_id: str) -> Awaitable[BudgetStatus]: ...
+    def deduct_credits(
+        self,
+        org_id: str,
+        amount: float | None = None,
+        *,
+        resolution: ModelResolution | None = None,
+        input_tokens: float | None = None,
+        output_tokens: float | None = None,
+        user_id: str | None = None,
+        agent_name: str | None = None,
+        idempotency_key: str | None = None,
+        feature: str | None = None,
+        trace_id: str | None = None,
+    ) -> Awaitable[CreditMovement]: ...
+    def reserve_credits(self, org_id: str, estimate: float, idempotency_key: str) -> Awaitable[CreditReservation]: ...
+    def commit_credits(self, reservation_id: str, actual: float) -> Awaitable[CreditMovement]: ...
+    def release_credits(self, reservation_id: str) -> Awaitable[CreditMovement]: ...
+    def grant_credits(
+        self, org_id: str, amount: float, kind: str = "purchase", idempotency_key: str | None = None
+    ) -> Awaitable[CreditMovement]: ...
+    def set_model(
+        self,
+        feature: str,
+        tier: str,
+        provider: str,
+        model_id: str,
+        *,
+        fallback_order: int | None = None,
+        org_id: str | None = None,
+        context_window: int = 128000,
+        max_tokens: int = 4096,
+        credit_cost: float = 0.0,
+        input_cost_per_mtok: float | None = None,
+        output_cost_per_mtok: float | None = None,
+    ) -> Awaitable[None]: ...
+    def set_org_tier(self, org_id: str, feature: str, tier: str) -> Awaitable[None]: ...
+    def reload(self) -> Awaitable[None]: ...
+    def open_breakers(self) -> list[tuple[str, str, str]]: ...
+
+def check_agent_budget(agent_name: str, used: float) -> AgentBudget: ...

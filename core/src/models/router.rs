@@ -63,6 +63,56 @@ pub struct ModelRequest {
     pub trace_id: Option<Uuid>,
 }
 
+impl ModelRequest {
+    /// A request from binding arguments: `feature` and `tier` by name, ids as strings. An empty
+    /// org id means no org (callers of the original passed `''`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `feature`, `tier`, `org_id` or `trace_id`.
+    pub fn from_parts(
+        feature: &str,
+        tier: Option<&str>,
+        org_id: Option<&str>,
+        trace_id: Option<&str>,
+    ) -> Result<Self> {
+        Ok(Self {
+            feature: Some(feature.parse()?),
+            tier: tier.filter(|t| !t.is_empty()).map(str::parse).transpose()?,
+            org_id: parse_uuid("org_id", org_id)?,
+            trace_id: parse_uuid("trace_id", trace_id)?,
+        })
+    }
+}
+
+/// A duration from a binding's seconds argument.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` unless finite and > 0.
+pub fn seconds(field: &str, secs: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| {
+            Error::invalid_input(
+                field,
+                format!("must be a finite number of seconds > 0, got {secs}"),
+            )
+        })
+}
+
+/// Parses an optional id argument; empty is absent.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` when it is not a UUID.
+pub fn parse_uuid(field: &str, raw: Option<&str>) -> Result<Option<Uuid>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => Uuid::try_parse(text)
+            .map(Some)
+            .map_err(|_| Error::invalid_input(field, format!("`{text}` is not a UUID"))),
+    }
+}
+
 struct Cached {
     matrix: Matrix,
     org_tiers: HashMap<(Uuid, Feature), Tier>,
@@ -615,6 +665,25 @@ impl ModelRouter {
                 .find(provider, model_id)
                 .map(|entry| entry.pricing.cost(usage))
         })
+    }
+
+    /// The provider of `model_id` in the matrix (for callers of the original API, which named
+    /// the model only).
+    pub fn provider_of(&self, model_id: &str) -> Option<String> {
+        self.with_matrix(|matrix| {
+            matrix
+                .rows()
+                .find(|e| e.model_id == model_id)
+                .map(|e| e.provider.clone())
+        })
+    }
+
+    /// What a call to `resolution`'s model costs: metered from `usage` when the model has
+    /// token prices, else the resolution's per-request credit cost.
+    pub fn call_cost(&self, resolution: &Resolution, usage: Option<Usage>) -> f64 {
+        self.cost(&resolution.provider, &resolution.model_id, usage)
+            .filter(|_| usage.is_some())
+            .unwrap_or(resolution.credit_cost)
     }
 
     /// Charges a call at once. `charge.amount` is used as given.
