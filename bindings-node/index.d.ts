@@ -25,7 +25,11 @@ export declare class Keel {
   ping(): Promise<void>
   /** A logger writing to this database's `system_logs`. */
   createLogger(service: string, options?: LoggerOptions): Logger
-  /** Makes this database the destination of loggers made with the module-level `createLogger`. */
+  /**
+   * Makes this database the destination of loggers made with the module-level `createLogger`.
+   * Opens the model router on this database.
+   */
+  modelRouter(options?: RouterOptions | undefined | null): Promise<ModelRouter>
   installLogSink(): void
   /**
    * Deletes `system_logs` rows past retention (debug 30 days, info 90, warn 90, error 365) in
@@ -62,6 +66,41 @@ export declare class Logger {
   stats(): LogStats
 }
 
+/** The model router; make it with `await db.modelRouter()`. */
+export declare class ModelRouter {
+  /**
+   * Resolves without waiting for anything (probes are claimed in the background). Throws
+   * `code: "no_model_available"` or `"invalid_input"`.
+   */
+  resolve(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
+  /** Reports a successful call; resolves to what happened to the circuit. */
+  recordSuccess(modelId: string, provider?: string): Promise<string>
+  /**
+   * Reports a failed call. `err` is an HTTP status, a kind name (`timeout`, `server_error`,
+   * `rate_limited`, `overloaded`, `client_error`, `context_too_long`) or an error object with
+   * `status`; only the provider's faults count.
+   */
+  recordFailure(modelId: string, err?: unknown, provider?: string): Promise<string>
+  /** The org's balance and whether it may proceed. */
+  checkBudget(orgId: string): Promise<BudgetStatus>
+  /** Charges a call; rejects with `code: "budget_exceeded"` below the grace threshold. */
+  deductCredits(options: DeductOptions): Promise<CreditMovement>
+  /** Holds `estimate` credits for a call; commit or release it afterwards. */
+  reserveCredits(orgId: string, estimate: number, idempotencyKey: string): Promise<CreditReservation>
+  /** Settles a reservation at the actual cost. */
+  commitCredits(reservationId: string, actual: number): Promise<CreditMovement>
+  /** Releases a reservation unused. */
+  releaseCredits(reservationId: string): Promise<CreditMovement>
+  /** Adds credits to an org (`kind`: purchase, bonus, refund, adjustment). */
+  grantCredits(orgId: string, amount: number, kind?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<CreditMovement>
+  /** Adds or changes one matrix row, validated with the whole matrix first. */
+  setModel(row: ModelRow): Promise<void>
+  /** Sets the tier an org uses for a feature when a request names none. */
+  setOrgTier(orgId: string, feature: string, tier: string): Promise<void>
+  /** Re-reads the matrix now. */
+  reload(): Promise<void>
+}
+
 /** A timed operation, written once when it stops. */
 export declare class Span {
   /** The span id. */
@@ -79,6 +118,13 @@ export declare class Span {
   child(action: string, metadata?: Record<string, unknown>): Span
 }
 
+/** A fleet agent's per-run budget check (the original `checkAgentBudget` result). */
+export interface AgentBudget {
+  exceeded: boolean
+  limit: number
+  used: number
+}
+
 /** A migration recorded as applied. */
 export interface AppliedMigration {
   /** The number in the file name. */
@@ -86,6 +132,22 @@ export interface AppliedMigration {
   /** The rest of the file name. */
   description: string
 }
+
+/** An org's balance and whether it may proceed (the original `checkBudget` result). */
+export interface BudgetStatus {
+  remaining: number
+  /** Spelled as the original returned it. */
+  can_proceed: boolean
+}
+
+/** The original `checkAgentBudget(agentName, creditsUsed)`. */
+export declare function checkAgentBudget(agentName: string, used: number): AgentBudget
+
+/**
+ * The original `checkBudget(client, userId, orgId)`. Unlike the original it does not fail
+ * open: a storage error rejects.
+ */
+export declare function checkBudget(router: ModelRouter, userId: string | undefined | null, orgId: string): Promise<BudgetStatus>
 
 /** Options of `cleanupLogs`. */
 export interface CleanupOptions {
@@ -119,6 +181,21 @@ export interface ConnectOptions {
  */
 export declare function createLogger(service: string, options?: LoggerOptions): Logger
 
+/** A ledger movement. */
+export interface CreditMovement {
+  ledgerId: string
+  balanceAfter: number
+  duplicate: boolean
+}
+
+/** Credits held for a call. */
+export interface CreditReservation {
+  id: string
+  amount: number
+  balanceAfter: number
+  duplicate: boolean
+}
+
 /** A database URL Keel accepts, with its password masked. */
 export interface DatabaseUrl {
   /** `"sqlite"` or `"postgres"`. */
@@ -131,8 +208,36 @@ export interface DatabaseUrl {
   path?: string
 }
 
+/**
+ * The original `deductCredits(client, userId, orgId, resolution, actualTokens, agentName?)`:
+ * resolves to the balance after the charge. `actualTokens` is a total (charged per request,
+ * as the original did) or `{ inputTokens, outputTokens }` (metered when the model has token
+ * prices). Rejects with `code: "budget_exceeded"` instead of returning −1.
+ */
+export declare function deductCredits(router: ModelRouter, userId: string | null, orgId: string, resolution: ModelResolution, actualTokens?: number | { inputTokens?: number, outputTokens?: number }, agentName?: string, idempotencyKey?: string): Promise<number>
+
+/**
+ * A deduction for `deductCredits`: `amount` as given, or the cost of `resolution`'s model
+ * (metered from `inputTokens`/`outputTokens` when it has token prices).
+ */
+export interface DeductOptions {
+  orgId: string
+  amount?: number
+  resolution?: ModelResolution
+  inputTokens?: number
+  outputTokens?: number
+  userId?: string
+  agentName?: string
+  idempotencyKey?: string
+  feature?: string
+  traceId?: string
+}
+
 /** The stable error codes, in order. */
 export declare function errorCodes(): Array<string>
+
+/** The per-run budgets by agent name (the original `FLEET_AGENT_BUDGETS`, with `default`). */
+export declare function fleetAgentBudgets(): Record<string, number>
 
 /**
  * Options of `createLogger`; every field is optional. Ids that are not UUIDs are stored as
@@ -168,6 +273,45 @@ export interface LogStats {
 /** Replaces any password in `url` with `***`. */
 export declare function maskUrl(url: string): string
 
+/** What a caller asks for (the original `ModelRequest`). */
+export interface ModelRequestInput {
+  feature: string
+  intelligenceTier?: string
+  userId?: string
+  orgId?: string
+  traceId?: string
+}
+
+/**
+ * The model chosen for a request (the original `ModelResolution`, plus `contextWindow` and
+ * `tier`).
+ */
+export interface ModelResolution {
+  provider: string
+  modelId: string
+  creditCost: number
+  maxTokens: number
+  contextWindow: number
+  wasFallback: boolean
+  traceId: string
+  tier: string
+}
+
+/** One matrix row for `setModel`. Without `fallbackOrder` the row is the primary. */
+export interface ModelRow {
+  feature: string
+  tier: string
+  provider: string
+  modelId: string
+  fallbackOrder?: number
+  orgId?: string
+  contextWindow?: number
+  maxTokens?: number
+  creditCost?: number
+  inputCostPerMtok?: number
+  outputCostPerMtok?: number
+}
+
 /** Does nothing. */
 export declare function noop(): void
 
@@ -191,11 +335,40 @@ export interface Probe {
   tags: Array<string>
 }
 
+/**
+ * The original `recordFailure(client, modelId)`, plus the error (an HTTP status, a kind, or
+ * an error object with `status`) so caller errors do not count; never rejects.
+ */
+export declare function recordFailure(router: ModelRouter, modelId: string, err?: unknown): Promise<void>
+
+/** The original `recordSuccess(client, modelId)`; never rejects. */
+export declare function recordSuccess(router: ModelRouter, modelId: string): Promise<void>
+
 /** Redacts secrets inside a string (API keys, bearer tokens, JWTs). */
 export declare function redactSecrets(text: string): string
 
+/**
+ * The original `resolveModel(client, request)`, with the router in place of the client:
+ * claims a due probe before answering, and rejects with `code: "no_model_available"`.
+ */
+export declare function resolveModel(router: ModelRouter, request: ModelRequestInput): Promise<ModelResolution>
+
 /** Round-trips a small object through the core struct. */
 export declare function roundtrip(probe: Probe): Probe
+
+/** Options of `Keel.modelRouter`; durations in seconds. */
+export interface RouterOptions {
+  staleness?: number
+  matrixTtl?: number
+  defaultTier?: string
+  seedDefaults?: boolean
+  failureThreshold?: number
+  providerFailureThreshold?: number
+  window?: number
+  cooldown?: number
+  maxCooldown?: number
+  probeTimeout?: number
+}
 
 /** Parses a W3C `traceparent`; `null` when it is not valid. */
 export interface TraceParent {

@@ -5,6 +5,7 @@
 
 mod error;
 mod ffi_probe;
+mod models;
 mod store;
 mod telemetry;
 
@@ -127,6 +128,15 @@ impl Keel {
     }
 
     /// Makes this database the destination of loggers made with the module-level `createLogger`.
+    /// Opens the model router on this database.
+    #[napi(ts_return_type = "Promise<ModelRouter>")]
+    pub async fn model_router(
+        &self,
+        options: Option<models::RouterOptions>,
+    ) -> napi::Result<Outcome<models::ModelRouter>> {
+        models::open_router(self.inner.clone(), options).await
+    }
+
     #[napi]
     pub fn install_log_sink(&self) {
         napi::bindgen_prelude::within_runtime_if_available(|| self.inner.install_log_sink())
