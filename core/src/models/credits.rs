@@ -239,6 +239,37 @@ async fn move_credits(
     let ledger_id = Uuid::new_v4();
     let result: Result<Option<f64>> = async {
         match pool {
+            // A plain debit is one statement: the conditional update and its ledger row commit
+            // together, and a repeated key fails the whole statement on the unique index.
+            Pool::Postgres(pg) if grace_for_new_row.is_none() && reservation.is_none() => {
+                Ok(sqlx::query_scalar(
+                    "WITH debit AS (
+                         UPDATE org_credit_balance SET balance_credits = balance_credits + $3::numeric,
+                             updated_at = now()
+                         WHERE org_id = $2 AND balance_credits + $3::numeric >= -grace_threshold_credits
+                         RETURNING balance_credits)
+                     INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, description,
+                             feature_key, model_id, tokens_used, agent_name, trace_id, idempotency_key,
+                             created_by)
+                     SELECT $1, $2, $4, $3::numeric, balance_credits, $5, $6, $7, $8, $9, $10, $11, $12
+                     FROM debit
+                     RETURNING balance_after::float8",
+                )
+                .bind(ledger_id)
+                .bind(charge.org_id)
+                .bind(delta)
+                .bind(kind)
+                .bind(&charge.description)
+                .bind(&charge.feature_key)
+                .bind(&charge.model_id)
+                .bind(charge.tokens_used.map(|t| t.clamp(0, i64::from(i32::MAX)) as i32))
+                .bind(&charge.agent_name)
+                .bind(charge.trace_id)
+                .bind(&charge.idempotency_key)
+                .bind(charge.created_by)
+                .fetch_optional(pg)
+                .await?)
+            }
             Pool::Postgres(pg) => {
                 let mut tx = pg.begin().await?;
                 let balance: Option<f64> = if let Some(grace) = grace_for_new_row {
