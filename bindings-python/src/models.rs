@@ -17,64 +17,70 @@ use crate::runtime::{future_into_py, guard};
 /// The model chosen for a request (the original `ModelResolution`).
 #[pyclass(frozen, name = "ModelResolution", module = "keel._native")]
 pub struct PyModelResolution {
-    #[pyo3(get)]
-    provider: String,
-    #[pyo3(get)]
-    model_id: String,
-    #[pyo3(get)]
-    credit_cost: f64,
-    #[pyo3(get)]
-    max_tokens: u32,
-    #[pyo3(get)]
-    context_window: u32,
-    #[pyo3(get)]
-    was_fallback: bool,
-    #[pyo3(get)]
-    tier: &'static str,
-    #[pyo3(get)]
-    trace_id: String,
+    inner: models::Resolution,
 }
 
 #[pymethods]
 impl PyModelResolution {
+    #[getter]
+    fn provider(&self) -> &str {
+        &self.inner.provider
+    }
+
+    #[getter]
+    fn model_id(&self) -> &str {
+        &self.inner.model_id
+    }
+
+    #[getter]
+    fn credit_cost(&self) -> f64 {
+        self.inner.credit_cost
+    }
+
+    #[getter]
+    fn max_tokens(&self) -> u32 {
+        self.inner.max_tokens
+    }
+
+    #[getter]
+    fn context_window(&self) -> u32 {
+        self.inner.context_window
+    }
+
+    #[getter]
+    fn was_fallback(&self) -> bool {
+        self.inner.was_fallback
+    }
+
+    #[getter]
+    fn tier(&self) -> &'static str {
+        self.inner.tier.as_str()
+    }
+
+    /// The trace id (formatted when read, not on every resolution).
+    #[getter]
+    fn trace_id(&self) -> String {
+        self.inner.trace_id.to_string()
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "ModelResolution(provider={:?}, model_id={:?}, tier={:?}, was_fallback={})",
-            self.provider,
-            self.model_id,
-            self.tier,
-            if self.was_fallback { "True" } else { "False" }
+            &*self.inner.provider,
+            &*self.inner.model_id,
+            self.inner.tier.as_str(),
+            if self.inner.was_fallback {
+                "True"
+            } else {
+                "False"
+            }
         )
     }
 }
 
 impl From<models::Resolution> for PyModelResolution {
-    fn from(r: models::Resolution) -> Self {
-        Self {
-            provider: r.provider,
-            model_id: r.model_id,
-            credit_cost: r.credit_cost,
-            max_tokens: r.max_tokens,
-            context_window: r.context_window,
-            was_fallback: r.was_fallback,
-            tier: r.tier.as_str(),
-            trace_id: r.trace_id.to_string(),
-        }
-    }
-}
-
-impl PyModelResolution {
-    fn to_core(&self) -> keel::Result<models::Resolution> {
-        Ok(models::Resolution {
-            provider: self.provider.clone(),
-            model_id: self.model_id.clone(),
-            credit_cost: self.credit_cost,
-            max_tokens: self.max_tokens,
-            context_window: self.context_window,
-            was_fallback: self.was_fallback,
-            tier: self.tier.parse()?,
-            trace_id: parse_uuid("trace_id", Some(&self.trace_id))?.unwrap_or_default(),
-        })
+    fn from(inner: models::Resolution) -> Self {
+        Self { inner }
     }
 }
 
@@ -164,14 +170,14 @@ fn transition_name(t: models::Transition) -> &'static str {
 impl PyModelRouter {
     /// Resolves a request without waiting; raises `NoModelAvailableError` or
     /// `InvalidInputError`.
-    #[pyo3(signature = (feature, tier = None, *, org_id = None, user_id = None, trace_id = None))]
+    #[pyo3(signature = (feature, tier = None, org_id = None, trace_id = None, *, user_id = None))]
     fn resolve_model(
         &self,
         feature: &str,
         tier: Option<&str>,
         org_id: Option<&str>,
-        user_id: Option<&str>,
         trace_id: Option<&str>,
+        user_id: Option<&str>,
     ) -> PyResult<PyModelResolution> {
         let _ = user_id;
         guard(|| {
@@ -260,10 +266,7 @@ impl PyModelRouter {
                 (None, None) => None,
                 (i, o) => Some(Usage::new(i.unwrap_or(0.0), o.unwrap_or(0.0))?),
             };
-            let resolution = resolution
-                .as_deref()
-                .map(PyModelResolution::to_core)
-                .transpose()?;
+            let resolution = resolution.as_deref().map(|r| r.inner.clone());
             let amount = match (amount, &resolution) {
                 (Some(amount), _) => amount,
                 (None, Some(r)) => self.inner.call_cost(r, usage),
@@ -282,7 +285,7 @@ impl PyModelRouter {
                     .as_ref()
                     .map(|r| format!("AI usage: {}", r.model_id)),
                 feature_key: feature,
-                model_id: resolution.as_ref().map(|r| r.model_id.clone()),
+                model_id: resolution.as_ref().map(|r| r.model_id.to_string()),
                 tokens_used: usage.map(|u| (u.input_tokens + u.output_tokens) as i64),
                 agent_name,
                 trace_id: parse_uuid("trace_id", trace_id)?
@@ -390,8 +393,8 @@ impl PyModelRouter {
                 scope: parse_uuid("org_id", org_id)?.map_or(Scope::Platform, Scope::Org),
                 feature: feature.parse()?,
                 tier: tier.parse()?,
-                provider,
-                model_id,
+                provider: provider.into(),
+                model_id: model_id.into(),
                 role: fallback_order.map_or(Role::Primary, Role::Fallback),
                 context_window,
                 max_tokens,

@@ -55,7 +55,7 @@ async fn seeded_matrix_org_tiers_and_overrides() {
             .await
             .unwrap();
         assert_eq!(
-            (pick.model_id.as_str(), pick.tier),
+            (&*pick.model_id, pick.tier),
             ("claude-sonnet-4-6", Tier::Medium)
         );
         assert!(!pick.was_fallback);
@@ -71,7 +71,7 @@ async fn seeded_matrix_org_tiers_and_overrides() {
             .await
             .unwrap();
         assert_eq!(
-            (pick.model_id.as_str(), pick.tier),
+            (&*pick.model_id, pick.tier),
             ("claude-haiku-4-5-20251001", Tier::Low)
         );
 
@@ -96,7 +96,7 @@ async fn seeded_matrix_org_tiers_and_overrides() {
             .resolve(&request(Feature::Copilot, Some(Tier::High), Some(org)))
             .await
             .unwrap();
-        assert_eq!(mine.model_id, "gpt-5");
+        assert_eq!(&*mine.model_id, "gpt-5");
         let theirs = router
             .resolve(&request(
                 Feature::Copilot,
@@ -105,7 +105,7 @@ async fn seeded_matrix_org_tiers_and_overrides() {
             ))
             .await
             .unwrap();
-        assert_eq!(theirs.model_id, "claude-opus-4-6");
+        assert_eq!(&*theirs.model_id, "claude-opus-4-6");
 
         // A second primary for the same slot is rejected and nothing changes.
         let err = router
@@ -178,7 +178,7 @@ async fn failures_open_the_breaker_once_and_fallbacks_serve() {
             .resolve(&request(Feature::Copilot, Some(Tier::Medium), None))
             .await
             .unwrap();
-        assert_eq!(pick.model_id, "gemini-2.5-flash");
+        assert_eq!(&*pick.model_id, "gemini-2.5-flash");
         assert!(pick.was_fallback);
         // A feature without fallbacks has nothing left, and says so.
         let err = url_router
@@ -191,7 +191,7 @@ async fn failures_open_the_breaker_once_and_fallbacks_serve() {
             .resolve(&request(Feature::Copilot, Some(Tier::Low), None))
             .await
             .unwrap();
-        assert_eq!(pick.provider, "google");
+        assert_eq!(&*pick.provider, "google");
     })
     .await;
 }
@@ -242,7 +242,7 @@ async fn exactly_one_probe_across_instances_then_close_or_reopen() {
         assert!(a.resolve(&req).await.is_err(), "cooldown doubled to 1 s");
         tokio::time::sleep(Duration::from_millis(900)).await;
         let probe = a.resolve(&req).await.expect("the next probe");
-        assert_eq!(probe.model_id, "gemini-2.0-flash");
+        assert_eq!(&*probe.model_id, "gemini-2.0-flash");
         // A successful probe closes it for everyone.
         assert_eq!(
             a.record_success("google", "gemini-2.0-flash").await,

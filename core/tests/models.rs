@@ -51,7 +51,7 @@ fn primary_then_the_tiers_own_fallbacks() {
     let t = trace();
     let primary = resolve(&matrix, Feature::Copilot, Tier::High, None, t, |_| true).unwrap();
     assert_eq!(
-        (primary.provider.as_str(), primary.model_id.as_str()),
+        (&*primary.provider, &*primary.model_id),
         ("anthropic", "claude-opus-4-6")
     );
     assert!(!primary.was_fallback);
@@ -60,10 +60,10 @@ fn primary_then_the_tiers_own_fallbacks() {
     assert_eq!(primary.credit_cost, 5.0);
 
     let fallback = resolve(&matrix, Feature::Copilot, Tier::High, None, t, |m| {
-        m.model_id != "claude-opus-4-6"
+        &*m.model_id != "claude-opus-4-6"
     })
     .unwrap();
-    assert_eq!(fallback.model_id, "gemini-2.5-flash");
+    assert_eq!(&*fallback.model_id, "gemini-2.5-flash");
     assert!(fallback.was_fallback);
     assert_eq!(fallback.tier, Tier::High);
 }
@@ -120,7 +120,7 @@ fn an_org_override_replaces_the_platform_slot_for_that_org_only() {
         |_| true,
     )
     .unwrap();
-    assert_eq!(mine.model_id, "gpt-5");
+    assert_eq!(&*mine.model_id, "gpt-5");
     let other = resolve(
         &matrix,
         Feature::Copilot,
@@ -130,7 +130,7 @@ fn an_org_override_replaces_the_platform_slot_for_that_org_only() {
         |_| true,
     )
     .unwrap();
-    assert_eq!(other.model_id, "claude-sonnet-4-6");
+    assert_eq!(&*other.model_id, "claude-sonnet-4-6");
     // Slots the org did not override stay the platform's.
     let low = resolve(
         &matrix,
@@ -141,7 +141,7 @@ fn an_org_override_replaces_the_platform_slot_for_that_org_only() {
         |_| true,
     )
     .unwrap();
-    assert_eq!(low.model_id, "claude-haiku-4-5-20251001");
+    assert_eq!(&*low.model_id, "claude-haiku-4-5-20251001");
 }
 
 #[test]
@@ -237,7 +237,7 @@ fn two_primaries_or_bad_rows_are_rejected_naming_the_field() {
     gemini.provider = "gemini".into();
     let matrix = Matrix::new([gemini]).unwrap();
     let slot = matrix.slot(Feature::Copilot, Tier::Low, None);
-    assert_eq!(slot.primary.as_ref().unwrap().provider, "google");
+    assert_eq!(&*slot.primary.as_ref().unwrap().provider, "google");
 }
 
 #[test]

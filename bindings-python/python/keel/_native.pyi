@@ -240,10 +240,10 @@ class ModelRouter:
         self,
         feature: str,
         tier: str | None = None,
-        *,
         org_id: str | None = None,
-        user_id: str | None = None,
         trace_id: str | None = None,
+        *,
+        user_id: str | None = None,
     ) -> ModelResolution: ...
     def record_success(self, model_id: str, provider: str | None = None) -> Awaitable[str]: ...
     def record_failure(

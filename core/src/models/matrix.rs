@@ -235,9 +235,9 @@ pub struct ModelEntry {
     /// The tier it serves.
     pub tier: Tier,
     /// Canonical provider name (see [`PROVIDERS`]).
-    pub provider: String,
+    pub provider: Arc<str>,
     /// The provider's model id, e.g. `claude-sonnet-4-6`.
-    pub model_id: String,
+    pub model_id: Arc<str>,
     /// Primary or fallback.
     pub role: Role,
     /// Tokens the model accepts.
@@ -254,7 +254,7 @@ impl ModelEntry {
     /// # Errors
     /// [`Error::InvalidInput`] naming the field.
     pub fn validated(mut self) -> Result<Self> {
-        self.provider = canonical_provider(&self.provider)?.to_owned();
+        self.provider = Arc::from(canonical_provider(&self.provider)?);
         if self.model_id.trim().is_empty() {
             return Err(Error::invalid_input("model_id", "must not be empty"));
         }
@@ -382,7 +382,7 @@ impl Matrix {
     /// The first row naming (provider, model), platform rows first.
     pub fn find(&self, provider: &str, model_id: &str) -> Option<&ModelEntry> {
         self.rows()
-            .find(|e| e.provider == provider && e.model_id == model_id)
+            .find(|e| &*e.provider == provider && &*e.model_id == model_id)
     }
 
     /// The slot serving `org` for (feature, tier): the org's override when it has one, else
@@ -423,8 +423,8 @@ pub fn default_rows() -> Vec<ModelEntry> {
             scope: Scope::Platform,
             feature,
             tier,
-            provider: provider.to_owned(),
-            model_id: model.to_owned(),
+            provider: provider.into(),
+            model_id: model.into(),
             role,
             context_window,
             max_tokens,

@@ -10,9 +10,9 @@
 //! let matrix = Matrix::new(default_rows())?;
 //! let trace = uuid::Uuid::new_v4();
 //! let pick = resolve(&matrix, Feature::Copilot, Tier::Medium, None, trace, |_| true)?;
-//! assert_eq!(pick.model_id, "claude-sonnet-4-6");
+//! assert_eq!(&*pick.model_id, "claude-sonnet-4-6");
 //! // With the primary's circuit open, the tier's first fallback serves.
-//! let pick = resolve(&matrix, Feature::Copilot, Tier::Medium, None, trace, |m| m.provider != "anthropic")?;
+//! let pick = resolve(&matrix, Feature::Copilot, Tier::Medium, None, trace, |m| &*m.provider != "anthropic")?;
 //! assert!(pick.was_fallback);
 //! # Ok::<(), keel::Error>(())
 //! ```

@@ -1,6 +1,8 @@
 //! Resolution: the model that serves a request, from the matrix and the breakers' view of
 //! which candidates are usable. No I/O: the matrix and breaker states are in-process caches.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::matrix::{Feature, Matrix, ModelEntry, Tier};
@@ -14,9 +16,9 @@ pub const DEFAULT_TIER: Tier = Tier::Medium;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resolution {
     /// Canonical provider name.
-    pub provider: String,
+    pub provider: Arc<str>,
     /// The provider's model id.
-    pub model_id: String,
+    pub model_id: Arc<str>,
     /// Credits per request (the flat price).
     pub credit_cost: f64,
     /// Most tokens a reply may have.

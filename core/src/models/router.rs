@@ -7,7 +7,6 @@
 //! [`ModelRouter::reload`].
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -149,7 +148,6 @@ struct RouterInner {
     options: RouterOptions,
     cached: ArcSwap<Cached>,
     breakers: ArcSwap<Breakers>,
-    reloading: AtomicBool,
     /// Probes this process is claiming right now, so one caller per process asks the database.
     claiming: Mutex<HashSet<BreakerKey>>,
     /// Probes won in the background and not yet served ([`ModelRouter::resolve_now`]).
@@ -204,7 +202,6 @@ impl ModelRouter {
             options,
             cached: ArcSwap::from_pointee(cached),
             breakers: ArcSwap::from_pointee(breakers),
-            reloading: AtomicBool::new(false),
             claiming: Mutex::new(HashSet::new()),
             won: Mutex::new(HashSet::new()),
             runtime: tokio::runtime::Handle::current(),
@@ -223,6 +220,15 @@ impl ModelRouter {
                     Err(Error::Closed) | Err(Error::Forked { .. }) => return,
                     Err(err) => {
                         tracing::warn!(error = %err, "keel model router: breaker refresh failed")
+                    }
+                }
+                // The matrix's TTL is checked here, not on every resolution.
+                if inner.cached.load().loaded.elapsed() >= inner.options.matrix_ttl {
+                    match load_cached(&inner.keel).await {
+                        Ok(fresh) => inner.cached.store(Arc::new(fresh)),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "keel model router: matrix reload failed")
+                        }
                     }
                 }
             }
@@ -301,7 +307,7 @@ impl ModelRouter {
     fn usability(&self, breakers: &Breakers, entry: &ModelEntry, now: i64) -> Usability {
         let config = &self.inner.options.breaker;
         let mut due = None;
-        for (model, provider_wide) in [(PROVIDER_WIDE, true), (entry.model_id.as_str(), false)] {
+        for (model, provider_wide) in [(PROVIDER_WIDE, true), (&*entry.model_id, false)] {
             if let Some(row) = breakers.get(&entry.provider, model) {
                 if row.state == CircuitState::Closed {
                     continue;
@@ -415,7 +421,6 @@ impl ModelRouter {
             .feature
             .ok_or_else(|| Error::invalid_input("feature", "is required"))?;
         let cached = self.inner.cached.load();
-        self.maybe_reload(&cached);
         let tier = self.tier_for(&cached, request, feature);
         let breakers = self.inner.breakers.load();
         let slot = cached.matrix.slot(feature, tier, request.org_id);
@@ -515,21 +520,6 @@ impl ModelRouter {
                 rows.insert(key.clone(), next);
             }
             Breakers { rows }
-        });
-    }
-
-    fn maybe_reload(&self, cached: &Cached) {
-        if cached.loaded.elapsed() < self.inner.options.matrix_ttl
-            || self.inner.reloading.swap(true, Ordering::AcqRel)
-        {
-            return;
-        }
-        let router = self.clone();
-        self.inner.runtime.spawn(async move {
-            if let Err(err) = router.reload().await {
-                tracing::warn!(error = %err, "keel model router: matrix reload failed");
-            }
-            router.inner.reloading.store(false, Ordering::Release);
         });
     }
 
@@ -673,8 +663,8 @@ impl ModelRouter {
         self.with_matrix(|matrix| {
             matrix
                 .rows()
-                .find(|e| e.model_id == model_id)
-                .map(|e| e.provider.clone())
+                .find(|e| &*e.model_id == model_id)
+                .map(|e| e.provider.to_string())
         })
     }
 
@@ -744,9 +734,9 @@ fn breaker_key(candidate: &ModelEntry, provider_wide: bool) -> BreakerKey {
     let model = if provider_wide {
         PROVIDER_WIDE
     } else {
-        candidate.model_id.as_str()
+        &candidate.model_id
     };
-    (candidate.provider.clone(), model.to_owned())
+    (candidate.provider.to_string(), model.to_owned())
 }
 
 fn probe_metadata(provider: &str, model: &str) -> serde_json::Map<String, serde_json::Value> {

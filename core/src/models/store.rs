@@ -68,8 +68,8 @@ pub(crate) async fn load_rows(pool: &Pool) -> Result<Vec<ModelEntry>> {
                 scope,
                 feature: r.1.parse()?,
                 tier: r.2.parse()?,
-                provider: r.3,
-                model_id: r.4,
+                provider: r.3.into(),
+                model_id: r.4.into(),
                 role: if r.5 {
                     Role::Primary
                 } else {
@@ -116,8 +116,8 @@ pub(crate) async fn upsert_row(pool: &Pool, row: &ModelEntry) -> Result<()> {
             .bind(org)
             .bind(row.feature.as_str())
             .bind(row.tier.as_str())
-            .bind(&row.provider)
-            .bind(&row.model_id)
+            .bind(&*row.provider)
+            .bind(&*row.model_id)
             .bind(primary)
             .bind(order as i32)
             .bind(row.pricing.per_request)
@@ -145,8 +145,8 @@ pub(crate) async fn upsert_row(pool: &Pool, row: &ModelEntry) -> Result<()> {
             .bind(org.map(|o| o.to_string()))
             .bind(row.feature.as_str())
             .bind(row.tier.as_str())
-            .bind(&row.provider)
-            .bind(&row.model_id)
+            .bind(&*row.provider)
+            .bind(&*row.model_id)
             .bind(primary)
             .bind(order)
             .bind(row.pricing.per_request)
