@@ -89,7 +89,12 @@ bench/node_modules/.ok: bench/package.json
 	cd bench && npm install --no-audit --no-fund --no-package-lock
 	touch $@
 
-bench: build bench/node_modules/.ok
+# The peers of the side-by-side benchmarks (not needed by `make test`). LiteLLM runs offline.
+$(VENV)/.bench-ok: $(VENV)/.ok
+	$(PY) -m pip install -q "litellm==1.106.2"
+	touch $@
+
+bench: build bench/node_modules/.ok $(VENV)/.bench-ok
 	scripts/with-postgres.sh sh -c 'KEEL_BENCH_PG_URL="$$KEEL_TEST_PG_URL" $(PY) bench/run.py'
 
 

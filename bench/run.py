@@ -40,6 +40,7 @@ def main() -> None:
         sys.exit("KEEL_BENCH_PG_URL is not set: run `make bench`")
     cargo_bench("ffi_floor")
     cargo_bench("telemetry")
+    cargo_bench("models")
     rust = {name: criterion_ns("ffi_floor", name) for name in ("noop", "roundtrip")}
     python = run_json(sys.executable, "bench/ffi_floor.py")
     node = run_json("node", "bench/ffi_floor.mjs")
@@ -51,7 +52,14 @@ def main() -> None:
         "enqueue_small_metadata_ns": criterion_ns("telemetry", "enqueue_small_metadata"),
         "sink_postgres_events_per_s": 100_000 / (criterion_ns("telemetry", "sink_postgres_100k") / 1e9),
     }
+    models = {
+        "rust_resolve_ns": criterion_ns("models", "resolve_cached"),
+        "pg_deductions_per_s": 4_000 / (criterion_ns("models", "deduct_pg_16_clients_4000") / 1e9),
+        "python": run_json(sys.executable, "bench/models_python.py"),
+        "node": run_json("node", "bench/models_node.mjs"),
+    }
     results = {
+        "models": models,
         "ffi_floor": {"rust": rust, "python": python, "node": node},
         "telemetry": telemetry,
         "logging_node": log_node,
@@ -89,6 +97,23 @@ def main() -> None:
         peer = f"{peer_ns:.0f}" if peer_ns else "—"
         ratio = f"{keel_ns / peer_ns:.2f}" if peer_ns else "—"
         print(f"| {what} | {keel_ns:.0f} | {peer} | {ratio} |")
+    print("\n### Model router (ns per decision, every circuit closed)\n")
+    print("| call | Keel | peer | peer / Keel |")
+    print("|---|---:|---:|---:|")
+    mp, mn = models["python"], models["node"]
+    litellm_ns = mp["litellm_get_available_deployment"]
+    print(f"| Rust `resolve_now` (target ≤ 200 ns) | {models['rust_resolve_ns']:.0f} | — | — |")
+    print(
+        f"| Python `resolve_model(feature, tier)` vs LiteLLM `Router.get_available_deployment` (goal ≥ 100x) "
+        f"| {mp['keel_resolve']:.0f} | {litellm_ns:.0f} | {litellm_ns / mp['keel_resolve']:.0f}x |"
+    )
+    print(
+        f"| Python, with org and trace id | {mp['keel_resolve_org_trace']:.0f} | {litellm_ns:.0f} "
+        f"| {litellm_ns / mp['keel_resolve_org_trace']:.0f}x |"
+    )
+    print(f"| Node `router.resolve(feature, tier)` (target ≤ 2 µs) | {mn['keel_resolve']:.0f} | — | — |")
+    print(f"| Node, with org and trace id | {mn['keel_resolve_org_trace']:.0f} | — | — |")
+    print(f"\nAtomic deductions on one org row, PostgreSQL, 16 clients: {models['pg_deductions_per_s']:,.0f}/s (goal ≥ 2,000).")
     print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000).")
     print(f"Dropped during the logging runs: Node {log_node['keel_dropped']}, Python {log_python['keel_dropped']}.")
 

@@ -55,3 +55,41 @@ for (const c of loadVectors('traceparent.json')) {
     assert.deepEqual(got, e && { traceId: e.trace_id, parentSpanId: e.parent_span_id, sampled: e.sampled })
   })
 }
+
+/** A router on an empty in-memory database: the default matrix, every circuit closed. */
+async function defaultRouter() {
+  const db = await keel.connect('sqlite::memory:')
+  return { db, router: await db.modelRouter() }
+}
+
+test('model_resolution vectors', async () => {
+  const { db, router } = await defaultRouter()
+  for (const c of loadVectors('model_resolution.json')) {
+    if (c.expected_error_code) {
+      assert.throws(() => router.resolve(c.input.feature, c.input.tier), { code: c.expected_error_code, field: c.expected_field }, c.name)
+      continue
+    }
+    const r = router.resolve(c.input.feature, c.input.tier)
+    assert.deepEqual(
+      { provider: r.provider, model_id: r.modelId, credit_cost: r.creditCost, max_tokens: r.maxTokens, context_window: r.contextWindow, was_fallback: r.wasFallback, tier: r.tier },
+      c.expected,
+      c.name,
+    )
+  }
+  await db.close()
+})
+
+for (const c of loadVectors('agent_budgets.json')) {
+  test(`agent_budgets: ${c.name}`, () => {
+    const b = keel.checkAgentBudget(c.input.agent, c.input.used)
+    assert.deepEqual({ exceeded: b.exceeded, limit: b.limit }, c.expected)
+  })
+}
+
+for (const c of loadVectors('failure_statuses.json')) {
+  test(`failure_statuses: ${c.name}`, async () => {
+    const { db, router } = await defaultRouter()
+    assert.deepEqual({ first_failure: await router.recordFailure('claude-sonnet-4-6', c.input.status) }, c.expected)
+    await db.close()
+  })
+}

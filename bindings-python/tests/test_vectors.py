@@ -55,3 +55,44 @@ def test_traceparent(case: dict[str, Any]) -> None:
     got = keel.parse_traceparent(case["input"]["header"])
     expected = case["expected"]
     assert got == (None if expected is None else (expected["trace_id"], expected["parent_span_id"], expected["sampled"]))
+
+
+@pytest.fixture
+async def default_router() -> Any:
+    """A router on an empty in-memory database: the default matrix, every circuit closed."""
+    db = await keel.connect("sqlite::memory:")
+    yield await db.model_router()
+    await db.close()
+
+
+@pytest.mark.parametrize("case", load_vectors("model_resolution.json"), ids=lambda c: c["name"])
+async def test_model_resolution(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
+    inp = case["input"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            default_router.resolve_model(inp["feature"], inp["tier"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_field"])
+        return
+    r = default_router.resolve_model(inp["feature"], inp["tier"])
+    got = {
+        "provider": r.provider,
+        "model_id": r.model_id,
+        "credit_cost": r.credit_cost,
+        "max_tokens": r.max_tokens,
+        "context_window": r.context_window,
+        "was_fallback": r.was_fallback,
+        "tier": r.tier,
+    }
+    assert got == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("agent_budgets.json"), ids=lambda c: c["name"])
+def test_agent_budgets(case: dict[str, Any]) -> None:
+    b = keel.check_agent_budget(case["input"]["agent"], case["input"]["used"])
+    assert {"exceeded": b.exceeded, "limit": b.limit} == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("failure_statuses.json"), ids=lambda c: c["name"])
+async def test_failure_statuses(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
+    got = await default_router.record_failure("claude-sonnet-4-6", status=case["input"]["status"])
+    assert {"first_failure": got} == case["expected"]

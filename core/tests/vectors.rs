@@ -88,3 +88,67 @@ fn traceparent_vectors() {
         check(case, Ok(got.unwrap_or(Value::Null)));
     }
 }
+
+/// One router on an empty in-memory database: the default matrix, every circuit closed.
+async fn default_router() -> (keel::Keel, keel::models::ModelRouter) {
+    let keel = keel::Keel::connect("sqlite::memory:")
+        .await
+        .expect("connect");
+    let router = keel::models::ModelRouter::open(&keel, Default::default())
+        .await
+        .expect("router");
+    (keel, router)
+}
+
+#[tokio::test]
+async fn model_resolution_vectors() {
+    let (_keel, router) = default_router().await;
+    for case in &load("model_resolution.json") {
+        let input = &case["input"];
+        let outcome = keel::models::ModelRequest::from_parts(
+            input["feature"].as_str().unwrap(),
+            input["tier"].as_str(),
+            None,
+            None,
+        )
+        .and_then(|request| router.resolve_now(&request))
+        .map(|r| {
+            json!({"provider": &*r.provider, "model_id": &*r.model_id, "credit_cost": r.credit_cost,
+                   "max_tokens": r.max_tokens, "context_window": r.context_window,
+                   "was_fallback": r.was_fallback, "tier": r.tier.as_str()})
+        });
+        if let (Err(err), Some(field)) = (&outcome, case.get("expected_field")) {
+            assert_eq!(err.field(), field.as_str(), "{}", case["name"]);
+        }
+        check(case, outcome);
+    }
+}
+
+#[test]
+fn agent_budget_vectors() {
+    for case in &load("agent_budgets.json") {
+        let b = keel::models::check_agent_budget(
+            case["input"]["agent"].as_str().unwrap(),
+            case["input"]["used"].as_f64().unwrap(),
+        );
+        check(case, Ok(json!({"exceeded": b.exceeded, "limit": b.limit})));
+    }
+}
+
+#[tokio::test]
+async fn failure_status_vectors() {
+    for case in &load("failure_statuses.json") {
+        let (_keel, router) = default_router().await;
+        let status = u16::try_from(case["input"]["status"].as_u64().unwrap()).unwrap();
+        let kind = keel::models::FailureKind::from_status(Some(status));
+        let transition = router
+            .record_failure("anthropic", "claude-sonnet-4-6", kind)
+            .await;
+        let name = match transition {
+            keel::models::Transition::Counted => "counted",
+            keel::models::Transition::Unchanged => "unchanged",
+            other => panic!("{other:?}"),
+        };
+        check(case, Ok(json!({"first_failure": name})));
+    }
+}

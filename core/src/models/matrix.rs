@@ -413,6 +413,7 @@ pub fn default_rows() -> Vec<ModelEntry> {
         let (context_window, input, output) = match model {
             "claude-haiku-4-5" | "claude-haiku-4-5-20251001" => (200_000, Some(1.0), Some(5.0)),
             "claude-sonnet-4-6" => (200_000, Some(3.0), Some(15.0)),
+            "claude-opus-4-6" => (200_000, None, None),
             "gemini-2.0-flash" => (1_048_576, Some(0.1), Some(0.4)),
             "gemini-2.5-flash" => (1_048_576, Some(0.3), Some(2.5)),
             "text-embedding-3-small" => (8_191, Some(0.02), None),
