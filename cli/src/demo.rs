@@ -93,11 +93,14 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
     step.stop(Map::new());
 
     observability(&log, &day).await;
+    let step = day.child("demo.model_router", Map::new());
+    model_router(&keel).await?;
+    step.stop(Map::new());
     day.stop(Map::new());
     let stats = log.sink().flush().await;
     let events = keel.trace(log.trace_id()).await?;
     println!(
-        "[5] trace     {} events written, {} dropped; trace {} read back from system_logs:",
+        "[6] trace     {} events written, {} dropped; trace {} read back from system_logs:",
         stats.written,
         stats.dropped,
         log.trace_id()
@@ -108,7 +111,7 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
 
     keel.close().await;
     println!(
-        "\n[6] closed    total {:.1} ms",
+        "\n[7] closed    total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
@@ -139,4 +142,131 @@ async fn observability(log: &keel::telemetry::Logger, day: &Span) {
     let header = request.traceparent();
     request.stop(Map::new());
     println!("[4] logging   spans, GenAI fields and redaction; next hop gets traceparent {header}");
+}
+
+/// The model router's day: resolutions per feature, a provider outage that opens a breaker and
+/// moves traffic to the fallback, the half-open probe that closes it, and credits charged.
+async fn model_router(keel: &keel::Keel) -> keel::Result<()> {
+    use keel::models::{
+        BreakerConfig, Charge, FailureKind, Feature, ModelRequest, ModelRouter, RouterOptions,
+        Tier, Usage,
+    };
+    let router = ModelRouter::open(
+        keel,
+        RouterOptions {
+            breaker: BreakerConfig {
+                cooldown: std::time::Duration::from_millis(500),
+                ..BreakerConfig::default()
+            },
+            ..RouterOptions::default()
+        },
+    )
+    .await?;
+    let org = uuid::Uuid::new_v4();
+    let request = |feature, tier| ModelRequest {
+        feature: Some(feature),
+        tier,
+        org_id: Some(org),
+        trace_id: None,
+    };
+    println!(
+        "[5] models    {} matrix rows; resolutions for org {org}:",
+        router.with_matrix(|m| m.len())
+    );
+    for (feature, tier) in [
+        (Feature::Copilot, None),
+        (Feature::FleetAgent, Some(Tier::Low)),
+        (Feature::Recording, Some(Tier::Medium)),
+        (Feature::Embedding, Some(Tier::Low)),
+        (Feature::Enrichment, Some(Tier::High)),
+    ] {
+        let r = router.resolve(&request(feature, tier)).await?;
+        println!(
+            "              {:<12} {:<7} {:<10} {:<26} {:>5.2} credits/request",
+            feature.as_str(),
+            r.tier.as_str(),
+            r.provider,
+            r.model_id,
+            r.credit_cost
+        );
+    }
+    let copilot = request(Feature::Copilot, Some(Tier::Medium));
+    let caller_error = router
+        .record_failure(
+            "anthropic",
+            "claude-sonnet-4-6",
+            FailureKind::from_status(Some(400)),
+        )
+        .await;
+    print!(
+        "              anthropic/claude-sonnet-4-6: a 400 (the caller's fault): {caller_error:?}; then 503 three times:"
+    );
+    for _ in 0..3 {
+        let t = router
+            .record_failure("anthropic", "claude-sonnet-4-6", FailureKind::ServerError)
+            .await;
+        print!(" {t:?}");
+    }
+    println!();
+    let r = router.resolve(&copilot).await?;
+    println!(
+        "              copilot/medium now served by {}/{} (fallback: {})",
+        r.provider, r.model_id, r.was_fallback
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let probe = router.resolve(&copilot).await?;
+    let next = router.resolve(&copilot).await?;
+    println!(
+        "              after the cooldown one caller gets the probe ({}), the next still the fallback ({})",
+        probe.model_id, next.model_id
+    );
+    let closed = router
+        .record_success("anthropic", "claude-sonnet-4-6")
+        .await;
+    let r = router.resolve(&copilot).await?;
+    println!(
+        "              the probe succeeds: {closed:?}; copilot/medium back on {}",
+        r.model_id
+    );
+
+    router
+        .grant_credits(org, 25.0, "purchase", Some("demo-purchase"))
+        .await?;
+    let usage = Usage::new(12_400.0, 1_800.0)?;
+    let cost = router.call_cost(&r, Some(usage));
+    let charged = router
+        .deduct(&Charge {
+            org_id: org,
+            amount: cost,
+            idempotency_key: Some("demo-call-1".into()),
+            model_id: Some(r.model_id.to_string()),
+            tokens_used: Some(14_200),
+            ..Charge::default()
+        })
+        .await?;
+    let repeat = router
+        .deduct(&Charge {
+            org_id: org,
+            amount: cost,
+            idempotency_key: Some("demo-call-1".into()),
+            ..Charge::default()
+        })
+        .await?;
+    let held = router.reserve(org, 5.0, "demo-agent-run").await?;
+    let settled = router.commit(held.id, 1.2).await?;
+    let status = router.check_budget(org).await?;
+    println!("              credits: 25.00 purchased");
+    println!(
+        "                       -{cost:.4} {} (12,400 in / 1,800 out tokens) -> balance {:.4}",
+        r.model_id, charged.balance_after
+    );
+    println!(
+        "                       the same idempotency key again: duplicate={}, balance {:.4}",
+        repeat.duplicate, repeat.balance_after
+    );
+    println!(
+        "                       reserve 5.00 -> {:.4}, commit at 1.20 -> {:.4}; can proceed: {}",
+        held.balance_after, settled.balance_after, status.can_proceed
+    );
+    Ok(())
 }
