@@ -75,12 +75,14 @@ test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
 
 test-examples:
-	cargo run -q -p keel --example quickstart
-	$(PY) examples/python/quickstart.py
-	node examples/node/quickstart.mjs
-	KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" cargo run -q -p keel --example quickstart
-	KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" $(PY) examples/python/quickstart.py
-	KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" node examples/node/quickstart.mjs
+	for example in quickstart model_router; do \
+	  cargo run -q -p keel --example $$example; \
+	  $(PY) examples/python/$$example.py; \
+	  node examples/node/$$example.mjs; \
+	  KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" cargo run -q -p keel --example $$example; \
+	  KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" $(PY) examples/python/$$example.py; \
+	  KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" node examples/node/$$example.mjs; \
+	done
 	cargo run -q -p keel-cli -- demo --database-url "sqlite://$$(mktemp -d)/demo.db"
 
 # --- bench and lint ----------------------------------------------------------------------

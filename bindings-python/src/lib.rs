@@ -215,6 +215,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<models::PyAgentBudget>()?;
     m.add_function(wrap_pyfunction!(models::check_agent_budget, m)?)?;
     m.add("FLEET_AGENT_BUDGETS", models::fleet_agent_budgets(m.py())?)?;
+    m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::noop, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::roundtrip, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::panic_sync, m)?)?;

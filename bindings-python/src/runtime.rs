@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
@@ -40,6 +40,10 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("keel: cannot start the tokio runtime");
+    if !current.is_null() {
+        // A forked child: the tasks counted in the parent never finish here.
+        IN_FLIGHT.store(0, Ordering::Release);
+    }
     let fresh = Box::into_raw(Box::new(ProcessRuntime { pid, runtime }));
     match CURRENT.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
         // SAFETY: `fresh` was just leaked from a Box and is now published for good.
@@ -53,6 +57,43 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
             unsafe { &(*winner).runtime }
         }
     }
+}
+
+/// Tasks of the bridge that are running: each may still call into Python (to hand a result to
+/// asyncio). A thread that does so while the interpreter finalizes is killed mid-call and
+/// crashes the process, so exit waits for this to reach zero ([`drain_tasks`]).
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one bridge task while it lives.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Waits, without the GIL, until no bridge task is running (at most `timeout` seconds); True
+/// when none is. `keel` registers it with `atexit` at import, so tasks that are handing their
+/// last results to a finished event loop end before the interpreter finalizes.
+#[pyfunction]
+#[pyo3(signature = (timeout = 2.0))]
+pub fn drain_tasks(py: Python<'_>, timeout: f64) -> bool {
+    let timeout = std::time::Duration::try_from_secs_f64(timeout).unwrap_or_default();
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + timeout;
+        while IN_FLIGHT.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        IN_FLIGHT.load(Ordering::Acquire) == 0
+    })
 }
 
 /// Marker type plugging [`runtime`] into `pyo3_async_runtimes::generic`.
@@ -80,7 +121,12 @@ impl Runtime for KeelRuntime {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let handle = runtime().spawn(fut);
+        let runtime = runtime();
+        let counted = InFlight::start();
+        let handle = runtime.spawn(async move {
+            let _counted = counted;
+            fut.await
+        });
         Box::pin(async move { handle.await.map_err(KeelJoinError) })
     }
 
@@ -88,7 +134,12 @@ impl Runtime for KeelRuntime {
     where
         F: FnOnce() + Send + 'static,
     {
-        let handle = runtime().spawn_blocking(f);
+        let runtime = runtime();
+        let counted = InFlight::start();
+        let handle = runtime.spawn_blocking(move || {
+            let _counted = counted;
+            f()
+        });
         Box::pin(async move { handle.await.map_err(KeelJoinError) })
     }
 }

@@ -22,6 +22,8 @@ stable ``code``; see :mod:`keel.errors`.
 
 from __future__ import annotations
 
+import atexit
+
 from keel import _native
 from keel._native import (
     FLEET_AGENT_BUDGETS,
@@ -50,6 +52,10 @@ from keel.errors import *  # noqa: F403  (one class per error code, listed in er
 from keel.errors import KeelError as KeelError
 
 __version__: str = _native.__version__
+
+# Runtime threads still handing results to asyncio must finish before the interpreter
+# finalizes (a thread entering Python then is killed mid-call). Waits at most 2 s.
+atexit.register(_native.drain_tasks)
 
 __all__ = [
     "__version__",

@@ -14,6 +14,7 @@ __all__ = [
     "ModelResolution",
     "ModelRouter",
     "check_agent_budget",
+    "drain_tasks",
     "AppliedMigration",
     "Logger",
     "Span",
@@ -290,3 +291,4 @@ class ModelRouter:
     def open_breakers(self) -> list[tuple[str, str, str]]: ...
 
 def check_agent_budget(agent_name: str, used: float) -> AgentBudget: ...
+def drain_tasks(timeout: float = 2.0) -> bool: ...
