@@ -301,16 +301,6 @@ fn org(raw: &str) -> keel::Result<uuid::Uuid> {
         .ok_or_else(|| keel::Error::invalid_input("orgId", "is required"))
 }
 
-fn transition_name(t: models::Transition) -> &'static str {
-    match t {
-        models::Transition::Unchanged => "unchanged",
-        models::Transition::Counted => "counted",
-        models::Transition::Opened => "opened",
-        models::Transition::Reopened => "reopened",
-        models::Transition::Closed => "closed",
-    }
-}
-
 /// The failure kind of whatever a caller passes as the error: an HTTP status, a kind name, or
 /// an object with `status`/`statusCode`/`kind`. Nothing (or anything else) counts as the
 /// provider not answering.
@@ -425,7 +415,13 @@ impl ModelRouter {
         provider: Option<String>,
     ) -> napi::Result<Outcome<&'static str>> {
         let router = self.inner.clone();
-        guard_async(async move { Ok(success(&router, &model_id, provider).await) }).await
+        guard_async(async move {
+            Ok(router
+                .record_model_success(&model_id, provider.as_deref())
+                .await
+                .as_str())
+        })
+        .await
     }
 
     /// Reports a failed call. `err` is an HTTP status, a kind name (`timeout`, `server_error`,
@@ -447,7 +443,10 @@ impl ModelRouter {
         let router = self.inner.clone();
         let model_id = model_id.0;
         Outcome(spawn(&env, async move {
-            Ok(failure(&router, &model_id, provider, kind?).await)
+            Ok(router
+                .record_model_failure(&model_id, provider.as_deref(), kind?)
+                .await
+                .as_str())
         }))
     }
 
@@ -594,29 +593,6 @@ where
         .map_err(|e| keel::Error::Internal(e.reason))
 }
 
-async fn success(
-    router: &models::ModelRouter,
-    model_id: &str,
-    provider: Option<String>,
-) -> &'static str {
-    match provider.or_else(|| router.provider_of(model_id)) {
-        Some(provider) => transition_name(router.record_success(&provider, model_id).await),
-        None => "unchanged",
-    }
-}
-
-async fn failure(
-    router: &models::ModelRouter,
-    model_id: &str,
-    provider: Option<String>,
-    kind: FailureKind,
-) -> &'static str {
-    match provider.or_else(|| router.provider_of(model_id)) {
-        Some(provider) => transition_name(router.record_failure(&provider, model_id, kind).await),
-        None => "unchanged",
-    }
-}
-
 async fn budget(router: &models::ModelRouter, org_id: &str) -> keel::Result<BudgetStatus> {
     let status = router.check_budget(org(org_id)?).await?;
     Ok(BudgetStatus {
@@ -654,7 +630,8 @@ pub async fn resolve_model(
 #[napi(ts_return_type = "Promise<void>")]
 pub async fn record_success(router: &ModelRouter, model_id: String) {
     let router = router.inner.clone();
-    let _ = guard_async(async move { Ok(success(&router, &model_id, None).await) }).await;
+    let _ =
+        guard_async(async move { Ok(router.record_model_success(&model_id, None).await) }).await;
 }
 
 /// The original `recordFailure(client, modelId)`, plus the error (an HTTP status, a kind, or
@@ -673,7 +650,7 @@ pub fn record_failure(
     let kind = failure_kind(err.as_ref()).unwrap_or(FailureKind::Timeout);
     let router = router.inner.clone();
     Outcome(spawn(&env, async move {
-        failure(&router, &model_id, None, kind).await;
+        router.record_model_failure(&model_id, None, kind).await;
         Ok(())
     }))
 }

@@ -156,16 +156,6 @@ fn failure_kind(kind: Option<&str>, status: Option<u16>) -> keel::Result<Failure
     }
 }
 
-fn transition_name(t: models::Transition) -> &'static str {
-    match t {
-        models::Transition::Unchanged => "unchanged",
-        models::Transition::Counted => "counted",
-        models::Transition::Opened => "opened",
-        models::Transition::Reopened => "reopened",
-        models::Transition::Closed => "closed",
-    }
-}
-
 #[pymethods]
 impl PyModelRouter {
     /// Resolves a request without waiting; raises `NoModelAvailableError` or
@@ -196,12 +186,10 @@ impl PyModelRouter {
     ) -> PyResult<Bound<'py, PyAny>> {
         let router = self.inner.clone();
         future_into_py(py, async move {
-            let Some(provider) = provider.or_else(|| router.provider_of(&model_id)) else {
-                return Ok("unchanged");
-            };
-            Ok(transition_name(
-                router.record_success(&provider, &model_id).await,
-            ))
+            let t = router
+                .record_model_success(&model_id, provider.as_deref())
+                .await;
+            Ok(t.as_str())
         })
     }
 
@@ -219,12 +207,10 @@ impl PyModelRouter {
         let kind = guard(|| failure_kind(kind, status))?;
         let router = self.inner.clone();
         future_into_py(py, async move {
-            let Some(provider) = provider.or_else(|| router.provider_of(&model_id)) else {
-                return Ok("unchanged");
-            };
-            Ok(transition_name(
-                router.record_failure(&provider, &model_id, kind).await,
-            ))
+            let t = router
+                .record_model_failure(&model_id, provider.as_deref(), kind)
+                .await;
+            Ok(t.as_str())
         })
     }
 

@@ -220,6 +220,19 @@ pub enum Transition {
     Closed,
 }
 
+impl Transition {
+    /// `unchanged`, `counted`, `opened`, `reopened` or `closed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transition::Unchanged => "unchanged",
+            Transition::Counted => "counted",
+            Transition::Opened => "opened",
+            Transition::Reopened => "reopened",
+            Transition::Closed => "closed",
+        }
+    }
+}
+
 impl BreakerRow {
     /// Applies a failure at `now` with `threshold`; returns the new row and what happened.
     pub fn on_failure(

@@ -53,11 +53,11 @@ pub fn resolve(
     tier: Tier,
     org: Option<Uuid>,
     trace_id: Uuid,
-    usable: impl Fn(&ModelEntry) -> bool,
+    mut usable: impl FnMut(&ModelEntry) -> bool,
 ) -> Result<Resolution> {
     let slot = matrix.slot(feature, tier, org);
     let mut tried = 0;
-    for candidate in slot.candidates() {
+    for (index, candidate) in slot.candidates().enumerate() {
         tried += 1;
         if usable(candidate) {
             return Ok(Resolution {
@@ -66,10 +66,7 @@ pub fn resolve(
                 credit_cost: candidate.pricing.per_request,
                 max_tokens: candidate.max_tokens,
                 context_window: candidate.context_window,
-                was_fallback: slot
-                    .primary
-                    .as_ref()
-                    .is_none_or(|p| !std::ptr::eq(&**p, &**candidate)),
+                was_fallback: index > 0 || slot.primary.is_none(),
                 tier,
                 trace_id,
             });

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::breaker::{BreakerConfig, BreakerRow, CircuitState, FailureKind, Transition};
 use super::credits::{self, BudgetStatus, Charge, Movement, Reservation};
 use super::matrix::{Feature, Matrix, ModelEntry, Tier, Usage, default_rows};
-use super::resolve::{DEFAULT_TIER, Resolution, Unavailable};
+use super::resolve::{DEFAULT_TIER, Resolution, resolve};
 use super::store::{self, PROVIDER_WIDE, StoredBreaker, now_ms};
 use crate::Keel;
 use crate::error::{Error, Result};
@@ -423,43 +423,24 @@ impl ModelRouter {
         let cached = self.inner.cached.load();
         let tier = self.tier_for(&cached, request, feature);
         let breakers = self.inner.breakers.load();
-        let slot = cached.matrix.slot(feature, tier, request.org_id);
         let now = if breakers.rows.is_empty() {
             0
         } else {
             now_ms()
         };
-        let mut tried = 0;
-        for (index, candidate) in slot.candidates().enumerate() {
-            tried += 1;
-            let usable = match self.usability(&breakers, candidate, now) {
+        let trace_id = request.trace_id.unwrap_or_else(Uuid::new_v4);
+        resolve(
+            &cached.matrix,
+            feature,
+            tier,
+            request.org_id,
+            trace_id,
+            |candidate| match self.usability(&breakers, candidate, now) {
                 Usability::Usable => true,
                 Usability::Blocked => false,
                 Usability::ProbeDue { provider_wide } => probe(candidate, provider_wide),
-            };
-            if usable {
-                return Ok(Resolution {
-                    provider: candidate.provider.clone(),
-                    model_id: candidate.model_id.clone(),
-                    credit_cost: candidate.pricing.per_request,
-                    max_tokens: candidate.max_tokens,
-                    context_window: candidate.context_window,
-                    was_fallback: index > 0 || slot.primary.is_none(),
-                    tier,
-                    trace_id: request.trace_id.unwrap_or_else(Uuid::new_v4),
-                });
-            }
-        }
-        Err(Error::NoModelAvailable {
-            feature: feature.as_str(),
-            tier: tier.as_str(),
-            reason: if tried == 0 {
-                Unavailable::NotConfigured
-            } else {
-                Unavailable::AllCircuitsOpen
             },
-            candidates: tried,
-        })
+        )
     }
 
     /// Resolves a request: the primary, or the tier's first usable fallback. A candidate whose
@@ -666,6 +647,34 @@ impl ModelRouter {
                 .find(|e| &*e.model_id == model_id)
                 .map(|e| e.provider.to_string())
         })
+    }
+
+    /// [`ModelRouter::record_success`] for callers that name only the model (the original API):
+    /// the provider is looked up in the matrix; an unknown model changes nothing.
+    pub async fn record_model_success(&self, model_id: &str, provider: Option<&str>) -> Transition {
+        match provider
+            .map(str::to_owned)
+            .or_else(|| self.provider_of(model_id))
+        {
+            Some(provider) => self.record_success(&provider, model_id).await,
+            None => Transition::Unchanged,
+        }
+    }
+
+    /// [`ModelRouter::record_failure`] for callers that name only the model.
+    pub async fn record_model_failure(
+        &self,
+        model_id: &str,
+        provider: Option<&str>,
+        kind: FailureKind,
+    ) -> Transition {
+        match provider
+            .map(str::to_owned)
+            .or_else(|| self.provider_of(model_id))
+        {
+            Some(provider) => self.record_failure(&provider, model_id, kind).await,
+            None => Transition::Unchanged,
+        }
     }
 
     /// What a call to `resolution`'s model costs: metered from `usage` when the model has
