@@ -120,16 +120,39 @@ struct Cached {
 
 type BreakerKey = (String, String);
 
+/// The breakers that are not closed, by provider then model, so a lookup borrows its key.
+#[derive(Clone, Default)]
 struct Breakers {
-    rows: HashMap<BreakerKey, BreakerRow>,
+    rows: HashMap<String, HashMap<String, BreakerRow>>,
 }
 
 impl Breakers {
     fn get(&self, provider: &str, model: &str) -> Option<&BreakerRow> {
-        if self.rows.is_empty() {
-            return None;
+        self.rows.get(provider)?.get(model)
+    }
+
+    fn set(&mut self, (provider, model): &BreakerKey, row: BreakerRow) {
+        if row.state == CircuitState::Closed {
+            if let Some(models) = self.rows.get_mut(provider) {
+                models.remove(model);
+                if models.is_empty() {
+                    self.rows.remove(provider);
+                }
+            }
+        } else {
+            self.rows
+                .entry(provider.clone())
+                .or_default()
+                .insert(model.clone(), row);
         }
-        self.rows.get(&(provider.to_owned(), model.to_owned()))
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&String, &String, &BreakerRow)> {
+        self.rows.iter().flat_map(|(provider, models)| {
+            models
+                .iter()
+                .map(move |(model, row)| (provider, model, row))
+        })
     }
 }
 
@@ -492,15 +515,10 @@ impl ModelRouter {
 
     fn mark_local(&self, key: &BreakerKey, change: impl Fn(&BreakerRow) -> BreakerRow) {
         self.inner.breakers.rcu(|current| {
-            let mut rows = current.rows.clone();
-            let row = rows.get(key).cloned().unwrap_or_default();
-            let next = change(&row);
-            if next.state == CircuitState::Closed {
-                rows.remove(key);
-            } else {
-                rows.insert(key.clone(), next);
-            }
-            Breakers { rows }
+            let mut next = Breakers::clone(current);
+            let row = current.get(&key.0, &key.1).cloned().unwrap_or_default();
+            next.set(key, change(&row));
+            next
         });
     }
 
@@ -509,17 +527,16 @@ impl ModelRouter {
     pub async fn record_success(&self, provider: &str, model_id: &str) -> Transition {
         let mut result = Transition::Unchanged;
         for model in [model_id, PROVIDER_WIDE] {
-            let key = (provider.to_owned(), model.to_owned());
             let half_open = self
                 .inner
                 .breakers
                 .load()
-                .rows
-                .get(&key)
+                .get(provider, model)
                 .is_some_and(|row| row.state == CircuitState::HalfOpen);
             if !half_open {
                 continue;
             }
+            let key = (provider.to_owned(), model.to_owned());
             if let Some(t) = self.apply(&key, |row, _| row.on_success()).await
                 && t == Transition::Closed
                 && model == model_id
@@ -728,9 +745,8 @@ impl ModelRouter {
         self.inner
             .breakers
             .load()
-            .rows
             .iter()
-            .map(|((provider, model_id), row)| StoredBreaker {
+            .map(|(provider, model_id, row)| StoredBreaker {
                 provider: provider.clone(),
                 model_id: model_id.clone(),
                 row: row.clone(),
@@ -771,10 +787,9 @@ async fn load_cached(keel: &Keel) -> Result<Cached> {
 }
 
 async fn load_breakers(keel: &Keel) -> Result<Breakers> {
-    let rows = store::load_breakers(keel.pool()?)
-        .await?
-        .into_iter()
-        .map(|b| ((b.provider, b.model_id), b.row))
-        .collect();
-    Ok(Breakers { rows })
+    let mut breakers = Breakers::default();
+    for b in store::load_breakers(keel.pool()?).await? {
+        breakers.set(&(b.provider, b.model_id), b.row);
+    }
+    Ok(breakers)
 }
