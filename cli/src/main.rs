@@ -1,7 +1,8 @@
-//! `keel`: the operator's command line (migrations, the demo; more with each capability).
+//! `keel`: the operator's command line (migrations, logs, models, credits, the demo).
 
 mod demo;
 mod logs;
+mod models;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,16 @@ enum Command {
         #[command(subcommand)]
         command: logs::LogsCommand,
     },
+    /// The model matrix and the circuit breakers.
+    Models {
+        #[command(subcommand)]
+        command: models::ModelsCommand,
+    },
+    /// Org credit balances.
+    Credits {
+        #[command(subcommand)]
+        command: models::CreditsCommand,
+    },
     /// Simulate the platform on an embedded database and print what happened.
     Demo {
         /// Where to run it; the default is a fresh SQLite file.
@@ -50,6 +61,8 @@ async fn main() -> ExitCode {
         Command::Migrate { database_url } => migrate(&database_url).await,
         Command::Demo { database_url, keep } => demo::run(&database_url, keep).await,
         Command::Logs { command } => logs::run(command).await,
+        Command::Models { command } => models::run_models(command).await,
+        Command::Credits { command } => models::run_credits(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
