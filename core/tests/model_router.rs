@@ -186,12 +186,29 @@ async fn failures_open_the_breaker_once_and_fallbacks_serve() {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "no_model_available");
-        // 32 failures also passed the provider-wide threshold: every Anthropic model is out.
-        let pick = url_router
-            .resolve(&request(Feature::Copilot, Some(Tier::Low), None))
-            .await
-            .unwrap();
-        assert_eq!(&*pick.provider, "google");
+        // Late failures of an open model are one outage: the provider stays closed.
+        let low = request(Feature::Copilot, Some(Tier::Low), None);
+        assert_eq!(
+            &*url_router.resolve(&low).await.unwrap().provider,
+            "anthropic"
+        );
+        // Failures across the provider's models trip all of them (10 in the window).
+        for model in [
+            "claude-haiku-4-5-20251001",
+            "claude-opus-4-6",
+            "claude-sonnet-4-5",
+        ] {
+            for _ in 0..3 {
+                url_router
+                    .record_failure("anthropic", model, FailureKind::Overloaded)
+                    .await;
+            }
+        }
+        assert!(
+            url_router.open_breakers().iter().any(|b| b.model_id == "*"),
+            "{backend:?}: 3 + 9 counted failures open the provider"
+        );
+        assert_eq!(&*url_router.resolve(&low).await.unwrap().provider, "google");
     })
     .await;
 }

@@ -20,6 +20,7 @@ pub struct BreakerConfig {
     /// Failures inside `window` that open a model's circuit (default 3).
     pub failure_threshold: u32,
     /// Failures inside `window` across a provider's models that open the provider (default 10).
+    /// Only failures a model's own circuit counted are counted here.
     pub provider_failure_threshold: u32,
     /// The sliding window (default 5 minutes).
     pub window: Duration,

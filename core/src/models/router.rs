@@ -548,7 +548,8 @@ impl ModelRouter {
     }
 
     /// Reports a failed call of kind `kind`. Caller errors (4xx, context too long) change
-    /// nothing; the provider's faults count toward the model's and the provider's breakers.
+    /// nothing; the provider's faults count toward the model's breaker and, while that one
+    /// takes them in, toward the provider's.
     /// Never fails: a storage error is logged. Returns what happened to the model's circuit.
     pub async fn record_failure(
         &self,
@@ -567,11 +568,15 @@ impl ModelRouter {
             })
             .await
             .unwrap_or(Transition::Unchanged);
-        let provider_key = (provider.to_owned(), PROVIDER_WIDE.to_owned());
-        self.apply(&provider_key, |row, now| {
-            row.on_failure(now, config.provider_failure_threshold, &config)
-        })
-        .await;
+        // Only failures the model's own circuit took in count toward the provider: late
+        // failures of a model already open are one outage, not many models failing.
+        if model != Transition::Unchanged {
+            let provider_key = (provider.to_owned(), PROVIDER_WIDE.to_owned());
+            self.apply(&provider_key, |row, now| {
+                row.on_failure(now, config.provider_failure_threshold, &config)
+            })
+            .await;
+        }
         model
     }
 
