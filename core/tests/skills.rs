@@ -42,7 +42,7 @@ fn a_valid_skill_parses_with_every_field() {
     assert_eq!(parsed.diagnostics, vec![]);
     let skill = parsed.skill.expect("parsed");
     assert_eq!(skill.name, "deal-status");
-    assert_eq!(skill.namespace, Namespace::Copilot);
+    assert_eq!(skill.namespace, Some(Namespace::Copilot));
     assert_eq!(skill.priority, Priority::High);
     assert_eq!(skill.category.as_deref(), Some("sales-ai"));
     assert_eq!(skill.triggers.len(), 1);
@@ -182,4 +182,79 @@ fn reserved_words_and_spec_name_rules() {
             parsed.diagnostics
         );
     }
+}
+
+fn repo_skills() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills")
+}
+
+#[test]
+fn the_skills_library_validates_and_covers_the_platform() {
+    let library = keel::skills::load_library(&repo_skills()).expect("read skills/");
+    let problems: Vec<String> = library.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(library.skills.len() >= 30, "{} skills", library.skills.len());
+    for name in [
+        "slack-deal-query",
+        "slack-contact-query",
+        "slack-pipeline-query",
+        "slack-history-query",
+        "slack-coaching-query",
+        "slack-competitive-query",
+        "slack-actions-query",
+        "slack-general-query",
+    ] {
+        let skill = library.skills.iter().find(|s| s.doc.name == name).expect(name);
+        assert_eq!(skill.namespace, Namespace::Slack, "{name}");
+    }
+    assert!(library.skills.iter().filter(|s| !s.doc.sequence.is_empty()).count() >= 2);
+    for skill in &library.skills {
+        assert!(
+            !skill.doc.triggers.is_empty() && skill.doc.triggers.iter().all(|t| !t.examples.is_empty()),
+            "{} needs triggers with examples",
+            skill.doc.name
+        );
+    }
+}
+
+fn write(root: &std::path::Path, ns: &str, name: &str, extra: &str) {
+    let dir = root.join(ns).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("SKILL.md"),
+        format!("---\nname: {name}\ndescription: d\nmetadata:\n{extra}---\nSee @{name}/notes.md\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_library_reports_duplicates_missing_references_cycles_and_misplaced_files() {
+    let root = std::env::temp_dir().join(format!("keel-skills-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    write(&root, "copilot", "alpha", "  sequence: [beta]\n");
+    write(&root, "copilot", "beta", "  sequence: [gamma, alpha]\n");
+    write(&root, "fleet", "gamma", "  sequence: [ghost]\n");
+    write(&root, "slack", "gamma", "  namespace: slack\n");
+    write(&root, "shared", "delta", "  namespace: fleet\n");
+    std::fs::create_dir_all(root.join("email").join("x")).unwrap();
+    let library = keel::skills::load_library(&root).unwrap();
+    let mut got: Vec<(&str, String)> = library
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.file.rsplit('/').nth(1).unwrap_or_default().to_owned()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("duplicate_name", "gamma".to_owned()),
+            ("invalid_namespace", "keel-skills-".to_owned() + &std::process::id().to_string()),
+            ("missing_reference", "gamma".to_owned()),
+            ("namespace_mismatch", "delta".to_owned()),
+            ("sequence_cycle", "beta".to_owned()),
+        ],
+        "{:#?}",
+        library.diagnostics
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }

@@ -143,6 +143,21 @@ names!(
     ]
 );
 names!(Source, [Platform = "platform", Org = "org", User = "user"]);
+
+impl Namespace {
+    /// Every namespace.
+    pub const ALL: [Namespace; 4] = [
+        Namespace::Copilot,
+        Namespace::Slack,
+        Namespace::Fleet,
+        Namespace::Shared,
+    ];
+
+    /// The namespace spelled `text`, if any.
+    pub fn from_name(text: &str) -> Option<Self> {
+        Self::parse(text)
+    }
+}
 names!(
     Priority,
     [
@@ -164,6 +179,24 @@ pub struct Trigger {
     pub confidence: f64,
 }
 
+/// `@skill-name/…` references in a body (documents of other skills to inline).
+pub fn references(body: &str) -> impl Iterator<Item = &str> {
+    body.match_indices('@').filter_map(move |(i, _)| {
+        if i > 0 && !body.as_bytes()[i - 1].is_ascii_whitespace() && body.as_bytes()[i - 1] != b'('
+        {
+            return None; // an email address, not a reference
+        }
+        let rest = &body[i + 1..];
+        let end = rest.find('/')?;
+        let name = &rest[..end];
+        (!name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'))
+        .then_some(name)
+    })
+}
+
 /// A parsed SKILL.md.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SkillDoc {
@@ -171,8 +204,8 @@ pub struct SkillDoc {
     pub name: String,
     /// What it does and when to use it.
     pub description: String,
-    /// Where it is shown.
-    pub namespace: Namespace,
+    /// Where it is shown, when the file says (a library takes it from the folder otherwise).
+    pub namespace: Option<Namespace>,
     /// Who owns it.
     pub source: Source,
     /// Free-text category.
@@ -547,8 +580,7 @@ fn fields(
         "namespace",
         Namespace::parse,
         Namespace::allowed(),
-    )
-    .unwrap_or(Namespace::Shared);
+    );
     let source = choice(report, metadata, "source", Source::parse, Source::allowed())
         .unwrap_or(Source::Platform);
     let priority = choice(

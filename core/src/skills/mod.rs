@@ -5,8 +5,10 @@
 //! compilation and sync build on [`SkillDoc`].
 
 mod format;
+mod library;
 
 pub use format::{
     Diagnostic, MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_FLOW_DEPTH, MAX_NAME, Namespace, Parsed,
-    Priority, Severity, SkillDoc, Source, Trigger, parse,
+    Priority, Severity, SkillDoc, Source, Trigger, parse, references,
 };
+pub use library::{Library, LibrarySkill, load_library};

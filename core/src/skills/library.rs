@@ -1,0 +1,206 @@
+//! A folder of skills validated as a whole: `<root>/<namespace>/<name>/SKILL.md`.
+//!
+//! Beyond each file's own findings: the folder decides the namespace (a `metadata.namespace`
+//! that disagrees is an error), names are unique across the library, sequences and `@skill/…`
+//! references name skills that exist, and sequences do not run in a cycle.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::format::{Diagnostic, Namespace, Severity, SkillDoc, parse, references};
+
+/// A skill of a library, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LibrarySkill {
+    /// The namespace (its folder).
+    pub namespace: Namespace,
+    /// The SKILL.md path.
+    pub path: PathBuf,
+    /// The file's bytes, for content hashing.
+    pub content: Vec<u8>,
+    /// The parsed skill.
+    pub doc: SkillDoc,
+}
+
+/// A library and every finding in it.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    /// Skills that parsed without error, ordered by namespace then name.
+    pub skills: Vec<LibrarySkill>,
+    /// Every finding, file by file.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Library {
+    /// True when a finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+fn library_error(
+    file: &Path,
+    code: &'static str,
+    field: Option<&str>,
+    message: String,
+) -> Diagnostic {
+    Diagnostic {
+        code,
+        severity: Severity::Error,
+        file: file.display().to_string(),
+        line: 0,
+        column: 0,
+        field: field.map(str::to_owned),
+        message,
+    }
+}
+
+/// Reads and validates every `<root>/<namespace>/<name>/SKILL.md`.
+///
+/// # Errors
+/// [`crate::Error::InvalidInput`] naming `root` when it cannot be read.
+pub fn load_library(root: &Path) -> crate::Result<Library> {
+    let read = |dir: &Path| -> crate::Result<Vec<PathBuf>> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| crate::Error::invalid_input("root", format!("{}: {e}", dir.display())))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        entries.sort();
+        Ok(entries)
+    };
+    let mut library = Library::default();
+    for ns_dir in read(root)? {
+        let ns_name = ns_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let Some(namespace) = Namespace::from_name(ns_name) else {
+            library.diagnostics.push(library_error(
+                &ns_dir,
+                "invalid_namespace",
+                None,
+                format!("`{ns_name}` is not a namespace folder (copilot, slack, fleet, shared)"),
+            ));
+            continue;
+        };
+        for skill_dir in read(&ns_dir)? {
+            let path = skill_dir.join("SKILL.md");
+            let folder = skill_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let content = match std::fs::read(&path) {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    library.diagnostics.push(library_error(
+                        &path,
+                        "missing_file",
+                        None,
+                        err.to_string(),
+                    ));
+                    continue;
+                }
+            };
+            let parsed = parse(&path.display().to_string(), Some(folder), &content);
+            library.diagnostics.extend(parsed.diagnostics);
+            let Some(doc) = parsed.skill else { continue };
+            if doc.namespace.is_some_and(|ns| ns != namespace) {
+                library.diagnostics.push(library_error(
+                    &path,
+                    "namespace_mismatch",
+                    Some("metadata.namespace"),
+                    format!(
+                        "the file says `{}` but sits in `{}/`",
+                        doc.namespace.map_or("", |n| n.as_str()),
+                        namespace.as_str()
+                    ),
+                ));
+                continue;
+            }
+            library.skills.push(LibrarySkill {
+                namespace,
+                path,
+                content,
+                doc,
+            });
+        }
+    }
+    check_references(&mut library);
+    Ok(library)
+}
+
+fn check_references(library: &mut Library) {
+    let mut by_name: HashMap<&str, &LibrarySkill> = HashMap::new();
+    let mut findings = Vec::new();
+    for skill in &library.skills {
+        if let Some(first) = by_name.insert(&skill.doc.name, skill) {
+            findings.push(library_error(
+                &skill.path,
+                "duplicate_name",
+                Some("name"),
+                format!("`{}` is also {}", skill.doc.name, first.path.display()),
+            ));
+        }
+    }
+    for skill in &library.skills {
+        let wanted = skill
+            .doc
+            .sequence
+            .iter()
+            .map(|s| (s.as_str(), "metadata.sequence"));
+        let docs = references(&skill.doc.body).map(|s| (s, "body"));
+        for (name, field) in wanted.chain(docs) {
+            if !by_name.contains_key(name) {
+                findings.push(library_error(
+                    &skill.path,
+                    "missing_reference",
+                    Some(field),
+                    format!("`{name}` is not a skill of this library"),
+                ));
+            }
+        }
+    }
+    // Sequences form a graph; a cycle would run forever.
+    let graph: BTreeMap<&str, &[String]> = library
+        .skills
+        .iter()
+        .map(|s| (s.doc.name.as_str(), s.doc.sequence.as_slice()))
+        .collect();
+    let mut state: HashMap<&str, u8> = HashMap::new(); // 1 = on the path, 2 = done
+    for start in graph.keys() {
+        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+        while let Some((node, next)) = stack.pop() {
+            if next == 0 {
+                if state.get(node) == Some(&2) {
+                    continue;
+                }
+                state.insert(node, 1);
+            }
+            let children = graph.get(node).copied().unwrap_or_default();
+            if let Some(child) = children.get(next) {
+                stack.push((node, next + 1));
+                match state.get(child.as_str()) {
+                    Some(1) => {
+                        if let Some(skill) = by_name.get(node) {
+                            findings.push(library_error(
+                                &skill.path,
+                                "sequence_cycle",
+                                Some("metadata.sequence"),
+                                format!("`{node}` runs `{child}`, which leads back to `{node}`"),
+                            ));
+                        }
+                    }
+                    Some(_) => {}
+                    None if graph.contains_key(child.as_str()) => stack.push((child.as_str(), 0)),
+                    None => {}
+                }
+            } else {
+                state.insert(node, 2);
+            }
+        }
+    }
+    library.diagnostics.extend(findings);
+}
