@@ -191,9 +191,17 @@ fn repo_skills() -> std::path::PathBuf {
 #[test]
 fn the_skills_library_validates_and_covers_the_platform() {
     let library = keel::skills::load_library(&repo_skills()).expect("read skills/");
-    let problems: Vec<String> = library.diagnostics.iter().map(ToString::to_string).collect();
+    let problems: Vec<String> = library
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert!(problems.is_empty(), "{problems:#?}");
-    assert!(library.skills.len() >= 30, "{} skills", library.skills.len());
+    assert!(
+        library.skills.len() >= 30,
+        "{} skills",
+        library.skills.len()
+    );
     for name in [
         "slack-deal-query",
         "slack-contact-query",
@@ -204,13 +212,25 @@ fn the_skills_library_validates_and_covers_the_platform() {
         "slack-actions-query",
         "slack-general-query",
     ] {
-        let skill = library.skills.iter().find(|s| s.doc.name == name).expect(name);
+        let skill = library
+            .skills
+            .iter()
+            .find(|s| s.doc.name == name)
+            .expect(name);
         assert_eq!(skill.namespace, Namespace::Slack, "{name}");
     }
-    assert!(library.skills.iter().filter(|s| !s.doc.sequence.is_empty()).count() >= 2);
+    assert!(
+        library
+            .skills
+            .iter()
+            .filter(|s| !s.doc.sequence.is_empty())
+            .count()
+            >= 2
+    );
     for skill in &library.skills {
         assert!(
-            !skill.doc.triggers.is_empty() && skill.doc.triggers.iter().all(|t| !t.examples.is_empty()),
+            !skill.doc.triggers.is_empty()
+                && skill.doc.triggers.iter().all(|t| !t.examples.is_empty()),
             "{} needs triggers with examples",
             skill.doc.name
         );
@@ -241,14 +261,22 @@ fn a_library_reports_duplicates_missing_references_cycles_and_misplaced_files() 
     let mut got: Vec<(&str, String)> = library
         .diagnostics
         .iter()
-        .map(|d| (d.code, d.file.rsplit('/').nth(1).unwrap_or_default().to_owned()))
+        .map(|d| {
+            (
+                d.code,
+                d.file.rsplit('/').nth(1).unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     got.sort();
     assert_eq!(
         got,
         [
             ("duplicate_name", "gamma".to_owned()),
-            ("invalid_namespace", "keel-skills-".to_owned() + &std::process::id().to_string()),
+            (
+                "invalid_namespace",
+                "keel-skills-".to_owned() + &std::process::id().to_string()
+            ),
             ("missing_reference", "gamma".to_owned()),
             ("namespace_mismatch", "delta".to_owned()),
             ("sequence_cycle", "beta".to_owned()),
