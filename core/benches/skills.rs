@@ -31,5 +31,30 @@ fn parse_validate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse_validate);
+fn compile_20(c: &mut Criterion) {
+    let body: String = (0..20)
+        .map(|i| match i % 4 {
+            0 => format!("- ${{deal.name|upper}} {i}\n"),
+            1 => format!("- ${{contacts|join:\", \"}} {i}\n"),
+            2 => format!("- ${{owner|default:\"unassigned\"}} {i}\n"),
+            _ => format!("- ${{company_name|capitalize}} {i}\n"),
+        })
+        .collect();
+    let text = format!("---\nname: bench\ndescription: d\n---\n{body}");
+    let skill = keel::skills::parse("SKILL.md", None, text.as_bytes())
+        .skill
+        .expect("valid");
+    let context = serde_json::json!({
+        "company_name": "acme", "deal": {"name": "renewal"}, "contacts": ["Dana", "Marcus", "Priya"],
+    });
+    let no_docs = |_: &str, _: &str| None;
+    c.bench_function("skills/compile_20_substitutions", |b| {
+        b.iter(|| {
+            keel::skills::compile(black_box(&skill), black_box(&context), &no_docs)
+                .expect("compiled")
+        })
+    });
+}
+
+criterion_group!(benches, parse_validate, compile_20);
 criterion_main!(benches);

@@ -286,3 +286,135 @@ fn a_library_reports_duplicates_missing_references_cycles_and_misplaced_files() 
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+fn skill_with_body(body: &str) -> keel::skills::SkillDoc {
+    let text = format!("---\nname: t\ndescription: d\n---\n{body}");
+    parse("SKILL.md", None, text.as_bytes())
+        .skill
+        .expect("valid")
+}
+
+fn no_docs(_: &str, _: &str) -> Option<String> {
+    None
+}
+
+#[test]
+fn compile_substitutes_with_modifiers_and_defaults() {
+    let context = serde_json::json!({
+        "company_name": "acme corp",
+        "deal": {"name": "Renewal", "stage": "Negotiation", "contacts": ["Dana", "Marcus", "Priya"]},
+        "tags": ["saas", "emea"],
+        "seats": 120,
+    });
+    let skill = skill_with_body(
+        "${company_name|capitalize} / ${company_name|upper} / ${deal.stage|lower}\n\
+         ${deal.contacts|count} contacts, first ${deal.contacts|first}, last ${deal.contacts|last}\n\
+         ${tags|join:\" + \"} / ${tags|join} / ${tags|json} / ${deal.contacts.1}\n\
+         owner ${deal.owner|default:\"unassigned\"} / ${deal.owner|upper|default:\"none\"}\n",
+    );
+    let compiled = keel::skills::compile(&skill, &context, &no_docs).unwrap();
+    let body = compiled.content.split("</org-context>\n\n").nth(1).unwrap();
+    assert_eq!(
+        body,
+        "Acme corp / ACME CORP / negotiation\n\
+         3 contacts, first Dana, last Priya\n\
+         saas + emea / saas, emea / [\"saas\",\"emea\"] / Marcus\n\
+         owner unassigned / none\n"
+    );
+    // The org-context block lists the top-level text and numbers, sorted.
+    assert!(
+        compiled
+            .content
+            .starts_with("<org-context>\n- company_name: acme corp\n- seats: 120\n</org-context>")
+    );
+    assert_eq!(compiled.context_hash.len(), 64);
+    // Deterministic: same inputs, same output and hash, whatever the key order.
+    let reordered: serde_json::Value = serde_json::from_str(
+        r#"{"seats":120,"tags":["saas","emea"],"deal":{"contacts":["Dana","Marcus","Priya"],"stage":"Negotiation","name":"Renewal"},"company_name":"acme corp"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        keel::skills::compile(&skill, &reordered, &no_docs).unwrap(),
+        compiled
+    );
+}
+
+#[test]
+fn compile_errors_name_the_path_and_position() {
+    let context = serde_json::json!({"deal": {"name": "x"}});
+    for (body, needle) in [
+        (
+            "line one\n  see ${deal.owner}\n",
+            "2:7: `deal.owner` is not in the org's context",
+        ),
+        ("${deal.name|shout}", "`shout` is not a modifier"),
+        ("${deal.name", "1:1: `${` is not closed"),
+        ("${deal.name|join:, }", "must be quoted"),
+        (
+            "read @playbook/intro.md first",
+            "`@playbook/intro.md` names no document",
+        ),
+    ] {
+        let err = keel::skills::compile(&skill_with_body(body), &context, &no_docs).unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", Some("template")),
+            "{body}"
+        );
+        assert!(err.to_string().contains(needle), "{body}: {err}");
+    }
+}
+
+#[test]
+fn compile_inlines_documents_and_stops_cycles() {
+    let docs = |skill: &str, doc: &str| -> Option<String> {
+        match (skill, doc) {
+            ("playbook", "intro.md") => Some("Intro for ${company}. @playbook/rules.md".into()),
+            ("playbook", "rules.md") => Some("Rule one.".into()),
+            ("loop", "a.md") => Some("A then @loop/b.md".into()),
+            ("loop", "b.md") => Some("B then @loop/a.md".into()),
+            _ => None,
+        }
+    };
+    let context = serde_json::json!({"company": "Acme"});
+    let compiled = keel::skills::compile(
+        &skill_with_body("Start. @playbook/intro.md End."),
+        &context,
+        &docs,
+    )
+    .unwrap();
+    assert!(
+        compiled
+            .content
+            .ends_with("Start. Intro for Acme. Rule one. End."),
+        "{}",
+        compiled.content
+    );
+    let err = keel::skills::compile(&skill_with_body("@loop/a.md"), &context, &docs).unwrap_err();
+    assert!(err.to_string().contains("includes itself"), "{err}");
+}
+
+#[test]
+fn every_library_skill_compiles_with_a_full_context() {
+    let library = keel::skills::load_library(&repo_skills()).unwrap();
+    let context = serde_json::json!({
+        "company_name": "Acme", "user_name": "sam",
+        "deal": {"name": "Renewal", "stage": "Proposal", "amount": 120000, "close_date": "2026-12-15",
+                 "owner": "Sam", "activities": [], "contacts": ["Dana"], "days_since_activity": 4},
+        "contact": {"name": "Dana Scully", "first_name": "dana", "company": "Acme", "title": "CFO",
+                    "email": "dana@acme.test", "last_activity": "2026-11-20", "deals": []},
+        "account": {"name": "Acme", "summary": "Logistics", "employees": 900, "activities": []},
+        "pipeline": {"total": 1, "commit": 1, "weighted": 1, "changes": [], "by_stage": {}, "open": [],
+                     "created": [], "won": [], "lost": []},
+        "meeting": {"title": "QBR", "attendees": ["Dana"], "next_steps": []},
+        "meetings": [], "tasks": [], "activities": [], "recent_calls": [], "rep": {"name": "Alex"},
+        "competitor": {"name": "Rivalsoft"}, "objection": {"text": "too expensive"},
+        "email": {"from_name": "Dana", "subject": "Pricing"}, "recording": {"title": "Call", "duration_minutes": 30},
+        "record": {"type": "deal", "name": "Renewal"}, "calendar": {"timezone": "Europe/London"},
+        "question": {"text": "How does SSO work?"},
+    });
+    for skill in &library.skills {
+        let compiled = keel::skills::compile(&skill.doc, &context, &no_docs);
+        assert!(compiled.is_ok(), "{}: {:?}", skill.doc.name, compiled.err());
+    }
+}

@@ -4,9 +4,11 @@
 //! reported with its line, column and a stable code. Versions, namespaces, org overrides,
 //! compilation and sync build on [`SkillDoc`].
 
+mod compile;
 mod format;
 mod library;
 
+pub use compile::{Compiled, MAX_INCLUDE_DEPTH, compile, context_hash};
 pub use format::{
     Diagnostic, MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_FLOW_DEPTH, MAX_NAME, Namespace, Parsed,
     Priority, Severity, SkillDoc, Source, Trigger, parse, references,

@@ -1,0 +1,337 @@
+//! Compiling a skill for an org: `${path|modifier…}` substitution from the org's context,
+//! `@skill/doc` inlining with cycle detection, and an org-context block.
+//!
+//! Output is deterministic for a given skill, context and documents, and carries the hash of the
+//! context it was compiled with (SHA-256 of the context's canonical JSON), so a stored
+//! compilation knows when it is stale.
+//!
+//! Expressions: `${deal.name}`, `${company_name|capitalize}`, `${contacts|count}`,
+//! `${tags|join:", "}`, `${owner|default:"unassigned"}`. Modifiers apply left to right: `upper`,
+//! `lower`, `capitalize`, `first`, `last`, `count`, `json`, `join` (default separator `", "`)
+//! and `default:"…"` (used when the path is missing or null). A missing path without a default
+//! is an error naming the path and its position.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::format::SkillDoc;
+use crate::error::{Error, Result};
+
+/// Deepest chain of `@skill/doc` inclusions.
+pub const MAX_INCLUDE_DEPTH: usize = 8;
+
+/// A skill compiled for one org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    /// The org-context block, then the body with every expression and reference resolved.
+    pub content: String,
+    /// SHA-256 (hex) of the context's canonical JSON.
+    pub context_hash: String,
+}
+
+/// The hash of `context` as compilation records it.
+pub fn context_hash(context: &Value) -> String {
+    // serde_json's maps are ordered by key, so this text is canonical.
+    let canonical = serde_json::to_string(context).unwrap_or_default();
+    let digest = Sha256::digest(canonical.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compiles `skill` with the org's `context`. `document(skill, doc)` returns the text of
+/// another skill's document for `@skill/doc`, or `None` when there is none.
+///
+/// # Errors
+/// [`Error::InvalidInput`] with field `template` and a message naming the line and column: a
+/// missing path without a default, an unknown modifier, an unterminated `${`, a missing
+/// document, or an inclusion cycle.
+pub fn compile(
+    skill: &SkillDoc,
+    context: &Value,
+    document: &dyn Fn(&str, &str) -> Option<String>,
+) -> Result<Compiled> {
+    let mut content = org_block(context);
+    let mut chain = vec![skill.name.clone()];
+    render(&skill.body, context, document, &mut chain, &mut content)?;
+    Ok(Compiled {
+        content,
+        context_hash: context_hash(context),
+    })
+}
+
+/// The org-context block: the context's top-level text and numbers, sorted by key.
+fn org_block(context: &Value) -> String {
+    let Some(map) = context.as_object() else {
+        return String::new();
+    };
+    let lines: Vec<String> = map
+        .iter()
+        .filter_map(|(key, value)| match value {
+            Value::String(s) => Some(format!("- {key}: {s}")),
+            Value::Number(n) => Some(format!("- {key}: {n}")),
+            Value::Bool(b) => Some(format!("- {key}: {b}")),
+            _ => None,
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("<org-context>\n{}\n</org-context>\n\n", lines.join("\n"))
+}
+
+fn template_error(text: &str, at: usize, message: impl std::fmt::Display) -> Error {
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    Error::invalid_input("template", format!("{line}:{column}: {message}"))
+}
+
+fn render(
+    text: &str,
+    context: &Value,
+    document: &dyn Fn(&str, &str) -> Option<String>,
+    chain: &mut Vec<String>,
+    out: &mut String,
+) -> Result<()> {
+    let mut rest = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+            let end = find_close(text, i + 2)
+                .ok_or_else(|| template_error(text, i, "`${` is not closed"))?;
+            out.push_str(&text[rest..i]);
+            let value =
+                expression(&text[i + 2..end], context).map_err(|m| template_error(text, i, m))?;
+            out.push_str(&value);
+            i = end + 1;
+            rest = i;
+        } else if bytes[i] == b'@'
+            && (i == 0 || bytes[i - 1].is_ascii_whitespace() || bytes[i - 1] == b'(')
+        {
+            if let Some((skill, doc, len)) = reference(&text[i + 1..]) {
+                out.push_str(&text[rest..i]);
+                include(text, i, skill, doc, context, document, chain, out)?;
+                i += 1 + len;
+                rest = i;
+            } else {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&text[rest..]);
+    Ok(())
+}
+
+/// The index of the `}` closing an expression that starts at `from`, skipping quoted text.
+fn find_close(text: &str, from: usize) -> Option<usize> {
+    let mut quoted = false;
+    for (offset, c) in text[from..].char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '}' if !quoted => return Some(from + offset),
+            '\n' if !quoted => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `skill/doc` at the start of `text`: (skill, doc, length).
+fn reference(text: &str) -> Option<(&str, &str, usize)> {
+    let slash = text.find('/')?;
+    let skill = &text[..slash];
+    let valid = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    };
+    if !valid(skill) {
+        return None;
+    }
+    let doc_len = text[slash + 1..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+        .unwrap_or(text.len() - slash - 1);
+    let doc = text[slash + 1..slash + 1 + doc_len].trim_end_matches('.');
+    (!doc.is_empty()).then_some((skill, doc, slash + 1 + doc.len()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn include(
+    text: &str,
+    at: usize,
+    skill: &str,
+    doc: &str,
+    context: &Value,
+    document: &dyn Fn(&str, &str) -> Option<String>,
+    chain: &mut Vec<String>,
+    out: &mut String,
+) -> Result<()> {
+    let key = format!("{skill}/{doc}");
+    if chain.contains(&key) {
+        return Err(template_error(
+            text,
+            at,
+            format!("`@{key}` includes itself ({} → {key})", chain.join(" → ")),
+        ));
+    }
+    if chain.len() > MAX_INCLUDE_DEPTH {
+        return Err(template_error(
+            text,
+            at,
+            format!("inclusions nest deeper than {MAX_INCLUDE_DEPTH}"),
+        ));
+    }
+    let Some(body) = document(skill, doc) else {
+        return Err(template_error(
+            text,
+            at,
+            format!("`@{key}` names no document"),
+        ));
+    };
+    chain.push(key);
+    let rendered = render(&body, context, document, chain, out);
+    chain.pop();
+    rendered
+}
+
+/// Evaluates `path|modifier|…`.
+fn expression(expr: &str, context: &Value) -> std::result::Result<String, String> {
+    let mut parts = split_pipes(expr).into_iter();
+    let path = parts.next().unwrap_or_default().trim();
+    if path.is_empty() {
+        return Err("an expression needs a path".into());
+    }
+    let mut value = lookup(context, path).filter(|v| !v.is_null()).cloned();
+    let mut missing = value.is_none();
+    for modifier in parts {
+        let modifier = modifier.trim();
+        let (name, arg) = match modifier.split_once(':') {
+            Some((name, arg)) => (name.trim(), Some(unquote(arg.trim())?)),
+            None => (modifier, None),
+        };
+        if name == "default" {
+            if missing {
+                value = Some(Value::String(arg.unwrap_or_default()));
+                missing = false;
+            }
+            continue;
+        }
+        let Some(current) = value.take() else {
+            // The path is missing; only a later default can help.
+            if !KNOWN.contains(&name) {
+                return Err(format!("`{name}` is not a modifier ({})", KNOWN.join(", ")));
+            }
+            continue;
+        };
+        value = Some(apply(name, arg.as_deref(), current)?);
+    }
+    match value {
+        Some(v) if !missing => Ok(display(&v)),
+        _ => Err(format!(
+            "`{path}` is not in the org's context (add `|default:\"…\"`)"
+        )),
+    }
+}
+
+const KNOWN: &[&str] = &[
+    "upper",
+    "lower",
+    "capitalize",
+    "first",
+    "last",
+    "count",
+    "json",
+    "join",
+    "default",
+];
+
+fn apply(name: &str, arg: Option<&str>, value: Value) -> std::result::Result<Value, String> {
+    Ok(match name {
+        "upper" => Value::String(display(&value).to_uppercase()),
+        "lower" => Value::String(display(&value).to_lowercase()),
+        "capitalize" => {
+            let text = display(&value);
+            let mut chars = text.chars();
+            Value::String(
+                chars
+                    .next()
+                    .map_or(String::new(), |c| c.to_uppercase().chain(chars).collect()),
+            )
+        }
+        "first" => match value {
+            Value::Array(items) => items.into_iter().next().unwrap_or(Value::Null),
+            other => other,
+        },
+        "last" => match value {
+            Value::Array(items) => items.into_iter().last().unwrap_or(Value::Null),
+            other => other,
+        },
+        "count" => Value::from(match &value {
+            Value::Array(items) => items.len(),
+            Value::Object(map) => map.len(),
+            Value::String(s) => s.chars().count(),
+            Value::Null => 0,
+            _ => 1,
+        }),
+        "json" => Value::String(serde_json::to_string(&value).unwrap_or_default()),
+        "join" => match value {
+            Value::Array(items) => Value::String(
+                items
+                    .iter()
+                    .map(display)
+                    .collect::<Vec<_>>()
+                    .join(arg.unwrap_or(", ")),
+            ),
+            other => other,
+        },
+        other => {
+            return Err(format!(
+                "`{other}` is not a modifier ({})",
+                KNOWN.join(", ")
+            ));
+        }
+    })
+}
+
+fn display(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn lookup<'v>(context: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(context, |value, key| match value {
+        Value::Object(map) => map.get(key),
+        Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+        _ => None,
+    })
+}
+
+fn split_pipes(expr: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in expr.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '|' if !quoted => {
+                parts.push(&expr[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&expr[start..]);
+    parts
+}
+
+fn unquote(arg: &str) -> std::result::Result<String, String> {
+    match arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+        Some(inner) => Ok(inner.to_owned()),
+        None => Err(format!("the argument `{arg}` must be quoted, e.g. \"…\"")),
+    }
+}
