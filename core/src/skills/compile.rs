@@ -14,7 +14,7 @@
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::format::SkillDoc;
+use super::format::{SkillDoc, reference_at};
 use crate::error::{Error, Result};
 
 /// Deepest chain of `@skill/doc` inclusions.
@@ -105,10 +105,8 @@ fn render(
             out.push_str(&value);
             i = end + 1;
             rest = i;
-        } else if bytes[i] == b'@'
-            && (i == 0 || bytes[i - 1].is_ascii_whitespace() || bytes[i - 1] == b'(')
-        {
-            if let Some((skill, doc, len)) = reference(&text[i + 1..]) {
+        } else if bytes[i] == b'@' {
+            if let Some((skill, doc, len)) = reference_at(text, i) {
                 out.push_str(&text[rest..i]);
                 include(text, i, skill, doc, context, document, chain, out)?;
                 i += 1 + len;
@@ -136,25 +134,6 @@ fn find_close(text: &str, from: usize) -> Option<usize> {
         }
     }
     None
-}
-
-/// `skill/doc` at the start of `text`: (skill, doc, length).
-fn reference(text: &str) -> Option<(&str, &str, usize)> {
-    let slash = text.find('/')?;
-    let skill = &text[..slash];
-    let valid = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    };
-    if !valid(skill) {
-        return None;
-    }
-    let doc_len = text[slash + 1..]
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
-        .unwrap_or(text.len() - slash - 1);
-    let doc = text[slash + 1..slash + 1 + doc_len].trim_end_matches('.');
-    (!doc.is_empty()).then_some((skill, doc, slash + 1 + doc.len()))
 }
 
 #[allow(clippy::too_many_arguments)]

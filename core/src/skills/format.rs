@@ -181,20 +181,35 @@ pub struct Trigger {
 
 /// `@skill-name/…` references in a body (documents of other skills to inline).
 pub fn references(body: &str) -> impl Iterator<Item = &str> {
-    body.match_indices('@').filter_map(move |(i, _)| {
-        if i > 0 && !body.as_bytes()[i - 1].is_ascii_whitespace() && body.as_bytes()[i - 1] != b'('
-        {
-            return None; // an email address, not a reference
-        }
-        let rest = &body[i + 1..];
-        let end = rest.find('/')?;
-        let name = &rest[..end];
-        (!name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'))
-        .then_some(name)
-    })
+    body.match_indices('@')
+        .filter_map(move |(i, _)| reference_at(body, i).map(|(skill, _, _)| skill))
+}
+
+/// The `@skill/doc` reference starting at byte `at` (an `@` at the start of a word, so an email
+/// address is not one): (skill, doc, length after the `@`). The compiler and the library
+/// checks both read references through this, so they agree on what one is.
+pub(super) fn reference_at(body: &str, at: usize) -> Option<(&str, &str, usize)> {
+    let bytes = body.as_bytes();
+    if bytes.get(at) != Some(&b'@')
+        || (at > 0 && !bytes[at - 1].is_ascii_whitespace() && bytes[at - 1] != b'(')
+    {
+        return None;
+    }
+    let text = &body[at + 1..];
+    let slash = text.find('/')?;
+    let skill = &text[..slash];
+    let valid_skill = !skill.is_empty()
+        && skill
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !valid_skill {
+        return None;
+    }
+    let doc_len = text[slash + 1..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/')))
+        .unwrap_or(text.len() - slash - 1);
+    let doc = text[slash + 1..slash + 1 + doc_len].trim_end_matches('.');
+    (!doc.is_empty()).then_some((skill, doc, slash + 1 + doc.len()))
 }
 
 /// A parsed SKILL.md.
