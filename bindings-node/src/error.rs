@@ -64,6 +64,9 @@ fn build_js_error<'env>(env: &'env Env, err: &keel::Error) -> napi::Result<Objec
     if let Some(field) = err.field() {
         object.set("field", field)?;
     }
+    if !err.diagnostics().is_empty() {
+        object.set("diagnostics", env.to_js_value(&err.diagnostics())?)?;
+    }
     // The Rust cause chain as nested `Error`s under `cause`, innermost last.
     let mut cause: Option<Object<'env>> = None;
     for message in err.causes().into_iter().rev() {

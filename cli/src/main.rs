@@ -1,8 +1,9 @@
-//! `keel`: the operator's command line (migrations, logs, models, credits, the demo).
+//! `keel`: the operator's command line (migrations, logs, models, credits, skills, the demo).
 
 mod demo;
 mod logs;
 mod models;
+mod skills;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: models::CreditsCommand,
     },
+    /// The SKILL.md library: validate, sync, list, history, deprecate, resolve.
+    Skills {
+        #[command(subcommand)]
+        command: skills::SkillsCommand,
+    },
     /// Simulate the platform on an embedded database and print what happened.
     Demo {
         /// Where to run it; the default is a fresh SQLite file.
@@ -63,6 +69,7 @@ async fn main() -> ExitCode {
         Command::Logs { command } => logs::run(command).await,
         Command::Models { command } => models::run_models(command).await,
         Command::Credits { command } => models::run_credits(command).await,
+        Command::Skills { command } => skills::run(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

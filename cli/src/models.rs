@@ -12,7 +12,7 @@ pub struct Database {
         env = "KEEL_DATABASE_URL",
         default_value = "sqlite://.keel/keel.db"
     )]
-    database_url: String,
+    pub database_url: String,
 }
 
 /// `keel models …`
@@ -63,7 +63,7 @@ async fn open(db: &Database) -> keel::Result<(keel::Keel, ModelRouter)> {
     Ok((keel, router))
 }
 
-fn org(raw: &str) -> keel::Result<uuid::Uuid> {
+pub fn org(raw: &str) -> keel::Result<uuid::Uuid> {
     parse_uuid("org_id", Some(raw))?
         .ok_or_else(|| keel::Error::invalid_input("org_id", "is required"))
 }

@@ -60,3 +60,56 @@ fn models_and_credits_commands() {
     let (ok, _, err) = keel(&url, &["credits", "balance", "system"]);
     assert!(!ok && err.contains("error[invalid_input]"), "{err}");
 }
+
+fn repo_skills() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../skills").to_owned()
+}
+
+#[test]
+fn skills_commands() {
+    let url = fresh_url();
+    let library = repo_skills();
+    let (ok, out, _) = keel(&url, &["skills", "validate", &library]);
+    assert!(ok && out.contains("32 skill(s) valid, 0 error(s)"), "{out}");
+    let (ok, out, _) = keel(&url, &["skills", "validate", &library, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(ok && report["skills"] == 32, "{out}");
+
+    let bad = std::env::temp_dir().join(format!("keel-cli-bad-{}", std::process::id()));
+    std::fs::create_dir_all(bad.join("slack/wrong-folder")).unwrap();
+    std::fs::write(
+        bad.join("slack/wrong-folder/SKILL.md"),
+        "---\nname: other\ndescription: x\n---\nBody\n",
+    )
+    .unwrap();
+    let (ok, out, err) = keel(&url, &["skills", "validate", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("error[invalid_skill]"), "{err}");
+    assert!(out.contains("SKILL.md:2:7: error[name_mismatch]"), "{out}");
+    let (ok, _, err) = keel(&url, &["skills", "sync", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("error[invalid_skill]"), "{err}");
+
+    let (ok, out, _) = keel(&url, &["skills", "sync", &library]);
+    assert!(ok && out.contains("synced 32 skill(s): 32 created"), "{out}");
+    let (ok, out, _) = keel(&url, &["skills", "sync", &library, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(ok, "{out}");
+    let items = report["items"].as_array().unwrap();
+    assert_eq!(items.len(), 32);
+    assert!(items.iter().all(|i| i["action"] == "unchanged"), "{out}");
+
+    let (ok, out, _) = keel(&url, &["skills", "list"]);
+    assert!(ok && out.contains("slack-deal-query") && out.contains("32 skill(s)"), "{out}");
+    let (ok, out, _) = keel(&url, &["skills", "history", "deal-status", "--json"]);
+    let history: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(ok && history[0]["version"] == 1 && history[0]["is_current"] == true, "{out}");
+    let (ok, out, _) = keel(&url, &["skills", "deprecate", "eod-summary"]);
+    assert!(ok && out.contains("eod-summary v1 deprecated"), "{out}");
+
+    let org = "6f1d2c3b-0a9e-4c1b-8d7e-112233445566";
+    let (ok, out, _) = keel(&url, &["skills", "resolve", org, "slack", "--json"]);
+    let view: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(ok && view["channel"] == "slack", "{out}");
+    let (ok, _, err) = keel(&url, &["skills", "resolve", org, "sms"]);
+    assert!(!ok && err.contains("error[invalid_input]") && err.contains("channel"), "{err}");
+    std::fs::remove_dir_all(&bad).ok();
+}

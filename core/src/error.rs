@@ -117,9 +117,25 @@ pub enum Error {
         remaining: f64,
     },
 
+    /// A SKILL.md (or a library of them) failed validation. Every error finding is kept, each
+    /// with its file, line, column and stable code.
+    #[error("{}", invalid_skill_message(diagnostics))]
+    InvalidSkill {
+        /// The error findings, file by file.
+        diagnostics: Vec<crate::skills::Diagnostic>,
+    },
+
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn invalid_skill_message(diagnostics: &[crate::skills::Diagnostic]) -> String {
+    match diagnostics {
+        [] => "invalid skill".to_owned(),
+        [only] => format!("invalid skill: {only}"),
+        [first, rest @ ..] => format!("invalid skill: {first} (and {} more)", rest.len()),
+    }
 }
 
 impl Error {
@@ -136,6 +152,7 @@ impl Error {
         "forked",
         "no_model_available",
         "budget_exceeded",
+        "invalid_skill",
         "internal",
     ];
 
@@ -152,6 +169,7 @@ impl Error {
             Error::Forked { .. } => "forked",
             Error::NoModelAvailable { .. } => "no_model_available",
             Error::BudgetExceeded { .. } => "budget_exceeded",
+            Error::InvalidSkill { .. } => "invalid_skill",
             Error::Internal(_) => "internal",
         }
     }
@@ -161,7 +179,18 @@ impl Error {
         match self {
             Error::InvalidInput { field, .. } => Some(field),
             Error::InvalidUrl { .. } => Some("url"),
+            Error::InvalidSkill { diagnostics } => {
+                diagnostics.first().and_then(|d| d.field.as_deref())
+            }
             _ => None,
+        }
+    }
+
+    /// The findings of an [`Error::InvalidSkill`]; empty for every other error.
+    pub fn diagnostics(&self) -> &[crate::skills::Diagnostic] {
+        match self {
+            Error::InvalidSkill { diagnostics } => diagnostics,
+            _ => &[],
         }
     }
 

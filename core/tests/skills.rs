@@ -245,6 +245,8 @@ fn write(root: &std::path::Path, ns: &str, name: &str, extra: &str) {
         format!("---\nname: {name}\ndescription: d\nmetadata:\n{extra}---\nSee @{name}/notes.md\n"),
     )
     .unwrap();
+    std::fs::create_dir_all(dir.join("references")).unwrap();
+    std::fs::write(dir.join("references/notes.md"), "Notes.").unwrap();
 }
 
 #[test]
@@ -257,6 +259,8 @@ fn a_library_reports_duplicates_missing_references_cycles_and_misplaced_files() 
     write(&root, "slack", "gamma", "  namespace: slack\n");
     write(&root, "shared", "delta", "  namespace: fleet\n");
     std::fs::create_dir_all(root.join("email").join("x")).unwrap();
+    // alpha names a document it does not have.
+    std::fs::remove_file(root.join("copilot/alpha/references/notes.md")).unwrap();
     let library = keel::skills::load_library(&root).unwrap();
     let mut got: Vec<(&str, String)> = library
         .diagnostics
@@ -277,6 +281,7 @@ fn a_library_reports_duplicates_missing_references_cycles_and_misplaced_files() 
                 "invalid_namespace",
                 "keel-skills-".to_owned() + &std::process::id().to_string()
             ),
+            ("missing_reference", "alpha".to_owned()),
             ("missing_reference", "gamma".to_owned()),
             ("namespace_mismatch", "delta".to_owned()),
             ("sequence_cycle", "beta".to_owned()),
@@ -413,8 +418,17 @@ fn every_library_skill_compiles_with_a_full_context() {
         "record": {"type": "deal", "name": "Renewal"}, "calendar": {"timezone": "Europe/London"},
         "question": {"text": "How does SSO work?"},
     });
+    let documents = |name: &str, doc: &str| {
+        let skill = library.skills.iter().find(|s| s.doc.name == name)?;
+        skill.documents.get(doc).cloned()
+    };
+    let mut inlined = 0;
     for skill in &library.skills {
-        let compiled = keel::skills::compile(&skill.doc, &context, &no_docs);
+        let compiled = keel::skills::compile(&skill.doc, &context, &documents);
         assert!(compiled.is_ok(), "{}: {:?}", skill.doc.name, compiled.err());
+        let content = compiled.unwrap().content;
+        assert!(!content.contains("${"), "{}", skill.doc.name);
+        inlined += usize::from(content.contains("acknowledge the concern in the buyer's words"));
     }
+    assert_eq!(inlined, 2, "objection-handling and slack-competitive-query inline answer-shape.md");
 }

@@ -18,6 +18,7 @@ __all__ = [
     "ForkedError",
     "NoModelAvailableError",
     "BudgetExceededError",
+    "InvalidSkillError",
     "InternalError",
     "BY_CODE",
 ]
@@ -93,6 +94,14 @@ class BudgetExceededError(KeelError):
     code = "budget_exceeded"
 
 
+class InvalidSkillError(KeelError, ValueError):
+    """A SKILL.md, or a library of them, failed validation. ``diagnostics`` lists every error
+    finding as a dict with ``code``, ``file``, ``line``, ``column``, ``field`` and ``message``."""
+
+    code = "invalid_skill"
+    diagnostics: list[dict[str, object]] = []
+
+
 class InternalError(KeelError):
     """A bug in Keel, or a panic caught at the boundary. Please report it."""
 
@@ -113,6 +122,7 @@ BY_CODE: dict[str, type[KeelError]] = {
         ForkedError,
         NoModelAvailableError,
         BudgetExceededError,
+        InvalidSkillError,
         InternalError,
     )
 }

@@ -23,6 +23,7 @@
 
 use std::fmt;
 
+use serde::Serialize;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{LoadError, LoaderOptions, Node};
 
@@ -36,7 +37,8 @@ pub const MAX_DESCRIPTION: usize = 1024;
 pub const MAX_NAME: usize = 64;
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth fixing; the skill still loads.
     Warning,
@@ -45,7 +47,7 @@ pub enum Severity {
 }
 
 /// One finding in a file, with where it is and a stable code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
     /// Stable machine code, e.g. `name_mismatch`.
     pub code: &'static str,
@@ -78,7 +80,8 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Where a skill is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Namespace {
     /// The web copilot.
     Copilot,
@@ -91,7 +94,8 @@ pub enum Namespace {
 }
 
 /// Who owns a skill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Shipped with the platform.
     Platform,
@@ -102,7 +106,8 @@ pub enum Source {
 }
 
 /// How early routing should consider a skill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Last.
     Low,
@@ -169,7 +174,7 @@ names!(
 );
 
 /// A phrase that should route to a skill, with examples for evaluation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trigger {
     /// The phrase, e.g. `deal status`.
     pub phrase: String,
@@ -179,10 +184,11 @@ pub struct Trigger {
     pub confidence: f64,
 }
 
-/// `@skill-name/…` references in a body (documents of other skills to inline).
-pub fn references(body: &str) -> impl Iterator<Item = &str> {
+/// `@skill-name/doc` references in a body (documents of other skills to inline), as
+/// (skill, document).
+pub fn references(body: &str) -> impl Iterator<Item = (&str, &str)> {
     body.match_indices('@')
-        .filter_map(move |(i, _)| reference_at(body, i).map(|(skill, _, _)| skill))
+        .filter_map(move |(i, _)| reference_at(body, i).map(|(skill, doc, _)| (skill, doc)))
 }
 
 /// The `@skill/doc` reference starting at byte `at` (an `@` at the start of a word, so an email
@@ -212,8 +218,8 @@ pub(super) fn reference_at(body: &str, at: usize) -> Option<(&str, &str, usize)>
     (!doc.is_empty()).then_some((skill, doc, slash + 1 + doc.len()))
 }
 
-/// A parsed SKILL.md.
-#[derive(Debug, Clone, PartialEq)]
+/// A parsed SKILL.md. Serializes to the `frontmatter` JSON stored with each version.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SkillDoc {
     /// The skill's key: its folder name.
     pub name: String,
@@ -238,7 +244,28 @@ pub struct SkillDoc {
     /// The skills it runs in order, for a sequence skill (empty otherwise).
     pub sequence: Vec<String>,
     /// The markdown body (a template).
+    #[serde(skip)]
     pub body: String,
+}
+
+impl SkillDoc {
+    /// A skill with only a name, a description and a body; every other field at its default.
+    pub fn minimal(name: &str, description: &str, body: &str) -> Self {
+        SkillDoc {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            namespace: None,
+            source: Source::Platform,
+            category: None,
+            priority: Priority::Medium,
+            triggers: Vec::new(),
+            keywords: Vec::new(),
+            required_context: Vec::new(),
+            outputs: Vec::new(),
+            sequence: Vec::new(),
+            body: body.to_owned(),
+        }
+    }
 }
 
 /// The outcome of parsing one file: the skill when it has no error, and every finding.

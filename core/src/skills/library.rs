@@ -20,6 +20,34 @@ pub struct LibrarySkill {
     pub content: Vec<u8>,
     /// The parsed skill.
     pub doc: SkillDoc,
+    /// Its documents for `@name/doc` inclusion: `references/*.md`, by file name.
+    pub documents: BTreeMap<String, String>,
+}
+
+impl LibrarySkill {
+    /// The version identity: SHA-256 (hex) of the SKILL.md bytes and every document (name and
+    /// text, in name order). Any edit to either is a new version.
+    pub fn content_hash(&self) -> String {
+        content_hash(&self.content, &self.documents)
+    }
+}
+
+/// The version identity of a SKILL.md and its documents (see [`LibrarySkill::content_hash`]).
+pub fn content_hash(skill_md: &[u8], documents: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(skill_md);
+    for (name, text) in documents {
+        hasher.update([0]);
+        hasher.update(name.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A library and every finding in it.
@@ -120,16 +148,46 @@ pub fn load_library(root: &Path) -> crate::Result<Library> {
                 ));
                 continue;
             }
+            let documents = read_documents(&skill_dir, &mut library.diagnostics);
             library.skills.push(LibrarySkill {
                 namespace,
                 path,
                 content,
                 doc,
+                documents,
             });
         }
     }
     check_references(&mut library);
     Ok(library)
+}
+
+/// `<skill>/references/*.md`, by file name. A document that is not UTF-8 is reported and left
+/// out.
+fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+    let mut documents = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(skill_dir.join("references")) else {
+        return documents;
+    };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !path.is_file() || !name.ends_with(".md") {
+            continue;
+        }
+        match std::fs::read(&path).map(String::from_utf8) {
+            Ok(Ok(text)) => {
+                documents.insert(name.to_owned(), text);
+            }
+            Ok(Err(_)) => diagnostics.push(library_error(
+                &path,
+                "not_utf8",
+                None,
+                "the document is not UTF-8".into(),
+            )),
+            Err(err) => diagnostics.push(library_error(&path, "missing_file", None, err.to_string())),
+        }
+    }
+    documents
 }
 
 fn check_references(library: &mut Library) {
@@ -146,21 +204,30 @@ fn check_references(library: &mut Library) {
         }
     }
     for skill in &library.skills {
-        let wanted = skill
-            .doc
-            .sequence
-            .iter()
-            .map(|s| (s.as_str(), "metadata.sequence"));
-        let docs = references(&skill.doc.body).map(|s| (s, "body"));
-        for (name, field) in wanted.chain(docs) {
-            if !by_name.contains_key(name) {
+        for name in &skill.doc.sequence {
+            if !by_name.contains_key(name.as_str()) {
                 findings.push(library_error(
                     &skill.path,
                     "missing_reference",
-                    Some(field),
+                    Some("metadata.sequence"),
                     format!("`{name}` is not a skill of this library"),
                 ));
             }
+        }
+        for (name, doc) in references(&skill.doc.body) {
+            let message = match by_name.get(name) {
+                None => format!("`{name}` is not a skill of this library"),
+                Some(target) if !target.documents.contains_key(doc) => {
+                    format!("`{name}` has no document `references/{doc}`")
+                }
+                Some(_) => continue,
+            };
+            findings.push(library_error(
+                &skill.path,
+                "missing_reference",
+                Some("body"),
+                message,
+            ));
         }
     }
     // Sequences form a graph; a cycle would run forever.

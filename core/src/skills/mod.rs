@@ -1,16 +1,37 @@
-//! Skills: the SKILL.md format and its validation.
+//! Skills: SKILL.md files parsed and validated, compiled per org, versioned by content hash,
+//! filtered by channel and overridden per org.
 //!
-//! This is the first part of the skills capability: files are parsed and checked, each problem
-//! reported with its line, column and a stable code. Versions, namespaces, org overrides,
-//! compilation and sync build on [`SkillDoc`].
+//! - [`parse`] and [`load_library`] read files and report every problem with its line, column
+//!   and a stable code ([`format`](self) documents the fields).
+//! - [`compile`] renders a skill for an org's context.
+//! - [`SkillRegistry`] is the handle over the database: `sync` a folder (content-hash versions,
+//!   one transaction per skill), history, deprecation, org overrides, and
+//!   [`SkillRegistry::resolve_skills`] with its per-(org, channel) cache.
+//!
+//! ```
+//! use keel::skills::{Channel, Namespace, parse};
+//! let text = "---\nname: deal-status\ndescription: Where a deal stands.\n---\nStage: ${deal.stage}\n";
+//! let parsed = parse("deal-status/SKILL.md", Some("deal-status"), text.as_bytes());
+//! assert!(!parsed.has_errors());
+//! assert_eq!(Channel::parse("slack")?.namespaces(), [Namespace::Slack, Namespace::Shared]);
+//! # Ok::<(), keel::Error>(())
+//! ```
 
+mod channel;
 mod compile;
 mod format;
 mod library;
+mod registry;
+mod resolve;
+mod store;
 
+pub use channel::Channel;
 pub use compile::{Compiled, MAX_INCLUDE_DEPTH, compile, context_hash};
 pub use format::{
     Diagnostic, MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_FLOW_DEPTH, MAX_NAME, Namespace, Parsed,
     Priority, Severity, SkillDoc, Source, Trigger, parse, references,
 };
-pub use library::{Library, LibrarySkill, load_library};
+pub use library::{Library, LibrarySkill, content_hash, load_library};
+pub use registry::{RegistryOptions, SkillRegistry, SyncOptions, SyncReport};
+pub use resolve::{ResolvedSkill, ResolvedSkills, ShadowReason, Shadowed};
+pub use store::{OverrideChange, SkillSummary, SyncAction, SyncItem, VersionInfo};

@@ -231,3 +231,30 @@ impl Pool {
         Ok(out)
     }
 }
+
+/// The SQLite spelling of a query written for PostgreSQL, for the statements whose only
+/// differences are spelling: `$n` placeholders become `?n`, `now()` becomes an RFC 3339 UTC
+/// text stamp, and the casts `::uuid`, `::jsonb`, `::text`, `::int8` are dropped (SQLite keeps
+/// uuids and JSON as text and integers as 64-bit). Statements that differ in substance are
+/// written twice instead.
+pub(crate) fn sqlite_dialect(postgres: &str) -> String {
+    let mut out = postgres.replace('$', "?").replace(
+        "now()",
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    );
+    for cast in ["::uuid", "::jsonb", "::text", "::int8"] {
+        out = out.replace(cast, "");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sqlite_dialect_respells_placeholders_clocks_and_casts() {
+        assert_eq!(
+            super::sqlite_dialect("SELECT version::int8, $1::uuid, now() WHERE x = $2::jsonb"),
+            "SELECT version, ?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE x = ?2"
+        );
+    }
+}

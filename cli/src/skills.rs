@@ -1,0 +1,298 @@
+//! `keel skills …`: validate a folder, sync it into the database, and look at what is stored.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use keel::skills::{Channel, RegistryOptions, Severity, SkillRegistry, SyncAction, SyncOptions};
+
+use crate::models::{Database, org};
+
+/// `keel skills …`
+#[derive(Subcommand)]
+pub enum SkillsCommand {
+    /// Check every SKILL.md under a folder; exits non-zero when any has an error.
+    Validate {
+        /// The library: `<path>/<namespace>/<name>/SKILL.md`.
+        #[arg(default_value = "skills")]
+        path: PathBuf,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sync a folder into the database: new content becomes the next version. Idempotent.
+    Sync {
+        #[command(flatten)]
+        db: Database,
+        /// The library folder.
+        #[arg(default_value = "skills")]
+        path: PathBuf,
+        /// Show what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Deprecate platform skills no longer in the folder.
+        #[arg(long)]
+        prune: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the skills with a current version.
+    List {
+        #[command(flatten)]
+        db: Database,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every version of one skill.
+    History {
+        #[command(flatten)]
+        db: Database,
+        /// The skill key.
+        key: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deprecate the current version of a skill (or `--restore` it).
+    Deprecate {
+        #[command(flatten)]
+        db: Database,
+        /// The skill key.
+        key: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "deprecated by an operator")]
+        reason: String,
+        /// Undo an earlier deprecation.
+        #[arg(long)]
+        restore: bool,
+    },
+    /// What an org sees on a channel, and what was shadowed.
+    Resolve {
+        #[command(flatten)]
+        db: Database,
+        /// The org (UUID).
+        org_id: String,
+        /// web, slack, fleet or command_centre.
+        channel: String,
+        /// Print JSON (with the compiled text).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    );
+}
+
+async fn open(db: &Database) -> keel::Result<(keel::Keel, SkillRegistry)> {
+    let keel = keel::Keel::connect(&db.database_url).await?;
+    let skills = SkillRegistry::open(&keel, RegistryOptions::default()).await?;
+    Ok((keel, skills))
+}
+
+/// Runs a `keel skills` subcommand.
+pub async fn run(command: SkillsCommand) -> keel::Result<()> {
+    match command {
+        SkillsCommand::Validate { path, json } => {
+            let library = SkillRegistry::validate(&path)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "skills": library.skills.len(),
+                    "diagnostics": library.diagnostics,
+                }));
+            } else {
+                for finding in &library.diagnostics {
+                    println!("{finding}");
+                }
+                let errors = library
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .count();
+                println!(
+                    "{}: {} skill(s) valid, {errors} error(s), {} warning(s)",
+                    path.display(),
+                    library.skills.len(),
+                    library.diagnostics.len() - errors
+                );
+            }
+            if library.has_errors() {
+                return Err(keel::Error::InvalidSkill {
+                    diagnostics: library
+                        .diagnostics
+                        .into_iter()
+                        .filter(|d| d.severity == Severity::Error)
+                        .collect(),
+                });
+            }
+            Ok(())
+        }
+        SkillsCommand::Sync {
+            db,
+            path,
+            dry_run,
+            prune,
+            json,
+        } => {
+            let (keel, skills) = open(&db).await?;
+            // A bar on a terminal; nothing extra in cron logs or with --json.
+            let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+                let bar = ProgressBar::new(0);
+                bar.set_style(
+                    ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                        .expect("static template"),
+                );
+                bar
+            });
+            let report = skills
+                .sync(&path, SyncOptions { dry_run, prune }, |done, total, item| {
+                    if let Some(bar) = &bar {
+                        bar.set_length(total as u64);
+                        bar.set_position(done as u64);
+                        bar.set_message(item.key.clone());
+                    }
+                })
+                .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let report = report?;
+            if json {
+                print_json(&report);
+            } else {
+                for item in report.items.iter().filter(|i| i.action != SyncAction::Unchanged) {
+                    let from = item.previous.map_or(String::new(), |v| format!("v{v} -> "));
+                    println!(
+                        "  {:<9} {}/{} {from}v{}",
+                        item.action.as_str(),
+                        item.namespace.as_str(),
+                        item.key,
+                        item.version
+                    );
+                }
+                let counts: Vec<String> = [
+                    SyncAction::Created,
+                    SyncAction::Updated,
+                    SyncAction::Restored,
+                    SyncAction::Unchanged,
+                    SyncAction::Pruned,
+                ]
+                .iter()
+                .map(|a| format!("{} {}", report.count(*a), a.as_str()))
+                .collect();
+                let verb = if dry_run { "would sync" } else { "synced" };
+                println!(
+                    "{}: {verb} {} skill(s): {} ({} warning(s))",
+                    keel.url(),
+                    report.items.len(),
+                    counts.join(", "),
+                    report.warnings.len()
+                );
+            }
+            keel.close().await;
+            Ok(())
+        }
+        SkillsCommand::List { db, json } => {
+            let (keel, skills) = open(&db).await?;
+            let listed = skills.list().await?;
+            if json {
+                print_json(&listed);
+            } else {
+                println!("{:<8} {:<32} {:>7} {:>8}  {:<12}", "ns", "skill", "version", "versions", "hash");
+                for s in &listed {
+                    println!(
+                        "{:<8} {:<32} {:>7} {:>8}  {:<12}{}",
+                        s.namespace.as_str(),
+                        s.key,
+                        s.version,
+                        s.versions,
+                        &s.content_hash[..12.min(s.content_hash.len())],
+                        if s.deprecated { "  (deprecated)" } else { "" }
+                    );
+                }
+                println!("{} skill(s)", listed.len());
+            }
+            keel.close().await;
+            Ok(())
+        }
+        SkillsCommand::History { db, key, json } => {
+            let (keel, skills) = open(&db).await?;
+            let versions = skills.history(&key).await?;
+            if json {
+                print_json(&versions);
+            } else {
+                for v in &versions {
+                    println!(
+                        "v{:<4} {:<8} {:<12} {}{}{}",
+                        v.version,
+                        v.namespace.as_str(),
+                        &v.content_hash[..12.min(v.content_hash.len())],
+                        v.created_at,
+                        if v.is_current { "  current" } else { "" },
+                        v.deprecated_at
+                            .as_ref()
+                            .map_or(String::new(), |at| format!("  deprecated {at}"))
+                    );
+                }
+                if versions.is_empty() {
+                    println!("`{key}` has no stored version");
+                }
+            }
+            keel.close().await;
+            Ok(())
+        }
+        SkillsCommand::Deprecate {
+            db,
+            key,
+            reason,
+            restore,
+        } => {
+            let (keel, skills) = open(&db).await?;
+            let version = if restore {
+                skills.restore(&key).await?
+            } else {
+                skills.deprecate(&key, &reason).await?
+            };
+            let verb = if restore { "restored" } else { "deprecated" };
+            println!("{key} v{version} {verb}");
+            keel.close().await;
+            Ok(())
+        }
+        SkillsCommand::Resolve {
+            db,
+            org_id,
+            channel,
+            json,
+        } => {
+            let channel = Channel::parse(&channel)?;
+            let org = org(&org_id)?;
+            let (keel, skills) = open(&db).await?;
+            let view = skills.resolve_skills(org, channel).await?;
+            if json {
+                print_json(&*view);
+            } else {
+                for s in &view.skills {
+                    let version = s.version.map_or("org".to_owned(), |v| format!("v{v}"));
+                    println!("  {:<8} {:<32} {version}", s.namespace.as_str(), s.key);
+                }
+                for s in &view.shadowed {
+                    println!("  shadowed {:<32} {:<16} {}", s.key, s.reason.as_str(), s.detail);
+                }
+                println!(
+                    "{} skill(s) on {} for {org}, {} shadowed",
+                    view.len(),
+                    channel.as_str(),
+                    view.shadowed.len()
+                );
+            }
+            keel.close().await;
+            Ok(())
+        }
+    }
+}

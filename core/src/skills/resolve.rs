@@ -1,0 +1,306 @@
+//! What an org sees: platform skills with the org's overrides applied, compiled with the org's
+//! context, then filtered per channel.
+//!
+//! Org wins over platform. For each platform skill, in this order:
+//! 1. disabled by the org: hidden (`disabled_by_org`);
+//! 2. replaced by the org's own SKILL.md: the replacement is served (`replaced_by_org`);
+//! 3. pinned: the pinned version is served instead of the current one (`pinned_by_org`);
+//! 4. moved to another namespace for the org: shown there (`moved_by_org` where it was);
+//! 5. deprecated (the version served is): hidden (`deprecated`);
+//! 6. a compile error for this org's context (a missing `${path}`): hidden (`compile_failed`).
+//!
+//! Each hidden or displaced version is reported as a [`Shadowed`] entry, so "why does this org
+//! not see skill X on Slack" has an answer. An org can also add skills of its own (a replacement
+//! with no platform skill of that key).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::channel::Channel;
+use super::compile::{compile, context_hash};
+use super::format::{Namespace, SkillDoc, Source, parse};
+use super::store::{StoredOverride, StoredVersion};
+
+/// A skill as one org sees it, compiled.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedSkill {
+    /// The skill key.
+    pub key: String,
+    /// The namespace it is shown in for this org.
+    pub namespace: Namespace,
+    /// `platform`, or `org` for the org's replacement.
+    pub source: Source,
+    /// The platform version served; `None` for an org's own skill.
+    pub version: Option<u32>,
+    /// The content hash of what was compiled.
+    pub content_hash: String,
+    /// The frontmatter: description, triggers, keywords, priority, …
+    pub doc: SkillDoc,
+    /// The compiled text: the org-context block, then the body with every expression and
+    /// reference resolved.
+    pub content: String,
+    /// The hash of the context it was compiled with.
+    pub context_hash: String,
+}
+
+/// Why a skill version is not what an org sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShadowReason {
+    /// The org turned the skill off.
+    DisabledByOrg,
+    /// The org's own SKILL.md is served instead.
+    ReplacedByOrg,
+    /// The org pins another version.
+    PinnedByOrg,
+    /// The org shows the skill in another namespace.
+    MovedByOrg,
+    /// The version served is deprecated.
+    Deprecated,
+    /// The skill does not compile with the org's context.
+    CompileFailed,
+}
+
+impl ShadowReason {
+    /// The stable spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShadowReason::DisabledByOrg => "disabled_by_org",
+            ShadowReason::ReplacedByOrg => "replaced_by_org",
+            ShadowReason::PinnedByOrg => "pinned_by_org",
+            ShadowReason::MovedByOrg => "moved_by_org",
+            ShadowReason::Deprecated => "deprecated",
+            ShadowReason::CompileFailed => "compile_failed",
+        }
+    }
+}
+
+/// A skill version an org does not see where it otherwise would, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shadowed {
+    /// The skill key.
+    pub key: String,
+    /// The namespace it would have been shown in.
+    pub namespace: Namespace,
+    /// The version shadowed, if a platform version.
+    pub version: Option<u32>,
+    /// Why.
+    pub reason: ShadowReason,
+    /// A sentence for people.
+    pub detail: String,
+}
+
+/// Every skill of one org, all namespaces, before channel filtering.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OrgSkills {
+    pub skills: Vec<Arc<ResolvedSkill>>,
+    pub shadowed: Vec<Shadowed>,
+}
+
+/// What `resolve_skills(org, channel)` returns: the skills the channel sees, by key, and what
+/// was shadowed in the channel's namespaces.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResolvedSkills {
+    /// The org.
+    pub org_id: Uuid,
+    /// The channel.
+    pub channel: &'static str,
+    /// The effective skills, ordered by key.
+    pub skills: Vec<Arc<ResolvedSkill>>,
+    /// What was shadowed, ordered by key.
+    pub shadowed: Vec<Shadowed>,
+    #[serde(skip)]
+    index: HashMap<String, usize>,
+}
+
+impl ResolvedSkills {
+    /// The skill with this key, if the channel sees it.
+    pub fn get(&self, key: &str) -> Option<&Arc<ResolvedSkill>> {
+        self.index.get(key).map(|&i| &self.skills[i])
+    }
+
+    /// How many skills the channel sees.
+    pub fn len(&self) -> usize {
+        self.skills.len()
+    }
+
+    /// True when the channel sees no skill.
+    pub fn is_empty(&self) -> bool {
+        self.skills.is_empty()
+    }
+}
+
+impl OrgSkills {
+    /// The part `channel` sees.
+    pub(crate) fn view(&self, org_id: Uuid, channel: Channel) -> ResolvedSkills {
+        let skills: Vec<_> = self
+            .skills
+            .iter()
+            .filter(|s| channel.sees(s.namespace))
+            .cloned()
+            .collect();
+        let index = skills
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.key.clone(), i))
+            .collect();
+        ResolvedSkills {
+            org_id,
+            channel: channel.as_str(),
+            shadowed: self
+                .shadowed
+                .iter()
+                .filter(|s| channel.sees(s.namespace))
+                .cloned()
+                .collect(),
+            skills,
+            index,
+        }
+    }
+}
+
+/// Applies `overrides` to the `current` platform versions (with the org's `pinned` versions at
+/// hand) and compiles every visible skill with `context`.
+pub(crate) fn resolve_org(
+    current: &[StoredVersion],
+    pinned: &[StoredVersion],
+    overrides: &[StoredOverride],
+    context: &serde_json::Value,
+) -> OrgSkills {
+    let overrides: HashMap<&str, &StoredOverride> =
+        overrides.iter().map(|o| (o.key.as_str(), o)).collect();
+    let documents: HashMap<&str, &BTreeMap<String, String>> = current
+        .iter()
+        .map(|v| (v.key.as_str(), &v.documents))
+        .collect();
+    let lookup = |skill: &str, doc: &str| documents.get(skill)?.get(doc).cloned();
+    let hash = context_hash(context);
+    let mut out = OrgSkills::default();
+    let mut shadow = |key: &str, namespace, version, reason, detail: String| {
+        out.shadowed.push(Shadowed {
+            key: key.to_owned(),
+            namespace,
+            version,
+            reason,
+            detail,
+        })
+    };
+    let mut served: Vec<(SkillDoc, Namespace, Source, Option<u32>, String)> = Vec::new();
+    for platform in current {
+        let key = platform.key.as_str();
+        let over = overrides.get(key).copied();
+        if over.is_some_and(|o| !o.enabled) {
+            let namespace = over.and_then(|o| o.namespace).unwrap_or(platform.namespace);
+            shadow(
+                key,
+                namespace,
+                Some(platform.version),
+                ShadowReason::DisabledByOrg,
+                "the org turned this skill off".into(),
+            );
+            continue;
+        }
+        if let Some((doc, text)) = over.and_then(|o| replacement(o)) {
+            let namespace = over
+                .and_then(|o| o.namespace)
+                .or(doc.namespace)
+                .unwrap_or(platform.namespace);
+            shadow(
+                key,
+                platform.namespace,
+                Some(platform.version),
+                ShadowReason::ReplacedByOrg,
+                format!("the org's own `{key}` is served instead of version {}", platform.version),
+            );
+            served.push((doc, namespace, Source::Org, None, text));
+            continue;
+        }
+        let mut chosen = platform;
+        if let Some(pin) = over.and_then(|o| o.pinned_version)
+            && pin != platform.version
+            && let Some(version) = pinned.iter().find(|v| v.key == key && v.version == pin)
+        {
+            shadow(
+                key,
+                platform.namespace,
+                Some(platform.version),
+                ShadowReason::PinnedByOrg,
+                format!("version {} is current; the org pins version {pin}", platform.version),
+            );
+            chosen = version;
+        }
+        let namespace = over.and_then(|o| o.namespace).unwrap_or(chosen.namespace);
+        if namespace != chosen.namespace {
+            shadow(
+                key,
+                chosen.namespace,
+                Some(chosen.version),
+                ShadowReason::MovedByOrg,
+                format!("the org shows this skill in `{}`", namespace.as_str()),
+            );
+        }
+        if chosen.deprecated {
+            shadow(
+                key,
+                namespace,
+                Some(chosen.version),
+                ShadowReason::Deprecated,
+                format!("version {} is deprecated", chosen.version),
+            );
+            continue;
+        }
+        served.push((
+            chosen.doc.clone(),
+            namespace,
+            Source::Platform,
+            Some(chosen.version),
+            chosen.content_hash.clone(),
+        ));
+    }
+    // The org's own skills: replacements with no platform skill of that key.
+    let platform_keys: std::collections::HashSet<&str> =
+        current.iter().map(|v| v.key.as_str()).collect();
+    for over in overrides.values() {
+        if platform_keys.contains(over.key.as_str()) || !over.enabled {
+            continue;
+        }
+        if let Some((doc, text)) = replacement(over) {
+            let namespace = over.namespace.or(doc.namespace).unwrap_or(Namespace::Shared);
+            served.push((doc, namespace, Source::Org, None, text));
+        }
+    }
+    for (doc, namespace, source, version, content_hash) in served {
+        match compile(&doc, context, &lookup) {
+            Ok(compiled) => out.skills.push(Arc::new(ResolvedSkill {
+                key: doc.name.clone(),
+                namespace,
+                source,
+                version,
+                content_hash,
+                doc,
+                content: compiled.content,
+                context_hash: hash.clone(),
+            })),
+            Err(err) => out.shadowed.push(Shadowed {
+                key: doc.name.clone(),
+                namespace,
+                version,
+                reason: ShadowReason::CompileFailed,
+                detail: err.to_string(),
+            }),
+        }
+    }
+    out.skills.sort_by(|a, b| a.key.cmp(&b.key));
+    out.shadowed.sort_by(|a, b| a.key.cmp(&b.key));
+    out
+}
+
+/// The org's replacement of `over.key`, parsed, with its content hash.
+fn replacement(over: &StoredOverride) -> Option<(SkillDoc, String)> {
+    let text = over.replacement.as_deref()?;
+    let doc = parse(&over.key, Some(&over.key), text.as_bytes()).skill?;
+    Some((doc, super::library::content_hash(text.as_bytes(), &BTreeMap::new())))
+}

@@ -1,0 +1,407 @@
+//! The skills registry on both backends: sync and versions, history, deprecation, org
+//! overrides, channel views with their shadow report, and the cache.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::on_each_backend;
+use keel::skills::{
+    Channel, Namespace, RegistryOptions, ShadowReason, SkillRegistry, SyncAction, SyncOptions,
+};
+use keel::Keel;
+use uuid::Uuid;
+
+fn repo_skills() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+fn temp_library() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("keel_skills_{}", Uuid::new_v4()));
+    copy_dir(&repo_skills(), &dir);
+    dir
+}
+
+fn skill(ns: &str, name: &str, body: &str) -> String {
+    format!(
+        "---\nname: {name}\ndescription: The {name} skill, for tests.\nmetadata:\n  namespace: {ns}\n---\n{body}\n"
+    )
+}
+
+fn write_skill(root: &Path, ns: &str, name: &str, body: &str) {
+    let dir = root.join(ns).join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("SKILL.md"), skill(ns, name, body)).unwrap();
+}
+
+async fn registry(keel: &Keel) -> SkillRegistry {
+    SkillRegistry::open(keel, RegistryOptions::default())
+        .await
+        .unwrap()
+}
+
+async fn current_rows(keel: &Keel, key: &str) -> i64 {
+    match keel.pool().unwrap() {
+        keel::Pool::Postgres(pg) => sqlx::query_scalar(
+            "SELECT count(*) FROM platform_skills WHERE skill_key = $1 AND is_current",
+        )
+        .bind(key)
+        .fetch_one(pg)
+        .await
+        .unwrap(),
+        keel::Pool::Sqlite(lite) => sqlx::query_scalar(
+            "SELECT count(*) FROM platform_skills WHERE skill_key = ?1 AND is_current",
+        )
+        .bind(key)
+        .fetch_one(lite)
+        .await
+        .unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn sync_is_idempotent_and_versions_follow_content() {
+    on_each_backend(|backend, keel| async move {
+        let skills = registry(&keel).await;
+        let root = temp_library();
+        let mut calls = 0;
+        let first = skills
+            .sync(&root, SyncOptions::default(), |done, total, _| {
+                calls += 1;
+                assert!(done <= total);
+            })
+            .await
+            .unwrap();
+        assert!(first.items.len() >= 30, "{backend:?}");
+        assert_eq!(calls, first.items.len());
+        assert_eq!(first.count(SyncAction::Created), first.items.len());
+        let again = skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        assert_eq!(again.count(SyncAction::Unchanged), again.items.len(), "{backend:?}");
+        assert!(!again.changed());
+
+        // An edit is version 2; the same edit again is nothing; going back makes 1 current.
+        let file = root.join("copilot/deal-status/SKILL.md");
+        let original = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{original}\nOne more line.\n")).unwrap();
+        let dry = skills
+            .sync(&root, SyncOptions { dry_run: true, prune: false }, |_, _, _| {})
+            .await
+            .unwrap();
+        assert_eq!(dry.count(SyncAction::Updated), 1);
+        assert_eq!(skills.history("deal-status").await.unwrap().len(), 1, "dry run wrote");
+        let bumped = skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        let item = bumped.items.iter().find(|i| i.key == "deal-status").unwrap();
+        assert_eq!((item.action, item.previous, item.version), (SyncAction::Updated, Some(1), 2));
+        assert_eq!(bumped.count(SyncAction::Updated), 1);
+        std::fs::write(&file, &original).unwrap();
+        let back = skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        let item = back.items.iter().find(|i| i.key == "deal-status").unwrap();
+        assert_eq!((item.action, item.version), (SyncAction::Restored, 1));
+        let history = skills.history("deal-status").await.unwrap();
+        assert_eq!(history.len(), 2);
+        assert_eq!(
+            history.iter().map(|v| (v.version, v.is_current)).collect::<Vec<_>>(),
+            [(1, true), (2, false)]
+        );
+        assert_eq!(current_rows(&keel, "deal-status").await, 1);
+
+        // A document edit is a new version too.
+        let refs = root.join("copilot/deal-status/references");
+        std::fs::create_dir_all(&refs).unwrap();
+        std::fs::write(refs.join("notes.md"), "Stage notes.").unwrap();
+        let with_doc = skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        assert_eq!(with_doc.count(SyncAction::Updated), 1);
+
+        // Prune deprecates what left the folder.
+        std::fs::remove_dir_all(root.join("fleet/eod-summary")).unwrap();
+        let pruned = skills
+            .sync(&root, SyncOptions { dry_run: false, prune: true }, |_, _, _| {})
+            .await
+            .unwrap();
+        assert_eq!(pruned.count(SyncAction::Pruned), 1);
+        let listed = skills.list().await.unwrap();
+        let eod = listed.iter().find(|s| s.key == "eod-summary").unwrap();
+        assert!(eod.deprecated);
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_invalid_library_is_refused_whole() {
+    on_each_backend(|_, keel| async move {
+        let skills = registry(&keel).await;
+        let root = std::env::temp_dir().join(format!("keel_bad_{}", Uuid::new_v4()));
+        write_skill(&root, "copilot", "good-one", "Fine.");
+        let dir = root.join("copilot/bad-one");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("SKILL.md"), "---\nname: other-name\ndescription: x\n---\nBody\n")
+            .unwrap();
+        let err = skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_skill");
+        assert_eq!(err.diagnostics()[0].code, "name_mismatch");
+        assert!(skills.list().await.unwrap().is_empty(), "nothing may be written");
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
+}
+
+/// Many syncs of different content for one skill at once: every version number is used once,
+/// and a reader polling throughout never sees zero or two current versions.
+#[tokio::test]
+async fn concurrent_syncs_never_leave_zero_or_two_current_versions() {
+    on_each_backend(|backend, keel| async move {
+        let skills = registry(&keel).await;
+        let base = std::env::temp_dir().join(format!("keel_race_{}", Uuid::new_v4()));
+        write_skill(&base.join("v0"), "shared", "raced", "Version zero.");
+        skills
+            .sync(&base.join("v0"), SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        let writers = 12;
+        for i in 1..=writers {
+            write_skill(&base.join(format!("v{i}")), "shared", "raced", &format!("Version {i}."));
+        }
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (keel, done) = (keel.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut reads = 0;
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    assert_eq!(current_rows(&keel, "raced").await, 1, "a reader saw a gap or a double");
+                    reads += 1;
+                }
+                reads
+            })
+        };
+        let tasks: Vec<_> = (1..=writers)
+            .map(|i| {
+                let (skills, root) = (skills.clone(), base.join(format!("v{i}")));
+                tokio::spawn(async move {
+                    skills
+                        .sync(&root, SyncOptions::default(), |_, _, _| {})
+                        .await
+                        .map(|r| r.items[0].version)
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for task in tasks {
+            versions.push(task.await.unwrap().unwrap());
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        let reads = reader.await.unwrap();
+        assert!(reads > 0);
+        versions.sort_unstable();
+        assert_eq!(versions, (2..=writers + 1).collect::<Vec<u32>>(), "{backend:?}");
+        let history = skills.history("raced").await.unwrap();
+        assert_eq!(history.len() as u32, writers + 1);
+        assert_eq!(history.iter().filter(|v| v.is_current).count(), 1);
+        std::fs::remove_dir_all(&base).ok();
+    })
+    .await;
+}
+
+fn keys(view: &keel::skills::ResolvedSkills) -> Vec<&str> {
+    view.skills.iter().map(|s| s.key.as_str()).collect()
+}
+
+#[tokio::test]
+async fn channels_see_their_namespaces_and_org_overrides_win() {
+    on_each_backend(|backend, keel| async move {
+        let skills = registry(&keel).await;
+        let root = std::env::temp_dir().join(format!("keel_view_{}", Uuid::new_v4()));
+        write_skill(&root, "copilot", "web-only", "For ${company_name}.");
+        write_skill(&root, "slack", "slack-only", "Slack.");
+        write_skill(&root, "fleet", "fleet-only", "Fleet.");
+        write_skill(&root, "shared", "everywhere", "Shared ${company_name|upper}.");
+        write_skill(&root, "shared", "needs-deal", "Deal ${deal.name}.");
+        skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        let org = Uuid::new_v4();
+        skills
+            .set_org_context(org, serde_json::json!({"company_name": "Acme"}))
+            .await
+            .unwrap();
+
+        let web = skills.resolve_skills(org, Channel::Web).await.unwrap();
+        assert_eq!(keys(&web), ["everywhere", "web-only"], "{backend:?}");
+        assert!(web.get("everywhere").unwrap().content.ends_with("Shared ACME.\n"));
+        assert!(web.get("web-only").unwrap().content.contains("<org-context>"));
+        let failed = &web.shadowed[0];
+        assert_eq!((failed.key.as_str(), failed.reason), ("needs-deal", ShadowReason::CompileFailed));
+        let slack = skills.resolve_skills(org, Channel::Slack).await.unwrap();
+        assert_eq!(keys(&slack), ["everywhere", "slack-only"]);
+        for channel in [Channel::Fleet, Channel::CommandCentre] {
+            let fleet = skills.resolve_skills(org, channel).await.unwrap();
+            assert_eq!(keys(&fleet), ["everywhere", "fleet-only"]);
+        }
+        // Cached: the same view until something changes.
+        let again = skills.resolve_skills(org, Channel::Web).await.unwrap();
+        assert!(Arc::ptr_eq(&web, &again));
+        assert_eq!(Channel::parse("sms").unwrap_err().field(), Some("channel"));
+
+        // Overrides: disable, move, replace, pin.
+        skills.set_enabled(org, "web-only", false).await.unwrap();
+        skills
+            .move_to(org, "slack-only", Some(Namespace::Copilot))
+            .await
+            .unwrap();
+        skills
+            .replace(org, "everywhere", Some(skill("shared", "everywhere", "Org text for ${company_name}.")))
+            .await
+            .unwrap();
+        let web = skills.resolve_skills(org, Channel::Web).await.unwrap();
+        assert!(!Arc::ptr_eq(&web, &again), "an override must drop the cached view");
+        assert_eq!(keys(&web), ["everywhere", "slack-only"]);
+        let everywhere = web.get("everywhere").unwrap();
+        assert_eq!((everywhere.source, everywhere.version), (keel::skills::Source::Org, None));
+        assert!(everywhere.content.ends_with("Org text for Acme.\n"));
+        let reasons: Vec<(&str, ShadowReason)> =
+            web.shadowed.iter().map(|s| (s.key.as_str(), s.reason)).collect();
+        assert_eq!(
+            reasons,
+            [
+                ("everywhere", ShadowReason::ReplacedByOrg),
+                ("needs-deal", ShadowReason::CompileFailed),
+                ("web-only", ShadowReason::DisabledByOrg),
+            ]
+        );
+        let slack = skills.resolve_skills(org, Channel::Slack).await.unwrap();
+        assert_eq!(keys(&slack), ["everywhere"]);
+        assert_eq!(slack.shadowed.iter().find(|s| s.key == "slack-only").unwrap().reason, ShadowReason::MovedByOrg);
+        // Another org sees none of it; with no context, what needs one does not compile.
+        let stranger = Uuid::new_v4();
+        let other = skills.resolve_skills(stranger, Channel::Web).await.unwrap();
+        assert!(other.is_empty());
+        assert!(other.shadowed.iter().all(|s| s.reason == ShadowReason::CompileFailed));
+        skills
+            .set_org_context(stranger, serde_json::json!({"company_name": "Globex"}))
+            .await
+            .unwrap();
+        let other = skills.resolve_skills(stranger, Channel::Web).await.unwrap();
+        assert_eq!(keys(&other), ["everywhere", "web-only"]);
+
+        // Pin: a new version is synced; the org stays on version 1.
+        write_skill(&root, "fleet", "fleet-only", "Fleet, second edition.");
+        skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        skills.pin(org, "fleet-only", Some(1)).await.unwrap();
+        let fleet = skills.resolve_skills(org, Channel::Fleet).await.unwrap();
+        let pinned = fleet.get("fleet-only").unwrap();
+        assert_eq!(pinned.version, Some(1));
+        assert!(pinned.content.ends_with("Fleet.\n"));
+        assert_eq!(fleet.shadowed.iter().find(|s| s.key == "fleet-only").unwrap().reason, ShadowReason::PinnedByOrg);
+        let err = skills.pin(org, "fleet-only", Some(9)).await.unwrap_err();
+        assert_eq!((err.code(), err.field()), ("invalid_input", Some("version")));
+        let err = skills
+            .replace(org, "fleet-only", Some(skill("fleet", "not-this-name", "x")))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_skill");
+        assert_eq!(err.diagnostics()[0].code, "name_mismatch");
+
+        // Deprecation hides the version served; restoring shows it again.
+        skills.deprecate("fleet-only", "superseded").await.unwrap();
+        let other_org = stranger;
+        let view = skills.resolve_skills(other_org, Channel::Fleet).await.unwrap();
+        assert_eq!(keys(&view), ["everywhere"]);
+        assert_eq!(view.shadowed[0].reason, ShadowReason::Deprecated);
+        skills.restore("fleet-only").await.unwrap();
+        let view = skills.resolve_skills(other_org, Channel::Fleet).await.unwrap();
+        assert_eq!(keys(&view), ["everywhere", "fleet-only"]);
+
+        // The compiled text and its context hash are stored on the org's rows.
+        let stored: Option<(String, String)> = match keel.pool().unwrap() {
+            keel::Pool::Postgres(pg) => sqlx::query_as(
+                "SELECT compiled_content, context_hash FROM organization_skills
+                 WHERE org_id = $1::uuid AND skill_key = 'everywhere'",
+            )
+            .bind(org.to_string())
+            .fetch_optional(pg)
+            .await
+            .unwrap(),
+            keel::Pool::Sqlite(lite) => sqlx::query_as(
+                "SELECT compiled_content, context_hash FROM organization_skills
+                 WHERE org_id = ?1 AND skill_key = 'everywhere'",
+            )
+            .bind(org.to_string())
+            .fetch_optional(lite)
+            .await
+            .unwrap(),
+        };
+        let (content, hash) = stored.expect("compiled row");
+        assert!(content.ends_with("Org text for Acme.\n"));
+        assert_eq!(hash, keel::skills::context_hash(&serde_json::json!({"company_name": "Acme"})));
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
+}
+
+/// A change made through one registry reaches another instance's cache within `staleness`.
+#[tokio::test]
+async fn other_instances_drop_stale_views_within_the_staleness_bound() {
+    on_each_backend(|backend, keel| async move {
+        // Two registries share nothing but the database, as two processes would.
+        let options = RegistryOptions {
+            staleness: Duration::from_millis(50),
+        };
+        let writer = SkillRegistry::open(&keel, options.clone()).await.unwrap();
+        let reader = SkillRegistry::open(&keel, options).await.unwrap();
+        let root = std::env::temp_dir().join(format!("keel_stale_{}", Uuid::new_v4()));
+        write_skill(&root, "shared", "first", "One.");
+        writer
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        let org = Uuid::new_v4();
+        let before = reader.resolve_skills(org, Channel::Web).await.unwrap();
+        assert_eq!(keys(&before), ["first"]);
+        writer.set_enabled(org, "first", false).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let view = reader.resolve_skills(org, Channel::Web).await.unwrap();
+            if view.is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{backend:?}: stale past the bound");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
+}
