@@ -27,8 +27,10 @@ export declare class Keel {
   createLogger(service: string, options?: LoggerOptions): Logger
   /**
    * Makes this database the destination of loggers made with the module-level `createLogger`.
-   * Opens the model router on this database.
+   * Opens the skills registry on this database.
    */
+  skillRegistry(options?: SkillRegistryOptions | undefined | null): Promise<SkillRegistry>
+  /** Opens the model router on this database. */
   modelRouter(options?: RouterOptions | undefined | null): Promise<ModelRouter>
   installLogSink(): void
   /**
@@ -101,6 +103,73 @@ export declare class ModelRouter {
   reload(): Promise<void>
 }
 
+/**
+ * What `resolveSkills(orgId, channel)` returns: the skills the channel sees, compiled, and
+ * what was shadowed.
+ */
+export declare class ResolvedSkills {
+  get orgId(): string
+  get channel(): string
+  get length(): number
+  /** The keys of the skills the channel sees, in order. */
+  keys(): Array<string>
+  /** One skill, or null when the channel does not see it. */
+  get(key: string): ResolvedSkill | null
+  /**
+   * The content of `key` with its request-time expressions (`${deal.name}`, …) filled from
+   * `request`; throws `code: "invalid_input"` (field `template`) for a missing value, or
+   * (field `key`) when the channel does not see `key`.
+   */
+  render(key: string, request: Record<string, any>): Outcome<string>
+  /** Every skill the channel sees. */
+  get skills(): ResolvedSkill[]
+  /** What was shadowed and why. */
+  get shadowed(): Shadowed[]
+  toJSON(): Record<string, any>
+}
+
+/** The skills registry; make it with `await db.skillRegistry()`. */
+export declare class SkillRegistry {
+  /**
+   * Syncs a library folder: new content becomes the next version, one transaction per skill.
+   * Idempotent. Rejects with `code: "invalid_skill"` (and `err.diagnostics`) when the folder
+   * does not validate; nothing is written then.
+   */
+  sync(path: string, options?: SyncSkillsOptions | undefined | null): Promise<Record<string, any>>
+  /** Every skill with a current version. */
+  list(): Promise<Record<string, any>[]>
+  /** Every version of a skill, oldest first. */
+  history(key: string): Promise<Record<string, any>[]>
+  /** Deprecates the current version; resolves to its number. */
+  deprecate(key: string, reason?: string | undefined | null): Promise<number>
+  /** Undoes a deprecation; resolves to the version. */
+  restore(key: string): Promise<number>
+  /** Turns a skill off (or on again) for an org. */
+  setEnabled(orgId: string, key: string, enabled: boolean): Promise<void>
+  /** Serves a stored version to an org (`null` follows the current version again). */
+  pin(orgId: string, key: string, version?: number | undefined | null): Promise<void>
+  /** Shows a skill in another namespace for an org (`null` uses its own). */
+  moveTo(orgId: string, key: string, namespace?: string | undefined | null): Promise<void>
+  /**
+   * Serves the org's own SKILL.md for a key (`null` removes it). Rejects with
+   * `code: "invalid_skill"` when it does not validate.
+   */
+  replace(orgId: string, key: string, skillMd?: string | undefined | null): Promise<void>
+  /** Stores the context an org's skills compile with. */
+  setOrgContext(orgId: string, context: Record<string, any>): Promise<void>
+  /** The context an org's skills compile with. */
+  orgContext(orgId: string): Promise<Record<string, any>>
+  /**
+   * The skills an org sees on a channel (web, slack, fleet, command_centre), compiled, with
+   * the shadow report. Cached per (org, channel) until a sync or an override changes them.
+   */
+  resolveSkills(orgId: string, channel: string): Promise<ResolvedSkills>
+  /** The cached view, or null; never waits. */
+  cached(orgId: string, channel: string): ResolvedSkills | null
+  /** Drops every cached view. */
+  invalidate(): void
+}
+
 /** A timed operation, written once when it stops. */
 export declare class Span {
   /** The span id. */
@@ -140,6 +209,9 @@ export interface BudgetStatus {
   can_proceed: boolean
 }
 
+/** The namespaces a channel sees; throws `code: "invalid_input"` for an unknown channel. */
+export declare function channelNamespaces(channel: string): Outcome<Array<string>>
+
 /** The original `checkAgentBudget(agentName, creditsUsed)`. */
 export declare function checkAgentBudget(agentName: string, used: number): AgentBudget
 
@@ -156,6 +228,9 @@ export interface CleanupOptions {
   /** Rows per delete statement (default 10000). */
   batchSize?: number
 }
+
+/** Compiles a SKILL.md with an org context: `{ content, context_hash }`. */
+export declare function compileSkill(text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null): { content: string, context_hash: string }
 
 /**
  * Connects to `url` (`sqlite::memory:`, `sqlite://path`, `postgres://…`) and applies the
@@ -231,6 +306,17 @@ export interface DeductOptions {
   idempotencyKey?: string
   feature?: string
   traceId?: string
+}
+
+/** A finding in a SKILL.md. */
+export interface Diagnostic {
+  code: string
+  severity: string
+  file: string
+  line: number
+  column: number
+  field?: string
+  message: string
 }
 
 /** The stable error codes, in order. */
@@ -324,6 +410,9 @@ export declare function panicSync(message: string): void
 /** Parses a database URL; throws `code: "invalid_url"` if Keel does not accept it. */
 export declare function parseDatabaseUrl(url: string): DatabaseUrl
 
+/** Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error). */
+export declare function parseSkill(text: string, folder?: string | undefined | null, file?: string | undefined | null): { skill: Record<string, any> | null, diagnostics: Diagnostic[] }
+
 /** Parses a W3C `traceparent` header; `null` when invalid. */
 export declare function parseTraceparent(header: string): TraceParent | null
 
@@ -346,6 +435,18 @@ export declare function recordSuccess(router: ModelRouter, modelId: string): Pro
 
 /** Redacts secrets inside a string (API keys, bearer tokens, JWTs). */
 export declare function redactSecrets(text: string): string
+
+/** A skill as an org sees it. */
+export interface ResolvedSkill {
+  key: string
+  namespace: string
+  source: string
+  version?: number
+  content_hash: string
+  doc: any
+  content: string
+  context_hash: string
+}
 
 /**
  * The original `resolveModel(client, request)`, with the router in place of the client:
@@ -370,12 +471,38 @@ export interface RouterOptions {
   probeTimeout?: number
 }
 
+/** A skill version an org does not see where it otherwise would. */
+export interface Shadowed {
+  key: string
+  namespace: string
+  version?: number
+  reason: string
+  detail: string
+}
+
+/** Options of `Keel.skillRegistry`. */
+export interface SkillRegistryOptions {
+  /** Longest another instance's change goes unseen by this cache, in seconds (default 1). */
+  staleness?: number
+}
+
+/** Options of `SkillRegistry.sync`. */
+export interface SyncSkillsOptions {
+  /** Report what would change; write nothing. */
+  dryRun?: boolean
+  /** Deprecate platform skills that are no longer in the folder. */
+  prune?: boolean
+}
+
 /** Parses a W3C `traceparent`; `null` when it is not valid. */
 export interface TraceParent {
   traceId: string
   parentSpanId: string
   sampled: boolean
 }
+
+/** Reads and validates a library folder: `{ skills, diagnostics }`. */
+export declare function validateSkills(path: string): Promise<{ skills: Record<string, any>[], diagnostics: Diagnostic[] }>
 
 /** The package version (shared with the Rust crate and the Python package). */
 export declare function version(): string

@@ -93,3 +93,37 @@ for (const c of loadVectors('failure_statuses.json')) {
     await db.close()
   })
 }
+
+for (const c of loadVectors('skill_parse.json')) {
+  test(`skill_parse: ${c.name}`, () => {
+    const parsed = keel.parseSkill(c.input.text, c.input.folder)
+    assert.deepEqual(
+      {
+        name: parsed.skill ? parsed.skill.name : null,
+        diagnostics: parsed.diagnostics.map((d) => [d.code, d.severity, d.line, d.column]),
+      },
+      c.expected,
+    )
+  })
+}
+
+for (const c of loadVectors('skill_compile.json')) {
+  test(`skill_compile: ${c.name}`, () => {
+    const run = () => keel.compileSkill(c.input.text, c.input.context, c.input.documents)
+    if (c.expected_error_code) {
+      assert.throws(run, (err) => err.code === c.expected_error_code && (err.field ?? null) === c.expected_error_field)
+    } else {
+      assert.deepEqual(run(), c.expected)
+    }
+  })
+}
+
+for (const c of loadVectors('skill_channels.json')) {
+  test(`skill_channels: ${c.name}`, () => {
+    if (c.expected_error_code) {
+      assert.throws(() => keel.channelNamespaces(c.input.channel), (err) => err.code === c.expected_error_code && err.field === 'channel')
+    } else {
+      assert.deepEqual(keel.channelNamespaces(c.input.channel), c.expected)
+    }
+  })
+}

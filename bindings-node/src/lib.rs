@@ -6,6 +6,7 @@
 mod error;
 mod ffi_probe;
 mod models;
+mod skills;
 mod store;
 mod telemetry;
 
@@ -128,6 +129,15 @@ impl Keel {
     }
 
     /// Makes this database the destination of loggers made with the module-level `createLogger`.
+    /// Opens the skills registry on this database.
+    #[napi(ts_return_type = "Promise<SkillRegistry>")]
+    pub async fn skill_registry(
+        &self,
+        options: Option<skills::SkillRegistryOptions>,
+    ) -> napi::Result<Outcome<skills::SkillRegistry>> {
+        skills::open_registry(self.inner.clone(), options).await
+    }
+
     /// Opens the model router on this database.
     #[napi(ts_return_type = "Promise<ModelRouter>")]
     pub async fn model_router(

@@ -42,7 +42,10 @@ fn build(py: Python<'_>, err: &keel::Error) -> PyResult<PyErr> {
     instance.setattr("field", err.field())?;
     if !err.diagnostics().is_empty() {
         let text = serde_json::to_string(err.diagnostics()).unwrap_or_else(|_| "[]".into());
-        instance.setattr("diagnostics", py.import("json")?.call_method1("loads", (text,))?)?;
+        instance.setattr(
+            "diagnostics",
+            py.import("json")?.call_method1("loads", (text,))?,
+        )?;
     }
     // The Rust cause chain, innermost last, as chained exceptions.
     let mut cause: Option<PyErr> = None;

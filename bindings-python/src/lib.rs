@@ -3,8 +3,10 @@
 
 mod error;
 mod ffi_probe;
+mod json;
 mod models;
 mod runtime;
+mod skills;
 mod store;
 mod telemetry;
 
@@ -128,6 +130,12 @@ impl PyKeel {
         models::open_router(py, self.inner.clone(), options)
     }
 
+    /// Opens the skills registry on this database (awaitable); see `keel.Keel.skill_registry`.
+    #[pyo3(signature = (*, staleness = 1.0))]
+    fn skill_registry<'py>(&self, py: Python<'py>, staleness: f64) -> PyResult<Bound<'py, PyAny>> {
+        skills::open_registry(py, self.inner.clone(), staleness)
+    }
+
     fn install_log_sink(&self) {
         let _guard = runtime::runtime().enter();
         self.inner.install_log_sink();
@@ -215,6 +223,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<models::PyAgentBudget>()?;
     m.add_function(wrap_pyfunction!(models::check_agent_budget, m)?)?;
     m.add("FLEET_AGENT_BUDGETS", models::fleet_agent_budgets(m.py())?)?;
+    m.add_class::<skills::PySkillRegistry>()?;
+    m.add_class::<skills::PyResolvedSkills>()?;
+    m.add_class::<skills::PyResolvedSkill>()?;
+    m.add_function(wrap_pyfunction!(skills::parse_skill, m)?)?;
+    m.add_function(wrap_pyfunction!(skills::validate_skills, m)?)?;
+    m.add_function(wrap_pyfunction!(skills::compile_skill, m)?)?;
+    m.add_function(wrap_pyfunction!(skills::channel_namespaces, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::noop, m)?)?;
     m.add_function(wrap_pyfunction!(ffi_probe::roundtrip, m)?)?;

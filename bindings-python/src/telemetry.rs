@@ -5,79 +5,13 @@
 //! (so cycles end), and nothing raises into the caller.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyDict, PyString};
 use serde_json::{Map, Value};
 
 use keel::telemetry::{self, Level, LogFilter, LoggerOptions};
 
+use crate::json::{dict_to_map, to_json};
 use crate::runtime::{future_into_py, guard, runtime};
-
-const MAX_DEPTH: usize = 16;
-
-fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
-    if obj.is_none() {
-        return Value::Null;
-    }
-    if depth > MAX_DEPTH {
-        return Value::String("[depth limit]".into());
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Value::Bool(b.is_true());
-    }
-    if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Value::from(i);
-        }
-        return Value::String(
-            obj.str()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return serde_json::Number::from_f64(f.value())
-            .map(Value::Number)
-            .unwrap_or(Value::Null);
-    }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Value::String(s.to_string_lossy().into_owned());
-    }
-    if let Ok(b) = obj.cast::<PyBytes>() {
-        return Value::String(String::from_utf8_lossy(b.as_bytes()).into_owned());
-    }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        return Value::Object(dict_to_map(d, depth));
-    }
-    if (obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>())
-        && let Ok(iter) = obj.try_iter()
-    {
-        return Value::Array(
-            iter.flatten()
-                .map(|item| to_json(&item, depth + 1))
-                .collect(),
-        );
-    }
-    Value::String(
-        obj.repr()
-            .map(|r| r.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "<unprintable>".into()),
-    )
-}
-
-fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize) -> Map<String, Value> {
-    let mut map = Map::with_capacity(d.len());
-    for (k, v) in d.iter() {
-        let key = match k.cast::<PyString>() {
-            Ok(s) => s.to_string_lossy().into_owned(),
-            Err(_) => k
-                .str()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        };
-        map.insert(key, to_json(&v, depth + 1));
-    }
-    map
-}
 
 /// Metadata as given: a dict is taken as is, anything else is stored under `value`.
 fn metadata(obj: Option<&Bound<'_, PyAny>>) -> Map<String, Value> {

@@ -96,3 +96,35 @@ def test_agent_budgets(case: dict[str, Any]) -> None:
 async def test_failure_statuses(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
     got = await default_router.record_failure("claude-sonnet-4-6", status=case["input"]["status"])
     assert {"first_failure": got} == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("skill_parse.json"), ids=lambda c: c["name"])
+def test_skill_parse(case: dict[str, Any]) -> None:
+    inp = case["input"]
+    parsed = keel.parse_skill(inp["text"], inp["folder"])
+    got = {
+        "name": parsed["skill"]["name"] if parsed["skill"] else None,
+        "diagnostics": [[d["code"], d["severity"], d["line"], d["column"]] for d in parsed["diagnostics"]],
+    }
+    assert got == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("skill_compile.json"), ids=lambda c: c["name"])
+def test_skill_compile(case: dict[str, Any]) -> None:
+    inp = case["input"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.compile_skill(inp["text"], inp["context"], inp["documents"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+    else:
+        assert keel.compile_skill(inp["text"], inp["context"], inp["documents"]) == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("skill_channels.json"), ids=lambda c: c["name"])
+def test_skill_channels(case: dict[str, Any]) -> None:
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.channel_namespaces(case["input"]["channel"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], "channel")
+    else:
+        assert keel.channel_namespaces(case["input"]["channel"]) == case["expected"]

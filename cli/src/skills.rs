@@ -151,13 +151,17 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
                 bar
             });
             let report = skills
-                .sync(&path, SyncOptions { dry_run, prune }, |done, total, item| {
-                    if let Some(bar) = &bar {
-                        bar.set_length(total as u64);
-                        bar.set_position(done as u64);
-                        bar.set_message(item.key.clone());
-                    }
-                })
+                .sync(
+                    &path,
+                    SyncOptions { dry_run, prune },
+                    |done, total, item| {
+                        if let Some(bar) = &bar {
+                            bar.set_length(total as u64);
+                            bar.set_position(done as u64);
+                            bar.set_message(item.key.clone());
+                        }
+                    },
+                )
                 .await;
             if let Some(bar) = bar {
                 bar.finish_and_clear();
@@ -166,7 +170,11 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
             if json {
                 print_json(&report);
             } else {
-                for item in report.items.iter().filter(|i| i.action != SyncAction::Unchanged) {
+                for item in report
+                    .items
+                    .iter()
+                    .filter(|i| i.action != SyncAction::Unchanged)
+                {
                     let from = item.previous.map_or(String::new(), |v| format!("v{v} -> "));
                     println!(
                         "  {:<9} {}/{} {from}v{}",
@@ -204,7 +212,10 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
             if json {
                 print_json(&listed);
             } else {
-                println!("{:<8} {:<32} {:>7} {:>8}  {:<12}", "ns", "skill", "version", "versions", "hash");
+                println!(
+                    "{:<8} {:<32} {:>7} {:>8}  {:<12}",
+                    "ns", "skill", "version", "versions", "hash"
+                );
                 for s in &listed {
                     println!(
                         "{:<8} {:<32} {:>7} {:>8}  {:<12}{}",
@@ -282,7 +293,12 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
                     println!("  {:<8} {:<32} {version}", s.namespace.as_str(), s.key);
                 }
                 for s in &view.shadowed {
-                    println!("  shadowed {:<32} {:<16} {}", s.key, s.reason.as_str(), s.detail);
+                    println!(
+                        "  shadowed {:<32} {:<16} {}",
+                        s.key,
+                        s.reason.as_str(),
+                        s.detail
+                    );
                 }
                 println!(
                     "{} skill(s) on {} for {org}, {} shadowed",

@@ -89,7 +89,10 @@ fn skills_commands() {
     assert!(!ok && err.contains("error[invalid_skill]"), "{err}");
 
     let (ok, out, _) = keel(&url, &["skills", "sync", &library]);
-    assert!(ok && out.contains("synced 32 skill(s): 32 created"), "{out}");
+    assert!(
+        ok && out.contains("synced 32 skill(s): 32 created"),
+        "{out}"
+    );
     let (ok, out, _) = keel(&url, &["skills", "sync", &library, "--json"]);
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(ok, "{out}");
@@ -98,10 +101,16 @@ fn skills_commands() {
     assert!(items.iter().all(|i| i["action"] == "unchanged"), "{out}");
 
     let (ok, out, _) = keel(&url, &["skills", "list"]);
-    assert!(ok && out.contains("slack-deal-query") && out.contains("32 skill(s)"), "{out}");
+    assert!(
+        ok && out.contains("slack-deal-query") && out.contains("32 skill(s)"),
+        "{out}"
+    );
     let (ok, out, _) = keel(&url, &["skills", "history", "deal-status", "--json"]);
     let history: serde_json::Value = serde_json::from_str(&out).expect("json");
-    assert!(ok && history[0]["version"] == 1 && history[0]["is_current"] == true, "{out}");
+    assert!(
+        ok && history[0]["version"] == 1 && history[0]["is_current"] == true,
+        "{out}"
+    );
     let (ok, out, _) = keel(&url, &["skills", "deprecate", "eod-summary"]);
     assert!(ok && out.contains("eod-summary v1 deprecated"), "{out}");
 
@@ -110,6 +119,9 @@ fn skills_commands() {
     let view: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(ok && view["channel"] == "slack", "{out}");
     let (ok, _, err) = keel(&url, &["skills", "resolve", org, "sms"]);
-    assert!(!ok && err.contains("error[invalid_input]") && err.contains("channel"), "{err}");
+    assert!(
+        !ok && err.contains("error[invalid_input]") && err.contains("channel"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&bad).ok();
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::on_each_backend;
+use keel::Keel;
 use keel::skills::{
     Channel, Namespace, RegistryOptions, ShadowReason, SkillRegistry, SyncAction, SyncOptions,
 };
-use keel::Keel;
 use uuid::Uuid;
 
 fn repo_skills() -> PathBuf {
@@ -94,7 +94,11 @@ async fn sync_is_idempotent_and_versions_follow_content() {
             .sync(&root, SyncOptions::default(), |_, _, _| {})
             .await
             .unwrap();
-        assert_eq!(again.count(SyncAction::Unchanged), again.items.len(), "{backend:?}");
+        assert_eq!(
+            again.count(SyncAction::Unchanged),
+            again.items.len(),
+            "{backend:?}"
+        );
         assert!(!again.changed());
 
         // An edit is version 2; the same edit again is nothing; going back makes 1 current.
@@ -102,17 +106,35 @@ async fn sync_is_idempotent_and_versions_follow_content() {
         let original = std::fs::read_to_string(&file).unwrap();
         std::fs::write(&file, format!("{original}\nOne more line.\n")).unwrap();
         let dry = skills
-            .sync(&root, SyncOptions { dry_run: true, prune: false }, |_, _, _| {})
+            .sync(
+                &root,
+                SyncOptions {
+                    dry_run: true,
+                    prune: false,
+                },
+                |_, _, _| {},
+            )
             .await
             .unwrap();
         assert_eq!(dry.count(SyncAction::Updated), 1);
-        assert_eq!(skills.history("deal-status").await.unwrap().len(), 1, "dry run wrote");
+        assert_eq!(
+            skills.history("deal-status").await.unwrap().len(),
+            1,
+            "dry run wrote"
+        );
         let bumped = skills
             .sync(&root, SyncOptions::default(), |_, _, _| {})
             .await
             .unwrap();
-        let item = bumped.items.iter().find(|i| i.key == "deal-status").unwrap();
-        assert_eq!((item.action, item.previous, item.version), (SyncAction::Updated, Some(1), 2));
+        let item = bumped
+            .items
+            .iter()
+            .find(|i| i.key == "deal-status")
+            .unwrap();
+        assert_eq!(
+            (item.action, item.previous, item.version),
+            (SyncAction::Updated, Some(1), 2)
+        );
         assert_eq!(bumped.count(SyncAction::Updated), 1);
         std::fs::write(&file, &original).unwrap();
         let back = skills
@@ -124,7 +146,10 @@ async fn sync_is_idempotent_and_versions_follow_content() {
         let history = skills.history("deal-status").await.unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(
-            history.iter().map(|v| (v.version, v.is_current)).collect::<Vec<_>>(),
+            history
+                .iter()
+                .map(|v| (v.version, v.is_current))
+                .collect::<Vec<_>>(),
             [(1, true), (2, false)]
         );
         assert_eq!(current_rows(&keel, "deal-status").await, 1);
@@ -142,7 +167,14 @@ async fn sync_is_idempotent_and_versions_follow_content() {
         // Prune deprecates what left the folder.
         std::fs::remove_dir_all(root.join("fleet/eod-summary")).unwrap();
         let pruned = skills
-            .sync(&root, SyncOptions { dry_run: false, prune: true }, |_, _, _| {})
+            .sync(
+                &root,
+                SyncOptions {
+                    dry_run: false,
+                    prune: true,
+                },
+                |_, _, _| {},
+            )
             .await
             .unwrap();
         assert_eq!(pruned.count(SyncAction::Pruned), 1);
@@ -162,15 +194,21 @@ async fn an_invalid_library_is_refused_whole() {
         write_skill(&root, "copilot", "good-one", "Fine.");
         let dir = root.join("copilot/bad-one");
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("SKILL.md"), "---\nname: other-name\ndescription: x\n---\nBody\n")
-            .unwrap();
+        std::fs::write(
+            dir.join("SKILL.md"),
+            "---\nname: other-name\ndescription: x\n---\nBody\n",
+        )
+        .unwrap();
         let err = skills
             .sync(&root, SyncOptions::default(), |_, _, _| {})
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid_skill");
         assert_eq!(err.diagnostics()[0].code, "name_mismatch");
-        assert!(skills.list().await.unwrap().is_empty(), "nothing may be written");
+        assert!(
+            skills.list().await.unwrap().is_empty(),
+            "nothing may be written"
+        );
         std::fs::remove_dir_all(&root).ok();
     })
     .await;
@@ -190,7 +228,12 @@ async fn concurrent_syncs_never_leave_zero_or_two_current_versions() {
             .unwrap();
         let writers = 12;
         for i in 1..=writers {
-            write_skill(&base.join(format!("v{i}")), "shared", "raced", &format!("Version {i}."));
+            write_skill(
+                &base.join(format!("v{i}")),
+                "shared",
+                "raced",
+                &format!("Version {i}."),
+            );
         }
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let reader = {
@@ -198,7 +241,11 @@ async fn concurrent_syncs_never_leave_zero_or_two_current_versions() {
             tokio::spawn(async move {
                 let mut reads = 0;
                 while !done.load(std::sync::atomic::Ordering::Acquire) {
-                    assert_eq!(current_rows(&keel, "raced").await, 1, "a reader saw a gap or a double");
+                    assert_eq!(
+                        current_rows(&keel, "raced").await,
+                        1,
+                        "a reader saw a gap or a double"
+                    );
                     reads += 1;
                 }
                 reads
@@ -223,7 +270,11 @@ async fn concurrent_syncs_never_leave_zero_or_two_current_versions() {
         let reads = reader.await.unwrap();
         assert!(reads > 0);
         versions.sort_unstable();
-        assert_eq!(versions, (2..=writers + 1).collect::<Vec<u32>>(), "{backend:?}");
+        assert_eq!(
+            versions,
+            (2..=writers + 1).collect::<Vec<u32>>(),
+            "{backend:?}"
+        );
         let history = skills.history("raced").await.unwrap();
         assert_eq!(history.len() as u32, writers + 1);
         assert_eq!(history.iter().filter(|v| v.is_current).count(), 1);
@@ -244,7 +295,12 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
         write_skill(&root, "copilot", "web-only", "For ${company_name}.");
         write_skill(&root, "slack", "slack-only", "Slack.");
         write_skill(&root, "fleet", "fleet-only", "Fleet.");
-        write_skill(&root, "shared", "everywhere", "Shared ${company_name|upper}.");
+        write_skill(
+            &root,
+            "shared",
+            "everywhere",
+            "Shared ${company_name|upper}.",
+        );
         write_skill(&root, "shared", "needs-deal", "Deal ${deal.name}.");
         skills
             .sync(&root, SyncOptions::default(), |_, _, _| {})
@@ -258,10 +314,23 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
 
         let web = skills.resolve_skills(org, Channel::Web).await.unwrap();
         assert_eq!(keys(&web), ["everywhere", "web-only"], "{backend:?}");
-        assert!(web.get("everywhere").unwrap().content.ends_with("Shared ACME.\n"));
-        assert!(web.get("web-only").unwrap().content.contains("<org-context>"));
+        assert!(
+            web.get("everywhere")
+                .unwrap()
+                .content
+                .ends_with("Shared ACME.\n")
+        );
+        assert!(
+            web.get("web-only")
+                .unwrap()
+                .content
+                .contains("<org-context>")
+        );
         let failed = &web.shadowed[0];
-        assert_eq!((failed.key.as_str(), failed.reason), ("needs-deal", ShadowReason::CompileFailed));
+        assert_eq!(
+            (failed.key.as_str(), failed.reason),
+            ("needs-deal", ShadowReason::CompileFailed)
+        );
         let slack = skills.resolve_skills(org, Channel::Slack).await.unwrap();
         assert_eq!(keys(&slack), ["everywhere", "slack-only"]);
         for channel in [Channel::Fleet, Channel::CommandCentre] {
@@ -280,17 +349,34 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
             .await
             .unwrap();
         skills
-            .replace(org, "everywhere", Some(skill("shared", "everywhere", "Org text for ${company_name}.")))
+            .replace(
+                org,
+                "everywhere",
+                Some(skill(
+                    "shared",
+                    "everywhere",
+                    "Org text for ${company_name}.",
+                )),
+            )
             .await
             .unwrap();
         let web = skills.resolve_skills(org, Channel::Web).await.unwrap();
-        assert!(!Arc::ptr_eq(&web, &again), "an override must drop the cached view");
+        assert!(
+            !Arc::ptr_eq(&web, &again),
+            "an override must drop the cached view"
+        );
         assert_eq!(keys(&web), ["everywhere", "slack-only"]);
         let everywhere = web.get("everywhere").unwrap();
-        assert_eq!((everywhere.source, everywhere.version), (keel::skills::Source::Org, None));
+        assert_eq!(
+            (everywhere.source, everywhere.version),
+            (keel::skills::Source::Org, None)
+        );
         assert!(everywhere.content.ends_with("Org text for Acme.\n"));
-        let reasons: Vec<(&str, ShadowReason)> =
-            web.shadowed.iter().map(|s| (s.key.as_str(), s.reason)).collect();
+        let reasons: Vec<(&str, ShadowReason)> = web
+            .shadowed
+            .iter()
+            .map(|s| (s.key.as_str(), s.reason))
+            .collect();
         assert_eq!(
             reasons,
             [
@@ -301,12 +387,25 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
         );
         let slack = skills.resolve_skills(org, Channel::Slack).await.unwrap();
         assert_eq!(keys(&slack), ["everywhere"]);
-        assert_eq!(slack.shadowed.iter().find(|s| s.key == "slack-only").unwrap().reason, ShadowReason::MovedByOrg);
+        assert_eq!(
+            slack
+                .shadowed
+                .iter()
+                .find(|s| s.key == "slack-only")
+                .unwrap()
+                .reason,
+            ShadowReason::MovedByOrg
+        );
         // Another org sees none of it; with no context, what needs one does not compile.
         let stranger = Uuid::new_v4();
         let other = skills.resolve_skills(stranger, Channel::Web).await.unwrap();
         assert!(other.is_empty());
-        assert!(other.shadowed.iter().all(|s| s.reason == ShadowReason::CompileFailed));
+        assert!(
+            other
+                .shadowed
+                .iter()
+                .all(|s| s.reason == ShadowReason::CompileFailed)
+        );
         skills
             .set_org_context(stranger, serde_json::json!({"company_name": "Globex"}))
             .await
@@ -325,11 +424,26 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
         let pinned = fleet.get("fleet-only").unwrap();
         assert_eq!(pinned.version, Some(1));
         assert!(pinned.content.ends_with("Fleet.\n"));
-        assert_eq!(fleet.shadowed.iter().find(|s| s.key == "fleet-only").unwrap().reason, ShadowReason::PinnedByOrg);
+        assert_eq!(
+            fleet
+                .shadowed
+                .iter()
+                .find(|s| s.key == "fleet-only")
+                .unwrap()
+                .reason,
+            ShadowReason::PinnedByOrg
+        );
         let err = skills.pin(org, "fleet-only", Some(9)).await.unwrap_err();
-        assert_eq!((err.code(), err.field()), ("invalid_input", Some("version")));
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", Some("version"))
+        );
         let err = skills
-            .replace(org, "fleet-only", Some(skill("fleet", "not-this-name", "x")))
+            .replace(
+                org,
+                "fleet-only",
+                Some(skill("fleet", "not-this-name", "x")),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid_skill");
@@ -338,11 +452,17 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
         // Deprecation hides the version served; restoring shows it again.
         skills.deprecate("fleet-only", "superseded").await.unwrap();
         let other_org = stranger;
-        let view = skills.resolve_skills(other_org, Channel::Fleet).await.unwrap();
+        let view = skills
+            .resolve_skills(other_org, Channel::Fleet)
+            .await
+            .unwrap();
         assert_eq!(keys(&view), ["everywhere"]);
         assert_eq!(view.shadowed[0].reason, ShadowReason::Deprecated);
         skills.restore("fleet-only").await.unwrap();
-        let view = skills.resolve_skills(other_org, Channel::Fleet).await.unwrap();
+        let view = skills
+            .resolve_skills(other_org, Channel::Fleet)
+            .await
+            .unwrap();
         assert_eq!(keys(&view), ["everywhere", "fleet-only"]);
 
         // The compiled text and its context hash are stored on the org's rows.
@@ -366,7 +486,10 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
         };
         let (content, hash) = stored.expect("compiled row");
         assert!(content.ends_with("Org text for Acme.\n"));
-        assert_eq!(hash, keel::skills::context_hash(&serde_json::json!({"company_name": "Acme"})));
+        assert_eq!(
+            hash,
+            keel::skills::context_hash(&serde_json::json!({"company_name": "Acme"}))
+        );
         std::fs::remove_dir_all(&root).ok();
     })
     .await;
@@ -398,7 +521,10 @@ async fn other_instances_drop_stale_views_within_the_staleness_bound() {
             if view.is_empty() {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "{backend:?}: stale past the bound");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend:?}: stale past the bound"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         std::fs::remove_dir_all(&root).ok();

@@ -430,5 +430,59 @@ fn every_library_skill_compiles_with_a_full_context() {
         assert!(!content.contains("${"), "{}", skill.doc.name);
         inlined += usize::from(content.contains("acknowledge the concern in the buyer's words"));
     }
-    assert_eq!(inlined, 2, "objection-handling and slack-competitive-query inline answer-shape.md");
+    assert_eq!(
+        inlined, 2,
+        "objection-handling and slack-competitive-query inline answer-shape.md"
+    );
+}
+
+#[test]
+fn request_values_wait_for_the_request_and_org_values_stay_text() {
+    let text = "---\nname: demo\ndescription: d\nmetadata:\n  required_context: [deal]\n---\nDeal ${deal.name|upper} (${deal.stage|default:\"new\"}) for ${company}.\n";
+    let skill = keel::skills::parse("SKILL.md", None, text.as_bytes())
+        .skill
+        .unwrap();
+    let context = serde_json::json!({"company": "Acme ${deal.name}"});
+    let compiled = keel::skills::compile(&skill, &context, &no_docs).unwrap();
+    assert!(
+        compiled.content.ends_with(
+            "Deal ${deal.name|upper} (${deal.stage|default:\"new\"}) for Acme ${deal.name}.\n"
+        ),
+        "{}",
+        compiled.content
+    );
+    assert_eq!(compiled.deferred.len(), 2);
+    let request = serde_json::json!({"deal": {"name": "Renewal"}});
+    let rendered =
+        keel::skills::render_request(&compiled.content, &compiled.deferred, &request).unwrap();
+    // The org's value is text: its `${` is not evaluated.
+    assert!(
+        rendered.ends_with("Deal RENEWAL (new) for Acme ${deal.name}.\n"),
+        "{rendered}"
+    );
+    let err = keel::skills::render_request(
+        &compiled.content,
+        &compiled.deferred,
+        &serde_json::json!({}),
+    )
+    .unwrap_err();
+    assert_eq!(err.field(), Some("template"));
+    // A request root the org context does have is filled at compile time.
+    let full = keel::skills::compile(
+        &skill,
+        &serde_json::json!({"company": "A", "deal": {"name": "x"}}),
+        &no_docs,
+    )
+    .unwrap();
+    assert!(full.deferred.is_empty() && full.content.contains("Deal X (new)"));
+    // A bad modifier is caught at compile time even when the value waits.
+    let bad = text.replace("|upper", "|shout");
+    let skill = keel::skills::parse("SKILL.md", None, bad.as_bytes())
+        .skill
+        .unwrap();
+    let err = keel::skills::compile(&skill, &context, &no_docs).unwrap_err();
+    assert!(
+        err.to_string().contains("`shout` is not a modifier"),
+        "{err}"
+    );
 }

@@ -152,3 +152,55 @@ async fn failure_status_vectors() {
         check(case, Ok(json!({"first_failure": name})));
     }
 }
+
+/// A parse outcome in the vectors' shape: the skill's name and each finding as
+/// `[code, severity, line, column]`.
+fn parse_summary(parsed: &keel::skills::Parsed) -> Value {
+    json!({
+        "name": parsed.skill.as_ref().map(|s| s.name.clone()),
+        "diagnostics": parsed.diagnostics.iter().map(|d| json!([
+            d.code,
+            if d.severity == keel::skills::Severity::Error { "error" } else { "warning" },
+            d.line,
+            d.column,
+        ])).collect::<Vec<_>>(),
+    })
+}
+
+#[test]
+fn skill_parse_vectors() {
+    let cases = load("skill_parse.json");
+    assert!(cases.len() >= 15);
+    for case in &cases {
+        let text = case["input"]["text"].as_str().unwrap();
+        let folder = case["input"]["folder"].as_str();
+        let parsed = keel::skills::parse("SKILL.md", folder, text.as_bytes());
+        check(case, Ok(parse_summary(&parsed)));
+    }
+}
+
+#[test]
+fn skill_compile_vectors() {
+    for case in &load("skill_compile.json") {
+        let input = &case["input"];
+        let outcome = keel::skills::compile_source(
+            input["text"].as_str().unwrap(),
+            &input["context"],
+            &input["documents"],
+        )
+        .map(|c| serde_json::to_value(c).unwrap());
+        if let (Err(err), Some(field)) = (&outcome, case.get("expected_error_field")) {
+            assert_eq!(err.field(), field.as_str(), "vector {}", case["name"]);
+        }
+        check(case, outcome);
+    }
+}
+
+#[test]
+fn skill_channel_vectors() {
+    for case in &load("skill_channels.json") {
+        let outcome = keel::skills::Channel::parse(case["input"]["channel"].as_str().unwrap())
+            .map(|c| json!(c.namespaces().map(|n| n.as_str())));
+        check(case, outcome);
+    }
+}

@@ -16,6 +16,12 @@
     await router.record_failure(pick.model_id, status=503)          # the breaker counts provider faults
     await router.deduct_credits(org_id, resolution=pick, input_tokens=1200, output_tokens=300)
 
+    skills = await db.skill_registry()
+    await skills.sync("skills/")                                     # content-hash versions, idempotent
+    await skills.set_org_context(org_id, {"company_name": "Acme"})
+    view = await skills.resolve_skills(org_id, "slack")              # cached per (org, channel)
+    view.get("slack-deal-query").content                             # compiled for the org
+
 Every I/O method returns an awaitable. Errors are :class:`keel.KeelError` subclasses with a
 stable ``code``; see :mod:`keel.errors`.
 """
@@ -34,7 +40,12 @@ from keel._native import (
     CreditReservation,
     ModelResolution,
     ModelRouter,
+    ResolvedSkill,
+    ResolvedSkills,
+    SkillRegistry,
+    channel_namespaces,
     check_agent_budget,
+    compile_skill,
     DatabaseUrl,
     Keel,
     Logger,
@@ -44,8 +55,10 @@ from keel._native import (
     flush_logs,
     mask_url,
     parse_database_url,
+    parse_skill,
     parse_traceparent,
     redact_secrets,
+    validate_skills,
 )
 from keel import errors
 from keel.errors import *  # noqa: F403  (one class per error code, listed in errors.__all__)
@@ -80,6 +93,13 @@ __all__ = [
     "AgentBudget",
     "check_agent_budget",
     "FLEET_AGENT_BUDGETS",
+    "SkillRegistry",
+    "ResolvedSkills",
+    "ResolvedSkill",
+    "parse_skill",
+    "validate_skills",
+    "compile_skill",
+    "channel_namespaces",
     *errors.__all__,
 ]
 

@@ -21,12 +21,26 @@ use crate::error::{Error, Result};
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 
 /// A skill compiled for one org.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Compiled {
-    /// The org-context block, then the body with every expression and reference resolved.
+    /// The org-context block, then the body with every expression and reference resolved,
+    /// except expressions left for request time (see [`compile`]).
     pub content: String,
     /// SHA-256 (hex) of the context's canonical JSON.
     pub context_hash: String,
+    /// Where in `content` the expressions left for request time are (byte ranges of each
+    /// `${…}`), for [`render_request`].
+    #[serde(skip)]
+    pub deferred: Vec<std::ops::Range<usize>>,
+}
+
+/// One rendering pass: the values, where documents come from, and which roots wait.
+struct Pass<'a> {
+    context: &'a Value,
+    /// `None` at request time: documents were inlined when the skill was compiled.
+    document: Option<&'a dyn Fn(&str, &str) -> Option<String>>,
+    /// Roots left in place when the context lacks them (the skill's `required_context`).
+    deferred: &'a [String],
 }
 
 /// The hash of `context` as compilation records it.
@@ -40,6 +54,10 @@ pub fn context_hash(context: &Value) -> String {
 /// Compiles `skill` with the org's `context`. `document(skill, doc)` returns the text of
 /// another skill's document for `@skill/doc`, or `None` when there is none.
 ///
+/// An expression whose root the skill declares in `metadata.required_context` (`deal`,
+/// `contact`, …: what a request supplies) and the org context lacks is checked and left in
+/// place; [`render_request`] fills it per request. Any other missing path is an error.
+///
 /// # Errors
 /// [`Error::InvalidInput`] with field `template` and a message naming the line and column: a
 /// missing path without a default, an unknown modifier, an unterminated `${`, a missing
@@ -51,11 +69,76 @@ pub fn compile(
 ) -> Result<Compiled> {
     let mut content = org_block(context);
     let mut chain = vec![skill.name.clone()];
-    render(&skill.body, context, document, &mut chain, &mut content)?;
+    let mut deferred = Vec::new();
+    let pass = Pass {
+        context,
+        document: Some(document),
+        deferred: &skill.required_context,
+    };
+    render(&skill.body, &pass, &mut chain, &mut content, &mut deferred)?;
     Ok(Compiled {
         content,
         context_hash: context_hash(context),
+        deferred,
     })
+}
+
+/// Fills the expressions [`compile`] left for request time (at `deferred` in `content`) from
+/// `request`. Nothing else in `content` is read as a template, so org values that happen to
+/// contain `${` stay text.
+///
+/// # Errors
+/// [`Error::InvalidInput`] with field `template` for a missing path without a default.
+pub fn render_request(
+    content: &str,
+    deferred: &[std::ops::Range<usize>],
+    request: &Value,
+) -> Result<String> {
+    let mut out = String::with_capacity(content.len());
+    let mut rest = 0;
+    for span in deferred {
+        let expr = content
+            .get(span.start + 2..span.end.saturating_sub(1))
+            .ok_or_else(|| Error::Internal("a deferred span is out of range".into()))?;
+        out.push_str(&content[rest..span.start]);
+        let value =
+            expression(expr, request).map_err(|m| template_error(content, span.start, m))?;
+        out.push_str(&value);
+        rest = span.end;
+    }
+    out.push_str(&content[rest..]);
+    Ok(out)
+}
+
+/// Parses `text` as a SKILL.md and compiles it with `context` (a JSON object). `documents`
+/// maps a skill name to its documents by file name (`{"playbook": {"intro.md": "…"}}`); `null`
+/// means none. This is what the bindings' `compile_skill` runs.
+///
+/// # Errors
+/// [`Error::InvalidSkill`] when the file has an error finding; [`Error::InvalidInput`] naming
+/// `context` or `documents` when they have the wrong shape, or `template` as [`compile`].
+pub fn compile_source(text: &str, context: &Value, documents: &Value) -> Result<Compiled> {
+    if !context.is_object() {
+        return Err(Error::invalid_input("context", "must be a JSON object"));
+    }
+    if !(documents.is_null() || documents.is_object()) {
+        return Err(Error::invalid_input(
+            "documents",
+            "must map skill names to objects of document texts",
+        ));
+    }
+    let parsed = super::format::parse("SKILL.md", None, text.as_bytes());
+    let Some(skill) = parsed.skill else {
+        return Err(Error::InvalidSkill {
+            diagnostics: parsed
+                .diagnostics
+                .into_iter()
+                .filter(|d| d.severity == super::format::Severity::Error)
+                .collect(),
+        });
+    };
+    let lookup = |name: &str, doc: &str| documents.get(name)?.get(doc)?.as_str().map(str::to_owned);
+    compile(&skill, context, &lookup)
 }
 
 /// The org-context block: the context's top-level text and numbers, sorted by key.
@@ -87,10 +170,10 @@ fn template_error(text: &str, at: usize, message: impl std::fmt::Display) -> Err
 
 fn render(
     text: &str,
-    context: &Value,
-    document: &dyn Fn(&str, &str) -> Option<String>,
+    pass: &Pass<'_>,
     chain: &mut Vec<String>,
     out: &mut String,
+    deferred: &mut Vec<std::ops::Range<usize>>,
 ) -> Result<()> {
     let mut rest = 0;
     let bytes = text.as_bytes();
@@ -100,25 +183,59 @@ fn render(
             let end = find_close(text, i + 2)
                 .ok_or_else(|| template_error(text, i, "`${` is not closed"))?;
             out.push_str(&text[rest..i]);
-            let value =
-                expression(&text[i + 2..end], context).map_err(|m| template_error(text, i, m))?;
-            out.push_str(&value);
+            let expr = &text[i + 2..end];
+            if waits_for_request(expr, pass) {
+                check_modifiers(expr).map_err(|m| template_error(text, i, m))?;
+                deferred.push(out.len()..out.len() + end + 1 - i);
+                out.push_str(&text[i..=end]);
+            } else {
+                let value =
+                    expression(expr, pass.context).map_err(|m| template_error(text, i, m))?;
+                out.push_str(&value);
+            }
             i = end + 1;
             rest = i;
-        } else if bytes[i] == b'@' {
-            if let Some((skill, doc, len)) = reference_at(text, i) {
-                out.push_str(&text[rest..i]);
-                include(text, i, skill, doc, context, document, chain, out)?;
-                i += 1 + len;
-                rest = i;
-            } else {
-                i += 1;
-            }
+        } else if bytes[i] == b'@'
+            && let Some(document) = pass.document
+            && let Some((skill, doc, len)) = reference_at(text, i)
+        {
+            out.push_str(&text[rest..i]);
+            include(text, i, (skill, doc), pass, document, chain, out, deferred)?;
+            i += 1 + len;
+            rest = i;
         } else {
             i += 1;
         }
     }
     out.push_str(&text[rest..]);
+    Ok(())
+}
+
+/// Whether `expr` reads a root the skill leaves for request time and the context lacks.
+fn waits_for_request(expr: &str, pass: &Pass<'_>) -> bool {
+    let path = expr.trim_start();
+    let root = &path[..path
+        .find(|c: char| matches!(c, '.' | '[' | '|') || c.is_whitespace())
+        .unwrap_or(path.len())];
+    pass.deferred.iter().any(|d| d == root) && pass.context.get(root).is_none_or(Value::is_null)
+}
+
+/// The modifiers of `expr` exist and their arguments are quoted (what can be checked before
+/// the value is known).
+fn check_modifiers(expr: &str) -> std::result::Result<(), String> {
+    for modifier in split_pipes(expr).into_iter().skip(1) {
+        let modifier = modifier.trim();
+        let (name, arg) = match modifier.split_once(':') {
+            Some((name, arg)) => (name.trim(), Some(arg.trim())),
+            None => (modifier, None),
+        };
+        if name != "default" && !KNOWN.contains(&name) {
+            return Err(format!("`{name}` is not a modifier ({})", KNOWN.join(", ")));
+        }
+        if let Some(arg) = arg {
+            unquote(arg)?;
+        }
+    }
     Ok(())
 }
 
@@ -140,12 +257,12 @@ fn find_close(text: &str, from: usize) -> Option<usize> {
 fn include(
     text: &str,
     at: usize,
-    skill: &str,
-    doc: &str,
-    context: &Value,
+    (skill, doc): (&str, &str),
+    pass: &Pass<'_>,
     document: &dyn Fn(&str, &str) -> Option<String>,
     chain: &mut Vec<String>,
     out: &mut String,
+    deferred: &mut Vec<std::ops::Range<usize>>,
 ) -> Result<()> {
     let key = format!("{skill}/{doc}");
     if chain.contains(&key) {
@@ -170,7 +287,7 @@ fn include(
         ));
     };
     chain.push(key);
-    let rendered = render(&body, context, document, chain, out);
+    let rendered = render(&body, pass, chain, out, deferred);
     chain.pop();
     rendered
 }
@@ -282,11 +399,32 @@ fn display(value: &Value) -> String {
     }
 }
 
+/// Walks `path` (dots between keys; `[n]` or `.n` for an array index, as in
+/// `deal.contacts[0].name`).
 fn lookup<'v>(context: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(context, |value, key| match value {
+    let step = |value: &'v Value, key: &str| match value {
         Value::Object(map) => map.get(key),
         Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
         _ => None,
+    };
+    path.split('.').try_fold(context, |value, segment| {
+        let (key, mut rest) = segment
+            .split_once('[')
+            .map_or((segment, ""), |(k, r)| (k, r));
+        let mut value = if key.is_empty() {
+            value
+        } else {
+            step(value, key)?
+        };
+        while !rest.is_empty() {
+            let (index, after) = rest.split_once(']')?;
+            value = step(value, index)?;
+            rest = after.strip_prefix('[').unwrap_or(after);
+            if !after.is_empty() && !after.starts_with('[') {
+                return None;
+            }
+        }
+        Some(value)
     })
 }
 

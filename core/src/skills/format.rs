@@ -23,9 +23,9 @@
 
 use std::fmt;
 
-use serde::Serialize;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{LoadError, LoaderOptions, Node};
+use serde::Serialize;
 
 /// Largest SKILL.md accepted.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -163,6 +163,22 @@ impl Namespace {
         Self::parse(text)
     }
 }
+
+impl std::str::FromStr for Namespace {
+    type Err = crate::Error;
+
+    fn from_str(text: &str) -> crate::Result<Self> {
+        Self::parse(text).ok_or_else(|| {
+            crate::Error::invalid_input(
+                "namespace",
+                format!(
+                    "`{text}` is not a namespace; expected one of {}",
+                    Self::allowed()
+                ),
+            )
+        })
+    }
+}
 names!(
     Priority,
     [
@@ -218,7 +234,7 @@ pub(super) fn reference_at(body: &str, at: usize) -> Option<(&str, &str, usize)>
     (!doc.is_empty()).then_some((skill, doc, slash + 1 + doc.len()))
 }
 
-/// A parsed SKILL.md. Serializes to the `frontmatter` JSON stored with each version.
+/// A parsed SKILL.md.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SkillDoc {
     /// The skill's key: its folder name.
@@ -244,7 +260,6 @@ pub struct SkillDoc {
     /// The skills it runs in order, for a sequence skill (empty otherwise).
     pub sequence: Vec<String>,
     /// The markdown body (a template).
-    #[serde(skip)]
     pub body: String,
 }
 
@@ -269,7 +284,7 @@ impl SkillDoc {
 }
 
 /// The outcome of parsing one file: the skill when it has no error, and every finding.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Parsed {
     /// The skill, when no finding is an error.
     pub skill: Option<SkillDoc>,

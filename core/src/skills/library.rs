@@ -7,16 +7,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::format::{Diagnostic, Namespace, Severity, SkillDoc, parse, references};
 
 /// A skill of a library, with where it came from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LibrarySkill {
     /// The namespace (its folder).
     pub namespace: Namespace,
     /// The SKILL.md path.
     pub path: PathBuf,
     /// The file's bytes, for content hashing.
+    #[serde(skip)]
     pub content: Vec<u8>,
     /// The parsed skill.
     pub doc: SkillDoc,
@@ -51,7 +54,7 @@ pub fn content_hash(skill_md: &[u8], documents: &BTreeMap<String, String>) -> St
 }
 
 /// A library and every finding in it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Library {
     /// Skills that parsed without error, ordered by namespace then name.
     pub skills: Vec<LibrarySkill>,
@@ -170,7 +173,10 @@ fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
         return documents;
     };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if !path.is_file() || !name.ends_with(".md") {
             continue;
         }
@@ -184,7 +190,9 @@ fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
                 None,
                 "the document is not UTF-8".into(),
             )),
-            Err(err) => diagnostics.push(library_error(&path, "missing_file", None, err.to_string())),
+            Err(err) => {
+                diagnostics.push(library_error(&path, "missing_file", None, err.to_string()))
+            }
         }
     }
     documents

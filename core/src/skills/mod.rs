@@ -26,7 +26,9 @@ mod resolve;
 mod store;
 
 pub use channel::Channel;
-pub use compile::{Compiled, MAX_INCLUDE_DEPTH, compile, context_hash};
+pub use compile::{
+    Compiled, MAX_INCLUDE_DEPTH, compile, compile_source, context_hash, render_request,
+};
 pub use format::{
     Diagnostic, MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_FLOW_DEPTH, MAX_NAME, Namespace, Parsed,
     Priority, Severity, SkillDoc, Source, Trigger, parse, references,

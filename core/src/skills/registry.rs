@@ -480,7 +480,7 @@ impl SkillRegistry {
                 key: &s.key,
                 version: s.version,
                 content: &s.content,
-                frontmatter: serde_json::to_string(&s.doc).unwrap_or_else(|_| "{}".into()),
+                frontmatter: store::frontmatter_json(&s.doc),
                 context_hash: &s.context_hash,
             })
             .collect();

@@ -20,7 +20,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::channel::Channel;
-use super::compile::{compile, context_hash};
+use super::compile::{compile, context_hash, render_request};
 use super::format::{Namespace, SkillDoc, Source, parse};
 use super::store::{StoredOverride, StoredVersion};
 
@@ -44,6 +44,25 @@ pub struct ResolvedSkill {
     pub content: String,
     /// The hash of the context it was compiled with.
     pub context_hash: String,
+    /// Where `content` still has expressions for request time.
+    #[serde(skip)]
+    pub deferred: Vec<std::ops::Range<usize>>,
+}
+
+impl ResolvedSkill {
+    /// The content with the expressions left for request time (roots of `required_context`
+    /// the org context lacks, e.g. `${deal.name}`) filled from `request`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] with field `template` for a missing path without a default.
+    pub fn render(&self, request: &serde_json::Value) -> crate::Result<String> {
+        render_request(&self.content, &self.deferred, request)
+    }
+
+    /// Whether `content` waits for request values.
+    pub fn needs_request(&self) -> bool {
+        !self.deferred.is_empty()
+    }
 }
 
 /// Why a skill version is not what an org sees.
@@ -213,7 +232,10 @@ pub(crate) fn resolve_org(
                 platform.namespace,
                 Some(platform.version),
                 ShadowReason::ReplacedByOrg,
-                format!("the org's own `{key}` is served instead of version {}", platform.version),
+                format!(
+                    "the org's own `{key}` is served instead of version {}",
+                    platform.version
+                ),
             );
             served.push((doc, namespace, Source::Org, None, text));
             continue;
@@ -228,7 +250,10 @@ pub(crate) fn resolve_org(
                 platform.namespace,
                 Some(platform.version),
                 ShadowReason::PinnedByOrg,
-                format!("version {} is current; the org pins version {pin}", platform.version),
+                format!(
+                    "version {} is current; the org pins version {pin}",
+                    platform.version
+                ),
             );
             chosen = version;
         }
@@ -268,7 +293,10 @@ pub(crate) fn resolve_org(
             continue;
         }
         if let Some((doc, text)) = replacement(over) {
-            let namespace = over.namespace.or(doc.namespace).unwrap_or(Namespace::Shared);
+            let namespace = over
+                .namespace
+                .or(doc.namespace)
+                .unwrap_or(Namespace::Shared);
             served.push((doc, namespace, Source::Org, None, text));
         }
     }
@@ -283,6 +311,7 @@ pub(crate) fn resolve_org(
                 doc,
                 content: compiled.content,
                 context_hash: hash.clone(),
+                deferred: compiled.deferred,
             })),
             Err(err) => out.shadowed.push(Shadowed {
                 key: doc.name.clone(),
@@ -302,5 +331,8 @@ pub(crate) fn resolve_org(
 fn replacement(over: &StoredOverride) -> Option<(SkillDoc, String)> {
     let text = over.replacement.as_deref()?;
     let doc = parse(&over.key, Some(&over.key), text.as_bytes()).skill?;
-    Some((doc, super::library::content_hash(text.as_bytes(), &BTreeMap::new())))
+    Some((
+        doc,
+        super::library::content_hash(text.as_bytes(), &BTreeMap::new()),
+    ))
 }

@@ -116,16 +116,30 @@ pub struct SyncItem {
     pub action: SyncAction,
 }
 
+/// The `frontmatter` column: every field of the skill but its body (kept in
+/// `content_template`).
+pub(crate) fn frontmatter_json(doc: &SkillDoc) -> String {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("body");
+    }
+    value.to_string()
+}
+
 fn version_of(v: i64) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
 
 /// Makes `skill`'s content the current version of its key (see the module docs).
-pub(crate) async fn sync_skill(pool: &Pool, skill: &LibrarySkill, dry_run: bool) -> Result<SyncItem> {
+pub(crate) async fn sync_skill(
+    pool: &Pool,
+    skill: &LibrarySkill,
+    dry_run: bool,
+) -> Result<SyncItem> {
     let key = skill.doc.name.as_str();
     let namespace = skill.namespace.as_str();
     let hash = skill.content_hash();
-    let frontmatter = serde_json::to_string(&skill.doc).map_err(|e| Error::Internal(e.to_string()))?;
+    let frontmatter = frontmatter_json(&skill.doc);
     let documents =
         serde_json::to_string(&skill.documents).map_err(|e| Error::Internal(e.to_string()))?;
     let source_text = String::from_utf8_lossy(&skill.content);
@@ -159,15 +173,14 @@ pub(crate) async fn sync_skill(pool: &Pool, skill: &LibrarySkill, dry_run: bool)
                 item(previous.unwrap_or(0) + 1, previous, action)
             }
             _ => {
-                let earlier: Option<i64> = sqlx::query_scalar(&sql(
-                    "SELECT version::int8 FROM platform_skills
-                     WHERE skill_key = $1 AND namespace = $2 AND content_hash = $3",
-                ))
-                .bind(key)
-                .bind(namespace)
-                .bind(&hash)
-                .fetch_optional(&mut *tx)
-                .await?;
+                let earlier: Option<i64> =
+                    sqlx::query_scalar(&sql("SELECT version::int8 FROM platform_skills
+                     WHERE skill_key = $1 AND namespace = $2 AND content_hash = $3"))
+                    .bind(key)
+                    .bind(namespace)
+                    .bind(&hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 sqlx::query(&sql(
                     "UPDATE platform_skills SET is_current = false WHERE skill_key = $1 AND is_current",
                 ))
@@ -249,7 +262,10 @@ pub(crate) async fn prune(pool: &Pool, keep: &[&str], dry_run: bool) -> Result<V
             .bind(&keep)
             .fetch_all(&mut *tx)
             .await?;
-            sqlx::query(BUMP).bind(LIBRARY_SCOPE).execute(&mut *tx).await?;
+            sqlx::query(BUMP)
+                .bind(LIBRARY_SCOPE)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             rows
         }
@@ -302,14 +318,16 @@ fn parse_namespace(text: &str) -> Result<Namespace> {
 
 /// Deprecates (`reason` is `Some`) or restores (`None`) the current version of `key`. Returns
 /// the version changed, or `None` when the key has no current version.
-pub(crate) async fn set_deprecated(pool: &Pool, key: &str, reason: Option<&str>) -> Result<Option<u32>> {
+pub(crate) async fn set_deprecated(
+    pool: &Pool,
+    key: &str,
+    reason: Option<&str>,
+) -> Result<Option<u32>> {
     let version: Option<i64> = in_transaction!(pool, Some(key), |tx, sql| {
-        let version: Option<i64> = sqlx::query_scalar(&sql(
-            "UPDATE platform_skills
+        let version: Option<i64> = sqlx::query_scalar(&sql("UPDATE platform_skills
              SET deprecated_at = CASE WHEN $2 THEN coalesce(deprecated_at, now()) END,
                  deprecation_reason = $3
-             WHERE skill_key = $1 AND is_current RETURNING version::int8",
-        ))
+             WHERE skill_key = $1 AND is_current RETURNING version::int8"))
         .bind(key)
         .bind(reason.is_some())
         .bind(reason)
@@ -350,7 +368,8 @@ type VersionRow = (
     bool,
 );
 
-const VERSION_COLUMNS: &str = "p.skill_key, p.namespace, p.version::int8, p.content_hash, p.source_text,
+const VERSION_COLUMNS: &str =
+    "p.skill_key, p.namespace, p.version::int8, p.content_hash, p.source_text,
      p.content_template, p.frontmatter::text, p.documents::text, p.deprecated_at IS NOT NULL";
 
 fn decode_version(row: VersionRow) -> Result<StoredVersion> {
@@ -380,7 +399,9 @@ fn decode_version(row: VersionRow) -> Result<StoredVersion> {
 
 /// The current version of every active platform skill.
 pub(crate) async fn load_current(pool: &Pool) -> Result<Vec<StoredVersion>> {
-    let text = format!("SELECT {VERSION_COLUMNS} FROM platform_skills p WHERE p.is_current AND p.is_active");
+    let text = format!(
+        "SELECT {VERSION_COLUMNS} FROM platform_skills p WHERE p.is_current AND p.is_active"
+    );
     let rows: Vec<VersionRow> = on_pool!(pool, |conn, sql| sqlx::query_as(&sql(&text))
         .fetch_all(conn)
         .await?);
@@ -422,7 +443,15 @@ pub struct VersionInfo {
 
 /// Every version of `key`, oldest first.
 pub(crate) async fn history(pool: &Pool, key: &str) -> Result<Vec<VersionInfo>> {
-    type Row = (i64, String, String, bool, Option<String>, Option<String>, String);
+    type Row = (
+        i64,
+        String,
+        String,
+        bool,
+        Option<String>,
+        Option<String>,
+        String,
+    );
     let rows: Vec<Row> = on_pool!(pool, |conn, sql| sqlx::query_as(&sql(
         "SELECT version::int8, namespace, content_hash, is_current, deprecated_at::text,
                 deprecation_reason, created_at::text
@@ -513,14 +542,17 @@ pub(crate) async fn load_overrides(pool: &Pool, org: Uuid) -> Result<Vec<StoredO
         Option<i64>,
         Option<String>,
     );
-    let rows: Vec<Row> = on_pool!(pool, |conn, sql| sqlx::query_as(&sql(
+    let rows: Vec<Row> =
+        on_pool!(pool, |conn, sql| {
+            sqlx::query_as(&sql(
         "SELECT skill_key, is_enabled, pinned_version::int8, namespace_override, override_source,
                 compiled_content, compiled_version::int8, context_hash
          FROM organization_skills WHERE org_id = $1::uuid"
     ))
     .bind(org.to_string())
     .fetch_all(conn)
-    .await?);
+    .await?
+        });
     rows.into_iter()
         .map(|r| {
             Ok(StoredOverride {
@@ -551,7 +583,12 @@ pub enum OverrideChange {
 }
 
 /// Applies `change` to `org`'s row for `key` and bumps the org's generation, in one transaction.
-pub(crate) async fn set_override(pool: &Pool, org: Uuid, key: &str, change: &OverrideChange) -> Result<()> {
+pub(crate) async fn set_override(
+    pool: &Pool,
+    org: Uuid,
+    key: &str,
+    change: &OverrideChange,
+) -> Result<()> {
     let (columns, values) = match change {
         OverrideChange::Enabled(_) => ("is_enabled", "$4"),
         OverrideChange::Pin(_) => ("pinned_version", "$4"),
@@ -589,22 +626,31 @@ pub(crate) async fn set_override(pool: &Pool, org: Uuid, key: &str, change: &Ove
             .bind(Uuid::new_v4().to_string())
             .bind(&scope)
             .bind(key);
-        let query = match change {
-            OverrideChange::Enabled(on) => query.bind(*on),
-            OverrideChange::Pin(version) => query.bind(version.map(i64::from)),
-            OverrideChange::Namespace(ns) => query.bind(ns.map(Namespace::as_str)),
-            OverrideChange::Replace(text) => query
-                .bind(text.as_deref())
-                .bind(if text.is_some() { "org" } else { "platform" }),
-        };
+        let query =
+            match change {
+                OverrideChange::Enabled(on) => query.bind(*on),
+                OverrideChange::Pin(version) => query.bind(version.map(i64::from)),
+                OverrideChange::Namespace(ns) => query.bind(ns.map(Namespace::as_str)),
+                OverrideChange::Replace(text) => query
+                    .bind(text.as_deref())
+                    .bind(if text.is_some() { "org" } else { "platform" }),
+            };
         query.execute(&mut *tx).await?;
-        sqlx::query(&sql(BUMP)).bind(&scope).execute(&mut *tx).await?;
+        sqlx::query(&sql(BUMP))
+            .bind(&scope)
+            .execute(&mut *tx)
+            .await?;
     });
     Ok(())
 }
 
 /// Stores `org`'s compile context (a JSON object) and bumps the org's generation.
-pub(crate) async fn set_context(pool: &Pool, org: Uuid, context: &serde_json::Value, hash: &str) -> Result<()> {
+pub(crate) async fn set_context(
+    pool: &Pool,
+    org: Uuid,
+    context: &serde_json::Value,
+    hash: &str,
+) -> Result<()> {
     let text = context.to_string();
     let scope = org.to_string();
     in_transaction!(pool, None::<&str>, |tx, sql| {
@@ -618,7 +664,10 @@ pub(crate) async fn set_context(pool: &Pool, org: Uuid, context: &serde_json::Va
         .bind(hash)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&sql(BUMP)).bind(&scope).execute(&mut *tx).await?;
+        sqlx::query(&sql(BUMP))
+            .bind(&scope)
+            .execute(&mut *tx)
+            .await?;
     });
     Ok(())
 }

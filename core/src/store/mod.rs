@@ -238,10 +238,9 @@ impl Pool {
 /// uuids and JSON as text and integers as 64-bit). Statements that differ in substance are
 /// written twice instead.
 pub(crate) fn sqlite_dialect(postgres: &str) -> String {
-    let mut out = postgres.replace('$', "?").replace(
-        "now()",
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    );
+    let mut out = postgres
+        .replace('$', "?")
+        .replace("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
     for cast in ["::uuid", "::jsonb", "::text", "::int8"] {
         out = out.replace(cast, "");
     }

@@ -1,0 +1,399 @@
+//! `Keel.skillRegistry`, `SkillRegistry`, `ResolvedSkills`, and the module functions
+//! `parseSkill`, `validateSkills`, `compileSkill`, `channelNamespaces` (core: `keel::skills`).
+//! Structured results are plain objects with the core's snake_case keys, as in Python.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use napi_derive::napi;
+use serde_json::Value;
+use uuid::Uuid;
+
+use keel::models::{parse_uuid, seconds};
+use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SyncOptions};
+
+use crate::error::{Outcome, guard, guard_async};
+
+fn org(raw: &str) -> keel::Result<Uuid> {
+    parse_uuid("orgId", Some(raw))?
+        .ok_or_else(|| keel::Error::invalid_input("orgId", "is required"))
+}
+
+fn json(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error).
+#[napi(ts_return_type = "{ skill: Record<string, any> | null, diagnostics: Diagnostic[] }")]
+pub fn parse_skill(text: String, folder: Option<String>, file: Option<String>) -> Outcome<Value> {
+    guard(|| {
+        let file = file.as_deref().unwrap_or("SKILL.md");
+        Ok(json(&skills::parse(
+            file,
+            folder.as_deref(),
+            text.as_bytes(),
+        )))
+    })
+}
+
+/// A finding in a SKILL.md.
+#[napi(object)]
+#[allow(dead_code)] // declared for index.d.ts; values arrive as JSON objects
+pub struct Diagnostic {
+    pub code: String,
+    pub severity: String,
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// Reads and validates a library folder: `{ skills, diagnostics }`.
+#[napi(ts_return_type = "Promise<{ skills: Record<string, any>[], diagnostics: Diagnostic[] }>")]
+pub async fn validate_skills(path: String) -> napi::Result<Outcome<Value>> {
+    guard_async(async move {
+        let library =
+            tokio::task::spawn_blocking(move || skills::load_library(&PathBuf::from(path)))
+                .await
+                .map_err(|e| keel::Error::Internal(e.to_string()))??;
+        Ok(json(&library))
+    })
+    .await
+}
+
+/// Compiles a SKILL.md with an org context: `{ content, context_hash }`.
+#[napi(
+    ts_args_type = "text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null",
+    ts_return_type = "{ content: string, context_hash: string }"
+)]
+pub fn compile_skill(text: String, context: Value, documents: Option<Value>) -> Outcome<Value> {
+    guard(|| {
+        let documents = documents.unwrap_or(Value::Null);
+        Ok(json(&skills::compile_source(&text, &context, &documents)?))
+    })
+}
+
+/// The namespaces a channel sees; throws `code: "invalid_input"` for an unknown channel.
+#[napi]
+pub fn channel_namespaces(channel: String) -> Outcome<Vec<&'static str>> {
+    guard(|| {
+        Ok(Channel::parse(&channel)?
+            .namespaces()
+            .map(|n| n.as_str())
+            .to_vec())
+    })
+}
+
+/// Options of `Keel.skillRegistry`.
+#[napi(object)]
+#[derive(Default)]
+pub struct SkillRegistryOptions {
+    /// Longest another instance's change goes unseen by this cache, in seconds (default 1).
+    pub staleness: Option<f64>,
+}
+
+/// Options of `SkillRegistry.sync`.
+#[napi(object)]
+#[derive(Default)]
+pub struct SyncSkillsOptions {
+    /// Report what would change; write nothing.
+    pub dry_run: Option<bool>,
+    /// Deprecate platform skills that are no longer in the folder.
+    pub prune: Option<bool>,
+}
+
+/// What `resolveSkills(orgId, channel)` returns: the skills the channel sees, compiled, and
+/// what was shadowed.
+#[napi]
+pub struct ResolvedSkills {
+    inner: Arc<skills::ResolvedSkills>,
+}
+
+#[napi]
+impl ResolvedSkills {
+    #[napi(getter)]
+    pub fn org_id(&self) -> String {
+        self.inner.org_id.to_string()
+    }
+
+    #[napi(getter)]
+    pub fn channel(&self) -> &'static str {
+        self.inner.channel
+    }
+
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        self.inner.len() as u32
+    }
+
+    /// The keys of the skills the channel sees, in order.
+    #[napi]
+    pub fn keys(&self) -> Vec<String> {
+        self.inner.skills.iter().map(|s| s.key.clone()).collect()
+    }
+
+    /// One skill, or null when the channel does not see it.
+    #[napi(ts_return_type = "ResolvedSkill | null")]
+    pub fn get(&self, key: String) -> Option<Value> {
+        self.inner.get(&key).map(|s| json(&**s))
+    }
+
+    /// The content of `key` with its request-time expressions (`${deal.name}`, …) filled from
+    /// `request`; throws `code: "invalid_input"` (field `template`) for a missing value, or
+    /// (field `key`) when the channel does not see `key`.
+    #[napi(ts_args_type = "key: string, request: Record<string, any>")]
+    pub fn render(&self, key: String, request: Value) -> Outcome<String> {
+        guard(|| {
+            let skill = self.inner.get(&key).ok_or_else(|| {
+                keel::Error::invalid_input("key", format!("`{key}` is not a skill of this view"))
+            })?;
+            skill.render(&request)
+        })
+    }
+
+    /// Every skill the channel sees.
+    #[napi(getter, ts_return_type = "ResolvedSkill[]")]
+    pub fn skills(&self) -> Value {
+        json(&self.inner.skills)
+    }
+
+    /// What was shadowed and why.
+    #[napi(getter, ts_return_type = "Shadowed[]")]
+    pub fn shadowed(&self) -> Value {
+        json(&self.inner.shadowed)
+    }
+
+    #[napi(js_name = "toJSON", ts_return_type = "Record<string, any>")]
+    pub fn to_json(&self) -> Value {
+        json(&*self.inner)
+    }
+}
+
+/// A skill as an org sees it.
+#[napi(object)]
+#[allow(dead_code)] // declared for index.d.ts; values arrive as JSON objects
+pub struct ResolvedSkill {
+    pub key: String,
+    pub namespace: String,
+    pub source: String,
+    pub version: Option<u32>,
+    #[napi(js_name = "content_hash")]
+    pub content_hash: String,
+    pub doc: Value,
+    pub content: String,
+    #[napi(js_name = "context_hash")]
+    pub context_hash: String,
+}
+
+/// A skill version an org does not see where it otherwise would.
+#[napi(object)]
+#[allow(dead_code)] // declared for index.d.ts; values arrive as JSON objects
+pub struct Shadowed {
+    pub key: String,
+    pub namespace: String,
+    pub version: Option<u32>,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// The skills registry; make it with `await db.skillRegistry()`.
+#[napi]
+pub struct SkillRegistry {
+    inner: skills::SkillRegistry,
+}
+
+impl SkillRegistry {
+    async fn change(
+        &self,
+        org_id: String,
+        key: String,
+        change: keel::Result<OverrideChange>,
+    ) -> napi::Result<Outcome<()>> {
+        let registry = self.inner.clone();
+        guard_async(async move { registry.set_override(org(&org_id)?, &key, change?).await }).await
+    }
+}
+
+#[napi]
+impl SkillRegistry {
+    /// Syncs a library folder: new content becomes the next version, one transaction per skill.
+    /// Idempotent. Rejects with `code: "invalid_skill"` (and `err.diagnostics`) when the folder
+    /// does not validate; nothing is written then.
+    #[napi(ts_return_type = "Promise<Record<string, any>>")]
+    pub async fn sync(
+        &self,
+        path: String,
+        options: Option<SyncSkillsOptions>,
+    ) -> napi::Result<Outcome<Value>> {
+        let registry = self.inner.clone();
+        let options = options.unwrap_or_default();
+        let options = SyncOptions {
+            dry_run: options.dry_run.unwrap_or(false),
+            prune: options.prune.unwrap_or(false),
+        };
+        guard_async(async move {
+            Ok(json(
+                &registry
+                    .sync(&PathBuf::from(path), options, |_, _, _| {})
+                    .await?,
+            ))
+        })
+        .await
+    }
+
+    /// Every skill with a current version.
+    #[napi(ts_return_type = "Promise<Record<string, any>[]>")]
+    pub async fn list(&self) -> napi::Result<Outcome<Value>> {
+        let registry = self.inner.clone();
+        guard_async(async move { Ok(json(&registry.list().await?)) }).await
+    }
+
+    /// Every version of a skill, oldest first.
+    #[napi(ts_return_type = "Promise<Record<string, any>[]>")]
+    pub async fn history(&self, key: String) -> napi::Result<Outcome<Value>> {
+        let registry = self.inner.clone();
+        guard_async(async move { Ok(json(&registry.history(&key).await?)) }).await
+    }
+
+    /// Deprecates the current version; resolves to its number.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub async fn deprecate(
+        &self,
+        key: String,
+        reason: Option<String>,
+    ) -> napi::Result<Outcome<u32>> {
+        let registry = self.inner.clone();
+        let reason = reason.unwrap_or_else(|| "deprecated".into());
+        guard_async(async move { registry.deprecate(&key, &reason).await }).await
+    }
+
+    /// Undoes a deprecation; resolves to the version.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub async fn restore(&self, key: String) -> napi::Result<Outcome<u32>> {
+        let registry = self.inner.clone();
+        guard_async(async move { registry.restore(&key).await }).await
+    }
+
+    /// Turns a skill off (or on again) for an org.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn set_enabled(
+        &self,
+        org_id: String,
+        key: String,
+        enabled: bool,
+    ) -> napi::Result<Outcome<()>> {
+        self.change(org_id, key, Ok(OverrideChange::Enabled(enabled)))
+            .await
+    }
+
+    /// Serves a stored version to an org (`null` follows the current version again).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn pin(
+        &self,
+        org_id: String,
+        key: String,
+        version: Option<u32>,
+    ) -> napi::Result<Outcome<()>> {
+        self.change(org_id, key, Ok(OverrideChange::Pin(version)))
+            .await
+    }
+
+    /// Shows a skill in another namespace for an org (`null` uses its own).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn move_to(
+        &self,
+        org_id: String,
+        key: String,
+        namespace: Option<String>,
+    ) -> napi::Result<Outcome<()>> {
+        let change = namespace
+            .map(|n| n.parse())
+            .transpose()
+            .map(OverrideChange::Namespace);
+        self.change(org_id, key, change).await
+    }
+
+    /// Serves the org's own SKILL.md for a key (`null` removes it). Rejects with
+    /// `code: "invalid_skill"` when it does not validate.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn replace(
+        &self,
+        org_id: String,
+        key: String,
+        skill_md: Option<String>,
+    ) -> napi::Result<Outcome<()>> {
+        self.change(org_id, key, Ok(OverrideChange::Replace(skill_md)))
+            .await
+    }
+
+    /// Stores the context an org's skills compile with.
+    #[napi(
+        ts_args_type = "orgId: string, context: Record<string, any>",
+        ts_return_type = "Promise<void>"
+    )]
+    pub async fn set_org_context(
+        &self,
+        org_id: String,
+        context: Value,
+    ) -> napi::Result<Outcome<()>> {
+        let registry = self.inner.clone();
+        guard_async(async move { registry.set_org_context(org(&org_id)?, context).await }).await
+    }
+
+    /// The context an org's skills compile with.
+    #[napi(ts_return_type = "Promise<Record<string, any>>")]
+    pub async fn org_context(&self, org_id: String) -> napi::Result<Outcome<Value>> {
+        let registry = self.inner.clone();
+        guard_async(async move { registry.org_context(org(&org_id)?).await }).await
+    }
+
+    /// The skills an org sees on a channel (web, slack, fleet, command_centre), compiled, with
+    /// the shadow report. Cached per (org, channel) until a sync or an override changes them.
+    #[napi(ts_return_type = "Promise<ResolvedSkills>")]
+    pub async fn resolve_skills(
+        &self,
+        org_id: String,
+        channel: String,
+    ) -> napi::Result<Outcome<ResolvedSkills>> {
+        let registry = self.inner.clone();
+        guard_async(async move {
+            let inner = registry
+                .resolve_skills(org(&org_id)?, Channel::parse(&channel)?)
+                .await?;
+            Ok(ResolvedSkills { inner })
+        })
+        .await
+    }
+
+    /// The cached view, or null; never waits.
+    #[napi(ts_return_type = "ResolvedSkills | null")]
+    pub fn cached(&self, org_id: String, channel: String) -> Outcome<Option<ResolvedSkills>> {
+        guard(|| {
+            let view = self.inner.cached(org(&org_id)?, Channel::parse(&channel)?);
+            Ok(view.map(|inner| ResolvedSkills { inner }))
+        })
+    }
+
+    /// Drops every cached view.
+    #[napi]
+    pub fn invalidate(&self) {
+        self.inner.invalidate();
+    }
+}
+
+/// Opens the registry on `keel` (behind `Keel.skillRegistry`).
+pub async fn open_registry(
+    keel: keel::Keel,
+    options: Option<SkillRegistryOptions>,
+) -> napi::Result<Outcome<SkillRegistry>> {
+    guard_async(async move {
+        let staleness = match options.unwrap_or_default().staleness {
+            Some(s) => seconds("staleness", s)?,
+            None => RegistryOptions::default().staleness,
+        };
+        let inner = skills::SkillRegistry::open(&keel, RegistryOptions { staleness }).await?;
+        Ok(SkillRegistry { inner })
+    })
+    .await
+}

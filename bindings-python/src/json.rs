@@ -1,0 +1,121 @@
+//! JSON across the boundary: Python objects to `serde_json` values (leniently: unknown objects
+//! become their `repr()`, bytes are decoded with replacement, nesting is cut at a depth limit so
+//! cycles end) and core results back to plain Python dicts and lists.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Value};
+
+const MAX_DEPTH: usize = 16;
+
+pub fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
+    if obj.is_none() {
+        return Value::Null;
+    }
+    if depth > MAX_DEPTH {
+        return Value::String("[depth limit]".into());
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Value::Bool(b.is_true());
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(i) = obj.extract::<i64>() {
+            return Value::from(i);
+        }
+        return Value::String(
+            obj.str()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .unwrap_or(Value::Null);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Value::String(s.to_string_lossy().into_owned());
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Value::String(String::from_utf8_lossy(b.as_bytes()).into_owned());
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return Value::Object(dict_to_map(d, depth));
+    }
+    if (obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>())
+        && let Ok(iter) = obj.try_iter()
+    {
+        return Value::Array(
+            iter.flatten()
+                .map(|item| to_json(&item, depth + 1))
+                .collect(),
+        );
+    }
+    Value::String(
+        obj.repr()
+            .map(|r| r.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "<unprintable>".into()),
+    )
+}
+
+pub fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize) -> Map<String, Value> {
+    let mut map = Map::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let key = match k.cast::<PyString>() {
+            Ok(s) => s.to_string_lossy().into_owned(),
+            Err(_) => k
+                .str()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        };
+        map.insert(key, to_json(&v, depth + 1));
+    }
+    map
+}
+
+/// A JSON value on its way to Python, as dicts, lists, str, int, float, bool and None.
+pub struct Json(pub Value);
+
+impl Json {
+    /// Any serializable core value.
+    pub fn of(value: &impl serde::Serialize) -> Self {
+        Json(serde_json::to_value(value).unwrap_or(Value::Null))
+    }
+}
+
+impl<'py> IntoPyObject<'py> for Json {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.0)
+    }
+}
+
+fn to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => i.into_pyobject(py)?.into_any(),
+            (None, Some(u)) => u.into_pyobject(py)?.into_any(),
+            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(items) => {
+            let items = items
+                .iter()
+                .map(|v| to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, items)?.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (k, v) in map {
+                dict.set_item(k, to_py(py, v)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}

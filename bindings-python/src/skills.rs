@@ -1,0 +1,410 @@
+//! `Keel.skill_registry`, `SkillRegistry`, `ResolvedSkills`, `ResolvedSkill`, and the module
+//! functions `parse_skill`, `validate_skills`, `compile_skill`, `channel_namespaces` (core:
+//! `keel::skills`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use uuid::Uuid;
+
+use keel::models::{parse_uuid, seconds};
+use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SkillRegistry, SyncOptions};
+
+use crate::json::{Json, dict_to_map, to_json};
+use crate::runtime::{future_into_py, guard};
+
+fn org(raw: &str) -> keel::Result<Uuid> {
+    parse_uuid("org_id", Some(raw))?
+        .ok_or_else(|| keel::Error::invalid_input("org_id", "is required"))
+}
+
+/// Parses one SKILL.md: `{"skill": {...} | None, "diagnostics": [...]}`.
+#[pyfunction]
+#[pyo3(signature = (text, folder = None, file = "SKILL.md"))]
+pub fn parse_skill(py: Python<'_>, text: &str, folder: Option<&str>, file: &str) -> Json {
+    py.detach(|| Json::of(&skills::parse(file, folder, text.as_bytes())))
+}
+
+/// Reads and validates a library folder: `{"skills": [...], "diagnostics": [...]}`.
+#[pyfunction]
+pub fn validate_skills(py: Python<'_>, path: PathBuf) -> PyResult<Json> {
+    py.detach(|| guard(|| Ok(Json::of(&skills::load_library(&path)?))))
+}
+
+/// Compiles a SKILL.md with a context: `{"content": ..., "context_hash": ...}`.
+#[pyfunction]
+#[pyo3(signature = (text, context, documents = None))]
+pub fn compile_skill(
+    text: &str,
+    context: &Bound<'_, PyAny>,
+    documents: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Json> {
+    let context = to_json(context, 0);
+    let documents = documents.map_or(serde_json::Value::Null, |d| to_json(d, 0));
+    guard(|| {
+        Ok(Json::of(&skills::compile_source(
+            text, &context, &documents,
+        )?))
+    })
+}
+
+/// The namespaces a channel sees.
+#[pyfunction]
+pub fn channel_namespaces(channel: &str) -> PyResult<Vec<&'static str>> {
+    guard(|| {
+        Ok(Channel::parse(channel)?
+            .namespaces()
+            .map(|n| n.as_str())
+            .to_vec())
+    })
+}
+
+/// One skill as an org sees it.
+#[pyclass(frozen, name = "ResolvedSkill", module = "keel._native")]
+pub struct PyResolvedSkill {
+    inner: Arc<skills::ResolvedSkill>,
+}
+
+#[pymethods]
+impl PyResolvedSkill {
+    #[getter]
+    fn key(&self) -> &str {
+        &self.inner.key
+    }
+
+    #[getter]
+    fn namespace(&self) -> &'static str {
+        self.inner.namespace.as_str()
+    }
+
+    #[getter]
+    fn source(&self) -> &'static str {
+        self.inner.source.as_str()
+    }
+
+    #[getter]
+    fn version(&self) -> Option<u32> {
+        self.inner.version
+    }
+
+    #[getter]
+    fn content_hash(&self) -> &str {
+        &self.inner.content_hash
+    }
+
+    #[getter]
+    fn content(&self) -> &str {
+        &self.inner.content
+    }
+
+    #[getter]
+    fn context_hash(&self) -> &str {
+        &self.inner.context_hash
+    }
+
+    #[getter]
+    fn description(&self) -> &str {
+        &self.inner.doc.description
+    }
+
+    /// Every frontmatter field (triggers, keywords, priority, …) and the template body.
+    #[getter]
+    fn frontmatter(&self) -> Json {
+        Json::of(&self.inner.doc)
+    }
+
+    /// Whether `content` still has expressions for request time.
+    #[getter]
+    fn needs_request(&self) -> bool {
+        self.inner.needs_request()
+    }
+
+    /// The content with request-time expressions (`${deal.name}`, …) filled from `request`.
+    #[pyo3(signature = (request = None))]
+    fn render(&self, request: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        let request = request.map_or(serde_json::Value::Null, |r| to_json(r, 0));
+        guard(|| self.inner.render(&request))
+    }
+
+    fn to_dict(&self) -> Json {
+        Json::of(&*self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let version = self
+            .inner
+            .version
+            .map_or("org".to_owned(), |v| format!("v{v}"));
+        format!(
+            "ResolvedSkill({}/{} {version})",
+            self.inner.namespace.as_str(),
+            self.inner.key
+        )
+    }
+}
+
+/// What `resolve_skills(org_id, channel)` returns.
+#[pyclass(frozen, name = "ResolvedSkills", module = "keel._native")]
+pub struct PyResolvedSkills {
+    inner: Arc<skills::ResolvedSkills>,
+}
+
+fn skill(inner: &Arc<skills::ResolvedSkill>) -> PyResolvedSkill {
+    PyResolvedSkill {
+        inner: inner.clone(),
+    }
+}
+
+#[pymethods]
+impl PyResolvedSkills {
+    #[getter]
+    fn org_id(&self) -> String {
+        self.inner.org_id.to_string()
+    }
+
+    #[getter]
+    fn channel(&self) -> &'static str {
+        self.inner.channel
+    }
+
+    #[getter]
+    fn skills(&self) -> Vec<PyResolvedSkill> {
+        self.inner.skills.iter().map(skill).collect()
+    }
+
+    #[getter]
+    fn shadowed(&self) -> Json {
+        Json::of(&self.inner.shadowed)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.inner.skills.iter().map(|s| s.key.as_str()).collect()
+    }
+
+    fn get(&self, key: &str) -> Option<PyResolvedSkill> {
+        self.inner.get(key).map(skill)
+    }
+
+    fn to_dict(&self) -> Json {
+        Json::of(&*self.inner)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __contains__(&self, key: &str) -> bool {
+        self.inner.get(key).is_some()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ResolvedSkills(org_id={}, channel={}, skills={}, shadowed={})",
+            self.inner.org_id,
+            self.inner.channel,
+            self.inner.len(),
+            self.inner.shadowed.len()
+        )
+    }
+}
+
+/// The skills registry; make it with `await db.skill_registry()`.
+#[pyclass(frozen, name = "SkillRegistry", module = "keel._native")]
+pub struct PySkillRegistry {
+    inner: SkillRegistry,
+}
+
+impl PySkillRegistry {
+    fn change<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: &str,
+        key: String,
+        change: keel::Result<OverrideChange>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, change) = guard(|| Ok((org(org_id)?, change?)))?;
+        let registry = self.inner.clone();
+        future_into_py(
+            py,
+            async move { registry.set_override(org, &key, change).await },
+        )
+    }
+}
+
+#[pymethods]
+impl PySkillRegistry {
+    #[pyo3(signature = (path, *, dry_run = false, prune = false, progress = None))]
+    fn sync<'py>(
+        &self,
+        py: Python<'py>,
+        path: PathBuf,
+        dry_run: bool,
+        prune: bool,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let registry = self.inner.clone();
+        future_into_py(py, async move {
+            let report = registry
+                .sync(
+                    &path,
+                    SyncOptions { dry_run, prune },
+                    |done, total, item| {
+                        if let Some(callback) = &progress {
+                            Python::attach(|py| {
+                                if let Err(err) =
+                                    callback.call1(py, (done, total, item.key.as_str()))
+                                {
+                                    err.write_unraisable(py, Some(callback.bind(py)));
+                                }
+                            });
+                        }
+                    },
+                )
+                .await?;
+            Ok(Json::of(&report))
+        })
+    }
+
+    fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let registry = self.inner.clone();
+        future_into_py(py, async move { Ok(Json::of(&registry.list().await?)) })
+    }
+
+    fn history<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
+        let registry = self.inner.clone();
+        future_into_py(
+            py,
+            async move { Ok(Json::of(&registry.history(&key).await?)) },
+        )
+    }
+
+    #[pyo3(signature = (key, reason = "deprecated".to_owned()))]
+    fn deprecate<'py>(
+        &self,
+        py: Python<'py>,
+        key: String,
+        reason: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let registry = self.inner.clone();
+        future_into_py(py, async move { registry.deprecate(&key, &reason).await })
+    }
+
+    fn restore<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
+        let registry = self.inner.clone();
+        future_into_py(py, async move { registry.restore(&key).await })
+    }
+
+    fn set_enabled<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: &str,
+        key: String,
+        enabled: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.change(py, org_id, key, Ok(OverrideChange::Enabled(enabled)))
+    }
+
+    #[pyo3(signature = (org_id, key, version))]
+    fn pin<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: &str,
+        key: String,
+        version: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.change(py, org_id, key, Ok(OverrideChange::Pin(version)))
+    }
+
+    #[pyo3(signature = (org_id, key, namespace))]
+    fn move_to<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: &str,
+        key: String,
+        namespace: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let namespace = namespace.map(str::parse).transpose();
+        self.change(py, org_id, key, namespace.map(OverrideChange::Namespace))
+    }
+
+    #[pyo3(signature = (org_id, key, skill_md))]
+    fn replace<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: &str,
+        key: String,
+        skill_md: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.change(py, org_id, key, Ok(OverrideChange::Replace(skill_md)))
+    }
+
+    fn set_org_context<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: &str,
+        context: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let org = guard(|| org(org_id))?;
+        let context = serde_json::Value::Object(dict_to_map(context, 0));
+        let registry = self.inner.clone();
+        future_into_py(
+            py,
+            async move { registry.set_org_context(org, context).await },
+        )
+    }
+
+    fn org_context<'py>(&self, py: Python<'py>, org_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        let org = guard(|| org(org_id))?;
+        let registry = self.inner.clone();
+        future_into_py(
+            py,
+            async move { Ok(Json(registry.org_context(org).await?)) },
+        )
+    }
+
+    fn resolve_skills<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: &str,
+        channel: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, channel) = guard(|| Ok((org(org_id)?, Channel::parse(channel)?)))?;
+        let registry = self.inner.clone();
+        future_into_py(py, async move {
+            let inner = registry.resolve_skills(org, channel).await?;
+            Ok(PyResolvedSkills { inner })
+        })
+    }
+
+    /// The cached view, or None; never waits (for hot paths that may fall back to awaiting).
+    fn cached(&self, org_id: &str, channel: &str) -> PyResult<Option<PyResolvedSkills>> {
+        let (org, channel) = guard(|| Ok((org(org_id)?, Channel::parse(channel)?)))?;
+        Ok(self
+            .inner
+            .cached(org, channel)
+            .map(|inner| PyResolvedSkills { inner }))
+    }
+
+    fn invalidate(&self) {
+        self.inner.invalidate();
+    }
+}
+
+/// Opens the registry on `keel` (the awaitable behind `Keel.skill_registry`).
+pub fn open_registry(
+    py: Python<'_>,
+    keel: keel::Keel,
+    staleness: f64,
+) -> PyResult<Bound<'_, PyAny>> {
+    let options = guard(|| {
+        Ok(RegistryOptions {
+            staleness: seconds("staleness", staleness)?,
+        })
+    })?;
+    future_into_py(py, async move {
+        let inner = SkillRegistry::open(&keel, options).await?;
+        Ok(PySkillRegistry { inner })
+    })
+}
