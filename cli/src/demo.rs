@@ -96,11 +96,14 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
     let step = day.child("demo.model_router", Map::new());
     model_router(&keel).await?;
     step.stop(Map::new());
+    let step = day.child("demo.skills", Map::new());
+    skills(&keel).await?;
+    step.stop(Map::new());
     day.stop(Map::new());
     let stats = log.sink().flush().await;
     let events = keel.trace(log.trace_id()).await?;
     println!(
-        "[6] trace     {} events written, {} dropped; trace {} read back from system_logs:",
+        "[7] trace     {} events written, {} dropped; trace {} read back from system_logs:",
         stats.written,
         stats.dropped,
         log.trace_id()
@@ -111,7 +114,7 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
 
     keel.close().await;
     println!(
-        "\n[7] closed    total {:.1} ms",
+        "\n[8] closed    total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
@@ -268,5 +271,141 @@ async fn model_router(keel: &keel::Keel) -> keel::Result<()> {
         "                       reserve 5.00 -> {:.4}, commit at 1.20 -> {:.4}; can proceed: {}",
         held.balance_after, settled.balance_after, status.can_proceed
     );
+    Ok(())
+}
+
+/// The skills library of the repository: `./skills` when the demo runs from the checkout,
+/// else the one next to this crate's sources.
+fn library_root() -> std::path::PathBuf {
+    let here = std::path::PathBuf::from("skills");
+    if here.is_dir() {
+        return here;
+    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills")
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Syncs the library (twice: the second changes nothing), shows what each channel sees for an
+/// org that replaced one skill, then edits a copy of a skill and syncs version 2.
+async fn skills(keel: &keel::Keel) -> keel::Result<()> {
+    use keel::skills::{Channel, RegistryOptions, SkillRegistry, SyncAction, SyncOptions};
+    let copy = std::env::temp_dir().join(format!("keel-demo-skills-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    copy_dir(&library_root(), &copy)
+        .map_err(|e| keel::Error::invalid_input("skills", format!("copy the library: {e}")))?;
+    let registry = SkillRegistry::open(keel, RegistryOptions::default()).await?;
+    let started = Instant::now();
+    let first = registry
+        .sync(&copy, SyncOptions::default(), |_, _, _| {})
+        .await?;
+    let took = started.elapsed().as_secs_f64() * 1e3;
+    let again = registry
+        .sync(&copy, SyncOptions::default(), |_, _, _| {})
+        .await?;
+    println!(
+        "[6] skills    synced {} SKILL.md in {took:.1} ms ({} created); again: {} unchanged",
+        first.items.len(),
+        first.count(SyncAction::Created),
+        again.count(SyncAction::Unchanged)
+    );
+
+    let org = uuid::Uuid::from_u128(0x5ea1e5_0000_4000_8000_000000000002);
+    registry
+        .set_org_context(
+            org,
+            json!({"company_name": "Acme Logistics", "products": ["Route Planner", "Fleet Insights"]}),
+        )
+        .await?;
+    let own = "---\nname: slack-deal-query\ndescription: Acme's own deal answer in Slack.\nmetadata:\n  namespace: slack\n  required_context: [deal]\n---\nAnswer in two lines for ${company_name}: where ${deal.name} stands and the next step.\n";
+    registry
+        .replace(org, "slack-deal-query", Some(own.to_owned()))
+        .await?;
+    println!("              org {org} (Acme Logistics) replaces slack-deal-query with its own:");
+    for channel in Channel::ALL {
+        let view = registry.resolve_skills(org, channel).await?;
+        let mut lines = vec![String::new()];
+        for skill in view.skills.iter() {
+            let line = lines.last_mut().expect("one line");
+            if line.len() + skill.key.len() > 72 {
+                line.push(',');
+                lines.push(String::new());
+            }
+            let line = lines.last_mut().expect("one line");
+            if !line.is_empty() {
+                line.push_str(", ");
+            }
+            line.push_str(&skill.key);
+        }
+        println!(
+            "              {:<15} {:>2} skills: {}",
+            channel.as_str(),
+            view.len(),
+            lines.join(&format!("\n{:<34}", ""))
+        );
+        for shadow in &view.shadowed {
+            println!(
+                "              {:<15}    shadowed {} ({}): {}",
+                "",
+                shadow.key,
+                shadow.reason.as_str(),
+                shadow.detail
+            );
+        }
+    }
+    let slack = registry.resolve_skills(org, Channel::Slack).await?;
+    if let Some(skill) = slack.get("slack-deal-query") {
+        let rendered = skill.render(&json!({"deal": {"name": "the Q4 renewal"}}))?;
+        println!(
+            "              rendered for a request: {}",
+            rendered.lines().last().unwrap_or_default()
+        );
+    }
+
+    let file = copy.join("copilot/deal-status/SKILL.md");
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| keel::Error::invalid_input("skills", e.to_string()))?;
+    std::fs::write(
+        &file,
+        format!("{text}\nClose with the single riskiest assumption.\n"),
+    )
+    .map_err(|e| keel::Error::invalid_input("skills", e.to_string()))?;
+    let bumped = registry
+        .sync(&copy, SyncOptions::default(), |_, _, _| {})
+        .await?;
+    for item in bumped
+        .items
+        .iter()
+        .filter(|i| i.action != SyncAction::Unchanged)
+    {
+        println!(
+            "              edited {}: {} v{} -> v{} (history: {} versions, one current)",
+            item.key,
+            item.action.as_str(),
+            item.previous.unwrap_or(0),
+            item.version,
+            registry.history(&item.key).await?.len()
+        );
+    }
+    let web = registry.resolve_skills(org, Channel::Web).await?;
+    if let Some(skill) = web.get("deal-status") {
+        println!(
+            "              web now serves deal-status v{} (the cache was dropped by the sync)",
+            skill.version.unwrap_or(0)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&copy);
     Ok(())
 }

@@ -542,9 +542,8 @@ pub(crate) async fn load_overrides(pool: &Pool, org: Uuid) -> Result<Vec<StoredO
         Option<i64>,
         Option<String>,
     );
-    let rows: Vec<Row> =
-        on_pool!(pool, |conn, sql| {
-            sqlx::query_as(&sql(
+    let rows: Vec<Row> = on_pool!(pool, |conn, sql| {
+        sqlx::query_as(&sql(
         "SELECT skill_key, is_enabled, pinned_version::int8, namespace_override, override_source,
                 compiled_content, compiled_version::int8, context_hash
          FROM organization_skills WHERE org_id = $1::uuid"
@@ -552,7 +551,7 @@ pub(crate) async fn load_overrides(pool: &Pool, org: Uuid) -> Result<Vec<StoredO
     .bind(org.to_string())
     .fetch_all(conn)
     .await?
-        });
+    });
     rows.into_iter()
         .map(|r| {
             Ok(StoredOverride {
