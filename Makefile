@@ -75,7 +75,7 @@ test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
 
 test-examples:
-	for example in quickstart model_router; do \
+	for example in quickstart model_router skills; do \
 	  cargo run -q -p keel --example $$example; \
 	  $(PY) examples/python/$$example.py; \
 	  node examples/node/$$example.mjs; \

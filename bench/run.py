@@ -41,6 +41,7 @@ def main() -> None:
     cargo_bench("ffi_floor")
     cargo_bench("telemetry")
     cargo_bench("models")
+    cargo_bench("skills")
     rust = {name: criterion_ns("ffi_floor", name) for name in ("noop", "roundtrip")}
     python = run_json(sys.executable, "bench/ffi_floor.py")
     node = run_json("node", "bench/ffi_floor.mjs")
@@ -58,7 +59,17 @@ def main() -> None:
         "python": run_json(sys.executable, "bench/models_python.py"),
         "node": run_json("node", "bench/models_node.mjs"),
     }
+    library_files = len(list((ROOT / "skills").glob("*/*/SKILL.md")))
+    skills = {
+        "rust_parse_validate_per_s": library_files / (criterion_ns("skills", "parse_validate_library") / 1e9),
+        "rust_compile_20_ns": criterion_ns("skills", "compile_20_substitutions"),
+        "rust_resolve_cached_ns": criterion_ns("skills", "resolve_cached_500"),
+        "rust_resolve_cold_ms": criterion_ns("skills", "resolve_cold_500") / 1e6,
+        "python": run_json(sys.executable, "bench/skills_python.py"),
+        "node": run_json("node", "bench/skills_node.mjs"),
+    }
     results = {
+        "skills": skills,
         "models": models,
         "ffi_floor": {"rust": rust, "python": python, "node": node},
         "telemetry": telemetry,
@@ -113,6 +124,28 @@ def main() -> None:
     )
     print(f"| Node `router.resolve(feature, tier)` (target ≤ 2 µs) | {mn['keel_resolve']:.0f} | — | — |")
     print(f"| Node, with org and trace id | {mn['keel_resolve_org_trace']:.0f} | — | — |")
+    sp, sn = skills["python"], skills["node"]
+    print("\n### Skills\n")
+    print("| what | Rust | Python | Node | peer | peer / Keel |")
+    print("|---|---:|---:|---:|---:|---:|")
+    per_file = 1e9 / skills["rust_parse_validate_per_s"]
+    print(
+        f"| parse + validate one SKILL.md, µs (target ≥ 20,000 files/s: {skills['rust_parse_validate_per_s']:,.0f}/s) "
+        f"| {per_file / 1e3:.1f} | {sp['keel_parse_validate_per_file'] / 1e3:.1f} | {sn['keel_parse_validate_per_file'] / 1e3:.1f} "
+        f"| PyYAML C loader, parse only: {sp['pyyaml_c_parse_per_file'] / 1e3:.1f}; gray-matter: {sn['gray_matter_per_file'] / 1e3:.1f} "
+        f"| {sp['pyyaml_c_parse_per_file'] / sp['keel_parse_validate_per_file']:.1f}x (Python); "
+        f"{sn['gray_matter_per_file'] / sn['keel_parse_validate_per_file']:.1f}x (Node) |"
+    )
+    print(
+        f"| compile, 20 substitutions, µs (target ≤ 20; bindings parse too) | {skills['rust_compile_20_ns'] / 1e3:.1f} "
+        f"| {sp['keel_compile_20'] / 1e3:.1f} | {sn['keel_compile_20'] / 1e3:.1f} | — | — |"
+    )
+    print(
+        f"| cached `resolve_skills`, org with 500 skills, ns (target ≤ 50,000) | {skills['rust_resolve_cached_ns']:.0f} "
+        f"| {sp['keel_resolve_awaited']:.0f} (awaited), {sp['keel_cached']:.0f} (`cached`) "
+        f"| {sn['keel_resolve_awaited']:.0f} (awaited), {sn['keel_cached']:.0f} (`cached`) | — | — |"
+    )
+    print(f"| cold `resolve_skills` (load, compile 500, record), ms | {skills['rust_resolve_cold_ms']:.1f} | — | — | — | — |")
     print(f"\nAtomic deductions on one org row, PostgreSQL, 16 clients: {models['pg_deductions_per_s']:,.0f}/s (goal ≥ 2,000).")
     print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000).")
     print(f"Dropped during the logging runs: Node {log_node['keel_dropped']}, Python {log_python['keel_dropped']}.")

@@ -161,7 +161,8 @@ export declare class SkillRegistry {
   orgContext(orgId: string): Promise<Record<string, any>>
   /**
    * The skills an org sees on a channel (web, slack, fleet, command_centre), compiled, with
-   * the shadow report. Cached per (org, channel) until a sync or an override changes them.
+   * the shadow report. Cached per (org, channel) until a sync or an override changes them; a
+   * cached view comes back in an already-resolved Promise.
    */
   resolveSkills(orgId: string, channel: string): Promise<ResolvedSkills>
   /** The cached view, or null; never waits. */

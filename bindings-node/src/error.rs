@@ -7,7 +7,9 @@
 //! with. Argument conversion goes through [`Arg`], which throws a `TypeError` with code
 //! `invalid_input` instead of napi's plain `Error`.
 
-use napi::bindgen_prelude::{FromNapiValue, Object, ToNapiValue, TypeName, ValidateNapiValue};
+use napi::bindgen_prelude::{
+    AsyncBlock, AsyncBlockBuilder, FromNapiValue, Object, ToNapiValue, TypeName, ValidateNapiValue,
+};
 use napi::{Env, JsValue, Status, ValueType, sys};
 
 /// A core result on its way to JavaScript.
@@ -118,3 +120,51 @@ impl<T: TypeName> TypeName for Arg<T> {
 }
 
 impl<T: ValidateNapiValue> ValidateNapiValue for Arg<T> {}
+
+/// Runs `fut` on the runtime and returns its Promise; errors reject with `err.code`, as from
+/// an `async fn` (for functions that must read raw JavaScript values first).
+pub fn spawn<T>(
+    env: &Env,
+    fut: impl std::future::Future<Output = keel::Result<T>> + Send + 'static,
+) -> keel::Result<AsyncBlock<Outcome<T>>>
+where
+    T: ToNapiValue + Send + 'static,
+{
+    AsyncBlockBuilder::new(guard_async(fut))
+        .build(env)
+        .map_err(|e| keel::Error::Internal(e.reason))
+}
+
+/// A Promise that is either already settled with a value (an answer served from a cache: no
+/// trip through the runtime's threads, which costs a hundred times the answer) or settles when
+/// a core future does.
+pub enum Answer<T: ToNapiValue + Send + 'static> {
+    /// Resolve at once with this value.
+    Ready(T),
+    /// Settle when this future does.
+    Later(AsyncBlock<Outcome<T>>),
+}
+
+impl<T: ToNapiValue + Send + 'static> ToNapiValue for Answer<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, answer: Self) -> napi::Result<sys::napi_value> {
+        match answer {
+            Answer::Ready(value) => {
+                let (mut deferred, mut promise) = (std::ptr::null_mut(), std::ptr::null_mut());
+                // SAFETY: called by napi on the JavaScript thread with its live env; the
+                // deferred is resolved exactly once, right after it is made.
+                unsafe {
+                    napi::check_status!(sys::napi_create_promise(
+                        env,
+                        &mut deferred,
+                        &mut promise
+                    ))?;
+                    let value = T::to_napi_value(env, value)?;
+                    napi::check_status!(sys::napi_resolve_deferred(env, deferred, value))?;
+                }
+                Ok(promise)
+            }
+            // SAFETY: forwarded from napi with the same live env.
+            Answer::Later(block) => unsafe { AsyncBlock::to_napi_value(env, block) },
+        }
+    }
+}

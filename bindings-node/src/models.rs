@@ -2,7 +2,7 @@
 //! `recordSuccess`, `recordFailure`, `checkBudget`, `deductCredits`, `checkAgentBudget`
 //! (core: `keel::models`), with the router handle passed where the Supabase client was.
 
-use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder, Object, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{AsyncBlock, Object, ToNapiValue, Unknown};
 use napi::{Env, ValueType, sys};
 use napi_derive::napi;
 
@@ -11,7 +11,7 @@ use keel::models::{
     Usage, parse_uuid, seconds,
 };
 
-use crate::error::{Arg, Outcome, guard, guard_async};
+use crate::error::{Arg, Outcome, guard, guard_async, spawn};
 
 /// The model chosen for a request (the original `ModelResolution`, plus `contextWindow` and
 /// `tier`).
@@ -577,20 +577,6 @@ impl ModelRouter {
 fn reservation(raw: &str) -> keel::Result<uuid::Uuid> {
     parse_uuid("reservationId", Some(raw))?
         .ok_or_else(|| keel::Error::invalid_input("reservationId", "is required"))
-}
-
-/// Runs `fut` on the runtime and returns its Promise; errors reject with `err.code`, as from
-/// an `async fn` (for functions that must read raw JavaScript values first).
-fn spawn<T>(
-    env: &Env,
-    fut: impl std::future::Future<Output = keel::Result<T>> + Send + 'static,
-) -> keel::Result<AsyncBlock<Outcome<T>>>
-where
-    T: ToNapiValue + Send + 'static,
-{
-    AsyncBlockBuilder::new(guard_async(fut))
-        .build(env)
-        .map_err(|e| keel::Error::Internal(e.reason))
 }
 
 async fn budget(router: &models::ModelRouter, org_id: &str) -> keel::Result<BudgetStatus> {

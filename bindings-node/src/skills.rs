@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 use keel::models::{parse_uuid, seconds};
 use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SyncOptions};
 
-use crate::error::{Outcome, guard, guard_async};
+use crate::error::{Answer, Outcome, guard, guard_async, spawn};
 
 fn org(raw: &str) -> keel::Result<Uuid> {
     parse_uuid("orgId", Some(raw))?
@@ -349,21 +350,31 @@ impl SkillRegistry {
     }
 
     /// The skills an org sees on a channel (web, slack, fleet, command_centre), compiled, with
-    /// the shadow report. Cached per (org, channel) until a sync or an override changes them.
+    /// the shadow report. Cached per (org, channel) until a sync or an override changes them; a
+    /// cached view comes back in an already-resolved Promise.
     #[napi(ts_return_type = "Promise<ResolvedSkills>")]
-    pub async fn resolve_skills(
+    pub fn resolve_skills(
         &self,
+        env: Env,
         org_id: String,
         channel: String,
-    ) -> napi::Result<Outcome<ResolvedSkills>> {
+    ) -> Outcome<Answer<ResolvedSkills>> {
+        let wanted = org(&org_id).and_then(|o| Ok((o, Channel::parse(&channel)?)));
+        if let Ok((org, channel)) = wanted
+            && let Some(inner) = self.inner.cached(org, channel)
+        {
+            return Outcome(Ok(Answer::Ready(ResolvedSkills { inner })));
+        }
         let registry = self.inner.clone();
-        guard_async(async move {
-            let inner = registry
-                .resolve_skills(org(&org_id)?, Channel::parse(&channel)?)
-                .await?;
-            Ok(ResolvedSkills { inner })
-        })
-        .await
+        // Bad arguments reject the Promise, as every other error of this method does.
+        Outcome(
+            spawn(&env, async move {
+                let (org, channel) = wanted?;
+                let inner = registry.resolve_skills(org, channel).await?;
+                Ok(ResolvedSkills { inner })
+            })
+            .map(Answer::Later),
+        )
     }
 
     /// The cached view, or null; never waits.

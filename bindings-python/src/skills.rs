@@ -13,7 +13,7 @@ use keel::models::{parse_uuid, seconds};
 use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SkillRegistry, SyncOptions};
 
 use crate::json::{Json, dict_to_map, to_json};
-use crate::runtime::{future_into_py, guard};
+use crate::runtime::{future_into_py, guard, ready};
 
 fn org(raw: &str) -> keel::Result<Uuid> {
     parse_uuid("org_id", Some(raw))?
@@ -371,6 +371,9 @@ impl PySkillRegistry {
         channel: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, channel) = guard(|| Ok((org(org_id)?, Channel::parse(channel)?)))?;
+        if let Some(inner) = self.inner.cached(org, channel) {
+            return ready(py, PyResolvedSkills { inner });
+        }
         let registry = self.inner.clone();
         future_into_py(py, async move {
             let inner = registry.resolve_skills(org, channel).await?;
