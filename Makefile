@@ -11,7 +11,7 @@ WHEEL := target/wheels/keel-$(VERSION)-cp310-abi3-*.whl
 # napi builds with an explicit --target; maturin gets the same, so both share target/<host>/.
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: help demo test bench lint build build-python build-node check-version test-rust test-python \
+.PHONY: help demo test bench lint fuzz build build-python build-node check-version test-rust test-python \
         test-node test-deno test-examples test-all fmt clean
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make test    build everything and run every test (Rust, Python, Node, Deno, examples)"
 	@echo "make bench   run the benchmarks and print the side-by-side figures"
 	@echo "make lint    rustfmt, clippy, stubtest, d.ts drift and version checks"
+	@echo "make fuzz    run each cargo fuzz target for FUZZ_SECONDS (default 60); not part of make test"
 
 demo:
 	cargo run -q -p keel-cli -- demo
@@ -99,6 +100,23 @@ $(VENV)/.bench-ok: $(VENV)/.ok
 bench: build bench/node_modules/.ok $(VENV)/.bench-ok
 	scripts/with-postgres.sh sh -c 'KEEL_BENCH_PG_URL="$$KEEL_TEST_PG_URL" $(PY) bench/run.py'
 
+
+# Coverage-guided fuzzing of the SKILL.md parser and the template compiler, seeded with the
+# library. libFuzzer prints "Done N runs in S second(s)" per target; a crash stops with its input
+# under fuzz/artifacts/. Stable Rust: no sanitizer (the targets are safe Rust).
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+	mkdir -p fuzz/corpus/frontmatter fuzz/corpus/template
+	for f in skills/*/*/SKILL.md; do \
+	  name=$$(basename $$(dirname $$f)); \
+	  cp $$f fuzz/corpus/frontmatter/$$name.md; \
+	  sed '1,/^---$$/d' $$f | sed '1,/^---$$/d' > fuzz/corpus/template/$$name.txt; \
+	done
+	for target in frontmatter template; do \
+	  (cd fuzz && cargo fuzz run -s none -O $$target corpus/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=5 -rss_limit_mb=2048) || exit 1; \
+	done
 
 check-version:
 	scripts/check-version.sh
