@@ -280,14 +280,15 @@ impl PySkillRegistry {
         )
     }
 
-    #[pyo3(signature = (key, reason = "deprecated".to_owned()))]
+    #[pyo3(signature = (key, reason = None))]
     fn deprecate<'py>(
         &self,
         py: Python<'py>,
         key: String,
-        reason: String,
+        reason: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let registry = self.inner.clone();
+        let reason = reason.unwrap_or_else(|| "deprecated".into());
         future_into_py(py, async move { registry.deprecate(&key, &reason).await })
     }
 

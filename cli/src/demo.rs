@@ -322,7 +322,7 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
         again.count(SyncAction::Unchanged)
     );
 
-    let org = uuid::Uuid::from_u128(0x5ea1e5_0000_4000_8000_000000000002);
+    let org = uuid::Uuid::from_u128(0x005e_a1e5_0000_4000_8000_0000_0000_0002);
     registry
         .set_org_context(
             org,

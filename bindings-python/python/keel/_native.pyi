@@ -1,5 +1,6 @@
 # Stub of the native module keel._native. Checked against the built module by
 # `python -m mypy.stubtest keel._native` in `make lint`.
+import builtins
 import os
 from collections.abc import Awaitable, Callable
 from types import TracebackType
@@ -34,6 +35,13 @@ __all__ = [
     "panic_sync",
     "parse_database_url",
     "roundtrip",
+    "ResolvedSkill",
+    "ResolvedSkills",
+    "SkillRegistry",
+    "channel_namespaces",
+    "compile_skill",
+    "parse_skill",
+    "validate_skills",
 ]
 
 class _Probe(TypedDict):
@@ -295,7 +303,7 @@ class ModelRouter:
 def check_agent_budget(agent_name: str, used: float) -> AgentBudget: ...
 def drain_tasks(timeout: float = 2.0) -> bool: ...
 
-class Diagnostic(TypedDict):
+class _Diagnostic(TypedDict):
     code: str
     severity: Literal["error", "warning"]
     file: str
@@ -304,19 +312,19 @@ class Diagnostic(TypedDict):
     field: str | None
     message: str
 
-class ParsedSkill(TypedDict):
+class _ParsedSkill(TypedDict):
     skill: dict[str, Any] | None
-    diagnostics: list[Diagnostic]
+    diagnostics: list[_Diagnostic]
 
-class CompiledSkill(TypedDict):
+class _CompiledSkill(TypedDict):
     content: str
     context_hash: str
 
-def parse_skill(text: str, folder: str | None = None, file: str = "SKILL.md") -> ParsedSkill: ...
+def parse_skill(text: str, folder: str | None = None, file: str = "SKILL.md") -> _ParsedSkill: ...
 def validate_skills(path: str | os.PathLike[str]) -> dict[str, Any]: ...
 def compile_skill(
     text: str, context: dict[str, Any], documents: dict[str, dict[str, str]] | None = None
-) -> CompiledSkill: ...
+) -> _CompiledSkill: ...
 def channel_namespaces(channel: str) -> list[str]: ...
 @final
 class ResolvedSkill:
@@ -362,7 +370,7 @@ class ResolvedSkills:
     def get(self, key: str) -> ResolvedSkill | None: ...
     def to_dict(self) -> dict[str, Any]: ...
     def __len__(self) -> int: ...
-    def __contains__(self, key: str) -> bool: ...
+    def __contains__(self, key: str, /) -> bool: ...
 
 @final
 class SkillRegistry:
@@ -376,9 +384,9 @@ class SkillRegistry:
         prune: bool = False,
         progress: Callable[[int, int, str], object] | None = None,
     ) -> Awaitable[dict[str, Any]]: ...
-    def list(self) -> Awaitable[list[dict[str, Any]]]: ...
-    def history(self, key: str) -> Awaitable[list[dict[str, Any]]]: ...
-    def deprecate(self, key: str, reason: str = "deprecated") -> Awaitable[int]: ...
+    def list(self) -> Awaitable[builtins.list[dict[str, Any]]]: ...
+    def history(self, key: str) -> Awaitable[builtins.list[dict[str, Any]]]: ...
+    def deprecate(self, key: str, reason: str | None = None) -> Awaitable[int]: ...
     def restore(self, key: str) -> Awaitable[int]: ...
     def set_enabled(self, org_id: str, key: str, enabled: bool) -> Awaitable[None]: ...
     def pin(self, org_id: str, key: str, version: int | None) -> Awaitable[None]: ...

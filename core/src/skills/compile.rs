@@ -34,11 +34,14 @@ pub struct Compiled {
     pub deferred: Vec<std::ops::Range<usize>>,
 }
 
+/// Where `@skill/doc` text comes from: `(skill, doc)` to the document's text.
+type Documents<'a> = &'a dyn Fn(&str, &str) -> Option<String>;
+
 /// One rendering pass: the values, where documents come from, and which roots wait.
 struct Pass<'a> {
     context: &'a Value,
     /// `None` at request time: documents were inlined when the skill was compiled.
-    document: Option<&'a dyn Fn(&str, &str) -> Option<String>>,
+    document: Option<Documents<'a>>,
     /// Roots left in place when the context lacks them (the skill's `required_context`).
     deferred: &'a [String],
 }

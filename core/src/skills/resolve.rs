@@ -222,7 +222,7 @@ pub(crate) fn resolve_org(
             );
             continue;
         }
-        if let Some((doc, text)) = over.and_then(|o| replacement(o)) {
+        if let Some((doc, text)) = over.and_then(replacement) {
             let namespace = over
                 .and_then(|o| o.namespace)
                 .or(doc.namespace)
