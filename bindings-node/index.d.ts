@@ -493,6 +493,8 @@ export interface SyncSkillsOptions {
   dryRun?: boolean
   /** Deprecate platform skills that are no longer in the folder. */
   prune?: boolean
+  /** Called after each skill with (done, total, key), on the event loop. */
+  onProgress?: (done: number, total: number, key: string) => void
 }
 
 /** Parses a W3C `traceparent`; `null` when it is not valid. */

@@ -34,8 +34,15 @@ for (const backend of BACKENDS) {
     cpSync(LIBRARY, root, { recursive: true })
     const db = await keel.connect(freshUrl(backend))
     const skills = await db.skillRegistry()
-    const first = await skills.sync(root)
+    const seen = []
+    const first = await skills.sync(root, { onProgress: (done, total, key) => seen.push([done, total, key]) })
     assert.ok(first.items.length >= 30)
+    // Progress calls are queued to the event loop; give them a few turns to arrive.
+    for (let turn = 0; turn < 200 && seen.length < first.items.length; turn++) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    assert.equal(seen.length, first.items.length)
+    assert.deepEqual(seen.at(-1).slice(0, 2), [first.items.length, first.items.length])
     assert.deepEqual(new Set(first.items.map((i) => i.action)), new Set(['created']))
     const again = await skills.sync(root)
     assert.deepEqual(new Set(again.items.map((i) => i.action)), new Set(['unchanged']))

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use napi::Env;
+use napi::bindgen_prelude::FnArgs;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
 use napi_derive::napi;
 use serde_json::Value;
 use uuid::Uuid;
@@ -94,14 +96,21 @@ pub struct SkillRegistryOptions {
     pub staleness: Option<f64>,
 }
 
+/// Called after each skill a sync handles, with (done, total, key).
+pub type SyncProgress =
+    ThreadsafeFunction<FnArgs<(u32, u32, String)>, (), FnArgs<(u32, u32, String)>, Status, false>;
+
 /// Options of `SkillRegistry.sync`.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct SyncSkillsOptions {
     /// Report what would change; write nothing.
     pub dry_run: Option<bool>,
     /// Deprecate platform skills that are no longer in the folder.
     pub prune: Option<bool>,
+    /// Called after each skill with (done, total, key), on the event loop.
+    #[napi(ts_type = "(done: number, total: number, key: string) => void")]
+    pub on_progress: Option<SyncProgress>,
 }
 
 /// What `resolveSkills(orgId, channel)` returns: the skills the channel sees, compiled, and
@@ -229,16 +238,21 @@ impl SkillRegistry {
     ) -> napi::Result<Outcome<Value>> {
         let registry = self.inner.clone();
         let options = options.unwrap_or_default();
+        let progress = options.on_progress;
         let options = SyncOptions {
             dry_run: options.dry_run.unwrap_or(false),
             prune: options.prune.unwrap_or(false),
         };
         guard_async(async move {
-            Ok(json(
-                &registry
-                    .sync(&PathBuf::from(path), options, |_, _, _| {})
-                    .await?,
-            ))
+            let report = registry
+                .sync(&PathBuf::from(path), options, |done, total, item| {
+                    if let Some(progress) = &progress {
+                        let args = (done as u32, total as u32, item.key.clone());
+                        progress.call(args.into(), ThreadsafeFunctionCallMode::NonBlocking);
+                    }
+                })
+                .await?;
+            Ok(json(&report))
         })
         .await
     }
