@@ -6,23 +6,11 @@ Prints one JSON object of nanoseconds per call. Run by bench/run.py (`make bench
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 
 from keel import _native
+from timing import per_call_ns
 
 PROBE = {"id": 1, "name": "deal-risk-scan", "score": 0.5, "tags": ["copilot", "slack"]}
-
-
-def per_call_ns(fn: Callable[[], object], *, rounds: int = 7, calls: int = 200_000) -> float:
-    """The best of `rounds` timings of `calls` calls, in ns per call (least disturbed by noise)."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter_ns()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter_ns() - start) / calls)
-    return best
 
 
 def python_noop() -> None:

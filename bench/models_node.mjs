@@ -3,18 +3,10 @@
 import { createRequire } from 'node:module'
 import { randomUUID } from 'node:crypto'
 
+import { perCallNs } from './timing.mjs'
+
 const require = createRequire(import.meta.url)
 const keel = require('../bindings-node/index.js')
-
-function perCallNs(fn, { rounds = 7, calls = 200_000 } = {}) {
-  let best = Infinity
-  for (let r = 0; r < rounds; r++) {
-    const start = process.hrtime.bigint()
-    for (let i = 0; i < calls; i++) fn()
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / calls)
-  }
-  return best
-}
 
 const db = await keel.connect('sqlite::memory:')
 const router = await db.modelRouter()

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 import uuid
-from collections.abc import Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -19,18 +17,8 @@ import litellm  # noqa: E402
 from litellm import Router  # noqa: E402
 
 import keel  # noqa: E402
+from timing import per_call_ns  # noqa: E402
 
-ROUNDS = 7
-
-
-def per_call_ns(fn: Callable[[], object], calls: int) -> float:
-    best = float("inf")
-    for _ in range(ROUNDS):
-        start = time.perf_counter_ns()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter_ns() - start) / calls)
-    return best
 
 
 def litellm_router() -> Router:
@@ -61,11 +49,11 @@ async def main() -> None:
     peer = litellm_router()
     results = {
         # The same decision LiteLLM makes: a model group (feature and tier), primary or fallback.
-        "keel_resolve": per_call_ns(lambda: router.resolve_model("copilot", "medium"), 200_000),
+        "keel_resolve": per_call_ns(lambda: router.resolve_model("copilot", "medium")),
         # With an org (its overrides and tier) and a caller's trace id, as services call it.
-        "keel_resolve_org_trace": per_call_ns(lambda: router.resolve_model("copilot", "medium", org, trace), 200_000),
+        "keel_resolve_org_trace": per_call_ns(lambda: router.resolve_model("copilot", "medium", org, trace)),
         "litellm_get_available_deployment": per_call_ns(
-            lambda: peer.get_available_deployment(model="copilot-medium"), 2_000
+            lambda: peer.get_available_deployment(model="copilot-medium"), calls=2_000
         ),
     }
     await db.close()

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { perCallNs } from './timing.mjs'
+
 const require = createRequire(import.meta.url)
 const keel = require('../bindings-node/index.js')
 const matter = require('gray-matter')
@@ -19,16 +21,6 @@ for (const ns of readdirSync(root, { withFileTypes: true }).filter((e) => e.isDi
   for (const skill of readdirSync(join(root, ns.name), { withFileTypes: true }).filter((e) => e.isDirectory())) {
     files.push([skill.name, readFileSync(join(root, ns.name, skill.name, 'SKILL.md'), 'utf8')])
   }
-}
-
-function perCallNs(fn, { rounds = 5, calls }) {
-  let best = Infinity
-  for (let r = 0; r < rounds; r++) {
-    const start = process.hrtime.bigint()
-    for (let i = 0; i < calls; i++) fn()
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / calls)
-  }
-  return best
 }
 
 async function perAwaitNs(fn, calls) {
@@ -66,10 +58,10 @@ const view = await skills.resolveSkills(org, 'slack')
 if (view.length !== 250) throw new Error(`expected 250 skills, got ${view.length}`)
 
 console.log(JSON.stringify({
-  keel_parse_validate_per_file: perCallNs(() => { for (const [f, t] of files) keel.parseSkill(t, f) }, { calls: 50 }) / files.length,
-  gray_matter_per_file: perCallNs(() => { for (const [, t] of files) matter(t, { cache: false }) }, { calls: 50 }) / files.length,
-  keel_compile_20: perCallNs(() => keel.compileSkill(text, context), { calls: 20_000 }),
-  keel_cached: perCallNs(() => skills.cached(org, 'slack'), { calls: 200_000 }),
+  keel_parse_validate_per_file: perCallNs(() => { for (const [f, t] of files) keel.parseSkill(t, f) }, { rounds: 5, calls: 50 }) / files.length,
+  gray_matter_per_file: perCallNs(() => { for (const [, t] of files) matter(t, { cache: false }) }, { rounds: 5, calls: 50 }) / files.length,
+  keel_compile_20: perCallNs(() => keel.compileSkill(text, context), { rounds: 5, calls: 20_000 }),
+  keel_cached: perCallNs(() => skills.cached(org, 'slack'), { rounds: 5 }),
   keel_resolve_awaited: await perAwaitNs(() => skills.resolveSkills(org, 'slack'), 5_000),
 }))
 await db.close()

@@ -14,18 +14,9 @@ import uuid
 import yaml
 
 import keel
+from timing import per_call_ns
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def per_call_ns(fn, calls: int, rounds: int = 5) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter_ns()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter_ns() - start) / calls)
-    return best
 
 
 def synthetic_library(root: pathlib.Path, n: int) -> None:
@@ -75,10 +66,10 @@ async def main() -> None:
             return (time.perf_counter_ns() - start) / n
 
         result = {
-            "keel_parse_validate_per_file": per_call_ns(keel_parse, 50) / len(files),
-            "pyyaml_c_parse_per_file": per_call_ns(pyyaml_parse, 50) / len(files),
-            "keel_compile_20": per_call_ns(lambda: keel.compile_skill(text, context), 20_000),
-            "keel_cached": per_call_ns(lambda: skills.cached(org, "slack"), 200_000),
+            "keel_parse_validate_per_file": per_call_ns(keel_parse, rounds=5, calls=50) / len(files),
+            "pyyaml_c_parse_per_file": per_call_ns(pyyaml_parse, rounds=5, calls=50) / len(files),
+            "keel_compile_20": per_call_ns(lambda: keel.compile_skill(text, context), rounds=5, calls=20_000),
+            "keel_cached": per_call_ns(lambda: skills.cached(org, "slack"), rounds=5),
             "keel_resolve_awaited": min([await awaited(5_000) for _ in range(3)]),
         }
         await db.close()

@@ -485,6 +485,8 @@ export interface Shadowed {
 export interface SkillRegistryOptions {
   /** Longest another instance's change goes unseen by this cache, in seconds (default 1). */
   staleness?: number
+  /** How many orgs' views the cache holds (default 1,024); the org cached longest ago goes first. */
+  maxCachedOrgs?: number
 }
 
 /** Options of `SkillRegistry.sync`. */

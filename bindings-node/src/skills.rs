@@ -94,6 +94,8 @@ pub fn channel_namespaces(channel: String) -> Outcome<Vec<&'static str>> {
 pub struct SkillRegistryOptions {
     /// Longest another instance's change goes unseen by this cache, in seconds (default 1).
     pub staleness: Option<f64>,
+    /// How many orgs' views the cache holds (default 1,024); the org cached longest ago goes first.
+    pub max_cached_orgs: Option<u32>,
 }
 
 /// Called after each skill a sync handles, with (done, total, key).
@@ -413,11 +415,20 @@ pub async fn open_registry(
     options: Option<SkillRegistryOptions>,
 ) -> napi::Result<Outcome<SkillRegistry>> {
     guard_async(async move {
-        let staleness = match options.unwrap_or_default().staleness {
+        let options = options.unwrap_or_default();
+        let defaults = RegistryOptions::default();
+        let staleness = match options.staleness {
             Some(s) => seconds("staleness", s)?,
-            None => RegistryOptions::default().staleness,
+            None => defaults.staleness,
         };
-        let inner = skills::SkillRegistry::open(&keel, RegistryOptions { staleness }).await?;
+        let max_cached_orgs = options
+            .max_cached_orgs
+            .map_or(defaults.max_cached_orgs, |n| n as usize);
+        let options = RegistryOptions {
+            staleness,
+            max_cached_orgs,
+        };
+        let inner = skills::SkillRegistry::open(&keel, options).await?;
         Ok(SkillRegistry { inner })
     })
     .await

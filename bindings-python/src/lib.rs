@@ -131,9 +131,14 @@ impl PyKeel {
     }
 
     /// Opens the skills registry on this database (awaitable); see `keel.Keel.skill_registry`.
-    #[pyo3(signature = (*, staleness = 1.0))]
-    fn skill_registry<'py>(&self, py: Python<'py>, staleness: f64) -> PyResult<Bound<'py, PyAny>> {
-        skills::open_registry(py, self.inner.clone(), staleness)
+    #[pyo3(signature = (*, staleness = 1.0, max_cached_orgs = 1024))]
+    fn skill_registry<'py>(
+        &self,
+        py: Python<'py>,
+        staleness: f64,
+        max_cached_orgs: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        skills::open_registry(py, self.inner.clone(), staleness, max_cached_orgs)
     }
 
     fn install_log_sink(&self) {

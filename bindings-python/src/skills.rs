@@ -401,10 +401,12 @@ pub fn open_registry(
     py: Python<'_>,
     keel: keel::Keel,
     staleness: f64,
+    max_cached_orgs: usize,
 ) -> PyResult<Bound<'_, PyAny>> {
     let options = guard(|| {
         Ok(RegistryOptions {
             staleness: seconds("staleness", staleness)?,
+            max_cached_orgs,
         })
     })?;
     future_into_py(py, async move {

@@ -49,12 +49,14 @@ fn compile_20(c: &mut Criterion) {
         "company_name": "acme", "deal": {"name": "renewal"}, "contacts": ["Dana", "Marcus", "Priya"],
     });
     let no_docs = |_: &str, _: &str| None;
-    c.bench_function("skills/compile_20_substitutions", |b| {
+    let mut group = c.benchmark_group("skills");
+    group.bench_function("compile_20_substitutions", |b| {
         b.iter(|| {
             keel::skills::compile(black_box(&skill), black_box(&context), &no_docs)
                 .expect("compiled")
         })
     });
+    group.finish();
 }
 
 /// Writes a library of `n` skills spread over the four namespaces.
@@ -112,7 +114,8 @@ fn resolve_cached_500(c: &mut Criterion) {
             assert_eq!(view.len(), 250, "{channel:?}");
         }
     });
-    c.bench_function("skills/resolve_cached_500", |b| {
+    let mut group = c.benchmark_group("skills");
+    group.bench_function("resolve_cached_500", |b| {
         b.to_async(&rt).iter(|| async {
             registry
                 .resolve_skills(black_box(org), Channel::Slack)
@@ -120,7 +123,6 @@ fn resolve_cached_500(c: &mut Criterion) {
                 .expect("resolve")
         })
     });
-    let mut group = c.benchmark_group("skills");
     group.sample_size(10);
     group.bench_function("resolve_cold_500", |b| {
         b.to_async(&rt).iter(|| async {

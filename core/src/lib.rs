@@ -21,6 +21,7 @@
 pub mod error;
 pub mod ffi_probe;
 pub mod models;
+mod refresher;
 pub mod skills;
 pub mod store;
 pub mod telemetry;

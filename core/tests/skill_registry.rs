@@ -49,6 +49,14 @@ fn write_skill(root: &Path, ns: &str, name: &str, body: &str) {
     std::fs::write(dir.join("SKILL.md"), skill(ns, name, body)).unwrap();
 }
 
+/// Syncs `root` with the default options.
+async fn sync(skills: &SkillRegistry, root: &Path) -> keel::skills::SyncReport {
+    skills
+        .sync(root, SyncOptions::default(), |_, _, _| {})
+        .await
+        .unwrap()
+}
+
 async fn registry(keel: &Keel) -> SkillRegistry {
     SkillRegistry::open(keel, RegistryOptions::default())
         .await
@@ -90,10 +98,7 @@ async fn sync_is_idempotent_and_versions_follow_content() {
         assert!(first.items.len() >= 30, "{backend:?}");
         assert_eq!(calls, first.items.len());
         assert_eq!(first.count(SyncAction::Created), first.items.len());
-        let again = skills
-            .sync(&root, SyncOptions::default(), |_, _, _| {})
-            .await
-            .unwrap();
+        let again = sync(&skills, &root).await;
         assert_eq!(
             again.count(SyncAction::Unchanged),
             again.items.len(),
@@ -122,10 +127,7 @@ async fn sync_is_idempotent_and_versions_follow_content() {
             1,
             "dry run wrote"
         );
-        let bumped = skills
-            .sync(&root, SyncOptions::default(), |_, _, _| {})
-            .await
-            .unwrap();
+        let bumped = sync(&skills, &root).await;
         let item = bumped
             .items
             .iter()
@@ -137,10 +139,24 @@ async fn sync_is_idempotent_and_versions_follow_content() {
         );
         assert_eq!(bumped.count(SyncAction::Updated), 1);
         std::fs::write(&file, &original).unwrap();
-        let back = skills
-            .sync(&root, SyncOptions::default(), |_, _, _| {})
+        let dry = skills
+            .sync(
+                &root,
+                SyncOptions {
+                    dry_run: true,
+                    prune: false,
+                },
+                |_, _, _| {},
+            )
             .await
             .unwrap();
+        let item = dry.items.iter().find(|i| i.key == "deal-status").unwrap();
+        assert_eq!(
+            (item.action, item.version),
+            (SyncAction::Restored, 1),
+            "a dry run says what a sync would do"
+        );
+        let back = sync(&skills, &root).await;
         let item = back.items.iter().find(|i| i.key == "deal-status").unwrap();
         assert_eq!((item.action, item.version), (SyncAction::Restored, 1));
         let history = skills.history("deal-status").await.unwrap();
@@ -158,10 +174,7 @@ async fn sync_is_idempotent_and_versions_follow_content() {
         let refs = root.join("copilot/deal-status/references");
         std::fs::create_dir_all(&refs).unwrap();
         std::fs::write(refs.join("notes.md"), "Stage notes.").unwrap();
-        let with_doc = skills
-            .sync(&root, SyncOptions::default(), |_, _, _| {})
-            .await
-            .unwrap();
+        let with_doc = sync(&skills, &root).await;
         assert_eq!(with_doc.count(SyncAction::Updated), 1);
 
         // Prune deprecates what left the folder.
@@ -222,10 +235,7 @@ async fn concurrent_syncs_never_leave_zero_or_two_current_versions() {
         let skills = registry(&keel).await;
         let base = std::env::temp_dir().join(format!("keel_race_{}", Uuid::new_v4()));
         write_skill(&base.join("v0"), "shared", "raced", "Version zero.");
-        skills
-            .sync(&base.join("v0"), SyncOptions::default(), |_, _, _| {})
-            .await
-            .unwrap();
+        sync(&skills, &base.join("v0")).await;
         let writers = 12;
         for i in 1..=writers {
             write_skill(
@@ -302,10 +312,7 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
             "Shared ${company_name|upper}.",
         );
         write_skill(&root, "shared", "needs-deal", "Deal ${deal.name}.");
-        skills
-            .sync(&root, SyncOptions::default(), |_, _, _| {})
-            .await
-            .unwrap();
+        sync(&skills, &root).await;
         let org = Uuid::new_v4();
         skills
             .set_org_context(org, serde_json::json!({"company_name": "Acme"}))
@@ -415,10 +422,7 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
 
         // Pin: a new version is synced; the org stays on version 1.
         write_skill(&root, "fleet", "fleet-only", "Fleet, second edition.");
-        skills
-            .sync(&root, SyncOptions::default(), |_, _, _| {})
-            .await
-            .unwrap();
+        sync(&skills, &root).await;
         skills.pin(org, "fleet-only", Some(1)).await.unwrap();
         let fleet = skills.resolve_skills(org, Channel::Fleet).await.unwrap();
         let pinned = fleet.get("fleet-only").unwrap();
@@ -502,15 +506,13 @@ async fn other_instances_drop_stale_views_within_the_staleness_bound() {
         // Two registries share nothing but the database, as two processes would.
         let options = RegistryOptions {
             staleness: Duration::from_millis(50),
+            ..RegistryOptions::default()
         };
         let writer = SkillRegistry::open(&keel, options.clone()).await.unwrap();
         let reader = SkillRegistry::open(&keel, options).await.unwrap();
         let root = std::env::temp_dir().join(format!("keel_stale_{}", Uuid::new_v4()));
         write_skill(&root, "shared", "first", "One.");
-        writer
-            .sync(&root, SyncOptions::default(), |_, _, _| {})
-            .await
-            .unwrap();
+        sync(&writer, &root).await;
         let org = Uuid::new_v4();
         let before = reader.resolve_skills(org, Channel::Web).await.unwrap();
         assert_eq!(keys(&before), ["first"]);
@@ -527,6 +529,34 @@ async fn other_instances_drop_stale_views_within_the_staleness_bound() {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_cache_holds_at_most_max_cached_orgs() {
+    on_each_backend(|_, keel| async move {
+        let options = RegistryOptions {
+            max_cached_orgs: 2,
+            ..RegistryOptions::default()
+        };
+        let skills = SkillRegistry::open(&keel, options).await.unwrap();
+        let root = std::env::temp_dir().join(format!("keel_bound_{}", Uuid::new_v4()));
+        write_skill(&root, "shared", "only", "One.");
+        sync(&skills, &root).await;
+        let orgs: Vec<Uuid> = (0..3).map(|_| Uuid::new_v4()).collect();
+        for org in &orgs {
+            skills.resolve_skills(*org, Channel::Web).await.unwrap();
+            // One compile fills every channel of the org.
+            assert!(skills.cached(*org, Channel::Slack).is_some());
+        }
+        assert!(
+            skills.cached(orgs[0], Channel::Web).is_none(),
+            "the oldest org goes first"
+        );
+        assert!(skills.cached(orgs[1], Channel::Web).is_some());
+        assert!(skills.cached(orgs[2], Channel::Web).is_some());
         std::fs::remove_dir_all(&root).ok();
     })
     .await;

@@ -20,6 +20,7 @@ use super::resolve::{DEFAULT_TIER, Resolution, resolve};
 use super::store::{self, PROVIDER_WIDE, StoredBreaker, now_ms};
 use crate::Keel;
 use crate::error::{Error, Result};
+use crate::refresher::Refresher;
 use crate::telemetry::{Logger, LoggerOptions};
 
 /// Router tuning.
@@ -178,15 +179,7 @@ struct RouterInner {
     /// Where background work runs.
     runtime: tokio::runtime::Handle,
     logger: Logger,
-    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for RouterInner {
-    fn drop(&mut self) {
-        if let Some(task) = self.refresher.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
-    }
+    refresher: Refresher,
 }
 
 /// The model router. Cheap to clone; clones share the caches.
@@ -228,19 +221,15 @@ impl ModelRouter {
             claiming: Mutex::new(HashSet::new()),
             won: Mutex::new(HashSet::new()),
             runtime: tokio::runtime::Handle::current(),
-            refresher: Mutex::new(None),
+            refresher: Refresher::default(),
         });
-        let weak = Arc::downgrade(&inner);
-        let staleness = inner.options.staleness.max(Duration::from_millis(10));
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(staleness);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
+        let staleness = inner.options.staleness;
+        inner
+            .refresher
+            .start(&inner, staleness, |inner| async move {
                 match load_breakers(&inner.keel).await {
                     Ok(fresh) => inner.breakers.store(Arc::new(fresh)),
-                    Err(Error::Closed) | Err(Error::Forked { .. }) => return,
+                    Err(Error::Closed) | Err(Error::Forked { .. }) => return false,
                     Err(err) => {
                         tracing::warn!(error = %err, "keel model router: breaker refresh failed")
                     }
@@ -254,9 +243,8 @@ impl ModelRouter {
                         }
                     }
                 }
-            }
-        });
-        *inner.refresher.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+                true
+            });
         Ok(Self { inner })
     }
 

@@ -27,19 +27,59 @@ use super::store::{
 };
 use crate::Keel;
 use crate::error::{Error, Result};
+use crate::refresher::Refresher;
 
 /// Registry tuning.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// Longest a change made by another instance goes unseen by this one's cache (default 1 s).
     pub staleness: Duration,
+    /// How many orgs' views the cache holds (default 1,024); past it, the org cached longest
+    /// ago is dropped first. A view shares its compiled skills with the org's other channels.
+    pub max_cached_orgs: usize,
 }
 
 impl Default for RegistryOptions {
     fn default() -> Self {
         Self {
             staleness: Duration::from_secs(1),
+            max_cached_orgs: 1024,
         }
+    }
+}
+
+/// The cached views, and the orgs in the order they were cached, for the bound.
+#[derive(Default)]
+struct Views {
+    by_key: HashMap<(Uuid, Channel), Arc<ResolvedSkills>>,
+    orgs: std::collections::VecDeque<Uuid>,
+}
+
+impl Views {
+    fn insert(&mut self, org: Uuid, views: Vec<(Channel, Arc<ResolvedSkills>)>, max_orgs: usize) {
+        if !self.orgs.contains(&org) {
+            self.orgs.push_back(org);
+        }
+        for (channel, view) in views {
+            self.by_key.insert((org, channel), view);
+        }
+        while self.orgs.len() > max_orgs.max(1) {
+            if let Some(oldest) = self.orgs.pop_front() {
+                self.remove(oldest);
+            }
+        }
+    }
+
+    fn remove(&mut self, org: Uuid) {
+        for channel in Channel::ALL {
+            self.by_key.remove(&(org, channel));
+        }
+        self.orgs.retain(|o| *o != org);
+    }
+
+    fn clear(&mut self) {
+        self.by_key.clear();
+        self.orgs.clear();
     }
 }
 
@@ -79,20 +119,13 @@ struct Inner {
     keel: Keel,
     /// The current platform versions; `None` after a library change, until the next load.
     platform: ArcSwapOption<Vec<StoredVersion>>,
-    views: RwLock<HashMap<(Uuid, Channel), Arc<ResolvedSkills>>>,
+    max_cached_orgs: usize,
+    views: RwLock<Views>,
     /// Bumped by every invalidation, so a load that started before one is not cached after it.
     epoch: AtomicU64,
     /// The generation of each scope when last seen.
     seen: Mutex<HashMap<String, i64>>,
-    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(task) = self.refresher.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
-    }
+    refresher: Refresher,
 }
 
 /// The skills handle. Cheap to clone; clones share the cache.
@@ -104,7 +137,7 @@ pub struct SkillRegistry {
 impl std::fmt::Debug for SkillRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SkillRegistry")
-            .field("cached_views", &read(&self.inner.views).len())
+            .field("cached_views", &read(&self.inner.views).by_key.len())
             .finish()
     }
 }
@@ -149,31 +182,26 @@ impl SkillRegistry {
         let inner = Arc::new(Inner {
             keel: keel.clone(),
             platform: ArcSwapOption::empty(),
-            views: RwLock::new(HashMap::new()),
+            max_cached_orgs: options.max_cached_orgs,
+            views: RwLock::new(Views::default()),
             epoch: AtomicU64::new(0),
             seen: Mutex::new(seen.into_iter().collect()),
-            refresher: Mutex::new(None),
+            refresher: Refresher::default(),
         });
-        let weak = Arc::downgrade(&inner);
-        let staleness = options.staleness.max(Duration::from_millis(10));
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(staleness);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(inner) = weak.upgrade() else { return };
-                let pool = match inner.keel.pool() {
-                    Ok(pool) => pool,
-                    Err(_) => return,
+        inner
+            .refresher
+            .start(&inner, options.staleness, |inner| async move {
+                let fresh = match inner.keel.pool() {
+                    Ok(pool) => store::generations(pool).await,
+                    Err(err) => Err(err),
                 };
-                match store::generations(pool).await {
+                match fresh {
                     Ok(fresh) => SkillRegistry { inner }.apply_generations(fresh),
-                    Err(Error::Closed) | Err(Error::Forked { .. }) => return,
+                    Err(Error::Closed) | Err(Error::Forked { .. }) => return false,
                     Err(err) => tracing::warn!(error = %err, "keel skills: generation poll failed"),
                 }
-            }
-        });
-        *lock(&inner.refresher) = Some(task);
+                true
+            });
         Ok(Self { inner })
     }
 
@@ -197,6 +225,21 @@ impl SkillRegistry {
         }
     }
 
+    /// After a change this process made to `scope`: records the scope's generation as seen,
+    /// then drops what it cached, so the poll does not drop it a second time. The order
+    /// matters: whatever the generation read covers committed before the caches are dropped.
+    async fn changed(&self, scope: &str) {
+        if let Ok(pool) = self.inner.keel.pool()
+            && let Ok(Some(generation)) = store::generation(pool, scope).await
+        {
+            lock(&self.inner.seen).insert(scope.to_owned(), generation);
+        }
+        match Uuid::parse_str(scope) {
+            Ok(org) => self.invalidate_org(org),
+            Err(_) => self.invalidate(),
+        }
+    }
+
     /// Drops every cached view and the cached platform versions.
     pub fn invalidate(&self) {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
@@ -207,7 +250,7 @@ impl SkillRegistry {
     /// Drops the cached views of one org.
     pub fn invalidate_org(&self, org: Uuid) {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);
-        write(&self.inner.views).retain(|(o, _), _| *o != org);
+        write(&self.inner.views).remove(org);
     }
 
     /// Reads and validates a folder (see [`load_library`]); nothing is written.
@@ -276,7 +319,7 @@ impl SkillRegistry {
                 .extend(store::prune(pool, &keep, options.dry_run).await?);
         }
         if report.changed() && !options.dry_run {
-            self.invalidate();
+            self.changed(LIBRARY_SCOPE).await;
         }
         Ok(report)
     }
@@ -321,7 +364,7 @@ impl SkillRegistry {
         let version = store::set_deprecated(self.inner.keel.pool()?, key, reason)
             .await?
             .ok_or_else(|| Error::invalid_input("key", format!("`{key}` is not a synced skill")))?;
-        self.invalidate();
+        self.changed(LIBRARY_SCOPE).await;
         Ok(version)
     }
 
@@ -347,7 +390,7 @@ impl SkillRegistry {
             }
         }
         store::set_override(self.inner.keel.pool()?, org, key, &change).await?;
-        self.invalidate_org(org);
+        self.changed(&org.to_string()).await;
         Ok(())
     }
 
@@ -397,7 +440,7 @@ impl SkillRegistry {
         }
         let hash = context_hash(&context);
         store::set_context(self.inner.keel.pool()?, org, &context, &hash).await?;
-        self.invalidate_org(org);
+        self.changed(&org.to_string()).await;
         Ok(())
     }
 
@@ -411,7 +454,7 @@ impl SkillRegistry {
 
     /// The cached view of (`org`, `channel`), if there is one. Never waits.
     pub fn cached(&self, org: Uuid, channel: Channel) -> Option<Arc<ResolvedSkills>> {
-        read(&self.inner.views).get(&(org, channel)).cloned()
+        read(&self.inner.views).by_key.get(&(org, channel)).cloned()
     }
 
     /// The skills `org` sees on `channel`, compiled, with what was shadowed and why (see
@@ -438,9 +481,7 @@ impl SkillRegistry {
             .ok_or_else(|| Error::Internal("channel view missing".into()))?;
         let mut cache = write(&self.inner.views);
         if self.inner.epoch.load(Ordering::Acquire) == epoch {
-            for (c, view) in views {
-                cache.insert((org, c), view);
-            }
+            cache.insert(org, views, self.inner.max_cached_orgs);
         }
         Ok(wanted)
     }

@@ -164,14 +164,6 @@ pub(crate) async fn sync_skill(
             Some((ns, version, h)) if *h == hash && ns == namespace => {
                 item(*version, previous, SyncAction::Unchanged)
             }
-            _ if dry_run => {
-                let action = if current.is_none() {
-                    SyncAction::Created
-                } else {
-                    SyncAction::Updated
-                };
-                item(previous.unwrap_or(0) + 1, previous, action)
-            }
             _ => {
                 let earlier: Option<i64> =
                     sqlx::query_scalar(&sql("SELECT version::int8 FROM platform_skills
@@ -181,6 +173,24 @@ pub(crate) async fn sync_skill(
                     .bind(&hash)
                     .fetch_optional(&mut *tx)
                     .await?;
+                let fresh = if current.is_none() {
+                    SyncAction::Created
+                } else {
+                    SyncAction::Updated
+                };
+                if dry_run {
+                    let next: Option<i64> = sqlx::query_scalar(&sql(
+                        "SELECT max(version)::int8 FROM platform_skills WHERE skill_key = $1",
+                    ))
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    // Returning drops the transaction: a dry run reads and rolls back.
+                    return Ok(match earlier {
+                        Some(version) => item(version, previous, SyncAction::Restored),
+                        None => item(next.unwrap_or(0) + 1, previous, fresh),
+                    });
+                }
                 sqlx::query(&sql(
                     "UPDATE platform_skills SET is_current = false WHERE skill_key = $1 AND is_current",
                 ))
@@ -219,12 +229,7 @@ pub(crate) async fn sync_skill(
                     .bind(&documents)
                     .fetch_one(&mut *tx)
                     .await?;
-                    let action = if current.is_none() {
-                        SyncAction::Created
-                    } else {
-                        SyncAction::Updated
-                    };
-                    (version, action)
+                    (version, fresh)
                 };
                 sqlx::query(&sql(BUMP))
                     .bind(LIBRARY_SCOPE)
@@ -732,5 +737,15 @@ pub(crate) async fn generations(pool: &Pool) -> Result<Vec<(String, i64)>> {
         "SELECT scope, generation FROM skill_generations"
     )
     .fetch_all(conn)
+    .await?))
+}
+
+/// The generation counter of one scope, if it was ever bumped.
+pub(crate) async fn generation(pool: &Pool, scope: &str) -> Result<Option<i64>> {
+    Ok(on_pool!(pool, |conn, sql| sqlx::query_scalar(&sql(
+        "SELECT generation FROM skill_generations WHERE scope = $1"
+    ))
+    .bind(scope)
+    .fetch_optional(conn)
     .await?))
 }
