@@ -516,19 +516,30 @@ async fn other_instances_drop_stale_views_within_the_staleness_bound() {
         let org = Uuid::new_v4();
         let before = reader.resolve_skills(org, Channel::Web).await.unwrap();
         assert_eq!(keys(&before), ["first"]);
+        // An org change, then a library change, each seen by the other registry in time.
         writer.set_enabled(org, "first", false).await.unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let view = reader.resolve_skills(org, Channel::Web).await.unwrap();
-            if view.is_empty() {
-                break;
+        let wait_for = |want: Vec<&'static str>| {
+            let reader = reader.clone();
+            async move {
+                let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                loop {
+                    let view = reader.resolve_skills(org, Channel::Web).await.unwrap();
+                    if keys(&view) == want {
+                        break;
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "{backend:?}: stale past the bound: {:?}",
+                        keys(&view)
+                    );
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{backend:?}: stale past the bound"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        };
+        wait_for(vec![]).await;
+        write_skill(&root, "shared", "second", "Two.");
+        sync(&writer, &root).await;
+        wait_for(vec!["second"]).await;
         std::fs::remove_dir_all(&root).ok();
     })
     .await;

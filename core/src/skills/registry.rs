@@ -178,7 +178,7 @@ impl SkillRegistry {
     /// # Errors
     /// [`Error::Storage`] when the tables cannot be read.
     pub async fn open(keel: &Keel, options: RegistryOptions) -> Result<Self> {
-        let seen = store::generations(keel.pool()?).await?;
+        let seen = store::generations(keel.pool()?, &[]).await?;
         let inner = Arc::new(Inner {
             keel: keel.clone(),
             platform: ArcSwapOption::empty(),
@@ -191,8 +191,10 @@ impl SkillRegistry {
         inner
             .refresher
             .start(&inner, options.staleness, |inner| async move {
+                // An org that is not cached needs no invalidation: its next resolve reads fresh.
+                let cached: Vec<Uuid> = read(&inner.views).orgs.iter().copied().collect();
                 let fresh = match inner.keel.pool() {
-                    Ok(pool) => store::generations(pool).await,
+                    Ok(pool) => store::generations(pool, &cached).await,
                     Err(err) => Err(err),
                 };
                 match fresh {
@@ -205,6 +207,8 @@ impl SkillRegistry {
         Ok(Self { inner })
     }
 
+    /// Drops what changed since the last poll. An org seen for the first time is dropped too:
+    /// its view may have been filled before a change this process never saw.
     fn apply_generations(&self, fresh: Vec<(String, i64)>) {
         let mut changed = Vec::new();
         {
