@@ -137,5 +137,58 @@ fn resolve_cached_500(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-criterion_group!(benches, parse_validate, compile_20, resolve_cached_500);
+/// The first `resolve_skills` of a new org on PostgreSQL (`KEEL_BENCH_PG_URL`): load, compile
+/// 500 skills and record every compiled row, the cost an org pays once per library change.
+fn resolve_first_500_postgres(c: &mut Criterion) {
+    let url =
+        std::env::var("KEEL_BENCH_PG_URL").expect("KEEL_BENCH_PG_URL: run through `make bench`");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let root = synthetic_library(500);
+    let registry = rt.block_on(async {
+        let keel = keel::Keel::connect(&url).await.expect("connect");
+        let registry = SkillRegistry::open(&keel, RegistryOptions::default())
+            .await
+            .expect("registry");
+        registry
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .expect("sync");
+        registry
+    });
+    let mut group = c.benchmark_group("skills");
+    group.sample_size(10);
+    group.bench_function("resolve_first_500_postgres", |b| {
+        b.to_async(&rt).iter_custom(|iterations| {
+            let registry = registry.clone();
+            async move {
+                let mut total = std::time::Duration::ZERO;
+                for _ in 0..iterations {
+                    let org = uuid::Uuid::new_v4();
+                    registry
+                        .set_org_context(org, serde_json::json!({"company_name": "Acme"}))
+                        .await
+                        .expect("context");
+                    let started = std::time::Instant::now();
+                    let view = registry
+                        .resolve_skills(org, Channel::Slack)
+                        .await
+                        .expect("resolve");
+                    total += started.elapsed();
+                    assert_eq!(view.len(), 250);
+                }
+                total
+            }
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+criterion_group!(
+    benches,
+    parse_validate,
+    compile_20,
+    resolve_cached_500,
+    resolve_first_500_postgres
+);
 criterion_main!(benches);

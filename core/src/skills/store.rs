@@ -698,36 +698,67 @@ pub(crate) struct CompiledRow<'a> {
     pub context_hash: &'a str,
 }
 
-/// Records compiled skills on the org's rows (creating rows that do not exist), in one
-/// transaction.
+/// Records compiled skills on the org's rows (creating rows that do not exist) in one
+/// statement: an `UNNEST` of arrays on PostgreSQL, a `json_each` of one array on SQLite.
 pub(crate) async fn store_compiled(pool: &Pool, org: Uuid, rows: &[CompiledRow<'_>]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let scope = org.to_string();
-    in_transaction!(pool, None::<&str>, |tx, sql| {
-        for row in rows {
-            sqlx::query(&sql(
-                "INSERT INTO organization_skills (id, org_id, skill_key, compiled_frontmatter, compiled_content,
+    const UPDATE: &str = "ON CONFLICT (org_id, skill_key) DO UPDATE SET
+             compiled_frontmatter = EXCLUDED.compiled_frontmatter,
+             compiled_content = EXCLUDED.compiled_content,
+             compiled_version = EXCLUDED.compiled_version, context_hash = EXCLUDED.context_hash,
+             needs_recompile = false, last_compiled_at = EXCLUDED.last_compiled_at";
+    match pool {
+        Pool::Postgres(pg) => {
+            let keys: Vec<&str> = rows.iter().map(|r| r.key).collect();
+            let frontmatter: Vec<&str> = rows.iter().map(|r| r.frontmatter.as_str()).collect();
+            let content: Vec<&str> = rows.iter().map(|r| r.content).collect();
+            let versions: Vec<Option<i32>> = rows
+                .iter()
+                .map(|r| r.version.and_then(|v| i32::try_from(v).ok()))
+                .collect();
+            let hashes: Vec<&str> = rows.iter().map(|r| r.context_hash).collect();
+            sqlx::query(&format!(
+                "INSERT INTO organization_skills (org_id, skill_key, compiled_frontmatter, compiled_content,
                      compiled_version, context_hash, needs_recompile, last_compiled_at)
-                 VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5, $6, $7, false, now())
-                 ON CONFLICT (org_id, skill_key) DO UPDATE SET
-                     compiled_frontmatter = EXCLUDED.compiled_frontmatter,
-                     compiled_content = EXCLUDED.compiled_content,
-                     compiled_version = EXCLUDED.compiled_version, context_hash = EXCLUDED.context_hash,
-                     needs_recompile = false, last_compiled_at = now()",
+                 SELECT $1::uuid, k, f::jsonb, c, v, h, false, now()
+                 FROM UNNEST($2::text[], $3::text[], $4::text[], $5::int4[], $6::text[]) AS t(k, f, c, v, h)
+                 {UPDATE}"
             ))
-            .bind(Uuid::new_v4().to_string())
-            .bind(&scope)
-            .bind(row.key)
-            .bind(&row.frontmatter)
-            .bind(row.content)
-            .bind(row.version.map(i64::from))
-            .bind(row.context_hash)
-            .execute(&mut *tx)
+            .bind(org)
+            .bind(&keys)
+            .bind(&frontmatter)
+            .bind(&content)
+            .bind(&versions)
+            .bind(&hashes)
+            .execute(pg)
             .await?;
         }
-    });
+        Pool::Sqlite(lite) => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": Uuid::new_v4().to_string(), "key": r.key, "frontmatter": r.frontmatter,
+                        "content": r.content, "version": r.version, "hash": r.context_hash,
+                    })
+                })
+                .collect();
+            sqlx::query(&sqlite_dialect(&format!(
+                "INSERT INTO organization_skills (id, org_id, skill_key, compiled_frontmatter,
+                     compiled_content, compiled_version, context_hash, needs_recompile, last_compiled_at)
+                 SELECT value ->> 'id', $1, value ->> 'key', value ->> 'frontmatter',
+                     value ->> 'content', value ->> 'version', value ->> 'hash', false, now()
+                 FROM json_each($2) WHERE true
+                 {UPDATE}"
+            )))
+            .bind(org.to_string())
+            .bind(serde_json::Value::Array(items).to_string())
+            .execute(lite)
+            .await?;
+        }
+    }
     Ok(())
 }
 
