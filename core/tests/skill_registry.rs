@@ -49,12 +49,23 @@ fn write_skill(root: &Path, ns: &str, name: &str, body: &str) {
     std::fs::write(dir.join("SKILL.md"), skill(ns, name, body)).unwrap();
 }
 
+/// Syncs `root` with `options`.
+async fn sync_with(
+    skills: &SkillRegistry,
+    root: &Path,
+    options: SyncOptions,
+) -> keel::skills::SyncReport {
+    skills.sync(root, options, |_, _, _| {}).await.unwrap()
+}
+
 /// Syncs `root` with the default options.
 async fn sync(skills: &SkillRegistry, root: &Path) -> keel::skills::SyncReport {
-    skills
-        .sync(root, SyncOptions::default(), |_, _, _| {})
-        .await
-        .unwrap()
+    sync_with(skills, root, SyncOptions::default()).await
+}
+
+/// The entry of `key` in a sync report.
+fn entry<'r>(report: &'r keel::skills::SyncReport, key: &str) -> &'r keel::skills::SyncItem {
+    report.items.iter().find(|i| i.key == key).unwrap()
 }
 
 async fn registry(keel: &Keel) -> SkillRegistry {
@@ -110,17 +121,15 @@ async fn sync_is_idempotent_and_versions_follow_content() {
         let file = root.join("copilot/deal-status/SKILL.md");
         let original = std::fs::read_to_string(&file).unwrap();
         std::fs::write(&file, format!("{original}\nOne more line.\n")).unwrap();
-        let dry = skills
-            .sync(
-                &root,
-                SyncOptions {
-                    dry_run: true,
-                    prune: false,
-                },
-                |_, _, _| {},
-            )
-            .await
-            .unwrap();
+        let dry = sync_with(
+            &skills,
+            &root,
+            SyncOptions {
+                dry_run: true,
+                prune: false,
+            },
+        )
+        .await;
         assert_eq!(dry.count(SyncAction::Updated), 1);
         assert_eq!(
             skills.history("deal-status").await.unwrap().len(),
@@ -128,36 +137,30 @@ async fn sync_is_idempotent_and_versions_follow_content() {
             "dry run wrote"
         );
         let bumped = sync(&skills, &root).await;
-        let item = bumped
-            .items
-            .iter()
-            .find(|i| i.key == "deal-status")
-            .unwrap();
+        let item = entry(&bumped, "deal-status");
         assert_eq!(
             (item.action, item.previous, item.version),
             (SyncAction::Updated, Some(1), 2)
         );
         assert_eq!(bumped.count(SyncAction::Updated), 1);
         std::fs::write(&file, &original).unwrap();
-        let dry = skills
-            .sync(
-                &root,
-                SyncOptions {
-                    dry_run: true,
-                    prune: false,
-                },
-                |_, _, _| {},
-            )
-            .await
-            .unwrap();
-        let item = dry.items.iter().find(|i| i.key == "deal-status").unwrap();
+        let dry = sync_with(
+            &skills,
+            &root,
+            SyncOptions {
+                dry_run: true,
+                prune: false,
+            },
+        )
+        .await;
+        let item = entry(&dry, "deal-status");
         assert_eq!(
             (item.action, item.version),
             (SyncAction::Restored, 1),
             "a dry run says what a sync would do"
         );
         let back = sync(&skills, &root).await;
-        let item = back.items.iter().find(|i| i.key == "deal-status").unwrap();
+        let item = entry(&back, "deal-status");
         assert_eq!((item.action, item.version), (SyncAction::Restored, 1));
         let history = skills.history("deal-status").await.unwrap();
         assert_eq!(history.len(), 2);
@@ -179,17 +182,15 @@ async fn sync_is_idempotent_and_versions_follow_content() {
 
         // Prune deprecates what left the folder.
         std::fs::remove_dir_all(root.join("fleet/eod-summary")).unwrap();
-        let pruned = skills
-            .sync(
-                &root,
-                SyncOptions {
-                    dry_run: false,
-                    prune: true,
-                },
-                |_, _, _| {},
-            )
-            .await
-            .unwrap();
+        let pruned = sync_with(
+            &skills,
+            &root,
+            SyncOptions {
+                dry_run: false,
+                prune: true,
+            },
+        )
+        .await;
         assert_eq!(pruned.count(SyncAction::Pruned), 1);
         let listed = skills.list().await.unwrap();
         let eod = listed.iter().find(|s| s.key == "eod-summary").unwrap();
