@@ -2,8 +2,10 @@
 //! filtered by channel and overridden per org.
 //!
 //! - [`parse`] and [`load_library`] read files and report every problem with its line, column
-//!   and a stable code ([`format`](self) documents the fields).
-//! - [`compile`] renders a skill for an org's context.
+//!   and a stable code (`skills/README.md` in the repository is the reference for the fields,
+//!   the template language and every code).
+//! - [`compile`] renders a skill for an org's context; [`ResolvedSkill::render`] fills what
+//!   waits for a request.
 //! - [`SkillRegistry`] is the handle over the database: `sync` a folder (content-hash versions,
 //!   one transaction per skill), history, deprecation, org overrides, and
 //!   [`SkillRegistry::resolve_skills`] with its per-(org, channel) cache.

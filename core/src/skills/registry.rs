@@ -462,9 +462,9 @@ impl SkillRegistry {
     }
 
     /// The skills `org` sees on `channel`, compiled, with what was shadowed and why (see
-    /// [`super::resolve`]). Served from the cache when present; otherwise the org's skills are
-    /// compiled once for every channel, the compiled text is recorded on the org's rows, and
-    /// the views are cached.
+    /// [`ShadowReason`](super::ShadowReason) for the order overrides apply in). Served from the
+    /// cache when present; otherwise the org's skills are compiled once for every channel, the
+    /// compiled text is recorded on the org's rows, and the views are cached.
     ///
     /// # Errors
     /// [`Error::Storage`] when a read or the record of compiled skills fails.

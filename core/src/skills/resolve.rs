@@ -65,7 +65,10 @@ impl ResolvedSkill {
     }
 }
 
-/// Why a skill version is not what an org sees.
+/// Why a skill version is not what an org sees. For each platform skill, overrides apply in
+/// this order: disabled (hidden), replaced by the org's own SKILL.md, pinned to another
+/// version, moved to another namespace; then the version served is hidden if it is deprecated
+/// or does not compile with the org's context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShadowReason {
