@@ -9,7 +9,7 @@
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::store::Pool;
+use crate::store::{Pool, in_transaction};
 
 /// The grace threshold of an org without its own: the balance may go down to −10 credits.
 pub const DEFAULT_GRACE: f64 = 10.0;
@@ -270,28 +270,32 @@ async fn move_credits(
                 .fetch_optional(pg)
                 .await?)
             }
-            Pool::Postgres(pg) => {
-                let mut tx = pg.begin().await?;
+            // Otherwise the balance change, the reservation and the ledger row are one
+            // transaction, written once for both backends.
+            _ => Ok(in_transaction!(pool, None::<String>, |tx, sql| {
+                let org = charge.org_id.to_string();
                 let balance: Option<f64> = if let Some(grace) = grace_for_new_row {
-                    sqlx::query_scalar(
+                    sqlx::query_scalar(&sql(
                         "INSERT INTO org_credit_balance (org_id, balance_credits, grace_threshold_credits)
-                         VALUES ($1, $2::numeric, $3::numeric)
+                         VALUES ($1::uuid, $2::numeric, $3::numeric)
                          ON CONFLICT (org_id) DO UPDATE
-                             SET balance_credits = org_credit_balance.balance_credits + $2::numeric, updated_at = now()
-                         RETURNING balance_credits::float8",
-                    )
-                    .bind(charge.org_id)
+                             SET balance_credits = org_credit_balance.balance_credits + $2::numeric,
+                                 updated_at = now()
+                         RETURNING CAST(balance_credits AS DOUBLE PRECISION)",
+                    ))
+                    .bind(&org)
                     .bind(delta)
                     .bind(grace)
                     .fetch_optional(&mut *tx)
                     .await?
                 } else {
-                    sqlx::query_scalar(
-                        "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric, updated_at = now()
-                         WHERE org_id = $1 AND balance_credits + $2::numeric >= -grace_threshold_credits
-                         RETURNING balance_credits::float8",
-                    )
-                    .bind(charge.org_id)
+                    sqlx::query_scalar(&sql(
+                        "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric,
+                             updated_at = now()
+                         WHERE org_id = $1::uuid AND balance_credits + $2::numeric >= -grace_threshold_credits
+                         RETURNING CAST(balance_credits AS DOUBLE PRECISION)",
+                    ))
+                    .bind(&org)
                     .bind(delta)
                     .fetch_optional(&mut *tx)
                     .await?
@@ -300,24 +304,25 @@ async fn move_credits(
                     return Ok(None);
                 };
                 if let Some((id, key)) = reservation {
-                    sqlx::query(
+                    sqlx::query(&sql(
                         "INSERT INTO credit_reservations (id, org_id, amount, idempotency_key)
-                         VALUES ($1, $2, $3::numeric, $4)",
-                    )
-                    .bind(id)
-                    .bind(charge.org_id)
+                         VALUES ($1::uuid, $2::uuid, $3::numeric, $4)",
+                    ))
+                    .bind(id.to_string())
+                    .bind(&org)
                     .bind(charge.amount)
                     .bind(key)
                     .execute(&mut *tx)
                     .await?;
                 }
-                sqlx::query(
+                sqlx::query(&sql(
                     "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, description, feature_key,
                             model_id, tokens_used, agent_name, trace_id, idempotency_key, created_by)
-                     VALUES ($1, $2, $3, $4::numeric, $5::numeric, $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .bind(ledger_id)
-                .bind(charge.org_id)
+                     VALUES ($1::uuid, $2::uuid, $3, $4::numeric, $5::numeric, $6, $7, $8, $9, $10, $11::uuid,
+                             $12, $13::uuid)",
+                ))
+                .bind(ledger_id.to_string())
+                .bind(&org)
                 .bind(kind)
                 .bind(delta)
                 .bind(balance)
@@ -326,80 +331,13 @@ async fn move_credits(
                 .bind(&charge.model_id)
                 .bind(charge.tokens_used.map(|t| t.clamp(0, i64::from(i32::MAX)) as i32))
                 .bind(&charge.agent_name)
-                .bind(charge.trace_id)
-                .bind(&charge.idempotency_key)
-                .bind(charge.created_by)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(Some(balance))
-            }
-            Pool::Sqlite(lite) => {
-                let mut tx = lite.begin_with("BEGIN IMMEDIATE").await?;
-                let balance: Option<f64> = if let Some(grace) = grace_for_new_row {
-                    sqlx::query_scalar(
-                        "INSERT INTO org_credit_balance (org_id, balance_credits, grace_threshold_credits)
-                         VALUES (?1, ?2, ?3)
-                         ON CONFLICT (org_id) DO UPDATE
-                             SET balance_credits = balance_credits + ?2,
-                                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                         RETURNING CAST(balance_credits AS REAL)",
-                    )
-                    .bind(charge.org_id.to_string())
-                    .bind(delta)
-                    .bind(grace)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                } else {
-                    sqlx::query_scalar(
-                        "UPDATE org_credit_balance SET balance_credits = balance_credits + ?2,
-                             updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                         WHERE org_id = ?1 AND balance_credits + ?2 >= -grace_threshold_credits
-                         RETURNING CAST(balance_credits AS REAL)",
-                    )
-                    .bind(charge.org_id.to_string())
-                    .bind(delta)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                };
-                let Some(balance) = balance else {
-                    return Ok(None);
-                };
-                if let Some((id, key)) = reservation {
-                    sqlx::query(
-                        "INSERT INTO credit_reservations (id, org_id, amount, idempotency_key)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .bind(id.to_string())
-                    .bind(charge.org_id.to_string())
-                    .bind(charge.amount)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                sqlx::query(
-                    "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, description, feature_key,
-                            model_id, tokens_used, agent_name, trace_id, idempotency_key, created_by)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )
-                .bind(ledger_id.to_string())
-                .bind(charge.org_id.to_string())
-                .bind(kind)
-                .bind(delta)
-                .bind(balance)
-                .bind(&charge.description)
-                .bind(&charge.feature_key)
-                .bind(&charge.model_id)
-                .bind(charge.tokens_used)
-                .bind(&charge.agent_name)
                 .bind(charge.trace_id.map(|t| t.to_string()))
                 .bind(&charge.idempotency_key)
                 .bind(charge.created_by.map(|t| t.to_string()))
                 .execute(&mut *tx)
                 .await?;
-                tx.commit().await?;
-                Ok(Some(balance))
-            }
+                Some(balance)
+            })),
         }
     }
     .await;

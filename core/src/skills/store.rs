@@ -17,57 +17,10 @@ use uuid::Uuid;
 use super::format::{Namespace, SkillDoc, parse};
 use super::library::LibrarySkill;
 use crate::error::{Error, Result};
-use crate::store::{Pool, sqlite_dialect};
+use crate::store::{Pool, in_transaction, on_pool, sqlite_dialect};
 
 /// The generation scope of the platform library; org scopes are the org id.
 pub(crate) const LIBRARY_SCOPE: &str = "*";
-
-/// Runs `$body` once per backend, with `$tx` an open transaction (committed after the body) and
-/// `$sql` turning PostgreSQL text into the backend's dialect. `$lock`, when `Some(key)`, takes a
-/// transaction-scoped advisory lock on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes
-/// writers.
-macro_rules! in_transaction {
-    ($pool:expr, $lock:expr, |$tx:ident, $sql:ident| $body:block) => {
-        match $pool {
-            Pool::Postgres(pg) => {
-                let mut $tx = pg.begin().await?;
-                let $sql = |text: &str| text.to_owned();
-                if let Some(key) = $lock {
-                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                        .bind(format!("keel.skills:{key}"))
-                        .execute(&mut *$tx)
-                        .await?;
-                }
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-            Pool::Sqlite(lite) => {
-                let mut $tx = lite.begin_with("BEGIN IMMEDIATE").await?;
-                let $sql = sqlite_dialect;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-        }
-    };
-}
-
-/// Runs one read on either backend: `$run` gets the pool and the dialect function.
-macro_rules! on_pool {
-    ($pool:expr, |$conn:ident, $sql:ident| $body:expr) => {
-        match $pool {
-            Pool::Postgres($conn) => {
-                let $sql = |text: &str| text.to_owned();
-                $body
-            }
-            Pool::Sqlite($conn) => {
-                let $sql = sqlite_dialect;
-                $body
-            }
-        }
-    };
-}
 
 const BUMP: &str = "INSERT INTO skill_generations (scope, generation) VALUES ($1, 1)
      ON CONFLICT (scope) DO UPDATE SET generation = skill_generations.generation + 1, updated_at = now()";
@@ -151,7 +104,7 @@ pub(crate) async fn sync_skill(
         previous: previous.map(version_of),
         action,
     };
-    let synced = in_transaction!(pool, Some(key), |tx, sql| {
+    let synced = in_transaction!(pool, Some(format!("keel.skills:{key}")), |tx, sql| {
         let current: Option<(String, i64, String)> = sqlx::query_as(&sql(
             "SELECT namespace, version::int8, content_hash FROM platform_skills
              WHERE skill_key = $1 AND is_current",
@@ -328,24 +281,25 @@ pub(crate) async fn set_deprecated(
     key: &str,
     reason: Option<&str>,
 ) -> Result<Option<u32>> {
-    let version: Option<i64> = in_transaction!(pool, Some(key), |tx, sql| {
-        let version: Option<i64> = sqlx::query_scalar(&sql("UPDATE platform_skills
+    let version: Option<i64> =
+        in_transaction!(pool, Some(format!("keel.skills:{key}")), |tx, sql| {
+            let version: Option<i64> = sqlx::query_scalar(&sql("UPDATE platform_skills
              SET deprecated_at = CASE WHEN $2 THEN coalesce(deprecated_at, now()) END,
                  deprecation_reason = $3
              WHERE skill_key = $1 AND is_current RETURNING version::int8"))
-        .bind(key)
-        .bind(reason.is_some())
-        .bind(reason)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if version.is_some() {
-            sqlx::query(&sql(BUMP))
-                .bind(LIBRARY_SCOPE)
-                .execute(&mut *tx)
-                .await?;
-        }
-        version
-    });
+            .bind(key)
+            .bind(reason.is_some())
+            .bind(reason)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if version.is_some() {
+                sqlx::query(&sql(BUMP))
+                    .bind(LIBRARY_SCOPE)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            version
+        });
     Ok(version.map(version_of))
 }
 
@@ -609,7 +563,7 @@ pub(crate) async fn set_override(
          ON CONFLICT (org_id, skill_key) DO UPDATE SET {assignments}, updated_at = now()"
     );
     let scope = org.to_string();
-    in_transaction!(pool, None::<&str>, |tx, sql| {
+    in_transaction!(pool, None::<String>, |tx, sql| {
         if let OverrideChange::Pin(Some(version)) = change {
             let exists: Option<i64> = sqlx::query_scalar(&sql(
                 "SELECT version::int8 FROM platform_skills WHERE skill_key = $1 AND version = $2",
@@ -657,7 +611,7 @@ pub(crate) async fn set_context(
 ) -> Result<()> {
     let text = context.to_string();
     let scope = org.to_string();
-    in_transaction!(pool, None::<&str>, |tx, sql| {
+    in_transaction!(pool, None::<String>, |tx, sql| {
         sqlx::query(&sql(
             "INSERT INTO org_skill_context (org_id, context, context_hash) VALUES ($1::uuid, $2::jsonb, $3)
              ON CONFLICT (org_id) DO UPDATE SET context = EXCLUDED.context,

@@ -232,16 +232,66 @@ impl Pool {
     }
 }
 
+/// Runs `$body` once per backend, with `$tx` an open transaction (committed after the body;
+/// returning early rolls it back) and `$sql` turning PostgreSQL text into the backend's dialect
+/// ([`sqlite_dialect`]). `$lock`, when `Some(text)`, first takes a transaction-scoped advisory
+/// lock on that text on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes writers.
+macro_rules! in_transaction {
+    ($pool:expr, $lock:expr, |$tx:ident, $sql:ident| $body:block) => {
+        match $pool {
+            $crate::store::Pool::Postgres(pg) => {
+                let mut $tx = pg.begin().await?;
+                let $sql = |text: &str| text.to_owned();
+                if let Some(lock) = $lock {
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                        .bind(lock)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Pool::Sqlite(lite) => {
+                let mut $tx = lite.begin_with("BEGIN IMMEDIATE").await?;
+                let $sql = $crate::store::sqlite_dialect;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+/// Runs `$body` once per backend with `$conn` the pool and `$sql` the dialect function (see
+/// [`in_transaction`]), for statements outside a transaction.
+macro_rules! on_pool {
+    ($pool:expr, |$conn:ident, $sql:ident| $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Postgres($conn) => {
+                let $sql = |text: &str| text.to_owned();
+                $body
+            }
+            $crate::store::Pool::Sqlite($conn) => {
+                let $sql = $crate::store::sqlite_dialect;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use {in_transaction, on_pool};
+
 /// The SQLite spelling of a query written for PostgreSQL, for the statements whose only
 /// differences are spelling: `$n` placeholders become `?n`, `now()` becomes an RFC 3339 UTC
-/// text stamp, and the casts `::uuid`, `::jsonb`, `::text`, `::int8` are dropped (SQLite keeps
-/// uuids and JSON as text and integers as 64-bit). Statements that differ in substance are
+/// text stamp, and the casts `::uuid`, `::jsonb`, `::text`, `::int8`, `::numeric` are dropped
+/// (SQLite keeps uuids and JSON as text, integers as 64-bit and numbers by affinity). Statements that differ in substance are
 /// written twice instead.
 pub(crate) fn sqlite_dialect(postgres: &str) -> String {
     let mut out = postgres
         .replace('$', "?")
         .replace("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
-    for cast in ["::uuid", "::jsonb", "::text", "::int8"] {
+    for cast in ["::uuid", "::jsonb", "::text", "::int8", "::numeric"] {
         out = out.replace(cast, "");
     }
     out
@@ -252,8 +302,10 @@ mod tests {
     #[test]
     fn sqlite_dialect_respells_placeholders_clocks_and_casts() {
         assert_eq!(
-            super::sqlite_dialect("SELECT version::int8, $1::uuid, now() WHERE x = $2::jsonb"),
-            "SELECT version, ?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE x = ?2"
+            super::sqlite_dialect(
+                "SELECT version::int8, $1::uuid, now() WHERE x = $2::jsonb AND y = $3::numeric"
+            ),
+            "SELECT version, ?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE x = ?2 AND y = ?3"
         );
     }
 }
