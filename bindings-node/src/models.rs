@@ -8,7 +8,7 @@ use napi_derive::napi;
 
 use keel::models::{
     self, BreakerConfig, Charge, FailureKind, ModelEntry, ModelRequest, Pricing, Role, Scope,
-    Usage, parse_uuid, seconds,
+    Usage, parse_uuid, require_uuid, seconds,
 };
 
 use crate::error::{Arg, Outcome, guard, guard_async, spawn};
@@ -296,9 +296,9 @@ pub struct DeductOptions {
     pub trace_id: Option<String>,
 }
 
-fn org(raw: &str) -> keel::Result<uuid::Uuid> {
-    parse_uuid("orgId", Some(raw))?
-        .ok_or_else(|| keel::Error::invalid_input("orgId", "is required"))
+/// The `orgId` argument.
+pub(crate) fn org(raw: &str) -> keel::Result<uuid::Uuid> {
+    require_uuid("orgId", raw)
 }
 
 /// The failure kind of whatever a caller passes as the error: an HTTP status, a kind name, or
@@ -575,8 +575,7 @@ impl ModelRouter {
 }
 
 fn reservation(raw: &str) -> keel::Result<uuid::Uuid> {
-    parse_uuid("reservationId", Some(raw))?
-        .ok_or_else(|| keel::Error::invalid_input("reservationId", "is required"))
+    require_uuid("reservationId", raw)
 }
 
 async fn budget(router: &models::ModelRouter, org_id: &str) -> keel::Result<BudgetStatus> {

@@ -10,17 +10,12 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use serde_json::Value;
-use uuid::Uuid;
 
-use keel::models::{parse_uuid, seconds};
+use keel::models::seconds;
 use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SyncOptions};
 
 use crate::error::{Answer, Outcome, guard, guard_async, spawn};
-
-fn org(raw: &str) -> keel::Result<Uuid> {
-    parse_uuid("orgId", Some(raw))?
-        .ok_or_else(|| keel::Error::invalid_input("orgId", "is required"))
-}
+use crate::models::org;
 
 fn json(value: &impl serde::Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use keel::models::{
     self, BreakerConfig, Charge, FailureKind, ModelEntry, ModelRequest, Pricing, Role, Scope,
-    Usage, parse_uuid, seconds,
+    Usage, parse_uuid, require_uuid, seconds,
 };
 
 use crate::runtime::{future_into_py, guard};
@@ -144,9 +144,9 @@ pub struct PyModelRouter {
     inner: models::ModelRouter,
 }
 
-fn org(raw: &str) -> keel::Result<Uuid> {
-    parse_uuid("org_id", Some(raw))?
-        .ok_or_else(|| keel::Error::invalid_input("org_id", "is required"))
+/// The `org_id` argument.
+pub(crate) fn org(raw: &str) -> keel::Result<Uuid> {
+    require_uuid("org_id", raw)
 }
 
 fn failure_kind(kind: Option<&str>, status: Option<u16>) -> keel::Result<FailureKind> {
@@ -428,8 +428,7 @@ impl PyModelRouter {
 }
 
 fn reservation(raw: &str) -> keel::Result<Uuid> {
-    parse_uuid("reservation_id", Some(raw))?
-        .ok_or_else(|| keel::Error::invalid_input("reservation_id", "is required"))
+    require_uuid("reservation_id", raw)
 }
 
 /// Router options from `Keel.model_router`'s keyword arguments.

@@ -7,18 +7,13 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use uuid::Uuid;
 
-use keel::models::{parse_uuid, seconds};
+use keel::models::seconds;
 use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SkillRegistry, SyncOptions};
 
 use crate::json::{Json, dict_to_map, to_json};
+use crate::models::org;
 use crate::runtime::{future_into_py, guard, ready};
-
-fn org(raw: &str) -> keel::Result<Uuid> {
-    parse_uuid("org_id", Some(raw))?
-        .ok_or_else(|| keel::Error::invalid_input("org_id", "is required"))
-}
 
 /// Parses one SKILL.md: `{"skill": {...} | None, "diagnostics": [...]}`.
 #[pyfunction]

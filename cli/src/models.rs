@@ -1,7 +1,7 @@
 //! `keel models …` and `keel credits …`: what operators look at and change by hand.
 
 use clap::Subcommand;
-use keel::models::{ModelRouter, Role, RouterOptions, Scope, parse_uuid};
+use keel::models::{ModelRouter, Role, RouterOptions, Scope, require_uuid};
 
 /// The database flag every subcommand takes.
 #[derive(clap::Args)]
@@ -64,8 +64,7 @@ async fn open(db: &Database) -> keel::Result<(keel::Keel, ModelRouter)> {
 }
 
 pub fn org(raw: &str) -> keel::Result<uuid::Uuid> {
-    parse_uuid("org_id", Some(raw))?
-        .ok_or_else(|| keel::Error::invalid_input("org_id", "is required"))
+    require_uuid("org_id", raw)
 }
 
 /// Runs a `keel models` subcommand.

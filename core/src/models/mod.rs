@@ -35,5 +35,5 @@ pub use matrix::{
     canonical_provider, default_rows,
 };
 pub use resolve::{DEFAULT_TIER, Resolution, Unavailable, resolve};
-pub use router::{ModelRequest, ModelRouter, RouterOptions, parse_uuid, seconds};
+pub use router::{ModelRequest, ModelRouter, RouterOptions, parse_uuid, require_uuid, seconds};
 pub use store::{PROVIDER_WIDE, StoredBreaker};

@@ -113,6 +113,14 @@ pub fn parse_uuid(field: &str, raw: Option<&str>) -> Result<Option<Uuid>> {
     }
 }
 
+/// Parses a required id argument.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` when it is empty or not a UUID.
+pub fn require_uuid(field: &str, raw: &str) -> Result<Uuid> {
+    parse_uuid(field, Some(raw))?.ok_or_else(|| Error::invalid_input(field, "is required"))
+}
+
 struct Cached {
     matrix: Matrix,
     org_tiers: HashMap<(Uuid, Feature), Tier>,
