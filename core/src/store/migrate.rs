@@ -29,22 +29,45 @@ pub(super) async fn run(pool: &Pool, masked_url: &str) -> Result<()> {
     };
     match pool {
         Pool::Sqlite(pool) => {
-            // SQLite has no advisory lock: when two processes migrate one file at once, the
-            // loser's transaction rolls back and a second pass finds the work done.
-            let mut attempt = 0;
+            // SQLite has no advisory lock: when several connections migrate one file at once,
+            // each loser's migration rolls back whole and the next pass reads what the winner
+            // applied. Every lost pass means another migration landed, so passes converge; they
+            // are bounded by time, not by count, since many may contend.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let mut pause = std::time::Duration::from_millis(5);
             loop {
                 match SQLITE.run(pool).await {
                     Ok(()) => return Ok(()),
-                    Err(_) if attempt < 2 => attempt += 1,
+                    // A lost race fails while executing; a changed or missing migration does
+                    // not, and fails at once.
+                    Err(
+                        sqlx::migrate::MigrateError::Execute(_)
+                        | sqlx::migrate::MigrateError::ExecuteMigration(..),
+                    ) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                    }
                     Err(e) => return Err(failed(e)),
                 }
             }
         }
         Pool::Postgres(pool) => {
-            sqlx::query("CREATE SCHEMA IF NOT EXISTS keel")
-                .execute(pool)
-                .await
-                .map_err(|e| failed(e.into()))?;
+            // `CREATE SCHEMA IF NOT EXISTS` is not safe against a concurrent twin (both can
+            // pass the check, one fails on the catalog's unique index), so it runs under a
+            // transaction-scoped advisory lock. The migrator then takes its own lock.
+            let schema = async {
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "SELECT pg_advisory_xact_lock(hashtextextended('keel.create_schema', 0))",
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("CREATE SCHEMA IF NOT EXISTS keel")
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await
+            };
+            schema.await.map_err(|e: sqlx::Error| failed(e.into()))?;
             POSTGRES.run(pool).await.map_err(failed)
         }
     }

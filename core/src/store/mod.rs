@@ -104,10 +104,31 @@ pub(crate) async fn open(raw: &str, url: &DatabaseUrl, options: &ConnectOptions)
                     .synchronous(SqliteSynchronous::Normal);
                 pool = pool.max_connections(options.max_connections);
             }
-            probe::<sqlx::SqliteConnection>(&connect, options.connect_timeout)
+            // Connections that open a new file together race to switch it to WAL, and SQLite
+            // answers some of them SQLITE_BUSY at once, without waiting in its busy handler.
+            // Those are retried, with a growing pause, until `connect_timeout`.
+            let started = std::time::Instant::now();
+            let mut pause = Duration::from_millis(10);
+            loop {
+                let opened = match probe::<sqlx::SqliteConnection>(
+                    &connect,
+                    options.connect_timeout,
+                )
                 .await
-                .map_err(connection)?;
-            Pool::Sqlite(pool.connect_with(connect).await.map_err(connection)?)
+                {
+                    Ok(()) => pool.clone().connect_with(connect.clone()).await,
+                    Err(err) => Err(err),
+                };
+                match opened {
+                    Err(err)
+                        if is_sqlite_busy(&err) && started.elapsed() < options.connect_timeout =>
+                    {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(200));
+                    }
+                    opened => break Pool::Sqlite(opened.map_err(connection)?),
+                }
+            }
         }
         Backend::Postgres => {
             let connect = PgConnectOptions::from_str(raw.trim())
@@ -132,6 +153,17 @@ pub(crate) async fn open(raw: &str, url: &DatabaseUrl, options: &ConnectOptions)
         migrate::run(&pool, &url.masked).await?;
     }
     Ok(pool)
+}
+
+/// Whether `err` is SQLite's SQLITE_BUSY (any extended code of it).
+fn is_sqlite_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
 }
 
 /// Opens and closes one connection, so that a refused connection or a wrong password fails at
