@@ -18,7 +18,7 @@ help:
 	@echo "make demo    run the demo on an embedded SQLite database"
 	@echo "make test    build everything and run every test (Rust, Python, Node, Deno, examples)"
 	@echo "make bench   run the benchmarks and print the side-by-side figures"
-	@echo "make lint    rustfmt, clippy, stubtest, d.ts drift and version checks"
+	@echo "make lint    rustfmt, clippy, stubtest, mypy, d.ts drift, tsc --strict, glue ratio, versions"
 	@echo "make fuzz    run each cargo fuzz target for FUZZ_SECONDS (default 60); not part of make test"
 
 demo:
@@ -129,6 +129,8 @@ lint: build check-version
 	cd bindings-python && $(PY) -m mypy --strict python/keel
 	git diff --exit-code -- bindings-node/index.d.ts bindings-node/index.js \
 	  || { echo "index.d.ts/index.js changed on build: commit the regenerated files" >&2; exit 1; }
+	cd bindings-node && npx tsc -p types-test/tsconfig.json
+	scripts/check-glue.sh
 
 fmt:
 	cargo fmt --all

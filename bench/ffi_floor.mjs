@@ -24,8 +24,8 @@ const jsRoundtrip = (p) => ({ ...p, id: p.id + 1, score: p.score * 2 })
 
 console.log(
   JSON.stringify({
-    noop: perCallNs(() => keel.noop()),
-    roundtrip: perCallNs(() => keel.roundtrip(PROBE)),
+    noop: perCallNs(() => keel._noop()),
+    roundtrip: perCallNs(() => keel._roundtrip(PROBE)),
     pure_noop: perCallNs(jsNoop),
     pure_roundtrip: perCallNs(() => jsRoundtrip(PROBE)),
   }),

@@ -25,8 +25,8 @@ def python_roundtrip(p: dict[str, object] = PROBE) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    noop = _native.noop
-    roundtrip = _native.roundtrip
+    noop = _native._probe.noop
+    roundtrip = _native._probe.roundtrip
     print(
         json.dumps(
             {

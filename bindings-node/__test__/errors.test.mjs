@@ -49,7 +49,7 @@ test('wrong option types are TypeErrors', async () => {
 })
 
 test('a sync panic in the core is an internal error, not a crash', () => {
-  assert.throws(() => keel.panicSync('sync boom'), (err) => {
+  assert.throws(() => keel._panicSync('sync boom'), (err) => {
     assert.equal(err.code, 'internal')
     assert.match(err.message, /sync boom/)
     return true
@@ -57,18 +57,18 @@ test('a sync panic in the core is an internal error, not a crash', () => {
 })
 
 test('an async panic in the core is an internal rejection, not a crash', async () => {
-  await assert.rejects(keel.panicAsync('async boom'), { code: 'internal' })
+  await assert.rejects(keel._panicAsync('async boom'), { code: 'internal' })
   const db = await keel.connect('sqlite::memory:')
   await db.ping()
   await db.close()
 })
 
 test('roundtrip converts the struct both ways', () => {
-  assert.deepEqual(keel.roundtrip({ id: 1, name: 'n', score: 0.5, tags: ['a'] }), {
+  assert.deepEqual(keel._roundtrip({ id: 1, name: 'n', score: 0.5, tags: ['a'] }), {
     id: 2,
     name: 'n',
     score: 1,
     tags: ['a'],
   })
-  assert.throws(() => keel.roundtrip({ id: 1 }))
+  assert.throws(() => keel._roundtrip({ id: 1 }))
 })

@@ -70,7 +70,7 @@ for (const backend of BACKENDS) {
     assert.equal(router.resolve('copilot', 'high', orgId).modelId, 'gpt-5')
     await assert.rejects(router.setModel({ feature: 'copilot', tier: 'high', provider: 'openai', modelId: 'gpt-5-mini', orgId }), { code: 'invalid_input', field: 'primary' })
     await assert.rejects(router.setModel({ feature: 'copilot', tier: 'high', provider: 'acme', modelId: 'x', fallbackOrder: 2 }), { code: 'invalid_input', field: 'provider' })
-    await assert.rejects(router.setModel({ feature: 'copilot', tier: 'low', provider: 'openai', modelId: 'x', creditCost: Infinity }), { code: 'invalid_input', field: 'credit_cost' })
+    await assert.rejects(router.setModel({ feature: 'copilot', tier: 'low', provider: 'openai', modelId: 'x', creditCost: Infinity }), { code: 'invalid_input', field: 'creditCost' })
     await router.setOrgTier(orgId, 'copilot', 'high')
     assert.equal(router.resolve('copilot', null, orgId).tier, 'high')
     await db.close()
@@ -85,7 +85,7 @@ test('bad input is typed', async () => {
   assert.throws(() => router.resolve('copilot', 'low', 'system'), { code: 'invalid_input', field: 'org_id' })
   assert.throws(() => router.resolve(42), TypeError)
   await assert.rejects(router.recordFailure('x', 'meteor'), { code: 'invalid_input', field: 'kind' })
-  await assert.rejects(db.modelRouter({ cooldown: -1 }), { code: 'invalid_input', field: 'cooldown' })
+  await assert.rejects(db.modelRouter({ cooldown: -1 }), { code: 'invalid_input', field: 'options.cooldown' })
   await db.close()
 })
 

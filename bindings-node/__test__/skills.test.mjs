@@ -54,7 +54,7 @@ for (const backend of BACKENDS) {
     const bumped = await skills.sync(root)
     const changed = bumped.items.filter((i) => i.action !== 'unchanged')
     assert.deepEqual(changed.map((i) => [i.key, i.action, i.previous, i.version]), [['deal-status', 'updated', 1, 2]])
-    assert.deepEqual((await skills.history('deal-status')).map((v) => [v.version, v.is_current]), [[1, false], [2, true]])
+    assert.deepEqual((await skills.history('deal-status')).map((v) => [v.version, v.isCurrent]), [[1, false], [2, true]])
 
     const orgId = randomUUID()
     await skills.setOrgContext(orgId, { company_name: 'Acme', competitor: { name: 'Rivalsoft' } })
@@ -112,7 +112,7 @@ for (const backend of BACKENDS) {
     const reports = await Promise.all(roots.map((r) => skills.sync(r)))
     assert.deepEqual(reports.map((r) => r.items[0].version).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8])
     const history = await skills.history('raced')
-    assert.equal(history.filter((v) => v.is_current).length, 1)
+    assert.equal(history.filter((v) => v.isCurrent).length, 1)
     await db.close()
   })
 }

@@ -61,7 +61,9 @@ fn js_error(env: &Env, err: &keel::Error) -> napi::Error {
 }
 
 fn build_js_error<'env>(env: &'env Env, err: &keel::Error) -> napi::Result<Object<'env>> {
-    let mut object = env.create_error(napi::Error::new(Status::GenericFailure, err.to_string()))?;
+    // Bad input is a `TypeError`, as napi's own argument checks and Node's are.
+    let type_error = matches!(err, keel::Error::InvalidInput { .. });
+    let mut object = new_error(env, type_error, &err.to_string())?;
     object.set("code", err.code())?;
     if let Some(field) = err.field() {
         object.set("field", field)?;
@@ -72,7 +74,7 @@ fn build_js_error<'env>(env: &'env Env, err: &keel::Error) -> napi::Result<Objec
     // The Rust cause chain as nested `Error`s under `cause`, innermost last.
     let mut cause: Option<Object<'env>> = None;
     for message in err.causes().into_iter().rev() {
-        let mut link = env.create_error(napi::Error::new(Status::GenericFailure, message))?;
+        let mut link = new_error(env, false, &message)?;
         if let Some(inner) = cause.take() {
             link.set("cause", inner)?;
         }
@@ -82,6 +84,20 @@ fn build_js_error<'env>(env: &'env Env, err: &keel::Error) -> napi::Result<Objec
         object.set("cause", cause)?;
     }
     Ok(object)
+}
+
+/// A new `Error` (or `TypeError`) with `message`.
+fn new_error<'env>(env: &'env Env, type_error: bool, message: &str) -> napi::Result<Object<'env>> {
+    let text = env.create_string(message)?;
+    let create = if type_error {
+        sys::napi_create_type_error
+    } else {
+        sys::napi_create_error
+    };
+    let mut made = std::ptr::null_mut();
+    // SAFETY: `env` is the live env of the current call and `text` one of its values.
+    napi::check_status!(unsafe { create(env.raw(), std::ptr::null_mut(), text.raw(), &mut made) })?;
+    Ok(Object::from_raw(env.raw(), made))
 }
 
 /// An argument whose conversion failure throws a `TypeError` (code `invalid_input`).
@@ -135,6 +151,16 @@ where
         .map_err(|e| keel::Error::Internal(e.reason))
 }
 
+/// `guard_async(async move { body })` with `$handle` cloned in as `$h`: the body of every
+/// async method.
+macro_rules! run {
+    ($handle:expr, |$h:ident| $body:expr) => {{
+        let $h = $handle.clone();
+        $crate::error::guard_async(async move { $body }).await
+    }};
+}
+pub(crate) use run;
+
 /// A Promise that is either already settled with a value (an answer served from a cache: no
 /// trip through the runtime's threads, which costs a hundred times the answer) or settles when
 /// a core future does.
@@ -165,6 +191,18 @@ impl<T: ToNapiValue + Send + 'static> ToNapiValue for Answer<T> {
             }
             // SAFETY: forwarded from napi with the same live env.
             Answer::Later(block) => unsafe { AsyncBlock::to_napi_value(env, block) },
+        }
+    }
+}
+
+/// Clears an exception a failed property read left pending, so it never reaches the caller.
+pub fn clear_exception(env: sys::napi_env) {
+    let mut pending = false;
+    // SAFETY: `env` is the live env of the current call.
+    unsafe {
+        if sys::napi_is_exception_pending(env, &mut pending) == sys::Status::napi_ok && pending {
+            let mut ignored = std::ptr::null_mut();
+            sys::napi_get_and_clear_last_exception(env, &mut ignored);
         }
     }
 }

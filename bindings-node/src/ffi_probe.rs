@@ -1,11 +1,12 @@
-//! FFI floor probes (core: `keel::ffi_probe`), for `make bench` and the panic tests.
+//! FFI floor probes (core: `keel::ffi_probe`), for `make bench` and the panic tests. Exported
+//! under `_`-prefixed names and left out of `index.d.ts`: they are not part of the API.
 
 use napi_derive::napi;
 
 use crate::error::{Arg, Outcome, guard, guard_async};
 
 /// The small struct of the round-trip probe.
-#[napi(object)]
+#[napi(object, object_to_js = true)]
 pub struct Probe {
     pub id: u32,
     pub name: String,
@@ -14,13 +15,13 @@ pub struct Probe {
 }
 
 /// Does nothing.
-#[napi]
+#[napi(js_name = "_noop", skip_typescript)]
 pub fn noop() {
     keel::ffi_probe::noop()
 }
 
 /// Round-trips a small object through the core struct.
-#[napi]
+#[napi(js_name = "_roundtrip", skip_typescript)]
 pub fn roundtrip(probe: Probe) -> Probe {
     let Probe {
         id,
@@ -43,13 +44,13 @@ pub fn roundtrip(probe: Probe) -> Probe {
 }
 
 /// Panics inside the core; throws `code: "internal"`.
-#[napi(ts_args_type = "message: string", ts_return_type = "void")]
+#[napi(js_name = "_panicSync", skip_typescript)]
 pub fn panic_sync(message: Arg<String>) -> Outcome<()> {
     guard(|| keel::ffi_probe::panic_now(&message.0))
 }
 
 /// Panics inside a core future; rejects with `code: "internal"`.
-#[napi(ts_args_type = "message: string", ts_return_type = "Promise<void>")]
+#[napi(js_name = "_panicAsync", skip_typescript)]
 pub async fn panic_async(message: Arg<String>) -> napi::Result<Outcome<()>> {
     let message = message.0;
     guard_async(async move { keel::ffi_probe::panic_now(&message) }).await

@@ -5,59 +5,19 @@
 
 mod error;
 mod ffi_probe;
+mod json;
 mod models;
+mod options;
 mod skills;
 mod store;
 mod telemetry;
 
-use std::time::Duration;
-
 use napi_derive::napi;
+use serde_json::Value;
 
-use crate::error::{Arg, Outcome, guard_async};
-use crate::store::AppliedMigration;
-
-/// Options of `connect`.
-#[napi(object)]
-#[derive(Default)]
-pub struct ConnectOptions {
-    /// Apply the embedded migrations on connect (default `true`).
-    pub migrate: Option<bool>,
-    /// Upper bound on pooled connections (default 10).
-    pub max_connections: Option<u32>,
-    /// Milliseconds to wait for the database (default 10000).
-    pub connect_timeout_ms: Option<f64>,
-}
-
-impl ConnectOptions {
-    fn into_core(self) -> keel::Result<keel::ConnectOptions> {
-        let defaults = keel::ConnectOptions::default();
-        let connect_timeout = match self.connect_timeout_ms {
-            None => defaults.connect_timeout,
-            Some(ms) => Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
-                keel::Error::invalid_input(
-                    "options.connectTimeoutMs",
-                    "must be a finite number of milliseconds ≥ 0",
-                )
-            })?,
-        };
-        Ok(keel::ConnectOptions {
-            migrate: self.migrate.unwrap_or(defaults.migrate),
-            max_connections: self.max_connections.unwrap_or(defaults.max_connections),
-            connect_timeout,
-        })
-    }
-}
-
-/// Options of `cleanupLogs`.
-#[napi(object)]
-#[derive(Default)]
-pub struct CleanupOptions {
-    /// Count what would be deleted, delete nothing.
-    pub dry_run: Option<bool>,
-    /// Rows per delete statement (default 10000).
-    pub batch_size: Option<u32>,
-}
+use crate::error::{Arg, Outcome, run};
+use crate::json::Json;
+use crate::options::{options, record};
 
 /// A connected Keel instance. Create it with `await connect(url)`.
 #[napi]
@@ -88,30 +48,21 @@ impl Keel {
     /// Applies any embedded migration not yet applied; resolves to how many were applied.
     #[napi(ts_return_type = "Promise<number>")]
     pub async fn migrate(&self) -> napi::Result<Outcome<u32>> {
-        let keel = self.inner.clone();
-        guard_async(async move { Ok(keel.migrate().await? as u32) }).await
+        run!(self.inner, |keel| Ok(keel.migrate().await? as u32))
     }
 
     /// The migrations recorded in the database, oldest first.
-    #[napi(ts_return_type = "Promise<Array<AppliedMigration>>")]
-    pub async fn applied_migrations(&self) -> napi::Result<Outcome<Vec<AppliedMigration>>> {
-        let keel = self.inner.clone();
-        guard_async(async move {
-            Ok(keel
-                .applied_migrations()
-                .await?
-                .into_iter()
-                .map(Into::into)
-                .collect())
-        })
-        .await
+    #[napi(ts_return_type = "Promise<AppliedMigration[]>")]
+    pub async fn applied_migrations(&self) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |keel| Ok(record(
+            &keel.applied_migrations().await?
+        )))
     }
 
     /// Round-trips `SELECT 1`.
     #[napi(ts_return_type = "Promise<void>")]
     pub async fn ping(&self) -> napi::Result<Outcome<()>> {
-        let keel = self.inner.clone();
-        guard_async(async move { keel.ping().await }).await
+        run!(self.inner, |keel| keel.ping().await)
     }
 
     /// A logger writing to this database's `system_logs`.
@@ -130,19 +81,25 @@ impl Keel {
 
     /// Makes this database the destination of loggers made with the module-level `createLogger`.
     /// Opens the skills registry on this database.
-    #[napi(ts_return_type = "Promise<SkillRegistry>")]
+    #[napi(
+        ts_args_type = "options?: SkillRegistryOptions",
+        ts_return_type = "Promise<SkillRegistry>"
+    )]
     pub async fn skill_registry(
         &self,
-        options: Option<skills::SkillRegistryOptions>,
+        options: Option<Json>,
     ) -> napi::Result<Outcome<skills::SkillRegistry>> {
         skills::open_registry(self.inner.clone(), options).await
     }
 
     /// Opens the model router on this database.
-    #[napi(ts_return_type = "Promise<ModelRouter>")]
+    #[napi(
+        ts_args_type = "options?: RouterOptions",
+        ts_return_type = "Promise<ModelRouter>"
+    )]
     pub async fn model_router(
         &self,
-        options: Option<models::RouterOptions>,
+        options: Option<Json>,
     ) -> napi::Result<Outcome<models::ModelRouter>> {
         models::open_router(self.inner.clone(), options).await
     }
@@ -154,37 +111,32 @@ impl Keel {
 
     /// Deletes `system_logs` rows past retention (debug 30 days, info 90, warn 90, error 365) in
     /// batches; with `dryRun` only counts. Resolves to the rows per level.
-    #[napi(ts_return_type = "Promise<Record<string, number>>")]
+    #[napi(
+        ts_args_type = "options?: CleanupOptions",
+        ts_return_type = "Promise<Record<string, number>>"
+    )]
     pub async fn cleanup_logs(
         &self,
-        options: Option<CleanupOptions>,
-    ) -> napi::Result<Outcome<std::collections::HashMap<String, f64>>> {
-        let keel = self.inner.clone();
-        let options = options.unwrap_or_default();
-        guard_async(async move {
-            let policy = keel::telemetry::RetentionPolicy::default();
-            let batch = options.batch_size.unwrap_or(10_000);
-            let report = keel
-                .cleanup_logs(&policy, batch, options.dry_run.unwrap_or(false), |_, _| {})
-                .await?;
+        options: Option<Json>,
+    ) -> napi::Result<Outcome<std::collections::HashMap<&'static str, f64>>> {
+        run!(self.inner, |keel| {
+            let options = self::options(options, "options")?;
+            let report = keel.cleanup_logs_with(&options, |_, _| {}).await?;
             Ok(report
                 .deleted
                 .into_iter()
-                .map(|(level, n)| (level.as_str().to_owned(), n as f64))
+                .map(|(level, n)| (level.as_str(), n as f64))
                 .collect())
         })
-        .await
     }
 
     /// Closes the pool for every holder of this handle. Idempotent.
     #[napi(ts_return_type = "Promise<void>")]
     pub async fn close(&self) -> napi::Result<Outcome<()>> {
-        let keel = self.inner.clone();
-        guard_async(async move {
+        run!(self.inner, |keel| {
             keel.close().await;
             Ok(())
         })
-        .await
     }
 }
 
@@ -192,20 +144,16 @@ impl Keel {
 /// migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
 /// `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
 #[napi(
-    ts_args_type = "url: string, options?: ConnectOptions | undefined | null",
+    ts_args_type = "url: string, options?: ConnectOptions | null",
     ts_return_type = "Promise<Keel>"
 )]
-pub async fn connect(
-    url: Arg<String>,
-    options: Option<Arg<ConnectOptions>>,
-) -> napi::Result<Outcome<Keel>> {
+pub async fn connect(url: Arg<String>, options: Option<Json>) -> napi::Result<Outcome<Keel>> {
     let url = url.0;
-    let options = options.map(|o| o.0).unwrap_or_default();
-    guard_async(async move {
-        let inner = keel::Keel::connect_with(&url, options.into_core()?).await?;
+    run!((), |_unit| {
+        let options = self::options(options, "options")?;
+        let inner = keel::Keel::connect_with(&url, options).await?;
         Ok(Keel { inner })
     })
-    .await
 }
 
 /// The stable error codes, in order.

@@ -1,6 +1,6 @@
 //! `Keel.skillRegistry`, `SkillRegistry`, `ResolvedSkills`, and the module functions
 //! `parseSkill`, `validateSkills`, `compileSkill`, `channelNamespaces` (core: `keel::skills`).
-//! Structured results are plain objects with the core's snake_case keys, as in Python.
+//! Structured results are plain objects with camelCase keys; their types are in `types.d.ts`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,22 +11,19 @@ use napi::{Env, Status};
 use napi_derive::napi;
 use serde_json::Value;
 
-use keel::models::seconds;
-use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SyncOptions};
+use keel::skills::{self, Channel, OverrideChange, SyncOptions};
 
-use crate::error::{Answer, Outcome, guard, guard_async, spawn};
+use crate::error::{Answer, Outcome, guard, run, spawn};
+use crate::json::Json;
 use crate::models::org;
-
-fn json(value: &impl serde::Serialize) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
+use crate::options::{options, record};
 
 /// Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error).
-#[napi(ts_return_type = "{ skill: Record<string, any> | null, diagnostics: Diagnostic[] }")]
+#[napi(ts_return_type = "ParsedSkill")]
 pub fn parse_skill(text: String, folder: Option<String>, file: Option<String>) -> Outcome<Value> {
     guard(|| {
         let file = file.as_deref().unwrap_or("SKILL.md");
-        Ok(json(&skills::parse(
+        Ok(record(&skills::parse(
             file,
             folder.as_deref(),
             text.as_bytes(),
@@ -34,46 +31,33 @@ pub fn parse_skill(text: String, folder: Option<String>, file: Option<String>) -
     })
 }
 
-/// A finding in a SKILL.md.
-#[napi(object)]
-#[allow(dead_code)] // declared for index.d.ts; values arrive as JSON objects
-pub struct Diagnostic {
-    pub code: String,
-    pub severity: String,
-    pub file: String,
-    pub line: u32,
-    pub column: u32,
-    pub field: Option<String>,
-    pub message: String,
-}
-
 /// Reads and validates a library folder: `{ skills, diagnostics }`.
-#[napi(ts_return_type = "Promise<{ skills: Record<string, any>[], diagnostics: Diagnostic[] }>")]
+#[napi(ts_return_type = "Promise<ValidatedLibrary>")]
 pub async fn validate_skills(path: String) -> napi::Result<Outcome<Value>> {
-    guard_async(async move {
-        let library =
-            tokio::task::spawn_blocking(move || skills::load_library(&PathBuf::from(path)))
-                .await
-                .map_err(|e| keel::Error::Internal(e.to_string()))??;
-        Ok(json(&library))
+    run!(PathBuf::from(path), |path| {
+        let library = tokio::task::spawn_blocking(move || skills::load_library(&path))
+            .await
+            .map_err(|e| keel::Error::Internal(e.to_string()))??;
+        Ok(record(&library))
     })
-    .await
 }
 
-/// Compiles a SKILL.md with an org context: `{ content, context_hash }`.
+/// Compiles a SKILL.md with an org context: `{ content, contextHash }`.
 #[napi(
     ts_args_type = "text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null",
-    ts_return_type = "{ content: string, context_hash: string }"
+    ts_return_type = "CompiledSkill"
 )]
 pub fn compile_skill(text: String, context: Value, documents: Option<Value>) -> Outcome<Value> {
     guard(|| {
         let documents = documents.unwrap_or(Value::Null);
-        Ok(json(&skills::compile_source(&text, &context, &documents)?))
+        Ok(record(&skills::compile_source(
+            &text, &context, &documents,
+        )?))
     })
 }
 
 /// The namespaces a channel sees; throws `code: "invalid_input"` for an unknown channel.
-#[napi]
+#[napi(ts_return_type = "string[]")]
 pub fn channel_namespaces(channel: String) -> Outcome<Vec<&'static str>> {
     guard(|| {
         Ok(Channel::parse(&channel)?
@@ -81,16 +65,6 @@ pub fn channel_namespaces(channel: String) -> Outcome<Vec<&'static str>> {
             .map(|n| n.as_str())
             .to_vec())
     })
-}
-
-/// Options of `Keel.skillRegistry`.
-#[napi(object)]
-#[derive(Default)]
-pub struct SkillRegistryOptions {
-    /// Longest another instance's change goes unseen by this cache, in seconds (default 1).
-    pub staleness: Option<f64>,
-    /// How many orgs' views the cache holds (default 1,024); the org cached longest ago goes first.
-    pub max_cached_orgs: Option<u32>,
 }
 
 /// Called after each skill a sync handles, with (done, total, key).
@@ -143,13 +117,16 @@ impl ResolvedSkills {
     /// One skill, or null when the channel does not see it.
     #[napi(ts_return_type = "ResolvedSkill | null")]
     pub fn get(&self, key: String) -> Option<Value> {
-        self.inner.get(&key).map(|s| json(&**s))
+        self.inner.get(&key).map(|s| record(&**s))
     }
 
     /// The content of `key` with its request-time expressions (`${deal.name}`, …) filled from
     /// `request`; throws `code: "invalid_input"` (field `template`) for a missing value, or
     /// (field `key`) when the channel does not see `key`.
-    #[napi(ts_args_type = "key: string, request: Record<string, any>")]
+    #[napi(
+        ts_args_type = "key: string, request: Record<string, any>",
+        ts_return_type = "string"
+    )]
     pub fn render(&self, key: String, request: Value) -> Outcome<String> {
         guard(|| {
             let skill = self.inner.get(&key).ok_or_else(|| {
@@ -162,46 +139,19 @@ impl ResolvedSkills {
     /// Every skill the channel sees.
     #[napi(getter, ts_return_type = "ResolvedSkill[]")]
     pub fn skills(&self) -> Value {
-        json(&self.inner.skills)
+        record(&self.inner.skills)
     }
 
     /// What was shadowed and why.
     #[napi(getter, ts_return_type = "Shadowed[]")]
     pub fn shadowed(&self) -> Value {
-        json(&self.inner.shadowed)
+        record(&self.inner.shadowed)
     }
 
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, any>")]
-    pub fn to_json(&self) -> Value {
-        json(&*self.inner)
+    pub fn to_record(&self) -> Value {
+        record(&*self.inner)
     }
-}
-
-/// A skill as an org sees it.
-#[napi(object)]
-#[allow(dead_code)] // declared for index.d.ts; values arrive as JSON objects
-pub struct ResolvedSkill {
-    pub key: String,
-    pub namespace: String,
-    pub source: String,
-    pub version: Option<u32>,
-    #[napi(js_name = "content_hash")]
-    pub content_hash: String,
-    pub doc: Value,
-    pub content: String,
-    #[napi(js_name = "context_hash")]
-    pub context_hash: String,
-}
-
-/// A skill version an org does not see where it otherwise would.
-#[napi(object)]
-#[allow(dead_code)] // declared for index.d.ts; values arrive as JSON objects
-pub struct Shadowed {
-    pub key: String,
-    pub namespace: String,
-    pub version: Option<u32>,
-    pub reason: String,
-    pub detail: String,
 }
 
 /// The skills registry; make it with `await db.skillRegistry()`.
@@ -217,8 +167,9 @@ impl SkillRegistry {
         key: String,
         change: keel::Result<OverrideChange>,
     ) -> napi::Result<Outcome<()>> {
-        let registry = self.inner.clone();
-        guard_async(async move { registry.set_override(org(&org_id)?, &key, change?).await }).await
+        run!(self.inner, |r| r
+            .set_override(org(&org_id)?, &key, change?)
+            .await)
     }
 }
 
@@ -227,21 +178,20 @@ impl SkillRegistry {
     /// Syncs a library folder: new content becomes the next version, one transaction per skill.
     /// Idempotent. Rejects with `code: "invalid_skill"` (and `err.diagnostics`) when the folder
     /// does not validate; nothing is written then.
-    #[napi(ts_return_type = "Promise<Record<string, any>>")]
+    #[napi(ts_return_type = "Promise<SyncReport>")]
     pub async fn sync(
         &self,
         path: String,
         options: Option<SyncSkillsOptions>,
     ) -> napi::Result<Outcome<Value>> {
-        let registry = self.inner.clone();
         let options = options.unwrap_or_default();
         let progress = options.on_progress;
         let options = SyncOptions {
-            dry_run: options.dry_run.unwrap_or(false),
-            prune: options.prune.unwrap_or(false),
+            dry_run: options.dry_run.unwrap_or_default(),
+            prune: options.prune.unwrap_or_default(),
         };
-        guard_async(async move {
-            let report = registry
+        run!(self.inner, |r| {
+            let report = r
                 .sync(&PathBuf::from(path), options, |done, total, item| {
                     if let Some(progress) = &progress {
                         let args = (done as u32, total as u32, item.key.clone());
@@ -249,23 +199,20 @@ impl SkillRegistry {
                     }
                 })
                 .await?;
-            Ok(json(&report))
+            Ok(record(&report))
         })
-        .await
     }
 
     /// Every skill with a current version.
-    #[napi(ts_return_type = "Promise<Record<string, any>[]>")]
+    #[napi(ts_return_type = "Promise<SkillSummary[]>")]
     pub async fn list(&self) -> napi::Result<Outcome<Value>> {
-        let registry = self.inner.clone();
-        guard_async(async move { Ok(json(&registry.list().await?)) }).await
+        run!(self.inner, |r| Ok(record(&r.list().await?)))
     }
 
     /// Every version of a skill, oldest first.
-    #[napi(ts_return_type = "Promise<Record<string, any>[]>")]
+    #[napi(ts_return_type = "Promise<VersionInfo[]>")]
     pub async fn history(&self, key: String) -> napi::Result<Outcome<Value>> {
-        let registry = self.inner.clone();
-        guard_async(async move { Ok(json(&registry.history(&key).await?)) }).await
+        run!(self.inner, |r| Ok(record(&r.history(&key).await?)))
     }
 
     /// Deprecates the current version; resolves to its number.
@@ -275,16 +222,13 @@ impl SkillRegistry {
         key: String,
         reason: Option<String>,
     ) -> napi::Result<Outcome<u32>> {
-        let registry = self.inner.clone();
-        let reason = reason.unwrap_or_else(|| "deprecated".into());
-        guard_async(async move { registry.deprecate(&key, &reason).await }).await
+        run!(self.inner, |r| r.deprecate(&key, reason.as_deref()).await)
     }
 
     /// Undoes a deprecation; resolves to the version.
     #[napi(ts_return_type = "Promise<number>")]
     pub async fn restore(&self, key: String) -> napi::Result<Outcome<u32>> {
-        let registry = self.inner.clone();
-        guard_async(async move { registry.restore(&key).await }).await
+        run!(self.inner, |r| r.restore(&key).await)
     }
 
     /// Turns a skill off (or on again) for an org.
@@ -349,15 +293,15 @@ impl SkillRegistry {
         org_id: String,
         context: Value,
     ) -> napi::Result<Outcome<()>> {
-        let registry = self.inner.clone();
-        guard_async(async move { registry.set_org_context(org(&org_id)?, context).await }).await
+        run!(self.inner, |r| r
+            .set_org_context(org(&org_id)?, context)
+            .await)
     }
 
     /// The context an org's skills compile with.
     #[napi(ts_return_type = "Promise<Record<string, any>>")]
     pub async fn org_context(&self, org_id: String) -> napi::Result<Outcome<Value>> {
-        let registry = self.inner.clone();
-        guard_async(async move { registry.org_context(org(&org_id)?).await }).await
+        run!(self.inner, |r| r.org_context(org(&org_id)?).await)
     }
 
     /// The skills an org sees on a channel (web, slack, fleet, command_centre), compiled, with
@@ -407,24 +351,11 @@ impl SkillRegistry {
 /// Opens the registry on `keel` (behind `Keel.skillRegistry`).
 pub async fn open_registry(
     keel: keel::Keel,
-    options: Option<SkillRegistryOptions>,
+    options: Option<Json>,
 ) -> napi::Result<Outcome<SkillRegistry>> {
-    guard_async(async move {
-        let options = options.unwrap_or_default();
-        let defaults = RegistryOptions::default();
-        let staleness = match options.staleness {
-            Some(s) => seconds("staleness", s)?,
-            None => defaults.staleness,
-        };
-        let max_cached_orgs = options
-            .max_cached_orgs
-            .map_or(defaults.max_cached_orgs, |n| n as usize);
-        let options = RegistryOptions {
-            staleness,
-            max_cached_orgs,
-        };
+    run!(keel, |keel| {
+        let options = self::options(options, "options")?;
         let inner = skills::SkillRegistry::open(&keel, options).await?;
         Ok(SkillRegistry { inner })
     })
-    .await
 }

@@ -13,110 +13,12 @@ use napi::{Env, JsValue, ValueType, sys};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
-use keel::telemetry::{self, Level, LogFilter, LoggerOptions};
+use keel::options::Case;
+use keel::telemetry::{self, Level, LoggerOptions};
 
-use crate::error::{Outcome, guard_async};
-
-const MAX_DEPTH: usize = 16;
-
-/// Clears an exception a failed property read left pending, so it never reaches the caller.
-fn clear_exception(env: sys::napi_env) {
-    let mut pending = false;
-    // SAFETY: `env` is the live env of the current call.
-    unsafe {
-        if sys::napi_is_exception_pending(env, &mut pending) == sys::Status::napi_ok && pending {
-            let mut ignored = std::ptr::null_mut();
-            sys::napi_get_and_clear_last_exception(env, &mut ignored);
-        }
-    }
-}
-
-fn text(value: &Unknown<'_>) -> String {
-    let env = value.value().env;
-    let out = match value.get_type() {
-        // SAFETY: the type was checked just above.
-        Ok(ValueType::String) => unsafe { value.cast::<String>() },
-        Ok(ValueType::Undefined) | Ok(ValueType::Null) => Ok(String::new()),
-        _ => value
-            .coerce_to_string()
-            .and_then(|s| s.into_utf8())
-            .and_then(|s| s.into_owned()),
-    };
-    out.unwrap_or_else(|_| {
-        clear_exception(env);
-        String::new()
-    })
-}
-
-fn opt_text(value: Option<&Unknown<'_>>) -> Option<String> {
-    value
-        .filter(|v| !matches!(v.get_type(), Ok(ValueType::Undefined) | Ok(ValueType::Null)))
-        .map(text)
-}
-
-fn to_json(value: &Unknown<'_>, depth: usize) -> Option<Value> {
-    let env = value.value().env;
-    Some(match value.get_type().ok()? {
-        ValueType::Undefined => return None,
-        ValueType::Null => Value::Null,
-        // SAFETY: each cast matches the type just read.
-        ValueType::Boolean => Value::Bool(unsafe { value.cast::<bool>() }.ok()?),
-        ValueType::Number => {
-            let n = unsafe { value.cast::<f64>() }.ok()?;
-            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
-                Value::from(n as i64)
-            } else {
-                serde_json::Number::from_f64(n)
-                    .map(Value::Number)
-                    .unwrap_or(Value::Null)
-            }
-        }
-        ValueType::String | ValueType::BigInt => Value::String(text(value)),
-        ValueType::Object if depth >= MAX_DEPTH => Value::String("[depth limit]".into()),
-        ValueType::Object => {
-            let object: Object<'_> = unsafe { value.cast() }.ok()?;
-            if value.is_array().unwrap_or(false) {
-                let len = object.get_array_length().unwrap_or(0);
-                Value::Array(
-                    (0..len)
-                        .filter_map(|i| match object.get_element::<Unknown>(i) {
-                            Ok(item) => Some(to_json(&item, depth + 1).unwrap_or(Value::Null)),
-                            Err(_) => {
-                                clear_exception(env);
-                                None
-                            }
-                        })
-                        .collect(),
-                )
-            } else if value.is_error().unwrap_or(false) || value.is_date().unwrap_or(false) {
-                Value::String(text(value))
-            } else {
-                Value::Object(object_to_map(&object, depth))
-            }
-        }
-        _ => return None, // functions, symbols, externals
-    })
-}
-
-fn object_to_map(object: &Object<'_>, depth: usize) -> Map<String, Value> {
-    let env = object.value().env;
-    let keys = Object::keys(object).unwrap_or_else(|_| {
-        clear_exception(env);
-        Vec::new()
-    });
-    let mut map = Map::with_capacity(keys.len());
-    for key in keys {
-        match object.get_named_property::<Unknown>(&key) {
-            Ok(v) => {
-                if let Some(json) = to_json(&v, depth + 1) {
-                    map.insert(key, json);
-                }
-            }
-            Err(_) => clear_exception(env),
-        }
-    }
-    map
-}
+use crate::error::{Outcome, clear_exception, run};
+use crate::json::{Numbers, object_to_map, opt_text, text, to_json};
+use crate::options::record;
 
 thread_local! {
     /// `JSON.stringify` of this thread's env, looked up once. The reference is leaked on
@@ -180,13 +82,13 @@ fn stringify(value: &Unknown<'_>) -> Option<String> {
 /// Metadata walked value by value, for what `JSON.stringify` cannot take.
 fn walked(value: &Unknown<'_>) -> Map<String, Value> {
     if value.is_array().unwrap_or(false) {
-        return to_json(value, 1)
+        return to_json(value, 1, Numbers::NonFiniteAsNull)
             .map(|v| Map::from_iter([("value".to_owned(), v)]))
             .unwrap_or_default();
     }
     // SAFETY: callers pass objects only.
     match unsafe { value.cast::<Object>() } {
-        Ok(object) => object_to_map(&object, 0),
+        Ok(object) => object_to_map(&object, 0, Numbers::NonFiniteAsNull),
         Err(_) => Map::new(),
     }
 }
@@ -207,7 +109,7 @@ fn metadata(value: Option<&Unknown<'_>>) -> Map<String, Value> {
 }
 
 fn scalar(value: &Unknown<'_>) -> Map<String, Value> {
-    to_json(value, 1)
+    to_json(value, 1, Numbers::NonFiniteAsNull)
         .map(|v| Map::from_iter([("value".to_owned(), v)]))
         .unwrap_or_default()
 }
@@ -243,61 +145,14 @@ fn error_message(value: Option<&Unknown<'_>>) -> Option<String> {
                 }
                 _ => {
                     clear_exception(value.value().env);
-                    Some(serde_json::to_string(&object_to_map(&object, 1)).unwrap_or_default())
+                    Some(
+                        serde_json::to_string(&object_to_map(&object, 1, Numbers::NonFiniteAsNull))
+                            .unwrap_or_default(),
+                    )
                 }
             }
         }
         _ => Some(text(value)),
-    }
-}
-
-/// The logger options and filter of a `createLogger` options object.
-fn logger_options(options: Option<&Unknown<'_>>) -> keel::Result<(LoggerOptions, LogFilter)> {
-    let map = metadata(options);
-    let field = |name: &str| match map.get(name) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Null) | None => None,
-        Some(other) => Some(other.to_string()),
-    };
-    let rate = match map.get("debugSampleRate") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(_) => {
-            return Err(keel::Error::invalid_input(
-                "debugSampleRate",
-                "must be a number",
-            ));
-        }
-    };
-    let filter = LogFilter::from_options(field("minLevel").as_deref(), rate)?;
-    let options = LoggerOptions {
-        trace_id: field("traceId"),
-        traceparent: field("traceparent"),
-        user_id: field("userId"),
-        org_id: field("orgId"),
-        agent_name: field("agentName"),
-    };
-    Ok((options, filter))
-}
-
-/// Counters of the log writer.
-#[napi(object)]
-pub struct LogStats {
-    /// Events taken into the queue.
-    pub accepted: f64,
-    /// Events written.
-    pub written: f64,
-    /// Events dropped (queue full, outage, or rejected), each counted.
-    pub dropped: f64,
-}
-
-impl From<telemetry::SinkStats> for LogStats {
-    fn from(s: telemetry::SinkStats) -> Self {
-        Self {
-            accepted: s.accepted as f64,
-            written: s.written as f64,
-            dropped: s.dropped as f64,
-        }
     }
 }
 
@@ -384,15 +239,14 @@ impl Logger {
 
     /// Resolves once every event accepted before the call is written or counted as dropped.
     #[napi(ts_return_type = "Promise<LogStats>")]
-    pub async fn flush(&self) -> napi::Result<Outcome<LogStats>> {
-        let sink = self.inner.sink().clone();
-        guard_async(async move { Ok(LogStats::from(sink.flush().await)) }).await
+    pub async fn flush(&self) -> napi::Result<Outcome<Value>> {
+        run!(self.inner.sink(), |sink| Ok(record(&sink.flush().await)))
     }
 
     /// The writer's counters so far.
-    #[napi]
-    pub fn stats(&self) -> LogStats {
-        self.inner.sink().stats().into()
+    #[napi(ts_return_type = "LogStats")]
+    pub fn stats(&self) -> Value {
+        record(&self.inner.sink().stats())
     }
 }
 
@@ -486,16 +340,24 @@ pub fn build_logger(
 ) -> Outcome<Logger> {
     flush_at_exit(env);
     let service = text(service);
-    Outcome(logger_options(options).map(|(options, filter)| {
-        napi::bindgen_prelude::within_runtime_if_available(|| match keel {
-            Some(keel) => Logger {
-                inner: keel.logger_with(&service, options, filter),
-            },
-            None => Logger {
-                inner: telemetry::Logger::new(telemetry::default_sink(), &service, options, filter),
-            },
-        })
-    }))
+    let fields = metadata(options);
+    Outcome(
+        LoggerOptions::from_fields(&fields, Case::Camel).map(|(options, filter)| {
+            napi::bindgen_prelude::within_runtime_if_available(|| match keel {
+                Some(keel) => Logger {
+                    inner: keel.logger_with(&service, options, filter),
+                },
+                None => Logger {
+                    inner: telemetry::Logger::new(
+                        telemetry::default_sink(),
+                        &service,
+                        options,
+                        filter,
+                    ),
+                },
+            })
+        }),
+    )
 }
 
 thread_local! {
@@ -565,45 +427,10 @@ fn flush_at_exit(env: &Env) {
     }
 }
 
-/// Options of `createLogger`; every field is optional. Ids that are not UUIDs are stored as
-/// NULL with the raw value in `metadata._invalid`.
-// Declares the TypeScript interface only: options are read leniently from the raw object
-// (`logger_options`), so a wrong field type is coerced instead of thrown, as the original did.
-#[allow(dead_code)]
-#[napi(object, js_name = "LoggerOptions")]
-pub struct JsLoggerOptions {
-    /// The trace to join (UUID or 32-hex); a new one when absent.
-    pub trace_id: Option<String>,
-    /// A W3C `traceparent` from an incoming request; wins over `traceId`.
-    pub traceparent: Option<String>,
-    /// The acting user.
-    pub user_id: Option<String>,
-    /// The user's organisation.
-    pub org_id: Option<String>,
-    /// The agent, for fleet events.
-    pub agent_name: Option<String>,
-    /// `debug` (default), `info`, `warn` or `error`: events below are not written.
-    pub min_level: Option<String>,
-    /// Fraction of traces whose debug events are kept, 0 to 1 (default 1).
-    pub debug_sample_rate: Option<f64>,
-}
-
-/// Parses a W3C `traceparent`; `null` when it is not valid.
-#[napi(object)]
-pub struct TraceParent {
-    pub trace_id: String,
-    pub parent_span_id: String,
-    pub sampled: bool,
-}
-
 /// Parses a W3C `traceparent` header; `null` when invalid.
-#[napi]
-pub fn parse_traceparent(header: String) -> Option<TraceParent> {
-    telemetry::TraceParent::parse(&header).map(|p| TraceParent {
-        trace_id: p.trace_id.to_string(),
-        parent_span_id: p.parent_span_id.to_string(),
-        sampled: p.sampled,
-    })
+#[napi(ts_return_type = "TraceParent | null")]
+pub fn parse_traceparent(header: String) -> Value {
+    telemetry::TraceParent::parse(&header).map_or(Value::Null, |p| record(&p))
 }
 
 /// Redacts secrets inside a string (API keys, bearer tokens, JWTs).

@@ -1,4 +1,5 @@
-//! FFI floor probes (core: `keel::ffi_probe`), for `make bench` and the panic tests.
+//! FFI floor probes (core: `keel::ffi_probe`), for `make bench` and the panic tests, in the
+//! private submodule `keel._native._probe`: they are not part of the API.
 
 use pyo3::prelude::*;
 
@@ -53,4 +54,14 @@ pub fn panic_sync(message: &str) -> PyResult<()> {
 #[pyfunction]
 pub fn panic_async(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAny>> {
     future_into_py::<_, ()>(py, async move { keel::ffi_probe::panic_now(&message) })
+}
+
+/// The `_probe` submodule holding the probes.
+pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
+    let m = PyModule::new(py, "_probe")?;
+    m.add_function(wrap_pyfunction!(noop, &m)?)?;
+    m.add_function(wrap_pyfunction!(roundtrip, &m)?)?;
+    m.add_function(wrap_pyfunction!(panic_sync, &m)?)?;
+    m.add_function(wrap_pyfunction!(panic_async, &m)?)?;
+    Ok(m)
 }

@@ -5,16 +5,17 @@ mod error;
 mod ffi_probe;
 mod json;
 mod models;
+mod record;
 mod runtime;
 mod skills;
 mod store;
 mod telemetry;
 
-use std::time::Duration;
-
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
-use crate::runtime::future_into_py;
+use crate::record::options;
+use crate::runtime::{awaitable, guard};
 use crate::store::PyAppliedMigration;
 
 /// A connected Keel instance. Create it with `await keel.connect(url)`.
@@ -41,104 +42,57 @@ impl PyKeel {
     }
 
     fn migrate<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let keel = self.inner.clone();
-        future_into_py(py, async move { keel.migrate().await })
+        awaitable!(py, self.inner, |keel| keel.migrate().await)
     }
 
     fn applied_migrations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let keel = self.inner.clone();
-        future_into_py(py, async move {
+        awaitable!(py, self.inner, |keel| {
             let applied = keel.applied_migrations().await?;
             Ok(applied
                 .into_iter()
-                .map(PyAppliedMigration::from)
+                .map(PyAppliedMigration)
                 .collect::<Vec<_>>())
         })
     }
 
     fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let keel = self.inner.clone();
-        future_into_py(py, async move { keel.ping().await })
+        awaitable!(py, self.inner, |keel| keel.ping().await)
     }
 
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let keel = self.inner.clone();
-        future_into_py(py, async move {
+        awaitable!(py, self.inner, |keel| {
             keel.close().await;
             Ok(())
         })
     }
 
-    #[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None,
-                        traceparent = None, min_level = None, debug_sample_rate = None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (service, **options))]
     fn create_logger(
         &self,
         service: &Bound<'_, PyAny>,
-        trace_id: Option<&Bound<'_, PyAny>>,
-        user_id: Option<&Bound<'_, PyAny>>,
-        org_id: Option<&Bound<'_, PyAny>>,
-        agent_name: Option<&Bound<'_, PyAny>>,
-        traceparent: Option<&Bound<'_, PyAny>>,
-        min_level: Option<&str>,
-        debug_sample_rate: Option<f64>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<telemetry::PyLogger> {
-        let args = telemetry::LoggerArgs::new(
-            service,
-            trace_id,
-            user_id,
-            org_id,
-            agent_name,
-            traceparent,
-            min_level,
-            debug_sample_rate,
-        )?;
-        Ok(args.build(service.py(), Some(&self.inner)))
+        telemetry::build_logger(Some(&self.inner), service, options)
     }
 
     /// Opens the model router on this database (awaitable); see `keel.Keel.model_router`.
-    #[pyo3(signature = (*, staleness = 1.0, matrix_ttl = 60.0, default_tier = "medium",
-                        seed_defaults = true, failure_threshold = 3, provider_failure_threshold = 10,
-                        window = 300.0, cooldown = 30.0, max_cooldown = 600.0, probe_timeout = 60.0))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (**options))]
     fn model_router<'py>(
         &self,
         py: Python<'py>,
-        staleness: f64,
-        matrix_ttl: f64,
-        default_tier: &str,
-        seed_defaults: bool,
-        failure_threshold: u32,
-        provider_failure_threshold: u32,
-        window: f64,
-        cooldown: f64,
-        max_cooldown: f64,
-        probe_timeout: f64,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = models::router_options(
-            staleness,
-            matrix_ttl,
-            default_tier,
-            seed_defaults,
-            failure_threshold,
-            provider_failure_threshold,
-            window,
-            cooldown,
-            max_cooldown,
-            probe_timeout,
-        )?;
-        models::open_router(py, self.inner.clone(), options)
+        models::open_router(py, &self.inner, options)
     }
 
     /// Opens the skills registry on this database (awaitable); see `keel.Keel.skill_registry`.
-    #[pyo3(signature = (*, staleness = 1.0, max_cached_orgs = 1024))]
+    #[pyo3(signature = (**options))]
     fn skill_registry<'py>(
         &self,
         py: Python<'py>,
-        staleness: f64,
-        max_cached_orgs: usize,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        skills::open_registry(py, self.inner.clone(), staleness, max_cached_orgs)
+        skills::open_registry(py, &self.inner, options)
     }
 
     fn install_log_sink(&self) {
@@ -146,24 +100,20 @@ impl PyKeel {
         self.inner.install_log_sink();
     }
 
-    #[pyo3(signature = (*, dry_run = false, batch_size = 10_000))]
+    #[pyo3(signature = (**options))]
     fn cleanup_logs<'py>(
         &self,
         py: Python<'py>,
-        dry_run: bool,
-        batch_size: u32,
+        options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let keel = self.inner.clone();
-        future_into_py(py, async move {
-            let policy = ::keel::telemetry::RetentionPolicy::default();
-            let report = keel
-                .cleanup_logs(&policy, batch_size, dry_run, |_, _| {})
-                .await?;
-            Ok(report
+        let options: ::keel::telemetry::CleanupOptions = guard(|| self::options(options))?;
+        awaitable!(py, self.inner, |keel| {
+            let report = keel.cleanup_logs_with(&options, |_, _| {}).await?;
+            let deleted = report
                 .deleted
                 .into_iter()
-                .map(|(level, n)| (level.as_str(), n))
-                .collect::<Vec<_>>())
+                .map(|(level, n)| (level.as_str(), n));
+            Ok(deleted.collect::<Vec<_>>())
         })
     }
 
@@ -174,28 +124,16 @@ impl PyKeel {
 
 /// Connects to `url`; see `keel.connect` for the arguments.
 #[pyfunction]
-#[pyo3(signature = (url, *, migrate = true, max_connections = 10, connect_timeout = 10.0))]
-fn connect(
-    py: Python<'_>,
+#[pyo3(signature = (url, **options))]
+fn connect<'py>(
+    py: Python<'py>,
     url: String,
-    migrate: bool,
-    max_connections: u32,
-    connect_timeout: f64,
-) -> PyResult<Bound<'_, PyAny>> {
-    let timeout = runtime::guard(|| {
-        Duration::try_from_secs_f64(connect_timeout).map_err(|_| {
-            keel::Error::invalid_input("connect_timeout", "must be a finite number of seconds ≥ 0")
-        })
-    })?;
-    let options = keel::ConnectOptions {
-        migrate,
-        max_connections,
-        connect_timeout: timeout,
-    };
-    future_into_py(py, async move {
-        let inner = keel::Keel::connect_with(&url, options).await?;
-        Ok(PyKeel { inner })
-    })
+    options: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options: keel::ConnectOptions = guard(|| self::options(options))?;
+    awaitable!(py, url, |url| Ok(PyKeel {
+        inner: keel::Keel::connect_with(&url, options).await?,
+    }))
 }
 
 /// The stable error codes, in order.
@@ -236,9 +174,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(skills::compile_skill, m)?)?;
     m.add_function(wrap_pyfunction!(skills::channel_namespaces, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
-    m.add_function(wrap_pyfunction!(ffi_probe::noop, m)?)?;
-    m.add_function(wrap_pyfunction!(ffi_probe::roundtrip, m)?)?;
-    m.add_function(wrap_pyfunction!(ffi_probe::panic_sync, m)?)?;
-    m.add_function(wrap_pyfunction!(ffi_probe::panic_async, m)?)?;
+    m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())
 }

@@ -1,141 +1,54 @@
 //! `Keel.model_router`, `ModelRouter` and `check_agent_budget` (core: `keel::models`).
 //!
 //! Resolution is synchronous (it never waits: probes are claimed in the background); breaker
-//! reports, credits and matrix changes return awaitables.
+//! reports, credits and matrix changes return awaitables. Keyword arguments go to core as they
+//! are: defaults and checks live in `keel::models`.
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{IntoPyDict, PyDict};
+use serde_json::Value;
 use uuid::Uuid;
 
-use keel::models::{
-    self, BreakerConfig, Charge, FailureKind, ModelEntry, ModelRequest, Pricing, Role, Scope,
-    Usage, parse_uuid, require_uuid, seconds,
-};
+use keel::models::{self, ChargeRequest, ModelRequest, ModelRow, require_uuid};
 
-use crate::runtime::{future_into_py, guard};
+use crate::record::{options, options_with, record};
+use crate::runtime::{awaitable, guard};
 
-/// The model chosen for a request (the original `ModelResolution`).
-#[pyclass(frozen, name = "ModelResolution", module = "keel._native")]
-pub struct PyModelResolution {
-    inner: models::Resolution,
-}
-
-#[pymethods]
-impl PyModelResolution {
-    #[getter]
-    fn provider(&self) -> &str {
-        &self.inner.provider
-    }
-
-    #[getter]
-    fn model_id(&self) -> &str {
-        &self.inner.model_id
-    }
-
-    #[getter]
-    fn credit_cost(&self) -> f64 {
-        self.inner.credit_cost
-    }
-
-    #[getter]
-    fn max_tokens(&self) -> u32 {
-        self.inner.max_tokens
-    }
-
-    #[getter]
-    fn context_window(&self) -> u32 {
-        self.inner.context_window
-    }
-
-    #[getter]
-    fn was_fallback(&self) -> bool {
-        self.inner.was_fallback
-    }
-
-    #[getter]
-    fn tier(&self) -> &'static str {
-        self.inner.tier.as_str()
-    }
-
-    /// The trace id (formatted when read, not on every resolution).
-    #[getter]
-    fn trace_id(&self) -> String {
-        self.inner.trace_id.to_string()
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "ModelResolution(provider={:?}, model_id={:?}, tier={:?}, was_fallback={})",
-            &*self.inner.provider,
-            &*self.inner.model_id,
-            self.inner.tier.as_str(),
-            if self.inner.was_fallback {
-                "True"
-            } else {
-                "False"
-            }
-        )
-    }
-}
-
-impl From<models::Resolution> for PyModelResolution {
-    fn from(inner: models::Resolution) -> Self {
-        Self { inner }
-    }
-}
-
-/// The balance of an org and whether it may proceed (the original `checkBudget` result).
-#[pyclass(frozen, name = "BudgetStatus", module = "keel._native")]
-pub struct PyBudgetStatus {
-    #[pyo3(get)]
-    remaining: f64,
-    #[pyo3(get)]
-    can_proceed: bool,
-}
-
-/// A ledger movement.
-#[pyclass(frozen, name = "CreditMovement", module = "keel._native")]
-pub struct PyMovement {
-    #[pyo3(get)]
-    ledger_id: String,
-    #[pyo3(get)]
-    balance_after: f64,
-    #[pyo3(get)]
-    duplicate: bool,
-}
-
-impl From<models::Movement> for PyMovement {
-    fn from(m: models::Movement) -> Self {
-        Self {
-            ledger_id: m.ledger_id.to_string(),
-            balance_after: m.balance_after,
-            duplicate: m.duplicate,
+record! {
+    /// The model chosen for a request (the original `ModelResolution`).
+    PyModelResolution(models::Resolution) as "ModelResolution" {
+        provider: String, model_id: String, credit_cost: f64, max_tokens: u32,
+        context_window: u32, was_fallback: bool, trace_id: String,
+    } {
+        #[getter]
+        fn tier(&self) -> &'static str {
+            self.0.tier.as_str()
         }
     }
 }
 
-/// Credits held for a call.
-#[pyclass(frozen, name = "CreditReservation", module = "keel._native")]
-pub struct PyReservation {
-    #[pyo3(get)]
-    id: String,
-    #[pyo3(get)]
-    amount: f64,
-    #[pyo3(get)]
-    balance_after: f64,
-    #[pyo3(get)]
-    duplicate: bool,
+record! {
+    /// The balance of an org and whether it may proceed (the original `checkBudget` result).
+    PyBudgetStatus(models::BudgetStatus) as "BudgetStatus" { remaining: f64, can_proceed: bool }
 }
 
-/// A fleet agent's per-run budget check.
-#[pyclass(frozen, name = "AgentBudget", module = "keel._native")]
-pub struct PyAgentBudget {
-    #[pyo3(get)]
-    exceeded: bool,
-    #[pyo3(get)]
-    limit: f64,
-    #[pyo3(get)]
-    used: f64,
+record! {
+    /// A ledger movement.
+    PyMovement(models::Movement) as "CreditMovement" {
+        ledger_id: String, balance_after: f64, duplicate: bool,
+    }
+}
+
+record! {
+    /// Credits held for a call.
+    PyReservation(models::Reservation) as "CreditReservation" {
+        id: String, amount: f64, balance_after: f64, duplicate: bool,
+    }
+}
+
+record! {
+    /// A fleet agent's per-run budget check.
+    PyAgentBudget(models::AgentBudget) as "AgentBudget" { exceeded: bool, limit: f64, used: f64 }
 }
 
 /// The model router; make it with `await db.model_router()`.
@@ -149,11 +62,8 @@ pub(crate) fn org(raw: &str) -> keel::Result<Uuid> {
     require_uuid("org_id", raw)
 }
 
-fn failure_kind(kind: Option<&str>, status: Option<u16>) -> keel::Result<FailureKind> {
-    match kind {
-        Some(kind) => kind.parse(),
-        None => Ok(FailureKind::from_status(status)),
-    }
+fn reservation(raw: &str) -> keel::Result<Uuid> {
+    require_uuid("reservation_id", raw)
 }
 
 #[pymethods]
@@ -184,13 +94,10 @@ impl PyModelRouter {
         model_id: String,
         provider: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            let t = router
-                .record_model_success(&model_id, provider.as_deref())
-                .await;
-            Ok(t.as_str())
-        })
+        awaitable!(py, self.inner, |r| Ok(r
+            .record_model_success(&model_id, provider.as_deref())
+            .await
+            .as_str()))
     }
 
     /// Reports a failed call: `kind` (timeout, server_error, rate_limited, overloaded,
@@ -201,88 +108,42 @@ impl PyModelRouter {
         py: Python<'py>,
         model_id: String,
         provider: Option<String>,
-        kind: Option<&str>,
-        status: Option<u16>,
+        kind: Option<String>,
+        status: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let kind = guard(|| failure_kind(kind, status))?;
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            let t = router
-                .record_model_failure(&model_id, provider.as_deref(), kind)
-                .await;
-            Ok(t.as_str())
+        let report = serde_json::json!({ "kind": kind, "status": status });
+        awaitable!(py, self.inner, |r| {
+            let t = r.record_failure_report(&model_id, provider.as_deref(), Some(&report));
+            Ok(t.await?.as_str())
         })
     }
 
     /// The org's balance and whether it may proceed.
     fn check_budget<'py>(&self, py: Python<'py>, org_id: &str) -> PyResult<Bound<'py, PyAny>> {
         let org = guard(|| org(org_id))?;
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            let status = router.check_budget(org).await?;
-            Ok(PyBudgetStatus {
-                remaining: status.remaining,
-                can_proceed: status.can_proceed,
-            })
-        })
+        awaitable!(py, self.inner, |r| Ok(PyBudgetStatus(
+            r.check_budget(org).await?
+        )))
     }
 
     /// Charges a call: `amount` as given, or the cost of `resolution`'s model (metered from
     /// the token counts when it has token prices). Raises `BudgetExceededError` below the grace.
-    #[pyo3(signature = (org_id, amount = None, *, resolution = None, input_tokens = None,
-                        output_tokens = None, user_id = None, agent_name = None,
-                        idempotency_key = None, feature = None, trace_id = None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (org_id, amount = None, *, resolution = None, **charge))]
     fn deduct_credits<'py>(
         &self,
         py: Python<'py>,
         org_id: &str,
         amount: Option<f64>,
         resolution: Option<PyRef<'py, PyModelResolution>>,
-        input_tokens: Option<f64>,
-        output_tokens: Option<f64>,
-        user_id: Option<&str>,
-        agent_name: Option<String>,
-        idempotency_key: Option<String>,
-        feature: Option<String>,
-        trace_id: Option<&str>,
+        charge: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let charge = guard(|| {
-            let usage = match (input_tokens, output_tokens) {
-                (None, None) => None,
-                (i, o) => Some(Usage::new(i.unwrap_or(0.0), o.unwrap_or(0.0))?),
-            };
-            let resolution = resolution.as_deref().map(|r| r.inner.clone());
-            let amount = match (amount, &resolution) {
-                (Some(amount), _) => amount,
-                (None, Some(r)) => self.inner.call_cost(r, usage),
-                (None, None) => {
-                    return Err(keel::Error::invalid_input(
-                        "amount",
-                        "give an amount or a resolution",
-                    ));
-                }
-            };
-            Ok(Charge {
-                org_id: org(org_id)?,
-                amount,
-                idempotency_key,
-                description: resolution
-                    .as_ref()
-                    .map(|r| format!("AI usage: {}", r.model_id)),
-                feature_key: feature,
-                model_id: resolution.as_ref().map(|r| r.model_id.to_string()),
-                tokens_used: usage.map(|u| (u.input_tokens + u.output_tokens) as i64),
-                agent_name,
-                trace_id: parse_uuid("trace_id", trace_id)?
-                    .or_else(|| resolution.as_ref().map(|r| r.trace_id)),
-                created_by: parse_uuid("user_id", user_id)?,
-            })
+            let fields = [("org_id", org_id.into()), ("amount", amount.into())];
+            let mut request: ChargeRequest = options_with(charge, fields)?;
+            request.resolution = resolution.map(|r| r.0.clone());
+            self.inner.charge_for(request)
         })?;
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            Ok(PyMovement::from(router.deduct(&charge).await?))
-        })
+        awaitable!(py, self.inner, |r| Ok(PyMovement(r.deduct(&charge).await?)))
     }
 
     /// Holds `estimate` credits for a call; `commit_credits` or `release_credits` it after.
@@ -294,16 +155,9 @@ impl PyModelRouter {
         idempotency_key: String,
     ) -> PyResult<Bound<'py, PyAny>> {
         let org = guard(|| org(org_id))?;
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            let r = router.reserve(org, estimate, &idempotency_key).await?;
-            Ok(PyReservation {
-                id: r.id.to_string(),
-                amount: r.amount,
-                balance_after: r.balance_after,
-                duplicate: r.duplicate,
-            })
-        })
+        awaitable!(py, self.inner, |r| Ok(PyReservation(
+            r.reserve(org, estimate, &idempotency_key).await?
+        )))
     }
 
     /// Settles a reservation at the actual cost.
@@ -314,10 +168,9 @@ impl PyModelRouter {
         actual: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = guard(|| reservation(reservation_id))?;
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            Ok(PyMovement::from(router.commit(id, actual).await?))
-        })
+        awaitable!(py, self.inner, |r| Ok(PyMovement(
+            r.commit(id, actual).await?
+        )))
     }
 
     /// Releases a reservation unused.
@@ -327,72 +180,48 @@ impl PyModelRouter {
         reservation_id: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let id = guard(|| reservation(reservation_id))?;
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            Ok(PyMovement::from(router.release(id).await?))
-        })
+        awaitable!(py, self.inner, |r| Ok(PyMovement(r.release(id).await?)))
     }
 
-    /// Adds credits to an org (`kind`: purchase, bonus, refund, adjustment).
-    #[pyo3(signature = (org_id, amount, kind = "purchase", idempotency_key = None))]
+    /// Adds credits to an org (`kind`: purchase (default), bonus, refund, adjustment).
+    #[pyo3(signature = (org_id, amount, kind = None, idempotency_key = None))]
     fn grant_credits<'py>(
         &self,
         py: Python<'py>,
         org_id: &str,
         amount: f64,
-        kind: &str,
+        kind: Option<String>,
         idempotency_key: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let org = guard(|| org(org_id))?;
-        let kind = kind.to_owned();
-        let router = self.inner.clone();
-        future_into_py(py, async move {
-            let moved = router
-                .grant_credits(org, amount, &kind, idempotency_key.as_deref())
-                .await?;
-            Ok(PyMovement::from(moved))
+        awaitable!(py, self.inner, |r| {
+            let kind = kind.as_deref().unwrap_or(models::DEFAULT_GRANT_KIND);
+            let moved = r.grant_credits(org, amount, kind, idempotency_key.as_deref());
+            Ok(PyMovement(moved.await?))
         })
     }
 
     /// Adds or changes one matrix row (validated with the whole matrix first).
-    #[pyo3(signature = (feature, tier, provider, model_id, *, fallback_order = None, org_id = None,
-                        context_window = 128_000, max_tokens = 4096, credit_cost = 0.0,
-                        input_cost_per_mtok = None, output_cost_per_mtok = None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (feature, tier, provider, model_id, **row))]
     fn set_model<'py>(
         &self,
         py: Python<'py>,
         feature: &str,
         tier: &str,
-        provider: String,
-        model_id: String,
-        fallback_order: Option<u32>,
-        org_id: Option<&str>,
-        context_window: u32,
-        max_tokens: u32,
-        credit_cost: f64,
-        input_cost_per_mtok: Option<f64>,
-        output_cost_per_mtok: Option<f64>,
+        provider: &str,
+        model_id: &str,
+        row: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let row = guard(|| {
-            Ok(ModelEntry {
-                scope: parse_uuid("org_id", org_id)?.map_or(Scope::Platform, Scope::Org),
-                feature: feature.parse()?,
-                tier: tier.parse()?,
-                provider: provider.into(),
-                model_id: model_id.into(),
-                role: fallback_order.map_or(Role::Primary, Role::Fallback),
-                context_window,
-                max_tokens,
-                pricing: Pricing {
-                    per_request: credit_cost,
-                    input_per_mtok: input_cost_per_mtok,
-                    output_per_mtok: output_cost_per_mtok,
-                },
-            })
-        })?;
-        let router = self.inner.clone();
-        future_into_py(py, async move { router.set_model(row).await })
+        let [feature, tier, provider, model_id] =
+            [feature, tier, provider, model_id].map(Value::from);
+        let named = [
+            ("feature", feature),
+            ("tier", tier),
+            ("provider", provider),
+            ("model_id", model_id),
+        ];
+        let row: ModelRow = guard(|| options_with(row, named))?;
+        awaitable!(py, self.inner, |r| r.set_model(row.into()).await)
     }
 
     /// Sets the tier `org_id` uses for `feature` when a request names none.
@@ -404,17 +233,12 @@ impl PyModelRouter {
         tier: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, feature, tier) = guard(|| Ok((org(org_id)?, feature.parse()?, tier.parse()?)))?;
-        let router = self.inner.clone();
-        future_into_py(
-            py,
-            async move { router.set_org_tier(org, feature, tier).await },
-        )
+        awaitable!(py, self.inner, |r| r.set_org_tier(org, feature, tier).await)
     }
 
     /// Re-reads the matrix now.
     fn reload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let router = self.inner.clone();
-        future_into_py(py, async move { router.reload().await })
+        awaitable!(py, self.inner, |r| r.reload().await)
     }
 
     /// The breakers this process sees as not closed: (provider, model_id, state) tuples.
@@ -427,71 +251,25 @@ impl PyModelRouter {
     }
 }
 
-fn reservation(raw: &str) -> keel::Result<Uuid> {
-    require_uuid("reservation_id", raw)
-}
-
-/// Router options from `Keel.model_router`'s keyword arguments.
-#[allow(clippy::too_many_arguments)]
-pub fn router_options(
-    staleness: f64,
-    matrix_ttl: f64,
-    default_tier: &str,
-    seed_defaults: bool,
-    failure_threshold: u32,
-    provider_failure_threshold: u32,
-    window: f64,
-    cooldown: f64,
-    max_cooldown: f64,
-    probe_timeout: f64,
-) -> PyResult<models::RouterOptions> {
-    guard(|| {
-        Ok(models::RouterOptions {
-            breaker: BreakerConfig {
-                failure_threshold,
-                provider_failure_threshold,
-                window: seconds("window", window)?,
-                cooldown: seconds("cooldown", cooldown)?,
-                max_cooldown: seconds("max_cooldown", max_cooldown)?,
-                probe_timeout: seconds("probe_timeout", probe_timeout)?,
-            },
-            staleness: seconds("staleness", staleness)?,
-            matrix_ttl: seconds("matrix_ttl", matrix_ttl)?,
-            default_tier: default_tier.parse()?,
-            seed_defaults,
-        })
-    })
-}
-
 /// Opens a router on `keel` (the awaitable behind `Keel.model_router`).
 pub fn open_router<'py>(
     py: Python<'py>,
-    keel: keel::Keel,
-    options: models::RouterOptions,
+    keel: &keel::Keel,
+    kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    future_into_py(py, async move {
-        let inner = models::ModelRouter::open(&keel, options).await?;
-        Ok(PyModelRouter { inner })
-    })
+    let options: models::RouterOptions = guard(|| options(kwargs))?;
+    awaitable!(py, keel, |keel| Ok(PyModelRouter {
+        inner: models::ModelRouter::open(&keel, options).await?,
+    }))
 }
 
 /// A fleet agent's per-run budget (the original `checkAgentBudget`).
 #[pyfunction]
 pub fn check_agent_budget(agent_name: &str, used: f64) -> PyAgentBudget {
-    let b = models::check_agent_budget(agent_name, used);
-    PyAgentBudget {
-        exceeded: b.exceeded,
-        limit: b.limit,
-        used: b.used,
-    }
+    PyAgentBudget(models::check_agent_budget(agent_name, used))
 }
 
 /// The per-run budgets by agent name (the original `FLEET_AGENT_BUDGETS`, with `default`).
 pub fn fleet_agent_budgets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let budgets = PyDict::new(py);
-    for (name, limit) in models::FLEET_AGENT_BUDGETS {
-        budgets.set_item(name, limit)?;
-    }
-    budgets.set_item("default", models::DEFAULT_AGENT_BUDGET)?;
-    Ok(budgets)
+    models::fleet_agent_budgets().into_py_dict(py)
 }

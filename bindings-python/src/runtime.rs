@@ -86,7 +86,8 @@ impl Drop for InFlight {
 #[pyfunction]
 #[pyo3(signature = (timeout = 2.0))]
 pub fn drain_tasks(py: Python<'_>, timeout: f64) -> bool {
-    let timeout = std::time::Duration::try_from_secs_f64(timeout).unwrap_or_default();
+    // A bad timeout does not wait: this runs at exit, where raising helps nobody.
+    let timeout = keel::options::wait_seconds("timeout", timeout).unwrap_or_default();
     py.detach(|| {
         let deadline = std::time::Instant::now() + timeout;
         while IN_FLIGHT.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
@@ -95,6 +96,16 @@ pub fn drain_tasks(py: Python<'_>, timeout: f64) -> bool {
         IN_FLIGHT.load(Ordering::Acquire) == 0
     })
 }
+
+/// `future_into_py(py, async move { body })` with `$handle` cloned in as `$h`: the body of
+/// every method that returns an awaitable.
+macro_rules! awaitable {
+    ($py:expr, $handle:expr, |$h:ident| $body:expr) => {{
+        let $h = $handle.clone();
+        $crate::runtime::future_into_py($py, async move { $body })
+    }};
+}
+pub(crate) use awaitable;
 
 /// Marker type plugging [`runtime`] into `pyo3_async_runtimes::generic`.
 pub struct KeelRuntime;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use keel::models::seconds;
-use keel::skills::{self, Channel, OverrideChange, RegistryOptions, SkillRegistry, SyncOptions};
+use keel::skills::{self, Channel, OverrideChange, SkillRegistry, SyncOptions};
 
 use crate::json::{Json, dict_to_map, to_json};
 use crate::models::org;
-use crate::runtime::{future_into_py, guard, ready};
+use crate::record::options;
+use crate::runtime::{awaitable, guard, ready};
 
 /// Parses one SKILL.md: `{"skill": {...} | None, "diagnostics": [...]}`.
 #[pyfunction]
@@ -220,11 +220,7 @@ impl PySkillRegistry {
         change: keel::Result<OverrideChange>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, change) = guard(|| Ok((org(org_id)?, change?)))?;
-        let registry = self.inner.clone();
-        future_into_py(
-            py,
-            async move { registry.set_override(org, &key, change).await },
-        )
+        awaitable!(py, self.inner, |r| r.set_override(org, &key, change).await)
     }
 }
 
@@ -239,9 +235,8 @@ impl PySkillRegistry {
         prune: bool,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let registry = self.inner.clone();
-        future_into_py(py, async move {
-            let report = registry
+        awaitable!(py, self.inner, |r| {
+            let report = r
                 .sync(
                     &path,
                     SyncOptions { dry_run, prune },
@@ -263,16 +258,11 @@ impl PySkillRegistry {
     }
 
     fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let registry = self.inner.clone();
-        future_into_py(py, async move { Ok(Json::of(&registry.list().await?)) })
+        awaitable!(py, self.inner, |r| Ok(Json::of(&r.list().await?)))
     }
 
     fn history<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
-        let registry = self.inner.clone();
-        future_into_py(
-            py,
-            async move { Ok(Json::of(&registry.history(&key).await?)) },
-        )
+        awaitable!(py, self.inner, |r| Ok(Json::of(&r.history(&key).await?)))
     }
 
     #[pyo3(signature = (key, reason = None))]
@@ -282,14 +272,13 @@ impl PySkillRegistry {
         key: String,
         reason: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let registry = self.inner.clone();
-        let reason = reason.unwrap_or_else(|| "deprecated".into());
-        future_into_py(py, async move { registry.deprecate(&key, &reason).await })
+        awaitable!(py, self.inner, |r| r
+            .deprecate(&key, reason.as_deref())
+            .await)
     }
 
     fn restore<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
-        let registry = self.inner.clone();
-        future_into_py(py, async move { registry.restore(&key).await })
+        awaitable!(py, self.inner, |r| r.restore(&key).await)
     }
 
     fn set_enabled<'py>(
@@ -344,20 +333,12 @@ impl PySkillRegistry {
     ) -> PyResult<Bound<'py, PyAny>> {
         let org = guard(|| org(org_id))?;
         let context = serde_json::Value::Object(dict_to_map(context, 0));
-        let registry = self.inner.clone();
-        future_into_py(
-            py,
-            async move { registry.set_org_context(org, context).await },
-        )
+        awaitable!(py, self.inner, |r| r.set_org_context(org, context).await)
     }
 
     fn org_context<'py>(&self, py: Python<'py>, org_id: &str) -> PyResult<Bound<'py, PyAny>> {
         let org = guard(|| org(org_id))?;
-        let registry = self.inner.clone();
-        future_into_py(
-            py,
-            async move { Ok(Json(registry.org_context(org).await?)) },
-        )
+        awaitable!(py, self.inner, |r| Ok(Json(r.org_context(org).await?)))
     }
 
     fn resolve_skills<'py>(
@@ -370,11 +351,9 @@ impl PySkillRegistry {
         if let Some(inner) = self.inner.cached(org, channel) {
             return ready(py, PyResolvedSkills { inner });
         }
-        let registry = self.inner.clone();
-        future_into_py(py, async move {
-            let inner = registry.resolve_skills(org, channel).await?;
-            Ok(PyResolvedSkills { inner })
-        })
+        awaitable!(py, self.inner, |r| Ok(PyResolvedSkills {
+            inner: r.resolve_skills(org, channel).await?
+        }))
     }
 
     /// The cached view, or None; never waits (for hot paths that may fall back to awaiting).
@@ -392,20 +371,13 @@ impl PySkillRegistry {
 }
 
 /// Opens the registry on `keel` (the awaitable behind `Keel.skill_registry`).
-pub fn open_registry(
-    py: Python<'_>,
-    keel: keel::Keel,
-    staleness: f64,
-    max_cached_orgs: usize,
-) -> PyResult<Bound<'_, PyAny>> {
-    let options = guard(|| {
-        Ok(RegistryOptions {
-            staleness: seconds("staleness", staleness)?,
-            max_cached_orgs,
-        })
-    })?;
-    future_into_py(py, async move {
-        let inner = SkillRegistry::open(&keel, options).await?;
-        Ok(PySkillRegistry { inner })
-    })
+pub fn open_registry<'py>(
+    py: Python<'py>,
+    keel: &keel::Keel,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let options = guard(|| options(kwargs))?;
+    awaitable!(py, keel, |keel| Ok(PySkillRegistry {
+        inner: SkillRegistry::open(&keel, options).await?,
+    }))
 }

@@ -2,69 +2,37 @@
 
 use pyo3::prelude::*;
 
+use crate::record::record;
 use crate::runtime::guard;
 
-/// A database URL Keel accepts, with its password masked.
-#[pyclass(frozen, name = "DatabaseUrl", module = "keel._native")]
-pub struct PyDatabaseUrl {
-    #[pyo3(get)]
-    backend: &'static str,
-    #[pyo3(get)]
-    masked: String,
-    #[pyo3(get)]
-    in_memory: bool,
-    #[pyo3(get)]
-    path: Option<String>,
-}
-
-#[pymethods]
-impl PyDatabaseUrl {
-    fn __repr__(&self) -> String {
-        format!(
-            "DatabaseUrl(backend={:?}, masked={:?}, in_memory={})",
-            self.backend, self.masked, self.in_memory
-        )
-    }
-}
-
-/// A migration recorded as applied.
-#[pyclass(frozen, name = "AppliedMigration", module = "keel._native")]
-pub struct PyAppliedMigration {
-    #[pyo3(get)]
-    version: i64,
-    #[pyo3(get)]
-    description: String,
-}
-
-#[pymethods]
-impl PyAppliedMigration {
-    fn __repr__(&self) -> String {
-        format!(
-            "AppliedMigration(version={}, description={:?})",
-            self.version, self.description
-        )
-    }
-}
-
-impl From<keel::AppliedMigration> for PyAppliedMigration {
-    fn from(m: keel::AppliedMigration) -> Self {
-        Self {
-            version: m.version,
-            description: m.description,
+record! {
+    /// A database URL Keel accepts, with its password masked.
+    PyDatabaseUrl(keel::DatabaseUrl) as "DatabaseUrl" { masked: String, in_memory: bool } {
+        /// `"sqlite"` or `"postgres"`.
+        #[getter]
+        fn backend(&self) -> &'static str {
+            self.0.backend.as_str()
         }
+
+        /// The SQLite file, when the URL names one.
+        #[getter]
+        fn path(&self) -> Option<String> {
+            self.0.path.as_ref().map(|p| p.display().to_string())
+        }
+    }
+}
+
+record! {
+    /// A migration recorded as applied.
+    PyAppliedMigration(keel::AppliedMigration) as "AppliedMigration" {
+        version: i64, description: String,
     }
 }
 
 /// Parses a database URL; raises `keel.InvalidUrlError` if Keel does not accept it.
 #[pyfunction]
 pub fn parse_database_url(url: &str) -> PyResult<PyDatabaseUrl> {
-    let parsed = guard(|| keel::DatabaseUrl::parse(url))?;
-    Ok(PyDatabaseUrl {
-        backend: parsed.backend.as_str(),
-        masked: parsed.masked,
-        in_memory: parsed.in_memory,
-        path: parsed.path.map(|p| p.display().to_string()),
-    })
+    guard(|| keel::DatabaseUrl::parse(url)).map(PyDatabaseUrl)
 }
 
 /// Replaces any password in `url` with `***`.

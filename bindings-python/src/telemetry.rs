@@ -8,7 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use serde_json::{Map, Value};
 
-use keel::telemetry::{self, Level, LogFilter, LoggerOptions};
+use keel::options::Case;
+use keel::telemetry::{self, Level, LoggerOptions};
 
 use crate::json::{dict_to_map, to_json};
 use crate::runtime::{future_into_py, guard, runtime};
@@ -73,22 +74,6 @@ fn text(obj: Option<&Bound<'_, PyAny>>) -> Option<String> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
     })
-}
-
-fn logger_options(
-    trace_id: Option<&Bound<'_, PyAny>>,
-    user_id: Option<&Bound<'_, PyAny>>,
-    org_id: Option<&Bound<'_, PyAny>>,
-    agent_name: Option<&Bound<'_, PyAny>>,
-    traceparent: Option<&Bound<'_, PyAny>>,
-) -> LoggerOptions {
-    LoggerOptions {
-        trace_id: text(trace_id),
-        traceparent: text(traceparent),
-        user_id: text(user_id),
-        org_id: text(org_id),
-        agent_name: text(agent_name),
-    }
 }
 
 /// A structured logger. No method raises.
@@ -258,76 +243,33 @@ impl PySpan {
     }
 }
 
-/// What a logger is made of, as given to `create_logger` (both forms).
-pub struct LoggerArgs {
-    service: String,
-    options: LoggerOptions,
-    filter: LogFilter,
-}
-
-impl LoggerArgs {
-    /// Converts the keyword arguments; raises `keel.InvalidInputError` for a bad filter.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        service: &Bound<'_, PyAny>,
-        trace_id: Option<&Bound<'_, PyAny>>,
-        user_id: Option<&Bound<'_, PyAny>>,
-        org_id: Option<&Bound<'_, PyAny>>,
-        agent_name: Option<&Bound<'_, PyAny>>,
-        traceparent: Option<&Bound<'_, PyAny>>,
-        min_level: Option<&str>,
-        debug_sample_rate: Option<f64>,
-    ) -> PyResult<Self> {
-        Ok(Self {
-            service: text(Some(service)).unwrap_or_default(),
-            options: logger_options(trace_id, user_id, org_id, agent_name, traceparent),
-            filter: guard(|| LogFilter::from_options(min_level, debug_sample_rate))?,
-        })
-    }
-
-    /// A logger writing to `keel`'s database, or to the process default sink.
-    pub fn build(self, py: Python<'_>, keel: Option<&keel::Keel>) -> PyLogger {
-        flush_at_exit(py);
-        let _guard = runtime().enter();
-        let inner = match keel {
-            Some(keel) => keel.logger_with(&self.service, self.options, self.filter),
-            None => telemetry::Logger::new(
-                telemetry::default_sink(),
-                &self.service,
-                self.options,
-                self.filter,
-            ),
-        };
-        PyLogger { inner }
-    }
+/// A logger writing to `keel`'s database, or to the process default sink, from
+/// `create_logger`'s arguments; raises `keel.InvalidInputError` for a bad filter.
+pub fn build_logger(
+    keel: Option<&keel::Keel>,
+    service: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyLogger> {
+    let fields = options.map(|o| dict_to_map(o, 0)).unwrap_or_default();
+    let (options, filter) = guard(|| LoggerOptions::from_fields(&fields, Case::Snake))?;
+    flush_at_exit(service.py());
+    let service = text(Some(service)).unwrap_or_default();
+    let _guard = runtime().enter();
+    let inner = match keel {
+        Some(keel) => keel.logger_with(&service, options, filter),
+        None => telemetry::Logger::new(telemetry::default_sink(), &service, options, filter),
+    };
+    Ok(PyLogger { inner })
 }
 
 /// A logger writing to the process default sink (stdout until `Keel.install_log_sink()`).
 #[pyfunction]
-#[pyo3(signature = (service, *, trace_id = None, user_id = None, org_id = None, agent_name = None,
-                    traceparent = None, min_level = None, debug_sample_rate = None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (service, **options))]
 pub fn create_logger(
     service: &Bound<'_, PyAny>,
-    trace_id: Option<&Bound<'_, PyAny>>,
-    user_id: Option<&Bound<'_, PyAny>>,
-    org_id: Option<&Bound<'_, PyAny>>,
-    agent_name: Option<&Bound<'_, PyAny>>,
-    traceparent: Option<&Bound<'_, PyAny>>,
-    min_level: Option<&str>,
-    debug_sample_rate: Option<f64>,
+    options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyLogger> {
-    let args = LoggerArgs::new(
-        service,
-        trace_id,
-        user_id,
-        org_id,
-        agent_name,
-        traceparent,
-        min_level,
-        debug_sample_rate,
-    )?;
-    Ok(args.build(service.py(), None))
+    build_logger(None, service, options)
 }
 
 /// Registers [`flush_logs`] with `atexit` when the process makes its first logger, so queued
@@ -353,11 +295,7 @@ fn flush_at_exit(py: Python<'_>) {
 #[pyfunction]
 #[pyo3(signature = (timeout = 5.0))]
 pub fn flush_logs(py: Python<'_>, timeout: f64) -> PyResult<usize> {
-    let timeout = guard(|| {
-        std::time::Duration::try_from_secs_f64(timeout).map_err(|_| {
-            keel::Error::invalid_input("timeout", "must be a finite number of seconds ≥ 0")
-        })
-    })?;
+    let timeout = guard(|| keel::options::wait_seconds("timeout", timeout))?;
     Ok(py.detach(|| runtime().block_on(telemetry::flush_all(timeout))))
 }
 

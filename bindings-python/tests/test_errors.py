@@ -55,14 +55,14 @@ def test_invalid_url_error_names_the_field() -> None:
 
 def test_sync_panic_becomes_internal_error() -> None:
     with pytest.raises(keel.InternalError) as info:
-        _native.panic_sync("sync boom")
+        _native._probe.panic_sync("sync boom")
     assert info.value.code == "internal"
     assert "sync boom" in str(info.value)
 
 
 async def test_async_panic_becomes_internal_error() -> None:
     with pytest.raises(keel.InternalError) as info:
-        await _native.panic_async("async boom")
+        await _native._probe.panic_async("async boom")
     assert "async boom" in str(info.value)
     # The runtime survives the panic.
     handle = await keel.connect()
@@ -72,8 +72,8 @@ async def test_async_panic_becomes_internal_error() -> None:
 
 def test_roundtrip_rejects_malformed_struct() -> None:
     with pytest.raises((KeyError, TypeError)):
-        _native.roundtrip({"id": 1})  # type: ignore[typeddict-item]
-    assert _native.roundtrip({"id": 1, "name": "n", "score": 0.5, "tags": []}) == {
+        _native._probe.roundtrip({"id": 1})  # type: ignore[typeddict-item]
+    assert _native._probe.roundtrip({"id": 1, "name": "n", "score": 0.5, "tags": []}) == {
         "id": 2,
         "name": "n",
         "score": 1.0,

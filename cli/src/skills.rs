@@ -62,9 +62,9 @@ pub enum SkillsCommand {
         db: Database,
         /// The skill key.
         key: String,
-        /// Why, for the record.
-        #[arg(long, default_value = "deprecated by an operator")]
-        reason: String,
+        /// Why, for the record (default: core's `deprecated`).
+        #[arg(long)]
+        reason: Option<String>,
         /// Undo an earlier deprecation.
         #[arg(long)]
         restore: bool,
@@ -268,7 +268,7 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
             let version = if restore {
                 skills.restore(&key).await?
             } else {
-                skills.deprecate(&key, &reason).await?
+                skills.deprecate(&key, reason.as_deref()).await?
             };
             let verb = if restore { "restored" } else { "deprecated" };
             println!("{key} v{version} {verb}");

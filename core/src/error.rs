@@ -7,6 +7,8 @@
 //! Messages that mention a database URL always carry it masked (see
 //! [`crate::store::mask_url`]), so an error can be logged without leaking a password.
 
+use crate::diagnostic::Diagnostic;
+
 /// A `Result` whose error is the Keel [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -88,8 +90,8 @@ pub enum Error {
     #[error(
         "no model available for feature `{feature}` tier `{tier}`: {}",
         match reason {
-            crate::models::Unavailable::NotConfigured => "no primary or fallback is configured".to_owned(),
-            crate::models::Unavailable::AllCircuitsOpen =>
+            Unavailable::NotConfigured => "no primary or fallback is configured".to_owned(),
+            Unavailable::AllCircuitsOpen =>
                 format!("the circuits of all {candidates} candidate(s) are open"),
         }
     )]
@@ -99,7 +101,7 @@ pub enum Error {
         /// The tier resolved.
         tier: &'static str,
         /// Why nothing serves.
-        reason: crate::models::Unavailable,
+        reason: Unavailable,
         /// How many candidates were configured.
         candidates: usize,
     },
@@ -122,7 +124,7 @@ pub enum Error {
     #[error("{}", invalid_skill_message(diagnostics))]
     InvalidSkill {
         /// The error findings, file by file.
-        diagnostics: Vec<crate::skills::Diagnostic>,
+        diagnostics: Vec<Diagnostic>,
     },
 
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
@@ -130,7 +132,7 @@ pub enum Error {
     Internal(String),
 }
 
-fn invalid_skill_message(diagnostics: &[crate::skills::Diagnostic]) -> String {
+fn invalid_skill_message(diagnostics: &[Diagnostic]) -> String {
     match diagnostics {
         [] => "invalid skill".to_owned(),
         [only] => format!("invalid skill: {only}"),
@@ -186,8 +188,17 @@ impl Error {
         }
     }
 
+    /// What is wrong, without the field: the message of an [`Error::InvalidInput`], the
+    /// display text of any other error.
+    pub fn message(&self) -> String {
+        match self {
+            Error::InvalidInput { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// The findings of an [`Error::InvalidSkill`]; empty for every other error.
-    pub fn diagnostics(&self) -> &[crate::skills::Diagnostic] {
+    pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
             Error::InvalidSkill { diagnostics } => diagnostics,
             _ => &[],
@@ -231,4 +242,13 @@ impl From<sqlx::Error> for Error {
             other => Error::Storage(other),
         }
     }
+}
+
+/// Why nothing could serve a request (`no_model_available`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailable {
+    /// The matrix has no primary (and no fallback) for the feature and tier.
+    NotConfigured,
+    /// Every configured candidate's circuit is open.
+    AllCircuitsOpen,
 }

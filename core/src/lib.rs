@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! # Keel
 //!
 //! An embeddable core for AI-agent platforms. One implementation of the parts every agent
@@ -18,9 +19,13 @@
 //! # Ok(()) }
 //! ```
 
+mod diagnostic;
 pub mod error;
+#[doc(hidden)]
 pub mod ffi_probe;
 pub mod models;
+pub mod options;
+pub mod record;
 mod refresher;
 pub mod skills;
 pub mod store;
@@ -208,6 +213,21 @@ impl Keel {
         progress: impl FnMut(telemetry::Level, u64),
     ) -> Result<telemetry::RetentionReport> {
         telemetry::cleanup(self.pool()?, policy, batch_size, dry_run, progress).await
+    }
+
+    /// [`Keel::cleanup_logs`] with the default policy and the batch size and dry-run flag of
+    /// `options`, as the bindings and the CLI call it.
+    ///
+    /// # Errors
+    /// As [`Keel::cleanup_logs`].
+    pub async fn cleanup_logs_with(
+        &self,
+        options: &telemetry::CleanupOptions,
+        progress: impl FnMut(telemetry::Level, u64),
+    ) -> Result<telemetry::RetentionReport> {
+        let policy = telemetry::RetentionPolicy::default();
+        self.cleanup_logs(&policy, options.batch_size, options.dry_run, progress)
+            .await
     }
 
     /// The stored events of one trace, in time order (see [`telemetry::render_tree`]).

@@ -455,7 +455,10 @@ async fn channels_see_their_namespaces_and_org_overrides_win() {
         assert_eq!(err.diagnostics()[0].code, "name_mismatch");
 
         // Deprecation hides the version served; restoring shows it again.
-        skills.deprecate("fleet-only", "superseded").await.unwrap();
+        skills
+            .deprecate("fleet-only", Some("superseded"))
+            .await
+            .unwrap();
         let other_org = stranger;
         let view = skills
             .resolve_skills(other_org, Channel::Fleet)

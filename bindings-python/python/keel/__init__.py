@@ -107,18 +107,20 @@ __all__ = [
 async def connect(
     url: str = "sqlite::memory:",
     *,
-    migrate: bool = True,
-    max_connections: int = 10,
-    connect_timeout: float = 10.0,
+    migrate: bool | None = None,
+    max_connections: int | None = None,
+    connect_timeout: float | None = None,
 ) -> Keel:
     """Connect to Keel's database and return a handle.
 
     Args:
         url: ``sqlite::memory:`` (the default), ``sqlite://path/to/keel.db`` (created with its
             folder when missing) or ``postgres://user:password@host:5432/db``.
-        migrate: apply the embedded migrations on connect.
-        max_connections: upper bound on pooled connections.
-        connect_timeout: seconds to wait for the database.
+        migrate: apply the embedded migrations on connect (core's default: yes).
+        max_connections: upper bound on pooled connections (core's default: 10).
+        connect_timeout: seconds to wait for the database (core's default: 10).
+
+    An option left as ``None`` takes core's default (``keel::ConnectOptions``).
 
     Raises:
         InvalidUrlError: the URL is not one Keel accepts.

@@ -4,6 +4,7 @@ import builtins
 import os
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+import types
 from typing import Any, Literal, TypedDict, final
 
 __version__: str
@@ -23,6 +24,7 @@ __all__ = [
     "create_logger",
     "parse_traceparent",
     "redact_secrets",
+    "_probe",
     "DatabaseUrl",
     "Keel",
     "__version__",
@@ -30,11 +32,7 @@ __all__ = [
     "error_codes",
     "flush_logs",
     "mask_url",
-    "noop",
-    "panic_async",
-    "panic_sync",
     "parse_database_url",
-    "roundtrip",
     "ResolvedSkill",
     "ResolvedSkills",
     "SkillRegistry",
@@ -43,12 +41,6 @@ __all__ = [
     "parse_skill",
     "validate_skills",
 ]
-
-class _Probe(TypedDict):
-    id: int
-    name: str
-    score: float
-    tags: list[str]
 
 @final
 class Keel:
@@ -79,20 +71,20 @@ class Keel:
     def model_router(
         self,
         *,
-        staleness: float = 1.0,
-        matrix_ttl: float = 60.0,
-        default_tier: str = "medium",
-        seed_defaults: bool = True,
-        failure_threshold: int = 3,
-        provider_failure_threshold: int = 10,
-        window: float = 300.0,
-        cooldown: float = 30.0,
-        max_cooldown: float = 600.0,
-        probe_timeout: float = 60.0,
+        staleness: float = ...,
+        matrix_ttl: float = ...,
+        default_tier: str = ...,
+        seed_defaults: bool = ...,
+        failure_threshold: int = ...,
+        provider_failure_threshold: int = ...,
+        window: float = ...,
+        cooldown: float = ...,
+        max_cooldown: float = ...,
+        probe_timeout: float = ...,
     ) -> Awaitable[ModelRouter]: ...
-    def skill_registry(self, *, staleness: float = 1.0, max_cached_orgs: int = 1024) -> Awaitable[SkillRegistry]: ...
+    def skill_registry(self, *, staleness: float = ..., max_cached_orgs: int = ...) -> Awaitable[SkillRegistry]: ...
     def install_log_sink(self) -> None: ...
-    def cleanup_logs(self, *, dry_run: bool = False, batch_size: int = 10000) -> Awaitable[list[tuple[str, int]]]: ...
+    def cleanup_logs(self, *, dry_run: bool = ..., batch_size: int = ...) -> Awaitable[list[tuple[str, int]]]: ...
 
 @final
 class Logger:
@@ -152,9 +144,13 @@ class AppliedMigration:
     def description(self) -> str: ...
 
 def connect(
-    url: str, *, migrate: bool = True, max_connections: int = 10, connect_timeout: float = 10.0
+    url: str, *, migrate: bool | None = ..., max_connections: int | None = ..., connect_timeout: float | None = ...
 ) -> Awaitable[Keel]: ...
 def error_codes() -> list[str]: ...
+
+#: FFI floor probes (noop, roundtrip, panic_sync, panic_async) for `make bench` and the panic
+#: tests. Private: not part of the API.
+_probe: types.ModuleType
 def parse_database_url(url: str) -> DatabaseUrl: ...
 def mask_url(url: str) -> str: ...
 def create_logger(
@@ -171,10 +167,6 @@ def create_logger(
 def flush_logs(timeout: float = 5.0) -> int: ...
 def parse_traceparent(header: str) -> tuple[str, str, bool] | None: ...
 def redact_secrets(text: str) -> str: ...
-def noop() -> None: ...
-def roundtrip(probe: _Probe) -> _Probe: ...
-def panic_sync(message: str) -> None: ...
-def panic_async(message: str) -> Awaitable[None]: ...
 
 FLEET_AGENT_BUDGETS: dict[str, float]
 
@@ -258,7 +250,7 @@ class ModelRouter:
     ) -> ModelResolution: ...
     def record_success(self, model_id: str, provider: str | None = None) -> Awaitable[str]: ...
     def record_failure(
-        self, model_id: str, provider: str | None = None, *, kind: str | None = None, status: int | None = None
+        self, model_id: str, provider: str | None = None, *, kind: str | None = None, status: float | None = None
     ) -> Awaitable[str]: ...
     def check_budget(self, org_id: str) -> Awaitable[BudgetStatus]: ...
     def deduct_credits(
@@ -279,7 +271,7 @@ class ModelRouter:
     def commit_credits(self, reservation_id: str, actual: float) -> Awaitable[CreditMovement]: ...
     def release_credits(self, reservation_id: str) -> Awaitable[CreditMovement]: ...
     def grant_credits(
-        self, org_id: str, amount: float, kind: str = "purchase", idempotency_key: str | None = None
+        self, org_id: str, amount: float, kind: str | None = None, idempotency_key: str | None = None
     ) -> Awaitable[CreditMovement]: ...
     def set_model(
         self,
@@ -290,9 +282,9 @@ class ModelRouter:
         *,
         fallback_order: int | None = None,
         org_id: str | None = None,
-        context_window: int = 128000,
-        max_tokens: int = 4096,
-        credit_cost: float = 0.0,
+        context_window: int = ...,
+        max_tokens: int = ...,
+        credit_cost: float = ...,
         input_cost_per_mtok: float | None = None,
         output_cost_per_mtok: float | None = None,
     ) -> Awaitable[None]: ...

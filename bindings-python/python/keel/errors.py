@@ -33,8 +33,9 @@ class KeelError(Exception):
     field: str | None = None
 
 
-class InvalidInputError(KeelError, ValueError):
-    """A value Keel cannot use; ``field`` names it."""
+class InvalidInputError(KeelError, ValueError, TypeError):
+    """A value Keel cannot use, of the wrong value or the wrong type; ``field`` names it.
+    Both ``except ValueError`` and ``except TypeError`` catch it."""
 
     code = "invalid_input"
 

@@ -13,8 +13,18 @@ pub const FLEET_AGENT_BUDGETS: &[(&str, f64)] = &[
 /// The budget of an agent with no entry of its own.
 pub const DEFAULT_AGENT_BUDGET: f64 = 10.0;
 
+/// Every agent's budget plus a `default` entry for agents not listed: the table the bindings
+/// export as `FLEET_AGENT_BUDGETS`.
+pub fn fleet_agent_budgets() -> Vec<(&'static str, f64)> {
+    FLEET_AGENT_BUDGETS
+        .iter()
+        .copied()
+        .chain([("default", DEFAULT_AGENT_BUDGET)])
+        .collect()
+}
+
 /// The original `checkAgentBudget` result.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct AgentBudget {
     /// True once `used` reaches the limit.
     pub exceeded: bool,

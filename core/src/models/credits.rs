@@ -15,7 +15,7 @@ use crate::store::{Pool, in_transaction};
 pub const DEFAULT_GRACE: f64 = 10.0;
 
 /// The original `checkBudget` result.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct BudgetStatus {
     /// The balance (negative inside the grace threshold).
     pub remaining: f64,
@@ -49,7 +49,7 @@ pub struct Charge {
 }
 
 /// The outcome of a movement.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Movement {
     /// The ledger row written (or the earlier one, for a repeated key).
     pub ledger_id: Uuid,
@@ -60,7 +60,7 @@ pub struct Movement {
 }
 
 /// A reservation.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Reservation {
     /// Commit or release with this id.
     pub id: Uuid,

@@ -31,7 +31,8 @@ pub enum Feature {
 }
 
 /// How capable (and costly) a model should be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// Cheap and fast.
     Low,

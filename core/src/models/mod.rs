@@ -21,19 +21,29 @@ mod breaker;
 mod budget;
 pub mod credits;
 mod matrix;
+mod options;
+mod requests;
 mod resolve;
 mod router;
 mod store;
 
+pub use crate::error::Unavailable;
+pub use crate::options::{parse_uuid, require_uuid, seconds};
 pub use breaker::{BreakerConfig, BreakerRow, CircuitState, FailureKind, Transition};
 pub use budget::{
     AgentBudget, DEFAULT_AGENT_BUDGET, FLEET_AGENT_BUDGETS, agent_budget_limit, check_agent_budget,
+    fleet_agent_budgets,
 };
 pub use credits::{BudgetStatus, Charge, DEFAULT_GRACE, Movement, Reservation};
 pub use matrix::{
     Feature, Matrix, ModelEntry, PROVIDERS, Pricing, Role, Scope, Slot, Tier, Usage,
     canonical_provider, default_rows,
 };
-pub use resolve::{DEFAULT_TIER, Resolution, Unavailable, resolve};
-pub use router::{ModelRequest, ModelRouter, RouterOptions, parse_uuid, require_uuid, seconds};
+pub use options::{ModelRequest, RouterOptions};
+pub use requests::{
+    ActualTokens, ChargeRequest, DEFAULT_CONTEXT_WINDOW, DEFAULT_GRANT_KIND, DEFAULT_MAX_TOKENS,
+    ModelRow,
+};
+pub use resolve::{DEFAULT_TIER, Resolution, resolve};
+pub use router::ModelRouter;
 pub use store::{PROVIDER_WIDE, StoredBreaker};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::matrix::{Feature, Matrix, ModelEntry, Tier};
+use crate::error::Unavailable;
 use crate::error::{Error, Result};
 
 /// The tier used when neither the request nor the org's configuration names one.
@@ -13,7 +14,7 @@ pub const DEFAULT_TIER: Tier = Tier::Medium;
 
 /// The model chosen for a request, in the original `ModelResolution` shape plus the context
 /// window and the tier.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Resolution {
     /// Canonical provider name.
     pub provider: Arc<str>,
@@ -31,15 +32,6 @@ pub struct Resolution {
     pub tier: Tier,
     /// The trace of the request.
     pub trace_id: Uuid,
-}
-
-/// Why nothing could serve a request (`no_model_available`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unavailable {
-    /// The matrix has no primary (and no fallback) for the feature and tier.
-    NotConfigured,
-    /// Every configured candidate's circuit is open.
-    AllCircuitsOpen,
 }
 
 /// Picks the first usable candidate of (feature, tier) for `org`: the primary, then the

@@ -8,118 +8,21 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use uuid::Uuid;
 
-use super::breaker::{BreakerConfig, BreakerRow, CircuitState, FailureKind, Transition};
+use super::breaker::{BreakerRow, CircuitState, FailureKind, Transition};
 use super::credits::{self, BudgetStatus, Charge, Movement, Reservation};
 use super::matrix::{Feature, Matrix, ModelEntry, Tier, Usage, default_rows};
-use super::resolve::{DEFAULT_TIER, Resolution, resolve};
+use super::options::{ModelRequest, RouterOptions};
+use super::resolve::{Resolution, resolve};
 use super::store::{self, PROVIDER_WIDE, StoredBreaker, now_ms};
 use crate::Keel;
 use crate::error::{Error, Result};
 use crate::refresher::Refresher;
 use crate::telemetry::{Logger, LoggerOptions};
-
-/// Router tuning.
-#[derive(Debug, Clone)]
-pub struct RouterOptions {
-    /// Breaker thresholds and cooldowns.
-    pub breaker: BreakerConfig,
-    /// Longest a breaker change made by another instance goes unseen (default 1 s).
-    pub staleness: Duration,
-    /// How long the cached matrix is used before it is re-read (default 60 s).
-    pub matrix_ttl: Duration,
-    /// The tier of requests that name none, for orgs with no tier of their own (default medium).
-    pub default_tier: Tier,
-    /// Write the default matrix when the table is empty (default true).
-    pub seed_defaults: bool,
-}
-
-impl Default for RouterOptions {
-    fn default() -> Self {
-        Self {
-            breaker: BreakerConfig::default(),
-            staleness: Duration::from_secs(1),
-            matrix_ttl: Duration::from_secs(60),
-            default_tier: DEFAULT_TIER,
-            seed_defaults: true,
-        }
-    }
-}
-
-/// What a caller asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ModelRequest {
-    /// The feature.
-    pub feature: Option<Feature>,
-    /// The tier; when absent, the org's tier for the feature, else the router's default.
-    pub tier: Option<Tier>,
-    /// The org whose overrides and tier apply.
-    pub org_id: Option<Uuid>,
-    /// The trace to carry; a new one when absent.
-    pub trace_id: Option<Uuid>,
-}
-
-impl ModelRequest {
-    /// A request from binding arguments: `feature` and `tier` by name, ids as strings. An empty
-    /// org id means no org (callers of the original passed `''`).
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] naming `feature`, `tier`, `org_id` or `trace_id`.
-    pub fn from_parts(
-        feature: &str,
-        tier: Option<&str>,
-        org_id: Option<&str>,
-        trace_id: Option<&str>,
-    ) -> Result<Self> {
-        Ok(Self {
-            feature: Some(feature.parse()?),
-            tier: tier.filter(|t| !t.is_empty()).map(str::parse).transpose()?,
-            org_id: parse_uuid("org_id", org_id)?,
-            trace_id: parse_uuid("trace_id", trace_id)?,
-        })
-    }
-}
-
-/// A duration from a binding's seconds argument.
-///
-/// # Errors
-/// [`Error::InvalidInput`] naming `field` unless finite and > 0.
-pub fn seconds(field: &str, secs: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(secs)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| {
-            Error::invalid_input(
-                field,
-                format!("must be a finite number of seconds > 0, got {secs}"),
-            )
-        })
-}
-
-/// Parses an optional id argument; empty is absent.
-///
-/// # Errors
-/// [`Error::InvalidInput`] naming `field` when it is not a UUID.
-pub fn parse_uuid(field: &str, raw: Option<&str>) -> Result<Option<Uuid>> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(text) => Uuid::try_parse(text)
-            .map(Some)
-            .map_err(|_| Error::invalid_input(field, format!("`{text}` is not a UUID"))),
-    }
-}
-
-/// Parses a required id argument.
-///
-/// # Errors
-/// [`Error::InvalidInput`] naming `field` when it is empty or not a UUID.
-pub fn require_uuid(field: &str, raw: &str) -> Result<Uuid> {
-    parse_uuid(field, Some(raw))?.ok_or_else(|| Error::invalid_input(field, "is required"))
-}
 
 struct Cached {
     matrix: Matrix,

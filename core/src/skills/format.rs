@@ -21,11 +21,11 @@
 //! anything: files over 1 MiB, non-UTF-8 bytes and flow nesting deeper than 64 are rejected, and
 //! anchors and aliases are refused by the parser, so no alias bomb can expand.
 
-use std::fmt;
-
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 use marked_yaml::{LoadError, LoaderOptions, Node};
 use serde::Serialize;
+
+pub use crate::diagnostic::{Diagnostic, Severity};
 
 /// Largest SKILL.md accepted.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -35,49 +35,6 @@ pub const MAX_FLOW_DEPTH: usize = 64;
 pub const MAX_DESCRIPTION: usize = 1024;
 /// Longest name (the Agent Skills spec).
 pub const MAX_NAME: usize = 64;
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth fixing; the skill still loads.
-    Warning,
-    /// The skill cannot be used.
-    Error,
-}
-
-/// One finding in a file, with where it is and a stable code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    /// Stable machine code, e.g. `name_mismatch`.
-    pub code: &'static str,
-    /// Error or warning.
-    pub severity: Severity,
-    /// The file, as the caller named it.
-    pub file: String,
-    /// 1-based line (0 when the whole file is meant).
-    pub line: usize,
-    /// 1-based column (0 when the whole file is meant).
-    pub column: usize,
-    /// The field at fault, e.g. `metadata.triggers[2].confidence`.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(
-            f,
-            "{}:{}:{}: {level}[{}] {}",
-            self.file, self.line, self.column, self.code, self.message
-        )
-    }
-}
 
 /// Where a skill is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -36,6 +36,8 @@ pub use format::{
     Priority, Severity, SkillDoc, Source, Trigger, parse, references,
 };
 pub use library::{Library, LibrarySkill, content_hash, load_library};
-pub use registry::{RegistryOptions, SkillRegistry, SyncOptions, SyncReport};
+pub use registry::{
+    DEFAULT_DEPRECATION_REASON, RegistryOptions, SkillRegistry, SyncOptions, SyncReport,
+};
 pub use resolve::{ResolvedSkill, ResolvedSkills, ShadowReason, Shadowed};
 pub use store::{OverrideChange, SkillSummary, SyncAction, SyncItem, VersionInfo};

@@ -30,9 +30,11 @@ use crate::error::{Error, Result};
 use crate::refresher::Refresher;
 
 /// Registry tuning.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RegistryOptions {
     /// Longest a change made by another instance goes unseen by this one's cache (default 1 s).
+    #[serde(deserialize_with = "crate::options::de::secs")]
     pub staleness: Duration,
     /// How many orgs' views the cache holds (default 1,024); past it, the org cached longest
     /// ago is dropped first. A view shares its compiled skills with the org's other channels.
@@ -83,8 +85,12 @@ impl Views {
     }
 }
 
-/// How [`SkillRegistry::sync`] runs.
-#[derive(Debug, Clone, Copy, Default)]
+/// The reason stored by [`SkillRegistry::deprecate`] when the caller gives none.
+pub const DEFAULT_DEPRECATION_REASON: &str = "deprecated";
+
+/// How [`SkillRegistry::sync`] runs; deserializes from the bindings' options object.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct SyncOptions {
     /// Report what would change, change nothing.
     pub dry_run: bool,
@@ -347,11 +353,13 @@ impl SkillRegistry {
 
     /// Deprecates the current version of `key`: no org is served it any more (each sees a
     /// `deprecated` shadow entry) until new content is synced or [`SkillRegistry::restore`].
-    /// Returns the version deprecated.
+    /// Returns the version deprecated. Without a reason, the reason stored is
+    /// [`DEFAULT_DEPRECATION_REASON`].
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `key` when it has no current version.
-    pub async fn deprecate(&self, key: &str, reason: &str) -> Result<u32> {
+    pub async fn deprecate(&self, key: &str, reason: Option<&str>) -> Result<u32> {
+        let reason = reason.unwrap_or(DEFAULT_DEPRECATION_REASON);
         self.set_deprecated(key, Some(reason)).await
     }
 

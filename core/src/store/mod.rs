@@ -29,8 +29,11 @@ pub enum Pool {
     Postgres(sqlx::PgPool),
 }
 
-/// How [`crate::Keel::connect_with`] opens the database.
-#[derive(Debug, Clone)]
+/// How [`crate::Keel::connect_with`] opens the database. Deserializes from the bindings'
+/// options object: `migrate`, `max_connections`, and `connect_timeout` in seconds (or
+/// `connect_timeout_ms`, JavaScript's spelling, in milliseconds).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(from = "ConnectSpec")]
 pub struct ConnectOptions {
     /// Apply the embedded migrations on connect (default `true`).
     pub migrate: bool,
@@ -46,6 +49,42 @@ impl Default for ConnectOptions {
             migrate: true,
             max_connections: 10,
             connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConnectSpec {
+    migrate: bool,
+    max_connections: u32,
+    #[serde(deserialize_with = "crate::options::de::opt_secs")]
+    connect_timeout: Option<Duration>,
+    #[serde(deserialize_with = "crate::options::de::opt_millis")]
+    connect_timeout_ms: Option<Duration>,
+}
+
+impl Default for ConnectSpec {
+    fn default() -> Self {
+        let d = ConnectOptions::default();
+        Self {
+            migrate: d.migrate,
+            max_connections: d.max_connections,
+            connect_timeout: None,
+            connect_timeout_ms: None,
+        }
+    }
+}
+
+impl From<ConnectSpec> for ConnectOptions {
+    fn from(spec: ConnectSpec) -> Self {
+        ConnectOptions {
+            migrate: spec.migrate,
+            max_connections: spec.max_connections,
+            connect_timeout: spec
+                .connect_timeout_ms
+                .or(spec.connect_timeout)
+                .unwrap_or(ConnectOptions::default().connect_timeout),
         }
     }
 }

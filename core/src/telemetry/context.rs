@@ -8,7 +8,7 @@
 use uuid::Uuid;
 
 /// A parsed `traceparent` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct TraceParent {
     /// The trace id.
     pub trace_id: Uuid,

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::redact::{Scrubber, clean_owned, clean_text};
+use super::redact::clean_text;
+pub use super::redact::{MetadataLimits, sanitize_metadata};
 use crate::error::Error;
 
 /// Severity of an event, lowest first.
@@ -364,58 +365,6 @@ impl IdField {
             },
         }
     }
-}
-
-/// Limits applied to metadata at enqueue.
-#[derive(Debug, Clone, Copy)]
-pub struct MetadataLimits {
-    /// Approximate serialized size above which metadata is replaced by a truncation marker.
-    pub max_bytes: usize,
-    /// Nesting deeper than this is replaced by `"[depth limit]"`.
-    pub max_depth: usize,
-    /// Longest string kept whole; longer strings are cut with a `…[N bytes]` suffix.
-    pub max_string: usize,
-    /// Redact values that look like secrets.
-    pub redact: bool,
-}
-
-impl Default for MetadataLimits {
-    fn default() -> Self {
-        Self {
-            max_bytes: 16 * 1024,
-            max_depth: 16,
-            max_string: 4096,
-            redact: true,
-        }
-    }
-}
-
-/// Makes caller metadata safe to store: scrubs strings, applies limits. Returns the metadata and
-/// whether anything was changed.
-pub fn sanitize_metadata(
-    metadata: Map<String, Value>,
-    limits: &MetadataLimits,
-) -> Map<String, Value> {
-    let mut scrubber = Scrubber::new(limits);
-    let mut out = Map::with_capacity(metadata.len());
-    for (key, value) in metadata {
-        let value = scrubber.value(&key, value, 1);
-        out.insert(clean_owned(key, 256), value);
-    }
-    if scrubber.approx_bytes > limits.max_bytes {
-        let mut marker = Map::new();
-        marker.insert("_truncated".into(), Value::Bool(true));
-        marker.insert(
-            "_approx_bytes".into(),
-            Value::from(scrubber.approx_bytes as u64),
-        );
-        marker.insert(
-            "_keys".into(),
-            Value::Array(out.keys().take(32).cloned().map(Value::String).collect()),
-        );
-        return marker;
-    }
-    out
 }
 
 #[cfg(test)]

@@ -89,6 +89,48 @@ pub struct LoggerOptions {
     pub agent_name: Option<String>,
 }
 
+impl LoggerOptions {
+    /// The options and filter of a bindings' logger options object (`trace_id`, `traceparent`,
+    /// `user_id`, `org_id`, `agent_name`, `min_level`, `debug_sample_rate`, spelt in `case`).
+    /// Read as leniently as the original logger read them: ids of any JSON type are kept as
+    /// their text (and stored as NULL with the raw value in `metadata._invalid` when they are
+    /// not ids); unknown keys are ignored. Only the filter is strict.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming `min_level` or `debug_sample_rate`.
+    pub fn from_fields(
+        fields: &Map<String, Value>,
+        case: crate::options::Case,
+    ) -> crate::Result<(LoggerOptions, LogFilter)> {
+        let get = |name: &str| fields.get(&case.spell(name)).filter(|v| !v.is_null());
+        let text = |name: &str| {
+            get(name).map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+        let rate = match get("debug_sample_rate") {
+            None => None,
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(_) => {
+                return Err(crate::Error::invalid_input(
+                    "debug_sample_rate",
+                    "must be a number",
+                ));
+            }
+        };
+        let filter = LogFilter::from_options(text("min_level").as_deref(), rate)?;
+        let options = LoggerOptions {
+            trace_id: text("trace_id"),
+            traceparent: text("traceparent"),
+            user_id: text("user_id"),
+            org_id: text("org_id"),
+            agent_name: text("agent_name"),
+        };
+        Ok((options, filter))
+    }
+}
+
 /// A structured logger for one service and one trace.
 #[derive(Debug, Clone)]
 pub struct Logger {

@@ -31,7 +31,9 @@ pub use event::{
 pub use layer::KeelLayer;
 pub use logger::{LogFilter, Logger, LoggerOptions, Span, SpanStatus};
 pub use redact::{REDACTED, is_secret_key, redact_secrets};
-pub use retention::{RetentionPolicy, RetentionReport, cleanup, pg_cron_schedule};
+pub use retention::{
+    CleanupOptions, DEFAULT_BATCH_SIZE, RetentionPolicy, RetentionReport, cleanup, pg_cron_schedule,
+};
 pub use sink::{Destination, Sink, SinkOptions, SinkStats, flush_all};
 pub use trace::{TraceEvent, render_tree, trace_events};
 

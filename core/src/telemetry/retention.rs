@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::event::Level;
 use crate::error::{Error, Result};
@@ -45,6 +45,30 @@ impl RetentionPolicy {
             Level::Info => self.info_days,
             Level::Warn => self.warn_days,
             Level::Error => self.error_days,
+        }
+    }
+}
+
+/// One cleanup run as callers describe it: the batch size and whether it is a dry run.
+/// Deserializes from the bindings' options object (`dry_run`, `batch_size`), each absent field
+/// at its default; the days kept are the default [`RetentionPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CleanupOptions {
+    /// Count what would be deleted, delete nothing (default false).
+    pub dry_run: bool,
+    /// Rows per delete statement (default [`DEFAULT_BATCH_SIZE`]; at least 1).
+    pub batch_size: u32,
+}
+
+/// Rows per delete statement when a cleanup names none.
+pub const DEFAULT_BATCH_SIZE: u32 = 10_000;
+
+impl Default for CleanupOptions {
+    fn default() -> Self {
+        Self {
+            dry_run: false,
+            batch_size: DEFAULT_BATCH_SIZE,
         }
     }
 }

@@ -1,0 +1,137 @@
+//! JavaScript values as JSON, walked value by value: cycles end at a depth limit, functions
+//! and symbols are left out, and an exception a getter throws is cleared, never passed on.
+//! [`Json`] is an argument converted this way (options objects, contexts, requests).
+
+use napi::bindgen_prelude::{
+    FromNapiValue, JsObjectValue, Object, TypeName, Unknown, ValidateNapiValue,
+};
+use napi::{JsValue, ValueType, sys};
+use serde_json::{Map, Value};
+
+use crate::error::clear_exception;
+
+const MAX_DEPTH: usize = 16;
+
+/// What a number JSON cannot hold (NaN, ±Infinity) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Numbers {
+    /// `null`, as `JSON.stringify` writes it (log metadata).
+    NonFiniteAsNull,
+    /// Its text, so that core refuses it and names the field (options).
+    NonFiniteAsText,
+}
+
+/// An argument as JSON (see the module docs); non-finite numbers kept as text.
+pub struct Json(pub Value);
+
+impl FromNapiValue for Json {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: forwarded from napi with the same live env and value.
+        let unknown = unsafe { Unknown::from_napi_value(env, value) }?;
+        Ok(Json(
+            to_json(&unknown, 0, Numbers::NonFiniteAsText).unwrap_or(Value::Null),
+        ))
+    }
+}
+
+impl TypeName for Json {
+    fn type_name() -> &'static str {
+        "unknown"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Unknown
+    }
+}
+
+impl ValidateNapiValue for Json {}
+
+pub fn text(value: &Unknown<'_>) -> String {
+    let env = value.value().env;
+    let out = match value.get_type() {
+        // SAFETY: the type was checked just above.
+        Ok(ValueType::String) => unsafe { value.cast::<String>() },
+        Ok(ValueType::Undefined) | Ok(ValueType::Null) => Ok(String::new()),
+        _ => value
+            .coerce_to_string()
+            .and_then(|s| s.into_utf8())
+            .and_then(|s| s.into_owned()),
+    };
+    out.unwrap_or_else(|_| {
+        clear_exception(env);
+        String::new()
+    })
+}
+
+pub fn opt_text(value: Option<&Unknown<'_>>) -> Option<String> {
+    value
+        .filter(|v| !matches!(v.get_type(), Ok(ValueType::Undefined) | Ok(ValueType::Null)))
+        .map(text)
+}
+
+pub fn to_json(value: &Unknown<'_>, depth: usize, numbers: Numbers) -> Option<Value> {
+    let env = value.value().env;
+    Some(match value.get_type().ok()? {
+        ValueType::Undefined => return None,
+        ValueType::Null => Value::Null,
+        // SAFETY: each cast matches the type just read.
+        ValueType::Boolean => Value::Bool(unsafe { value.cast::<bool>() }.ok()?),
+        ValueType::Number => {
+            let n = unsafe { value.cast::<f64>() }.ok()?;
+            if n.fract() == 0.0 && n.abs() < 9_007_199_254_740_992.0 {
+                Value::from(n as i64)
+            } else {
+                match serde_json::Number::from_f64(n) {
+                    Some(n) => Value::Number(n),
+                    None if numbers == Numbers::NonFiniteAsText => Value::String(n.to_string()),
+                    None => Value::Null,
+                }
+            }
+        }
+        ValueType::String | ValueType::BigInt => Value::String(text(value)),
+        ValueType::Object if depth >= MAX_DEPTH => Value::String("[depth limit]".into()),
+        ValueType::Object => {
+            let object: Object<'_> = unsafe { value.cast() }.ok()?;
+            if value.is_array().unwrap_or(false) {
+                let len = object.get_array_length().unwrap_or(0);
+                Value::Array(
+                    (0..len)
+                        .filter_map(|i| match object.get_element::<Unknown>(i) {
+                            Ok(item) => {
+                                Some(to_json(&item, depth + 1, numbers).unwrap_or(Value::Null))
+                            }
+                            Err(_) => {
+                                clear_exception(env);
+                                None
+                            }
+                        })
+                        .collect(),
+                )
+            } else if value.is_error().unwrap_or(false) || value.is_date().unwrap_or(false) {
+                Value::String(text(value))
+            } else {
+                Value::Object(object_to_map(&object, depth, numbers))
+            }
+        }
+        _ => return None, // functions, symbols, externals
+    })
+}
+
+pub fn object_to_map(object: &Object<'_>, depth: usize, numbers: Numbers) -> Map<String, Value> {
+    let env = object.value().env;
+    let keys = Object::keys(object).unwrap_or_else(|_| {
+        clear_exception(env);
+        Vec::new()
+    });
+    let mut map = Map::with_capacity(keys.len());
+    for key in keys {
+        match object.get_named_property::<Unknown>(&key) {
+            Ok(v) => {
+                if let Some(json) = to_json(&v, depth + 1, numbers) {
+                    map.insert(key, json);
+                }
+            }
+            Err(_) => clear_exception(env),
+        }
+    }
+    map
+}

@@ -1,0 +1,77 @@
+// A TypeScript user of @keel/core, type-checked with `tsc --noEmit --strict` by `make lint`:
+// every call below must compile against index.d.ts as generated, so a declared type that is
+// missing, wrong or named but never declared fails the lint.
+import {
+  type AgentBudget,
+  type BudgetStatus,
+  type CompiledSkill,
+  type CreditMovement,
+  type DatabaseUrl,
+  type LogStats,
+  type ModelResolution,
+  type ResolvedSkill,
+  type SyncReport,
+  type TraceParent,
+  checkAgentBudget,
+  checkBudget,
+  compileSkill,
+  connect,
+  createLogger,
+  deductCredits,
+  errorCodes,
+  fleetAgentBudgets,
+  parseDatabaseUrl,
+  parseSkill,
+  parseTraceparent,
+  resolveModel,
+} from '../index.js'
+
+export async function consumer(orgId: string): Promise<void> {
+  const url: DatabaseUrl = parseDatabaseUrl('sqlite::memory:')
+  const inMemory: boolean = url.inMemory
+  const db = await connect('sqlite::memory:', { maxConnections: 1, connectTimeout: 5 })
+  const router = await db.modelRouter({ staleness: 0.5, failureThreshold: 3, defaultTier: 'medium' })
+
+  const pick: ModelResolution = router.resolve('copilot', 'medium', orgId)
+  const tier: 'low' | 'medium' | 'high' = pick.tier
+  const viaOriginal: ModelResolution = await resolveModel(router, { feature: 'copilot', orgId })
+  const transition: string = await router.recordFailure(pick.modelId, { status: 503 })
+  await router.recordSuccess(pick.modelId)
+  await router.setModel({ feature: 'copilot', tier: 'low', provider: 'openai', modelId: 'gpt-5-mini', fallbackOrder: 3 })
+  await router.setOrgTier(orgId, 'copilot', 'high')
+  await router.reload()
+
+  const granted: CreditMovement = await router.grantCredits(orgId, 10)
+  const status: BudgetStatus = await router.checkBudget(orgId)
+  const original: BudgetStatus = await checkBudget(router, null, orgId)
+  const canProceed: boolean = original.can_proceed && status.can_proceed
+  const moved: CreditMovement = await router.deductCredits({ orgId, resolution: pick, inputTokens: 100, outputTokens: 10 })
+  const balance: number = await deductCredits(router, null, orgId, pick, { inputTokens: 1, outputTokens: 1 }, 'meeting-prep')
+  const held = await router.reserveCredits(orgId, 1, 'call-1')
+  const settled: CreditMovement = await router.commitCredits(held.id, 0.5)
+  const budget: AgentBudget = checkAgentBudget('eod-summary', 3)
+  const limits: Record<string, number> = fleetAgentBudgets()
+
+  const parsed = parseSkill('---\nname: demo\ndescription: d\n---\nHi\n', 'demo')
+  const name: string | undefined = parsed.skill?.name
+  const compiled: CompiledSkill = compileSkill('---\nname: demo\ndescription: d\n---\nHi\n', {})
+  const skills = await db.skillRegistry({ staleness: 1, maxCachedOrgs: 16 })
+  const report: SyncReport = await skills.sync('skills', { dryRun: true, onProgress: (done, total, key) => void [done, total, key] })
+  const view = await skills.resolveSkills(orgId, 'web')
+  const first: ResolvedSkill | null = view.get(view.keys()[0] ?? '')
+  const cached = skills.cached(orgId, 'web')
+  const count: number = (cached?.length ?? 0) + view.skills.length + view.shadowed.length
+
+  const log = createLogger('consumer', { orgId, minLevel: 'info', debugSampleRate: 0.5 })
+  log.info('started', { step: 1 })
+  const span = log.createSpan('work')
+  span.stop({ ok: true })
+  const stats: LogStats = await log.flush()
+  const parent: TraceParent | null = parseTraceparent(log.traceparent())
+  const cleaned: Record<string, number> = await db.cleanupLogs({ dryRun: true, batchSize: 100 })
+  const codes: string[] = errorCodes()
+
+  void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
+  void [name, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes]
+  await db.close()
+}

@@ -1,0 +1,268 @@
+//! Options and arguments as the bindings pass them, decided once.
+//!
+//! A binding hands an options object over as JSON (a Python `**kwargs` dict, a JavaScript
+//! object) together with the [`Case`] its language spells names in; [`from_value`] turns it
+//! into the core's options struct. Each struct derives `Deserialize` with its defaults, so a
+//! default is written once, in core, and a binding never restates a field. Errors are
+//! [`Error::InvalidInput`] naming the field as the caller spelled it (`options.maxCooldown` in
+//! JavaScript, `max_cooldown` in Python).
+//!
+//! The validators of single values live here too: [`seconds`] for durations, [`parse_uuid`]
+//! and [`require_uuid`] for ids. Every binding and the CLI use them, so a duration is checked
+//! the same way whichever language passed it.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, Error as _};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// How a caller's language spells names: Rust and Python in `snake_case`, JavaScript in
+/// `camelCase`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// `max_cooldown` (Rust, Python, the CLI).
+    Snake,
+    /// `maxCooldown` (JavaScript).
+    Camel,
+}
+
+impl Case {
+    /// `path` (dotted, in `snake_case`) as this case spells it.
+    pub fn spell(self, path: &str) -> String {
+        match self {
+            Case::Snake => path.to_owned(),
+            Case::Camel => {
+                let mut out = String::with_capacity(path.len());
+                let mut upper = false;
+                for c in path.chars() {
+                    match c {
+                        '_' => upper = true,
+                        c if upper => {
+                            out.extend(c.to_uppercase());
+                            upper = false;
+                        }
+                        c => out.push(c),
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// `name` as the core's fields spell it (`snake_case`).
+    fn to_snake(self, name: &str) -> String {
+        match self {
+            Case::Snake => name.to_owned(),
+            Case::Camel => {
+                let mut out = String::with_capacity(name.len() + 4);
+                for c in name.chars() {
+                    if c.is_ascii_uppercase() {
+                        out.push('_');
+                        out.push(c.to_ascii_lowercase());
+                    } else {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// An [`Error::InvalidInput`] naming `field` (in `snake_case`) as this case spells it.
+    pub fn invalid(self, field: &str, message: impl Into<String>) -> Error {
+        Error::invalid_input(self.spell(field), message)
+    }
+}
+
+/// Deserializes an options object passed by a binding.
+///
+/// `value` is the object as JSON (`None` or `null` for no options); `root` names it in errors
+/// (`"options"`, or `""` for keyword arguments). Keys set to `null` count as absent, so the
+/// field takes its default. Unknown keys are refused: a misspelt option must not be ignored.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the first offending field as `case` spells it.
+pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &str) -> Result<T> {
+    let object = match value {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(other) => {
+            return Err(Error::invalid_input(
+                if root.is_empty() { "options" } else { root },
+                format!("must be an object, got {}", kind(&other)),
+            ));
+        }
+    };
+    let object: Map<String, Value> = object
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (case.to_snake(&k), respell(v, case)))
+        .collect();
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|err| {
+        let path = err.path().to_string();
+        let field = match (root, path.as_str()) {
+            (root, ".") => root.to_owned(),
+            ("", path) => case.spell(path),
+            (root, path) => format!("{root}.{}", case.spell(path)),
+        };
+        let message = err.into_inner().to_string();
+        // serde names unknown keys in the core's spelling; say it in the caller's.
+        Error::invalid_input(field, message)
+    })
+}
+
+/// The keys of nested objects in the core's spelling: an options object holds records (a
+/// resolution, token counts), never maps of the caller's own keys, which go as arguments of
+/// their own (an org's context, a request).
+fn respell(value: Value, case: Case) -> Value {
+    match value {
+        Value::Object(map) if case != Case::Snake => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (case.to_snake(&k), respell(v, case)))
+                .collect(),
+        ),
+        Value::Array(items) if case != Case::Snake => {
+            Value::Array(items.into_iter().map(|v| respell(v, case)).collect())
+        }
+        other => other,
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A duration given in seconds.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` unless finite and > 0.
+pub fn seconds(field: &str, secs: f64) -> Result<Duration> {
+    positive_duration(secs, 1.0, "seconds").map_err(|message| Error::invalid_input(field, message))
+}
+
+/// A longest wait given in seconds, where 0 means "do not wait" (flush and drain timeouts).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` unless finite and ≥ 0.
+pub fn wait_seconds(field: &str, secs: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        Error::invalid_input(
+            field,
+            format!("must be a finite number of seconds ≥ 0, got {secs}"),
+        )
+    })
+}
+
+/// A duration given in milliseconds (the JavaScript spelling of some options).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` unless finite and > 0.
+pub fn millis(field: &str, ms: f64) -> Result<Duration> {
+    positive_duration(ms, 1e-3, "milliseconds")
+        .map_err(|message| Error::invalid_input(field, message))
+}
+
+fn positive_duration(value: f64, unit: f64, name: &str) -> std::result::Result<Duration, String> {
+    Duration::try_from_secs_f64(value * unit)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("must be a finite number of {name} > 0, got {value}"))
+}
+
+/// Parses an optional id argument; empty is absent.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` when it is not a UUID.
+pub fn parse_uuid(field: &str, raw: Option<&str>) -> Result<Option<Uuid>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => Uuid::try_parse(text)
+            .map(Some)
+            .map_err(|_| Error::invalid_input(field, format!("`{text}` is not a UUID"))),
+    }
+}
+
+/// Parses a required id argument.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` when it is empty or not a UUID.
+pub fn require_uuid(field: &str, raw: &str) -> Result<Uuid> {
+    parse_uuid(field, Some(raw))?.ok_or_else(|| Error::invalid_input(field, "is required"))
+}
+
+/// Serde helpers for option fields (`#[serde(deserialize_with = "…")]`).
+pub mod de {
+    use super::*;
+
+    /// A duration in seconds, finite and > 0.
+    pub fn secs<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Duration, D::Error> {
+        let value = f64::deserialize(d)?;
+        positive_duration(value, 1.0, "seconds").map_err(D::Error::custom)
+    }
+
+    /// An optional duration in seconds, finite and > 0.
+    pub fn opt_secs<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<Duration>, D::Error> {
+        secs(d).map(Some)
+    }
+
+    /// An optional duration in milliseconds, finite and > 0.
+    pub fn opt_millis<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<Duration>, D::Error> {
+        let value = f64::deserialize(d)?;
+        positive_duration(value, 1e-3, "milliseconds")
+            .map(Some)
+            .map_err(D::Error::custom)
+    }
+
+    /// A count that must be at least 1 (thresholds, limits).
+    pub fn at_least_one<'de, D: Deserializer<'de>, T>(d: D) -> std::result::Result<T, D::Error>
+    where
+        T: Deserialize<'de> + PartialOrd + From<u8> + std::fmt::Display,
+    {
+        let value = T::deserialize(d)?;
+        if value >= T::from(1) {
+            Ok(value)
+        } else {
+            Err(D::Error::custom(format!("must be at least 1, got {value}")))
+        }
+    }
+
+    /// A value parsed from its name by `FromStr` (tiers, features, kinds).
+    pub fn parsed<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: std::str::FromStr<Err = Error>,
+    {
+        let text = String::deserialize(d)?;
+        text.parse()
+            .map_err(|e: Error| D::Error::custom(e.message()))
+    }
+
+    /// An optional UUID, empty text counting as absent.
+    pub fn opt_uuid<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<Option<Uuid>, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_uuid("", Some(&text)).map_err(|e| D::Error::custom(e.message()))
+    }
+
+    /// A required UUID.
+    pub fn uuid<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Uuid, D::Error> {
+        let text = String::deserialize(d)?;
+        require_uuid("", &text).map_err(|e| D::Error::custom(e.message()))
+    }
+}

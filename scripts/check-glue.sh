@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Binding glue against core: the Rust lines of bindings-python/src and bindings-node/src as a
+# share of core/src. Bindings convert types, map errors and own their runtime; everything else
+# belongs in core, so this share should only fall. Fails above KEEL_GLUE_MAX percent.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+max="${KEEL_GLUE_MAX:-25}"
+lines() { find "$@" -name '*.rs' -print0 | xargs -0 cat | wc -l; }
+core="$(lines "$root/core/src")"
+glue="$(lines "$root/bindings-python/src" "$root/bindings-node/src")"
+percent=$((glue * 100 / core))
+echo "binding glue: $glue Rust lines against $core in core ($percent %, at most $max %)"
+[ "$percent" -le "$max" ] || { echo "binding glue is over $max % of core: move the logic into core" >&2; exit 1; }
