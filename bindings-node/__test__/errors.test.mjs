@@ -14,7 +14,7 @@ test('async errors carry code, field and cause', async () => {
   })
   await assert.rejects(keel.connect('sqlite::memory:', { maxConnections: 0 }), {
     code: 'invalid_input',
-    field: 'options.max_connections',
+    field: 'options.maxConnections',
   })
   await assert.rejects(keel.connect('sqlite::memory:', { connectTimeoutMs: Number.NaN }), {
     code: 'invalid_input',

@@ -3,6 +3,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 
 import keel from '../index.js'
+import { randomUUID } from 'node:crypto'
+
 import { loadVectors } from './helpers.mjs'
 
 for (const c of loadVectors('database_urls.json')) {
@@ -126,5 +128,66 @@ for (const c of loadVectors('skill_channels.json')) {
     } else {
       assert.deepEqual(keel.channelNamespaces(c.input.channel), c.expected)
     }
+  })
+}
+
+/** `snake_case` in the vectors, as JavaScript spells it. */
+const camel = (name) => name.replace(/_([a-z])/g, (_, c) => c.toUpperCase())
+const camelKeys = (value) =>
+  value && typeof value === 'object' && !Array.isArray(value)
+    ? Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), camelKeys(v)]))
+    : value
+
+for (const c of loadVectors('failure_reports.json')) {
+  test(`failure_reports: ${c.name}`, async () => {
+    const { db, router } = await defaultRouter()
+    const call = router.recordFailure('claude-sonnet-4-6', camelKeys(c.input.report) ?? undefined)
+    if (c.expected_error_code) {
+      await assert.rejects(call, { code: c.expected_error_code, field: c.expected_error_field })
+    } else {
+      assert.deepEqual({ first_failure: await call }, c.expected)
+    }
+    await db.close()
+  })
+}
+
+async function openWith(target, db, options) {
+  if (target === 'router') return db.modelRouter(options)
+  if (target === 'registry') return db.skillRegistry(options)
+  if (target === 'cleanup') return db.cleanupLogs(options)
+  const other = await keel.connect('sqlite::memory:', options)
+  await other.close()
+  return other
+}
+
+for (const c of loadVectors('options.json')) {
+  test(`options: ${c.name}`, async () => {
+    const db = await keel.connect('sqlite::memory:')
+    const run = openWith(c.input.target, db, camelKeys(c.input.options))
+    if (c.expected_error_code) {
+      const field = c.expected_error_field ? `options.${camel(c.expected_error_field)}` : undefined
+      await assert.rejects(run, (err) => err.code === c.expected_error_code && (field === undefined || err.field === field))
+    } else {
+      await run
+    }
+    await db.close()
+  })
+}
+
+for (const c of loadVectors('charges.json')) {
+  test(`charges: ${c.name}`, async () => {
+    const { db, router } = await defaultRouter()
+    const orgId = randomUUID()
+    await router.grantCredits(orgId, 100)
+    const { feature, tier, no_resolution: noResolution, ...rest } = c.input
+    const options = { orgId, ...camelKeys(rest) }
+    if (!noResolution) options.resolution = router.resolve(feature, tier)
+    if (c.expected_error_code) {
+      await assert.rejects(router.deductCredits(options), { code: c.expected_error_code, field: camel(c.expected_error_field) })
+    } else {
+      const moved = await router.deductCredits(options)
+      assert.ok(Math.abs(100 - moved.balanceAfter - c.expected.amount) < 1e-9, `${moved.balanceAfter}`)
+    }
+    await db.close()
   })
 }

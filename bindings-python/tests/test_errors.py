@@ -33,7 +33,7 @@ async def test_out_of_range_values_are_invalid_input() -> None:
     with pytest.raises(keel.InvalidInputError) as info:
         await keel.connect("sqlite::memory:", max_connections=0)
     assert info.value.code == "invalid_input"
-    assert info.value.field == "options.max_connections"
+    assert info.value.field == "max_connections"
     assert isinstance(info.value, ValueError)
     with pytest.raises(keel.InvalidInputError) as info:
         await keel.connect("sqlite::memory:", connect_timeout=float("nan"))

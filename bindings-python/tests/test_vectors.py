@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import uuid
+
 import pytest
 
 import keel
@@ -128,3 +130,73 @@ def test_skill_channels(case: dict[str, Any]) -> None:
         assert (info.value.code, info.value.field) == (case["expected_error_code"], "channel")
     else:
         assert keel.channel_namespaces(case["input"]["channel"]) == case["expected"]
+
+
+def _report_kwargs(report: Any) -> dict[str, Any]:
+    """A failure report in Python's keyword form (`kind=` or `status=`)."""
+    if report is None:
+        return {}
+    if isinstance(report, str):
+        return {"kind": report}
+    if isinstance(report, dict):
+        status = report.get("status", report.get("status_code"))
+        return {k: v for k, v in (("kind", report.get("kind")), ("status", status)) if v is not None}
+    return {"status": report}
+
+
+@pytest.mark.parametrize("case", load_vectors("failure_reports.json"), ids=lambda c: c["name"])
+async def test_failure_reports(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
+    report = _report_kwargs(case["input"]["report"])
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            await default_router.record_failure("claude-sonnet-4-6", **report)
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+    else:
+        assert {"first_failure": await default_router.record_failure("claude-sonnet-4-6", **report)} == case["expected"]
+
+
+async def _open_with(target: str, db: keel.Keel, options: dict[str, Any]) -> Any:
+    if target == "router":
+        return await db.model_router(**options)
+    if target == "registry":
+        return await db.skill_registry(**options)
+    if target == "cleanup":
+        return await db.cleanup_logs(**options)
+    other = await keel._native.connect("sqlite::memory:", **options)
+    await other.close()
+    return other
+
+
+@pytest.mark.parametrize("case", load_vectors("options.json"), ids=lambda c: c["name"])
+async def test_options(case: dict[str, Any]) -> None:
+    """Python passes keyword arguments through; core applies defaults and checks."""
+    db = await keel.connect("sqlite::memory:")
+    inp = case["input"]
+    try:
+        if "expected_error_code" in case:
+            with pytest.raises(keel.KeelError) as info:
+                await _open_with(inp["target"], db, inp["options"])
+            assert info.value.code == case["expected_error_code"]
+            if case["expected_error_field"]:
+                assert info.value.field == case["expected_error_field"]
+        else:
+            await _open_with(inp["target"], db, inp["options"])
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("case", load_vectors("charges.json"), ids=lambda c: c["name"])
+async def test_charges(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
+    """The amount core charges, seen as the balance it leaves."""
+    inp = dict(case["input"])
+    org = str(uuid.uuid4())
+    await default_router.grant_credits(org, 100)
+    if not inp.pop("no_resolution", False):
+        inp["resolution"] = default_router.resolve_model(inp.pop("feature"), inp.pop("tier"))
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            await default_router.deduct_credits(org, **inp)
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+    else:
+        moved = await default_router.deduct_credits(org, **inp)
+        assert 100 - moved.balance_after == pytest.approx(case["expected"]["amount"])

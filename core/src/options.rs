@@ -103,14 +103,13 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
         .map(|(k, v)| (case.to_snake(&k), respell(v, case)))
         .collect();
     serde_path_to_error::deserialize(Value::Object(object)).map_err(|err| {
+        let message = err.inner().to_string();
         let path = err.path().to_string();
         let field = match (root, path.as_str()) {
             (root, ".") => root.to_owned(),
             ("", path) => case.spell(path),
             (root, path) => format!("{root}.{}", case.spell(path)),
         };
-        let message = err.into_inner().to_string();
-        // serde names unknown keys in the core's spelling; say it in the caller's.
         Error::invalid_input(field, message)
     })
 }

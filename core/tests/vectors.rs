@@ -204,3 +204,108 @@ fn skill_channel_vectors() {
         check(case, outcome);
     }
 }
+
+/// `check` for error vectors that also name the field.
+fn check_field(case: &Value, outcome: Result<Value, keel::Error>) {
+    if let (Err(err), Some(field)) = (&outcome, case.get("expected_error_field")) {
+        assert_eq!(
+            err.field(),
+            field.as_str(),
+            "vector {}: {err}",
+            case["name"]
+        );
+    }
+    check(case, outcome);
+}
+
+#[test]
+fn failure_report_vectors() {
+    use keel::models::FailureKind;
+    for case in &load("failure_reports.json") {
+        let report = &case["input"]["report"];
+        let outcome = FailureKind::from_report(Some(report)).map(|kind| {
+            let first = if kind.counts() {
+                "counted"
+            } else {
+                "unchanged"
+            };
+            json!({ "first_failure": first })
+        });
+        check_field(case, outcome);
+    }
+}
+
+#[test]
+fn option_vectors() {
+    use keel::options::{Case, from_value};
+    for case in &load("options.json") {
+        let options = Some(case["input"]["options"].clone());
+        let secs = |d: std::time::Duration| d.as_secs_f64();
+        let outcome = match case["input"]["target"].as_str().unwrap() {
+            "router" => from_value::<keel::models::RouterOptions>(options, Case::Snake, "").map(|o| {
+                json!({
+                    "staleness": secs(o.staleness), "matrix_ttl": secs(o.matrix_ttl),
+                    "default_tier": o.default_tier.as_str(), "seed_defaults": o.seed_defaults,
+                    "failure_threshold": o.breaker.failure_threshold,
+                    "provider_failure_threshold": o.breaker.provider_failure_threshold,
+                    "window": secs(o.breaker.window), "cooldown": secs(o.breaker.cooldown),
+                    "max_cooldown": secs(o.breaker.max_cooldown),
+                    "probe_timeout": secs(o.breaker.probe_timeout),
+                })
+            }),
+            "registry" => from_value::<keel::skills::RegistryOptions>(options, Case::Snake, "")
+                .map(|o| json!({"staleness": secs(o.staleness), "max_cached_orgs": o.max_cached_orgs})),
+            "connect" => from_value::<keel::ConnectOptions>(options, Case::Snake, "").map(|o| {
+                json!({"migrate": o.migrate, "max_connections": o.max_connections,
+                       "connect_timeout": secs(o.connect_timeout)})
+            }),
+            "cleanup" => from_value::<keel::telemetry::CleanupOptions>(options, Case::Snake, "")
+                .map(|o| json!({"dry_run": o.dry_run, "batch_size": o.batch_size})),
+            other => panic!("unknown target {other}"),
+        };
+        check_field(case, outcome);
+    }
+}
+
+#[tokio::test]
+async fn charge_vectors() {
+    use keel::models::{ChargeRequest, ModelRequest, ModelRouter, RouterOptions};
+    use keel::options::{Case, from_value};
+    let keel = keel::Keel::connect("sqlite::memory:").await.unwrap();
+    let router = ModelRouter::open(&keel, RouterOptions::default())
+        .await
+        .unwrap();
+    for case in &load("charges.json") {
+        let input = &case["input"];
+        let mut fields = input.as_object().unwrap().clone();
+        for key in ["feature", "tier", "no_resolution"] {
+            fields.remove(key);
+        }
+        fields.insert("org_id".into(), json!(uuid::Uuid::new_v4().to_string()));
+        let outcome = from_value::<ChargeRequest>(Some(Value::Object(fields)), Case::Snake, "")
+            .and_then(|mut request| {
+                if let Some(feature) = input["feature"].as_str() {
+                    let ask = ModelRequest::from_parts(feature, input["tier"].as_str(), None, None)?;
+                    request.resolution = Some(router.resolve_now(&ask)?);
+                }
+                router.charge_for(request)
+            })
+            .map(|c| json!({"amount": c.amount, "description": c.description, "tokens_used": c.tokens_used}));
+        check_field(case, outcome);
+    }
+    keel.close().await;
+}
+
+#[test]
+fn fleet_budget_table_has_a_default() {
+    let table = keel::models::fleet_agent_budgets();
+    assert_eq!(
+        table.last(),
+        Some(&("default", keel::models::DEFAULT_AGENT_BUDGET))
+    );
+    assert!(
+        table
+            .iter()
+            .any(|(name, limit)| *name == "morning-briefing" && *limit == 8.0)
+    );
+}

@@ -57,6 +57,7 @@ impl Default for ConnectOptions {
 #[serde(default, deny_unknown_fields)]
 struct ConnectSpec {
     migrate: bool,
+    #[serde(deserialize_with = "crate::options::de::at_least_one")]
     max_connections: u32,
     #[serde(deserialize_with = "crate::options::de::opt_secs")]
     connect_timeout: Option<Duration>,
