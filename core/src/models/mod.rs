@@ -17,6 +17,7 @@
 //! # Ok::<(), keel::Error>(())
 //! ```
 
+mod billing;
 mod breaker;
 mod budget;
 pub mod credits;

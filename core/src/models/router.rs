@@ -7,6 +7,7 @@
 //! [`ModelRouter::reload`].
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -14,8 +15,7 @@ use arc_swap::ArcSwap;
 use uuid::Uuid;
 
 use super::breaker::{BreakerRow, CircuitState, FailureKind, Transition};
-use super::credits::{self, BudgetStatus, Charge, Movement, Reservation};
-use super::matrix::{Feature, Matrix, ModelEntry, Tier, Usage, default_rows};
+use super::matrix::{Feature, Matrix, ModelEntry, Tier, default_rows};
 use super::options::{ModelRequest, RouterOptions};
 use super::resolve::{Resolution, resolve};
 use super::store::{self, PROVIDER_WIDE, StoredBreaker, now_ms};
@@ -78,8 +78,8 @@ enum Usability {
     },
 }
 
-struct RouterInner {
-    keel: Keel,
+pub(super) struct RouterInner {
+    pub(super) keel: Keel,
     options: RouterOptions,
     cached: ArcSwap<Cached>,
     breakers: ArcSwap<Breakers>,
@@ -91,12 +91,15 @@ struct RouterInner {
     runtime: tokio::runtime::Handle,
     logger: Logger,
     refresher: Refresher,
+    /// Bumped before every local breaker change, so a refresh that read the database before
+    /// the change does not put the older rows back over it.
+    local_changes: AtomicU64,
 }
 
 /// The model router. Cheap to clone; clones share the caches.
 #[derive(Clone)]
 pub struct ModelRouter {
-    inner: Arc<RouterInner>,
+    pub(super) inner: Arc<RouterInner>,
 }
 
 impl std::fmt::Debug for ModelRouter {
@@ -133,13 +136,26 @@ impl ModelRouter {
             won: Mutex::new(HashSet::new()),
             runtime: tokio::runtime::Handle::current(),
             refresher: Refresher::default(),
+            local_changes: AtomicU64::new(0),
         });
         let staleness = inner.options.staleness;
         inner
             .refresher
             .start(&inner, staleness, |inner| async move {
+                let before = inner.local_changes.load(Ordering::Acquire);
                 match load_breakers(&inner.keel).await {
-                    Ok(fresh) => inner.breakers.store(Arc::new(fresh)),
+                    Ok(fresh) => {
+                        let fresh = Arc::new(fresh);
+                        // A change made here while the rows were read is newer than they are:
+                        // keep it, and take the database's view on the next tick.
+                        inner.breakers.rcu(|current| {
+                            if inner.local_changes.load(Ordering::Acquire) == before {
+                                Arc::clone(&fresh)
+                            } else {
+                                Arc::clone(current)
+                            }
+                        });
+                    }
                     Err(Error::Closed) | Err(Error::Forked { .. }) => return false,
                     Err(err) => {
                         tracing::warn!(error = %err, "keel model router: breaker refresh failed")
@@ -413,6 +429,7 @@ impl ModelRouter {
     }
 
     fn mark_local(&self, key: &BreakerKey, change: impl Fn(&BreakerRow) -> BreakerRow) {
+        self.inner.local_changes.fetch_add(1, Ordering::AcqRel);
         self.inner.breakers.rcu(|current| {
             let mut next = Breakers::clone(current);
             let row = current.get(&key.0, &key.1).cloned().unwrap_or_default();
@@ -493,7 +510,10 @@ impl ModelRouter {
         };
         match store::apply_breaker(pool, &key.0, &key.1, change).await {
             Ok((transition, row)) => {
-                if transition != Transition::Unchanged {
+                // Only a change of state matters to resolution. A counted failure leaves the
+                // circuit closed, and marking it could land after (and undo) the mark of a
+                // concurrent report that opened the circuit: marks are not ordered as commits.
+                if !matches!(transition, Transition::Unchanged | Transition::Counted) {
                     self.mark_local(key, |_| row.clone());
                 }
                 if matches!(
@@ -517,46 +537,6 @@ impl ModelRouter {
                 None
             }
         }
-    }
-
-    /// The org's balance and whether it may proceed (one row read).
-    ///
-    /// # Errors
-    /// [`Error::Storage`].
-    pub async fn check_budget(&self, org: Uuid) -> Result<BudgetStatus> {
-        credits::check_budget(self.inner.keel.pool()?, org).await
-    }
-
-    /// Adds credits to an org (see [`credits::grant`]).
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] for a bad amount or kind; [`Error::Storage`].
-    pub async fn grant_credits(
-        &self,
-        org: Uuid,
-        amount: f64,
-        kind: &str,
-        idempotency_key: Option<&str>,
-    ) -> Result<Movement> {
-        credits::grant(
-            self.inner.keel.pool()?,
-            org,
-            amount,
-            kind,
-            None,
-            idempotency_key,
-        )
-        .await
-    }
-
-    /// The cost of a call to (provider, model) under the current matrix: metered when the
-    /// model has token prices and `usage` is known, else its per-request price.
-    pub fn cost(&self, provider: &str, model_id: &str, usage: Option<Usage>) -> Option<f64> {
-        self.with_matrix(|matrix| {
-            matrix
-                .find(provider, model_id)
-                .map(|entry| entry.pricing.cost(usage))
-        })
     }
 
     /// The provider of `model_id` in the matrix (for callers of the original API, which named
@@ -596,52 +576,6 @@ impl ModelRouter {
             Some(provider) => self.record_failure(&provider, model_id, kind).await,
             None => Transition::Unchanged,
         }
-    }
-
-    /// What a call to `resolution`'s model costs: metered from `usage` when the model has
-    /// token prices, else the resolution's per-request credit cost.
-    pub fn call_cost(&self, resolution: &Resolution, usage: Option<Usage>) -> f64 {
-        self.cost(&resolution.provider, &resolution.model_id, usage)
-            .filter(|_| usage.is_some())
-            .unwrap_or(resolution.credit_cost)
-    }
-
-    /// Charges a call at once. `charge.amount` is used as given.
-    ///
-    /// # Errors
-    /// [`Error::BudgetExceeded`] below the grace threshold; [`Error::InvalidInput`];
-    /// [`Error::Storage`].
-    pub async fn deduct(&self, charge: &Charge) -> Result<Movement> {
-        credits::deduct(self.inner.keel.pool()?, charge).await
-    }
-
-    /// Holds `estimate` credits before a call.
-    ///
-    /// # Errors
-    /// As [`ModelRouter::deduct`].
-    pub async fn reserve(
-        &self,
-        org: Uuid,
-        estimate: f64,
-        idempotency_key: &str,
-    ) -> Result<Reservation> {
-        credits::reserve(self.inner.keel.pool()?, org, estimate, idempotency_key).await
-    }
-
-    /// Settles a reservation at the actual cost.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] when it is not an open reservation; [`Error::Storage`].
-    pub async fn commit(&self, reservation: Uuid, actual: f64) -> Result<Movement> {
-        credits::commit(self.inner.keel.pool()?, reservation, actual).await
-    }
-
-    /// Releases a reservation unused.
-    ///
-    /// # Errors
-    /// As [`ModelRouter::commit`].
-    pub async fn release(&self, reservation: Uuid) -> Result<Movement> {
-        credits::release(self.inner.keel.pool()?, reservation).await
     }
 
     /// The breakers this process sees as not closed.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::breaker::{BreakerConfig, BreakerRow, CircuitState, Transition};
 use super::matrix::{Feature, ModelEntry, Pricing, Role, Scope, Tier};
 use crate::error::{Error, Result};
-use crate::store::Pool;
+use crate::store::{Dialect, Pool, in_transaction, on_pool};
 
 /// The model id of a provider-wide breaker row.
 pub const PROVIDER_WIDE: &str = "*";
@@ -33,28 +33,18 @@ type RowTuple = (
 
 /// Every active matrix row.
 pub(crate) async fn load_rows(pool: &Pool) -> Result<Vec<ModelEntry>> {
-    let rows: Vec<RowTuple> = match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query_as(
-                "SELECT org_id::text, feature, intelligence_tier, provider, model_id, is_primary,
-                        fallback_order::int8, credit_cost::float8, input_cost_per_mtok::float8,
-                        output_cost_per_mtok::float8, max_tokens::int8, context_window::int8
-                 FROM model_config WHERE is_active",
-            )
-            .fetch_all(pg)
-            .await?
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query_as(
-                "SELECT org_id, feature, intelligence_tier, provider, model_id, is_primary,
-                        fallback_order, CAST(credit_cost AS REAL), CAST(input_cost_per_mtok AS REAL),
-                        CAST(output_cost_per_mtok AS REAL), max_tokens, context_window
-                 FROM model_config WHERE is_active",
-            )
-            .fetch_all(lite)
-            .await?
-        }
-    };
+    let d = Dialect::of(pool);
+    let sql = format!(
+        "SELECT org_id::text, feature, intelligence_tier, provider, model_id, is_primary,
+                fallback_order::int8, {}, {}, {}, max_tokens::int8, context_window::int8
+         FROM model_config WHERE is_active",
+        d.float("credit_cost"),
+        d.float("input_cost_per_mtok"),
+        d.float("output_cost_per_mtok"),
+    );
+    let rows: Vec<RowTuple> = on_pool!(pool, |conn, spell| {
+        sqlx::query_as(&spell(&sql)).fetch_all(conn).await?
+    });
     rows.into_iter()
         .map(|r| {
             let scope = match r.0 {
@@ -98,22 +88,29 @@ pub(crate) async fn upsert_row(pool: &Pool, row: &ModelEntry) -> Result<()> {
         Role::Primary => (true, 0i64),
         Role::Fallback(order) => (false, i64::from(order)),
     };
-    match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query(
-                "INSERT INTO model_config (org_id, feature, intelligence_tier, provider, model_id, is_primary,
-                        is_fallback, fallback_order, credit_cost, input_cost_per_mtok, output_cost_per_mtok,
-                        max_tokens, context_window, is_active)
-                 VALUES ($1, $2, $3, $4, $5, $6, NOT $6, $7, $8::numeric, $9::numeric, $10::numeric, $11, $12, true)
-                 ON CONFLICT (coalesce(org_id, '00000000-0000-0000-0000-000000000000'), feature,
-                              intelligence_tier, provider, model_id)
-                 DO UPDATE SET is_primary = EXCLUDED.is_primary, is_fallback = EXCLUDED.is_fallback,
-                     fallback_order = EXCLUDED.fallback_order, credit_cost = EXCLUDED.credit_cost,
-                     input_cost_per_mtok = EXCLUDED.input_cost_per_mtok,
-                     output_cost_per_mtok = EXCLUDED.output_cost_per_mtok, max_tokens = EXCLUDED.max_tokens,
-                     context_window = EXCLUDED.context_window, is_active = true",
-            )
-            .bind(org)
+    // The conflict target is the expression of the unique index, which each backend spells
+    // with its own "no org" value.
+    let platform = match Dialect::of(pool) {
+        d if d == Dialect::POSTGRES => "'00000000-0000-0000-0000-000000000000'::uuid",
+        _ => "''",
+    };
+    let sql = format!(
+        "INSERT INTO model_config (id, org_id, feature, intelligence_tier, provider, model_id,
+                is_primary, is_fallback, fallback_order, credit_cost, input_cost_per_mtok,
+                output_cost_per_mtok, max_tokens, context_window, is_active)
+         VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, NOT $7, $8, $9::numeric, $10::numeric,
+                 $11::numeric, $12, $13, true)
+         ON CONFLICT (coalesce(org_id, {platform}), feature, intelligence_tier, provider, model_id)
+         DO UPDATE SET is_primary = EXCLUDED.is_primary, is_fallback = EXCLUDED.is_fallback,
+             fallback_order = EXCLUDED.fallback_order, credit_cost = EXCLUDED.credit_cost,
+             input_cost_per_mtok = EXCLUDED.input_cost_per_mtok,
+             output_cost_per_mtok = EXCLUDED.output_cost_per_mtok, max_tokens = EXCLUDED.max_tokens,
+             context_window = EXCLUDED.context_window, is_active = true"
+    );
+    on_pool!(pool, |conn, spell| {
+        sqlx::query(&spell(&sql))
+            .bind(Uuid::new_v4().to_string())
+            .bind(org.map(|o| o.to_string()))
             .bind(row.feature.as_str())
             .bind(row.tier.as_str())
             .bind(&*row.provider)
@@ -125,56 +122,18 @@ pub(crate) async fn upsert_row(pool: &Pool, row: &ModelEntry) -> Result<()> {
             .bind(row.pricing.output_per_mtok)
             .bind(row.max_tokens as i32)
             .bind(row.context_window as i32)
-            .execute(pg)
+            .execute(conn)
             .await?;
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query(
-                "INSERT INTO model_config (id, org_id, feature, intelligence_tier, provider, model_id, is_primary,
-                        is_fallback, fallback_order, credit_cost, input_cost_per_mtok, output_cost_per_mtok,
-                        max_tokens, context_window, is_active)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NOT ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)
-                 ON CONFLICT (coalesce(org_id, ''), feature, intelligence_tier, provider, model_id)
-                 DO UPDATE SET is_primary = excluded.is_primary, is_fallback = excluded.is_fallback,
-                     fallback_order = excluded.fallback_order, credit_cost = excluded.credit_cost,
-                     input_cost_per_mtok = excluded.input_cost_per_mtok,
-                     output_cost_per_mtok = excluded.output_cost_per_mtok, max_tokens = excluded.max_tokens,
-                     context_window = excluded.context_window, is_active = 1",
-            )
-            .bind(Uuid::new_v4().to_string())
-            .bind(org.map(|o| o.to_string()))
-            .bind(row.feature.as_str())
-            .bind(row.tier.as_str())
-            .bind(&*row.provider)
-            .bind(&*row.model_id)
-            .bind(primary)
-            .bind(order)
-            .bind(row.pricing.per_request)
-            .bind(row.pricing.input_per_mtok)
-            .bind(row.pricing.output_per_mtok)
-            .bind(i64::from(row.max_tokens))
-            .bind(i64::from(row.context_window))
-            .execute(lite)
-            .await?;
-        }
-    }
+    });
     Ok(())
 }
 
 /// Every org's configured tier per feature.
 pub(crate) async fn load_org_tiers(pool: &Pool) -> Result<Vec<(Uuid, Feature, Tier)>> {
-    let rows: Vec<(String, String, String)> = match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query_as("SELECT org_id::text, feature, intelligence_tier FROM org_model_tiers")
-                .fetch_all(pg)
-                .await?
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query_as("SELECT org_id, feature, intelligence_tier FROM org_model_tiers")
-                .fetch_all(lite)
-                .await?
-        }
-    };
+    let rows: Vec<(String, String, String)> = on_pool!(pool, |conn, spell| {
+        let sql = spell("SELECT org_id::text, feature, intelligence_tier FROM org_model_tiers");
+        sqlx::query_as(&sql).fetch_all(conn).await?
+    });
     rows.into_iter()
         .filter_map(|(org, feature, tier)| {
             let org = Uuid::parse_str(&org).ok()?;
@@ -190,26 +149,17 @@ pub(crate) async fn set_org_tier(
     feature: Feature,
     tier: Tier,
 ) -> Result<()> {
-    let sql = "INSERT INTO org_model_tiers (org_id, feature, intelligence_tier) VALUES ($1, $2, $3)
+    let sql = "INSERT INTO org_model_tiers (org_id, feature, intelligence_tier)
+               VALUES ($1::uuid, $2, $3)
                ON CONFLICT (org_id, feature) DO UPDATE SET intelligence_tier = EXCLUDED.intelligence_tier";
-    match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query(sql)
-                .bind(org)
-                .bind(feature.as_str())
-                .bind(tier.as_str())
-                .execute(pg)
-                .await?;
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query(sql)
-                .bind(org.to_string())
-                .bind(feature.as_str())
-                .bind(tier.as_str())
-                .execute(lite)
-                .await?;
-        }
-    }
+    on_pool!(pool, |conn, spell| {
+        sqlx::query(&spell(sql))
+            .bind(org.to_string())
+            .bind(feature.as_str())
+            .bind(tier.as_str())
+            .execute(conn)
+            .await?;
+    });
     Ok(())
 }
 
@@ -248,31 +198,24 @@ fn decode_breaker(t: BreakerTuple) -> StoredBreaker {
     }
 }
 
-const PG_BREAKER_COLUMNS: &str = "provider, model_id, state, recent_failures::text,
-    (extract(epoch FROM open_until) * 1000)::int8, reopen_count::int8,
-    (extract(epoch FROM probe_claimed_at) * 1000)::int8";
-const SQLITE_BREAKER_COLUMNS: &str = "provider, model_id, state, recent_failures,
-    CAST(round((julianday(open_until) - 2440587.5) * 86400000) AS INTEGER), reopen_count,
-    CAST(round((julianday(probe_claimed_at) - 2440587.5) * 86400000) AS INTEGER)";
+/// The breaker columns, times in epoch milliseconds.
+fn breaker_columns(d: Dialect) -> String {
+    format!(
+        "provider, model_id, state, recent_failures::text, {}, reopen_count::int8, {}",
+        d.epoch_ms("open_until"),
+        d.epoch_ms("probe_claimed_at")
+    )
+}
 
 /// Every breaker row that is not closed-and-clean, for the in-process view.
 pub(crate) async fn load_breakers(pool: &Pool) -> Result<Vec<StoredBreaker>> {
-    let rows: Vec<BreakerTuple> = match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query_as(&format!(
-                "SELECT {PG_BREAKER_COLUMNS} FROM model_health WHERE state <> 'closed'"
-            ))
-            .fetch_all(pg)
-            .await?
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query_as(&format!(
-                "SELECT {SQLITE_BREAKER_COLUMNS} FROM model_health WHERE state <> 'closed'"
-            ))
-            .fetch_all(lite)
-            .await?
-        }
-    };
+    let sql = format!(
+        "SELECT {} FROM model_health WHERE state <> 'closed'",
+        breaker_columns(Dialect::of(pool))
+    );
+    let rows: Vec<BreakerTuple> = on_pool!(pool, |conn, spell| {
+        sqlx::query_as(&spell(&sql)).fetch_all(conn).await?
+    });
     Ok(rows.into_iter().map(decode_breaker).collect())
 }
 
@@ -287,7 +230,8 @@ pub(crate) fn now_ms() -> i64 {
     .unwrap_or(i64::MAX)
 }
 
-/// Applies `change` to the breaker (provider, model) under its row lock; writes only when the
+/// Applies `change` to the breaker (provider, model) under its row lock (PostgreSQL
+/// `FOR UPDATE`, SQLite's `BEGIN IMMEDIATE`), at the database's clock; writes only when the
 /// state changed. Returns what happened and the new row.
 pub(crate) async fn apply_breaker(
     pool: &Pool,
@@ -295,50 +239,54 @@ pub(crate) async fn apply_breaker(
     model_id: &str,
     change: impl FnOnce(&BreakerRow, i64) -> (BreakerRow, Transition),
 ) -> Result<(Transition, BreakerRow)> {
-    match pool {
-        Pool::Postgres(pg) => {
-            let mut tx = pg.begin().await?;
-            sqlx::query(
-                "INSERT INTO model_health (provider, model_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
+    let d = Dialect::of(pool);
+    let select = format!(
+        "SELECT {}, {} FROM model_health WHERE provider = $1 AND model_id = $2 {}",
+        breaker_columns(d),
+        d.now_ms(),
+        d.for_update()
+    );
+    let update = format!(
+        "UPDATE model_health SET state = $3, recent_failures = {json},
+             open_until = {open_until}, reopen_count = $6, probe_claimed_at = {claimed},
+             is_circuit_open = ($3 <> 'closed'), failure_count = {failures},
+             last_failure_at = CASE WHEN $8 THEN now() ELSE last_failure_at END,
+             last_success_at = CASE WHEN $8 THEN last_success_at ELSE now() END,
+             opened_at = CASE WHEN $3 = 'open' AND state <> 'open' THEN now() ELSE opened_at END,
+             updated_at = now()
+         WHERE provider = $1 AND model_id = $2",
+        json = d.json("$4"),
+        open_until = d.from_epoch_ms("$5"),
+        claimed = d.from_epoch_ms("$7"),
+        failures = d.json_array_length(&d.json("$4")),
+    );
+    in_transaction!(pool, None::<&str>, |tx, spell| {
+        sqlx::query(&spell(
+            "INSERT INTO model_health (provider, model_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        ))
+        .bind(provider)
+        .bind(model_id)
+        .execute(&mut *tx)
+        .await?;
+        type Locked = (
+            String,
+            String,
+            String,
+            String,
+            Option<i64>,
+            i64,
+            Option<i64>,
+            i64,
+        );
+        let r: Locked = sqlx::query_as(&spell(&select))
             .bind(provider)
             .bind(model_id)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-            let (current, now): (BreakerTuple, i64) = {
-                let row: (
-                    String,
-                    String,
-                    String,
-                    String,
-                    Option<i64>,
-                    i64,
-                    Option<i64>,
-                    i64,
-                ) = sqlx::query_as(&format!(
-                    "SELECT {PG_BREAKER_COLUMNS}, (extract(epoch FROM now()) * 1000)::int8
-                         FROM model_health WHERE provider = $1 AND model_id = $2 FOR UPDATE"
-                ))
-                .bind(provider)
-                .bind(model_id)
-                .fetch_one(&mut *tx)
-                .await?;
-                ((row.0, row.1, row.2, row.3, row.4, row.5, row.6), row.7)
-            };
-            let current = decode_breaker(current).row;
-            let (next, transition) = change(&current, now);
-            if transition != Transition::Unchanged {
-                sqlx::query(
-                    "UPDATE model_health SET state = $3, recent_failures = $4::jsonb,
-                         open_until = to_timestamp($5::float8 / 1000), reopen_count = $6,
-                         probe_claimed_at = to_timestamp($7::float8 / 1000),
-                         is_circuit_open = ($3 <> 'closed'), failure_count = jsonb_array_length($4::jsonb),
-                         last_failure_at = CASE WHEN $8 THEN now() ELSE last_failure_at END,
-                         last_success_at = CASE WHEN $8 THEN last_success_at ELSE now() END,
-                         opened_at = CASE WHEN $3 = 'open' AND state <> 'open' THEN now() ELSE opened_at END,
-                         updated_at = now()
-                     WHERE provider = $1 AND model_id = $2",
-                )
+        let current = decode_breaker((r.0, r.1, r.2, r.3, r.4, r.5, r.6)).row;
+        let (next, transition) = change(&current, r.7);
+        if transition != Transition::Unchanged {
+            sqlx::query(&spell(&update))
                 .bind(provider)
                 .bind(model_id)
                 .bind(next.state.as_str())
@@ -349,57 +297,9 @@ pub(crate) async fn apply_breaker(
                 .bind(transition != Transition::Closed)
                 .execute(&mut *tx)
                 .await?;
-            }
-            tx.commit().await?;
-            Ok((transition, next))
         }
-        Pool::Sqlite(lite) => {
-            let mut tx = lite.begin_with("BEGIN IMMEDIATE").await?;
-            sqlx::query(
-                "INSERT INTO model_health (provider, model_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )
-            .bind(provider)
-            .bind(model_id)
-            .execute(&mut *tx)
-            .await?;
-            let current: BreakerTuple = sqlx::query_as(&format!(
-                "SELECT {SQLITE_BREAKER_COLUMNS} FROM model_health WHERE provider = ?1 AND model_id = ?2"
-            ))
-            .bind(provider)
-            .bind(model_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let current = decode_breaker(current).row;
-            let (next, transition) = change(&current, now_ms());
-            if transition != Transition::Unchanged {
-                let stamp = "strftime('%Y-%m-%dT%H:%M:%fZ', ?1 / 1000.0, 'unixepoch')";
-                sqlx::query(&format!(
-                    "UPDATE model_health SET state = ?3, recent_failures = ?4,
-                         open_until = {}, reopen_count = ?6, probe_claimed_at = {},
-                         is_circuit_open = (?3 <> 'closed'), failure_count = json_array_length(?4),
-                         last_failure_at = CASE WHEN ?8 THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE last_failure_at END,
-                         last_success_at = CASE WHEN ?8 THEN last_success_at ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END,
-                         opened_at = CASE WHEN ?3 = 'open' AND state <> 'open' THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE opened_at END,
-                         updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-                     WHERE provider = ?1 AND model_id = ?2",
-                    stamp.replace("?1", "?5"),
-                    stamp.replace("?1", "?7"),
-                ))
-                .bind(provider)
-                .bind(model_id)
-                .bind(next.state.as_str())
-                .bind(serde_json::to_string(&next.recent_failures).unwrap_or_else(|_| "[]".into()))
-                .bind(next.open_until.map(|t| t as f64))
-                .bind(i64::from(next.reopen_count))
-                .bind(next.probe_claimed_at.map(|t| t as f64))
-                .bind(transition != Transition::Closed)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok((transition, next))
-        }
-    }
+        Ok((transition, next))
+    })
 }
 
 /// Claims the probe of (provider, model): one conditional update that exactly one caller of
@@ -410,38 +310,24 @@ pub(crate) async fn claim_probe(
     model_id: &str,
     config: &BreakerConfig,
 ) -> Result<bool> {
+    let d = Dialect::of(pool);
+    let sql = format!(
+        "UPDATE model_health SET state = 'half_open', probe_claimed_at = now(), updated_at = now()
+         WHERE provider = $1 AND model_id = $2
+           AND ((state = 'open' AND (open_until IS NULL OR {due}))
+             OR (state = 'half_open' AND (probe_claimed_at IS NULL OR {timed_out})))
+         RETURNING 1",
+        due = d.is_past("open_until"),
+        timed_out = d.older_than_ms("probe_claimed_at", "$3"),
+    );
     let timeout_ms = config.probe_timeout.as_millis() as f64;
-    let won = match pool {
-        Pool::Postgres(pg) => sqlx::query_scalar::<_, i32>(
-            "UPDATE model_health SET state = 'half_open', probe_claimed_at = now(), updated_at = now()
-             WHERE provider = $1 AND model_id = $2
-               AND ((state = 'open' AND (open_until IS NULL OR open_until <= now()))
-                 OR (state = 'half_open' AND (probe_claimed_at IS NULL
-                     OR probe_claimed_at <= now() - make_interval(secs => $3::float8 / 1000))))
-             RETURNING 1",
-        )
-        .bind(provider)
-        .bind(model_id)
-        .bind(timeout_ms)
-        .fetch_optional(pg)
-        .await?
-        .is_some(),
-        Pool::Sqlite(lite) => sqlx::query_scalar::<_, i32>(
-            "UPDATE model_health SET state = 'half_open',
-                 probe_claimed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE provider = ?1 AND model_id = ?2
-               AND ((state = 'open' AND (open_until IS NULL OR julianday(open_until) <= julianday('now')))
-                 OR (state = 'half_open' AND (probe_claimed_at IS NULL
-                     OR julianday(probe_claimed_at) + ?3 / 86400000.0 <= julianday('now'))))
-             RETURNING 1",
-        )
-        .bind(provider)
-        .bind(model_id)
-        .bind(timeout_ms)
-        .fetch_optional(lite)
-        .await?
-        .is_some(),
-    };
-    Ok(won)
+    let won: Option<i32> = on_pool!(pool, |conn, spell| {
+        sqlx::query_scalar(&spell(&sql))
+            .bind(provider)
+            .bind(model_id)
+            .bind(timeout_ms)
+            .fetch_optional(conn)
+            .await?
+    });
+    Ok(won.is_some())
 }

@@ -21,8 +21,10 @@
 
 mod channel;
 mod compile;
+mod fields;
 mod format;
 mod library;
+mod org_store;
 mod registry;
 mod resolve;
 mod store;
@@ -36,8 +38,9 @@ pub use format::{
     Priority, Severity, SkillDoc, Source, Trigger, parse, references,
 };
 pub use library::{Library, LibrarySkill, content_hash, load_library};
+pub use org_store::OverrideChange;
 pub use registry::{
     DEFAULT_DEPRECATION_REASON, RegistryOptions, SkillRegistry, SyncOptions, SyncReport,
 };
 pub use resolve::{ResolvedSkill, ResolvedSkills, ShadowReason, Shadowed};
-pub use store::{OverrideChange, SkillSummary, SyncAction, SyncItem, VersionInfo};
+pub use store::{SkillSummary, SyncAction, SyncItem, VersionInfo};

@@ -20,10 +20,10 @@ use super::channel::Channel;
 use super::compile::context_hash;
 use super::format::{Diagnostic, Namespace, Severity, parse};
 use super::library::{Library, load_library};
+use super::org_store::{self, CompiledRow, OverrideChange};
 use super::resolve::{OrgSkills, ResolvedSkills, resolve_org};
 use super::store::{
-    self, CompiledRow, LIBRARY_SCOPE, OverrideChange, SkillSummary, StoredVersion, SyncAction,
-    SyncItem, VersionInfo,
+    self, LIBRARY_SCOPE, SkillSummary, StoredVersion, SyncAction, SyncItem, VersionInfo,
 };
 use crate::Keel;
 use crate::error::{Error, Result};
@@ -184,7 +184,7 @@ impl SkillRegistry {
     /// # Errors
     /// [`Error::Storage`] when the tables cannot be read.
     pub async fn open(keel: &Keel, options: RegistryOptions) -> Result<Self> {
-        let seen = store::generations(keel.pool()?, &[]).await?;
+        let seen = org_store::generations(keel.pool()?, &[]).await?;
         let inner = Arc::new(Inner {
             keel: keel.clone(),
             platform: ArcSwapOption::empty(),
@@ -200,7 +200,7 @@ impl SkillRegistry {
                 // An org that is not cached needs no invalidation: its next resolve reads fresh.
                 let cached: Vec<Uuid> = read(&inner.views).orgs.iter().copied().collect();
                 let fresh = match inner.keel.pool() {
-                    Ok(pool) => store::generations(pool, &cached).await,
+                    Ok(pool) => org_store::generations(pool, &cached).await,
                     Err(err) => Err(err),
                 };
                 match fresh {
@@ -240,7 +240,7 @@ impl SkillRegistry {
     /// matters: whatever the generation read covers committed before the caches are dropped.
     async fn changed(&self, scope: &str) {
         if let Ok(pool) = self.inner.keel.pool()
-            && let Ok(Some(generation)) = store::generation(pool, scope).await
+            && let Ok(Some(generation)) = org_store::generation(pool, scope).await
         {
             lock(&self.inner.seen).insert(scope.to_owned(), generation);
         }
@@ -401,7 +401,7 @@ impl SkillRegistry {
                 });
             }
         }
-        store::set_override(self.inner.keel.pool()?, org, key, &change).await?;
+        org_store::set_override(self.inner.keel.pool()?, org, key, &change).await?;
         self.changed(&org.to_string()).await;
         Ok(())
     }
@@ -451,7 +451,7 @@ impl SkillRegistry {
             return Err(Error::invalid_input("context", "must be a JSON object"));
         }
         let hash = context_hash(&context);
-        store::set_context(self.inner.keel.pool()?, org, &context, &hash).await?;
+        org_store::set_context(self.inner.keel.pool()?, org, &context, &hash).await?;
         self.changed(&org.to_string()).await;
         Ok(())
     }
@@ -461,7 +461,7 @@ impl SkillRegistry {
     /// # Errors
     /// [`Error::Storage`] when the read fails.
     pub async fn org_context(&self, org: Uuid) -> Result<serde_json::Value> {
-        store::load_context(self.inner.keel.pool()?, org).await
+        org_store::load_context(self.inner.keel.pool()?, org).await
     }
 
     /// The cached view of (`org`, `channel`), if there is one. Never waits.
@@ -513,9 +513,9 @@ impl SkillRegistry {
     async fn compile_org(&self, org: Uuid) -> Result<OrgSkills> {
         let platform = self.platform().await?;
         let pool = self.inner.keel.pool()?;
-        let overrides = store::load_overrides(pool, org).await?;
+        let overrides = org_store::load_overrides(pool, org).await?;
         let pinned = store::load_pinned(pool, org).await?;
-        let context = store::load_context(pool, org).await?;
+        let context = org_store::load_context(pool, org).await?;
         let skills = resolve_org(&platform, &pinned, &overrides, &context);
         // Record what changed since the org's rows were last compiled.
         let stored: HashMap<&str, _> = overrides.iter().map(|o| (o.key.as_str(), o)).collect();
@@ -537,7 +537,7 @@ impl SkillRegistry {
                 context_hash: &s.context_hash,
             })
             .collect();
-        store::store_compiled(pool, org, &rows).await?;
+        org_store::store_compiled(pool, org, &rows).await?;
         Ok(skills)
     }
 }

@@ -22,7 +22,8 @@ use uuid::Uuid;
 use super::channel::Channel;
 use super::compile::{compile, context_hash, render_request};
 use super::format::{Namespace, SkillDoc, Source, parse};
-use super::store::{StoredOverride, StoredVersion};
+use super::org_store::StoredOverride;
+use super::store::StoredVersion;
 
 /// A skill as one org sees it, compiled.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -10,8 +10,8 @@ use sqlx::migrate::Migrator;
 use super::Pool;
 use crate::error::{Error, Result};
 
-static SQLITE: Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES: Migrator = sqlx::migrate!("../migrations/postgres");
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// One migration recorded as applied in the database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -4,6 +4,7 @@
 //! Queries are checked at run time (no live database is needed to build). Capability modules
 //! match on [`Pool`] where the two SQL dialects differ and keep the rest shared.
 
+mod dialect;
 mod migrate;
 mod url;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use self::dialect::Dialect;
 pub use self::migrate::AppliedMigration;
 pub use self::url::{Backend, DatabaseUrl, mask_url};
 use crate::error::{Error, Result};
@@ -306,14 +308,14 @@ impl Pool {
 
 /// Runs `$body` once per backend, with `$tx` an open transaction (committed after the body;
 /// returning early rolls it back) and `$sql` turning PostgreSQL text into the backend's dialect
-/// ([`sqlite_dialect`]). `$lock`, when `Some(text)`, first takes a transaction-scoped advisory
+/// ([`Dialect::spell`]). `$lock`, when `Some(text)`, first takes a transaction-scoped advisory
 /// lock on that text on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes writers.
 macro_rules! in_transaction {
     ($pool:expr, $lock:expr, |$tx:ident, $sql:ident| $body:block) => {
         match $pool {
             $crate::store::Pool::Postgres(pg) => {
                 let mut $tx = pg.begin().await?;
-                let $sql = |text: &str| text.to_owned();
+                let $sql = |text: &str| $crate::store::Dialect::POSTGRES.spell(text);
                 if let Some(lock) = $lock {
                     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
                         .bind(lock)
@@ -326,7 +328,7 @@ macro_rules! in_transaction {
             }
             $crate::store::Pool::Sqlite(lite) => {
                 let mut $tx = lite.begin_with("BEGIN IMMEDIATE").await?;
-                let $sql = $crate::store::sqlite_dialect;
+                let $sql = |text: &str| $crate::store::Dialect::SQLITE.spell(text);
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -341,11 +343,11 @@ macro_rules! on_pool {
     ($pool:expr, |$conn:ident, $sql:ident| $body:expr) => {
         match $pool {
             $crate::store::Pool::Postgres($conn) => {
-                let $sql = |text: &str| text.to_owned();
+                let $sql = |text: &str| $crate::store::Dialect::POSTGRES.spell(text);
                 $body
             }
             $crate::store::Pool::Sqlite($conn) => {
-                let $sql = $crate::store::sqlite_dialect;
+                let $sql = |text: &str| $crate::store::Dialect::SQLITE.spell(text);
                 $body
             }
         }
@@ -353,31 +355,3 @@ macro_rules! on_pool {
 }
 
 pub(crate) use {in_transaction, on_pool};
-
-/// The SQLite spelling of a query written for PostgreSQL, for the statements whose only
-/// differences are spelling: `$n` placeholders become `?n`, `now()` becomes an RFC 3339 UTC
-/// text stamp, and the casts `::uuid`, `::jsonb`, `::text`, `::int8`, `::numeric` are dropped
-/// (SQLite keeps uuids and JSON as text, integers as 64-bit and numbers by affinity). Statements that differ in substance are
-/// written twice instead.
-pub(crate) fn sqlite_dialect(postgres: &str) -> String {
-    let mut out = postgres
-        .replace('$', "?")
-        .replace("now()", "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
-    for cast in ["::uuid", "::jsonb", "::text", "::int8", "::numeric"] {
-        out = out.replace(cast, "");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sqlite_dialect_respells_placeholders_clocks_and_casts() {
-        assert_eq!(
-            super::sqlite_dialect(
-                "SELECT version::int8, $1::uuid, now() WHERE x = $2::jsonb AND y = $3::numeric"
-            ),
-            "SELECT version, ?1, strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE x = ?2 AND y = ?3"
-        );
-    }
-}

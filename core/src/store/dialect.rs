@@ -1,0 +1,178 @@
+//! The one seam between the two SQL dialects.
+//!
+//! A statement is written once, in PostgreSQL's spelling with `$1`-style placeholders (which
+//! sqlx binds by number on SQLite too), and the few places where the backends spell a thing
+//! differently call a [`Dialect`] function: clock arithmetic in epoch milliseconds, intervals,
+//! JSON, casts and row locks. [`Dialect::spell`] handles what is only a matter of spelling in
+//! a whole statement (`now()` and the casts SQLite has no use for). Statements that differ in
+//! substance (an advisory lock, PostgreSQL's `UNNEST` against SQLite's `json_each`) are still
+//! written per backend, next to each other.
+
+use super::{Backend, Pool};
+
+/// How one backend spells the parts of SQL that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect(Backend);
+
+/// SQLite's `now()`: an RFC 3339 UTC stamp with milliseconds, the format every SQLite
+/// timestamp column holds.
+const SQLITE_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// The casts PostgreSQL needs and SQLite ignores: uuids and JSON are text there, integers are
+/// 64-bit and numbers take the column's affinity.
+const DROPPED_CASTS: [&str; 6] = [
+    "::uuid",
+    "::jsonb",
+    "::text",
+    "::int8",
+    "::numeric",
+    "::float8",
+];
+
+impl Dialect {
+    /// PostgreSQL's spelling.
+    pub const POSTGRES: Dialect = Dialect(Backend::Postgres);
+    /// SQLite's spelling.
+    pub const SQLITE: Dialect = Dialect(Backend::Sqlite);
+
+    /// The dialect of `pool`.
+    pub fn of(pool: &Pool) -> Self {
+        match pool {
+            Pool::Postgres(_) => Self::POSTGRES,
+            Pool::Sqlite(_) => Self::SQLITE,
+        }
+    }
+
+    /// `statement` (written for PostgreSQL) in this dialect: on SQLite `now()` becomes a text
+    /// stamp and the casts in [`DROPPED_CASTS`] are removed. Placeholders stay `$n`.
+    pub fn spell(self, statement: &str) -> String {
+        match self.0 {
+            Backend::Postgres => statement.to_owned(),
+            Backend::Sqlite => {
+                let mut out = statement.replace("now()", SQLITE_NOW);
+                for cast in DROPPED_CASTS {
+                    out = out.replace(cast, "");
+                }
+                out
+            }
+        }
+    }
+
+    /// The current time of the database.
+    pub fn now(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => "now()",
+            Backend::Sqlite => SQLITE_NOW,
+        }
+    }
+
+    /// The timestamp `expr` as integer milliseconds since the Unix epoch (NULL stays NULL).
+    pub fn epoch_ms(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("(extract(epoch FROM {expr}) * 1000)::int8"),
+            Backend::Sqlite => {
+                format!("CAST(round((julianday({expr}) - 2440587.5) * 86400000) AS INTEGER)")
+            }
+        }
+    }
+
+    /// The database clock in epoch milliseconds, so instances with skewed clocks agree.
+    pub fn now_ms(self) -> String {
+        self.epoch_ms(match self.0 {
+            Backend::Postgres => "now()",
+            Backend::Sqlite => "'now'",
+        })
+    }
+
+    /// A timestamp from `param`, epoch milliseconds as a float (NULL stays NULL).
+    pub fn from_epoch_ms(self, param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("to_timestamp({param}::float8 / 1000)"),
+            Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%fZ', {param} / 1000.0, 'unixepoch')")
+            }
+        }
+    }
+
+    /// True when the timestamp `expr` has passed.
+    pub fn is_past(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("{expr} <= now()"),
+            Backend::Sqlite => format!("julianday({expr}) <= julianday('now')"),
+        }
+    }
+
+    /// True when the timestamp `expr` is at least `ms_param` milliseconds old.
+    pub fn older_than_ms(self, expr: &str, ms_param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => {
+                format!("{expr} <= now() - make_interval(secs => {ms_param}::float8 / 1000)")
+            }
+            Backend::Sqlite => {
+                format!("julianday({expr}) + {ms_param} / 86400000.0 <= julianday('now')")
+            }
+        }
+    }
+
+    /// The JSON text `param` as the backend's JSON value.
+    pub fn json(self, param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("{param}::jsonb"),
+            Backend::Sqlite => param.to_owned(),
+        }
+    }
+
+    /// The length of the JSON array `expr`.
+    pub fn json_array_length(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("jsonb_array_length({expr})"),
+            Backend::Sqlite => format!("json_array_length({expr})"),
+        }
+    }
+
+    /// A numeric column read as a float.
+    pub fn float(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("{expr}::float8"),
+            Backend::Sqlite => format!("CAST({expr} AS REAL)"),
+        }
+    }
+
+    /// The row lock of a `SELECT` inside a transaction. SQLite has one writer, and
+    /// `BEGIN IMMEDIATE` already holds it.
+    pub fn for_update(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => "FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Dialect;
+
+    #[test]
+    fn sqlite_spelling_drops_casts_and_respells_the_clock() {
+        assert_eq!(
+            Dialect::SQLITE
+                .spell("UPDATE t SET a = $1::uuid, b = $2::jsonb, at = now() WHERE id = $3"),
+            "UPDATE t SET a = $1, b = $2, at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = $3"
+        );
+        assert_eq!(
+            Dialect::POSTGRES.spell("SELECT $1::uuid"),
+            "SELECT $1::uuid"
+        );
+    }
+
+    #[test]
+    fn clock_arithmetic_is_spelt_per_backend() {
+        assert_eq!(
+            Dialect::POSTGRES.epoch_ms("open_until"),
+            "(extract(epoch FROM open_until) * 1000)::int8"
+        );
+        assert!(Dialect::SQLITE.now_ms().contains("julianday('now')"));
+        assert_eq!(Dialect::SQLITE.for_update(), "");
+        assert_eq!(Dialect::POSTGRES.json("$4"), "$4::jsonb");
+    }
+}
