@@ -9,7 +9,7 @@
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::store::{Pool, in_transaction};
+use crate::store::{Dialect, Pool, in_transaction, on_pool};
 
 /// The grace threshold of an org without its own: the balance may go down to −10 credits.
 pub const DEFAULT_GRACE: f64 = 10.0;
@@ -90,26 +90,18 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// The balance and whether the org may proceed; one row read, never a ledger sum. An org with
 /// no balance row has 0 and the default grace.
 pub async fn check_budget(pool: &Pool, org: Uuid) -> Result<BudgetStatus> {
-    let row: Option<(f64, f64)> = match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query_as(
-                "SELECT balance_credits::float8, grace_threshold_credits::float8
-                 FROM org_credit_balance WHERE org_id = $1",
-            )
-            .bind(org)
-            .fetch_optional(pg)
-            .await?
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query_as(
-                "SELECT CAST(balance_credits AS REAL), CAST(grace_threshold_credits AS REAL)
-                 FROM org_credit_balance WHERE org_id = ?1",
-            )
+    let d = Dialect::of(pool);
+    let sql = format!(
+        "SELECT {}, {} FROM org_credit_balance WHERE org_id = $1::uuid",
+        d.float("balance_credits"),
+        d.float("grace_threshold_credits")
+    );
+    let row: Option<(f64, f64)> = on_pool!(pool, |conn, spell| {
+        sqlx::query_as(&spell(&sql))
             .bind(org.to_string())
-            .fetch_optional(lite)
+            .fetch_optional(conn)
             .await?
-        }
-    };
+    });
     let (remaining, grace) = row.unwrap_or((0.0, DEFAULT_GRACE));
     Ok(BudgetStatus {
         remaining,
@@ -204,24 +196,17 @@ pub async fn release(pool: &Pool, reservation: Uuid) -> Result<Movement> {
 }
 
 async fn reservation_id(pool: &Pool, org: Uuid, key: &str) -> Result<Uuid> {
-    let id: String = match pool {
-        Pool::Postgres(pg) => sqlx::query_scalar(
-            "SELECT id::text FROM credit_reservations WHERE org_id = $1 AND idempotency_key = $2",
-        )
-        .bind(org)
-        .bind(key)
-        .fetch_one(pg)
-        .await?,
-        Pool::Sqlite(lite) => {
-            sqlx::query_scalar(
-                "SELECT id FROM credit_reservations WHERE org_id = ?1 AND idempotency_key = ?2",
-            )
+    let id: String = on_pool!(pool, |conn, spell| {
+        let sql = spell(
+            "SELECT id::text FROM credit_reservations
+             WHERE org_id = $1::uuid AND idempotency_key = $2",
+        );
+        sqlx::query_scalar(&sql)
             .bind(org.to_string())
             .bind(key)
-            .fetch_one(lite)
+            .fetch_one(conn)
             .await?
-        }
-    };
+    });
     Uuid::parse_str(&id).map_err(|e| Error::Internal(e.to_string()))
 }
 
@@ -369,28 +354,17 @@ async fn move_credits(
 }
 
 async fn ledger_by_key(pool: &Pool, org: Uuid, key: &str) -> Result<(Uuid, f64)> {
-    let (id, balance): (String, f64) = match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query_as(
-                "SELECT id::text, balance_after::float8 FROM credit_ledger
-                 WHERE org_id = $1 AND idempotency_key = $2",
-            )
-            .bind(org)
-            .bind(key)
-            .fetch_one(pg)
-            .await?
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query_as(
-                "SELECT id, CAST(balance_after AS REAL) FROM credit_ledger
-                 WHERE org_id = ?1 AND idempotency_key = ?2",
-            )
+    let sql = format!(
+        "SELECT id::text, {} FROM credit_ledger WHERE org_id = $1::uuid AND idempotency_key = $2",
+        Dialect::of(pool).float("balance_after")
+    );
+    let (id, balance): (String, f64) = on_pool!(pool, |conn, spell| {
+        sqlx::query_as(&spell(&sql))
             .bind(org.to_string())
             .bind(key)
-            .fetch_one(lite)
+            .fetch_one(conn)
             .await?
-        }
-    };
+    });
     Ok((
         Uuid::parse_str(&id).map_err(|e| Error::Internal(e.to_string()))?,
         balance,
@@ -406,65 +380,52 @@ async fn settle(pool: &Pool, reservation: Uuid, actual: Option<f64>) -> Result<M
     };
     let ledger_id = Uuid::new_v4();
     let key = format!("settle:{reservation}");
-    macro_rules! run {
-        ($tx:expr, $id:expr, $update:literal, $balance:literal, $ledger:literal) => {{
-            let mut tx = $tx;
-            let held: Option<(String, f64)> = sqlx::query_as($update)
-                .bind($id)
-                .bind(status)
-                .bind(actual)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some((org, held)) = held else {
-                return Err(Error::invalid_input(
-                    "reservation",
-                    format!("{reservation} is not an open reservation"),
-                ));
-            };
-            // The estimate comes back; the actual cost (none on release) goes out.
-            let delta = held - actual.unwrap_or(0.0);
-            let balance: f64 = sqlx::query_scalar($balance)
-                .bind(&org)
-                .bind(delta)
-                .fetch_one(&mut *tx)
-                .await?;
-            sqlx::query($ledger)
-                .bind(ledger_id.to_string())
-                .bind(&org)
-                .bind(kind)
-                .bind(delta)
-                .bind(balance)
-                .bind(&key)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            balance
-        }};
-    }
-    let balance_after = match pool {
-        Pool::Postgres(pg) => run!(
-            pg.begin().await?,
-            reservation,
-            "UPDATE credit_reservations SET status = $2, actual = $3::numeric, settled_at = now()
-             WHERE id = $1 AND status = 'reserved' RETURNING org_id::text, amount::float8",
-            "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric, updated_at = now()
-             WHERE org_id = $1::uuid RETURNING balance_credits::float8",
-            "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, idempotency_key)
-             VALUES ($1::uuid, $2::uuid, $3, $4::numeric, $5::numeric, $6)"
-        ),
-        Pool::Sqlite(lite) => run!(
-            lite.begin_with("BEGIN IMMEDIATE").await?,
-            reservation.to_string(),
-            "UPDATE credit_reservations SET status = ?2, actual = ?3,
-                 settled_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE id = ?1 AND status = 'reserved' RETURNING org_id, CAST(amount AS REAL)",
-            "UPDATE org_credit_balance SET balance_credits = balance_credits + ?2,
-                 updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE org_id = ?1 RETURNING CAST(balance_credits AS REAL)",
-            "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, idempotency_key)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-        ),
-    };
+    let d = Dialect::of(pool);
+    let update = format!(
+        "UPDATE credit_reservations SET status = $2, actual = $3::numeric, settled_at = now()
+         WHERE id = $1::uuid AND status = 'reserved' RETURNING org_id::text, {}",
+        d.float("amount")
+    );
+    let balance = format!(
+        "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric,
+             updated_at = now()
+         WHERE org_id = $1::uuid RETURNING {}",
+        d.float("balance_credits")
+    );
+    let ledger =
+        "INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, idempotency_key)
+                  VALUES ($1::uuid, $2::uuid, $3, $4::numeric, $5::numeric, $6)";
+    let balance_after: f64 = in_transaction!(pool, None::<&str>, |tx, spell| {
+        let held: Option<(String, f64)> = sqlx::query_as(&spell(&update))
+            .bind(reservation.to_string())
+            .bind(status)
+            .bind(actual)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((org, held)) = held else {
+            return Err(Error::invalid_input(
+                "reservation",
+                format!("{reservation} is not an open reservation"),
+            ));
+        };
+        // The estimate comes back; the actual cost (none on release) goes out.
+        let delta = held - actual.unwrap_or(0.0);
+        let balance: f64 = sqlx::query_scalar(&spell(&balance))
+            .bind(&org)
+            .bind(delta)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(&spell(ledger))
+            .bind(ledger_id.to_string())
+            .bind(&org)
+            .bind(kind)
+            .bind(delta)
+            .bind(balance)
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?;
+        balance
+    });
     Ok(Movement {
         ledger_id,
         balance_after,

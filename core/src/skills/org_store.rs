@@ -254,25 +254,17 @@ pub(crate) async fn store_compiled(pool: &Pool, org: Uuid, rows: &[CompiledRow<'
 /// poll reads at most that many rows, however many orgs the platform has).
 pub(crate) async fn generations(pool: &Pool, orgs: &[Uuid]) -> Result<Vec<(String, i64)>> {
     let scopes: Vec<String> = orgs.iter().map(Uuid::to_string).collect();
-    Ok(match pool {
-        Pool::Postgres(pg) => sqlx::query_as(
-            "SELECT scope, generation FROM skill_generations WHERE scope = '*' OR scope = ANY($1)",
-        )
-        .bind(&scopes)
-        .fetch_all(pg)
-        .await?,
-        Pool::Sqlite(lite) => {
-            let scopes =
-                serde_json::to_string(&scopes).map_err(|e| Error::Internal(e.to_string()))?;
-            sqlx::query_as(
-                "SELECT scope, generation FROM skill_generations
-                 WHERE scope = '*' OR scope IN (SELECT value FROM json_each(?1))",
-            )
-            .bind(scopes)
-            .fetch_all(lite)
+    let scopes = serde_json::to_string(&scopes).map_err(|e| Error::Internal(e.to_string()))?;
+    let sql = format!(
+        "SELECT scope, generation FROM skill_generations WHERE scope = '*' OR scope IN ({})",
+        Dialect::of(pool).json_strings("$1")
+    );
+    Ok(on_pool!(pool, |conn, spell| {
+        sqlx::query_as(&spell(&sql))
+            .bind(&scopes)
+            .fetch_all(conn)
             .await?
-        }
-    })
+    }))
 }
 
 /// The generation counter of one scope, if it was ever bumped.

@@ -199,63 +199,38 @@ pub(crate) async fn sync_skill(
 /// Deprecates the current version of every platform skill whose key is not in `keep`.
 pub(crate) async fn prune(pool: &Pool, keep: &[&str], dry_run: bool) -> Result<Vec<SyncItem>> {
     let keep = serde_json::to_string(keep).map_err(|e| Error::Internal(e.to_string()))?;
-    let rows: Vec<(String, String, i64)> = match pool {
-        Pool::Postgres(pg) if dry_run => {
-            sqlx::query_as(
-                "SELECT skill_key, namespace, version::int8 FROM platform_skills
-                 WHERE is_current AND source = 'platform' AND deprecated_at IS NULL
-                   AND skill_key NOT IN (SELECT jsonb_array_elements_text($1::jsonb))",
-            )
-            .bind(&keep)
-            .fetch_all(pg)
-            .await?
-        }
-        Pool::Postgres(pg) => {
-            let mut tx = pg.begin().await?;
-            let rows = sqlx::query_as(
-                "UPDATE platform_skills SET deprecated_at = now(), deprecation_reason = 'removed from the library'
-                 WHERE is_current AND source = 'platform' AND deprecated_at IS NULL
-                   AND skill_key NOT IN (SELECT jsonb_array_elements_text($1::jsonb))
-                 RETURNING skill_key, namespace, version::int8",
-            )
-            .bind(&keep)
-            .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query(BUMP)
+    let stale = format!(
+        "is_current AND source = 'platform' AND deprecated_at IS NULL
+         AND skill_key NOT IN ({})",
+        Dialect::of(pool).json_strings("$1")
+    );
+    let rows: Vec<(String, String, i64)> = if dry_run {
+        let select = format!(
+            "SELECT skill_key, namespace, version::int8 FROM platform_skills WHERE {stale}"
+        );
+        on_pool!(pool, |conn, spell| {
+            sqlx::query_as(&spell(&select))
+                .bind(&keep)
+                .fetch_all(conn)
+                .await?
+        })
+    } else {
+        let update = format!(
+            "UPDATE platform_skills SET deprecated_at = now(),
+                 deprecation_reason = 'removed from the library'
+             WHERE {stale} RETURNING skill_key, namespace, version::int8"
+        );
+        in_transaction!(pool, None::<&str>, |tx, spell| {
+            let rows = sqlx::query_as(&spell(&update))
+                .bind(&keep)
+                .fetch_all(&mut *tx)
+                .await?;
+            sqlx::query(&spell(BUMP))
                 .bind(LIBRARY_SCOPE)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
             rows
-        }
-        Pool::Sqlite(lite) if dry_run => {
-            sqlx::query_as(
-                "SELECT skill_key, namespace, version FROM platform_skills
-                 WHERE is_current AND source = 'platform' AND deprecated_at IS NULL
-                   AND skill_key NOT IN (SELECT value FROM json_each(?1))",
-            )
-            .bind(&keep)
-            .fetch_all(lite)
-            .await?
-        }
-        Pool::Sqlite(lite) => {
-            let mut tx = lite.begin_with("BEGIN IMMEDIATE").await?;
-            let rows = sqlx::query_as(&Dialect::SQLITE.spell(
-                "UPDATE platform_skills SET deprecated_at = now(), deprecation_reason = 'removed from the library'
-                 WHERE is_current AND source = 'platform' AND deprecated_at IS NULL
-                   AND skill_key NOT IN (SELECT value FROM json_each($1))
-                 RETURNING skill_key, namespace, version",
-            ))
-            .bind(&keep)
-            .fetch_all(&mut *tx)
-            .await?;
-            sqlx::query(&Dialect::SQLITE.spell(BUMP))
-                .bind(LIBRARY_SCOPE)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            rows
-        }
+        })
     };
     rows.into_iter()
         .map(|(key, ns, version)| {

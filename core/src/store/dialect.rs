@@ -122,6 +122,30 @@ impl Dialect {
         }
     }
 
+    /// The text of `key` in the JSON object `expr` (NULL when absent).
+    pub fn json_text(self, expr: &str, key: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("{expr}->>'{key}'"),
+            Backend::Sqlite => format!("json_extract({expr}, '$.{key}')"),
+        }
+    }
+
+    /// The elements of the JSON array of strings `param`, as rows (for `x IN (…)`).
+    pub fn json_strings(self, param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("SELECT jsonb_array_elements_text({param}::jsonb)"),
+            Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        }
+    }
+
+    /// The lock of rows a batch takes so that concurrent batches skip each other's rows.
+    pub fn skip_locked(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        }
+    }
+
     /// The length of the JSON array `expr`.
     pub fn json_array_length(self, expr: &str) -> String {
         match self.0 {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::event::Level;
 use crate::error::{Error, Result};
-use crate::store::Pool;
+use crate::store::{Dialect, Pool, on_pool};
 
 /// How long events of each level are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,52 +112,39 @@ pub async fn cleanup(
     };
     for level in Level::ALL {
         let cutoff = Utc::now() - Duration::from_secs(u64::from(policy.days(level)) * 86_400);
-        let sqlite_cutoff = cutoff.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let cutoff = cutoff.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         let mut done = 0u64;
         if dry_run {
-            done =
-                match pool {
-                    Pool::Postgres(pg) => sqlx::query_scalar::<_, i64>(
-                        r#"SELECT count(*) FROM system_logs WHERE level = $1 AND "timestamp" < $2"#,
-                    )
+            let count: i64 = on_pool!(pool, |conn, spell| {
+                let sql = spell(
+                    r#"SELECT count(*) FROM system_logs
+                       WHERE level = $1 AND "timestamp" < $2::timestamptz"#,
+                );
+                sqlx::query_scalar(&sql)
                     .bind(level.as_str())
-                    .bind(cutoff)
-                    .fetch_one(pg)
-                    .await?,
-                    Pool::Sqlite(lite) => sqlx::query_scalar::<_, i64>(
-                        r#"SELECT count(*) FROM system_logs WHERE level = ?1 AND "timestamp" < ?2"#,
-                    )
-                    .bind(level.as_str())
-                    .bind(&sqlite_cutoff)
-                    .fetch_one(lite)
-                    .await?,
-                } as u64;
+                    .bind(&cutoff)
+                    .fetch_one(conn)
+                    .await?
+            });
+            done = count as u64;
             progress(level, done);
         } else {
+            let delete = format!(
+                r#"DELETE FROM system_logs WHERE id IN (
+                       SELECT id FROM system_logs WHERE level = $1 AND "timestamp" < $2::timestamptz
+                       LIMIT $3 {})"#,
+                Dialect::of(pool).skip_locked()
+            );
             loop {
-                let deleted = match pool {
-                    Pool::Postgres(pg) => sqlx::query(
-                        r#"DELETE FROM system_logs WHERE id IN (
-                               SELECT id FROM system_logs WHERE level = $1 AND "timestamp" < $2
-                               LIMIT $3 FOR UPDATE SKIP LOCKED)"#,
-                    )
-                    .bind(level.as_str())
-                    .bind(cutoff)
-                    .bind(i64::from(batch_size))
-                    .execute(pg)
-                    .await?
-                    .rows_affected(),
-                    Pool::Sqlite(lite) => sqlx::query(
-                        r#"DELETE FROM system_logs WHERE rowid IN (
-                               SELECT rowid FROM system_logs WHERE level = ?1 AND "timestamp" < ?2 LIMIT ?3)"#,
-                    )
-                    .bind(level.as_str())
-                    .bind(&sqlite_cutoff)
-                    .bind(i64::from(batch_size))
-                    .execute(lite)
-                    .await?
-                    .rows_affected(),
-                };
+                let deleted = on_pool!(pool, |conn, spell| {
+                    sqlx::query(&spell(&delete))
+                        .bind(level.as_str())
+                        .bind(&cutoff)
+                        .bind(i64::from(batch_size))
+                        .execute(conn)
+                        .await?
+                        .rows_affected()
+                });
                 done += deleted;
                 progress(level, done);
                 if deleted < u64::from(batch_size) {

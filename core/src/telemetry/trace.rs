@@ -4,7 +4,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::store::Pool;
+use crate::store::{Dialect, Pool, on_pool};
 
 /// One stored event of a trace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,28 +42,18 @@ pub async fn trace_events(pool: &Pool, trace_id: Uuid) -> Result<Vec<TraceEvent>
         Option<String>,
         Option<String>,
     );
-    let rows: Vec<Row> = match pool {
-        Pool::Postgres(pg) => {
-            sqlx::query_as(
-                r#"SELECT action, level, service, span_id::text, parent_span_id::text, duration_ms::int8,
-                          metadata->>'status', error_message
-                   FROM system_logs WHERE trace_id = $1 ORDER BY "timestamp", action"#,
-            )
-            .bind(trace_id)
-            .fetch_all(pg)
-            .await?
-        }
-        Pool::Sqlite(lite) => {
-            sqlx::query_as(
-                r#"SELECT action, level, service, span_id, parent_span_id, duration_ms,
-                          json_extract(metadata, '$.status'), error_message
-                   FROM system_logs WHERE trace_id = ?1 ORDER BY "timestamp", action"#,
-            )
+    let sql = format!(
+        r#"SELECT action, level, service, span_id::text, parent_span_id::text, duration_ms::int8,
+                  {}, error_message
+           FROM system_logs WHERE trace_id = $1::uuid ORDER BY "timestamp", action"#,
+        Dialect::of(pool).json_text("metadata", "status")
+    );
+    let rows: Vec<Row> = on_pool!(pool, |conn, spell| {
+        sqlx::query_as(&spell(&sql))
             .bind(trace_id.to_string())
-            .fetch_all(lite)
+            .fetch_all(conn)
             .await?
-        }
-    };
+    });
     Ok(rows
         .into_iter()
         .map(|r| TraceEvent {
