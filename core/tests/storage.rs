@@ -272,6 +272,59 @@ async fn rls_hides_other_orgs_rows_and_system_tables_from_authenticated() {
     keel.close().await;
 }
 
+/// `keel.enable_rls` secures a new table in one line: members read their org's rows, a system
+/// table is closed to them, the service role reaches both, and a second call changes nothing.
+#[tokio::test]
+async fn enable_rls_secures_a_table_in_one_line() {
+    const ORG_A: &str = "0a0a0a0a-0000-4000-8000-00000000000a";
+    const ORG_B: &str = "0b0b0b0b-0000-4000-8000-00000000000b";
+    let url = fresh_pg_url().await;
+    let keel = Keel::connect(&url).await.unwrap();
+    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else {
+        panic!("expected postgres")
+    };
+    for statement in [
+        "CREATE TABLE keel.rls_org_probe (org_id uuid NOT NULL, note text)",
+        "CREATE TABLE keel.rls_system_probe (note text)",
+        "SELECT keel.enable_rls('keel.rls_org_probe', 'org')",
+        "SELECT keel.enable_rls('keel.rls_org_probe', 'org')",
+        "SELECT keel.enable_rls('keel.rls_system_probe', 'system')",
+        "INSERT INTO keel.rls_org_probe VALUES ('0a0a0a0a-0000-4000-8000-00000000000a', 'a'),
+                                               ('0b0b0b0b-0000-4000-8000-00000000000b', 'b')",
+        "INSERT INTO keel.rls_system_probe VALUES ('s')",
+    ] {
+        sqlx::query(statement).execute(pool).await.unwrap();
+    }
+    let bad = sqlx::query("SELECT keel.enable_rls('keel.rls_system_probe', 'public')")
+        .execute(pool)
+        .await;
+    assert!(bad.is_err(), "an unknown access kind is refused");
+
+    let claims = format!(r#"{{"sub":"u1","role":"authenticated","org_ids":["{ORG_A}"]}}"#);
+    let mut tx = as_role(pool, "authenticated", Some(&claims)).await;
+    let notes: Vec<String> = sqlx::query_scalar("SELECT note FROM keel.rls_org_probe")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(notes, ["a"], "org {ORG_B}'s row is hidden from a member of {ORG_A}");
+    let denied = sqlx::query("SELECT note FROM keel.rls_system_probe")
+        .fetch_all(&mut *tx)
+        .await;
+    assert!(denied.is_err(), "a system table is closed to authenticated");
+    tx.rollback().await.unwrap();
+
+    let mut tx = as_role(pool, "service_role", None).await;
+    let all: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM keel.rls_org_probe) + (SELECT count(*) FROM keel.rls_system_probe)",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(all, 3);
+    tx.rollback().await.unwrap();
+    keel.close().await;
+}
+
 #[tokio::test]
 async fn connection_errors_are_typed_and_mask_the_password() {
     let admin = pg_admin_url();
