@@ -116,3 +116,20 @@ for (const backend of BACKENDS) {
     await db.close()
   })
 }
+
+test('a cached view is one object until the view changes', async () => {
+  const db = await keel.connect('sqlite::memory:')
+  const skills = await db.skillRegistry()
+  await skills.sync(LIBRARY)
+  const orgId = randomUUID()
+  const first = await skills.resolveSkills(orgId, 'slack')
+  assert.equal(skills.cached(orgId, 'slack'), first, 'a cache hit hands back the same object')
+  assert.equal(await skills.resolveSkills(orgId, 'slack'), first)
+  await skills.setEnabled(orgId, 'slack-deal-query', false)
+  const changed = await skills.resolveSkills(orgId, 'slack')
+  assert.notEqual(changed, first, 'a changed view is a new object')
+  assert.ok(!changed.keys().includes('slack-deal-query'))
+  assert.ok(first.keys().includes('slack-deal-query'), 'the old object still shows the old view')
+  assert.throws(() => skills.cached(42, 'slack'), TypeError)
+  await db.close()
+})

@@ -135,3 +135,70 @@ pub fn object_to_map(object: &Object<'_>, depth: usize, numbers: Numbers) -> Map
     }
     map
 }
+
+/// A string argument read without a heap allocation when it is short (names, ids): one napi
+/// call into a stack buffer, where `String` makes two and allocates. A value that is not a
+/// string throws a `TypeError` with code `invalid_input`, as [`crate::error::Arg`] does.
+pub struct Text {
+    inline: [u8; 64],
+    len: usize,
+    heap: Option<String>,
+}
+
+impl Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match &self.heap {
+            Some(heap) => heap,
+            // SAFETY: napi wrote UTF-8 into `inline[..len]`.
+            None => unsafe { std::str::from_utf8_unchecked(&self.inline[..self.len]) },
+        }
+    }
+}
+
+impl FromNapiValue for Text {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let mut text = Text {
+            inline: [0; 64],
+            len: 0,
+            heap: None,
+        };
+        // SAFETY: `env` and `value` come from napi for this call; the buffer is ours.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                env,
+                value,
+                text.inline.as_mut_ptr().cast(),
+                text.inline.len(),
+                &mut text.len,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            // Not a string: the same TypeError an `Arg<String>` throws.
+            // SAFETY: forwarded from napi with the same live env and value.
+            return unsafe { crate::error::Arg::<String>::from_napi_value(env, value) }.map(
+                |arg| Text {
+                    heap: Some(arg.0),
+                    ..text
+                },
+            );
+        }
+        if text.len + 1 >= text.inline.len() {
+            // It filled the buffer: read it whole.
+            // SAFETY: as above.
+            text.heap = Some(unsafe { String::from_napi_value(env, value) }?);
+        }
+        Ok(text)
+    }
+}
+
+impl TypeName for Text {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ValidateNapiValue for Text {}

@@ -6,6 +6,7 @@
 mod error;
 mod ffi_probe;
 mod json;
+mod literal;
 mod models;
 mod options;
 mod skills;

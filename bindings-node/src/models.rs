@@ -10,81 +10,17 @@ use serde_json::Value;
 use keel::models::{self, ChargeRequest, ModelRequest, ModelRow, require_uuid};
 
 use crate::error::{Arg, Outcome, guard, run, spawn};
-use crate::json::Json;
+use crate::json::{Json, Text};
 use crate::options::{object, options, record, shallow};
 
-/// A resolution on the hot path: the same object as `record(&resolution)`, made by an object
-/// literal in the engine (a cached JavaScript function), which V8 builds from one boilerplate
-/// shape, instead of adding eight properties one napi call at a time.
+/// A resolution on its way to JavaScript: the same object as `record(&resolution)`, built by
+/// [`crate::literal`] on the hot path.
 pub struct FastResolution(models::Resolution);
-
-/// Makes the resolution object; compiled once per env.
-const RESOLUTION_LITERAL: &std::ffi::CStr = c"(function (provider, modelId, creditCost, maxTokens, contextWindow, wasFallback, traceId, tier) { return { provider, modelId, creditCost, maxTokens, contextWindow, wasFallback, traceId, tier } })";
-
-thread_local! {
-    /// The literal's function for one env. Leaked on purpose: it lives as long as the env, and
-    /// deleting it at thread exit could outlive it.
-    static LITERAL: std::cell::Cell<(sys::napi_env, sys::napi_ref)> =
-        const { std::cell::Cell::new((std::ptr::null_mut(), std::ptr::null_mut())) };
-}
-
-/// The literal's function of `env`, compiled on first use.
-unsafe fn resolution_literal(env: sys::napi_env) -> Option<sys::napi_value> {
-    let (cached_env, reference) = LITERAL.get();
-    let mut func = std::ptr::null_mut();
-    // SAFETY: `env` is the live env of the current call; the reference belongs to it.
-    unsafe {
-        if cached_env == env
-            && sys::napi_get_reference_value(env, reference, &mut func) == sys::Status::napi_ok
-            && !func.is_null()
-        {
-            return Some(func);
-        }
-        let mut source = std::ptr::null_mut();
-        let mut reference = std::ptr::null_mut();
-        let made = sys::napi_create_string_utf8(env, RESOLUTION_LITERAL.as_ptr(), -1, &mut source)
-            == sys::Status::napi_ok
-            && sys::napi_run_script(env, source, &mut func) == sys::Status::napi_ok
-            && sys::napi_create_reference(env, func, 1, &mut reference) == sys::Status::napi_ok;
-        if !made {
-            return None;
-        }
-        LITERAL.set((env, reference));
-        Some(func)
-    }
-}
 
 impl ToNapiValue for FastResolution {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        let r = val.0;
-        // SAFETY: `env` is the live env of the current call; every value made here belongs to it.
-        unsafe {
-            let Some(literal) = resolution_literal(env) else {
-                return Value::to_napi_value(env, record(&r));
-            };
-            let args = [
-                <&str>::to_napi_value(env, &r.provider)?,
-                <&str>::to_napi_value(env, &r.model_id)?,
-                f64::to_napi_value(env, r.credit_cost)?,
-                u32::to_napi_value(env, r.max_tokens)?,
-                u32::to_napi_value(env, r.context_window)?,
-                bool::to_napi_value(env, r.was_fallback)?,
-                String::to_napi_value(env, r.trace_id.to_string())?,
-                <&str>::to_napi_value(env, r.tier.as_str())?,
-            ];
-            let mut undefined = std::ptr::null_mut();
-            let mut object = std::ptr::null_mut();
-            sys::napi_get_undefined(env, &mut undefined);
-            if sys::napi_call_function(env, undefined, literal, 8, args.as_ptr(), &mut object)
-                != sys::Status::napi_ok
-            {
-                return Err(napi::Error::new(
-                    napi::Status::GenericFailure,
-                    "cannot build the resolution object",
-                ));
-            }
-            Ok(object)
-        }
+        // SAFETY: napi calls this on the JavaScript thread with the live env.
+        unsafe { crate::literal::resolution(env, &val.0) }
     }
 }
 
@@ -131,17 +67,17 @@ impl ModelRouter {
     )]
     pub fn resolve(
         &self,
-        feature: Arg<String>,
-        tier: Option<String>,
-        org_id: Option<String>,
-        trace_id: Option<String>,
+        feature: Text,
+        tier: Option<Text>,
+        org_id: Option<Text>,
+        trace_id: Option<Text>,
     ) -> Outcome<FastResolution> {
         guard(|| {
             let request = ModelRequest::from_parts(
-                &feature.0,
-                tier.as_deref(),
-                org_id.as_deref(),
-                trace_id.as_deref(),
+                feature.as_str(),
+                tier.as_ref().map(Text::as_str),
+                org_id.as_ref().map(Text::as_str),
+                trace_id.as_ref().map(Text::as_str),
             )?;
             self.inner.resolve_now(&request).map(FastResolution)
         })

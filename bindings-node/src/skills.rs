@@ -14,7 +14,7 @@ use serde_json::Value;
 use keel::skills::{self, Channel, OverrideChange, SyncOptions};
 
 use crate::error::{Answer, Outcome, guard, run, spawn};
-use crate::json::Json;
+use crate::json::{Json, Text};
 use crate::models::org;
 use crate::options::{options, record};
 
@@ -151,6 +151,26 @@ impl ResolvedSkills {
     #[napi(js_name = "toJSON", ts_return_type = "Record<string, any>")]
     pub fn to_record(&self) -> Value {
         record(&*self.inner)
+    }
+}
+
+impl From<Arc<skills::ResolvedSkills>> for ResolvedSkills {
+    fn from(inner: Arc<skills::ResolvedSkills>) -> Self {
+        Self { inner }
+    }
+}
+
+/// A view on its way to JavaScript: the same object for the same cached view
+/// ([`crate::literal::view`]).
+pub struct View(Arc<skills::ResolvedSkills>);
+
+impl napi::bindgen_prelude::ToNapiValue for View {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        // SAFETY: napi calls this on the JavaScript thread with the live env.
+        unsafe { crate::literal::view(env, val.0) }
     }
 }
 
@@ -307,37 +327,40 @@ impl SkillRegistry {
     /// The skills an org sees on a channel (web, slack, fleet, command_centre), compiled, with
     /// the shadow report. Cached per (org, channel) until a sync or an override changes them; a
     /// cached view comes back in an already-resolved Promise.
-    #[napi(ts_return_type = "Promise<ResolvedSkills>")]
-    pub fn resolve_skills(
-        &self,
-        env: Env,
-        org_id: String,
-        channel: String,
-    ) -> Outcome<Answer<ResolvedSkills>> {
-        let wanted = org(&org_id).and_then(|o| Ok((o, Channel::parse(&channel)?)));
+    #[napi(
+        ts_args_type = "orgId: string, channel: string",
+        ts_return_type = "Promise<ResolvedSkills>"
+    )]
+    pub fn resolve_skills(&self, env: Env, org_id: Text, channel: Text) -> Outcome<Answer<View>> {
+        let wanted = org(org_id.as_str()).and_then(|o| Ok((o, Channel::parse(channel.as_str())?)));
         if let Ok((org, channel)) = wanted
             && let Some(inner) = self.inner.cached(org, channel)
         {
-            return Outcome(Ok(Answer::Ready(ResolvedSkills { inner })));
+            return Outcome(Ok(Answer::Ready(View(inner))));
         }
         let registry = self.inner.clone();
         // Bad arguments reject the Promise, as every other error of this method does.
         Outcome(
             spawn(&env, async move {
                 let (org, channel) = wanted?;
-                let inner = registry.resolve_skills(org, channel).await?;
-                Ok(ResolvedSkills { inner })
+                Ok(View(registry.resolve_skills(org, channel).await?))
             })
             .map(Answer::Later),
         )
     }
 
     /// The cached view, or null; never waits.
-    #[napi(ts_return_type = "ResolvedSkills | null")]
-    pub fn cached(&self, org_id: String, channel: String) -> Outcome<Option<ResolvedSkills>> {
+    #[napi(
+        ts_args_type = "orgId: string, channel: string",
+        ts_return_type = "ResolvedSkills | null"
+    )]
+    pub fn cached(&self, org_id: Text, channel: Text) -> Outcome<Option<View>> {
         guard(|| {
-            let view = self.inner.cached(org(&org_id)?, Channel::parse(&channel)?);
-            Ok(view.map(|inner| ResolvedSkills { inner }))
+            let org = org(org_id.as_str())?;
+            Ok(self
+                .inner
+                .cached(org, Channel::parse(channel.as_str())?)
+                .map(View))
         })
     }
 

@@ -306,7 +306,11 @@ async fn enable_rls_secures_a_table_in_one_line() {
         .fetch_all(&mut *tx)
         .await
         .unwrap();
-    assert_eq!(notes, ["a"], "org {ORG_B}'s row is hidden from a member of {ORG_A}");
+    assert_eq!(
+        notes,
+        ["a"],
+        "org {ORG_B}'s row is hidden from a member of {ORG_A}"
+    );
     let denied = sqlx::query("SELECT note FROM keel.rls_system_probe")
         .fetch_all(&mut *tx)
         .await;

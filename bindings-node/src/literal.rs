@@ -1,0 +1,301 @@
+//! The hot path's result objects, built in the engine.
+//!
+//! A resolution is a plain object of eight fields, seven of which repeat: the same matrix row
+//! answers call after call. Each env keeps a table (a JavaScript array) of those seven fields
+//! per row seen, and a cached JavaScript function that builds the object from a row's index
+//! and the trace id. A call then creates two values (an index and the trace id's text) and
+//! makes one call into the engine, which builds the object from one boilerplate shape, instead
+//! of creating eight values and adding eight properties one napi call at a time.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::ToNapiValue;
+use napi::sys;
+
+use keel::models::{Resolution, Tier};
+
+/// Makes the builder: `table` holds `[provider, modelId, creditCost, maxTokens, contextWindow,
+/// wasFallback, tier]` per row.
+const BUILDER: &std::ffi::CStr = c"(function (table) { return function (i, traceId) { const r = table[i]; return { provider: r[0], modelId: r[1], creditCost: r[2], maxTokens: r[3], contextWindow: r[4], wasFallback: r[5], traceId, tier: r[6] } } })";
+
+/// Rows kept per env; past it the table starts again (a matrix this large is unusual, and
+/// reloads with new prices add rows).
+const MAX_ROWS: usize = 4096;
+
+/// The repeating fields of a resolution. Texts are compared by their `Arc`: the matrix shares
+/// one `Arc` per row, and the key keeps it alive, so its address cannot be reused by other
+/// text while the row is in the table. (Equal text under another `Arc`, after a reload, is
+/// one more row.) Hashing two addresses is far cheaper than hashing the texts.
+#[derive(Clone)]
+struct RowKey {
+    provider: Arc<str>,
+    model_id: Arc<str>,
+    credit_cost: u64,
+    max_tokens: u32,
+    context_window: u32,
+    was_fallback: bool,
+    tier: Tier,
+}
+
+impl RowKey {
+    fn addresses(&self) -> (*const u8, *const u8) {
+        (self.provider.as_ptr(), self.model_id.as_ptr())
+    }
+
+    fn of(r: &Resolution) -> Self {
+        Self {
+            provider: r.provider.clone(),
+            model_id: r.model_id.clone(),
+            credit_cost: r.credit_cost.to_bits(),
+            max_tokens: r.max_tokens,
+            context_window: r.context_window,
+            was_fallback: r.was_fallback,
+            tier: r.tier,
+        }
+    }
+}
+
+impl PartialEq for RowKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.addresses() == other.addresses()
+            && (self.credit_cost, self.max_tokens, self.context_window)
+                == (other.credit_cost, other.max_tokens, other.context_window)
+            && (self.was_fallback, self.tier) == (other.was_fallback, other.tier)
+    }
+}
+
+impl Eq for RowKey {}
+
+impl std::hash::Hash for RowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.addresses().hash(state);
+        self.credit_cost.hash(state);
+        self.was_fallback.hash(state);
+    }
+}
+
+/// One env's table and builder. The references are never deleted: they live as long as the
+/// env (deleting them at thread exit could outlive it), and a table that is replaced keeps
+/// only its few rows alive.
+struct Builder {
+    env: sys::napi_env,
+    table: sys::napi_ref,
+    build: sys::napi_ref,
+    rows: HashMap<RowKey, u32>,
+}
+
+thread_local! {
+    static BUILDER_OF_ENV: RefCell<Option<Builder>> = const { RefCell::new(None) };
+}
+
+/// Checks a napi status.
+fn ok(status: sys::napi_status) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::new(
+            napi::Status::GenericFailure,
+            "cannot build the resolution object",
+        ))
+    }
+}
+
+impl Builder {
+    /// The builder of `env`, made on first use.
+    unsafe fn new(env: sys::napi_env) -> napi::Result<Self> {
+        let (mut source, mut factory, mut table, mut build, mut undefined) = (
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        );
+        let (mut table_ref, mut build_ref) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: `env` is the live env of the current call; every value made here belongs to it.
+        unsafe {
+            ok(sys::napi_create_string_utf8(
+                env,
+                BUILDER.as_ptr(),
+                -1,
+                &mut source,
+            ))?;
+            ok(sys::napi_run_script(env, source, &mut factory))?;
+            ok(sys::napi_create_array(env, &mut table))?;
+            ok(sys::napi_get_undefined(env, &mut undefined))?;
+            ok(sys::napi_call_function(
+                env,
+                undefined,
+                factory,
+                1,
+                [table].as_ptr(),
+                &mut build,
+            ))?;
+            ok(sys::napi_create_reference(env, table, 1, &mut table_ref))?;
+            ok(sys::napi_create_reference(env, build, 1, &mut build_ref))?;
+        }
+        Ok(Self {
+            env,
+            table: table_ref,
+            build: build_ref,
+            rows: HashMap::new(),
+        })
+    }
+
+    /// The table index of `r`'s row, added to the table when new.
+    unsafe fn row(&mut self, r: &Resolution) -> napi::Result<u32> {
+        let key = RowKey::of(r);
+        if let Some(index) = self.rows.get(&key) {
+            return Ok(*index);
+        }
+        let env = self.env;
+        if self.rows.len() >= MAX_ROWS {
+            // A new table, and a builder that closes over it; the old ones are collected.
+            // SAFETY: forwarded from the caller.
+            *self = unsafe { Self::new(env) }?;
+        }
+        // SAFETY: `env` is the live env of the current call and owns the table.
+        unsafe {
+            let mut table = std::ptr::null_mut();
+            ok(sys::napi_get_reference_value(env, self.table, &mut table))?;
+            let mut row = std::ptr::null_mut();
+            ok(sys::napi_create_array_with_length(env, 7, &mut row))?;
+            let fields = [
+                <&str>::to_napi_value(env, &r.provider)?,
+                <&str>::to_napi_value(env, &r.model_id)?,
+                f64::to_napi_value(env, r.credit_cost)?,
+                u32::to_napi_value(env, r.max_tokens)?,
+                u32::to_napi_value(env, r.context_window)?,
+                bool::to_napi_value(env, r.was_fallback)?,
+                <&str>::to_napi_value(env, r.tier.as_str())?,
+            ];
+            for (i, field) in fields.into_iter().enumerate() {
+                ok(sys::napi_set_element(env, row, i as u32, field))?;
+            }
+            let index = self.rows.len() as u32;
+            ok(sys::napi_set_element(env, table, index, row))?;
+            self.rows.insert(key, index);
+            Ok(index)
+        }
+    }
+
+    /// The resolution object of `r`.
+    unsafe fn build(&mut self, r: &Resolution) -> napi::Result<sys::napi_value> {
+        let env = self.env;
+        // SAFETY: `env` is the live env of the current call.
+        unsafe {
+            let index = u32::to_napi_value(env, self.row(r)?)?;
+            let mut trace = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let trace = r.trace_id.hyphenated().encode_lower(&mut trace);
+            let trace = <&str>::to_napi_value(env, trace)?;
+            let (mut build, mut undefined, mut object) = (
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            ok(sys::napi_get_reference_value(env, self.build, &mut build))?;
+            ok(sys::napi_get_undefined(env, &mut undefined))?;
+            ok(sys::napi_call_function(
+                env,
+                undefined,
+                build,
+                2,
+                [index, trace].as_ptr(),
+                &mut object,
+            ))?;
+            Ok(object)
+        }
+    }
+}
+
+/// The resolution object of `r` in `env`: the same fields, names and values as
+/// `record(&resolution)`.
+///
+/// # Safety
+/// `env` must be the live env of the current call, on its JavaScript thread.
+pub unsafe fn resolution(env: sys::napi_env, r: &Resolution) -> napi::Result<sys::napi_value> {
+    BUILDER_OF_ENV.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|b| b.env != env) {
+            // SAFETY: forwarded from the caller.
+            *slot = Some(unsafe { Builder::new(env) }?);
+        }
+        let builder = slot.as_mut().expect("set just above");
+        // SAFETY: forwarded from the caller.
+        unsafe { builder.build(r) }
+    })
+}
+
+/// Views already handed to JavaScript, by the address of their `Arc` (kept, so the address
+/// cannot be reused), each with a weak reference to its object.
+struct Views {
+    env: sys::napi_env,
+    by_address: HashMap<usize, (Arc<keel::skills::ResolvedSkills>, sys::napi_ref)>,
+    /// Insertions since the last sweep of collected objects.
+    since_sweep: usize,
+}
+
+thread_local! {
+    static VIEWS_OF_ENV: RefCell<Option<Views>> = const { RefCell::new(None) };
+}
+
+/// Sweep the table of collected objects after this many insertions.
+const SWEEP_EVERY: usize = 1024;
+
+/// The object of a cached skills view: the same object every time while JavaScript holds it,
+/// so a cache hit creates nothing (making a class instance costs the engine about 2 µs). A view
+/// is immutable, so sharing its object is safe; a new version of the view is a new `Arc` and
+/// gets an object of its own.
+///
+/// # Safety
+/// `env` must be the live env of the current call, on its JavaScript thread.
+pub unsafe fn view(
+    env: sys::napi_env,
+    inner: Arc<keel::skills::ResolvedSkills>,
+) -> napi::Result<sys::napi_value> {
+    let address = Arc::as_ptr(&inner) as usize;
+    VIEWS_OF_ENV.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|v| v.env != env) {
+            *slot = Some(Views {
+                env,
+                by_address: HashMap::new(),
+                since_sweep: 0,
+            });
+        }
+        let views = slot.as_mut().expect("set just above");
+        // SAFETY: `env` is the live env of the current call; the references belong to it.
+        unsafe {
+            if let Some((_, reference)) = views.by_address.get(&address) {
+                let mut object = std::ptr::null_mut();
+                ok(sys::napi_get_reference_value(env, *reference, &mut object))?;
+                if !object.is_null() {
+                    return Ok(object);
+                }
+            }
+            let object = crate::skills::ResolvedSkills::to_napi_value(
+                env,
+                crate::skills::ResolvedSkills::from(inner.clone()),
+            )?;
+            let mut reference = std::ptr::null_mut();
+            ok(sys::napi_create_reference(env, object, 0, &mut reference))?;
+            if let Some((_, old)) = views.by_address.insert(address, (inner, reference)) {
+                sys::napi_delete_reference(env, old);
+            }
+            views.since_sweep += 1;
+            if views.since_sweep >= SWEEP_EVERY {
+                views.since_sweep = 0;
+                views.by_address.retain(|_, (_, reference)| {
+                    let mut object = std::ptr::null_mut();
+                    sys::napi_get_reference_value(env, *reference, &mut object);
+                    if object.is_null() {
+                        sys::napi_delete_reference(env, *reference);
+                    }
+                    !object.is_null()
+                });
+            }
+            Ok(object)
+        }
+    })
+}
