@@ -104,7 +104,17 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
         .collect();
     serde_path_to_error::deserialize(Value::Object(object)).map_err(|err| {
         let message = err.inner().to_string();
-        let path = err.path().to_string();
+        let mut path = err.path().to_string();
+        // A missing field is reported at the object holding it; name the field itself.
+        if let Some(name) = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+        {
+            path = match path.as_str() {
+                "." => name.to_owned(),
+                parent => format!("{parent}.{name}"),
+            };
+        }
         let field = match (root, path.as_str()) {
             (root, ".") => root.to_owned(),
             ("", path) => case.spell(path),
@@ -263,5 +273,64 @@ pub mod de {
     pub fn uuid<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Uuid, D::Error> {
         let text = String::deserialize(d)?;
         require_uuid("", &text).map_err(|e| D::Error::custom(e.message()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        model_id: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        org_id: String,
+        #[serde(default)]
+        resolution: Option<Inner>,
+    }
+
+    fn field(value: Value, case: Case, root: &str) -> String {
+        let err = from_value::<Outer>(Some(value), case, root).unwrap_err();
+        err.field().unwrap().to_owned()
+    }
+
+    #[test]
+    fn errors_name_the_field_as_the_caller_spells_it() {
+        let missing = serde_json::json!({"orgId": "o", "resolution": {}});
+        assert_eq!(field(missing, Case::Camel, ""), "resolution.modelId");
+        assert_eq!(field(serde_json::json!({}), Case::Snake, ""), "org_id");
+        let unknown = serde_json::json!({"orgId": "o", "maxCooldwon": 1});
+        assert_eq!(
+            field(unknown, Case::Camel, "options"),
+            "options.maxCooldwon"
+        );
+        assert_eq!(
+            field(serde_json::json!(3), Case::Camel, "options"),
+            "options"
+        );
+    }
+
+    #[test]
+    fn null_is_absent_and_nested_keys_are_respelt() {
+        let value = serde_json::json!({"orgId": "o", "resolution": {"modelId": "m"}, "x": null});
+        let outer: Outer = from_value(Some(value), Case::Camel, "").unwrap();
+        assert_eq!(outer.resolution.unwrap().model_id, "m");
+    }
+
+    #[test]
+    fn durations_are_checked_once() {
+        assert!(seconds("t", 0.5).is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(seconds("t", bad).unwrap_err().field(), Some("t"));
+        }
+        assert!(wait_seconds("t", 0.0).unwrap().is_zero());
+        assert_eq!(millis("t", 1500.0).unwrap().as_millis(), 1500);
     }
 }
