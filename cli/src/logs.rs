@@ -16,6 +16,7 @@ pub enum LogsCommand {
         #[arg(
             long,
             env = "KEEL_DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://.keel/keel.db"
         )]
         database_url: String,

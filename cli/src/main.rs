@@ -25,6 +25,7 @@ enum Command {
         #[arg(
             long,
             env = "KEEL_DATABASE_URL",
+            hide_env_values = true,
             default_value = "sqlite://.keel/keel.db"
         )]
         database_url: String,

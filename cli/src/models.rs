@@ -10,6 +10,7 @@ pub struct Database {
     #[arg(
         long,
         env = "KEEL_DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://.keel/keel.db"
     )]
     pub database_url: String,

@@ -125,3 +125,35 @@ fn skills_commands() {
     );
     std::fs::remove_dir_all(&bad).ok();
 }
+
+#[test]
+fn help_never_prints_the_database_password() {
+    let url = "postgres://keel:hunter2@127.0.0.1:9/keel";
+    for args in [
+        &["migrate", "--help"][..],
+        &["logs", "cleanup", "--help"],
+        &["models", "list", "--help"],
+        &["skills", "sync", "--help"],
+    ] {
+        let (_, out, err) = keel(url, args);
+        assert!(out.contains("--database-url"), "{args:?}: {out}");
+        assert!(
+            !out.contains("hunter2") && !err.contains("hunter2"),
+            "{args:?}: {out}{err}"
+        );
+    }
+}
+
+#[test]
+fn huge_retention_is_refused_not_a_panic() {
+    let url = fresh_url();
+    let (ok, out, err) = keel(
+        &url,
+        &["logs", "cleanup", "--dry-run", "--debug-days", "2147483647"],
+    );
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("debug_days") && !err.contains("panicked"),
+        "{err}"
+    );
+}

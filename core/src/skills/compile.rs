@@ -144,7 +144,24 @@ pub fn compile_source(text: &str, context: &Value, documents: &Value) -> Result<
     compile(&skill, context, &lookup)
 }
 
-/// The org-context block: the context's top-level text and numbers, sorted by key.
+/// Text of an org's context as the block holds it: `<`, `>` and `&` as XML entities and line
+/// breaks as spaces, so no value can close the block or add a line of its own to the prompt.
+fn block_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The org-context block: the context's top-level text and numbers, sorted by key, escaped
+/// ([`block_text`]).
 fn org_block(context: &Value) -> String {
     let Some(map) = context.as_object() else {
         return String::new();
@@ -152,9 +169,9 @@ fn org_block(context: &Value) -> String {
     let lines: Vec<String> = map
         .iter()
         .filter_map(|(key, value)| match value {
-            Value::String(s) => Some(format!("- {key}: {s}")),
-            Value::Number(n) => Some(format!("- {key}: {n}")),
-            Value::Bool(b) => Some(format!("- {key}: {b}")),
+            Value::String(s) => Some(format!("- {}: {}", block_text(key), block_text(s))),
+            Value::Number(n) => Some(format!("- {}: {n}", block_text(key))),
+            Value::Bool(b) => Some(format!("- {}: {b}", block_text(key))),
             _ => None,
         })
         .collect();

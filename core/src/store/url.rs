@@ -108,12 +108,21 @@ fn has_query_host(url: &url::Url) -> bool {
     url.query_pairs().any(|(k, v)| k == "host" && !v.is_empty())
 }
 
-/// Replaces the password in a URL with `***`, both in the user-info part
-/// (`postgres://user:secret@host`) and in a `password=` query parameter.
+/// The connection parameters whose value is a secret, in every form libpq accepts them.
+const SECRET_KEYS: [&str; 2] = ["password", "sslpassword"];
+
+/// Replaces every password in a connection string with `***`, in each form libpq accepts:
+/// the user-info part (`postgres://user:secret@host`), the `password=` and `sslpassword=`
+/// query parameters, and keyword/value strings (`host=h password=secret`,
+/// `password='quoted \' value'`).
 ///
 /// Works on strings that do not parse as URLs too, and masks too much rather than too little
-/// when a password holds unescaped `@`, `/` or `?`.
+/// when a password holds unescaped `@`, `/` or `?`. Every message and log line that shows a
+/// connection string goes through this one function.
 pub fn mask_url(url: &str) -> String {
+    if !url.contains("://") && url.contains('=') {
+        return mask_keyword_values(url);
+    }
     let masked = match url.find("://") {
         Some(scheme_end) => {
             let start = scheme_end + 3;
@@ -141,11 +150,59 @@ fn mask_query_password(url: &str) -> String {
     let params: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            Some((key, _)) if SECRET_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k)) => {
+                format!("{key}=***")
+            }
             _ => pair.to_owned(),
         })
         .collect();
     format!("{head}{}", params.join("&"))
+}
+
+/// Masks the secret values of a keyword/value connection string (`key = value` pairs
+/// separated by spaces; a value may be single-quoted, with `\'` and `\\` escapes).
+fn mask_keyword_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(eq) = rest.find('=') {
+        let (before, after) = rest.split_at(eq);
+        let key = before.trim_end();
+        let key = key.rsplit(|c: char| c.is_whitespace()).next().unwrap_or("");
+        out.push_str(before);
+        out.push('=');
+        let after = &after[1..];
+        let value_start = after.len() - after.trim_start().len();
+        out.push_str(&after[..value_start]);
+        let value = &after[value_start..];
+        let value_len = keyword_value_len(value);
+        if SECRET_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k)) {
+            out.push_str("***");
+        } else {
+            out.push_str(&value[..value_len]);
+        }
+        rest = &value[value_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of the value at the start of `text`: a quoted value up to its closing quote,
+/// else up to the next whitespace.
+fn keyword_value_len(text: &str) -> usize {
+    if let Some(quoted) = text.strip_prefix('\'') {
+        let mut escaped = false;
+        for (i, c) in quoted.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '\'' => return i + 2,
+                _ => {}
+            }
+        }
+        text.len()
+    } else {
+        text.find(char::is_whitespace).unwrap_or(text.len())
+    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,28 @@ impl RetentionPolicy {
             Level::Error => self.error_days,
         }
     }
+
+    /// Checks every level's days against [`MAX_RETENTION_DAYS`], so the cutoff is a date
+    /// (a larger number would overflow the clock arithmetic).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `debug_days`, `info_days`, `warn_days` or `error_days`.
+    pub fn validate(&self) -> Result<()> {
+        for level in Level::ALL {
+            let days = self.days(level);
+            if days > MAX_RETENTION_DAYS {
+                return Err(Error::invalid_input(
+                    format!("{}_days", level.as_str()),
+                    format!("must be at most {MAX_RETENTION_DAYS} (100 years), got {days}"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
+
+/// The longest retention a policy may ask for: 100 years.
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// One cleanup run as callers describe it: the batch size and whether it is a dry run.
 /// Deserializes from the bindings' options object (`dry_run`, `batch_size`), each absent field
@@ -106,6 +127,7 @@ pub async fn cleanup(
     if batch_size == 0 {
         return Err(Error::invalid_input("batch_size", "must be at least 1"));
     }
+    policy.validate()?;
     let mut report = RetentionReport {
         deleted: Vec::new(),
         dry_run,
@@ -160,4 +182,24 @@ pub async fn cleanup(
 /// The pg_cron line that runs the same cleanup inside PostgreSQL every night at 03:17.
 pub fn pg_cron_schedule() -> &'static str {
     "SELECT cron.schedule('keel-logs-cleanup', '17 3 * * *', $$SELECT * FROM keel.cleanup_system_logs()$$);"
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn retention_days_are_bounded_before_any_date_arithmetic() {
+        assert!(RetentionPolicy::default().validate().is_ok());
+        let huge = RetentionPolicy {
+            debug_days: i32::MAX as u32,
+            ..RetentionPolicy::default()
+        };
+        assert_eq!(huge.validate().unwrap_err().field(), Some("debug_days"));
+        let edge = RetentionPolicy {
+            error_days: MAX_RETENTION_DAYS,
+            ..RetentionPolicy::default()
+        };
+        assert!(edge.validate().is_ok());
+    }
 }
