@@ -486,3 +486,57 @@ fn request_values_wait_for_the_request_and_org_values_stay_text() {
         "{err}"
     );
 }
+
+/// An org's replacement SKILL.md with 200,000 references to a 100 KB value validates, and
+/// would compile to 20 GB: compilation refuses it before building the text.
+#[test]
+fn compile_output_is_bounded_before_it_is_built() {
+    use keel::skills::{MAX_COMPILED_BYTES, compile_source};
+    let body = "${c}".repeat(200_000);
+    let text = format!("---\nname: bomb\ndescription: d\n---\n{body}\n");
+    let context = serde_json::json!({ "c": "x".repeat(100_000) });
+    let started = std::time::Instant::now();
+    let err = compile_source(&text, &context, &serde_json::Value::Null).unwrap_err();
+    assert_eq!(
+        (err.code(), err.field()),
+        ("invalid_input", Some("template"))
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Just under the bound still compiles.
+    let fits = format!(
+        "---\nname: fits\ndescription: d\n---\n{}\n",
+        "${c}".repeat(10)
+    );
+    let small = serde_json::json!({ "c": "y".repeat(MAX_COMPILED_BYTES / 20) });
+    assert!(compile_source(&fits, &small, &serde_json::Value::Null).is_ok());
+}
+
+/// `references/passwd.md -> /etc/passwd` would be synced into every org's prompt: a library
+/// refuses symbolic links (documents, their folder, SKILL.md files and skill folders).
+#[test]
+fn a_library_refuses_symbolic_links() {
+    let root = std::env::temp_dir().join(format!("keel-skills-links-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    write(&root, "shared", "deal-notes", "  category: notes\n");
+    let refs = root.join("shared/deal-notes/references");
+    std::fs::create_dir_all(&refs).unwrap();
+    std::fs::write(refs.join("ok.md"), "fine").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", refs.join("passwd.md")).unwrap();
+    std::os::unix::fs::symlink(root.join("shared/deal-notes"), root.join("shared/alias")).unwrap();
+    let library = keel::skills::load_library(&root).unwrap();
+    let refused: Vec<&str> = library
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "symlink")
+        .map(|d| d.file.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(refused.len(), 2, "{:?}", library.diagnostics);
+    assert!(refused.contains(&"passwd.md") && refused.contains(&"alias"));
+    assert!(library.has_errors());
+    let skill = &library.skills[0];
+    assert_eq!(
+        skill.documents.keys().collect::<Vec<_>>(),
+        ["notes.md", "ok.md"]
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -20,6 +20,38 @@ use crate::error::{Error, Result};
 /// Deepest chain of `@skill/doc` inclusions.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 
+/// Largest compiled (or request-rendered) skill, in bytes: an org controls its replacement
+/// SKILL.md and its context, so a file with many references to a large value must fail here,
+/// before the text is built, not take the process's memory.
+pub const MAX_COMPILED_BYTES: usize = 1 << 20;
+
+/// Most `${…}` expressions and `@skill/doc` inclusions one compilation expands.
+pub const MAX_EXPANSIONS: usize = 10_000;
+
+/// Appends `piece` to `out` unless that would pass [`MAX_COMPILED_BYTES`].
+fn push(out: &mut String, piece: &str) -> Result<()> {
+    if out.len().saturating_add(piece.len()) > MAX_COMPILED_BYTES {
+        return Err(Error::invalid_input(
+            "template",
+            format!("the compiled skill would be larger than {MAX_COMPILED_BYTES} bytes"),
+        ));
+    }
+    out.push_str(piece);
+    Ok(())
+}
+
+/// Counts one expansion against [`MAX_EXPANSIONS`].
+fn expand(count: &mut usize) -> Result<()> {
+    *count += 1;
+    if *count > MAX_EXPANSIONS {
+        return Err(Error::invalid_input(
+            "template",
+            format!("more than {MAX_EXPANSIONS} expressions and inclusions to expand"),
+        ));
+    }
+    Ok(())
+}
+
 /// A skill compiled for one org.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Compiled {
@@ -70,7 +102,8 @@ pub fn compile(
     context: &Value,
     document: &dyn Fn(&str, &str) -> Option<String>,
 ) -> Result<Compiled> {
-    let mut content = org_block(context);
+    let mut content = String::new();
+    push(&mut content, &org_block(context))?;
     let mut chain = vec![skill.name.clone()];
     let mut deferred = Vec::new();
     let pass = Pass {
@@ -78,7 +111,14 @@ pub fn compile(
         document: Some(document),
         deferred: &skill.required_context,
     };
-    render(&skill.body, &pass, &mut chain, &mut content, &mut deferred)?;
+    render(
+        &skill.body,
+        &pass,
+        &mut chain,
+        &mut content,
+        &mut deferred,
+        &mut 0,
+    )?;
     Ok(Compiled {
         content,
         context_hash: context_hash(context),
@@ -97,19 +137,21 @@ pub fn render_request(
     deferred: &[std::ops::Range<usize>],
     request: &Value,
 ) -> Result<String> {
-    let mut out = String::with_capacity(content.len());
+    let mut out = String::with_capacity(content.len().min(MAX_COMPILED_BYTES));
     let mut rest = 0;
+    let mut expansions = 0;
     for span in deferred {
+        expand(&mut expansions)?;
         let expr = content
             .get(span.start + 2..span.end.saturating_sub(1))
             .ok_or_else(|| Error::Internal("a deferred span is out of range".into()))?;
-        out.push_str(&content[rest..span.start]);
+        push(&mut out, &content[rest..span.start])?;
         let value =
             expression(expr, request).map_err(|m| template_error(content, span.start, m))?;
-        out.push_str(&value);
+        push(&mut out, &value)?;
         rest = span.end;
     }
-    out.push_str(&content[rest..]);
+    push(&mut out, &content[rest..])?;
     Ok(out)
 }
 
@@ -194,6 +236,7 @@ fn render(
     chain: &mut Vec<String>,
     out: &mut String,
     deferred: &mut Vec<std::ops::Range<usize>>,
+    expansions: &mut usize,
 ) -> Result<()> {
     let mut rest = 0;
     let bytes = text.as_bytes();
@@ -202,16 +245,17 @@ fn render(
         if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
             let end = find_close(text, i + 2)
                 .ok_or_else(|| template_error(text, i, "`${` is not closed"))?;
-            out.push_str(&text[rest..i]);
+            push(out, &text[rest..i])?;
+            expand(expansions)?;
             let expr = &text[i + 2..end];
             if waits_for_request(expr, pass) {
                 check_modifiers(expr).map_err(|m| template_error(text, i, m))?;
                 deferred.push(out.len()..out.len() + end + 1 - i);
-                out.push_str(&text[i..=end]);
+                push(out, &text[i..=end])?;
             } else {
                 let value =
                     expression(expr, pass.context).map_err(|m| template_error(text, i, m))?;
-                out.push_str(&value);
+                push(out, &value)?;
             }
             i = end + 1;
             rest = i;
@@ -219,15 +263,26 @@ fn render(
             && let Some(document) = pass.document
             && let Some((skill, doc, len)) = reference_at(text, i)
         {
-            out.push_str(&text[rest..i]);
-            include(text, i, (skill, doc), pass, document, chain, out, deferred)?;
+            push(out, &text[rest..i])?;
+            expand(expansions)?;
+            include(
+                text,
+                i,
+                (skill, doc),
+                pass,
+                document,
+                chain,
+                out,
+                deferred,
+                expansions,
+            )?;
             i += 1 + len;
             rest = i;
         } else {
             i += 1;
         }
     }
-    out.push_str(&text[rest..]);
+    push(out, &text[rest..])?;
     Ok(())
 }
 
@@ -283,6 +338,7 @@ fn include(
     chain: &mut Vec<String>,
     out: &mut String,
     deferred: &mut Vec<std::ops::Range<usize>>,
+    expansions: &mut usize,
 ) -> Result<()> {
     let key = format!("{skill}/{doc}");
     if chain.contains(&key) {
@@ -307,7 +363,7 @@ fn include(
         ));
     };
     chain.push(key);
-    let rendered = render(&body, pass, chain, out, deferred);
+    let rendered = render(&body, pass, chain, out, deferred, expansions);
     chain.pop();
     rendered
 }

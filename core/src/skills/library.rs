@@ -88,22 +88,67 @@ fn library_error(
     }
 }
 
-/// Reads and validates every `<root>/<namespace>/<name>/SKILL.md`.
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+fn symlink_refused(path: &Path) -> Diagnostic {
+    library_error(
+        path,
+        "symlink",
+        None,
+        "symbolic links are not followed in a skill library: a link could bring any file of \
+         the machine into every org's prompt"
+            .into(),
+    )
+}
+
+/// The bytes of a library file: refused when it is a symbolic link or larger than a SKILL.md
+/// may be.
+fn read_file(path: &Path) -> std::result::Result<Vec<u8>, Diagnostic> {
+    if is_symlink(path) {
+        return Err(symlink_refused(path));
+    }
+    let size = std::fs::metadata(path)
+        .map_err(|e| library_error(path, "missing_file", None, e.to_string()))?
+        .len();
+    if size > super::format::MAX_FILE_BYTES as u64 {
+        return Err(library_error(
+            path,
+            "file_too_large",
+            None,
+            format!(
+                "{size} bytes; the limit is {}",
+                super::format::MAX_FILE_BYTES
+            ),
+        ));
+    }
+    std::fs::read(path).map_err(|e| library_error(path, "missing_file", None, e.to_string()))
+}
+
+/// Reads and validates every `<root>/<namespace>/<name>/SKILL.md`. Symbolic links inside the
+/// library (folders, SKILL.md files, documents) are refused with code `symlink`: nothing
+/// outside the folder can be read into a prompt.
 ///
 /// # Errors
 /// [`crate::Error::InvalidInput`] naming `root` when it cannot be read.
 pub fn load_library(root: &Path) -> crate::Result<Library> {
-    let read = |dir: &Path| -> crate::Result<Vec<PathBuf>> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| crate::Error::invalid_input("root", format!("{}: {e}", dir.display())))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_dir())
-            .collect();
+    let mut library = Library::default();
+    let read = |dir: &Path, diagnostics: &mut Vec<Diagnostic>| -> crate::Result<Vec<PathBuf>> {
+        let mut entries = Vec::new();
+        let listing = std::fs::read_dir(dir)
+            .map_err(|e| crate::Error::invalid_input("root", format!("{}: {e}", dir.display())))?;
+        for path in listing.filter_map(|e| e.ok().map(|e| e.path())) {
+            if is_symlink(&path) {
+                diagnostics.push(symlink_refused(&path));
+            } else if path.is_dir() {
+                entries.push(path);
+            }
+        }
         entries.sort();
         Ok(entries)
     };
-    let mut library = Library::default();
-    for ns_dir in read(root)? {
+    for ns_dir in read(root, &mut library.diagnostics)? {
         let ns_name = ns_dir
             .file_name()
             .and_then(|n| n.to_str())
@@ -117,21 +162,16 @@ pub fn load_library(root: &Path) -> crate::Result<Library> {
             ));
             continue;
         };
-        for skill_dir in read(&ns_dir)? {
+        for skill_dir in read(&ns_dir, &mut library.diagnostics)? {
             let path = skill_dir.join("SKILL.md");
             let folder = skill_dir
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            let content = match std::fs::read(&path) {
+            let content = match read_file(&path) {
                 Ok(bytes) => bytes,
-                Err(err) => {
-                    library.diagnostics.push(library_error(
-                        &path,
-                        "missing_file",
-                        None,
-                        err.to_string(),
-                    ));
+                Err(diagnostic) => {
+                    library.diagnostics.push(diagnostic);
                     continue;
                 }
             };
@@ -169,7 +209,12 @@ pub fn load_library(root: &Path) -> crate::Result<Library> {
 /// out.
 fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
     let mut documents = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(skill_dir.join("references")) else {
+    let folder = skill_dir.join("references");
+    if is_symlink(&folder) {
+        diagnostics.push(symlink_refused(&folder));
+        return documents;
+    }
+    let Ok(entries) = std::fs::read_dir(&folder) else {
         return documents;
     };
     for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
@@ -177,10 +222,10 @@ fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if !path.is_file() || !name.ends_with(".md") {
+        if !name.ends_with(".md") || !(is_symlink(&path) || path.is_file()) {
             continue;
         }
-        match std::fs::read(&path).map(String::from_utf8) {
+        match read_file(&path).map(String::from_utf8) {
             Ok(Ok(text)) => {
                 documents.insert(name.to_owned(), text);
             }
@@ -190,9 +235,7 @@ fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
                 None,
                 "the document is not UTF-8".into(),
             )),
-            Err(err) => {
-                diagnostics.push(library_error(&path, "missing_file", None, err.to_string()))
-            }
+            Err(diagnostic) => diagnostics.push(diagnostic),
         }
     }
     documents

@@ -31,7 +31,8 @@ mod store;
 
 pub use channel::Channel;
 pub use compile::{
-    Compiled, MAX_INCLUDE_DEPTH, compile, compile_source, context_hash, render_request,
+    Compiled, MAX_COMPILED_BYTES, MAX_EXPANSIONS, MAX_INCLUDE_DEPTH, compile, compile_source,
+    context_hash, render_request,
 };
 pub use format::{
     Diagnostic, MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_FLOW_DEPTH, MAX_NAME, Namespace, Parsed,
