@@ -58,6 +58,8 @@ export interface RouterOptions {
   defaultTier?: string
   /** Write the default matrix when the table is empty (default true). */
   seedDefaults?: boolean
+  /** Most credits one deduction, reservation or commit may move (default 1000). */
+  maxCallCredits?: number
   /** Failures inside `window` that open a model's circuit (default 3). */
   failureThreshold?: number
   /** Failures inside `window` across a provider's models that open the provider (default 10). */

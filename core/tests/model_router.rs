@@ -192,7 +192,18 @@ async fn failures_open_the_breaker_once_and_fallbacks_serve() {
             &*url_router.resolve(&low).await.unwrap().provider,
             "anthropic"
         );
-        // Failures across the provider's models trip all of them (10 in the window).
+        // Failures across the provider's models trip all of them (10 in the window). Breakers
+        // exist only for models of the matrix, so the third model is added to it first.
+        let extra = ModelEntry {
+            role: Role::Fallback(9),
+            model_id: "claude-sonnet-4-5".into(),
+            ..url_router.with_matrix(|m| {
+                m.find("anthropic", "claude-opus-4-6")
+                    .cloned()
+                    .expect("in the default matrix")
+            })
+        };
+        url_router.set_model(extra).await.unwrap();
         for model in [
             "claude-haiku-4-5-20251001",
             "claude-opus-4-6",
@@ -464,4 +475,143 @@ async fn resolve_now_never_waits_and_serves_one_probe() {
             handle.close().await;
         }
     }
+}
+
+/// A commit above its reservation follows the deduction's rule: reserve 1, commit 1,000,000
+/// used to leave the balance at −999,950. Now it is refused and the reservation stays open; a
+/// commit that stays inside the grace is charged; and no single call moves more than the
+/// router's per-call cap.
+#[tokio::test]
+async fn commits_keep_the_grace_rule_and_calls_are_capped() {
+    on_each_backend(|backend, keel| async move {
+        let options = RouterOptions {
+            max_call_credits: 100.0,
+            ..RouterOptions::default()
+        };
+        let router = ModelRouter::open(&keel, options).await.unwrap();
+        let org = Uuid::new_v4();
+        router
+            .grant_credits(org, 50.0, "purchase", None)
+            .await
+            .unwrap();
+        let held = router.reserve(org, 1.0, "call-1").await.unwrap();
+        let err = router.commit(held.id, 1_000_000.0).await.unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", Some("actual")),
+            "{backend:?}"
+        );
+        let err = router.commit(held.id, 70.0).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            "budget_exceeded",
+            "{backend:?}: 49 + 1 − 70 is below −10"
+        );
+        assert_eq!(router.check_budget(org).await.unwrap().remaining, 49.0);
+        // Still open: a commit inside the grace goes through.
+        let settled = router.commit(held.id, 55.0).await.unwrap();
+        assert_eq!(settled.balance_after, -5.0, "{backend:?}");
+        assert_eq!(ledger_sum(&keel, org).await, -5.0);
+        let over = Charge {
+            org_id: org,
+            amount: 100.5,
+            ..Charge::default()
+        };
+        assert_eq!(
+            router.deduct(&over).await.unwrap_err().field(),
+            Some("amount")
+        );
+    })
+    .await;
+}
+
+/// Amounts are kept to four decimals on both backends (PostgreSQL's numeric(14,4)), so the same
+/// movements leave the same balance whichever stores them.
+#[tokio::test]
+async fn amounts_have_one_precision_on_both_backends() {
+    on_each_backend(|backend, keel| async move {
+        let router = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        let org = Uuid::new_v4();
+        router
+            .grant_credits(org, 10.0, "purchase", None)
+            .await
+            .unwrap();
+        let charge = |amount| Charge {
+            org_id: org,
+            amount,
+            ..Charge::default()
+        };
+        assert_eq!(
+            router.deduct(&charge(0.00004)).await.unwrap().balance_after,
+            10.0
+        );
+        assert_eq!(
+            router.deduct(&charge(0.00006)).await.unwrap().balance_after,
+            9.9999
+        );
+        assert_eq!(
+            router.deduct(&charge(1.23456)).await.unwrap().balance_after,
+            8.7653
+        );
+        let err = router
+            .grant_credits(org, 1e300, "purchase", None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("amount"), "{backend:?}");
+        assert_eq!(ledger_sum(&keel, org).await, 8.7653, "{backend:?}");
+    })
+    .await;
+}
+
+/// Breaker state exists only for models of the matrix: reports naming anything else (an empty
+/// id, a typo, an attacker's strings) write nothing, and the bindings' path refuses them.
+#[tokio::test]
+async fn reports_for_unknown_models_write_nothing() {
+    on_each_backend(|backend, keel| async move {
+        let router = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        for (provider, model) in [
+            ("anthropic", ""),
+            ("anthropic", "claude-typo"),
+            ("acme", "x"),
+        ] {
+            let t = router
+                .record_failure(provider, model, FailureKind::ServerError)
+                .await;
+            assert_eq!(t, Transition::Unchanged, "{backend:?}: {provider}/{model}");
+        }
+        let err = router
+            .record_failure_report("claude-typo", Some("anthropic"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", Some("model_id"))
+        );
+        let known = router
+            .record_failure_report("claude-sonnet-4-6", None, None)
+            .await
+            .unwrap();
+        assert_eq!(known, Transition::Counted, "{backend:?}");
+        let rows: i64 = match keel.pool().unwrap() {
+            keel::Pool::Postgres(pg) => {
+                sqlx::query_scalar("SELECT count(*) FROM keel.model_health")
+                    .fetch_one(pg)
+                    .await
+                    .unwrap()
+            }
+            keel::Pool::Sqlite(lite) => sqlx::query_scalar("SELECT count(*) FROM model_health")
+                .fetch_one(lite)
+                .await
+                .unwrap(),
+        };
+        assert_eq!(
+            rows, 2,
+            "{backend:?}: the model's row and its provider's, nothing else"
+        );
+    })
+    .await;
 }

@@ -75,6 +75,7 @@ class Keel:
         matrix_ttl: float = ...,
         default_tier: str = ...,
         seed_defaults: bool = ...,
+        max_call_credits: float = ...,
         failure_threshold: int = ...,
         provider_failure_threshold: int = ...,
         window: float = ...,

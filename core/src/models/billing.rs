@@ -11,6 +11,18 @@ use super::router::ModelRouter;
 use crate::error::Result;
 
 impl ModelRouter {
+    /// `value` unless it is over the per-call cap ([`super::RouterOptions::max_call_credits`]).
+    fn capped(&self, field: &str, value: f64) -> Result<f64> {
+        let cap = self.inner.options.max_call_credits;
+        if value > cap {
+            return Err(crate::Error::invalid_input(
+                field,
+                format!("{value} credits is over the per-call cap of {cap} (max_call_credits)"),
+            ));
+        }
+        Ok(value)
+    }
+
     /// The org's balance and whether it may proceed (one row read).
     ///
     /// # Errors
@@ -65,6 +77,7 @@ impl ModelRouter {
     /// [`crate::Error::BudgetExceeded`] below the grace threshold; [`crate::Error::InvalidInput`];
     /// [`crate::Error::Storage`].
     pub async fn deduct(&self, charge: &Charge) -> Result<Movement> {
+        self.capped("amount", charge.amount)?;
         credits::deduct(self.inner.keel.pool()?, charge).await
     }
 
@@ -78,6 +91,7 @@ impl ModelRouter {
         estimate: f64,
         idempotency_key: &str,
     ) -> Result<Reservation> {
+        let estimate = self.capped("estimate", estimate)?;
         credits::reserve(self.inner.keel.pool()?, org, estimate, idempotency_key).await
     }
 
@@ -86,6 +100,7 @@ impl ModelRouter {
     /// # Errors
     /// [`crate::Error::InvalidInput`] when it is not an open reservation; [`crate::Error::Storage`].
     pub async fn commit(&self, reservation: Uuid, actual: f64) -> Result<Movement> {
+        let actual = self.capped("actual", actual)?;
         credits::commit(self.inner.keel.pool()?, reservation, actual).await
     }
 

@@ -42,13 +42,28 @@ pub fn agent_budget_limit(agent: &str) -> f64 {
         .map_or(DEFAULT_AGENT_BUDGET, |(_, limit)| *limit)
 }
 
-/// Whether a run of `agent` that has used `used` credits is over its budget. A NaN `used` counts
-/// as exceeded: an unknown spend must not pass a budget check.
+/// Whether a run of `agent` that has used `used` credits is over its budget. A spend that is not
+/// a finite number ≥ 0 (NaN, ±infinity, negative) counts as exceeded: an unknown spend must not
+/// pass a budget check.
 pub fn check_agent_budget(agent: &str, used: f64) -> AgentBudget {
     let limit = agent_budget_limit(agent);
+    let known = used.is_finite() && used >= 0.0;
     AgentBudget {
-        exceeded: used.is_nan() || used >= limit,
+        exceeded: !known || used >= limit,
         limit,
         used,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_agent_budget;
+
+    #[test]
+    fn an_unknown_spend_never_passes() {
+        for used in [f64::NAN, f64::NEG_INFINITY, f64::INFINITY, -1.0] {
+            assert!(check_agent_budget("eod-summary", used).exceeded, "{used}");
+        }
+        assert!(!check_agent_budget("eod-summary", 7.99).exceeded);
     }
 }

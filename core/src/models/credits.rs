@@ -72,15 +72,28 @@ pub struct Reservation {
     pub duplicate: bool,
 }
 
-fn check_amount(field: &str, amount: f64) -> Result<f64> {
-    if amount.is_finite() && amount >= 0.0 {
-        Ok(amount)
-    } else {
-        Err(Error::invalid_input(
+/// Largest amount one movement may carry: what `numeric(14,4)` holds, so both backends store
+/// every amount they accept.
+pub const MAX_AMOUNT: f64 = 9_999_999_999.999_9;
+
+/// Decimal places credits are kept to, on both backends.
+pub const AMOUNT_DECIMALS: i32 = 4;
+
+/// An amount as both backends store it: finite, ≥ 0, at most [`MAX_AMOUNT`], rounded to
+/// [`AMOUNT_DECIMALS`] places (half away from zero). Rounding here, once, is what makes a
+/// SQLite balance equal a PostgreSQL one for the same movements.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field`.
+pub fn amount(field: &str, value: f64) -> Result<f64> {
+    if !(value.is_finite() && (0.0..=MAX_AMOUNT).contains(&value)) {
+        return Err(Error::invalid_input(
             field,
-            format!("must be a finite number ≥ 0, got {amount}"),
-        ))
+            format!("must be a finite number from 0 to {MAX_AMOUNT}, got {value}"),
+        ));
     }
+    let scale = 10f64.powi(AMOUNT_DECIMALS);
+    Ok((value * scale).round() / scale)
 }
 
 fn is_unique_violation(err: &sqlx::Error) -> bool {
@@ -119,14 +132,14 @@ pub async fn grant(
     grace: Option<f64>,
     idempotency_key: Option<&str>,
 ) -> Result<Movement> {
-    check_amount("amount", amount)?;
+    let amount = self::amount("amount", amount)?;
     if !matches!(kind, "purchase" | "bonus" | "refund" | "adjustment") {
         return Err(Error::invalid_input(
             "kind",
             format!("`{kind}` is not one of purchase, bonus, refund, adjustment"),
         ));
     }
-    let grace = check_amount("grace", grace.unwrap_or(DEFAULT_GRACE))?;
+    let grace = self::amount("grace", grace.unwrap_or(DEFAULT_GRACE))?;
     let charge = Charge {
         org_id: org,
         amount,
@@ -139,8 +152,11 @@ pub async fn grant(
 /// Charges `charge.amount` at once, unless that would take the balance below −grace
 /// ([`Error::BudgetExceeded`]).
 pub async fn deduct(pool: &Pool, charge: &Charge) -> Result<Movement> {
-    check_amount("amount", charge.amount)?;
-    move_credits(pool, charge, "deduction", -1.0, None, None).await
+    let charge = Charge {
+        amount: amount("amount", charge.amount)?,
+        ..charge.clone()
+    };
+    move_credits(pool, &charge, "deduction", -1.0, None, None).await
 }
 
 /// Holds `estimate` credits for a call about to run; commit or release it afterwards.
@@ -150,7 +166,7 @@ pub async fn reserve(
     estimate: f64,
     idempotency_key: &str,
 ) -> Result<Reservation> {
-    check_amount("estimate", estimate)?;
+    let estimate = amount("estimate", estimate)?;
     if idempotency_key.is_empty() {
         return Err(Error::invalid_input("idempotency_key", "must not be empty"));
     }
@@ -183,10 +199,12 @@ pub async fn reserve(
     })
 }
 
-/// Settles a reservation at `actual` credits: the difference from the estimate moves back (or
-/// is charged, when the call cost more). Settling twice moves nothing the second time.
+/// Settles a reservation at `actual` credits: the difference from the estimate moves back, or
+/// is charged when the call cost more, under the same rule as a deduction: the balance may not
+/// go below −grace ([`Error::BudgetExceeded`], and the reservation stays open). Settling twice
+/// moves nothing the second time.
 pub async fn commit(pool: &Pool, reservation: Uuid, actual: f64) -> Result<Movement> {
-    check_amount("actual", actual)?;
+    let actual = amount("actual", actual)?;
     settle(pool, reservation, Some(actual)).await
 }
 
@@ -222,6 +240,7 @@ async fn move_credits(
 ) -> Result<Movement> {
     let delta = sign * charge.amount;
     let ledger_id = Uuid::new_v4();
+    let d = Dialect::of(pool);
     let result: Result<Option<f64>> = async {
         match pool {
             // A plain debit is one statement: the conditional update and its ledger row commit
@@ -260,26 +279,28 @@ async fn move_credits(
             _ => Ok(in_transaction!(pool, None::<String>, |tx, sql| {
                 let org = charge.org_id.to_string();
                 let balance: Option<f64> = if let Some(grace) = grace_for_new_row {
-                    sqlx::query_scalar(&sql(
+                    sqlx::query_scalar(&sql(&format!(
                         "INSERT INTO org_credit_balance (org_id, balance_credits, grace_threshold_credits)
                          VALUES ($1::uuid, $2::numeric, $3::numeric)
                          ON CONFLICT (org_id) DO UPDATE
-                             SET balance_credits = org_credit_balance.balance_credits + $2::numeric,
+                             SET balance_credits = {},
                                  updated_at = now()
                          RETURNING CAST(balance_credits AS DOUBLE PRECISION)",
-                    ))
+                        d.money("org_credit_balance.balance_credits + $2::numeric")
+                    )))
                     .bind(&org)
                     .bind(delta)
                     .bind(grace)
                     .fetch_optional(&mut *tx)
                     .await?
                 } else {
-                    sqlx::query_scalar(&sql(
-                        "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric,
+                    sqlx::query_scalar(&sql(&format!(
+                        "UPDATE org_credit_balance SET balance_credits = {},
                              updated_at = now()
                          WHERE org_id = $1::uuid AND balance_credits + $2::numeric >= -grace_threshold_credits
                          RETURNING CAST(balance_credits AS DOUBLE PRECISION)",
-                    ))
+                        d.money("balance_credits + $2::numeric")
+                    )))
                     .bind(&org)
                     .bind(delta)
                     .fetch_optional(&mut *tx)
@@ -386,10 +407,18 @@ async fn settle(pool: &Pool, reservation: Uuid, actual: Option<f64>) -> Result<M
          WHERE id = $1::uuid AND status = 'reserved' RETURNING org_id::text, {}",
         d.float("amount")
     );
+    // Money coming back always lands; a charge above the estimate keeps the grace rule.
     let balance = format!(
-        "UPDATE org_credit_balance SET balance_credits = balance_credits + $2::numeric,
+        "UPDATE org_credit_balance SET balance_credits = {},
              updated_at = now()
-         WHERE org_id = $1::uuid RETURNING {}",
+         WHERE org_id = $1::uuid
+           AND ($2 >= 0 OR balance_credits + $2::numeric >= -grace_threshold_credits)
+         RETURNING {}",
+        d.money("balance_credits + $2::numeric"),
+        d.float("balance_credits")
+    );
+    let remaining = format!(
+        "SELECT {} FROM org_credit_balance WHERE org_id = $1::uuid",
         d.float("balance_credits")
     );
     let ledger =
@@ -410,11 +439,23 @@ async fn settle(pool: &Pool, reservation: Uuid, actual: Option<f64>) -> Result<M
         };
         // The estimate comes back; the actual cost (none on release) goes out.
         let delta = held - actual.unwrap_or(0.0);
-        let balance: f64 = sqlx::query_scalar(&spell(&balance))
+        let balance: Option<f64> = sqlx::query_scalar(&spell(&balance))
             .bind(&org)
             .bind(delta)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+        let Some(balance) = balance else {
+            let remaining: f64 = sqlx::query_scalar(&spell(&remaining))
+                .bind(&org)
+                .fetch_one(&mut *tx)
+                .await?;
+            // Returning rolls the transaction back: the reservation stays open.
+            return Err(Error::BudgetExceeded {
+                org_id: Uuid::parse_str(&org).map_err(|e| Error::Internal(e.to_string()))?,
+                requested: -delta,
+                remaining,
+            });
+        };
         sqlx::query(&spell(ledger))
             .bind(ledger_id.to_string())
             .bind(&org)

@@ -35,12 +35,14 @@ pub use budget::{
     AgentBudget, DEFAULT_AGENT_BUDGET, FLEET_AGENT_BUDGETS, agent_budget_limit, check_agent_budget,
     fleet_agent_budgets,
 };
-pub use credits::{BudgetStatus, Charge, DEFAULT_GRACE, Movement, Reservation};
+pub use credits::{
+    AMOUNT_DECIMALS, BudgetStatus, Charge, DEFAULT_GRACE, MAX_AMOUNT, Movement, Reservation, amount,
+};
 pub use matrix::{
     Feature, Matrix, ModelEntry, PROVIDERS, Pricing, Role, Scope, Slot, Tier, Usage,
     canonical_provider, default_rows,
 };
-pub use options::{ModelRequest, RouterOptions};
+pub use options::{DEFAULT_MAX_CALL_CREDITS, ModelRequest, RouterOptions};
 pub use requests::{
     ActualTokens, ChargeRequest, DEFAULT_CONTEXT_WINDOW, DEFAULT_GRANT_KIND, DEFAULT_MAX_TOKENS,
     ModelRow,

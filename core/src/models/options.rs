@@ -30,7 +30,13 @@ pub struct RouterOptions {
     pub default_tier: Tier,
     /// Write the default matrix when the table is empty (default true).
     pub seed_defaults: bool,
+    /// Most credits one deduction, reservation or commit may move (default 1,000): a cost
+    /// computed from a wrong token count must not empty an org's balance in one call.
+    pub max_call_credits: f64,
 }
+
+/// The per-call cap of a router that names none.
+pub const DEFAULT_MAX_CALL_CREDITS: f64 = 1_000.0;
 
 impl Default for RouterOptions {
     fn default() -> Self {
@@ -40,6 +46,7 @@ impl Default for RouterOptions {
             matrix_ttl: Duration::from_secs(60),
             default_tier: DEFAULT_TIER,
             seed_defaults: true,
+            max_call_credits: DEFAULT_MAX_CALL_CREDITS,
         }
     }
 }
@@ -55,6 +62,8 @@ struct FlatRouterOptions {
     #[serde(deserialize_with = "de::parsed")]
     default_tier: Tier,
     seed_defaults: bool,
+    #[serde(deserialize_with = "positive_credits")]
+    max_call_credits: f64,
     #[serde(deserialize_with = "de::at_least_one")]
     failure_threshold: u32,
     #[serde(deserialize_with = "de::at_least_one")]
@@ -77,12 +86,14 @@ impl Default for FlatRouterOptions {
             matrix_ttl,
             default_tier,
             seed_defaults,
+            max_call_credits,
         } = RouterOptions::default();
         Self {
             staleness,
             matrix_ttl,
             default_tier,
             seed_defaults,
+            max_call_credits,
             failure_threshold: b.failure_threshold,
             provider_failure_threshold: b.provider_failure_threshold,
             window: b.window,
@@ -108,7 +119,20 @@ impl From<FlatRouterOptions> for RouterOptions {
             matrix_ttl: f.matrix_ttl,
             default_tier: f.default_tier,
             seed_defaults: f.seed_defaults,
+            max_call_credits: f.max_call_credits,
         }
+    }
+}
+
+/// A positive credit amount.
+fn positive_credits<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    let value = f64::deserialize(d)?;
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "must be a finite number of credits > 0, got {value}"
+        )))
     }
 }
 

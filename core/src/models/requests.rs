@@ -276,7 +276,8 @@ impl ModelRouter {
     /// [`FailureKind::from_report`]).
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] when the report cannot be read; nothing is counted then.
+    /// [`Error::InvalidInput`] when the report cannot be read, or names a model that is not in
+    /// the matrix; nothing is counted then.
     pub async fn record_failure_report(
         &self,
         model_id: &str,
@@ -284,7 +285,19 @@ impl ModelRouter {
         report: Option<&Value>,
     ) -> Result<super::breaker::Transition> {
         let kind = FailureKind::from_report(report)?;
-        Ok(self.record_model_failure(model_id, provider, kind).await)
+        let provider = match provider {
+            Some(provider) => Some(provider.to_owned()),
+            None => self.provider_of(model_id),
+        };
+        match provider {
+            Some(provider) if self.knows(&provider, model_id) => {
+                Ok(self.record_failure(&provider, model_id, kind).await)
+            }
+            _ => Err(Error::invalid_input(
+                "model_id",
+                format!("`{model_id}` is not a model of the matrix"),
+            )),
+        }
     }
 }
 

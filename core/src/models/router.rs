@@ -80,7 +80,7 @@ enum Usability {
 
 pub(super) struct RouterInner {
     pub(super) keel: Keel,
-    options: RouterOptions,
+    pub(super) options: RouterOptions,
     cached: ArcSwap<Cached>,
     breakers: ArcSwap<Breakers>,
     /// Probes this process is claiming right now, so one caller per process asks the database.
@@ -438,6 +438,11 @@ impl ModelRouter {
         });
     }
 
+    /// Whether (provider, model) is a row of the matrix this process holds.
+    pub fn knows(&self, provider: &str, model_id: &str) -> bool {
+        self.with_matrix(|m| m.find(provider, model_id).is_some())
+    }
+
     /// Reports a successful call. Writes only when it closes a circuit (a successful probe);
     /// never fails: a storage error is logged.
     pub async fn record_success(&self, provider: &str, model_id: &str) -> Transition {
@@ -474,6 +479,11 @@ impl ModelRouter {
         kind: FailureKind,
     ) -> Transition {
         if !kind.counts() {
+            return Transition::Unchanged;
+        }
+        // Breaker state exists only for models of the matrix: a report naming anything else
+        // must not grow `model_health` (the bindings refuse it with `invalid_input`).
+        if !self.knows(provider, model_id) {
             return Transition::Unchanged;
         }
         let config = self.inner.options.breaker;

@@ -154,6 +154,15 @@ impl Dialect {
         }
     }
 
+    /// A credit amount as stored: PostgreSQL's `numeric(14,4)` keeps four decimals exactly;
+    /// SQLite's floats are rounded to four, so the same movements leave the same balance.
+    pub fn money(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => expr.to_owned(),
+            Backend::Sqlite => format!("round({expr}, 4)"),
+        }
+    }
+
     /// A numeric column read as a float.
     pub fn float(self, expr: &str) -> String {
         match self.0 {
