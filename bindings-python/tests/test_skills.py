@@ -126,3 +126,14 @@ async def test_an_invalid_library_is_refused(db: keel.Keel, tmp_path: pathlib.Pa
     assert info.value.code == "invalid_skill"
     assert info.value.diagnostics[0]["code"] == "name_mismatch"
     assert await skills.list() == []
+
+
+async def test_a_lone_surrogate_in_a_path_is_a_keel_error() -> None:
+    """Not PyO3's PanicException (a BaseException that `except Exception` misses)."""
+    with pytest.raises(keel.KeelError):
+        keel.validate_skills("/nonexistent/\udcff")
+    db = await keel.connect("sqlite::memory:")
+    registry = await db.skill_registry()
+    with pytest.raises(keel.KeelError):
+        await registry.sync("/nonexistent/\udcff")
+    await db.close()

@@ -63,6 +63,8 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // A command run with --json reports its failure as JSON too, for the scripts that read it.
+    let json = std::env::args().skip(1).any(|arg| arg == "--json");
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Migrate { database_url } => migrate(&database_url).await,
@@ -74,6 +76,10 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if json => {
+            println!("{}", serde_json::json!({ "error": err.to_json() }));
+            ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("error[{}]: {err}", err.code());
             ExitCode::FAILURE

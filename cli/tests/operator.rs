@@ -157,3 +157,13 @@ fn huge_retention_is_refused_not_a_panic() {
         "{err}"
     );
 }
+
+#[test]
+fn json_commands_report_failures_as_json() {
+    let (ok, out, _) = keel("ftp://u:hunter2@h/db", &["skills", "list", "--json"]);
+    assert!(!ok);
+    let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
+    assert_eq!(report["error"]["code"], "invalid_url", "{out}");
+    assert_eq!(report["error"]["field"], "url");
+    assert!(!out.contains("hunter2"), "{out}");
+}

@@ -197,6 +197,18 @@ impl Error {
         }
     }
 
+    /// The error as one JSON object: `code`, `message`, `field` (or null), `diagnostics` (empty
+    /// unless `invalid_skill`) and `causes`, outermost first. What `--json` commands print.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code(),
+            "message": self.to_string(),
+            "field": self.field(),
+            "diagnostics": self.diagnostics(),
+            "causes": self.causes(),
+        })
+    }
+
     /// The findings of an [`Error::InvalidSkill`]; empty for every other error.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
