@@ -376,7 +376,7 @@ export declare class ModelRouter {
    */
   resolve(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
   /** Reports a successful call; resolves to what happened to the circuit. */
-  recordSuccess(modelId: string, provider?: string | undefined | null): Promise<string>
+  recordSuccess(modelId: string, provider?: string | null): Promise<string>
   /**
    * Reports a failed call. `err` is an HTTP status, a kind name (`timeout`, `server_error`,
    * `rate_limited`, `overloaded`, `client_error`, `context_too_long`) or an error object with
@@ -398,7 +398,7 @@ export declare class ModelRouter {
   /** Releases a reservation unused. */
   releaseCredits(reservationId: string): Promise<CreditMovement>
   /** Adds credits to an org (`kind`: purchase (default), bonus, refund, adjustment). */
-  grantCredits(orgId: string, amount: number, kind?: string | undefined | null, idempotencyKey?: string | undefined | null): Promise<CreditMovement>
+  grantCredits(orgId: string, amount: number, kind?: string | null, idempotencyKey?: string | null): Promise<CreditMovement>
   /** Adds or changes one matrix row, validated with the whole matrix first. */
   setModel(row: ModelRow): Promise<void>
   /** Sets the tier an org uses for a feature when a request names none. */
@@ -439,26 +439,26 @@ export declare class SkillRegistry {
    * Idempotent. Rejects with `code: "invalid_skill"` (and `err.diagnostics`) when the folder
    * does not validate; nothing is written then.
    */
-  sync(path: string, options?: SyncSkillsOptions | undefined | null): Promise<SyncReport>
+  sync(path: string, options?: SyncSkillsOptions | null): Promise<SyncReport>
   /** Every skill with a current version. */
   list(): Promise<SkillSummary[]>
   /** Every version of a skill, oldest first. */
   history(key: string): Promise<VersionInfo[]>
   /** Deprecates the current version; resolves to its number. */
-  deprecate(key: string, reason?: string | undefined | null): Promise<number>
+  deprecate(key: string, reason?: string | null): Promise<number>
   /** Undoes a deprecation; resolves to the version. */
   restore(key: string): Promise<number>
   /** Turns a skill off (or on again) for an org. */
   setEnabled(orgId: string, key: string, enabled: boolean): Promise<void>
   /** Serves a stored version to an org (`null` follows the current version again). */
-  pin(orgId: string, key: string, version?: number | undefined | null): Promise<void>
+  pin(orgId: string, key: string, version?: number | null): Promise<void>
   /** Shows a skill in another namespace for an org (`null` uses its own). */
-  moveTo(orgId: string, key: string, namespace?: string | undefined | null): Promise<void>
+  moveTo(orgId: string, key: string, namespace?: string | null): Promise<void>
   /**
    * Serves the org's own SKILL.md for a key (`null` removes it). Rejects with
    * `code: "invalid_skill"` when it does not validate.
    */
-  replace(orgId: string, key: string, skillMd?: string | undefined | null): Promise<void>
+  replace(orgId: string, key: string, skillMd?: string | null): Promise<void>
   /** Stores the context an org's skills compile with. */
   setOrgContext(orgId: string, context: Record<string, any>): Promise<void>
   /** The context an org's skills compile with. */
@@ -511,7 +511,7 @@ export declare function checkAgentBudget(agentName: string, used: number): Agent
  * The original `checkBudget(client, userId, orgId)`. Unlike the original it does not fail
  * open: a storage error rejects.
  */
-export declare function checkBudget(router: ModelRouter, userId: string | undefined | null, orgId: string): Promise<BudgetStatus>
+export declare function checkBudget(router: ModelRouter, userId: string | null | undefined, orgId: string): Promise<BudgetStatus>
 
 /** Compiles a SKILL.md with an org context: `{ content, contextHash }`. */
 export declare function compileSkill(text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null): CompiledSkill
@@ -551,7 +551,7 @@ export declare function maskUrl(url: string): string
 export declare function parseDatabaseUrl(url: string): DatabaseUrl
 
 /** Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error). */
-export declare function parseSkill(text: string, folder?: string | undefined | null, file?: string | undefined | null): ParsedSkill
+export declare function parseSkill(text: string, folder?: string | null, file?: string | null): ParsedSkill
 
 /** Parses a W3C `traceparent` header; `null` when invalid. */
 export declare function parseTraceparent(header: string): TraceParent | null

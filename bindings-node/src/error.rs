@@ -8,7 +8,8 @@
 //! `invalid_input` instead of napi's plain `Error`.
 
 use napi::bindgen_prelude::{
-    AsyncBlock, AsyncBlockBuilder, FromNapiValue, Object, ToNapiValue, TypeName, ValidateNapiValue,
+    AsyncBlock, AsyncBlockBuilder, FromNapiRef, FromNapiValue, Object, ToNapiValue, TypeName,
+    ValidateNapiValue,
 };
 use napi::{Env, JsValue, Status, ValueType, sys};
 
@@ -206,3 +207,33 @@ pub fn clear_exception(env: sys::napi_env) {
         }
     }
 }
+
+/// A class-instance argument (a `ModelRouter` passed to the original module functions) whose
+/// conversion failure throws a `TypeError` with code `invalid_input`, as [`Arg`] does, instead
+/// of napi's `InvalidArg`.
+pub struct Ref<T: 'static>(pub &'static T);
+
+impl<T: FromNapiRef + 'static> FromNapiValue for Ref<T> {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: forwarded from napi with the same live env and value.
+        match unsafe { T::from_napi_ref(env, value) } {
+            Ok(inner) => Ok(Ref(inner)),
+            Err(_) => {
+                let reason = "expected the handle this function takes (a ModelRouter)";
+                Env::from_raw(env).throw_type_error(reason, Some("invalid_input"))?;
+                Err(napi::Error::new(Status::PendingException, reason))
+            }
+        }
+    }
+}
+
+impl<T: 'static> TypeName for Ref<T> {
+    fn type_name() -> &'static str {
+        "object"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl<T: 'static> ValidateNapiValue for Ref<T> {}

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use keel::models::{self, ChargeRequest, ModelRequest, ModelRow, require_uuid};
 
-use crate::error::{Arg, Outcome, guard, run, spawn};
+use crate::error::{Arg, Outcome, Ref, guard, run, spawn};
 use crate::json::{Json, Text};
 use crate::options::{object, options, record, shallow};
 
@@ -84,12 +84,17 @@ impl ModelRouter {
     }
 
     /// Reports a successful call; resolves to what happened to the circuit.
-    #[napi(ts_return_type = "Promise<string>")]
+    #[napi(
+        ts_args_type = "modelId: string, provider?: string | null",
+        ts_return_type = "Promise<string>"
+    )]
     pub async fn record_success(
         &self,
-        model_id: String,
-        provider: Option<String>,
+        model_id: Arg<String>,
+        provider: Option<Arg<String>>,
     ) -> napi::Result<Outcome<&'static str>> {
+        let model_id = model_id.0;
+        let provider = provider.map(|v| v.0);
         run!(self.inner, |r| Ok(r
             .record_model_success(&model_id, provider.as_deref())
             .await
@@ -108,8 +113,9 @@ impl ModelRouter {
         env: Env,
         model_id: Arg<String>,
         err: Option<Unknown<'_>>,
-        provider: Option<String>,
+        provider: Option<Arg<String>>,
     ) -> Outcome<AsyncBlock<Outcome<&'static str>>> {
+        let provider = provider.map(|v| v.0);
         let report = shallow(err.as_ref());
         let (r, model_id) = (self.inner.clone(), model_id.0);
         Outcome(spawn(&env, async move {
@@ -119,8 +125,12 @@ impl ModelRouter {
     }
 
     /// The org's balance and whether it may proceed.
-    #[napi(ts_return_type = "Promise<BudgetStatus>")]
-    pub async fn check_budget(&self, org_id: String) -> napi::Result<Outcome<BudgetStatus>> {
+    #[napi(
+        ts_args_type = "orgId: string",
+        ts_return_type = "Promise<BudgetStatus>"
+    )]
+    pub async fn check_budget(&self, org_id: Arg<String>) -> napi::Result<Outcome<BudgetStatus>> {
+        let org_id = org_id.0;
         run!(self.inner, |r| Ok(r
             .check_budget(org(&org_id)?)
             .await?
@@ -142,47 +152,72 @@ impl ModelRouter {
     }
 
     /// Holds `estimate` credits for a call; commit or release it afterwards.
-    #[napi(ts_return_type = "Promise<CreditReservation>")]
+    #[napi(
+        ts_args_type = "orgId: string, estimate: number, idempotencyKey: string",
+        ts_return_type = "Promise<CreditReservation>"
+    )]
     pub async fn reserve_credits(
         &self,
-        org_id: String,
-        estimate: f64,
-        idempotency_key: String,
+        org_id: Arg<String>,
+        estimate: Arg<f64>,
+        idempotency_key: Arg<String>,
     ) -> napi::Result<Outcome<Value>> {
+        let org_id = org_id.0;
+        let estimate = estimate.0;
+        let idempotency_key = idempotency_key.0;
         run!(self.inner, |r| Ok(record(
             &r.reserve(org(&org_id)?, estimate, &idempotency_key).await?
         )))
     }
 
     /// Settles a reservation at the actual cost.
-    #[napi(ts_return_type = "Promise<CreditMovement>")]
+    #[napi(
+        ts_args_type = "reservationId: string, actual: number",
+        ts_return_type = "Promise<CreditMovement>"
+    )]
     pub async fn commit_credits(
         &self,
-        reservation_id: String,
-        actual: f64,
+        reservation_id: Arg<String>,
+        actual: Arg<f64>,
     ) -> napi::Result<Outcome<Value>> {
+        let reservation_id = reservation_id.0;
+        let actual = actual.0;
         run!(self.inner, |r| Ok(record(
             &r.commit(reservation(&reservation_id)?, actual).await?
         )))
     }
 
     /// Releases a reservation unused.
-    #[napi(ts_return_type = "Promise<CreditMovement>")]
-    pub async fn release_credits(&self, reservation_id: String) -> napi::Result<Outcome<Value>> {
+    #[napi(
+        ts_args_type = "reservationId: string",
+        ts_return_type = "Promise<CreditMovement>"
+    )]
+    pub async fn release_credits(
+        &self,
+        reservation_id: Arg<String>,
+    ) -> napi::Result<Outcome<Value>> {
+        let reservation_id = reservation_id.0;
         run!(self.inner, |r| Ok(record(
             &r.release(reservation(&reservation_id)?).await?
         )))
     }
 
     /// Adds credits to an org (`kind`: purchase (default), bonus, refund, adjustment).
-    #[napi(ts_return_type = "Promise<CreditMovement>")]
+    #[napi(
+        ts_args_type = "orgId: string, amount: number, kind?: string | null, idempotencyKey?: string | null",
+        ts_return_type = "Promise<CreditMovement>"
+    )]
     pub async fn grant_credits(
         &self,
-        org_id: String,
-        amount: f64,
-        kind: Option<String>,
-        idempotency_key: Option<String>,
+        org_id: Arg<String>,
+        amount: Arg<f64>,
+        kind: Option<Arg<String>>,
+        idempotency_key: Option<Arg<String>>,
     ) -> napi::Result<Outcome<Value>> {
+        let org_id = org_id.0;
+        let amount = amount.0;
+        let kind = kind.map(|v| v.0);
+        let idempotency_key = idempotency_key.map(|v| v.0);
         run!(self.inner, |r| {
             let org = org(&org_id)?;
             let kind = kind.as_deref().unwrap_or(models::DEFAULT_GRANT_KIND);
@@ -201,13 +236,19 @@ impl ModelRouter {
     }
 
     /// Sets the tier an org uses for a feature when a request names none.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "orgId: string, feature: string, tier: string",
+        ts_return_type = "Promise<void>"
+    )]
     pub async fn set_org_tier(
         &self,
-        org_id: String,
-        feature: String,
-        tier: String,
+        org_id: Arg<String>,
+        feature: Arg<String>,
+        tier: Arg<String>,
     ) -> napi::Result<Outcome<()>> {
+        let org_id = org_id.0;
+        let feature = feature.0;
+        let tier = tier.0;
         run!(self.inner, |r| {
             r.set_org_tier(org(&org_id)?, feature.parse()?, tier.parse()?)
                 .await
@@ -240,9 +281,10 @@ pub async fn open_router(
     ts_return_type = "Promise<ModelResolution>"
 )]
 pub async fn resolve_model(
-    router: &ModelRouter,
+    router: Ref<ModelRouter>,
     request: Json,
 ) -> napi::Result<Outcome<FastResolution>> {
+    let router = router.0;
     run!(router.inner, |r| {
         let request: ModelRequest = options(Some(request), "request")?;
         Ok(FastResolution(r.resolve(&request).await?))
@@ -250,8 +292,10 @@ pub async fn resolve_model(
 }
 
 /// The original `recordSuccess(client, modelId)`; never rejects.
-#[napi]
-pub async fn record_success(router: &ModelRouter, model_id: String) {
+#[napi(ts_args_type = "router: ModelRouter, modelId: string")]
+pub async fn record_success(router: Ref<ModelRouter>, model_id: Arg<String>) {
+    let router = router.0;
+    let model_id = model_id.0;
     let r = router.inner.clone();
     let _ =
         crate::error::guard_async(async move { Ok(r.record_model_success(&model_id, None).await) })
@@ -267,10 +311,12 @@ pub async fn record_success(router: &ModelRouter, model_id: String) {
 )]
 pub fn record_failure(
     env: Env,
-    router: &ModelRouter,
-    model_id: String,
+    router: Ref<ModelRouter>,
+    model_id: Arg<String>,
     err: Option<Unknown<'_>>,
 ) -> Outcome<AsyncBlock<Outcome<()>>> {
+    let router = router.0;
+    let model_id = model_id.0;
     let report = shallow(err.as_ref());
     let r = router.inner.clone();
     Outcome(spawn(&env, async move {
@@ -283,12 +329,18 @@ pub fn record_failure(
 
 /// The original `checkBudget(client, userId, orgId)`. Unlike the original it does not fail
 /// open: a storage error rejects.
-#[napi(ts_return_type = "Promise<BudgetStatus>")]
+#[napi(
+    ts_args_type = "router: ModelRouter, userId: string | null | undefined, orgId: string",
+    ts_return_type = "Promise<BudgetStatus>"
+)]
 pub async fn check_budget(
-    router: &ModelRouter,
-    user_id: Option<String>,
-    org_id: String,
+    router: Ref<ModelRouter>,
+    user_id: Option<Arg<String>>,
+    org_id: Arg<String>,
 ) -> napi::Result<Outcome<BudgetStatus>> {
+    let router = router.0;
+    let user_id = user_id.map(|v| v.0);
+    let org_id = org_id.0;
     let _ = user_id;
     run!(router.inner, |r| Ok(r
         .check_budget(org(&org_id)?)
@@ -306,17 +358,19 @@ pub async fn check_budget(
 )]
 #[allow(clippy::too_many_arguments)] // the original's positional shape
 pub async fn deduct_credits(
-    router: &ModelRouter,
-    user_id: Option<String>,
-    org_id: String,
+    router: Ref<ModelRouter>,
+    user_id: Option<Arg<String>>,
+    org_id: Arg<String>,
     resolution: Json,
     actual_tokens: Option<Json>,
-    agent_name: Option<String>,
-    idempotency_key: Option<String>,
+    agent_name: Option<Arg<String>>,
+    idempotency_key: Option<Arg<String>>,
 ) -> napi::Result<Outcome<f64>> {
+    let router = router.0;
+    let (agent_name, idempotency_key) = (agent_name.map(|a| a.0), idempotency_key.map(|k| k.0));
     let request = object([
-        ("userId", user_id.into()),
-        ("orgId", org_id.into()),
+        ("userId", user_id.map(|u| u.0).into()),
+        ("orgId", org_id.0.into()),
         ("resolution", resolution.0),
         ("actualTokens", actual_tokens.map_or(Value::Null, |t| t.0)),
         ("agentName", agent_name.into()),
@@ -329,8 +383,13 @@ pub async fn deduct_credits(
 }
 
 /// The original `checkAgentBudget(agentName, creditsUsed)`.
-#[napi(ts_return_type = "AgentBudget")]
-pub fn check_agent_budget(agent_name: String, used: f64) -> Value {
+#[napi(
+    ts_args_type = "agentName: string, used: number",
+    ts_return_type = "AgentBudget"
+)]
+pub fn check_agent_budget(agent_name: Arg<String>, used: Arg<f64>) -> Value {
+    let agent_name = agent_name.0;
+    let used = used.0;
     record(&models::check_agent_budget(&agent_name, used))
 }
 

@@ -13,14 +13,24 @@ use serde_json::Value;
 
 use keel::skills::{self, Channel, OverrideChange, SyncOptions};
 
-use crate::error::{Answer, Outcome, guard, run, spawn};
+use crate::error::{Answer, Arg, Outcome, guard, run, spawn};
 use crate::json::{Json, Text};
 use crate::models::org;
 use crate::options::{options, record};
 
 /// Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error).
-#[napi(ts_return_type = "ParsedSkill")]
-pub fn parse_skill(text: String, folder: Option<String>, file: Option<String>) -> Outcome<Value> {
+#[napi(
+    ts_args_type = "text: string, folder?: string | null, file?: string | null",
+    ts_return_type = "ParsedSkill"
+)]
+pub fn parse_skill(
+    text: Arg<String>,
+    folder: Option<Arg<String>>,
+    file: Option<Arg<String>>,
+) -> Outcome<Value> {
+    let text = text.0;
+    let folder = folder.map(|v| v.0);
+    let file = file.map(|v| v.0);
     guard(|| {
         let file = file.as_deref().unwrap_or("SKILL.md");
         Ok(record(&skills::parse(
@@ -32,8 +42,12 @@ pub fn parse_skill(text: String, folder: Option<String>, file: Option<String>) -
 }
 
 /// Reads and validates a library folder: `{ skills, diagnostics }`.
-#[napi(ts_return_type = "Promise<ValidatedLibrary>")]
-pub async fn validate_skills(path: String) -> napi::Result<Outcome<Value>> {
+#[napi(
+    ts_args_type = "path: string",
+    ts_return_type = "Promise<ValidatedLibrary>"
+)]
+pub async fn validate_skills(path: Arg<String>) -> napi::Result<Outcome<Value>> {
+    let path = path.0;
     run!(PathBuf::from(path), |path| {
         let library = tokio::task::spawn_blocking(move || skills::load_library(&path))
             .await
@@ -47,7 +61,10 @@ pub async fn validate_skills(path: String) -> napi::Result<Outcome<Value>> {
     ts_args_type = "text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null",
     ts_return_type = "CompiledSkill"
 )]
-pub fn compile_skill(text: String, context: Value, documents: Option<Value>) -> Outcome<Value> {
+pub fn compile_skill(text: Arg<String>, context: Json, documents: Option<Json>) -> Outcome<Value> {
+    let text = text.0;
+    let context = context.0;
+    let documents = documents.map(|v| v.0);
     guard(|| {
         let documents = documents.unwrap_or(Value::Null);
         Ok(record(&skills::compile_source(
@@ -57,8 +74,9 @@ pub fn compile_skill(text: String, context: Value, documents: Option<Value>) -> 
 }
 
 /// The namespaces a channel sees; throws `code: "invalid_input"` for an unknown channel.
-#[napi(ts_return_type = "string[]")]
-pub fn channel_namespaces(channel: String) -> Outcome<Vec<&'static str>> {
+#[napi(ts_args_type = "channel: string", ts_return_type = "string[]")]
+pub fn channel_namespaces(channel: Arg<String>) -> Outcome<Vec<&'static str>> {
+    let channel = channel.0;
     guard(|| {
         Ok(Channel::parse(&channel)?
             .namespaces()
@@ -115,8 +133,9 @@ impl ResolvedSkills {
     }
 
     /// One skill, or null when the channel does not see it.
-    #[napi(ts_return_type = "ResolvedSkill | null")]
-    pub fn get(&self, key: String) -> Option<Value> {
+    #[napi(ts_args_type = "key: string", ts_return_type = "ResolvedSkill | null")]
+    pub fn get(&self, key: Arg<String>) -> Option<Value> {
+        let key = key.0;
         self.inner.get(&key).map(|s| record(&**s))
     }
 
@@ -127,7 +146,9 @@ impl ResolvedSkills {
         ts_args_type = "key: string, request: Record<string, any>",
         ts_return_type = "string"
     )]
-    pub fn render(&self, key: String, request: Value) -> Outcome<String> {
+    pub fn render(&self, key: Arg<String>, request: Json) -> Outcome<String> {
+        let key = key.0;
+        let request = request.0;
         guard(|| {
             let skill = self.inner.get(&key).ok_or_else(|| {
                 keel::Error::invalid_input("key", format!("`{key}` is not a skill of this view"))
@@ -198,13 +219,17 @@ impl SkillRegistry {
     /// Syncs a library folder: new content becomes the next version, one transaction per skill.
     /// Idempotent. Rejects with `code: "invalid_skill"` (and `err.diagnostics`) when the folder
     /// does not validate; nothing is written then.
-    #[napi(ts_return_type = "Promise<SyncReport>")]
+    #[napi(
+        ts_args_type = "path: string, options?: SyncSkillsOptions | null",
+        ts_return_type = "Promise<SyncReport>"
+    )]
     pub async fn sync(
         &self,
-        path: String,
-        options: Option<SyncSkillsOptions>,
+        path: Arg<String>,
+        options: Option<Arg<SyncSkillsOptions>>,
     ) -> napi::Result<Outcome<Value>> {
-        let options = options.unwrap_or_default();
+        let path = path.0;
+        let options = options.map(|o| o.0).unwrap_or_default();
         let progress = options.on_progress;
         let options = SyncOptions {
             dry_run: options.dry_run.unwrap_or_default(),
@@ -230,59 +255,89 @@ impl SkillRegistry {
     }
 
     /// Every version of a skill, oldest first.
-    #[napi(ts_return_type = "Promise<VersionInfo[]>")]
-    pub async fn history(&self, key: String) -> napi::Result<Outcome<Value>> {
+    #[napi(
+        ts_args_type = "key: string",
+        ts_return_type = "Promise<VersionInfo[]>"
+    )]
+    pub async fn history(&self, key: Arg<String>) -> napi::Result<Outcome<Value>> {
+        let key = key.0;
         run!(self.inner, |r| Ok(record(&r.history(&key).await?)))
     }
 
     /// Deprecates the current version; resolves to its number.
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(
+        ts_args_type = "key: string, reason?: string | null",
+        ts_return_type = "Promise<number>"
+    )]
     pub async fn deprecate(
         &self,
-        key: String,
-        reason: Option<String>,
+        key: Arg<String>,
+        reason: Option<Arg<String>>,
     ) -> napi::Result<Outcome<u32>> {
+        let key = key.0;
+        let reason = reason.map(|v| v.0);
         run!(self.inner, |r| r.deprecate(&key, reason.as_deref()).await)
     }
 
     /// Undoes a deprecation; resolves to the version.
-    #[napi(ts_return_type = "Promise<number>")]
-    pub async fn restore(&self, key: String) -> napi::Result<Outcome<u32>> {
+    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<number>")]
+    pub async fn restore(&self, key: Arg<String>) -> napi::Result<Outcome<u32>> {
+        let key = key.0;
         run!(self.inner, |r| r.restore(&key).await)
     }
 
     /// Turns a skill off (or on again) for an org.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "orgId: string, key: string, enabled: boolean",
+        ts_return_type = "Promise<void>"
+    )]
     pub async fn set_enabled(
         &self,
-        org_id: String,
-        key: String,
-        enabled: bool,
+        org_id: Arg<String>,
+        key: Arg<String>,
+        enabled: Arg<bool>,
     ) -> napi::Result<Outcome<()>> {
+        let org_id = org_id.0;
+        let key = key.0;
+        let enabled = enabled.0;
         self.change(org_id, key, Ok(OverrideChange::Enabled(enabled)))
             .await
     }
 
     /// Serves a stored version to an org (`null` follows the current version again).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "orgId: string, key: string, version?: number | null",
+        ts_return_type = "Promise<void>"
+    )]
     pub async fn pin(
         &self,
-        org_id: String,
-        key: String,
-        version: Option<u32>,
+        org_id: Arg<String>,
+        key: Arg<String>,
+        version: Option<Arg<f64>>,
     ) -> napi::Result<Outcome<()>> {
-        self.change(org_id, key, Ok(OverrideChange::Pin(version)))
+        let org_id = org_id.0;
+        let key = key.0;
+        let version = version
+            .map(|v| keel::options::whole("version", v.0))
+            .transpose();
+        self.change(org_id, key, version.map(OverrideChange::Pin))
             .await
     }
 
     /// Shows a skill in another namespace for an org (`null` uses its own).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "orgId: string, key: string, namespace?: string | null",
+        ts_return_type = "Promise<void>"
+    )]
     pub async fn move_to(
         &self,
-        org_id: String,
-        key: String,
-        namespace: Option<String>,
+        org_id: Arg<String>,
+        key: Arg<String>,
+        namespace: Option<Arg<String>>,
     ) -> napi::Result<Outcome<()>> {
+        let org_id = org_id.0;
+        let key = key.0;
+        let namespace = namespace.map(|v| v.0);
         let change = namespace
             .map(|n| n.parse())
             .transpose()
@@ -292,13 +347,19 @@ impl SkillRegistry {
 
     /// Serves the org's own SKILL.md for a key (`null` removes it). Rejects with
     /// `code: "invalid_skill"` when it does not validate.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "orgId: string, key: string, skillMd?: string | null",
+        ts_return_type = "Promise<void>"
+    )]
     pub async fn replace(
         &self,
-        org_id: String,
-        key: String,
-        skill_md: Option<String>,
+        org_id: Arg<String>,
+        key: Arg<String>,
+        skill_md: Option<Arg<String>>,
     ) -> napi::Result<Outcome<()>> {
+        let org_id = org_id.0;
+        let key = key.0;
+        let skill_md = skill_md.map(|v| v.0);
         self.change(org_id, key, Ok(OverrideChange::Replace(skill_md)))
             .await
     }
@@ -310,17 +371,23 @@ impl SkillRegistry {
     )]
     pub async fn set_org_context(
         &self,
-        org_id: String,
-        context: Value,
+        org_id: Arg<String>,
+        context: Json,
     ) -> napi::Result<Outcome<()>> {
+        let org_id = org_id.0;
+        let context = context.0;
         run!(self.inner, |r| r
             .set_org_context(org(&org_id)?, context)
             .await)
     }
 
     /// The context an org's skills compile with.
-    #[napi(ts_return_type = "Promise<Record<string, any>>")]
-    pub async fn org_context(&self, org_id: String) -> napi::Result<Outcome<Value>> {
+    #[napi(
+        ts_args_type = "orgId: string",
+        ts_return_type = "Promise<Record<string, any>>"
+    )]
+    pub async fn org_context(&self, org_id: Arg<String>) -> napi::Result<Outcome<Value>> {
+        let org_id = org_id.0;
         run!(self.inner, |r| r.org_context(org(&org_id)?).await)
     }
 

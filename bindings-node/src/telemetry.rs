@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
-use crate::error::{Outcome, clear_exception, run};
+use crate::error::{Arg, Outcome, clear_exception, run};
 use crate::json::{Numbers, object_to_map, opt_text, text, to_json};
 use crate::options::record;
 
@@ -428,13 +428,15 @@ fn flush_at_exit(env: &Env) {
 }
 
 /// Parses a W3C `traceparent` header; `null` when invalid.
-#[napi(ts_return_type = "TraceParent | null")]
-pub fn parse_traceparent(header: String) -> Value {
+#[napi(ts_args_type = "header: string", ts_return_type = "TraceParent | null")]
+pub fn parse_traceparent(header: Arg<String>) -> Value {
+    let header = header.0;
     telemetry::TraceParent::parse(&header).map_or(Value::Null, |p| record(&p))
 }
 
 /// Redacts secrets inside a string (API keys, bearer tokens, JWTs).
-#[napi]
-pub fn redact_secrets(text: String) -> String {
+#[napi(ts_args_type = "text: string")]
+pub fn redact_secrets(text: Arg<String>) -> String {
+    let text = text.0;
     telemetry::redact_secrets(&text).unwrap_or(text)
 }

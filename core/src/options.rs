@@ -189,6 +189,22 @@ fn positive_duration(value: f64, unit: f64, name: &str) -> std::result::Result<D
         .ok_or_else(|| format!("must be a finite number of {name} > 0, got {value}"))
 }
 
+/// A whole number from a binding's number argument (JavaScript has only floats): an integer
+/// from 0 to `u32::MAX`, never wrapped.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming `field` otherwise.
+pub fn whole(field: &str, value: f64) -> Result<u32> {
+    if value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(Error::invalid_input(
+            field,
+            format!("must be a whole number from 0 to {}, got {value}", u32::MAX),
+        ))
+    }
+}
+
 /// Parses an optional id argument; empty is absent.
 ///
 /// # Errors
