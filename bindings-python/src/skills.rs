@@ -2,6 +2,8 @@
 //! functions `parse_skill`, `validate_skills`, `compile_skill`, `channel_namespaces` (core:
 //! `keel::skills`).
 
+#[cfg(unix)]
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -15,6 +17,33 @@ use crate::models::org;
 use crate::record::options;
 use crate::runtime::{awaitable, guard, ready};
 
+/// A path argument as the OS takes it: anything `os.fspath` accepts, encoded by
+/// `os.fsencode` (PyO3's own conversion panics on a lone surrogate that encoding refuses).
+fn fs_path(path: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
+    let os = path.py().import("os")?;
+    let encoded = os
+        .call_method1("fspath", (path,))
+        .and_then(|p| os.call_method1("fsencode", (p,)))
+        .and_then(|b| b.extract::<Vec<u8>>());
+    #[cfg(unix)]
+    let encoded = encoded.map(|bytes| PathBuf::from(std::ffi::OsString::from_vec(bytes)));
+    #[cfg(not(unix))]
+    let encoded = encoded.and_then(|bytes| {
+        String::from_utf8(bytes)
+            .map(PathBuf::from)
+            .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
+    });
+    match encoded {
+        Ok(path) => Ok(path),
+        Err(err) => guard(|| {
+            Err(keel::Error::invalid_input(
+                "path",
+                format!("not a file system path: {err}"),
+            ))
+        }),
+    }
+}
+
 /// Parses one SKILL.md: `{"skill": {...} | None, "diagnostics": [...]}`.
 #[pyfunction]
 #[pyo3(signature = (text, folder = None, file = "SKILL.md"))]
@@ -24,7 +53,8 @@ pub fn parse_skill(py: Python<'_>, text: &str, folder: Option<&str>, file: &str)
 
 /// Reads and validates a library folder: `{"skills": [...], "diagnostics": [...]}`.
 #[pyfunction]
-pub fn validate_skills(py: Python<'_>, path: PathBuf) -> PyResult<Json> {
+pub fn validate_skills(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Json> {
+    let path = fs_path(path)?;
     py.detach(|| guard(|| Ok(Json::of(&skills::load_library(&path)?))))
 }
 
@@ -230,11 +260,12 @@ impl PySkillRegistry {
     fn sync<'py>(
         &self,
         py: Python<'py>,
-        path: PathBuf,
+        path: &Bound<'py, PyAny>,
         dry_run: bool,
         prune: bool,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let path = fs_path(path)?;
         awaitable!(py, self.inner, |r| {
             let report = r
                 .sync(

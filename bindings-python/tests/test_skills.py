@@ -130,10 +130,12 @@ async def test_an_invalid_library_is_refused(db: keel.Keel, tmp_path: pathlib.Pa
 
 async def test_a_lone_surrogate_in_a_path_is_a_keel_error() -> None:
     """Not PyO3's PanicException (a BaseException that `except Exception` misses)."""
-    with pytest.raises(keel.KeelError):
-        keel.validate_skills("/nonexistent/\udcff")
+    for path in ["/nonexistent/\udcff", "\ud800", "x\0y"]:
+        with pytest.raises(keel.KeelError):
+            keel.validate_skills(path)
     db = await keel.connect("sqlite::memory:")
     registry = await db.skill_registry()
-    with pytest.raises(keel.KeelError):
-        await registry.sync("/nonexistent/\udcff")
+    for path in ["/nonexistent/\udcff", "\ud800"]:
+        with pytest.raises(keel.KeelError):
+            await registry.sync(path)
     await db.close()
