@@ -210,14 +210,15 @@ pub fn clear_exception(env: sys::napi_env) {
 
 /// A class-instance argument (a `ModelRouter` passed to the original module functions) whose
 /// conversion failure throws a `TypeError` with code `invalid_input`, as [`Arg`] does, instead
-/// of napi's `InvalidArg`.
-pub struct Ref<T: 'static>(pub &'static T);
+/// of napi's `InvalidArg`. It holds a clone of the handle (an `Arc` inside), taken on the
+/// JavaScript thread, so an async function never reads the JavaScript object after the call.
+pub struct Ref<T: 'static>(pub T);
 
-impl<T: FromNapiRef + 'static> FromNapiValue for Ref<T> {
+impl<T: FromNapiRef + Clone + 'static> FromNapiValue for Ref<T> {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         // SAFETY: forwarded from napi with the same live env and value.
         match unsafe { T::from_napi_ref(env, value) } {
-            Ok(inner) => Ok(Ref(inner)),
+            Ok(inner) => Ok(Ref(inner.clone())),
             Err(_) => {
                 let reason = "expected the handle this function takes (a ModelRouter)";
                 Env::from_raw(env).throw_type_error(reason, Some("invalid_input"))?;

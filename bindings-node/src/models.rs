@@ -53,6 +53,7 @@ fn reservation(raw: &str) -> keel::Result<uuid::Uuid> {
 
 /// The model router; make it with `await db.modelRouter()`.
 #[napi]
+#[derive(Clone)]
 pub struct ModelRouter {
     inner: models::ModelRouter,
 }
