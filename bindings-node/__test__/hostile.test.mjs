@@ -1,9 +1,15 @@
 // Every exported function and method, called with hostile values: a failure is always an
 // Error with one of Keel's stable codes (never napi's own status, never the caller's own
-// exception escaping from a getter or a proxy), and nothing crashes or hangs. The exports are
-// enumerated, so a function added later is covered from its first day.
+// exception escaping from a getter or a proxy), nothing crashes or hangs, and calls that fail
+// leave the stored data as it was. The exports are enumerated, so a function added later is
+// covered from its first day.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 import keel from '../index.js'
 
@@ -29,6 +35,32 @@ const HOSTILE = [
   '', '\ud800', 'x\0y', 'a'.repeat(10_000), true, {}, [], cyclic, throwing, proxy,
   10n, Symbol('s'), Buffer.from('a'), () => 1, new Sub(), deep, new Date(NaN),
 ]
+/** Valid values, mixed into random combinations so that calls reach the checks behind the
+ * first argument. */
+const PLAUSIBLE = [randomUUID(), 'copilot', 'web', 'medium', 'claude-sonnet-4-6', 'deal-status', 1.5, { a: 'b' }]
+const SKILLS = new URL('../../skills/', import.meta.url).pathname
+
+/** Every row of every table but the log, read with Python's sqlite3 (Node 20 has none). */
+function snapshot(path) {
+  const dump = [
+    'import json, sqlite3, sys',
+    'c = sqlite3.connect(sys.argv[1])',
+    "names = [r[0] for r in c.execute(\"SELECT name FROM sqlite_master WHERE type = 'table'\")]",
+    "print(json.dumps({n: sorted(map(repr, c.execute(f'SELECT * FROM \"{n}\"'))) for n in names if n != 'system_logs'}))",
+  ].join('\n')
+  return JSON.parse(execFileSync('python3', ['-c', dump, path], { encoding: 'utf8', maxBuffer: 1 << 28 }))
+}
+
+/** A deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 /** Functions whose job is to take anything and never throw (the logger's shape). */
 const NEVER_THROWS = new Set(['debug', 'info', 'warn', 'error', 'createSpan', 'stop', 'fail', 'child'])
 /** Calls that end the handle they are called on. */
@@ -41,38 +73,60 @@ function methods(owner, obj) {
   return names.filter((n) => !n.startsWith('_') && !SKIP.has(n))
 }
 
+async function check(owner, name, fn, args, codes, broken) {
+  try {
+    const out = fn(...args)
+    if (out && typeof out.then === 'function') await out
+  } catch (err) {
+    if (NEVER_THROWS.has(name) || !(err instanceof Error) || !codes.has(err.code)) {
+      broken.push(`${owner}.${name}(${args.map((a) => typeof a).join(', ')}): ${err?.code} ${String(err?.message).slice(0, 80)}`)
+    }
+  }
+}
+
 test('every export keeps the error contract under hostile arguments', async () => {
   const codes = new Set(keel.errorCodes())
-  const db = await keel.connect('sqlite::memory:')
+  const path = join(mkdtempSync(join(tmpdir(), 'keel-hostile-')), 'keel.db')
+  const db = await keel.connect(`sqlite://${path}`)
   const router = await db.modelRouter()
   const skills = await db.skillRegistry()
+  await skills.sync(SKILLS)
+  await router.grantCredits(randomUUID(), 100)
   const logger = db.createLogger('hostile')
   const span = logger.createSpan('hostile')
   const targets = [['module', keel], ['db', db], ['router', router], ['skills', skills], ['logger', logger], ['span', span]]
   const broken = []
   let calls = 0
   const started = Date.now()
+  const before = snapshot(path)
   for (const [owner, obj] of targets) {
     for (const name of methods(owner, obj)) {
       if (owner === 'module' && name === 'connect') continue // a fresh connection per value: covered in errors.test.mjs
       for (const first of HOSTILE) {
-        for (const second of [undefined, first, 'copilot']) {
+        for (const second of [undefined, first]) {
           calls += 1
-          try {
-            const out = obj[name](first, second, first)
-            if (out && typeof out.then === 'function') await out
-          } catch (err) {
-            if (NEVER_THROWS.has(name) || !(err instanceof Error) || !codes.has(err.code)) {
-              broken.push(`${owner}.${name}(${String(typeof first)}): ${err?.code} ${String(err?.message).slice(0, 80)}`)
-            }
-          }
+          await check(owner, name, obj[name].bind(obj), [first, second, first], codes, broken)
         }
+      }
+    }
+  }
+  assert.deepEqual(snapshot(path), before, 'failed calls changed stored data')
+  // Random combinations of hostile and valid values reach the checks behind the first argument.
+  const next = random(20261202)
+  const pool = [...HOSTILE, ...PLAUSIBLE, ...PLAUSIBLE]
+  for (const [owner, obj] of targets) {
+    for (const name of methods(owner, obj)) {
+      if (owner === 'module' && name === 'connect') continue
+      for (let i = 0; i < 30; i += 1) {
+        const args = [0, 1, 2, 3].map(() => pool[Math.floor(next() * pool.length)])
+        calls += 1
+        await check(owner, name, obj[name].bind(obj), args, codes, broken)
       }
     }
   }
   await logger.flush()
   await db.close()
-  assert.ok(calls > 2000, `${calls} calls`)
-  assert.ok(Date.now() - started < 60_000, 'bounded in time')
+  assert.ok(calls > 3000, `${calls} calls`)
+  assert.ok(Date.now() - started < 90_000, 'bounded in time')
   assert.deepEqual(broken.slice(0, 20), [], `${broken.length} calls broke the contract`)
 })

@@ -58,3 +58,38 @@ fn build(py: Python<'_>, err: &keel::Error) -> PyResult<PyErr> {
     out.set_cause(py, cause);
     Ok(out)
 }
+
+/// An argument whose conversion failure raises `keel.InvalidInputError` (code `invalid_input`,
+/// a `TypeError` and a `ValueError`) instead of PyO3's own `TypeError`, `OverflowError` or
+/// `UnicodeEncodeError`, which carry no code. PyO3 renames only exact `TypeError`s, so the
+/// Keel error reaches the caller as it is.
+pub struct Arg<T>(pub T);
+
+impl<T> Arg<T> {
+    /// The value of an optional argument.
+    pub fn opt(arg: Option<Self>) -> Option<T> {
+        arg.map(|a| a.0)
+    }
+}
+
+impl Arg<String> {
+    /// An optional text argument, borrowed.
+    pub fn opt_str(arg: &Option<Self>) -> Option<&str> {
+        arg.as_ref().map(|a| a.0.as_str())
+    }
+}
+
+impl<'a, 'py, T: FromPyObject<'a, 'py>> FromPyObject<'a, 'py> for Arg<T> {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        T::extract(obj).map(Arg).map_err(|err| {
+            let err: PyErr = err.into();
+            let py = obj.py();
+            let message = err.value(py).to_string();
+            let keel = to_py_err(keel::Error::invalid_input("argument", message));
+            keel.set_cause(py, Some(err));
+            keel
+        })
+    }
+}

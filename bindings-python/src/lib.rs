@@ -14,6 +14,7 @@ mod telemetry;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::error::Arg;
 use crate::record::options;
 use crate::runtime::{awaitable, guard};
 use crate::store::PyAppliedMigration;
@@ -127,11 +128,11 @@ impl PyKeel {
 #[pyo3(signature = (url, **options))]
 fn connect<'py>(
     py: Python<'py>,
-    url: String,
+    url: Arg<String>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options: keel::ConnectOptions = guard(|| self::options(options))?;
-    awaitable!(py, url, |url| Ok(PyKeel {
+    awaitable!(py, url.0, |url| Ok(PyKeel {
         inner: keel::Keel::connect_with(&url, options).await?,
     }))
 }
@@ -146,33 +147,12 @@ fn error_codes() -> Vec<&'static str> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", keel::VERSION)?;
     m.add_class::<PyKeel>()?;
-    m.add_class::<store::PyDatabaseUrl>()?;
-    m.add_class::<store::PyAppliedMigration>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
-    m.add_function(wrap_pyfunction!(store::parse_database_url, m)?)?;
-    m.add_function(wrap_pyfunction!(store::mask_url, m)?)?;
-    m.add_class::<telemetry::PyLogger>()?;
-    m.add_class::<telemetry::PySpan>()?;
-    m.add_function(wrap_pyfunction!(telemetry::create_logger, m)?)?;
-    m.add_function(wrap_pyfunction!(telemetry::parse_traceparent, m)?)?;
-    m.add_function(wrap_pyfunction!(telemetry::flush_logs, m)?)?;
-    m.add_function(wrap_pyfunction!(telemetry::redact_secrets, m)?)?;
-    m.add_class::<models::PyModelRouter>()?;
-    m.add_class::<models::PyModelResolution>()?;
-    m.add_class::<models::PyBudgetStatus>()?;
-    m.add_class::<models::PyMovement>()?;
-    m.add_class::<models::PyReservation>()?;
-    m.add_class::<models::PyAgentBudget>()?;
-    m.add_function(wrap_pyfunction!(models::check_agent_budget, m)?)?;
-    m.add("FLEET_AGENT_BUDGETS", models::fleet_agent_budgets(m.py())?)?;
-    m.add_class::<skills::PySkillRegistry>()?;
-    m.add_class::<skills::PyResolvedSkills>()?;
-    m.add_class::<skills::PyResolvedSkill>()?;
-    m.add_function(wrap_pyfunction!(skills::parse_skill, m)?)?;
-    m.add_function(wrap_pyfunction!(skills::validate_skills, m)?)?;
-    m.add_function(wrap_pyfunction!(skills::compile_skill, m)?)?;
-    m.add_function(wrap_pyfunction!(skills::channel_namespaces, m)?)?;
+    store::register(m)?;
+    telemetry::register(m)?;
+    models::register(m)?;
+    skills::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use keel::models::{self, ChargeRequest, ModelRequest, ModelRow, require_uuid};
 
+use crate::error::Arg;
 use crate::record::{options, options_with, record};
 use crate::runtime::{awaitable, guard};
 
@@ -73,15 +74,20 @@ impl PyModelRouter {
     #[pyo3(signature = (feature, tier = None, org_id = None, trace_id = None, *, user_id = None))]
     fn resolve_model(
         &self,
-        feature: &str,
-        tier: Option<&str>,
-        org_id: Option<&str>,
-        trace_id: Option<&str>,
-        user_id: Option<&str>,
+        feature: Arg<&str>,
+        tier: Option<Arg<&str>>,
+        org_id: Option<Arg<&str>>,
+        trace_id: Option<Arg<&str>>,
+        user_id: Option<Arg<&str>>,
     ) -> PyResult<PyModelResolution> {
-        let _ = user_id;
+        let _ = Arg::opt(user_id);
         guard(|| {
-            let request = ModelRequest::from_parts(feature, tier, org_id, trace_id)?;
+            let request = ModelRequest::from_parts(
+                feature.0,
+                Arg::opt(tier),
+                Arg::opt(org_id),
+                Arg::opt(trace_id),
+            )?;
             self.inner.resolve_now(&request).map(Into::into)
         })
     }
@@ -91,11 +97,11 @@ impl PyModelRouter {
     fn record_success<'py>(
         &self,
         py: Python<'py>,
-        model_id: String,
-        provider: Option<String>,
+        model_id: Arg<String>,
+        provider: Option<Arg<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |r| Ok(r
-            .record_model_success(&model_id, provider.as_deref())
+            .record_model_success(&model_id.0, Arg::opt_str(&provider))
             .await
             .as_str()))
     }
@@ -106,21 +112,21 @@ impl PyModelRouter {
     fn record_failure<'py>(
         &self,
         py: Python<'py>,
-        model_id: String,
-        provider: Option<String>,
-        kind: Option<String>,
-        status: Option<f64>,
+        model_id: Arg<String>,
+        provider: Option<Arg<String>>,
+        kind: Option<Arg<String>>,
+        status: Option<Arg<f64>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let report = serde_json::json!({ "kind": kind, "status": status });
+        let report = serde_json::json!({ "kind": Arg::opt(kind), "status": Arg::opt(status) });
         awaitable!(py, self.inner, |r| {
-            let t = r.record_failure_report(&model_id, provider.as_deref(), Some(&report));
+            let t = r.record_failure_report(&model_id.0, Arg::opt_str(&provider), Some(&report));
             Ok(t.await?.as_str())
         })
     }
 
     /// The org's balance and whether it may proceed.
-    fn check_budget<'py>(&self, py: Python<'py>, org_id: &str) -> PyResult<Bound<'py, PyAny>> {
-        let org = guard(|| org(org_id))?;
+    fn check_budget<'py>(&self, py: Python<'py>, org_id: Arg<&str>) -> PyResult<Bound<'py, PyAny>> {
+        let org = guard(|| org(org_id.0))?;
         awaitable!(py, self.inner, |r| Ok(PyBudgetStatus(
             r.check_budget(org).await?
         )))
@@ -132,15 +138,18 @@ impl PyModelRouter {
     fn deduct_credits<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        amount: Option<f64>,
-        resolution: Option<PyRef<'py, PyModelResolution>>,
+        org_id: Arg<&str>,
+        amount: Option<Arg<f64>>,
+        resolution: Option<Arg<PyRef<'py, PyModelResolution>>>,
         charge: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let charge = guard(|| {
-            let fields = [("org_id", org_id.into()), ("amount", amount.into())];
+            let fields = [
+                ("org_id", org_id.0.into()),
+                ("amount", Arg::opt(amount).into()),
+            ];
             let mut request: ChargeRequest = options_with(charge, fields)?;
-            request.resolution = resolution.map(|r| r.0.clone());
+            request.resolution = Arg::opt(resolution).map(|r| r.0.clone());
             self.inner.charge_for(request)
         })?;
         awaitable!(py, self.inner, |r| Ok(PyMovement(r.deduct(&charge).await?)))
@@ -150,13 +159,13 @@ impl PyModelRouter {
     fn reserve_credits<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        estimate: f64,
-        idempotency_key: String,
+        org_id: Arg<&str>,
+        estimate: Arg<f64>,
+        idempotency_key: Arg<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let org = guard(|| org(org_id))?;
+        let org = guard(|| org(org_id.0))?;
         awaitable!(py, self.inner, |r| Ok(PyReservation(
-            r.reserve(org, estimate, &idempotency_key).await?
+            r.reserve(org, estimate.0, &idempotency_key.0).await?
         )))
     }
 
@@ -164,12 +173,12 @@ impl PyModelRouter {
     fn commit_credits<'py>(
         &self,
         py: Python<'py>,
-        reservation_id: &str,
-        actual: f64,
+        reservation_id: Arg<&str>,
+        actual: Arg<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let id = guard(|| reservation(reservation_id))?;
+        let id = guard(|| reservation(reservation_id.0))?;
         awaitable!(py, self.inner, |r| Ok(PyMovement(
-            r.commit(id, actual).await?
+            r.commit(id, actual.0).await?
         )))
     }
 
@@ -177,9 +186,9 @@ impl PyModelRouter {
     fn release_credits<'py>(
         &self,
         py: Python<'py>,
-        reservation_id: &str,
+        reservation_id: Arg<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let id = guard(|| reservation(reservation_id))?;
+        let id = guard(|| reservation(reservation_id.0))?;
         awaitable!(py, self.inner, |r| Ok(PyMovement(r.release(id).await?)))
     }
 
@@ -188,15 +197,15 @@ impl PyModelRouter {
     fn grant_credits<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        amount: f64,
-        kind: Option<String>,
-        idempotency_key: Option<String>,
+        org_id: Arg<&str>,
+        amount: Arg<f64>,
+        kind: Option<Arg<String>>,
+        idempotency_key: Option<Arg<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let org = guard(|| org(org_id))?;
+        let org = guard(|| org(org_id.0))?;
         awaitable!(py, self.inner, |r| {
-            let kind = kind.as_deref().unwrap_or(models::DEFAULT_GRANT_KIND);
-            let moved = r.grant_credits(org, amount, kind, idempotency_key.as_deref());
+            let kind = kind.map_or(models::DEFAULT_GRANT_KIND.to_owned(), |k| k.0);
+            let moved = r.grant_credits(org, amount.0, &kind, Arg::opt_str(&idempotency_key));
             Ok(PyMovement(moved.await?))
         })
     }
@@ -206,14 +215,14 @@ impl PyModelRouter {
     fn set_model<'py>(
         &self,
         py: Python<'py>,
-        feature: &str,
-        tier: &str,
-        provider: &str,
-        model_id: &str,
+        feature: Arg<&str>,
+        tier: Arg<&str>,
+        provider: Arg<&str>,
+        model_id: Arg<&str>,
         row: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let [feature, tier, provider, model_id] =
-            [feature, tier, provider, model_id].map(Value::from);
+            [feature.0, tier.0, provider.0, model_id.0].map(Value::from);
         let named = [
             ("feature", feature),
             ("tier", tier),
@@ -228,11 +237,12 @@ impl PyModelRouter {
     fn set_org_tier<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        feature: &str,
-        tier: &str,
+        org_id: Arg<&str>,
+        feature: Arg<&str>,
+        tier: Arg<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (org, feature, tier) = guard(|| Ok((org(org_id)?, feature.parse()?, tier.parse()?)))?;
+        let (org, feature, tier) =
+            guard(|| Ok((org(org_id.0)?, feature.0.parse()?, tier.0.parse()?)))?;
         awaitable!(py, self.inner, |r| r.set_org_tier(org, feature, tier).await)
     }
 
@@ -265,11 +275,21 @@ pub fn open_router<'py>(
 
 /// A fleet agent's per-run budget (the original `checkAgentBudget`).
 #[pyfunction]
-pub fn check_agent_budget(agent_name: &str, used: f64) -> PyAgentBudget {
-    PyAgentBudget(models::check_agent_budget(agent_name, used))
+pub fn check_agent_budget(agent_name: Arg<&str>, used: Arg<f64>) -> PyAgentBudget {
+    PyAgentBudget(models::check_agent_budget(agent_name.0, used.0))
 }
 
-/// The per-run budgets by agent name (the original `FLEET_AGENT_BUDGETS`, with `default`).
-pub fn fleet_agent_budgets(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    models::fleet_agent_budgets().into_py_dict(py)
+/// Adds this module's classes and functions to `keel._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyModelRouter>()?;
+    m.add_class::<PyModelResolution>()?;
+    m.add_class::<PyBudgetStatus>()?;
+    m.add_class::<PyMovement>()?;
+    m.add_class::<PyReservation>()?;
+    m.add_class::<PyAgentBudget>()?;
+    m.add_function(wrap_pyfunction!(check_agent_budget, m)?)?;
+    m.add(
+        "FLEET_AGENT_BUDGETS",
+        models::fleet_agent_budgets().into_py_dict(m.py())?,
+    )
 }

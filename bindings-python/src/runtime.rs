@@ -13,7 +13,7 @@ use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime};
 
-use crate::error::to_py_err;
+use crate::error::{Arg, to_py_err};
 
 struct ProcessRuntime {
     pid: u32,
@@ -84,10 +84,10 @@ impl Drop for InFlight {
 /// when none is. `keel` registers it with `atexit` at import, so tasks that are handing their
 /// last results to a finished event loop end before the interpreter finalizes.
 #[pyfunction]
-#[pyo3(signature = (timeout = 2.0))]
-pub fn drain_tasks(py: Python<'_>, timeout: f64) -> bool {
+#[pyo3(signature = (timeout = Arg(2.0)), text_signature = "(timeout=2.0)")]
+pub fn drain_tasks(py: Python<'_>, timeout: Arg<f64>) -> bool {
     // A bad timeout does not wait: this runs at exit, where raising helps nobody.
-    let timeout = keel::options::wait_seconds("timeout", timeout).unwrap_or_default();
+    let timeout = keel::options::wait_seconds("timeout", timeout.0).unwrap_or_default();
     py.detach(|| {
         let deadline = std::time::Instant::now() + timeout;
         while IN_FLIGHT.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {

@@ -12,6 +12,7 @@ use pyo3::types::PyDict;
 
 use keel::skills::{self, Channel, OverrideChange, SkillRegistry, SyncOptions};
 
+use crate::error::Arg;
 use crate::json::{Json, dict_to_map, to_json};
 use crate::models::org;
 use crate::record::options;
@@ -46,9 +47,14 @@ fn fs_path(path: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
 
 /// Parses one SKILL.md: `{"skill": {...} | None, "diagnostics": [...]}`.
 #[pyfunction]
-#[pyo3(signature = (text, folder = None, file = "SKILL.md"))]
-pub fn parse_skill(py: Python<'_>, text: &str, folder: Option<&str>, file: &str) -> Json {
-    py.detach(|| Json::of(&skills::parse(file, folder, text.as_bytes())))
+#[pyo3(signature = (text, folder = None, file = Arg("SKILL.md")), text_signature = "(text, folder=None, file='SKILL.md')")]
+pub fn parse_skill(
+    py: Python<'_>,
+    text: Arg<&str>,
+    folder: Option<Arg<&str>>,
+    file: Arg<&str>,
+) -> Json {
+    py.detach(|| Json::of(&skills::parse(file.0, Arg::opt(folder), text.0.as_bytes())))
 }
 
 /// Reads and validates a library folder: `{"skills": [...], "diagnostics": [...]}`.
@@ -62,7 +68,7 @@ pub fn validate_skills(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Json
 #[pyfunction]
 #[pyo3(signature = (text, context, documents = None))]
 pub fn compile_skill(
-    text: &str,
+    text: Arg<&str>,
     context: &Bound<'_, PyAny>,
     documents: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Json> {
@@ -70,16 +76,16 @@ pub fn compile_skill(
     let documents = documents.map_or(serde_json::Value::Null, |d| to_json(d, 0));
     guard(|| {
         Ok(Json::of(&skills::compile_source(
-            text, &context, &documents,
+            text.0, &context, &documents,
         )?))
     })
 }
 
 /// The namespaces a channel sees.
 #[pyfunction]
-pub fn channel_namespaces(channel: &str) -> PyResult<Vec<&'static str>> {
+pub fn channel_namespaces(channel: Arg<&str>) -> PyResult<Vec<&'static str>> {
     guard(|| {
-        Ok(Channel::parse(channel)?
+        Ok(Channel::parse(channel.0)?
             .namespaces()
             .map(|n| n.as_str())
             .to_vec())
@@ -208,8 +214,8 @@ impl PyResolvedSkills {
         self.inner.skills.iter().map(|s| s.key.as_str()).collect()
     }
 
-    fn get(&self, key: &str) -> Option<PyResolvedSkill> {
-        self.inner.get(key).map(skill)
+    fn get(&self, key: Arg<&str>) -> Option<PyResolvedSkill> {
+        self.inner.get(key.0).map(skill)
     }
 
     fn to_dict(&self) -> Json {
@@ -220,8 +226,8 @@ impl PyResolvedSkills {
         self.inner.len()
     }
 
-    fn __contains__(&self, key: &str) -> bool {
-        self.inner.get(key).is_some()
+    fn __contains__(&self, key: Arg<&str>) -> bool {
+        self.inner.get(key.0).is_some()
     }
 
     fn __repr__(&self) -> String {
@@ -256,13 +262,16 @@ impl PySkillRegistry {
 
 #[pymethods]
 impl PySkillRegistry {
-    #[pyo3(signature = (path, *, dry_run = false, prune = false, progress = None))]
+    #[pyo3(
+        signature = (path, *, dry_run = Arg(false), prune = Arg(false), progress = None),
+        text_signature = "($self, path, *, dry_run=False, prune=False, progress=None)"
+    )]
     fn sync<'py>(
         &self,
         py: Python<'py>,
         path: &Bound<'py, PyAny>,
-        dry_run: bool,
-        prune: bool,
+        dry_run: Arg<bool>,
+        prune: Arg<bool>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let path = fs_path(path)?;
@@ -270,7 +279,10 @@ impl PySkillRegistry {
             let report = r
                 .sync(
                     &path,
-                    SyncOptions { dry_run, prune },
+                    SyncOptions {
+                        dry_run: dry_run.0,
+                        prune: prune.0,
+                    },
                     |done, total, item| {
                         if let Some(callback) = &progress {
                             Python::attach(|py| {
@@ -292,93 +304,108 @@ impl PySkillRegistry {
         awaitable!(py, self.inner, |r| Ok(Json::of(&r.list().await?)))
     }
 
-    fn history<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable!(py, self.inner, |r| Ok(Json::of(&r.history(&key).await?)))
+    fn history<'py>(&self, py: Python<'py>, key: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |r| Ok(Json::of(&r.history(&key.0).await?)))
     }
 
     #[pyo3(signature = (key, reason = None))]
     fn deprecate<'py>(
         &self,
         py: Python<'py>,
-        key: String,
-        reason: Option<String>,
+        key: Arg<String>,
+        reason: Option<Arg<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |r| r
-            .deprecate(&key, reason.as_deref())
+            .deprecate(&key.0, Arg::opt_str(&reason))
             .await)
     }
 
-    fn restore<'py>(&self, py: Python<'py>, key: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable!(py, self.inner, |r| r.restore(&key).await)
+    fn restore<'py>(&self, py: Python<'py>, key: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |r| r.restore(&key.0).await)
     }
 
     fn set_enabled<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        key: String,
-        enabled: bool,
+        org_id: Arg<&str>,
+        key: Arg<String>,
+        enabled: Arg<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.change(py, org_id, key, Ok(OverrideChange::Enabled(enabled)))
+        self.change(py, org_id.0, key.0, Ok(OverrideChange::Enabled(enabled.0)))
     }
 
     #[pyo3(signature = (org_id, key, version))]
     fn pin<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        key: String,
-        version: Option<u32>,
+        org_id: Arg<&str>,
+        key: Arg<String>,
+        version: Option<Arg<u32>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.change(py, org_id, key, Ok(OverrideChange::Pin(version)))
+        self.change(
+            py,
+            org_id.0,
+            key.0,
+            Ok(OverrideChange::Pin(Arg::opt(version))),
+        )
     }
 
     #[pyo3(signature = (org_id, key, namespace))]
     fn move_to<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        key: String,
-        namespace: Option<&str>,
+        org_id: Arg<&str>,
+        key: Arg<String>,
+        namespace: Option<Arg<&str>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let namespace = namespace.map(str::parse).transpose();
-        self.change(py, org_id, key, namespace.map(OverrideChange::Namespace))
+        let namespace = Arg::opt(namespace).map(str::parse).transpose();
+        self.change(
+            py,
+            org_id.0,
+            key.0,
+            namespace.map(OverrideChange::Namespace),
+        )
     }
 
     #[pyo3(signature = (org_id, key, skill_md))]
     fn replace<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        key: String,
-        skill_md: Option<String>,
+        org_id: Arg<&str>,
+        key: Arg<String>,
+        skill_md: Option<Arg<String>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.change(py, org_id, key, Ok(OverrideChange::Replace(skill_md)))
+        self.change(
+            py,
+            org_id.0,
+            key.0,
+            Ok(OverrideChange::Replace(Arg::opt(skill_md))),
+        )
     }
 
     fn set_org_context<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        context: &Bound<'py, PyDict>,
+        org_id: Arg<&str>,
+        context: Arg<Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let org = guard(|| org(org_id))?;
-        let context = serde_json::Value::Object(dict_to_map(context, 0));
+        let org = guard(|| org(org_id.0))?;
+        let context = serde_json::Value::Object(dict_to_map(&context.0, 0));
         awaitable!(py, self.inner, |r| r.set_org_context(org, context).await)
     }
 
-    fn org_context<'py>(&self, py: Python<'py>, org_id: &str) -> PyResult<Bound<'py, PyAny>> {
-        let org = guard(|| org(org_id))?;
+    fn org_context<'py>(&self, py: Python<'py>, org_id: Arg<&str>) -> PyResult<Bound<'py, PyAny>> {
+        let org = guard(|| org(org_id.0))?;
         awaitable!(py, self.inner, |r| Ok(Json(r.org_context(org).await?)))
     }
 
     fn resolve_skills<'py>(
         &self,
         py: Python<'py>,
-        org_id: &str,
-        channel: &str,
+        org_id: Arg<&str>,
+        channel: Arg<&str>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (org, channel) = guard(|| Ok((org(org_id)?, Channel::parse(channel)?)))?;
+        let (org, channel) = guard(|| Ok((org(org_id.0)?, Channel::parse(channel.0)?)))?;
         if let Some(inner) = self.inner.cached(org, channel) {
             return ready(py, PyResolvedSkills { inner });
         }
@@ -388,8 +415,8 @@ impl PySkillRegistry {
     }
 
     /// The cached view, or None; never waits (for hot paths that may fall back to awaiting).
-    fn cached(&self, org_id: &str, channel: &str) -> PyResult<Option<PyResolvedSkills>> {
-        let (org, channel) = guard(|| Ok((org(org_id)?, Channel::parse(channel)?)))?;
+    fn cached(&self, org_id: Arg<&str>, channel: Arg<&str>) -> PyResult<Option<PyResolvedSkills>> {
+        let (org, channel) = guard(|| Ok((org(org_id.0)?, Channel::parse(channel.0)?)))?;
         Ok(self
             .inner
             .cached(org, channel)
@@ -411,4 +438,15 @@ pub fn open_registry<'py>(
     awaitable!(py, keel, |keel| Ok(PySkillRegistry {
         inner: SkillRegistry::open(&keel, options).await?,
     }))
+}
+
+/// Adds this module's classes and functions to `keel._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySkillRegistry>()?;
+    m.add_class::<PyResolvedSkills>()?;
+    m.add_class::<PyResolvedSkill>()?;
+    m.add_function(wrap_pyfunction!(parse_skill, m)?)?;
+    m.add_function(wrap_pyfunction!(validate_skills, m)?)?;
+    m.add_function(wrap_pyfunction!(compile_skill, m)?)?;
+    m.add_function(wrap_pyfunction!(channel_namespaces, m)?)
 }

@@ -2,6 +2,7 @@
 
 use pyo3::prelude::*;
 
+use crate::error::Arg;
 use crate::record::record;
 use crate::runtime::guard;
 
@@ -31,12 +32,20 @@ record! {
 
 /// Parses a database URL; raises `keel.InvalidUrlError` if Keel does not accept it.
 #[pyfunction]
-pub fn parse_database_url(url: &str) -> PyResult<PyDatabaseUrl> {
-    guard(|| keel::DatabaseUrl::parse(url)).map(PyDatabaseUrl)
+pub fn parse_database_url(url: Arg<&str>) -> PyResult<PyDatabaseUrl> {
+    guard(|| keel::DatabaseUrl::parse(url.0)).map(PyDatabaseUrl)
 }
 
 /// Replaces any password in `url` with `***`.
 #[pyfunction]
-pub fn mask_url(url: &str) -> String {
-    keel::mask_url(url)
+pub fn mask_url(url: Arg<&str>) -> String {
+    keel::mask_url(url.0)
+}
+
+/// Adds this module's classes and functions to `keel._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyDatabaseUrl>()?;
+    m.add_class::<PyAppliedMigration>()?;
+    m.add_function(wrap_pyfunction!(parse_database_url, m)?)?;
+    m.add_function(wrap_pyfunction!(mask_url, m)?)
 }

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
+use crate::error::Arg;
 use crate::json::{dict_to_map, to_json};
 use crate::runtime::{future_into_py, guard, runtime};
 
@@ -293,16 +294,16 @@ fn flush_at_exit(py: Python<'_>) {
 /// for at most `timeout` seconds; returns how many finished. For sync shutdown code; the
 /// first logger of a process also registers it with `atexit`.
 #[pyfunction]
-#[pyo3(signature = (timeout = 5.0))]
-pub fn flush_logs(py: Python<'_>, timeout: f64) -> PyResult<usize> {
-    let timeout = guard(|| keel::options::wait_seconds("timeout", timeout))?;
+#[pyo3(signature = (timeout = Arg(5.0)), text_signature = "(timeout=5.0)")]
+pub fn flush_logs(py: Python<'_>, timeout: Arg<f64>) -> PyResult<usize> {
+    let timeout = guard(|| keel::options::wait_seconds("timeout", timeout.0))?;
     Ok(py.detach(|| runtime().block_on(telemetry::flush_all(timeout))))
 }
 
 /// Parses a W3C `traceparent`; `None` when it is not valid.
 #[pyfunction]
-pub fn parse_traceparent(header: &str) -> Option<(String, String, bool)> {
-    telemetry::TraceParent::parse(header).map(|p| {
+pub fn parse_traceparent(header: Arg<&str>) -> Option<(String, String, bool)> {
+    telemetry::TraceParent::parse(header.0).map(|p| {
         (
             p.trace_id.to_string(),
             p.parent_span_id.to_string(),
@@ -313,6 +314,16 @@ pub fn parse_traceparent(header: &str) -> Option<(String, String, bool)> {
 
 /// Redacts secrets inside a string (API keys, bearer tokens, JWTs).
 #[pyfunction]
-pub fn redact_secrets(text: &str) -> String {
-    telemetry::redact_secrets(text).unwrap_or_else(|| text.to_owned())
+pub fn redact_secrets(text: Arg<&str>) -> String {
+    telemetry::redact_secrets(text.0).unwrap_or_else(|| text.0.to_owned())
+}
+
+/// Adds this module's classes and functions to `keel._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyLogger>()?;
+    m.add_class::<PySpan>()?;
+    m.add_function(wrap_pyfunction!(create_logger, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_traceparent, m)?)?;
+    m.add_function(wrap_pyfunction!(flush_logs, m)?)?;
+    m.add_function(wrap_pyfunction!(redact_secrets, m)?)
 }

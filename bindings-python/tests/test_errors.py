@@ -25,7 +25,7 @@ async def test_wrong_option_types_are_type_errors() -> None:
 
 @pytest.mark.parametrize("bad", [-1, 2**40])
 async def test_out_of_range_integer_is_rejected(bad: int) -> None:
-    with pytest.raises((OverflowError, TypeError, ValueError)):
+    with pytest.raises(keel.InvalidInputError):
         await keel.connect("sqlite::memory:", max_connections=bad)
 
 
@@ -41,8 +41,20 @@ async def test_out_of_range_values_are_invalid_input() -> None:
 
 
 def test_lone_surrogate_is_rejected_not_crashed() -> None:
-    with pytest.raises(UnicodeEncodeError):
+    with pytest.raises(keel.InvalidInputError) as info:
         keel.mask_url("postgres://u:\udcff@h/db")
+    assert isinstance(info.value.__cause__, UnicodeEncodeError)
+
+
+@pytest.mark.parametrize("bad", [42, None, b"postgres://h/db", "\udcff", 2**70])
+def test_an_argument_of_the_wrong_type_is_a_keel_error(bad: Any) -> None:
+    """PyO3's own TypeError, OverflowError and UnicodeEncodeError become InvalidInputError."""
+    with pytest.raises(keel.InvalidInputError) as info:
+        keel.parse_database_url(bad)
+    assert info.value.code == "invalid_input"
+    if not isinstance(bad, int):  # an int is a valid float
+        with pytest.raises(keel.InvalidInputError):
+            keel.check_agent_budget("agent", bad)
 
 
 def test_invalid_url_error_names_the_field() -> None:

@@ -247,6 +247,23 @@ impl Error {
     }
 }
 
+impl Error {
+    /// A storage error that says the database was not reached (an I/O or TLS failure, or no
+    /// connection within the pool's timeout) becomes [`Error::Connection`] to `masked_url`;
+    /// anything else is returned unchanged.
+    pub fn unreachable_as_connection(self, masked_url: &str) -> Self {
+        match self {
+            Error::Storage(
+                source @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut),
+            ) => Error::Connection {
+                url: masked_url.to_owned(),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         match err {

@@ -162,9 +162,13 @@ impl Keel {
     /// Round-trips `SELECT 1`.
     ///
     /// # Errors
-    /// [`Error::Storage`] when the database does not answer.
+    /// [`Error::Connection`] when the database cannot be reached (refused, reset, timed out
+    /// waiting for a connection); [`Error::Storage`] when it answers with an error.
     pub async fn ping(&self) -> Result<()> {
-        self.pool()?.ping().await
+        self.pool()?
+            .ping()
+            .await
+            .map_err(|err| err.unreachable_as_connection(&self.inner.url.masked))
     }
 
     /// The process-wide log writer into this database's `system_logs`, started on first use

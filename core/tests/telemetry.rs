@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{on_each_backend, pg_admin_url};
+use common::{PrivatePostgres, on_each_backend};
 use keel::telemetry::{
     Destination, Level, LogEvent, LogFilter, Logger, LoggerOptions, Sink, SinkOptions,
 };
@@ -366,31 +366,8 @@ async fn retention_deletes_in_batches_per_level() {
 /// written after recovery up to the bound, and rows + dropped = emitted exactly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_outage_under_load_loses_nothing_silently() {
-    let _ = pg_admin_url(); // the suite's server must exist; this test runs a private one
-    let state = std::env::temp_dir().join(format!("keel-outage-{}", std::process::id()));
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg.sh");
-    let pg = |command: &str| {
-        let out = std::process::Command::new(&script)
-            .arg(command)
-            .env("KEEL_PG_STATE", &state)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pg.sh {command}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
-    pg("start");
-    struct Stop<F: Fn(&str) -> String>(F);
-    impl<F: Fn(&str) -> String> Drop for Stop<F> {
-        fn drop(&mut self) {
-            (self.0)("stop");
-        }
-    }
-    let guard = Stop(pg);
-    let url = (guard.0)("url");
+    let pg = PrivatePostgres::start("keel-outage");
+    let url = pg.url();
 
     let keel = Keel::connect_with(
         &url,
@@ -429,9 +406,15 @@ async fn postgres_outage_under_load_loses_nothing_silently() {
         })
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
-    (guard.0)("pause");
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    (guard.0)("resume");
+    pg.run("pause");
+    let during = tokio::time::Instant::now();
+    let err = keel
+        .ping()
+        .await
+        .expect_err("ping while the server is down");
+    assert_eq!(err.code(), "connection", "{err}");
+    tokio::time::sleep(Duration::from_secs(10).saturating_sub(during.elapsed())).await;
+    pg.run("resume");
     let emitted = producer.await.unwrap();
     let stats = tokio::time::timeout(Duration::from_secs(60), sink.flush())
         .await
@@ -468,5 +451,5 @@ async fn postgres_outage_under_load_loses_nothing_silently() {
         "the drop count is logged once writes succeed again"
     );
     keel.close().await;
-    drop(guard);
+    drop(pg);
 }

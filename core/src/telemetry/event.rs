@@ -137,7 +137,7 @@ impl Metadata {
     pub fn sanitized(self, limits: &MetadataLimits) -> Map<String, Value> {
         let map = match self {
             Metadata::Fields(map) => map,
-            Metadata::Json(text) => match serde_json::from_str::<Value>(&text) {
+            Metadata::Json(text) => match parse_nested(&text) {
                 Ok(Value::Object(map)) => map,
                 Ok(other) => Map::from_iter([("value".to_owned(), other)]),
                 Err(_) => Map::from_iter([("value".to_owned(), Value::String(text.into()))]),
@@ -149,6 +149,59 @@ impl Metadata {
             sanitize_metadata(map, limits)
         }
     }
+}
+
+/// Nesting kept by [`parse_nested`]; below serde_json's recursion limit (128), above the
+/// metadata limit that sanitizing applies afterwards.
+const PARSE_DEPTH: usize = 64;
+
+/// Parses JSON text of any nesting depth. Text nested deeper than serde_json parses (128) is
+/// first cut at [`PARSE_DEPTH`], each deeper array or object becoming `"[depth limit]"`, so
+/// deep metadata is still parsed, redacted and capped instead of being stored as raw text.
+pub(crate) fn parse_nested(text: &str) -> serde_json::Result<Value> {
+    serde_json::from_str(text).or_else(|err| match cut_depth(text, PARSE_DEPTH) {
+        Some(cut) => serde_json::from_str(&cut),
+        None => Err(err),
+    })
+}
+
+/// `text` with every array or object opened below `limit` levels replaced by
+/// `"[depth limit]"`; `None` when nothing was that deep (the text failed for another reason).
+fn cut_depth(text: &str, limit: usize) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let (mut depth, mut in_string, mut escaped, mut skip_from) = (0usize, false, false, None);
+    let mut cut = false;
+    for (at, c) in text.char_indices() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '{' || c == '[' {
+            depth += 1;
+            if depth > limit && skip_from.is_none() {
+                skip_from = Some(depth);
+                out.push_str("\"[depth limit]\"");
+                cut = true;
+            }
+        } else if c == '}' || c == ']' {
+            if skip_from == Some(depth) {
+                skip_from = None;
+                depth = depth.saturating_sub(1);
+                continue;
+            }
+            depth = depth.saturating_sub(1);
+        }
+        if skip_from.is_none() {
+            out.push_str(&text[at..at + c.len_utf8()]);
+        }
+    }
+    cut.then_some(out)
 }
 
 /// The span fields of a span's stop event.
@@ -369,7 +422,53 @@ impl IdField {
 
 #[cfg(test)]
 mod tests {
-    use super::ShortText;
+    use super::{Metadata, ShortText, parse_nested};
+    use crate::telemetry::redact::MetadataLimits;
+    use serde_json::{Value, json};
+
+    fn nested(levels: usize, inner: &str) -> String {
+        format!("{}{inner}{}", "[".repeat(levels), "]".repeat(levels))
+    }
+
+    #[test]
+    fn metadata_nested_past_the_parser_limit_is_parsed_and_redacted() {
+        let secret = r#"{"password":"hunter2","note":"x\"]}["}"#;
+        let text = format!(r#"{{"deep":{},"password":"hunter2"}}"#, nested(300, secret));
+        assert!(
+            serde_json::from_str::<Value>(&text).is_err(),
+            "deeper than serde_json parses"
+        );
+        let map = Metadata::Json(text.into()).sanitized(&MetadataLimits::default());
+        let stored = serde_json::to_string(&map).unwrap();
+        assert!(!stored.contains("hunter2"), "{stored}");
+        assert!(stored.contains("[depth limit]"), "{stored}");
+        assert!(
+            map.contains_key("deep"),
+            "stored as fields, not raw text: {stored}"
+        );
+    }
+
+    #[test]
+    fn parse_nested_keeps_shallow_text_and_strings_with_brackets() {
+        let text = r#"{"a":"[[[{{\"","b":[1,{"c":2}]}"#;
+        assert_eq!(
+            parse_nested(text).unwrap(),
+            serde_json::from_str::<Value>(text).unwrap()
+        );
+        let deep = parse_nested(&nested(200, "1")).unwrap();
+        let mut level = &deep;
+        let mut depth = 0;
+        while let Value::Array(items) = level {
+            level = &items[0];
+            depth += 1;
+        }
+        assert_eq!(depth, 64);
+        assert_eq!(level, &json!("[depth limit]"));
+        assert!(
+            parse_nested("{\"a\":").is_err(),
+            "broken text stays an error"
+        );
+    }
 
     #[test]
     fn short_text_keeps_every_length_whole() {

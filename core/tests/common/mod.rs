@@ -75,3 +75,47 @@ where
         keel.close().await;
     }
 }
+
+/// A PostgreSQL server of one test's own (`scripts/pg.sh` with a private state folder), for
+/// tests that stop and start it. Stopped and deleted on drop.
+pub struct PrivatePostgres {
+    state: PathBuf,
+}
+
+impl PrivatePostgres {
+    /// Starts the server. The suite's server must exist too (storage tests never skip).
+    pub fn start(name: &str) -> Self {
+        let _ = pg_admin_url();
+        let state = std::env::temp_dir().join(unique_name(name));
+        let pg = PrivatePostgres { state };
+        pg.run("start");
+        pg
+    }
+
+    /// Runs `scripts/pg.sh <command>` on this server and returns what it printed.
+    pub fn run(&self, command: &str) -> String {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg.sh");
+        let out = std::process::Command::new(&script)
+            .arg(command)
+            .env("KEEL_PG_STATE", &self.state)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg.sh {command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// The superuser URL.
+    pub fn url(&self) -> String {
+        self.run("url")
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        self.run("stop");
+    }
+}

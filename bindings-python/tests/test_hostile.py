@@ -1,0 +1,230 @@
+"""Every public function and method of ``keel._native``, called with hostile values.
+
+A failure is always a :class:`keel.KeelError` with one of Keel's stable codes (never PyO3's own
+``TypeError``/``OverflowError``/``UnicodeEncodeError``, never ``PanicException``, never the
+caller's own exception escaping from a dunder method); nothing crashes or hangs; and calls that
+fail leave the stored data as it was. Functions and methods are enumerated from the module, so
+an export added later is covered from its first day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import pathlib
+import random
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import keel
+from keel import _native
+
+SKILLS = pathlib.Path(__file__).resolve().parents[2] / "skills"
+
+
+class Throwing:
+    """Every conversion hook raises."""
+
+    def _boom(self, *args: Any) -> Any:
+        raise RuntimeError("hostile dunder")
+
+    __str__ = __repr__ = __fspath__ = __index__ = __float__ = __int__ = _boom  # type: ignore[assignment]
+    __len__ = __iter__ = __getitem__ = __hash__ = __bool__ = _boom  # type: ignore[assignment]
+
+
+class HostileStr(str):
+    def __str__(self) -> str:
+        raise RuntimeError("hostile str")
+
+    def __hash__(self) -> int:
+        raise RuntimeError("hostile hash")
+
+
+class HostileFloat(float):
+    def __float__(self) -> float:
+        raise RuntimeError("hostile float")
+
+
+class HostileDict(dict[str, Any]):
+    def keys(self) -> Any:
+        raise RuntimeError("hostile keys")
+
+    def items(self) -> Any:
+        raise RuntimeError("hostile items")
+
+
+def _cyclic() -> tuple[list[Any], dict[str, Any]]:
+    as_list: list[Any] = []
+    as_list.append(as_list)
+    as_dict: dict[str, Any] = {}
+    as_dict["self"] = as_dict
+    return as_list, as_dict
+
+
+def _deep(levels: int) -> list[Any]:
+    out: list[Any] = []
+    for _ in range(levels):
+        out = [out]
+    return out
+
+
+CYCLIC_LIST, CYCLIC_DICT = _cyclic()
+HOSTILE: list[Any] = [
+    None, float("nan"), float("inf"), float("-inf"), -1, 0, -(2**63) - 1, 2**64, 2**31, 1e308,
+    True, "", "\udc80", "x\x00y", "a" * 10_000, b"bytes", bytearray(b"ba"), [], {}, (),
+    CYCLIC_LIST, CYCLIC_DICT, _deep(2_000), object(), Throwing(), HostileStr("copilot"),
+    HostileFloat(1.5), HostileDict(a=1), {"\udc80": 1}, {1: 2}, pathlib.Path("\udc80"),
+    (i for i in range(3)), lambda: 1, 1 + 2j, {"model_id": Throwing()},
+]
+#: Values that are valid for a parameter of this name, so random combinations get past the
+#: first argument and reach the checks behind it.
+PLAUSIBLE: dict[str, list[Any]] = {
+    "org_id": [str(uuid.uuid4())],
+    "feature": ["copilot", "fleet_agent"],
+    "tier": ["medium", "high"],
+    "channel": ["web", "slack"],
+    "model_id": ["claude-sonnet-4-6"],
+    "provider": ["anthropic"],
+    "key": ["deal-status"],
+    "amount": [1.0, 10.0],
+    "estimate": [1.0],
+    "actual": [2.0],
+    "text": ["---\nname: x\ndescription: y\n---\nbody ${a}\n"],
+    "context": [{"a": "b"}],
+    "url": ["sqlite::memory:"],
+    "path": [str(SKILLS)],
+}
+#: Logger methods take anything and never raise.
+NEVER_RAISES = {"debug", "info", "warn", "error", "create_span", "stop", "fail", "child", "log"}
+#: Calls that end the handle they are called on, or change what the rest of the process logs
+#: to (and take no argument to be hostile with).
+SKIP = {"close", "install_log_sink"}
+
+
+def callables(owner: str, obj: Any) -> Iterator[tuple[str, Callable[..., Any]]]:
+    for name in dir(obj):
+        if name.startswith("_") or name in SKIP or (owner == "module" and name == "connect"):
+            continue
+        value = getattr(obj, name)
+        if callable(value) and not inspect.isclass(value):
+            yield name, value
+
+
+def arguments(fn: Callable[..., Any], pick: Callable[[str], Any]) -> tuple[list[Any], dict[str, Any]]:
+    """Positional and keyword arguments for every parameter of `fn`, each from `pick(name)`."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            args.append(pick(param.name))
+        elif param.kind == param.KEYWORD_ONLY:
+            kwargs[param.name] = pick(param.name)
+        elif param.kind == param.VAR_KEYWORD:
+            kwargs["max_connections"] = pick("max_connections")
+            kwargs["no_such_option"] = pick("no_such_option")
+    return args, kwargs
+
+
+async def call(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> BaseException | None:
+    try:
+        out = fn(*args, **kwargs)
+        if inspect.isawaitable(out):
+            await asyncio.wait_for(out, timeout=20)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"{fn.__qualname__} hung") from None
+    except BaseException as err:  # noqa: BLE001 (the point: nothing but KeelError may escape)
+        return err
+    return None
+
+
+def snapshot(path: pathlib.Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every Keel table but the log (which logging calls append to)."""
+    with sqlite3.connect(path) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            name: sorted(map(repr, conn.execute(f'SELECT * FROM "{name}"')))  # type: ignore[misc]
+            for name in names
+            if name != "system_logs"
+        }
+
+
+async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
+    router = await db.model_router()
+    skills = await db.skill_registry()
+    await skills.sync(str(SKILLS))
+    org = str(uuid.uuid4())
+    await router.grant_credits(org, 100.0)
+    view = await skills.resolve_skills(org, "web")
+    logger = db.create_logger("hostile")
+    return [
+        ("module", _native), ("db", db), ("router", router), ("skills", skills),
+        ("resolution", router.resolve_model("copilot")), ("view", view),
+        ("skill", view.skills[0]), ("logger", logger), ("span", logger.create_span("hostile")),
+        ("url", keel.parse_database_url("sqlite::memory:")),
+    ]
+
+
+def contract(owner: str, name: str, err: BaseException | None, codes: set[str]) -> str | None:
+    """What is wrong with how a call failed, or None."""
+    if err is None:
+        return None
+    if name in NEVER_RAISES:
+        return f"{owner}.{name} raised {type(err).__name__}: {err}"[:160]
+    if not isinstance(err, keel.KeelError) or err.code not in codes:
+        return f"{owner}.{name}: {type(err).__name__}: {err}"[:160]
+    return None
+
+
+async def test_every_export_keeps_the_error_contract(tmp_path: pathlib.Path) -> None:
+    codes = set(keel.error_codes())
+    path = tmp_path / "hostile.db"
+    db = await keel.connect(f"sqlite://{path}")
+    started = time.monotonic()
+    try:
+        objects = await targets(db)
+        before = snapshot(path)
+        broken: list[str] = []
+        calls = 0
+        # Every parameter hostile at once: each call must fail cleanly, and leave no trace.
+        for owner, obj in objects:
+            for name, fn in callables(owner, obj):
+                for value in HOSTILE:
+                    args, kwargs = arguments(fn, lambda _: value)
+                    calls += 1
+                    if problem := contract(owner, name, await call(fn, args, kwargs), codes):
+                        broken.append(problem)
+        assert snapshot(path) == before, "failed calls changed stored data"
+        # Random combinations of hostile and plausible values reach the later checks.
+        rng = random.Random(20261202)
+        for owner, obj in objects:
+            for name, fn in callables(owner, obj):
+                for _ in range(40):
+                    pick = lambda p: rng.choice(HOSTILE + PLAUSIBLE.get(p, []) * 8)  # noqa: E731
+                    args, kwargs = arguments(fn, pick)
+                    calls += 1
+                    if problem := contract(owner, name, await call(fn, args, kwargs), codes):
+                        broken.append(problem)
+        assert calls > 3_000, calls
+        assert broken[:20] == [], f"{len(broken)} of {calls} calls broke the contract"
+        assert time.monotonic() - started < 90, "bounded in time"
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: type(v).__name__)
+async def test_connect_with_hostile_values_is_a_keel_error(value: Any) -> None:
+    """`connect` is left out above (each value would open a database); here each hostile value
+    goes to the URL and to each option."""
+    for url, options in [(value, {}), ("sqlite::memory:", {"max_connections": value}),
+                         ("sqlite::memory:", {"connect_timeout": value})]:
+        try:
+            db = await asyncio.wait_for(_native.connect(url, **options), timeout=20)
+        except keel.KeelError as err:
+            assert err.code in keel.error_codes(), repr(err)
+        else:  # a value that is valid there (None for an option) connects
+            await db.close()
