@@ -99,6 +99,7 @@ test('every export keeps the error contract under hostile arguments', async () =
   let calls = 0
   const started = Date.now()
   const before = snapshot(path)
+  assert.ok(before.platform_skills.length >= 32 && before.org_credit_balance.length === 1, 'the snapshot reads the rows')
   for (const [owner, obj] of targets) {
     for (const name of methods(owner, obj)) {
       if (owner === 'module' && name === 'connect') continue // a fresh connection per value: covered in errors.test.mjs

@@ -51,7 +51,6 @@ pub fn panic_sync(message: Arg<String>) -> Outcome<()> {
 
 /// Panics inside a core future; rejects with `code: "internal"`.
 #[napi(js_name = "_panicAsync", skip_typescript)]
-pub async fn panic_async(message: Arg<String>) -> napi::Result<Outcome<()>> {
-    let message = message.0;
+pub async fn panic_async(Arg(message): Arg<String>) -> napi::Result<Outcome<()>> {
     guard_async(async move { keel::ffi_probe::panic_now(&message) }).await
 }

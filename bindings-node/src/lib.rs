@@ -148,8 +148,7 @@ impl Keel {
     ts_args_type = "url: string, options?: ConnectOptions | null",
     ts_return_type = "Promise<Keel>"
 )]
-pub async fn connect(url: Arg<String>, options: Option<Json>) -> napi::Result<Outcome<Keel>> {
-    let url = url.0;
+pub async fn connect(Arg(url): Arg<String>, options: Option<Json>) -> napi::Result<Outcome<Keel>> {
     run!((), |_unit| {
         let options = self::options(options, "options")?;
         let inner = keel::Keel::connect_with(&url, options).await?;

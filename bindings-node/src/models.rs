@@ -91,10 +91,9 @@ impl ModelRouter {
     )]
     pub async fn record_success(
         &self,
-        model_id: Arg<String>,
+        Arg(model_id): Arg<String>,
         provider: Option<Arg<String>>,
     ) -> napi::Result<Outcome<&'static str>> {
-        let model_id = model_id.0;
         let provider = provider.map(|v| v.0);
         run!(self.inner, |r| Ok(r
             .record_model_success(&model_id, provider.as_deref())
@@ -130,8 +129,10 @@ impl ModelRouter {
         ts_args_type = "orgId: string",
         ts_return_type = "Promise<BudgetStatus>"
     )]
-    pub async fn check_budget(&self, org_id: Arg<String>) -> napi::Result<Outcome<BudgetStatus>> {
-        let org_id = org_id.0;
+    pub async fn check_budget(
+        &self,
+        Arg(org_id): Arg<String>,
+    ) -> napi::Result<Outcome<BudgetStatus>> {
         run!(self.inner, |r| Ok(r
             .check_budget(org(&org_id)?)
             .await?
@@ -159,13 +160,10 @@ impl ModelRouter {
     )]
     pub async fn reserve_credits(
         &self,
-        org_id: Arg<String>,
-        estimate: Arg<f64>,
-        idempotency_key: Arg<String>,
+        Arg(org_id): Arg<String>,
+        Arg(estimate): Arg<f64>,
+        Arg(idempotency_key): Arg<String>,
     ) -> napi::Result<Outcome<Value>> {
-        let org_id = org_id.0;
-        let estimate = estimate.0;
-        let idempotency_key = idempotency_key.0;
         run!(self.inner, |r| Ok(record(
             &r.reserve(org(&org_id)?, estimate, &idempotency_key).await?
         )))
@@ -178,11 +176,9 @@ impl ModelRouter {
     )]
     pub async fn commit_credits(
         &self,
-        reservation_id: Arg<String>,
-        actual: Arg<f64>,
+        Arg(reservation_id): Arg<String>,
+        Arg(actual): Arg<f64>,
     ) -> napi::Result<Outcome<Value>> {
-        let reservation_id = reservation_id.0;
-        let actual = actual.0;
         run!(self.inner, |r| Ok(record(
             &r.commit(reservation(&reservation_id)?, actual).await?
         )))
@@ -195,9 +191,8 @@ impl ModelRouter {
     )]
     pub async fn release_credits(
         &self,
-        reservation_id: Arg<String>,
+        Arg(reservation_id): Arg<String>,
     ) -> napi::Result<Outcome<Value>> {
-        let reservation_id = reservation_id.0;
         run!(self.inner, |r| Ok(record(
             &r.release(reservation(&reservation_id)?).await?
         )))
@@ -210,13 +205,11 @@ impl ModelRouter {
     )]
     pub async fn grant_credits(
         &self,
-        org_id: Arg<String>,
-        amount: Arg<f64>,
+        Arg(org_id): Arg<String>,
+        Arg(amount): Arg<f64>,
         kind: Option<Arg<String>>,
         idempotency_key: Option<Arg<String>>,
     ) -> napi::Result<Outcome<Value>> {
-        let org_id = org_id.0;
-        let amount = amount.0;
         let kind = kind.map(|v| v.0);
         let idempotency_key = idempotency_key.map(|v| v.0);
         run!(self.inner, |r| {
@@ -243,13 +236,10 @@ impl ModelRouter {
     )]
     pub async fn set_org_tier(
         &self,
-        org_id: Arg<String>,
-        feature: Arg<String>,
-        tier: Arg<String>,
+        Arg(org_id): Arg<String>,
+        Arg(feature): Arg<String>,
+        Arg(tier): Arg<String>,
     ) -> napi::Result<Outcome<()>> {
-        let org_id = org_id.0;
-        let feature = feature.0;
-        let tier = tier.0;
         run!(self.inner, |r| {
             r.set_org_tier(org(&org_id)?, feature.parse()?, tier.parse()?)
                 .await
@@ -282,10 +272,9 @@ pub async fn open_router(
     ts_return_type = "Promise<ModelResolution>"
 )]
 pub async fn resolve_model(
-    router: Ref<ModelRouter>,
+    Ref(router): Ref<ModelRouter>,
     request: Json,
 ) -> napi::Result<Outcome<FastResolution>> {
-    let router = router.0;
     run!(router.inner, |r| {
         let request: ModelRequest = options(Some(request), "request")?;
         Ok(FastResolution(r.resolve(&request).await?))
@@ -294,9 +283,7 @@ pub async fn resolve_model(
 
 /// The original `recordSuccess(client, modelId)`; never rejects.
 #[napi(ts_args_type = "router: ModelRouter, modelId: string")]
-pub async fn record_success(router: Ref<ModelRouter>, model_id: Arg<String>) {
-    let router = router.0;
-    let model_id = model_id.0;
+pub async fn record_success(Ref(router): Ref<ModelRouter>, Arg(model_id): Arg<String>) {
     let r = router.inner.clone();
     let _ =
         crate::error::guard_async(async move { Ok(r.record_model_success(&model_id, None).await) })
@@ -312,12 +299,10 @@ pub async fn record_success(router: Ref<ModelRouter>, model_id: Arg<String>) {
 )]
 pub fn record_failure(
     env: Env,
-    router: Ref<ModelRouter>,
-    model_id: Arg<String>,
+    Ref(router): Ref<ModelRouter>,
+    Arg(model_id): Arg<String>,
     err: Option<Unknown<'_>>,
 ) -> Outcome<AsyncBlock<Outcome<()>>> {
-    let router = router.0;
-    let model_id = model_id.0;
     let report = shallow(err.as_ref());
     let r = router.inner.clone();
     Outcome(spawn(&env, async move {
@@ -335,13 +320,11 @@ pub fn record_failure(
     ts_return_type = "Promise<BudgetStatus>"
 )]
 pub async fn check_budget(
-    router: Ref<ModelRouter>,
+    Ref(router): Ref<ModelRouter>,
     user_id: Option<Arg<String>>,
-    org_id: Arg<String>,
+    Arg(org_id): Arg<String>,
 ) -> napi::Result<Outcome<BudgetStatus>> {
-    let router = router.0;
     let user_id = user_id.map(|v| v.0);
-    let org_id = org_id.0;
     let _ = user_id;
     run!(router.inner, |r| Ok(r
         .check_budget(org(&org_id)?)
@@ -359,7 +342,7 @@ pub async fn check_budget(
 )]
 #[allow(clippy::too_many_arguments)] // the original's positional shape
 pub async fn deduct_credits(
-    router: Ref<ModelRouter>,
+    Ref(router): Ref<ModelRouter>,
     user_id: Option<Arg<String>>,
     org_id: Arg<String>,
     resolution: Json,
@@ -367,7 +350,6 @@ pub async fn deduct_credits(
     agent_name: Option<Arg<String>>,
     idempotency_key: Option<Arg<String>>,
 ) -> napi::Result<Outcome<f64>> {
-    let router = router.0;
     let (agent_name, idempotency_key) = (agent_name.map(|a| a.0), idempotency_key.map(|k| k.0));
     let request = object([
         ("userId", user_id.map(|u| u.0).into()),
@@ -388,9 +370,7 @@ pub async fn deduct_credits(
     ts_args_type = "agentName: string, used: number",
     ts_return_type = "AgentBudget"
 )]
-pub fn check_agent_budget(agent_name: Arg<String>, used: Arg<f64>) -> Value {
-    let agent_name = agent_name.0;
-    let used = used.0;
+pub fn check_agent_budget(Arg(agent_name): Arg<String>, Arg(used): Arg<f64>) -> Value {
     record(&models::check_agent_budget(&agent_name, used))
 }
 

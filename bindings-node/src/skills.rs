@@ -24,11 +24,10 @@ use crate::options::{options, record};
     ts_return_type = "ParsedSkill"
 )]
 pub fn parse_skill(
-    text: Arg<String>,
+    Arg(text): Arg<String>,
     folder: Option<Arg<String>>,
     file: Option<Arg<String>>,
 ) -> Outcome<Value> {
-    let text = text.0;
     let folder = folder.map(|v| v.0);
     let file = file.map(|v| v.0);
     guard(|| {
@@ -46,8 +45,7 @@ pub fn parse_skill(
     ts_args_type = "path: string",
     ts_return_type = "Promise<ValidatedLibrary>"
 )]
-pub async fn validate_skills(path: Arg<String>) -> napi::Result<Outcome<Value>> {
-    let path = path.0;
+pub async fn validate_skills(Arg(path): Arg<String>) -> napi::Result<Outcome<Value>> {
     run!(PathBuf::from(path), |path| {
         let library = tokio::task::spawn_blocking(move || skills::load_library(&path))
             .await
@@ -61,9 +59,11 @@ pub async fn validate_skills(path: Arg<String>) -> napi::Result<Outcome<Value>> 
     ts_args_type = "text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null",
     ts_return_type = "CompiledSkill"
 )]
-pub fn compile_skill(text: Arg<String>, context: Json, documents: Option<Json>) -> Outcome<Value> {
-    let text = text.0;
-    let context = context.0;
+pub fn compile_skill(
+    Arg(text): Arg<String>,
+    Json(context): Json,
+    documents: Option<Json>,
+) -> Outcome<Value> {
     let documents = documents.map(|v| v.0);
     guard(|| {
         let documents = documents.unwrap_or(Value::Null);
@@ -75,8 +75,7 @@ pub fn compile_skill(text: Arg<String>, context: Json, documents: Option<Json>) 
 
 /// The namespaces a channel sees; throws `code: "invalid_input"` for an unknown channel.
 #[napi(ts_args_type = "channel: string", ts_return_type = "string[]")]
-pub fn channel_namespaces(channel: Arg<String>) -> Outcome<Vec<&'static str>> {
-    let channel = channel.0;
+pub fn channel_namespaces(Arg(channel): Arg<String>) -> Outcome<Vec<&'static str>> {
     guard(|| {
         Ok(Channel::parse(&channel)?
             .namespaces()
@@ -134,8 +133,7 @@ impl ResolvedSkills {
 
     /// One skill, or null when the channel does not see it.
     #[napi(ts_args_type = "key: string", ts_return_type = "ResolvedSkill | null")]
-    pub fn get(&self, key: Arg<String>) -> Option<Value> {
-        let key = key.0;
+    pub fn get(&self, Arg(key): Arg<String>) -> Option<Value> {
         self.inner.get(&key).map(|s| record(&**s))
     }
 
@@ -146,9 +144,7 @@ impl ResolvedSkills {
         ts_args_type = "key: string, request: Record<string, any>",
         ts_return_type = "string"
     )]
-    pub fn render(&self, key: Arg<String>, request: Json) -> Outcome<String> {
-        let key = key.0;
-        let request = request.0;
+    pub fn render(&self, Arg(key): Arg<String>, Json(request): Json) -> Outcome<String> {
         guard(|| {
             let skill = self.inner.get(&key).ok_or_else(|| {
                 keel::Error::invalid_input("key", format!("`{key}` is not a skill of this view"))
@@ -225,10 +221,9 @@ impl SkillRegistry {
     )]
     pub async fn sync(
         &self,
-        path: Arg<String>,
+        Arg(path): Arg<String>,
         options: Option<Arg<SyncSkillsOptions>>,
     ) -> napi::Result<Outcome<Value>> {
-        let path = path.0;
         let options = options.map(|o| o.0).unwrap_or_default();
         let progress = options.on_progress;
         let options = SyncOptions {
@@ -259,8 +254,7 @@ impl SkillRegistry {
         ts_args_type = "key: string",
         ts_return_type = "Promise<VersionInfo[]>"
     )]
-    pub async fn history(&self, key: Arg<String>) -> napi::Result<Outcome<Value>> {
-        let key = key.0;
+    pub async fn history(&self, Arg(key): Arg<String>) -> napi::Result<Outcome<Value>> {
         run!(self.inner, |r| Ok(record(&r.history(&key).await?)))
     }
 
@@ -271,18 +265,16 @@ impl SkillRegistry {
     )]
     pub async fn deprecate(
         &self,
-        key: Arg<String>,
+        Arg(key): Arg<String>,
         reason: Option<Arg<String>>,
     ) -> napi::Result<Outcome<u32>> {
-        let key = key.0;
         let reason = reason.map(|v| v.0);
         run!(self.inner, |r| r.deprecate(&key, reason.as_deref()).await)
     }
 
     /// Undoes a deprecation; resolves to the version.
     #[napi(ts_args_type = "key: string", ts_return_type = "Promise<number>")]
-    pub async fn restore(&self, key: Arg<String>) -> napi::Result<Outcome<u32>> {
-        let key = key.0;
+    pub async fn restore(&self, Arg(key): Arg<String>) -> napi::Result<Outcome<u32>> {
         run!(self.inner, |r| r.restore(&key).await)
     }
 
@@ -293,13 +285,10 @@ impl SkillRegistry {
     )]
     pub async fn set_enabled(
         &self,
-        org_id: Arg<String>,
-        key: Arg<String>,
-        enabled: Arg<bool>,
+        Arg(org_id): Arg<String>,
+        Arg(key): Arg<String>,
+        Arg(enabled): Arg<bool>,
     ) -> napi::Result<Outcome<()>> {
-        let org_id = org_id.0;
-        let key = key.0;
-        let enabled = enabled.0;
         self.change(org_id, key, Ok(OverrideChange::Enabled(enabled)))
             .await
     }
@@ -311,12 +300,10 @@ impl SkillRegistry {
     )]
     pub async fn pin(
         &self,
-        org_id: Arg<String>,
-        key: Arg<String>,
+        Arg(org_id): Arg<String>,
+        Arg(key): Arg<String>,
         version: Option<Arg<f64>>,
     ) -> napi::Result<Outcome<()>> {
-        let org_id = org_id.0;
-        let key = key.0;
         let version = version
             .map(|v| keel::options::whole("version", v.0))
             .transpose();
@@ -331,12 +318,10 @@ impl SkillRegistry {
     )]
     pub async fn move_to(
         &self,
-        org_id: Arg<String>,
-        key: Arg<String>,
+        Arg(org_id): Arg<String>,
+        Arg(key): Arg<String>,
         namespace: Option<Arg<String>>,
     ) -> napi::Result<Outcome<()>> {
-        let org_id = org_id.0;
-        let key = key.0;
         let namespace = namespace.map(|v| v.0);
         let change = namespace
             .map(|n| n.parse())
@@ -353,12 +338,10 @@ impl SkillRegistry {
     )]
     pub async fn replace(
         &self,
-        org_id: Arg<String>,
-        key: Arg<String>,
+        Arg(org_id): Arg<String>,
+        Arg(key): Arg<String>,
         skill_md: Option<Arg<String>>,
     ) -> napi::Result<Outcome<()>> {
-        let org_id = org_id.0;
-        let key = key.0;
         let skill_md = skill_md.map(|v| v.0);
         self.change(org_id, key, Ok(OverrideChange::Replace(skill_md)))
             .await
@@ -371,11 +354,9 @@ impl SkillRegistry {
     )]
     pub async fn set_org_context(
         &self,
-        org_id: Arg<String>,
-        context: Json,
+        Arg(org_id): Arg<String>,
+        Json(context): Json,
     ) -> napi::Result<Outcome<()>> {
-        let org_id = org_id.0;
-        let context = context.0;
         run!(self.inner, |r| r
             .set_org_context(org(&org_id)?, context)
             .await)
@@ -386,8 +367,7 @@ impl SkillRegistry {
         ts_args_type = "orgId: string",
         ts_return_type = "Promise<Record<string, any>>"
     )]
-    pub async fn org_context(&self, org_id: Arg<String>) -> napi::Result<Outcome<Value>> {
-        let org_id = org_id.0;
+    pub async fn org_context(&self, Arg(org_id): Arg<String>) -> napi::Result<Outcome<Value>> {
         run!(self.inner, |r| r.org_context(org(&org_id)?).await)
     }
 

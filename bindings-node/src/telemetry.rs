@@ -429,14 +429,12 @@ fn flush_at_exit(env: &Env) {
 
 /// Parses a W3C `traceparent` header; `null` when invalid.
 #[napi(ts_args_type = "header: string", ts_return_type = "TraceParent | null")]
-pub fn parse_traceparent(header: Arg<String>) -> Value {
-    let header = header.0;
+pub fn parse_traceparent(Arg(header): Arg<String>) -> Value {
     telemetry::TraceParent::parse(&header).map_or(Value::Null, |p| record(&p))
 }
 
 /// Redacts secrets inside a string (API keys, bearer tokens, JWTs).
 #[napi(ts_args_type = "text: string")]
-pub fn redact_secrets(text: Arg<String>) -> String {
-    let text = text.0;
+pub fn redact_secrets(Arg(text): Arg<String>) -> String {
     telemetry::redact_secrets(&text).unwrap_or(text)
 }

@@ -9,7 +9,7 @@ use pyo3::types::{IntoPyDict, PyDict};
 use serde_json::Value;
 use uuid::Uuid;
 
-use keel::models::{self, ChargeRequest, ModelRequest, ModelRow, require_uuid};
+use keel::models::{self, ChargeRequest, FailureKind, ModelRequest, ModelRow, require_uuid};
 
 use crate::error::Arg;
 use crate::record::{options, options_with, record};
@@ -117,9 +117,9 @@ impl PyModelRouter {
         kind: Option<Arg<String>>,
         status: Option<Arg<f64>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let report = serde_json::json!({ "kind": Arg::opt(kind), "status": Arg::opt(status) });
+        let kind = guard(|| FailureKind::from_parts(Arg::opt_str(&kind), Arg::opt(status)))?;
         awaitable!(py, self.inner, |r| {
-            let t = r.record_failure_report(&model_id.0, Arg::opt_str(&provider), Some(&report));
+            let t = r.record_failure_kind(&model_id.0, Arg::opt_str(&provider), kind);
             Ok(t.await?.as_str())
         })
     }

@@ -188,6 +188,7 @@ async def test_every_export_keeps_the_error_contract(tmp_path: pathlib.Path) -> 
     try:
         objects = await targets(db)
         before = snapshot(path)
+        assert len(before["platform_skills"]) >= 32 and len(before["org_credit_balance"]) == 1
         broken: list[str] = []
         calls = 0
         # Every parameter hostile at once: each call must fail cleanly, and leave no trace.

@@ -78,6 +78,19 @@ async def test_breaker_and_fallback(url: str) -> None:
     await db.close()
 
 
+@pytest.mark.parametrize("status", [float("nan"), float("inf"), 0, -1, 99.5, 600])
+async def test_a_status_that_is_not_http_is_refused_not_a_timeout(url: str, status: float) -> None:
+    db = await keel.connect(url)
+    router = await db.model_router()
+    for _ in range(3):
+        with pytest.raises(keel.InvalidInputError) as info:
+            await router.record_failure("claude-sonnet-4-6", status=status)
+        assert info.value.field == "status"
+    assert router.open_breakers() == [], "refused reports count nothing"
+    assert await router.record_failure("claude-sonnet-4-6") == "counted", "no status: a timeout"
+    await db.close()
+
+
 async def test_credits_reserve_commit_release_and_idempotency(url: str) -> None:
     db = await keel.connect(url)
     router = await db.model_router()

@@ -285,6 +285,20 @@ impl ModelRouter {
         report: Option<&Value>,
     ) -> Result<super::breaker::Transition> {
         let kind = FailureKind::from_report(report)?;
+        self.record_failure_kind(model_id, provider, kind).await
+    }
+
+    /// [`Self::record_failure_report`] with the kind already decided (see
+    /// [`FailureKind::from_parts`]).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `model_id` when the model is not in the matrix.
+    pub async fn record_failure_kind(
+        &self,
+        model_id: &str,
+        provider: Option<&str>,
+        kind: FailureKind,
+    ) -> Result<super::breaker::Transition> {
         let provider = match provider {
             Some(provider) => Some(provider.to_owned()),
             None => self.provider_of(model_id),
@@ -302,6 +316,20 @@ impl ModelRouter {
 }
 
 impl FailureKind {
+    /// The kind from separate arguments (Python's `kind=` and `status=`): a kind name wins,
+    /// then an HTTP status; neither is a timeout.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `kind` for an unknown name, on `status` for anything but a
+    /// whole number from 100 to 599 (NaN and infinities included).
+    pub fn from_parts(kind: Option<&str>, status: Option<f64>) -> Result<Self> {
+        match (kind, status) {
+            (Some(kind), _) => kind.parse(),
+            (None, Some(status)) => Self::from_status_number(Some(status)),
+            (None, None) => Ok(FailureKind::Timeout),
+        }
+    }
+
     /// The kind of a failure as a caller reports it: nothing (the provider did not answer: a
     /// timeout), an HTTP status (an integer 100–599), a kind name, or an error object whose
     /// `kind`, `status` or `status_code` says which.
