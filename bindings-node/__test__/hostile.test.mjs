@@ -78,7 +78,8 @@ async function check(owner, name, fn, args, codes, broken) {
     const out = fn(...args)
     if (out && typeof out.then === 'function') await out
   } catch (err) {
-    if (NEVER_THROWS.has(name) || !(err instanceof Error) || !codes.has(err.code)) {
+    const typed = err?.code !== 'invalid_input' || err instanceof TypeError
+    if (NEVER_THROWS.has(name) || !(err instanceof Error) || !codes.has(err.code) || !typed) {
       broken.push(`${owner}.${name}(${args.map((a) => typeof a).join(', ')}): ${err?.code} ${String(err?.message).slice(0, 80)}`)
     }
   }
