@@ -4,6 +4,20 @@
 // Records Keel returns and options it takes. Core defines each one once (its Rust struct, its
 // defaults and its checks); the binding passes objects through serde, camelCase in JavaScript.
 
+// The two synchronous hot paths are own functions of each handle (bindings-node/src/fast.rs),
+// declared here and merged into the generated classes.
+export interface ModelRouter {
+  /**
+   * Resolves without waiting for anything (probes are claimed in the background). Throws
+   * `code: "no_model_available"` or `"invalid_input"`.
+   */
+  resolve(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
+}
+export interface SkillRegistry {
+  /** The cached view, or null; never waits. */
+  cached(orgId: string, channel: string): ResolvedSkills | null
+}
+
 /** The model chosen for a request (the original `ModelResolution`, plus `contextWindow` and `tier`). */
 export interface ModelResolution {
   provider: string
@@ -370,11 +384,6 @@ export declare class Logger {
 
 /** The model router; make it with `await db.modelRouter()`. */
 export declare class ModelRouter {
-  /**
-   * Resolves without waiting for anything (probes are claimed in the background). Throws
-   * `code: "no_model_available"` or `"invalid_input"`.
-   */
-  resolve(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
   /** Reports a successful call; resolves to what happened to the circuit. */
   recordSuccess(modelId: string, provider?: string | null): Promise<string>
   /**
@@ -469,8 +478,6 @@ export declare class SkillRegistry {
    * cached view comes back in an already-resolved Promise.
    */
   resolveSkills(orgId: string, channel: string): Promise<ResolvedSkills>
-  /** The cached view, or null; never waits. */
-  cached(orgId: string, channel: string): ResolvedSkills | null
   /** Drops every cached view. */
   invalidate(): void
 }

@@ -69,8 +69,9 @@ const SKIP = new Set(['close', 'constructor'])
 function methods(owner, obj) {
   const names = owner === 'module'
     ? Object.keys(obj).filter((n) => typeof obj[n] === 'function' && /^[a-z]/.test(n))
-    : Object.getOwnPropertyNames(Object.getPrototypeOf(obj)).filter((n) => typeof obj[n] === 'function')
-  return names.filter((n) => !n.startsWith('_') && !SKIP.has(n))
+    : [...Object.getOwnPropertyNames(Object.getPrototypeOf(obj)), ...Object.getOwnPropertyNames(obj)]
+        .filter((n) => typeof obj[n] === 'function')
+  return [...new Set(names)].filter((n) => !n.startsWith('_') && !SKIP.has(n))
 }
 
 async function check(owner, name, fn, args, codes, broken) {

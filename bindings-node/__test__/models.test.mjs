@@ -34,7 +34,6 @@ for (const backend of BACKENDS) {
 
     // Nothing usable: the code says so, from the Promise and from the sync call alike.
     await assert.rejects(keel.resolveModel(router, { feature: 'enrichment', intelligenceTier: 'medium', userId: '', orgId: '' }), { code: 'no_model_available' })
-    assert.throws(() => router.resolve('enrichment', 'medium'), { code: 'no_model_available' })
     await db.close()
   })
 
@@ -94,4 +93,29 @@ test('checkAgentBudget and the budgets table', () => {
   assert.deepEqual(keel.checkAgentBudget('pipeline-snapshot', 3), { exceeded: false, limit: 10, used: 3 })
   assert.equal(keel.fleetAgentBudgets()['coaching-prep'], 5)
   assert.equal(keel.fleetAgentBudgets().default, 10)
+})
+
+test('the hot paths (own functions of each handle) keep the methods\' answers and errors', async () => {
+  const db = await keel.connect('sqlite::memory:')
+  const router = await db.modelRouter()
+  const skills = await db.skillRegistry()
+  const orgId = randomUUID()
+  const fast = router.resolve('copilot', 'medium', orgId)
+  const slow = await keel.resolveModel(router, { feature: 'copilot', intelligenceTier: 'medium', userId: 'system', orgId })
+  assert.deepEqual({ ...fast, traceId: '' }, { ...slow, traceId: '' })
+  assert.equal(Object.keys(fast).length, 8)
+  assert.ok(!Object.keys(router).includes('resolve') && !Object.keys(skills).includes('cached'), 'not enumerable')
+  assert.equal(router.resolve('copilot', 'medium', null, fast.traceId).traceId, fast.traceId)
+  for (const call of [() => router.resolve(), () => router.resolve(42), () => router.resolve('copilot', 7)]) {
+    assert.throws(call, (err) => err instanceof TypeError && err.code === 'invalid_input')
+  }
+  assert.throws(() => router.resolve('meteor'), { code: 'invalid_input', field: 'feature' })
+  // A string of 60 bytes or more is read whole, even when napi's 63-byte read stops short of a
+  // character (here at 62 bytes).
+  assert.throws(() => router.resolve('é'.repeat(32)), (err) => err.code === 'invalid_input' && err.message.includes('é'.repeat(32)))
+  assert.equal(skills.cached(orgId, 'web'), null)
+  assert.throws(() => skills.cached('not-a-uuid', 'web'), { code: 'invalid_input', field: 'orgId' })
+  assert.throws(() => skills.cached(orgId, 'fax'), { code: 'invalid_input', field: 'channel' })
+  assert.throws(() => skills.cached(orgId), (err) => err instanceof TypeError && err.code === 'invalid_input')
+  await db.close()
 })

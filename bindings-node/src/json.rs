@@ -140,7 +140,7 @@ pub fn object_to_map(object: &Object<'_>, depth: usize, numbers: Numbers) -> Map
 /// call into a stack buffer, where `String` makes two and allocates. A value that is not a
 /// string throws a `TypeError` with code `invalid_input`, as [`crate::error::Arg`] does.
 pub struct Text {
-    inline: [u8; 64],
+    inline: [std::mem::MaybeUninit<u8>; 64],
     len: usize,
     heap: Option<String>,
 }
@@ -151,7 +151,12 @@ impl Text {
         match &self.heap {
             Some(heap) => heap,
             // SAFETY: napi wrote UTF-8 into `inline[..len]`.
-            None => unsafe { std::str::from_utf8_unchecked(&self.inline[..self.len]) },
+            None => unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    self.inline.as_ptr().cast::<u8>(),
+                    self.len,
+                ))
+            },
         }
     }
 }
@@ -159,7 +164,7 @@ impl Text {
 impl FromNapiValue for Text {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
         let mut text = Text {
-            inline: [0; 64],
+            inline: [std::mem::MaybeUninit::uninit(); 64],
             len: 0,
             heap: None,
         };
@@ -183,8 +188,9 @@ impl FromNapiValue for Text {
                 },
             );
         }
-        if text.len + 1 >= text.inline.len() {
-            // It filled the buffer: read it whole.
+        if text.len + 4 >= text.inline.len() {
+            // It may have been cut: napi writes at most 63 bytes and never half a character
+            // (up to 4 bytes), so anything from 60 bytes on is read again, whole.
             // SAFETY: as above.
             text.heap = Some(unsafe { String::from_napi_value(env, value) }?);
         }

@@ -4,6 +4,7 @@
 //! (see `error.rs`).
 
 mod error;
+mod fast;
 mod ffi_probe;
 mod json;
 mod literal;
@@ -89,7 +90,7 @@ impl Keel {
     pub async fn skill_registry(
         &self,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<skills::SkillRegistry>> {
+    ) -> napi::Result<Outcome<skills::NewRegistry>> {
         skills::open_registry(self.inner.clone(), options).await
     }
 
@@ -101,7 +102,7 @@ impl Keel {
     pub async fn model_router(
         &self,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<models::ModelRouter>> {
+    ) -> napi::Result<Outcome<models::NewRouter>> {
         models::open_router(self.inner.clone(), options).await
     }
 

@@ -44,6 +44,14 @@ impl RowKey {
         (self.provider.as_ptr(), self.model_id.as_ptr())
     }
 
+    /// Whether `r` has this row's fields, without cloning its texts.
+    fn is(&self, r: &Resolution) -> bool {
+        self.addresses() == (r.provider.as_ptr(), r.model_id.as_ptr())
+            && (self.credit_cost, self.max_tokens, self.context_window)
+                == (r.credit_cost.to_bits(), r.max_tokens, r.context_window)
+            && (self.was_fallback, self.tier) == (r.was_fallback, r.tier)
+    }
+
     fn of(r: &Resolution) -> Self {
         Self {
             provider: r.provider.clone(),
@@ -84,6 +92,8 @@ struct Builder {
     table: sys::napi_ref,
     build: sys::napi_ref,
     rows: HashMap<RowKey, u32>,
+    /// The row used last: most calls repeat it, and comparing it costs less than hashing.
+    last: Option<(RowKey, u32)>,
 }
 
 thread_local! {
@@ -140,13 +150,20 @@ impl Builder {
             table: table_ref,
             build: build_ref,
             rows: HashMap::new(),
+            last: None,
         })
     }
 
     /// The table index of `r`'s row, added to the table when new.
     unsafe fn row(&mut self, r: &Resolution) -> napi::Result<u32> {
+        if let Some((last, index)) = &self.last
+            && last.is(r)
+        {
+            return Ok(*index);
+        }
         let key = RowKey::of(r);
         if let Some(index) = self.rows.get(&key) {
+            self.last = Some((key, *index));
             return Ok(*index);
         }
         let env = self.env;
@@ -175,7 +192,8 @@ impl Builder {
             }
             let index = self.rows.len() as u32;
             ok(sys::napi_set_element(env, table, index, row))?;
-            self.rows.insert(key, index);
+            self.rows.insert(key.clone(), index);
+            self.last = Some((key, index));
             Ok(index)
         }
     }

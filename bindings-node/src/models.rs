@@ -9,13 +9,12 @@ use serde_json::Value;
 
 use keel::models::{self, ChargeRequest, ModelRequest, ModelRow, require_uuid};
 
-use crate::error::{Arg, Outcome, Ref, guard, run, spawn};
-use crate::json::{Json, Text};
+use crate::error::{Arg, Outcome, Ref, run, spawn};
+use crate::json::Json;
 use crate::options::{object, options, record, shallow};
 
-/// A resolution on its way to JavaScript: the same object as `record(&resolution)`, built by
-/// [`crate::literal`] on the hot path.
-pub struct FastResolution(models::Resolution);
+/// A resolution on its way to JavaScript, built by [`crate::literal`].
+pub struct FastResolution(pub models::Resolution);
 
 impl ToNapiValue for FastResolution {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
@@ -60,30 +59,6 @@ pub struct ModelRouter {
 
 #[napi]
 impl ModelRouter {
-    /// Resolves without waiting for anything (probes are claimed in the background). Throws
-    /// `code: "no_model_available"` or `"invalid_input"`.
-    #[napi(
-        ts_args_type = "feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null",
-        ts_return_type = "ModelResolution"
-    )]
-    pub fn resolve(
-        &self,
-        feature: Text,
-        tier: Option<Text>,
-        org_id: Option<Text>,
-        trace_id: Option<Text>,
-    ) -> Outcome<FastResolution> {
-        guard(|| {
-            let request = ModelRequest::from_parts(
-                feature.as_str(),
-                tier.as_ref().map(Text::as_str),
-                org_id.as_ref().map(Text::as_str),
-                trace_id.as_ref().map(Text::as_str),
-            )?;
-            self.inner.resolve_now(&request).map(FastResolution)
-        })
-    }
-
     /// Reports a successful call; resolves to what happened to the circuit.
     #[napi(
         ts_args_type = "modelId: string, provider?: string | null",
@@ -257,12 +232,23 @@ impl ModelRouter {
 pub async fn open_router(
     keel: keel::Keel,
     options: Option<Json>,
-) -> napi::Result<Outcome<ModelRouter>> {
+) -> napi::Result<Outcome<NewRouter>> {
     run!(keel, |keel| {
         let options = self::options(options, "options")?;
         let inner = models::ModelRouter::open(&keel, options).await?;
-        Ok(ModelRouter { inner })
+        Ok(NewRouter(ModelRouter { inner }))
     })
+}
+
+/// A router on its way to JavaScript, given its fast `resolve` ([`crate::fast`]).
+pub struct NewRouter(ModelRouter);
+
+impl ToNapiValue for NewRouter {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let core = val.0.inner.clone();
+        // SAFETY: napi calls this on the JavaScript thread with the live env.
+        unsafe { crate::fast::router(env, ModelRouter::to_napi_value(env, val.0)?, core) }
+    }
 }
 
 /// The original `resolveModel(client, request)`, with the router in place of the client:

@@ -179,7 +179,7 @@ impl From<Arc<skills::ResolvedSkills>> for ResolvedSkills {
 
 /// A view on its way to JavaScript: the same object for the same cached view
 /// ([`crate::literal::view`]).
-pub struct View(Arc<skills::ResolvedSkills>);
+pub struct View(pub Arc<skills::ResolvedSkills>);
 
 impl napi::bindgen_prelude::ToNapiValue for View {
     unsafe fn to_napi_value(
@@ -396,21 +396,6 @@ impl SkillRegistry {
         )
     }
 
-    /// The cached view, or null; never waits.
-    #[napi(
-        ts_args_type = "orgId: string, channel: string",
-        ts_return_type = "ResolvedSkills | null"
-    )]
-    pub fn cached(&self, org_id: Text, channel: Text) -> Outcome<Option<View>> {
-        guard(|| {
-            let org = org(org_id.as_str())?;
-            Ok(self
-                .inner
-                .cached(org, Channel::parse(channel.as_str())?)
-                .map(View))
-        })
-    }
-
     /// Drops every cached view.
     #[napi]
     pub fn invalidate(&self) {
@@ -422,10 +407,24 @@ impl SkillRegistry {
 pub async fn open_registry(
     keel: keel::Keel,
     options: Option<Json>,
-) -> napi::Result<Outcome<SkillRegistry>> {
+) -> napi::Result<Outcome<NewRegistry>> {
     run!(keel, |keel| {
         let options = self::options(options, "options")?;
         let inner = skills::SkillRegistry::open(&keel, options).await?;
-        Ok(SkillRegistry { inner })
+        Ok(NewRegistry(SkillRegistry { inner }))
     })
+}
+
+/// A registry on its way to JavaScript, given its fast `cached` ([`crate::fast`]).
+pub struct NewRegistry(SkillRegistry);
+
+impl napi::bindgen_prelude::ToNapiValue for NewRegistry {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        let core = val.0.inner.clone();
+        // SAFETY: napi calls this on the JavaScript thread with the live env.
+        unsafe { crate::fast::registry(env, SkillRegistry::to_napi_value(env, val.0)?, core) }
+    }
 }

@@ -1,0 +1,104 @@
+//! The two synchronous hot paths, `router.resolve()` and `skills.cached()`, as functions of
+//! each handle.
+//!
+//! A `#[napi]` method pays napi-rs's per-call machinery (a borrow scope for `this`, its type
+//! tag check, the callback-info wrapper): about 40 % of a call that otherwise does a cached
+//! lookup. Here each handle gets a non-enumerable function property, made when the handle
+//! reaches JavaScript, that closes over a clone of the core handle: no `this` to unwrap,
+//! nothing to borrow. Their TypeScript types are in `types.d.ts`. Arguments and errors are the
+//! methods' own: `Text` arguments and Keel errors with `code`.
+
+use napi::bindgen_prelude::{
+    FromNapiValue, Function, FunctionCallContext, JsObjectValue, Object, ToNapiValue, Unknown,
+};
+use napi::{Env, Property, PropertyAttributes, sys};
+
+use keel::models::ModelRequest;
+use keel::skills::Channel;
+
+use crate::error::guard;
+use crate::json::Text;
+use crate::models::{FastResolution, org};
+use crate::skills::View;
+
+/// Gives `object`, a handle on its way to JavaScript, the function property `name`.
+///
+/// # Safety
+/// `env` is the live env of the current call and `object` one of its values.
+unsafe fn install<R: ToNapiValue>(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    name: &str,
+    call: impl Fn(&FunctionCallContext) -> napi::Result<R> + 'static,
+) -> napi::Result<sys::napi_value> {
+    let env = Env::from_raw(env);
+    let function: Function<Unknown, R> =
+        env.create_function_from_closure(name, move |ctx| call(&ctx))?;
+    let property = Property::new()
+        .with_utf8_name(name)?
+        .with_value(&function)
+        .with_property_attributes(PropertyAttributes::Writable);
+    Object::from_raw(env.raw(), object).define_properties(&[property])?;
+    Ok(object)
+}
+
+/// Argument `i`, `undefined` when the caller passed fewer.
+fn arg<T: FromNapiValue>(ctx: &FunctionCallContext, i: usize) -> napi::Result<T> {
+    if i < ctx.length() {
+        return ctx.get(i);
+    }
+    let env = ctx.env.raw();
+    let mut undefined = std::ptr::null_mut();
+    // SAFETY: `env` is the live env of this call.
+    unsafe {
+        napi::check_status!(sys::napi_get_undefined(env, &mut undefined))?;
+        T::from_napi_value(env, undefined)
+    }
+}
+
+/// `object`, a router, with `resolve(feature, tier?, orgId?, traceId?)`.
+///
+/// # Safety
+/// As [`install`].
+pub unsafe fn router(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    router: keel::models::ModelRouter,
+) -> napi::Result<sys::napi_value> {
+    let resolve = move |ctx: &FunctionCallContext| {
+        let feature: Text = arg(ctx, 0)?;
+        let (tier, org_id, trace_id): (Option<Text>, Option<Text>, Option<Text>) =
+            (arg(ctx, 1)?, arg(ctx, 2)?, arg(ctx, 3)?);
+        Ok(guard(|| {
+            let request = ModelRequest::from_parts(
+                feature.as_str(),
+                tier.as_ref().map(Text::as_str),
+                org_id.as_ref().map(Text::as_str),
+                trace_id.as_ref().map(Text::as_str),
+            )?;
+            router.resolve_now(&request).map(FastResolution)
+        }))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { install(env, object, "resolve", resolve) }
+}
+
+/// `object`, a skills registry, with `cached(orgId, channel)`.
+///
+/// # Safety
+/// As [`install`].
+pub unsafe fn registry(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    registry: keel::skills::SkillRegistry,
+) -> napi::Result<sys::napi_value> {
+    let cached = move |ctx: &FunctionCallContext| {
+        let (org_id, channel): (Text, Text) = (arg(ctx, 0)?, arg(ctx, 1)?);
+        Ok(guard(|| {
+            let wanted = (org(org_id.as_str())?, Channel::parse(channel.as_str())?);
+            Ok(registry.cached(wanted.0, wanted.1).map(View))
+        }))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { install(env, object, "cached", cached) }
+}
