@@ -70,7 +70,7 @@ test-python:
 	cd bindings-python && $(PY) -m pytest -q -p no:cacheprovider
 
 test-node:
-	cd bindings-node && node --test __test__/
+	cd bindings-node && node --test __test__/*.test.mjs
 
 test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs

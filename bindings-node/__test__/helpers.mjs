@@ -8,9 +8,15 @@ import { randomBytes } from 'node:crypto'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
+export const TESTDATA = join(here, '..', '..', 'testdata')
+
+/** The vector files loaded so far (through `loadVectors`). */
+export const LOADED = new Set()
+
 /** The shared cases in testdata/<name>. */
 export function loadVectors(name) {
-  return JSON.parse(readFileSync(join(here, '..', '..', 'testdata', name), 'utf8'))
+  LOADED.add(name)
+  return JSON.parse(readFileSync(join(TESTDATA, name), 'utf8'))
 }
 
 /** The throwaway PostgreSQL of `make test`. Storage tests fail rather than skip without it. */

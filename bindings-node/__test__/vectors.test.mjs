@@ -5,7 +5,9 @@ import assert from 'node:assert/strict'
 import keel from '../index.js'
 import { randomUUID } from 'node:crypto'
 
-import { loadVectors } from './helpers.mjs'
+import { readdirSync } from 'node:fs'
+
+import { LOADED, TESTDATA, loadVectors } from './helpers.mjs'
 
 for (const c of loadVectors('database_urls.json')) {
   test(`database_urls: ${c.name}`, () => {
@@ -124,7 +126,7 @@ for (const c of loadVectors('skill_compile.json')) {
 for (const c of loadVectors('skill_channels.json')) {
   test(`skill_channels: ${c.name}`, () => {
     if (c.expected_error_code) {
-      assert.throws(() => keel.channelNamespaces(c.input.channel), (err) => err.code === c.expected_error_code && err.field === 'channel')
+      assert.throws(() => keel.channelNamespaces(c.input.channel), (err) => err.code === c.expected_error_code && err.field === c.expected_error_field)
     } else {
       assert.deepEqual(keel.channelNamespaces(c.input.channel), c.expected)
     }
@@ -191,3 +193,10 @@ for (const c of loadVectors('charges.json')) {
     await db.close()
   })
 }
+
+// The files are found by listing the folder: a new one that no test above loads fails here.
+test('every file in testdata has a runner', () => {
+  const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
+  assert.ok(files.length >= 15, String(files.length))
+  assert.deepEqual(files, [...LOADED].sort(), `no runner for ${files.filter((f) => !LOADED.has(f))}`)
+})

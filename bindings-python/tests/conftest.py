@@ -16,8 +16,13 @@ import keel
 TESTDATA = pathlib.Path(__file__).resolve().parents[2] / "testdata"
 
 
+#: The vector files some test loaded (at collection, through `load_vectors`).
+LOADED: set[str] = set()
+
+
 def load_vectors(name: str) -> list[dict[str, Any]]:
     """The shared cases in testdata/<name>."""
+    LOADED.add(name)
     return json.loads((TESTDATA / name).read_text())
 
 

@@ -24,15 +24,15 @@ pub enum LogsCommand {
         #[arg(long)]
         dry_run: bool,
         /// Rows per delete statement.
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = keel::telemetry::DEFAULT_BATCH_SIZE)]
         batch_size: u32,
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = RetentionPolicy::default().debug_days)]
         debug_days: u32,
-        #[arg(long, default_value_t = 90)]
+        #[arg(long, default_value_t = RetentionPolicy::default().info_days)]
         info_days: u32,
-        #[arg(long, default_value_t = 90)]
+        #[arg(long, default_value_t = RetentionPolicy::default().warn_days)]
         warn_days: u32,
-        #[arg(long, default_value_t = 365)]
+        #[arg(long, default_value_t = RetentionPolicy::default().error_days)]
         error_days: u32,
     },
     /// Print the pg_cron line that runs the same cleanup inside PostgreSQL.

@@ -1,6 +1,8 @@
-//! The operator commands, run as the built `keel` binary on a fresh SQLite file.
+//! The operator commands, run as the built `keel` binary on a fresh database of each backend:
+//! a SQLite file and a database of the throwaway PostgreSQL of `make test`.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn keel(url: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keel"))
@@ -15,14 +17,55 @@ fn keel(url: &str, args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// A name no other test of this run uses.
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 fn fresh_url() -> String {
-    let dir = std::env::temp_dir().join(format!("keel-cli-{}-{}", std::process::id(), line!()));
+    let dir = std::env::temp_dir().join(unique("keel-cli"));
     format!("sqlite://{}", dir.join("keel.db").display())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+/// An empty database on the throwaway PostgreSQL. Fails, never skips, without it.
+fn fresh_pg_url() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("KEEL_TEST_PG_URL")
+        .expect("KEEL_TEST_PG_URL is not set: run through `make test` or scripts/with-postgres.sh");
+    let name = unique("keel_cli");
+    runtime().block_on(async {
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
+/// A fresh database of each backend.
+fn backends() -> [String; 2] {
+    [fresh_url(), fresh_pg_url()]
 }
 
 #[test]
 fn models_and_credits_commands() {
-    let url = fresh_url();
+    for url in backends() {
+        models_and_credits(&url);
+    }
+}
+
+fn models_and_credits(url: &str) {
+    let url = url.to_owned();
     let (ok, out, _) = keel(&url, &["models", "list"]);
     assert!(ok);
     assert_eq!(
@@ -67,7 +110,13 @@ fn repo_skills() -> String {
 
 #[test]
 fn skills_commands() {
-    let url = fresh_url();
+    for url in backends() {
+        skills(&url);
+    }
+}
+
+fn skills(url: &str) {
+    let url = url.to_owned();
     let library = repo_skills();
     let (ok, out, _) = keel(&url, &["skills", "validate", &library]);
     assert!(ok && out.contains("32 skill(s) valid, 0 error(s)"), "{out}");
@@ -75,7 +124,7 @@ fn skills_commands() {
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(ok && report["skills"] == 32, "{out}");
 
-    let bad = std::env::temp_dir().join(format!("keel-cli-bad-{}", std::process::id()));
+    let bad = std::env::temp_dir().join(unique("keel-cli-bad"));
     std::fs::create_dir_all(bad.join("slack/wrong-folder")).unwrap();
     std::fs::write(
         bad.join("slack/wrong-folder/SKILL.md"),
@@ -166,4 +215,118 @@ fn json_commands_report_failures_as_json() {
     assert_eq!(report["error"]["code"], "invalid_url", "{out}");
     assert_eq!(report["error"]["field"], "url");
     assert!(!out.contains("hunter2"), "{out}");
+}
+
+#[test]
+fn migrate_applies_each_migration_once() {
+    for url in backends() {
+        let (ok, out, err) = keel(&url, &["migrate"]);
+        assert!(ok, "{err}");
+        let total = std::fs::read_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../migrations/postgres"
+        ))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "sql")
+        })
+        .count();
+        assert!(
+            out.contains(&format!("{total} migration(s) applied, {total} in total")),
+            "{out}"
+        );
+        assert!(out.contains("0001 foundation"), "{out}");
+        let (ok, out, _) = keel(&url, &["migrate"]);
+        assert!(
+            ok && out.contains(&format!("0 migration(s) applied, {total} in total")),
+            "{out}"
+        );
+    }
+}
+
+/// Rows in `system_logs` at `level`, `days` old, written straight to the database.
+fn old_logs(url: &str, rows: &[(&str, u32)]) {
+    runtime().block_on(async {
+        let keel = keel::Keel::connect(url).await.unwrap();
+        for (level, days) in rows {
+            let pool = keel.pool().unwrap();
+            match pool {
+                keel::Pool::Sqlite(p) => sqlx::query(
+                    "INSERT INTO system_logs (id, \"timestamp\", service, action, level) \
+                     VALUES (lower(hex(randomblob(16))), strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-' || ?1 || ' days'), 'cli', 'old', ?2)",
+                )
+                .bind(*days)
+                .bind(*level)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+                .unwrap(),
+                keel::Pool::Postgres(p) => sqlx::query(
+                    "INSERT INTO system_logs (\"timestamp\", service, action, level) \
+                     VALUES (now() - make_interval(days => $1), 'cli', 'old', $2)",
+                )
+                .bind(*days as i32)
+                .bind(*level)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+                .unwrap(),
+            };
+        }
+        keel.close().await;
+    });
+}
+
+#[test]
+fn logs_cleanup_deletes_past_retention_and_a_dry_run_deletes_nothing() {
+    for url in backends() {
+        // debug past 30 days, info inside 90, warn past 90, error inside 365.
+        old_logs(
+            &url,
+            &[
+                ("debug", 31),
+                ("debug", 2),
+                ("info", 80),
+                ("warn", 91),
+                ("error", 300),
+            ],
+        );
+        let (ok, out, err) = keel(&url, &["logs", "cleanup", "--dry-run"]);
+        assert!(
+            ok && out.contains("would delete 2 rows from system_logs"),
+            "{out}{err}"
+        );
+        let (ok, out, _) = keel(&url, &["logs", "cleanup", "--batch-size", "1"]);
+        assert!(
+            ok && out.contains("deleted 2 rows from system_logs"),
+            "{out}"
+        );
+        assert!(
+            out.contains("debug          1  (older than 30 days)"),
+            "{out}"
+        );
+        let (ok, out, _) = keel(&url, &["logs", "cleanup", "--info-days", "7"]);
+        assert!(
+            ok && out.contains("deleted 1 rows from system_logs"),
+            "a shorter policy: {out}"
+        );
+        let (ok, out, _) = keel(&url, &["logs", "cleanup"]);
+        assert!(ok && out.contains("deleted 0 rows"), "{out}");
+    }
+}
+
+#[test]
+fn logs_pg_cron_prints_the_schedule_of_the_same_cleanup() {
+    let (ok, out, _) = keel("sqlite::memory:", &["logs", "pg-cron"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.trim_end()
+            .starts_with("SELECT cron.schedule('keel-logs-cleanup'"),
+        "{out}"
+    );
+    assert!(out.contains("keel.cleanup_system_logs()"), "{out}");
 }

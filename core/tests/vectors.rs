@@ -3,6 +3,55 @@
 
 use serde_json::{Value, json};
 
+/// Every `testdata/*.json` file, found by listing the folder: each must have a runner here and
+/// a line in `testdata/README.md`, so a new file can never go unrun.
+#[tokio::test]
+async fn every_file_in_testdata_runs() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    let mut files = Vec::new();
+    let mut folders = vec![dir.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "json") {
+                let name = path.strip_prefix(&dir).unwrap();
+                files.push(name.to_string_lossy().into_owned());
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 15, "{files:?}");
+    for file in &files {
+        assert!(
+            readme.contains(&format!("`{file}`")),
+            "testdata/README.md does not list {file}"
+        );
+        let cases = load(file);
+        assert!(!cases.is_empty(), "{file} has no case");
+        match file.as_str() {
+            "agent_budgets.json" => agent_budget_vectors(&cases),
+            "charges.json" => charge_vectors(&cases).await,
+            "connect_errors.json" => connect_error_vectors(&cases).await,
+            "database_urls.json" => database_url_vectors(&cases),
+            "error_codes.json" => error_code_vectors(&cases),
+            "failure_reports.json" => failure_report_vectors(&cases),
+            "failure_statuses.json" => failure_status_vectors(&cases).await,
+            "mask_url.json" => mask_url_vectors(&cases),
+            "model_resolution.json" => model_resolution_vectors(&cases).await,
+            "options.json" => option_vectors(&cases),
+            "redact_secrets.json" => redact_secrets_vectors(&cases),
+            "skill_channels.json" => skill_channel_vectors(&cases),
+            "skill_compile.json" => skill_compile_vectors(&cases),
+            "skill_parse.json" => skill_parse_vectors(&cases),
+            "traceparent.json" => traceparent_vectors(&cases),
+            other => panic!("testdata/{other} has no runner in core/tests/vectors.rs"),
+        }
+    }
+}
+
 fn load(name: &str) -> Vec<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../testdata")
@@ -24,11 +73,9 @@ fn check(case: &Value, outcome: Result<Value, keel::Error>) {
     }
 }
 
-#[test]
-fn database_url_vectors() {
-    let cases = load("database_urls.json");
+fn database_url_vectors(cases: &[Value]) {
     assert!(cases.len() >= 10);
-    for case in &cases {
+    for case in cases {
         let url = case["input"]["url"].as_str().unwrap();
         let outcome = keel::DatabaseUrl::parse(url).map(|parsed| {
             json!({"backend": parsed.backend.as_str(), "masked": parsed.masked, "in_memory": parsed.in_memory})
@@ -37,24 +84,21 @@ fn database_url_vectors() {
     }
 }
 
-#[test]
-fn mask_url_vectors() {
-    for case in &load("mask_url.json") {
+fn mask_url_vectors(cases: &[Value]) {
+    for case in cases {
         let url = case["input"]["url"].as_str().unwrap();
         check(case, Ok(Value::String(keel::mask_url(url))));
     }
 }
 
-#[test]
-fn error_code_vectors() {
-    for case in &load("error_codes.json") {
+fn error_code_vectors(cases: &[Value]) {
+    for case in cases {
         check(case, Ok(json!(keel::Error::CODES)));
     }
 }
 
-#[tokio::test]
-async fn connect_error_vectors() {
-    for case in &load("connect_errors.json") {
+async fn connect_error_vectors(cases: &[Value]) {
+    for case in cases {
         let url = case["input"]["url"].as_str().unwrap();
         let outcome = keel::Keel::connect(url).await.map(|_| Value::Null);
         if let Err(err) = &outcome {
@@ -69,18 +113,16 @@ async fn connect_error_vectors() {
     }
 }
 
-#[test]
-fn redact_secrets_vectors() {
-    for case in &load("redact_secrets.json") {
+fn redact_secrets_vectors(cases: &[Value]) {
+    for case in cases {
         let text = case["input"]["text"].as_str().unwrap();
         let got = keel::telemetry::redact_secrets(text).unwrap_or_else(|| text.to_owned());
         check(case, Ok(Value::String(got)));
     }
 }
 
-#[test]
-fn traceparent_vectors() {
-    for case in &load("traceparent.json") {
+fn traceparent_vectors(cases: &[Value]) {
+    for case in cases {
         let header = case["input"]["header"].as_str().unwrap();
         let got = keel::telemetry::TraceParent::parse(header).map(|p| {
             json!({"trace_id": p.trace_id.to_string(), "parent_span_id": p.parent_span_id.to_string(), "sampled": p.sampled})
@@ -100,10 +142,9 @@ async fn default_router() -> (keel::Keel, keel::models::ModelRouter) {
     (keel, router)
 }
 
-#[tokio::test]
-async fn model_resolution_vectors() {
+async fn model_resolution_vectors(cases: &[Value]) {
     let (_keel, router) = default_router().await;
-    for case in &load("model_resolution.json") {
+    for case in cases {
         let input = &case["input"];
         let outcome = keel::models::ModelRequest::from_parts(
             input["feature"].as_str().unwrap(),
@@ -124,9 +165,8 @@ async fn model_resolution_vectors() {
     }
 }
 
-#[test]
-fn agent_budget_vectors() {
-    for case in &load("agent_budgets.json") {
+fn agent_budget_vectors(cases: &[Value]) {
+    for case in cases {
         let b = keel::models::check_agent_budget(
             case["input"]["agent"].as_str().unwrap(),
             case["input"]["used"].as_f64().unwrap(),
@@ -135,9 +175,8 @@ fn agent_budget_vectors() {
     }
 }
 
-#[tokio::test]
-async fn failure_status_vectors() {
-    for case in &load("failure_statuses.json") {
+async fn failure_status_vectors(cases: &[Value]) {
+    for case in cases {
         let (_keel, router) = default_router().await;
         let status = u16::try_from(case["input"]["status"].as_u64().unwrap()).unwrap();
         let kind = keel::models::FailureKind::from_status(Some(status));
@@ -167,11 +206,9 @@ fn parse_summary(parsed: &keel::skills::Parsed) -> Value {
     })
 }
 
-#[test]
-fn skill_parse_vectors() {
-    let cases = load("skill_parse.json");
+fn skill_parse_vectors(cases: &[Value]) {
     assert!(cases.len() >= 15);
-    for case in &cases {
+    for case in cases {
         let text = case["input"]["text"].as_str().unwrap();
         let folder = case["input"]["folder"].as_str();
         let parsed = keel::skills::parse("SKILL.md", folder, text.as_bytes());
@@ -179,9 +216,8 @@ fn skill_parse_vectors() {
     }
 }
 
-#[test]
-fn skill_compile_vectors() {
-    for case in &load("skill_compile.json") {
+fn skill_compile_vectors(cases: &[Value]) {
+    for case in cases {
         let input = &case["input"];
         let outcome = keel::skills::compile_source(
             input["text"].as_str().unwrap(),
@@ -196,12 +232,11 @@ fn skill_compile_vectors() {
     }
 }
 
-#[test]
-fn skill_channel_vectors() {
-    for case in &load("skill_channels.json") {
+fn skill_channel_vectors(cases: &[Value]) {
+    for case in cases {
         let outcome = keel::skills::Channel::parse(case["input"]["channel"].as_str().unwrap())
             .map(|c| json!(c.namespaces().map(|n| n.as_str())));
-        check(case, outcome);
+        check_field(case, outcome);
     }
 }
 
@@ -218,10 +253,9 @@ fn check_field(case: &Value, outcome: Result<Value, keel::Error>) {
     check(case, outcome);
 }
 
-#[test]
-fn failure_report_vectors() {
+fn failure_report_vectors(cases: &[Value]) {
     use keel::models::FailureKind;
-    for case in &load("failure_reports.json") {
+    for case in cases {
         let report = &case["input"]["report"];
         let outcome = FailureKind::from_report(Some(report)).map(|kind| {
             let first = if kind.counts() {
@@ -235,10 +269,9 @@ fn failure_report_vectors() {
     }
 }
 
-#[test]
-fn option_vectors() {
+fn option_vectors(cases: &[Value]) {
     use keel::options::{Case, from_value};
-    for case in &load("options.json") {
+    for case in cases {
         let options = Some(case["input"]["options"].clone());
         let secs = |d: std::time::Duration| d.as_secs_f64();
         let outcome = match case["input"]["target"].as_str().unwrap() {
@@ -267,15 +300,14 @@ fn option_vectors() {
     }
 }
 
-#[tokio::test]
-async fn charge_vectors() {
+async fn charge_vectors(cases: &[Value]) {
     use keel::models::{ChargeRequest, ModelRequest, ModelRouter, RouterOptions};
     use keel::options::{Case, from_value};
     let keel = keel::Keel::connect("sqlite::memory:").await.unwrap();
     let router = ModelRouter::open(&keel, RouterOptions::default())
         .await
         .unwrap();
-    for case in &load("charges.json") {
+    for case in cases {
         let input = &case["input"];
         let mut fields = input.as_object().unwrap().clone();
         for key in ["feature", "tier", "no_resolution"] {

@@ -296,3 +296,185 @@ impl BreakerRow {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The state machine with the clock passed in: every time is an explicit `now`.
+    use super::*;
+
+    const S: i64 = 1_000;
+
+    fn config() -> BreakerConfig {
+        BreakerConfig::default()
+    }
+
+    fn fail(row: &BreakerRow, now: i64) -> (BreakerRow, Transition) {
+        row.on_failure(now, config().failure_threshold, &config())
+    }
+
+    #[test]
+    fn the_third_failure_inside_the_window_opens_for_the_cooldown() {
+        let (row, t) = fail(&BreakerRow::default(), 0);
+        assert_eq!(
+            (t, row.recent_failures.clone()),
+            (Transition::Counted, vec![0])
+        );
+        let (row, t) = fail(&row, 10 * S);
+        assert_eq!(t, Transition::Counted);
+        let (row, t) = fail(&row, 299 * S);
+        assert_eq!(t, Transition::Opened);
+        assert_eq!(row.state, CircuitState::Open);
+        assert_eq!(row.open_until, Some(299 * S + 30 * S));
+        assert!(row.recent_failures.is_empty() && row.reopen_count == 0);
+    }
+
+    #[test]
+    fn failures_slide_out_of_the_window_at_its_edge() {
+        let (row, _) = fail(&BreakerRow::default(), 0);
+        let (row, _) = fail(&row, 100 * S);
+        // 300 s after the first failure it is out of the window (the edge is exclusive).
+        let (row, t) = fail(&row, 300 * S);
+        assert_eq!(t, Transition::Counted);
+        assert_eq!(row.recent_failures, vec![100 * S, 300 * S]);
+        let (row, t) = fail(&row, 399 * S);
+        assert_eq!(t, Transition::Opened, "{row:?}");
+    }
+
+    #[test]
+    fn the_window_keeps_at_most_the_threshold() {
+        let mut row = BreakerRow::default();
+        for now in [0, 1, 2] {
+            row = row.on_failure(now, 5, &config()).0;
+        }
+        let (row, t) = row.on_failure(3, 2, &config());
+        assert_eq!(t, Transition::Opened, "a lower threshold opens at once");
+        assert_eq!(row.state, CircuitState::Open);
+        let (row, t) = BreakerRow::default().on_failure(0, 0, &config());
+        assert_eq!(
+            (t, row.state),
+            (Transition::Opened, CircuitState::Open),
+            "0 acts as 1"
+        );
+    }
+
+    #[test]
+    fn a_late_failure_of_an_open_circuit_changes_nothing() {
+        let open = BreakerRow {
+            state: CircuitState::Open,
+            open_until: Some(30 * S),
+            ..BreakerRow::default()
+        };
+        assert_eq!(fail(&open, 5 * S), (open.clone(), Transition::Unchanged));
+        assert_eq!(open.on_success(), (open.clone(), Transition::Unchanged));
+    }
+
+    #[test]
+    fn a_failed_probe_reopens_with_the_cooldown_doubled_up_to_the_cap() {
+        let mut row = BreakerRow {
+            state: CircuitState::HalfOpen,
+            probe_claimed_at: Some(0),
+            ..BreakerRow::default()
+        };
+        let mut cooldowns = Vec::new();
+        for round in 0..7 {
+            let now = round * 1_000 * S;
+            let (reopened, t) = fail(&row, now);
+            assert_eq!(t, Transition::Reopened);
+            assert_eq!(reopened.probe_claimed_at, None);
+            cooldowns.push((reopened.open_until.unwrap() - now) / S);
+            row = BreakerRow {
+                state: CircuitState::HalfOpen,
+                probe_claimed_at: Some(now),
+                ..reopened
+            };
+        }
+        assert_eq!(cooldowns, vec![60, 120, 240, 480, 600, 600, 600]);
+        assert_eq!(row.reopen_count, 7);
+    }
+
+    #[test]
+    fn cooldown_doubles_without_overflow() {
+        let c = config();
+        let secs = |n| c.cooldown_after(n).as_secs();
+        assert_eq!(
+            [secs(0), secs(1), secs(2), secs(4), secs(5)],
+            [30, 60, 120, 480, 600]
+        );
+        assert_eq!(secs(u32::MAX), 600);
+        let uncapped = BreakerConfig {
+            max_cooldown: Duration::MAX,
+            ..c
+        };
+        assert_eq!(
+            uncapped.cooldown_after(40),
+            Duration::from_secs(30) * (1 << 20)
+        );
+    }
+
+    #[test]
+    fn only_the_probe_closes_and_closing_forgets_everything() {
+        let closed = BreakerRow {
+            recent_failures: vec![1, 2],
+            ..BreakerRow::default()
+        };
+        assert_eq!(closed.on_success(), (closed.clone(), Transition::Unchanged));
+        let probing = BreakerRow {
+            state: CircuitState::HalfOpen,
+            reopen_count: 3,
+            probe_claimed_at: Some(7),
+            open_until: Some(9),
+            recent_failures: vec![],
+        };
+        assert_eq!(
+            probing.on_success(),
+            (BreakerRow::default(), Transition::Closed)
+        );
+    }
+
+    #[test]
+    fn a_probe_comes_due_when_the_cooldown_ends_and_again_if_never_reported() {
+        let c = config();
+        assert!(!BreakerRow::default().probe_due(i64::MAX, &c));
+        let open = BreakerRow {
+            state: CircuitState::Open,
+            open_until: Some(30 * S),
+            ..BreakerRow::default()
+        };
+        assert!(!open.probe_due(30 * S - 1, &c));
+        assert!(open.probe_due(30 * S, &c));
+        let unknown_end = BreakerRow {
+            open_until: None,
+            ..open.clone()
+        };
+        assert!(unknown_end.probe_due(0, &c));
+        let claimed = BreakerRow {
+            state: CircuitState::HalfOpen,
+            probe_claimed_at: Some(100 * S),
+            ..open
+        };
+        assert!(!claimed.probe_due(160 * S - 1, &c), "the probe is out");
+        assert!(
+            claimed.probe_due(160 * S, &c),
+            "an unreported probe is handed out again"
+        );
+    }
+
+    #[test]
+    fn only_the_providers_faults_count() {
+        for (status, counts) in [
+            (None, true),
+            (Some(429), true),
+            (Some(500), true),
+            (Some(529), true),
+        ] {
+            assert_eq!(
+                FailureKind::from_status(status).counts(),
+                counts,
+                "{status:?}"
+            );
+        }
+        for status in [400, 401, 403, 404, 413, 422] {
+            assert!(!FailureKind::from_status(Some(status)).counts(), "{status}");
+        }
+    }
+}

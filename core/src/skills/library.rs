@@ -36,15 +36,19 @@ impl LibrarySkill {
 }
 
 /// The version identity of a SKILL.md and its documents (see [`LibrarySkill::content_hash`]).
+/// Each part is hashed after its length, so no two different sets of files give the same
+/// input (a NUL inside a file cannot pass for a separator).
 pub fn content_hash(skill_md: &[u8], documents: &BTreeMap<String, String>) -> String {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    hasher.update(skill_md);
+    let mut part = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    part(skill_md);
     for (name, text) in documents {
-        hasher.update([0]);
-        hasher.update(name.as_bytes());
-        hasher.update([0]);
-        hasher.update(text.as_bytes());
+        part(name.as_bytes());
+        part(text.as_bytes());
     }
     hasher
         .finalize()
@@ -321,4 +325,58 @@ fn check_references(library: &mut Library) {
         }
     }
     library.diagnostics.extend(findings);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::content_hash;
+
+    fn docs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_version_identity_is_stable_and_sees_every_byte() {
+        let base = content_hash(b"---\nname: a\n---\n", &docs(&[("x.md", "one")]));
+        assert_eq!(base.len(), 64);
+        assert_eq!(
+            base,
+            content_hash(b"---\nname: a\n---\n", &docs(&[("x.md", "one")]))
+        );
+        for other in [
+            content_hash(b"---\nname: a\n---\n ", &docs(&[("x.md", "one")])),
+            content_hash(b"---\nname: a\n---\n", &docs(&[("x.md", "one ")])),
+            content_hash(b"---\nname: a\n---\n", &docs(&[("y.md", "one")])),
+            content_hash(b"---\nname: a\n---\n", &docs(&[])),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn no_two_sets_of_files_share_an_identity() {
+        // Each pair would be the same bytes if the parts were only joined with separators.
+        let pairs = [
+            (
+                content_hash(b"", &docs(&[("a", "b")])),
+                content_hash(b"\0a\0b", &docs(&[])),
+            ),
+            (
+                content_hash(b"s", &docs(&[("a", "x\0b\0y")])),
+                content_hash(b"s", &docs(&[("a", "x"), ("b", "y")])),
+            ),
+            (
+                content_hash(b"s", &docs(&[("ab", "")])),
+                content_hash(b"s", &docs(&[("a", "b")])),
+            ),
+        ];
+        for (one, other) in pairs {
+            assert_ne!(one, other);
+        }
+    }
 }
