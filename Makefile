@@ -75,15 +75,9 @@ test-node:
 test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
 
+# Every example in three languages on both backends, each output compared with its golden file.
 test-examples:
-	for example in quickstart model_router skills; do \
-	  cargo run -q -p keel --example $$example; \
-	  $(PY) examples/python/$$example.py; \
-	  node examples/node/$$example.mjs; \
-	  KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" cargo run -q -p keel --example $$example; \
-	  KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" $(PY) examples/python/$$example.py; \
-	  KEEL_DATABASE_URL="$$KEEL_TEST_PG_URL" node examples/node/$$example.mjs; \
-	done
+	$(PY) scripts/check_examples.py
 	cargo run -q -p keel-cli -- demo --database-url "sqlite://$$(mktemp -d)/demo.db"
 
 # --- bench and lint ----------------------------------------------------------------------

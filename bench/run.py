@@ -151,6 +151,16 @@ def main() -> None:
         f"| first `resolve_skills` of a new org on PostgreSQL (500 rows recorded), ms "
         f"| {skills['rust_resolve_first_pg_ms']:.1f} | — | — | — | — |"
     )
+    print("\n### Node against Python on the hot paths (goal: Node within 2x)\n")
+    print("| call | Python | Node | Node / Python |")
+    print("|---|---:|---:|---:|")
+    for what, p_ns, n_ns in [
+        ("`resolve(feature, tier)`", mp["keel_resolve"], mn["keel_resolve"]),
+        ("`resolve` with org and trace id", mp["keel_resolve_org_trace"], mn["keel_resolve_org_trace"]),
+        ("cached skills view, `cached(org, channel)`", sp["keel_cached"], sn["keel_cached"]),
+        ("cached skills view, awaited `resolve_skills`", sp["keel_resolve_awaited"], sn["keel_resolve_awaited"]),
+    ]:
+        print(f"| {what} | {p_ns:.0f} | {n_ns:.0f} | {n_ns / p_ns:.2f}x |")
     print(f"\nAtomic deductions on one org row, PostgreSQL, 16 clients: {models['pg_deductions_per_s']:,.0f}/s (goal ≥ 2,000).")
     print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000).")
     print(f"Dropped during the logging runs: Node {log_node['keel_dropped']}, Python {log_python['keel_dropped']}.")

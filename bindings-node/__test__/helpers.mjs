@@ -36,3 +36,14 @@ export function freshUrl(backend) {
 }
 
 export const BACKENDS = ['sqlite', 'postgres']
+
+/** The sum of an org's ledger rows, read straight from the database (not through Keel). */
+export function ledgerSum(url, orgId) {
+  if (!/^[0-9a-f-]{36}$/.test(orgId)) throw new Error('an org id, never SQL')
+  if (url.startsWith('sqlite://')) {
+    const script = 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute("SELECT coalesce(sum(amount), 0) FROM credit_ledger WHERE org_id = ?", (sys.argv[2],)).fetchone()[0])'
+    return Number(execFileSync('python3', ['-c', script, url.slice('sqlite://'.length), orgId], { encoding: 'utf8' }))
+  }
+  const sql = `SELECT coalesce(sum(amount), 0) FROM keel.credit_ledger WHERE org_id = '${orgId}'`
+  return Number(execFileSync('psql', [url, '-tAc', sql], { encoding: 'utf8' }))
+}

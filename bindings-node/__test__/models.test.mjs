@@ -5,7 +5,10 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 
 import keel from '../index.js'
-import { BACKENDS, freshUrl } from './helpers.mjs'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+
+import { BACKENDS, freshUrl, ledgerSum } from './helpers.mjs'
 
 for (const backend of BACKENDS) {
   test(`${backend}: resolveModel, breaker reports and fallbacks in the original shapes`, async () => {
@@ -119,3 +122,23 @@ test('the hot paths (own functions of each handle) keep the methods\' answers an
   assert.throws(() => skills.cached(orgId), (err) => err instanceof TypeError && err.code === 'invalid_input')
   await db.close()
 })
+
+for (const backend of BACKENDS) {
+  test(`${backend}: 64 deductions from four processes stop at the grace threshold`, async () => {
+    const url = freshUrl(backend)
+    const db = await keel.connect(url)
+    const router = await db.modelRouter()
+    const orgId = randomUUID()
+    await router.grantCredits(orgId, 50, 'purchase', 'seed')
+    const startAt = Date.now() + 2000
+    const worker = new URL('./deduct-worker.mjs', import.meta.url).pathname
+    const runs = await Promise.all([0, 1, 2, 3].map((i) =>
+      promisify(execFile)(process.execPath, [worker, url, orgId, String(i), String(startAt)])))
+    const counts = runs.map(({ stdout }) => JSON.parse(stdout.trim().split('\n').pop()))
+    const total = (key) => counts.reduce((sum, c) => sum + c[key], 0)
+    assert.deepEqual([total('ok'), total('exceeded')], [60, 4], JSON.stringify(counts))
+    assert.equal((await router.checkBudget(orgId)).remaining, -10)
+    assert.equal(ledgerSum(url, orgId), -10, 'the ledger sums to the balance')
+    await db.close()
+  })
+}

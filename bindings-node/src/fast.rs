@@ -11,14 +11,14 @@
 use napi::bindgen_prelude::{
     FromNapiValue, Function, FunctionCallContext, JsObjectValue, Object, ToNapiValue, Unknown,
 };
-use napi::{Env, Property, PropertyAttributes, sys};
+use napi::{Env, JsValue, Property, PropertyAttributes, sys};
 
 use keel::models::ModelRequest;
 use keel::skills::Channel;
 
-use crate::error::guard;
+use crate::error::{Outcome, guard};
 use crate::json::Text;
-use crate::models::{FastResolution, org};
+use crate::models::org;
 use crate::skills::View;
 
 /// Gives `object`, a handle on its way to JavaScript, the function property `name`.
@@ -40,6 +40,18 @@ unsafe fn install<R: ToNapiValue>(
         .with_property_attributes(PropertyAttributes::Writable);
     Object::from_raw(env.raw(), object).define_properties(&[property])?;
     Ok(object)
+}
+
+/// A resolution and the caller's trace id argument, which becomes the result's `traceId` when
+/// it is already the id as Keel spells it (one string fewer to make).
+struct Traced(keel::models::Resolution, Option<(Text, sys::napi_value)>);
+
+impl ToNapiValue for Traced {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let given = val.1.as_ref().map(|(text, value)| (text.as_str(), *value));
+        // SAFETY: forwarded from napi, within the call that passed the argument.
+        unsafe { crate::literal::resolution(env, &val.0, given) }
+    }
 }
 
 /// Argument `i`, `undefined` when the caller passed fewer.
@@ -69,15 +81,20 @@ pub unsafe fn router(
         let feature: Text = arg(ctx, 0)?;
         let (tier, org_id, trace_id): (Option<Text>, Option<Text>, Option<Text>) =
             (arg(ctx, 1)?, arg(ctx, 2)?, arg(ctx, 3)?);
-        Ok(guard(|| {
+        let outcome = guard(|| {
             let request = ModelRequest::from_parts(
                 feature.as_str(),
                 tier.as_ref().map(Text::as_str),
                 org_id.as_ref().map(Text::as_str),
                 trace_id.as_ref().map(Text::as_str),
             )?;
-            router.resolve_now(&request).map(FastResolution)
-        }))
+            router.resolve_now(&request)
+        });
+        let given = match trace_id {
+            Some(text) => Some((text, ctx.get::<Unknown>(3)?.raw())),
+            None => None,
+        };
+        Ok(Outcome(outcome.0.map(|r| Traced(r, given))))
     };
     // SAFETY: forwarded from the caller.
     unsafe { install(env, object, "resolve", resolve) }

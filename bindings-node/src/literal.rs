@@ -199,14 +199,22 @@ impl Builder {
     }
 
     /// The resolution object of `r`.
-    unsafe fn build(&mut self, r: &Resolution) -> napi::Result<sys::napi_value> {
+    unsafe fn build(
+        &mut self,
+        r: &Resolution,
+        given: Option<(&str, sys::napi_value)>,
+    ) -> napi::Result<sys::napi_value> {
         let env = self.env;
         // SAFETY: `env` is the live env of the current call.
         unsafe {
             let index = u32::to_napi_value(env, self.row(r)?)?;
             let mut trace = [0u8; uuid::fmt::Hyphenated::LENGTH];
             let trace = r.trace_id.hyphenated().encode_lower(&mut trace);
-            let trace = <&str>::to_napi_value(env, trace)?;
+            // The caller's own string when it is already the id as Keel spells it.
+            let trace = match given {
+                Some((text, value)) if text == trace => value,
+                _ => <&str>::to_napi_value(env, trace)?,
+            };
             let (mut build, mut undefined, mut object) = (
                 std::ptr::null_mut(),
                 std::ptr::null_mut(),
@@ -232,7 +240,13 @@ impl Builder {
 ///
 /// # Safety
 /// `env` must be the live env of the current call, on its JavaScript thread.
-pub unsafe fn resolution(env: sys::napi_env, r: &Resolution) -> napi::Result<sys::napi_value> {
+/// `given` is the caller's trace id argument (its text and value), reused when it is already
+/// the canonical spelling.
+pub unsafe fn resolution(
+    env: sys::napi_env,
+    r: &Resolution,
+    given: Option<(&str, sys::napi_value)>,
+) -> napi::Result<sys::napi_value> {
     BUILDER_OF_ENV.with(|cell| {
         let mut slot = cell.borrow_mut();
         if slot.as_ref().is_none_or(|b| b.env != env) {
@@ -241,7 +255,7 @@ pub unsafe fn resolution(env: sys::napi_env, r: &Resolution) -> napi::Result<sys
         }
         let builder = slot.as_mut().expect("set just above");
         // SAFETY: forwarded from the caller.
-        unsafe { builder.build(r) }
+        unsafe { builder.build(r, given) }
     })
 }
 

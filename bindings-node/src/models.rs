@@ -14,12 +14,12 @@ use crate::json::Json;
 use crate::options::{object, options, record, shallow};
 
 /// A resolution on its way to JavaScript, built by [`crate::literal`].
-pub struct FastResolution(pub models::Resolution);
+pub struct FastResolution(models::Resolution);
 
 impl ToNapiValue for FastResolution {
     unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         // SAFETY: napi calls this on the JavaScript thread with the live env.
-        unsafe { crate::literal::resolution(env, &val.0) }
+        unsafe { crate::literal::resolution(env, &val.0, None) }
     }
 }
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import sqlite3
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -51,3 +53,15 @@ async def db(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> AsyncIte
     handle = await keel.connect(await fresh_url(request.param, tmp_path))
     yield handle
     await handle.close()
+
+
+def ledger_sum(url: str, org: str) -> float:
+    """The sum of an org's ledger rows, read straight from the database (not through Keel)."""
+    if url.startswith("sqlite://"):
+        with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+            row = conn.execute("SELECT coalesce(sum(amount), 0) FROM credit_ledger WHERE org_id = ?", (org,))
+            return float(row.fetchone()[0])
+    uuid.UUID(org)  # an id, never SQL
+    sql = f"SELECT coalesce(sum(amount), 0) FROM keel.credit_ledger WHERE org_id = '{org}'"
+    out = subprocess.run(["psql", url, "-tAc", sql], check=True, capture_output=True, text=True)
+    return float(out.stdout.strip())

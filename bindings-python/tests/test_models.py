@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import keel
-from conftest import fresh_url
+from conftest import fresh_url, ledger_sum
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -149,15 +149,17 @@ def _deduct_worker(url: str, org: str, worker: int, results: Any) -> None:
 
 
 def _probe_worker(url: str, results: Any, start_at: float) -> None:
-    async def run() -> int:
+    async def run() -> tuple[int, float, float]:
         db = await keel.connect(url, migrate=False)
         router = await db.model_router(seed_defaults=False, cooldown=0.5, staleness=0.1)
         await asyncio.sleep(max(0.0, start_at - time.time()))
         served = 0
-        # Eight concurrent resolvers in this process, each resolving for a while.
+        # Eight concurrent resolvers in this process, each resolving for two seconds (a claim
+        # runs in the background and is served to a later call, so the window must outlast it
+        # on a loaded machine; the unreported probe is not handed out again for 60 s).
         async def resolver() -> int:
             n = 0
-            for _ in range(30):
+            while time.time() < start_at + 2.0:
                 try:
                     router.resolve_model("recording", "low")
                     n += 1
@@ -166,9 +168,11 @@ def _probe_worker(url: str, results: Any, start_at: float) -> None:
                 await asyncio.sleep(0.01)
             return n
 
+        began = time.time()
         served = sum(await asyncio.gather(*(resolver() for _ in range(8))))
+        ended = time.time()
         await db.close()
-        return served
+        return served, began, ended
 
     results.append(asyncio.run(run()))
 
@@ -191,6 +195,7 @@ async def test_four_processes_never_overspend(url: str) -> None:
     assert (outcomes.count("ok"), outcomes.count("exceeded")) == (60, 4)
     status = await router.check_budget(org)
     assert (status.remaining, status.can_proceed) == (-10.0, False)
+    assert ledger_sum(url, org) == -10.0, "the ledger sums to the balance"
     await db.close()
 
 
@@ -212,6 +217,8 @@ async def test_one_probe_across_two_processes(url: str) -> None:
         for p in procs:
             p.join(120)
             assert p.exitcode == 0
-        served = list(results)
-    assert sum(served) == 1, served
+        runs = list(results)
+    assert sum(served for served, _, _ in runs) == 1, runs
+    (_, began_a, ended_a), (_, began_b, ended_b) = runs
+    assert began_a < ended_b and began_b < ended_a, f"the two processes resolved at the same time: {runs}"
     await db.close()

@@ -224,6 +224,57 @@ async fn failures_open_the_breaker_once_and_fallbacks_serve() {
     .await;
 }
 
+/// 64 failures from four instances (four pools) at once, with a threshold of 64: each is
+/// counted exactly once, so exactly one opens the circuit. A lost update (a report that read
+/// the row before another's write committed) leaves the count short and nothing opens; a
+/// report that failed to write comes back `Unchanged`. Both fail this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_failures_from_four_instances_each_count_once() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let options = RouterOptions {
+            breaker: BreakerConfig {
+                failure_threshold: 64,
+                provider_failure_threshold: 1_000,
+                ..BreakerConfig::default()
+            },
+            ..RouterOptions::default()
+        };
+        let mut routers = Vec::new();
+        for keel in instances(backend, &url, 4).await {
+            routers.push(ModelRouter::open(&keel, options.clone()).await.unwrap());
+        }
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(64));
+        let mut tasks = Vec::new();
+        for i in 0..64 {
+            let (router, start) = (routers[i % 4].clone(), start.clone());
+            tasks.push(tokio::spawn(async move {
+                start.wait().await;
+                router
+                    .record_failure("anthropic", "claude-sonnet-4-6", FailureKind::ServerError)
+                    .await
+            }));
+        }
+        let mut seen = std::collections::BTreeMap::new();
+        for task in tasks {
+            *seen
+                .entry(format!("{:?}", task.await.unwrap()))
+                .or_insert(0) += 1;
+        }
+        let expected = [("Counted".to_owned(), 63), ("Opened".to_owned(), 1)];
+        assert_eq!(seen, expected.into_iter().collect(), "{backend:?}");
+        let fresh = Keel::connect(&url).await.unwrap();
+        let open = ModelRouter::open(&fresh, options)
+            .await
+            .unwrap()
+            .open_breakers();
+        assert!(
+            open.iter().any(|b| &*b.model_id == "claude-sonnet-4-6"),
+            "{backend:?}: the stored row is open: {open:?}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_one_probe_across_instances_then_close_or_reopen() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
@@ -240,9 +291,11 @@ async fn exactly_one_probe_across_instances_then_close_or_reopen() {
                 .await;
         }
         // B sees A's opening within the staleness bound.
-        tokio::time::sleep(Duration::from_millis(250)).await;
         let req = request(Feature::Recording, Some(Tier::Low), None);
-        assert!(b.resolve(&req).await.is_err(), "{backend:?}: open on B too");
+        let seen = eventually(Duration::from_secs(2), || async {
+            b.resolve_now(&req).is_err()
+        });
+        assert!(seen.await, "{backend:?}: open on B too");
 
         // After the cooldown, 16 concurrent resolvers on two instances: one probe.
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -276,12 +329,192 @@ async fn exactly_one_probe_across_instances_then_close_or_reopen() {
             a.record_success("google", "gemini-2.0-flash").await,
             Transition::Closed
         );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        assert!(b.resolve(&req).await.is_ok());
+        let closed = eventually(Duration::from_secs(2), || async {
+            b.resolve_now(&req).is_ok()
+        });
+        assert!(closed.await, "{backend:?}: closed on B too");
         assert!(b.resolve(&req).await.is_ok(), "closed: no probe needed");
         for handle in handles {
             handle.close().await;
         }
+    }
+}
+
+/// Polls `check` every 20 ms until it holds or `within` passes; whether it held.
+async fn eventually<F, Fut>(within: Duration, check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Eight instances (eight pools) ask for the probe at the same moment once the cooldown is
+/// over: the conditional claim in the database hands it to exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_instances_racing_for_the_probe_get_one() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let mut routers = Vec::new();
+        for keel in instances(backend, &url, 8).await {
+            routers.push(ModelRouter::open(&keel, fast_breakers()).await.unwrap());
+        }
+        for _ in 0..3 {
+            routers[0]
+                .record_failure("google", "gemini-2.0-flash", FailureKind::ServerError)
+                .await;
+        }
+        let req = request(Feature::Recording, Some(Tier::Low), None);
+        for router in &routers {
+            let open = eventually(Duration::from_secs(2), || async {
+                router.resolve_now(&req).is_err()
+            });
+            assert!(
+                open.await,
+                "{backend:?}: every instance sees the circuit open"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(600)).await; // the 500 ms cooldown
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = routers
+            .iter()
+            .map(|router| {
+                let (router, req, start) = (router.clone(), req.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    router.resolve(&req).await
+                })
+            })
+            .collect();
+        let mut probes = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(pick) => {
+                    assert_eq!(&*pick.model_id, "gemini-2.0-flash");
+                    probes += 1;
+                }
+                Err(err) => assert_eq!(err.code(), "no_model_available", "{backend:?}"),
+            }
+        }
+        assert_eq!(probes, 1, "{backend:?}: exactly one instance won the probe");
+    }
+}
+
+/// The child side of [`deductions_from_four_processes_stop_at_the_grace_threshold`]: 16
+/// deductions of 1 credit from this process, all started at `KEEL_START_AT_MS`.
+async fn deduct_as_child(url: &str) {
+    let org: Uuid = std::env::var("KEEL_CHILD_ORG").unwrap().parse().unwrap();
+    let me = std::env::var("KEEL_CHILD_INDEX").unwrap();
+    let start: u64 = std::env::var("KEEL_START_AT_MS").unwrap().parse().unwrap();
+    let keel = Keel::connect(url).await.unwrap();
+    let router = ModelRouter::open(&keel, RouterOptions::default())
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(start).saturating_sub(now)).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|j| {
+            let (router, key) = (router.clone(), format!("process-{me}-{j}"));
+            tokio::spawn(async move {
+                let charge = Charge {
+                    org_id: org,
+                    amount: 1.0,
+                    idempotency_key: Some(key),
+                    ..Charge::default()
+                };
+                router.deduct(&charge).await
+            })
+        })
+        .collect();
+    let (mut ok, mut exceeded) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(e) if e.code() == "budget_exceeded" => exceeded += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    println!("KEEL_CHILD ok={ok} exceeded={exceeded}");
+    keel.close().await;
+}
+
+/// 64 deductions of 1 credit from four OS processes (each its own pool) on a balance of 50
+/// with the default grace of −10: exactly 60 succeed, the balance ends at −10 and the ledger
+/// sums to it. The test runs itself as the children (`KEEL_CHILD_URL` set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deductions_from_four_processes_stop_at_the_grace_threshold() {
+    if let Ok(url) = std::env::var("KEEL_CHILD_URL") {
+        return deduct_as_child(&url).await;
+    }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let keel = Keel::connect(&url).await.unwrap();
+        let router = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        let org = Uuid::new_v4();
+        router
+            .grant_credits(org, 50.0, "purchase", Some("seed"))
+            .await
+            .unwrap();
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            + Duration::from_secs(2);
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "deductions_from_four_processes_stop_at_the_grace_threshold",
+                        "--nocapture",
+                    ])
+                    .env("KEEL_CHILD_URL", &url)
+                    .env("KEEL_CHILD_ORG", org.to_string())
+                    .env("KEEL_CHILD_INDEX", i.to_string())
+                    .env("KEEL_START_AT_MS", start.as_millis().to_string())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let (mut ok, mut exceeded) = (0, 0);
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{backend:?}: a child failed");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("KEEL_CHILD "))
+                .expect("the child's counts");
+            for part in line.split_whitespace().skip(1) {
+                let (name, n) = part.split_once('=').unwrap();
+                *if name == "ok" { &mut ok } else { &mut exceeded } += n.parse::<i32>().unwrap();
+            }
+        }
+        assert_eq!((ok, exceeded), (60, 4), "{backend:?}");
+        assert_eq!(
+            router.check_budget(org).await.unwrap().remaining,
+            -10.0,
+            "{backend:?}"
+        );
+        assert_eq!(
+            ledger_sum(&keel, org).await,
+            -10.0,
+            "{backend:?}: the ledger sums to the balance"
+        );
+        keel.close().await;
     }
 }
 
@@ -474,6 +707,41 @@ async fn resolve_now_never_waits_and_serves_one_probe() {
         for handle in handles {
             handle.close().await;
         }
+    }
+}
+
+/// A probe won in the background must be served even when, before the next call, the
+/// instance's periodic refresh reads the row back as claimed (half-open, not due). Before the
+/// fix the won probe sat unserved until the probe timeout (60 s), and no caller got the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_won_in_the_background_is_served_after_a_refresh() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let keel = Keel::connect(&url).await.unwrap();
+        let router = ModelRouter::open(&keel, fast_breakers()).await.unwrap();
+        for _ in 0..3 {
+            router
+                .record_failure("google", "gemini-2.0-flash", FailureKind::ServerError)
+                .await;
+        }
+        let req = request(Feature::Recording, Some(Tier::Low), None);
+        tokio::time::sleep(Duration::from_millis(600)).await; // the 500 ms cooldown
+        assert!(
+            router.resolve_now(&req).is_err(),
+            "{backend:?}: this call starts the claim"
+        );
+        // Long enough for the claim to finish and for several 100 ms refreshes to read the
+        // claimed row back; the probe timeout (60 s) is far away.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let probe = router
+            .resolve_now(&req)
+            .expect("the probe this instance won");
+        assert_eq!(&*probe.model_id, "gemini-2.0-flash", "{backend:?}");
+        assert!(
+            router.resolve_now(&req).is_err(),
+            "{backend:?}: served once"
+        );
+        keel.close().await;
     }
 }
 

@@ -396,6 +396,11 @@ fn compile_inlines_documents_and_stops_cycles() {
         compiled.content
     );
     let err = keel::skills::compile(&skill_with_body("@loop/a.md"), &context, &docs).unwrap_err();
+    assert_eq!(
+        (err.code(), err.field()),
+        ("invalid_input", Some("template")),
+        "{err}"
+    );
     assert!(err.to_string().contains("includes itself"), "{err}");
 }
 
@@ -481,6 +486,11 @@ fn request_values_wait_for_the_request_and_org_values_stay_text() {
         .skill
         .unwrap();
     let err = keel::skills::compile(&skill, &context, &no_docs).unwrap_err();
+    assert_eq!(
+        (err.code(), err.field()),
+        ("invalid_input", Some("template")),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("`shout` is not a modifier"),
         "{err}"

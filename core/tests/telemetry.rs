@@ -475,3 +475,75 @@ async fn postgres_outage_under_load_loses_nothing_silently() {
     keel.close().await;
     drop(pg);
 }
+
+/// PostgreSQL down for longer than `give_up_after`: the writer stops retrying, counts the
+/// events it held as dropped and its attempts as failed writes, and writes again once the
+/// database is back. Nothing goes missing from the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_past_give_up_drops_and_counts_what_it_held() {
+    let pg = PrivatePostgres::start("keel-give-up");
+    let options = keel::ConnectOptions {
+        connect_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let keel = Keel::connect_with(&pg.url(), options).await.unwrap();
+    let sink = Sink::start(
+        Destination::Database(keel.pool().unwrap().clone()),
+        SinkOptions {
+            give_up_after: Duration::from_secs(2),
+            retry_base: Duration::from_millis(50),
+            retry_max: Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let log = Logger::new(
+        sink.clone(),
+        "give-up",
+        LoggerOptions::default(),
+        LogFilter::default(),
+    );
+    let emit = |action: &str, n: usize| (0..n).for_each(|_| log.info(action, Map::new()));
+    emit("before", 100);
+    assert_eq!(sink.flush().await.written, 100);
+
+    pg.run("pause");
+    emit("during", 500);
+    // Poll, with a deadline, until the writer has given up on all 500.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while sink.stats().dropped < 500 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never gave up: {:?}",
+            sink.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let down = sink.stats();
+    assert!(
+        down.failed_writes >= 2,
+        "it retried before giving up: {down:?}"
+    );
+    pg.run("resume");
+
+    emit("after", 100);
+    let stats = tokio::time::timeout(Duration::from_secs(60), sink.flush())
+        .await
+        .expect("flush after recovery");
+    assert_eq!(
+        (stats.accepted, stats.written, stats.dropped),
+        (700, 200, 500),
+        "{stats:?}"
+    );
+    let Pool::Postgres(pool) = keel.pool().unwrap() else {
+        unreachable!()
+    };
+    let stored: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT action, count(*) FROM system_logs WHERE service = 'give-up' GROUP BY action ORDER BY action",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, vec![("after".into(), 100), ("before".into(), 100)]);
+    keel.close().await;
+    drop(pg);
+}

@@ -18,7 +18,8 @@ console.log(`synced ${report.items.length} skills (${created} new)`)
 await skills.setOrgContext(orgId, { company_name: 'Acme' })
 await skills.setEnabled(orgId, 'slack-general-query', false)
 const slack = await skills.resolveSkills(orgId, 'slack') // cached per (org, channel)
-console.log(`slack sees ${slack.length} skills; shadowed:`, slack.shadowed.map((s) => [s.key, s.reason]))
+const shadowed = slack.shadowed.map((s) => `${s.key} (${s.reason})`).join(', ')
+console.log(`slack sees ${slack.length} skills; shadowed: ${shadowed}`)
 const request = {
   deal: { name: 'Renewal', stage: 'Proposal', amount: 120000, close_date: '2026-12-15' },
   user_name: 'sam',

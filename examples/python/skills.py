@@ -25,7 +25,8 @@ async def main() -> None:
     await skills.set_org_context(org, {"company_name": "Acme"})
     await skills.set_enabled(org, "slack-general-query", False)
     slack = await skills.resolve_skills(org, "slack")  # cached per (org, channel)
-    print(f"slack sees {len(slack)} skills; shadowed: {[(s['key'], s['reason']) for s in slack.shadowed]}")
+    shadowed = ", ".join(f"{s['key']} ({s['reason']})" for s in slack.shadowed)
+    print(f"slack sees {len(slack)} skills; shadowed: {shadowed}")
     deal = slack.get("slack-deal-query")
     if deal is not None:
         request = {

@@ -38,7 +38,7 @@ async fn main() -> keel::Result<()> {
             FailureKind::from_status(Some(400)),
         )
         .await;
-    println!("a 400 changes the breaker: {t:?}");
+    println!("a 400 changes the breaker: {}", t.as_str());
 
     router.grant_credits(org, 10.0, "purchase", None).await?;
     let cost = router.call_cost(&pick, Some(Usage::new(2_000.0, 500.0)?));
@@ -50,10 +50,7 @@ async fn main() -> keel::Result<()> {
             ..Default::default()
         })
         .await?;
-    println!(
-        "charged {cost:.4} credits; balance {:.4}",
-        charged.balance_after
-    );
+    println!("balance after the call: {:.4}", charged.balance_after);
     db.close().await;
     // --8<-- [end:model_router]
     Ok(())

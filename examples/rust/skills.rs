@@ -30,13 +30,14 @@ async fn main() -> keel::Result<()> {
         .await?;
     let slack = skills.resolve_skills(org, Channel::Slack).await?; // cached per (org, channel)
     println!(
-        "slack sees {} skills; shadowed: {:?}",
+        "slack sees {} skills; shadowed: {}",
         slack.len(),
         slack
             .shadowed
             .iter()
-            .map(|s| (&s.key, s.reason.as_str()))
+            .map(|s| format!("{} ({})", s.key, s.reason.as_str()))
             .collect::<Vec<_>>()
+            .join(", ")
     );
     if let Some(deal) = slack.get("slack-deal-query") {
         let request = serde_json::json!({"deal": {"name": "Renewal", "stage": "Proposal",

@@ -250,7 +250,9 @@ impl ModelRouter {
                 if row.state == CircuitState::Closed {
                     continue;
                 }
-                if row.probe_due(now, config) {
+                // A probe this process won but has not served yet is still its to serve, even
+                // once a refresh shows the row as claimed (half-open, not due).
+                if row.probe_due(now, config) || self.holds_probe(&entry.provider, model) {
                     due.get_or_insert(provider_wide);
                 } else {
                     return Usability::Blocked;
@@ -273,19 +275,23 @@ impl ModelRouter {
     pub fn resolve_now(&self, request: &ModelRequest) -> Result<Resolution> {
         self.decide(request, |candidate, provider_wide| {
             let key = breaker_key(candidate, provider_wide);
-            if self
-                .inner
-                .won
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&key)
-            {
+            if self.won().remove(&key) {
                 self.mark_probe_out(&key);
                 return true;
             }
             self.claim_in_background(key);
             false
         })
+    }
+
+    /// The probes this process won and has not served yet.
+    fn won(&self) -> std::sync::MutexGuard<'_, HashSet<BreakerKey>> {
+        self.inner.won.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether this process won the probe of (`provider`, `model`) and has not served it.
+    fn holds_probe(&self, provider: &str, model: &str) -> bool {
+        self.won().iter().any(|(p, m)| p == provider && m == model)
     }
 
     fn resolve_cached(&self, request: &ModelRequest) -> Result<Resolution> {
@@ -311,12 +317,7 @@ impl ModelRouter {
                         .inner
                         .logger
                         .info("model_router.probe_claimed", probe_metadata(&key.0, &key.1));
-                    router
-                        .inner
-                        .won
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key.clone());
+                    router.won().insert(key.clone());
                 }
                 Ok(false) => router.mark_probe_out(&key),
                 Err(err) => tracing::warn!(error = %err, "keel model router: probe claim failed"),
@@ -409,8 +410,9 @@ impl ModelRouter {
                 self.inner
                     .logger
                     .info("model_router.probe_claimed", probe_metadata(&key.0, &key.1));
+                self.won().insert(key.clone());
                 Some(self.decide(request, |candidate, provider_wide| {
-                    breaker_key(candidate, provider_wide) == key
+                    breaker_key(candidate, provider_wide) == key && self.won().remove(&key)
                 }))
             }
             Ok(false) => None,

@@ -1,0 +1,88 @@
+"""Runs every example in Rust, Python and Node on SQLite and on a fresh PostgreSQL database,
+and compares each output with its golden file, examples/expected/<scenario>.txt.
+
+The three languages must print the same text: ids, timings and the database URL are
+normalised first. `--update` rewrites the golden files from the Rust output (review the diff).
+Needs KEEL_TEST_PG_URL (`make test` starts the throwaway PostgreSQL) and the built bindings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import uuid
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SCENARIOS = ["quickstart", "model_router", "skills"]
+NORMALISE = [
+    (re.compile(r"connected to \S+ \((sqlite|postgres)\)"), "connected to <database>"),
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
+    (re.compile(r"\b\d+(\.\d+)? ms\b"), "<ms>"),
+]
+
+
+def command(language: str, scenario: str) -> list[str]:
+    return {
+        "rust": ["cargo", "run", "-q", "-p", "keel", "--example", scenario],
+        "python": [sys.executable, f"examples/python/{scenario}.py"],
+        "node": ["node", f"examples/node/{scenario}.mjs"],
+    }[language]
+
+
+def fresh_pg_url() -> str:
+    admin = os.environ.get("KEEL_TEST_PG_URL")
+    if not admin:
+        sys.exit("KEEL_TEST_PG_URL is not set: run through `make test` or scripts/with-postgres.sh")
+    name = f"keel_example_{uuid.uuid4().hex[:12]}"
+    subprocess.run(["psql", admin, "-qc", f"CREATE DATABASE {name}"], check=True)
+    return admin.rsplit("/", 1)[0] + "/" + name
+
+
+def normalise(text: str) -> str:
+    for pattern, replacement in NORMALISE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def main() -> int:
+    update = "--update" in sys.argv
+    failures = 0
+    for scenario in SCENARIOS:
+        golden = ROOT / "examples" / "expected" / f"{scenario}.txt"
+        for backend in ("sqlite", "postgres"):
+            for language in ("rust", "python", "node"):
+                env = dict(os.environ)
+                env.pop("KEEL_DATABASE_URL", None)
+                if backend == "postgres":
+                    env["KEEL_DATABASE_URL"] = fresh_pg_url()
+                run = subprocess.run(
+                    command(language, scenario), cwd=ROOT, env=env, capture_output=True, text=True
+                )
+                label = f"{scenario} ({language}, {backend})"
+                if run.returncode != 0:
+                    print(f"FAILED {label}: exit {run.returncode}\n{run.stderr}")
+                    failures += 1
+                    continue
+                got = normalise(run.stdout)
+                if update and language == "rust" and backend == "sqlite":
+                    golden.parent.mkdir(exist_ok=True)
+                    golden.write_text(got)
+                want = golden.read_text() if golden.exists() else ""
+                if got != want:
+                    diff = difflib.unified_diff(want.splitlines(), got.splitlines(), "expected", label, lineterm="")
+                    print(f"FAILED {label}: output differs from {golden.relative_to(ROOT)}")
+                    print("\n".join(diff))
+                    failures += 1
+                else:
+                    print(f"ok {label}")
+    runs = len(SCENARIOS) * 6
+    print(f"examples: {runs - failures} passed, {failures} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
