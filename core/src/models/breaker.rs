@@ -184,7 +184,8 @@ impl FromStr for FailureKind {
 pub struct BreakerRow {
     /// The circuit's state.
     pub state: CircuitState,
-    /// Failure times inside the window, oldest first (at most the threshold).
+    /// Failure times inside the window, oldest first (fewer than the threshold: reaching it
+    /// opens the circuit and clears them).
     pub recent_failures: Vec<i64>,
     /// When an open circuit may be probed.
     pub open_until: Option<i64>,
@@ -248,11 +249,9 @@ impl BreakerRow {
                 let since = now - BreakerConfig::ms(config.window);
                 next.recent_failures.retain(|t| *t > since);
                 next.recent_failures.push(now);
+                // Reaching the threshold opens the circuit and clears the window, so a stored
+                // window never holds more than `threshold - 1` failures.
                 let keep = threshold.max(1) as usize;
-                if next.recent_failures.len() > keep {
-                    let drop = next.recent_failures.len() - keep;
-                    next.recent_failures.drain(..drop);
-                }
                 if next.recent_failures.len() >= keep {
                     next.state = CircuitState::Open;
                     next.reopen_count = 0;
@@ -457,6 +456,73 @@ mod tests {
             claimed.probe_due(160 * S, &c),
             "an unreported probe is handed out again"
         );
+    }
+
+    #[test]
+    fn stored_names_are_fixed_and_read_back() {
+        let states = [
+            (CircuitState::Closed, "closed"),
+            (CircuitState::Open, "open"),
+            (CircuitState::HalfOpen, "half_open"),
+        ];
+        for (state, name) in states {
+            assert_eq!(
+                (state.as_str(), name.parse::<CircuitState>().unwrap()),
+                (name, state)
+            );
+        }
+        assert_eq!(
+            "ajar".parse::<CircuitState>().unwrap_err().field(),
+            Some("state")
+        );
+        let kinds = [
+            (FailureKind::Timeout, "timeout", true),
+            (FailureKind::ServerError, "server_error", true),
+            (FailureKind::RateLimited, "rate_limited", true),
+            (FailureKind::Overloaded, "overloaded", true),
+            (FailureKind::ClientError, "client_error", false),
+            (FailureKind::ContextTooLong, "context_too_long", false),
+        ];
+        for (kind, name, counts) in kinds {
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(name.parse::<FailureKind>().unwrap(), kind);
+            assert_eq!(kind.counts(), counts, "{name}");
+        }
+        assert_eq!(
+            "meteor".parse::<FailureKind>().unwrap_err().field(),
+            Some("kind")
+        );
+        let transitions = [
+            (Transition::Unchanged, "unchanged"),
+            (Transition::Counted, "counted"),
+            (Transition::Opened, "opened"),
+            (Transition::Reopened, "reopened"),
+            (Transition::Closed, "closed"),
+        ];
+        for (transition, name) in transitions {
+            assert_eq!(transition.as_str(), name);
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        let cases = [
+            (None, FailureKind::Timeout),
+            (Some(408), FailureKind::Timeout),
+            (Some(504), FailureKind::Timeout),
+            (Some(429), FailureKind::RateLimited),
+            (Some(529), FailureKind::Overloaded),
+            (Some(413), FailureKind::ContextTooLong),
+            (Some(500), FailureKind::ServerError),
+            (Some(599), FailureKind::ServerError),
+            (Some(400), FailureKind::ClientError),
+            (Some(499), FailureKind::ClientError),
+            (Some(302), FailureKind::Timeout),
+            (Some(600), FailureKind::Timeout),
+        ];
+        for (status, kind) in cases {
+            assert_eq!(FailureKind::from_status(status), kind, "{status:?}");
+        }
     }
 
     #[test]
