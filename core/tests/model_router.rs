@@ -745,6 +745,63 @@ async fn a_probe_won_in_the_background_is_served_after_a_refresh() {
     }
 }
 
+/// `can_proceed` is `remaining > -grace`: a new org (no balance row) may proceed, so may one
+/// inside its grace, and one at the threshold may not; a grant's idempotency key grants once.
+#[tokio::test]
+async fn budget_and_grant_keep_their_rules() {
+    on_each_backend(|backend, keel| async move {
+        let router = ModelRouter::open(&keel, RouterOptions::default())
+            .await
+            .unwrap();
+        let org = Uuid::new_v4();
+        let fresh = router.check_budget(org).await.unwrap();
+        assert_eq!(
+            (fresh.remaining, fresh.can_proceed),
+            (0.0, true),
+            "{backend:?}: a new org"
+        );
+        let first = router
+            .grant_credits(org, 5.0, "purchase", Some("invoice-1"))
+            .await
+            .unwrap();
+        let again = router
+            .grant_credits(org, 5.0, "purchase", Some("invoice-1"))
+            .await
+            .unwrap();
+        assert!(!first.duplicate && again.duplicate, "{backend:?}");
+        assert_eq!(
+            (again.ledger_id, again.balance_after),
+            (first.ledger_id, 5.0)
+        );
+        let status = router.check_budget(org).await.unwrap();
+        assert_eq!(
+            (status.remaining, status.can_proceed),
+            (5.0, true),
+            "{backend:?}"
+        );
+        let charge = |amount: f64| Charge {
+            org_id: org,
+            amount,
+            ..Charge::default()
+        };
+        router.deduct(&charge(12.0)).await.unwrap();
+        let inside = router.check_budget(org).await.unwrap();
+        assert_eq!(
+            (inside.remaining, inside.can_proceed),
+            (-7.0, true),
+            "{backend:?}: inside the grace"
+        );
+        router.deduct(&charge(3.0)).await.unwrap();
+        let at = router.check_budget(org).await.unwrap();
+        assert_eq!(
+            (at.remaining, at.can_proceed),
+            (-10.0, false),
+            "{backend:?}: at the threshold"
+        );
+    })
+    .await;
+}
+
 /// A commit above its reservation follows the deduction's rule: reserve 1, commit 1,000,000
 /// used to leave the balance at −999,950. Now it is refused and the reservation stays open; a
 /// commit that stays inside the grace is charged; and no single call moves more than the
