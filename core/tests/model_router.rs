@@ -290,15 +290,21 @@ async fn exactly_one_probe_across_instances_then_close_or_reopen() {
             a.record_failure("google", "gemini-2.0-flash", FailureKind::ServerError)
                 .await;
         }
-        // B sees A's opening within the staleness bound.
+        let opened = tokio::time::Instant::now();
+        // B sees A's opening within the staleness bound (read from its view: resolving could
+        // claim the probe).
         let req = request(Feature::Recording, Some(Tier::Low), None);
         let seen = eventually(Duration::from_secs(2), || async {
-            b.resolve_now(&req).is_err()
+            is_open(&b, "gemini-2.0-flash")
         });
         assert!(seen.await, "{backend:?}: open on B too");
+        assert!(
+            b.resolve(&req).await.is_err(),
+            "{backend:?}: and it does not serve"
+        );
 
-        // After the cooldown, 16 concurrent resolvers on two instances: one probe.
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        // After the 500 ms cooldown, 16 concurrent resolvers on two instances: one probe.
+        tokio::time::sleep_until(opened + Duration::from_millis(650)).await;
         let mut tasks = Vec::new();
         for i in 0..16 {
             let router = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -330,7 +336,7 @@ async fn exactly_one_probe_across_instances_then_close_or_reopen() {
             Transition::Closed
         );
         let closed = eventually(Duration::from_secs(2), || async {
-            b.resolve_now(&req).is_ok()
+            !is_open(&b, "gemini-2.0-flash")
         });
         assert!(closed.await, "{backend:?}: closed on B too");
         assert!(b.resolve(&req).await.is_ok(), "closed: no probe needed");
@@ -338,6 +344,11 @@ async fn exactly_one_probe_across_instances_then_close_or_reopen() {
             handle.close().await;
         }
     }
+}
+
+/// Whether `router`'s own view has `model`'s circuit not closed (no I/O, no probe claim).
+fn is_open(router: &ModelRouter, model: &str) -> bool {
+    router.open_breakers().iter().any(|b| &*b.model_id == model)
 }
 
 /// Polls `check` every 20 ms until it holds or `within` passes; whether it held.
@@ -373,17 +384,19 @@ async fn eight_instances_racing_for_the_probe_get_one() {
                 .record_failure("google", "gemini-2.0-flash", FailureKind::ServerError)
                 .await;
         }
+        let opened = tokio::time::Instant::now();
         let req = request(Feature::Recording, Some(Tier::Low), None);
         for router in &routers {
             let open = eventually(Duration::from_secs(2), || async {
-                router.resolve_now(&req).is_err()
+                is_open(router, "gemini-2.0-flash")
             });
             assert!(
                 open.await,
                 "{backend:?}: every instance sees the circuit open"
             );
         }
-        tokio::time::sleep(Duration::from_millis(600)).await; // the 500 ms cooldown
+        // The 500 ms cooldown.
+        tokio::time::sleep_until(opened + Duration::from_millis(650)).await;
         let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
         let tasks: Vec<_> = routers
             .iter()

@@ -392,7 +392,13 @@ impl ModelRouter {
     pub async fn resolve(&self, request: &ModelRequest) -> Result<Resolution> {
         let mut due: Option<BreakerKey> = None;
         let cached = self.decide(request, |candidate, provider_wide| {
-            due.get_or_insert_with(|| breaker_key(candidate, provider_wide));
+            let key = breaker_key(candidate, provider_wide);
+            // A probe this process already won (in the background) is served here too.
+            if self.won().remove(&key) {
+                self.mark_probe_out(&key);
+                return true;
+            }
+            due.get_or_insert(key);
             false
         });
         // No probe is due ahead of the first usable candidate: nothing to claim.
