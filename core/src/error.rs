@@ -225,6 +225,21 @@ impl Error {
         }
     }
 
+    /// A storage error that says the database was not reached (an I/O or TLS failure, or no
+    /// connection within the pool's timeout) becomes [`Error::Connection`] to `masked_url`;
+    /// anything else is returned unchanged.
+    pub fn unreachable_as_connection(self, masked_url: &str) -> Self {
+        match self {
+            Error::Storage(
+                source @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut),
+            ) => Error::Connection {
+                url: masked_url.to_owned(),
+                source,
+            },
+            other => other,
+        }
+    }
+
     /// Builds an [`Error::Internal`] from a caught panic payload, for the FFI boundary.
     pub fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
         let message = payload
@@ -244,23 +259,6 @@ impl Error {
             next = err.source();
         }
         out
-    }
-}
-
-impl Error {
-    /// A storage error that says the database was not reached (an I/O or TLS failure, or no
-    /// connection within the pool's timeout) becomes [`Error::Connection`] to `masked_url`;
-    /// anything else is returned unchanged.
-    pub fn unreachable_as_connection(self, masked_url: &str) -> Self {
-        match self {
-            Error::Storage(
-                source @ (sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut),
-            ) => Error::Connection {
-                url: masked_url.to_owned(),
-                source,
-            },
-            other => other,
-        }
     }
 }
 

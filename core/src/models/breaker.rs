@@ -340,7 +340,7 @@ mod tests {
     }
 
     #[test]
-    fn the_window_keeps_at_most_the_threshold() {
+    fn a_lower_threshold_opens_at_once_and_zero_acts_as_one() {
         let mut row = BreakerRow::default();
         for now in [0, 1, 2] {
             row = row.on_failure(now, 5, &config()).0;

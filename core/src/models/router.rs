@@ -24,6 +24,8 @@ use crate::error::{Error, Result};
 use crate::refresher::Refresher;
 use crate::telemetry::{Logger, LoggerOptions};
 
+mod probe;
+
 struct Cached {
     matrix: Matrix,
     org_tiers: HashMap<(Uuid, Feature), Tier>,
@@ -275,8 +277,7 @@ impl ModelRouter {
     pub fn resolve_now(&self, request: &ModelRequest) -> Result<Resolution> {
         self.decide(request, |candidate, provider_wide| {
             let key = breaker_key(candidate, provider_wide);
-            if self.won().remove(&key) {
-                self.mark_probe_out(&key);
+            if self.serve_won(&key) {
                 return true;
             }
             self.claim_in_background(key);
@@ -284,71 +285,8 @@ impl ModelRouter {
         })
     }
 
-    /// The probes this process won and has not served yet.
-    fn won(&self) -> std::sync::MutexGuard<'_, HashSet<BreakerKey>> {
-        self.inner.won.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether this process won the probe of (`provider`, `model`) and has not served it.
-    fn holds_probe(&self, provider: &str, model: &str) -> bool {
-        self.won().iter().any(|(p, m)| p == provider && m == model)
-    }
-
     fn resolve_cached(&self, request: &ModelRequest) -> Result<Resolution> {
         self.decide(request, |_, _| false)
-    }
-
-    /// Starts a probe claim on the router's runtime unless one of this process is under way.
-    fn claim_in_background(&self, key: BreakerKey) {
-        if !self.start_claim(&key) {
-            return;
-        }
-        let router = self.clone();
-        self.inner.runtime.spawn(async move {
-            let claimed = match router.inner.keel.pool() {
-                Ok(pool) => {
-                    store::claim_probe(pool, &key.0, &key.1, &router.inner.options.breaker).await
-                }
-                Err(err) => Err(err),
-            };
-            match claimed {
-                Ok(true) => {
-                    router
-                        .inner
-                        .logger
-                        .info("model_router.probe_claimed", probe_metadata(&key.0, &key.1));
-                    router.won().insert(key.clone());
-                }
-                Ok(false) => router.mark_probe_out(&key),
-                Err(err) => tracing::warn!(error = %err, "keel model router: probe claim failed"),
-            }
-            router.end_claim(&key);
-        });
-    }
-
-    fn start_claim(&self, key: &BreakerKey) -> bool {
-        self.inner
-            .claiming
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key.clone())
-    }
-
-    fn end_claim(&self, key: &BreakerKey) {
-        self.inner
-            .claiming
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-    }
-
-    /// This process sees the probe of `key` as out (half-open) until the next refresh.
-    fn mark_probe_out(&self, key: &BreakerKey) {
-        self.mark_local(key, |row| BreakerRow {
-            state: CircuitState::HalfOpen,
-            probe_claimed_at: Some(now_ms()),
-            ..row.clone()
-        });
     }
 
     fn decide(
@@ -394,8 +332,7 @@ impl ModelRouter {
         let cached = self.decide(request, |candidate, provider_wide| {
             let key = breaker_key(candidate, provider_wide);
             // A probe this process already won (in the background) is served here too.
-            if self.won().remove(&key) {
-                self.mark_probe_out(&key);
+            if self.serve_won(&key) {
                 return true;
             }
             due.get_or_insert(key);
