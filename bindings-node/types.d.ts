@@ -127,6 +127,9 @@ export interface DeductOptions {
 export interface ConnectOptions {
   /** Apply the embedded migrations on connect (default true). */
   migrate?: boolean
+  /** Create a missing SQLite file (default true); with false a missing file rejects with
+   * `code: "connection"` and nothing is created. */
+  create?: boolean
   /** Upper bound on pooled connections (default 10). */
   maxConnections?: number
   /** Seconds to wait for the database (default 10). */

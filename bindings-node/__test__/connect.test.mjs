@@ -50,7 +50,21 @@ test('sqlite file and folder are created', async () => {
 })
 
 test('default in-memory database', async () => {
-  const db = await keel.connect('sqlite::memory:')
-  assert.equal(db.url, 'sqlite::memory:')
-  await db.close()
+  for (const db of [await keel.connect(), await keel.connect(null), await keel.connect(undefined, { migrate: true })]) {
+    assert.equal(db.url, 'sqlite::memory:')
+    assert.ok((await db.appliedMigrations()).length > 0)
+    await db.close()
+  }
+})
+
+test('create: false leaves a missing file missing', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'keel-node-')), 'typo', 'keel.db')
+  await assert.rejects(keel.connect(`sqlite://${path}`, { create: false }), { code: 'connection' })
+  assert.ok(!existsSync(join(path, '..')))
+})
+
+test('a misspelt in-memory URL is invalid_url', async () => {
+  for (const url of ['sqlite:memory', 'sqlite::memory', 'sqlite://memory']) {
+    await assert.rejects(keel.connect(url), { code: 'invalid_url' })
+  }
 })

@@ -194,6 +194,32 @@ for (const c of loadVectors('charges.json')) {
   })
 }
 
+// One rule for an org with no balance row, in checkBudget and deductCredits alike.
+for (const c of loadVectors('credit_flows.json')) {
+  test(`credit flows: ${c.name}`, async () => {
+    const { db, router } = await defaultRouter()
+    const orgId = randomUUID()
+    for (const step of c.steps) {
+      const call =
+        step.op === 'check_budget'
+          ? router.checkBudget(orgId)
+          : step.op === 'grant'
+            ? router.grantCredits(orgId, step.amount)
+            : router.deductCredits({ orgId, amount: step.amount })
+      if (step.expected_error_code) {
+        await assert.rejects(call, { code: step.expected_error_code })
+        continue
+      }
+      const got = await call
+      for (const [key, want] of Object.entries(step.expected)) {
+        const value = key === 'can_proceed' ? got.can_proceed : got[camel(key)]
+        assert.ok(typeof want === 'number' ? Math.abs(value - want) < 1e-9 : value === want, `${c.name}: ${key} ${value}`)
+      }
+    }
+    await db.close()
+  })
+}
+
 // The files are found by listing the folder: a new one that no test above loads fails here.
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()

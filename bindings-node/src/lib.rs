@@ -142,14 +142,18 @@ impl Keel {
     }
 }
 
-/// Connects to `url` (`sqlite::memory:`, `sqlite://path`, `postgres://…`) and applies the
-/// migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
+/// Connects to `url` (`sqlite::memory:` when absent, `sqlite://path`, `postgres://…`) and
+/// applies the migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
 /// `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
 #[napi(
-    ts_args_type = "url: string, options?: ConnectOptions | null",
+    ts_args_type = "url?: string | null, options?: ConnectOptions | null",
     ts_return_type = "Promise<Keel>"
 )]
-pub async fn connect(Arg(url): Arg<String>, options: Option<Json>) -> napi::Result<Outcome<Keel>> {
+pub async fn connect(
+    url: Option<Arg<String>>,
+    options: Option<Json>,
+) -> napi::Result<Outcome<Keel>> {
+    let url = url.map_or_else(|| keel::DEFAULT_URL.to_owned(), |u| u.0);
     run!((), |_unit| {
         let options = self::options(options, "options")?;
         let inner = keel::Keel::connect_with(&url, options).await?;

@@ -123,16 +123,17 @@ impl PyKeel {
     }
 }
 
-/// Connects to `url`; see `keel.connect` for the arguments.
+/// Connects to `url` (core's default: `sqlite::memory:`); see `keel.connect` for the arguments.
 #[pyfunction]
-#[pyo3(signature = (url, **options))]
+#[pyo3(signature = (url = None, **options))]
 fn connect<'py>(
     py: Python<'py>,
-    url: Arg<String>,
+    url: Option<Arg<String>>,
     options: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let options: keel::ConnectOptions = guard(|| self::options(options))?;
-    awaitable!(py, url.0, |url| Ok(PyKeel {
+    let url = url.map_or_else(|| keel::DEFAULT_URL.to_owned(), |u| u.0);
+    awaitable!(py, url, |url| Ok(PyKeel {
         inner: keel::Keel::connect_with(&url, options).await?,
     }))
 }

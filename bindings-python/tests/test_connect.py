@@ -56,3 +56,24 @@ async def test_sqlite_file_and_folder_are_created(tmp_path: pathlib.Path) -> Non
     assert path.exists()
     assert handle.url == f"sqlite://{path}"
     await handle.close()
+
+
+async def test_connect_without_url_is_in_memory() -> None:
+    handle = await keel.connect()
+    assert (handle.url, handle.backend) == ("sqlite::memory:", "sqlite")
+    assert await handle.applied_migrations()
+    await handle.close()
+
+
+async def test_create_false_leaves_a_missing_file_missing(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "typo" / "keel.db"
+    with pytest.raises(keel.DatabaseConnectionError) as info:
+        await keel.connect(f"sqlite://{path}", create=False)
+    assert info.value.code == "connection"
+    assert not path.parent.exists()
+
+
+@pytest.mark.parametrize("url", ["sqlite:memory", "sqlite::memory", "sqlite://memory"])
+async def test_misspelt_memory_url_is_invalid(url: str) -> None:
+    with pytest.raises(keel.InvalidUrlError):
+        await keel.connect(url)

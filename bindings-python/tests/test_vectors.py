@@ -202,6 +202,28 @@ async def test_charges(case: dict[str, Any], default_router: keel.ModelRouter) -
         assert 100 - moved.balance_after == pytest.approx(case["expected"]["amount"])
 
 
+@pytest.mark.parametrize("case", load_vectors("credit_flows.json"), ids=lambda c: c["name"])
+async def test_credit_flows(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
+    """One rule for an org with no balance row, in check_budget and deduct alike."""
+    org = str(uuid.uuid4())
+    for step in case["steps"]:
+        op, amount = step["op"], step.get("amount")
+        if op == "check_budget":
+            call = default_router.check_budget(org)
+        elif op == "grant":
+            call = default_router.grant_credits(org, amount)
+        else:
+            call = default_router.deduct_credits(org, amount=amount)
+        if "expected_error_code" in step:
+            with pytest.raises(keel.KeelError) as info:
+                await call
+            assert info.value.code == step["expected_error_code"]
+            continue
+        got = await call
+        for key, want in step["expected"].items():
+            assert getattr(got, key) == pytest.approx(want), (case["name"], key)
+
+
 def test_every_file_in_testdata_has_a_runner() -> None:
     """The files are found by listing the folder: a new one that no test loads fails here."""
     files = sorted(str(p.relative_to(TESTDATA)) for p in TESTDATA.rglob("*.json"))

@@ -8,6 +8,8 @@ use std::time::Instant;
 use keel::telemetry::{LoggerOptions, Span, gen_ai, render_tree};
 use serde_json::{Map, Value, json};
 
+use crate::output::{Create, Ctx, Done, print_json, say, take_lines};
+
 /// The embedded default the demo runs on.
 pub const DEFAULT_URL: &str = "sqlite://.keel/demo.db";
 
@@ -15,10 +17,22 @@ fn meta(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap_or_default()
 }
 
-/// Runs the demo against `url`; unless `keep`, a SQLite demo file starts empty.
-pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
+/// Runs the demo; unless `keep`, a SQLite demo file starts empty. With `--json` its narration
+/// comes out as one document, `{"database", "lines"}`.
+pub async fn run(ctx: &Ctx, keep: bool) -> Done {
+    narrate(ctx, keep).await?;
+    if ctx.json {
+        print_json(
+            &json!({"database": keel::mask_url(ctx.url(DEFAULT_URL)), "lines": take_lines()}),
+        );
+    }
+    Ok(())
+}
+
+async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
+    let url = ctx.url(DEFAULT_URL);
     let parsed = keel::DatabaseUrl::parse(url)?;
-    println!(
+    say!(
         "Keel {} demo on {} ({})",
         keel::VERSION,
         parsed.masked,
@@ -34,7 +48,7 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
     }
 
     let started = Instant::now();
-    let keel = keel::Keel::connect(url).await?;
+    let keel = ctx.connect(DEFAULT_URL, Create::Yes).await?;
     let log = keel.logger(
         "keel-demo",
         LoggerOptions {
@@ -55,7 +69,7 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
         .map(|m| format!("{:04} {}", m.version, m.description))
         .unwrap_or_default();
     step.stop(meta(json!({"migrations": applied.len()})));
-    println!(
+    say!(
         "\n[1] connect   {:.1} ms, schema at migration {last}",
         started.elapsed().as_secs_f64() * 1e3
     );
@@ -63,21 +77,19 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
     let step = day.child("demo.schema", Map::new());
     let tables = keel.tables().await?;
     step.stop(meta(json!({"tables": tables.len()})));
-    println!("[2] schema    {} tables:", tables.len());
+    say!("[2] schema    {} tables:", tables.len());
     for table in &tables {
-        println!("              {:<24} {:>6} rows", table.name, table.rows);
+        say!("              {:<24} {:>6} rows", table.name, table.rows);
     }
 
     let step = day.child("demo.errors", Map::new());
-    println!(
-        "[3] errors    every failure has a stable code; URLs are shown with the password masked"
-    );
+    say!("[3] errors    every failure has a stable code; URLs are shown with the password masked");
     for bad in [
         "postgres://ops:hunter2@127.0.0.1:9/keel?connect_timeout=2",
         "mysql://ops:hunter2@db/keel",
     ] {
         match keel::Keel::connect(bad).await {
-            Ok(_) => println!(
+            Ok(_) => say!(
                 "              unexpected success for {}",
                 keel::mask_url(bad)
             ),
@@ -86,7 +98,7 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
                     "demo.connect_refused",
                     meta(json!({"code": err.code(), "url": keel::mask_url(bad)})),
                 );
-                println!("              {:<12} {err}", err.code());
+                say!("              {:<12} {err}", err.code());
             }
         }
     }
@@ -102,18 +114,18 @@ pub async fn run(url: &str, keep: bool) -> keel::Result<()> {
     day.stop(Map::new());
     let stats = log.sink().flush().await;
     let events = keel.trace(log.trace_id()).await?;
-    println!(
+    say!(
         "[7] trace     {} events written, {} dropped; trace {} read back from system_logs:",
         stats.written,
         stats.dropped,
         log.trace_id()
     );
     for line in render_tree(&events).lines() {
-        println!("              {line}");
+        say!("              {line}");
     }
 
     keel.close().await;
-    println!(
+    say!(
         "\n[8] closed    total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
@@ -144,7 +156,7 @@ async fn observability(log: &keel::telemetry::Logger, day: &Span) {
     tool.fail("CRM answered 503", meta(json!({"retryable": true})));
     let header = request.traceparent();
     request.stop(Map::new());
-    println!("[4] logging   spans, GenAI fields and redaction; next hop gets traceparent {header}");
+    say!("[4] logging   spans, GenAI fields and redaction; next hop gets traceparent {header}");
 }
 
 /// The model router's day: resolutions per feature, a provider outage that opens a breaker and
@@ -172,7 +184,7 @@ async fn model_router(keel: &keel::Keel) -> keel::Result<()> {
         org_id: Some(org),
         trace_id: None,
     };
-    println!(
+    say!(
         "[5] models    {} matrix rows; resolutions for org {org}:",
         router.with_matrix(|m| m.len())
     );
@@ -184,7 +196,7 @@ async fn model_router(keel: &keel::Keel) -> keel::Result<()> {
         (Feature::Enrichment, Some(Tier::High)),
     ] {
         let r = router.resolve(&request(feature, tier)).await?;
-        println!(
+        say!(
             "              {:<12} {:<7} {:<10} {:<26} {:>5.2} credits/request",
             feature.as_str(),
             r.tier.as_str(),
@@ -201,33 +213,36 @@ async fn model_router(keel: &keel::Keel) -> keel::Result<()> {
             FailureKind::from_status(Some(400)),
         )
         .await;
-    print!(
+    let mut line = format!(
         "              anthropic/claude-sonnet-4-6: a 400 (the caller's fault): {caller_error:?}; then 503 three times:"
     );
     for _ in 0..3 {
         let t = router
             .record_failure("anthropic", "claude-sonnet-4-6", FailureKind::ServerError)
             .await;
-        print!(" {t:?}");
+        line += &format!(" {t:?}");
     }
-    println!();
+    say!("{line}");
     let r = router.resolve(&copilot).await?;
-    println!(
+    say!(
         "              copilot/medium now served by {}/{} (fallback: {})",
-        r.provider, r.model_id, r.was_fallback
+        r.provider,
+        r.model_id,
+        r.was_fallback
     );
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let probe = router.resolve(&copilot).await?;
     let next = router.resolve(&copilot).await?;
-    println!(
+    say!(
         "              after the cooldown one caller gets the probe ({}), the next still the fallback ({})",
-        probe.model_id, next.model_id
+        probe.model_id,
+        next.model_id
     );
     let closed = router
         .record_success("anthropic", "claude-sonnet-4-6")
         .await;
     let r = router.resolve(&copilot).await?;
-    println!(
+    say!(
         "              the probe succeeds: {closed:?}; copilot/medium back on {}",
         r.model_id
     );
@@ -258,18 +273,22 @@ async fn model_router(keel: &keel::Keel) -> keel::Result<()> {
     let held = router.reserve(org, 5.0, "demo-agent-run").await?;
     let settled = router.commit(held.id, 1.2).await?;
     let status = router.check_budget(org).await?;
-    println!("              credits: 25.00 purchased");
-    println!(
+    say!("              credits: 25.00 purchased");
+    say!(
         "                       -{cost:.4} {} (12,400 in / 1,800 out tokens) -> balance {:.4}",
-        r.model_id, charged.balance_after
+        r.model_id,
+        charged.balance_after
     );
-    println!(
+    say!(
         "                       the same idempotency key again: duplicate={}, balance {:.4}",
-        repeat.duplicate, repeat.balance_after
+        repeat.duplicate,
+        repeat.balance_after
     );
-    println!(
+    say!(
         "                       reserve 5.00 -> {:.4}, commit at 1.20 -> {:.4}; can proceed: {}",
-        held.balance_after, settled.balance_after, status.can_proceed
+        held.balance_after,
+        settled.balance_after,
+        status.can_proceed
     );
     Ok(())
 }
@@ -315,7 +334,7 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
     let again = registry
         .sync(&copy, SyncOptions::default(), |_, _, _| {})
         .await?;
-    println!(
+    say!(
         "[6] skills    synced {} SKILL.md in {took:.1} ms ({} created); again: {} unchanged",
         first.items.len(),
         first.count(SyncAction::Created),
@@ -333,7 +352,7 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
     registry
         .replace(org, "slack-deal-query", Some(own.to_owned()))
         .await?;
-    println!("              org {org} (Acme Logistics) replaces slack-deal-query with its own:");
+    say!("              org {org} (Acme Logistics) replaces slack-deal-query with its own:");
     for channel in Channel::ALL {
         let view = registry.resolve_skills(org, channel).await?;
         let mut lines = vec![String::new()];
@@ -349,14 +368,14 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
             }
             line.push_str(&skill.key);
         }
-        println!(
+        say!(
             "              {:<15} {:>2} skills: {}",
             channel.as_str(),
             view.len(),
             lines.join(&format!("\n{:<34}", ""))
         );
         for shadow in &view.shadowed {
-            println!(
+            say!(
                 "              {:<15}    shadowed {} ({}): {}",
                 "",
                 shadow.key,
@@ -368,7 +387,7 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
     let slack = registry.resolve_skills(org, Channel::Slack).await?;
     if let Some(skill) = slack.get("slack-deal-query") {
         let rendered = skill.render(&json!({"deal": {"name": "the Q4 renewal"}}))?;
-        println!(
+        say!(
             "              rendered for a request: {}",
             rendered.lines().last().unwrap_or_default()
         );
@@ -390,7 +409,7 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
         .iter()
         .filter(|i| i.action != SyncAction::Unchanged)
     {
-        println!(
+        say!(
             "              edited {}: {} v{} -> v{} (history: {} versions, one current)",
             item.key,
             item.action.as_str(),
@@ -401,7 +420,7 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
     }
     let web = registry.resolve_skills(org, Channel::Web).await?;
     if let Some(skill) = web.get("deal-status") {
-        println!(
+        say!(
             "              web now serves deal-status v{} (the cache was dropped by the sync)",
             skill.version.unwrap_or(0)
         );

@@ -6,20 +6,15 @@ use std::time::Duration;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use keel::telemetry::{Level, RetentionPolicy, pg_cron_schedule};
+use serde_json::json;
+
+use crate::output::{Create, Ctx, DEFAULT_URL, Done};
 
 /// `keel logs …`
 #[derive(Subcommand)]
 pub enum LogsCommand {
     /// Delete events past retention: debug 30 days, info 90, warn 90, error 365 by default.
     Cleanup {
-        /// `sqlite://path` or `postgres://user:password@host/db`.
-        #[arg(
-            long,
-            env = "KEEL_DATABASE_URL",
-            hide_env_values = true,
-            default_value = "sqlite://.keel/keel.db"
-        )]
-        database_url: String,
         /// Count what would be deleted; delete nothing.
         #[arg(long)]
         dry_run: bool,
@@ -39,14 +34,15 @@ pub enum LogsCommand {
     PgCron,
 }
 
-pub async fn run(command: LogsCommand) -> keel::Result<()> {
+/// Runs a `keel logs` subcommand.
+pub async fn run(ctx: &Ctx, command: LogsCommand) -> Done {
     match command {
         LogsCommand::PgCron => {
-            println!("{}", pg_cron_schedule());
+            let schedule = pg_cron_schedule();
+            ctx.emit(&json!({ "schedule": schedule }), || format!("{schedule}\n"));
             Ok(())
         }
         LogsCommand::Cleanup {
-            database_url,
             dry_run,
             batch_size,
             debug_days,
@@ -60,13 +56,10 @@ pub async fn run(command: LogsCommand) -> keel::Result<()> {
                 warn_days,
                 error_days,
             };
-            let options = keel::ConnectOptions {
-                migrate: false,
-                ..Default::default()
-            };
-            let keel = keel::Keel::connect_with(&database_url, options).await?;
+            policy.validate()?;
+            let keel = ctx.connect_with(DEFAULT_URL, Create::No, false).await?;
             // A spinner on a terminal; plain lines in cron logs.
-            let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = (!ctx.json && std::io::stderr().is_terminal()).then(|| {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(
                     ProgressStyle::with_template("{spinner} {msg}").expect("static template"),
@@ -85,18 +78,29 @@ pub async fn run(command: LogsCommand) -> keel::Result<()> {
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
-            println!(
-                "{}: {verb} {} rows from system_logs",
-                keel.url(),
-                report.total()
+            let deleted: serde_json::Map<_, _> = report
+                .deleted
+                .iter()
+                .map(|(level, rows)| (level.as_str().to_owned(), json!(rows)))
+                .collect();
+            ctx.emit(
+                &json!({"database": keel.url(), "dry_run": dry_run, "total": report.total(), "deleted": deleted}),
+                || {
+                    let mut text = format!(
+                        "{}: {verb} {} rows from system_logs\n",
+                        keel.url(),
+                        report.total()
+                    );
+                    for (level, rows) in &report.deleted {
+                        text += &format!(
+                            "  {:<5} {rows:>10}  (older than {} days)\n",
+                            level.as_str(),
+                            policy.days(*level)
+                        );
+                    }
+                    text
+                },
             );
-            for (level, rows) in &report.deleted {
-                println!(
-                    "  {:<5} {rows:>10}  (older than {} days)",
-                    level.as_str(),
-                    policy.days(*level)
-                );
-            }
             keel.close().await;
             Ok(())
         }

@@ -3,33 +3,37 @@
 mod demo;
 mod logs;
 mod models;
+mod output;
 mod skills;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::output::{Create, Ctx, DEFAULT_URL, Done, Failure};
+
 /// Keel: the embeddable core for AI-agent platforms.
+///
+/// Every command names the database it uses on stderr. Only `migrate` and `demo` create one;
+/// the others fail on a SQLite file that does not exist.
 #[derive(Parser)]
 #[command(name = "keel", version = keel::VERSION, about)]
 struct Cli {
+    /// Print the result as one JSON document (failures too).
+    #[arg(long, global = true)]
+    json: bool,
+    /// `sqlite://path`, `sqlite::memory:` or `postgres://user:password@host/db` [default:
+    /// sqlite://.keel/keel.db; the demo's is sqlite://.keel/demo.db]
+    #[arg(long, global = true, env = "KEEL_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Apply the embedded migrations to a database.
-    Migrate {
-        /// `sqlite://path`, `sqlite::memory:` or `postgres://user:password@host/db`.
-        #[arg(
-            long,
-            env = "KEEL_DATABASE_URL",
-            hide_env_values = true,
-            default_value = "sqlite://.keel/keel.db"
-        )]
-        database_url: String,
-    },
+    /// Create the database if needed and apply the embedded migrations.
+    Migrate,
     /// Log retention and maintenance.
     Logs {
         #[command(subcommand)]
@@ -52,9 +56,6 @@ enum Command {
     },
     /// Simulate the platform on an embedded database and print what happened.
     Demo {
-        /// Where to run it; the default is a fresh SQLite file.
-        #[arg(long, default_value = demo::DEFAULT_URL)]
-        database_url: String,
         /// Keep the previous demo database instead of starting from empty.
         #[arg(long)]
         keep: bool,
@@ -63,46 +64,49 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // A command run with --json reports its failure as JSON too, for the scripts that read it.
+    // A failure to parse the flags reports as JSON too when --json was asked for.
     let json = std::env::args().skip(1).any(|arg| arg == "--json");
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Migrate { database_url } => migrate(&database_url).await,
-        Command::Demo { database_url, keep } => demo::run(&database_url, keep).await,
-        Command::Logs { command } => logs::run(command).await,
-        Command::Models { command } => models::run_models(command).await,
-        Command::Credits { command } => models::run_credits(command).await,
-        Command::Skills { command } => skills::run(command).await,
+    let ctx = Ctx::new(cli.json, cli.database_url);
+    let done = match cli.command {
+        Command::Migrate => migrate(&ctx).await,
+        Command::Demo { keep } => demo::run(&ctx, keep).await,
+        Command::Logs { command } => logs::run(&ctx, command).await,
+        Command::Models { command } => models::run_models(&ctx, command).await,
+        Command::Credits { command } => models::run_credits(&ctx, command).await,
+        Command::Skills { command } => skills::run(&ctx, command).await,
     };
-    match result {
+    match done {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if json => {
+        Err(Failure::Early(err)) if json => {
             println!("{}", serde_json::json!({ "error": err.to_json() }));
             ExitCode::FAILURE
         }
-        Err(err) => {
+        Err(Failure::Early(err) | Failure::Reported(err)) => {
             eprintln!("error[{}]: {err}", err.code());
             ExitCode::FAILURE
         }
     }
 }
 
-async fn migrate(url: &str) -> keel::Result<()> {
-    let options = keel::ConnectOptions {
-        migrate: false,
-        ..Default::default()
-    };
-    let keel = keel::Keel::connect_with(url, options).await?;
+async fn migrate(ctx: &Ctx) -> Done {
+    let keel = ctx.connect_with(DEFAULT_URL, Create::Yes, false).await?;
     let applied = keel.migrate().await?;
     let all = keel.applied_migrations().await?;
-    println!(
-        "{}: {applied} migration(s) applied, {} in total",
-        keel.url(),
-        all.len()
+    ctx.emit(
+        &serde_json::json!({"database": keel.url(), "applied": applied, "migrations": all}),
+        || {
+            let mut text = format!(
+                "{}: {applied} migration(s) applied, {} in total\n",
+                keel.url(),
+                all.len()
+            );
+            for m in &all {
+                text += &format!("  {:04} {}\n", m.version, m.description);
+            }
+            text
+        },
     );
-    for m in &all {
-        println!("  {:04} {}", m.version, m.description);
-    }
     keel.close().await;
     Ok(())
 }

@@ -1,34 +1,20 @@
 //! `keel models …` and `keel credits …`: what operators look at and change by hand.
 
+use std::fmt::Write as _;
+
 use clap::Subcommand;
 use keel::models::{ModelRouter, Role, RouterOptions, Scope, require_uuid};
+use serde_json::json;
 
-/// The database flag every subcommand takes.
-#[derive(clap::Args)]
-pub struct Database {
-    /// `sqlite://path` or `postgres://user:password@host/db`.
-    #[arg(
-        long,
-        env = "KEEL_DATABASE_URL",
-        hide_env_values = true,
-        default_value = "sqlite://.keel/keel.db"
-    )]
-    pub database_url: String,
-}
+use crate::output::{Create, Ctx, DEFAULT_URL, Done};
 
 /// `keel models …`
 #[derive(Subcommand)]
 pub enum ModelsCommand {
     /// Print the model matrix (seeding the default one into an empty database).
-    List {
-        #[command(flatten)]
-        db: Database,
-    },
+    List,
     /// Print the circuit breakers that are not closed.
-    Breakers {
-        #[command(flatten)]
-        db: Database,
-    },
+    Breakers,
 }
 
 /// `keel credits …`
@@ -36,15 +22,11 @@ pub enum ModelsCommand {
 pub enum CreditsCommand {
     /// Print an org's balance and whether it may proceed.
     Balance {
-        #[command(flatten)]
-        db: Database,
         /// The org (UUID).
         org_id: String,
     },
     /// Add credits to an org.
     Grant {
-        #[command(flatten)]
-        db: Database,
         /// The org (UUID).
         org_id: String,
         /// Credits to add.
@@ -58,8 +40,8 @@ pub enum CreditsCommand {
     },
 }
 
-async fn open(db: &Database) -> keel::Result<(keel::Keel, ModelRouter)> {
-    let keel = keel::Keel::connect(&db.database_url).await?;
+async fn open(ctx: &Ctx) -> keel::Result<(keel::Keel, ModelRouter)> {
+    let keel = ctx.connect(DEFAULT_URL, Create::No).await?;
     let router = ModelRouter::open(&keel, RouterOptions::default()).await?;
     Ok((keel, router))
 }
@@ -68,35 +50,57 @@ pub fn org(raw: &str) -> keel::Result<uuid::Uuid> {
     require_uuid("org_id", raw)
 }
 
+fn scope(scope: Scope) -> String {
+    match scope {
+        Scope::Platform => "platform".to_owned(),
+        Scope::Org(org) => org.to_string(),
+    }
+}
+
+fn role(role: Role) -> String {
+    match role {
+        Role::Primary => "primary".to_owned(),
+        Role::Fallback(order) => format!("fallback{order}"),
+    }
+}
+
 /// Runs a `keel models` subcommand.
-pub async fn run_models(command: ModelsCommand) -> keel::Result<()> {
+pub async fn run_models(ctx: &Ctx, command: ModelsCommand) -> Done {
+    let (keel, router) = open(ctx).await?;
     match command {
-        ModelsCommand::List { db } => {
-            use std::fmt::Write as _;
-            use std::io::Write as _;
-            let (keel, router) = open(&db).await?;
-            let mut out = format!(
-                "{:<38} {:<12} {:<7} {:<9} {:<10} {:<28} {:>8} {:>10} {:>10}\n",
-                "scope",
-                "feature",
-                "tier",
-                "role",
-                "provider",
-                "model",
-                "credits",
-                "in/Mtok",
-                "out/Mtok"
-            );
-            router.with_matrix(|matrix| {
-                for row in matrix.rows() {
-                    let scope = match row.scope {
-                        Scope::Platform => "platform".to_owned(),
-                        Scope::Org(org) => org.to_string(),
-                    };
-                    let role = match row.role {
-                        Role::Primary => "primary".to_owned(),
-                        Role::Fallback(order) => format!("fallback{order}"),
-                    };
+        ModelsCommand::List => {
+            let rows: Vec<_> = router.with_matrix(|matrix| matrix.rows().cloned().collect());
+            let listed: Vec<_> = rows
+                .iter()
+                .map(|row| {
+                    json!({
+                        "scope": scope(row.scope),
+                        "feature": row.feature.as_str(),
+                        "tier": row.tier.as_str(),
+                        "role": role(row.role),
+                        "provider": &*row.provider,
+                        "model_id": &*row.model_id,
+                        "per_request": row.pricing.per_request,
+                        "input_per_mtok": row.pricing.input_per_mtok,
+                        "output_per_mtok": row.pricing.output_per_mtok,
+                    })
+                })
+                .collect();
+            ctx.emit(&listed, || {
+                let mut out = format!(
+                    "{:<38} {:<12} {:<7} {:<9} {:<10} {:<28} {:>8} {:>10} {:>10}\n",
+                    "scope",
+                    "feature",
+                    "tier",
+                    "role",
+                    "provider",
+                    "model",
+                    "credits",
+                    "in/Mtok",
+                    "out/Mtok"
+                );
+                for row in &rows {
+                    let (scope, role) = (scope(row.scope), role(row.role));
                     let price = |p: Option<f64>| p.map_or("—".to_owned(), |p| format!("{p:.2}"));
                     let _ = writeln!(
                         out,
@@ -110,65 +114,87 @@ pub async fn run_models(command: ModelsCommand) -> keel::Result<()> {
                         price(row.pricing.output_per_mtok),
                     );
                 }
+                out
             });
-            // A closed pipe (`keel models list | head`) is not an error worth a panic.
-            let _ = std::io::stdout().write_all(out.as_bytes());
-            keel.close().await;
         }
-        ModelsCommand::Breakers { db } => {
-            let (keel, router) = open(&db).await?;
+        ModelsCommand::Breakers => {
             let breakers = router.open_breakers();
-            if breakers.is_empty() {
-                println!("every circuit is closed");
-            }
-            for b in breakers {
-                println!(
-                    "{:<10} {:<28} {:<9} reopened {} time(s)",
-                    b.provider,
-                    b.model_id,
-                    b.row.state.as_str(),
-                    b.row.reopen_count
-                );
-            }
-            keel.close().await;
+            let listed: Vec<_> = breakers
+                .iter()
+                .map(|b| {
+                    json!({
+                        "provider": b.provider,
+                        "model_id": b.model_id,
+                        "state": b.row.state.as_str(),
+                        "reopen_count": b.row.reopen_count,
+                    })
+                })
+                .collect();
+            ctx.emit(&listed, || {
+                let mut out = String::new();
+                if breakers.is_empty() {
+                    out += &format!("every circuit of {} is closed\n", keel.url());
+                }
+                for b in &breakers {
+                    let _ = writeln!(
+                        out,
+                        "{:<10} {:<28} {:<9} reopened {} time(s)",
+                        b.provider,
+                        b.model_id,
+                        b.row.state.as_str(),
+                        b.row.reopen_count
+                    );
+                }
+                out
+            });
         }
     }
+    keel.close().await;
     Ok(())
 }
 
 /// Runs a `keel credits` subcommand.
-pub async fn run_credits(command: CreditsCommand) -> keel::Result<()> {
+pub async fn run_credits(ctx: &Ctx, command: CreditsCommand) -> Done {
     match command {
-        CreditsCommand::Balance { db, org_id } => {
+        CreditsCommand::Balance { org_id } => {
             let org = org(&org_id)?;
-            let (keel, router) = open(&db).await?;
+            let (keel, router) = open(ctx).await?;
             let status = router.check_budget(org).await?;
-            println!(
-                "{org}: {:.4} credits, can proceed: {}",
-                status.remaining, status.can_proceed
+            ctx.emit(
+                &json!({"org_id": org, "remaining": status.remaining, "can_proceed": status.can_proceed}),
+                || {
+                    format!(
+                        "{org}: {:.4} credits, can proceed: {}\n",
+                        status.remaining, status.can_proceed
+                    )
+                },
             );
             keel.close().await;
         }
         CreditsCommand::Grant {
-            db,
             org_id,
             amount,
             kind,
             idempotency_key,
         } => {
             let org = org(&org_id)?;
-            let (keel, router) = open(&db).await?;
+            let (keel, router) = open(ctx).await?;
             let moved = router
                 .grant_credits(org, amount, &kind, idempotency_key.as_deref())
                 .await?;
-            println!(
-                "{org}: {kind} of {amount:.4} {}; balance {:.4}",
-                if moved.duplicate {
-                    "already granted"
-                } else {
-                    "granted"
+            ctx.emit(
+                &json!({"org_id": org, "kind": kind, "amount": amount, "movement": moved}),
+                || {
+                    let verb = if moved.duplicate {
+                        "already granted"
+                    } else {
+                        "granted"
+                    };
+                    format!(
+                        "{org}: {kind} of {amount:.4} {verb}; balance {:.4}\n",
+                        moved.balance_after
+                    )
                 },
-                moved.balance_after
             );
             keel.close().await;
         }

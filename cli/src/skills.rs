@@ -7,7 +7,8 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use keel::skills::{Channel, RegistryOptions, Severity, SkillRegistry, SyncAction, SyncOptions};
 
-use crate::models::{Database, org};
+use crate::models::org;
+use crate::output::{Create, Ctx, DEFAULT_URL, Done, Failure, print_json};
 
 /// `keel skills …`
 #[derive(Subcommand)]
@@ -17,14 +18,9 @@ pub enum SkillsCommand {
         /// The library: `<path>/<namespace>/<name>/SKILL.md`.
         #[arg(default_value = "skills")]
         path: PathBuf,
-        /// Print the findings as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Sync a folder into the database: new content becomes the next version. Idempotent.
     Sync {
-        #[command(flatten)]
-        db: Database,
         /// The library folder.
         #[arg(default_value = "skills")]
         path: PathBuf,
@@ -34,32 +30,16 @@ pub enum SkillsCommand {
         /// Deprecate platform skills no longer in the folder.
         #[arg(long)]
         prune: bool,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// List the skills with a current version.
-    List {
-        #[command(flatten)]
-        db: Database,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Every version of one skill.
     History {
-        #[command(flatten)]
-        db: Database,
         /// The skill key.
         key: String,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Deprecate the current version of a skill (or `--restore` it).
     Deprecate {
-        #[command(flatten)]
-        db: Database,
         /// The skill key.
         key: String,
         /// Why, for the record (default: core's `deprecated`).
@@ -71,35 +51,24 @@ pub enum SkillsCommand {
     },
     /// What an org sees on a channel, and what was shadowed.
     Resolve {
-        #[command(flatten)]
-        db: Database,
         /// The org (UUID).
         org_id: String,
         /// web, slack, fleet or command_centre.
         channel: String,
-        /// Print JSON (with the compiled text).
-        #[arg(long)]
-        json: bool,
     },
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-    );
-}
-
-async fn open(db: &Database) -> keel::Result<(keel::Keel, SkillRegistry)> {
-    let keel = keel::Keel::connect(&db.database_url).await?;
+async fn open(ctx: &Ctx) -> keel::Result<(keel::Keel, SkillRegistry)> {
+    let keel = ctx.connect(DEFAULT_URL, Create::No).await?;
     let skills = SkillRegistry::open(&keel, RegistryOptions::default()).await?;
     Ok((keel, skills))
 }
 
 /// Runs a `keel skills` subcommand.
-pub async fn run(command: SkillsCommand) -> keel::Result<()> {
+pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
+    let json = ctx.json;
     match command {
-        SkillsCommand::Validate { path, json } => {
+        SkillsCommand::Validate { path } => {
             let library = SkillRegistry::validate(&path)?;
             if json {
                 print_json(&serde_json::json!({
@@ -123,24 +92,22 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
                 );
             }
             if library.has_errors() {
-                return Err(keel::Error::InvalidSkill {
+                return Err(Failure::Reported(keel::Error::InvalidSkill {
                     diagnostics: library
                         .diagnostics
                         .into_iter()
                         .filter(|d| d.severity == Severity::Error)
                         .collect(),
-                });
+                }));
             }
             Ok(())
         }
         SkillsCommand::Sync {
-            db,
             path,
             dry_run,
             prune,
-            json,
         } => {
-            let (keel, skills) = open(&db).await?;
+            let (keel, skills) = open(ctx).await?;
             // A bar on a terminal; nothing extra in cron logs or with --json.
             let bar = (!json && std::io::stderr().is_terminal()).then(|| {
                 let bar = ProgressBar::new(0);
@@ -206,8 +173,8 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
             keel.close().await;
             Ok(())
         }
-        SkillsCommand::List { db, json } => {
-            let (keel, skills) = open(&db).await?;
+        SkillsCommand::List => {
+            let (keel, skills) = open(ctx).await?;
             let listed = skills.list().await?;
             if json {
                 print_json(&listed);
@@ -232,8 +199,8 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
             keel.close().await;
             Ok(())
         }
-        SkillsCommand::History { db, key, json } => {
-            let (keel, skills) = open(&db).await?;
+        SkillsCommand::History { key } => {
+            let (keel, skills) = open(ctx).await?;
             let versions = skills.history(&key).await?;
             if json {
                 print_json(&versions);
@@ -259,31 +226,28 @@ pub async fn run(command: SkillsCommand) -> keel::Result<()> {
             Ok(())
         }
         SkillsCommand::Deprecate {
-            db,
             key,
             reason,
             restore,
         } => {
-            let (keel, skills) = open(&db).await?;
+            let (keel, skills) = open(ctx).await?;
             let version = if restore {
                 skills.restore(&key).await?
             } else {
                 skills.deprecate(&key, reason.as_deref()).await?
             };
             let verb = if restore { "restored" } else { "deprecated" };
-            println!("{key} v{version} {verb}");
+            ctx.emit(
+                &serde_json::json!({"key": key, "version": version, "action": verb}),
+                || format!("{key} v{version} {verb}\n"),
+            );
             keel.close().await;
             Ok(())
         }
-        SkillsCommand::Resolve {
-            db,
-            org_id,
-            channel,
-            json,
-        } => {
+        SkillsCommand::Resolve { org_id, channel } => {
             let channel = Channel::parse(&channel)?;
             let org = org(&org_id)?;
-            let (keel, skills) = open(&db).await?;
+            let (keel, skills) = open(ctx).await?;
             let view = skills.resolve_skills(org, channel).await?;
             if json {
                 print_json(&*view);

@@ -36,7 +36,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use crate::error::{Error, Result};
 pub use crate::store::{
-    AppliedMigration, Backend, ConnectOptions, DatabaseUrl, Pool, TableInfo, mask_url,
+    AppliedMigration, Backend, ConnectOptions, DEFAULT_URL, DatabaseUrl, Pool, TableInfo, mask_url,
 };
 
 /// The version of this crate, shared by the Python and Node packages.

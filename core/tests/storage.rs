@@ -406,3 +406,42 @@ async fn in_memory_sqlite_keeps_one_database_across_calls() {
     assert_eq!(n, 1);
     assert_eq!(keel.url(), "sqlite::memory:");
 }
+
+#[tokio::test]
+async fn create_false_never_makes_a_file_and_says_so() {
+    let dir = std::env::temp_dir().join(format!("keel-create-{}", uuid::Uuid::new_v4()));
+    let path = dir.join("typo.db");
+    let options = keel::ConnectOptions {
+        create: false,
+        ..Default::default()
+    };
+    let url = format!("sqlite://{}", path.display());
+    let err = Keel::connect_with(&url, options.clone()).await.unwrap_err();
+    assert_eq!(err.code(), "connection");
+    assert!(err.to_string().contains("no SQLite database"), "{err}");
+    assert!(!path.exists() && !dir.exists());
+    // The same URL with the default creates it, and then `create: false` opens it.
+    Keel::connect(&url).await.unwrap().close().await;
+    let keel = Keel::connect_with(&url, options).await.unwrap();
+    assert!(!keel.applied_migrations().await.unwrap().is_empty());
+    keel.close().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn misspelt_memory_urls_are_invalid_and_create_nothing() {
+    for url in [
+        "sqlite:memory",
+        "sqlite::memory",
+        "sqlite:memory:",
+        "sqlite://memory",
+    ] {
+        let err = Keel::connect(url).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_url", "{url}");
+        assert!(err.to_string().contains("sqlite::memory:"), "{err}");
+    }
+    for name in ["memory", "memory:", ":memory"] {
+        assert!(!std::path::Path::new(name).exists(), "{name} was created");
+    }
+    assert_eq!(keel::DEFAULT_URL, "sqlite::memory:");
+}

@@ -35,6 +35,7 @@ async fn every_file_in_testdata_runs() {
             "agent_budgets.json" => agent_budget_vectors(&cases),
             "charges.json" => charge_vectors(&cases).await,
             "connect_errors.json" => connect_error_vectors(&cases).await,
+            "credit_flows.json" => credit_flow_vectors(&cases).await,
             "database_urls.json" => database_url_vectors(&cases),
             "error_codes.json" => error_code_vectors(&cases),
             "failure_reports.json" => failure_report_vectors(&cases),
@@ -324,6 +325,61 @@ async fn charge_vectors(cases: &[Value]) {
             })
             .map(|c| json!({"amount": c.amount, "description": c.description, "tokens_used": c.tokens_used}));
         check_field(case, outcome);
+    }
+    keel.close().await;
+}
+
+/// Each case runs its steps on a new org; numbers compare as floats.
+async fn credit_flow_vectors(cases: &[Value]) {
+    use keel::models::{Charge, ModelRouter, RouterOptions};
+    let keel = keel::Keel::connect("sqlite::memory:").await.unwrap();
+    let router = ModelRouter::open(&keel, RouterOptions::default())
+        .await
+        .unwrap();
+    for case in cases {
+        let org = uuid::Uuid::new_v4();
+        for step in case["steps"].as_array().unwrap() {
+            let amount = step["amount"].as_f64().unwrap_or_default();
+            let outcome = match step["op"].as_str().unwrap() {
+                "check_budget" => router
+                    .check_budget(org)
+                    .await
+                    .map(|s| json!({"remaining": s.remaining, "can_proceed": s.can_proceed})),
+                "grant" => router
+                    .grant_credits(org, amount, "purchase", None)
+                    .await
+                    .map(|m| json!({"balance_after": m.balance_after})),
+                "deduct" => {
+                    let charge = Charge {
+                        org_id: org,
+                        amount,
+                        ..Charge::default()
+                    };
+                    router
+                        .deduct(&charge)
+                        .await
+                        .map(|m| json!({"balance_after": m.balance_after}))
+                }
+                other => panic!("credit_flows.json: unknown op {other}"),
+            };
+            let name = &case["name"];
+            match (outcome, step.get("expected_error_code")) {
+                (Err(err), Some(code)) => assert_eq!(err.code(), code, "{name}: {err}"),
+                (Ok(got), None) => {
+                    for (key, want) in step["expected"].as_object().unwrap() {
+                        match want.as_f64() {
+                            Some(want) => assert!(
+                                (got[key].as_f64().unwrap() - want).abs() < 1e-9,
+                                "{name}: {key} is {} not {want}",
+                                got[key]
+                            ),
+                            None => assert_eq!(&got[key], want, "{name}: {key}"),
+                        }
+                    }
+                }
+                (got, _) => panic!("{name}: unexpected outcome {got:?} at {step}"),
+            }
+        }
     }
     keel.close().await;
 }

@@ -105,18 +105,22 @@ __all__ = [
 
 
 async def connect(
-    url: str = "sqlite::memory:",
+    url: str | None = None,
     *,
     migrate: bool | None = None,
+    create: bool | None = None,
     max_connections: int | None = None,
     connect_timeout: float | None = None,
 ) -> Keel:
     """Connect to Keel's database and return a handle.
 
     Args:
-        url: ``sqlite::memory:`` (the default), ``sqlite://path/to/keel.db`` (created with its
-            folder when missing) or ``postgres://user:password@host:5432/db``.
+        url: ``sqlite::memory:`` (core's default, when ``None``), ``sqlite://path/to/keel.db``
+            (created with its folder when missing) or ``postgres://user:password@host:5432/db``.
+            A misspelt in-memory URL (``sqlite:memory``) is ``InvalidUrlError``, never a file.
         migrate: apply the embedded migrations on connect (core's default: yes).
+        create: create a missing SQLite file (core's default: yes); with ``False`` a missing
+            file is ``DatabaseConnectionError`` and nothing is created.
         max_connections: upper bound on pooled connections (core's default: 10).
         connect_timeout: seconds to wait for the database (core's default: 10).
 
@@ -131,5 +135,9 @@ async def connect(
     Every message carries the URL with its password masked.
     """
     return await _native.connect(
-        url, migrate=migrate, max_connections=max_connections, connect_timeout=connect_timeout
+        url,
+        migrate=migrate,
+        create=create,
+        max_connections=max_connections,
+        connect_timeout=connect_timeout,
     )

@@ -145,7 +145,12 @@ class AppliedMigration:
     def description(self) -> str: ...
 
 def connect(
-    url: str, *, migrate: bool | None = ..., max_connections: int | None = ..., connect_timeout: float | None = ...
+    url: str | None = None,
+    *,
+    migrate: bool | None = ...,
+    create: bool | None = ...,
+    max_connections: int | None = ...,
+    connect_timeout: float | None = ...,
 ) -> Awaitable[Keel]: ...
 def error_codes() -> list[str]: ...
 

@@ -151,12 +151,34 @@ pub async fn grant(
 
 /// Charges `charge.amount` at once, unless that would take the balance below −grace
 /// ([`Error::BudgetExceeded`]).
+///
+/// An org with no balance row is an org at 0 with the default grace, here as in
+/// [`check_budget`]: its first debit creates that row, so a new org may spend into the grace.
 pub async fn deduct(pool: &Pool, charge: &Charge) -> Result<Movement> {
     let charge = Charge {
         amount: amount("amount", charge.amount)?,
         ..charge.clone()
     };
     move_credits(pool, &charge, "deduction", -1.0, None, None).await
+}
+
+/// Creates the balance row of an org that has none, at 0 with the default grace; true when it
+/// did. Idempotent under concurrency (`ON CONFLICT DO NOTHING`).
+async fn open_balance(pool: &Pool, org: Uuid) -> Result<bool> {
+    let created = on_pool!(pool, |conn, spell| {
+        let sql = spell(
+            "INSERT INTO org_credit_balance (org_id, balance_credits, grace_threshold_credits)
+             VALUES ($1::uuid, 0, $2::numeric)
+             ON CONFLICT (org_id) DO NOTHING",
+        );
+        sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(DEFAULT_GRACE)
+            .execute(conn)
+            .await?
+            .rows_affected()
+    });
+    Ok(created > 0)
 }
 
 /// Holds `estimate` credits for a call about to run; commit or release it afterwards.
@@ -231,6 +253,24 @@ async fn reservation_id(pool: &Pool, org: Uuid, key: &str) -> Result<Uuid> {
 /// One ledger movement of `sign × charge.amount`, with the balance change and (for a
 /// reservation) its row, in one transaction. A debit never takes the balance below −grace.
 async fn move_credits(
+    pool: &Pool,
+    charge: &Charge,
+    kind: &str,
+    sign: f64,
+    grace_for_new_row: Option<f64>,
+    reservation: Option<(Uuid, &str)>,
+) -> Result<Movement> {
+    let moved = debit_or_credit(pool, charge, kind, sign, grace_for_new_row, reservation).await;
+    // A debit that found no balance row opens it (0, default grace) and tries once more.
+    if let Err(Error::BudgetExceeded { .. }) = moved
+        && open_balance(pool, charge.org_id).await?
+    {
+        return debit_or_credit(pool, charge, kind, sign, grace_for_new_row, reservation).await;
+    }
+    moved
+}
+
+async fn debit_or_credit(
     pool: &Pool,
     charge: &Charge,
     kind: &str,

@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use self::dialect::Dialect;
 pub use self::migrate::AppliedMigration;
-pub use self::url::{Backend, DatabaseUrl, mask_url};
+pub use self::url::{Backend, DEFAULT_URL, DatabaseUrl, mask_url};
 use crate::error::{Error, Result};
 
 /// The schema every Keel object lives in on PostgreSQL.
@@ -32,13 +32,17 @@ pub enum Pool {
 }
 
 /// How [`crate::Keel::connect_with`] opens the database. Deserializes from the bindings'
-/// options object: `migrate`, `max_connections`, and `connect_timeout` in seconds (or
-/// `connect_timeout_ms`, JavaScript's spelling, in milliseconds).
+/// options object: `migrate`, `create`, `max_connections`, and `connect_timeout` in seconds
+/// (or `connect_timeout_ms`, JavaScript's spelling, in milliseconds).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(from = "ConnectSpec")]
 pub struct ConnectOptions {
     /// Apply the embedded migrations on connect (default `true`).
     pub migrate: bool,
+    /// Create a SQLite file (and its folder) that does not exist yet (default `true`). With
+    /// `false`, a missing file is [`Error::Connection`] and nothing is created: what a
+    /// read-only tool wants, so that a mistyped path is an error, not a new empty database.
+    pub create: bool,
     /// Upper bound on pooled connections (default 10; always 1 for `sqlite::memory:`).
     pub max_connections: u32,
     /// How long to wait for a connection, including the first one (default 10 s).
@@ -49,6 +53,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             migrate: true,
+            create: true,
             max_connections: 10,
             connect_timeout: Duration::from_secs(10),
         }
@@ -59,6 +64,7 @@ impl Default for ConnectOptions {
 #[serde(default, deny_unknown_fields)]
 struct ConnectSpec {
     migrate: bool,
+    create: bool,
     #[serde(deserialize_with = "crate::options::de::at_least_one")]
     max_connections: u32,
     #[serde(deserialize_with = "crate::options::de::opt_secs")]
@@ -72,6 +78,7 @@ impl Default for ConnectSpec {
         let d = ConnectOptions::default();
         Self {
             migrate: d.migrate,
+            create: d.create,
             max_connections: d.max_connections,
             connect_timeout: None,
             connect_timeout_ms: None,
@@ -83,6 +90,7 @@ impl From<ConnectSpec> for ConnectOptions {
     fn from(spec: ConnectSpec) -> Self {
         ConnectOptions {
             migrate: spec.migrate,
+            create: spec.create,
             max_connections: spec.max_connections,
             connect_timeout: spec
                 .connect_timeout_ms
@@ -119,6 +127,19 @@ pub(crate) async fn open(raw: &str, url: &DatabaseUrl, options: &ConnectOptions)
     };
     let pool = match url.backend {
         Backend::Sqlite => {
+            if let Some(path) = url.path.as_deref()
+                && !options.create
+                && !path.exists()
+            {
+                let missing = std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "no SQLite database at {} (nothing was created)",
+                        path.display()
+                    ),
+                );
+                return Err(connection(sqlx::Error::Io(missing)));
+            }
             if let Some(parent) = url.path.as_deref().and_then(std::path::Path::parent)
                 && !parent.as_os_str().is_empty()
             {
@@ -129,7 +150,7 @@ pub(crate) async fn open(raw: &str, url: &DatabaseUrl, options: &ConnectOptions)
                     url: url.masked.clone(),
                     reason: e.to_string(),
                 })?
-                .create_if_missing(true)
+                .create_if_missing(options.create)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
             let mut pool = SqlitePoolOptions::new().acquire_timeout(options.connect_timeout);

@@ -9,6 +9,12 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
+/// The database `connect` opens when no URL is given: a private SQLite database in memory.
+pub const DEFAULT_URL: &str = "sqlite::memory:";
+
+/// How SQLite spells its in-memory database, after `sqlite:` or `sqlite://`.
+const MEMORY: &str = ":memory:";
+
 /// Which storage engine a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -45,12 +51,14 @@ pub struct DatabaseUrl {
 }
 
 impl DatabaseUrl {
-    /// Parses `url`, accepting `sqlite::memory:`, `sqlite://path`, `sqlite:path`,
-    /// `postgres://…` and `postgresql://…`.
+    /// Parses `url`, accepting `sqlite::memory:`, `sqlite://:memory:`, `sqlite://path`,
+    /// `sqlite:path`, `postgres://…` and `postgresql://…`.
     ///
     /// # Errors
-    /// [`Error::InvalidUrl`] for an empty URL, a missing or unsupported scheme, or a
-    /// PostgreSQL URL that does not parse. The message carries the URL masked.
+    /// [`Error::InvalidUrl`] for an empty URL, a missing or unsupported scheme, a PostgreSQL
+    /// URL that does not parse, and SQLite URLs that would open a file with a surprising name:
+    /// a misspelt in-memory URL (`sqlite:memory`, `sqlite::memory`) or a folder. The message
+    /// carries the URL masked.
     pub fn parse(url: &str) -> Result<Self> {
         let masked = mask_url(url);
         let invalid = |reason: String| Error::InvalidUrl {
@@ -75,7 +83,21 @@ impl DatabaseUrl {
                         "no SQLite path; use sqlite::memory: or sqlite://path".to_owned(),
                     ));
                 }
-                let in_memory = matches!(location, ":memory:" | "memory:");
+                let in_memory = location == MEMORY;
+                let bare = location.trim_matches(|c| c == ':' || c == '/');
+                if !in_memory && bare.eq_ignore_ascii_case("memory") {
+                    return Err(invalid(
+                        "looks like an in-memory database but is spelt as a file name; \
+                         write sqlite::memory:"
+                            .to_owned(),
+                    ));
+                }
+                if location.ends_with('/') {
+                    return Err(invalid(
+                        "names a folder; name the database file, e.g. sqlite://data/keel.db"
+                            .to_owned(),
+                    ));
+                }
                 Ok(DatabaseUrl {
                     backend: Backend::Sqlite,
                     masked,
