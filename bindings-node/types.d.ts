@@ -273,6 +273,8 @@ export interface SyncItem {
 export interface SyncReport {
   items: SyncItem[]
   warnings: Diagnostic[]
+  /** With `force`: the error findings of the files that were not synced. */
+  skipped: Diagnostic[]
   dryRun: boolean
 }
 
@@ -314,6 +316,14 @@ export interface Shadowed {
   key: string
   namespace: string
   version: number | null
-  reason: string
+  /** `compile_failed` and `replacement_failed` are failures; the others are choices. */
+  reason:
+    | 'disabled_by_org'
+    | 'replaced_by_org'
+    | 'pinned_by_org'
+    | 'moved_by_org'
+    | 'deprecated'
+    | 'compile_failed'
+    | 'replacement_failed'
   detail: string
 }

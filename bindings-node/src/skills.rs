@@ -96,6 +96,8 @@ pub struct SyncSkillsOptions {
     pub dry_run: Option<bool>,
     /// Deprecate platform skills that are no longer in the folder.
     pub prune: Option<bool>,
+    /// Sync what validates; skip (and list in `skipped`) the files that do not.
+    pub force: Option<bool>,
     /// Called after each skill with (done, total, key), on the event loop.
     #[napi(ts_type = "(done: number, total: number, key: string) => void")]
     pub on_progress: Option<SyncProgress>,
@@ -229,6 +231,7 @@ impl SkillRegistry {
         let options = SyncOptions {
             dry_run: options.dry_run.unwrap_or_default(),
             prune: options.prune.unwrap_or_default(),
+            force: options.force.unwrap_or_default(),
         };
         run!(self.inner, |r| {
             let report = r

@@ -263,8 +263,8 @@ impl PySkillRegistry {
 #[pymethods]
 impl PySkillRegistry {
     #[pyo3(
-        signature = (path, *, dry_run = Arg(false), prune = Arg(false), progress = None),
-        text_signature = "($self, path, *, dry_run=False, prune=False, progress=None)"
+        signature = (path, *, dry_run = Arg(false), prune = Arg(false), force = Arg(false), progress = None),
+        text_signature = "($self, path, *, dry_run=False, prune=False, force=False, progress=None)"
     )]
     fn sync<'py>(
         &self,
@@ -272,6 +272,7 @@ impl PySkillRegistry {
         path: &Bound<'py, PyAny>,
         dry_run: Arg<bool>,
         prune: Arg<bool>,
+        force: Arg<bool>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let path = fs_path(path)?;
@@ -282,6 +283,7 @@ impl PySkillRegistry {
                     SyncOptions {
                         dry_run: dry_run.0,
                         prune: prune.0,
+                        force: force.0,
                     },
                     |done, total, item| {
                         if let Some(callback) = &progress {

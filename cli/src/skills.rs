@@ -30,6 +30,9 @@ pub enum SkillsCommand {
         /// Deprecate platform skills no longer in the folder.
         #[arg(long)]
         prune: bool,
+        /// Sync the files that validate and skip the others (exits non-zero if any was skipped).
+        #[arg(long)]
+        force: bool,
     },
     /// List the skills with a current version.
     List,
@@ -106,6 +109,7 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
             path,
             dry_run,
             prune,
+            force,
         } => {
             let (keel, skills) = open(ctx).await?;
             // A bar on a terminal; nothing extra in cron logs or with --json.
@@ -120,7 +124,11 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
             let report = skills
                 .sync(
                     &path,
-                    SyncOptions { dry_run, prune },
+                    SyncOptions {
+                        dry_run,
+                        prune,
+                        force,
+                    },
                     |done, total, item| {
                         if let Some(bar) = &bar {
                             bar.set_length(total as u64);
@@ -161,16 +169,25 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
                 .iter()
                 .map(|a| format!("{} {}", report.count(*a), a.as_str()))
                 .collect();
+                for finding in &report.skipped {
+                    println!("  skipped   {finding}");
+                }
                 let verb = if dry_run { "would sync" } else { "synced" };
                 println!(
-                    "{}: {verb} {} skill(s): {} ({} warning(s))",
+                    "{}: {verb} {} skill(s): {} ({} warning(s), {} error(s) skipped)",
                     keel.url(),
                     report.items.len(),
                     counts.join(", "),
-                    report.warnings.len()
+                    report.warnings.len(),
+                    report.skipped.len()
                 );
             }
             keel.close().await;
+            if !report.skipped.is_empty() {
+                return Err(Failure::Reported(keel::Error::InvalidSkill {
+                    diagnostics: report.skipped,
+                }));
+            }
             Ok(())
         }
         SkillsCommand::List => {
@@ -265,13 +282,20 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
                     );
                 }
                 println!(
-                    "{} skill(s) on {} for {org}, {} shadowed",
+                    "{} skill(s) on {} for {org}, {} shadowed, {} failed",
                     view.len(),
                     channel.as_str(),
-                    view.shadowed.len()
+                    view.shadowed.len(),
+                    view.failures().count()
                 );
             }
             keel.close().await;
+            let failed: Vec<_> = view.failures().map(|s| s.diagnostic()).collect();
+            if !failed.is_empty() {
+                return Err(Failure::Reported(keel::Error::InvalidSkill {
+                    diagnostics: failed,
+                }));
+            }
             Ok(())
         }
     }

@@ -150,6 +150,25 @@ fn skills(url: &str) {
     );
     let (ok, _, err) = keel(&url, &["skills", "sync", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("error[invalid_skill]"), "{err}");
+    // A template that no context can fix is a finding of validate, with its place.
+    let broken = std::env::temp_dir().join(unique("keel-cli-template"));
+    std::fs::create_dir_all(broken.join("copilot/greeting")).unwrap();
+    std::fs::write(
+        broken.join("copilot/greeting/SKILL.md"),
+        "---\nname: greeting\ndescription: x\n---\nHi ${company_name|shout} and ${deal.name\n",
+    )
+    .unwrap();
+    let (ok, out, _) = keel(&url, &["skills", "validate", broken.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("SKILL.md:5:4: error[template_modifier]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("SKILL.md:5:30: error[template_unclosed]"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&broken).ok();
 
     let (ok, out, _) = keel(&url, &["skills", "sync", &library]);
     assert!(
@@ -181,6 +200,32 @@ fn skills(url: &str) {
     let (ok, out, _) = keel(&url, &["skills", "resolve", org, "slack", "--json"]);
     let view: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert!(ok && view["channel"] == "slack", "{out}");
+    // A skill that needs a value this org's context lacks does not compile for it: the view
+    // is printed, and the exit code and stderr say what was dropped.
+    let extra = std::env::temp_dir().join(unique("keel-cli-extra"));
+    std::fs::create_dir_all(extra.join("slack/needs-company")).unwrap();
+    std::fs::write(
+        extra.join("slack/needs-company/SKILL.md"),
+        "---\nname: needs-company\ndescription: x\n---\nFor ${company_name}.\n",
+    )
+    .unwrap();
+    let (ok, _, err) = keel(&url, &["skills", "sync", extra.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = keel(&url, &["skills", "resolve", org, "slack", "--json"]);
+    let view: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(!ok && view["channel"] == "slack", "{out}");
+    assert!(
+        err.contains("error[invalid_skill]") && err.contains("compile_failed"),
+        "{err}"
+    );
+    assert!(
+        view["shadowed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["key"] == "needs-company")
+    );
+    std::fs::remove_dir_all(&extra).ok();
     let (ok, _, err) = keel(&url, &["skills", "resolve", org, "sms"]);
     assert!(
         !ok && err.contains("error[invalid_input]") && err.contains("channel"),

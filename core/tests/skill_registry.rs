@@ -127,6 +127,7 @@ async fn sync_is_idempotent_and_versions_follow_content() {
             SyncOptions {
                 dry_run: true,
                 prune: false,
+                force: false,
             },
         )
         .await;
@@ -150,6 +151,7 @@ async fn sync_is_idempotent_and_versions_follow_content() {
             SyncOptions {
                 dry_run: true,
                 prune: false,
+                force: false,
             },
         )
         .await;
@@ -188,6 +190,7 @@ async fn sync_is_idempotent_and_versions_follow_content() {
             SyncOptions {
                 dry_run: false,
                 prune: true,
+                force: false,
             },
         )
         .await;
@@ -572,6 +575,123 @@ async fn the_cache_holds_at_most_max_cached_orgs() {
         );
         assert!(skills.cached(orgs[1], Channel::Web).is_some());
         assert!(skills.cached(orgs[2], Channel::Web).is_some());
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
+}
+
+/// The rule for an org's own SKILL.md: `replace` refuses one that does not compile with the
+/// org's context now; one that breaks later (the context changed) is reported as
+/// `replacement_failed` and the platform version it replaced is served, never hidden.
+#[tokio::test]
+async fn a_broken_replacement_never_hides_the_platform_skill() {
+    on_each_backend(|backend, keel| async move {
+        let skills = registry(&keel).await;
+        let root = std::env::temp_dir().join(format!("keel_repl_{}", Uuid::new_v4()));
+        write_skill(&root, "shared", "greeting", "Hello from the platform.");
+        sync(&skills, &root).await;
+        let org = Uuid::new_v4();
+        skills
+            .set_org_context(org, serde_json::json!({"company_name": "Acme"}))
+            .await
+            .unwrap();
+        let err = skills
+            .replace(
+                org,
+                "greeting",
+                Some(skill("shared", "greeting", "Hi ${missing_value}.")),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_skill", "{backend:?}");
+        assert_eq!(err.diagnostics()[0].code, "compile_failed");
+        let err = skills
+            .replace(
+                org,
+                "greeting",
+                Some(skill("shared", "greeting", "Hi ${x|shout}.")),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.diagnostics()[0].code, "template_modifier");
+
+        skills
+            .replace(
+                org,
+                "greeting",
+                Some(skill("shared", "greeting", "Hi ${company_name}.")),
+            )
+            .await
+            .unwrap();
+        let web = skills.resolve_skills(org, Channel::Web).await.unwrap();
+        assert!(web.get("greeting").unwrap().content.ends_with("Hi Acme.\n"));
+        assert_eq!(web.failures().count(), 0);
+
+        // The context loses the value the replacement needs: the platform text comes back.
+        skills
+            .set_org_context(org, serde_json::json!({}))
+            .await
+            .unwrap();
+        let web = skills.resolve_skills(org, Channel::Web).await.unwrap();
+        let served = web.get("greeting").expect("the platform skill is served");
+        assert_eq!(served.version, Some(1));
+        assert!(served.content.ends_with("Hello from the platform.\n"));
+        let failures: Vec<_> = web.failures().collect();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].reason, ShadowReason::ReplacementFailed);
+        assert!(
+            failures[0].detail.contains("company_name"),
+            "{}",
+            failures[0].detail
+        );
+        assert_eq!(failures[0].diagnostic().code, "replacement_failed");
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
+}
+
+/// `force` syncs what validates and lists what it skipped; it never prunes past a failure.
+#[tokio::test]
+async fn a_forced_sync_skips_the_invalid_files_and_reports_them() {
+    on_each_backend(|backend, keel| async move {
+        let skills = registry(&keel).await;
+        let root = std::env::temp_dir().join(format!("keel_force_{}", Uuid::new_v4()));
+        write_skill(&root, "copilot", "good-one", "Fine ${company_name|upper}.");
+        write_skill(&root, "copilot", "bad-one", "Unclosed ${company_name.");
+        let err = skills
+            .sync(&root, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_skill", "{backend:?}");
+        assert_eq!(err.diagnostics()[0].code, "template_unclosed");
+        assert!(skills.list().await.unwrap().is_empty());
+
+        let prune = SyncOptions {
+            force: true,
+            prune: true,
+            ..Default::default()
+        };
+        let err = skills.sync(&root, prune, |_, _, _| {}).await.unwrap_err();
+        assert_eq!((err.code(), err.field()), ("invalid_input", Some("prune")));
+
+        let force = SyncOptions {
+            force: true,
+            ..Default::default()
+        };
+        let report = sync_with(&skills, &root, force).await;
+        assert_eq!(report.items.len(), 1);
+        assert_eq!(entry(&report, "good-one").action, SyncAction::Created);
+        assert_eq!(report.skipped.len(), 1);
+        assert_eq!(report.skipped[0].code, "template_unclosed");
+        assert!(report.skipped[0].file.contains("bad-one"));
+        let listed: Vec<String> = skills
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        assert_eq!(listed, ["good-one"]);
         std::fs::remove_dir_all(&root).ok();
     })
     .await;

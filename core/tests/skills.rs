@@ -352,9 +352,6 @@ fn compile_errors_name_the_path_and_position() {
             "line one\n  see ${deal.owner}\n",
             "2:7: `deal.owner` is not in the org's context",
         ),
-        ("${deal.name|shout}", "`shout` is not a modifier"),
-        ("${deal.name", "1:1: `${` is not closed"),
-        ("${deal.name|join:, }", "must be quoted"),
         (
             "read @playbook/intro.md first",
             "`@playbook/intro.md` names no document",
@@ -367,6 +364,44 @@ fn compile_errors_name_the_path_and_position() {
             "{body}"
         );
         assert!(err.to_string().contains(needle), "{body}: {err}");
+    }
+}
+
+/// What no context can fix is found when the file is parsed, with its place in the file (the
+/// body starts on line 5 here) and a code per cause.
+#[test]
+fn template_errors_are_findings_of_the_parse() {
+    for (body, code, at, needle) in [
+        (
+            "${deal.name|shout}",
+            "template_modifier",
+            (5, 1),
+            "`shout` is not a modifier",
+        ),
+        (
+            "ok\n  ${deal.name",
+            "template_unclosed",
+            (6, 3),
+            "`${` is not closed",
+        ),
+        (
+            "${deal.name|join:, }",
+            "template_modifier",
+            (5, 1),
+            "must be quoted",
+        ),
+        ("${ |upper}", "template_path", (5, 1), "needs a path"),
+    ] {
+        let text = format!("---\nname: t\ndescription: d\n---\n{body}");
+        let parsed = parse("SKILL.md", None, text.as_bytes());
+        assert!(parsed.skill.is_none(), "{body}");
+        let finding = &parsed.diagnostics[0];
+        assert_eq!(
+            (finding.code, (finding.line, finding.column)),
+            (code, at),
+            "{body}"
+        );
+        assert!(finding.message.contains(needle), "{body}: {finding}");
     }
 }
 
@@ -480,20 +515,17 @@ fn request_values_wait_for_the_request_and_org_values_stay_text() {
     )
     .unwrap();
     assert!(full.deferred.is_empty() && full.content.contains("Deal X (new)"));
-    // A bad modifier is caught at compile time even when the value waits.
+    // A bad modifier is caught when the file is parsed, even on a value that waits.
     let bad = text.replace("|upper", "|shout");
-    let skill = keel::skills::parse("SKILL.md", None, bad.as_bytes())
-        .skill
-        .unwrap();
-    let err = keel::skills::compile(&skill, &context, &no_docs).unwrap_err();
-    assert_eq!(
-        (err.code(), err.field()),
-        ("invalid_input", Some("template")),
-        "{err}"
-    );
+    let parsed = keel::skills::parse("SKILL.md", None, bad.as_bytes());
+    assert!(parsed.skill.is_none());
+    assert_eq!(parsed.diagnostics[0].code, "template_modifier");
     assert!(
-        err.to_string().contains("`shout` is not a modifier"),
-        "{err}"
+        parsed.diagnostics[0]
+            .message
+            .contains("`shout` is not a modifier"),
+        "{}",
+        parsed.diagnostics[0]
     );
 }
 

@@ -380,6 +380,7 @@ class SkillRegistry:
         *,
         dry_run: bool = False,
         prune: bool = False,
+        force: bool = False,
         progress: Callable[[int, int, str], object] | None = None,
     ) -> Awaitable[dict[str, Any]]: ...
     def list(self) -> Awaitable[builtins.list[dict[str, Any]]]: ...

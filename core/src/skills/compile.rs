@@ -286,6 +286,39 @@ fn render(
     Ok(())
 }
 
+/// A template finding [`check_template`] makes: where (a byte offset in the body), the stable
+/// code, and what is wrong.
+pub(super) type TemplateFinding = (usize, &'static str, String);
+
+/// What can be checked in a body before any context is known: every `${` is closed on its
+/// line, names a path, and uses modifiers that exist with quoted arguments. Validation reports
+/// these, so a template that cannot compile for any org never reaches a sync.
+pub(super) fn check_template(body: &str) -> Vec<TemplateFinding> {
+    let mut findings = Vec::new();
+    let mut from = 0;
+    while let Some(found) = body[from..].find("${") {
+        let at = from + found;
+        let Some(end) = find_close(body, at + 2) else {
+            findings.push((
+                at,
+                "template_unclosed",
+                "`${` is not closed on its line".into(),
+            ));
+            from = at + 2;
+            continue;
+        };
+        let expr = &body[at + 2..end];
+        let path = split_pipes(expr).first().map_or("", |p| p.trim());
+        if path.is_empty() {
+            findings.push((at, "template_path", "an expression needs a path".into()));
+        } else if let Err(message) = check_modifiers(expr) {
+            findings.push((at, "template_modifier", message));
+        }
+        from = end + 1;
+    }
+    findings
+}
+
 /// Whether `expr` reads a root the skill leaves for request time and the context lacks.
 fn waits_for_request(expr: &str, pass: &Pass<'_>) -> bool {
     let path = expr.trim_start();

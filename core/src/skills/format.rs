@@ -329,7 +329,14 @@ fn parse_into(report: &mut Report<'_>, folder: Option<&str>, bytes: &[u8]) -> Op
         }
     };
     let map = root.as_mapping()?;
-    fields(report, folder, map, body)
+    let doc = fields(report, folder, map, body)?;
+    // Template findings carry their place in the file: the body starts after the frontmatter.
+    let body_start = text.len() - body.len();
+    for (at, code, message) in super::compile::check_template(body) {
+        let (line, column) = position(text.as_bytes(), body_start + at);
+        report.error(code, (line, column), Some("body"), message);
+    }
+    Some(doc)
 }
 
 /// Splits `---\n<yaml>\n---\n<body>`; reports a missing or unterminated frontmatter.

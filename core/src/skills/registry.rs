@@ -96,6 +96,9 @@ pub struct SyncOptions {
     pub dry_run: bool,
     /// Deprecate platform skills that are no longer in the folder.
     pub prune: bool,
+    /// Sync the skills that validate even when others do not: those are skipped and their
+    /// findings listed in [`SyncReport::skipped`]. Without it, one error refuses the sync.
+    pub force: bool,
 }
 
 /// What a sync did.
@@ -105,6 +108,8 @@ pub struct SyncReport {
     pub items: Vec<SyncItem>,
     /// The library's warnings (unknown keys, empty bodies); errors refuse the sync.
     pub warnings: Vec<Diagnostic>,
+    /// With `force`: the error findings of the files that were not synced.
+    pub skipped: Vec<Diagnostic>,
     /// Whether this was a dry run.
     pub dry_run: bool,
 }
@@ -278,8 +283,9 @@ impl SkillRegistry {
     ///
     /// # Errors
     /// [`Error::InvalidSkill`] with every error finding when the library does not validate
-    /// (nothing is written); [`Error::Storage`] when a write fails (skills synced before it
-    /// stay synced, each one whole).
+    /// and `force` is off (nothing is written); [`Error::InvalidInput`] (field `prune`) for
+    /// `force` with `prune` while files fail; [`Error::Storage`] when a write fails (skills
+    /// synced before it stay synced, each one whole).
     pub async fn sync(
         &self,
         root: &Path,
@@ -300,19 +306,27 @@ impl SkillRegistry {
         options: SyncOptions,
         mut progress: impl FnMut(usize, usize, &SyncItem),
     ) -> Result<SyncReport> {
-        if library.has_errors() {
+        let (errors, warnings): (Vec<_>, Vec<_>) = library
+            .diagnostics
+            .iter()
+            .cloned()
+            .partition(|d| d.severity == Severity::Error);
+        if !errors.is_empty() && !options.force {
             return Err(Error::InvalidSkill {
-                diagnostics: library
-                    .diagnostics
-                    .iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .cloned()
-                    .collect(),
+                diagnostics: errors,
             });
+        }
+        if !errors.is_empty() && options.prune {
+            // A skill whose file failed is still in the folder: pruning would deprecate it.
+            return Err(Error::invalid_input(
+                "prune",
+                "cannot prune while files fail to validate (they would be deprecated)",
+            ));
         }
         let pool = self.inner.keel.pool()?;
         let mut report = SyncReport {
-            warnings: library.diagnostics.clone(),
+            warnings,
+            skipped: errors,
             dry_run: options.dry_run,
             ..SyncReport::default()
         };
@@ -389,21 +403,47 @@ impl SkillRegistry {
     pub async fn set_override(&self, org: Uuid, key: &str, change: OverrideChange) -> Result<()> {
         check_key(key)?;
         if let OverrideChange::Replace(Some(text)) = &change {
-            let label = format!("{org}/{key}/SKILL.md");
-            let parsed = parse(&label, Some(key), text.as_bytes());
-            if parsed.has_errors() {
-                return Err(Error::InvalidSkill {
-                    diagnostics: parsed
-                        .diagnostics
-                        .into_iter()
-                        .filter(|d| d.severity == Severity::Error)
-                        .collect(),
-                });
-            }
+            self.check_replacement(org, key, text).await?;
         }
         org_store::set_override(self.inner.keel.pool()?, org, key, &change).await?;
         self.changed(&org.to_string()).await;
         Ok(())
+    }
+
+    /// A replacement must parse as a SKILL.md named `key` and compile with the org's context
+    /// and the platform's documents as they are now.
+    async fn check_replacement(&self, org: Uuid, key: &str, text: &str) -> Result<()> {
+        let label = format!("{org}/{key}/SKILL.md");
+        let parsed = parse(&label, Some(key), text.as_bytes());
+        if parsed.has_errors() {
+            return Err(Error::InvalidSkill {
+                diagnostics: parsed
+                    .diagnostics
+                    .into_iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .collect(),
+            });
+        }
+        let platform = self.platform().await?;
+        let context = org_store::load_context(self.inner.keel.pool()?, org).await?;
+        let lookup = |skill: &str, doc: &str| {
+            let version = platform.iter().find(|v| v.key == skill)?;
+            version.documents.get(doc).cloned()
+        };
+        match super::resolve::check_replacement(key, text, &context, &lookup) {
+            Ok(_) => Ok(()),
+            Err(message) => Err(Error::InvalidSkill {
+                diagnostics: vec![Diagnostic {
+                    code: "compile_failed",
+                    severity: Severity::Error,
+                    file: label,
+                    line: 0,
+                    column: 0,
+                    field: Some("body".into()),
+                    message: format!("does not compile with the org's context: {message}"),
+                }],
+            }),
+        }
     }
 
     /// Turns `key` off (`false`) or on again for `org`.

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use super::channel::Channel;
 use super::compile::{compile, context_hash, render_request};
-use super::format::{Namespace, SkillDoc, Source, parse};
+use super::format::{Diagnostic, Namespace, Severity, SkillDoc, Source, parse};
 use super::org_store::StoredOverride;
 use super::store::StoredVersion;
 
@@ -83,8 +83,11 @@ pub enum ShadowReason {
     MovedByOrg,
     /// The version served is deprecated.
     Deprecated,
-    /// The skill does not compile with the org's context.
+    /// The skill does not compile with the org's context; nothing is served for its key.
     CompileFailed,
+    /// The org's own SKILL.md does not parse or compile; the platform version is served in
+    /// its place (an org's broken replacement never hides the skill it replaced).
+    ReplacementFailed,
 }
 
 impl ShadowReason {
@@ -97,7 +100,17 @@ impl ShadowReason {
             ShadowReason::MovedByOrg => "moved_by_org",
             ShadowReason::Deprecated => "deprecated",
             ShadowReason::CompileFailed => "compile_failed",
+            ShadowReason::ReplacementFailed => "replacement_failed",
         }
+    }
+
+    /// Whether this entry is a failure to report (a skill or a replacement that should have
+    /// been served and was not), rather than an org's or an operator's choice.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            ShadowReason::CompileFailed | ShadowReason::ReplacementFailed
+        )
     }
 }
 
@@ -114,6 +127,26 @@ pub struct Shadowed {
     pub reason: ShadowReason,
     /// A sentence for people.
     pub detail: String,
+}
+
+impl Shadowed {
+    /// This entry as a finding: its reason is the code, its key the file, its detail the
+    /// message (an error when [`ShadowReason::is_failure`], else a warning).
+    pub fn diagnostic(&self) -> Diagnostic {
+        Diagnostic {
+            code: self.reason.as_str(),
+            severity: if self.reason.is_failure() {
+                Severity::Error
+            } else {
+                Severity::Warning
+            },
+            file: self.key.clone(),
+            line: 0,
+            column: 0,
+            field: None,
+            message: self.detail.clone(),
+        }
+    }
 }
 
 /// Every skill of one org, all namespaces, before channel filtering.
@@ -140,6 +173,12 @@ pub struct ResolvedSkills {
 }
 
 impl ResolvedSkills {
+    /// What should have been served and was not ([`ShadowReason::is_failure`]): a skill that
+    /// does not compile with the org's context, an org's replacement that is broken.
+    pub fn failures(&self) -> impl Iterator<Item = &Shadowed> {
+        self.shadowed.iter().filter(|s| s.reason.is_failure())
+    }
+
     /// The skill with this key, if the channel sees it.
     pub fn get(&self, key: &str) -> Option<&Arc<ResolvedSkill>> {
         self.index.get(key).map(|&i| &self.skills[i])
@@ -226,23 +265,36 @@ pub(crate) fn resolve_org(
             );
             continue;
         }
-        if let Some((doc, text)) = over.and_then(replacement) {
-            let namespace = over
-                .and_then(|o| o.namespace)
-                .or(doc.namespace)
-                .unwrap_or(platform.namespace);
-            shadow(
+        match over.and_then(|o| replacement(o, context, &lookup)) {
+            Some(Ok((doc, text))) => {
+                let namespace = over
+                    .and_then(|o| o.namespace)
+                    .or(doc.namespace)
+                    .unwrap_or(platform.namespace);
+                shadow(
+                    key,
+                    platform.namespace,
+                    Some(platform.version),
+                    ShadowReason::ReplacedByOrg,
+                    format!(
+                        "the org's own `{key}` is served instead of version {}",
+                        platform.version
+                    ),
+                );
+                served.push((doc, namespace, Source::Org, None, text));
+                continue;
+            }
+            Some(Err(detail)) => shadow(
                 key,
                 platform.namespace,
-                Some(platform.version),
-                ShadowReason::ReplacedByOrg,
+                None,
+                ShadowReason::ReplacementFailed,
                 format!(
-                    "the org's own `{key}` is served instead of version {}",
+                    "the org's own `{key}` is broken, version {} is served: {detail}",
                     platform.version
                 ),
-            );
-            served.push((doc, namespace, Source::Org, None, text));
-            continue;
+            ),
+            None => {}
         }
         let mut chosen = platform;
         if let Some(pin) = over.and_then(|o| o.pinned_version)
@@ -296,12 +348,25 @@ pub(crate) fn resolve_org(
         if platform_keys.contains(over.key.as_str()) || !over.enabled {
             continue;
         }
-        if let Some((doc, text)) = replacement(over) {
-            let namespace = over
-                .namespace
-                .or(doc.namespace)
-                .unwrap_or(Namespace::Shared);
-            served.push((doc, namespace, Source::Org, None, text));
+        match replacement(over, context, &lookup) {
+            Some(Ok((doc, text))) => {
+                let namespace = over
+                    .namespace
+                    .or(doc.namespace)
+                    .unwrap_or(Namespace::Shared);
+                served.push((doc, namespace, Source::Org, None, text));
+            }
+            Some(Err(detail)) => shadow(
+                &over.key,
+                over.namespace.unwrap_or(Namespace::Shared),
+                None,
+                ShadowReason::ReplacementFailed,
+                format!(
+                    "the org's own `{}` is broken and nothing replaces it: {detail}",
+                    over.key
+                ),
+            ),
+            None => {}
         }
     }
     for (doc, namespace, source, version, content_hash) in served {
@@ -331,12 +396,43 @@ pub(crate) fn resolve_org(
     out
 }
 
-/// The org's replacement of `over.key`, parsed, with its content hash.
-fn replacement(over: &StoredOverride) -> Option<(SkillDoc, String)> {
+/// The org's replacement of `over.key`, parsed and checked to compile with `context`, with its
+/// content hash; `Some(Err(why))` when it does not parse or compile, `None` when there is none.
+fn replacement(
+    over: &StoredOverride,
+    context: &serde_json::Value,
+    documents: &dyn Fn(&str, &str) -> Option<String>,
+) -> Option<std::result::Result<(SkillDoc, String), String>> {
     let text = over.replacement.as_deref()?;
-    let doc = parse(&over.key, Some(&over.key), text.as_bytes()).skill?;
-    Some((
-        doc,
-        super::library::content_hash(text.as_bytes(), &BTreeMap::new()),
-    ))
+    Some(
+        check_replacement(&over.key, text, context, documents).map(|doc| {
+            (
+                doc,
+                super::library::content_hash(text.as_bytes(), &BTreeMap::new()),
+            )
+        }),
+    )
+}
+
+/// `text` as the org's own SKILL.md for `key`: it parses with that name and compiles with
+/// `context`, or the reason it does not (every error finding, or the compile error).
+pub(crate) fn check_replacement(
+    key: &str,
+    text: &str,
+    context: &serde_json::Value,
+    documents: &dyn Fn(&str, &str) -> Option<String>,
+) -> std::result::Result<SkillDoc, String> {
+    let parsed = parse(key, Some(key), text.as_bytes());
+    let Some(doc) = parsed.skill else {
+        let findings: Vec<String> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        return Err(findings.join("; "));
+    };
+    compile(&doc, context, documents)
+        .map(|_| doc)
+        .map_err(|e| e.to_string())
 }
