@@ -1,6 +1,7 @@
 //! `keel._native`: the PyO3 glue over the Keel core. No logic lives here; the public API and
 //! its docs are in `python/keel/` and `_native.pyi`.
 
+mod coroutine;
 mod error;
 mod ffi_probe;
 mod json;
@@ -16,7 +17,7 @@ use pyo3::types::PyDict;
 
 use crate::error::Arg;
 use crate::record::options;
-use crate::runtime::{awaitable, guard};
+use crate::runtime::{awaitable, guard, ready};
 use crate::store::PyAppliedMigration;
 
 /// A connected Keel instance. Create it with `await keel.connect(url)`.
@@ -27,25 +28,30 @@ pub struct PyKeel {
 
 #[pymethods]
 impl PyKeel {
+    /// `sqlite` or `postgres`.
     #[getter]
     fn backend(&self) -> &'static str {
         self.inner.backend().as_str()
     }
 
+    /// The database URL with its password masked.
     #[getter]
     fn url(&self) -> &str {
         self.inner.url()
     }
 
+    /// True after `close`.
     #[getter]
     fn closed(&self) -> bool {
         self.inner.is_closed()
     }
 
+    /// Applies any embedded migration not yet applied (awaitable; resolves to how many).
     fn migrate<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |keel| keel.migrate().await)
     }
 
+    /// The migrations recorded as applied, in order (awaitable).
     fn applied_migrations<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |keel| {
             let applied = keel.applied_migrations().await?;
@@ -56,10 +62,12 @@ impl PyKeel {
         })
     }
 
+    /// Checks the database answers (awaitable); raises `DatabaseConnectionError` if not.
     fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |keel| keel.ping().await)
     }
 
+    /// Closes the pool for every holder of this handle (awaitable). Idempotent.
     fn close<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |keel| {
             keel.close().await;
@@ -67,6 +75,22 @@ impl PyKeel {
         })
     }
 
+    /// `async with await keel.connect(...) as db:` closes `db` at the end of the block.
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        ready(slf.py(), slf)
+    }
+
+    /// Closes the handle; an exception of the block propagates.
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exc: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.close(py)
+    }
+
+    /// A structured logger for `service` that writes to this database's `system_logs`.
     #[pyo3(signature = (service, **options))]
     fn create_logger(
         &self,
@@ -96,11 +120,13 @@ impl PyKeel {
         skills::open_registry(py, &self.inner, options)
     }
 
+    /// Routes the process's log events to this database (done by `create_logger`).
     fn install_log_sink(&self) {
         let _guard = runtime::runtime().enter();
         self.inner.install_log_sink();
     }
 
+    /// Deletes log events past retention (awaitable; resolves to `[(level, rows)]`).
     #[pyo3(signature = (**options))]
     fn cleanup_logs<'py>(
         &self,
@@ -148,6 +174,7 @@ fn error_codes() -> Vec<&'static str> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", keel::VERSION)?;
     m.add_class::<PyKeel>()?;
+    m.add_class::<coroutine::Call>()?;
     m.add_function(wrap_pyfunction!(connect, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     store::register(m)?;

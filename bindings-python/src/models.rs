@@ -18,9 +18,15 @@ use crate::runtime::{awaitable, guard};
 record! {
     /// The model chosen for a request (the original `ModelResolution`).
     PyModelResolution(models::Resolution) as "ModelResolution" {
-        provider: String, model_id: String, credit_cost: f64, max_tokens: u32,
-        context_window: u32, was_fallback: bool, trace_id: String,
+        provider: String => "The provider to call (`anthropic`, `google`, …).",
+        model_id: String => "The provider's model id, e.g. `claude-sonnet-4-6`.",
+        credit_cost: f64 => "Credits one request costs at the model's per-request price.",
+        max_tokens: u32 => "Most tokens a reply may have.",
+        context_window: u32 => "Tokens the model accepts.",
+        was_fallback: bool => "True when a fallback was served because the primary's circuit is open.",
+        trace_id: String => "The request's trace id (32 hex digits).",
     } {
+        /// The tier asked for: `low`, `medium` or `high`.
         #[getter]
         fn tier(&self) -> &'static str {
             self.0.tier.as_str()
@@ -30,26 +36,38 @@ record! {
 
 record! {
     /// The balance of an org and whether it may proceed (the original `checkBudget` result).
-    PyBudgetStatus(models::BudgetStatus) as "BudgetStatus" { remaining: f64, can_proceed: bool }
+    PyBudgetStatus(models::BudgetStatus) as "BudgetStatus" {
+        remaining: f64 => "The balance in credits (negative inside the grace).",
+        can_proceed: bool => "False once the balance is at or below minus the grace.",
+    }
 }
 
 record! {
     /// A ledger movement.
     PyMovement(models::Movement) as "CreditMovement" {
-        ledger_id: String, balance_after: f64, duplicate: bool,
+        ledger_id: String => "The ledger row written (or found, for a repeated idempotency key).",
+        balance_after: f64 => "The balance after this movement.",
+        duplicate: bool => "True when the idempotency key had already moved credits: nothing moved now.",
     }
 }
 
 record! {
     /// Credits held for a call.
     PyReservation(models::Reservation) as "CreditReservation" {
-        id: String, amount: f64, balance_after: f64, duplicate: bool,
+        id: String => "The reservation, for `commit_credits` or `release_credits`.",
+        amount: f64 => "Credits held.",
+        balance_after: f64 => "The balance with the credits held.",
+        duplicate: bool => "True when the idempotency key had already reserved: nothing moved now.",
     }
 }
 
 record! {
     /// A fleet agent's per-run budget check.
-    PyAgentBudget(models::AgentBudget) as "AgentBudget" { exceeded: bool, limit: f64, used: f64 }
+    PyAgentBudget(models::AgentBudget) as "AgentBudget" {
+        exceeded: bool => "True once `used` reaches `limit`.",
+        limit: f64 => "The agent's per-run limit in credits (`default` for an unknown agent).",
+        used: f64 => "Credits used so far in the run.",
+    }
 }
 
 /// The model router; make it with `await db.model_router()`.

@@ -43,9 +43,12 @@ impl Export<String> for std::sync::Arc<str> {
 }
 
 /// A frozen class `$name` wrapping the core record `$core`, with one getter per listed field
-/// and, in an optional second block, methods of its own (getters that convert differently).
+/// (`field: Type => "its docstring"`) and, in an optional second block, methods of its own
+/// (getters that convert differently).
 macro_rules! record {
-    ($(#[$doc:meta])* $py:ident($core:ty) as $name:literal { $($field:ident: $ty:ty),* $(,)? }
+    ($(#[$doc:meta])* $py:ident($core:ty) as $name:literal {
+        $($field:ident: $ty:ty => $field_doc:literal),* $(,)?
+     }
      $({ $($extra:item)* })?) => {
         $(#[$doc])*
         #[pyo3::pyclass(frozen, name = $name, module = "keel._native")]
@@ -54,6 +57,7 @@ macro_rules! record {
         #[pyo3::pymethods]
         impl $py {
             $(
+                #[doc = $field_doc]
                 #[getter]
                 fn $field(&self) -> $ty {
                     $crate::record::Export::export(&self.0.$field)

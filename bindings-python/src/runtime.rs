@@ -9,10 +9,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
+use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::TaskLocals;
 use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime};
 
+use crate::coroutine::Call;
 use crate::error::{Arg, to_py_err};
 
 struct ProcessRuntime {
@@ -176,23 +178,58 @@ impl ContextExt for KeelRuntime {
     }
 }
 
+/// A finished core call's value, converted to Python once the GIL is at hand.
+pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
+
+/// A core call on its way: it runs on [`runtime`] and ends in a value to convert.
+pub type Pending = Pin<Box<dyn Future<Output = PyResult<Convert>> + Send>>;
+
 /// Turns a core future into a Python awaitable. A core error becomes the `keel.KeelError`
 /// subclass of its code; a panic becomes `keel.InternalError`, never a crash.
+///
+/// The awaitable is a [`Call`]: nothing starts until it is awaited (so it can be made before
+/// an event loop runs: `asyncio.run(db.close())`) or waited for (`db.close().wait()`).
 pub fn future_into_py<F, T>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
 where
     F: Future<Output = keel::Result<T>> + Send + 'static,
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
-    pyo3_async_runtimes::generic::future_into_py::<KeelRuntime, _, T>(py, async move {
+    let pending: Pending = Box::pin(async move {
         // A nested task turns a panic into a JoinError instead of unwinding through pyo3.
         match runtime().spawn(fut).await {
-            Ok(result) => result.map_err(to_py_err),
+            Ok(Ok(value)) => Ok(Box::new(move |py: Python<'_>| value.into_py_any(py)) as Convert),
+            Ok(Err(err)) => Err(to_py_err(err)),
             Err(join) if join.is_panic() => {
                 Err(to_py_err(keel::Error::from_panic(&*join.into_panic())))
             }
             Err(join) => Err(to_py_err(keel::Error::Internal(join.to_string()))),
         }
-    })
+    });
+    Call::pending(py, pending)
+}
+
+/// Starts `pending` for the running event loop; returns the iterator of the asyncio future
+/// that resolves with its value.
+pub fn start(py: Python<'_>, pending: Pending) -> PyResult<Py<PyAny>> {
+    let future = pyo3_async_runtimes::generic::future_into_py::<KeelRuntime, _, Py<PyAny>>(
+        py,
+        async move {
+            let convert = pending.await?;
+            Python::attach(convert)
+        },
+    )?;
+    Ok(future.call_method0("__await__")?.unbind())
+}
+
+/// Runs `pending` to its end on this thread, without the GIL: the sync facade.
+pub fn block(py: Python<'_>, pending: Pending) -> PyResult<Py<PyAny>> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err(
+            "wait() cannot block one of Keel's runtime threads (a callback); await the call",
+        ));
+    }
+    let convert = py.detach(|| runtime().block_on(pending))?;
+    convert(py)
 }
 
 /// Runs a synchronous core call, turning a panic into `keel.InternalError`.
@@ -203,14 +240,13 @@ pub fn guard<T>(call: impl FnOnce() -> keel::Result<T>) -> PyResult<T> {
     }
 }
 
-/// An awaitable that is already done with `value`: a future of the running event loop with its
-/// result set. For answers served from a cache, where a round trip through the runtime's
+/// An awaitable that is already done with `value`, finishing on its first step without the
+/// event loop. For answers served from a cache, where a round trip through the runtime's
 /// threads would cost a hundred times the answer.
 pub fn ready<'py, T>(py: Python<'py>, value: T) -> PyResult<Bound<'py, PyAny>>
 where
     T: IntoPyObject<'py>,
 {
-    let future = pyo3_async_runtimes::get_running_loop(py)?.call_method0("create_future")?;
-    future.call_method1("set_result", (value,))?;
-    Ok(future)
+    let value = value.into_bound_py_any(py)?;
+    Call::ready(py, value.unbind())
 }

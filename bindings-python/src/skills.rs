@@ -100,41 +100,49 @@ pub struct PyResolvedSkill {
 
 #[pymethods]
 impl PyResolvedSkill {
+    /// The skill key (its folder name).
     #[getter]
     fn key(&self) -> &str {
         &self.inner.key
     }
 
+    /// Where it is shown: `copilot`, `slack`, `fleet` or `shared`.
     #[getter]
     fn namespace(&self) -> &'static str {
         self.inner.namespace.as_str()
     }
 
+    /// `platform` (a synced version) or `org` (the org's own SKILL.md).
     #[getter]
     fn source(&self) -> &'static str {
         self.inner.source.as_str()
     }
 
+    /// The platform version served, or None for an org's own skill.
     #[getter]
     fn version(&self) -> Option<u32> {
         self.inner.version
     }
 
+    /// SHA-256 of the SKILL.md and its documents: the version's identity.
     #[getter]
     fn content_hash(&self) -> &str {
         &self.inner.content_hash
     }
 
+    /// The text compiled for the org: context block, body, inlined documents.
     #[getter]
     fn content(&self) -> &str {
         &self.inner.content
     }
 
+    /// SHA-256 of the org context this was compiled with.
     #[getter]
     fn context_hash(&self) -> &str {
         &self.inner.context_hash
     }
 
+    /// The frontmatter's description.
     #[getter]
     fn description(&self) -> &str {
         &self.inner.doc.description
@@ -159,6 +167,7 @@ impl PyResolvedSkill {
         guard(|| self.inner.render(&request))
     }
 
+    /// Every field as a dict (JSON types).
     fn to_dict(&self) -> Json {
         Json::of(&*self.inner)
     }
@@ -190,34 +199,43 @@ fn skill(inner: &Arc<skills::ResolvedSkill>) -> PyResolvedSkill {
 
 #[pymethods]
 impl PyResolvedSkills {
+    /// The org the view is for.
     #[getter]
     fn org_id(&self) -> String {
         self.inner.org_id.to_string()
     }
 
+    /// The channel: `web`, `slack`, `fleet` or `command_centre`.
     #[getter]
     fn channel(&self) -> &'static str {
         self.inner.channel
     }
 
+    /// Every skill the channel sees, by key.
     #[getter]
     fn skills(&self) -> Vec<PyResolvedSkill> {
         self.inner.skills.iter().map(skill).collect()
     }
 
+    /// What the org does not see where it otherwise would, and why (a list of dicts with
+    /// `key`, `namespace`, `version`, `reason` and `detail`). `compile_failed` and
+    /// `replacement_failed` are failures; the other reasons are choices.
     #[getter]
     fn shadowed(&self) -> Json {
         Json::of(&self.inner.shadowed)
     }
 
+    /// The keys of the skills the channel sees, in order.
     fn keys(&self) -> Vec<&str> {
         self.inner.skills.iter().map(|s| s.key.as_str()).collect()
     }
 
+    /// One skill, or None when the channel does not see `key`.
     fn get(&self, key: Arg<&str>) -> Option<PyResolvedSkill> {
         self.inner.get(key.0).map(skill)
     }
 
+    /// The view as a dict (JSON types).
     fn to_dict(&self) -> Json {
         Json::of(&*self.inner)
     }
@@ -262,6 +280,10 @@ impl PySkillRegistry {
 
 #[pymethods]
 impl PySkillRegistry {
+    /// Syncs a library folder (awaitable): new content becomes the next version, one
+    /// transaction per skill. Idempotent. Raises `InvalidSkillError` (with `diagnostics`) when a
+    /// file does not validate, unless `force`, which skips those files and lists them in
+    /// `skipped`. `progress(done, total, key)` is called after each skill.
     #[pyo3(
         signature = (path, *, dry_run = Arg(false), prune = Arg(false), force = Arg(false), progress = None),
         text_signature = "($self, path, *, dry_run=False, prune=False, force=False, progress=None)"
@@ -302,14 +324,17 @@ impl PySkillRegistry {
         })
     }
 
+    /// Every skill with a current version (awaitable).
     fn list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |r| Ok(Json::of(&r.list().await?)))
     }
 
+    /// Every version of `key`, oldest first (awaitable).
     fn history<'py>(&self, py: Python<'py>, key: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |r| Ok(Json::of(&r.history(&key.0).await?)))
     }
 
+    /// Deprecates the current version of `key` (awaitable; resolves to its number).
     #[pyo3(signature = (key, reason = None))]
     fn deprecate<'py>(
         &self,
@@ -322,10 +347,12 @@ impl PySkillRegistry {
             .await)
     }
 
+    /// Undoes a deprecation (awaitable; resolves to the version).
     fn restore<'py>(&self, py: Python<'py>, key: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
         awaitable!(py, self.inner, |r| r.restore(&key.0).await)
     }
 
+    /// Turns `key` off (False) or on again for an org (awaitable).
     fn set_enabled<'py>(
         &self,
         py: Python<'py>,
@@ -336,6 +363,8 @@ impl PySkillRegistry {
         self.change(py, org_id.0, key.0, Ok(OverrideChange::Enabled(enabled.0)))
     }
 
+    /// Serves a stored version of `key` to an org; None follows the current version again
+    /// (awaitable).
     #[pyo3(signature = (org_id, key, version))]
     fn pin<'py>(
         &self,
@@ -352,6 +381,7 @@ impl PySkillRegistry {
         )
     }
 
+    /// Shows `key` in another namespace for an org; None uses its own (awaitable).
     #[pyo3(signature = (org_id, key, namespace))]
     fn move_to<'py>(
         &self,
@@ -369,6 +399,8 @@ impl PySkillRegistry {
         )
     }
 
+    /// Serves the org's own SKILL.md for `key`; None removes it (awaitable). Raises
+    /// `InvalidSkillError` when it does not validate or does not compile with the org's context.
     #[pyo3(signature = (org_id, key, skill_md))]
     fn replace<'py>(
         &self,
@@ -385,6 +417,7 @@ impl PySkillRegistry {
         )
     }
 
+    /// Stores the context an org's skills compile with (awaitable).
     fn set_org_context<'py>(
         &self,
         py: Python<'py>,
@@ -396,11 +429,14 @@ impl PySkillRegistry {
         awaitable!(py, self.inner, |r| r.set_org_context(org, context).await)
     }
 
+    /// The context an org's skills compile with (awaitable).
     fn org_context<'py>(&self, py: Python<'py>, org_id: Arg<&str>) -> PyResult<Bound<'py, PyAny>> {
         let org = guard(|| org(org_id.0))?;
         awaitable!(py, self.inner, |r| Ok(Json(r.org_context(org).await?)))
     }
 
+    /// The skills an org sees on a channel, compiled, with the shadow report (awaitable).
+    /// Cached per (org, channel) until a sync, an override or a context change.
     fn resolve_skills<'py>(
         &self,
         py: Python<'py>,
@@ -425,6 +461,7 @@ impl PySkillRegistry {
             .map(|inner| PyResolvedSkills { inner }))
     }
 
+    /// Drops every cached view.
     fn invalidate(&self) {
         self.inner.invalidate();
     }

@@ -8,7 +8,10 @@ use crate::runtime::guard;
 
 record! {
     /// A database URL Keel accepts, with its password masked.
-    PyDatabaseUrl(keel::DatabaseUrl) as "DatabaseUrl" { masked: String, in_memory: bool } {
+    PyDatabaseUrl(keel::DatabaseUrl) as "DatabaseUrl" {
+        masked: String => "The URL with any password replaced by `***`; safe to log.",
+        in_memory: bool => "True for `sqlite::memory:`: a private database that lives as long as the handle.",
+    } {
         /// `"sqlite"` or `"postgres"`.
         #[getter]
         fn backend(&self) -> &'static str {
@@ -26,7 +29,8 @@ record! {
 record! {
     /// A migration recorded as applied.
     PyAppliedMigration(keel::AppliedMigration) as "AppliedMigration" {
-        version: i64, description: String,
+        version: i64 => "The migration's number.",
+        description: String => "What it does, from its file name.",
     }
 }
 

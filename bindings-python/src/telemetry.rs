@@ -85,35 +85,42 @@ pub struct PyLogger {
 
 #[pymethods]
 impl PyLogger {
+    /// The trace every event of this logger carries (32 hex digits).
     #[getter]
     fn trace_id(&self) -> String {
         self.inner.trace_id().to_string()
     }
 
+    /// The service name on every event.
     #[getter]
     fn service(&self) -> &str {
         self.inner.service()
     }
 
+    /// The W3C `traceparent` header for the next hop.
     fn traceparent(&self) -> String {
         self.inner.traceparent()
     }
 
+    /// Logs `action` at debug level with `metadata` (a dict); never raises.
     #[pyo3(signature = (action, metadata = None))]
     fn debug(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) {
         self.log(Level::Debug, action, None, metadata);
     }
 
+    /// Logs `action` at info level with `metadata` (a dict); never raises.
     #[pyo3(signature = (action, metadata = None))]
     fn info(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) {
         self.log(Level::Info, action, None, metadata);
     }
 
+    /// Logs `action` at warn level with `metadata` (a dict); never raises.
     #[pyo3(signature = (action, metadata = None))]
     fn warn(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) {
         self.log(Level::Warn, action, None, metadata);
     }
 
+    /// Logs `action` at error level with `error` (an exception or text) and `metadata`.
     #[pyo3(signature = (action, error = None, metadata = None))]
     fn error(
         &self,
@@ -124,6 +131,7 @@ impl PyLogger {
         self.log(Level::Error, action, error, metadata);
     }
 
+    /// Starts a timed span; use it as a context manager or call `stop`/`fail`.
     #[pyo3(signature = (action, metadata = None, parent_span_id = None))]
     fn create_span(
         &self,
@@ -140,6 +148,8 @@ impl PyLogger {
         }
     }
 
+    /// Waits until every event logged so far is written (awaitable); resolves to
+    /// `(accepted, written, dropped)`.
     fn flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let sink = self.inner.sink().clone();
         future_into_py(py, async move {
@@ -148,6 +158,26 @@ impl PyLogger {
         })
     }
 
+    /// `async with db.create_logger(...) as log:` flushes at the end of the block.
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::runtime::ready(slf.py(), slf)
+    }
+
+    /// Flushes; resolves to `None`, so an exception of the block propagates.
+    #[pyo3(signature = (*_exc))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exc: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let sink = self.inner.sink().clone();
+        future_into_py(py, async move {
+            sink.flush().await;
+            Ok(())
+        })
+    }
+
+    /// `(accepted, written, dropped)` events of this process's log writer.
     fn stats(&self) -> (u64, u64, u64) {
         let s = self.inner.sink().stats();
         (s.accepted, s.written, s.dropped)
@@ -183,30 +213,36 @@ pub struct PySpan {
 
 #[pymethods]
 impl PySpan {
+    /// This span's id (16 hex digits).
     #[getter]
     fn span_id(&self) -> String {
         self.inner.id().to_string()
     }
 
+    /// The parent span's id, or None for a root span.
     #[getter]
     fn parent_span_id(&self) -> Option<String> {
         self.inner.parent_id().map(|id| id.to_string())
     }
 
+    /// True once `stop` or `fail` ran.
     #[getter]
     fn stopped(&self) -> bool {
         self.inner.is_stopped()
     }
 
+    /// The W3C `traceparent` header naming this span as the parent.
     fn traceparent(&self) -> String {
         self.inner.traceparent()
     }
 
+    /// Ends the span with its duration and `extra` fields; False if it had already ended.
     #[pyo3(signature = (extra = None))]
     fn stop(&self, extra: Option<&Bound<'_, PyAny>>) -> bool {
         self.inner.stop(metadata(extra))
     }
 
+    /// Ends the span as failed with `error`; False if it had already ended.
     #[pyo3(signature = (error, extra = None))]
     fn fail(&self, error: &Bound<'_, PyAny>, extra: Option<&Bound<'_, PyAny>>) -> bool {
         self.inner.fail(
@@ -215,6 +251,7 @@ impl PySpan {
         )
     }
 
+    /// Starts a span whose parent is this one.
     #[pyo3(signature = (action, metadata = None))]
     fn child(&self, action: &Bound<'_, PyAny>, metadata: Option<&Bound<'_, PyAny>>) -> PySpan {
         let action = text(Some(action)).unwrap_or_default();

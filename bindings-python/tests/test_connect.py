@@ -77,3 +77,69 @@ async def test_create_false_leaves_a_missing_file_missing(tmp_path: pathlib.Path
 async def test_misspelt_memory_url_is_invalid(url: str) -> None:
     with pytest.raises(keel.InvalidUrlError):
         await keel.connect(url)
+
+
+def test_native_calls_are_coroutines_that_start_when_awaited(tmp_path: pathlib.Path) -> None:
+    """Made outside any event loop, run by asyncio.run: as an `async def` would be."""
+    path = tmp_path / "lazy.db"
+    call = keel._native.connect(f"sqlite://{path}")
+    assert asyncio.iscoroutine(call)
+    assert not path.exists(), "nothing may start before the call is awaited"
+    db = asyncio.run(call)
+    assert path.exists()
+    migrations = asyncio.run(db.applied_migrations())
+    assert [m.version for m in migrations][0] == 1
+    with pytest.raises(RuntimeError, match="already awaited"):
+        asyncio.run(call)
+    asyncio.run(db.close())
+
+
+async def test_a_call_never_awaited_does_nothing(tmp_path: pathlib.Path) -> None:
+    db = await keel.connect(f"sqlite://{tmp_path / 'k.db'}")
+    router = await db.model_router()
+    org = "6f1d2c3b-0a9e-4c1b-8d7e-112233445566"
+    call = router.grant_credits(org, 5)
+    del call
+    assert (await router.check_budget(org)).remaining == 0
+    await db.close()
+
+
+async def test_a_cancelled_call_raises_cancelled_error() -> None:
+    db = await keel.connect()
+    task = asyncio.ensure_future(db.ping())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not db.closed
+    await db.close()
+
+
+async def test_handles_are_async_context_managers() -> None:
+    async with await keel.connect() as db:
+        assert not db.closed
+        async with db.create_logger("ctx-test") as log:
+            log.info("inside", {})
+        assert log.stats()[1] >= 1, "leaving the block flushed the logger"
+    assert db.closed
+    with pytest.raises(ValueError):
+        async with await keel.connect() as db:
+            raise ValueError("propagates")
+    assert db.closed
+
+
+def test_wait_is_the_sync_facade(tmp_path: pathlib.Path) -> None:
+    """No event loop: each call runs to its end on this thread."""
+    db = keel.connect(f"sqlite://{tmp_path / 'sync.db'}").wait()
+    router = db.model_router().wait()
+    org = "6f1d2c3b-0a9e-4c1b-8d7e-112233445566"
+    moved = router.grant_credits(org, 7).wait()
+    assert moved.balance_after == 7
+    assert router.check_budget(org).wait().remaining == 7
+    with pytest.raises(keel.InvalidInputError):
+        router.grant_credits(org, -1).wait()
+    call = db.ping()
+    call.wait()
+    with pytest.raises(RuntimeError, match="already awaited"):
+        call.wait()
+    db.close().wait()
+    assert db.closed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import uuid
@@ -208,6 +209,7 @@ async def test_credit_flows(case: dict[str, Any], default_router: keel.ModelRout
     org = str(uuid.uuid4())
     for step in case["steps"]:
         op, amount = step["op"], step.get("amount")
+        call: Awaitable[Any]
         if op == "check_budget":
             call = default_router.check_budget(org)
         elif op == "grant":

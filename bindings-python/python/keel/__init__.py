@@ -22,8 +22,12 @@
     view = await skills.resolve_skills(org_id, "slack")              # cached per (org, channel)
     view.get("slack-deal-query").content                             # compiled for the org
 
-Every I/O method returns an awaitable. Errors are :class:`keel.KeelError` subclasses with a
-stable ``code``; see :mod:`keel.errors`.
+Every I/O method returns a :class:`keel.Call`: a coroutine that starts when awaited (so
+``asyncio.run(db.close())`` works), or, in code without an event loop (Django views, Celery
+tasks), runs to its end with ``.wait()``. Handles are async context managers
+(``async with await keel.connect() as db:``). Errors are :class:`keel.KeelError` subclasses
+with a stable ``code``; see :mod:`keel.errors`. Result shapes and enumerations are in
+:mod:`keel.types`.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import atexit
 from keel import _native
 from keel._native import (
     FLEET_AGENT_BUDGETS,
+    Call,
     AgentBudget,
     AppliedMigration,
     BudgetStatus,
@@ -73,6 +78,7 @@ atexit.register(_native.drain_tasks)
 __all__ = [
     "__version__",
     "connect",
+    "Call",
     "Keel",
     "DatabaseUrl",
     "AppliedMigration",
@@ -104,15 +110,16 @@ __all__ = [
 ]
 
 
-async def connect(
+def connect(
     url: str | None = None,
     *,
     migrate: bool | None = None,
     create: bool | None = None,
     max_connections: int | None = None,
     connect_timeout: float | None = None,
-) -> Keel:
-    """Connect to Keel's database and return a handle.
+) -> Call[Keel]:
+    """Connect to Keel's database: ``db = await keel.connect(url)``, or without an event loop
+    ``db = keel.connect(url).wait()``.
 
     Args:
         url: ``sqlite::memory:`` (core's default, when ``None``), ``sqlite://path/to/keel.db``
@@ -134,7 +141,7 @@ async def connect(
 
     Every message carries the URL with its password masked.
     """
-    return await _native.connect(
+    return _native.connect(
         url,
         migrate=migrate,
         create=create,

@@ -1,0 +1,175 @@
+"""The shapes of Keel's dict results and the values of its enumerations, for type checkers.
+
+Results that are records (``ModelResolution``, ``ResolvedSkill``, …) are classes of
+``keel``; the structured reports below are plain dicts with these keys (the same as the JSON
+the CLI prints with ``--json`` and, in camelCase, the objects Node returns).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+__all__ = [
+    "Backend",
+    "Tier",
+    "Channel",
+    "Namespace",
+    "Source",
+    "Level",
+    "Severity",
+    "SyncAction",
+    "ShadowReason",
+    "Transition",
+    "Diagnostic",
+    "Trigger",
+    "SkillDoc",
+    "ParsedSkill",
+    "LibrarySkill",
+    "ValidatedLibrary",
+    "CompiledSkill",
+    "SyncItem",
+    "SyncReport",
+    "SkillSummary",
+    "VersionInfo",
+    "Shadowed",
+]
+
+Backend = Literal["sqlite", "postgres"]
+Tier = Literal["low", "medium", "high"]
+Channel = Literal["web", "slack", "fleet", "command_centre"]
+Namespace = Literal["copilot", "slack", "fleet", "shared"]
+Source = Literal["platform", "org"]
+Level = Literal["debug", "info", "warn", "error"]
+Severity = Literal["error", "warning"]
+SyncAction = Literal["created", "updated", "restored", "unchanged", "pruned"]
+#: ``compile_failed`` and ``replacement_failed`` are failures; the others are choices.
+ShadowReason = Literal[
+    "disabled_by_org",
+    "replaced_by_org",
+    "pinned_by_org",
+    "moved_by_org",
+    "deprecated",
+    "compile_failed",
+    "replacement_failed",
+]
+#: What a reported success or failure did to a circuit.
+Transition = Literal["unchanged", "counted", "opened", "reopened", "closed"]
+
+
+class Diagnostic(TypedDict):
+    """A finding in a file: a stable code, where, and what is wrong."""
+
+    code: str
+    severity: Severity
+    file: str
+    line: int
+    column: int
+    field: str | None
+    message: str
+
+
+class Trigger(TypedDict):
+    """A trigger phrase of a skill."""
+
+    phrase: str
+    examples: list[str]
+    confidence: float
+
+
+class SkillDoc(TypedDict):
+    """A SKILL.md's fields."""
+
+    name: str
+    description: str
+    namespace: Namespace | None
+    source: str
+    category: str | None
+    priority: str
+    triggers: list[Trigger]
+    keywords: list[str]
+    required_context: list[str]
+    outputs: list[str]
+    sequence: list[str]
+    body: str
+
+
+class ParsedSkill(TypedDict):
+    """``parse_skill``'s result: ``skill`` is None when a finding is an error."""
+
+    skill: SkillDoc | None
+    diagnostics: list[Diagnostic]
+
+
+class LibrarySkill(TypedDict):
+    """A skill of a library folder."""
+
+    namespace: Namespace
+    path: str
+    doc: SkillDoc
+    documents: dict[str, str]
+
+
+class ValidatedLibrary(TypedDict):
+    """``validate_skills``'s result."""
+
+    skills: list[LibrarySkill]
+    diagnostics: list[Diagnostic]
+
+
+class CompiledSkill(TypedDict):
+    """``compile_skill``'s result."""
+
+    content: str
+    context_hash: str
+
+
+class SyncItem(TypedDict):
+    """One skill a sync handled."""
+
+    key: str
+    namespace: Namespace
+    version: int
+    previous: int | None
+    action: SyncAction
+
+
+class SyncReport(TypedDict):
+    """What a sync did (or, in a dry run, would do)."""
+
+    items: list[SyncItem]
+    warnings: list[Diagnostic]
+    skipped: list[Diagnostic]
+    dry_run: bool
+
+
+class SkillSummary(TypedDict):
+    """A skill with a current version."""
+
+    key: str
+    namespace: Namespace
+    version: int
+    versions: int
+    content_hash: str
+    deprecated: bool
+
+
+class VersionInfo(TypedDict):
+    """One stored version of a skill."""
+
+    version: int
+    namespace: Namespace
+    content_hash: str
+    is_current: bool
+    deprecated_at: str | None
+    deprecation_reason: str | None
+    created_at: str
+
+
+class Shadowed(TypedDict):
+    """A skill version an org does not see where it otherwise would, and why."""
+
+    key: str
+    namespace: Namespace
+    version: int | None
+    reason: ShadowReason
+    detail: str
