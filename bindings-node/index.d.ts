@@ -8,15 +8,49 @@
 // declared here and merged into the generated classes.
 export interface ModelRouter {
   /**
-   * Resolves without waiting for anything (probes are claimed in the background). Throws
-   * `code: "no_model_available"` or `"invalid_input"`.
+   * Resolves without waiting for anything (probes are claimed in the background), as Python's
+   * `resolve_model`. Throws `code: "no_model_available"` or `"invalid_input"`.
    */
+  resolveModel(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
+  /** `resolveModel` under its shorter name. */
   resolve(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
 }
 export interface SkillRegistry {
   /** The cached view, or null; never waits. */
   cached(orgId: string, channel: string): ResolvedSkills | null
 }
+
+/** Every `code` a Keel error carries (`errorCodes()` at run time, in this order). */
+export type KeelErrorCode =
+  | 'invalid_input'
+  | 'invalid_url'
+  | 'connection'
+  | 'migration'
+  | 'storage'
+  | 'timeout'
+  | 'closed'
+  | 'forked'
+  | 'no_model_available'
+  | 'budget_exceeded'
+  | 'invalid_skill'
+  | 'internal'
+
+/**
+ * An error Keel threw or rejected with: an `Error` (a `TypeError` for `invalid_input`) with a
+ * stable `code`. `err instanceof KeelError` and `isKeelError(err)` recognise one.
+ */
+export interface KeelError extends Error {
+  readonly code: KeelErrorCode
+  /** The argument or field at fault, spelt as you passed it (`options.maxCooldown`). */
+  readonly field?: string
+  /** Every finding, for `invalid_skill`. */
+  readonly diagnostics?: Diagnostic[]
+}
+
+// `await using db = await connect()` closes the handle; a logger flushes (needs the
+// `esnext.disposable` lib, or @types/node 20+).
+export interface Keel extends AsyncDisposable {}
+export interface Logger extends AsyncDisposable {}
 
 /** The model chosen for a request (the original `ModelResolution`, plus `contextWindow` and `tier`). */
 export interface ModelResolution {
@@ -127,6 +161,9 @@ export interface DeductOptions {
 export interface ConnectOptions {
   /** Apply the embedded migrations on connect (default true). */
   migrate?: boolean
+  /** Create a missing SQLite file (default true); with false a missing file rejects with
+   * `code: "connection"` and nothing is created. */
+  create?: boolean
   /** Upper bound on pooled connections (default 10). */
   maxConnections?: number
   /** Seconds to wait for the database (default 10). */
@@ -257,19 +294,33 @@ export interface CompiledSkill {
   contextHash: string
 }
 
+/** Options of `SkillRegistry.sync`. */
+export interface SyncSkillsOptions {
+  /** Report what would change; write nothing. */
+  dryRun?: boolean
+  /** Deprecate platform skills that are no longer in the folder. */
+  prune?: boolean
+  /** Sync what validates; skip (and list in `skipped`) the files that do not. */
+  force?: boolean
+  /** Called after each skill with (done, total, key), on the event loop. */
+  onProgress?: (done: number, total: number, key: string) => void
+}
+
 /** One skill a sync handled. */
 export interface SyncItem {
   key: string
   namespace: string
   version: number
   previous: number | null
-  action: 'created' | 'updated' | 'restored' | 'unchanged'
+  action: 'created' | 'updated' | 'restored' | 'unchanged' | 'pruned'
 }
 
 /** What a sync did (or, in a dry run, would do). */
 export interface SyncReport {
   items: SyncItem[]
   warnings: Diagnostic[]
+  /** With `force`: the error findings of the files that were not synced. */
+  skipped: Diagnostic[]
   dryRun: boolean
 }
 
@@ -311,8 +362,23 @@ export interface Shadowed {
   key: string
   namespace: string
   version: number | null
-  reason: string
+  /** `compile_failed` and `replacement_failed` are failures; the others are choices. */
+  reason:
+    | 'disabled_by_org'
+    | 'replaced_by_org'
+    | 'pinned_by_org'
+    | 'moved_by_org'
+    | 'deprecated'
+    | 'compile_failed'
+    | 'replacement_failed'
   detail: string
+}
+
+/** A circuit that is not closed (`ModelRouter.openBreakers`). */
+export interface OpenBreaker {
+  provider: string
+  modelId: string
+  state: 'open' | 'half_open'
 }
 
 /**
@@ -355,6 +421,13 @@ export declare class Keel {
   /** Closes the pool for every holder of this handle. Idempotent. */
   close(): Promise<void>
 }
+
+/**
+ * The class every error Keel throws or rejects with belongs to: `err instanceof KeelError` is
+ * true for an `Error` (a `TypeError` for `invalid_input`) whose `code` is one of
+ * `errorCodes()`. Narrow with `isKeelError(err)` in TypeScript.
+ */
+export declare class KeelError {}
 
 /** A structured logger. No method throws. */
 export declare class Logger {
@@ -414,6 +487,8 @@ export declare class ModelRouter {
   setOrgTier(orgId: string, feature: string, tier: string): Promise<void>
   /** Re-reads the matrix now. */
   reload(): Promise<void>
+  /** The circuits that are not closed, as this instance last read them (no I/O). */
+  openBreakers(): OpenBreaker[]
 }
 
 /**
@@ -486,6 +561,10 @@ export declare class SkillRegistry {
 export declare class Span {
   /** The span id. */
   get spanId(): string
+  /** The parent span's id, or null for a root span. */
+  get parentSpanId(): string | null
+  /** True once `stop` or `fail` ran. */
+  get stopped(): boolean
   /** A W3C `traceparent` naming this span. */
   traceparent(): string
   /**
@@ -524,11 +603,11 @@ export declare function checkBudget(router: ModelRouter, userId: string | null |
 export declare function compileSkill(text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null): CompiledSkill
 
 /**
- * Connects to `url` (`sqlite::memory:`, `sqlite://path`, `postgres://…`) and applies the
- * migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
+ * Connects to `url` (`sqlite::memory:` when absent, `sqlite://path`, `postgres://…`) and
+ * applies the migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
  * `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
  */
-export declare function connect(url: string, options?: ConnectOptions | null): Promise<Keel>
+export declare function connect(url?: string | null, options?: ConnectOptions | null): Promise<Keel>
 
 /**
  * A logger writing to the process default sink: JSON lines on stdout until a database's
@@ -550,6 +629,12 @@ export declare function errorCodes(): Array<string>
 
 /** The per-run budgets by agent name (the original `FLEET_AGENT_BUDGETS`, with `default`). */
 export declare function fleetAgentBudgets(): Record<string, number>
+
+/**
+ * Whether `value` is an error Keel threw or rejected with (an `Error` whose `code` is one of
+ * `errorCodes()`).
+ */
+export declare function isKeelError(value: unknown): value is KeelError
 
 /** Replaces any password in `url` with `***`. */
 export declare function maskUrl(url: string): string
@@ -589,16 +674,6 @@ export declare function redactSecrets(text: string): string
  * claims a due probe before answering, and rejects with `code: "no_model_available"`.
  */
 export declare function resolveModel(router: ModelRouter, request: ModelRequest): Promise<ModelResolution>
-
-/** Options of `SkillRegistry.sync`. */
-export interface SyncSkillsOptions {
-  /** Report what would change; write nothing. */
-  dryRun?: boolean
-  /** Deprecate platform skills that are no longer in the folder. */
-  prune?: boolean
-  /** Called after each skill with (done, total, key), on the event loop. */
-  onProgress?: (done: number, total: number, key: string) => void
-}
 
 /** Reads and validates a library folder: `{ skills, diagnostics }`. */
 export declare function validateSkills(path: string): Promise<ValidatedLibrary>

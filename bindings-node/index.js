@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Keel = nativeBinding.Keel
+module.exports.KeelError = nativeBinding.KeelError
 module.exports.Logger = nativeBinding.Logger
 module.exports.ModelRouter = nativeBinding.ModelRouter
 module.exports.ResolvedSkills = nativeBinding.ResolvedSkills
@@ -850,6 +851,7 @@ module.exports.createLogger = nativeBinding.createLogger
 module.exports.deductCredits = nativeBinding.deductCredits
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.fleetAgentBudgets = nativeBinding.fleetAgentBudgets
+module.exports.isKeelError = nativeBinding.isKeelError
 module.exports.maskUrl = nativeBinding.maskUrl
 module.exports.parseDatabaseUrl = nativeBinding.parseDatabaseUrl
 module.exports.parseSkill = nativeBinding.parseSkill

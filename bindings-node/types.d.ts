@@ -8,15 +8,49 @@
 // declared here and merged into the generated classes.
 export interface ModelRouter {
   /**
-   * Resolves without waiting for anything (probes are claimed in the background). Throws
-   * `code: "no_model_available"` or `"invalid_input"`.
+   * Resolves without waiting for anything (probes are claimed in the background), as Python's
+   * `resolve_model`. Throws `code: "no_model_available"` or `"invalid_input"`.
    */
+  resolveModel(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
+  /** `resolveModel` under its shorter name. */
   resolve(feature: string, tier?: string | null, orgId?: string | null, traceId?: string | null): ModelResolution
 }
 export interface SkillRegistry {
   /** The cached view, or null; never waits. */
   cached(orgId: string, channel: string): ResolvedSkills | null
 }
+
+/** Every `code` a Keel error carries (`errorCodes()` at run time, in this order). */
+export type KeelErrorCode =
+  | 'invalid_input'
+  | 'invalid_url'
+  | 'connection'
+  | 'migration'
+  | 'storage'
+  | 'timeout'
+  | 'closed'
+  | 'forked'
+  | 'no_model_available'
+  | 'budget_exceeded'
+  | 'invalid_skill'
+  | 'internal'
+
+/**
+ * An error Keel threw or rejected with: an `Error` (a `TypeError` for `invalid_input`) with a
+ * stable `code`. `err instanceof KeelError` and `isKeelError(err)` recognise one.
+ */
+export interface KeelError extends Error {
+  readonly code: KeelErrorCode
+  /** The argument or field at fault, spelt as you passed it (`options.maxCooldown`). */
+  readonly field?: string
+  /** Every finding, for `invalid_skill`. */
+  readonly diagnostics?: Diagnostic[]
+}
+
+// `await using db = await connect()` closes the handle; a logger flushes (needs the
+// `esnext.disposable` lib, or @types/node 20+).
+export interface Keel extends AsyncDisposable {}
+export interface Logger extends AsyncDisposable {}
 
 /** The model chosen for a request (the original `ModelResolution`, plus `contextWindow` and `tier`). */
 export interface ModelResolution {
@@ -260,13 +294,25 @@ export interface CompiledSkill {
   contextHash: string
 }
 
+/** Options of `SkillRegistry.sync`. */
+export interface SyncSkillsOptions {
+  /** Report what would change; write nothing. */
+  dryRun?: boolean
+  /** Deprecate platform skills that are no longer in the folder. */
+  prune?: boolean
+  /** Sync what validates; skip (and list in `skipped`) the files that do not. */
+  force?: boolean
+  /** Called after each skill with (done, total, key), on the event loop. */
+  onProgress?: (done: number, total: number, key: string) => void
+}
+
 /** One skill a sync handled. */
 export interface SyncItem {
   key: string
   namespace: string
   version: number
   previous: number | null
-  action: 'created' | 'updated' | 'restored' | 'unchanged'
+  action: 'created' | 'updated' | 'restored' | 'unchanged' | 'pruned'
 }
 
 /** What a sync did (or, in a dry run, would do). */
@@ -326,4 +372,11 @@ export interface Shadowed {
     | 'compile_failed'
     | 'replacement_failed'
   detail: string
+}
+
+/** A circuit that is not closed (`ModelRouter.openBreakers`). */
+export interface OpenBreaker {
+  provider: string
+  modelId: string
+  state: 'open' | 'half_open'
 }

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 
 import keel from '../index.js'
+import { readFileSync } from 'node:fs'
 
 test('async errors carry code, field and cause', async () => {
   await assert.rejects(keel.connect('postgres://keel:hunter2@127.0.0.1:9/keel', { connectTimeoutMs: 2000 }), (err) => {
@@ -31,7 +32,7 @@ test('sync errors carry code and field', () => {
   })
 })
 
-for (const bad of [42, null, undefined, {}, ['sqlite::memory:'], Symbol('x')]) {
+for (const bad of [42, {}, ['sqlite::memory:'], Symbol('x')]) {
   test(`wrong url type ${String(typeof bad)} is a TypeError`, async () => {
     await assert.rejects(async () => keel.connect(bad), (err) => {
       assert.ok(err instanceof TypeError, `${err?.constructor?.name}: ${err?.message}`)
@@ -71,4 +72,53 @@ test('roundtrip converts the struct both ways', () => {
     tags: ['a'],
   })
   assert.throws(() => keel._roundtrip({ id: 1 }))
+})
+
+test('KeelError recognises every Keel error and nothing else', async () => {
+  const rejected = await keel.connect('ftp://u:p@h/db').catch((err) => err)
+  assert.ok(rejected instanceof keel.KeelError && keel.isKeelError(rejected))
+  assert.equal(rejected.code, 'invalid_url')
+  let thrown
+  try {
+    keel.maskUrl(42)
+  } catch (err) {
+    thrown = err
+  }
+  assert.ok(thrown instanceof TypeError && thrown instanceof keel.KeelError, 'invalid_input stays a TypeError')
+  for (const other of [new Error('x'), Object.assign(new Error('x'), { code: 'ENOENT' }), { code: 'internal' }, null, 'internal']) {
+    assert.ok(!(other instanceof keel.KeelError) && !keel.isKeelError(other), String(other))
+  }
+  assert.deepEqual([...keel.KeelError.codes], keel.errorCodes())
+})
+
+test('the KeelErrorCode union in types.d.ts is errorCodes()', () => {
+  const text = readFileSync(new URL('../types.d.ts', import.meta.url), 'utf8')
+  const union = text.slice(text.indexOf('export type KeelErrorCode'), text.indexOf('/**', text.indexOf('export type KeelErrorCode')))
+  assert.deepEqual([...union.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]), keel.errorCodes())
+})
+
+test('a rejected call carries the stack of the caller', async () => {
+  async function callerWithAName() {
+    const db = await keel.connect()
+    try {
+      await db.skillRegistry().then((r) => r.history('Not A Key'))
+    } finally {
+      await db.close()
+    }
+  }
+  const err = await callerWithAName().catch((e) => e)
+  assert.equal(err.code, 'invalid_input')
+  assert.match(err.stack, /at async history \(@keel\/core\)/)
+  assert.match(err.stack, /errors\.test\.mjs/)
+})
+
+test('handles close with Symbol.asyncDispose', async () => {
+  const dispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
+  const db = await keel.connect()
+  const log = db.createLogger('dispose-test')
+  log.info('before dispose')
+  await log[dispose]()
+  assert.ok(log.stats().written >= 1, 'disposing a logger flushes it')
+  await db[dispose]()
+  assert.ok(db.closed)
 })

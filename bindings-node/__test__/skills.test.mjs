@@ -133,3 +133,41 @@ test('a cached view is one object until the view changes', async () => {
   assert.throws(() => skills.cached(42, 'slack'), TypeError)
   await db.close()
 })
+
+test('sync options: wrong types, unknown keys and a non-function onProgress are invalid_input', async () => {
+  const db = await keel.connect()
+  const registry = await db.skillRegistry()
+  const cases = [
+    [{ dryRun: 'yes' }, 'options.dryRun'],
+    [{ force: 1 }, 'options.force'],
+    [{ dryrun: true }, 'options.dryrun'],
+    [{ onProgress: 42 }, undefined],
+  ]
+  for (const [options, field] of cases) {
+    const err = await (async () => registry.sync(LIBRARY, options))().catch((e) => e)
+    assert.ok(err instanceof TypeError, `${JSON.stringify(options)}: ${err}`)
+    assert.equal(err.code, 'invalid_input', JSON.stringify(options))
+    if (field) assert.equal(err.field, field, err.message)
+  }
+  let calls = 0
+  const report = await registry.sync(LIBRARY, { dryRun: true, onProgress: () => calls++ })
+  assert.ok(report.dryRun && report.items.length > 0 && Array.isArray(report.skipped))
+  await new Promise((r) => setImmediate(r))
+  assert.ok(calls > 0)
+  await db.close()
+})
+
+test('a forced sync skips what does not validate and lists it', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'keel-force-'))
+  for (const [name, body] of [['good-one', 'Fine.'], ['bad-one', 'Unclosed ${company_name.']]) {
+    mkdirSync(join(root, 'shared', name), { recursive: true })
+    writeFileSync(join(root, 'shared', name, 'SKILL.md'), skillMd(name, body))
+  }
+  const db = await keel.connect()
+  const registry = await db.skillRegistry()
+  await assert.rejects(registry.sync(root), (err) => err.code === 'invalid_skill' && err.diagnostics[0].code === 'template_unclosed')
+  const report = await registry.sync(root, { force: true })
+  assert.deepEqual(report.items.map((i) => i.key), ['good-one'])
+  assert.equal(report.skipped[0].code, 'template_unclosed')
+  await db.close()
+})

@@ -21,24 +21,29 @@ use crate::json::Text;
 use crate::models::org;
 use crate::skills::View;
 
-/// Gives `object`, a handle on its way to JavaScript, the function property `name`.
+/// Gives `object`, a handle on its way to JavaScript, one function under each of `names`.
 ///
 /// # Safety
 /// `env` is the live env of the current call and `object` one of its values.
 unsafe fn install<R: ToNapiValue>(
     env: sys::napi_env,
     object: sys::napi_value,
-    name: &str,
+    names: &[&str],
     call: impl Fn(&FunctionCallContext) -> napi::Result<R> + 'static,
 ) -> napi::Result<sys::napi_value> {
     let env = Env::from_raw(env);
     let function: Function<Unknown, R> =
-        env.create_function_from_closure(name, move |ctx| call(&ctx))?;
-    let property = Property::new()
-        .with_utf8_name(name)?
-        .with_value(&function)
-        .with_property_attributes(PropertyAttributes::Writable);
-    Object::from_raw(env.raw(), object).define_properties(&[property])?;
+        env.create_function_from_closure(names[0], move |ctx| call(&ctx))?;
+    let properties = names
+        .iter()
+        .map(|name| {
+            Ok(Property::new()
+                .with_utf8_name(name)?
+                .with_value(&function)
+                .with_property_attributes(PropertyAttributes::Writable))
+        })
+        .collect::<napi::Result<Vec<_>>>()?;
+    Object::from_raw(env.raw(), object).define_properties(&properties)?;
     Ok(object)
 }
 
@@ -68,7 +73,8 @@ fn arg<T: FromNapiValue>(ctx: &FunctionCallContext, i: usize) -> napi::Result<T>
     }
 }
 
-/// `object`, a router, with `resolve(feature, tier?, orgId?, traceId?)`.
+/// `object`, a router, with `resolveModel(feature, tier?, orgId?, traceId?)` (Python's
+/// `resolve_model`), also named `resolve`.
 ///
 /// # Safety
 /// As [`install`].
@@ -97,7 +103,7 @@ pub unsafe fn router(
         Ok(Outcome(outcome.0.map(|r| Traced(r, given))))
     };
     // SAFETY: forwarded from the caller.
-    unsafe { install(env, object, "resolve", resolve) }
+    unsafe { install(env, object, &["resolveModel", "resolve"], resolve) }
 }
 
 /// `object`, a skills registry, with `cached(orgId, channel)`.
@@ -117,5 +123,5 @@ pub unsafe fn registry(
         }))
     };
     // SAFETY: forwarded from the caller.
-    unsafe { install(env, object, "cached", cached) }
+    unsafe { install(env, object, &["cached"], cached) }
 }

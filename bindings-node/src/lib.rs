@@ -6,6 +6,7 @@
 mod error;
 mod fast;
 mod ffi_probe;
+mod init;
 mod json;
 mod literal;
 mod models;

@@ -226,6 +226,23 @@ impl ModelRouter {
     pub async fn reload(&self) -> napi::Result<Outcome<()>> {
         run!(self.inner, |r| r.reload().await)
     }
+
+    /// The circuits that are not closed, as this instance last read them (no I/O).
+    #[napi(ts_return_type = "OpenBreaker[]")]
+    pub fn open_breakers(&self) -> Vec<Value> {
+        self.inner
+            .open_breakers()
+            .into_iter()
+            .map(|b| {
+                let state = b.row.state.as_str().into();
+                object([
+                    ("provider", b.provider.into()),
+                    ("modelId", b.model_id.into()),
+                    ("state", state),
+                ])
+            })
+            .collect()
+    }
 }
 
 /// Opens a router on `keel` (behind `Keel.modelRouter`).

@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::FnArgs;
+use napi::bindgen_prelude::{
+    FnArgs, FromNapiValue, JsObjectValue, Object, TypeName, Unknown, ValidateNapiValue,
+};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Status};
+use napi::{Env, JsValue, Status, ValueType, sys};
 use napi_derive::napi;
 use serde_json::Value;
 
@@ -88,20 +90,47 @@ pub fn channel_namespaces(Arg(channel): Arg<String>) -> Outcome<Vec<&'static str
 pub type SyncProgress =
     ThreadsafeFunction<FnArgs<(u32, u32, String)>, (), FnArgs<(u32, u32, String)>, Status, false>;
 
-/// Options of `SkillRegistry.sync`.
-#[napi(object, object_to_js = false)]
+/// The options object of `SkillRegistry.sync`: the fields core reads (`dryRun`, `prune`,
+/// `force`), and `onProgress`, a function, taken out of it.
 #[derive(Default)]
-pub struct SyncSkillsOptions {
-    /// Report what would change; write nothing.
-    pub dry_run: Option<bool>,
-    /// Deprecate platform skills that are no longer in the folder.
-    pub prune: Option<bool>,
-    /// Sync what validates; skip (and list in `skipped`) the files that do not.
-    pub force: Option<bool>,
-    /// Called after each skill with (done, total, key), on the event loop.
-    #[napi(ts_type = "(done: number, total: number, key: string) => void")]
-    pub on_progress: Option<SyncProgress>,
+pub struct SyncArgs(Option<Value>, Option<SyncProgress>);
+
+impl FromNapiValue for SyncArgs {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        // SAFETY: forwarded from napi with the same live env and value.
+        let Json(mut fields) = unsafe { Json::from_napi_value(env, value) }?;
+        let mut progress = None;
+        if let Some(object) = fields.as_object_mut() {
+            // JSON leaves functions out, so a present `onProgress` here is not a function.
+            if object.remove("onProgress").is_some_and(|v| !v.is_null()) {
+                let reason = "options.onProgress must be a function";
+                Env::from_raw(env).throw_type_error(reason, Some("invalid_input"))?;
+                return Err(napi::Error::new(Status::PendingException, reason));
+            }
+            // SAFETY: as above; an object argument, read as one.
+            let object = unsafe { Object::from_napi_value(env, value) }?;
+            if object.has_named_property("onProgress")? {
+                let function = object.get_named_property::<Unknown>("onProgress")?;
+                if function.get_type()? == ValueType::Function {
+                    // SAFETY: a function value of this call.
+                    progress = Some(unsafe { SyncProgress::from_napi_value(env, function.raw()) }?);
+                }
+            }
+        }
+        Ok(SyncArgs(Some(fields), progress))
+    }
 }
+
+impl TypeName for SyncArgs {
+    fn type_name() -> &'static str {
+        "SyncSkillsOptions"
+    }
+    fn value_type() -> napi::ValueType {
+        napi::ValueType::Unknown
+    }
+}
+
+impl ValidateNapiValue for SyncArgs {}
 
 /// What `resolveSkills(orgId, channel)` returns: the skills the channel sees, compiled, and
 /// what was shadowed.
@@ -147,12 +176,7 @@ impl ResolvedSkills {
         ts_return_type = "string"
     )]
     pub fn render(&self, Arg(key): Arg<String>, Json(request): Json) -> Outcome<String> {
-        guard(|| {
-            let skill = self.inner.get(&key).ok_or_else(|| {
-                keel::Error::invalid_input("key", format!("`{key}` is not a skill of this view"))
-            })?;
-            skill.render(&request)
-        })
+        guard(|| self.inner.render(&key, &request))
     }
 
     /// Every skill the channel sees.
@@ -224,16 +248,11 @@ impl SkillRegistry {
     pub async fn sync(
         &self,
         Arg(path): Arg<String>,
-        options: Option<Arg<SyncSkillsOptions>>,
+        options: Option<SyncArgs>,
     ) -> napi::Result<Outcome<Value>> {
-        let options = options.map(|o| o.0).unwrap_or_default();
-        let progress = options.on_progress;
-        let options = SyncOptions {
-            dry_run: options.dry_run.unwrap_or_default(),
-            prune: options.prune.unwrap_or_default(),
-            force: options.force.unwrap_or_default(),
-        };
+        let SyncArgs(options, progress) = options.unwrap_or_default();
         run!(self.inner, |r| {
+            let options: SyncOptions = self::options(options.map(Json), "options")?;
             let report = r
                 .sync(&PathBuf::from(path), options, |done, total, item| {
                     if let Some(progress) = &progress {

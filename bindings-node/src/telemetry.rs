@@ -283,6 +283,18 @@ impl Span {
         self.inner.id().to_string()
     }
 
+    /// The parent span's id, or null for a root span.
+    #[napi(getter)]
+    pub fn parent_span_id(&self) -> Option<String> {
+        self.inner.parent_id().map(|id| id.to_string())
+    }
+
+    /// True once `stop` or `fail` ran.
+    #[napi(getter)]
+    pub fn stopped(&self) -> bool {
+        self.inner.is_stopped()
+    }
+
     /// A W3C `traceparent` naming this span.
     #[napi]
     pub fn traceparent(&self) -> String {

@@ -235,6 +235,15 @@ impl PyResolvedSkills {
         self.inner.get(key.0).map(skill)
     }
 
+    /// The content of `key` with its request-time expressions filled from `request`, as Node's
+    /// `view.render(key, request)`. Raises `InvalidInputError` (field `template`) for a missing
+    /// value, or (field `key`) when the channel does not see `key`.
+    #[pyo3(signature = (key, request = None))]
+    fn render(&self, key: Arg<&str>, request: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+        let request = request.map_or(serde_json::Value::Null, |r| to_json(r, 0));
+        guard(|| self.inner.render(key.0, &request))
+    }
+
     /// The view as a dict (JSON types).
     fn to_dict(&self) -> Json {
         Json::of(&*self.inner)

@@ -69,6 +69,11 @@ async def test_sync_versions_overrides_and_views(db: keel.Keel, tmp_path: pathli
     with pytest.raises(keel.InvalidInputError) as missing:
         deal_query.render({})
     assert missing.value.field == "template"
+    # The same through the view, as Node's view.render(key, request).
+    assert slack.render("slack-deal-query", {"deal": deal, "user_name": "sam"}) == rendered
+    with pytest.raises(keel.InvalidInputError) as unseen:
+        slack.render("deal-status", {})
+    assert unseen.value.field == "key"
 
     await skills.set_enabled(org, "slack-general-query", False)
     await skills.replace(org, "slack-deal-query", skill_md("slack-deal-query", "Our own deal answer for ${company_name}.", "slack"))

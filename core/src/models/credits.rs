@@ -260,28 +260,12 @@ async fn move_credits(
     grace_for_new_row: Option<f64>,
     reservation: Option<(Uuid, &str)>,
 ) -> Result<Movement> {
-    let moved = debit_or_credit(pool, charge, kind, sign, grace_for_new_row, reservation).await;
-    // A debit that found no balance row opens it (0, default grace) and tries once more.
-    if let Err(Error::BudgetExceeded { .. }) = moved
-        && open_balance(pool, charge.org_id).await?
-    {
-        return debit_or_credit(pool, charge, kind, sign, grace_for_new_row, reservation).await;
-    }
-    moved
-}
-
-async fn debit_or_credit(
-    pool: &Pool,
-    charge: &Charge,
-    kind: &str,
-    sign: f64,
-    grace_for_new_row: Option<f64>,
-    reservation: Option<(Uuid, &str)>,
-) -> Result<Movement> {
     let delta = sign * charge.amount;
     let ledger_id = Uuid::new_v4();
     let d = Dialect::of(pool);
-    let result: Result<Option<f64>> = async {
+    let mut opened = false;
+    let result = loop {
+        let result: Result<Option<f64>> = async {
         match pool {
             // A plain debit is one statement: the conditional update and its ledger row commit
             // together, and a repeated key fails the whole statement on the unique index.
@@ -387,6 +371,13 @@ async fn debit_or_credit(
         }
     }
     .await;
+        // A debit that found no balance row opens it (0, default grace) and tries once more.
+        if matches!(result, Ok(None)) && !opened && open_balance(pool, charge.org_id).await? {
+            opened = true;
+            continue;
+        }
+        break result;
+    };
     match result {
         Ok(Some(balance_after)) => Ok(Movement {
             ledger_id,

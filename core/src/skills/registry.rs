@@ -90,7 +90,7 @@ pub const DEFAULT_DEPRECATION_REASON: &str = "deprecated";
 
 /// How [`SkillRegistry::sync`] runs; deserializes from the bindings' options object.
 #[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SyncOptions {
     /// Report what would change, change nothing.
     pub dry_run: bool,

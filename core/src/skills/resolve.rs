@@ -179,6 +179,20 @@ impl ResolvedSkills {
         self.shadowed.iter().filter(|s| s.reason.is_failure())
     }
 
+    /// The content of `key` with its request-time expressions filled from `request` (see
+    /// [`ResolvedSkill::render`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] with field `key` when the channel does not see `key`, or
+    /// field `template` for a missing request value.
+    pub fn render(&self, key: &str, request: &serde_json::Value) -> crate::Result<String> {
+        self.get(key)
+            .ok_or_else(|| {
+                crate::Error::invalid_input("key", format!("`{key}` is not a skill of this view"))
+            })?
+            .render(request)
+    }
+
     /// The skill with this key, if the channel sees it.
     pub fn get(&self, key: &str) -> Option<&Arc<ResolvedSkill>> {
         self.index.get(key).map(|&i| &self.skills[i])
