@@ -7,11 +7,11 @@ VENV := .venv
 PY := $(abspath $(VENV))/bin/python
 NAPI := npx --prefix bindings-node napi
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
-WHEEL := target/wheels/keel-$(VERSION)-cp310-abi3-*.whl
+WHEEL := target/wheels/keelcore-$(VERSION)-cp310-abi3-*.whl
 # napi builds with an explicit --target; maturin gets the same, so both share target/<host>/.
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: help demo test bench lint fuzz mutants build build-python build-node check-version test-rust test-python \
+.PHONY: help demo test bench lint fuzz mutants wheel build build-python build-node check-version test-rust test-python \
         test-node test-deno test-examples test-all fmt clean
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "make lint    rustfmt, clippy, stubtest, mypy, d.ts drift, tsc --strict, glue ratio, versions"
 	@echo "make fuzz    run each cargo fuzz target for FUZZ_SECONDS (default 60); not part of make test"
 	@echo "make mutants mutation testing of the money, breaker, sink and versioning modules (slow)"
+	@echo "make wheel   the wheel to distribute (manylinux2014, abi3), checked by auditwheel"
 
 demo:
 	cargo run -q -p keel-cli -- demo
@@ -54,6 +55,19 @@ build-python: $(VENV)/.ok
 	cd bindings-python && $(PY) -m maturin build --release --target $(HOST) -o ../target/wheels
 	$(PY) -m pip install -q --force-reinstall --no-deps $(WHEEL)
 
+# The wheel to distribute: manylinux2014 (glibc 2.17) and abi3 through zig, stripped, in its own
+# target folder (zig's C toolchain would otherwise rebuild the shared one); `auditwheel` checks it.
+$(VENV)/.wheel-ok: $(VENV)/.ok
+	$(PY) -m pip install -q "ziglang==0.13.0" "auditwheel>=6,<7"
+	touch $@
+
+wheel: $(VENV)/.wheel-ok
+	rm -f target/dist/keelcore-*.whl
+	cd bindings-python && PATH="$(abspath $(VENV))/bin:$$PATH" CARGO_TARGET_DIR="$(abspath target/manylinux)" \
+	  $(PY) -m maturin build --release --zig --compatibility manylinux2014 --strip -o ../target/dist
+	$(PY) -m auditwheel show target/dist/keelcore-$(VERSION)-*.whl | tee target/dist/auditwheel.txt
+	grep -q '"manylinux_2_17_x86_64"' target/dist/auditwheel.txt
+
 build-node: bindings-node/node_modules/.ok
 	cd bindings-node && npx napi build --platform --release --js index.js --dts index.d.ts
 
@@ -65,7 +79,7 @@ test: build check-version examples/node/node_modules/.ok bindings-node/__test__/
 test-all: test-rust test-python test-node test-deno test-examples
 
 test-rust:
-	cargo test -p keel -p keel-cli
+	cargo test -p keelcore -p keel-cli
 
 test-python:
 	cd bindings-python && $(PY) -m pytest -q -p no:cacheprovider
@@ -79,6 +93,7 @@ test-deno:
 # Every example in three languages on both backends, each output compared with its golden file.
 test-examples:
 	$(PY) scripts/check_examples.py
+	$(PY) scripts/readme_snippets.py
 	cargo run -q -p keel-cli -- demo --database-url "sqlite://$$(mktemp -d)/demo.db"
 
 # --- bench and lint ----------------------------------------------------------------------
@@ -122,7 +137,7 @@ MUTANTS_FILES ?= core/src/models/credits.rs core/src/models/breaker.rs core/src/
   core/src/telemetry/sink.rs core/src/skills/registry.rs core/src/skills/store.rs
 mutants:
 	command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
-	scripts/with-postgres.sh cargo mutants -p keel $(addprefix -f ,$(MUTANTS_FILES)) \
+	scripts/with-postgres.sh cargo mutants -p keelcore $(addprefix -f ,$(MUTANTS_FILES)) \
 	  --test-package keel -j 1 --timeout 300 --output target/mutants
 
 check-version:
@@ -130,7 +145,7 @@ check-version:
 
 lint: build check-version
 	cargo fmt --all --check
-	cargo clippy -p keel -p keel-cli --all-targets -- -D warnings
+	cargo clippy -p keelcore -p keel-cli --all-targets -- -D warnings
 	cargo clippy -p keel-python -p keel-node -- -D warnings
 	cd bindings-python && $(PY) -m mypy.stubtest keel._native
 	cd bindings-python && $(PY) -m mypy --strict python/keel

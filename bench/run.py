@@ -32,7 +32,7 @@ def run_json(*cmd: str, stream: str = "stdout") -> dict[str, float]:
 
 
 def cargo_bench(name: str) -> None:
-    subprocess.run(["cargo", "bench", "-p", "keel", "--bench", name, *CRITERION], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "bench", "-p", "keelcore", "--bench", name, *CRITERION], cwd=ROOT, check=True)
 
 
 def main() -> None:

@@ -20,6 +20,24 @@ export interface SkillRegistry {
   cached(orgId: string, channel: string): ResolvedSkills | null
 }
 
+/**
+ * The last argument every Promise-returning call takes (or fields of its options object):
+ * `signal` rejects the call with code `aborted` (name `AbortError`, the signal's reason as
+ * `cause`) as soon as it aborts, and starts nothing if it already has. Work already handed to
+ * the database may still complete: abort a read freely, and give writes an idempotency key.
+ */
+export interface CallOptions {
+  signal?: AbortSignalLike
+}
+
+/** What Keel reads of an `AbortSignal` (the DOM's and Node's both fit). */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  readonly reason?: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
 /** Every `code` a Keel error carries (`errorCodes()` at run time, in this order). */
 export type KeelErrorCode =
   | 'invalid_input'
@@ -28,6 +46,7 @@ export type KeelErrorCode =
   | 'migration'
   | 'storage'
   | 'timeout'
+  | 'aborted'
   | 'closed'
   | 'forked'
   | 'no_model_available'
@@ -398,28 +417,28 @@ export declare class Keel {
   /** True once `close()` has been called. */
   get closed(): boolean
   /** Applies any embedded migration not yet applied; resolves to how many were applied. */
-  migrate(): Promise<number>
+  migrate(call?: CallOptions): Promise<number>
   /** The migrations recorded in the database, oldest first. */
-  appliedMigrations(): Promise<AppliedMigration[]>
+  appliedMigrations(call?: CallOptions): Promise<AppliedMigration[]>
   /** Round-trips `SELECT 1`. */
-  ping(): Promise<void>
+  ping(call?: CallOptions): Promise<void>
   /** A logger writing to this database's `system_logs`. */
   createLogger(service: string, options?: LoggerOptions): Logger
   /**
    * Makes this database the destination of loggers made with the module-level `createLogger`.
    * Opens the skills registry on this database.
    */
-  skillRegistry(options?: SkillRegistryOptions): Promise<SkillRegistry>
+  skillRegistry(options?: SkillRegistryOptions, call?: CallOptions): Promise<SkillRegistry>
   /** Opens the model router on this database. */
-  modelRouter(options?: RouterOptions): Promise<ModelRouter>
+  modelRouter(options?: RouterOptions, call?: CallOptions): Promise<ModelRouter>
   installLogSink(): void
   /**
    * Deletes `system_logs` rows past retention (debug 30 days, info 90, warn 90, error 365) in
    * batches; with `dryRun` only counts. Resolves to the rows per level.
    */
-  cleanupLogs(options?: CleanupOptions): Promise<Record<string, number>>
+  cleanupLogs(options?: CleanupOptions, call?: CallOptions): Promise<Record<string, number>>
   /** Closes the pool for every holder of this handle. Idempotent. */
-  close(): Promise<void>
+  close(call?: CallOptions): Promise<void>
 }
 
 /**
@@ -450,7 +469,7 @@ export declare class Logger {
   /** Starts a span under the innermost open span (or `parentSpanId`). */
   createSpan(action: string, metadata?: Record<string, unknown>, parentSpanId?: string): Span
   /** Resolves once every event accepted before the call is written or counted as dropped. */
-  flush(): Promise<LogStats>
+  flush(call?: CallOptions): Promise<LogStats>
   /** The writer's counters so far. */
   stats(): LogStats
 }
@@ -458,35 +477,35 @@ export declare class Logger {
 /** The model router; make it with `await db.modelRouter()`. */
 export declare class ModelRouter {
   /** Reports a successful call; resolves to what happened to the circuit. */
-  recordSuccess(modelId: string, provider?: string | null): Promise<string>
+  recordSuccess(modelId: string, provider?: string | null, call?: CallOptions): Promise<string>
   /**
    * Reports a failed call. `err` is an HTTP status, a kind name (`timeout`, `server_error`,
    * `rate_limited`, `overloaded`, `client_error`, `context_too_long`) or an error object with
    * `kind`, `status` or `statusCode`; only the provider's faults count.
    */
-  recordFailure(modelId: string, err?: unknown, provider?: string): Promise<string>
+  recordFailure(modelId: string, err?: unknown, provider?: string, call?: CallOptions): Promise<string>
   /** The org's balance and whether it may proceed. */
-  checkBudget(orgId: string): Promise<BudgetStatus>
+  checkBudget(orgId: string, call?: CallOptions): Promise<BudgetStatus>
   /**
    * Charges a call: `amount` as given, or the cost of `resolution`'s model (metered from
    * `inputTokens`/`outputTokens` when it has token prices). Rejects with
    * `code: "budget_exceeded"` below the grace threshold.
    */
-  deductCredits(options: DeductOptions): Promise<CreditMovement>
+  deductCredits(options: DeductOptions, call?: CallOptions): Promise<CreditMovement>
   /** Holds `estimate` credits for a call; commit or release it afterwards. */
-  reserveCredits(orgId: string, estimate: number, idempotencyKey: string): Promise<CreditReservation>
+  reserveCredits(orgId: string, estimate: number, idempotencyKey: string, call?: CallOptions): Promise<CreditReservation>
   /** Settles a reservation at the actual cost. */
-  commitCredits(reservationId: string, actual: number): Promise<CreditMovement>
+  commitCredits(reservationId: string, actual: number, call?: CallOptions): Promise<CreditMovement>
   /** Releases a reservation unused. */
-  releaseCredits(reservationId: string): Promise<CreditMovement>
+  releaseCredits(reservationId: string, call?: CallOptions): Promise<CreditMovement>
   /** Adds credits to an org (`kind`: purchase (default), bonus, refund, adjustment). */
-  grantCredits(orgId: string, amount: number, kind?: string | null, idempotencyKey?: string | null): Promise<CreditMovement>
+  grantCredits(orgId: string, amount: number, kind?: string | null, idempotencyKey?: string | null, call?: CallOptions): Promise<CreditMovement>
   /** Adds or changes one matrix row, validated with the whole matrix first. */
-  setModel(row: ModelRow): Promise<void>
+  setModel(row: ModelRow, call?: CallOptions): Promise<void>
   /** Sets the tier an org uses for a feature when a request names none. */
-  setOrgTier(orgId: string, feature: string, tier: string): Promise<void>
+  setOrgTier(orgId: string, feature: string, tier: string, call?: CallOptions): Promise<void>
   /** Re-reads the matrix now. */
-  reload(): Promise<void>
+  reload(call?: CallOptions): Promise<void>
   /** The circuits that are not closed, as this instance last read them (no I/O). */
   openBreakers(): OpenBreaker[]
 }
@@ -523,36 +542,36 @@ export declare class SkillRegistry {
    * Idempotent. Rejects with `code: "invalid_skill"` (and `err.diagnostics`) when the folder
    * does not validate; nothing is written then.
    */
-  sync(path: string, options?: SyncSkillsOptions | null): Promise<SyncReport>
+  sync(path: string, options?: SyncSkillsOptions | null, call?: CallOptions): Promise<SyncReport>
   /** Every skill with a current version. */
-  list(): Promise<SkillSummary[]>
+  list(call?: CallOptions): Promise<SkillSummary[]>
   /** Every version of a skill, oldest first. */
-  history(key: string): Promise<VersionInfo[]>
+  history(key: string, call?: CallOptions): Promise<VersionInfo[]>
   /** Deprecates the current version; resolves to its number. */
-  deprecate(key: string, reason?: string | null): Promise<number>
+  deprecate(key: string, reason?: string | null, call?: CallOptions): Promise<number>
   /** Undoes a deprecation; resolves to the version. */
-  restore(key: string): Promise<number>
+  restore(key: string, call?: CallOptions): Promise<number>
   /** Turns a skill off (or on again) for an org. */
-  setEnabled(orgId: string, key: string, enabled: boolean): Promise<void>
+  setEnabled(orgId: string, key: string, enabled: boolean, call?: CallOptions): Promise<void>
   /** Serves a stored version to an org (`null` follows the current version again). */
-  pin(orgId: string, key: string, version?: number | null): Promise<void>
+  pin(orgId: string, key: string, version?: number | null, call?: CallOptions): Promise<void>
   /** Shows a skill in another namespace for an org (`null` uses its own). */
-  moveTo(orgId: string, key: string, namespace?: string | null): Promise<void>
+  moveTo(orgId: string, key: string, namespace?: string | null, call?: CallOptions): Promise<void>
   /**
    * Serves the org's own SKILL.md for a key (`null` removes it). Rejects with
    * `code: "invalid_skill"` when it does not validate.
    */
-  replace(orgId: string, key: string, skillMd?: string | null): Promise<void>
+  replace(orgId: string, key: string, skillMd?: string | null, call?: CallOptions): Promise<void>
   /** Stores the context an org's skills compile with. */
-  setOrgContext(orgId: string, context: Record<string, any>): Promise<void>
+  setOrgContext(orgId: string, context: Record<string, any>, call?: CallOptions): Promise<void>
   /** The context an org's skills compile with. */
-  orgContext(orgId: string): Promise<Record<string, any>>
+  orgContext(orgId: string, call?: CallOptions): Promise<Record<string, any>>
   /**
    * The skills an org sees on a channel (web, slack, fleet, command_centre), compiled, with
    * the shadow report. Cached per (org, channel) until a sync or an override changes them; a
    * cached view comes back in an already-resolved Promise.
    */
-  resolveSkills(orgId: string, channel: string): Promise<ResolvedSkills>
+  resolveSkills(orgId: string, channel: string, call?: CallOptions): Promise<ResolvedSkills>
   /** Drops every cached view. */
   invalidate(): void
 }
@@ -597,7 +616,7 @@ export declare function checkAgentBudget(agentName: string, used: number): Agent
  * The original `checkBudget(client, userId, orgId)`. Unlike the original it does not fail
  * open: a storage error rejects.
  */
-export declare function checkBudget(router: ModelRouter, userId: string | null | undefined, orgId: string): Promise<BudgetStatus>
+export declare function checkBudget(router: ModelRouter, userId: string | null | undefined, orgId: string, call?: CallOptions): Promise<BudgetStatus>
 
 /** Compiles a SKILL.md with an org context: `{ content, contextHash }`. */
 export declare function compileSkill(text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null): CompiledSkill
@@ -607,7 +626,7 @@ export declare function compileSkill(text: string, context: Record<string, any>,
  * applies the migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
  * `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
  */
-export declare function connect(url?: string | null, options?: ConnectOptions | null): Promise<Keel>
+export declare function connect(url?: string | null, options?: ConnectOptions | null, call?: CallOptions): Promise<Keel>
 
 /**
  * A logger writing to the process default sink: JSON lines on stdout until a database's
@@ -622,7 +641,7 @@ export declare function createLogger(service: string, options?: LoggerOptions): 
  * as the original did) or `{ inputTokens, outputTokens }` (metered when the model has token
  * prices). Rejects with `code: "budget_exceeded"` instead of returning −1.
  */
-export declare function deductCredits(router: ModelRouter, userId: string | null, orgId: string, resolution: ModelResolution, actualTokens?: number | { inputTokens?: number, outputTokens?: number }, agentName?: string, idempotencyKey?: string): Promise<number>
+export declare function deductCredits(router: ModelRouter, userId: string | null, orgId: string, resolution: ModelResolution, actualTokens?: number | { inputTokens?: number, outputTokens?: number }, agentName?: string, idempotencyKey?: string, call?: CallOptions): Promise<number>
 
 /** The stable error codes, in order. */
 export declare function errorCodes(): Array<string>
@@ -661,7 +680,7 @@ export interface Probe {
  * an error object with `status`) so caller errors do not count. Never rejects, as the
  * original did: a report core cannot read is not counted.
  */
-export declare function recordFailure(router: ModelRouter, modelId: string, err?: unknown): Promise<void>
+export declare function recordFailure(router: ModelRouter, modelId: string, err?: unknown, call?: CallOptions): Promise<void>
 
 /** The original `recordSuccess(client, modelId)`; never rejects. */
 export declare function recordSuccess(router: ModelRouter, modelId: string): Promise<void>
@@ -673,10 +692,10 @@ export declare function redactSecrets(text: string): string
  * The original `resolveModel(client, request)`, with the router in place of the client:
  * claims a due probe before answering, and rejects with `code: "no_model_available"`.
  */
-export declare function resolveModel(router: ModelRouter, request: ModelRequest): Promise<ModelResolution>
+export declare function resolveModel(router: ModelRouter, request: ModelRequest, call?: CallOptions): Promise<ModelResolution>
 
 /** Reads and validates a library folder: `{ skills, diagnostics }`. */
-export declare function validateSkills(path: string): Promise<ValidatedLibrary>
+export declare function validateSkills(path: string, call?: CallOptions): Promise<ValidatedLibrary>
 
 /** The package version (shared with the Rust crate and the Python package). */
 export declare function version(): string

@@ -20,6 +20,24 @@ export interface SkillRegistry {
   cached(orgId: string, channel: string): ResolvedSkills | null
 }
 
+/**
+ * The last argument every Promise-returning call takes (or fields of its options object):
+ * `signal` rejects the call with code `aborted` (name `AbortError`, the signal's reason as
+ * `cause`) as soon as it aborts, and starts nothing if it already has. Work already handed to
+ * the database may still complete: abort a read freely, and give writes an idempotency key.
+ */
+export interface CallOptions {
+  signal?: AbortSignalLike
+}
+
+/** What Keel reads of an `AbortSignal` (the DOM's and Node's both fit). */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  readonly reason?: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
 /** Every `code` a Keel error carries (`errorCodes()` at run time, in this order). */
 export type KeelErrorCode =
   | 'invalid_input'
@@ -28,6 +46,7 @@ export type KeelErrorCode =
   | 'migration'
   | 'storage'
   | 'timeout'
+  | 'aborted'
   | 'closed'
   | 'forked'
   | 'no_model_available'

@@ -27,7 +27,7 @@ NORMALISE = [
 
 def command(language: str, scenario: str) -> list[str]:
     return {
-        "rust": ["cargo", "run", "-q", "-p", "keel", "--example", scenario],
+        "rust": ["cargo", "run", "-q", "-p", "keelcore", "--example", scenario],
         "python": [sys.executable, f"examples/python/{scenario}.py"],
         "node": ["node", f"examples/node/{scenario}.mjs"],
     }[language]

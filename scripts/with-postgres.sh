@@ -2,7 +2,7 @@
 # Runs a command with a throwaway PostgreSQL: starts it, exports KEEL_TEST_PG_URL, runs the
 # command, and stops the server afterwards whether the command passed or failed.
 #
-#   scripts/with-postgres.sh cargo test -p keel
+#   scripts/with-postgres.sh cargo test -p keelcore
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # A state folder of its own, so a server you started with `scripts/pg.sh start` is left alone.

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 
 import keel from '../index.js'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 
 test('async errors carry code, field and cause', async () => {
   await assert.rejects(keel.connect('postgres://keel:hunter2@127.0.0.1:9/keel', { connectTimeoutMs: 2000 }), (err) => {
@@ -108,7 +109,7 @@ test('a rejected call carries the stack of the caller', async () => {
   }
   const err = await callerWithAName().catch((e) => e)
   assert.equal(err.code, 'invalid_input')
-  assert.match(err.stack, /at async history \(@keel\/core\)/)
+  assert.match(err.stack, /at async history \(keelcore\)/)
   assert.match(err.stack, /errors\.test\.mjs/)
 })
 
@@ -121,4 +122,36 @@ test('handles close with Symbol.asyncDispose', async () => {
   assert.ok(log.stats().written >= 1, 'disposing a logger flushes it')
   await db[dispose]()
   assert.ok(db.closed)
+})
+
+test('an AbortSignal rejects a call with code aborted, and an aborted one starts nothing', async () => {
+  const db = await keel.connect()
+  const router = await db.modelRouter()
+  const org = '6f1d2c3b-0a9e-4c1b-8d7e-112233445566'
+  const done = AbortSignal.abort(new Error('gave up'))
+  const err = await router.grantCredits(org, 5, null, null, { signal: done }).catch((e) => e)
+  assert.ok(err instanceof keel.KeelError && err.name === 'AbortError', String(err))
+  assert.equal(err.code, 'aborted')
+  assert.equal(err.cause.message, 'gave up')
+  assert.equal((await router.checkBudget(org)).remaining, 0, 'an aborted call never started')
+  // A signal inside an options object is taken out of it; the other fields still apply.
+  await assert.rejects(keel.connect('sqlite::memory:', { migrate: false, signal: done }), { code: 'aborted' })
+  const other = await keel.connect('sqlite::memory:', { migrate: false, signal: new AbortController().signal })
+  assert.equal((await other.appliedMigrations()).length, 0)
+  await other.close()
+  // Aborting while a call runs rejects it at once.
+  const silent = createServer(() => {}) // accepts, never answers: a connect that waits
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r))
+  const controller = new AbortController()
+  const url = `postgres://u:p@127.0.0.1:${silent.address().port}/db`
+  const slow = keel.connect(url, { connectTimeout: 5, signal: controller.signal })
+  setTimeout(() => controller.abort(), 20)
+  const started = Date.now()
+  await assert.rejects(slow, { code: 'aborted' })
+  assert.ok(Date.now() - started < 2000)
+  silent.close()
+  // A call that finishes first is not affected, and the listener is gone.
+  const balance = await router.checkBudget(org, { signal: new AbortController().signal })
+  assert.equal(balance.remaining, 0)
+  await db.close()
 })

@@ -1,5 +1,5 @@
-// Run once per environment by init.rs with (exports, errorCodes). See init.rs.
-(function install(exports, codes) {
+// Run once per environment by init.rs with (exports, errorCodes, abortedMessage). See init.rs.
+(function install(exports, codes, abortedMessage) {
   'use strict'
   const isKeelError = exports.isKeelError
 
@@ -13,24 +13,56 @@
   Object.defineProperty(KeelError, 'codes', { value: Object.freeze([...codes]) })
   exports.KeelError = KeelError
 
+  // `{ signal }` as a call's last argument, or as a field of its options object: the signal,
+  // taken out of the arguments (an options object keeps its other fields).
+  const takeSignal = (args) => {
+    const last = args[args.length - 1]
+    let signal
+    try {
+      signal = last !== null && typeof last === 'object' ? last.signal : undefined
+      if (typeof signal?.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') return undefined
+    } catch {
+      return undefined // a hostile object (a throwing getter): the call's own checks report it
+    }
+    const { signal: _, ...rest } = last
+    if (Object.keys(rest).length === 0) args.pop()
+    else args[args.length - 1] = rest
+    return signal
+  }
+  const abortError = (signal) => {
+    const err = new Error(abortedMessage, { cause: signal.reason })
+    return Object.assign(err, { name: 'AbortError', code: 'aborted' })
+  }
+
   // A Promise a call returns rejects with the stack of the call that made it, below the
-  // error's own (which, made on the event loop, has no frames of the caller's).
+  // error's own (which, made on the event loop, has no frames of the caller's); with a signal,
+  // it rejects with code `aborted` as soon as the signal aborts (nothing starts if it already
+  // has; work already handed to the database may still complete).
   const traced = (native, onSync) => {
     const wrapper = function (...args) {
+      const signal = takeSignal(args)
+      if (signal?.aborted) return Promise.reject(abortError(signal))
       const result = native.apply(this, args)
       if (!(result instanceof Promise)) {
-        if (onSync) onSync()
+        if (onSync && !signal) onSync()
         return result
       }
       const site = {}
       Error.captureStackTrace(site, wrapper)
-      return result.catch((err) => {
+      const settled = result.catch((err) => {
         if (err instanceof Error && typeof site.stack === 'string') {
           const frames = site.stack.slice(site.stack.indexOf('\n'))
-          err.stack = `${err.stack}\n    at async ${native.name} (@keel/core)${frames}`
+          err.stack = `${err.stack}\n    at async ${native.name} (keelcore)${frames}`
         }
         throw err
       })
+      if (!signal) return settled
+      let onAbort
+      const aborted = new Promise((_, reject) => {
+        onAbort = () => reject(abortError(signal))
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+      return Promise.race([settled, aborted]).finally(() => signal.removeEventListener('abort', onAbort))
     }
     Object.defineProperty(wrapper, 'name', { value: native.name })
     return wrapper

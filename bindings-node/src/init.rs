@@ -1,5 +1,6 @@
 //! What the module adds to its exports once they are registered: the `KeelError` class,
-//! `Symbol.asyncDispose` on the handles, and the caller's stack on rejected Promises.
+//! `Symbol.asyncDispose` on the handles, the caller's stack on rejected Promises, and an
+//! `AbortSignal` on every call that returns one.
 //!
 //! These are JavaScript's own mechanisms (a class with `Symbol.hasInstance`, a symbol-named
 //! method, an async stack), so they are written in JavaScript, in `init.js`, and run once per
@@ -38,8 +39,9 @@ pub fn is_keel_error(value: Unknown<'_>) -> bool {
 
 #[napi(module_exports)]
 pub fn init(exports: Object<'_>, env: Env) -> napi::Result<()> {
-    let install: Function<FnArgs<(Object, Vec<&str>)>, ()> =
+    let install: Function<FnArgs<(Object, Vec<&str>, String)>, ()> =
         env.run_script(include_str!("init.js"))?;
-    install.call((exports, keel::Error::CODES.to_vec()).into())?;
+    let aborted = keel::Error::Aborted.to_string();
+    install.call((exports, keel::Error::CODES.to_vec(), aborted).into())?;
     Ok(())
 }

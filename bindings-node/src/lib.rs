@@ -1,4 +1,4 @@
-//! `@keel/core`: the napi-rs glue over the Keel core. No logic lives here.
+//! `keelcore` (npm): the napi-rs glue over the Keel core. No logic lives here.
 //!
 //! Every I/O function returns a Promise; every error, thrown or rejected, carries `err.code`
 //! (see `error.rs`).
@@ -49,13 +49,19 @@ impl Keel {
     }
 
     /// Applies any embedded migration not yet applied; resolves to how many were applied.
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(
+        ts_args_type = "call?: CallOptions",
+        ts_return_type = "Promise<number>"
+    )]
     pub async fn migrate(&self) -> napi::Result<Outcome<u32>> {
         run!(self.inner, |keel| Ok(keel.migrate().await? as u32))
     }
 
     /// The migrations recorded in the database, oldest first.
-    #[napi(ts_return_type = "Promise<AppliedMigration[]>")]
+    #[napi(
+        ts_args_type = "call?: CallOptions",
+        ts_return_type = "Promise<AppliedMigration[]>"
+    )]
     pub async fn applied_migrations(&self) -> napi::Result<Outcome<Value>> {
         run!(self.inner, |keel| Ok(record(
             &keel.applied_migrations().await?
@@ -63,7 +69,7 @@ impl Keel {
     }
 
     /// Round-trips `SELECT 1`.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "call?: CallOptions", ts_return_type = "Promise<void>")]
     pub async fn ping(&self) -> napi::Result<Outcome<()>> {
         run!(self.inner, |keel| keel.ping().await)
     }
@@ -85,7 +91,7 @@ impl Keel {
     /// Makes this database the destination of loggers made with the module-level `createLogger`.
     /// Opens the skills registry on this database.
     #[napi(
-        ts_args_type = "options?: SkillRegistryOptions",
+        ts_args_type = "options?: SkillRegistryOptions, call?: CallOptions",
         ts_return_type = "Promise<SkillRegistry>"
     )]
     pub async fn skill_registry(
@@ -97,7 +103,7 @@ impl Keel {
 
     /// Opens the model router on this database.
     #[napi(
-        ts_args_type = "options?: RouterOptions",
+        ts_args_type = "options?: RouterOptions, call?: CallOptions",
         ts_return_type = "Promise<ModelRouter>"
     )]
     pub async fn model_router(
@@ -115,7 +121,7 @@ impl Keel {
     /// Deletes `system_logs` rows past retention (debug 30 days, info 90, warn 90, error 365) in
     /// batches; with `dryRun` only counts. Resolves to the rows per level.
     #[napi(
-        ts_args_type = "options?: CleanupOptions",
+        ts_args_type = "options?: CleanupOptions, call?: CallOptions",
         ts_return_type = "Promise<Record<string, number>>"
     )]
     pub async fn cleanup_logs(
@@ -134,7 +140,7 @@ impl Keel {
     }
 
     /// Closes the pool for every holder of this handle. Idempotent.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "call?: CallOptions", ts_return_type = "Promise<void>")]
     pub async fn close(&self) -> napi::Result<Outcome<()>> {
         run!(self.inner, |keel| {
             keel.close().await;
@@ -147,7 +153,7 @@ impl Keel {
 /// applies the migrations unless `options.migrate` is false. Rejects with `code` `invalid_url`,
 /// `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
 #[napi(
-    ts_args_type = "url?: string | null, options?: ConnectOptions | null",
+    ts_args_type = "url?: string | null, options?: ConnectOptions | null, call?: CallOptions",
     ts_return_type = "Promise<Keel>"
 )]
 pub async fn connect(

@@ -61,7 +61,7 @@ pub struct ModelRouter {
 impl ModelRouter {
     /// Reports a successful call; resolves to what happened to the circuit.
     #[napi(
-        ts_args_type = "modelId: string, provider?: string | null",
+        ts_args_type = "modelId: string, provider?: string | null, call?: CallOptions",
         ts_return_type = "Promise<string>"
     )]
     pub async fn record_success(
@@ -80,7 +80,7 @@ impl ModelRouter {
     /// `rate_limited`, `overloaded`, `client_error`, `context_too_long`) or an error object with
     /// `kind`, `status` or `statusCode`; only the provider's faults count.
     #[napi(
-        ts_args_type = "modelId: string, err?: unknown, provider?: string",
+        ts_args_type = "modelId: string, err?: unknown, provider?: string, call?: CallOptions",
         ts_return_type = "Promise<string>"
     )]
     pub fn record_failure(
@@ -101,7 +101,7 @@ impl ModelRouter {
 
     /// The org's balance and whether it may proceed.
     #[napi(
-        ts_args_type = "orgId: string",
+        ts_args_type = "orgId: string, call?: CallOptions",
         ts_return_type = "Promise<BudgetStatus>"
     )]
     pub async fn check_budget(
@@ -118,7 +118,7 @@ impl ModelRouter {
     /// `inputTokens`/`outputTokens` when it has token prices). Rejects with
     /// `code: "budget_exceeded"` below the grace threshold.
     #[napi(
-        ts_args_type = "options: DeductOptions",
+        ts_args_type = "options: DeductOptions, call?: CallOptions",
         ts_return_type = "Promise<CreditMovement>"
     )]
     pub async fn deduct_credits(&self, options: Json) -> napi::Result<Outcome<Value>> {
@@ -130,7 +130,7 @@ impl ModelRouter {
 
     /// Holds `estimate` credits for a call; commit or release it afterwards.
     #[napi(
-        ts_args_type = "orgId: string, estimate: number, idempotencyKey: string",
+        ts_args_type = "orgId: string, estimate: number, idempotencyKey: string, call?: CallOptions",
         ts_return_type = "Promise<CreditReservation>"
     )]
     pub async fn reserve_credits(
@@ -146,7 +146,7 @@ impl ModelRouter {
 
     /// Settles a reservation at the actual cost.
     #[napi(
-        ts_args_type = "reservationId: string, actual: number",
+        ts_args_type = "reservationId: string, actual: number, call?: CallOptions",
         ts_return_type = "Promise<CreditMovement>"
     )]
     pub async fn commit_credits(
@@ -161,7 +161,7 @@ impl ModelRouter {
 
     /// Releases a reservation unused.
     #[napi(
-        ts_args_type = "reservationId: string",
+        ts_args_type = "reservationId: string, call?: CallOptions",
         ts_return_type = "Promise<CreditMovement>"
     )]
     pub async fn release_credits(
@@ -175,7 +175,7 @@ impl ModelRouter {
 
     /// Adds credits to an org (`kind`: purchase (default), bonus, refund, adjustment).
     #[napi(
-        ts_args_type = "orgId: string, amount: number, kind?: string | null, idempotencyKey?: string | null",
+        ts_args_type = "orgId: string, amount: number, kind?: string | null, idempotencyKey?: string | null, call?: CallOptions",
         ts_return_type = "Promise<CreditMovement>"
     )]
     pub async fn grant_credits(
@@ -196,7 +196,10 @@ impl ModelRouter {
     }
 
     /// Adds or changes one matrix row, validated with the whole matrix first.
-    #[napi(ts_args_type = "row: ModelRow", ts_return_type = "Promise<void>")]
+    #[napi(
+        ts_args_type = "row: ModelRow, call?: CallOptions",
+        ts_return_type = "Promise<void>"
+    )]
     pub async fn set_model(&self, row: Json) -> napi::Result<Outcome<()>> {
         run!(self.inner, |r| {
             let row: ModelRow = options(Some(row), "")?;
@@ -206,7 +209,7 @@ impl ModelRouter {
 
     /// Sets the tier an org uses for a feature when a request names none.
     #[napi(
-        ts_args_type = "orgId: string, feature: string, tier: string",
+        ts_args_type = "orgId: string, feature: string, tier: string, call?: CallOptions",
         ts_return_type = "Promise<void>"
     )]
     pub async fn set_org_tier(
@@ -222,7 +225,7 @@ impl ModelRouter {
     }
 
     /// Re-reads the matrix now.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_args_type = "call?: CallOptions", ts_return_type = "Promise<void>")]
     pub async fn reload(&self) -> napi::Result<Outcome<()>> {
         run!(self.inner, |r| r.reload().await)
     }
@@ -271,7 +274,7 @@ impl ToNapiValue for NewRouter {
 /// The original `resolveModel(client, request)`, with the router in place of the client:
 /// claims a due probe before answering, and rejects with `code: "no_model_available"`.
 #[napi(
-    ts_args_type = "router: ModelRouter, request: ModelRequest",
+    ts_args_type = "router: ModelRouter, request: ModelRequest, call?: CallOptions",
     ts_return_type = "Promise<ModelResolution>"
 )]
 pub async fn resolve_model(
@@ -297,7 +300,7 @@ pub async fn record_success(Ref(router): Ref<ModelRouter>, Arg(model_id): Arg<St
 /// an error object with `status`) so caller errors do not count. Never rejects, as the
 /// original did: a report core cannot read is not counted.
 #[napi(
-    ts_args_type = "router: ModelRouter, modelId: string, err?: unknown",
+    ts_args_type = "router: ModelRouter, modelId: string, err?: unknown, call?: CallOptions",
     ts_return_type = "Promise<void>"
 )]
 pub fn record_failure(
@@ -319,7 +322,7 @@ pub fn record_failure(
 /// The original `checkBudget(client, userId, orgId)`. Unlike the original it does not fail
 /// open: a storage error rejects.
 #[napi(
-    ts_args_type = "router: ModelRouter, userId: string | null | undefined, orgId: string",
+    ts_args_type = "router: ModelRouter, userId: string | null | undefined, orgId: string, call?: CallOptions",
     ts_return_type = "Promise<BudgetStatus>"
 )]
 pub async fn check_budget(
@@ -340,7 +343,7 @@ pub async fn check_budget(
 /// as the original did) or `{ inputTokens, outputTokens }` (metered when the model has token
 /// prices). Rejects with `code: "budget_exceeded"` instead of returning −1.
 #[napi(
-    ts_args_type = "router: ModelRouter, userId: string | null, orgId: string, resolution: ModelResolution, actualTokens?: number | { inputTokens?: number, outputTokens?: number }, agentName?: string, idempotencyKey?: string",
+    ts_args_type = "router: ModelRouter, userId: string | null, orgId: string, resolution: ModelResolution, actualTokens?: number | { inputTokens?: number, outputTokens?: number }, agentName?: string, idempotencyKey?: string, call?: CallOptions",
     ts_return_type = "Promise<number>"
 )]
 #[allow(clippy::too_many_arguments)] // the original's positional shape

@@ -44,7 +44,7 @@ pub fn parse_skill(
 
 /// Reads and validates a library folder: `{ skills, diagnostics }`.
 #[napi(
-    ts_args_type = "path: string",
+    ts_args_type = "path: string, call?: CallOptions",
     ts_return_type = "Promise<ValidatedLibrary>"
 )]
 pub async fn validate_skills(Arg(path): Arg<String>) -> napi::Result<Outcome<Value>> {
@@ -242,7 +242,7 @@ impl SkillRegistry {
     /// Idempotent. Rejects with `code: "invalid_skill"` (and `err.diagnostics`) when the folder
     /// does not validate; nothing is written then.
     #[napi(
-        ts_args_type = "path: string, options?: SyncSkillsOptions | null",
+        ts_args_type = "path: string, options?: SyncSkillsOptions | null, call?: CallOptions",
         ts_return_type = "Promise<SyncReport>"
     )]
     pub async fn sync(
@@ -266,14 +266,17 @@ impl SkillRegistry {
     }
 
     /// Every skill with a current version.
-    #[napi(ts_return_type = "Promise<SkillSummary[]>")]
+    #[napi(
+        ts_args_type = "call?: CallOptions",
+        ts_return_type = "Promise<SkillSummary[]>"
+    )]
     pub async fn list(&self) -> napi::Result<Outcome<Value>> {
         run!(self.inner, |r| Ok(record(&r.list().await?)))
     }
 
     /// Every version of a skill, oldest first.
     #[napi(
-        ts_args_type = "key: string",
+        ts_args_type = "key: string, call?: CallOptions",
         ts_return_type = "Promise<VersionInfo[]>"
     )]
     pub async fn history(&self, Arg(key): Arg<String>) -> napi::Result<Outcome<Value>> {
@@ -282,7 +285,7 @@ impl SkillRegistry {
 
     /// Deprecates the current version; resolves to its number.
     #[napi(
-        ts_args_type = "key: string, reason?: string | null",
+        ts_args_type = "key: string, reason?: string | null, call?: CallOptions",
         ts_return_type = "Promise<number>"
     )]
     pub async fn deprecate(
@@ -295,14 +298,17 @@ impl SkillRegistry {
     }
 
     /// Undoes a deprecation; resolves to the version.
-    #[napi(ts_args_type = "key: string", ts_return_type = "Promise<number>")]
+    #[napi(
+        ts_args_type = "key: string, call?: CallOptions",
+        ts_return_type = "Promise<number>"
+    )]
     pub async fn restore(&self, Arg(key): Arg<String>) -> napi::Result<Outcome<u32>> {
         run!(self.inner, |r| r.restore(&key).await)
     }
 
     /// Turns a skill off (or on again) for an org.
     #[napi(
-        ts_args_type = "orgId: string, key: string, enabled: boolean",
+        ts_args_type = "orgId: string, key: string, enabled: boolean, call?: CallOptions",
         ts_return_type = "Promise<void>"
     )]
     pub async fn set_enabled(
@@ -317,7 +323,7 @@ impl SkillRegistry {
 
     /// Serves a stored version to an org (`null` follows the current version again).
     #[napi(
-        ts_args_type = "orgId: string, key: string, version?: number | null",
+        ts_args_type = "orgId: string, key: string, version?: number | null, call?: CallOptions",
         ts_return_type = "Promise<void>"
     )]
     pub async fn pin(
@@ -335,7 +341,7 @@ impl SkillRegistry {
 
     /// Shows a skill in another namespace for an org (`null` uses its own).
     #[napi(
-        ts_args_type = "orgId: string, key: string, namespace?: string | null",
+        ts_args_type = "orgId: string, key: string, namespace?: string | null, call?: CallOptions",
         ts_return_type = "Promise<void>"
     )]
     pub async fn move_to(
@@ -355,7 +361,7 @@ impl SkillRegistry {
     /// Serves the org's own SKILL.md for a key (`null` removes it). Rejects with
     /// `code: "invalid_skill"` when it does not validate.
     #[napi(
-        ts_args_type = "orgId: string, key: string, skillMd?: string | null",
+        ts_args_type = "orgId: string, key: string, skillMd?: string | null, call?: CallOptions",
         ts_return_type = "Promise<void>"
     )]
     pub async fn replace(
@@ -371,7 +377,7 @@ impl SkillRegistry {
 
     /// Stores the context an org's skills compile with.
     #[napi(
-        ts_args_type = "orgId: string, context: Record<string, any>",
+        ts_args_type = "orgId: string, context: Record<string, any>, call?: CallOptions",
         ts_return_type = "Promise<void>"
     )]
     pub async fn set_org_context(
@@ -386,7 +392,7 @@ impl SkillRegistry {
 
     /// The context an org's skills compile with.
     #[napi(
-        ts_args_type = "orgId: string",
+        ts_args_type = "orgId: string, call?: CallOptions",
         ts_return_type = "Promise<Record<string, any>>"
     )]
     pub async fn org_context(&self, Arg(org_id): Arg<String>) -> napi::Result<Outcome<Value>> {
@@ -397,7 +403,7 @@ impl SkillRegistry {
     /// the shadow report. Cached per (org, channel) until a sync or an override changes them; a
     /// cached view comes back in an already-resolved Promise.
     #[napi(
-        ts_args_type = "orgId: string, channel: string",
+        ts_args_type = "orgId: string, channel: string, call?: CallOptions",
         ts_return_type = "Promise<ResolvedSkills>"
     )]
     pub fn resolve_skills(&self, env: Env, org_id: Text, channel: Text) -> Outcome<Answer<View>> {

@@ -238,7 +238,10 @@ impl Logger {
     }
 
     /// Resolves once every event accepted before the call is written or counted as dropped.
-    #[napi(ts_return_type = "Promise<LogStats>")]
+    #[napi(
+        ts_args_type = "call?: CallOptions",
+        ts_return_type = "Promise<LogStats>"
+    )]
     pub async fn flush(&self) -> napi::Result<Outcome<Value>> {
         run!(self.inner.sink(), |sink| Ok(record(&sink.flush().await)))
     }

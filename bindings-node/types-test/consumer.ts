@@ -1,4 +1,4 @@
-// A TypeScript user of @keel/core, type-checked with `tsc --noEmit --strict` by `make lint`:
+// A TypeScript user of keelcore, type-checked with `tsc --noEmit --strict` by `make lint`:
 // every call below must compile against index.d.ts as generated, so a declared type that is
 // missing, wrong or named but never declared fails the lint.
 import {

@@ -68,6 +68,11 @@ pub enum Error {
         after_ms: u64,
     },
 
+    /// The caller gave up on the operation before it finished (a Node `AbortSignal`); work
+    /// already handed to the database may still complete.
+    #[error("the operation was aborted by its caller")]
+    Aborted,
+
     /// The handle was closed with [`crate::Keel::close`] and cannot be used any more.
     #[error("the Keel handle is closed")]
     Closed,
@@ -150,6 +155,7 @@ impl Error {
         "migration",
         "storage",
         "timeout",
+        "aborted",
         "closed",
         "forked",
         "no_model_available",
@@ -167,6 +173,7 @@ impl Error {
             Error::Migration { .. } => "migration",
             Error::Storage(_) => "storage",
             Error::Timeout { .. } => "timeout",
+            Error::Aborted => "aborted",
             Error::Closed => "closed",
             Error::Forked { .. } => "forked",
             Error::NoModelAvailable { .. } => "no_model_available",

@@ -4,7 +4,7 @@
 //     node examples/node/model_router.mjs
 //     KEEL_DATABASE_URL=postgres://… node examples/node/model_router.mjs
 import { randomUUID } from 'node:crypto'
-import keel from '@keel/core'
+import keel from 'keelcore'
 
 const url = process.env.KEEL_DATABASE_URL ?? 'sqlite::memory:'
 const orgId = randomUUID()

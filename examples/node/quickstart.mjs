@@ -3,7 +3,7 @@
 //
 //     node examples/node/quickstart.mjs
 //     KEEL_DATABASE_URL=postgres://… node examples/node/quickstart.mjs
-import keel from '@keel/core'
+import keel from 'keelcore'
 
 const url = process.env.KEEL_DATABASE_URL ?? 'sqlite::memory:'
 // --8<-- [start:quickstart]

@@ -4,7 +4,7 @@
 //     node examples/node/skills.mjs
 //     KEEL_DATABASE_URL=postgres://… node examples/node/skills.mjs
 import { randomUUID } from 'node:crypto'
-import keel from '@keel/core'
+import keel from 'keelcore'
 
 const url = process.env.KEEL_DATABASE_URL ?? 'sqlite::memory:'
 const orgId = randomUUID()

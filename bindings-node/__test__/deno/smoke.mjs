@@ -1,7 +1,7 @@
-// Deno smoke test: the npm package @keel/core from a local node_modules, loaded through
+// Deno smoke test: the npm package keelcore from a local node_modules, loaded through
 // Deno's Node-API support. From this folder, after `npm install`:
 //   deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
-import keel from '@keel/core'
+import keel from 'keelcore'
 
 const db = await keel.connect('sqlite::memory:')
 const applied = await db.appliedMigrations()

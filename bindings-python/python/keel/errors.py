@@ -14,6 +14,7 @@ __all__ = [
     "MigrationError",
     "StorageError",
     "KeelTimeoutError",
+    "AbortedError",
     "ClosedError",
     "ForkedError",
     "NoModelAvailableError",
@@ -70,6 +71,13 @@ class KeelTimeoutError(KeelError, TimeoutError):
     code = "timeout"
 
 
+class AbortedError(KeelError):
+    """The caller gave up on the operation (in Python a cancelled task raises
+    ``asyncio.CancelledError`` instead; the code exists for every language)."""
+
+    code = "aborted"
+
+
 class ClosedError(KeelError):
     """The handle was closed."""
 
@@ -119,6 +127,7 @@ BY_CODE: dict[str, type[KeelError]] = {
         MigrationError,
         StorageError,
         KeelTimeoutError,
+        AbortedError,
         ClosedError,
         ForkedError,
         NoModelAvailableError,
