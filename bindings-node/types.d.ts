@@ -66,8 +66,17 @@ export interface KeelError extends Error {
   readonly diagnostics?: Diagnostic[]
 }
 
-// `await using db = await connect()` closes the handle; a logger flushes (needs the
-// `esnext.disposable` lib, or @types/node 20+).
+// `await using db = await connect()` closes the handle; a logger flushes. The two global
+// declarations are the ones of TypeScript's `esnext.disposable` lib and @types/node 20+ (they
+// merge with either), so this file compiles with any lib; `await using` itself needs one.
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol
+  }
+  interface AsyncDisposable {
+    [Symbol.asyncDispose](): PromiseLike<void>
+  }
+}
 export interface Keel extends AsyncDisposable {}
 export interface Logger extends AsyncDisposable {}
 
