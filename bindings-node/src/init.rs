@@ -37,10 +37,12 @@ pub fn is_keel_error(value: Unknown<'_>) -> bool {
     code.is_some_and(|code| keel::Error::CODES.contains(&code.as_str()))
 }
 
+/// `init.js`: `(exports, errorCodes, abortedMessage) => void`.
+type Install<'env> = Function<'env, FnArgs<(Object<'env>, Vec<&'static str>, String)>, ()>;
+
 #[napi(module_exports)]
 pub fn init(exports: Object<'_>, env: Env) -> napi::Result<()> {
-    let install: Function<FnArgs<(Object, Vec<&str>, String)>, ()> =
-        env.run_script(include_str!("init.js"))?;
+    let install: Install = env.run_script(include_str!("init.js"))?;
     let aborted = keel::Error::Aborted.to_string();
     install.call((exports, keel::Error::CODES.to_vec(), aborted).into())?;
     Ok(())

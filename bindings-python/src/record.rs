@@ -24,6 +24,12 @@ macro_rules! export_copy {
 }
 export_copy!(f64, bool, u32, i64, u64);
 
+impl Export<Option<u32>> for Option<u32> {
+    fn export(&self) -> Option<u32> {
+        *self
+    }
+}
+
 impl Export<String> for uuid::Uuid {
     fn export(&self) -> String {
         self.to_string()

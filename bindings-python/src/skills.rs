@@ -15,7 +15,7 @@ use keel::skills::{self, Channel, OverrideChange, SkillRegistry, SyncOptions};
 use crate::error::Arg;
 use crate::json::{Json, dict_to_map, to_json};
 use crate::models::org;
-use crate::record::options;
+use crate::record::{options, record};
 use crate::runtime::{awaitable, guard, ready};
 
 /// A path argument as the OS takes it: anything `os.fspath` accepts, encoded by
@@ -92,96 +92,61 @@ pub fn channel_namespaces(channel: Arg<&str>) -> PyResult<Vec<&'static str>> {
     })
 }
 
-/// One skill as an org sees it.
-#[pyclass(frozen, name = "ResolvedSkill", module = "keel._native")]
-pub struct PyResolvedSkill {
-    inner: Arc<skills::ResolvedSkill>,
-}
+record! {
+    /// One skill as an org sees it.
+    PyResolvedSkill(Arc<skills::ResolvedSkill>) as "ResolvedSkill" {
+        key: String => "The skill key (its folder name).",
+        version: Option<u32> => "The platform version served, or None for an org's own skill.",
+        content_hash: String => "SHA-256 of the SKILL.md and its documents: the version's identity.",
+        context_hash: String => "SHA-256 of the org context this was compiled with.",
+    } {
+        /// Where it is shown: `copilot`, `slack`, `fleet` or `shared`.
+        #[getter]
+        fn namespace(&self) -> &'static str {
+            self.0.namespace.as_str()
+        }
 
-#[pymethods]
-impl PyResolvedSkill {
-    /// The skill key (its folder name).
-    #[getter]
-    fn key(&self) -> &str {
-        &self.inner.key
-    }
+        /// `platform` (a synced version) or `org` (the org's own SKILL.md).
+        #[getter]
+        fn source(&self) -> &'static str {
+            self.0.source.as_str()
+        }
 
-    /// Where it is shown: `copilot`, `slack`, `fleet` or `shared`.
-    #[getter]
-    fn namespace(&self) -> &'static str {
-        self.inner.namespace.as_str()
-    }
+        /// The text compiled for the org: context block, body, inlined documents.
+        #[getter]
+        fn content(&self) -> &str {
+            &self.0.content
+        }
 
-    /// `platform` (a synced version) or `org` (the org's own SKILL.md).
-    #[getter]
-    fn source(&self) -> &'static str {
-        self.inner.source.as_str()
-    }
+        /// The frontmatter's description.
+        #[getter]
+        fn description(&self) -> &str {
+            &self.0.doc.description
+        }
 
-    /// The platform version served, or None for an org's own skill.
-    #[getter]
-    fn version(&self) -> Option<u32> {
-        self.inner.version
-    }
+        /// Every frontmatter field (triggers, keywords, priority, …) and the template body.
+        #[getter]
+        fn frontmatter(&self) -> Json {
+            Json::of(&self.0.doc)
+        }
 
-    /// SHA-256 of the SKILL.md and its documents: the version's identity.
-    #[getter]
-    fn content_hash(&self) -> &str {
-        &self.inner.content_hash
-    }
+        /// Whether `content` still has expressions for request time.
+        #[getter]
+        fn needs_request(&self) -> bool {
+            self.0.needs_request()
+        }
 
-    /// The text compiled for the org: context block, body, inlined documents.
-    #[getter]
-    fn content(&self) -> &str {
-        &self.inner.content
-    }
+        /// The content with request-time expressions (`${deal.name}`, …) filled from `request`.
+        #[pyo3(signature = (request = None))]
+        fn render(&self, request: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
+            let request = request.map_or(serde_json::Value::Null, |r| to_json(r, 0));
+            guard(|| self.0.render(&request))
+        }
 
-    /// SHA-256 of the org context this was compiled with.
-    #[getter]
-    fn context_hash(&self) -> &str {
-        &self.inner.context_hash
-    }
-
-    /// The frontmatter's description.
-    #[getter]
-    fn description(&self) -> &str {
-        &self.inner.doc.description
-    }
-
-    /// Every frontmatter field (triggers, keywords, priority, …) and the template body.
-    #[getter]
-    fn frontmatter(&self) -> Json {
-        Json::of(&self.inner.doc)
-    }
-
-    /// Whether `content` still has expressions for request time.
-    #[getter]
-    fn needs_request(&self) -> bool {
-        self.inner.needs_request()
-    }
-
-    /// The content with request-time expressions (`${deal.name}`, …) filled from `request`.
-    #[pyo3(signature = (request = None))]
-    fn render(&self, request: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
-        let request = request.map_or(serde_json::Value::Null, |r| to_json(r, 0));
-        guard(|| self.inner.render(&request))
-    }
-
-    /// Every field as a dict (JSON types).
-    fn to_dict(&self) -> Json {
-        Json::of(&*self.inner)
-    }
-
-    fn __repr__(&self) -> String {
-        let version = self
-            .inner
-            .version
-            .map_or("org".to_owned(), |v| format!("v{v}"));
-        format!(
-            "ResolvedSkill({}/{} {version})",
-            self.inner.namespace.as_str(),
-            self.inner.key
-        )
+        /// Every field as a dict (JSON types).
+        fn to_dict(&self) -> Json {
+            Json::of(&*self.0)
+        }
     }
 }
 
@@ -192,9 +157,7 @@ pub struct PyResolvedSkills {
 }
 
 fn skill(inner: &Arc<skills::ResolvedSkill>) -> PyResolvedSkill {
-    PyResolvedSkill {
-        inner: inner.clone(),
-    }
+    PyResolvedSkill(inner.clone())
 }
 
 #[pymethods]
