@@ -90,11 +90,11 @@ test-node:
 test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
 
-# Every example in three languages on both backends, each output compared with its golden file.
+# Every example in three languages and the demo, on both backends, each output compared with its
+# golden file; then every code block of the READMEs, run as printed.
 test-examples:
 	$(PY) scripts/check_examples.py
 	$(PY) scripts/readme_snippets.py
-	cargo run -q -p keel-cli -- demo --database-url "sqlite://$$(mktemp -d)/demo.db"
 
 # --- bench and lint ----------------------------------------------------------------------
 

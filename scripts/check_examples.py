@@ -1,5 +1,6 @@
 """Runs every example in Rust, Python and Node on SQLite and on a fresh PostgreSQL database,
-and compares each output with its golden file, examples/expected/<scenario>.txt.
+and compares each output with its golden file, examples/expected/<scenario>.txt; then runs the
+demo (`keel demo`) on both backends and compares it with examples/expected/demo.txt.
 
 The three languages must print the same text: ids, timings and the database URL are
 normalised first. `--update` rewrites the golden files from the Rust output (review the diff).
@@ -42,6 +43,44 @@ def fresh_pg_url() -> str:
     return admin.rsplit("/", 1)[0] + "/" + name
 
 
+#: What varies between two runs of the demo besides ids and timings.
+DEMO_NORMALISE = [
+    (re.compile(r"\b00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\b"), "<traceparent>"),
+    (re.compile(r"demo on \S+ \((sqlite|postgres)\)"), "demo on <database>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
+    (re.compile(r"\b\d+(\.\d+)? ms\b"), "<ms>"),
+]
+
+
+def demo(update: bool) -> int:
+    """The demo's narration on each backend, against its golden file."""
+    golden = ROOT / "examples" / "expected" / "demo.txt"
+    failures = 0
+    for backend in ("sqlite", "postgres"):
+        url = fresh_pg_url() if backend == "postgres" else f"sqlite://{ROOT}/target/demo-check-{uuid.uuid4().hex[:8]}.db"
+        cmd = ["cargo", "run", "-q", "-p", "keel-cli", "--", "demo", "--database-url", url]
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        label = f"demo ({backend})"
+        if run.returncode != 0:
+            print(f"FAILED {label}: exit {run.returncode}\n{run.stderr}")
+            failures += 1
+            continue
+        got = run.stdout
+        for pattern, replacement in DEMO_NORMALISE:
+            got = pattern.sub(replacement, got)
+        if update and backend == "sqlite":
+            golden.write_text(got)
+        want = golden.read_text() if golden.exists() else ""
+        if got != want:
+            diff = difflib.unified_diff(want.splitlines(), got.splitlines(), "expected", label, lineterm="")
+            print(f"FAILED {label}: output differs from {golden.relative_to(ROOT)}")
+            print("\n".join(diff))
+            failures += 1
+        else:
+            print(f"ok {label}")
+    return failures
+
+
 def normalise(text: str) -> str:
     for pattern, replacement in NORMALISE:
         text = pattern.sub(replacement, text)
@@ -79,8 +118,9 @@ def main() -> int:
                     failures += 1
                 else:
                     print(f"ok {label}")
-    runs = len(SCENARIOS) * 6
-    print(f"examples: {runs - failures} passed, {failures} failed")
+    failures += demo(update)
+    runs = len(SCENARIOS) * 6 + 2
+    print(f"examples and demo: {runs - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

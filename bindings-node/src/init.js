@@ -34,11 +34,34 @@
     return Object.assign(err, { name: 'AbortError', code: 'aborted' })
   }
 
-  // A Promise a call returns rejects with the stack of the call that made it, below the
-  // error's own (which, made on the event loop, has no frames of the caller's); with a signal,
-  // it rejects with code `aborted` as soon as the signal aborts (nothing starts if it already
-  // has; work already handed to the database may still complete).
+  // A Promise a call returns rejects with the stack of the calls awaiting it, below the
+  // error's own (which, made on the event loop, has no frames of the caller's): the stack is
+  // taken in the rejection handler, where V8 follows the promise chain to the async functions
+  // awaiting it, so a call that succeeds pays for one `.catch` and nothing else.
+  const rejectionOf = (name) => {
+    const onReject = (err) => {
+      if (err instanceof Error) {
+        const site = {}
+        Error.captureStackTrace(site, onReject)
+        const frames = typeof site.stack === 'string' ? site.stack.slice(site.stack.indexOf('\n')) : ''
+        err.stack = `${err.stack}\n    at async ${name} (keelcore)${frames}`
+      }
+      throw err
+    }
+    return onReject
+  }
+  // With a signal, a call rejects with code `aborted` as soon as the signal aborts (nothing
+  // starts if it already has; work already handed to the database may still complete).
+  const abortable = (promise, signal) => {
+    let onAbort
+    const aborted = new Promise((_, reject) => {
+      onAbort = () => reject(abortError(signal))
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+    return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort))
+  }
   const traced = (native, onSync) => {
+    const onReject = rejectionOf(native.name)
     const wrapper = function (...args) {
       const signal = takeSignal(args)
       if (signal?.aborted) return Promise.reject(abortError(signal))
@@ -47,22 +70,7 @@
         if (onSync && !signal) onSync()
         return result
       }
-      const site = {}
-      Error.captureStackTrace(site, wrapper)
-      const settled = result.catch((err) => {
-        if (err instanceof Error && typeof site.stack === 'string') {
-          const frames = site.stack.slice(site.stack.indexOf('\n'))
-          err.stack = `${err.stack}\n    at async ${native.name} (keelcore)${frames}`
-        }
-        throw err
-      })
-      if (!signal) return settled
-      let onAbort
-      const aborted = new Promise((_, reject) => {
-        onAbort = () => reject(abortError(signal))
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
-      return Promise.race([settled, aborted]).finally(() => signal.removeEventListener('abort', onAbort))
+      return (signal ? abortable(result, signal) : result).catch(onReject)
     }
     Object.defineProperty(wrapper, 'name', { value: native.name })
     return wrapper
@@ -85,6 +93,23 @@
       exports[name] = traced(value, null)
     }
   }
+
+  // A cached view comes back without a trip through the wrapper above: `cached` (a function of
+  // each registry, fast.rs) answers from the cache or says there is nothing there, and only
+  // then does the call go the native way, with its signal and its caller's stack. Arguments
+  // `cached` refuses go that way too, so they reject as every other error of the method does.
+  const viaNative = exports.SkillRegistry.prototype.resolveSkills
+  Object.defineProperty(exports.SkillRegistry.prototype, 'resolveSkills', {
+    value: function resolveSkills(orgId, channel) {
+      let view = null
+      try {
+        view = arguments.length === 2 ? this.cached(orgId, channel) : null
+      } catch {}
+      return view === null ? viaNative.apply(this, arguments) : Promise.resolve(view)
+    },
+    writable: true,
+    configurable: true,
+  })
 
   // `await using db = await connect()` closes the handle; a logger flushes.
   const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
