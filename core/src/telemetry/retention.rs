@@ -134,7 +134,7 @@ pub async fn cleanup(
     };
     for level in Level::ALL {
         let cutoff = Utc::now() - Duration::from_secs(u64::from(policy.days(level)) * 86_400);
-        let cutoff = cutoff.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let cutoff = cutoff.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
         let mut done = 0u64;
         if dry_run {
             let count: i64 = on_pool!(pool, |conn, spell| {

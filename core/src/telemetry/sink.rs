@@ -543,7 +543,7 @@ async fn write_batch(destination: &Destination, batch: &[StoredEvent]) -> Result
                 );
                 query.push_values(chunk, |mut row, e| {
                     row.push_bind(uuid::Uuid::now_v7().to_string())
-                        .push_bind(e.timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+                        .push_bind(e.timestamp.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
                         .push_bind(e.level.as_str())
                         .push_bind(e.service.clone())
                         .push_bind(e.action.clone())
