@@ -11,6 +11,7 @@ from keel.types import (
     Backend,
     Channel,
     CompiledSkill,
+    FailureKind,
     Level,
     Namespace,
     ParsedSkill,
@@ -290,7 +291,7 @@ class ModelRouter:
     def resolve_model(
         self,
         feature: str,
-        tier: str | None = None,
+        tier: Tier | None = None,
         org_id: str | None = None,
         trace_id: str | None = None,
         *,
@@ -298,7 +299,7 @@ class ModelRouter:
     ) -> ModelResolution: ...
     def record_success(self, model_id: str, provider: str | None = None) -> Call[Transition]: ...
     def record_failure(
-        self, model_id: str, provider: str | None = None, *, kind: str | None = None, status: float | None = None
+        self, model_id: str, provider: str | None = None, *, kind: FailureKind | None = None, status: float | None = None
     ) -> Call[Transition]: ...
     def check_budget(self, org_id: str) -> Call[BudgetStatus]: ...
     def deduct_credits(

@@ -20,6 +20,7 @@ __all__ = [
     "SyncAction",
     "ShadowReason",
     "Transition",
+    "FailureKind",
     "Diagnostic",
     "Trigger",
     "SkillDoc",
@@ -52,6 +53,9 @@ ShadowReason = Literal[
     "compile_failed",
     "replacement_failed",
 ]
+#: Why a model call failed, as `record_failure(kind=…)` takes it (timeouts, 5xx, 429 and 529
+#: count toward the breaker; caller errors and an over-long context do not).
+FailureKind = Literal["timeout", "server_error", "rate_limited", "overloaded", "client_error", "context_too_long"]
 #: What a reported success or failure did to a circuit.
 Transition = Literal["unchanged", "counted", "opened", "reopened", "closed"]
 
