@@ -138,7 +138,7 @@ MUTANTS_FILES ?= core/src/models/credits.rs core/src/models/breaker.rs core/src/
 mutants:
 	command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
 	scripts/with-postgres.sh cargo mutants -p keelcore $(addprefix -f ,$(MUTANTS_FILES)) \
-	  --test-package keel -j 1 --timeout 300 --output target/mutants
+	  --test-package keelcore -j 1 --timeout 300 --output target/mutants
 
 check-version:
 	scripts/check-version.sh
