@@ -751,3 +751,17 @@ async fn malformed_keys_are_refused_naming_the_key() {
     }
     keel.close().await;
 }
+
+/// `SkillRegistry::validate` reads a folder as `sync` would, and writes nothing.
+#[test]
+fn validate_reads_the_folder_sync_would() {
+    let library = SkillRegistry::validate(&repo_skills()).unwrap();
+    assert_eq!(library.skills.len(), 32);
+    assert!(!library.has_errors(), "{:?}", library.diagnostics);
+    let root = std::env::temp_dir().join(format!("keel_validate_{}", Uuid::new_v4()));
+    write_skill(&root, "copilot", "bad-one", "Unclosed ${company_name.");
+    let library = SkillRegistry::validate(&root).unwrap();
+    assert!(library.skills.is_empty() && library.has_errors());
+    assert_eq!(library.diagnostics[0].code, "template_unclosed");
+    std::fs::remove_dir_all(&root).ok();
+}
