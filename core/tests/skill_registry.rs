@@ -765,3 +765,94 @@ fn validate_reads_the_folder_sync_would() {
     assert_eq!(library.diagnostics[0].code, "template_unclosed");
     std::fs::remove_dir_all(&root).ok();
 }
+
+/// What a sync reports besides its items: warnings, the dry-run flag, progress from 1 to the
+/// total; and a dry run or a sync that changes nothing keeps the cached views.
+#[tokio::test]
+async fn a_sync_reports_warnings_progress_and_keeps_views_it_does_not_change() {
+    let keel = Keel::connect("sqlite::memory:").await.unwrap();
+    let skills = registry(&keel).await;
+    let root = std::env::temp_dir().join(format!("keel_report_{}", Uuid::new_v4()));
+    write_skill(&root, "shared", "one", "One.");
+    write_skill(&root, "shared", "two", "Two.");
+    let dir = root.join("shared/three");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("SKILL.md"),
+        "---\nname: three\ndescription: d\ncolour: blue\n---\nThree.\n",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let report = skills
+        .sync(&root, SyncOptions::default(), |done, total, _| {
+            seen.push((done, total))
+        })
+        .await
+        .unwrap();
+    assert_eq!(seen, [(1, 3), (2, 3), (3, 3)]);
+    assert!(!report.dry_run);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert_eq!(report.warnings[0].severity, keel::skills::Severity::Warning);
+
+    let org = Uuid::new_v4();
+    let view = skills.resolve_skills(org, Channel::Web).await.unwrap();
+    write_skill(&root, "shared", "one", "One, edited.");
+    let dry = SyncOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let report = sync_with(&skills, &root, dry).await;
+    assert!(report.dry_run && report.changed());
+    let again = skills.resolve_skills(org, Channel::Web).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&view, &again),
+        "a dry run changes nothing, so the view stays"
+    );
+    sync(&skills, &root).await;
+    let after = skills.resolve_skills(org, Channel::Web).await.unwrap();
+    assert!(!Arc::ptr_eq(&view, &after), "a real change drops the view");
+    sync(&skills, &root).await;
+    let unchanged = skills.resolve_skills(org, Channel::Web).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&after, &unchanged),
+        "a sync that changes nothing keeps it"
+    );
+    std::fs::remove_dir_all(&root).ok();
+    keel.close().await;
+}
+
+/// An org's own SKILL.md may include a platform skill's document; `replace` compiles it with
+/// that skill's documents, not another's.
+#[tokio::test]
+async fn a_replacement_includes_the_documents_of_the_skill_it_names() {
+    let keel = Keel::connect("sqlite::memory:").await.unwrap();
+    let skills = registry(&keel).await;
+    let root = std::env::temp_dir().join(format!("keel_docs_{}", Uuid::new_v4()));
+    write_skill(&root, "shared", "aaa-first", "First.");
+    write_skill(&root, "shared", "playbook", "Playbook.");
+    std::fs::create_dir_all(root.join("shared/playbook/references")).unwrap();
+    std::fs::write(
+        root.join("shared/playbook/references/rules.md"),
+        "Rule one.",
+    )
+    .unwrap();
+    sync(&skills, &root).await;
+    let org = Uuid::new_v4();
+    skills
+        .replace(
+            org,
+            "aaa-first",
+            Some(skill("shared", "aaa-first", "Mine. @playbook/rules.md")),
+        )
+        .await
+        .unwrap();
+    let view = skills.resolve_skills(org, Channel::Web).await.unwrap();
+    assert!(
+        view.get("aaa-first")
+            .unwrap()
+            .content
+            .contains("Mine. Rule one.")
+    );
+    std::fs::remove_dir_all(&root).ok();
+    keel.close().await;
+}
