@@ -856,3 +856,67 @@ async fn a_replacement_includes_the_documents_of_the_skill_it_names() {
     std::fs::remove_dir_all(&root).ok();
     keel.close().await;
 }
+
+/// The org's rows record what it was last served: the compiled text, the version and the
+/// context hash, rewritten when any of the three changes.
+#[tokio::test]
+async fn the_org_rows_record_what_was_served_last() {
+    async fn recorded(keel: &Keel, org: Uuid) -> (String, Option<i64>, String) {
+        let keel::Pool::Sqlite(pool) = keel.pool().unwrap() else {
+            panic!()
+        };
+        sqlx::query_as(
+            "SELECT compiled_content, compiled_version, context_hash FROM organization_skills
+             WHERE org_id = ?1 AND skill_key = 'greeting'",
+        )
+        .bind(org.to_string())
+        .fetch_one(pool)
+        .await
+        .unwrap()
+    }
+    let keel = Keel::connect("sqlite::memory:").await.unwrap();
+    let skills = registry(&keel).await;
+    let root = std::env::temp_dir().join(format!("keel_rows_{}", Uuid::new_v4()));
+    write_skill(&root, "shared", "greeting", "Hello ${company_name}.");
+    sync(&skills, &root).await;
+    let org = Uuid::new_v4();
+    skills
+        .set_org_context(org, serde_json::json!({"company_name": "Acme"}))
+        .await
+        .unwrap();
+    let view = skills.resolve_skills(org, Channel::Web).await.unwrap();
+    let served = view.get("greeting").unwrap();
+    let first = recorded(&keel, org).await;
+    assert_eq!(
+        first,
+        (served.content.clone(), Some(1), served.context_hash.clone())
+    );
+    // A new context: new text and hash, same version.
+    skills
+        .set_org_context(org, serde_json::json!({"company_name": "Globex"}))
+        .await
+        .unwrap();
+    skills.resolve_skills(org, Channel::Web).await.unwrap();
+    let second = recorded(&keel, org).await;
+    assert!(
+        second.0.ends_with("Hello Globex.\n") && second.1 == Some(1),
+        "{second:?}"
+    );
+    assert_ne!(second.2, first.2);
+    // A new version whose compiled text is the same (only the description changed): only the
+    // version changes, and it is recorded.
+    std::fs::write(
+        root.join("shared/greeting/SKILL.md"),
+        "---\nname: greeting\ndescription: Says hello.\nmetadata:\n  namespace: shared\n---\nHello ${company_name}.\n",
+    )
+    .unwrap();
+    sync(&skills, &root).await;
+    skills.resolve_skills(org, Channel::Web).await.unwrap();
+    let third = recorded(&keel, org).await;
+    assert_eq!(
+        (&third.0, third.1, &third.2),
+        (&second.0, Some(2), &second.2)
+    );
+    std::fs::remove_dir_all(&root).ok();
+    keel.close().await;
+}
