@@ -917,6 +917,41 @@ async fn the_org_rows_record_what_was_served_last() {
         (&third.0, third.1, &third.2),
         (&second.0, Some(2), &second.2)
     );
+    // A context change the text does not show (an object is not in the org block): only the
+    // hash changes, and it is recorded.
+    let context = serde_json::json!({"company_name": "Globex", "crm": {"kind": "hubspot"}});
+    skills.set_org_context(org, context.clone()).await.unwrap();
+    assert_eq!(skills.org_context(org).await.unwrap(), context);
+    let view = skills.resolve_skills(org, Channel::Web).await.unwrap();
+    let fourth = recorded(&keel, org).await;
+    assert_eq!((&fourth.0, fourth.1), (&third.0, Some(2)));
+    assert_eq!(fourth.2, view.get("greeting").unwrap().context_hash);
+    assert_ne!(fourth.2, third.2);
+    // Only the text changes: a document it includes from another skill was edited; the
+    // skill's own version stays.
+    write_skill(&root, "shared", "playbook", "Playbook.");
+    std::fs::create_dir_all(root.join("shared/playbook/references")).unwrap();
+    std::fs::write(
+        root.join("shared/playbook/references/rules.md"),
+        "Rule one.",
+    )
+    .unwrap();
+    let with_include = "---\nname: greeting\ndescription: Says hello.\nmetadata:\n  namespace: shared\n---\nHello ${company_name}. @playbook/rules.md\n";
+    std::fs::write(root.join("shared/greeting/SKILL.md"), with_include).unwrap();
+    sync(&skills, &root).await;
+    skills.resolve_skills(org, Channel::Web).await.unwrap();
+    let fifth = recorded(&keel, org).await;
+    assert!(fifth.0.ends_with("Rule one.\n"), "{fifth:?}");
+    std::fs::write(
+        root.join("shared/playbook/references/rules.md"),
+        "Rule two.",
+    )
+    .unwrap();
+    sync(&skills, &root).await;
+    skills.resolve_skills(org, Channel::Web).await.unwrap();
+    let sixth = recorded(&keel, org).await;
+    assert!(sixth.0.ends_with("Rule two.\n"), "{sixth:?}");
+    assert_eq!((sixth.1, &sixth.2), (fifth.1, &fifth.2));
     std::fs::remove_dir_all(&root).ok();
     keel.close().await;
 }
