@@ -65,26 +65,30 @@ def demo(update: bool) -> int:
             print(f"FAILED {label}: exit {run.returncode}\n{run.stderr}")
             failures += 1
             continue
-        got = run.stdout
-        for pattern, replacement in DEMO_NORMALISE:
-            got = pattern.sub(replacement, got)
-        if update and backend == "sqlite":
-            golden.write_text(got)
-        want = golden.read_text() if golden.exists() else ""
-        if got != want:
-            diff = difflib.unified_diff(want.splitlines(), got.splitlines(), "expected", label, lineterm="")
-            print(f"FAILED {label}: output differs from {golden.relative_to(ROOT)}")
-            print("\n".join(diff))
-            failures += 1
-        else:
-            print(f"ok {label}")
+        failures += compare(label, normalise(run.stdout, DEMO_NORMALISE), golden, update and backend == "sqlite")
     return failures
 
 
-def normalise(text: str) -> str:
-    for pattern, replacement in NORMALISE:
+def normalise(text: str, rules: list[tuple[re.Pattern[str], str]] = NORMALISE) -> str:
+    for pattern, replacement in rules:
         text = pattern.sub(replacement, text)
     return text
+
+
+def compare(label: str, got: str, golden: pathlib.Path, write: bool) -> int:
+    """1 (and the diff printed) when `got` differs from the golden file, else 0; `write`
+    rewrites the golden file from `got` first."""
+    if write:
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(got)
+    want = golden.read_text() if golden.exists() else ""
+    if got == want:
+        print(f"ok {label}")
+        return 0
+    diff = difflib.unified_diff(want.splitlines(), got.splitlines(), "expected", label, lineterm="")
+    print(f"FAILED {label}: output differs from {golden.relative_to(ROOT)}")
+    print("\n".join(diff))
+    return 1
 
 
 def main() -> int:
@@ -106,18 +110,7 @@ def main() -> int:
                     print(f"FAILED {label}: exit {run.returncode}\n{run.stderr}")
                     failures += 1
                     continue
-                got = normalise(run.stdout)
-                if update and language == "rust" and backend == "sqlite":
-                    golden.parent.mkdir(exist_ok=True)
-                    golden.write_text(got)
-                want = golden.read_text() if golden.exists() else ""
-                if got != want:
-                    diff = difflib.unified_diff(want.splitlines(), got.splitlines(), "expected", label, lineterm="")
-                    print(f"FAILED {label}: output differs from {golden.relative_to(ROOT)}")
-                    print("\n".join(diff))
-                    failures += 1
-                else:
-                    print(f"ok {label}")
+                failures += compare(label, normalise(run.stdout), golden, update and language == "rust" and backend == "sqlite")
     failures += demo(update)
     runs = len(SCENARIOS) * 6 + 2
     print(f"examples and demo: {runs - failures} passed, {failures} failed")

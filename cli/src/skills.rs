@@ -159,16 +159,10 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
                         item.version
                     );
                 }
-                let counts: Vec<String> = [
-                    SyncAction::Created,
-                    SyncAction::Updated,
-                    SyncAction::Restored,
-                    SyncAction::Unchanged,
-                    SyncAction::Pruned,
-                ]
-                .iter()
-                .map(|a| format!("{} {}", report.count(*a), a.as_str()))
-                .collect();
+                let counts: Vec<String> = SyncAction::ALL
+                    .iter()
+                    .map(|a| format!("{} {}", report.count(*a), a.as_str()))
+                    .collect();
                 for finding in &report.skipped {
                     println!("  skipped   {finding}");
                 }

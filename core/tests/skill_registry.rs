@@ -703,16 +703,7 @@ async fn a_forced_sync_skips_the_invalid_files_and_reports_them() {
 /// The action names are the stable spelling the CLI prints and the bindings return.
 #[test]
 fn sync_actions_have_their_stable_names() {
-    let names: Vec<&str> = [
-        SyncAction::Created,
-        SyncAction::Updated,
-        SyncAction::Restored,
-        SyncAction::Unchanged,
-        SyncAction::Pruned,
-    ]
-    .iter()
-    .map(|a| a.as_str())
-    .collect();
+    let names: Vec<&str> = SyncAction::ALL.iter().map(|a| a.as_str()).collect();
     assert_eq!(
         names,
         ["created", "updated", "restored", "unchanged", "pruned"]

@@ -415,7 +415,7 @@ impl SkillRegistry {
     async fn check_replacement(&self, org: Uuid, key: &str, text: &str) -> Result<()> {
         let label = format!("{org}/{key}/SKILL.md");
         let parsed = parse(&label, Some(key), text.as_bytes());
-        if parsed.has_errors() {
+        let Some(doc) = parsed.skill else {
             return Err(Error::InvalidSkill {
                 diagnostics: parsed
                     .diagnostics
@@ -423,14 +423,14 @@ impl SkillRegistry {
                     .filter(|d| d.severity == Severity::Error)
                     .collect(),
             });
-        }
+        };
         let platform = self.platform().await?;
         let context = org_store::load_context(self.inner.keel.pool()?, org).await?;
         let lookup = |skill: &str, doc: &str| {
             let version = platform.iter().find(|v| v.key == skill)?;
             version.documents.get(doc).cloned()
         };
-        match super::resolve::check_replacement(key, text, &context, &lookup) {
+        match super::compile::compile(&doc, &context, &lookup) {
             Ok(_) => Ok(()),
             Err(message) => Err(Error::InvalidSkill {
                 diagnostics: vec![Diagnostic {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::channel::Channel;
-use super::compile::{compile, context_hash, render_request};
+use super::compile::{Compiled, compile, context_hash, render_request};
 use super::format::{Diagnostic, Namespace, Severity, SkillDoc, Source, parse};
 use super::org_store::StoredOverride;
 use super::store::StoredVersion;
@@ -238,6 +238,17 @@ impl OrgSkills {
     }
 }
 
+/// A skill on its way into a view: its document, namespace, source, version, content hash and,
+/// for an org's replacement, its compilation (it had to compile to be served).
+type Served = (
+    SkillDoc,
+    Namespace,
+    Source,
+    Option<u32>,
+    String,
+    Option<Compiled>,
+);
+
 /// Applies `overrides` to the `current` platform versions (with the org's `pinned` versions at
 /// hand) and compiles every visible skill with `context`.
 pub(crate) fn resolve_org(
@@ -264,7 +275,7 @@ pub(crate) fn resolve_org(
             detail,
         })
     };
-    let mut served: Vec<(SkillDoc, Namespace, Source, Option<u32>, String)> = Vec::new();
+    let mut served: Vec<Served> = Vec::new();
     for platform in current {
         let key = platform.key.as_str();
         let over = overrides.get(key).copied();
@@ -280,7 +291,7 @@ pub(crate) fn resolve_org(
             continue;
         }
         match over.and_then(|o| replacement(o, context, &lookup)) {
-            Some(Ok((doc, text))) => {
+            Some(Ok((doc, text, compiled))) => {
                 let namespace = over
                     .and_then(|o| o.namespace)
                     .or(doc.namespace)
@@ -295,7 +306,7 @@ pub(crate) fn resolve_org(
                         platform.version
                     ),
                 );
-                served.push((doc, namespace, Source::Org, None, text));
+                served.push((doc, namespace, Source::Org, None, text, Some(compiled)));
                 continue;
             }
             Some(Err(detail)) => shadow(
@@ -353,6 +364,7 @@ pub(crate) fn resolve_org(
             Source::Platform,
             Some(chosen.version),
             chosen.content_hash.clone(),
+            None,
         ));
     }
     // The org's own skills: replacements with no platform skill of that key.
@@ -363,12 +375,12 @@ pub(crate) fn resolve_org(
             continue;
         }
         match replacement(over, context, &lookup) {
-            Some(Ok((doc, text))) => {
+            Some(Ok((doc, text, compiled))) => {
                 let namespace = over
                     .namespace
                     .or(doc.namespace)
                     .unwrap_or(Namespace::Shared);
-                served.push((doc, namespace, Source::Org, None, text));
+                served.push((doc, namespace, Source::Org, None, text, Some(compiled)));
             }
             Some(Err(detail)) => shadow(
                 &over.key,
@@ -383,8 +395,12 @@ pub(crate) fn resolve_org(
             None => {}
         }
     }
-    for (doc, namespace, source, version, content_hash) in served {
-        match compile(&doc, context, &lookup) {
+    for (doc, namespace, source, version, content_hash, compiled) in served {
+        let compiled = match compiled {
+            Some(compiled) => Ok(compiled),
+            None => compile(&doc, context, &lookup),
+        };
+        match compiled {
             Ok(compiled) => out.skills.push(Arc::new(ResolvedSkill {
                 key: doc.name.clone(),
                 namespace,
@@ -410,33 +426,16 @@ pub(crate) fn resolve_org(
     out
 }
 
-/// The org's replacement of `over.key`, parsed and checked to compile with `context`, with its
-/// content hash; `Some(Err(why))` when it does not parse or compile, `None` when there is none.
+/// The org's replacement of `over.key`, parsed, compiled with `context`, with its content
+/// hash; `Some(Err(why))` when it does not parse (every error finding) or compile, `None` when
+/// there is none.
 fn replacement(
     over: &StoredOverride,
     context: &serde_json::Value,
     documents: &dyn Fn(&str, &str) -> Option<String>,
-) -> Option<std::result::Result<(SkillDoc, String), String>> {
+) -> Option<std::result::Result<(SkillDoc, String, Compiled), String>> {
     let text = over.replacement.as_deref()?;
-    Some(
-        check_replacement(&over.key, text, context, documents).map(|doc| {
-            (
-                doc,
-                super::library::content_hash(text.as_bytes(), &BTreeMap::new()),
-            )
-        }),
-    )
-}
-
-/// `text` as the org's own SKILL.md for `key`: it parses with that name and compiles with
-/// `context`, or the reason it does not (every error finding, or the compile error).
-pub(crate) fn check_replacement(
-    key: &str,
-    text: &str,
-    context: &serde_json::Value,
-    documents: &dyn Fn(&str, &str) -> Option<String>,
-) -> std::result::Result<SkillDoc, String> {
-    let parsed = parse(key, Some(key), text.as_bytes());
+    let parsed = parse(&over.key, Some(&over.key), text.as_bytes());
     let Some(doc) = parsed.skill else {
         let findings: Vec<String> = parsed
             .diagnostics
@@ -444,9 +443,11 @@ pub(crate) fn check_replacement(
             .filter(|d| d.severity == Severity::Error)
             .map(ToString::to_string)
             .collect();
-        return Err(findings.join("; "));
+        return Some(Err(findings.join("; ")));
     };
-    compile(&doc, context, documents)
-        .map(|_| doc)
-        .map_err(|e| e.to_string())
+    let hash = super::library::content_hash(text.as_bytes(), &BTreeMap::new());
+    Some(match compile(&doc, context, documents) {
+        Ok(compiled) => Ok((doc, hash, compiled)),
+        Err(err) => Err(err.to_string()),
+    })
 }

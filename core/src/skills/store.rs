@@ -43,6 +43,15 @@ pub enum SyncAction {
 }
 
 impl SyncAction {
+    /// Every action, in the order reports list them.
+    pub const ALL: [SyncAction; 5] = [
+        SyncAction::Created,
+        SyncAction::Updated,
+        SyncAction::Restored,
+        SyncAction::Unchanged,
+        SyncAction::Pruned,
+    ];
+
     /// The spelling in reports.
     pub fn as_str(self) -> &'static str {
         match self {
