@@ -286,3 +286,43 @@ pub enum Unavailable {
     /// Every configured candidate's circuit is open.
     AllCircuitsOpen,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreached_database_is_a_connection_error_with_its_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = Error::Storage(sqlx::Error::Io(io)).unreachable_as_connection("postgres://***@h");
+        assert_eq!(err.code(), "connection");
+        assert!(
+            err.causes().iter().any(|c| c.contains("refused")),
+            "{:?}",
+            err.causes()
+        );
+        let json = err.to_json();
+        assert_eq!(json["code"], "connection");
+        assert_eq!(json["field"], serde_json::Value::Null);
+        assert_eq!(json["causes"], serde_json::json!(err.causes()));
+        // A database that answered with an error stays a storage error.
+        let answered = Error::Storage(sqlx::Error::RowNotFound).unreachable_as_connection("x");
+        assert_eq!(answered.code(), "storage");
+    }
+
+    #[test]
+    fn a_panic_payload_becomes_an_internal_error() {
+        for payload in [
+            Box::new("static text") as Box<dyn std::any::Any + Send>,
+            Box::new(String::from("owned text")),
+            Box::new(7_u8),
+        ] {
+            let err = Error::from_panic(payload.as_ref());
+            assert_eq!(err.code(), "internal");
+            assert!(err.to_string().contains("panic:"), "{err}");
+        }
+        let err = Error::from_panic(&"boom");
+        assert!(err.to_string().contains("boom"));
+        assert!(Error::invalid_input("f", "bad").causes().is_empty());
+    }
+}

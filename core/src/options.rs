@@ -349,4 +349,58 @@ mod tests {
         assert!(wait_seconds("t", 0.0).unwrap().is_zero());
         assert_eq!(millis("t", 1500.0).unwrap().as_millis(), 1500);
     }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Typed {
+        #[serde(default, deserialize_with = "de::opt_secs")]
+        wait: Option<Duration>,
+        #[serde(default, deserialize_with = "de::opt_millis")]
+        timeout: Option<Duration>,
+        #[serde(default = "one", deserialize_with = "de::at_least_one")]
+        limit: u32,
+        #[serde(default, deserialize_with = "de::opt_uuid")]
+        org: Option<Uuid>,
+    }
+
+    fn one() -> u32 {
+        1
+    }
+
+    #[test]
+    fn the_serde_helpers_check_what_they_read() {
+        let ok: Typed = serde_json::from_value(serde_json::json!(
+            {"wait": 1.5, "timeout": 250, "limit": 3, "org": " 00000000-0000-0000-0000-00000000000a "}
+        ))
+        .unwrap();
+        assert_eq!(ok.wait, Some(Duration::from_millis(1500)));
+        assert_eq!(ok.timeout, Some(Duration::from_millis(250)));
+        assert_eq!(ok.limit, 3);
+        assert_eq!(ok.org, Some(Uuid::from_u128(10)));
+        let empty: Typed = serde_json::from_value(serde_json::json!({"org": ""})).unwrap();
+        assert_eq!((empty.org, empty.limit, empty.wait), (None, 1, None));
+        for bad in [
+            serde_json::json!({"wait": 0}),
+            serde_json::json!({"timeout": -1}),
+            serde_json::json!({"limit": 0}),
+            serde_json::json!({"org": "nope"}),
+        ] {
+            assert!(
+                serde_json::from_value::<Typed>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_parse_trimmed_and_name_their_field() {
+        assert_eq!(parse_uuid("org_id", None).unwrap(), None);
+        assert_eq!(parse_uuid("org_id", Some("  ")).unwrap(), None);
+        let id = Uuid::new_v4();
+        assert_eq!(require_uuid("org_id", &id.to_string()).unwrap(), id);
+        for bad in ["", "x"] {
+            let err = require_uuid("org_id", bad).unwrap_err();
+            assert_eq!((err.code(), err.field()), ("invalid_input", Some("org_id")));
+        }
+    }
 }

@@ -953,3 +953,87 @@ async fn reports_for_unknown_models_write_nothing() {
     })
     .await;
 }
+
+/// A model written through one router is unknown to another until its `reload`; the name-only
+/// report path of the original API (`record_model_failure`, `record_model_success`) finds the
+/// provider in the matrix the process holds (`provider_of`), and ignores models it lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_brings_in_another_routers_model_and_name_only_reports_follow_it() {
+    on_each_backend(|backend, keel| async move {
+        let options = RouterOptions {
+            staleness: Duration::from_secs(3600),
+            ..fast_breakers()
+        };
+        let a = ModelRouter::open(&keel, options.clone()).await.unwrap();
+        let b = ModelRouter::open(&keel, options).await.unwrap();
+        let org = Uuid::new_v4();
+        a.set_model(ModelEntry {
+            scope: Scope::Org(org),
+            feature: Feature::Copilot,
+            tier: Tier::High,
+            provider: "openai".into(),
+            model_id: "gpt-test-1".into(),
+            role: Role::Primary,
+            context_window: 128_000,
+            max_tokens: 4096,
+            pricing: Pricing {
+                per_request: 1.0,
+                input_per_mtok: None,
+                output_per_mtok: None,
+            },
+        })
+        .await
+        .unwrap();
+        assert!(a.knows("openai", "gpt-test-1"), "{backend:?}");
+        assert!(!b.knows("openai", "gpt-test-1"), "{backend:?}");
+        assert_eq!(b.provider_of("gpt-test-1"), None);
+        assert_eq!(
+            b.record_model_failure("gpt-test-1", None, FailureKind::ServerError)
+                .await,
+            Transition::Unchanged,
+            "{backend:?}: not in B's matrix yet"
+        );
+
+        b.reload().await.unwrap();
+        assert!(b.knows("openai", "gpt-test-1"), "{backend:?}");
+        assert!(!b.knows("anthropic", "gpt-test-1"), "{backend:?}");
+        assert_eq!(b.provider_of("gpt-test-1").as_deref(), Some("openai"));
+        let threshold = BreakerConfig::default().failure_threshold;
+        for i in 1..threshold {
+            assert_eq!(
+                b.record_model_failure("gpt-test-1", None, FailureKind::ServerError)
+                    .await,
+                Transition::Counted,
+                "{backend:?}: failure {i}"
+            );
+        }
+        assert_eq!(
+            b.record_model_failure("gpt-test-1", None, FailureKind::ServerError)
+                .await,
+            Transition::Opened
+        );
+        assert_eq!(
+            b.record_model_success("gpt-test-1", None).await,
+            Transition::Unchanged,
+            "{backend:?}: a success while open is no probe"
+        );
+        // After the cooldown, resolving claims the probe; its success closes the circuit.
+        let req = request(Feature::Copilot, Some(Tier::High), Some(org));
+        let probed = eventually(Duration::from_secs(5), || async {
+            b.resolve(&req)
+                .await
+                .is_ok_and(|pick| &*pick.model_id == "gpt-test-1")
+        });
+        assert!(probed.await, "{backend:?}: the probe was served");
+        assert_eq!(
+            b.record_model_success("nonexistent-model", None).await,
+            Transition::Unchanged
+        );
+        assert_eq!(
+            b.record_model_success("gpt-test-1", None).await,
+            Transition::Closed,
+            "{backend:?}"
+        );
+    })
+    .await;
+}

@@ -10,7 +10,8 @@ use std::time::Duration;
 use common::on_each_backend;
 use keel::Keel;
 use keel::skills::{
-    Channel, Namespace, RegistryOptions, ShadowReason, SkillRegistry, SyncAction, SyncOptions,
+    Channel, Namespace, OverrideChange, RegistryOptions, ShadowReason, SkillRegistry, SyncAction,
+    SyncOptions,
 };
 use uuid::Uuid;
 
@@ -945,4 +946,59 @@ async fn the_org_rows_record_what_was_served_last() {
     assert_eq!((sixth.1, &sixth.2), (fifth.1, &fifth.2));
     std::fs::remove_dir_all(&root).ok();
     keel.close().await;
+}
+
+/// `invalidate_org` drops one org's cached view and nothing else; `invalidate` also drops the
+/// cached platform versions. Between them, a registry whose staleness bound is an hour serves
+/// what it cached, which proves the cache was in the way.
+#[tokio::test]
+async fn invalidation_drops_exactly_what_it_names() {
+    on_each_backend(|backend, keel| async move {
+        let slow = RegistryOptions {
+            staleness: Duration::from_secs(3600),
+            ..RegistryOptions::default()
+        };
+        let writer = SkillRegistry::open(&keel, slow.clone()).await.unwrap();
+        let reader = SkillRegistry::open(&keel, slow).await.unwrap();
+        let root = std::env::temp_dir().join(format!("keel_invalidate_{}", Uuid::new_v4()));
+        write_skill(&root, "shared", "first", "One.");
+        sync(&writer, &root).await;
+        let (org, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let view = |org| {
+            let reader = reader.clone();
+            async move {
+                let v = reader.resolve_skills(org, Channel::Web).await.unwrap();
+                keys(&v).iter().map(|k| k.to_string()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(view(org).await, ["first"]);
+        assert_eq!(view(other).await, ["first"]);
+
+        // set_override is what set_enabled, pin, move_to and replace call.
+        writer
+            .set_override(org, "first", OverrideChange::Enabled(false))
+            .await
+            .unwrap();
+        write_skill(&root, "shared", "second", "Two.");
+        sync(&writer, &root).await;
+        assert_eq!(view(org).await, ["first"], "{backend:?}: cached");
+
+        reader.invalidate_org(other);
+        assert_eq!(
+            view(org).await,
+            ["first"],
+            "{backend:?}: another org's view"
+        );
+        // The other org's view is rebuilt from the cached platform versions: no "second" yet.
+        assert_eq!(view(other).await, ["first"], "{backend:?}");
+
+        reader.invalidate_org(org);
+        assert_eq!(view(org).await, Vec::<String>::new(), "{backend:?}");
+
+        reader.invalidate();
+        assert_eq!(view(org).await, ["second"], "{backend:?}");
+        assert_eq!(view(other).await, ["first", "second"], "{backend:?}");
+        std::fs::remove_dir_all(&root).ok();
+    })
+    .await;
 }

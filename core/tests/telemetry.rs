@@ -547,3 +547,54 @@ async fn an_outage_past_give_up_drops_and_counts_what_it_held() {
     keel.close().await;
     drop(pg);
 }
+
+/// `flush_all` (what the bindings call at interpreter exit) writes what every live sink holds:
+/// with a one-hour flush interval and a batch bigger than the events, nothing else would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_all_writes_what_every_live_sink_holds() {
+    on_each_backend(|backend, keel| async move {
+        let options = SinkOptions {
+            batch_size: 10_000,
+            flush_interval: Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let pool = keel.pool().unwrap().clone();
+        let sinks = [
+            Sink::start(Destination::Database(pool.clone()), options.clone()),
+            Sink::start(Destination::Database(pool), options),
+        ];
+        for (n, sink) in sinks.iter().enumerate() {
+            let log = Logger::new(
+                sink.clone(),
+                &format!("exiting-{n}"),
+                LoggerOptions::default(),
+                LogFilter::default(),
+            );
+            for i in 0..50 {
+                log.info("exit.event", meta(json!({"i": i})));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            count(&keel, "action = 'exit.event'").await,
+            0,
+            "{backend:?}: held"
+        );
+        let finished = keel::telemetry::flush_all(Duration::from_secs(10)).await;
+        assert!(finished >= 2, "{backend:?}: {finished}");
+        assert_eq!(
+            count(&keel, "action = 'exit.event'").await,
+            100,
+            "{backend:?}"
+        );
+        for (n, sink) in sinks.iter().enumerate() {
+            let stats = sink.flush().await;
+            assert_eq!(
+                (stats.written, stats.dropped),
+                (50, 0),
+                "{backend:?}: sink {n}"
+            );
+        }
+    })
+    .await;
+}

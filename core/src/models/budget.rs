@@ -57,7 +57,20 @@ pub fn check_agent_budget(agent: &str, used: f64) -> AgentBudget {
 
 #[cfg(test)]
 mod tests {
-    use super::check_agent_budget;
+    use super::*;
+
+    #[test]
+    fn listed_agents_have_their_budget_and_the_rest_the_default() {
+        assert_eq!(agent_budget_limit("morning-briefing"), 8.0);
+        assert_eq!(agent_budget_limit("meeting-prep"), 5.0);
+        assert_eq!(agent_budget_limit("someone-new"), DEFAULT_AGENT_BUDGET);
+        assert_eq!(agent_budget_limit("default"), DEFAULT_AGENT_BUDGET);
+        let table = fleet_agent_budgets();
+        assert_eq!(table.len(), FLEET_AGENT_BUDGETS.len() + 1);
+        assert_eq!(table.last(), Some(&("default", DEFAULT_AGENT_BUDGET)));
+        assert!(check_agent_budget("someone-new", 10.0).exceeded);
+        assert!(!check_agent_budget("someone-new", 9.5).exceeded);
+    }
 
     #[test]
     fn an_unknown_spend_never_passes() {

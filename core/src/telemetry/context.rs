@@ -93,3 +93,41 @@ fn w3c_span_bits(span_id: Uuid) -> u64 {
         (_, low) => low,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_trace_and_span_round_trip_through_traceparent() {
+        for sampled in [true, false] {
+            let (trace, span) = (new_trace_id(), new_span_id());
+            assert_eq!(span.as_u64_pair().0, 0, "span ids are 64-bit");
+            assert_ne!(span.as_u64_pair().1, 0);
+            let header = format_traceparent(trace, span, sampled);
+            assert_eq!(header.len(), 55, "{header}");
+            let parsed = TraceParent::parse(&header).unwrap();
+            assert_eq!(
+                (parsed.trace_id, parsed.parent_span_id, parsed.sampled),
+                (trace, span, sampled)
+            );
+        }
+        assert_ne!(new_trace_id(), new_trace_id());
+        assert_ne!(new_span_id(), new_span_id());
+    }
+
+    #[test]
+    fn a_full_uuid_span_id_carries_its_low_bits_and_never_zero() {
+        let trace = Uuid::from_u128(1);
+        let full = Uuid::from_u64_pair(0xaaaa, 0xbbbb);
+        assert_eq!(
+            format_traceparent(trace, full, true),
+            "00-00000000000000000000000000000001-000000000000bbbb-01"
+        );
+        let high_only = Uuid::from_u64_pair(0xcccc, 0);
+        assert!(format_traceparent(trace, high_only, false).ends_with("-000000000000cccc-00"));
+        let nil = format_traceparent(trace, Uuid::nil(), false);
+        assert!(nil.ends_with("-0000000000000001-00"), "{nil}");
+        assert!(TraceParent::parse(&nil).is_some());
+    }
+}

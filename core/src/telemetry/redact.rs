@@ -120,8 +120,9 @@ fn secret_at(bytes: &[u8], i: usize) -> Option<usize> {
     None
 }
 
-/// Removes NUL bytes (PostgreSQL text and jsonb reject them) and cuts `text` to at most
-/// `max_bytes` on a character boundary.
+/// Replaces NUL bytes (PostgreSQL text and jsonb reject them) with U+FFFD and cuts text longer
+/// than `max_bytes` at the last character boundary within it, marked `…[N bytes]` with N the
+/// length before the cut.
 pub fn clean_text(text: &str, max_bytes: usize) -> String {
     clean_owned(text.to_owned(), max_bytes)
 }
@@ -233,8 +234,8 @@ impl Default for MetadataLimits {
     }
 }
 
-/// Makes caller metadata safe to store: scrubs strings, applies limits. Returns the metadata and
-/// whether anything was changed.
+/// Makes caller metadata safe to store: scrubs secrets and NUL bytes, cuts long strings and deep
+/// nesting, and replaces metadata over `limits.max_bytes` with a `_truncated` marker.
 pub fn sanitize_metadata(
     metadata: Map<String, Value>,
     limits: &MetadataLimits,
@@ -263,7 +264,39 @@ pub fn sanitize_metadata(
 
 #[cfg(test)]
 mod tests {
-    use super::is_secret_key;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn clean_text_drops_nul_and_cuts_on_a_character_boundary() {
+        assert_eq!(clean_text("plain", 16), "plain");
+        assert_eq!(clean_text("a\0b", 16), "a\u{FFFD}b");
+        // "é" is two bytes: a cut at 2 bytes keeps "a" and never half of the "é".
+        assert_eq!(clean_text("aéz", 2), "a…[4 bytes]");
+        assert_eq!(clean_text("abcdef", 3), "abc…[6 bytes]");
+    }
+
+    #[test]
+    fn sanitize_metadata_redacts_secrets_and_marks_oversized_metadata() {
+        let limits = MetadataLimits::default();
+        let Value::Object(input) = json!({"api_key": "sk-123", "user": "ana"}) else {
+            unreachable!()
+        };
+        let out = sanitize_metadata(input, &limits);
+        assert_eq!(out["user"], "ana");
+        assert_ne!(out["api_key"], "sk-123");
+        let small = MetadataLimits {
+            max_bytes: 64,
+            ..MetadataLimits::default()
+        };
+        let Value::Object(big) = json!({"text": "x".repeat(500)}) else {
+            unreachable!()
+        };
+        let marked = sanitize_metadata(big, &small);
+        assert_eq!(marked["_truncated"], true);
+        assert_eq!(marked["_keys"], json!(["text"]));
+        assert!(marked["_approx_bytes"].as_u64().unwrap() > 64);
+    }
 
     #[test]
     fn secret_keys() {

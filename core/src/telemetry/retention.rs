@@ -189,6 +189,13 @@ mod policy_tests {
     use super::*;
 
     #[test]
+    fn the_pg_cron_line_schedules_the_cleanup_function_nightly() {
+        let line = pg_cron_schedule();
+        assert!(line.starts_with("SELECT cron.schedule('keel-logs-cleanup', '17 3 * * *'"));
+        assert!(line.contains("keel.cleanup_system_logs()"));
+    }
+
+    #[test]
     fn retention_days_are_bounded_before_any_date_arithmetic() {
         assert!(RetentionPolicy::default().validate().is_ok());
         let huge = RetentionPolicy {

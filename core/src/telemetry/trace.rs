@@ -127,3 +127,45 @@ pub fn render_tree(events: &[TraceEvent]) -> String {
     walk(&all, None, 0, &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: &str, span: Option<&str>, parent: Option<&str>) -> TraceEvent {
+        TraceEvent {
+            action: action.into(),
+            level: "info".into(),
+            service: "test".into(),
+            span_id: span.map(Into::into),
+            parent_span_id: parent.map(Into::into),
+            duration_ms: span.map(|_| 7),
+            status: span.map(|_| "ok".into()),
+            error_message: None,
+        }
+    }
+
+    #[test]
+    fn events_nest_under_their_spans_and_a_remote_parent_is_a_root() {
+        let events = [
+            event("request", Some("s1"), Some("remote")),
+            event("db.query", Some("s2"), Some("s1")),
+            event("cache.miss", None, Some("s2")),
+            TraceEvent {
+                error_message: Some("boom".into()),
+                level: "error".into(),
+                ..event("request.failed", None, Some("s1"))
+            },
+            event("orphan", None, None),
+        ];
+        assert_eq!(
+            render_tree(&events),
+            "▸ request (info)  [ok, 7 ms]\n\
+             \x20 ▸ db.query (info)  [ok, 7 ms]\n\
+             \x20   · cache.miss (info)\n\
+             \x20 · request.failed (error)  error: boom\n\
+             · orphan (info)\n"
+        );
+        assert_eq!(render_tree(&[]), "");
+    }
+}
