@@ -533,8 +533,8 @@ export declare class ResolvedSkills {
   get(key: string): ResolvedSkill | null
   /**
    * The content of `key` with its request-time expressions (`${deal.name}`, …) filled from
-   * `request`; throws `code: "invalid_input"` (field `template`) for a missing value, or
-   * (field `key`) when the channel does not see `key`.
+   * `request`; throws `code: "invalid_skill"` (a `template_value` finding) for a missing
+   * value, or `code: "invalid_input"` (field `key`) when the channel does not see `key`.
    */
   render(key: string, request: Record<string, any>): string
   /** Every skill the channel sees. */

@@ -71,7 +71,10 @@ for (const backend of BACKENDS) {
     const deal = { name: 'Renewal', stage: 'Proposal', amount: 120000, close_date: '2026-12-15' }
     const rendered = slack.render('slack-deal-query', { deal, user_name: 'sam' })
     assert.ok(rendered.includes('Renewal') && rendered.includes('unassigned') && !rendered.includes('${'), rendered)
-    assert.throws(() => slack.render('slack-deal-query', {}), { code: 'invalid_input', field: 'template' })
+    assert.throws(
+      () => slack.render('slack-deal-query', {}),
+      (err) => err.code === 'invalid_skill' && err.field === 'body' && err.diagnostics[0].code === 'template_value',
+    )
     assert.throws(() => slack.render('deal-status', {}), { code: 'invalid_input', field: 'key' })
 
     await skills.setEnabled(orgId, 'slack-general-query', false)

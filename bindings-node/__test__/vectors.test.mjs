@@ -115,7 +115,13 @@ for (const c of loadVectors('skill_compile.json')) {
   test(`skill_compile: ${c.name}`, () => {
     const run = () => keel.compileSkill(c.input.text, c.input.context, c.input.documents)
     if (c.expected_error_code) {
-      assert.throws(run, (err) => err.code === c.expected_error_code && (err.field ?? null) === c.expected_error_field)
+      assert.throws(
+        run,
+        (err) =>
+          err.code === c.expected_error_code &&
+          (err.field ?? null) === c.expected_error_field &&
+          (c.expected_diagnostic_code === undefined || err.diagnostics[0].code === c.expected_diagnostic_code),
+      )
     } else {
       const compiled = run()
       assert.deepEqual({ content: compiled.content, context_hash: compiled.contextHash }, c.expected)

@@ -1,5 +1,6 @@
 //! `Keel.skillRegistry`, `SkillRegistry`, `ResolvedSkills`, and the module functions
-//! `parseSkill`, `validateSkills`, `compileSkill`, `channelNamespaces` (core: `keel::skills`).
+//! `parseSkill`, `validateSkills`, `importSkills`, `exportSkills`, `compileSkill`,
+//! `channelNamespaces` (core: `keel::skills`).
 //! Structured results are plain objects with camelCase keys; their types are in `types.d.ts`.
 
 use std::path::PathBuf;
@@ -21,39 +22,79 @@ use crate::models::org;
 use crate::options::{options, record};
 
 /// Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error).
+/// `{ portable: true }` adds what the Agent Skills reference validator rejects.
 #[napi(
-    ts_args_type = "text: string, folder?: string | null, file?: string | null",
+    ts_args_type = "text: string, folder?: string | null, file?: string | null, options?: SkillCheckOptions | null",
     ts_return_type = "ParsedSkill"
 )]
 pub fn parse_skill(
     Arg(text): Arg<String>,
     folder: Option<Arg<String>>,
     file: Option<Arg<String>>,
+    options: Option<Json>,
 ) -> Outcome<Value> {
     let folder = folder.map(|v| v.0);
     let file = file.map(|v| v.0);
     guard(|| {
+        let options = self::options(options, "options")?;
         let file = file.as_deref().unwrap_or("SKILL.md");
-        Ok(record(&skills::parse(
+        Ok(record(&skills::parse_with(
             file,
             folder.as_deref(),
             text.as_bytes(),
+            options,
         )))
     })
 }
 
-/// Reads and validates a library folder: `{ skills, diagnostics }`.
-#[napi(
-    ts_args_type = "path: string, call?: CallOptions",
-    ts_return_type = "Promise<ValidatedLibrary>"
-)]
-pub async fn validate_skills(Arg(path): Arg<String>) -> napi::Result<Outcome<Value>> {
-    run!(PathBuf::from(path), |path| {
-        let library = tokio::task::spawn_blocking(move || skills::load_library(&path))
+/// Runs `work` on a blocking thread and returns its record (file-system work off the loop).
+async fn blocking<T: serde::Serialize + Send + 'static>(
+    work: impl FnOnce() -> keel::Result<T> + Send + 'static,
+) -> napi::Result<Outcome<Value>> {
+    run!((), |_unit| {
+        let value = tokio::task::spawn_blocking(work)
             .await
             .map_err(|e| keel::Error::Internal(e.to_string()))??;
-        Ok(record(&library))
+        Ok(record(&value))
     })
+}
+
+/// Reads and validates a library folder in either layout: `{ skills, diagnostics }`.
+/// `{ portable: true }` adds what the Agent Skills reference validator rejects.
+#[napi(
+    ts_args_type = "path: string, options?: (SkillCheckOptions & CallOptions) | null",
+    ts_return_type = "Promise<ValidatedLibrary>"
+)]
+pub async fn validate_skills(
+    Arg(path): Arg<String>,
+    options: Option<Json>,
+) -> napi::Result<Outcome<Value>> {
+    let options = self::options::<skills::ParseOptions>(options, "options");
+    blocking(move || skills::load_library_with(&PathBuf::from(path), options?, |_, _| {})).await
+}
+
+/// What a corpus in either layout gives Keel, file by file: `{ files, loads, warned, refused,
+/// codes }`. Writes nothing.
+#[napi(
+    ts_args_type = "path: string, call?: CallOptions",
+    ts_return_type = "Promise<ImportReport>"
+)]
+pub async fn import_skills(Arg(path): Arg<String>) -> napi::Result<Outcome<Value>> {
+    blocking(move || skills::import_report(&PathBuf::from(path), |_, _| {})).await
+}
+
+/// Writes a portable copy of a library into `out`: `{ skills, files, changes, skipped,
+/// diagnostics }`.
+#[napi(
+    ts_args_type = "path: string, out: string, call?: CallOptions",
+    ts_return_type = "Promise<ExportReport>"
+)]
+pub async fn export_skills(
+    Arg(path): Arg<String>,
+    Arg(out): Arg<String>,
+) -> napi::Result<Outcome<Value>> {
+    blocking(move || skills::export_portable(&PathBuf::from(path), &PathBuf::from(out), |_, _| {}))
+        .await
 }
 
 /// Compiles a SKILL.md with an org context: `{ content, contextHash }`.
@@ -169,8 +210,8 @@ impl ResolvedSkills {
     }
 
     /// The content of `key` with its request-time expressions (`${deal.name}`, …) filled from
-    /// `request`; throws `code: "invalid_input"` (field `template`) for a missing value, or
-    /// (field `key`) when the channel does not see `key`.
+    /// `request`; throws `code: "invalid_skill"` (a `template_value` finding) for a missing
+    /// value, or `code: "invalid_input"` (field `key`) when the channel does not see `key`.
     #[napi(
         ts_args_type = "key: string, request: Record<string, any>",
         ts_return_type = "string"

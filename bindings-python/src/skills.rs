@@ -1,6 +1,6 @@
 //! `Keel.skill_registry`, `SkillRegistry`, `ResolvedSkills`, `ResolvedSkill`, and the module
-//! functions `parse_skill`, `validate_skills`, `compile_skill`, `channel_namespaces` (core:
-//! `keel::skills`).
+//! functions `parse_skill`, `validate_skills`, `import_skills`, `export_skills`,
+//! `compile_skill`, `channel_namespaces` (core: `keel::skills`).
 
 #[cfg(unix)]
 use std::os::unix::ffi::OsStringExt;
@@ -45,23 +45,69 @@ fn fs_path(path: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     }
 }
 
-/// Parses one SKILL.md: `{"skill": {...} | None, "diagnostics": [...]}`.
+/// Parses one SKILL.md: `{"skill": {...} | None, "diagnostics": [...]}`. `portable=True` adds
+/// what the Agent Skills reference validator rejects.
 #[pyfunction]
-#[pyo3(signature = (text, folder = None, file = Arg("SKILL.md")), text_signature = "(text, folder=None, file='SKILL.md')")]
+#[pyo3(signature = (text, folder = None, file = Arg("SKILL.md"), portable = Arg(false)), text_signature = "(text, folder=None, file='SKILL.md', portable=False)")]
 pub fn parse_skill(
     py: Python<'_>,
     text: Arg<&str>,
     folder: Option<Arg<&str>>,
     file: Arg<&str>,
+    portable: Arg<bool>,
 ) -> Json {
-    py.detach(|| Json::of(&skills::parse(file.0, Arg::opt(folder), text.0.as_bytes())))
+    let options = skills::ParseOptions {
+        portable: portable.0,
+    };
+    py.detach(|| {
+        Json::of(&skills::parse_with(
+            file.0,
+            Arg::opt(folder),
+            text.0.as_bytes(),
+            options,
+        ))
+    })
 }
 
-/// Reads and validates a library folder: `{"skills": [...], "diagnostics": [...]}`.
+/// Reads and validates a library folder in either layout: `{"skills": [...], "diagnostics":
+/// [...]}`. `portable=True` adds what the Agent Skills reference validator rejects.
 #[pyfunction]
-pub fn validate_skills(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Json> {
+#[pyo3(signature = (path, portable = Arg(false)))]
+pub fn validate_skills(
+    py: Python<'_>,
+    path: &Bound<'_, PyAny>,
+    portable: Arg<bool>,
+) -> PyResult<Json> {
     let path = fs_path(path)?;
-    py.detach(|| guard(|| Ok(Json::of(&skills::load_library(&path)?))))
+    let options = skills::ParseOptions {
+        portable: portable.0,
+    };
+    py.detach(|| {
+        guard(|| {
+            let library = skills::load_library_with(&path, options, |_, _| {})?;
+            Ok(Json::of(&library))
+        })
+    })
+}
+
+/// What a corpus in either layout gives Keel, file by file: `{"files": [...], "loads",
+/// "warned", "refused", "codes"}`. Writes nothing.
+#[pyfunction]
+pub fn import_skills(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Json> {
+    let path = fs_path(path)?;
+    py.detach(|| guard(|| Ok(Json::of(&skills::import_report(&path, |_, _| {})?))))
+}
+
+/// Writes a portable copy of a library into `out`: `{"skills", "files", "changes",
+/// "skipped", "diagnostics"}`.
+#[pyfunction]
+pub fn export_skills(
+    py: Python<'_>,
+    path: &Bound<'_, PyAny>,
+    out: &Bound<'_, PyAny>,
+) -> PyResult<Json> {
+    let (path, out) = (fs_path(path)?, fs_path(out)?);
+    py.detach(|| guard(|| Ok(Json::of(&skills::export_portable(&path, &out, |_, _| {})?))))
 }
 
 /// Compiles a SKILL.md with a context: `{"content": ..., "context_hash": ...}`.
@@ -199,8 +245,8 @@ impl PyResolvedSkills {
     }
 
     /// The content of `key` with its request-time expressions filled from `request`, as Node's
-    /// `view.render(key, request)`. Raises `InvalidInputError` (field `template`) for a missing
-    /// value, or (field `key`) when the channel does not see `key`.
+    /// `view.render(key, request)`. Raises `InvalidSkillError` (a `template_value` finding) for a
+    /// missing value, or `InvalidInputError` (field `key`) when the channel does not see `key`.
     #[pyo3(signature = (key, request = None))]
     fn render(&self, key: Arg<&str>, request: Option<&Bound<'_, PyAny>>) -> PyResult<String> {
         let request = request.map_or(serde_json::Value::Null, |r| to_json(r, 0));
@@ -458,6 +504,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyResolvedSkill>()?;
     m.add_function(wrap_pyfunction!(parse_skill, m)?)?;
     m.add_function(wrap_pyfunction!(validate_skills, m)?)?;
+    m.add_function(wrap_pyfunction!(import_skills, m)?)?;
+    m.add_function(wrap_pyfunction!(export_skills, m)?)?;
     m.add_function(wrap_pyfunction!(compile_skill, m)?)?;
     m.add_function(wrap_pyfunction!(channel_namespaces, m)?)
 }

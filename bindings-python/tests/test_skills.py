@@ -66,9 +66,10 @@ async def test_sync_versions_overrides_and_views(db: keel.Keel, tmp_path: pathli
     deal = {"name": "Renewal", "stage": "Proposal", "amount": 120000, "close_date": "2026-12-15"}
     rendered = deal_query.render({"deal": deal, "user_name": "sam"})
     assert "Renewal" in rendered and "unassigned" in rendered and "${" not in rendered
-    with pytest.raises(keel.InvalidInputError) as missing:
+    with pytest.raises(keel.InvalidSkillError) as missing:
         deal_query.render({})
-    assert missing.value.field == "template"
+    assert missing.value.field == "body"
+    assert missing.value.diagnostics[0]["code"] == "template_value"
     # The same through the view, as Node's view.render(key, request).
     assert slack.render("slack-deal-query", {"deal": deal, "user_name": "sam"}) == rendered
     with pytest.raises(keel.InvalidInputError) as unseen:

@@ -119,6 +119,8 @@ def test_skill_compile(case: dict[str, Any]) -> None:
         with pytest.raises(keel.KeelError) as info:
             keel.compile_skill(inp["text"], inp["context"], inp["documents"])
         assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        if "expected_diagnostic_code" in case:
+            assert info.value.diagnostics[0]["code"] == case["expected_diagnostic_code"]
     else:
         assert keel.compile_skill(inp["text"], inp["context"], inp["documents"]) == case["expected"]
 

@@ -5,6 +5,7 @@ mod logs;
 mod models;
 mod output;
 mod skills;
+mod skills_corpus;
 
 use std::process::ExitCode;
 

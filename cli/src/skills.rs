@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use keel::skills::{Channel, RegistryOptions, Severity, SkillRegistry, SyncAction, SyncOptions};
+use keel::skills::{
+    Channel, Diagnostic, ParseOptions, RegistryOptions, Severity, SkillRegistry, SyncAction,
+    SyncOptions,
+};
 
 use crate::models::org;
 use crate::output::{Create, Ctx, DEFAULT_URL, Done, Failure, print_json};
@@ -15,9 +18,31 @@ use crate::output::{Create, Ctx, DEFAULT_URL, Done, Failure, print_json};
 pub enum SkillsCommand {
     /// Check every SKILL.md under a folder; exits non-zero when any has an error.
     Validate {
-        /// The library: `<path>/<namespace>/<name>/SKILL.md`.
+        /// The library: `<path>/<namespace>/<key>/SKILL.md`, or the platform corpus's
+        /// `<path>/atomic/<key>/` and `<path>/sequences/<key>/`.
         #[arg(default_value = "skills")]
         path: PathBuf,
+        /// Also report what the Agent Skills reference validator rejects (flow-style YAML,
+        /// non-spec top-level keys, a `name` that is not the folder).
+        #[arg(long)]
+        portable: bool,
+    },
+    /// Report, file by file, what a corpus in either layout gives Keel: loads, warned (and
+    /// why) or refused. Writes nothing.
+    Import {
+        /// The corpus folder.
+        path: PathBuf,
+    },
+    /// Write a portable copy of a library (either layout) in Keel's layout, listing every
+    /// change; the copy passes `validate --portable`.
+    Export {
+        /// The library folder.
+        path: PathBuf,
+        /// Where to write the copy.
+        out: PathBuf,
+        /// Required: the only export there is writes portable files.
+        #[arg(long, required = true)]
+        portable: bool,
     },
     /// Sync a folder into the database: new content becomes the next version. Idempotent.
     Sync {
@@ -71,8 +96,9 @@ async fn open(ctx: &Ctx) -> keel::Result<(keel::Keel, SkillRegistry)> {
 pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
     let json = ctx.json;
     match command {
-        SkillsCommand::Validate { path } => {
-            let library = SkillRegistry::validate(&path)?;
+        SkillsCommand::Validate { path, portable } => {
+            let library =
+                keel::skills::load_library_with(&path, ParseOptions { portable }, |_, _| {})?;
             if json {
                 print_json(&serde_json::json!({
                     "skills": library.skills.len(),
@@ -94,17 +120,10 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
                     library.diagnostics.len() - errors
                 );
             }
-            if library.has_errors() {
-                return Err(Failure::Reported(keel::Error::InvalidSkill {
-                    diagnostics: library
-                        .diagnostics
-                        .into_iter()
-                        .filter(|d| d.severity == Severity::Error)
-                        .collect(),
-                }));
-            }
-            Ok(())
+            refuse_errors(library.diagnostics)
         }
+        SkillsCommand::Import { path } => crate::skills_corpus::import(ctx, &path),
+        SkillsCommand::Export { path, out, .. } => crate::skills_corpus::export(ctx, &path, &out),
         SkillsCommand::Sync {
             path,
             dry_run,
@@ -112,15 +131,7 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
             force,
         } => {
             let (keel, skills) = open(ctx).await?;
-            // A bar on a terminal; nothing extra in cron logs or with --json.
-            let bar = (!json && std::io::stderr().is_terminal()).then(|| {
-                let bar = ProgressBar::new(0);
-                bar.set_style(
-                    ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
-                        .expect("static template"),
-                );
-                bar
-            });
+            let bar = progress_bar(json);
             let report = skills
                 .sync(
                     &path,
@@ -293,4 +304,29 @@ pub async fn run(ctx: &Ctx, command: SkillsCommand) -> Done {
             Ok(())
         }
     }
+}
+
+/// A bar on a terminal; nothing extra in cron logs or with `--json`.
+pub fn progress_bar(json: bool) -> Option<ProgressBar> {
+    (!json && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("static template"),
+        );
+        bar
+    })
+}
+
+/// Fails (already reported) with the error findings among `diagnostics`, if any.
+pub fn refuse_errors(diagnostics: Vec<Diagnostic>) -> Done {
+    let errors: Vec<Diagnostic> = diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::Reported(keel::Error::InvalidSkill {
+        diagnostics: errors,
+    }))
 }

@@ -1002,3 +1002,29 @@ async fn invalidation_drops_exactly_what_it_names() {
     })
     .await;
 }
+
+/// The platform-shaped corpus (`testdata/skill-corpus/`, both layouts' original half) syncs on
+/// both backends and each channel serves what the shared vector says.
+#[tokio::test]
+async fn the_platform_corpus_syncs_and_resolves_on_both_backends() {
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    let cases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(testdata.join("skill_corpus.json")).unwrap())
+            .unwrap();
+    let case = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "views_per_channel")
+        .unwrap()
+        .clone();
+    let root = testdata.join(case["input"]["root"].as_str().unwrap());
+    on_each_backend(|backend, keel| {
+        let (root, expected) = (root.clone(), case["expected"].clone());
+        async move {
+            let got = common::corpus_views(&keel, &root).await;
+            assert_eq!(got, expected, "{backend:?}");
+        }
+    })
+    .await;
+}

@@ -10,7 +10,8 @@ metadata:
   priority: high
   category: sales-ai
   triggers:
-    - phrase: deal status
+    - pattern: deal status
+      intent: deal_status
       confidence: 0.85
       examples:
         - where are we with the Acme deal?
@@ -46,7 +47,8 @@ fn a_valid_skill_parses_with_every_field() {
     assert_eq!(skill.priority, Priority::High);
     assert_eq!(skill.category.as_deref(), Some("sales-ai"));
     assert_eq!(skill.triggers.len(), 1);
-    assert_eq!(skill.triggers[0].phrase, "deal status");
+    assert_eq!(skill.triggers[0].pattern, "deal status");
+    assert_eq!(skill.triggers[0].intent.as_deref(), Some("deal_status"));
     assert_eq!(skill.triggers[0].confidence, 0.85);
     assert_eq!(skill.triggers[0].examples.len(), 2);
     assert_eq!(skill.keywords, ["deal", "status", "blocker"]);
@@ -81,10 +83,10 @@ body
         .iter()
         .map(|d| (d.code, d.line, d.severity))
         .collect();
+    // `Deal--Status` is not a key, so it is a display name (the folder is the key).
     let expected = [
         ("unknown_key", 4, Severity::Warning),
-        ("invalid_name", 2, Severity::Error),
-        ("name_mismatch", 2, Severity::Error),
+        ("deprecated_key", 9, Severity::Warning),
         ("description_too_long", 3, Severity::Error),
         ("unknown_key", 13, Severity::Warning),
         ("invalid_value", 6, Severity::Error),
@@ -103,6 +105,25 @@ body
         Some("metadata.triggers[0].confidence")
     );
     assert_eq!(confidence.column, 19);
+
+    // What the Agent Skills reference validator would also reject.
+    let options = keel::skills::ParseOptions { portable: true };
+    let portable =
+        keel::skills::parse_with("SKILL.md", Some("deal-status"), text.as_bytes(), options);
+    let extra: Vec<_> = portable
+        .diagnostics
+        .iter()
+        .filter(|d| !parsed.diagnostics.contains(d))
+        .map(|d| (d.code, d.line, d.column, d.severity))
+        .collect();
+    assert_eq!(
+        extra,
+        [
+            ("flow_style", 11, 17, Severity::Error),
+            ("unknown_key", 4, 1, Severity::Error),
+            ("name_mismatch", 2, 7, Severity::Error),
+        ]
+    );
 }
 
 #[test]
@@ -347,23 +368,38 @@ fn compile_substitutes_with_modifiers_and_defaults() {
 #[test]
 fn compile_errors_name_the_path_and_position() {
     let context = serde_json::json!({"deal": {"name": "x"}});
-    for (body, needle) in [
+    let docs = |skill: &str, doc: &str| -> Option<String> {
+        (skill, doc)
+            .eq(&("playbook", "deep.md"))
+            .then(|| "x\n ${nope}".into())
+    };
+    for (body, (code, file, line, column)) in [
         (
             "line one\n  see ${deal.owner}\n",
-            "2:7: `deal.owner` is not in the org's context",
+            ("template_value", "t", 2, 7),
         ),
         (
             "read @playbook/intro.md first",
-            "`@playbook/intro.md` names no document",
+            ("template_document", "t", 1, 6),
+        ),
+        // A fault inside an included document is placed in that document.
+        (
+            "@playbook/deep.md",
+            ("template_value", "playbook/deep.md", 2, 2),
         ),
     ] {
-        let err = keel::skills::compile(&skill_with_body(body), &context, &no_docs).unwrap_err();
+        let err = keel::skills::compile(&skill_with_body(body), &context, &docs).unwrap_err();
         assert_eq!(
             (err.code(), err.field()),
-            ("invalid_input", Some("template")),
+            ("invalid_skill", Some("body")),
             "{body}"
         );
-        assert!(err.to_string().contains(needle), "{body}: {err}");
+        let fault = &err.diagnostics()[0];
+        assert_eq!(
+            (fault.code, fault.file.as_str(), fault.line, fault.column),
+            (code, file, line, column),
+            "{body}: {err}"
+        );
     }
 }
 
@@ -432,11 +468,10 @@ fn compile_inlines_documents_and_stops_cycles() {
     );
     let err = keel::skills::compile(&skill_with_body("@loop/a.md"), &context, &docs).unwrap_err();
     assert_eq!(
-        (err.code(), err.field()),
-        ("invalid_input", Some("template")),
+        (err.code(), err.diagnostics()[0].code),
+        ("invalid_skill", "template_cycle"),
         "{err}"
     );
-    assert!(err.to_string().contains("includes itself"), "{err}");
 }
 
 #[test]
@@ -506,7 +541,10 @@ fn request_values_wait_for_the_request_and_org_values_stay_text() {
         &serde_json::json!({}),
     )
     .unwrap_err();
-    assert_eq!(err.field(), Some("template"));
+    assert_eq!(
+        (err.code(), err.diagnostics()[0].code),
+        ("invalid_skill", "template_value")
+    );
     // A request root the org context does have is filled at compile time.
     let full = keel::skills::compile(
         &skill,

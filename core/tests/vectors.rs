@@ -1,6 +1,8 @@
 //! Runs the shared vectors in `testdata/` against the Rust API. The pytest and node:test
 //! suites run the same files, so the three languages cannot drift.
 
+mod common;
+
 use serde_json::{Value, json};
 
 /// Every `testdata/*.json` file, found by listing the folder: each must have a runner here and
@@ -46,6 +48,7 @@ async fn every_file_in_testdata_runs() {
             "redact_secrets.json" => redact_secrets_vectors(&cases),
             "skill_channels.json" => skill_channel_vectors(&cases),
             "skill_compile.json" => skill_compile_vectors(&cases),
+            "skill_corpus.json" => skill_corpus_vectors(&cases).await,
             "skill_parse.json" => skill_parse_vectors(&cases),
             "traceparent.json" => traceparent_vectors(&cases),
             other => panic!("testdata/{other} has no runner in core/tests/vectors.rs"),
@@ -229,6 +232,10 @@ fn skill_compile_vectors(cases: &[Value]) {
         if let (Err(err), Some(field)) = (&outcome, case.get("expected_error_field")) {
             assert_eq!(err.field(), field.as_str(), "vector {}", case["name"]);
         }
+        if let (Err(err), Some(code)) = (&outcome, case.get("expected_diagnostic_code")) {
+            let first = err.diagnostics().first().map(|d| d.code);
+            assert_eq!(first, code.as_str(), "vector {}", case["name"]);
+        }
         check(case, outcome);
     }
 }
@@ -396,4 +403,66 @@ fn fleet_budget_table_has_a_default() {
             .iter()
             .any(|(name, limit)| *name == "morning-briefing" && *limit == 8.0)
     );
+}
+
+/// The platform-shaped corpus in `testdata/skill-corpus/`: what imports, what each loaded
+/// skill carries, what a portable check finds, and what each channel serves once synced.
+async fn skill_corpus_vectors(cases: &[Value]) {
+    let testdata = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata");
+    for case in cases {
+        let root = testdata.join(case["input"]["root"].as_str().unwrap());
+        let got = match case["name"].as_str().unwrap() {
+            "import_report" => {
+                let report = keel::skills::import_report(&root, |_, _| {}).unwrap();
+                let files: Vec<Value> = report
+                    .files
+                    .iter()
+                    .map(|f| {
+                        let rel = std::path::Path::new(&f.file).strip_prefix(&root).unwrap();
+                        json!([rel, f.status.as_str(), f.key, f.namespace, f.codes])
+                    })
+                    .collect();
+                json!({"loads": report.loads, "warned": report.warned,
+                       "refused": report.refused, "files": files})
+            }
+            "loaded_skills" => {
+                let library = keel::skills::load_library(&root).unwrap();
+                json!(library.skills.iter().map(|s| {
+                    let (d, m) = (&s.doc, &s.doc.meta);
+                    let triggers: Vec<Value> = d.triggers.iter()
+                        .map(|t| json!([t.pattern, t.intent, t.confidence, t.examples.len()])).collect();
+                    let inputs: Vec<Value> = m.inputs.iter().map(|p| json!([p.name, p.kind, p.required])).collect();
+                    json!({"key": d.name, "namespace": s.namespace.as_str(), "display_name": d.display_name,
+                           "skill_type": m.skill_type, "is_active": m.is_active, "priority": d.priority.as_str(),
+                           "sequence": d.sequence, "triggers": triggers, "inputs": inputs,
+                           "required_context": d.required_context, "agent_affinity": m.agent_affinity,
+                           "timeout_ms": m.timeout_ms, "deprecated_by": m.deprecated_by,
+                           "command_centre": m.command_centre.as_ref().map(|c| c.label.clone())})
+                }).collect::<Vec<_>>())
+            }
+            "portable_findings" => {
+                let options = keel::skills::ParseOptions { portable: true };
+                let library = keel::skills::load_library_with(&root, options, |_, _| {}).unwrap();
+                let mut codes = std::collections::BTreeMap::<&str, usize>::new();
+                for d in library
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == keel::skills::Severity::Error)
+                {
+                    *codes.entry(d.code).or_default() += 1;
+                }
+                json!(codes)
+            }
+            "views_per_channel" => {
+                let keel = keel::Keel::connect("sqlite::memory:").await.unwrap();
+                common::corpus_views(&keel, &root).await
+            }
+            other => panic!("skill_corpus.json: no runner for case {other}"),
+        };
+        assert_eq!(
+            &got, &case["expected"],
+            "vector {}: got {got}",
+            case["name"]
+        );
+    }
 }

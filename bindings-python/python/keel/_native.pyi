@@ -11,7 +11,9 @@ from keel.types import (
     Backend,
     Channel,
     CompiledSkill,
+    ExportReport,
     FailureKind,
+    ImportReport,
     Level,
     Namespace,
     ParsedSkill,
@@ -72,6 +74,8 @@ __all__ = [
     "compile_skill",
     "parse_skill",
     "validate_skills",
+    "import_skills",
+    "export_skills",
 ]
 
 @final
@@ -344,8 +348,12 @@ class ModelRouter:
 def check_agent_budget(agent_name: str, used: float) -> AgentBudget: ...
 def drain_tasks(timeout: float = 2.0) -> bool: ...
 
-def parse_skill(text: str, folder: str | None = None, file: str = "SKILL.md") -> ParsedSkill: ...
-def validate_skills(path: str | os.PathLike[str]) -> ValidatedLibrary: ...
+def parse_skill(
+    text: str, folder: str | None = None, file: str = "SKILL.md", portable: bool = False
+) -> ParsedSkill: ...
+def validate_skills(path: str | os.PathLike[str], portable: bool = False) -> ValidatedLibrary: ...
+def import_skills(path: str | os.PathLike[str]) -> ImportReport: ...
+def export_skills(path: str | os.PathLike[str], out: str | os.PathLike[str]) -> ExportReport: ...
 def compile_skill(
     text: str, context: dict[str, Any], documents: dict[str, dict[str, str]] | None = None
 ) -> CompiledSkill: ...

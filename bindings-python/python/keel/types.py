@@ -7,7 +7,7 @@ the CLI prints with ``--json`` and, in camelCase, the objects Node returns).
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 __all__ = [
     "Backend",
@@ -23,6 +23,9 @@ __all__ = [
     "FailureKind",
     "Diagnostic",
     "Trigger",
+    "Port",
+    "CommandCentre",
+    "SkillMeta",
     "SkillDoc",
     "ParsedSkill",
     "LibrarySkill",
@@ -33,6 +36,10 @@ __all__ = [
     "SkillSummary",
     "VersionInfo",
     "Shadowed",
+    "ImportFile",
+    "ImportReport",
+    "ExportChange",
+    "ExportReport",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -50,6 +57,7 @@ ShadowReason = Literal[
     "pinned_by_org",
     "moved_by_org",
     "deprecated",
+    "inactive",
     "compile_failed",
     "replacement_failed",
 ]
@@ -73,17 +81,60 @@ class Diagnostic(TypedDict):
 
 
 class Trigger(TypedDict):
-    """A trigger phrase of a skill."""
+    """A routing trigger of a skill: the platform corpus's ``{pattern, intent, confidence, examples}``."""
 
-    phrase: str
-    examples: list[str]
+    pattern: str
+    intent: str | None
     confidence: float
+    examples: list[str]
+
+
+class Port(TypedDict):
+    """An input or output of a skill; ``extra`` holds the mapping's other keys (``enum``, …)."""
+
+    name: str
+    type: str | None
+    required: bool
+    description: str | None
+    extra: NotRequired[dict[str, Any]]
+
+
+class CommandCentre(TypedDict):
+    """A skill's command-centre entry."""
+
+    enabled: bool
+    label: str | None
+    description: str | None
+    icon: str | None
+
+
+class SkillMeta(TypedDict):
+    """The platform corpus's fields beyond routing (see ``skills/README.md``)."""
+
+    skill_type: Literal["atomic", "sequence"]
+    is_active: bool
+    version: str | None
+    author: str | None
+    agent_affinity: list[str]
+    context_profile: str | None
+    requires_capabilities: list[str]
+    optional_context: list[str]
+    inputs: list[Port]
+    linked_skills: list[str]
+    workflow: list[dict[str, Any]]
+    execution_mode: str | None
+    timeout_ms: int | None
+    tags: list[str]
+    command_centre: CommandCentre | None
+    deprecated_by: str | None
+    deprecation_reason: str | None
 
 
 class SkillDoc(TypedDict):
     """A SKILL.md's fields."""
 
     name: str
+    display_name: str | None
     description: str
     namespace: Namespace | None
     source: str
@@ -92,8 +143,9 @@ class SkillDoc(TypedDict):
     triggers: list[Trigger]
     keywords: list[str]
     required_context: list[str]
-    outputs: list[str]
+    outputs: list[Port]
     sequence: list[str]
+    meta: SkillMeta
     body: str
 
 
@@ -177,3 +229,42 @@ class Shadowed(TypedDict):
     version: int | None
     reason: ShadowReason
     detail: str
+
+
+class ImportFile(TypedDict):
+    """One file of ``import_skills``: loads, warned or refused, and why."""
+
+    file: str
+    key: str | None
+    namespace: Namespace | None
+    status: Literal["loads", "warned", "refused"]
+    codes: dict[str, int]
+    diagnostics: list[Diagnostic]
+
+
+class ImportReport(TypedDict):
+    """``import_skills``'s result."""
+
+    files: list[ImportFile]
+    loads: int
+    warned: int
+    refused: int
+    codes: dict[str, int]
+
+
+class ExportChange(TypedDict):
+    """One change ``export_skills`` made to a file."""
+
+    file: str
+    code: str
+    message: str
+
+
+class ExportReport(TypedDict):
+    """``export_skills``'s result."""
+
+    skills: int
+    files: int
+    changes: list[ExportChange]
+    skipped: list[Diagnostic]
+    diagnostics: list[Diagnostic]

@@ -15,6 +15,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::format::{SkillDoc, reference_at};
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::error::{Error, Result};
 
 /// Deepest chain of `@skill/doc` inclusions.
@@ -94,9 +95,13 @@ pub fn context_hash(context: &Value) -> String {
 /// place; [`render_request`] fills it per request. Any other missing path is an error.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] with field `template` and a message naming the line and column: a
-/// missing path without a default, an unknown modifier, an unterminated `${`, a missing
-/// document, or an inclusion cycle.
+/// [`Error::InvalidSkill`] with one finding (field `body`; the file is the skill's name, or
+/// `skill/doc` for a fault inside an included document; line and column count from the start
+/// of that body or document; and a stable code): `template_value` for a missing path without a default, `template_document`
+/// for a missing document, `template_cycle` for an inclusion cycle, `template_depth` past
+/// [`MAX_INCLUDE_DEPTH`], and `template_unclosed`, `template_path` or `template_modifier` for
+/// the faults [`crate::skills::parse`] also reports. [`Error::InvalidInput`] with field
+/// `template` past [`MAX_COMPILED_BYTES`] or [`MAX_EXPANSIONS`].
 pub fn compile(
     skill: &SkillDoc,
     context: &Value,
@@ -131,7 +136,8 @@ pub fn compile(
 /// contain `${` stay text.
 ///
 /// # Errors
-/// [`Error::InvalidInput`] with field `template` for a missing path without a default.
+/// [`Error::InvalidSkill`] with a `template_value` finding (file `request`) for a missing path
+/// without a default; [`Error::InvalidInput`] with field `template` past a limit.
 pub fn render_request(
     content: &str,
     deferred: &[std::ops::Range<usize>],
@@ -146,8 +152,8 @@ pub fn render_request(
             .get(span.start + 2..span.end.saturating_sub(1))
             .ok_or_else(|| Error::Internal("a deferred span is out of range".into()))?;
         push(&mut out, &content[rest..span.start])?;
-        let value =
-            expression(expr, request).map_err(|m| template_error(content, span.start, m))?;
+        let value = expression(expr, request)
+            .map_err(|f| template_error("request", content, span.start, f))?;
         push(&mut out, &value)?;
         rest = span.end;
     }
@@ -223,11 +229,36 @@ fn org_block(context: &Value) -> String {
     format!("<org-context>\n{}\n</org-context>\n\n", lines.join("\n"))
 }
 
-fn template_error(text: &str, at: usize, message: impl std::fmt::Display) -> Error {
+/// A template fault found while compiling or rendering: an [`Error::InvalidSkill`] with one
+/// finding at `at` in `text` (`file` names the skill or `skill/doc` the text came from).
+fn template_error(file: &str, text: &str, at: usize, (code, message): Fault) -> Error {
     let before = &text[..at];
     let line = before.matches('\n').count() + 1;
     let column = at - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    Error::invalid_input("template", format!("{line}:{column}: {message}"))
+    Error::InvalidSkill {
+        diagnostics: vec![Diagnostic {
+            code,
+            severity: Severity::Error,
+            file: file.to_owned(),
+            line,
+            column,
+            field: Some("body".into()),
+            message,
+        }],
+    }
+}
+
+/// The file a fault is in: the skill or `skill/doc` whose text is being rendered.
+fn file(chain: &[String]) -> &str {
+    chain.last().map_or("", String::as_str)
+}
+
+/// A template fault's stable code and what is wrong.
+type Fault = (&'static str, String);
+
+/// A modifier fault (`template_modifier`).
+fn modifier_fault(message: String) -> Fault {
+    ("template_modifier", message)
 }
 
 fn render(
@@ -243,18 +274,21 @@ fn render(
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
-            let end = find_close(text, i + 2)
-                .ok_or_else(|| template_error(text, i, "`${` is not closed"))?;
+            let end = find_close(text, i + 2).ok_or_else(|| {
+                let fault = ("template_unclosed", "`${` is not closed".to_owned());
+                template_error(file(chain), text, i, fault)
+            })?;
             push(out, &text[rest..i])?;
             expand(expansions)?;
             let expr = &text[i + 2..end];
             if waits_for_request(expr, pass) {
-                check_modifiers(expr).map_err(|m| template_error(text, i, m))?;
+                check_modifiers(expr)
+                    .map_err(|m| template_error(file(chain), text, i, modifier_fault(m)))?;
                 deferred.push(out.len()..out.len() + end + 1 - i);
                 push(out, &text[i..=end])?;
             } else {
-                let value =
-                    expression(expr, pass.context).map_err(|m| template_error(text, i, m))?;
+                let value = expression(expr, pass.context)
+                    .map_err(|f| template_error(file(chain), text, i, f))?;
                 push(out, &value)?;
             }
             i = end + 1;
@@ -375,24 +409,30 @@ fn include(
 ) -> Result<()> {
     let key = format!("{skill}/{doc}");
     if chain.contains(&key) {
+        let message = format!("`@{key}` includes itself ({} → {key})", chain.join(" → "));
         return Err(template_error(
+            file(chain),
             text,
             at,
-            format!("`@{key}` includes itself ({} → {key})", chain.join(" → ")),
+            ("template_cycle", message),
         ));
     }
     if chain.len() > MAX_INCLUDE_DEPTH {
+        let message = format!("inclusions nest deeper than {MAX_INCLUDE_DEPTH}");
         return Err(template_error(
+            file(chain),
             text,
             at,
-            format!("inclusions nest deeper than {MAX_INCLUDE_DEPTH}"),
+            ("template_depth", message),
         ));
     }
     let Some(body) = document(skill, doc) else {
+        let message = format!("`@{key}` names no document");
         return Err(template_error(
+            file(chain),
             text,
             at,
-            format!("`@{key}` names no document"),
+            ("template_document", message),
         ));
     };
     chain.push(key);
@@ -402,18 +442,21 @@ fn include(
 }
 
 /// Evaluates `path|modifier|…`.
-fn expression(expr: &str, context: &Value) -> std::result::Result<String, String> {
+fn expression(expr: &str, context: &Value) -> std::result::Result<String, Fault> {
     let mut parts = split_pipes(expr).into_iter();
     let path = parts.next().unwrap_or_default().trim();
     if path.is_empty() {
-        return Err("an expression needs a path".into());
+        return Err(("template_path", "an expression needs a path".into()));
     }
     let mut value = lookup(context, path).filter(|v| !v.is_null()).cloned();
     let mut missing = value.is_none();
     for modifier in parts {
         let modifier = modifier.trim();
         let (name, arg) = match modifier.split_once(':') {
-            Some((name, arg)) => (name.trim(), Some(unquote(arg.trim())?)),
+            Some((name, arg)) => (
+                name.trim(),
+                Some(unquote(arg.trim()).map_err(modifier_fault)?),
+            ),
             None => (modifier, None),
         };
         if name == "default" {
@@ -426,16 +469,18 @@ fn expression(expr: &str, context: &Value) -> std::result::Result<String, String
         let Some(current) = value.take() else {
             // The path is missing; only a later default can help.
             if !KNOWN.contains(&name) {
-                return Err(format!("`{name}` is not a modifier ({})", KNOWN.join(", ")));
+                let message = format!("`{name}` is not a modifier ({})", KNOWN.join(", "));
+                return Err(modifier_fault(message));
             }
             continue;
         };
-        value = Some(apply(name, arg.as_deref(), current)?);
+        value = Some(apply(name, arg.as_deref(), current).map_err(modifier_fault)?);
     }
     match value {
         Some(v) if !missing => Ok(display(&v)),
-        _ => Err(format!(
-            "`{path}` is not in the org's context (add `|default:\"…\"`)"
+        _ => Err((
+            "template_value",
+            format!("`{path}` is not in the org's context (add `|default:\"…\"`)"),
         )),
     }
 }

@@ -71,7 +71,8 @@ impl Report<'_> {
     }
 }
 
-const SPEC_KEYS: &[&str] = &[
+/// The Agent Skills spec's top-level keys.
+pub(super) const SPEC_KEYS: &[&str] = &[
     "name",
     "description",
     "license",
@@ -79,7 +80,12 @@ const SPEC_KEYS: &[&str] = &[
     "allowed-tools",
     "metadata",
 ];
-const KEEL_KEYS: &[&str] = &[
+
+/// Keys the original corpus reads at the top level (its parser did); no warning there.
+const TOP_LEVEL_KEYS: &[&str] = &["namespace", "source"];
+
+/// Every field Keel reads from `metadata` (or, misplaced, from the top level).
+pub(super) const KEEL_KEYS: &[&str] = &[
     "namespace",
     "source",
     "category",
@@ -91,32 +97,91 @@ const KEEL_KEYS: &[&str] = &[
     "sequence",
     "version",
     "author",
+    "skill_type",
+    "is_active",
+    "agent_affinity",
+    "context_profile",
+    "requires_capabilities",
+    "inputs",
+    "linked_skills",
+    "workflow",
+    "execution_mode",
+    "timeout_ms",
+    "tags",
+    "command_centre",
+    "deprecated_by",
+    "deprecation_reason",
+    "optional_context",
+    "requires_context",
+    "display_name",
 ];
+
+/// How strict a parse is; deserializes from the bindings' options object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ParseOptions {
+    /// Require what the Agent Skills reference validator requires: only the spec's top-level
+    /// keys, `name` equal to the folder, no flow-style (`[…]`, `{…}`) YAML.
+    pub portable: bool,
+}
+
+/// Where Keel's fields are looked up: `metadata` first, then the top level.
+pub(super) struct Keys<'a> {
+    pub(super) metadata: &'a MarkedMappingNode,
+    pub(super) top: &'a MarkedMappingNode,
+}
+
+impl<'a> Keys<'a> {
+    /// The node of `key` and its field path as the file spells it.
+    pub(super) fn get(&self, key: &str) -> Option<(&'a Node, String)> {
+        if let Some(node) = self.metadata.get_node(key) {
+            return Some((node, format!("metadata.{key}")));
+        }
+        self.top.get_node(key).map(|node| (node, key.to_owned()))
+    }
+}
 
 pub(super) fn fields(
     report: &mut Report<'_>,
     folder: Option<&str>,
     map: &MarkedMappingNode,
     body: &str,
+    options: ParseOptions,
 ) -> Option<SkillDoc> {
-    for (key, _) in map.iter() {
-        if !SPEC_KEYS.contains(&key.as_str()) {
-            let at = report.at_scalar(key);
+    for (key_node, _) in map.iter() {
+        let key = key_node.as_str();
+        if SPEC_KEYS.contains(&key) {
+            continue;
+        }
+        let at = report.at_scalar(key_node);
+        if options.portable {
+            report.error(
+                "unknown_key",
+                at,
+                Some(key),
+                format!("`{key}` is not an Agent Skills key; move it under `metadata`"),
+            );
+        } else if !KEEL_KEYS.contains(&key) {
             report.warning(
                 "unknown_key",
                 at,
-                Some(key.as_str()),
-                format!(
-                    "`{}` is not an Agent Skills key; Keel's fields go under `metadata`",
-                    key.as_str()
-                ),
+                Some(key),
+                format!("`{key}` is not an Agent Skills key; Keel's fields go under `metadata`"),
+            );
+        } else if !TOP_LEVEL_KEYS.contains(&key) {
+            report.warning(
+                "misplaced_key",
+                at,
+                Some(key),
+                format!("`{key}` is read here, but belongs under `metadata`"),
             );
         }
     }
     let name = required_text(report, map, "name");
-    if let Some((name, at)) = &name {
-        check_name(report, name, *at, folder);
-    }
+    let display_name = match &name {
+        Some((name, at)) => check_name(report, name, *at, folder, options),
+        None => None,
+    };
     let description = required_text(report, map, "description");
     if let Some((text, at)) = &description {
         if text.chars().count() > MAX_DESCRIPTION {
@@ -174,39 +239,57 @@ pub(super) fn fields(
             );
         }
     }
+    let keys = Keys { metadata, top: map };
     let namespace = choice(
         report,
-        metadata,
+        &keys,
         "namespace",
         Namespace::parse,
         Namespace::allowed(),
     );
-    let source = choice(report, metadata, "source", Source::parse, Source::allowed())
+    let source = choice(report, &keys, "source", Source::parse, Source::allowed())
         .unwrap_or(Source::Platform);
     let priority = choice(
         report,
-        metadata,
+        &keys,
         "priority",
         Priority::parse,
         Priority::allowed(),
     )
     .unwrap_or(Priority::Medium);
-    let category = optional_text(report, metadata, "category");
-    let triggers = triggers(report, metadata);
-    let keywords = text_list(report, metadata, "metadata", "keywords");
-    let required_context = text_list(report, metadata, "metadata", "required_context");
-    let outputs = text_list(report, metadata, "metadata", "outputs");
-    let sequence = text_list(report, metadata, "metadata", "sequence");
-    if body.trim().is_empty() {
+    let category = optional_text(report, &keys, "category");
+    let triggers = triggers(report, &keys);
+    let keywords = text_list(report, &keys, "keywords");
+    let mut required_context = text_list(report, &keys, "required_context");
+    if let Some((node, field)) = keys.get("requires_context") {
+        let at = report.at(node);
         report.warning(
-            "empty_body",
-            (report.line_offset + 1, 1),
-            None,
-            "the skill has no instructions after the frontmatter",
+            "misspelled_key",
+            at,
+            Some(&field),
+            "did you mean `required_context`? Keel reads these values as `required_context`",
         );
+        for root in text_list(report, &keys, "requires_context") {
+            if !required_context.contains(&root) {
+                required_context.push(root);
+            }
+        }
     }
+    let outputs = super::meta::ports(report, &keys, "outputs");
+    let meta = super::meta::read(report, &keys);
+    let mut sequence = text_list(report, &keys, "sequence");
+    if sequence.is_empty() {
+        sequence = super::meta::workflow_skills(&meta.workflow);
+    }
+    check_body(report, body);
+    // With a display name, the key is the folder.
+    let key = match (&display_name, folder) {
+        (Some(_), Some(folder)) => folder.to_owned(),
+        _ => name?.0,
+    };
     Some(SkillDoc {
-        name: name?.0,
+        name: key,
+        display_name,
         description: description?.0,
         namespace,
         source,
@@ -217,43 +300,115 @@ pub(super) fn fields(
         required_context,
         outputs,
         sequence,
+        meta,
         body: body.to_owned(),
     })
 }
 
-fn check_name(report: &mut Report<'_>, name: &str, at: (usize, usize), folder: Option<&str>) {
-    let valid_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if name.is_empty()
-        || name.len() > MAX_NAME
-        || !valid_chars
-        || name.starts_with('-')
-        || name.ends_with('-')
-        || name.contains("--")
-    {
-        report.error(
-            "invalid_name",
-            at,
-            Some("name"),
-            format!("`{name}`: 1–{MAX_NAME} lowercase letters, digits and single hyphens, not at either end"),
-        );
-    } else if name.contains("anthropic") || name.contains("claude") {
-        report.error(
-            "invalid_name",
-            at,
-            Some("name"),
-            format!("`{name}` contains a reserved word (anthropic, claude)"),
+/// The original's body budget: 5,000 tokens estimated as whitespace words × 1.3.
+pub const BODY_TOKEN_BUDGET: usize = 5_000;
+
+/// The original's token estimate of a body: ⌈words × 1.3⌉.
+pub fn estimate_tokens(body: &str) -> usize {
+    (body.split_whitespace().count() * 13).div_ceil(10)
+}
+
+fn check_body(report: &mut Report<'_>, body: &str) {
+    if body.trim().is_empty() {
+        report.warning(
+            "empty_body",
+            (report.line_offset + 1, 1),
+            None,
+            "the skill has no instructions after the frontmatter",
         );
     }
-    if let Some(folder) = folder
-        && folder != name
-    {
+    let tokens = estimate_tokens(body);
+    if tokens > BODY_TOKEN_BUDGET {
+        report.warning(
+            "body_over_budget",
+            (report.line_offset + 1, 1),
+            Some("body"),
+            format!("about {tokens} tokens (words × 1.3); the budget is {BODY_TOKEN_BUDGET}"),
+        );
+    }
+}
+
+/// True for a skill key: lowercase letters, digits and single inner hyphens, at most
+/// [`MAX_NAME`] bytes; a leading `_` marks a reference-only skill (`_platform-references`).
+pub fn is_key(key: &str) -> bool {
+    let slug = key.strip_prefix('_').unwrap_or(key);
+    !slug.is_empty()
+        && key.len() <= MAX_NAME
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--")
+}
+
+/// Checks `name` against the folder; returns it as a display name when it is one.
+fn check_name(
+    report: &mut Report<'_>,
+    name: &str,
+    at: (usize, usize),
+    folder: Option<&str>,
+    options: ParseOptions,
+) -> Option<String> {
+    let reserved = name.contains("anthropic") || name.contains("claude");
+    match folder {
+        // A display name: the folder is the key. A portable file needs the key here.
+        Some(folder) if name != folder && !is_key(name) => {
+            if options.portable {
+                report.error(
+                    "name_mismatch",
+                    at,
+                    Some("name"),
+                    format!("`{name}` must be the folder name `{folder}` (a display name goes in `metadata.display_name`)"),
+                );
+            }
+            check_key(report, folder, at, "folder");
+            Some(name.to_owned())
+        }
+        Some(folder) if name != folder => {
+            report.error(
+                "name_mismatch",
+                at,
+                Some("name"),
+                format!("`{name}` must equal its folder name `{folder}`"),
+            );
+            None
+        }
+        _ => {
+            check_key(report, name, at, "name");
+            if reserved {
+                report.error(
+                    "invalid_name",
+                    at,
+                    Some("name"),
+                    format!("`{name}` contains a reserved word (anthropic, claude)"),
+                );
+            }
+            if options.portable && name.starts_with('_') {
+                report.error(
+                    "invalid_name",
+                    at,
+                    Some("name"),
+                    format!("`{name}`: a portable name starts with a letter or digit"),
+                );
+            }
+            None
+        }
+    }
+}
+
+fn check_key(report: &mut Report<'_>, key: &str, at: (usize, usize), what: &str) {
+    if !is_key(key) {
         report.error(
-            "name_mismatch",
+            "invalid_name",
             at,
             Some("name"),
-            format!("`{name}` must equal its folder name `{folder}`"),
+            format!("{what} `{key}`: 1–{MAX_NAME} lowercase letters, digits and single hyphens, not at either end"),
         );
     }
 }
@@ -289,30 +444,36 @@ fn required_text(
     }
 }
 
-fn optional_text(report: &mut Report<'_>, map: &MarkedMappingNode, key: &str) -> Option<String> {
-    match map.get_node(key)? {
+fn optional_text(report: &mut Report<'_>, keys: &Keys<'_>, key: &str) -> Option<String> {
+    let (node, field) = keys.get(key)?;
+    text_at(report, node, &field)
+}
+
+/// A scalar as text (numbers and booleans as written), or a `wrong_type` error.
+pub(super) fn text_at(report: &mut Report<'_>, node: &Node, field: &str) -> Option<String> {
+    match node {
         Node::Scalar(s) => Some(s.as_str().to_owned()),
         node => {
             let at = report.at(node);
             report.error(
                 "wrong_type",
                 at,
-                Some(&format!("metadata.{key}")),
-                format!("`metadata.{key}` must be text"),
+                Some(field),
+                format!("`{field}` must be text"),
             );
             None
         }
     }
 }
 
-fn choice<T>(
+pub(super) fn choice<T>(
     report: &mut Report<'_>,
-    map: &MarkedMappingNode,
+    keys: &Keys<'_>,
     key: &str,
     parse: fn(&str) -> Option<T>,
     allowed: &str,
 ) -> Option<T> {
-    let node = map.get_node(key)?;
+    let (node, field) = keys.get(key)?;
     let value = node.as_scalar().and_then(|s| parse(s.as_str()));
     if value.is_none() {
         let at = report.at(node);
@@ -320,29 +481,28 @@ fn choice<T>(
         report.error(
             "invalid_value",
             at,
-            Some(&format!("metadata.{key}")),
+            Some(&field),
             format!("`{shown}` is not one of {allowed}"),
         );
     }
     value
 }
 
-fn text_list(
-    report: &mut Report<'_>,
-    map: &MarkedMappingNode,
-    parent: &str,
-    key: &str,
-) -> Vec<String> {
-    let Some(node) = map.get_node(key) else {
-        return Vec::new();
-    };
-    let field = format!("{parent}.{key}");
+pub(super) fn text_list(report: &mut Report<'_>, keys: &Keys<'_>, key: &str) -> Vec<String> {
+    match keys.get(key) {
+        Some((node, field)) => text_list_at(report, node, &field),
+        None => Vec::new(),
+    }
+}
+
+/// A list of non-empty text at `node`, or `wrong_type` errors naming `field`.
+pub(super) fn text_list_at(report: &mut Report<'_>, node: &Node, field: &str) -> Vec<String> {
     let Some(items) = node.as_sequence() else {
         let at = report.at(node);
         report.error(
             "wrong_type",
             at,
-            Some(&field),
+            Some(field),
             format!("`{field}` must be a list of text"),
         );
         return Vec::new();
@@ -365,8 +525,8 @@ fn text_list(
     out
 }
 
-fn triggers(report: &mut Report<'_>, metadata: &MarkedMappingNode) -> Vec<Trigger> {
-    let Some(node) = metadata.get_node("triggers") else {
+fn triggers(report: &mut Report<'_>, keys: &Keys<'_>) -> Vec<Trigger> {
+    let Some((node, parent)) = keys.get("triggers") else {
         return Vec::new();
     };
     let Some(items) = node.as_sequence() else {
@@ -374,48 +534,61 @@ fn triggers(report: &mut Report<'_>, metadata: &MarkedMappingNode) -> Vec<Trigge
         report.error(
             "wrong_type",
             at,
-            Some("metadata.triggers"),
-            "`metadata.triggers` must be a list",
+            Some(&parent),
+            format!("`{parent}` must be a list"),
         );
         return Vec::new();
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let field = format!("metadata.triggers[{i}]");
+        let field = format!("{parent}[{i}]");
         let Some(map) = item.as_mapping() else {
             let at = report.at(item);
             report.error(
                 "wrong_type",
                 at,
                 Some(&field),
-                "a trigger is a mapping with `phrase`, `examples` and `confidence`",
+                "a trigger is a mapping with `pattern`, `intent`, `confidence` and `examples`",
             );
             continue;
         };
         for (key, _) in map.iter() {
-            if !["phrase", "examples", "confidence"].contains(&key.as_str()) {
-                let at = report.at_scalar(key);
-                report.warning(
+            let at = report.at_scalar(key);
+            match key.as_str() {
+                "pattern" | "intent" | "examples" | "confidence" => {}
+                "phrase" => report.warning(
+                    "deprecated_key",
+                    at,
+                    Some(&format!("{field}.phrase")),
+                    "`phrase` is read as `pattern`; rename it (`keel skills export` does)",
+                ),
+                other => report.warning(
                     "unknown_key",
                     at,
-                    Some(&format!("{field}.{}", key.as_str())),
-                    format!("`{}` is not a trigger field", key.as_str()),
-                );
+                    Some(&format!("{field}.{other}")),
+                    format!("`{other}` is not a trigger field"),
+                ),
             }
         }
-        let phrase = match map.get_scalar("phrase") {
+        let pattern = match map
+            .get_scalar("pattern")
+            .or_else(|| map.get_scalar("phrase"))
+        {
             Some(s) if !s.as_str().trim().is_empty() => s.as_str().to_owned(),
             _ => {
                 let at = report.at(item);
                 report.error(
                     "missing_field",
                     at,
-                    Some(&format!("{field}.phrase")),
-                    "a trigger needs a `phrase`",
+                    Some(&format!("{field}.pattern")),
+                    "a trigger needs a `pattern`",
                 );
                 continue;
             }
         };
+        let intent = map
+            .get_node("intent")
+            .and_then(|node| text_at(report, node, &format!("{field}.intent")));
         let confidence = match map.get_node("confidence") {
             None => 0.7,
             Some(node) => match node.as_scalar().and_then(|s| s.as_f64()) {
@@ -432,11 +605,15 @@ fn triggers(report: &mut Report<'_>, metadata: &MarkedMappingNode) -> Vec<Trigge
                 }
             },
         };
-        let examples = text_list(report, map, &field, "examples");
+        let examples = match map.get_node("examples") {
+            Some(node) => text_list_at(report, node, &format!("{field}.examples")),
+            None => Vec::new(),
+        };
         out.push(Trigger {
-            phrase,
-            examples,
+            pattern,
+            intent,
             confidence,
+            examples,
         });
     }
     out

@@ -1,20 +1,16 @@
 //! The SKILL.md format: YAML frontmatter between `---` lines, then a markdown body.
 //!
-//! Files stay valid Agent Skills on disk: the top level holds only the spec's keys (`name`,
-//! `description`, `license`, `compatibility`, `allowed-tools`, `metadata`), so a skill uploads
-//! to any spec-following host unchanged. Keel's own fields live under `metadata`, where the
-//! original corpus kept them (`metadata.triggers`, `metadata.keywords`, …):
+//! Keel reads the platform's corpus as it is written. The skill's key is its folder; `name` is
+//! the key or, when it is not a slug ("AI Ark Reverse Lookup"), a display name. Keel's fields
+//! live under `metadata`, where the corpus keeps them; the few the corpus puts at the top level
+//! (`namespace`, `source`, and now and then `triggers`, `inputs`, …) are read there too, with a
+//! `misplaced_key` warning for all but `namespace` and `source`. Every field is listed, typed,
+//! in `skills/README.md`; [`SkillDoc`] and [`SkillMeta`] carry them to resolved views.
 //!
-//! | key | meaning |
-//! |---|---|
-//! | `metadata.namespace` | `copilot`, `slack`, `fleet` or `shared` (default) |
-//! | `metadata.source` | `platform` (default), `org` or `user` |
-//! | `metadata.category` | free text |
-//! | `metadata.priority` | `low`, `medium` (default), `high` or `critical` |
-//! | `metadata.triggers` | list of `{phrase, examples: [..], confidence: 0..1}` |
-//! | `metadata.keywords`, `metadata.required_context`, `metadata.outputs` | lists of strings |
-//! | `metadata.sequence` | the skills this one runs, in order (a sequence skill) |
-//! | `metadata.version`, `metadata.author` | free text, for people |
+//! A portable file ([`ParseOptions::portable`], `keel skills validate --portable`) is one the
+//! Agent Skills reference validator accepts: only the spec's top-level keys, `name` equal to
+//! the folder, block-style YAML only. `keel skills export --portable` writes one from any file
+//! ([`super::export`]).
 //!
 //! Every problem in a file is reported in one pass, each as a [`Diagnostic`] with the line and
 //! column and a stable code. Unknown keys are warnings. Bounds hold before the YAML parser sees
@@ -25,6 +21,10 @@ use marked_yaml::{LoadError, LoaderOptions};
 use serde::Serialize;
 
 pub use crate::diagnostic::{Diagnostic, Severity};
+
+pub use super::meta::{CommandCentre, Port, SkillMeta};
+
+pub use super::fields::{BODY_TOKEN_BUDGET, ParseOptions, estimate_tokens, is_key};
 
 use super::fields::{Report, fields};
 
@@ -73,8 +73,10 @@ pub enum Priority {
     Medium,
     /// Before medium.
     High,
-    /// First.
+    /// Before high.
     Critical,
+    /// Platform skills that run before any other (one file of the corpus).
+    System,
 }
 
 macro_rules! names {
@@ -143,19 +145,37 @@ names!(
         Low = "low",
         Medium = "medium",
         High = "high",
-        Critical = "critical"
+        Critical = "critical",
+        System = "system"
     ]
 );
 
-/// A phrase that should route to a skill, with examples for evaluation.
+/// Whether a skill does one thing or runs others in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SkillType {
+    /// One task (the default).
+    #[default]
+    Atomic,
+    /// Runs other skills in order (`metadata.workflow` or `metadata.sequence`).
+    Sequence,
+}
+
+names!(SkillType, [Atomic = "atomic", Sequence = "sequence"]);
+
+/// A pattern that should route to a skill: the platform corpus's
+/// `{pattern, intent, confidence, examples}`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Trigger {
-    /// The phrase, e.g. `deal status`.
-    pub phrase: String,
+    /// The pattern, e.g. `deal status` or `what's happening with [deal]`. Keel's earlier
+    /// spelling `phrase` is read as this, with a `deprecated_key` warning.
+    pub pattern: String,
+    /// The label a match reports (free text in the corpus, e.g. `deal_query`).
+    pub intent: Option<String>,
+    /// How sure a match on the pattern is, 0.0 to 1.0 (default 0.7).
+    pub confidence: f64,
     /// Whole user messages that should route here.
     pub examples: Vec<String>,
-    /// How sure a match on the phrase is, 0.0 to 1.0 (default 0.7).
-    pub confidence: f64,
 }
 
 /// `@skill-name/doc` references in a body (documents of other skills to inline), as
@@ -197,6 +217,8 @@ pub(super) fn reference_at(body: &str, at: usize) -> Option<(&str, &str, usize)>
 pub struct SkillDoc {
     /// The skill's key: its folder name.
     pub name: String,
+    /// The file's `name` when it is a display name rather than the key ("Deal Rescue Plan").
+    pub display_name: Option<String>,
     /// What it does and when to use it.
     pub description: String,
     /// Where it is shown, when the file says (a library takes it from the folder otherwise).
@@ -214,9 +236,12 @@ pub struct SkillDoc {
     /// Context the skill needs (`${…}` roots it reads).
     pub required_context: Vec<String>,
     /// What it produces.
-    pub outputs: Vec<String>,
-    /// The skills it runs in order, for a sequence skill (empty otherwise).
+    pub outputs: Vec<Port>,
+    /// The skills it runs in order, for a sequence skill (empty otherwise): `metadata.sequence`,
+    /// or the `skill` of each `metadata.workflow` step.
     pub sequence: Vec<String>,
+    /// The platform corpus's other fields (skill type, activity, agents, inputs, workflow, …).
+    pub meta: SkillMeta,
     /// The markdown body (a template).
     pub body: String,
 }
@@ -226,6 +251,7 @@ impl SkillDoc {
     pub fn minimal(name: &str, description: &str, body: &str) -> Self {
         SkillDoc {
             name: name.to_owned(),
+            display_name: None,
             description: description.to_owned(),
             namespace: None,
             source: Source::Platform,
@@ -236,6 +262,7 @@ impl SkillDoc {
             required_context: Vec::new(),
             outputs: Vec::new(),
             sequence: Vec::new(),
+            meta: SkillMeta::default(),
             body: body.to_owned(),
         }
     }
@@ -275,12 +302,17 @@ fn position(text: &[u8], offset: usize) -> (usize, usize) {
 /// Parses one SKILL.md. `file` names it in diagnostics; `folder` is the name of the folder it is
 /// in, which `name` must equal.
 pub fn parse(file: &str, folder: Option<&str>, bytes: &[u8]) -> Parsed {
+    parse_with(file, folder, bytes, ParseOptions::default())
+}
+
+/// [`parse`] with options: `portable` adds the checks of the Agent Skills reference validator.
+pub fn parse_with(file: &str, folder: Option<&str>, bytes: &[u8], options: ParseOptions) -> Parsed {
     let mut report = Report {
         file,
         line_offset: 0,
         diagnostics: Vec::new(),
     };
-    let skill = parse_into(&mut report, folder, bytes);
+    let skill = parse_into(&mut report, folder, bytes, options);
     let diagnostics = report.diagnostics;
     let failed = diagnostics.iter().any(|d| d.severity == Severity::Error);
     Parsed {
@@ -289,7 +321,12 @@ pub fn parse(file: &str, folder: Option<&str>, bytes: &[u8]) -> Parsed {
     }
 }
 
-fn parse_into(report: &mut Report<'_>, folder: Option<&str>, bytes: &[u8]) -> Option<SkillDoc> {
+fn parse_into(
+    report: &mut Report<'_>,
+    folder: Option<&str>,
+    bytes: &[u8],
+    options: ParseOptions,
+) -> Option<SkillDoc> {
     if bytes.len() > MAX_FILE_BYTES {
         report.error(
             "file_too_large",
@@ -320,8 +357,8 @@ fn parse_into(report: &mut Report<'_>, folder: Option<&str>, bytes: &[u8]) -> Op
         return None;
     }
     report.line_offset = 1;
-    let options = LoaderOptions::default().error_on_duplicate_keys(true);
-    let root = match marked_yaml::parse_yaml_with_options(0, frontmatter, options) {
+    let loader = LoaderOptions::default().error_on_duplicate_keys(true);
+    let root = match marked_yaml::parse_yaml_with_options(0, frontmatter, loader) {
         Ok(root) => root,
         Err(err) => {
             yaml_error(report, &err);
@@ -329,7 +366,10 @@ fn parse_into(report: &mut Report<'_>, folder: Option<&str>, bytes: &[u8]) -> Op
         }
     };
     let map = root.as_mapping()?;
-    let doc = fields(report, folder, map, body)?;
+    if options.portable {
+        flow_style(report, frontmatter, &root);
+    }
+    let doc = fields(report, folder, map, body, options)?;
     // Template findings carry their place in the file: the body starts after the frontmatter.
     let body_start = text.len() - body.len();
     for (at, code, message) in super::compile::check_template(body) {
@@ -337,6 +377,18 @@ fn parse_into(report: &mut Report<'_>, folder: Option<&str>, bytes: &[u8]) -> Op
         report.error(code, (line, column), Some("body"), message);
     }
     Some(doc)
+}
+
+/// The frontmatter's YAML and the body of a SKILL.md's text, or `None` when it has no
+/// complete frontmatter.
+pub(super) fn frontmatter_and_body(text: &str) -> Option<(&str, &str)> {
+    let mut report = Report {
+        file: "",
+        line_offset: 0,
+        diagnostics: Vec::new(),
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    split_frontmatter(&mut report, text)
 }
 
 /// Splits `---\n<yaml>\n---\n<body>`; reports a missing or unterminated frontmatter.
@@ -390,6 +442,46 @@ fn flow_depth_over(yaml: &str, limit: usize) -> Option<(usize, usize)> {
         }
     }
     None
+}
+
+/// Reports every flow-style collection (`[a, b]`, `{k: v}`): the reference validator's YAML
+/// parser (strictyaml) refuses them.
+fn flow_style(report: &mut Report<'_>, yaml: &str, node: &marked_yaml::Node) {
+    use marked_yaml::Node;
+    let children: Vec<&Node> = match node {
+        Node::Scalar(_) => return,
+        Node::Sequence(items) => items.iter().collect(),
+        Node::Mapping(map) => map.values().collect(),
+    };
+    let start = node.span().start();
+    let opens = start
+        .and_then(|m| yaml.get(line_start(yaml, m.line())..))
+        .and_then(|line| {
+            line.chars()
+                .nth(start.map_or(0, |m| m.column()).saturating_sub(1))
+        });
+    if let (Some('[' | '{'), Some(m)) = (opens, start) {
+        report.error(
+            "flow_style",
+            (m.line() + report.line_offset, m.column()),
+            None,
+            "flow-style YAML (`[…]` or `{…}`) is not portable: write one item per line",
+        );
+        return;
+    }
+    for child in children {
+        flow_style(report, yaml, child);
+    }
+}
+
+/// The byte offset where 1-based `line` starts in `text`.
+fn line_start(text: &str, line: usize) -> usize {
+    if line <= 1 {
+        return 0;
+    }
+    text.match_indices('\n')
+        .nth(line - 2)
+        .map_or(text.len(), |(i, _)| i + 1)
 }
 
 fn yaml_error(report: &mut Report<'_>, err: &LoadError) {

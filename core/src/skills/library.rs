@@ -1,15 +1,22 @@
-//! A folder of skills validated as a whole: `<root>/<namespace>/<name>/SKILL.md`.
+//! A folder of skills validated as a whole, in either layout:
+//! - Keel's, `<root>/<namespace>/<key>/SKILL.md`: the folder decides the namespace (a
+//!   `namespace` in the file that disagrees is an error);
+//! - the platform corpus's, `<root>/atomic/<key>/SKILL.md` and `<root>/sequences/<key>/SKILL.md`:
+//!   the file's `namespace` (top level or `metadata`) decides, default `shared`, and a skill
+//!   under `sequences/` is a sequence.
 //!
-//! Beyond each file's own findings: the folder decides the namespace (a `metadata.namespace`
-//! that disagrees is an error), names are unique across the library, sequences and `@skill/…`
-//! references name skills that exist, and sequences do not run in a cycle.
+//! Beyond each file's own findings: keys are unique across the library, sequences and
+//! `@skill/…` references name skills that exist, and sequences do not run in a cycle;
+//! `linked_skills` and `deprecated_by` naming no skill of the library are warnings.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::format::{Diagnostic, Namespace, Severity, SkillDoc, parse, references};
+use super::format::{
+    Diagnostic, Namespace, ParseOptions, Severity, SkillDoc, SkillType, parse_with, references,
+};
 
 /// A skill of a library, with where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -130,13 +137,35 @@ fn read_file(path: &Path) -> std::result::Result<Vec<u8>, Diagnostic> {
     std::fs::read(path).map_err(|e| library_error(path, "missing_file", None, e.to_string()))
 }
 
-/// Reads and validates every `<root>/<namespace>/<name>/SKILL.md`. Symbolic links inside the
-/// library (folders, SKILL.md files, documents) are refused with code `symlink`: nothing
-/// outside the folder can be read into a prompt.
+/// The two layouts a library folder may use (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `<namespace>/<key>/`: the folder names the namespace.
+    Namespace(Namespace),
+    /// `atomic/<key>/` or `sequences/<key>/` (`true`): the file names the namespace.
+    Corpus(bool),
+}
+
+/// Reads and validates every SKILL.md of a library in either layout (see the module docs).
+/// Symbolic links inside the library (folders, SKILL.md files, documents) are refused with
+/// code `symlink`: nothing outside the folder can be read into a prompt.
 ///
 /// # Errors
 /// [`crate::Error::InvalidInput`] naming `root` when it cannot be read.
 pub fn load_library(root: &Path) -> crate::Result<Library> {
+    load_library_with(root, ParseOptions::default(), |_, _| {})
+}
+
+/// [`load_library`] with parse options (`portable`), calling `progress(done, total)` after each
+/// skill folder.
+///
+/// # Errors
+/// As [`load_library`].
+pub fn load_library_with(
+    root: &Path,
+    options: ParseOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> crate::Result<Library> {
     let mut library = Library::default();
     let read = |dir: &Path, diagnostics: &mut Vec<Diagnostic>| -> crate::Result<Vec<PathBuf>> {
         let mut entries = Vec::new();
@@ -152,61 +181,92 @@ pub fn load_library(root: &Path) -> crate::Result<Library> {
         entries.sort();
         Ok(entries)
     };
-    for ns_dir in read(root, &mut library.diagnostics)? {
-        let ns_name = ns_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let Some(namespace) = Namespace::from_name(ns_name) else {
-            library.diagnostics.push(library_error(
-                &ns_dir,
-                "invalid_namespace",
-                None,
-                format!("`{ns_name}` is not a namespace folder (copilot, slack, fleet, shared)"),
-            ));
-            continue;
-        };
-        for skill_dir in read(&ns_dir, &mut library.diagnostics)? {
-            let path = skill_dir.join("SKILL.md");
-            let folder = skill_dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let content = match read_file(&path) {
-                Ok(bytes) => bytes,
-                Err(diagnostic) => {
-                    library.diagnostics.push(diagnostic);
-                    continue;
-                }
-            };
-            let parsed = parse(&path.display().to_string(), Some(folder), &content);
-            library.diagnostics.extend(parsed.diagnostics);
-            let Some(doc) = parsed.skill else { continue };
-            if doc.namespace.is_some_and(|ns| ns != namespace) {
+    let mut folders = Vec::new();
+    for top in read(root, &mut library.diagnostics)? {
+        let top_name = top.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let layout = match (Namespace::from_name(top_name), top_name) {
+            (Some(namespace), _) => Layout::Namespace(namespace),
+            (None, "atomic") => Layout::Corpus(false),
+            (None, "sequences") => Layout::Corpus(true),
+            (None, _) => {
                 library.diagnostics.push(library_error(
+                    &top,
+                    "invalid_namespace",
+                    None,
+                    format!(
+                        "`{top_name}` is neither a namespace folder (copilot, slack, fleet, shared) \
+                         nor `atomic` or `sequences`"
+                    ),
+                ));
+                continue;
+            }
+        };
+        for skill_dir in read(&top, &mut library.diagnostics)? {
+            folders.push((layout, skill_dir));
+        }
+    }
+    let total = folders.len();
+    for (done, (layout, skill_dir)) in folders.into_iter().enumerate() {
+        if let Some(skill) = load_skill(&mut library.diagnostics, layout, &skill_dir, options) {
+            library.skills.push(skill);
+        }
+        progress(done + 1, total);
+    }
+    library.skills.sort_by(|a, b| {
+        (a.namespace.as_str(), &a.doc.name).cmp(&(b.namespace.as_str(), &b.doc.name))
+    });
+    check_references(&mut library);
+    Ok(library)
+}
+
+/// One skill folder: its SKILL.md parsed and placed, and its documents.
+fn load_skill(
+    diagnostics: &mut Vec<Diagnostic>,
+    layout: Layout,
+    skill_dir: &Path,
+    options: ParseOptions,
+) -> Option<LibrarySkill> {
+    let path = skill_dir.join("SKILL.md");
+    let folder = skill_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let content = read_file(&path).map_err(|d| diagnostics.push(d)).ok()?;
+    let parsed = parse_with(&path.display().to_string(), Some(folder), &content, options);
+    diagnostics.extend(parsed.diagnostics);
+    let mut doc = parsed.skill?;
+    let namespace = match layout {
+        Layout::Namespace(namespace) => {
+            if doc.namespace.is_some_and(|ns| ns != namespace) {
+                diagnostics.push(library_error(
                     &path,
                     "namespace_mismatch",
-                    Some("metadata.namespace"),
+                    Some("namespace"),
                     format!(
                         "the file says `{}` but sits in `{}/`",
                         doc.namespace.map_or("", |n| n.as_str()),
                         namespace.as_str()
                     ),
                 ));
-                continue;
+                return None;
             }
-            let documents = read_documents(&skill_dir, &mut library.diagnostics);
-            library.skills.push(LibrarySkill {
-                namespace,
-                path,
-                content,
-                doc,
-                documents,
-            });
+            namespace
         }
-    }
-    check_references(&mut library);
-    Ok(library)
+        Layout::Corpus(sequences) => {
+            if sequences {
+                doc.meta.skill_type = SkillType::Sequence;
+            }
+            doc.namespace.unwrap_or(Namespace::Shared)
+        }
+    };
+    let documents = read_documents(skill_dir, diagnostics);
+    Some(LibrarySkill {
+        namespace,
+        path,
+        content,
+        doc,
+        documents,
+    })
 }
 
 /// `<skill>/references/*.md`, by file name. A document that is not UTF-8 is reported and left
@@ -267,6 +327,26 @@ fn check_references(library: &mut Library) {
                     Some("metadata.sequence"),
                     format!("`{name}` is not a skill of this library"),
                 ));
+            }
+        }
+        let linked = skill.doc.meta.linked_skills.iter();
+        for (field, name) in linked.map(|n| ("metadata.linked_skills", n)).chain(
+            skill
+                .doc
+                .meta
+                .deprecated_by
+                .iter()
+                .map(|n| ("metadata.deprecated_by", n)),
+        ) {
+            if !by_name.contains_key(name.as_str()) {
+                let mut finding = library_error(
+                    &skill.path,
+                    "missing_reference",
+                    Some(field),
+                    format!("`{name}` is not a skill of this library"),
+                );
+                finding.severity = Severity::Warning;
+                findings.push(finding);
             }
         }
         for (name, doc) in references(&skill.doc.body) {

@@ -21,9 +21,12 @@
 
 mod channel;
 mod compile;
+mod export;
 mod fields;
 mod format;
+mod import;
 mod library;
+mod meta;
 mod org_store;
 mod registry;
 mod resolve;
@@ -34,11 +37,14 @@ pub use compile::{
     Compiled, MAX_COMPILED_BYTES, MAX_EXPANSIONS, MAX_INCLUDE_DEPTH, compile, compile_source,
     context_hash, render_request,
 };
+pub use export::{ExportChange, ExportReport, export_portable};
 pub use format::{
-    Diagnostic, MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_FLOW_DEPTH, MAX_NAME, Namespace, Parsed,
-    Priority, Severity, SkillDoc, Source, Trigger, parse, references,
+    BODY_TOKEN_BUDGET, CommandCentre, Diagnostic, MAX_DESCRIPTION, MAX_FILE_BYTES, MAX_FLOW_DEPTH,
+    MAX_NAME, Namespace, ParseOptions, Parsed, Port, Priority, Severity, SkillDoc, SkillMeta,
+    SkillType, Source, Trigger, estimate_tokens, is_key, parse, parse_with, references,
 };
-pub use library::{Library, LibrarySkill, content_hash, load_library};
+pub use import::{ImportFile, ImportReport, ImportStatus, import_report};
+pub use library::{Library, LibrarySkill, content_hash, load_library, load_library_with};
 pub use org_store::OverrideChange;
 pub use registry::{
     DEFAULT_DEPRECATION_REASON, RegistryOptions, SkillRegistry, SyncOptions, SyncReport,

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::channel::Channel;
 use super::compile::context_hash;
 use super::format::{Diagnostic, Namespace, Severity, parse};
-use super::library::{Library, load_library};
+use super::library::{Library, LibrarySkill, load_library};
 use super::org_store::{self, CompiledRow, OverrideChange};
 use super::resolve::{OrgSkills, ResolvedSkills, resolve_org};
 use super::store::{
@@ -330,8 +330,18 @@ impl SkillRegistry {
             dry_run: options.dry_run,
             ..SyncReport::default()
         };
-        let total = library.skills.len();
-        for (done, skill) in library.skills.iter().enumerate() {
+        // A skill with an error found across the library (a missing reference, a cycle, a
+        // duplicate key) parsed, but is skipped like a file that did not.
+        let synced: Vec<&LibrarySkill> = library
+            .skills
+            .iter()
+            .filter(|s| {
+                let file = s.path.display().to_string();
+                !report.skipped.iter().any(|d| d.file == file)
+            })
+            .collect();
+        let total = synced.len();
+        for (done, skill) in synced.into_iter().enumerate() {
             let item = store::sync_skill(pool, skill, options.dry_run).await?;
             progress(done + 1, total, &item);
             report.items.push(item);
@@ -430,20 +440,29 @@ impl SkillRegistry {
             let version = platform.iter().find(|v| v.key == skill)?;
             version.documents.get(doc).cloned()
         };
-        match super::compile::compile(&doc, &context, &lookup) {
-            Ok(_) => Ok(()),
-            Err(message) => Err(Error::InvalidSkill {
-                diagnostics: vec![Diagnostic {
-                    code: "compile_failed",
-                    severity: Severity::Error,
-                    file: label,
-                    line: 0,
-                    column: 0,
-                    field: Some("body".into()),
-                    message: format!("does not compile with the org's context: {message}"),
-                }],
-            }),
-        }
+        let Err(err) = super::compile::compile(&doc, &context, &lookup) else {
+            return Ok(());
+        };
+        // The template fault's place and code, when it is one (a limit has neither).
+        let (line, column, detail) = match err.diagnostics() {
+            [fault, ..] => (
+                fault.line,
+                fault.column,
+                format!("{} [{}]", fault.message, fault.code),
+            ),
+            [] => (0, 0, err.message()),
+        };
+        Err(Error::InvalidSkill {
+            diagnostics: vec![Diagnostic {
+                code: "compile_failed",
+                severity: Severity::Error,
+                file: label,
+                line,
+                column,
+                field: Some("body".into()),
+                message: format!("does not compile with the org's context: {detail}"),
+            }],
+        })
     }
 
     /// Turns `key` off (`false`) or on again for `org`.

@@ -7,6 +7,8 @@
 //! 3. pinned: the pinned version is served instead of the current one (`pinned_by_org`);
 //! 4. moved to another namespace for the org: shown there (`moved_by_org` where it was);
 //! 5. deprecated (the version served is): hidden (`deprecated`);
+//!    inactive (`is_active: false`, or a `_`-prefixed key that only holds documents): hidden
+//!    (`inactive`);
 //! 6. a compile error for this org's context (a missing `${path}`): hidden (`compile_failed`).
 //!
 //! Each hidden or displaced version is reported as a [`Shadowed`] entry, so "why does this org
@@ -55,7 +57,8 @@ impl ResolvedSkill {
     /// the org context lacks, e.g. `${deal.name}`) filled from `request`.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidInput`] with field `template` for a missing path without a default.
+    /// [`crate::Error::InvalidSkill`] with a `template_value` finding for a missing path without
+    /// a default (see [`render_request`]).
     pub fn render(&self, request: &serde_json::Value) -> crate::Result<String> {
         render_request(&self.content, &self.deferred, request)
     }
@@ -83,6 +86,9 @@ pub enum ShadowReason {
     MovedByOrg,
     /// The version served is deprecated.
     Deprecated,
+    /// The file says `is_active: false`, or the key starts with `_` (a skill that only holds
+    /// documents for others to include, such as `_platform-references`).
+    Inactive,
     /// The skill does not compile with the org's context; nothing is served for its key.
     CompileFailed,
     /// The org's own SKILL.md does not parse or compile; the platform version is served in
@@ -99,6 +105,7 @@ impl ShadowReason {
             ShadowReason::PinnedByOrg => "pinned_by_org",
             ShadowReason::MovedByOrg => "moved_by_org",
             ShadowReason::Deprecated => "deprecated",
+            ShadowReason::Inactive => "inactive",
             ShadowReason::CompileFailed => "compile_failed",
             ShadowReason::ReplacementFailed => "replacement_failed",
         }
@@ -183,8 +190,8 @@ impl ResolvedSkills {
     /// [`ResolvedSkill::render`]).
     ///
     /// # Errors
-    /// [`crate::Error::InvalidInput`] with field `key` when the channel does not see `key`, or
-    /// field `template` for a missing request value.
+    /// [`crate::Error::InvalidInput`] with field `key` when the channel does not see `key`; as
+    /// [`ResolvedSkill::render`] for a missing request value.
     pub fn render(&self, key: &str, request: &serde_json::Value) -> crate::Result<String> {
         self.get(key)
             .ok_or_else(|| {
@@ -355,6 +362,21 @@ pub(crate) fn resolve_org(
                 Some(chosen.version),
                 ShadowReason::Deprecated,
                 format!("version {} is deprecated", chosen.version),
+            );
+            continue;
+        }
+        if !chosen.doc.meta.is_active || key.starts_with('_') {
+            let why = if key.starts_with('_') {
+                "it only holds documents for other skills to include"
+            } else {
+                "the file says `is_active: false`"
+            };
+            shadow(
+                key,
+                namespace,
+                Some(chosen.version),
+                ShadowReason::Inactive,
+                why.to_owned(),
             );
             continue;
         }

@@ -119,3 +119,35 @@ impl Drop for PrivatePostgres {
         self.run("stop");
     }
 }
+
+/// Syncs the corpus with `force` (its broken files are skipped) and lists each channel's keys.
+pub async fn corpus_views(keel: &keel::Keel, root: &std::path::Path) -> serde_json::Value {
+    use keel::skills::{Channel, RegistryOptions, SkillRegistry, SyncOptions};
+    let registry = SkillRegistry::open(keel, RegistryOptions::default())
+        .await
+        .unwrap();
+    let options = SyncOptions {
+        force: true,
+        ..SyncOptions::default()
+    };
+    registry.sync(root, options, |_, _, _| {}).await.unwrap();
+    let org = uuid::Uuid::from_u128(7);
+    let mut views = serde_json::Map::new();
+    for channel in ["web", "slack", "fleet", "command_centre"] {
+        let view = registry
+            .resolve_skills(org, Channel::parse(channel).unwrap())
+            .await
+            .unwrap();
+        let keys: Vec<&str> = view.skills.iter().map(|s| s.key.as_str()).collect();
+        let shadowed: Vec<serde_json::Value> = view
+            .shadowed
+            .iter()
+            .map(|s| serde_json::json!([s.key, s.reason.as_str()]))
+            .collect();
+        views.insert(
+            channel.into(),
+            serde_json::json!({"skills": keys, "shadowed": shadowed}),
+        );
+    }
+    serde_json::Value::Object(views)
+}
