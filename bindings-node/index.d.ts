@@ -273,16 +273,56 @@ export interface Diagnostic {
   message: string
 }
 
-/** A trigger phrase of a skill. */
+/** A routing trigger of a skill: the platform corpus's `{pattern, intent, confidence, examples}`. */
 export interface Trigger {
-  phrase: string
-  examples: string[]
+  pattern: string
+  intent: string | null
   confidence: number
+  examples: string[]
+}
+
+/** An input or output of a skill; `extra` holds the mapping's other keys (`enum`, …) as written. */
+export interface Port {
+  name: string
+  type: string | null
+  required: boolean
+  description: string | null
+  extra?: Record<string, unknown>
+}
+
+/** A skill's command-centre entry. */
+export interface CommandCentre {
+  enabled: boolean
+  label: string | null
+  description: string | null
+  icon: string | null
+}
+
+/** The platform corpus's fields beyond routing (see `skills/README.md`). Workflow steps keep their keys as written. */
+export interface SkillMeta {
+  skillType: 'atomic' | 'sequence'
+  isActive: boolean
+  version: string | null
+  author: string | null
+  agentAffinity: string[]
+  contextProfile: string | null
+  requiresCapabilities: string[]
+  optionalContext: string[]
+  inputs: Port[]
+  linkedSkills: string[]
+  workflow: Record<string, unknown>[]
+  executionMode: string | null
+  timeoutMs: number | null
+  tags: string[]
+  commandCentre: CommandCentre | null
+  deprecatedBy: string | null
+  deprecationReason: string | null
 }
 
 /** A SKILL.md's fields. */
 export interface SkillDoc {
   name: string
+  displayName: string | null
   description: string
   namespace: string | null
   source: string
@@ -291,9 +331,50 @@ export interface SkillDoc {
   triggers: Trigger[]
   keywords: string[]
   requiredContext: string[]
-  outputs: string[]
+  outputs: Port[]
   sequence: string[]
+  meta: SkillMeta
   body: string
+}
+
+/** `parseSkill` and `validateSkills` options: `portable` adds the Agent Skills reference validator's checks. */
+export interface SkillCheckOptions {
+  portable?: boolean
+}
+
+/** One file of `importSkills`: loads, warned or refused, and why. */
+export interface ImportFile {
+  file: string
+  key: string | null
+  namespace: string | null
+  status: 'loads' | 'warned' | 'refused'
+  codes: Record<string, number>
+  diagnostics: Diagnostic[]
+}
+
+/** `importSkills`'s result. */
+export interface ImportReport {
+  files: ImportFile[]
+  loads: number
+  warned: number
+  refused: number
+  codes: Record<string, number>
+}
+
+/** One change `exportSkills` made to a file. */
+export interface ExportChange {
+  file: string
+  code: string
+  message: string
+}
+
+/** `exportSkills`'s result. */
+export interface ExportReport {
+  skills: number
+  files: number
+  changes: ExportChange[]
+  skipped: Diagnostic[]
+  diagnostics: Diagnostic[]
 }
 
 /** `parseSkill`'s result: `skill` is null when a finding is an error. */
@@ -397,6 +478,7 @@ export interface Shadowed {
     | 'pinned_by_org'
     | 'moved_by_org'
     | 'deprecated'
+    | 'inactive'
     | 'compile_failed'
     | 'replacement_failed'
   detail: string
@@ -655,8 +737,20 @@ export declare function deductCredits(router: ModelRouter, userId: string | null
 /** The stable error codes, in order. */
 export declare function errorCodes(): Array<string>
 
+/**
+ * Writes a portable copy of a library into `out`: `{ skills, files, changes, skipped,
+ * diagnostics }`.
+ */
+export declare function exportSkills(path: string, out: string, call?: CallOptions): Promise<ExportReport>
+
 /** The per-run budgets by agent name (the original `FLEET_AGENT_BUDGETS`, with `default`). */
 export declare function fleetAgentBudgets(): Record<string, number>
+
+/**
+ * What a corpus in either layout gives Keel, file by file: `{ files, loads, warned, refused,
+ * codes }`. Writes nothing.
+ */
+export declare function importSkills(path: string, call?: CallOptions): Promise<ImportReport>
 
 /**
  * Whether `value` is an error Keel threw or rejected with (an `Error` whose `code` is one of
@@ -670,8 +764,11 @@ export declare function maskUrl(url: string): string
 /** Parses a database URL; throws `code: "invalid_url"` if Keel does not accept it. */
 export declare function parseDatabaseUrl(url: string): DatabaseUrl
 
-/** Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error). */
-export declare function parseSkill(text: string, folder?: string | null, file?: string | null): ParsedSkill
+/**
+ * Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error).
+ * `{ portable: true }` adds what the Agent Skills reference validator rejects.
+ */
+export declare function parseSkill(text: string, folder?: string | null, file?: string | null, options?: SkillCheckOptions | null): ParsedSkill
 
 /** Parses a W3C `traceparent` header; `null` when invalid. */
 export declare function parseTraceparent(header: string): TraceParent | null
@@ -703,8 +800,11 @@ export declare function redactSecrets(text: string): string
  */
 export declare function resolveModel(router: ModelRouter, request: ModelRequest, call?: CallOptions): Promise<ModelResolution>
 
-/** Reads and validates a library folder: `{ skills, diagnostics }`. */
-export declare function validateSkills(path: string, call?: CallOptions): Promise<ValidatedLibrary>
+/**
+ * Reads and validates a library folder in either layout: `{ skills, diagnostics }`.
+ * `{ portable: true }` adds what the Agent Skills reference validator rejects.
+ */
+export declare function validateSkills(path: string, options?: (SkillCheckOptions & CallOptions) | null): Promise<ValidatedLibrary>
 
 /** The package version (shared with the Rust crate and the Python package). */
 export declare function version(): string

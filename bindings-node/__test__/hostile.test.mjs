@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 
 import keel from '../index.js'
 
@@ -86,9 +86,14 @@ async function check(owner, name, fn, args, codes, broken) {
   }
 }
 
-test('every export keeps the error contract under hostile arguments', async () => {
+test('every export keeps the error contract under hostile arguments', async (t) => {
   const codes = new Set(keel.errorCodes())
   const path = join(mkdtempSync(join(tmpdir(), 'keel-hostile-')), 'keel.db')
+  // Calls that write files (`exportSkills`) write beside the database, whatever relative path
+  // a hostile value names.
+  const cwd = process.cwd()
+  process.chdir(dirname(path))
+  t.after(() => process.chdir(cwd))
   const db = await keel.connect(`sqlite://${path}`)
   const router = await db.modelRouter()
   const skills = await db.skillRegistry()

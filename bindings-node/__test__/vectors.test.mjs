@@ -6,8 +6,9 @@ import keel from '../index.js'
 import { randomUUID } from 'node:crypto'
 
 import { readdirSync } from 'node:fs'
+import { join, relative } from 'node:path'
 
-import { LOADED, TESTDATA, loadVectors } from './helpers.mjs'
+import { BACKENDS, LOADED, TESTDATA, freshUrl, loadVectors } from './helpers.mjs'
 
 for (const c of loadVectors('database_urls.json')) {
   test(`database_urls: ${c.name}`, () => {
@@ -127,6 +128,65 @@ for (const c of loadVectors('skill_compile.json')) {
       assert.deepEqual({ content: compiled.content, context_hash: compiled.contextHash }, c.expected)
     }
   })
+}
+
+{
+  const corpus = Object.fromEntries(loadVectors('skill_corpus.json').map((c) => [c.name, c]))
+  const root = (c) => join(TESTDATA, c.input.root)
+
+  test('skill_corpus: import_report', async () => {
+    const c = corpus.import_report
+    const report = await keel.importSkills(root(c))
+    const files = report.files.map((f) => [relative(root(c), f.file), f.status, f.key, f.namespace, f.codes])
+    assert.deepEqual({ loads: report.loads, warned: report.warned, refused: report.refused, files }, c.expected)
+  })
+
+  test('skill_corpus: loaded_skills', async () => {
+    const c = corpus.loaded_skills
+    const library = await keel.validateSkills(root(c))
+    const got = library.skills.map(({ namespace, doc: d }) => ({
+      key: d.name,
+      namespace,
+      display_name: d.displayName,
+      skill_type: d.meta.skillType,
+      is_active: d.meta.isActive,
+      priority: d.priority,
+      sequence: d.sequence,
+      triggers: d.triggers.map((t) => [t.pattern, t.intent, t.confidence, t.examples.length]),
+      inputs: d.meta.inputs.map((p) => [p.name, p.type, p.required]),
+      required_context: d.requiredContext,
+      agent_affinity: d.meta.agentAffinity,
+      timeout_ms: d.meta.timeoutMs,
+      deprecated_by: d.meta.deprecatedBy,
+      command_centre: d.meta.commandCentre ? d.meta.commandCentre.label : null,
+    }))
+    assert.deepEqual(got, c.expected)
+  })
+
+  test('skill_corpus: portable_findings', async () => {
+    const c = corpus.portable_findings
+    const library = await keel.validateSkills(root(c), { portable: true })
+    const codes = {}
+    for (const d of library.diagnostics.filter((d) => d.severity === 'error')) codes[d.code] = (codes[d.code] ?? 0) + 1
+    assert.deepEqual(codes, c.expected)
+  })
+
+  for (const backend of BACKENDS) {
+    test(`skill_corpus: views_per_channel on ${backend}`, async () => {
+      const c = corpus.views_per_channel
+      const db = await keel.connect(freshUrl(backend))
+      const skills = await db.skillRegistry()
+      await skills.sync(root(c), { force: true })
+      const org = '00000000-0000-0000-0000-000000000007'
+      const got = {}
+      for (const channel of ['web', 'slack', 'fleet', 'command_centre']) {
+        const view = await skills.resolveSkills(org, channel)
+        got[channel] = { skills: view.keys(), shadowed: view.shadowed.map((s) => [s.key, s.reason]) }
+      }
+      assert.deepEqual(got, c.expected)
+      await db.close()
+    })
+  }
 }
 
 for (const c of loadVectors('skill_channels.json')) {

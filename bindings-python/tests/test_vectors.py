@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any
 
+import pathlib
 import uuid
 
 import pytest
@@ -123,6 +124,65 @@ def test_skill_compile(case: dict[str, Any]) -> None:
             assert info.value.diagnostics[0]["code"] == case["expected_diagnostic_code"]
     else:
         assert keel.compile_skill(inp["text"], inp["context"], inp["documents"]) == case["expected"]
+
+
+def corpus_case(name: str) -> dict[str, Any]:
+    return next(c for c in load_vectors("skill_corpus.json") if c["name"] == name)
+
+
+def test_skill_corpus_import_report() -> None:
+    case = corpus_case("import_report")
+    root = TESTDATA / case["input"]["root"]
+    report = keel.import_skills(root)
+    files = [
+        [str(pathlib.Path(f["file"]).relative_to(root)), f["status"], f["key"], f["namespace"], f["codes"]]
+        for f in report["files"]
+    ]
+    got = {"loads": report["loads"], "warned": report["warned"], "refused": report["refused"], "files": files}
+    assert got == case["expected"]
+
+
+def test_skill_corpus_loaded_skills() -> None:
+    case = corpus_case("loaded_skills")
+    library = keel.validate_skills(TESTDATA / case["input"]["root"])
+    got = []
+    for s in library["skills"]:
+        d, m = s["doc"], s["doc"]["meta"]
+        cc = m["command_centre"]
+        got.append({
+            "key": d["name"], "namespace": s["namespace"], "display_name": d["display_name"],
+            "skill_type": m["skill_type"], "is_active": m["is_active"], "priority": d["priority"],
+            "sequence": d["sequence"],
+            "triggers": [[t["pattern"], t["intent"], t["confidence"], len(t["examples"])] for t in d["triggers"]],
+            "inputs": [[p["name"], p["type"], p["required"]] for p in m["inputs"]],
+            "required_context": d["required_context"], "agent_affinity": m["agent_affinity"],
+            "timeout_ms": m["timeout_ms"], "deprecated_by": m["deprecated_by"],
+            "command_centre": cc["label"] if cc else None,
+        })
+    assert got == case["expected"]
+
+
+def test_skill_corpus_portable_findings() -> None:
+    case = corpus_case("portable_findings")
+    library = keel.validate_skills(TESTDATA / case["input"]["root"], portable=True)
+    codes: dict[str, int] = {}
+    for d in library["diagnostics"]:
+        if d["severity"] == "error":
+            codes[d["code"]] = codes.get(d["code"], 0) + 1
+    assert codes == case["expected"]
+
+
+async def test_skill_corpus_views_per_channel(db: keel.Keel) -> None:
+    """The same corpus synced with force on both backends: each channel's keys and shadows."""
+    case = corpus_case("views_per_channel")
+    skills = await db.skill_registry()
+    await skills.sync(TESTDATA / case["input"]["root"], force=True)
+    org = str(uuid.UUID(int=7))
+    got = {}
+    for channel in ["web", "slack", "fleet", "command_centre"]:
+        view = await skills.resolve_skills(org, channel)
+        got[channel] = {"skills": view.keys(), "shadowed": [[s["key"], s["reason"]] for s in view.shadowed]}
+    assert got == case["expected"]
 
 
 @pytest.mark.parametrize("case", load_vectors("skill_channels.json"), ids=lambda c: c["name"])

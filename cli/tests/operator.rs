@@ -290,6 +290,10 @@ fn every_command_speaks_json() {
     let url = fresh_url();
     let org = "6f1d2c3b-0a9e-4c1b-8d7e-112233445566";
     let library = repo_skills();
+    let export = std::env::temp_dir()
+        .join(unique("keel-cli-export"))
+        .display()
+        .to_string();
     let demo = fresh_url();
     for (args, key) in [
         (&["--json", "migrate"][..], "applied"),
@@ -298,6 +302,22 @@ fn every_command_speaks_json() {
         (&["credits", "grant", org, "5", "--json"], "movement"),
         (&["credits", "balance", org, "--json"], "can_proceed"),
         (&["skills", "validate", &library, "--json"], "diagnostics"),
+        (
+            &["skills", "validate", "--portable", &library, "--json"],
+            "diagnostics",
+        ),
+        (&["skills", "import", &library, "--json"], "files"),
+        (
+            &[
+                "skills",
+                "export",
+                "--portable",
+                &library,
+                &export,
+                "--json",
+            ],
+            "changes",
+        ),
         (&["skills", "sync", &library, "--json"], "items"),
         (&["skills", "list", "--json"], "0"),
         (&["skills", "history", "deal-status", "--json"], "0"),
@@ -462,4 +482,47 @@ fn logs_pg_cron_prints_the_schedule_of_the_same_cleanup() {
         "{out}"
     );
     assert!(out.contains("keel.cleanup_system_logs()"), "{out}");
+}
+
+/// The platform-shaped corpus: `import` reports each file, `export --portable` writes a copy
+/// that `validate --portable` passes and exits non-zero for the two broken files it skipped.
+#[test]
+fn import_and_export_read_the_platform_corpus() {
+    let corpus = format!("{}/../testdata/skill-corpus", env!("CARGO_MANIFEST_DIR"));
+    let url = fresh_url();
+    let (ok, out, err) = keel(&url, &["skills", "import", &corpus]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("27 file(s): 19 load, 6 warned, 2 refused"),
+        "{out}"
+    );
+    assert!(
+        out.contains("meeting-notes-extractor") && out.contains("misspelled_key"),
+        "{out}"
+    );
+    let (ok, out, _) = keel(&url, &["skills", "import", &corpus, "--json"]);
+    assert!(ok);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["refused"], 2);
+
+    let (ok, out, _) = keel(&url, &["skills", "validate", "--portable", &corpus]);
+    assert!(!ok, "the corpus is not portable");
+    assert!(
+        out.contains("error[flow_style]") && out.contains("error[name_mismatch]"),
+        "{out}"
+    );
+
+    let copy = std::env::temp_dir().join(unique("keel-cli-corpus"));
+    let copy = copy.display().to_string();
+    let (ok, out, _) = keel(&url, &["skills", "export", "--portable", &corpus, &copy]);
+    assert!(!ok, "two files were skipped: {out}");
+    assert!(out.contains("wrote 25 skill(s)"), "{out}");
+    assert!(
+        out.contains("display_name: `name: Slack Deal Query`"),
+        "{out}"
+    );
+    let (ok, out, err) = keel(&url, &["skills", "validate", "--portable", &copy]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("25 skill(s) valid, 0 error(s)"), "{out}");
+    std::fs::remove_dir_all(&copy).ok();
 }

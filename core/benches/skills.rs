@@ -70,7 +70,7 @@ fn synthetic_library(n: usize) -> std::path::PathBuf {
         std::fs::create_dir_all(&dir).expect("mkdir");
         let text = format!(
             "---\nname: {name}\ndescription: Synthetic skill {i} for the resolution benchmark.\nmetadata:\n  \
-             triggers:\n    - phrase: \"phrase {i}\"\n      examples: [\"example {i}\"]\n  required_context: [deal]\n---\n\
+             triggers:\n    - pattern: \"phrase {i}\"\n      examples: [\"example {i}\"]\n  required_context: [deal]\n---\n\
              # Skill {i}\n\nFor ${{company_name}}: look at ${{deal.name}} and answer in three lines.\n"
         );
         std::fs::write(dir.join("SKILL.md"), text).expect("write");
@@ -184,8 +184,74 @@ fn resolve_first_500_postgres(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Writes a 127-file corpus in the platform's shape (`atomic/` and `sequences/`): the 25 valid
+/// skills of `testdata/skill-corpus/` and copies of them under new keys, each body padded to
+/// about 550 words (the corpus's bodies run 340–770).
+fn platform_corpus() -> std::path::PathBuf {
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/skill-corpus");
+    let root = std::env::temp_dir().join(format!("keel-bench-corpus-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let mut folders = Vec::new();
+    for top in ["atomic", "sequences"] {
+        for entry in std::fs::read_dir(source.join(top)).expect("corpus") {
+            let dir = entry.expect("entry").path();
+            let key = dir.file_name().unwrap().to_string_lossy().into_owned();
+            if !key.contains("broken") {
+                folders.push((top, key, dir));
+            }
+        }
+    }
+    folders.sort();
+    let padding =
+        "Check the CRM record, the last three meetings and the open tasks first. ".repeat(45);
+    for n in 0..127 {
+        let (top, key, dir) = &folders[n % folders.len()];
+        let copy = if n < folders.len() {
+            key.clone()
+        } else {
+            format!("{key}-c{n}")
+        };
+        let to = root.join(top).join(&copy);
+        std::fs::create_dir_all(to.join("references")).expect("mkdir");
+        let text = std::fs::read_to_string(dir.join("SKILL.md")).expect("SKILL.md");
+        std::fs::write(to.join("SKILL.md"), format!("{text}\n{padding}\n")).expect("write");
+        if let Ok(docs) = std::fs::read_dir(dir.join("references")) {
+            for doc in docs {
+                let doc = doc.expect("doc").path();
+                std::fs::copy(&doc, to.join("references").join(doc.file_name().unwrap()))
+                    .expect("copy");
+            }
+        }
+    }
+    root
+}
+
+/// The issue's targets: parse and validate the 127-file corpus ≤ 10 ms; export it ≤ 50 ms.
+fn corpus_127(c: &mut Criterion) {
+    let root = platform_corpus();
+    let library = keel::skills::load_library(&root).expect("corpus");
+    assert_eq!((library.skills.len(), library.has_errors()), (127, false));
+    let out = root.with_extension("export");
+    let mut group = c.benchmark_group("skills");
+    group.sample_size(20);
+    group.bench_function("corpus_127_load_validate", |b| {
+        b.iter(|| keel::skills::load_library(black_box(&root)).expect("corpus"))
+    });
+    group.bench_function("corpus_127_export_portable", |b| {
+        b.iter(|| {
+            let report =
+                keel::skills::export_portable(black_box(&root), &out, |_, _| {}).expect("export");
+            assert!(report.diagnostics.is_empty());
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 criterion_group!(
     benches,
+    corpus_127,
     parse_validate,
     compile_20,
     resolve_cached_500,

@@ -620,3 +620,63 @@ fn a_library_refuses_symbolic_links() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Keel's own library is portable: the Agent Skills reference validator's rules find nothing.
+#[test]
+fn the_library_is_portable() {
+    let options = keel::skills::ParseOptions { portable: true };
+    let library = keel::skills::load_library_with(&repo_skills(), options, |_, _| {}).unwrap();
+    assert_eq!(library.diagnostics, vec![]);
+    assert_eq!(library.skills.len(), 32);
+}
+
+/// An export of the platform-shaped corpus is portable, lists its changes, skips the broken
+/// files, and reads back as the same skills (display names from `metadata.display_name`).
+#[test]
+fn an_exported_corpus_is_portable_and_reads_back_the_same() {
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/skill-corpus");
+    let out = std::env::temp_dir().join(format!("keel_export_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut ticks = 0;
+    let report = keel::skills::export_portable(&corpus, &out, |_, _| ticks += 1).unwrap();
+    assert_eq!(report.diagnostics, vec![], "the copy is portable");
+    assert_eq!((report.skills, ticks), (25, 25));
+    let skipped: std::collections::BTreeSet<_> = report.skipped.iter().map(|d| d.code).collect();
+    assert_eq!(skipped, ["invalid_value", "missing_reference"].into());
+    let count = |code: &str| report.changes.iter().filter(|c| c.code == code).count();
+    assert_eq!(count("display_name"), 25);
+    assert_eq!(count("block_style"), 1);
+    assert_eq!(count("requires_context"), 1);
+    assert_eq!(count("reference_key"), 1);
+    assert_eq!(count("moved_to_metadata"), 5 + 5);
+    assert_eq!(count("layout"), 25);
+    let original = keel::skills::load_library(&corpus).unwrap();
+    let copy = keel::skills::load_library(&out).unwrap();
+    for skill in &copy.skills {
+        let key = skill.doc.name.as_str();
+        let from = original
+            .skills
+            .iter()
+            .find(|s| s.doc.name.trim_start_matches('_') == key)
+            .unwrap_or_else(|| panic!("{key} not in the corpus"));
+        assert_eq!(skill.namespace, from.namespace, "{key}");
+        assert_eq!(skill.doc.display_name, from.doc.display_name, "{key}");
+        assert_eq!(skill.doc.triggers, from.doc.triggers, "{key}");
+        assert_eq!(skill.doc.outputs, from.doc.outputs, "{key}");
+        assert_eq!(skill.doc.meta, from.doc.meta, "{key}");
+        assert_eq!(skill.documents, from.documents, "{key}");
+        // Only the inclusion of the renamed reference skill changes in a body.
+        assert_eq!(
+            skill.doc.body,
+            from.doc
+                .body
+                .replace("@_platform-references/", "@platform-references/"),
+            "{key}"
+        );
+        assert_eq!(
+            skill.doc.required_context, from.doc.required_context,
+            "{key}"
+        );
+    }
+    std::fs::remove_dir_all(&out).ok();
+}

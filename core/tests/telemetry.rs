@@ -598,3 +598,60 @@ async fn flush_all_writes_what_every_live_sink_holds() {
     })
     .await;
 }
+
+/// Options out of range are brought into it: a capacity of 0 still holds one event and a batch
+/// of 0 is a batch of 1 (written at once, not after the one-hour interval). Each sink names
+/// where it writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_options_are_clamped_and_the_destination_is_named() {
+    let discard = Sink::start(
+        Destination::Discard,
+        SinkOptions {
+            capacity: 0,
+            ..Default::default()
+        },
+    );
+    assert_eq!(discard.destination(), "discard");
+    let log = Logger::new(
+        discard.clone(),
+        "clamp",
+        LoggerOptions::default(),
+        LogFilter::default(),
+    );
+    log.info("held", meta(json!({})));
+    let stats = discard.flush().await;
+    assert_eq!((stats.accepted, stats.dropped), (1, 0), "{stats:?}");
+    assert_eq!(
+        Sink::start(Destination::Stdout, SinkOptions::default()).destination(),
+        "stdout"
+    );
+    on_each_backend(|backend, keel| async move {
+        let options = SinkOptions {
+            batch_size: 0,
+            flush_interval: Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let sink = Sink::start(Destination::Database(keel.pool().unwrap().clone()), options);
+        let expected = match backend {
+            keel::Backend::Sqlite => "sqlite",
+            keel::Backend::Postgres => "postgres",
+        };
+        assert_eq!(sink.destination(), expected);
+        let log = Logger::new(
+            sink,
+            "clamp",
+            LoggerOptions::default(),
+            LogFilter::default(),
+        );
+        log.info("batch.of.one", meta(json!({})));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while count(&keel, "action = 'batch.of.one'").await == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend:?}: a batch of 0 waited for the interval"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}

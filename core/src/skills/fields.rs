@@ -240,6 +240,8 @@ pub(super) fn fields(
         }
     }
     let keys = Keys { metadata, top: map };
+    // A portable file keeps its display name here (see `keel skills export`).
+    let display_name = display_name.or_else(|| optional_text(report, &keys, "display_name"));
     let namespace = choice(
         report,
         &keys,
