@@ -66,6 +66,9 @@ def main() -> None:
         "rust_resolve_cached_ns": criterion_ns("skills", "resolve_cached_500"),
         "rust_resolve_cold_ms": criterion_ns("skills", "resolve_cold_500") / 1e6,
         "rust_resolve_first_pg_ms": criterion_ns("skills", "resolve_first_500_postgres") / 1e6,
+        "rust_corpus_load_ms": criterion_ns("skills", "corpus_127_load_validate") / 1e6,
+        "rust_corpus_export_ms": criterion_ns("skills", "corpus_127_export_portable") / 1e6,
+        "rust_corpus_export_disk_ms": criterion_ns("skills", "corpus_127_export_portable_disk") / 1e6,
         "python": run_json(sys.executable, "bench/skills_python.py"),
         "node": run_json("node", "bench/skills_node.mjs"),
     }
@@ -150,6 +153,14 @@ def main() -> None:
     print(
         f"| first `resolve_skills` of a new org on PostgreSQL (500 rows recorded), ms "
         f"| {skills['rust_resolve_first_pg_ms']:.1f} | — | — | — | — |"
+    )
+    print(
+        f"| the platform-shaped corpus, 127 SKILL.md: read, parse and validate, ms (target ≤ 10) "
+        f"| {skills['rust_corpus_load_ms']:.1f} | — | — | — | — |"
+    )
+    print(
+        f"| the same, portable export into tmpfs, ms (target ≤ 50); into this VM's ext4 "
+        f"| {skills['rust_corpus_export_ms']:.1f}; {skills['rust_corpus_export_disk_ms']:.0f} | — | — | — | — |"
     )
     print("\n### Node against Python on the hot paths (goal: Node within 2x)\n")
     print("| call | Python | Node | Node / Python |")

@@ -7,6 +7,8 @@ import {
   type CompiledSkill,
   type CreditMovement,
   type DatabaseUrl,
+  type ExportReport,
+  type ImportReport,
   type LogStats,
   type ModelResolution,
   type ResolvedSkill,
@@ -19,11 +21,14 @@ import {
   createLogger,
   deductCredits,
   errorCodes,
+  exportSkills,
+  importSkills,
   fleetAgentBudgets,
   parseDatabaseUrl,
   parseSkill,
   parseTraceparent,
   resolveModel,
+  validateSkills,
 } from '../index.js'
 
 export async function consumer(orgId: string): Promise<void> {
@@ -54,6 +59,12 @@ export async function consumer(orgId: string): Promise<void> {
 
   const parsed = parseSkill('---\nname: demo\ndescription: d\n---\nHi\n', 'demo')
   const name: string | undefined = parsed.skill?.name
+  const display: string | null | undefined = parsed.skill?.displayName
+  const affinity: string[] | undefined = parsed.skill?.meta.agentAffinity
+  const portable = await validateSkills('skills', { portable: true, signal: AbortSignal.timeout(5000) })
+  const imported: ImportReport = await importSkills('skills')
+  const exported: ExportReport = await exportSkills('skills', '/tmp/portable')
+  const refused: number = imported.refused + exported.skipped.length + portable.diagnostics.length
   const compiled: CompiledSkill = compileSkill('---\nname: demo\ndescription: d\n---\nHi\n', {})
   const skills = await db.skillRegistry({ staleness: 1, maxCachedOrgs: 16 })
   const report: SyncReport = await skills.sync('skills', { dryRun: true, onProgress: (done, total, key) => void [done, total, key] })
@@ -72,6 +83,6 @@ export async function consumer(orgId: string): Promise<void> {
   const codes: string[] = errorCodes()
 
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
-  void [name, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes]
+  void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes]
   await db.close()
 }

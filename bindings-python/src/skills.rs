@@ -72,7 +72,7 @@ pub fn parse_skill(
 /// Reads and validates a library folder in either layout: `{"skills": [...], "diagnostics":
 /// [...]}`. `portable=True` adds what the Agent Skills reference validator rejects.
 #[pyfunction]
-#[pyo3(signature = (path, portable = Arg(false)))]
+#[pyo3(signature = (path, portable = Arg(false)), text_signature = "(path, portable=False)")]
 pub fn validate_skills(
     py: Python<'_>,
     path: &Bound<'_, PyAny>,

@@ -293,14 +293,16 @@ async fn model_router(keel: &keel::Keel) -> keel::Result<()> {
     Ok(())
 }
 
-/// The skills library of the repository: `./skills` when the demo runs from the checkout,
-/// else the one next to this crate's sources.
-fn library_root() -> std::path::PathBuf {
-    let here = std::path::PathBuf::from("skills");
+/// A folder of the repository (`skills`, `testdata/skill-corpus`): relative to the current
+/// folder when the demo runs from the checkout, else next to this crate's sources.
+fn repo_folder(relative: &str) -> std::path::PathBuf {
+    let here = std::path::PathBuf::from(relative);
     if here.is_dir() {
         return here;
     }
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
@@ -323,7 +325,7 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
     use keel::skills::{Channel, RegistryOptions, SkillRegistry, SyncAction, SyncOptions};
     let copy = std::env::temp_dir().join(format!("keel-demo-skills-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copy);
-    copy_dir(&library_root(), &copy)
+    copy_dir(&repo_folder("skills"), &copy)
         .map_err(|e| keel::Error::invalid_input("skills", format!("copy the library: {e}")))?;
     let registry = SkillRegistry::open(keel, RegistryOptions::default()).await?;
     let started = Instant::now();
@@ -426,5 +428,30 @@ async fn skills(keel: &keel::Keel) -> keel::Result<()> {
         );
     }
     let _ = std::fs::remove_dir_all(&copy);
+    corpus()
+}
+
+/// The platform's corpus read as it is (its `atomic/` and `sequences/` layout), and a copy any
+/// Agent Skills host accepts.
+fn corpus() -> keel::Result<()> {
+    let corpus = repo_folder("testdata/skill-corpus");
+    let report = keel::skills::import_report(&corpus, |_, _| {})?;
+    say!(
+        "              platform corpus: {} SKILL.md in atomic/ and sequences/: {} load, {} warned, {} refused",
+        report.files.len(),
+        report.loads,
+        report.warned,
+        report.refused
+    );
+    let out = std::env::temp_dir().join(format!("keel-demo-portable-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let export = keel::skills::export_portable(&corpus, &out, |_, _| {})?;
+    say!(
+        "              portable copy: {} skills, {} changes, {} portable findings left",
+        export.skills,
+        export.changes.len(),
+        export.diagnostics.len()
+    );
+    let _ = std::fs::remove_dir_all(&out);
     Ok(())
 }

@@ -612,6 +612,7 @@ async fn sink_options_are_clamped_and_the_destination_is_named() {
         },
     );
     assert_eq!(discard.destination(), "discard");
+    assert!(format!("{discard:?}").contains("queued"), "{discard:?}");
     let log = Logger::new(
         discard.clone(),
         "clamp",

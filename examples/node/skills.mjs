@@ -28,3 +28,7 @@ const text = slack.render('slack-deal-query', request) // fills ${deal.…} for 
 console.log(`slack-deal-query v${slack.get('slack-deal-query').version}: ${text.length} chars`)
 await db.close()
 // --8<-- [end:skills]
+
+// The platform's corpus as it is (atomic/ and sequences/ folders), file by file.
+const corpus = await keel.importSkills('testdata/skill-corpus')
+console.log(`platform corpus: ${corpus.loads} load, ${corpus.warned} warned, ${corpus.refused} refused`)

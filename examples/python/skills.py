@@ -38,6 +38,10 @@ async def main() -> None:
     await db.close()
     # --8<-- [end:skills]
 
+    # The platform's corpus as it is (atomic/ and sequences/ folders), file by file.
+    corpus = keel.import_skills("testdata/skill-corpus")
+    print(f"platform corpus: {corpus['loads']} load, {corpus['warned']} warned, {corpus['refused']} refused")
+
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -51,5 +51,12 @@ async fn main() -> keel::Result<()> {
     }
     db.close().await;
     // --8<-- [end:skills]
+
+    // The platform's corpus as it is (atomic/ and sequences/ folders), file by file.
+    let corpus = keel::skills::import_report("testdata/skill-corpus".as_ref(), |_, _| {})?;
+    println!(
+        "platform corpus: {} load, {} warned, {} refused",
+        corpus.loads, corpus.warned, corpus.refused
+    );
     Ok(())
 }

@@ -6,9 +6,9 @@
 //! trigger `phrase` becomes `pattern`; `requires_context` joins `required_context`; every
 //! collection is written in block style; a `_`-prefixed key loses its `_` (folder, name and
 //! every `@_key/` inclusion); `references/*.md` are copied. Nothing else is rewritten: unknown
-//! metadata keys and their values are kept, as text. The copy is parsed again with
-//! [`ParseOptions::portable`] before the report is returned, so a change the exporter missed
-//! shows up as an error finding.
+//! metadata keys and their values are kept, as text. Each file is parsed again with
+//! [`ParseOptions::portable`] before it is written, so a change the exporter missed shows up
+//! as an error finding in the report.
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +16,10 @@ use marked_yaml::Node;
 use serde::Serialize;
 
 use super::fields::SPEC_KEYS;
-use super::format::{Diagnostic, ParseOptions, Severity, frontmatter_and_body, parse_with};
-use super::library::{Library, LibrarySkill, load_library_with};
+use super::format::{
+    Diagnostic, ParseOptions, Severity, flow_collections, frontmatter_and_body, parse_with,
+};
+use super::library::{LibrarySkill, load_library_with};
 use crate::error::{Error, Result};
 
 /// One change the export made to a file.
@@ -189,7 +191,6 @@ pub fn export_portable(
         export_skill(skill, root, out, &renamed, &mut report)?;
         progress(done + 1, total);
     }
-    report.diagnostics = check_copy(out)?;
     Ok(report)
 }
 
@@ -270,16 +271,9 @@ fn export_skill(
             _ => metadata.push(("required_context".into(), Yaml::List(extra))),
         }
     }
-    let flows = parse_with(
-        &file,
-        Some(&skill.doc.name),
-        &skill.content,
-        ParseOptions { portable: true },
-    )
-    .diagnostics
-    .iter()
-    .filter(|d| d.code == "flow_style")
-    .count();
+    let mut flows = Vec::new();
+    flow_collections(frontmatter, &root_node, &mut flows);
+    let flows = flows.len();
     if flows > 0 {
         change(
             "block_style",
@@ -317,7 +311,19 @@ fn export_skill(
     }
     let dir = out.join(skill.namespace.as_str()).join(&key);
     let body = rewrite_references(body, renamed);
-    write(&dir.join("SKILL.md"), &format!("---\n{yaml}---\n{body}"))?;
+    let text = format!("---\n{yaml}---\n{body}");
+    let path = dir.join("SKILL.md");
+    // The copy is checked as the reference validator would check it, before it is written.
+    let portable = ParseOptions { portable: true };
+    let written = path.display().to_string();
+    let check = parse_with(&written, Some(&key), text.as_bytes(), portable);
+    report.diagnostics.extend(
+        check
+            .diagnostics
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error),
+    );
+    write(&path, &text)?;
     report.files += 1;
     for (name, text) in &skill.documents {
         write(
@@ -364,20 +370,15 @@ fn rewrite_references(text: &str, renamed: &[String]) -> String {
     text
 }
 
+/// Writes `text` to `path`, creating its folder; a file that already holds `text` is left
+/// alone (a repeated export rewrites nothing).
 fn write(path: &PathBuf, text: &str) -> Result<()> {
+    if std::fs::read(path).is_ok_and(|old| old == text.as_bytes()) {
+        return Ok(());
+    }
     let fail = |e: std::io::Error| Error::invalid_input("out", format!("{}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
     std::fs::write(path, text).map_err(fail)
-}
-
-/// Every finding of the portable check of the written copy.
-fn check_copy(out: &Path) -> Result<Vec<Diagnostic>> {
-    let copy: Library = load_library_with(out, ParseOptions { portable: true }, |_, _| {})?;
-    Ok(copy
-        .diagnostics
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect())
 }

@@ -312,7 +312,20 @@ pub const BODY_TOKEN_BUDGET: usize = 5_000;
 
 /// The original's token estimate of a body: ⌈words × 1.3⌉.
 pub fn estimate_tokens(body: &str) -> usize {
-    (body.split_whitespace().count() * 13).div_ceil(10)
+    let words = if body.is_ascii() {
+        // Byte by byte: the same count as `split_whitespace` on ASCII, several times faster.
+        let mut words = 0;
+        let mut in_word = false;
+        for b in body.bytes() {
+            let space = b.is_ascii_whitespace() || b == 0x0b;
+            words += usize::from(!space && !in_word);
+            in_word = !space;
+        }
+        words
+    } else {
+        body.split_whitespace().count()
+    };
+    (words * 13).div_ceil(10)
 }
 
 fn check_body(report: &mut Report<'_>, body: &str) {
@@ -619,4 +632,45 @@ fn triggers(report: &mut Report<'_>, keys: &Keys<'_>) -> Vec<Trigger> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_estimate_counts_words_as_split_whitespace_does() {
+        for text in [
+            "",
+            "one",
+            "  two words ",
+            "tabs\tand\nnew\r\nlines\x0bvertical\x0cfeed",
+            "ünïcode words\u{a0}with a no-break space",
+        ] {
+            let words = text.split_whitespace().count();
+            assert_eq!(estimate_tokens(text), (words * 13).div_ceil(10), "{text:?}");
+        }
+        assert_eq!(estimate_tokens(&"word ".repeat(3846)), 5000);
+        assert_eq!(estimate_tokens(&"word ".repeat(3847)), 5002);
+    }
+
+    #[test]
+    fn keys_are_slugs_with_an_optional_leading_underscore() {
+        for key in ["deal-status", "_platform-references", "a1", "x"] {
+            assert!(is_key(key), "{key}");
+        }
+        for key in [
+            "",
+            "_",
+            "Deal",
+            "a--b",
+            "-a",
+            "a-",
+            "a_b",
+            "__a",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_key(key), "{key}");
+        }
+    }
 }

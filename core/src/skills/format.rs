@@ -447,6 +447,24 @@ fn flow_depth_over(yaml: &str, limit: usize) -> Option<(usize, usize)> {
 /// Reports every flow-style collection (`[a, b]`, `{k: v}`): the reference validator's YAML
 /// parser (strictyaml) refuses them.
 fn flow_style(report: &mut Report<'_>, yaml: &str, node: &marked_yaml::Node) {
+    let mut found = Vec::new();
+    flow_collections(yaml, node, &mut found);
+    for (line, column) in found {
+        report.error(
+            "flow_style",
+            (line + report.line_offset, column),
+            None,
+            "flow-style YAML (`[…]` or `{…}`) is not portable: write one item per line",
+        );
+    }
+}
+
+/// The (line, column) in `yaml` of each outermost flow-style collection under `node`.
+pub(super) fn flow_collections(
+    yaml: &str,
+    node: &marked_yaml::Node,
+    found: &mut Vec<(usize, usize)>,
+) {
     use marked_yaml::Node;
     let children: Vec<&Node> = match node {
         Node::Scalar(_) => return,
@@ -461,16 +479,11 @@ fn flow_style(report: &mut Report<'_>, yaml: &str, node: &marked_yaml::Node) {
                 .nth(start.map_or(0, |m| m.column()).saturating_sub(1))
         });
     if let (Some('[' | '{'), Some(m)) = (opens, start) {
-        report.error(
-            "flow_style",
-            (m.line() + report.line_offset, m.column()),
-            None,
-            "flow-style YAML (`[…]` or `{…}`) is not portable: write one item per line",
-        );
+        found.push((m.line(), m.column()));
         return;
     }
     for child in children {
-        flow_style(report, yaml, child);
+        flow_collections(yaml, child, found);
     }
 }
 

@@ -117,12 +117,13 @@ fn symlink_refused(path: &Path) -> Diagnostic {
 /// The bytes of a library file: refused when it is a symbolic link or larger than a SKILL.md
 /// may be.
 fn read_file(path: &Path) -> std::result::Result<Vec<u8>, Diagnostic> {
-    if is_symlink(path) {
+    // One `lstat` answers both questions: a link, and how large.
+    let meta = std::fs::symlink_metadata(path)
+        .map_err(|e| library_error(path, "missing_file", None, e.to_string()))?;
+    if meta.file_type().is_symlink() {
         return Err(symlink_refused(path));
     }
-    let size = std::fs::metadata(path)
-        .map_err(|e| library_error(path, "missing_file", None, e.to_string()))?
-        .len();
+    let size = meta.len();
     if size > super::format::MAX_FILE_BYTES as u64 {
         return Err(library_error(
             path,
@@ -171,11 +172,15 @@ pub fn load_library_with(
         let mut entries = Vec::new();
         let listing = std::fs::read_dir(dir)
             .map_err(|e| crate::Error::invalid_input("root", format!("{}: {e}", dir.display())))?;
-        for path in listing.filter_map(|e| e.ok().map(|e| e.path())) {
-            if is_symlink(&path) {
-                diagnostics.push(symlink_refused(&path));
-            } else if path.is_dir() {
-                entries.push(path);
+        // The listing's own file types: no `stat` per entry.
+        for entry in listing.filter_map(std::result::Result::ok) {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_symlink() {
+                diagnostics.push(symlink_refused(&entry.path()));
+            } else if kind.is_dir() {
+                entries.push(entry.path());
             }
         }
         entries.sort();
@@ -281,12 +286,16 @@ fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
     let Ok(entries) = std::fs::read_dir(&folder) else {
         return documents;
     };
-    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+    for entry in entries.filter_map(std::result::Result::ok) {
+        let path = entry.path();
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        if !name.ends_with(".md") || !(is_symlink(&path) || path.is_file()) {
+        let linked_or_file = entry
+            .file_type()
+            .is_ok_and(|t| t.is_symlink() || t.is_file());
+        if !name.ends_with(".md") || !linked_or_file {
             continue;
         }
         match read_file(&path).map(String::from_utf8) {
