@@ -184,6 +184,13 @@ for (const c of loadVectors('skill_compile.json')) {
         got[channel] = { skills: view.keys(), shadowed: view.shadowed.map((s) => [s.key, s.reason]) }
       }
       assert.deepEqual(got, c.expected)
+      // The resolved view carries the corpus's fields, camelCase.
+      const deal = (await skills.resolveSkills(org, 'slack')).get('slack-deal-query')
+      assert.equal(deal.doc.displayName, 'Slack Deal Query')
+      assert.deepEqual(deal.doc.meta.agentAffinity, ['slack'])
+      assert.equal(deal.doc.meta.contextProfile, 'sales')
+      assert.deepEqual(deal.doc.meta.inputs[0], { name: 'raw_query', type: 'string', required: true, description: 'The message as the user wrote it' })
+      assert.equal(deal.doc.triggers[0].intent, 'deal_query')
       await db.close()
     })
   }

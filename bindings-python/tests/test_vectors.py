@@ -183,6 +183,15 @@ async def test_skill_corpus_views_per_channel(db: keel.Keel) -> None:
         view = await skills.resolve_skills(org, channel)
         got[channel] = {"skills": view.keys(), "shadowed": [[s["key"], s["reason"]] for s in view.shadowed]}
     assert got == case["expected"]
+    # The resolved view carries the corpus's fields, snake_case.
+    deal = (await skills.resolve_skills(org, "slack")).get("slack-deal-query")
+    assert deal is not None
+    front = deal.frontmatter
+    assert front["display_name"] == "Slack Deal Query"
+    assert front["meta"]["agent_affinity"] == ["slack"] and front["meta"]["context_profile"] == "sales"
+    assert front["meta"]["inputs"][0] == {"name": "raw_query", "type": "string", "required": True,
+                                          "description": "The message as the user wrote it"}
+    assert front["triggers"][0]["intent"] == "deal_query"
 
 
 @pytest.mark.parametrize("case", load_vectors("skill_channels.json"), ids=lambda c: c["name"])

@@ -8,10 +8,11 @@ use keel::skills::{ImportStatus, export_portable, import_report};
 use crate::output::{Ctx, Done, print_json};
 use crate::skills::{progress_bar, refuse_errors};
 
-/// `keel skills import PATH`: a table of the files with a finding, then the totals.
-pub fn import(ctx: &Ctx, path: &Path) -> Done {
-    let bar = progress_bar(ctx.json);
-    let report = import_report(path, |done, total| {
+/// Runs `work` with a `progress(done, total)` that drives a bar on a terminal (none with
+/// `--json`), and clears the bar after.
+fn with_progress<T>(json: bool, work: impl FnOnce(&mut dyn FnMut(usize, usize)) -> T) -> T {
+    let bar = progress_bar(json);
+    let result = work(&mut |done, total| {
         if let Some(bar) = &bar {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
@@ -20,7 +21,12 @@ pub fn import(ctx: &Ctx, path: &Path) -> Done {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let report = report?;
+    result
+}
+
+/// `keel skills import PATH`: a table of the files with a finding, then the totals.
+pub fn import(ctx: &Ctx, path: &Path) -> Done {
+    let report = with_progress(ctx.json, |progress| import_report(path, progress))?;
     if ctx.json {
         print_json(&report);
         return Ok(());
@@ -71,17 +77,7 @@ pub fn import(ctx: &Ctx, path: &Path) -> Done {
 
 /// `keel skills export --portable PATH OUT`: every change, then what was written.
 pub fn export(ctx: &Ctx, path: &Path, out: &Path) -> Done {
-    let bar = progress_bar(ctx.json);
-    let report = export_portable(path, out, |done, total| {
-        if let Some(bar) = &bar {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let report = report?;
+    let report = with_progress(ctx.json, |progress| export_portable(path, out, progress))?;
     if ctx.json {
         print_json(&report);
     } else {

@@ -6,6 +6,9 @@ use marked_yaml::Node;
 use marked_yaml::types::{MarkedMappingNode, MarkedScalarNode};
 
 use super::format::{MAX_DESCRIPTION, MAX_NAME, Namespace, Priority, SkillDoc, Source, Trigger};
+use super::values::{
+    Keys, choice, list_at, optional_text, required_text, text_at, text_list, text_list_at,
+};
 use crate::diagnostic::{Diagnostic, Severity};
 
 /// Collects the findings of one file.
@@ -123,22 +126,6 @@ pub struct ParseOptions {
     /// Require what the Agent Skills reference validator requires: only the spec's top-level
     /// keys, `name` equal to the folder, no flow-style (`[…]`, `{…}`) YAML.
     pub portable: bool,
-}
-
-/// Where Keel's fields are looked up: `metadata` first, then the top level.
-pub(super) struct Keys<'a> {
-    pub(super) metadata: &'a MarkedMappingNode,
-    pub(super) top: &'a MarkedMappingNode,
-}
-
-impl<'a> Keys<'a> {
-    /// The node of `key` and its field path as the file spells it.
-    pub(super) fn get(&self, key: &str) -> Option<(&'a Node, String)> {
-        if let Some(node) = self.metadata.get_node(key) {
-            return Some((node, format!("metadata.{key}")));
-        }
-        self.top.get_node(key).map(|node| (node, key.to_owned()))
-    }
 }
 
 pub(super) fn fields(
@@ -428,130 +415,11 @@ fn check_key(report: &mut Report<'_>, key: &str, at: (usize, usize), what: &str)
     }
 }
 
-fn required_text(
-    report: &mut Report<'_>,
-    map: &MarkedMappingNode,
-    key: &str,
-) -> Option<(String, (usize, usize))> {
-    match map.get_node(key) {
-        None => {
-            report.error(
-                "missing_field",
-                (report.line_offset, 1),
-                Some(key),
-                format!("`{key}` is required"),
-            );
-            None
-        }
-        Some(Node::Scalar(s)) if !s.as_str().trim().is_empty() => {
-            Some((s.as_str().to_owned(), report.at_scalar(s)))
-        }
-        Some(node) => {
-            let at = report.at(node);
-            report.error(
-                "wrong_type",
-                at,
-                Some(key),
-                format!("`{key}` must be non-empty text"),
-            );
-            None
-        }
-    }
-}
-
-fn optional_text(report: &mut Report<'_>, keys: &Keys<'_>, key: &str) -> Option<String> {
-    let (node, field) = keys.get(key)?;
-    text_at(report, node, &field)
-}
-
-/// A scalar as text (numbers and booleans as written), or a `wrong_type` error.
-pub(super) fn text_at(report: &mut Report<'_>, node: &Node, field: &str) -> Option<String> {
-    match node {
-        Node::Scalar(s) => Some(s.as_str().to_owned()),
-        node => {
-            let at = report.at(node);
-            report.error(
-                "wrong_type",
-                at,
-                Some(field),
-                format!("`{field}` must be text"),
-            );
-            None
-        }
-    }
-}
-
-pub(super) fn choice<T>(
-    report: &mut Report<'_>,
-    keys: &Keys<'_>,
-    key: &str,
-    parse: fn(&str) -> Option<T>,
-    allowed: &str,
-) -> Option<T> {
-    let (node, field) = keys.get(key)?;
-    let value = node.as_scalar().and_then(|s| parse(s.as_str()));
-    if value.is_none() {
-        let at = report.at(node);
-        let shown = node.as_scalar().map_or("a non-text value", |s| s.as_str());
-        report.error(
-            "invalid_value",
-            at,
-            Some(&field),
-            format!("`{shown}` is not one of {allowed}"),
-        );
-    }
-    value
-}
-
-pub(super) fn text_list(report: &mut Report<'_>, keys: &Keys<'_>, key: &str) -> Vec<String> {
-    match keys.get(key) {
-        Some((node, field)) => text_list_at(report, node, &field),
-        None => Vec::new(),
-    }
-}
-
-/// A list of non-empty text at `node`, or `wrong_type` errors naming `field`.
-pub(super) fn text_list_at(report: &mut Report<'_>, node: &Node, field: &str) -> Vec<String> {
-    let Some(items) = node.as_sequence() else {
-        let at = report.at(node);
-        report.error(
-            "wrong_type",
-            at,
-            Some(field),
-            format!("`{field}` must be a list of text"),
-        );
-        return Vec::new();
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        match item.as_scalar() {
-            Some(s) if !s.as_str().trim().is_empty() => out.push(s.as_str().to_owned()),
-            _ => {
-                let at = report.at(item);
-                report.error(
-                    "wrong_type",
-                    at,
-                    Some(&format!("{field}[{i}]")),
-                    "must be non-empty text",
-                );
-            }
-        }
-    }
-    out
-}
-
 fn triggers(report: &mut Report<'_>, keys: &Keys<'_>) -> Vec<Trigger> {
     let Some((node, parent)) = keys.get("triggers") else {
         return Vec::new();
     };
-    let Some(items) = node.as_sequence() else {
-        let at = report.at(node);
-        report.error(
-            "wrong_type",
-            at,
-            Some(&parent),
-            format!("`{parent}` must be a list"),
-        );
+    let Some(items) = list_at(report, node, &parent, "a list") else {
         return Vec::new();
     };
     let mut out = Vec::with_capacity(items.len());

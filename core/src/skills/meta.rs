@@ -6,8 +6,9 @@ use marked_yaml::Node;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::fields::{Keys, Report, choice, text_at, text_list};
+use super::fields::Report;
 use super::format::SkillType;
+use super::values::{Keys, choice, list_at, mapping_at, text_at, text_list};
 
 /// One input or output of a skill: a name alone (`- deal_id`) or the corpus's mapping
 /// (`{name, type, required, description}`); other keys are kept in `extra`.
@@ -201,14 +202,8 @@ pub(super) fn ports(report: &mut Report<'_>, keys: &Keys<'_>, key: &str) -> Vec<
     let Some((node, field)) = keys.get(key) else {
         return Vec::new();
     };
-    let Some(items) = node.as_sequence() else {
-        let at = report.at(node);
-        report.error(
-            "wrong_type",
-            at,
-            Some(&field),
-            format!("`{field}` must be a list of names or `{{name, type, …}}` mappings"),
-        );
+    let what = "a list of names or `{name, type, …}` mappings";
+    let Some(items) = list_at(report, node, &field, what) else {
         return Vec::new();
     };
     let mut out = Vec::with_capacity(items.len());
@@ -260,14 +255,7 @@ pub(super) fn ports(report: &mut Report<'_>, keys: &Keys<'_>, key: &str) -> Vec<
 }
 
 fn workflow(report: &mut Report<'_>, node: &Node, field: &str) -> Vec<Value> {
-    let Some(items) = node.as_sequence() else {
-        let at = report.at(node);
-        report.error(
-            "wrong_type",
-            at,
-            Some(field),
-            format!("`{field}` must be a list of steps"),
-        );
+    let Some(items) = list_at(report, node, field, "a list of steps") else {
         return Vec::new();
     };
     let mut out = Vec::with_capacity(items.len());
@@ -289,16 +277,7 @@ fn workflow(report: &mut Report<'_>, node: &Node, field: &str) -> Vec<Value> {
 
 fn command_centre(report: &mut Report<'_>, keys: &Keys<'_>) -> Option<CommandCentre> {
     let (node, field) = keys.get("command_centre")?;
-    let Some(map) = node.as_mapping() else {
-        let at = report.at(node);
-        report.error(
-            "wrong_type",
-            at,
-            Some(&field),
-            format!("`{field}` must be a mapping"),
-        );
-        return None;
-    };
+    let map = mapping_at(report, node, &field)?;
     let mut entry = CommandCentre::default();
     for (key, value) in map.iter() {
         let sub = format!("{field}.{}", key.as_str());

@@ -31,6 +31,7 @@ mod org_store;
 mod registry;
 mod resolve;
 mod store;
+mod values;
 
 pub use channel::Channel;
 pub use compile::{
