@@ -165,29 +165,24 @@ pub fn export_portable(
     out: &Path,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<ExportReport> {
-    let mut library = load_library_with(root, ParseOptions::default(), |_, _| {})?;
-    let skipped: Vec<Diagnostic> = library
-        .diagnostics
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect();
-    library.skills.retain(|s| {
-        !skipped
-            .iter()
-            .any(|d| d.file == s.path.display().to_string())
-    });
-    let renamed: Vec<String> = library
-        .skills
+    let library = load_library_with(root, ParseOptions::default(), |_, _| {})?;
+    let exported: Vec<&LibrarySkill> = library.error_free().collect();
+    let renamed: Vec<String> = exported
         .iter()
         .filter(|s| s.doc.name.starts_with('_'))
         .map(|s| s.doc.name.clone())
         .collect();
     let mut report = ExportReport {
-        skipped,
+        skipped: library
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+            .collect(),
         ..ExportReport::default()
     };
-    let total = library.skills.len();
-    for (done, skill) in library.skills.iter().enumerate() {
+    let total = exported.len();
+    for (done, skill) in exported.into_iter().enumerate() {
         export_skill(skill, root, out, &renamed, &mut report)?;
         progress(done + 1, total);
     }

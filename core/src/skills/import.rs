@@ -73,30 +73,14 @@ pub struct ImportReport {
 pub fn import_report(root: &Path, progress: impl FnMut(usize, usize)) -> Result<ImportReport> {
     let library = load_library_with(root, ParseOptions::default(), progress)?;
     let mut files: BTreeMap<String, ImportFile> = BTreeMap::new();
-    let entry = |files: &mut BTreeMap<String, ImportFile>, file: &str| {
-        files
-            .entry(file.to_owned())
-            .or_insert_with(|| ImportFile {
-                file: file.to_owned(),
-                key: None,
-                namespace: None,
-                status: ImportStatus::Loads,
-                codes: BTreeMap::new(),
-                diagnostics: Vec::new(),
-            })
-            .file
-            .clone()
-    };
     for skill in &library.skills {
-        let file = entry(&mut files, &skill.path.display().to_string());
-        let row = files.get_mut(&file).expect("just inserted");
+        let row = row(&mut files, &skill.path.display().to_string());
         row.key = Some(skill.doc.name.clone());
         row.namespace = Some(skill.namespace.as_str());
     }
     let mut report = ImportReport::default();
     for finding in library.diagnostics {
-        let file = entry(&mut files, &finding.file);
-        let row = files.get_mut(&file).expect("just inserted");
+        let row = row(&mut files, &finding.file);
         *row.codes.entry(finding.code).or_default() += 1;
         *report.codes.entry(finding.code).or_default() += 1;
         row.status = match (row.status, finding.severity) {
@@ -114,4 +98,16 @@ pub fn import_report(root: &Path, progress: impl FnMut(usize, usize)) -> Result<
         }
     }
     Ok(report)
+}
+
+/// The row of `file`, added (loading cleanly, no key yet) the first time it is named.
+fn row<'f>(files: &'f mut BTreeMap<String, ImportFile>, file: &str) -> &'f mut ImportFile {
+    files.entry(file.to_owned()).or_insert_with(|| ImportFile {
+        file: file.to_owned(),
+        key: None,
+        namespace: None,
+        status: ImportStatus::Loads,
+        codes: BTreeMap::new(),
+        diagnostics: Vec::new(),
+    })
 }

@@ -80,6 +80,19 @@ impl Library {
             .iter()
             .any(|d| d.severity == Severity::Error)
     }
+
+    /// The skills no error finding names: a skill with an error found across the library (a
+    /// missing reference, a cycle, a duplicate key) parsed, but is left out like a file that
+    /// did not. What `sync` with `force` and `export` write.
+    pub fn error_free(&self) -> impl Iterator<Item = &LibrarySkill> {
+        self.skills.iter().filter(|s| {
+            let file = s.path.display().to_string();
+            !self
+                .diagnostics
+                .iter()
+                .any(|d| d.severity == Severity::Error && d.file == file)
+        })
+    }
 }
 
 fn library_error(

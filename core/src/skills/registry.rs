@@ -330,16 +330,7 @@ impl SkillRegistry {
             dry_run: options.dry_run,
             ..SyncReport::default()
         };
-        // A skill with an error found across the library (a missing reference, a cycle, a
-        // duplicate key) parsed, but is skipped like a file that did not.
-        let synced: Vec<&LibrarySkill> = library
-            .skills
-            .iter()
-            .filter(|s| {
-                let file = s.path.display().to_string();
-                !report.skipped.iter().any(|d| d.file == file)
-            })
-            .collect();
+        let synced: Vec<&LibrarySkill> = library.error_free().collect();
         let total = synced.len();
         for (done, skill) in synced.into_iter().enumerate() {
             let item = store::sync_skill(pool, skill, options.dry_run).await?;
