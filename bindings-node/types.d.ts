@@ -53,6 +53,10 @@ export type KeelErrorCode =
   | 'budget_exceeded'
   | 'invalid_skill'
   | 'internal'
+  | 'provider'
+  | 'rate_limited'
+  | 'content_refused'
+  | 'context_too_long'
 
 /**
  * An error Keel threw or rejected with: an `Error` (a `TypeError` for `invalid_input`) with a

@@ -8,6 +8,7 @@
 //! [`crate::store::mask_url`]), so an error can be logged without leaking a password.
 
 use crate::diagnostic::Diagnostic;
+use crate::fault::CallFailure;
 
 /// A `Result` whose error is the Keel [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -132,6 +133,12 @@ pub enum Error {
         diagnostics: Vec<Diagnostic>,
     },
 
+    /// A model call failed on every candidate it was allowed to try. The code follows the last
+    /// failure's kind ([`crate::fault::FailureKind::error_code`]): `rate_limited`, `timeout`,
+    /// `content_refused`, `context_too_long` or `provider`; every attempt is kept.
+    #[error("{0}")]
+    Call(Box<CallFailure>),
+
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -162,6 +169,10 @@ impl Error {
         "budget_exceeded",
         "invalid_skill",
         "internal",
+        "provider",
+        "rate_limited",
+        "content_refused",
+        "context_too_long",
     ];
 
     /// The stable machine code of this error, e.g. `"invalid_url"`.
@@ -180,6 +191,7 @@ impl Error {
             Error::BudgetExceeded { .. } => "budget_exceeded",
             Error::InvalidSkill { .. } => "invalid_skill",
             Error::Internal(_) => "internal",
+            Error::Call(failure) => failure.kind.error_code(),
         }
     }
 

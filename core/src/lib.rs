@@ -21,8 +21,10 @@
 
 mod diagnostic;
 pub mod error;
+pub mod fault;
 #[doc(hidden)]
 pub mod ffi_probe;
+pub mod llm;
 pub mod models;
 pub mod options;
 pub mod record;
@@ -60,6 +62,8 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     /// The log writer into this database, started on first use.
     sink: OnceLock<telemetry::Sink>,
+    /// The HTTP client of model calls, built on first use; one connection pool per handle.
+    http: OnceLock<reqwest::Client>,
 }
 
 impl Drop for Inner {
@@ -103,6 +107,7 @@ impl Keel {
                 pid: std::process::id(),
                 runtime: tokio::runtime::Handle::current(),
                 sink: OnceLock::new(),
+                http: OnceLock::new(),
             }),
         })
     }
@@ -180,6 +185,18 @@ impl Keel {
                 telemetry::Destination::Database((*self.inner.pool).clone()),
                 Default::default(),
             )
+        })
+    }
+
+    /// The HTTP client model calls share: rustls, HTTP/2 where the server offers it, pooled
+    /// connections kept alive between calls.
+    pub fn http(&self) -> &reqwest::Client {
+        self.inner.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .pool_idle_timeout(std::time::Duration::from_secs(90))
+                .tcp_nodelay(true)
+                .build()
+                .unwrap_or_default()
         })
     }
 

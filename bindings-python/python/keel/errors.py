@@ -21,6 +21,10 @@ __all__ = [
     "BudgetExceededError",
     "InvalidSkillError",
     "InternalError",
+    "ProviderError",
+    "RateLimitedError",
+    "ContentRefusedError",
+    "ContextTooLongError",
     "BY_CODE",
 ]
 
@@ -117,6 +121,34 @@ class InternalError(KeelError):
     code = "internal"
 
 
+class ProviderError(KeelError):
+    """A model call failed on the provider's side (a server error, an overload, a broken
+    connection, a malformed reply) or was refused as a bad request, on every candidate it could
+    try. ``attempts`` lists each try with its provider, model, outcome, status and latency."""
+
+    code = "provider"
+    attempts: list[dict[str, object]] = []
+
+
+class RateLimitedError(ProviderError):
+    """The provider rate-limited the call; ``retry_after_ms`` says how long it asked to wait."""
+
+    code = "rate_limited"
+    retry_after_ms: int | None = None
+
+
+class ContentRefusedError(ProviderError):
+    """The model declined to answer (a safety refusal). Keel does not fall back on it."""
+
+    code = "content_refused"
+
+
+class ContextTooLongError(ProviderError, ValueError):
+    """The prompt did not fit the model's context window."""
+
+    code = "context_too_long"
+
+
 #: Every class by its code. The native module raises through this table.
 BY_CODE: dict[str, type[KeelError]] = {
     cls.code: cls
@@ -134,5 +166,9 @@ BY_CODE: dict[str, type[KeelError]] = {
         BudgetExceededError,
         InvalidSkillError,
         InternalError,
+        ProviderError,
+        RateLimitedError,
+        ContentRefusedError,
+        ContextTooLongError,
     )
 }

@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+pub use crate::fault::FailureKind;
 
 /// Breaker tuning. Defaults are the original's: 3 failures in 5 minutes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,90 +93,6 @@ impl FromStr for CircuitState {
                 format!("`{s}` is not one of closed, open, half_open"),
             )),
         }
-    }
-}
-
-/// What went wrong with a call, as far as the breaker cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FailureKind {
-    /// No answer in time.
-    Timeout,
-    /// A 5xx.
-    ServerError,
-    /// A 429.
-    RateLimited,
-    /// The provider said it is overloaded (Anthropic's 529).
-    Overloaded,
-    /// The request was at fault (4xx validation, auth): the model is fine.
-    ClientError,
-    /// The prompt did not fit the context window: the model is fine.
-    ContextTooLong,
-}
-
-impl FailureKind {
-    /// True for the provider's faults, the only ones that count toward opening a circuit.
-    pub fn counts(self) -> bool {
-        matches!(
-            self,
-            FailureKind::Timeout
-                | FailureKind::ServerError
-                | FailureKind::RateLimited
-                | FailureKind::Overloaded
-        )
-    }
-
-    /// The kind of an HTTP status: 429 rate limited, 529 overloaded, 408/504 timeout, other 5xx
-    /// server error, 413 context too long, other 4xx client error. Anything else (no status, a
-    /// network error) is a timeout: the provider did not answer.
-    pub fn from_status(status: Option<u16>) -> Self {
-        match status {
-            Some(429) => FailureKind::RateLimited,
-            Some(529) => FailureKind::Overloaded,
-            Some(408) | Some(504) => FailureKind::Timeout,
-            Some(413) => FailureKind::ContextTooLong,
-            Some(s) if (500..600).contains(&s) => FailureKind::ServerError,
-            Some(s) if (400..500).contains(&s) => FailureKind::ClientError,
-            _ => FailureKind::Timeout,
-        }
-    }
-
-    /// `timeout`, `server_error`, `rate_limited`, `overloaded`, `client_error` or
-    /// `context_too_long`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureKind::Timeout => "timeout",
-            FailureKind::ServerError => "server_error",
-            FailureKind::RateLimited => "rate_limited",
-            FailureKind::Overloaded => "overloaded",
-            FailureKind::ClientError => "client_error",
-            FailureKind::ContextTooLong => "context_too_long",
-        }
-    }
-}
-
-impl FromStr for FailureKind {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Self> {
-        [
-            FailureKind::Timeout,
-            FailureKind::ServerError,
-            FailureKind::RateLimited,
-            FailureKind::Overloaded,
-            FailureKind::ClientError,
-            FailureKind::ContextTooLong,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| {
-            Error::invalid_input(
-                "kind",
-                format!(
-                    "`{s}` is not one of timeout, server_error, rate_limited, overloaded, \
-                     client_error, context_too_long"
-                ),
-            )
-        })
     }
 }
 

@@ -275,7 +275,20 @@ impl ModelRouter {
     /// # Errors
     /// [`Error::InvalidInput`] without a feature; [`Error::NoModelAvailable`].
     pub fn resolve_now(&self, request: &ModelRequest) -> Result<Resolution> {
-        self.decide(request, |candidate, provider_wide| {
+        self.resolve_after(request, &[])
+    }
+
+    /// The next candidate of a call that fell back: resolves as [`ModelRouter::resolve_now`]
+    /// does, skipping the (provider, model) pairs already tried.
+    ///
+    /// # Errors
+    /// As [`ModelRouter::resolve_now`].
+    pub fn resolve_after(
+        &self,
+        request: &ModelRequest,
+        tried: &[(Arc<str>, Arc<str>)],
+    ) -> Result<Resolution> {
+        self.decide_skipping(request, tried, |candidate, provider_wide| {
             let key = breaker_key(candidate, provider_wide);
             if self.serve_won(&key) {
                 return true;
@@ -285,6 +298,11 @@ impl ModelRouter {
         })
     }
 
+    /// The handle the router reads and writes through.
+    pub fn keel(&self) -> &Keel {
+        &self.inner.keel
+    }
+
     fn resolve_cached(&self, request: &ModelRequest) -> Result<Resolution> {
         self.decide(request, |_, _| false)
     }
@@ -292,6 +310,15 @@ impl ModelRouter {
     fn decide(
         &self,
         request: &ModelRequest,
+        probe: impl FnMut(&ModelEntry, bool) -> bool,
+    ) -> Result<Resolution> {
+        self.decide_skipping(request, &[], probe)
+    }
+
+    fn decide_skipping(
+        &self,
+        request: &ModelRequest,
+        skip: &[(Arc<str>, Arc<str>)],
         mut probe: impl FnMut(&ModelEntry, bool) -> bool,
     ) -> Result<Resolution> {
         let feature = request
@@ -312,10 +339,16 @@ impl ModelRouter {
             tier,
             request.org_id,
             trace_id,
-            |candidate| match self.usability(&breakers, candidate, now) {
-                Usability::Usable => true,
-                Usability::Blocked => false,
-                Usability::ProbeDue { provider_wide } => probe(candidate, provider_wide),
+            |candidate| {
+                let tried = skip
+                    .iter()
+                    .any(|(p, m)| *p == candidate.provider && *m == candidate.model_id);
+                !tried
+                    && match self.usability(&breakers, candidate, now) {
+                        Usability::Usable => true,
+                        Usability::Blocked => false,
+                        Usability::ProbeDue { provider_wide } => probe(candidate, provider_wide),
+                    }
             },
         )
     }

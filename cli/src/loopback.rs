@@ -1,0 +1,265 @@
+//! A model provider on loopback that speaks the documented shapes of the Anthropic Messages
+//! API, OpenAI Chat Completions and Gemini `generateContent`: replies, errors with their
+//! statuses and headers, stalls, cut connections and malformed bodies. `keel demo`, the
+//! benchmarks and the tests call it instead of the real providers; it records every request
+//! it receives so tests can assert the bodies Keel sends.
+//!
+//! The wire is told by the path (`/v1/messages`, `/chat/completions`, `/v1beta/models/…`);
+//! the model by the body (or the Gemini path). Each model answers from its script, in order,
+//! then with a default reply.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+/// What the provider does with one request.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    /// The wire's normal reply with this text.
+    Text(String),
+    /// A status and JSON body, with extra headers.
+    Json {
+        /// The HTTP status.
+        status: u16,
+        /// Extra headers (`retry-after`).
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Value,
+    },
+    /// A 200 whose body is not JSON.
+    Malformed,
+    /// A 200 whose body breaks off: the connection is cut mid-reply.
+    Reset,
+    /// No answer for this long, then the default reply.
+    Stall(Duration),
+}
+
+/// The wire a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireKind {
+    /// `/v1/messages`.
+    Anthropic,
+    /// `…/chat/completions`.
+    OpenAi,
+    /// `/v1beta/models/{model}:generateContent`.
+    Gemini,
+}
+
+/// A request the provider received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Its wire.
+    pub wire: WireKind,
+    /// The path and query.
+    pub path: String,
+    /// The model asked for.
+    pub model: String,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The JSON body.
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct State {
+    scripts: HashMap<String, VecDeque<Scripted>>,
+    received: Vec<Received>,
+}
+
+/// The provider; clones share its scripts and its log of requests.
+#[derive(Clone, Default)]
+pub struct Loopback {
+    state: Arc<Mutex<State>>,
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+}
+
+impl Loopback {
+    /// Starts the provider on a free loopback port, on the current tokio runtime.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts the provider on `addr`.
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let provider = Loopback {
+            base_url: format!("http://{}", listener.local_addr()?),
+            ..Loopback::default()
+        };
+        let handler = provider.clone();
+        let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
+            let handler = handler.clone();
+            async move { handler.answer(uri, headers, body).await }
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(provider)
+    }
+
+    /// Queues replies for `model`, answered in order before the default reply.
+    pub fn script(&self, model: &str, replies: impl IntoIterator<Item = Scripted>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state
+            .scripts
+            .entry(model.to_owned())
+            .or_default()
+            .extend(replies);
+    }
+
+    /// Every request received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .received
+            .clone()
+    }
+
+    /// How many requests named `model`.
+    pub fn count(&self, model: &str) -> usize {
+        self.received().iter().filter(|r| r.model == model).count()
+    }
+
+    async fn answer(&self, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+        let path = uri
+            .path_and_query()
+            .map_or(uri.path(), |p| p.as_str())
+            .to_owned();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let (wire, model) = if path.ends_with("/v1/messages") {
+            (WireKind::Anthropic, text(&body, "model"))
+        } else if path.ends_with("/chat/completions") {
+            (WireKind::OpenAi, text(&body, "model"))
+        } else if let Some(rest) = uri.path().strip_prefix("/v1beta/models/") {
+            let model = rest.split(':').next().unwrap_or_default().to_owned();
+            (WireKind::Gemini, model)
+        } else {
+            return respond(404, &[], json!({"error": {"message": "no such route"}}));
+        };
+        let scripted = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.received.push(Received {
+                wire,
+                path,
+                model: model.clone(),
+                headers,
+                body,
+            });
+            state.scripts.get_mut(&model).and_then(VecDeque::pop_front)
+        };
+        match scripted.unwrap_or_else(|| Scripted::Text(format!("ok from {model}"))) {
+            Scripted::Text(reply) => respond(200, &[], success(wire, &model, &reply)),
+            Scripted::Json {
+                status,
+                headers,
+                body,
+            } => respond(status, &headers, body),
+            Scripted::Malformed => Response::new(Body::from("{\"choices\": [")),
+            Scripted::Reset => {
+                let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                    Ok(Bytes::from_static(b"{\"partial\": ")),
+                    Err(std::io::Error::other(
+                        "connection reset by the loopback provider",
+                    )),
+                ];
+                Response::new(Body::from_stream(futures_util::stream::iter(chunks)))
+            }
+            Scripted::Stall(wait) => {
+                tokio::time::sleep(wait).await;
+                respond(200, &[], success(wire, &model, &format!("ok from {model}")))
+            }
+        }
+    }
+}
+
+fn text(body: &Value, key: &str) -> String {
+    body.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn respond(status: u16, headers: &[(String, String)], body: Value) -> Response {
+    let mut response = Response::new(Body::from(body.to_string()));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let out = response.headers_mut();
+    out.insert("content-type", "application/json".parse().expect("header"));
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            name.parse::<axum::http::HeaderName>(),
+            value.parse::<axum::http::HeaderValue>(),
+        ) {
+            out.insert(name, value);
+        }
+    }
+    response
+}
+
+/// Usage every default reply reports: 10 tokens in, 5 out.
+pub const USAGE: (u64, u64) = (10, 5);
+
+/// The wire's successful reply carrying `reply`.
+pub fn success(wire: WireKind, model: &str, reply: &str) -> Value {
+    let (input, output) = USAGE;
+    match wire {
+        WireKind::Anthropic => json!({
+            "id": "msg_loopback", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": reply}],
+            "stop_reason": "end_turn", "stop_sequence": null,
+            "usage": {"input_tokens": input, "output_tokens": output}
+        }),
+        WireKind::OpenAi => json!({
+            "id": "chatcmpl-loopback", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply, "refusal": null},
+                "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": input, "completion_tokens": output, "total_tokens": input + output}
+        }),
+        WireKind::Gemini => json!({
+            "candidates": [{"content": {"role": "model", "parts": [{"text": reply}]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output},
+            "modelVersion": model
+        }),
+    }
+}
+
+/// The wire's documented error body for `status` with `message`.
+pub fn error(wire: WireKind, status: u16, message: &str) -> Scripted {
+    let body = match wire {
+        WireKind::Anthropic => {
+            let kind = match status {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                413 => "request_too_large",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            };
+            json!({"type": "error", "error": {"type": kind, "message": message}})
+        }
+        WireKind::OpenAi => {
+            json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}})
+        }
+        WireKind::Gemini => {
+            let kind = match status {
+                400 => "INVALID_ARGUMENT",
+                429 => "RESOURCE_EXHAUSTED",
+                503 => "UNAVAILABLE",
+                _ => "INTERNAL",
+            };
+            json!({"error": {"code": status, "message": message, "status": kind}})
+        }
+    };
+    Scripted::Json {
+        status,
+        headers: Vec::new(),
+        body,
+    }
+}

@@ -1,0 +1,463 @@
+//! One call, start to end: resolve, reserve credits, attempt, fall back on the provider's
+//! faults, report to the breaker, settle the credits, and write the call's span with one child
+//! span per attempt.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::client::Llm;
+use super::hold::Hold;
+use super::http;
+use super::message::{Part, join_text};
+use super::options::Endpoint;
+use super::request::CallRequest;
+use super::wire::{Fault, FinishReason, Prompt, Reply, TokenUsage, Wire};
+use crate::error::{Error, Result};
+use crate::fault::{Attempt, CallFailure, FailureKind};
+use crate::models::{DEFAULT_TIER, ModelRequest, Resolution, Usage};
+use crate::telemetry::{Logger, LoggerOptions, Span, new_trace_id};
+
+/// A model's answer, with everything the call did to get it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Completion {
+    /// Text and tool-call parts, in order.
+    pub content: Vec<Part>,
+    /// The text parts, joined.
+    pub text: String,
+    /// Why the reply ended.
+    pub finish_reason: FinishReason,
+    /// The provider that answered.
+    pub provider: String,
+    /// The model asked for.
+    pub model: String,
+    /// The model the provider says answered (a dated id, a deployment's model).
+    pub response_model: Option<String>,
+    /// Tokens used, as the provider reported them.
+    pub usage: TokenUsage,
+    /// Credits charged (0 without an org, with credits off, or for a repeated idempotency key).
+    pub credits_charged: f64,
+    /// Every attempt, the successful one last.
+    pub attempts: Vec<Attempt>,
+    /// The call's trace.
+    pub trace_id: Uuid,
+    /// True when a model other than the tier's primary answered.
+    pub was_fallback: bool,
+}
+
+/// Tokens a request's prompt is estimated at before the call, for the credit reservation:
+/// four bytes of text per token (rounded up), four tokens of framing per turn, 1,000 per image
+/// and the tools' schemas as text. The reservation is settled at the provider's own count.
+pub fn estimate_tokens(request: &CallRequest) -> u64 {
+    let mut bytes = request.system.as_ref().map_or(0, String::len) as u64;
+    let mut extra = 0u64;
+    for m in &request.messages {
+        extra += 4;
+        for part in &m.content {
+            match part {
+                Part::Text { text } => bytes += text.len() as u64,
+                Part::Image { .. } => extra += 1_000,
+                Part::ToolCall { arguments, .. } => bytes += arguments.to_string().len() as u64,
+                Part::ToolResult { content, .. } => bytes += content.len() as u64,
+            }
+        }
+    }
+    for tool in &request.tools {
+        bytes +=
+            (tool.name.len() + tool.description.len() + tool.parameters.to_string().len()) as u64;
+    }
+    bytes.div_ceil(4) + extra
+}
+
+/// The state of one call while it runs.
+struct Call<'a> {
+    llm: &'a Llm,
+    request: &'a CallRequest,
+    routed: ModelRequest,
+    deadline: Instant,
+    logger: Logger,
+    attempts: Vec<Attempt>,
+    tried: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl Llm {
+    /// Makes a call: resolves the model (or uses the request's explicit one), reserves credits
+    /// from an estimate when the request names an org, calls the provider, falls back to the
+    /// next candidate of the tier on the provider's faults (never on caller errors or
+    /// refusals, unless [`super::LlmOptions::fallback_on_refusal`]), reports every outcome to
+    /// the breaker and charges the usage the provider reports. Dropping the future stops the
+    /// HTTP request and releases the reservation.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] before any request (a provider without a key, a conversation
+    /// the provider refuses); [`Error::NoModelAvailable`]; [`Error::BudgetExceeded`];
+    /// [`Error::Call`] with every attempt when no candidate answered.
+    pub async fn complete(&self, request: &CallRequest) -> Result<Completion> {
+        let options = &self.inner.options;
+        let trace_id = request.trace_id.unwrap_or_else(new_trace_id);
+        let mut routed = request.model_request();
+        routed.trace_id = Some(trace_id);
+        let logger = self.inner.router.keel().logger(
+            "llm",
+            LoggerOptions {
+                trace_id: Some(trace_id.to_string()),
+                org_id: request.org_id.map(|id| id.to_string()),
+                user_id: request.user_id.map(|id| id.to_string()),
+                ..LoggerOptions::default()
+            },
+        );
+        let mut call = Call {
+            llm: self,
+            request,
+            routed,
+            deadline: Instant::now() + request.deadline.unwrap_or(options.deadline),
+            logger,
+            attempts: Vec::new(),
+            tried: Vec::new(),
+        };
+        let first = call.first_candidate().await?;
+        let span = call
+            .logger
+            .span("gen_ai.chat", call.span_start(&first), None);
+        let hold = match call.reserve(&first).await {
+            Ok(hold) => hold,
+            Err(err) => {
+                span.fail(&err.to_string(), Map::new());
+                return Err(err);
+            }
+        };
+        call.run(first, &span, hold).await
+    }
+}
+
+impl Call<'_> {
+    async fn first_candidate(&mut self) -> Result<Resolution> {
+        let router = &self.llm.inner.router;
+        let resolution = match (self.request.provider, &self.request.model) {
+            (Some(provider), Some(model)) => {
+                let entry = router.with_matrix(|m| m.find(provider, model).cloned());
+                Resolution {
+                    provider: provider.into(),
+                    model_id: model.as_str().into(),
+                    credit_cost: entry.as_ref().map_or(0.0, |e| e.pricing.per_request),
+                    max_tokens: entry.as_ref().map_or(4096, |e| e.max_tokens),
+                    context_window: entry.as_ref().map_or(0, |e| e.context_window),
+                    was_fallback: false,
+                    tier: self.request.tier.unwrap_or(DEFAULT_TIER),
+                    trace_id: self.routed.trace_id.unwrap_or_default(),
+                }
+            }
+            _ => router.resolve(&self.routed).await?,
+        };
+        self.callable(&resolution)?;
+        Ok(resolution)
+    }
+
+    /// The endpoint of a candidate, if this request can be sent to it.
+    fn callable(&self, candidate: &Resolution) -> Result<&Endpoint> {
+        let endpoint = self.llm.endpoint(&candidate.provider)?;
+        if endpoint.wire == Wire::Gemini && self.request.ends_with_assistant() {
+            return Err(Error::invalid_input(
+                "messages",
+                "Gemini needs the conversation to end with a user or tool turn",
+            ));
+        }
+        Ok(endpoint)
+    }
+
+    fn max_tokens(&self, candidate: &Resolution) -> u32 {
+        match self.request.max_tokens {
+            Some(asked) if candidate.max_tokens > 0 => asked.min(candidate.max_tokens),
+            Some(asked) => asked,
+            None => candidate.max_tokens.max(1),
+        }
+    }
+
+    async fn reserve(&self, first: &Resolution) -> Result<Option<Hold>> {
+        let (Some(org), true) = (self.request.org_id, self.llm.inner.options.credits) else {
+            return Ok(None);
+        };
+        let router = &self.llm.inner.router;
+        let usage = Usage::new(
+            estimate_tokens(self.request) as f64,
+            f64::from(self.max_tokens(first)),
+        )?;
+        let estimate = router.call_cost(first, Some(usage));
+        let key = match &self.request.idempotency_key {
+            Some(key) => key.clone(),
+            None => Uuid::new_v4().to_string(),
+        };
+        let reservation = router.reserve(org, estimate, &key).await?;
+        Ok(Some(Hold::new(
+            router.clone(),
+            reservation.id,
+            reservation.duplicate,
+            self.logger.clone(),
+        )))
+    }
+
+    async fn run(
+        mut self,
+        first: Resolution,
+        span: &Span,
+        hold: Option<Hold>,
+    ) -> Result<Completion> {
+        let router = self.llm.inner.router.clone();
+        let mut candidate = first;
+        loop {
+            self.tried
+                .push((candidate.provider.clone(), candidate.model_id.clone()));
+            let child = span.child("gen_ai.attempt", self.attempt_start(&candidate));
+            let started = Instant::now();
+            let result = self.attempt(&candidate).await;
+            let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match result {
+                Ok(reply) => {
+                    router
+                        .record_success(&candidate.provider, &candidate.model_id)
+                        .await;
+                    self.push_attempt(&candidate, "ok", Some(200), latency_ms, None);
+                    child.stop(usage_attributes(&reply.usage));
+                    let cost = router.call_cost(&candidate, Some(usage_of(reply.usage)));
+                    let charged = match hold {
+                        Some(hold) => hold.commit(cost).await,
+                        None => 0.0,
+                    };
+                    let completion = self.completion(candidate, reply, charged);
+                    span.stop(completion_attributes(&completion));
+                    return Ok(completion);
+                }
+                Err(fault) => {
+                    if fault.kind.counts() {
+                        router
+                            .record_failure(&candidate.provider, &candidate.model_id, fault.kind)
+                            .await;
+                    }
+                    let outcome = fault.kind.as_str();
+                    self.push_attempt(
+                        &candidate,
+                        outcome,
+                        fault.status,
+                        latency_ms,
+                        fault.retry_after_ms,
+                    );
+                    let mut extra = Map::new();
+                    extra.insert("error.type".into(), outcome.into());
+                    if let Some(status) = fault.status {
+                        extra.insert("http.response.status_code".into(), status.into());
+                    }
+                    child.fail(&fault.message, extra);
+                    match self.next_candidate(fault.kind) {
+                        Some(next) => candidate = next,
+                        None => return Err(self.fail(candidate, fault, span, hold).await),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, candidate: &Resolution) -> Result<Reply, Fault> {
+        let endpoint = self
+            .callable(candidate)
+            .map_err(|e| Fault::new(FailureKind::ClientError, e.to_string()))?;
+        let limit = self
+            .request
+            .attempt_timeout
+            .unwrap_or(self.llm.inner.options.attempt_timeout);
+        let limit = http::budget(limit, self.deadline);
+        let prompt = Prompt {
+            model: &candidate.model_id,
+            system: self.request.system.as_deref(),
+            messages: &self.request.messages,
+            tools: &self.request.tools,
+            max_tokens: self.max_tokens(candidate),
+            temperature: self.request.temperature,
+            stop: &self.request.stop,
+            stream: false,
+        };
+        match tokio::time::timeout(
+            limit,
+            http::complete(&self.llm.inner.http, endpoint, &prompt),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(Fault::new(
+                FailureKind::Timeout,
+                format!("no reply within {} ms", limit.as_millis()),
+            )),
+        }
+    }
+
+    /// The next candidate after a failure of `kind`, if the call may fall back.
+    fn next_candidate(&mut self, kind: FailureKind) -> Option<Resolution> {
+        let options = &self.llm.inner.options;
+        let falls_back =
+            kind.counts() || (kind == FailureKind::ContentRefused && options.fallback_on_refusal);
+        if !falls_back || self.request.provider.is_some() {
+            return None;
+        }
+        loop {
+            if self.tried.len() >= options.max_attempts as usize || Instant::now() >= self.deadline
+            {
+                return None;
+            }
+            let next = self
+                .llm
+                .inner
+                .router
+                .resolve_after(&self.routed, &self.tried)
+                .ok()?;
+            if self.callable(&next).is_ok() {
+                return Some(next);
+            }
+            // A candidate this request cannot go to (no key, a turn it refuses) is passed over.
+            self.tried.push((next.provider, next.model_id));
+        }
+    }
+
+    async fn fail(
+        self,
+        candidate: Resolution,
+        fault: Fault,
+        span: &Span,
+        hold: Option<Hold>,
+    ) -> Error {
+        let router = &self.llm.inner.router;
+        let mut extra = Map::new();
+        extra.insert("error.type".into(), fault.kind.as_str().into());
+        match (hold, fault.usage) {
+            // The provider billed a refusal: so do we.
+            (Some(hold), Some(usage)) => {
+                let cost = router.call_cost(&candidate, Some(usage_of(usage)));
+                extra.insert(
+                    "keel.credits_charged".into(),
+                    hold.commit(cost).await.into(),
+                );
+            }
+            (Some(hold), None) => hold.release().await,
+            (None, _) => {}
+        }
+        span.fail(&fault.message, extra);
+        Error::Call(Box::new(CallFailure {
+            kind: fault.kind,
+            provider: candidate.provider.to_string(),
+            model: candidate.model_id.to_string(),
+            status: fault.status,
+            message: fault.message,
+            retry_after_ms: fault.retry_after_ms,
+            attempts: self.attempts,
+        }))
+    }
+
+    fn push_attempt(
+        &mut self,
+        candidate: &Resolution,
+        outcome: &str,
+        status: Option<u16>,
+        latency_ms: f64,
+        retry_after_ms: Option<u64>,
+    ) {
+        self.attempts.push(Attempt {
+            provider: candidate.provider.to_string(),
+            model: candidate.model_id.to_string(),
+            outcome: outcome.to_owned(),
+            status,
+            latency_ms,
+            retry_after_ms,
+        });
+    }
+
+    fn completion(self, candidate: Resolution, reply: Reply, charged: f64) -> Completion {
+        let was_fallback = candidate.was_fallback || self.attempts.len() > 1;
+        Completion {
+            text: join_text(&reply.content),
+            content: reply.content,
+            finish_reason: reply.finish_reason,
+            provider: candidate.provider.to_string(),
+            model: candidate.model_id.to_string(),
+            response_model: reply.model,
+            usage: reply.usage,
+            credits_charged: charged,
+            attempts: self.attempts,
+            trace_id: self.routed.trace_id.unwrap_or_default(),
+            was_fallback,
+        }
+    }
+
+    fn span_start(&self, first: &Resolution) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("gen_ai.operation.name".into(), "chat".into());
+        if let Some(feature) = self.request.feature {
+            m.insert("keel.feature".into(), feature.as_str().into());
+        }
+        m.insert("keel.tier".into(), first.tier.as_str().into());
+        m.insert(
+            "gen_ai.request.model".into(),
+            first.model_id.as_ref().into(),
+        );
+        m.insert(
+            "gen_ai.request.max_tokens".into(),
+            self.max_tokens(first).into(),
+        );
+        m
+    }
+
+    fn attempt_start(&self, candidate: &Resolution) -> Map<String, Value> {
+        let mut m = Map::new();
+        let wire = Wire::of(&candidate.provider).unwrap_or(Wire::OpenAi);
+        m.insert("gen_ai.operation.name".into(), "chat".into());
+        m.insert(
+            "gen_ai.provider.name".into(),
+            wire.otel_name(&candidate.provider).into(),
+        );
+        m.insert(
+            "gen_ai.request.model".into(),
+            candidate.model_id.as_ref().into(),
+        );
+        m.insert("keel.attempt".into(), (self.attempts.len() + 1).into());
+        m
+    }
+}
+
+fn usage_of(usage: TokenUsage) -> Usage {
+    Usage {
+        input_tokens: usage.input_tokens as f64,
+        output_tokens: usage.output_tokens as f64,
+    }
+}
+
+fn usage_attributes(usage: &TokenUsage) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(
+        "gen_ai.usage.input_tokens".into(),
+        usage.input_tokens.into(),
+    );
+    m.insert(
+        "gen_ai.usage.output_tokens".into(),
+        usage.output_tokens.into(),
+    );
+    m
+}
+
+fn completion_attributes(c: &Completion) -> Map<String, Value> {
+    let mut m = usage_attributes(&c.usage);
+    let wire = Wire::of(&c.provider).unwrap_or(Wire::OpenAi);
+    m.insert(
+        "gen_ai.provider.name".into(),
+        wire.otel_name(&c.provider).into(),
+    );
+    m.insert(
+        "gen_ai.response.model".into(),
+        c.response_model.as_deref().unwrap_or(&c.model).into(),
+    );
+    m.insert(
+        "gen_ai.response.finish_reasons".into(),
+        json!([c.finish_reason.as_str()]),
+    );
+    m.insert("keel.credits_charged".into(), c.credits_charged.into());
+    m.insert("keel.attempts".into(), c.attempts.len().into());
+    m
+}

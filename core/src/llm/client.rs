@@ -1,0 +1,88 @@
+//! The LLM client handle: the router, the options, the endpoints and the shared HTTP client.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::options::{Endpoint, LlmOptions};
+use crate::error::Result;
+use crate::models::{ModelRouter, PROVIDERS};
+
+/// Makes model calls. Cheap to clone; clones share the connection pool and the router.
+#[derive(Clone)]
+pub struct Llm {
+    pub(super) inner: Arc<LlmInner>,
+}
+
+pub(super) struct LlmInner {
+    pub(super) router: ModelRouter,
+    pub(super) options: LlmOptions,
+    pub(super) http: reqwest::Client,
+    /// The endpoints of the providers that can be called: configured, or with a key in the
+    /// environment. A provider missing here fails with the reason [`LlmOptions::endpoint`] gave.
+    endpoints: HashMap<&'static str, Result<Endpoint, crate::Error>>,
+}
+
+impl std::fmt::Debug for Llm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ready: Vec<_> = self
+            .inner
+            .endpoints
+            .iter()
+            .filter(|(_, e)| e.is_ok())
+            .map(|(p, _)| *p)
+            .collect();
+        f.debug_struct("Llm").field("providers", &ready).finish()
+    }
+}
+
+impl Llm {
+    /// A client calling through `router`, sharing the router's [`crate::Keel`] handle (its
+    /// database for credits and spans, its HTTP connection pool).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] for an unknown provider name or a bad base URL.
+    pub fn new(router: &ModelRouter, options: LlmOptions) -> Result<Self> {
+        let options = options.validated()?;
+        let endpoints = PROVIDERS
+            .iter()
+            .map(|p| (*p, options.endpoint(p)))
+            .collect();
+        Ok(Self {
+            inner: Arc::new(LlmInner {
+                http: router.keel().http().clone(),
+                router: router.clone(),
+                options,
+                endpoints,
+            }),
+        })
+    }
+
+    /// The router this client resolves through.
+    pub fn router(&self) -> &ModelRouter {
+        &self.inner.router
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &LlmOptions {
+        &self.inner.options
+    }
+
+    /// The endpoint of a canonical provider name.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming `providers.<name>.api_key` when the provider has
+    /// no key and no base URL.
+    pub fn endpoint(&self, provider: &str) -> Result<&Endpoint> {
+        match self.inner.endpoints.get(provider) {
+            Some(Ok(endpoint)) => Ok(endpoint),
+            Some(Err(err)) => Err(crate::Error::invalid_input(
+                err.field().unwrap_or("provider"),
+                err.message(),
+            )),
+            None => Err(crate::Error::invalid_input(
+                "provider",
+                format!("`{provider}` is not one of {}", PROVIDERS.join(", ")),
+            )),
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Model calls through Keel: one [`Llm::complete`] that resolves the model through the router,
+//! reserves credits, calls the provider, falls back to the next candidate of the same tier on
+//! the provider's faults, reports to the breaker, charges what the provider reports and writes
+//! a span with OpenTelemetry GenAI attributes.
+//!
+//! Providers: the Anthropic Messages API, OpenAI-compatible Chat Completions (OpenAI,
+//! Azure-style deployments, vLLM, Ollama, OpenRouter) and Google Gemini, over one pooled
+//! `reqwest` client per [`crate::Keel`] handle. Every outcome is classified with the taxonomy
+//! the breaker uses ([`crate::fault::FailureKind`]).
+
+mod call;
+mod client;
+mod hold;
+mod http;
+pub mod message;
+pub mod options;
+pub mod request;
+pub mod wire;
+
+pub use crate::fault::{Attempt, CallFailure, FailureKind};
+pub use call::{Completion, estimate_tokens};
+pub use client::Llm;
+pub use message::{Message, Part, Role, Tool};
+pub use options::{Endpoint, LlmOptions, ProviderConfig};
+pub use request::CallRequest;
+pub use wire::{FinishReason, TokenUsage, Wire};
