@@ -3,6 +3,7 @@
 //! credits on both backends, cancellation, and bad input refused before any request.
 
 mod common;
+#[allow(dead_code)] // each test file uses part of it
 #[path = "../../cli/src/loopback.rs"]
 mod loopback;
 

@@ -14,6 +14,7 @@ use super::http;
 use super::message::{Part, join_text};
 use super::options::Endpoint;
 use super::request::CallRequest;
+use super::stream::StreamEvent;
 use super::wire::{Fault, FinishReason, Prompt, Reply, TokenUsage, Wire};
 use crate::error::{Error, Result};
 use crate::fault::{Attempt, CallFailure, FailureKind};
@@ -71,15 +72,22 @@ pub fn estimate_tokens(request: &CallRequest) -> u64 {
     bytes.div_ceil(4) + extra
 }
 
+/// Where a streaming call's events go.
+pub(super) type Sink = tokio::sync::mpsc::Sender<Result<StreamEvent>>;
+
 /// The state of one call while it runs.
-struct Call<'a> {
-    llm: &'a Llm,
-    request: &'a CallRequest,
+pub(super) struct Call<'a> {
+    pub(super) llm: &'a Llm,
+    pub(super) request: &'a CallRequest,
     routed: ModelRequest,
-    deadline: Instant,
+    pub(super) deadline: Instant,
     logger: Logger,
     attempts: Vec<Attempt>,
     tried: Vec<(Arc<str>, Arc<str>)>,
+    /// Set for a streaming call: content goes there as it arrives.
+    pub(super) sink: Option<Sink>,
+    /// True once content reached the caller: from then on the call cannot fall back.
+    pub(super) delivered: bool,
 }
 
 impl Llm {
@@ -95,11 +103,18 @@ impl Llm {
     /// the provider refuses); [`Error::NoModelAvailable`]; [`Error::BudgetExceeded`];
     /// [`Error::Call`] with every attempt when no candidate answered.
     pub async fn complete(&self, request: &CallRequest) -> Result<Completion> {
-        let options = &self.inner.options;
+        let mut call = Call::new(self, request);
+        let (first, span, hold) = call.start().await?;
+        call.run(first, &span, hold).await
+    }
+}
+
+impl<'a> Call<'a> {
+    pub(super) fn new(llm: &'a Llm, request: &'a CallRequest) -> Self {
         let trace_id = request.trace_id.unwrap_or_else(new_trace_id);
         let mut routed = request.model_request();
         routed.trace_id = Some(trace_id);
-        let logger = self.inner.router.keel().logger(
+        let logger = llm.inner.router.keel().logger(
             "llm",
             LoggerOptions {
                 trace_id: Some(trace_id.to_string()),
@@ -108,31 +123,36 @@ impl Llm {
                 ..LoggerOptions::default()
             },
         );
-        let mut call = Call {
-            llm: self,
+        let deadline = request.deadline.unwrap_or(llm.inner.options.deadline);
+        Call {
+            llm,
             request,
             routed,
-            deadline: Instant::now() + request.deadline.unwrap_or(options.deadline),
+            deadline: Instant::now() + deadline,
             logger,
             attempts: Vec::new(),
             tried: Vec::new(),
-        };
-        let first = call.first_candidate().await?;
-        let span = call
+            sink: None,
+            delivered: false,
+        }
+    }
+
+    /// Everything before the first request: the first candidate, the call's span, the
+    /// reservation.
+    pub(super) async fn start(&mut self) -> Result<(Resolution, Span, Option<Hold>)> {
+        let first = self.first_candidate().await?;
+        let span = self
             .logger
-            .span("gen_ai.chat", call.span_start(&first), None);
-        let hold = match call.reserve(&first).await {
-            Ok(hold) => hold,
+            .span("gen_ai.chat", self.span_start(&first), None);
+        match self.reserve(&first).await {
+            Ok(hold) => Ok((first, span, hold)),
             Err(err) => {
                 span.fail(&err.to_string(), Map::new());
-                return Err(err);
+                Err(err)
             }
-        };
-        call.run(first, &span, hold).await
+        }
     }
-}
 
-impl Call<'_> {
     async fn first_candidate(&mut self) -> Result<Resolution> {
         let router = &self.llm.inner.router;
         let resolution = match (self.request.provider, &self.request.model) {
@@ -156,7 +176,7 @@ impl Call<'_> {
     }
 
     /// The endpoint of a candidate, if this request can be sent to it.
-    fn callable(&self, candidate: &Resolution) -> Result<&Endpoint> {
+    fn callable(&self, candidate: &Resolution) -> Result<&'a Endpoint> {
         let endpoint = self.llm.endpoint(&candidate.provider)?;
         if endpoint.wire == Wire::Gemini && self.request.ends_with_assistant() {
             return Err(Error::invalid_input(
@@ -198,7 +218,7 @@ impl Call<'_> {
         )))
     }
 
-    async fn run(
+    pub(super) async fn run(
         mut self,
         first: Resolution,
         span: &Span,
@@ -211,7 +231,10 @@ impl Call<'_> {
                 .push((candidate.provider.clone(), candidate.model_id.clone()));
             let child = span.child("gen_ai.attempt", self.attempt_start(&candidate));
             let started = Instant::now();
-            let result = self.attempt(&candidate).await;
+            let result = match self.sink {
+                Some(_) => self.stream_attempt(&candidate).await,
+                None => self.attempt(&candidate).await,
+            };
             let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
             match result {
                 Ok(reply) => {
@@ -249,7 +272,12 @@ impl Call<'_> {
                         extra.insert("http.response.status_code".into(), status.into());
                     }
                     child.fail(&fault.message, extra);
-                    match self.next_candidate(fault.kind) {
+                    // Content reached the caller: the call cannot start again elsewhere.
+                    let next = match self.delivered {
+                        true => None,
+                        false => self.next_candidate(fault.kind),
+                    };
+                    match next {
                         Some(next) => candidate = next,
                         None => return Err(self.fail(candidate, fault, span, hold).await),
                     }
@@ -258,16 +286,25 @@ impl Call<'_> {
         }
     }
 
-    async fn attempt(&self, candidate: &Resolution) -> Result<Reply, Fault> {
-        let endpoint = self
-            .callable(candidate)
-            .map_err(|e| Fault::new(FailureKind::ClientError, e.to_string()))?;
+    /// The endpoint of a candidate, as a fault when the request cannot go there.
+    pub(super) fn endpoint_for(&self, candidate: &Resolution) -> Result<&'a Endpoint, Fault> {
+        let call: &Call<'a> = self;
+        call.callable(candidate)
+            .map_err(|e| Fault::new(FailureKind::ClientError, e.to_string()))
+    }
+
+    /// The limit of one attempt (or of one wait for a streamed event), within the deadline.
+    pub(super) fn attempt_limit(&self) -> std::time::Duration {
         let limit = self
             .request
             .attempt_timeout
             .unwrap_or(self.llm.inner.options.attempt_timeout);
-        let limit = http::budget(limit, self.deadline);
-        let prompt = Prompt {
+        http::budget(limit, self.deadline)
+    }
+
+    /// What an attempt at `candidate` sends.
+    pub(super) fn prompt<'p>(&'p self, candidate: &'p Resolution, stream: bool) -> Prompt<'p> {
+        Prompt {
             model: &candidate.model_id,
             system: self.request.system.as_deref(),
             messages: &self.request.messages,
@@ -275,8 +312,14 @@ impl Call<'_> {
             max_tokens: self.max_tokens(candidate),
             temperature: self.request.temperature,
             stop: &self.request.stop,
-            stream: false,
-        };
+            stream,
+        }
+    }
+
+    async fn attempt(&self, candidate: &Resolution) -> Result<Reply, Fault> {
+        let endpoint = self.endpoint_for(candidate)?;
+        let limit = self.attempt_limit();
+        let prompt = self.prompt(candidate, false);
         match tokio::time::timeout(
             limit,
             http::complete(&self.llm.inner.http, endpoint, &prompt),

@@ -15,6 +15,7 @@ mod http;
 pub mod message;
 pub mod options;
 pub mod request;
+mod stream;
 pub mod wire;
 
 pub use crate::fault::{Attempt, CallFailure, FailureKind};
@@ -23,4 +24,6 @@ pub use client::Llm;
 pub use message::{Message, Part, Role, Tool};
 pub use options::{Endpoint, LlmOptions, ProviderConfig};
 pub use request::CallRequest;
+pub use stream::{CallStream, StreamEvent};
+pub use wire::stream::Piece;
 pub use wire::{FinishReason, TokenUsage, Wire};

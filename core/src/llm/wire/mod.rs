@@ -10,6 +10,7 @@ use crate::fault::FailureKind;
 pub mod anthropic;
 pub mod gemini;
 pub mod openai;
+pub mod stream;
 
 /// The wire formats Keel speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

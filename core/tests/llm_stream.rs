@@ -1,0 +1,278 @@
+//! Streaming calls against the loopback provider: deltas as the wire sends them, fallback only
+//! before the first delta (even after a preamble), typed errors and partial charges after it,
+//! stalls, and a dropped stream releasing its credits.
+
+mod common;
+#[allow(dead_code)] // each test file uses part of it
+#[path = "../../cli/src/loopback.rs"]
+mod loopback;
+
+use std::time::Duration;
+
+use common::on_each_backend;
+use keel::Keel;
+use keel::llm::{CallRequest, Llm, LlmOptions, Piece, ProviderConfig, StreamEvent};
+use keel::models::{Feature, ModelEntry, ModelRouter, Pricing, Role, RouterOptions, Scope, Tier};
+use loopback::{Loopback, Scripted, StreamEnd, WireKind};
+use serde_json::json;
+use uuid::Uuid;
+
+const PRIMARY: &str = "claude-a";
+const SECOND: &str = "gemini-b";
+const THIRD: &str = "gpt-c";
+
+fn row(provider: &str, model: &str, role: Role) -> ModelEntry {
+    ModelEntry {
+        scope: Scope::Platform,
+        feature: Feature::Copilot,
+        tier: Tier::Low,
+        provider: provider.into(),
+        model_id: model.into(),
+        role,
+        context_window: 100_000,
+        max_tokens: 100,
+        // 10 input tokens cost 1 credit, 5 output tokens 1 credit.
+        pricing: Pricing {
+            per_request: 1.0,
+            input_per_mtok: Some(100_000.0),
+            output_per_mtok: Some(200_000.0),
+        },
+    }
+}
+
+async fn setup(keel: &Keel, provider: &Loopback, attempt_timeout: Duration) -> Llm {
+    let router = ModelRouter::open(
+        keel,
+        RouterOptions {
+            seed_defaults: false,
+            ..RouterOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    for entry in [
+        row("anthropic", PRIMARY, Role::Primary),
+        row("google", SECOND, Role::Fallback(1)),
+        row("openai", THIRD, Role::Fallback(2)),
+    ] {
+        router.set_model(entry).await.unwrap();
+    }
+    let mut options = LlmOptions {
+        attempt_timeout,
+        ..LlmOptions::default()
+    };
+    for (name, base) in [
+        ("anthropic", provider.base_url.clone()),
+        ("google", provider.base_url.clone()),
+        ("openai", format!("{}/v1", provider.base_url)),
+    ] {
+        options.providers.insert(
+            name.into(),
+            ProviderConfig {
+                api_key: Some(format!("key-{name}")),
+                base_url: Some(base),
+                ..ProviderConfig::default()
+            },
+        );
+    }
+    Llm::new(&router, options).unwrap()
+}
+
+fn ask(org: Option<Uuid>) -> CallRequest {
+    CallRequest {
+        tier: Some(Tier::Low),
+        org_id: org,
+        ..CallRequest::new(Feature::Copilot, "hello")
+    }
+}
+
+/// Reads a stream to its end: the text of its deltas, and the completion or the error.
+async fn drain(llm: &Llm, request: CallRequest) -> (String, keel::Result<keel::llm::Completion>) {
+    let mut stream = llm.stream(request).await.unwrap();
+    let mut text = String::new();
+    while let Some(event) = stream.next_event().await {
+        match event {
+            Ok(StreamEvent::Delta(Piece::Text { text: t })) => text.push_str(&t),
+            Ok(StreamEvent::Delta(other)) => panic!("unexpected delta {other:?}"),
+            Ok(StreamEvent::Done(done)) => return (text, Ok(*done)),
+            Err(err) => return (text, Err(err)),
+        }
+    }
+    panic!("the stream ended without a last event");
+}
+
+async fn balance(llm: &Llm, org: Uuid) -> f64 {
+    llm.router().check_budget(org).await.unwrap().remaining
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_wire_streams_deltas_then_the_completion() {
+    on_each_backend(|backend, keel| async move {
+        let provider = Loopback::start().await.unwrap();
+        let llm = setup(&keel, &provider, Duration::from_secs(10)).await;
+        let org = Uuid::new_v4();
+        llm.router()
+            .grant_credits(org, 100.0, "purchase", Some("seed"))
+            .await
+            .unwrap();
+        for (name, model) in [
+            ("anthropic", PRIMARY),
+            ("google", SECOND),
+            ("openai", THIRD),
+        ] {
+            let request = CallRequest {
+                provider: Some(name),
+                model: Some(model.into()),
+                ..ask(Some(org))
+            };
+            let (text, done) = drain(&llm, request).await;
+            let done = done.unwrap();
+            assert_eq!(text, format!("ok from {model}"), "{backend:?} {name}");
+            assert_eq!(done.text, text);
+            assert_eq!((done.usage.input_tokens, done.usage.output_tokens), (10, 5));
+            assert_eq!(done.credits_charged, 2.0, "{backend:?} {name}");
+            let sent = provider.received().pop().unwrap();
+            match sent.wire {
+                WireKind::Anthropic => assert_eq!(sent.body["stream"], true),
+                WireKind::OpenAi => {
+                    assert_eq!(sent.body["stream"], true);
+                    assert_eq!(sent.body["stream_options"], json!({"include_usage": true}));
+                }
+                WireKind::Gemini => assert_eq!(
+                    sent.path,
+                    format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+                ),
+            }
+        }
+        assert_eq!(balance(&llm, org).await, 94.0, "{backend:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_after_the_preamble_but_before_content_still_falls_back() {
+    let provider = Loopback::start().await.unwrap();
+    let keel = Keel::connect(&common::fresh_sqlite_url()).await.unwrap();
+    let llm = setup(&keel, &provider, Duration::from_secs(10)).await;
+    provider.script(
+        PRIMARY,
+        [Scripted::Stream {
+            chunks: vec![],
+            end: StreamEnd::Error,
+        }],
+    );
+    let (text, done) = drain(&llm, ask(None)).await;
+    let done = done.unwrap();
+    assert_eq!(
+        text,
+        format!("ok from {SECOND}"),
+        "only the fallback's deltas arrive"
+    );
+    let outcomes: Vec<_> = done.attempts.iter().map(|a| a.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["overloaded", "ok"]);
+    assert_eq!(done.model, SECOND);
+    keel.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_first_delta_a_failure_ends_the_stream_and_charges_the_partial_usage() {
+    on_each_backend(|backend, keel| async move {
+        let provider = Loopback::start().await.unwrap();
+        let llm = setup(&keel, &provider, Duration::from_millis(400)).await;
+        let org = Uuid::new_v4();
+        llm.router()
+            .grant_credits(org, 100.0, "purchase", Some("seed"))
+            .await
+            .unwrap();
+        for (end, code) in [
+            (StreamEnd::Reset, "provider"),
+            (StreamEnd::Stall(Duration::from_secs(5)), "timeout"),
+            (StreamEnd::Error, "provider"),
+        ] {
+            let before = balance(&llm, org).await;
+            provider.script(
+                PRIMARY,
+                [Scripted::Stream {
+                    chunks: vec!["Hel".into()],
+                    end: end.clone(),
+                }],
+            );
+            let (text, result) = drain(&llm, ask(Some(org))).await;
+            assert_eq!(text, "Hel", "{backend:?} {end:?}");
+            let err = result.unwrap_err();
+            assert_eq!(err.code(), code, "{backend:?} {end:?}");
+            let keel::Error::Call(failure) = err else {
+                panic!("not a call failure")
+            };
+            assert_eq!(
+                failure.attempts.len(),
+                1,
+                "{end:?}: no fallback after a delta"
+            );
+            // 10 input tokens from the preamble, 1 output token estimated from "Hel".
+            let charged = before - balance(&llm, org).await;
+            assert!(
+                (charged - 1.2).abs() < 1e-9,
+                "{backend:?} {end:?}: charged {charged}"
+            );
+        }
+        assert_eq!(provider.count(SECOND) + provider.count(THIRD), 0);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_stream_stops_the_call_and_releases_its_credits() {
+    on_each_backend(|backend, keel| async move {
+        let provider = Loopback::start().await.unwrap();
+        let llm = setup(&keel, &provider, Duration::from_secs(60)).await;
+        let org = Uuid::new_v4();
+        llm.router()
+            .grant_credits(org, 100.0, "purchase", Some("seed"))
+            .await
+            .unwrap();
+        provider.script(
+            PRIMARY,
+            [Scripted::Stream {
+                chunks: vec!["x".into()],
+                end: StreamEnd::Stall(Duration::from_secs(60)),
+            }],
+        );
+        let mut stream = llm.stream(ask(Some(org))).await.unwrap();
+        let first = stream.next_event().await.unwrap().unwrap();
+        assert_eq!(first, StreamEvent::Delta(Piece::Text { text: "x".into() }));
+        assert!(
+            balance(&llm, org).await < 100.0,
+            "{backend:?}: credits are held"
+        );
+        drop(stream);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while balance(&llm, org).await != 100.0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend:?}: never released"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_refuses_bad_input_and_budgets_before_any_request() {
+    let provider = Loopback::start().await.unwrap();
+    let keel = Keel::connect(&common::fresh_sqlite_url()).await.unwrap();
+    let llm = setup(&keel, &provider, Duration::from_secs(10)).await;
+    let err = llm.stream(ask(Some(Uuid::new_v4()))).await.unwrap_err();
+    assert_eq!(err.code(), "budget_exceeded");
+    let request = CallRequest {
+        feature: Some(Feature::Embedding),
+        ..ask(None)
+    };
+    assert_eq!(
+        llm.stream(request).await.unwrap_err().code(),
+        "no_model_available"
+    );
+    assert!(provider.received().is_empty());
+    keel.close().await;
+}
