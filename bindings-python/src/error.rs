@@ -47,6 +47,11 @@ fn build(py: Python<'_>, err: &keel::Error) -> PyResult<PyErr> {
             py.import("json")?.call_method1("loads", (text,))?,
         )?;
     }
+    if let Some(failure) = err.call_failure() {
+        let attempts = crate::json::Json::of(&failure.attempts);
+        instance.setattr("attempts", attempts.into_pyobject(py)?)?;
+        instance.setattr("retry_after_ms", failure.retry_after_ms)?;
+    }
     // The Rust cause chain, innermost last, as chained exceptions.
     let mut cause: Option<PyErr> = None;
     for message in err.causes().into_iter().rev() {

@@ -5,6 +5,7 @@ mod coroutine;
 mod error;
 mod ffi_probe;
 mod json;
+mod llm;
 mod models;
 mod record;
 mod runtime;
@@ -180,6 +181,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     store::register(m)?;
     telemetry::register(m)?;
     models::register(m)?;
+    llm::register(m)?;
     skills::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;

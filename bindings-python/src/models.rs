@@ -269,6 +269,13 @@ impl PyModelRouter {
         awaitable!(py, self.inner, |r| r.reload().await)
     }
 
+    /// A client for model calls through this router (`providers`, `attempt_timeout`,
+    /// `deadline`, `max_attempts`, `credits`, `fallback_on_refusal`).
+    #[pyo3(signature = (**options))]
+    fn llm(&self, options: Option<&Bound<'_, PyDict>>) -> PyResult<crate::llm::PyLlm> {
+        crate::llm::open_llm(&self.inner, options)
+    }
+
     /// The breakers this process sees as not closed: (provider, model_id, state) tuples.
     fn open_breakers(&self) -> Vec<(String, String, &'static str)> {
         self.inner

@@ -196,7 +196,12 @@ where
 {
     let pending: Pending = Box::pin(async move {
         // A nested task turns a panic into a JoinError instead of unwinding through pyo3.
-        match runtime().spawn(fut).await {
+        let mut task = runtime().spawn(fut);
+        // A cancelled awaitable (`task.cancel()`, a timeout) drops this future: the core
+        // work stops with it, as dropping a Rust future does (a model call's HTTP request
+        // ends and its credits are released).
+        let _stop = AbortOnDrop(task.abort_handle());
+        match (&mut task).await {
             Ok(Ok(value)) => Ok(Box::new(move |py: Python<'_>| value.into_py_any(py)) as Convert),
             Ok(Err(err)) => Err(to_py_err(err)),
             Err(join) if join.is_panic() => {
@@ -206,6 +211,15 @@ where
         }
     });
     Call::pending(py, pending)
+}
+
+/// Aborts a task when dropped; aborting a finished task does nothing.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Starts `pending` for the running event loop; returns the iterator of the asyncio future

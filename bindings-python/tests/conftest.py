@@ -65,3 +65,65 @@ def ledger_sum(url: str, org: str) -> float:
     sql = f"SELECT coalesce(sum(amount), 0) FROM keel.credit_ledger WHERE org_id = '{org}'"
     out = subprocess.run(["psql", url, "-tAc", sql], check=True, capture_output=True, text=True)
     return float(out.stdout.strip())
+
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+class Loopback:
+    """The model provider on loopback (`keel loopback`), scripted over HTTP."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.base_url + path, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+        )
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read())
+
+    def script(self, model: str, *replies: Any) -> None:
+        """Queues replies for `model` (see cli/src/loopback.rs for their shapes)."""
+        self._post("/_loopback/script", {"model": model, "replies": list(replies)})
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every request the provider received."""
+        result: list[dict[str, Any]] = self._post("/_loopback/received", {})
+        return result
+
+    def reset(self) -> None:
+        self._post("/_loopback/reset", {})
+
+    def providers(self) -> dict[str, dict[str, str]]:
+        """`providers` for `router.llm` with every wire on this provider."""
+        return {
+            "anthropic": {"api_key": "key-anthropic", "base_url": self.base_url},
+            "google": {"api_key": "key-google", "base_url": self.base_url},
+            "openai": {"api_key": "key-openai", "base_url": self.base_url + "/v1"},
+        }
+
+
+@pytest.fixture(scope="session")
+def loopback_process() -> Any:
+    """`keel loopback`, built with the CLI when needed, for the whole session."""
+    import re
+
+    subprocess.run(["cargo", "build", "-q", "-p", "keel-cli"], cwd=REPO, check=True)
+    proc = subprocess.Popen([str(REPO / "target/debug/keel"), "loopback"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://\S+", line)
+    assert match, f"keel loopback printed {line!r}"
+    yield Loopback(match.group(0))
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def loopback(loopback_process: Loopback) -> Loopback:
+    """The loopback provider with no scripts and no requests left from other tests."""
+    loopback_process.reset()
+    return loopback_process

@@ -111,11 +111,14 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
     let step = day.child("demo.skills", Map::new());
     skills(&keel).await?;
     step.stop(Map::new());
+    let step = day.child("demo.llm", Map::new());
+    crate::demo_llm::run(&keel, &step).await?;
+    step.stop(Map::new());
     day.stop(Map::new());
     let stats = log.sink().flush().await;
     let events = keel.trace(log.trace_id()).await?;
     say!(
-        "[7] trace     {} events written, {} dropped; trace {} read back from system_logs:",
+        "[8] trace     {} events written, {} dropped; trace {} read back from system_logs:",
         stats.written,
         stats.dropped,
         log.trace_id()
@@ -126,7 +129,7 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
 
     keel.close().await;
     say!(
-        "\n[8] closed    total {:.1} ms",
+        "\n[9] closed    total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())

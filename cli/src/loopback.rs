@@ -7,6 +7,14 @@
 //! The wire is told by the path (`/v1/messages`, `/chat/completions`, `/v1beta/models/…`);
 //! the model by the body (or the Gemini path). Each model answers from its script, in order,
 //! then with a default reply.
+//!
+//! Other processes (the Python and Node tests, `keel loopback`) script it over HTTP:
+//! `POST /_loopback/script` with `{"model": "…", "replies": [reply, …]}`, where a reply is
+//! `{"text": "…"}`, `{"error": 500, "message": "…", "retry_after": "7"}` (the wire's error body),
+//! `{"status": 200, "body": {…}}`, `{"stall_ms": 5000}`, `"malformed"`, `"reset"` or
+//! `{"stream": ["chunk", …], "end": "complete" | "reset" | "error" | {"stall_ms": 5000}}`;
+//! `GET /_loopback/received` lists the requests received (`wire`, `path`, `model`, `body`);
+//! `POST /_loopback/reset` forgets scripts and requests.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -19,41 +27,67 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 /// What the provider does with one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scripted {
     /// The wire's normal reply with this text.
     Text(String),
-    /// A status and JSON body, with extra headers.
-    Json {
-        /// The HTTP status.
-        status: u16,
-        /// Extra headers (`retry-after`).
-        headers: Vec<(String, String)>,
-        /// The body.
-        body: Value,
-    },
     /// A 200 whose body is not JSON.
     Malformed,
     /// A 200 whose body breaks off: the connection is cut mid-reply.
     Reset,
     /// No answer for this long, then the default reply.
+    #[serde(rename = "stall_ms", deserialize_with = "millis")]
     Stall(Duration),
+    /// The wire's documented error body for this status.
+    #[serde(untagged)]
+    Error {
+        /// The HTTP status.
+        error: u16,
+        /// The error's message.
+        #[serde(default)]
+        message: String,
+        /// A `Retry-After` header.
+        #[serde(default)]
+        retry_after: Option<String>,
+    },
+    /// A status and JSON body, with extra headers.
+    #[serde(untagged)]
+    Json {
+        /// The HTTP status.
+        status: u16,
+        /// Extra headers (`retry-after`).
+        #[serde(default)]
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Value,
+    },
     /// A streamed reply (to a streaming request): the wire's preamble, one content event per
     /// chunk, then `end`.
+    #[serde(untagged)]
     Stream {
         /// The text of each content event.
+        #[serde(rename = "stream")]
         chunks: Vec<String>,
         /// How the stream ends.
+        #[serde(default)]
         end: StreamEnd,
     },
 }
 
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    <u64 as serde::Deserialize>::deserialize(d).map(Duration::from_millis)
+}
+
 /// How a scripted stream ends.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StreamEnd {
     /// The wire's closing events, with usage.
+    #[default]
     Complete,
     /// Nothing more for this long, then the connection closes without the closing events.
+    #[serde(rename = "stall_ms", deserialize_with = "millis")]
     Stall(Duration),
     /// The connection is cut.
     Reset,
@@ -62,7 +96,8 @@ pub enum StreamEnd {
 }
 
 /// The wire a request came in on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WireKind {
     /// `/v1/messages`.
     Anthropic,
@@ -73,7 +108,7 @@ pub enum WireKind {
 }
 
 /// A request the provider received.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Received {
     /// Its wire.
     pub wire: WireKind,
@@ -82,6 +117,7 @@ pub struct Received {
     /// The model asked for.
     pub model: String,
     /// The headers.
+    #[serde(skip)]
     pub headers: HeaderMap,
     /// The JSON body.
     pub body: Value,
@@ -149,12 +185,46 @@ impl Loopback {
         self.received().iter().filter(|r| r.model == model).count()
     }
 
+    /// Forgets every script and request.
+    pub fn reset(&self) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = State::default();
+    }
+
+    /// The control routes other processes script the provider with.
+    fn control(&self, path: &str, body: &Value) -> Option<Response> {
+        match path {
+            "/_loopback/script" => {
+                let model = body
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let replies = body.get("replies").cloned().unwrap_or(Value::Null);
+                Some(match serde_json::from_value::<Vec<Scripted>>(replies) {
+                    Ok(replies) => {
+                        self.script(model, replies);
+                        respond(200, &[], json!({"ok": true}))
+                    }
+                    Err(err) => respond(400, &[], json!({"error": {"message": err.to_string()}})),
+                })
+            }
+            "/_loopback/received" => Some(respond(200, &[], json!(self.received()))),
+            "/_loopback/reset" => {
+                self.reset();
+                Some(respond(200, &[], json!({"ok": true})))
+            }
+            _ => None,
+        }
+    }
+
     async fn answer(&self, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
         let path = uri
             .path_and_query()
             .map_or(uri.path(), |p| p.as_str())
             .to_owned();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Some(response) = self.control(uri.path(), &body) {
+            return response;
+        }
         let (wire, model) = if path.ends_with("/v1/messages") {
             (WireKind::Anthropic, text(&body, "model"))
         } else if path.ends_with("/chat/completions") {
@@ -186,6 +256,17 @@ impl Loopback {
             }
             Scripted::Stream { chunks, end } => stream(wire, &model, chunks, end),
             Scripted::Text(reply) => respond(200, &[], success(wire, &model, &reply)),
+            Scripted::Error {
+                error: status,
+                message,
+                retry_after,
+            } => {
+                let headers: Vec<_> = retry_after
+                    .map(|wait| ("retry-after".to_owned(), wait))
+                    .into_iter()
+                    .collect();
+                respond(status, &headers, error_body(wire, status, &message))
+            }
             Scripted::Json {
                 status,
                 headers,
@@ -371,9 +452,14 @@ fn frames(
 /// Usage every default reply reports: 10 tokens in, 5 out.
 pub const USAGE: (u64, u64) = (10, 5);
 
-/// The wire's successful reply carrying `reply`.
+/// The wire's successful reply carrying `reply`, with the default usage.
 pub fn success(wire: WireKind, model: &str, reply: &str) -> Value {
-    let (input, output) = USAGE;
+    success_with_usage(wire, model, reply, USAGE)
+}
+
+/// The wire's successful reply carrying `reply`, reporting `(input, output)` tokens.
+pub fn success_with_usage(wire: WireKind, model: &str, reply: &str, usage: (u64, u64)) -> Value {
+    let (input, output) = usage;
     match wire {
         WireKind::Anthropic => json!({
             "id": "msg_loopback", "type": "message", "role": "assistant", "model": model,
@@ -395,9 +481,18 @@ pub fn success(wire: WireKind, model: &str, reply: &str) -> Value {
     }
 }
 
-/// The wire's documented error body for `status` with `message`.
+/// A reply with the wire's documented error body for `status` with `message`.
 pub fn error(wire: WireKind, status: u16, message: &str) -> Scripted {
-    let body = match wire {
+    Scripted::Json {
+        status,
+        headers: Vec::new(),
+        body: error_body(wire, status, message),
+    }
+}
+
+/// The wire's documented error body for `status` with `message`.
+pub fn error_body(wire: WireKind, status: u16, message: &str) -> Value {
+    match wire {
         WireKind::Anthropic => {
             let kind = match status {
                 400 => "invalid_request_error",
@@ -421,10 +516,5 @@ pub fn error(wire: WireKind, status: u16, message: &str) -> Scripted {
             };
             json!({"error": {"code": status, "message": message, "status": kind}})
         }
-    };
-    Scripted::Json {
-        status,
-        headers: Vec::new(),
-        body,
     }
 }

@@ -1,7 +1,10 @@
 //! `keel`: the operator's command line (migrations, logs, models, credits, skills, the demo).
 
 mod demo;
+mod demo_llm;
 mod logs;
+#[allow(dead_code)] // shared with the core tests, which use all of it
+mod loopback;
 mod models;
 mod output;
 mod skills;
@@ -55,6 +58,13 @@ enum Command {
         #[command(subcommand)]
         command: skills::SkillsCommand,
     },
+    /// Serve a model provider on loopback that speaks the Anthropic, OpenAI-compatible and
+    /// Gemini wires (for tests, benchmarks and demos); prints its base URL, runs until killed.
+    Loopback {
+        /// The port (0: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Simulate the platform on an embedded database and print what happened.
     Demo {
         /// Keep the previous demo database instead of starting from empty.
@@ -72,6 +82,7 @@ async fn main() -> ExitCode {
     let done = match cli.command {
         Command::Migrate => migrate(&ctx).await,
         Command::Demo { keep } => demo::run(&ctx, keep).await,
+        Command::Loopback { port } => serve_loopback(&ctx, port).await,
         Command::Logs { command } => logs::run(&ctx, command).await,
         Command::Models { command } => models::run_models(&ctx, command).await,
         Command::Credits { command } => models::run_credits(&ctx, command).await,
@@ -88,6 +99,18 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve_loopback(ctx: &Ctx, port: u16) -> Done {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let provider = loopback::Loopback::start_on(addr)
+        .await
+        .map_err(|e| Failure::Early(keel::Error::invalid_input("port", e.to_string())))?;
+    ctx.emit(&serde_json::json!({"base_url": provider.base_url}), || {
+        format!("loopback provider on {}\n", provider.base_url)
+    });
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(())
 }
 
 async fn migrate(ctx: &Ctx) -> Done {

@@ -195,6 +195,15 @@ impl Error {
         }
     }
 
+    /// The failed model call behind a `provider`, `rate_limited`, `timeout`,
+    /// `content_refused` or `context_too_long` error: its attempts and `Retry-After`.
+    pub fn call_failure(&self) -> Option<&CallFailure> {
+        match self {
+            Error::Call(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
     /// The argument or field at fault, for errors caused by bad input.
     pub fn field(&self) -> Option<&str> {
         match self {

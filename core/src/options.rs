@@ -124,14 +124,28 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
     })
 }
 
+/// Fields whose values are the caller's own data, kept as written: a tool's JSON Schema, a
+/// tool call's arguments, HTTP headers.
+const OPAQUE: &[&str] = &["parameters", "arguments", "headers"];
+
 /// The keys of nested objects in the core's spelling: an options object holds records (a
-/// resolution, token counts), never maps of the caller's own keys, which go as arguments of
-/// their own (an org's context, a request).
+/// resolution, token counts, a model call's messages), never maps of the caller's own keys
+/// except under [`OPAQUE`] fields; other maps of the caller's keys go as arguments of their
+/// own (an org's context, a request).
+
 fn respell(value: Value, case: Case) -> Value {
     match value {
         Value::Object(map) if case != Case::Snake => Value::Object(
             map.into_iter()
-                .map(|(k, v)| (case.to_snake(&k), respell(v, case)))
+                .map(|(k, v)| {
+                    let k = case.to_snake(&k);
+                    let v = if OPAQUE.contains(&k.as_str()) {
+                        v
+                    } else {
+                        respell(v, case)
+                    };
+                    (k, v)
+                })
                 .collect(),
         ),
         Value::Array(items) if case != Case::Snake => {

@@ -11,17 +11,21 @@ from keel.types import (
     Backend,
     Channel,
     CompiledSkill,
+    Completion,
     ExportReport,
     FailureKind,
     ImportReport,
     Level,
+    Message,
     Namespace,
     ParsedSkill,
     Shadowed,
     SkillSummary,
     Source,
+    StreamEvent,
     SyncReport,
     Tier,
+    Tool,
     Transition,
     ValidatedLibrary,
     VersionInfo,
@@ -344,6 +348,71 @@ class ModelRouter:
     def set_org_tier(self, org_id: str, feature: str, tier: str) -> Call[None]: ...
     def reload(self) -> Call[None]: ...
     def open_breakers(self) -> list[tuple[str, str, str]]: ...
+    def llm(
+        self,
+        *,
+        providers: dict[str, dict[str, Any]] = ...,
+        attempt_timeout: float = ...,
+        deadline: float = ...,
+        max_attempts: int = ...,
+        credits: bool = ...,
+        fallback_on_refusal: bool = ...,
+    ) -> Llm: ...
+
+@final
+class Llm:
+    """Makes model calls through a router; make it with ``router.llm(...)``."""
+
+    def complete(
+        self,
+        *,
+        messages: list[Message],
+        feature: str | None = ...,
+        tier: Tier | None = ...,
+        org_id: str | None = ...,
+        user_id: str | None = ...,
+        trace_id: str | None = ...,
+        traceparent: str | None = ...,
+        idempotency_key: str | None = ...,
+        provider: str | None = ...,
+        model: str | None = ...,
+        system: str | None = ...,
+        tools: list[Tool] | None = ...,
+        max_tokens: int | None = ...,
+        temperature: float | None = ...,
+        stop: list[str] | None = ...,
+        attempt_timeout: float | None = ...,
+        deadline: float | None = ...,
+    ) -> Call[Completion]: ...
+    def stream(
+        self,
+        *,
+        messages: list[Message],
+        feature: str | None = ...,
+        tier: Tier | None = ...,
+        org_id: str | None = ...,
+        user_id: str | None = ...,
+        trace_id: str | None = ...,
+        traceparent: str | None = ...,
+        idempotency_key: str | None = ...,
+        provider: str | None = ...,
+        model: str | None = ...,
+        system: str | None = ...,
+        tools: list[Tool] | None = ...,
+        max_tokens: int | None = ...,
+        temperature: float | None = ...,
+        stop: list[str] | None = ...,
+        attempt_timeout: float | None = ...,
+        deadline: float | None = ...,
+    ) -> Call[CallStream]: ...
+
+@final
+class CallStream:
+    """A streaming call: ``async for event in stream``; the last event is ``done``."""
+
+    def __aiter__(self) -> CallStream: ...
+    def __anext__(self) -> Call[StreamEvent]: ...
+    def aclose(self) -> Call[None]: ...
 
 def check_agent_budget(agent_name: str, used: float) -> AgentBudget: ...
 def drain_tasks(timeout: float = 2.0) -> bool: ...

@@ -70,9 +70,12 @@ class StorageError(KeelError):
 
 
 class KeelTimeoutError(KeelError, TimeoutError):
-    """An operation did not finish within its time limit."""
+    """An operation did not finish within its time limit. For a model call, ``attempts``
+    lists each try (as on :class:`ProviderError`)."""
 
     code = "timeout"
+    attempts: list[dict[str, object]] = []
+    retry_after_ms: int | None = None
 
 
 class AbortedError(KeelError):
@@ -128,13 +131,13 @@ class ProviderError(KeelError):
 
     code = "provider"
     attempts: list[dict[str, object]] = []
+    retry_after_ms: int | None = None
 
 
 class RateLimitedError(ProviderError):
     """The provider rate-limited the call; ``retry_after_ms`` says how long it asked to wait."""
 
     code = "rate_limited"
-    retry_after_ms: int | None = None
 
 
 class ContentRefusedError(ProviderError):

@@ -40,6 +40,14 @@ __all__ = [
     "ImportReport",
     "ExportChange",
     "ExportReport",
+    "Message",
+    "ContentPart",
+    "Tool",
+    "TokenUsage",
+    "Attempt",
+    "Completion",
+    "StreamEvent",
+    "FinishReason",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -63,7 +71,16 @@ ShadowReason = Literal[
 ]
 #: Why a model call failed, as `record_failure(kind=…)` takes it (timeouts, 5xx, 429 and 529
 #: count toward the breaker; caller errors and an over-long context do not).
-FailureKind = Literal["timeout", "server_error", "rate_limited", "overloaded", "client_error", "context_too_long"]
+FailureKind = Literal[
+    "timeout",
+    "server_error",
+    "rate_limited",
+    "overloaded",
+    "client_error",
+    "context_too_long",
+    "content_refused",
+    "connection",
+]
 #: What a reported success or failure did to a circuit.
 Transition = Literal["unchanged", "counted", "opened", "reopened", "closed"]
 
@@ -268,3 +285,100 @@ class ExportReport(TypedDict):
     changes: list[ExportChange]
     skipped: list[Diagnostic]
     diagnostics: list[Diagnostic]
+
+
+#: Why a reply ended (OpenTelemetry's ``gen_ai.response.finish_reasons`` values).
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "other"]
+
+
+class ContentPart(TypedDict, total=False):
+    """A piece of a turn: ``{"type": "text", "text"}``, ``{"type": "image", "url"}`` or
+    ``{"type": "image", "data", "media_type"}``, ``{"type": "tool_call", "id", "name",
+    "arguments"}``, ``{"type": "tool_result", "call_id", "content", "is_error"}``."""
+
+    type: Literal["text", "image", "tool_call", "tool_result"]
+    text: str
+    url: str
+    data: str
+    media_type: str
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    call_id: str
+    content: str
+    is_error: bool
+
+
+class Message(TypedDict):
+    """One turn: ``role`` is ``system``, ``user``, ``assistant`` or ``tool``; ``content`` is
+    text or a list of parts."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[ContentPart]
+
+
+class Tool(TypedDict, total=False):
+    """A tool the model may call; ``parameters`` is a JSON Schema object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+class TokenUsage(TypedDict):
+    """Tokens a call used, as the provider reported them."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+class Attempt(TypedDict):
+    """One try of one model during a call; ``outcome`` is ``ok`` or a failure kind."""
+
+    provider: str
+    model: str
+    outcome: str
+    status: int | None
+    latency_ms: float
+    retry_after_ms: int | None
+
+
+class Completion(TypedDict):
+    """``Llm.complete``'s result, and the last event of a stream."""
+
+    content: list[ContentPart]
+    text: str
+    finish_reason: FinishReason
+    provider: str
+    model: str
+    response_model: str | None
+    usage: TokenUsage
+    credits_charged: float
+    attempts: list[Attempt]
+    trace_id: str
+    was_fallback: bool
+
+
+class StreamEvent(TypedDict, total=False):
+    """An event of ``Llm.stream``: ``{"event": "delta", "type": "text", "text"}``,
+    ``{"event": "delta", "type": "tool_call", "index", "id", "name"}``, ``{"event": "delta",
+    "type": "tool_arguments", "index", "delta"}``, then ``{"event": "done", ...}`` with the
+    fields of a :class:`Completion`."""
+
+    event: Literal["delta", "done"]
+    type: Literal["text", "tool_call", "tool_arguments"]
+    text: str
+    index: int
+    id: str
+    name: str
+    delta: str
+    content: list[ContentPart]
+    finish_reason: FinishReason
+    provider: str
+    model: str
+    response_model: str | None
+    usage: TokenUsage
+    credits_charged: float
+    attempts: list[Attempt]
+    trace_id: str
+    was_fallback: bool

@@ -19,7 +19,7 @@ use super::wire::{Fault, FinishReason, Prompt, Reply, TokenUsage, Wire};
 use crate::error::{Error, Result};
 use crate::fault::{Attempt, CallFailure, FailureKind};
 use crate::models::{DEFAULT_TIER, ModelRequest, Resolution, Usage};
-use crate::telemetry::{Logger, LoggerOptions, Span, new_trace_id};
+use crate::telemetry::{Logger, LoggerOptions, Span, gen_ai, new_trace_id};
 
 /// A model's answer, with everything the call did to get it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -111,13 +111,20 @@ impl Llm {
 
 impl<'a> Call<'a> {
     pub(super) fn new(llm: &'a Llm, request: &'a CallRequest) -> Self {
-        let trace_id = request.trace_id.unwrap_or_else(new_trace_id);
+        let trace_id = request
+            .traceparent
+            .as_deref()
+            .and_then(crate::telemetry::TraceParent::parse)
+            .map(|t| t.trace_id)
+            .or(request.trace_id)
+            .unwrap_or_else(new_trace_id);
         let mut routed = request.model_request();
         routed.trace_id = Some(trace_id);
         let logger = llm.inner.router.keel().logger(
             "llm",
             LoggerOptions {
                 trace_id: Some(trace_id.to_string()),
+                traceparent: request.traceparent.clone(),
                 org_id: request.org_id.map(|id| id.to_string()),
                 user_id: request.user_id.map(|id| id.to_string()),
                 ..LoggerOptions::default()
@@ -432,17 +439,14 @@ impl<'a> Call<'a> {
 
     fn span_start(&self, first: &Resolution) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("gen_ai.operation.name".into(), "chat".into());
+        m.insert(gen_ai::OPERATION_NAME.into(), "chat".into());
         if let Some(feature) = self.request.feature {
             m.insert("keel.feature".into(), feature.as_str().into());
         }
         m.insert("keel.tier".into(), first.tier.as_str().into());
+        m.insert(gen_ai::REQUEST_MODEL.into(), first.model_id.as_ref().into());
         m.insert(
-            "gen_ai.request.model".into(),
-            first.model_id.as_ref().into(),
-        );
-        m.insert(
-            "gen_ai.request.max_tokens".into(),
+            gen_ai::REQUEST_MAX_TOKENS.into(),
             self.max_tokens(first).into(),
         );
         m
@@ -451,13 +455,13 @@ impl<'a> Call<'a> {
     fn attempt_start(&self, candidate: &Resolution) -> Map<String, Value> {
         let mut m = Map::new();
         let wire = Wire::of(&candidate.provider).unwrap_or(Wire::OpenAi);
-        m.insert("gen_ai.operation.name".into(), "chat".into());
+        m.insert(gen_ai::OPERATION_NAME.into(), "chat".into());
         m.insert(
-            "gen_ai.provider.name".into(),
+            gen_ai::PROVIDER_NAME.into(),
             wire.otel_name(&candidate.provider).into(),
         );
         m.insert(
-            "gen_ai.request.model".into(),
+            gen_ai::REQUEST_MODEL.into(),
             candidate.model_id.as_ref().into(),
         );
         m.insert("keel.attempt".into(), (self.attempts.len() + 1).into());
@@ -474,12 +478,9 @@ fn usage_of(usage: TokenUsage) -> Usage {
 
 fn usage_attributes(usage: &TokenUsage) -> Map<String, Value> {
     let mut m = Map::new();
+    m.insert(gen_ai::USAGE_INPUT_TOKENS.into(), usage.input_tokens.into());
     m.insert(
-        "gen_ai.usage.input_tokens".into(),
-        usage.input_tokens.into(),
-    );
-    m.insert(
-        "gen_ai.usage.output_tokens".into(),
+        gen_ai::USAGE_OUTPUT_TOKENS.into(),
         usage.output_tokens.into(),
     );
     m
@@ -489,15 +490,15 @@ fn completion_attributes(c: &Completion) -> Map<String, Value> {
     let mut m = usage_attributes(&c.usage);
     let wire = Wire::of(&c.provider).unwrap_or(Wire::OpenAi);
     m.insert(
-        "gen_ai.provider.name".into(),
+        gen_ai::PROVIDER_NAME.into(),
         wire.otel_name(&c.provider).into(),
     );
     m.insert(
-        "gen_ai.response.model".into(),
+        gen_ai::RESPONSE_MODEL.into(),
         c.response_model.as_deref().unwrap_or(&c.model).into(),
     );
     m.insert(
-        "gen_ai.response.finish_reasons".into(),
+        gen_ai::RESPONSE_FINISH_REASONS.into(),
         json!([c.finish_reason.as_str()]),
     );
     m.insert("keel.credits_charged".into(), c.credits_charged.into());

@@ -25,6 +25,8 @@ pub struct CallRequest {
     pub user_id: Option<Uuid>,
     /// The trace to join; a new one when absent.
     pub trace_id: Option<Uuid>,
+    /// A W3C `traceparent` (the caller's span): the call's span nests under it, in its trace.
+    pub traceparent: Option<String>,
     /// Charges once per (org, key): a retried call with the same key is not charged twice.
     pub idempotency_key: Option<String>,
     /// An explicit provider (with `model`), bypassing the router's choice.
@@ -62,6 +64,8 @@ struct RequestRecord {
     user_id: Option<Uuid>,
     #[serde(default, deserialize_with = "de::opt_uuid")]
     trace_id: Option<Uuid>,
+    #[serde(default)]
+    traceparent: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
     #[serde(default)]
@@ -107,6 +111,7 @@ impl CallRequest {
             org_id: r.org_id,
             user_id: r.user_id,
             trace_id: r.trace_id,
+            traceparent: r.traceparent,
             idempotency_key: r.idempotency_key,
             provider: r.provider.as_deref().map(canonical_provider).transpose()?,
             model: r.model,
@@ -319,6 +324,38 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn camel_case_requests_keep_the_callers_own_keys() {
+        let r = CallRequest::from_value(
+            json!({"feature": "copilot", "maxTokens": 5, "idempotencyKey": "k",
+                "tools": [{"name": "f", "parameters": {"properties": {"maxRows": {"type": "integer"}}}}],
+                "messages": [{"role": "user", "content": "q"},
+                    {"role": "assistant", "content": [{"type": "tool_call", "id": "c", "name": "f", "arguments": {"maxRows": 2}}]},
+                    {"role": "tool", "content": [{"type": "tool_result", "callId": "c", "content": "x", "isError": true}]}]}),
+            Case::Camel,
+        )
+        .unwrap();
+        assert_eq!(r.max_tokens, Some(5));
+        assert_eq!(
+            r.tools[0].parameters["properties"]["maxRows"]["type"],
+            "integer"
+        );
+        assert!(
+            matches!(&r.messages[1].content[0], Part::ToolCall { arguments, .. } if arguments["maxRows"] == 2)
+        );
+        assert!(matches!(
+            &r.messages[2].content[0],
+            Part::ToolResult { is_error: true, .. }
+        ));
+        let err = CallRequest::from_value(
+            json!({"feature": "copilot", "maxTokens": 0,
+            "messages": [{"role": "user", "content": "q"}]}),
+            Case::Camel,
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("maxTokens"));
     }
 
     #[test]

@@ -23,9 +23,10 @@ use crate::error::{Error, Result};
 use crate::fault::FailureKind;
 use crate::models::Resolution;
 
-/// What a stream yields.
+/// What a stream yields. Serialized with an `event` tag: `{"event": "delta", "type": "text",
+/// "text": …}`, then `{"event": "done", …the completion}`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum StreamEvent {
     /// Content, as it arrives.
     Delta(Piece),

@@ -76,6 +76,8 @@ pub mod gen_ai {
     pub const USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
     /// Completion tokens.
     pub const USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+    /// The reply's token limit.
+    pub const REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
     /// Why generation stopped.
     pub const RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
     /// The agent's name.

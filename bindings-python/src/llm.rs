@@ -1,0 +1,126 @@
+//! `ModelRouter.llm`, `Llm` and `CallStream` (core: `keel::llm`).
+//!
+//! Requests and options go to core as the keyword arguments were written; completions and
+//! stream events come back as plain dicts (`keel.types.Completion`, `keel.types.StreamEvent`).
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyStopAsyncIteration;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use keel::llm;
+use keel::options::Case;
+
+use crate::coroutine::Call;
+use crate::error::to_py_err;
+use crate::json::{Json, dict_to_map};
+use crate::record::options;
+use crate::runtime::{Convert, Pending, awaitable, guard, runtime};
+
+/// Makes model calls through the router; make it with `router.llm(...)`.
+#[pyclass(frozen, name = "Llm", module = "keel._native")]
+pub struct PyLlm {
+    inner: llm::Llm,
+}
+
+fn call_request(request: Option<&Bound<'_, PyDict>>) -> keel::Result<llm::CallRequest> {
+    let fields = request.map(|r| dict_to_map(r, 0)).unwrap_or_default();
+    llm::CallRequest::from_value(fields.into(), Case::Snake)
+}
+
+#[pymethods]
+impl PyLlm {
+    /// Makes a call (awaitable, resolving to a `Completion` dict).
+    #[pyo3(signature = (**request))]
+    fn complete<'py>(
+        &self,
+        py: Python<'py>,
+        request: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = guard(|| call_request(request))?;
+        awaitable!(py, self.inner, |l| Ok(Json::of(
+            &l.complete(&request).await?
+        )))
+    }
+
+    /// Starts a streaming call (awaitable, resolving to a `CallStream` once under way).
+    #[pyo3(signature = (**request))]
+    fn stream<'py>(
+        &self,
+        py: Python<'py>,
+        request: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = guard(|| call_request(request))?;
+        awaitable!(py, self.inner, |l| Ok(PyCallStream {
+            inner: Arc::new(tokio::sync::Mutex::new(Some(l.stream(request).await?))),
+        }))
+    }
+}
+
+/// A streaming call: an async iterator of event dicts, the last one `{"event": "done", ...}`.
+#[pyclass(frozen, name = "CallStream", module = "keel._native")]
+pub struct PyCallStream {
+    inner: Arc<tokio::sync::Mutex<Option<llm::CallStream>>>,
+}
+
+#[pymethods]
+impl PyCallStream {
+    fn __aiter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let inner = self.inner.clone();
+        let pending: Pending = Box::pin(async move {
+            let next = runtime()
+                .spawn(async move {
+                    let mut stream = inner.lock().await;
+                    match stream.as_mut() {
+                        Some(s) => s.next_event().await,
+                        None => None,
+                    }
+                })
+                .await;
+            match next {
+                Ok(Some(Ok(event))) => {
+                    let event = Json::of(&event);
+                    Ok(
+                        Box::new(move |py: Python<'_>| event.into_pyobject(py).map(Bound::unbind))
+                            as Convert,
+                    )
+                }
+                Ok(Some(Err(err))) => Err(to_py_err(err)),
+                Ok(None) => Err(PyStopAsyncIteration::new_err(())),
+                Err(join) => Err(to_py_err(keel::Error::Internal(join.to_string()))),
+            }
+        });
+        Call::pending(py, pending)
+    }
+
+    /// Stops the call now: the HTTP request ends and unspent credits are released
+    /// (awaitable).
+    fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |inner| {
+            inner.lock().await.take();
+            Ok(())
+        })
+    }
+}
+
+/// Makes a client on `router` (behind `ModelRouter.llm`).
+pub fn open_llm(
+    router: &keel::models::ModelRouter,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyLlm> {
+    let _runtime = runtime().enter();
+    let options: llm::LlmOptions = guard(|| options(kwargs))?;
+    let inner = guard(|| llm::Llm::new(router, options))?;
+    Ok(PyLlm { inner })
+}
+
+/// Adds this module's classes to `keel._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyLlm>()?;
+    m.add_class::<PyCallStream>()
+}
