@@ -53,6 +53,10 @@ export type KeelErrorCode =
   | 'budget_exceeded'
   | 'invalid_skill'
   | 'internal'
+  | 'provider'
+  | 'rate_limited'
+  | 'content_refused'
+  | 'context_too_long'
 
 /**
  * An error Keel threw or rejected with: an `Error` (a `TypeError` for `invalid_input`) with a
@@ -64,6 +68,10 @@ export interface KeelError extends Error {
   readonly field?: string
   /** Every finding, for `invalid_skill`. */
   readonly diagnostics?: Diagnostic[]
+  /** Every try of a failed model call (`provider`, `rate_limited`, `timeout`, `content_refused`, `context_too_long`). */
+  readonly attempts?: Attempt[]
+  /** How long the provider asked to wait, for `rate_limited`. */
+  readonly retryAfterMs?: number | null
 }
 
 // `await using db = await connect()` closes the handle; a logger flushes. The two global
@@ -78,6 +86,7 @@ declare global {
   }
 }
 export interface Keel extends AsyncDisposable {}
+export interface CallStream extends AsyncIterable<StreamEvent> {}
 export interface Logger extends AsyncDisposable {}
 
 /** The model chosen for a request (the original `ModelResolution`, plus `contextWindow` and `tier`). */
@@ -491,6 +500,117 @@ export interface OpenBreaker {
   state: 'open' | 'half_open'
 }
 
+/** How one provider is reached. */
+export interface ProviderConfig {
+  /** The key; the provider's environment variable (`ANTHROPIC_API_KEY`, …) when absent. */
+  apiKey?: string
+  /** A local server, gateway or Azure-style deployment; the public endpoint when absent. */
+  baseUrl?: string
+  /** Headers added to every request. */
+  headers?: Record<string, string>
+  /** Send the key in this header (`api-key` for Azure). */
+  keyHeader?: string
+}
+
+/** `router.llm(options)`. */
+export interface LlmOptions {
+  /** By provider: `anthropic`, `google`, `openai`, `openrouter`. */
+  providers?: Record<string, ProviderConfig>
+  /** Seconds one attempt (or one wait for a streamed event) may take (default 60). */
+  attemptTimeout?: number
+  /** Seconds a whole call may take, fallbacks included (default 120). */
+  deadline?: number
+  /** Most models one call tries (default 3). */
+  maxAttempts?: number
+  /** Reserve and charge credits for calls that name an org (default true). */
+  credits?: boolean
+  /** Fall back when a model refuses (default false). */
+  fallbackOnRefusal?: boolean
+}
+
+/** A piece of a turn. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image'; url?: string; data?: string; mediaType?: string }
+  | { type: 'tool_call'; id: string; name: string; arguments: Record<string, unknown> }
+  | { type: 'tool_result'; callId: string; name?: string; content: string; isError?: boolean }
+
+/** One turn of a conversation. */
+export interface Message {
+  role: 'system' | 'user' | 'assistant' | 'tool'
+  content: string | ContentPart[]
+}
+
+/** A tool the model may call; `parameters` is a JSON Schema object. */
+export interface Tool {
+  name: string
+  description?: string
+  parameters?: Record<string, unknown>
+}
+
+/** `llm.complete(request)` and `llm.stream(request)`. */
+export interface CallRequest {
+  messages: Message[]
+  /** The feature the router resolves; required unless `provider` and `model` are given. */
+  feature?: string
+  tier?: 'low' | 'medium' | 'high'
+  orgId?: string
+  userId?: string
+  traceId?: string
+  /** The caller's span: the call's span nests under it. */
+  traceparent?: string
+  /** Charges once per (org, key). */
+  idempotencyKey?: string
+  provider?: string
+  model?: string
+  system?: string
+  tools?: Tool[]
+  maxTokens?: number
+  temperature?: number
+  stop?: string[]
+  /** Seconds, for this call. */
+  attemptTimeout?: number
+  deadline?: number
+}
+
+/** Tokens a call used. */
+export interface TokenUsage {
+  inputTokens: number
+  outputTokens: number
+}
+
+/** One try of one model; `outcome` is `ok` or a failure kind. */
+export interface Attempt {
+  provider: string
+  model: string
+  outcome: string
+  status: number | null
+  latencyMs: number
+  retryAfterMs: number | null
+}
+
+/** A model's answer, with everything the call did to get it. */
+export interface Completion {
+  content: ContentPart[]
+  text: string
+  finishReason: 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'other'
+  provider: string
+  model: string
+  responseModel: string | null
+  usage: TokenUsage
+  creditsCharged: number
+  attempts: Attempt[]
+  traceId: string
+  wasFallback: boolean
+}
+
+/** An event of `llm.stream`: deltas, then the completion. */
+export type StreamEvent =
+  | { event: 'delta'; type: 'text'; text: string }
+  | { event: 'delta'; type: 'tool_call'; index: number; id: string; name: string }
+  | { event: 'delta'; type: 'tool_arguments'; index: number; delta: string }
+  | ({ event: 'done' } & Completion)
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -498,6 +618,25 @@ export interface OpenBreaker {
  * can point the loader at a WASI artifact this package does not build itself.
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * Cancels the calls it is passed to (made by `init.js` from an `AbortSignal`; not part of the
+ * API).
+ */
+export declare class _CancelToken {
+  constructor()
+  /** Cancels every call holding this token. */
+  cancel(): void
+}
+export type CancelToken = _CancelToken
+
+/** A streaming call: `for await (const event of stream)`. */
+export declare class CallStream {
+  /** The next event, or `null` once the stream has ended. */
+  next(): Promise<StreamEvent | null>
+  /** Stops the call: the HTTP request ends and unspent credits are released. */
+  close(): void
+}
 
 /** A connected Keel instance. Create it with `await connect(url)`. */
 export declare class Keel {
@@ -539,6 +678,17 @@ export declare class Keel {
  */
 export declare class KeelError {}
 
+/** Makes model calls through a router; make it with `router.llm(options)`. */
+export declare class Llm {
+  /** Makes a call; resolves to the completion. */
+  complete(request: CallRequest, call?: CallOptions): Promise<Completion>
+  /**
+   * Starts a streaming call; resolves once it is under way to a `CallStream` (an async
+   * iterator of events, the last one `{ event: 'done', ... }`).
+   */
+  stream(request: CallRequest, call?: CallOptions): Promise<CallStream>
+}
+
 /** A structured logger. No method throws. */
 export declare class Logger {
   /** The trace id (UUID), as the original `trace_id` getter. */
@@ -567,6 +717,11 @@ export declare class Logger {
 
 /** The model router; make it with `await db.modelRouter()`. */
 export declare class ModelRouter {
+  /**
+   * A client for model calls through this router (`providers`, `attemptTimeout`,
+   * `deadline`, `maxAttempts`, `credits`, `fallbackOnRefusal`).
+   */
+  llm(options?: LlmOptions): Llm
   /** Reports a successful call; resolves to what happened to the circuit. */
   recordSuccess(modelId: string, provider?: string | null, call?: CallOptions): Promise<string>
   /**

@@ -835,8 +835,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports._CancelToken = nativeBinding._CancelToken
+module.exports.CancelToken = nativeBinding.CancelToken
+module.exports.CallStream = nativeBinding.CallStream
 module.exports.Keel = nativeBinding.Keel
 module.exports.KeelError = nativeBinding.KeelError
+module.exports.Llm = nativeBinding.Llm
 module.exports.Logger = nativeBinding.Logger
 module.exports.ModelRouter = nativeBinding.ModelRouter
 module.exports.ResolvedSkills = nativeBinding.ResolvedSkills

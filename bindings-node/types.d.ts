@@ -68,6 +68,10 @@ export interface KeelError extends Error {
   readonly field?: string
   /** Every finding, for `invalid_skill`. */
   readonly diagnostics?: Diagnostic[]
+  /** Every try of a failed model call (`provider`, `rate_limited`, `timeout`, `content_refused`, `context_too_long`). */
+  readonly attempts?: Attempt[]
+  /** How long the provider asked to wait, for `rate_limited`. */
+  readonly retryAfterMs?: number | null
 }
 
 // `await using db = await connect()` closes the handle; a logger flushes. The two global
@@ -82,6 +86,7 @@ declare global {
   }
 }
 export interface Keel extends AsyncDisposable {}
+export interface CallStream extends AsyncIterable<StreamEvent> {}
 export interface Logger extends AsyncDisposable {}
 
 /** The model chosen for a request (the original `ModelResolution`, plus `contextWindow` and `tier`). */
@@ -494,3 +499,114 @@ export interface OpenBreaker {
   modelId: string
   state: 'open' | 'half_open'
 }
+
+/** How one provider is reached. */
+export interface ProviderConfig {
+  /** The key; the provider's environment variable (`ANTHROPIC_API_KEY`, …) when absent. */
+  apiKey?: string
+  /** A local server, gateway or Azure-style deployment; the public endpoint when absent. */
+  baseUrl?: string
+  /** Headers added to every request. */
+  headers?: Record<string, string>
+  /** Send the key in this header (`api-key` for Azure). */
+  keyHeader?: string
+}
+
+/** `router.llm(options)`. */
+export interface LlmOptions {
+  /** By provider: `anthropic`, `google`, `openai`, `openrouter`. */
+  providers?: Record<string, ProviderConfig>
+  /** Seconds one attempt (or one wait for a streamed event) may take (default 60). */
+  attemptTimeout?: number
+  /** Seconds a whole call may take, fallbacks included (default 120). */
+  deadline?: number
+  /** Most models one call tries (default 3). */
+  maxAttempts?: number
+  /** Reserve and charge credits for calls that name an org (default true). */
+  credits?: boolean
+  /** Fall back when a model refuses (default false). */
+  fallbackOnRefusal?: boolean
+}
+
+/** A piece of a turn. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image'; url?: string; data?: string; mediaType?: string }
+  | { type: 'tool_call'; id: string; name: string; arguments: Record<string, unknown> }
+  | { type: 'tool_result'; callId: string; name?: string; content: string; isError?: boolean }
+
+/** One turn of a conversation. */
+export interface Message {
+  role: 'system' | 'user' | 'assistant' | 'tool'
+  content: string | ContentPart[]
+}
+
+/** A tool the model may call; `parameters` is a JSON Schema object. */
+export interface Tool {
+  name: string
+  description?: string
+  parameters?: Record<string, unknown>
+}
+
+/** `llm.complete(request)` and `llm.stream(request)`. */
+export interface CallRequest {
+  messages: Message[]
+  /** The feature the router resolves; required unless `provider` and `model` are given. */
+  feature?: string
+  tier?: 'low' | 'medium' | 'high'
+  orgId?: string
+  userId?: string
+  traceId?: string
+  /** The caller's span: the call's span nests under it. */
+  traceparent?: string
+  /** Charges once per (org, key). */
+  idempotencyKey?: string
+  provider?: string
+  model?: string
+  system?: string
+  tools?: Tool[]
+  maxTokens?: number
+  temperature?: number
+  stop?: string[]
+  /** Seconds, for this call. */
+  attemptTimeout?: number
+  deadline?: number
+}
+
+/** Tokens a call used. */
+export interface TokenUsage {
+  inputTokens: number
+  outputTokens: number
+}
+
+/** One try of one model; `outcome` is `ok` or a failure kind. */
+export interface Attempt {
+  provider: string
+  model: string
+  outcome: string
+  status: number | null
+  latencyMs: number
+  retryAfterMs: number | null
+}
+
+/** A model's answer, with everything the call did to get it. */
+export interface Completion {
+  content: ContentPart[]
+  text: string
+  finishReason: 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'other'
+  provider: string
+  model: string
+  responseModel: string | null
+  usage: TokenUsage
+  creditsCharged: number
+  attempts: Attempt[]
+  traceId: string
+  wasFallback: boolean
+}
+
+/** An event of `llm.stream`: deltas, then the completion. */
+export type StreamEvent =
+  | { event: 'delta'; type: 'text'; text: string }
+  | { event: 'delta'; type: 'tool_call'; index: number; id: string; name: string }
+  | { event: 'delta'; type: 'tool_arguments'; index: number; delta: string }
+  | ({ event: 'done' } & Completion)

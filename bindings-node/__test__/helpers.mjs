@@ -47,3 +47,41 @@ export function ledgerSum(url, orgId) {
   const sql = `SELECT coalesce(sum(amount), 0) FROM keel.credit_ledger WHERE org_id = '${orgId}'`
   return Number(execFileSync('psql', [url, '-tAc', sql], { encoding: 'utf8' }))
 }
+
+const REPO = join(here, '..', '..')
+
+/**
+ * The model provider on loopback (`keel loopback`, built with the CLI when needed), scripted
+ * over HTTP; `stop()` ends it.
+ */
+export async function startLoopback() {
+  const { spawn } = await import('node:child_process')
+  execFileSync('cargo', ['build', '-q', '-p', 'keel-cli'], { cwd: REPO, stdio: 'inherit' })
+  const proc = spawn(join(REPO, 'target', 'debug', 'keel'), ['loopback'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const baseUrl = await new Promise((resolve, reject) => {
+    let text = ''
+    proc.stdout.on('data', (chunk) => {
+      text += chunk
+      const match = /http:\/\/\S+/.exec(text)
+      if (match) resolve(match[0])
+    })
+    proc.on('exit', (code) => reject(new Error(`keel loopback exited with ${code}`)))
+  })
+  const post = async (path, body) => {
+    const response = await fetch(baseUrl + path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } })
+    return response.json()
+  }
+  return {
+    baseUrl,
+    /** Queues replies for `model` (see cli/src/loopback.rs for their shapes). */
+    script: (model, ...replies) => post('/_loopback/script', { model, replies }),
+    received: () => post('/_loopback/received', {}),
+    reset: () => post('/_loopback/reset', {}),
+    providers: () => ({
+      anthropic: { apiKey: 'key-anthropic', baseUrl },
+      google: { apiKey: 'key-google', baseUrl },
+      openai: { apiKey: 'key-openai', baseUrl: `${baseUrl}/v1` },
+    }),
+    stop: () => proc.kill(),
+  }
+}

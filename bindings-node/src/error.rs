@@ -72,6 +72,10 @@ fn build_js_error<'env>(env: &'env Env, err: &keel::Error) -> napi::Result<Objec
     if !err.diagnostics().is_empty() {
         object.set("diagnostics", env.to_js_value(&err.diagnostics())?)?;
     }
+    if let Some(failure) = err.call_failure() {
+        object.set("attempts", crate::options::record(&failure.attempts))?;
+        object.set("retryAfterMs", failure.retry_after_ms.map(|ms| ms as f64))?;
+    }
     // The Rust cause chain as nested `Error`s under `cause`, innermost last.
     let mut cause: Option<Object<'env>> = None;
     for message in err.causes().into_iter().rev() {
@@ -220,7 +224,7 @@ impl<T: FromNapiRef + Clone + 'static> FromNapiValue for Ref<T> {
         match unsafe { T::from_napi_ref(env, value) } {
             Ok(inner) => Ok(Ref(inner.clone())),
             Err(_) => {
-                let reason = "expected the handle this function takes (a ModelRouter)";
+                let reason = "expected the handle this function takes (a ModelRouter, a CancelToken)";
                 Env::from_raw(env).throw_type_error(reason, Some("invalid_input"))?;
                 Err(napi::Error::new(Status::PendingException, reason))
             }

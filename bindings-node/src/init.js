@@ -111,6 +111,39 @@
     configurable: true,
   })
 
+  // A model call with `{ signal }` is cancelled in core when the signal aborts: the HTTP
+  // request ends and the call's credits are released (the wrapper above only stops waiting).
+  for (const name of ['complete', 'stream']) {
+    const native = exports.Llm.prototype[name]
+    Object.defineProperty(exports.Llm.prototype, name, {
+      value: function (request, options) {
+        const signal = options?.signal
+        if (!signal || typeof signal.addEventListener !== 'function') return native.call(this, request)
+        const token = new exports._CancelToken()
+        if (signal.aborted) token.cancel()
+        signal.addEventListener('abort', () => token.cancel(), { once: true })
+        // The traced wrapper takes `{ signal }` off the end (and rejects as soon as it aborts).
+        return native.call(this, request, token, { signal })
+      },
+      writable: true,
+      configurable: true,
+    })
+  }
+  // `for await (const event of stream)`; leaving the loop early stops the call.
+  Object.defineProperty(exports.CallStream.prototype, Symbol.asyncIterator, {
+    value: async function* () {
+      try {
+        for (;;) {
+          const event = await this.next()
+          if (event === null) return
+          yield event
+        }
+      } finally {
+        this.close()
+      }
+    },
+  })
+
   // `await using db = await connect()` closes the handle; a logger flushes.
   const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose')
   Object.defineProperty(exports.Keel.prototype, asyncDispose, {

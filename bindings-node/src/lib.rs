@@ -9,6 +9,7 @@ mod ffi_probe;
 mod init;
 mod json;
 mod literal;
+mod llm;
 mod models;
 mod options;
 mod skills;

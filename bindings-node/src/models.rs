@@ -59,6 +59,13 @@ pub struct ModelRouter {
 
 #[napi]
 impl ModelRouter {
+    /// A client for model calls through this router (`providers`, `attemptTimeout`,
+    /// `deadline`, `maxAttempts`, `credits`, `fallbackOnRefusal`).
+    #[napi(ts_args_type = "options?: LlmOptions", ts_return_type = "Llm")]
+    pub fn llm(&self, options: Option<Json>) -> Outcome<crate::llm::Llm> {
+        crate::llm::open(&self.inner, options)
+    }
+
     /// Reports a successful call; resolves to what happened to the circuit.
     #[napi(
         ts_args_type = "modelId: string, provider?: string | null, call?: CallOptions",

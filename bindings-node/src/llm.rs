@@ -1,0 +1,173 @@
+//! `ModelRouter.llm`, `Llm`, `CallStream` and `CancelToken` (core: `keel::llm`).
+//!
+//! Requests and options go to core as the JavaScript objects were written (camelCase);
+//! completions and stream events come back as plain camelCase objects. An `AbortSignal`
+//! (`{ signal }`) cancels a call through a [`CancelToken`] that `init.js` passes: the core
+//! future is dropped, so the HTTP request ends and the call's credits are released.
+
+use std::sync::Arc;
+
+use napi_derive::napi;
+use serde_json::Value;
+use tokio::sync::{Mutex, watch};
+
+use keel::llm;
+
+use crate::error::{Outcome, Ref, guard, run};
+use crate::json::Json;
+use crate::options::{options, record};
+
+/// Makes model calls through a router; make it with `router.llm(options)`.
+#[napi]
+pub struct Llm {
+    inner: llm::Llm,
+}
+
+/// Cancels the calls it is passed to (made by `init.js` from an `AbortSignal`; not part of the
+/// API).
+#[napi(js_name = "_CancelToken")]
+#[derive(Clone)]
+pub struct CancelToken {
+    cancelled: Arc<watch::Sender<bool>>,
+}
+
+#[napi]
+impl CancelToken {
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self {
+            cancelled: Arc::new(watch::Sender::new(false)),
+        }
+    }
+
+    /// Cancels every call holding this token.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancelled.send_replace(true);
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs `fut` until it ends or `token` cancels it (then `aborted`, with the future dropped).
+async fn cancellable<T>(
+    token: Option<watch::Receiver<bool>>,
+    fut: impl std::future::Future<Output = keel::Result<T>>,
+) -> keel::Result<T> {
+    let Some(mut token) = token else {
+        return fut.await;
+    };
+    tokio::select! {
+        result = fut => result,
+        _ = token.wait_for(|cancelled| *cancelled) => Err(keel::Error::Aborted),
+    }
+}
+
+fn request(value: Json) -> keel::Result<llm::CallRequest> {
+    llm::CallRequest::from_value(value.0, keel::options::Case::Camel)
+}
+
+#[napi]
+impl Llm {
+    /// Makes a call; resolves to the completion.
+    #[napi(
+        ts_args_type = "request: CallRequest, call?: CallOptions",
+        ts_return_type = "Promise<Completion>"
+    )]
+    pub async fn complete(
+        &self,
+        request: Json,
+        token: Option<Ref<CancelToken>>,
+    ) -> napi::Result<Outcome<Value>> {
+        let token = token.map(|t| t.0.cancelled.subscribe());
+        run!(self.inner, |l| {
+            let request = self::request(request)?;
+            let done = cancellable(token, l.complete(&request)).await?;
+            Ok(record(&done))
+        })
+    }
+
+    /// Starts a streaming call; resolves once it is under way to a `CallStream` (an async
+    /// iterator of events, the last one `{ event: 'done', ... }`).
+    #[napi(
+        ts_args_type = "request: CallRequest, call?: CallOptions",
+        ts_return_type = "Promise<CallStream>"
+    )]
+    pub async fn stream(
+        &self,
+        request: Json,
+        token: Option<Ref<CancelToken>>,
+    ) -> napi::Result<Outcome<CallStream>> {
+        let token = token.map(|t| t.0.cancelled.subscribe());
+        run!(self.inner, |l| {
+            let request = self::request(request)?;
+            let stream = cancellable(token.clone(), l.stream(request)).await?;
+            Ok(CallStream {
+                inner: Arc::new(Mutex::new(Some(stream))),
+                token,
+            })
+        })
+    }
+}
+
+/// A streaming call: `for await (const event of stream)`.
+#[napi]
+pub struct CallStream {
+    inner: Arc<Mutex<Option<llm::CallStream>>>,
+    token: Option<watch::Receiver<bool>>,
+}
+
+#[napi]
+impl CallStream {
+    /// The next event, or `null` once the stream has ended.
+    #[napi(ts_return_type = "Promise<StreamEvent | null>")]
+    pub async fn next(&self) -> napi::Result<Outcome<Option<Value>>> {
+        let token = self.token.clone();
+        run!(self.inner, |inner| {
+            let mut stream = inner.lock().await;
+            let next = match stream.as_mut() {
+                Some(s) => cancellable(token, async { Ok(s.next_event().await) }).await,
+                None => Ok(None),
+            };
+            if matches!(next, Err(_) | Ok(None) | Ok(Some(Err(_)))) {
+                // Ended, failed or cancelled: stop the call now, not when collected.
+                stream.take();
+            }
+            match next? {
+                Some(event) => Ok(Some(record(&event?))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Stops the call: the HTTP request ends and unspent credits are released.
+    #[napi(ts_return_type = "void")]
+    pub fn close(&self) -> Outcome<()> {
+        guard(|| {
+            if let Ok(mut stream) = self.inner.try_lock() {
+                stream.take();
+            } else {
+                let inner = self.inner.clone();
+                napi::bindgen_prelude::spawn(async move {
+                    inner.lock().await.take();
+                });
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Makes a client on `router` (behind `ModelRouter.llm`).
+pub fn open(router: &keel::models::ModelRouter, value: Option<Json>) -> Outcome<Llm> {
+    guard(|| {
+        let options: llm::LlmOptions = options(value, "options")?;
+        let inner = napi::bindgen_prelude::within_runtime_if_available(|| {
+            llm::Llm::new(router, options)
+        })?;
+        Ok(Llm { inner })
+    })
+}
