@@ -249,6 +249,19 @@ for (const c of loadVectors('options.json')) {
   })
 }
 
+test('llm_requests vectors', async () => {
+  const { db, router } = await defaultRouter()
+  const llm = router.llm()
+  for (const c of loadVectors('llm_requests.json')) {
+    const field = camel(c.expected_error_field)
+    await assert.rejects(llm.complete(camelKeys(c.input.request)), (err) => {
+      assert.deepEqual([err.code, err.field], [c.expected_error_code, field], c.name)
+      return true
+    })
+  }
+  await db.close()
+})
+
 for (const c of loadVectors('charges.json')) {
   test(`charges: ${c.name}`, async () => {
     const { db, router } = await defaultRouter()

@@ -224,7 +224,8 @@ impl<T: FromNapiRef + Clone + 'static> FromNapiValue for Ref<T> {
         match unsafe { T::from_napi_ref(env, value) } {
             Ok(inner) => Ok(Ref(inner.clone())),
             Err(_) => {
-                let reason = "expected the handle this function takes (a ModelRouter, a CancelToken)";
+                let reason =
+                    "expected the handle this function takes (a ModelRouter, a CancelToken)";
                 Env::from_raw(env).throw_type_error(reason, Some("invalid_input"))?;
                 Err(napi::Error::new(Status::PendingException, reason))
             }

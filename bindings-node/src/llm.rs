@@ -165,9 +165,8 @@ impl CallStream {
 pub fn open(router: &keel::models::ModelRouter, value: Option<Json>) -> Outcome<Llm> {
     guard(|| {
         let options: llm::LlmOptions = options(value, "options")?;
-        let inner = napi::bindgen_prelude::within_runtime_if_available(|| {
-            llm::Llm::new(router, options)
-        })?;
+        let inner =
+            napi::bindgen_prelude::within_runtime_if_available(|| llm::Llm::new(router, options))?;
         Ok(Llm { inner })
     })
 }

@@ -257,6 +257,15 @@ async def test_options(case: dict[str, Any]) -> None:
         await db.close()
 
 
+@pytest.mark.parametrize("case", load_vectors("llm_requests.json"), ids=lambda c: c["name"])
+async def test_llm_requests(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
+    """Requests a model call refuses before any HTTP request."""
+    llm = default_router.llm()
+    with pytest.raises(keel.KeelError) as info:
+        await llm.complete(**case["input"]["request"])
+    assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+
+
 @pytest.mark.parametrize("case", load_vectors("charges.json"), ids=lambda c: c["name"])
 async def test_charges(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
     """The amount core charges, seen as the balance it leaves."""

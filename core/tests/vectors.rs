@@ -42,6 +42,7 @@ async fn every_file_in_testdata_runs() {
             "error_codes.json" => error_code_vectors(&cases),
             "failure_reports.json" => failure_report_vectors(&cases),
             "failure_statuses.json" => failure_status_vectors(&cases).await,
+            "llm_requests.json" => llm_request_vectors(&cases).await,
             "mask_url.json" => mask_url_vectors(&cases),
             "model_resolution.json" => model_resolution_vectors(&cases).await,
             "options.json" => option_vectors(&cases),
@@ -259,6 +260,28 @@ fn check_field(case: &Value, outcome: Result<Value, keel::Error>) {
         );
     }
     check(case, outcome);
+}
+
+/// Requests a model call refuses before any HTTP request (no provider is configured, so a
+/// request that got past validation would fail with another field).
+async fn llm_request_vectors(cases: &[Value]) {
+    use keel::llm::{CallRequest, Llm, LlmOptions};
+    use keel::models::{ModelRouter, RouterOptions};
+    use keel::options::Case;
+    let keel = keel::Keel::connect("sqlite::memory:").await.unwrap();
+    let router = ModelRouter::open(&keel, RouterOptions::default())
+        .await
+        .unwrap();
+    let llm = Llm::new(&router, LlmOptions::default()).unwrap();
+    for case in cases {
+        let request = case["input"]["request"].clone();
+        let outcome = match CallRequest::from_value(request, Case::Snake) {
+            Ok(request) => llm.complete(&request).await.map(|done| json!(done.text)),
+            Err(err) => Err(err),
+        };
+        check_field(case, outcome);
+    }
+    keel.close().await;
 }
 
 fn failure_report_vectors(cases: &[Value]) {

@@ -184,14 +184,14 @@ impl<'a> Call<'a> {
 
     /// The endpoint of a candidate, if this request can be sent to it.
     fn callable(&self, candidate: &Resolution) -> Result<&'a Endpoint> {
-        let endpoint = self.llm.endpoint(&candidate.provider)?;
-        if endpoint.wire == Wire::Gemini && self.request.ends_with_assistant() {
+        if Wire::of(&candidate.provider) == Some(Wire::Gemini) && self.request.ends_with_assistant()
+        {
             return Err(Error::invalid_input(
                 "messages",
                 "Gemini needs the conversation to end with a user or tool turn",
             ));
         }
-        Ok(endpoint)
+        self.llm.endpoint(&candidate.provider)
     }
 
     fn max_tokens(&self, candidate: &Resolution) -> u32 {
