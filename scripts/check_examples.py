@@ -18,7 +18,7 @@ import sys
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SCENARIOS = ["quickstart", "model_router", "skills"]
+SCENARIOS = ["quickstart", "model_router", "skills", "llm"]
 NORMALISE = [
     (re.compile(r"connected to \S+ \((sqlite|postgres)\)"), "connected to <database>"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
@@ -91,15 +91,30 @@ def compare(label: str, got: str, golden: pathlib.Path, write: bool) -> int:
     return 1
 
 
+def start_loopback() -> tuple[subprocess.Popen[str], str]:
+    """`keel loopback`, the model provider the llm example calls."""
+    subprocess.run(["cargo", "build", "-q", "-p", "keel-cli"], cwd=ROOT, check=True)
+    proc = subprocess.Popen([str(ROOT / "target/debug/keel"), "loopback"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"http://\S+", line)
+    if not match:
+        proc.kill()
+        sys.exit(f"keel loopback printed {line!r}")
+    return proc, match.group(0)
+
+
 def main() -> int:
     update = "--update" in sys.argv
     failures = 0
+    loopback, base_url = start_loopback()
     for scenario in SCENARIOS:
         golden = ROOT / "examples" / "expected" / f"{scenario}.txt"
         for backend in ("sqlite", "postgres"):
             for language in ("rust", "python", "node"):
                 env = dict(os.environ)
                 env.pop("KEEL_DATABASE_URL", None)
+                env["KEEL_LLM_BASE_URL"] = base_url
                 if backend == "postgres":
                     env["KEEL_DATABASE_URL"] = fresh_pg_url()
                 run = subprocess.run(
@@ -111,6 +126,7 @@ def main() -> int:
                     failures += 1
                     continue
                 failures += compare(label, normalise(run.stdout), golden, update and language == "rust" and backend == "sqlite")
+    loopback.terminate()
     failures += demo(update)
     runs = len(SCENARIOS) * 6 + 2
     print(f"examples and demo: {runs - failures} passed, {failures} failed")

@@ -467,6 +467,28 @@ async fn budgets_and_bad_input_stop_a_call_before_any_request() {
             ("invalid_input", Some("providers.openrouter.api_key"))
         );
     }
+    // A request built in Rust is checked too, and its system turns are folded.
+    let bad = CallRequest {
+        max_tokens: Some(0),
+        ..ask(None)
+    };
+    let err = llm.complete(&bad).await.unwrap_err();
+    assert_eq!(
+        (err.code(), err.field()),
+        ("invalid_input", Some("max_tokens"))
+    );
     assert!(provider.received().is_empty(), "nothing was sent");
+    let mut with_system = ask(None);
+    with_system.messages.insert(
+        0,
+        Message {
+            role: keel::llm::Role::System,
+            content: vec![keel::llm::Part::text("be brief")],
+        },
+    );
+    llm.complete(&with_system).await.unwrap();
+    let sent = provider.received().pop().unwrap();
+    assert_eq!(sent.body["system"], "be brief");
+    assert_eq!(sent.body["messages"].as_array().unwrap().len(), 1);
     keel.close().await;
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::client::Llm;
 use super::hold::Hold;
 use super::http;
-use super::message::{Part, join_text};
+use super::message::{Part, Role, join_text};
 use super::options::Endpoint;
 use super::request::CallRequest;
 use super::stream::StreamEvent;
@@ -103,6 +103,15 @@ impl Llm {
     /// the provider refuses); [`Error::NoModelAvailable`]; [`Error::BudgetExceeded`];
     /// [`Error::Call`] with every attempt when no candidate answered.
     pub async fn complete(&self, request: &CallRequest) -> Result<Completion> {
+        // A request built in Rust has not been through `CallRequest::from_value`.
+        let folded;
+        let request = if request.messages.iter().any(|m| m.role == Role::System) {
+            folded = request.clone().validated()?;
+            &folded
+        } else {
+            request.check()?;
+            request
+        };
         let mut call = Call::new(self, request);
         let (first, span, hold) = call.start().await?;
         call.run(first, &span, hold).await

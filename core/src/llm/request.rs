@@ -145,15 +145,34 @@ impl CallRequest {
     /// Checks the request and folds `system` turns into [`CallRequest::system`].
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming the field: no feature and no explicit model, an empty
-    /// conversation, a turn without content, an image without a source, `max_tokens` 0, a
-    /// temperature outside 0 to 2, an empty idempotency key.
+    /// As [`CallRequest::check`].
     pub fn validated(mut self) -> Result<Self> {
+        self.check()?;
+        if self.messages.iter().any(|m| m.role == Role::System) {
+            let mut system: Vec<String> = self.system.take().into_iter().collect();
+            let (instructions, turns) = std::mem::take(&mut self.messages)
+                .into_iter()
+                .partition::<Vec<_>, _>(|m| m.role == Role::System);
+            system.extend(instructions.iter().map(Message::text));
+            self.messages = turns;
+            self.system = Some(system.join("\n\n"));
+        }
+        Ok(self)
+    }
+
+    /// Checks the request as written (fields name the caller's indexes).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the field: no feature and no explicit model, a
+    /// conversation without a user, assistant or tool turn, a turn without content, an image
+    /// without a source, `max_tokens` 0, a temperature outside 0 to 2, an empty idempotency
+    /// key, a tool without a name, a zero timeout.
+    pub fn check(&self) -> Result<()> {
         match (&self.feature, self.provider, &self.model) {
             (_, Some(_), Some(model)) if model.trim().is_empty() => {
                 return Err(Error::invalid_input("model", "must not be empty"));
             }
-            (_, Some(_), Some(_)) => {}
+            (_, Some(_), Some(_)) | (Some(_), None, None) => {}
             (_, Some(_), None) => {
                 return Err(Error::invalid_input("model", "is required with `provider`"));
             }
@@ -166,11 +185,8 @@ impl CallRequest {
                     "is required unless `provider` and `model` are given",
                 ));
             }
-            (Some(_), None, None) => {}
         }
-        let mut system: Vec<String> = self.system.take().into_iter().collect();
-        let mut messages = Vec::with_capacity(self.messages.len());
-        for (i, m) in std::mem::take(&mut self.messages).into_iter().enumerate() {
+        for (i, m) in self.messages.iter().enumerate() {
             if m.content.is_empty() {
                 return Err(Error::invalid_input(
                     format!("messages[{i}].content"),
@@ -182,20 +198,13 @@ impl CallRequest {
                     Error::invalid_input(format!("messages[{i}].content[{j}]"), message)
                 })?;
             }
-            if m.role == Role::System {
-                system.push(m.text());
-            } else {
-                messages.push(m);
-            }
         }
-        if messages.is_empty() {
+        if self.messages.iter().all(|m| m.role == Role::System) {
             return Err(Error::invalid_input(
                 "messages",
                 "must hold at least one user turn",
             ));
         }
-        self.messages = messages;
-        self.system = (!system.is_empty()).then(|| system.join("\n\n"));
         if self.max_tokens == Some(0) {
             return Err(Error::invalid_input("max_tokens", "must be at least 1"));
         }
@@ -225,7 +234,15 @@ impl CallRequest {
                 "must not be empty",
             ));
         }
-        Ok(self)
+        for (field, limit) in [
+            ("attempt_timeout", self.attempt_timeout),
+            ("deadline", self.deadline),
+        ] {
+            if limit.is_some_and(|d| d.is_zero()) {
+                return Err(Error::invalid_input(field, "must be > 0"));
+            }
+        }
+        Ok(())
     }
 
     /// The router's view of this request.

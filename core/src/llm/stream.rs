@@ -86,6 +86,7 @@ impl Llm {
     /// As [`Llm::complete`], for what is known before the first request; later failures are
     /// the stream's last item.
     pub async fn stream(&self, request: CallRequest) -> Result<CallStream> {
+        let request = request.validated()?;
         let (sink, events) = mpsc::channel(BUFFER);
         let (ready, started) = oneshot::channel();
         let llm = self.clone();
