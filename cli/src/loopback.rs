@@ -13,7 +13,9 @@
 //! `{"text": "…"}`, `{"error": 500, "message": "…", "retry_after": "7"}` (the wire's error body),
 //! `{"status": 200, "body": {…}}`, `{"stall_ms": 5000}`, `"malformed"`, `"reset"` or
 //! `{"stream": ["chunk", …], "end": "complete" | "reset" | "error" | {"stall_ms": 5000}}`;
-//! `GET /_loopback/received` lists the requests received (`wire`, `path`, `model`, `body`);
+//! `POST /_loopback/always` with `{"model", "reply"}` makes a model answer `reply` whenever its
+//! script is spent; `GET /_loopback/received` lists the requests received (`wire`, `path`,
+//! `model`, `body`); `POST /_loopback/quiet` stops keeping them (benchmarks);
 //! `POST /_loopback/reset` forgets scripts and requests.
 
 use std::collections::{HashMap, VecDeque};
@@ -126,7 +128,11 @@ pub struct Received {
 #[derive(Default)]
 struct State {
     scripts: HashMap<String, VecDeque<Scripted>>,
+    /// Replies a model gives once its script is spent.
+    always: HashMap<String, Scripted>,
     received: Vec<Received>,
+    /// Keep no log of requests (benchmarks).
+    quiet: bool,
 }
 
 /// The provider; clones share its scripts and its log of requests.
@@ -171,6 +177,17 @@ impl Loopback {
             .extend(replies);
     }
 
+    /// Makes `model` answer `reply` whenever its script is spent.
+    pub fn always(&self, model: &str, reply: Scripted) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.always.insert(model.to_owned(), reply);
+    }
+
+    /// Stops logging requests (a benchmark's millions would pile up).
+    pub fn quiet(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).quiet = true;
+    }
+
     /// Every request received so far.
     pub fn received(&self) -> Vec<Received> {
         self.state
@@ -207,6 +224,24 @@ impl Loopback {
                     Err(err) => respond(400, &[], json!({"error": {"message": err.to_string()}})),
                 })
             }
+            "/_loopback/always" => {
+                let model = body
+                    .get("model")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let reply = body.get("reply").cloned().unwrap_or(Value::Null);
+                Some(match serde_json::from_value::<Scripted>(reply) {
+                    Ok(reply) => {
+                        self.always(model, reply);
+                        respond(200, &[], json!({"ok": true}))
+                    }
+                    Err(err) => respond(400, &[], json!({"error": {"message": err.to_string()}})),
+                })
+            }
+            "/_loopback/quiet" => {
+                self.quiet();
+                Some(respond(200, &[], json!({"ok": true})))
+            }
             "/_loopback/received" => Some(respond(200, &[], json!(self.received()))),
             "/_loopback/reset" => {
                 self.reset();
@@ -239,14 +274,19 @@ impl Loopback {
             || path.contains(":streamGenerateContent");
         let scripted = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            state.received.push(Received {
-                wire,
-                path,
-                model: model.clone(),
-                headers,
-                body,
-            });
-            state.scripts.get_mut(&model).and_then(VecDeque::pop_front)
+            if !state.quiet {
+                state.received.push(Received {
+                    wire,
+                    path,
+                    model: model.clone(),
+                    headers,
+                    body,
+                });
+            }
+            match state.scripts.get_mut(&model).and_then(VecDeque::pop_front) {
+                Some(reply) => Some(reply),
+                None => state.always.get(&model).cloned(),
+            }
         };
         let scripted = scripted.unwrap_or_else(|| Scripted::Text(format!("ok from {model}")));
         match scripted {

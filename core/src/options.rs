@@ -132,7 +132,6 @@ const OPAQUE: &[&str] = &["parameters", "arguments", "headers"];
 /// resolution, token counts, a model call's messages), never maps of the caller's own keys
 /// except under [`OPAQUE`] fields; other maps of the caller's keys go as arguments of their
 /// own (an org's context, a request).
-
 fn respell(value: Value, case: Case) -> Value {
     match value {
         Value::Object(map) if case != Case::Snake => Value::Object(

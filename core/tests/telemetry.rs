@@ -335,6 +335,45 @@ async fn a_full_queue_drops_and_counts_instead_of_blocking() {
     assert_eq!(stats.written, stats.accepted);
 }
 
+/// Drops are reported in the database after the next write, also when that write is a single
+/// short batch (PostgreSQL's second batch in flight is empty): the stored reports add up to the
+/// drop count exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drops_are_reported_after_a_single_short_batch() {
+    let keel = Keel::connect(&common::fresh_url(keel::Backend::Postgres).await)
+        .await
+        .unwrap();
+    let sink = Sink::start(
+        Destination::Database(keel.pool().unwrap().clone()),
+        SinkOptions {
+            capacity: 10,
+            ..Default::default()
+        },
+    );
+    let log = Logger::new(
+        sink.clone(),
+        "burst",
+        LoggerOptions::default(),
+        LogFilter::default(),
+    );
+    for _ in 0..1_000 {
+        log.info("burst", Map::new());
+    }
+    let stats = sink.flush().await;
+    assert!(stats.dropped > 0, "{stats:?}");
+    let Pool::Postgres(pool) = keel.pool().unwrap() else {
+        unreachable!()
+    };
+    let reported: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum((metadata->>'dropped')::bigint), 0)::bigint FROM system_logs WHERE action = 'keel.telemetry.events_dropped'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(reported as u64, stats.dropped, "{stats:?}");
+    keel.close().await;
+}
+
 #[tokio::test]
 async fn retention_deletes_in_batches_per_level() {
     on_each_backend(|backend, keel| async move {

@@ -72,6 +72,9 @@ pub fn estimate_tokens(request: &CallRequest) -> u64 {
     bytes.div_ceil(4) + extra
 }
 
+/// A breaker report on its way.
+type Report = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// Where a streaming call's events go.
 pub(super) type Sink = tokio::sync::mpsc::Sender<Result<StreamEvent>>;
 
@@ -242,11 +245,18 @@ impl<'a> Call<'a> {
     ) -> Result<Completion> {
         let router = self.llm.inner.router.clone();
         let mut candidate = first;
+        // The breaker report of a failed attempt: a counted failure is a database transaction
+        // (about 0.7 ms on SQLite), which a fallback hop does not wait for. It is written in the
+        // background while the next candidate answers; a call that fails for good waits for it.
+        let mut report: Option<Report> = None;
         loop {
             self.tried
                 .push((candidate.provider.clone(), candidate.model_id.clone()));
             let child = span.child("gen_ai.attempt", self.attempt_start(&candidate));
             let started = Instant::now();
+            if let Some(report) = report.take() {
+                tokio::spawn(report);
+            }
             let result = match self.sink {
                 Some(_) => self.stream_attempt(&candidate).await,
                 None => self.attempt(&candidate).await,
@@ -270,9 +280,12 @@ impl<'a> Call<'a> {
                 }
                 Err(fault) => {
                     if fault.kind.counts() {
-                        router
-                            .record_failure(&candidate.provider, &candidate.model_id, fault.kind)
-                            .await;
+                        let (router, kind) = (router.clone(), fault.kind);
+                        let (provider, model) =
+                            (candidate.provider.clone(), candidate.model_id.clone());
+                        report = Some(Box::pin(async move {
+                            router.record_failure(&provider, &model, kind).await;
+                        }));
                     }
                     let outcome = fault.kind.as_str();
                     self.push_attempt(
@@ -295,7 +308,12 @@ impl<'a> Call<'a> {
                     };
                     match next {
                         Some(next) => candidate = next,
-                        None => return Err(self.fail(candidate, fault, span, hold).await),
+                        None => {
+                            if let Some(report) = report.take() {
+                                report.await;
+                            }
+                            return Err(self.fail(candidate, fault, span, hold).await);
+                        }
                     }
                 }
             }

@@ -331,35 +331,26 @@ impl Writer {
     /// metadata is parsed and made safe here, off the callers' path. Empty once the queue is.
     fn take_batch(&self, shared: &Shared, budget: &mut usize) -> Vec<StoredEvent> {
         let limit = self.options.batch_size.min(*budget);
-        if matches!(self.destination, Destination::Discard) {
-            // Nothing reads a discarded event: it is counted, not converted.
-            let mut discarded = 0;
-            while discarded < limit && shared.queue.pop().is_some() {
-                discarded += 1;
+        // Nothing reads a discarded event: it is counted, not converted.
+        let discard = matches!(self.destination, Destination::Discard);
+        let mut batch = Vec::with_capacity(if discard { 0 } else { limit });
+        let mut taken = 0;
+        while taken < limit {
+            let Some(event) = shared.queue.pop() else {
+                break;
+            };
+            taken += 1;
+            if !discard {
+                batch.push(event.into_stored());
             }
+        }
+        if discard {
             shared
                 .counters
                 .written
-                .fetch_add(discarded as u64, Ordering::AcqRel);
-            *budget = if discarded < limit {
-                0
-            } else {
-                *budget - discarded
-            };
-            return Vec::new();
+                .fetch_add(taken as u64, Ordering::AcqRel);
         }
-        let mut batch = Vec::with_capacity(limit);
-        while batch.len() < limit {
-            match shared.queue.pop() {
-                Some(event) => batch.push(event.into_stored()),
-                None => break,
-            }
-        }
-        *budget = if batch.len() < limit {
-            0
-        } else {
-            *budget - batch.len()
-        };
+        *budget = if taken < limit { 0 } else { *budget - taken };
         batch
     }
 

@@ -1,0 +1,102 @@
+"""What a model call adds from Python over a raw HTTP round trip to the same provider on
+loopback (`keel loopback`, a fixed reply), at p50 and p99: Keel's `llm.complete` (an explicit
+model, and resolved through the router; credits off) against LiteLLM's `Router.acompletion`
+(offline, the same OpenAI-compatible endpoint). Calls run one at a time, interleaved between
+the variants. Prints one JSON object of microseconds on stdout. Run by bench/run.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import os
+import pathlib
+import re
+import subprocess
+import time
+import urllib.request
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+from litellm import Router  # noqa: E402
+
+import keel  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROUNDS, WARM_UP = 1_500, 100
+MESSAGES = [{"role": "user", "content": "hello"}]
+
+
+def start_loopback() -> tuple[subprocess.Popen[str], str]:
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "keel-cli"], cwd=ROOT, check=True)
+    proc = subprocess.Popen([str(ROOT / "target/release/keel"), "loopback"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    match = re.search(r"http://\S+", proc.stdout.readline())
+    assert match
+    base = match.group(0)
+    urllib.request.urlopen(urllib.request.Request(base + "/_loopback/quiet", data=b"{}"))
+    return proc, base
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    s = sorted(samples)
+    return s[len(s) // 2], s[round((len(s) - 1) * 0.99)]
+
+
+async def main() -> None:
+    litellm.suppress_debug_info = True
+    proc, base = start_loopback()
+    host, port = base.removeprefix("http://").split(":")
+    raw = http.client.HTTPConnection(host, int(port))
+    body = json.dumps({"model": "gpt-bench", "max_tokens": 256, "messages": MESSAGES})
+
+    def raw_call() -> None:
+        raw.request("POST", "/v1/chat/completions", body, {"content-type": "application/json", "authorization": "Bearer x"})
+        reply = json.loads(raw.getresponse().read())
+        assert reply["choices"][0]["message"]["content"]
+
+    db = await keel.connect("sqlite::memory:")
+    router = await db.model_router(seed_defaults=False)
+    await router.set_model("copilot", "low", "openai", "gpt-bench", max_tokens=256)
+    llm = router.llm(providers={"openai": {"api_key": "x", "base_url": base + "/v1"}})
+    peer = Router(
+        model_list=[
+            {"model_name": "gpt-bench", "litellm_params": {"model": "openai/gpt-bench", "api_base": base + "/v1", "api_key": "x"}}
+        ],
+        num_retries=0,
+    )
+
+    async def keel_explicit() -> None:
+        await llm.complete(provider="openai", model="gpt-bench", max_tokens=256, messages=MESSAGES)
+
+    async def keel_routed() -> None:
+        await llm.complete(feature="copilot", tier="low", messages=MESSAGES)
+
+    async def litellm_call() -> None:
+        await peer.acompletion(model="gpt-bench", messages=MESSAGES, max_tokens=256)
+
+    variants = {"keel_explicit": keel_explicit, "keel_routed": keel_routed, "litellm": litellm_call}
+    samples: dict[str, list[float]] = {"raw": [], **{name: [] for name in variants}}
+    for round_ in range(WARM_UP + ROUNDS):
+        start = time.perf_counter()
+        raw_call()
+        if round_ >= WARM_UP:
+            samples["raw"].append((time.perf_counter() - start) * 1e6)
+        for name, call in variants.items():
+            start = time.perf_counter()
+            await call()
+            if round_ >= WARM_UP:
+                samples[name].append((time.perf_counter() - start) * 1e6)
+    await db.close()
+    proc.terminate()
+    results: dict[str, float] = {}
+    for name, values in samples.items():
+        p50, p99 = percentiles(values)
+        results[f"{name}_p50_us"], results[f"{name}_p99_us"] = p50, p99
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
