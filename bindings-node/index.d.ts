@@ -632,8 +632,13 @@ export type CancelToken = _CancelToken
 
 /** A streaming call: `for await (const event of stream)`. */
 export declare class CallStream {
-  /** The next event, or `null` once the stream has ended. */
-  next(): Promise<StreamEvent | null>
+  /**
+   * The next events (one, or every one already buffered) as JSON text of an array, or
+   * `null` once the stream has ended; a failure rejects, after the events before it. One
+   * string per burst: `JSON.parse` builds the objects far faster than napi calls per field
+   * (`for await` parses it for you).
+   */
+  next(): Promise<string | null>
   /** Stops the call: the HTTP request ends and unspent credits are released. */
   close(): void
 }

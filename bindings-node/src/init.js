@@ -134,9 +134,9 @@
     value: async function* () {
       try {
         for (;;) {
-          const event = await this.next()
-          if (event === null) return
-          yield event
+          const events = await this.next()
+          if (events === null) return
+          yield* JSON.parse(events)
         }
       } finally {
         this.close()

@@ -114,6 +114,9 @@ impl Llm {
     }
 }
 
+/// Events read from a stream per crossing into JavaScript, at most.
+const BURST: usize = 256;
+
 /// A streaming call: `for await (const event of stream)`.
 #[napi]
 pub struct CallStream {
@@ -123,24 +126,36 @@ pub struct CallStream {
 
 #[napi]
 impl CallStream {
-    /// The next event, or `null` once the stream has ended.
-    #[napi(ts_return_type = "Promise<StreamEvent | null>")]
-    pub async fn next(&self) -> napi::Result<Outcome<Option<Value>>> {
+    /// The next events (one, or every one already buffered) as JSON text of an array, or
+    /// `null` once the stream has ended; a failure rejects, after the events before it. One
+    /// string per burst: `JSON.parse` builds the objects far faster than napi calls per field
+    /// (`for await` parses it for you).
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn next(&self) -> napi::Result<Outcome<Option<String>>> {
         let token = self.token.clone();
         run!(self.inner, |inner| {
             let mut stream = inner.lock().await;
-            let next = match stream.as_mut() {
-                Some(s) => cancellable(token, async { Ok(s.next_event().await) }).await,
-                None => Ok(None),
+            let batch = match stream.as_mut() {
+                Some(s) => cancellable(token, async { Ok(s.next_events(BURST).await) }).await,
+                None => Ok(Vec::new()),
             };
-            if matches!(next, Err(_) | Ok(None) | Ok(Some(Err(_)))) {
-                // Ended, failed or cancelled: stop the call now, not when collected.
+            let batch = batch?;
+            let mut events = Vec::with_capacity(batch.len());
+            for event in batch {
+                match event {
+                    Ok(event) => events.push(record(&event)),
+                    Err(err) => {
+                        stream.take();
+                        return Err(err);
+                    }
+                }
+            }
+            if events.is_empty() {
+                // Ended or cancelled: stop the call now, not when collected.
                 stream.take();
+                return Ok(None);
             }
-            match next? {
-                Some(event) => Ok(Some(record(&event?))),
-                None => Ok(None),
-            }
+            Ok(Some(Value::Array(events).to_string()))
         })
     }
 

@@ -43,12 +43,40 @@ const BUFFER: usize = 64;
 pub struct CallStream {
     events: mpsc::Receiver<Result<StreamEvent>>,
     task: tokio::task::JoinHandle<()>,
+    /// A failure read ahead by [`CallStream::next_events`], returned next.
+    held: Option<Error>,
 }
 
 impl CallStream {
     /// The next event, or `None` once the stream has ended.
     pub async fn next_event(&mut self) -> Option<Result<StreamEvent>> {
-        self.events.recv().await
+        match self.held.take() {
+            Some(err) => Some(Err(err)),
+            None => self.events.recv().await,
+        }
+    }
+
+    /// The next event and the events already buffered after it (at most `max`), so a binding
+    /// crosses into its language once per burst rather than once per delta. A failure comes
+    /// alone, after the events before it: `[Ok, Ok]`, then `[Err]`. Empty once the stream has
+    /// ended.
+    pub async fn next_events(&mut self, max: usize) -> Vec<Result<StreamEvent>> {
+        let Some(first) = self.next_event().await else {
+            return Vec::new();
+        };
+        let failed = first.is_err();
+        let mut out = vec![first];
+        while !failed && out.len() < max {
+            match self.events.try_recv() {
+                Ok(Ok(event)) => out.push(Ok(event)),
+                Ok(Err(err)) => {
+                    self.held = Some(err);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        out
     }
 }
 
@@ -56,6 +84,9 @@ impl futures_util::Stream for CallStream {
     type Item = Result<StreamEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(err) = self.held.take() {
+            return Poll::Ready(Some(Err(err)));
+        }
         self.events.poll_recv(cx)
     }
 }
@@ -111,6 +142,7 @@ impl Llm {
             Ok(Ok(())) => Ok(CallStream {
                 events,
                 task: guard.0.take().expect("the task is held until here"),
+                held: None,
             }),
             Ok(Err(err)) => Err(err),
             Err(_) => Err(Error::Internal(

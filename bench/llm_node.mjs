@@ -1,0 +1,64 @@
+// 1,000 streaming model calls in flight from one Node process, against `keel loopback`
+// (each reply streamed in 40 events; calls started 50 per event-loop turn): the event
+// loop's lag (p99, from perf_hooks) while they run, against the same process idle. Prints one
+// JSON object on stdout. Run by bench/run.py (`make bench`).
+import { execFileSync, spawn } from 'node:child_process'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import keel from '../bindings-node/index.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const CALLS = 1_000
+const CHUNKS = 40
+
+execFileSync('cargo', ['build', '-q', '--release', '-p', 'keel-cli'], { cwd: ROOT, stdio: 'inherit' })
+const proc = spawn(join(ROOT, 'target/release/keel'), ['loopback'], { stdio: ['ignore', 'pipe', 'inherit'] })
+const base = await new Promise((resolve) => {
+  proc.stdout.on('data', (chunk) => {
+    const match = /http:\/\/\S+/.exec(String(chunk))
+    if (match) resolve(match[0])
+  })
+})
+const post = (path, body) => fetch(base + path, { method: 'POST', body: JSON.stringify(body) })
+await post('/_loopback/quiet', {})
+const chunks = Array.from({ length: CHUNKS }, (_, i) => `word${i} `)
+await post('/_loopback/always', { model: 'gpt-bench', reply: { stream: chunks, end: 'complete' } })
+
+const db = await keel.connect('sqlite::memory:')
+const router = await db.modelRouter({ seedDefaults: false })
+await router.setModel({ feature: 'copilot', tier: 'low', provider: 'openai', modelId: 'gpt-bench' })
+const llm = router.llm({ providers: { openai: { apiKey: 'x', baseUrl: `${base}/v1` } } })
+
+async function lag(run) {
+  const histogram = monitorEventLoopDelay({ resolution: 1 })
+  histogram.enable()
+  await run()
+  histogram.disable()
+  return { p50: histogram.percentile(50) / 1e6, p99: histogram.percentile(99) / 1e6 }
+}
+
+const idle = await lag(() => new Promise((resolve) => setTimeout(resolve, 2_000)))
+let events = 0
+const started = performance.now()
+const call = async () => {
+  for await (const event of await llm.stream({ feature: 'copilot', tier: 'low', messages: [{ role: 'user', content: 'hi' }] })) {
+    events += event.event === 'delta' ? 1 : 0
+  }
+}
+const busy = await lag(async () => {
+  // Calls arrive as a server's requests do, 50 per turn of the event loop, until 1,000 are in
+  // flight together.
+  const calls = []
+  for (let i = 0; i < CALLS; i += 50) {
+    for (let j = 0; j < 50; j++) calls.push(call())
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  await Promise.all(calls)
+})
+const seconds = (performance.now() - started) / 1e3
+await db.close()
+proc.kill()
+if (events !== CALLS * CHUNKS) throw new Error(`expected ${CALLS * CHUNKS} deltas, got ${events}`)
+console.log(JSON.stringify({ calls: CALLS, seconds, idle_lag_p99_ms: idle.p99, busy_lag_p50_ms: busy.p50, busy_lag_p99_ms: busy.p99 }))
