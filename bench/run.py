@@ -42,6 +42,9 @@ def main() -> None:
     cargo_bench("telemetry")
     cargo_bench("models")
     cargo_bench("skills")
+    llm_rust = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "llm")
+    llm_python = run_json(sys.executable, "bench/llm_python.py")
+    llm_node = run_json("node", "bench/llm_node.mjs")
     rust = {name: criterion_ns("ffi_floor", name) for name in ("noop", "roundtrip")}
     python = run_json(sys.executable, "bench/ffi_floor.py")
     node = run_json("node", "bench/ffi_floor.mjs")
@@ -73,6 +76,7 @@ def main() -> None:
         "node": run_json("node", "bench/skills_node.mjs"),
     }
     results = {
+        "llm": {"rust": llm_rust, "python": llm_python, "node": llm_node},
         "skills": skills,
         "models": models,
         "ffi_floor": {"rust": rust, "python": python, "node": node},
@@ -172,6 +176,22 @@ def main() -> None:
         ("cached skills view, awaited `resolve_skills`", sp["keel_resolve_awaited"], sn["keel_resolve_awaited"]),
     ]:
         print(f"| {what} | {p_ns:.0f} | {n_ns:.0f} | {n_ns / p_ns:.2f}x |")
+    print("\n### LLM calls against `keel loopback` (µs per call, one at a time; added = over the raw round trip)\n")
+    print("| call | p50 | p99 | added p50 | added p99 |")
+    print("|---|---:|---:|---:|---:|")
+    for label, figures, raw, names in [
+        ("Rust", llm_rust, "raw", ["explicit", "routed", "fallback_hop", "credits_postgres"]),
+        ("Python", llm_python, "raw", ["keel_explicit", "keel_routed", "litellm"]),
+    ]:
+        r50, r99 = figures[f"{raw}_p50_us"], figures[f"{raw}_p99_us"]
+        print(f"| {label} raw HTTP round trip | {r50:.0f} | {r99:.0f} | — | — |")
+        for name in names:
+            p50, p99 = figures[f"{name}_p50_us"], figures[f"{name}_p99_us"]
+            print(f"| {label} {name} | {p50:.0f} | {p99:.0f} | {p50 - r50:.0f} | {p99 - r99:.0f} |")
+    print(
+        f"\nNode, {llm_node['calls']:,} streaming calls in flight: event-loop lag p99 {llm_node['busy_lag_p99_ms']:.1f} ms "
+        f"(idle {llm_node['idle_lag_p99_ms']:.1f} ms; goal: growth ≤ 5 ms), {llm_node['seconds']:.2f} s in all."
+    )
     print(f"\nAtomic deductions on one org row, PostgreSQL, 16 clients: {models['pg_deductions_per_s']:,.0f}/s (goal ≥ 2,000).")
     print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000).")
     print(f"Dropped during the logging runs: Node {log_node['keel_dropped']}, Python {log_python['keel_dropped']}.")
