@@ -5,6 +5,8 @@ import {
   type AgentBudget,
   type BudgetStatus,
   type CompiledSkill,
+  type Completion,
+  type StreamEvent,
   type CreditMovement,
   type DatabaseUrl,
   type ExportReport,
@@ -23,6 +25,7 @@ import {
   errorCodes,
   exportSkills,
   importSkills,
+  isKeelError,
   fleetAgentBudgets,
   parseDatabaseUrl,
   parseSkill,
@@ -82,7 +85,24 @@ export async function consumer(orgId: string): Promise<void> {
   const cleaned: Record<string, number> = await db.cleanupLogs({ dryRun: true, batchSize: 100 })
   const codes: string[] = errorCodes()
 
+  const llm = router.llm({ providers: { openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' } }, attemptTimeout: 1 })
+  const controller = new AbortController()
+  const answer = llm.complete(
+    { feature: 'copilot', tier: 'low', orgId, messages: [{ role: 'user', content: 'hi' }], maxTokens: 64 },
+    { signal: controller.signal },
+  )
+  const done: Completion | null = await answer.catch(() => null)
+  let text = done?.text ?? ''
+  try {
+    for await (const event of await llm.stream({ feature: 'copilot', messages: [{ role: 'user', content: 'hi' }] })) {
+      const e: StreamEvent = event
+      if (e.event === 'delta' && e.type === 'text') text += e.text
+    }
+  } catch (err) {
+    if (isKeelError(err)) text += String(err.attempts?.length ?? 0)
+  }
+
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
-  void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes]
+  void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text]
   await db.close()
 }

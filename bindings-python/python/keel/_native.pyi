@@ -55,6 +55,8 @@ __all__ = [
     "ModelResolution",
     "ModelRouter",
     "check_agent_budget",
+    "Llm",
+    "CallStream",
     "drain_tasks",
     "AppliedMigration",
     "Logger",
