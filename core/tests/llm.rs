@@ -3,92 +3,17 @@
 //! credits on both backends, cancellation, and bad input refused before any request.
 
 mod common;
-#[allow(dead_code)] // each test file uses part of it
-#[path = "../../cli/src/loopback.rs"]
-mod loopback;
 
 use std::time::Duration;
 
+use common::llm::{PRIMARY, SECOND, THIRD, ask, balance, funded, setup, until_released};
+use common::loopback::{Loopback, Scripted, WireKind, error};
 use common::on_each_backend;
 use keel::Keel;
-use keel::llm::{CallRequest, Llm, LlmOptions, Message, ProviderConfig};
-use keel::models::{Feature, ModelEntry, ModelRouter, Pricing, Role, RouterOptions, Scope, Tier};
+use keel::llm::{CallRequest, Llm, LlmOptions, Message};
 use keel::options::Case;
-use loopback::{Loopback, Scripted, WireKind, error};
 use serde_json::json;
 use uuid::Uuid;
-
-const PRIMARY: &str = "claude-a";
-const SECOND: &str = "gemini-b";
-const THIRD: &str = "gpt-c";
-
-/// 10 input tokens cost 1 credit and 5 output tokens 1 credit: the loopback's usage costs 2.
-fn pricing() -> Pricing {
-    Pricing {
-        per_request: 1.0,
-        input_per_mtok: Some(100_000.0),
-        output_per_mtok: Some(200_000.0),
-    }
-}
-
-fn row(provider: &str, model: &str, role: Role) -> ModelEntry {
-    ModelEntry {
-        scope: Scope::Platform,
-        feature: Feature::Copilot,
-        tier: Tier::Low,
-        provider: provider.into(),
-        model_id: model.into(),
-        role,
-        context_window: 100_000,
-        max_tokens: 100,
-        pricing: pricing(),
-    }
-}
-
-/// A router whose copilot/low slot is anthropic → google → openai, all on `provider`.
-async fn setup(keel: &Keel, provider: &Loopback, tune: impl FnOnce(&mut LlmOptions)) -> Llm {
-    let router = ModelRouter::open(
-        keel,
-        RouterOptions {
-            seed_defaults: false,
-            ..RouterOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    for entry in [
-        row("anthropic", PRIMARY, Role::Primary),
-        row("google", SECOND, Role::Fallback(1)),
-        row("openai", THIRD, Role::Fallback(2)),
-    ] {
-        router.set_model(entry).await.unwrap();
-    }
-    let mut options = LlmOptions::default();
-    for (name, base) in [
-        ("anthropic", provider.base_url.clone()),
-        ("google", provider.base_url.clone()),
-        ("openai", format!("{}/v1", provider.base_url)),
-    ] {
-        options.providers.insert(
-            name.into(),
-            ProviderConfig {
-                api_key: Some(format!("key-{name}")),
-                base_url: Some(base),
-                ..ProviderConfig::default()
-            },
-        );
-    }
-    tune(&mut options);
-    Llm::new(&router, options).unwrap()
-}
-
-fn ask(org: Option<Uuid>) -> CallRequest {
-    CallRequest {
-        tier: Some(Tier::Low),
-        org_id: org,
-        ..CallRequest::new(Feature::Copilot, "hello")
-    }
-}
 
 async fn keel_on_sqlite() -> Keel {
     Keel::connect(&common::fresh_sqlite_url()).await.unwrap()
@@ -167,11 +92,7 @@ async fn provider_faults_fall_back_and_charge_the_model_that_answered() {
     on_each_backend(|backend, keel| async move {
         let provider = Loopback::start().await.unwrap();
         let llm = setup(&keel, &provider, |_| {}).await;
-        let org = Uuid::new_v4();
-        llm.router()
-            .grant_credits(org, 100.0, "purchase", Some("seed"))
-            .await
-            .unwrap();
+        let org = funded(&llm).await;
         provider.script(PRIMARY, [error(WireKind::Anthropic, 500, "boom")]);
         provider.script(
             SECOND,
@@ -194,7 +115,7 @@ async fn provider_faults_fall_back_and_charge_the_model_that_answered() {
             "{backend:?}: metered at 10 in, 5 out"
         );
         assert_eq!(
-            llm.router().check_budget(org).await.unwrap().remaining,
+            balance(&llm, org).await,
             98.0,
             "{backend:?}: the reservation settled at the charge"
         );
@@ -215,11 +136,7 @@ async fn caller_errors_and_refusals_never_fall_back() {
     on_each_backend(|backend, keel| async move {
         let provider = Loopback::start().await.unwrap();
         let llm = setup(&keel, &provider, |_| {}).await;
-        let org = Uuid::new_v4();
-        llm.router()
-            .grant_credits(org, 100.0, "purchase", Some("seed"))
-            .await
-            .unwrap();
+        let org = funded(&llm).await;
         let cases = [
             (
                 error(WireKind::Anthropic, 400, "messages: field required"),
@@ -272,7 +189,7 @@ async fn caller_errors_and_refusals_never_fall_back() {
                 expected_balance -= 2.0;
             }
             assert_eq!(
-                llm.router().check_budget(org).await.unwrap().remaining,
+                balance(&llm, org).await,
                 expected_balance,
                 "{backend:?} {kind}"
             );
@@ -401,11 +318,7 @@ async fn a_cancelled_call_releases_its_credits() {
     on_each_backend(|backend, keel| async move {
         let provider = Loopback::start().await.unwrap();
         let llm = setup(&keel, &provider, |_| {}).await;
-        let org = Uuid::new_v4();
-        llm.router()
-            .grant_credits(org, 100.0, "purchase", Some("seed"))
-            .await
-            .unwrap();
+        let org = funded(&llm).await;
         provider.script(PRIMARY, [Scripted::Stall(Duration::from_secs(30))]);
         let call = {
             let llm = llm.clone();
@@ -420,23 +333,14 @@ async fn a_cancelled_call_releases_its_credits() {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let held = llm.router().check_budget(org).await.unwrap().remaining;
+        let held = balance(&llm, org).await;
         assert!(
             held < 100.0,
             "{backend:?}: credits are held during the call ({held})"
         );
         call.abort();
         assert!(call.await.unwrap_err().is_cancelled());
-        loop {
-            if llm.router().check_budget(org).await.unwrap().remaining == 100.0 {
-                break;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{backend:?}: never released"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_released(&llm, org, 100.0).await;
     })
     .await;
 }

@@ -3,88 +3,17 @@
 //! stalls, and a dropped stream releasing its credits.
 
 mod common;
-#[allow(dead_code)] // each test file uses part of it
-#[path = "../../cli/src/loopback.rs"]
-mod loopback;
 
 use std::time::Duration;
 
+use common::llm::{PRIMARY, SECOND, THIRD, ask, balance, funded, setup, until_released};
+use common::loopback::{Loopback, Scripted, StreamEnd, WireKind};
 use common::on_each_backend;
 use keel::Keel;
-use keel::llm::{CallRequest, Llm, LlmOptions, Piece, ProviderConfig, StreamEvent};
-use keel::models::{Feature, ModelEntry, ModelRouter, Pricing, Role, RouterOptions, Scope, Tier};
-use loopback::{Loopback, Scripted, StreamEnd, WireKind};
+use keel::llm::{CallRequest, Llm, Piece, StreamEvent};
+use keel::models::Feature;
 use serde_json::json;
 use uuid::Uuid;
-
-const PRIMARY: &str = "claude-a";
-const SECOND: &str = "gemini-b";
-const THIRD: &str = "gpt-c";
-
-fn row(provider: &str, model: &str, role: Role) -> ModelEntry {
-    ModelEntry {
-        scope: Scope::Platform,
-        feature: Feature::Copilot,
-        tier: Tier::Low,
-        provider: provider.into(),
-        model_id: model.into(),
-        role,
-        context_window: 100_000,
-        max_tokens: 100,
-        // 10 input tokens cost 1 credit, 5 output tokens 1 credit.
-        pricing: Pricing {
-            per_request: 1.0,
-            input_per_mtok: Some(100_000.0),
-            output_per_mtok: Some(200_000.0),
-        },
-    }
-}
-
-async fn setup(keel: &Keel, provider: &Loopback, attempt_timeout: Duration) -> Llm {
-    let router = ModelRouter::open(
-        keel,
-        RouterOptions {
-            seed_defaults: false,
-            ..RouterOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    for entry in [
-        row("anthropic", PRIMARY, Role::Primary),
-        row("google", SECOND, Role::Fallback(1)),
-        row("openai", THIRD, Role::Fallback(2)),
-    ] {
-        router.set_model(entry).await.unwrap();
-    }
-    let mut options = LlmOptions {
-        attempt_timeout,
-        ..LlmOptions::default()
-    };
-    for (name, base) in [
-        ("anthropic", provider.base_url.clone()),
-        ("google", provider.base_url.clone()),
-        ("openai", format!("{}/v1", provider.base_url)),
-    ] {
-        options.providers.insert(
-            name.into(),
-            ProviderConfig {
-                api_key: Some(format!("key-{name}")),
-                base_url: Some(base),
-                ..ProviderConfig::default()
-            },
-        );
-    }
-    Llm::new(&router, options).unwrap()
-}
-
-fn ask(org: Option<Uuid>) -> CallRequest {
-    CallRequest {
-        tier: Some(Tier::Low),
-        org_id: org,
-        ..CallRequest::new(Feature::Copilot, "hello")
-    }
-}
 
 /// Reads a stream to its end: the text of its deltas, and the completion or the error.
 async fn drain(llm: &Llm, request: CallRequest) -> (String, keel::Result<keel::llm::Completion>) {
@@ -101,20 +30,15 @@ async fn drain(llm: &Llm, request: CallRequest) -> (String, keel::Result<keel::l
     panic!("the stream ended without a last event");
 }
 
-async fn balance(llm: &Llm, org: Uuid) -> f64 {
-    llm.router().check_budget(org).await.unwrap().remaining
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_wire_streams_deltas_then_the_completion() {
     on_each_backend(|backend, keel| async move {
         let provider = Loopback::start().await.unwrap();
-        let llm = setup(&keel, &provider, Duration::from_secs(10)).await;
-        let org = Uuid::new_v4();
-        llm.router()
-            .grant_credits(org, 100.0, "purchase", Some("seed"))
-            .await
-            .unwrap();
+        let llm = setup(&keel, &provider, |o| {
+            o.attempt_timeout = Duration::from_secs(10)
+        })
+        .await;
+        let org = funded(&llm).await;
         for (name, model) in [
             ("anthropic", PRIMARY),
             ("google", SECOND),
@@ -153,7 +77,10 @@ async fn each_wire_streams_deltas_then_the_completion() {
 async fn an_error_after_the_preamble_but_before_content_still_falls_back() {
     let provider = Loopback::start().await.unwrap();
     let keel = Keel::connect(&common::fresh_sqlite_url()).await.unwrap();
-    let llm = setup(&keel, &provider, Duration::from_secs(10)).await;
+    let llm = setup(&keel, &provider, |o| {
+        o.attempt_timeout = Duration::from_secs(10)
+    })
+    .await;
     provider.script(
         PRIMARY,
         [Scripted::Stream {
@@ -178,12 +105,11 @@ async fn an_error_after_the_preamble_but_before_content_still_falls_back() {
 async fn after_the_first_delta_a_failure_ends_the_stream_and_charges_the_partial_usage() {
     on_each_backend(|backend, keel| async move {
         let provider = Loopback::start().await.unwrap();
-        let llm = setup(&keel, &provider, Duration::from_millis(400)).await;
-        let org = Uuid::new_v4();
-        llm.router()
-            .grant_credits(org, 100.0, "purchase", Some("seed"))
-            .await
-            .unwrap();
+        let llm = setup(&keel, &provider, |o| {
+            o.attempt_timeout = Duration::from_millis(400)
+        })
+        .await;
+        let org = funded(&llm).await;
         for (end, code) in [
             (StreamEnd::Reset, "provider"),
             (StreamEnd::Stall(Duration::from_secs(5)), "timeout"),
@@ -225,12 +151,11 @@ async fn after_the_first_delta_a_failure_ends_the_stream_and_charges_the_partial
 async fn dropping_a_stream_stops_the_call_and_releases_its_credits() {
     on_each_backend(|backend, keel| async move {
         let provider = Loopback::start().await.unwrap();
-        let llm = setup(&keel, &provider, Duration::from_secs(60)).await;
-        let org = Uuid::new_v4();
-        llm.router()
-            .grant_credits(org, 100.0, "purchase", Some("seed"))
-            .await
-            .unwrap();
+        let llm = setup(&keel, &provider, |o| {
+            o.attempt_timeout = Duration::from_secs(60)
+        })
+        .await;
+        let org = funded(&llm).await;
         provider.script(
             PRIMARY,
             [Scripted::Stream {
@@ -246,14 +171,7 @@ async fn dropping_a_stream_stops_the_call_and_releases_its_credits() {
             "{backend:?}: credits are held"
         );
         drop(stream);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while balance(&llm, org).await != 100.0 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{backend:?}: never released"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        until_released(&llm, org, 100.0).await;
     })
     .await;
 }
@@ -262,7 +180,10 @@ async fn dropping_a_stream_stops_the_call_and_releases_its_credits() {
 async fn a_stream_refuses_bad_input_and_budgets_before_any_request() {
     let provider = Loopback::start().await.unwrap();
     let keel = Keel::connect(&common::fresh_sqlite_url()).await.unwrap();
-    let llm = setup(&keel, &provider, Duration::from_secs(10)).await;
+    let llm = setup(&keel, &provider, |o| {
+        o.attempt_timeout = Duration::from_secs(10)
+    })
+    .await;
     let err = llm.stream(ask(Some(Uuid::new_v4()))).await.unwrap_err();
     assert_eq!(err.code(), "budget_exceeded");
     let request = CallRequest {

@@ -7,8 +7,11 @@ from types import TracebackType
 import types
 from typing import Any, Literal, TypeVar, final
 
+from typing_extensions import Unpack
+
 from keel.types import (
     Backend,
+    CallRequest,
     Channel,
     CompiledSkill,
     Completion,
@@ -16,7 +19,6 @@ from keel.types import (
     FailureKind,
     ImportReport,
     Level,
-    Message,
     Namespace,
     ParsedSkill,
     Shadowed,
@@ -25,7 +27,6 @@ from keel.types import (
     StreamEvent,
     SyncReport,
     Tier,
-    Tool,
     Transition,
     ValidatedLibrary,
     VersionInfo,
@@ -365,48 +366,8 @@ class ModelRouter:
 class Llm:
     """Makes model calls through a router; make it with ``router.llm(...)``."""
 
-    def complete(
-        self,
-        *,
-        messages: list[Message],
-        feature: str | None = ...,
-        tier: Tier | None = ...,
-        org_id: str | None = ...,
-        user_id: str | None = ...,
-        trace_id: str | None = ...,
-        traceparent: str | None = ...,
-        idempotency_key: str | None = ...,
-        provider: str | None = ...,
-        model: str | None = ...,
-        system: str | None = ...,
-        tools: list[Tool] | None = ...,
-        max_tokens: int | None = ...,
-        temperature: float | None = ...,
-        stop: list[str] | None = ...,
-        attempt_timeout: float | None = ...,
-        deadline: float | None = ...,
-    ) -> Call[Completion]: ...
-    def stream(
-        self,
-        *,
-        messages: list[Message],
-        feature: str | None = ...,
-        tier: Tier | None = ...,
-        org_id: str | None = ...,
-        user_id: str | None = ...,
-        trace_id: str | None = ...,
-        traceparent: str | None = ...,
-        idempotency_key: str | None = ...,
-        provider: str | None = ...,
-        model: str | None = ...,
-        system: str | None = ...,
-        tools: list[Tool] | None = ...,
-        max_tokens: int | None = ...,
-        temperature: float | None = ...,
-        stop: list[str] | None = ...,
-        attempt_timeout: float | None = ...,
-        deadline: float | None = ...,
-    ) -> Call[CallStream]: ...
+    def complete(self, **request: Unpack[CallRequest]) -> Call[Completion]: ...
+    def stream(self, **request: Unpack[CallRequest]) -> Call[CallStream]: ...
 
 @final
 class CallStream:

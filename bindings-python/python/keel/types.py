@@ -7,7 +7,7 @@ the CLI prints with ``--json`` and, in camelCase, the objects Node returns).
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __all__ = [
     "Backend",
@@ -47,7 +47,12 @@ __all__ = [
     "Attempt",
     "Completion",
     "StreamEvent",
+    "TextDelta",
+    "ToolCallDelta",
+    "ToolArgumentsDelta",
+    "StreamDone",
     "FinishReason",
+    "CallRequest",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -325,6 +330,30 @@ class Tool(TypedDict, total=False):
     parameters: dict[str, Any]
 
 
+class CallRequest(TypedDict, total=False):
+    """The keyword arguments of ``Llm.complete`` and ``Llm.stream``: ``messages``, and a
+    ``feature`` (the router resolves it) or an explicit ``provider`` and ``model``; durations
+    in seconds."""
+
+    messages: Required[list[Message]]
+    feature: str
+    tier: Tier
+    org_id: str
+    user_id: str
+    trace_id: str
+    traceparent: str
+    idempotency_key: str
+    provider: str
+    model: str
+    system: str
+    tools: list[Tool]
+    max_tokens: int
+    temperature: float
+    stop: list[str]
+    attempt_timeout: float
+    deadline: float
+
+
 class TokenUsage(TypedDict):
     """Tokens a call used, as the provider reported them."""
 
@@ -359,26 +388,38 @@ class Completion(TypedDict):
     was_fallback: bool
 
 
-class StreamEvent(TypedDict, total=False):
-    """An event of ``Llm.stream``: ``{"event": "delta", "type": "text", "text"}``,
-    ``{"event": "delta", "type": "tool_call", "index", "id", "name"}``, ``{"event": "delta",
-    "type": "tool_arguments", "index", "delta"}``, then ``{"event": "done", ...}`` with the
-    fields of a :class:`Completion`."""
+class TextDelta(TypedDict):
+    """More text of a streamed reply."""
 
-    event: Literal["delta", "done"]
-    type: Literal["text", "tool_call", "tool_arguments"]
+    event: Literal["delta"]
+    type: Literal["text"]
     text: str
+
+
+class ToolCallDelta(TypedDict):
+    """A tool call begins in a streamed reply."""
+
+    event: Literal["delta"]
+    type: Literal["tool_call"]
     index: int
     id: str
     name: str
+
+
+class ToolArgumentsDelta(TypedDict):
+    """More of a streamed tool call's JSON arguments."""
+
+    event: Literal["delta"]
+    type: Literal["tool_arguments"]
+    index: int
     delta: str
-    content: list[ContentPart]
-    finish_reason: FinishReason
-    provider: str
-    model: str
-    response_model: str | None
-    usage: TokenUsage
-    credits_charged: float
-    attempts: list[Attempt]
-    trace_id: str
-    was_fallback: bool
+
+
+class StreamDone(Completion):
+    """The last event of a stream: the completion."""
+
+    event: Literal["done"]
+
+
+#: An event of ``Llm.stream``: deltas, then ``done``.
+StreamEvent = TextDelta | ToolCallDelta | ToolArgumentsDelta | StreamDone

@@ -10,6 +10,10 @@ use std::path::PathBuf;
 
 use keel::{Backend, Keel};
 
+pub mod llm;
+#[path = "../../../cli/src/loopback.rs"]
+pub mod loopback;
+
 /// The superuser URL of the throwaway PostgreSQL. Storage tests fail rather than skip without it.
 pub fn pg_admin_url() -> String {
     std::env::var("KEEL_TEST_PG_URL").expect(
