@@ -187,7 +187,7 @@ impl Call<'_> {
             };
             let event = match next {
                 Err(_) => return Err(self.cut(&parser, stalled(limit))),
-                Ok(None) if parser.is_done() => return parser.into_reply(),
+                Ok(None) if parser.is_finished() => return parser.into_reply(),
                 Ok(None) => {
                     let fault = Fault::new(
                         FailureKind::Connection,

@@ -83,6 +83,12 @@ impl StreamParser {
         self.done
     }
 
+    /// True once the reply said why it ended: a stream that closes after that (an
+    /// OpenAI-compatible server that sends no `[DONE]`) is complete.
+    pub fn is_finished(&self) -> bool {
+        self.done || self.finish.is_some()
+    }
+
     /// Usage so far: what the provider reported, else an estimate of the text received
     /// (four bytes a token), for charging a stream cut short.
     pub fn usage_so_far(&self) -> TokenUsage {
@@ -499,6 +505,22 @@ mod tests {
         );
         assert_eq!(pieces.len(), 2, "the role preamble is no content");
         assert!(parser.is_done());
+        let (_, unterminated) = feed_all(
+            Wire::OpenAi,
+            &[(
+                "",
+                r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}"#,
+            )],
+        );
+        assert!(!unterminated.is_finished(), "cut before its finish reason");
+        let (_, no_done) = feed_all(
+            Wire::OpenAi,
+            &[(
+                "",
+                r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+            )],
+        );
+        assert!(no_done.is_finished() && !no_done.is_done());
         let reply = parser.into_reply().unwrap();
         assert_eq!(reply.content, vec![Part::text("Hello")]);
         assert_eq!(
