@@ -18,7 +18,7 @@ use super::stream::StreamEvent;
 use super::wire::{Fault, FinishReason, Prompt, Reply, TokenUsage, Wire};
 use crate::error::{Error, Result};
 use crate::fault::{Attempt, CallFailure, FailureKind};
-use crate::models::{DEFAULT_TIER, ModelRequest, Resolution, Usage};
+use crate::models::{DEFAULT_MAX_TOKENS, DEFAULT_TIER, ModelRequest, Resolution, Usage};
 use crate::telemetry::{Logger, LoggerOptions, Span, gen_ai, new_trace_id};
 
 /// A model's answer, with everything the call did to get it.
@@ -181,7 +181,7 @@ impl<'a> Call<'a> {
                     provider: provider.into(),
                     model_id: model.as_str().into(),
                     credit_cost: entry.as_ref().map_or(0.0, |e| e.pricing.per_request),
-                    max_tokens: entry.as_ref().map_or(4096, |e| e.max_tokens),
+                    max_tokens: entry.as_ref().map_or(DEFAULT_MAX_TOKENS, |e| e.max_tokens),
                     context_window: entry.as_ref().map_or(0, |e| e.context_window),
                     was_fallback: false,
                     tier: self.request.tier.unwrap_or(DEFAULT_TIER),
