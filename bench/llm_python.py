@@ -1,7 +1,8 @@
 """What a model call adds from Python over a raw HTTP round trip to the same provider on
 loopback (`keel loopback`, a fixed reply), at p50 and p99: Keel's `llm.complete` (an explicit
-model, and resolved through the router; credits off) against LiteLLM's `Router.acompletion`
-(offline, the same OpenAI-compatible endpoint). Calls run one at a time, each variant in a
+model, and resolved through the router; credits off) against TensorZero's embedded gateway
+(observability off) and LiteLLM's `Router.acompletion`, both offline against the same
+OpenAI-compatible endpoint. Calls run one at a time, each variant in a
 block of its own. Prints one JSON object of microseconds on stdout. Run by bench/run.py.
 """
 
@@ -14,6 +15,7 @@ import os
 import pathlib
 import re
 import subprocess
+import tempfile
 import time
 import urllib.request
 
@@ -21,6 +23,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm  # noqa: E402
 from litellm import Router  # noqa: E402
+from tensorzero import AsyncTensorZeroGateway  # noqa: E402
 
 import keel  # noqa: E402
 
@@ -38,6 +41,26 @@ def start_loopback() -> tuple[subprocess.Popen[str], str]:
     base = match.group(0)
     urllib.request.urlopen(urllib.request.Request(base + "/_loopback/quiet", data=b"{}"))
     return proc, base
+
+
+def tensorzero_config(base: str) -> str:
+    """A TensorZero config with one model on the loopback server and no observability store."""
+    text = f"""
+[gateway.observability]
+enabled = false
+
+[models.bench]
+routing = ["loopback"]
+
+[models.bench.providers.loopback]
+type = "openai"
+model_name = "gpt-bench"
+api_base = "{base}/v1/"
+api_key_location = "none"
+"""
+    path = pathlib.Path(tempfile.mkdtemp()) / "tensorzero.toml"
+    path.write_text(text)
+    return str(path)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -67,6 +90,7 @@ async def main() -> None:
         ],
         num_retries=0,
     )
+    tensorzero = await AsyncTensorZeroGateway.build_embedded(config_file=tensorzero_config(base))
 
     async def keel_explicit() -> None:
         await llm.complete(provider="openai", model="gpt-bench", max_tokens=256, messages=MESSAGES)
@@ -77,10 +101,20 @@ async def main() -> None:
     async def litellm_call() -> None:
         await peer.acompletion(model="gpt-bench", messages=MESSAGES, max_tokens=256)
 
+    async def tensorzero_call() -> None:
+        await tensorzero.inference(
+            model_name="bench", input={"messages": MESSAGES}, params={"chat_completion": {"max_tokens": 256}}
+        )
+
     async def raw_async() -> None:
         raw_call()
 
-    variants = {"raw": raw_async, "keel_explicit": keel_explicit, "keel_routed": keel_routed, "litellm": litellm_call}
+    variants = {
+        "raw": raw_async,
+        "keel_explicit": keel_explicit, "keel_routed": keel_routed,
+        "tensorzero": tensorzero_call,
+        "litellm": litellm_call,
+    }
     samples: dict[str, list[float]] = {name: [] for name in variants}
     # Each variant in a block of its own: interleaved, the first awaited call after the raw
     # (blocking) one pays the runtime's wake-up (~1 ms here), whichever variant it is.

@@ -604,6 +604,68 @@ export interface Completion {
   wasFallback: boolean
 }
 
+/** The call fields a task takes: a `CallRequest` without its conversation. */
+export type TaskCall = Omit<CallRequest, 'messages' | 'system' | 'tools'>
+
+/** `llm.summarize(request)`. */
+export interface SummaryRequest extends TaskCall {
+  text: string
+  /** What the summary keeps; core's default instructions when absent. */
+  instructions?: string
+}
+
+/** A summary and the call that wrote it. */
+export interface Summary {
+  text: string
+  completion: Completion | null
+}
+
+/** A label a classifier may choose. */
+export interface Label {
+  name: string
+  description?: string
+}
+
+/** `llm.classify(request)`: at least two labels, names unique. */
+export interface ClassifyRequest extends TaskCall {
+  text: string
+  labels: Array<string | Label>
+  /** What the labels are about. */
+  instructions?: string
+}
+
+/** The label chosen; `confidence` is the model's own (0 to 1), when it gave one. */
+export interface Classification {
+  label: string
+  confidence: number | null
+  completion: Completion | null
+}
+
+/** `llm.embed(request)`: `openai` and `text-embedding-3-small` unless named. */
+export interface EmbedRequest {
+  texts: string[]
+  provider?: 'openai' | 'openrouter' | 'google' | string
+  model?: string
+  dimensions?: number
+  orgId?: string
+  userId?: string
+  traceId?: string
+  traceparent?: string
+  /** Seconds, for each batch's request. */
+  timeout?: number
+}
+
+/** One vector per text, in order. */
+export interface Embeddings {
+  vectors: number[][]
+  dimensions: number
+  provider: string
+  model: string
+  inputTokens: number | null
+  attempts: Attempt[]
+  traceId: string
+}
+
 /** An event of `llm.stream`: deltas, then the completion. */
 export type StreamEvent =
   | { event: 'delta'; type: 'text'; text: string }
@@ -687,6 +749,12 @@ export declare class KeelError {}
 export declare class Llm {
   /** Makes a call; resolves to the completion. */
   complete(request: CallRequest, call?: CallOptions): Promise<Completion>
+  /** Summarizes `request.text`; resolves to the summary and the call that wrote it. */
+  summarize(request: SummaryRequest, call?: CallOptions): Promise<Summary>
+  /** Puts `request.text` under one of `request.labels`; resolves to the label. */
+  classify(request: ClassifyRequest, call?: CallOptions): Promise<Classification>
+  /** Embeds `request.texts`; resolves to one vector per text, in order. */
+  embed(request: EmbedRequest, call?: CallOptions): Promise<Embeddings>
   /**
    * Starts a streaming call; resolves once it is under way to a `CallStream` (an async
    * iterator of events, the last one `{ event: 'done', ... }`).

@@ -113,7 +113,7 @@
 
   // A model call with `{ signal }` is cancelled in core when the signal aborts: the HTTP
   // request ends and the call's credits are released (the wrapper above only stops waiting).
-  for (const name of ['complete', 'stream']) {
+  for (const name of ['complete', 'stream', 'summarize', 'classify', 'embed']) {
     const native = exports.Llm.prototype[name]
     Object.defineProperty(exports.Llm.prototype, name, {
       value: function (request, options) {

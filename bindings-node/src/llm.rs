@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, watch};
 
 use keel::llm;
+use keel::options::Case;
 
 use crate::error::{Outcome, Ref, guard, run};
 use crate::json::Json;
@@ -68,7 +69,28 @@ async fn cancellable<T>(
 }
 
 fn request(value: Json) -> keel::Result<llm::CallRequest> {
-    llm::CallRequest::from_value(value.0, keel::options::Case::Camel)
+    llm::CallRequest::from_value(value.0, Case::Camel)
+}
+
+/// Reads `request` with `parse` and runs `task` on it, until it ends or `token` cancels it;
+/// resolves to the result as a camelCase object.
+async fn task<R, T, F>(
+    llm: &llm::Llm,
+    request: Json,
+    token: Option<Ref<CancelToken>>,
+    parse: fn(Value, Case) -> keel::Result<R>,
+    task: impl FnOnce(llm::Llm, R) -> F + Send + 'static,
+) -> napi::Result<Outcome<Value>>
+where
+    R: Send + 'static,
+    T: serde::Serialize,
+    F: std::future::Future<Output = keel::Result<T>> + Send,
+{
+    let token = token.map(|t| t.0.cancelled.subscribe());
+    run!(llm, |l| {
+        let request = parse(request.0, Case::Camel)?;
+        Ok(record(&cancellable(token, task(l, request)).await?))
+    })
 }
 
 #[napi]
@@ -83,12 +105,62 @@ impl Llm {
         request: Json,
         token: Option<Ref<CancelToken>>,
     ) -> napi::Result<Outcome<Value>> {
-        let token = token.map(|t| t.0.cancelled.subscribe());
-        run!(self.inner, |l| {
-            let request = self::request(request)?;
-            let done = cancellable(token, l.complete(&request)).await?;
-            Ok(record(&done))
+        let parse = llm::CallRequest::from_value;
+        task(&self.inner, request, token, parse, |l, r| async move {
+            l.complete(&r).await
         })
+        .await
+    }
+
+    /// Summarizes `request.text`; resolves to the summary and the call that wrote it.
+    #[napi(
+        ts_args_type = "request: SummaryRequest, call?: CallOptions",
+        ts_return_type = "Promise<Summary>"
+    )]
+    pub async fn summarize(
+        &self,
+        request: Json,
+        token: Option<Ref<CancelToken>>,
+    ) -> napi::Result<Outcome<Value>> {
+        let parse = llm::SummaryRequest::from_value;
+        task(&self.inner, request, token, parse, |l, r| async move {
+            l.summarize(&r).await
+        })
+        .await
+    }
+
+    /// Puts `request.text` under one of `request.labels`; resolves to the label.
+    #[napi(
+        ts_args_type = "request: ClassifyRequest, call?: CallOptions",
+        ts_return_type = "Promise<Classification>"
+    )]
+    pub async fn classify(
+        &self,
+        request: Json,
+        token: Option<Ref<CancelToken>>,
+    ) -> napi::Result<Outcome<Value>> {
+        let parse = llm::ClassifyRequest::from_value;
+        task(&self.inner, request, token, parse, |l, r| async move {
+            l.classify(&r).await
+        })
+        .await
+    }
+
+    /// Embeds `request.texts`; resolves to one vector per text, in order.
+    #[napi(
+        ts_args_type = "request: EmbedRequest, call?: CallOptions",
+        ts_return_type = "Promise<Embeddings>"
+    )]
+    pub async fn embed(
+        &self,
+        request: Json,
+        token: Option<Ref<CancelToken>>,
+    ) -> napi::Result<Outcome<Value>> {
+        let parse = llm::EmbedRequest::from_value;
+        task(&self.inner, request, token, parse, |l, r| async move {
+            l.embed(&r).await
+        })
+        .await
     }
 
     /// Starts a streaming call; resolves once it is under way to a `CallStream` (an async

@@ -6,6 +6,9 @@ import {
   type BudgetStatus,
   type CompiledSkill,
   type Completion,
+  type Summary,
+  type Classification,
+  type Embeddings,
   type StreamEvent,
   type CreditMovement,
   type DatabaseUrl,
@@ -101,6 +104,13 @@ export async function consumer(orgId: string): Promise<void> {
   } catch (err) {
     if (isKeelError(err)) text += String(err.attempts?.length ?? 0)
   }
+
+  const summary: Summary | null = await llm.summarize({ text: 'a thread', feature: 'copilot' }).catch(() => null)
+  const label: Classification | null = await llm
+    .classify({ text: 'refund?', labels: ['billing', { name: 'sales', description: 'seats' }], provider: 'openai', model: 'm' })
+    .catch(() => null)
+  const embedded: Embeddings | null = await llm.embed({ texts: ['a'], dimensions: 8 }, { signal: controller.signal }).catch(() => null)
+  text += `${summary?.text}${label?.confidence ?? ''}${embedded?.vectors[0]?.length ?? 0}`
 
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
   void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text]

@@ -24,9 +24,16 @@ pub struct PyLlm {
     inner: llm::Llm,
 }
 
+/// The keyword arguments of a request, as core reads them.
+fn fields(request: Option<&Bound<'_, PyDict>>) -> serde_json::Value {
+    request
+        .map(|r| dict_to_map(r, 0))
+        .unwrap_or_default()
+        .into()
+}
+
 fn call_request(request: Option<&Bound<'_, PyDict>>) -> keel::Result<llm::CallRequest> {
-    let fields = request.map(|r| dict_to_map(r, 0)).unwrap_or_default();
-    llm::CallRequest::from_value(fields.into(), Case::Snake)
+    llm::CallRequest::from_value(fields(request), Case::Snake)
 }
 
 #[pymethods]
@@ -55,6 +62,43 @@ impl PyLlm {
         awaitable!(py, self.inner, |l| Ok(PyCallStream {
             inner: Arc::new(tokio::sync::Mutex::new(Some(l.stream(request).await?))),
         }))
+    }
+
+    /// Summarizes `text` (awaitable, resolving to a `Summary` dict).
+    #[pyo3(signature = (**request))]
+    fn summarize<'py>(
+        &self,
+        py: Python<'py>,
+        request: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = guard(|| llm::SummaryRequest::from_value(fields(request), Case::Snake))?;
+        awaitable!(py, self.inner, |l| Ok(Json::of(
+            &l.summarize(&request).await?
+        )))
+    }
+
+    /// Puts `text` under one of `labels` (awaitable, resolving to a `Classification` dict).
+    #[pyo3(signature = (**request))]
+    fn classify<'py>(
+        &self,
+        py: Python<'py>,
+        request: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = guard(|| llm::ClassifyRequest::from_value(fields(request), Case::Snake))?;
+        awaitable!(py, self.inner, |l| Ok(Json::of(
+            &l.classify(&request).await?
+        )))
+    }
+
+    /// Embeds `texts` (awaitable, resolving to an `Embeddings` dict).
+    #[pyo3(signature = (**request))]
+    fn embed<'py>(
+        &self,
+        py: Python<'py>,
+        request: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let request = guard(|| llm::EmbedRequest::from_value(fields(request), Case::Snake))?;
+        awaitable!(py, self.inner, |l| Ok(Json::of(&l.embed(&request).await?)))
     }
 }
 

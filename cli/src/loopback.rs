@@ -1,5 +1,6 @@
 //! A model provider on loopback that speaks the documented shapes of the Anthropic Messages
-//! API, OpenAI Chat Completions and Gemini `generateContent`: replies, errors with their
+//! API, OpenAI Chat Completions and Gemini `generateContent` (and the OpenAI and Gemini
+//! embeddings endpoints): replies, errors with their
 //! statuses and headers, stalls, cut connections and malformed bodies. `keel demo`, the
 //! benchmarks and the tests call it instead of the real providers; it records every request
 //! it receives so tests can assert the bodies Keel sends.
@@ -260,9 +261,10 @@ impl Loopback {
         if let Some(response) = self.control(uri.path(), &body) {
             return response;
         }
+        let embedding = path.ends_with("/embeddings") || path.contains(":batchEmbedContents");
         let (wire, model) = if path.ends_with("/v1/messages") {
             (WireKind::Anthropic, text(&body, "model"))
-        } else if path.ends_with("/chat/completions") {
+        } else if path.ends_with("/chat/completions") || path.ends_with("/embeddings") {
             (WireKind::OpenAi, text(&body, "model"))
         } else if let Some(rest) = uri.path().strip_prefix("/v1beta/models/") {
             let model = rest.split(':').next().unwrap_or_default().to_owned();
@@ -272,6 +274,8 @@ impl Loopback {
         };
         let streaming = body.get("stream") == Some(&Value::Bool(true))
             || path.contains(":streamGenerateContent");
+        // An embeddings request's default reply: one vector per text, from the text alone.
+        let vectors = embedding.then(|| embeddings(wire, &body));
         let scripted = {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             if !state.quiet {
@@ -290,6 +294,7 @@ impl Loopback {
         };
         let scripted = scripted.unwrap_or_else(|| Scripted::Text(format!("ok from {model}")));
         match scripted {
+            Scripted::Text(_) if let Some(vectors) = vectors => respond(200, &[], vectors),
             Scripted::Text(reply) if streaming => {
                 let chunks = reply.split_inclusive(' ').map(str::to_owned).collect();
                 stream(wire, &model, chunks, StreamEnd::Complete)
@@ -326,6 +331,59 @@ impl Loopback {
                 tokio::time::sleep(wait).await;
                 respond(200, &[], success(wire, &model, &format!("ok from {model}")))
             }
+        }
+    }
+}
+
+/// Deterministic vectors for the texts of an embeddings request (`dimensions` or
+/// `outputDimensionality` long, 8 by default): equal texts get equal vectors.
+fn embeddings(wire: WireKind, body: &Value) -> Value {
+    let texts: Vec<&str> = match wire {
+        WireKind::Gemini => body["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                r["content"]["parts"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+            })
+            .collect(),
+        _ => body["input"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| t.as_str().unwrap_or_default())
+            .collect(),
+    };
+    let size = body["dimensions"]
+        .as_u64()
+        .or(body["requests"][0]["outputDimensionality"].as_u64())
+        .unwrap_or(8) as usize;
+    let vector = |text: &str| -> Vec<f64> {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        (0..size)
+            .map(|_| {
+                for b in text.bytes() {
+                    hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                }
+                (hash % 2001) as f64 / 1000.0 - 1.0
+            })
+            .collect()
+    };
+    match wire {
+        WireKind::Gemini => {
+            json!({"embeddings": texts.iter().map(|t| json!({"values": vector(t)})).collect::<Vec<_>>()})
+        }
+        _ => {
+            let tokens: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
+            let data: Vec<Value> = texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": vector(t)}))
+                .collect();
+            json!({"object": "list", "data": data, "model": body["model"],
+                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
         }
     }
 }

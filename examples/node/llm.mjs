@@ -1,5 +1,5 @@
 // Model calls: one `complete` that resolves, reserves credits, calls, falls back, reports and
-// charges; a streamed reply; bad input refused before any request.
+// charges; a streamed reply; a summary and embeddings; bad input refused before any request.
 // The same scenario runs in examples/rust/llm.rs and examples/python/llm.py.
 //
 //     KEEL_LLM_BASE_URL=http://127.0.0.1:PORT node examples/node/llm.mjs   # `keel loopback`
@@ -35,6 +35,12 @@ for await (const event of await llm.stream({ feature: 'copilot', messages: [{ ro
   if (event.event === 'delta' && event.type === 'text') text += event.text
 }
 console.log(`streamed: ${text}`)
+
+const thread = 'Acme asked for five more seats; legal wants the DPA before Friday.'
+const summary = await llm.summarize({ feature: 'copilot', text: thread })
+console.log(`summary: ${summary.text}`)
+const embedded = await llm.embed({ provider: 'google', texts: ['Acme renewal', 'DPA review'], dimensions: 4 })
+console.log(`embedded ${embedded.vectors.length} texts into ${embedded.dimensions} dimensions with ${embedded.model}`)
 
 try {
   await llm.complete({ feature: 'copilot', maxTokens: 0, messages: [{ role: 'user', content: 'hi' }] })

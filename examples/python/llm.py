@@ -1,5 +1,5 @@
 """Model calls: one `complete` that resolves, reserves credits, calls, falls back, reports and
-charges; a streamed reply; bad input refused before any request.
+charges; a streamed reply; a summary and embeddings; bad input refused before any request.
 
 The same scenario runs in examples/rust/llm.rs and examples/node/llm.mjs.
 
@@ -44,6 +44,12 @@ async def main() -> None:
     stream = await llm.stream(feature="copilot", messages=[{"role": "user", "content": "Summarise the deal."}])
     text = "".join([e["text"] async for e in stream if e["event"] == "delta" and e["type"] == "text"])
     print(f"streamed: {text}")
+
+    thread = "Acme asked for five more seats; legal wants the DPA before Friday."
+    summary = await llm.summarize(feature="copilot", text=thread)
+    print(f"summary: {summary['text']}")
+    embedded = await llm.embed(provider="google", texts=["Acme renewal", "DPA review"], dimensions=4)
+    print(f"embedded {len(embedded['vectors'])} texts into {embedded['dimensions']} dimensions with {embedded['model']}")
 
     try:
         await llm.complete(feature="copilot", max_tokens=0, messages=[{"role": "user", "content": "hi"}])

@@ -1,11 +1,14 @@
 //! Model calls: one `complete` that resolves, reserves credits, calls, falls back, reports and
-//! charges; a streamed reply; bad input refused before any request. The same scenario runs in
+//! charges; a streamed reply; a summary and embeddings; bad input refused before any request.
+//! The same scenario runs in
 //! examples/python/llm.py and examples/node/llm.mjs.
 //!
 //!     KEEL_LLM_BASE_URL=http://127.0.0.1:PORT cargo run -p keelcore --example llm  # `keel loopback`
 //!     ANTHROPIC_API_KEY=… GEMINI_API_KEY=… cargo run -p keelcore --example llm     # the real APIs
 
-use keel::llm::{CallRequest, Llm, LlmOptions, Piece, ProviderConfig, StreamEvent};
+use keel::llm::{
+    CallRequest, EmbedRequest, Llm, LlmOptions, Piece, ProviderConfig, StreamEvent, SummaryRequest,
+};
 use keel::models::{Feature, ModelRouter, Tier};
 
 #[tokio::main]
@@ -57,6 +60,25 @@ async fn main() -> keel::Result<()> {
         }
     }
     println!("streamed: {text}");
+
+    let thread = "Acme asked for five more seats; legal wants the DPA before Friday.";
+    let summary = llm
+        .summarize(&SummaryRequest::new(Feature::Copilot, thread))
+        .await?;
+    println!("summary: {}", summary.text);
+    let embedded = llm
+        .embed(&EmbedRequest {
+            provider: Some("google"),
+            dimensions: Some(4),
+            ..EmbedRequest::new(["Acme renewal", "DPA review"])
+        })
+        .await?;
+    println!(
+        "embedded {} texts into {} dimensions with {}",
+        embedded.vectors.len(),
+        embedded.dimensions,
+        embedded.model
+    );
 
     let bad = CallRequest {
         max_tokens: Some(0),

@@ -13,8 +13,12 @@ from keel.types import (
     Backend,
     CallRequest,
     Channel,
+    Classification,
+    ClassifyRequest,
     CompiledSkill,
     Completion,
+    EmbedRequest,
+    Embeddings,
     ExportReport,
     FailureKind,
     ImportReport,
@@ -25,6 +29,8 @@ from keel.types import (
     SkillSummary,
     Source,
     StreamEvent,
+    Summary,
+    SummaryRequest,
     SyncReport,
     Tier,
     Transition,
@@ -368,6 +374,9 @@ class Llm:
 
     def complete(self, **request: Unpack[CallRequest]) -> Call[Completion]: ...
     def stream(self, **request: Unpack[CallRequest]) -> Call[CallStream]: ...
+    def summarize(self, **request: Unpack[SummaryRequest]) -> Call[Summary]: ...
+    def classify(self, **request: Unpack[ClassifyRequest]) -> Call[Classification]: ...
+    def embed(self, **request: Unpack[EmbedRequest]) -> Call[Embeddings]: ...
 
 @final
 class CallStream:

@@ -53,6 +53,13 @@ __all__ = [
     "StreamDone",
     "FinishReason",
     "CallRequest",
+    "SummaryRequest",
+    "Summary",
+    "Label",
+    "ClassifyRequest",
+    "Classification",
+    "EmbedRequest",
+    "Embeddings",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -423,3 +430,86 @@ class StreamDone(Completion):
 
 #: An event of ``Llm.stream``: deltas, then ``done``.
 StreamEvent = TextDelta | ToolCallDelta | ToolArgumentsDelta | StreamDone
+
+
+class _TaskCall(TypedDict, total=False):
+    """The call fields a task takes: those of ``CallRequest`` but its conversation."""
+
+    feature: str
+    tier: Tier
+    org_id: str
+    user_id: str
+    trace_id: str
+    traceparent: str
+    idempotency_key: str
+    provider: str
+    model: str
+    max_tokens: int
+    temperature: float
+    stop: list[str]
+    attempt_timeout: float
+    deadline: float
+
+
+class SummaryRequest(_TaskCall, total=False):
+    """The keyword arguments of ``Llm.summarize``; core's instructions when none are given."""
+
+    text: Required[str]
+    instructions: str
+
+
+class Summary(TypedDict):
+    """A summary and the call that wrote it."""
+
+    text: str
+    completion: Completion | None
+
+
+class Label(TypedDict, total=False):
+    """A label a classifier may choose."""
+
+    name: Required[str]
+    description: str
+
+
+class ClassifyRequest(_TaskCall, total=False):
+    """The keyword arguments of ``Llm.classify``: at least two labels, names unique."""
+
+    text: Required[str]
+    labels: Required[list[str | Label]]
+    instructions: str
+
+
+class Classification(TypedDict):
+    """The label chosen; ``confidence`` is the model's own (0 to 1), when it gave one."""
+
+    label: str
+    confidence: float | None
+    completion: Completion | None
+
+
+class EmbedRequest(TypedDict, total=False):
+    """The keyword arguments of ``Llm.embed``: ``openai`` and ``text-embedding-3-small``
+    unless named; ``timeout`` in seconds, per batch."""
+
+    texts: Required[list[str]]
+    provider: str
+    model: str
+    dimensions: int
+    org_id: str
+    user_id: str
+    trace_id: str
+    traceparent: str
+    timeout: float
+
+
+class Embeddings(TypedDict):
+    """One vector per text, in order."""
+
+    vectors: list[list[float]]
+    dimensions: int
+    provider: str
+    model: str
+    input_tokens: int | None
+    attempts: list[Attempt]
+    trace_id: str

@@ -19,7 +19,7 @@ use super::wire::{Fault, FinishReason, Prompt, Reply, TokenUsage, Wire};
 use crate::error::{Error, Result};
 use crate::fault::{Attempt, CallFailure, FailureKind};
 use crate::models::{DEFAULT_MAX_TOKENS, DEFAULT_TIER, ModelRequest, Resolution, Usage};
-use crate::telemetry::{Logger, LoggerOptions, Span, gen_ai, new_trace_id};
+use crate::telemetry::{Logger, Span, gen_ai};
 
 /// A model's answer, with everything the call did to get it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -123,25 +123,14 @@ impl Llm {
 
 impl<'a> Call<'a> {
     pub(super) fn new(llm: &'a Llm, request: &'a CallRequest) -> Self {
-        let trace_id = request
-            .traceparent
-            .as_deref()
-            .and_then(crate::telemetry::TraceParent::parse)
-            .map(|t| t.trace_id)
-            .or(request.trace_id)
-            .unwrap_or_else(new_trace_id);
+        let (trace_id, logger) = llm.call_logger(
+            request.traceparent.as_ref(),
+            request.trace_id,
+            request.org_id,
+            request.user_id,
+        );
         let mut routed = request.model_request();
         routed.trace_id = Some(trace_id);
-        let logger = llm.inner.router.keel().logger(
-            "llm",
-            LoggerOptions {
-                trace_id: Some(trace_id.to_string()),
-                traceparent: request.traceparent.clone(),
-                org_id: request.org_id.map(|id| id.to_string()),
-                user_id: request.user_id.map(|id| id.to_string()),
-                ..LoggerOptions::default()
-            },
-        );
         let deadline = request.deadline.unwrap_or(llm.inner.options.deadline);
         Call {
             llm,

@@ -3,9 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use uuid::Uuid;
+
 use super::options::{Endpoint, LlmOptions};
 use crate::error::Result;
 use crate::models::{ModelRouter, PROVIDERS};
+use crate::telemetry::{Logger, LoggerOptions, TraceParent, new_trace_id};
 
 /// Makes model calls. Cheap to clone; clones share the connection pool and the router.
 #[derive(Clone)]
@@ -84,5 +87,32 @@ impl Llm {
                 format!("`{provider}` is not one of {}", PROVIDERS.join(", ")),
             )),
         }
+    }
+
+    /// The trace of a call (the `traceparent`'s, else `trace_id`, else a new one) and the
+    /// logger its spans go to.
+    pub(super) fn call_logger(
+        &self,
+        traceparent: Option<&String>,
+        trace_id: Option<Uuid>,
+        org_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+    ) -> (Uuid, Logger) {
+        let trace_id = traceparent
+            .and_then(|t| TraceParent::parse(t))
+            .map(|t| t.trace_id)
+            .or(trace_id)
+            .unwrap_or_else(new_trace_id);
+        let logger = self.inner.router.keel().logger(
+            "llm",
+            LoggerOptions {
+                trace_id: Some(trace_id.to_string()),
+                traceparent: traceparent.cloned(),
+                org_id: org_id.map(|id| id.to_string()),
+                user_id: user_id.map(|id| id.to_string()),
+                ..LoggerOptions::default()
+            },
+        );
+        (trace_id, logger)
     }
 }

@@ -41,7 +41,14 @@ pub(crate) fn request(
             )
         }
     };
-    let mut builder = http.post(url).json(&body);
+    authorized(http.post(url).json(&body), endpoint)
+}
+
+/// `builder` with the endpoint's key (in the header its wire expects) and extra headers.
+pub(crate) fn authorized(
+    mut builder: reqwest::RequestBuilder,
+    endpoint: &Endpoint,
+) -> reqwest::RequestBuilder {
     if endpoint.wire == Wire::Anthropic {
         builder = builder.header("anthropic-version", anthropic::VERSION);
     }

@@ -7,23 +7,34 @@
 //! Azure-style deployments, vLLM, Ollama, OpenRouter) and Google Gemini, over one pooled
 //! `reqwest` client per [`crate::Keel`] handle. Every outcome is classified with the taxonomy
 //! the breaker uses ([`crate::fault::FailureKind`]).
+//!
+//! On top of it, the tasks later capabilities build on: [`Summarizer`], [`Classifier`] and
+//! [`Embedder`], implemented by [`Llm`] (embeddings through the OpenAI-compatible and Gemini
+//! endpoints) and implementable by a platform's own models.
 
 mod call;
 mod client;
+mod embed;
 mod hold;
 mod http;
 pub mod message;
 pub mod options;
 pub mod request;
 mod stream;
+mod tasks;
 pub mod wire;
 
 pub use crate::fault::{Attempt, CallFailure, FailureKind};
 pub use call::{Completion, estimate_tokens};
 pub use client::Llm;
+pub use embed::{DEFAULT_EMBEDDING_PROVIDER, EmbedRequest, Embeddings, default_embedding_model};
 pub use message::{Message, Part, Role, Tool};
 pub use options::{Endpoint, LlmOptions, ProviderConfig};
 pub use request::CallRequest;
 pub use stream::{CallStream, StreamEvent};
+pub use tasks::{
+    CLASSIFY_ANSWER, CLASSIFY_MAX_TOKENS, Classification, Classifier, ClassifyRequest, Embedder,
+    Label, SUMMARY_INSTRUCTIONS, Summarizer, Summary, SummaryRequest,
+};
 pub use wire::stream::Piece;
 pub use wire::{FinishReason, TokenUsage, Wire};
