@@ -526,6 +526,19 @@ export interface LlmOptions {
   credits?: boolean
   /** Fall back when a model refuses (default false). */
   fallbackOnRefusal?: boolean
+  /**
+   * Your own client per provider (a vendor SDK): gets the provider's request body, resolves
+   * to its reply body, or rejects with the SDK's error (`status`, `error`, `headers`).
+   */
+  transports?: Record<string, (request: TransportRequest) => Promise<unknown>>
+}
+
+/** What a transport is handed: the provider's own request body, never a streaming one. */
+export interface TransportRequest {
+  provider: string
+  model: string
+  operation: 'chat' | 'embeddings'
+  body: Record<string, unknown>
 }
 
 /** A piece of a turn. */
@@ -792,7 +805,8 @@ export declare class Logger {
 export declare class ModelRouter {
   /**
    * A client for model calls through this router (`providers`, `attemptTimeout`,
-   * `deadline`, `maxAttempts`, `credits`, `fallbackOnRefusal`).
+   * `deadline`, `maxAttempts`, `credits`, `fallbackOnRefusal`, `transports`: `init.js`
+   * passes the transports' names and functions apart from the options).
    */
   llm(options?: LlmOptions): Llm
   /** Reports a successful call; resolves to what happened to the circuit. */

@@ -526,6 +526,19 @@ export interface LlmOptions {
   credits?: boolean
   /** Fall back when a model refuses (default false). */
   fallbackOnRefusal?: boolean
+  /**
+   * Your own client per provider (a vendor SDK): gets the provider's request body, resolves
+   * to its reply body, or rejects with the SDK's error (`status`, `error`, `headers`).
+   */
+  transports?: Record<string, (request: TransportRequest) => Promise<unknown>>
+}
+
+/** What a transport is handed: the provider's own request body, never a streaming one. */
+export interface TransportRequest {
+  provider: string
+  model: string
+  operation: 'chat' | 'embeddings'
+  body: Record<string, unknown>
 }
 
 /** A piece of a turn. */

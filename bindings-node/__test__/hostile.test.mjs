@@ -101,7 +101,10 @@ test('every export keeps the error contract under hostile arguments', async (t) 
   await router.grantCredits(randomUUID(), 100)
   const logger = db.createLogger('hostile')
   const span = logger.createSpan('hostile')
-  const targets = [['module', keel], ['db', db], ['router', router], ['skills', skills], ['logger', logger], ['span', span]]
+  const llm = router.llm({ attemptTimeout: 1 })
+  const targets = [
+    ['module', keel], ['db', db], ['router', router], ['skills', skills], ['llm', llm], ['logger', logger], ['span', span],
+  ]
   const broken = []
   let calls = 0
   const started = Date.now()
@@ -130,6 +133,13 @@ test('every export keeps the error contract under hostile arguments', async (t) 
         calls += 1
         await check(owner, name, obj[name].bind(obj), args, codes, broken)
       }
+    }
+  }
+  // Transports: whatever stands in for the functions, a typed error or a client.
+  for (const value of HOSTILE) {
+    for (const transports of [value, { anthropic: value }]) {
+      calls += 1
+      await check('router', 'llm', (o) => router.llm(o), [{ transports }], codes, broken)
     }
   }
   await logger.flush()

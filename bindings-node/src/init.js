@@ -60,6 +60,50 @@
     })
     return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort))
   }
+  // `transports: { provider: async (request) => replyBody }`: core gets the names and the
+  // functions apart from the options. Each function's outcome reaches core as `{ reply }`, or
+  // as `{ failure }` read from the SDK's error (its HTTP status, error body and Retry-After).
+  // Installed before the tracing below, which wraps it (and restores it, not the native).
+  const header = (headers, name) => {
+    if (typeof headers?.get === 'function') return headers.get(name) ?? undefined
+    return headers?.[name] ?? undefined
+  }
+  const hostTransport = (send) => async (request) => {
+    try {
+      return { reply: await send(request) }
+    } catch (err) {
+      const status = err?.status ?? err?.statusCode
+      const body = err?.error ?? err?.body
+      return {
+        failure: {
+          status: Number.isInteger(status) ? status : undefined,
+          body: body !== null && typeof body === 'object' ? body : undefined,
+          message: String(err?.message ?? err),
+          retryAfter: header(err?.headers, 'retry-after'),
+        },
+      }
+    }
+  }
+  const nativeLlm = exports.ModelRouter.prototype.llm
+  Object.defineProperty(exports.ModelRouter.prototype, 'llm', {
+    value: function (options) {
+      let split
+      try {
+        const transports = options?.transports
+        if (transports !== null && typeof transports === 'object') {
+          const { transports: _, ...rest } = options
+          const names = Object.keys(transports)
+          const sends = names.map((name) => (typeof transports[name] === 'function' ? hostTransport(transports[name]) : null))
+          split = [rest, names, sends]
+        }
+      } catch {
+        // A hostile object (a throwing getter, a proxy): the native call's own checks report it.
+      }
+      return split ? nativeLlm.apply(this, split) : nativeLlm.call(this, options)
+    },
+    writable: true,
+    configurable: true,
+  })
   const traced = (native, onSync) => {
     const onReject = rejectionOf(native.name)
     const wrapper = function (...args) {
@@ -117,8 +161,14 @@
     const native = exports.Llm.prototype[name]
     Object.defineProperty(exports.Llm.prototype, name, {
       value: function (request, options) {
-        const signal = options?.signal
-        if (!signal || typeof signal.addEventListener !== 'function') return native.call(this, request)
+        let signal
+        try {
+          signal = options?.signal
+          if (typeof signal?.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') signal = undefined
+        } catch {
+          signal = undefined // a hostile object (a throwing getter): the call's own checks report it
+        }
+        if (!signal) return native.call(this, request)
         const token = new exports._CancelToken()
         if (signal.aborted) token.cancel()
         signal.addEventListener('abort', () => token.cancel(), { once: true })

@@ -15,6 +15,7 @@ mod options;
 mod skills;
 mod store;
 mod telemetry;
+mod transport;
 
 use napi_derive::napi;
 use serde_json::Value;

@@ -249,9 +249,14 @@ impl CallStream {
 }
 
 /// Makes a client on `router` (behind `ModelRouter.llm`).
-pub fn open(router: &keel::models::ModelRouter, value: Option<Json>) -> Outcome<Llm> {
+pub fn open(
+    router: &keel::models::ModelRouter,
+    value: Option<Json>,
+    (names, sends): (Vec<String>, Vec<Option<crate::transport::SendFn>>),
+) -> Outcome<Llm> {
     guard(|| {
-        let options: llm::LlmOptions = options(value, "options")?;
+        let mut options: llm::LlmOptions = options(value, "options")?;
+        options.transports = crate::transport::transports(names, sends)?;
         let inner =
             napi::bindgen_prelude::within_runtime_if_available(|| llm::Llm::new(router, options))?;
         Ok(Llm { inner })

@@ -60,10 +60,17 @@ pub struct ModelRouter {
 #[napi]
 impl ModelRouter {
     /// A client for model calls through this router (`providers`, `attemptTimeout`,
-    /// `deadline`, `maxAttempts`, `credits`, `fallbackOnRefusal`).
+    /// `deadline`, `maxAttempts`, `credits`, `fallbackOnRefusal`, `transports`: `init.js`
+    /// passes the transports' names and functions apart from the options).
     #[napi(ts_args_type = "options?: LlmOptions", ts_return_type = "Llm")]
-    pub fn llm(&self, options: Option<Json>) -> Outcome<crate::llm::Llm> {
-        crate::llm::open(&self.inner, options)
+    pub fn llm(
+        &self,
+        options: Option<Json>,
+        names: Option<Vec<String>>,
+        sends: Option<Vec<Option<crate::transport::SendFn>>>,
+    ) -> Outcome<crate::llm::Llm> {
+        let transports = (names.unwrap_or_default(), sends.unwrap_or_default());
+        crate::llm::open(&self.inner, options, transports)
     }
 
     /// Reports a successful call; resolves to what happened to the circuit.

@@ -12,6 +12,7 @@ mod runtime;
 mod skills;
 mod store;
 mod telemetry;
+mod transport;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

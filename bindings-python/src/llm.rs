@@ -17,11 +17,23 @@ use crate::error::to_py_err;
 use crate::json::{Json, dict_to_map};
 use crate::record::options;
 use crate::runtime::{Convert, Pending, awaitable, guard, runtime};
+use crate::transport::{self, EventLoop};
 
 /// Makes model calls through the router; make it with `router.llm(...)`.
 #[pyclass(frozen, name = "Llm", module = "keel._native")]
 pub struct PyLlm {
     inner: llm::Llm,
+    /// Where Python transports run: the loop of the latest call (absent without transports).
+    event_loop: Option<EventLoop>,
+}
+
+impl PyLlm {
+    /// Remembers the running event loop for the client's Python transports.
+    fn note_loop(&self, py: Python<'_>) {
+        if let Some(event_loop) = &self.event_loop {
+            event_loop.note(py);
+        }
+    }
 }
 
 /// The keyword arguments of a request, as core reads them.
@@ -46,6 +58,7 @@ impl PyLlm {
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = guard(|| call_request(request))?;
+        self.note_loop(py);
         awaitable!(py, self.inner, |l| Ok(Json::of(
             &l.complete(&request).await?
         )))
@@ -59,6 +72,7 @@ impl PyLlm {
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = guard(|| call_request(request))?;
+        self.note_loop(py);
         awaitable!(py, self.inner, |l| Ok(PyCallStream {
             inner: Arc::new(tokio::sync::Mutex::new(Some(l.stream(request).await?))),
         }))
@@ -72,6 +86,7 @@ impl PyLlm {
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = guard(|| llm::SummaryRequest::from_value(fields(request), Case::Snake))?;
+        self.note_loop(py);
         awaitable!(py, self.inner, |l| Ok(Json::of(
             &l.summarize(&request).await?
         )))
@@ -85,6 +100,7 @@ impl PyLlm {
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = guard(|| llm::ClassifyRequest::from_value(fields(request), Case::Snake))?;
+        self.note_loop(py);
         awaitable!(py, self.inner, |l| Ok(Json::of(
             &l.classify(&request).await?
         )))
@@ -98,6 +114,7 @@ impl PyLlm {
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = guard(|| llm::EmbedRequest::from_value(fields(request), Case::Snake))?;
+        self.note_loop(py);
         awaitable!(py, self.inner, |l| Ok(Json::of(&l.embed(&request).await?)))
     }
 }
@@ -158,9 +175,17 @@ pub fn open_llm(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyLlm> {
     let _runtime = runtime().enter();
-    let options: llm::LlmOptions = guard(|| options(kwargs))?;
+    let event_loop = EventLoop::default();
+    let transports = guard(|| transport::take(kwargs, &event_loop))?;
+    let mut options: llm::LlmOptions = guard(|| options(kwargs))?;
+    let event_loop = transports
+        .providers()
+        .next()
+        .is_some()
+        .then_some(event_loop);
+    options.transports = transports;
     let inner = guard(|| llm::Llm::new(router, options))?;
-    Ok(PyLlm { inner })
+    Ok(PyLlm { inner, event_loop })
 }
 
 /// Adds this module's classes to `keel._native`.

@@ -165,7 +165,7 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
     logger = db.create_logger("hostile")
     return [
         ("module", _native), ("db", db), ("router", router), ("skills", skills),
-        ("resolution", router.resolve_model("copilot")), ("view", view),
+        ("resolution", router.resolve_model("copilot")), ("view", view), ("llm", router.llm(attempt_timeout=1)),
         ("skill", view.skills[0]), ("logger", logger), ("span", logger.create_span("hostile")),
         ("url", keel.parse_database_url("sqlite::memory:")),
     ]
@@ -240,3 +240,18 @@ async def test_connect_with_hostile_values_is_a_keel_error(value: Any) -> None:
             assert err.code in keel.error_codes(), repr(err)
         else:  # a value that is valid there (None for an option) connects
             await db.close()
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: type(v).__name__)
+async def test_hostile_transports_are_a_keel_error(value: Any, tmp_path: pathlib.Path) -> None:
+    """Whatever stands in for the transports or for one of them: a typed error, or a client."""
+    db = await keel.connect(f"sqlite://{tmp_path / 'keel.db'}")
+    router = await db.model_router(seed_defaults=False)
+    for transports in (value, {"anthropic": value}):
+        try:
+            router.llm(transports=transports)
+        except keel.KeelError as err:
+            assert err.code in keel.error_codes(), repr(err)
+        except BaseException as err:  # noqa: BLE001
+            raise AssertionError(f"transports={type(transports).__name__}: {type(err).__name__}: {err}") from None
+    await db.close()

@@ -125,8 +125,8 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
 }
 
 /// Fields whose values are the caller's own data, kept as written: a tool's JSON Schema, a
-/// tool call's arguments, HTTP headers.
-const OPAQUE: &[&str] = &["parameters", "arguments", "headers"];
+/// tool call's arguments, HTTP headers, a provider's error body.
+const OPAQUE: &[&str] = &["parameters", "arguments", "headers", "body"];
 
 /// The keys of nested objects in the core's spelling: an options object holds records (a
 /// resolution, token counts, a model call's messages), never maps of the caller's own keys

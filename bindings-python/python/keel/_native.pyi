@@ -2,7 +2,7 @@
 # `python -m mypy.stubtest keel._native` in `make lint`.
 import builtins
 import os
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
 import types
 from typing import Any, Literal, TypeVar, final
@@ -34,6 +34,7 @@ from keel.types import (
     SyncReport,
     Tier,
     Transition,
+    TransportRequest,
     ValidatedLibrary,
     VersionInfo,
 )
@@ -366,6 +367,7 @@ class ModelRouter:
         max_attempts: int = ...,
         credits: bool = ...,
         fallback_on_refusal: bool = ...,
+        transports: dict[str, Callable[[TransportRequest], Awaitable[Any]]] = ...,
     ) -> Llm: ...
 
 @final

@@ -60,6 +60,7 @@ __all__ = [
     "Classification",
     "EmbedRequest",
     "Embeddings",
+    "TransportRequest",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -513,3 +514,14 @@ class Embeddings(TypedDict):
     input_tokens: int | None
     attempts: list[Attempt]
     trace_id: str
+
+
+class TransportRequest(TypedDict):
+    """What a transport (``router.llm(transports={provider: send})``) is handed: the provider's
+    own request body, as Keel would send it over HTTP, never a streaming one. ``send`` returns
+    the reply body (a dict, or an SDK object with ``model_dump()``) or raises the SDK's error."""
+
+    provider: str
+    model: str
+    operation: Literal["chat", "embeddings"]
+    body: dict[str, Any]

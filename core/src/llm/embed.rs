@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::client::Llm;
 use super::http;
 use super::options::Endpoint;
+use super::transport::{self, TransportRequest};
 use super::wire::{Fault, Wire, count_at};
 use crate::error::{Error, Result};
 use crate::fault::{Attempt, CallFailure, FailureKind};
@@ -295,6 +296,22 @@ impl Llm {
                 openai_body(model, texts, dimensions),
             ),
         };
+        let read = |body: &Value| match endpoint.wire {
+            Wire::Gemini => gemini_reply(body),
+            _ => openai_reply(body),
+        };
+        if let Some(transport) = &endpoint.transport {
+            let request = TransportRequest {
+                provider: endpoint.provider.to_owned(),
+                model: model.to_owned(),
+                operation: "embeddings",
+                body,
+            };
+            return transport::send(transport, endpoint.wire, request, |body| {
+                read(body).ok_or_else(|| Fault::malformed("the reply has no embeddings"))
+            })
+            .await;
+        }
         let builder = http::authorized(self.inner.http.post(url).json(&body), endpoint);
         let response = builder.send().await.map_err(http::transport_fault)?;
         let status = response.status().as_u16();
@@ -306,11 +323,7 @@ impl Llm {
             fault.retry_after_ms = retry_after;
             return Err(fault);
         }
-        match endpoint.wire {
-            Wire::Gemini => gemini_reply(&body),
-            _ => openai_reply(&body),
-        }
-        .ok_or_else(|| {
+        read(&body).ok_or_else(|| {
             let mut fault = Fault::malformed("the reply has no embeddings");
             fault.status = Some(status);
             fault

@@ -8,6 +8,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 use super::options::Endpoint;
+use super::transport::{self, TransportRequest};
 use super::wire::{Fault, Prompt, Reply, Wire, anthropic, gemini, openai};
 use crate::fault::FailureKind;
 
@@ -17,31 +18,22 @@ pub(crate) fn request(
     endpoint: &Endpoint,
     prompt: &Prompt<'_>,
 ) -> reqwest::RequestBuilder {
-    let (url, body) = match endpoint.wire {
-        Wire::Anthropic => (
-            format!("{}/v1/messages", endpoint.base_url),
-            anthropic::body(prompt),
-        ),
-        Wire::OpenAi => (
-            format!("{}/chat/completions", endpoint.base_url),
-            openai::body(prompt),
-        ),
+    let url = match endpoint.wire {
+        Wire::Anthropic => format!("{}/v1/messages", endpoint.base_url),
+        Wire::OpenAi => format!("{}/chat/completions", endpoint.base_url),
         Wire::Gemini => {
             let method = if prompt.stream {
                 "streamGenerateContent?alt=sse"
             } else {
                 "generateContent"
             };
-            (
-                format!(
-                    "{}/v1beta/models/{}:{method}",
-                    endpoint.base_url, prompt.model
-                ),
-                gemini::body(prompt),
+            format!(
+                "{}/v1beta/models/{}:{method}",
+                endpoint.base_url, prompt.model
             )
         }
     };
-    authorized(http.post(url).json(&body), endpoint)
+    authorized(http.post(url).json(&body(endpoint.wire, prompt)), endpoint)
 }
 
 /// `builder` with the endpoint's key (in the header its wire expects) and extra headers.
@@ -72,6 +64,18 @@ pub(crate) async fn complete(
     endpoint: &Endpoint,
     prompt: &Prompt<'_>,
 ) -> Result<Reply, Fault> {
+    if let Some(transport) = &endpoint.transport {
+        let request = TransportRequest {
+            provider: endpoint.provider.to_owned(),
+            model: prompt.model.to_owned(),
+            operation: "chat",
+            body: body(endpoint.wire, prompt),
+        };
+        return transport::send(transport, endpoint.wire, request, |body| {
+            read_reply(endpoint.wire, body)
+        })
+        .await;
+    }
     let response = request(http, endpoint, prompt)
         .send()
         .await
@@ -87,15 +91,29 @@ pub(crate) async fn complete(
     }
     let body: Value =
         serde_json::from_slice(&bytes).map_err(|_| Fault::malformed("the body is not JSON"))?;
-    let mut result = match endpoint.wire {
-        Wire::Anthropic => anthropic::reply(&body),
-        Wire::OpenAi => openai::reply(&body),
-        Wire::Gemini => gemini::reply(&body),
-    };
+    let mut result = read_reply(endpoint.wire, &body);
     if let Err(fault) = &mut result {
         fault.status = Some(status);
     }
     result
+}
+
+/// A whole reply's body read on `wire`.
+pub(crate) fn read_reply(wire: Wire, body: &Value) -> Result<Reply, Fault> {
+    match wire {
+        Wire::Anthropic => anthropic::reply(body),
+        Wire::OpenAi => openai::reply(body),
+        Wire::Gemini => gemini::reply(body),
+    }
+}
+
+/// The request body of `prompt` on `wire`.
+pub(crate) fn body(wire: Wire, prompt: &Prompt<'_>) -> Value {
+    match wire {
+        Wire::Anthropic => anthropic::body(prompt),
+        Wire::OpenAi => openai::body(prompt),
+        Wire::Gemini => gemini::body(prompt),
+    }
 }
 
 /// The fault of an error reply on `wire`.
@@ -131,7 +149,12 @@ pub(crate) fn retry_after_ms(headers: &HeaderMap) -> Option<u64> {
     if let Some(ms) = text("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         return Some(ms.max(0.0) as u64);
     }
-    let raw = text("retry-after")?.trim();
+    parse_retry_after(text("retry-after")?)
+}
+
+/// A `Retry-After` value (seconds, or an HTTP date), in milliseconds from now.
+pub(crate) fn parse_retry_after(raw: &str) -> Option<u64> {
+    let raw = raw.trim();
     if let Ok(secs) = raw.parse::<f64>() {
         return Some((secs.max(0.0) * 1000.0) as u64);
     }

@@ -22,6 +22,7 @@ pub mod options;
 pub mod request;
 mod stream;
 mod tasks;
+mod transport;
 pub mod wire;
 
 pub use crate::fault::{Attempt, CallFailure, FailureKind};
@@ -36,5 +37,6 @@ pub use tasks::{
     CLASSIFY_ANSWER, CLASSIFY_MAX_TOKENS, Classification, Classifier, ClassifyRequest, Embedder,
     Label, SUMMARY_INSTRUCTIONS, Summarizer, Summary, SummaryRequest,
 };
+pub use transport::{Transport, TransportFailure, TransportFuture, TransportRequest, Transports};
 pub use wire::stream::Piece;
 pub use wire::{FinishReason, TokenUsage, Wire};

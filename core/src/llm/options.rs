@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::transport::{Transport, Transports};
 use super::wire::Wire;
 use crate::error::{Error, Result};
 use crate::models::canonical_provider;
@@ -59,6 +60,10 @@ pub struct LlmOptions {
     /// Fall back to the next model when one refuses (default false: another model is asked
     /// the same thing).
     pub fallback_on_refusal: bool,
+    /// Providers whose attempts go through the caller's own client instead of Keel's HTTP
+    /// client (set in code, never read from an options object).
+    #[serde(skip)]
+    pub transports: Transports,
 }
 
 impl Default for LlmOptions {
@@ -70,6 +75,7 @@ impl Default for LlmOptions {
             max_attempts: 3,
             credits: true,
             fallback_on_refusal: false,
+            transports: Transports::default(),
         }
     }
 }
@@ -89,6 +95,8 @@ pub struct Endpoint {
     pub headers: Vec<(String, String)>,
     /// The header the key goes in, when not the provider's usual one.
     pub key_header: Option<String>,
+    /// The caller's client, when attempts go through it instead of HTTP.
+    pub(crate) transport: Option<std::sync::Arc<dyn Transport>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -97,6 +105,7 @@ impl std::fmt::Debug for Endpoint {
             .field("provider", &self.provider)
             .field("base_url", &self.base_url)
             .field("has_key", &self.api_key.is_some())
+            .field("has_transport", &self.transport.is_some())
             .finish()
     }
 }
@@ -116,11 +125,11 @@ fn defaults(provider: &str) -> (&'static str, &'static [&'static str]) {
 
 impl LlmOptions {
     /// The endpoint of `provider` (canonical): its configuration, else its public endpoint
-    /// with the key from the environment.
+    /// with the key from the environment; with a transport, the caller's client needs no key.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `providers.<name>.api_key` when the public endpoint is
-    /// used and no key is configured or set in the environment.
+    /// used over HTTP and no key is configured or set in the environment.
     pub fn endpoint(&self, provider: &'static str) -> Result<Endpoint> {
         let config = self.providers.get(provider).cloned().unwrap_or_default();
         let (public, vars) = defaults(provider);
@@ -129,7 +138,8 @@ impl LlmOptions {
             .filter(|k| !k.is_empty())
             .or_else(|| vars.iter().find_map(|v| std::env::var(v).ok()))
             .filter(|k| !k.is_empty());
-        if api_key.is_none() && config.base_url.is_none() {
+        let transport = self.transports.get(provider).cloned();
+        if api_key.is_none() && config.base_url.is_none() && transport.is_none() {
             return Err(Error::invalid_input(
                 format!("providers.{provider}.api_key"),
                 format!("no key: set it in the options or in {}", vars.join(" or ")),
@@ -143,14 +153,26 @@ impl LlmOptions {
             api_key,
             headers: config.headers.into_iter().collect(),
             key_header: config.key_header,
+            transport,
         })
     }
 
-    /// Checks the provider names and base URLs.
+    /// Checks the provider names (of `providers` and `transports`) and base URLs.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `providers` or `providers.<name>.base_url`.
+    /// [`Error::InvalidInput`] naming `providers`, `transports` or
+    /// `providers.<name>.base_url`.
     pub fn validated(self) -> Result<Self> {
+        for name in self.transports.providers() {
+            let canonical = canonical_provider(name)
+                .map_err(|e| Error::invalid_input("transports", e.message()))?;
+            if canonical != name {
+                return Err(Error::invalid_input(
+                    "transports",
+                    format!("write `{canonical}`, not `{name}`"),
+                ));
+            }
+        }
         for (name, config) in &self.providers {
             let canonical = canonical_provider(name)
                 .map_err(|e| Error::invalid_input("providers", e.message()))?;

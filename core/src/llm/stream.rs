@@ -13,10 +13,11 @@ use eventsource_stream::{EventStreamError, Eventsource};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
-use super::call::{Call, Completion};
+use super::call::{Call, Completion, Sink};
 use super::client::Llm;
 use super::http;
 use super::request::CallRequest;
+use super::transport;
 use super::wire::stream::{Piece, StreamParser};
 use super::wire::{Fault, Reply};
 use crate::error::{Error, Result};
@@ -155,11 +156,35 @@ impl Llm {
 impl Call<'_> {
     /// One streamed attempt: deltas go to the sink as they arrive; the reply is assembled
     /// from the events.
+    /// Hands deltas to the caller; from the first one, the call can no longer fall back.
+    async fn deliver(&mut self, sink: &Sink, pieces: Vec<Piece>) -> Result<(), Fault> {
+        for piece in pieces {
+            self.delivered = true;
+            if sink.send(Ok(StreamEvent::Delta(piece))).await.is_err() {
+                return Err(Fault::new(
+                    FailureKind::Connection,
+                    "the caller stopped reading",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(super) async fn stream_attempt(&mut self, candidate: &Resolution) -> Result<Reply, Fault> {
         let endpoint = self.endpoint_for(candidate)?;
         let sink = self.sink.clone().expect("a streaming call has a sink");
-        let prompt = self.prompt(candidate, true);
         let limit = self.attempt_limit();
+        if endpoint.transport.is_some() {
+            // The caller's client answers whole: its deltas go out together.
+            let prompt = self.prompt(candidate, false);
+            let http = &self.llm.inner.http;
+            let reply = tokio::time::timeout(limit, http::complete(http, endpoint, &prompt))
+                .await
+                .map_err(|_| stalled(limit))??;
+            self.deliver(&sink, transport::pieces(&reply)).await?;
+            return Ok(reply);
+        }
+        let prompt = self.prompt(candidate, true);
         let request = http::request(&self.llm.inner.http, endpoint, &prompt);
         let response = match tokio::time::timeout(limit, request.send()).await {
             Err(_) => return Err(stalled(limit)),
@@ -206,15 +231,7 @@ impl Call<'_> {
             let pieces = parser
                 .feed(&event.event, &event.data)
                 .map_err(|fault| self.cut(&parser, fault))?;
-            for piece in pieces {
-                self.delivered = true;
-                if sink.send(Ok(StreamEvent::Delta(piece))).await.is_err() {
-                    return Err(Fault::new(
-                        FailureKind::Connection,
-                        "the caller stopped reading",
-                    ));
-                }
-            }
+            self.deliver(&sink, pieces).await?;
             if parser.is_done() {
                 return parser.into_reply();
             }

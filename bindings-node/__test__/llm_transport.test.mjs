@@ -1,0 +1,106 @@
+// A JavaScript async function as a provider's transport (a platform's own vendor SDK client):
+// Keel hands it the provider's request body and reads its reply or its SDK-style error, so
+// fallback, typed errors and streams work the same around it.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+
+import keel from '../index.js'
+import { freshUrl, startLoopback } from './helpers.mjs'
+
+const [PRIMARY, SECOND] = ['claude-a', 'gemini-b']
+const HELLO = [{ role: 'user', content: 'hello' }]
+
+// An Anthropic Messages reply body.
+const message = (text) => ({
+  id: 'msg_1',
+  type: 'message',
+  role: 'assistant',
+  model: PRIMARY,
+  content: [{ type: 'text', text }],
+  stop_reason: 'end_turn',
+  usage: { input_tokens: 3, output_tokens: 2 },
+})
+
+// Shaped like the Anthropic and OpenAI SDKs' errors: `status`, `error` (the body), `headers`.
+class APIError extends Error {
+  constructor(status, text, headers = new Headers()) {
+    super(text)
+    Object.assign(this, { status, headers, error: { type: 'error', error: { type: 'api_error', message: text } } })
+  }
+}
+
+// Answers from a script, recording what it was sent.
+const fakeSdk = (...replies) => {
+  const sent = []
+  const send = async (request) => {
+    sent.push(request)
+    const reply = replies.shift()
+    if (reply instanceof Error) throw reply
+    return reply
+  }
+  return { send, sent }
+}
+
+let loopback
+let db
+let router
+before(async () => {
+  loopback = await startLoopback()
+  db = await keel.connect(freshUrl('sqlite'))
+  router = await db.modelRouter({ seedDefaults: false })
+  await router.setModel({ feature: 'copilot', tier: 'low', provider: 'anthropic', modelId: PRIMARY })
+  await router.setModel({ feature: 'copilot', tier: 'low', provider: 'google', modelId: SECOND, fallbackOrder: 1 })
+})
+after(async () => {
+  await db.close()
+  loopback.stop()
+})
+
+test('the transport gets the provider body and its reply is read', async () => {
+  await loopback.reset()
+  const sdk = fakeSdk(message('from the SDK'))
+  const llm = router.llm({ providers: loopback.providers(), transports: { anthropic: sdk.send } })
+  const done = await llm.complete({ feature: 'copilot', tier: 'low', system: 'be brief', messages: HELLO })
+  assert.deepEqual([done.model, done.text], [PRIMARY, 'from the SDK'])
+  assert.deepEqual(done.usage, { inputTokens: 3, outputTokens: 2 })
+  const [sent] = sdk.sent
+  assert.deepEqual([sent.provider, sent.model, sent.operation], ['anthropic', PRIMARY, 'chat'])
+  assert.equal(sent.body.system, 'be brief')
+  assert.equal(sent.body.max_tokens > 0, true, 'the body keeps the wire spelling')
+  assert.deepEqual(await loopback.received(), [], 'nothing went over HTTP')
+})
+
+test('SDK errors are classified and fall back', async () => {
+  await loopback.reset()
+  const sdk = fakeSdk(new APIError(529, 'Overloaded'), new APIError(429, 'slow down', new Headers({ 'retry-after': '7' })))
+  const llm = router.llm({ providers: loopback.providers(), transports: { anthropic: sdk.send } })
+  const done = await llm.complete({ feature: 'copilot', tier: 'low', messages: HELLO })
+  assert.deepEqual(done.attempts.map((a) => a.outcome), ['overloaded', 'ok'])
+  assert.equal(done.model, SECOND)
+  const err = await llm.complete({ provider: 'anthropic', model: PRIMARY, messages: HELLO }).then(
+    () => assert.fail('answered'),
+    (e) => e,
+  )
+  assert.equal(err.code, 'rate_limited')
+  assert.equal(err.retryAfterMs, 7000)
+  assert.match(err.message, /slow down/)
+})
+
+test('a stream through a transport delivers the whole reply', async () => {
+  const llm = router.llm({ providers: loopback.providers(), transports: { anthropic: fakeSdk(message('all at once')).send } })
+  const events = []
+  for await (const event of await llm.stream({ feature: 'copilot', tier: 'low', messages: HELLO })) events.push(event)
+  assert.deepEqual(events[0], { event: 'delta', type: 'text', text: 'all at once' })
+  assert.equal(events.at(-1).text, 'all at once')
+})
+
+test('a transport that is not a function is refused', () => {
+  assert.throws(
+    () => router.llm({ transports: { anthropic: 'nope' } }),
+    (e) => e.code === 'invalid_input' && e.field === 'transports.anthropic',
+  )
+  assert.throws(
+    () => router.llm({ transports: { gemini: async () => ({}) } }),
+    (e) => e.code === 'invalid_input' && e.field === 'transports',
+  )
+})

@@ -1,0 +1,194 @@
+//! Python async callables as a provider's transport (core: `keel::llm::Transport`).
+//!
+//! `router.llm(transports={"anthropic": send})`, where `async def send(request)` gets
+//! `{"provider", "model", "operation", "body"}` and returns the provider's reply body (a dict,
+//! or an SDK object with `model_dump()`), or raises (the SDK's error: its `status_code` or
+//! `status`, `body` and `response.headers["retry-after"]` are read). The coroutine runs on the
+//! event loop of the latest call through the client; a cancelled call cancels it.
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use keel::llm::{Transport, TransportFailure, TransportFuture, TransportRequest, Transports};
+
+use crate::json::{Json, to_json};
+
+type Outcome = Result<Value, TransportFailure>;
+
+/// The event loop of the latest call through a client with transports.
+#[derive(Clone, Default)]
+pub struct EventLoop(Arc<Mutex<Option<Py<PyAny>>>>);
+
+impl EventLoop {
+    /// Remembers the running loop of this thread, if one runs.
+    pub fn note(&self, py: Python<'_>) {
+        if let Ok(running) = py
+            .import("asyncio")
+            .and_then(|a| a.call_method0("get_running_loop"))
+        {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running.unbind());
+        }
+    }
+
+    fn get(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.as_ref().map(|l| l.clone_ref(py))
+    }
+}
+
+/// Takes `transports` (provider name to async callable) out of `kwargs`.
+///
+/// # Errors
+/// `invalid_input` naming `transports` (not a dict) or `transports.<name>` (not callable).
+pub fn take(
+    kwargs: Option<&Bound<'_, PyDict>>,
+    event_loop: &EventLoop,
+) -> keel::Result<Transports> {
+    let mut transports = Transports::default();
+    let Some(given) = kwargs.and_then(|k| k.get_item("transports").ok().flatten()) else {
+        return Ok(transports);
+    };
+    if let Some(kwargs) = kwargs {
+        let _ = kwargs.del_item("transports");
+    }
+    let given = given
+        .cast_into::<PyDict>()
+        .map_err(|_| keel::Error::invalid_input("transports", "must be a dict"))?;
+    for (name, callable) in given.iter() {
+        let name = name.extract::<String>().unwrap_or_default();
+        if !callable.is_callable() {
+            return Err(Transports::not_callable(&name));
+        }
+        let transport = PyTransport {
+            callable: callable.unbind(),
+            event_loop: event_loop.clone(),
+        };
+        transports.insert(name, Arc::new(transport));
+    }
+    Ok(transports)
+}
+
+struct PyTransport {
+    callable: Py<PyAny>,
+    event_loop: EventLoop,
+}
+
+impl Transport for PyTransport {
+    fn send(&self, request: TransportRequest) -> TransportFuture {
+        let started = Python::attach(|py| self.start(py, &request));
+        Box::pin(async move {
+            let (answer, mut task) = started?;
+            let outcome = answer.await;
+            task.0 = None;
+            outcome.unwrap_or_else(|_| Err(failure("the transport's task ended without an answer")))
+        })
+    }
+}
+
+impl PyTransport {
+    /// Schedules the callable's coroutine on the event loop; its outcome arrives on the
+    /// receiver.
+    fn start(
+        &self,
+        py: Python<'_>,
+        request: &TransportRequest,
+    ) -> Result<(oneshot::Receiver<Outcome>, CancelOnDrop), TransportFailure> {
+        let event_loop = self.event_loop.get(py).ok_or_else(|| {
+            failure("a Python transport runs on an asyncio event loop: await the call")
+        })?;
+        let failed = |err: PyErr| failure_of(py, &err);
+        let argument = Json::of(request).into_pyobject(py).map_err(failed)?;
+        let coroutine = self.callable.bind(py).call1((argument,)).map_err(failed)?;
+        let task = py
+            .import("asyncio")
+            .and_then(|a| a.call_method1("run_coroutine_threadsafe", (coroutine, event_loop)))
+            .map_err(failed)?;
+        let (tx, rx) = oneshot::channel();
+        let done = Done {
+            tx: Mutex::new(Some(tx)),
+        };
+        task.call_method1("add_done_callback", (done,))
+            .map_err(failed)?;
+        Ok((rx, CancelOnDrop(Some(task.unbind()))))
+    }
+}
+
+/// Cancels the Python task when the call stops waiting for it.
+struct CancelOnDrop(Option<Py<PyAny>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            Python::attach(|py| {
+                let _ = task.bind(py).call_method0("cancel");
+            });
+        }
+    }
+}
+
+/// Hands the finished task's outcome to the waiting call (runs on the event loop's thread).
+#[pyclass(frozen)]
+struct Done {
+    tx: Mutex<Option<oneshot::Sender<Outcome>>>,
+}
+
+#[pymethods]
+impl Done {
+    fn __call__(&self, py: Python<'_>, task: Bound<'_, PyAny>) {
+        let outcome = match task.call_method0("result") {
+            Ok(reply) => reply_body(&reply).map_err(|err| failure_of(py, &err)),
+            Err(err) => Err(failure_of(py, &err)),
+        };
+        if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = tx.send(outcome);
+        }
+    }
+}
+
+/// The reply as JSON: a dict, or what an SDK object's `model_dump(mode="json")` gives.
+fn reply_body(reply: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if reply.hasattr("model_dump")? {
+        let kwargs = PyDict::new(reply.py());
+        kwargs.set_item("mode", "json")?;
+        return Ok(to_json(
+            &reply.call_method("model_dump", (), Some(&kwargs))?,
+            0,
+        ));
+    }
+    Ok(to_json(reply, 0))
+}
+
+fn failure(message: &str) -> TransportFailure {
+    TransportFailure {
+        message: message.to_owned(),
+        ..TransportFailure::default()
+    }
+}
+
+/// What a raised exception says about the provider's answer.
+fn failure_of(py: Python<'_>, err: &PyErr) -> TransportFailure {
+    let error = err.value(py);
+    let status = |name: &str| error.getattr(name).ok()?.extract::<u16>().ok();
+    let body = error
+        .getattr("body")
+        .ok()
+        .filter(|b| b.is_instance_of::<PyDict>())
+        .map(|b| to_json(&b, 0));
+    let retry_after = error
+        .getattr("response")
+        .and_then(|r| r.getattr("headers"))
+        .and_then(|h| h.call_method1("get", ("retry-after",)))
+        .ok()
+        .filter(|v| v.is_instance_of::<PyString>())
+        .and_then(|v| v.extract::<String>().ok());
+    TransportFailure {
+        status: status("status_code").or_else(|| status("status")),
+        body,
+        message: error.to_string(),
+        retry_after,
+    }
+}

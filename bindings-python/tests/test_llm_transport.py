@@ -1,0 +1,145 @@
+"""A Python async function as a provider's transport (a platform's own vendor SDK client):
+Keel hands it the provider's request body and reads its reply or its SDK-style error, so
+fallback, typed errors, streams and cancellation work the same around it."""
+
+from __future__ import annotations
+
+import asyncio
+import pathlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+import keel
+from conftest import Loopback
+
+PRIMARY, SECOND = "claude-a", "gemini-b"
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def message(text: str) -> dict[str, Any]:
+    """An Anthropic Messages reply body."""
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": PRIMARY,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 3, "output_tokens": 2},
+    }
+
+
+class Response:
+    def __init__(self, headers: dict[str, str]) -> None:
+        self.headers = headers
+
+
+class APIStatusError(Exception):
+    """Shaped like the Anthropic and OpenAI SDKs' errors."""
+
+    def __init__(self, status_code: int, message: str, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = {"type": "error", "error": {"type": "api_error", "message": message}}
+        self.response = Response({"retry-after": retry_after} if retry_after else {})
+
+
+class Reply:
+    """Shaped like an SDK's pydantic reply."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    def model_dump(self, mode: str = "python") -> dict[str, Any]:
+        assert mode == "json"
+        return self.body
+
+
+class FakeSdk:
+    """Answers from a script, recording what it was sent."""
+
+    def __init__(self, *replies: Any) -> None:
+        self.replies = list(replies)
+        self.sent: list[dict[str, Any]] = []
+        self.cancelled = asyncio.Event()
+
+    async def __call__(self, request: dict[str, Any]) -> Any:
+        self.sent.append(request)
+        reply = self.replies.pop(0)
+        if reply == "stall":
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+@pytest.fixture
+async def router(tmp_path: pathlib.Path) -> AsyncIterator[keel.ModelRouter]:
+    db = await keel.connect(f"sqlite://{tmp_path / 'keel.db'}")
+    router = await db.model_router(seed_defaults=False)
+    await router.set_model("copilot", "low", "anthropic", PRIMARY)
+    await router.set_model("copilot", "low", "google", SECOND, fallback_order=1)
+    yield router
+    await db.close()
+
+
+async def test_the_transport_gets_the_provider_body_and_its_reply_is_read(
+    router: keel.ModelRouter, loopback: Loopback
+) -> None:
+    sdk = FakeSdk(message("from the SDK"), Reply(message("from a pydantic reply")))
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk})
+    done = await llm.complete(feature="copilot", tier="low", system="be brief", messages=HELLO)
+    assert (done["model"], done["text"]) == (PRIMARY, "from the SDK")
+    assert done["usage"] == {"input_tokens": 3, "output_tokens": 2}
+    sent = sdk.sent[0]
+    assert (sent["provider"], sent["model"], sent["operation"]) == ("anthropic", PRIMARY, "chat")
+    assert sent["body"]["system"] == "be brief" and "stream" not in sent["body"]
+    assert sent["body"]["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]
+    done = await llm.complete(provider="anthropic", model=PRIMARY, messages=HELLO)
+    assert done["text"] == "from a pydantic reply"
+    assert loopback.received() == [], "nothing went over HTTP"
+
+
+async def test_sdk_errors_are_classified_and_fall_back(router: keel.ModelRouter, loopback: Loopback) -> None:
+    sdk = FakeSdk(APIStatusError(529, "Overloaded"), APIStatusError(429, "slow down", retry_after="7"))
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk})
+    done = await llm.complete(feature="copilot", tier="low", messages=HELLO)
+    assert [a["outcome"] for a in done["attempts"]] == ["overloaded", "ok"]
+    assert done["model"] == SECOND
+    with pytest.raises(keel.RateLimitedError) as info:
+        await llm.complete(provider="anthropic", model=PRIMARY, messages=HELLO)
+    assert info.value.retry_after_ms == 7000
+    assert "slow down" in str(info.value)
+
+
+async def test_a_stream_through_a_transport_delivers_the_whole_reply(
+    router: keel.ModelRouter, loopback: Loopback
+) -> None:
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": FakeSdk(message("all at once"))})
+    stream = await llm.stream(feature="copilot", tier="low", messages=HELLO)
+    events = [e async for e in stream]
+    assert events[0] == {"event": "delta", "type": "text", "text": "all at once"}
+    assert events[-1]["event"] == "done" and events[-1]["text"] == "all at once"
+
+
+async def test_a_cancelled_call_cancels_the_transport(router: keel.ModelRouter, loopback: Loopback) -> None:
+    sdk = FakeSdk("stall")
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk})
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(llm.complete(provider="anthropic", model=PRIMARY, messages=HELLO), 0.3)
+    await asyncio.wait_for(sdk.cancelled.wait(), 5)
+
+
+async def test_bad_transports_are_refused(router: keel.ModelRouter) -> None:
+    with pytest.raises(keel.InvalidInputError) as info:
+        router.llm(transports={"anthropic": "not a function"})
+    assert info.value.field == "transports.anthropic"
+    with pytest.raises(keel.InvalidInputError) as info:
+        router.llm(transports={"gemini": FakeSdk()})
+    assert info.value.field == "transports"
