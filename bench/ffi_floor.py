@@ -1,11 +1,15 @@
-"""FFI floor from Python: a no-op and a small-struct round trip through PyO3.
+"""FFI floor from Python: a no-op and a small-struct round trip through PyO3, and an awaited
+no-op (the trip from asyncio to Keel's runtime and back, under every awaited call; p50 and p99
+of single awaits).
 
 Prints one JSON object of nanoseconds per call. Run by bench/run.py (`make bench`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 
 from keel import _native
 from timing import per_call_ns
@@ -24,7 +28,25 @@ def python_roundtrip(p: dict[str, object] = PROBE) -> dict[str, object]:
     return out
 
 
+def awaited_us() -> tuple[float, float]:
+    """p50 and p99 of single `await _probe.noop_async()`, in microseconds."""
+
+    async def run() -> list[float]:
+        noop_async = _native._probe.noop_async
+        samples = []
+        for round_ in range(5_200):
+            start = time.perf_counter()
+            await noop_async()
+            if round_ >= 200:
+                samples.append((time.perf_counter() - start) * 1e6)
+        return sorted(samples)
+
+    samples = asyncio.run(run())
+    return samples[len(samples) // 2], samples[round((len(samples) - 1) * 0.99)]
+
+
 if __name__ == "__main__":
+    await_p50, await_p99 = awaited_us()
     noop = _native._probe.noop
     roundtrip = _native._probe.roundtrip
     print(
@@ -34,6 +56,8 @@ if __name__ == "__main__":
                 "roundtrip": per_call_ns(lambda: roundtrip(PROBE)),
                 "pure_noop": per_call_ns(python_noop),
                 "pure_roundtrip": per_call_ns(lambda: python_roundtrip(PROBE)),
+                "await_noop_p50_us": await_p50,
+                "await_noop_p99_us": await_p99,
             }
         )
     )

@@ -95,6 +95,10 @@ def main() -> None:
             f"| {name} | {r:.1f} | {p:.1f} | {n:.1f} | {p / r:.0f}x | {n / r:.0f}x "
             f"| {python['pure_' + name]:.1f} | {node['pure_' + name]:.1f} |"
         )
+    print(
+        f"\nAn awaited no-op from Python (asyncio to Keel's runtime and back): "
+        f"p50 {python['await_noop_p50_us']:.0f} µs, p99 {python['await_noop_p99_us']:.0f} µs."
+    )
 
     print("\n### Logging (ns per call on the caller's path)\n")
     print("| what | Keel | peer | Keel / peer |")

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use pyo3::exceptions::{PyRuntimeError, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
+use tokio::task::AbortHandle;
 
 use crate::runtime::{Pending, block, start};
 
@@ -20,8 +21,8 @@ enum State {
     Pending(Pending),
     /// Answered at once; the first step returns it.
     Ready(Py<PyAny>),
-    /// Awaiting the asyncio future through its iterator.
-    Running(Py<PyAny>),
+    /// Awaiting the asyncio future through its iterator; the handle aborts the core task.
+    Running(Py<PyAny>, AbortHandle),
     /// Finished, closed or thrown into before it started.
     Done,
 }
@@ -65,18 +66,28 @@ impl Call {
     fn iterator(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self.take() {
             State::Pending(pending) => {
-                let iterator = start(py, pending)?;
-                self.put(State::Running(iterator.clone_ref(py)));
+                let (iterator, task) = start(py, pending)?;
+                self.put(State::Running(iterator.clone_ref(py), task));
                 Ok(iterator)
             }
-            State::Running(iterator) => {
-                self.put(State::Running(iterator.clone_ref(py)));
+            State::Running(iterator, task) => {
+                self.put(State::Running(iterator.clone_ref(py), task));
                 Ok(iterator)
             }
             State::Ready(value) => Err(PyStopIteration::new_err((value,))),
             State::Done => Err(PyRuntimeError::new_err(
                 "cannot reuse an already awaited keel call",
             )),
+        }
+    }
+}
+
+impl Drop for Call {
+    /// A call dropped while running (its awaiting task was garbage-collected) stops its core
+    /// work; one that finished is unaffected.
+    fn drop(&mut self) {
+        if let State::Running(_, task) = self.take() {
+            task.abort();
         }
     }
 }
@@ -90,8 +101,8 @@ impl Call {
         match self.take() {
             State::Pending(pending) => block(py, pending),
             State::Ready(value) => Ok(value),
-            State::Running(iterator) => {
-                self.put(State::Running(iterator));
+            State::Running(iterator, task) => {
+                self.put(State::Running(iterator, task));
                 Err(PyRuntimeError::new_err("this keel call is being awaited"))
             }
             State::Done => Err(PyRuntimeError::new_err(
@@ -128,12 +139,14 @@ impl Call {
         traceback: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         match self.take() {
-            State::Running(iterator) => {
+            State::Running(iterator, task) => {
                 let step = iterator
                     .bind(py)
                     .call_method1("throw", (error, value, traceback));
-                if step.is_ok() {
-                    self.put(State::Running(iterator));
+                match step.is_ok() {
+                    true => self.put(State::Running(iterator, task)),
+                    // The awaiting task is cancelled (or gave up): the core work stops with it.
+                    false => task.abort(),
                 }
                 step.map(Bound::unbind)
             }
@@ -151,9 +164,11 @@ impl Call {
         }
     }
 
-    /// Stops the call; an asyncio future it was awaiting is cancelled.
+    /// Stops the call; an asyncio future it was awaiting is cancelled, and the core work
+    /// stops.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        if let State::Running(iterator) = self.take() {
+        if let State::Running(iterator, task) = self.take() {
+            task.abort();
             let iterator = iterator.bind(py);
             if iterator.hasattr("close")? {
                 iterator.call_method0("close")?;
@@ -165,7 +180,7 @@ impl Call {
     fn __repr__(&self) -> &'static str {
         match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
             State::Pending(_) | State::Ready(_) => "<keel.Call not awaited>",
-            State::Running(_) => "<keel.Call running>",
+            State::Running(..) => "<keel.Call running>",
             State::Done => "<keel.Call done>",
         }
     }

@@ -56,6 +56,13 @@ pub fn panic_async(py: Python<'_>, message: String) -> PyResult<Bound<'_, PyAny>
     future_into_py::<_, ()>(py, async move { keel::ffi_probe::panic_now(&message) })
 }
 
+/// Does nothing on the runtime: awaiting it costs the trip from asyncio to the runtime's
+/// threads and back, the floor under every awaited call.
+#[pyfunction]
+pub fn noop_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    future_into_py::<_, ()>(py, async { Ok(()) })
+}
+
 /// The `_probe` submodule holding the probes.
 pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     let m = PyModule::new(py, "_probe")?;
@@ -63,5 +70,6 @@ pub fn module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     m.add_function(wrap_pyfunction!(roundtrip, &m)?)?;
     m.add_function(wrap_pyfunction!(panic_sync, &m)?)?;
     m.add_function(wrap_pyfunction!(panic_async, &m)?)?;
+    m.add_function(wrap_pyfunction!(noop_async, &m)?)?;
     Ok(m)
 }

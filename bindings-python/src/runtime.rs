@@ -1,18 +1,28 @@
 //! The tokio runtime of the Python module, and the bridge from Rust futures to awaitables.
 //!
-//! `pyo3_async_runtimes::tokio` keeps one runtime in a `OnceLock` forever; tokio's worker
-//! threads do not survive `fork()`, so a gunicorn or Celery child that inherits it hangs on its
-//! first await. Here the runtime is keyed by process id: a forked child builds its own on first
-//! use and never touches (or drops) its parent's, which it leaks on purpose.
+//! A runtime kept in a `OnceLock` forever does not survive `fork()` (tokio's worker threads
+//! are gone), so a gunicorn or Celery child that inherits it hangs on its first await. Here
+//! the runtime is keyed by process id: a forked child builds its own on first use and never
+//! touches (or drops) its parent's, which it leaks on purpose.
+//!
+//! The bridge is this file's own (`start`): one tokio task per awaited call, settling an
+//! asyncio future through `call_soon_threadsafe`. It replaced `pyo3-async-runtimes`, whose
+//! three tasks and two GIL acquisitions per call made an awaited no-op 106 µs p50 where this
+//! takes 67 µs (`bench/ffi_floor.py`, same session).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+
+use futures_util::FutureExt;
 use pyo3::IntoPyObjectExt;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::TaskLocals;
-use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime};
+use pyo3::sync::PyOnceLock;
+use tokio::task::AbortHandle;
 
 use crate::coroutine::Call;
 use crate::error::{Arg, to_py_err};
@@ -109,75 +119,6 @@ macro_rules! awaitable {
 }
 pub(crate) use awaitable;
 
-/// Marker type plugging [`runtime`] into `pyo3_async_runtimes::generic`.
-pub struct KeelRuntime;
-
-/// tokio's join error, wrapped for the foreign trait.
-pub struct KeelJoinError(tokio::task::JoinError);
-
-impl JoinError for KeelJoinError {
-    fn is_panic(&self) -> bool {
-        self.0.is_panic()
-    }
-    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
-        self.0.into_panic()
-    }
-}
-
-type BoxedJoin = Pin<Box<dyn Future<Output = Result<(), KeelJoinError>> + Send>>;
-
-impl Runtime for KeelRuntime {
-    type JoinError = KeelJoinError;
-    type JoinHandle = BoxedJoin;
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        let runtime = runtime();
-        let counted = InFlight::start();
-        let handle = runtime.spawn(async move {
-            let _counted = counted;
-            fut.await
-        });
-        Box::pin(async move { handle.await.map_err(KeelJoinError) })
-    }
-
-    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        let runtime = runtime();
-        let counted = InFlight::start();
-        let handle = runtime.spawn_blocking(move || {
-            let _counted = counted;
-            f()
-        });
-        Box::pin(async move { handle.await.map_err(KeelJoinError) })
-    }
-}
-
-tokio::task_local! {
-    static TASK_LOCALS: std::cell::OnceCell<TaskLocals>;
-}
-
-impl ContextExt for KeelRuntime {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        let cell = std::cell::OnceCell::new();
-        let _ = cell.set(locals);
-        Box::pin(TASK_LOCALS.scope(cell, fut))
-    }
-
-    fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS
-            .try_with(|c| c.get().cloned())
-            .unwrap_or_default()
-    }
-}
-
 /// A finished core call's value, converted to Python once the GIL is at hand.
 pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 
@@ -195,44 +136,79 @@ where
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
     let pending: Pending = Box::pin(async move {
-        // A nested task turns a panic into a JoinError instead of unwinding through pyo3.
-        let mut task = runtime().spawn(fut);
-        // A cancelled awaitable (`task.cancel()`, a timeout) drops this future: the core
-        // work stops with it, as dropping a Rust future does (a model call's HTTP request
-        // ends and its credits are released).
-        let _stop = AbortOnDrop(task.abort_handle());
-        match (&mut task).await {
+        match AssertUnwindSafe(fut).catch_unwind().await {
             Ok(Ok(value)) => Ok(Box::new(move |py: Python<'_>| value.into_py_any(py)) as Convert),
             Ok(Err(err)) => Err(to_py_err(err)),
-            Err(join) if join.is_panic() => {
-                Err(to_py_err(keel::Error::from_panic(&*join.into_panic())))
-            }
-            Err(join) => Err(to_py_err(keel::Error::Internal(join.to_string()))),
+            Err(panic) => Err(to_py_err(keel::Error::from_panic(&*panic))),
         }
     });
     Call::pending(py, pending)
 }
 
-/// Aborts a task when dropped; aborting a finished task does nothing.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// Starts `pending` on the runtime for the running event loop. Returns the iterator of an
+/// asyncio future that the runtime's thread settles (through `call_soon_threadsafe`) when
+/// `pending` ends, and the task's abort handle: a cancelled call aborts it, which drops the
+/// core future (a model call's HTTP request ends and its credits are released).
+///
+/// One task and one GIL acquisition per call: the value is converted and the loop told in the
+/// same breath.
+pub fn start(py: Python<'_>, pending: Pending) -> PyResult<(Py<PyAny>, AbortHandle)> {
+    let event_loop = GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()?;
+    let future = event_loop.call_method0(intern!(py, "create_future"))?;
+    let iterator = future.call_method0(intern!(py, "__await__"))?.unbind();
+    let (event_loop, future) = (event_loop.unbind(), future.unbind());
+    let counted = InFlight::start();
+    let task = runtime().spawn(async move {
+        let _counted = counted;
+        let outcome = pending.await;
+        Python::attach(|py| {
+            let settle = Settle {
+                future,
+                outcome: Mutex::new(Some(outcome.and_then(|convert| convert(py)))),
+            };
+            // A closed loop (its program ended) has no one left to tell.
+            let _ = event_loop
+                .bind(py)
+                .call_method1(intern!(py, "call_soon_threadsafe"), (settle,));
+        });
+    });
+    Ok((iterator, task.abort_handle()))
 }
 
-/// Starts `pending` for the running event loop; returns the iterator of the asyncio future
-/// that resolves with its value.
-pub fn start(py: Python<'_>, pending: Pending) -> PyResult<Py<PyAny>> {
-    let future = pyo3_async_runtimes::generic::future_into_py::<KeelRuntime, _, Py<PyAny>>(
-        py,
-        async move {
-            let convert = pending.await?;
-            Python::attach(convert)
-        },
-    )?;
-    Ok(future.call_method0("__await__")?.unbind())
+/// `asyncio.get_running_loop`, looked up once.
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Settles an asyncio future with a call's outcome, on the loop's thread; a future cancelled
+/// meanwhile is left as it is.
+#[pyclass(frozen)]
+struct Settle {
+    future: Py<PyAny>,
+    outcome: Mutex<Option<PyResult<Py<PyAny>>>>,
+}
+
+#[pymethods]
+impl Settle {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let future = self.future.bind(py);
+        if future.call_method0(intern!(py, "done"))?.is_truthy()? {
+            return Ok(());
+        }
+        match self
+            .outcome
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            Some(Ok(value)) => future.call_method1(intern!(py, "set_result"), (value,))?,
+            Some(Err(err)) => {
+                future.call_method1(intern!(py, "set_exception"), (err.into_value(py),))?
+            }
+            None => return Ok(()),
+        };
+        Ok(())
+    }
 }
 
 /// Runs `pending` to its end on this thread, without the GIL: the sync facade.
