@@ -1,8 +1,11 @@
-// 1,000 streaming model calls in flight from one Node process, against `keel loopback`
-// (each reply streamed in 40 events; calls started 50 per event-loop turn): the event
+// Model calls from Node against `keel loopback`. First, what one call adds over a raw HTTP
+// round trip (node:http to the same OpenAI-compatible endpoint), p50 and p99, calls one at a
+// time, each variant in a block of its own. Then 1,000 streaming calls in flight from one
+// process (each reply streamed in 40 events; calls started 50 per event-loop turn): the event
 // loop's lag (p99, from perf_hooks) while they run, against the same process idle. Prints one
 // JSON object on stdout. Run by bench/run.py (`make bench`).
 import { execFileSync, spawn } from 'node:child_process'
+import http from 'node:http'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -30,6 +33,49 @@ const db = await keel.connect('sqlite::memory:')
 const router = await db.modelRouter({ seedDefaults: false })
 await router.setModel({ feature: 'copilot', tier: 'low', provider: 'openai', modelId: 'gpt-bench' })
 const llm = router.llm({ providers: { openai: { apiKey: 'x', baseUrl: `${base}/v1` } } })
+
+const ROUNDS = 1_500
+const WARM_UP = 100
+const percentiles = (samples) => {
+  const s = [...samples].sort((a, b) => a - b)
+  return [s[Math.floor(s.length / 2)], s[Math.round((s.length - 1) * 0.99)]]
+}
+const hello = [{ role: 'user', content: 'hello' }]
+await post('/_loopback/always', { model: 'gpt-once', reply: { text: 'ok' } })
+await router.setModel({ feature: 'enrichment', tier: 'low', provider: 'openai', modelId: 'gpt-once', maxTokens: 256 })
+const body = JSON.stringify({ model: 'gpt-once', max_tokens: 256, messages: hello })
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+const once = {
+  // node:http with a keep-alive agent (the built-in `fetch` measured 2x slower here).
+  raw: () =>
+    new Promise((resolve, reject) => {
+      const request = http.request(
+        `${base}/v1/chat/completions`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer x' } },
+        (response) => {
+          let text = ''
+          response.setEncoding('utf8')
+          response.on('data', (chunk) => (text += chunk))
+          response.on('end', () => (JSON.parse(text).choices[0].message.content ? resolve() : reject(new Error('no reply'))))
+        },
+      )
+      request.on('error', reject)
+      request.end(body)
+    }),
+  keel_explicit: () => llm.complete({ provider: 'openai', model: 'gpt-once', maxTokens: 256, messages: hello }),
+  keel_routed: () => llm.complete({ feature: 'enrichment', tier: 'low', messages: hello }),
+}
+const single = {}
+for (const [name, run] of Object.entries(once)) {
+  const samples = []
+  for (let i = 0; i < WARM_UP + ROUNDS; i++) {
+    const start = performance.now()
+    await run()
+    if (i >= WARM_UP) samples.push((performance.now() - start) * 1e3)
+  }
+  const [p50, p99] = percentiles(samples)
+  Object.assign(single, { [`${name}_p50_us`]: p50, [`${name}_p99_us`]: p99 })
+}
 
 async function lag(run) {
   const histogram = monitorEventLoopDelay({ resolution: 1 })
@@ -61,4 +107,6 @@ const seconds = (performance.now() - started) / 1e3
 await db.close()
 proc.kill()
 if (events !== CALLS * CHUNKS) throw new Error(`expected ${CALLS * CHUNKS} deltas, got ${events}`)
-console.log(JSON.stringify({ calls: CALLS, seconds, idle_lag_p99_ms: idle.p99, busy_lag_p50_ms: busy.p50, busy_lag_p99_ms: busy.p99 }))
+console.log(
+  JSON.stringify({ ...single, calls: CALLS, seconds, idle_lag_p99_ms: idle.p99, busy_lag_p50_ms: busy.p50, busy_lag_p99_ms: busy.p99 }),
+)

@@ -186,6 +186,7 @@ def main() -> None:
     for label, figures, raw, names in [
         ("Rust", llm_rust, "raw", ["explicit", "routed", "fallback_hop", "credits_postgres"]),
         ("Python", llm_python, "raw", ["keel_explicit", "keel_routed", "tensorzero", "litellm"]),
+        ("Node", llm_node, "raw", ["keel_explicit", "keel_routed"]),
     ]:
         r50, r99 = figures[f"{raw}_p50_us"], figures[f"{raw}_p99_us"]
         print(f"| {label} raw HTTP round trip | {r50:.0f} | {r99:.0f} | — | — |")
