@@ -16,7 +16,7 @@ use crate::coroutine::Call;
 use crate::error::to_py_err;
 use crate::json::{Json, dict_to_map};
 use crate::record::options;
-use crate::runtime::{Convert, Pending, awaitable, guard, runtime};
+use crate::runtime::{Convert, Pending, awaitable, future_into_py, guard, runtime};
 use crate::transport::{self, EventLoop};
 
 /// Makes model calls through the router; make it with `router.llm(...)`.
@@ -44,8 +44,26 @@ fn fields(request: Option<&Bound<'_, PyDict>>) -> serde_json::Value {
         .into()
 }
 
-fn call_request(request: Option<&Bound<'_, PyDict>>) -> keel::Result<llm::CallRequest> {
-    llm::CallRequest::from_value(fields(request), Case::Snake)
+impl PyLlm {
+    /// Reads `request` with `parse` and runs `task` on it; the awaitable resolves to the
+    /// result as a dict.
+    fn task<'py, R, T, F>(
+        &self,
+        py: Python<'py>,
+        request: Option<&Bound<'py, PyDict>>,
+        parse: fn(serde_json::Value, Case) -> keel::Result<R>,
+        task: impl FnOnce(llm::Llm, R) -> F + Send + 'static,
+    ) -> PyResult<Bound<'py, PyAny>>
+    where
+        R: Send + 'static,
+        T: serde::Serialize,
+        F: std::future::Future<Output = keel::Result<T>> + Send + 'static,
+    {
+        let request = guard(|| parse(fields(request), Case::Snake))?;
+        self.note_loop(py);
+        let llm = self.inner.clone();
+        future_into_py(py, async move { Ok(Json::of(&task(llm, request).await?)) })
+    }
 }
 
 #[pymethods]
@@ -57,11 +75,13 @@ impl PyLlm {
         py: Python<'py>,
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = guard(|| call_request(request))?;
-        self.note_loop(py);
-        awaitable!(py, self.inner, |l| Ok(Json::of(
-            &l.complete(&request).await?
-        )))
+        let parse = llm::CallRequest::from_value;
+        self.task(
+            py,
+            request,
+            parse,
+            |l, r| async move { l.complete(&r).await },
+        )
     }
 
     /// Starts a streaming call (awaitable, resolving to a `CallStream` once under way).
@@ -71,7 +91,7 @@ impl PyLlm {
         py: Python<'py>,
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = guard(|| call_request(request))?;
+        let request = guard(|| llm::CallRequest::from_value(fields(request), Case::Snake))?;
         self.note_loop(py);
         awaitable!(py, self.inner, |l| Ok(PyCallStream {
             inner: Arc::new(tokio::sync::Mutex::new(Some(l.stream(request).await?))),
@@ -85,11 +105,13 @@ impl PyLlm {
         py: Python<'py>,
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = guard(|| llm::SummaryRequest::from_value(fields(request), Case::Snake))?;
-        self.note_loop(py);
-        awaitable!(py, self.inner, |l| Ok(Json::of(
-            &l.summarize(&request).await?
-        )))
+        let parse = llm::SummaryRequest::from_value;
+        self.task(
+            py,
+            request,
+            parse,
+            |l, r| async move { l.summarize(&r).await },
+        )
     }
 
     /// Puts `text` under one of `labels` (awaitable, resolving to a `Classification` dict).
@@ -99,11 +121,13 @@ impl PyLlm {
         py: Python<'py>,
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = guard(|| llm::ClassifyRequest::from_value(fields(request), Case::Snake))?;
-        self.note_loop(py);
-        awaitable!(py, self.inner, |l| Ok(Json::of(
-            &l.classify(&request).await?
-        )))
+        let parse = llm::ClassifyRequest::from_value;
+        self.task(
+            py,
+            request,
+            parse,
+            |l, r| async move { l.classify(&r).await },
+        )
     }
 
     /// Embeds `texts` (awaitable, resolving to an `Embeddings` dict).
@@ -113,9 +137,8 @@ impl PyLlm {
         py: Python<'py>,
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = guard(|| llm::EmbedRequest::from_value(fields(request), Case::Snake))?;
-        self.note_loop(py);
-        awaitable!(py, self.inner, |l| Ok(Json::of(&l.embed(&request).await?)))
+        let parse = llm::EmbedRequest::from_value;
+        self.task(py, request, parse, |l, r| async move { l.embed(&r).await })
     }
 }
 

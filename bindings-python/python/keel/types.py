@@ -338,12 +338,9 @@ class Tool(TypedDict, total=False):
     parameters: dict[str, Any]
 
 
-class CallRequest(TypedDict, total=False):
-    """The keyword arguments of ``Llm.complete`` and ``Llm.stream``: ``messages``, and a
-    ``feature`` (the router resolves it) or an explicit ``provider`` and ``model``; durations
-    in seconds."""
+class _TaskCall(TypedDict, total=False):
+    """The call fields a task takes: those of ``CallRequest`` but its conversation."""
 
-    messages: Required[list[Message]]
     feature: str
     tier: Tier
     org_id: str
@@ -353,13 +350,21 @@ class CallRequest(TypedDict, total=False):
     idempotency_key: str
     provider: str
     model: str
-    system: str
-    tools: list[Tool]
     max_tokens: int
     temperature: float
     stop: list[str]
     attempt_timeout: float
     deadline: float
+
+
+class CallRequest(_TaskCall, total=False):
+    """The keyword arguments of ``Llm.complete`` and ``Llm.stream``: ``messages``, and a
+    ``feature`` (the router resolves it) or an explicit ``provider`` and ``model``; durations
+    in seconds."""
+
+    messages: Required[list[Message]]
+    system: str
+    tools: list[Tool]
 
 
 class TokenUsage(TypedDict):
@@ -431,25 +436,6 @@ class StreamDone(Completion):
 
 #: An event of ``Llm.stream``: deltas, then ``done``.
 StreamEvent = TextDelta | ToolCallDelta | ToolArgumentsDelta | StreamDone
-
-
-class _TaskCall(TypedDict, total=False):
-    """The call fields a task takes: those of ``CallRequest`` but its conversation."""
-
-    feature: str
-    tier: Tier
-    org_id: str
-    user_id: str
-    trace_id: str
-    traceparent: str
-    idempotency_key: str
-    provider: str
-    model: str
-    max_tokens: int
-    temperature: float
-    stop: list[str]
-    attempt_timeout: float
-    deadline: float
 
 
 class SummaryRequest(_TaskCall, total=False):
