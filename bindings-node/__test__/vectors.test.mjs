@@ -262,6 +262,21 @@ test('llm_requests vectors', async () => {
   await db.close()
 })
 
+// The task vectors' bad requests (the rest run against the loopback provider in
+// llm_tasks.test.mjs): refused before any request, naming the field.
+test('llm_tasks vectors: bad requests', async () => {
+  const { db, router } = await defaultRouter()
+  const llm = router.llm()
+  for (const c of loadVectors('llm_tasks.json').invalid) {
+    const request = c.task === 'embed' ? c.request : { ...c.request, provider: 'openai', model: 'task-model' }
+    await assert.rejects(llm[c.task](request), (err) => {
+      assert.deepEqual([err.code, err.field], ['invalid_input', c.field], JSON.stringify(c))
+      return true
+    })
+  }
+  await db.close()
+})
+
 for (const c of loadVectors('charges.json')) {
   test(`charges: ${c.name}`, async () => {
     const { db, router } = await defaultRouter()

@@ -43,6 +43,7 @@ async fn every_file_in_testdata_runs() {
             "failure_reports.json" => failure_report_vectors(&cases),
             "failure_statuses.json" => failure_status_vectors(&cases).await,
             "llm_requests.json" => llm_request_vectors(&cases).await,
+            "llm_tasks.json" => llm_task_vectors(&cases[0]),
             "mask_url.json" => mask_url_vectors(&cases),
             "model_resolution.json" => model_resolution_vectors(&cases).await,
             "options.json" => option_vectors(&cases),
@@ -62,7 +63,11 @@ fn load(name: &str) -> Vec<Value> {
         .join("../testdata")
         .join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    // A file of cases is a list; a file with sections (llm_tasks.json) is one object.
+    match serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())) {
+        Value::Array(cases) => cases,
+        object => vec![object],
+    }
 }
 
 fn check(case: &Value, outcome: Result<Value, keel::Error>) {
@@ -488,4 +493,62 @@ async fn skill_corpus_vectors(cases: &[Value]) {
             case["name"]
         );
     }
+}
+
+/// The task vectors without a provider (`tests/llm_tasks.rs` runs them against the loopback
+/// provider): how answers are read, which requests are refused, the prompts sent.
+fn llm_task_vectors(v: &Value) {
+    use keel::llm::{ClassifyRequest, EmbedRequest, SummaryRequest};
+    use keel::options::Case;
+    let routed = |request: &Value| {
+        let mut request = request.clone();
+        request["provider"] = "openai".into();
+        request["model"] = "task-model".into();
+        request
+    };
+    let classify = |extra: Value| {
+        let mut request = json!({"text": "Can I add five seats?", "labels": v["labels"]});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        ClassifyRequest::from_value(routed(&request), Case::Snake).unwrap()
+    };
+    let request = classify(json!({}));
+    for case in v["classify"].as_array().unwrap() {
+        let read = request.read_answer(case["answer"].as_str().unwrap());
+        match case.get("code") {
+            Some(_) => assert_eq!(read, None, "{}", case["name"]),
+            None => {
+                let (label, confidence) = read.unwrap_or_else(|| panic!("{}", case["name"]));
+                assert_eq!(label, case["label"].as_str().unwrap(), "{}", case["name"]);
+                assert_eq!(confidence, case["confidence"].as_f64(), "{}", case["name"]);
+            }
+        }
+    }
+    for case in v["invalid"].as_array().unwrap() {
+        let request = &case["request"];
+        let err = match case["task"].as_str().unwrap() {
+            "classify" => ClassifyRequest::from_value(routed(request), Case::Snake).err(),
+            "summarize" => SummaryRequest::from_value(routed(request), Case::Snake).err(),
+            _ => EmbedRequest::from_value(request.clone(), Case::Snake).err(),
+        }
+        .unwrap_or_else(|| panic!("{case} was accepted"));
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", case["field"].as_str()),
+            "{case}"
+        );
+    }
+    let instructed = classify(json!({"instructions": "Route support email."}));
+    let system = instructed.call_request().system.unwrap();
+    assert_eq!(system, v["system"]["classify"].as_str().unwrap());
+    let summary = SummaryRequest::from_value(routed(&json!({"text": "a thread"})), Case::Snake);
+    let system = summary.unwrap().call_request().system.unwrap();
+    assert_eq!(system, v["system"]["summarize"].as_str().unwrap());
+    let embed = EmbedRequest::from_value(v["embed"].clone(), Case::Snake).unwrap();
+    assert_eq!(
+        embed.target().unwrap(),
+        ("openai", "text-embedding-3-small")
+    );
 }
