@@ -17,7 +17,7 @@ use super::request::CallRequest;
 use super::stream::StreamEvent;
 use super::wire::{Fault, FinishReason, Prompt, Reply, TokenUsage, Wire};
 use crate::error::{Error, Result};
-use crate::fault::{Attempt, CallFailure, FailureKind};
+use crate::fault::{Attempt, FailureKind};
 use crate::models::{DEFAULT_MAX_TOKENS, DEFAULT_TIER, ModelRequest, Resolution, Usage};
 use crate::telemetry::{Logger, Span, gen_ai};
 
@@ -343,18 +343,11 @@ impl<'a> Call<'a> {
         let endpoint = self.endpoint_for(candidate)?;
         let limit = self.attempt_limit();
         let prompt = self.prompt(candidate, false);
-        match tokio::time::timeout(
+        http::within(
             limit,
             http::complete(&self.llm.inner.http, endpoint, &prompt),
         )
         .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(Fault::new(
-                FailureKind::Timeout,
-                format!("no reply within {} ms", limit.as_millis()),
-            )),
-        }
     }
 
     /// The next candidate after a failure of `kind`, if the call may fall back.
@@ -407,15 +400,11 @@ impl<'a> Call<'a> {
             (None, _) => {}
         }
         span.fail(&fault.message, extra);
-        Error::Call(Box::new(CallFailure {
-            kind: fault.kind,
-            provider: candidate.provider.to_string(),
-            model: candidate.model_id.to_string(),
-            status: fault.status,
-            message: fault.message,
-            retry_after_ms: fault.retry_after_ms,
-            attempts: self.attempts,
-        }))
+        fault.into_error(
+            candidate.provider.to_string(),
+            candidate.model_id.to_string(),
+            self.attempts,
+        )
     }
 
     fn push_attempt(

@@ -14,7 +14,7 @@ use super::options::Endpoint;
 use super::transport::{self, TransportRequest};
 use super::wire::{Fault, Wire, count_at};
 use crate::error::{Error, Result};
-use crate::fault::{Attempt, CallFailure, FailureKind};
+use crate::fault::Attempt;
 use crate::models::canonical_provider;
 use crate::options::{Case, de};
 use crate::telemetry::gen_ai;
@@ -219,18 +219,10 @@ impl Llm {
         };
         for texts in request.texts.chunks(batch) {
             let started = Instant::now();
-            let result = tokio::time::timeout(
-                limit,
-                self.embed_batch(endpoint, model, texts, request.dimensions),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(Fault::new(
-                    FailureKind::Timeout,
-                    format!("no reply within {} ms", limit.as_millis()),
-                ))
-            })
-            .and_then(|batch| checked(batch, texts.len(), out.dimensions));
+            let batch = self.embed_batch(endpoint, model, texts, request.dimensions);
+            let result = http::within(limit, batch)
+                .await
+                .and_then(|batch| checked(batch, texts.len(), out.dimensions));
             let (outcome, status) = match &result {
                 Ok(_) => ("ok".to_owned(), Some(200)),
                 Err(fault) => (fault.kind.as_str().to_owned(), fault.status),
@@ -255,15 +247,11 @@ impl Llm {
                     let mut extra = Map::new();
                     extra.insert("error.type".into(), fault.kind.as_str().into());
                     span.fail(&fault.message, extra);
-                    return Err(Error::Call(Box::new(CallFailure {
-                        kind: fault.kind,
-                        provider: provider.to_owned(),
-                        model: model.to_owned(),
-                        status: fault.status,
-                        message: fault.message,
-                        retry_after_ms: fault.retry_after_ms,
-                        attempts: out.attempts,
-                    })));
+                    return Err(fault.into_error(
+                        provider.to_owned(),
+                        model.to_owned(),
+                        out.attempts,
+                    ));
                 }
             }
         }
@@ -411,6 +399,7 @@ fn floats(value: &Value) -> Option<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::FailureKind;
 
     #[test]
     fn replies_map_back_in_the_request_order() {

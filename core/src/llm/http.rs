@@ -163,6 +163,21 @@ pub(crate) fn parse_retry_after(raw: &str) -> Option<u64> {
     Some(wait.num_milliseconds().max(0) as u64)
 }
 
+/// `attempt`'s outcome, or a timeout fault when it takes longer than `limit`.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    attempt: impl std::future::Future<Output = Result<T, Fault>>,
+) -> Result<T, Fault> {
+    tokio::time::timeout(limit, attempt)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Fault::new(
+                FailureKind::Timeout,
+                format!("no reply within {} ms", limit.as_millis()),
+            ))
+        })
+}
+
 /// What is left of `deadline` from now, at most `limit`.
 pub(crate) fn budget(limit: Duration, deadline: tokio::time::Instant) -> Duration {
     limit.min(deadline.saturating_duration_since(tokio::time::Instant::now()))

@@ -14,8 +14,9 @@ use super::call::Completion;
 use super::client::Llm;
 use super::embed::{EmbedRequest, Embeddings};
 use super::request::CallRequest;
+use super::wire::Fault;
 use crate::error::{Error, Result};
-use crate::fault::{CallFailure, FailureKind};
+use crate::fault::FailureKind;
 use crate::models::Feature;
 use crate::options::Case;
 
@@ -383,15 +384,12 @@ impl Llm {
                 if answer.len() < completion.text.len() {
                     answer.push('…');
                 }
-                Err(Error::Call(Box::new(CallFailure {
-                    kind: FailureKind::ServerError,
-                    provider: completion.provider,
-                    model: completion.model,
-                    status: None,
-                    message: format!("the answer names none of the labels: {answer}"),
-                    retry_after_ms: None,
-                    attempts: completion.attempts,
-                })))
+                let message = format!("the answer names none of the labels: {answer}");
+                Err(Fault::new(FailureKind::ServerError, message).into_error(
+                    completion.provider,
+                    completion.model,
+                    completion.attempts,
+                ))
             }
         }
     }

@@ -150,6 +150,25 @@ impl Fault {
     pub fn malformed(what: &str) -> Self {
         Self::new(FailureKind::ServerError, format!("malformed reply: {what}"))
     }
+
+    /// The error of a call that ended on this fault at `provider`'s `model`, with every
+    /// attempt made.
+    pub(crate) fn into_error(
+        self,
+        provider: String,
+        model: String,
+        attempts: Vec<crate::fault::Attempt>,
+    ) -> crate::Error {
+        crate::Error::Call(Box::new(crate::fault::CallFailure {
+            kind: self.kind,
+            provider,
+            model,
+            status: self.status,
+            message: self.message,
+            retry_after_ms: self.retry_after_ms,
+            attempts,
+        }))
+    }
 }
 
 /// The fault of an HTTP error reply: the status's kind ([`FailureKind::from_status`]) refined
