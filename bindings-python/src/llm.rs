@@ -16,7 +16,7 @@ use crate::coroutine::Call;
 use crate::error::to_py_err;
 use crate::json::{Json, dict_to_map};
 use crate::record::options;
-use crate::runtime::{Convert, Pending, awaitable, future_into_py, guard, runtime};
+use crate::runtime::{Convert, Pending, awaitable, caught, future_into_py, guard, runtime};
 use crate::transport::{self, EventLoop};
 
 /// Makes model calls through the router; make it with `router.llm(...)`.
@@ -157,15 +157,16 @@ impl PyCallStream {
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
         let pending: Pending = Box::pin(async move {
-            let next = runtime()
-                .spawn(async move {
-                    let mut stream = inner.lock().await;
-                    match stream.as_mut() {
-                        Some(s) => s.next_event().await,
-                        None => None,
-                    }
+            // Awaited in the call's own task: a cancelled `__anext__` drops the wait, and no
+            // event is lost (the stream's channel keeps it for the next one).
+            let next = caught(async move {
+                let mut stream = inner.lock().await;
+                Ok(match stream.as_mut() {
+                    Some(s) => s.next_event().await,
+                    None => None,
                 })
-                .await;
+            })
+            .await;
             match next {
                 Ok(Some(Ok(event))) => {
                     let event = Json::of(&event);
@@ -174,9 +175,8 @@ impl PyCallStream {
                             as Convert,
                     )
                 }
-                Ok(Some(Err(err))) => Err(to_py_err(err)),
+                Ok(Some(Err(err))) | Err(err) => Err(to_py_err(err)),
                 Ok(None) => Err(PyStopAsyncIteration::new_err(())),
-                Err(join) => Err(to_py_err(keel::Error::Internal(join.to_string()))),
             }
         });
         Call::pending(py, pending)

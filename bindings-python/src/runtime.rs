@@ -136,13 +136,21 @@ where
     T: for<'py> IntoPyObject<'py> + Send + 'static,
 {
     let pending: Pending = Box::pin(async move {
-        match AssertUnwindSafe(fut).catch_unwind().await {
-            Ok(Ok(value)) => Ok(Box::new(move |py: Python<'_>| value.into_py_any(py)) as Convert),
-            Ok(Err(err)) => Err(to_py_err(err)),
-            Err(panic) => Err(to_py_err(keel::Error::from_panic(&*panic))),
+        match caught(fut).await {
+            Ok(value) => Ok(Box::new(move |py: Python<'_>| value.into_py_any(py)) as Convert),
+            Err(err) => Err(to_py_err(err)),
         }
     });
     Call::pending(py, pending)
+}
+
+/// `fut`'s outcome, a panic inside it becoming `keel.InternalError` rather than unwinding
+/// through pyo3.
+pub async fn caught<T>(fut: impl Future<Output = keel::Result<T>>) -> keel::Result<T> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|panic| Err(keel::Error::from_panic(&*panic)))
 }
 
 /// Starts `pending` on the runtime for the running event loop. Returns the iterator of an
