@@ -29,6 +29,11 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+// Relative to this file wherever it is included (core's tests and benches take it by path).
+#[path = "loopback_embed.rs"]
+mod embed;
+use embed::embeddings;
+
 /// What the provider does with one request.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -331,59 +336,6 @@ impl Loopback {
                 tokio::time::sleep(wait).await;
                 respond(200, &[], success(wire, &model, &format!("ok from {model}")))
             }
-        }
-    }
-}
-
-/// Deterministic vectors for the texts of an embeddings request (`dimensions` or
-/// `outputDimensionality` long, 8 by default): equal texts get equal vectors.
-fn embeddings(wire: WireKind, body: &Value) -> Value {
-    let texts: Vec<&str> = match wire {
-        WireKind::Gemini => body["requests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| {
-                r["content"]["parts"][0]["text"]
-                    .as_str()
-                    .unwrap_or_default()
-            })
-            .collect(),
-        _ => body["input"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|t| t.as_str().unwrap_or_default())
-            .collect(),
-    };
-    let size = body["dimensions"]
-        .as_u64()
-        .or(body["requests"][0]["outputDimensionality"].as_u64())
-        .unwrap_or(8) as usize;
-    let vector = |text: &str| -> Vec<f64> {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        (0..size)
-            .map(|_| {
-                for b in text.bytes() {
-                    hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-                }
-                (hash % 2001) as f64 / 1000.0 - 1.0
-            })
-            .collect()
-    };
-    match wire {
-        WireKind::Gemini => {
-            json!({"embeddings": texts.iter().map(|t| json!({"values": vector(t)})).collect::<Vec<_>>()})
-        }
-        _ => {
-            let tokens: usize = texts.iter().map(|t| t.split_whitespace().count()).sum();
-            let data: Vec<Value> = texts
-                .iter()
-                .enumerate()
-                .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": vector(t)}))
-                .collect();
-            json!({"object": "list", "data": data, "model": body["model"],
-                   "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
         }
     }
 }
