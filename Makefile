@@ -11,7 +11,7 @@ WHEEL := target/wheels/keelcore-$(VERSION)-cp310-abi3-*.whl
 # napi builds with an explicit --target; maturin gets the same, so both share target/<host>/.
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: help demo test bench lint fuzz mutants wheel build build-python build-node check-version test-rust test-python \
+.PHONY: help demo test bench lint phoenix fuzz mutants wheel build build-python build-node check-version test-rust test-python \
         test-node test-deno test-examples test-all fmt clean
 
 help:
@@ -31,8 +31,20 @@ demo:
 $(VENV)/.ok: Makefile
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "maturin>=1.8,<2" "pytest>=8" "pytest-asyncio>=0.24" "mypy>=1.13"
+	$(PY) -m pip install -q "maturin>=1.8,<2" "pytest>=8" "pytest-asyncio>=0.24" "mypy>=1.13" \
+	  "opentelemetry-sdk==1.45.2" "opentelemetry-exporter-otlp-proto-http==1.45.2"
 	touch $@
+
+# Arize Phoenix, the OTLP receiver the export tests send to (its own venv: it is large and
+# pins its own dependencies).
+PHOENIX := .venv-phoenix
+$(PHOENIX)/.ok: Makefile
+	python3 -m venv $(PHOENIX)
+	$(PHOENIX)/bin/python -m pip install -q --upgrade pip
+	$(PHOENIX)/bin/python -m pip install -q "arize-phoenix==20.26.1"
+	touch $@
+
+phoenix: $(PHOENIX)/.ok
 
 bindings-node/node_modules/.ok: bindings-node/package.json bindings-node/package-lock.json
 	# `npm ci` rejects this lock file: npm leaves other platforms' optional packages out of it.
@@ -73,7 +85,7 @@ build-node: bindings-node/node_modules/.ok
 
 # --- tests -------------------------------------------------------------------------------
 
-test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok
+test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok $(PHOENIX)/.ok
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
 
 test-all: test-rust test-python test-node test-deno test-examples

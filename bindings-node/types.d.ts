@@ -85,6 +85,37 @@ declare global {
     [Symbol.asyncDispose](): PromiseLike<void>
   }
 }
+/**
+ * An OpenTelemetry `Context` whose (remote) parent is `span` (a Keel `Span` or `Logger`), for
+ * `tracer.startActiveSpan(name, {}, otelContext(span), fn)`: the host's spans nest under
+ * Keel's. `undefined` when no OpenTelemetry SDK is registered. (The other way needs nothing:
+ * a logger or a model call made inside a host span joins it.)
+ */
+export declare function otelContext(span: { traceparent(): string }): unknown
+
+/** A timed operation, written once when it stops (`log.createSpan(...)`). */
+export declare class Span {
+  private constructor()
+  /** The span id. */
+  readonly spanId: string
+  /** The parent span's id, or null for a root span. */
+  readonly parentSpanId: string | null
+  /** True once `stop` or `fail` ran. */
+  readonly stopped: boolean
+  /** A W3C `traceparent` naming this span. */
+  traceparent(): string
+  /** Stops as ok, merging `extra` into the metadata; false (and nothing written) if already stopped. */
+  stop(extra?: Record<string, unknown>): boolean
+  /** Stops as failed with the error's message. */
+  fail(err: unknown, extra?: Record<string, unknown>): boolean
+  /** Starts a child span. */
+  child(action: string, metadata?: Record<string, unknown>): Span
+}
+export interface Logger {
+  /** Starts a span under the innermost open span (or `parentSpanId`). */
+  createSpan(action: string, metadata?: Record<string, unknown>, parentSpanId?: string): Span
+}
+
 export interface Keel extends AsyncDisposable {}
 export interface CallStream extends AsyncIterable<StreamEvent> {}
 export interface Logger extends AsyncDisposable {}
@@ -207,6 +238,64 @@ export interface ConnectOptions {
   connectTimeout?: number
   /** The same in milliseconds; wins over `connectTimeout`. */
   connectTimeoutMs?: number
+  /** OTLP export of this handle's spans; unset fields fall back to the `OTEL_*` variables. */
+  otlp?: OtlpOptions
+}
+
+/** Where Keel's spans go over OTLP (`connect(url, { otlp })`, `otlpConfig(options)`). Every
+ * field falls back to its `OTEL_*` environment variable, then to the OpenTelemetry default. */
+export interface OtlpOptions {
+  /** `true` exports, `false` never does; unset exports when an endpoint is configured here or
+   * in `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` and `OTEL_SDK_DISABLED` is not `"true"`. */
+  enabled?: boolean
+  /** The collector's base URL (`/v1/traces` is appended for HTTP). */
+  endpoint?: string
+  /** `"http/protobuf"` (default) or `"grpc"`. */
+  protocol?: 'http/protobuf' | 'grpc'
+  /** Headers sent with each export, over `OTEL_EXPORTER_OTLP_HEADERS`; never logged. */
+  headers?: Record<string, string>
+  /** The resource's `service.name`; unset, each logger's service. */
+  serviceName?: string
+  /** More resource attributes, over `OTEL_RESOURCE_ATTRIBUTES`. */
+  resourceAttributes?: Record<string, string>
+  /** `always_on`, `always_off`, `traceidratio` or their `parentbased_` forms. */
+  sampler?: string
+  /** The ratio of a `traceidratio` sampler, 0 to 1. */
+  samplerArg?: number
+  /** Seconds one export may take (default 10). */
+  timeout?: number
+  /** Keep writing `system_logs` beside the export (default true). */
+  systemLogs?: boolean
+  /** Spans the export queue holds before it drops and counts (default 20,000). */
+  capacity?: number
+  /** Record LLM calls' prompts and completions on their spans, redacted as logs are (default
+   * false, as `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`). */
+  captureContent?: boolean
+}
+
+/** OTLP export with every default applied (`otlpConfig`). */
+export interface OtlpConfig {
+  protocol: 'http/protobuf' | 'grpc'
+  /** The full URL spans are sent to. */
+  endpoint: string
+  /** The header names (values are never shown). */
+  headerNames: string[]
+  serviceName: string | null
+  resourceAttributes: Record<string, string>
+  sampling: { kind: 'always_on' | 'always_off' } | { kind: 'trace_id_ratio'; ratio: number }
+  timeoutMs: number
+  systemLogs: boolean
+  capacity: number
+  captureContent: boolean
+}
+
+/** Counters of the OTLP exporter. */
+export interface ExportStats {
+  /** Spans the receiver accepted. */
+  exported: number
+  /** Spans and span events dropped: queue full, export failed, or a span never stopped. */
+  dropped: number
+  failedExports: number
 }
 
 /** Options of `cleanupLogs`. */

@@ -85,3 +85,58 @@ export async function startLoopback() {
     stop: () => proc.kill(),
   }
 }
+
+/** A free TCP port on loopback. */
+async function freePort() {
+  const { createServer } = await import('node:net')
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/**
+ * Arize Phoenix on loopback (from `make phoenix`, or `KEEL_PHOENIX`): an OTLP receiver whose
+ * REST API lists the spans it holds. `spans(traceId, count)` waits until it holds `count`;
+ * `stop()` ends it.
+ */
+export async function startPhoenix() {
+  const { spawn } = await import('node:child_process')
+  const { existsSync } = await import('node:fs')
+  const binary = process.env.KEEL_PHOENIX ?? join(REPO, '.venv-phoenix', 'bin', 'phoenix')
+  if (!existsSync(binary)) throw new Error(`no Phoenix at ${binary}: run \`make phoenix\` (or set KEEL_PHOENIX)`)
+  const port = await freePort()
+  const env = {
+    ...process.env,
+    PHOENIX_WORKING_DIR: mkdtempSync(join(tmpdir(), 'keel-phoenix-')),
+    PHOENIX_HOST: '127.0.0.1',
+    PHOENIX_PORT: String(port),
+    PHOENIX_GRPC_PORT: String(await freePort()),
+    PHOENIX_TELEMETRY_ENABLED: 'false',
+  }
+  const proc = spawn(binary, ['serve'], { env, stdio: 'ignore' })
+  const url = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 120_000
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break
+    } catch {}
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error('Phoenix did not start')
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  return {
+    url,
+    async spans(traceId, count) {
+      const until = Date.now() + 30_000
+      for (;;) {
+        const body = await (await fetch(`${url}/v1/projects/default/spans?trace_id=${traceId}`)).json()
+        if (body.data.length >= count) return body.data
+        if (Date.now() > until) throw new Error(`Phoenix holds ${body.data.length} spans of ${traceId}`)
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    },
+    stop: () => proc.kill(),
+  }
+}

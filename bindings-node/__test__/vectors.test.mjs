@@ -327,3 +327,19 @@ test('every file in testdata has a runner', () => {
   assert.ok(files.length >= 15, String(files.length))
   assert.deepEqual(files, [...LOADED].sort(), `no runner for ${files.filter((f) => !LOADED.has(f))}`)
 })
+
+/** An object's own keys in camelCase, its values (maps of the caller's keys) as they are. */
+const camelTop = (value) =>
+  value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), v])) : value
+
+for (const c of loadVectors('otlp_config.json')) {
+  test(`otlp_config: ${c.name}`, () => {
+    const run = () => keel.otlpConfig(camelTop(c.input.options), c.input.env)
+    if (c.expected_error_code) {
+      const field = c.expected_error_field_js ?? c.expected_error_field
+      assert.throws(run, (err) => err.code === c.expected_error_code && err.field === field)
+    } else {
+      assert.deepEqual(run(), camelTop(c.expected))
+    }
+  })
+}

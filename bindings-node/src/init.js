@@ -104,6 +104,97 @@
     writable: true,
     configurable: true,
   })
+  // The host application's OpenTelemetry context, read through the API's global registry (no
+  // import: it is there when the host registered an SDK). A logger or a model call gets the
+  // host's current span as `hostTraceparent`, written by the host's own propagator; core
+  // decides whether it is joined. `otelContext(span)` goes the other way.
+  const otelApi = () => globalThis[Symbol.for('opentelemetry.js.api.1')]
+  const carrierSetter = { set: (carrier, key, value) => (carrier[key] = value) }
+  const carrierGetter = { get: (carrier, key) => carrier[key], keys: (carrier) => Object.keys(carrier) }
+  const hostTraceparent = () => {
+    const api = otelApi()
+    if (!api?.propagation || !api.context) return undefined
+    try {
+      const carrier = {}
+      api.propagation.inject(api.context.active(), carrier, carrierSetter)
+      return typeof carrier.traceparent === 'string' ? carrier.traceparent : undefined
+    } catch {
+      return undefined // the host's propagator failed: Keel's spans start a trace of their own
+    }
+  }
+  const withHost = (options) => {
+    const host = hostTraceparent()
+    if (host === undefined || (options !== undefined && (options === null || typeof options !== 'object'))) return options
+    return { ...options, hostTraceparent: host }
+  }
+  exports.otelContext = function otelContext(span) {
+    const api = otelApi()
+    if (!api?.propagation || !api.context) return undefined
+    return api.propagation.extract(api.context.active(), { traceparent: span.traceparent() }, carrierGetter)
+  }
+  // Installed before the tracing below, which wraps them (and restores them, not the natives).
+  const nativeCreateLogger = exports.createLogger
+  exports.createLogger = function createLogger(service, options) {
+    return nativeCreateLogger.call(this, service, withHost(options))
+  }
+  const nativeKeelLogger = exports.Keel.prototype.createLogger
+  Object.defineProperty(exports.Keel.prototype, 'createLogger', {
+    value: function createLogger(service, options) {
+      return nativeKeelLogger.call(this, service, withHost(options))
+    },
+    writable: true,
+    configurable: true,
+  })
+
+  // A span is a JavaScript object holding the number of a span core keeps
+  // (`telemetry::spans`): no native object is wrapped per span. Once the object is collected,
+  // core lets go of the span (one never stopped is then written as failed).
+  const { _spanId, _spanParentId, _spanStopped, _spanTraceparent, _spanStop, _spanFail, _spanChild, _spanDrop } = exports
+  const collected = new FinalizationRegistry(_spanDrop)
+  class Span {
+    #handle
+    constructor(handle) {
+      this.#handle = handle
+      collected.register(this, handle)
+    }
+    /** The span id. */
+    get spanId() {
+      return _spanId(this.#handle)
+    }
+    /** The parent span's id, or null for a root span. */
+    get parentSpanId() {
+      return _spanParentId(this.#handle)
+    }
+    /** True once `stop` or `fail` ran. */
+    get stopped() {
+      return _spanStopped(this.#handle)
+    }
+    /** A W3C `traceparent` naming this span. */
+    traceparent() {
+      return _spanTraceparent(this.#handle)
+    }
+    /** Stops as ok, merging `extra` into the metadata; false if already stopped. */
+    stop(extra) {
+      return _spanStop(this.#handle, extra)
+    }
+    /** Stops as failed with the error's message. */
+    fail(err, extra) {
+      return _spanFail(this.#handle, err, extra)
+    }
+    /** Starts a child span. */
+    child(action, metadata) {
+      return new Span(_spanChild(this.#handle, action, metadata))
+    }
+  }
+  exports.Span = Span
+  Object.defineProperty(exports.Logger.prototype, 'createSpan', {
+    value: function createSpan(action, metadata, parentSpanId) {
+      return new Span(this._startSpan(action, metadata, parentSpanId))
+    },
+    writable: true,
+    configurable: true,
+  })
+
   const traced = (native, onSync) => {
     const onReject = rejectionOf(native.name)
     const wrapper = function (...args) {
@@ -121,7 +212,7 @@
   }
   for (const name of Object.keys(exports)) {
     const value = exports[name]
-    if (typeof value !== 'function' || name === 'isKeelError' || name.startsWith('_')) continue
+    if (typeof value !== 'function' || name === 'isKeelError' || name === 'otelContext' || name === 'Span' || name.startsWith('_')) continue
     if (/^[A-Z]/.test(name)) {
       const proto = value.prototype
       if (!proto) continue
@@ -168,6 +259,7 @@
         } catch {
           signal = undefined // a hostile object (a throwing getter): the call's own checks report it
         }
+        request = withHost(request)
         if (!signal) return native.call(this, request)
         const token = new exports._CancelToken()
         if (signal.aborted) token.cancel()

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
-use crate::error::{Arg, Outcome, clear_exception, run};
-use crate::json::{Numbers, object_to_map, opt_text, text, to_json};
+use crate::error::{Arg, Outcome, clear_exception, guard, run};
+use crate::json::{Json, Numbers, object_to_map, opt_text, text, to_json};
 use crate::options::record;
 
 thread_local! {
@@ -114,8 +114,8 @@ fn scalar(value: &Unknown<'_>) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// A log call's metadata: the engine's JSON text, copied now and parsed by the writer, so the
-/// caller pays for one `JSON.stringify` and one string copy.
+/// A log call's or a span's metadata: the engine's JSON text, copied now and parsed by the
+/// writer, so the caller pays for one `JSON.stringify` and one string copy.
 fn log_metadata(value: Option<&Unknown<'_>>) -> telemetry::Metadata {
     let Some(value) = value else {
         return telemetry::Metadata::default();
@@ -217,24 +217,21 @@ impl Logger {
         self.log(Level::Error, &action, err.as_ref(), metadata.as_ref());
     }
 
-    /// Starts a span under the innermost open span (or `parentSpanId`).
-    #[napi(
-        ts_args_type = "action: string, metadata?: Record<string, unknown>, parentSpanId?: string"
-    )]
-    pub fn create_span(
+    /// Starts a span under the innermost open span (or `parentSpanId`); its number, which
+    /// `createSpan` (in `init.js`) wraps in a `Span`.
+    #[napi(js_name = "_startSpan")]
+    pub fn start_span(
         &self,
         action: Unknown<'_>,
         metadata: Option<Unknown<'_>>,
         parent_span_id: Option<Unknown<'_>>,
-    ) -> Span {
+    ) -> f64 {
         let parent = opt_text(parent_span_id.as_ref());
-        Span {
-            inner: self.inner.span(
-                &text(&action),
-                self::metadata(metadata.as_ref()),
-                parent.as_deref(),
-            ),
-        }
+        let metadata = log_metadata(metadata.as_ref());
+        hold(
+            self.inner
+                .span_with(&text(&action), metadata, parent.as_deref()),
+        )
     }
 
     /// Resolves once every event accepted before the call is written or counted as dropped.
@@ -250,6 +247,12 @@ impl Logger {
     #[napi(ts_return_type = "LogStats")]
     pub fn stats(&self) -> Value {
         record(&self.inner.sink().stats())
+    }
+
+    /// The OTLP exporter's counters, or null when this writer does not export.
+    #[napi(ts_return_type = "ExportStats | null")]
+    pub fn export_stats(&self) -> Value {
+        record(&self.inner.sink().export_stats())
     }
 }
 
@@ -272,63 +275,69 @@ impl Logger {
     }
 }
 
-/// A timed operation, written once when it stops.
-#[napi]
-pub struct Span {
-    inner: telemetry::Span,
+/// A span of the process-wide table ([`telemetry::spans`]): JavaScript's `Span` (in
+/// `init.js`) holds its number, so making one costs no wrapped native object.
+fn span(handle: f64) -> Option<telemetry::Span> {
+    telemetry::spans().get(handle as u64)
 }
 
-#[napi]
-impl Span {
-    /// The span id.
-    #[napi(getter)]
-    pub fn span_id(&self) -> String {
-        self.inner.id().to_string()
-    }
+/// Stores a started span; its number for JavaScript.
+fn hold(span: telemetry::Span) -> f64 {
+    telemetry::spans().insert(span) as f64
+}
 
-    /// The parent span's id, or null for a root span.
-    #[napi(getter)]
-    pub fn parent_span_id(&self) -> Option<String> {
-        self.inner.parent_id().map(|id| id.to_string())
-    }
+/// The span's id.
+#[napi(js_name = "_spanId")]
+pub fn span_id(handle: f64) -> Option<String> {
+    span(handle).map(|s| s.id().to_string())
+}
 
-    /// True once `stop` or `fail` ran.
-    #[napi(getter)]
-    pub fn stopped(&self) -> bool {
-        self.inner.is_stopped()
-    }
+/// The span's parent's id, or null for a root span.
+#[napi(js_name = "_spanParentId")]
+pub fn span_parent_id(handle: f64) -> Option<String> {
+    span(handle)
+        .and_then(|s| s.parent_id())
+        .map(|id| id.to_string())
+}
 
-    /// A W3C `traceparent` naming this span.
-    #[napi]
-    pub fn traceparent(&self) -> String {
-        self.inner.traceparent()
-    }
+/// True once `stop` or `fail` ran.
+#[napi(js_name = "_spanStopped")]
+pub fn span_stopped(handle: f64) -> bool {
+    span(handle).is_none_or(|s| s.is_stopped())
+}
 
-    /// Stops as ok, merging `extra` into the metadata; false (and nothing written) if already
-    /// stopped.
-    #[napi(ts_args_type = "extra?: Record<string, unknown>")]
-    pub fn stop(&self, extra: Option<Unknown<'_>>) -> bool {
-        self.inner.stop(metadata(extra.as_ref()))
-    }
+/// A W3C `traceparent` naming the span.
+#[napi(js_name = "_spanTraceparent")]
+pub fn span_traceparent(handle: f64) -> Option<String> {
+    span(handle).map(|s| s.traceparent())
+}
 
-    /// Stops as failed with the error's message.
-    #[napi(ts_args_type = "err: unknown, extra?: Record<string, unknown>")]
-    pub fn fail(&self, err: Unknown<'_>, extra: Option<Unknown<'_>>) -> bool {
-        self.inner.fail(
-            &error_message(Some(&err)).unwrap_or_default(),
-            metadata(extra.as_ref()),
-        )
-    }
+/// Stops as ok, merging `extra` into the metadata; false (and nothing written) if already
+/// stopped.
+#[napi(js_name = "_spanStop")]
+pub fn span_stop(handle: f64, extra: Option<Unknown<'_>>) -> bool {
+    span(handle).is_some_and(|s| s.stop(metadata(extra.as_ref())))
+}
 
-    /// Starts a child span.
-    #[napi(ts_args_type = "action: string, metadata?: Record<string, unknown>")]
-    pub fn child(&self, action: Unknown<'_>, metadata: Option<Unknown<'_>>) -> Span {
-        Span {
-            inner: self
-                .inner
-                .child(&text(&action), self::metadata(metadata.as_ref())),
-        }
-    }
+/// Stops as failed with the error's message.
+#[napi(js_name = "_spanFail")]
+pub fn span_fail(handle: f64, err: Unknown<'_>, extra: Option<Unknown<'_>>) -> bool {
+    let message = error_message(Some(&err)).unwrap_or_default();
+    span(handle).is_some_and(|s| s.fail(&message, metadata(extra.as_ref())))
+}
+
+/// Starts a child span; its number.
+#[napi(js_name = "_spanChild")]
+pub fn span_child(handle: f64, action: Unknown<'_>, metadata: Option<Unknown<'_>>) -> Option<f64> {
+    let child = span(handle)?.child(&text(&action), self::metadata(metadata.as_ref()));
+    Some(hold(child))
+}
+
+/// Lets go of the span once its JavaScript object is collected (a span never stopped is then
+/// written as failed).
+#[napi(js_name = "_spanDrop")]
+pub fn span_drop(handle: f64) {
+    telemetry::spans().remove(handle as u64);
 }
 
 /// A logger writing to the process default sink: JSON lines on stdout until a database's
@@ -446,6 +455,20 @@ fn flush_at_exit(env: &Env) {
 #[napi(ts_args_type = "header: string", ts_return_type = "TraceParent | null")]
 pub fn parse_traceparent(Arg(header): Arg<String>) -> Value {
     telemetry::TraceParent::parse(&header).map_or(Value::Null, |p| record(&p))
+}
+
+/// Whether OTLP export is on for `options` (as `connect(url, { otlp })` takes them) and where
+/// it sends: a record, or null when export is off. `env` replaces the process environment.
+#[napi(
+    ts_args_type = "options?: OtlpOptions | null, env?: Record<string, string> | null",
+    ts_return_type = "OtlpConfig | null"
+)]
+pub fn otlp_config(options: Option<Json>, env: Option<Json>) -> Outcome<Value> {
+    let (options, env) = (options.map(|o| o.0), env.map(|e| e.0));
+    guard(|| {
+        let config = telemetry::export::describe(options, Case::Camel, env)?;
+        Ok(record(&config))
+    })
 }
 
 /// Redacts secrets inside a string (API keys, bearer tokens, JWTs).

@@ -36,12 +36,10 @@ impl PyLlm {
     }
 }
 
-/// The keyword arguments of a request, as core reads them.
-fn fields(request: Option<&Bound<'_, PyDict>>) -> serde_json::Value {
-    request
-        .map(|r| dict_to_map(r, 0))
-        .unwrap_or_default()
-        .into()
+/// The keyword arguments of a request, as core reads them, with the host's current span.
+fn fields(py: Python<'_>, request: Option<&Bound<'_, PyDict>>) -> serde_json::Value {
+    let fields = request.map(|r| dict_to_map(r, 0)).unwrap_or_default();
+    crate::telemetry::with_host_context(py, fields).into()
 }
 
 impl PyLlm {
@@ -59,7 +57,7 @@ impl PyLlm {
         T: serde::Serialize,
         F: std::future::Future<Output = keel::Result<T>> + Send + 'static,
     {
-        let request = guard(|| parse(fields(request), Case::Snake))?;
+        let request = guard(|| parse(fields(py, request), Case::Snake))?;
         self.note_loop(py);
         let llm = self.inner.clone();
         future_into_py(py, async move { Ok(Json::of(&task(llm, request).await?)) })
@@ -91,7 +89,7 @@ impl PyLlm {
         py: Python<'py>,
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let request = guard(|| llm::CallRequest::from_value(fields(request), Case::Snake))?;
+        let request = guard(|| llm::CallRequest::from_value(fields(py, request), Case::Snake))?;
         self.note_loop(py);
         awaitable!(py, self.inner, |l| Ok(PyCallStream {
             inner: Arc::new(tokio::sync::Mutex::new(Some(l.stream(request).await?))),

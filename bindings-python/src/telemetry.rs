@@ -12,7 +12,7 @@ use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
 use crate::error::Arg;
-use crate::json::{dict_to_map, to_json};
+use crate::json::{Json, dict_to_map, to_json};
 use crate::runtime::{future_into_py, guard, runtime};
 
 /// Metadata as given: a dict is taken as is, anything else is stored under `value`.
@@ -182,6 +182,12 @@ impl PyLogger {
         let s = self.inner.sink().stats();
         (s.accepted, s.written, s.dropped)
     }
+
+    /// The OTLP exporter's counters (`exported`, `dropped`, `failed_exports`), or None when
+    /// this writer does not export.
+    fn export_stats(&self) -> Json {
+        Json::of(&self.inner.sink().export_stats())
+    }
 }
 
 impl PyLogger {
@@ -281,6 +287,24 @@ impl PySpan {
     }
 }
 
+/// Adds the host application's current OpenTelemetry span (`keel._otel.traceparent()`) to an
+/// options object as `host_traceparent`; core decides whether it is joined.
+pub fn with_host_context(py: Python<'_>, mut fields: Map<String, Value>) -> Map<String, Value> {
+    static READ: pyo3::sync::PyOnceLock<Py<PyAny>> = pyo3::sync::PyOnceLock::new();
+    let read = READ.get_or_try_init(py, || {
+        Ok::<_, PyErr>(py.import("keel._otel")?.getattr("traceparent")?.unbind())
+    });
+    match read.and_then(|f| f.bind(py).call0()?.extract::<Option<String>>()) {
+        Ok(Some(host)) => {
+            fields.insert("host_traceparent".into(), Value::String(host));
+        }
+        Ok(None) => {}
+        // The host's propagator failed: Keel's spans start a trace of their own.
+        Err(err) => err.write_unraisable(py, None),
+    }
+    fields
+}
+
 /// A logger writing to `keel`'s database, or to the process default sink, from
 /// `create_logger`'s arguments; raises `keel.InvalidInputError` for a bad filter.
 pub fn build_logger(
@@ -289,6 +313,7 @@ pub fn build_logger(
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyLogger> {
     let fields = options.map(|o| dict_to_map(o, 0)).unwrap_or_default();
+    let fields = with_host_context(service.py(), fields);
     let (options, filter) = guard(|| LoggerOptions::from_fields(&fields, Case::Snake))?;
     flush_at_exit(service.py());
     let service = text(Some(service)).unwrap_or_default();
@@ -349,6 +374,21 @@ pub fn parse_traceparent(header: Arg<&str>) -> Option<(String, String, bool)> {
     })
 }
 
+/// Whether OTLP export is on for `options` (as `connect(otlp=...)` takes them) and where it
+/// sends: a dict, or None when export is off. `env` replaces the process environment.
+#[pyfunction]
+#[pyo3(signature = (options = None, env = None))]
+pub fn otlp_config(
+    options: Option<&Bound<'_, PyAny>>,
+    env: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Json> {
+    let (options, env) = (options.map(|o| to_json(o, 0)), env.map(|e| to_json(e, 0)));
+    guard(|| {
+        let config = telemetry::export::describe(options, Case::Snake, env)?;
+        Ok(Json::of(&config))
+    })
+}
+
 /// Redacts secrets inside a string (API keys, bearer tokens, JWTs).
 #[pyfunction]
 pub fn redact_secrets(text: Arg<&str>) -> String {
@@ -362,5 +402,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(create_logger, m)?)?;
     m.add_function(wrap_pyfunction!(parse_traceparent, m)?)?;
     m.add_function(wrap_pyfunction!(flush_logs, m)?)?;
+    m.add_function(wrap_pyfunction!(otlp_config, m)?)?;
     m.add_function(wrap_pyfunction!(redact_secrets, m)?)
 }

@@ -127,3 +127,69 @@ def loopback(loopback_process: Loopback) -> Loopback:
     """The loopback provider with no scripts and no requests left from other tests."""
     loopback_process.reset()
     return loopback_process
+
+
+class Phoenix:
+    """Arize Phoenix on loopback: an OTLP receiver whose REST API lists the spans it holds."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def spans(self, trace_id: str, count: int) -> list[dict[str, Any]]:
+        """The spans of `trace_id`, once Phoenix holds `count` of them (30 s at most)."""
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + 30
+        while True:
+            url = f"{self.url}/v1/projects/default/spans?trace_id={trace_id}"
+            with urllib.request.urlopen(url) as reply:
+                spans: list[dict[str, Any]] = json.loads(reply.read())["data"]
+            if len(spans) >= count:
+                return spans
+            assert time.monotonic() < deadline, f"Phoenix holds {len(spans)} spans of {trace_id}: {spans}"
+            time.sleep(0.2)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Phoenix from `make phoenix` (or `KEEL_PHOENIX`), for the whole session."""
+    import time
+    import urllib.request
+
+    binary = pathlib.Path(os.environ.get("KEEL_PHOENIX") or REPO / ".venv-phoenix/bin/phoenix")
+    if not binary.exists():
+        pytest.fail(f"no Phoenix at {binary}: run `make phoenix` (or set KEEL_PHOENIX)")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PHOENIX_WORKING_DIR": str(tmp_path_factory.mktemp("phoenix")),
+        "PHOENIX_HOST": "127.0.0.1",
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(free_port()),
+        "PHOENIX_TELEMETRY_ENABLED": "false",
+    }
+    proc = subprocess.Popen([str(binary), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/healthz") as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "Phoenix did not start"
+        time.sleep(0.25)
+    yield Phoenix(url)
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -126,6 +126,17 @@ def test_skill_compile(case: dict[str, Any]) -> None:
         assert keel.compile_skill(inp["text"], inp["context"], inp["documents"]) == case["expected"]
 
 
+@pytest.mark.parametrize("case", load_vectors("otlp_config.json"), ids=lambda c: c["name"])
+def test_otlp_config(case: dict[str, Any]) -> None:
+    inp = case["input"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.otlp_config(inp["options"], inp["env"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+    else:
+        assert keel.otlp_config(inp["options"], inp["env"]) == case["expected"]
+
+
 def corpus_case(name: str) -> dict[str, Any]:
     return next(c for c in load_vectors("skill_corpus.json") if c["name"] == name)
 

@@ -62,8 +62,11 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     /// The log writer into this database, started on first use.
     sink: OnceLock<telemetry::Sink>,
-    /// The HTTP client of model calls, built on first use; one connection pool per handle.
+    /// The HTTP client of model calls and OTLP export, built on first use; one connection
+    /// pool per handle.
     http: OnceLock<reqwest::Client>,
+    /// OTLP export of the log writer's spans, when configured.
+    export: Option<telemetry::export::ExportConfig>,
 }
 
 impl Drop for Inner {
@@ -98,6 +101,7 @@ impl Keel {
     /// As [`Keel::connect`], plus [`Error::InvalidInput`] for unusable options.
     pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Self> {
         let parsed = DatabaseUrl::parse(url)?;
+        let export = options.otlp.from_process()?;
         let pool = store::open(url, &parsed, &options).await?;
         tracing::debug!(url = %parsed.masked, backend = parsed.backend.as_str(), "keel connected");
         Ok(Self {
@@ -108,6 +112,7 @@ impl Keel {
                 runtime: tokio::runtime::Handle::current(),
                 sink: OnceLock::new(),
                 http: OnceLock::new(),
+                export,
             }),
         })
     }
@@ -177,15 +182,38 @@ impl Keel {
     }
 
     /// The process-wide log writer into this database's `system_logs`, started on first use
-    /// on the runtime `connect` ran on. Every logger made from this handle shares it.
+    /// on the runtime `connect` ran on. Every logger made from this handle shares it. With
+    /// OTLP export configured, it also hands its spans to the exporter (and, with
+    /// `system_logs: false`, writes nothing to the database).
     pub fn log_sink(&self) -> &telemetry::Sink {
         self.inner.sink.get_or_init(|| {
             let _guard = self.inner.runtime.enter();
-            telemetry::Sink::start(
-                telemetry::Destination::Database((*self.inner.pool).clone()),
-                Default::default(),
-            )
+            let export = self.inner.export.clone().and_then(|config| {
+                let keep = config.system_logs;
+                telemetry::export::Exporter::start(config, self.http().clone())
+                    .inspect_err(|e| tracing::warn!(error = %e, "keel otlp: export not started"))
+                    .ok()
+                    .map(|e| (e, keep))
+            });
+            let destination = match &export {
+                Some((_, false)) => telemetry::Destination::Discard,
+                _ => telemetry::Destination::Database((*self.inner.pool).clone()),
+            };
+            let options = telemetry::SinkOptions {
+                export: export.map(|(e, _)| e),
+                ..Default::default()
+            };
+            telemetry::Sink::start(destination, options)
         })
+    }
+
+    /// Whether model calls record their prompts and completions on their spans: OTLP export
+    /// is on with `capture_content` (see [`telemetry::export::OtlpOptions`]).
+    pub fn captures_content(&self) -> bool {
+        self.inner
+            .export
+            .as_ref()
+            .is_some_and(|e| e.capture_content)
     }
 
     /// The HTTP client model calls share: rustls, HTTP/2 where the server offers it, pooled

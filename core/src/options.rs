@@ -100,7 +100,7 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
     let object: Map<String, Value> = object
         .into_iter()
         .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| (case.to_snake(&k), respell(v, case)))
+        .map(|(k, v)| respell_field(k, v, case))
         .collect();
     serde_path_to_error::deserialize(Value::Object(object)).map_err(|err| {
         let message = err.inner().to_string();
@@ -126,7 +126,13 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
 
 /// Fields whose values are the caller's own data, kept as written: a tool's JSON Schema, a
 /// tool call's arguments, HTTP headers, a provider's error body.
-const OPAQUE: &[&str] = &["parameters", "arguments", "headers", "body"];
+const OPAQUE: &[&str] = &[
+    "parameters",
+    "arguments",
+    "headers",
+    "body",
+    "resource_attributes",
+];
 
 /// The keys of nested objects in the core's spelling: an options object holds records (a
 /// resolution, token counts, a model call's messages), never maps of the caller's own keys
@@ -136,21 +142,23 @@ fn respell(value: Value, case: Case) -> Value {
     match value {
         Value::Object(map) if case != Case::Snake => Value::Object(
             map.into_iter()
-                .map(|(k, v)| {
-                    let k = case.to_snake(&k);
-                    let v = if OPAQUE.contains(&k.as_str()) {
-                        v
-                    } else {
-                        respell(v, case)
-                    };
-                    (k, v)
-                })
+                .map(|(k, v)| respell_field(k, v, case))
                 .collect(),
         ),
         Value::Array(items) if case != Case::Snake => {
             Value::Array(items.into_iter().map(|v| respell(v, case)).collect())
         }
         other => other,
+    }
+}
+
+/// One field in the core's spelling; an [`OPAQUE`] field's value is kept as written.
+fn respell_field(key: String, value: Value, case: Case) -> (String, Value) {
+    let key = case.to_snake(&key);
+    if OPAQUE.contains(&key.as_str()) {
+        (key, value)
+    } else {
+        (key, respell(value, case))
     }
 }
 

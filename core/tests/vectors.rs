@@ -47,6 +47,7 @@ async fn every_file_in_testdata_runs() {
             "mask_url.json" => mask_url_vectors(&cases),
             "model_resolution.json" => model_resolution_vectors(&cases).await,
             "options.json" => option_vectors(&cases),
+            "otlp_config.json" => otlp_config_vectors(&cases),
             "redact_secrets.json" => redact_secrets_vectors(&cases),
             "skill_channels.json" => skill_channel_vectors(&cases),
             "skill_compile.json" => skill_compile_vectors(&cases),
@@ -287,6 +288,22 @@ async fn llm_request_vectors(cases: &[Value]) {
         check_field(case, outcome);
     }
     keel.close().await;
+}
+
+/// Where OTLP export sends, from options and a given environment.
+fn otlp_config_vectors(cases: &[Value]) {
+    use keel::options::Case;
+    use keel::telemetry::export::describe;
+    for case in cases {
+        let input = &case["input"];
+        let outcome = describe(
+            Some(input["options"].clone()),
+            Case::Snake,
+            Some(input["env"].clone()),
+        )
+        .map(|config| json!(config));
+        check_field(case, outcome);
+    }
 }
 
 fn failure_report_vectors(cases: &[Value]) {

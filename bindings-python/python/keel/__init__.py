@@ -65,10 +65,13 @@ from keel._native import (
     mask_url,
     parse_database_url,
     parse_skill,
+    otlp_config,
     parse_traceparent,
     redact_secrets,
     validate_skills,
 )
+from keel._otel import otel_context
+from keel.types import OtlpOptions
 from keel import errors
 from keel.errors import *  # noqa: F403  (one class per error code, listed in errors.__all__)
 from keel.errors import KeelError as KeelError
@@ -95,6 +98,8 @@ __all__ = [
     "Span",
     "parse_traceparent",
     "redact_secrets",
+    "otlp_config",
+    "otel_context",
     "ModelRouter",
     "ModelResolution",
     "BudgetStatus",
@@ -125,6 +130,7 @@ def connect(
     create: bool | None = None,
     max_connections: int | None = None,
     connect_timeout: float | None = None,
+    otlp: OtlpOptions | None = None,
 ) -> Call[Keel]:
     """Connect to Keel's database: ``db = await keel.connect(url)``, or without an event loop
     ``db = keel.connect(url).wait()``.
@@ -138,6 +144,9 @@ def connect(
             file is ``DatabaseConnectionError`` and nothing is created.
         max_connections: upper bound on pooled connections (core's default: 10).
         connect_timeout: seconds to wait for the database (core's default: 10).
+        otlp: OTLP export of this handle's spans (:class:`keel.types.OtlpOptions`); keys left
+            out fall back to the ``OTEL_*`` environment variables. Export is on when an
+            endpoint is configured here or in ``OTEL_EXPORTER_OTLP_ENDPOINT``.
 
     An option left as ``None`` takes core's default (``keel::ConnectOptions``).
 
@@ -155,4 +164,5 @@ def connect(
         create=create,
         max_connections=max_connections,
         connect_timeout=connect_timeout,
+        otlp=otlp,
     )

@@ -20,10 +20,13 @@ from keel.types import (
     EmbedRequest,
     Embeddings,
     ExportReport,
+    ExportStats,
     FailureKind,
     ImportReport,
     Level,
     Namespace,
+    OtlpConfig,
+    OtlpOptions,
     ParsedSkill,
     Shadowed,
     SkillSummary,
@@ -72,6 +75,7 @@ __all__ = [
     "create_logger",
     "parse_traceparent",
     "redact_secrets",
+    "otlp_config",
     "_probe",
     "DatabaseUrl",
     "Keel",
@@ -158,6 +162,7 @@ class Logger:
     def create_span(self, action: str, metadata: Any = None, parent_span_id: str | None = None) -> Span: ...
     def flush(self) -> Call[tuple[int, int, int]]: ...
     def stats(self) -> tuple[int, int, int]: ...
+    def export_stats(self) -> ExportStats | None: ...
     async def __aenter__(self) -> Logger: ...
     async def __aexit__(self, *_exc: object) -> None: ...
 
@@ -212,6 +217,7 @@ def connect(
     create: bool | None = ...,
     max_connections: int | None = ...,
     connect_timeout: float | None = ...,
+    otlp: OtlpOptions | None = ...,
 ) -> Call[Keel]: ...
 def error_codes() -> list[str]: ...
 
@@ -234,6 +240,7 @@ def create_logger(
 def flush_logs(timeout: float = 5.0) -> int: ...
 def parse_traceparent(header: str) -> tuple[str, str, bool] | None: ...
 def redact_secrets(text: str) -> str: ...
+def otlp_config(options: OtlpOptions | None = None, env: dict[str, str] | None = None) -> OtlpConfig | None: ...
 
 FLEET_AGENT_BUDGETS: dict[str, float]
 

@@ -98,6 +98,54 @@ FailureKind = Literal[
 Transition = Literal["unchanged", "counted", "opened", "reopened", "closed"]
 
 
+class OtlpOptions(TypedDict, total=False):
+    """Where Keel's spans go over OTLP (``connect(otlp=...)``, ``otlp_config(...)``). Every key
+    falls back to its ``OTEL_*`` environment variable, then to the OpenTelemetry default."""
+
+    enabled: bool
+    endpoint: str
+    protocol: Literal["http/protobuf", "grpc"]
+    headers: dict[str, str]
+    service_name: str
+    resource_attributes: dict[str, str]
+    sampler: str
+    sampler_arg: float
+    timeout: float
+    system_logs: bool
+    capacity: int
+    capture_content: bool
+
+
+class Sampling(TypedDict):
+    """Which traces are exported: ``always_on``, ``always_off`` or ``trace_id_ratio``."""
+
+    kind: Literal["always_on", "always_off", "trace_id_ratio"]
+    ratio: NotRequired[float]
+
+
+class OtlpConfig(TypedDict):
+    """OTLP export with every default applied (``otlp_config``)."""
+
+    protocol: Literal["http/protobuf", "grpc"]
+    endpoint: str
+    header_names: list[str]
+    service_name: str | None
+    resource_attributes: dict[str, str]
+    sampling: Sampling
+    timeout_ms: int
+    system_logs: bool
+    capacity: int
+    capture_content: bool
+
+
+class ExportStats(TypedDict):
+    """Counters of the OTLP exporter."""
+
+    exported: int
+    dropped: int
+    failed_exports: int
+
+
 class Diagnostic(TypedDict):
     """A finding in a file: a stable code, where, and what is wrong."""
 

@@ -263,8 +263,13 @@ impl<'a> Call<'a> {
                         Some(hold) => hold.commit(cost).await,
                         None => 0.0,
                     };
+                    let capture = self.llm.inner.router.keel().captures_content();
                     let completion = self.completion(candidate, reply, charged);
-                    span.stop(completion_attributes(&completion));
+                    let mut end = completion_attributes(&completion);
+                    if capture {
+                        super::content::output(&completion, &mut end);
+                    }
+                    span.stop(end);
                     return Ok(completion);
                 }
                 Err(fault) => {
@@ -454,6 +459,9 @@ impl<'a> Call<'a> {
             gen_ai::REQUEST_MAX_TOKENS.into(),
             self.max_tokens(first).into(),
         );
+        if self.llm.inner.router.keel().captures_content() {
+            super::content::input(self.request, &mut m);
+        }
         m
     }
 

@@ -78,6 +78,9 @@ struct EmbedRecord {
     trace_id: Option<Uuid>,
     #[serde(default)]
     traceparent: Option<String>,
+    /// The host application's current span, added by the bindings.
+    #[serde(default)]
+    host_traceparent: Option<String>,
     #[serde(default, deserialize_with = "de::opt_secs")]
     timeout: Option<Duration>,
 }
@@ -106,7 +109,11 @@ impl EmbedRequest {
             org_id: r.org_id,
             user_id: r.user_id,
             trace_id: r.trace_id,
-            traceparent: r.traceparent,
+            traceparent: crate::telemetry::inherit_traceparent(
+                r.traceparent,
+                r.trace_id.is_some(),
+                r.host_traceparent,
+            ),
             timeout: r.timeout,
         };
         request.target().map_err(|e| match e.field() {

@@ -14,6 +14,7 @@
 
 mod call;
 mod client;
+mod content;
 mod embed;
 mod hold;
 mod http;

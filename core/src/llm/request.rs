@@ -11,6 +11,7 @@ use super::message::{Message, Part, Role, Tool};
 use crate::error::{Error, Result};
 use crate::models::{Feature, ModelRequest, Tier, canonical_provider};
 use crate::options::{Case, de};
+use crate::telemetry::inherit_traceparent;
 
 /// One model call.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +67,9 @@ struct RequestRecord {
     trace_id: Option<Uuid>,
     #[serde(default)]
     traceparent: Option<String>,
+    /// The host application's current span, added by the bindings.
+    #[serde(default)]
+    host_traceparent: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
     #[serde(default)]
@@ -111,7 +115,11 @@ impl CallRequest {
             org_id: r.org_id,
             user_id: r.user_id,
             trace_id: r.trace_id,
-            traceparent: r.traceparent,
+            traceparent: inherit_traceparent(
+                r.traceparent,
+                r.trace_id.is_some(),
+                r.host_traceparent,
+            ),
             idempotency_key: r.idempotency_key,
             provider: r.provider.as_deref().map(canonical_provider).transpose()?,
             model: r.model,

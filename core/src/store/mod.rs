@@ -47,6 +47,9 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// How long to wait for a connection, including the first one (default 10 s).
     pub connect_timeout: Duration,
+    /// OTLP export of this handle's spans (see [`crate::telemetry::export`]); unset fields
+    /// fall back to the `OTEL_*` environment variables.
+    pub otlp: crate::telemetry::export::OtlpOptions,
 }
 
 impl Default for ConnectOptions {
@@ -56,6 +59,7 @@ impl Default for ConnectOptions {
             create: true,
             max_connections: 10,
             connect_timeout: Duration::from_secs(10),
+            otlp: Default::default(),
         }
     }
 }
@@ -71,6 +75,7 @@ struct ConnectSpec {
     connect_timeout: Option<Duration>,
     #[serde(deserialize_with = "crate::options::de::opt_millis")]
     connect_timeout_ms: Option<Duration>,
+    otlp: crate::telemetry::export::OtlpOptions,
 }
 
 impl Default for ConnectSpec {
@@ -82,6 +87,7 @@ impl Default for ConnectSpec {
             max_connections: d.max_connections,
             connect_timeout: None,
             connect_timeout_ms: None,
+            otlp: Default::default(),
         }
     }
 }
@@ -96,6 +102,7 @@ impl From<ConnectSpec> for ConnectOptions {
                 .connect_timeout_ms
                 .or(spec.connect_timeout)
                 .unwrap_or(ConnectOptions::default().connect_timeout),
+            otlp: spec.otlp,
         }
     }
 }

@@ -57,6 +57,17 @@ impl TraceParent {
     }
 }
 
+/// The `traceparent` a logger or a model call joins: the caller's own; else, when the caller
+/// names no trace id either, the host application's current span (`host`, which the bindings
+/// read from the host's OpenTelemetry API), so Keel's spans nest under the host's request.
+pub fn inherit_traceparent(
+    own: Option<String>,
+    has_trace_id: bool,
+    host: Option<String>,
+) -> Option<String> {
+    own.or(host.filter(|_| !has_trace_id))
+}
+
 /// Formats a `traceparent` header for `trace_id` and `span_id`.
 pub fn format_traceparent(trace_id: Uuid, span_id: Uuid, sampled: bool) -> String {
     format!(
@@ -87,7 +98,7 @@ fn span_uuid(bits: u64) -> Uuid {
 }
 
 /// The 64 bits of a span id that `traceparent` carries (never zero).
-fn w3c_span_bits(span_id: Uuid) -> u64 {
+pub(crate) fn w3c_span_bits(span_id: Uuid) -> u64 {
     match span_id.as_u64_pair() {
         (_, 0) => span_id.as_u64_pair().0.max(1),
         (_, low) => low,

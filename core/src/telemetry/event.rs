@@ -100,6 +100,9 @@ pub enum Metadata {
     Fields(Map<String, Value>),
     /// The text of a JSON object, as a binding's engine serialized it (V8's `JSON.stringify`).
     Json(Box<str>),
+    /// Fields on top of others (a span's start metadata and what its stop adds), merged by
+    /// the writer, so neither is parsed on the caller's path.
+    Merged(Box<Metadata>, Map<String, Value>),
 }
 
 impl Default for Metadata {
@@ -129,20 +132,44 @@ impl Metadata {
         match self {
             Metadata::Fields(map) => map.is_empty(),
             Metadata::Json(text) => text.trim() == "{}",
+            Metadata::Merged(base, extra) => base.is_empty() && extra.is_empty(),
         }
     }
 
-    /// The fields, parsed when needed and made safe with `limits`. Text that is not a JSON
-    /// object is kept under `value`.
-    pub fn sanitized(self, limits: &MetadataLimits) -> Map<String, Value> {
-        let map = match self {
+    /// `extra` on top of these fields (`extra` wins), without parsing either.
+    pub fn merged(self, extra: Map<String, Value>) -> Self {
+        match self {
+            Metadata::Fields(mut map) => {
+                map.extend(extra);
+                Metadata::Fields(map)
+            }
+            base if extra.is_empty() => base,
+            base => Metadata::Merged(Box::new(base), extra),
+        }
+    }
+
+    /// The fields as given, parsed when needed. Text that is not a JSON object is kept under
+    /// `value`.
+    fn into_fields(self) -> Map<String, Value> {
+        match self {
             Metadata::Fields(map) => map,
             Metadata::Json(text) => match parse_nested(&text) {
                 Ok(Value::Object(map)) => map,
                 Ok(other) => Map::from_iter([("value".to_owned(), other)]),
                 Err(_) => Map::from_iter([("value".to_owned(), Value::String(text.into()))]),
             },
-        };
+            Metadata::Merged(base, extra) => {
+                let mut map = base.into_fields();
+                map.extend(extra);
+                map
+            }
+        }
+    }
+
+    /// The fields, parsed when needed and made safe with `limits`. Text that is not a JSON
+    /// object is kept under `value`.
+    pub fn sanitized(self, limits: &MetadataLimits) -> Map<String, Value> {
+        let map = self.into_fields();
         if map.is_empty() {
             map
         } else {
@@ -204,13 +231,35 @@ fn cut_depth(text: &str, limit: usize) -> Option<String> {
     cut.then_some(out)
 }
 
+/// How a span ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    /// Finished normally.
+    Ok,
+    /// Failed; the event carries the error message.
+    Error,
+}
+
+impl SpanStatus {
+    /// `ok` or `error`, as `metadata.status` stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpanStatus::Ok => "ok",
+            SpanStatus::Error => "error",
+        }
+    }
+}
+
 /// The span fields of a span's stop event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SpanRecord {
     /// The span.
     pub span_id: Uuid,
     /// How long it ran.
-    pub duration_ms: i64,
+    pub duration: std::time::Duration,
+    /// How it ended; the writer stores it as `metadata.status` (over any `status` field).
+    pub status: SpanStatus,
 }
 
 /// Text stored inline when short (no allocation), boxed otherwise. Event names are short, and
@@ -318,6 +367,9 @@ impl LogEvent {
     pub fn into_stored(self) -> StoredEvent {
         let context = &*self.context;
         let mut metadata = self.metadata.sanitized(&context.limits);
+        if let Some(span) = &self.span {
+            metadata.insert("status".into(), Value::String(span.status.as_str().into()));
+        }
         if let Some(invalid) = &context.invalid {
             for (key, raw) in invalid {
                 insert_invalid(&mut metadata, key, raw.clone());
@@ -334,7 +386,11 @@ impl LogEvent {
             user_id: context.user_id,
             org_id: context.org_id,
             agent_name: context.agent_name.clone(),
-            duration_ms: self.span.as_ref().map(|s| s.duration_ms),
+            duration_ms: self
+                .span
+                .as_ref()
+                .map(|s| i64::try_from(s.duration.as_millis()).unwrap_or(i64::MAX)),
+            duration: self.span.as_ref().map(|s| s.duration),
             error_message: self.error_message.map(String::from),
             metadata,
         }
@@ -380,6 +436,10 @@ pub struct StoredEvent {
     pub error_message: Option<String>,
     /// Structured fields, made safe.
     pub metadata: Map<String, Value>,
+    /// Span duration at full precision, on span stop events (OTLP export reads it; the
+    /// database and the JSON lines keep `duration_ms`).
+    #[serde(skip)]
+    pub duration: Option<std::time::Duration>,
 }
 
 /// Parses an id the way every event field is parsed: a UUID in any standard spelling, or a

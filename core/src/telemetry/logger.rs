@@ -11,10 +11,12 @@ use std::time::{Instant, SystemTime};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
+use super::context::{
+    TraceParent, format_traceparent, inherit_traceparent, new_span_id, new_trace_id,
+};
 use super::event::{
     EventContext, IdField, Level, LogEvent, Metadata, MetadataLimits, ShortText, SpanRecord,
-    insert_invalid,
+    SpanStatus, insert_invalid,
 };
 use super::redact::{clean_text, is_clean};
 use super::sink::Sink;
@@ -81,6 +83,9 @@ pub struct LoggerOptions {
     pub trace_id: Option<String>,
     /// A W3C `traceparent` from an incoming request; wins over `trace_id`.
     pub traceparent: Option<String>,
+    /// The host application's current span as a `traceparent`, which the bindings read from
+    /// its OpenTelemetry API; joined only when neither `traceparent` nor `trace_id` is given.
+    pub host_traceparent: Option<String>,
     /// The acting user.
     pub user_id: Option<String>,
     /// The user's organisation.
@@ -123,6 +128,7 @@ impl LoggerOptions {
         let options = LoggerOptions {
             trace_id: text("trace_id"),
             traceparent: text("traceparent"),
+            host_traceparent: text("host_traceparent"),
             user_id: text("user_id"),
             org_id: text("org_id"),
             agent_name: text("agent_name"),
@@ -164,10 +170,12 @@ impl Logger {
         } else {
             service
         };
-        let traceparent = options
-            .traceparent
-            .as_deref()
-            .map(|h| (h, TraceParent::parse(h)));
+        let joined = inherit_traceparent(
+            options.traceparent,
+            options.trace_id.is_some(),
+            options.host_traceparent,
+        );
+        let traceparent = joined.as_deref().map(|h| (h, TraceParent::parse(h)));
         let (trace_id, remote_parent) = match traceparent {
             Some((_, Some(parent))) => (parent.trace_id, Some(parent.parent_span_id)),
             other => {
@@ -314,6 +322,17 @@ impl Logger {
         metadata: Map<String, Value>,
         parent_span_id: Option<&str>,
     ) -> Span {
+        self.span_with(action, Metadata::Fields(metadata), parent_span_id)
+    }
+
+    /// [`Logger::span`] with metadata as a binding hands it over (JSON text, parsed by the
+    /// writer when the span is written).
+    pub fn span_with(
+        &self,
+        action: &str,
+        metadata: Metadata,
+        parent_span_id: Option<&str>,
+    ) -> Span {
         let parent = match parent_span_id {
             Some(raw) => IdField::parse(Some(raw)).id,
             None => self.current_parent(),
@@ -391,16 +410,6 @@ impl Logger {
     }
 }
 
-/// How a span ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SpanStatus {
-    /// Finished normally.
-    Ok,
-    /// Failed; the event carries the error message.
-    Error,
-}
-
 /// A timed operation. Written once, when it stops, as one event with `span_id`,
 /// `parent_span_id`, `duration_ms`, the start time as `timestamp` and `metadata.status`.
 /// Stopping twice writes once. A span dropped without a stop is written as failed, so failed
@@ -418,16 +427,11 @@ struct SpanInner {
     parent: Option<Uuid>,
     started: Instant,
     started_at: SystemTime,
-    metadata: Mutex<Option<Map<String, Value>>>,
+    metadata: Mutex<Option<Metadata>>,
 }
 
 impl Span {
-    fn start(
-        logger: Logger,
-        action: &str,
-        metadata: Map<String, Value>,
-        parent: Option<Uuid>,
-    ) -> Self {
+    fn start(logger: Logger, action: &str, metadata: Metadata, parent: Option<Uuid>) -> Self {
         let span_id = new_span_id();
         logger.open(span_id);
         Self {
@@ -468,7 +472,7 @@ impl Span {
         Span::start(
             self.inner.logger.clone(),
             action,
-            metadata,
+            Metadata::Fields(metadata),
             Some(self.inner.span_id),
         )
     }
@@ -496,7 +500,7 @@ impl Span {
 
 impl SpanInner {
     fn finish(&self, status: SpanStatus, error: Option<&str>, extra: Map<String, Value>) -> bool {
-        let Some(mut metadata) = self
+        let Some(metadata) = self
             .metadata
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -505,25 +509,13 @@ impl SpanInner {
             return false;
         };
         self.logger.close(self.span_id);
-        metadata.extend(extra);
-        metadata.insert(
-            "status".into(),
-            Value::String(
-                if status == SpanStatus::Ok {
-                    "ok"
-                } else {
-                    "error"
-                }
-                .into(),
-            ),
-        );
+        let metadata = metadata.merged(extra);
         let level = if status == SpanStatus::Ok {
             Level::Info
         } else {
             Level::Error
         };
         if self.logger.enabled(level) {
-            let duration = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
             self.logger.emit(
                 level,
                 &self.action,
@@ -531,10 +523,11 @@ impl SpanInner {
                 self.started_at,
                 Some(SpanRecord {
                     span_id: self.span_id,
-                    duration_ms: duration,
+                    duration: self.started.elapsed(),
+                    status,
                 }),
                 error,
-                Metadata::Fields(metadata),
+                metadata,
             );
         }
         true

@@ -16,6 +16,8 @@
 
 mod context;
 mod event;
+pub mod export;
+mod handles;
 mod layer;
 mod logger;
 mod redact;
@@ -23,13 +25,16 @@ mod retention;
 mod sink;
 mod trace;
 
-pub use context::{TraceParent, format_traceparent, new_span_id, new_trace_id};
+pub use context::{
+    TraceParent, format_traceparent, inherit_traceparent, new_span_id, new_trace_id,
+};
 pub use event::{
     EventContext, IdField, Level, LogEvent, MAX_JSON_METADATA, Metadata, MetadataLimits,
-    SpanRecord, StoredEvent, parse_id, sanitize_metadata,
+    SpanRecord, SpanStatus, StoredEvent, parse_id, sanitize_metadata,
 };
+pub use handles::{SpanHandles, spans};
 pub use layer::KeelLayer;
-pub use logger::{LogFilter, Logger, LoggerOptions, Span, SpanStatus};
+pub use logger::{LogFilter, Logger, LoggerOptions, Span};
 pub use redact::{REDACTED, is_secret_key, redact_secrets};
 pub use retention::{
     CleanupOptions, DEFAULT_BATCH_SIZE, RetentionPolicy, RetentionReport, cleanup, pg_cron_schedule,
@@ -53,8 +58,26 @@ pub fn default_sink() -> Sink {
         return sink.clone();
     }
     let mut slot = DEFAULT_SINK.write().unwrap_or_else(|e| e.into_inner());
-    slot.get_or_insert_with(|| Sink::start(Destination::Stdout, SinkOptions::default()))
-        .clone()
+    slot.get_or_insert_with(|| {
+        // The `OTEL_*` variables turn export on here too; an exporter that cannot start is
+        // logged, never a reason to lose the logs.
+        let export = export::OtlpOptions::default()
+            .from_process()
+            .and_then(|config| {
+                config
+                    .map(|c| export::Exporter::start(c, reqwest::Client::new()))
+                    .transpose()
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "keel otlp: export not started"))
+            .ok()
+            .flatten();
+        let options = SinkOptions {
+            export,
+            ..SinkOptions::default()
+        };
+        Sink::start(Destination::Stdout, options)
+    })
+    .clone()
 }
 
 /// Makes `sink` the destination of loggers made without a database handle from now on.

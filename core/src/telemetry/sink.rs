@@ -28,6 +28,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::event::{Level, LogEvent, StoredEvent};
+use super::export::Exporter;
 use crate::store::Pool;
 
 /// Where the writer puts events.
@@ -56,6 +57,8 @@ pub struct SinkOptions {
     pub retry_max: Duration,
     /// How long an outage may last before batches are dropped instead of retried (default 60 s).
     pub give_up_after: Duration,
+    /// Where the writer also hands each batch: an OTLP exporter (default none).
+    pub export: Option<Exporter>,
 }
 
 impl Default for SinkOptions {
@@ -67,6 +70,7 @@ impl Default for SinkOptions {
             retry_base: Duration::from_millis(100),
             retry_max: Duration::from_secs(2),
             give_up_after: Duration::from_secs(60),
+            export: None,
         }
     }
 }
@@ -136,6 +140,7 @@ pub async fn flush_all(timeout: Duration) -> usize {
             .map(|shared| Sink {
                 shared,
                 destination: "",
+                export: None,
             })
             .collect()
     };
@@ -173,6 +178,7 @@ impl std::fmt::Debug for Shared {
 pub struct Sink {
     shared: Arc<Shared>,
     destination: &'static str,
+    export: Option<Exporter>,
 }
 
 impl Sink {
@@ -206,6 +212,7 @@ impl Sink {
             Destination::Stdout => "stdout",
             Destination::Discard => "discard",
         };
+        let export = options.export.clone();
         let writer = Writer {
             destination,
             options,
@@ -215,6 +222,7 @@ impl Sink {
         Self {
             shared,
             destination: name,
+            export,
         }
     }
 
@@ -247,7 +255,8 @@ impl Sink {
         true
     }
 
-    /// Waits until every event accepted before this call is written or counted as dropped.
+    /// Waits until every event accepted before this call is written or counted as dropped,
+    /// and, with OTLP export, until the spans among them are exported or counted as dropped.
     pub async fn flush(&self) -> SinkStats {
         let target = self.shared.counters.accepted.load(Ordering::Acquire);
         loop {
@@ -257,6 +266,9 @@ impl Sink {
             if self.shared.counters.settled() >= target
                 || self.shared.stopped.load(Ordering::Acquire)
             {
+                if let Some(export) = &self.export {
+                    export.flush().await;
+                }
                 return self.stats();
             }
             self.shared.wake.notify_one();
@@ -273,6 +285,11 @@ impl Sink {
             dropped: c.dropped(),
             failed_writes: c.failed_writes.load(Ordering::Acquire),
         }
+    }
+
+    /// The OTLP exporter's counters, or `None` when this writer does not export.
+    pub fn export_stats(&self) -> Option<super::export::ExportStats> {
+        self.export.as_ref().map(Exporter::stats)
     }
 }
 
@@ -331,8 +348,9 @@ impl Writer {
     /// metadata is parsed and made safe here, off the callers' path. Empty once the queue is.
     fn take_batch(&self, shared: &Shared, budget: &mut usize) -> Vec<StoredEvent> {
         let limit = self.options.batch_size.min(*budget);
-        // Nothing reads a discarded event: it is counted, not converted.
-        let discard = matches!(self.destination, Destination::Discard);
+        // Nothing reads a discarded event: it is counted, not converted (unless exported).
+        let discard =
+            matches!(self.destination, Destination::Discard) && self.options.export.is_none();
         let mut batch = Vec::with_capacity(if discard { 0 } else { limit });
         let mut taken = 0;
         while taken < limit {
@@ -351,6 +369,11 @@ impl Writer {
                 .fetch_add(taken as u64, Ordering::AcqRel);
         }
         *budget = if taken < limit { 0 } else { *budget - taken };
+        if let Some(export) = &self.options.export
+            && !batch.is_empty()
+        {
+            export.offer(&batch);
+        }
         batch
     }
 

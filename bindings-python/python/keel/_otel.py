@@ -1,0 +1,45 @@
+"""The host application's OpenTelemetry context, when the ``opentelemetry`` API is installed.
+
+Keel reads the current span as a W3C ``traceparent`` (through the propagator the host
+configured) when it makes a logger or a model call, so Keel's spans nest under the host's
+request; :func:`otel_context` goes the other way, so the host's spans can nest under Keel's.
+Without the API installed, both do nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Protocol
+
+_propagate: ModuleType | None
+try:
+    _propagate = importlib.import_module("opentelemetry.propagate")
+except ImportError:  # pragma: no cover - exercised where the API is not installed
+    _propagate = None
+
+
+class _HasTraceparent(Protocol):
+    def traceparent(self) -> str: ...
+
+
+def traceparent() -> str | None:
+    """The host's current span as a ``traceparent``, or None (no API, or no span)."""
+    if _propagate is None:
+        return None
+    carrier: dict[str, str] = {}
+    _propagate.inject(carrier)
+    header = carrier.get("traceparent")
+    return header if isinstance(header, str) else None
+
+
+def otel_context(span: _HasTraceparent) -> Any:
+    """An OpenTelemetry ``Context`` whose parent is ``span`` (a Keel ``Span`` or ``Logger``),
+    for ``tracer.start_as_current_span(name, context=keel.otel_context(span))``.
+
+    Raises:
+        ImportError: the ``opentelemetry`` API is not installed.
+    """
+    if _propagate is None:
+        raise ImportError("keel.otel_context needs the opentelemetry-api package")
+    return _propagate.extract({"traceparent": span.traceparent()})

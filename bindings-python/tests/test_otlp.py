@@ -1,0 +1,71 @@
+"""OTLP export from Python to Arize Phoenix, a real receiver on loopback: `connect(otlp=...)`
+configures it, and one trace holds the host's web request, Keel's span, a host span inside
+Keel's, and the LLM call with its provider attempt."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+import keel
+from conftest import Loopback, Phoenix
+
+HELLO = [{"role": "user", "content": "hello"}]
+PRICES = {"credit_cost": 1.0, "input_cost_per_mtok": 1.0, "output_cost_per_mtok": 1.0, "max_tokens": 100}
+
+
+def by_name(spans: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(s for s in spans if s["name"] == name)
+
+
+async def test_one_trace_holds_the_host_request_keel_and_the_provider_call(
+    phoenix: Phoenix, loopback: Loopback, tmp_path: pathlib.Path
+) -> None:
+    host = TracerProvider(resource=Resource({"service.name": "py-host"}))
+    host.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{phoenix.url}/v1/traces")))
+    tracer = host.get_tracer("host")
+    db = await keel.connect(f"sqlite://{tmp_path / 'k.db'}", otlp={"endpoint": phoenix.url, "timeout": 5})
+    router = await db.model_router(seed_defaults=False)
+    await router.set_model("copilot", "low", "anthropic", "claude-a", **PRICES)
+    llm = router.llm(providers=loopback.providers())
+
+    with tracer.start_as_current_span("web.request") as web:
+        log = db.create_logger("py-svc")
+        with log.create_span("keel.step") as step:
+            with tracer.start_as_current_span("host.inside", context=keel.otel_context(step)):
+                pass
+        done = await llm.complete(feature="copilot", tier="low", messages=HELLO)
+    await log.flush()
+    host.force_flush()
+
+    trace_id = format(web.get_span_context().trace_id, "032x")
+    assert done["trace_id"].replace("-", "") == trace_id, "the call joined the host's trace"
+    spans = phoenix.spans(trace_id, 5)
+    web_id = format(web.get_span_context().span_id, "016x")
+    keel_step = by_name(spans, "keel.step")
+    assert keel_step["parent_id"] == web_id
+    assert by_name(spans, "host.inside")["parent_id"] == keel_step["context"]["span_id"]
+    call = next(s for s in spans if s["attributes"].get("keel.action") == "gen_ai.chat")
+    attempt = next(s for s in spans if s["attributes"].get("keel.action") == "gen_ai.attempt")
+    assert call["parent_id"] == web_id
+    assert attempt["parent_id"] == call["context"]["span_id"]
+    assert attempt["name"] == "chat claude-a"
+    assert attempt["attributes"]["gen_ai.provider.name"] == "anthropic"
+    stats = log.export_stats()
+    assert stats is not None and stats["exported"] == 3 and stats["dropped"] == 0, stats
+    await db.close()
+
+
+async def test_bad_export_options_name_the_field(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(keel.InvalidInputError) as info:
+        await keel.connect(f"sqlite://{tmp_path / 'k.db'}", otlp={"protocol": "http/json"})
+    assert info.value.field == "otlp.protocol"
+    db = await keel.connect("sqlite::memory:")
+    assert db.create_logger("no-export").export_stats() is None
+    await db.close()
