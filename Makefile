@@ -11,7 +11,7 @@ WHEEL := target/wheels/keelcore-$(VERSION)-cp310-abi3-*.whl
 # napi builds with an explicit --target; maturin gets the same, so both share target/<host>/.
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: help demo test bench lint phoenix fuzz mutants wheel build build-python build-node check-version test-rust test-python \
+.PHONY: help demo test bench lint phoenix chromium fuzz mutants wheel build build-python build-node check-version test-rust test-python \
         test-node test-deno test-examples test-all fmt clean
 
 help:
@@ -45,6 +45,10 @@ $(PHOENIX)/.ok: Makefile
 	touch $@
 
 phoenix: $(PHOENIX)/.ok
+
+# Debian's Chromium: the OTLP test checks a trace in Phoenix's UI and takes its screenshot.
+chromium:
+	command -v chromium >/dev/null || apt-get install -y -q chromium
 
 bindings-node/node_modules/.ok: bindings-node/package.json bindings-node/package-lock.json
 	# `npm ci` rejects this lock file: npm leaves other platforms' optional packages out of it.
@@ -85,7 +89,7 @@ build-node: bindings-node/node_modules/.ok
 
 # --- tests -------------------------------------------------------------------------------
 
-test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok $(PHOENIX)/.ok
+test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok $(PHOENIX)/.ok chromium
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
 
 test-all: test-rust test-python test-node test-deno test-examples

@@ -75,7 +75,12 @@ def main() -> None:
         "python": run_json(sys.executable, "bench/skills_python.py"),
         "node": run_json("node", "bench/skills_node.mjs"),
     }
+    otlp = {
+        "python": run_json(sys.executable, "bench/otlp_python.py"),
+        "node": run_json("node", "bench/otlp_node.mjs"),
+    }
     results = {
+        "otlp": otlp,
         "llm": {"rust": llm_rust, "python": llm_python, "node": llm_node},
         "skills": skills,
         "models": models,
@@ -120,6 +125,20 @@ def main() -> None:
         peer = f"{peer_ns:.0f}" if peer_ns else "—"
         ratio = f"{keel_ns / peer_ns:.2f}" if peer_ns else "—"
         print(f"| {what} | {keel_ns:.0f} | {peer} | {ratio} |")
+    print("\n### Spans with OTLP export on (ns per span; OpenTelemetry SDK, batch processor, OTLP/HTTP)\n")
+    print("| language | Keel, caller's path | SDK, caller's path | SDK / Keel | Keel, until exported | SDK, until exported | SDK / Keel |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for language, o in (("Python", otlp["python"]), ("Node", otlp["node"])):
+        print(
+            f"| {language} | {o['keel_span']:,.0f} | {o['otel_span']:,.0f} | {o['otel_span'] / o['keel_span']:.1f}x "
+            f"| {o['keel_span_exported']:,.0f} | {o['otel_span_exported']:,.0f} "
+            f"| {o['otel_span_exported'] / o['keel_span_exported']:.1f}x |"
+        )
+    print(
+        f"\nKeel's `info(action, {{2 fields}})` with export on: Python {otlp['python']['keel_info_exporting']:,.0f} ns, "
+        f"Node {otlp['node']['keel_info_exporting']:,.0f} ns; spans dropped: "
+        f"{otlp['python']['keel_dropped'] + otlp['node']['keel_dropped']}."
+    )
     print("\n### Model router (ns per decision, every circuit closed)\n")
     print("| call | Keel | peer | peer / Keel |")
     print("|---|---:|---:|---:|")

@@ -189,6 +189,15 @@
   exports.Span = Span
   Object.defineProperty(exports.Logger.prototype, 'createSpan', {
     value: function createSpan(action, metadata, parentSpanId) {
+      // An object's JSON text is made here, where `JSON.stringify` is one engine call; what it
+      // cannot take (a cycle, a BigInt) goes to the native walk.
+      if (metadata !== null && typeof metadata === 'object') {
+        let json
+        try {
+          json = JSON.stringify(metadata)
+        } catch {}
+        if (typeof json === 'string') return new Span(this._startSpanJson(action, json, parentSpanId))
+      }
       return new Span(this._startSpan(action, metadata, parentSpanId))
     },
     writable: true,

@@ -4,7 +4,10 @@ Keel's, and the LLM call with its provider attempt."""
 
 from __future__ import annotations
 
+import base64
 import pathlib
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
@@ -14,7 +17,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import keel
-from conftest import Loopback, Phoenix
+from conftest import REPO, Loopback, Phoenix
 
 HELLO = [{"role": "user", "content": "hello"}]
 PRICES = {"credit_cost": 1.0, "input_cost_per_mtok": 1.0, "output_cost_per_mtok": 1.0, "max_tokens": 100}
@@ -22,6 +25,33 @@ PRICES = {"credit_cost": 1.0, "input_cost_per_mtok": 1.0, "output_cost_per_mtok"
 
 def by_name(spans: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return next(s for s in spans if s["name"] == name)
+
+
+def chromium(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Debian's Chromium, headless, given time for Phoenix's UI to render."""
+    binary = shutil.which("chromium")
+    assert binary, "Debian's Chromium is needed: `apt-get install chromium` (make test does it)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,900"]
+    return subprocess.run(
+        [binary, *flags, "--virtual-time-budget=15000", *args], check=True, capture_output=True, timeout=180
+    )
+
+
+def screenshot(phoenix: Phoenix, trace_id: str, names: list[str]) -> pathlib.Path:
+    """The trace in Phoenix's UI: its page shows every span named, and its picture is
+    written to target/screenshots/ (the README's is a copy)."""
+    project = base64.b64encode(b"Project:1").decode()
+    url = f"{phoenix.url}/projects/{project}/traces/{trace_id}"
+    dom = chromium("--dump-dom", url).stdout.decode()
+    for name in names:
+        assert name in dom, f"Phoenix's trace page does not show {name}"
+    out = REPO / "target" / "screenshots" / "phoenix-trace.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    chromium(f"--screenshot={out}", url)
+    picture = out.read_bytes()
+    assert picture.startswith(b"\x89PNG\r\n\x1a\n") and len(picture) > 30_000, len(picture)
+    return out
 
 
 async def test_one_trace_holds_the_host_request_keel_and_the_provider_call(
@@ -60,6 +90,7 @@ async def test_one_trace_holds_the_host_request_keel_and_the_provider_call(
     stats = log.export_stats()
     assert stats is not None and stats["exported"] == 3 and stats["dropped"] == 0, stats
     await db.close()
+    screenshot(phoenix, trace_id, ["web.request", "keel.step", "host.inside", "chat claude-a"])
 
 
 async def test_bad_export_options_name_the_field(tmp_path: pathlib.Path) -> None:

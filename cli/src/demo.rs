@@ -48,7 +48,20 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
     }
 
     let started = Instant::now();
-    let keel = ctx.connect(DEFAULT_URL, Create::Yes).await?;
+    // Spans also go over OTLP, to a receiver on loopback (Phoenix, Jaeger or a Collector take
+    // the same): step [9].
+    let receiver = crate::loopback::Loopback::start()
+        .await
+        .map_err(|e| keel::Error::Internal(format!("cannot start the OTLP receiver: {e}")))?;
+    let otlp = keel::telemetry::export::OtlpOptions {
+        endpoint: Some(receiver.base_url.clone()),
+        ..Default::default()
+    };
+    let options = keel::ConnectOptions {
+        otlp,
+        ..Default::default()
+    };
+    let keel = ctx.open(DEFAULT_URL, Create::Yes, options).await?;
     let log = keel.logger(
         "keel-demo",
         LoggerOptions {
@@ -127,12 +140,35 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
         say!("              {line}");
     }
 
+    exported(&log, &receiver);
+
     keel.close().await;
     say!(
-        "\n[9] closed    total {:.1} ms",
+        "\n[10] closed   total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
+}
+
+/// What the OTLP receiver got: every span of the day, the model calls as GenAI spans.
+fn exported(log: &keel::telemetry::Logger, receiver: &crate::loopback::Loopback) {
+    let stats = log.sink().export_stats().unwrap_or_default();
+    let names = receiver.spans();
+    let mut calls = std::collections::BTreeMap::<&str, usize>::new();
+    for name in names.iter().filter(|n| n.starts_with("chat ")) {
+        *calls.entry(name).or_default() += 1;
+    }
+    say!(
+        "[9] otlp      {} spans exported to an OTLP receiver on loopback, {} dropped ({} received)",
+        stats.exported,
+        stats.dropped,
+        names.len()
+    );
+    let calls: Vec<String> = calls.iter().map(|(n, k)| format!("{n} x{k}")).collect();
+    say!(
+        "              model calls as GenAI spans: {}",
+        calls.join(", ")
+    );
 }
 
 /// A copilot request as the platform logs it: a span per step, GenAI fields on the model call,

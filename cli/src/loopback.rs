@@ -33,6 +33,8 @@ use serde_json::{Value, json};
 #[path = "loopback_embed.rs"]
 mod embed;
 use embed::embeddings;
+#[path = "loopback_otlp.rs"]
+mod otlp;
 
 /// What the provider does with one request.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -139,6 +141,8 @@ struct State {
     received: Vec<Received>,
     /// Keep no log of requests (benchmarks).
     quiet: bool,
+    /// Names of the spans exported to `/v1/traces`.
+    spans: Vec<String>,
 }
 
 /// The provider; clones share its scripts and its log of requests.
@@ -249,6 +253,7 @@ impl Loopback {
                 Some(respond(200, &[], json!({"ok": true})))
             }
             "/_loopback/received" => Some(respond(200, &[], json!(self.received()))),
+            "/_loopback/spans" => Some(respond(200, &[], json!(self.spans()))),
             "/_loopback/reset" => {
                 self.reset();
                 Some(respond(200, &[], json!({"ok": true})))
@@ -258,6 +263,9 @@ impl Loopback {
     }
 
     async fn answer(&self, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+        if uri.path() == "/v1/traces" {
+            return self.traces(&body);
+        }
         let path = uri
             .path_and_query()
             .map_or(uri.path(), |p| p.as_str())

@@ -74,12 +74,25 @@ impl Ctx {
         create: Create,
         migrate: bool,
     ) -> keel::Result<keel::Keel> {
+        let options = keel::ConnectOptions {
+            migrate,
+            ..Default::default()
+        };
+        self.open(default, create, options).await
+    }
+
+    /// As [`Ctx::connect`], with `options` (whose `create` follows `create`).
+    pub async fn open(
+        &self,
+        default: &str,
+        create: Create,
+        options: keel::ConnectOptions,
+    ) -> keel::Result<keel::Keel> {
         let url = self.url(default);
         eprintln!("keel: database {}", keel::mask_url(url));
         let options = keel::ConnectOptions {
-            migrate,
             create: create == Create::Yes,
-            ..Default::default()
+            ..options
         };
         let connected = keel::Keel::connect_with(url, options).await;
         if let Err(err) = &connected
