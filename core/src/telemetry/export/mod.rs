@@ -4,8 +4,10 @@
 //! The log writer hands each batch it takes to the [`Exporter`] (on its own task, never on a
 //! caller's path), so logging costs a caller what it did before. The exporter's queue is
 //! bounded: past [`ExportConfig::capacity`] spans a batch is dropped and counted, as is every
-//! span of an export that fails (the receiver is down, refuses, or times out); the next batch
-//! is tried afresh, so export resumes by itself when the receiver is back. The encoding and
+//! span of an export that fails (the receiver is down, refuses, or times out). After a failure
+//! the next export is tried [`RETRY_AFTER`] later, the batches in between dropped and counted,
+//! so a flush never waits out one timeout per queued batch; export resumes by itself when the
+//! receiver is back. The encoding and
 //! the wire are the maintained `opentelemetry-otlp` crate's (HTTP/protobuf over the Keel
 //! handle's reqwest client, or gRPC over tonic).
 
@@ -46,6 +48,9 @@ pub struct ExportStats {
     /// Exports that failed.
     pub failed_exports: u64,
 }
+
+/// How long after a failed export the next one is tried; batches in between are dropped.
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Shared {
@@ -218,6 +223,9 @@ async fn run(
     let mut assembler = spans::Assembler::new(config.capacity, config.sampling);
     let mut resources: HashMap<String, Resource> = HashMap::new();
     let mut failing = false;
+    // While the receiver is failing, one export is tried per `RETRY_AFTER` and the batches
+    // between are dropped at once, so a flush never waits out a timeout per queued batch.
+    let mut next_try = tokio::time::Instant::now();
     loop {
         let next = shared
             .queue
@@ -246,8 +254,12 @@ async fn run(
             let resource = resources
                 .entry(service)
                 .or_insert_with_key(|service| resource(&config, service));
-            exporter.set_resource(resource);
             let n = spans.len() as u64;
+            if failing && tokio::time::Instant::now() < next_try {
+                shared.dropped.fetch_add(n, Ordering::AcqRel);
+                continue;
+            }
+            exporter.set_resource(resource);
             let result = tokio::time::timeout(config.timeout, exporter.export(spans)).await;
             match result {
                 Ok(Ok(())) => {
@@ -259,6 +271,7 @@ async fn run(
                 failure => {
                     shared.dropped.fetch_add(n, Ordering::AcqRel);
                     shared.failed.fetch_add(1, Ordering::AcqRel);
+                    next_try = tokio::time::Instant::now() + RETRY_AFTER;
                     if !std::mem::replace(&mut failing, true) {
                         let error = match failure {
                             Ok(Err(e)) => e.to_string(),
