@@ -57,6 +57,9 @@ test('one trace holds the host request, Keel and the provider call', async () =>
   assert.equal(action('gen_ai.attempt').parent_id, action('gen_ai.chat').context.span_id)
   assert.equal(action('gen_ai.attempt').name, 'chat claude-a')
   assert.deepEqual(log.exportStats(), { exported: 3, dropped: 0, failedExports: 0 })
+  for (const value of [undefined, null, web, { traceparent: () => 'x' }]) {
+    assert.throws(() => keel.otelContext(value), (err) => err instanceof TypeError && err.code === 'invalid_input' && err.field === 'span')
+  }
   await db.close()
 })
 

@@ -128,6 +128,10 @@
     return { ...options, hostTraceparent: host }
   }
   exports.otelContext = function otelContext(span) {
+    if (!(span instanceof Span) && !(span instanceof exports.Logger)) {
+      const err = new TypeError(`span: expected a Keel Span or Logger, got ${span === null ? 'null' : typeof span}`)
+      throw Object.assign(err, { code: 'invalid_input', field: 'span' })
+    }
     const api = otelApi()
     if (!api?.propagation || !api.context) return undefined
     return api.propagation.extract(api.context.active(), { traceparent: span.traceparent() }, carrierGetter)

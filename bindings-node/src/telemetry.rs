@@ -226,12 +226,8 @@ impl Logger {
         metadata: String,
         parent_span_id: Option<Unknown<'_>>,
     ) -> f64 {
-        let parent = opt_text(parent_span_id.as_ref());
         let metadata = telemetry::Metadata::from_json(metadata);
-        hold(
-            self.inner
-                .span_with(&text(&action), metadata, parent.as_deref()),
-        )
+        self.begin(&action, metadata, parent_span_id.as_ref())
     }
 
     /// Starts a span under the innermost open span (or `parentSpanId`); its number, which
@@ -243,11 +239,10 @@ impl Logger {
         metadata: Option<Unknown<'_>>,
         parent_span_id: Option<Unknown<'_>>,
     ) -> f64 {
-        let parent = opt_text(parent_span_id.as_ref());
-        let metadata = log_metadata(metadata.as_ref());
-        hold(
-            self.inner
-                .span_with(&text(&action), metadata, parent.as_deref()),
+        self.begin(
+            &action,
+            log_metadata(metadata.as_ref()),
+            parent_span_id.as_ref(),
         )
     }
 
@@ -274,6 +269,20 @@ impl Logger {
 }
 
 impl Logger {
+    /// Starts a span and holds it in core's table; its number.
+    fn begin(
+        &self,
+        action: &Unknown<'_>,
+        metadata: telemetry::Metadata,
+        parent_span_id: Option<&Unknown<'_>>,
+    ) -> f64 {
+        let parent = opt_text(parent_span_id);
+        hold(
+            self.inner
+                .span_with(&text(action), metadata, parent.as_deref()),
+        )
+    }
+
     fn log(
         &self,
         level: Level,

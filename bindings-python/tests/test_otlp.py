@@ -100,3 +100,7 @@ async def test_bad_export_options_name_the_field(tmp_path: pathlib.Path) -> None
     db = await keel.connect("sqlite::memory:")
     assert db.create_logger("no-export").export_stats() is None
     await db.close()
+    for value in (None, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", object()):
+        with pytest.raises(keel.InvalidInputError) as bad:
+            keel.otel_context(value)  # type: ignore[arg-type]
+        assert bad.value.field == "span"

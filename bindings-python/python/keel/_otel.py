@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
+
+from keel._native import Logger, Span
+from keel.errors import InvalidInputError
 
 _propagate: ModuleType | None
 try:
     _propagate = importlib.import_module("opentelemetry.propagate")
 except ImportError:  # pragma: no cover - exercised where the API is not installed
     _propagate = None
-
-
-class _HasTraceparent(Protocol):
-    def traceparent(self) -> str: ...
 
 
 def traceparent() -> str | None:
@@ -33,13 +32,18 @@ def traceparent() -> str | None:
     return header if isinstance(header, str) else None
 
 
-def otel_context(span: _HasTraceparent) -> Any:
+def otel_context(span: Span | Logger) -> Any:
     """An OpenTelemetry ``Context`` whose parent is ``span`` (a Keel ``Span`` or ``Logger``),
     for ``tracer.start_as_current_span(name, context=keel.otel_context(span))``.
 
     Raises:
+        InvalidInputError: ``span`` is neither (field ``span``).
         ImportError: the ``opentelemetry`` API is not installed.
     """
+    if not isinstance(span, (Span, Logger)):
+        err = InvalidInputError(f"span: expected a keel.Span or keel.Logger, got {type(span).__name__}")
+        err.field = "span"
+        raise err
     if _propagate is None:
         raise ImportError("keel.otel_context needs the opentelemetry-api package")
     return _propagate.extract({"traceparent": span.traceparent()})

@@ -93,9 +93,16 @@ pub enum Sampling {
     TraceIdRatio(f64),
 }
 
-/// Header values, kept out of `Debug` output so a key never reaches a log.
-#[derive(Clone, PartialEq, Eq, Default, Serialize)]
+/// Header values, kept out of `Debug` and serialized output (only the names show) so a key
+/// never reaches a log or a report.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Headers(pub BTreeMap<String, String>);
+
+impl Serialize for Headers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.keys())
+    }
+}
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,11 +119,9 @@ pub struct ExportConfig {
     pub protocol: Protocol,
     /// The full URL spans are sent to.
     pub endpoint: String,
-    /// Headers sent with each export.
-    #[serde(skip)]
+    /// Headers sent with each export; reports show their names only (`header_names`).
+    #[serde(rename = "header_names")]
     pub headers: Headers,
-    /// The header names, for reports and vectors (values are never shown).
-    pub header_names: Vec<String>,
     /// `service.name` for every span, or `None` for each logger's own service.
     pub service_name: Option<String>,
     /// Resource attributes besides `service.name`.
@@ -216,7 +221,6 @@ impl OtlpOptions {
         Ok(Some(ExportConfig {
             protocol,
             endpoint,
-            header_names: headers.keys().cloned().collect(),
             headers: Headers(headers),
             service_name,
             resource_attributes,
@@ -255,14 +259,7 @@ impl OtlpOptions {
                 env_value("OTEL_TRACES_SAMPLER_ARG", &raw, ratio)
             }),
         };
-        let ratio = arg.unwrap_or(1.0);
-        let sampling = match name.trim() {
-            "always_on" | "parentbased_always_on" => Some(Sampling::AlwaysOn),
-            "always_off" | "parentbased_always_off" => Some(Sampling::AlwaysOff),
-            "traceidratio" | "parentbased_traceidratio" => Some(Sampling::TraceIdRatio(ratio)),
-            _ => None,
-        };
-        match sampling {
+        match Sampling::named(&name, arg.unwrap_or(1.0)) {
             Some(s) => Ok(s),
             None if from_option => Err(Error::invalid_input("otlp.sampler", SAMPLERS)),
             None => Ok(env_value("OTEL_TRACES_SAMPLER", &name, None).unwrap_or(Sampling::AlwaysOn)),
@@ -303,6 +300,18 @@ pub fn describe(
 }
 
 impl Sampling {
+    /// The sampler an `OTEL_TRACES_SAMPLER` name stands for, with `ratio` for the ratio ones;
+    /// `None` for a name Keel does not know. A parent-based sampler is its root sampler: Keel
+    /// records every span it starts, so a parent is always sampled.
+    fn named(name: &str, ratio: f64) -> Option<Self> {
+        match name.trim() {
+            "always_on" | "parentbased_always_on" => Some(Sampling::AlwaysOn),
+            "always_off" | "parentbased_always_off" => Some(Sampling::AlwaysOff),
+            "traceidratio" | "parentbased_traceidratio" => Some(Sampling::TraceIdRatio(ratio)),
+            _ => None,
+        }
+    }
+
     /// Whether the trace `trace_id` is exported: the OpenTelemetry `TraceIdRatioBased` rule on
     /// the id's low 64 bits, so every process sampling one trace agrees.
     pub fn keeps(self, trace_id: u128) -> bool {
@@ -320,14 +329,6 @@ impl Sampling {
 
 const SAMPLERS: &str = "must be always_on, always_off, traceidratio or their parentbased_ forms";
 const RATIO: &str = "must be from 0 to 1";
-const SAMPLER_NAMES: &[&str] = &[
-    "always_on",
-    "always_off",
-    "traceidratio",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio",
-];
 
 fn endpoint<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -344,7 +345,7 @@ fn sampler<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<String>, D::Error> {
     let name = String::deserialize(d)?;
-    if SAMPLER_NAMES.contains(&name.as_str()) {
+    if Sampling::named(&name, 1.0).is_some() {
         Ok(Some(name))
     } else {
         Err(serde::de::Error::custom(SAMPLERS))
@@ -382,12 +383,9 @@ fn env_value<T>(var: &str, raw: &str, parsed: Option<T>) -> Option<T> {
     parsed
 }
 
+/// A protocol by the name the option takes (its serde name), as the variable spells it.
 fn parse_protocol(raw: &str) -> Option<Protocol> {
-    match raw.trim() {
-        "http/protobuf" => Some(Protocol::HttpProtobuf),
-        "grpc" => Some(Protocol::Grpc),
-        _ => None,
-    }
+    serde_json::from_value(serde_json::Value::String(raw.trim().to_owned())).ok()
 }
 
 fn valid_url(raw: &str) -> bool {

@@ -18,10 +18,11 @@
 //! # }
 //! ```
 
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
 use uuid::Uuid;
 
-use crate::telemetry::{Span, TraceParent, format_traceparent};
+use super::spans::{span_id, trace_id};
+use crate::telemetry::{Span, format_traceparent};
 
 /// This thread's current OpenTelemetry span (`opentelemetry::Context::current()`) as a W3C
 /// `traceparent`, or `None` without a valid one: what a Rust host passes as
@@ -40,19 +41,12 @@ pub fn current_traceparent() -> Option<String> {
 }
 
 /// An OpenTelemetry context whose (remote) parent is `span`: spans the host starts in it are
-/// children of Keel's span, in Keel's trace.
+/// children of Keel's span, in Keel's trace (sampled, as Keel records every span).
 pub fn span_context(span: &Span) -> opentelemetry::Context {
-    let Some(parent) = TraceParent::parse(&span.traceparent()) else {
-        return opentelemetry::Context::new();
-    };
     let remote = SpanContext::new(
-        TraceId::from_bytes(parent.trace_id.as_u128().to_be_bytes()),
-        SpanId::from_bytes(parent.parent_span_id.as_u64_pair().1.to_be_bytes()),
-        if parent.sampled {
-            TraceFlags::SAMPLED
-        } else {
-            TraceFlags::default()
-        },
+        trace_id(span.logger().trace_id()),
+        span_id(span.id()),
+        TraceFlags::SAMPLED,
         true,
         TraceState::default(),
     );
@@ -62,7 +56,10 @@ pub fn span_context(span: &Span) -> opentelemetry::Context {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::{Destination, LogFilter, Logger, LoggerOptions, Sink, SinkOptions};
+    use crate::telemetry::{
+        Destination, LogFilter, Logger, LoggerOptions, Sink, SinkOptions, TraceParent,
+    };
+    use opentelemetry::trace::{SpanId, TraceId};
 
     #[tokio::test]
     async fn keel_spans_nest_under_the_host_span_and_the_host_under_keel() {

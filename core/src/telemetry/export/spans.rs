@@ -284,10 +284,12 @@ fn json(value: &Value) -> StringValue {
     StringValue::from(serde_json::to_string(value).unwrap_or_default())
 }
 
-fn trace_id(id: Uuid) -> TraceId {
+/// A Keel trace id as OpenTelemetry's.
+pub(super) fn trace_id(id: Uuid) -> TraceId {
     TraceId::from_bytes(id.as_u128().to_be_bytes())
 }
 
-fn span_id(id: Uuid) -> SpanId {
+/// A Keel span id as OpenTelemetry's (the 64 bits `traceparent` carries).
+pub(super) fn span_id(id: Uuid) -> SpanId {
     SpanId::from_bytes(w3c_span_bits(id).to_be_bytes())
 }
