@@ -1,4 +1,5 @@
-//! `keel`: the operator's command line (migrations, logs, models, credits, skills, the demo).
+//! `keel`: the operator's command line (migrations, logs, models, credits, skills, routing,
+//! the demo).
 
 mod demo;
 mod demo_llm;
@@ -7,6 +8,7 @@ mod logs;
 mod loopback;
 mod models;
 mod output;
+mod route;
 mod skills;
 mod skills_corpus;
 
@@ -58,6 +60,15 @@ enum Command {
         #[command(subcommand)]
         command: skills::SkillsCommand,
     },
+    /// Route a message to an org's skills (`keel route "message" --org …`), evaluate a
+    /// labelled set (`keel route eval`), read the routing log (`keel route log`).
+    #[command(args_conflicts_with_subcommands = true)]
+    Route {
+        #[command(subcommand)]
+        command: Option<route::RouteCommand>,
+        #[command(flatten)]
+        args: route::RouteArgs,
+    },
     /// Serve a model provider on loopback that speaks the Anthropic, OpenAI-compatible and
     /// Gemini wires (for tests, benchmarks and demos); prints its base URL, runs until killed.
     Loopback {
@@ -87,6 +98,10 @@ async fn main() -> ExitCode {
         Command::Models { command } => models::run_models(&ctx, command).await,
         Command::Credits { command } => models::run_credits(&ctx, command).await,
         Command::Skills { command } => skills::run(&ctx, command).await,
+        Command::Route { command, args } => match command {
+            Some(command) => route::run(&ctx, command).await,
+            None => route::route_one(&ctx, args).await,
+        },
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

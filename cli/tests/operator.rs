@@ -295,6 +295,10 @@ fn every_command_speaks_json() {
         .display()
         .to_string();
     let demo = fresh_url();
+    let eval_set = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/routing/calibration.jsonl"
+    );
     for (args, key) in [
         (&["--json", "migrate"][..], "applied"),
         (&["models", "list", "--json"], "0"),
@@ -323,6 +327,15 @@ fn every_command_speaks_json() {
         (&["skills", "history", "deal-status", "--json"], "0"),
         (&["skills", "deprecate", "eod-summary", "--json"], "version"),
         (&["skills", "resolve", org, "web", "--json"], "skills"),
+        (
+            &["route", "summarise my pipeline", "--org", org, "--json"],
+            "candidates",
+        ),
+        (&["route", "log", "--org", org, "--json"], "0"),
+        (
+            &["route", "eval", eval_set, "--skills", &library, "--json"],
+            "accuracy",
+        ),
         (&["logs", "cleanup", "--dry-run", "--json"], "total"),
         (&["logs", "pg-cron", "--json"], "schedule"),
     ] {
@@ -525,4 +538,35 @@ fn import_and_export_read_the_platform_corpus() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("25 skill(s) valid, 0 error(s)"), "{out}");
     std::fs::remove_dir_all(&copy).ok();
+}
+
+#[test]
+fn route_prints_the_decision_its_candidates_and_the_log() {
+    let url = fresh_url();
+    let org = "6f1d2c3b-0a9e-4c1b-8d7e-112233445566";
+    assert!(keel(&url, &["migrate"]).0);
+    assert!(keel(&url, &["skills", "sync", &repo_skills()]).0);
+    let (ok, out, err) = keel(
+        &url,
+        &[
+            "route",
+            "How's the Acme deal looking?",
+            "--org",
+            org,
+            "--channel",
+            "slack",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("route: slack-deal-query"), "{out}");
+    assert!(out.contains("\"deal\":\"Acme\""), "{out}");
+    let (ok, out, _) = keel(&url, &["route", "log", "--org", org]);
+    assert!(ok && out.starts_with("1 decision(s)"), "{out}");
+    let (ok, _, err) = keel(&url, &["route", "hi", "--org", org, "--channel", "email"]);
+    assert!(
+        !ok && err.contains("invalid_input") && err.contains("channel"),
+        "{err}"
+    );
+    let (ok, _, err) = keel(&url, &["route", "hi"]);
+    assert!(!ok && err.contains("org"), "{err}");
 }

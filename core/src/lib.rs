@@ -29,6 +29,7 @@ pub mod models;
 pub mod options;
 pub mod record;
 mod refresher;
+pub mod routing;
 pub mod skills;
 pub mod store;
 pub mod telemetry;

@@ -15,6 +15,7 @@ const TABLES: &[&str] = &[
     "conversation_context",
     "agent_dead_letters",
     "routing_cache",
+    "routing_logs",
     "platform_skills",
     "organization_skills",
     "agent_executions",
@@ -395,7 +396,10 @@ async fn in_memory_sqlite_keeps_one_database_across_calls() {
     let keel::Pool::Sqlite(pool) = keel.pool().unwrap() else {
         panic!()
     };
-    sqlx::query("INSERT INTO routing_cache (hash_key, response, expires_at) VALUES ('k', '{}', '2100-01-01')")
+    sqlx::query(
+        "INSERT INTO routing_cache (hash_key, org_id, channel, skills_version, response, expires_at)
+         VALUES ('k', 'o', 'web', 'v', '{}', '2100-01-01')",
+    )
         .execute(pool)
         .await
         .unwrap();

@@ -255,6 +255,11 @@ impl SkillRegistry {
         }
     }
 
+    /// The handle the registry reads through.
+    pub fn keel(&self) -> &Keel {
+        &self.inner.keel
+    }
+
     /// Drops every cached view and the cached platform versions.
     pub fn invalidate(&self) {
         self.inner.epoch.fetch_add(1, Ordering::AcqRel);

@@ -1,0 +1,125 @@
+//! What a route returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::entities::{Band, Entities};
+use super::index::{Candidate, Evidence};
+use super::rules::GeneralIntent;
+
+/// The route of a message no skill answers.
+pub const GENERAL: &str = "general";
+
+/// How the decision was reached, in the original's terms (`cache` is not one: a cached
+/// decision keeps the stage that made it, and says `cached: true`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedBy {
+    /// A sequence skill, from the skill index.
+    SequenceTrigger,
+    /// A single skill, from the skill index.
+    SkillTrigger,
+    /// A skill, by embedding similarity.
+    Semantic,
+    /// A skill, chosen by the LLM classifier among the top candidates.
+    Llm,
+    /// No skill: a general message, or nothing fits.
+    General,
+}
+
+/// The stage that decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The general-message rules.
+    Rules,
+    /// The skill index.
+    Index,
+    /// Embedding similarity.
+    Embedding,
+    /// The LLM classifier.
+    Llm,
+    /// Nothing was confident: general, out of scope.
+    Fallback,
+}
+
+/// A routing decision, as cached.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The skill key, or `general`.
+    pub route: String,
+    /// The skill key when a skill was chosen.
+    pub skill_key: Option<String>,
+    /// The calibrated probability that `route` is right (for `general` from the rules, 1.0;
+    /// for out of scope, one minus the best candidate's).
+    pub confidence: f64,
+    /// How it was reached.
+    pub matched_by: MatchedBy,
+    /// Kept for the original's shape, which declared it and never set it; skills do not name
+    /// a model yet, so it is always `None`.
+    pub model_override: Option<String>,
+    /// The stage that decided.
+    pub stage: Stage,
+    /// True when no skill of the org fits (as opposed to a general message such as "thanks").
+    pub out_of_scope: bool,
+    /// What a general message is.
+    pub general_intent: Option<GeneralIntent>,
+    /// The intent label: the matched trigger's `intent`, else the skill's first one.
+    pub intent: Option<String>,
+    /// True when the first two candidates are within the ambiguity margin.
+    pub ambiguous: bool,
+    /// The best candidates, best first.
+    pub candidates: Vec<Candidate>,
+    /// What matched for the chosen skill.
+    pub evidence: Vec<Evidence>,
+    /// The version the decision was computed against: the org's skills for the channel, the
+    /// routing code and the options that shape a decision.
+    pub skills_version: String,
+    /// What the message names.
+    pub entities: Entities,
+    /// How an answer should treat the route.
+    pub band: Band,
+}
+
+/// One route: the decision, and this call's trace, time and provenance.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    /// The decision (shared with the cache).
+    pub decision: Arc<Decision>,
+    /// This call's trace id.
+    pub trace_id: Uuid,
+    /// How long this call took.
+    pub duration: Duration,
+    /// True when the decision came from the cache.
+    pub cached: bool,
+}
+
+impl std::ops::Deref for Routed {
+    type Target = Decision;
+
+    fn deref(&self) -> &Decision {
+        &self.decision
+    }
+}
+
+impl Serialize for Routed {
+    /// The decision's fields, then `trace_id`, `duration_ms` and `cached`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let decision = serde_json::to_value(&*self.decision).map_err(serde::ser::Error::custom)?;
+        let serde_json::Value::Object(fields) = decision else {
+            return Err(serde::ser::Error::custom("a decision is an object"));
+        };
+        let mut map = serializer.serialize_map(Some(fields.len() + 3))?;
+        for (key, value) in &fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.serialize_entry("trace_id", &self.trace_id)?;
+        map.serialize_entry("duration_ms", &(self.duration.as_secs_f64() * 1000.0))?;
+        map.serialize_entry("cached", &self.cached)?;
+        map.end()
+    }
+}

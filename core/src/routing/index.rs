@@ -1,0 +1,405 @@
+//! The skill index: built once per resolved view, scored per message.
+//!
+//! Every skill becomes one weighted bag of terms (BM25F-style: a term's count in a field times
+//! the field's weight), from its trigger patterns, example phrases, keywords (multi-word ones
+//! too), key and description. A message is scored against every skill with BM25, and the sum
+//! saturates into 0 to 1 (`bm25 / (bm25 + SATURATION)`: one rare term matching is about 0.4,
+//! several are 0.7 and more). On top, phrases: a trigger pattern or
+//! multi-word keyword whose terms appear in order, with `[placeholder]`s (`prep for [deal]
+//! meeting`) matching one to three words, adds [`PHRASE_WEIGHT`] times the trigger's
+//! confidence. The raw score becomes a probability in [`super::calibrate`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::text::terms;
+use crate::skills::{ResolvedSkill, ResolvedSkills, SkillType};
+
+/// BM25's term-frequency saturation.
+const K1: f32 = 1.2;
+/// BM25's length normalisation.
+const B: f32 = 0.5;
+/// Field weights: how much one occurrence of a term counts, by where it occurs.
+const PATTERN_WEIGHT: f32 = 3.0;
+const KEYWORD_WEIGHT: f32 = 2.0;
+const NAME_WEIGHT: f32 = 2.0;
+const EXAMPLE_WEIGHT: f32 = 1.0;
+const DESCRIPTION_WEIGHT: f32 = 0.5;
+/// The BM25 score at which a skill explains half of a message.
+const SATURATION: f32 = 4.0;
+/// How much a matched phrase adds to the raw score, times its confidence.
+pub const PHRASE_WEIGHT: f64 = 0.5;
+/// The confidence of a multi-word keyword matched as a phrase.
+const KEYWORD_PHRASE_CONFIDENCE: f64 = 0.6;
+/// The most words a `[placeholder]` stands for.
+const PLACEHOLDER_WORDS: usize = 3;
+
+/// What made a skill a candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// A trigger pattern matched as a phrase.
+    Trigger {
+        /// The pattern as written.
+        pattern: String,
+        /// The trigger's confidence.
+        confidence: f64,
+        /// The trigger's intent label, if it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        intent: Option<String>,
+    },
+    /// A multi-word keyword matched as a phrase.
+    Keyword {
+        /// The keyword as written.
+        keyword: String,
+    },
+    /// Message terms the skill's text shares.
+    Terms {
+        /// The shared terms (stemmed), most informative first.
+        terms: Vec<String>,
+    },
+}
+
+/// One skill's score for one message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The skill.
+    pub skill_key: String,
+    /// True for a sequence (routed before single skills).
+    pub sequence: bool,
+    /// The raw score: the share of the message explained plus phrase matches.
+    pub score: f64,
+    /// The calibrated probability that this skill is the right answer.
+    pub confidence: f64,
+    /// What matched.
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Slot {
+    Term(String),
+    Any,
+}
+
+#[derive(Debug)]
+struct Phrase {
+    skill: u32,
+    slots: Vec<Slot>,
+    confidence: f64,
+    evidence: Evidence,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: String,
+    sequence: bool,
+    intent: Option<String>,
+    len: f32,
+}
+
+/// The index of one resolved view.
+#[derive(Debug)]
+pub struct SkillIndex {
+    skills: Vec<Entry>,
+    /// term → (idf, postings of (skill, weighted term frequency)).
+    postings: HashMap<String, (f32, Vec<(u32, f32)>)>,
+    /// A phrase's first literal term → the phrases starting with it.
+    phrases: HashMap<String, Vec<Phrase>>,
+    /// Phrases that start with a placeholder.
+    open_phrases: Vec<Phrase>,
+    average_len: f32,
+    version: String,
+}
+
+/// The slots of a pattern: `[anything]` is a placeholder, stop words are dropped.
+fn slots(pattern: &str) -> Vec<Slot> {
+    let canonical = super::text::canonical(pattern);
+    let mut out = Vec::new();
+    for piece in canonical.split(|c: char| c.is_whitespace()) {
+        if piece.starts_with('[') && piece.ends_with(']') && piece.len() > 2 {
+            if out.last() != Some(&Slot::Any) {
+                out.push(Slot::Any);
+            }
+            continue;
+        }
+        for term in terms(piece) {
+            out.push(Slot::Term(term));
+        }
+    }
+    out
+}
+
+/// Whether `slots` match `message` starting at `at`.
+fn matches_at(slots: &[Slot], message: &[String], at: usize) -> bool {
+    match slots.split_first() {
+        None => true,
+        Some((Slot::Term(t), rest)) => {
+            message.get(at) == Some(t) && matches_at(rest, message, at + 1)
+        }
+        Some((Slot::Any, rest)) => (1..=PLACEHOLDER_WORDS)
+            .any(|n| at + n <= message.len() && matches_at(rest, message, at + n)),
+    }
+}
+
+/// An example phrase without its capitalised words: the names in "where are we with the Acme
+/// deal?" are placeholders for any deal, not words that should route.
+fn without_names(example: &str) -> String {
+    example
+        .split_whitespace()
+        .filter(|w| w == &"I" || !w.starts_with(|c: char| c.is_uppercase()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn is_sequence(skill: &ResolvedSkill) -> bool {
+    skill.doc.meta.skill_type == SkillType::Sequence
+        || skill.doc.category.as_deref() == Some("agent-sequence")
+}
+
+/// Skills that wait for a person are never routed to directly (the original's `hitl`).
+fn is_routable(skill: &ResolvedSkill) -> bool {
+    skill.doc.category.as_deref() != Some("hitl")
+}
+
+/// The version of a view: a hash of its skills' keys and content hashes, so a sync, an
+/// override or a context change gives a new one.
+pub fn view_version(view: &ResolvedSkills) -> String {
+    let mut hash = Sha256::new();
+    for skill in &view.skills {
+        hash.update(skill.key.as_bytes());
+        hash.update([0]);
+        hash.update(skill.content_hash.as_bytes());
+        hash.update(skill.context_hash.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl SkillIndex {
+    /// Indexes the routable skills of `view`.
+    pub fn build(view: &ResolvedSkills) -> Self {
+        let mut index = SkillIndex {
+            skills: Vec::new(),
+            postings: HashMap::new(),
+            phrases: HashMap::new(),
+            open_phrases: Vec::new(),
+            average_len: 0.0,
+            version: view_version(view),
+        };
+        for skill in view.skills.iter().filter(|s| is_routable(s)) {
+            index.add(skill);
+        }
+        let n = index.skills.len().max(1) as f32;
+        index.average_len = (index.skills.iter().map(|s| s.len).sum::<f32>() / n).max(1.0);
+        for (idf, postings) in index.postings.values_mut() {
+            let df = postings.len() as f32;
+            // BM25's idf, floored so a term every skill shares still counts a little.
+            *idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln().max(0.05);
+        }
+        index
+    }
+
+    fn add(&mut self, skill: &Arc<ResolvedSkill>) {
+        let id = self.skills.len() as u32;
+        let doc = &skill.doc;
+        let mut bag: HashMap<String, f32> = HashMap::new();
+        let mut put = |text: &str, weight: f32| {
+            for term in terms(&super::text::canonical(text)) {
+                *bag.entry(term).or_default() += weight;
+            }
+        };
+        put(&skill.key.replace('-', " "), NAME_WEIGHT);
+        if let Some(name) = &doc.display_name {
+            put(name, NAME_WEIGHT);
+        }
+        put(&doc.description, DESCRIPTION_WEIGHT);
+        for keyword in &doc.keywords {
+            put(keyword, KEYWORD_WEIGHT);
+        }
+        for trigger in &doc.triggers {
+            let pattern: String = trigger
+                .pattern
+                .split_whitespace()
+                .filter(|w| !(w.starts_with('[') && w.ends_with(']')))
+                .collect::<Vec<_>>()
+                .join(" ");
+            put(&pattern, PATTERN_WEIGHT);
+            for example in &trigger.examples {
+                put(&without_names(example), EXAMPLE_WEIGHT);
+            }
+        }
+        let len = bag.values().sum();
+        for (term, tf) in bag {
+            self.postings.entry(term).or_default().1.push((id, tf));
+        }
+        for trigger in &doc.triggers {
+            self.add_phrase(
+                id,
+                &trigger.pattern,
+                trigger.confidence,
+                Evidence::Trigger {
+                    pattern: trigger.pattern.clone(),
+                    confidence: trigger.confidence,
+                    intent: trigger.intent.clone(),
+                },
+            );
+        }
+        for keyword in doc.keywords.iter().filter(|k| k.contains(' ')) {
+            self.add_phrase(
+                id,
+                keyword,
+                KEYWORD_PHRASE_CONFIDENCE,
+                Evidence::Keyword {
+                    keyword: keyword.clone(),
+                },
+            );
+        }
+        self.skills.push(Entry {
+            key: skill.key.clone(),
+            sequence: is_sequence(skill),
+            intent: doc.triggers.iter().find_map(|t| t.intent.clone()),
+            len,
+        });
+    }
+
+    fn add_phrase(&mut self, skill: u32, pattern: &str, confidence: f64, evidence: Evidence) {
+        let slots = slots(pattern);
+        // A phrase of one word is already a term; a pattern of placeholders matches anything.
+        let literal = slots.iter().filter(|s| matches!(s, Slot::Term(_))).count();
+        if literal < 2 && !(literal == 1 && slots.len() > 1) {
+            return;
+        }
+        let phrase = Phrase {
+            skill,
+            slots,
+            confidence,
+            evidence,
+        };
+        match &phrase.slots[0] {
+            Slot::Term(first) => self.phrases.entry(first.clone()).or_default().push(phrase),
+            Slot::Any => self.open_phrases.push(phrase),
+        }
+    }
+
+    /// The view's version (see [`view_version`]).
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// How many skills are indexed.
+    pub fn len(&self) -> usize {
+        self.skills.len()
+    }
+
+    /// True when no skill is routable.
+    pub fn is_empty(&self) -> bool {
+        self.skills.is_empty()
+    }
+
+    /// The first trigger intent of skill `id`, if it names one.
+    pub(crate) fn intent(&self, id: usize) -> Option<&str> {
+        self.skills[id].intent.as_deref()
+    }
+
+    /// The raw scores of every skill with any match, best first (ties by key), at most `top`.
+    pub fn score(&self, message_terms: &[String], top: usize) -> Vec<(usize, Candidate)> {
+        if self.skills.is_empty() || message_terms.is_empty() {
+            return Vec::new();
+        }
+        let mut bm25 = vec![0f32; self.skills.len()];
+        let mut shared: Vec<Vec<(f32, &str)>> = vec![Vec::new(); self.skills.len()];
+        let mut seen: Vec<&str> = Vec::with_capacity(message_terms.len());
+        for term in message_terms {
+            if seen.contains(&term.as_str()) {
+                continue;
+            }
+            seen.push(term);
+            let Some((idf, postings)) = self.postings.get(term) else {
+                continue;
+            };
+            for &(skill, tf) in postings {
+                let len = self.skills[skill as usize].len / self.average_len;
+                let part = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len));
+                bm25[skill as usize] += part;
+                shared[skill as usize].push((part, term));
+            }
+        }
+        let mut phrase: Vec<Option<&Phrase>> = vec![None; self.skills.len()];
+        for at in 0..message_terms.len() {
+            let starting = self.phrases.get(&message_terms[at]).into_iter().flatten();
+            for p in starting.chain(&self.open_phrases) {
+                let better = phrase[p.skill as usize].is_none_or(|q| p.confidence > q.confidence);
+                if better && matches_at(&p.slots, message_terms, at) {
+                    phrase[p.skill as usize] = Some(p);
+                }
+            }
+        }
+        let mut out: Vec<(usize, Candidate)> = (0..self.skills.len())
+            .filter(|&i| bm25[i] > 0.0 || phrase[i].is_some())
+            .map(|i| {
+                let explained = f64::from(bm25[i] / (bm25[i] + SATURATION));
+                let bonus = phrase[i].map_or(0.0, |p| PHRASE_WEIGHT * p.confidence);
+                let mut evidence: Vec<Evidence> =
+                    phrase[i].map(|p| p.evidence.clone()).into_iter().collect();
+                let mut terms = std::mem::take(&mut shared[i]);
+                terms.sort_by(|a, b| b.0.total_cmp(&a.0));
+                if !terms.is_empty() {
+                    evidence.push(Evidence::Terms {
+                        terms: terms.iter().map(|t| t.1.to_owned()).collect(),
+                    });
+                }
+                let entry = &self.skills[i];
+                (
+                    i,
+                    Candidate {
+                        skill_key: entry.key.clone(),
+                        sequence: entry.sequence,
+                        score: explained + bonus,
+                        confidence: 0.0,
+                        evidence,
+                    },
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.1.score
+                .total_cmp(&a.1.score)
+                .then_with(|| a.1.skill_key.cmp(&b.1.skill_key))
+        });
+        out.truncate(top);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| (*w).to_owned()).collect()
+    }
+
+    #[test]
+    fn placeholders_match_one_to_three_words() {
+        let s = slots("prep for [deal] meeting");
+        assert_eq!(s.len(), 3);
+        assert!(matches_at(&s, &t(&["prep", "acm", "meet"]), 0));
+        assert!(matches_at(
+            &s,
+            &t(&["prep", "big", "acm", "corp", "meet"]),
+            0
+        ));
+        assert!(!matches_at(&s, &t(&["prep", "meet"]), 0));
+        assert!(!matches_at(
+            &s,
+            &t(&["prep", "a", "b", "c", "d", "meet"]),
+            0
+        ));
+    }
+}

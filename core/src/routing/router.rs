@@ -1,0 +1,756 @@
+//! [`MessageRouter`]: one `route` for every channel, stage by stage.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::calibrate::Calibration;
+use super::decision::{Decision, GENERAL, MatchedBy, Routed, Stage};
+use super::entities::{Band, extract};
+use super::index::{Candidate, Evidence, SkillIndex};
+use super::options::{RouteOptions, RouterOptions, Thresholds};
+use super::rules::general_intent;
+use super::store::{CacheEntry, LogEntry, LogRow, load_cache, read_logs};
+use super::text::{canonical, check_message, terms};
+use super::writer::{Job, Writer};
+use crate::error::Result;
+use crate::llm::{CallRequest, Classifier, ClassifyRequest, EmbedRequest, Embedder, Label};
+use crate::skills::{Channel, ResolvedSkills, SkillRegistry};
+
+/// One message to route.
+#[derive(Debug, Clone)]
+pub struct RouteRequest {
+    /// The message as the user wrote it.
+    pub message: String,
+    /// Where it came from.
+    pub channel: Channel,
+    /// The org whose skills answer.
+    pub org: Uuid,
+    /// The user, for the log.
+    pub user: Option<String>,
+    /// This route's options.
+    pub options: RouteOptions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    org: Uuid,
+    channel: Channel,
+    version: Arc<str>,
+    canonical: Arc<str>,
+}
+
+/// The index of one view, and the view it was built from.
+struct Indexed {
+    view: Arc<ResolvedSkills>,
+    index: Arc<SkillIndex>,
+    version: Arc<str>,
+}
+
+/// Counters since the router opened.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RouterStats {
+    /// Routes decided.
+    pub routes: u64,
+    /// Of which from the cache.
+    pub cache_hits: u64,
+    /// Index builds (one per view change).
+    pub index_builds: u64,
+    /// Decisions written to `routing_logs`.
+    pub logged: u64,
+    /// Decisions whose log write failed twice.
+    pub log_failures: u64,
+}
+
+struct Inner {
+    registry: SkillRegistry,
+    options: RouterOptions,
+    cache: Option<quick_cache::sync::Cache<CacheKey, (Arc<Decision>, Instant)>>,
+    indices: RwLock<HashMap<(Uuid, Channel), Arc<Indexed>>>,
+    writer: Option<Writer>,
+    embedder: Option<(Arc<dyn Embedder>, EmbedRequest)>,
+    classifier: Option<(Arc<dyn Classifier>, CallRequest)>,
+    vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    routes: AtomicU64,
+    hits: AtomicU64,
+    builds: AtomicU64,
+}
+
+/// Routes messages to an org's skills. Cheap to clone; clones share the cache and indexes.
+#[derive(Clone)]
+pub struct MessageRouter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for MessageRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageRouter").finish_non_exhaustive()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        dot += f64::from(*x) * f64::from(*y);
+        na += f64::from(*x) * f64::from(*x);
+        nb += f64::from(*y) * f64::from(*y);
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
+/// Confidences for raw candidates: each against the next one's raw score.
+fn calibrate(calibration: &Calibration, candidates: &mut [(usize, Candidate)]) {
+    for i in 0..candidates.len() {
+        let next = candidates.get(i + 1).map_or(0.0, |c| c.1.score);
+        let c = &mut candidates[i].1;
+        c.confidence = calibration.confidence(c.score, (c.score - next).max(0.0));
+    }
+}
+
+impl MessageRouter {
+    /// A router over `registry`'s resolved views; starts the log writer when
+    /// [`RouterOptions::log`].
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] for an option out of range.
+    pub fn open(registry: &SkillRegistry, options: RouterOptions) -> Result<Self> {
+        options.check()?;
+        let cache = (options.cache_capacity > 0 && !options.cache_ttl.is_zero())
+            .then(|| quick_cache::sync::Cache::new(options.cache_capacity));
+        let writer = options.log.then(|| Writer::start(registry.keel().clone()));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                registry: registry.clone(),
+                options,
+                cache,
+                indices: RwLock::new(HashMap::new()),
+                writer,
+                embedder: None,
+                classifier: None,
+                vectors: Mutex::new(HashMap::new()),
+                routes: AtomicU64::new(0),
+                hits: AtomicU64::new(0),
+                builds: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    fn inner_mut(&mut self) -> &mut Inner {
+        Arc::get_mut(&mut self.inner).expect("set stages before cloning the router")
+    }
+
+    /// Adds the embedding stage: skills and messages embedded by `embedder` with `template`'s
+    /// provider and model. Call before cloning the router.
+    pub fn with_embedder(mut self, embedder: Arc<dyn Embedder>, template: EmbedRequest) -> Self {
+        self.inner_mut().embedder = Some((embedder, template));
+        self
+    }
+
+    /// Adds the LLM stage: `classifier` chooses among the top candidates, with `template`'s
+    /// feature or model and limits. Call before cloning the router.
+    pub fn with_classifier(
+        mut self,
+        classifier: Arc<dyn Classifier>,
+        template: CallRequest,
+    ) -> Self {
+        self.inner_mut().classifier = Some((classifier, template));
+        self
+    }
+
+    /// The options.
+    pub fn options(&self) -> &RouterOptions {
+        &self.inner.options
+    }
+
+    /// Counters since the router opened.
+    pub fn stats(&self) -> RouterStats {
+        let counters = self.inner.writer.as_ref().map(|w| w.counters.clone());
+        RouterStats {
+            routes: self.inner.routes.load(Ordering::Relaxed),
+            cache_hits: self.inner.hits.load(Ordering::Relaxed),
+            index_builds: self.inner.builds.load(Ordering::Relaxed),
+            logged: counters
+                .as_ref()
+                .map_or(0, |c| c.logged.load(Ordering::Relaxed)),
+            log_failures: counters.map_or(0, |c| c.log_failures.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Waits until every decision made so far is written to `routing_logs`.
+    pub async fn flush(&self) {
+        if let Some(writer) = &self.inner.writer {
+            writer.flush().await;
+        }
+    }
+
+    /// The index of `view`, built when the view changed since the last one.
+    fn indexed(&self, org: Uuid, channel: Channel, view: Arc<ResolvedSkills>) -> Arc<Indexed> {
+        if let Some(found) = read(&self.inner.indices).get(&(org, channel))
+            && Arc::ptr_eq(&found.view, &view)
+        {
+            return found.clone();
+        }
+        let index = SkillIndex::build(&view);
+        self.inner.builds.fetch_add(1, Ordering::Relaxed);
+        let built = Arc::new(Indexed {
+            version: Arc::from(self.version(org, index.version())),
+            index: Arc::new(index),
+            view,
+        });
+        self.inner
+            .indices
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((org, channel), built.clone());
+        built
+    }
+
+    /// The version decisions are cached under: the view's, this code's and the options that
+    /// shape a decision, so neither a sync nor an upgrade serves a decision made otherwise.
+    fn version(&self, org: Uuid, view_version: &str) -> String {
+        let o = &self.inner.options;
+        let shape = format!(
+            "{ROUTING_VERSION}|{view_version}|{:?}|{:?}|{}",
+            o.calibration,
+            o.thresholds_of(org),
+            o.candidates
+        );
+        super::text::message_hash(&shape)[..16].to_owned()
+    }
+
+    /// Routes `request` when that needs no waiting: its view is cached and no model stage
+    /// would run. `None` otherwise (call [`MessageRouter::route`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming `message` for an empty or oversized message.
+    pub fn try_route(&self, request: &RouteRequest) -> Option<Result<Routed>> {
+        if let Err(err) = check_message(&request.message) {
+            return Some(Err(err));
+        }
+        let view = self.inner.registry.cached(request.org, request.channel)?;
+        let indexed = self.indexed(request.org, request.channel, view);
+        let start = Instant::now();
+        match self.lexical(request, &indexed, start) {
+            Step::Done(routed) => Some(Ok(routed)),
+            Step::Undecided(..) => None,
+        }
+    }
+
+    /// Routes `request` through every stage: cache, rules, skill index, embeddings, the LLM
+    /// (when allowed), else general and out of scope.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming `message` for an empty or oversized message;
+    /// [`crate::Error::Storage`] when the org's skills cannot be read.
+    pub async fn route(&self, request: &RouteRequest) -> Result<Routed> {
+        check_message(&request.message)?;
+        let start = Instant::now();
+        let view = match self.inner.registry.cached(request.org, request.channel) {
+            Some(view) => view,
+            None => {
+                let view = self
+                    .inner
+                    .registry
+                    .resolve_skills(request.org, request.channel)
+                    .await?;
+                self.warm(request.org, request.channel, &view).await;
+                view
+            }
+        };
+        let indexed = self.indexed(request.org, request.channel, view);
+        let (canonical, candidates) = match self.lexical(request, &indexed, start) {
+            Step::Done(routed) => return Ok(routed),
+            Step::Undecided(canonical, candidates) => (canonical, candidates),
+        };
+        let thresholds = *self.inner.options.thresholds_of(request.org);
+        let mut failed = false;
+        if let Some(decision) = self
+            .semantic(request, &indexed, &thresholds, &mut failed)
+            .await
+        {
+            return Ok(self.finish(request, &indexed, canonical, decision, start, !failed));
+        }
+        if request.options.allow_llm
+            && let Some(decision) = self.llm(request, &indexed, &candidates, &mut failed).await
+        {
+            return Ok(self.finish(request, &indexed, canonical, decision, start, !failed));
+        }
+        let decision = self.fallback(request, &indexed, candidates);
+        Ok(self.finish(request, &indexed, canonical, decision, start, !failed))
+    }
+
+    /// Loads this view's unexpired decisions from `routing_cache` into the process cache.
+    async fn warm(&self, org: Uuid, channel: Channel, view: &ResolvedSkills) {
+        let (Some(cache), Ok(pool)) = (&self.inner.cache, self.inner.registry.keel().pool()) else {
+            return;
+        };
+        let version: Arc<str> = Arc::from(self.version(org, &super::index::view_version(view)));
+        let Ok(rows) = load_cache(pool, org, channel, &version).await else {
+            return;
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        for (response, expires_ms) in rows {
+            #[derive(serde::Deserialize)]
+            struct Stored {
+                canonical: String,
+                decision: Decision,
+            }
+            let Ok(stored) = serde_json::from_str::<Stored>(&response) else {
+                continue;
+            };
+            let left = Duration::from_millis(expires_ms.saturating_sub(now_ms).max(0) as u64);
+            let key = CacheKey {
+                org,
+                channel,
+                version: version.clone(),
+                canonical: Arc::from(stored.canonical),
+            };
+            cache.insert(key, (Arc::new(stored.decision), Instant::now() + left));
+        }
+    }
+
+    /// Cache, rules and the skill index: everything that needs no waiting.
+    fn lexical(&self, request: &RouteRequest, indexed: &Arc<Indexed>, start: Instant) -> Step {
+        let canonical: Arc<str> = Arc::from(canonical(&request.message));
+        let key = CacheKey {
+            org: request.org,
+            channel: request.channel,
+            version: indexed.version.clone(),
+            canonical: canonical.clone(),
+        };
+        if !request.options.skip_cache
+            && let Some(cache) = &self.inner.cache
+            && let Some((decision, expires)) = cache.get(&key)
+        {
+            if expires > Instant::now() {
+                self.inner.hits.fetch_add(1, Ordering::Relaxed);
+                let routed = Routed {
+                    decision,
+                    trace_id: request.options.trace_id.unwrap_or_else(Uuid::now_v7),
+                    duration: start.elapsed(),
+                    cached: true,
+                };
+                self.record(request, canonical, &routed, false);
+                return Step::Done(routed);
+            }
+            cache.remove(&key);
+        }
+        let base =
+            |route: String, skill: Option<String>, confidence: f64, matched, stage| Decision {
+                route,
+                skill_key: skill,
+                confidence,
+                matched_by: matched,
+                model_override: None,
+                stage,
+                out_of_scope: false,
+                general_intent: None,
+                intent: None,
+                ambiguous: false,
+                candidates: Vec::new(),
+                evidence: Vec::new(),
+                skills_version: indexed.version.to_string(),
+                entities: extract(&request.message),
+                band: Band::of(confidence),
+            };
+        if let Some(intent) = general_intent(&canonical) {
+            let mut decision = base(GENERAL.into(), None, 1.0, MatchedBy::General, Stage::Rules);
+            decision.general_intent = Some(intent);
+            decision.intent = Some(intent.as_str().to_owned());
+            return Step::Done(self.finish(request, indexed, canonical, decision, start, true));
+        }
+        let message_terms = terms(&canonical);
+        // One more than listed, so the last listed has a margin to its next.
+        let mut scored = indexed
+            .index
+            .score(&message_terms, self.inner.options.candidates + 1);
+        calibrate(&self.inner.options.calibration, &mut scored);
+        let thresholds = self.inner.options.thresholds_of(request.org);
+        let ambiguous = scored.len() > 1
+            && scored[0].1.confidence - scored[1].1.confidence < thresholds.ambiguity_margin;
+        let sequence = scored
+            .iter()
+            .find(|c| c.1.sequence && c.1.confidence >= thresholds.sequence);
+        let single = scored
+            .iter()
+            .find(|c| !c.1.sequence && c.1.confidence >= thresholds.skill);
+        let chosen = sequence
+            .map(|c| (c, MatchedBy::SequenceTrigger))
+            .or_else(|| single.map(|c| (c, MatchedBy::SkillTrigger)));
+        // An ambiguous pair goes to the LLM when the route allows it and there is one.
+        let ask_llm = ambiguous && request.options.allow_llm && self.inner.classifier.is_some();
+        match chosen {
+            Some(((id, candidate), matched)) if !ask_llm => {
+                let mut decision = base(
+                    candidate.skill_key.clone(),
+                    Some(candidate.skill_key.clone()),
+                    candidate.confidence,
+                    matched,
+                    Stage::Index,
+                );
+                decision.intent = intent_of(&indexed.index, *id, &candidate.evidence);
+                decision.evidence = candidate.evidence.clone();
+                decision.ambiguous = ambiguous;
+                decision.candidates = take(&scored, self.inner.options.candidates);
+                Step::Done(self.finish(request, indexed, canonical, decision, start, true))
+            }
+            _ if self.inner.embedder.is_none()
+                && !(request.options.allow_llm && self.inner.classifier.is_some()) =>
+            {
+                let decision = self.fallback(request, indexed, scored);
+                Step::Done(self.finish(request, indexed, canonical, decision, start, true))
+            }
+            _ => Step::Undecided(canonical, scored),
+        }
+    }
+
+    /// The embedding stage: cosine similarity between the message and each skill's text.
+    async fn semantic(
+        &self,
+        request: &RouteRequest,
+        indexed: &Indexed,
+        thresholds: &Thresholds,
+        failed: &mut bool,
+    ) -> Option<Decision> {
+        let (embedder, template) = self.inner.embedder.as_ref()?;
+        let skills: Vec<_> = indexed
+            .view
+            .skills
+            .iter()
+            .filter(|s| s.doc.category.as_deref() != Some("hitl"))
+            .collect();
+        let missing: Vec<_> = {
+            let vectors = self.inner.vectors.lock().unwrap_or_else(|e| e.into_inner());
+            skills
+                .iter()
+                .filter(|s| !vectors.contains_key(&s.content_hash))
+                .collect()
+        };
+        let mut texts: Vec<String> = missing.iter().map(|s| skill_text(s)).collect();
+        texts.push(request.message.clone());
+        let embedded = embedder
+            .embed(&EmbedRequest {
+                texts,
+                org_id: Some(request.org),
+                trace_id: request.options.trace_id,
+                ..template.clone()
+            })
+            .await;
+        let Ok(mut embedded) = embedded else {
+            *failed = true;
+            return None;
+        };
+        let message = embedded.vectors.pop()?;
+        let mut vectors = self.inner.vectors.lock().unwrap_or_else(|e| e.into_inner());
+        for (skill, vector) in missing.iter().zip(embedded.vectors) {
+            vectors.insert(skill.content_hash.clone(), Arc::new(vector));
+        }
+        let best = skills
+            .iter()
+            .filter_map(|s| Some((s, cosine(vectors.get(&s.content_hash)?, &message))))
+            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.key.cmp(&a.0.key)))?;
+        (best.1 >= thresholds.semantic).then(|| {
+            let key = best.0.key.clone();
+            self.decision(
+                request,
+                indexed,
+                &key,
+                best.1,
+                MatchedBy::Semantic,
+                Stage::Embedding,
+            )
+        })
+    }
+
+    /// The LLM stage: the classifier chooses among the top candidates or none.
+    async fn llm(
+        &self,
+        request: &RouteRequest,
+        indexed: &Indexed,
+        candidates: &[(usize, Candidate)],
+        failed: &mut bool,
+    ) -> Option<Decision> {
+        let (classifier, template) = self.inner.classifier.as_ref()?;
+        if candidates.is_empty() {
+            return None;
+        }
+        let mut labels: Vec<Label> = candidates
+            .iter()
+            .filter_map(|(_, c)| indexed.view.get(&c.skill_key))
+            .map(|s| Label {
+                name: s.key.clone(),
+                description: Some(s.doc.description.clone()),
+            })
+            .collect();
+        labels.push(Label {
+            name: NONE_LABEL.into(),
+            description: Some("None of these skills fits the message.".into()),
+        });
+        let mut call = template.clone();
+        call.org_id = Some(request.org);
+        call.trace_id = request.options.trace_id;
+        let classify = ClassifyRequest {
+            text: request.message.clone(),
+            labels,
+            instructions: Some(LLM_INSTRUCTIONS.into()),
+            call,
+        };
+        let answer = tokio::time::timeout(
+            self.inner.options.llm_timeout,
+            classifier.classify(&classify),
+        )
+        .await;
+        let Ok(Ok(answer)) = answer else {
+            *failed = true;
+            return None;
+        };
+        // The answer must be one of the candidates offered; `none` and anything else fall
+        // through to general.
+        let chosen = candidates
+            .iter()
+            .find(|(_, c)| c.skill_key == answer.label)?;
+        let confidence = answer
+            .confidence
+            .unwrap_or(chosen.1.confidence)
+            .clamp(0.0, 1.0);
+        let mut decision = self.decision(
+            request,
+            indexed,
+            &chosen.1.skill_key,
+            confidence,
+            MatchedBy::Llm,
+            Stage::Llm,
+        );
+        decision.evidence = chosen.1.evidence.clone();
+        decision.candidates = take(candidates, self.inner.options.candidates);
+        Some(decision)
+    }
+
+    /// A decision for skill `key` reached by a model stage.
+    fn decision(
+        &self,
+        request: &RouteRequest,
+        indexed: &Indexed,
+        key: &str,
+        confidence: f64,
+        matched_by: MatchedBy,
+        stage: Stage,
+    ) -> Decision {
+        Decision {
+            route: key.to_owned(),
+            skill_key: Some(key.to_owned()),
+            confidence,
+            matched_by,
+            model_override: None,
+            stage,
+            out_of_scope: false,
+            general_intent: None,
+            intent: indexed
+                .view
+                .get(key)
+                .and_then(|s| s.doc.triggers.iter().find_map(|t| t.intent.clone())),
+            ambiguous: false,
+            candidates: Vec::new(),
+            evidence: Vec::new(),
+            skills_version: indexed.version.to_string(),
+            entities: extract(&request.message),
+            band: Band::of(confidence),
+        }
+    }
+
+    /// Nothing was confident: general and out of scope, with the candidates that were not.
+    fn fallback(
+        &self,
+        request: &RouteRequest,
+        indexed: &Indexed,
+        candidates: Vec<(usize, Candidate)>,
+    ) -> Decision {
+        let best = candidates.first().map_or(0.0, |c| c.1.confidence);
+        let confidence = 1.0 - best;
+        Decision {
+            route: GENERAL.into(),
+            skill_key: None,
+            confidence,
+            matched_by: MatchedBy::General,
+            model_override: None,
+            stage: Stage::Fallback,
+            out_of_scope: true,
+            general_intent: None,
+            intent: None,
+            ambiguous: false,
+            candidates: take(&candidates, self.inner.options.candidates),
+            evidence: Vec::new(),
+            skills_version: indexed.version.to_string(),
+            entities: extract(&request.message),
+            band: Band::of(confidence),
+        }
+    }
+
+    /// Caches (unless a stage failed), logs and returns `decision`.
+    fn finish(
+        &self,
+        request: &RouteRequest,
+        indexed: &Indexed,
+        canonical: Arc<str>,
+        decision: Decision,
+        start: Instant,
+        cacheable: bool,
+    ) -> Routed {
+        let decision = Arc::new(decision);
+        if cacheable && let Some(cache) = &self.inner.cache {
+            let key = CacheKey {
+                org: request.org,
+                channel: request.channel,
+                version: indexed.version.clone(),
+                canonical: canonical.clone(),
+            };
+            cache.insert(
+                key,
+                (
+                    decision.clone(),
+                    Instant::now() + self.inner.options.cache_ttl,
+                ),
+            );
+        }
+        let routed = Routed {
+            decision,
+            trace_id: request.options.trace_id.unwrap_or_else(Uuid::now_v7),
+            duration: start.elapsed(),
+            cached: false,
+        };
+        self.record(request, canonical, &routed, cacheable);
+        routed
+    }
+
+    /// Counts the route and queues its log row (and cache row).
+    fn record(&self, request: &RouteRequest, canonical: Arc<str>, routed: &Routed, share: bool) {
+        self.inner.routes.fetch_add(1, Ordering::Relaxed);
+        let Some(writer) = &self.inner.writer else {
+            return;
+        };
+        let at = SystemTime::now();
+        if share && self.inner.cache.is_some() {
+            writer.send(Job::Cache(CacheEntry {
+                org: request.org,
+                channel: request.channel,
+                canonical: canonical.clone(),
+                decision: routed.decision.clone(),
+                expires: at + self.inner.options.cache_ttl,
+            }));
+        }
+        writer.send(Job::Log(LogEntry {
+            org: request.org,
+            user: request.user.clone(),
+            channel: request.channel,
+            canonical,
+            message: Arc::from(request.message.as_str()),
+            routed: routed.clone(),
+            at,
+        }));
+    }
+
+    /// The routing log of `org` since `since` (newest first, at most `limit` rows).
+    ///
+    /// # Errors
+    /// [`crate::Error::Storage`] when the read fails.
+    pub async fn log(&self, org: Uuid, since: SystemTime, limit: u32) -> Result<Vec<LogRow>> {
+        let since_ms = since
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+        read_logs(
+            self.inner.registry.keel().pool()?,
+            org,
+            since_ms,
+            i64::from(limit),
+        )
+        .await
+    }
+
+    /// Drops every cached decision and index.
+    pub fn invalidate(&self) {
+        if let Some(cache) = &self.inner.cache {
+            cache.clear();
+        }
+        self.inner
+            .indices
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+/// Bumped whenever a change to routing's code changes decisions: cached decisions of another
+/// version are never served.
+const ROUTING_VERSION: &str = "keel-routing-1";
+
+/// The label the LLM stage offers for "none of these".
+pub const NONE_LABEL: &str = "none";
+
+/// What the LLM stage is told before the labels.
+pub const LLM_INSTRUCTIONS: &str = "You route a sales assistant's messages to skills. Choose \
+the skill that should answer the message, or `none` when no skill fits.";
+
+enum Step {
+    Done(Routed),
+    Undecided(Arc<str>, Vec<(usize, Candidate)>),
+}
+
+fn take(candidates: &[(usize, Candidate)], n: usize) -> Vec<Candidate> {
+    candidates.iter().take(n).map(|c| c.1.clone()).collect()
+}
+
+/// The intent of the matched trigger, else the skill's first.
+fn intent_of(index: &SkillIndex, id: usize, evidence: &[Evidence]) -> Option<String> {
+    evidence
+        .iter()
+        .find_map(|e| match e {
+            Evidence::Trigger { intent, .. } => intent.clone(),
+            _ => None,
+        })
+        .or_else(|| index.intent(id).map(str::to_owned))
+}
+
+/// The text a skill is embedded from: its description and example phrases.
+fn skill_text(skill: &crate::skills::ResolvedSkill) -> String {
+    let mut text = skill.doc.description.clone();
+    for trigger in &skill.doc.triggers {
+        for example in &trigger.examples {
+            text.push('\n');
+            text.push_str(example);
+        }
+    }
+    text
+}
+
+impl RouteRequest {
+    /// A request with default options.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming `channel` for an unknown channel.
+    pub fn new(message: impl Into<String>, channel: &str, org: Uuid) -> Result<Self> {
+        Ok(Self {
+            message: message.into(),
+            channel: Channel::parse(channel)?,
+            org,
+            user: None,
+            options: RouteOptions::default(),
+        })
+    }
+}
