@@ -842,6 +842,7 @@ module.exports.Keel = nativeBinding.Keel
 module.exports.KeelError = nativeBinding.KeelError
 module.exports.Llm = nativeBinding.Llm
 module.exports.Logger = nativeBinding.Logger
+module.exports.MessageRouter = nativeBinding.MessageRouter
 module.exports.ModelRouter = nativeBinding.ModelRouter
 module.exports.ResolvedSkills = nativeBinding.ResolvedSkills
 module.exports.SkillRegistry = nativeBinding.SkillRegistry

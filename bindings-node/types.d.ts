@@ -774,3 +774,141 @@ export type StreamEvent =
   | { event: 'delta'; type: 'tool_call'; index: number; id: string; name: string }
   | { event: 'delta'; type: 'tool_arguments'; index: number; delta: string }
   | ({ event: 'done' } & Completion)
+
+/** How a route was decided (`cached: true` says it came from the cache). */
+export type MatchedBy = 'sequence_trigger' | 'skill_trigger' | 'semantic' | 'llm' | 'general'
+
+/** What made a skill a candidate. */
+export type RouteEvidence =
+  | { kind: 'trigger'; pattern: string; confidence: number; intent?: string }
+  | { kind: 'keyword'; keyword: string }
+  | { kind: 'terms'; terms: string[] }
+
+/** One skill's score for a message. */
+export interface RouteCandidate {
+  skillKey: string
+  sequence: boolean
+  score: number
+  /** The calibrated probability that this skill is the answer. */
+  confidence: number
+  evidence: RouteEvidence[]
+}
+
+/** What a message names. */
+export interface RouteEntities {
+  deal?: string
+  contact?: string
+  company?: string
+  competitor?: string
+  timeReference?: string
+}
+
+/**
+ * `router.route(...)`: the original's `route`, `skillKey`, `confidence`, `matchedBy`,
+ * `traceId`, `durationMs`, `modelOverride`, and the rest.
+ */
+export interface RouteDecision {
+  /** A skill key, or `general`. */
+  route: string
+  skillKey: string | null
+  confidence: number
+  matchedBy: MatchedBy
+  /** Kept for the original's shape; always null until skills name a model. */
+  modelOverride: string | null
+  stage: 'rules' | 'index' | 'embedding' | 'llm' | 'fallback'
+  /** True when no skill of the org fits (as opposed to "thanks"). */
+  outOfScope: boolean
+  generalIntent: 'greeting' | 'thanks' | 'help' | 'yes_no' | 'feedback' | null
+  intent: string | null
+  ambiguous: boolean
+  candidates: RouteCandidate[]
+  evidence: RouteEvidence[]
+  skillsVersion: string
+  entities: RouteEntities
+  band: 'direct' | 'with_clarification' | 'ask_first'
+  traceId: string
+  durationMs: number
+  cached: boolean
+}
+
+/** A route's own options. */
+export interface RouteOptions {
+  /** Let the LLM stage decide when nothing earlier is confident (default false). */
+  allowLlm?: boolean
+  /** Skip the cache lookup (the decision is still cached). */
+  skipCache?: boolean
+  traceId?: string | null
+}
+
+/** When a stage's answer is accepted (defaults: the original's constants). */
+export interface RouteThresholds {
+  sequence?: number
+  skill?: number
+  semantic?: number
+  ambiguityMargin?: number
+}
+
+/** `skills.messageRouter(options)`. */
+export interface MessageRouterOptions {
+  /** Seconds a decision is served from the cache (default 120). */
+  cacheTtl?: number
+  /** Most decisions cached (default 10,000; 0 turns the cache off). */
+  cacheCapacity?: number
+  thresholds?: RouteThresholds
+  /** Thresholds per org id. */
+  orgThresholds?: Record<string, RouteThresholds>
+  calibration?: { bias: number; scoreWeight: number; marginWeight: number }
+  /** How many candidates a decision lists (default 5). */
+  candidates?: number
+  /** Write every decision to `routing_logs` (default true). */
+  log?: boolean
+  /** Seconds the LLM stage may take (default 3). */
+  llmTimeout?: number
+}
+
+/** A row of `routing_logs`. */
+export interface RoutingLogRow {
+  createdAt: string
+  orgId: string
+  userId: string | null
+  channel: string
+  messageHash: string
+  messageSnippet: string
+  route: string
+  skillKey: string | null
+  matchedBy: string
+  stage: string
+  confidence: number
+  outOfScope: boolean
+  cached: boolean
+  candidates: RouteCandidate[]
+  skillsVersion: string
+  traceId: string
+  latencyUs: number
+}
+
+/** `router.stats()`. */
+export interface RouterStats {
+  routes: number
+  cacheHits: number
+  indexBuilds: number
+  logged: number
+  logFailures: number
+}
+
+/** `router.evaluate(labelled, orgId)`: the figures of a labelled set. */
+export interface RouteEvaluation {
+  total: number
+  correct: number
+  accuracy: number
+  labels: { label: string; support: number; predicted: number; correct: number; precision: number; recall: number }[]
+  /** [expected, routed, count], most frequent first. */
+  confusion: [string, string, number][]
+  outOfScopeFalseAccepts: number
+  stages: Record<string, number>
+  p50Us: number
+  p99Us: number
+  calibrationError: number
+  fitted: { bias: number; scoreWeight: number; marginWeight: number } | null
+  misses: { message: string; expected: string; routed: string; confidence: number }[]
+}

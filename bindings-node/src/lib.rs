@@ -12,6 +12,7 @@ mod literal;
 mod llm;
 mod models;
 mod options;
+mod routing;
 mod skills;
 mod store;
 mod telemetry;

@@ -93,6 +93,13 @@ where
     })
 }
 
+impl Llm {
+    /// The core client (for the message router's model stages).
+    pub(crate) fn core(&self) -> &llm::Llm {
+        &self.inner
+    }
+}
+
 #[napi]
 impl Llm {
     /// Makes a call; resolves to the completion.

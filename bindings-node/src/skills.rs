@@ -470,6 +470,21 @@ impl SkillRegistry {
     pub fn invalidate(&self) {
         self.inner.invalidate();
     }
+
+    /// A message router over these skills: `classifier` adds the LLM stage, `embedder` the
+    /// embedding stage.
+    #[napi(
+        ts_args_type = "options?: MessageRouterOptions | null, classifier?: Llm | null, embedder?: Llm | null",
+        ts_return_type = "MessageRouter"
+    )]
+    pub fn message_router(
+        &self,
+        options: Option<Json>,
+        classifier: Option<Arg<napi::bindgen_prelude::ClassInstance<'_, crate::llm::Llm>>>,
+        embedder: Option<Arg<napi::bindgen_prelude::ClassInstance<'_, crate::llm::Llm>>>,
+    ) -> Outcome<crate::routing::MessageRouter> {
+        crate::routing::open_router(&self.inner, options, classifier, embedder)
+    }
 }
 
 /// Opens the registry on `keel` (behind `Keel.skillRegistry`).

@@ -2,6 +2,10 @@
 // every call below must compile against index.d.ts as generated, so a declared type that is
 // missing, wrong or named but never declared fails the lint.
 import {
+  type RouteCandidate,
+  type RouteDecision,
+  type RouteEvaluation,
+  type RoutingLogRow,
   type AgentBudget,
   type BudgetStatus,
   type CompiledSkill,
@@ -78,6 +82,12 @@ export async function consumer(orgId: string): Promise<void> {
   const first: ResolvedSkill | null = view.get(view.keys()[0] ?? '')
   const cached = skills.cached(orgId, 'web')
   const count: number = (cached?.length ?? 0) + view.skills.length + view.shadowed.length
+  const messages = skills.messageRouter({ cacheTtl: 60, thresholds: { skill: 0.6 } })
+  const decision: RouteDecision = await messages.route('how is the Acme deal?', 'slack', orgId, null, { allowLlm: false })
+  const best: RouteCandidate | undefined = decision.candidates[0]
+  const rows: RoutingLogRow[] = await messages.log(orgId, { since: 60 })
+  const evaluation: RouteEvaluation = await messages.evaluate('', orgId)
+  const routed: number = messages.stats().routes + rows.length + evaluation.total + (best?.score ?? 0)
 
   const log = createLogger('consumer', { orgId, minLevel: 'info', debugSampleRate: 0.5 })
   log.info('started', { step: 1 })
@@ -113,6 +123,6 @@ export async function consumer(orgId: string): Promise<void> {
   text += `${summary?.text}${label?.confidence ?? ''}${embedded?.vectors[0]?.length ?? 0}`
 
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
-  void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text]
+  void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text, routed]
   await db.close()
 }

@@ -8,6 +8,7 @@ mod json;
 mod llm;
 mod models;
 mod record;
+mod routing;
 mod runtime;
 mod skills;
 mod store;
@@ -189,6 +190,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     models::register(m)?;
     llm::register(m)?;
     skills::register(m)?;
+    routing::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

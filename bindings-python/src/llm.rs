@@ -28,6 +28,11 @@ pub struct PyLlm {
 }
 
 impl PyLlm {
+    /// The core client (for the message router's model stages).
+    pub(crate) fn core(&self) -> &llm::Llm {
+        &self.inner
+    }
+
     /// Remembers the running event loop for the client's Python transports.
     fn note_loop(&self, py: Python<'_>) {
         if let Some(event_loop) = &self.event_loop {

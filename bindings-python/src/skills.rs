@@ -483,6 +483,18 @@ impl PySkillRegistry {
     fn invalidate(&self) {
         self.inner.invalidate();
     }
+
+    /// A message router over these skills: `classifier` adds the LLM stage, `embedder` the
+    /// embedding stage; options as `keel.types.MessageRouterOptions`.
+    #[pyo3(signature = (*, classifier = None, embedder = None, **options))]
+    fn message_router<'py>(
+        &self,
+        classifier: Option<Arg<PyRef<'py, crate::llm::PyLlm>>>,
+        embedder: Option<Arg<PyRef<'py, crate::llm::PyLlm>>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<crate::routing::PyMessageRouter> {
+        crate::routing::open_router(&self.inner, classifier, embedder, options)
+    }
 }
 
 /// Opens the registry on `keel` (the awaitable behind `Keel.skill_registry`).

@@ -47,6 +47,10 @@ pub enum RouteCommand {
         /// The org (UUID) when routing on the database's skills.
         #[arg(long)]
         org: Option<String>,
+        /// Fit the score-to-probability curve on this labelled set first and evaluate with
+        /// it (the fit is printed with `--json` as `fitted`).
+        #[arg(long)]
+        fit_on: Option<PathBuf>,
         /// Also print the misrouted messages.
         #[arg(long)]
         misses: bool,
@@ -94,15 +98,12 @@ pub async fn run(ctx: &Ctx, command: RouteCommand) -> Done {
             file,
             skills,
             org: org_id,
+            fit_on,
             misses,
         } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
-                Failure::Early(keel::Error::invalid_input(
-                    "file",
-                    format!("{}: {e}", file.display()),
-                ))
-            })?;
-            let set = read_labelled(&text)?;
+            let set = read_labelled(&read(&file)?)?;
+            let fit_set = fit_on.as_deref().map(read).transpose()?;
+            let fit_set = fit_set.as_deref().map(read_labelled).transpose()?;
             let (keel, org) = match (&skills, org_id) {
                 (Some(library), _) => {
                     let keel = keel::Keel::connect("sqlite::memory:").await?;
@@ -123,10 +124,17 @@ pub async fn run(ctx: &Ctx, command: RouteCommand) -> Done {
                 }
             };
             let registry = SkillRegistry::open(&keel, RegistryOptions::default()).await?;
-            let options = RouterOptions {
+            let mut options = RouterOptions {
                 log: false,
                 ..RouterOptions::default()
             };
+            if let Some(fit_set) = fit_set {
+                let router = MessageRouter::open(&registry, options.clone())?;
+                let fitted = evaluate(&router, org, &fit_set, false).await?.fitted;
+                options.calibration = fitted.ok_or_else(|| {
+                    keel::Error::invalid_input("fit_on", "needs right and wrong answers to fit")
+                })?;
+            }
             let router = MessageRouter::open(&registry, options)?;
             let evaluation = evaluate(&router, org, &set, false).await?;
             ctx.emit(&evaluation, || report(&evaluation, misses));
@@ -168,6 +176,16 @@ pub async fn run(ctx: &Ctx, command: RouteCommand) -> Done {
             Ok(())
         }
     }
+}
+
+/// A labelled file's text.
+fn read(path: &std::path::Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Failure::Early(keel::Error::invalid_input(
+            "file",
+            format!("{}: {e}", path.display()),
+        ))
+    })
 }
 
 /// A decision for a person.

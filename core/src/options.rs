@@ -287,6 +287,18 @@ pub mod de {
         }
     }
 
+    /// A number from 0 to 1 (a confidence, a threshold).
+    pub fn probability<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+        let value = f64::deserialize(d)?;
+        if (0.0..=1.0).contains(&value) {
+            Ok(value)
+        } else {
+            Err(D::Error::custom(format!(
+                "must be between 0 and 1, got {value}"
+            )))
+        }
+    }
+
     /// A value parsed from its name by `FromStr` (tiers, features, kinds).
     pub fn parsed<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
     where

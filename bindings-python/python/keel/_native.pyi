@@ -24,6 +24,11 @@ from keel.types import (
     FailureKind,
     ImportReport,
     Level,
+    MessageRouterOptions,
+    RouteDecision,
+    RouteEvaluation,
+    RouterStats,
+    RoutingLogRow,
     Namespace,
     OtlpConfig,
     OtlpOptions,
@@ -88,6 +93,7 @@ __all__ = [
     "ResolvedSkill",
     "ResolvedSkills",
     "SkillRegistry",
+    "MessageRouter",
     "channel_namespaces",
     "compile_skill",
     "parse_skill",
@@ -480,4 +486,36 @@ class SkillRegistry:
     def org_context(self, org_id: str) -> Call[dict[str, Any]]: ...
     def resolve_skills(self, org_id: str, channel: Channel) -> Call[ResolvedSkills]: ...
     def cached(self, org_id: str, channel: Channel) -> ResolvedSkills | None: ...
+    def invalidate(self) -> None: ...
+    def message_router(
+        self,
+        *,
+        classifier: Llm | None = None,
+        embedder: Llm | None = None,
+        **options: Unpack[MessageRouterOptions],
+    ) -> MessageRouter: ...
+
+@final
+class MessageRouter:
+    """Routes messages to an org's skills; make it with ``skills.message_router()``."""
+
+    def route(
+        self,
+        message: str,
+        channel: Channel,
+        org_id: str,
+        user_id: str | None = None,
+        *,
+        allow_llm: bool = False,
+        skip_cache: bool = False,
+        trace_id: str | None = None,
+    ) -> Call[RouteDecision]: ...
+    def evaluate(
+        self, labelled: str, org_id: str, *, allow_llm: bool = False
+    ) -> Call[RouteEvaluation]: ...
+    def log(
+        self, org_id: str, *, since: float = 3600.0, limit: int = 100
+    ) -> Call[builtins.list[RoutingLogRow]]: ...
+    def flush(self) -> Call[None]: ...
+    def stats(self) -> RouterStats: ...
     def invalidate(self) -> None: ...

@@ -61,6 +61,22 @@ __all__ = [
     "EmbedRequest",
     "Embeddings",
     "TransportRequest",
+    "MatchedBy",
+    "RouteStage",
+    "Band",
+    "GeneralIntent",
+    "RouteEvidence",
+    "RouteCandidate",
+    "RouteEntities",
+    "RouteDecision",
+    "RouteThresholds",
+    "Calibration",
+    "MessageRouterOptions",
+    "RoutingLogRow",
+    "RouterStats",
+    "LabelScore",
+    "RouteMiss",
+    "RouteEvaluation",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -559,3 +575,164 @@ class TransportRequest(TypedDict):
     model: str
     operation: Literal["chat", "embeddings"]
     body: dict[str, Any]
+
+
+MatchedBy = Literal["sequence_trigger", "skill_trigger", "semantic", "llm", "general"]
+RouteStage = Literal["rules", "index", "embedding", "llm", "fallback"]
+Band = Literal["direct", "with_clarification", "ask_first"]
+GeneralIntent = Literal["greeting", "thanks", "help", "yes_no", "feedback"]
+
+
+class RouteEvidence(TypedDict, total=False):
+    """What made a skill a candidate: ``kind`` is ``trigger`` (``pattern``, ``confidence``,
+    ``intent``), ``keyword`` (``keyword``) or ``terms`` (``terms``, stemmed)."""
+
+    kind: Required[Literal["trigger", "keyword", "terms"]]
+    pattern: str
+    confidence: float
+    intent: str
+    keyword: str
+    terms: list[str]
+
+
+class RouteCandidate(TypedDict):
+    """One skill's score for a message."""
+
+    skill_key: str
+    sequence: bool
+    score: float
+    confidence: float
+    evidence: list[RouteEvidence]
+
+
+class RouteEntities(TypedDict, total=False):
+    """What a message names."""
+
+    deal: str
+    contact: str
+    company: str
+    competitor: str
+    time_reference: str
+
+
+class RouteDecision(TypedDict):
+    """``MessageRouter.route``: the original's ``route``, ``skill_key``, ``confidence``,
+    ``matched_by``, ``trace_id``, ``duration_ms``, ``model_override``, and the rest."""
+
+    route: str
+    skill_key: str | None
+    confidence: float
+    matched_by: MatchedBy
+    model_override: str | None
+    stage: RouteStage
+    out_of_scope: bool
+    general_intent: GeneralIntent | None
+    intent: str | None
+    ambiguous: bool
+    candidates: list[RouteCandidate]
+    evidence: list[RouteEvidence]
+    skills_version: str
+    entities: RouteEntities
+    band: Band
+    trace_id: str
+    duration_ms: float
+    cached: bool
+
+
+class RouteThresholds(TypedDict, total=False):
+    """When a stage's answer is accepted (defaults: the original's constants)."""
+
+    sequence: float
+    skill: float
+    semantic: float
+    ambiguity_margin: float
+
+
+class Calibration(TypedDict):
+    """The score-to-probability curve."""
+
+    bias: float
+    score_weight: float
+    margin_weight: float
+
+
+class MessageRouterOptions(TypedDict, total=False):
+    """``SkillRegistry.message_router(**options)``."""
+
+    cache_ttl: float
+    cache_capacity: int
+    thresholds: RouteThresholds
+    org_thresholds: dict[str, RouteThresholds]
+    calibration: Calibration
+    candidates: int
+    log: bool
+    llm_timeout: float
+
+
+class RoutingLogRow(TypedDict):
+    """A row of ``routing_logs``."""
+
+    created_at: str
+    org_id: str
+    user_id: str | None
+    channel: str
+    message_hash: str
+    message_snippet: str
+    route: str
+    skill_key: str | None
+    matched_by: str
+    stage: str
+    confidence: float
+    out_of_scope: bool
+    cached: bool
+    candidates: list[RouteCandidate]
+    skills_version: str
+    trace_id: str
+    latency_us: int
+
+
+class RouterStats(TypedDict):
+    """``MessageRouter.stats()``."""
+
+    routes: int
+    cache_hits: int
+    index_builds: int
+    logged: int
+    log_failures: int
+
+
+class LabelScore(TypedDict):
+    """One label's figures in an evaluation."""
+
+    label: str
+    support: int
+    predicted: int
+    correct: int
+    precision: float
+    recall: float
+
+
+class RouteMiss(TypedDict):
+    """A message routed wrong in an evaluation."""
+
+    message: str
+    expected: str
+    routed: str
+    confidence: float
+
+
+class RouteEvaluation(TypedDict):
+    """``MessageRouter.evaluate``: the figures of a labelled set."""
+
+    total: int
+    correct: int
+    accuracy: float
+    labels: list[LabelScore]
+    confusion: list[tuple[str, str, int]]
+    out_of_scope_false_accepts: float
+    stages: dict[str, float]
+    p50_us: float
+    p99_us: float
+    calibration_error: float
+    fitted: Calibration | None
+    misses: list[RouteMiss]

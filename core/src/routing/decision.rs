@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::ser::{SerializeMap, Serializer};
+use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -107,19 +107,70 @@ impl std::ops::Deref for Routed {
 }
 
 impl Serialize for Routed {
-    /// The decision's fields, then `trace_id`, `duration_ms` and `cached`.
+    /// The decision's fields, then `trace_id`, `duration_ms` and `cached`, as one struct (so
+    /// the bindings spell every field in their own case).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let decision = serde_json::to_value(&*self.decision).map_err(serde::ser::Error::custom)?;
-        let serde_json::Value::Object(fields) = decision else {
-            return Err(serde::ser::Error::custom("a decision is an object"));
+        let d = &*self.decision;
+        let mut out = serializer.serialize_struct("Routed", 18)?;
+        out.serialize_field("route", &d.route)?;
+        out.serialize_field("skill_key", &d.skill_key)?;
+        out.serialize_field("confidence", &d.confidence)?;
+        out.serialize_field("matched_by", &d.matched_by)?;
+        out.serialize_field("model_override", &d.model_override)?;
+        out.serialize_field("stage", &d.stage)?;
+        out.serialize_field("out_of_scope", &d.out_of_scope)?;
+        out.serialize_field("general_intent", &d.general_intent)?;
+        out.serialize_field("intent", &d.intent)?;
+        out.serialize_field("ambiguous", &d.ambiguous)?;
+        out.serialize_field("candidates", &d.candidates)?;
+        out.serialize_field("evidence", &d.evidence)?;
+        out.serialize_field("skills_version", &d.skills_version)?;
+        out.serialize_field("entities", &d.entities)?;
+        out.serialize_field("band", &d.band)?;
+        out.serialize_field("trace_id", &self.trace_id)?;
+        out.serialize_field("duration_ms", &(self.duration.as_secs_f64() * 1000.0))?;
+        out.serialize_field("cached", &self.cached)?;
+        out.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_serializes_every_field_of_its_decision() {
+        let decision = Decision {
+            route: GENERAL.into(),
+            skill_key: None,
+            confidence: 1.0,
+            matched_by: MatchedBy::General,
+            model_override: None,
+            stage: Stage::Rules,
+            out_of_scope: false,
+            general_intent: None,
+            intent: None,
+            ambiguous: false,
+            candidates: Vec::new(),
+            evidence: Vec::new(),
+            skills_version: "v".into(),
+            entities: Entities::default(),
+            band: Band::Direct,
         };
-        let mut map = serializer.serialize_map(Some(fields.len() + 3))?;
-        for (key, value) in &fields {
-            map.serialize_entry(key, value)?;
-        }
-        map.serialize_entry("trace_id", &self.trace_id)?;
-        map.serialize_entry("duration_ms", &(self.duration.as_secs_f64() * 1000.0))?;
-        map.serialize_entry("cached", &self.cached)?;
-        map.end()
+        let serde_json::Value::Object(fields) = serde_json::to_value(&decision).unwrap() else {
+            unreachable!()
+        };
+        let routed = Routed {
+            decision: Arc::new(decision),
+            trace_id: Uuid::nil(),
+            duration: Duration::from_millis(2),
+            cached: true,
+        };
+        let serde_json::Value::Object(all) = serde_json::to_value(&routed).unwrap() else {
+            unreachable!()
+        };
+        assert_eq!(all.len(), fields.len() + 3);
+        assert!(fields.keys().all(|k| all.get(k) == fields.get(k)));
+        assert_eq!(all["duration_ms"], 2.0);
     }
 }

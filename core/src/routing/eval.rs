@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::calibrate::{Calibration, Observation, expected_calibration_error, fit};
 use super::decision::GENERAL;
 use super::options::RouteOptions;
-use super::router::{MessageRouter, RouteRequest};
+use super::request::RouteRequest;
+use super::router::MessageRouter;
 use crate::error::{Error, Result};
 use crate::skills::Channel;
 
@@ -125,6 +126,22 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+/// [`evaluate`] on a `.jsonl` text (see [`read_labelled`]) for the org id `org_id`: what the
+/// bindings call.
+///
+/// # Errors
+/// As [`read_labelled`] and [`evaluate`]; `invalid_input` naming `org_id` for a bad id.
+pub async fn evaluate_jsonl(
+    router: &MessageRouter,
+    org_id: &str,
+    labelled: &str,
+    allow_llm: bool,
+) -> Result<Evaluation> {
+    let org = crate::options::require_uuid("org_id", org_id)?;
+    let set = read_labelled(labelled)?;
+    evaluate(router, org, &set, allow_llm).await
 }
 
 /// Routes every message of `set` for `org` (cache skipped, so each is computed) and scores

@@ -1,13 +1,16 @@
 //! The skill index: built once per resolved view, scored per message.
 //!
-//! Every skill becomes one weighted bag of terms (BM25F-style: a term's count in a field times
-//! the field's weight), from its trigger patterns, example phrases, keywords (multi-word ones
-//! too), key and description. A message is scored against every skill with BM25, and the sum
-//! saturates into 0 to 1 (`bm25 / (bm25 + SATURATION)`: one rare term matching is about 0.4,
-//! several are 0.7 and more). On top, phrases: a trigger pattern or
-//! multi-word keyword whose terms appear in order, with `[placeholder]`s (`prep for [deal]
-//! meeting`) matching one to three words, adds [`PHRASE_WEIGHT`] times the trigger's
-//! confidence. The raw score becomes a probability in [`super::calibrate`].
+//! Every skill becomes two weighted bags of terms (BM25F-style: a term's count in a field times
+//! the field's weight): the strong one from what the skill says it is for (key, name, keywords,
+//! trigger patterns), the weak one from what illustrates it (example phrases with their names
+//! removed, the description), counted at a quarter. A message is scored against every
+//! skill with BM25; the sum saturates into 0 to 1 (`bm25 / (bm25 + SATURATION)`) and is
+//! scaled by the share of the message's words the skill shares (names the index does not know
+//! left out), so one shared word in a message about something else scores little. On top,
+//! phrases: a trigger pattern or multi-word keyword whose terms appear in order, with
+//! `[placeholder]`s (`prep for [deal] meeting`) matching one to three words, adds
+//! [`PHRASE_WEIGHT`] times the trigger's confidence. The raw score becomes a probability in
+//! [`super::calibrate`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,8 +31,15 @@ const KEYWORD_WEIGHT: f32 = 2.0;
 const NAME_WEIGHT: f32 = 2.0;
 const EXAMPLE_WEIGHT: f32 = 1.0;
 const DESCRIPTION_WEIGHT: f32 = 0.5;
+/// How much a match in the weak fields (examples, description) counts against one in the
+/// strong fields (key, keywords, trigger patterns): an example's incidental words ("look" in
+/// "what does the pipeline look like") must not outweigh what a skill says it is for.
+const WEAK_WEIGHT: f32 = 0.25;
 /// The BM25 score at which a skill explains half of a message.
 const SATURATION: f32 = 4.0;
+/// What a skill's score keeps when it shares none of the message's other words: a message
+/// about pizza that shares one word with a skill ("recommend") is mostly not about it.
+const COVER_FLOOR: f64 = 0.0;
 /// How much a matched phrase adds to the raw score, times its confidence.
 pub const PHRASE_WEIGHT: f64 = 0.5;
 /// The confidence of a multi-word keyword matched as a phrase.
@@ -97,20 +107,23 @@ struct Entry {
     key: String,
     sequence: bool,
     intent: Option<String>,
-    len: f32,
+    len: (f32, f32),
 }
+
+/// A skill holding a term: (skill, weighted frequency in the strong fields, in the weak ones).
+type Posting = (u32, f32, f32);
 
 /// The index of one resolved view.
 #[derive(Debug)]
 pub struct SkillIndex {
     skills: Vec<Entry>,
-    /// term → (idf, postings of (skill, weighted term frequency)).
-    postings: HashMap<String, (f32, Vec<(u32, f32)>)>,
+    /// term → its idf and postings.
+    postings: HashMap<String, (f32, Vec<Posting>)>,
     /// A phrase's first literal term → the phrases starting with it.
     phrases: HashMap<String, Vec<Phrase>>,
     /// Phrases that start with a placeholder.
     open_phrases: Vec<Phrase>,
-    average_len: f32,
+    average_len: (f32, f32),
     version: String,
 }
 
@@ -189,14 +202,17 @@ impl SkillIndex {
             postings: HashMap::new(),
             phrases: HashMap::new(),
             open_phrases: Vec::new(),
-            average_len: 0.0,
+            average_len: (0.0, 0.0),
             version: view_version(view),
         };
         for skill in view.skills.iter().filter(|s| is_routable(s)) {
             index.add(skill);
         }
         let n = index.skills.len().max(1) as f32;
-        index.average_len = (index.skills.iter().map(|s| s.len).sum::<f32>() / n).max(1.0);
+        index.average_len = (
+            (index.skills.iter().map(|s| s.len.0).sum::<f32>() / n).max(1.0),
+            (index.skills.iter().map(|s| s.len.1).sum::<f32>() / n).max(1.0),
+        );
         for (idf, postings) in index.postings.values_mut() {
             let df = postings.len() as f32;
             // BM25's idf, floored so a term every skill shares still counts a little.
@@ -208,19 +224,22 @@ impl SkillIndex {
     fn add(&mut self, skill: &Arc<ResolvedSkill>) {
         let id = self.skills.len() as u32;
         let doc = &skill.doc;
-        let mut bag: HashMap<String, f32> = HashMap::new();
-        let mut put = |text: &str, weight: f32| {
+        // Two bags: what the skill says it is for (key, name, keywords, trigger patterns) and
+        // what merely illustrates it (examples, description).
+        let mut strong: HashMap<String, f32> = HashMap::new();
+        let mut weak: HashMap<String, f32> = HashMap::new();
+        let put = |bag: &mut HashMap<String, f32>, text: &str, weight: f32| {
             for term in terms(&super::text::canonical(text)) {
                 *bag.entry(term).or_default() += weight;
             }
         };
-        put(&skill.key.replace('-', " "), NAME_WEIGHT);
+        put(&mut strong, &skill.key.replace('-', " "), NAME_WEIGHT);
         if let Some(name) = &doc.display_name {
-            put(name, NAME_WEIGHT);
+            put(&mut strong, name, NAME_WEIGHT);
         }
-        put(&doc.description, DESCRIPTION_WEIGHT);
+        put(&mut weak, &doc.description, DESCRIPTION_WEIGHT);
         for keyword in &doc.keywords {
-            put(keyword, KEYWORD_WEIGHT);
+            put(&mut strong, keyword, KEYWORD_WEIGHT);
         }
         for trigger in &doc.triggers {
             let pattern: String = trigger
@@ -229,14 +248,21 @@ impl SkillIndex {
                 .filter(|w| !(w.starts_with('[') && w.ends_with(']')))
                 .collect::<Vec<_>>()
                 .join(" ");
-            put(&pattern, PATTERN_WEIGHT);
+            put(&mut strong, &pattern, PATTERN_WEIGHT);
             for example in &trigger.examples {
-                put(&without_names(example), EXAMPLE_WEIGHT);
+                put(&mut weak, &without_names(example), EXAMPLE_WEIGHT);
             }
         }
-        let len = bag.values().sum();
-        for (term, tf) in bag {
-            self.postings.entry(term).or_default().1.push((id, tf));
+        let len = (strong.values().sum(), weak.values().sum());
+        let mut terms: HashMap<String, (f32, f32)> = HashMap::new();
+        for (term, tf) in strong {
+            terms.entry(term).or_default().0 = tf;
+        }
+        for (term, tf) in weak {
+            terms.entry(term).or_default().1 = tf;
+        }
+        for (term, (s, w)) in terms {
+            self.postings.entry(term).or_default().1.push((id, s, w));
         }
         for trigger in &doc.triggers {
             self.add_phrase(
@@ -308,24 +334,41 @@ impl SkillIndex {
     }
 
     /// The raw scores of every skill with any match, best first (ties by key), at most `top`.
-    pub fn score(&self, message_terms: &[String], top: usize) -> Vec<(usize, Candidate)> {
+    /// `names` are the terms of the message's capitalised words ([`super::text::name_terms`]):
+    /// one the index does not know is a name ("Northwind"), not a word the skills fail to
+    /// explain ("pizza").
+    pub fn score(
+        &self,
+        message_terms: &[String],
+        names: &[String],
+        top: usize,
+    ) -> Vec<(usize, Candidate)> {
         if self.skills.is_empty() || message_terms.is_empty() {
             return Vec::new();
         }
         let mut bm25 = vec![0f32; self.skills.len()];
         let mut shared: Vec<Vec<(f32, &str)>> = vec![Vec::new(); self.skills.len()];
         let mut seen: Vec<&str> = Vec::with_capacity(message_terms.len());
+        // The message's words a skill should explain: known terms and unknown non-names.
+        let mut content = 0usize;
         for term in message_terms {
             if seen.contains(&term.as_str()) {
                 continue;
             }
             seen.push(term);
             let Some((idf, postings)) = self.postings.get(term) else {
+                content += usize::from(!names.contains(term));
                 continue;
             };
-            for &(skill, tf) in postings {
-                let len = self.skills[skill as usize].len / self.average_len;
-                let part = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len));
+            content += 1;
+            for &(skill, strong, weak) in postings {
+                let len = self.skills[skill as usize].len;
+                let saturated = |tf: f32, len: f32, average: f32| {
+                    tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / average))
+                };
+                let part = idf
+                    * (saturated(strong, len.0, self.average_len.0)
+                        + WEAK_WEIGHT * saturated(weak, len.1, self.average_len.1));
                 bm25[skill as usize] += part;
                 shared[skill as usize].push((part, term));
             }
@@ -343,7 +386,10 @@ impl SkillIndex {
         let mut out: Vec<(usize, Candidate)> = (0..self.skills.len())
             .filter(|&i| bm25[i] > 0.0 || phrase[i].is_some())
             .map(|i| {
-                let explained = f64::from(bm25[i] / (bm25[i] + SATURATION));
+                // The share of the message's words this skill shares scales what it explains.
+                let cover = (shared[i].len() as f64 / content.max(1) as f64).min(1.0);
+                let explained = f64::from(bm25[i] / (bm25[i] + SATURATION))
+                    * (COVER_FLOOR + (1.0 - COVER_FLOOR) * cover);
                 let bonus = phrase[i].map_or(0.0, |p| PHRASE_WEIGHT * p.confidence);
                 let mut evidence: Vec<Evidence> =
                     phrase[i].map(|p| p.evidence.clone()).into_iter().collect();

@@ -25,14 +25,17 @@
 //! [`evaluate`] scores a labelled set (accuracy, per-skill precision and recall, confusion
 //! pairs, out-of-scope false accepts, the share decided per stage, latency).
 
+mod cache;
 pub mod calibrate;
 mod decision;
 pub mod entities;
 mod eval;
 pub mod index;
 mod options;
+mod request;
 mod router;
 pub mod rules;
+mod stages;
 mod store;
 pub mod text;
 mod writer;
@@ -40,12 +43,16 @@ mod writer;
 pub use calibrate::{Calibration, Observation};
 pub use decision::{Decision, GENERAL, MatchedBy, Routed, Stage};
 pub use entities::{Band, Entities};
-pub use eval::{Evaluation, LabelledMessage, evaluate, read_labelled};
+pub use eval::{
+    Evaluation, LabelledMessage, OUT_OF_SCOPE, evaluate, evaluate_jsonl, read_labelled,
+};
 pub use index::{Candidate, Evidence, SkillIndex};
 pub use options::{
-    AMBIGUITY_MARGIN, CACHE_TTL, RouteOptions, RouterOptions, SEMANTIC_THRESHOLD,
+    AMBIGUITY_MARGIN, CACHE_TTL, LogQuery, RouteOptions, RouterOptions, SEMANTIC_THRESHOLD,
     SEQUENCE_THRESHOLD, SKILL_THRESHOLD, Thresholds,
 };
-pub use router::{LLM_INSTRUCTIONS, MessageRouter, NONE_LABEL, RouteRequest, RouterStats};
+pub use request::RouteRequest;
+pub use router::{MessageRouter, RouterStats};
 pub use rules::GeneralIntent;
+pub use stages::{LLM_INSTRUCTIONS, NONE_LABEL};
 pub use store::LogRow;

@@ -26,13 +26,17 @@ pub const CACHE_TTL: Duration = Duration::from_secs(120);
 #[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// Least confidence for a sequence skill (default 0.7, the original's).
+    #[serde(deserialize_with = "de::probability")]
     pub sequence: f64,
     /// Least confidence for a single skill (default 0.5, the original's).
+    #[serde(deserialize_with = "de::probability")]
     pub skill: f64,
     /// Least cosine similarity for the embedding stage (default 0.6, the original's).
+    #[serde(deserialize_with = "de::probability")]
     pub semantic: f64,
     /// The first two candidates closer than this in confidence are ambiguous (default 0.1):
     /// the LLM stage may decide between them when the route allows it.
+    #[serde(deserialize_with = "de::probability")]
     pub ambiguity_margin: f64,
 }
 
@@ -81,7 +85,8 @@ pub struct RouterOptions {
     pub org_thresholds: HashMap<Uuid, Thresholds>,
     /// The score-to-probability curve (default [`Calibration::DEFAULT`]).
     pub calibration: Calibration,
-    /// How many candidates a decision lists (default 5).
+    /// How many candidates a decision lists (default 5, at least 1).
+    #[serde(deserialize_with = "de::at_least_one")]
     pub candidates: usize,
     /// Write every decision to `routing_logs` (default true).
     pub log: bool,
@@ -106,7 +111,8 @@ impl Default for RouterOptions {
 }
 
 impl RouterOptions {
-    /// Checks the values serde cannot: thresholds within 0 to 1, at least one candidate.
+    /// Checks options built in Rust as deserializing checks them: thresholds within 0 to 1, at
+    /// least one candidate.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the field.
@@ -139,4 +145,24 @@ pub struct RouteOptions {
     /// The trace this route belongs to (default: a new one).
     #[serde(deserialize_with = "de::opt_uuid")]
     pub trace_id: Option<Uuid>,
+}
+
+/// Which rows of the routing log to read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogQuery {
+    /// How far back (seconds; default 3,600).
+    #[serde(deserialize_with = "de::secs")]
+    pub since: Duration,
+    /// Most rows, newest first (default 100).
+    pub limit: u32,
+}
+
+impl Default for LogQuery {
+    fn default() -> Self {
+        Self {
+            since: Duration::from_secs(3600),
+            limit: 100,
+        }
+    }
 }

@@ -3,52 +3,31 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::cache::{CacheKey, ProcessCache};
 use super::calibrate::Calibration;
 use super::decision::{Decision, GENERAL, MatchedBy, Routed, Stage};
 use super::entities::{Band, extract};
 use super::index::{Candidate, Evidence, SkillIndex};
-use super::options::{RouteOptions, RouterOptions, Thresholds};
+use super::options::{LogQuery, RouterOptions};
+use super::request::RouteRequest;
 use super::rules::general_intent;
-use super::store::{CacheEntry, LogEntry, LogRow, load_cache, read_logs};
-use super::text::{canonical, check_message, terms};
+use super::store::{CacheEntry, LogEntry, LogRow, read_logs};
+use super::text::{canonical, check_message, name_terms, terms};
 use super::writer::{Job, Writer};
 use crate::error::Result;
-use crate::llm::{CallRequest, Classifier, ClassifyRequest, EmbedRequest, Embedder, Label};
+use crate::llm::{CallRequest, Classifier, EmbedRequest, Embedder};
 use crate::skills::{Channel, ResolvedSkills, SkillRegistry};
 
-/// One message to route.
-#[derive(Debug, Clone)]
-pub struct RouteRequest {
-    /// The message as the user wrote it.
-    pub message: String,
-    /// Where it came from.
-    pub channel: Channel,
-    /// The org whose skills answer.
-    pub org: Uuid,
-    /// The user, for the log.
-    pub user: Option<String>,
-    /// This route's options.
-    pub options: RouteOptions,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    org: Uuid,
-    channel: Channel,
-    version: Arc<str>,
-    canonical: Arc<str>,
-}
-
 /// The index of one view, and the view it was built from.
-struct Indexed {
-    view: Arc<ResolvedSkills>,
-    index: Arc<SkillIndex>,
-    version: Arc<str>,
+pub(super) struct Indexed {
+    pub(super) view: Arc<ResolvedSkills>,
+    pub(super) index: Arc<SkillIndex>,
+    pub(super) version: Arc<str>,
 }
 
 /// Counters since the router opened.
@@ -66,24 +45,24 @@ pub struct RouterStats {
     pub log_failures: u64,
 }
 
-struct Inner {
-    registry: SkillRegistry,
-    options: RouterOptions,
-    cache: Option<quick_cache::sync::Cache<CacheKey, (Arc<Decision>, Instant)>>,
-    indices: RwLock<HashMap<(Uuid, Channel), Arc<Indexed>>>,
-    writer: Option<Writer>,
-    embedder: Option<(Arc<dyn Embedder>, EmbedRequest)>,
-    classifier: Option<(Arc<dyn Classifier>, CallRequest)>,
-    vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
-    routes: AtomicU64,
-    hits: AtomicU64,
-    builds: AtomicU64,
+pub(super) struct Inner {
+    pub(super) registry: SkillRegistry,
+    pub(super) options: RouterOptions,
+    pub(super) cache: Option<ProcessCache>,
+    pub(super) indices: RwLock<HashMap<(Uuid, Channel), Arc<Indexed>>>,
+    pub(super) writer: Option<Writer>,
+    pub(super) embedder: Option<(Arc<dyn Embedder>, EmbedRequest)>,
+    pub(super) classifier: Option<(Arc<dyn Classifier>, CallRequest)>,
+    pub(super) vectors: Mutex<HashMap<String, Arc<Vec<f32>>>>,
+    pub(super) routes: AtomicU64,
+    pub(super) hits: AtomicU64,
+    pub(super) builds: AtomicU64,
 }
 
 /// Routes messages to an org's skills. Cheap to clone; clones share the cache and indexes.
 #[derive(Clone)]
 pub struct MessageRouter {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for MessageRouter {
@@ -96,29 +75,23 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    if a.len() != b.len() || a.is_empty() {
-        return 0.0;
-    }
-    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        dot += f64::from(*x) * f64::from(*y);
-        na += f64::from(*x) * f64::from(*x);
-        nb += f64::from(*y) * f64::from(*y);
-    }
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na.sqrt() * nb.sqrt())
-    }
-}
-
-/// Confidences for raw candidates: each against the next one's raw score.
+/// Confidences for raw candidates (best first). Sequences and single skills are decided
+/// apart, so the best of each kind is scored with its margin over the next of its kind, every
+/// other candidate from its score alone (it leads nothing): confidence falls with score within
+/// a kind, as the curve was fitted.
 fn calibrate(calibration: &Calibration, candidates: &mut [(usize, Candidate)]) {
-    for i in 0..candidates.len() {
-        let next = candidates.get(i + 1).map_or(0.0, |c| c.1.score);
-        let c = &mut candidates[i].1;
-        c.confidence = calibration.confidence(c.score, (c.score - next).max(0.0));
+    for kind in [true, false] {
+        let mut of_kind = candidates.iter_mut().filter(|c| c.1.sequence == kind);
+        let Some(leader) = of_kind.next() else {
+            continue;
+        };
+        let rest: Vec<&mut (usize, Candidate)> = of_kind.collect();
+        let next = rest.first().map_or(0.0, |c| c.1.score);
+        let margin = (leader.1.score - next).max(0.0);
+        leader.1.confidence = calibration.confidence(leader.1.score, margin);
+        for c in rest {
+            c.1.confidence = calibration.confidence(c.1.score, 0.0);
+        }
     }
 }
 
@@ -222,7 +195,7 @@ impl MessageRouter {
 
     /// The version decisions are cached under: the view's, this code's and the options that
     /// shape a decision, so neither a sync nor an upgrade serves a decision made otherwise.
-    fn version(&self, org: Uuid, view_version: &str) -> String {
+    pub(super) fn version(&self, org: Uuid, view_version: &str) -> String {
         let o = &self.inner.options;
         let shape = format!(
             "{ROUTING_VERSION}|{view_version}|{:?}|{:?}|{}",
@@ -294,38 +267,6 @@ impl MessageRouter {
         Ok(self.finish(request, &indexed, canonical, decision, start, !failed))
     }
 
-    /// Loads this view's unexpired decisions from `routing_cache` into the process cache.
-    async fn warm(&self, org: Uuid, channel: Channel, view: &ResolvedSkills) {
-        let (Some(cache), Ok(pool)) = (&self.inner.cache, self.inner.registry.keel().pool()) else {
-            return;
-        };
-        let version: Arc<str> = Arc::from(self.version(org, &super::index::view_version(view)));
-        let Ok(rows) = load_cache(pool, org, channel, &version).await else {
-            return;
-        };
-        let now_ms = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        for (response, expires_ms) in rows {
-            #[derive(serde::Deserialize)]
-            struct Stored {
-                canonical: String,
-                decision: Decision,
-            }
-            let Ok(stored) = serde_json::from_str::<Stored>(&response) else {
-                continue;
-            };
-            let left = Duration::from_millis(expires_ms.saturating_sub(now_ms).max(0) as u64);
-            let key = CacheKey {
-                org,
-                channel,
-                version: version.clone(),
-                canonical: Arc::from(stored.canonical),
-            };
-            cache.insert(key, (Arc::new(stored.decision), Instant::now() + left));
-        }
-    }
-
     /// Cache, rules and the skill index: everything that needs no waiting.
     fn lexical(&self, request: &RouteRequest, indexed: &Arc<Indexed>, start: Instant) -> Step {
         let canonical: Arc<str> = Arc::from(canonical(&request.message));
@@ -378,19 +319,27 @@ impl MessageRouter {
         }
         let message_terms = terms(&canonical);
         // One more than listed, so the last listed has a margin to its next.
-        let mut scored = indexed
-            .index
-            .score(&message_terms, self.inner.options.candidates + 1);
+        let names = name_terms(&request.message);
+        let mut scored =
+            indexed
+                .index
+                .score(&message_terms, &names, self.inner.options.candidates + 1);
         calibrate(&self.inner.options.calibration, &mut scored);
         let thresholds = self.inner.options.thresholds_of(request.org);
         let ambiguous = scored.len() > 1
             && scored[0].1.confidence - scored[1].1.confidence < thresholds.ambiguity_margin;
-        let sequence = scored
-            .iter()
-            .find(|c| c.1.sequence && c.1.confidence >= thresholds.sequence);
         let single = scored
             .iter()
             .find(|c| !c.1.sequence && c.1.confidence >= thresholds.skill);
+        // A sequence goes first when it clears its higher threshold and scores clearly better
+        // than the best single skill: it runs several skills, so "prep me for Initech" is the
+        // single prep skill, and "a full prep for Initech" the sequence that contains it.
+        let best_single = scored.iter().find(|c| !c.1.sequence).map(|c| c.1.score);
+        let sequence = scored.iter().find(|c| {
+            c.1.sequence
+                && c.1.confidence >= thresholds.sequence
+                && best_single.is_none_or(|s| c.1.score >= s + SEQUENCE_LEAD)
+        });
         let chosen = sequence
             .map(|c| (c, MatchedBy::SequenceTrigger))
             .or_else(|| single.map(|c| (c, MatchedBy::SkillTrigger)));
@@ -421,130 +370,8 @@ impl MessageRouter {
         }
     }
 
-    /// The embedding stage: cosine similarity between the message and each skill's text.
-    async fn semantic(
-        &self,
-        request: &RouteRequest,
-        indexed: &Indexed,
-        thresholds: &Thresholds,
-        failed: &mut bool,
-    ) -> Option<Decision> {
-        let (embedder, template) = self.inner.embedder.as_ref()?;
-        let skills: Vec<_> = indexed
-            .view
-            .skills
-            .iter()
-            .filter(|s| s.doc.category.as_deref() != Some("hitl"))
-            .collect();
-        let missing: Vec<_> = {
-            let vectors = self.inner.vectors.lock().unwrap_or_else(|e| e.into_inner());
-            skills
-                .iter()
-                .filter(|s| !vectors.contains_key(&s.content_hash))
-                .collect()
-        };
-        let mut texts: Vec<String> = missing.iter().map(|s| skill_text(s)).collect();
-        texts.push(request.message.clone());
-        let embedded = embedder
-            .embed(&EmbedRequest {
-                texts,
-                org_id: Some(request.org),
-                trace_id: request.options.trace_id,
-                ..template.clone()
-            })
-            .await;
-        let Ok(mut embedded) = embedded else {
-            *failed = true;
-            return None;
-        };
-        let message = embedded.vectors.pop()?;
-        let mut vectors = self.inner.vectors.lock().unwrap_or_else(|e| e.into_inner());
-        for (skill, vector) in missing.iter().zip(embedded.vectors) {
-            vectors.insert(skill.content_hash.clone(), Arc::new(vector));
-        }
-        let best = skills
-            .iter()
-            .filter_map(|s| Some((s, cosine(vectors.get(&s.content_hash)?, &message))))
-            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.key.cmp(&a.0.key)))?;
-        (best.1 >= thresholds.semantic).then(|| {
-            let key = best.0.key.clone();
-            self.decision(
-                request,
-                indexed,
-                &key,
-                best.1,
-                MatchedBy::Semantic,
-                Stage::Embedding,
-            )
-        })
-    }
-
-    /// The LLM stage: the classifier chooses among the top candidates or none.
-    async fn llm(
-        &self,
-        request: &RouteRequest,
-        indexed: &Indexed,
-        candidates: &[(usize, Candidate)],
-        failed: &mut bool,
-    ) -> Option<Decision> {
-        let (classifier, template) = self.inner.classifier.as_ref()?;
-        if candidates.is_empty() {
-            return None;
-        }
-        let mut labels: Vec<Label> = candidates
-            .iter()
-            .filter_map(|(_, c)| indexed.view.get(&c.skill_key))
-            .map(|s| Label {
-                name: s.key.clone(),
-                description: Some(s.doc.description.clone()),
-            })
-            .collect();
-        labels.push(Label {
-            name: NONE_LABEL.into(),
-            description: Some("None of these skills fits the message.".into()),
-        });
-        let mut call = template.clone();
-        call.org_id = Some(request.org);
-        call.trace_id = request.options.trace_id;
-        let classify = ClassifyRequest {
-            text: request.message.clone(),
-            labels,
-            instructions: Some(LLM_INSTRUCTIONS.into()),
-            call,
-        };
-        let answer = tokio::time::timeout(
-            self.inner.options.llm_timeout,
-            classifier.classify(&classify),
-        )
-        .await;
-        let Ok(Ok(answer)) = answer else {
-            *failed = true;
-            return None;
-        };
-        // The answer must be one of the candidates offered; `none` and anything else fall
-        // through to general.
-        let chosen = candidates
-            .iter()
-            .find(|(_, c)| c.skill_key == answer.label)?;
-        let confidence = answer
-            .confidence
-            .unwrap_or(chosen.1.confidence)
-            .clamp(0.0, 1.0);
-        let mut decision = self.decision(
-            request,
-            indexed,
-            &chosen.1.skill_key,
-            confidence,
-            MatchedBy::Llm,
-            Stage::Llm,
-        );
-        decision.evidence = chosen.1.evidence.clone();
-        decision.candidates = take(candidates, self.inner.options.candidates);
-        Some(decision)
-    }
-
     /// A decision for skill `key` reached by a model stage.
-    fn decision(
+    pub(super) fn decision(
         &self,
         request: &RouteRequest,
         indexed: &Indexed,
@@ -683,6 +510,18 @@ impl MessageRouter {
         .await
     }
 
+    /// The routing log of the org id `org_id` as `query` asks (what the bindings call).
+    ///
+    /// # Errors
+    /// `invalid_input` naming `org_id`; [`crate::Error::Storage`] when the read fails.
+    pub async fn recent_log(&self, org_id: &str, query: &LogQuery) -> Result<Vec<LogRow>> {
+        let org = crate::options::require_uuid("org_id", org_id)?;
+        let since = SystemTime::now()
+            .checked_sub(query.since)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        self.log(org, since, query.limit).await
+    }
+
     /// Drops every cached decision and index.
     pub fn invalidate(&self) {
         if let Some(cache) = &self.inner.cache {
@@ -696,23 +535,19 @@ impl MessageRouter {
     }
 }
 
+/// How far a sequence's raw score must lead the best single skill's to be chosen over it.
+const SEQUENCE_LEAD: f64 = 0.05;
+
 /// Bumped whenever a change to routing's code changes decisions: cached decisions of another
 /// version are never served.
 const ROUTING_VERSION: &str = "keel-routing-1";
 
-/// The label the LLM stage offers for "none of these".
-pub const NONE_LABEL: &str = "none";
-
-/// What the LLM stage is told before the labels.
-pub const LLM_INSTRUCTIONS: &str = "You route a sales assistant's messages to skills. Choose \
-the skill that should answer the message, or `none` when no skill fits.";
-
-enum Step {
+pub(super) enum Step {
     Done(Routed),
     Undecided(Arc<str>, Vec<(usize, Candidate)>),
 }
 
-fn take(candidates: &[(usize, Candidate)], n: usize) -> Vec<Candidate> {
+pub(super) fn take(candidates: &[(usize, Candidate)], n: usize) -> Vec<Candidate> {
     candidates.iter().take(n).map(|c| c.1.clone()).collect()
 }
 
@@ -725,32 +560,4 @@ fn intent_of(index: &SkillIndex, id: usize, evidence: &[Evidence]) -> Option<Str
             _ => None,
         })
         .or_else(|| index.intent(id).map(str::to_owned))
-}
-
-/// The text a skill is embedded from: its description and example phrases.
-fn skill_text(skill: &crate::skills::ResolvedSkill) -> String {
-    let mut text = skill.doc.description.clone();
-    for trigger in &skill.doc.triggers {
-        for example in &trigger.examples {
-            text.push('\n');
-            text.push_str(example);
-        }
-    }
-    text
-}
-
-impl RouteRequest {
-    /// A request with default options.
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidInput`] naming `channel` for an unknown channel.
-    pub fn new(message: impl Into<String>, channel: &str, org: Uuid) -> Result<Self> {
-        Ok(Self {
-            message: message.into(),
-            channel: Channel::parse(channel)?,
-            org,
-            user: None,
-            options: RouteOptions::default(),
-        })
-    }
 }

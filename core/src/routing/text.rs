@@ -94,12 +94,14 @@ pub fn terms(canonical: &str) -> Vec<String> {
         .collect()
 }
 
-/// The terms of canonical text keeping every word's position (stop words included, as
-/// `None`), for phrase matching.
-pub fn positioned_terms(canonical: &str) -> Vec<Option<String>> {
-    canonical
+/// The terms of `message`'s capitalised words after its first ("Northwind", "Sarah"): names,
+/// when the index does not know them.
+pub fn name_terms(message: &str) -> Vec<String> {
+    message
         .unicode_words()
-        .map(|w| (!is_stop_word(w)).then(|| stem(w)))
+        .skip(1)
+        .filter(|w| w.starts_with(char::is_uppercase))
+        .map(|w| stem(&caseless::default_case_fold_str(w)))
         .collect()
 }
 

@@ -1,0 +1,148 @@
+//! `SkillRegistry.messageRouter` and `MessageRouter` (core: `keel::routing`). Decisions,
+//! log rows and evaluations are plain objects with camelCase keys (`types.d.ts`).
+
+use napi::Env;
+use napi::bindgen_prelude::ClassInstance;
+use napi_derive::napi;
+use serde_json::Value;
+
+use keel::options::Case;
+use keel::routing::{self, LogQuery, RouteRequest};
+
+use crate::error::{Answer, Arg, Outcome, guard, run, spawn};
+use crate::json::{Json, Text};
+use crate::llm::Llm;
+use crate::options::{options, record};
+
+/// Routes messages to an org's skills; make it with `await skills.messageRouter()`.
+#[napi]
+pub struct MessageRouter {
+    inner: routing::MessageRouter,
+}
+
+#[napi]
+impl MessageRouter {
+    /// Routes `message`: the decision (`RouteDecision`). When the org's skills are cached and
+    /// no model stage runs, the Promise is already resolved.
+    #[napi(
+        ts_args_type = "message: string, channel: string, orgId: string, userId?: string | null, options?: RouteOptions | null",
+        ts_return_type = "Promise<RouteDecision>"
+    )]
+    pub fn route(
+        &self,
+        env: Env,
+        message: Text,
+        channel: Text,
+        org_id: Text,
+        user_id: Option<Text>,
+        options: Option<Json>,
+    ) -> Outcome<Answer<Value>> {
+        let request = RouteRequest::from_parts(
+            message.as_str().to_owned(),
+            channel.as_str(),
+            org_id.as_str(),
+            user_id.map(|u| u.as_str().to_owned()),
+            options.map(|o| o.0),
+            Case::Camel,
+            "options",
+        );
+        if let Ok(request) = &request
+            && let Some(Ok(routed)) = self.inner.try_route(request)
+        {
+            return Outcome(Ok(Answer::Ready(record(&routed))));
+        }
+        let router = self.inner.clone();
+        // Bad arguments reject the Promise, as every other error of this method does.
+        Outcome(
+            spawn(
+                &env,
+                async move { Ok(record(&router.route(&request?).await?)) },
+            )
+            .map(Answer::Later),
+        )
+    }
+
+    /// Evaluates a labelled `.jsonl` text for `orgId`: accuracy, per-label precision and
+    /// recall, confusion pairs, out-of-scope false accepts, stages, latency.
+    #[napi(
+        ts_args_type = "labelled: string, orgId: string, options?: { allowLlm?: boolean } | null",
+        ts_return_type = "Promise<RouteEvaluation>"
+    )]
+    pub async fn evaluate(
+        &self,
+        Arg(labelled): Arg<String>,
+        Arg(org_id): Arg<String>,
+        options: Option<Json>,
+    ) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |r| {
+            let EvaluateOptions { allow_llm } = self::options(options, "options")?;
+            Ok(record(
+                &routing::evaluate_jsonl(&r, &org_id, &labelled, allow_llm).await?,
+            ))
+        })
+    }
+
+    /// The routing log of `orgId`, newest first: `since` seconds back (default 3,600), at
+    /// most `limit` rows (default 100).
+    #[napi(
+        ts_args_type = "orgId: string, query?: { since?: number, limit?: number } | null",
+        ts_return_type = "Promise<RoutingLogRow[]>"
+    )]
+    pub async fn log(
+        &self,
+        Arg(org_id): Arg<String>,
+        query: Option<Json>,
+    ) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |r| {
+            let query: LogQuery = self::options(query, "query")?;
+            Ok(record(&r.recent_log(&org_id, &query).await?))
+        })
+    }
+
+    /// Resolves when every decision made so far is in `routing_logs`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn flush(&self) -> napi::Result<Outcome<()>> {
+        run!(self.inner, |r| {
+            r.flush().await;
+            Ok(())
+        })
+    }
+
+    /// Counters since the router opened.
+    #[napi(ts_return_type = "RouterStats")]
+    pub fn stats(&self) -> Value {
+        record(&self.inner.stats())
+    }
+
+    /// Drops every cached decision and index.
+    #[napi]
+    pub fn invalidate(&self) {
+        self.inner.invalidate();
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct EvaluateOptions {
+    allow_llm: bool,
+}
+
+/// Opens a message router over `registry` (behind `SkillRegistry.messageRouter`).
+pub fn open_router(
+    registry: &keel::skills::SkillRegistry,
+    options: Option<Json>,
+    classifier: Option<Arg<ClassInstance<'_, Llm>>>,
+    embedder: Option<Arg<ClassInstance<'_, Llm>>>,
+) -> Outcome<MessageRouter> {
+    let classifier = classifier.map(|l| l.0.core().clone());
+    let embedder = embedder.map(|l| l.0.core().clone());
+    guard(|| {
+        let options = self::options(options, "options")?;
+        // The log writer starts on the runtime the router's routes run on.
+        let inner = napi::bindgen_prelude::within_runtime_if_available(|| {
+            routing::MessageRouter::open(registry, options)
+        })?
+        .with_models(classifier, embedder);
+        Ok(MessageRouter { inner })
+    })
+}

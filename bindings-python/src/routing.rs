@@ -1,0 +1,126 @@
+//! `SkillRegistry.message_router` and `MessageRouter` (core: `keel::routing`).
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use keel::options::Case;
+use keel::routing::{self, LogQuery, MessageRouter, RouteRequest};
+use keel::skills::SkillRegistry;
+
+use crate::error::Arg;
+use crate::json::{Json, dict_to_map};
+use crate::llm::PyLlm;
+use crate::record::options;
+use crate::runtime::{awaitable, guard, ready, runtime};
+
+/// Routes messages to an org's skills; make it with `skills.message_router(...)`.
+#[pyclass(frozen, name = "MessageRouter", module = "keel._native")]
+pub struct PyMessageRouter {
+    inner: MessageRouter,
+}
+
+#[pymethods]
+impl PyMessageRouter {
+    /// Routes `message` (awaitable): the decision as a dict (`keel.types.RouteDecision`).
+    /// When the org's skills are cached and no model stage runs, the awaitable is already
+    /// done.
+    #[pyo3(signature = (message, channel, org_id, user_id = None, **options))]
+    fn route<'py>(
+        &self,
+        py: Python<'py>,
+        message: Arg<String>,
+        channel: Arg<&str>,
+        org_id: Arg<&str>,
+        user_id: Option<Arg<String>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fields = options.map(|o| dict_to_map(o, 0).into());
+        let request = guard(|| {
+            RouteRequest::from_parts(
+                message.0,
+                channel.0,
+                org_id.0,
+                Arg::opt(user_id),
+                fields,
+                Case::Snake,
+                "",
+            )
+        })?;
+        if let Some(done) = self.inner.try_route(&request) {
+            return ready(py, Json::of(&guard(|| done)?));
+        }
+        awaitable!(py, self.inner, |r| Ok(Json::of(&r.route(&request).await?)))
+    }
+
+    /// Evaluates a labelled `.jsonl` text for `org_id` (awaitable): accuracy, per-label
+    /// precision and recall, confusion pairs, out-of-scope false accepts, stages, latency.
+    #[pyo3(
+        signature = (labelled, org_id, *, allow_llm = Arg(false)),
+        text_signature = "($self, labelled, org_id, *, allow_llm=False)"
+    )]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        labelled: Arg<String>,
+        org_id: Arg<String>,
+        allow_llm: Arg<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |r| Ok(Json::of(
+            &routing::evaluate_jsonl(&r, &org_id.0, &labelled.0, allow_llm.0).await?
+        )))
+    }
+
+    /// The routing log of `org_id` (awaitable): `since` seconds back (default 3,600), at most
+    /// `limit` rows (default 100), newest first.
+    #[pyo3(signature = (org_id, **query))]
+    fn log<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        query: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query: LogQuery = guard(|| options(query))?;
+        awaitable!(py, self.inner, |r| Ok(Json::of(
+            &r.recent_log(&org_id.0, &query).await?
+        )))
+    }
+
+    /// Waits until every decision made so far is in `routing_logs` (awaitable).
+    fn flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |r| {
+            r.flush().await;
+            Ok(())
+        })
+    }
+
+    /// Counters since the router opened.
+    fn stats(&self) -> Json {
+        Json::of(&self.inner.stats())
+    }
+
+    /// Drops every cached decision and index.
+    fn invalidate(&self) {
+        self.inner.invalidate();
+    }
+}
+
+/// Opens a message router over `registry` (behind `SkillRegistry.message_router`).
+pub fn open_router<'py>(
+    registry: &SkillRegistry,
+    classifier: Option<Arg<PyRef<'py, PyLlm>>>,
+    embedder: Option<Arg<PyRef<'py, PyLlm>>>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+) -> PyResult<PyMessageRouter> {
+    let options = guard(|| options(kwargs))?;
+    let classifier = classifier.map(|l| l.0.core().clone());
+    let embedder = embedder.map(|l| l.0.core().clone());
+    // The log writer starts on the runtime the router's routes run on.
+    let _guard = runtime().enter();
+    let inner = guard(|| MessageRouter::open(registry, options))?.with_models(classifier, embedder);
+    Ok(PyMessageRouter { inner })
+}
+
+/// Adds this module's classes to `keel._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyMessageRouter>()
+}
