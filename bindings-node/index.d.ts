@@ -803,11 +803,14 @@ export interface RouteEntities {
   timeReference?: string
 }
 
+/** A `RouteDecision`'s fields (its getters, and what `toJSON()` returns). */
+export interface RouteDecision extends RouteDecisionFields {}
+
 /**
  * `router.route(...)`: the original's `route`, `skillKey`, `confidence`, `matchedBy`,
  * `traceId`, `durationMs`, `modelOverride`, and the rest.
  */
-export interface RouteDecision {
+export interface RouteDecisionFields {
   /** A skill key, or `general`. */
   route: string
   skillKey: string | null
@@ -1041,8 +1044,8 @@ export declare class Logger {
 /** Routes messages to an org's skills; make it with `await skills.messageRouter()`. */
 export declare class MessageRouter {
   /**
-   * Routes `message`: the decision (`RouteDecision`). When the org's skills are cached and
-   * no model stage runs, the Promise is already resolved.
+   * Routes `message`: the decision (`RouteDecision`, its fields read lazily). When the
+   * org's skills are cached and no model stage runs, the Promise is already resolved.
    */
   route(message: string, channel: string, orgId: string, userId?: string | null, options?: RouteOptions | null): Promise<RouteDecision>
   /**
@@ -1128,6 +1131,15 @@ export declare class ResolvedSkills {
   /** What was shadowed and why. */
   get shadowed(): Shadowed[]
   toJSON(): Record<string, any>
+}
+
+/**
+ * A routing decision. Its fields (`route`, `skillKey`, `confidence`, …) are getters that
+ * convert the one field read (installed by `init.js` over `_field`); `toJSON()` gives them all.
+ */
+export declare class RouteDecision {
+  /** Every field as a plain object (what `JSON.stringify` writes). */
+  toJSON(): RouteDecisionFields
 }
 
 /** The skills registry; make it with `await db.skillRegistry()`. */

@@ -845,6 +845,7 @@ module.exports.Logger = nativeBinding.Logger
 module.exports.MessageRouter = nativeBinding.MessageRouter
 module.exports.ModelRouter = nativeBinding.ModelRouter
 module.exports.ResolvedSkills = nativeBinding.ResolvedSkills
+module.exports.RouteDecision = nativeBinding.RouteDecision
 module.exports.SkillRegistry = nativeBinding.SkillRegistry
 module.exports._spanChild = nativeBinding._spanChild
 module.exports._spanDrop = nativeBinding._spanDrop

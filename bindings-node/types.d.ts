@@ -803,11 +803,14 @@ export interface RouteEntities {
   timeReference?: string
 }
 
+/** A `RouteDecision`'s fields (its getters, and what `toJSON()` returns). */
+export interface RouteDecision extends RouteDecisionFields {}
+
 /**
  * `router.route(...)`: the original's `route`, `skillKey`, `confidence`, `matchedBy`,
  * `traceId`, `durationMs`, `modelOverride`, and the rest.
  */
-export interface RouteDecision {
+export interface RouteDecisionFields {
   /** A skill key, or `general`. */
   route: string
   skillKey: string | null

@@ -208,6 +208,18 @@
     configurable: true,
   })
 
+  // A decision's fields are getters: each converts the one field read, where a whole object
+  // would convert the candidates and their evidence on every route.
+  for (const name of exports.RouteDecision._fields()) {
+    Object.defineProperty(exports.RouteDecision.prototype, name, {
+      get() {
+        return this._field(name)
+      },
+      enumerable: true,
+      configurable: true,
+    })
+  }
+
   const traced = (native, onSync) => {
     const onReject = rejectionOf(native.name)
     const wrapper = function (...args) {

@@ -14,6 +14,39 @@ use crate::json::{Json, Text};
 use crate::llm::Llm;
 use crate::options::{options, record};
 
+/// A routing decision. Its fields (`route`, `skillKey`, `confidence`, …) are getters that
+/// convert the one field read (installed by `init.js` over `_field`); `toJSON()` gives them all.
+#[napi]
+pub struct RouteDecision {
+    inner: routing::Routed,
+}
+
+#[napi]
+impl RouteDecision {
+    /// One field by its camelCase name (what the getters call).
+    #[napi(js_name = "_field", skip_typescript)]
+    pub fn field(&self, name: Text) -> Value {
+        self.inner
+            .field(name.as_str(), Case::Camel)
+            .unwrap_or(Value::Null)
+    }
+
+    /// The field names, camelCase (for `init.js`).
+    #[napi(js_name = "_fields", skip_typescript)]
+    pub fn fields() -> Vec<String> {
+        routing::Routed::FIELDS
+            .iter()
+            .map(|f| Case::Camel.spell(f))
+            .collect()
+    }
+
+    /// Every field as a plain object (what `JSON.stringify` writes).
+    #[napi(js_name = "toJSON", ts_return_type = "RouteDecisionFields")]
+    pub fn to_json(&self) -> Value {
+        record(&self.inner)
+    }
+}
+
 /// Routes messages to an org's skills; make it with `await skills.messageRouter()`.
 #[napi]
 pub struct MessageRouter {
@@ -22,8 +55,8 @@ pub struct MessageRouter {
 
 #[napi]
 impl MessageRouter {
-    /// Routes `message`: the decision (`RouteDecision`). When the org's skills are cached and
-    /// no model stage runs, the Promise is already resolved.
+    /// Routes `message`: the decision (`RouteDecision`, its fields read lazily). When the
+    /// org's skills are cached and no model stage runs, the Promise is already resolved.
     #[napi(
         ts_args_type = "message: string, channel: string, orgId: string, userId?: string | null, options?: RouteOptions | null",
         ts_return_type = "Promise<RouteDecision>"
@@ -36,7 +69,7 @@ impl MessageRouter {
         org_id: Text,
         user_id: Option<Text>,
         options: Option<Json>,
-    ) -> Outcome<Answer<Value>> {
+    ) -> Outcome<Answer<RouteDecision>> {
         let request = RouteRequest::from_parts(
             message.as_str().to_owned(),
             channel.as_str(),
@@ -49,15 +82,16 @@ impl MessageRouter {
         if let Ok(request) = &request
             && let Some(Ok(routed)) = self.inner.try_route(request)
         {
-            return Outcome(Ok(Answer::Ready(record(&routed))));
+            return Outcome(Ok(Answer::Ready(RouteDecision { inner: routed })));
         }
         let router = self.inner.clone();
         // Bad arguments reject the Promise, as every other error of this method does.
         Outcome(
-            spawn(
-                &env,
-                async move { Ok(record(&router.route(&request?).await?)) },
-            )
+            spawn(&env, async move {
+                Ok(RouteDecision {
+                    inner: router.route(&request?).await?,
+                })
+            })
             .map(Answer::Later),
         )
     }

@@ -1,5 +1,6 @@
 //! `SkillRegistry.message_router` and `MessageRouter` (core: `keel::routing`).
 
+use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -13,6 +14,55 @@ use crate::llm::PyLlm;
 use crate::record::options;
 use crate::runtime::{awaitable, guard, ready, runtime};
 
+/// A routing decision: reads like the dict it was (`decision["route"]`), each field converted
+/// when read; `to_dict()` converts them all.
+#[pyclass(frozen, name = "RouteDecision", module = "keel._native", mapping)]
+pub struct PyRouteDecision(routing::Routed);
+
+#[pymethods]
+impl PyRouteDecision {
+    fn __getitem__(&self, key: &str) -> PyResult<Json> {
+        self.0
+            .field(key, Case::Snake)
+            .map(Json)
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.to_owned()))
+    }
+
+    fn __contains__(&self, key: &str) -> bool {
+        routing::Routed::FIELDS.contains(&key)
+    }
+
+    fn __len__(&self) -> usize {
+        routing::Routed::FIELDS.len()
+    }
+
+    /// The field names, in order.
+    fn keys(&self) -> Vec<&'static str> {
+        routing::Routed::FIELDS.to_vec()
+    }
+
+    /// A field's value, or `default`.
+    #[pyo3(signature = (key, default = None))]
+    fn get(&self, py: Python<'_>, key: &str, default: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+        match self.0.field(key, Case::Snake) {
+            Some(value) => Json(value).into_py_any(py),
+            None => Ok(default.unwrap_or_else(|| py.None())),
+        }
+    }
+
+    /// Every field as a dict (`keel.types.RouteDecision`).
+    fn to_dict(&self) -> Json {
+        Json::of(&self.0)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RouteDecision(route={:?}, confidence={:.2}, stage={:?}, cached={})",
+            self.0.route, self.0.confidence, self.0.stage, self.0.cached
+        )
+    }
+}
+
 /// Routes messages to an org's skills; make it with `skills.message_router(...)`.
 #[pyclass(frozen, name = "MessageRouter", module = "keel._native")]
 pub struct PyMessageRouter {
@@ -21,7 +71,7 @@ pub struct PyMessageRouter {
 
 #[pymethods]
 impl PyMessageRouter {
-    /// Routes `message` (awaitable): the decision as a dict (`keel.types.RouteDecision`).
+    /// Routes `message` (awaitable): the decision (`RouteDecision`, read as a dict).
     /// When the org's skills are cached and no model stage runs, the awaitable is already
     /// done.
     #[pyo3(signature = (message, channel, org_id, user_id = None, **options))]
@@ -47,9 +97,11 @@ impl PyMessageRouter {
             )
         })?;
         if let Some(done) = self.inner.try_route(&request) {
-            return ready(py, Json::of(&guard(|| done)?));
+            return ready(py, PyRouteDecision(guard(|| done)?));
         }
-        awaitable!(py, self.inner, |r| Ok(Json::of(&r.route(&request).await?)))
+        awaitable!(py, self.inner, |r| Ok(PyRouteDecision(
+            r.route(&request).await?
+        )))
     }
 
     /// Evaluates a labelled `.jsonl` text for `org_id` (awaitable): accuracy, per-label
@@ -122,5 +174,6 @@ pub fn open_router<'py>(
 
 /// Adds this module's classes to `keel._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyMessageRouter>()
+    m.add_class::<PyMessageRouter>()?;
+    m.add_class::<PyRouteDecision>()
 }

@@ -30,6 +30,9 @@ async def test_route_returns_the_original_shape_and_more(db: keel.Keel) -> None:
     assert 0.5 <= d["confidence"] <= 1 and not d["out_of_scope"] and not d["cached"]
     assert d["model_override"] is None and d["duration_ms"] >= 0 and len(d["trace_id"]) == 36
     assert d["candidates"][0]["skill_key"] == "slack-deal-query"
+    assert d.to_dict()["route"] == d["route"] and "band" in d and len(d) == len(d.keys()) == 18
+    with pytest.raises(KeyError):
+        d["nope"]
     # The org's view is cached now: the same question in another spelling is answered at once
     # from the cache, keeping the stage that decided.
     again = r.route("how's the ACME deal   looking?", "slack", ORG)

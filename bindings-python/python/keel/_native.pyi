@@ -25,7 +25,7 @@ from keel.types import (
     ImportReport,
     Level,
     MessageRouterOptions,
-    RouteDecision,
+    RouteDecision as RouteDecisionDict,
     RouteEvaluation,
     RouterStats,
     RoutingLogRow,
@@ -94,6 +94,7 @@ __all__ = [
     "ResolvedSkills",
     "SkillRegistry",
     "MessageRouter",
+    "RouteDecision",
     "channel_namespaces",
     "compile_skill",
     "parse_skill",
@@ -494,6 +495,18 @@ class SkillRegistry:
         embedder: Llm | None = None,
         **options: Unpack[MessageRouterOptions],
     ) -> MessageRouter: ...
+
+@final
+class RouteDecision:
+    """A routing decision, read like a dict (``decision["route"]``); each field is converted
+    when read. ``to_dict()`` gives them all (``keel.types.RouteDecision``)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+    def __contains__(self, key: str, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def keys(self) -> builtins.list[str]: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def to_dict(self) -> RouteDecisionDict: ...
 
 @final
 class MessageRouter:

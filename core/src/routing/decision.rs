@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::entities::{Band, Entities};
 use super::index::{Candidate, Evidence};
 use super::rules::GeneralIntent;
+use crate::options::Case;
 
 /// The route of a message no skill answers.
 pub const GENERAL: &str = "general";
@@ -45,6 +46,19 @@ pub enum Stage {
     Llm,
     /// Nothing was confident: general, out of scope.
     Fallback,
+}
+
+impl Stage {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Rules => "rules",
+            Stage::Index => "index",
+            Stage::Embedding => "embedding",
+            Stage::Llm => "llm",
+            Stage::Fallback => "fallback",
+        }
+    }
 }
 
 /// A routing decision, as cached.
@@ -103,6 +117,78 @@ impl std::ops::Deref for Routed {
 
     fn deref(&self) -> &Decision {
         &self.decision
+    }
+}
+
+impl Routed {
+    /// The names of the fields a route serializes to, in order.
+    pub const FIELDS: [&'static str; 18] = [
+        "route",
+        "skill_key",
+        "confidence",
+        "matched_by",
+        "model_override",
+        "stage",
+        "out_of_scope",
+        "general_intent",
+        "intent",
+        "ambiguous",
+        "candidates",
+        "evidence",
+        "skills_version",
+        "entities",
+        "band",
+        "trace_id",
+        "duration_ms",
+        "cached",
+    ];
+
+    /// One field as JSON, by its name as `case` spells it (what a binding's
+    /// `decision["confidence"]` or `decision.skillKey` reads without converting the rest);
+    /// records inside it are spelled in `case` too. `None` for a name not in
+    /// [`Routed::FIELDS`].
+    pub fn field(&self, name: &str, case: Case) -> Option<serde_json::Value> {
+        let name = Self::FIELDS.iter().find(|f| match case {
+            Case::Snake => **f == name,
+            Case::Camel => case.spell(f) == name,
+        })?;
+        let d = &*self.decision;
+        let value = |v: &dyn erased::Record| v.to_value(case);
+        Some(match *name {
+            "route" => value(&d.route),
+            "skill_key" => value(&d.skill_key),
+            "confidence" => value(&d.confidence),
+            "matched_by" => value(&d.matched_by),
+            "model_override" => value(&d.model_override),
+            "stage" => value(&d.stage),
+            "out_of_scope" => value(&d.out_of_scope),
+            "general_intent" => value(&d.general_intent),
+            "intent" => value(&d.intent),
+            "ambiguous" => value(&d.ambiguous),
+            "candidates" => value(&d.candidates),
+            "evidence" => value(&d.evidence),
+            "skills_version" => value(&d.skills_version),
+            "entities" => value(&d.entities),
+            "band" => value(&d.band),
+            "trace_id" => value(&self.trace_id),
+            "duration_ms" => value(&(self.duration.as_secs_f64() * 1000.0)),
+            _ => value(&self.cached),
+        })
+    }
+}
+
+/// A serializable value behind a reference, for [`Routed::field`].
+mod erased {
+    use crate::options::Case;
+
+    pub trait Record {
+        fn to_value(&self, case: Case) -> serde_json::Value;
+    }
+
+    impl<T: serde::Serialize> Record for T {
+        fn to_value(&self, case: Case) -> serde_json::Value {
+            crate::record::to_value(self, case)
+        }
     }
 }
 
@@ -172,5 +258,20 @@ mod tests {
         assert_eq!(all.len(), fields.len() + 3);
         assert!(fields.keys().all(|k| all.get(k) == fields.get(k)));
         assert_eq!(all["duration_ms"], 2.0);
+        // `field` reads each one as the whole serializes it, and nothing else.
+        let names: Vec<&str> = all.keys().map(String::as_str).collect();
+        let mut listed = Routed::FIELDS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(names, listed);
+        for name in Routed::FIELDS {
+            assert_eq!(
+                routed.field(name, Case::Snake).as_ref(),
+                all.get(name),
+                "{name}"
+            );
+        }
+        assert_eq!(routed.field("nope", Case::Snake), None);
+        assert_eq!(routed.field("skillsVersion", Case::Camel), Some("v".into()));
+        assert_eq!(routed.field("skills_version", Case::Camel), None);
     }
 }

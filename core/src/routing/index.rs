@@ -110,7 +110,8 @@ struct Entry {
     len: (f32, f32),
 }
 
-/// A skill holding a term: (skill, weighted frequency in the strong fields, in the weak ones).
+/// A skill holding a term: (skill, weighted frequency in the strong fields, in the weak ones),
+/// while building; then (skill, what the term adds to the skill's BM25 score, 0).
 type Posting = (u32, f32, f32);
 
 /// The index of one resolved view.
@@ -213,11 +214,17 @@ impl SkillIndex {
             (index.skills.iter().map(|s| s.len.0).sum::<f32>() / n).max(1.0),
             (index.skills.iter().map(|s| s.len.1).sum::<f32>() / n).max(1.0),
         );
-        for (idf, postings) in index.postings.values_mut() {
+        let mut postings = std::mem::take(&mut index.postings);
+        for (idf, postings) in postings.values_mut() {
             let df = postings.len() as f32;
             // BM25's idf, floored so a term every skill shares still counts a little.
             *idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln().max(0.05);
+            // Everything a posting adds is known now: routes only sum.
+            for posting in postings.iter_mut() {
+                *posting = (posting.0, index.part(*idf, posting), 0.0);
+            }
         }
+        index.postings = postings;
         index
     }
 
@@ -333,6 +340,29 @@ impl SkillIndex {
         self.skills[id].intent.as_deref()
     }
 
+    /// What one posting (as built) adds to its skill's BM25 score.
+    fn part(&self, idf: f32, &(skill, strong, weak): &Posting) -> f32 {
+        let len = self.skills[skill as usize].len;
+        let saturated = |tf: f32, len: f32, average: f32| {
+            tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / average))
+        };
+        idf * (saturated(strong, len.0, self.average_len.0)
+            + WEAK_WEIGHT * saturated(weak, len.1, self.average_len.1))
+    }
+
+    /// The terms of `message` skill `skill` holds, with what each adds (for the evidence of
+    /// the few candidates listed; postings are ordered by skill).
+    fn shared_terms<'a>(&self, skill: u32, message: &[&'a str]) -> Vec<(f32, &'a str)> {
+        message
+            .iter()
+            .filter_map(|term| {
+                let (_, postings) = self.postings.get(*term)?;
+                let at = postings.binary_search_by_key(&skill, |p| p.0).ok()?;
+                Some((postings[at].1, *term))
+            })
+            .collect()
+    }
+
     /// The raw scores of every skill with any match, best first (ties by key), at most `top`.
     /// `names` are the terms of the message's capitalised words ([`super::text::name_terms`]):
     /// one the index does not know is a name ("Northwind"), not a word the skills fail to
@@ -347,7 +377,8 @@ impl SkillIndex {
             return Vec::new();
         }
         let mut bm25 = vec![0f32; self.skills.len()];
-        let mut shared: Vec<Vec<(f32, &str)>> = vec![Vec::new(); self.skills.len()];
+        // How many of the message's terms each skill shares.
+        let mut shared = vec![0u16; self.skills.len()];
         let mut seen: Vec<&str> = Vec::with_capacity(message_terms.len());
         // The message's words a skill should explain: known terms and unknown non-names.
         let mut content = 0usize;
@@ -356,21 +387,15 @@ impl SkillIndex {
                 continue;
             }
             seen.push(term);
-            let Some((idf, postings)) = self.postings.get(term) else {
+            let Some((_, postings)) = self.postings.get(term) else {
                 content += usize::from(!names.contains(term));
                 continue;
             };
             content += 1;
-            for &(skill, strong, weak) in postings {
-                let len = self.skills[skill as usize].len;
-                let saturated = |tf: f32, len: f32, average: f32| {
-                    tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len / average))
-                };
-                let part = idf
-                    * (saturated(strong, len.0, self.average_len.0)
-                        + WEAK_WEIGHT * saturated(weak, len.1, self.average_len.1));
-                bm25[skill as usize] += part;
-                shared[skill as usize].push((part, term));
+            for posting in postings {
+                let skill = posting.0 as usize;
+                bm25[skill] += posting.1;
+                shared[skill] = shared[skill].saturating_add(1);
             }
         }
         let mut phrase: Vec<Option<&Phrase>> = vec![None; self.skills.len()];
@@ -383,17 +408,31 @@ impl SkillIndex {
                 }
             }
         }
-        let mut out: Vec<(usize, Candidate)> = (0..self.skills.len())
+        // Raw scores for every skill, then candidates built for the best `top` only.
+        let mut ranked: Vec<(usize, f64)> = (0..self.skills.len())
             .filter(|&i| bm25[i] > 0.0 || phrase[i].is_some())
             .map(|i| {
                 // The share of the message's words this skill shares scales what it explains.
-                let cover = (shared[i].len() as f64 / content.max(1) as f64).min(1.0);
+                let cover = (f64::from(shared[i]) / content.max(1) as f64).min(1.0);
                 let explained = f64::from(bm25[i] / (bm25[i] + SATURATION))
                     * (COVER_FLOOR + (1.0 - COVER_FLOOR) * cover);
                 let bonus = phrase[i].map_or(0.0, |p| PHRASE_WEIGHT * p.confidence);
+                (i, explained + bonus)
+            })
+            .collect();
+        // Ties go by key: skills are indexed in key order, so by id.
+        let order = |a: &(usize, f64), b: &(usize, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > top && top > 0 {
+            ranked.select_nth_unstable_by(top - 1, order);
+            ranked.truncate(top);
+        }
+        ranked.sort_by(order);
+        ranked
+            .into_iter()
+            .map(|(i, score)| {
                 let mut evidence: Vec<Evidence> =
                     phrase[i].map(|p| p.evidence.clone()).into_iter().collect();
-                let mut terms = std::mem::take(&mut shared[i]);
+                let mut terms = self.shared_terms(i as u32, &seen);
                 terms.sort_by(|a, b| b.0.total_cmp(&a.0));
                 if !terms.is_empty() {
                     evidence.push(Evidence::Terms {
@@ -406,20 +445,13 @@ impl SkillIndex {
                     Candidate {
                         skill_key: entry.key.clone(),
                         sequence: entry.sequence,
-                        score: explained + bonus,
+                        score,
                         confidence: 0.0,
                         evidence,
                     },
                 )
             })
-            .collect();
-        out.sort_by(|a, b| {
-            b.1.score
-                .total_cmp(&a.1.score)
-                .then_with(|| a.1.skill_key.cmp(&b.1.skill_key))
-        });
-        out.truncate(top);
-        out
+            .collect()
     }
 }
 

@@ -59,14 +59,22 @@ pub fn check_message(message: &str) -> Result<()> {
 
 /// The canonical form of `message`: NFKC, case folded, whitespace collapsed, trimmed.
 pub fn canonical(message: &str) -> String {
-    let nfkc: String = message.nfkc().collect();
-    let folded = caseless::default_case_fold_str(&nfkc);
+    // ASCII is its own NFKC form and folds to lower case: the common case skips both passes.
+    let folded = if message.is_ascii() {
+        std::borrow::Cow::Borrowed(message)
+    } else {
+        let nfkc: String = message.nfkc().collect();
+        std::borrow::Cow::Owned(caseless::default_case_fold_str(&nfkc))
+    };
     let mut out = String::with_capacity(folded.len());
     for word in folded.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(word);
+    }
+    if message.is_ascii() {
+        out.make_ascii_lowercase();
     }
     out
 }
