@@ -99,6 +99,37 @@ pub struct Decision {
     pub band: Band,
 }
 
+impl Decision {
+    /// A decision for `skill` (`None`: `general`) with no candidates, evidence or intent yet;
+    /// the band follows `confidence`.
+    pub fn new(
+        skill: Option<String>,
+        confidence: f64,
+        matched_by: MatchedBy,
+        stage: Stage,
+        skills_version: String,
+        entities: Entities,
+    ) -> Self {
+        Decision {
+            route: skill.clone().unwrap_or_else(|| GENERAL.into()),
+            skill_key: skill,
+            confidence,
+            matched_by,
+            model_override: None,
+            stage,
+            out_of_scope: false,
+            general_intent: None,
+            intent: None,
+            ambiguous: false,
+            candidates: Vec::new(),
+            evidence: Vec::new(),
+            skills_version,
+            entities,
+            band: Band::of(confidence),
+        }
+    }
+}
+
 /// One route: the decision, and this call's trace, time and provenance.
 #[derive(Debug, Clone)]
 pub struct Routed {
@@ -226,23 +257,14 @@ mod tests {
 
     #[test]
     fn a_route_serializes_every_field_of_its_decision() {
-        let decision = Decision {
-            route: GENERAL.into(),
-            skill_key: None,
-            confidence: 1.0,
-            matched_by: MatchedBy::General,
-            model_override: None,
-            stage: Stage::Rules,
-            out_of_scope: false,
-            general_intent: None,
-            intent: None,
-            ambiguous: false,
-            candidates: Vec::new(),
-            evidence: Vec::new(),
-            skills_version: "v".into(),
-            entities: Entities::default(),
-            band: Band::Direct,
-        };
+        let decision = Decision::new(
+            None,
+            1.0,
+            MatchedBy::General,
+            Stage::Rules,
+            "v".into(),
+            Entities::default(),
+        );
         let serde_json::Value::Object(fields) = serde_json::to_value(&decision).unwrap() else {
             unreachable!()
         };

@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::cache::{CacheKey, ProcessCache};
 use super::calibrate::Calibration;
-use super::decision::{Decision, GENERAL, MatchedBy, Routed, Stage};
-use super::entities::{Band, extract};
+use super::decision::{Decision, MatchedBy, Routed, Stage};
+use super::entities::extract;
 use super::index::{Candidate, Evidence, SkillIndex};
 use super::options::{LogQuery, RouterOptions};
 use super::request::RouteRequest;
@@ -293,26 +293,19 @@ impl MessageRouter {
             }
             cache.remove(&key);
         }
-        let base =
-            |route: String, skill: Option<String>, confidence: f64, matched, stage| Decision {
-                route,
-                skill_key: skill,
+        let base = |skill: Option<String>, confidence: f64, matched, stage| {
+            let version = indexed.version.to_string();
+            Decision::new(
+                skill,
                 confidence,
-                matched_by: matched,
-                model_override: None,
+                matched,
                 stage,
-                out_of_scope: false,
-                general_intent: None,
-                intent: None,
-                ambiguous: false,
-                candidates: Vec::new(),
-                evidence: Vec::new(),
-                skills_version: indexed.version.to_string(),
-                entities: extract(&request.message),
-                band: Band::of(confidence),
-            };
+                version,
+                extract(&request.message),
+            )
+        };
         if let Some(intent) = general_intent(&canonical) {
-            let mut decision = base(GENERAL.into(), None, 1.0, MatchedBy::General, Stage::Rules);
+            let mut decision = base(None, 1.0, MatchedBy::General, Stage::Rules);
             decision.general_intent = Some(intent);
             decision.intent = Some(intent.as_str().to_owned());
             return Step::Done(self.finish(request, indexed, canonical, decision, start, true));
@@ -347,13 +340,8 @@ impl MessageRouter {
         let ask_llm = ambiguous && request.options.allow_llm && self.inner.classifier.is_some();
         match chosen {
             Some(((id, candidate), matched)) if !ask_llm => {
-                let mut decision = base(
-                    candidate.skill_key.clone(),
-                    Some(candidate.skill_key.clone()),
-                    candidate.confidence,
-                    matched,
-                    Stage::Index,
-                );
+                let skill = Some(candidate.skill_key.clone());
+                let mut decision = base(skill, candidate.confidence, matched, Stage::Index);
                 decision.intent = intent_of(&indexed.index, *id, &candidate.evidence);
                 decision.evidence = candidate.evidence.clone();
                 decision.ambiguous = ambiguous;
@@ -380,26 +368,19 @@ impl MessageRouter {
         matched_by: MatchedBy,
         stage: Stage,
     ) -> Decision {
-        Decision {
-            route: key.to_owned(),
-            skill_key: Some(key.to_owned()),
+        let mut decision = Decision::new(
+            Some(key.to_owned()),
             confidence,
             matched_by,
-            model_override: None,
             stage,
-            out_of_scope: false,
-            general_intent: None,
-            intent: indexed
-                .view
-                .get(key)
-                .and_then(|s| s.doc.triggers.iter().find_map(|t| t.intent.clone())),
-            ambiguous: false,
-            candidates: Vec::new(),
-            evidence: Vec::new(),
-            skills_version: indexed.version.to_string(),
-            entities: extract(&request.message),
-            band: Band::of(confidence),
-        }
+            indexed.version.to_string(),
+            extract(&request.message),
+        );
+        decision.intent = indexed
+            .view
+            .get(key)
+            .and_then(|s| s.doc.triggers.iter().find_map(|t| t.intent.clone()));
+        decision
     }
 
     /// Nothing was confident: general and out of scope, with the candidates that were not.
@@ -410,24 +391,17 @@ impl MessageRouter {
         candidates: Vec<(usize, Candidate)>,
     ) -> Decision {
         let best = candidates.first().map_or(0.0, |c| c.1.confidence);
-        let confidence = 1.0 - best;
-        Decision {
-            route: GENERAL.into(),
-            skill_key: None,
-            confidence,
-            matched_by: MatchedBy::General,
-            model_override: None,
-            stage: Stage::Fallback,
-            out_of_scope: true,
-            general_intent: None,
-            intent: None,
-            ambiguous: false,
-            candidates: take(&candidates, self.inner.options.candidates),
-            evidence: Vec::new(),
-            skills_version: indexed.version.to_string(),
-            entities: extract(&request.message),
-            band: Band::of(confidence),
-        }
+        let mut decision = Decision::new(
+            None,
+            1.0 - best,
+            MatchedBy::General,
+            Stage::Fallback,
+            indexed.version.to_string(),
+            extract(&request.message),
+        );
+        decision.out_of_scope = true;
+        decision.candidates = take(&candidates, self.inner.options.candidates);
+        decision
     }
 
     /// Caches (unless a stage failed), logs and returns `decision`.
