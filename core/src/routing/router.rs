@@ -185,11 +185,22 @@ impl MessageRouter {
             index: Arc::new(index),
             view,
         });
-        self.inner
+        let mut indices = self
+            .inner
             .indices
             .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((org, channel), built.clone());
+            .unwrap_or_else(|e| e.into_inner());
+        indices.insert((org, channel), built.clone());
+        // The registry evicts views (its `max_cached_orgs`); an index whose view it no longer
+        // holds is dropped here too, so the indexes stay as many as the views.
+        if indices.len() > PRUNE_AT {
+            let registry = &self.inner.registry;
+            indices.retain(|&(org, channel), indexed| {
+                registry
+                    .cached(org, channel)
+                    .is_some_and(|view| Arc::ptr_eq(&view, &indexed.view))
+            });
+        }
         built
     }
 
@@ -508,6 +519,9 @@ impl MessageRouter {
             .clear();
     }
 }
+
+/// How many indexes the router holds before it drops those of evicted views.
+const PRUNE_AT: usize = 256;
 
 /// How far a sequence's raw score must lead the best single skill's to be chosen over it.
 const SEQUENCE_LEAD: f64 = 0.05;
