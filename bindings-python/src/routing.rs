@@ -106,6 +106,7 @@ impl PyMessageRouter {
 
     /// Evaluates a labelled `.jsonl` text for `org_id` (awaitable): accuracy, per-label
     /// precision and recall, confusion pairs, out-of-scope false accepts, stages, latency.
+    /// Its routes are logged like any other: evaluate on a router made with `log=False`.
     #[pyo3(
         signature = (labelled, org_id, *, allow_llm = Arg(false)),
         text_signature = "($self, labelled, org_id, *, allow_llm=False)"

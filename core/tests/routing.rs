@@ -323,3 +323,114 @@ async fn calibration_is_fitted_on_the_calibration_set() {
         );
     }
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// 1,000 routes for 50 orgs while the library syncs a new version: every decision was computed
+/// against one whole view (its skills version is the org's before or after the sync, never a
+/// mix), and no org is ever served another org's cached decision.
+#[tokio::test]
+async fn concurrent_routes_during_a_sync_never_mix_versions_or_orgs() {
+    on_each_backend(|_, keel| async move {
+        let library = std::env::temp_dir().join(format!("keel-route-sync-{}", Uuid::new_v4()));
+        copy_dir(&repo("skills"), &library);
+        let registry = SkillRegistry::open(&keel, RegistryOptions::default())
+            .await
+            .unwrap();
+        registry
+            .sync(&library, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        let router = MessageRouter::open(&registry, RouterOptions::default()).unwrap();
+        let orgs: Vec<Uuid> = (0..50u128).map(|i| Uuid::from_u128(0x0e00 + i)).collect();
+        let probe = |org| {
+            let mut r = request("summarise my pipeline", "web", org);
+            r.options.skip_cache = true;
+            r
+        };
+        let before = router
+            .route(&probe(orgs[0]))
+            .await
+            .unwrap()
+            .skills_version
+            .clone();
+        // Org 0 has this message cached before the others ask it.
+        router
+            .route(&request("where are we with the Acme deal?", "web", orgs[0]))
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..1000usize)
+            .map(|i| {
+                let router = router.clone();
+                let org = orgs[i % orgs.len()];
+                tokio::spawn(async move {
+                    let m = if (i / 50) % 2 == 0 {
+                        "where are we with the Acme deal?"
+                    } else {
+                        "summarise my pipeline"
+                    };
+                    let routed = router.route(&request(m, "web", org)).await.unwrap();
+                    (org, m, routed)
+                })
+            })
+            .collect();
+        // A new version of one skill lands while the routes run.
+        let file = library.join("copilot/deal-status/SKILL.md");
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(
+            &file,
+            text.replace(
+                "    - \"deal\"\n",
+                "    - \"deal\"\n    - \"deal review\"\n",
+            ),
+        )
+        .unwrap();
+        registry
+            .sync(&library, SyncOptions::default(), |_, _, _| {})
+            .await
+            .unwrap();
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        let after = router
+            .route(&probe(orgs[0]))
+            .await
+            .unwrap()
+            .skills_version
+            .clone();
+        assert_ne!(before, after, "the sync changed the view");
+        for (_, _, routed) in &results {
+            assert!(
+                routed.skills_version == before || routed.skills_version == after,
+                "a decision computed against neither view: {}",
+                routed.skills_version
+            );
+        }
+        // Each org computed each message at least once itself: another org's cached
+        // decision was never served (org 0 had the deal question cached beforehand).
+        for org in &orgs[1..] {
+            for m in ["where are we with the Acme deal?", "summarise my pipeline"] {
+                let computed = results
+                    .iter()
+                    .filter(|(o, message, _)| o == org && *message == m)
+                    .any(|(_, _, r)| !r.cached);
+                assert!(computed, "org {org} was served {m:?} without computing it");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&library);
+        keel.close().await;
+    })
+    .await;
+}
