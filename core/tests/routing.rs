@@ -324,19 +324,6 @@ async fn calibration_is_fitted_on_the_calibration_set() {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 /// 1,000 routes for 50 orgs while the library syncs a new version: every decision was computed
 /// against one whole view (its skills version is the org's before or after the sync, never a
 /// mix), and no org is ever served another org's cached decision.
@@ -344,7 +331,7 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn concurrent_routes_during_a_sync_never_mix_versions_or_orgs() {
     on_each_backend(|_, keel| async move {
         let library = std::env::temp_dir().join(format!("keel-route-sync-{}", Uuid::new_v4()));
-        copy_dir(&repo("skills"), &library);
+        common::copy_dir(&repo("skills"), &library);
         let registry = SkillRegistry::open(&keel, RegistryOptions::default())
             .await
             .unwrap();

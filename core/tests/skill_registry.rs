@@ -19,22 +19,9 @@ fn repo_skills() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills")
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 fn temp_library() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("keel_skills_{}", Uuid::new_v4()));
-    copy_dir(&repo_skills(), &dir);
+    common::copy_dir(&repo_skills(), &dir);
     dir
 }
 
