@@ -1,7 +1,7 @@
 // Message routing from Node: a route awaited for an org whose web channel sees 500 skills, on
 // the library bench/routing_python.py writes to target/bench-routing-library (run it first;
 // bench/run.py does), uncached (`skipCache`) and as a cache hit. Prints one JSON object of ns
-// per route (best of rounds).
+// per route (best of rounds); a cache hit through the synchronous `tryRoute` too.
 import { createRequire } from 'node:module'
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
@@ -23,6 +23,16 @@ async function perAwaitNs(fn, calls) {
   return best
 }
 
+function perCallNs(fn, calls) {
+  let best = Infinity
+  for (let r = 0; r < 5; r++) {
+    const start = process.hrtime.bigint()
+    for (let i = 0; i < calls; i++) fn()
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / calls)
+  }
+  return best
+}
+
 const db = await keel.connect(`sqlite://${join(mkdtempSync(join(tmpdir(), 'keel-bench-')), 'bench.db')}`)
 const skills = await db.skillRegistry()
 await skills.sync(library)
@@ -33,6 +43,7 @@ await router.route(message, 'web', org)
 const result = {
   keel_route_uncached: await perAwaitNs(() => router.route(message, 'web', org, null, { skipCache: true }), 3_000),
   keel_route_cached: await perAwaitNs(() => router.route(message, 'web', org), 20_000),
+  keel_try_route_cached: perCallNs(() => router.tryRoute(message, 'web', org), 50_000),
 }
 await db.close()
 console.log(JSON.stringify(result))

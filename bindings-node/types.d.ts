@@ -19,6 +19,14 @@ export interface SkillRegistry {
   /** The cached view, or null; never waits. */
   cached(orgId: string, channel: string): ResolvedSkills | null
 }
+export interface MessageRouter {
+  /**
+   * Routes `message` without waiting when nothing needs waiting for (the org's skills are
+   * cached and no model stage runs): the decision, else `null` (await `route`). Bad arguments
+   * throw (`code: "invalid_input"`).
+   */
+  tryRoute(message: string, channel: string, orgId: string, userId?: string | null, options?: RouteOptions | null): RouteDecision | null
+}
 
 /**
  * The last argument every Promise-returning call takes (or fields of its options object):
@@ -860,7 +868,7 @@ export interface MessageRouterOptions {
   thresholds?: RouteThresholds
   /** Thresholds per org id. */
   orgThresholds?: Record<string, RouteThresholds>
-  calibration?: { bias: number; scoreWeight: number; marginWeight: number }
+  calibration?: { bias: number; scoreWeight: number; marginWeight: number; coverWeight?: number }
   /** How many candidates a decision lists (default 5). */
   candidates?: number
   /** Write every decision to `routing_logs` (default true). */
@@ -912,6 +920,6 @@ export interface RouteEvaluation {
   p50Us: number
   p99Us: number
   calibrationError: number
-  fitted: { bias: number; scoreWeight: number; marginWeight: number } | null
-  misses: { message: string; expected: string; routed: string; confidence: number }[]
+  fitted: { bias: number; scoreWeight: number; marginWeight: number; coverWeight: number } | null
+  misses: { message: string; expected: string; routed: string; confidence: number; candidates: [string, number][] }[]
 }

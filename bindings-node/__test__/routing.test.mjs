@@ -37,6 +37,26 @@ test('route returns the original shape in camelCase, and more', async () => {
   await db.close()
 })
 
+test('tryRoute answers without waiting, or returns null when it would have to wait', async () => {
+  const db = await connect('sqlite::memory:')
+  const skills = await db.skillRegistry()
+  await skills.sync(`${root}skills`)
+  const r = skills.messageRouter({ log: false })
+  // Nothing cached yet: the org's view must be read first, so there is no answer now.
+  assert.equal(r.tryRoute('show me my forecast', 'web', org), null)
+  const first = await r.route('show me my forecast', 'web', org)
+  const d = r.tryRoute('Show me my   forecast', 'web', org)
+  assert.equal(d.cached, true)
+  assert.equal(d.route, first.route)
+  assert.equal(d.route, 'pipeline-summary')
+  const fresh = r.tryRoute('who is Dana Scully', 'web', org, null, { skipCache: true })
+  assert.deepEqual([fresh.route, fresh.cached], ['contact-lookup', false])
+  assert.throws(() => r.tryRoute('', 'web', org), (e) => e.code === 'invalid_input' && e.field === 'message')
+  assert.throws(() => r.tryRoute('hi', 'email', org), (e) => e.code === 'invalid_input' && e.field === 'channel')
+  assert.throws(() => r.tryRoute(42, 'web', org), TypeError)
+  await db.close()
+})
+
 test('every decision is in the log and each org reads its own', async () => {
   const { db, router: r } = await router()
   for (const [message, who] of [['summarise my pipeline', org], ['summarise my pipeline', org], ['hi', other]]) {

@@ -1,5 +1,5 @@
-//! The two synchronous hot paths, `router.resolve()` and `skills.cached()`, as functions of
-//! each handle.
+//! The synchronous hot paths, `router.resolve()`, `skills.cached()` and
+//! `messageRouter.tryRoute()`, as functions of each handle.
 //!
 //! A `#[napi]` method pays napi-rs's per-call machinery (a borrow scope for `this`, its type
 //! tag check, the callback-info wrapper): about 40 % of a call that otherwise does a cached
@@ -124,4 +124,30 @@ pub unsafe fn registry(
     };
     // SAFETY: forwarded from the caller.
     unsafe { install(env, object, &["cached"], cached) }
+}
+
+/// `object`, a message router, with `tryRoute(message, channel, orgId, userId?, options?)`.
+///
+/// # Safety
+/// As [`install`].
+pub unsafe fn message_router(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    router: keel::routing::MessageRouter,
+) -> napi::Result<sys::napi_value> {
+    let try_route = move |ctx: &FunctionCallContext| {
+        let (message, channel, org_id): (Text, Text, Text) =
+            (arg(ctx, 0)?, arg(ctx, 1)?, arg(ctx, 2)?);
+        let (user_id, options): (Option<Text>, Option<crate::json::Json>) =
+            (arg(ctx, 3)?, arg(ctx, 4)?);
+        Ok(guard(|| {
+            let request = crate::routing::request(message, channel, org_id, user_id, options)?;
+            router
+                .try_route(&request)
+                .transpose()
+                .map(|routed| routed.map(crate::routing::RouteDecision::from))
+        }))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { install(env, object, &["tryRoute"], try_route) }
 }

@@ -70,15 +70,7 @@ impl MessageRouter {
         user_id: Option<Text>,
         options: Option<Json>,
     ) -> Outcome<Answer<RouteDecision>> {
-        let request = RouteRequest::from_parts(
-            message.as_str().to_owned(),
-            channel.as_str(),
-            org_id.as_str(),
-            user_id.map(|u| u.as_str().to_owned()),
-            options.map(|o| o.0),
-            Case::Camel,
-            "options",
-        );
+        let request = request(message, channel, org_id, user_id, options);
         if let Ok(request) = &request
             && let Some(Ok(routed)) = self.inner.try_route(request)
         {
@@ -167,7 +159,7 @@ pub fn open_router(
     options: Option<Json>,
     classifier: Option<Arg<ClassInstance<'_, Llm>>>,
     embedder: Option<Arg<ClassInstance<'_, Llm>>>,
-) -> Outcome<MessageRouter> {
+) -> Outcome<NewRouter> {
     let classifier = classifier.map(|l| l.0.core().clone());
     let embedder = embedder.map(|l| l.0.core().clone());
     guard(|| {
@@ -177,6 +169,45 @@ pub fn open_router(
             routing::MessageRouter::open(registry, options)
         })?
         .with_models(classifier, embedder);
-        Ok(MessageRouter { inner })
+        Ok(NewRouter(MessageRouter { inner }))
     })
+}
+
+/// A router on its way to JavaScript, given its fast `tryRoute` ([`crate::fast`]).
+pub struct NewRouter(MessageRouter);
+
+impl napi::bindgen_prelude::ToNapiValue for NewRouter {
+    unsafe fn to_napi_value(
+        env: napi::sys::napi_env,
+        val: Self,
+    ) -> napi::Result<napi::sys::napi_value> {
+        let core = val.0.inner.clone();
+        // SAFETY: napi calls this on the JavaScript thread with the live env.
+        unsafe { crate::fast::message_router(env, MessageRouter::to_napi_value(env, val.0)?, core) }
+    }
+}
+
+impl From<routing::Routed> for RouteDecision {
+    fn from(inner: routing::Routed) -> Self {
+        Self { inner }
+    }
+}
+
+/// The core request of `route`'s and `tryRoute`'s arguments.
+pub fn request(
+    message: Text,
+    channel: Text,
+    org_id: Text,
+    user_id: Option<Text>,
+    options: Option<Json>,
+) -> keel::Result<RouteRequest> {
+    RouteRequest::from_parts(
+        message.as_str().to_owned(),
+        channel.as_str(),
+        org_id.as_str(),
+        user_id.map(|u| u.as_str().to_owned()),
+        options.map(|o| o.0),
+        Case::Camel,
+        "options",
+    )
 }

@@ -482,7 +482,7 @@ impl SkillRegistry {
         options: Option<Json>,
         classifier: Option<Arg<napi::bindgen_prelude::ClassInstance<'_, crate::llm::Llm>>>,
         embedder: Option<Arg<napi::bindgen_prelude::ClassInstance<'_, crate::llm::Llm>>>,
-    ) -> Outcome<crate::routing::MessageRouter> {
+    ) -> Outcome<crate::routing::NewRouter> {
         crate::routing::open_router(&self.inner, options, classifier, embedder)
     }
 }

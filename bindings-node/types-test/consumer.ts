@@ -87,7 +87,10 @@ export async function consumer(orgId: string): Promise<void> {
   const best: RouteCandidate | undefined = decision.candidates[0]
   const rows: RoutingLogRow[] = await messages.log(orgId, { since: 60 })
   const evaluation: RouteEvaluation = await messages.evaluate('', orgId)
-  const routed: number = messages.stats().routes + rows.length + evaluation.total + (best?.score ?? 0)
+  const now: RouteDecision | null = messages.tryRoute('how is the Acme deal?', 'slack', orgId, null, { skipCache: true })
+  const weighed: [string, number][] = evaluation.misses.flatMap((m) => m.candidates)
+  const routed: number =
+    messages.stats().routes + rows.length + evaluation.total + (best?.score ?? 0) + (now?.confidence ?? 0) + weighed.length
 
   const log = createLogger('consumer', { orgId, minLevel: 'info', debugSampleRate: 0.5 })
   log.info('started', { step: 1 })

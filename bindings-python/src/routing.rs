@@ -63,6 +63,28 @@ impl PyRouteDecision {
     }
 }
 
+/// The core request of `route`'s and `try_route`'s arguments.
+fn request(
+    message: Arg<String>,
+    channel: Arg<&str>,
+    org_id: Arg<&str>,
+    user_id: Option<Arg<String>>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<RouteRequest> {
+    let fields = options.map(|o| dict_to_map(o, 0).into());
+    guard(|| {
+        RouteRequest::from_parts(
+            message.0,
+            channel.0,
+            org_id.0,
+            Arg::opt(user_id),
+            fields,
+            Case::Snake,
+            "",
+        )
+    })
+}
+
 /// Routes messages to an org's skills; make it with `skills.message_router(...)`.
 #[pyclass(frozen, name = "MessageRouter", module = "keel._native")]
 pub struct PyMessageRouter {
@@ -84,24 +106,31 @@ impl PyMessageRouter {
         user_id: Option<Arg<String>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let fields = options.map(|o| dict_to_map(o, 0).into());
-        let request = guard(|| {
-            RouteRequest::from_parts(
-                message.0,
-                channel.0,
-                org_id.0,
-                Arg::opt(user_id),
-                fields,
-                Case::Snake,
-                "",
-            )
-        })?;
+        let request = request(message, channel, org_id, user_id, options)?;
         if let Some(done) = self.inner.try_route(&request) {
             return ready(py, PyRouteDecision(guard(|| done)?));
         }
         awaitable!(py, self.inner, |r| Ok(PyRouteDecision(
             r.route(&request).await?
         )))
+    }
+
+    /// Routes `message` without waiting when nothing needs waiting for (the org's skills
+    /// are cached and no model stage runs): the decision, else `None` (await `route`).
+    #[pyo3(signature = (message, channel, org_id, user_id = None, **options))]
+    fn try_route<'py>(
+        &self,
+        message: Arg<String>,
+        channel: Arg<&str>,
+        org_id: Arg<&str>,
+        user_id: Option<Arg<String>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Option<PyRouteDecision>> {
+        let request = request(message, channel, org_id, user_id, options)?;
+        self.inner
+            .try_route(&request)
+            .map(|done| guard(|| done).map(PyRouteDecision))
+            .transpose()
     }
 
     /// Evaluates a labelled `.jsonl` text for `org_id` (awaitable): accuracy, per-label

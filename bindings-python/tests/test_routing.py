@@ -43,6 +43,25 @@ async def test_route_returns_the_original_shape_and_more(db: keel.Keel) -> None:
     assert weather["out_of_scope"] is True and weather["trace_id"] == "0190d5a8-0000-7000-8000-000000000001"
 
 
+async def test_try_route_answers_without_waiting_or_says_none(db: keel.Keel) -> None:
+    skills = await db.skill_registry()
+    await skills.sync(ROOT / "skills")
+    r = skills.message_router(log=False)
+    # Nothing cached yet: the org's view must be read first, so there is no answer now.
+    assert r.try_route("show me my forecast", "web", ORG) is None
+    first = await r.route("show me my forecast", "web", ORG)
+    d = r.try_route("Show me my   forecast", "web", ORG)
+    assert d is not None and d["cached"] is True and d["route"] == first["route"] == "pipeline-summary"
+    fresh = r.try_route("who is Dana Scully", "web", ORG, skip_cache=True)
+    assert fresh is not None and fresh["route"] == "contact-lookup" and fresh["cached"] is False
+    with pytest.raises(keel.InvalidInputError) as err:
+        r.try_route("", "web", ORG)
+    assert err.value.field == "message"
+    with pytest.raises(keel.InvalidInputError) as err:
+        r.try_route("hi", "email", ORG)
+    assert err.value.field == "channel"
+
+
 async def test_every_decision_is_in_the_log_and_orgs_see_their_own(db: keel.Keel) -> None:
     r = await router(db)
     for message, org in [("summarise my pipeline", ORG), ("summarise my pipeline", ORG), ("hi", OTHER)]:
@@ -60,6 +79,8 @@ async def test_evaluate_scores_a_labelled_set(db: keel.Keel) -> None:
     labelled = (ROOT / "testdata/routing/calibration.jsonl").read_text()
     e = await r.evaluate(labelled, ORG)
     assert e["total"] == 94 and 0.8 <= e["accuracy"] <= 1
+    weighed = [c for m in e["misses"] for c in m["candidates"]]
+    assert weighed and all(isinstance(key, str) and 0 <= p <= 1 for key, p in weighed)
     assert {label["label"] for label in e["labels"]} >= {"general", "out_of_scope", "deal-status"}
     assert e["fitted"] is not None and e["p99_us"] >= e["p50_us"] > 0
 

@@ -71,7 +71,7 @@ pub async fn run(keel: &keel::Keel, repo: impl Fn(&str) -> std::path::PathBuf) -
     )?;
     let e = evaluate(&quiet, org, &read_labelled(&text)?, false).await?;
     say!(
-        "              held-out set: {:.1} % top-1 on {} messages, out-of-scope false accepts {:.0} %, p50 {:.3} ms",
+        "              held-out set: {:.1} % top-1 on {} messages, out-of-scope false accepts {:.1} %, p50 {:.3} ms",
         e.accuracy * 100.0,
         e.total,
         e.out_of_scope_false_accepts * 100.0,

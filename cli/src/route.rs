@@ -47,10 +47,15 @@ pub enum RouteCommand {
         /// The org (UUID) when routing on the database's skills.
         #[arg(long)]
         org: Option<String>,
-        /// Fit the score-to-probability curve on this labelled set first and evaluate with
-        /// it (the fit is printed with `--json` as `fitted`).
+        /// Fit the score-to-probability curve on these labelled sets first (repeat the flag
+        /// for several) and evaluate with it; the fit on the evaluated set itself is printed
+        /// with `--json` as `fitted`.
         #[arg(long)]
-        fit_on: Option<PathBuf>,
+        fit_on: Vec<PathBuf>,
+        /// The least confidence for a single skill to evaluate with, to choose an org's
+        /// threshold (default 0.5, the original's).
+        #[arg(long)]
+        skill_threshold: Option<f64>,
         /// Also print the misrouted messages.
         #[arg(long)]
         misses: bool,
@@ -99,11 +104,14 @@ pub async fn run(ctx: &Ctx, command: RouteCommand) -> Done {
             skills,
             org: org_id,
             fit_on,
+            skill_threshold,
             misses,
         } => {
             let set = read_labelled(&read(&file)?)?;
-            let fit_set = fit_on.as_deref().map(read).transpose()?;
-            let fit_set = fit_set.as_deref().map(read_labelled).transpose()?;
+            let mut fit_set = Vec::new();
+            for path in &fit_on {
+                fit_set.extend(read_labelled(&read(path)?)?);
+            }
             let (keel, org) = match (&skills, org_id) {
                 (Some(library), _) => {
                     let keel = keel::Keel::connect("sqlite::memory:").await?;
@@ -128,7 +136,10 @@ pub async fn run(ctx: &Ctx, command: RouteCommand) -> Done {
                 log: false,
                 ..RouterOptions::default()
             };
-            if let Some(fit_set) = fit_set {
+            if let Some(skill) = skill_threshold {
+                options.thresholds.skill = skill;
+            }
+            if !fit_set.is_empty() {
                 let router = MessageRouter::open(&registry, options.clone())?;
                 let fitted = evaluate(&router, org, &fit_set, false).await?.fitted;
                 options.calibration = fitted.ok_or_else(|| {
@@ -272,6 +283,14 @@ fn report(e: &Evaluation, misses: bool) -> String {
                 "  {} -> {} ({:.2}): {}\n",
                 m.expected, m.routed, m.confidence, m.message
             );
+            let weighed: Vec<String> = m
+                .candidates
+                .iter()
+                .map(|(key, confidence)| format!("{key} {confidence:.2}"))
+                .collect();
+            if !weighed.is_empty() {
+                text += &format!("        weighed: {}\n", weighed.join(", "));
+            }
         }
     }
     text

@@ -1,6 +1,7 @@
 // Routing: sync the library, then route web and Slack messages for an org: a skill, a
-// greeting, something out of scope, and the first question again from the cache. The same
-// scenario runs in examples/rust/routing.rs and examples/python/routing.py.
+// greeting, something out of scope, and the first question again from the cache, awaited and
+// without waiting. The same scenario runs in examples/rust/routing.rs and
+// examples/python/routing.py.
 //
 //     node examples/node/routing.mjs
 //     KEEL_DATABASE_URL=postgres://… node examples/node/routing.mjs
@@ -27,6 +28,9 @@ for (const [channel, message] of messages) {
   const quoted = message.includes("'") ? `"${message}"` : `'${message}'` // as Python's repr
   console.log(`${channel.padEnd(5)} ${quoted.padEnd(42)} -> ${d.route} (${d.confidence.toFixed(2)}, ${how})`)
 }
+// On a hot path, tryRoute answers without awaiting when nothing needs waiting for.
+const hit = router.tryRoute("What's the status of the Globex deal?", 'web', org)
+if (hit !== null) console.log(`without waiting: ${hit.route} (cached: ${hit.cached})`)
 await router.flush() // decisions are logged off the response path
 const rows = await router.log(org)
 console.log(`routing_logs: ${rows.length} decisions, ${rows.filter((r) => r.cached).length} from the cache`)

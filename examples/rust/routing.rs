@@ -1,6 +1,7 @@
 //! Routing: sync the library, then route web and Slack messages for an org: a skill, a
-//! greeting, something out of scope, and the first question again from the cache. The same
-//! scenario runs in examples/python/routing.py and examples/node/routing.mjs.
+//! greeting, something out of scope, and the first question again from the cache, awaited and
+//! without waiting. The same scenario runs in examples/python/routing.py and
+//! examples/node/routing.mjs.
 //!
 //!     cargo run -p keelcore --example routing
 //!     KEEL_DATABASE_URL=postgres://… cargo run -p keelcore --example routing
@@ -55,6 +56,11 @@ async fn main() -> keel::Result<()> {
             d.route,
             d.confidence
         );
+    }
+    // On a hot path, `try_route` answers without waiting when nothing needs waiting for.
+    let again = RouteRequest::new("What's the status of the Globex deal?", "web", org)?;
+    if let Some(d) = router.try_route(&again).transpose()? {
+        println!("without waiting: {} (cached: {})", d.route, d.cached);
     }
     router.flush().await; // decisions are logged off the response path
     let rows = router

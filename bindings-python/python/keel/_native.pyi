@@ -523,6 +523,17 @@ class MessageRouter:
         skip_cache: bool = False,
         trace_id: str | None = None,
     ) -> Call[RouteDecision]: ...
+    def try_route(
+        self,
+        message: str,
+        channel: Channel,
+        org_id: str,
+        user_id: str | None = None,
+        *,
+        allow_llm: bool = False,
+        skip_cache: bool = False,
+        trace_id: str | None = None,
+    ) -> RouteDecision | None: ...
     def evaluate(
         self, labelled: str, org_id: str, *, allow_llm: bool = False
     ) -> Call[RouteEvaluation]: ...

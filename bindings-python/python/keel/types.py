@@ -648,12 +648,16 @@ class RouteThresholds(TypedDict, total=False):
     ambiguity_margin: float
 
 
-class Calibration(TypedDict):
-    """The score-to-probability curve."""
-
+class _CalibrationRequired(TypedDict):
     bias: float
     score_weight: float
     margin_weight: float
+
+
+class Calibration(_CalibrationRequired, total=False):
+    """The score-to-probability curve (``cover_weight`` defaults to 0)."""
+
+    cover_weight: float
 
 
 class MessageRouterOptions(TypedDict, total=False):
@@ -719,6 +723,8 @@ class RouteMiss(TypedDict):
     expected: str
     routed: str
     confidence: float
+    candidates: list[tuple[str, float]]
+    """The candidates weighed, best first: (skill key, confidence)."""
 
 
 class RouteEvaluation(TypedDict):

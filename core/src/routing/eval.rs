@@ -81,6 +81,8 @@ pub struct Miss {
     pub routed: String,
     /// With what confidence.
     pub confidence: f64,
+    /// The candidates the router weighed, best first, with their confidences.
+    pub candidates: Vec<(String, f64)>,
 }
 
 /// The figures of a labelled set.
@@ -198,15 +200,20 @@ pub async fn evaluate(
                 expected: case.expected.clone(),
                 routed: got,
                 confidence: routed.confidence,
+                candidates: routed
+                    .candidates
+                    .iter()
+                    .map(|c| (c.skill_key.clone(), c.confidence))
+                    .collect(),
             });
         }
         if routed.general_intent.is_none()
             && let Some(top) = routed.candidates.first()
         {
-            let next = routed.candidates.get(1).map_or(0.0, |c| c.score);
             observations.push(Observation {
                 score: top.score,
-                margin: (top.score - next).max(0.0),
+                margin: top.margin,
+                cover: top.cover,
                 correct: top.skill_key == case.expected,
             });
         }

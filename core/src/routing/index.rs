@@ -1,9 +1,10 @@
 //! The skill index: built once per resolved view, scored per message.
 //!
 //! Every skill becomes two weighted bags of terms (BM25F-style: a term's count in a field times
-//! the field's weight): the strong one from what the skill says it is for (key, name, keywords,
-//! trigger patterns), the weak one from what illustrates it (example phrases with their names
-//! removed, the description), counted at a quarter. A message is scored against every
+//! the field's weight): the strong one from what the skill says it is for (key, name, one-word
+//! keywords, trigger patterns), the weak one from what illustrates it (example phrases with
+//! their names removed, the description, the loose words of multi-word keywords), counted at a
+//! quarter. A message is scored against every
 //! skill with BM25; the sum saturates into 0 to 1 (`bm25 / (bm25 + SATURATION)`) and is
 //! scaled by the share of the message's words the skill shares (names the index does not know
 //! left out), so one shared word in a message about something else scores little. On top,
@@ -84,6 +85,13 @@ pub struct Candidate {
     pub score: f64,
     /// The calibrated probability that this skill is the right answer.
     pub confidence: f64,
+    /// The share of the message's words the skill shares (a calibration feature).
+    #[serde(skip)]
+    pub cover: f64,
+    /// The raw score's lead over the next competing candidate, 0 unless it leads its kind
+    /// (a calibration feature; see [`super::calibrate`]).
+    #[serde(skip)]
+    pub margin: f64,
     /// What matched.
     pub evidence: Vec<Evidence>,
 }
@@ -246,7 +254,14 @@ impl SkillIndex {
         }
         put(&mut weak, &doc.description, DESCRIPTION_WEIGHT);
         for keyword in &doc.keywords {
-            put(&mut strong, keyword, KEYWORD_WEIGHT);
+            // A multi-word keyword is evidence as a phrase (below); its words alone are
+            // incidental ("time" in "book time" is not a question about a calendar).
+            let bag = if keyword.contains(' ') {
+                &mut weak
+            } else {
+                &mut strong
+            };
+            put(bag, keyword, KEYWORD_WEIGHT);
         }
         for trigger in &doc.triggers {
             let pattern: String = trigger
@@ -409,13 +424,14 @@ impl SkillIndex {
             }
         }
         // Raw scores for every skill, then candidates built for the best `top` only.
+        // The share of the message's words a skill shares.
+        let cover = |i: usize| (f64::from(shared[i]) / content.max(1) as f64).min(1.0);
         let mut ranked: Vec<(usize, f64)> = (0..self.skills.len())
             .filter(|&i| bm25[i] > 0.0 || phrase[i].is_some())
             .map(|i| {
-                // The share of the message's words this skill shares scales what it explains.
-                let cover = (f64::from(shared[i]) / content.max(1) as f64).min(1.0);
+                // The cover scales what the skill explains.
                 let explained = f64::from(bm25[i] / (bm25[i] + SATURATION))
-                    * (COVER_FLOOR + (1.0 - COVER_FLOOR) * cover);
+                    * (COVER_FLOOR + (1.0 - COVER_FLOOR) * cover(i));
                 let bonus = phrase[i].map_or(0.0, |p| PHRASE_WEIGHT * p.confidence);
                 (i, explained + bonus)
             })
@@ -447,6 +463,8 @@ impl SkillIndex {
                         sequence: entry.sequence,
                         score,
                         confidence: 0.0,
+                        cover: cover(i),
+                        margin: 0.0,
                         evidence,
                     },
                 )

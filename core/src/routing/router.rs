@@ -75,22 +75,32 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Confidences for raw candidates (best first). Sequences and single skills are decided
-/// apart, so the best of each kind is scored with its margin over the next of its kind, every
-/// other candidate from its score alone (it leads nothing): confidence falls with score within
-/// a kind, as the curve was fitted.
+/// Confidences for raw candidates (best first). The best single skill is scored with its
+/// margin over the next single skill; the best sequence with its margin over the next
+/// candidate of either kind, since a sequence runs single skills and must beat them to be
+/// chosen ("my meetings tomorrow" shares "meeting" with the prep sequence and with two single
+/// skills, so the sequence leads nothing). Every other candidate is scored from its score
+/// alone (it leads nothing): confidence falls with score within a kind, as the curve was fitted.
 fn calibrate(calibration: &Calibration, candidates: &mut [(usize, Candidate)]) {
     for kind in [true, false] {
-        let mut of_kind = candidates.iter_mut().filter(|c| c.1.sequence == kind);
-        let Some(leader) = of_kind.next() else {
+        let Some(leader) = candidates.iter().position(|c| c.1.sequence == kind) else {
             continue;
         };
-        let rest: Vec<&mut (usize, Candidate)> = of_kind.collect();
-        let next = rest.first().map_or(0.0, |c| c.1.score);
-        let margin = (leader.1.score - next).max(0.0);
-        leader.1.confidence = calibration.confidence(leader.1.score, margin);
-        for c in rest {
-            c.1.confidence = calibration.confidence(c.1.score, 0.0);
+        let next = candidates
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| *i != leader && (kind || !c.1.sequence))
+            .map(|(_, c)| c.1.score)
+            .fold(0.0, f64::max);
+        for (i, c) in candidates.iter_mut().enumerate() {
+            if c.1.sequence == kind {
+                c.1.margin = if i == leader {
+                    (c.1.score - next).max(0.0)
+                } else {
+                    0.0
+                };
+                c.1.confidence = calibration.confidence(c.1.score, c.1.margin, c.1.cover);
+            }
         }
     }
 }
@@ -528,7 +538,7 @@ const SEQUENCE_LEAD: f64 = 0.05;
 
 /// Bumped whenever a change to routing's code changes decisions: cached decisions of another
 /// version are never served.
-const ROUTING_VERSION: &str = "keel-routing-1";
+const ROUTING_VERSION: &str = "keel-routing-2";
 
 pub(super) enum Step {
     Done(Routed),

@@ -5,7 +5,9 @@
 //!   trimmed. "  How's the ACME deal? " and "how's the acme deal?" are one cache entry.
 //! - Terms: the canonical form split at Unicode word boundaries (UAX #29, so punctuation never
 //!   sticks to a word: "pipeline?" is "pipeline"), stop words dropped, each word reduced by the
-//!   Snowball English stemmer ("forecasts", "forecasting" and "forecast" are one term).
+//!   Snowball English stemmer ("forecasts", "forecasting" and "forecast" are one term) after
+//!   British spellings are read as American ones ("summarise" is "summarize", "analyse" is
+//!   "analyze", "behaviour" is "behavior"): messages and skills are written in both.
 
 use std::sync::LazyLock;
 
@@ -84,13 +86,45 @@ pub fn is_stop_word(word: &str) -> bool {
     STOP_WORDS.binary_search(&word).is_ok()
 }
 
+/// British endings and their American forms, longest first. Both the skills and the messages
+/// pass through them, so a word that merely ends the same way ("advise") changes in both.
+const SPELLINGS: &[(&str, &str)] = &[
+    ("isations", "izations"),
+    ("isation", "ization"),
+    ("ysing", "yzing"),
+    ("ising", "izing"),
+    ("isers", "izers"),
+    ("ysed", "yzed"),
+    ("yses", "yzes"),
+    ("ised", "ized"),
+    ("ises", "izes"),
+    ("iser", "izer"),
+    ("ours", "ors"),
+    ("yse", "yze"),
+    ("ise", "ize"),
+    ("our", "or"),
+];
+
+/// `word` with a British ending in its American form ("summarise" is "summarize"); words of
+/// five letters or fewer ("rise", "hour", "your") are left alone.
+fn american(word: &str) -> std::borrow::Cow<'_, str> {
+    if word.len() > 5 {
+        for (british, american) in SPELLINGS {
+            if let Some(stem) = word.strip_suffix(british) {
+                return format!("{stem}{american}").into();
+            }
+        }
+    }
+    word.into()
+}
+
 /// The stem of one (case-folded) word, with a trailing possessive removed.
 pub fn stem(word: &str) -> String {
     let word = word
         .strip_suffix("'s")
         .or_else(|| word.strip_suffix("’s"))
         .unwrap_or(word);
-    STEMMER.stem(word).into_owned()
+    STEMMER.stem(&american(word)).into_owned()
 }
 
 /// The terms of canonical text: words at Unicode boundaries, stop words dropped, stemmed.
@@ -153,6 +187,22 @@ mod tests {
             ["what", "pipelin", "forecast", "q3"]
         );
         assert_eq!(terms("the acme's renewal"), ["acm", "renew"]);
+    }
+
+    #[test]
+    fn british_and_american_spellings_are_one_term() {
+        for (british, american) in [
+            ("summarise", "summarize"),
+            ("summarised", "summarized"),
+            ("prioritising", "prioritizing"),
+            ("organisation", "organization"),
+            ("analyse", "analyze"),
+            ("behaviour", "behavior"),
+        ] {
+            assert_eq!(stem(british), stem(american), "{british}");
+        }
+        assert_eq!(stem("hours"), "hour");
+        assert_ne!(stem("summary"), stem("summit"));
     }
 
     #[test]
