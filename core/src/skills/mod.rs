@@ -32,6 +32,7 @@ mod registry;
 mod resolve;
 mod store;
 mod values;
+mod view_cache;
 
 pub use channel::Channel;
 pub use compile::{

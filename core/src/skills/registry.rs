@@ -25,6 +25,7 @@ use super::resolve::{OrgSkills, ResolvedSkills, resolve_org};
 use super::store::{
     self, LIBRARY_SCOPE, SkillSummary, StoredVersion, SyncAction, SyncItem, VersionInfo,
 };
+use super::view_cache::{Loads, Views};
 use crate::Keel;
 use crate::error::{Error, Result};
 use crate::refresher::Refresher;
@@ -47,41 +48,6 @@ impl Default for RegistryOptions {
             staleness: Duration::from_secs(1),
             max_cached_orgs: 1024,
         }
-    }
-}
-
-/// The cached views, and the orgs in the order they were cached, for the bound.
-#[derive(Default)]
-struct Views {
-    by_key: HashMap<(Uuid, Channel), Arc<ResolvedSkills>>,
-    orgs: std::collections::VecDeque<Uuid>,
-}
-
-impl Views {
-    fn insert(&mut self, org: Uuid, views: Vec<(Channel, Arc<ResolvedSkills>)>, max_orgs: usize) {
-        if !self.orgs.contains(&org) {
-            self.orgs.push_back(org);
-        }
-        for (channel, view) in views {
-            self.by_key.insert((org, channel), view);
-        }
-        while self.orgs.len() > max_orgs.max(1) {
-            if let Some(oldest) = self.orgs.pop_front() {
-                self.remove(oldest);
-            }
-        }
-    }
-
-    fn remove(&mut self, org: Uuid) {
-        for channel in Channel::ALL {
-            self.by_key.remove(&(org, channel));
-        }
-        self.orgs.retain(|o| *o != org);
-    }
-
-    fn clear(&mut self) {
-        self.by_key.clear();
-        self.orgs.clear();
     }
 }
 
@@ -136,6 +102,8 @@ struct Inner {
     epoch: AtomicU64,
     /// The generation of each scope when last seen.
     seen: Mutex<HashMap<String, i64>>,
+    /// One load of an org's views at a time.
+    loads: Loads,
     refresher: Refresher,
 }
 
@@ -196,6 +164,7 @@ impl SkillRegistry {
             max_cached_orgs: options.max_cached_orgs,
             views: RwLock::new(Views::default()),
             epoch: AtomicU64::new(0),
+            loads: Loads::default(),
             seen: Mutex::new(seen.into_iter().collect()),
             refresher: Refresher::default(),
         });
@@ -532,6 +501,11 @@ impl SkillRegistry {
     /// # Errors
     /// [`Error::Storage`] when a read or the record of compiled skills fails.
     pub async fn resolve_skills(&self, org: Uuid, channel: Channel) -> Result<Arc<ResolvedSkills>> {
+        if let Some(view) = self.cached(org, channel) {
+            return Ok(view);
+        }
+        // Concurrent misses for one org wait for the first load and read what it cached.
+        let _turn = self.inner.loads.turn(org).await;
         if let Some(view) = self.cached(org, channel) {
             return Ok(view);
         }
