@@ -366,7 +366,7 @@ impl MessageRouter {
                 decision.intent = intent_of(&indexed.index, *id, &candidate.evidence);
                 decision.evidence = candidate.evidence.clone();
                 decision.ambiguous = ambiguous;
-                decision.candidates = take(&scored, self.inner.options.candidates);
+                decision.candidates = take(scored, self.inner.options.candidates);
                 Step::Done(self.finish(request, indexed, canonical, decision, start, true))
             }
             _ if self.inner.embedder.is_none()
@@ -421,7 +421,7 @@ impl MessageRouter {
             extract(&request.message),
         );
         decision.out_of_scope = true;
-        decision.candidates = take(&candidates, self.inner.options.candidates);
+        decision.candidates = take(candidates, self.inner.options.candidates);
         decision
     }
 
@@ -545,8 +545,9 @@ pub(super) enum Step {
     Undecided(Arc<str>, Vec<(usize, Candidate)>),
 }
 
-pub(super) fn take(candidates: &[(usize, Candidate)], n: usize) -> Vec<Candidate> {
-    candidates.iter().take(n).map(|c| c.1.clone()).collect()
+/// The first `n` candidates, moved out of the scored list.
+pub(super) fn take(candidates: Vec<(usize, Candidate)>, n: usize) -> Vec<Candidate> {
+    candidates.into_iter().take(n).map(|c| c.1).collect()
 }
 
 /// The intent of the matched trigger, else the skill's first.

@@ -195,7 +195,7 @@ impl MessageRouter {
             Stage::Llm,
         );
         decision.evidence = chosen.1.evidence.clone();
-        decision.candidates = take(candidates, self.inner.options.candidates);
+        decision.candidates = take(candidates.to_vec(), self.inner.options.candidates);
         Some(decision)
     }
 }
