@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { connect } from '../index.js'
+import { connect, RouteDecision } from '../index.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const org = '0a0a0a0a-0000-4000-8000-00000000000a'
@@ -51,6 +51,15 @@ test('tryRoute answers without waiting, or returns null when it would have to wa
   assert.equal(d.route, 'pipeline-summary')
   const fresh = r.tryRoute('who is Dana Scully', 'web', org, null, { skipCache: true })
   assert.deepEqual([fresh.route, fresh.cached], ['contact-lookup', false])
+  // A decision is a RouteDecision whose getters read its own core value; only Keel makes one.
+  assert.ok(d instanceof RouteDecision && fresh instanceof RouteDecision)
+  assert.deepEqual(JSON.parse(JSON.stringify(fresh)), fresh.toJSON())
+  assert.equal(fresh.toJSON().route, 'contact-lookup')
+  assert.notEqual(d.traceId, fresh.traceId)
+  assert.throws(() => new RouteDecision())
+  const route = Object.getOwnPropertyDescriptor(RouteDecision.prototype, 'route').get
+  assert.equal(route.call(d), 'pipeline-summary')
+  assert.throws(() => route.call({})) // a getter on anything else throws, never crashes
   assert.throws(() => r.tryRoute('', 'web', org), (e) => e.code === 'invalid_input' && e.field === 'message')
   assert.throws(() => r.tryRoute('hi', 'email', org), (e) => e.code === 'invalid_input' && e.field === 'channel')
   assert.throws(() => r.tryRoute(42, 'web', org), TypeError)
