@@ -9,29 +9,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { perAwaitNs, perCallNs } from './timing.mjs'
+
 const require = createRequire(import.meta.url)
 const keel = require('../bindings-node/index.js')
 const library = join(dirname(fileURLToPath(import.meta.url)), '..', 'target', 'bench-routing-library')
-
-async function perAwaitNs(fn, calls) {
-  let best = Infinity
-  for (let r = 0; r < 5; r++) {
-    const start = process.hrtime.bigint()
-    for (let i = 0; i < calls; i++) await fn()
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / calls)
-  }
-  return best
-}
-
-function perCallNs(fn, calls) {
-  let best = Infinity
-  for (let r = 0; r < 5; r++) {
-    const start = process.hrtime.bigint()
-    for (let i = 0; i < calls; i++) fn()
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / calls)
-  }
-  return best
-}
 
 const db = await keel.connect(`sqlite://${join(mkdtempSync(join(tmpdir(), 'keel-bench-')), 'bench.db')}`)
 const skills = await db.skillRegistry()
@@ -41,9 +23,9 @@ const org = randomUUID()
 const message = "What's the status of the Globex deal and when does it close?"
 await router.route(message, 'web', org)
 const result = {
-  keel_route_uncached: await perAwaitNs(() => router.route(message, 'web', org, null, { skipCache: true }), 3_000),
-  keel_route_cached: await perAwaitNs(() => router.route(message, 'web', org), 20_000),
-  keel_try_route_cached: perCallNs(() => router.tryRoute(message, 'web', org), 50_000),
+  keel_route_uncached: await perAwaitNs(() => router.route(message, 'web', org, null, { skipCache: true }), { calls: 3_000 }),
+  keel_route_cached: await perAwaitNs(() => router.route(message, 'web', org), { calls: 20_000 }),
+  keel_try_route_cached: perCallNs(() => router.tryRoute(message, 'web', org), { rounds: 5, calls: 50_000 }),
 }
 await db.close()
 console.log(JSON.stringify(result))

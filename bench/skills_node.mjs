@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import { perCallNs } from './timing.mjs'
+import { perAwaitNs, perCallNs } from './timing.mjs'
 
 const require = createRequire(import.meta.url)
 const keel = require('../bindings-node/index.js')
@@ -21,16 +21,6 @@ for (const ns of readdirSync(root, { withFileTypes: true }).filter((e) => e.isDi
   for (const skill of readdirSync(join(root, ns.name), { withFileTypes: true }).filter((e) => e.isDirectory())) {
     files.push([skill.name, readFileSync(join(root, ns.name, skill.name, 'SKILL.md'), 'utf8')])
   }
-}
-
-async function perAwaitNs(fn, calls) {
-  let best = Infinity
-  for (let r = 0; r < 3; r++) {
-    const start = process.hrtime.bigint()
-    for (let i = 0; i < calls; i++) await fn()
-    best = Math.min(best, Number(process.hrtime.bigint() - start) / calls)
-  }
-  return best
 }
 
 const body = Array.from({ length: 20 }, (_, i) =>
@@ -62,6 +52,6 @@ console.log(JSON.stringify({
   gray_matter_per_file: perCallNs(() => { for (const [, t] of files) matter(t, { cache: false }) }, { rounds: 5, calls: 50 }) / files.length,
   keel_compile_20: perCallNs(() => keel.compileSkill(text, context), { rounds: 5, calls: 20_000 }),
   keel_cached: perCallNs(() => skills.cached(org, 'slack'), { rounds: 5 }),
-  keel_resolve_awaited: await perAwaitNs(() => skills.resolveSkills(org, 'slack'), 5_000),
+  keel_resolve_awaited: await perAwaitNs(() => skills.resolveSkills(org, 'slack'), { rounds: 3, calls: 5_000 }),
 }))
 await db.close()
