@@ -11,6 +11,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use keel::routing::{MessageRouter, RouteRequest, RouterOptions};
 use keel::skills::{Channel, RegistryOptions, SkillRegistry, SyncOptions};
 
+#[path = "../tests/common/files.rs"]
+mod files;
+
 /// Words the generated skills are made of, so they share vocabulary as real ones do.
 const WORDS: &[&str] = &[
     "account",
@@ -63,7 +66,7 @@ pub fn library_with(extra: usize) -> std::path::PathBuf {
     let root = std::env::temp_dir().join(format!("keel-bench-routing-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let library = Path::new(env!("CARGO_MANIFEST_DIR")).join("../skills");
-    copy(&library, &root);
+    files::copy_dir(&library, &root);
     for i in 0..extra {
         let (a, b, c) = (word(i), word(i / 7 + 3), word(i / 13 + 5));
         let dir = root.join("copilot").join(format!("gen-{i:04}"));
@@ -77,19 +80,6 @@ pub fn library_with(extra: usize) -> std::path::PathBuf {
         .unwrap();
     }
     root
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 fn routing(c: &mut Criterion) {

@@ -385,7 +385,7 @@ async fn calibration_is_fitted_on_the_calibration_and_dev_sets() {
 async fn concurrent_routes_during_a_sync_never_mix_versions_or_orgs() {
     on_each_backend(|_, keel| async move {
         let library = std::env::temp_dir().join(format!("keel-route-sync-{}", Uuid::new_v4()));
-        common::copy_dir(&repo("skills"), &library);
+        common::files::copy_dir(&repo("skills"), &library);
         let registry = SkillRegistry::open(&keel, RegistryOptions::default())
             .await
             .unwrap();

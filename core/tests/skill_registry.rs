@@ -21,7 +21,7 @@ fn repo_skills() -> PathBuf {
 
 fn temp_library() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("keel_skills_{}", Uuid::new_v4()));
-    common::copy_dir(&repo_skills(), &dir);
+    common::files::copy_dir(&repo_skills(), &dir);
     dir
 }
 

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use keel::{Backend, Keel};
 
+pub mod files;
 pub mod llm;
 #[path = "../../../cli/src/loopback.rs"]
 pub mod loopback;
@@ -45,20 +46,6 @@ pub async fn fresh_pg_url() -> String {
     conn.close().await.ok();
     let base = admin.rsplit_once('/').expect("admin url has a database").0;
     format!("{base}/{name}")
-}
-
-/// Copies the folder `from` into `to`, recursively (a library a test may edit).
-pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 /// A new SQLite file URL in the system temp folder.
