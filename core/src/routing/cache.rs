@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::decision::Decision;
 use super::router::MessageRouter;
 use super::store::load_cache;
-use crate::skills::{Channel, ResolvedSkills};
+use crate::skills::Channel;
 
 /// What a decision is cached under.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,13 +23,13 @@ pub(super) struct CacheKey {
 pub(super) type ProcessCache = quick_cache::sync::Cache<CacheKey, (Arc<Decision>, Instant)>;
 
 impl MessageRouter {
-    /// Loads this view's unexpired decisions from `routing_cache` into the process cache.
-    pub(super) async fn warm(&self, org: Uuid, channel: Channel, view: &ResolvedSkills) {
+    /// Loads the unexpired decisions of `version` (a view's, as [`MessageRouter::version`]
+    /// makes it) from `routing_cache` into the process cache.
+    pub(super) async fn warm(&self, org: Uuid, channel: Channel, version: &Arc<str>) {
         let (Some(cache), Ok(pool)) = (&self.inner.cache, self.inner.registry.keel().pool()) else {
             return;
         };
-        let version: Arc<str> = Arc::from(self.version(org, &super::index::view_version(view)));
-        let Ok(rows) = load_cache(pool, org, channel, &version).await else {
+        let Ok(rows) = load_cache(pool, org, channel, version).await else {
             return;
         };
         let now_ms = SystemTime::now()

@@ -254,19 +254,23 @@ impl MessageRouter {
     pub async fn route(&self, request: &RouteRequest) -> Result<Routed> {
         check_message(&request.message)?;
         let start = Instant::now();
-        let view = match self.inner.registry.cached(request.org, request.channel) {
+        let registry = &self.inner.registry;
+        let cached = registry.cached(request.org, request.channel);
+        let loaded = cached.is_none();
+        let view = match cached {
             Some(view) => view,
             None => {
-                let view = self
-                    .inner
-                    .registry
+                registry
                     .resolve_skills(request.org, request.channel)
-                    .await?;
-                self.warm(request.org, request.channel, &view).await;
-                view
+                    .await?
             }
         };
         let indexed = self.indexed(request.org, request.channel, view);
+        // A view just loaded: its decisions other instances shared join the process cache.
+        if loaded {
+            self.warm(request.org, request.channel, &indexed.version)
+                .await;
+        }
         let (canonical, candidates) = match self.lexical(request, &indexed, start) {
             Step::Done(routed) => return Ok(routed),
             Step::Undecided(canonical, candidates) => (canonical, candidates),
