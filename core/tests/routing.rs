@@ -321,14 +321,15 @@ async fn a_new_router_starts_warm_from_routing_cache() {
     .await;
 }
 
-/// Evaluates the labelled sets `names` as one.
-async fn evaluate_files(names: &[&str]) -> keel::routing::Evaluation {
+/// Evaluates the labelled sets `names` as one, with `skill` as the org's skill threshold.
+async fn evaluate_files_at(names: &[&str], skill: f64) -> keel::routing::Evaluation {
     let keel = Keel::connect("sqlite::memory:").await.unwrap();
     let (registry, _) = open(&keel).await;
-    let options = RouterOptions {
+    let mut options = RouterOptions {
         log: false,
         ..RouterOptions::default()
     };
+    options.thresholds.skill = skill;
     let router = MessageRouter::open(&registry, options).unwrap();
     let mut set = Vec::new();
     for name in names {
@@ -340,24 +341,39 @@ async fn evaluate_files(names: &[&str]) -> keel::routing::Evaluation {
     evaluation
 }
 
+/// Evaluates the labelled sets `names` as one, at the default thresholds.
+async fn evaluate_files(names: &[&str]) -> keel::routing::Evaluation {
+    evaluate_files_at(names, RouterOptions::default().thresholds.skill).await
+}
+
 /// The figures the README reports, as floors: a change that makes routing worse fails here.
 #[tokio::test]
 async fn the_labelled_sets_score_at_least_the_reported_figures() {
     let test = evaluate_files(&["test.jsonl"]).await;
     assert_eq!(test.total, 191);
     assert!(
-        test.accuracy >= 0.921,
+        test.accuracy >= 0.910,
         "held-out top-1 {:.3}",
         test.accuracy
     );
     assert!(
-        test.out_of_scope_false_accepts <= 0.125,
+        test.out_of_scope_false_accepts <= 0.100,
         "{:.3}",
         test.out_of_scope_false_accepts
     );
     let dev = evaluate_files(&["dev.jsonl"]).await;
     assert_eq!(dev.total, 250);
-    assert!(dev.accuracy >= 0.956, "dev top-1 {:.3}", dev.accuracy);
+    assert!(dev.accuracy >= 0.967, "dev top-1 {:.3}", dev.accuracy);
+    // The org threshold the README recommends, chosen on calibration.jsonl and dev.jsonl
+    // (the least, in steps of 0.05, whose false accepts there are at most half the 5 % goal),
+    // meets both goals on the held-out set.
+    let strict = evaluate_files_at(&["test.jsonl"], 0.65).await;
+    assert!(strict.accuracy >= 0.90, "top-1 {:.3}", strict.accuracy);
+    assert!(
+        strict.out_of_scope_false_accepts <= 0.05,
+        "{:.3}",
+        strict.out_of_scope_false_accepts
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //!
 //! A candidate's raw score (the share of the message its skill explains plus phrase matches,
 //! see [`super::index`]), its margin over the next candidate and its cover (the share of the
-//! message's words it shares) become the probability that it is the right answer through a
+//! message's information it shares: its words weighed by idf, a word no skill knows weighing
+//! most, names left out) become the probability that it is the right answer through a
 //! logistic curve (Platt scaling with three features):
 //!
 //! ```text
@@ -13,7 +14,8 @@
 //! Cover tells a message about something else that shares one word with a skill ("what time
 //! is it in Tokyo", "book me a flight") from a short message that is all about it ("book time
 //! with Dana"): the first has a lone candidate with a clear margin but half its words
-//! unexplained.
+//! unexplained. Weighing by idf makes a shared "who" count for little next to an unexplained
+//! "president" in "who is the president of France".
 //!
 //! [`Calibration::DEFAULT`] was fitted with [`fit`] on `testdata/routing/calibration.jsonl`
 //! and `dev.jsonl` together (344 labelled messages, 59 of them out of scope; never on the
@@ -43,10 +45,10 @@ impl Calibration {
     /// Fitted on `testdata/routing/calibration.jsonl` and `dev.jsonl` (see the module
     /// documentation).
     pub const DEFAULT: Calibration = Calibration {
-        bias: -5.3506,
-        score_weight: 8.3377,
-        margin_weight: 11.5832,
-        cover_weight: 3.7564,
+        bias: -4.8122,
+        score_weight: 7.4516,
+        margin_weight: 12.4487,
+        cover_weight: 3.6640,
     };
 
     /// The probability for a raw `score` leading the next candidate by `margin` and sharing
@@ -73,7 +75,7 @@ pub struct Observation {
     pub score: f64,
     /// The margin over the next candidate.
     pub margin: f64,
-    /// The share of the message's words the candidate shares.
+    /// The share of the message's information the candidate shares (see [`super::index`]).
     pub cover: f64,
     /// True when the candidate was the labelled answer.
     pub correct: bool,

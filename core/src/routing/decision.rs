@@ -152,6 +152,11 @@ impl std::ops::Deref for Routed {
 }
 
 impl Routed {
+    /// How long this call took, in milliseconds (what `duration_ms` holds).
+    pub fn duration_ms(&self) -> f64 {
+        self.duration.as_secs_f64() * 1000.0
+    }
+
     /// The names of the fields a route serializes to, in order.
     pub const FIELDS: [&'static str; 18] = [
         "route",
@@ -202,7 +207,7 @@ impl Routed {
             "entities" => value(&d.entities),
             "band" => value(&d.band),
             "trace_id" => value(&self.trace_id),
-            "duration_ms" => value(&(self.duration.as_secs_f64() * 1000.0)),
+            "duration_ms" => value(&self.duration_ms()),
             _ => value(&self.cached),
         })
     }
@@ -245,7 +250,7 @@ impl Serialize for Routed {
         out.serialize_field("entities", &d.entities)?;
         out.serialize_field("band", &d.band)?;
         out.serialize_field("trace_id", &self.trace_id)?;
-        out.serialize_field("duration_ms", &(self.duration.as_secs_f64() * 1000.0))?;
+        out.serialize_field("duration_ms", &self.duration_ms())?;
         out.serialize_field("cached", &self.cached)?;
         out.end()
     }

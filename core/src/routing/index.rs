@@ -85,7 +85,8 @@ pub struct Candidate {
     pub score: f64,
     /// The calibrated probability that this skill is the right answer.
     pub confidence: f64,
-    /// The share of the message's words the skill shares (a calibration feature).
+    /// The share of the message's information the skill shares: its terms weighed by idf, one
+    /// no skill holds weighing the most, names left out (a calibration feature).
     #[serde(skip)]
     pub cover: f64,
     /// The raw score's lead over the next competing candidate, 0 unless it leads its kind
@@ -133,6 +134,8 @@ pub struct SkillIndex {
     /// Phrases that start with a placeholder.
     open_phrases: Vec<Phrase>,
     average_len: (f32, f32),
+    /// The idf of a term no skill holds.
+    unknown_idf: f32,
     version: String,
 }
 
@@ -212,6 +215,7 @@ impl SkillIndex {
             phrases: HashMap::new(),
             open_phrases: Vec::new(),
             average_len: (0.0, 0.0),
+            unknown_idf: 0.0,
             version: view_version(view),
         };
         for skill in view.skills.iter().filter(|s| is_routable(s)) {
@@ -222,6 +226,7 @@ impl SkillIndex {
             (index.skills.iter().map(|s| s.len.0).sum::<f32>() / n).max(1.0),
             (index.skills.iter().map(|s| s.len.1).sum::<f32>() / n).max(1.0),
         );
+        index.unknown_idf = ((n + 0.5) / 0.5 + 1.0).ln();
         let mut postings = std::mem::take(&mut index.postings);
         for (idf, postings) in postings.values_mut() {
             let df = postings.len() as f32;
@@ -392,25 +397,31 @@ impl SkillIndex {
             return Vec::new();
         }
         let mut bm25 = vec![0f32; self.skills.len()];
-        // How many of the message's terms each skill shares.
-        let mut shared = vec![0u16; self.skills.len()];
+        // How many of the message's terms each skill shares, and their idf: a shared "who"
+        // says little next to an unexplained "moon".
+        let mut shared = vec![(0u16, 0f32); self.skills.len()];
         let mut seen: Vec<&str> = Vec::with_capacity(message_terms.len());
-        // The message's words a skill should explain: known terms and unknown non-names.
-        let mut content = 0usize;
+        // The message's words a skill should explain (known terms and unknown non-names), and
+        // their idf.
+        let (mut content, mut content_idf) = (0usize, 0f32);
         for term in message_terms {
             if seen.contains(&term.as_str()) {
                 continue;
             }
             seen.push(term);
-            let Some((_, postings)) = self.postings.get(term) else {
-                content += usize::from(!names.contains(term));
+            let Some((idf, postings)) = self.postings.get(term) else {
+                if !names.contains(term) {
+                    content += 1;
+                    content_idf += self.unknown_idf;
+                }
                 continue;
             };
             content += 1;
+            content_idf += idf;
             for posting in postings {
                 let skill = posting.0 as usize;
                 bm25[skill] += posting.1;
-                shared[skill] = shared[skill].saturating_add(1);
+                shared[skill] = (shared[skill].0.saturating_add(1), shared[skill].1 + idf);
             }
         }
         let mut phrase: Vec<Option<&Phrase>> = vec![None; self.skills.len()];
@@ -425,7 +436,7 @@ impl SkillIndex {
         }
         // Raw scores for every skill, then candidates built for the best `top` only.
         // The share of the message's words a skill shares.
-        let cover = |i: usize| (f64::from(shared[i]) / content.max(1) as f64).min(1.0);
+        let cover = |i: usize| (f64::from(shared[i].0) / content.max(1) as f64).min(1.0);
         let mut ranked: Vec<(usize, f64)> = (0..self.skills.len())
             .filter(|&i| bm25[i] > 0.0 || phrase[i].is_some())
             .map(|i| {
@@ -463,7 +474,7 @@ impl SkillIndex {
                         sequence: entry.sequence,
                         score,
                         confidence: 0.0,
-                        cover: cover(i),
+                        cover: f64::from(shared[i].1 / content_idf.max(f32::EPSILON)).min(1.0),
                         margin: 0.0,
                         evidence,
                     },

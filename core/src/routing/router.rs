@@ -542,7 +542,7 @@ const SEQUENCE_LEAD: f64 = 0.05;
 
 /// Bumped whenever a change to routing's code changes decisions: cached decisions of another
 /// version are never served.
-const ROUTING_VERSION: &str = "keel-routing-2";
+const ROUTING_VERSION: &str = "keel-routing-3";
 
 pub(super) enum Step {
     Done(Routed),
