@@ -1144,6 +1144,9 @@ export declare class ResolvedSkills {
 /**
  * A routing decision. Its fields (`route`, `skillKey`, `confidence`, …) are getters that
  * convert the one field read (installed by `init.js` over `_field`); `toJSON()` gives them all.
+ * A cache hit answers with an object whose prototype is the cached decision's
+ * `RouteDecision` (see [`Decided`]), so `instanceof RouteDecision` holds and the getters read
+ * through it.
  */
 export declare class RouteDecision {
   /** Every field as a plain object (what `JSON.stringify` writes). */

@@ -60,6 +60,13 @@ test('tryRoute answers without waiting, or returns null when it would have to wa
   const route = Object.getOwnPropertyDescriptor(RouteDecision.prototype, 'route').get
   assert.equal(route.call(d), 'pipeline-summary')
   assert.throws(() => route.call({})) // a getter on anything else throws, never crashes
+  // Cache hits of one decision share its RouteDecision and carry their own trace, time and flag.
+  const hit = r.tryRoute('show me my forecast', 'web', org)
+  assert.equal(Object.getPrototypeOf(hit), Object.getPrototypeOf(d))
+  assert.notEqual(hit.traceId, d.traceId)
+  assert.deepEqual([hit.cached, hit.route, hit.toJSON().traceId], [true, 'pipeline-summary', hit.traceId])
+  assert.deepEqual(Object.keys(hit.toJSON()), Object.keys(fresh.toJSON()))
+  assert.deepEqual(JSON.parse(JSON.stringify(hit)), { ...first.toJSON(), traceId: hit.traceId, durationMs: hit.durationMs, cached: true })
   assert.throws(() => r.tryRoute('', 'web', org), (e) => e.code === 'invalid_input' && e.field === 'message')
   assert.throws(() => r.tryRoute('hi', 'email', org), (e) => e.code === 'invalid_input' && e.field === 'channel')
   assert.throws(() => r.tryRoute(42, 'web', org), TypeError)

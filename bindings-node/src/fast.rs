@@ -145,7 +145,7 @@ pub unsafe fn message_router(
             router
                 .try_route(&request)
                 .transpose()
-                .map(|routed| routed.map(crate::routing::RouteDecision::from))
+                .map(|routed| routed.map(crate::routing::Decided))
         }))
     };
     // SAFETY: forwarded from the caller.

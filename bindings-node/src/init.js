@@ -209,16 +209,31 @@
   })
 
   // A decision's fields are getters: each converts the one field read, where a whole object
-  // would convert the candidates and their evidence on every route.
+  // would convert the candidates and their evidence on every route. A cache hit answers with
+  // an object holding its own traceId, durationMs and cached over the cached decision's shared
+  // RouteDecision (its prototype), which the getters and toJSON read.
+  const decisionOf = (answer) => (Object.hasOwn(answer, 'traceId') ? Object.getPrototypeOf(answer) : answer)
   for (const name of exports.RouteDecision._fields()) {
     Object.defineProperty(exports.RouteDecision.prototype, name, {
       get() {
-        return this._field(name)
+        return decisionOf(this)._field(name)
       },
       enumerable: true,
       configurable: true,
     })
   }
+  const decisionJson = exports.RouteDecision.prototype.toJSON
+  Object.defineProperty(exports.RouteDecision.prototype, 'toJSON', {
+    value() {
+      const json = decisionJson.call(decisionOf(this))
+      json.traceId = this.traceId
+      json.durationMs = this.durationMs
+      json.cached = this.cached
+      return json
+    },
+    writable: true,
+    configurable: true,
+  })
 
   const traced = (native, onSync) => {
     const onReject = rejectionOf(native.name)

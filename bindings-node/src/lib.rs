@@ -13,6 +13,7 @@ mod llm;
 mod models;
 mod options;
 mod routing;
+mod shared;
 mod skills;
 mod store;
 mod telemetry;

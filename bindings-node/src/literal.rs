@@ -101,13 +101,13 @@ thread_local! {
 }
 
 /// Checks a napi status.
-fn ok(status: sys::napi_status) -> napi::Result<()> {
+pub fn ok(status: sys::napi_status) -> napi::Result<()> {
     if status == sys::Status::napi_ok {
         Ok(())
     } else {
         Err(napi::Error::new(
             napi::Status::GenericFailure,
-            "cannot build the resolution object",
+            "cannot build the result object",
         ))
     }
 }
@@ -259,74 +259,70 @@ pub unsafe fn resolution(
     })
 }
 
-/// Views already handed to JavaScript, by the address of their `Arc` (kept, so the address
-/// cannot be reused), each with a weak reference to its object.
-struct Views {
-    env: sys::napi_env,
-    by_address: HashMap<usize, (Arc<keel::skills::ResolvedSkills>, sys::napi_ref)>,
-    /// Insertions since the last sweep of collected objects.
-    since_sweep: usize,
-}
+/// Makes a route's answer: its own `traceId`, `durationMs` and `cached` over its decision's
+/// shared `RouteDecision` (the prototype), whose getters read the rest.
+const ANSWER: &std::ffi::CStr = c"(function (decision, traceId, durationMs, cached) { return { __proto__: decision, traceId, durationMs, cached } })";
 
 thread_local! {
-    static VIEWS_OF_ENV: RefCell<Option<Views>> = const { RefCell::new(None) };
+    /// Each env's answer builder.
+    static ANSWER_OF_ENV: RefCell<Option<(sys::napi_env, sys::napi_ref)>> = const { RefCell::new(None) };
 }
 
-/// Sweep the table of collected objects after this many insertions.
-const SWEEP_EVERY: usize = 1024;
-
-/// The object of a cached skills view: the same object every time while JavaScript holds it,
-/// so a cache hit creates nothing (making a class instance costs the engine about 2 µs). A view
-/// is immutable, so sharing its object is safe; a new version of the view is a new `Arc` and
-/// gets an object of its own.
+/// A route's answer in `env`: an object over `decision`, the decision's shared
+/// `RouteDecision`, holding this call's trace id, duration and cache flag.
 ///
 /// # Safety
-/// `env` must be the live env of the current call, on its JavaScript thread.
-pub unsafe fn view(
+/// `env` must be the live env of the current call, on its JavaScript thread, and `decision`
+/// one of its values.
+pub unsafe fn answer(
     env: sys::napi_env,
-    inner: Arc<keel::skills::ResolvedSkills>,
+    decision: sys::napi_value,
+    routed: &keel::routing::Routed,
 ) -> napi::Result<sys::napi_value> {
-    let address = Arc::as_ptr(&inner) as usize;
-    VIEWS_OF_ENV.with(|cell| {
+    ANSWER_OF_ENV.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if slot.as_ref().is_none_or(|v| v.env != env) {
-            *slot = Some(Views {
-                env,
-                by_address: HashMap::new(),
-                since_sweep: 0,
-            });
-        }
-        let views = slot.as_mut().expect("set just above");
-        // SAFETY: `env` is the live env of the current call; the references belong to it.
+        // SAFETY: `env` is the live env of the current call; every value made here belongs to it.
         unsafe {
-            if let Some((_, reference)) = views.by_address.get(&address) {
-                let mut object = std::ptr::null_mut();
-                ok(sys::napi_get_reference_value(env, *reference, &mut object))?;
-                if !object.is_null() {
-                    return Ok(object);
-                }
+            if slot.as_ref().is_none_or(|(e, _)| *e != env) {
+                let (mut source, mut build, mut reference) = (
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                );
+                ok(sys::napi_create_string_utf8(
+                    env,
+                    ANSWER.as_ptr(),
+                    -1,
+                    &mut source,
+                ))?;
+                ok(sys::napi_run_script(env, source, &mut build))?;
+                ok(sys::napi_create_reference(env, build, 1, &mut reference))?;
+                *slot = Some((env, reference));
             }
-            let object = crate::skills::ResolvedSkills::to_napi_value(
+            let (_, reference) = slot.as_ref().expect("set just above");
+            let mut trace = [0u8; uuid::fmt::Hyphenated::LENGTH];
+            let trace = routed.trace_id.hyphenated().encode_lower(&mut trace);
+            let args = [
+                decision,
+                <&str>::to_napi_value(env, trace)?,
+                f64::to_napi_value(env, routed.duration_ms())?,
+                bool::to_napi_value(env, routed.cached)?,
+            ];
+            let (mut build, mut undefined, mut object) = (
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
+            ok(sys::napi_get_reference_value(env, *reference, &mut build))?;
+            ok(sys::napi_get_undefined(env, &mut undefined))?;
+            ok(sys::napi_call_function(
                 env,
-                crate::skills::ResolvedSkills::from(inner.clone()),
-            )?;
-            let mut reference = std::ptr::null_mut();
-            ok(sys::napi_create_reference(env, object, 0, &mut reference))?;
-            if let Some((_, old)) = views.by_address.insert(address, (inner, reference)) {
-                sys::napi_delete_reference(env, old);
-            }
-            views.since_sweep += 1;
-            if views.since_sweep >= SWEEP_EVERY {
-                views.since_sweep = 0;
-                views.by_address.retain(|_, (_, reference)| {
-                    let mut object = std::ptr::null_mut();
-                    sys::napi_get_reference_value(env, *reference, &mut object);
-                    if object.is_null() {
-                        sys::napi_delete_reference(env, *reference);
-                    }
-                    !object.is_null()
-                });
-            }
+                undefined,
+                build,
+                4,
+                args.as_ptr(),
+                &mut object,
+            ))?;
             Ok(object)
         }
     })

@@ -1,21 +1,25 @@
 //! `SkillRegistry.messageRouter` and `MessageRouter` (core: `keel::routing`). Decisions,
 //! log rows and evaluations are plain objects with camelCase keys (`types.d.ts`).
 
-use napi::Env;
-use napi::bindgen_prelude::ClassInstance;
+use napi::bindgen_prelude::{ClassInstance, ToNapiValue};
+use napi::{Env, sys};
 use napi_derive::napi;
 use serde_json::Value;
 
 use keel::options::Case;
-use keel::routing::{self, LogQuery, RouteRequest};
+use keel::routing::{self, LogQuery, RouteRequest, Routed};
 
 use crate::error::{Answer, Arg, Outcome, guard, run, spawn};
 use crate::json::{Json, Text};
 use crate::llm::Llm;
 use crate::options::{options, record};
+use crate::shared::Shared;
 
 /// A routing decision. Its fields (`route`, `skillKey`, `confidence`, …) are getters that
 /// convert the one field read (installed by `init.js` over `_field`); `toJSON()` gives them all.
+/// A cache hit answers with an object whose prototype is the cached decision's
+/// `RouteDecision` (see [`Decided`]), so `instanceof RouteDecision` holds and the getters read
+/// through it.
 #[napi]
 pub struct RouteDecision {
     inner: routing::Routed,
@@ -69,21 +73,20 @@ impl MessageRouter {
         org_id: Text,
         user_id: Option<Text>,
         options: Option<Json>,
-    ) -> Outcome<Answer<RouteDecision>> {
+    ) -> Outcome<Answer<Decided>> {
         let request = request(message, channel, org_id, user_id, options);
         if let Ok(request) = &request
             && let Some(Ok(routed)) = self.inner.try_route(request)
         {
-            return Outcome(Ok(Answer::Ready(RouteDecision { inner: routed })));
+            return Outcome(Ok(Answer::Ready(Decided(routed))));
         }
         let router = self.inner.clone();
         // Bad arguments reject the Promise, as every other error of this method does.
         Outcome(
-            spawn(&env, async move {
-                Ok(RouteDecision {
-                    inner: router.route(&request?).await?,
-                })
-            })
+            spawn(
+                &env,
+                async move { Ok(Decided(router.route(&request?).await?)) },
+            )
             .map(Answer::Later),
         )
     }
@@ -187,9 +190,38 @@ impl napi::bindgen_prelude::ToNapiValue for NewRouter {
     }
 }
 
-impl From<routing::Routed> for RouteDecision {
-    fn from(inner: routing::Routed) -> Self {
-        Self { inner }
+/// A route's answer on its way to JavaScript. A decision computed now is its own
+/// `RouteDecision`. A cache hit is a plain object holding this call's `traceId`, `durationMs`
+/// and `cached` over the `RouteDecision` of the cached decision, made once and shared by every
+/// hit that returns it ([`crate::shared`]): a hit creates one plain object instead of a class
+/// instance.
+pub struct Decided(pub routing::Routed);
+
+thread_local! {
+    static DECISIONS: std::cell::RefCell<Option<Shared<routing::Decision>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl ToNapiValue for Decided {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let routed = val.0;
+        let make = |routed: Routed| {
+            // SAFETY: napi calls this on the JavaScript thread with the live env.
+            unsafe { RouteDecision::to_napi_value(env, RouteDecision { inner: routed }) }
+        };
+        if !routed.cached {
+            // A decision computed now may never be returned again: its own object, whose
+            // getters read this call's fields too. (Making each one a prototype would cost
+            // the engine a new shape per route.)
+            return make(routed);
+        }
+        // SAFETY: napi calls this on the JavaScript thread with the live env.
+        unsafe {
+            let decision = Shared::object(&DECISIONS, env, routed.decision.clone(), |_| {
+                make(routed.clone())
+            })?;
+            crate::literal::answer(env, decision, &routed)
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{
-    FnArgs, FromNapiValue, JsObjectValue, Object, TypeName, Unknown, ValidateNapiValue,
+    FnArgs, FromNapiValue, JsObjectValue, Object, ToNapiValue, TypeName, Unknown, ValidateNapiValue,
 };
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, JsValue, Status, ValueType, sys};
@@ -20,6 +20,7 @@ use crate::error::{Answer, Arg, Outcome, guard, run, spawn};
 use crate::json::{Json, Text};
 use crate::models::org;
 use crate::options::{options, record};
+use crate::shared::Shared;
 
 /// Parses one SKILL.md: `{ skill, diagnostics }` (skill is null when a finding is an error).
 /// `{ portable: true }` adds what the Agent Skills reference validator rejects.
@@ -245,16 +246,22 @@ impl From<Arc<skills::ResolvedSkills>> for ResolvedSkills {
 }
 
 /// A view on its way to JavaScript: the same object for the same cached view
-/// ([`crate::literal::view`]).
+/// ([`crate::shared`]).
 pub struct View(pub Arc<skills::ResolvedSkills>);
 
-impl napi::bindgen_prelude::ToNapiValue for View {
-    unsafe fn to_napi_value(
-        env: napi::sys::napi_env,
-        val: Self,
-    ) -> napi::Result<napi::sys::napi_value> {
+thread_local! {
+    static VIEWS: std::cell::RefCell<Option<Shared<skills::ResolvedSkills>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl ToNapiValue for View {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         // SAFETY: napi calls this on the JavaScript thread with the live env.
-        unsafe { crate::literal::view(env, val.0) }
+        unsafe {
+            Shared::object(&VIEWS, env, val.0, |inner| {
+                ResolvedSkills::to_napi_value(env, ResolvedSkills::from(inner.clone()))
+            })
+        }
     }
 }
 
