@@ -67,6 +67,12 @@ test('tryRoute answers without waiting, or returns null when it would have to wa
   assert.deepEqual([hit.cached, hit.route, hit.toJSON().traceId], [true, 'pipeline-summary', hit.traceId])
   assert.deepEqual(Object.keys(hit.toJSON()), Object.keys(fresh.toJSON()))
   assert.deepEqual(JSON.parse(JSON.stringify(hit)), { ...first.toJSON(), traceId: hit.traceId, durationMs: hit.durationMs, cached: true })
+  // route answers a hit the same way, at once; with a signal it goes the native way.
+  const awaited = await r.route('show me my forecast', 'web', org)
+  assert.equal(Object.getPrototypeOf(awaited), Object.getPrototypeOf(d))
+  const aborted = new AbortController()
+  aborted.abort()
+  await assert.rejects(r.route('show me my forecast', 'web', org, null, { signal: aborted.signal }), (e) => e.code === 'aborted')
   assert.throws(() => r.tryRoute('', 'web', org), (e) => e.code === 'invalid_input' && e.field === 'message')
   assert.throws(() => r.tryRoute('hi', 'email', org), (e) => e.code === 'invalid_input' && e.field === 'channel')
   assert.throws(() => r.tryRoute(42, 'web', org), TypeError)

@@ -286,6 +286,22 @@
     configurable: true,
   })
 
+  // The same for a route: `tryRoute` answers a cache hit, or any route whose stages need no
+  // waiting, at once. A call with a signal, one `tryRoute` refuses and one that would wait go
+  // the native way, so they are cancelled, reject and wait as every other call does.
+  const routeViaNative = exports.MessageRouter.prototype.route
+  Object.defineProperty(exports.MessageRouter.prototype, 'route', {
+    value: function route(message, channel, orgId, userId, options) {
+      let decision = null
+      try {
+        if (arguments.length <= 4 || options?.signal === undefined) decision = this.tryRoute(...arguments)
+      } catch {}
+      return decision === null ? routeViaNative.apply(this, arguments) : Promise.resolve(decision)
+    },
+    writable: true,
+    configurable: true,
+  })
+
   // A model call with `{ signal }` is cancelled in core when the signal aborts: the HTTP
   // request ends and the call's credits are released (the wrapper above only stops waiting).
   for (const name of ['complete', 'stream', 'summarize', 'classify', 'embed']) {
