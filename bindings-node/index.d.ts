@@ -924,6 +924,30 @@ export interface RouteEvaluation {
   misses: { message: string; expected: string; routed: string; confidence: number; candidates: [string, number][] }[]
 }
 
+/** `router.compactionThreshold` options; the defaults are the original's. */
+export interface ThresholdOptions {
+  /** Tokens reserved for the system prompt (default 4,096). */
+  systemPromptTokens?: number
+  /** Tokens reserved for the response (default 8,192). */
+  outputTokens?: number
+  /** Tokens reserved for tool definitions (default 4,096). */
+  toolsTokens?: number
+  /** The share of what is left a conversation may fill (default 0.75; in (0, 1]). */
+  ratio?: number
+}
+
+/** `router.compactionThreshold`: a model's threshold and what it came from. */
+export interface CompactionThreshold {
+  /** The model id as the matrix names it. */
+  modelId: string
+  /** Its canonical form, what ids are matched by. */
+  canonicalId: string
+  contextWindow: number
+  reservedTokens: number
+  /** A conversation above this many tokens is compacted. */
+  threshold: number
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -1112,6 +1136,12 @@ export declare class ModelRouter {
   setOrgTier(orgId: string, feature: string, tier: string, call?: CallOptions): Promise<void>
   /** Re-reads the matrix now. */
   reload(call?: CallOptions): Promise<void>
+  /**
+   * When a conversation must be compacted for `model` (any spelling of an id the matrix
+   * knows: dated, versioned, prefixed), with `systemPromptTokens`, `outputTokens`,
+   * `toolsTokens` and `ratio` reserved (defaults in `keel::memory`).
+   */
+  compactionThreshold(model: string, options?: ThresholdOptions | null): CompactionThreshold
   /** The circuits that are not closed, as this instance last read them (no I/O). */
   openBreakers(): OpenBreaker[]
 }

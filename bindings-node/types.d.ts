@@ -923,3 +923,27 @@ export interface RouteEvaluation {
   fitted: { bias: number; scoreWeight: number; marginWeight: number; coverWeight: number } | null
   misses: { message: string; expected: string; routed: string; confidence: number; candidates: [string, number][] }[]
 }
+
+/** `router.compactionThreshold` options; the defaults are the original's. */
+export interface ThresholdOptions {
+  /** Tokens reserved for the system prompt (default 4,096). */
+  systemPromptTokens?: number
+  /** Tokens reserved for the response (default 8,192). */
+  outputTokens?: number
+  /** Tokens reserved for tool definitions (default 4,096). */
+  toolsTokens?: number
+  /** The share of what is left a conversation may fill (default 0.75; in (0, 1]). */
+  ratio?: number
+}
+
+/** `router.compactionThreshold`: a model's threshold and what it came from. */
+export interface CompactionThreshold {
+  /** The model id as the matrix names it. */
+  modelId: string
+  /** Its canonical form, what ids are matched by. */
+  canonicalId: string
+  contextWindow: number
+  reservedTokens: number
+  /** A conversation above this many tokens is compacted. */
+  threshold: number
+}

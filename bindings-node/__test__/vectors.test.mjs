@@ -249,6 +249,22 @@ for (const c of loadVectors('options.json')) {
   })
 }
 
+test('compaction_thresholds vectors', async () => {
+  const { db, router } = await defaultRouter()
+  for (const c of loadVectors('compaction_thresholds.json')) {
+    const run = () => router.compactionThreshold(c.input.model, camelKeys(c.input.options))
+    if (c.expected_error_code) {
+      // Checks after the options are read name core's field, as cleanupLogs' batch_size does.
+      assert.throws(run, { code: c.expected_error_code, field: c.expected_error_field }, c.name)
+    } else {
+      assert.deepEqual(run(), camelKeys(c.expected), c.name)
+    }
+  }
+  assert.throws(() => router.compactionThreshold(42), TypeError)
+  assert.throws(() => router.compactionThreshold('claude-sonnet-4-6', { outputTokens: -1 }), { code: 'invalid_input', field: 'options.outputTokens' })
+  await db.close()
+})
+
 test('llm_requests vectors', async () => {
   const { db, router } = await defaultRouter()
   const llm = router.llm()

@@ -244,6 +244,24 @@ impl ModelRouter {
         run!(self.inner, |r| r.reload().await)
     }
 
+    /// When a conversation must be compacted for `model` (any spelling of an id the matrix
+    /// knows: dated, versioned, prefixed), with `systemPromptTokens`, `outputTokens`,
+    /// `toolsTokens` and `ratio` reserved (defaults in `keel::memory`).
+    #[napi(
+        ts_args_type = "model: string, options?: ThresholdOptions | null",
+        ts_return_type = "CompactionThreshold"
+    )]
+    pub fn compaction_threshold(
+        &self,
+        Arg(model): Arg<String>,
+        options: Option<Json>,
+    ) -> Outcome<Value> {
+        crate::error::guard(|| {
+            let options = self::options(options, "options")?;
+            Ok(record(&self.inner.compaction_threshold(&model, &options)?))
+        })
+    }
+
     /// The circuits that are not closed, as this instance last read them (no I/O).
     #[napi(ts_return_type = "OpenBreaker[]")]
     pub fn open_breakers(&self) -> Vec<Value> {

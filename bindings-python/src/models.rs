@@ -276,6 +276,23 @@ impl PyModelRouter {
         crate::llm::open_llm(&self.inner, options)
     }
 
+    /// When a conversation must be compacted for `model` (any spelling of an id the matrix
+    /// knows: dated, versioned, prefixed): `{"model_id", "canonical_id", "context_window",
+    /// "reserved_tokens", "threshold"}`. Keywords: `system_prompt_tokens`, `output_tokens`,
+    /// `tools_tokens`, `ratio` (defaults in `keel::memory`).
+    #[pyo3(signature = (model, **options))]
+    fn compaction_threshold(
+        &self,
+        model: Arg<&str>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<crate::json::Json> {
+        guard(|| {
+            let options = self::options(options)?;
+            let threshold = self.inner.compaction_threshold(model.0, &options)?;
+            Ok(crate::json::Json::of(&threshold))
+        })
+    }
+
     /// The breakers this process sees as not closed: (provider, model_id, state) tuples.
     fn open_breakers(&self) -> Vec<(String, String, &'static str)> {
         self.inner

@@ -69,6 +69,24 @@ async def default_router() -> Any:
     await db.close()
 
 
+@pytest.mark.parametrize("case", load_vectors("compaction_thresholds.json"), ids=lambda c: c["name"])
+async def test_compaction_threshold(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
+    model, options = case["input"]["model"], case["input"]["options"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            default_router.compaction_threshold(model, **options)
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert default_router.compaction_threshold(model, **options) == case["expected"]
+
+
+async def test_compaction_threshold_keywords_are_checked(default_router: keel.ModelRouter) -> None:
+    for keywords, field in [({"ratoi": 1}, "ratoi"), ({"output_tokens": -1}, "output_tokens")]:
+        with pytest.raises(keel.KeelError) as info:
+            default_router.compaction_threshold("claude-sonnet-4-6", **keywords)
+        assert (info.value.code, info.value.field) == ("invalid_input", field)
+
+
 @pytest.mark.parametrize("case", load_vectors("model_resolution.json"), ids=lambda c: c["name"])
 async def test_model_resolution(case: dict[str, Any], default_router: keel.ModelRouter) -> None:
     inp = case["input"]

@@ -15,6 +15,24 @@ pub enum ModelsCommand {
     List,
     /// Print the circuit breakers that are not closed.
     Breakers,
+    /// Print when a conversation must be compacted for a model (any spelling of an id the
+    /// matrix knows: dated, versioned, prefixed); unset reservations are the original's.
+    Threshold {
+        /// The model id, e.g. `claude-sonnet-4-6-20250929`.
+        model: String,
+        /// Tokens reserved for the system prompt.
+        #[arg(long)]
+        system_prompt_tokens: Option<u32>,
+        /// Tokens reserved for the response.
+        #[arg(long)]
+        output_tokens: Option<u32>,
+        /// Tokens reserved for tool definitions.
+        #[arg(long)]
+        tools_tokens: Option<u32>,
+        /// The share of what is left a conversation may fill, in (0, 1].
+        #[arg(long)]
+        ratio: Option<f64>,
+    },
 }
 
 /// `keel credits …`
@@ -115,6 +133,28 @@ pub async fn run_models(ctx: &Ctx, command: ModelsCommand) -> Done {
                     );
                 }
                 out
+            });
+        }
+        ModelsCommand::Threshold {
+            model,
+            system_prompt_tokens,
+            output_tokens,
+            tools_tokens,
+            ratio,
+        } => {
+            let defaults = keel::memory::ThresholdOptions::default();
+            let options = keel::memory::ThresholdOptions {
+                system_prompt_tokens: system_prompt_tokens.unwrap_or(defaults.system_prompt_tokens),
+                output_tokens: output_tokens.unwrap_or(defaults.output_tokens),
+                tools_tokens: tools_tokens.unwrap_or(defaults.tools_tokens),
+                ratio: ratio.unwrap_or(defaults.ratio),
+            };
+            let t = router.compaction_threshold(&model, &options)?;
+            ctx.emit(&t, || {
+                format!(
+                    "{} ({}): compact above {} tokens of its {}-token window ({} reserved, ratio {})\n",
+                    t.model_id, t.canonical_id, t.threshold, t.context_window, t.reserved_tokens, options.ratio
+                )
             });
         }
         ModelsCommand::Breakers => {

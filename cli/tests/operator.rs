@@ -82,6 +82,12 @@ fn models_and_credits(url: &str) {
     let (ok, out, _) = keel(&url, &["models", "breakers"]);
     assert!(ok && out.contains("is closed"), "{out}");
 
+    // A dated id finds its row; the original's reservations and ratio are the defaults.
+    let (ok, out, _) = keel(&url, &["models", "threshold", "claude-sonnet-4-6-20250929"]);
+    assert!(ok && out.contains("compact above 137712 tokens"), "{out}");
+    let (ok, out, _) = keel(&url, &["models", "threshold", "gpt-99"]);
+    assert!(!ok, "{out}");
+
     let org = "6f1d2c3b-0a9e-4c1b-8d7e-112233445566";
     let grant = [
         "credits",
@@ -262,6 +268,7 @@ fn read_commands_never_create_a_database() {
     for args in [
         &["models", "breakers"][..],
         &["models", "list"],
+        &["models", "threshold", "claude-sonnet-4-6"],
         &["credits", "balance", org],
         &["credits", "grant", org, "5"],
         &["skills", "list"],
@@ -303,6 +310,10 @@ fn every_command_speaks_json() {
         (&["--json", "migrate"][..], "applied"),
         (&["models", "list", "--json"], "0"),
         (&["models", "breakers", "--json"], ""),
+        (
+            &["models", "threshold", "claude-haiku-4-5", "--json"],
+            "threshold",
+        ),
         (&["credits", "grant", org, "5", "--json"], "movement"),
         (&["credits", "balance", org, "--json"], "can_proceed"),
         (&["skills", "validate", &library, "--json"], "diagnostics"),

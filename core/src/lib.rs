@@ -25,6 +25,7 @@ pub mod fault;
 #[doc(hidden)]
 pub mod ffi_probe;
 pub mod llm;
+pub mod memory;
 pub mod models;
 pub mod options;
 pub mod record;

@@ -36,6 +36,7 @@ async fn every_file_in_testdata_runs() {
         match file.as_str() {
             "agent_budgets.json" => agent_budget_vectors(&cases),
             "charges.json" => charge_vectors(&cases).await,
+            "compaction_thresholds.json" => compaction_threshold_vectors(&cases).await,
             "connect_errors.json" => connect_error_vectors(&cases).await,
             "credit_flows.json" => credit_flow_vectors(&cases).await,
             "database_urls.json" => database_url_vectors(&cases),
@@ -173,6 +174,21 @@ async fn model_resolution_vectors(cases: &[Value]) {
             assert_eq!(err.field(), field.as_str(), "{}", case["name"]);
         }
         check(case, outcome);
+    }
+}
+
+async fn compaction_threshold_vectors(cases: &[Value]) {
+    let (_keel, router) = default_router().await;
+    for case in cases {
+        let input = &case["input"];
+        let outcome = keel::options::from_value(
+            Some(input["options"].clone()),
+            keel::options::Case::Snake,
+            "options",
+        )
+        .and_then(|options| router.compaction_threshold(input["model"].as_str().unwrap(), &options))
+        .map(|t| serde_json::to_value(t).unwrap());
+        check_field(case, outcome);
     }
 }
 

@@ -15,6 +15,9 @@ await router.setOrgTier(orgId, 'copilot', 'low')
 // The original call shape, with the router where the Supabase client was.
 const pick = await keel.resolveModel(router, { feature: 'copilot', userId: 'system', orgId })
 console.log(`copilot for this org: ${pick.provider}/${pick.modelId} (${pick.tier} tier)`)
+// When its conversations must be compacted: the window from the matrix, the dated id matched.
+const limit = router.compactionThreshold(pick.modelId)
+console.log(`compact ${limit.canonicalId} conversations above ${limit.threshold} tokens`)
 
 // A 400 is the caller's fault: the breaker does not count it.
 console.log('a 400 changes the breaker:', await router.recordFailure(pick.modelId, { status: 400 }))

@@ -22,6 +22,9 @@ async def main() -> None:
     await router.set_org_tier(org, "copilot", "low")
     pick = router.resolve_model("copilot", org_id=org)  # no I/O while circuits are closed
     print(f"copilot for this org: {pick.provider}/{pick.model_id} ({pick.tier} tier)")
+    # When its conversations must be compacted: the window from the matrix, the dated id matched.
+    limit = router.compaction_threshold(pick.model_id)
+    print(f"compact {limit['canonical_id']} conversations above {limit['threshold']} tokens")
 
     # A 400 is the caller's fault: the breaker does not count it.
     print("a 400 changes the breaker:", await router.record_failure(pick.model_id, status=400))

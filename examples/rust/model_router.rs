@@ -29,6 +29,12 @@ async fn main() -> keel::Result<()> {
         pick.model_id,
         pick.tier.as_str()
     );
+    // When its conversations must be compacted: the window from the matrix, the dated id matched.
+    let limit = router.compaction_threshold(&pick.model_id, &Default::default())?;
+    println!(
+        "compact {} conversations above {} tokens",
+        limit.canonical_id, limit.threshold
+    );
 
     // A 400 is the caller's fault: the breaker does not count it.
     let t = router

@@ -16,6 +16,7 @@ from keel.types import (
     Classification,
     ClassifyRequest,
     CompiledSkill,
+    CompactionThreshold,
     Completion,
     EmbedRequest,
     Embeddings,
@@ -28,6 +29,7 @@ from keel.types import (
     RouteDecision as RouteDecisionDict,
     RouteEvaluation,
     RouterStats,
+    ThresholdOptions,
     RoutingLogRow,
     Namespace,
     OtlpConfig,
@@ -372,6 +374,7 @@ class ModelRouter:
     def set_org_tier(self, org_id: str, feature: str, tier: str) -> Call[None]: ...
     def reload(self) -> Call[None]: ...
     def open_breakers(self) -> list[tuple[str, str, str]]: ...
+    def compaction_threshold(self, model: str, **options: Unpack[ThresholdOptions]) -> CompactionThreshold: ...
     def llm(
         self,
         *,

@@ -77,6 +77,8 @@ __all__ = [
     "LabelScore",
     "RouteMiss",
     "RouteEvaluation",
+    "ThresholdOptions",
+    "CompactionThreshold",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -742,3 +744,29 @@ class RouteEvaluation(TypedDict):
     calibration_error: float
     fitted: Calibration | None
     misses: list[RouteMiss]
+
+
+class ThresholdOptions(TypedDict, total=False):
+    """``ModelRouter.compaction_threshold`` keywords; the defaults are the original's."""
+
+    system_prompt_tokens: int
+    """Tokens reserved for the system prompt (default 4,096)."""
+    output_tokens: int
+    """Tokens reserved for the response (default 8,192)."""
+    tools_tokens: int
+    """Tokens reserved for tool definitions (default 4,096)."""
+    ratio: float
+    """The share of what is left a conversation may fill (default 0.75; in (0, 1])."""
+
+
+class CompactionThreshold(TypedDict):
+    """``ModelRouter.compaction_threshold``: a model's threshold and what it came from."""
+
+    model_id: str
+    """The model id as the matrix names it."""
+    canonical_id: str
+    """Its canonical form, what ids are matched by."""
+    context_window: int
+    reserved_tokens: int
+    threshold: int
+    """A conversation above this many tokens is compacted."""

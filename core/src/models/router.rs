@@ -417,6 +417,21 @@ impl ModelRouter {
         });
     }
 
+    /// When a conversation must be compacted for `model` (a dated, versioned or prefixed id
+    /// finds its row; see [`crate::memory::canonical_model_id`]), from the context window of
+    /// the matrix this process holds.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`]: a model the matrix does not know (field `model`), a
+    /// ratio outside (0, 1], or reservations that leave nothing of the window.
+    pub fn compaction_threshold(
+        &self,
+        model: &str,
+        options: &crate::memory::ThresholdOptions,
+    ) -> Result<crate::memory::CompactionThreshold> {
+        self.with_matrix(|m| crate::memory::CompactionThreshold::of(m, model, options))
+    }
+
     /// Whether (provider, model) is a row of the matrix this process holds.
     pub fn knows(&self, provider: &str, model_id: &str) -> bool {
         self.with_matrix(|m| m.find(provider, model_id).is_some())
