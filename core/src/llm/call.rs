@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::client::Llm;
 use super::hold::Hold;
 use super::http;
-use super::message::{Part, Role, join_text};
+use super::message::{Message, Part, Role, join_text};
 use super::options::Endpoint;
 use super::request::CallRequest;
 use super::stream::StreamEvent;
@@ -55,21 +55,36 @@ pub fn estimate_tokens(request: &CallRequest) -> u64 {
     let mut bytes = request.system.as_ref().map_or(0, String::len) as u64;
     let mut extra = 0u64;
     for m in &request.messages {
-        extra += 4;
-        for part in &m.content {
-            match part {
-                Part::Text { text } => bytes += text.len() as u64,
-                Part::Image { .. } => extra += 1_000,
-                Part::ToolCall { arguments, .. } => bytes += arguments.to_string().len() as u64,
-                Part::ToolResult { content, .. } => bytes += content.len() as u64,
-            }
-        }
+        let (b, e) = message_size(m);
+        bytes += b;
+        extra += e;
     }
     for tool in &request.tools {
         bytes +=
             (tool.name.len() + tool.description.len() + tool.parameters.to_string().len()) as u64;
     }
     bytes.div_ceil(4) + extra
+}
+
+/// One message's tokens by the same estimate as [`estimate_tokens`]: its text bytes over four
+/// (rounded up), four of framing and 1,000 per image.
+pub fn estimate_message_tokens(message: &Message) -> u64 {
+    let (bytes, extra) = message_size(message);
+    bytes.div_ceil(4) + extra
+}
+
+/// A message's text bytes, and the tokens counted apart from them (framing, images).
+fn message_size(message: &Message) -> (u64, u64) {
+    let (mut bytes, mut extra) = (0u64, 4u64);
+    for part in &message.content {
+        match part {
+            Part::Text { text } => bytes += text.len() as u64,
+            Part::Image { .. } => extra += 1_000,
+            Part::ToolCall { arguments, .. } => bytes += arguments.to_string().len() as u64,
+            Part::ToolResult { content, .. } => bytes += content.len() as u64,
+        }
+    }
+    (bytes, extra)
 }
 
 /// A breaker report on its way.

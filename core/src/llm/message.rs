@@ -18,6 +18,34 @@ pub enum Role {
     Tool,
 }
 
+impl Role {
+    /// The name as the API and the conversation store spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::Tool => "tool",
+        }
+    }
+
+    /// The role named `name`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] on `role` for any other name.
+    pub fn parse(name: &str) -> crate::Result<Self> {
+        [Role::System, Role::User, Role::Assistant, Role::Tool]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+            .ok_or_else(|| {
+                crate::Error::invalid_input(
+                    "role",
+                    format!("{name:?} is not system, user, assistant or tool"),
+                )
+            })
+    }
+}
+
 /// One piece of a turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]

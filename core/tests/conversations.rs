@@ -1,0 +1,286 @@
+//! The conversation store on both backends: opening, appending, reading, bad batches, and
+//! concurrent appends from several OS processes leaving an exact running total.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use common::{fresh_url, on_each_backend};
+use keel::Keel;
+use keel::llm::Message;
+use keel::memory::{ConversationChannel, ConversationKey, ConversationStore, MessageQuery};
+use keel::store::Backend;
+
+fn key(org: Uuid, channel: ConversationChannel, channel_ref: Option<&str>) -> ConversationKey {
+    ConversationKey {
+        org_id: org,
+        user_id: "rep-7".into(),
+        channel,
+        channel_ref: channel_ref.map(str::to_owned),
+        title: None,
+    }
+}
+
+fn batch(value: serde_json::Value) -> Vec<Message> {
+    serde_json::from_value(value).unwrap()
+}
+
+#[tokio::test]
+async fn appends_count_tokens_in_the_database_and_read_back_in_order() {
+    on_each_backend(|backend, keel| async move {
+        let store = ConversationStore::open(&keel);
+        let org = Uuid::new_v4();
+        let thread = key(org, ConversationChannel::Slack, Some("1733220000.000100"));
+        let c = store.start(&thread).await.unwrap();
+        assert_eq!((c.message_count, c.total_tokens), (0, 0), "{backend:?}");
+        assert_eq!(c.channel_ref.as_deref(), Some("1733220000.000100"));
+        // Opening the same thread again finds it; a title given later is kept.
+        let mut titled = thread.clone();
+        titled.title = Some("Acme renewal".into());
+        let again = store.start(&titled).await.unwrap();
+        assert_eq!((again.id, again.title.as_deref()), (c.id, Some("Acme renewal")));
+        assert_eq!(store.start(&thread).await.unwrap().title.as_deref(), Some("Acme renewal"));
+
+        let first = store
+            .append(
+                org,
+                c.id,
+                &batch(json!([
+                    {"role": "user", "content": "What is blocking the Acme renewal?"},
+                    {"role": "assistant", "content": [
+                        {"type": "text", "text": "Let me look."},
+                        {"type": "tool_call", "id": "call-1", "name": "crm_lookup",
+                         "arguments": {"deal": "Acme"}}]},
+                ])),
+            )
+            .await
+            .unwrap();
+        assert_eq!((first.first_seq, first.last_seq, first.message_count), (1, 2, 2));
+        // "What is blocking the Acme renewal?" is 34 bytes: 9 tokens, and 4 of framing.
+        assert_eq!(first.tokens[0], 13);
+        assert_eq!(first.total_tokens, first.tokens.iter().sum::<u64>());
+        // The result answers the call appended before.
+        let second = store
+            .append(
+                org,
+                c.id,
+                &batch(json!([{"role": "tool", "content": [
+                    {"type": "tool_result", "call_id": "call-1", "content": "{\"stage\":\"legal\"}"}]}])),
+            )
+            .await
+            .unwrap();
+        assert_eq!((second.first_seq, second.message_count), (3, 3));
+        assert_eq!(second.total_tokens, first.total_tokens + second.tokens[0]);
+
+        let read = store.messages(org, c.id, &MessageQuery::default()).await.unwrap();
+        assert_eq!(read.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(read[1].content.len(), 2);
+        assert!(read.iter().all(|m| !m.tokens_exact));
+        let page = MessageQuery { after_seq: 1, limit: 1 };
+        let page = store.messages(org, c.id, &page).await.unwrap();
+        assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2]);
+        let stored = store.get(org, c.id).await.unwrap();
+        assert_eq!((stored.message_count, stored.total_tokens), (3, second.total_tokens));
+
+        // Another org sees nothing of it.
+        let other = Uuid::new_v4();
+        let err = store.get(other, c.id).await.unwrap_err();
+        assert_eq!((err.code(), err.field()), ("invalid_input", Some("conversation_id")));
+        let err = store.messages(other, c.id, &MessageQuery::default()).await.unwrap_err();
+        assert_eq!(err.field(), Some("conversation_id"));
+        let err = store
+            .append(other, c.id, &batch(json!([{"role": "user", "content": "hi"}])))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("conversation_id"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refused_batch_stores_nothing() {
+    on_each_backend(|backend, keel| async move {
+        let store = ConversationStore::open(&keel);
+        let org = Uuid::new_v4();
+        let c = store.start(&key(org, ConversationChannel::Web, None)).await.unwrap();
+        for (messages, field) in [
+            (json!([]), "messages"),
+            (
+                json!([{"role": "user", "content": "ok"},
+                       {"role": "tool", "content": [{"type": "tool_result", "call_id": "nope", "content": "x"}]}]),
+                "messages[1].content[0].call_id",
+            ),
+            (json!([{"role": "user", "content": []}]), "messages[0].content"),
+        ] {
+            let err = store.append(org, c.id, &batch(messages)).await.unwrap_err();
+            assert_eq!((err.code(), err.field()), ("invalid_input", Some(field)), "{backend:?}");
+        }
+        let stored = store.get(org, c.id).await.unwrap();
+        assert_eq!((stored.message_count, stored.total_tokens), (0, 0));
+        assert!(store.messages(org, c.id, &MessageQuery::default()).await.unwrap().is_empty());
+        let mut blank = key(org, ConversationChannel::Web, None);
+        blank.user_id = " ".into();
+        assert_eq!(store.start(&blank).await.unwrap_err().field(), Some("user_id"));
+        let err = store
+            .messages(org, c.id, &MessageQuery { after_seq: 0, limit: 0 })
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("limit"));
+    })
+    .await;
+}
+
+/// The child side of [`concurrent_appends_from_four_processes_leave_an_exact_total`]: 8
+/// appends of one message from this process, all started at `KEEL_START_AT_MS`.
+async fn append_as_child(url: &str) {
+    let org: Uuid = std::env::var("KEEL_CHILD_ORG").unwrap().parse().unwrap();
+    let conversation: Uuid = std::env::var("KEEL_CHILD_CONVERSATION")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let me = std::env::var("KEEL_CHILD_INDEX").unwrap();
+    let start: u64 = std::env::var("KEEL_START_AT_MS").unwrap().parse().unwrap();
+    let keel = Keel::connect(url).await.unwrap();
+    let store = ConversationStore::open(&keel);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(start).saturating_sub(now)).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|j| {
+            let store = store.clone();
+            // Messages of different lengths: a lost update would show in the total.
+            let text = format!("process {me} message {j} {}", "x".repeat(j * 7));
+            tokio::spawn(async move {
+                store
+                    .append(org, conversation, &[Message::user(text)])
+                    .await
+            })
+        })
+        .collect();
+    let mut tokens = 0u64;
+    for task in tasks {
+        tokens += task.await.unwrap().unwrap().tokens[0];
+    }
+    println!("KEEL_CHILD tokens={tokens}");
+    keel.close().await;
+}
+
+/// 32 appends to one conversation from four OS processes (each its own pool): 32 messages with
+/// seqs 1 to 32, and a running total equal to the sum of what each append counted. The test
+/// runs itself as the children (`KEEL_CHILD_URL` set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_from_four_processes_leave_an_exact_total() {
+    if let Ok(url) = std::env::var("KEEL_CHILD_URL") {
+        return append_as_child(&url).await;
+    }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let keel = Keel::connect(&url).await.unwrap();
+        let store = ConversationStore::open(&keel);
+        let org = Uuid::new_v4();
+        let c = store
+            .start(&key(org, ConversationChannel::Agent, Some("run-1")))
+            .await
+            .unwrap();
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            + Duration::from_secs(2);
+        let children: Vec<_> = (0..4)
+            .map(|i| {
+                std::process::Command::new(std::env::current_exe().unwrap())
+                    .args([
+                        "--exact",
+                        "concurrent_appends_from_four_processes_leave_an_exact_total",
+                        "--nocapture",
+                    ])
+                    .env("KEEL_CHILD_URL", &url)
+                    .env("KEEL_CHILD_ORG", org.to_string())
+                    .env("KEEL_CHILD_CONVERSATION", c.id.to_string())
+                    .env("KEEL_CHILD_INDEX", i.to_string())
+                    .env("KEEL_START_AT_MS", start.as_millis().to_string())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut counted = 0u64;
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{backend:?}: a child failed");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text.lines().find(|l| l.starts_with("KEEL_CHILD")).unwrap();
+            counted += line
+                .trim_start_matches("KEEL_CHILD tokens=")
+                .parse::<u64>()
+                .unwrap();
+        }
+        let stored = store.get(org, c.id).await.unwrap();
+        assert_eq!(stored.message_count, 32, "{backend:?}");
+        assert_eq!(stored.total_tokens, counted, "{backend:?}");
+        let query = MessageQuery {
+            after_seq: 0,
+            limit: 100,
+        };
+        let messages = store.messages(org, c.id, &query).await.unwrap();
+        assert_eq!(
+            messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            (1..=32).collect::<Vec<_>>()
+        );
+        assert_eq!(messages.iter().map(|m| m.tokens).sum::<u64>(), counted);
+        keel.close().await;
+    }
+}
+
+/// As a Supabase client with one org's claims on PostgreSQL: that org's conversations and
+/// messages only, and no writes.
+#[tokio::test]
+async fn rls_shows_each_org_its_own_conversations() {
+    let keel = Keel::connect(&fresh_url(Backend::Postgres).await)
+        .await
+        .unwrap();
+    let store = ConversationStore::open(&keel);
+    let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+    for org in [mine, theirs] {
+        let c = store
+            .start(&key(org, ConversationChannel::Web, None))
+            .await
+            .unwrap();
+        store
+            .append(org, c.id, &[Message::user("hello")])
+            .await
+            .unwrap();
+    }
+    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else {
+        unreachable!()
+    };
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL ROLE authenticated")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let claims = format!(r#"{{"sub":"u1","role":"authenticated","org_ids":["{mine}"]}}"#);
+    sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
+        .bind(claims)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for table in ["keel.conversations", "keel.conversation_messages"] {
+        let orgs: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT DISTINCT org_id::text FROM {table}"))
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(orgs, [mine.to_string()], "{table}");
+    }
+    let write = sqlx::query("UPDATE keel.conversations SET total_tokens = 0")
+        .execute(&mut *tx)
+        .await;
+    assert!(write.is_err(), "authenticated cannot write a total");
+    drop(tx);
+    keel.close().await;
+}
