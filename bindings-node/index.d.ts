@@ -948,6 +948,64 @@ export interface CompactionThreshold {
   threshold: number
 }
 
+/** Where a conversation happens: a web session, a Slack thread, an agent run. */
+export type ConversationChannel = 'web' | 'slack' | 'agent'
+
+/** `conversations.start(key)`: the conversation of an org, a user, a channel and its reference. */
+export interface ConversationKey {
+  orgId: string
+  userId: string
+  channel: ConversationChannel
+  /** The Slack thread's `ts` or the agent run's id; none for a web session. */
+  channelRef?: string | null
+  /** A title, kept when the conversation already exists and none is given. */
+  title?: string | null
+}
+
+/** `conversations.start` and `get`: a conversation as stored. */
+export interface Conversation {
+  id: string
+  orgId: string
+  userId: string
+  channel: ConversationChannel
+  channelRef: string | null
+  title: string | null
+  messageCount: number
+  /** The messages' tokens, summed in the database as they were appended. */
+  totalTokens: number
+  createdAt: string
+  updatedAt: string
+}
+
+/** `conversations.messages(orgId, conversationId, query)`. */
+export interface MessageQuery {
+  /** Messages after this seq (default 0). */
+  afterSeq?: number
+  /** At most this many, 1 to 1,000 (default 100). */
+  limit?: number
+}
+
+/** One message as stored. */
+export interface StoredMessage {
+  seq: number
+  role: 'system' | 'user' | 'assistant' | 'tool'
+  content: ContentPart[]
+  tokens: number
+  /** False while the count is an estimate. */
+  tokensExact: boolean
+  createdAt: string
+}
+
+/** `conversations.append`: what one append did. */
+export interface Appended {
+  conversationId: string
+  firstSeq: number
+  lastSeq: number
+  tokens: number[]
+  messageCount: number
+  totalTokens: number
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -980,6 +1038,24 @@ export declare class CallStream {
   close(): void
 }
 
+/** Conversations and their messages; make it with `db.conversations()`. */
+export declare class ConversationStore {
+  /**
+   * Opens the conversation of (orgId, userId, channel, channelRef), or returns the one
+   * already open.
+   */
+  start(key: ConversationKey): Promise<Conversation>
+  /** The conversation. */
+  get(orgId: string, conversationId: string, call?: CallOptions): Promise<Conversation>
+  /** Appends messages in one transaction. */
+  append(orgId: string, conversationId: string, messages: Message[], call?: CallOptions): Promise<Appended>
+  /**
+   * The messages in order: those after `afterSeq` (default 0), at most `limit` (default
+   * 100).
+   */
+  messages(orgId: string, conversationId: string, query?: MessageQuery | null, call?: CallOptions): Promise<StoredMessage[]>
+}
+
 /** A connected Keel instance. Create it with `await connect(url)`. */
 export declare class Keel {
   /** `"sqlite"` or `"postgres"`. */
@@ -1001,6 +1077,8 @@ export declare class Keel {
    * Opens the skills registry on this database.
    */
   skillRegistry(options?: SkillRegistryOptions, call?: CallOptions): Promise<SkillRegistry>
+  /** The conversation store on this database (no I/O until a call). */
+  conversations(): ConversationStore
   /** Opens the model router on this database. */
   modelRouter(options?: RouterOptions, call?: CallOptions): Promise<ModelRouter>
   installLogSink(): void

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports._CancelToken = nativeBinding._CancelToken
 module.exports.CancelToken = nativeBinding.CancelToken
 module.exports.CallStream = nativeBinding.CallStream
+module.exports.ConversationStore = nativeBinding.ConversationStore
 module.exports.Keel = nativeBinding.Keel
 module.exports.KeelError = nativeBinding.KeelError
 module.exports.Llm = nativeBinding.Llm

@@ -947,3 +947,61 @@ export interface CompactionThreshold {
   /** A conversation above this many tokens is compacted. */
   threshold: number
 }
+
+/** Where a conversation happens: a web session, a Slack thread, an agent run. */
+export type ConversationChannel = 'web' | 'slack' | 'agent'
+
+/** `conversations.start(key)`: the conversation of an org, a user, a channel and its reference. */
+export interface ConversationKey {
+  orgId: string
+  userId: string
+  channel: ConversationChannel
+  /** The Slack thread's `ts` or the agent run's id; none for a web session. */
+  channelRef?: string | null
+  /** A title, kept when the conversation already exists and none is given. */
+  title?: string | null
+}
+
+/** `conversations.start` and `get`: a conversation as stored. */
+export interface Conversation {
+  id: string
+  orgId: string
+  userId: string
+  channel: ConversationChannel
+  channelRef: string | null
+  title: string | null
+  messageCount: number
+  /** The messages' tokens, summed in the database as they were appended. */
+  totalTokens: number
+  createdAt: string
+  updatedAt: string
+}
+
+/** `conversations.messages(orgId, conversationId, query)`. */
+export interface MessageQuery {
+  /** Messages after this seq (default 0). */
+  afterSeq?: number
+  /** At most this many, 1 to 1,000 (default 100). */
+  limit?: number
+}
+
+/** One message as stored. */
+export interface StoredMessage {
+  seq: number
+  role: 'system' | 'user' | 'assistant' | 'tool'
+  content: ContentPart[]
+  tokens: number
+  /** False while the count is an estimate. */
+  tokensExact: boolean
+  createdAt: string
+}
+
+/** `conversations.append`: what one append did. */
+export interface Appended {
+  conversationId: string
+  firstSeq: number
+  lastSeq: number
+  tokens: number[]
+  messageCount: number
+  totalTokens: number
+}

@@ -10,6 +10,7 @@ mod init;
 mod json;
 mod literal;
 mod llm;
+mod memory;
 mod models;
 mod options;
 mod routing;
@@ -108,6 +109,12 @@ impl Keel {
         options: Option<Json>,
     ) -> napi::Result<Outcome<skills::NewRegistry>> {
         skills::open_registry(self.inner.clone(), options).await
+    }
+
+    /// The conversation store on this database (no I/O until a call).
+    #[napi]
+    pub fn conversations(&self) -> memory::ConversationStore {
+        memory::open_store(&self.inner)
     }
 
     /// Opens the model router on this database.

@@ -6,6 +6,7 @@ mod error;
 mod ffi_probe;
 mod json;
 mod llm;
+mod memory;
 mod models;
 mod record;
 mod routing;
@@ -118,6 +119,11 @@ impl PyKeel {
         models::open_router(py, &self.inner, options)
     }
 
+    /// The conversation store on this database (no I/O until a call).
+    fn conversations(&self) -> memory::PyConversationStore {
+        memory::open_store(&self.inner)
+    }
+
     /// Opens the skills registry on this database (awaitable); see `keel.Keel.skill_registry`.
     #[pyo3(signature = (**options))]
     fn skill_registry<'py>(
@@ -191,6 +197,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     llm::register(m)?;
     skills::register(m)?;
     routing::register(m)?;
+    memory::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

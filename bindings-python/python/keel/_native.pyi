@@ -16,8 +16,11 @@ from keel.types import (
     Classification,
     ClassifyRequest,
     CompiledSkill,
+    Appended,
     CompactionThreshold,
     Completion,
+    Conversation,
+    ConversationChannel,
     EmbedRequest,
     Embeddings,
     ExportReport,
@@ -29,6 +32,8 @@ from keel.types import (
     RouteDecision as RouteDecisionDict,
     RouteEvaluation,
     RouterStats,
+    Message,
+    StoredMessage,
     ThresholdOptions,
     RoutingLogRow,
     Namespace,
@@ -75,6 +80,7 @@ __all__ = [
     "check_agent_budget",
     "Llm",
     "CallStream",
+    "ConversationStore",
     "drain_tasks",
     "AppliedMigration",
     "Logger",
@@ -152,6 +158,7 @@ class Keel:
         probe_timeout: float = ...,
     ) -> Call[ModelRouter]: ...
     def skill_registry(self, *, staleness: float = ..., max_cached_orgs: int = ...) -> Call[SkillRegistry]: ...
+    def conversations(self) -> ConversationStore: ...
     def install_log_sink(self) -> None: ...
     def cleanup_logs(self, *, dry_run: bool = ..., batch_size: int = ...) -> Call[list[tuple[Level, int]]]: ...
 
@@ -386,6 +393,23 @@ class ModelRouter:
         fallback_on_refusal: bool = ...,
         transports: dict[str, Callable[[TransportRequest], Awaitable[Any]]] = ...,
     ) -> Llm: ...
+
+@final
+class ConversationStore:
+    """Conversations and their messages; make it with ``db.conversations()``."""
+
+    def start(
+        self,
+        org_id: str,
+        user_id: str,
+        channel: ConversationChannel,
+        *,
+        channel_ref: str | None = None,
+        title: str | None = None,
+    ) -> Call[Conversation]: ...
+    def get(self, org_id: str, conversation_id: str) -> Call[Conversation]: ...
+    def append(self, org_id: str, conversation_id: str, messages: list[Message]) -> Call[Appended]: ...
+    def messages(self, org_id: str, conversation_id: str, *, after_seq: int = ..., limit: int = ...) -> Call[list[StoredMessage]]: ...
 
 @final
 class Llm:

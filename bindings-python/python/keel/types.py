@@ -79,6 +79,10 @@ __all__ = [
     "RouteEvaluation",
     "ThresholdOptions",
     "CompactionThreshold",
+    "ConversationChannel",
+    "Conversation",
+    "StoredMessage",
+    "Appended",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -770,3 +774,47 @@ class CompactionThreshold(TypedDict):
     reserved_tokens: int
     threshold: int
     """A conversation above this many tokens is compacted."""
+
+
+#: Where a conversation happens: a web session, a Slack thread, an agent run.
+ConversationChannel = Literal["web", "slack", "agent"]
+
+
+class Conversation(TypedDict):
+    """``ConversationStore.start`` and ``get``: a conversation as stored."""
+
+    id: str
+    org_id: str
+    user_id: str
+    channel: ConversationChannel
+    channel_ref: str | None
+    """The Slack thread's ``ts`` or the agent run's id; ``None`` for a web session."""
+    title: str | None
+    message_count: int
+    total_tokens: int
+    """The messages' tokens, summed in the database as they were appended."""
+    created_at: str
+    updated_at: str
+
+
+class StoredMessage(TypedDict):
+    """``ConversationStore.messages``: one message as stored."""
+
+    seq: int
+    role: Literal["system", "user", "assistant", "tool"]
+    content: list[ContentPart]
+    tokens: int
+    tokens_exact: bool
+    """False while the count is an estimate."""
+    created_at: str
+
+
+class Appended(TypedDict):
+    """``ConversationStore.append``: what one append did."""
+
+    conversation_id: str
+    first_seq: int
+    last_seq: int
+    tokens: list[int]
+    message_count: int
+    total_tokens: int

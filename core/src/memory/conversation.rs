@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::llm::{Message, Part, Role, estimate_message_tokens};
-use crate::options::de;
+use crate::options::{Case, de, from_value};
 
 /// The most messages one append takes.
 pub const MAX_BATCH: usize = 1_000;
@@ -212,6 +212,20 @@ pub fn check_batch(pending: &[String], messages: &[Message]) -> Result<Vec<Strin
         }
     }
     Ok(waiting)
+}
+
+/// The messages of an append as a binding passes them (a JSON list, its keys spelt in `case`);
+/// errors name the message and field (`messages[2].role`).
+///
+/// # Errors
+/// [`Error::InvalidInput`] when `value` is not a list of messages.
+pub fn messages_from_value(value: serde_json::Value, case: Case) -> Result<Vec<Message>> {
+    #[derive(Deserialize)]
+    struct Batch {
+        messages: Vec<Message>,
+    }
+    let batch = serde_json::json!({ "messages": value });
+    from_value::<Batch>(Some(batch), case, "").map(|b| b.messages)
 }
 
 /// Each message's tokens and whether the count is exact (the estimate for now).

@@ -4,13 +4,14 @@
 //! context windows of the model matrix, with dated and aliased model ids normalised
 //! ([`canonical_model_id`]).
 
+mod calls;
 mod conversation;
 mod store;
 mod threshold;
 
 pub use conversation::{
     Appended, Conversation, ConversationChannel, ConversationKey, MAX_BATCH, StoredMessage,
-    check_batch, count_tokens,
+    check_batch, count_tokens, messages_from_value,
 };
 pub use store::{ConversationStore, MessageQuery};
 pub use threshold::{

@@ -1,0 +1,93 @@
+//! `Keel.conversations` and `ConversationStore` (core: `keel::memory`, whose `*_value` calls
+//! read the ids and JSON and own every check). Records are plain objects with camelCase keys
+//! (`types.d.ts`).
+
+use napi_derive::napi;
+use serde_json::Value;
+
+use keel::memory;
+use keel::options::Case::Camel;
+
+use crate::error::{Arg, Outcome, run};
+use crate::json::Json;
+use crate::options::record;
+
+/// Conversations and their messages; make it with `db.conversations()`.
+#[napi]
+pub struct ConversationStore {
+    inner: memory::ConversationStore,
+}
+
+#[napi]
+impl ConversationStore {
+    /// Opens the conversation of (orgId, userId, channel, channelRef), or returns the one
+    /// already open.
+    #[napi(
+        ts_args_type = "key: ConversationKey",
+        ts_return_type = "Promise<Conversation>"
+    )]
+    pub async fn start(&self, key: Option<Json>) -> napi::Result<Outcome<Value>> {
+        let key = key.map(|k| k.0);
+        run!(self.inner, |s| Ok(record(
+            &s.start_value(key, Camel, "key").await?
+        )))
+    }
+
+    /// The conversation.
+    #[napi(
+        ts_args_type = "orgId: string, conversationId: string, call?: CallOptions",
+        ts_return_type = "Promise<Conversation>"
+    )]
+    pub async fn get(
+        &self,
+        Arg(org_id): Arg<String>,
+        Arg(conversation_id): Arg<String>,
+    ) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |s| Ok(record(
+            &s.get_value(&org_id, &conversation_id, Camel).await?
+        )))
+    }
+
+    /// Appends messages in one transaction.
+    #[napi(
+        ts_args_type = "orgId: string, conversationId: string, messages: Message[], call?: CallOptions",
+        ts_return_type = "Promise<Appended>"
+    )]
+    pub async fn append(
+        &self,
+        Arg(org_id): Arg<String>,
+        Arg(conversation_id): Arg<String>,
+        Json(messages): Json,
+    ) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |s| Ok(record(
+            &s.append_value(&org_id, &conversation_id, messages, Camel)
+                .await?
+        )))
+    }
+
+    /// The messages in order: those after `afterSeq` (default 0), at most `limit` (default
+    /// 100).
+    #[napi(
+        ts_args_type = "orgId: string, conversationId: string, query?: MessageQuery | null, call?: CallOptions",
+        ts_return_type = "Promise<StoredMessage[]>"
+    )]
+    pub async fn messages(
+        &self,
+        Arg(org_id): Arg<String>,
+        Arg(conversation_id): Arg<String>,
+        query: Option<Json>,
+    ) -> napi::Result<Outcome<Value>> {
+        let query = query.map(|q| q.0);
+        run!(self.inner, |s| Ok(record(
+            &s.messages_value(&org_id, &conversation_id, query, Camel, "query")
+                .await?
+        )))
+    }
+}
+
+/// The store on `keel` (behind `Keel.conversations`).
+pub fn open_store(keel: &keel::Keel) -> ConversationStore {
+    ConversationStore {
+        inner: memory::ConversationStore::open(keel),
+    }
+}

@@ -1,0 +1,34 @@
+// Conversation memory: open a Slack thread's conversation, append a turn with a tool call and its
+// result, read the running total the database keeps, and the compaction threshold of the model
+// that will answer. The same scenario runs in examples/rust/memory.rs and examples/python/memory.py.
+//
+//     node examples/node/memory.mjs
+//     KEEL_DATABASE_URL=postgres://… node examples/node/memory.mjs
+import { randomUUID } from 'node:crypto'
+import keel from 'keelcore'
+
+const url = process.env.KEEL_DATABASE_URL ?? 'sqlite::memory:'
+const orgId = randomUUID()
+// --8<-- [start:memory]
+const db = await keel.connect(url)
+const store = db.conversations()
+const thread = await store.start({ orgId, userId: 'U042', channel: 'slack', channelRef: '1733220000.000100' })
+const appended = await store.append(orgId, thread.id, [
+  { role: 'user', content: 'What is blocking the Acme renewal?' },
+  { role: 'assistant', content: [{ type: 'tool_call', id: 'call-1', name: 'crm_lookup', arguments: { deal: 'Acme' } }] },
+  { role: 'tool', content: [{ type: 'tool_result', callId: 'call-1', content: 'stage: legal review' }] },
+])
+console.log(`appended messages ${appended.firstSeq}..${appended.lastSeq}: ${appended.totalTokens} tokens in the conversation`)
+const messages = await store.messages(orgId, thread.id)
+console.log(`read back: ${messages.map((m) => m.role).join(', ')}`)
+// A tool result must answer a call still waiting for one.
+try {
+  await store.append(orgId, thread.id, [{ role: 'tool', content: [{ type: 'tool_result', callId: 'call-1', content: 'again' }] }])
+} catch (refused) {
+  console.log(`a second answer to call-1 is refused: ${refused.code}`)
+}
+const router = await db.modelRouter()
+const limit = router.compactionThreshold('claude-haiku-4-5-20251001')
+console.log(`compact this thread above ${limit.threshold} tokens`)
+await db.close()
+// --8<-- [end:memory]

@@ -1,0 +1,54 @@
+"""Conversation memory: open a Slack thread's conversation, append a turn with a tool call and its
+result, read the running total the database keeps, and the compaction threshold of the model that
+will answer. The same scenario runs in examples/rust/memory.rs and examples/node/memory.mjs.
+
+    python examples/python/memory.py
+    KEEL_DATABASE_URL=postgres://… python examples/python/memory.py
+"""
+
+import asyncio
+import os
+import uuid
+
+import keel
+
+
+async def main() -> None:
+    url = os.environ.get("KEEL_DATABASE_URL", "sqlite::memory:")
+    org = str(uuid.uuid4())
+    # --8<-- [start:memory]
+    db = await keel.connect(url)
+    store = db.conversations()
+    thread = await store.start(org, "U042", "slack", channel_ref="1733220000.000100")
+    appended = await store.append(
+        org,
+        thread["id"],
+        [
+            {"role": "user", "content": "What is blocking the Acme renewal?"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_call", "id": "call-1", "name": "crm_lookup", "arguments": {"deal": "Acme"}}],
+            },
+            {"role": "tool", "content": [{"type": "tool_result", "call_id": "call-1", "content": "stage: legal review"}]},
+        ],
+    )
+    first, last, total = appended["first_seq"], appended["last_seq"], appended["total_tokens"]
+    print(f"appended messages {first}..{last}: {total} tokens in the conversation")
+    messages = await store.messages(org, thread["id"])
+    print("read back:", ", ".join(m["role"] for m in messages))
+    # A tool result must answer a call still waiting for one.
+    try:
+        await store.append(
+            org, thread["id"], [{"role": "tool", "content": [{"type": "tool_result", "call_id": "call-1", "content": "again"}]}]
+        )
+    except keel.KeelError as refused:
+        print(f"a second answer to call-1 is refused: {refused.code}")
+    router = await db.model_router()
+    limit = router.compaction_threshold("claude-haiku-4-5-20251001")
+    print(f"compact this thread above {limit['threshold']} tokens")
+    await db.close()
+    # --8<-- [end:memory]
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,60 @@
+//! Conversation memory: open a Slack thread's conversation, append a turn with a tool call and
+//! its result, read the running total the database keeps, and the compaction threshold of the
+//! model that will answer. The same scenario runs in examples/python/memory.py and
+//! examples/node/memory.mjs.
+//!
+//!     cargo run -p keel --example memory
+//!     KEEL_DATABASE_URL=postgres://… cargo run -p keel --example memory
+
+use keel::llm::Message;
+use keel::memory::{ConversationChannel, ConversationKey, ConversationStore, MessageQuery};
+use keel::models::ModelRouter;
+
+#[tokio::main]
+async fn main() -> keel::Result<()> {
+    let url = std::env::var("KEEL_DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".to_owned());
+    let org = uuid::Uuid::new_v4();
+    // --8<-- [start:memory]
+    let db = keel::Keel::connect(&url).await?;
+    let store = ConversationStore::open(&db);
+    let thread = store
+        .start(&ConversationKey {
+            org_id: org,
+            user_id: "U042".into(),
+            channel: ConversationChannel::Slack,
+            channel_ref: Some("1733220000.000100".into()),
+            title: None,
+        })
+        .await?;
+    let turn: Vec<Message> = serde_json::from_value(serde_json::json!([
+        {"role": "user", "content": "What is blocking the Acme renewal?"},
+        {"role": "assistant", "content": [
+            {"type": "tool_call", "id": "call-1", "name": "crm_lookup", "arguments": {"deal": "Acme"}}]},
+        {"role": "tool", "content": [
+            {"type": "tool_result", "call_id": "call-1", "content": "stage: legal review"}]},
+    ]))
+    .expect("a valid turn");
+    let appended = store.append(org, thread.id, &turn).await?;
+    println!(
+        "appended messages {}..{}: {} tokens in the conversation",
+        appended.first_seq, appended.last_seq, appended.total_tokens
+    );
+    let messages = store
+        .messages(org, thread.id, &MessageQuery::default())
+        .await?;
+    let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
+    println!("read back: {}", roles.join(", "));
+    // A tool result must answer a call still waiting for one.
+    let stray: Vec<Message> =
+        serde_json::from_value(serde_json::json!([{"role": "tool", "content": [
+        {"type": "tool_result", "call_id": "call-1", "content": "again"}]}]))
+        .expect("a valid message");
+    let refused = store.append(org, thread.id, &stray).await.unwrap_err();
+    println!("a second answer to call-1 is refused: {}", refused.code());
+    let router = ModelRouter::open(&db, Default::default()).await?;
+    let limit = router.compaction_threshold("claude-haiku-4-5-20251001", &Default::default())?;
+    println!("compact this thread above {} tokens", limit.threshold);
+    db.close().await;
+    // --8<-- [end:memory]
+    Ok(())
+}
