@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use serde_json::json;
 use uuid::Uuid;
 
@@ -142,13 +140,9 @@ async fn append_as_child(url: &str) {
         .parse()
         .unwrap();
     let me = std::env::var("KEEL_CHILD_INDEX").unwrap();
-    let start: u64 = std::env::var("KEEL_START_AT_MS").unwrap().parse().unwrap();
     let keel = Keel::connect(url).await.unwrap();
     let store = ConversationStore::open(&keel);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(start).saturating_sub(now)).await;
+    common::wait_for_start().await;
     let tasks: Vec<_> = (0..8)
         .map(|j| {
             let store = store.clone();
@@ -186,39 +180,19 @@ async fn concurrent_appends_from_four_processes_leave_an_exact_total() {
             .start(&key(org, ConversationChannel::Agent, Some("run-1")))
             .await
             .unwrap();
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            + Duration::from_secs(2);
-        let children: Vec<_> = (0..4)
-            .map(|i| {
-                std::process::Command::new(std::env::current_exe().unwrap())
-                    .args([
-                        "--exact",
-                        "concurrent_appends_from_four_processes_leave_an_exact_total",
-                        "--nocapture",
-                    ])
-                    .env("KEEL_CHILD_URL", &url)
-                    .env("KEEL_CHILD_ORG", org.to_string())
-                    .env("KEEL_CHILD_CONVERSATION", c.id.to_string())
-                    .env("KEEL_CHILD_INDEX", i.to_string())
-                    .env("KEEL_START_AT_MS", start.as_millis().to_string())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
-        let mut counted = 0u64;
-        for child in children {
-            let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{backend:?}: a child failed");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let line = text.lines().find(|l| l.starts_with("KEEL_CHILD")).unwrap();
-            counted += line
-                .trim_start_matches("KEEL_CHILD tokens=")
-                .parse::<u64>()
-                .unwrap();
-        }
+        let reports = common::run_children(
+            "concurrent_appends_from_four_processes_leave_an_exact_total",
+            4,
+            &[
+                ("KEEL_CHILD_URL", url.clone()),
+                ("KEEL_CHILD_ORG", org.to_string()),
+                ("KEEL_CHILD_CONVERSATION", c.id.to_string()),
+            ],
+        );
+        let counted: u64 = reports
+            .iter()
+            .map(|r| r.trim_start_matches("tokens=").parse::<u64>().unwrap())
+            .sum();
         let stored = store.get(org, c.id).await.unwrap();
         assert_eq!(stored.message_count, 32, "{backend:?}");
         assert_eq!(stored.total_tokens, counted, "{backend:?}");
@@ -255,32 +229,12 @@ async fn rls_shows_each_org_its_own_conversations() {
             .await
             .unwrap();
     }
-    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else {
-        unreachable!()
-    };
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE authenticated")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let claims = format!(r#"{{"sub":"u1","role":"authenticated","org_ids":["{mine}"]}}"#);
-    sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
-        .bind(claims)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    for table in ["keel.conversations", "keel.conversation_messages"] {
-        let orgs: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT DISTINCT org_id::text FROM {table}"))
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap();
-        assert_eq!(orgs, [mine.to_string()], "{table}");
-    }
-    let write = sqlx::query("UPDATE keel.conversations SET total_tokens = 0")
-        .execute(&mut *tx)
-        .await;
-    assert!(write.is_err(), "authenticated cannot write a total");
-    drop(tx);
+    common::assert_org_member_sees_only_its_rows(
+        &keel,
+        mine,
+        &["keel.conversations", "keel.conversation_messages"],
+        "UPDATE keel.conversations SET total_tokens = 0",
+    )
+    .await;
     keel.close().await;
 }

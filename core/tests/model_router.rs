@@ -427,15 +427,11 @@ async fn eight_instances_racing_for_the_probe_get_one() {
 async fn deduct_as_child(url: &str) {
     let org: Uuid = std::env::var("KEEL_CHILD_ORG").unwrap().parse().unwrap();
     let me = std::env::var("KEEL_CHILD_INDEX").unwrap();
-    let start: u64 = std::env::var("KEEL_START_AT_MS").unwrap().parse().unwrap();
     let keel = Keel::connect(url).await.unwrap();
     let router = ModelRouter::open(&keel, RouterOptions::default())
         .await
         .unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(start).saturating_sub(now)).await;
+    common::wait_for_start().await;
     let tasks: Vec<_> = (0..16)
         .map(|j| {
             let (router, key) = (router.clone(), format!("process-{me}-{j}"));
@@ -481,40 +477,18 @@ async fn deductions_from_four_processes_stop_at_the_grace_threshold() {
             .grant_credits(org, 50.0, "purchase", Some("seed"))
             .await
             .unwrap();
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            + Duration::from_secs(2);
-        let children: Vec<_> = (0..4)
-            .map(|i| {
-                std::process::Command::new(std::env::current_exe().unwrap())
-                    .args([
-                        "--exact",
-                        "deductions_from_four_processes_stop_at_the_grace_threshold",
-                        "--nocapture",
-                    ])
-                    .env("KEEL_CHILD_URL", &url)
-                    .env("KEEL_CHILD_ORG", org.to_string())
-                    .env("KEEL_CHILD_INDEX", i.to_string())
-                    .env("KEEL_START_AT_MS", start.as_millis().to_string())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap()
-            })
-            .collect();
+        let reports = common::run_children(
+            "deductions_from_four_processes_stop_at_the_grace_threshold",
+            4,
+            &[
+                ("KEEL_CHILD_URL", url.clone()),
+                ("KEEL_CHILD_ORG", org.to_string()),
+            ],
+        );
         let (mut ok, mut exceeded) = (0, 0);
-        for child in children {
-            let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "{backend:?}: a child failed");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let line = text
-                .lines()
-                .find(|l| l.starts_with("KEEL_CHILD "))
-                .expect("the child's counts");
-            for part in line.split_whitespace().skip(1) {
-                let (name, n) = part.split_once('=').unwrap();
-                *if name == "ok" { &mut ok } else { &mut exceeded } += n.parse::<i32>().unwrap();
-            }
+        for part in reports.iter().flat_map(|r| r.split_whitespace()) {
+            let (name, n) = part.split_once('=').unwrap();
+            *if name == "ok" { &mut ok } else { &mut exceeded } += n.parse::<i32>().unwrap();
         }
         assert_eq!((ok, exceeded), (60, 4), "{backend:?}");
         assert_eq!(

@@ -270,32 +270,13 @@ async fn every_decision_is_logged_cache_hits_included() {
 
 /// As a Supabase client with org A's claims: A's log and cache rows only.
 async fn rls_hides_other_orgs_routing_rows(keel: &Keel) {
-    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else {
-        unreachable!()
-    };
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query("SET LOCAL ROLE authenticated")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    let claims = format!(r#"{{"sub":"u1","role":"authenticated","org_ids":["{ORG_A}"]}}"#);
-    sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
-        .bind(claims)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    for table in ["keel.routing_logs", "keel.routing_cache"] {
-        let orgs: Vec<String> =
-            sqlx::query_scalar(&format!("SELECT DISTINCT org_id::text FROM {table}"))
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap();
-        assert_eq!(orgs, [ORG_A.to_string()], "{table}");
-    }
-    let write = sqlx::query("DELETE FROM keel.routing_logs")
-        .execute(&mut *tx)
-        .await;
-    assert!(write.is_err(), "authenticated cannot write the log");
+    common::assert_org_member_sees_only_its_rows(
+        keel,
+        ORG_A,
+        &["keel.routing_logs", "keel.routing_cache"],
+        "DELETE FROM keel.routing_logs",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fresh_pg_url, fresh_url, on_each_backend, pg_admin_url};
+use common::{as_role, fresh_pg_url, fresh_url, on_each_backend, pg_admin_url};
 use keel::{Backend, ConnectOptions, Keel};
 
 const TABLES: &[&str] = &[
@@ -168,27 +168,6 @@ async fn pg_objects_live_in_schema_keel_and_public_stays_clean() {
         "tables without RLS: {without_rls:?}"
     );
     keel.close().await;
-}
-
-/// A transaction as PostgREST runs a request: `SET LOCAL ROLE` and the JWT claims.
-async fn as_role<'a>(
-    pool: &'a sqlx::PgPool,
-    role: &str,
-    claims: Option<&str>,
-) -> sqlx::Transaction<'a, sqlx::Postgres> {
-    let mut tx = pool.begin().await.unwrap();
-    sqlx::query(&format!("SET LOCAL ROLE {role}"))
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    if let Some(claims) = claims {
-        sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
-            .bind(claims)
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-    }
-    tx
 }
 
 async fn count_items(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>) -> i64 {

@@ -156,3 +156,91 @@ pub async fn corpus_views(keel: &keel::Keel, root: &std::path::Path) -> serde_js
     }
     serde_json::Value::Object(views)
 }
+
+/// Runs this test binary's `test` as `count` child processes (each its own pool), with `env`
+/// and `KEEL_CHILD_INDEX` (0, 1, …) set, all told to start together at `KEEL_START_AT_MS` (two
+/// seconds from now; [`wait_for_start`] waits for it). The line each child printed starting
+/// with `KEEL_CHILD `, without that prefix; panics when a child fails.
+pub fn run_children(test: &str, count: usize, env: &[(&str, String)]) -> Vec<String> {
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        + std::time::Duration::from_secs(2);
+    let children: Vec<_> = (0..count)
+        .map(|i| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", test, "--nocapture"])
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                .env("KEEL_CHILD_INDEX", i.to_string())
+                .env("KEEL_START_AT_MS", start.as_millis().to_string())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "a child of {test} failed");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let line = text.lines().find_map(|l| l.strip_prefix("KEEL_CHILD "));
+            line.expect("the child's report").to_owned()
+        })
+        .collect()
+}
+
+/// In a child of [`run_children`]: waits until the moment all children start at.
+pub async fn wait_for_start() {
+    let start: u64 = std::env::var("KEEL_START_AT_MS").unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(start).saturating_sub(now)).await;
+}
+
+/// A transaction as PostgREST runs a request: `SET LOCAL ROLE` and the JWT claims.
+pub async fn as_role<'a>(
+    pool: &'a sqlx::PgPool,
+    role: &str,
+    claims: Option<&str>,
+) -> sqlx::Transaction<'a, sqlx::Postgres> {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(&format!("SET LOCAL ROLE {role}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    if let Some(claims) = claims {
+        sqlx::query("SELECT set_config('request.jwt.claims', $1, true)")
+            .bind(claims)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx
+}
+
+/// As a Supabase client whose claims name `org` only: asserts each of `tables` shows that
+/// org's rows alone, and that `write` (a statement on them) is refused.
+pub async fn assert_org_member_sees_only_its_rows(
+    keel: &Keel,
+    org: uuid::Uuid,
+    tables: &[&str],
+    write: &str,
+) {
+    let keel::Pool::Postgres(pool) = keel.pool().unwrap() else {
+        panic!("row-level security is PostgreSQL's")
+    };
+    let claims = format!(r#"{{"sub":"u1","role":"authenticated","org_ids":["{org}"]}}"#);
+    let mut tx = as_role(pool, "authenticated", Some(&claims)).await;
+    for table in tables {
+        let orgs: Vec<String> =
+            sqlx::query_scalar(&format!("SELECT DISTINCT org_id::text FROM {table}"))
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(orgs, [org.to_string()], "{table}");
+    }
+    let denied = sqlx::query(write).execute(&mut *tx).await;
+    assert!(denied.is_err(), "authenticated may not run {write}");
+}
