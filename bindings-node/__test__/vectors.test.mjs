@@ -254,8 +254,7 @@ test('compaction_thresholds vectors', async () => {
   for (const c of loadVectors('compaction_thresholds.json')) {
     const run = () => router.compactionThreshold(c.input.model, camelKeys(c.input.options))
     if (c.expected_error_code) {
-      // Checks after the options are read name core's field, as cleanupLogs' batch_size does.
-      assert.throws(run, { code: c.expected_error_code, field: c.expected_error_field }, c.name)
+      assert.throws(run, { code: c.expected_error_code, field: camel(c.expected_error_field) }, c.name)
     } else {
       assert.deepEqual(run(), camelKeys(c.expected), c.name)
     }

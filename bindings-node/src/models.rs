@@ -7,7 +7,9 @@ use napi::{Env, sys};
 use napi_derive::napi;
 use serde_json::Value;
 
+use keel::memory::CompactionThreshold;
 use keel::models::{self, ChargeRequest, ModelRequest, ModelRow, require_uuid};
+use keel::options::Case::Camel;
 
 use crate::error::{Arg, Outcome, Ref, run, spawn};
 use crate::json::Json;
@@ -257,8 +259,10 @@ impl ModelRouter {
         options: Option<Json>,
     ) -> Outcome<Value> {
         crate::error::guard(|| {
-            let options = self::options(options, "options")?;
-            Ok(record(&self.inner.compaction_threshold(&model, &options)?))
+            let options = options.map(|o| o.0);
+            let found =
+                CompactionThreshold::of_value(&self.inner, &model, options, Camel, "options");
+            Ok(record(&found?))
         })
     }
 

@@ -1,6 +1,6 @@
-//! The store's calls as a binding makes them: ids as text, keys, messages and queries as JSON
-//! whose keys are spelt in the caller's [`Case`]. Every error names its field as the caller
-//! spells it (`conversationId`, `messages[0].content[0].callId` in JavaScript), so the
+//! Memory's calls as a binding makes them: ids as text, keys, messages, queries and options as
+//! JSON whose keys are spelt in the caller's [`Case`]. Every error names its field as the
+//! caller spells it (`conversationId`, `messages[0].content[0].callId` in JavaScript), so the
 //! bindings only convert types.
 
 use serde_json::Value;
@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::conversation::{Appended, Conversation, StoredMessage, messages_from_value};
 use super::store::ConversationStore;
+use super::threshold::CompactionThreshold;
 use crate::error::{Error, Result};
+use crate::models::ModelRouter;
 use crate::options::{Case, from_value, require_uuid};
 
 /// `err` with its field spelt in `case` (a field already spelt so is unchanged).
@@ -103,5 +105,26 @@ impl ConversationStore {
             self.messages(org, conversation, &query).await
         };
         call.await.map_err(|e| spelt(e, case))
+    }
+}
+
+impl CompactionThreshold {
+    /// [`ModelRouter::compaction_threshold`] with the options as JSON (`root` names them in
+    /// errors: `"options"`, or `""` for keyword arguments).
+    ///
+    /// # Errors
+    /// As `compaction_threshold`, and [`Error::InvalidInput`] for options that do not
+    /// deserialize.
+    pub fn of_value(
+        router: &ModelRouter,
+        model: &str,
+        options: Option<Value>,
+        case: Case,
+        root: &str,
+    ) -> Result<Self> {
+        let options = from_value(options, case, root)?;
+        router
+            .compaction_threshold(model, &options)
+            .map_err(|e| spelt(e, case))
     }
 }
