@@ -43,6 +43,7 @@ def main() -> None:
     cargo_bench("models")
     cargo_bench("skills")
     cargo_bench("routing")
+    cargo_bench("memory")
     llm_rust = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "llm")
     llm_python = run_json(sys.executable, "bench/llm_python.py")
     llm_node = run_json("node", "bench/llm_node.mjs")
@@ -88,7 +89,9 @@ def main() -> None:
         "python": run_json(sys.executable, "bench/otlp_python.py"),
         "node": run_json("node", "bench/otlp_node.mjs"),
     }
+    memory = {"rust_plan_1000_us": criterion_ns("memory", "plan_1000") / 1e3}
     results = {
+        "memory": memory,
         "routing": routing,
         "otlp": otlp,
         "llm": {"rust": llm_rust, "python": llm_python, "node": llm_node},
@@ -220,6 +223,10 @@ def main() -> None:
         f"a query against Keel's {rp['keel_route_uncached'] / 1e3:.1f} µs from Python: "
         f"{rp['semantic_router_ms'] * 1e6 / rp['keel_route_uncached']:,.0f}x."
     )
+    print("\n### Memory\n")
+    print("| what | Rust |")
+    print("|---|---:|")
+    print(f"| compaction plan, 1,000 messages with tool calls, µs (target ≤ 1,000) | {memory['rust_plan_1000_us']:.0f} |")
     print("\n### Node against Python on the hot paths (goal: Node within 2x)\n")
     print("| call | Python | Node | Node / Python |")
     print("|---|---:|---:|---:|")

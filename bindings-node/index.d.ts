@@ -1006,6 +1006,103 @@ export interface Appended {
   totalTokens: number
 }
 
+/** A message of a view given to `planCompaction`: its seq (its place from 1 by default) and tokens (estimated when absent). */
+export interface PlanMessage extends Message {
+  seq?: number
+  tokens?: number
+}
+
+/** The budgets a compaction works to; the defaults are the original's. */
+export interface PlanOptions {
+  /** The view must end at or under this many tokens (default 137,712). */
+  threshold?: number
+  /** Tokens of newest turns kept verbatim (default 20,000). */
+  recentTokens?: number
+  /** Fewest newest messages kept verbatim while the view fits (default 10). */
+  minRecent?: number
+  /** Tokens of tool results kept verbatim outside the recent turns; older ones are masked (8,000). */
+  toolResultTokens?: number
+  /** Most tokens of middle turns sent to the summarizer; older ones go to fact extraction (60,000). */
+  summaryInputTokens?: number
+  /** Tokens the summary may take (default 1,024). */
+  summaryTokens?: number
+  /** The tokens of the summary the view already has (default 0). */
+  earlierSummaryTokens?: number
+}
+
+/** `ConversationStore.context` options: `threshold`, or `model` with an `llm`. */
+export interface ContextOptions {
+  threshold?: number
+  /** The threshold the model matrix gives this model (needs `llm`). */
+  model?: string
+}
+
+/** `ConversationStore.compact` options: the budgets, or `model` for the threshold (needs `llm`). */
+export interface CompactOptions extends Omit<PlanOptions, 'earlierSummaryTokens'> {
+  model?: string
+  /** Compacts once per key (default: the conversation's state). */
+  idempotencyKey?: string
+  /** How long the summary may take before the compaction trims instead (default 60,000). */
+  summaryTimeoutMs?: number
+  /** With `summaryModel`: the summary's model (else the router's copilot model, low tier). */
+  summaryProvider?: string
+  summaryModel?: string
+}
+
+/** What a compaction of a view would do. Ranges are `[first, last]` seqs. */
+export interface CompactionPlan {
+  action: 'none' | 'mask' | 'summarize'
+  tokensBefore: number
+  /** After the plan, the summary counted at its full budget. */
+  tokensAfter: number
+  /** Messages whose tool results become stubs. */
+  masked: number[]
+  summarize: [number, number] | null
+  /** The oldest turns, left to fact extraction. */
+  facts: [number, number] | null
+  /** The first seq kept verbatim. */
+  keepFrom: number | null
+  fits: boolean
+}
+
+/** A stored compaction: a view over the transcript, never a change to it. */
+export interface Compaction {
+  conversationId: string
+  number: number
+  idempotencyKey: string
+  method: 'mask' | 'summary' | 'trim'
+  /** Every turn up to this seq but system turns is represented by `summary`. */
+  coveredThrough: number
+  summary: string | null
+  masked: number[]
+  summarized: [number, number] | null
+  facts: [number, number] | null
+  /** The view's tokens before. */
+  tokensBefore: number
+  /** The view's tokens after. */
+  tokensAfter: number
+  /** Why the compaction trimmed instead of summarising. */
+  note: string | null
+  createdAt: string
+}
+
+/** What `ConversationStore.compact` did. */
+export interface Compacted {
+  /** False when the view fitted, or another call or instance had compacted this state (its row). */
+  applied: boolean
+  compaction: Compaction | null
+  plan: CompactionPlan
+}
+
+/** The messages to send, under the threshold. */
+export interface ContextWindow {
+  messages: Message[]
+  tokens: number
+  threshold: number
+  /** True when the view was over the threshold and trimmed on the way out: compact it. */
+  trimmed: boolean
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -1054,6 +1151,13 @@ export declare class ConversationStore {
    * 100).
    */
   messages(orgId: string, conversationId: string, query?: MessageQuery | null, call?: CallOptions): Promise<StoredMessage[]>
+  /**
+   * Compacts the conversation when its view is over the threshold. `llm` writes the
+   * summary (without it, the middle is trimmed); `options.model` needs it.
+   */
+  compact(orgId: string, conversationId: string, llm?: Llm | null, options?: (CompactOptions & CallOptions) | null): Promise<Compacted>
+  /** The messages to send, under `options.threshold` (or `options.model`'s, with `llm`). */
+  context(orgId: string, conversationId: string, llm?: Llm | null, options?: (ContextOptions & CallOptions) | null): Promise<ContextWindow>
 }
 
 /** A connected Keel instance. Create it with `await connect(url)`. */
@@ -1427,6 +1531,12 @@ export declare function parseSkill(text: string, folder?: string | null, file?: 
 
 /** Parses a W3C `traceparent` header; `null` when invalid. */
 export declare function parseTraceparent(header: string): TraceParent | null
+
+/**
+ * Plans the compaction of a conversation view (messages, each with an optional `seq` and
+ * `tokens`). Pure.
+ */
+export declare function planCompaction(messages: PlanMessage[], options?: PlanOptions | null): CompactionPlan
 
 /** The small struct of the round-trip probe. */
 export interface Probe {

@@ -873,6 +873,7 @@ module.exports.otlpConfig = nativeBinding.otlpConfig
 module.exports.parseDatabaseUrl = nativeBinding.parseDatabaseUrl
 module.exports.parseSkill = nativeBinding.parseSkill
 module.exports.parseTraceparent = nativeBinding.parseTraceparent
+module.exports.planCompaction = nativeBinding.planCompaction
 module.exports.recordFailure = nativeBinding.recordFailure
 module.exports.recordSuccess = nativeBinding.recordSuccess
 module.exports.redactSecrets = nativeBinding.redactSecrets

@@ -104,7 +104,7 @@ test('every export keeps the error contract under hostile arguments', async (t) 
   const llm = router.llm({ attemptTimeout: 1 })
   const targets = [
     ['module', keel], ['db', db], ['router', router], ['skills', skills], ['llm', llm], ['logger', logger], ['span', span],
-    ['messages', skills.messageRouter()],
+    ['messages', skills.messageRouter()], ['conversations', db.conversations()],
   ]
   const broken = []
   let calls = 0

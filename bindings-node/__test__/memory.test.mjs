@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 
 import keel from '../index.js'
-import { BACKENDS, freshUrl } from './helpers.mjs'
+import { BACKENDS, freshUrl, startLoopback } from './helpers.mjs'
 
 for (const backend of BACKENDS) {
   test(`${backend}: appends count tokens in the database and read back in order`, async () => {
@@ -63,5 +63,74 @@ test('bad input rejects with invalid_input naming the field', async () => {
   // A lone surrogate reaches core replaced, and is stored.
   await store.append(orgId, c.id, [{ role: 'user', content: '\ud800 deal' }])
   assert.equal((await store.get(orgId, c.id)).messageCount, 1)
+  await db.close()
+})
+
+/** `turns` rounds of a question, a CRM lookup and its 800-byte result. */
+function rounds(turns) {
+  const out = []
+  for (let i = 0; i < turns; i++) {
+    out.push({ role: 'user', content: `What changed on the Acme deal, round ${i}?` })
+    out.push({ role: 'assistant', content: [{ type: 'tool_call', id: `call-${i}`, name: 'crm_search', arguments: { round: i } }] })
+    out.push({ role: 'tool', content: [{ type: 'tool_result', callId: `call-${i}`, content: 'r'.repeat(800) }] })
+  }
+  return out
+}
+
+const SMALL = { threshold: 4000, recentTokens: 1000, toolResultTokens: 500, summaryInputTokens: 2000, summaryTokens: 300 }
+
+for (const backend of BACKENDS) {
+  test(`${backend}: compaction summarises through Keel's LLM calls, under the threshold, once`, async () => {
+    const loopback = await startLoopback()
+    const db = await keel.connect(freshUrl(backend))
+    try {
+      const store = db.conversations()
+      const orgId = randomUUID()
+      const c = await store.start({ orgId, userId: 'U042', channel: 'web' })
+      await store.append(orgId, c.id, rounds(100))
+      const llm = (await db.modelRouter({ seedDefaults: false })).llm({ providers: loopback.providers() })
+      await loopback.script('summary-model', { text: '**Decisions & Conclusions**\n- Acme moved to legal.' })
+      const before = await store.context(orgId, c.id, null, { threshold: 4000 })
+      assert.ok(before.trimmed && before.tokens <= 4000)
+      const done = await store.compact(orgId, c.id, llm, { ...SMALL, summaryProvider: 'openai', summaryModel: 'summary-model' })
+      assert.ok(done.applied)
+      assert.deepEqual([done.compaction.method, done.compaction.number], ['summary', 1])
+      assert.ok(done.compaction.tokensAfter <= 4000 && done.compaction.tokensBefore > 4000)
+      assert.ok(done.compaction.masked.length > 50)
+      const [request] = (await loopback.received()).map((r) => r.body)
+      assert.match(request.messages[0].content, /Deal Stage Changes/)
+      const window = await store.context(orgId, c.id, null, { threshold: 4000 })
+      assert.equal(window.trimmed, false)
+      assert.equal(window.tokens, done.compaction.tokensAfter)
+      assert.match(window.messages[0].content[0].text, /^Summary of the earlier conversation/)
+      const again = await store.compact(orgId, c.id, null, SMALL)
+      assert.deepEqual([again.applied, again.compaction], [false, null])
+    } finally {
+      await db.close()
+      loopback.stop()
+    }
+  })
+}
+
+test('compaction without a summarizer trims; bad options name their field', async () => {
+  const db = await keel.connect('sqlite::memory:')
+  const store = db.conversations()
+  const orgId = randomUUID()
+  const c = await store.start({ orgId, userId: 'U042', channel: 'web' })
+  await store.append(orgId, c.id, rounds(100))
+  const done = await store.compact(orgId, c.id, null, SMALL)
+  assert.deepEqual([done.compaction.method, done.compaction.note], ['trim', 'no summarizer'])
+  const cases = [
+    [() => store.compact(orgId, c.id, null, { threshold: 0 }), 'options.threshold'],
+    [() => store.compact(orgId, c.id, null, { model: 'claude-haiku-4-5' }), 'options.model'],
+    [() => store.compact(orgId, c.id, null, { minRecent: -1 }), 'options.minRecent'],
+    [() => store.context(randomUUID(), c.id, null, { threshold: 4000 }), 'conversationId'],
+  ]
+  for (const [call, field] of cases) {
+    await assert.rejects(call(), (err) => err.code === 'invalid_input' && err.field === field, field)
+  }
+  const plan = keel.planCompaction(Array.from({ length: 20 }, (_, i) => ({ role: 'user', content: `q${i}`, tokens: 100 })), { threshold: 1000, minRecent: 4, summaryTokens: 50 })
+  assert.deepEqual([plan.action, plan.fits, plan.keepFrom], ['summarize', true, 12])
+  assert.throws(() => keel.planCompaction([{ role: 'robot', content: 'x' }]), { code: 'invalid_input', field: 'messages[0].role' })
   await db.close()
 })

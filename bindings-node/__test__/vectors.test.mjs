@@ -249,6 +249,18 @@ for (const c of loadVectors('options.json')) {
   })
 }
 
+test('compaction_plans vectors', () => {
+  for (const c of loadVectors('compaction_plans.json')) {
+    const run = () => keel.planCompaction(camelKeys(c.input.messages), camelKeys(c.input.options))
+    if (c.expected_error_code) {
+      const field = c.expected_error_field.startsWith('messages') ? camel(c.expected_error_field) : `options.${camel(c.expected_error_field)}`
+      assert.throws(run, { code: c.expected_error_code, field }, c.name)
+    } else {
+      assert.deepEqual(run(), camelKeys(c.expected), c.name)
+    }
+  }
+})
+
 test('compaction_thresholds vectors', async () => {
   const { db, router } = await defaultRouter()
   for (const c of loadVectors('compaction_thresholds.json')) {

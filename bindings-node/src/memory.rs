@@ -2,14 +2,17 @@
 //! read the ids and JSON and own every check). Records are plain objects with camelCase keys
 //! (`types.d.ts`).
 
+use napi::Env;
+use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi_derive::napi;
 use serde_json::Value;
 
 use keel::memory;
 use keel::options::Case::Camel;
 
-use crate::error::{Arg, Outcome, run};
+use crate::error::{Arg, Outcome, guard, run, spawn};
 use crate::json::Json;
+use crate::llm::Llm;
 use crate::options::record;
 
 /// Conversations and their messages; make it with `db.conversations()`.
@@ -83,6 +86,66 @@ impl ConversationStore {
                 .await?
         )))
     }
+
+    /// Compacts the conversation when its view is over the threshold. `llm` writes the
+    /// summary (without it, the middle is trimmed); `options.model` needs it.
+    #[napi(
+        ts_args_type = "orgId: string, conversationId: string, llm?: Llm | null, options?: (CompactOptions & CallOptions) | null",
+        ts_return_type = "Promise<Compacted>"
+    )]
+    pub fn compact(
+        &self,
+        env: Env,
+        Arg(org_id): Arg<String>,
+        Arg(conversation_id): Arg<String>,
+        llm: Option<Arg<ClassInstance<'_, Llm>>>,
+        options: Option<Json>,
+    ) -> Outcome<AsyncBlock<Outcome<Value>>> {
+        let (store, llm) = (self.inner.clone(), llm.map(|l| l.0.core().clone()));
+        let options = options.map(|o| o.0);
+        Outcome(spawn(&env, async move {
+            let done =
+                store.compact_value(&org_id, &conversation_id, options, llm, Camel, "options");
+            Ok(record(&done.await?))
+        }))
+    }
+
+    /// The messages to send, under `options.threshold` (or `options.model`'s, with `llm`).
+    #[napi(
+        ts_args_type = "orgId: string, conversationId: string, llm?: Llm | null, options?: (ContextOptions & CallOptions) | null",
+        ts_return_type = "Promise<ContextWindow>"
+    )]
+    pub fn context(
+        &self,
+        env: Env,
+        Arg(org_id): Arg<String>,
+        Arg(conversation_id): Arg<String>,
+        llm: Option<Arg<ClassInstance<'_, Llm>>>,
+        options: Option<Json>,
+    ) -> Outcome<AsyncBlock<Outcome<Value>>> {
+        let (store, llm) = (self.inner.clone(), llm.map(|l| l.0.core().clone()));
+        let options = options.map(|o| o.0);
+        Outcome(spawn(&env, async move {
+            let window =
+                store.context_value(&org_id, &conversation_id, options, llm, Camel, "options");
+            Ok(record(&window.await?))
+        }))
+    }
+}
+
+/// Plans the compaction of a conversation view (messages, each with an optional `seq` and
+/// `tokens`). Pure.
+#[napi(
+    ts_args_type = "messages: PlanMessage[], options?: PlanOptions | null",
+    ts_return_type = "CompactionPlan"
+)]
+pub fn plan_compaction(Json(messages): Json, options: Option<Json>) -> Outcome<Value> {
+    let options = options.map(|o| o.0);
+    guard(|| {
+        Ok(record(&memory::plan_value(
+            messages, options, Camel, "options",
+        )?))
+    })
 }
 
 /// The store on `keel` (behind `Keel.conversations`).

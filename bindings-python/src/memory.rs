@@ -9,7 +9,8 @@ use keel::options::Case;
 
 use crate::error::Arg;
 use crate::json::{Json, dict_to_map, to_json};
-use crate::runtime::awaitable;
+use crate::llm::PyLlm;
+use crate::runtime::{awaitable, guard};
 
 /// Conversations and their messages; make it with `db.conversations()`.
 #[pyclass(frozen, name = "ConversationStore", module = "keel._native")]
@@ -88,6 +89,68 @@ impl PyConversationStore {
             &s.messages_value(&org, &id, query, Case::Snake, "").await?
         )))
     }
+
+    /// Compacts the conversation when its view is over the threshold (awaitable): a
+    /// `keel.types.Compacted`. `llm` writes the summary (without it, the middle is trimmed);
+    /// options as `keel.types.CompactOptions` (`model` needs `llm`).
+    #[pyo3(signature = (org_id, conversation_id, *, llm = None, **options))]
+    fn compact<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        conversation_id: Arg<String>,
+        llm: Option<Arg<PyRef<'py, PyLlm>>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, id) = (org_id.0, conversation_id.0);
+        let options = options.map(|o| dict_to_map(o, 0).into());
+        let llm = llm.map(|l| l.0.core().clone());
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.compact_value(&org, &id, options, llm, Case::Snake, "")
+                .await?
+        )))
+    }
+
+    /// The messages to send, under `threshold` (or `model`'s, with `llm`) (awaitable): a
+    /// `keel.types.ContextWindow`.
+    #[pyo3(signature = (org_id, conversation_id, *, llm = None, **options))]
+    fn context<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        conversation_id: Arg<String>,
+        llm: Option<Arg<PyRef<'py, PyLlm>>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, id) = (org_id.0, conversation_id.0);
+        let options = options.map(|o| dict_to_map(o, 0).into());
+        let llm = llm.map(|l| l.0.core().clone());
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.context_value(&org, &id, options, llm, Case::Snake, "")
+                .await?
+        )))
+    }
+}
+
+/// Plans the compaction of a conversation view (messages like `keel.types.Message`, each with
+/// an optional `seq` and `tokens`): a `keel.types.CompactionPlan`. Pure; options as
+/// `keel.types.PlanOptions`.
+#[pyfunction]
+#[pyo3(signature = (messages, **options))]
+fn plan_compaction(
+    messages: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Json> {
+    let messages = to_json(messages, 0);
+    let options = options.map(|o| dict_to_map(o, 0).into());
+    guard(|| {
+        Ok(Json::of(&keel::memory::plan_value(
+            messages,
+            options,
+            Case::Snake,
+            "",
+        )?))
+    })
 }
 
 /// The store on `keel` (behind `Keel.conversations`).
@@ -99,5 +162,6 @@ pub fn open_store(keel: &keel::Keel) -> PyConversationStore {
 
 /// Adds this module's classes to `keel._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyConversationStore>()
+    m.add_class::<PyConversationStore>()?;
+    m.add_function(wrap_pyfunction!(plan_compaction, m)?)
 }

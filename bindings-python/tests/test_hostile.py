@@ -168,7 +168,7 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
         ("module", _native), ("db", db), ("router", router), ("skills", skills),
         ("resolution", router.resolve_model("copilot")), ("view", view), ("llm", router.llm(attempt_timeout=1)),
         ("skill", view.skills[0]), ("logger", logger), ("span", logger.create_span("hostile")),
-        ("messages", skills.message_router()),
+        ("messages", skills.message_router()), ("conversations", db.conversations()),
         ("url", keel.parse_database_url("sqlite::memory:")),
     ]
 

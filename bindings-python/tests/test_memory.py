@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 
 import keel
-from keel.types import Message
+from conftest import Loopback
+from keel.types import CompactOptions, Message
 
 
 async def test_append_counts_tokens_and_reads_back(db: keel.Keel) -> None:
@@ -80,3 +82,76 @@ async def test_bad_input_names_the_field(db: keel.Keel) -> None:
     # A lone surrogate is replaced, never a crash; nothing of the refused batches was stored.
     await store.append(org, c["id"], [{"role": "user", "content": "\ud800 deal"}])
     assert (await store.get(org, c["id"]))["message_count"] == 1
+
+
+def rounds(turns: int) -> list[Message]:
+    """`turns` rounds of a question, a CRM lookup and its 800-byte result."""
+    out: list[Message] = []
+    for i in range(turns):
+        out.append({"role": "user", "content": f"What changed on the Acme deal, round {i}?"})
+        out.append(
+            {"role": "assistant", "content": [{"type": "tool_call", "id": f"call-{i}", "name": "crm_search", "arguments": {"round": i}}]}
+        )
+        out.append({"role": "tool", "content": [{"type": "tool_result", "call_id": f"call-{i}", "content": "r" * 800}]})
+    return out
+
+
+SMALL: CompactOptions = {"threshold": 4000, "recent_tokens": 1000, "tool_result_tokens": 500, "summary_input_tokens": 2000, "summary_tokens": 300}
+
+
+async def test_compaction_summarises_through_keel_llm_calls(db: keel.Keel, loopback: Loopback) -> None:
+    store = db.conversations()
+    org = str(uuid.uuid4())
+    c = await store.start(org, "U042", "web")
+    await store.append(org, c["id"], rounds(100))
+    llm = (await db.model_router(seed_defaults=False)).llm(providers=loopback.providers())
+    loopback.script("summary-model", {"text": "**Decisions & Conclusions**\n- Acme moved to legal."})
+    window = await store.context(org, c["id"], threshold=4000)
+    assert window["trimmed"] and window["tokens"] <= 4000
+    done = await store.compact(
+        org, c["id"], llm=llm, summary_provider="openai", summary_model="summary-model", **SMALL
+    )
+    assert done["applied"] and done["compaction"] is not None
+    compaction = done["compaction"]
+    assert (compaction["method"], compaction["number"]) == ("summary", 1)
+    assert compaction["tokens_after"] <= 4000 < compaction["tokens_before"]
+    assert compaction["summary"] == "**Decisions & Conclusions**\n- Acme moved to legal."
+    (request,) = (r["body"] for r in loopback.received())
+    assert "Deal Stage Changes" in request["messages"][0]["content"]  # the original's headings
+    assert request["max_tokens"] == 300
+    window = await store.context(org, c["id"], threshold=4000)
+    assert not window["trimmed"] and window["tokens"] == compaction["tokens_after"]
+    assert window["messages"][0]["content"][0]["text"].startswith("Summary of the earlier conversation")
+    # The transcript is untouched; the same state again compacts nothing.
+    assert (await store.get(org, c["id"]))["message_count"] == 300
+    again = await store.compact(org, c["id"], **SMALL)
+    assert not again["applied"] and again["compaction"] is None
+
+
+async def test_compaction_without_a_summarizer_trims_and_bad_input_names_its_field(db: keel.Keel) -> None:
+    store = db.conversations()
+    org = str(uuid.uuid4())
+    c = await store.start(org, "U042", "web")
+    await store.append(org, c["id"], rounds(100))
+    done = await store.compact(org, c["id"], **SMALL)
+    assert done["compaction"] is not None and done["compaction"]["method"] == "trim"
+    assert done["compaction"]["note"] == "no summarizer"
+    for call, field in [
+        (store.compact(org, c["id"], threshold=0), "threshold"),
+        (store.compact(org, c["id"], model="claude-haiku-4-5"), "model"),
+        (store.compact(org, c["id"], recent_tokens=-1), "recent_tokens"),
+        (store.context(str(uuid.uuid4()), c["id"], threshold=4000), "conversation_id"),
+        (store.compact(org, c["id"], summary_model="x"), "summary_model"),
+    ]:
+        with pytest.raises(keel.KeelError) as info:
+            await call
+        assert (info.value.code, info.value.field) == ("invalid_input", field)
+
+
+def test_plan_compaction_is_pure() -> None:
+    view: list[Any] = [{"role": "user", "content": f"q{i}", "tokens": 100} for i in range(20)]
+    plan = keel.plan_compaction(view, threshold=1000, min_recent=4, summary_tokens=50)
+    assert (plan["action"], plan["fits"], plan["keep_from"]) == ("summarize", True, 12)
+    with pytest.raises(keel.KeelError) as info:
+        keel.plan_compaction([{"role": "robot", "content": "x"}])  # type: ignore[typeddict-item]
+    assert info.value.field == "messages[0].role"

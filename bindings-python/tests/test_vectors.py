@@ -340,3 +340,14 @@ def test_every_file_in_testdata_has_a_runner() -> None:
     files = sorted(str(p.relative_to(TESTDATA)) for p in TESTDATA.rglob("*.json"))
     assert len(files) >= 15
     assert files == sorted(LOADED), f"no runner for {sorted(set(files) - LOADED)}"
+
+
+@pytest.mark.parametrize("case", load_vectors("compaction_plans.json"), ids=lambda c: c["name"])
+def test_compaction_plan(case: dict[str, Any]) -> None:
+    messages, options = case["input"]["messages"], case["input"]["options"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.plan_compaction(messages, **options)
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert keel.plan_compaction(messages, **options) == case["expected"]

@@ -49,7 +49,7 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
 
     let started = Instant::now();
     // Spans also go over OTLP, to a receiver on loopback (Phoenix, Jaeger or a Collector take
-    // the same): step [10].
+    // the same): step [11].
     let receiver = crate::loopback::Loopback::start()
         .await
         .map_err(|e| keel::Error::Internal(format!("cannot start the OTLP receiver: {e}")))?;
@@ -130,11 +130,14 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
     let step = day.child("demo.routing", Map::new());
     crate::demo_route::run(&keel, repo_folder).await?;
     step.stop(Map::new());
+    let step = day.child("demo.memory", Map::new());
+    crate::demo_memory::run(&keel, &step).await?;
+    step.stop(Map::new());
     day.stop(Map::new());
     let stats = log.sink().flush().await;
     let events = keel.trace(log.trace_id()).await?;
     say!(
-        "[9] trace     {} events written, {} dropped; trace {} read back from system_logs:",
+        "[10] trace    {} events written, {} dropped; trace {} read back from system_logs:",
         stats.written,
         stats.dropped,
         log.trace_id()
@@ -147,7 +150,7 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
 
     keel.close().await;
     say!(
-        "\n[11] closed   total {:.1} ms",
+        "\n[12] closed   total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
@@ -162,7 +165,7 @@ fn exported(log: &keel::telemetry::Logger, receiver: &crate::loopback::Loopback)
         *calls.entry(name).or_default() += 1;
     }
     say!(
-        "[10] otlp     {} spans exported to an OTLP receiver on loopback, {} dropped ({} received)",
+        "[11] otlp     {} spans exported to an OTLP receiver on loopback, {} dropped ({} received)",
         stats.exported,
         stats.dropped,
         names.len()

@@ -3,6 +3,7 @@
 
 mod demo;
 mod demo_llm;
+mod demo_memory;
 mod demo_route;
 mod logs;
 #[allow(dead_code)] // shared with the core tests, which use all of it

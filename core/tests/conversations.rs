@@ -9,7 +9,10 @@ use uuid::Uuid;
 use common::{fresh_url, on_each_backend};
 use keel::Keel;
 use keel::llm::Message;
-use keel::memory::{ConversationChannel, ConversationKey, ConversationStore, MessageQuery};
+use keel::memory::{
+    CompactOptions, ConversationChannel, ConversationKey, ConversationStore, MessageQuery,
+    PlanOptions,
+};
 use keel::store::Backend;
 
 fn key(org: Uuid, channel: ConversationChannel, channel_ref: Option<&str>) -> ConversationKey {
@@ -224,15 +227,31 @@ async fn rls_shows_each_org_its_own_conversations() {
             .start(&key(org, ConversationChannel::Web, None))
             .await
             .unwrap();
-        store
-            .append(org, c.id, &[Message::user("hello")])
-            .await
-            .unwrap();
+        let turns: Vec<Message> = (0..12)
+            .map(|i| Message::user(format!("{i} {}", "x".repeat(400))))
+            .collect();
+        store.append(org, c.id, &turns).await.unwrap();
+        let options = CompactOptions {
+            plan: PlanOptions {
+                threshold: 500,
+                min_recent: 2,
+                recent_tokens: 200,
+                summary_tokens: 50,
+                ..PlanOptions::default()
+            },
+            ..CompactOptions::default()
+        };
+        let done = store.compact(org, c.id, &options, None).await.unwrap();
+        assert!(done.applied);
     }
     common::assert_org_member_sees_only_its_rows(
         &keel,
         mine,
-        &["keel.conversations", "keel.conversation_messages"],
+        &[
+            "keel.conversations",
+            "keel.conversation_messages",
+            "keel.conversation_compactions",
+        ],
         "UPDATE keel.conversations SET total_tokens = 0",
     )
     .await;

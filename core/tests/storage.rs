@@ -20,6 +20,9 @@ const TABLES: &[&str] = &[
     "organization_skills",
     "agent_executions",
     "fleet_health_snapshots",
+    "conversations",
+    "conversation_messages",
+    "conversation_compactions",
 ];
 
 async fn table_names(keel: &Keel) -> Vec<String> {

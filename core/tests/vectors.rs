@@ -36,6 +36,7 @@ async fn every_file_in_testdata_runs() {
         match file.as_str() {
             "agent_budgets.json" => agent_budget_vectors(&cases),
             "charges.json" => charge_vectors(&cases).await,
+            "compaction_plans.json" => compaction_plan_vectors(&cases),
             "compaction_thresholds.json" => compaction_threshold_vectors(&cases).await,
             "connect_errors.json" => connect_error_vectors(&cases).await,
             "credit_flows.json" => credit_flow_vectors(&cases).await,
@@ -188,6 +189,20 @@ async fn compaction_threshold_vectors(cases: &[Value]) {
         )
         .and_then(|options| router.compaction_threshold(input["model"].as_str().unwrap(), &options))
         .map(|t| serde_json::to_value(t).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn compaction_plan_vectors(cases: &[Value]) {
+    for case in cases {
+        let input = &case["input"];
+        let outcome = keel::memory::plan_value(
+            input["messages"].clone(),
+            Some(input["options"].clone()),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|plan| serde_json::to_value(plan).unwrap());
         check_field(case, outcome);
     }
 }

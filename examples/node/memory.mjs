@@ -1,6 +1,6 @@
 // Conversation memory: open a Slack thread's conversation, append a turn with a tool call and its
-// result, read the running total the database keeps, and the compaction threshold of the model
-// that will answer. The same scenario runs in examples/rust/memory.rs and examples/python/memory.py.
+// result, read the running total the database keeps, the compaction threshold of the model that
+// will answer, and a compaction that masks old tool results. The same scenario runs in examples/rust/memory.rs and examples/python/memory.py.
 //
 //     node examples/node/memory.mjs
 //     KEEL_DATABASE_URL=postgres://… node examples/node/memory.mjs
@@ -30,5 +30,18 @@ try {
 const router = await db.modelRouter()
 const limit = router.compactionThreshold('claude-haiku-4-5-20251001')
 console.log(`compact this thread above ${limit.threshold} tokens`)
+// Twelve more lookups with 4 kB results, then a compaction under a small budget: old tool
+// results become stubs (no model call); with an `llm` the middle would also be summarised.
+for (let i = 2; i <= 13; i++) {
+  await store.append(orgId, thread.id, [
+    { role: 'user', content: `And deal ${i}?` },
+    { role: 'assistant', content: [{ type: 'tool_call', id: `call-${i}`, name: 'crm_lookup', arguments: { deal: i } }] },
+    { role: 'tool', content: [{ type: 'tool_result', callId: `call-${i}`, content: 'x'.repeat(4000) }] },
+  ])
+}
+const { compaction } = await store.compact(orgId, thread.id, null, { threshold: 6000, toolResultTokens: 1000 })
+console.log(`compaction ${compaction.number} (${compaction.method}): ${compaction.tokensBefore} -> ${compaction.tokensAfter} tokens, ${compaction.masked.length} tool results masked`)
+const window = await store.context(orgId, thread.id, null, { threshold: 6000 })
+console.log(`sent to the model: ${window.messages.length} messages, ${window.tokens} tokens`)
 await db.close()
 // --8<-- [end:memory]

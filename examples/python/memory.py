@@ -1,6 +1,6 @@
 """Conversation memory: open a Slack thread's conversation, append a turn with a tool call and its
-result, read the running total the database keeps, and the compaction threshold of the model that
-will answer. The same scenario runs in examples/rust/memory.rs and examples/node/memory.mjs.
+result, read the running total the database keeps, the compaction threshold of the model that will
+answer, and a compaction that masks old tool results. The same scenario runs in examples/rust/memory.rs and examples/node/memory.mjs.
 
     python examples/python/memory.py
     KEEL_DATABASE_URL=postgres://… python examples/python/memory.py
@@ -11,6 +11,7 @@ import os
 import uuid
 
 import keel
+from keel.types import Message
 
 
 async def main() -> None:
@@ -46,6 +47,27 @@ async def main() -> None:
     router = await db.model_router()
     limit = router.compaction_threshold("claude-haiku-4-5-20251001")
     print(f"compact this thread above {limit['threshold']} tokens")
+    # Twelve more lookups with 4 kB results, then a compaction under a small budget: old tool
+    # results become stubs (no model call); with an `llm` the middle would also be summarised.
+    for i in range(2, 14):
+        turn: list[Message] = [
+            {"role": "user", "content": f"And deal {i}?"},
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_call", "id": f"call-{i}", "name": "crm_lookup", "arguments": {"deal": i}}],
+            },
+            {"role": "tool", "content": [{"type": "tool_result", "call_id": f"call-{i}", "content": "x" * 4000}]},
+        ]
+        await store.append(org, thread["id"], turn)
+    done = await store.compact(org, thread["id"], threshold=6000, tool_result_tokens=1000)
+    c = done["compaction"]
+    assert c is not None
+    print(
+        f"compaction {c['number']} ({c['method']}): {c['tokens_before']} -> {c['tokens_after']} tokens, "
+        f"{len(c['masked'])} tool results masked"
+    )
+    window = await store.context(org, thread["id"], threshold=6000)
+    print(f"sent to the model: {len(window['messages'])} messages, {window['tokens']} tokens")
     await db.close()
     # --8<-- [end:memory]
 

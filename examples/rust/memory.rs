@@ -1,13 +1,16 @@
 //! Conversation memory: open a Slack thread's conversation, append a turn with a tool call and
-//! its result, read the running total the database keeps, and the compaction threshold of the
-//! model that will answer. The same scenario runs in examples/python/memory.py and
+//! its result, read the running total the database keeps, the compaction threshold of the model
+//! that will answer, and a compaction that masks old tool results. The same scenario runs in examples/python/memory.py and
 //! examples/node/memory.mjs.
 //!
 //!     cargo run -p keel --example memory
 //!     KEEL_DATABASE_URL=postgres://… cargo run -p keel --example memory
 
 use keel::llm::Message;
-use keel::memory::{ConversationChannel, ConversationKey, ConversationStore, MessageQuery};
+use keel::memory::{
+    CompactOptions, ConversationChannel, ConversationKey, ConversationStore, MessageQuery,
+    PlanOptions,
+};
 use keel::models::ModelRouter;
 
 #[tokio::main]
@@ -54,6 +57,43 @@ async fn main() -> keel::Result<()> {
     let router = ModelRouter::open(&db, Default::default()).await?;
     let limit = router.compaction_threshold("claude-haiku-4-5-20251001", &Default::default())?;
     println!("compact this thread above {} tokens", limit.threshold);
+    // Twelve more lookups with 4 kB results, then a compaction under a small budget: old tool
+    // results become stubs (no model call); with a summarizer the middle would also be summarised.
+    for i in 2..=13 {
+        let turn: Vec<Message> = serde_json::from_value(serde_json::json!([
+            {"role": "user", "content": format!("And deal {i}?")},
+            {"role": "assistant", "content": [{"type": "tool_call", "id": format!("call-{i}"),
+              "name": "crm_lookup", "arguments": {"deal": i}}]},
+            {"role": "tool", "content": [{"type": "tool_result", "call_id": format!("call-{i}"),
+              "content": "x".repeat(4_000)}]},
+        ]))
+        .expect("a valid turn");
+        store.append(org, thread.id, &turn).await?;
+    }
+    let options = CompactOptions {
+        plan: PlanOptions {
+            threshold: 6_000,
+            tool_result_tokens: 1_000,
+            ..PlanOptions::default()
+        },
+        ..CompactOptions::default()
+    };
+    let done = store.compact(org, thread.id, &options, None).await?;
+    let c = done.compaction.expect("over the threshold");
+    println!(
+        "compaction {} ({}): {} -> {} tokens, {} tool results masked",
+        c.number,
+        c.method.as_str(),
+        c.tokens_before,
+        c.tokens_after,
+        c.masked.len()
+    );
+    let window = store.context(org, thread.id, 6_000).await?;
+    println!(
+        "sent to the model: {} messages, {} tokens",
+        window.messages.len(),
+        window.tokens
+    );
     db.close().await;
     // --8<-- [end:memory]
     Ok(())

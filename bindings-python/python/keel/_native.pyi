@@ -17,7 +17,13 @@ from keel.types import (
     ClassifyRequest,
     CompiledSkill,
     Appended,
+    CompactOptions,
+    Compacted,
+    CompactionPlan,
     CompactionThreshold,
+    ContextOptions,
+    ContextWindow,
+    PlanOptions,
     Completion,
     Conversation,
     ConversationChannel,
@@ -78,6 +84,7 @@ __all__ = [
     "ModelResolution",
     "ModelRouter",
     "check_agent_budget",
+    "plan_compaction",
     "Llm",
     "CallStream",
     "ConversationStore",
@@ -410,6 +417,12 @@ class ConversationStore:
     def get(self, org_id: str, conversation_id: str) -> Call[Conversation]: ...
     def append(self, org_id: str, conversation_id: str, messages: list[Message]) -> Call[Appended]: ...
     def messages(self, org_id: str, conversation_id: str, *, after_seq: int = ..., limit: int = ...) -> Call[list[StoredMessage]]: ...
+    def compact(
+        self, org_id: str, conversation_id: str, *, llm: Llm | None = None, **options: Unpack[CompactOptions]
+    ) -> Call[Compacted]: ...
+    def context(
+        self, org_id: str, conversation_id: str, *, llm: Llm | None = None, **options: Unpack[ContextOptions]
+    ) -> Call[ContextWindow]: ...
 
 @final
 class Llm:
@@ -430,6 +443,7 @@ class CallStream:
     def aclose(self) -> Call[None]: ...
 
 def check_agent_budget(agent_name: str, used: float) -> AgentBudget: ...
+def plan_compaction(messages: list[Message], **options: Unpack[PlanOptions]) -> CompactionPlan: ...
 def drain_tasks(timeout: float = 2.0) -> bool: ...
 
 def parse_skill(

@@ -83,6 +83,13 @@ __all__ = [
     "Conversation",
     "StoredMessage",
     "Appended",
+    "PlanOptions",
+    "CompactOptions",
+    "ContextOptions",
+    "CompactionPlan",
+    "Compaction",
+    "Compacted",
+    "ContextWindow",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -818,3 +825,108 @@ class Appended(TypedDict):
     tokens: list[int]
     message_count: int
     total_tokens: int
+
+
+class PlanOptions(TypedDict, total=False):
+    """``plan_compaction`` keywords: the budgets a compaction works to (the original's defaults)."""
+
+    threshold: int
+    """The view must end at or under this many tokens (default 137,712)."""
+    recent_tokens: int
+    """Tokens of newest turns kept verbatim (default 20,000)."""
+    min_recent: int
+    """Fewest newest messages kept verbatim while the view fits (default 10)."""
+    tool_result_tokens: int
+    """Tokens of tool results kept verbatim outside the recent turns; older ones are masked (8,000)."""
+    summary_input_tokens: int
+    """Most tokens of middle turns sent to the summarizer; older ones go to fact extraction (60,000)."""
+    summary_tokens: int
+    """Tokens the summary may take (default 1,024)."""
+    earlier_summary_tokens: int
+    """The tokens of the summary the view already has (default 0)."""
+
+
+class ContextOptions(TypedDict, total=False):
+    """``ConversationStore.context`` keywords: ``threshold``, or ``model`` with ``llm``."""
+
+    threshold: int
+    model: str
+    """The threshold the model matrix gives this model (needs ``llm``)."""
+
+
+class CompactOptions(TypedDict, total=False):
+    """``ConversationStore.compact`` keywords: ``PlanOptions`` (but ``earlier_summary_tokens``),
+    or ``model`` for the threshold (needs ``llm``)."""
+
+    threshold: int
+    model: str
+    recent_tokens: int
+    min_recent: int
+    tool_result_tokens: int
+    summary_input_tokens: int
+    summary_tokens: int
+    idempotency_key: str
+    """Compacts once per key (default: the conversation's state)."""
+    summary_timeout_ms: int
+    """How long the summary may take before the compaction trims instead (default 60,000)."""
+    summary_provider: str
+    """With ``summary_model``: the summary's model (else the router's copilot model, low tier)."""
+    summary_model: str
+
+
+class CompactionPlan(TypedDict):
+    """``plan_compaction``: what a compaction of the view would do. Ranges are ``[first, last]`` seqs."""
+
+    action: Literal["none", "mask", "summarize"]
+    tokens_before: int
+    tokens_after: int
+    """After the plan, the summary counted at its full budget."""
+    masked: list[int]
+    """Messages whose tool results become stubs."""
+    summarize: list[int] | None
+    facts: list[int] | None
+    """The oldest turns, left to fact extraction."""
+    keep_from: int | None
+    """The first seq kept verbatim."""
+    fits: bool
+
+
+class Compaction(TypedDict):
+    """A stored compaction: a view over the transcript, never a change to it."""
+
+    conversation_id: str
+    number: int
+    idempotency_key: str
+    method: Literal["mask", "summary", "trim"]
+    covered_through: int
+    """Every turn up to this seq but system turns is represented by ``summary``."""
+    summary: str | None
+    masked: list[int]
+    summarized: list[int] | None
+    facts: list[int] | None
+    tokens_before: int
+    """The view's tokens before."""
+    tokens_after: int
+    """The view's tokens after."""
+    note: str | None
+    """Why the compaction trimmed instead of summarising."""
+    created_at: str
+
+
+class Compacted(TypedDict):
+    """``ConversationStore.compact``: what the call did."""
+
+    applied: bool
+    """False when the view fitted, or another call or instance had compacted this state (its row)."""
+    compaction: Compaction | None
+    plan: CompactionPlan
+
+
+class ContextWindow(TypedDict):
+    """``ConversationStore.context``: the messages to send, under the threshold."""
+
+    messages: list[Message]
+    tokens: int
+    threshold: int
+    trimmed: bool
+    """True when the view was over the threshold and trimmed on the way out: compact it."""

@@ -6,10 +6,14 @@
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::compact::{CompactOptions, Compacted};
 use super::conversation::{Appended, Conversation, StoredMessage, messages_from_value};
+use super::plan::{Plan, PlanOptions, check_view, plan};
 use super::store::ConversationStore;
 use super::threshold::CompactionThreshold;
+use super::view::ContextWindow;
 use crate::error::{Error, Result};
+use crate::llm::{Llm, Summarizer, estimate_message_tokens};
 use crate::models::ModelRouter;
 use crate::options::{Case, from_value, require_uuid};
 
@@ -126,5 +130,214 @@ impl CompactionThreshold {
         router
             .compaction_threshold(model, &options)
             .map_err(|e| spelt(e, case))
+    }
+}
+
+/// A count a binding passed: a non-negative integer, or absent.
+fn take_count(
+    object: &mut serde_json::Map<String, Value>,
+    key: &str,
+    field: &str,
+) -> Result<Option<u64>> {
+    match object.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| Error::invalid_input(field, "must be a non-negative integer")),
+    }
+}
+
+/// [`plan()`] as a binding calls it: the view as a JSON list of messages (each with an
+/// optional `seq`, its place from 1 by default, and `tokens`, estimated when absent), and the
+/// options as JSON ([`PlanOptions`] and `earlier_summary_tokens`, the tokens of the summary
+/// the view already has; `root` names them in errors).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field as `case` spells it: a message that does not
+/// deserialize, seqs that do not rise, a tool result without its call, options
+/// [`PlanOptions::from_value`] refuses.
+pub fn plan_value(messages: Value, options: Option<Value>, case: Case, root: &str) -> Result<Plan> {
+    let call = || {
+        let Value::Array(items) = messages else {
+            return Err(Error::invalid_input(
+                "messages",
+                "must be a list of messages",
+            ));
+        };
+        let mut counts = Vec::with_capacity(items.len());
+        let mut turns = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let Value::Object(mut object) = item else {
+                return Err(Error::invalid_input(
+                    format!("messages[{i}]"),
+                    "must be an object",
+                ));
+            };
+            let seq = take_count(&mut object, "seq", &format!("messages[{i}].seq"))?;
+            let tokens = take_count(&mut object, "tokens", &format!("messages[{i}].tokens"))?;
+            counts.push((seq.unwrap_or(i as u64 + 1), tokens));
+            turns.push(Value::Object(object));
+        }
+        let view: Vec<StoredMessage> = messages_from_value(Value::Array(turns), case)?
+            .into_iter()
+            .zip(counts)
+            .map(|(m, (seq, tokens))| StoredMessage {
+                seq,
+                tokens: tokens.unwrap_or_else(|| estimate_message_tokens(&m)),
+                tokens_exact: false,
+                role: m.role,
+                content: m.content,
+                created_at: String::new(),
+            })
+            .collect();
+        check_view(&view)?;
+        let mut options = match options {
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(Value::Object(object)) => object,
+            Some(_) => {
+                return Err(Error::invalid_input(
+                    if root.is_empty() { "options" } else { root },
+                    "must be an object",
+                ));
+            }
+        };
+        let key = case.spell("earlier_summary_tokens");
+        let earlier = take_count(&mut options, &key, "earlier_summary_tokens")?.unwrap_or(0);
+        let options = PlanOptions::from_value(Some(Value::Object(options)), case, root)?;
+        Ok(plan(&view, earlier, &options))
+    };
+    call().map_err(|e| spelt(e, case))
+}
+
+/// The options object of [`ConversationStore::compact_value`] and `context_value`: the
+/// [`PlanOptions`] fields, or `model` for the threshold the model matrix gives it (through
+/// `llm`'s router); `idempotency_key`, `summary_timeout_ms`, and `summary_provider` with
+/// `summary_model` for an explicit summary model (else the router's copilot model, low tier).
+fn compact_options(
+    options: Option<Value>,
+    llm: Option<&Llm>,
+    case: Case,
+    root: &str,
+) -> Result<CompactOptions> {
+    let mut object = match options {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(object)) => object,
+        Some(_) => {
+            let field = if root.is_empty() { "options" } else { root };
+            return Err(Error::invalid_input(field, "must be an object"));
+        }
+    };
+    let field = |key: &str| match root {
+        "" => key.to_owned(),
+        root => format!("{root}.{key}"),
+    };
+    let mut string = |key: &str| match object.remove(&case.spell(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Error::invalid_input(field(key), "must be a string")),
+    };
+    let model = string("model")?;
+    let idempotency_key = string("idempotency_key")?;
+    let summary_provider = string("summary_provider")?;
+    let summary_model = string("summary_model")?;
+    let timeout = take_count(
+        &mut object,
+        &case.spell("summary_timeout_ms"),
+        &field("summary_timeout_ms"),
+    )?;
+    if let Some(model) = model {
+        if object.contains_key(&case.spell("threshold")) {
+            return Err(Error::invalid_input(
+                field("threshold"),
+                "give model or threshold, not both",
+            ));
+        }
+        let llm = llm.ok_or_else(|| {
+            Error::invalid_input(
+                field("model"),
+                "needs an Llm to read the model matrix; or give threshold",
+            )
+        })?;
+        let threshold = llm
+            .router()
+            .compaction_threshold(&model, &Default::default())
+            .map_err(|e| match e {
+                Error::InvalidInput { message, .. } => {
+                    Error::invalid_input(field("model"), message)
+                }
+                other => other,
+            })?;
+        object.insert(case.spell("threshold"), threshold.threshold.into());
+    }
+    let mut compact = CompactOptions {
+        plan: PlanOptions::from_value(Some(Value::Object(object)), case, root)?,
+        idempotency_key,
+        ..CompactOptions::default()
+    };
+    if let (Some(provider), Some(model)) = (&summary_provider, &summary_model) {
+        let provider = crate::models::canonical_provider(provider)
+            .map_err(|e| Error::invalid_input(field("summary_provider"), e.to_string()))?;
+        compact.summary_call.provider = Some(provider);
+        compact.summary_call.model = Some(model.clone());
+        (compact.summary_call.feature, compact.summary_call.tier) = (None, None);
+    } else if summary_provider.is_some() != summary_model.is_some() {
+        return Err(Error::invalid_input(
+            field("summary_model"),
+            "summary_provider and summary_model come together",
+        ));
+    }
+    if let Some(ms) = timeout {
+        compact.summary_timeout = std::time::Duration::from_millis(ms.max(1));
+    }
+    Ok(compact)
+}
+
+impl ConversationStore {
+    /// [`ConversationStore::compact`] with the ids as text and the options as JSON (see
+    /// `compact_options`), summarised by `llm` when given (else trimmed).
+    ///
+    /// # Errors
+    /// As `compact`, and [`Error::InvalidInput`] for an id that is not a UUID, options that
+    /// do not deserialize, a model the matrix does not know.
+    pub async fn compact_value(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        options: Option<Value>,
+        llm: Option<Llm>,
+        case: Case,
+        root: &str,
+    ) -> Result<Compacted> {
+        let call = async {
+            let (org, conversation) = ids(org_id, conversation_id)?;
+            let options = compact_options(options, llm.as_ref(), case, root)?;
+            let summarizer = llm.as_ref().map(|l| l as &dyn Summarizer);
+            self.compact(org, conversation, &options, summarizer).await
+        };
+        call.await.map_err(|e| spelt(e, case))
+    }
+
+    /// [`ConversationStore::context`] with the ids as text and the options as JSON
+    /// (`threshold`, or `model` with `llm`).
+    ///
+    /// # Errors
+    /// As `context`, and [`Error::InvalidInput`] as `compact_value`.
+    pub async fn context_value(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        options: Option<Value>,
+        llm: Option<Llm>,
+        case: Case,
+        root: &str,
+    ) -> Result<ContextWindow> {
+        let call = async {
+            let (org, conversation) = ids(org_id, conversation_id)?;
+            let options = compact_options(options, llm.as_ref(), case, root)?;
+            self.context(org, conversation, options.plan.threshold)
+                .await
+        };
+        call.await.map_err(|e| spelt(e, case))
     }
 }

@@ -41,7 +41,7 @@ impl Default for MessageQuery {
 /// Conversations and their messages, on the handle's database.
 #[derive(Debug, Clone)]
 pub struct ConversationStore {
-    keel: Keel,
+    pub(super) keel: Keel,
 }
 
 /// A conversation row: id, org, user, channel, channel ref, title, count, total, created and
@@ -69,13 +69,13 @@ fn conversation_columns(dialect: Dialect) -> String {
     )
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(super) fn rfc3339(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn count(value: i64) -> u64 {
+pub(super) fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
@@ -97,7 +97,7 @@ fn conversation(row: ConversationRow) -> Result<Conversation> {
     })
 }
 
-fn no_conversation(conversation: Uuid) -> Error {
+pub(super) fn no_conversation(conversation: Uuid) -> Error {
     Error::invalid_input(
         "conversation_id",
         format!("no conversation {conversation} in this org"),
@@ -252,14 +252,12 @@ impl ConversationStore {
         }
         let pool = self.keel.pool()?;
         let statement = format!(
-            "SELECT seq, role, content::text, tokens, tokens_exact, {}
-             FROM conversation_messages
+            "SELECT {} FROM conversation_messages
              WHERE conversation_id = $1::uuid AND org_id = $2::uuid AND seq > $3
              ORDER BY seq LIMIT $4",
-            Dialect::of(pool).epoch_ms("created_at")
+            message_columns(Dialect::of(pool))
         );
-        type Row = (i64, String, String, i64, bool, i64);
-        let rows: Vec<Row> = on_pool!(pool, |conn, sql| {
+        let rows: Vec<MessageRow> = on_pool!(pool, |conn, sql| {
             sqlx::query_as(&sql(&statement))
                 .bind(conversation.to_string())
                 .bind(org.to_string())
@@ -272,18 +270,30 @@ impl ConversationStore {
             // An empty page of a conversation that exists, or no such conversation.
             self.get(org, conversation).await?;
         }
-        rows.into_iter()
-            .map(|r| {
-                Ok(StoredMessage {
-                    seq: count(r.0),
-                    role: Role::parse(&r.1)?,
-                    content: serde_json::from_str::<Vec<Part>>(&r.2)
-                        .map_err(|e| Error::Internal(format!("stored content: {e}")))?,
-                    tokens: count(r.3),
-                    tokens_exact: r.4,
-                    created_at: rfc3339(r.5),
-                })
-            })
-            .collect()
+        rows.into_iter().map(stored).collect()
     }
+}
+
+/// A message row: seq, role, content, tokens, exact, created in epoch milliseconds.
+pub(super) type MessageRow = (i64, String, String, i64, bool, i64);
+
+/// The columns of a [`MessageRow`].
+pub(super) fn message_columns(dialect: Dialect) -> String {
+    format!(
+        "seq, role, content::text, tokens, tokens_exact, {}",
+        dialect.epoch_ms("created_at")
+    )
+}
+
+/// The message of a row.
+pub(super) fn stored(r: MessageRow) -> Result<StoredMessage> {
+    Ok(StoredMessage {
+        seq: count(r.0),
+        role: Role::parse(&r.1)?,
+        content: serde_json::from_str::<Vec<Part>>(&r.2)
+            .map_err(|e| Error::Internal(format!("stored content: {e}")))?,
+        tokens: count(r.3),
+        tokens_exact: r.4,
+        created_at: rfc3339(r.5),
+    })
 }

@@ -1,0 +1,150 @@
+//! The demo's memory step: a 300-message conversation with tool calls compacted under a model's
+//! threshold (old tool results masked, the middle summarised by a model on loopback), the
+//! context sent afterwards, and a second instance finding the compaction already made.
+
+use keel::llm::{CallRequest, Llm, LlmOptions, Message, ProviderConfig};
+use keel::memory::{
+    CompactOptions, ConversationChannel, ConversationKey, ConversationStore, PlanOptions,
+    ThresholdOptions,
+};
+use keel::models::{ModelRouter, RouterOptions};
+use keel::telemetry::Span;
+use serde_json::json;
+
+use crate::loopback::{Loopback, Scripted, WireKind, success};
+use crate::output::say;
+
+/// The model whose threshold the conversation is compacted under (a dated id).
+const MODEL: &str = "claude-haiku-4-5-20251001";
+/// The model that writes the summary.
+const SUMMARY_MODEL: &str = "claude-sonnet-4-6";
+
+/// 75 rounds of a question, a CRM lookup, its 6 kB result and an 8 kB analysis: 300 messages.
+fn rounds() -> keel::Result<Vec<Message>> {
+    let mut out = Vec::new();
+    for i in 0..75 {
+        let deal = ["Acme", "Globex", "Initech", "Hooli"][i % 4];
+        out.push(Message::user(format!(
+            "What changed on the {deal} deal this week? ({i})"
+        )));
+        let turns = json!([
+            {"role": "assistant", "content": [{"type": "tool_call", "id": format!("call-{i}"),
+              "name": "crm_search", "arguments": {"deal": deal, "since": "7d"}}]},
+            {"role": "tool", "content": [{"type": "tool_result", "call_id": format!("call-{i}"),
+              "content": format!("{{\"deal\":\"{deal}\",\"activity\":\"{}\"}}", "x".repeat(6_000))}]},
+        ]);
+        out.extend(
+            serde_json::from_value::<Vec<Message>>(turns)
+                .map_err(|e| keel::Error::Internal(format!("the demo's messages: {e}")))?,
+        );
+        let analysis = format!("{deal}: legal has the redlines; next step is a call. ").repeat(160);
+        out.push(Message::assistant(analysis));
+    }
+    Ok(out)
+}
+
+/// Runs step [9].
+pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
+    let provider = Loopback::start()
+        .await
+        .map_err(|e| keel::Error::Internal(format!("cannot start the loopback provider: {e}")))?;
+    let router = ModelRouter::open(keel, RouterOptions::default()).await?;
+    let mut options = LlmOptions::default();
+    options.providers.insert(
+        "anthropic".into(),
+        ProviderConfig {
+            api_key: Some("demo-key".into()),
+            base_url: Some(provider.base_url.clone()),
+            ..ProviderConfig::default()
+        },
+    );
+    let llm = Llm::new(&router, options)?;
+    let summary = "**Decisions & Conclusions**\n- Acme and Globex move to legal review.\n\
+                   **Actions & Follow-ups**\n- Send Initech the usage report.";
+    provider.script(
+        SUMMARY_MODEL,
+        [Scripted::Json {
+            status: 200,
+            headers: Vec::new(),
+            body: success(WireKind::Anthropic, SUMMARY_MODEL, summary),
+        }],
+    );
+
+    let store = ConversationStore::open(keel);
+    let org = uuid::Uuid::from_u128(0x005e_a1e5_0000_4000_8000_0000_0000_0004);
+    let key = ConversationKey {
+        org_id: org,
+        user_id: "rep-7".into(),
+        channel: ConversationChannel::Web,
+        channel_ref: None,
+        title: Some("Pipeline review".into()),
+    };
+    let conversation = store.start(&key).await?;
+    let mut appended = None;
+    for batch in rounds()?.chunks(150) {
+        appended = Some(store.append(org, conversation.id, batch).await?);
+    }
+    let appended = appended.expect("two batches");
+    let threshold = router.compaction_threshold(MODEL, &ThresholdOptions::default())?;
+    say!(
+        "[9] memory    {} messages with tool calls, {} tokens; {MODEL} compacts above {}:",
+        appended.message_count,
+        appended.total_tokens,
+        threshold.threshold
+    );
+    let options = CompactOptions {
+        plan: PlanOptions {
+            threshold: threshold.threshold,
+            ..PlanOptions::default()
+        },
+        summary_call: CallRequest {
+            provider: Some("anthropic"),
+            model: Some(SUMMARY_MODEL.into()),
+            traceparent: Some(step.traceparent()),
+            ..CallRequest::default()
+        },
+        ..CompactOptions::default()
+    };
+    let done = store
+        .compact(org, conversation.id, &options, Some(&llm))
+        .await?;
+    let compaction = done
+        .compaction
+        .ok_or_else(|| keel::Error::Internal("the demo's conversation did not compact".into()))?;
+    let range = |r: Option<[u64; 2]>| r.map_or("none".into(), |[a, b]| format!("{a}-{b}"));
+    say!(
+        "              compaction {} ({}): {} -> {} tokens; {} tool results masked, \
+         messages {} summarised, {} left to facts",
+        compaction.number,
+        compaction.method.as_str(),
+        compaction.tokens_before,
+        compaction.tokens_after,
+        compaction.masked.len(),
+        range(compaction.summarized),
+        range(compaction.facts)
+    );
+    let window = store
+        .context(org, conversation.id, threshold.threshold)
+        .await?;
+    say!(
+        "              context for {MODEL}: {} messages, {} tokens (trimmed: {}); the transcript keeps all {}",
+        window.messages.len(),
+        window.tokens,
+        window.trimmed,
+        store.get(org, conversation.id).await?.message_count
+    );
+    let keyed = CompactOptions {
+        idempotency_key: Some(compaction.idempotency_key.clone()),
+        ..options
+    };
+    let again = store
+        .compact(org, conversation.id, &keyed, Some(&llm))
+        .await?;
+    say!(
+        "              a second instance with the same key: applied {}, compaction {}; {} summary call made",
+        again.applied,
+        again.compaction.map_or(0, |c| c.number),
+        provider.received().len()
+    );
+    Ok(())
+}
