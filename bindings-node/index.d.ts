@@ -1094,6 +1094,50 @@ export interface Compacted {
   plan: CompactionPlan
 }
 
+/** What a cross-channel context row is about. */
+export type EntityType = 'deal' | 'contact' | 'company' | 'meeting' | 'task'
+
+/** `ConversationStore.upsertContext`: what a user discussed about an entity in a channel. */
+export interface ContextEntryInput {
+  orgId: string
+  userId: string
+  channel: 'web' | 'slack' | 'agent' | 'web_copilot' | 'slack_copilot' | 'fleet_agent'
+  /** The Slack thread's `ts`, the agent run's trace id, the web conversation's id. */
+  channelRef?: string | null
+  entityType: EntityType
+  entityId: string
+  /** What was said about the entity (at most 4,000 characters). */
+  summary: string
+}
+
+/** A cross-channel context row (channels as the platform stores them). */
+export interface ContextEntry {
+  orgId: string
+  userId: string
+  channel: string
+  channelRef: string | null
+  entityType: EntityType
+  entityId: string
+  summary: string
+  lastUpdated: string
+}
+
+/** A row the read path chose: 2 per entity term found, 3 under a day old, 1 under three. */
+export interface ScoredContext {
+  entry: ContextEntry
+  score: number
+  matched: string[]
+}
+
+/** `ConversationStore.priorContext` and `formatPriorContext`. */
+export interface PriorContext {
+  /** The entity terms read from the message. */
+  terms: string[]
+  entries: ScoredContext[]
+  /** The "## Prior Conversation Context" block for the prompt (at most 8,000 characters). */
+  block: string | null
+}
+
 /** The messages to send, under the threshold. */
 export interface ContextWindow {
   messages: Message[]
@@ -1151,6 +1195,15 @@ export declare class ConversationStore {
    * 100).
    */
   messages(orgId: string, conversationId: string, query?: MessageQuery | null, call?: CallOptions): Promise<StoredMessage[]>
+  /**
+   * Writes what a user discussed about an entity in a channel: one row per (user, channel,
+   * channelRef, entity).
+   */
+  upsertContext(entry: ContextEntryInput, call?: CallOptions): Promise<ContextEntry>
+  /** The context carried into `message` for the user; its `block` goes into the prompt. */
+  priorContext(orgId: string, userId: string, message: string, call?: CallOptions): Promise<PriorContext>
+  /** Archives context rows untouched for `maxAgeDays` (default 14). */
+  archiveContext(options?: ({ maxAgeDays?: number, batchSize?: number } & CallOptions) | null): Promise<{ archived: number }>
   /**
    * Compacts the conversation when its view is over the threshold. `llm` writes the
    * summary (without it, the middle is trimmed); `options.model` needs it.
@@ -1498,6 +1551,12 @@ export declare function exportSkills(path: string, out: string, call?: CallOptio
 
 /** The per-run budgets by agent name (the original `FLEET_AGENT_BUDGETS`, with `default`). */
 export declare function fleetAgentBudgets(): Record<string, number>
+
+/**
+ * The "Prior Conversation Context" block for `message` from context rows (with
+ * `lastUpdated`) at `options.now` (RFC 3339; the current time when absent). Pure.
+ */
+export declare function formatPriorContext(message: string, rows: ContextEntry[], options?: { now?: string | null } | null): PriorContext
 
 /**
  * What a corpus in either layout gives Keel, file by file: `{ files, loads, warned, refused,

@@ -866,6 +866,7 @@ module.exports.deductCredits = nativeBinding.deductCredits
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.exportSkills = nativeBinding.exportSkills
 module.exports.fleetAgentBudgets = nativeBinding.fleetAgentBudgets
+module.exports.formatPriorContext = nativeBinding.formatPriorContext
 module.exports.importSkills = nativeBinding.importSkills
 module.exports.isKeelError = nativeBinding.isKeelError
 module.exports.maskUrl = nativeBinding.maskUrl

@@ -1094,6 +1094,50 @@ export interface Compacted {
   plan: CompactionPlan
 }
 
+/** What a cross-channel context row is about. */
+export type EntityType = 'deal' | 'contact' | 'company' | 'meeting' | 'task'
+
+/** `ConversationStore.upsertContext`: what a user discussed about an entity in a channel. */
+export interface ContextEntryInput {
+  orgId: string
+  userId: string
+  channel: 'web' | 'slack' | 'agent' | 'web_copilot' | 'slack_copilot' | 'fleet_agent'
+  /** The Slack thread's `ts`, the agent run's trace id, the web conversation's id. */
+  channelRef?: string | null
+  entityType: EntityType
+  entityId: string
+  /** What was said about the entity (at most 4,000 characters). */
+  summary: string
+}
+
+/** A cross-channel context row (channels as the platform stores them). */
+export interface ContextEntry {
+  orgId: string
+  userId: string
+  channel: string
+  channelRef: string | null
+  entityType: EntityType
+  entityId: string
+  summary: string
+  lastUpdated: string
+}
+
+/** A row the read path chose: 2 per entity term found, 3 under a day old, 1 under three. */
+export interface ScoredContext {
+  entry: ContextEntry
+  score: number
+  matched: string[]
+}
+
+/** `ConversationStore.priorContext` and `formatPriorContext`. */
+export interface PriorContext {
+  /** The entity terms read from the message. */
+  terms: string[]
+  entries: ScoredContext[]
+  /** The "## Prior Conversation Context" block for the prompt (at most 8,000 characters). */
+  block: string | null
+}
+
 /** The messages to send, under the threshold. */
 export interface ContextWindow {
   messages: Message[]

@@ -134,3 +134,30 @@ test('compaction without a summarizer trims; bad options name their field', asyn
   assert.throws(() => keel.planCompaction([{ role: 'robot', content: 'x' }]), { code: 'invalid_input', field: 'messages[0].role' })
   await db.close()
 })
+
+for (const backend of BACKENDS) {
+  test(`${backend}: context carries from Slack to the web, one row per key`, async () => {
+    const db = await keel.connect(freshUrl(backend))
+    const store = db.conversations()
+    const [orgId, userId, entityId] = [randomUUID(), randomUUID(), randomUUID()]
+    const entry = { orgId, userId, channel: 'slack', channelRef: '1733220000.000100', entityType: 'deal', entityId }
+    await Promise.all([1, 2, 3, 4].map((i) => store.upsertContext({ ...entry, summary: `Acme Corp renewal, note ${i}.` })))
+    const written = await store.upsertContext({ ...entry, summary: 'Acme Corp renewal is in legal review.' })
+    assert.deepEqual([written.channel, written.entityId, written.channelRef], ['slack', entityId, '1733220000.000100'])
+    const prior = await store.priorContext(orgId, userId, 'How do I prep for the Acme Corp call?')
+    assert.deepEqual(prior.terms, ['Acme Corp'])
+    assert.deepEqual(prior.entries.map((e) => [e.entry.entityId, e.score]), [[entityId, 5]])
+    assert.match(prior.block, /^## Prior Conversation Context\n\[Context from slack_copilot — deal — /)
+    assert.deepEqual(await store.archiveContext(), { archived: 0 })
+    const cases = [
+      [() => store.upsertContext({ ...entry, entityType: 'lead', summary: 'x' }), 'entry.entityType'],
+      [() => store.upsertContext({ ...entry, summary: ' ' }), 'summary'],
+      [() => store.upsertContext({ ...entry, orgId: randomUUID(), summary: 'x' }), 'orgId'],
+      [() => store.archiveContext({ maxAgeDays: 0 }), 'maxAgeDays'],
+    ]
+    for (const [call, field] of cases) {
+      await assert.rejects(call(), (err) => err.code === 'invalid_input' && err.field === field, field)
+    }
+    await db.close()
+  })
+}

@@ -261,6 +261,21 @@ test('compaction_plans vectors', () => {
   }
 })
 
+test('context_blocks vectors', () => {
+  for (const c of loadVectors('context_blocks.json')) {
+    const rows = c.input.rows.map(camelKeys)
+    const run = () => keel.formatPriorContext(c.input.message, rows, { now: c.input.now })
+    if (c.expected_error_code) {
+      const field = c.expected_error_field === 'now' ? 'options.now' : camel(c.expected_error_field)
+      assert.throws(run, { code: c.expected_error_code, field }, c.name)
+    } else {
+      const prior = run()
+      const got = { terms: prior.terms, chosen: prior.entries.map((e) => [e.entry.entityId, e.score]), block: prior.block }
+      assert.deepEqual(got, c.expected, c.name)
+    }
+  }
+})
+
 test('compaction_thresholds vectors', async () => {
   const { db, router } = await defaultRouter()
   for (const c of loadVectors('compaction_thresholds.json')) {

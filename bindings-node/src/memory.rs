@@ -87,6 +87,48 @@ impl ConversationStore {
         )))
     }
 
+    /// Writes what a user discussed about an entity in a channel: one row per (user, channel,
+    /// channelRef, entity).
+    #[napi(
+        ts_args_type = "entry: ContextEntryInput, call?: CallOptions",
+        ts_return_type = "Promise<ContextEntry>"
+    )]
+    pub async fn upsert_context(&self, entry: Option<Json>) -> napi::Result<Outcome<Value>> {
+        let entry = entry.map(|e| e.0);
+        run!(self.inner, |s| Ok(record(
+            &s.upsert_context_value(entry, Camel, "entry").await?
+        )))
+    }
+
+    /// The context carried into `message` for the user; its `block` goes into the prompt.
+    #[napi(
+        ts_args_type = "orgId: string, userId: string, message: string, call?: CallOptions",
+        ts_return_type = "Promise<PriorContext>"
+    )]
+    pub async fn prior_context(
+        &self,
+        Arg(org_id): Arg<String>,
+        Arg(user_id): Arg<String>,
+        Arg(message): Arg<String>,
+    ) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |s| Ok(record(
+            &s.prior_context_value(&org_id, &user_id, &message, Camel)
+                .await?
+        )))
+    }
+
+    /// Archives context rows untouched for `maxAgeDays` (default 14).
+    #[napi(
+        ts_args_type = "options?: ({ maxAgeDays?: number, batchSize?: number } & CallOptions) | null",
+        ts_return_type = "Promise<{ archived: number }>"
+    )]
+    pub async fn archive_context(&self, options: Option<Json>) -> napi::Result<Outcome<Value>> {
+        let options = options.map(|o| o.0);
+        run!(self.inner, |s| Ok(record(
+            &s.archive_context_value(options, Camel, "options").await?
+        )))
+    }
+
     /// Compacts the conversation when its view is over the threshold. `llm` writes the
     /// summary (without it, the middle is trimmed); `options.model` needs it.
     #[napi(
@@ -131,6 +173,25 @@ impl ConversationStore {
             Ok(record(&window.await?))
         }))
     }
+}
+
+/// The "Prior Conversation Context" block for `message` from context rows (with
+/// `lastUpdated`) at `options.now` (RFC 3339; the current time when absent). Pure.
+#[napi(
+    ts_args_type = "message: string, rows: ContextEntry[], options?: { now?: string | null } | null",
+    ts_return_type = "PriorContext"
+)]
+pub fn format_prior_context(
+    Arg(message): Arg<String>,
+    Json(rows): Json,
+    options: Option<Json>,
+) -> Outcome<Value> {
+    let options = options.map(|o| o.0);
+    guard(|| {
+        Ok(record(&memory::prior_context_value(
+            &message, rows, options, Camel, "options",
+        )?))
+    })
 }
 
 /// Plans the compaction of a conversation view (messages, each with an optional `seq` and

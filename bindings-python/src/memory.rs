@@ -90,6 +90,50 @@ impl PyConversationStore {
         )))
     }
 
+    /// Writes what a user discussed about an entity in a channel (awaitable): one row per
+    /// (user, channel, channel_ref, entity), a `keel.types.ContextEntry`.
+    #[pyo3(signature = (**entry))]
+    fn upsert_context<'py>(
+        &self,
+        py: Python<'py>,
+        entry: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let entry = entry.map(|e| dict_to_map(e, 0).into());
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.upsert_context_value(entry, Case::Snake, "").await?
+        )))
+    }
+
+    /// The context carried into `message` for the user (awaitable): a `keel.types.PriorContext`
+    /// whose `block` goes into the prompt.
+    fn prior_context<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        user_id: Arg<String>,
+        message: Arg<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, user, message) = (org_id.0, user_id.0, message.0);
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.prior_context_value(&org, &user, &message, Case::Snake)
+                .await?
+        )))
+    }
+
+    /// Archives context rows untouched for `max_age_days` (default 14) (awaitable):
+    /// `{"archived": n}`.
+    #[pyo3(signature = (**options))]
+    fn archive_context<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = options.map(|o| dict_to_map(o, 0).into());
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.archive_context_value(options, Case::Snake, "").await?
+        )))
+    }
+
     /// Compacts the conversation when its view is over the threshold (awaitable): a
     /// `keel.types.Compacted`. `llm` writes the summary (without it, the middle is trimmed);
     /// options as `keel.types.CompactOptions` (`model` needs `llm`).
@@ -132,6 +176,29 @@ impl PyConversationStore {
     }
 }
 
+/// The "Prior Conversation Context" block for `message` from context rows (dicts like
+/// `keel.types.ContextEntry`, with `last_updated`) at `now` (RFC 3339; the current time when
+/// absent): a `keel.types.PriorContext`. Pure.
+#[pyfunction]
+#[pyo3(signature = (message, rows, **options))]
+fn format_prior_context(
+    message: Arg<String>,
+    rows: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Json> {
+    let rows = to_json(rows, 0);
+    let options = options.map(|o| dict_to_map(o, 0).into());
+    guard(|| {
+        Ok(Json::of(&keel::memory::prior_context_value(
+            &message.0,
+            rows,
+            options,
+            Case::Snake,
+            "",
+        )?))
+    })
+}
+
 /// Plans the compaction of a conversation view (messages like `keel.types.Message`, each with
 /// an optional `seq` and `tokens`): a `keel.types.CompactionPlan`. Pure; options as
 /// `keel.types.PlanOptions`.
@@ -163,5 +230,6 @@ pub fn open_store(keel: &keel::Keel) -> PyConversationStore {
 /// Adds this module's classes to `keel._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyConversationStore>()?;
-    m.add_function(wrap_pyfunction!(plan_compaction, m)?)
+    m.add_function(wrap_pyfunction!(plan_compaction, m)?)?;
+    m.add_function(wrap_pyfunction!(format_prior_context, m)?)
 }

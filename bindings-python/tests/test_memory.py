@@ -155,3 +155,33 @@ def test_plan_compaction_is_pure() -> None:
     with pytest.raises(keel.KeelError) as info:
         keel.plan_compaction([{"role": "robot", "content": "x"}])  # type: ignore[typeddict-item]
     assert info.value.field == "messages[0].role"
+
+
+async def test_context_carries_from_slack_to_the_web_and_is_archived(db: keel.Keel) -> None:
+    store = db.conversations()
+    org, user, deal = (str(uuid.uuid4()) for _ in range(3))
+    written = await store.upsert_context(
+        org_id=org, user_id=user, channel="slack", channel_ref="1733220000.000100", entity_type="deal",
+        entity_id=deal, summary="Acme Corp renewal is in legal review; Dana wants the usage report.",
+    )
+    assert (written["channel"], written["entity_id"]) == ("slack", deal)
+    again = await store.upsert_context(
+        org_id=org, user_id=user, channel="slack_copilot", channel_ref="1733220000.000100", entity_type="deal",
+        entity_id=deal, summary="Acme Corp renewal: legal signed off.",
+    )
+    assert again["summary"] == "Acme Corp renewal: legal signed off."
+    prior = await store.prior_context(org, user, "How do I prep for the Acme Corp call?")
+    assert prior["terms"] == ["Acme Corp"]
+    assert [(e["entry"]["entity_id"], e["score"]) for e in prior["entries"]] == [(deal, 5)]
+    assert prior["block"] is not None and prior["block"].startswith("## Prior Conversation Context\n[Context from slack_copilot")
+    assert await store.archive_context() == {"archived": 0}
+    for call, field in [
+        (store.upsert_context(org_id=org, user_id=user, channel="email", entity_type="deal", entity_id=deal, summary="x"), "channel"),  # type: ignore[typeddict-item]
+        (store.upsert_context(org_id=org, user_id=user, channel="web", entity_type="lead", entity_id=deal, summary="x"), "entity_type"),  # type: ignore[typeddict-item]
+        (store.upsert_context(org_id=org, user_id=user, channel="web", entity_type="deal", entity_id=deal, summary=""), "summary"),
+        (store.prior_context(org, "nope", "Acme"), "user_id"),
+        (store.archive_context(max_age_days=0), "max_age_days"),
+    ]:
+        with pytest.raises(keel.KeelError) as info:
+            await call
+        assert (info.value.code, info.value.field) == ("invalid_input", field)

@@ -351,3 +351,17 @@ def test_compaction_plan(case: dict[str, Any]) -> None:
         assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
         return
     assert keel.plan_compaction(messages, **options) == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("context_blocks.json"), ids=lambda c: c["name"])
+def test_context_block(case: dict[str, Any]) -> None:
+    inp = case["input"]
+    run = lambda: keel.format_prior_context(inp["message"], inp["rows"], now=inp["now"])  # noqa: E731
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            run()
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    prior = run()
+    got = {"terms": prior["terms"], "chosen": [[e["entry"]["entity_id"], e["score"]] for e in prior["entries"]], "block": prior["block"]}
+    assert got == case["expected"]

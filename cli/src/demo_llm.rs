@@ -11,16 +11,19 @@ use crate::output::say;
 const PRIMARY: &str = "claude-haiku-4-5-20251001";
 const FALLBACK: &str = "gemini-2.5-flash";
 
-/// Runs the step inside `step` (the calls' spans nest under it).
-pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
+/// A provider on loopback, a router on `keel`, and model calls sending `providers` to it.
+pub async fn loopback_llm(
+    keel: &keel::Keel,
+    providers: &[&str],
+) -> keel::Result<(Loopback, ModelRouter, Llm)> {
     let provider = Loopback::start()
         .await
         .map_err(|e| keel::Error::Internal(format!("cannot start the loopback provider: {e}")))?;
     let router = ModelRouter::open(keel, RouterOptions::default()).await?;
     let mut options = LlmOptions::default();
-    for name in ["anthropic", "google"] {
+    for name in providers {
         options.providers.insert(
-            name.into(),
+            (*name).into(),
             ProviderConfig {
                 api_key: Some("demo-key".into()),
                 base_url: Some(provider.base_url.clone()),
@@ -29,6 +32,12 @@ pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
         );
     }
     let llm = Llm::new(&router, options)?;
+    Ok((provider, router, llm))
+}
+
+/// Runs the step inside `step` (the calls' spans nest under it).
+pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
+    let (provider, router, llm) = loopback_llm(keel, &["anthropic", "google"]).await?;
     let org = uuid::Uuid::new_v4();
     router
         .grant_credits(org, 5.0, "purchase", Some("demo-llm"))

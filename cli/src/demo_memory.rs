@@ -1,17 +1,17 @@
 //! The demo's memory step: a 300-message conversation with tool calls compacted under a model's
 //! threshold (old tool results masked, the middle summarised by a model on loopback), the
-//! context sent afterwards, and a second instance finding the compaction already made.
+//! context sent afterwards, a second instance finding the compaction already made, and what a
+//! rep said in a Slack thread carried into a web question.
 
-use keel::llm::{CallRequest, Llm, LlmOptions, Message, ProviderConfig};
+use keel::llm::{CallRequest, Message};
 use keel::memory::{
-    CompactOptions, ConversationChannel, ConversationKey, ConversationStore, PlanOptions,
-    ThresholdOptions,
+    CompactOptions, ContextEntry, ConversationChannel, ConversationKey, ConversationStore,
+    EntityType, PlanOptions, ThresholdOptions,
 };
-use keel::models::{ModelRouter, RouterOptions};
 use keel::telemetry::Span;
 use serde_json::json;
 
-use crate::loopback::{Loopback, Scripted, WireKind, success};
+use crate::loopback::{Scripted, WireKind, success};
 use crate::output::say;
 
 /// The model whose threshold the conversation is compacted under (a dated id).
@@ -45,20 +45,7 @@ fn rounds() -> keel::Result<Vec<Message>> {
 
 /// Runs step [9].
 pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
-    let provider = Loopback::start()
-        .await
-        .map_err(|e| keel::Error::Internal(format!("cannot start the loopback provider: {e}")))?;
-    let router = ModelRouter::open(keel, RouterOptions::default()).await?;
-    let mut options = LlmOptions::default();
-    options.providers.insert(
-        "anthropic".into(),
-        ProviderConfig {
-            api_key: Some("demo-key".into()),
-            base_url: Some(provider.base_url.clone()),
-            ..ProviderConfig::default()
-        },
-    );
-    let llm = Llm::new(&router, options)?;
+    let (provider, router, llm) = crate::demo_llm::loopback_llm(keel, &["anthropic"]).await?;
     let summary = "**Decisions & Conclusions**\n- Acme and Globex move to legal review.\n\
                    **Actions & Follow-ups**\n- Send Initech the usage report.";
     provider.script(
@@ -145,6 +132,37 @@ pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
         again.applied,
         again.compaction.map_or(0, |c| c.number),
         provider.received().len()
+    );
+    // What the rep said in a Slack thread about the Acme deal, carried into a web question.
+    let (user, deal) = (
+        uuid::Uuid::from_u128(0x005e_a1e5_0000_4000_8000_0000_0000_0005),
+        uuid::Uuid::from_u128(0x005e_a1e5_0000_4000_8000_0000_0000_0006),
+    );
+    store
+        .upsert_context(&ContextEntry {
+            org_id: org,
+            user_id: user,
+            channel: ConversationChannel::Slack,
+            channel_ref: Some("1733220000.000100".into()),
+            entity_type: EntityType::Deal,
+            entity_id: deal,
+            summary: "Acme renewal is in legal review; Dana wants the usage report by Friday."
+                .into(),
+            last_updated: String::new(),
+        })
+        .await?;
+    let prior = store
+        .prior_context(org, user, "How do I prep for the Acme call?")
+        .await?;
+    let chosen = prior.entries.first().ok_or_else(|| {
+        keel::Error::Internal("the Slack thread's context did not carry over".into())
+    })?;
+    say!(
+        "              Slack thread -> web: {:?} finds the {} context (score {}), a {}-character block",
+        prior.terms,
+        chosen.entry.entity_type.as_str(),
+        chosen.score,
+        prior.block.as_deref().map_or(0, |b| b.chars().count())
     );
     Ok(())
 }

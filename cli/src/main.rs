@@ -8,6 +8,7 @@ mod demo_route;
 mod logs;
 #[allow(dead_code)] // shared with the core tests, which use all of it
 mod loopback;
+mod memory;
 mod models;
 mod output;
 mod route;
@@ -51,6 +52,11 @@ enum Command {
     Models {
         #[command(subcommand)]
         command: models::ModelsCommand,
+    },
+    /// Conversation memory's maintenance: archive old cross-channel context.
+    Memory {
+        #[command(subcommand)]
+        command: memory::MemoryCommand,
     },
     /// Org credit balances.
     Credits {
@@ -100,6 +106,7 @@ async fn main() -> ExitCode {
         Command::Models { command } => models::run_models(&ctx, command).await,
         Command::Credits { command } => models::run_credits(&ctx, command).await,
         Command::Skills { command } => skills::run(&ctx, command).await,
+        Command::Memory { command } => memory::run(&ctx, command).await,
         Command::Route { command, args } => match command {
             Some(command) => route::run(&ctx, command).await,
             None => route::route_one(&ctx, args).await,

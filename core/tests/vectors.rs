@@ -38,6 +38,7 @@ async fn every_file_in_testdata_runs() {
             "charges.json" => charge_vectors(&cases).await,
             "compaction_plans.json" => compaction_plan_vectors(&cases),
             "compaction_thresholds.json" => compaction_threshold_vectors(&cases).await,
+            "context_blocks.json" => context_block_vectors(&cases),
             "connect_errors.json" => connect_error_vectors(&cases).await,
             "credit_flows.json" => credit_flow_vectors(&cases).await,
             "database_urls.json" => database_url_vectors(&cases),
@@ -203,6 +204,28 @@ fn compaction_plan_vectors(cases: &[Value]) {
             "",
         )
         .map(|plan| serde_json::to_value(plan).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn context_block_vectors(cases: &[Value]) {
+    for case in cases {
+        let input = &case["input"];
+        let outcome = keel::memory::prior_context_value(
+            input["message"].as_str().unwrap(),
+            input["rows"].clone(),
+            Some(json!({"now": input["now"]})),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|prior| {
+            let chosen: Vec<Value> = prior
+                .entries
+                .iter()
+                .map(|e| json!([e.entry.entity_id.to_string(), e.score]))
+                .collect();
+            json!({"terms": prior.terms, "chosen": chosen, "block": prior.block})
+        });
         check_field(case, outcome);
     }
 }

@@ -43,5 +43,14 @@ const { compaction } = await store.compact(orgId, thread.id, null, { threshold: 
 console.log(`compaction ${compaction.number} (${compaction.method}): ${compaction.tokensBefore} -> ${compaction.tokensAfter} tokens, ${compaction.masked.length} tool results masked`)
 const window = await store.context(orgId, thread.id, null, { threshold: 6000 })
 console.log(`sent to the model: ${window.messages.length} messages, ${window.tokens} tokens`)
+// What was said in the Slack thread about the Acme deal, carried into a web question.
+const [userId, dealId] = [randomUUID(), randomUUID()]
+await store.upsertContext({
+  orgId, userId, channel: 'slack', channelRef: '1733220000.000100', entityType: 'deal', entityId: dealId,
+  summary: 'Acme renewal is in legal review; Dana wants the usage report.',
+})
+const prior = await store.priorContext(orgId, userId, 'How do I prep for the Acme call?')
+const [chosen] = prior.entries
+console.log(`prior context for ${JSON.stringify(prior.terms)}: from ${chosen.entry.channel} about the ${chosen.entry.entityType}, score ${chosen.score}`)
 await db.close()
 // --8<-- [end:memory]

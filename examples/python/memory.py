@@ -68,6 +68,16 @@ async def main() -> None:
     )
     window = await store.context(org, thread["id"], threshold=6000)
     print(f"sent to the model: {len(window['messages'])} messages, {window['tokens']} tokens")
+    # What was said in the Slack thread about the Acme deal, carried into a web question.
+    user, deal = str(uuid.uuid4()), str(uuid.uuid4())
+    await store.upsert_context(
+        org_id=org, user_id=user, channel="slack", channel_ref="1733220000.000100", entity_type="deal",
+        entity_id=deal, summary="Acme renewal is in legal review; Dana wants the usage report.",
+    )
+    prior = await store.prior_context(org, user, "How do I prep for the Acme call?")
+    chosen = prior["entries"][0]
+    terms = ", ".join(f'"{t}"' for t in prior["terms"])
+    print(f"prior context for [{terms}]: from {chosen['entry']['channel']} about the {chosen['entry']['entity_type']}, score {chosen['score']}")
     await db.close()
     # --8<-- [end:memory]
 

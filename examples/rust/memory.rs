@@ -8,8 +8,8 @@
 
 use keel::llm::Message;
 use keel::memory::{
-    CompactOptions, ConversationChannel, ConversationKey, ConversationStore, MessageQuery,
-    PlanOptions,
+    CompactOptions, ContextEntry, ConversationChannel, ConversationKey, ConversationStore,
+    EntityType, MessageQuery, PlanOptions,
 };
 use keel::models::ModelRouter;
 
@@ -93,6 +93,31 @@ async fn main() -> keel::Result<()> {
         "sent to the model: {} messages, {} tokens",
         window.messages.len(),
         window.tokens
+    );
+    // What was said in the Slack thread about the Acme deal, carried into a web question.
+    let (user, deal) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    store
+        .upsert_context(&ContextEntry {
+            org_id: org,
+            user_id: user,
+            channel: ConversationChannel::Slack,
+            channel_ref: Some("1733220000.000100".into()),
+            entity_type: EntityType::Deal,
+            entity_id: deal,
+            summary: "Acme renewal is in legal review; Dana wants the usage report.".into(),
+            last_updated: String::new(),
+        })
+        .await?;
+    let prior = store
+        .prior_context(org, user, "How do I prep for the Acme call?")
+        .await?;
+    let chosen = &prior.entries[0];
+    println!(
+        "prior context for {:?}: from {} about the {}, score {}",
+        prior.terms,
+        chosen.entry.channel.as_str(),
+        chosen.entry.entity_type.as_str(),
+        chosen.score
     );
     db.close().await;
     // --8<-- [end:memory]

@@ -21,8 +21,11 @@ from keel.types import (
     Compacted,
     CompactionPlan,
     CompactionThreshold,
+    ContextEntry,
+    ContextEntryInput,
     ContextOptions,
     ContextWindow,
+    PriorContext,
     PlanOptions,
     Completion,
     Conversation,
@@ -85,6 +88,7 @@ __all__ = [
     "ModelRouter",
     "check_agent_budget",
     "plan_compaction",
+    "format_prior_context",
     "Llm",
     "CallStream",
     "ConversationStore",
@@ -417,6 +421,9 @@ class ConversationStore:
     def get(self, org_id: str, conversation_id: str) -> Call[Conversation]: ...
     def append(self, org_id: str, conversation_id: str, messages: list[Message]) -> Call[Appended]: ...
     def messages(self, org_id: str, conversation_id: str, *, after_seq: int = ..., limit: int = ...) -> Call[list[StoredMessage]]: ...
+    def upsert_context(self, **entry: Unpack[ContextEntryInput]) -> Call[ContextEntry]: ...
+    def prior_context(self, org_id: str, user_id: str, message: str) -> Call[PriorContext]: ...
+    def archive_context(self, *, max_age_days: int = ..., batch_size: int = ...) -> Call[dict[str, int]]: ...
     def compact(
         self, org_id: str, conversation_id: str, *, llm: Llm | None = None, **options: Unpack[CompactOptions]
     ) -> Call[Compacted]: ...
@@ -444,6 +451,7 @@ class CallStream:
 
 def check_agent_budget(agent_name: str, used: float) -> AgentBudget: ...
 def plan_compaction(messages: list[Message], **options: Unpack[PlanOptions]) -> CompactionPlan: ...
+def format_prior_context(message: str, rows: list[ContextEntry], *, now: str | None = None) -> PriorContext: ...
 def drain_tasks(timeout: float = 2.0) -> bool: ...
 
 def parse_skill(

@@ -90,6 +90,11 @@ __all__ = [
     "Compaction",
     "Compacted",
     "ContextWindow",
+    "EntityType",
+    "ContextEntryInput",
+    "ContextEntry",
+    "ScoredContext",
+    "PriorContext",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -930,3 +935,55 @@ class ContextWindow(TypedDict):
     threshold: int
     trimmed: bool
     """True when the view was over the threshold and trimmed on the way out: compact it."""
+
+
+#: What a cross-channel context row is about.
+EntityType = Literal["deal", "contact", "company", "meeting", "task"]
+
+
+class _ContextKey(TypedDict):
+    org_id: str
+    user_id: str
+    channel: Literal["web", "slack", "agent", "web_copilot", "slack_copilot", "fleet_agent"]
+    entity_type: EntityType
+    entity_id: str
+    summary: str
+    """What was said about the entity (at most 4,000 characters)."""
+
+
+class ContextEntryInput(_ContextKey, total=False):
+    """``ConversationStore.upsert_context`` keywords."""
+
+    channel_ref: str | None
+    """The Slack thread's ``ts``, the agent run's trace id, the web conversation's id."""
+
+
+class ContextEntry(TypedDict):
+    """A cross-channel context row (channels as the platform stores them)."""
+
+    org_id: str
+    user_id: str
+    channel: str
+    channel_ref: str | None
+    entity_type: EntityType
+    entity_id: str
+    summary: str
+    last_updated: str
+
+
+class ScoredContext(TypedDict):
+    """A row the read path chose: 2 per entity term found, 3 under a day old, 1 under three."""
+
+    entry: ContextEntry
+    score: int
+    matched: list[str]
+
+
+class PriorContext(TypedDict):
+    """``ConversationStore.prior_context`` and ``format_prior_context``."""
+
+    terms: list[str]
+    """The entity terms read from the message."""
+    entries: list[ScoredContext]
+    block: str | None
+    """The "## Prior Conversation Context" block for the prompt (at most 8,000 characters)."""

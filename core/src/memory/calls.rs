@@ -7,6 +7,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::compact::{CompactOptions, Compacted};
+use super::context::{ContextEntry, PriorContext, prior_context};
 use super::conversation::{Appended, Conversation, StoredMessage, messages_from_value};
 use super::plan::{Plan, PlanOptions, check_view, plan};
 use super::store::ConversationStore;
@@ -339,5 +340,140 @@ impl ConversationStore {
                 .await
         };
         call.await.map_err(|e| spelt(e, case))
+    }
+}
+
+/// How [`ConversationStore::archive_context_value`] archives.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveOptions {
+    /// Rows untouched for this many days are archived (default 14, the original's).
+    pub max_age_days: u32,
+    /// Rows per statement (default 10,000).
+    pub batch_size: u32,
+}
+
+impl Default for ArchiveOptions {
+    fn default() -> Self {
+        Self {
+            max_age_days: 14,
+            batch_size: 10_000,
+        }
+    }
+}
+
+/// What [`ConversationStore::archive_context_value`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Archived {
+    /// Rows archived.
+    pub archived: u64,
+}
+
+/// The options of [`prior_context_value`].
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct PriorOptions {
+    /// The time the rows are aged at, RFC 3339 (the current time when absent).
+    now: Option<String>,
+}
+
+/// [`prior_context`] as a binding calls it: rows as a JSON list of [`ContextEntry`] objects
+/// (with `last_updated`), options `{now}` (RFC 3339, the current time when absent; `root`
+/// names them in errors).
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field as `case` spells it: rows that do not
+/// deserialize (`rows[0].entity_type`), a `now` or `last_updated` that is not RFC 3339.
+pub fn prior_context_value(
+    message: &str,
+    rows: Value,
+    options: Option<Value>,
+    case: Case,
+    root: &str,
+) -> Result<PriorContext> {
+    let call = || {
+        #[derive(serde::Deserialize)]
+        struct Rows {
+            rows: Vec<ContextEntry>,
+        }
+        let options: PriorOptions = from_value(options, case, root)?;
+        let now = options.now.as_deref();
+        let rows = from_value::<Rows>(Some(serde_json::json!({ "rows": rows })), case, "")?.rows;
+        let time = |field: String, text: &str| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| Error::invalid_input(field, "must be an RFC 3339 time"))
+        };
+        for (i, row) in rows.iter().enumerate() {
+            time(format!("rows[{i}].last_updated"), &row.last_updated)?;
+        }
+        let now = match now {
+            Some(text) => time(
+                if root.is_empty() {
+                    "now".into()
+                } else {
+                    format!("{root}.now")
+                },
+                text,
+            )?,
+            None => chrono::Utc::now(),
+        };
+        Ok(prior_context(message, &rows, now))
+    };
+    call().map_err(|e| spelt(e, case))
+}
+
+impl ConversationStore {
+    /// [`ConversationStore::upsert_context`] with the entry as JSON (`root` names it).
+    ///
+    /// # Errors
+    /// As `upsert_context`, and [`Error::InvalidInput`] for an entry that does not deserialize.
+    pub async fn upsert_context_value(
+        &self,
+        entry: Option<Value>,
+        case: Case,
+        root: &str,
+    ) -> Result<ContextEntry> {
+        let entry: ContextEntry = from_value(entry, case, root)?;
+        self.upsert_context(&entry)
+            .await
+            .map_err(|e| spelt(e, case))
+    }
+
+    /// [`ConversationStore::prior_context`] with the ids as text.
+    ///
+    /// # Errors
+    /// As `prior_context`, and [`Error::InvalidInput`] for an id that is not a UUID.
+    pub async fn prior_context_value(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        message: &str,
+        case: Case,
+    ) -> Result<PriorContext> {
+        let call = async {
+            let org = require_uuid("org_id", org_id)?;
+            let user = require_uuid("user_id", user_id)?;
+            self.prior_context(org, user, message).await
+        };
+        call.await.map_err(|e| spelt(e, case))
+    }
+
+    /// [`ConversationStore::archive_context`] with [`ArchiveOptions`] as JSON.
+    ///
+    /// # Errors
+    /// As `archive_context`, and [`Error::InvalidInput`] for options that do not deserialize.
+    pub async fn archive_context_value(
+        &self,
+        options: Option<Value>,
+        case: Case,
+        root: &str,
+    ) -> Result<Archived> {
+        let options: ArchiveOptions = from_value(options, case, root)?;
+        let archived = self
+            .archive_context(options.max_age_days, options.batch_size)
+            .await
+            .map_err(|e| spelt(e, case))?;
+        Ok(Archived { archived })
     }
 }

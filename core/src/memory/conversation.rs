@@ -20,11 +20,14 @@ pub const MAX_BATCH: usize = 1_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationChannel {
-    /// The web copilot.
+    /// The web copilot (also read as the platform's `web_copilot`).
+    #[serde(alias = "web_copilot")]
     Web,
-    /// A Slack thread (`channel_ref` is its `ts`).
+    /// A Slack thread (`channel_ref` is its `ts`; also read as `slack_copilot`).
+    #[serde(alias = "slack_copilot")]
     Slack,
-    /// An agent run (`channel_ref` is its run or trace id).
+    /// An agent run (`channel_ref` is its run or trace id; also read as `fleet_agent`).
+    #[serde(alias = "fleet_agent")]
     Agent,
 }
 

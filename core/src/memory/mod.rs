@@ -8,14 +8,19 @@
 
 mod calls;
 mod compact;
+mod context;
 mod conversation;
 mod plan;
 mod store;
 mod threshold;
 mod view;
 
-pub use calls::plan_value;
+pub use calls::{ArchiveOptions, Archived, plan_value, prior_context_value};
 pub use compact::{CompactOptions, Compacted, Compaction, CompactionMethod};
+pub use context::{
+    CONTEXT_HEADING, ContextEntry, EntityType, MAX_CONTEXT_CHARS, PriorContext, ScoredContext,
+    entity_terms, prior_context,
+};
 pub use conversation::{
     Appended, Conversation, ConversationChannel, ConversationKey, MAX_BATCH, StoredMessage,
     check_batch, count_tokens, messages_from_value,

@@ -111,13 +111,14 @@ impl ConversationStore {
         Ok(View { latest, messages })
     }
 
-    /// The messages to send for the conversation, at or under `threshold` tokens (see
+    /// The messages to send for the conversation, at or under `threshold` tokens whenever the
+    /// current request itself fits (see
     /// [`super::CompactionThreshold`] for a model's): its view, and when that is over the
     /// threshold (the conversation is due a compaction), the view trimmed on the way out.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `conversation_id` when `org` has no such conversation, on
-    /// `threshold` when it is 0.
+    /// `threshold` under 100.
     pub async fn context(
         &self,
         org: Uuid,

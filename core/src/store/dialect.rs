@@ -114,6 +114,16 @@ impl Dialect {
         }
     }
 
+    /// A nullable column of a unique key whose NULLs are equal, as an `ON CONFLICT` target
+    /// names it: PostgreSQL's `UNIQUE NULLS NOT DISTINCT` takes the column, SQLite's index is
+    /// on `ifnull(column, '')`.
+    pub fn nulls_not_distinct(self, column: &str) -> String {
+        match self.0 {
+            Backend::Postgres => column.to_owned(),
+            Backend::Sqlite => format!("ifnull({column}, '')"),
+        }
+    }
+
     /// The JSON text `param` as the backend's JSON value.
     pub fn json(self, param: &str) -> String {
         match self.0 {
