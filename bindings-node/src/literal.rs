@@ -112,36 +112,78 @@ pub fn ok(status: sys::napi_status) -> napi::Result<()> {
     }
 }
 
+/// The value of the script `source` (a function expression) run in `env`.
+///
+/// # Safety
+/// `env` must be the live env of the current call, on its JavaScript thread.
+unsafe fn script_value(
+    env: sys::napi_env,
+    source: &std::ffi::CStr,
+) -> napi::Result<sys::napi_value> {
+    let (mut text, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: as the caller promises.
+    unsafe {
+        ok(sys::napi_create_string_utf8(
+            env,
+            source.as_ptr(),
+            -1,
+            &mut text,
+        ))?;
+        ok(sys::napi_run_script(env, text, &mut value))?;
+    }
+    Ok(value)
+}
+
+/// Calls `function` with `args` and `this` undefined.
+///
+/// # Safety
+/// `env` must be the live env of the current call, on its JavaScript thread, and `function`
+/// and `args` its values.
+unsafe fn call(
+    env: sys::napi_env,
+    function: sys::napi_value,
+    args: &[sys::napi_value],
+) -> napi::Result<sys::napi_value> {
+    let (mut undefined, mut out) = (std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: as the caller promises.
+    unsafe {
+        ok(sys::napi_get_undefined(env, &mut undefined))?;
+        ok(sys::napi_call_function(
+            env,
+            undefined,
+            function,
+            args.len(),
+            args.as_ptr(),
+            &mut out,
+        ))?;
+    }
+    Ok(out)
+}
+
+/// The function a reference holds.
+///
+/// # Safety
+/// `env` must be the live env of the current call and `reference` one of its references.
+unsafe fn referenced(
+    env: sys::napi_env,
+    reference: sys::napi_ref,
+) -> napi::Result<sys::napi_value> {
+    let mut value = std::ptr::null_mut();
+    // SAFETY: as the caller promises.
+    unsafe { ok(sys::napi_get_reference_value(env, reference, &mut value))? };
+    Ok(value)
+}
+
 impl Builder {
     /// The builder of `env`, made on first use.
     unsafe fn new(env: sys::napi_env) -> napi::Result<Self> {
-        let (mut source, mut factory, mut table, mut build, mut undefined) = (
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-        );
+        let mut table = std::ptr::null_mut();
         let (mut table_ref, mut build_ref) = (std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: `env` is the live env of the current call; every value made here belongs to it.
         unsafe {
-            ok(sys::napi_create_string_utf8(
-                env,
-                BUILDER.as_ptr(),
-                -1,
-                &mut source,
-            ))?;
-            ok(sys::napi_run_script(env, source, &mut factory))?;
+            let factory = script_value(env, BUILDER)?;
             ok(sys::napi_create_array(env, &mut table))?;
-            ok(sys::napi_get_undefined(env, &mut undefined))?;
-            ok(sys::napi_call_function(
-                env,
-                undefined,
-                factory,
-                1,
-                [table].as_ptr(),
-                &mut build,
-            ))?;
+            let build = call(env, factory, &[table])?;
             ok(sys::napi_create_reference(env, table, 1, &mut table_ref))?;
             ok(sys::napi_create_reference(env, build, 1, &mut build_ref))?;
         }
@@ -215,22 +257,7 @@ impl Builder {
                 Some((text, value)) if text == trace => value,
                 _ => <&str>::to_napi_value(env, trace)?,
             };
-            let (mut build, mut undefined, mut object) = (
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            );
-            ok(sys::napi_get_reference_value(env, self.build, &mut build))?;
-            ok(sys::napi_get_undefined(env, &mut undefined))?;
-            ok(sys::napi_call_function(
-                env,
-                undefined,
-                build,
-                2,
-                [index, trace].as_ptr(),
-                &mut object,
-            ))?;
-            Ok(object)
+            call(env, referenced(env, self.build)?, &[index, trace])
         }
     }
 }
@@ -284,18 +311,8 @@ pub unsafe fn answer(
         // SAFETY: `env` is the live env of the current call; every value made here belongs to it.
         unsafe {
             if slot.as_ref().is_none_or(|(e, _)| *e != env) {
-                let (mut source, mut build, mut reference) = (
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                );
-                ok(sys::napi_create_string_utf8(
-                    env,
-                    ANSWER.as_ptr(),
-                    -1,
-                    &mut source,
-                ))?;
-                ok(sys::napi_run_script(env, source, &mut build))?;
+                let build = script_value(env, ANSWER)?;
+                let mut reference = std::ptr::null_mut();
                 ok(sys::napi_create_reference(env, build, 1, &mut reference))?;
                 *slot = Some((env, reference));
             }
@@ -308,22 +325,7 @@ pub unsafe fn answer(
                 f64::to_napi_value(env, routed.duration_ms())?,
                 bool::to_napi_value(env, routed.cached)?,
             ];
-            let (mut build, mut undefined, mut object) = (
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            );
-            ok(sys::napi_get_reference_value(env, *reference, &mut build))?;
-            ok(sys::napi_get_undefined(env, &mut undefined))?;
-            ok(sys::napi_call_function(
-                env,
-                undefined,
-                build,
-                4,
-                args.as_ptr(),
-                &mut object,
-            ))?;
-            Ok(object)
+            call(env, referenced(env, *reference)?, &args)
         }
     })
 }

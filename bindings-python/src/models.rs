@@ -286,10 +286,17 @@ impl PyModelRouter {
         model: Arg<&str>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<crate::json::Json> {
+        let options = options.map(|o| crate::json::dict_to_map(o, 0).into());
         guard(|| {
-            let options = self::options(options)?;
-            let threshold = self.inner.compaction_threshold(model.0, &options)?;
-            Ok(crate::json::Json::of(&threshold))
+            Ok(crate::json::Json::of(
+                &keel::memory::CompactionThreshold::of_value(
+                    &self.inner,
+                    model.0,
+                    options,
+                    keel::options::Case::Snake,
+                    "",
+                )?,
+            ))
         })
     }
 
