@@ -14,7 +14,7 @@ use serde_json::{Map, json};
 use uuid::Uuid;
 
 use super::plan::{
-    COMPACTION_INSTRUCTIONS, Plan, PlanAction, PlanOptions, mask_all, plan, transcript,
+    COMPACTION_INSTRUCTIONS, Plan, PlanAction, PlanOptions, head, mask_all, plan, transcript,
 };
 use super::store::{ConversationStore, count, no_conversation, rfc3339};
 use super::view::{apply, trim_text};
@@ -270,8 +270,13 @@ impl ConversationStore {
             None => (CompactionMethod::Mask, earlier.clone(), None),
             Some(range) => {
                 mask_all(&mut view.messages, &plan.masked);
+                // The summarizer reads at most its input budget (four bytes a token): a single
+                // turn over it is cut short.
+                let text = transcript(&view.messages, earlier.as_deref(), range);
+                let cap = usize::try_from(options.plan.summary_input_tokens.saturating_mul(4))
+                    .unwrap_or(usize::MAX);
                 let request = SummaryRequest {
-                    text: transcript(&view.messages, earlier.as_deref(), range),
+                    text: head(&text, cap).to_owned(),
                     instructions: Some(COMPACTION_INSTRUCTIONS.to_owned()),
                     call: CallRequest {
                         org_id: Some(org),

@@ -401,6 +401,15 @@ pub fn plan(view: &[StoredMessage], summary_tokens: u64, options: &PlanOptions) 
     plan
 }
 
+/// The first `bytes` bytes of `text` (fewer, to end on a character).
+pub fn head(text: &str, bytes: usize) -> &str {
+    let mut end = text.len().min(bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// The turns `from..=through` written out for the summarizer, after any earlier summary:
 /// `[role]: text` blocks, tool calls as `name(arguments)`, results as `[tool name]: content`.
 pub fn transcript(view: &[StoredMessage], earlier: Option<&str>, range: [u64; 2]) -> String {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::compact::{Compaction, CompactionMethod, signed};
 use super::conversation::StoredMessage;
-use super::plan::{Plan, PlanOptions, mask_all, plan, summary_message, trim_note};
+use super::plan::{Plan, PlanOptions, head, mask_all, plan, summary_message, trim_note};
 use super::store::{ConversationStore, MessageRow, message_columns, stored};
 use crate::error::{Error, Result};
 use crate::llm::{Message, Role, estimate_message_tokens};
@@ -176,13 +176,7 @@ pub(super) fn trim_text(
         .unwrap_or(usize::MAX)
         .saturating_sub(note.len() + 2);
     Some(match earlier {
-        Some(summary) if room > 0 => {
-            let mut end = summary.len().min(room);
-            while !summary.is_char_boundary(end) {
-                end -= 1;
-            }
-            format!("{}\n\n{note}", &summary[..end])
-        }
+        Some(summary) if room > 0 => format!("{}\n\n{note}", head(summary, room)),
         _ => note,
     })
 }
