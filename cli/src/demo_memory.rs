@@ -111,7 +111,7 @@ pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
         range(compaction.facts)
     );
     let window = store
-        .context(org, conversation.id, threshold.threshold)
+        .context_for(org, conversation.id, &router, MODEL)
         .await?;
     say!(
         "              context for {MODEL}: {} messages, {} tokens (trimmed: {}); the transcript keeps all {}",

@@ -295,6 +295,20 @@ async fn bad_input_names_its_field() {
         assert_eq!(err.field(), Some("threshold"));
         let err = store.context(org, Uuid::new_v4(), 4_000).await.unwrap_err();
         assert_eq!(err.field(), Some("conversation_id"));
+        // A model's threshold from the matrix: a dated id finds its row; an unknown one is refused.
+        let router = keel::models::ModelRouter::open(&keel, Default::default())
+            .await
+            .unwrap();
+        let window = store
+            .context_for(org, id, &router, "claude-haiku-4-5-20251001")
+            .await
+            .unwrap();
+        assert_eq!((window.threshold, window.trimmed), (137_712, false));
+        let err = store
+            .context_for(org, id, &router, "gpt-9")
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("model"));
     })
     .await;
 }

@@ -111,6 +111,22 @@ impl ConversationStore {
         Ok(View { latest, messages })
     }
 
+    /// [`ConversationStore::context`] under `model`'s compaction threshold, from `router`'s
+    /// matrix with the default reservations (any spelling of the id the matrix knows).
+    ///
+    /// # Errors
+    /// As `context`, and [`Error::InvalidInput`] on `model` when the matrix does not know it.
+    pub async fn context_for(
+        &self,
+        org: Uuid,
+        conversation: Uuid,
+        router: &crate::models::ModelRouter,
+        model: &str,
+    ) -> Result<ContextWindow> {
+        let limit = router.compaction_threshold(model, &Default::default())?;
+        self.context(org, conversation, limit.threshold).await
+    }
+
     /// The messages to send for the conversation, at or under `threshold` tokens whenever the
     /// current request itself fits (see
     /// [`super::CompactionThreshold`] for a model's): its view, and when that is over the
