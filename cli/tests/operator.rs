@@ -276,6 +276,7 @@ fn read_commands_never_create_a_database() {
         &["skills", "resolve", org, "slack"],
         &["skills", "sync", &repo_skills()],
         &["logs", "cleanup"],
+        &["memory", "cleanup"],
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(!ok, "{args:?}: {out}");
@@ -349,6 +350,8 @@ fn every_command_speaks_json() {
         ),
         (&["logs", "cleanup", "--dry-run", "--json"], "total"),
         (&["logs", "pg-cron", "--json"], "schedule"),
+        (&["memory", "cleanup", "--json"], "archived"),
+        (&["memory", "pg-cron", "--json"], "schedule"),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");
