@@ -149,6 +149,18 @@ fn take_count(
     }
 }
 
+/// An options object a binding passed (`None` or `null` for none); `root` names it in errors.
+fn options_object(options: Option<Value>, root: &str) -> Result<serde_json::Map<String, Value>> {
+    match options {
+        None | Some(Value::Null) => Ok(serde_json::Map::new()),
+        Some(Value::Object(object)) => Ok(object),
+        Some(_) => Err(Error::invalid_input(
+            if root.is_empty() { "options" } else { root },
+            "must be an object",
+        )),
+    }
+}
+
 /// [`plan()`] as a binding calls it: the view as a JSON list of messages (each with an
 /// optional `seq`, its place from 1 by default, and `tokens`, estimated when absent), and the
 /// options as JSON ([`PlanOptions`] and `earlier_summary_tokens`, the tokens of the summary
@@ -193,16 +205,7 @@ pub fn plan_value(messages: Value, options: Option<Value>, case: Case, root: &st
             })
             .collect();
         check_view(&view)?;
-        let mut options = match options {
-            None | Some(Value::Null) => serde_json::Map::new(),
-            Some(Value::Object(object)) => object,
-            Some(_) => {
-                return Err(Error::invalid_input(
-                    if root.is_empty() { "options" } else { root },
-                    "must be an object",
-                ));
-            }
-        };
+        let mut options = options_object(options, root)?;
         let key = case.spell("earlier_summary_tokens");
         let earlier = take_count(&mut options, &key, "earlier_summary_tokens")?.unwrap_or(0);
         let options = PlanOptions::from_value(Some(Value::Object(options)), case, root)?;
@@ -221,14 +224,7 @@ fn compact_options(
     case: Case,
     root: &str,
 ) -> Result<CompactOptions> {
-    let mut object = match options {
-        None | Some(Value::Null) => serde_json::Map::new(),
-        Some(Value::Object(object)) => object,
-        Some(_) => {
-            let field = if root.is_empty() { "options" } else { root };
-            return Err(Error::invalid_input(field, "must be an object"));
-        }
-    };
+    let mut object = options_object(options, root)?;
     let field = |key: &str| match root {
         "" => key.to_owned(),
         root => format!("{root}.{key}"),

@@ -266,10 +266,11 @@ impl ConversationStore {
         let tokens_before = view.tokens();
         let earlier = view.summary().map(|(s, _)| s.to_owned());
         let budget = options.plan.summary_tokens;
+        // The new masks, once: the summarizer reads the stubs, and `apply` cuts after them.
+        mask_all(&mut view.messages, &plan.masked);
         let (mut method, mut text, mut note) = match plan.summarize {
             None => (CompactionMethod::Mask, earlier.clone(), None),
             Some(range) => {
-                mask_all(&mut view.messages, &plan.masked);
                 // The summarizer reads at most its input budget (four bytes a token): a single
                 // turn over it is cut short.
                 let text = transcript(&view.messages, earlier.as_deref(), range);

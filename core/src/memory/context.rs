@@ -8,13 +8,13 @@
 //! The scoring and the block are pure ([`prior_context`], with vectors); the store reads the
 //! user's newest rows and hands them over.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use unicode_segmentation::UnicodeSegmentation;
 use uuid::Uuid;
 
 use super::conversation::ConversationChannel;
-use super::store::ConversationStore;
+use super::store::{ConversationStore, rfc3339, stored_id};
 use crate::error::{Error, Result};
 use crate::options::de;
 use crate::store::{Dialect, on_pool};
@@ -327,20 +327,15 @@ type ContextRow = (String, Option<String>, String, String, String, String, i64);
 
 /// The entry of a stored row.
 fn entry(user_id: Uuid, r: ContextRow) -> Result<ContextEntry> {
-    let id = |text: &str| {
-        Uuid::parse_str(text).map_err(|e| Error::Internal(format!("a stored id: {e}")))
-    };
     Ok(ContextEntry {
-        org_id: id(&r.5)?,
+        org_id: stored_id(&r.5)?,
         user_id,
         channel: ConversationChannel::from_context_name(&r.0)?,
         channel_ref: r.1,
         entity_type: EntityType::parse(&r.2)?,
-        entity_id: id(&r.3)?,
+        entity_id: stored_id(&r.3)?,
         summary: r.4,
-        last_updated: DateTime::from_timestamp_millis(r.6)
-            .unwrap_or_default()
-            .to_rfc3339_opts(SecondsFormat::Millis, true),
+        last_updated: rfc3339(r.6),
     })
 }
 
@@ -389,9 +384,7 @@ impl ConversationStore {
         })?;
         Ok(ContextEntry {
             summary: entry.summary.trim().to_owned(),
-            last_updated: DateTime::from_timestamp_millis(at)
-                .unwrap_or_default()
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
+            last_updated: rfc3339(at),
             ..entry.clone()
         })
     }

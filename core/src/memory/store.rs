@@ -79,10 +79,13 @@ pub(super) fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
+/// An id read back from the database.
+pub(super) fn stored_id(text: &str) -> Result<Uuid> {
+    Uuid::parse_str(text).map_err(|e| Error::Internal(format!("a stored id: {e}")))
+}
+
 fn conversation(row: ConversationRow) -> Result<Conversation> {
-    let id = |text: &str| {
-        Uuid::parse_str(text).map_err(|e| Error::Internal(format!("a stored id: {e}")))
-    };
+    let id = stored_id;
     Ok(Conversation {
         id: id(&row.0)?,
         org_id: id(&row.1)?,

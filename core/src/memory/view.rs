@@ -165,6 +165,7 @@ impl ConversationStore {
                 "not compacted yet",
                 options.summary_tokens,
             );
+            mask_all(&mut view.messages, &plan.masked);
             apply(&mut view, &plan, text);
         }
         Ok(ContextWindow {
@@ -197,10 +198,9 @@ pub(super) fn trim_text(
     })
 }
 
-/// Applies `plan` to `view` in memory, `text` standing for the turns it covers; the seq
-/// covered through.
+/// Applies `plan` to `view` in memory (its masks already applied to the messages), `text`
+/// standing for the turns it covers; the seq covered through.
 pub(super) fn apply(view: &mut View, plan: &Plan, text: Option<String>) -> u64 {
-    mask_all(&mut view.messages, &plan.masked);
     let latest = view.latest.get_or_insert_with(|| Compaction {
         conversation_id: Uuid::nil(),
         number: 0,
