@@ -31,6 +31,21 @@ def run_json(*cmd: str, stream: str = "stdout") -> dict[str, float]:
     return json.loads(text.strip().splitlines()[-1])
 
 
+def tokens_corpus() -> pathlib.Path:
+    """The repository's Markdown, Rust, SQL, JavaScript, TypeScript, Python and JSON in one file:
+    the text every token counter is timed on."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    text = "".join(
+        (ROOT / f).read_text(errors="replace")
+        for f in sorted(files)
+        if f.rsplit(".", 1)[-1] in {"md", "rs", "sql", "mjs", "js", "ts", "py", "json", "pyi"}
+    )
+    path = ROOT / "target" / "bench" / "tokens-corpus.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
 def cargo_bench(name: str) -> None:
     subprocess.run(["cargo", "bench", "-p", "keelcore", "--bench", name, *CRITERION], cwd=ROOT, check=True)
 
@@ -44,6 +59,7 @@ def main() -> None:
     cargo_bench("skills")
     cargo_bench("routing")
     cargo_bench("memory")
+    cargo_bench("tokens")
     llm_rust = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "llm")
     llm_python = run_json(sys.executable, "bench/llm_python.py")
     llm_node = run_json("node", "bench/llm_node.mjs")
@@ -90,8 +106,21 @@ def main() -> None:
         "node": run_json("node", "bench/otlp_node.mjs"),
     }
     memory = {"rust_plan_1000_us": criterion_ns("memory", "plan_1000") / 1e3}
+    corpus = tokens_corpus()
+    cache = ROOT / "target" / "bench" / "tiktoken-cache"
+    subprocess.run([sys.executable, "scripts/tiktoken_cache.py", str(cache)], cwd=ROOT, check=True)
+    tokens = {
+        "rust": {
+            f"{text}_{counter}_ms": criterion_ns(f"tokens_{text}", counter) / 1e6
+            for text in ("mixed", "a_1m", "cjk_200k", "emoji_200k")
+            for counter in ("keel", "tiktoken_crate", "bpe_openai", "tiktoken_rs")
+        },
+        "python": run_json("env", f"TIKTOKEN_CACHE_DIR={cache}", sys.executable, "bench/tokens_python.py", str(corpus)),
+        "node": run_json("node", "bench/tokens_node.mjs", str(corpus)),
+    }
     results = {
         "memory": memory,
+        "tokens": tokens,
         "routing": routing,
         "otlp": otlp,
         "llm": {"rust": llm_rust, "python": llm_python, "node": llm_node},
@@ -227,6 +256,28 @@ def main() -> None:
     print("| what | Rust |")
     print("|---|---:|")
     print(f"| compaction plan, 1,000 messages with tool calls, µs (target ≤ 1,000) | {memory['rust_plan_1000_us']:.0f} |")
+    tr, tp, tn = tokens["rust"], tokens["python"], tokens["node"]
+    print("\n### Token counting, o200k_base (ms a call, same text in each row; ratios are the peer's time over Keel's)\n")
+    print("| text | Keel | tiktoken crate | bpe-openai | tiktoken-rs | bpe-openai / Keel (target ≥ 2) | tiktoken-rs / Keel |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for text, label in (("mixed", "repository corpus, 2.5 MB"), ("a_1m", '`"a" * 1,000,000`'), ("cjk_200k", "200 KB CJK"), ("emoji_200k", "200 KB emoji")):
+        k, g, b, r = (tr[f"{text}_{c}_ms"] for c in ("keel", "tiktoken_crate", "bpe_openai", "tiktoken_rs"))
+        print(f"| {label} | {k:.2f} | {g:.2f} | {b:.2f} | {r:.2f} | {b / k:.1f}x | {r / k:.1f}x |")
+    print("\n| from | Keel MB/s | peer MB/s | Keel / peer | Keel on `\"a\" * 1,000,000` | peer on it |")
+    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        f"| Python vs tiktoken 0.14 (target ≥ 2x) | {tp['keel_mb_s']:.1f} | {tp['tiktoken_mb_s']:.1f} "
+        f"| {tp['keel_mb_s'] / tp['tiktoken_mb_s']:.1f}x | {tp['keel_a_1m_ms']:.1f} ms | {tp['tiktoken_a_1m_ms']:.1f} ms |"
+    )
+    print(
+        f"| Node vs gpt-tokenizer 4.0 (target ≥ 3x) | {tn['keel_mb_s']:.1f} | {tn['gpt_tokenizer_mb_s']:.1f} "
+        f"| {tn['keel_mb_s'] / tn['gpt_tokenizer_mb_s']:.1f}x | {tn['keel_a_1m_ms']:.1f} ms "
+        f"| {tn['gpt_tokenizer_a_20k_ms']:.0f} ms on 20,000 (Keel {tn['keel_a_20k_ms']:.2f}) |"
+    )
+    print(
+        f"| Node vs js-tiktoken 1.0 (target ≥ 10x) | {tn['keel_mb_s']:.1f} | {tn['js_tiktoken_mb_s']:.1f} "
+        f"| {tn['keel_mb_s'] / tn['js_tiktoken_mb_s']:.0f}x | — | minutes |"
+    )
     print("\n### Node against Python on the hot paths (goal: Node within 2x)\n")
     print("| call | Python | Node | Node / Python |")
     print("|---|---:|---:|---:|")

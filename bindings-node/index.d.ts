@@ -1049,6 +1049,22 @@ export interface CompactOptions extends Omit<PlanOptions, 'earlierSummaryTokens'
   summaryModel?: string
 }
 
+/** The byte-pair encodings Keel counts exactly. */
+export type Encoding = 'o200k_base' | 'cl100k_base'
+
+/** `countMessageTokens` / `llm.countTokens`: a count and whether it is exact. */
+export interface TokenCount {
+  tokens: number
+  /** True for what the provider bills (OpenAI's encodings on text); false for an estimate. */
+  exact: boolean
+  /** The encoding counted; under an estimate, the base the factor scales. */
+  encoding: Encoding
+  /** The model id, canonical (no date, version or provider prefix). */
+  model: string
+  /** 1 when exact; else the model's calibrated ratio of billed tokens to counted ones. */
+  factor: number
+}
+
 /** What a compaction of a view would do. Ranges are `[first, last]` seqs. */
 export interface CompactionPlan {
   action: 'none' | 'mask' | 'summarize'
@@ -1257,6 +1273,11 @@ export declare class KeelError {}
 
 /** Makes model calls through a router; make it with `router.llm(options)`. */
 export declare class Llm {
+  /**
+   * The input tokens of `messages` sent to `model`, corrected by the usage this client's
+   * calls have reported.
+   */
+  countTokens(model: string, messages: Message[]): TokenCount
   /** Makes a call; resolves to the completion. */
   complete(request: CallRequest, call?: CallOptions): Promise<Completion>
   /** Summarizes `request.text`; resolves to the summary and the call that wrote it. */
@@ -1524,6 +1545,22 @@ export declare function compileSkill(text: string, context: Record<string, any>,
  * `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
  */
 export declare function connect(url?: string | null, options?: ConnectOptions | null, call?: CallOptions): Promise<Keel>
+
+/**
+ * The input tokens of `messages` sent to `model`, exact for OpenAI's models on text, else
+ * estimated.
+ */
+export declare function countMessageTokens(model: string, messages: Message[]): TokenCount
+
+/**
+ * The tokens of `text` in `encoding` (`'o200k_base'` by default, or `'cl100k_base'`), exactly
+ * as tiktoken's `encode_ordinary` counts them. Synchronous: for a large text, prefer
+ * `countTokensAsync`, which leaves the event loop free.
+ */
+export declare function countTokens(text: string, encoding?: Encoding | null): number
+
+/** `countTokens` on a worker thread: resolves to the count, the event loop free meanwhile. */
+export declare function countTokensAsync(text: string, encoding?: Encoding | null): Promise<number>
 
 /**
  * A logger writing to the process default sink: JSON lines on stdout until a database's

@@ -1049,6 +1049,22 @@ export interface CompactOptions extends Omit<PlanOptions, 'earlierSummaryTokens'
   summaryModel?: string
 }
 
+/** The byte-pair encodings Keel counts exactly. */
+export type Encoding = 'o200k_base' | 'cl100k_base'
+
+/** `countMessageTokens` / `llm.countTokens`: a count and whether it is exact. */
+export interface TokenCount {
+  tokens: number
+  /** True for what the provider bills (OpenAI's encodings on text); false for an estimate. */
+  exact: boolean
+  /** The encoding counted; under an estimate, the base the factor scales. */
+  encoding: Encoding
+  /** The model id, canonical (no date, version or provider prefix). */
+  model: string
+  /** 1 when exact; else the model's calibrated ratio of billed tokens to counted ones. */
+  factor: number
+}
+
 /** What a compaction of a view would do. Ranges are `[first, last]` seqs. */
 export interface CompactionPlan {
   action: 'none' | 'mask' | 'summarize'

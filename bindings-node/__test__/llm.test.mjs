@@ -109,3 +109,28 @@ test('a stream yields deltas with for await, then the completion', async () => {
   assert.deepEqual(seen, [{ event: 'delta', type: 'text', text: 'Hel' }])
   await db.close()
 })
+
+test('reported usage calibrates a model estimate', async () => {
+  const { db, router, orgId, llm } = await setup('sqlite')
+  await router.grantCredits(orgId, 10_000)
+  const messages = [{ role: 'user', content: 'word '.repeat(200) }]
+  const before = llm.countTokens(PRIMARY, messages)
+  assert.deepEqual([before.exact, before.factor], [false, 1.2])
+  const raw = Math.round(before.tokens / 1.2)
+  // Anthropic bills twice what o200k_base counts: each call moves the factor 30 % of the way.
+  const body = {
+    id: 'msg_1', type: 'message', role: 'assistant', model: PRIMARY,
+    content: [{ type: 'text', text: 'ok' }], stop_reason: 'end_turn', stop_sequence: null,
+    usage: { input_tokens: raw * 2, output_tokens: 1 },
+  }
+  for (let i = 0; i < 3; i++) {
+    await loopback.script(PRIMARY, { status: 200, body })
+    await llm.complete({ feature: 'copilot', tier: 'low', orgId, messages })
+  }
+  const after = llm.countTokens(PRIMARY, messages)
+  assert.ok(Math.abs(after.factor - (1.2 + 0.8 * (1 - 0.7 ** 3))) < 1e-9, String(after.factor))
+  assert.ok(after.tokens > before.tokens * 1.4)
+  // The module's counter is not this client's: it starts from the default.
+  assert.equal(keel.countMessageTokens(PRIMARY, messages).factor, 1.2)
+  await db.close()
+})

@@ -261,6 +261,28 @@ test('compaction_plans vectors', () => {
   }
 })
 
+test('token_counts vectors', () => {
+  for (const c of loadVectors('token_counts.json')) {
+    const run = () => keel.countTokens(c.input.text, c.input.encoding)
+    if (c.expected_error_code) {
+      assert.throws(run, { code: c.expected_error_code, field: c.expected_error_field }, c.name)
+    } else {
+      assert.equal(run(), c.expected.tokens, c.name)
+    }
+  }
+})
+
+test('message_tokens vectors', () => {
+  for (const c of loadVectors('message_tokens.json')) {
+    const run = () => keel.countMessageTokens(c.input.model, camelKeys(c.input.messages))
+    if (c.expected_error_code) {
+      assert.throws(run, { code: c.expected_error_code, field: camel(c.expected_error_field) }, c.name)
+    } else {
+      assert.deepEqual(run(), camelKeys(c.expected), c.name)
+    }
+  }
+})
+
 test('context_blocks vectors', () => {
   for (const c of loadVectors('context_blocks.json')) {
     const rows = c.input.rows.map(camelKeys)

@@ -18,6 +18,7 @@ mod shared;
 mod skills;
 mod store;
 mod telemetry;
+mod tokens;
 mod transport;
 
 use napi_derive::napi;

@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, watch};
 use keel::llm;
 use keel::options::Case;
 
-use crate::error::{Outcome, Ref, guard, run};
+use crate::error::{Arg, Outcome, Ref, guard, run};
 use crate::json::Json;
 use crate::options::{options, record};
 
@@ -102,6 +102,22 @@ impl Llm {
 
 #[napi]
 impl Llm {
+    /// The input tokens of `messages` sent to `model`, corrected by the usage this client's
+    /// calls have reported.
+    #[napi(
+        ts_args_type = "model: string, messages: Message[]",
+        ts_return_type = "TokenCount"
+    )]
+    pub fn count_tokens(&self, Arg(model): Arg<String>, Json(messages): Json) -> Outcome<Value> {
+        guard(|| {
+            let count = self
+                .inner
+                .tokens()
+                .count_messages_value(&model, messages, Case::Camel)?;
+            Ok(record(&count))
+        })
+    }
+
     /// Makes a call; resolves to the completion.
     #[napi(
         ts_args_type = "request: CallRequest, call?: CallOptions",

@@ -23,7 +23,11 @@ import {
   type ResolvedSkill,
   type SyncReport,
   type TraceParent,
+  type TokenCount,
   checkAgentBudget,
+  countMessageTokens,
+  countTokens,
+  countTokensAsync,
   checkBudget,
   compileSkill,
   connect,
@@ -124,6 +128,10 @@ export async function consumer(orgId: string): Promise<void> {
     .catch(() => null)
   const embedded: Embeddings | null = await llm.embed({ texts: ['a'], dimensions: 8 }, { signal: controller.signal }).catch(() => null)
   text += `${summary?.text}${label?.confidence ?? ''}${embedded?.vectors[0]?.length ?? 0}`
+  const tokens: number = countTokens('hello', 'cl100k_base') + (await countTokensAsync('hello'))
+  const billed: TokenCount = countMessageTokens('gpt-4o', [{ role: 'user', content: 'hi' }])
+  const viaClient: TokenCount = llm.countTokens('claude-haiku-4-5', [{ role: 'user', content: 'hi' }])
+  text += `${tokens}${billed.exact}${viaClient.factor}`
 
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
   void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text, routed]

@@ -14,6 +14,7 @@ mod runtime;
 mod skills;
 mod store;
 mod telemetry;
+mod tokens;
 mod transport;
 
 use pyo3::prelude::*;
@@ -198,6 +199,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     skills::register(m)?;
     routing::register(m)?;
     memory::register(m)?;
+    tokens::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

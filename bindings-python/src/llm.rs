@@ -13,8 +13,8 @@ use keel::llm;
 use keel::options::Case;
 
 use crate::coroutine::Call;
-use crate::error::to_py_err;
-use crate::json::{Json, dict_to_map};
+use crate::error::{Arg, to_py_err};
+use crate::json::{Json, dict_to_map, to_json};
 use crate::record::options;
 use crate::runtime::{Convert, Pending, awaitable, caught, future_into_py, guard, runtime};
 use crate::transport::{self, EventLoop};
@@ -99,6 +99,17 @@ impl PyLlm {
         awaitable!(py, self.inner, |l| Ok(PyCallStream {
             inner: Arc::new(tokio::sync::Mutex::new(Some(l.stream(request).await?))),
         }))
+    }
+
+    /// The input tokens of `messages` sent to `model`, corrected by the usage this client's
+    /// calls have reported: a `keel.types.TokenCount`.
+    fn count_tokens(&self, model: Arg<&str>, messages: &Bound<'_, PyAny>) -> PyResult<Json> {
+        let messages = to_json(messages, 0);
+        let counter = self.inner.tokens();
+        guard(|| {
+            let count = counter.count_messages_value(model.0, messages, Case::Snake)?;
+            Ok(Json::of(&count))
+        })
     }
 
     /// Summarizes `text` (awaitable, resolving to a `Summary` dict).

@@ -133,3 +133,31 @@ async def test_cancelling_a_call_releases_its_credits(db: keel.Keel, loopback: L
             await task
         while (await router.check_budget(org)).remaining != 100.0:
             await asyncio.sleep(0.01)
+
+
+async def test_reported_usage_calibrates_a_model_s_estimate(db: keel.Keel, loopback: Loopback) -> None:
+    llm = await setup(db, loopback)
+    _, org = await funded(db, 10_000.0)
+    messages = [{"role": "user", "content": "word " * 200}]
+    before = llm.count_tokens(PRIMARY, messages)
+    assert (before["exact"], before["factor"]) == (False, 1.2)
+    raw = round(before["tokens"] / 1.2)
+    # Anthropic bills twice what o200k_base counts: each call moves the factor 30 % of the way.
+    body = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": PRIMARY,
+        "content": [{"type": "text", "text": "ok"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": raw * 2, "output_tokens": 1},
+    }
+    for _ in range(3):
+        loopback.script(PRIMARY, {"status": 200, "body": body})
+        await llm.complete(feature="copilot", tier="low", org_id=org, messages=messages)
+    after = llm.count_tokens(PRIMARY, messages)
+    assert after["factor"] == pytest.approx(1.2 + 0.8 * (1 - 0.7**3))
+    assert after["tokens"] > before["tokens"] * 1.4
+    # The module's counter is not this client's: it starts from the default.
+    assert keel.count_message_tokens(PRIMARY, messages)["factor"] == 1.2

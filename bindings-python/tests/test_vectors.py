@@ -353,6 +353,28 @@ def test_compaction_plan(case: dict[str, Any]) -> None:
     assert keel.plan_compaction(messages, **options) == case["expected"]
 
 
+@pytest.mark.parametrize("case", load_vectors("token_counts.json"), ids=lambda c: c["name"])
+def test_token_count(case: dict[str, Any]) -> None:
+    text, encoding = case["input"]["text"], case["input"]["encoding"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.count_tokens(text, encoding)
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert keel.count_tokens(text, encoding) == case["expected"]["tokens"]
+
+
+@pytest.mark.parametrize("case", load_vectors("message_tokens.json"), ids=lambda c: c["name"])
+def test_message_tokens(case: dict[str, Any]) -> None:
+    model, messages = case["input"]["model"], case["input"]["messages"]
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.count_message_tokens(model, messages)
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert keel.count_message_tokens(model, messages) == case["expected"]
+
+
 @pytest.mark.parametrize("case", load_vectors("context_blocks.json"), ids=lambda c: c["name"])
 def test_context_block(case: dict[str, Any]) -> None:
     inp = case["input"]

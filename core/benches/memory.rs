@@ -4,8 +4,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use keel::llm::{Part, Role, estimate_message_tokens};
+use keel::llm::{Part, Role};
 use keel::memory::{PlanOptions, StoredMessage, plan};
+use keel::tokens::stored_message_tokens;
 
 /// 1,000 messages: a system prompt, then rounds of a question, a tool call and its result.
 fn view() -> Vec<StoredMessage> {
@@ -14,7 +15,7 @@ fn view() -> Vec<StoredMessage> {
         let message = keel::llm::Message { role, content };
         out.push(StoredMessage {
             seq: out.len() as u64 + 1,
-            tokens: estimate_message_tokens(&message),
+            tokens: stored_message_tokens(&message).0,
             role,
             content: message.content,
             tokens_exact: false,

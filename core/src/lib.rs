@@ -34,6 +34,7 @@ pub mod routing;
 pub mod skills;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;
 
 use std::mem::ManuallyDrop;
 use std::sync::{Arc, OnceLock};

@@ -37,6 +37,8 @@ async fn every_file_in_testdata_runs() {
             "agent_budgets.json" => agent_budget_vectors(&cases),
             "charges.json" => charge_vectors(&cases).await,
             "compaction_plans.json" => compaction_plan_vectors(&cases),
+            "token_counts.json" => token_count_vectors(&cases),
+            "message_tokens.json" => message_token_vectors(&cases),
             "compaction_thresholds.json" => compaction_threshold_vectors(&cases).await,
             "context_blocks.json" => context_block_vectors(&cases),
             "connect_errors.json" => connect_error_vectors(&cases).await,
@@ -204,6 +206,35 @@ fn compaction_plan_vectors(cases: &[Value]) {
             "",
         )
         .map(|plan| serde_json::to_value(plan).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn token_count_vectors(cases: &[Value]) {
+    let strings: std::collections::HashSet<&str> = cases
+        .iter()
+        .filter_map(|c| c["input"]["text"].as_str())
+        .collect();
+    assert!(strings.len() >= 200, "at least 200 strings");
+    for case in cases {
+        let input = &case["input"];
+        let outcome = keel::tokens::Encoding::parse(input["encoding"].as_str().unwrap())
+            .map(|e| json!({"tokens": e.count(input["text"].as_str().unwrap())}));
+        check_field(case, outcome);
+    }
+}
+
+fn message_token_vectors(cases: &[Value]) {
+    let counter = keel::tokens::TokenCounter::default();
+    for case in cases {
+        let input = &case["input"];
+        let outcome = counter
+            .count_messages_value(
+                input["model"].as_str().unwrap(),
+                input["messages"].clone(),
+                keel::options::Case::Snake,
+            )
+            .map(|count| serde_json::to_value(count).unwrap());
         check_field(case, outcome);
     }
 }

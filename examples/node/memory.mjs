@@ -21,6 +21,13 @@ const appended = await store.append(orgId, thread.id, [
 console.log(`appended messages ${appended.firstSeq}..${appended.lastSeq}: ${appended.totalTokens} tokens in the conversation`)
 const messages = await store.messages(orgId, thread.id)
 console.log(`read back: ${messages.map((m) => m.role).join(', ')}`)
+// What the question costs: exact for an OpenAI model, estimated (and calibrated by the usage a
+// client's calls report) for Claude.
+const question = [{ role: 'user', content: 'What is blocking the Acme renewal?' }]
+for (const model of ['gpt-4o', 'claude-haiku-4-5']) {
+  const n = keel.countMessageTokens(model, question)
+  console.log(`${model}: ${n.tokens} input tokens (${n.exact ? 'exact' : 'estimated'})`)
+}
 // A tool result must answer a call still waiting for one.
 try {
   await store.append(orgId, thread.id, [{ role: 'tool', content: [{ type: 'tool_result', callId: 'call-1', content: 'again' }] }])

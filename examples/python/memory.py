@@ -37,6 +37,12 @@ async def main() -> None:
     print(f"appended messages {first}..{last}: {total} tokens in the conversation")
     messages = await store.messages(org, thread["id"])
     print("read back:", ", ".join(m["role"] for m in messages))
+    # What the question costs: exact for an OpenAI model, estimated (and calibrated by the
+    # usage a client's calls report) for Claude.
+    question: list[Message] = [{"role": "user", "content": "What is blocking the Acme renewal?"}]
+    for model in ("gpt-4o", "claude-haiku-4-5"):
+        n = keel.count_message_tokens(model, question)
+        print(f"{model}: {n['tokens']} input tokens ({'exact' if n['exact'] else 'estimated'})")
     # A tool result must answer a call still waiting for one.
     try:
         await store.append(

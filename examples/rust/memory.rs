@@ -12,6 +12,7 @@ use keel::memory::{
     EntityType, MessageQuery, PlanOptions,
 };
 use keel::models::ModelRouter;
+use keel::tokens::TokenCounter;
 
 #[tokio::main]
 async fn main() -> keel::Result<()> {
@@ -47,6 +48,15 @@ async fn main() -> keel::Result<()> {
         .await?;
     let roles: Vec<&str> = messages.iter().map(|m| m.role.as_str()).collect();
     println!("read back: {}", roles.join(", "));
+    // What the question costs: exact for an OpenAI model, estimated (and calibrated by the
+    // usage a client's calls report) for Claude.
+    let question = [Message::user("What is blocking the Acme renewal?")];
+    let counter = TokenCounter::default();
+    for model in ["gpt-4o", "claude-haiku-4-5"] {
+        let n = counter.count_messages(model, &question)?;
+        let how = if n.exact { "exact" } else { "estimated" };
+        println!("{model}: {} input tokens ({how})", n.tokens);
+    }
     // A tool result must answer a call still waiting for one.
     let stray: Vec<Message> =
         serde_json::from_value(serde_json::json!([{"role": "tool", "content": [

@@ -87,6 +87,8 @@ __all__ = [
     "CompactOptions",
     "ContextOptions",
     "CompactionPlan",
+    "Encoding",
+    "TokenCount",
     "Compaction",
     "Compacted",
     "ContextWindow",
@@ -894,6 +896,24 @@ class CompactionPlan(TypedDict):
     keep_from: int | None
     """The first seq kept verbatim."""
     fits: bool
+
+
+Encoding = Literal["o200k_base", "cl100k_base"]
+"""The byte-pair encodings Keel counts exactly."""
+
+
+class TokenCount(TypedDict):
+    """``count_message_tokens`` / ``Llm.count_tokens``: a count and whether it is exact."""
+
+    tokens: int
+    exact: bool
+    """True for what the provider bills (OpenAI's encodings on text); false for an estimate."""
+    encoding: Encoding
+    """The encoding counted; under an estimate, the base the factor scales."""
+    model: str
+    """The model id, canonical (no date, version or provider prefix)."""
+    factor: float
+    """1 when exact; else the model's calibrated ratio of billed tokens to counted ones."""
 
 
 class Compaction(TypedDict):

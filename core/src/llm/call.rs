@@ -273,6 +273,14 @@ impl<'a> Call<'a> {
                         .await;
                     self.push_attempt(&candidate, "ok", Some(200), latency_ms, None);
                     child.stop(usage_attributes(&reply.usage));
+                    if self.request.tools.is_empty() {
+                        self.llm.inner.tokens.observe(
+                            &candidate.model_id,
+                            self.request.system.as_deref(),
+                            &self.request.messages,
+                            reply.usage.input_tokens,
+                        );
+                    }
                     let cost = router.call_cost(&candidate, Some(usage_of(reply.usage)));
                     let charged = match hold {
                         Some(hold) => hold.commit(cost).await,

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
+use super::Message;
 use super::options::{Endpoint, LlmOptions};
 use crate::error::Result;
 use crate::models::{ModelRouter, PROVIDERS};
 use crate::telemetry::{Logger, LoggerOptions, TraceParent, new_trace_id};
+use crate::tokens::{TokenCount, TokenCounter};
 
 /// Makes model calls. Cheap to clone; clones share the connection pool and the router.
 #[derive(Clone)]
@@ -23,6 +25,8 @@ pub(super) struct LlmInner {
     /// The endpoints of the providers that can be called: configured, or with a key in the
     /// environment. A provider missing here fails with the reason [`LlmOptions::endpoint`] gave.
     endpoints: HashMap<&'static str, Result<Endpoint, crate::Error>>,
+    /// Token counts, calibrated by the usage this client's calls report.
+    pub(super) tokens: TokenCounter,
 }
 
 impl std::fmt::Debug for Llm {
@@ -56,6 +60,7 @@ impl Llm {
                 router: router.clone(),
                 options,
                 endpoints,
+                tokens: TokenCounter::default(),
             }),
         })
     }
@@ -63,6 +68,21 @@ impl Llm {
     /// The router this client resolves through.
     pub fn router(&self) -> &ModelRouter {
         &self.inner.router
+    }
+
+    /// The token counter this client calibrates: estimates for Claude, Gemini and other
+    /// models move towards the input tokens their providers report for calls without tools.
+    pub fn tokens(&self) -> &TokenCounter {
+        &self.inner.tokens
+    }
+
+    /// The input tokens of `messages` sent to `model`, corrected by what this client's calls
+    /// have reported ([`TokenCounter::count_messages`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] on field `model` for an empty id.
+    pub fn count_tokens(&self, model: &str, messages: &[Message]) -> Result<TokenCount> {
+        self.inner.tokens.count_messages(model, messages)
     }
 
     /// The options in force.

@@ -14,9 +14,10 @@ use super::store::ConversationStore;
 use super::threshold::CompactionThreshold;
 use super::view::ContextWindow;
 use crate::error::{Error, Result};
-use crate::llm::{Llm, Summarizer, estimate_message_tokens};
+use crate::llm::{Llm, Summarizer};
 use crate::models::ModelRouter;
 use crate::options::{Case, from_value, require_uuid};
+use crate::tokens::stored_message_tokens;
 
 /// `err` with its field spelt in `case` (a field already spelt so is unchanged).
 fn spelt(err: Error, case: Case) -> Error {
@@ -162,7 +163,7 @@ fn options_object(options: Option<Value>, root: &str) -> Result<serde_json::Map<
 }
 
 /// [`plan()`] as a binding calls it: the view as a JSON list of messages (each with an
-/// optional `seq`, its place from 1 by default, and `tokens`, estimated when absent), and the
+/// optional `seq`, its place from 1 by default, and `tokens`, counted as the store counts them when absent), and the
 /// options as JSON ([`PlanOptions`] and `earlier_summary_tokens`, the tokens of the summary
 /// the view already has; `root` names them in errors).
 ///
@@ -197,7 +198,7 @@ pub fn plan_value(messages: Value, options: Option<Value>, case: Case, root: &st
             .zip(counts)
             .map(|(m, (seq, tokens))| StoredMessage {
                 seq,
-                tokens: tokens.unwrap_or_else(|| estimate_message_tokens(&m)),
+                tokens: tokens.unwrap_or_else(|| stored_message_tokens(&m).0),
                 tokens_exact: false,
                 role: m.role,
                 content: m.content,

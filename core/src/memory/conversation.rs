@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::llm::{Message, Part, Role, estimate_message_tokens};
+use crate::llm::{Message, Part, Role};
 use crate::options::{Case, de, from_value};
+use crate::tokens::stored_message_tokens;
 
 /// The most messages one append takes.
 pub const MAX_BATCH: usize = 1_000;
@@ -137,8 +138,8 @@ pub struct StoredMessage {
     pub content: Vec<Part>,
     /// Its tokens.
     pub tokens: u64,
-    /// False while the count is an estimate (bytes over four, four of framing, 1,000 an
-    /// image); exact counts per encoding come with the token counter.
+    /// True when `tokens` is exact: o200k_base under OpenAI's framing on a text message; a
+    /// tool call, tool result or image is estimated ([`crate::tokens::message_tokens`]).
     pub tokens_exact: bool,
     /// When it was appended (RFC 3339).
     pub created_at: String,
@@ -231,12 +232,9 @@ pub fn messages_from_value(value: serde_json::Value, case: Case) -> Result<Vec<M
     from_value::<Batch>(Some(batch), case, "").map(|b| b.messages)
 }
 
-/// Each message's tokens and whether the count is exact (the estimate for now).
+/// Each message's tokens and whether the count is exact ([`stored_message_tokens`]).
 pub fn count_tokens(messages: &[Message]) -> Vec<(u64, bool)> {
-    messages
-        .iter()
-        .map(|m| (estimate_message_tokens(m), false))
-        .collect()
+    messages.iter().map(stored_message_tokens).collect()
 }
 
 #[cfg(test)]

@@ -20,8 +20,9 @@ use serde_json::Value;
 
 use super::conversation::StoredMessage;
 use crate::error::{Error, Result};
-use crate::llm::{Message, Part, Role, estimate_message_tokens};
+use crate::llm::{Message, Part, Role};
 use crate::options::{Case, from_value};
+use crate::tokens::stored_message_tokens;
 
 /// How a masked tool result starts; a result that starts so is not masked again.
 pub const STUB_PREFIX: &str = "[tool result masked:";
@@ -214,7 +215,7 @@ fn mask_with(message: &StoredMessage, calls: &Calls) -> StoredMessage {
             other => other.clone(),
         })
         .collect();
-    let tokens = estimate_message_tokens(&Message {
+    let (tokens, _) = stored_message_tokens(&Message {
         role: message.role,
         content: content.clone(),
     });

@@ -11,8 +11,9 @@ use super::conversation::StoredMessage;
 use super::plan::{Plan, PlanOptions, head, mask_all, plan, summary_message, trim_note};
 use super::store::{ConversationStore, MessageRow, message_columns, stored};
 use crate::error::{Error, Result};
-use crate::llm::{Message, Role, estimate_message_tokens};
+use crate::llm::{Message, Role};
 use crate::store::{Dialect, on_pool};
+use crate::tokens::stored_message_tokens;
 
 /// The messages to send for a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,7 +45,7 @@ impl View {
 
     pub(super) fn summary_tokens(&self) -> u64 {
         self.summary()
-            .map_or(0, |(s, r)| estimate_message_tokens(&summary_message(s, r)))
+            .map_or(0, |(s, r)| stored_message_tokens(&summary_message(s, r)).0)
     }
 
     /// The messages to send: system turns, the summary, the other turns.

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use keel::{Backend, Keel};
 
+pub mod corpus;
 pub mod files;
 pub mod llm;
 #[path = "../../../cli/src/loopback.rs"]
