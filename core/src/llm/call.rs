@@ -66,13 +66,6 @@ pub fn estimate_tokens(request: &CallRequest) -> u64 {
     bytes.div_ceil(4) + extra
 }
 
-/// One message's tokens by the same estimate as [`estimate_tokens`]: its text bytes over four
-/// (rounded up), four of framing and 1,000 per image.
-pub fn estimate_message_tokens(message: &Message) -> u64 {
-    let (bytes, extra) = message_size(message);
-    bytes.div_ceil(4) + extra
-}
-
 /// A message's text bytes, and the tokens counted apart from them (framing, images).
 fn message_size(message: &Message) -> (u64, u64) {
     let (mut bytes, mut extra) = (0u64, 4u64);

@@ -95,12 +95,16 @@ impl TokenCounter {
         reported: u64,
     ) -> Option<f64> {
         let model = TokenModel::of(model).ok()?;
+        // An exact model has nothing to learn: its request is not counted at all.
+        if model.exact() {
+            return None;
+        }
         let system = system.map(|text| Message {
             role: crate::llm::Role::System,
             content: vec![crate::llm::Part::text(text)],
         });
         let (raw, _) = raw_request_tokens(&model, system.iter().chain(messages));
-        if model.exact() || raw < MIN_CALIBRATION_TOKENS {
+        if raw < MIN_CALIBRATION_TOKENS {
             return None;
         }
         let ratio = reported as f64 / raw as f64;
