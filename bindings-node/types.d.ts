@@ -1162,3 +1162,177 @@ export interface ContextWindow {
   /** True when the view was over the threshold and trimmed on the way out: compact it. */
   trimmed: boolean
 }
+
+/** What a fact is about (the original's five categories). */
+export type FactCategory = 'deal' | 'relationship' | 'preference' | 'commitment' | 'fact'
+
+/** A fact for `ConversationStore.addFacts`. */
+export interface NewFact {
+  category: FactCategory
+  /** Whom or what it concerns, in a few words (at most 200 characters). */
+  subject: string
+  /** The fact itself (at most 2,000 characters). */
+  content: string
+  /** 0 to 1 (default 1). */
+  confidence?: number
+  conversationId?: string | null
+  /** The seqs of the messages it came from. */
+  sourceSeqs?: number[]
+  dealName?: string | null
+  contactName?: string | null
+  companyName?: string | null
+  /** The platform's id (linked through `link` or `entitySql` when absent). */
+  dealId?: string | null
+  contactId?: string | null
+  companyId?: string | null
+  /** When it was said, RFC 3339 (default: now). */
+  observedAt?: string | null
+  expiresAt?: string | null
+  /** The id of the user's live fact it replaces (kept, marked superseded). */
+  supersedes?: string | null
+}
+
+/** A stored fact. */
+export interface Fact {
+  id: string
+  orgId: string
+  userId: string
+  category: FactCategory
+  subject: string
+  content: string
+  confidence: number
+  conversationId: string | null
+  sourceSeqs: number[]
+  dealName: string | null
+  contactName: string | null
+  companyName: string | null
+  dealId: string | null
+  contactId: string | null
+  companyId: string | null
+  observedAt: string
+  createdAt: string
+  expiresAt: string | null
+  supersededBy: string | null
+  supersededAt: string | null
+  accessCount: number
+  lastAccessedAt: string | null
+}
+
+/** One statement per kind: `$1` org id, `$2` user id, `$3` the name as an escaped `LIKE` pattern (`ESCAPE '\'`), `$4` the name; the id in the first column. */
+export interface EntitySql {
+  deal?: string | null
+  contact?: string | null
+  company?: string | null
+}
+
+/** Finds the platform's id of a deal, contact or company by name. */
+export type EntityLink = (kind: 'deal' | 'contact' | 'company', name: string) => string | null | Promise<string | null>
+
+/** `ConversationStore.addFacts` options. */
+export interface AddFactsOptions {
+  idempotencyKey?: string | null
+  entitySql?: EntitySql | null
+  link?: EntityLink | null
+}
+
+/** `ConversationStore.facts` query. */
+export interface FactQuery {
+  category?: FactCategory | null
+  includeSuperseded?: boolean | null
+  limit?: number | null
+}
+
+/** `ConversationStore.recall` query. */
+export interface RecallQuery {
+  /** 1 to 100 (default 10). */
+  limit?: number | null
+  categories?: FactCategory[] | null
+  /** Count this recall in each fact returned (default true). */
+  recordAccess?: boolean | null
+}
+
+/** A fact and its score: BM25 × recency × access × confidence. */
+export interface RecalledFact {
+  fact: Fact
+  score: number
+  bm25: number
+  recency: number
+  access: number
+}
+
+/** `ConversationStore.recall`. */
+export interface Recall {
+  facts: RecalledFact[]
+  /** The query's distinct terms (stemmed). */
+  terms: string[]
+  candidates: number
+  /** True when no fact left unscored could have ranked among these. */
+  exact: boolean
+  /** The "## Relevant Memories" block for the prompt ("" for none). */
+  block: string
+}
+
+/** A fact as `rankFacts` reads it. */
+export interface RankFactInput {
+  id: string
+  category: FactCategory
+  subject: string
+  content: string
+  observedAt: string
+  confidence?: number
+  accessCount?: number
+  lastAccessedAt?: string | null
+  supersededAt?: string | null
+  expiresAt?: string | null
+}
+
+/** `ConversationStore.extractFacts` options. */
+export interface ExtractOptions {
+  /** `[first, last]` seqs (default: the latest compaction's fact range, else all). */
+  range?: [number, number] | null
+  idempotencyKey?: string | null
+  provider?: string | null
+  model?: string | null
+  inputTokens?: number | null
+  timeoutMs?: number | null
+  entitySql?: EntitySql | null
+  link?: EntityLink | null
+}
+
+export interface ExtractedFact {
+  category: FactCategory
+  subject: string
+  content: string
+  confidence: number
+  sourceSeqs: number[]
+  dealName: string | null
+  contactName: string | null
+  companyName: string | null
+  /** The index of the known fact it replaces. */
+  supersedes: number | null
+}
+
+/** An item of the model's answer that was refused. */
+export interface RejectedFact {
+  index: number | null
+  field: string
+  reason: string
+}
+
+/** `readFactExtraction`. */
+export interface ExtractionReading {
+  facts: ExtractedFact[]
+  rejected: RejectedFact[]
+  belowConfidence: number
+}
+
+/** `ConversationStore.extractFacts`. */
+export interface Extracted {
+  applied: boolean
+  idempotencyKey: string
+  range: [number, number] | null
+  facts: Fact[]
+  superseded: string[]
+  rejected: RejectedFact[]
+  belowConfidence: number
+}

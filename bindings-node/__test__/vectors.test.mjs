@@ -386,6 +386,39 @@ for (const c of loadVectors('credit_flows.json')) {
 }
 
 // The files are found by listing the folder: a new one that no test above loads fails here.
+test('recall_rankings vectors', () => {
+  for (const c of loadVectors('recall_rankings.json')) {
+    const facts = c.input.facts.map(camelKeys)
+    const run = () => keel.rankFacts(c.input.query, facts, { now: c.input.now, limit: c.input.limit })
+    if (c.expected_error_code) {
+      assert.throws(run, { code: c.expected_error_code, field: camel(c.expected_error_field) }, c.name)
+      continue
+    }
+    const got = run()
+    assert.deepEqual(got.map((r) => r.fact.id), c.expected.map((e) => e.id), c.name)
+    got.forEach((r, i) => {
+      for (const key of ['score', 'bm25', 'recency', 'access']) {
+        assert.ok(Math.abs(r[key] - c.expected[i][key]) < 2e-6, `${c.name}: ${key}`)
+      }
+    })
+  }
+})
+
+test('fact_extraction vectors', () => {
+  for (const c of loadVectors('fact_extraction.json')) {
+    const { answer, ...options } = c.input
+    const run = () => keel.readFactExtraction(answer, options)
+    if (c.expected_error_code) {
+      assert.throws(run, { code: c.expected_error_code, field: `options.${camel(c.expected_error_field)}` }, c.name)
+      continue
+    }
+    const got = run()
+    const rejected = got.rejected.map((r) => ({ index: r.index, field: r.field }))
+    const expected = { facts: c.expected.facts.map(camelKeys), rejected: c.expected.rejected, belowConfidence: c.expected.below_confidence }
+    assert.deepEqual({ facts: got.facts, rejected, belowConfidence: got.belowConfidence }, expected, c.name)
+  }
+})
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

@@ -104,6 +104,30 @@
     writable: true,
     configurable: true,
   })
+  // `link: (kind, name) => id | null` (or a Promise of it) in the options of `addFacts` and
+  // `extractFacts` (the fourth argument of both): core gets it apart from the options, as an
+  // async function of `{ kind, name }`.
+  for (const key of ['addFacts', 'extractFacts']) {
+    const native = exports.ConversationStore.prototype[key]
+    Object.defineProperty(exports.ConversationStore.prototype, key, {
+      value: function (...args) {
+        try {
+          const options = args[3]
+          if (options !== null && typeof options === 'object' && typeof options.link === 'function') {
+            const { link, ...rest } = options
+            args.length = 5
+            args[3] = rest
+            args[4] = async ({ kind, name }) => link(kind, name)
+          }
+        } catch {
+          // A hostile object (a throwing getter, a proxy): the native call's own checks report it.
+        }
+        return native.apply(this, args)
+      },
+      writable: true,
+      configurable: true,
+    })
+  }
   // The host application's OpenTelemetry context, read through the API's global registry (no
   // import: it is there when the host registered an SDK). A logger or a model call gets the
   // host's current span as `hostTraceparent`, written by the host's own propagator; core

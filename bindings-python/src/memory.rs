@@ -4,13 +4,44 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use keel::memory::ConversationStore;
+use futures_util::future::BoxFuture;
+use keel::memory::{ConversationStore, EntityKind, EntityLinker};
 use keel::options::Case;
 
 use crate::error::Arg;
 use crate::json::{Json, dict_to_map, to_json};
 use crate::llm::PyLlm;
 use crate::runtime::{awaitable, guard};
+
+/// A Python callable `link(kind, name) -> str | None` as an entity linker: called with the
+/// GIL on Keel's runtime thread; what it raises is `invalid_input` on `link`.
+struct PyLinker(Py<PyAny>);
+
+impl EntityLinker for PyLinker {
+    fn link<'a>(
+        &'a self,
+        _org: uuid::Uuid,
+        _user: &'a str,
+        kind: EntityKind,
+        name: &'a str,
+    ) -> BoxFuture<'a, keel::Result<Option<String>>> {
+        let found = Python::attach(|py| {
+            self.0
+                .call1(py, (kind.as_str(), name))
+                .and_then(|id| id.extract::<Option<String>>(py))
+        });
+        Box::pin(async move {
+            found.map_err(|e| {
+                keel::Error::invalid_input("link", format!("the callback failed: {e}"))
+            })
+        })
+    }
+}
+
+/// The store's linker for a call: the callable, if any.
+fn linker(link: &Option<PyLinker>) -> Option<&dyn EntityLinker> {
+    link.as_ref().map(|l| l as &dyn EntityLinker)
+}
 
 /// Conversations and their messages; make it with `db.conversations()`.
 #[pyclass(frozen, name = "ConversationStore", module = "keel._native")]
@@ -174,6 +205,136 @@ impl PyConversationStore {
                 .await?
         )))
     }
+    /// Stores facts (dicts like `keel.types.NewFact`) for the user in one transaction
+    /// (awaitable): a list of `keel.types.Fact`. `link(kind, name)` returns the platform's id of
+    /// a deal, contact or company named in a fact (or give `entity_sql`); `idempotency_key`
+    /// stores once.
+    #[pyo3(signature = (org_id, user_id, facts, *, link = None, **options))]
+    fn add_facts<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        user_id: Arg<String>,
+        facts: &Bound<'py, PyAny>,
+        link: Option<Py<PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut options = options.map(|o| dict_to_map(o, 0)).unwrap_or_default();
+        options.insert("facts".to_owned(), to_json(facts, 0));
+        let (org, user, link) = (org_id.0, user_id.0, link.map(PyLinker));
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.add_facts_value(
+                &org,
+                &user,
+                Some(options.into()),
+                linker(&link),
+                Case::Snake,
+                ""
+            )
+            .await?
+        )))
+    }
+
+    /// The user's facts, newest first (awaitable): `category`, `include_superseded` (default
+    /// False), `limit` (default 100).
+    #[pyo3(signature = (org_id, user_id, **query))]
+    fn facts<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        user_id: Arg<String>,
+        query: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, user) = (org_id.0, user_id.0);
+        let query = query.map(|q| dict_to_map(q, 0).into());
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.facts_value(&org, &user, query, Case::Snake, "").await?
+        )))
+    }
+
+    /// The user's facts that best match `text` (awaitable): a `keel.types.Recall` whose
+    /// `block` goes into the prompt. `limit` (default 10), `categories`, `record_access`
+    /// (default True).
+    #[pyo3(signature = (org_id, user_id, text, **query))]
+    fn recall<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        user_id: Arg<String>,
+        text: Arg<String>,
+        query: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, user, text) = (org_id.0, user_id.0, text.0);
+        let query = query.map(|q| dict_to_map(q, 0).into());
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.recall_value(&org, &user, &text, query, Case::Snake, "")
+                .await?
+        )))
+    }
+
+    /// Extracts facts from the conversation's turns through `llm` (awaitable): a
+    /// `keel.types.Extracted`. Options as `keel.types.ExtractOptions`; `link` as in
+    /// `add_facts`.
+    #[pyo3(signature = (org_id, conversation_id, *, llm, link = None, **options))]
+    fn extract_facts<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        conversation_id: Arg<String>,
+        llm: Arg<PyRef<'py, PyLlm>>,
+        link: Option<Py<PyAny>>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, id, link) = (org_id.0, conversation_id.0, link.map(PyLinker));
+        let options = options.map(|o| dict_to_map(o, 0).into());
+        let llm = llm.0.core().clone();
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.extract_facts_value(&org, &id, options, &llm, linker(&link), Case::Snake, "")
+                .await?
+        )))
+    }
+}
+
+/// The `limit` (default 10) best of `facts` (dicts with `id`, `category`, `subject`,
+/// `content`, `observed_at`, optionally `confidence`, `access_count`, `last_accessed_at`,
+/// `superseded_at`, `expires_at`) for `query` at `now` (RFC 3339): what `recall` returns for
+/// the same facts, as a list of `keel.types.RecalledFact`. Pure.
+#[pyfunction]
+#[pyo3(signature = (query, facts, **options))]
+fn rank_facts(
+    query: Arg<String>,
+    facts: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Json> {
+    let mut options = options.map(|o| dict_to_map(o, 0)).unwrap_or_default();
+    options.insert("facts".to_owned(), to_json(facts, 0));
+    guard(|| {
+        Ok(Json::of(&keel::memory::rank_facts_value(
+            &query.0,
+            Some(options.into()),
+            Case::Snake,
+            "",
+        )?))
+    })
+}
+
+/// Reads a model's fact-extraction answer strictly: `seqs` (the turns it read) and `known`
+/// (how many known facts it was shown); a `keel.types.ExtractionReading`. Pure.
+#[pyfunction]
+#[pyo3(signature = (answer, **options))]
+fn read_fact_extraction(
+    answer: Arg<String>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Json> {
+    let options = options.map(|o| dict_to_map(o, 0).into());
+    guard(|| {
+        Ok(Json::of(&keel::memory::read_extraction_value(
+            &answer.0,
+            options,
+            Case::Snake,
+            "",
+        )?))
+    })
 }
 
 /// The "Prior Conversation Context" block for `message` from context rows (dicts like
@@ -231,5 +392,7 @@ pub fn open_store(keel: &keel::Keel) -> PyConversationStore {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyConversationStore>()?;
     m.add_function(wrap_pyfunction!(plan_compaction, m)?)?;
+    m.add_function(wrap_pyfunction!(rank_facts, m)?)?;
+    m.add_function(wrap_pyfunction!(read_fact_extraction, m)?)?;
     m.add_function(wrap_pyfunction!(format_prior_context, m)?)
 }

@@ -387,3 +387,33 @@ def test_context_block(case: dict[str, Any]) -> None:
     prior = run()
     got = {"terms": prior["terms"], "chosen": [[e["entry"]["entity_id"], e["score"]] for e in prior["entries"]], "block": prior["block"]}
     assert got == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("recall_rankings.json"), ids=lambda c: c["name"])
+def test_recall_ranking(case: dict[str, Any]) -> None:
+    inp = case["input"]
+    run = lambda: keel.rank_facts(inp["query"], inp["facts"], now=inp["now"], limit=inp["limit"])  # noqa: E731
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            run()
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    got = run()
+    assert [r["fact"]["id"] for r in got] == [e["id"] for e in case["expected"]]
+    for r, e in zip(got, case["expected"]):
+        for key in ("score", "bm25", "recency", "access"):
+            assert r[key] == pytest.approx(e[key], abs=2e-6), key
+
+
+@pytest.mark.parametrize("case", load_vectors("fact_extraction.json"), ids=lambda c: c["name"])
+def test_fact_extraction(case: dict[str, Any]) -> None:
+    inp = dict(case["input"])
+    answer = inp.pop("answer")
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.read_fact_extraction(answer, **inp)
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    got = keel.read_fact_extraction(answer, **inp)
+    rejected = [{"index": r["index"], "field": r["field"]} for r in got["rejected"]]
+    assert {"facts": got["facts"], "rejected": rejected, "below_confidence": got["below_confidence"]} == case["expected"]

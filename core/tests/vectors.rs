@@ -41,6 +41,8 @@ async fn every_file_in_testdata_runs() {
             "message_tokens.json" => message_token_vectors(&cases),
             "compaction_thresholds.json" => compaction_threshold_vectors(&cases).await,
             "context_blocks.json" => context_block_vectors(&cases),
+            "recall_rankings.json" => recall_ranking_vectors(&cases),
+            "fact_extraction.json" => fact_extraction_vectors(&cases),
             "connect_errors.json" => connect_error_vectors(&cases).await,
             "credit_flows.json" => credit_flow_vectors(&cases).await,
             "database_urls.json" => database_url_vectors(&cases),
@@ -256,6 +258,73 @@ fn context_block_vectors(cases: &[Value]) {
                 .map(|e| json!([e.entry.entity_id.to_string(), e.score]))
                 .collect();
             json!({"terms": prior.terms, "chosen": chosen, "block": prior.block})
+        });
+        check_field(case, outcome);
+    }
+}
+
+/// Each ranked fact as the vectors spell it: id, then score, BM25, recency and access.
+fn recall_ranking_vectors(cases: &[Value]) {
+    for case in cases {
+        let input = &case["input"];
+        let mut options = input.clone();
+        options.as_object_mut().unwrap().remove("query");
+        let outcome = keel::memory::rank_facts_value(
+            input["query"].as_str().unwrap(),
+            Some(options),
+            keel::options::Case::Snake,
+            "",
+        );
+        let Some(expected) = case.get("expected") else {
+            check_field(case, outcome.map(|_| Value::Null));
+            continue;
+        };
+        let got = outcome.unwrap_or_else(|e| panic!("vector {}: {e}", case["name"]));
+        let expected = expected.as_array().unwrap();
+        assert_eq!(got.len(), expected.len(), "vector {}", case["name"]);
+        for (g, e) in got.iter().zip(expected) {
+            assert_eq!(
+                g.fact.id.to_string(),
+                e["id"].as_str().unwrap(),
+                "vector {}",
+                case["name"]
+            );
+            for (value, key) in [
+                (g.score.score, "score"),
+                (g.score.bm25, "bm25"),
+                (g.score.recency, "recency"),
+                (g.score.access, "access"),
+            ] {
+                let want = e[key].as_f64().unwrap();
+                assert!(
+                    (value - want).abs() < 2e-6,
+                    "vector {}: {key} {value} != {want}",
+                    case["name"]
+                );
+            }
+        }
+    }
+}
+
+/// The facts kept, each refusal's index and field, and the count under the threshold.
+fn fact_extraction_vectors(cases: &[Value]) {
+    for case in cases {
+        let input = &case["input"];
+        let mut options = input.clone();
+        options.as_object_mut().unwrap().remove("answer");
+        let outcome = keel::memory::read_extraction_value(
+            input["answer"].as_str().unwrap(),
+            Some(options),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|r| {
+            let rejected: Vec<Value> = r
+                .rejected
+                .iter()
+                .map(|x| json!({"index": x.index, "field": x.field}))
+                .collect();
+            json!({"facts": r.facts, "rejected": rejected, "below_confidence": r.below_confidence})
         });
         check_field(case, outcome);
     }

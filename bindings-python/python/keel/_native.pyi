@@ -63,6 +63,16 @@ from keel.types import (
     TransportRequest,
     ValidatedLibrary,
     VersionInfo,
+    AddFactsOptions,
+    ExtractOptions,
+    Extracted,
+    ExtractionReading,
+    Fact,
+    FactQuery,
+    NewFact,
+    Recall,
+    RecallQuery,
+    RecalledFact,
 )
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -93,6 +103,8 @@ __all__ = [
     "count_tokens",
     "count_message_tokens",
     "format_prior_context",
+    "rank_facts",
+    "read_fact_extraction",
     "Llm",
     "CallStream",
     "ConversationStore",
@@ -434,6 +446,26 @@ class ConversationStore:
     def context(
         self, org_id: str, conversation_id: str, *, llm: Llm | None = None, **options: Unpack[ContextOptions]
     ) -> Call[ContextWindow]: ...
+    def add_facts(
+        self,
+        org_id: str,
+        user_id: str,
+        facts: list[NewFact],
+        *,
+        link: Callable[[str, str], str | None] | None = None,
+        **options: Unpack[AddFactsOptions],
+    ) -> Call[list[Fact]]: ...
+    def facts(self, org_id: str, user_id: str, **query: Unpack[FactQuery]) -> Call[list[Fact]]: ...
+    def recall(self, org_id: str, user_id: str, text: str, **query: Unpack[RecallQuery]) -> Call[Recall]: ...
+    def extract_facts(
+        self,
+        org_id: str,
+        conversation_id: str,
+        *,
+        llm: Llm,
+        link: Callable[[str, str], str | None] | None = None,
+        **options: Unpack[ExtractOptions],
+    ) -> Call[Extracted]: ...
 
 @final
 class Llm:
@@ -459,6 +491,10 @@ def count_tokens(text: str, encoding: Encoding | None = None) -> int: ...
 def count_message_tokens(model: str, messages: list[Message]) -> TokenCount: ...
 def plan_compaction(messages: list[Message], **options: Unpack[PlanOptions]) -> CompactionPlan: ...
 def format_prior_context(message: str, rows: list[ContextEntry], *, now: str | None = None) -> PriorContext: ...
+def rank_facts(
+    query: str, facts: list[dict[str, Any]], *, now: str | None = None, limit: int = 10
+) -> list[RecalledFact]: ...
+def read_fact_extraction(answer: str, *, seqs: list[int] = ..., known: int = 0) -> ExtractionReading: ...
 def drain_tasks(timeout: float = 2.0) -> bool: ...
 
 def parse_skill(

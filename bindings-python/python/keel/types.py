@@ -97,6 +97,20 @@ __all__ = [
     "ContextEntry",
     "ScoredContext",
     "PriorContext",
+    "FactCategory",
+    "NewFact",
+    "Fact",
+    "EntitySql",
+    "AddFactsOptions",
+    "FactQuery",
+    "RecallQuery",
+    "RecalledFact",
+    "Recall",
+    "ExtractOptions",
+    "ExtractedFact",
+    "RejectedFact",
+    "ExtractionReading",
+    "Extracted",
 ]
 
 Backend = Literal["sqlite", "postgres"]
@@ -1007,3 +1021,175 @@ class PriorContext(TypedDict):
     entries: list[ScoredContext]
     block: str | None
     """The "## Prior Conversation Context" block for the prompt (at most 8,000 characters)."""
+
+
+#: What a fact is about (the original's five categories).
+FactCategory = Literal["deal", "relationship", "preference", "commitment", "fact"]
+
+
+class _NewFactRequired(TypedDict):
+    category: FactCategory
+    subject: str
+    """Whom or what it concerns, in a few words (at most 200 characters)."""
+    content: str
+    """The fact itself (at most 2,000 characters)."""
+
+
+class NewFact(_NewFactRequired, total=False):
+    """A fact for ``ConversationStore.add_facts``."""
+
+    confidence: float
+    """0 to 1 (default 1)."""
+    conversation_id: str | None
+    source_seqs: list[int]
+    """The seqs of the messages it came from."""
+    deal_name: str | None
+    contact_name: str | None
+    company_name: str | None
+    deal_id: str | None
+    """The platform's id (linked through ``link`` or ``entity_sql`` when absent)."""
+    contact_id: str | None
+    company_id: str | None
+    observed_at: str | None
+    """When it was said, RFC 3339 (default: now)."""
+    expires_at: str | None
+    supersedes: str | None
+    """The id of the user's live fact it replaces (kept, marked superseded)."""
+
+
+class Fact(TypedDict):
+    """A stored fact."""
+
+    id: str
+    org_id: str
+    user_id: str
+    category: FactCategory
+    subject: str
+    content: str
+    confidence: float
+    conversation_id: str | None
+    source_seqs: list[int]
+    deal_name: str | None
+    contact_name: str | None
+    company_name: str | None
+    deal_id: str | None
+    contact_id: str | None
+    company_id: str | None
+    observed_at: str
+    created_at: str
+    expires_at: str | None
+    superseded_by: str | None
+    superseded_at: str | None
+    access_count: int
+    last_accessed_at: str | None
+
+
+class EntitySql(TypedDict, total=False):
+    """One statement per kind: ``$1`` org id, ``$2`` user id, ``$3`` the name as an escaped
+    ``LIKE`` pattern (``ESCAPE '\\'``), ``$4`` the name; the id in the first column."""
+
+    deal: str
+    contact: str
+    company: str
+
+
+class AddFactsOptions(TypedDict, total=False):
+    """``ConversationStore.add_facts`` keywords."""
+
+    idempotency_key: str
+    entity_sql: EntitySql
+
+
+class FactQuery(TypedDict, total=False):
+    """``ConversationStore.facts`` keywords."""
+
+    category: FactCategory
+    include_superseded: bool
+    limit: int
+
+
+class RecallQuery(TypedDict, total=False):
+    """``ConversationStore.recall`` keywords."""
+
+    limit: int
+    """1 to 100 (default 10)."""
+    categories: list[FactCategory]
+    record_access: bool
+    """Count this recall in each fact returned (default True)."""
+
+
+class RecalledFact(TypedDict):
+    """A fact and its score: BM25 × recency × access × confidence."""
+
+    fact: Fact
+    score: float
+    bm25: float
+    recency: float
+    access: float
+
+
+class Recall(TypedDict):
+    """``ConversationStore.recall``."""
+
+    facts: list[RecalledFact]
+    terms: list[str]
+    """The query's distinct terms (stemmed)."""
+    candidates: int
+    exact: bool
+    """True when no fact left unscored could have ranked among these."""
+    block: str
+    """The "## Relevant Memories" block for the prompt ("" for none)."""
+
+
+class ExtractOptions(TypedDict, total=False):
+    """``ConversationStore.extract_facts`` keywords."""
+
+    range: list[int]
+    """``[first, last]`` seqs (default: the latest compaction's fact range, else all)."""
+    idempotency_key: str
+    provider: str
+    model: str
+    input_tokens: int
+    timeout_ms: int
+    entity_sql: EntitySql
+
+
+class ExtractedFact(TypedDict):
+    category: FactCategory
+    subject: str
+    content: str
+    confidence: float
+    source_seqs: list[int]
+    deal_name: str | None
+    contact_name: str | None
+    company_name: str | None
+    supersedes: int | None
+    """The index of the known fact it replaces."""
+
+
+class RejectedFact(TypedDict):
+    """An item of the model's answer that was refused."""
+
+    index: int | None
+    field: str
+    reason: str
+
+
+class ExtractionReading(TypedDict):
+    """``read_fact_extraction``."""
+
+    facts: list[ExtractedFact]
+    rejected: list[RejectedFact]
+    below_confidence: int
+
+
+class Extracted(TypedDict):
+    """``ConversationStore.extract_facts``."""
+
+    applied: bool
+    idempotency_key: str
+    range: list[int] | None
+    facts: list[Fact]
+    superseded: list[str]
+    rejected: list[RejectedFact]
+    below_confidence: int

@@ -20,7 +20,7 @@ use crate::options::{Case, from_value, require_uuid};
 use crate::tokens::stored_message_tokens;
 
 /// `err` with its field spelt in `case` (a field already spelt so is unchanged).
-fn spelt(err: Error, case: Case) -> Error {
+pub(super) fn spelt(err: Error, case: Case) -> Error {
     match err {
         Error::InvalidInput { field, message } => Error::InvalidInput {
             field: case.spell(&field),

@@ -148,6 +148,30 @@ impl Dialect {
         }
     }
 
+    /// The elements of the JSON array of uuids `param`, as rows (for `uuid_column IN (…)`).
+    pub fn json_uuids(self, param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("SELECT jsonb_array_elements_text({param}::jsonb)::uuid"),
+            Backend::Sqlite => format!("SELECT value FROM json_each({param})"),
+        }
+    }
+
+    /// The pairs of the JSON array of two-element arrays `param`, as rows of columns `a` and
+    /// `b` (text on PostgreSQL: cast them).
+    pub fn json_pairs(self, param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => {
+                format!(
+                    "SELECT x->>0 AS a, x->>1 AS b FROM jsonb_array_elements({param}::jsonb) AS x"
+                )
+            }
+            Backend::Sqlite => format!(
+                "SELECT json_extract(value, '$[0]') AS a, json_extract(value, '$[1]') AS b \
+                 FROM json_each({param})"
+            ),
+        }
+    }
+
     /// The lock of rows a batch takes so that concurrent batches skip each other's rows.
     pub fn skip_locked(self) -> &'static str {
         match self.0 {
