@@ -105,7 +105,11 @@ def main() -> None:
         "python": run_json(sys.executable, "bench/otlp_python.py"),
         "node": run_json("node", "bench/otlp_node.mjs"),
     }
-    memory = {"rust_plan_1000_us": criterion_ns("memory", "plan_1000") / 1e3}
+    memory = {
+        "rust_plan_1000_us": criterion_ns("memory", "plan_1000") / 1e3,
+        "rust_recall_pg_100k_ms": criterion_ns("memory", "recall_pg_100k") / 1e6,
+        "pg_ts_rank_100k_ms": criterion_ns("memory", "ts_rank_pg_100k") / 1e6,
+    }
     corpus = tokens_corpus()
     cache = ROOT / "target" / "bench" / "tiktoken-cache"
     subprocess.run([sys.executable, "scripts/tiktoken_cache.py", str(cache)], cwd=ROOT, check=True)
@@ -256,6 +260,11 @@ def main() -> None:
     print("| what | Rust |")
     print("|---|---:|")
     print(f"| compaction plan, 1,000 messages with tool calls, µs (target ≤ 1,000) | {memory['rust_plan_1000_us']:.0f} |")
+    print(f"| recall top 10 of 100,000 facts of one user on PostgreSQL, ms (target ≤ 5) | {memory['rust_recall_pg_100k_ms']:.2f} |")
+    print(
+        f"| PostgreSQL `ts_rank` over a GIN index, same rows and queries, ms | {memory['pg_ts_rank_100k_ms']:.1f} "
+        f"({memory['pg_ts_rank_100k_ms'] / memory['rust_recall_pg_100k_ms']:.0f}x Keel's) |"
+    )
     tr, tp, tn = tokens["rust"], tokens["python"], tokens["node"]
     print("\n### Token counting, o200k_base (ms a call, same text in each row; ratios are the peer's time over Keel's)\n")
     print("| text | Keel | tiktoken crate | bpe-openai | tiktoken-rs | bpe-openai / Keel (target ≥ 2) | tiktoken-rs / Keel |")

@@ -1,23 +1,26 @@
 //! The demo's memory step: a 300-message conversation with tool calls compacted under a model's
 //! threshold (old tool results masked, the middle summarised by a model on loopback), the
-//! context sent afterwards, a second instance finding the compaction already made, and what a
-//! rep said in a Slack thread carried into a web question.
+//! context sent afterwards, a second instance finding the compaction already made, facts
+//! extracted from the oldest turns and recalled in a later conversation, and what a rep said in
+//! a Slack thread carried into a web question.
 
 use keel::llm::{CallRequest, Message};
 use keel::memory::{
     CompactOptions, ContextEntry, ConversationChannel, ConversationKey, ConversationStore,
-    EntityType, PlanOptions, ThresholdOptions,
+    EntityType, ExtractOptions, PlanOptions, RecallQuery, ThresholdOptions,
 };
 use keel::telemetry::Span;
 use serde_json::json;
 
-use crate::loopback::{Scripted, WireKind, success};
+use crate::loopback::{Loopback, Scripted, WireKind, success};
 use crate::output::say;
 
 /// The model whose threshold the conversation is compacted under (a dated id).
 const MODEL: &str = "claude-haiku-4-5-20251001";
 /// The model that writes the summary.
 const SUMMARY_MODEL: &str = "claude-sonnet-4-6";
+/// The model that extracts facts.
+const FACTS_MODEL: &str = "claude-haiku-4-5";
 
 /// 75 rounds of a question, a CRM lookup, its 6 kB result and an 8 kB analysis: 300 messages.
 fn rounds() -> keel::Result<Vec<Message>> {
@@ -133,6 +136,15 @@ pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
         again.compaction.map_or(0, |c| c.number),
         provider.received().len()
     );
+    facts(
+        &store,
+        org,
+        conversation.id,
+        compaction.facts,
+        (&provider, &llm),
+        step,
+    )
+    .await?;
     // What the rep said in a Slack thread about the Acme deal, carried into a web question.
     let (user, deal) = (
         uuid::Uuid::from_u128(0x005e_a1e5_0000_4000_8000_0000_0000_0005),
@@ -163,6 +175,86 @@ pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
         chosen.entry.entity_type.as_str(),
         chosen.score,
         prior.block.as_deref().map_or(0, |b| b.chars().count())
+    );
+    Ok(())
+}
+
+/// Facts from the turns the compaction left to facts, through a model on loopback, then
+/// recalled in a later conversation of the same rep.
+async fn facts(
+    store: &ConversationStore,
+    org: uuid::Uuid,
+    conversation: uuid::Uuid,
+    range: Option<[u64; 2]>,
+    (provider, llm): (&Loopback, &keel::llm::Llm),
+    step: &Span,
+) -> keel::Result<()> {
+    let [from, _] = range.ok_or_else(|| keel::Error::Internal("no turns left to facts".into()))?;
+    let answer = json!([
+        {"category": "commitment", "subject": "Initech usage report",
+         "content": "We promised Initech the usage report before their renewal call",
+         "confidence": 0.9, "source": [from], "company_name": "Initech"},
+        {"category": "deal", "subject": "Acme redlines",
+         "content": "Acme's legal team has the redlines; the next step is a call",
+         "confidence": 0.8, "source": [from + 3], "company_name": "Acme"},
+        {"category": "fact", "subject": "Weather", "content": "It rained in Austin",
+         "confidence": 0.2},
+    ]);
+    provider.script(
+        FACTS_MODEL,
+        [Scripted::Json {
+            status: 200,
+            headers: Vec::new(),
+            body: success(WireKind::Anthropic, FACTS_MODEL, &answer.to_string()),
+        }],
+    );
+    let options = ExtractOptions {
+        call: CallRequest {
+            provider: Some("anthropic"),
+            model: Some(FACTS_MODEL.into()),
+            traceparent: Some(step.traceparent()),
+            ..CallRequest::default()
+        },
+        ..ExtractOptions::default()
+    };
+    let extracted = store
+        .extract_facts(org, conversation, &options, llm, None)
+        .await?;
+    say!(
+        "              facts from messages {}: {} kept, {} under 0.5 confidence; provenance: seqs {:?}",
+        extracted
+            .range
+            .map_or("none".into(), |[a, b]| format!("{a}-{b}")),
+        extracted.facts.len(),
+        extracted.below_confidence,
+        extracted
+            .facts
+            .first()
+            .map(|f| f.source_seqs.clone())
+            .unwrap_or_default()
+    );
+    let later = store
+        .start(&ConversationKey {
+            org_id: org,
+            user_id: "rep-7".into(),
+            channel: ConversationChannel::Slack,
+            channel_ref: Some("1733300000.000200".into()),
+            title: None,
+        })
+        .await?;
+    let question = "What did we promise Initech before the renewal?";
+    let recall = store
+        .recall(org, "rep-7", question, &RecallQuery::default())
+        .await?;
+    let best = recall
+        .facts
+        .first()
+        .ok_or_else(|| keel::Error::Internal("nothing recalled".into()))?;
+    say!(
+        "              a later conversation ({}) recalls {:?} (score {:.2}) for {question:?}",
+        later.channel.as_str(),
+        best.fact.subject,
+        best.score.score
     );
     Ok(())
 }

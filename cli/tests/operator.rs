@@ -352,6 +352,10 @@ fn every_command_speaks_json() {
         (&["logs", "pg-cron", "--json"], "schedule"),
         (&["memory", "cleanup", "--json"], "archived"),
         (&["memory", "pg-cron", "--json"], "schedule"),
+        (
+            &["memory", "recall", org, "U042", "Acme pricing", "--json"],
+            "facts",
+        ),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");
@@ -583,4 +587,44 @@ fn route_prints_the_decision_its_candidates_and_the_log() {
     );
     let (ok, _, err) = keel(&url, &["route", "hi"]);
     assert!(!ok && err.contains("org"), "{err}");
+}
+
+#[test]
+fn memory_recall_prints_a_users_best_facts_without_counting_them() {
+    let url = fresh_url();
+    let org = uuid::Uuid::new_v4();
+    let facts: Vec<keel::memory::NewFact> = serde_json::from_value(serde_json::json!([
+        {"category": "deal", "subject": "Acme pricing", "content": "Acme wants 10% off"},
+        {"category": "preference", "subject": "Reports", "content": "Weekly reports by email"},
+    ]))
+    .unwrap();
+    runtime().block_on(async {
+        let db = keel::Keel::connect(&url).await.unwrap();
+        let store = keel::memory::ConversationStore::open(&db);
+        store
+            .add_facts(org, "U042", &facts, None, None)
+            .await
+            .unwrap();
+        db.close().await;
+    });
+    let org = org.to_string();
+    let (ok, out, err) = keel(&url, &["memory", "recall", &org, "U042", "Acme pricing"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("1 fact(s) for [\"acm\", \"price\"]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("[deal] Acme pricing: Acme wants 10% off"),
+        "{out}"
+    );
+    let (ok, out, _) = keel(
+        &url,
+        &["memory", "recall", &org, "U042", "Acme pricing", "--json"],
+    );
+    assert!(ok);
+    let value: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(value["facts"][0]["fact"]["access_count"], 0);
+    let (ok, _, err) = keel(&url, &["memory", "recall", "not-a-uuid", "U042", "x"]);
+    assert!(!ok && err.contains("org_id"), "{err}");
 }

@@ -522,3 +522,39 @@ async fn four_processes_writing_facts_keep_the_index_exact() {
         keel.close().await;
     }
 }
+
+/// As a Supabase client with one org's claims on PostgreSQL: that org's facts and index rows
+/// only, and no writes.
+#[tokio::test]
+async fn rls_shows_each_org_its_own_facts() {
+    let keel = Keel::connect(&fresh_url(Backend::Postgres).await)
+        .await
+        .unwrap();
+    let store = ConversationStore::open(&keel);
+    let (mine, theirs) = (Uuid::new_v4(), Uuid::new_v4());
+    for org in [mine, theirs] {
+        store
+            .add_facts(
+                org,
+                "u1",
+                &[fact("deal", "Acme pricing", "Acme wants 10% off")],
+                Some("k1"),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    common::assert_org_member_sees_only_its_rows(
+        &keel,
+        mine,
+        &[
+            "keel.memory_facts",
+            "keel.memory_fact_terms",
+            "keel.memory_term_stats",
+            "keel.memory_extractions",
+        ],
+        "DELETE FROM keel.memory_facts",
+    )
+    .await;
+    keel.close().await;
+}

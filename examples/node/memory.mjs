@@ -59,5 +59,14 @@ await store.upsertContext({
 const prior = await store.priorContext(orgId, userId, 'How do I prep for the Acme call?')
 const [chosen] = prior.entries
 console.log(`prior context for ${JSON.stringify(prior.terms)}: from ${chosen.entry.channel} about the ${chosen.entry.entityType}, score ${chosen.score}`)
+// Facts kept about the rep across conversations: the company linked to the platform's id by a
+// lookup of the caller's, then the best ones recalled for a later question.
+await store.addFacts(orgId, 'U042', [
+  { category: 'commitment', subject: 'Acme usage report', content: 'Dana wants the usage report by Friday', companyName: 'Acme' },
+  { category: 'preference', subject: 'Reports', content: 'Prefers weekly pipeline reports by email' },
+], { link: (kind, name) => (kind === 'company' && name === 'Acme' ? 'company-acme' : null) })
+const recall = await store.recall(orgId, 'U042', 'What does Dana need from us for Acme?')
+const [best] = recall.facts
+console.log(`recalled '${best.fact.subject}' (company ${best.fact.companyId}), score ${best.score.toFixed(2)}`)
 await db.close()
 // --8<-- [end:memory]

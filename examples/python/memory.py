@@ -1,6 +1,7 @@
 """Conversation memory: open a Slack thread's conversation, append a turn with a tool call and its
 result, read the running total the database keeps, the compaction threshold of the model that will
-answer, and a compaction that masks old tool results. The same scenario runs in examples/rust/memory.rs and examples/node/memory.mjs.
+answer, a compaction that masks old tool results, context carried from Slack to the web, and facts
+recalled across conversations. The same scenario runs in examples/rust/memory.rs and examples/node/memory.mjs.
 
     python examples/python/memory.py
     KEEL_DATABASE_URL=postgres://… python examples/python/memory.py
@@ -84,6 +85,20 @@ async def main() -> None:
     chosen = prior["entries"][0]
     terms = ", ".join(f'"{t}"' for t in prior["terms"])
     print(f"prior context for [{terms}]: from {chosen['entry']['channel']} about the {chosen['entry']['entity_type']}, score {chosen['score']}")
+    # Facts kept about the rep across conversations: the company linked to the platform's id by
+    # a lookup of the caller's, then the best ones recalled for a later question.
+    await store.add_facts(
+        org,
+        "U042",
+        [
+            {"category": "commitment", "subject": "Acme usage report", "content": "Dana wants the usage report by Friday", "company_name": "Acme"},
+            {"category": "preference", "subject": "Reports", "content": "Prefers weekly pipeline reports by email"},
+        ],
+        link=lambda kind, name: "company-acme" if (kind, name) == ("company", "Acme") else None,
+    )
+    recall = await store.recall(org, "U042", "What does Dana need from us for Acme?")
+    best = recall["facts"][0]
+    print(f"recalled '{best['fact']['subject']}' (company {best['fact']['company_id']}), score {best['score']:.2f}")
     await db.close()
     # --8<-- [end:memory]
 

@@ -1,18 +1,36 @@
 //! Conversation memory: open a Slack thread's conversation, append a turn with a tool call and
 //! its result, read the running total the database keeps, the compaction threshold of the model
-//! that will answer, and a compaction that masks old tool results. The same scenario runs in examples/python/memory.py and
+//! that will answer, a compaction that masks old tool results, context carried from Slack to the
+//! web, and facts recalled across conversations. The same scenario runs in examples/python/memory.py and
 //! examples/node/memory.mjs.
 //!
 //!     cargo run -p keel --example memory
 //!     KEEL_DATABASE_URL=postgres://… cargo run -p keel --example memory
 
+use futures_util::future::BoxFuture;
 use keel::llm::Message;
 use keel::memory::{
     CompactOptions, ContextEntry, ConversationChannel, ConversationKey, ConversationStore,
-    EntityType, MessageQuery, PlanOptions,
+    EntityKind, EntityLinker, EntityType, MessageQuery, NewFact, PlanOptions, RecallQuery,
 };
 use keel::models::ModelRouter;
 use keel::tokens::TokenCounter;
+
+/// The platform's lookup of a company by name (a CRM query in a real service).
+struct AcmeLookup;
+
+impl EntityLinker for AcmeLookup {
+    fn link<'a>(
+        &'a self,
+        _org: uuid::Uuid,
+        _user: &'a str,
+        kind: EntityKind,
+        name: &'a str,
+    ) -> BoxFuture<'a, keel::Result<Option<String>>> {
+        let id = (kind == EntityKind::Company && name == "Acme").then(|| "company-acme".to_owned());
+        Box::pin(async move { Ok(id) })
+    }
+}
 
 #[tokio::main]
 async fn main() -> keel::Result<()> {
@@ -128,6 +146,33 @@ async fn main() -> keel::Result<()> {
         chosen.entry.channel.as_str(),
         chosen.entry.entity_type.as_str(),
         chosen.score
+    );
+    // Facts kept about the rep across conversations: the company linked to the platform's id by
+    // a lookup of the caller's, then the best ones recalled for a later question.
+    let facts: Vec<NewFact> = serde_json::from_value(serde_json::json!([
+        {"category": "commitment", "subject": "Acme usage report",
+         "content": "Dana wants the usage report by Friday", "company_name": "Acme"},
+        {"category": "preference", "subject": "Reports",
+         "content": "Prefers weekly pipeline reports by email"},
+    ]))
+    .expect("facts");
+    store
+        .add_facts(org, "U042", &facts, None, Some(&AcmeLookup))
+        .await?;
+    let recall = store
+        .recall(
+            org,
+            "U042",
+            "What does Dana need from us for Acme?",
+            &RecallQuery::default(),
+        )
+        .await?;
+    let best = &recall.facts[0];
+    println!(
+        "recalled '{}' (company {}), score {:.2}",
+        best.fact.subject,
+        best.fact.company_id.as_deref().unwrap_or("none"),
+        best.score.score
     );
     db.close().await;
     // --8<-- [end:memory]

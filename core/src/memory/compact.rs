@@ -22,7 +22,6 @@ use crate::error::Result;
 use crate::llm::{CallRequest, Summarizer, SummaryRequest};
 use crate::models::{Feature, Tier};
 use crate::store::{Dialect, on_pool};
-use crate::telemetry::LoggerOptions;
 
 /// How a compaction is made.
 #[derive(Debug, Clone)]
@@ -250,19 +249,13 @@ impl ConversationStore {
                 plan,
             });
         }
-        let logger = self.keel.logger(
-            "memory",
-            LoggerOptions {
-                trace_id: options.summary_call.trace_id.map(|t| t.to_string()),
-                traceparent: options.summary_call.traceparent.clone(),
-                org_id: Some(org.to_string()),
-                ..LoggerOptions::default()
-            },
+        let (logger, span) = self.span(
+            org,
+            Some(&options.summary_call),
+            "memory.compact",
+            "update_memory",
+            Some(conversation),
         );
-        let mut fields = Map::new();
-        fields.insert("gen_ai.operation.name".into(), json!("update_memory"));
-        fields.insert("conversation_id".into(), json!(conversation.to_string()));
-        let span = logger.span("memory.compact", fields, None);
         let tokens_before = view.tokens();
         let earlier = view.summary().map(|(s, _)| s.to_owned());
         let budget = options.plan.summary_tokens;

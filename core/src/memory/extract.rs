@@ -73,8 +73,13 @@ pub struct KnownFact {
 
 /// The user turn of an extraction call: the known facts (labelled `F1`…), then the turns as
 /// `[#seq role]: text` blocks separated by blank lines. Tool calls and results are shown by
-/// name, results by their first 500 bytes. At most `cap` bytes of turns, oldest first.
-pub fn extraction_input(known: &[KnownFact], messages: &[StoredMessage], cap: usize) -> String {
+/// name, results by their first 500 bytes. At most `cap` bytes of turns, oldest first (a
+/// first turn longer than that in part); also the seqs of the turns shown.
+pub fn extraction_input(
+    known: &[KnownFact],
+    messages: &[StoredMessage],
+    cap: usize,
+) -> (String, Vec<u64>) {
     let mut out = String::new();
     if !known.is_empty() {
         out.push_str("Known facts:\n");
@@ -85,6 +90,7 @@ pub fn extraction_input(known: &[KnownFact], messages: &[StoredMessage], cap: us
     }
     out.push_str("Conversation:\n\n");
     let start = out.len();
+    let mut shown = Vec::new();
     for message in messages {
         let mut text = String::new();
         for part in &message.content {
@@ -105,12 +111,19 @@ pub fn extraction_input(known: &[KnownFact], messages: &[StoredMessage], cap: us
             message.role.as_str(),
             text.trim()
         );
-        if out.len() - start + block.len() > cap {
+        let room = cap.saturating_sub(out.len() - start);
+        if block.len() > room {
+            // A first turn over the cap is read in part rather than not at all.
+            if shown.is_empty() {
+                out.push_str(super::plan::head(&block, room));
+                shown.push(message.seq);
+            }
             break;
         }
         out.push_str(&block);
+        shown.push(message.seq);
     }
-    out
+    (out, shown)
 }
 
 /// One fact the model gave, checked.

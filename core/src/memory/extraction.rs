@@ -21,7 +21,6 @@ use super::store::{ConversationStore, MessageQuery};
 use crate::error::{Error, Result};
 use crate::llm::{CallRequest, Summarizer, SummaryRequest};
 use crate::models::{Feature, Tier};
-use crate::telemetry::LoggerOptions;
 
 /// How [`ConversationStore::extract_facts`] runs.
 #[derive(Debug, Clone)]
@@ -147,20 +146,14 @@ impl ConversationStore {
             after = last;
         }
         let cap = usize::try_from(options.input_tokens.saturating_mul(4)).unwrap_or(usize::MAX);
-        let logger = self.keel.logger(
-            "memory",
-            LoggerOptions {
-                trace_id: options.call.trace_id.map(|t| t.to_string()),
-                traceparent: options.call.traceparent.clone(),
-                org_id: Some(org.to_string()),
-                ..LoggerOptions::default()
-            },
+        let (logger, span) = self.span(
+            org,
+            Some(&options.call),
+            "memory.extract",
+            "update_memory",
+            Some(conversation),
         );
-        let mut fields = Map::new();
-        fields.insert("gen_ai.operation.name".into(), json!("update_memory"));
-        fields.insert("conversation_id".into(), json!(conversation.to_string()));
-        let span = logger.span("memory.extract", fields, None);
-        let probe = extraction_input(&[], &turns, 4_096);
+        let (probe, _) = extraction_input(&[], &turns, 4_096);
         let known = self
             .recall(
                 org,
@@ -187,7 +180,7 @@ impl ConversationStore {
                 ),
             })
             .collect();
-        let input = extraction_input(&labels, &turns, cap);
+        let (input, seqs) = extraction_input(&labels, &turns, cap);
         let request = SummaryRequest {
             text: input,
             instructions: Some(extraction_prompt()),
@@ -215,7 +208,6 @@ impl ConversationStore {
                 return Err(e);
             }
         };
-        let seqs: Vec<u64> = turns.iter().map(|t| t.seq).collect();
         let reading = read_extraction(&answer.text, &seqs, known.len());
         let time_of = |seqs: &[u64]| {
             turns

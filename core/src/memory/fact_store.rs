@@ -72,19 +72,25 @@ struct FactRow {
 
 /// The columns of a [`FactRow`], from table alias `f`.
 fn fact_columns(dialect: Dialect) -> String {
+    columns_of(dialect, "f.")
+}
+
+/// The columns of a [`FactRow`], each column name prefixed with `t` (`"f."`, or `""` in a
+/// `RETURNING` list, where SQLite takes no alias).
+fn columns_of(dialect: Dialect, t: &str) -> String {
     format!(
-        "f.id::text AS id, f.org_id::text AS org_id, f.user_id, f.category, f.subject, f.content,
-         {} AS confidence, f.conversation_id::text AS conversation_id,
-         f.source_seqs::text AS source_seqs, f.deal_name, f.contact_name, f.company_name,
-         f.deal_id, f.contact_id, f.company_id, {} AS observed_ms, {} AS created_ms,
-         {} AS expires_ms, f.superseded_by::text AS superseded_by, {} AS superseded_ms,
-         f.access_count, {} AS accessed_ms",
-        dialect.float("f.confidence"),
-        dialect.epoch_ms("f.observed_at"),
-        dialect.epoch_ms("f.created_at"),
-        dialect.epoch_ms("f.expires_at"),
-        dialect.epoch_ms("f.superseded_at"),
-        dialect.epoch_ms("f.last_accessed_at"),
+        "{t}id::text AS id, {t}org_id::text AS org_id, {t}user_id, {t}category, {t}subject,
+         {t}content, {} AS confidence, {t}conversation_id::text AS conversation_id,
+         {t}source_seqs::text AS source_seqs, {t}deal_name, {t}contact_name, {t}company_name,
+         {t}deal_id, {t}contact_id, {t}company_id, {} AS observed_ms, {} AS created_ms,
+         {} AS expires_ms, {t}superseded_by::text AS superseded_by, {} AS superseded_ms,
+         {t}access_count, {} AS accessed_ms",
+        dialect.float(&format!("{t}confidence")),
+        dialect.epoch_ms(&format!("{t}observed_at")),
+        dialect.epoch_ms(&format!("{t}created_at")),
+        dialect.epoch_ms(&format!("{t}expires_at")),
+        dialect.epoch_ms(&format!("{t}superseded_at")),
+        dialect.epoch_ms(&format!("{t}last_accessed_at")),
     )
 }
 
@@ -432,6 +438,33 @@ impl ConversationStore {
             sqlx::query_as(&sql(&statement))
                 .bind(org.to_string())
                 .bind(&ids_json)
+                .fetch_all(conn)
+                .await?
+        });
+        let mut facts: Vec<Fact> = rows.into_iter().map(Fact::from).collect();
+        facts.sort_by_key(|f| ids.iter().position(|id| *id == f.id));
+        Ok(facts)
+    }
+
+    /// Counts a recall in the facts with `ids` (one `UPDATE … access_count + 1 … RETURNING`):
+    /// the facts as counted, in the order of `ids`.
+    pub(super) async fn count_access(&self, org: Uuid, ids: &[Uuid]) -> Result<Vec<Fact>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pool = self.keel.pool()?;
+        let dialect = Dialect::of(pool);
+        let statement = format!(
+            "UPDATE memory_facts SET access_count = access_count + 1, last_accessed_at = now()
+             WHERE org_id = $1::uuid AND id IN ({})
+             RETURNING {}",
+            dialect.json_uuids("$2"),
+            columns_of(dialect, "")
+        );
+        let rows: Vec<FactRow> = on_pool!(pool, |conn, sql| {
+            sqlx::query_as(&sql(&statement))
+                .bind(org.to_string())
+                .bind(json(ids))
                 .fetch_all(conn)
                 .await?
         });

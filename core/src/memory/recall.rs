@@ -142,9 +142,9 @@ fn halve(ms: i64, half_life_days: f64) -> f64 {
 
 /// The score of a fact with `terms` (sorted, as [`fact_terms`] makes them) and length
 /// `doc_len` for the distinct `query` terms.
-pub fn score(
+pub fn score<T: AsRef<str>>(
     query: &[String],
-    terms: &[(String, u32)],
+    terms: &[(T, u32)],
     doc_len: u64,
     signals: Signals,
     corpus: &Corpus,
@@ -154,7 +154,7 @@ pub fn score(
     let bm25: f64 = query
         .iter()
         .filter_map(|q| {
-            let i = terms.binary_search_by(|(t, _)| t.as_str().cmp(q)).ok()?;
+            let i = terms.binary_search_by(|(t, _)| t.as_ref().cmp(q)).ok()?;
             let tf = f64::from(terms[i].1);
             Some(corpus.idf(q) * tf * (K1 + 1.0) / (tf + norm))
         })
@@ -196,7 +196,7 @@ pub struct RecalledFact {
 }
 
 /// Best first: by score, then the newer, then the smaller id.
-pub(super) fn best_first(a: &RecalledFact, b: &RecalledFact) -> std::cmp::Ordering {
+fn best_first(a: &RecalledFact, b: &RecalledFact) -> std::cmp::Ordering {
     b.score
         .score
         .total_cmp(&a.score.score)

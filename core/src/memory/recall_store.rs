@@ -3,8 +3,9 @@
 //! 1. The query's distinct terms ([`query_terms`]) and, in one statement, their document
 //!    frequencies and the user's totals from `memory_term_stats`.
 //! 2. Candidates: the live facts holding the rarest terms, taken while their frequencies add
-//!    up to at most [`CANDIDATE_LIMIT`] (always the rarest one), read through the postings
-//!    with only what scoring needs, at most [`CANDIDATE_LIMIT`] rows (the newest when more).
+//!    up to at most [`CANDIDATE_LIMIT`] (always the rarest one): their ids from the postings
+//!    (at most [`CANDIDATE_LIMIT`], the newest when more), then those facts with only what
+//!    scoring needs.
 //! 3. Scoring in Rust ([`super::recall::score`], the same function as [`rank_facts`]); the
 //!    ranking is `exact` when no fact outside the candidates could reach the k-th score
 //!    ([`unseen_bound`]) and the candidate read was not cut short.
@@ -13,25 +14,25 @@
 //!
 //! [`rank_facts`]: super::recall::rank_facts
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, json};
 use uuid::Uuid;
 
-use super::fact::{Fact, FactCategory, memories_block};
+use super::fact::{FactCategory, memories_block};
 use super::fact_store::check_user;
 use super::recall::{
-    Corpus, DEFAULT_RECALL_LIMIT, MAX_RECALL_LIMIT, RecalledFact, Score, Signals, best_first,
-    query_terms, score, unseen_bound,
+    Corpus, DEFAULT_RECALL_LIMIT, MAX_RECALL_LIMIT, RecalledFact, Score, Signals, query_terms,
+    score, unseen_bound,
 };
 use super::store::{ConversationStore, count};
 use crate::error::{Error, Result};
 use crate::store::{Dialect, on_pool};
-use crate::telemetry::LoggerOptions;
 
 /// The most candidate facts a recall scores.
-pub const CANDIDATE_LIMIT: u64 = 2_000;
+pub const CANDIDATE_LIMIT: u64 = 500;
 
 /// What [`ConversationStore::recall`] looks for.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -99,16 +100,7 @@ impl ConversationStore {
         if text.len() > crate::routing::text::MAX_MESSAGE_BYTES {
             return Err(Error::invalid_input("text", "is over 32 KB"));
         }
-        let logger = self.keel.logger(
-            "memory",
-            LoggerOptions {
-                org_id: Some(org.to_string()),
-                ..LoggerOptions::default()
-            },
-        );
-        let mut fields = Map::new();
-        fields.insert("gen_ai.operation.name".into(), json!("search_memory"));
-        let span = logger.span("memory.recall", fields, None);
+        let (_logger, span) = self.span(org, None, "memory.recall", "search_memory", None);
         let outcome = self.ranked(org, user, text, query).await;
         match &outcome {
             Ok(r) => span.stop(Map::from_iter([
@@ -159,70 +151,55 @@ impl ConversationStore {
             return Ok(recall);
         }
         let (selected, unseen) = present.split_at(taken);
-        let rows = self
+        let (rows, capped) = self
             .candidates(org, user, selected, &query.categories)
             .await?;
         recall.candidates = rows.len() as u64;
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let mut scored: Vec<(Score, String)> = rows
+        // (score, observed, id): best first is the highest score, then the newer, then the
+        // smaller id, as `best_first` orders full facts.
+        let mut scored: Vec<(Score, i64, Uuid)> = rows
             .into_iter()
-            .map(
+            .filter_map(
                 |(id, terms, len, confidence, observed, accesses, accessed)| {
-                    let terms: Vec<(String, u32)> =
-                        serde_json::from_str(&terms).unwrap_or_default();
+                    let terms: Vec<(Cow<'_, str>, u32)> = serde_json::from_str(&terms).ok()?;
                     let signals = Signals {
                         confidence,
                         observed_ms: observed,
                         access_count: count(accesses),
                         last_access_ms: accessed,
                     };
-                    (
-                        score(&recall.terms, &terms, count(len), signals, &corpus, now_ms),
-                        id,
-                    )
+                    let s = score(&recall.terms, &terms, count(len), signals, &corpus, now_ms);
+                    Some((s, observed, Uuid::try_parse(&id).ok()?))
                 },
             )
-            .filter(|(s, _)| s.score > 0.0)
+            .filter(|(s, _, _)| s.score > 0.0)
             .collect();
-        scored.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+        scored.sort_by(|a, b| {
+            b.0.score
+                .total_cmp(&a.0.score)
+                .then(b.1.cmp(&a.1))
+                .then(a.2.cmp(&b.2))
+        });
         let limit = query.limit as usize;
         let kth = scored.get(limit - 1).map_or(0.0, |s| s.0.score);
         let unseen: Vec<String> = unseen.iter().map(|t| (*t).clone()).collect();
-        recall.exact = recall.candidates < CANDIDATE_LIMIT
-            && (unseen.is_empty() || kth >= unseen_bound(&unseen, &corpus));
-        // Ties at the k-th place are broken by the full rows (newer first, then the id).
-        let cut = scored.get(limit - 1).map_or(0.0, |s| s.0.score);
-        scored.retain(|(s, _)| s.score >= cut);
-        scored.truncate(limit * 4);
-        let scores: HashMap<Uuid, Score> = scored
-            .into_iter()
-            .filter_map(|(s, id)| Some((Uuid::try_parse(&id).ok()?, s)))
-            .collect();
-        let ids: Vec<Uuid> = scores.keys().copied().collect();
-        let facts = self.facts_by_id(org, &ids).await?;
-        let mut ranked: Vec<RecalledFact> = facts
+        recall.exact = !capped && (unseen.is_empty() || kth >= unseen_bound(&unseen, &corpus));
+        scored.truncate(limit);
+        let ids: Vec<Uuid> = scored.iter().map(|s| s.2).collect();
+        let facts = if query.record_access {
+            self.count_access(org, &ids).await?
+        } else {
+            self.facts_by_id(org, &ids).await?
+        };
+        let scores: HashMap<Uuid, Score> = scored.into_iter().map(|(s, _, id)| (id, s)).collect();
+        let ranked: Vec<RecalledFact> = facts
             .into_iter()
             .filter_map(|fact| {
                 let score = *scores.get(&fact.id)?;
                 Some(RecalledFact { fact, score })
             })
             .collect();
-        ranked.sort_by(best_first);
-        ranked.truncate(limit);
-        if query.record_access {
-            let ids: Vec<Uuid> = ranked.iter().map(|r| r.fact.id).collect();
-            let mut counted: HashMap<Uuid, Fact> = self
-                .record_access(org, &ids)
-                .await?
-                .into_iter()
-                .map(|f| (f.id, f))
-                .collect();
-            for r in &mut ranked {
-                if let Some(fact) = counted.remove(&r.fact.id) {
-                    r.fact = fact;
-                }
-            }
-        }
         recall.block = memories_block(&ranked.iter().map(|r| r.fact.clone()).collect::<Vec<_>>());
         recall.facts = ranked;
         Ok(recall)
@@ -255,66 +232,64 @@ impl ConversationStore {
         Ok(corpus)
     }
 
-    /// The live facts holding any of `terms`, newest first, at most [`CANDIDATE_LIMIT`].
+    /// The live facts holding any of `terms`, at most [`CANDIDATE_LIMIT`] (the newest stored
+    /// when more, and then true). Two statements, each driven by a primary key so the plan cannot start from
+    /// the user's whole history: the fact ids from the postings (fact ids are UUIDv7, so the
+    /// largest are the newest), then those facts.
     async fn candidates(
         &self,
         org: Uuid,
         user: &str,
         terms: &[&String],
         categories: &[FactCategory],
-    ) -> Result<Vec<CandidateRow>> {
+    ) -> Result<(Vec<CandidateRow>, bool)> {
         let pool = self.keel.pool()?;
         let dialect = Dialect::of(pool);
-        let statement = format!(
-            "SELECT f.id::text, f.terms::text, f.doc_len, {}, {}, f.access_count, {}
-             FROM memory_facts f
-             WHERE f.org_id = $1::uuid AND f.user_id = $2 AND f.superseded_at IS NULL
-               AND (f.expires_at IS NULL OR NOT ({}))
-               AND ($4 = '[]' OR f.category IN ({}))
-               AND f.id IN (SELECT t.fact_id FROM memory_fact_terms t
-                            WHERE t.org_id = $1::uuid AND t.user_id = $2 AND t.term IN ({}))
-             ORDER BY f.observed_at DESC LIMIT $5",
-            dialect.float("f.confidence"),
-            dialect.epoch_ms("f.observed_at"),
-            dialect.epoch_ms("f.last_accessed_at"),
-            dialect.is_past("f.expires_at"),
-            dialect.json_strings("$4"),
+        // Materialized: the postings of these terms first, however small the limit (a plan
+        // walking every posting in fact id order to stop at the limit is what it prevents).
+        let postings = format!(
+            "WITH hits AS MATERIALIZED (
+                 SELECT t.fact_id FROM memory_fact_terms t
+                 WHERE t.org_id = $1::uuid AND t.user_id = $2 AND t.term IN ({}))
+             SELECT DISTINCT fact_id::text FROM hits ORDER BY 1 DESC LIMIT $4",
             dialect.json_strings("$3"),
         );
-        let categories: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
-        let rows: Vec<CandidateRow> = on_pool!(pool, |conn, sql| {
-            sqlx::query_as(&sql(&statement))
+        let ids: Vec<(String,)> = on_pool!(pool, |conn, sql| {
+            sqlx::query_as(&sql(&postings))
                 .bind(org.to_string())
                 .bind(user)
                 .bind(serde_json::to_string(terms).unwrap_or_default())
-                .bind(serde_json::to_string(&categories).unwrap_or_default())
                 .bind(CANDIDATE_LIMIT as i64)
                 .fetch_all(conn)
                 .await?
         });
-        Ok(rows)
-    }
-
-    /// Counts a recall in the facts with `ids` (one `UPDATE`, `access_count + 1`): the facts
-    /// as counted.
-    async fn record_access(&self, org: Uuid, ids: &[Uuid]) -> Result<Vec<Fact>> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         }
-        let pool = self.keel.pool()?;
-        let statement = format!(
-            "UPDATE memory_facts SET access_count = access_count + 1, last_accessed_at = now()
-             WHERE org_id = $1::uuid AND id IN ({})",
-            Dialect::of(pool).json_uuids("$2")
+        let capped = ids.len() as u64 >= CANDIDATE_LIMIT;
+        let facts = format!(
+            "SELECT f.id::text, f.terms::text, f.doc_len, {}, {}, f.access_count, {}
+             FROM memory_facts f
+             WHERE f.org_id = $1::uuid AND f.id IN ({}) AND f.superseded_at IS NULL
+               AND (f.expires_at IS NULL OR NOT ({}))
+               AND ($3 = '[]' OR f.category IN ({}))",
+            dialect.float("f.confidence"),
+            dialect.epoch_ms("f.observed_at"),
+            dialect.epoch_ms("f.last_accessed_at"),
+            dialect.json_uuids("$2"),
+            dialect.is_past("f.expires_at"),
+            dialect.json_strings("$3"),
         );
-        on_pool!(pool, |conn, sql| {
-            sqlx::query(&sql(&statement))
+        let ids: Vec<&str> = ids.iter().map(|(id,)| id.as_str()).collect();
+        let categories: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
+        let rows: Vec<CandidateRow> = on_pool!(pool, |conn, sql| {
+            sqlx::query_as(&sql(&facts))
                 .bind(org.to_string())
-                .bind(serde_json::to_string(ids).unwrap_or_default())
-                .execute(conn)
+                .bind(serde_json::to_string(&ids).unwrap_or_default())
+                .bind(serde_json::to_string(&categories).unwrap_or_default())
+                .fetch_all(conn)
                 .await?
-                .rows_affected()
         });
-        self.facts_by_id(org, ids).await
+        Ok((rows, capped))
     }
 }

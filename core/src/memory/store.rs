@@ -69,6 +69,37 @@ fn conversation_columns(dialect: Dialect) -> String {
     )
 }
 
+impl ConversationStore {
+    /// A `memory` logger for `org`, placed in `call`'s trace when it names one, and a span
+    /// `name` on it carrying the OpenTelemetry GenAI memory `operation` (`update_memory`,
+    /// `search_memory`) and the conversation.
+    pub(super) fn span(
+        &self,
+        org: Uuid,
+        call: Option<&crate::llm::CallRequest>,
+        name: &str,
+        operation: &str,
+        conversation: Option<Uuid>,
+    ) -> (crate::telemetry::Logger, crate::telemetry::Span) {
+        let logger = self.keel.logger(
+            "memory",
+            crate::telemetry::LoggerOptions {
+                trace_id: call.and_then(|c| c.trace_id).map(|t| t.to_string()),
+                traceparent: call.and_then(|c| c.traceparent.clone()),
+                org_id: Some(org.to_string()),
+                ..crate::telemetry::LoggerOptions::default()
+            },
+        );
+        let mut fields = serde_json::Map::new();
+        fields.insert("gen_ai.operation.name".into(), operation.into());
+        if let Some(conversation) = conversation {
+            fields.insert("conversation_id".into(), conversation.to_string().into());
+        }
+        let span = logger.span(name, fields, None);
+        (logger, span)
+    }
+}
+
 pub(super) fn rfc3339(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
