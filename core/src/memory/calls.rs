@@ -10,7 +10,7 @@ use super::compact::{CompactOptions, Compacted};
 use super::context::{ContextEntry, PriorContext, prior_context};
 use super::conversation::{Appended, Conversation, StoredMessage, messages_from_value};
 use super::plan::{Plan, PlanOptions, check_view, plan};
-use super::store::ConversationStore;
+use super::store::{ConversationStore, parse_time};
 use super::threshold::CompactionThreshold;
 use super::view::ContextWindow;
 use crate::error::{Error, Result};
@@ -273,22 +273,46 @@ fn compact_options(
         idempotency_key,
         ..CompactOptions::default()
     };
-    if let (Some(provider), Some(model)) = (&summary_provider, &summary_model) {
-        let provider = crate::models::canonical_provider(provider)
-            .map_err(|e| Error::invalid_input(field("summary_provider"), e.to_string()))?;
-        compact.summary_call.provider = Some(provider);
-        compact.summary_call.model = Some(model.clone());
-        (compact.summary_call.feature, compact.summary_call.tier) = (None, None);
-    } else if summary_provider.is_some() != summary_model.is_some() {
-        return Err(Error::invalid_input(
-            field("summary_model"),
-            "summary_provider and summary_model come together",
-        ));
-    }
+    explicit_model(
+        &mut compact.summary_call,
+        (summary_provider, summary_model),
+        ["summary_provider", "summary_model"],
+        field,
+    )?;
     if let Some(ms) = timeout {
         compact.summary_timeout = std::time::Duration::from_millis(ms.max(1));
     }
     Ok(compact)
+}
+
+/// Points `call` at an explicit model when the options name both its provider and the model
+/// (the router's feature and tier then no longer choose); `keys` are the two options' names
+/// and `field` spells them in errors.
+///
+/// # Errors
+/// [`Error::InvalidInput`]: a provider the router does not know (on the first key), one of
+/// the two without the other (on the second).
+pub(super) fn explicit_model(
+    call: &mut crate::llm::CallRequest,
+    (provider, model): (Option<String>, Option<String>),
+    keys: [&str; 2],
+    field: impl Fn(&str) -> String,
+) -> Result<()> {
+    match (provider, model) {
+        (Some(provider), Some(model)) => {
+            let provider = crate::models::canonical_provider(&provider)
+                .map_err(|e| Error::invalid_input(field(keys[0]), e.to_string()))?;
+            call.provider = Some(provider);
+            call.model = Some(model);
+            (call.feature, call.tier) = (None, None);
+            Ok(())
+        }
+        (None, None) => Ok(()),
+        _ => Err(Error::invalid_input(
+            field(keys[1]),
+            format!("{} and {} come together", keys[0], keys[1]),
+        )),
+    }
 }
 
 impl ConversationStore {
@@ -396,11 +420,7 @@ pub fn prior_context_value(
         let options: PriorOptions = from_value(options, case, root)?;
         let now = options.now.as_deref();
         let rows = from_value::<Rows>(Some(serde_json::json!({ "rows": rows })), case, "")?.rows;
-        let time = |field: String, text: &str| {
-            chrono::DateTime::parse_from_rfc3339(text)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .map_err(|_| Error::invalid_input(field, "must be an RFC 3339 time"))
-        };
+        let time = |field: String, text: &str| parse_time(&field, text);
         for (i, row) in rows.iter().enumerate() {
             time(format!("rows[{i}].last_updated"), &row.last_updated)?;
         }

@@ -2,10 +2,10 @@
 //! provenance (conversation and message seqs), entity links and time. The five categories and
 //! their meanings are the original's (`copilot_memories`, §3.6 of the MEM reference).
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::store::parse_time;
 use crate::error::{Error, Result};
 
 /// The longest subject, in characters.
@@ -121,13 +121,6 @@ pub struct NewFact {
 
 fn certain() -> f64 {
     1.0
-}
-
-/// An RFC 3339 time, or `invalid_input` naming `field`.
-pub(super) fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| Error::invalid_input(field, "must be an RFC 3339 time"))
 }
 
 /// `text` trimmed, non-empty and at most `max` characters, or `invalid_input` naming `field`.
@@ -259,12 +252,12 @@ pub struct Fact {
 
 /// The "## Relevant Memories" block the original put into the prompt: one
 /// `- **subject** (category): content` line per fact, in the order given; empty for none.
-pub fn memories_block(facts: &[Fact]) -> String {
-    if facts.is_empty() {
-        return String::new();
-    }
-    let mut out = String::from("## Relevant Memories\n");
+pub fn memories_block<'a>(facts: impl IntoIterator<Item = &'a Fact>) -> String {
+    let mut out = String::new();
     for fact in facts {
+        if out.is_empty() {
+            out.push_str("## Relevant Memories\n");
+        }
         out.push_str(&format!(
             "- **{}** ({}): {}\n",
             one_line(&fact.subject),

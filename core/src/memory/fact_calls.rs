@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::calls::spelt;
+use super::calls::{explicit_model, spelt};
 use super::extract::{ExtractionReading, read_extraction};
 use super::extraction::{ExtractOptions, Extracted};
-use super::fact::{Fact, FactCategory, NewFact, parse_time};
+use super::fact::{Fact, FactCategory, NewFact};
 use super::fact_store::FactQuery;
 use super::link::{EntityLinker, EntitySql, SqlLinker};
 use super::recall::{DEFAULT_RECALL_LIMIT, RecalledFact, rank_facts};
 use super::recall_store::{Recall, RecallQuery};
-use super::store::ConversationStore;
-use crate::error::{Error, Result};
+use super::store::{ConversationStore, parse_time};
+use crate::error::Result;
 use crate::llm::{Llm, Summarizer};
 use crate::options::{Case, from_value, require_uuid};
 
@@ -164,23 +164,12 @@ impl ConversationStore {
                 idempotency_key: value.idempotency_key,
                 ..ExtractOptions::default()
             };
-            match (value.provider, value.model) {
-                (Some(provider), Some(model)) => {
-                    options.call.provider = Some(
-                        crate::models::canonical_provider(&provider)
-                            .map_err(|e| Error::invalid_input("provider", e.to_string()))?,
-                    );
-                    options.call.model = Some(model);
-                    (options.call.feature, options.call.tier) = (None, None);
-                }
-                (None, None) => {}
-                _ => {
-                    return Err(Error::invalid_input(
-                        "model",
-                        "provider and model come together",
-                    ));
-                }
-            }
+            explicit_model(
+                &mut options.call,
+                (value.provider, value.model),
+                ["provider", "model"],
+                str::to_owned,
+            )?;
             if let Some(tokens) = value.input_tokens {
                 options.input_tokens = tokens.max(1);
             }

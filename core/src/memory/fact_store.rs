@@ -17,7 +17,7 @@ use super::compact::signed;
 use super::fact::{Fact, FactCategory, NewFact, check_facts};
 use super::link::{EntityKind, EntityLinker};
 use super::recall::fact_terms;
-use super::store::{ConversationStore, count, rfc3339};
+use super::store::{ConversationStore, count, parse_time, rfc3339};
 use crate::error::{Error, Result};
 use crate::store::{Dialect, in_transaction, on_pool};
 
@@ -294,7 +294,7 @@ impl ConversationStore {
         );
         let time = |field: &str, text: &Option<String>| -> Result<Option<f64>> {
             text.as_deref()
-                .map(|t| super::fact::parse_time(field, t).map(|t| t.timestamp_millis() as f64))
+                .map(|t| parse_time(field, t).map(|t| t.timestamp_millis() as f64))
                 .transpose()
         };
         let written: Option<Vec<Uuid>> = in_transaction!(pool, None::<&str>, |tx, sql| {
@@ -441,9 +441,7 @@ impl ConversationStore {
                 .fetch_all(conn)
                 .await?
         });
-        let mut facts: Vec<Fact> = rows.into_iter().map(Fact::from).collect();
-        facts.sort_by_key(|f| ids.iter().position(|id| *id == f.id));
-        Ok(facts)
+        Ok(in_order(rows, ids))
     }
 
     /// Counts a recall in the facts with `ids` (one `UPDATE … access_count + 1 … RETURNING`):
@@ -468,9 +466,7 @@ impl ConversationStore {
                 .fetch_all(conn)
                 .await?
         });
-        let mut facts: Vec<Fact> = rows.into_iter().map(Fact::from).collect();
-        facts.sort_by_key(|f| ids.iter().position(|id| *id == f.id));
-        Ok(facts)
+        Ok(in_order(rows, ids))
     }
 
     /// The facts of `user`, newest first (by when they were said).
@@ -504,7 +500,14 @@ impl ConversationStore {
     }
 }
 
+/// The facts of `rows` in the order of `ids`.
+fn in_order(rows: Vec<FactRow>, ids: &[Uuid]) -> Vec<Fact> {
+    let mut facts: Vec<Fact> = rows.into_iter().map(Fact::from).collect();
+    facts.sort_by_key(|f| ids.iter().position(|id| *id == f.id));
+    facts
+}
+
 /// The JSON text of a value bound as a parameter (these values always serialize).
-fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }

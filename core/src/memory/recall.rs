@@ -23,7 +23,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::fact::{Fact, parse_time};
+use super::fact::Fact;
+use super::store::parse_time;
 use crate::routing::text::{canonical, terms};
 
 /// BM25's term-frequency saturation.
@@ -177,12 +178,12 @@ pub fn score<T: AsRef<str>>(
 
 /// The highest score a fact could reach holding only `terms` of the query: what a fact the
 /// candidates left out could score.
-pub fn unseen_bound(terms: &[String], corpus: &Corpus) -> f64 {
-    terms
+pub fn unseen_bound<T: AsRef<str>>(terms: &[T], corpus: &Corpus) -> f64 {
+    let bm25: f64 = terms
         .iter()
-        .map(|t| corpus.idf(t) * (K1 + 1.0))
-        .sum::<f64>()
-        * (1.0 + ACCESS_WEIGHT)
+        .map(|t| corpus.idf(t.as_ref()) * (K1 + 1.0))
+        .sum();
+    bm25 * (1.0 + ACCESS_WEIGHT)
 }
 
 /// A recalled fact and its score.
@@ -209,7 +210,7 @@ fn ms(text: &str) -> i64 {
 }
 
 /// The signals of a stored fact.
-pub(super) fn signals(fact: &Fact) -> Signals {
+fn signals(fact: &Fact) -> Signals {
     Signals {
         confidence: fact.confidence,
         observed_ms: ms(&fact.observed_at),
@@ -351,6 +352,6 @@ mod tests {
             ..SIGNALS
         };
         let s = score(&["acm".into()], &doc, 50, best, &c, 0);
-        assert!(s.score < unseen_bound(&["acm".into()], &c));
+        assert!(s.score < unseen_bound(&["acm"], &c));
     }
 }

@@ -22,7 +22,7 @@ use serde_json::{Map, json};
 use uuid::Uuid;
 
 use super::fact::{FactCategory, memories_block};
-use super::fact_store::check_user;
+use super::fact_store::{check_user, json};
 use super::recall::{
     Corpus, DEFAULT_RECALL_LIMIT, MAX_RECALL_LIMIT, RecalledFact, Score, Signals, query_terms,
     score, unseen_bound,
@@ -120,20 +120,20 @@ impl ConversationStore {
         text: &str,
         query: &RecallQuery,
     ) -> Result<Recall> {
-        let terms = query_terms(text);
         let mut recall = Recall {
             facts: Vec::new(),
-            terms: terms.clone(),
+            terms: query_terms(text),
             candidates: 0,
             exact: true,
             block: String::new(),
         };
-        if terms.is_empty() {
+        if recall.terms.is_empty() {
             return Ok(recall);
         }
-        let corpus = self.corpus(org, user, &terms).await?;
+        let corpus = self.corpus(org, user, &recall.terms).await?;
         // Rarest first, while the candidates they bring stay under the limit.
-        let mut present: Vec<&String> = terms
+        let mut present: Vec<&String> = recall
+            .terms
             .iter()
             .filter(|t| corpus.df.contains_key(*t))
             .collect();
@@ -183,8 +183,7 @@ impl ConversationStore {
         });
         let limit = query.limit as usize;
         let kth = scored.get(limit - 1).map_or(0.0, |s| s.0.score);
-        let unseen: Vec<String> = unseen.iter().map(|t| (*t).clone()).collect();
-        recall.exact = !capped && (unseen.is_empty() || kth >= unseen_bound(&unseen, &corpus));
+        recall.exact = !capped && (unseen.is_empty() || kth >= unseen_bound(unseen, &corpus));
         scored.truncate(limit);
         let ids: Vec<Uuid> = scored.iter().map(|s| s.2).collect();
         let facts = if query.record_access {
@@ -200,7 +199,7 @@ impl ConversationStore {
                 Some(RecalledFact { fact, score })
             })
             .collect();
-        recall.block = memories_block(&ranked.iter().map(|r| r.fact.clone()).collect::<Vec<_>>());
+        recall.block = memories_block(ranked.iter().map(|r| &r.fact));
         recall.facts = ranked;
         Ok(recall)
     }
@@ -217,7 +216,7 @@ impl ConversationStore {
             sqlx::query_as(&sql(&statement))
                 .bind(org.to_string())
                 .bind(user)
-                .bind(serde_json::to_string(terms).unwrap_or_default())
+                .bind(json(terms))
                 .fetch_all(conn)
                 .await?
         });
@@ -233,9 +232,9 @@ impl ConversationStore {
     }
 
     /// The live facts holding any of `terms`, at most [`CANDIDATE_LIMIT`] (the newest stored
-    /// when more, and then true). Two statements, each driven by a primary key so the plan cannot start from
-    /// the user's whole history: the fact ids from the postings (fact ids are UUIDv7, so the
-    /// largest are the newest), then those facts.
+    /// when more, and then true). Two statements, each driven by a primary key so the plan
+    /// cannot start from the user's whole history: the fact ids from the postings (fact ids
+    /// are UUIDv7, so the largest are the newest), then those facts.
     async fn candidates(
         &self,
         org: Uuid,
@@ -258,7 +257,7 @@ impl ConversationStore {
             sqlx::query_as(&sql(&postings))
                 .bind(org.to_string())
                 .bind(user)
-                .bind(serde_json::to_string(terms).unwrap_or_default())
+                .bind(json(terms))
                 .bind(CANDIDATE_LIMIT as i64)
                 .fetch_all(conn)
                 .await?
@@ -285,8 +284,8 @@ impl ConversationStore {
         let rows: Vec<CandidateRow> = on_pool!(pool, |conn, sql| {
             sqlx::query_as(&sql(&facts))
                 .bind(org.to_string())
-                .bind(serde_json::to_string(&ids).unwrap_or_default())
-                .bind(serde_json::to_string(&categories).unwrap_or_default())
+                .bind(json(&ids))
+                .bind(json(&categories))
                 .fetch_all(conn)
                 .await?
         });

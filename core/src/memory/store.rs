@@ -100,6 +100,13 @@ impl ConversationStore {
     }
 }
 
+/// An RFC 3339 time, or `invalid_input` naming `field`.
+pub(super) fn parse_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| Error::invalid_input(field, "must be an RFC 3339 time"))
+}
+
 pub(super) fn rfc3339(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
