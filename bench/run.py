@@ -59,6 +59,7 @@ def main() -> None:
     cargo_bench("skills")
     cargo_bench("routing")
     cargo_bench("memory")
+    cargo_bench("dead_letters")
     cargo_bench("tokens")
     llm_rust = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "llm")
     llm_python = run_json(sys.executable, "bench/llm_python.py")
@@ -110,6 +111,10 @@ def main() -> None:
         "rust_recall_pg_100k_ms": criterion_ns("memory", "recall_pg_100k") / 1e6,
         "pg_ts_rank_100k_ms": criterion_ns("memory", "ts_rank_pg_100k") / 1e6,
     }
+    dead_letters = {
+        "rust_per_s": 2_000 / (criterion_ns("dead_letters", "drain_2000_pg_4_workers") / 1e9),
+        "node": run_json("node", "bench/dead_letters_node.mjs"),
+    }
     corpus = tokens_corpus()
     cache = ROOT / "target" / "bench" / "tiktoken-cache"
     subprocess.run([sys.executable, "scripts/tiktoken_cache.py", str(cache)], cwd=ROOT, check=True)
@@ -123,6 +128,7 @@ def main() -> None:
         "node": run_json("node", "bench/tokens_node.mjs", str(corpus)),
     }
     results = {
+        "dead_letters": dead_letters,
         "memory": memory,
         "tokens": tokens,
         "routing": routing,
@@ -265,6 +271,17 @@ def main() -> None:
         f"| PostgreSQL `ts_rank` over a GIN index, same rows and queries, ms | {memory['pg_ts_rank_100k_ms']:.1f} "
         f"({memory['pg_ts_rank_100k_ms'] / memory['rust_recall_pg_100k_ms']:.0f}x Keel's) |"
     )
+    dn = dead_letters["node"]
+    print(f"\n### Dead letters: {dn['jobs']:,} due jobs, {dn['workers']} workers, batches of {dn['batch']}, PostgreSQL\n")
+    print("| drained by | jobs/s | against pg-boss (goal ≥ 3x) | against graphile-worker (goal ≥ 1x) |")
+    print("|---|---:|---:|---:|")
+    for label, rate in (
+        ("Keel from Rust (no-op Rust handler, 2,000 letters)", dead_letters["rust_per_s"]),
+        ("Keel from Node (no-op JavaScript handler)", dn["keel_per_s"]),
+        ("pg-boss 10.4 (`fetch` + `complete`)", dn["pgboss_per_s"]),
+        ("graphile-worker 0.17 (`run`, concurrency 4)", dn["graphile_per_s"]),
+    ):
+        print(f"| {label} | {rate:,.0f} | {rate / dn['pgboss_per_s']:.2f}x | {rate / dn['graphile_per_s']:.2f}x |")
     tr, tp, tn = tokens["rust"], tokens["python"], tokens["node"]
     print("\n### Token counting, o200k_base (ms a call, same text in each row; ratios are the peer's time over Keel's)\n")
     print("| text | Keel | tiktoken crate | bpe-openai | tiktoken-rs | bpe-openai / Keel (target ≥ 2) | tiktoken-rs / Keel |")

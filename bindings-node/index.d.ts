@@ -1337,6 +1337,195 @@ export interface Extracted {
   belowConfidence: number
 }
 
+/** The kind of a failure, which picks its retry policy. */
+export type ErrorKind =
+  | 'transient'
+  | 'rate_limited'
+  | 'timeout'
+  | 'context_exceeded'
+  | 'model_unavailable'
+  | 'validation'
+  | 'unknown'
+
+/** A failure as `classifyFailure` reads it; the more structure, the surer the kind. */
+export interface FailureInfo {
+  message?: string
+  /** The kind the thrower chose; wins over everything else. */
+  kind?: ErrorKind | null
+  /** Keel's error code (`rate_limited`, `timeout`, …). */
+  code?: string | null
+  status?: number | null
+  /** The provider's error type; read from `body.error.type` when absent. */
+  errorType?: string | null
+  body?: unknown
+  /** Seconds or an HTTP date. */
+  retryAfter?: string | null
+  timeout?: boolean
+  connection?: boolean
+}
+
+/** `classifyFailure`. */
+export interface Classified {
+  kind: ErrorKind
+  retryAfterMs: number | null
+  /** What decided: `kind`, `code`, `timeout`, `connection`, `status`, `error_type`, `message` or `none`. */
+  by: string
+}
+
+/** A capped exponential backoff with jitter. */
+export interface Backoff {
+  baseMs?: number
+  factor?: number
+  capMs?: number
+  jitter?: 'full' | 'equal' | 'none'
+}
+
+/** Retries per kind of failure (the original runner's table by default). */
+export interface RetryPolicy {
+  /** Attempts of a run in all (default 4). */
+  maxAttempts?: number
+  kinds?: Partial<Record<ErrorKind, { maxAttempts: number; backoff?: Backoff }>>
+}
+
+/** `retryDelays`. */
+export interface RetryDelaysInput {
+  kind?: ErrorKind | null
+  policy?: RetryPolicy
+  /** Default: the dead-letter backoff, min(1 min × 4^n, 1 h) with equal jitter. */
+  backoff?: Backoff | null
+  retries: number
+  seed: number
+  retryAfterMs?: number | null
+}
+
+/** `retryDelays`. */
+export interface Delays {
+  ceilings: number[]
+  delays: number[]
+  maxAttempts: number | null
+}
+
+/** One failure in a dead letter's history. */
+export interface Failed {
+  /** RFC 3339 (default: now). */
+  at?: string
+  kind?: ErrorKind
+  message: string
+  status?: number | null
+  /** The run's attempts first, then the retries (default 1). */
+  attempt?: number
+  worker?: string | null
+}
+
+/** A letter for `DeadLetters.enqueue`. */
+export interface NewDeadLetter {
+  agentName: string
+  /** `cron`, `webhook`, `user`, `proactive`, … (default `agent`). */
+  triggerType?: string | null
+  /** What a retry replays. */
+  payload?: unknown
+  /** A UUID, or any other id (`system`), kept as given. */
+  orgId?: string | null
+  userId?: string | null
+  traceId?: string | null
+  /** The run's failures, oldest first; at least one. */
+  errors: Failed[]
+  /** 1 to 100 (default 3). */
+  maxRetries?: number | null
+  idempotencyKey?: string | null
+  /** The first retry after this many milliseconds (default 60,000). */
+  delayMs?: number | null
+}
+
+/** Where a dead letter is. */
+export type LetterStatus = 'pending' | 'retrying' | 'accepted' | 'resolved' | 'abandoned'
+
+/** A stored dead letter. */
+export interface DeadLetter {
+  id: string
+  agentName: string
+  triggerType: string
+  payload: unknown
+  orgId: string | null
+  userId: string | null
+  traceId: string | null
+  status: LetterStatus
+  failureReason: string
+  errorKind: ErrorKind | null
+  errors: Required<Failed>[]
+  retryCount: number
+  maxRetries: number
+  nextRetryAt: string
+  lockedBy: string | null
+  lockedUntil: string | null
+  fencingToken: number
+  abandonedReason: string | null
+  idempotencyKey: string | null
+  createdAt: string
+  updatedAt: string
+  resolvedAt: string | null
+}
+
+/** `DeadLetters.list`, newest first. */
+export interface LetterQuery {
+  status?: LetterStatus[]
+  agentName?: string | null
+  orgId?: string | null
+  /** RFC 3339. */
+  since?: string | null
+  /** 1 to 1,000 (default 100). */
+  limit?: number
+}
+
+/** What a dead-letter handler receives. */
+export interface Replay {
+  id: string
+  agentName: string
+  triggerType: string
+  payload: unknown
+  orgId: string | null
+  userId: string | null
+  traceId: string | null
+  /** 1 for the first retry. */
+  retry: number
+  /** `dlq:<id>`, the same for every retry of the letter. */
+  idempotencyKey: string
+}
+
+/** `DeadLetters.workOnce`. */
+export interface WorkerOptions {
+  workerId?: string | null
+  agents?: string[] | null
+  /** Letters claimed at once (default 20). */
+  batch?: number
+  /** Default 15,000. */
+  leaseMs?: number
+  /** Default: a third of `leaseMs`. */
+  heartbeatMs?: number | null
+  pollMs?: number
+  /** Default 60,000. */
+  handlerTimeoutMs?: number
+  /** How long an accepted letter waits for `resolve` (default 15 min). */
+  acceptWaitMs?: number
+  backoff?: Backoff
+  policy?: RetryPolicy
+  seed?: number | null
+  /** Post letters here instead of calling a handler. */
+  url?: string | null
+  headers?: Record<string, string>
+}
+
+/** `DeadLetters.workOnce`. */
+export interface WorkReport {
+  claimed: number
+  resolved: number
+  accepted: number
+  retrying: number
+  abandoned: number
+  /** Whose lease another worker took before the outcome was recorded. */
+  lost: number
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -1418,6 +1607,30 @@ export declare class ConversationStore {
   extractFacts(orgId: string, conversationId: string, llm: Llm, options?: (ExtractOptions & CallOptions) | null): Promise<Extracted>
 }
 
+/** The dead-letter queue; make it with `db.deadLetters()`. */
+export declare class DeadLetters {
+  /** Enqueues a letter; once per `idempotencyKey`. */
+  enqueue(letter: NewDeadLetter, call?: CallOptions): Promise<DeadLetter>
+  /** The letters a query selects, newest first. */
+  list(query?: (LetterQuery & CallOptions) | null): Promise<DeadLetter[]>
+  /** The letter. */
+  get(id: string): Promise<DeadLetter>
+  /** Makes a pending letter due now. */
+  retry(id: string): Promise<DeadLetter>
+  /** Brings an abandoned letter back, its retries counted from zero. */
+  redrive(id: string): Promise<DeadLetter>
+  /** Resolves an open letter: an asynchronous handler's work finished. */
+  resolve(id: string): Promise<DeadLetter>
+  /** Abandons an open letter with `options.reason`. */
+  abandon(id: string, options: { reason: string }): Promise<DeadLetter>
+  /**
+   * Claims one batch of due letters and replays each through `handler` (resolving to
+   * `'accepted'` leaves the letter for `resolve`; throwing is a failure) or posts it to
+   * `options.url`.
+   */
+  workOnce(handler: ((replay: Replay) => unknown) | null, options?: (WorkerOptions & CallOptions) | null): Promise<WorkReport>
+}
+
 /** A connected Keel instance. Create it with `await connect(url)`. */
 export declare class Keel {
   /** `"sqlite"` or `"postgres"`. */
@@ -1441,6 +1654,8 @@ export declare class Keel {
   skillRegistry(options?: SkillRegistryOptions, call?: CallOptions): Promise<SkillRegistry>
   /** The conversation store on this database (no I/O until a call). */
   conversations(): ConversationStore
+  /** The dead-letter queue on this database (no I/O until a call). */
+  deadLetters(): DeadLetters
   /** Opens the model router on this database. */
   modelRouter(options?: RouterOptions, call?: CallOptions): Promise<ModelRouter>
   installLogSink(): void
@@ -1725,6 +1940,9 @@ export declare function checkAgentBudget(agentName: string, used: number): Agent
  */
 export declare function checkBudget(router: ModelRouter, userId: string | null | undefined, orgId: string, call?: CallOptions): Promise<BudgetStatus>
 
+/** The kind of a failure, what decided it and the wait it asked for. Pure. */
+export declare function classifyFailure(failure: FailureInfo): Classified
+
 /** Compiles a SKILL.md with an org context: `{ content, contextHash }`. */
 export declare function compileSkill(text: string, context: Record<string, any>, documents?: Record<string, Record<string, string>> | null): CompiledSkill
 
@@ -1861,6 +2079,12 @@ export declare function redactSecrets(text: string): string
  * claims a due probe before answering, and rejects with `code: "no_model_available"`.
  */
 export declare function resolveModel(router: ModelRouter, request: ModelRequest, call?: CallOptions): Promise<ModelResolution>
+
+/**
+ * The ceilings and seeded delays of a backoff: `kind` (under `policy`) or `backoff`,
+ * `retries`, `seed`, `retryAfterMs`. Pure.
+ */
+export declare function retryDelays(input: RetryDelaysInput): Delays
 
 /**
  * Reads and validates a library folder in either layout: `{ skills, diagnostics }`.

@@ -419,6 +419,22 @@ test('fact_extraction vectors', () => {
   }
 })
 
+for (const [file, run] of [
+  ['failure_kinds.json', (input) => keel.classifyFailure(input)],
+  ['retry_schedules.json', (input) => keel.retryDelays(input)],
+]) {
+  test(`${file} vectors`, () => {
+    for (const c of loadVectors(file)) {
+      const call = () => run(camelKeys(c.input))
+      if (c.expected_error_code) {
+        assert.throws(call, { code: c.expected_error_code, field: camel(c.expected_error_field) }, c.name)
+        continue
+      }
+      assert.deepEqual(call(), camelKeys(c.expected), c.name)
+    }
+  })
+}
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

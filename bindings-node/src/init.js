@@ -80,6 +80,7 @@
           body: body !== null && typeof body === 'object' ? body : undefined,
           message: String(err?.message ?? err),
           retryAfter: header(err?.headers, 'retry-after'),
+          kind: typeof err?.kind === 'string' ? err.kind : undefined,
         },
       }
     }
@@ -100,6 +101,16 @@
         // A hostile object (a throwing getter, a proxy): the native call's own checks report it.
       }
       return split ? nativeLlm.apply(this, split) : nativeLlm.call(this, options)
+    },
+    writable: true,
+    configurable: true,
+  })
+  // `workOnce(handler, options)`: core gets the options first and the handler as a transport
+  // (its answer as `{ reply }`, what it throws as `{ failure }`).
+  const nativeWorkOnce = exports.DeadLetters.prototype.workOnce
+  Object.defineProperty(exports.DeadLetters.prototype, 'workOnce', {
+    value: function (handler, options) {
+      return nativeWorkOnce.call(this, options, typeof handler === 'function' ? hostTransport(handler) : null)
     },
     writable: true,
     configurable: true,

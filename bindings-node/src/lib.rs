@@ -14,6 +14,7 @@ mod memory;
 mod models;
 mod options;
 mod routing;
+mod runner;
 mod shared;
 mod skills;
 mod store;
@@ -116,6 +117,12 @@ impl Keel {
     #[napi]
     pub fn conversations(&self) -> memory::ConversationStore {
         memory::open_store(&self.inner)
+    }
+
+    /// The dead-letter queue on this database (no I/O until a call).
+    #[napi]
+    pub fn dead_letters(&self) -> runner::DeadLetters {
+        runner::open_letters(&self.inner)
     }
 
     /// Opens the model router on this database.

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use keel::llm::{Transport, TransportFailure, TransportFuture, TransportRequest, Transports};
 use keel::options::Case;
+use keel::runner::{DeadLetter, Failure, Handled, HandlerFuture, LetterHandler, replay};
 
 /// A transport as `init.js` hands it over: resolves to `{ reply }` or `{ failure }`. Weak: it
 /// does not keep the process alive.
@@ -29,28 +30,60 @@ pub fn transports(names: Vec<String>, sends: Vec<Option<SendFn>>) -> keel::Resul
     let mut transports = Transports::default();
     for (name, send) in names.into_iter().zip(sends) {
         let send = send.ok_or_else(|| Transports::not_callable(&name))?;
-        transports.insert(name, Arc::new(JsTransport(Arc::new(send))));
+        transports.insert(name, Arc::new(JsTransport::new(send)));
     }
     Ok(transports)
 }
 
-struct JsTransport(Arc<SendFn>);
+/// A JavaScript async function called from core through `init.js`'s wrapper: a provider's
+/// transport, or a dead-letter handler ([`JsHandler`]).
+pub struct JsTransport(Arc<SendFn>);
 
 impl Transport for JsTransport {
     fn send(&self, request: TransportRequest) -> TransportFuture {
+        self.call(keel::record::to_value(&request, Case::Camel))
+    }
+}
+
+impl JsTransport {
+    /// The function as `init.js` wraps it.
+    pub fn new(send: SendFn) -> Self {
+        JsTransport(Arc::new(send))
+    }
+
+    /// Calls the function with `argument`: its `{ reply }`, or its `{ failure }` read.
+    pub fn call(&self, argument: Value) -> TransportFuture {
         let send = self.0.clone();
         Box::pin(async move {
-            let request = keel::record::to_value(&request, Case::Camel);
-            let promise = send.call_async_catch(request).await.map_err(failed)?;
+            let promise = send.call_async_catch(argument).await.map_err(failed)?;
             let mut outcome = promise.await.map_err(failed)?;
-            if let Some(reply) = outcome.get_mut("reply") {
-                return Ok(reply.take());
+            // `{ reply: undefined }` arrives as `{}`: an answer of nothing.
+            match outcome.get_mut("failure").map(Value::take) {
+                Some(failure) => Err(TransportFailure::from_value(failure, Case::Camel)),
+                None => Ok(outcome
+                    .get_mut("reply")
+                    .map(Value::take)
+                    .unwrap_or_default()),
             }
-            let failure = outcome.get_mut("failure").map(Value::take);
-            Err(TransportFailure::from_value(
-                failure.unwrap_or_default(),
-                Case::Camel,
-            ))
+        })
+    }
+}
+
+/// A JavaScript async function as a dead-letter handler: called with the letter's `Replay`;
+/// what it resolves to says done or accepted, what it throws is the failure (its `status`,
+/// `error`/`body`, `retry-after` header and `kind` are read by `init.js`).
+pub struct JsHandler(pub JsTransport);
+
+impl LetterHandler for JsHandler {
+    fn handle(&self, letter: DeadLetter) -> HandlerFuture {
+        let call = self
+            .0
+            .call(keel::record::to_value(&replay(&letter), Case::Camel));
+        Box::pin(async move {
+            match call.await {
+                Ok(answer) => Ok(Handled::of_value(&answer)),
+                Err(failure) => Err(Failure::from(failure)),
+            }
         })
     }
 }

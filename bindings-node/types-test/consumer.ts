@@ -2,6 +2,11 @@
 // every call below must compile against index.d.ts as generated, so a declared type that is
 // missing, wrong or named but never declared fails the lint.
 import {
+  type DeadLetter,
+  type WorkReport,
+  type Classified,
+  classifyFailure,
+  retryDelays,
   type RouteCandidate,
   type RouteDecision,
   type RouteEvaluation,
@@ -133,6 +138,11 @@ export async function consumer(orgId: string): Promise<void> {
   const viaClient: TokenCount = llm.countTokens('claude-haiku-4-5', [{ role: 'user', content: 'hi' }])
   text += `${tokens}${billed.exact}${viaClient.factor}`
 
+  const letters = db.deadLetters()
+  const letter: DeadLetter = await letters.enqueue({ agentName: 'deal-risk', orgId: 'system', errors: [{ message: 'HTTP 503', status: 503 }] })
+  const worked: WorkReport = await letters.workOnce(async (replay) => (replay.retry > 1 ? 'accepted' : undefined), { batch: 10, leaseMs: 5000 })
+  const kind: Classified = classifyFailure({ status: 429, retryAfter: '2' })
+  text += `${letter.status}${worked.resolved}${kind.kind}${retryDelays({ retries: 2, seed: 1 }).delays[0]}`
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
   void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text, routed]
   await db.close()

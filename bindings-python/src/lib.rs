@@ -10,6 +10,7 @@ mod memory;
 mod models;
 mod record;
 mod routing;
+mod runner;
 mod runtime;
 mod skills;
 mod store;
@@ -125,6 +126,11 @@ impl PyKeel {
         memory::open_store(&self.inner)
     }
 
+    /// The dead-letter queue on this database (no I/O until a call).
+    fn dead_letters(&self) -> runner::PyDeadLetters {
+        runner::open_letters(&self.inner)
+    }
+
     /// Opens the skills registry on this database (awaitable); see `keel.Keel.skill_registry`.
     #[pyo3(signature = (**options))]
     fn skill_registry<'py>(
@@ -199,6 +205,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     skills::register(m)?;
     routing::register(m)?;
     memory::register(m)?;
+    runner::register(m)?;
     tokens::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;

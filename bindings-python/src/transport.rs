@@ -14,6 +14,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use keel::llm::{Transport, TransportFailure, TransportFuture, TransportRequest, Transports};
+use keel::runner::{DeadLetter, Failure, Handled, HandlerFuture, LetterHandler, replay};
 
 use crate::json::{Json, to_json};
 
@@ -32,6 +33,11 @@ impl EventLoop {
         {
             *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running.unbind());
         }
+    }
+
+    /// True when [`EventLoop::note`] found a running loop.
+    pub fn is_noted(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
     fn get(&self, py: Python<'_>) -> Option<Py<PyAny>> {
@@ -63,45 +69,57 @@ pub fn take(
         if !callable.is_callable() {
             return Err(Transports::not_callable(&name));
         }
-        let transport = PyTransport {
-            callable: callable.unbind(),
-            event_loop: event_loop.clone(),
-        };
+        let transport = PyTransport::new(callable.unbind(), event_loop.clone());
         transports.insert(name, Arc::new(transport));
     }
     Ok(transports)
 }
 
-struct PyTransport {
+/// A Python async callable called from core: a provider's transport, or a dead-letter
+/// handler ([`PyHandler`]).
+pub struct PyTransport {
     callable: Py<PyAny>,
     event_loop: EventLoop,
 }
 
 impl Transport for PyTransport {
     fn send(&self, request: TransportRequest) -> TransportFuture {
-        let started = Python::attach(|py| self.start(py, &request));
-        Box::pin(async move {
-            let (answer, mut task) = started?;
-            let outcome = answer.await;
-            task.0 = None;
-            outcome.unwrap_or_else(|_| Err(failure("the transport's task ended without an answer")))
-        })
+        self.call(Json::of(&request))
     }
 }
 
 impl PyTransport {
+    /// The callable, run on `event_loop`.
+    pub fn new(callable: Py<PyAny>, event_loop: EventLoop) -> Self {
+        PyTransport {
+            callable,
+            event_loop,
+        }
+    }
+
+    /// Calls the callable with `argument` and awaits its coroutine on the event loop.
+    pub fn call(&self, argument: Json) -> TransportFuture {
+        let started = Python::attach(|py| self.start(py, argument));
+        Box::pin(async move {
+            let (answer, mut task) = started?;
+            let outcome = answer.await;
+            task.0 = None;
+            outcome.unwrap_or_else(|_| Err(failure("the Python task ended without an answer")))
+        })
+    }
+
     /// Schedules the callable's coroutine on the event loop; its outcome arrives on the
     /// receiver.
     fn start(
         &self,
         py: Python<'_>,
-        request: &TransportRequest,
+        argument: Json,
     ) -> Result<(oneshot::Receiver<Outcome>, CancelOnDrop), TransportFailure> {
         let event_loop = self.event_loop.get(py).ok_or_else(|| {
-            failure("a Python transport runs on an asyncio event loop: await the call")
+            failure("a Python async callable runs on an asyncio event loop: await the call")
         })?;
         let failed = |err: PyErr| failure_of(py, &err);
-        let argument = Json::of(request).into_pyobject(py).map_err(failed)?;
+        let argument = argument.into_pyobject(py).map_err(failed)?;
         let coroutine = self.callable.bind(py).call1((argument,)).map_err(failed)?;
         let task = py
             .import("asyncio")
@@ -114,6 +132,23 @@ impl PyTransport {
         task.call_method1("add_done_callback", (done,))
             .map_err(failed)?;
         Ok((rx, CancelOnDrop(Some(task.unbind()))))
+    }
+}
+
+/// A Python async callable as a dead-letter handler: called with the letter's replay body
+/// (`keel.types.Replay`); what it returns says done or accepted, what it raises is the failure
+/// (its `status_code`/`status`, `body`, `retry-after` header and `kind` are read).
+pub struct PyHandler(pub PyTransport);
+
+impl LetterHandler for PyHandler {
+    fn handle(&self, letter: DeadLetter) -> HandlerFuture {
+        let call = self.0.call(Json::of(&replay(&letter)));
+        Box::pin(async move {
+            match call.await {
+                Ok(answer) => Ok(Handled::of_value(&answer)),
+                Err(failure) => Err(Failure::from(failure)),
+            }
+        })
     }
 }
 
@@ -185,10 +220,16 @@ fn failure_of(py: Python<'_>, err: &PyErr) -> TransportFailure {
         .ok()
         .filter(|v| v.is_instance_of::<PyString>())
         .and_then(|v| v.extract::<String>().ok());
+    let kind = error
+        .getattr("kind")
+        .ok()
+        .filter(|k| k.is_instance_of::<PyString>())
+        .and_then(|k| k.extract::<String>().ok());
     TransportFailure {
         status: status("status_code").or_else(|| status("status")),
         body,
         message: error.to_string(),
         retry_after,
+        kind,
     }
 }

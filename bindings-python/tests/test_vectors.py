@@ -417,3 +417,23 @@ def test_fact_extraction(case: dict[str, Any]) -> None:
     got = keel.read_fact_extraction(answer, **inp)
     rejected = [{"index": r["index"], "field": r["field"]} for r in got["rejected"]]
     assert {"facts": got["facts"], "rejected": rejected, "below_confidence": got["below_confidence"]} == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("failure_kinds.json"), ids=lambda c: c["name"])
+def test_failure_kinds(case: dict[str, Any]) -> None:
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.classify_failure(**case["input"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert keel.classify_failure(**case["input"]) == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("retry_schedules.json"), ids=lambda c: c["name"])
+def test_retry_schedules(case: dict[str, Any]) -> None:
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.retry_delays(**case["input"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert keel.retry_delays(**case["input"]) == case["expected"]

@@ -2,9 +2,11 @@
 //! the demo).
 
 mod demo;
+mod demo_letters;
 mod demo_llm;
 mod demo_memory;
 mod demo_route;
+mod dlq;
 mod logs;
 #[allow(dead_code)] // shared with the core tests, which use all of it
 mod loopback;
@@ -58,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: memory::MemoryCommand,
     },
+    /// The dead-letter queue: list, show, retry, redrive, resolve, abandon, work.
+    Dlq {
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
+    },
     /// Org credit balances.
     Credits {
         #[command(subcommand)]
@@ -107,6 +114,7 @@ async fn main() -> ExitCode {
         Command::Credits { command } => models::run_credits(&ctx, command).await,
         Command::Skills { command } => skills::run(&ctx, command).await,
         Command::Memory { command } => memory::run(&ctx, command).await,
+        Command::Dlq { command } => dlq::run(&ctx, command).await,
         Command::Route { command, args } => match command {
             Some(command) => route::run(&ctx, command).await,
             None => route::route_one(&ctx, args).await,

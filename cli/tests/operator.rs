@@ -356,6 +356,8 @@ fn every_command_speaks_json() {
             &["memory", "recall", org, "U042", "Acme pricing", "--json"],
             "facts",
         ),
+        (&["dlq", "list", "--json"], ""),
+        (&["dlq", "retry", "--agent", "none", "--json"], "letters"),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");
@@ -627,4 +629,228 @@ fn memory_recall_prints_a_users_best_facts_without_counting_them() {
     assert_eq!(value["facts"][0]["fact"]["access_count"], 0);
     let (ok, _, err) = keel(&url, &["memory", "recall", "not-a-uuid", "U042", "x"]);
     assert!(!ok && err.contains("org_id"), "{err}");
+}
+
+/// A replay endpoint on loopback counting the requests per idempotency key (503 for the
+/// first request of every tenth letter).
+fn replay_server(
+    rt: &tokio::runtime::Runtime,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, u32>>>,
+) {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<std::collections::BTreeMap<String, u32>>> = Arc::default();
+    let counts = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: String| {
+        let counts = counts.clone();
+        async move {
+            let key = headers["idempotency-key"].to_str().unwrap().to_owned();
+            let letter: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let n = {
+                let mut counts = counts.lock().unwrap();
+                let n = counts.entry(key).or_default();
+                *n += 1;
+                *n
+            };
+            let flaky = letter["payload"]["n"].as_u64().unwrap().is_multiple_of(10);
+            if flaky && n == 1 {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                axum::http::StatusCode::OK
+            }
+        }
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/replay", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+#[test]
+fn two_dlq_workers_at_once_never_replay_a_letter_twice() {
+    let rt = runtime();
+    for url in backends() {
+        let ids: Vec<String> = rt.block_on(async {
+            let db = keel::Keel::connect(&url).await.unwrap();
+            let letters = keel::runner::DeadLetters::open(&db);
+            let mut ids = Vec::new();
+            for n in 0..200 {
+                let letter = serde_json::json!({
+                    "agent_name": "deal-risk", "payload": {"n": n}, "org_id": "system",
+                    "errors": [{"kind": "transient", "message": "HTTP 503"}], "delay_ms": 0,
+                });
+                let stored = letters
+                    .enqueue_value(Some(letter), keel::options::Case::Snake, "")
+                    .await
+                    .unwrap();
+                ids.push(stored.id.to_string());
+            }
+            db.close().await;
+            ids
+        });
+        let (server, seen) = replay_server(&rt);
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_keel"))
+                    .args([
+                        "dlq", "work", "--once", "--url", &server, "--batch", "150", "--json",
+                    ])
+                    .env("KEEL_DATABASE_URL", &url)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("run keel")
+            })
+            .collect();
+        let workers: Vec<_> = workers
+            .into_iter()
+            .map(|w| w.wait_with_output().unwrap())
+            .collect();
+        let mut resolved = 0;
+        let mut retrying = 0;
+        for out in workers {
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            resolved += report["resolved"].as_u64().unwrap();
+            retrying += report["retrying"].as_u64().unwrap();
+        }
+        assert_eq!((resolved, retrying), (180, 20), "{url}");
+        let counts = seen.lock().unwrap().clone();
+        assert_eq!(counts.len(), 200);
+        assert!(
+            counts.values().all(|n| *n == 1),
+            "a letter was replayed twice: {counts:?}"
+        );
+        assert!(counts.keys().all(|k| k.starts_with("dlq:")));
+        let (ok, out, err) = keel(&url, &["dlq", "list", "--status", "pending", "--json"]);
+        assert!(ok, "{err}");
+        let pending: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(pending.as_array().unwrap().len(), 20);
+        assert_eq!(pending[0]["errors"][1]["status"], 503);
+        let one = pending[0]["id"].as_str().unwrap().to_owned();
+        let (ok, out, _) = keel(
+            &url,
+            &["dlq", "abandon", &one, "--reason", "operator: stale"],
+        );
+        assert!(ok && out.starts_with("abandon: 1 letter(s)"), "{out}");
+        let (ok, out, _) = keel(&url, &["dlq", "redrive", "--json"]);
+        assert!(ok);
+        let redriven: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(redriven["letters"][0]["id"], one.as_str());
+        let (ok, out, _) = keel(&url, &["dlq", "show", &one]);
+        assert!(
+            ok && out.contains("pending") && out.contains("HTTP 503"),
+            "{out}"
+        );
+        let (ok, _, err) = keel(&url, &["dlq", "show", "not-a-uuid"]);
+        assert!(!ok && err.contains("id"), "{err}");
+        assert!(ids.contains(&one));
+    }
+}
+
+/// A worker process paused (SIGSTOP) past its lease cannot complete the letter another worker
+/// took meanwhile: after SIGCONT its completion is fenced out and reported as lost.
+#[test]
+fn a_paused_dlq_worker_cannot_complete_a_letter_another_took() {
+    use std::sync::{Arc, Mutex};
+    let rt = runtime();
+    let url = fresh_pg_url();
+    let (ok, _, err) = keel(&url, &["migrate"]);
+    assert!(ok, "{err}");
+    rt.block_on(async {
+        let db = keel::Keel::connect(&url).await.unwrap();
+        let letter = serde_json::json!({"agent_name": "slow", "errors": [{"message": "HTTP 503"}], "delay_ms": 0});
+        keel::runner::DeadLetters::open(&db)
+            .enqueue_value(Some(letter), keel::options::Case::Snake, "")
+            .await
+            .unwrap();
+        db.close().await;
+    });
+    // The first request waits until released; later ones answer at once.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let requests = Arc::new(Mutex::new(0));
+    let (gate, count) = (release.clone(), requests.clone());
+    let app = axum::Router::new().fallback(move || {
+        let (gate, count) = (gate.clone(), count.clone());
+        async move {
+            let first = {
+                let mut n = count.lock().unwrap();
+                *n += 1;
+                *n == 1
+            };
+            if first {
+                gate.notified().await;
+            }
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let server = format!("http://{}/replay", listener.local_addr().unwrap());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    let paused = Command::new(env!("CARGO_BIN_EXE_keel"))
+        .args([
+            "dlq",
+            "work",
+            "--once",
+            "--url",
+            &server,
+            "--lease-ms",
+            "1500",
+            "--json",
+        ])
+        .env("KEEL_DATABASE_URL", &url)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiting = std::time::Instant::now();
+    while *requests.lock().unwrap() == 0 {
+        assert!(waiting.elapsed().as_secs() < 30, "the worker never posted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = paused.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-STOP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let (ok, out, err) = keel(&url, &["dlq", "work", "--once", "--url", &server, "--json"]);
+    assert!(ok, "{err}");
+    let other: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        other["resolved"], 1,
+        "the other worker took the expired lease: {out}"
+    );
+    assert!(
+        Command::new("kill")
+            .args(["-CONT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    release.notify_one();
+    let out = paused.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["resolved"].as_u64(), report["lost"].as_u64()),
+        (Some(0), Some(1)),
+        "{report}"
+    );
+    let (ok, out, _) = keel(&url, &["dlq", "list", "--status", "resolved", "--json"]);
+    assert!(ok);
+    let resolved: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(resolved.as_array().unwrap().len(), 1);
+    assert_eq!(resolved[0]["retry_count"], 2);
 }

@@ -31,6 +31,7 @@ pub mod options;
 pub mod record;
 mod refresher;
 pub mod routing;
+pub mod runner;
 pub mod skills;
 pub mod store;
 pub mod telemetry;

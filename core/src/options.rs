@@ -20,6 +20,17 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
+/// `err` with its field spelt in `case` (a field already spelt so is unchanged).
+pub fn spelt(err: Error, case: Case) -> Error {
+    match err {
+        Error::InvalidInput { field, message } => Error::InvalidInput {
+            field: case.spell(&field),
+            message,
+        },
+        other => other,
+    }
+}
+
 /// How a caller's language spells names: Rust and Python in `snake_case`, JavaScript in
 /// `camelCase`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,8 +136,9 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
 }
 
 /// Fields whose values are the caller's own data, kept as written: a tool's JSON Schema, a
-/// tool call's arguments, HTTP headers, a provider's error body.
+/// tool call's arguments, HTTP headers, a provider's error body, a dead letter's payload.
 const OPAQUE: &[&str] = &[
+    "payload",
     "parameters",
     "arguments",
     "headers",

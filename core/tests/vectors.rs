@@ -35,6 +35,8 @@ async fn every_file_in_testdata_runs() {
         assert!(!cases.is_empty(), "{file} has no case");
         match file.as_str() {
             "agent_budgets.json" => agent_budget_vectors(&cases),
+            "failure_kinds.json" => failure_kind_vectors(&cases),
+            "retry_schedules.json" => retry_schedule_vectors(&cases),
             "charges.json" => charge_vectors(&cases).await,
             "compaction_plans.json" => compaction_plan_vectors(&cases),
             "token_counts.json" => token_count_vectors(&cases),
@@ -326,6 +328,33 @@ fn fact_extraction_vectors(cases: &[Value]) {
                 .collect();
             json!({"facts": r.facts, "rejected": rejected, "below_confidence": r.below_confidence})
         });
+        check_field(case, outcome);
+    }
+}
+
+/// The kind of a failure, what decided it and the wait it asked for.
+fn failure_kind_vectors(cases: &[Value]) {
+    assert!(cases.len() >= 30);
+    for case in cases {
+        let outcome = keel::runner::classify_value(
+            Some(case["input"].clone()),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|c| serde_json::to_value(c).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+/// Backoff ceilings and seeded delays, and each kind's attempts.
+fn retry_schedule_vectors(cases: &[Value]) {
+    for case in cases {
+        let outcome = keel::runner::retry_delays_value(
+            Some(case["input"].clone()),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|d| serde_json::to_value(d).unwrap());
         check_field(case, outcome);
     }
 }

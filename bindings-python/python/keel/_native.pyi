@@ -73,6 +73,17 @@ from keel.types import (
     Recall,
     RecallQuery,
     RecalledFact,
+    Classified,
+    DeadLetter,
+    Delays,
+    ErrorKind,
+    FailureInfo,
+    LetterQuery,
+    NewDeadLetter,
+    Replay,
+    RetryDelaysInput,
+    WorkerOptions,
+    WorkReport,
 )
 
 _T_co = TypeVar("_T_co", covariant=True)
@@ -108,6 +119,9 @@ __all__ = [
     "Llm",
     "CallStream",
     "ConversationStore",
+    "DeadLetters",
+    "classify_failure",
+    "retry_delays",
     "drain_tasks",
     "AppliedMigration",
     "Logger",
@@ -186,6 +200,7 @@ class Keel:
     ) -> Call[ModelRouter]: ...
     def skill_registry(self, *, staleness: float = ..., max_cached_orgs: int = ...) -> Call[SkillRegistry]: ...
     def conversations(self) -> ConversationStore: ...
+    def dead_letters(self) -> DeadLetters: ...
     def install_log_sink(self) -> None: ...
     def cleanup_logs(self, *, dry_run: bool = ..., batch_size: int = ...) -> Call[list[tuple[Level, int]]]: ...
 
@@ -466,6 +481,26 @@ class ConversationStore:
         link: Callable[[str, str], str | None] | None = None,
         **options: Unpack[ExtractOptions],
     ) -> Call[Extracted]: ...
+
+@final
+class DeadLetters:
+    """The dead-letter queue; make it with ``db.dead_letters()``."""
+
+    def enqueue(self, **letter: Unpack[NewDeadLetter]) -> Call[DeadLetter]: ...
+    def list(self, **query: Unpack[LetterQuery]) -> Call[builtins.list[DeadLetter]]: ...
+    def get(self, id: str) -> Call[DeadLetter]: ...
+    def retry(self, id: str) -> Call[DeadLetter]: ...
+    def redrive(self, id: str) -> Call[DeadLetter]: ...
+    def resolve(self, id: str) -> Call[DeadLetter]: ...
+    def abandon(self, id: str, *, reason: str) -> Call[DeadLetter]: ...
+    def work_once(
+        self,
+        handler: Callable[[Replay], Awaitable[Any]] | None = None,
+        **options: Unpack[WorkerOptions],
+    ) -> Call[WorkReport]: ...
+
+def classify_failure(**failure: Unpack[FailureInfo]) -> Classified: ...
+def retry_delays(**input: Unpack[RetryDelaysInput]) -> Delays: ...
 
 @final
 class Llm:

@@ -10,6 +10,22 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __all__ = [
+    "RetryDelaysInput",
+    "ErrorKind",
+    "LetterStatus",
+    "FailureInfo",
+    "Classified",
+    "Backoff",
+    "KindPolicy",
+    "RetryPolicy",
+    "Delays",
+    "Failed",
+    "NewDeadLetter",
+    "DeadLetter",
+    "LetterQuery",
+    "Replay",
+    "WorkerOptions",
+    "WorkReport",
     "Backend",
     "Tier",
     "Channel",
@@ -1193,3 +1209,209 @@ class Extracted(TypedDict):
     superseded: list[str]
     rejected: list[RejectedFact]
     below_confidence: int
+
+
+ErrorKind = Literal[
+    "transient", "rate_limited", "timeout", "context_exceeded", "model_unavailable", "validation", "unknown"
+]
+"""The kind of a failure, which picks its retry policy."""
+
+LetterStatus = Literal["pending", "retrying", "accepted", "resolved", "abandoned"]
+"""Where a dead letter is."""
+
+
+class FailureInfo(TypedDict, total=False):
+    """A failure as ``classify_failure`` reads it; the more structure, the surer the kind."""
+
+    message: str
+    kind: ErrorKind | None
+    """The kind the thrower chose; wins over everything else."""
+    code: str | None
+    """Keel's error code (``rate_limited``, ``timeout``, …)."""
+    status: int | None
+    error_type: str | None
+    """The provider's error type; read from ``body["error"]["type"]`` when absent."""
+    body: Any
+    retry_after: str | None
+    """Seconds or an HTTP date."""
+    timeout: bool
+    connection: bool
+
+
+class Classified(TypedDict):
+    """``classify_failure``."""
+
+    kind: ErrorKind
+    retry_after_ms: int | None
+    by: str
+    """What decided: ``kind``, ``code``, ``timeout``, ``connection``, ``status``, ``error_type``,
+    ``message`` or ``none``."""
+
+
+class Backoff(TypedDict, total=False):
+    """A capped exponential backoff with jitter."""
+
+    base_ms: int
+    factor: float
+    cap_ms: int
+    jitter: Literal["full", "equal", "none"]
+
+
+class KindPolicy(TypedDict, total=False):
+    """The attempts and backoff of one kind of failure."""
+
+    max_attempts: Required[int]
+    backoff: Backoff
+
+
+class RetryPolicy(TypedDict, total=False):
+    """Retries per kind of failure (the original runner's table by default)."""
+
+    max_attempts: int
+    """Attempts of a run in all (default 4)."""
+    kinds: dict[ErrorKind, KindPolicy]
+
+
+class Delays(TypedDict):
+    """``retry_delays``."""
+
+    ceilings: list[int]
+    delays: list[int]
+    max_attempts: int | None
+
+
+class Failed(TypedDict, total=False):
+    """One failure in a dead letter's history."""
+
+    at: str
+    """RFC 3339 (default: now)."""
+    kind: ErrorKind
+    message: Required[str]
+    status: int | None
+    attempt: int
+    """The run's attempts first, then the retries (default 1)."""
+    worker: str | None
+
+
+class NewDeadLetter(TypedDict, total=False):
+    """A letter for ``DeadLetters.enqueue``."""
+
+    agent_name: Required[str]
+    trigger_type: str | None
+    """``cron``, ``webhook``, ``user``, ``proactive``, … (default ``agent``)."""
+    payload: Any
+    """What a retry replays."""
+    org_id: str | None
+    """A UUID, or any other id (``system``), kept as given."""
+    user_id: str | None
+    trace_id: str | None
+    errors: Required[list[Failed]]
+    """The run's failures, oldest first; at least one."""
+    max_retries: int | None
+    """1 to 100 (default 3)."""
+    idempotency_key: str | None
+    delay_ms: int | None
+    """The first retry after this many milliseconds (default 60,000)."""
+
+
+class DeadLetter(TypedDict):
+    """A stored dead letter."""
+
+    id: str
+    agent_name: str
+    trigger_type: str
+    payload: Any
+    org_id: str | None
+    user_id: str | None
+    trace_id: str | None
+    status: LetterStatus
+    failure_reason: str
+    error_kind: ErrorKind | None
+    errors: list[Failed]
+    retry_count: int
+    max_retries: int
+    next_retry_at: str
+    locked_by: str | None
+    locked_until: str | None
+    fencing_token: int
+    abandoned_reason: str | None
+    idempotency_key: str | None
+    created_at: str
+    updated_at: str
+    resolved_at: str | None
+
+
+class LetterQuery(TypedDict, total=False):
+    """``DeadLetters.list``, newest first."""
+
+    status: list[LetterStatus]
+    agent_name: str | None
+    org_id: str | None
+    since: str | None
+    """RFC 3339."""
+    limit: int
+    """1 to 1,000 (default 100)."""
+
+
+class Replay(TypedDict):
+    """What a dead-letter handler receives."""
+
+    id: str
+    agent_name: str
+    trigger_type: str
+    payload: Any
+    org_id: str | None
+    user_id: str | None
+    trace_id: str | None
+    retry: int
+    """1 for the first retry."""
+    idempotency_key: str
+    """``dlq:<id>``, the same for every retry of the letter."""
+
+
+class WorkerOptions(TypedDict, total=False):
+    """``DeadLetters.work_once``."""
+
+    worker_id: str | None
+    agents: list[str] | None
+    batch: int
+    """Letters claimed at once (default 20)."""
+    lease_ms: int
+    """Default 15,000."""
+    heartbeat_ms: int | None
+    """Default: a third of ``lease_ms``."""
+    poll_ms: int
+    handler_timeout_ms: int
+    """Default 60,000."""
+    accept_wait_ms: int
+    """How long an accepted letter waits for ``resolve`` (default 15 min)."""
+    backoff: Backoff
+    policy: RetryPolicy
+    seed: int | None
+    url: str | None
+    """Post letters here instead of calling a handler."""
+    headers: dict[str, str]
+
+
+class WorkReport(TypedDict):
+    """``DeadLetters.work_once``."""
+
+    claimed: int
+    resolved: int
+    accepted: int
+    retrying: int
+    abandoned: int
+    lost: int
+    """Whose lease another worker took before the outcome was recorded."""
+
+
+class RetryDelaysInput(TypedDict, total=False):
+    """``retry_delays``."""
+
+    kind: ErrorKind | None
+    policy: RetryPolicy
+    backoff: Backoff | None
+    """Default: the dead-letter backoff, min(1 min × 4^n, 1 h) with equal jitter."""
+    retries: Required[int]
+    seed: Required[int]
+    retry_after_ms: int | None

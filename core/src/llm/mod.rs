@@ -30,6 +30,7 @@ pub use crate::fault::{Attempt, CallFailure, FailureKind};
 pub use call::{Completion, estimate_tokens};
 pub use client::Llm;
 pub use embed::{DEFAULT_EMBEDDING_PROVIDER, EmbedRequest, Embeddings, default_embedding_model};
+pub(crate) use http::parse_retry_after;
 pub use message::{Message, Part, Role, Tool};
 pub use options::{Endpoint, LlmOptions, ProviderConfig};
 pub use request::CallRequest;

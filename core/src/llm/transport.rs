@@ -46,6 +46,9 @@ pub struct TransportFailure {
     pub message: String,
     /// The reply's `Retry-After` header (seconds, or an HTTP date).
     pub retry_after: Option<String>,
+    /// The kind of failure the host error names (its `kind` property), read by the dead-letter
+    /// worker ([`crate::runner::ErrorKind`]); model calls ignore it.
+    pub kind: Option<String>,
 }
 
 impl TransportFailure {

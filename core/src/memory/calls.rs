@@ -19,16 +19,7 @@ use crate::models::ModelRouter;
 use crate::options::{Case, from_value, require_uuid};
 use crate::tokens::stored_message_tokens;
 
-/// `err` with its field spelt in `case` (a field already spelt so is unchanged).
-pub(super) fn spelt(err: Error, case: Case) -> Error {
-    match err {
-        Error::InvalidInput { field, message } => Error::InvalidInput {
-            field: case.spell(&field),
-            message,
-        },
-        other => other,
-    }
-}
+pub(super) use crate::options::spelt;
 
 /// The org and conversation ids.
 fn ids(org_id: &str, conversation_id: &str) -> Result<(Uuid, Uuid)> {

@@ -6,7 +6,6 @@
 //! the seqs that update handed out. Concurrent appends to one conversation queue on the row
 //! lock (SQLite's `BEGIN IMMEDIATE` on SQLite): the total is exact and no seq is taken twice.
 
-use chrono::{DateTime, SecondsFormat};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -101,17 +100,9 @@ impl ConversationStore {
 }
 
 /// An RFC 3339 time, or `invalid_input` naming `field`.
-pub(super) fn parse_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| Error::invalid_input(field, "must be an RFC 3339 time"))
-}
+pub(super) use crate::store::parse_time;
 
-pub(super) fn rfc3339(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
+pub(super) use crate::store::rfc3339;
 
 pub(super) fn count(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)

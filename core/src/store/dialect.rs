@@ -94,6 +94,38 @@ impl Dialect {
         }
     }
 
+    /// The time `ms_param` milliseconds after the database's now.
+    pub fn now_plus_ms(self, ms_param: &str) -> String {
+        self.from_epoch_ms(&format!("({} + {ms_param})", self.now_ms()))
+    }
+
+    /// The database's now as RFC 3339 UTC text with milliseconds, for JSON built in SQL.
+    pub fn now_text(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => {
+                r#"to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
+            }
+            Backend::Sqlite => SQLITE_NOW,
+        }
+    }
+
+    /// The JSON array `column` with the JSON object text `object` appended.
+    pub fn json_push(self, column: &str, object: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("{column} || jsonb_build_array({object}::jsonb)"),
+            Backend::Sqlite => format!("json_insert({column}, '$[#]', json({object}))"),
+        }
+    }
+
+    /// A JSON object built from `pairs` of key and SQL expression, as text.
+    pub fn json_object(self, pairs: &[(&str, &str)]) -> String {
+        let args: Vec<String> = pairs.iter().map(|(k, v)| format!("'{k}', {v}")).collect();
+        match self.0 {
+            Backend::Postgres => format!("jsonb_build_object({})::text", args.join(", ")),
+            Backend::Sqlite => format!("json_object({})", args.join(", ")),
+        }
+    }
+
     /// True when the timestamp `expr` has passed.
     pub fn is_past(self, expr: &str) -> String {
         match self.0 {

@@ -383,3 +383,20 @@ macro_rules! on_pool {
 }
 
 pub(crate) use {in_transaction, on_pool};
+
+/// `text` as an RFC 3339 time.
+///
+/// # Errors
+/// [`crate::Error::InvalidInput`] on `field` when `text` is not one.
+pub(crate) fn parse_time(field: &str, text: &str) -> crate::Result<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| crate::Error::invalid_input(field, "must be an RFC 3339 time"))
+}
+
+/// Epoch milliseconds as an RFC 3339 UTC time with milliseconds, as records show times.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

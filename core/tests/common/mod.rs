@@ -163,11 +163,34 @@ pub async fn corpus_views(keel: &keel::Keel, root: &std::path::Path) -> serde_js
 /// seconds from now; [`wait_for_start`] waits for it). The line each child printed starting
 /// with `KEEL_CHILD `, without that prefix; panics when a child fails.
 pub fn run_children(test: &str, count: usize, env: &[(&str, String)]) -> Vec<String> {
+    spawn_children(test, count, env)
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "a child of {test} failed");
+            child_report(&out)
+        })
+        .collect()
+}
+
+/// The line a child printed starting with `KEEL_CHILD `, without that prefix.
+pub fn child_report(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("KEEL_CHILD "));
+    line.expect("the child's report").to_owned()
+}
+
+/// The children of [`run_children`], started and not waited for (their stdout piped).
+pub fn spawn_children(
+    test: &str,
+    count: usize,
+    env: &[(&str, String)],
+) -> Vec<std::process::Child> {
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         + std::time::Duration::from_secs(2);
-    let children: Vec<_> = (0..count)
+    (0..count)
         .map(|i| {
             std::process::Command::new(std::env::current_exe().unwrap())
                 .args(["--exact", test, "--nocapture"])
@@ -177,16 +200,6 @@ pub fn run_children(test: &str, count: usize, env: &[(&str, String)]) -> Vec<Str
                 .stdout(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
-        })
-        .collect();
-    children
-        .into_iter()
-        .map(|child| {
-            let out = child.wait_with_output().unwrap();
-            assert!(out.status.success(), "a child of {test} failed");
-            let text = String::from_utf8_lossy(&out.stdout);
-            let line = text.lines().find_map(|l| l.strip_prefix("KEEL_CHILD "));
-            line.expect("the child's report").to_owned()
         })
         .collect()
 }

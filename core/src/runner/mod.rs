@@ -1,0 +1,39 @@
+//! Agent runs that fail, and what happens next: failures classified on their structure
+//! ([`classify`]), retry policies per kind with capped, jittered backoff ([`RetryPolicy`],
+//! [`Backoff`]), and the dead-letter queue ([`DeadLetters`]) with its leased, fenced retry
+//! worker ([`Worker`]).
+//!
+//! ```no_run
+//! # async fn demo(keel: keel::Keel) -> keel::Result<()> {
+//! use std::sync::Arc;
+//! use keel::runner::{DeadLetters, HttpHandler, Worker, WorkerOptions};
+//!
+//! let letters = DeadLetters::open(&keel);
+//! let replay = HttpHandler::new(keel.http().clone(), "http://127.0.0.1:8080/replay", Default::default())?;
+//! let worker = Worker::new(letters, WorkerOptions::default())?.handle_all(Arc::new(replay));
+//! let report = worker.run_once().await?;
+//! println!("{} resolved, {} abandoned", report.resolved, report.abandoned);
+//! # Ok(()) }
+//! ```
+
+mod backoff;
+mod calls;
+mod classify;
+mod handler;
+mod lease;
+mod letter;
+mod letters;
+mod worker;
+
+pub use backoff::{Backoff, Draws, Jitter, KindPolicy, RetryPolicy};
+pub use calls::{Delays, classify_value, retry_delays_value};
+pub use classify::{Classified, ERROR_KINDS, ErrorKind, Failure, classify};
+pub use handler::{
+    Handled, HandlerFuture, HttpHandler, LetterHandler, Replay, idempotency_key, replay,
+};
+pub use lease::RetryFailure;
+pub use letter::{
+    Claim, Claimed, DeadLetter, Failed, LetterQuery, LetterStatus, MAX_MESSAGE_CHARS, NewDeadLetter,
+};
+pub use letters::DeadLetters;
+pub use worker::{WorkReport, Worker, WorkerOptions};
