@@ -1412,7 +1412,7 @@ export interface Failed {
   kind?: ErrorKind
   message: string
   status?: number | null
-  /** The run's attempts first, then the retries (default 1). */
+  /** The run's attempt (default 1), or the retry (from 1) when `worker` is set. */
   attempt?: number
   worker?: string | null
 }
@@ -1433,7 +1433,7 @@ export interface NewDeadLetter {
   /** 1 to 100 (default 3). */
   maxRetries?: number | null
   idempotencyKey?: string | null
-  /** The first retry after this many milliseconds (default 60,000). */
+  /** The first retry after this many milliseconds (default 60,000; at most 30 days). */
   delayMs?: number | null
 }
 
@@ -1623,6 +1623,8 @@ export declare class DeadLetters {
   resolve(id: string): Promise<DeadLetter>
   /** Abandons an open letter with `options.reason`. */
   abandon(id: string, options: { reason: string }): Promise<DeadLetter>
+  /** Deletes letters resolved more than `options.days` days ago (default 30): how many. */
+  purge(options?: ({ days?: number } & CallOptions) | null): Promise<number>
   /**
    * Claims one batch of due letters and replays each through `handler` (resolving to
    * `'accepted'` leaves the letter for `resolve`; throwing is a failure) or posts it to

@@ -1412,7 +1412,7 @@ export interface Failed {
   kind?: ErrorKind
   message: string
   status?: number | null
-  /** The run's attempts first, then the retries (default 1). */
+  /** The run's attempt (default 1), or the retry (from 1) when `worker` is set. */
   attempt?: number
   worker?: string | null
 }
@@ -1433,7 +1433,7 @@ export interface NewDeadLetter {
   /** 1 to 100 (default 3). */
   maxRetries?: number | null
   idempotencyKey?: string | null
-  /** The first retry after this many milliseconds (default 60,000). */
+  /** The first retry after this many milliseconds (default 60,000; at most 30 days). */
   delayMs?: number | null
 }
 

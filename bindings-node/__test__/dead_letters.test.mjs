@@ -56,6 +56,7 @@ for (const backend of BACKENDS) {
     assert.equal((await letters.abandon(broken.id, { reason: 'operator: duplicate' })).abandonedReason, 'operator: duplicate')
     const resolved = await letters.list({ status: ['resolved'] })
     assert.deepEqual(resolved.map((x) => x.id).sort(), [flaky.id, slow.id].sort())
+    assert.equal(await letters.purge(), 0) // resolved just now: kept for 30 days
     // An explicit kind on the thrown error wins over its status.
     const kinds = await letters.enqueue(letter('kinds'))
     await letters.workOnce(async () => { throw upstream(400, {}, {}, 'transient') }, { ...options, agents: ['kinds'] })
@@ -77,6 +78,7 @@ for (const backend of BACKENDS) {
       [() => letters.enqueue(letter('x', { traceId: 'nope' })), 'letter.traceId'],
       [() => letters.get('not-a-uuid'), 'id'],
       [() => letters.list({ limit: 0 }), 'query.limit'],
+      [() => letters.purge({ days: 0 }), 'options.days'],
       [() => letters.workOnce(null, {}), 'options.handler'],
       [() => letters.workOnce(null, { url: 'http://127.0.0.1:9/', heartbeatMs: 20000 }), 'options.heartbeatMs'],
       [() => letters.workOnce(null, { url: 'http://127.0.0.1:9/', leaseMs: -1 }), 'options.leaseMs'],

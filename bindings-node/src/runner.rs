@@ -86,6 +86,19 @@ impl DeadLetters {
         self.operate("abandon", id, options.map(|o| o.0)).await
     }
 
+    /// Deletes letters resolved more than `options.days` days ago (default 30): how many.
+    #[napi(
+        ts_args_type = "options?: ({ days?: number } & CallOptions) | null",
+        ts_return_type = "Promise<number>"
+    )]
+    pub async fn purge(&self, options: Option<Json>) -> napi::Result<Outcome<u32>> {
+        let options = options.map(|o| o.0);
+        run!(self.inner, |s| Ok(u32::try_from(
+            s.purge_value(options, Camel, "options").await?
+        )
+        .unwrap_or(u32::MAX)))
+    }
+
     /// Claims one batch of due letters and replays each through `handler` (resolving to
     /// `'accepted'` leaves the letter for `resolve`; throwing is a failure) or posts it to
     /// `options.url`.

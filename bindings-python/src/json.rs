@@ -58,6 +58,61 @@ pub fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
     )
 }
 
+/// `obj` as JSON, strictly, for values that are replayed as given (a dead letter's payload):
+/// `None`, `bool`, `int` within 64 bits, finite `float`, `str`, `dict` with `str` keys, `list`
+/// and `tuple`. Anything else is `invalid_input` on its path (`payload.deal.ids[2]`), as
+/// `json.dumps` would raise.
+pub fn to_json_strict(obj: &Bound<'_, PyAny>, depth: usize, path: &str) -> keel::Result<Value> {
+    let refuse = |what: String| keel::Error::invalid_input(path, format!("is not JSON: {what}"));
+    if depth > MAX_DEPTH {
+        return Err(refuse(format!("nested deeper than {MAX_DEPTH}")));
+    }
+    if obj.is_none() || obj.is_instance_of::<PyBool>() || obj.is_instance_of::<PyString>() {
+        return Ok(to_json(obj, depth));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return obj
+            .extract::<i64>()
+            .map(Value::from)
+            .map_err(|_| refuse("an int beyond 64 bits".into()));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value())
+            .map(Value::Number)
+            .ok_or_else(|| refuse(format!("{}", f.value())));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = k
+                .cast::<PyString>()
+                .map(|s| s.to_string_lossy().into_owned())
+                .map_err(|_| refuse("a key that is not a str".into()))?;
+            let value = to_json_strict(&v, depth + 1, &format!("{path}.{key}"))?;
+            map.insert(key, value);
+        }
+        return Ok(Value::Object(map));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for (i, item) in obj
+            .try_iter()
+            .map_err(|e| refuse(e.to_string()))?
+            .enumerate()
+        {
+            let item = item.map_err(|e| refuse(e.to_string()))?;
+            items.push(to_json_strict(&item, depth + 1, &format!("{path}[{i}]"))?);
+        }
+        return Ok(Value::Array(items));
+    }
+    let kind = obj
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "an object".into());
+    Err(refuse(format!("a {kind}")))
+}
+
 pub fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize) -> Map<String, Value> {
     let mut map = Map::with_capacity(d.len());
     for (k, v) in d.iter() {

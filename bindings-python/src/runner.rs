@@ -11,7 +11,7 @@ use keel::options::Case;
 use keel::runner::{DeadLetters, LetterHandler};
 
 use crate::error::Arg;
-use crate::json::{Json, dict_to_map};
+use crate::json::{Json, dict_to_map, to_json_strict};
 use crate::runtime::{awaitable, guard};
 use crate::transport::{EventLoop, PyHandler, PyTransport};
 
@@ -36,7 +36,16 @@ impl PyDeadLetters {
         py: Python<'py>,
         letter: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let letter = options(letter);
+        // The payload is replayed as given: converted strictly, never through `repr()`.
+        let payload = letter
+            .and_then(|l| l.get_item("payload").ok().flatten())
+            .map(|p| guard(|| to_json_strict(&p, 0, "payload")))
+            .transpose()?;
+        let mut letter = letter.map(|l| dict_to_map(l, 0)).unwrap_or_default();
+        if let Some(payload) = payload {
+            letter.insert("payload".to_owned(), payload);
+        }
+        let letter = Some(letter.into());
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.enqueue_value(letter, Case::Snake, "").await?
         )))
@@ -85,6 +94,19 @@ impl PyDeadLetters {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.operate(py, "abandon", id.0, self::options(options))
+    }
+
+    /// Deletes letters resolved more than `days` days ago (default 30) (awaitable): how many.
+    #[pyo3(signature = (**options))]
+    fn purge<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = self::options(options);
+        awaitable!(py, self.inner, |s| s
+            .purge_value(options, Case::Snake, "")
+            .await)
     }
 
     /// Claims one batch of due letters and replays each through `handler` (an async callable

@@ -81,6 +81,7 @@ async def test_a_python_handler_fails_accepts_and_succeeds(db: keel.Keel) -> Non
     assert dropped["abandoned_reason"] == "operator: duplicate"
     listed = await letters.list(status=["resolved"])
     assert sorted(x["id"] for x in listed) == sorted([flaky["id"], slow["id"]])
+    assert await letters.purge() == 0  # resolved just now: kept for 30 days
 
 
 async def test_an_explicit_kind_wins_and_a_handler_that_raises_anything_is_recorded(db: keel.Keel) -> None:
@@ -105,6 +106,11 @@ async def test_an_explicit_kind_wins_and_a_handler_that_raises_anything_is_recor
 
 async def test_bad_input_names_the_field(db: keel.Keel) -> None:
     letters = db.dead_letters()
+    # A payload that is not JSON is refused where it is, never stored as its repr().
+    for payload, field in [({"deal": {"ids": [1, object()]}}, "payload.deal.ids[1]"), ({"x": float("nan")}, "payload.x"), ({1: "a"}, "payload")]:
+        with pytest.raises(keel.InvalidInputError) as refused:
+            letters.enqueue(**letter("x", payload=payload))
+        assert refused.value.field == field
     for call, field in [
         (letters.enqueue(**letter("x", errors=[])), "errors"),
         (letters.enqueue(**letter("", )), "agent_name"),
@@ -112,6 +118,7 @@ async def test_bad_input_names_the_field(db: keel.Keel) -> None:
         (letters.get("not-a-uuid"), "id"),
         (letters.get(str(uuid.uuid4())), "id"),
         (letters.list(limit=0), "limit"),
+        (letters.purge(days=0), "days"),
         (letters.work_once(), "handler"),
         (letters.work_once(batch=0, url="http://127.0.0.1:9/"), "batch"),
         (letters.work_once(url="ftp://x"), "url"),

@@ -1,5 +1,5 @@
 //! `keel dlq`: the dead-letter queue. List and show letters, retry, redrive, resolve or
-//! abandon them one by one or by filter, and work them (once from cron, or as a loop that stops
+//! abandon them one by one or by filter, purge old resolved ones, and work them (once from cron, or as a loop that stops
 //! on Ctrl-C after its batch).
 
 use std::collections::BTreeMap;
@@ -92,6 +92,13 @@ pub enum DlqCommand {
         #[command(flatten)]
         filter: Filter,
     },
+    /// Delete letters resolved more than `--days` ago (default 30; open and abandoned
+    /// letters are kept).
+    Purge {
+        /// Age in days.
+        #[arg(long)]
+        days: Option<u32>,
+    },
     /// Replay due letters by posting them to a URL (202 is accepted, 2xx done).
     Work {
         /// Where to post each letter (with an `Idempotency-Key` stable across its retries).
@@ -156,6 +163,13 @@ async fn dispatch(ctx: &Ctx, letters: &DeadLetters, command: DlqCommand) -> Done
             let open = ["pending", "retrying", "accepted"];
             let reason = Some(json!({ "reason": reason }));
             bulk(ctx, letters, "abandon", ids, &filter, &open, reason).await?;
+        }
+        DlqCommand::Purge { days } => {
+            let options = days.map(|days| json!({ "days": days }));
+            let deleted = letters.purge_value(options, Case::Snake, "").await?;
+            ctx.emit(&json!({ "deleted": deleted }), || {
+                format!("deleted {deleted} resolved letter(s)\n")
+            });
         }
         DlqCommand::Work {
             url,

@@ -358,6 +358,7 @@ fn every_command_speaks_json() {
         ),
         (&["dlq", "list", "--json"], ""),
         (&["dlq", "retry", "--agent", "none", "--json"], "letters"),
+        (&["dlq", "purge", "--json"], "deleted"),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");

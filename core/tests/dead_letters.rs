@@ -125,10 +125,32 @@ async fn letters_are_stored_once_per_key_with_ids_as_given() {
                 },
                 "max_retries",
             ),
+            (
+                NewDeadLetter {
+                    delay_ms: Some(31 * 24 * 3_600_000),
+                    ..letter("x")
+                },
+                "delay_ms",
+            ),
+            (
+                NewDeadLetter {
+                    errors: vec![Failed {
+                        at: "yesterday".into(),
+                        ..letter("x").errors[0].clone()
+                    }],
+                    ..letter("x")
+                },
+                "errors[0].at",
+            ),
         ] {
             let err = letters.enqueue(&bad, 0).await.unwrap_err();
             assert_eq!(err.field(), Some(field), "{backend:?}");
         }
+        let bare = NewDeadLetter {
+            payload: serde_json::Value::Null,
+            ..letter("bare")
+        };
+        assert_eq!(letters.enqueue(&bare, 0).await.unwrap().payload, json!({}));
         let missing = letters.get(Uuid::new_v4()).await.unwrap_err();
         assert_eq!(
             (missing.code(), missing.field()),
@@ -143,11 +165,11 @@ async fn a_worker_whose_lease_ran_out_changes_nothing() {
     on_each_backend(|backend, keel| async move {
         let letters = DeadLetters::open(&keel);
         let stored = letters.enqueue(&letter("a"), 0).await.unwrap();
-        let lease = Duration::from_millis(200);
+        let lease = Duration::from_millis(1_000);
         let first = leased(&letters, "w1", lease).await;
         assert_eq!(first.len(), 1);
         assert!(leased(&letters, "w2", lease).await.is_empty());
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
         let second = leased(&letters, "w2", lease).await;
         assert_eq!(
             second.len(),
@@ -213,6 +235,49 @@ async fn a_lease_that_runs_out_on_the_last_retry_abandons_the_letter() {
         );
         assert_eq!(gone.retry_count, 1);
         assert_eq!(gone.errors.last().unwrap().worker.as_deref(), Some("w1"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn purge_deletes_only_letters_resolved_long_ago() {
+    on_each_backend(|backend, keel| async move {
+        let letters = DeadLetters::open(&keel);
+        let old = letters.enqueue(&letter("old"), 0).await.unwrap();
+        let recent = letters.enqueue(&letter("recent"), 0).await.unwrap();
+        let open = letters.enqueue(&letter("open"), 60_000).await.unwrap();
+        for id in [old.id, recent.id] {
+            letters.resolve(id).await.unwrap();
+        }
+        // Age one resolution by years, as time would.
+        let age = "UPDATE agent_dead_letters SET resolved_at = '2020-01-01T00:00:00.000Z'";
+        match keel.pool().unwrap() {
+            keel::Pool::Postgres(pg) => {
+                sqlx::query(&format!("{age} WHERE id = $1::uuid"))
+                    .bind(old.id.to_string())
+                    .execute(pg)
+                    .await
+                    .unwrap();
+            }
+            keel::Pool::Sqlite(lite) => {
+                sqlx::query(&format!("{age} WHERE id = $1"))
+                    .bind(old.id.to_string())
+                    .execute(lite)
+                    .await
+                    .unwrap();
+            }
+        }
+        assert_eq!(letters.purge(30).await.unwrap(), 1, "{backend:?}");
+        assert_eq!(letters.get(old.id).await.unwrap_err().field(), Some("id"));
+        assert_eq!(
+            letters.get(recent.id).await.unwrap().status,
+            LetterStatus::Resolved
+        );
+        assert_eq!(
+            letters.get(open.id).await.unwrap().status,
+            LetterStatus::Pending
+        );
+        assert_eq!(letters.purge(0).await.unwrap_err().field(), Some("days"));
     })
     .await;
 }
@@ -453,14 +518,13 @@ async fn bad_worker_options_are_refused_by_field() {
     assert_eq!(idle.run_once().await.unwrap_err().field(), Some("handler"));
 }
 
-/// In a child: works letters until none is open; the victim (child 3) kills itself with
-/// SIGKILL while holding its first batch.
+/// In a child: works letters until none is open; the victim kills itself with SIGKILL while
+/// holding its first batch.
 async fn work_as_child(url: &str) {
-    let me: usize = std::env::var("KEEL_CHILD_INDEX").unwrap().parse().unwrap();
     let keel = Keel::connect(url).await.unwrap();
     let letters = DeadLetters::open(&keel);
     common::wait_for_start().await;
-    let victim = me == 3;
+    let victim = std::env::var("KEEL_CHILD_VICTIM").is_ok();
     let worker = Worker::new(
         letters.clone(),
         WorkerOptions {
@@ -501,7 +565,8 @@ async fn work_as_child(url: &str) {
 }
 
 /// Four processes work the letters; one is killed with SIGKILL mid-batch. Every letter is
-/// resolved, and the resolutions the survivors report add up to the letters: none twice.
+/// resolved, and the resolutions the three others report add up to the letters: none twice,
+/// the victim's batch re-leased once its lease ran out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_processes_resolve_every_letter_once_though_one_is_killed() {
     if let Ok(url) = std::env::var("KEEL_CHILD_URL") {
@@ -543,22 +608,30 @@ async fn four_processes_resolve_every_letter_once_though_one_is_killed() {
     }
 }
 
-/// [`common::run_children`] for four children of which the last is expected to die by signal.
+/// The victim first: it claims a batch while every letter is due and kills itself holding it
+/// (it must die by SIGKILL); then three workers at once, which take the rest and, once its
+/// lease runs out, the victim's batch. Their reports.
 fn run_children_allowing_a_kill(url: &str) -> Vec<String> {
     let test = "four_processes_resolve_every_letter_once_though_one_is_killed";
-    let children = common::spawn_children(test, 4, &[("KEEL_CHILD_URL", url.to_owned())]);
-    let mut reports = Vec::new();
-    for (i, child) in children.into_iter().enumerate() {
+    let env = [("KEEL_CHILD_URL", url.to_owned())];
+    let victim = common::spawn_children(
+        test,
+        1,
+        &[env[0].clone(), ("KEEL_CHILD_VICTIM", "1".into())],
+    );
+    for child in victim {
+        use std::os::unix::process::ExitStatusExt;
         let out = child.wait_with_output().unwrap();
-        if i == 3 {
-            use std::os::unix::process::ExitStatusExt;
-            assert_eq!(out.status.signal(), Some(9), "the victim died by SIGKILL");
-            continue;
-        }
-        assert!(out.status.success(), "child {i} failed");
-        reports.push(common::child_report(&out));
+        assert_eq!(out.status.signal(), Some(9), "the victim died by SIGKILL");
     }
-    reports
+    common::spawn_children(test, 3, &env)
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "a worker failed");
+            common::child_report(&out)
+        })
+        .collect()
 }
 
 /// With default settings (15 s lease, 1 s poll), a letter held by a worker that crashed is

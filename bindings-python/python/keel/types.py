@@ -1289,7 +1289,7 @@ class Failed(TypedDict, total=False):
     message: Required[str]
     status: int | None
     attempt: int
-    """The run's attempts first, then the retries (default 1)."""
+    """The run's attempt (default 1), or the retry (from 1) when ``worker`` is set."""
     worker: str | None
 
 
@@ -1311,7 +1311,7 @@ class NewDeadLetter(TypedDict, total=False):
     """1 to 100 (default 3)."""
     idempotency_key: str | None
     delay_ms: int | None
-    """The first retry after this many milliseconds (default 60,000)."""
+    """The first retry after this many milliseconds (default 60,000; at most 30 days)."""
 
 
 class DeadLetter(TypedDict):

@@ -115,6 +115,20 @@ fn rooted(err: Error, root: &str) -> Error {
     }
 }
 
+/// The options of [`DeadLetters::purge_value`].
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct PurgeValue {
+    /// Letters resolved more than this many days ago (default 30).
+    days: u32,
+}
+
+impl Default for PurgeValue {
+    fn default() -> Self {
+        PurgeValue { days: 30 }
+    }
+}
+
 /// The options of [`DeadLetters::abandon_value`].
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,6 +169,19 @@ impl DeadLetters {
         let call = async {
             let query: LetterQuery = from_value(query, case, root)?;
             self.list(&query).await.map_err(|e| rooted(e, root))
+        };
+        call.await.map_err(|e| spelt(e, case))
+    }
+
+    /// [`DeadLetters::purge`] with the options as JSON: `days` (default 30). How many letters
+    /// were deleted.
+    ///
+    /// # Errors
+    /// As `purge`, and [`Error::InvalidInput`] for options that do not deserialize.
+    pub async fn purge_value(&self, options: Option<Value>, case: Case, root: &str) -> Result<u64> {
+        let call = async {
+            let options: PurgeValue = from_value(options, case, root)?;
+            self.purge(options.days).await.map_err(|e| rooted(e, root))
         };
         call.await.map_err(|e| spelt(e, case))
     }

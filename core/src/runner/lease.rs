@@ -6,13 +6,14 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::classify::ErrorKind;
-use super::letter::{Claim, Claimed, DeadLetter, LetterStatus, clip, name};
+use super::letter::{Claim, Claimed, DeadLetter, LetterStatus, MAX_WAIT_MS, clip, name};
 use super::letters::{Bind, Binds, DeadLetters, not_in};
 use crate::error::Result;
 use crate::store::Dialect;
 
+/// A wait in milliseconds, at most [`MAX_WAIT_MS`], as bound.
 fn millis(d: Duration) -> Option<i64> {
-    Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    Some(i64::try_from(d.as_millis().min(u128::from(MAX_WAIT_MS))).unwrap_or(i64::MAX))
 }
 
 fn text(v: impl Into<String>) -> Bind {
@@ -206,7 +207,8 @@ impl DeadLetters {
             .await
     }
 
-    /// Records a failed retry of `id`: the letter waits `delay_ms` for its next retry, or is
+    /// Records a failed retry of `id`: the letter waits `delay_ms` (at most 30 days) for its
+    /// next retry, or is
     /// abandoned when its retries are spent (or the failure says so). Returns the letter, or
     /// `None` when `token` no longer holds it.
     ///
@@ -254,7 +256,7 @@ impl DeadLetters {
             Bind::Int(failure.status.map(i64::from)),
             text(worker),
             Bind::Text(failure.abandon.clone()),
-            Bind::Int(Some(i64::try_from(delay_ms).unwrap_or(i64::MAX))),
+            Bind::Int(millis(Duration::from_millis(delay_ms.min(MAX_WAIT_MS)))),
         ]);
         Ok(self.letters(&statement, binds).await?.into_iter().next())
     }
@@ -325,5 +327,32 @@ impl DeadLetters {
                    locked_until = NULL, fencing_token = fencing_token + 1";
         self.operate(set, id, "pending retrying accepted", vec![text(reason)])
             .await
+    }
+
+    /// Deletes letters resolved more than `days` days ago, 1,000 at a time; how many. Open
+    /// and abandoned letters are never deleted.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] on `days` (0 or over 3,650); storage errors.
+    pub async fn purge(&self, days: u32) -> Result<u64> {
+        if !(1..=3_650).contains(&days) {
+            return Err(crate::Error::invalid_input("days", "must be 1 to 3650"));
+        }
+        let dialect = Dialect::of(self.keel.pool()?);
+        let statement = format!(
+            "DELETE FROM agent_dead_letters WHERE id IN (
+                 SELECT id FROM agent_dead_letters
+                 WHERE status = 'resolved' AND {} LIMIT 1000)",
+            dialect.older_than_ms("resolved_at", "$1")
+        );
+        let age = Bind::Int(Some(i64::from(days) * 86_400_000));
+        let mut total = 0;
+        loop {
+            let deleted = self.execute(&statement, Binds(vec![age.clone()])).await?;
+            total += deleted;
+            if deleted < 1_000 {
+                return Ok(total);
+            }
+        }
     }
 }

@@ -63,7 +63,8 @@ pub struct Failed {
     /// The HTTP status, when a reply failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// Which attempt: the run's attempts first, then the retries (default 1).
+    /// For a failure of the run, its attempt (default 1); for a retry's (`worker` set), the
+    /// retry, counted from 1.
     #[serde(default = "first")]
     pub attempt: u32,
     /// The worker that made the attempt (none for the run's own attempts).
@@ -113,13 +114,18 @@ pub struct NewDeadLetter {
 /// The longest message a history keeps.
 pub const MAX_MESSAGE_CHARS: usize = 2_000;
 
+/// The longest wait a letter takes: a first delay, a lease or a `Retry-After` beyond it is cut
+/// to it (30 days).
+pub const MAX_WAIT_MS: u64 = 30 * 24 * 3_600_000;
+
 impl NewDeadLetter {
     /// Checks the letter.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `agent_name` (empty or over 200 characters), `errors` (none),
-    /// `max_retries` (0 or over 100), `trace_id` (not a UUID), `trigger_type` or `idempotency_key`
-    /// (empty or over 200 characters).
+    /// `errors[i].at` (not RFC 3339), `max_retries` (0 or over 100), `trace_id` (not a UUID),
+    /// `delay_ms` (over 30 days), `trigger_type` or `idempotency_key` (empty or over 200
+    /// characters).
     pub fn check(&self) -> Result<()> {
         name("agent_name", &self.agent_name)?;
         if let Some(t) = &self.trigger_type {
@@ -138,6 +144,12 @@ impl NewDeadLetter {
             return Err(Error::invalid_input("max_retries", "must be 1 to 100"));
         }
         crate::options::parse_uuid("trace_id", self.trace_id.as_deref())?;
+        if self.delay_ms.is_some_and(|ms| ms > MAX_WAIT_MS) {
+            return Err(Error::invalid_input("delay_ms", "must be at most 30 days"));
+        }
+        for (i, failed) in self.errors.iter().enumerate() {
+            crate::store::parse_time(&format!("errors[{i}].at"), &failed.at)?;
+        }
         Ok(())
     }
 }

@@ -182,7 +182,11 @@ impl DeadLetters {
                     .clone()
                     .unwrap_or_else(|| "agent".into()),
             )),
-            Bind::Text(Some(letter.payload.to_string())),
+            // No payload is an empty object, as the column's default.
+            Bind::Text(Some(match &letter.payload {
+                serde_json::Value::Null => "{}".to_owned(),
+                payload => payload.to_string(),
+            })),
             Bind::Text(Some(clip(&last.message))),
             Bind::Text(Some(last.kind.as_str().into())),
             Bind::Text(Some(serde_json::to_string(&errors).unwrap_or_default())),
@@ -287,6 +291,7 @@ impl DeadLetters {
 }
 
 /// A parameter of a letter statement.
+#[derive(Clone)]
 pub(super) enum Bind {
     Text(Option<String>),
     Int(Option<i64>),

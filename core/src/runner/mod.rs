@@ -33,7 +33,8 @@ pub use handler::{
 };
 pub use lease::RetryFailure;
 pub use letter::{
-    Claim, Claimed, DeadLetter, Failed, LetterQuery, LetterStatus, MAX_MESSAGE_CHARS, NewDeadLetter,
+    Claim, Claimed, DeadLetter, Failed, LetterQuery, LetterStatus, MAX_MESSAGE_CHARS, MAX_WAIT_MS,
+    NewDeadLetter,
 };
 pub use letters::DeadLetters;
 pub use worker::{WorkReport, Worker, WorkerOptions};

@@ -18,7 +18,7 @@ use super::backoff::{Backoff, Draws, RetryPolicy};
 use super::classify::{Failure, classify};
 use super::handler::{Handled, HandlerFuture, LetterHandler};
 use super::lease::RetryFailure;
-use super::letter::{Claimed, name};
+use super::letter::{Claimed, MAX_WAIT_MS, name};
 use super::letters::DeadLetters;
 use crate::error::{Error, Result};
 
@@ -93,6 +93,14 @@ impl WorkerOptions {
         ] {
             if ms == 0 {
                 return Err(Error::invalid_input(field, "must be more than 0"));
+            }
+        }
+        for (field, ms) in [
+            ("lease_ms", self.lease_ms),
+            ("accept_wait_ms", self.accept_wait_ms),
+        ] {
+            if ms > MAX_WAIT_MS {
+                return Err(Error::invalid_input(field, "must be at most 30 days"));
             }
         }
         if self.heartbeat() >= self.lease_ms {
