@@ -185,6 +185,18 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// Checks a short name or id (a user id, an agent, a worker, a reason): 1 to 200 characters,
+/// not blank.
+///
+/// # Errors
+/// [`Error::InvalidInput`] on `field` otherwise.
+pub(crate) fn short_name(field: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() || value.chars().count() > 200 {
+        return Err(Error::invalid_input(field, "must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
 /// A duration given in seconds.
 ///
 /// # Errors

@@ -129,13 +129,7 @@ impl From<FactRow> for Fact {
 
 /// Checks a user id: non-empty, at most 200 characters.
 pub(super) fn check_user(user: &str) -> Result<()> {
-    if user.trim().is_empty() || user.chars().count() > 200 {
-        return Err(Error::invalid_input(
-            "user_id",
-            "must be 1 to 200 characters",
-        ));
-    }
-    Ok(())
+    crate::options::short_name("user_id", user)
 }
 
 /// Fills the ids of the entities each fact names and does not already carry, through `linker`.

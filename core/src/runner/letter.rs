@@ -154,13 +154,7 @@ impl NewDeadLetter {
     }
 }
 
-/// Checks a name: 1 to 200 characters, not blank.
-pub(super) fn name(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() || value.chars().count() > 200 {
-        return Err(Error::invalid_input(field, "must be 1 to 200 characters"));
-    }
-    Ok(())
-}
+pub(super) use crate::options::short_name as name;
 
 /// `message` cut to [`MAX_MESSAGE_CHARS`].
 pub(super) fn clip(message: &str) -> String {

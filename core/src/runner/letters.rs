@@ -126,14 +126,9 @@ impl DeadLetters {
         let text = statement.replace("{cols}", &columns(dialect));
         let rows: Vec<LetterRow> = on_pool!(pool, |conn, sql| {
             let text = sql(&text);
-            let mut query = sqlx::query_as::<_, LetterRow>(&text);
-            for bind in binds.0 {
-                query = match bind {
-                    Bind::Text(v) => query.bind(v),
-                    Bind::Int(v) => query.bind(v),
-                };
-            }
-            query.fetch_all(conn).await?
+            bind_all!(sqlx::query_as::<_, LetterRow>(&text), binds)
+                .fetch_all(conn)
+                .await?
         });
         Ok(rows.into_iter().map(DeadLetter::from).collect())
     }
@@ -219,14 +214,10 @@ impl DeadLetters {
         let pool = self.keel.pool()?;
         Ok(on_pool!(pool, |conn, sql| {
             let text = sql(statement);
-            let mut query = sqlx::query(&text);
-            for bind in binds.0 {
-                query = match bind {
-                    Bind::Text(v) => query.bind(v),
-                    Bind::Int(v) => query.bind(v),
-                };
-            }
-            query.execute(conn).await?.rows_affected()
+            bind_all!(sqlx::query(&text), binds)
+                .execute(conn)
+                .await?
+                .rows_affected()
         }))
     }
 
@@ -289,6 +280,21 @@ impl DeadLetters {
         self.letters(&statement, binds).await
     }
 }
+
+/// `$query` with `$binds` bound in order (a `query` or a `query_as`, on either backend).
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds.0 {
+            query = match bind {
+                Bind::Text(v) => query.bind(v),
+                Bind::Int(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+use bind_all;
 
 /// A parameter of a letter statement.
 #[derive(Clone)]
