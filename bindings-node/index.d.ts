@@ -1435,6 +1435,8 @@ export interface NewDeadLetter {
   idempotencyKey?: string | null
   /** The first retry after this many milliseconds (default 60,000; at most 30 days). */
   delayMs?: number | null
+  /** Outputs of the steps the failed run completed, by name (the replay skips them). */
+  steps?: Record<string, unknown>
 }
 
 /** Where a dead letter is. */
@@ -1464,6 +1466,8 @@ export interface DeadLetter {
   createdAt: string
   updatedAt: string
   resolvedAt: string | null
+  /** Outputs of the steps the failed run completed, by name. */
+  steps: Record<string, unknown>
 }
 
 /** `DeadLetters.list`, newest first. */
@@ -1490,6 +1494,8 @@ export interface Replay {
   retry: number
   /** `dlq:<id>`, the same for every retry of the letter. */
   idempotencyKey: string
+  /** Outputs of the steps the failed run completed: pass them as `AgentConfig.steps`. */
+  steps: Record<string, unknown>
 }
 
 /** `DeadLetters.workOnce`. */
@@ -1526,6 +1532,122 @@ export interface WorkReport {
   lost: number
 }
 
+/** How a run ended (`running` while it runs). */
+export type RunStatus = 'running' | 'completed' | 'failed' | 'partial' | 'budget_exceeded'
+
+/** `Keel.runAgent`: the original `AgentConfig` and what it lacked. */
+export interface AgentConfig {
+  agentName: string
+  /** A UUID, or any other id (`system`), kept as given. */
+  userId?: string | null
+  orgId?: string | null
+  traceId?: string | null
+  traceparent?: string | null
+  /** When the budget stops the run, keep the completed steps' outputs (`partial`). */
+  allowPartialResults?: boolean
+  /** 0 to 99: every kind but validation gets `maxRetries + 1` attempts. */
+  maxRetries?: number | null
+  /** Attempts and backoff per failure kind (default: the original's table). */
+  policy?: RetryPolicy
+  /** Default `fleet_agent`. */
+  executionType?: string
+  triggeredBy?: string | null
+  /** Runs once per (agent, key); a second run answers with the first's result. */
+  idempotencyKey?: string | null
+  /** Default 120,000. */
+  attemptTimeoutMs?: number
+  /** The whole run, waits included (default 600,000). */
+  deadlineMs?: number
+  /** Credits the run may spend (default: the agent's `FLEET_AGENT_BUDGETS` entry). */
+  budget?: number | null
+  /** What a dead letter replays. */
+  payload?: unknown
+  triggerType?: string | null
+  /** A run that fails for good becomes a dead letter (default true). */
+  deadLetter?: boolean
+  /** Outputs of steps a previous run completed (a dead letter's `steps`). */
+  steps?: Record<string, unknown>
+  seed?: number | null
+}
+
+/** `Keel.runAgent`'s third argument. */
+export interface RunAgentOptions {
+  /** The model client bound to the run (`ctx.complete`). */
+  llm?: Llm | null
+  /** Cancels the run: the attempt in flight stops waiting and the run ends `failed`. */
+  signal?: AbortSignal
+}
+
+/** How a run ended. */
+export interface AgentResult {
+  success: boolean
+  data: unknown
+  /** The budget stopped the run; `steps` holds what the completed steps made. */
+  partial: boolean
+  error: string | null
+  errorKind: ErrorKind | null
+  status: RunStatus
+  traceId: string
+  executionId: string
+  durationMs: number
+  creditsConsumed: number
+  tokensConsumed: number
+  retriesUsed: number
+  attempts: number
+  steps: Record<string, unknown>
+  errors: Required<Failed>[]
+  deadLetterId: string | null
+  /** An earlier run with the same idempotency key answered. */
+  deduplicated: boolean
+}
+
+/** An `agent_executions` row (`Runs.get`, `Runs.list`). */
+export interface Execution {
+  id: string
+  traceId: string
+  agentName: string
+  executionType: string
+  triggeredBy: string | null
+  startedAt: string
+  completedAt: string | null
+  deadlineAt: string | null
+  status: RunStatus
+  attempts: number
+  itemsEmitted: number
+  itemsProcessed: number
+  modelId: string | null
+  modelWasFallback: boolean
+  tokensConsumed: number
+  creditsConsumed: number
+  errorMessage: string | null
+  errorKind: ErrorKind | null
+  errorHistory: Required<Failed>[]
+  steps: Record<string, unknown>
+  output: unknown
+  metadata: Record<string, unknown>
+  userId: string | null
+  orgId: string | null
+  idempotencyKey: string | null
+}
+
+/** `Runs.list`, newest first. */
+export interface RunQuery {
+  status?: RunStatus[]
+  agentName?: string | null
+  orgId?: string | null
+  traceId?: string | null
+  since?: string | null
+  limit?: number
+}
+
+/** `Runs.sweep`. */
+export interface SweepOptions {
+  /** How long past its deadline a run may still be running (default 60,000). */
+  graceMs?: number
+  /** For rows without a deadline (default 3,600,000). */
+  staleAfterMs?: number
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -1544,6 +1666,43 @@ export declare class _CancelToken {
   cancel(): void
 }
 export type CancelToken = _CancelToken
+
+/**
+ * What an executor gets on each attempt: the run's logger, trace and credit tracker, the
+ * bound model client (`complete`) and `step`.
+ */
+export declare class AgentContext {
+  /** The run's logger (service `agent-runner`). */
+  get logger(): Logger
+  /** The run's trace id. */
+  get traceId(): string
+  /** The run's `agent_executions` row id. */
+  get executionId(): string
+  /** This attempt, counted from 1. */
+  get attempt(): number
+  /** Credits the run has spent. */
+  get creditsUsed(): number
+  /** True once the run is cancelled. */
+  get cancelled(): boolean
+  /** The W3C `traceparent` of this attempt's span. */
+  get traceparent(): string
+  /** Counts credits spent outside the bound client (an amount ≤ 0 is ignored). */
+  addCredits(amount: number): void
+  /** Counts items produced and consumed (the row's `itemsEmitted`, `itemsProcessed`). */
+  addItems(emitted?: number, processed?: number): void
+  /** The run's budget: its limit, what it used, whether it is spent. */
+  checkBudget(): AgentBudget
+  /**
+   * Runs step `name` once per run (`init.js` passes `work` as a transport and re-throws
+   * what it threw).
+   */
+  step(name: string, work: () => unknown): Promise<unknown>
+  /**
+   * Makes a model call with the client bound to the run: its model, tokens and credits
+   * count towards the run.
+   */
+  complete(request: CallRequest): Promise<Completion>
+}
 
 /** A streaming call: `for await (const event of stream)`. */
 export declare class CallStream {
@@ -1658,6 +1817,14 @@ export declare class Keel {
   conversations(): ConversationStore
   /** The dead-letter queue on this database (no I/O until a call). */
   deadLetters(): DeadLetters
+  /** The agent runs (`agent_executions`) on this database (no I/O until a call). */
+  runs(): Runs
+  /**
+   * Runs `executor` as an agent: retries by failure kind, time limits, the budget, steps,
+   * one `agent_executions` row and a dead letter when it fails for good. Resolves to the
+   * result; rejects only for a bad config. `init.js` splits `{ llm, signal }`.
+   */
+  runAgent(config: AgentConfig, executor: (ctx: AgentContext) => unknown, options?: RunAgentOptions): Promise<AgentResult>
   /** Opens the model router on this database. */
   modelRouter(options?: RouterOptions, call?: CallOptions): Promise<ModelRouter>
   installLogSink(): void
@@ -1843,6 +2010,18 @@ export declare class ResolvedSkills {
 export declare class RouteDecision {
   /** Every field as a plain object (what `JSON.stringify` writes). */
   toJSON(): RouteDecisionFields
+}
+
+/** The agent runs (`agent_executions`); make it with `db.runs()`. */
+export declare class Runs {
+  /** The runs a query selects, newest first. */
+  list(query?: (RunQuery & CallOptions) | null): Promise<Execution[]>
+  /** The run. */
+  get(id: string): Promise<Execution>
+  /** Fails runs still running past their deadline: how many. */
+  sweep(options?: (SweepOptions & CallOptions) | null): Promise<number>
+  /** Waits until every run row enqueued so far is written. */
+  flush(): Promise<void>
 }
 
 /** The skills registry; make it with `await db.skillRegistry()`. */

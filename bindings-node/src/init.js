@@ -68,21 +68,24 @@
     if (typeof headers?.get === 'function') return headers.get(name) ?? undefined
     return headers?.[name] ?? undefined
   }
+  const failureOf = (err) => {
+    const status = err?.status ?? err?.statusCode
+    const body = err?.error ?? err?.body
+    return {
+      failure: {
+        status: Number.isInteger(status) ? status : undefined,
+        body: body !== null && typeof body === 'object' ? body : undefined,
+        message: String(err?.message ?? err),
+        retryAfter: header(err?.headers, 'retry-after'),
+        kind: typeof err?.kind === 'string' ? err.kind : undefined,
+      },
+    }
+  }
   const hostTransport = (send) => async (request) => {
     try {
       return { reply: await send(request) }
     } catch (err) {
-      const status = err?.status ?? err?.statusCode
-      const body = err?.error ?? err?.body
-      return {
-        failure: {
-          status: Number.isInteger(status) ? status : undefined,
-          body: body !== null && typeof body === 'object' ? body : undefined,
-          message: String(err?.message ?? err),
-          retryAfter: header(err?.headers, 'retry-after'),
-          kind: typeof err?.kind === 'string' ? err.kind : undefined,
-        },
-      }
+      return failureOf(err)
     }
   }
   const nativeLlm = exports.ModelRouter.prototype.llm
@@ -111,6 +114,30 @@
   Object.defineProperty(exports.DeadLetters.prototype, 'workOnce', {
     value: function (handler, options) {
       return nativeWorkOnce.call(this, options, typeof handler === 'function' ? hostTransport(handler) : null)
+    },
+    writable: true,
+    configurable: true,
+  })
+  // `ctx.step(name, work)`: core decides whether `work` runs; what `work` itself threw is
+  // thrown again as it was.
+  const nativeStep = exports.AgentContext.prototype.step
+  Object.defineProperty(exports.AgentContext.prototype, 'step', {
+    value: async function (name, work) {
+      let raised
+      const wrapped = async () => {
+        try {
+          return { reply: await work() }
+        } catch (err) {
+          raised = { err }
+          return failureOf(err)
+        }
+      }
+      try {
+        return await nativeStep.call(this, name, typeof work === 'function' ? wrapped : null)
+      } catch (err) {
+        if (raised) throw raised.err
+        throw err
+      }
     },
     writable: true,
     configurable: true,
@@ -303,6 +330,32 @@
       exports[name] = traced(value, null)
     }
   }
+
+  // `runAgent(config, executor, { llm, signal })`: core gets the executor as a transport of
+  // the attempt's context, and the client and a cancel token apart; the traced wrapper above
+  // takes `{ signal }` off the end (and rejects as soon as it aborts), while core stops the
+  // attempt and records the run as cancelled.
+  const nativeRunAgent = exports.Keel.prototype.runAgent
+  Object.defineProperty(exports.Keel.prototype, 'runAgent', {
+    value: function runAgent(config, executor, options) {
+      let llm, signal
+      try {
+        llm = options?.llm ?? undefined
+        signal = options?.signal
+        if (typeof signal?.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') signal = undefined
+      } catch {
+        signal = undefined // a hostile object: the native call's own checks report it
+      }
+      const run = typeof executor === 'function' ? hostTransport(executor) : null
+      if (!signal) return nativeRunAgent.call(this, config, run, llm)
+      const token = new exports._CancelToken()
+      if (signal.aborted) token.cancel()
+      signal.addEventListener('abort', () => token.cancel(), { once: true })
+      return nativeRunAgent.call(this, config, run, llm, token, { signal })
+    },
+    writable: true,
+    configurable: true,
+  })
 
   // A cached view comes back without a trip through the wrapper above: `cached` (a function of
   // each registry, fast.rs) answers from the cache or says there is nothing there, and only

@@ -14,6 +14,7 @@ mod memory;
 mod models;
 mod options;
 mod routing;
+mod run;
 mod runner;
 mod shared;
 mod skills;
@@ -30,7 +31,10 @@ use serde_json::Value;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use crate::error::{Arg, Outcome, run};
+use napi::Env;
+use napi::bindgen_prelude::AsyncBlock;
+
+use crate::error::{Arg, Outcome, Ref, run};
 use crate::json::Json;
 use crate::options::{options, record};
 
@@ -123,6 +127,30 @@ impl Keel {
     #[napi]
     pub fn dead_letters(&self) -> runner::DeadLetters {
         runner::open_letters(&self.inner)
+    }
+
+    /// The agent runs (`agent_executions`) on this database (no I/O until a call).
+    #[napi]
+    pub fn runs(&self) -> run::Runs {
+        run::open_runs(&self.inner)
+    }
+
+    /// Runs `executor` as an agent: retries by failure kind, time limits, the budget, steps,
+    /// one `agent_executions` row and a dead letter when it fails for good. Resolves to the
+    /// result; rejects only for a bad config. `init.js` splits `{ llm, signal }`.
+    #[napi(
+        ts_args_type = "config: AgentConfig, executor: (ctx: AgentContext) => unknown, options?: RunAgentOptions",
+        ts_return_type = "Promise<AgentResult>"
+    )]
+    pub fn run_agent(
+        &self,
+        env: Env,
+        config: Option<Json>,
+        executor: Option<run::ExecutorFn>,
+        llm: Option<Ref<llm::Llm>>,
+        token: Option<Ref<llm::CancelToken>>,
+    ) -> Outcome<AsyncBlock<Outcome<Value>>> {
+        run::run_agent(&self.inner, &env, config.map(|c| c.0), executor, llm, token)
     }
 
     /// Opens the model router on this database.

@@ -20,6 +20,7 @@ use crate::options::{options, record};
 
 /// Makes model calls through a router; make it with `router.llm(options)`.
 #[napi]
+#[derive(Clone)]
 pub struct Llm {
     inner: llm::Llm,
 }
@@ -45,6 +46,13 @@ impl CancelToken {
     #[napi]
     pub fn cancel(&self) {
         self.cancelled.send_replace(true);
+    }
+}
+
+impl CancelToken {
+    /// Follows this token (an agent run's cancellation).
+    pub(crate) fn subscribe(&self) -> watch::Receiver<bool> {
+        self.cancelled.subscribe()
     }
 }
 

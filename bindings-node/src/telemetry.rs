@@ -162,6 +162,13 @@ pub struct Logger {
     inner: telemetry::Logger,
 }
 
+impl Logger {
+    /// The logger `inner` (a run's, handed to its executor).
+    pub(crate) fn of(inner: telemetry::Logger) -> Self {
+        Logger { inner }
+    }
+}
+
 #[napi]
 impl Logger {
     /// The trace id (UUID), as the original `trace_id` getter.

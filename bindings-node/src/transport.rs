@@ -56,16 +56,20 @@ impl JsTransport {
         let send = self.0.clone();
         Box::pin(async move {
             let promise = send.call_async_catch(argument).await.map_err(failed)?;
-            let mut outcome = promise.await.map_err(failed)?;
-            // `{ reply: undefined }` arrives as `{}`: an answer of nothing.
-            match outcome.get_mut("failure").map(Value::take) {
-                Some(failure) => Err(TransportFailure::from_value(failure, Case::Camel)),
-                None => Ok(outcome
-                    .get_mut("reply")
-                    .map(Value::take)
-                    .unwrap_or_default()),
-            }
+            Self::answer(promise.await.map_err(failed)?)
         })
+    }
+
+    /// What a wrapped function resolved to: its `{ reply }`, or its `{ failure }` read.
+    pub fn answer(mut outcome: Value) -> Result<Value, TransportFailure> {
+        // `{ reply: undefined }` arrives as `{}`: an answer of nothing.
+        match outcome.get_mut("failure").map(Value::take) {
+            Some(failure) => Err(TransportFailure::from_value(failure, Case::Camel)),
+            None => Ok(outcome
+                .get_mut("reply")
+                .map(Value::take)
+                .unwrap_or_default()),
+        }
     }
 }
 
@@ -88,7 +92,7 @@ impl LetterHandler for JsHandler {
     }
 }
 
-fn failed(err: napi::Error) -> TransportFailure {
+pub(crate) fn failed(err: napi::Error) -> TransportFailure {
     TransportFailure {
         message: err.reason.clone(),
         ..TransportFailure::default()

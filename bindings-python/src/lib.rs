@@ -10,6 +10,7 @@ mod memory;
 mod models;
 mod record;
 mod routing;
+mod run;
 mod runner;
 mod runtime;
 mod skills;
@@ -131,6 +132,27 @@ impl PyKeel {
         runner::open_letters(&self.inner)
     }
 
+    /// The agent runs (`agent_executions`) on this database (no I/O until a call).
+    fn runs(&self) -> run::PyRuns {
+        run::open_runs(&self.inner)
+    }
+
+    /// Runs `executor` (an async callable taking a `keel.AgentContext`) as an agent
+    /// (awaitable): retries by failure kind, time limits, the budget, steps, one
+    /// `agent_executions` row and a dead letter when it fails for good. `config` holds the
+    /// fields of `keel.types.AgentConfig`; `llm` binds a model client to the run. Resolves to
+    /// a `keel.types.AgentResult`; raises only for a bad config.
+    #[pyo3(signature = (config, executor, llm = None))]
+    fn run_agent<'py>(
+        &self,
+        py: Python<'py>,
+        config: &Bound<'py, PyAny>,
+        executor: Py<PyAny>,
+        llm: Option<&Bound<'py, llm::PyLlm>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        run::run_agent(&self.inner, py, config, executor, llm)
+    }
+
     /// Opens the skills registry on this database (awaitable); see `keel.Keel.skill_registry`.
     #[pyo3(signature = (**options))]
     fn skill_registry<'py>(
@@ -206,6 +228,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     routing::register(m)?;
     memory::register(m)?;
     runner::register(m)?;
+    run::register(m)?;
     tokens::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;

@@ -33,6 +33,11 @@ impl PyLlm {
         &self.inner
     }
 
+    /// The loop its Python transports run on (none without transports).
+    pub(crate) fn event_loop(&self) -> Option<EventLoop> {
+        self.event_loop.clone()
+    }
+
     /// Remembers the running event loop for the client's Python transports.
     fn note_loop(&self, py: Python<'_>) {
         if let Some(event_loop) = &self.event_loop {

@@ -144,6 +144,24 @@ where
     Call::pending(py, pending)
 }
 
+/// [`future_into_py`] of a future whose error is already a Python exception (or converts to
+/// one): a step that re-raises what the caller's own function raised.
+pub fn future_into_py_raw<F, T, E>(py: Python<'_>, fut: F) -> PyResult<Bound<'_, PyAny>>
+where
+    F: Future<Output = Result<T, E>> + Send + 'static,
+    T: for<'py> IntoPyObject<'py> + Send + 'static,
+    E: Into<PyErr> + Send + 'static,
+{
+    let pending: Pending = Box::pin(async move {
+        match AssertUnwindSafe(fut).catch_unwind().await {
+            Ok(Ok(value)) => Ok(Box::new(move |py: Python<'_>| value.into_py_any(py)) as Convert),
+            Ok(Err(err)) => Err(err.into()),
+            Err(panic) => Err(to_py_err(keel::Error::from_panic(&*panic))),
+        }
+    });
+    Call::pending(py, pending)
+}
+
 /// `fut`'s outcome, a panic inside it becoming `keel.InternalError` rather than unwinding
 /// through pyo3.
 pub async fn caught<T>(fut: impl Future<Output = keel::Result<T>>) -> keel::Result<T> {

@@ -83,6 +83,13 @@ pub struct PyLogger {
     inner: telemetry::Logger,
 }
 
+impl PyLogger {
+    /// The logger `inner` (a run's, handed to its executor).
+    pub(crate) fn of(inner: telemetry::Logger) -> Self {
+        PyLogger { inner }
+    }
+}
+
 #[pymethods]
 impl PyLogger {
     /// The trace every event of this logger carries (32 hex digits).

@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -99,7 +99,18 @@ impl PyTransport {
 
     /// Calls the callable with `argument` and awaits its coroutine on the event loop.
     pub fn call(&self, argument: Json) -> TransportFuture {
-        let started = Python::attach(|py| self.start(py, argument));
+        self.call_with(move |py| Ok(vec![argument.into_pyobject(py)?]), None)
+    }
+
+    /// Calls the callable with the arguments `args` makes (with the GIL held) and awaits its
+    /// coroutine on the event loop. What the coroutine raises is read as a failure and, with
+    /// `raised`, also kept there as it is, for the binding to raise again.
+    pub fn call_with(
+        &self,
+        args: impl FnOnce(Python<'_>) -> PyResult<Vec<Bound<'_, PyAny>>>,
+        raised: Option<Raised>,
+    ) -> TransportFuture {
+        let started = Python::attach(|py| self.start(py, args, raised));
         Box::pin(async move {
             let (answer, mut task) = started?;
             let outcome = answer.await;
@@ -110,17 +121,18 @@ impl PyTransport {
 
     /// Schedules the callable's coroutine on the event loop; its outcome arrives on the
     /// receiver.
-    fn start(
+    fn start<'py>(
         &self,
-        py: Python<'_>,
-        argument: Json,
+        py: Python<'py>,
+        args: impl FnOnce(Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>>,
+        raised: Option<Raised>,
     ) -> Result<(oneshot::Receiver<Outcome>, CancelOnDrop), TransportFailure> {
         let event_loop = self.event_loop.get(py).ok_or_else(|| {
             failure("a Python async callable runs on an asyncio event loop: await the call")
         })?;
         let failed = |err: PyErr| failure_of(py, &err);
-        let argument = argument.into_pyobject(py).map_err(failed)?;
-        let coroutine = self.callable.bind(py).call1((argument,)).map_err(failed)?;
+        let args = PyTuple::new(py, args(py).map_err(failed)?).map_err(failed)?;
+        let coroutine = self.callable.bind(py).call1(args).map_err(failed)?;
         let task = py
             .import("asyncio")
             .and_then(|a| a.call_method1("run_coroutine_threadsafe", (coroutine, event_loop)))
@@ -128,12 +140,16 @@ impl PyTransport {
         let (tx, rx) = oneshot::channel();
         let done = Done {
             tx: Mutex::new(Some(tx)),
+            raised,
         };
         task.call_method1("add_done_callback", (done,))
             .map_err(failed)?;
         Ok((rx, CancelOnDrop(Some(task.unbind()))))
     }
 }
+
+/// Where [`PyTransport::call_with`] keeps the exception a coroutine raised.
+pub type Raised = Arc<Mutex<Option<PyErr>>>;
 
 /// A Python async callable as a dead-letter handler: called with the letter's replay body
 /// (`keel.types.Replay`); what it returns says done or accepted, what it raises is the failure
@@ -169,6 +185,7 @@ impl Drop for CancelOnDrop {
 #[pyclass(frozen)]
 struct Done {
     tx: Mutex<Option<oneshot::Sender<Outcome>>>,
+    raised: Option<Raised>,
 }
 
 #[pymethods]
@@ -176,7 +193,13 @@ impl Done {
     fn __call__(&self, py: Python<'_>, task: Bound<'_, PyAny>) {
         let outcome = match task.call_method0("result") {
             Ok(reply) => reply_body(&reply).map_err(|err| failure_of(py, &err)),
-            Err(err) => Err(failure_of(py, &err)),
+            Err(err) => {
+                let failed = failure_of(py, &err);
+                if let Some(raised) = &self.raised {
+                    *raised.lock().unwrap_or_else(|e| e.into_inner()) = Some(err);
+                }
+                Err(failed)
+            }
         };
         if let Some(tx) = self.tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = tx.send(outcome);

@@ -139,6 +139,11 @@ pub enum Error {
     #[error("{0}")]
     Call(Box<CallFailure>),
 
+    /// An agent run's credit budget is spent: the step it refused, and what was used of
+    /// which limit (code `budget_exceeded`, as an org's balance).
+    #[error("{0}")]
+    RunBudgetExceeded(String),
+
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -188,7 +193,7 @@ impl Error {
             Error::Closed => "closed",
             Error::Forked { .. } => "forked",
             Error::NoModelAvailable { .. } => "no_model_available",
-            Error::BudgetExceeded { .. } => "budget_exceeded",
+            Error::BudgetExceeded { .. } | Error::RunBudgetExceeded(_) => "budget_exceeded",
             Error::InvalidSkill { .. } => "invalid_skill",
             Error::Internal(_) => "internal",
             Error::Call(failure) => failure.kind.error_code(),

@@ -69,6 +69,8 @@ struct Inner {
     /// The HTTP client of model calls and OTLP export, built on first use; one connection
     /// pool per handle.
     http: OnceLock<reqwest::Client>,
+    /// The writer of `agent_executions` rows, started on first use.
+    runs: OnceLock<runner::RunWriter>,
     /// OTLP export of the log writer's spans, when configured.
     export: Option<telemetry::export::ExportConfig>,
 }
@@ -116,6 +118,7 @@ impl Keel {
                 runtime: tokio::runtime::Handle::current(),
                 sink: OnceLock::new(),
                 http: OnceLock::new(),
+                runs: OnceLock::new(),
                 export,
             }),
         })
@@ -294,10 +297,23 @@ impl Keel {
     /// Closes the pool for every clone of this handle, after writing every queued log event.
     /// Idempotent.
     pub async fn close(&self) {
+        if let Some(runs) = self.inner.runs.get() {
+            runs.flush().await;
+        }
         if let Some(sink) = self.inner.sink.get() {
             sink.flush().await;
         }
         self.inner.pool.close().await;
+    }
+
+    /// Where [`Keel::run_writer`] keeps its writer.
+    pub(crate) fn runs_cell(&self) -> &OnceLock<runner::RunWriter> {
+        &self.inner.runs
+    }
+
+    /// The runtime `connect` ran on.
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.inner.runtime
     }
 
     /// True once [`Keel::close`] has been called on any clone.

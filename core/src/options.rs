@@ -139,6 +139,7 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
 /// tool call's arguments, HTTP headers, a provider's error body, a dead letter's payload.
 const OPAQUE: &[&str] = &[
     "payload",
+    "steps",
     "parameters",
     "arguments",
     "headers",

@@ -10,6 +10,12 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __all__ = [
+    "AgentConfig",
+    "AgentResult",
+    "RunStatus",
+    "Execution",
+    "RunQuery",
+    "SweepOptions",
     "RetryDelaysInput",
     "ErrorKind",
     "LetterStatus",
@@ -1312,6 +1318,8 @@ class NewDeadLetter(TypedDict, total=False):
     idempotency_key: str | None
     delay_ms: int | None
     """The first retry after this many milliseconds (default 60,000; at most 30 days)."""
+    steps: dict[str, Any]
+    """Outputs of the steps the failed run completed, by name (the replay skips them)."""
 
 
 class DeadLetter(TypedDict):
@@ -1339,6 +1347,8 @@ class DeadLetter(TypedDict):
     created_at: str
     updated_at: str
     resolved_at: str | None
+    steps: dict[str, Any]
+    """Outputs of the steps the failed run completed, by name."""
 
 
 class LetterQuery(TypedDict, total=False):
@@ -1367,6 +1377,8 @@ class Replay(TypedDict):
     """1 for the first retry."""
     idempotency_key: str
     """``dlq:<id>``, the same for every retry of the letter."""
+    steps: dict[str, Any]
+    """Outputs of the steps the failed run completed: pass them as ``AgentConfig.steps``."""
 
 
 class WorkerOptions(TypedDict, total=False):
@@ -1415,3 +1427,116 @@ class RetryDelaysInput(TypedDict, total=False):
     retries: Required[int]
     seed: Required[int]
     retry_after_ms: int | None
+
+
+RunStatus = Literal["running", "completed", "failed", "partial", "budget_exceeded"]
+
+
+class AgentConfig(TypedDict, total=False):
+    """``Keel.run_agent``: the original ``AgentConfig`` and what it lacked."""
+
+    agent_name: Required[str]
+    user_id: str | None
+    """A UUID, or any other id (``system``), kept as given."""
+    org_id: str | None
+    trace_id: str | None
+    traceparent: str | None
+    allow_partial_results: bool
+    """When the budget stops the run, keep the completed steps' outputs (``partial``)."""
+    max_retries: int | None
+    """0 to 99: every kind but validation gets ``max_retries + 1`` attempts."""
+    policy: RetryPolicy
+    """Attempts and backoff per failure kind (default: the original's table)."""
+    execution_type: str
+    """Default ``fleet_agent``."""
+    triggered_by: str | None
+    idempotency_key: str | None
+    """Runs once per (agent, key); a second run answers with the first's result."""
+    attempt_timeout_ms: int
+    """Default 120,000."""
+    deadline_ms: int
+    """The whole run, waits included (default 600,000)."""
+    budget: float | None
+    """Credits the run may spend (default: the agent's ``FLEET_AGENT_BUDGETS`` entry)."""
+    payload: Any
+    """What a dead letter replays."""
+    trigger_type: str | None
+    dead_letter: bool
+    """A run that fails for good becomes a dead letter (default True)."""
+    steps: dict[str, Any]
+    """Outputs of steps a previous run completed (a dead letter's ``steps``)."""
+    seed: int | None
+
+
+class AgentResult(TypedDict):
+    """How a run ended (``Keel.run_agent``)."""
+
+    success: bool
+    data: Any
+    partial: bool
+    """The budget stopped the run; ``steps`` holds what the completed steps made."""
+    error: str | None
+    error_kind: ErrorKind | None
+    status: RunStatus
+    trace_id: str
+    execution_id: str
+    duration_ms: int
+    credits_consumed: float
+    tokens_consumed: int
+    retries_used: int
+    attempts: int
+    steps: dict[str, Any]
+    errors: list[Failed]
+    dead_letter_id: str | None
+    deduplicated: bool
+    """An earlier run with the same idempotency key answered."""
+
+
+class Execution(TypedDict):
+    """An ``agent_executions`` row (``Runs.get``, ``Runs.list``)."""
+
+    id: str
+    trace_id: str
+    agent_name: str
+    execution_type: str
+    triggered_by: str | None
+    started_at: str
+    completed_at: str | None
+    deadline_at: str | None
+    status: RunStatus
+    attempts: int
+    items_emitted: int
+    items_processed: int
+    model_id: str | None
+    model_was_fallback: bool
+    tokens_consumed: int
+    credits_consumed: float
+    error_message: str | None
+    error_kind: ErrorKind | None
+    error_history: list[Failed]
+    steps: dict[str, Any]
+    output: Any
+    metadata: dict[str, Any]
+    user_id: str | None
+    org_id: str | None
+    idempotency_key: str | None
+
+
+class RunQuery(TypedDict, total=False):
+    """``Runs.list``, newest first."""
+
+    status: list[RunStatus]
+    agent_name: str | None
+    org_id: str | None
+    trace_id: str | None
+    since: str | None
+    limit: int
+
+
+class SweepOptions(TypedDict, total=False):
+    """``Runs.sweep``."""
+
+    grace_ms: int
+    """How long past its deadline a run may still be running (default 60,000)."""
+    stale_after_ms: int
+    """For rows without a deadline (default 3,600,000)."""

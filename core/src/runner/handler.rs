@@ -84,6 +84,9 @@ pub struct Replay<'a> {
     pub retry: u32,
     /// The same for every retry of the letter.
     pub idempotency_key: String,
+    /// Outputs of the steps the failed run completed, by name: hand them to `run_agent`'s
+    /// `steps` so the replay skips them.
+    pub steps: &'a serde_json::Map<String, Value>,
 }
 
 /// The replay of `letter`.
@@ -98,6 +101,7 @@ pub fn replay(letter: &DeadLetter) -> Replay<'_> {
         trace_id: letter.trace_id,
         retry: letter.retry_count,
         idempotency_key: idempotency_key(letter),
+        steps: &letter.steps,
     }
 }
 

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::bind::{Bind, Binds};
 use super::classify::ErrorKind;
 use super::letter::{Claim, Claimed, DeadLetter, LetterStatus, MAX_WAIT_MS, clip, name};
-use super::letters::{Bind, Binds, DeadLetters, not_in};
+use super::letters::{DeadLetters, not_in};
 use crate::error::Result;
 use crate::store::Dialect;
 

@@ -109,6 +109,8 @@ pub struct NewDeadLetter {
     /// The first retry after this many milliseconds (default: the dead-letter backoff's first
     /// delay).
     pub delay_ms: Option<u64>,
+    /// Outputs of the steps the failed run completed, by name (the replay skips them).
+    pub steps: serde_json::Map<String, Value>,
 }
 
 /// The longest message a history keeps.
@@ -208,6 +210,8 @@ pub struct DeadLetter {
     pub updated_at: String,
     /// When resolved.
     pub resolved_at: Option<String>,
+    /// Outputs of the steps the failed run completed, by name.
+    pub steps: serde_json::Map<String, Value>,
 }
 
 /// A letter leased to a worker, with the token its completing statements name.

@@ -9,6 +9,7 @@
 
 use uuid::Uuid;
 
+use super::bind::{Bind, Binds, bind_all, split_id};
 use super::classify::ErrorKind;
 use super::letter::{DeadLetter, Failed, LetterQuery, LetterStatus, NewDeadLetter, clip};
 use crate::Keel;
@@ -46,6 +47,7 @@ struct LetterRow {
     created_ms: i64,
     updated_ms: i64,
     resolved_ms: Option<i64>,
+    steps: String,
 }
 
 /// The columns of a [`LetterRow`].
@@ -57,7 +59,7 @@ fn columns(dialect: Dialect) -> String {
          error_history::text AS errors, retry_count::int8 AS retry_count,
          max_retries::int8 AS max_retries, {} AS next_ms, locked_by, {} AS locked_ms,
          fencing_token, abandoned_reason, idempotency_key, {} AS created_ms, {} AS updated_ms,
-         {} AS resolved_ms",
+         {} AS resolved_ms, steps::text AS steps",
         dialect.epoch_ms("next_retry_at"),
         dialect.epoch_ms("locked_until"),
         dialect.epoch_ms("created_at"),
@@ -92,18 +94,11 @@ impl From<LetterRow> for DeadLetter {
             created_at: rfc3339(r.created_ms),
             updated_at: rfc3339(r.updated_ms),
             resolved_at: r.resolved_ms.map(rfc3339),
+            steps: match serde_json::from_str(&r.steps) {
+                Ok(serde_json::Value::Object(steps)) => steps,
+                _ => serde_json::Map::new(),
+            },
         }
-    }
-}
-
-/// An id as (uuid column, raw column): a UUID goes in the first, anything else in the second.
-fn split_id(raw: Option<&str>) -> (Option<String>, Option<String>) {
-    match raw {
-        None => (None, None),
-        Some(raw) => match Uuid::try_parse(raw) {
-            Ok(id) => (Some(id.to_string()), None),
-            Err(_) => (None, Some(raw.to_owned())),
-        },
     }
 }
 
@@ -158,13 +153,14 @@ impl DeadLetters {
             "INSERT INTO agent_dead_letters
                  (id, trace_id, agent_name, trigger_type, trigger_payload, failure_reason,
                   error_kind, error_history, org_id, org_ref, user_id, user_ref, max_retries,
-                  idempotency_key, next_retry_at)
+                  idempotency_key, next_retry_at, steps)
              VALUES ($1::uuid, $2::uuid, $3, $4, {}, $6, $7, {}, $9::uuid, $10, $11::uuid, $12,
-                     $13, $14, {})
+                     $13, $14, {}, {})
              ON CONFLICT (idempotency_key) DO NOTHING",
             dialect.json("$5"),
             dialect.json("$8"),
             dialect.now_plus_ms("$15"),
+            dialect.json("$16"),
         );
         let delay = letter.delay_ms.unwrap_or(backoff_ms);
         let binds = Binds(vec![
@@ -192,6 +188,9 @@ impl DeadLetters {
             Bind::Int(Some(i64::from(letter.max_retries.unwrap_or(3)))),
             Bind::Text(letter.idempotency_key.clone()),
             Bind::Int(Some(i64::try_from(delay).unwrap_or(i64::MAX))),
+            Bind::Text(Some(
+                serde_json::Value::Object(letter.steps.clone()).to_string(),
+            )),
         ]);
         self.execute(&insert, binds).await?;
         let found = match &letter.idempotency_key {
@@ -280,28 +279,3 @@ impl DeadLetters {
         self.letters(&statement, binds).await
     }
 }
-
-/// `$query` with `$binds` bound in order (a `query` or a `query_as`, on either backend).
-macro_rules! bind_all {
-    ($query:expr, $binds:expr) => {{
-        let mut query = $query;
-        for bind in $binds.0 {
-            query = match bind {
-                Bind::Text(v) => query.bind(v),
-                Bind::Int(v) => query.bind(v),
-            };
-        }
-        query
-    }};
-}
-use bind_all;
-
-/// A parameter of a letter statement.
-#[derive(Clone)]
-pub(super) enum Bind {
-    Text(Option<String>),
-    Int(Option<i64>),
-}
-
-/// The parameters of a statement, `$1` first.
-pub(super) struct Binds(pub(super) Vec<Bind>);

@@ -1,4 +1,5 @@
-//! Agent runs that fail, and what happens next: failures classified on their structure
+//! Agent runs ([`run_agent`]: retries, time limits, budgets, steps, one `agent_executions`
+//! row each) and what happens when they fail: failures classified on their structure
 //! ([`classify`]), retry policies per kind with capped, jittered backoff ([`RetryPolicy`],
 //! [`Backoff`]), and the dead-letter queue ([`DeadLetters`]) with its leased, fenced retry
 //! worker ([`Worker`]).
@@ -16,14 +17,30 @@
 //! # Ok(()) }
 //! ```
 
+mod agent;
 mod backoff;
+pub(crate) mod bind;
 mod calls;
 mod classify;
+mod context;
+mod execution;
 mod handler;
 mod lease;
 mod letter;
 mod letters;
+mod run;
+mod run_calls;
+mod runs;
 mod worker;
+
+pub use agent::{
+    AgentConfig, AgentResult, DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_DEADLINE_MS, RunStatus,
+};
+pub use context::{AgentContext, Cancel};
+pub use execution::{Execution, RunQuery, SWEEP_SCHEDULE, SweepOptions};
+pub use run::{RunOptions, run_agent};
+pub use run_calls::{HostExecutor, HostFuture, run_value};
+pub use runs::{RunWriter, Runs};
 
 pub use backoff::{Backoff, Draws, Jitter, KindPolicy, RetryPolicy};
 pub use calls::{Delays, classify_value, retry_delays_value};

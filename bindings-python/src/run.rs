@@ -1,0 +1,271 @@
+//! `Keel.run_agent`, `Keel.runs` and `AgentContext` (core: `keel::runner::run`,
+//! `keel::runner::context` and `keel::runner::runs`, whose `*_value` calls read the config
+//! and own every decision). Records come back as dicts.
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use keel::options::Case;
+use keel::runner::{AgentContext, Failure, HostExecutor, HostFuture, RunOptions, Runs};
+
+use crate::error::{Arg, to_py_err};
+use crate::json::{Json, dict_to_map, to_json_strict};
+use crate::llm::PyLlm;
+use crate::models::PyAgentBudget;
+use crate::runtime::{awaitable, future_into_py, guard};
+use crate::telemetry::PyLogger;
+use crate::transport::{EventLoop, PyTransport, Raised};
+
+/// What an executor gets on each attempt: the run's logger, trace and credit tracker, the
+/// bound model client (`complete`) and `step`.
+#[pyclass(frozen, name = "AgentContext", module = "keel._native")]
+pub struct PyAgentContext {
+    inner: AgentContext,
+    event_loop: EventLoop,
+    /// The bound client's transports' loop.
+    llm_loop: Option<EventLoop>,
+}
+
+#[pymethods]
+impl PyAgentContext {
+    /// The run's logger (service `agent-runner`).
+    #[getter]
+    fn logger(&self) -> PyLogger {
+        PyLogger::of(self.inner.logger().clone())
+    }
+
+    /// The run's trace id.
+    #[getter]
+    fn trace_id(&self) -> String {
+        self.inner.trace_id().to_string()
+    }
+
+    /// The run's `agent_executions` row id.
+    #[getter]
+    fn execution_id(&self) -> String {
+        self.inner.execution_id().to_string()
+    }
+
+    /// This attempt, counted from 1.
+    #[getter]
+    fn attempt(&self) -> u32 {
+        self.inner.attempt()
+    }
+
+    /// Credits the run has spent.
+    #[getter]
+    fn credits_used(&self) -> f64 {
+        self.inner.credits_used()
+    }
+
+    /// True once the run is cancelled.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.inner.is_cancelled()
+    }
+
+    /// The W3C `traceparent` of this attempt's span.
+    #[getter]
+    fn traceparent(&self) -> String {
+        self.inner.traceparent()
+    }
+
+    /// Counts credits spent outside the bound client (an amount ≤ 0 is ignored).
+    fn add_credits(&self, amount: Arg<f64>) {
+        self.inner.add_credits(amount.0);
+    }
+
+    /// Counts items produced and consumed (the row's `items_emitted`, `items_processed`).
+    #[pyo3(signature = (emitted = None, processed = None))]
+    fn add_items(&self, emitted: Option<Arg<f64>>, processed: Option<Arg<f64>>) -> PyResult<()> {
+        let (emitted, processed) = (Arg::opt(emitted), Arg::opt(processed));
+        guard(|| self.inner.add_items_value(emitted, processed))
+    }
+
+    /// The run's budget: its limit, what it used, whether it is spent.
+    fn check_budget(&self) -> PyAgentBudget {
+        PyAgentBudget(self.inner.check_budget())
+    }
+
+    /// Runs step `name` once per run (awaitable): `work` is an async callable taking no
+    /// arguments; a step an earlier attempt (or the replayed run) completed answers with its
+    /// recorded output (as JSON) instead. Raises what `work` raised, or
+    /// `keel.BudgetExceededError` once the run's budget is spent.
+    fn step<'py>(
+        &self,
+        py: Python<'py>,
+        name: Arg<String>,
+        work: Py<PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.event_loop.note(py);
+        let ctx = self.inner.clone();
+        let transport = PyTransport::new(work, self.event_loop.clone());
+        let raised: Raised = Arc::new(Mutex::new(None));
+        let kept = raised.clone();
+        let pending = async move {
+            let outcome = ctx
+                .step_value(&name.0, move || {
+                    let call = transport.call_with(|_| Ok(Vec::new()), Some(kept));
+                    Box::pin(async move { call.await.map_err(Failure::from) }) as HostFuture
+                })
+                .await;
+            outcome
+                .map(Json)
+                .map_err(|failure| StepError(failure, raised))
+        };
+        crate::runtime::future_into_py_raw(py, pending)
+    }
+
+    /// Makes a model call with the client bound to the run (awaitable; fields of
+    /// `keel.types.CallRequest`): its model, tokens and credits count towards the run.
+    #[pyo3(signature = (**request))]
+    fn complete<'py>(
+        &self,
+        py: Python<'py>,
+        request: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(event_loop) = &self.llm_loop {
+            event_loop.note(py);
+        }
+        let request = request.map(|r| dict_to_map(r, 0).into());
+        awaitable!(py, self.inner, |ctx| Ok(Json(
+            ctx.complete_value(request, Case::Snake).await?
+        )))
+    }
+}
+
+/// A failed step: the exception `work` raised (kept as it is), else the failure's error.
+pub struct StepError(Failure, Raised);
+
+impl From<StepError> for PyErr {
+    fn from(StepError(failure, raised): StepError) -> Self {
+        let kept = raised.lock().unwrap_or_else(|e| e.into_inner()).take();
+        kept.unwrap_or_else(|| to_py_err(failure.into_error()))
+    }
+}
+
+/// A Python executor: called with each attempt's `AgentContext`.
+struct PyExecutor {
+    transport: PyTransport,
+    event_loop: EventLoop,
+    llm_loop: Option<EventLoop>,
+}
+
+impl HostExecutor for PyExecutor {
+    fn call(&self, ctx: AgentContext) -> HostFuture {
+        let context = PyAgentContext {
+            inner: ctx,
+            event_loop: self.event_loop.clone(),
+            llm_loop: self.llm_loop.clone(),
+        };
+        let call = self.transport.call_with(
+            move |py| Ok(vec![Bound::new(py, context)?.into_any()]),
+            None,
+        );
+        Box::pin(async move { call.await.map_err(Failure::from) })
+    }
+}
+
+/// `db.run_agent(config, executor, llm=None)`.
+pub fn run_agent<'py>(
+    keel: &keel::Keel,
+    py: Python<'py>,
+    config: &Bound<'py, PyAny>,
+    executor: Py<PyAny>,
+    llm: Option<&Bound<'py, PyLlm>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    // The replay payload and the step outputs are data: converted strictly, never through
+    // `repr()`.
+    let config = guard(|| to_json_strict(config, 0, "config"))?;
+    let event_loop = EventLoop::default();
+    event_loop.note(py);
+    if !event_loop.is_noted() {
+        return Err(to_py_err(keel::Error::invalid_input(
+            "executor",
+            "a Python executor runs on an asyncio event loop: await run_agent",
+        )));
+    }
+    let llm_loop = llm.map(|l| l.get().event_loop());
+    let executor = Arc::new(PyExecutor {
+        transport: PyTransport::new(executor, event_loop.clone()),
+        event_loop,
+        llm_loop: llm_loop.flatten(),
+    });
+    let options = RunOptions {
+        llm: llm.map(|l| l.get().core().clone()),
+        cancel: None,
+    };
+    let keel = keel.clone();
+    future_into_py(py, async move {
+        Ok(Json(
+            keel::runner::run_value(&keel, Some(config), options, executor, Case::Snake).await?,
+        ))
+    })
+}
+
+/// The runs of a database (`agent_executions`); make it with `db.runs()`.
+#[pyclass(frozen, name = "Runs", module = "keel._native")]
+pub struct PyRuns {
+    inner: Runs,
+}
+
+#[pymethods]
+impl PyRuns {
+    /// The runs a query selects, newest first (awaitable): `status` (a list), `agent_name`,
+    /// `org_id`, `trace_id`, `since` (RFC 3339), `limit` (default 100).
+    #[pyo3(signature = (**query))]
+    fn list<'py>(
+        &self,
+        py: Python<'py>,
+        query: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query = query.map(|q| dict_to_map(q, 0).into());
+        awaitable!(py, self.inner, |r| Ok(Json(
+            r.list_value(query, Case::Snake).await?
+        )))
+    }
+
+    /// The run (awaitable).
+    fn get<'py>(&self, py: Python<'py>, id: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |r| Ok(Json(
+            r.get_value(&id.0, Case::Snake).await?
+        )))
+    }
+
+    /// Fails runs still running past their deadline (awaitable): how many. Options
+    /// `grace_ms` (default 60000) and `stale_after_ms` (default 3600000).
+    #[pyo3(signature = (**options))]
+    fn sweep<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = options.map(|o| dict_to_map(o, 0).into());
+        awaitable!(py, self.inner, |r| r
+            .sweep_value(options, Case::Snake)
+            .await)
+    }
+
+    /// Waits until every run row enqueued so far is written (awaitable).
+    fn flush<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |r| {
+            r.flush().await;
+            Ok(())
+        })
+    }
+}
+
+/// The runs on `keel` (behind `Keel.runs`).
+pub fn open_runs(keel: &keel::Keel) -> PyRuns {
+    PyRuns {
+        inner: Runs::open(keel),
+    }
+}
+
+/// Adds this module's classes to `keel._native`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyAgentContext>()?;
+    m.add_class::<PyRuns>()
+}
