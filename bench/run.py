@@ -60,6 +60,7 @@ def main() -> None:
     cargo_bench("routing")
     cargo_bench("memory")
     cargo_bench("dead_letters")
+    cargo_bench("agent_runs")
     cargo_bench("tokens")
     llm_rust = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "llm")
     llm_python = run_json(sys.executable, "bench/llm_python.py")
@@ -115,6 +116,11 @@ def main() -> None:
         "rust_per_s": 2_000 / (criterion_ns("dead_letters", "drain_2000_pg_4_workers") / 1e9),
         "node": run_json("node", "bench/dead_letters_node.mjs"),
     }
+    agent_runs = {
+        "rust_run_noop_us": criterion_ns("agent_runs", "run_noop") / 1e3,
+        "python": run_json(sys.executable, "bench/agent_runs_python.py"),
+        "node": run_json("node", "bench/agent_runs_node.mjs"),
+    }
     corpus = tokens_corpus()
     cache = ROOT / "target" / "bench" / "tiktoken-cache"
     subprocess.run([sys.executable, "scripts/tiktoken_cache.py", str(cache)], cwd=ROOT, check=True)
@@ -128,6 +134,7 @@ def main() -> None:
         "node": run_json("node", "bench/tokens_node.mjs", str(corpus)),
     }
     results = {
+        "agent_runs": agent_runs,
         "dead_letters": dead_letters,
         "memory": memory,
         "tokens": tokens,
@@ -282,6 +289,12 @@ def main() -> None:
         ("graphile-worker 0.17 (`run`, concurrency 4)", dn["graphile_per_s"]),
     ):
         print(f"| {label} | {rate:,.0f} | {rate / dn['pgboss_per_s']:.2f}x | {rate / dn['graphile_per_s']:.2f}x |")
+    print("\n### Agent runs: the runner's own cost per successful run, µs (a no-op executor, SQLite)\n")
+    print("| from | µs per run | goal |")
+    print("|---|---:|---:|")
+    print(f"| Rust (`run_agent`) | {agent_runs['rust_run_noop_us']:.2f} | ≤ 5 |")
+    print(f"| Python (`await db.run_agent`) | {agent_runs['python']['run_noop_us']:.1f} | ≤ 30 |")
+    print(f"| Node (`await db.runAgent`) | {agent_runs['node']['run_noop_us']:.1f} | ≤ 30 |")
     tr, tp, tn = tokens["rust"], tokens["python"], tokens["node"]
     print("\n### Token counting, o200k_base (ms a call, same text in each row; ratios are the peer's time over Keel's)\n")
     print("| text | Keel | tiktoken crate | bpe-openai | tiktoken-rs | bpe-openai / Keel (target ≥ 2) | tiktoken-rs / Keel |")

@@ -1570,6 +1570,17 @@ export interface AgentConfig {
   seed?: number | null
 }
 
+/** `Keel.runAgent`, defined by `init.js` (it drives core's run on the event loop). */
+export interface Keel {
+  /**
+   * Runs `executor` as an agent: retries by failure kind, time limits, the budget, steps, one
+   * `agent_executions` row and a dead letter when it fails for good. Resolves to the result;
+   * rejects only for a bad config, or with an `AbortError` when `signal` aborts (the run is
+   * then recorded as cancelled).
+   */
+  runAgent(config: AgentConfig, executor: (ctx: AgentContext) => unknown, options?: RunAgentOptions): Promise<AgentResult>
+}
+
 /** `Keel.runAgent`'s third argument. */
 export interface RunAgentOptions {
   /** The model client bound to the run (`ctx.complete`). */
@@ -1640,6 +1651,26 @@ export interface RunQuery {
   limit?: number
 }
 
+/** The attempts one kind of failure gets. */
+export interface KindAttempts {
+  kind: ErrorKind
+  maxAttempts: number
+}
+
+/** `agentConfig`: a config as a run reads it. */
+export interface ResolvedConfig {
+  agentName: string
+  executionType: string
+  triggerType: string
+  attemptTimeoutMs: number
+  deadlineMs: number
+  budget: number
+  maxAttempts: number
+  kinds: KindAttempts[]
+  deadLetter: boolean
+  allowPartialResults: boolean
+}
+
 /** `Runs.sweep`. */
 export interface SweepOptions {
   /** How long past its deadline a run may still be running (default 60,000). */
@@ -1655,6 +1686,35 @@ export interface SweepOptions {
  * can point the loader at a WASI artifact this package does not build itself.
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * One run as core drives it, for `init.js` to drive on the event loop (not part of the API):
+ * `next()` says what to do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and
+ * `ms()` carry what it needs, the other methods report or await what it asked.
+ */
+export declare class _AgentRun {
+  /** What to do next: `attempt`, `wait`, `claim`, `finish` or `done`. */
+  next(): 'attempt' | 'wait' | 'claim' | 'finish' | 'done'
+  /** The context of the attempt `next()` asked for. */
+  context(): AgentContext | null
+  /** The attempt's time limit, or the wait, in milliseconds. */
+  ms(): number
+  /** The attempt resolved to `value`. */
+  succeeded(value: unknown): void
+  /** The attempt threw (`init.js` reads the error into `{ status, body, message, ... }`). */
+  failed(failure: object): void
+  /** The attempt ran out of its time. */
+  timedOut(): void
+  /** The run was aborted. */
+  cancel(): void
+  /** Claims the run's idempotency key. */
+  claim(): Promise<void>
+  /** Writes what the run's end owes. */
+  finish(): Promise<void>
+  /** The result, once `next()` said `done`. */
+  result(): AgentResult
+}
+export type AgentRun = _AgentRun
 
 /**
  * Cancels the calls it is passed to (made by `init.js` from an `AbortSignal`; not part of the
@@ -1819,12 +1879,8 @@ export declare class Keel {
   deadLetters(): DeadLetters
   /** The agent runs (`agent_executions`) on this database (no I/O until a call). */
   runs(): Runs
-  /**
-   * Runs `executor` as an agent: retries by failure kind, time limits, the budget, steps,
-   * one `agent_executions` row and a dead letter when it fails for good. Resolves to the
-   * result; rejects only for a bad config. `init.js` splits `{ llm, signal }`.
-   */
-  runAgent(config: AgentConfig, executor: (ctx: AgentContext) => unknown, options?: RunAgentOptions): Promise<AgentResult>
+  /** Starts a run for `init.js` (not part of the API). */
+  _startRun(config: AgentConfig, isFunction: boolean, llm?: Llm | null, token?: unknown): _AgentRun
   /** Opens the model router on this database. */
   modelRouter(options?: RouterOptions, call?: CallOptions): Promise<ModelRouter>
   installLogSink(): void
@@ -2099,6 +2155,12 @@ export declare function _spanStopped(handle: number): boolean
 
 /** A W3C `traceparent` naming the span. */
 export declare function _spanTraceparent(handle: number): string | null
+
+/**
+ * A config as a run reads it: every default, the agent's budget and the attempts of each
+ * kind of failure. Pure.
+ */
+export declare function agentConfig(config: AgentConfig): ResolvedConfig
 
 /**
  * An org's balance and whether it may proceed, spelt as the original `checkBudget` returned

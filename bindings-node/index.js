@@ -835,6 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports._AgentRun = nativeBinding._AgentRun
+module.exports.AgentRun = nativeBinding.AgentRun
 module.exports._CancelToken = nativeBinding._CancelToken
 module.exports.CancelToken = nativeBinding.CancelToken
 module.exports.AgentContext = nativeBinding.AgentContext
@@ -859,6 +861,7 @@ module.exports._spanParentId = nativeBinding._spanParentId
 module.exports._spanStop = nativeBinding._spanStop
 module.exports._spanStopped = nativeBinding._spanStopped
 module.exports._spanTraceparent = nativeBinding._spanTraceparent
+module.exports.agentConfig = nativeBinding.agentConfig
 module.exports.channelNamespaces = nativeBinding.channelNamespaces
 module.exports.checkAgentBudget = nativeBinding.checkAgentBudget
 module.exports.checkBudget = nativeBinding.checkBudget

@@ -1570,6 +1570,17 @@ export interface AgentConfig {
   seed?: number | null
 }
 
+/** `Keel.runAgent`, defined by `init.js` (it drives core's run on the event loop). */
+export interface Keel {
+  /**
+   * Runs `executor` as an agent: retries by failure kind, time limits, the budget, steps, one
+   * `agent_executions` row and a dead letter when it fails for good. Resolves to the result;
+   * rejects only for a bad config, or with an `AbortError` when `signal` aborts (the run is
+   * then recorded as cancelled).
+   */
+  runAgent(config: AgentConfig, executor: (ctx: AgentContext) => unknown, options?: RunAgentOptions): Promise<AgentResult>
+}
+
 /** `Keel.runAgent`'s third argument. */
 export interface RunAgentOptions {
   /** The model client bound to the run (`ctx.complete`). */
@@ -1638,6 +1649,26 @@ export interface RunQuery {
   traceId?: string | null
   since?: string | null
   limit?: number
+}
+
+/** The attempts one kind of failure gets. */
+export interface KindAttempts {
+  kind: ErrorKind
+  maxAttempts: number
+}
+
+/** `agentConfig`: a config as a run reads it. */
+export interface ResolvedConfig {
+  agentName: string
+  executionType: string
+  triggerType: string
+  attemptTimeoutMs: number
+  deadlineMs: number
+  budget: number
+  maxAttempts: number
+  kinds: KindAttempts[]
+  deadLetter: boolean
+  allowPartialResults: boolean
 }
 
 /** `Runs.sweep`. */

@@ -105,7 +105,7 @@ test('every export keeps the error contract under hostile arguments', async (t) 
   const targets = [
     ['module', keel], ['db', db], ['router', router], ['skills', skills], ['llm', llm], ['logger', logger], ['span', span],
     ['messages', skills.messageRouter()], ['conversations', db.conversations()],
-    ['deadLetters', db.deadLetters()],
+    ['deadLetters', db.deadLetters()], ['runs', db.runs()],
   ]
   const broken = []
   let calls = 0

@@ -435,6 +435,18 @@ for (const [file, run] of [
   })
 }
 
+test('agent_configs.json vectors', () => {
+  for (const c of loadVectors('agent_configs.json')) {
+    const call = () => keel.agentConfig(camelKeys(c.input))
+    if (c.expected_error_code) {
+      assert.throws(call, { code: c.expected_error_code, field: camel(c.expected_error_field) }, c.name)
+      continue
+    }
+    const { kinds, ...rest } = c.expected
+    assert.deepEqual(call(), { ...camelKeys(rest), kinds: kinds.map(camelKeys) }, c.name)
+  }
+})
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

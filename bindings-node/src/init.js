@@ -81,6 +81,9 @@
       },
     }
   }
+  // The native `_startRun`, taken before the tracing below wraps it: `runAgent` calls it once
+  // per run and reports its errors itself.
+  const startRun = exports.Keel.prototype._startRun
   const hostTransport = (send) => async (request) => {
     try {
       return { reply: await send(request) }
@@ -331,13 +334,53 @@
     }
   }
 
-  // `runAgent(config, executor, { llm, signal })`: core gets the executor as a transport of
-  // the attempt's context, and the client and a cancel token apart; the traced wrapper above
-  // takes `{ signal }` off the end (and rejects as soon as it aborts), while core stops the
-  // attempt and records the run as cancelled.
-  const nativeRunAgent = exports.Keel.prototype.runAgent
+  // `runAgent(config, executor, { llm, signal })` drives core's run on this event loop: core
+  // decides (attempt, time limit, wait, end), this awaits the executor, sleeps and tells core
+  // what happened. An aborted signal cancels the run (recorded so) and rejects with an
+  // `AbortError`, as every call with a signal does.
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+  const timedOut = Symbol('timed out')
+  const attempt = async (run, executor, ctx, ms) => {
+    let timer
+    try {
+      const limit = new Promise((resolve) => {
+        timer = setTimeout(() => resolve(timedOut), ms)
+      })
+      const value = await Promise.race([executor(ctx), limit])
+      if (value === timedOut) run.timedOut()
+      else run.succeeded(value)
+    } catch (err) {
+      run.failed(failureOf(err).failure)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+  const drive = async (run, executor, signal) => {
+    for (;;) {
+      if (signal?.aborted) {
+        run.cancel()
+        throw abortError(signal)
+      }
+      switch (run.next()) {
+        case 'attempt':
+          await attempt(run, executor, run.context(), run.ms())
+          break
+        case 'wait':
+          await sleep(run.ms())
+          break
+        case 'claim':
+          await run.claim()
+          break
+        case 'finish':
+          await run.finish()
+          break
+        default:
+          return run.result()
+      }
+    }
+  }
   Object.defineProperty(exports.Keel.prototype, 'runAgent', {
-    value: function runAgent(config, executor, options) {
+    value: async function runAgent(config, executor, options) {
       let llm, signal
       try {
         llm = options?.llm ?? undefined
@@ -346,17 +389,27 @@
       } catch {
         signal = undefined // a hostile object: the native call's own checks report it
       }
-      const run = typeof executor === 'function' ? hostTransport(executor) : null
-      if (!signal) return nativeRunAgent.call(this, config, run, llm)
-      const token = new exports._CancelToken()
-      if (signal.aborted) token.cancel()
-      signal.addEventListener('abort', () => token.cancel(), { once: true })
-      return nativeRunAgent.call(this, config, run, llm, token, { signal })
+      let token
+      if (signal) {
+        token = new exports._CancelToken()
+        signal.addEventListener('abort', () => token.cancel(), { once: true })
+      }
+      const run = startRun.call(this, config, typeof executor === 'function', llm, token)
+      if (!signal) return drive(run, executor)
+      // An abort stops waiting at once; core ends the attempt in flight as cancelled.
+      let onAbort
+      const aborted = new Promise((_, reject) => {
+        onAbort = () => {
+          run.cancel()
+          reject(abortError(signal))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+      return Promise.race([drive(run, executor, signal), aborted]).finally(() => signal.removeEventListener('abort', onAbort))
     },
     writable: true,
     configurable: true,
   })
-
   // A cached view comes back without a trip through the wrapper above: `cached` (a function of
   // each registry, fast.rs) answers from the cache or says there is nothing there, and only
   // then does the call go the native way, with its signal and its caller's stack. Arguments

@@ -31,9 +31,6 @@ use serde_json::Value;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use napi::Env;
-use napi::bindgen_prelude::AsyncBlock;
-
 use crate::error::{Arg, Outcome, Ref, run};
 use crate::json::Json;
 use crate::options::{options, record};
@@ -135,22 +132,20 @@ impl Keel {
         run::open_runs(&self.inner)
     }
 
-    /// Runs `executor` as an agent: retries by failure kind, time limits, the budget, steps,
-    /// one `agent_executions` row and a dead letter when it fails for good. Resolves to the
-    /// result; rejects only for a bad config. `init.js` splits `{ llm, signal }`.
+    /// Starts a run for `init.js` (not part of the API).
     #[napi(
-        ts_args_type = "config: AgentConfig, executor: (ctx: AgentContext) => unknown, options?: RunAgentOptions",
-        ts_return_type = "Promise<AgentResult>"
+        js_name = "_startRun",
+        ts_args_type = "config: AgentConfig, isFunction: boolean, llm?: Llm | null, token?: unknown",
+        ts_return_type = "_AgentRun"
     )]
-    pub fn run_agent(
+    pub fn start_run(
         &self,
-        env: Env,
         config: Option<Json>,
-        executor: Option<run::ExecutorFn>,
+        is_function: bool,
         llm: Option<Ref<llm::Llm>>,
         token: Option<Ref<llm::CancelToken>>,
-    ) -> Outcome<AsyncBlock<Outcome<Value>>> {
-        run::run_agent(&self.inner, &env, config.map(|c| c.0), executor, llm, token)
+    ) -> Outcome<run::AgentRun> {
+        run::start_run(&self.inner, config.map(|c| c.0), is_function, llm, token)
     }
 
     /// Opens the model router on this database.

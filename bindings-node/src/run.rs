@@ -1,24 +1,26 @@
-//! `Keel.runAgent`, `Keel.runs`, `AgentContext` and `Runs` (core: `keel::runner::run`,
+//! `Keel.runAgent`, `Keel.runs`, `AgentContext` and `Runs` (core: `keel::runner::driver`,
 //! `keel::runner::context` and `keel::runner::runs`, whose `*_value` calls read the config and
-//! own every decision). `init.js` hands the executor and each step's work over as transports
-//! (`{ reply }` or `{ failure }`) and re-throws what a step's own work threw.
+//! own every decision). The run is core's `RunDriver`, which `init.js` drives on the event
+//! loop: the executor is awaited there, with no thread hop. Each step's work goes over as a
+//! transport (`{ reply }` or `{ failure }`); `init.js` re-throws what the work itself threw.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{AsyncBlock, Promise};
-use napi::threadsafe_function::ThreadsafeFunction;
-use napi::{Env, Status};
+use napi::Env;
+use napi::bindgen_prelude::AsyncBlock;
 use napi_derive::napi;
 use serde_json::Value;
 
 use keel::options::Case::Camel;
-use keel::runner::{self, AgentContext as CoreContext, Cancel, Failure, HostExecutor, HostFuture};
+use keel::runner::{
+    self, AgentContext as CoreContext, Cancel, Failure, HostFuture, Next, RunDriver,
+};
 
 use crate::error::{Arg, Outcome, Ref, guard, run, spawn};
 use crate::json::Json;
 use crate::llm::{CancelToken, Llm};
 use crate::telemetry::Logger;
-use crate::transport::{JsTransport, SendFn, failed};
+use crate::transport::{JsTransport, SendFn};
 
 /// What an executor gets on each attempt: the run's logger, trace and credit tracker, the
 /// bound model client (`complete`) and `step`.
@@ -138,50 +140,162 @@ impl AgentContext {
     }
 }
 
-/// An executor as `init.js` hands it over: called with the attempt's `AgentContext`, resolving
-/// to `{ reply }` or `{ failure }`. Weak: it does not keep the process alive.
-pub type ExecutorFn =
-    ThreadsafeFunction<AgentContext, Promise<Value>, AgentContext, Status, false, true>;
+/// One run as core drives it, for `init.js` to drive on the event loop (not part of the API):
+/// `next()` says what to do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and
+/// `ms()` carry what it needs, the other methods report or await what it asked.
+#[napi(js_name = "_AgentRun")]
+pub struct AgentRun {
+    /// Out while `claim` or `finish` awaits.
+    driver: Arc<Mutex<Option<RunDriver<Value>>>>,
+    /// The context of the attempt `next()` asked for.
+    ctx: Option<CoreContext>,
+    /// The attempt's time limit, or the wait, in milliseconds.
+    ms: f64,
+}
 
-struct JsExecutor(Arc<ExecutorFn>);
+impl AgentRun {
+    fn with<R>(&self, f: impl FnOnce(&mut RunDriver<Value>) -> R) -> keel::Result<R> {
+        let mut slot = self.driver.lock().unwrap_or_else(|e| e.into_inner());
+        let driver = slot.as_mut().ok_or_else(|| {
+            keel::Error::invalid_input("run", "the run is busy: await claim() or finish() first")
+        })?;
+        Ok(f(driver))
+    }
 
-impl HostExecutor for JsExecutor {
-    fn call(&self, ctx: CoreContext) -> HostFuture {
-        let executor = self.0.clone();
-        Box::pin(async move {
-            let answer: Result<Value, keel::llm::TransportFailure> = async {
-                let promise = executor
-                    .call_async_catch(AgentContext { inner: ctx })
-                    .await
-                    .map_err(failed)?;
-                JsTransport::answer(promise.await.map_err(failed)?)
-            }
-            .await;
-            answer.map_err(Failure::from)
-        })
+    /// Runs `io` on the driver taken out of its slot, then puts it back.
+    fn awaiting<F, Fut>(&self, env: &Env, io: F) -> Outcome<AsyncBlock<Outcome<()>>>
+    where
+        F: FnOnce(RunDriver<Value>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = (RunDriver<Value>, keel::Result<()>)> + Send + 'static,
+    {
+        let taken = self.driver.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let slot = self.driver.clone();
+        Outcome(spawn(env, async move {
+            let driver =
+                taken.ok_or_else(|| keel::Error::invalid_input("run", "the run is busy"))?;
+            let (driver, outcome) = io(driver).await;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(driver);
+            outcome
+        }))
     }
 }
 
-/// `db.runAgent(config, executor, { llm, signal })` (`init.js` splits the options).
-pub fn run_agent(
+#[napi]
+impl AgentRun {
+    /// What to do next: `attempt`, `wait`, `claim`, `finish` or `done`.
+    #[napi(ts_return_type = "'attempt' | 'wait' | 'claim' | 'finish' | 'done'")]
+    pub fn next(&mut self) -> Outcome<&'static str> {
+        let next = match self.with(RunDriver::advance) {
+            Ok(next) => next,
+            Err(err) => return Outcome(Err(err)),
+        };
+        let kind = next.kind();
+        match next {
+            Next::Attempt { ctx, timeout } => {
+                self.ctx = Some(ctx);
+                self.ms = timeout.as_secs_f64() * 1e3;
+            }
+            Next::Wait(delay) => self.ms = delay.as_secs_f64() * 1e3,
+            _ => {}
+        }
+        Outcome(Ok(kind))
+    }
+
+    /// The context of the attempt `next()` asked for.
+    #[napi]
+    pub fn context(&mut self) -> Option<AgentContext> {
+        self.ctx.take().map(|inner| AgentContext { inner })
+    }
+
+    /// The attempt's time limit, or the wait, in milliseconds.
+    #[napi]
+    pub fn ms(&self) -> f64 {
+        self.ms
+    }
+
+    /// The attempt resolved to `value`.
+    #[napi(ts_args_type = "value: unknown", ts_return_type = "void")]
+    pub fn succeeded(&self, value: Option<Json>) -> Outcome<()> {
+        let value = value.map(|v| v.0).unwrap_or_default();
+        Outcome(self.with(|d| d.succeeded(value)))
+    }
+
+    /// The attempt threw (`init.js` reads the error into `{ status, body, message, ... }`).
+    #[napi(ts_args_type = "failure: object", ts_return_type = "void")]
+    pub fn failed(&self, failure: Option<Json>) -> Outcome<()> {
+        let failure = keel::llm::TransportFailure::from_value(
+            failure.map(|f| f.0).unwrap_or_default(),
+            Camel,
+        );
+        Outcome(self.with(|d| d.failed(Failure::from(failure))))
+    }
+
+    /// The attempt ran out of its time.
+    #[napi(ts_return_type = "void")]
+    pub fn timed_out(&self) -> Outcome<()> {
+        Outcome(self.with(RunDriver::timed_out))
+    }
+
+    /// The run was aborted.
+    #[napi(ts_return_type = "void")]
+    pub fn cancel(&self) -> Outcome<()> {
+        Outcome(self.with(RunDriver::cancel))
+    }
+
+    /// Claims the run's idempotency key.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn claim(&self, env: Env) -> Outcome<AsyncBlock<Outcome<()>>> {
+        self.awaiting(&env, |mut d| async move {
+            let outcome = d.claim_value(Camel).await;
+            (d, outcome)
+        })
+    }
+
+    /// Writes what the run's end owes.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn finish(&self, env: Env) -> Outcome<AsyncBlock<Outcome<()>>> {
+        self.awaiting(&env, |mut d| async move {
+            d.finish().await;
+            (d, Ok(()))
+        })
+    }
+
+    /// The result, once `next()` said `done`.
+    #[napi(ts_return_type = "AgentResult")]
+    pub fn result(&self) -> Outcome<Value> {
+        Outcome(self.with(|d| d.result_value(Camel)).and_then(|r| {
+            r.ok_or_else(|| keel::Error::Internal("the run has not finished".into()))
+        }))
+    }
+}
+
+/// `db._startRun(config, isFunction, llm, token)`: checks the config and that the executor is
+/// a function, starts the run.
+pub fn start_run(
     keel: &keel::Keel,
-    env: &Env,
     config: Option<Value>,
-    executor: Option<ExecutorFn>,
+    is_function: bool,
     llm: Option<Ref<Llm>>,
     token: Option<Ref<CancelToken>>,
-) -> Outcome<AsyncBlock<Outcome<Value>>> {
+) -> Outcome<AgentRun> {
+    if !is_function {
+        return Outcome(Err(keel::Error::invalid_input(
+            "executor",
+            "must be an async function taking the run's AgentContext",
+        )));
+    }
     let options = runner::RunOptions {
         llm: llm.map(|l| l.0.core().clone()),
         cancel: token.map(|t| Cancel::following(t.0.subscribe())),
     };
-    let executor = executor.map(|e| Arc::new(JsExecutor(Arc::new(e))) as Arc<dyn HostExecutor>);
-    let keel = keel.clone();
-    Outcome(spawn(env, async move {
-        let executor =
-            executor.ok_or_else(|| keel::Error::invalid_input("executor", "must be a function"))?;
-        runner::run_value(&keel, config, options, executor, Camel).await
-    }))
+    guard(|| {
+        let driver = RunDriver::start_value(keel, config, options, Camel)?;
+        Ok(AgentRun {
+            driver: Arc::new(Mutex::new(Some(driver))),
+            ctx: None,
+            ms: 0.0,
+        })
+    })
 }
 
 /// The agent runs (`agent_executions`); make it with `db.runs()`.
@@ -229,6 +343,22 @@ impl Runs {
             Ok(())
         })
     }
+}
+
+/// A config as a run reads it: every default, the agent's budget and the attempts of each
+/// kind of failure. Pure.
+#[napi(
+    ts_args_type = "config: AgentConfig",
+    ts_return_type = "ResolvedConfig"
+)]
+pub fn agent_config(config: Option<Json>) -> Outcome<Value> {
+    let config = config.map(|c| c.0);
+    guard(|| {
+        Ok(keel::record::to_value(
+            &runner::agent_config_value(config, Camel)?,
+            Camel,
+        ))
+    })
 }
 
 /// The runs on `keel` (behind `Keel.runs`).

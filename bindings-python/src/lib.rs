@@ -141,16 +141,30 @@ impl PyKeel {
     /// (awaitable): retries by failure kind, time limits, the budget, steps, one
     /// `agent_executions` row and a dead letter when it fails for good. `config` holds the
     /// fields of `keel.types.AgentConfig`; `llm` binds a model client to the run. Resolves to
-    /// a `keel.types.AgentResult`; raises only for a bad config.
+    /// a `keel.types.AgentResult`; raises only for a bad config. Cancelling the awaiting task
+    /// cancels the run.
     #[pyo3(signature = (config, executor, llm = None))]
     fn run_agent<'py>(
+        slf: &Bound<'py, Self>,
+        config: &Bound<'py, PyAny>,
+        executor: &Bound<'py, PyAny>,
+        llm: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        py.import("keel._runner")?
+            .call_method1("run", (slf, config, executor, llm))
+    }
+
+    /// Starts a run for `keel._runner` (not part of the API).
+    #[pyo3(signature = (config, executor, llm = None))]
+    fn _start_run<'py>(
         &self,
         py: Python<'py>,
         config: &Bound<'py, PyAny>,
-        executor: Py<PyAny>,
-        llm: Option<&Bound<'py, llm::PyLlm>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        run::run_agent(&self.inner, py, config, executor, llm)
+        executor: &Bound<'py, PyAny>,
+        llm: Option<Arg<PyRef<'py, llm::PyLlm>>>,
+    ) -> PyResult<run::PyAgentRun> {
+        run::start_run(&self.inner, py, config, executor, Arg::opt(llm).as_deref())
     }
 
     /// Opens the skills registry on this database (awaitable); see `keel.Keel.skill_registry`.

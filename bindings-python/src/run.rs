@@ -1,22 +1,25 @@
-//! `Keel.run_agent`, `Keel.runs` and `AgentContext` (core: `keel::runner::run`,
+//! `Keel.run_agent`, `Keel.runs` and `AgentContext` (core: `keel::runner::driver`,
 //! `keel::runner::context` and `keel::runner::runs`, whose `*_value` calls read the config
-//! and own every decision). Records come back as dicts.
+//! and own every decision). The run is core's `RunDriver`, which `keel._runner` drives on the
+//! running event loop: the executor runs there, awaited directly, with no thread hop. Records
+//! come back as dicts.
 
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyTuple};
 
 use keel::options::Case;
-use keel::runner::{AgentContext, Failure, HostExecutor, HostFuture, RunOptions, Runs};
+use keel::runner::{AgentContext, Failure, HostFuture, Next, RunDriver, RunOptions, Runs};
+use serde_json::Value;
 
 use crate::error::{Arg, to_py_err};
-use crate::json::{Json, dict_to_map, to_json_strict};
+use crate::json::{Json, dict_to_map, to_json, to_json_strict};
 use crate::llm::PyLlm;
 use crate::models::PyAgentBudget;
 use crate::runtime::{awaitable, future_into_py, guard};
 use crate::telemetry::PyLogger;
-use crate::transport::{EventLoop, PyTransport, Raised};
+use crate::transport::{EventLoop, PyTransport, Raised, failure_of};
 
 /// What an executor gets on each attempt: the run's logger, trace and credit tracker, the
 /// bound model client (`complete`) and `step`.
@@ -146,62 +149,155 @@ impl From<StepError> for PyErr {
     }
 }
 
-/// A Python executor: called with each attempt's `AgentContext`.
-struct PyExecutor {
-    transport: PyTransport,
+/// One run as core drives it, for `keel._runner` to drive on the running event loop (not part
+/// of the API): `next()` says what to do, the other methods report or await what it asked.
+#[pyclass(frozen, name = "_AgentRun", module = "keel._native")]
+pub struct PyAgentRun {
+    /// Out while `claim` or `finish` awaits.
+    driver: Arc<Mutex<Option<RunDriver<Value>>>>,
     event_loop: EventLoop,
     llm_loop: Option<EventLoop>,
 }
 
-impl HostExecutor for PyExecutor {
-    fn call(&self, ctx: AgentContext) -> HostFuture {
-        let context = PyAgentContext {
-            inner: ctx,
-            event_loop: self.event_loop.clone(),
-            llm_loop: self.llm_loop.clone(),
+impl PyAgentRun {
+    fn with<R>(&self, f: impl FnOnce(&mut RunDriver<Value>) -> R) -> PyResult<R> {
+        let mut slot = self.driver.lock().unwrap_or_else(|e| e.into_inner());
+        let driver = slot.as_mut().ok_or_else(|| {
+            to_py_err(keel::Error::invalid_input(
+                "run",
+                "the run is busy: await claim() or finish() first",
+            ))
+        })?;
+        Ok(f(driver))
+    }
+
+    /// Runs `io` on the driver taken out of its slot, then puts it back.
+    fn awaiting<'py, F, Fut>(&self, py: Python<'py>, io: F) -> PyResult<Bound<'py, PyAny>>
+    where
+        F: FnOnce(RunDriver<Value>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = (RunDriver<Value>, keel::Result<()>)> + Send,
+    {
+        let taken = self.driver.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(driver) = taken else {
+            return Err(to_py_err(keel::Error::invalid_input(
+                "run",
+                "the run is busy",
+            )));
         };
-        let call = self.transport.call_with(
-            move |py| Ok(vec![Bound::new(py, context)?.into_any()]),
-            None,
-        );
-        Box::pin(async move { call.await.map_err(Failure::from) })
+        let slot = self.driver.clone();
+        future_into_py(py, async move {
+            let (driver, outcome) = io(driver).await;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(driver);
+            outcome
+        })
     }
 }
 
-/// `db.run_agent(config, executor, llm=None)`.
-pub fn run_agent<'py>(
+#[pymethods]
+impl PyAgentRun {
+    /// `("attempt", ctx, timeout_seconds)`, `("wait", seconds)`, `("claim",)`, `("finish",)`
+    /// or `("done",)`.
+    fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let next = self.with(RunDriver::advance)?;
+        let kind = next.kind();
+        match next {
+            Next::Attempt { ctx, timeout } => {
+                self.event_loop.note(py);
+                let ctx = PyAgentContext {
+                    inner: ctx,
+                    event_loop: self.event_loop.clone(),
+                    llm_loop: self.llm_loop.clone(),
+                };
+                let ctx = Bound::new(py, ctx)?.into_any();
+                let timeout = timeout.as_secs_f64().into_pyobject(py)?.into_any();
+                PyTuple::new(py, [kind.into_pyobject(py)?.into_any(), ctx, timeout])
+            }
+            Next::Wait(delay) => PyTuple::new(
+                py,
+                [
+                    kind.into_pyobject(py)?.into_any(),
+                    delay.as_secs_f64().into_pyobject(py)?.into_any(),
+                ],
+            ),
+            _ => PyTuple::new(py, [kind]),
+        }
+    }
+
+    /// The attempt returned `value`.
+    fn succeeded(&self, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = to_json(value, 0);
+        self.with(|d| d.succeeded(value))
+    }
+
+    /// The attempt raised `error`.
+    fn failed(&self, py: Python<'_>, error: &Bound<'_, PyAny>) -> PyResult<()> {
+        let failure = Failure::from(failure_of(py, &PyErr::from_value(error.clone())));
+        self.with(|d| d.failed(failure))
+    }
+
+    /// The attempt ran out of its time.
+    fn timed_out(&self) -> PyResult<()> {
+        self.with(RunDriver::timed_out)
+    }
+
+    /// The run's task was cancelled.
+    fn cancel(&self) -> PyResult<()> {
+        self.with(RunDriver::cancel)
+    }
+
+    /// Claims the run's idempotency key (awaitable).
+    fn claim<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.awaiting(py, |mut d| async move {
+            let outcome = d.claim_value(Case::Snake).await;
+            (d, outcome)
+        })
+    }
+
+    /// Writes what the run's end owes (awaitable).
+    fn finish<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.awaiting(py, |mut d| async move {
+            d.finish().await;
+            (d, Ok(()))
+        })
+    }
+
+    /// The result (a `keel.types.AgentResult`), once `next()` said `done`.
+    fn result(&self) -> PyResult<Json> {
+        let result = self.with(|d| d.result_value(Case::Snake))?;
+        result
+            .map(Json)
+            .ok_or_else(|| to_py_err(keel::Error::Internal("the run has not finished".into())))
+    }
+}
+
+/// `db._start_run(config, executor, llm)`: checks the config and the executor, starts the run.
+pub fn start_run(
     keel: &keel::Keel,
-    py: Python<'py>,
-    config: &Bound<'py, PyAny>,
-    executor: Py<PyAny>,
-    llm: Option<&Bound<'py, PyLlm>>,
-) -> PyResult<Bound<'py, PyAny>> {
+    py: Python<'_>,
+    config: &Bound<'_, PyAny>,
+    executor: &Bound<'_, PyAny>,
+    llm: Option<&PyLlm>,
+) -> PyResult<PyAgentRun> {
+    if !executor.is_callable() {
+        return Err(to_py_err(keel::Error::invalid_input(
+            "executor",
+            "must be an async callable taking the run's AgentContext",
+        )));
+    }
     // The replay payload and the step outputs are data: converted strictly, never through
     // `repr()`.
     let config = guard(|| to_json_strict(config, 0, "config"))?;
-    let event_loop = EventLoop::default();
-    event_loop.note(py);
-    if !event_loop.is_noted() {
-        return Err(to_py_err(keel::Error::invalid_input(
-            "executor",
-            "a Python executor runs on an asyncio event loop: await run_agent",
-        )));
-    }
-    let llm_loop = llm.map(|l| l.get().event_loop());
-    let executor = Arc::new(PyExecutor {
-        transport: PyTransport::new(executor, event_loop.clone()),
-        event_loop,
-        llm_loop: llm_loop.flatten(),
-    });
     let options = RunOptions {
-        llm: llm.map(|l| l.get().core().clone()),
+        llm: llm.map(|l| l.core().clone()),
         cancel: None,
     };
-    let keel = keel.clone();
-    future_into_py(py, async move {
-        Ok(Json(
-            keel::runner::run_value(&keel, Some(config), options, executor, Case::Snake).await?,
-        ))
+    let driver = guard(|| RunDriver::start_value(keel, Some(config), options, Case::Snake))?;
+    let event_loop = EventLoop::default();
+    event_loop.note(py);
+    Ok(PyAgentRun {
+        driver: Arc::new(Mutex::new(Some(driver))),
+        event_loop,
+        llm_loop: llm.and_then(PyLlm::event_loop),
     })
 }
 
@@ -264,8 +360,19 @@ pub fn open_runs(keel: &keel::Keel) -> PyRuns {
     }
 }
 
+/// A config (fields of `keel.types.AgentConfig`) as a run reads it: every default, the
+/// agent's budget and the attempts of each kind of failure (a `keel.types.ResolvedConfig`).
+#[pyfunction]
+#[pyo3(signature = (**config))]
+fn agent_config(config: Option<&Bound<'_, PyDict>>) -> PyResult<Json> {
+    let config = config.map(|c| dict_to_map(c, 0).into());
+    guard(|| keel::runner::agent_config_value(config, Case::Snake).map(|c| Json::of(&c)))
+}
+
 /// Adds this module's classes to `keel._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyAgentContext>()?;
-    m.add_class::<PyRuns>()
+    m.add_class::<PyAgentRun>()?;
+    m.add_class::<PyRuns>()?;
+    m.add_function(wrap_pyfunction!(agent_config, m)?)
 }

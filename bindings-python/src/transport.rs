@@ -228,7 +228,7 @@ fn failure(message: &str) -> TransportFailure {
 }
 
 /// What a raised exception says about the provider's answer.
-fn failure_of(py: Python<'_>, err: &PyErr) -> TransportFailure {
+pub fn failure_of(py: Python<'_>, err: &PyErr) -> TransportFailure {
     let error = err.value(py);
     let status = |name: &str| error.getattr(name).ok()?.extract::<u16>().ok();
     let body = error

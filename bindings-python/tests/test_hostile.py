@@ -169,7 +169,7 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
         ("resolution", router.resolve_model("copilot")), ("view", view), ("llm", router.llm(attempt_timeout=1)),
         ("skill", view.skills[0]), ("logger", logger), ("span", logger.create_span("hostile")),
         ("messages", skills.message_router()), ("conversations", db.conversations()),
-        ("dead_letters", db.dead_letters()),
+        ("dead_letters", db.dead_letters()), ("runs", db.runs()),
         ("url", keel.parse_database_url("sqlite::memory:")),
     ]
 

@@ -429,6 +429,16 @@ def test_failure_kinds(case: dict[str, Any]) -> None:
     assert keel.classify_failure(**case["input"]) == case["expected"]
 
 
+@pytest.mark.parametrize("case", load_vectors("agent_configs.json"), ids=lambda c: c["name"])
+def test_agent_configs(case: dict[str, Any]) -> None:
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.agent_config(**case["input"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert keel.agent_config(**case["input"]) == case["expected"]
+
+
 @pytest.mark.parametrize("case", load_vectors("retry_schedules.json"), ids=lambda c: c["name"])
 def test_retry_schedules(case: dict[str, Any]) -> None:
     if "expected_error_code" in case:

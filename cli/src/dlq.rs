@@ -315,17 +315,25 @@ fn details(l: &DeadLetter) -> String {
         out.push_str(&format!("abandoned: {reason}\n"));
     }
     out.push_str(&format!("payload {}\n", l.payload));
-    for e in &l.errors {
-        out.push_str(&format!(
-            "  #{} {} {:<17} {}{}\n",
-            e.attempt,
-            e.at,
-            e.kind.as_str(),
-            e.status.map(|s| format!("HTTP {s} ")).unwrap_or_default(),
-            e.message
-        ));
-    }
+    out.push_str(&history(&l.errors));
     out
+}
+
+/// A failure history, one line per failure (a letter's, a run's).
+pub fn history(errors: &[keel::runner::Failed]) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            format!(
+                "  #{} {} {:<17} {}{}\n",
+                e.attempt,
+                e.at,
+                e.kind.as_str(),
+                e.status.map(|s| format!("HTTP {s} ")).unwrap_or_default(),
+                e.message
+            )
+        })
+        .collect()
 }
 
 fn summary(r: &WorkReport) -> String {

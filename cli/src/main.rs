@@ -6,6 +6,7 @@ mod demo_letters;
 mod demo_llm;
 mod demo_memory;
 mod demo_route;
+mod demo_runs;
 mod dlq;
 mod logs;
 #[allow(dead_code)] // shared with the core tests, which use all of it
@@ -14,6 +15,7 @@ mod memory;
 mod models;
 mod output;
 mod route;
+mod runs;
 mod skills;
 mod skills_corpus;
 
@@ -65,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: dlq::DlqCommand,
     },
+    /// Agent runs (agent_executions): list, show, sweep.
+    Runs {
+        #[command(subcommand)]
+        command: runs::RunsCommand,
+    },
     /// Org credit balances.
     Credits {
         #[command(subcommand)]
@@ -115,6 +122,7 @@ async fn main() -> ExitCode {
         Command::Skills { command } => skills::run(&ctx, command).await,
         Command::Memory { command } => memory::run(&ctx, command).await,
         Command::Dlq { command } => dlq::run(&ctx, command).await,
+        Command::Runs { command } => runs::run(&ctx, command).await,
         Command::Route { command, args } => match command {
             Some(command) => route::run(&ctx, command).await,
             None => route::route_one(&ctx, args).await,

@@ -359,6 +359,9 @@ fn every_command_speaks_json() {
         (&["dlq", "list", "--json"], ""),
         (&["dlq", "retry", "--agent", "none", "--json"], "letters"),
         (&["dlq", "purge", "--json"], "deleted"),
+        (&["runs", "list", "--json"], ""),
+        (&["runs", "sweep", "--json"], "swept"),
+        (&["runs", "sweep", "--schedule", "--json"], "sql"),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");
@@ -378,6 +381,23 @@ fn every_command_speaks_json() {
         value["lines"].as_array().is_some_and(|l| l.len() > 10),
         "{out}"
     );
+    // The demo's runs, listed and shown.
+    let (ok, out, err) = keel(
+        &demo,
+        &["runs", "list", "--agent", "deal-risk-scan", "--json"],
+    );
+    assert!(ok, "{err}");
+    let runs: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = runs[0]["id"].as_str().expect("the demo's run").to_owned();
+    assert_eq!(runs[0]["attempts"], 2, "{out}");
+    let (ok, out, err) = keel(&demo, &["runs", "show", &id, "--json"]);
+    assert!(ok, "{err}");
+    let run: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["status"], "completed", "{out}");
+    assert_eq!(run["error_history"][0]["kind"], "transient", "{out}");
+    let (ok, out, _) = keel(&demo, &["runs", "show", "not-a-uuid", "--json"]);
+    let refused: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(!ok && refused["error"]["field"] == "id", "{out}");
 }
 
 #[test]

@@ -116,6 +116,10 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
     serde_path_to_error::deserialize(Value::Object(object)).map_err(|err| {
         let message = err.inner().to_string();
         let mut path = err.path().to_string();
+        // A map key that did not deserialize (an unknown enum name) is `?`: the map is named.
+        if let Some(map) = path.strip_suffix(".?") {
+            path = map.to_owned();
+        }
         // A missing field is reported at the object holding it; name the field itself.
         if let Some(name) = message
             .strip_prefix("missing field `")

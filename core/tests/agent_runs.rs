@@ -571,3 +571,54 @@ async fn the_bound_model_client_puts_model_tokens_and_credits_on_the_row() {
     })
     .await;
 }
+
+/// Four processes start the same keyed run at the same moment: the executor runs once in all,
+/// and every other process is answered with that run's result or told it is still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_with_one_idempotency_key_run_the_agent_once() {
+    if let Ok(url) = std::env::var("KEEL_CHILD_URL") {
+        let keel = Keel::connect(&url).await.unwrap();
+        common::wait_for_start().await;
+        let config = AgentConfig {
+            idempotency_key: Some("snapshot:2026-W49".into()),
+            ..quick("pipeline-snapshot")
+        };
+        let outcome = keel
+            .run_agent(config, |_ctx| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Ok::<_, Failure>(json!({"rows": 7}))
+            })
+            .await;
+        let report = match outcome {
+            Ok(r) if r.deduplicated => "answered".to_owned(),
+            Ok(r) => format!("ran:{}", r.success),
+            Err(e) if e.field() == Some("idempotency_key") => "running".to_owned(),
+            Err(e) => format!("error:{e}"),
+        };
+        println!("KEEL_CHILD {report}");
+        keel.close().await;
+        return;
+    }
+    for backend in [keel::Backend::Sqlite, keel::Backend::Postgres] {
+        let url = common::fresh_url(backend).await;
+        Keel::connect(&url).await.unwrap().close().await;
+        let reports = common::run_children(
+            "four_processes_with_one_idempotency_key_run_the_agent_once",
+            4,
+            &[("KEEL_CHILD_URL", url.clone())],
+        );
+        let ran: Vec<_> = reports.iter().filter(|r| r.starts_with("ran:")).collect();
+        assert_eq!(ran, ["ran:true"], "{backend:?}: {reports:?}");
+        assert!(
+            reports
+                .iter()
+                .all(|r| ["ran:true", "answered", "running"].contains(&r.as_str())),
+            "{reports:?}"
+        );
+        let keel = Keel::connect(&url).await.unwrap();
+        let rows = Runs::open(&keel).list(&RunQuery::default()).await.unwrap();
+        assert_eq!(rows.len(), 1, "{backend:?}: one row for the key");
+        assert_eq!(rows[0].output, Some(json!({"rows": 7})));
+        keel.close().await;
+    }
+}

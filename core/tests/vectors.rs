@@ -37,6 +37,7 @@ async fn every_file_in_testdata_runs() {
             "agent_budgets.json" => agent_budget_vectors(&cases),
             "failure_kinds.json" => failure_kind_vectors(&cases),
             "retry_schedules.json" => retry_schedule_vectors(&cases),
+            "agent_configs.json" => agent_config_vectors(&cases),
             "charges.json" => charge_vectors(&cases).await,
             "compaction_plans.json" => compaction_plan_vectors(&cases),
             "token_counts.json" => token_count_vectors(&cases),
@@ -355,6 +356,17 @@ fn retry_schedule_vectors(cases: &[Value]) {
             "",
         )
         .map(|d| serde_json::to_value(d).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn agent_config_vectors(cases: &[Value]) {
+    for case in cases {
+        let outcome = keel::runner::agent_config_value(
+            Some(case["input"].clone()),
+            keel::options::Case::Snake,
+        )
+        .map(|c| serde_json::to_value(c).unwrap());
         check_field(case, outcome);
     }
 }

@@ -16,6 +16,8 @@ __all__ = [
     "Execution",
     "RunQuery",
     "SweepOptions",
+    "ResolvedConfig",
+    "KindAttempts",
     "RetryDelaysInput",
     "ErrorKind",
     "LetterStatus",
@@ -1540,3 +1542,25 @@ class SweepOptions(TypedDict, total=False):
     """How long past its deadline a run may still be running (default 60,000)."""
     stale_after_ms: int
     """For rows without a deadline (default 3,600,000)."""
+
+
+class KindAttempts(TypedDict):
+    """The attempts one kind of failure gets."""
+
+    kind: ErrorKind
+    max_attempts: int
+
+
+class ResolvedConfig(TypedDict):
+    """``keel.agent_config``: a config as a run reads it."""
+
+    agent_name: str
+    execution_type: str
+    trigger_type: str
+    attempt_timeout_ms: int
+    deadline_ms: int
+    budget: float
+    max_attempts: int
+    kinds: list[KindAttempts]
+    dead_letter: bool
+    allow_partial_results: bool

@@ -41,3 +41,31 @@ pub(super) fn split_id(raw: Option<&str>) -> (Option<String>, Option<String>) {
         },
     }
 }
+
+/// Runs `statement` (PostgreSQL spelling) with `binds` on `pool`: the rows it changed.
+pub(super) async fn execute(
+    pool: &crate::store::Pool,
+    statement: &str,
+    binds: Binds,
+) -> crate::Result<u64> {
+    Ok(crate::store::on_pool!(pool, |conn, sql| {
+        let text = sql(statement);
+        bind_all!(sqlx::query(&text), binds)
+            .execute(conn)
+            .await?
+            .rows_affected()
+    }))
+}
+
+/// A listing's `limit` checked (1 to 1,000) and its `since` (RFC 3339) in epoch milliseconds.
+///
+/// # Errors
+/// [`crate::Error::InvalidInput`] on `limit` or `since`.
+pub(super) fn listing(limit: u32, since: Option<&str>) -> crate::Result<Option<i64>> {
+    if !(1..=1_000).contains(&limit) {
+        return Err(crate::Error::invalid_input("limit", "must be 1 to 1000"));
+    }
+    since
+        .map(|t| crate::store::parse_time("since", t).map(|t| t.timestamp_millis()))
+        .transpose()
+}

@@ -9,7 +9,7 @@
 
 use uuid::Uuid;
 
-use super::bind::{Bind, Binds, bind_all, split_id};
+use super::bind::{Bind, Binds, bind_all, listing, split_id};
 use super::classify::ErrorKind;
 use super::letter::{DeadLetter, Failed, LetterQuery, LetterStatus, NewDeadLetter, clip};
 use crate::Keel;
@@ -210,14 +210,7 @@ impl DeadLetters {
     }
 
     pub(super) async fn execute(&self, statement: &str, binds: Binds) -> Result<u64> {
-        let pool = self.keel.pool()?;
-        Ok(on_pool!(pool, |conn, sql| {
-            let text = sql(statement);
-            bind_all!(sqlx::query(&text), binds)
-                .execute(conn)
-                .await?
-                .rows_affected()
-        }))
+        super::bind::execute(self.keel.pool()?, statement, binds).await
     }
 
     async fn by_id(&self, id: Uuid) -> Result<Vec<DeadLetter>> {
@@ -246,15 +239,8 @@ impl DeadLetters {
     /// [`Error::InvalidInput`] on `limit` (0 or over 1,000) or `since` (not RFC 3339); storage
     /// errors.
     pub async fn list(&self, query: &LetterQuery) -> Result<Vec<DeadLetter>> {
-        if !(1..=1_000).contains(&query.limit) {
-            return Err(Error::invalid_input("limit", "must be 1 to 1000"));
-        }
+        let since = listing(query.limit, query.since.as_deref())?;
         let dialect = Dialect::of(self.keel.pool()?);
-        let since = query
-            .since
-            .as_deref()
-            .map(|t| crate::store::parse_time("since", t).map(|t| t.timestamp_millis()))
-            .transpose()?;
         let statuses: Vec<&str> = query.status.iter().map(|s| s.as_str()).collect();
         let (org, org_ref) = split_id(query.org_id.as_deref());
         let statement = format!(

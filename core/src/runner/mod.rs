@@ -23,6 +23,7 @@ pub(crate) mod bind;
 mod calls;
 mod classify;
 mod context;
+mod driver;
 mod execution;
 mod handler;
 mod lease;
@@ -37,9 +38,10 @@ pub use agent::{
     AgentConfig, AgentResult, DEFAULT_ATTEMPT_TIMEOUT_MS, DEFAULT_DEADLINE_MS, RunStatus,
 };
 pub use context::{AgentContext, Cancel};
+pub use driver::{Next, RunDriver};
 pub use execution::{Execution, RunQuery, SWEEP_SCHEDULE, SweepOptions};
 pub use run::{RunOptions, run_agent};
-pub use run_calls::{HostExecutor, HostFuture, run_value};
+pub use run_calls::{HostFuture, KindAttempts, ResolvedConfig, agent_config_value};
 pub use runs::{RunWriter, Runs};
 
 pub use backoff::{Backoff, Draws, Jitter, KindPolicy, RetryPolicy};

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::agent::RunStatus;
-use super::bind::{Bind, Binds, bind_all, split_id};
+use super::bind::{Bind, Binds, bind_all, execute, listing, split_id};
 use super::classify::ErrorKind;
 use super::execution::{Execution, RunQuery, SweepOptions};
 use super::letter::Failed;
@@ -261,16 +261,6 @@ async fn write_rows(pool: &Pool, rows: &[RunRow]) -> Result<()> {
     execute(pool, &statement, Binds(binds)).await.map(|_| ())
 }
 
-async fn execute(pool: &Pool, statement: &str, binds: Binds) -> Result<u64> {
-    Ok(on_pool!(pool, |conn, sql| {
-        let text = sql(statement);
-        bind_all!(sqlx::query(&text), binds)
-            .execute(conn)
-            .await?
-            .rows_affected()
-    }))
-}
-
 /// An execution row as [`columns`] selects it.
 #[derive(Debug, sqlx::FromRow)]
 struct ExecutionRow {
@@ -454,15 +444,8 @@ impl Runs {
     /// [`Error::InvalidInput`] on `limit` (0 or over 1,000), `since` (not RFC 3339) or
     /// `trace_id` (not a UUID); storage errors.
     pub async fn list(&self, query: &RunQuery) -> Result<Vec<Execution>> {
-        if !(1..=1_000).contains(&query.limit) {
-            return Err(Error::invalid_input("limit", "must be 1 to 1000"));
-        }
+        let since = listing(query.limit, query.since.as_deref())?;
         let dialect = Dialect::of(self.keel.pool()?);
-        let since = query
-            .since
-            .as_deref()
-            .map(|t| crate::store::parse_time("since", t).map(|t| t.timestamp_millis()))
-            .transpose()?;
         let trace = crate::options::parse_uuid("trace_id", query.trace_id.as_deref())?;
         let statuses: Vec<&str> = query.status.iter().map(|s| s.as_str()).collect();
         let (org, org_ref) = split_id(query.org_id.as_deref());
