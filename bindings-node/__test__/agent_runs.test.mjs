@@ -110,6 +110,9 @@ for (const backend of BACKENDS) {
     const odd = await db.runAgent(config('odd'), async () => { throw Object.assign(new Error('strange'), { kind: 'cosmic_ray' }) })
     assert.deepEqual([odd.errorKind, odd.attempts], ['unknown', 2])
     await assert.rejects(db.runAgent(config('nofn'), null), (err) => err.code === 'invalid_input' && err.field === 'executor')
+    // A non-Error thrown: a recorded failure, never a crash.
+    const thrown = await db.runAgent(config('throws', { maxRetries: 0 }), async () => { throw 42 })
+    assert.deepEqual([thrown.status, thrown.error], ['failed', '42'])
     await db.close()
   })
 }

@@ -140,11 +140,14 @@ impl Keel {
     )]
     pub fn start_run(
         &self,
+        env: napi::Env,
         config: Option<Json>,
         is_function: bool,
         llm: Option<Ref<llm::Llm>>,
         token: Option<Ref<llm::CancelToken>>,
     ) -> Outcome<run::AgentRun> {
+        // A script that ends without `db.close()` still writes its runs' rows.
+        telemetry::flush_at_exit(&env);
         run::start_run(&self.inner, config.map(|c| c.0), is_function, llm, token)
     }
 

@@ -440,10 +440,10 @@ unsafe extern "C" fn flush_on_exit(
 }
 
 /// Adds, once per env, a `process.on('exit')` listener that writes what every log writer still
-/// holds (for at most [`EXIT_FLUSH_TIMEOUT`]), so a script that ends, or calls
+/// holds, agent-run rows included (for at most [`EXIT_FLUSH_TIMEOUT`]), so a script that ends, or calls
 /// `process.exit()`, without `await log.flush()` loses nothing. Where there is no `process`
 /// (an embedder without it), nothing is added and nothing is thrown.
-fn flush_at_exit(env: &Env) {
+pub(crate) fn flush_at_exit(env: &Env) {
     let raw = env.raw();
     if EXIT_HOOK.get() == raw {
         return;

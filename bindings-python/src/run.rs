@@ -292,6 +292,7 @@ pub fn start_run(
         cancel: None,
     };
     let driver = guard(|| RunDriver::start_value(keel, Some(config), options, Case::Snake))?;
+    crate::telemetry::flush_at_exit(py);
     let event_loop = EventLoop::default();
     event_loop.note(py);
     Ok(PyAgentRun {

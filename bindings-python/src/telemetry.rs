@@ -342,11 +342,12 @@ pub fn create_logger(
     build_logger(None, service, options)
 }
 
-/// Registers [`flush_logs`] with `atexit` when the process makes its first logger, so queued
-/// events are written when the interpreter exits. Processes that never log register nothing.
+/// Registers [`flush_logs`] with `atexit` when the process makes its first logger (or starts
+/// its first agent run), so queued events and run rows are written when the interpreter
+/// exits. Processes that never log register nothing.
 /// atexit runs before finalization, and `flush_logs` waits without the GIL, so runtime
 /// threads that still hold Python work can finish it.
-fn flush_at_exit(py: Python<'_>) {
+pub(crate) fn flush_at_exit(py: Python<'_>) {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
     REGISTERED.call_once(|| {
         let registered = wrap_pyfunction!(flush_logs, py).and_then(|flush| {
@@ -359,7 +360,8 @@ fn flush_at_exit(py: Python<'_>) {
     });
 }
 
-/// Blocks (without the GIL) until every log writer of this process has written what it holds,
+/// Blocks (without the GIL) until every log writer (and agent-run row writer) of this process
+/// has written what it holds,
 /// for at most `timeout` seconds; returns how many finished. For sync shutdown code; the
 /// first logger of a process also registers it with `atexit`.
 #[pyfunction]

@@ -622,3 +622,19 @@ async fn four_processes_with_one_idempotency_key_run_the_agent_once() {
         keel.close().await;
     }
 }
+
+/// What the bindings run at exit (`telemetry::flush_all`) writes the runs' rows too, so a
+/// script that never closes its handle loses none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_exit_flush_writes_the_runs_rows() {
+    let keel = Keel::connect(&common::fresh_url(keel::Backend::Sqlite).await)
+        .await
+        .unwrap();
+    let result = keel
+        .run_agent(quick("nightly"), |_ctx| async { Ok::<_, Failure>(1) })
+        .await
+        .unwrap();
+    keel::telemetry::flush_all(Duration::from_secs(10)).await;
+    let row = Runs::open(&keel).get(result.execution_id).await.unwrap();
+    assert_eq!(row.status, RunStatus::Completed);
+}

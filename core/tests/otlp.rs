@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::llm::{ask, setup};
 use common::loopback::Loopback;
+use keel::runner::{AgentConfig, AgentContext, Failure, RunOptions, run_agent};
 use keel::telemetry::LoggerOptions;
 use keel::telemetry::export::{OtlpOptions, Protocol};
 use keel::{ConnectOptions, Keel};
@@ -301,5 +302,46 @@ async fn spans_reach_phoenix_with_parents_status_events_and_genai_attributes() {
     assert!(
         output.contains(&format!("ok from {}", done.model)),
         "{output}"
+    );
+
+    // An agent run: `invoke_agent {agent}` with the GenAI agent attributes, its attempt under
+    // it, and the bound client's call under the attempt.
+    let options = RunOptions {
+        llm: Some(setup(&keel, &provider, |_| {}).await),
+        ..RunOptions::default()
+    };
+    let config = AgentConfig::new("deal-risk-scan");
+    let result = run_agent(&keel, config, options, |ctx: AgentContext| async move {
+        let done = ctx
+            .complete(ask(None))
+            .await
+            .map_err(|e| Failure::from(&e))?;
+        Ok::<_, Failure>(done.text)
+    })
+    .await
+    .unwrap();
+    assert!(result.success, "{result:?}");
+    keel.log_sink().flush().await;
+    let spans = phoenix
+        .spans(&format!("{:032x}", result.trace_id.as_u128()), 4)
+        .await;
+    let run = named(&spans, "invoke_agent deal-risk-scan");
+    assert_eq!(
+        *attribute(run, "gen_ai.agent.name"),
+        json!("deal-risk-scan")
+    );
+    assert_eq!(
+        *attribute(run, "gen_ai.operation.name"),
+        json!("invoke_agent")
+    );
+    let attempt = named(&spans, "agent.attempt");
+    assert_eq!(attempt["parent_id"], run["context"]["span_id"]);
+    let call = spans
+        .iter()
+        .find(|s| *attribute(s, "keel.action") == json!("gen_ai.chat"))
+        .unwrap_or_else(|| panic!("no model call in {spans:?}"));
+    assert_eq!(
+        call["parent_id"], attempt["context"]["span_id"],
+        "the bound client's call nests under the attempt"
     );
 }

@@ -366,6 +366,18 @@ fn contains_phrase(words: &[String], phrase: &str) -> bool {
         .any(|w| w.iter().zip(&wanted).all(|(a, b)| a == b))
 }
 
+/// The kind of `failure` and the wait it asks for. An explicit kind that is not one of
+/// Keel's is recorded as `unknown`, never a crash of the run.
+pub(super) fn kind_of(failure: &Failure) -> (ErrorKind, Option<u64>) {
+    let classified = classify(failure).or_else(|_| {
+        classify(&Failure {
+            kind: None,
+            ..failure.clone()
+        })
+    });
+    classified.map_or((ErrorKind::Unknown, None), |c| (c.kind, c.retry_after_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,16 +16,16 @@ use uuid::Uuid;
 
 use super::agent::{AgentConfig, AgentResult, RunStatus};
 use super::backoff::{Backoff, Draws, RetryPolicy};
-use super::classify::{ErrorKind, Failure, classify};
+use super::classify::{ErrorKind, Failure, kind_of};
 use super::context::{AgentContext, Cancel, RunShared, Tally};
 use super::letter::{Failed, NewDeadLetter, clip};
 use super::letters::DeadLetters;
 use super::run::RunOptions;
-use super::runs::{RunRow, RunWriter, Runs};
+use super::runs::{RowGuard, RunRow, Runs, epoch_ms, now_text};
 use crate::Keel;
 use crate::error::{Error, Result};
 use crate::models::agent_budget_limit;
-use crate::telemetry::{LoggerOptions, Span};
+use crate::telemetry::{LoggerOptions, Span, gen_ai};
 
 /// What the caller does next.
 #[derive(Debug)]
@@ -69,39 +69,6 @@ enum Phase<T> {
     Taken,
 }
 
-/// Writes the run's row as failed if the run is dropped before it ends (its caller stopped
-/// waiting, a Python task was cancelled), so no row stays `running`.
-struct RowGuard {
-    writer: RunWriter,
-    row: Option<RunRow>,
-    /// True once `row` is the run's final row: written as it is.
-    ended: bool,
-}
-
-impl Drop for RowGuard {
-    fn drop(&mut self) {
-        if let Some(mut row) = self.row.take() {
-            if self.ended {
-                self.writer.enqueue(row);
-                return;
-            }
-            row.status = RunStatus::Failed;
-            row.completed_ms = Some(epoch_ms(SystemTime::now()));
-            row.error_message = Some("cancelled: the run's caller stopped waiting".into());
-            self.writer.enqueue(row);
-        }
-    }
-}
-
-fn epoch_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn now_text() -> String {
-    crate::store::rfc3339(epoch_ms(SystemTime::now()))
-}
-
 /// One run; see the module docs.
 pub struct RunDriver<T> {
     keel: Keel,
@@ -117,8 +84,6 @@ pub struct RunDriver<T> {
     per_kind: BTreeMap<ErrorKind, u32>,
     attempts: u32,
     last_timeout: Duration,
-    /// False for a keyed run until it holds its key: its row is then never written.
-    claimed: bool,
     phase: Phase<T>,
 }
 
@@ -212,8 +177,8 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
             writer.enqueue(row.clone());
         }
         let mut fields = Map::new();
-        fields.insert("gen_ai.operation.name".into(), "invoke_agent".into());
-        fields.insert("gen_ai.agent.name".into(), Value::String(agent.to_string()));
+        fields.insert(gen_ai::OPERATION_NAME.into(), "invoke_agent".into());
+        fields.insert(gen_ai::AGENT_NAME.into(), Value::String(agent.to_string()));
         fields.insert(
             "keel.execution_id".into(),
             shared.execution_id.to_string().into(),
@@ -232,6 +197,7 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
                 writer,
                 row: Some(row),
                 ended: false,
+                claimed: !keyed,
             },
             run_span,
             started,
@@ -239,7 +205,6 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
             per_kind: BTreeMap::new(),
             attempts: 0,
             last_timeout: Duration::ZERO,
-            claimed: !keyed,
             phase: if keyed { Phase::Claim } else { Phase::Ready },
         })
     }
@@ -265,7 +230,7 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
         };
         let runs = Runs::open(&self.keel);
         if runs.claim_key(row).await? {
-            self.claimed = true;
+            self.guard.claimed = true;
             self.phase = Phase::Ready;
             return Ok(());
         }
@@ -314,7 +279,7 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
                         return Next::Finish;
                     }
                     // A keyed run cancelled before it held its key made no row.
-                    if self.claimed {
+                    if self.guard.claimed {
                         self.guard.writer.enqueue(row);
                     }
                     self.phase = Phase::Done(Box::new(result));
@@ -598,15 +563,17 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
             dead_letter_id: None,
             deduplicated: false,
         };
-        let owes_io = (self.config.idempotency_key.is_some() && self.claimed)
+        let owes_io = (self.config.idempotency_key.is_some() && self.guard.claimed)
             || (status == RunStatus::Failed && self.owes_dead_letter(&result));
         (result, row, owes_io)
     }
 
     /// Enqueues the failed run as a dead letter; its id, or `None` (logged) when that failed.
     async fn dead_letter(&self, result: &AgentResult<T>) -> Option<Uuid> {
-        let errors = if self.errors.is_empty() {
-            vec![Failed {
+        let letter = NewDeadLetter::of_run(
+            &self.config,
+            result,
+            Failed {
                 at: now_text(),
                 kind: ErrorKind::Timeout,
                 message: result
@@ -616,28 +583,8 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
                 status: None,
                 attempt: 1,
                 worker: None,
-            }]
-        } else {
-            self.errors.clone()
-        };
-        let config = &self.config;
-        let letter = NewDeadLetter {
-            agent_name: config.agent_name.clone(),
-            trigger_type: Some(
-                config
-                    .trigger_type
-                    .clone()
-                    .unwrap_or_else(|| config.execution_type.clone()),
-            ),
-            payload: config.payload.clone(),
-            org_id: config.org_id.clone(),
-            user_id: config.user_id.clone(),
-            trace_id: Some(self.shared.trace_id.to_string()),
-            errors,
-            idempotency_key: Some(format!("run:{}", self.shared.execution_id)),
-            steps: result.steps.clone(),
-            ..NewDeadLetter::default()
-        };
+            },
+        );
         match DeadLetters::open(&self.keel)
             .enqueue(&letter, Backoff::DEAD_LETTER.ceiling(0))
             .await
@@ -658,16 +605,4 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
             }
         }
     }
-}
-
-/// The kind of `failure` and the wait it asks for. An explicit kind that is not one of
-/// Keel's is recorded as `unknown`, never a crash of the run.
-fn kind_of(failure: &Failure) -> (ErrorKind, Option<u64>) {
-    let classified = classify(failure).or_else(|_| {
-        classify(&Failure {
-            kind: None,
-            ..failure.clone()
-        })
-    });
-    classified.map_or((ErrorKind::Unknown, None), |c| (c.kind, c.retry_after_ms))
 }

@@ -113,6 +113,40 @@ pub struct NewDeadLetter {
     pub steps: serde_json::Map<String, Value>,
 }
 
+impl NewDeadLetter {
+    /// The letter of a run that failed for good: its payload, org and user as given, its
+    /// trace, its failures (`none_failed` when the deadline passed before any), its completed
+    /// steps, keyed by the run's execution id.
+    pub(super) fn of_run<T>(
+        config: &super::AgentConfig,
+        result: &super::AgentResult<T>,
+        none_failed: Failed,
+    ) -> Self {
+        let errors = if result.errors.is_empty() {
+            vec![none_failed]
+        } else {
+            result.errors.clone()
+        };
+        NewDeadLetter {
+            agent_name: config.agent_name.clone(),
+            trigger_type: Some(
+                config
+                    .trigger_type
+                    .clone()
+                    .unwrap_or_else(|| config.execution_type.clone()),
+            ),
+            payload: config.payload.clone(),
+            org_id: config.org_id.clone(),
+            user_id: config.user_id.clone(),
+            trace_id: Some(result.trace_id.to_string()),
+            errors,
+            idempotency_key: Some(format!("run:{}", result.execution_id)),
+            steps: result.steps.clone(),
+            ..NewDeadLetter::default()
+        }
+    }
+}
+
 /// The longest message a history keeps.
 pub const MAX_MESSAGE_CHARS: usize = 2_000;
 

@@ -42,6 +42,7 @@ pub use driver::{Next, RunDriver};
 pub use execution::{Execution, RunQuery, SWEEP_SCHEDULE, SweepOptions};
 pub use run::{RunOptions, run_agent};
 pub use run_calls::{HostFuture, KindAttempts, ResolvedConfig, agent_config_value};
+pub(crate) use runs::flush_writers;
 pub use runs::{RunWriter, Runs};
 
 pub use backoff::{Backoff, Draws, Jitter, KindPolicy, RetryPolicy};

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -70,7 +70,7 @@ enum Message {
 #[derive(Debug, Clone)]
 pub struct RunWriter {
     tx: mpsc::Sender<Message>,
-    dropped: Arc<AtomicU64>,
+    counts: Arc<Counts>,
 }
 
 impl std::fmt::Debug for Message {
@@ -79,27 +79,80 @@ impl std::fmt::Debug for Message {
     }
 }
 
+/// A writer's counters, shared with its task (which holds them while it lives, so the exit
+/// flush reaches a writer whose handles are gone but whose rows are not written yet).
+#[derive(Debug, Default)]
+struct Counts {
+    /// Rows accepted by the channel.
+    accepted: AtomicU64,
+    /// Rows the task has written or dropped.
+    settled: AtomicU64,
+    /// Rows dropped (a full channel, a row the database refused).
+    dropped: AtomicU64,
+    /// Told after each batch.
+    batch_done: tokio::sync::Notify,
+}
+
+/// Every writer started, with the process that started it, for [`flush_writers`] at exit (a
+/// forked child must not wait on its parent's writer).
+static WRITERS: std::sync::Mutex<Vec<(u32, std::sync::Weak<Counts>)>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits (at most `timeout`) until every writer of this process has written what it accepted:
+/// called by [`crate::telemetry::flush_all`], which the bindings run at exit.
+pub(crate) async fn flush_writers(timeout: Duration) {
+    let live: Vec<Arc<Counts>> = {
+        let mut writers = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+        writers.retain(|(_, w)| w.strong_count() > 0);
+        let pid = std::process::id();
+        writers
+            .iter()
+            .filter(|(started_by, _)| *started_by == pid)
+            .filter_map(|(_, w)| w.upgrade())
+            .collect()
+    };
+    let settled = live.into_iter().map(|counts| async move {
+        let target = counts.accepted.load(Ordering::Acquire);
+        loop {
+            let done = counts.batch_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if counts.settled.load(Ordering::Acquire) >= target {
+                return;
+            }
+            done.await;
+        }
+    });
+    let _ = tokio::time::timeout(timeout, futures_util::future::join_all(settled)).await;
+}
+
 impl RunWriter {
     /// Starts the writer task on the current runtime.
     pub(crate) fn start(pool: Pool) -> Self {
         let (tx, rx) = mpsc::channel(CAPACITY);
-        let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write_loop(pool, rx, dropped.clone()));
-        RunWriter { tx, dropped }
+        let counts = Arc::new(Counts::default());
+        WRITERS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((std::process::id(), Arc::downgrade(&counts)));
+        tokio::spawn(write_loop(pool, rx, counts.clone()));
+        RunWriter { tx, counts }
     }
 
     /// Queues `row` without waiting; false (and counted) when the channel is full.
     pub(super) fn enqueue(&self, row: RunRow) -> bool {
         let queued = self.tx.try_send(Message::Row(Box::new(row))).is_ok();
-        if !queued {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        if queued {
+            self.counts.accepted.fetch_add(1, Ordering::AcqRel);
+        } else {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
         }
         queued
     }
 
     /// Rows dropped because the channel was full or the database refused them.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.counts.dropped.load(Ordering::Relaxed)
     }
 
     /// Waits until every row enqueued before the call is written (or dropped).
@@ -111,7 +164,7 @@ impl RunWriter {
     }
 }
 
-async fn write_loop(pool: Pool, mut rx: mpsc::Receiver<Message>, dropped: Arc<AtomicU64>) {
+async fn write_loop(pool: Pool, mut rx: mpsc::Receiver<Message>, counts: Arc<Counts>) {
     let mut messages = Vec::with_capacity(BATCH);
     loop {
         if rx.recv_many(&mut messages, BATCH).await == 0 {
@@ -120,14 +173,21 @@ async fn write_loop(pool: Pool, mut rx: mpsc::Receiver<Message>, dropped: Arc<At
         // Wait for the batch to fill unless someone is waiting for a flush.
         if messages.len() < BATCH && !messages.iter().any(|m| matches!(m, Message::Flush(_))) {
             tokio::time::sleep(FLUSH_INTERVAL).await;
-            let room = BATCH - messages.len();
-            rx.recv_many(&mut messages, room).await;
+            // What arrived meanwhile, without waiting for more.
+            while messages.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(message) => messages.push(message),
+                    Err(_) => break,
+                }
+            }
         }
         let mut rows: Vec<RunRow> = Vec::with_capacity(messages.len());
         let mut flushes = Vec::new();
+        let mut received = 0;
         for message in messages.drain(..) {
             match message {
                 Message::Row(row) => {
+                    received += 1;
                     // The last row of a run wins: a batch cannot change one row twice.
                     match rows.iter_mut().find(|r| r.id == row.id) {
                         Some(earlier) => *earlier = *row,
@@ -142,14 +202,54 @@ async fn write_loop(pool: Pool, mut rx: mpsc::Receiver<Message>, dropped: Arc<At
             for row in &rows {
                 if let Err(err) = write_rows(&pool, std::slice::from_ref(row)).await {
                     tracing::warn!(error = %err, run = %row.id, "keel runs: an execution row was not written");
-                    dropped.fetch_add(1, Ordering::Relaxed);
+                    counts.dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
+        counts.settled.fetch_add(received, Ordering::AcqRel);
+        counts.batch_done.notify_waiters();
         for done in flushes {
             let _ = done.send(());
         }
     }
+}
+
+/// Writes the run's row as failed if the run is dropped before it ends (its caller stopped
+/// waiting, a Python task was cancelled), so no row stays `running`.
+pub(super) struct RowGuard {
+    pub writer: RunWriter,
+    pub row: Option<RunRow>,
+    /// True once `row` is the run's final row: written as it is.
+    pub ended: bool,
+    /// False for a keyed run until it holds its key: its row is then never written.
+    pub claimed: bool,
+}
+
+impl Drop for RowGuard {
+    fn drop(&mut self) {
+        if !self.claimed {
+            return;
+        }
+        if let Some(mut row) = self.row.take() {
+            if self.ended {
+                self.writer.enqueue(row);
+                return;
+            }
+            row.status = RunStatus::Failed;
+            row.completed_ms = Some(epoch_ms(SystemTime::now()));
+            row.error_message = Some("cancelled: the run's caller stopped waiting".into());
+            self.writer.enqueue(row);
+        }
+    }
+}
+
+pub(super) fn epoch_ms(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub(super) fn now_text() -> String {
+    crate::store::rfc3339(epoch_ms(SystemTime::now()))
 }
 
 /// The columns the writer sets, in bind order.

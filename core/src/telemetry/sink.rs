@@ -129,6 +129,9 @@ static SINKS: std::sync::Mutex<Vec<std::sync::Weak<Shared>>> = std::sync::Mutex:
 /// Flushes every live sink this process started, for at most `timeout`; returns how many
 /// finished. Bindings call it at interpreter exit so that nothing queued is lost silently.
 pub async fn flush_all(timeout: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + timeout;
+    // Agent runs' rows first: their writers log nothing, the sinks may hold their spans.
+    crate::runner::flush_writers(timeout).await;
     let pid = std::process::id();
     let live: Vec<Sink> = {
         let mut sinks = SINKS.lock().unwrap_or_else(|e| e.into_inner());
@@ -146,7 +149,6 @@ pub async fn flush_all(timeout: Duration) -> usize {
     };
     let flushes = live.iter().map(Sink::flush);
     let mut done = 0;
-    let deadline = tokio::time::Instant::now() + timeout;
     for flush in flushes {
         if tokio::time::timeout_at(deadline, flush).await.is_ok() {
             done += 1;

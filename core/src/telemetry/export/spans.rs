@@ -185,11 +185,13 @@ impl Assembler {
     }
 }
 
-/// `{operation} {model}` for GenAI spans (`chat claude-sonnet-4-6`), the action otherwise.
+/// `{operation} {target}` for GenAI spans, the target being the model (`chat
+/// claude-sonnet-4-6`) or the agent (`invoke_agent deal-risk-scan`); the action otherwise.
 fn span_name(event: &StoredEvent) -> String {
     let text = |key: &str| event.metadata.get(key).and_then(Value::as_str);
-    match (text(gen_ai::OPERATION_NAME), text(gen_ai::REQUEST_MODEL)) {
-        (Some(operation), Some(model)) => format!("{operation} {model}"),
+    let target = text(gen_ai::REQUEST_MODEL).or_else(|| text(gen_ai::AGENT_NAME));
+    match (text(gen_ai::OPERATION_NAME), target) {
+        (Some(operation), Some(target)) => format!("{operation} {target}"),
         (Some(operation), None) => operation.to_owned(),
         _ => event.action.clone(),
     }
