@@ -1705,7 +1705,10 @@ export declare class _AgentRun {
   failed(failure: object): void
   /** The attempt ran out of its time. */
   timedOut(): void
-  /** The run was aborted. */
+  /**
+   * The run was aborted. While `claim` or `finish` holds the run, nothing: the loop asks
+   * again once it is back, and sees the signal.
+   */
   cancel(): void
   /** Claims the run's idempotency key. */
   claim(): Promise<void>

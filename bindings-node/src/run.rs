@@ -236,10 +236,18 @@ impl AgentRun {
         Outcome(self.with(RunDriver::timed_out))
     }
 
-    /// The run was aborted.
-    #[napi(ts_return_type = "void")]
-    pub fn cancel(&self) -> Outcome<()> {
-        Outcome(self.with(RunDriver::cancel))
+    /// The run was aborted. While `claim` or `finish` holds the run, nothing: the loop asks
+    /// again once it is back, and sees the signal.
+    #[napi]
+    pub fn cancel(&self) {
+        if let Some(driver) = self
+            .driver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            driver.cancel();
+        }
     }
 
     /// Claims the run's idempotency key.

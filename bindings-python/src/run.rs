@@ -240,9 +240,17 @@ impl PyAgentRun {
         self.with(RunDriver::timed_out)
     }
 
-    /// The run's task was cancelled.
-    fn cancel(&self) -> PyResult<()> {
-        self.with(RunDriver::cancel)
+    /// The run's task was cancelled. While `claim` or `finish` holds the run, nothing: the
+    /// cancelled awaitable drops it, and its drop guard writes the row.
+    fn cancel(&self) {
+        if let Some(driver) = self
+            .driver
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            driver.cancel();
+        }
     }
 
     /// Claims the run's idempotency key (awaitable).
