@@ -14,9 +14,10 @@ use keel::runner::{AgentContext, Failure, HostFuture, Next, RunDriver, RunOption
 use serde_json::Value;
 
 use crate::error::{Arg, to_py_err};
-use crate::json::{Json, dict_to_map, to_json, to_json_strict};
+use crate::json::{Json, to_json, to_json_strict};
 use crate::llm::PyLlm;
 use crate::models::PyAgentBudget;
+use crate::runner::options;
 use crate::runtime::{awaitable, future_into_py, guard};
 use crate::telemetry::PyLogger;
 use crate::transport::{EventLoop, PyTransport, Raised, failure_of};
@@ -132,7 +133,7 @@ impl PyAgentContext {
         if let Some(event_loop) = &self.llm_loop {
             event_loop.note(py);
         }
-        let request = request.map(|r| dict_to_map(r, 0).into());
+        let request = options(request);
         awaitable!(py, self.inner, |ctx| Ok(Json(
             ctx.complete_value(request, Case::Snake).await?
         )))
@@ -326,7 +327,7 @@ impl PyRuns {
         py: Python<'py>,
         query: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let query = query.map(|q| dict_to_map(q, 0).into());
+        let query = self::options(query);
         awaitable!(py, self.inner, |r| Ok(Json(
             r.list_value(query, Case::Snake).await?
         )))
@@ -347,7 +348,7 @@ impl PyRuns {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = options.map(|o| dict_to_map(o, 0).into());
+        let options = self::options(options);
         awaitable!(py, self.inner, |r| r
             .sweep_value(options, Case::Snake)
             .await)
@@ -374,7 +375,7 @@ pub fn open_runs(keel: &keel::Keel) -> PyRuns {
 #[pyfunction]
 #[pyo3(signature = (**config))]
 fn agent_config(config: Option<&Bound<'_, PyDict>>) -> PyResult<Json> {
-    let config = config.map(|c| dict_to_map(c, 0).into());
+    let config = options(config);
     guard(|| keel::runner::agent_config_value(config, Case::Snake).map(|c| Json::of(&c)))
 }
 

@@ -22,7 +22,7 @@ pub struct PyDeadLetters {
 }
 
 /// `kwargs` as a JSON object (an empty one when absent).
-fn options(kwargs: Option<&Bound<'_, PyDict>>) -> Option<serde_json::Value> {
+pub(crate) fn options(kwargs: Option<&Bound<'_, PyDict>>) -> Option<serde_json::Value> {
     kwargs.map(|k| dict_to_map(k, 0).into())
 }
 

@@ -46,12 +46,27 @@ pub fn agent_budget_limit(agent: &str) -> f64 {
 /// a finite number ≥ 0 (NaN, ±infinity, negative) counts as exceeded: an unknown spend must not
 /// pass a budget check.
 pub fn check_agent_budget(agent: &str, used: f64) -> AgentBudget {
-    let limit = agent_budget_limit(agent);
-    let known = used.is_finite() && used >= 0.0;
-    AgentBudget {
-        exceeded: !known || used >= limit,
-        limit,
-        used,
+    AgentBudget::of(agent_budget_limit(agent), used)
+}
+
+impl AgentBudget {
+    /// A run that has used `used` of `limit` credits; a spend that is not a finite number
+    /// ≥ 0 counts as exceeded.
+    pub fn of(limit: f64, used: f64) -> Self {
+        let known = used.is_finite() && used >= 0.0;
+        AgentBudget {
+            exceeded: !known || used >= limit,
+            limit,
+            used,
+        }
+    }
+
+    /// Why a run stops here: the original's `Budget exceeded after X credits (limit: L)`.
+    pub fn stop_reason(&self) -> String {
+        format!(
+            "Budget exceeded after {} credits (limit: {})",
+            self.used, self.limit
+        )
     }
 }
 

@@ -57,15 +57,56 @@ pub(super) async fn execute(
     }))
 }
 
-/// A listing's `limit` checked (1 to 1,000) and its `since` (RFC 3339) in epoch milliseconds.
-///
-/// # Errors
-/// [`crate::Error::InvalidInput`] on `limit` or `since`.
-pub(super) fn listing(limit: u32, since: Option<&str>) -> crate::Result<Option<i64>> {
-    if !(1..=1_000).contains(&limit) {
-        return Err(crate::Error::invalid_input("limit", "must be 1 to 1000"));
+/// What the letters' and the runs' listings both filter on.
+pub(super) struct Filters<'a> {
+    pub statuses: Vec<&'static str>,
+    pub agent: Option<&'a str>,
+    /// A UUID or a raw id (`system`).
+    pub org: Option<&'a str>,
+    /// RFC 3339.
+    pub since: Option<&'a str>,
+    /// 1 to 1,000.
+    pub limit: u32,
+}
+
+impl Filters<'_> {
+    /// The conditions on `$1` to `$5` (`time` being the listing's time column) and their
+    /// binds, then `LIMIT $6`'s bind last; a listing adds its own conditions from `$7`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] on `limit` (0 or over 1,000) or `since` (not RFC 3339).
+    pub(super) fn conditions(
+        &self,
+        dialect: crate::store::Dialect,
+        time: &str,
+    ) -> crate::Result<(String, Vec<Bind>)> {
+        if !(1..=1_000).contains(&self.limit) {
+            return Err(crate::Error::invalid_input("limit", "must be 1 to 1000"));
+        }
+        let since = self
+            .since
+            .map(|t| crate::store::parse_time("since", t).map(|t| t.timestamp_millis()))
+            .transpose()?;
+        let (org, org_ref) = split_id(self.org);
+        let conditions = format!(
+            "($1::text IS NULL OR status IN ({}))
+               AND ($2::text IS NULL OR agent_name = $2)
+               AND ($3::text IS NULL OR org_id = $3::uuid)
+               AND ($4::text IS NULL OR org_ref = $4)
+               AND ($5::int8 IS NULL OR {time} >= {})",
+            dialect.json_strings("$1"),
+            dialect.from_epoch_ms("$5"),
+        );
+        let statuses = (!self.statuses.is_empty())
+            .then(|| serde_json::Value::from(self.statuses.clone()).to_string());
+        let binds = vec![
+            Bind::Text(statuses),
+            Bind::Text(self.agent.map(str::to_owned)),
+            Bind::Text(org),
+            Bind::Text(org_ref),
+            Bind::Int(since),
+            Bind::Int(Some(i64::from(self.limit))),
+        ];
+        Ok((conditions, binds))
     }
-    since
-        .map(|t| crate::store::parse_time("since", t).map(|t| t.timestamp_millis()))
-        .transpose()
 }

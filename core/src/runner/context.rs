@@ -106,12 +106,7 @@ impl RunShared {
     }
 
     pub(super) fn budget(&self) -> AgentBudget {
-        let used = self.tally().credits;
-        AgentBudget {
-            exceeded: used >= self.budget_limit,
-            limit: self.budget_limit,
-            used,
-        }
+        AgentBudget::of(self.budget_limit, self.tally().credits)
     }
 }
 
@@ -218,10 +213,7 @@ impl AgentContext {
         }
         let budget = self.run.budget();
         if budget.exceeded {
-            let message = format!(
-                "Budget exceeded after {} credits (limit: {}) before step `{name}`",
-                budget.used, budget.limit
-            );
+            let message = format!("{} before step `{name}`", budget.stop_reason());
             self.run
                 .tally()
                 .budget_stop

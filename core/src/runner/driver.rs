@@ -21,7 +21,8 @@ use super::context::{AgentContext, Cancel, RunShared, Tally};
 use super::letter::{Failed, NewDeadLetter, clip};
 use super::letters::DeadLetters;
 use super::run::RunOptions;
-use super::runs::{RowGuard, RunRow, Runs, epoch_ms, now_text};
+use super::run_writer::{RowGuard, RunRow, epoch_ms, now_text};
+use super::runs::Runs;
 use crate::Keel;
 use crate::error::{Error, Result};
 use crate::models::agent_budget_limit;
@@ -304,10 +305,7 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
         }
         let budget = self.shared.budget();
         if budget.exceeded {
-            return Err(Ending::Budget(format!(
-                "Budget exceeded after {} credits (limit: {})",
-                budget.used, budget.limit
-            )));
+            return Err(Ending::Budget(budget.stop_reason()));
         }
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {

@@ -9,7 +9,7 @@
 
 use uuid::Uuid;
 
-use super::bind::{Bind, Binds, bind_all, listing, split_id};
+use super::bind::{Bind, Binds, Filters, bind_all, split_id};
 use super::classify::ErrorKind;
 use super::letter::{DeadLetter, Failed, LetterQuery, LetterStatus, NewDeadLetter, clip};
 use crate::Keel;
@@ -239,29 +239,20 @@ impl DeadLetters {
     /// [`Error::InvalidInput`] on `limit` (0 or over 1,000) or `since` (not RFC 3339); storage
     /// errors.
     pub async fn list(&self, query: &LetterQuery) -> Result<Vec<DeadLetter>> {
-        let since = listing(query.limit, query.since.as_deref())?;
-        let dialect = Dialect::of(self.keel.pool()?);
-        let statuses: Vec<&str> = query.status.iter().map(|s| s.as_str()).collect();
-        let (org, org_ref) = split_id(query.org_id.as_deref());
+        let filters = Filters {
+            statuses: query.status.iter().map(|s| s.as_str()).collect(),
+            agent: query.agent_name.as_deref(),
+            org: query.org_id.as_deref(),
+            since: query.since.as_deref(),
+            limit: query.limit,
+        };
+        let (conditions, binds) =
+            filters.conditions(Dialect::of(self.keel.pool()?), "created_at")?;
         let statement = format!(
-            "SELECT {{cols}} FROM agent_dead_letters
-             WHERE ($1::text IS NULL OR status IN ({}))
-               AND ($2::text IS NULL OR agent_name = $2)
-               AND ($3::text IS NULL OR org_id = $3::uuid)
-               AND ($4::text IS NULL OR org_ref = $4)
-               AND ($5::int8 IS NULL OR created_at >= {})
-             ORDER BY created_at DESC, id DESC LIMIT $6",
-            dialect.json_strings("$1"),
-            dialect.from_epoch_ms("$5"),
+            "SELECT {{cols}} FROM agent_dead_letters WHERE {conditions}
+             ORDER BY created_at DESC, id DESC LIMIT $6"
         );
-        let binds = Binds(vec![
-            Bind::Text((!statuses.is_empty()).then(|| serde_json::json!(statuses).to_string())),
-            Bind::Text(query.agent_name.clone()),
-            Bind::Text(org),
-            Bind::Text(org_ref),
-            Bind::Int(since),
-            Bind::Int(Some(i64::from(query.limit))),
-        ]);
+        let binds = Binds(binds);
         self.letters(&statement, binds).await
     }
 }

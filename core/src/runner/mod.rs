@@ -31,6 +31,7 @@ mod letter;
 mod letters;
 mod run;
 mod run_calls;
+mod run_writer;
 mod runs;
 mod worker;
 
@@ -42,8 +43,9 @@ pub use driver::{Next, RunDriver};
 pub use execution::{Execution, RunQuery, SWEEP_SCHEDULE, SweepOptions};
 pub use run::{RunOptions, run_agent};
 pub use run_calls::{HostFuture, KindAttempts, ResolvedConfig, agent_config_value};
-pub(crate) use runs::flush_writers;
-pub use runs::{RunWriter, Runs};
+pub use run_writer::RunWriter;
+pub(crate) use run_writer::flush_writers;
+pub use runs::Runs;
 
 pub use backoff::{Backoff, Draws, Jitter, KindPolicy, RetryPolicy};
 pub use calls::{Delays, classify_value, retry_delays_value};
