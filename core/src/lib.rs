@@ -24,6 +24,7 @@ pub mod error;
 pub mod fault;
 #[doc(hidden)]
 pub mod ffi_probe;
+pub mod flow;
 pub mod llm;
 pub mod memory;
 pub mod models;

@@ -140,9 +140,11 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
 }
 
 /// Fields whose values are the caller's own data, kept as written: a tool's JSON Schema, a
-/// tool call's arguments, HTTP headers, a provider's error body, a dead letter's payload.
+/// tool call's arguments, HTTP headers, a provider's error body, a dead letter's payload, a
+/// queue item's context.
 const OPAQUE: &[&str] = &[
     "payload",
+    "context",
     "steps",
     "parameters",
     "arguments",

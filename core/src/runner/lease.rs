@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::bind::{Bind, Binds};
 use super::classify::ErrorKind;
 use super::letter::{Claim, Claimed, DeadLetter, LetterStatus, MAX_WAIT_MS, clip, name};
 use super::letters::{DeadLetters, not_in};
 use crate::error::Result;
 use crate::store::Dialect;
+use crate::store::bind::{Bind, Binds};
 
 /// A wait in milliseconds, at most [`MAX_WAIT_MS`], as bound.
 fn millis(d: Duration) -> Option<i64> {

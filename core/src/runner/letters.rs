@@ -9,11 +9,11 @@
 
 use uuid::Uuid;
 
-use super::bind::{Bind, Binds, Filters, bind_all, split_id};
 use super::classify::ErrorKind;
 use super::letter::{DeadLetter, Failed, LetterQuery, LetterStatus, NewDeadLetter, clip};
 use crate::Keel;
 use crate::error::{Error, Result};
+use crate::store::bind::{Bind, Binds, Filters, bind_all, split_id};
 use crate::store::{Dialect, on_pool, rfc3339};
 
 /// The dead letters on a handle's database.
@@ -210,7 +210,7 @@ impl DeadLetters {
     }
 
     pub(super) async fn execute(&self, statement: &str, binds: Binds) -> Result<u64> {
-        super::bind::execute(self.keel.pool()?, statement, binds).await
+        crate::store::bind::execute(self.keel.pool()?, statement, binds).await
     }
 
     async fn by_id(&self, id: Uuid) -> Result<Vec<DeadLetter>> {

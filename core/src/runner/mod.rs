@@ -19,7 +19,6 @@
 
 mod agent;
 mod backoff;
-pub(crate) mod bind;
 mod calls;
 mod classify;
 mod context;

@@ -16,10 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::agent::RunStatus;
-use super::bind::{Bind, Binds, execute, split_id};
 use super::classify::ErrorKind;
 use super::letter::Failed;
 use crate::error::Result;
+use crate::store::bind::{Bind, Binds, execute, split_id};
 use crate::store::{Dialect, Pool};
 
 /// Rows a batch writes at most.

@@ -5,12 +5,12 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::agent::RunStatus;
-use super::bind::{Bind, Binds, Filters, bind_all, execute};
 use super::classify::ErrorKind;
 use super::execution::{Execution, RunQuery, SweepOptions};
 use super::run_writer::{COLUMNS, RunRow, RunWriter, binds_of, placeholder, write_rows};
 use crate::Keel;
 use crate::error::{Error, Result};
+use crate::store::bind::{Bind, Binds, Filters, bind_all, execute};
 use crate::store::{Dialect, Pool, on_pool, rfc3339};
 
 /// An execution row as [`columns`] selects it.

@@ -4,6 +4,7 @@
 //! Queries are checked at run time (no live database is needed to build). Capability modules
 //! match on [`Pool`] where the two SQL dialects differ and keep the rest shared.
 
+pub(crate) mod bind;
 mod dialect;
 mod migrate;
 mod url;

@@ -6,20 +6,20 @@ macro_rules! bind_all {
         let mut query = $query;
         for bind in $binds.0 {
             query = match bind {
-                $crate::runner::bind::Bind::Text(v) => query.bind(v),
-                $crate::runner::bind::Bind::Int(v) => query.bind(v),
-                $crate::runner::bind::Bind::Float(v) => query.bind(v),
-                $crate::runner::bind::Bind::Bool(v) => query.bind(v),
+                $crate::store::bind::Bind::Text(v) => query.bind(v),
+                $crate::store::bind::Bind::Int(v) => query.bind(v),
+                $crate::store::bind::Bind::Float(v) => query.bind(v),
+                $crate::store::bind::Bind::Bool(v) => query.bind(v),
             };
         }
         query
     }};
 }
-pub(super) use bind_all;
+pub(crate) use bind_all;
 
 /// A parameter of a runner statement.
 #[derive(Debug, Clone)]
-pub(super) enum Bind {
+pub(crate) enum Bind {
     Text(Option<String>),
     Int(Option<i64>),
     Float(Option<f64>),
@@ -28,11 +28,11 @@ pub(super) enum Bind {
 
 /// The parameters of a statement, `$1` first.
 #[derive(Debug, Default)]
-pub(super) struct Binds(pub(super) Vec<Bind>);
+pub(crate) struct Binds(pub(crate) Vec<Bind>);
 
 /// An id as (uuid column, raw column): a UUID goes in the first, anything else (`system`) in
 /// the second.
-pub(super) fn split_id(raw: Option<&str>) -> (Option<String>, Option<String>) {
+pub(crate) fn split_id(raw: Option<&str>) -> (Option<String>, Option<String>) {
     match raw {
         None => (None, None),
         Some(raw) => match uuid::Uuid::try_parse(raw) {
@@ -43,7 +43,7 @@ pub(super) fn split_id(raw: Option<&str>) -> (Option<String>, Option<String>) {
 }
 
 /// Runs `statement` (PostgreSQL spelling) with `binds` on `pool`: the rows it changed.
-pub(super) async fn execute(
+pub(crate) async fn execute(
     pool: &crate::store::Pool,
     statement: &str,
     binds: Binds,
@@ -58,7 +58,7 @@ pub(super) async fn execute(
 }
 
 /// What the letters' and the runs' listings both filter on.
-pub(super) struct Filters<'a> {
+pub(crate) struct Filters<'a> {
     pub statuses: Vec<&'static str>,
     pub agent: Option<&'a str>,
     /// A UUID or a raw id (`system`).
@@ -75,7 +75,7 @@ impl Filters<'_> {
     ///
     /// # Errors
     /// [`crate::Error::InvalidInput`] on `limit` (0 or over 1,000) or `since` (not RFC 3339).
-    pub(super) fn conditions(
+    pub(crate) fn conditions(
         &self,
         dialect: crate::store::Dialect,
         time: &str,

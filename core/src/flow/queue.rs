@@ -1,0 +1,414 @@
+//! The Command Centre queue on both backends: enqueue and the atomic claim. See
+//! `migrations/postgres/0013_queue.sql`; outcomes are in [`super::outcome`].
+//!
+//! A claim is one `UPDATE … RETURNING`. It reads the first waiting items of each lane through
+//! the partial index `(queue_priority, queued_at)` (with `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL; SQLite has one writer), ranks them by lane after aging (an item moves up one
+//! lane per `aging_ms` of wait, so low lanes cannot starve) and then by age, and leases the
+//! first `n`: state `processing`, `processing_started_at`, one more attempt and a new lease
+//! token. With concurrency caps the claim runs under a transaction-scoped advisory lock, so
+//! the in-flight counts it reads are exact.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::item::{ItemState, LANES, NewItem, QueueItem, check_lane};
+use crate::Keel;
+use crate::error::{Error, Result};
+use crate::store::bind::{Bind, Binds, bind_all};
+use crate::store::{Dialect, Pool, in_transaction, on_pool, rfc3339};
+
+/// How a queue leases, ages, retries and caps.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueOptions {
+    /// How long a claim holds an item without an extension (default 30 s).
+    pub lease_ms: u64,
+    /// A waiting item moves up one lane per this much wait (default 60 s).
+    pub aging_ms: u64,
+    /// Claims before an item fails for good (default 5).
+    pub max_attempts: u32,
+    /// The first wait of a retryable failure, doubling per attempt up to an hour (default
+    /// 10 s).
+    pub retry_delay_ms: u64,
+    /// Items one org may hold in flight across every worker (default: no cap).
+    pub org_in_flight: Option<u32>,
+    /// Items in flight across every worker and org (default: no cap).
+    pub max_in_flight: Option<u32>,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            lease_ms: 30_000,
+            aging_ms: 60_000,
+            max_attempts: 5,
+            retry_delay_ms: 10_000,
+            org_in_flight: None,
+            max_in_flight: None,
+        }
+    }
+}
+
+impl QueueOptions {
+    /// Checks the ranges.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the option.
+    pub fn check(&self) -> Result<()> {
+        let day30 = super::item::MAX_DELAY_MS;
+        for (field, ms) in [
+            ("lease_ms", self.lease_ms),
+            ("aging_ms", self.aging_ms),
+            ("retry_delay_ms", self.retry_delay_ms),
+        ] {
+            if !(1..=day30).contains(&ms) {
+                return Err(Error::invalid_input(field, "must be 1 ms to 30 days"));
+            }
+        }
+        if !(1..=100).contains(&self.max_attempts) {
+            return Err(Error::invalid_input("max_attempts", "must be 1 to 100"));
+        }
+        for (field, cap) in [
+            ("org_in_flight", self.org_in_flight),
+            ("max_in_flight", self.max_in_flight),
+        ] {
+            if cap == Some(0) {
+                return Err(Error::invalid_input(field, "must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The Command Centre queue of a [`Keel`] handle's database.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub(super) keel: Keel,
+    pub(super) options: QueueOptions,
+}
+
+/// An item row as [`columns`] selects it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ItemRow {
+    id: String,
+    org_id: String,
+    user_id: Option<String>,
+    source_agent: String,
+    item_type: String,
+    title: String,
+    context: String,
+    deal_id: Option<String>,
+    contact_id: Option<String>,
+    queue_priority: i64,
+    queued_ms: i64,
+    enrichment_status: String,
+    started_ms: Option<i64>,
+    processing_attempts: i64,
+    lease_owner: Option<String>,
+    lease_token: i64,
+    lease_ms: Option<i64>,
+    failure_reason: Option<String>,
+    enrichment_context: Option<String>,
+    enriched_ms: Option<i64>,
+    created_ms: i64,
+}
+
+/// The columns of an [`ItemRow`].
+pub(super) fn columns(d: Dialect) -> String {
+    format!(
+        "id::text AS id, org_id::text AS org_id, user_id::text AS user_id, source_agent,
+         item_type, title, context::text AS context, deal_id::text AS deal_id,
+         contact_id::text AS contact_id, queue_priority::int8 AS queue_priority,
+         {} AS queued_ms, enrichment_status, {} AS started_ms,
+         processing_attempts::int8 AS processing_attempts, lease_owner, lease_token,
+         {} AS lease_ms, failure_reason, enrichment_context::text AS enrichment_context,
+         {} AS enriched_ms, {} AS created_ms",
+        d.epoch_ms("queued_at"),
+        d.epoch_ms("processing_started_at"),
+        d.epoch_ms("lease_expires_at"),
+        d.epoch_ms("enriched_at"),
+        d.epoch_ms("created_at"),
+    )
+}
+
+impl From<ItemRow> for QueueItem {
+    fn from(r: ItemRow) -> Self {
+        QueueItem {
+            id: Uuid::try_parse(&r.id).unwrap_or_default(),
+            org_id: r.org_id,
+            user_id: r.user_id,
+            source_agent: r.source_agent,
+            item_type: r.item_type,
+            title: r.title,
+            context: serde_json::from_str(&r.context).unwrap_or_default(),
+            deal_id: r.deal_id,
+            contact_id: r.contact_id,
+            queue_priority: u8::try_from(r.queue_priority).unwrap_or(2),
+            queued_at: rfc3339(r.queued_ms),
+            enrichment_status: ItemState::parse(&r.enrichment_status),
+            processing_started_at: r.started_ms.map(rfc3339),
+            processing_attempts: u32::try_from(r.processing_attempts).unwrap_or(0),
+            lease_owner: r.lease_owner,
+            lease_token: u64::try_from(r.lease_token).unwrap_or(0),
+            lease_expires_at: r.lease_ms.map(rfc3339),
+            failure_reason: r.failure_reason,
+            enrichment_context: r
+                .enrichment_context
+                .and_then(|c| serde_json::from_str(&c).ok()),
+            enriched_at: r.enriched_ms.map(rfc3339),
+            created_at: rfc3339(r.created_ms),
+        }
+    }
+}
+
+/// The lanes a claim reads: all, or the ones named (each 0 to 3, at least one).
+fn lanes_of(lanes: Option<&[i64]>) -> Result<Vec<u8>> {
+    match lanes {
+        None => Ok(LANES.to_vec()),
+        Some([]) => Err(Error::invalid_input("lanes", "must name at least one lane")),
+        Some(named) => {
+            let mut out = Vec::new();
+            for (i, &lane) in named.iter().enumerate() {
+                let lane = check_lane(&format!("lanes[{i}]"), lane)?;
+                if !out.contains(&lane) {
+                    out.push(lane);
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+impl Queue {
+    /// The queue of `keel`'s database with `options`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming an option out of range.
+    pub fn open(keel: &Keel, options: QueueOptions) -> Result<Self> {
+        options.check()?;
+        Ok(Queue {
+            keel: keel.clone(),
+            options,
+        })
+    }
+
+    /// Its options.
+    pub fn options(&self) -> &QueueOptions {
+        &self.options
+    }
+
+    /// Runs `statement` (PostgreSQL spelling; `{cols}` stands for the item columns) with
+    /// `binds`; the items it returns.
+    pub(super) async fn items(&self, statement: &str, binds: Binds) -> Result<Vec<QueueItem>> {
+        let pool = self.keel.pool()?;
+        let statement = statement.replace("{cols}", &columns(Dialect::of(pool)));
+        let rows: Vec<ItemRow> = on_pool!(pool, |conn, sql| {
+            {
+                let text = sql(&statement);
+                bind_all!(sqlx::query_as::<_, ItemRow>(&text), binds)
+                    .fetch_all(conn)
+                    .await?
+            }
+        });
+        Ok(rows.into_iter().map(QueueItem::from).collect())
+    }
+
+    /// The item `id`, if any.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn get(&self, id: Uuid) -> Result<Option<QueueItem>> {
+        let statement = "SELECT {cols} FROM command_centre_items WHERE id = $1::uuid";
+        let binds = Binds(vec![Bind::Text(Some(id.to_string()))]);
+        Ok(self.items(statement, binds).await?.into_iter().next())
+    }
+
+    /// Enqueues `items` in one statement per 1,000; their ids, in order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first bad field (`items[3].queue_priority`), before
+    /// anything is written; storage errors.
+    pub async fn enqueue(&self, items: &[NewItem]) -> Result<Vec<Uuid>> {
+        for (i, item) in items.iter().enumerate() {
+            item.check(&format!("items[{i}]"))?;
+        }
+        let pool = self.keel.pool()?;
+        let d = Dialect::of(pool);
+        let rows = match pool {
+            Pool::Postgres(_) => "jsonb_array_elements($1::jsonb) AS j(value)",
+            Pool::Sqlite(_) => "json_each($1) AS j",
+        };
+        let f = |k: &str| d.json_text("value", k);
+        let statement = format!(
+            "INSERT INTO command_centre_items
+                 (id, org_id, user_id, source_agent, source_event_id, item_type, title, summary,
+                  context, priority_score, urgency, deal_id, contact_id, queue_priority, queued_at)
+             SELECT ({})::uuid, ({})::uuid, ({})::uuid, {}, {}, {}, {}, {}, {}, ({})::numeric,
+                    {}, ({})::uuid, ({})::uuid, ({})::int8, {}
+             FROM {rows}",
+            f("id"),
+            f("org_id"),
+            f("user_id"),
+            f("source_agent"),
+            f("source_event_id"),
+            f("item_type"),
+            f("title"),
+            f("summary"),
+            d.json(&format!("({})", f("context"))),
+            f("priority_score"),
+            f("urgency"),
+            f("deal_id"),
+            f("contact_id"),
+            f("queue_priority"),
+            d.now_plus_ms(&format!("({})::int8", f("delay_ms"))),
+        );
+        let mut ids = Vec::with_capacity(items.len());
+        for chunk in items.chunks(1_000) {
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|item| {
+                    let id = Uuid::now_v7();
+                    ids.push(id);
+                    item.row(id)
+                })
+                .collect();
+            let binds = Binds(vec![Bind::Text(Some(
+                serde_json::Value::from(rows).to_string(),
+            ))]);
+            crate::store::bind::execute(pool, &statement, binds).await?;
+        }
+        Ok(ids)
+    }
+
+    /// Leases up to `n` (1 to 1,000) waiting items of `lanes` (all when `None`) to `worker`,
+    /// by lane after aging, then by age; each claim writes `processing_started_at`, adds one
+    /// to `processing_attempts` and raises the lease token. The org and global caps of the
+    /// options hold across every worker.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `worker` (empty or over 200 characters), `n` or `lanes` (a
+    /// lane outside 0 to 3, or none); storage errors.
+    pub async fn claim(
+        &self,
+        worker: &str,
+        n: u32,
+        lanes: Option<&[i64]>,
+    ) -> Result<Vec<QueueItem>> {
+        short_name_of("worker", worker)?;
+        if !(1..=1_000).contains(&n) {
+            return Err(Error::invalid_input("n", "must be 1 to 1000"));
+        }
+        let lanes = lanes_of(lanes)?;
+        let pool = self.keel.pool()?;
+        let statement = self.claim_statement(Dialect::of(pool), &lanes);
+        let statement = statement.replace("{cols}", &columns(Dialect::of(pool)));
+        let o = &self.options;
+        let binds = || {
+            Binds(vec![
+                Bind::Text(Some(worker.to_owned())),
+                Bind::Int(Some(i64::from(n))),
+                Bind::Int(Some(o.lease_ms as i64)),
+                Bind::Int(Some(o.aging_ms as i64)),
+                Bind::Int(o.org_in_flight.map(i64::from)),
+                Bind::Int(o.max_in_flight.map(i64::from)),
+            ])
+        };
+        let rows: Vec<ItemRow> = if o.org_in_flight.is_none() && o.max_in_flight.is_none() {
+            on_pool!(pool, |conn, sql| {
+                {
+                    let text = sql(&statement);
+                    bind_all!(sqlx::query_as::<_, ItemRow>(&text), binds())
+                        .fetch_all(conn)
+                        .await?
+                }
+            })
+        } else {
+            // Caps read the in-flight counts: claims take turns so that the counts are exact.
+            in_transaction!(pool, Some("keel.queue.claim"), |tx, sql| {
+                {
+                    let text = sql(&statement);
+                    bind_all!(sqlx::query_as::<_, ItemRow>(&text), binds())
+                        .fetch_all(&mut *tx)
+                        .await?
+                }
+            })
+        };
+        let mut items: Vec<QueueItem> = rows.into_iter().map(QueueItem::from).collect();
+        items.sort_by(|a, b| {
+            (a.queue_priority, &a.queued_at).cmp(&(b.queue_priority, &b.queued_at))
+        });
+        Ok(items)
+    }
+
+    /// The claim statement over `lanes`: `$1` worker, `$2` n, `$3` lease, `$4` aging, `$5` the
+    /// org cap, `$6` the global cap.
+    fn claim_statement(&self, d: Dialect, lanes: &[u8]) -> String {
+        let capped = self.options.org_in_flight.is_some() || self.options.max_in_flight.is_some();
+        // Under an org cap a lane's first items may all be one org's: read further so that
+        // other orgs' items are there to take (an org at its cap is skipped in the scan).
+        let window = if self.options.org_in_flight.is_some() {
+            "($2::int8 * 4)"
+        } else {
+            "$2::int8"
+        };
+        let lane_scans: Vec<String> = lanes
+            .iter()
+            .map(|lane| {
+                format!(
+                    "SELECT * FROM (SELECT id, org_id, queue_priority, queued_at
+                         FROM command_centre_items
+                         WHERE enrichment_status = 'pending' AND queue_priority = {lane}
+                           AND queued_at <= now()
+                           AND org_id NOT IN (SELECT org_id FROM blocked)
+                         ORDER BY queued_at LIMIT {window} {}) AS lane{lane}",
+                    d.skip_locked()
+                )
+            })
+            .collect();
+        let waited = format!("({} - {}) / $4::int8", d.now_ms(), d.epoch_ms("queued_at"));
+        let greatest = match d {
+            Dialect::POSTGRES => "greatest",
+            _ => "max",
+        };
+        let ids = match d {
+            Dialect::POSTGRES => "id = ANY(ARRAY(SELECT id FROM picked))",
+            _ => "id IN (SELECT id FROM picked)",
+        };
+        format!(
+            "WITH in_flight AS MATERIALIZED (
+                 SELECT org_id, count(*) AS n FROM command_centre_items
+                 WHERE enrichment_status = 'processing' AND {capped} GROUP BY org_id),
+             blocked AS MATERIALIZED (
+                 SELECT org_id FROM in_flight WHERE $5::int8 IS NOT NULL AND n >= $5::int8),
+             candidates AS MATERIALIZED ({scans}),
+             ranked AS (
+                 SELECT id, org_id, queued_at, {greatest}(0, queue_priority - {waited}) AS lane
+                 FROM candidates),
+             ordered AS (
+                 SELECT r.id, r.lane, r.queued_at,
+                        row_number() OVER (PARTITION BY r.org_id ORDER BY r.lane, r.queued_at)
+                            + coalesce(f.n, 0) AS org_k
+                 FROM ranked r LEFT JOIN in_flight f ON f.org_id = r.org_id),
+             eligible AS (
+                 SELECT id, row_number() OVER (ORDER BY lane, queued_at) AS k FROM ordered
+                 WHERE $5::int8 IS NULL OR org_k <= $5::int8),
+             picked AS (
+                 SELECT id FROM eligible
+                 WHERE k <= $2::int8
+                   AND ($6::int8 IS NULL
+                        OR k <= $6::int8 - (SELECT coalesce(sum(n), 0) FROM in_flight)))
+             UPDATE command_centre_items SET
+                 enrichment_status = 'processing', processing_started_at = now(),
+                 processing_attempts = processing_attempts + 1, lease_owner = $1,
+                 lease_token = lease_token + 1, lease_expires_at = {lease}, updated_at = now()
+             WHERE {ids}
+             RETURNING {{cols}}",
+            capped = if capped { "true" } else { "false" },
+            scans = lane_scans.join(" UNION ALL "),
+            lease = d.now_plus_ms("$3"),
+        )
+    }
+}
+
+pub(super) use crate::options::short_name as short_name_of;

@@ -1,0 +1,644 @@
+//! Backpressure on both backends: the Command Centre queue (lanes, aging, leases with fencing,
+//! deferral without an attempt, failures into the dead-letter queue, the sweeper, per-org and
+//! global caps) and rate limits (in process and shared, several keys all or none); and the
+//! reliability runs across OS processes: 8 claimers on 50,000 items, a claimer killed with
+//! SIGKILL, and a shared limit of 100 a minute held by 4 processes for two minutes.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use common::{fresh_url, on_each_backend};
+use keel::Keel;
+use keel::flow::{
+    DEAD_LETTER_AGENT, ItemState, Limit, LocalLimiter, NewItem, Queue, QueueOptions, SharedLimiter,
+};
+use keel::runner::{DeadLetters, LetterQuery};
+use keel::store::Backend;
+
+const ORG_A: &str = "00000000-0000-4000-8000-00000000000a";
+const ORG_B: &str = "00000000-0000-4000-8000-00000000000b";
+
+fn item(org: &str, lane: i64, title: &str) -> NewItem {
+    NewItem {
+        org_id: org.into(),
+        source_agent: "deal-risk".into(),
+        item_type: "deal_risk".into(),
+        title: title.into(),
+        context: json!({"dealName": "Acme"}).as_object().unwrap().clone(),
+        queue_priority: Some(lane),
+        ..NewItem::default()
+    }
+}
+
+fn queue(keel: &Keel, options: QueueOptions) -> Queue {
+    Queue::open(keel, options).unwrap()
+}
+
+#[tokio::test]
+async fn claims_go_by_lane_then_age_and_outcomes_are_fenced() {
+    on_each_backend(|backend, keel| async move {
+        let q = queue(&keel, QueueOptions::default());
+        let ids = q
+            .enqueue(&[
+                item(ORG_A, 3, "low"),
+                item(ORG_A, 0, "critical"),
+                item(ORG_A, 2, "normal"),
+            ])
+            .await
+            .unwrap();
+        let claimed = q.claim("w1", 2, None).await.unwrap();
+        let titles: Vec<&str> = claimed.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["critical", "normal"], "{backend:?}");
+        let first = &claimed[0];
+        assert_eq!(first.enrichment_status, ItemState::Processing);
+        assert_eq!(first.processing_attempts, 1);
+        assert!(first.processing_started_at.is_some());
+        assert_eq!(first.lease_owner.as_deref(), Some("w1"));
+        assert_eq!(first.context, json!({"dealName": "Acme"}));
+
+        // A stale token changes nothing; the holder's completes.
+        assert!(
+            !q.complete(first.id, first.lease_token + 1, None)
+                .await
+                .unwrap()
+        );
+        assert!(
+            q.complete(first.id, first.lease_token, Some(&json!({"crm": 1})))
+                .await
+                .unwrap()
+        );
+        let done = q.get(first.id).await.unwrap().unwrap();
+        assert_eq!(done.enrichment_status, ItemState::Enriched);
+        assert_eq!(done.enrichment_context, Some(json!({"crm": 1})));
+        assert!(
+            !q.complete(first.id, first.lease_token, None).await.unwrap(),
+            "twice"
+        );
+
+        // A deferral gives the attempt back and keeps the item out until its time.
+        let second = &claimed[1];
+        assert!(
+            q.defer(second.id, second.lease_token, 60_000)
+                .await
+                .unwrap()
+        );
+        let deferred = q.get(second.id).await.unwrap().unwrap();
+        assert_eq!(deferred.enrichment_status, ItemState::Pending);
+        assert_eq!(deferred.processing_attempts, 0);
+        let next = q.claim("w2", 10, None).await.unwrap();
+        assert_eq!(next.len(), 1, "the deferred item waits");
+        assert_eq!(next[0].id, ids[0]);
+
+        // Extending needs the token too.
+        assert!(
+            q.extend(next[0].id, next[0].lease_token, Some(5_000))
+                .await
+                .unwrap()
+        );
+        assert!(!q.extend(next[0].id, 0, None).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn failures_retry_with_backoff_then_fail_into_the_dead_letter_queue() {
+    on_each_backend(|backend, keel| async move {
+        let options = QueueOptions {
+            max_attempts: 2,
+            retry_delay_ms: 1,
+            ..QueueOptions::default()
+        };
+        let q = queue(&keel, options);
+        let id = q.enqueue(&[item(ORG_A, 1, "flaky")]).await.unwrap()[0];
+        let c = q.claim("w", 1, None).await.unwrap().remove(0);
+        let after = q
+            .fail(c.id, c.lease_token, "hubspot 503", true, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.enrichment_status, ItemState::Pending, "{backend:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let c = q.claim("w", 1, None).await.unwrap().remove(0);
+        assert_eq!(c.processing_attempts, 2);
+        let after = q
+            .fail(c.id, c.lease_token, "hubspot 503", true, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.enrichment_status, ItemState::Failed, "attempts spent");
+        assert_eq!(after.failure_reason.as_deref(), Some("hubspot 503"));
+        let letters = DeadLetters::open(&keel)
+            .list(&LetterQuery {
+                agent_name: Some(DEAD_LETTER_AGENT.into()),
+                ..LetterQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].payload["item_id"], json!(id));
+        assert_eq!(letters[0].org_id.as_deref(), Some(ORG_A));
+
+        // A failure that is not retryable fails at once; a retry-after is honoured.
+        let ids = q
+            .enqueue(&[item(ORG_B, 2, "bad"), item(ORG_B, 2, "slow")])
+            .await
+            .unwrap();
+        let claimed = q.claim("w", 2, None).await.unwrap();
+        let bad = claimed.iter().find(|i| i.id == ids[0]).unwrap();
+        let slow = claimed.iter().find(|i| i.id == ids[1]).unwrap();
+        let failed = q
+            .fail(bad.id, bad.lease_token, "invalid deal", false, None)
+            .await
+            .unwrap();
+        assert_eq!(failed.unwrap().enrichment_status, ItemState::Failed);
+        q.fail(slow.id, slow.lease_token, "429", true, Some(60_000))
+            .await
+            .unwrap();
+        assert!(
+            q.claim("w", 5, None).await.unwrap().is_empty(),
+            "retry-after holds it"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_sweeper_returns_expired_leases_and_fails_the_last_attempt() {
+    on_each_backend(|backend, keel| async move {
+        let q = queue(
+            &keel,
+            QueueOptions {
+                lease_ms: 30,
+                max_attempts: 2,
+                ..QueueOptions::default()
+            },
+        );
+        let id = q.enqueue(&[item(ORG_A, 2, "stuck")]).await.unwrap()[0];
+        let first = q.claim("crashed", 1, None).await.unwrap().remove(0);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let report = q.sweep().await.unwrap();
+        assert_eq!((report.requeued, report.failed), (1, 0), "{backend:?}");
+        // The crashed holder's token no longer holds it.
+        assert!(!q.complete(id, first.lease_token, None).await.unwrap());
+        let again = q.claim("w", 1, None).await.unwrap().remove(0);
+        assert_eq!(again.processing_attempts, 2);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let report = q.sweep().await.unwrap();
+        assert_eq!((report.requeued, report.failed), (0, 1));
+        let item = q.get(id).await.unwrap().unwrap();
+        assert_eq!(item.enrichment_status, ItemState::Failed);
+        assert!(
+            item.failure_reason
+                .unwrap()
+                .contains("ran out on the last attempt")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_waiting_low_lane_item_is_promoted_by_aging() {
+    on_each_backend(|backend, keel| async move {
+        let q = queue(
+            &keel,
+            QueueOptions {
+                aging_ms: 100,
+                ..QueueOptions::default()
+            },
+        );
+        let low = q.enqueue(&[item(ORG_A, 3, "low")]).await.unwrap()[0];
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        q.enqueue(&[item(ORG_A, 1, "high"), item(ORG_A, 1, "high")])
+            .await
+            .unwrap();
+        let first = q.claim("w", 1, None).await.unwrap();
+        assert_eq!(
+            first[0].id, low,
+            "{backend:?}: three periods of wait make lane 3 lane 0"
+        );
+    })
+    .await;
+}
+
+/// A sustained flood of lane-0 items cannot starve a lane-3 item: it is claimed within three
+/// aging periods (and a claim's interval) of being enqueued.
+#[tokio::test]
+async fn aging_bounds_the_wait_under_a_high_lane_flood() {
+    let url = fresh_url(Backend::Postgres).await;
+    let keel = Keel::connect(&url).await.unwrap();
+    let aging = 200u64;
+    let q = queue(
+        &keel,
+        QueueOptions {
+            aging_ms: aging,
+            ..QueueOptions::default()
+        },
+    );
+    let flood: Vec<NewItem> = (0..50)
+        .map(|i| item(ORG_A, 0, &format!("flood {i}")))
+        .collect();
+    q.enqueue(&flood).await.unwrap();
+    let low = q.enqueue(&[item(ORG_A, 3, "low")]).await.unwrap()[0];
+    let start = std::time::Instant::now();
+    loop {
+        // The flood keeps coming: more lane-0 items than the worker takes.
+        q.enqueue(&flood[..5]).await.unwrap();
+        let got = q.claim("w", 2, None).await.unwrap();
+        if got.iter().any(|i| i.id == low) {
+            break;
+        }
+        for i in &got {
+            q.complete(i.id, i.lease_token, None).await.unwrap();
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(3 * aging + 500),
+            "the low item starved for {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(start.elapsed() >= Duration::from_millis(3 * aging - 50));
+    keel.close().await;
+}
+
+#[tokio::test]
+async fn org_and_global_caps_hold_across_claims() {
+    on_each_backend(|backend, keel| async move {
+        let q = queue(
+            &keel,
+            QueueOptions {
+                org_in_flight: Some(2),
+                ..QueueOptions::default()
+            },
+        );
+        let mut items: Vec<NewItem> = (0..10).map(|i| item(ORG_A, 2, &format!("a{i}"))).collect();
+        items.push(item(ORG_B, 2, "b0"));
+        items.push(item(ORG_B, 2, "b1"));
+        q.enqueue(&items).await.unwrap();
+        let claimed = q.claim("w1", 10, None).await.unwrap();
+        let mut per_org: HashMap<String, usize> = HashMap::new();
+        for i in &claimed {
+            *per_org.entry(i.org_id.clone()).or_default() += 1;
+        }
+        assert_eq!(per_org[ORG_A], 2, "{backend:?}");
+        assert_eq!(per_org[ORG_B], 2, "org B is not blocked behind org A");
+        assert!(
+            q.claim("w2", 10, None).await.unwrap().is_empty(),
+            "both orgs at their cap"
+        );
+        let a = claimed.iter().find(|i| i.org_id == ORG_A).unwrap();
+        q.complete(a.id, a.lease_token, None).await.unwrap();
+        let more = q.claim("w2", 10, None).await.unwrap();
+        assert_eq!(more.len(), 1, "{backend:?}: {more:?}");
+
+        let global = queue(
+            &keel,
+            QueueOptions {
+                max_in_flight: Some(5),
+                ..QueueOptions::default()
+            },
+        );
+        // Four are in flight: one more fits.
+        assert_eq!(global.claim("w3", 10, None).await.unwrap().len(), 1);
+        assert!(global.claim("w3", 10, None).await.unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_input_names_the_field() {
+    on_each_backend(|_, keel| async move {
+        let q = queue(&keel, QueueOptions::default());
+        let cases: Vec<(NewItem, &str)> = vec![
+            (item(ORG_A, 4, "x"), "items[0].queue_priority"),
+            (
+                NewItem {
+                    delay_ms: Some(-1),
+                    ..item(ORG_A, 1, "x")
+                },
+                "items[0].delay_ms",
+            ),
+            (item("", 1, "x"), "items[0].org_id"),
+            (item("acme", 1, "x"), "items[0].org_id"),
+            (item(ORG_A, 1, ""), "items[0].title"),
+        ];
+        for (bad, field) in cases {
+            let err = q.enqueue(&[bad]).await.unwrap_err();
+            assert_eq!((err.code(), err.field()), ("invalid_input", Some(field)));
+        }
+        let err = q.claim("w", 5, Some(&[0, 7])).await.unwrap_err();
+        assert_eq!(err.field(), Some("lanes[1]"));
+        let err = q.claim("w", 0, None).await.unwrap_err();
+        assert_eq!(err.field(), Some("n"));
+        let err = q.defer(Uuid::nil(), 1, -5).await.unwrap_err();
+        assert_eq!(err.field(), Some("delay_ms"));
+        let zero = Limit {
+            limit: 0,
+            period_ms: 60_000,
+            burst: 1,
+        };
+        let err = SharedLimiter::open(&keel)
+            .check("k", &zero)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", Some("limits.k.limit"))
+        );
+        let err = LocalLimiter::default().check("k", &zero).unwrap_err();
+        assert_eq!(err.field(), Some("limit.limit"));
+        let err = Queue::open(
+            &keel,
+            QueueOptions {
+                org_in_flight: Some(0),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.field(), Some("org_in_flight"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn shared_limits_take_every_key_or_none() {
+    on_each_backend(|backend, keel| async move {
+        let limits = SharedLimiter::open(&keel);
+        let crm = Limit::per_minute(8);
+        let calendar = Limit {
+            limit: 10,
+            period_ms: 60_000,
+            burst: 2,
+        };
+        let d = limits.check("calendar:org", &calendar).await.unwrap();
+        assert!(d.allowed, "{backend:?}");
+        assert_eq!((d.limit, d.remaining), (10, 1));
+        let d = limits.check("calendar:org", &calendar).await.unwrap();
+        assert!(d.allowed);
+        let d = limits
+            .acquire(&[("crm:org", crm), ("calendar:org", calendar)])
+            .await
+            .unwrap();
+        assert!(!d.allowed);
+        assert_eq!(d.key.as_deref(), Some("calendar:org"));
+        assert!(d.retry_after_ms > 0 && d.retry_after_ms <= 6_667, "{d:?}");
+        // The denied acquisition spent nothing of crm's.
+        let d = limits.check("crm:org", &crm).await.unwrap();
+        assert!(d.allowed);
+        let d = limits.check("crm:org", &crm).await.unwrap();
+        assert!(!d.allowed);
+        assert!(
+            d.retry_after_ms > 7_000 && d.retry_after_ms <= 7_500,
+            "{d:?}"
+        );
+    })
+    .await;
+}
+
+/// Eight OS processes claim 50,000 items in batches of 100 and complete them: every item is
+/// claimed exactly once, none is lost, and every item's attempts are exactly 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_claimers_on_fifty_thousand_items_claim_each_once() {
+    if let Ok(url) = std::env::var("KEEL_CHILD_URL") {
+        let keel = Keel::connect(&url).await.unwrap();
+        let q = queue(&keel, QueueOptions::default());
+        let me = format!("claimer-{}", std::env::var("KEEL_CHILD_INDEX").unwrap());
+        common::wait_for_start().await;
+        let mut mine = Vec::new();
+        loop {
+            let got = q.claim(&me, 100, None).await.unwrap();
+            if got.is_empty() {
+                break;
+            }
+            let leases: Vec<(Uuid, u64)> = got.iter().map(|i| (i.id, i.lease_token)).collect();
+            let done = q.complete_all(&leases).await.unwrap();
+            assert_eq!(done.len(), leases.len());
+            mine.extend(got.iter().map(|i| i.id.to_string()));
+        }
+        println!("KEEL_CHILD {}", mine.join(","));
+        keel.close().await;
+        return;
+    }
+    let url = fresh_url(Backend::Postgres).await;
+    let keel = Keel::connect(&url).await.unwrap();
+    let q = queue(&keel, QueueOptions::default());
+    let items: Vec<NewItem> = (0..50_000)
+        .map(|i| {
+            item(
+                if i % 2 == 0 { ORG_A } else { ORG_B },
+                i % 4,
+                &format!("item {i}"),
+            )
+        })
+        .collect();
+    let ids = q.enqueue(&items).await.unwrap();
+    let reports = common::run_children(
+        "eight_claimers_on_fifty_thousand_items_claim_each_once",
+        8,
+        &[("KEEL_CHILD_URL", url.clone())],
+    );
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for report in &reports {
+        for id in report.split(',').filter(|s| !s.is_empty()) {
+            *seen.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    assert_eq!(seen.len(), ids.len(), "none lost");
+    assert!(seen.values().all(|&n| n == 1), "none claimed twice");
+    assert!(
+        reports.iter().filter(|r| !r.is_empty()).count() >= 2,
+        "the work was shared"
+    );
+    let stats: (i64, i64, i64) = match keel.pool().unwrap() {
+        keel::store::Pool::Postgres(pg) => sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE enrichment_status = 'enriched'),
+                    min(processing_attempts)::int8, max(processing_attempts)::int8
+             FROM keel.command_centre_items",
+        )
+        .fetch_one(pg)
+        .await
+        .unwrap(),
+        keel::store::Pool::Sqlite(_) => unreachable!(),
+    };
+    assert_eq!(stats, (50_000, 1, 1), "all enriched, attempts exact");
+    keel.close().await;
+}
+
+/// A claimer killed with SIGKILL while holding items: after its lease they return to the queue
+/// (the sweeper) and another worker processes each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claimer_killed_with_sigkill_gives_its_items_back_after_the_lease() {
+    if let Ok(url) = std::env::var("KEEL_CHILD_URL") {
+        let keel = Keel::connect(&url).await.unwrap();
+        let q = queue(
+            &keel,
+            QueueOptions {
+                lease_ms: 1_000,
+                ..Default::default()
+            },
+        );
+        let got = q.claim("doomed", 50, None).await.unwrap();
+        println!("KEEL_CHILD {}", got.len());
+        use std::io::Write;
+        std::io::stdout().flush().unwrap();
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        return;
+    }
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let url = fresh_url(backend).await;
+        let keel = Keel::connect(&url).await.unwrap();
+        let q = queue(
+            &keel,
+            QueueOptions {
+                lease_ms: 1_000,
+                ..Default::default()
+            },
+        );
+        let items: Vec<NewItem> = (0..80).map(|i| item(ORG_A, 2, &format!("i{i}"))).collect();
+        q.enqueue(&items).await.unwrap();
+        let mut child = common::spawn_children(
+            "a_claimer_killed_with_sigkill_gives_its_items_back_after_the_lease",
+            1,
+            &[("KEEL_CHILD_URL", url.clone())],
+        )
+        .remove(0);
+        // Wait for its claim, then kill it.
+        let mut line = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        while !line.starts_with("KEEL_CHILD ") {
+            line.clear();
+            std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+        }
+        assert_eq!(line.trim(), "KEEL_CHILD 50", "{backend:?}");
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        let mut completions: HashMap<Uuid, usize> = HashMap::new();
+        let start = std::time::Instant::now();
+        while completions.len() < 80 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{backend:?}: items lost"
+            );
+            q.sweep().await.unwrap();
+            for i in q.claim("survivor", 100, None).await.unwrap() {
+                if q.complete(i.id, i.lease_token, None).await.unwrap() {
+                    *completions.entry(i.id).or_default() += 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(completions.values().all(|&n| n == 1));
+        let twice = q
+            .get(*completions.keys().next().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(twice.enrichment_status, ItemState::Enriched);
+        assert!(
+            start.elapsed() >= Duration::from_millis(500),
+            "the lease was waited out"
+        );
+        keel.close().await;
+    }
+}
+
+/// Four processes share a limit of 100 a minute on PostgreSQL for two minutes, asking as fast
+/// as they can: no 60-second window admits more than 100, and the limit is reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_limit_holds_across_four_processes_for_two_minutes() {
+    let limit = Limit::per_minute(100);
+    let run_ms: u128 = 120_000;
+    if let Ok(url) = std::env::var("KEEL_CHILD_URL") {
+        let keel = Keel::connect(&url).await.unwrap();
+        let limits = SharedLimiter::open(&keel);
+        common::wait_for_start().await;
+        let wall = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+        };
+        let end = wall() + run_ms;
+        let mut admitted = Vec::new();
+        while wall() < end {
+            let before = wall();
+            let d = limits.check("hubspot:org", &limit).await.unwrap();
+            if d.allowed {
+                admitted.push(format!("{before}-{}", wall()));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        println!("KEEL_CHILD {}", admitted.join(","));
+        keel.close().await;
+        return;
+    }
+    let url = fresh_url(Backend::Postgres).await;
+    Keel::connect(&url).await.unwrap().close().await;
+    let reports = common::run_children(
+        "a_shared_limit_holds_across_four_processes_for_two_minutes",
+        4,
+        &[("KEEL_CHILD_URL", url)],
+    );
+    // Each admission happened between the moment its request left and its answer came.
+    let mut spans: Vec<(u128, u128)> = reports
+        .iter()
+        .flat_map(|r| r.split(',').filter(|s| !s.is_empty()))
+        .map(|s| {
+            let (a, b) = s.split_once('-').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    spans.sort();
+    // Two minutes at 100 a minute, evenly spaced: the first at once, then one per 600 ms.
+    assert!(
+        spans.len() >= 195 && spans.len() <= 201,
+        "{} admitted",
+        spans.len()
+    );
+    for i in 0..spans.len().saturating_sub(100) {
+        // The 101st admission after any admission came at least 60 s later: even its latest
+        // possible moment minus the earliest possible moment of the first.
+        let gap = spans[i + 100].1 - spans[i].0;
+        assert!(gap >= 60_000, "101 admissions within {gap} ms from #{i}");
+    }
+    let senders: usize = reports.iter().filter(|r| !r.is_empty()).count();
+    assert!(senders >= 2, "the processes shared the limit");
+}
+
+#[test]
+fn the_local_limiter_admits_no_more_than_its_window() {
+    let limiter = LocalLimiter::default();
+    let limit = Limit {
+        limit: 20,
+        period_ms: 200,
+        burst: 5,
+    };
+    let start = std::time::Instant::now();
+    let mut admitted = Vec::new();
+    while start.elapsed() < Duration::from_millis(600) {
+        let before = start.elapsed();
+        if limiter.check("k", &limit).unwrap().allowed {
+            admitted.push((before, start.elapsed()));
+        }
+    }
+    // The 21st admission after any admission comes a whole period later (measured from the
+    // earliest moment of the first to the latest of the 21st).
+    for i in 0..admitted.len().saturating_sub(20) {
+        let gap = admitted[i + 20].1 - admitted[i].0;
+        assert!(
+            gap >= Duration::from_millis(200),
+            "21 admissions within {gap:?}"
+        );
+    }
+    assert!(
+        admitted.len() >= 50,
+        "{} admitted in 600 ms",
+        admitted.len()
+    );
+}
