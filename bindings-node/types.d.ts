@@ -65,6 +65,7 @@ export type KeelErrorCode =
   | 'rate_limited'
   | 'content_refused'
   | 'context_too_long'
+  | 'overloaded'
 
 /**
  * An error Keel threw or rejected with: an `Error` (a `TypeError` for `invalid_input`) with a
@@ -78,7 +79,7 @@ export interface KeelError extends Error {
   readonly diagnostics?: Diagnostic[]
   /** Every try of a failed model call (`provider`, `rate_limited`, `timeout`, `content_refused`, `context_too_long`). */
   readonly attempts?: Attempt[]
-  /** How long the provider asked to wait, for `rate_limited`. */
+  /** How long to wait: the provider's ask for `rate_limited`, the queue's for `overloaded`. */
   readonly retryAfterMs?: number | null
 }
 

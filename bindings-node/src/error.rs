@@ -74,7 +74,9 @@ fn build_js_error<'env>(env: &'env Env, err: &keel::Error) -> napi::Result<Objec
     }
     if let Some(failure) = err.call_failure() {
         object.set("attempts", crate::options::record(&failure.attempts))?;
-        object.set("retryAfterMs", failure.retry_after_ms.map(|ms| ms as f64))?;
+    }
+    if err.call_failure().is_some() || err.retry_after_ms().is_some() {
+        object.set("retryAfterMs", err.retry_after_ms().map(|ms| ms as f64))?;
     }
     // The Rust cause chain as nested `Error`s under `cause`, innermost last.
     let mut cause: Option<Object<'env>> = None;

@@ -50,7 +50,9 @@ fn build(py: Python<'_>, err: &keel::Error) -> PyResult<PyErr> {
     if let Some(failure) = err.call_failure() {
         let attempts = crate::json::Json::of(&failure.attempts);
         instance.setattr("attempts", attempts.into_pyobject(py)?)?;
-        instance.setattr("retry_after_ms", failure.retry_after_ms)?;
+    }
+    if err.call_failure().is_some() || err.retry_after_ms().is_some() {
+        instance.setattr("retry_after_ms", err.retry_after_ms())?;
     }
     // The Rust cause chain, innermost last, as chained exceptions.
     let mut cause: Option<PyErr> = None;

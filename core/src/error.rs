@@ -144,6 +144,22 @@ pub enum Error {
     #[error("{0}")]
     RunBudgetExceeded(String),
 
+    /// The queue sheds load: an enqueue into a low lane (2 or 3) while the backlog is past
+    /// the shedding threshold. Retry after `retry_after_ms`; lanes 0 and 1 are never refused.
+    #[error(
+        "the queue is overloaded ({mode}: {depth} items waiting); lane {lane} enqueues are refused, retry in {retry_after_ms} ms"
+    )]
+    Overloaded {
+        /// The lane refused.
+        lane: u8,
+        /// The queue's mode (`shed`).
+        mode: &'static str,
+        /// Items waiting when it refused.
+        depth: u64,
+        /// When to try again, in milliseconds.
+        retry_after_ms: u64,
+    },
+
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -178,6 +194,7 @@ impl Error {
         "rate_limited",
         "content_refused",
         "context_too_long",
+        "overloaded",
     ];
 
     /// The stable machine code of this error, e.g. `"invalid_url"`.
@@ -196,6 +213,7 @@ impl Error {
             Error::BudgetExceeded { .. } | Error::RunBudgetExceeded(_) => "budget_exceeded",
             Error::InvalidSkill { .. } => "invalid_skill",
             Error::Internal(_) => "internal",
+            Error::Overloaded { .. } => "overloaded",
             Error::Call(failure) => failure.kind.error_code(),
         }
     }
@@ -205,6 +223,16 @@ impl Error {
     pub fn call_failure(&self) -> Option<&CallFailure> {
         match self {
             Error::Call(failure) => Some(failure),
+            _ => None,
+        }
+    }
+
+    /// How long to wait before trying again: a provider's `Retry-After` behind a failed
+    /// model call, or the queue's wait for an `overloaded` enqueue.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Error::Call(failure) => failure.retry_after_ms,
+            Error::Overloaded { retry_after_ms, .. } => Some(*retry_after_ms),
             _ => None,
         }
     }

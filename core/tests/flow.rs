@@ -15,7 +15,8 @@ use uuid::Uuid;
 use common::{fresh_url, on_each_backend};
 use keel::Keel;
 use keel::flow::{
-    DEAD_LETTER_AGENT, ItemState, Limit, LocalLimiter, NewItem, Queue, QueueOptions, SharedLimiter,
+    DEAD_LETTER_AGENT, FanIn, ItemState, Limit, LocalLimiter, Mode, NewItem, Queue, QueueOptions,
+    SharedLimiter, Shedding,
 };
 use keel::runner::{DeadLetters, LetterQuery};
 use keel::store::Backend;
@@ -641,4 +642,109 @@ fn the_local_limiter_admits_no_more_than_its_window() {
         "{} admitted in 600 ms",
         admitted.len()
     );
+}
+
+#[tokio::test]
+async fn health_counts_the_real_backlog_and_sheds_low_lanes_by_name() {
+    on_each_backend(|backend, keel| async move {
+        let options = QueueOptions {
+            shedding: Shedding {
+                batch_depth: 20,
+                throttle_depth: 50,
+                shed_depth: 100,
+                refresh_ms: 1,
+                ..Shedding::default()
+            },
+            ..QueueOptions::default()
+        };
+        let q = queue(&keel, options);
+        let many = |n: usize, lane: i64| -> Vec<NewItem> {
+            (0..n)
+                .map(|i| item(ORG_A, lane, &format!("l{lane}-{i}")))
+                .collect()
+        };
+        assert_eq!(q.health().await.unwrap().mode, Mode::Normal, "{backend:?}");
+        q.enqueue(&many(25, 2)).await.unwrap();
+        let h = q.health().await.unwrap();
+        assert_eq!((h.mode, h.depth, h.lanes[2].depth), (Mode::Batch, 25, 25));
+        q.enqueue(&many(30, 2)).await.unwrap();
+        assert_eq!(q.health().await.unwrap().mode, Mode::Throttle);
+        // Throttled: a low-lane item waits; a lane-0 item does not.
+        q.enqueue(&[item(ORG_A, 3, "late"), item(ORG_A, 0, "urgent")])
+            .await
+            .unwrap();
+        let h = q.health().await.unwrap();
+        assert_eq!((h.lanes[3].depth, h.lanes[3].delayed), (0, 1));
+        assert_eq!(h.lanes[0].depth, 1);
+        // Lanes 0 and 1 bypass the depth limits, up past the shed threshold.
+        q.enqueue(&many(50, 1)).await.unwrap();
+        let err = q.enqueue(&[item(ORG_A, 2, "refused")]).await.unwrap_err();
+        assert_eq!(err.code(), "overloaded");
+        assert_eq!(err.retry_after_ms(), Some(60_000));
+        assert!(err.to_string().contains("lane 2"), "{err}");
+        q.enqueue(&[item(ORG_A, 0, "still in")]).await.unwrap();
+        let h = q.health().await.unwrap();
+        assert_eq!((h.mode, h.depth), (Mode::Shed, 107));
+        assert!(h.lanes[2].oldest_wait_ms < 60_000);
+        let claimed = q.claim("w", 10, None).await.unwrap();
+        for i in &claimed {
+            q.complete(i.id, i.lease_token, None).await.unwrap();
+        }
+        let h = q.health().await.unwrap();
+        assert_eq!(
+            (h.claimed_last_minute, h.completed_last_minute, h.in_flight),
+            (10, 10, 0)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_is_grouped_by_entity_within_the_fan_in() {
+    on_each_backend(|backend, keel| async move {
+        let q = queue(
+            &keel,
+            QueueOptions {
+                fan_in: FanIn {
+                    deals: 2,
+                    events: 200,
+                },
+                ..QueueOptions::default()
+            },
+        );
+        let deal = |n: u128| Uuid::from_u128(n).to_string();
+        let mut items = Vec::new();
+        for (d, title) in [(1, "d1a"), (1, "d1b"), (2, "d2"), (3, "d3")] {
+            items.push(NewItem {
+                deal_id: Some(deal(d)),
+                ..item(ORG_A, 2, title)
+            });
+        }
+        items.push(NewItem {
+            contact_id: Some(deal(9)),
+            ..item(ORG_A, 2, "c9")
+        });
+        items.push(item(ORG_A, 2, "loose"));
+        let ids = q.enqueue(&items).await.unwrap();
+        let batch = q.claim_batch("w", 10, None).await.unwrap();
+        let shape: Vec<(&str, usize)> = batch
+            .groups
+            .iter()
+            .map(|g| (g.entity, g.items.len()))
+            .collect();
+        assert_eq!(
+            shape,
+            [("deal", 2), ("deal", 1), ("contact", 1), ("none", 1)],
+            "{backend:?}"
+        );
+        assert_eq!(batch.deal_ids, [deal(1), deal(2)]);
+        assert_eq!(batch.len(), 5);
+        // The third deal's item went back, its attempt given back.
+        let back = q.get(ids[3]).await.unwrap().unwrap();
+        assert_eq!(
+            (back.enrichment_status, back.processing_attempts),
+            (ItemState::Pending, 0)
+        );
+    })
+    .await;
 }

@@ -32,6 +32,13 @@ CREATE INDEX command_centre_items_lease_idx ON keel.command_centre_items (lease_
     WHERE enrichment_status = 'processing';
 CREATE INDEX command_centre_items_in_flight_idx ON keel.command_centre_items (org_id)
     WHERE enrichment_status = 'processing';
+-- The health view's last minute of claims, completions and failures.
+CREATE INDEX command_centre_items_claimed_idx ON keel.command_centre_items (processing_started_at)
+    WHERE processing_started_at IS NOT NULL;
+CREATE INDEX command_centre_items_enriched_idx ON keel.command_centre_items (enriched_at)
+    WHERE enriched_at IS NOT NULL;
+CREATE INDEX command_centre_items_failed_idx ON keel.command_centre_items (updated_at)
+    WHERE enrichment_status = 'failed';
 
 -- GCRA state, one row per limit key: the theoretical arrival time in epoch milliseconds.
 -- UNLOGGED: the state is soft (after a server crash every limit starts idle, which admits at

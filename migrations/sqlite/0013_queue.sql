@@ -65,6 +65,12 @@ CREATE INDEX command_centre_items_lease_idx ON command_centre_items (lease_expir
     WHERE enrichment_status = 'processing';
 CREATE INDEX command_centre_items_in_flight_idx ON command_centre_items (org_id)
     WHERE enrichment_status = 'processing';
+CREATE INDEX command_centre_items_claimed_idx ON command_centre_items (processing_started_at)
+    WHERE processing_started_at IS NOT NULL;
+CREATE INDEX command_centre_items_enriched_idx ON command_centre_items (enriched_at)
+    WHERE enriched_at IS NOT NULL;
+CREATE INDEX command_centre_items_failed_idx ON command_centre_items (updated_at)
+    WHERE enrichment_status = 'failed';
 
 -- GCRA state, one row per limit key (see keel::flow::shared).
 CREATE TABLE rate_limits (

@@ -19,6 +19,7 @@ __all__ = [
     "ForkedError",
     "NoModelAvailableError",
     "BudgetExceededError",
+    "OverloadedError",
     "InvalidSkillError",
     "InternalError",
     "ProviderError",
@@ -152,6 +153,14 @@ class ContextTooLongError(ProviderError, ValueError):
     code = "context_too_long"
 
 
+class OverloadedError(KeelError):
+    """The queue sheds load: a low-lane enqueue while the backlog is past the shedding
+    threshold. ``retry_after_ms`` says when to try again; lanes 0 and 1 are never refused."""
+
+    code = "overloaded"
+    retry_after_ms: int | None = None
+
+
 #: Every class by its code. The native module raises through this table.
 BY_CODE: dict[str, type[KeelError]] = {
     cls.code: cls
@@ -173,5 +182,6 @@ BY_CODE: dict[str, type[KeelError]] = {
         RateLimitedError,
         ContentRefusedError,
         ContextTooLongError,
+        OverloadedError,
     )
 }

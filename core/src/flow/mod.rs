@@ -1,6 +1,6 @@
 //! Backpressure: the Command Centre queue ([`Queue`]: lanes with aging, leases with fencing,
 //! per-org and global in-flight caps, deferral without spending an attempt, a sweeper and a
-//! dead-letter hand-off) and rate limits with one decision shape ([`Decision`]) in process
+//! dead-letter hand-off; its health, batch mode and named load shedding) and rate limits with one decision shape ([`Decision`]) in process
 //! ([`LocalLimiter`]) and shared through the database ([`SharedLimiter`]).
 //!
 //! ```no_run
@@ -20,6 +20,8 @@
 //! # Ok(()) }
 //! ```
 
+mod batch;
+mod health;
 mod item;
 mod limit;
 mod local;
@@ -27,6 +29,8 @@ mod outcome;
 mod queue;
 mod shared;
 
+pub use batch::{Batch, EntityGroup, FanIn};
+pub use health::{LaneHealth, Mode, QueueHealth, Shedding};
 pub use item::{ItemState, LANES, MAX_DELAY_MS, NewItem, QueueItem, check_lane};
 pub use limit::{Decision, Limit, MAX_PERIOD_MS, check_keys};
 pub use local::LocalLimiter;

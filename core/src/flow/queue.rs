@@ -35,6 +35,10 @@ pub struct QueueOptions {
     pub org_in_flight: Option<u32>,
     /// Items in flight across every worker and org (default: no cap).
     pub max_in_flight: Option<u32>,
+    /// When to batch, throttle and shed (see [`super::health`]).
+    pub shedding: super::Shedding,
+    /// What one batch of [`Queue::claim_batch`] may span, for loaders that prefetch.
+    pub fan_in: super::FanIn,
 }
 
 impl Default for QueueOptions {
@@ -46,6 +50,8 @@ impl Default for QueueOptions {
             retry_delay_ms: 10_000,
             org_in_flight: None,
             max_in_flight: None,
+            shedding: super::Shedding::default(),
+            fan_in: super::FanIn::default(),
         }
     }
 }
@@ -77,7 +83,8 @@ impl QueueOptions {
                 return Err(Error::invalid_input(field, "must be at least 1"));
             }
         }
-        Ok(())
+        self.shedding.check()?;
+        self.fan_in.check()
     }
 }
 
@@ -86,6 +93,7 @@ impl QueueOptions {
 pub struct Queue {
     pub(super) keel: Keel,
     pub(super) options: QueueOptions,
+    pub(super) modes: std::sync::Arc<super::health::ModeCache>,
 }
 
 /// An item row as [`columns`] selects it.
@@ -190,6 +198,7 @@ impl Queue {
         Ok(Queue {
             keel: keel.clone(),
             options,
+            modes: std::sync::Arc::new(super::health::ModeCache::new()),
         })
     }
 
@@ -226,12 +235,47 @@ impl Queue {
 
     /// Enqueues `items` in one statement per 1,000; their ids, in order.
     ///
+    /// Low lanes (2 and 3) follow the queue's mode: throttled, they wait
+    /// `throttle_delay_ms` before they can be claimed; shedding, they are refused. Lanes 0
+    /// and 1 always go in as asked.
+    ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the first bad field (`items[3].queue_priority`), before
-    /// anything is written; storage errors.
+    /// anything is written; [`Error::Overloaded`] when the queue sheds and a low-lane item is
+    /// among them (nothing is written); storage errors.
     pub async fn enqueue(&self, items: &[NewItem]) -> Result<Vec<Uuid>> {
         for (i, item) in items.iter().enumerate() {
             item.check(&format!("items[{i}]"))?;
+        }
+        let throttled: Vec<NewItem>;
+        let mut items = items;
+        if let Some(low) = items.iter().map(NewItem::lane).filter(|&l| l >= 2).max() {
+            let shedding = &self.options.shedding;
+            match self.current_mode().await? {
+                (super::Mode::Shed, depth) => {
+                    return Err(Error::Overloaded {
+                        lane: low,
+                        mode: super::Mode::Shed.as_str(),
+                        depth,
+                        retry_after_ms: shedding.retry_after_ms,
+                    });
+                }
+                (super::Mode::Throttle, _) => {
+                    let wait = shedding.throttle_delay_ms as i64;
+                    throttled = items
+                        .iter()
+                        .map(|item| match item.lane() {
+                            0 | 1 => item.clone(),
+                            _ => NewItem {
+                                delay_ms: Some(item.delay_ms.unwrap_or(0).max(wait)),
+                                ..item.clone()
+                            },
+                        })
+                        .collect();
+                    items = &throttled;
+                }
+                _ => {}
+            }
         }
         let pool = self.keel.pool()?;
         let d = Dialect::of(pool);
