@@ -748,3 +748,89 @@ async fn a_batch_is_grouped_by_entity_within_the_fan_in() {
     })
     .await;
 }
+
+/// The worker runs at most `concurrency` handlers at once, reads each answer (done with a
+/// value, deferred, failed, raised, panicked), and on stop finishes what runs before it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_bounds_concurrency_records_outcomes_and_stops_cleanly() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    on_each_backend(|backend, keel| async move {
+        let q = queue(
+            &keel,
+            QueueOptions {
+                max_attempts: 1,
+                ..QueueOptions::default()
+            },
+        );
+        let items: Vec<NewItem> = (0..30)
+            .map(|i| item(ORG_A, i % 4, &format!("t{i}")))
+            .collect();
+        q.enqueue(&items).await.unwrap();
+        let options = keel::flow::WorkerOptions {
+            concurrency: 4,
+            poll_ms: 20,
+            ..Default::default()
+        };
+        let worker = keel::flow::QueueWorker::new(q.clone(), options).unwrap();
+        let (running, peak, seen) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let done_tx = Arc::new(std::sync::Mutex::new(Some(done_tx)));
+        let handler = {
+            let (running, peak, seen) = (running.clone(), peak.clone(), seen.clone());
+            move |item: keel::flow::QueueItem| {
+                let (running, peak, seen, done_tx) =
+                    (running.clone(), peak.clone(), seen.clone(), done_tx.clone());
+                async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    if seen.fetch_add(1, Ordering::SeqCst) + 1 == 30 {
+                        done_tx.lock().unwrap().take().map(|tx| tx.send(()));
+                    }
+                    match item.title.as_str() {
+                        "t1" => Ok(json!({"defer_ms": 3_600_000})),
+                        "t2" => Ok(json!({"fail": "bad deal", "retryable": false})),
+                        "t3" => Err("hubspot 500".to_owned()),
+                        "t4" => panic!("a handler bug"),
+                        _ => Ok(json!({"enriched": true})),
+                    }
+                }
+            }
+        };
+        let stop = async move {
+            let _ = done_rx.await;
+        };
+        let report = worker.run(handler, stop).await.unwrap();
+        assert!(
+            peak.load(Ordering::SeqCst) <= 4,
+            "{backend:?}: peak {}",
+            peak.load(Ordering::SeqCst)
+        );
+        assert_eq!(
+            running.load(Ordering::SeqCst),
+            0,
+            "every handler finished before run returned"
+        );
+        assert_eq!(
+            (
+                report.claimed,
+                report.completed,
+                report.deferred,
+                report.failed,
+                report.lost
+            ),
+            (30, 26, 1, 3, 0),
+            "{backend:?}"
+        );
+        let h = q.health().await.unwrap();
+        assert_eq!((h.in_flight, h.depth), (0, 0));
+        assert_eq!(h.lanes[1].delayed, 1, "the deferred item waits");
+    })
+    .await;
+}

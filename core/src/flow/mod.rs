@@ -28,6 +28,7 @@ mod local;
 mod outcome;
 mod queue;
 mod shared;
+mod worker;
 
 pub use batch::{Batch, EntityGroup, FanIn};
 pub use health::{LaneHealth, Mode, QueueHealth, Shedding};
@@ -37,3 +38,4 @@ pub use local::LocalLimiter;
 pub use outcome::{DEAD_LETTER_AGENT, SweepReport};
 pub use queue::{Queue, QueueOptions};
 pub use shared::SharedLimiter;
+pub use worker::{HandlerResult, Outcome, QueueWorker, WorkerOptions, WorkerReport, WorkerSession};

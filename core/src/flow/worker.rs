@@ -1,0 +1,395 @@
+//! The queue worker: claim, run a handler with bounded concurrency, record the outcome, and
+//! stop cleanly. [`WorkerSession`] holds every decision (how many to claim, when to wait,
+//! batching completions into the next claim, keeping leases alive, what a handler's answer
+//! means); [`QueueWorker`] drives it on tokio, and the Python and Node workers drive the same
+//! session on their own event loops.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::item::QueueItem;
+use super::queue::{Queue, short_name_of};
+use crate::error::{Error, Result};
+
+/// How a worker runs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerOptions {
+    /// Its name in `lease_owner` (default: host, process id and a random suffix).
+    pub worker_id: Option<String>,
+    /// Handlers running at once (default 5, the original's).
+    pub concurrency: u32,
+    /// Items claimed at once, at most the free slots (default: `concurrency`).
+    pub batch: Option<u32>,
+    /// Only these lanes (default: all).
+    pub lanes: Option<Vec<i64>>,
+    /// How long to wait when nothing is due (default 500 ms).
+    pub poll_ms: u64,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        WorkerOptions {
+            worker_id: None,
+            concurrency: 5,
+            batch: None,
+            lanes: None,
+            poll_ms: 500,
+        }
+    }
+}
+
+/// What a handler's answer means for its item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done; keep the value (unless null) as the item's enrichment.
+    Done(Value),
+    /// Put back for this many milliseconds without spending an attempt (rate-limited).
+    Defer(i64),
+    /// Failed: retried after a backoff when `retryable` and attempts remain.
+    Fail {
+        /// Why.
+        reason: String,
+        /// Whether a retry could succeed.
+        retryable: bool,
+    },
+}
+
+impl Outcome {
+    /// A handler's return value: `{"defer_ms": n}` defers, `{"fail": reason}` (with
+    /// `"retryable": false` for a failure retrying cannot fix) fails, anything else is done.
+    pub fn of_value(value: Value) -> Self {
+        if let Some(ms) = value.get("defer_ms").and_then(Value::as_i64) {
+            return Outcome::Defer(ms);
+        }
+        if let Some(reason) = value.get("fail").and_then(Value::as_str) {
+            let retryable = value.get("retryable").and_then(Value::as_bool) != Some(false);
+            return Outcome::Fail {
+                reason: reason.to_owned(),
+                retryable,
+            };
+        }
+        Outcome::Done(value)
+    }
+
+    /// A handler that raised or threw: a retryable failure with its message (cut to 200
+    /// characters).
+    pub fn of_error(message: &str) -> Self {
+        let reason: String = message.chars().take(200).collect();
+        Outcome::Fail {
+            reason: if reason.trim().is_empty() {
+                "the handler failed".into()
+            } else {
+                reason
+            },
+            retryable: true,
+        }
+    }
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WorkerReport {
+    /// Items claimed.
+    pub claimed: u64,
+    /// Completed.
+    pub completed: u64,
+    /// Deferred.
+    pub deferred: u64,
+    /// Failed (retrying or for good).
+    pub failed: u64,
+    /// Whose lease was lost before the outcome was recorded.
+    pub lost: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    in_flight: Vec<(Uuid, u64)>,
+    acks: Vec<(Uuid, u64)>,
+    others: Vec<(Uuid, u64, Outcome)>,
+    report: WorkerReport,
+    stopping: bool,
+}
+
+/// One worker's decisions, driven by a loop that runs the handlers.
+#[derive(Debug)]
+pub struct WorkerSession {
+    queue: Queue,
+    options: WorkerOptions,
+    id: String,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "keel".into());
+    let suffix = Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &suffix[..6])
+}
+
+impl WorkerSession {
+    /// A session over `queue` with `options`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the option out of range.
+    pub fn new(queue: Queue, options: WorkerOptions) -> Result<Self> {
+        if let Some(id) = &options.worker_id {
+            short_name_of("worker_id", id)?;
+        }
+        if !(1..=1_000).contains(&options.concurrency) {
+            return Err(Error::invalid_input("concurrency", "must be 1 to 1000"));
+        }
+        if options.batch.is_some_and(|b| !(1..=1_000).contains(&b)) {
+            return Err(Error::invalid_input("batch", "must be 1 to 1000"));
+        }
+        if !(1..=60_000).contains(&options.poll_ms) {
+            return Err(Error::invalid_input("poll_ms", "must be 1 to 60000"));
+        }
+        if let Some(lanes) = &options.lanes {
+            for (i, &lane) in lanes.iter().enumerate() {
+                super::check_lane(&format!("lanes[{i}]"), lane)?;
+            }
+        }
+        Ok(WorkerSession {
+            id: options.worker_id.clone().unwrap_or_else(default_worker_id),
+            queue,
+            options,
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+        })
+    }
+
+    /// The name it leases under.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records what the handler of the claimed item `id` answered; its slot is free at once,
+    /// the outcome is written by the next [`WorkerSession::next`] (completions together).
+    pub fn settle(&self, id: Uuid, lease_token: u64, outcome: Outcome) {
+        let mut state = self.state();
+        state.in_flight.retain(|(i, _)| *i != id);
+        match outcome {
+            Outcome::Done(Value::Null) => state.acks.push((id, lease_token)),
+            other => state.others.push((id, lease_token, other)),
+        }
+        drop(state);
+        self.wake.notify_one();
+    }
+
+    /// Stops claiming; [`WorkerSession::next`] returns `None` once the running items are
+    /// settled and recorded.
+    pub fn stop(&self) {
+        self.state().stopping = true;
+        self.wake.notify_one();
+    }
+
+    /// What it did so far.
+    pub fn report(&self) -> WorkerReport {
+        self.state().report
+    }
+
+    /// Writes the settled outcomes: completions in one statement, the rest one each.
+    async fn flush(&self) -> Result<()> {
+        let (acks, others) = {
+            let mut state = self.state();
+            (
+                std::mem::take(&mut state.acks),
+                std::mem::take(&mut state.others),
+            )
+        };
+        let mut report = WorkerReport::default();
+        if !acks.is_empty() {
+            let done = self.queue.complete_all(&acks).await?.len() as u64;
+            report.completed += done;
+            report.lost += acks.len() as u64 - done;
+        }
+        for (id, token, outcome) in others {
+            let held = match outcome {
+                Outcome::Done(value) => {
+                    report.completed += 1;
+                    self.queue.complete(id, token, Some(&value)).await?
+                }
+                Outcome::Defer(ms) => {
+                    report.deferred += 1;
+                    self.queue
+                        .defer(id, token, ms.clamp(0, super::MAX_DELAY_MS as i64))
+                        .await?
+                }
+                Outcome::Fail { reason, retryable } => {
+                    report.failed += 1;
+                    let reason = if reason.trim().is_empty() {
+                        "failed".into()
+                    } else {
+                        reason
+                    };
+                    self.queue
+                        .fail(id, token, &reason, retryable, None)
+                        .await?
+                        .is_some()
+                }
+            };
+            if !held {
+                report.lost += 1;
+            }
+        }
+        let mut state = self.state();
+        state.report.completed += report.completed;
+        state.report.deferred += report.deferred;
+        state.report.failed += report.failed;
+        state.report.lost += report.lost;
+        Ok(())
+    }
+
+    /// Extends the leases of the running items; every third of the lease.
+    async fn heartbeat(&self) -> Result<()> {
+        let running = self.state().in_flight.clone();
+        for (id, token) in running {
+            self.queue.extend(id, token, None).await?;
+        }
+        Ok(())
+    }
+
+    /// The next items to run: writes the settled outcomes, then claims up to the free slots
+    /// (waiting while none is free or nothing is due, extending running leases meanwhile).
+    /// `None` when stopped and every running item is settled and recorded.
+    ///
+    /// # Errors
+    /// Storage errors of the claim or of recording outcomes.
+    pub async fn next(&self) -> Result<Option<Vec<QueueItem>>> {
+        let every =
+            Duration::from_millis(self.queue.options().lease_ms / 3).max(Duration::from_millis(1));
+        let mut beat = tokio::time::Instant::now() + every;
+        loop {
+            self.flush().await?;
+            let (free, stopping, running) = {
+                let s = self.state();
+                let free = self.options.concurrency as usize
+                    - s.in_flight.len().min(self.options.concurrency as usize);
+                (free, s.stopping, s.in_flight.len())
+            };
+            if stopping {
+                if running == 0 && self.state().acks.is_empty() && self.state().others.is_empty() {
+                    return Ok(None);
+                }
+            } else if free > 0 {
+                let n = self.options.batch.map_or(free, |b| (b as usize).min(free));
+                let items = self
+                    .queue
+                    .claim(&self.id, n as u32, self.options.lanes.as_deref())
+                    .await?;
+                if !items.is_empty() {
+                    let mut s = self.state();
+                    s.report.claimed += items.len() as u64;
+                    s.in_flight
+                        .extend(items.iter().map(|i| (i.id, i.lease_token)));
+                    return Ok(Some(items));
+                }
+            }
+            // Nothing to hand out: wait for a settled item, a stop, the poll or a heartbeat.
+            let poll = Duration::from_millis(self.options.poll_ms);
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+                () = tokio::time::sleep_until(beat) => {}
+            }
+            if tokio::time::Instant::now() >= beat {
+                self.heartbeat().await?;
+                beat = tokio::time::Instant::now() + every;
+            }
+        }
+    }
+}
+
+/// What [`QueueWorker::run`]'s handler returns.
+pub type HandlerResult = std::result::Result<Value, String>;
+
+/// A worker over a queue, on tokio.
+#[derive(Debug)]
+pub struct QueueWorker {
+    session: std::sync::Arc<WorkerSession>,
+}
+
+impl QueueWorker {
+    /// A worker over `queue` with `options`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the option out of range.
+    pub fn new(queue: Queue, options: WorkerOptions) -> Result<Self> {
+        Ok(QueueWorker {
+            session: std::sync::Arc::new(WorkerSession::new(queue, options)?),
+        })
+    }
+
+    /// Runs `handler` on claimed items until `stop` completes, then finishes the running
+    /// items, records every outcome and returns what it did. A handler's `Ok` value is read
+    /// by [`Outcome::of_value`]; an `Err` is a retryable failure.
+    ///
+    /// # Errors
+    /// Storage errors (running handlers are finished first).
+    pub async fn run<H, Fut>(
+        &self,
+        handler: H,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<WorkerReport>
+    where
+        H: Fn(QueueItem) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = HandlerResult> + Send + 'static,
+    {
+        let handler = std::sync::Arc::new(handler);
+        let session = self.session.clone();
+        // A stop only flags the session: a claim under way is never dropped half done.
+        let stopper = async move {
+            stop.await;
+            session.stop();
+            std::future::pending::<()>().await;
+        };
+        let work = async {
+            let mut tasks = tokio::task::JoinSet::new();
+            loop {
+                let items = match self.session.next().await {
+                    Ok(Some(items)) => items,
+                    Ok(None) => return Ok(self.session.report()),
+                    Err(err) => {
+                        self.session.stop();
+                        while tasks.join_next().await.is_some() {}
+                        let _ = self.session.next().await;
+                        return Err(err);
+                    }
+                };
+                for item in items {
+                    let (session, handler) = (self.session.clone(), handler.clone());
+                    tasks.spawn(async move {
+                        let (id, token) = (item.id, item.lease_token);
+                        let ran = std::panic::AssertUnwindSafe(handler(item));
+                        let outcome = match futures_util::FutureExt::catch_unwind(ran).await {
+                            Ok(Ok(value)) => Outcome::of_value(value),
+                            Ok(Err(message)) => Outcome::of_error(&message),
+                            Err(_) => Outcome::of_error("the handler panicked"),
+                        };
+                        session.settle(id, token, outcome);
+                    });
+                }
+                while tasks.try_join_next().is_some() {}
+            }
+        };
+        tokio::select! {
+            () = stopper => unreachable!("the stopper never finishes"),
+            report = work => report,
+        }
+    }
+
+    /// The session it drives.
+    pub fn session(&self) -> &WorkerSession {
+        &self.session
+    }
+}
