@@ -4,6 +4,7 @@
 mod coroutine;
 mod error;
 mod ffi_probe;
+mod flow;
 mod json;
 mod llm;
 mod memory;
@@ -132,6 +133,18 @@ impl PyKeel {
         runner::open_letters(&self.inner)
     }
 
+    /// The Command Centre queue on this database with `options` (fields of
+    /// `keel.types.QueueOptions`; no I/O until a call).
+    #[pyo3(signature = (**options))]
+    fn queue(&self, options: Option<&Bound<'_, PyDict>>) -> PyResult<flow::PyQueue> {
+        flow::open_queue(&self.inner, options)
+    }
+
+    /// Rate limits shared by every instance on this database (no I/O until a call).
+    fn shared_limiter(&self) -> flow::PySharedLimiter {
+        flow::open_shared(&self.inner)
+    }
+
     /// The agent runs (`agent_executions`) on this database (no I/O until a call).
     fn runs(&self) -> run::PyRuns {
         run::open_runs(&self.inner)
@@ -243,6 +256,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     memory::register(m)?;
     runner::register(m)?;
     run::register(m)?;
+    flow::register(m)?;
     tokens::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;

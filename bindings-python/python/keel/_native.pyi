@@ -10,6 +10,19 @@ from typing import Any, Literal, TypeVar, final
 from typing_extensions import Unpack
 
 from keel.types import (
+    Acquisition,
+    Batch,
+    ClaimOptions,
+    Decision,
+    Lease,
+    Limit,
+    NewItem,
+    QueueHealth,
+    QueueItem,
+    QueueOptions,
+    QueueWorkerOptions,
+    QueueWorkerReport,
+    SweepReport,
     Backend,
     CallRequest,
     Channel,
@@ -126,6 +139,10 @@ __all__ = [
     "CallStream",
     "ConversationStore",
     "DeadLetters",
+    "Queue",
+    "_WorkerSession",
+    "LocalLimiter",
+    "SharedLimiter",
     "AgentContext",
     "Runs",
     "_AgentRun",
@@ -211,6 +228,8 @@ class Keel:
     def skill_registry(self, *, staleness: float = ..., max_cached_orgs: int = ...) -> Call[SkillRegistry]: ...
     def conversations(self) -> ConversationStore: ...
     def dead_letters(self) -> DeadLetters: ...
+    def queue(self, **options: Unpack[QueueOptions]) -> Queue: ...
+    def shared_limiter(self) -> SharedLimiter: ...
     def runs(self) -> Runs: ...
     def run_agent(
         self,
@@ -519,6 +538,62 @@ class DeadLetters:
         handler: Callable[[Replay], Awaitable[Any]] | None = None,
         **options: Unpack[WorkerOptions],
     ) -> Call[WorkReport]: ...
+
+@final
+class Queue:
+    """The Command Centre queue; make it with ``db.queue(**options)``."""
+
+    def enqueue(self, items: builtins.list[NewItem]) -> Call[builtins.list[str]]: ...
+    def claim(self, worker: str, **options: Unpack[ClaimOptions]) -> Call[builtins.list[QueueItem]]: ...
+    def claim_batch(self, worker: str, **options: Unpack[ClaimOptions]) -> Call[Batch]: ...
+    def complete(self, id: str, lease_token: int, *, context: Any = None) -> Call[bool]: ...
+    def complete_all(self, leases: builtins.list[Lease]) -> Call[builtins.list[str]]: ...
+    def fail(
+        self,
+        id: str,
+        lease_token: int,
+        reason: str,
+        *,
+        retryable: bool = ...,
+        retry_after_ms: int | None = None,
+    ) -> Call[QueueItem | None]: ...
+    def defer(self, id: str, lease_token: int, delay_ms: int) -> Call[bool]: ...
+    def extend(self, id: str, lease_token: int, *, lease_ms: int | None = None) -> Call[bool]: ...
+    def sweep(self) -> Call[SweepReport]: ...
+    def health(self) -> Call[QueueHealth]: ...
+    def get(self, id: str) -> Call[QueueItem | None]: ...
+    def work(
+        self,
+        handler: Callable[[QueueItem], Awaitable[Any]],
+        stop: Any = None,
+        **options: Unpack[QueueWorkerOptions],
+    ) -> Coroutine[Any, Any, QueueWorkerReport]: ...
+    def _session(self, **options: Unpack[QueueWorkerOptions]) -> _WorkerSession: ...
+
+@final
+class _WorkerSession:
+    """One worker's decisions, for ``keel._queue`` (not part of the API)."""
+
+    def next(self) -> Call[builtins.list[QueueItem] | None]: ...
+    def settle(self, id: str, lease_token: int, value: Any, error: str | None = None) -> None: ...
+    def stop(self) -> None: ...
+    def report(self) -> QueueWorkerReport: ...
+
+@final
+class LocalLimiter:
+    """A rate limiter in this process: GCRA per key, bounded memory."""
+
+    def __new__(cls, capacity: int | None = None) -> LocalLimiter: ...
+    def check(self, key: str, **limit: Unpack[Limit]) -> Decision: ...
+    def acquire(self, **acquisition: Unpack[Acquisition]) -> Decision: ...
+    def keys(self) -> int: ...
+
+@final
+class SharedLimiter:
+    """Rate limits shared through the database; make it with ``db.shared_limiter()``."""
+
+    def check(self, key: str, **limit: Unpack[Limit]) -> Call[Decision]: ...
+    def acquire(self, **acquisition: Unpack[Acquisition]) -> Call[Decision]: ...
 
 @final
 class AgentContext:

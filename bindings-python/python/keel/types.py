@@ -10,6 +10,27 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __all__ = [
+    "ItemState",
+    "QueueMode",
+    "NewItem",
+    "QueueItem",
+    "Shedding",
+    "FanIn",
+    "QueueOptions",
+    "ClaimOptions",
+    "EntityGroup",
+    "Batch",
+    "LaneHealth",
+    "QueueHealth",
+    "SweepReport",
+    "Lease",
+    "QueueWorkerOptions",
+    "QueueWorkerReport",
+    "Limit",
+    "KeyLimit",
+    "ProviderLimits",
+    "Acquisition",
+    "Decision",
     "AgentConfig",
     "AgentResult",
     "RunStatus",
@@ -1564,3 +1585,229 @@ class ResolvedConfig(TypedDict):
     kinds: list[KindAttempts]
     dead_letter: bool
     allow_partial_results: bool
+
+
+# --- Backpressure: the Command Centre queue and rate limits (keel::flow) ---------------------
+
+#: Where an item is in enrichment.
+ItemState = Literal["pending", "processing", "enriched", "failed", "skipped"]
+#: How the queue takes load.
+QueueMode = Literal["normal", "batch", "throttle", "shed"]
+
+
+class NewItem(TypedDict, total=False):
+    """``Queue.enqueue``: the original table's columns, a lane and a not-before time."""
+
+    org_id: Required[str]
+    """A UUID."""
+    source_agent: Required[str]
+    item_type: Required[str]
+    title: Required[str]
+    user_id: str | None
+    source_event_id: str | None
+    summary: str | None
+    context: dict[str, Any]
+    """Kept as given (default ``{}``)."""
+    priority_score: float | None
+    urgency: Literal["critical", "high", "normal", "low"] | None
+    deal_id: str | None
+    contact_id: str | None
+    queue_priority: int | None
+    """The lane, 0 (critical) to 3 (low); default 2."""
+    delay_ms: int | None
+    """Not before this many milliseconds from now."""
+
+
+class QueueItem(TypedDict):
+    """A claimed or stored item."""
+
+    id: str
+    org_id: str
+    user_id: str | None
+    source_agent: str
+    item_type: str
+    title: str
+    context: Any
+    deal_id: str | None
+    contact_id: str | None
+    queue_priority: int
+    queued_at: str
+    enrichment_status: ItemState
+    processing_started_at: str | None
+    processing_attempts: int
+    lease_owner: str | None
+    lease_token: int
+    """Name it in ``complete``, ``fail``, ``defer`` and ``extend``."""
+    lease_expires_at: str | None
+    failure_reason: str | None
+    enrichment_context: Any | None
+    enriched_at: str | None
+    created_at: str
+
+
+class Shedding(TypedDict, total=False):
+    """When the queue batches, throttles and sheds."""
+
+    batch_depth: int
+    """Batch mode past this many due items in a lane (default 20)."""
+    throttle_depth: int
+    """Default 2,000."""
+    throttle_wait_ms: int
+    shed_depth: int
+    """Default 10,000."""
+    shed_wait_ms: int
+    throttle_delay_ms: int
+    retry_after_ms: int
+    refresh_ms: int
+
+
+class FanIn(TypedDict, total=False):
+    """What one batch may span."""
+
+    deals: int
+    """Default 10."""
+    events: int
+    """Default 200."""
+
+
+class QueueOptions(TypedDict, total=False):
+    """``db.queue``."""
+
+    lease_ms: int
+    """Default 30,000."""
+    aging_ms: int
+    """A waiting item moves up one lane per this much wait (default 60,000)."""
+    max_attempts: int
+    """Default 5."""
+    retry_delay_ms: int
+    org_in_flight: int | None
+    max_in_flight: int | None
+    shedding: Shedding
+    fan_in: FanIn
+
+
+class ClaimOptions(TypedDict, total=False):
+    """``Queue.claim``."""
+
+    n: int
+    """1 to 1,000 (default 10)."""
+    lanes: list[int] | None
+
+
+class EntityGroup(TypedDict):
+    """The items of one entity in a batch."""
+
+    entity: Literal["deal", "contact", "none"]
+    id: str | None
+    items: list[QueueItem]
+
+
+class Batch(TypedDict):
+    """``Queue.claim_batch``."""
+
+    mode: QueueMode
+    groups: list[EntityGroup]
+    deal_ids: list[str]
+    contact_ids: list[str]
+    fan_in: FanIn
+
+
+class LaneHealth(TypedDict):
+    """One lane's backlog."""
+
+    lane: int
+    depth: int
+    delayed: int
+    oldest_wait_ms: int
+
+
+class QueueHealth(TypedDict):
+    """``Queue.health``."""
+
+    lanes: list[LaneHealth]
+    depth: int
+    in_flight: int
+    oldest_wait_ms: int
+    claimed_last_minute: int
+    completed_last_minute: int
+    failed_last_minute: int
+    mode: QueueMode
+
+
+class SweepReport(TypedDict):
+    """``Queue.sweep``."""
+
+    requeued: int
+    failed: int
+
+
+class Lease(TypedDict):
+    """A claimed item's lease."""
+
+    id: str
+    lease_token: int
+
+
+class QueueWorkerOptions(TypedDict, total=False):
+    """``Queue.work``."""
+
+    worker_id: str | None
+    concurrency: int
+    """Handlers at once (default 5)."""
+    batch: int | None
+    lanes: list[int] | None
+    poll_ms: int
+
+
+class QueueWorkerReport(TypedDict):
+    """``Queue.work``."""
+
+    claimed: int
+    completed: int
+    deferred: int
+    failed: int
+    lost: int
+
+
+class Limit(TypedDict, total=False):
+    """At most ``limit`` in any window of ``period_ms``, ``burst`` at once."""
+
+    limit: Required[int]
+    period_ms: int
+    """Default 60,000."""
+    burst: int
+    """Default 1."""
+
+
+class KeyLimit(Limit):
+    """One key of an acquisition."""
+
+    key: Required[str]
+
+
+class ProviderLimits(TypedDict, total=False):
+    """Limits per provider (default hubspot 8, calendar 10, slack 5 a minute) and per org."""
+
+    providers: dict[str, Limit]
+    orgs: dict[str, dict[str, Limit]]
+
+
+class Acquisition(TypedDict, total=False):
+    """``LocalLimiter.acquire``: keys, and/or an org and the providers its item calls."""
+
+    keys: list[KeyLimit]
+    org_id: str | None
+    providers: list[str]
+    limits: ProviderLimits
+
+
+class Decision(TypedDict):
+    """What a limiter decided."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after_ms: int
+    reset_after_ms: int
+    key: str | None
+    """For several keys: the one that denied."""

@@ -21,21 +21,25 @@
 //! ```
 
 mod batch;
+mod calls;
 mod health;
 mod item;
 mod limit;
 mod local;
 mod outcome;
+mod providers;
 mod queue;
 mod shared;
 mod worker;
 
 pub use batch::{Batch, EntityGroup, FanIn};
+pub use calls::QUEUE_CALLS;
 pub use health::{LaneHealth, Mode, QueueHealth, Shedding};
 pub use item::{ItemState, LANES, MAX_DELAY_MS, NewItem, QueueItem, check_lane};
 pub use limit::{Decision, Limit, MAX_PERIOD_MS, check_keys};
 pub use local::LocalLimiter;
 pub use outcome::{DEAD_LETTER_AGENT, SweepReport};
+pub use providers::ProviderLimits;
 pub use queue::{Queue, QueueOptions};
 pub use shared::SharedLimiter;
 pub use worker::{HandlerResult, Outcome, QueueWorker, WorkerOptions, WorkerReport, WorkerSession};
