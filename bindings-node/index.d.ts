@@ -65,6 +65,7 @@ export type KeelErrorCode =
   | 'rate_limited'
   | 'content_refused'
   | 'context_too_long'
+  | 'overloaded'
 
 /**
  * An error Keel threw or rejected with: an `Error` (a `TypeError` for `invalid_input`) with a
@@ -78,7 +79,7 @@ export interface KeelError extends Error {
   readonly diagnostics?: Diagnostic[]
   /** Every try of a failed model call (`provider`, `rate_limited`, `timeout`, `content_refused`, `context_too_long`). */
   readonly attempts?: Attempt[]
-  /** How long the provider asked to wait, for `rate_limited`. */
+  /** How long to wait: the provider's ask for `rate_limited`, the queue's for `overloaded`. */
   readonly retryAfterMs?: number | null
 }
 
@@ -1679,6 +1680,221 @@ export interface SweepOptions {
   staleAfterMs?: number
 }
 
+// --- Backpressure: the Command Centre queue and rate limits (keel::flow) ---------------------
+
+/** Where an item is in enrichment. */
+export type ItemState = 'pending' | 'processing' | 'enriched' | 'failed' | 'skipped'
+/** How the queue takes load. */
+export type QueueMode = 'normal' | 'batch' | 'throttle' | 'shed'
+
+/** `Queue.enqueue`: the original table's columns, a lane and a not-before time. */
+export interface NewItem {
+  /** A UUID. */
+  orgId: string
+  sourceAgent: string
+  itemType: string
+  title: string
+  userId?: string | null
+  sourceEventId?: string | null
+  summary?: string | null
+  /** Kept as given (default `{}`). */
+  context?: Record<string, unknown>
+  priorityScore?: number | null
+  urgency?: 'critical' | 'high' | 'normal' | 'low' | null
+  dealId?: string | null
+  contactId?: string | null
+  /** The lane, 0 (critical) to 3 (low); default 2. */
+  queuePriority?: number | null
+  /** Not before this many milliseconds from now. */
+  delayMs?: number | null
+}
+
+/** A claimed or stored item. */
+export interface QueueItem {
+  id: string
+  orgId: string
+  userId: string | null
+  sourceAgent: string
+  itemType: string
+  title: string
+  context: unknown
+  dealId: string | null
+  contactId: string | null
+  queuePriority: number
+  queuedAt: string
+  enrichmentStatus: ItemState
+  processingStartedAt: string | null
+  processingAttempts: number
+  leaseOwner: string | null
+  /** Name it in `complete`, `fail`, `defer` and `extend`. */
+  leaseToken: number
+  leaseExpiresAt: string | null
+  failureReason: string | null
+  enrichmentContext: unknown | null
+  enrichedAt: string | null
+  createdAt: string
+}
+
+/** When the queue batches, throttles and sheds. */
+export interface Shedding {
+  /** Batch mode past this many due items in a lane (default 20). */
+  batchDepth?: number
+  throttleDepth?: number
+  throttleWaitMs?: number
+  shedDepth?: number
+  shedWaitMs?: number
+  throttleDelayMs?: number
+  retryAfterMs?: number
+  refreshMs?: number
+}
+
+/** What one batch may span (default 10 deals, 200 events). */
+export interface FanIn {
+  deals?: number
+  events?: number
+}
+
+/** `Keel.queue`. */
+export interface QueueOptions {
+  /** Default 30,000. */
+  leaseMs?: number
+  /** A waiting item moves up one lane per this much wait (default 60,000). */
+  agingMs?: number
+  /** Default 5. */
+  maxAttempts?: number
+  retryDelayMs?: number
+  orgInFlight?: number | null
+  maxInFlight?: number | null
+  shedding?: Shedding
+  fanIn?: FanIn
+}
+
+/** `Queue.claim`. */
+export interface ClaimOptions {
+  /** 1 to 1,000 (default 10). */
+  n?: number
+  lanes?: number[] | null
+}
+
+/** The items of one entity in a batch. */
+export interface EntityGroup {
+  entity: 'deal' | 'contact' | 'none'
+  id: string | null
+  items: QueueItem[]
+}
+
+/** `Queue.claimBatch`. */
+export interface Batch {
+  mode: QueueMode
+  groups: EntityGroup[]
+  dealIds: string[]
+  contactIds: string[]
+  fanIn: Required<FanIn>
+}
+
+/** One lane's backlog. */
+export interface LaneHealth {
+  lane: number
+  depth: number
+  delayed: number
+  oldestWaitMs: number
+}
+
+/** `Queue.health`. */
+export interface QueueHealth {
+  lanes: LaneHealth[]
+  depth: number
+  inFlight: number
+  oldestWaitMs: number
+  claimedLastMinute: number
+  completedLastMinute: number
+  failedLastMinute: number
+  mode: QueueMode
+}
+
+/** `Queue.sweep`. */
+export interface SweepReport {
+  requeued: number
+  failed: number
+}
+
+/** A claimed item's lease. */
+export interface Lease {
+  id: string
+  leaseToken: number
+}
+
+/** `Queue.work`. */
+export interface QueueWorkerOptions {
+  workerId?: string | null
+  /** Handlers at once (default 5). */
+  concurrency?: number
+  batch?: number | null
+  lanes?: number[] | null
+  pollMs?: number
+  /** Stops claiming: running handlers finish and `work` resolves with the report. */
+  signal?: AbortSignalLike
+}
+
+/** `Queue.work`. */
+export interface QueueWorkerReport {
+  claimed: number
+  completed: number
+  deferred: number
+  failed: number
+  lost: number
+}
+
+/** What a `Queue.work` handler may answer besides a value to keep. */
+export type QueueAnswer = { deferMs: number } | { fail: string; retryable?: boolean } | unknown
+
+/** `Queue.work`, defined by `init.js` (it drives core's worker session on the event loop). */
+export interface Queue {
+  /**
+   * Runs `handler` on claimed items, at most `concurrency` at once, until `options.signal`
+   * aborts. The handler's answer: `{ deferMs }` defers, `{ fail, retryable }` fails, anything
+   * else completes (an object is kept as the enrichment); throwing is a retryable failure.
+   */
+  work(handler: (item: QueueItem) => Promise<QueueAnswer> | QueueAnswer, options?: QueueWorkerOptions): Promise<QueueWorkerReport>
+}
+
+/** At most `limit` in any window of `periodMs` (default a minute), `burst` (default 1) at once. */
+export interface Limit {
+  limit: number
+  periodMs?: number
+  burst?: number
+}
+
+/** One key of an acquisition. */
+export interface KeyLimit extends Limit {
+  key: string
+}
+
+/** One provider's limit, for every org or for one (over the defaults: hubspot 8, calendar 10, slack 5 a minute). */
+export interface ProviderLimit extends Limit {
+  provider: string
+  orgId?: string | null
+}
+
+/** `LocalLimiter.acquire`: keys, and/or an org and the providers its item calls. */
+export interface Acquisition {
+  keys?: KeyLimit[]
+  orgId?: string | null
+  providers?: string[]
+  limits?: ProviderLimit[]
+}
+
+/** What a limiter decided. */
+export interface Decision {
+  allowed: boolean
+  limit: number
+  remaining: number
+  retryAfterMs: number
+  resetAfterMs: number
+  /** For several keys: the one that denied. */
+  key: string | null
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -1729,6 +1945,19 @@ export declare class _CancelToken {
   cancel(): void
 }
 export type CancelToken = _CancelToken
+
+/** One worker's decisions, for `init.js` to drive (not part of the API). */
+export declare class _WorkerSession {
+  /** The next items to run, or null when done. */
+  next(): Promise<QueueItem[] | null>
+  /** The handler of item `id` returned `value`, or threw with `error` (its message). */
+  settle(id: string, leaseToken: number, value: unknown, error?: string | null): Outcome<undefined>
+  /** Stops claiming; `next` resolves to null once the running items are recorded. */
+  stop(): void
+  /** What it did so far. */
+  report(): QueueWorkerReport
+}
+export type JsWorkerSession = _WorkerSession
 
 /**
  * What an executor gets on each attempt: the run's logger, trace and credit tracker, the
@@ -1880,6 +2109,10 @@ export declare class Keel {
   conversations(): ConversationStore
   /** The dead-letter queue on this database (no I/O until a call). */
   deadLetters(): DeadLetters
+  /** The Command Centre queue on this database with `options` (no I/O until a call). */
+  queue(options?: QueueOptions | null): Outcome<Queue>
+  /** Rate limits shared by every instance on this database (no I/O until a call). */
+  sharedLimiter(): SharedLimiter
   /** The agent runs (`agent_executions`) on this database (no I/O until a call). */
   runs(): Runs
   /** Starts a run for `init.js` (not part of the API). */
@@ -1923,6 +2156,18 @@ export declare class Llm {
    * iterator of events, the last one `{ event: 'done', ... }`).
    */
   stream(request: CallRequest, call?: CallOptions): Promise<CallStream>
+}
+
+/** A rate limiter in this process (GCRA per key, bounded memory). */
+export declare class LocalLimiter {
+  /** A limiter holding at most `options.capacity` busy keys (default 100,000). */
+  constructor(options?: { capacity?: number } | null)
+  /** Decides one request on `key` under `limit` (`{limit, periodMs?, burst?}`). */
+  check(key: string, limit: Limit): Decision
+  /** Decides one request on several keys together, all or none. */
+  acquire(acquisition: Acquisition): Decision
+  /** How many keys hold state. */
+  keys(): number
 }
 
 /** A structured logger. No method throws. */
@@ -2034,6 +2279,40 @@ export declare class ModelRouter {
   openBreakers(): OpenBreaker[]
 }
 
+/** The Command Centre queue; make it with `db.queue(options)`. */
+export declare class Queue {
+  /** Enqueues items: their ids. */
+  enqueue(items: NewItem[]): Promise<string[]>
+  /** Leases up to `options.n` (default 10) waiting items of `options.lanes` to `worker`. */
+  claim(worker: string, options?: ClaimOptions | null): Promise<QueueItem[]>
+  /** `claim`, grouped by deal and contact within the fan-in bounds. */
+  claimBatch(worker: string, options?: ClaimOptions | null): Promise<Batch>
+  /**
+   * Completes a claimed item, keeping `options.context` as its enrichment: false when the
+   * token no longer holds it.
+   */
+  complete(id: string, leaseToken: number, options?: { context?: unknown } | null): Promise<boolean>
+  /** Completes many claimed items in one statement: the ids whose token held. */
+  completeAll(leases: Lease[]): Promise<string[]>
+  /**
+   * Records a failure with its `reason` (`options.retryable`, default true;
+   * `options.retryAfterMs`): the item after it, or null when the token no longer holds it.
+   */
+  fail(id: string, leaseToken: number, reason: string, options?: { retryable?: boolean, retryAfterMs?: number | null } | null): Promise<QueueItem | null>
+  /** Puts a claimed item back for `delayMs` without spending an attempt. */
+  defer(id: string, leaseToken: number, delayMs: number): Promise<boolean>
+  /** Extends a claimed item's lease (`options.leaseMs`, default the queue's). */
+  extend(id: string, leaseToken: number, options?: { leaseMs?: number | null } | null): Promise<boolean>
+  /** Returns expired leases to their lanes; fails and dead-letters the last attempts. */
+  sweep(): Promise<SweepReport>
+  /** The backlog per lane, the oldest wait, the last minute's rates and the mode. */
+  health(): Promise<QueueHealth>
+  /** The item, or null. */
+  get(id: string): Promise<QueueItem | null>
+  /** A worker session for `init.js` (not part of the API). */
+  _session(options?: QueueWorkerOptions | null): Outcome<JsWorkerSession>
+}
+
 /**
  * What `resolveSkills(orgId, channel)` returns: the skills the channel sees, compiled, and
  * what was shadowed.
@@ -2081,6 +2360,14 @@ export declare class Runs {
   sweep(options?: (SweepOptions & CallOptions) | null): Promise<number>
   /** Waits until every run row enqueued so far is written. */
   flush(): Promise<void>
+}
+
+/** Rate limits shared through the database; make it with `db.sharedLimiter()`. */
+export declare class SharedLimiter {
+  /** `LocalLimiter.check`, decided in the database. */
+  check(key: string, limit: Limit): Promise<Decision>
+  /** `LocalLimiter.acquire`, decided in the database. */
+  acquire(acquisition: Acquisition): Promise<Decision>
 }
 
 /** The skills registry; make it with `await db.skillRegistry()`. */

@@ -1679,3 +1679,218 @@ export interface SweepOptions {
   /** For rows without a deadline (default 3,600,000). */
   staleAfterMs?: number
 }
+
+// --- Backpressure: the Command Centre queue and rate limits (keel::flow) ---------------------
+
+/** Where an item is in enrichment. */
+export type ItemState = 'pending' | 'processing' | 'enriched' | 'failed' | 'skipped'
+/** How the queue takes load. */
+export type QueueMode = 'normal' | 'batch' | 'throttle' | 'shed'
+
+/** `Queue.enqueue`: the original table's columns, a lane and a not-before time. */
+export interface NewItem {
+  /** A UUID. */
+  orgId: string
+  sourceAgent: string
+  itemType: string
+  title: string
+  userId?: string | null
+  sourceEventId?: string | null
+  summary?: string | null
+  /** Kept as given (default `{}`). */
+  context?: Record<string, unknown>
+  priorityScore?: number | null
+  urgency?: 'critical' | 'high' | 'normal' | 'low' | null
+  dealId?: string | null
+  contactId?: string | null
+  /** The lane, 0 (critical) to 3 (low); default 2. */
+  queuePriority?: number | null
+  /** Not before this many milliseconds from now. */
+  delayMs?: number | null
+}
+
+/** A claimed or stored item. */
+export interface QueueItem {
+  id: string
+  orgId: string
+  userId: string | null
+  sourceAgent: string
+  itemType: string
+  title: string
+  context: unknown
+  dealId: string | null
+  contactId: string | null
+  queuePriority: number
+  queuedAt: string
+  enrichmentStatus: ItemState
+  processingStartedAt: string | null
+  processingAttempts: number
+  leaseOwner: string | null
+  /** Name it in `complete`, `fail`, `defer` and `extend`. */
+  leaseToken: number
+  leaseExpiresAt: string | null
+  failureReason: string | null
+  enrichmentContext: unknown | null
+  enrichedAt: string | null
+  createdAt: string
+}
+
+/** When the queue batches, throttles and sheds. */
+export interface Shedding {
+  /** Batch mode past this many due items in a lane (default 20). */
+  batchDepth?: number
+  throttleDepth?: number
+  throttleWaitMs?: number
+  shedDepth?: number
+  shedWaitMs?: number
+  throttleDelayMs?: number
+  retryAfterMs?: number
+  refreshMs?: number
+}
+
+/** What one batch may span (default 10 deals, 200 events). */
+export interface FanIn {
+  deals?: number
+  events?: number
+}
+
+/** `Keel.queue`. */
+export interface QueueOptions {
+  /** Default 30,000. */
+  leaseMs?: number
+  /** A waiting item moves up one lane per this much wait (default 60,000). */
+  agingMs?: number
+  /** Default 5. */
+  maxAttempts?: number
+  retryDelayMs?: number
+  orgInFlight?: number | null
+  maxInFlight?: number | null
+  shedding?: Shedding
+  fanIn?: FanIn
+}
+
+/** `Queue.claim`. */
+export interface ClaimOptions {
+  /** 1 to 1,000 (default 10). */
+  n?: number
+  lanes?: number[] | null
+}
+
+/** The items of one entity in a batch. */
+export interface EntityGroup {
+  entity: 'deal' | 'contact' | 'none'
+  id: string | null
+  items: QueueItem[]
+}
+
+/** `Queue.claimBatch`. */
+export interface Batch {
+  mode: QueueMode
+  groups: EntityGroup[]
+  dealIds: string[]
+  contactIds: string[]
+  fanIn: Required<FanIn>
+}
+
+/** One lane's backlog. */
+export interface LaneHealth {
+  lane: number
+  depth: number
+  delayed: number
+  oldestWaitMs: number
+}
+
+/** `Queue.health`. */
+export interface QueueHealth {
+  lanes: LaneHealth[]
+  depth: number
+  inFlight: number
+  oldestWaitMs: number
+  claimedLastMinute: number
+  completedLastMinute: number
+  failedLastMinute: number
+  mode: QueueMode
+}
+
+/** `Queue.sweep`. */
+export interface SweepReport {
+  requeued: number
+  failed: number
+}
+
+/** A claimed item's lease. */
+export interface Lease {
+  id: string
+  leaseToken: number
+}
+
+/** `Queue.work`. */
+export interface QueueWorkerOptions {
+  workerId?: string | null
+  /** Handlers at once (default 5). */
+  concurrency?: number
+  batch?: number | null
+  lanes?: number[] | null
+  pollMs?: number
+  /** Stops claiming: running handlers finish and `work` resolves with the report. */
+  signal?: AbortSignalLike
+}
+
+/** `Queue.work`. */
+export interface QueueWorkerReport {
+  claimed: number
+  completed: number
+  deferred: number
+  failed: number
+  lost: number
+}
+
+/** What a `Queue.work` handler may answer besides a value to keep. */
+export type QueueAnswer = { deferMs: number } | { fail: string; retryable?: boolean } | unknown
+
+/** `Queue.work`, defined by `init.js` (it drives core's worker session on the event loop). */
+export interface Queue {
+  /**
+   * Runs `handler` on claimed items, at most `concurrency` at once, until `options.signal`
+   * aborts. The handler's answer: `{ deferMs }` defers, `{ fail, retryable }` fails, anything
+   * else completes (an object is kept as the enrichment); throwing is a retryable failure.
+   */
+  work(handler: (item: QueueItem) => Promise<QueueAnswer> | QueueAnswer, options?: QueueWorkerOptions): Promise<QueueWorkerReport>
+}
+
+/** At most `limit` in any window of `periodMs` (default a minute), `burst` (default 1) at once. */
+export interface Limit {
+  limit: number
+  periodMs?: number
+  burst?: number
+}
+
+/** One key of an acquisition. */
+export interface KeyLimit extends Limit {
+  key: string
+}
+
+/** One provider's limit, for every org or for one (over the defaults: hubspot 8, calendar 10, slack 5 a minute). */
+export interface ProviderLimit extends Limit {
+  provider: string
+  orgId?: string | null
+}
+
+/** `LocalLimiter.acquire`: keys, and/or an org and the providers its item calls. */
+export interface Acquisition {
+  keys?: KeyLimit[]
+  orgId?: string | null
+  providers?: string[]
+  limits?: ProviderLimit[]
+}
+
+/** What a limiter decided. */
+export interface Decision {
+  allowed: boolean
+  limit: number
+  remaining: number
+  retryAfterMs: number
+  resetAfterMs: number
+  /** For several keys: the one that denied. */
+  key: string | null
+}

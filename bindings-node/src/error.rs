@@ -54,7 +54,9 @@ where
     }))
 }
 
-fn js_error(env: &Env, err: &keel::Error) -> napi::Error {
+/// A core error as the JavaScript error napi throws (for constructors, which return
+/// `napi::Result`).
+pub fn js_error(env: &Env, err: &keel::Error) -> napi::Error {
     match build_js_error(env, err) {
         Ok(object) => napi::Error::from(object.to_unknown()),
         Err(_) => napi::Error::new(Status::GenericFailure, format!("[{}] {err}", err.code())),

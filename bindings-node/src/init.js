@@ -410,6 +410,45 @@
     writable: true,
     configurable: true,
   })
+  // `queue.work(handler, { signal, ...options })` runs a worker on this event loop: core's
+  // session decides what to claim, when to wait and what each answer means, and writes the
+  // outcomes; this runs the handlers it hands out and tells it how each ended. An aborted
+  // signal stops claiming: the running handlers finish, their outcomes are written, and the
+  // promise resolves with the report.
+  Object.defineProperty(exports.Queue.prototype, 'work', {
+    value: async function work(handler, options) {
+      let signal, rest
+      try {
+        ;({ signal, ...rest } = options ?? {})
+        if (typeof signal?.aborted !== 'boolean' || typeof signal.addEventListener !== 'function') signal = undefined
+      } catch {
+        signal = undefined // a hostile object: the native call's own checks report it
+        rest = options
+      }
+      const session = this._session(rest)
+      const one = async (item) => {
+        try {
+          session.settle(item.id, item.leaseToken, (await handler(item)) ?? null)
+        } catch (err) {
+          session.settle(item.id, item.leaseToken, null, String(err?.message ?? err) || 'the handler failed')
+        }
+      }
+      const onAbort = () => session.stop()
+      if (signal?.aborted) session.stop()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        for (;;) {
+          const items = await session.next()
+          if (items === null) return session.report()
+          for (const item of items) one(item)
+        }
+      } finally {
+        signal?.removeEventListener('abort', onAbort)
+      }
+    },
+    writable: true,
+    configurable: true,
+  })
   // A cached view comes back without a trip through the wrapper above: `cached` (a function of
   // each registry, fast.rs) answers from the cache or says there is nothing there, and only
   // then does the call go the native way, with its signal and its caller's stack. Arguments

@@ -6,6 +6,7 @@
 mod error;
 mod fast;
 mod ffi_probe;
+mod flow;
 mod init;
 mod json;
 mod literal;
@@ -124,6 +125,21 @@ impl Keel {
     #[napi]
     pub fn dead_letters(&self) -> runner::DeadLetters {
         runner::open_letters(&self.inner)
+    }
+
+    /// The Command Centre queue on this database with `options` (no I/O until a call).
+    #[napi(
+        ts_args_type = "options?: QueueOptions | null",
+        ts_return_type = "Queue"
+    )]
+    pub fn queue(&self, options: Option<json::Json>) -> error::Outcome<flow::Queue> {
+        flow::open_queue(&self.inner, options)
+    }
+
+    /// Rate limits shared by every instance on this database (no I/O until a call).
+    #[napi]
+    pub fn shared_limiter(&self) -> flow::SharedLimiter {
+        flow::open_shared(&self.inner)
     }
 
     /// The agent runs (`agent_executions`) on this database (no I/O until a call).

@@ -245,7 +245,10 @@ impl PyWorkerSession {
             Some(message) => Err(message),
             None => Ok(to_json(value, 0)),
         };
-        guard(|| self.inner.settle_value(&id.0, lease_token.0, answer))
+        guard(|| {
+            self.inner
+                .settle_value(&id.0, lease_token.0, answer, Case::Snake)
+        })
     }
 
     /// Stops claiming; `next` returns None once the running items are recorded.

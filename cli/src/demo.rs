@@ -49,7 +49,7 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
 
     let started = Instant::now();
     // Spans also go over OTLP, to a receiver on loopback (Phoenix, Jaeger or a Collector take
-    // the same): step [13].
+    // the same): step [14].
     let receiver = crate::loopback::Loopback::start()
         .await
         .map_err(|e| keel::Error::Internal(format!("cannot start the OTLP receiver: {e}")))?;
@@ -139,11 +139,14 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
     let step = day.child("demo.agent_runs", Map::new());
     crate::demo_runs::run(&keel, &step).await?;
     step.stop(Map::new());
+    let step = day.child("demo.queue", Map::new());
+    crate::demo_queue::run(&keel).await?;
+    step.stop(Map::new());
     day.stop(Map::new());
     let stats = log.sink().flush().await;
     let events = keel.trace(log.trace_id()).await?;
     say!(
-        "[12] trace    {} events written, {} dropped; trace {} read back from system_logs:",
+        "[13] trace    {} events written, {} dropped; trace {} read back from system_logs:",
         stats.written,
         stats.dropped,
         log.trace_id()
@@ -156,7 +159,7 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
 
     keel.close().await;
     say!(
-        "\n[14] closed   total {:.1} ms",
+        "\n[15] closed   total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
@@ -171,7 +174,7 @@ fn exported(log: &keel::telemetry::Logger, receiver: &crate::loopback::Loopback)
         *calls.entry(name).or_default() += 1;
     }
     say!(
-        "[13] otlp     {} spans exported to an OTLP receiver on loopback, {} dropped ({} received)",
+        "[14] otlp     {} spans exported to an OTLP receiver on loopback, {} dropped ({} received)",
         stats.exported,
         stats.dropped,
         names.len()

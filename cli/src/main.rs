@@ -5,6 +5,7 @@ mod demo;
 mod demo_letters;
 mod demo_llm;
 mod demo_memory;
+mod demo_queue;
 mod demo_route;
 mod demo_runs;
 mod dlq;
@@ -14,6 +15,7 @@ mod loopback;
 mod memory;
 mod models;
 mod output;
+mod queue;
 mod route;
 mod runs;
 mod skills;
@@ -72,6 +74,11 @@ enum Command {
         #[command(subcommand)]
         command: runs::RunsCommand,
     },
+    /// The Command Centre queue: health, sweep, show.
+    Queue {
+        #[command(subcommand)]
+        command: queue::QueueCommand,
+    },
     /// Org credit balances.
     Credits {
         #[command(subcommand)]
@@ -123,6 +130,7 @@ async fn main() -> ExitCode {
         Command::Memory { command } => memory::run(&ctx, command).await,
         Command::Dlq { command } => dlq::run(&ctx, command).await,
         Command::Runs { command } => runs::run(&ctx, command).await,
+        Command::Queue { command } => queue::run(&ctx, command).await,
         Command::Route { command, args } => match command {
             Some(command) => route::run(&ctx, command).await,
             None => route::route_one(&ctx, args).await,

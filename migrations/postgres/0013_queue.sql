@@ -26,7 +26,7 @@ ALTER TABLE keel.command_centre_items
 
 -- One index per lane scan (lane, then age), partial on what can be claimed.
 DROP INDEX keel.command_centre_items_queue_idx;
-CREATE INDEX command_centre_items_queue_idx ON keel.command_centre_items (queue_priority, queued_at)
+CREATE INDEX command_centre_items_queue_idx ON keel.command_centre_items (queue_priority, queued_at, id)
     WHERE enrichment_status = 'pending';
 CREATE INDEX command_centre_items_lease_idx ON keel.command_centre_items (lease_expires_at)
     WHERE enrichment_status = 'processing';

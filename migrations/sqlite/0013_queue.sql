@@ -57,7 +57,7 @@ FROM command_centre_items;
 DROP TABLE command_centre_items;
 ALTER TABLE command_centre_items_next RENAME TO command_centre_items;
 
-CREATE INDEX command_centre_items_queue_idx ON command_centre_items (queue_priority, queued_at)
+CREATE INDEX command_centre_items_queue_idx ON command_centre_items (queue_priority, queued_at, id)
     WHERE enrichment_status = 'pending';
 CREATE INDEX command_centre_items_dedup_idx ON command_centre_items (org_id, dedup_key, merge_window_expires)
     WHERE dedup_key IS NOT NULL AND is_primary;

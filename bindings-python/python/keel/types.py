@@ -28,7 +28,7 @@ __all__ = [
     "QueueWorkerReport",
     "Limit",
     "KeyLimit",
-    "ProviderLimits",
+    "ProviderLimit",
     "Acquisition",
     "Decision",
     "AgentConfig",
@@ -1785,11 +1785,12 @@ class KeyLimit(Limit):
     key: Required[str]
 
 
-class ProviderLimits(TypedDict, total=False):
-    """Limits per provider (default hubspot 8, calendar 10, slack 5 a minute) and per org."""
+class ProviderLimit(Limit):
+    """One provider's limit, for every org or for one (over the defaults: hubspot 8, calendar
+    10, slack 5 a minute)."""
 
-    providers: dict[str, Limit]
-    orgs: dict[str, dict[str, Limit]]
+    provider: Required[str]
+    org_id: str | None
 
 
 class Acquisition(TypedDict, total=False):
@@ -1798,7 +1799,7 @@ class Acquisition(TypedDict, total=False):
     keys: list[KeyLimit]
     org_id: str | None
     providers: list[str]
-    limits: ProviderLimits
+    limits: list[ProviderLimit]
 
 
 class Decision(TypedDict):

@@ -360,7 +360,7 @@ impl WorkerSession {
         })
     }
 
-    /// [`WorkerSession::settle`] for a handler that returned `answer` (read by
+    /// [`WorkerSession::settle`] for a handler that returned `answer` (read in `case` by
     /// [`Outcome::of_value`]) or failed with a message.
     ///
     /// # Errors
@@ -370,10 +370,11 @@ impl WorkerSession {
         id: &str,
         lease_token: u64,
         answer: std::result::Result<Value, String>,
+        case: Case,
     ) -> Result<()> {
         let id: Uuid = require_uuid("id", id)?;
         let outcome = match answer {
-            Ok(value) => Outcome::of_value(value),
+            Ok(value) => Outcome::of_value(value, case),
             Err(message) => Outcome::of_error(&message),
         };
         self.settle(id, lease_token, outcome);

@@ -39,7 +39,7 @@ pub use item::{ItemState, LANES, MAX_DELAY_MS, NewItem, QueueItem, check_lane};
 pub use limit::{Decision, Limit, MAX_PERIOD_MS, check_keys};
 pub use local::LocalLimiter;
 pub use outcome::{DEAD_LETTER_AGENT, SweepReport};
-pub use providers::ProviderLimits;
+pub use providers::{DEFAULT_PROVIDER_LIMITS, ProviderLimit, ProviderLimits};
 pub use queue::{Queue, QueueOptions};
 pub use shared::SharedLimiter;
 pub use worker::{HandlerResult, Outcome, QueueWorker, WorkerOptions, WorkerReport, WorkerSession};

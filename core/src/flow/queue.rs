@@ -2,9 +2,9 @@
 //! `migrations/postgres/0013_queue.sql`; outcomes are in [`super::outcome`].
 //!
 //! A claim is one `UPDATE … RETURNING`. It reads the first waiting items of each lane through
-//! the partial index `(queue_priority, queued_at)` (with `FOR UPDATE SKIP LOCKED` on
+//! the partial index `(queue_priority, queued_at, id)` (with `FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL; SQLite has one writer), ranks them by lane after aging (an item moves up one
-//! lane per `aging_ms` of wait, so low lanes cannot starve) and then by age, and leases the
+//! lane per `aging_ms` of wait, so low lanes cannot starve) and then by age (then id: FIFO), and leases the
 //! first `n`: state `processing`, `processing_started_at`, one more attempt and a new lease
 //! token. With concurrency caps the claim runs under a transaction-scoped advisory lock, so
 //! the in-flight counts it reads are exact.
@@ -380,7 +380,7 @@ impl Queue {
         };
         let mut items: Vec<QueueItem> = rows.into_iter().map(QueueItem::from).collect();
         items.sort_by(|a, b| {
-            (a.queue_priority, &a.queued_at).cmp(&(b.queue_priority, &b.queued_at))
+            (a.queue_priority, &a.queued_at, a.id).cmp(&(b.queue_priority, &b.queued_at, b.id))
         });
         Ok(items)
     }
@@ -405,7 +405,7 @@ impl Queue {
                          WHERE enrichment_status = 'pending' AND queue_priority = {lane}
                            AND queued_at <= now()
                            AND org_id NOT IN (SELECT org_id FROM blocked)
-                         ORDER BY queued_at LIMIT {window} {}) AS lane{lane}",
+                         ORDER BY queued_at, id LIMIT {window} {}) AS lane{lane}",
                     d.skip_locked()
                 )
             })
@@ -431,11 +431,11 @@ impl Queue {
                  FROM candidates),
              ordered AS (
                  SELECT r.id, r.lane, r.queued_at,
-                        row_number() OVER (PARTITION BY r.org_id ORDER BY r.lane, r.queued_at)
+                        row_number() OVER (PARTITION BY r.org_id ORDER BY r.lane, r.queued_at, r.id)
                             + coalesce(f.n, 0) AS org_k
                  FROM ranked r LEFT JOIN in_flight f ON f.org_id = r.org_id),
              eligible AS (
-                 SELECT id, row_number() OVER (ORDER BY lane, queued_at) AS k FROM ordered
+                 SELECT id, row_number() OVER (ORDER BY lane, queued_at, id) AS k FROM ordered
                  WHERE $5::int8 IS NULL OR org_k <= $5::int8),
              picked AS (
                  SELECT id FROM eligible

@@ -61,10 +61,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// A handler's return value: `{"defer_ms": n}` defers, `{"fail": reason}` (with
-    /// `"retryable": false` for a failure retrying cannot fix) fails, anything else is done.
-    pub fn of_value(value: Value) -> Self {
-        if let Some(ms) = value.get("defer_ms").and_then(Value::as_i64) {
+    /// A handler's return value: `{"defer_ms": n}` (`deferMs` in JavaScript's `case`)
+    /// defers, `{"fail": reason}` (with `"retryable": false` for a failure retrying cannot
+    /// fix) fails, anything else is done.
+    pub fn of_value(value: Value, case: crate::options::Case) -> Self {
+        if let Some(ms) = value.get(case.spell("defer_ms")).and_then(Value::as_i64) {
             return Outcome::Defer(ms);
         }
         if let Some(reason) = value.get("fail").and_then(Value::as_str) {
@@ -372,7 +373,7 @@ impl QueueWorker {
                         let (id, token) = (item.id, item.lease_token);
                         let ran = std::panic::AssertUnwindSafe(handler(item));
                         let outcome = match futures_util::FutureExt::catch_unwind(ran).await {
-                            Ok(Ok(value)) => Outcome::of_value(value),
+                            Ok(Ok(value)) => Outcome::of_value(value, crate::options::Case::Snake),
                             Ok(Err(message)) => Outcome::of_error(&message),
                             Err(_) => Outcome::of_error("the handler panicked"),
                         };
