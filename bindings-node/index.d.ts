@@ -1895,6 +1895,19 @@ export interface Decision {
   key: string | null
 }
 
+/** `rateLimitDecide`: a limit and a key's TAT at a moment. */
+export interface DecideInput {
+  limit: Limit
+  tatMs: number
+  nowMs: number
+}
+
+/** One GCRA decision and the TAT it leaves. */
+export interface Decided {
+  decision: Decision
+  tatMs: number
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -1951,7 +1964,7 @@ export declare class _WorkerSession {
   /** The next items to run, or null when done. */
   next(): Promise<QueueItem[] | null>
   /** The handler of item `id` returned `value`, or threw with `error` (its message). */
-  settle(id: string, leaseToken: number, value: unknown, error?: string | null): Outcome<undefined>
+  settle(id: string, leaseToken: number, value: unknown, error?: string | null): void
   /** Stops claiming; `next` resolves to null once the running items are recorded. */
   stop(): void
   /** What it did so far. */
@@ -2110,7 +2123,7 @@ export declare class Keel {
   /** The dead-letter queue on this database (no I/O until a call). */
   deadLetters(): DeadLetters
   /** The Command Centre queue on this database with `options` (no I/O until a call). */
-  queue(options?: QueueOptions | null): Outcome<Queue>
+  queue(options?: QueueOptions | null): Queue
   /** Rate limits shared by every instance on this database (no I/O until a call). */
   sharedLimiter(): SharedLimiter
   /** The agent runs (`agent_executions`) on this database (no I/O until a call). */
@@ -2310,7 +2323,7 @@ export declare class Queue {
   /** The item, or null. */
   get(id: string): Promise<QueueItem | null>
   /** A worker session for `init.js` (not part of the API). */
-  _session(options?: QueueWorkerOptions | null): Outcome<JsWorkerSession>
+  _session(options?: QueueWorkerOptions | null): _WorkerSession
 }
 
 /**
@@ -2587,6 +2600,12 @@ export interface Probe {
  * what `recall` returns for the same facts. Pure.
  */
 export declare function rankFacts(query: string, facts: RankFactInput[], options?: { now?: string | null, limit?: number | null } | null): RecalledFact[]
+
+/**
+ * One GCRA decision, pure: `limit` (`{limit, periodMs, burst}`), the key's `tatMs` and
+ * `nowMs`. What both limiters compute.
+ */
+export declare function rateLimitDecide(input: DecideInput): Decided
 
 /**
  * Reads a model's fact-extraction answer strictly: `options.seqs` (the turns it read) and

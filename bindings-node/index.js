@@ -891,6 +891,7 @@ module.exports.parseSkill = nativeBinding.parseSkill
 module.exports.parseTraceparent = nativeBinding.parseTraceparent
 module.exports.planCompaction = nativeBinding.planCompaction
 module.exports.rankFacts = nativeBinding.rankFacts
+module.exports.rateLimitDecide = nativeBinding.rateLimitDecide
 module.exports.readFactExtraction = nativeBinding.readFactExtraction
 module.exports.recordFailure = nativeBinding.recordFailure
 module.exports.recordSuccess = nativeBinding.recordSuccess

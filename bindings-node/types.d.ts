@@ -1894,3 +1894,16 @@ export interface Decision {
   /** For several keys: the one that denied. */
   key: string | null
 }
+
+/** `rateLimitDecide`: a limit and a key's TAT at a moment. */
+export interface DecideInput {
+  limit: Limit
+  tatMs: number
+  nowMs: number
+}
+
+/** One GCRA decision and the TAT it leaves. */
+export interface Decided {
+  decision: Decision
+  tatMs: number
+}

@@ -447,6 +447,18 @@ test('agent_configs.json vectors', () => {
   }
 })
 
+test('rate_limit_decisions.json vectors', () => {
+  for (const c of loadVectors('rate_limit_decisions.json')) {
+    const call = () => keel.rateLimitDecide(camelKeys(c.input))
+    if (c.expected_error_code) {
+      assert.throws(call, { code: c.expected_error_code, field: camel(c.expected_error_field) }, c.name)
+      continue
+    }
+    const { decision, ...rest } = c.expected
+    assert.deepEqual(call(), { ...camelKeys(rest), decision: camelKeys(decision) }, c.name)
+  }
+})
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

@@ -190,7 +190,8 @@ impl Queue {
     /// A worker session for `init.js` (not part of the API).
     #[napi(
         js_name = "_session",
-        ts_args_type = "options?: QueueWorkerOptions | null"
+        ts_args_type = "options?: QueueWorkerOptions | null",
+        ts_return_type = "_WorkerSession"
     )]
     pub fn session(&self, options: Option<Json>) -> Outcome<JsWorkerSession> {
         let options = options.map(|o| o.0);
@@ -339,4 +340,16 @@ impl SharedLimiter {
         let a = Some(acquisition.0);
         run!(self.inner, |s| s.acquire_value(a, Camel).await)
     }
+}
+
+/// One GCRA decision, pure: `limit` (`{limit, periodMs, burst}`), the key's `tatMs` and
+/// `nowMs`. What both limiters compute.
+#[napi(ts_args_type = "input: DecideInput", ts_return_type = "Decided")]
+pub fn rate_limit_decide(input: Json) -> Outcome<Value> {
+    guard(|| {
+        Ok(crate::options::record(&flow::decide_value(
+            Some(input.0),
+            Camel,
+        )?))
+    })
 }

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::{Map, Value};
 
-use keel::flow::{LocalLimiter, Queue, SharedLimiter, WorkerSession};
+use keel::flow::{self, LocalLimiter, Queue, SharedLimiter, WorkerSession};
 use keel::options::Case;
 
 use crate::error::Arg;
@@ -358,8 +358,18 @@ impl PySharedLimiter {
     }
 }
 
+/// One GCRA decision, pure: `limit` (`limit`, `period_ms`, `burst`), the key's `tat_ms` and
+/// `now_ms`: a `keel.types.Decided`. What both limiters compute.
+#[pyfunction]
+#[pyo3(signature = (**input))]
+fn rate_limit_decide(input: Option<&Bound<'_, PyDict>>) -> PyResult<Json> {
+    let input = args(vec![], input);
+    guard(|| flow::decide_value(input, Case::Snake)).map(|d| Json::of(&d))
+}
+
 /// Adds the classes to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(rate_limit_decide, m)?)?;
     m.add_class::<PyQueue>()?;
     m.add_class::<PyWorkerSession>()?;
     m.add_class::<PyLocalLimiter>()?;

@@ -105,7 +105,8 @@ PLAUSIBLE: dict[str, list[Any]] = {
 NEVER_RAISES = {"debug", "info", "warn", "error", "create_span", "stop", "fail", "child", "log"}
 #: Calls that end the handle they are called on, or change what the rest of the process logs
 #: to (and take no argument to be hostile with).
-SKIP = {"close", "install_log_sink"}
+# `work` runs until its stop is set (an empty queue waits for items): test_queue.py drives it.
+SKIP = {"close", "install_log_sink", "work"}
 
 
 def callables(owner: str, obj: Any) -> Iterator[tuple[str, Callable[..., Any]]]:
@@ -170,6 +171,7 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
         ("skill", view.skills[0]), ("logger", logger), ("span", logger.create_span("hostile")),
         ("messages", skills.message_router()), ("conversations", db.conversations()),
         ("dead_letters", db.dead_letters()), ("runs", db.runs()),
+        ("queue", db.queue()), ("limiter", keel.LocalLimiter()), ("shared_limiter", db.shared_limiter()),
         ("url", keel.parse_database_url("sqlite::memory:")),
     ]
 

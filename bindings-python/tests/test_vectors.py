@@ -439,6 +439,16 @@ def test_agent_configs(case: dict[str, Any]) -> None:
     assert keel.agent_config(**case["input"]) == case["expected"]
 
 
+@pytest.mark.parametrize("case", load_vectors("rate_limit_decisions.json"), ids=lambda c: c["name"])
+def test_rate_limit_decisions(case: dict[str, Any]) -> None:
+    if "expected_error_code" in case:
+        with pytest.raises(keel.KeelError) as info:
+            keel.rate_limit_decide(**case["input"])
+        assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+        return
+    assert keel.rate_limit_decide(**case["input"]) == case["expected"]
+
+
 @pytest.mark.parametrize("case", load_vectors("retry_schedules.json"), ids=lambda c: c["name"])
 def test_retry_schedules(case: dict[str, Any]) -> None:
     if "expected_error_code" in case:

@@ -362,6 +362,8 @@ fn every_command_speaks_json() {
         (&["runs", "list", "--json"], ""),
         (&["runs", "sweep", "--json"], "swept"),
         (&["runs", "sweep", "--schedule", "--json"], "sql"),
+        (&["queue", "health", "--json"], "lanes"),
+        (&["queue", "sweep", "--json"], "requeued"),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");
@@ -398,6 +400,22 @@ fn every_command_speaks_json() {
     let (ok, out, _) = keel(&demo, &["runs", "show", "not-a-uuid", "--json"]);
     let refused: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(!ok && refused["error"]["field"] == "id", "{out}");
+    // The demo's queue: its burst drained, the rate-limited items waiting for their time.
+    let (ok, out, err) = keel(&demo, &["queue", "health", "--json"]);
+    assert!(ok, "{err}");
+    let health: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (health["depth"].as_u64(), health["mode"].as_str()),
+        (Some(0), Some("normal")),
+        "{out}"
+    );
+    let delayed: u64 = health["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["delayed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(delayed, 100, "{out}");
 }
 
 #[test]

@@ -38,6 +38,7 @@ async fn every_file_in_testdata_runs() {
             "failure_kinds.json" => failure_kind_vectors(&cases),
             "retry_schedules.json" => retry_schedule_vectors(&cases),
             "agent_configs.json" => agent_config_vectors(&cases),
+            "rate_limit_decisions.json" => rate_limit_vectors(&cases),
             "charges.json" => charge_vectors(&cases).await,
             "compaction_plans.json" => compaction_plan_vectors(&cases),
             "token_counts.json" => token_count_vectors(&cases),
@@ -367,6 +368,15 @@ fn agent_config_vectors(cases: &[Value]) {
             keel::options::Case::Snake,
         )
         .map(|c| serde_json::to_value(c).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn rate_limit_vectors(cases: &[Value]) {
+    for case in cases {
+        let outcome =
+            keel::flow::decide_value(Some(case["input"].clone()), keel::options::Case::Snake)
+                .map(|d| serde_json::to_value(d).unwrap());
         check_field(case, outcome);
     }
 }

@@ -11,6 +11,7 @@ from typing_extensions import Unpack
 
 from keel.types import (
     Acquisition,
+    Decided,
     Batch,
     ClaimOptions,
     Decision,
@@ -143,6 +144,7 @@ __all__ = [
     "_WorkerSession",
     "LocalLimiter",
     "SharedLimiter",
+    "rate_limit_decide",
     "AgentContext",
     "Runs",
     "_AgentRun",
@@ -578,6 +580,8 @@ class _WorkerSession:
     def settle(self, id: str, lease_token: int, value: Any, error: str | None = None) -> None: ...
     def stop(self) -> None: ...
     def report(self) -> QueueWorkerReport: ...
+
+def rate_limit_decide(*, limit: Limit, tat_ms: float, now_ms: float) -> Decided: ...
 
 @final
 class LocalLimiter:

@@ -31,6 +31,7 @@ __all__ = [
     "ProviderLimit",
     "Acquisition",
     "Decision",
+    "Decided",
     "AgentConfig",
     "AgentResult",
     "RunStatus",
@@ -1812,3 +1813,10 @@ class Decision(TypedDict):
     reset_after_ms: int
     key: str | None
     """For several keys: the one that denied."""
+
+
+class Decided(TypedDict):
+    """``keel.rate_limit_decide``: one GCRA decision and the TAT it leaves."""
+
+    decision: Decision
+    tat_ms: float

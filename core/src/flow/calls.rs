@@ -338,6 +338,39 @@ impl SharedLimiter {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecideInput {
+    limit: Limit,
+    tat_ms: f64,
+    now_ms: f64,
+}
+
+/// One GCRA decision as a limiter makes it, and the TAT it leaves.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Decided {
+    /// The decision.
+    pub decision: Decision,
+    /// The key's TAT after it (unchanged when denied), in milliseconds.
+    pub tat_ms: f64,
+}
+
+/// [`Limit::decide`] on JSON: `{limit: {limit, period_ms, burst}, tat_ms, now_ms}` (a key
+/// never seen has a TAT of 0). Pure: what both limiters compute, for the vectors and for
+/// planning a quota.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the field (`limit.burst`).
+pub fn decide_value(input: Option<Value>, case: Case) -> Result<Decided> {
+    let call = || {
+        let input: DecideInput = from_value(input, case, "")?;
+        input.limit.check("limit")?;
+        let (decision, tat_ms) = input.limit.decide(input.tat_ms, input.now_ms);
+        Ok(Decided { decision, tat_ms })
+    };
+    call().map_err(|e| spelt(e, case))
+}
+
 impl WorkerSession {
     /// A session over `queue` with its options as JSON ([`WorkerOptions`]).
     ///

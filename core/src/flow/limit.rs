@@ -52,7 +52,19 @@ impl Limit {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `{field}.limit`, `{field}.period_ms` or `{field}.burst`.
+    #[inline]
     pub fn check(&self, field: &str) -> Result<()> {
+        if (1..=1_000_000).contains(&self.limit)
+            && (1..=MAX_PERIOD_MS).contains(&self.period_ms)
+            && (1..=self.limit).contains(&self.burst)
+        {
+            return Ok(());
+        }
+        self.refuse(field)
+    }
+
+    #[cold]
+    fn refuse(&self, field: &str) -> Result<()> {
         if !(1..=1_000_000).contains(&self.limit) {
             return Err(Error::invalid_input(
                 format!("{field}.limit"),
@@ -81,32 +93,42 @@ impl Limit {
 
     /// How far ahead of the clock a key's TAT may be and still admit, in milliseconds.
     pub fn tolerance_ms(&self) -> f64 {
-        f64::from(self.burst - 1) * self.emission_ms()
+        self.tolerance_of(self.emission_ms())
+    }
+
+    #[inline]
+    fn tolerance_of(&self, emission: f64) -> f64 {
+        f64::from(self.burst - 1) * emission
     }
 
     /// The decision for a key whose TAT was `tat` at `now` (both in milliseconds), and the
     /// TAT it leaves when admitted alone.
+    #[inline]
     pub fn decide(&self, tat: f64, now: f64) -> (Decision, f64) {
+        let e = self.emission_ms();
+        let t = self.tolerance_of(e);
         let start = tat.max(now);
-        let admitted = start - now <= self.tolerance_ms();
-        let next = if admitted {
-            start + self.emission_ms()
-        } else {
-            tat
-        };
-        (self.decision(admitted, next, now), next)
+        let admitted = start - now <= t;
+        let next = if admitted { start + e } else { tat };
+        (self.decision_with(e, t, admitted, next, now), next)
     }
 
     /// The decision shape for a key whose TAT is `tat` after the decision at `now`.
     pub fn decision(&self, allowed: bool, tat: f64, now: f64) -> Decision {
-        let (e, t) = (self.emission_ms(), self.tolerance_ms());
+        let e = self.emission_ms();
+        self.decision_with(e, self.tolerance_of(e), allowed, tat, now)
+    }
+
+    /// [`Limit::decision`] with the emission interval `e` and tolerance `t` computed once.
+    #[inline]
+    fn decision_with(&self, e: f64, t: f64, allowed: bool, tat: f64, now: f64) -> Decision {
         let ahead = (tat - now).max(0.0);
-        // Admissions still possible now: those whose start stays within the tolerance.
+        // Admissions still possible now: those whose start stays within the tolerance. The
+        // clock's float rounding (about 1e-4 ms at today's epoch) must not cost one.
         let remaining = if ahead > t + e {
             0
         } else {
-            // The clock's float rounding (about 1e-4 ms at today's epoch) must not cost one.
-            ((t + e - ahead) / e + 1e-6).floor() as u32
+            ((t + e - ahead) / e + 1e-6) as u32
         };
         let retry_after_ms = if allowed || ahead <= t {
             0

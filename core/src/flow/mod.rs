@@ -33,7 +33,7 @@ mod shared;
 mod worker;
 
 pub use batch::{Batch, EntityGroup, FanIn};
-pub use calls::QUEUE_CALLS;
+pub use calls::{Decided, QUEUE_CALLS, decide_value};
 pub use health::{LaneHealth, Mode, QueueHealth, Shedding};
 pub use item::{ItemState, LANES, MAX_DELAY_MS, NewItem, QueueItem, check_lane};
 pub use limit::{Decision, Limit, MAX_PERIOD_MS, check_keys};

@@ -385,6 +385,48 @@ impl Queue {
         Ok(items)
     }
 
+    /// The plan PostgreSQL (or SQLite) would run a claim of `n` items with, as its `EXPLAIN`
+    /// prints it (nothing is claimed): what shows that a claim reads each lane through the
+    /// partial index however deep the backlog.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `n`; storage errors.
+    pub async fn explain_claim(&self, n: u32) -> Result<String> {
+        if !(1..=1_000).contains(&n) {
+            return Err(Error::invalid_input("n", "must be 1 to 1000"));
+        }
+        let pool = self.keel.pool()?;
+        let d = Dialect::of(pool);
+        let statement = self
+            .claim_statement(d, &LANES)
+            .replace("{cols}", &columns(d));
+        let o = &self.options;
+        let binds = Binds(vec![
+            Bind::Text(Some("explain".into())),
+            Bind::Int(Some(i64::from(n))),
+            Bind::Int(Some(o.lease_ms as i64)),
+            Bind::Int(Some(o.aging_ms as i64)),
+            Bind::Int(o.org_in_flight.map(i64::from)),
+            Bind::Int(o.max_in_flight.map(i64::from)),
+        ]);
+        let lines: Vec<String> = match pool {
+            Pool::Postgres(pg) => {
+                let text = format!("EXPLAIN (COSTS OFF) {statement}");
+                bind_all!(sqlx::query_scalar::<_, String>(&text), binds)
+                    .fetch_all(pg)
+                    .await?
+            }
+            Pool::Sqlite(lite) => {
+                let text = format!("EXPLAIN QUERY PLAN {}", Dialect::SQLITE.spell(&statement));
+                let rows: Vec<(i64, i64, i64, String)> = bind_all!(sqlx::query_as(&text), binds)
+                    .fetch_all(lite)
+                    .await?;
+                rows.into_iter().map(|r| r.3).collect()
+            }
+        };
+        Ok(lines.join("\n"))
+    }
+
     /// The claim statement over `lanes`: `$1` worker, `$2` n, `$3` lease, `$4` aging, `$5` the
     /// org cap, `$6` the global cap.
     fn claim_statement(&self, d: Dialect, lanes: &[u8]) -> String {

@@ -1,8 +1,9 @@
 //! The shared limiter: GCRA in the database, so every instance obeys one quota.
 //!
-//! On PostgreSQL one decision is one call of `keel.acquire_rate_limits` (migration 0013): the
-//! keys' rows are locked in key order, checked at one clock reading and advanced only when
-//! all admit. On SQLite the same runs in one `BEGIN IMMEDIATE` transaction (one writer).
+//! On PostgreSQL one decision is one statement: for one key an upsert that advances the TAT
+//! only when it admits; for several, one call of `keel.acquire_rate_limits` (migration 0013),
+//! which locks the keys' rows in key order, checks them at one clock reading and advances
+//! them only when all admit. On SQLite the same runs in one `BEGIN IMMEDIATE` transaction (one writer).
 
 use super::limit::{Decision, Limit, check_keys};
 use crate::Keel;
@@ -71,6 +72,9 @@ impl SharedLimiter {
         let Pool::Postgres(pg) = pool else {
             unreachable!("called on PostgreSQL")
         };
+        if let [(key, limit)] = keys {
+            return Self::acquire_one_pg(pg, key, limit).await;
+        }
         let names: Vec<String> = keys.iter().map(|(k, _)| (*k).to_owned()).collect();
         let emission: Vec<f64> = keys.iter().map(|(_, l)| l.emission_ms()).collect();
         let tolerance: Vec<f64> = keys.iter().map(|(_, l)| l.tolerance_ms()).collect();
@@ -89,6 +93,36 @@ impl SharedLimiter {
             .map(|n| rows.iter().find(|r| &r.0 == n).map_or(0.0, |r| r.1))
             .collect();
         Ok((tats, now, admitted))
+    }
+
+    /// One key in one statement: an upsert that advances the TAT only when it admits, and
+    /// the TAT as it was (the statement's snapshot) for a denial's wait.
+    async fn acquire_one_pg(
+        pg: &sqlx::PgPool,
+        key: &str,
+        limit: &Limit,
+    ) -> Result<(Vec<f64>, f64, bool)> {
+        let (after, before, now): (Option<f64>, Option<f64>, f64) = sqlx::query_as(
+            "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now),
+             up AS (
+                 INSERT INTO keel.rate_limits AS r (key, tat_ms)
+                 SELECT $1, c.now + $2 FROM c
+                 ON CONFLICT (key) DO UPDATE
+                     SET tat_ms = greatest(r.tat_ms, (SELECT now FROM c)) + $2, updated_at = now()
+                     WHERE greatest(r.tat_ms, (SELECT now FROM c)) - (SELECT now FROM c) <= $3
+                 RETURNING r.tat_ms)
+             SELECT (SELECT tat_ms FROM up), (SELECT tat_ms FROM keel.rate_limits WHERE key = $1),
+                    (SELECT now FROM c)",
+        )
+        .bind(key)
+        .bind(limit.emission_ms())
+        .bind(limit.tolerance_ms())
+        .fetch_one(pg)
+        .await?;
+        Ok(match after {
+            Some(tat) => (vec![tat], now, true),
+            None => (vec![before.unwrap_or(0.0)], now, false),
+        })
     }
 
     async fn acquire_lite(pool: &Pool, keys: &[(&str, Limit)]) -> Result<(Vec<f64>, f64, bool)> {

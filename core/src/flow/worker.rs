@@ -71,7 +71,7 @@ impl Outcome {
         if let Some(reason) = value.get("fail").and_then(Value::as_str) {
             let retryable = value.get("retryable").and_then(Value::as_bool) != Some(false);
             return Outcome::Fail {
-                reason: reason.to_owned(),
+                reason: Self::reason(reason),
                 retryable,
             };
         }
@@ -81,14 +81,20 @@ impl Outcome {
     /// A handler that raised or threw: a retryable failure with its message (cut to 200
     /// characters).
     pub fn of_error(message: &str) -> Self {
-        let reason: String = message.chars().take(200).collect();
         Outcome::Fail {
-            reason: if reason.trim().is_empty() {
-                "the handler failed".into()
-            } else {
-                reason
-            },
+            reason: Self::reason(message),
             retryable: true,
+        }
+    }
+
+    /// A failure's reason as the queue stores it: at most 200 characters, never blank (a
+    /// handler's answer never stops the worker with a bad reason).
+    fn reason(message: &str) -> String {
+        let reason: String = message.trim().chars().take(200).collect();
+        if reason.is_empty() {
+            "the handler failed".into()
+        } else {
+            reason
         }
     }
 }
@@ -228,13 +234,8 @@ impl WorkerSession {
                 }
                 Outcome::Fail { reason, retryable } => {
                     report.failed += 1;
-                    let reason = if reason.trim().is_empty() {
-                        "failed".into()
-                    } else {
-                        reason
-                    };
                     self.queue
-                        .fail(id, token, &reason, retryable, None)
+                        .fail(id, token, &Outcome::reason(&reason), retryable, None)
                         .await?
                         .is_some()
                 }
@@ -392,5 +393,53 @@ impl QueueWorker {
     /// The session it drives.
     pub fn session(&self) -> &WorkerSession {
         &self.session
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+    use crate::options::Case;
+    use serde_json::json;
+
+    #[test]
+    fn a_handlers_answer_is_read_in_its_languages_spelling() {
+        assert_eq!(
+            Outcome::of_value(json!({"defer_ms": 5}), Case::Snake),
+            Outcome::Defer(5)
+        );
+        assert_eq!(
+            Outcome::of_value(json!({"deferMs": 5}), Case::Camel),
+            Outcome::Defer(5)
+        );
+        assert_eq!(
+            Outcome::of_value(json!({"deferMs": 5}), Case::Snake),
+            Outcome::Done(json!({"deferMs": 5}))
+        );
+        assert_eq!(
+            Outcome::of_value(json!({"fail": "no deal", "retryable": false}), Case::Snake),
+            Outcome::Fail {
+                reason: "no deal".into(),
+                retryable: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_reason_is_never_blank_nor_over_200_characters() {
+        let long = "x".repeat(500);
+        let Outcome::Fail { reason, retryable } =
+            Outcome::of_value(json!({"fail": long}), Case::Snake)
+        else {
+            panic!("a failure")
+        };
+        assert_eq!((reason.len(), retryable), (200, true));
+        assert_eq!(
+            Outcome::of_error("   "),
+            Outcome::Fail {
+                reason: "the handler failed".into(),
+                retryable: true
+            }
+        );
     }
 }
