@@ -314,7 +314,9 @@ def main() -> None:
     pb = fn["pgboss_batch_100_per_s"]
     for label, r10, r100 in (
         ("Keel from Rust (50,000 items at batch 100)", fr["rust_batch_10_per_s"], fr["rust_batch_100_per_s"]),
+        ("Keel from Rust, completions folded into the next claim", fr["rust_folded_batch_10_per_s"], fr["rust_folded_batch_100_per_s"]),
         ("Keel from Node", fn["keel_batch_10_per_s"], fn["keel_batch_100_per_s"]),
+        ("Keel from Node, `claimAfter`", fn["keel_folded_batch_10_per_s"], fn["keel_folded_batch_100_per_s"]),
         ("pg-boss 10.4 (`fetch` + `complete`, refetching at once)", fn["pgboss_batch_10_per_s"], pb),
     ):
         print(f"| {label} | {r10:,.0f} | {r100:,.0f} | {r100 / pb:.2f}x | {r100 / g:.2f}x |")

@@ -1824,6 +1824,12 @@ export interface Lease {
   leaseToken: number
 }
 
+/** `Queue.claimAfter`: the finished items completed, and the next batch. */
+export interface Claimed {
+  completed: string[]
+  items: QueueItem[]
+}
+
 /** `Queue.work`. */
 export interface QueueWorkerOptions {
   workerId?: string | null
@@ -2298,6 +2304,8 @@ export declare class Queue {
   enqueue(items: NewItem[]): Promise<string[]>
   /** Leases up to `options.n` (default 10) waiting items of `options.lanes` to `worker`. */
   claim(worker: string, options?: ClaimOptions | null): Promise<QueueItem[]>
+  /** Completes `done` and claims the next batch, in one statement on PostgreSQL. */
+  claimAfter(done: Lease[], worker: string, options?: ClaimOptions | null): Promise<Claimed>
   /** `claim`, grouped by deal and contact within the fan-in bounds. */
   claimBatch(worker: string, options?: ClaimOptions | null): Promise<Batch>
   /**

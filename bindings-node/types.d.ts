@@ -1824,6 +1824,12 @@ export interface Lease {
   leaseToken: number
 }
 
+/** `Queue.claimAfter`: the finished items completed, and the next batch. */
+export interface Claimed {
+  completed: string[]
+  items: QueueItem[]
+}
+
 /** `Queue.work`. */
 export interface QueueWorkerOptions {
   workerId?: string | null

@@ -36,6 +36,10 @@ for (const backend of BACKENDS) {
     assert.equal((await q.get(second.id)).processingAttempts, 0)
     assert.equal(await q.fail(ids[0], 0, 'stale holder'), null)
     assert.deepEqual(await q.sweep(), { requeued: 0, failed: 0 })
+    const rest = await q.claim('w2', { n: 5 })
+    const after = await q.claimAfter(rest.map((i) => ({ id: i.id, leaseToken: i.leaseToken })), 'w2')
+    assert.deepEqual([...after.completed].sort(), rest.map((i) => i.id).sort())
+    assert.deepEqual(after.items, [])
     await db.close()
   })
 

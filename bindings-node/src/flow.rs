@@ -71,6 +71,21 @@ impl Queue {
             .await
     }
 
+    /// Completes `done` and claims the next batch, in one statement on PostgreSQL.
+    #[napi(
+        ts_args_type = "done: Lease[], worker: string, options?: ClaimOptions | null",
+        ts_return_type = "Promise<Claimed>"
+    )]
+    pub async fn claim_after(
+        &self,
+        done: Json,
+        Arg(worker): Arg<String>,
+        options: Option<Json>,
+    ) -> napi::Result<Outcome<Value>> {
+        let named = vec![("done", done.0), ("worker", worker.into())];
+        self.call("claim_after", args(named, options)).await
+    }
+
     /// `claim`, grouped by deal and contact within the fan-in bounds.
     #[napi(
         ts_args_type = "worker: string, options?: ClaimOptions | null",

@@ -78,6 +78,20 @@ impl PyQueue {
         )
     }
 
+    /// Completes `done` (dicts with `id` and `lease_token`) and claims the next batch, in one
+    /// statement on PostgreSQL (awaitable): a `keel.types.Claimed`.
+    #[pyo3(signature = (done, worker, **options))]
+    fn claim_after<'py>(
+        &self,
+        py: Python<'py>,
+        done: &Bound<'py, PyAny>,
+        worker: Arg<String>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let named = vec![("done", to_json(done, 0)), ("worker", worker.0.into())];
+        self.call(py, "claim_after", args(named, options))
+    }
+
     /// `claim`, grouped by deal and contact within the fan-in bounds (awaitable): a
     /// `keel.types.Batch`.
     #[pyo3(signature = (worker, **options))]

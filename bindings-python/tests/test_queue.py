@@ -50,6 +50,9 @@ async def test_claims_go_by_lane_and_outcomes_are_fenced(db: keel.Keel) -> None:
     assert failed is None
     report = await q.sweep()
     assert report == {"requeued": 0, "failed": 0}
+    rest = await q.claim("w2", n=5)
+    after = await q.claim_after([{"id": i["id"], "lease_token": i["lease_token"]} for i in rest], "w2")
+    assert sorted(after["completed"]) == sorted(i["id"] for i in rest) and after["items"] == []
 
 
 async def test_the_worker_bounds_concurrency_and_stops_cleanly(db: keel.Keel) -> None:
@@ -133,3 +136,26 @@ async def test_bad_input_names_the_field(db: keel.Keel) -> None:
     with pytest.raises(keel.InvalidInputError) as caught:
         await q.defer("00000000-0000-4000-8000-000000000001", 1, -5)
     assert caught.value.field == "delay_ms"
+
+
+async def test_cancelling_the_worker_finishes_what_runs(db: keel.Keel) -> None:
+    q = db.queue()
+    await q.enqueue([item(2, f"c{i}") for i in range(6)])
+    started = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow(it: QueueItem) -> Any:
+        started.set()
+        await asyncio.sleep(0.2)
+        finished.append(it["id"])
+        return None
+
+    task = asyncio.ensure_future(q.work(slow, concurrency=3, poll_ms=20))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    health = await q.health()
+    # Every item it claimed ran to the end and was recorded; nothing is left in flight.
+    assert health["in_flight"] == 0 and len(finished) >= 3
+    assert health["lanes"][2]["depth"] == 6 - len(finished)

@@ -6,7 +6,8 @@
 //!   the GCRA arithmetic);
 //! - shared decisions on PostgreSQL from 16 concurrent clients over 1,000 keys (goal ≥ 10,000/s);
 //! - claim + complete throughput on PostgreSQL, 4 workers, batches of 10 and 100, each batch's
-//!   completions written in one statement (goal ≥ 20,000 items/s with batches of 100);
+//!   completions written in one statement, and folded into the next claim's statement
+//!   (`claim_after`) (goal ≥ 20,000 items/s with batches of 100);
 //! - the claim latency p99 with 1,000,000 items queued (goal ≤ 5 ms), and the claim's plan.
 //!
 //! Needs `KEEL_BENCH_PG_URL` (an admin URL: each part makes a database of its own). The peers'
@@ -158,6 +159,41 @@ fn items(n: usize) -> Vec<NewItem> {
         .collect()
 }
 
+/// The same drain with each batch's completions folded into the next claim's statement.
+async fn folded(admin: &str, total: usize, batch: u32) -> f64 {
+    let keel = connect(&fresh(admin).await, 8).await;
+    let queue = open_queue(&keel);
+    queue.enqueue(&items(total)).await.expect("enqueue");
+    let start = Instant::now();
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let (mut done, mut leases) = (0usize, Vec::new());
+                loop {
+                    let next = queue
+                        .claim_after(&leases, &format!("w{w}"), batch, None)
+                        .await
+                        .expect("claim");
+                    done += next.completed.len();
+                    if next.items.is_empty() {
+                        return done;
+                    }
+                    leases = next.items.iter().map(|i| (i.id, i.lease_token)).collect();
+                }
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for w in workers {
+        done += w.await.expect("worker");
+    }
+    assert_eq!(done, total, "every item completed once");
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    keel.close().await;
+    rate
+}
+
 async fn throughput(admin: &str, total: usize, batch: u32) -> f64 {
     let keel = connect(&fresh(admin).await, 8).await;
     let queue = open_queue(&keel);
@@ -234,6 +270,8 @@ fn main() {
     let shared_per_s = rt.block_on(shared(&admin));
     let batch_10 = rt.block_on(throughput(&admin, 20_000, 10));
     let batch_100 = rt.block_on(throughput(&admin, 50_000, 100));
+    let folded_10 = rt.block_on(folded(&admin, 20_000, 10));
+    let folded_100 = rt.block_on(folded(&admin, 50_000, 100));
     let skip_deep = std::env::var("KEEL_BENCH_QUICK").is_ok();
     let (p50, p99, plan) = if skip_deep {
         (0.0, 0.0, String::new())
@@ -247,6 +285,8 @@ fn main() {
             "shared_16_clients_per_s": shared_per_s,
             "rust_batch_10_per_s": batch_10,
             "rust_batch_100_per_s": batch_100,
+            "rust_folded_batch_10_per_s": folded_10,
+            "rust_folded_batch_100_per_s": folded_100,
             "claim_1m_p50_ms": p50,
             "claim_1m_p99_ms": p99,
             "claim_plan": plan,

@@ -834,3 +834,80 @@ async fn the_worker_bounds_concurrency_records_outcomes_and_stops_cleanly() {
     })
     .await;
 }
+
+/// Completions folded into the next claim: the finished items under their tokens are
+/// completed (a stale token is not) and the next batch is leased, in one statement on
+/// PostgreSQL.
+#[tokio::test]
+async fn completions_ride_with_the_next_claim() {
+    on_each_backend(|backend, keel| async move {
+        let q = queue(&keel, QueueOptions::default());
+        let items: Vec<NewItem> = (0..6).map(|i| item(ORG_A, 2, &format!("i{i}"))).collect();
+        q.enqueue(&items).await.unwrap();
+        let first = q.claim("w", 3, None).await.unwrap();
+        let mut done: Vec<(Uuid, u64)> = first.iter().map(|i| (i.id, i.lease_token)).collect();
+        done[2].1 += 1;
+        let next = q.claim_after(&done, "w", 3, None).await.unwrap();
+        assert_eq!(
+            next.completed.len(),
+            2,
+            "{backend:?}: the stale token completes nothing"
+        );
+        assert!(next.completed.contains(&first[0].id) && next.completed.contains(&first[1].id));
+        assert_eq!(next.items.len(), 3);
+        assert!(
+            next.items
+                .iter()
+                .all(|i| !first.iter().any(|f| f.id == i.id))
+        );
+        assert_eq!(next.items[0].context, json!({"dealName": "Acme"}));
+        let stale = q.get(first[2].id).await.unwrap().unwrap();
+        assert_eq!(stale.enrichment_status, ItemState::Processing);
+        let last = q.claim_after(&[], "w", 3, None).await.unwrap();
+        assert!(last.completed.is_empty() && last.items.is_empty());
+    })
+    .await;
+}
+
+/// An idle worker wakes on an enqueue (LISTEN/NOTIFY on PostgreSQL), not at its next poll.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_wakes_on_an_enqueue() {
+    let url = fresh_url(Backend::Postgres).await;
+    let keel = Keel::connect(&url).await.unwrap();
+    let q = queue(&keel, QueueOptions::default());
+    let options = keel::flow::WorkerOptions {
+        poll_ms: 60_000,
+        ..Default::default()
+    };
+    let worker = keel::flow::QueueWorker::new(q.clone(), options).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let tx = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
+    let producer = q.clone();
+    let enqueued = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        producer.enqueue(&[item(ORG_A, 2, "late")]).await.unwrap();
+        std::time::Instant::now()
+    });
+    let handler = move |_item: keel::flow::QueueItem| {
+        let tx = tx.clone();
+        async move {
+            tx.lock().unwrap().take().map(|t| t.send(()));
+            Ok(json!(null))
+        }
+    };
+    let run = worker.run(handler, async move {
+        let _ = rx.await;
+    });
+    let report = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("woken well before the 60 s poll")
+        .unwrap();
+    let at = enqueued.await.unwrap();
+    assert_eq!((report.claimed, report.completed), (1, 1));
+    assert!(
+        at.elapsed() < Duration::from_secs(5),
+        "{:?} after the enqueue",
+        at.elapsed()
+    );
+    keel.close().await;
+}

@@ -44,15 +44,21 @@ async def work(
 
         watcher = asyncio.ensure_future(watch())
     cancelled = False
+    pending: asyncio.Future[Any] | None = None
     try:
         while True:
+            # One `next` at a time: a cancelled wait keeps the call under way (it may have
+            # claimed items, which must still run) and awaits it again.
+            if pending is None:
+                pending = asyncio.ensure_future(session.next())
             try:
-                items = await asyncio.shield(asyncio.ensure_future(session.next()))
+                items = await asyncio.shield(pending)
             except asyncio.CancelledError:
                 # Stop claiming, and keep driving until the running items are recorded.
                 cancelled = True
                 session.stop()
                 continue
+            pending = None
             if items is None:
                 break
             for item in items:

@@ -24,6 +24,7 @@ __all__ = [
     "QueueHealth",
     "SweepReport",
     "Lease",
+    "Claimed",
     "QueueWorkerOptions",
     "QueueWorkerReport",
     "Limit",
@@ -1747,6 +1748,13 @@ class Lease(TypedDict):
 
     id: str
     lease_token: int
+
+
+class Claimed(TypedDict):
+    """``Queue.claim_after``: the finished items completed, and the next batch."""
+
+    completed: list[str]
+    items: list[QueueItem]
 
 
 class QueueWorkerOptions(TypedDict, total=False):

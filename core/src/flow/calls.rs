@@ -75,6 +75,31 @@ struct CompleteAll {
     leases: Vec<Lease>,
 }
 
+/// The leases of `leases` as ids and tokens; `field` names the list in errors.
+fn leases_of(leases: &[Lease], field: &str) -> Result<Vec<(Uuid, u64)>> {
+    leases
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            Ok((
+                require_uuid(&format!("{field}[{i}].id"), &l.id)?,
+                l.lease_token,
+            ))
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimAfter {
+    done: Vec<Lease>,
+    worker: String,
+    #[serde(default = "ten")]
+    n: u32,
+    #[serde(default)]
+    lanes: Option<Vec<i64>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Get {
@@ -82,9 +107,10 @@ struct Get {
 }
 
 /// The queue operations [`Queue::call_value`] knows.
-pub const QUEUE_CALLS: [&str; 11] = [
+pub const QUEUE_CALLS: [&str; 12] = [
     "enqueue",
     "claim",
+    "claim_after",
     "claim_batch",
     "complete",
     "complete_all",
@@ -108,7 +134,7 @@ impl Queue {
 
     /// Runs the queue operation `op` (one of [`QUEUE_CALLS`]) on `args` (its arguments as one
     /// JSON object) and returns its result as JSON in `case`: ids for `enqueue`, items for
-    /// `claim`, a batch, `true`/`false` for a fenced change (`false`: the token no longer holds
+    /// `claim`, the completed ids and the items for `claim_after`, a batch, `true`/`false` for a fenced change (`false`: the token no longer holds
     /// the lease), the item after `fail` (or null), a sweep report, the health, an item or null.
     ///
     /// # Errors
@@ -143,14 +169,14 @@ impl Queue {
             }
             "complete_all" => {
                 let a: CompleteAll = from_value(args, case, "")?;
-                let mut leases = Vec::with_capacity(a.leases.len());
-                for (i, l) in a.leases.iter().enumerate() {
-                    leases.push((
-                        require_uuid(&format!("leases[{i}].id"), &l.id)?,
-                        l.lease_token,
-                    ));
-                }
-                out(&self.complete_all(&leases).await?)
+                out(&self.complete_all(&leases_of(&a.leases, "leases")?).await?)
+            }
+            "claim_after" => {
+                let a: ClaimAfter = from_value(args, case, "")?;
+                let done = leases_of(&a.done, "done")?;
+                out(&self
+                    .claim_after(&done, &a.worker, a.n, a.lanes.as_deref())
+                    .await?)
             }
             "complete" | "fail" | "defer" | "extend" => {
                 let a: Leased = from_value(args, case, "")?;

@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acks;
 mod batch;
 mod calls;
 mod health;
@@ -32,6 +33,7 @@ mod queue;
 mod shared;
 mod worker;
 
+pub use acks::Claimed;
 pub use batch::{Batch, EntityGroup, FanIn};
 pub use calls::{Decided, QUEUE_CALLS, decide_value};
 pub use health::{LaneHealth, Mode, QueueHealth, Shedding};
@@ -40,6 +42,6 @@ pub use limit::{Decision, Limit, MAX_PERIOD_MS, check_keys};
 pub use local::LocalLimiter;
 pub use outcome::{DEAD_LETTER_AGENT, SweepReport};
 pub use providers::{DEFAULT_PROVIDER_LIMITS, ProviderLimit, ProviderLimits};
-pub use queue::{Queue, QueueOptions};
+pub use queue::{Queue, QueueOptions, WAKE_CHANNEL};
 pub use shared::SharedLimiter;
 pub use worker::{HandlerResult, Outcome, QueueWorker, WorkerOptions, WorkerReport, WorkerSession};

@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 use crate::store::bind::{Bind, Binds, bind_all};
 use crate::store::{Dialect, Pool, in_transaction, on_pool, rfc3339};
 
+/// The PostgreSQL channel an enqueue notifies, which idle workers listen on.
+pub const WAKE_CHANNEL: &str = "keel_queue";
+
 /// How a queue leases, ages, retries and caps.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -97,7 +100,7 @@ pub struct Queue {
 }
 
 /// An item row as [`columns`] selects it.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct ItemRow {
     id: String,
     org_id: String,
@@ -322,6 +325,13 @@ impl Queue {
             ))]);
             crate::store::bind::execute(pool, &statement, binds).await?;
         }
+        if let Pool::Postgres(pg) = pool {
+            // Idle workers listening on the channel claim at once instead of at their next poll.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(WAKE_CHANNEL)
+                .execute(pg)
+                .await?;
+        }
         Ok(ids)
     }
 
@@ -339,26 +349,12 @@ impl Queue {
         n: u32,
         lanes: Option<&[i64]>,
     ) -> Result<Vec<QueueItem>> {
-        short_name_of("worker", worker)?;
-        if !(1..=1_000).contains(&n) {
-            return Err(Error::invalid_input("n", "must be 1 to 1000"));
-        }
-        let lanes = lanes_of(lanes)?;
+        let lanes = Self::claim_check(worker, n, lanes)?;
         let pool = self.keel.pool()?;
         let statement = self.claim_statement(Dialect::of(pool), &lanes);
         let statement = statement.replace("{cols}", &columns(Dialect::of(pool)));
-        let o = &self.options;
-        let binds = || {
-            Binds(vec![
-                Bind::Text(Some(worker.to_owned())),
-                Bind::Int(Some(i64::from(n))),
-                Bind::Int(Some(o.lease_ms as i64)),
-                Bind::Int(Some(o.aging_ms as i64)),
-                Bind::Int(o.org_in_flight.map(i64::from)),
-                Bind::Int(o.max_in_flight.map(i64::from)),
-            ])
-        };
-        let rows: Vec<ItemRow> = if o.org_in_flight.is_none() && o.max_in_flight.is_none() {
+        let binds = || self.claim_binds(worker, n, Vec::new());
+        let rows: Vec<ItemRow> = if !self.capped() {
             on_pool!(pool, |conn, sql| {
                 {
                     let text = sql(&statement);
@@ -427,9 +423,45 @@ impl Queue {
         Ok(lines.join("\n"))
     }
 
+    /// Checks a claim's arguments; the lanes it reads.
+    pub(super) fn claim_check(worker: &str, n: u32, lanes: Option<&[i64]>) -> Result<Vec<u8>> {
+        short_name_of("worker", worker)?;
+        if !(1..=1_000).contains(&n) {
+            return Err(Error::invalid_input("n", "must be 1 to 1000"));
+        }
+        lanes_of(lanes)
+    }
+
+    /// The binds of a claim statement, then `more`.
+    pub(super) fn claim_binds(&self, worker: &str, n: u32, more: Vec<Bind>) -> Binds {
+        let o = &self.options;
+        let mut binds = vec![
+            Bind::Text(Some(worker.to_owned())),
+            Bind::Int(Some(i64::from(n))),
+            Bind::Int(Some(o.lease_ms as i64)),
+            Bind::Int(Some(o.aging_ms as i64)),
+            Bind::Int(o.org_in_flight.map(i64::from)),
+            Bind::Int(o.max_in_flight.map(i64::from)),
+        ];
+        binds.extend(more);
+        Binds(binds)
+    }
+
+    /// Whether claims read the in-flight counts (and so take turns).
+    pub(super) fn capped(&self) -> bool {
+        self.options.org_in_flight.is_some() || self.options.max_in_flight.is_some()
+    }
+
     /// The claim statement over `lanes`: `$1` worker, `$2` n, `$3` lease, `$4` aging, `$5` the
     /// org cap, `$6` the global cap.
     fn claim_statement(&self, d: Dialect, lanes: &[u8]) -> String {
+        let (ctes, update) = self.claim_parts(d, lanes);
+        format!("WITH {ctes} {update}")
+    }
+
+    /// The claim statement's common table expressions (without `WITH`) and its `UPDATE`
+    /// (`RETURNING {cols}`), for statements that add to them.
+    pub(super) fn claim_parts(&self, d: Dialect, lanes: &[u8]) -> (String, String) {
         let capped = self.options.org_in_flight.is_some() || self.options.max_in_flight.is_some();
         // Under an org cap a lane's first items may all be one org's: read further so that
         // other orgs' items are there to take (an org at its cap is skipped in the scan).
@@ -461,8 +493,8 @@ impl Queue {
             Dialect::POSTGRES => "id = ANY(ARRAY(SELECT id FROM picked))",
             _ => "id IN (SELECT id FROM picked)",
         };
-        format!(
-            "WITH in_flight AS MATERIALIZED (
+        let ctes = format!(
+            "in_flight AS MATERIALIZED (
                  SELECT org_id, count(*) AS n FROM command_centre_items
                  WHERE enrichment_status = 'processing' AND {capped} GROUP BY org_id),
              blocked AS MATERIALIZED (
@@ -483,17 +515,20 @@ impl Queue {
                  SELECT id FROM eligible
                  WHERE k <= $2::int8
                    AND ($6::int8 IS NULL
-                        OR k <= $6::int8 - (SELECT coalesce(sum(n), 0) FROM in_flight)))
-             UPDATE command_centre_items SET
+                        OR k <= $6::int8 - (SELECT coalesce(sum(n), 0) FROM in_flight)))",
+            capped = if capped { "true" } else { "false" },
+            scans = lane_scans.join(" UNION ALL "),
+        );
+        let update = format!(
+            "UPDATE command_centre_items SET
                  enrichment_status = 'processing', processing_started_at = now(),
                  processing_attempts = processing_attempts + 1, lease_owner = $1,
                  lease_token = lease_token + 1, lease_expires_at = {lease}, updated_at = now()
              WHERE {ids}
              RETURNING {{cols}}",
-            capped = if capped { "true" } else { "false" },
-            scans = lane_scans.join(" UNION ALL "),
             lease = d.now_plus_ms("$3"),
-        )
+        );
+        (ctes, update)
     }
 }
 

@@ -131,6 +131,21 @@ pub struct WorkerSession {
     id: String,
     state: Mutex<State>,
     wake: Notify,
+    /// On PostgreSQL, the enqueues' notifications (listening starts with the first wait;
+    /// without it, through a transaction pooler, the worker polls).
+    listener: tokio::sync::Mutex<Listening>,
+}
+
+/// Whether a session listens for enqueues.
+#[derive(Debug, Default)]
+enum Listening {
+    /// Not tried yet.
+    #[default]
+    Untried,
+    /// Listening.
+    On(Box<sqlx::postgres::PgListener>),
+    /// Not possible (SQLite, or the connection refused): polling only.
+    Off,
 }
 
 fn default_worker_id() -> String {
@@ -168,6 +183,7 @@ impl WorkerSession {
             options,
             state: Mutex::new(State::default()),
             wake: Notify::new(),
+            listener: tokio::sync::Mutex::new(Listening::Untried),
         })
     }
 
@@ -205,20 +221,29 @@ impl WorkerSession {
         self.state().report
     }
 
-    /// Writes the settled outcomes: completions in one statement, the rest one each.
-    async fn flush(&self) -> Result<()> {
+    /// Counts the completions of `acks` that `completed` holds.
+    fn acked(&self, acks: usize, completed: usize) {
+        let mut state = self.state();
+        state.report.completed += completed as u64;
+        state.report.lost += acks.saturating_sub(completed) as u64;
+    }
+
+    /// Writes the settled outcomes other than plain completions (which go with the next
+    /// claim), one statement each; with `acks`, the completions too, in one statement.
+    async fn flush(&self, acks: bool) -> Result<()> {
         let (acks, others) = {
             let mut state = self.state();
-            (
-                std::mem::take(&mut state.acks),
-                std::mem::take(&mut state.others),
-            )
+            let acks = if acks {
+                std::mem::take(&mut state.acks)
+            } else {
+                Vec::new()
+            };
+            (acks, std::mem::take(&mut state.others))
         };
         let mut report = WorkerReport::default();
         if !acks.is_empty() {
-            let done = self.queue.complete_all(&acks).await?.len() as u64;
-            report.completed += done;
-            report.lost += acks.len() as u64 - done;
+            let done = self.queue.complete_all(&acks).await?.len();
+            self.acked(acks.len(), done);
         }
         for (id, token, outcome) in others {
             let held = match outcome {
@@ -252,6 +277,22 @@ impl WorkerSession {
         Ok(())
     }
 
+    /// Starts listening for enqueues on PostgreSQL.
+    async fn listen(&self) -> Listening {
+        let Ok(crate::store::Pool::Postgres(pg)) = self.queue.keel.pool() else {
+            return Listening::Off;
+        };
+        let listening = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(pg).await?;
+            listener.listen(super::queue::WAKE_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        match listening.await {
+            Ok(listener) => Listening::On(Box::new(listener)),
+            Err(_) => Listening::Off,
+        }
+    }
+
     /// Extends the leases of the running items; every third of the lease.
     async fn heartbeat(&self) -> Result<()> {
         let running = self.state().in_flight.clone();
@@ -272,7 +313,7 @@ impl WorkerSession {
             Duration::from_millis(self.queue.options().lease_ms / 3).max(Duration::from_millis(1));
         let mut beat = tokio::time::Instant::now() + every;
         loop {
-            self.flush().await?;
+            self.flush(false).await?;
             let (free, stopping, running) = {
                 let s = self.state();
                 let free = self.options.concurrency as usize
@@ -280,15 +321,30 @@ impl WorkerSession {
                 (free, s.stopping, s.in_flight.len())
             };
             if stopping {
-                if running == 0 && self.state().acks.is_empty() && self.state().others.is_empty() {
+                self.flush(true).await?;
+                if running == 0 && self.state().others.is_empty() {
+                    // Done: the listening connection goes back to its pool now.
+                    *self.listener.lock().await = Listening::Off;
                     return Ok(None);
                 }
             } else if free > 0 {
                 let n = self.options.batch.map_or(free, |b| (b as usize).min(free));
-                let items = self
+                // The finished items are completed by the claim's own statement.
+                let acks = std::mem::take(&mut self.state().acks);
+                let claimed = match self
                     .queue
-                    .claim(&self.id, n as u32, self.options.lanes.as_deref())
-                    .await?;
+                    .claim_after(&acks, &self.id, n as u32, self.options.lanes.as_deref())
+                    .await
+                {
+                    Ok(claimed) => claimed,
+                    Err(err) => {
+                        // Nothing was written: the completions wait for the next try.
+                        self.state().acks.extend(acks);
+                        return Err(err);
+                    }
+                };
+                self.acked(acks.len(), claimed.completed.len());
+                let items = claimed.items;
                 if !items.is_empty() {
                     let mut s = self.state();
                     s.report.claimed += items.len() as u64;
@@ -297,17 +353,50 @@ impl WorkerSession {
                     return Ok(Some(items));
                 }
             }
-            // Nothing to hand out: wait for a settled item, a stop, the poll or a heartbeat.
+            // Nothing to hand out: wait for a settled item, a stop, an enqueue, the poll or a
+            // heartbeat.
             let poll = Duration::from_millis(self.options.poll_ms);
+            let mut listening = self.listener.lock().await;
+            if matches!(*listening, Listening::Untried) {
+                *listening = self.listen().await;
+            }
+            let enqueued = async {
+                match &mut *listening {
+                    Listening::On(listener) => {
+                        if listener.recv().await.is_err() {
+                            // A broken connection: back to polling until the next wait.
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    _ => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 () = self.wake.notified() => {}
+                () = enqueued => {}
                 () = tokio::time::sleep(poll) => {}
                 () = tokio::time::sleep_until(beat) => {}
             }
+            drop(listening);
             if tokio::time::Instant::now() >= beat {
                 self.heartbeat().await?;
                 beat = tokio::time::Instant::now() + every;
             }
+        }
+    }
+}
+
+impl Drop for WorkerSession {
+    /// The listening connection goes back to its pool on the handle's runtime: a session may
+    /// be dropped on a thread without one (a binding's object collected by its engine), and a
+    /// pooled connection needs a runtime to drop.
+    fn drop(&mut self) {
+        let listening = std::mem::take(self.listener.get_mut());
+        if let Listening::On(listener) = listening {
+            self.queue
+                .keel
+                .runtime()
+                .spawn(async move { drop(listener) });
         }
     }
 }
