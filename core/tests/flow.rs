@@ -914,3 +914,65 @@ async fn an_idle_worker_wakes_on_an_enqueue() {
     );
     keel.close().await;
 }
+
+/// A long handler keeps its lease while the worker claims around it: heartbeats follow their
+/// own clock however often the worker asks for more, so a sweeper never takes the item away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_handler_keeps_its_lease_while_the_worker_claims_around_it() {
+    on_each_backend(|backend, keel| async move {
+        let q = queue(
+            &keel,
+            QueueOptions {
+                lease_ms: 300,
+                ..QueueOptions::default()
+            },
+        );
+        let mut items = vec![item(ORG_A, 0, "slow")];
+        items.extend((0..40).map(|i| item(ORG_A, 2, &format!("fast {i}"))));
+        q.enqueue(&items).await.unwrap();
+        let options = keel::flow::WorkerOptions {
+            concurrency: 2,
+            poll_ms: 20,
+            ..Default::default()
+        };
+        let worker = keel::flow::QueueWorker::new(q.clone(), options).unwrap();
+        let sweeper = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                loop {
+                    q.sweep().await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            })
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let tx = std::sync::Arc::new(std::sync::Mutex::new(Some(tx)));
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let handler = move |it: keel::flow::QueueItem| {
+            let (tx, seen) = (tx.clone(), seen.clone());
+            async move {
+                let pause = if it.title == "slow" { 900 } else { 20 };
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 41 {
+                    tx.lock().unwrap().take().map(|t| t.send(()));
+                }
+                Ok(json!(null))
+            }
+        };
+        let report = worker
+            .run(handler, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        sweeper.abort();
+        assert_eq!(
+            (report.claimed, report.completed, report.lost),
+            (41, 41, 0),
+            "{backend:?}"
+        );
+        let h = q.health().await.unwrap();
+        assert_eq!((h.depth, h.in_flight), (0, 0));
+    })
+    .await;
+}

@@ -121,6 +121,9 @@ struct State {
     others: Vec<(Uuid, u64, Outcome)>,
     report: WorkerReport,
     stopping: bool,
+    /// When the running items' leases are next extended (kept across calls of `next`, which
+    /// a busy worker makes more often than a heartbeat's period).
+    beat: Option<tokio::time::Instant>,
 }
 
 /// One worker's decisions, driven by a loop that runs the handlers.
@@ -311,8 +314,16 @@ impl WorkerSession {
     pub async fn next(&self) -> Result<Option<Vec<QueueItem>>> {
         let every =
             Duration::from_millis(self.queue.options().lease_ms / 3).max(Duration::from_millis(1));
-        let mut beat = tokio::time::Instant::now() + every;
         loop {
+            let beat = *self
+                .state()
+                .beat
+                .get_or_insert_with(|| tokio::time::Instant::now() + every);
+            if tokio::time::Instant::now() >= beat {
+                self.heartbeat().await?;
+                self.state().beat = Some(tokio::time::Instant::now() + every);
+                continue;
+            }
             self.flush(false).await?;
             let (free, stopping, running) = {
                 let s = self.state();
@@ -378,10 +389,6 @@ impl WorkerSession {
                 () = tokio::time::sleep_until(beat) => {}
             }
             drop(listening);
-            if tokio::time::Instant::now() >= beat {
-                self.heartbeat().await?;
-                beat = tokio::time::Instant::now() + every;
-            }
         }
     }
 }
