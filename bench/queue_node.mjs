@@ -6,11 +6,8 @@
 // it has no batch size; it is run once). Each system drains its own fresh database on the
 // same server (KEEL_BENCH_PG_URL). Prints one JSON object: jobs per second for each.
 import { createRequire } from 'node:module'
-import { execFileSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 
-import PgBoss from 'pg-boss'
-import { Logger, makeWorkerUtils, run } from 'graphile-worker'
+import { freshDatabase, graphileRate, noop, pgBossRate, seconds } from './peers.mjs'
 
 const require = createRequire(import.meta.url)
 const keel = require('../bindings-node/index.js')
@@ -18,19 +15,9 @@ const keel = require('../bindings-node/index.js')
 const JOBS = Number(process.env.KEEL_BENCH_JOBS ?? 20_000)
 const WORKERS = 4
 const ORG = '00000000-0000-4000-8000-0000000000a1'
-const admin = process.env.KEEL_BENCH_PG_URL ?? process.env.KEEL_TEST_PG_URL
-if (!admin) throw new Error('KEEL_BENCH_PG_URL is not set')
 
-function freshDatabase() {
-  const name = `keel_bench_${randomBytes(6).toString('hex')}`
-  execFileSync('psql', [admin, '-qc', `CREATE DATABASE ${name}`])
-  return `${admin.slice(0, admin.lastIndexOf('/'))}/${name}`
-}
-
-const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
-const noop = async () => undefined
-
-async function keelRate(batch) {
+// A fresh database's queue holding JOBS items spread over the four lanes.
+async function filledQueue() {
   const db = await keel.connect(freshDatabase(), { maxConnections: WORKERS + 2 })
   // Filled far past the shedding thresholds on purpose: take every enqueue.
   const queue = db.queue({ shedding: { throttleDepth: 1e15, shedDepth: 1e15 } })
@@ -38,6 +25,11 @@ async function keelRate(batch) {
     const n = Math.min(1000, JOBS - i)
     await queue.enqueue(Array.from({ length: n }, (_, j) => ({ orgId: ORG, sourceAgent: 'bench', itemType: 'bench', title: `job ${i + j}`, queuePriority: (i + j) % 4 })))
   }
+  return { db, queue }
+}
+
+async function keelRate(batch) {
+  const { db, queue } = await filledQueue()
   const start = process.hrtime.bigint()
   let done = 0
   await Promise.all(
@@ -60,12 +52,7 @@ async function keelRate(batch) {
 
 // The same drain with each batch's completions folded into the next claim (`claimAfter`).
 async function keelFoldedRate(batch) {
-  const db = await keel.connect(freshDatabase(), { maxConnections: WORKERS + 2 })
-  const queue = db.queue({ shedding: { throttleDepth: 1e15, shedDepth: 1e15 } })
-  for (let i = 0; i < JOBS; i += 1000) {
-    const n = Math.min(1000, JOBS - i)
-    await queue.enqueue(Array.from({ length: n }, (_, j) => ({ orgId: ORG, sourceAgent: 'bench', itemType: 'bench', title: `job ${i + j}`, queuePriority: (i + j) % 4 })))
-  }
+  const { db, queue } = await filledQueue()
   const start = process.hrtime.bigint()
   let done = 0
   await Promise.all(
@@ -86,71 +73,16 @@ async function keelFoldedRate(batch) {
   return rate
 }
 
-async function pgBossRate(batch) {
-  const boss = new PgBoss({ connectionString: freshDatabase(), max: WORKERS + 1, supervise: false, schedule: false })
-  boss.on('error', () => {})
-  await boss.start()
-  await boss.createQueue('bench')
-  for (let i = 0; i < JOBS; i += 500) {
-    await boss.insert(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ name: 'bench', data: { n: i + j } })))
-  }
-  const start = process.hrtime.bigint()
-  let done = 0
-  await Promise.all(
-    Array.from({ length: WORKERS }, async () => {
-      for (;;) {
-        const jobs = await boss.fetch('bench', { batchSize: batch })
-        if (jobs.length === 0) return
-        for (const job of jobs) await noop(job)
-        const result = await boss.complete('bench', jobs.map((j) => j.id))
-        done += result.affected
-      }
-    }),
-  )
-  const rate = JOBS / seconds(start)
-  if (done !== JOBS) throw new Error(`pg-boss completed ${done} of ${JOBS}`)
-  await boss.stop({ graceful: false, wait: true })
-  return rate
-}
-
-async function graphileRate() {
-  const connectionString = freshDatabase()
-  const utils = await makeWorkerUtils({ connectionString, logger: new Logger(() => () => {}) })
-  await utils.migrate()
-  for (let i = 0; i < JOBS; i += 500) {
-    await utils.addJobs(Array.from({ length: Math.min(500, JOBS - i) }, (_, j) => ({ identifier: 'bench', payload: { n: i + j } })))
-  }
-  await utils.release()
-  let done = 0
-  let finish
-  const finished = new Promise((resolve) => (finish = resolve))
-  const start = process.hrtime.bigint()
-  const runner = await run({
-    connectionString,
-    concurrency: 24,
-    maxPoolSize: 25,
-    preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-    noHandleSignals: true,
-    pollInterval: 100,
-    logger: new Logger(() => () => {}),
-    taskList: {
-      bench: async () => {
-        done += 1
-        if (done === JOBS) finish()
-      },
-    },
-  })
-  await finished
-  const rate = JOBS / seconds(start)
-  await runner.stop()
-  return rate
-}
-
 const result = { jobs: JOBS, workers: WORKERS }
 for (const batch of [10, 100]) {
   result[`keel_batch_${batch}_per_s`] = await keelRate(batch)
   result[`keel_folded_batch_${batch}_per_s`] = await keelFoldedRate(batch)
-  result[`pgboss_batch_${batch}_per_s`] = await pgBossRate(batch)
+  result[`pgboss_batch_${batch}_per_s`] = await pgBossRate({ jobs: JOBS, workers: WORKERS, batch })
 }
-result.graphile_per_s = await graphileRate()
+result.graphile_per_s = await graphileRate({
+  jobs: JOBS,
+  concurrency: 24,
+  maxPoolSize: 25,
+  preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+})
 console.log(JSON.stringify(result))

@@ -12,7 +12,7 @@ use keel::flow::{self, WorkerSession};
 use keel::options::Case::Camel;
 
 use crate::error::{Arg, Outcome, guard, run};
-use crate::json::Json;
+use crate::json::{Json, Parsed};
 
 /// The arguments of a call: the named ones (camelCase, as the caller spells them), then the
 /// options object's fields.
@@ -40,8 +40,11 @@ pub fn open_queue(keel: &keel::Keel, options: Option<Json>) -> Outcome<Queue> {
 }
 
 impl Queue {
-    async fn call(&self, op: &'static str, args: Option<Value>) -> napi::Result<Outcome<Value>> {
-        run!(self.inner, |q| q.call_value(op, args, Camel).await)
+    async fn call(&self, op: &'static str, args: Option<Value>) -> napi::Result<Outcome<Parsed>> {
+        run!(self.inner, |q| q
+            .call_value(op, args, Camel)
+            .await
+            .map(|v| Parsed(v.to_string())))
     }
 }
 
@@ -52,7 +55,7 @@ impl Queue {
         ts_args_type = "items: NewItem[]",
         ts_return_type = "Promise<string[]>"
     )]
-    pub async fn enqueue(&self, items: Json) -> napi::Result<Outcome<Value>> {
+    pub async fn enqueue(&self, items: Json) -> napi::Result<Outcome<Parsed>> {
         self.call("enqueue", args(vec![("items", items.0)], None))
             .await
     }
@@ -66,7 +69,7 @@ impl Queue {
         &self,
         Arg(worker): Arg<String>,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<Value>> {
+    ) -> napi::Result<Outcome<Parsed>> {
         self.call("claim", args(vec![("worker", worker.into())], options))
             .await
     }
@@ -81,7 +84,7 @@ impl Queue {
         done: Json,
         Arg(worker): Arg<String>,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<Value>> {
+    ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("done", done.0), ("worker", worker.into())];
         self.call("claim_after", args(named, options)).await
     }
@@ -95,7 +98,7 @@ impl Queue {
         &self,
         Arg(worker): Arg<String>,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<Value>> {
+    ) -> napi::Result<Outcome<Parsed>> {
         self.call(
             "claim_batch",
             args(vec![("worker", worker.into())], options),
@@ -114,14 +117,14 @@ impl Queue {
         Arg(id): Arg<String>,
         lease_token: Json,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<Value>> {
+    ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("id", id.into()), ("leaseToken", lease_token.0)];
         self.call("complete", args(named, options)).await
     }
 
     /// Completes many claimed items in one statement: the ids whose token held.
     #[napi(ts_args_type = "leases: Lease[]", ts_return_type = "Promise<string[]>")]
-    pub async fn complete_all(&self, leases: Json) -> napi::Result<Outcome<Value>> {
+    pub async fn complete_all(&self, leases: Json) -> napi::Result<Outcome<Parsed>> {
         self.call("complete_all", args(vec![("leases", leases.0)], None))
             .await
     }
@@ -138,7 +141,7 @@ impl Queue {
         lease_token: Json,
         Arg(reason): Arg<String>,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<Value>> {
+    ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![
             ("id", id.into()),
             ("leaseToken", lease_token.0),
@@ -157,7 +160,7 @@ impl Queue {
         Arg(id): Arg<String>,
         lease_token: Json,
         delay_ms: Json,
-    ) -> napi::Result<Outcome<Value>> {
+    ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![
             ("id", id.into()),
             ("leaseToken", lease_token.0),
@@ -176,20 +179,20 @@ impl Queue {
         Arg(id): Arg<String>,
         lease_token: Json,
         options: Option<Json>,
-    ) -> napi::Result<Outcome<Value>> {
+    ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("id", id.into()), ("leaseToken", lease_token.0)];
         self.call("extend", args(named, options)).await
     }
 
     /// Returns expired leases to their lanes; fails and dead-letters the last attempts.
     #[napi(ts_return_type = "Promise<SweepReport>")]
-    pub async fn sweep(&self) -> napi::Result<Outcome<Value>> {
+    pub async fn sweep(&self) -> napi::Result<Outcome<Parsed>> {
         self.call("sweep", None).await
     }
 
     /// The backlog per lane, the oldest wait, the last minute's rates and the mode.
     #[napi(ts_return_type = "Promise<QueueHealth>")]
-    pub async fn health(&self) -> napi::Result<Outcome<Value>> {
+    pub async fn health(&self) -> napi::Result<Outcome<Parsed>> {
         self.call("health", None).await
     }
 
@@ -198,7 +201,7 @@ impl Queue {
         ts_args_type = "id: string",
         ts_return_type = "Promise<QueueItem | null>"
     )]
-    pub async fn get(&self, Arg(id): Arg<String>) -> napi::Result<Outcome<Value>> {
+    pub async fn get(&self, Arg(id): Arg<String>) -> napi::Result<Outcome<Parsed>> {
         self.call("get", args(vec![("id", id.into())], None)).await
     }
 
@@ -226,8 +229,11 @@ pub struct JsWorkerSession {
 impl JsWorkerSession {
     /// The next items to run, or null when done.
     #[napi(ts_return_type = "Promise<QueueItem[] | null>")]
-    pub async fn next(&self) -> napi::Result<Outcome<Value>> {
-        run!(self.inner, |s| s.next_value(Camel).await)
+    pub async fn next(&self) -> napi::Result<Outcome<Parsed>> {
+        run!(self.inner, |s| s
+            .next_value(Camel)
+            .await
+            .map(|v| Parsed(v.to_string())))
     }
 
     /// The handler of item `id` returned `value`, or threw with `error` (its message).

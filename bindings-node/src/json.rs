@@ -1,9 +1,10 @@
 //! JavaScript values as JSON, walked value by value: cycles end at a depth limit, functions
 //! and symbols are left out, and an exception a getter throws is cleared, never passed on.
-//! [`Json`] is an argument converted this way (options objects, contexts, requests).
+//! [`Json`] is an argument converted this way (options objects, contexts, requests). The other
+//! way, [`Parsed`] hands a large result over as JSON text for the engine's `JSON.parse`.
 
 use napi::bindgen_prelude::{
-    FromNapiValue, JsObjectValue, Object, TypeName, Unknown, ValidateNapiValue,
+    FromNapiValue, JsObjectValue, Object, ToNapiValue, TypeName, Unknown, ValidateNapiValue,
 };
 use napi::{JsValue, ValueType, sys};
 use serde_json::{Map, Value};
@@ -11,6 +12,102 @@ use serde_json::{Map, Value};
 use crate::error::clear_exception;
 
 const MAX_DEPTH: usize = 16;
+
+thread_local! {
+    /// `JSON.stringify` and `JSON.parse` of this thread's env, each looked up once. The
+    /// references are leaked on purpose: they live as long as the env, and deleting them at
+    /// thread exit could outlive it.
+    static ENGINE: std::cell::Cell<(sys::napi_env, [sys::napi_ref; 2])> =
+        const { std::cell::Cell::new((std::ptr::null_mut(), [std::ptr::null_mut(); 2])) };
+}
+
+/// A function of the engine's `JSON` object.
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    /// `JSON.stringify`.
+    Stringify = 0,
+    /// `JSON.parse`.
+    Parse = 1,
+}
+
+/// The engine's `JSON.stringify` or `JSON.parse` of `env`, looked up once per thread.
+fn engine_fn(env: sys::napi_env, which: Engine) -> Option<sys::napi_value> {
+    let (cached_env, mut references) = ENGINE.get();
+    let slot = which as usize;
+    let mut func = std::ptr::null_mut();
+    // SAFETY: `env` is the live env of the current call; the references belong to it.
+    unsafe {
+        let reference = if cached_env == env {
+            references[slot]
+        } else {
+            references = [std::ptr::null_mut(); 2];
+            std::ptr::null_mut()
+        };
+        if !reference.is_null()
+            && sys::napi_get_reference_value(env, reference, &mut func) == sys::Status::napi_ok
+            && !func.is_null()
+        {
+            return Some(func);
+        }
+        let name = match which {
+            Engine::Stringify => c"stringify",
+            Engine::Parse => c"parse",
+        };
+        let (mut global, mut json) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let ok = sys::napi_get_global(env, &mut global) == sys::Status::napi_ok
+            && sys::napi_get_named_property(env, global, c"JSON".as_ptr(), &mut json)
+                == sys::Status::napi_ok
+            && sys::napi_get_named_property(env, json, name.as_ptr(), &mut func)
+                == sys::Status::napi_ok;
+        if !ok {
+            clear_exception(env);
+            return None;
+        }
+        let mut reference = std::ptr::null_mut();
+        if sys::napi_create_reference(env, func, 1, &mut reference) == sys::Status::napi_ok {
+            references[slot] = reference;
+            ENGINE.set((env, references));
+        }
+        Some(func)
+    }
+}
+
+/// The engine's `JSON.stringify` or `JSON.parse` of `arg`: far cheaper than a napi call per
+/// property. `None` when it throws (the exception cleared).
+pub fn engine_json(
+    env: sys::napi_env,
+    which: Engine,
+    arg: sys::napi_value,
+) -> Option<sys::napi_value> {
+    let func = engine_fn(env, which)?;
+    let mut result = std::ptr::null_mut();
+    let mut undefined = std::ptr::null_mut();
+    // SAFETY: all handles belong to `env`, the live env of the current call.
+    let status = unsafe {
+        sys::napi_get_undefined(env, &mut undefined);
+        let args = [arg];
+        sys::napi_call_function(env, undefined, func, 1, args.as_ptr(), &mut result)
+    };
+    if status != sys::Status::napi_ok {
+        clear_exception(env);
+        return None;
+    }
+    Some(result)
+}
+
+/// A result as JSON text, made a JavaScript value by one `JSON.parse` in the engine: a
+/// `serde_json::Value` would cost a napi call per property (a claim returns a hundred items of
+/// twenty fields).
+pub struct Parsed(pub String);
+
+impl ToNapiValue for Parsed {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: forwarded from napi with the same live env.
+        let text = unsafe { String::to_napi_value(env, val.0) }?;
+        engine_json(env, Engine::Parse, text)
+            .ok_or_else(|| napi::Error::from_reason("JSON.parse failed on a result"))
+    }
+}
 
 /// What a number JSON cannot hold (NaN, ±Infinity) becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

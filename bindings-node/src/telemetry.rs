@@ -17,64 +17,15 @@ use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
 use crate::error::{Arg, Outcome, clear_exception, guard, run};
-use crate::json::{Json, Numbers, object_to_map, opt_text, text, to_json};
+use crate::json::{Engine, Json, Numbers, engine_json, object_to_map, opt_text, text, to_json};
 use crate::options::record;
-
-thread_local! {
-    /// `JSON.stringify` of this thread's env, looked up once. The reference is leaked on
-    /// purpose: it lives as long as the env, and deleting it at thread exit could outlive it.
-    static STRINGIFY: std::cell::Cell<(sys::napi_env, sys::napi_ref)> =
-        const { std::cell::Cell::new((std::ptr::null_mut(), std::ptr::null_mut())) };
-}
-
-fn stringify_fn(env: sys::napi_env) -> Option<sys::napi_value> {
-    let (cached_env, reference) = STRINGIFY.get();
-    let mut func = std::ptr::null_mut();
-    // SAFETY: `env` is the live env of the current call; the reference belongs to it.
-    unsafe {
-        if cached_env == env
-            && !reference.is_null()
-            && sys::napi_get_reference_value(env, reference, &mut func) == sys::Status::napi_ok
-            && !func.is_null()
-        {
-            return Some(func);
-        }
-        let (mut global, mut json) = (std::ptr::null_mut(), std::ptr::null_mut());
-        let ok = sys::napi_get_global(env, &mut global) == sys::Status::napi_ok
-            && sys::napi_get_named_property(env, global, c"JSON".as_ptr(), &mut json)
-                == sys::Status::napi_ok
-            && sys::napi_get_named_property(env, json, c"stringify".as_ptr(), &mut func)
-                == sys::Status::napi_ok;
-        if !ok {
-            clear_exception(env);
-            return None;
-        }
-        let mut reference = std::ptr::null_mut();
-        if sys::napi_create_reference(env, func, 1, &mut reference) == sys::Status::napi_ok {
-            STRINGIFY.set((env, reference));
-        }
-        Some(func)
-    }
-}
 
 /// `JSON.stringify` in the engine: far cheaper than a napi call per property. `None` when it
 /// throws (a cycle, a BigInt, a getter that throws) or gives no text: the caller then walks the
 /// value with depth limits instead.
 fn stringify(value: &Unknown<'_>) -> Option<String> {
     let env = value.value().env;
-    let func = stringify_fn(env)?;
-    let mut result = std::ptr::null_mut();
-    let mut undefined = std::ptr::null_mut();
-    // SAFETY: all handles belong to `env`, the live env of the current call.
-    let status = unsafe {
-        sys::napi_get_undefined(env, &mut undefined);
-        let args = [value.raw()];
-        sys::napi_call_function(env, undefined, func, 1, args.as_ptr(), &mut result)
-    };
-    if status != sys::Status::napi_ok {
-        clear_exception(env);
-        return None;
-    }
+    let result = engine_json(env, Engine::Stringify, value.raw())?;
     // SAFETY: `result` is a value of `env`; a non-string (undefined) fails the conversion.
     unsafe { String::from_napi_value(env, result) }.ok()
 }

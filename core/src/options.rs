@@ -192,6 +192,24 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// `err` with its field under `root` (`options.batch` in JavaScript); other errors as they are.
+pub(crate) fn rooted(err: Error, root: &str) -> Error {
+    match err {
+        Error::InvalidInput { field, message } if !root.is_empty() => Error::InvalidInput {
+            field: format!("{root}.{field}"),
+            message,
+        },
+        other => other,
+    }
+}
+
+/// A default worker name: host, process id and a random suffix.
+pub(crate) fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "keel".into());
+    let suffix = Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &suffix[..6])
+}
+
 /// Checks a short name or id (a user id, an agent, a worker, a reason): 1 to 200 characters,
 /// not blank.
 ///

@@ -681,6 +681,8 @@ async fn health_counts_the_real_backlog_and_sheds_low_lanes_by_name() {
         assert_eq!(h.lanes[0].depth, 1);
         // Lanes 0 and 1 bypass the depth limits, up past the shed threshold.
         q.enqueue(&many(50, 1)).await.unwrap();
+        // Past the mode's 1 ms refresh, so that the enqueue reads the depth again.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let err = q.enqueue(&[item(ORG_A, 2, "refused")]).await.unwrap_err();
         assert_eq!(err.code(), "overloaded");
         assert_eq!(err.retry_after_ms(), Some(60_000));
@@ -866,6 +868,20 @@ async fn completions_ride_with_the_next_claim() {
         assert_eq!(next.items[0].context, json!({"dealName": "Acme"}));
         let stale = q.get(first[2].id).await.unwrap().unwrap();
         assert_eq!(stale.enrichment_status, ItemState::Processing);
+        // A deferred item keeps its token but is no longer held: its completion is refused.
+        assert!(
+            q.defer(first[2].id, first[2].lease_token, 60_000)
+                .await
+                .unwrap()
+        );
+        let refused = q
+            .complete_all(&[(first[2].id, first[2].lease_token)])
+            .await
+            .unwrap();
+        assert!(
+            refused.is_empty(),
+            "{backend:?}: a pending item is not completed"
+        );
         let last = q.claim_after(&[], "w", 3, None).await.unwrap();
         assert!(last.completed.is_empty() && last.items.is_empty());
     })

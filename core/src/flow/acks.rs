@@ -48,17 +48,9 @@ impl Queue {
         }
         let d = Dialect::POSTGRES;
         let (ctes, update) = self.claim_parts(d, &lanes);
-        let pairs = d.json_pairs("$7");
+        let completion = super::outcome::completion(d, "$7");
         let statement = format!(
-            "WITH done AS (
-                 UPDATE command_centre_items SET enrichment_status = 'enriched',
-                     enriched_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-                     failure_reason = NULL, updated_at = now()
-                 WHERE id = ANY(ARRAY(SELECT a::uuid FROM ({pairs}) AS p))
-                   AND enrichment_status = 'processing'
-                   AND lease_token = (SELECT b::int8 FROM ({pairs}) AS p
-                                      WHERE a::uuid = command_centre_items.id)
-                 RETURNING id),
+            "WITH done AS ({completion}),
              {ctes},
              claimed AS ({update})
              SELECT (SELECT coalesce(json_agg(id), '[]'::json) FROM done)::text,

@@ -15,7 +15,7 @@ use super::shared::SharedLimiter;
 use super::worker::{Outcome, WorkerOptions, WorkerSession};
 use crate::Keel;
 use crate::error::{Error, Result};
-use crate::options::{Case, from_value, require_uuid, spelt};
+use crate::options::{Case, from_value, require_uuid, rooted, spelt};
 use crate::record::to_value;
 
 #[derive(Deserialize)]
@@ -145,7 +145,11 @@ impl Queue {
     }
 
     async fn call(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        let out = |v: &dyn erased::Record| v.to(case);
+        macro_rules! out {
+            ($result:expr) => {
+                to_value(&$result, case)
+            };
+        }
         Ok(match op {
             "enqueue" => {
                 let a: Enqueue = from_value(args, case, "")?;
@@ -157,53 +161,55 @@ impl Queue {
                         &format!("items[{i}]"),
                     )?);
                 }
-                out(&self.enqueue(&items).await?)
+                out!(self.enqueue(&items).await?)
             }
             "claim" | "claim_batch" => {
                 let a: Claim = from_value(args, case, "")?;
                 if op == "claim" {
-                    out(&self.claim(&a.worker, a.n, a.lanes.as_deref()).await?)
+                    out!(self.claim(&a.worker, a.n, a.lanes.as_deref()).await?)
                 } else {
-                    out(&self.claim_batch(&a.worker, a.n, a.lanes.as_deref()).await?)
+                    out!(self.claim_batch(&a.worker, a.n, a.lanes.as_deref()).await?)
                 }
             }
             "complete_all" => {
                 let a: CompleteAll = from_value(args, case, "")?;
-                out(&self.complete_all(&leases_of(&a.leases, "leases")?).await?)
+                out!(self.complete_all(&leases_of(&a.leases, "leases")?).await?)
             }
             "claim_after" => {
                 let a: ClaimAfter = from_value(args, case, "")?;
                 let done = leases_of(&a.done, "done")?;
-                out(&self
-                    .claim_after(&done, &a.worker, a.n, a.lanes.as_deref())
-                    .await?)
+                out!(
+                    self.claim_after(&done, &a.worker, a.n, a.lanes.as_deref())
+                        .await?
+                )
             }
             "complete" | "fail" | "defer" | "extend" => {
                 let a: Leased = from_value(args, case, "")?;
                 let id = require_uuid("id", &a.id)?;
                 let token = a.lease_token;
                 match op {
-                    "complete" => out(&self.complete(id, token, a.context.as_ref()).await?),
+                    "complete" => out!(self.complete(id, token, a.context.as_ref()).await?),
                     "fail" => {
                         let reason = a.reason.unwrap_or_default();
-                        out(&self
-                            .fail(id, token, &reason, a.retryable, a.retry_after_ms)
-                            .await?)
+                        out!(
+                            self.fail(id, token, &reason, a.retryable, a.retry_after_ms)
+                                .await?
+                        )
                     }
                     "defer" => {
                         let delay = a
                             .delay_ms
                             .ok_or_else(|| Error::invalid_input("delay_ms", "is required"))?;
-                        out(&self.defer(id, token, delay).await?)
+                        out!(self.defer(id, token, delay).await?)
                     }
-                    _ => out(&self.extend(id, token, a.lease_ms).await?),
+                    _ => out!(self.extend(id, token, a.lease_ms).await?),
                 }
             }
-            "sweep" => out(&self.sweep().await?),
-            "health" => out(&self.health().await?),
+            "sweep" => out!(self.sweep().await?),
+            "health" => out!(self.health().await?),
             "get" => {
                 let a: Get = from_value(args, case, "")?;
-                out(&self.get(require_uuid("id", &a.id)?).await?)
+                out!(self.get(require_uuid("id", &a.id)?).await?)
             }
             other => {
                 return Err(Error::invalid_input(
@@ -218,27 +224,12 @@ impl Queue {
     }
 }
 
-/// Serializing any record in a case, behind one object-safe trait.
-mod erased {
-    pub trait Record {
-        fn to(&self, case: crate::options::Case) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Record for T {
-        fn to(&self, case: crate::options::Case) -> serde_json::Value {
-            crate::record::to_value(self, case)
-        }
-    }
+fn minute() -> u64 {
+    60_000
 }
 
-/// `err` with its field under `root`.
-fn rooted(err: Error, root: &str) -> Error {
-    match err {
-        Error::InvalidInput { field, message } if !root.is_empty() => Error::InvalidInput {
-            field: format!("{root}.{field}"),
-            message,
-        },
-        other => other,
-    }
+fn one() -> u32 {
+    1
 }
 
 /// One key of an acquisition with its limit.
@@ -251,14 +242,6 @@ struct KeyLimit {
     period_ms: u64,
     #[serde(default = "one")]
     burst: u32,
-}
-
-fn minute() -> u64 {
-    60_000
-}
-
-fn one() -> u32 {
-    1
 }
 
 /// What an acquisition names: keys with their limits, or an org and the providers its item

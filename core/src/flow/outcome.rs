@@ -45,6 +45,26 @@ fn delay(field: &str, ms: i64) -> Result<Bind> {
     Ok(Bind::Int(Some(ms)))
 }
 
+/// The completion of every (id, lease token) pair of the JSON array `param`: one `UPDATE`,
+/// which returns the ids it completed as text. The rows are found by the primary key (the ids
+/// as one array) and the pairs matched by a hash; the state is compared with a subquery's
+/// value so that the planner cannot pick the partial index of in-flight items instead (it holds
+/// an entry for every claim since the last vacuum: reading it costs more the longer a queue
+/// runs).
+pub(super) fn completion(d: Dialect, param: &str) -> String {
+    let pairs = d.json_pairs(param);
+    format!(
+        "UPDATE command_centre_items SET enrichment_status = 'enriched', enriched_at = now(),
+             lease_owner = NULL, lease_expires_at = NULL, failure_reason = NULL,
+             updated_at = now()
+         WHERE {}
+           AND (id, lease_token) IN (SELECT a::uuid, b::int8 FROM ({pairs}) AS p)
+           AND enrichment_status = (SELECT 'processing')
+         RETURNING id::text AS id",
+        d.in_rows("id", &format!("SELECT a::uuid FROM ({pairs}) AS p"))
+    )
+}
+
 /// The condition that `$1` (id) and `$2` (token) hold the item's lease.
 const HELD: &str = "id = $1::uuid AND lease_token = $2::int8 AND enrichment_status = 'processing'";
 
@@ -85,21 +105,7 @@ impl Queue {
         if leases.is_empty() {
             return Ok(Vec::new());
         }
-        let d = Dialect::of(self.keel.pool()?);
-        let pairs = d.json_pairs("$1");
-        let statement = format!(
-            "UPDATE command_centre_items SET enrichment_status = 'enriched', enriched_at = now(),
-                 lease_owner = NULL, lease_expires_at = NULL, failure_reason = NULL,
-                 updated_at = now()
-             WHERE {} AND enrichment_status = 'processing'
-               AND lease_token = (SELECT b::int8 FROM ({pairs}) AS p
-                                  WHERE a::uuid = command_centre_items.id)
-             RETURNING id::text",
-            match d {
-                Dialect::POSTGRES => format!("id = ANY(ARRAY(SELECT a::uuid FROM ({pairs}) AS p))"),
-                _ => format!("id IN (SELECT a FROM ({pairs}) AS p)"),
-            }
-        );
+        let statement = completion(Dialect::of(self.keel.pool()?), "$1");
         let json: Vec<(String, u64)> = leases.iter().map(|(i, t)| (i.to_string(), *t)).collect();
         let pool = self.keel.pool()?;
         let rows: Vec<(String,)> = crate::store::on_pool!(pool, |conn, sql| {
@@ -177,12 +183,9 @@ impl Queue {
         short_name_of("reason", reason)?;
         let after = delay("retry_after_ms", retry_after_ms.unwrap_or(0))?;
         let d = Dialect::of(self.keel.pool()?);
-        let (least, greatest, shift) = match d {
-            Dialect::POSTGRES => ("least", "greatest", "1::int8 <<"),
-            _ => ("min", "max", "1 <<"),
-        };
+        let (least, greatest) = (d.least(), d.greatest());
         let backoff = format!(
-            "{greatest}($6::int8, {least}(3600000, $5::int8 * ({shift} {least}({greatest}(processing_attempts - 1, 0), 20))))"
+            "{greatest}($6::int8, {least}(3600000, $5::int8 * (1::int8 << {least}({greatest}(processing_attempts - 1, 0), 20))))"
         );
         let statement = format!(
             "UPDATE command_centre_items SET
@@ -228,16 +231,15 @@ impl Queue {
                  lease_token = lease_token + 1, updated_at = now()
              WHERE {}
              RETURNING {{cols}}",
-            match d {
-                Dialect::POSTGRES =>
-                    "id = ANY(ARRAY(SELECT id FROM command_centre_items
+            d.in_rows(
+                "id",
+                &format!(
+                    "SELECT id FROM command_centre_items
                      WHERE enrichment_status = 'processing' AND lease_expires_at <= now()
-                     ORDER BY lease_expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED))",
-                _ =>
-                    "id IN (SELECT id FROM command_centre_items
-                     WHERE enrichment_status = 'processing' AND lease_expires_at <= now()
-                     ORDER BY lease_expires_at LIMIT 1000)",
-            }
+                     ORDER BY lease_expires_at LIMIT 1000 {}",
+                    d.skip_locked()
+                )
+            )
         );
         let binds = Binds(vec![Bind::Int(Some(i64::from(self.options.max_attempts)))]);
         let items = self.settle(&statement, binds).await?;

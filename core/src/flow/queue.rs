@@ -462,7 +462,90 @@ impl Queue {
     /// The claim statement's common table expressions (without `WITH`) and its `UPDATE`
     /// (`RETURNING {cols}`), for statements that add to them.
     pub(super) fn claim_parts(&self, d: Dialect, lanes: &[u8]) -> (String, String) {
-        let capped = self.options.org_in_flight.is_some() || self.options.max_in_flight.is_some();
+        let ctes = if self.capped() {
+            self.capped_picks(d, lanes)
+        } else {
+            Self::picks(d, lanes)
+        };
+        let ids = d.in_rows("id", "SELECT id FROM picked");
+        let update = format!(
+            "UPDATE command_centre_items SET
+                 enrichment_status = 'processing', processing_started_at = now(),
+                 processing_attempts = processing_attempts + 1, lease_owner = $1,
+                 lease_token = lease_token + 1, lease_expires_at = {lease}, updated_at = now()
+             WHERE {ids}
+             RETURNING {{cols}}",
+            lease = d.now_plus_ms("$3"),
+        );
+        (ctes, update)
+    }
+
+    /// The lane an item waiting since `queued_at` is in after aging (`$4` the aging period).
+    fn aged_lane(d: Dialect) -> String {
+        let waited = format!("({} - {}) / $4::int8", d.now_ms(), d.epoch_ms("queued_at"));
+        format!("{}(0, queue_priority - {waited})", d.greatest())
+    }
+
+    /// The uncapped claim's `picked` (the ids to claim). The first `$2` due items of each lane,
+    /// read without locks, ranked by aged lane then age, tell how many of the claim's items each
+    /// lane gives; then each lane locks that many of its first items that no concurrent claim
+    /// holds (`SKIP LOCKED`), and the lanes in order make up what concurrent claims held.
+    /// Locking only what is taken leaves the rest to other claimers.
+    fn picks(d: Dialect, lanes: &[u8]) -> String {
+        let due = |lane: u8, limit: &str, lock: &str| {
+            format!(
+                "SELECT * FROM (SELECT id, queue_priority, queued_at FROM command_centre_items
+                     WHERE enrichment_status = 'pending' AND queue_priority = {lane}
+                       AND queued_at <= now()
+                     ORDER BY queued_at, id LIMIT {limit} {lock}) AS lane{lane}"
+            )
+        };
+        let peeks: Vec<String> = lanes.iter().map(|&l| due(l, "$2::int8", "")).collect();
+        let head = format!(
+            "peek AS MATERIALIZED ({}),
+             top AS MATERIALIZED (
+                 SELECT id, queue_priority FROM peek
+                 ORDER BY {}, queued_at, id LIMIT $2::int8)",
+            peeks.join(" UNION ALL "),
+            Self::aged_lane(d),
+        );
+        if d != Dialect::POSTGRES {
+            // One writer at a time: what the peek ranked first is free to take.
+            return format!("{head}, picked AS (SELECT id FROM top)");
+        }
+        let takes: Vec<String> = lanes
+            .iter()
+            .map(|&l| {
+                let share = format!("(SELECT count(*) FROM top WHERE queue_priority = {l})");
+                due(l, &share, d.skip_locked())
+            })
+            .collect();
+        // A lane's share may be held by concurrent claims (the peek cannot see their locks):
+        // the rest of the claim comes from the lanes in order.
+        format!(
+            "{head},
+             shares AS MATERIALIZED ({}),
+             picked AS (
+                 SELECT id FROM shares
+                 UNION ALL
+                 SELECT id FROM (SELECT id FROM command_centre_items
+                     WHERE enrichment_status = 'pending' AND queued_at <= now()
+                       AND queue_priority IN ({}) AND id NOT IN (SELECT id FROM shares)
+                     ORDER BY queue_priority, queued_at, id
+                     LIMIT (SELECT $2::int8 - count(*) FROM shares) {}) AS rest)",
+            takes.join(" UNION ALL "),
+            lanes
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            d.skip_locked()
+        )
+    }
+
+    /// The capped claim's `picked`: as [`Queue::picks`], under the org and global caps read
+    /// from the in-flight counts (claims take turns, so every candidate is locked as read).
+    fn capped_picks(&self, d: Dialect, lanes: &[u8]) -> String {
         // Under an org cap a lane's first items may all be one org's: read further so that
         // other orgs' items are there to take (an org at its cap is skipped in the scan).
         let window = if self.options.org_in_flight.is_some() {
@@ -484,25 +567,15 @@ impl Queue {
                 )
             })
             .collect();
-        let waited = format!("({} - {}) / $4::int8", d.now_ms(), d.epoch_ms("queued_at"));
-        let greatest = match d {
-            Dialect::POSTGRES => "greatest",
-            _ => "max",
-        };
-        let ids = match d {
-            Dialect::POSTGRES => "id = ANY(ARRAY(SELECT id FROM picked))",
-            _ => "id IN (SELECT id FROM picked)",
-        };
-        let ctes = format!(
+        format!(
             "in_flight AS MATERIALIZED (
                  SELECT org_id, count(*) AS n FROM command_centre_items
-                 WHERE enrichment_status = 'processing' AND {capped} GROUP BY org_id),
+                 WHERE enrichment_status = 'processing' GROUP BY org_id),
              blocked AS MATERIALIZED (
                  SELECT org_id FROM in_flight WHERE $5::int8 IS NOT NULL AND n >= $5::int8),
              candidates AS MATERIALIZED ({scans}),
              ranked AS (
-                 SELECT id, org_id, queued_at, {greatest}(0, queue_priority - {waited}) AS lane
-                 FROM candidates),
+                 SELECT id, org_id, queued_at, {aged} AS lane FROM candidates),
              ordered AS (
                  SELECT r.id, r.lane, r.queued_at,
                         row_number() OVER (PARTITION BY r.org_id ORDER BY r.lane, r.queued_at, r.id)
@@ -516,19 +589,9 @@ impl Queue {
                  WHERE k <= $2::int8
                    AND ($6::int8 IS NULL
                         OR k <= $6::int8 - (SELECT coalesce(sum(n), 0) FROM in_flight)))",
-            capped = if capped { "true" } else { "false" },
             scans = lane_scans.join(" UNION ALL "),
-        );
-        let update = format!(
-            "UPDATE command_centre_items SET
-                 enrichment_status = 'processing', processing_started_at = now(),
-                 processing_attempts = processing_attempts + 1, lease_owner = $1,
-                 lease_token = lease_token + 1, lease_expires_at = {lease}, updated_at = now()
-             WHERE {ids}
-             RETURNING {{cols}}",
-            lease = d.now_plus_ms("$3"),
-        );
-        (ctes, update)
+            aged = Self::aged_lane(d),
+        )
     }
 }
 

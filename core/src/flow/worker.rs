@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::item::QueueItem;
 use super::queue::{Queue, short_name_of};
 use crate::error::{Error, Result};
+use crate::options::default_worker_id;
 
 /// How a worker runs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -149,12 +150,6 @@ enum Listening {
     On(Box<sqlx::postgres::PgListener>),
     /// Not possible (SQLite, or the connection refused): polling only.
     Off,
-}
-
-fn default_worker_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "keel".into());
-    let suffix = Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &suffix[..6])
 }
 
 impl WorkerSession {

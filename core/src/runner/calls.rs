@@ -17,7 +17,7 @@ use super::letter::{DeadLetter, LetterQuery, NewDeadLetter};
 use super::letters::DeadLetters;
 use super::worker::{WorkReport, Worker, WorkerOptions};
 use crate::error::{Error, Result};
-use crate::options::{Case, from_value, require_uuid, spelt};
+use crate::options::{Case, from_value, require_uuid, rooted, spelt};
 
 /// [`classify`] of a failure given as JSON ([`Failure`]).
 ///
@@ -102,17 +102,6 @@ pub fn retry_delays_value(input: Option<Value>, case: Case, root: &str) -> Resul
 struct Target {
     url: Option<String>,
     headers: BTreeMap<String, String>,
-}
-
-/// `err` with its field under `root` (`options.batch` in JavaScript).
-fn rooted(err: Error, root: &str) -> Error {
-    match err {
-        Error::InvalidInput { field, message } if !root.is_empty() => Error::InvalidInput {
-            field: format!("{root}.{field}"),
-            message,
-        },
-        other => other,
-    }
 }
 
 /// The options of [`DeadLetters::purge_value`].

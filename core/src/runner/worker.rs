@@ -21,6 +21,7 @@ use super::lease::RetryFailure;
 use super::letter::{Claimed, MAX_WAIT_MS, name};
 use super::letters::DeadLetters;
 use crate::error::{Error, Result};
+use crate::options::default_worker_id;
 
 /// How a worker runs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -165,13 +166,6 @@ impl std::fmt::Debug for Worker {
             .field("options", &self.options)
             .finish()
     }
-}
-
-/// A default worker name: host, process id and a random suffix.
-fn default_worker_id() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "keel".into());
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    format!("{host}-{}-{}", std::process::id(), &suffix[..6])
 }
 
 impl Worker {

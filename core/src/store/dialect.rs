@@ -204,6 +204,31 @@ impl Dialect {
         }
     }
 
+    /// The function of the largest of its arguments (SQLite's `max` of several arguments).
+    pub fn greatest(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => "greatest",
+            Backend::Sqlite => "max",
+        }
+    }
+
+    /// The function of the smallest of its arguments (SQLite's `min` of several arguments).
+    pub fn least(self) -> &'static str {
+        match self.0 {
+            Backend::Postgres => "least",
+            Backend::Sqlite => "min",
+        }
+    }
+
+    /// The condition that `column` is among the values `subquery` selects; PostgreSQL reads
+    /// them as one array, which the planner looks up through the column's index.
+    pub fn in_rows(self, column: &str, subquery: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("{column} = ANY(ARRAY({subquery}))"),
+            Backend::Sqlite => format!("{column} IN ({subquery})"),
+        }
+    }
+
     /// The lock of rows a batch takes so that concurrent batches skip each other's rows.
     pub fn skip_locked(self) -> &'static str {
         match self.0 {
