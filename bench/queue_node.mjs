@@ -28,30 +28,9 @@ async function filledQueue() {
   return { db, queue }
 }
 
-async function keelRate(batch) {
-  const { db, queue } = await filledQueue()
-  const start = process.hrtime.bigint()
-  let done = 0
-  await Promise.all(
-    Array.from({ length: WORKERS }, async (_, w) => {
-      for (;;) {
-        const items = await queue.claim(`bench-${w}`, { n: batch })
-        if (items.length === 0) return
-        for (const item of items) await noop(item)
-        // Awaited first: `done += await …` would read `done` before the await and lose counts.
-        const completed = await queue.completeAll(items.map((i) => ({ id: i.id, leaseToken: i.leaseToken })))
-        done += completed.length
-      }
-    }),
-  )
-  const rate = JOBS / seconds(start)
-  if (done !== JOBS) throw new Error(`keel completed ${done} of ${JOBS}`)
-  await db.close()
-  return rate
-}
-
-// The same drain with each batch's completions folded into the next claim (`claimAfter`).
-async function keelFoldedRate(batch) {
+// The drain: each worker claims a batch, runs the no-op handler on each item and completes
+// the batch, either with `completeAll` or folded into its next claim (`claimAfter`).
+async function keelRate(batch, folded) {
   const { db, queue } = await filledQueue()
   const start = process.hrtime.bigint()
   let done = 0
@@ -59,24 +38,35 @@ async function keelFoldedRate(batch) {
     Array.from({ length: WORKERS }, async (_, w) => {
       let leases = []
       for (;;) {
-        const next = await queue.claimAfter(leases, `bench-${w}`, { n: batch })
-        done += next.completed.length
-        if (next.items.length === 0) return
-        for (const item of next.items) await noop(item)
-        leases = next.items.map((i) => ({ id: i.id, leaseToken: i.leaseToken }))
+        let items
+        if (folded) {
+          const next = await queue.claimAfter(leases, `bench-${w}`, { n: batch })
+          done += next.completed.length
+          items = next.items
+        } else {
+          items = await queue.claim(`bench-${w}`, { n: batch })
+        }
+        if (items.length === 0) return
+        for (const item of items) await noop(item)
+        leases = items.map((i) => ({ id: i.id, leaseToken: i.leaseToken }))
+        if (!folded) {
+          // Awaited first: `done += await …` would read `done` before the await and lose counts.
+          const completed = await queue.completeAll(leases)
+          done += completed.length
+        }
       }
     }),
   )
   const rate = JOBS / seconds(start)
-  if (done !== JOBS) throw new Error(`keel (folded) completed ${done} of ${JOBS}`)
+  if (done !== JOBS) throw new Error(`keel${folded ? ' (folded)' : ''} completed ${done} of ${JOBS}`)
   await db.close()
   return rate
 }
 
 const result = { jobs: JOBS, workers: WORKERS }
 for (const batch of [10, 100]) {
-  result[`keel_batch_${batch}_per_s`] = await keelRate(batch)
-  result[`keel_folded_batch_${batch}_per_s`] = await keelFoldedRate(batch)
+  result[`keel_batch_${batch}_per_s`] = await keelRate(batch, false)
+  result[`keel_folded_batch_${batch}_per_s`] = await keelRate(batch, true)
   result[`pgboss_batch_${batch}_per_s`] = await pgBossRate({ jobs: JOBS, workers: WORKERS, batch })
 }
 result.graphile_per_s = await graphileRate({

@@ -124,7 +124,7 @@ for (const backend of BACKENDS) {
     await assert.rejects(q.claim('w', { lanes: [0, 9] }), (err) => err.field === 'lanes[1]')
     assert.throws(() => new keel.LocalLimiter().check('k', { limit: 0 }), (err) => err.field === 'limits.k.limit')
     assert.throws(() => db.queue({ orgInFlight: 0 }), (err) => err.field === 'options.orgInFlight')
-    assert.throws(() => new keel.LocalLimiter({ capacity: 3 }), (err) => err.field === 'capacity')
+    assert.throws(() => new keel.LocalLimiter({ capacity: 3 }), (err) => err.field === 'options.capacity')
     await db.close()
   })
 }

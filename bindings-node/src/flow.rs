@@ -280,20 +280,10 @@ impl LocalLimiter {
     /// A limiter holding at most `options.capacity` busy keys (default 100,000).
     #[napi(constructor, ts_args_type = "options?: { capacity?: number } | null")]
     pub fn new(env: napi::Env, options: Option<Json>) -> napi::Result<Self> {
-        let capacity = options.and_then(|o| o.0.get("capacity").cloned());
-        guard(|| match capacity {
-            None | Some(Value::Null) => Ok(flow::LocalLimiter::default()),
-            Some(c) => match c.as_u64() {
-                Some(c) => flow::LocalLimiter::new(c as usize),
-                None => Err(keel::Error::invalid_input(
-                    "options.capacity",
-                    "must be a whole number",
-                )),
-            },
-        })
-        .0
-        .map(|inner| LocalLimiter { inner })
-        .map_err(|e| crate::error::js_error(&env, &e))
+        guard(|| flow::LocalLimiter::new_value(options.map(|o| o.0), Camel, "options"))
+            .0
+            .map(|inner| LocalLimiter { inner })
+            .map_err(|e| crate::error::js_error(&env, &e))
     }
 
     /// Decides one request on `key` under `limit` (`{limit, periodMs?, burst?}`).

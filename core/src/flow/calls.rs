@@ -329,6 +329,33 @@ impl LocalLimiter {
     }
 }
 
+/// The options of [`LocalLimiter::new_value`].
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct LocalOptions {
+    capacity: usize,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions {
+            capacity: super::local::DEFAULT_CAPACITY,
+        }
+    }
+}
+
+impl LocalLimiter {
+    /// A limiter from its options as JSON (`capacity`, default
+    /// [`super::local::DEFAULT_CAPACITY`] busy keys), as a binding passes them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the option under `root` (`options.capacity`).
+    pub fn new_value(options: Option<Value>, case: Case, root: &str) -> Result<Self> {
+        let options: LocalOptions = from_value(options, case, root)?;
+        LocalLimiter::new(options.capacity).map_err(|e| spelt(rooted(e, root), case))
+    }
+}
+
 impl SharedLimiter {
     /// [`SharedLimiter::acquire`] with the keys as JSON (see [`LocalLimiter::acquire_value`]).
     ///

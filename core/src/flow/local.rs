@@ -30,9 +30,12 @@ pub struct LocalLimiter {
     hasher: foldhash::fast::RandomState,
 }
 
+/// The busy keys a [`LocalLimiter`] holds unless told otherwise.
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
 impl Default for LocalLimiter {
     fn default() -> Self {
-        Self::new(100_000).expect("the default capacity is valid")
+        Self::new(DEFAULT_CAPACITY).expect("the default capacity is valid")
     }
 }
 

@@ -146,33 +146,7 @@ impl<T: Serialize + DeserializeOwned> RunDriver<T> {
                 ..Tally::default()
             }),
         });
-        let row = RunRow {
-            id: shared.execution_id,
-            trace_id: shared.trace_id,
-            agent_name: agent.clone(),
-            execution_type: config.execution_type.as_str().into(),
-            triggered_by: config.triggered_by.as_deref().map(Arc::from),
-            started_ms: epoch_ms(started_at),
-            completed_ms: None,
-            deadline_ms: epoch_ms(started_at + config.deadline()),
-            status: RunStatus::Running,
-            attempts: 0,
-            items_emitted: 0,
-            items_processed: 0,
-            model_id: None,
-            model_was_fallback: false,
-            tokens_consumed: 0,
-            credits_consumed: 0.0,
-            error_message: None,
-            error_kind: None,
-            errors: Vec::new(),
-            steps: Map::new(),
-            output: None,
-            metadata: Map::new(),
-            user_id: config.user_id.as_deref().map(Arc::from),
-            org_id: config.org_id.as_deref().map(Arc::from),
-            idempotency_key: shared.idempotency_key.clone(),
-        };
+        let row = RunRow::running(&config, &shared, started_at);
         let keyed = config.idempotency_key.is_some();
         if !keyed {
             writer.enqueue(row.clone());

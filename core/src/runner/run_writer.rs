@@ -15,8 +15,9 @@ use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::agent::RunStatus;
+use super::agent::{AgentConfig, RunStatus};
 use super::classify::ErrorKind;
+use super::context::RunShared;
 use super::letter::Failed;
 use crate::error::Result;
 use crate::store::bind::{Bind, Binds, execute, split_id};
@@ -57,6 +58,43 @@ pub(super) struct RunRow {
     pub user_id: Option<Arc<str>>,
     pub org_id: Option<Arc<str>>,
     pub idempotency_key: Option<Arc<str>>,
+}
+
+impl RunRow {
+    /// The `running` row a run of `config` starts with (`shared` holds its ids).
+    pub(super) fn running(
+        config: &AgentConfig,
+        shared: &RunShared,
+        started_at: SystemTime,
+    ) -> Self {
+        RunRow {
+            id: shared.execution_id,
+            trace_id: shared.trace_id,
+            agent_name: shared.agent_name.clone(),
+            execution_type: config.execution_type.as_str().into(),
+            triggered_by: config.triggered_by.as_deref().map(Arc::from),
+            started_ms: epoch_ms(started_at),
+            completed_ms: None,
+            deadline_ms: epoch_ms(started_at + config.deadline()),
+            status: RunStatus::Running,
+            attempts: 0,
+            items_emitted: 0,
+            items_processed: 0,
+            model_id: None,
+            model_was_fallback: false,
+            tokens_consumed: 0,
+            credits_consumed: 0.0,
+            error_message: None,
+            error_kind: None,
+            errors: Vec::new(),
+            steps: Map::new(),
+            output: None,
+            metadata: Map::new(),
+            user_id: config.user_id.as_deref().map(Arc::from),
+            org_id: config.org_id.as_deref().map(Arc::from),
+            idempotency_key: shared.idempotency_key.clone(),
+        }
+    }
 }
 
 enum Message {
