@@ -159,8 +159,9 @@ fn items(n: usize) -> Vec<NewItem> {
         .collect()
 }
 
-/// The same drain with each batch's completions folded into the next claim's statement.
-async fn folded(admin: &str, total: usize, batch: u32) -> f64 {
+/// Drains `total` items with 4 workers claiming `batch` at a time: each batch completed in
+/// one statement, or, `folded`, in the next claim's statement. Items per second.
+async fn throughput(admin: &str, total: usize, batch: u32, folded: bool) -> f64 {
     let keel = connect(&fresh(admin).await, 8).await;
     let queue = open_queue(&keel);
     queue.enqueue(&items(total)).await.expect("enqueue");
@@ -171,49 +172,24 @@ async fn folded(admin: &str, total: usize, batch: u32) -> f64 {
             tokio::spawn(async move {
                 let (mut done, mut leases) = (0usize, Vec::new());
                 loop {
-                    let next = queue
-                        .claim_after(&leases, &format!("w{w}"), batch, None)
-                        .await
-                        .expect("claim");
-                    done += next.completed.len();
-                    if next.items.is_empty() {
-                        return done;
-                    }
-                    leases = next.items.iter().map(|i| (i.id, i.lease_token)).collect();
-                }
-            })
-        })
-        .collect();
-    let mut done = 0;
-    for w in workers {
-        done += w.await.expect("worker");
-    }
-    assert_eq!(done, total, "every item completed once");
-    let rate = total as f64 / start.elapsed().as_secs_f64();
-    keel.close().await;
-    rate
-}
-
-async fn throughput(admin: &str, total: usize, batch: u32) -> f64 {
-    let keel = connect(&fresh(admin).await, 8).await;
-    let queue = open_queue(&keel);
-    queue.enqueue(&items(total)).await.expect("enqueue");
-    let start = Instant::now();
-    let workers: Vec<_> = (0..4)
-        .map(|w| {
-            let queue = queue.clone();
-            tokio::spawn(async move {
-                let mut done = 0usize;
-                loop {
-                    let got = queue
-                        .claim(&format!("w{w}"), batch, None)
-                        .await
-                        .expect("claim");
+                    let worker = format!("w{w}");
+                    let got = if folded {
+                        let next = queue
+                            .claim_after(&leases, &worker, batch, None)
+                            .await
+                            .expect("claim");
+                        done += next.completed.len();
+                        next.items
+                    } else {
+                        queue.claim(&worker, batch, None).await.expect("claim")
+                    };
                     if got.is_empty() {
                         return done;
                     }
-                    let leases: Vec<_> = got.iter().map(|i| (i.id, i.lease_token)).collect();
-                    done += queue.complete_all(&leases).await.expect("complete").len();
+                    leases = got.iter().map(|i| (i.id, i.lease_token)).collect();
+                    if !folded {
+                        done += queue.complete_all(&leases).await.expect("complete").len();
+                    }
                 }
             })
         })
@@ -268,10 +244,10 @@ fn main() {
         .build()
         .expect("runtime");
     let shared_per_s = rt.block_on(shared(&admin));
-    let batch_10 = rt.block_on(throughput(&admin, 20_000, 10));
-    let batch_100 = rt.block_on(throughput(&admin, 50_000, 100));
-    let folded_10 = rt.block_on(folded(&admin, 20_000, 10));
-    let folded_100 = rt.block_on(folded(&admin, 50_000, 100));
+    let batch_10 = rt.block_on(throughput(&admin, 20_000, 10, false));
+    let batch_100 = rt.block_on(throughput(&admin, 50_000, 100, false));
+    let folded_10 = rt.block_on(throughput(&admin, 20_000, 10, true));
+    let folded_100 = rt.block_on(throughput(&admin, 50_000, 100, true));
     let skip_deep = std::env::var("KEEL_BENCH_QUICK").is_ok();
     let (p50, p99, plan) = if skip_deep {
         (0.0, 0.0, String::new())

@@ -5,7 +5,7 @@
 use uuid::Uuid;
 
 use super::item::QueueItem;
-use super::queue::{ItemRow, Queue, columns};
+use super::queue::{ItemRow, Queue, columns, in_claim_order};
 use crate::error::Result;
 use crate::store::bind::{Bind, bind_all};
 use crate::store::{Dialect, Pool, in_transaction, on_pool};
@@ -37,13 +37,7 @@ impl Queue {
         let pool = self.keel.pool()?;
         if matches!(pool, Pool::Sqlite(_)) || done.is_empty() {
             let completed = self.complete_all(done).await?;
-            let items = self
-                .claim(
-                    worker,
-                    n,
-                    Some(&lanes.iter().map(|&l| i64::from(l)).collect::<Vec<_>>()),
-                )
-                .await?;
+            let items = self.claim_checked(worker, n, &lanes).await?;
             return Ok(Claimed { completed, items });
         }
         let d = Dialect::POSTGRES;
@@ -76,10 +70,9 @@ impl Queue {
         let completed: Vec<Uuid> = serde_json::from_str(&completed).unwrap_or_default();
         let rows: Vec<ItemRow> = serde_json::from_str(&items)
             .map_err(|e| crate::Error::Internal(format!("a claim's rows: {e}")))?;
-        let mut items: Vec<QueueItem> = rows.into_iter().map(QueueItem::from).collect();
-        items.sort_by(|a, b| {
-            (a.queue_priority, &a.queued_at, a.id).cmp(&(b.queue_priority, &b.queued_at, b.id))
-        });
-        Ok(Claimed { completed, items })
+        Ok(Claimed {
+            completed,
+            items: in_claim_order(rows),
+        })
     }
 }

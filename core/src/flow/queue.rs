@@ -173,6 +173,15 @@ impl From<ItemRow> for QueueItem {
     }
 }
 
+/// Claimed rows as items, in the order a claim hands them out: lane, then age, then id.
+pub(super) fn in_claim_order(rows: Vec<ItemRow>) -> Vec<QueueItem> {
+    let mut items: Vec<QueueItem> = rows.into_iter().map(QueueItem::from).collect();
+    items.sort_by(|a, b| {
+        (a.queue_priority, &a.queued_at, a.id).cmp(&(b.queue_priority, &b.queued_at, b.id))
+    });
+    items
+}
+
 /// The lanes a claim reads: all, or the ones named (each 0 to 3, at least one).
 fn lanes_of(lanes: Option<&[i64]>) -> Result<Vec<u8>> {
     match lanes {
@@ -350,8 +359,18 @@ impl Queue {
         lanes: Option<&[i64]>,
     ) -> Result<Vec<QueueItem>> {
         let lanes = Self::claim_check(worker, n, lanes)?;
+        self.claim_checked(worker, n, &lanes).await
+    }
+
+    /// [`Queue::claim`] of arguments [`Queue::claim_check`] passed (`lanes` as it returned).
+    pub(super) async fn claim_checked(
+        &self,
+        worker: &str,
+        n: u32,
+        lanes: &[u8],
+    ) -> Result<Vec<QueueItem>> {
         let pool = self.keel.pool()?;
-        let statement = self.claim_statement(Dialect::of(pool), &lanes);
+        let statement = self.claim_statement(Dialect::of(pool), lanes);
         let statement = statement.replace("{cols}", &columns(Dialect::of(pool)));
         let binds = || self.claim_binds(worker, n, Vec::new());
         let rows: Vec<ItemRow> = if !self.capped() {
@@ -374,11 +393,7 @@ impl Queue {
                 }
             })
         };
-        let mut items: Vec<QueueItem> = rows.into_iter().map(QueueItem::from).collect();
-        items.sort_by(|a, b| {
-            (a.queue_priority, &a.queued_at, a.id).cmp(&(b.queue_priority, &b.queued_at, b.id))
-        });
-        Ok(items)
+        Ok(in_claim_order(rows))
     }
 
     /// The plan PostgreSQL (or SQLite) would run a claim of `n` items with, as its `EXPLAIN`
@@ -388,23 +403,13 @@ impl Queue {
     /// # Errors
     /// [`Error::InvalidInput`] on `n`; storage errors.
     pub async fn explain_claim(&self, n: u32) -> Result<String> {
-        if !(1..=1_000).contains(&n) {
-            return Err(Error::invalid_input("n", "must be 1 to 1000"));
-        }
+        let lanes = Self::claim_check("explain", n, None)?;
         let pool = self.keel.pool()?;
         let d = Dialect::of(pool);
         let statement = self
-            .claim_statement(d, &LANES)
+            .claim_statement(d, &lanes)
             .replace("{cols}", &columns(d));
-        let o = &self.options;
-        let binds = Binds(vec![
-            Bind::Text(Some("explain".into())),
-            Bind::Int(Some(i64::from(n))),
-            Bind::Int(Some(o.lease_ms as i64)),
-            Bind::Int(Some(o.aging_ms as i64)),
-            Bind::Int(o.org_in_flight.map(i64::from)),
-            Bind::Int(o.max_in_flight.map(i64::from)),
-        ]);
+        let binds = self.claim_binds("explain", n, Vec::new());
         let lines: Vec<String> = match pool {
             Pool::Postgres(pg) => {
                 let text = format!("EXPLAIN (COSTS OFF) {statement}");
