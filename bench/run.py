@@ -62,6 +62,7 @@ def main() -> None:
     cargo_bench("dead_letters")
     cargo_bench("agent_runs")
     cargo_bench("tokens")
+    cargo_bench("dedup")
     llm_rust = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "llm")
     llm_python = run_json(sys.executable, "bench/llm_python.py")
     llm_node = run_json("node", "bench/llm_node.mjs")
@@ -137,7 +138,14 @@ def main() -> None:
         "python": run_json("env", f"TIKTOKEN_CACHE_DIR={cache}", sys.executable, "bench/tokens_python.py", str(corpus)),
         "node": run_json("node", "bench/tokens_node.mjs", str(corpus)),
     }
+    dedup = {
+        "rust_signature_us": criterion_ns("minhash", "signature_per_item") / 1e3,
+        "rust_query_1m_us": criterion_ns("lsh", "query_1m") / 1e3,
+        "python": run_json(sys.executable, "bench/dedup_python.py"),
+        "node": run_json("node", "bench/dedup_node.mjs"),
+    }
     results = {
+        "dedup": dedup,
         "agent_runs": agent_runs,
         "flow": flow,
         "dead_letters": dead_letters,
@@ -331,6 +339,25 @@ def main() -> None:
     print(f"| Rust (`run_agent`) | {agent_runs['rust_run_noop_us']:.2f} | ≤ 5 |")
     print(f"| Python (`await db.run_agent`) | {agent_runs['python']['run_noop_us']:.1f} | ≤ 30 |")
     print(f"| Node (`await db.runAgent`) | {agent_runs['node']['run_noop_us']:.1f} | ≤ 30 |")
+    dp, dq = dedup["python"], dedup["python"]["quality"]
+    print("\n### MinHash: a 128-permutation signature of a 60-100 word item, µs (ratios: the peer's time over Keel's)\n")
+    print("| from | Keel | rensa 0.5 | datasketch 2.0 | rensa / Keel | datasketch / Keel | goal |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    print(f"| Rust | {dedup['rust_signature_us']:.2f} | — | — | — | — | ≤ 2 |")
+    print(
+        f"| Python | {dp['keel_us']:.2f} | {dp['rensa_us']:.2f} | {dp['datasketch_us']:.0f} "
+        f"| {dp['rensa_us'] / dp['keel_us']:.1f}x | {dp['datasketch_us'] / dp['keel_us']:.0f}x | ≤ 2, faster than rensa |"
+    )
+    print(f"| Node | {dedup['node']['keel_us']:.2f} | — | — | — | — | as Python |")
+    print(f"\nLSH query over 1,000,000 signatures (Rust, threshold 0.8): {dedup['rust_query_1m_us']:.1f} µs (goal ≤ 100).")
+    k, ds = dq["keel"], dq["datasketch"]
+    print(
+        f"\nLabelled set ({dq['items']} items, {dq['duplicate_pairs_jaccard_ge_0_8']} duplicate pairs at Jaccard ≥ 0.8), "
+        f"threshold 0.8: Keel ({dq['bands_rows'][0]} bands × {dq['bands_rows'][1]} rows) recall {k['recall']:.3f}, "
+        f"precision {k['precision']:.3f}; datasketch MinHashLSH recall {ds['recall']:.3f}, precision {ds['precision']:.3f}."
+    )
+    curve = " · ".join(f"{j}: {r:.2f}" for j, r in dp["recall_curve"].items())
+    print(f"\nRecall by exact Jaccard (400 pairs each, threshold 0.8): {curve}")
     tr, tp, tn = tokens["rust"], tokens["python"], tokens["node"]
     print("\n### Token counting, o200k_base (ms a call, same text in each row; ratios are the peer's time over Keel's)\n")
     print("| text | Keel | tiktoken crate | bpe-openai | tiktoken-rs | bpe-openai / Keel (target ≥ 2) | tiktoken-rs / Keel |")

@@ -1914,6 +1914,119 @@ export interface Decided {
   tatMs: number
 }
 
+/** `minhash` / `new MinHasher`: how signatures are made; every field has a default. */
+export interface MinHashOptions {
+  /** Permutations, 16 to 1,024 (default 128). */
+  numPerm?: number
+  /** Words per shingle, 1 to 8 (default 3). */
+  shingleWords?: number
+  /** The permutations' seed (default 1); only equal seeds compare. */
+  seed?: number
+}
+
+/** `MinHashLsh.query`: a near-duplicate's key and estimated Jaccard similarity. */
+export interface Similar {
+  key: string
+  jaccard: number
+}
+
+/** `db.dedup`: the merge window, near-duplicates and their threshold. */
+export interface DedupOptions {
+  /** How long a primary absorbs newcomers with its key (default 4 h). */
+  windowMs?: number
+  /** Whether near-duplicates by MinHash over title and summary merge too (default true). */
+  nearDuplicates?: boolean
+  /** A near-duplicate's Jaccard similarity (default 0.8). */
+  threshold?: number
+}
+
+/** What a check did with an item. */
+export type Verdict = 'primary' | 'merged' | 'near_merged' | 'superseded' | 'in_flight'
+
+/** `Dedup.check` / `Dedup.enqueue`: what a check did with an item. */
+export interface Checked {
+  id: string
+  verdict: Verdict
+  primaryId: string | null
+  dedupKey: string
+  /** The estimated Jaccard similarity with a near-duplicate primary. */
+  jaccard: number | null
+  /** Whether this merge escalated the primary one lane (once, at the third agent). */
+  escalated: boolean
+  mergedConfidence: number | null
+}
+
+/** `Dedup.score`: the post-scoring merge. */
+export interface Scored {
+  id: string
+  primaryId: string | null
+  mergedConfidence: number | null
+  approved: boolean
+}
+
+/** One member of a group. */
+export interface DedupMember {
+  id: string
+  status: string
+  isPrimary: boolean
+  confidenceScore: number | null
+  resolutionChannel: string | null
+}
+
+/** `Dedup.group`: a group as its primary stores it, with its members. */
+export interface DedupGroup {
+  primaryId: string
+  status: string
+  dedupKey: string | null
+  open: boolean
+  mergedConfidence: number | null
+  contributingAgents: string[]
+  mergedEvidence: Array<{ agent: string; evidence: unknown }>
+  mergedFrom: string[]
+  queuePriority: number
+  members: DedupMember[]
+}
+
+/** `Dedup.sweep`: what the sweep did (or, dry, would do). */
+export interface DedupSweep {
+  dryRun: boolean
+  windowsClosed: number
+  checked: number
+  suppressed: number
+  groupsMerged: number
+  primaries: number
+}
+
+/** `dedupKey`: the parts of an item's key. */
+export interface DedupKeyItem {
+  orgId: string
+  userId?: string | null
+  itemType: string
+  dealId?: string | null
+  contactId?: string | null
+  context?: Record<string, unknown>
+}
+
+/** `mergeReports`: one report joining a group. */
+export interface MergeReport {
+  id: string
+  agent: string
+  confidenceScore?: number | null
+  context?: Record<string, unknown>
+}
+
+/** `mergeReports`: the group and, per joining report, whether it escalated. */
+export interface Merged {
+  group: {
+    mergedConfidence: number | null
+    contributingAgents: string[]
+    mergedEvidence: Array<{ agent: string; evidence: unknown }>
+    mergedFrom: string[]
+    queuePriority: number
+  }
+  escalated: boolean[]
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -2103,6 +2216,31 @@ export declare class DeadLetters {
   workOnce(handler: ((replay: Replay) => unknown) | null, options?: (WorkerOptions & CallOptions) | null): Promise<WorkReport>
 }
 
+/** Deduplication of Command Centre items; make it with `db.dedup(options)`. */
+export declare class Dedup {
+  /** Enqueues items and checks each at once: one `Checked` per item. */
+  enqueue(items: NewItem[]): Promise<Checked[]>
+  /**
+   * Deduplicates a stored item, before enrichment; an item in flight is checked only with
+   * its `options.leaseToken`.
+   */
+  check(id: string, options?: { leaseToken?: number } | null): Promise<Checked>
+  /**
+   * Records an item's score and recomputes its group's confidence, approving a `ready`
+   * primary at 0.7.
+   */
+  score(id: string, confidence: number): Promise<Scored>
+  /** The group whose primary is `id`, or null. */
+  group(id: string): Promise<DedupGroup | null>
+  /**
+   * What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
+   * `near_merged`, `superseded`, `escalated`, `approved`) to count.
+   */
+  counts(orgId: string): Promise<Record<string, number>>
+  /** Closes passed merge windows and checks every pending item no stage has checked. */
+  sweep(options?: { org?: string; dryRun?: boolean } | null): Promise<DedupSweep>
+}
+
 /** A connected Keel instance. Create it with `await connect(url)`. */
 export declare class Keel {
   /** `"sqlite"` or `"postgres"`. */
@@ -2130,6 +2268,11 @@ export declare class Keel {
   deadLetters(): DeadLetters
   /** The Command Centre queue on this database with `options` (no I/O until a call). */
   queue(options?: QueueOptions | null): Queue
+  /**
+   * Deduplication of this database's Command Centre items with `options` (no I/O until a
+   * call).
+   */
+  dedup(options?: DedupOptions | null): Dedup
   /** Rate limits shared by every instance on this database (no I/O until a call). */
   sharedLimiter(): SharedLimiter
   /** The agent runs (`agent_executions`) on this database (no I/O until a call). */
@@ -2248,6 +2391,71 @@ export declare class MessageRouter {
   stats(): RouterStats
   /** Drops every cached decision and index. */
   invalidate(): void
+}
+
+/**
+ * A MinHash signature: `jaccard(other)` estimates the Jaccard similarity of two texts' word
+ * shingles; `toBytes()` stores it with its version and parameters.
+ */
+export declare class MinHash {
+  /** The minimum per permutation. */
+  get values(): Uint32Array
+  /** The number of permutations. */
+  get numPerm(): number
+  /** The seed of its permutations (a string: it may exceed 2^53). */
+  get seed(): string
+  /** Its shingle width in words. */
+  get shingleWords(): number
+  /** The estimated Jaccard similarity with `other` (made with the same parameters). */
+  jaccard(other: MinHash): number
+  /** Whether `other` has the same parameters and values. */
+  equals(other: MinHash): boolean
+  /** Its bytes: the format version, its parameters and its values. */
+  toBytes(): Uint8Array
+  /** A signature from `toBytes()`; another version is refused. */
+  static fromBytes(bytes: Uint8Array): MinHash
+}
+
+/** Makes signatures with one set of options (`numPerm`, `shingleWords`, `seed`). */
+export declare class MinHasher {
+  /** A hasher with `options`. */
+  constructor(options?: MinHashOptions | null)
+  /** The signature of `text`. */
+  signature(text: string): MinHash
+}
+
+/**
+ * An in-memory LSH index of signatures by key: bands and rows derived from
+ * `options.threshold` (default 0.8) for signatures of `options.numPerm` permutations
+ * (default 128).
+ */
+export declare class MinHashLsh {
+  /** An empty index. */
+  constructor(options?: { threshold?: number; numPerm?: number } | null)
+  /** Adds `minhash` under `key`, replacing what `key` held. */
+  insert(key: string, minhash: MinHash): void
+  /** Removes `key`; whether it was there. */
+  remove(key: string): boolean
+  /**
+   * The near-duplicates of `minhash` (`{key, jaccard}`), most similar first, each confirmed
+   * by its estimated Jaccard.
+   */
+  query(minhash: MinHash): Similar[]
+  /** The keys sharing a band with `minhash`, unconfirmed, sorted. */
+  candidates(minhash: MinHash): string[]
+  /** The number of bands. */
+  get bands(): number
+  /** The values per band. */
+  get rows(): number
+  /** The Jaccard threshold. */
+  get threshold(): number
+  /**
+   * The least estimated Jaccard a query confirms (a pair at the threshold is returned 95 %
+   * of the time).
+   */
+  get confirmAt(): number
+  /** How many keys it holds. */
+  get size(): number
 }
 
 /** The model router; make it with `await db.modelRouter()`. */
@@ -2538,6 +2746,9 @@ export declare function createLogger(service: string, options?: LoggerOptions): 
  */
 export declare function deductCredits(router: ModelRouter, userId: string | null, orgId: string, resolution: ModelResolution, actualTokens?: number | { inputTokens?: number, outputTokens?: number }, agentName?: string, idempotencyKey?: string, call?: CallOptions): Promise<number>
 
+/** The dedup key of an item: org, user, type, entity and action. */
+export declare function dedupKey(item: DedupKeyItem): string
+
 /** The stable error codes, in order. */
 export declare function errorCodes(): Array<string>
 
@@ -2570,6 +2781,15 @@ export declare function isKeelError(value: unknown): value is KeelError
 
 /** Replaces any password in `url` with `***`. */
 export declare function maskUrl(url: string): string
+
+/** The group the first of `reports` starts and the rest join: `{group, escalated}`. */
+export declare function mergeReports(reports: MergeReport[], options?: { queuePriority?: number } | null): Merged
+
+/**
+ * The signature of `text` (word shingles, lowercased; options `numPerm` 128, `shingleWords`
+ * 3, `seed` 1 by default).
+ */
+export declare function minhash(text: string, options?: MinHashOptions | null): MinHash
 
 /**
  * Whether OTLP export is on for `options` (as `connect(url, { otlp })` takes them) and where

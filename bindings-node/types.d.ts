@@ -1913,3 +1913,116 @@ export interface Decided {
   decision: Decision
   tatMs: number
 }
+
+/** `minhash` / `new MinHasher`: how signatures are made; every field has a default. */
+export interface MinHashOptions {
+  /** Permutations, 16 to 1,024 (default 128). */
+  numPerm?: number
+  /** Words per shingle, 1 to 8 (default 3). */
+  shingleWords?: number
+  /** The permutations' seed (default 1); only equal seeds compare. */
+  seed?: number
+}
+
+/** `MinHashLsh.query`: a near-duplicate's key and estimated Jaccard similarity. */
+export interface Similar {
+  key: string
+  jaccard: number
+}
+
+/** `db.dedup`: the merge window, near-duplicates and their threshold. */
+export interface DedupOptions {
+  /** How long a primary absorbs newcomers with its key (default 4 h). */
+  windowMs?: number
+  /** Whether near-duplicates by MinHash over title and summary merge too (default true). */
+  nearDuplicates?: boolean
+  /** A near-duplicate's Jaccard similarity (default 0.8). */
+  threshold?: number
+}
+
+/** What a check did with an item. */
+export type Verdict = 'primary' | 'merged' | 'near_merged' | 'superseded' | 'in_flight'
+
+/** `Dedup.check` / `Dedup.enqueue`: what a check did with an item. */
+export interface Checked {
+  id: string
+  verdict: Verdict
+  primaryId: string | null
+  dedupKey: string
+  /** The estimated Jaccard similarity with a near-duplicate primary. */
+  jaccard: number | null
+  /** Whether this merge escalated the primary one lane (once, at the third agent). */
+  escalated: boolean
+  mergedConfidence: number | null
+}
+
+/** `Dedup.score`: the post-scoring merge. */
+export interface Scored {
+  id: string
+  primaryId: string | null
+  mergedConfidence: number | null
+  approved: boolean
+}
+
+/** One member of a group. */
+export interface DedupMember {
+  id: string
+  status: string
+  isPrimary: boolean
+  confidenceScore: number | null
+  resolutionChannel: string | null
+}
+
+/** `Dedup.group`: a group as its primary stores it, with its members. */
+export interface DedupGroup {
+  primaryId: string
+  status: string
+  dedupKey: string | null
+  open: boolean
+  mergedConfidence: number | null
+  contributingAgents: string[]
+  mergedEvidence: Array<{ agent: string; evidence: unknown }>
+  mergedFrom: string[]
+  queuePriority: number
+  members: DedupMember[]
+}
+
+/** `Dedup.sweep`: what the sweep did (or, dry, would do). */
+export interface DedupSweep {
+  dryRun: boolean
+  windowsClosed: number
+  checked: number
+  suppressed: number
+  groupsMerged: number
+  primaries: number
+}
+
+/** `dedupKey`: the parts of an item's key. */
+export interface DedupKeyItem {
+  orgId: string
+  userId?: string | null
+  itemType: string
+  dealId?: string | null
+  contactId?: string | null
+  context?: Record<string, unknown>
+}
+
+/** `mergeReports`: one report joining a group. */
+export interface MergeReport {
+  id: string
+  agent: string
+  confidenceScore?: number | null
+  context?: Record<string, unknown>
+}
+
+/** `mergeReports`: the group and, per joining report, whether it escalated. */
+export interface Merged {
+  group: {
+    mergedConfidence: number | null
+    contributingAgents: string[]
+    mergedEvidence: Array<{ agent: string; evidence: unknown }>
+    mergedFrom: string[]
+    queuePriority: number
+  }
+  escalated: boolean[]
+}

@@ -37,7 +37,10 @@ const HOSTILE = [
 ]
 /** Valid values, mixed into random combinations so that calls reach the checks behind the
  * first argument. */
-const PLAUSIBLE = [randomUUID(), 'copilot', 'web', 'medium', 'claude-sonnet-4-6', 'deal-status', 1.5, { a: 'b' }]
+const PLAUSIBLE = [
+  randomUUID(), 'copilot', 'web', 'medium', 'claude-sonnet-4-6', 'deal-status', 1.5, { a: 'b' },
+  'w '.repeat(5_000_001), keel.minhash('Acme renewal at risk'),
+]
 const SKILLS = new URL('../../skills/', import.meta.url).pathname
 
 /** Every row of every table but the log, read with Python's sqlite3 (Node 20 has none). */
@@ -110,6 +113,8 @@ test('every export keeps the error contract under hostile arguments', async (t) 
     ['messages', skills.messageRouter()], ['conversations', db.conversations()],
     ['deadLetters', db.deadLetters()], ['runs', db.runs()],
     ['queue', db.queue()], ['limiter', new keel.LocalLimiter()], ['sharedLimiter', db.sharedLimiter()],
+    ['dedup', db.dedup()], ['lsh', new keel.MinHashLsh()], ['minhasher', new keel.MinHasher()],
+    ['signature', keel.minhash('Acme renewal at risk')],
   ]
   const broken = []
   let calls = 0

@@ -459,6 +459,72 @@ test('rate_limit_decisions.json vectors', () => {
   }
 })
 
+test('minhash_signatures.json vectors', () => {
+  for (const c of loadVectors('minhash_signatures.json')) {
+    const options = camelKeys(c.input.options)
+    const call = () => keel.minhash(c.input.text, options)
+    if (c.expected_error_code) {
+      const field = c.expected_error_field === 'text' ? 'text' : `options.${camel(c.expected_error_field)}`
+      assert.throws(call, { code: c.expected_error_code, field }, c.name)
+      continue
+    }
+    const sig = call()
+    assert.deepEqual([...sig.values], c.expected.values, c.name)
+    assert.equal(sig.toBytes().toString('hex'), c.expected.bytes, c.name)
+    assert.ok(keel.MinHash.fromBytes(sig.toBytes()).equals(sig), c.name)
+    assert.ok(new keel.MinHasher(options).signature(c.input.text).equals(sig), c.name)
+  }
+})
+
+test('lsh_params.json vectors', () => {
+  for (const c of loadVectors('lsh_params.json')) {
+    const call = () => new keel.MinHashLsh(camelKeys(c.input))
+    if (c.expected_error_code) {
+      assert.throws(call, { code: c.expected_error_code, field: `options.${camel(c.expected_error_field)}` }, c.name)
+      continue
+    }
+    const lsh = call()
+    assert.deepEqual([lsh.bands, lsh.rows], [c.expected.bands, c.expected.rows], c.name)
+    assert.ok(Math.abs(lsh.confirmAt - c.expected.confirm_at) < 1e-9, c.name)
+  }
+})
+
+test('lsh_queries.json vectors', () => {
+  for (const c of loadVectors('lsh_queries.json')) {
+    const lsh = new keel.MinHashLsh({ threshold: c.input.threshold })
+    for (const item of c.input.items) lsh.insert(item.key, keel.minhash(item.text))
+    const query = keel.minhash(c.input.query)
+    assert.deepEqual({ candidates: lsh.candidates(query), similar: lsh.query(query) }, c.expected, c.name)
+  }
+})
+
+test('dedup_keys.json vectors', () => {
+  for (const c of loadVectors('dedup_keys.json')) {
+    const call = () => keel.dedupKey(camelTop(c.input))
+    if (c.expected_error_code) {
+      assert.throws(call, { code: c.expected_error_code, field: camel(c.expected_error_field) }, c.name)
+      continue
+    }
+    assert.equal(call(), c.expected, c.name)
+  }
+})
+
+test('dedup_merges.json vectors', () => {
+  /** A report with its fields in camelCase and its context as given. */
+  const report = (r) => ({ ...camelKeys(r), ...(r.context ? { context: r.context } : {}) })
+  for (const c of loadVectors('dedup_merges.json')) {
+    const options = c.input.queue_priority === undefined ? undefined : { queuePriority: c.input.queue_priority }
+    const call = () => keel.mergeReports(c.input.reports.map(report), options)
+    if (c.expected_error_code) {
+      const field = c.expected_error_field.replace(/_([a-z])/g, (_, x) => x.toUpperCase())
+      assert.throws(call, { code: c.expected_error_code, field }, c.name)
+      continue
+    }
+    const { group, escalated } = c.expected
+    assert.deepEqual(call(), { group: camelKeys(group), escalated }, c.name)
+  }
+})
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

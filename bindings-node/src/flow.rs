@@ -16,7 +16,7 @@ use crate::json::{Json, Parsed};
 
 /// The arguments of a call: the named ones (camelCase, as the caller spells them), then the
 /// options object's fields.
-fn args(named: Vec<(&str, Value)>, options: Option<Json>) -> Option<Value> {
+pub(crate) fn args(named: Vec<(&str, Value)>, options: Option<Json>) -> Option<Value> {
     let mut map = match options.map(|o| o.0) {
         Some(Value::Object(map)) => map,
         _ => Map::new(),

@@ -3,6 +3,7 @@
 //! Every I/O function returns a Promise; every error, thrown or rejected, carries `err.code`
 //! (see `error.rs`).
 
+mod dedup;
 mod error;
 mod fast;
 mod ffi_probe;
@@ -134,6 +135,16 @@ impl Keel {
     )]
     pub fn queue(&self, options: Option<json::Json>) -> error::Outcome<flow::Queue> {
         flow::open_queue(&self.inner, options)
+    }
+
+    /// Deduplication of this database's Command Centre items with `options` (no I/O until a
+    /// call).
+    #[napi(
+        ts_args_type = "options?: DedupOptions | null",
+        ts_return_type = "Dedup"
+    )]
+    pub fn dedup(&self, options: Option<json::Json>) -> error::Outcome<dedup::Dedup> {
+        dedup::open_dedup(&self.inner, options)
     }
 
     /// Rate limits shared by every instance on this database (no I/O until a call).

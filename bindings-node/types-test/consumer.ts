@@ -2,6 +2,17 @@
 // every call below must compile against index.d.ts as generated, so a declared type that is
 // missing, wrong or named but never declared fails the lint.
 import {
+  type Checked,
+  type DedupGroup,
+  type DedupSweep,
+  type Merged,
+  type Scored,
+  type Similar,
+  MinHashLsh,
+  MinHasher,
+  dedupKey,
+  mergeReports,
+  minhash,
   type DeadLetter,
   type WorkReport,
   type Classified,
@@ -143,6 +154,20 @@ export async function consumer(orgId: string): Promise<void> {
   const worked: WorkReport = await letters.workOnce(async (replay) => (replay.retry > 1 ? 'accepted' : undefined), { batch: 10, leaseMs: 5000 })
   const kind: Classified = classifyFailure({ status: 429, retryAfter: '2' })
   text += `${letter.status}${worked.resolved}${kind.kind}${retryDelays({ retries: 2, seed: 1 }).delays[0]}`
+  const dedup = db.dedup({ windowMs: 3_600_000, threshold: 0.85 })
+  const checked: Checked[] = await dedup.enqueue([{ orgId: 'o', sourceAgent: 'a', itemType: 't', title: 'x' }])
+  const again: Checked = await dedup.check(checked[0].id, { leaseToken: 1 })
+  const scored: Scored = await dedup.score(again.id, 0.8)
+  const group: DedupGroup | null = await dedup.group(again.id)
+  const swept: DedupSweep = await dedup.sweep({ dryRun: true })
+  const counts: Record<string, number> = await dedup.counts('o')
+  const lsh = new MinHashLsh({ threshold: 0.8 })
+  lsh.insert('a', minhash('Acme renewal at risk', { shingleWords: 2 }))
+  const found: Similar[] = lsh.query(new MinHasher({ numPerm: 128 }).signature('acme renewal'))
+  const bytes: Uint8Array = minhash('a b c').toBytes()
+  const merged: Merged = mergeReports([{ id: 'a', agent: 'x', context: {} }], { queuePriority: 2 })
+  text += `${dedupKey({ orgId: 'o', itemType: 't' })}${scored.approved}${group?.members.length}${swept.checked}`
+  text += `${counts.suppressed}${found[0]?.jaccard}${bytes.length}${merged.escalated.length}${lsh.confirmAt}`
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
   void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text, routed]
   await db.close()

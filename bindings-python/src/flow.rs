@@ -16,7 +16,10 @@ use crate::json::{Json, dict_to_map, to_json, to_json_strict};
 use crate::runtime::{awaitable, guard};
 
 /// The arguments of a call: the named ones, then the keyword options.
-fn args(named: Vec<(&str, Value)>, options: Option<&Bound<'_, PyDict>>) -> Option<Value> {
+pub(crate) fn args(
+    named: Vec<(&str, Value)>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> Option<Value> {
     let mut map: Map<String, Value> = options.map(|o| dict_to_map(o, 0)).unwrap_or_default();
     for (name, value) in named {
         map.insert(name.to_owned(), value);

@@ -2,6 +2,7 @@
 //! its docs are in `python/keel/` and `_native.pyi`.
 
 mod coroutine;
+mod dedup;
 mod error;
 mod ffi_probe;
 mod flow;
@@ -140,6 +141,13 @@ impl PyKeel {
         flow::open_queue(&self.inner, options)
     }
 
+    /// Deduplication of this database's Command Centre items with `options` (fields of
+    /// `keel.types.DedupOptions`; no I/O until a call).
+    #[pyo3(signature = (**options))]
+    fn dedup(&self, options: Option<&Bound<'_, PyDict>>) -> PyResult<dedup::PyDedup> {
+        dedup::open_dedup(&self.inner, options)
+    }
+
     /// Rate limits shared by every instance on this database (no I/O until a call).
     fn shared_limiter(&self) -> flow::PySharedLimiter {
         flow::open_shared(&self.inner)
@@ -258,6 +266,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     run::register(m)?;
     flow::register(m)?;
     tokens::register(m)?;
+    dedup::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

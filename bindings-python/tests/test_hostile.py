@@ -94,7 +94,10 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "amount": [1.0, 10.0],
     "estimate": [1.0],
     "actual": [2.0],
-    "text": ["---\nname: x\ndescription: y\n---\nbody ${a}\n"],
+    "text": ["---\nname: x\ndescription: y\n---\nbody ${a}\n", "w " * 5_000_001],
+    "minhash": [keel.minhash("Acme renewal at risk")],
+    "confidence": [0.5, 1.5],
+    "reports": [[{"id": "a", "agent": "x", "context": {"confidence": 0.5}}]],
     "context": [{"a": "b"}],
     "url": ["sqlite::memory:"],
     "path": [str(SKILLS)],
@@ -173,6 +176,8 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
         ("dead_letters", db.dead_letters()), ("runs", db.runs()),
         ("queue", db.queue()), ("limiter", keel.LocalLimiter()), ("shared_limiter", db.shared_limiter()),
         ("url", keel.parse_database_url("sqlite::memory:")),
+        ("dedup", db.dedup()), ("lsh", keel.MinHashLsh()), ("minhasher", keel.MinHasher()),
+        ("signature", keel.minhash("Acme renewal at risk")),
     ]
 
 

@@ -457,3 +457,59 @@ def test_retry_schedules(case: dict[str, Any]) -> None:
         assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
         return
     assert keel.retry_delays(**case["input"]) == case["expected"]
+
+
+def _raises_field(case: dict[str, Any], call: Any) -> None:
+    with pytest.raises(keel.KeelError) as info:
+        call()
+    assert (info.value.code, info.value.field) == (case["expected_error_code"], case["expected_error_field"])
+
+
+@pytest.mark.parametrize("case", load_vectors("minhash_signatures.json"), ids=lambda c: c["name"])
+def test_minhash_signatures(case: dict[str, Any]) -> None:
+    call = lambda: keel.minhash(case["input"]["text"], **case["input"]["options"])  # noqa: E731
+    if "expected_error_code" in case:
+        _raises_field(case, call)
+        return
+    sig = call()
+    assert sig.values == case["expected"]["values"]
+    assert sig.to_bytes().hex() == case["expected"]["bytes"]
+    assert keel.MinHash.from_bytes(sig.to_bytes()) == sig
+    assert keel.MinHasher(**case["input"]["options"]).signature(case["input"]["text"]) == sig
+
+
+@pytest.mark.parametrize("case", load_vectors("lsh_params.json"), ids=lambda c: c["name"])
+def test_lsh_params(case: dict[str, Any]) -> None:
+    if "expected_error_code" in case:
+        _raises_field(case, lambda: keel.MinHashLsh(**case["input"]))
+        return
+    lsh = keel.MinHashLsh(**case["input"])
+    assert (lsh.bands, lsh.rows) == (case["expected"]["bands"], case["expected"]["rows"])
+    assert lsh.confirm_at == pytest.approx(case["expected"]["confirm_at"], abs=1e-9)
+
+
+@pytest.mark.parametrize("case", load_vectors("lsh_queries.json"), ids=lambda c: c["name"])
+def test_lsh_queries(case: dict[str, Any]) -> None:
+    lsh = keel.MinHashLsh(threshold=case["input"]["threshold"])
+    for item in case["input"]["items"]:
+        lsh.insert(item["key"], keel.minhash(item["text"]))
+    query = keel.minhash(case["input"]["query"])
+    assert {"candidates": lsh.candidates(query), "similar": lsh.query(query)} == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("dedup_keys.json"), ids=lambda c: c["name"])
+def test_dedup_keys(case: dict[str, Any]) -> None:
+    if "expected_error_code" in case:
+        _raises_field(case, lambda: keel.dedup_key(**case["input"]))
+        return
+    assert keel.dedup_key(**case["input"]) == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("dedup_merges.json"), ids=lambda c: c["name"])
+def test_dedup_merges(case: dict[str, Any]) -> None:
+    options = {k: v for k, v in case["input"].items() if k != "reports"}
+    call = lambda: keel.merge_reports(case["input"]["reports"], **options)  # noqa: E731
+    if "expected_error_code" in case:
+        _raises_field(case, call)
+        return
+    assert call() == case["expected"]

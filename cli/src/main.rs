@@ -1,7 +1,9 @@
 //! `keel`: the operator's command line (migrations, logs, models, credits, skills, routing,
 //! the demo).
 
+mod dedup;
 mod demo;
+mod demo_dedup;
 mod demo_letters;
 mod demo_llm;
 mod demo_memory;
@@ -79,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: queue::QueueCommand,
     },
+    /// Deduplication: the daily sweep, an org's counters, one group.
+    Dedup {
+        #[command(subcommand)]
+        command: dedup::DedupCommand,
+    },
     /// Org credit balances.
     Credits {
         #[command(subcommand)]
@@ -131,6 +138,7 @@ async fn main() -> ExitCode {
         Command::Dlq { command } => dlq::run(&ctx, command).await,
         Command::Runs { command } => runs::run(&ctx, command).await,
         Command::Queue { command } => queue::run(&ctx, command).await,
+        Command::Dedup { command } => dedup::run(&ctx, command).await,
         Command::Route { command, args } => match command {
             Some(command) => route::run(&ctx, command).await,
             None => route::route_one(&ctx, args).await,

@@ -364,6 +364,10 @@ fn every_command_speaks_json() {
         (&["runs", "sweep", "--schedule", "--json"], "sql"),
         (&["queue", "health", "--json"], "lanes"),
         (&["queue", "sweep", "--json"], "requeued"),
+        (&["dedup", "sweep", "--dry-run", "--json"], "dry_run"),
+        (&["dedup", "sweep", "--org", org, "--json"], "groups_merged"),
+        (&["dedup", "counts", "--org", org, "--json"], "suppressed"),
+        (&["dedup", "pg-cron", "--json"], "schedule"),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");
@@ -400,13 +404,35 @@ fn every_command_speaks_json() {
     let (ok, out, _) = keel(&demo, &["runs", "show", "not-a-uuid", "--json"]);
     let refused: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(!ok && refused["error"]["field"] == "id", "{out}");
-    // The demo's queue: its burst drained, the rate-limited items waiting for their time.
+    // The demo's queue: its burst drained, the rate-limited items waiting for their time, and
+    // the dedup step's two primaries (one escalated to lane 1) waiting for enrichment.
     let (ok, out, err) = keel(&demo, &["queue", "health", "--json"]);
     assert!(ok, "{err}");
     let health: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(
         (health["depth"].as_u64(), health["mode"].as_str()),
-        (Some(0), Some("normal")),
+        (Some(2), Some("normal")),
+        "{out}"
+    );
+    assert_eq!(
+        health["lanes"][1]["depth"], 1,
+        "the escalated primary: {out}"
+    );
+    let (ok, out, err) = keel(
+        &demo,
+        &[
+            "dedup",
+            "counts",
+            "--org",
+            "00000000-0000-4000-8000-0000000000a1",
+            "--json",
+        ],
+    );
+    assert!(ok, "{err}");
+    let counts: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (counts["suppressed"].as_u64(), counts["escalated"].as_u64()),
+        (Some(3), Some(1)),
         "{out}"
     );
     let delayed: u64 = health["lanes"]

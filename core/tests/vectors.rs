@@ -65,6 +65,11 @@ async fn every_file_in_testdata_runs() {
             "skill_corpus.json" => skill_corpus_vectors(&cases).await,
             "skill_parse.json" => skill_parse_vectors(&cases),
             "traceparent.json" => traceparent_vectors(&cases),
+            "minhash_signatures.json" => minhash_signature_vectors(&cases),
+            "lsh_params.json" => lsh_param_vectors(&cases),
+            "lsh_queries.json" => lsh_query_vectors(&cases),
+            "dedup_keys.json" => dedup_key_vectors(&cases),
+            "dedup_merges.json" => dedup_merge_vectors(&cases),
             other => panic!("testdata/{other} has no runner in core/tests/vectors.rs"),
         }
     }
@@ -773,4 +778,73 @@ fn llm_task_vectors(v: &Value) {
         embed.target().unwrap(),
         ("openai", "text-embedding-3-small")
     );
+}
+
+fn minhash_signature_vectors(cases: &[Value]) {
+    use keel::dedup::MinHasher;
+    use keel::options::Case;
+    for case in cases {
+        let input = &case["input"];
+        let outcome = MinHasher::for_value(Some(input["options"].clone()), Case::Snake, "")
+            .and_then(|h| h.signature(input["text"].as_str().unwrap()))
+            .map(|sig| {
+                let hex: String = sig.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                json!({"values": sig.values(), "bytes": hex})
+            });
+        check_field(case, outcome);
+    }
+}
+
+fn lsh_param_vectors(cases: &[Value]) {
+    use keel::dedup::MinHashLsh;
+    for case in cases {
+        let outcome =
+            MinHashLsh::new_value(Some(case["input"].clone()), keel::options::Case::Snake, "");
+        match (outcome, case.get("expected")) {
+            (Ok(lsh), Some(expected)) => {
+                let name = &case["name"];
+                assert_eq!(json!(lsh.params().bands), expected["bands"], "{name}");
+                assert_eq!(json!(lsh.params().rows), expected["rows"], "{name}");
+                let confirm = expected["confirm_at"].as_f64().unwrap();
+                assert!((lsh.confirm_at() - confirm).abs() < 1e-9, "{name}");
+            }
+            (outcome, _) => check_field(case, outcome.map(|_| Value::Null)),
+        }
+    }
+}
+
+fn lsh_query_vectors(cases: &[Value]) {
+    use keel::dedup::{MinHashLsh, MinHasher};
+    let hasher = MinHasher::default();
+    for case in cases {
+        let input = &case["input"];
+        let mut lsh = MinHashLsh::new(input["threshold"].as_f64().unwrap(), 128).unwrap();
+        for item in input["items"].as_array().unwrap() {
+            let sig = hasher.signature(item["text"].as_str().unwrap()).unwrap();
+            lsh.insert(item["key"].as_str().unwrap(), sig).unwrap();
+        }
+        let query = hasher.signature(input["query"].as_str().unwrap()).unwrap();
+        let got = json!({
+            "candidates": lsh.candidates(&query).unwrap(),
+            "similar": lsh.query(&query).unwrap(),
+        });
+        check(case, Ok(got));
+    }
+}
+
+fn dedup_key_vectors(cases: &[Value]) {
+    for case in cases {
+        let outcome =
+            keel::dedup::dedup_key_value(Some(case["input"].clone()), keel::options::Case::Snake)
+                .map(Value::from);
+        check_field(case, outcome);
+    }
+}
+
+fn dedup_merge_vectors(cases: &[Value]) {
+    for case in cases {
+        let outcome =
+            keel::dedup::merge_value(Some(case["input"].clone()), keel::options::Case::Snake);
+        check_field(case, outcome);
+    }
 }

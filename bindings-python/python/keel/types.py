@@ -10,6 +10,20 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __all__ = [
+    "Verdict",
+    "Checked",
+    "Scored",
+    "DedupMember",
+    "DedupGroup",
+    "DedupSweep",
+    "DedupOptions",
+    "DedupKeyItem",
+    "MergeReport",
+    "MergeGroup",
+    "Merged",
+    "MinHashOptions",
+    "LshOptions",
+    "Similar",
     "ItemState",
     "QueueMode",
     "NewItem",
@@ -1828,3 +1842,140 @@ class Decided(TypedDict):
 
     decision: Decision
     tat_ms: float
+
+
+class MinHashOptions(TypedDict, total=False):
+    """``keel.minhash`` / ``MinHasher``: how signatures are made."""
+
+    num_perm: int
+    """Permutations, 16 to 1,024 (default 128)."""
+    shingle_words: int
+    """Words per shingle, 1 to 8 (default 3)."""
+    seed: int
+    """The permutations' seed (default 1); only equal seeds compare."""
+
+
+class LshOptions(TypedDict, total=False):
+    """``MinHashLsh``: the threshold and the signatures' permutations."""
+
+    threshold: float
+    """A near-duplicate's Jaccard similarity, between 0 and 1 exclusive (default 0.8)."""
+    num_perm: int
+    """The permutations of the signatures it holds (default 128)."""
+
+
+class Similar(TypedDict):
+    """``MinHashLsh.query``: a near-duplicate's key and estimated Jaccard similarity."""
+
+    key: str
+    jaccard: float
+
+
+Verdict = Literal["primary", "merged", "near_merged", "superseded", "in_flight"]
+
+
+class DedupOptions(TypedDict, total=False):
+    """``Keel.dedup``: the merge window, near-duplicates and their threshold."""
+
+    window_ms: int
+    """How long a primary absorbs newcomers with its key (default 4 h)."""
+    near_duplicates: bool
+    """Whether near-duplicates by MinHash over title and summary merge too (default true)."""
+    threshold: float
+    """A near-duplicate's Jaccard similarity (default 0.8)."""
+
+
+class Checked(TypedDict):
+    """``Dedup.check`` / ``Dedup.enqueue``: what a check did with an item."""
+
+    id: str
+    verdict: Verdict
+    primary_id: str | None
+    dedup_key: str
+    jaccard: float | None
+    """The estimated Jaccard similarity with a near-duplicate primary."""
+    escalated: bool
+    """Whether this merge escalated the primary one lane (once, at the third agent)."""
+    merged_confidence: float | None
+
+
+class Scored(TypedDict):
+    """``Dedup.score``: the post-scoring merge."""
+
+    id: str
+    primary_id: str | None
+    merged_confidence: float | None
+    approved: bool
+
+
+class DedupMember(TypedDict):
+    """One member of a group."""
+
+    id: str
+    status: str
+    is_primary: bool
+    confidence_score: float | None
+    resolution_channel: str | None
+
+
+class DedupGroup(TypedDict):
+    """``Dedup.group``: a group as its primary stores it, with its members."""
+
+    primary_id: str
+    status: str
+    dedup_key: str | None
+    open: bool
+    merged_confidence: float | None
+    contributing_agents: list[str]
+    merged_evidence: list[dict[str, Any]]
+    merged_from: list[str]
+    queue_priority: int
+    members: list[DedupMember]
+
+
+class DedupSweep(TypedDict):
+    """``Dedup.sweep``: what the sweep did (or, dry, would do)."""
+
+    dry_run: bool
+    windows_closed: int
+    checked: int
+    suppressed: int
+    groups_merged: int
+    primaries: int
+
+
+class DedupKeyItem(TypedDict, total=False):
+    """``keel.dedup_key``: the parts of an item's key."""
+
+    org_id: Required[str]
+    user_id: str | None
+    item_type: Required[str]
+    deal_id: str | None
+    contact_id: str | None
+    context: dict[str, Any]
+
+
+class MergeReport(TypedDict, total=False):
+    """``keel.merge_reports``: one report joining a group."""
+
+    id: Required[str]
+    agent: Required[str]
+    confidence_score: float | None
+    context: dict[str, Any]
+
+
+class MergeGroup(TypedDict):
+    """A group's merged state."""
+
+    merged_confidence: float | None
+    contributing_agents: list[str]
+    merged_evidence: list[dict[str, Any]]
+    merged_from: list[str]
+    queue_priority: int
+
+
+class Merged(TypedDict):
+    """``keel.merge_reports``: the group and, per joining report, whether it escalated."""
+
+    group: MergeGroup
+    escalated: list[bool]

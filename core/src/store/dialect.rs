@@ -204,6 +204,25 @@ impl Dialect {
         }
     }
 
+    /// The array column `column` as JSON text (SQLite stores arrays as JSON text already).
+    pub fn array_json(self, column: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("to_jsonb({column})::text"),
+            Backend::Sqlite => column.to_owned(),
+        }
+    }
+
+    /// The JSON array text `param` as an array of `element` (`text`, `uuid`) for an array
+    /// column (SQLite stores the JSON text).
+    pub fn json_array(self, param: &str, element: &str) -> String {
+        match self.0 {
+            Backend::Postgres => {
+                format!("ARRAY(SELECT jsonb_array_elements_text({param}::jsonb)::{element})")
+            }
+            Backend::Sqlite => param.to_owned(),
+        }
+    }
+
     /// The function of the largest of its arguments (SQLite's `max` of several arguments).
     pub fn greatest(self) -> &'static str {
         match self.0 {

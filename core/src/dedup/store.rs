@@ -1,0 +1,516 @@
+//! Deduplication of Command Centre items in the database ([`Dedup`]): one check shared by
+//! insert time ([`Dedup::enqueue`]) and the enrichment stage ([`Dedup::check`]).
+//!
+//! A check runs in one transaction under a lock per org (PostgreSQL's transaction-scoped
+//! advisory lock; SQLite's `BEGIN IMMEDIATE`), so two checks of one org never interleave:
+//! 1. expired merge windows of the item's key are closed;
+//! 2. the open primary of the key is looked up, else (near-duplicates on) an open primary of
+//!    the org whose LSH band matches and whose estimated Jaccard confirms;
+//! 3. with a primary, the item is archived into its group (`merge_group_id`, not a primary,
+//!    `auto_resolved`) and the group's state is merged ([`Group::merge`]); a primary already
+//!    completed or dismissed supersedes it instead;
+//! 4. without one, the item becomes the key's open primary, its group seeded with its own
+//!    confidence, agent and evidence, and its bands stored.
+//!
+//! The partial unique index on open primaries per org and key backs the lock: a second open
+//! primary cannot be written even by a writer that skipped it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::key::{KeyParts, dedup_key};
+use super::lsh::LshParams;
+use super::merge::{Group, MERGE_WINDOW_MS, Report};
+use super::minhash::{MinHash, MinHasher};
+use crate::Keel;
+use crate::error::{Error, Result};
+use crate::flow::{NewItem, Queue};
+use crate::store::{Dialect, in_transaction};
+
+/// How items are deduplicated; every field has a default.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DedupOptions {
+    /// How long a primary absorbs newcomers with its key, from its first sight (default 4 h).
+    pub window_ms: i64,
+    /// Whether near-duplicates (MinHash over title and summary) merge too (default true).
+    pub near_duplicates: bool,
+    /// The Jaccard similarity of a near-duplicate, between 0 and 1 exclusive (default 0.8).
+    pub threshold: f64,
+}
+
+impl Default for DedupOptions {
+    fn default() -> Self {
+        DedupOptions {
+            window_ms: MERGE_WINDOW_MS,
+            near_duplicates: true,
+            threshold: super::DEFAULT_THRESHOLD,
+        }
+    }
+}
+
+/// What a check did with an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// It is its key's open primary.
+    Primary,
+    /// It merged into the open primary of its key.
+    Merged,
+    /// It merged into an open primary whose text is a near-duplicate of its own.
+    NearMerged,
+    /// Its primary was already completed or dismissed: archived without a merge.
+    Superseded,
+    /// Another worker holds it; the enrichment stage checks it.
+    InFlight,
+}
+
+/// The outcome of a check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Checked {
+    /// The item checked.
+    pub id: Uuid,
+    /// What happened.
+    pub verdict: Verdict,
+    /// Its group's primary (itself when it is one; `None` in flight).
+    pub primary_id: Option<Uuid>,
+    /// Its dedup key.
+    pub dedup_key: String,
+    /// The estimated Jaccard similarity with a near-duplicate primary.
+    pub jaccard: Option<f64>,
+    /// Whether this merge escalated the primary one lane.
+    pub escalated: bool,
+    /// The group's merged confidence after the check.
+    pub merged_confidence: Option<f64>,
+}
+
+/// The item as a check reads it (locked).
+#[derive(sqlx::FromRow)]
+struct ItemRow {
+    org_id: String,
+    user_id: Option<String>,
+    source_agent: String,
+    item_type: String,
+    title: String,
+    summary: Option<String>,
+    context: String,
+    deal_id: Option<String>,
+    contact_id: Option<String>,
+    confidence_score: Option<f64>,
+    enrichment_status: String,
+    lease_token: i64,
+    merge_group_id: Option<String>,
+    is_primary: bool,
+    queue_priority: i64,
+}
+
+/// A primary's group as stored (locked).
+#[derive(sqlx::FromRow)]
+struct PrimaryRow {
+    id: String,
+    status: String,
+    merged_confidence: Option<f64>,
+    contributing_agents: String,
+    merged_evidence: String,
+    merged_from: String,
+    queue_priority: i64,
+}
+
+impl PrimaryRow {
+    fn group(&self) -> Group {
+        Group {
+            merged_confidence: self.merged_confidence,
+            contributing_agents: serde_json::from_str(&self.contributing_agents)
+                .unwrap_or_default(),
+            merged_evidence: serde_json::from_str(&self.merged_evidence).unwrap_or_default(),
+            merged_from: serde_json::from_str(&self.merged_from).unwrap_or_default(),
+            queue_priority: u8::try_from(self.queue_priority).unwrap_or(2),
+        }
+    }
+}
+
+/// Deduplication over a Keel's Command Centre items.
+#[derive(Clone)]
+pub struct Dedup {
+    keel: Keel,
+    options: DedupOptions,
+    params: LshParams,
+    confirm_at: f64,
+}
+
+/// The statements of a check, in one backend's spelling.
+struct Statements {
+    item: String,
+    close: String,
+    primary: String,
+    near: String,
+    merge: String,
+    absorb: String,
+    become_primary: String,
+    bands: String,
+}
+
+impl Statements {
+    fn new(d: Dialect) -> Statements {
+        let group_cols = format!(
+            "id::text AS id, status, {} AS merged_confidence, {} AS contributing_agents, \
+             merged_evidence::text AS merged_evidence, {} AS merged_from, queue_priority::int8 AS queue_priority",
+            d.float("merged_confidence"),
+            d.array_json("contributing_agents"),
+            d.array_json("merged_from"),
+        );
+        let lock = d.for_update();
+        Statements {
+            item: d.spell(&format!(
+                "SELECT org_id::text AS org_id, user_id::text AS user_id, source_agent, item_type, title,
+                        summary, context::text AS context, deal_id::text AS deal_id,
+                        contact_id::text AS contact_id, {} AS confidence_score, enrichment_status,
+                        lease_token, merge_group_id::text AS merge_group_id, is_primary,
+                        queue_priority::int8 AS queue_priority
+                 FROM command_centre_items WHERE id = ($1)::uuid {lock}",
+                d.float("confidence_score")
+            )),
+            close: d.spell(&format!(
+                "UPDATE command_centre_items SET dedup_open = false
+                 WHERE org_id = ($1)::uuid AND dedup_key = $2 AND dedup_open AND {}",
+                d.is_past("merge_window_expires")
+            )),
+            primary: d.spell(&format!(
+                "SELECT {group_cols} FROM command_centre_items
+                 WHERE org_id = ($1)::uuid AND (dedup_key = $2 OR id = ($3)::uuid) AND dedup_open
+                 ORDER BY (dedup_key = $2) DESC LIMIT 1 {lock}"
+            )),
+            near: d.spell(&format!(
+                "SELECT DISTINCT i.id::text AS id, i.minhash FROM dedup_bands b
+                 JOIN command_centre_items i ON i.id = b.item_id
+                 WHERE b.org_id = ($1)::uuid AND i.dedup_open AND i.id <> ($2)::uuid
+                   AND i.minhash IS NOT NULL
+                   AND (b.band_no, b.band_hash) IN
+                       (SELECT CAST(a AS BIGINT), CAST(b AS BIGINT) FROM ({}) AS p)",
+                d.json_pairs("$3")
+            )),
+            merge: d.spell(&format!(
+                "UPDATE command_centre_items SET merged_confidence = ($2)::numeric,
+                        contributing_agents = {}, merged_evidence = {}, merged_from = {},
+                        queue_priority = ($6)::int8
+                 WHERE id = ($1)::uuid",
+                d.json_array("$3", "text"),
+                d.json("$4"),
+                d.json_array("$5", "uuid"),
+            )),
+            absorb: d.spell(
+                "UPDATE command_centre_items SET dedup_key = $2, is_primary = false,
+                        dedup_open = false, merge_group_id = ($3)::uuid, status = 'auto_resolved',
+                        enrichment_status = 'skipped', resolution_channel = $4, resolved_at = now(),
+                        confidence_score = COALESCE(confidence_score, ($5)::numeric),
+                        lease_owner = NULL, lease_expires_at = NULL
+                 WHERE id = ($1)::uuid",
+            ),
+            become_primary: d.spell(&format!(
+                "UPDATE command_centre_items SET dedup_key = $2, is_primary = true, dedup_open = true,
+                        merge_group_id = ($1)::uuid, merge_window_expires = {},
+                        merged_confidence = ($4)::numeric, contributing_agents = {},
+                        merged_evidence = {}, minhash = $7
+                 WHERE id = ($1)::uuid",
+                d.now_plus_ms("($3)::int8"),
+                d.json_array("$5", "text"),
+                d.json("$6"),
+            )),
+            bands: d.spell(&format!(
+                "INSERT INTO dedup_bands (org_id, band_no, band_hash, item_id)
+                 SELECT ($1)::uuid, CAST(a AS BIGINT), CAST(b AS BIGINT), ($2)::uuid FROM ({}) AS p
+                 WHERE true ON CONFLICT DO NOTHING",
+                d.json_pairs("$3")
+            )),
+        }
+    }
+}
+
+/// The bands of a signature as JSON pairs `[[band_no, hash as i64], …]`.
+fn band_pairs(bands: &[u64]) -> String {
+    let pairs: Vec<(usize, i64)> = bands
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (i, *h as i64))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+impl Dedup {
+    /// Deduplication over `keel`'s items with `options`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `window_ms` outside 1 ms to 30 days or `threshold` outside
+    /// (0, 1).
+    pub fn open(keel: &Keel, options: DedupOptions) -> Result<Dedup> {
+        if !(1..=crate::flow::MAX_DELAY_MS as i64).contains(&options.window_ms) {
+            return Err(Error::invalid_input("window_ms", "must be 1 ms to 30 days"));
+        }
+        let num_perm = MinHasher::shared().options().num_perm;
+        Ok(Dedup {
+            keel: keel.clone(),
+            options,
+            params: LshParams::for_threshold(options.threshold, num_perm)?,
+            confirm_at: LshParams::confirm_at(options.threshold, num_perm),
+        })
+    }
+
+    /// Its options.
+    pub fn options(&self) -> DedupOptions {
+        self.options
+    }
+
+    /// The Keel it works on.
+    pub(super) fn keel(&self) -> &Keel {
+        &self.keel
+    }
+
+    /// Enqueues `items` on `queue` and checks each at once (insert-time dedup): one outcome per
+    /// item, in order. A `confidence` in an item's context must be from 0 to 1.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming the first bad field before anything is written; the
+    /// queue's errors; storage errors.
+    pub async fn enqueue(&self, queue: &Queue, items: &[NewItem]) -> Result<Vec<Checked>> {
+        for (i, item) in items.iter().enumerate() {
+            if let Some(c) = item.context.get("confidence") {
+                let field = format!("items[{i}].context.confidence");
+                let c = c
+                    .as_f64()
+                    .ok_or_else(|| Error::invalid_input(&field, "must be a number from 0 to 1"))?;
+                super::merge::check_confidence(&field, c)?;
+            }
+        }
+        let ids = queue.enqueue(items).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.check(id, None).await?);
+        }
+        Ok(out)
+    }
+
+    /// Deduplicates one stored item (the enrichment stage calls this before any work): see the
+    /// module's steps. A pending item is checked; one in flight only by the holder of
+    /// `lease_token`; one already checked returns its standing verdict (idempotent).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `id` naming no item; storage errors.
+    pub async fn check(&self, id: Uuid, lease_token: Option<u64>) -> Result<Checked> {
+        let org = self.org_of(id).await?;
+        let pool = self.keel.pool()?;
+        let s = Statements::new(Dialect::of(pool));
+        let lock = format!("keel.dedup:{org}");
+        let (checked, counts) = in_transaction!(pool, Some(lock.as_str()), |tx, sql| {
+            let _ = &sql;
+            let item: ItemRow = sqlx::query_as(&s.item)
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            let context: Value = serde_json::from_str(&item.context).unwrap_or(Value::Null);
+            let key = dedup_key(&KeyParts {
+                org_id: &item.org_id,
+                user_id: item.user_id.as_deref(),
+                item_type: &item.item_type,
+                deal_id: item.deal_id.as_deref(),
+                contact_id: item.contact_id.as_deref(),
+                context: context.as_object(),
+            })?;
+            let standing = |verdict, primary: Option<&str>| Checked {
+                id,
+                verdict,
+                primary_id: primary.and_then(|p| Uuid::try_parse(p).ok()),
+                dedup_key: key.clone(),
+                jaccard: None,
+                escalated: false,
+                merged_confidence: None,
+            };
+            if let Some(group) = item.merge_group_id.as_deref() {
+                let verdict = if item.is_primary {
+                    Verdict::Primary
+                } else {
+                    Verdict::Merged
+                };
+                (standing(verdict, Some(group)), Vec::new())
+            } else if item.enrichment_status == "processing"
+                && lease_token.is_none_or(|t| t as i64 != item.lease_token)
+            {
+                (standing(Verdict::InFlight, None), Vec::new())
+            } else {
+                sqlx::query(&s.close)
+                    .bind(&item.org_id)
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+                let report = Report::of(
+                    &id.to_string(),
+                    &item.source_agent,
+                    item.confidence_score,
+                    &context,
+                );
+                let mut found: Option<(PrimaryRow, Option<f64>)> = sqlx::query_as(&s.primary)
+                    .bind(&item.org_id)
+                    .bind(&key)
+                    .bind(Uuid::nil().to_string())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .map(|p| (p, None));
+                let text = match &item.summary {
+                    Some(summary) => format!("{}\n{summary}", item.title),
+                    None => item.title.clone(),
+                };
+                let signature = self
+                    .options
+                    .near_duplicates
+                    .then(|| MinHasher::shared().signature(&text).ok())
+                    .flatten();
+                let bands = match &signature {
+                    Some(sig) => band_pairs(&sig.band_hashes(self.params)?),
+                    None => "[]".to_owned(),
+                };
+                if let (None, Some(sig)) = (&found, &signature) {
+                    let candidates: Vec<(String, Vec<u8>)> = sqlx::query_as(&s.near)
+                        .bind(&item.org_id)
+                        .bind(id.to_string())
+                        .bind(&bands)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    let best = candidates
+                        .iter()
+                        .filter_map(|(cid, bytes)| {
+                            let other = MinHash::from_bytes(bytes).ok()?;
+                            let j = sig.jaccard(&other).ok()?;
+                            (j >= self.confirm_at).then_some((j, cid))
+                        })
+                        .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(a.1)));
+                    if let Some((j, cid)) = best {
+                        found = sqlx::query_as(&s.primary)
+                            .bind(&item.org_id)
+                            .bind(&key)
+                            .bind(cid)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .map(|p| (p, Some(j)));
+                    }
+                }
+                let mut counts: Vec<&'static str> = Vec::new();
+                let checked = match found {
+                    Some((primary, jaccard)) => {
+                        let superseded =
+                            matches!(primary.status.as_str(), "completed" | "dismissed");
+                        let (group, escalated) = primary.group().merge(&report);
+                        let (verdict, channel) = match (superseded, jaccard) {
+                            (true, _) => (Verdict::Superseded, "dedup_superseded"),
+                            (false, None) => (Verdict::Merged, "dedup_merge"),
+                            (false, Some(_)) => (Verdict::NearMerged, "dedup_near_merge"),
+                        };
+                        // A superseded item joins the group's record but not its confidence,
+                        // agents or evidence: the work it reported is already done.
+                        let group = if superseded {
+                            let mut g = primary.group();
+                            g.merged_from.push(id.to_string());
+                            g
+                        } else {
+                            group
+                        };
+                        let escalated = escalated && !superseded;
+                        sqlx::query(&s.merge)
+                            .bind(&primary.id)
+                            .bind(group.merged_confidence)
+                            .bind(
+                                serde_json::to_string(&group.contributing_agents)
+                                    .unwrap_or_default(),
+                            )
+                            .bind(serde_json::to_string(&group.merged_evidence).unwrap_or_default())
+                            .bind(serde_json::to_string(&group.merged_from).unwrap_or_default())
+                            .bind(i64::from(group.queue_priority))
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(&s.absorb)
+                            .bind(id.to_string())
+                            .bind(&key)
+                            .bind(&primary.id)
+                            .bind(channel)
+                            .bind(report.confidence.map(|c| (c * 100.0).round() / 100.0))
+                            .execute(&mut *tx)
+                            .await?;
+                        counts.push("suppressed");
+                        counts.push(match verdict {
+                            Verdict::Superseded => "superseded",
+                            Verdict::NearMerged => "near_merged",
+                            _ => "merged",
+                        });
+                        if escalated {
+                            counts.push("escalated");
+                        }
+                        Checked {
+                            id,
+                            verdict,
+                            primary_id: Uuid::try_parse(&primary.id).ok(),
+                            dedup_key: key.clone(),
+                            jaccard,
+                            escalated,
+                            merged_confidence: group.merged_confidence,
+                        }
+                    }
+                    None => {
+                        let lane = u8::try_from(item.queue_priority).unwrap_or(2);
+                        let group = Group::seed(&report, lane);
+                        sqlx::query(&s.become_primary)
+                            .bind(id.to_string())
+                            .bind(&key)
+                            .bind(self.options.window_ms)
+                            .bind(group.merged_confidence)
+                            .bind(
+                                serde_json::to_string(&group.contributing_agents)
+                                    .unwrap_or_default(),
+                            )
+                            .bind(serde_json::to_string(&group.merged_evidence).unwrap_or_default())
+                            .bind(signature.as_ref().map(MinHash::to_bytes))
+                            .execute(&mut *tx)
+                            .await?;
+                        if signature.is_some() {
+                            sqlx::query(&s.bands)
+                                .bind(&item.org_id)
+                                .bind(id.to_string())
+                                .bind(&bands)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        counts.push("primaries");
+                        Checked {
+                            id,
+                            verdict: Verdict::Primary,
+                            primary_id: Some(id),
+                            dedup_key: key.clone(),
+                            jaccard: None,
+                            escalated: false,
+                            merged_confidence: group.merged_confidence,
+                        }
+                    }
+                };
+                let count = self.count_statement(Dialect::of(pool));
+                for counter in &counts {
+                    sqlx::query(&count)
+                        .bind(&item.org_id)
+                        .bind(*counter)
+                        .bind(1i64)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                (checked, counts)
+            }
+        });
+        if !counts.is_empty() {
+            tracing::debug!(
+                target: "keel::dedup",
+                item = %id,
+                verdict = ?checked.verdict,
+                primary = ?checked.primary_id,
+                jaccard = ?checked.jaccard,
+                "dedup check"
+            );
+        }
+        Ok(checked)
+    }
+}
