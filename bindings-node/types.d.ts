@@ -1995,6 +1995,8 @@ export interface DedupSweep {
   suppressed: number
   groupsMerged: number
   primaries: number
+  /** Open primaries whose signature was missing or of another version, signed again. */
+  resigned: number
 }
 
 /** `dedupKey`: the parts of an item's key. */

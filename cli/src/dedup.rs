@@ -97,13 +97,13 @@ async fn dispatch(ctx: &Ctx, keel: &keel::Keel, command: DedupCommand) -> Done {
 pub fn sweep_text(r: &DedupSweep) -> String {
     if r.dry_run {
         return format!(
-            "dry run: {} merge window(s) have passed; {} item(s) wait for a check\n",
-            r.windows_closed, r.checked
+            "dry run: {} merge window(s) have passed; {} item(s) wait for a check; {} signature(s) to sign again\n",
+            r.windows_closed, r.checked, r.resigned
         );
     }
     format!(
-        "closed {} merge window(s); checked {} item(s): {} suppressed into {} group(s), {} new primary(ies)\n",
-        r.windows_closed, r.checked, r.suppressed, r.groups_merged, r.primaries
+        "closed {} merge window(s); signed {} signature(s) again; checked {} item(s): {} suppressed into {} group(s), {} new primary(ies)\n",
+        r.windows_closed, r.resigned, r.checked, r.suppressed, r.groups_merged, r.primaries
     )
 }
 

@@ -423,6 +423,20 @@ async fn the_sweep_checks_what_no_stage_checked_once_and_dry_runs_write_nothing(
         assert_eq!(seen.last(), Some(&(3, 3)), "progress reaches the total");
         let again = dedup.sweep(None, false, &mut |_, _| {}).await.unwrap();
         assert_eq!(again.checked, 0, "idempotent");
+        // A signature of another version (a future change of hashing) is signed again.
+        exec(
+            &keel,
+            "UPDATE keel.command_centre_items SET minhash = decode('4b4d09', 'hex') WHERE dedup_open",
+            "UPDATE command_centre_items SET minhash = X'4b4d09' WHERE dedup_open",
+        )
+        .await;
+        let dry = dedup.sweep(None, true, &mut |_, _| {}).await.unwrap();
+        assert_eq!(dry.resigned, 2, "{backend:?}");
+        assert_eq!(dedup.sweep(None, false, &mut |_, _| {}).await.unwrap().resigned, 2);
+        assert_eq!(dedup.sweep(None, false, &mut |_, _| {}).await.unwrap().resigned, 0);
+        let near = item(ORG_A, "email", "Acme at risk", json!({"action_type": "email"}));
+        let found = dedup.enqueue(&queue, &[near]).await.unwrap();
+        assert_eq!(found[0].verdict, Verdict::NearMerged, "the new signature is found: {backend:?}");
         let err = dedup.sweep(Some("acme"), false, &mut |_, _| {}).await.unwrap_err();
         assert_eq!(err.field(), Some("org"));
         if let Pool::Postgres(pg) = keel.pool().unwrap() {

@@ -1942,6 +1942,8 @@ class DedupSweep(TypedDict):
     suppressed: int
     groups_merged: int
     primaries: int
+    resigned: int
+    """Open primaries whose signature was missing or of another version, signed again."""
 
 
 class DedupKeyItem(TypedDict, total=False):

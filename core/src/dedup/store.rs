@@ -140,7 +140,7 @@ pub struct Dedup {
 }
 
 /// The statements of a check, in one backend's spelling.
-struct Statements {
+pub(super) struct Statements {
     item: String,
     close: String,
     primary: String,
@@ -148,11 +148,11 @@ struct Statements {
     merge: String,
     absorb: String,
     become_primary: String,
-    bands: String,
+    pub(super) bands: String,
 }
 
 impl Statements {
-    fn new(d: Dialect) -> Statements {
+    pub(super) fn new(d: Dialect) -> Statements {
         let group_cols = format!(
             "id::text AS id, status, {} AS merged_confidence, {} AS contributing_agents, \
              merged_evidence::text AS merged_evidence, {} AS merged_from, queue_priority::int8 AS queue_priority",
@@ -227,16 +227,6 @@ impl Statements {
     }
 }
 
-/// The bands of a signature as JSON pairs `[[band_no, hash as i64], …]`.
-fn band_pairs(bands: &[u64]) -> String {
-    let pairs: Vec<(usize, i64)> = bands
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (i, *h as i64))
-        .collect();
-    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
-}
-
 impl Dedup {
     /// Deduplication over `keel`'s items with `options`.
     ///
@@ -259,6 +249,33 @@ impl Dedup {
     /// Its options.
     pub fn options(&self) -> DedupOptions {
         self.options
+    }
+
+    /// The signature of an item's title and summary, when near-duplicates are on (an item
+    /// whose text has no words, or is over the size limit, has none).
+    pub(super) fn signature(&self, title: &str, summary: Option<&str>) -> Option<MinHash> {
+        if !self.options.near_duplicates {
+            return None;
+        }
+        let text = match summary {
+            Some(summary) => format!("{title}\n{summary}"),
+            None => title.to_owned(),
+        };
+        MinHasher::shared().signature(&text).ok()
+    }
+
+    /// The bands of `signature` as JSON pairs `[[band_no, hash as i64], …]` (`[]` for none).
+    pub(super) fn band_pairs(&self, signature: Option<&MinHash>) -> Result<String> {
+        let Some(sig) = signature else {
+            return Ok("[]".to_owned());
+        };
+        let pairs: Vec<(usize, i64)> = sig
+            .band_hashes(self.params)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| (i, h as i64))
+            .collect();
+        Ok(serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into()))
     }
 
     /// The Keel it works on.
@@ -355,19 +372,8 @@ impl Dedup {
                     .fetch_optional(&mut *tx)
                     .await?
                     .map(|p| (p, None));
-                let text = match &item.summary {
-                    Some(summary) => format!("{}\n{summary}", item.title),
-                    None => item.title.clone(),
-                };
-                let signature = self
-                    .options
-                    .near_duplicates
-                    .then(|| MinHasher::shared().signature(&text).ok())
-                    .flatten();
-                let bands = match &signature {
-                    Some(sig) => band_pairs(&sig.band_hashes(self.params)?),
-                    None => "[]".to_owned(),
-                };
+                let signature = self.signature(&item.title, item.summary.as_deref());
+                let bands = self.band_pairs(signature.as_ref())?;
                 if let (None, Some(sig)) = (&found, &signature) {
                     let candidates: Vec<(String, Vec<u8>)> = sqlx::query_as(&s.near)
                         .bind(&item.org_id)

@@ -8,9 +8,10 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::store::{Dedup, Verdict};
+use super::minhash::MinHash;
+use super::store::{Dedup, Statements, Verdict};
 use crate::error::Result;
-use crate::store::{Dialect, on_pool};
+use crate::store::{Dialect, in_transaction, on_pool};
 
 /// The items a sweep checks per page.
 pub const SWEEP_PAGE: i64 = 500;
@@ -30,6 +31,9 @@ pub struct DedupSweep {
     pub groups_merged: u64,
     /// Items that became primaries.
     pub primaries: u64,
+    /// Open primaries whose stored signature was missing or of another signature version,
+    /// signed again from their text (dry: that need it).
+    pub resigned: u64,
 }
 
 impl Dedup {
@@ -91,6 +95,7 @@ impl Dedup {
         });
         report.windows_closed = u64::try_from(expired_n).unwrap_or(0);
         let total = u64::try_from(total).unwrap_or(0);
+        report.resigned = self.resign(org.as_deref(), dry_run).await?;
         if dry_run {
             report.checked = total;
             progress(0, total);
@@ -139,5 +144,69 @@ impl Dedup {
         }
         report.groups_merged = groups.len() as u64;
         Ok(report)
+    }
+
+    /// Signs again the open primaries (of `org`) whose stored signature is missing or was
+    /// made by another signature version, so a change of hashing migrates stored signatures
+    /// instead of stranding them; their bands are replaced in the same transaction. How many.
+    async fn resign(&self, org: Option<&str>, dry_run: bool) -> Result<u64> {
+        if !self.options().near_duplicates {
+            return Ok(0);
+        }
+        let pool = self.keel().pool()?;
+        let d = Dialect::of(pool);
+        let page = d.spell(
+            "SELECT id::text, org_id::text, title, summary, minhash FROM command_centre_items
+             WHERE dedup_open AND ($1 IS NULL OR org_id = ($1)::uuid) AND id > ($2)::uuid
+             ORDER BY id LIMIT $3",
+        );
+        let set = d.spell("UPDATE command_centre_items SET minhash = $2 WHERE id = ($1)::uuid");
+        let drop = d.spell("DELETE FROM dedup_bands WHERE item_id = ($1)::uuid");
+        let bands = Statements::new(d).bands;
+        type Row = (String, String, String, Option<String>, Option<Vec<u8>>);
+        let (mut after, mut resigned) = (Uuid::nil().to_string(), 0);
+        loop {
+            let rows: Vec<Row> = on_pool!(pool, |conn, _sql| {
+                sqlx::query_as(&page)
+                    .bind(org)
+                    .bind(&after)
+                    .bind(SWEEP_PAGE)
+                    .fetch_all(conn)
+                    .await?
+            });
+            let Some(last) = rows.last() else { break };
+            after = last.0.clone();
+            for (id, org_id, title, summary, stored) in rows {
+                if stored
+                    .as_deref()
+                    .is_some_and(|b| MinHash::from_bytes(b).is_ok())
+                {
+                    continue;
+                }
+                resigned += 1;
+                let Some(sig) = self.signature(&title, summary.as_deref()) else {
+                    continue;
+                };
+                if dry_run {
+                    continue;
+                }
+                let pairs = self.band_pairs(Some(&sig))?;
+                in_transaction!(pool, None::<&str>, |tx, _sql| {
+                    sqlx::query(&set)
+                        .bind(&id)
+                        .bind(sig.to_bytes())
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(&drop).bind(&id).execute(&mut *tx).await?;
+                    sqlx::query(&bands)
+                        .bind(&org_id)
+                        .bind(&id)
+                        .bind(&pairs)
+                        .execute(&mut *tx)
+                        .await?;
+                });
+            }
+        }
+        Ok(resigned)
     }
 }
