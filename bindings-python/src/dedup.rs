@@ -12,13 +12,8 @@ use serde_json::Value;
 
 use crate::error::Arg;
 use crate::flow::args;
-use crate::json::{Json, dict_to_map, to_json, to_json_strict};
+use crate::json::{Json, kwargs, to_json, to_json_strict};
 use crate::runtime::{awaitable, guard};
-
-/// Keyword options as core reads them.
-fn options(kwargs: Option<&Bound<'_, PyDict>>) -> Option<serde_json::Value> {
-    kwargs.map(|o| dict_to_map(o, 0).into())
-}
 
 /// A MinHash signature: `jaccard(other)` estimates the Jaccard similarity of two texts' word
 /// shingles; `to_bytes()` stores it with its version and parameters.
@@ -89,7 +84,7 @@ fn minhash(
     text: Arg<&str>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyMinHash> {
-    let options = self::options(options);
+    let options = kwargs(options);
     let text = text.0;
     guard(|| {
         let hasher = MinHasher::for_value(options, Case::Snake, "")?;
@@ -109,7 +104,7 @@ impl PyMinHasher {
     #[new]
     #[pyo3(signature = (**options))]
     fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let options = self::options(options);
+        let options = kwargs(options);
         guard(|| MinHasher::new_value(options, Case::Snake, "")).map(|inner| PyMinHasher { inner })
     }
 
@@ -132,7 +127,7 @@ impl PyMinHashLsh {
     #[new]
     #[pyo3(signature = (**options))]
     fn new(options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let options = self::options(options);
+        let options = kwargs(options);
         guard(|| dedup::MinHashLsh::new_value(options, Case::Snake, ""))
             .map(|inner| PyMinHashLsh { inner })
     }
@@ -196,7 +191,7 @@ pub struct PyDedup {
 
 /// `db.dedup(**options)`.
 pub fn open_dedup(keel: &keel::Keel, options: Option<&Bound<'_, PyDict>>) -> PyResult<PyDedup> {
-    let options = self::options(options);
+    let options = kwargs(options);
     guard(|| dedup::Dedup::open_value(keel, options, Case::Snake, ""))
         .map(|inner| PyDedup { inner })
 }
@@ -278,7 +273,7 @@ impl PyDedup {
 #[pyfunction]
 #[pyo3(signature = (**item))]
 fn dedup_key(item: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
-    let item = self::options(item);
+    let item = kwargs(item);
     guard(|| dedup::dedup_key_value(item, Case::Snake))
 }
 

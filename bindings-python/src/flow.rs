@@ -12,7 +12,7 @@ use keel::flow::{self, LocalLimiter, Queue, SharedLimiter, WorkerSession};
 use keel::options::Case;
 
 use crate::error::Arg;
-use crate::json::{Json, dict_to_map, to_json, to_json_strict};
+use crate::json::{Json, dict_to_map, kwargs, to_json, to_json_strict};
 use crate::runtime::{awaitable, guard};
 
 /// The arguments of a call: the named ones, then the keyword options.
@@ -35,7 +35,7 @@ pub struct PyQueue {
 
 /// `db.queue(**options)`.
 pub fn open_queue(keel: &keel::Keel, options: Option<&Bound<'_, PyDict>>) -> PyResult<PyQueue> {
-    let options = options.map(|o| dict_to_map(o, 0).into());
+    let options = kwargs(options);
     guard(|| Queue::open_value(keel, options, Case::Snake, "")).map(|inner| PyQueue { inner })
 }
 
@@ -225,7 +225,7 @@ impl PyQueue {
     /// A worker session for `keel._queue` (not part of the API).
     #[pyo3(signature = (**options))]
     fn _session(&self, options: Option<&Bound<'_, PyDict>>) -> PyResult<PyWorkerSession> {
-        let options = options.map(|o| dict_to_map(o, 0).into());
+        let options = kwargs(options);
         let session =
             guard(|| WorkerSession::new_value(self.inner.clone(), options, Case::Snake, ""))?;
         Ok(PyWorkerSession {

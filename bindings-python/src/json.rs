@@ -113,6 +113,12 @@ pub fn to_json_strict(obj: &Bound<'_, PyAny>, depth: usize, path: &str) -> keel:
     Err(refuse(format!("a {kind}")))
 }
 
+/// A call's `**options` as the JSON object core reads (`None` when there were none).
+pub fn kwargs(options: Option<&Bound<'_, PyDict>>) -> Option<Value> {
+    options.map(|o| dict_to_map(o, 0).into())
+}
+
+/// A dict as a JSON object, its values converted by [`to_json`] at `depth + 1`.
 pub fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize) -> Map<String, Value> {
     let mut map = Map::with_capacity(d.len());
     for (k, v) in d.iter() {

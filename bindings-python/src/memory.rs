@@ -9,7 +9,7 @@ use keel::memory::{ConversationStore, EntityKind, EntityLinker};
 use keel::options::Case;
 
 use crate::error::Arg;
-use crate::json::{Json, dict_to_map, to_json};
+use crate::json::{Json, dict_to_map, kwargs, to_json};
 use crate::llm::PyLlm;
 use crate::runtime::{awaitable, guard};
 
@@ -115,7 +115,7 @@ impl PyConversationStore {
         query: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, id) = (org_id.0, conversation_id.0);
-        let query = query.map(|q| dict_to_map(q, 0).into());
+        let query = kwargs(query);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.messages_value(&org, &id, query, Case::Snake, "").await?
         )))
@@ -129,7 +129,7 @@ impl PyConversationStore {
         py: Python<'py>,
         entry: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let entry = entry.map(|e| dict_to_map(e, 0).into());
+        let entry = kwargs(entry);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.upsert_context_value(entry, Case::Snake, "").await?
         )))
@@ -159,7 +159,7 @@ impl PyConversationStore {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = options.map(|o| dict_to_map(o, 0).into());
+        let options = kwargs(options);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.archive_context_value(options, Case::Snake, "").await?
         )))
@@ -178,7 +178,7 @@ impl PyConversationStore {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, id) = (org_id.0, conversation_id.0);
-        let options = options.map(|o| dict_to_map(o, 0).into());
+        let options = kwargs(options);
         let llm = llm.map(|l| l.0.core().clone());
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.compact_value(&org, &id, options, llm, Case::Snake, "")
@@ -198,7 +198,7 @@ impl PyConversationStore {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, id) = (org_id.0, conversation_id.0);
-        let options = options.map(|o| dict_to_map(o, 0).into());
+        let options = kwargs(options);
         let llm = llm.map(|l| l.0.core().clone());
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.context_value(&org, &id, options, llm, Case::Snake, "")
@@ -246,7 +246,7 @@ impl PyConversationStore {
         query: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, user) = (org_id.0, user_id.0);
-        let query = query.map(|q| dict_to_map(q, 0).into());
+        let query = kwargs(query);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.facts_value(&org, &user, query, Case::Snake, "").await?
         )))
@@ -265,7 +265,7 @@ impl PyConversationStore {
         query: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, user, text) = (org_id.0, user_id.0, text.0);
-        let query = query.map(|q| dict_to_map(q, 0).into());
+        let query = kwargs(query);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.recall_value(&org, &user, &text, query, Case::Snake, "")
                 .await?
@@ -286,7 +286,7 @@ impl PyConversationStore {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, id, link) = (org_id.0, conversation_id.0, link.map(PyLinker));
-        let options = options.map(|o| dict_to_map(o, 0).into());
+        let options = kwargs(options);
         let llm = llm.0.core().clone();
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.extract_facts_value(&org, &id, options, &llm, linker(&link), Case::Snake, "")
@@ -326,7 +326,7 @@ fn read_fact_extraction(
     answer: Arg<String>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Json> {
-    let options = options.map(|o| dict_to_map(o, 0).into());
+    let options = kwargs(options);
     guard(|| {
         Ok(Json::of(&keel::memory::read_extraction_value(
             &answer.0,
@@ -348,7 +348,7 @@ fn format_prior_context(
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Json> {
     let rows = to_json(rows, 0);
-    let options = options.map(|o| dict_to_map(o, 0).into());
+    let options = kwargs(options);
     guard(|| {
         Ok(Json::of(&keel::memory::prior_context_value(
             &message.0,
@@ -370,7 +370,7 @@ fn plan_compaction(
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Json> {
     let messages = to_json(messages, 0);
-    let options = options.map(|o| dict_to_map(o, 0).into());
+    let options = kwargs(options);
     guard(|| {
         Ok(Json::of(&keel::memory::plan_value(
             messages,

@@ -286,7 +286,7 @@ impl PyModelRouter {
         model: Arg<&str>,
         options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<crate::json::Json> {
-        let options = options.map(|o| crate::json::dict_to_map(o, 0).into());
+        let options = crate::json::kwargs(options);
         guard(|| {
             Ok(crate::json::Json::of(
                 &keel::memory::CompactionThreshold::of_value(

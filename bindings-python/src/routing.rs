@@ -9,7 +9,7 @@ use keel::routing::{self, LogQuery, MessageRouter, RouteRequest};
 use keel::skills::SkillRegistry;
 
 use crate::error::Arg;
-use crate::json::{Json, dict_to_map};
+use crate::json::{Json, kwargs};
 use crate::llm::PyLlm;
 use crate::record::options;
 use crate::runtime::{awaitable, guard, ready, runtime};
@@ -71,7 +71,7 @@ fn request(
     user_id: Option<Arg<String>>,
     options: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<RouteRequest> {
-    let fields = options.map(|o| dict_to_map(o, 0).into());
+    let fields = kwargs(options);
     guard(|| {
         RouteRequest::from_parts(
             message.0,

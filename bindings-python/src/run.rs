@@ -14,10 +14,10 @@ use keel::runner::{AgentContext, Failure, HostFuture, Next, RunDriver, RunOption
 use serde_json::Value;
 
 use crate::error::{Arg, to_py_err};
+use crate::json::kwargs;
 use crate::json::{Json, to_json, to_json_strict};
 use crate::llm::PyLlm;
 use crate::models::PyAgentBudget;
-use crate::runner::options;
 use crate::runtime::{awaitable, future_into_py, guard};
 use crate::telemetry::PyLogger;
 use crate::transport::{EventLoop, PyTransport, Raised, failure_of};
@@ -133,7 +133,7 @@ impl PyAgentContext {
         if let Some(event_loop) = &self.llm_loop {
             event_loop.note(py);
         }
-        let request = options(request);
+        let request = kwargs(request);
         awaitable!(py, self.inner, |ctx| Ok(Json(
             ctx.complete_value(request, Case::Snake).await?
         )))
@@ -327,7 +327,7 @@ impl PyRuns {
         py: Python<'py>,
         query: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let query = self::options(query);
+        let query = kwargs(query);
         awaitable!(py, self.inner, |r| Ok(Json(
             r.list_value(query, Case::Snake).await?
         )))
@@ -348,7 +348,7 @@ impl PyRuns {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = self::options(options);
+        let options = kwargs(options);
         awaitable!(py, self.inner, |r| r
             .sweep_value(options, Case::Snake)
             .await)
@@ -375,7 +375,7 @@ pub fn open_runs(keel: &keel::Keel) -> PyRuns {
 #[pyfunction]
 #[pyo3(signature = (**config))]
 fn agent_config(config: Option<&Bound<'_, PyDict>>) -> PyResult<Json> {
-    let config = options(config);
+    let config = kwargs(config);
     guard(|| keel::runner::agent_config_value(config, Case::Snake).map(|c| Json::of(&c)))
 }
 

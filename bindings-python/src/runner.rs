@@ -11,7 +11,7 @@ use keel::options::Case;
 use keel::runner::{DeadLetters, LetterHandler};
 
 use crate::error::Arg;
-use crate::json::{Json, dict_to_map, to_json_strict};
+use crate::json::{Json, dict_to_map, kwargs, to_json_strict};
 use crate::runtime::{awaitable, guard};
 use crate::transport::{EventLoop, PyHandler, PyTransport};
 
@@ -19,11 +19,6 @@ use crate::transport::{EventLoop, PyHandler, PyTransport};
 #[pyclass(frozen, name = "DeadLetters", module = "keel._native")]
 pub struct PyDeadLetters {
     inner: DeadLetters,
-}
-
-/// `kwargs` as a JSON object (an empty one when absent).
-pub(crate) fn options(kwargs: Option<&Bound<'_, PyDict>>) -> Option<serde_json::Value> {
-    kwargs.map(|k| dict_to_map(k, 0).into())
 }
 
 #[pymethods]
@@ -59,7 +54,7 @@ impl PyDeadLetters {
         py: Python<'py>,
         query: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let query = options(query);
+        let query = kwargs(query);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.list_value(query, Case::Snake, "").await?
         )))
@@ -93,7 +88,7 @@ impl PyDeadLetters {
         id: Arg<String>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.operate(py, "abandon", id.0, self::options(options))
+        self.operate(py, "abandon", id.0, kwargs(options))
     }
 
     /// Deletes letters resolved more than `days` days ago (default 30) (awaitable): how many.
@@ -103,7 +98,7 @@ impl PyDeadLetters {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = self::options(options);
+        let options = kwargs(options);
         awaitable!(py, self.inner, |s| s
             .purge_value(options, Case::Snake, "")
             .await)
@@ -133,7 +128,7 @@ impl PyDeadLetters {
         let handler = handler.map(|h| {
             Arc::new(PyHandler(PyTransport::new(h, event_loop))) as Arc<dyn LetterHandler>
         });
-        let options = self::options(options);
+        let options = kwargs(options);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.work_once_value(options, handler, Case::Snake, "").await?
         )))
@@ -159,7 +154,7 @@ impl PyDeadLetters {
 #[pyfunction]
 #[pyo3(signature = (**failure))]
 fn classify_failure(failure: Option<&Bound<'_, PyDict>>) -> PyResult<Json> {
-    let failure = options(failure);
+    let failure = kwargs(failure);
     guard(|| keel::runner::classify_value(failure, Case::Snake, "").map(|c| Json::of(&c)))
 }
 
@@ -168,7 +163,7 @@ fn classify_failure(failure: Option<&Bound<'_, PyDict>>) -> PyResult<Json> {
 #[pyfunction]
 #[pyo3(signature = (**input))]
 fn retry_delays(input: Option<&Bound<'_, PyDict>>) -> PyResult<Json> {
-    let input = options(input);
+    let input = kwargs(input);
     guard(|| keel::runner::retry_delays_value(input, Case::Snake, "").map(|d| Json::of(&d)))
 }
 

@@ -189,6 +189,13 @@ async fn orgs_never_merge_and_a_done_primary_supersedes() {
             Some("dedup_superseded")
         );
         assert_eq!(dedup.counts(ORG_A).await.unwrap()["superseded"], 1);
+        let again = dedup.check(late[0].id, None).await.unwrap();
+        assert_eq!(
+            again.verdict,
+            Verdict::Superseded,
+            "a re-check keeps it: {backend:?}"
+        );
+        assert_eq!(dedup.counts(ORG_A).await.unwrap()["superseded"], 1);
     })
     .await;
 }
@@ -222,6 +229,12 @@ async fn near_duplicates_merge_by_text_and_an_expired_window_starts_a_new_group(
         );
         assert!(got[1].jaccard.unwrap() > 0.9);
         assert_eq!(got[1].primary_id, Some(got[0].id));
+        let again = dedup.check(got[1].id, None).await.unwrap();
+        assert_eq!(
+            (again.verdict, again.primary_id),
+            (Verdict::NearMerged, Some(got[0].id)),
+            "a re-check keeps it: {backend:?}"
+        );
 
         let (short, queue) = open(
             &keel,

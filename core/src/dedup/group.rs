@@ -144,32 +144,12 @@ impl Dedup {
     pub async fn score(&self, id: Uuid, confidence: f64) -> Result<Scored> {
         check_confidence("confidence", confidence)?;
         let pool = self.keel().pool()?;
-        let d = Dialect::of(pool);
         let org = self.org_of(id).await?;
-        let set = d.spell(
-            "UPDATE command_centre_items SET confidence_score = ($2)::numeric
-             WHERE id = ($1)::uuid RETURNING merge_group_id::text",
-        );
-        let scores = d.spell(&format!(
-            "SELECT {} FROM command_centre_items
-             WHERE merge_group_id = ($1)::uuid AND confidence_score IS NOT NULL",
-            d.float("confidence_score")
-        ));
-        let primary = d.spell(&format!(
-            "SELECT status FROM command_centre_items
-             WHERE id = ($1)::uuid AND is_primary {}",
-            d.for_update()
-        ));
-        let approve = d.spell(
-            "UPDATE command_centre_items SET merged_confidence = ($2)::numeric,
-                    status = CASE WHEN status = 'ready' AND $2 >= $3 THEN 'approved' ELSE status END
-             WHERE id = ($1)::uuid RETURNING status",
-        );
-        let count = self.count_statement(d);
+        let s = self.statements();
         let lock = format!("keel.dedup:{org}");
         let rounded = (confidence * 100.0).round() / 100.0;
         let scored = in_transaction!(pool, Some(lock.as_str()), |tx, _sql| {
-            let (group,): (Option<String>,) = sqlx::query_as(&set)
+            let (group,): (Option<String>,) = sqlx::query_as(&s.score)
                 .bind(id.to_string())
                 .bind(rounded)
                 .fetch_one(&mut *tx)
@@ -181,18 +161,18 @@ impl Dedup {
                 approved: false,
             };
             if let Some(group) = group {
-                let before: Option<(String,)> = sqlx::query_as(&primary)
+                let before: Option<(String,)> = sqlx::query_as(&s.primary_status)
                     .bind(&group)
                     .fetch_optional(&mut *tx)
                     .await?;
-                let members: Vec<(f64,)> = sqlx::query_as(&scores)
+                let members: Vec<(f64,)> = sqlx::query_as(&s.scores)
                     .bind(&group)
                     .fetch_all(&mut *tx)
                     .await?;
                 let members: Vec<f64> = members.into_iter().map(|m| m.0).collect();
                 if let (Some((before,)), Some(merged)) = (before, group_confidence(&members)) {
                     let merged = (merged * 10_000.0).round() / 10_000.0;
-                    let (after,): (String,) = sqlx::query_as(&approve)
+                    let (after,): (String,) = sqlx::query_as(&s.approve)
                         .bind(&group)
                         .bind(merged)
                         .bind(APPROVE_AT)
@@ -201,7 +181,7 @@ impl Dedup {
                     scored.merged_confidence = Some(merged);
                     scored.approved = before != "approved" && after == "approved";
                     if scored.approved {
-                        sqlx::query(&count)
+                        sqlx::query(&s.count)
                             .bind(&org)
                             .bind("approved")
                             .bind(1i64)
@@ -241,10 +221,9 @@ impl Dedup {
     /// The org of item `id`.
     pub(super) async fn org_of(&self, id: Uuid) -> Result<String> {
         let pool = self.keel().pool()?;
-        let statement = Dialect::of(pool)
-            .spell("SELECT org_id::text FROM command_centre_items WHERE id = ($1)::uuid");
+        let statement = &self.statements().org_of;
         let org: Option<(String,)> = on_pool!(pool, |conn, _sql| {
-            sqlx::query_as(&statement)
+            sqlx::query_as(statement)
                 .bind(id.to_string())
                 .fetch_optional(conn)
                 .await?
@@ -252,13 +231,5 @@ impl Dedup {
         Ok(org
             .ok_or_else(|| Error::invalid_input("id", "names no item"))?
             .0)
-    }
-
-    /// The statement that adds `$3` to counter `$2` of org `$1`.
-    pub(super) fn count_statement(&self, d: Dialect) -> String {
-        d.spell(
-            "INSERT INTO dedup_counts (org_id, counter, n) VALUES (($1)::uuid, $2, $3)
-             ON CONFLICT (org_id, counter) DO UPDATE SET n = dedup_counts.n + excluded.n",
-        )
     }
 }

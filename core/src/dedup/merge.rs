@@ -167,6 +167,17 @@ impl Group {
         }
         (next, escalated)
     }
+
+    /// The group after item `id` arrives for a primary already completed or dismissed: the id
+    /// recorded and nothing else, since the work it reported is done (its confidence, agent and
+    /// evidence do not join).
+    pub fn supersede(&self, id: &str) -> Group {
+        let mut next = self.clone();
+        if !next.merged_from.iter().any(|m| m == id) {
+            next.merged_from.push(id.to_owned());
+        }
+        next
+    }
 }
 
 #[cfg(test)]
@@ -204,6 +215,22 @@ mod tests {
         assert!(up);
         assert_eq!(g.queue_priority, 1);
         assert_eq!(g.merged_confidence, Some(CONFIDENCE_CAP));
+        let done = g.supersede("late");
+        assert_eq!(done.merged_from.last().map(String::as_str), Some("late"));
+        assert_eq!(
+            (
+                done.merged_confidence,
+                done.contributing_agents.len(),
+                done.queue_priority
+            ),
+            (
+                g.merged_confidence,
+                g.contributing_agents.len(),
+                g.queue_priority
+            ),
+            "a superseded report adds nothing but its id"
+        );
+        assert_eq!(done.supersede("late").merged_from, done.merged_from);
         let (g, up) = g.merge(&Report::of("e", "slack", None, &json!({})));
         assert!(!up, "escalation happens once");
         assert_eq!(g.queue_priority, 1);

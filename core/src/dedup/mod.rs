@@ -20,6 +20,7 @@ mod key;
 mod lsh;
 pub mod merge;
 mod minhash;
+mod statements;
 mod store;
 mod sweep;
 

@@ -15,6 +15,8 @@
 //! The partial unique index on open primaries per org and key backs the lock: a second open
 //! primary cannot be written even by a writer that skipped it.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -23,6 +25,7 @@ use super::key::{KeyParts, dedup_key};
 use super::lsh::LshParams;
 use super::merge::{Group, MERGE_WINDOW_MS, Report};
 use super::minhash::{MinHash, MinHasher};
+use super::statements::Statements;
 use crate::Keel;
 use crate::error::{Error, Result};
 use crate::flow::{NewItem, Queue};
@@ -66,6 +69,33 @@ pub enum Verdict {
     InFlight,
 }
 
+/// The verdicts that absorb an item, each with the `resolution_channel` it stores and the
+/// counter it adds to.
+const ABSORBED: [(Verdict, &str, &str); 3] = [
+    (Verdict::Merged, "dedup_merge", "merged"),
+    (Verdict::NearMerged, "dedup_near_merge", "near_merged"),
+    (Verdict::Superseded, "dedup_superseded", "superseded"),
+];
+
+impl Verdict {
+    /// The `resolution_channel` and counter of an absorbing verdict.
+    fn absorbed(self) -> Option<(&'static str, &'static str)> {
+        ABSORBED
+            .iter()
+            .find(|(v, ..)| *v == self)
+            .map(|(_, channel, counter)| (*channel, *counter))
+    }
+
+    /// The verdict an item absorbed through `channel` was given (`merged` for a channel no
+    /// check wrote).
+    fn of_channel(channel: Option<&str>) -> Verdict {
+        ABSORBED
+            .iter()
+            .find(|(_, c, _)| Some(*c) == channel)
+            .map_or(Verdict::Merged, |(v, ..)| *v)
+    }
+}
+
 /// The outcome of a check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Checked {
@@ -102,6 +132,7 @@ struct ItemRow {
     lease_token: i64,
     merge_group_id: Option<String>,
     is_primary: bool,
+    resolution_channel: Option<String>,
     queue_priority: i64,
 }
 
@@ -118,6 +149,11 @@ struct PrimaryRow {
 }
 
 impl PrimaryRow {
+    /// Whether its work is done (completed or dismissed): a newcomer supersedes it.
+    fn is_done(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "dismissed")
+    }
+
     fn group(&self) -> Group {
         Group {
             merged_confidence: self.merged_confidence,
@@ -137,94 +173,7 @@ pub struct Dedup {
     options: DedupOptions,
     params: LshParams,
     confirm_at: f64,
-}
-
-/// The statements of a check, in one backend's spelling.
-pub(super) struct Statements {
-    item: String,
-    close: String,
-    primary: String,
-    near: String,
-    merge: String,
-    absorb: String,
-    become_primary: String,
-    pub(super) bands: String,
-}
-
-impl Statements {
-    pub(super) fn new(d: Dialect) -> Statements {
-        let group_cols = format!(
-            "id::text AS id, status, {} AS merged_confidence, {} AS contributing_agents, \
-             merged_evidence::text AS merged_evidence, {} AS merged_from, queue_priority::int8 AS queue_priority",
-            d.float("merged_confidence"),
-            d.array_json("contributing_agents"),
-            d.array_json("merged_from"),
-        );
-        let lock = d.for_update();
-        Statements {
-            item: d.spell(&format!(
-                "SELECT org_id::text AS org_id, user_id::text AS user_id, source_agent, item_type, title,
-                        summary, context::text AS context, deal_id::text AS deal_id,
-                        contact_id::text AS contact_id, {} AS confidence_score, enrichment_status,
-                        lease_token, merge_group_id::text AS merge_group_id, is_primary,
-                        queue_priority::int8 AS queue_priority
-                 FROM command_centre_items WHERE id = ($1)::uuid {lock}",
-                d.float("confidence_score")
-            )),
-            close: d.spell(&format!(
-                "UPDATE command_centre_items SET dedup_open = false
-                 WHERE org_id = ($1)::uuid AND dedup_key = $2 AND dedup_open AND {}",
-                d.is_past("merge_window_expires")
-            )),
-            primary: d.spell(&format!(
-                "SELECT {group_cols} FROM command_centre_items
-                 WHERE org_id = ($1)::uuid AND (dedup_key = $2 OR id = ($3)::uuid) AND dedup_open
-                 ORDER BY (dedup_key = $2) DESC LIMIT 1 {lock}"
-            )),
-            near: d.spell(&format!(
-                "SELECT DISTINCT i.id::text AS id, i.minhash FROM dedup_bands b
-                 JOIN command_centre_items i ON i.id = b.item_id
-                 WHERE b.org_id = ($1)::uuid AND i.dedup_open AND i.id <> ($2)::uuid
-                   AND i.minhash IS NOT NULL
-                   AND (b.band_no, b.band_hash) IN
-                       (SELECT CAST(a AS BIGINT), CAST(b AS BIGINT) FROM ({}) AS p)",
-                d.json_pairs("$3")
-            )),
-            merge: d.spell(&format!(
-                "UPDATE command_centre_items SET merged_confidence = ($2)::numeric,
-                        contributing_agents = {}, merged_evidence = {}, merged_from = {},
-                        queue_priority = ($6)::int8
-                 WHERE id = ($1)::uuid",
-                d.json_array("$3", "text"),
-                d.json("$4"),
-                d.json_array("$5", "uuid"),
-            )),
-            absorb: d.spell(
-                "UPDATE command_centre_items SET dedup_key = $2, is_primary = false,
-                        dedup_open = false, merge_group_id = ($3)::uuid, status = 'auto_resolved',
-                        enrichment_status = 'skipped', resolution_channel = $4, resolved_at = now(),
-                        confidence_score = COALESCE(confidence_score, ($5)::numeric),
-                        lease_owner = NULL, lease_expires_at = NULL
-                 WHERE id = ($1)::uuid",
-            ),
-            become_primary: d.spell(&format!(
-                "UPDATE command_centre_items SET dedup_key = $2, is_primary = true, dedup_open = true,
-                        merge_group_id = ($1)::uuid, merge_window_expires = {},
-                        merged_confidence = ($4)::numeric, contributing_agents = {},
-                        merged_evidence = {}, minhash = $7
-                 WHERE id = ($1)::uuid",
-                d.now_plus_ms("($3)::int8"),
-                d.json_array("$5", "text"),
-                d.json("$6"),
-            )),
-            bands: d.spell(&format!(
-                "INSERT INTO dedup_bands (org_id, band_no, band_hash, item_id)
-                 SELECT ($1)::uuid, CAST(a AS BIGINT), CAST(b AS BIGINT), ($2)::uuid FROM ({}) AS p
-                 WHERE true ON CONFLICT DO NOTHING",
-                d.json_pairs("$3")
-            )),
-        }
-    }
+    statements: Arc<Statements>,
 }
 
 impl Dedup {
@@ -232,13 +181,14 @@ impl Dedup {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `window_ms` outside 1 ms to 30 days or `threshold` outside
-    /// (0, 1).
+    /// (0, 1); [`Error::Closed`] on a closed `keel`.
     pub fn open(keel: &Keel, options: DedupOptions) -> Result<Dedup> {
         if !(1..=crate::flow::MAX_DELAY_MS as i64).contains(&options.window_ms) {
             return Err(Error::invalid_input("window_ms", "must be 1 ms to 30 days"));
         }
         let num_perm = MinHasher::shared().options().num_perm;
         Ok(Dedup {
+            statements: Arc::new(Statements::new(Dialect::of(keel.pool()?))),
             keel: keel.clone(),
             options,
             params: LshParams::for_threshold(options.threshold, num_perm)?,
@@ -283,6 +233,11 @@ impl Dedup {
         &self.keel
     }
 
+    /// Its statements, in its Keel's backend's spelling.
+    pub(super) fn statements(&self) -> &Statements {
+        &self.statements
+    }
+
     /// Enqueues `items` on `queue` and checks each at once (insert-time dedup): one outcome per
     /// item, in order. A `confidence` in an item's context must be from 0 to 1.
     ///
@@ -316,7 +271,7 @@ impl Dedup {
     pub async fn check(&self, id: Uuid, lease_token: Option<u64>) -> Result<Checked> {
         let org = self.org_of(id).await?;
         let pool = self.keel.pool()?;
-        let s = Statements::new(Dialect::of(pool));
+        let s = &self.statements;
         let lock = format!("keel.dedup:{org}");
         let (checked, counts) = in_transaction!(pool, Some(lock.as_str()), |tx, sql| {
             let _ = &sql;
@@ -346,7 +301,7 @@ impl Dedup {
                 let verdict = if item.is_primary {
                     Verdict::Primary
                 } else {
-                    Verdict::Merged
+                    Verdict::of_channel(item.resolution_channel.as_deref())
                 };
                 (standing(verdict, Some(group)), Vec::new())
             } else if item.enrichment_status == "processing"
@@ -402,24 +357,21 @@ impl Dedup {
                 let mut counts: Vec<&'static str> = Vec::new();
                 let checked = match found {
                     Some((primary, jaccard)) => {
-                        let superseded =
-                            matches!(primary.status.as_str(), "completed" | "dismissed");
-                        let (group, escalated) = primary.group().merge(&report);
-                        let (verdict, channel) = match (superseded, jaccard) {
-                            (true, _) => (Verdict::Superseded, "dedup_superseded"),
-                            (false, None) => (Verdict::Merged, "dedup_merge"),
-                            (false, Some(_)) => (Verdict::NearMerged, "dedup_near_merge"),
-                        };
-                        // A superseded item joins the group's record but not its confidence,
-                        // agents or evidence: the work it reported is already done.
-                        let group = if superseded {
-                            let mut g = primary.group();
-                            g.merged_from.push(id.to_string());
-                            g
+                        let (verdict, group, escalated) = if primary.is_done() {
+                            (
+                                Verdict::Superseded,
+                                primary.group().supersede(&report.id),
+                                false,
+                            )
                         } else {
-                            group
+                            let (group, escalated) = primary.group().merge(&report);
+                            let verdict = match jaccard {
+                                None => Verdict::Merged,
+                                Some(_) => Verdict::NearMerged,
+                            };
+                            (verdict, group, escalated)
                         };
-                        let escalated = escalated && !superseded;
+                        let (channel, counter) = verdict.absorbed().unwrap_or_default();
                         sqlx::query(&s.merge)
                             .bind(&primary.id)
                             .bind(group.merged_confidence)
@@ -440,12 +392,7 @@ impl Dedup {
                             .bind(report.confidence.map(|c| (c * 100.0).round() / 100.0))
                             .execute(&mut *tx)
                             .await?;
-                        counts.push("suppressed");
-                        counts.push(match verdict {
-                            Verdict::Superseded => "superseded",
-                            Verdict::NearMerged => "near_merged",
-                            _ => "merged",
-                        });
+                        counts.extend(["suppressed", counter]);
                         if escalated {
                             counts.push("escalated");
                         }
@@ -495,9 +442,8 @@ impl Dedup {
                         }
                     }
                 };
-                let count = self.count_statement(Dialect::of(pool));
                 for counter in &counts {
-                    sqlx::query(&count)
+                    sqlx::query(&s.count)
                         .bind(&item.org_id)
                         .bind(*counter)
                         .bind(1i64)

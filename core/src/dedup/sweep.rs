@@ -9,7 +9,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::minhash::MinHash;
-use super::store::{Dedup, Statements, Verdict};
+use super::store::{Dedup, Verdict};
 use crate::error::Result;
 use crate::store::{Dialect, in_transaction, on_pool};
 
@@ -162,7 +162,7 @@ impl Dedup {
         );
         let set = d.spell("UPDATE command_centre_items SET minhash = $2 WHERE id = ($1)::uuid");
         let drop = d.spell("DELETE FROM dedup_bands WHERE item_id = ($1)::uuid");
-        let bands = Statements::new(d).bands;
+        let bands = &self.statements().bands;
         type Row = (String, String, String, Option<String>, Option<Vec<u8>>);
         let (mut after, mut resigned) = (Uuid::nil().to_string(), 0);
         loop {
@@ -198,7 +198,7 @@ impl Dedup {
                         .execute(&mut *tx)
                         .await?;
                     sqlx::query(&drop).bind(&id).execute(&mut *tx).await?;
-                    sqlx::query(&bands)
+                    sqlx::query(bands)
                         .bind(&org_id)
                         .bind(&id)
                         .bind(&pairs)

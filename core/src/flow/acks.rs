@@ -4,8 +4,9 @@
 
 use uuid::Uuid;
 
+use super::claim::in_claim_order;
 use super::item::QueueItem;
-use super::queue::{ItemRow, Queue, columns, in_claim_order};
+use super::queue::{ItemRow, Queue, columns};
 use crate::error::Result;
 use crate::store::bind::{Bind, bind_all};
 use crate::store::{Dialect, Pool, in_transaction, on_pool};

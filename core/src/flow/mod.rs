@@ -23,6 +23,7 @@
 mod acks;
 mod batch;
 mod calls;
+mod claim;
 mod health;
 mod item;
 mod limit;
