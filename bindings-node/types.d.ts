@@ -1930,6 +1930,75 @@ export interface Similar {
   jaccard: number
 }
 
+/** `db.slack`: the bot token and how Slack is reached. */
+export interface SlackOptions {
+  /** The bot token (`xoxb-…`); sent in the `Authorization` header only, never shown. */
+  token: string
+  /** The API's base URL (default `https://slack.com/api`); https, or http on loopback. */
+  baseUrl?: string
+  /** The workspace the method tiers are kept for (its team id; default `default`). */
+  workspace?: string
+  /** Retries of a 429, a 5xx or a broken connection (default 5). */
+  maxRetries?: number
+  /** The longest wait for one `Retry-After` or limiter turn (default 60,000). */
+  maxWaitMs?: number
+  /** How long one request may take (default 30,000). */
+  timeoutMs?: number
+}
+
+/** `Slack.repliesPage`: a page of a thread's messages. */
+export interface SlackRepliesPage {
+  messages: Record<string, unknown>[]
+  nextCursor: string | null
+}
+
+/** `Slack.postMessage` / `Slack.update`: where the message is. */
+export interface SlackPosted {
+  channel: string
+  ts: string
+}
+
+/** `Slack.user`: a user as `users.info` describes them. */
+export interface SlackUser {
+  id: string
+  name: string
+  /** The profile's display name, else the real name, else the handle. */
+  displayName: string
+  realName: string | null
+  isBot: boolean
+  deleted: boolean
+  teamId: string | null
+  email: string | null
+}
+
+/** A Slack message as Keel keeps it. */
+export interface SlackMessage {
+  ts: string
+  threadTs: string | null
+  user: string | null
+  botId: string | null
+  /** `assistant` for Keel's own bot (`botUserId`), `user` for everyone else. */
+  role: 'user' | 'assistant'
+  /** `text`, else its blocks' text; each file named on a line of its own. */
+  text: string
+  editedTs: string | null
+  files: string[]
+}
+
+/** An event that is not a message, and why. */
+export interface SlackSkipped {
+  index: number
+  reason: string
+}
+
+/** `slackIngest`: messages oldest first, each `ts` once, edits applied, deletions removed. */
+export interface SlackIngested {
+  messages: SlackMessage[]
+  deleted: string[]
+  edits: number
+  skipped: SlackSkipped[]
+}
+
 /** `db.dedup`: the merge window, near-duplicates and their threshold. */
 export interface DedupOptions {
   /** How long a primary absorbs newcomers with its key (default 4 h). */

@@ -39,7 +39,7 @@ const HOSTILE = [
  * first argument. */
 const PLAUSIBLE = [
   randomUUID(), 'copilot', 'web', 'medium', 'claude-sonnet-4-6', 'deal-status', 1.5, { a: 'b' },
-  'w '.repeat(5_000_001), keel.minhash('Acme renewal at risk'),
+  'w '.repeat(5_000_001), keel.minhash('Acme renewal at risk'), '1712345678.000100',
 ]
 const SKILLS = new URL('../../skills/', import.meta.url).pathname
 
@@ -115,6 +115,8 @@ test('every export keeps the error contract under hostile arguments', async (t) 
     ['queue', db.queue()], ['limiter', new keel.LocalLimiter()], ['sharedLimiter', db.sharedLimiter()],
     ['dedup', db.dedup()], ['lsh', new keel.MinHashLsh()], ['minhasher', new keel.MinHasher()],
     ['signature', keel.minhash('Acme renewal at risk')],
+    // A closed port, no retries and no waiting: each call fails at once, as it must.
+    ['slack', db.slack({ token: 'xoxb-hostile', baseUrl: 'http://127.0.0.1:9/api', maxRetries: 0, maxWaitMs: 1, timeoutMs: 200 })],
   ]
   const broken = []
   let calls = 0

@@ -20,6 +20,7 @@ mod run;
 mod runner;
 mod shared;
 mod skills;
+mod slack;
 mod store;
 mod telemetry;
 mod tokens;
@@ -145,6 +146,13 @@ impl Keel {
     )]
     pub fn dedup(&self, options: Option<json::Json>) -> error::Outcome<dedup::Dedup> {
         dedup::open_dedup(&self.inner, options)
+    }
+
+    /// A Slack Web API client over this handle's HTTP client (`options.token` required; no
+    /// I/O until a call).
+    #[napi(ts_args_type = "options: SlackOptions", ts_return_type = "Slack")]
+    pub fn slack(&self, options: Option<json::Json>) -> error::Outcome<slack::Slack> {
+        slack::open_slack(&self.inner, options)
     }
 
     /// Rate limits shared by every instance on this database (no I/O until a call).

@@ -16,6 +16,7 @@ mod run;
 mod runner;
 mod runtime;
 mod skills;
+mod slack;
 mod store;
 mod telemetry;
 mod tokens;
@@ -148,6 +149,13 @@ impl PyKeel {
         dedup::open_dedup(&self.inner, options)
     }
 
+    /// A Slack Web API client over this handle's HTTP client with `options` (fields of
+    /// `keel.types.SlackOptions`; `token` required; no I/O until a call).
+    #[pyo3(signature = (**options))]
+    fn slack(&self, options: Option<&Bound<'_, PyDict>>) -> PyResult<slack::PySlack> {
+        slack::open_slack(&self.inner, options)
+    }
+
     /// Rate limits shared by every instance on this database (no I/O until a call).
     fn shared_limiter(&self) -> flow::PySharedLimiter {
         flow::open_shared(&self.inner)
@@ -267,6 +275,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     flow::register(m)?;
     tokens::register(m)?;
     dedup::register(m)?;
+    slack::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

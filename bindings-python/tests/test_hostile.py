@@ -103,6 +103,8 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "path": [str(SKILLS)],
     "out": ["exported"],
     "message": ["summarise my pipeline", "hi"],
+    "ts": ["1712345678.000100"],
+    "payload": [{"messages": [{"type": "message", "user": "U1", "text": "hi", "ts": "1712345678.000100"}]}],
 }
 #: Logger methods take anything and never raise.
 NEVER_RAISES = {"debug", "info", "warn", "error", "create_span", "stop", "fail", "child", "log"}
@@ -178,6 +180,9 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
         ("url", keel.parse_database_url("sqlite::memory:")),
         ("dedup", db.dedup()), ("lsh", keel.MinHashLsh()), ("minhasher", keel.MinHasher()),
         ("signature", keel.minhash("Acme renewal at risk")),
+        # A closed port, no retries and no waiting: each call fails at once, as it must.
+        ("slack", db.slack(token="xoxb-hostile", base_url="http://127.0.0.1:9/api",
+                           max_retries=0, max_wait_ms=1, timeout_ms=200)),
     ]
 
 

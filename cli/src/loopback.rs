@@ -35,6 +35,8 @@ mod embed;
 use embed::embeddings;
 #[path = "loopback_otlp.rs"]
 mod otlp;
+#[path = "loopback_slack.rs"]
+pub mod slack;
 
 /// What the provider does with one request.
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -115,6 +117,8 @@ pub enum WireKind {
     OpenAi,
     /// `/v1beta/models/{model}:generateContent`.
     Gemini,
+    /// Slack's Web API, `/api/{method}` (the method is the request's `model`).
+    Slack,
 }
 
 /// A request the provider received.
@@ -265,6 +269,9 @@ impl Loopback {
     async fn answer(&self, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
         if uri.path() == "/v1/traces" {
             return self.traces(&body);
+        }
+        if let Some(method) = uri.path().strip_prefix("/api/") {
+            return self.slack(method, headers, body).await;
         }
         let path = uri
             .path_and_query()
@@ -504,6 +511,8 @@ fn frames(
             );
             (Vec::new(), content, closing, error)
         }
+        // Slack does not stream.
+        WireKind::Slack => (Vec::new(), Vec::new(), Vec::new(), String::new()),
     }
 }
 
@@ -536,6 +545,7 @@ pub fn success_with_usage(wire: WireKind, model: &str, reply: &str, usage: (u64,
             "usageMetadata": {"promptTokenCount": input, "candidatesTokenCount": output, "totalTokenCount": input + output},
             "modelVersion": model
         }),
+        WireKind::Slack => json!({"ok": true}),
     }
 }
 
@@ -574,5 +584,6 @@ pub fn error_body(wire: WireKind, status: u16, message: &str) -> Value {
             };
             json!({"error": {"code": status, "message": message, "status": kind}})
         }
+        WireKind::Slack => json!({"ok": false, "error": message}),
     }
 }

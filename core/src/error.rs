@@ -160,6 +160,24 @@ pub enum Error {
         retry_after_ms: u64,
     },
 
+    /// A call to an outside service's API (Slack's Web API) failed after the retries it was
+    /// allowed. `error` is the service's own word for it (Slack's `error` field, or the HTTP
+    /// status); the code follows `kind` ([`crate::fault::FailureKind::error_code`]):
+    /// `rate_limited`, `timeout` or `provider`.
+    #[error("{service} {method} failed: {error}")]
+    Service {
+        /// The service (`slack`).
+        service: &'static str,
+        /// The API method (`chat.postMessage`).
+        method: String,
+        /// What the service said.
+        error: String,
+        /// Whose fault, in the model calls' taxonomy.
+        kind: crate::fault::FailureKind,
+        /// The service's `Retry-After`, in milliseconds, when it gave one.
+        retry_after_ms: Option<u64>,
+    },
+
     /// A bug in Keel, or a panic caught at the FFI boundary. Please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -215,6 +233,7 @@ impl Error {
             Error::Internal(_) => "internal",
             Error::Overloaded { .. } => "overloaded",
             Error::Call(failure) => failure.kind.error_code(),
+            Error::Service { kind, .. } => kind.error_code(),
         }
     }
 
@@ -227,11 +246,12 @@ impl Error {
         }
     }
 
-    /// How long to wait before trying again: a provider's `Retry-After` behind a failed
-    /// model call, or the queue's wait for an `overloaded` enqueue.
+    /// How long to wait before trying again: a provider's or a service's `Retry-After`, or
+    /// the queue's wait for an `overloaded` enqueue.
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
             Error::Call(failure) => failure.retry_after_ms,
+            Error::Service { retry_after_ms, .. } => *retry_after_ms,
             Error::Overloaded { retry_after_ms, .. } => Some(*retry_after_ms),
             _ => None,
         }

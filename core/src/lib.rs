@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod channels;
 pub mod dedup;
 mod diagnostic;
 pub mod error;

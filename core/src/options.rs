@@ -141,7 +141,7 @@ pub fn from_value<T: DeserializeOwned>(value: Option<Value>, case: Case, root: &
 
 /// Fields whose values are the caller's own data, kept as written: a tool's JSON Schema, a
 /// tool call's arguments, HTTP headers, a provider's error body, a dead letter's payload, a
-/// queue item's context.
+/// queue item's context, a Slack message's Block Kit blocks.
 const OPAQUE: &[&str] = &[
     "payload",
     "context",
@@ -150,6 +150,7 @@ const OPAQUE: &[&str] = &[
     "arguments",
     "headers",
     "body",
+    "blocks",
     "resource_attributes",
 ];
 

@@ -82,6 +82,7 @@ async fn each_wire_sends_the_documented_body_and_reads_the_reply() {
                                      {"role": "user", "content": "hello"}]})
                 );
             }
+            WireKind::Slack => unreachable!("a model call reached the Slack API"),
         }
     }
     keel.close().await;

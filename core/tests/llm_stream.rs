@@ -66,6 +66,7 @@ async fn each_wire_streams_deltas_then_the_completion() {
                     sent.path,
                     format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
                 ),
+                WireKind::Slack => unreachable!("a model call reached the Slack API"),
             }
         }
         assert_eq!(balance(&llm, org).await, 94.0, "{backend:?}");

@@ -10,6 +10,11 @@ from typing import Any, Literal, TypeVar, final
 from typing_extensions import Unpack
 
 from keel.types import (
+    SlackIngested,
+    SlackOptions,
+    SlackPosted,
+    SlackRepliesPage,
+    SlackUser,
     Acquisition,
     LshOptions,
     MinHashOptions,
@@ -145,6 +150,8 @@ __all__ = [
     "plan_compaction",
     "count_tokens",
     "count_message_tokens",
+    "Slack",
+    "slack_ingest",
     "Dedup",
     "dedup_key",
     "merge_reports",
@@ -251,6 +258,7 @@ class Keel:
     def dead_letters(self) -> DeadLetters: ...
     def queue(self, **options: Unpack[QueueOptions]) -> Queue: ...
     def dedup(self, **options: Unpack[DedupOptions]) -> Dedup: ...
+    def slack(self, **options: Unpack[SlackOptions]) -> Slack: ...
     def shared_limiter(self) -> SharedLimiter: ...
     def runs(self) -> Runs: ...
     def run_agent(
@@ -560,6 +568,35 @@ class DeadLetters:
         handler: Callable[[Replay], Awaitable[Any]] | None = None,
         **options: Unpack[WorkerOptions],
     ) -> Call[WorkReport]: ...
+
+@final
+class Slack:
+    """A Slack Web API client for one bot token: each method waits its tier in the process's
+    limiter and retries a 429 after its ``Retry-After``."""
+
+    def replies_page(
+        self, channel: str, ts: str, *, cursor: str | None = None
+    ) -> Call[SlackRepliesPage]: ...
+    def replies(self, channel: str, ts: str) -> Call[builtins.list[dict[str, Any]]]: ...
+    def post_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        blocks: builtins.list[dict[str, Any]] | None = None,
+    ) -> Call[SlackPosted]: ...
+    def update(
+        self,
+        channel: str,
+        ts: str,
+        text: str,
+        *,
+        blocks: builtins.list[dict[str, Any]] | None = None,
+    ) -> Call[SlackPosted]: ...
+    def user(self, user: str) -> Call[SlackUser]: ...
+
+def slack_ingest(payload: Any, *, bot_user_id: str | None = None) -> SlackIngested: ...
 
 @final
 class Dedup:

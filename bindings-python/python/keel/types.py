@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 __all__ = [
+    "SlackOptions",
+    "SlackRepliesPage",
+    "SlackPosted",
+    "SlackUser",
+    "SlackMessage",
+    "SlackSkipped",
+    "SlackIngested",
     "Verdict",
     "Checked",
     "Scored",
@@ -1869,6 +1876,83 @@ class Similar(TypedDict):
 
     key: str
     jaccard: float
+
+
+class SlackOptions(TypedDict, total=False):
+    """``Keel.slack``: the bot token and how Slack is reached."""
+
+    token: Required[str]
+    """The bot token (``xoxb-…``); sent in the ``Authorization`` header only, never shown."""
+    base_url: str
+    """The API's base URL (default ``https://slack.com/api``); https, or http on loopback."""
+    workspace: str
+    """The workspace the method tiers are kept for (its team id; default ``default``)."""
+    max_retries: int
+    """Retries of a 429, a 5xx or a broken connection (default 5)."""
+    max_wait_ms: int
+    """The longest wait for one ``Retry-After`` or limiter turn (default 60,000)."""
+    timeout_ms: int
+    """How long one request may take (default 30,000)."""
+
+
+class SlackRepliesPage(TypedDict):
+    """``Slack.replies_page``: a page of a thread's messages."""
+
+    messages: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class SlackPosted(TypedDict):
+    """``Slack.post_message`` / ``Slack.update``: where the message is."""
+
+    channel: str
+    ts: str
+
+
+class SlackUser(TypedDict):
+    """``Slack.user``: a user as ``users.info`` describes them."""
+
+    id: str
+    name: str
+    display_name: str
+    """The profile's display name, else the real name, else the handle."""
+    real_name: str | None
+    is_bot: bool
+    deleted: bool
+    team_id: str | None
+    email: str | None
+
+
+class SlackMessage(TypedDict):
+    """A Slack message as Keel keeps it."""
+
+    ts: str
+    thread_ts: str | None
+    user: str | None
+    bot_id: str | None
+    role: Literal["user", "assistant"]
+    """``assistant`` for Keel's own bot (``bot_user_id``), ``user`` for everyone else."""
+    text: str
+    """``text``, else its blocks' text; each file named on a line of its own."""
+    edited_ts: str | None
+    files: list[str]
+
+
+class SlackSkipped(TypedDict):
+    """An event that is not a message, and why."""
+
+    index: int
+    reason: str
+
+
+class SlackIngested(TypedDict):
+    """``keel.slack_ingest``: messages oldest first, each ``ts`` once, edits applied,
+    deletions removed; what was skipped and why."""
+
+    messages: list[SlackMessage]
+    deleted: list[str]
+    edits: int
+    skipped: list[SlackSkipped]
 
 
 Verdict = Literal["primary", "merged", "near_merged", "superseded", "in_flight"]

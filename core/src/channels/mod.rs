@@ -1,0 +1,4 @@
+//! Channels a user talks to the platform through besides the web copilot: Slack's Web API
+//! client and the ingest of its JSON into the memory store's messages ([`slack`]).
+
+pub mod slack;
