@@ -93,6 +93,12 @@ async fn slack_errors_are_typed_and_never_carry_the_token() {
         (bad_ts.code(), bad_ts.field()),
         ("invalid_input", Some("ts"))
     );
+    let long = "C".repeat(81);
+    let bad_channel = slack
+        .post_message(&long, "hi", None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_channel.field(), Some("channel"));
 
     // A 500 is retried; a 404 that is not Slack's JSON is not.
     loopback.script(

@@ -72,8 +72,9 @@ impl SlackOptions {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `token` (empty, or not a printable header value),
-    /// `base_url` (not http(s), or http off loopback), `workspace`, `max_retries` (over 20),
-    /// `max_wait_ms` or `timeout_ms` (0 or over an hour).
+    /// `base_url` (not http(s), or http off loopback), `workspace` (empty or over 80
+    /// characters), `max_retries` (over 20), `max_wait_ms` or `timeout_ms` (0 or over an
+    /// hour).
     pub fn check(&self) -> Result<()> {
         if self.token.is_empty() || !self.token.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::invalid_input(
@@ -95,7 +96,13 @@ impl SlackOptions {
                 "must be https (http only on loopback)",
             ));
         }
-        crate::options::short_name("workspace", &self.workspace)?;
+        let workspace = self.workspace.chars().count();
+        if self.workspace.trim().is_empty() || workspace > super::methods::MAX_ID_CHARS {
+            return Err(Error::invalid_input(
+                "workspace",
+                "must be 1 to 80 characters (the team id)",
+            ));
+        }
         if self.max_retries > 20 {
             return Err(Error::invalid_input("max_retries", "must be 0 to 20"));
         }

@@ -12,6 +12,8 @@ use crate::flow::Limit;
 
 /// The most pages [`SlackClient::replies`] follows (200 messages each: 200,000 messages).
 pub const MAX_PAGES: usize = 1_000;
+/// The longest channel id or workspace name taken (Slack's ids are about 11 characters).
+pub const MAX_ID_CHARS: usize = 80;
 /// Messages a `conversations.replies` page asks for (Slack's documented maximum is 1,000; it
 /// recommends no more than 200).
 const PAGE_LIMIT: u32 = 200;
@@ -146,6 +148,19 @@ impl Posted {
     }
 }
 
+/// Checks a channel id: Slack's are short (`C0123ABCD`); 1 to 80 characters keeps the
+/// limiter's key within its 200.
+fn slack_channel(channel: &str) -> Result<()> {
+    if (1..=MAX_ID_CHARS).contains(&channel.chars().count()) {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(
+            "channel",
+            "must be a Slack channel id (1 to 80 characters)",
+        ))
+    }
+}
+
 /// `ts` when it is a Slack timestamp.
 fn slack_ts<'a>(field: &str, ts: &'a str) -> Result<&'a str> {
     if super::is_slack_ts(ts) {
@@ -171,15 +186,17 @@ impl SlackClient {
     /// `None`).
     ///
     /// # Errors
-    /// As [`SlackClient::call`]; [`Error::InvalidInput`] on `ts` that is not a Slack timestamp.
+    /// As [`SlackClient::call`]; [`Error::InvalidInput`] on `channel` (empty or over 80
+    /// characters) or `ts` that is not a Slack timestamp.
     pub async fn replies_page(
         &self,
         channel: &str,
         ts: &str,
         cursor: Option<&str>,
     ) -> Result<RepliesPage> {
+        slack_channel(channel)?;
         slack_ts("ts", ts)?;
-        let reply = self
+        let mut reply = self
             .call(
                 &CONVERSATIONS_REPLIES,
                 args([
@@ -190,8 +207,13 @@ impl SlackClient {
                 ]),
             )
             .await?;
-        let messages = match reply.get("messages") {
-            Some(Value::Array(messages)) => messages.clone(),
+        let next_cursor = reply
+            .pointer("/response_metadata/next_cursor")
+            .and_then(Value::as_str)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        let messages = match reply.get_mut("messages").map(Value::take) {
+            Some(Value::Array(messages)) => messages,
             _ => {
                 let err = "a reply without `messages`";
                 return Err(service(
@@ -202,11 +224,6 @@ impl SlackClient {
                 ));
             }
         };
-        let next_cursor = reply
-            .pointer("/response_metadata/next_cursor")
-            .and_then(Value::as_str)
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned);
         Ok(RepliesPage {
             messages,
             next_cursor,
@@ -242,8 +259,8 @@ impl SlackClient {
     /// given, `text` then being the notification's fallback.
     ///
     /// # Errors
-    /// As [`SlackClient::call`]; [`Error::InvalidInput`] on `thread_ts` that is not a Slack
-    /// timestamp.
+    /// As [`SlackClient::call`]; [`Error::InvalidInput`] on `channel` (empty or over 80
+    /// characters) or `thread_ts` that is not a Slack timestamp.
     pub async fn post_message(
         &self,
         channel: &str,
@@ -251,6 +268,7 @@ impl SlackClient {
         thread_ts: Option<&str>,
         blocks: Option<Value>,
     ) -> Result<Posted> {
+        slack_channel(channel)?;
         if let Some(thread_ts) = thread_ts {
             slack_ts("thread_ts", thread_ts)?;
         }
@@ -271,7 +289,8 @@ impl SlackClient {
     /// Replaces the text (and `blocks`, when given) of message `ts` in `channel`.
     ///
     /// # Errors
-    /// As [`SlackClient::call`]; [`Error::InvalidInput`] on `ts` that is not a Slack timestamp.
+    /// As [`SlackClient::call`]; [`Error::InvalidInput`] on `channel` (empty or over 80
+    /// characters) or `ts` that is not a Slack timestamp.
     pub async fn update(
         &self,
         channel: &str,
@@ -279,6 +298,7 @@ impl SlackClient {
         text: &str,
         blocks: Option<Value>,
     ) -> Result<Posted> {
+        slack_channel(channel)?;
         slack_ts("ts", ts)?;
         let reply = self
             .call(

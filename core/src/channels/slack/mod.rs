@@ -20,6 +20,6 @@ pub use calls::{SLACK_CALLS, ingest_value};
 pub use client::{DEFAULT_BASE_URL, SlackClient, SlackOptions};
 pub use ingest::{Ingested, MAX_MESSAGE_CHARS, SkippedEvent, SlackMessage, ingest, is_slack_ts};
 pub use methods::{
-    CHAT_POST_MESSAGE, CHAT_UPDATE, CONVERSATIONS_REPLIES, MAX_PAGES, Method, Posted, RepliesPage,
-    SlackUser, USERS_INFO,
+    CHAT_POST_MESSAGE, CHAT_UPDATE, CONVERSATIONS_REPLIES, MAX_ID_CHARS, MAX_PAGES, Method, Posted,
+    RepliesPage, SlackUser, USERS_INFO,
 };
