@@ -160,6 +160,8 @@ pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
             entity_id: deal,
             summary: "Acme renewal is in legal review; Dana wants the usage report by Friday."
                 .into(),
+            entity_name: None,
+            agent_name: None,
             last_updated: String::new(),
         })
         .await?;

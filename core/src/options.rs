@@ -152,6 +152,9 @@ const OPAQUE: &[&str] = &[
     "body",
     "blocks",
     "resource_attributes",
+    "metadata",
+    "action",
+    "loaded_context",
 ];
 
 /// The keys of nested objects in the core's spelling: an options object holds records (a

@@ -25,6 +25,8 @@ fn entry(
         entity_type: EntityType::Deal,
         entity_id: deal,
         summary: summary.into(),
+        entity_name: None,
+        agent_name: None,
         last_updated: String::new(),
     }
 }

@@ -133,6 +133,8 @@ async fn main() -> keel::Result<()> {
             entity_type: EntityType::Deal,
             entity_id: deal,
             summary: "Acme renewal is in legal review; Dana wants the usage report.".into(),
+            entity_name: None,
+            agent_name: None,
             last_updated: String::new(),
         })
         .await?;

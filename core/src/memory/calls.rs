@@ -283,7 +283,7 @@ fn compact_options(
 /// # Errors
 /// [`Error::InvalidInput`]: a provider the router does not know (on the first key), one of
 /// the two without the other (on the second).
-pub(super) fn explicit_model(
+pub(crate) fn explicit_model(
     call: &mut crate::llm::CallRequest,
     (provider, model): (Option<String>, Option<String>),
     keys: [&str; 2],

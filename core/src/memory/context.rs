@@ -14,10 +14,8 @@ use unicode_segmentation::UnicodeSegmentation;
 use uuid::Uuid;
 
 use super::conversation::ConversationChannel;
-use super::store::{ConversationStore, rfc3339, stored_id};
 use crate::error::{Error, Result};
 use crate::options::de;
-use crate::store::{Dialect, on_pool};
 
 /// The heading of the block.
 pub const CONTEXT_HEADING: &str = "## Prior Conversation Context";
@@ -62,7 +60,7 @@ impl EntityType {
         }
     }
 
-    fn parse(name: &str) -> Result<Self> {
+    pub(super) fn parse(name: &str) -> Result<Self> {
         serde_json::from_value(serde_json::Value::String(name.to_owned()))
             .map_err(|_| Error::Internal(format!("a stored entity type {name:?}")))
     }
@@ -79,7 +77,7 @@ impl ConversationChannel {
         }
     }
 
-    fn from_context_name(name: &str) -> Result<Self> {
+    pub(super) fn from_context_name(name: &str) -> Result<Self> {
         match name {
             "web_copilot" => Ok(Self::Web),
             "slack_copilot" => Ok(Self::Slack),
@@ -112,6 +110,14 @@ pub struct ContextEntry {
     pub entity_id: Uuid,
     /// What was said about it (at most 4,000 characters).
     pub summary: String,
+    /// The entity's name as it was mentioned ("Acme renewal"); the read path matches a
+    /// message's names against it as well as the summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_name: Option<String>,
+    /// The fleet agent that wrote the row (channel `agent`); its `channel_ref` defaults to
+    /// it, so each agent keeps one row per entity, replaced on each run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
     /// When it was last written (RFC 3339); set by the database, ignored on write.
     #[serde(default)]
     pub last_updated: String,
@@ -121,9 +127,18 @@ impl ContextEntry {
     /// Checks what a writer passes.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `summary` (empty or longer than 4,000 characters) or
-    /// `channel_ref` (empty or longer than 200).
+    /// [`Error::InvalidInput`] naming `summary` (empty or longer than 4,000 characters),
+    /// `channel_ref` (empty or longer than 200 bytes), `entity_name` or `agent_name` (blank or
+    /// longer than 200 characters).
     pub fn validate(&self) -> Result<()> {
+        for (field, name) in [
+            ("entity_name", &self.entity_name),
+            ("agent_name", &self.agent_name),
+        ] {
+            if let Some(name) = name {
+                crate::options::short_name(field, name)?;
+            }
+        }
         let summary = self.summary.trim();
         if summary.is_empty() || summary.chars().count() > MAX_SUMMARY_CHARS {
             return Err(Error::invalid_input(
@@ -140,6 +155,24 @@ impl ContextEntry {
             ));
         }
         Ok(())
+    }
+
+    /// The row's channel reference: the one given, else the agent's name for an agent's row.
+    pub fn key_ref(&self) -> Option<String> {
+        self.channel_ref.clone().or_else(|| match self.channel {
+            ConversationChannel::Agent => self.agent_name.as_ref().map(|a| a.trim().to_owned()),
+            _ => None,
+        })
+    }
+}
+
+impl From<super::link::EntityKind> for EntityType {
+    fn from(kind: super::link::EntityKind) -> Self {
+        match kind {
+            super::link::EntityKind::Deal => Self::Deal,
+            super::link::EntityKind::Contact => Self::Contact,
+            super::link::EntityKind::Company => Self::Company,
+        }
     }
 }
 
@@ -262,7 +295,13 @@ pub fn prior_context(message: &str, rows: &[ContextEntry], now: DateTime<Utc>) -
             }
             let matched: Vec<String> = terms
                 .iter()
-                .filter(|t| contains_words(&row.summary, t))
+                .filter(|t| {
+                    contains_words(&row.summary, t)
+                        || row
+                            .entity_name
+                            .as_deref()
+                            .is_some_and(|n| contains_words(n, t))
+                })
                 .cloned()
                 .collect();
             let recency = match age {
@@ -293,16 +332,23 @@ pub fn prior_context(message: &str, rows: &[ContextEntry], now: DateTime<Utc>) -
 }
 
 /// The block: the heading, then `[Context from <channel> — <entity type> — <date>]: summary`
-/// per entry, cut at 8,000 characters (an entry cut short ends with "…").
+/// per entry (`<channel> (<agent>)` and `<entity type> <name>` when the row has them), cut
+/// at 8,000 characters (an entry cut short ends with "…").
 fn block(entries: &[ScoredContext]) -> String {
     let mut out = String::from(CONTEXT_HEADING);
     let mut chars = out.chars().count();
     for e in entries {
         let date = e.entry.last_updated.get(..10).unwrap_or("");
+        let channel = match &e.entry.agent_name {
+            Some(agent) => format!("{} ({agent})", e.entry.channel.context_name()),
+            None => e.entry.channel.context_name().to_owned(),
+        };
+        let entity = match &e.entry.entity_name {
+            Some(name) => format!("{} {name}", e.entry.entity_type.as_str()),
+            None => e.entry.entity_type.as_str().to_owned(),
+        };
         let line = format!(
-            "\n[Context from {} — {} — {date}]: {}",
-            e.entry.channel.context_name(),
-            e.entry.entity_type.as_str(),
+            "\n[Context from {channel} — {entity} — {date}]: {}",
             e.entry.summary.trim()
         );
         let n = line.chars().count();
@@ -319,167 +365,6 @@ fn block(entries: &[ScoredContext]) -> String {
         break;
     }
     out
-}
-
-/// A row as read from the store: channel, channel ref, entity type, entity id, summary, org,
-/// last updated in epoch milliseconds.
-type ContextRow = (String, Option<String>, String, String, String, String, i64);
-
-/// The entry of a stored row.
-fn entry(user_id: Uuid, r: ContextRow) -> Result<ContextEntry> {
-    Ok(ContextEntry {
-        org_id: stored_id(&r.5)?,
-        user_id,
-        channel: ConversationChannel::from_context_name(&r.0)?,
-        channel_ref: r.1,
-        entity_type: EntityType::parse(&r.2)?,
-        entity_id: stored_id(&r.3)?,
-        summary: r.4,
-        last_updated: rfc3339(r.6),
-    })
-}
-
-impl ConversationStore {
-    /// Writes what `entry.user_id` discussed about an entity in a channel: one row per (user,
-    /// channel, channel reference, entity), its summary replaced and its time moved on each
-    /// write, and brought back if it was archived.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] from [`ContextEntry::validate`], or on `org_id` when the key is
-    /// another org's; storage errors.
-    pub async fn upsert_context(&self, entry: &ContextEntry) -> Result<ContextEntry> {
-        entry.validate()?;
-        let pool = self.keel.pool()?;
-        let dialect = Dialect::of(pool);
-        let target = dialect.nulls_not_distinct("channel_ref");
-        let statement = format!(
-            "INSERT INTO conversation_context
-                 (id, user_id, org_id, channel, channel_ref, entity_type, entity_id, context_summary)
-             VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, $7::uuid, $8)
-             ON CONFLICT (user_id, channel, {target}, entity_type, entity_id)
-             DO UPDATE SET context_summary = excluded.context_summary, last_updated = now(),
-                 archived_at = NULL
-             WHERE conversation_context.org_id = excluded.org_id
-             RETURNING {}",
-            dialect.epoch_ms("last_updated")
-        );
-        let row: Option<(i64,)> = on_pool!(pool, |conn, sql| {
-            sqlx::query_as(&sql(&statement))
-                .bind(Uuid::now_v7().to_string())
-                .bind(entry.user_id.to_string())
-                .bind(entry.org_id.to_string())
-                .bind(entry.channel.context_name())
-                .bind(&entry.channel_ref)
-                .bind(entry.entity_type.as_str())
-                .bind(entry.entity_id.to_string())
-                .bind(entry.summary.trim())
-                .fetch_optional(conn)
-                .await?
-        });
-        let (at,) = row.ok_or_else(|| {
-            Error::invalid_input(
-                "org_id",
-                "this user's context for the entity is another org's",
-            )
-        })?;
-        Ok(ContextEntry {
-            summary: entry.summary.trim().to_owned(),
-            last_updated: rfc3339(at),
-            ..entry.clone()
-        })
-    }
-
-    /// The context carried into `message` for `user` of `org`: their 20 newest live rows,
-    /// scored and formatted by [`prior_context`] at the database's time.
-    ///
-    /// # Errors
-    /// Storage errors.
-    pub async fn prior_context(
-        &self,
-        org: Uuid,
-        user: Uuid,
-        message: &str,
-    ) -> Result<PriorContext> {
-        let pool = self.keel.pool()?;
-        let dialect = Dialect::of(pool);
-        let statement = format!(
-            "SELECT channel, channel_ref, entity_type, entity_id::text, context_summary,
-                    org_id::text, {}, {}
-             FROM conversation_context
-             WHERE org_id = $1::uuid AND user_id = $2::uuid AND archived_at IS NULL
-             ORDER BY last_updated DESC LIMIT $3",
-            dialect.epoch_ms("last_updated"),
-            dialect.now_ms()
-        );
-        type Row = (
-            String,
-            Option<String>,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-        );
-        let rows: Vec<Row> = on_pool!(pool, |conn, sql| {
-            sqlx::query_as(&sql(&statement))
-                .bind(org.to_string())
-                .bind(user.to_string())
-                .bind(i64::from(CONTEXT_ROWS_READ))
-                .fetch_all(conn)
-                .await?
-        });
-        let now = rows
-            .first()
-            .and_then(|r| DateTime::from_timestamp_millis(r.7))
-            .unwrap_or_else(Utc::now);
-        let entries = rows
-            .into_iter()
-            .map(|r| entry(user, (r.0, r.1, r.2, r.3, r.4, r.5, r.6)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(prior_context(message, &entries, now))
-    }
-
-    /// Archives context rows untouched for `max_age_days` (the original deleted them after
-    /// 14 days), `batch_size` rows a statement; the rows archived. PostgreSQL also has
-    /// `keel.archive_conversation_context()` for pg_cron.
-    ///
-    /// # Errors
-    /// [`Error::InvalidInput`] on `max_age_days` or `batch_size` when 0; storage errors.
-    pub async fn archive_context(&self, max_age_days: u32, batch_size: u32) -> Result<u64> {
-        if max_age_days == 0 {
-            return Err(Error::invalid_input("max_age_days", "must be at least 1"));
-        }
-        if batch_size == 0 {
-            return Err(Error::invalid_input("batch_size", "must be at least 1"));
-        }
-        let pool = self.keel.pool()?;
-        let dialect = Dialect::of(pool);
-        let statement = format!(
-            "UPDATE conversation_context SET archived_at = now() WHERE id IN (
-                 SELECT id FROM conversation_context
-                 WHERE archived_at IS NULL AND {}
-                 LIMIT $2 {})",
-            dialect.older_than_ms("last_updated", "$1"),
-            dialect.skip_locked()
-        );
-        let age_ms = i64::from(max_age_days) * 86_400_000;
-        let mut archived = 0u64;
-        loop {
-            let n = on_pool!(pool, |conn, sql| {
-                sqlx::query(&sql(&statement))
-                    .bind(age_ms)
-                    .bind(i64::from(batch_size))
-                    .execute(conn)
-                    .await?
-                    .rows_affected()
-            });
-            archived += n;
-            if n < u64::from(batch_size) {
-                return Ok(archived);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ struct ExtractValue {
 }
 
 /// The linker a binding asked for: its callback, else SQL statements, else none.
-fn linker<'a>(
+pub(crate) fn linker<'a>(
     store: &ConversationStore,
     callback: Option<&'a dyn EntityLinker>,
     sql: Option<EntitySql>,

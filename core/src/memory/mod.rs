@@ -12,6 +12,7 @@
 mod calls;
 mod compact;
 mod context;
+mod context_store;
 mod conversation;
 mod extract;
 mod extraction;
@@ -26,12 +27,14 @@ mod store;
 mod threshold;
 mod view;
 
+pub(crate) use calls::explicit_model;
 pub use calls::{ArchiveOptions, Archived, plan_value, prior_context_value};
 pub use compact::{CompactOptions, Compacted, Compaction, CompactionMethod};
 pub use context::{
-    CONTEXT_HEADING, ContextEntry, EntityType, MAX_CONTEXT_CHARS, PriorContext, ScoredContext,
-    entity_terms, prior_context,
+    CONTEXT_HEADING, ContextEntry, EntityType, MAX_CONTEXT_CHARS, MAX_SUMMARY_CHARS, PriorContext,
+    ScoredContext, entity_terms, prior_context,
 };
+pub use context_store::{AskingFrom, Forgotten};
 pub use conversation::{
     Appended, Conversation, ConversationChannel, ConversationKey, MAX_BATCH, StoredMessage,
     check_batch, count_tokens, messages_from_value,
@@ -45,6 +48,7 @@ pub use fact::{
     Fact, FactCategory, MAX_CONTENT_CHARS, MAX_ENTITY_CHARS, MAX_FACTS, MAX_SUBJECT_CHARS, NewFact,
     check_facts, memories_block,
 };
+pub(crate) use fact_calls::linker;
 pub use fact_calls::{rank_facts_value, read_extraction_value};
 pub use fact_store::FactQuery;
 pub use link::{EntityKind, EntityLinker, EntitySql, SqlLinker, like_pattern};

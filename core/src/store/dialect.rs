@@ -117,6 +117,32 @@ impl Dialect {
         }
     }
 
+    /// The JSON array `column` with the JSON object text `object` appended, keeping its last
+    /// `cap` elements.
+    pub fn json_push_capped(self, column: &str, object: &str, cap: usize) -> String {
+        let pushed = self.json_push(column, object);
+        match self.0 {
+            Backend::Postgres => format!(
+                "(SELECT coalesce(jsonb_agg(e ORDER BY n), '[]'::jsonb) \
+                 FROM jsonb_array_elements({pushed}) WITH ORDINALITY AS t(e, n) \
+                 WHERE n > jsonb_array_length({column}) + 1 - {cap})"
+            ),
+            Backend::Sqlite => format!(
+                "(SELECT json_group_array(json(value)) FROM (SELECT key, value \
+                 FROM json_each({pushed}) WHERE key > json_array_length({column}) - {cap} \
+                 ORDER BY key))"
+            ),
+        }
+    }
+
+    /// The text array `column` (JSON text on SQLite) with the text `param` appended.
+    pub fn array_push(self, column: &str, param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("array_append({column}, {param}::text)"),
+            Backend::Sqlite => format!("json_insert({column}, '$[#]', {param})"),
+        }
+    }
+
     /// A JSON object built from `pairs` of key and SQL expression, as text.
     pub fn json_object(self, pairs: &[(&str, &str)]) -> String {
         let args: Vec<String> = pairs.iter().map(|(k, v)| format!("'{k}', {v}")).collect();

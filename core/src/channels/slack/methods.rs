@@ -148,21 +148,21 @@ impl Posted {
     }
 }
 
-/// Checks a channel id: Slack's are short (`C0123ABCD`); 1 to 80 characters keeps the
-/// limiter's key within its 200.
-fn slack_channel(channel: &str) -> Result<()> {
-    if (1..=MAX_ID_CHARS).contains(&channel.chars().count()) {
+/// Checks a Slack id (a channel `C0123ABCD`, a team `T0123ABCD`) given as `field`: Slack's
+/// are short; 1 to 80 characters keeps the limiter's key within its 200.
+pub(crate) fn slack_id(field: &str, id: &str) -> Result<()> {
+    if !id.trim().is_empty() && (1..=MAX_ID_CHARS).contains(&id.chars().count()) {
         Ok(())
     } else {
         Err(Error::invalid_input(
-            "channel",
-            "must be a Slack channel id (1 to 80 characters)",
+            field,
+            "must be a Slack id (1 to 80 characters)",
         ))
     }
 }
 
 /// `ts` when it is a Slack timestamp.
-fn slack_ts<'a>(field: &str, ts: &'a str) -> Result<&'a str> {
+pub(crate) fn slack_ts<'a>(field: &str, ts: &'a str) -> Result<&'a str> {
     if super::is_slack_ts(ts) {
         Ok(ts)
     } else {
@@ -194,7 +194,7 @@ impl SlackClient {
         ts: &str,
         cursor: Option<&str>,
     ) -> Result<RepliesPage> {
-        slack_channel(channel)?;
+        slack_id("channel", channel)?;
         slack_ts("ts", ts)?;
         let mut reply = self
             .call(
@@ -268,7 +268,7 @@ impl SlackClient {
         thread_ts: Option<&str>,
         blocks: Option<Value>,
     ) -> Result<Posted> {
-        slack_channel(channel)?;
+        slack_id("channel", channel)?;
         if let Some(thread_ts) = thread_ts {
             slack_ts("thread_ts", thread_ts)?;
         }
@@ -298,7 +298,7 @@ impl SlackClient {
         text: &str,
         blocks: Option<Value>,
     ) -> Result<Posted> {
-        slack_channel(channel)?;
+        slack_id("channel", channel)?;
         slack_ts("ts", ts)?;
         let reply = self
             .call(

@@ -23,3 +23,4 @@ pub use methods::{
     CHAT_POST_MESSAGE, CHAT_UPDATE, CONVERSATIONS_REPLIES, MAX_ID_CHARS, MAX_PAGES, Method, Posted,
     RepliesPage, SlackUser, USERS_INFO,
 };
+pub(crate) use methods::{slack_id, slack_ts};
