@@ -863,6 +863,7 @@ module.exports.Runs = nativeBinding.Runs
 module.exports.SharedLimiter = nativeBinding.SharedLimiter
 module.exports.SkillRegistry = nativeBinding.SkillRegistry
 module.exports.Slack = nativeBinding.Slack
+module.exports.SlackThreads = nativeBinding.SlackThreads
 module.exports._spanChild = nativeBinding._spanChild
 module.exports._spanDrop = nativeBinding._spanDrop
 module.exports._spanFail = nativeBinding._spanFail

@@ -1119,12 +1119,16 @@ export interface ContextEntryInput {
   orgId: string
   userId: string
   channel: 'web' | 'slack' | 'agent' | 'web_copilot' | 'slack_copilot' | 'fleet_agent'
-  /** The Slack thread's `ts`, the agent run's trace id, the web conversation's id. */
+  /** The Slack thread's `team/channel/ts`, the agent run's trace id, the web conversation's id (an agent's row defaults to `agentName`). */
   channelRef?: string | null
   entityType: EntityType
   entityId: string
   /** What was said about the entity (at most 4,000 characters). */
   summary: string
+  /** The entity's name as mentioned; the read path matches a message's names against it. */
+  entityName?: string | null
+  /** The fleet agent that wrote the row (channel `agent`): one row per agent and entity. */
+  agentName?: string | null
 }
 
 /** A cross-channel context row (channels as the platform stores them). */
@@ -1136,7 +1140,26 @@ export interface ContextEntry {
   entityType: EntityType
   entityId: string
   summary: string
+  entityName?: string
+  agentName?: string
   lastUpdated: string
+}
+
+/** `ConversationStore.contextForUser` query. */
+export interface ContextQuery {
+  /** The message being answered: its names rank the rows (none: by recency only). */
+  message?: string | null
+  /** Where the user asks from. */
+  channel?: 'web' | 'slack' | 'agent' | null
+  /** That conversation's reference: its own rows are left out. */
+  channelRef?: string | null
+}
+
+/** `ConversationStore.forgetContext`: the rows removed across channels. */
+export interface Forgotten {
+  entityType: EntityType
+  entityId: string
+  removed: number
 }
 
 /** A row the read path chose: 2 per entity term found, 3 under a day old, 1 under three. */
@@ -1989,6 +2012,170 @@ export interface SlackMessage {
 export interface SlackSkipped {
   index: number
   reason: string
+}
+
+/** `Keel.slackThreads`: when extraction is due. */
+export interface SlackThreadOptions {
+  /** Due once this many messages arrived since the watermark (default 10). */
+  extractAfterMessages?: number | null
+  /** Due once the thread has been quiet this long (default 900,000: 15 minutes). */
+  quietMs?: number | null
+}
+
+/** `SlackThreads.getOrCreate` (the original's `getOrCreateThread` arguments). */
+export interface SlackThreadKey {
+  orgId: string
+  /** The platform user the copilot answers (the thread keeps its first). */
+  userId: string
+  slackTeamId: string
+  slackChannelId: string
+  /** The thread's parent message `ts` (`1733220000.000100`). */
+  slackThreadTs: string
+  title?: string | null
+}
+
+export interface SlackActiveEntities {
+  dealId: string | null
+  contactId: string | null
+  companyId: string | null
+  meetingId: string | null
+}
+
+/** `SlackThreads.setActive`: the ids given replace the stored ones. */
+export interface SlackActiveInput {
+  dealId?: string | null
+  contactId?: string | null
+  companyId?: string | null
+  meetingId?: string | null
+  /** Context loaded for the active entities (cleared when an id changes). */
+  loadedContext?: Record<string, unknown> | null
+}
+
+/** A Slack copilot thread (the original's `slack_copilot_threads` row). */
+export interface SlackThread {
+  id: string
+  orgId: string
+  userId: string
+  slackTeamId: string
+  slackChannelId: string
+  slackThreadTs: string
+  /** Its conversation in the memory store (channel `slack`). */
+  conversationId: string
+  title: string | null
+  messageCount: number
+  lastMessageAt: string
+  /** What extraction concluded: `summary`, `entities`, `through`. */
+  context: Record<string, unknown>
+  active: SlackActiveEntities
+  loadedContext: Record<string, unknown> | null
+  /** The last 20 turns: `intent`, `credits`, `action`, `at`. */
+  turns: Record<string, unknown>[]
+  intentsUsed: string[]
+  creditsConsumed: number
+  actionsTaken: Record<string, unknown>[]
+  /** The watermark: the last seq extraction read. */
+  extractedThrough: number
+  extractedAt: string | null
+  extractionDueAt: string | null
+  extractionAttempts: number
+  extractionError: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+/** A message for `SlackThreads.addMessages`. */
+export interface SlackThreadMessage {
+  /** Its Slack `ts`: a thread stores each once, so a redelivered event is skipped. */
+  slackTs: string
+  role: 'user' | 'assistant'
+  text: string
+  slackUser?: string | null
+  intent?: string | null
+  metadata?: Record<string, unknown> | null
+}
+
+/** `SlackThreads.addMessages`. */
+export interface SlackThreadAppend {
+  threadId: string
+  added: number
+  duplicates: number
+  seqs: [number, number] | null
+  messageCount: number
+  /** True when enough messages wait past the watermark. */
+  extractionDue: boolean
+  extractionDueAt: string | null
+}
+
+/** `SlackThreads.ingest`: the append, and what the payload held besides new messages. */
+export interface SlackThreadIngest extends SlackThreadAppend {
+  deleted: string[]
+  edits: number
+  skipped: SlackSkipped[]
+}
+
+/** `SlackThreads.recordTurn`. */
+export interface SlackThreadTurn {
+  intent?: string | null
+  /** Credits the turn cost (≥ 0). */
+  credits?: number | null
+  action?: Record<string, unknown> | null
+}
+
+/** A message of `SlackThreads.history` (the original's `loadThreadHistory`). */
+export interface SlackThreadHistoryItem {
+  seq: number
+  role: 'user' | 'assistant'
+  content: string
+  slackTs: string
+  slackUser: string | null
+  intent: string | null
+  metadata: Record<string, unknown>
+  createdAt: string
+}
+
+/** `SlackThreads.extract` / `SlackThreads.sweep` options. */
+export interface ExtractThreadOptions {
+  /** With `model`: an explicit model instead of the router's enrichment, low tier. */
+  provider?: string | null
+  model?: string | null
+  /** The most tokens of messages the model reads (default 3,000). */
+  transcriptTokens?: number | null
+  timeoutMs?: number | null
+  /** `sweep`: the most threads (default 100). */
+  limit?: number | null
+  /** `sweep`: how long a claimed thread is this sweep's (default 300,000). */
+  leaseMs?: number | null
+  entitySql?: EntitySql | null
+  link?: EntityLink | null
+}
+
+export interface ThreadEntity {
+  entityType: 'deal' | 'contact' | 'company'
+  name: string
+  /** The platform's id when the linker found it; else the name is kept as text. */
+  entityId: string | null
+}
+
+/** One thread's extraction. */
+export interface ThreadExtraction {
+  threadId: string
+  status: 'extracted' | 'nothing_new' | 'failed'
+  range: [number, number] | null
+  extractedThrough: number
+  summary: string | null
+  entities: ThreadEntity[]
+  contextsWritten: number
+  /** Why it failed (the watermark stayed; it is due again later). */
+  error: string | null
+}
+
+/** `SlackThreads.sweep`. */
+export interface ThreadSweep {
+  claimed: number
+  extracted: number
+  nothingNew: number
+  failed: number
+  threads: ThreadExtraction[]
 }
 
 /** `slackIngest`: messages oldest first, each `ts` once, edits applied, deletions removed. */

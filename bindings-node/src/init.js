@@ -145,20 +145,26 @@
     writable: true,
     configurable: true,
   })
-  // `link: (kind, name) => id | null` (or a Promise of it) in the options of `addFacts` and
-  // `extractFacts` (the fourth argument of both): core gets it apart from the options, as an
-  // async function of `{ kind, name }`.
-  for (const key of ['addFacts', 'extractFacts']) {
-    const native = exports.ConversationStore.prototype[key]
-    Object.defineProperty(exports.ConversationStore.prototype, key, {
+  // `link: (kind, name) => id | null` (or a Promise of it) in the options of `addFacts`,
+  // `extractFacts` and the threads' `extract` (their fourth argument) and `sweep` (its
+  // second): core gets it apart from the options, as an async function of `{ kind, name }`.
+  const linked = [
+    [exports.ConversationStore, 'addFacts', 3],
+    [exports.ConversationStore, 'extractFacts', 3],
+    [exports.SlackThreads, 'extract', 3],
+    [exports.SlackThreads, 'sweep', 1],
+  ]
+  for (const [klass, key, at] of linked) {
+    const native = klass.prototype[key]
+    Object.defineProperty(klass.prototype, key, {
       value: function (...args) {
         try {
-          const options = args[3]
+          const options = args[at]
           if (options !== null && typeof options === 'object' && typeof options.link === 'function') {
             const { link, ...rest } = options
-            args.length = 5
-            args[3] = rest
-            args[4] = async ({ kind, name }) => link(kind, name)
+            args.length = at + 2
+            args[at] = rest
+            args[at + 1] = async ({ kind, name }) => link(kind, name)
           }
         } catch {
           // A hostile object (a throwing getter, a proxy): the native call's own checks report it.

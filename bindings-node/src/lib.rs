@@ -21,6 +21,7 @@ mod runner;
 mod shared;
 mod skills;
 mod slack;
+mod threads;
 mod store;
 mod telemetry;
 mod tokens;
@@ -153,6 +154,16 @@ impl Keel {
     #[napi(ts_args_type = "options: SlackOptions", ts_return_type = "Slack")]
     pub fn slack(&self, options: Option<json::Json>) -> error::Outcome<slack::Slack> {
         slack::open_slack(&self.inner, options)
+    }
+
+    /// Slack copilot threads on this database (`options`: when extraction is due; no I/O
+    /// until a call).
+    #[napi(
+        ts_args_type = "options?: SlackThreadOptions | null",
+        ts_return_type = "SlackThreads"
+    )]
+    pub fn slack_threads(&self, options: Option<json::Json>) -> error::Outcome<threads::SlackThreads> {
+        threads::open_threads(&self.inner, options)
     }
 
     /// Rate limits shared by every instance on this database (no I/O until a call).

@@ -23,7 +23,7 @@ pub type LinkFn = ThreadsafeFunction<Value, Promise<Value>, Value, Status, false
 
 /// A JavaScript `link(kind, name)` as an entity linker; what it throws or resolves to other
 /// than a string or null is `invalid_input` on `link`.
-struct JsLinker(LinkFn);
+pub(crate) struct JsLinker(pub(crate) LinkFn);
 
 impl EntityLinker for JsLinker {
     fn link<'a>(
@@ -149,6 +149,44 @@ impl ConversationStore {
     ) -> napi::Result<Outcome<Value>> {
         run!(self.inner, |s| Ok(record(
             &s.prior_context_value(&org_id, &user_id, &message, Camel)
+                .await?
+        )))
+    }
+
+    /// The user's context across web, Slack and agent runs for `query.message`
+    /// (`query.channel` and `query.channelRef`: where they ask from, whose own rows are left
+    /// out).
+    #[napi(
+        ts_args_type = "orgId: string, userId: string, query?: (ContextQuery & CallOptions) | null",
+        ts_return_type = "Promise<PriorContext>"
+    )]
+    pub async fn context_for_user(
+        &self,
+        Arg(org_id): Arg<String>,
+        Arg(user_id): Arg<String>,
+        query: Option<Json>,
+    ) -> napi::Result<Outcome<Value>> {
+        let query = query.map(|q| q.0);
+        run!(self.inner, |s| Ok(record(
+            &s.context_for_user_value(&org_id, &user_id, query, Camel)
+                .await?
+        )))
+    }
+
+    /// Forgets what the user discussed about one entity, in every channel; logged.
+    #[napi(
+        ts_args_type = "orgId: string, userId: string, entityType: EntityType, entityId: string, call?: CallOptions",
+        ts_return_type = "Promise<Forgotten>"
+    )]
+    pub async fn forget_context(
+        &self,
+        Arg(org_id): Arg<String>,
+        Arg(user_id): Arg<String>,
+        Arg(entity_type): Arg<String>,
+        Arg(entity_id): Arg<String>,
+    ) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |s| Ok(record(
+            &s.forget_context_value(&org_id, &user_id, &entity_type, &entity_id, Camel)
                 .await?
         )))
     }

@@ -17,6 +17,7 @@ mod runner;
 mod runtime;
 mod skills;
 mod slack;
+mod threads;
 mod store;
 mod telemetry;
 mod tokens;
@@ -156,6 +157,16 @@ impl PyKeel {
         slack::open_slack(&self.inner, options)
     }
 
+    /// Slack copilot threads on this database with `options` (fields of
+    /// `keel.types.SlackThreadOptions`; no I/O until a call).
+    #[pyo3(signature = (**options))]
+    fn slack_threads(
+        &self,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<threads::PySlackThreads> {
+        threads::open_threads(&self.inner, options)
+    }
+
     /// Rate limits shared by every instance on this database (no I/O until a call).
     fn shared_limiter(&self) -> flow::PySharedLimiter {
         flow::open_shared(&self.inner)
@@ -276,6 +287,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokens::register(m)?;
     dedup::register(m)?;
     slack::register(m)?;
+    threads::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

@@ -15,7 +15,7 @@ use crate::runtime::{awaitable, guard};
 
 /// A Python callable `link(kind, name) -> str | None` as an entity linker: called with the
 /// GIL on Keel's runtime thread; what it raises is `invalid_input` on `link`.
-struct PyLinker(Py<PyAny>);
+pub(crate) struct PyLinker(pub(crate) Py<PyAny>);
 
 impl EntityLinker for PyLinker {
     fn link<'a>(
@@ -39,7 +39,7 @@ impl EntityLinker for PyLinker {
 }
 
 /// The store's linker for a call: the callable, if any.
-fn linker(link: &Option<PyLinker>) -> Option<&dyn EntityLinker> {
+pub(crate) fn linker(link: &Option<PyLinker>) -> Option<&dyn EntityLinker> {
     link.as_ref().map(|l| l as &dyn EntityLinker)
 }
 
@@ -147,6 +147,41 @@ impl PyConversationStore {
         let (org, user, message) = (org_id.0, user_id.0, message.0);
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.prior_context_value(&org, &user, &message, Case::Snake)
+                .await?
+        )))
+    }
+
+    /// The user's context across web, Slack and agent runs for `message` (`channel` and
+    /// `channel_ref`: where they ask from, whose own rows are left out) (awaitable): a
+    /// `keel.types.PriorContext` whose `block` goes into the prompt.
+    #[pyo3(signature = (org_id, user_id, **query))]
+    fn context_for_user<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        user_id: Arg<String>,
+        query: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, user, query) = (org_id.0, user_id.0, kwargs(query));
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.context_for_user_value(&org, &user, query, Case::Snake)
+                .await?
+        )))
+    }
+
+    /// Forgets what the user discussed about one entity, in every channel; logged
+    /// (awaitable): `{"entity_type", "entity_id", "removed"}`.
+    fn forget_context<'py>(
+        &self,
+        py: Python<'py>,
+        org_id: Arg<String>,
+        user_id: Arg<String>,
+        entity_type: Arg<String>,
+        entity_id: Arg<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (org, user, kind, id) = (org_id.0, user_id.0, entity_type.0, entity_id.0);
+        awaitable!(py, self.inner, |s| Ok(Json::of(
+            &s.forget_context_value(&org, &user, &kind, &id, Case::Snake)
                 .await?
         )))
     }

@@ -10,6 +10,18 @@ from typing import Any, Literal, TypeVar, final
 from typing_extensions import Unpack
 
 from keel.types import (
+    ContextQuery,
+    ExtractThreadOptions,
+    Forgotten,
+    SlackThread,
+    SlackThreadAppend,
+    SlackThreadHistoryItem,
+    SlackThreadIngest,
+    SlackThreadKey,
+    SlackThreadMessage,
+    SlackThreadOptions,
+    ThreadExtraction,
+    ThreadSweep,
     SlackIngested,
     SlackOptions,
     SlackPosted,
@@ -151,6 +163,7 @@ __all__ = [
     "count_tokens",
     "count_message_tokens",
     "Slack",
+    "SlackThreads",
     "slack_ingest",
     "Dedup",
     "dedup_key",
@@ -259,6 +272,7 @@ class Keel:
     def queue(self, **options: Unpack[QueueOptions]) -> Queue: ...
     def dedup(self, **options: Unpack[DedupOptions]) -> Dedup: ...
     def slack(self, **options: Unpack[SlackOptions]) -> Slack: ...
+    def slack_threads(self, **options: Unpack[SlackThreadOptions]) -> SlackThreads: ...
     def shared_limiter(self) -> SharedLimiter: ...
     def runs(self) -> Runs: ...
     def run_agent(
@@ -523,6 +537,12 @@ class ConversationStore:
     def messages(self, org_id: str, conversation_id: str, *, after_seq: int = ..., limit: int = ...) -> Call[list[StoredMessage]]: ...
     def upsert_context(self, **entry: Unpack[ContextEntryInput]) -> Call[ContextEntry]: ...
     def prior_context(self, org_id: str, user_id: str, message: str) -> Call[PriorContext]: ...
+    def context_for_user(
+        self, org_id: str, user_id: str, **query: Unpack[ContextQuery]
+    ) -> Call[PriorContext]: ...
+    def forget_context(
+        self, org_id: str, user_id: str, entity_type: str, entity_id: str
+    ) -> Call[Forgotten]: ...
     def archive_context(self, *, max_age_days: int = ..., batch_size: int = ...) -> Call[dict[str, int]]: ...
     def compact(
         self, org_id: str, conversation_id: str, *, llm: Llm | None = None, **options: Unpack[CompactOptions]
@@ -595,6 +615,59 @@ class Slack:
         blocks: builtins.list[dict[str, Any]] | None = None,
     ) -> Call[SlackPosted]: ...
     def user(self, user: str) -> Call[SlackUser]: ...
+
+@final
+class SlackThreads:
+    """Slack copilot threads: each a conversation of the memory store, counters moved by
+    single statements, context extracted at a watermark."""
+
+    def get_or_create(self, **key: Unpack[SlackThreadKey]) -> Call[SlackThread]: ...
+    def get(self, org_id: str, thread_id: str) -> Call[SlackThread]: ...
+    def add_messages(
+        self, org_id: str, thread_id: str, messages: builtins.list[SlackThreadMessage]
+    ) -> Call[SlackThreadAppend]: ...
+    def ingest(
+        self, org_id: str, thread_id: str, payload: Any, *, bot_user_id: str | None = None
+    ) -> Call[SlackThreadIngest]: ...
+    def record_turn(
+        self,
+        org_id: str,
+        thread_id: str,
+        *,
+        intent: str | None = None,
+        credits: float = 0.0,
+        action: dict[str, Any] | None = None,
+    ) -> Call[SlackThread]: ...
+    def set_active(
+        self,
+        org_id: str,
+        thread_id: str,
+        *,
+        deal_id: str | None = None,
+        contact_id: str | None = None,
+        company_id: str | None = None,
+        meeting_id: str | None = None,
+        loaded_context: dict[str, Any] | None = None,
+    ) -> Call[SlackThread]: ...
+    def history(
+        self, org_id: str, thread_id: str, *, limit: int = 10
+    ) -> Call[builtins.list[SlackThreadHistoryItem]]: ...
+    def extract(
+        self,
+        org_id: str,
+        thread_id: str,
+        *,
+        llm: Llm,
+        link: Callable[[str, str], str | None] | None = None,
+        **options: Unpack[ExtractThreadOptions],
+    ) -> Call[ThreadExtraction]: ...
+    def sweep(
+        self,
+        *,
+        llm: Llm,
+        link: Callable[[str, str], str | None] | None = None,
+        **options: Unpack[ExtractThreadOptions],
+    ) -> Call[ThreadSweep]: ...
 
 def slack_ingest(payload: Any, *, bot_user_id: str | None = None) -> SlackIngested: ...
 

@@ -17,6 +17,18 @@ __all__ = [
     "SlackMessage",
     "SlackSkipped",
     "SlackIngested",
+    "SlackThreadOptions",
+    "SlackThreadKey",
+    "SlackActiveEntities",
+    "SlackThread",
+    "SlackThreadMessage",
+    "SlackThreadAppend",
+    "SlackThreadIngest",
+    "SlackThreadHistoryItem",
+    "ExtractThreadOptions",
+    "ThreadEntity",
+    "ThreadExtraction",
+    "ThreadSweep",
     "Verdict",
     "Checked",
     "Scored",
@@ -163,6 +175,8 @@ __all__ = [
     "EntityType",
     "ContextEntryInput",
     "ContextEntry",
+    "ContextQuery",
+    "Forgotten",
     "ScoredContext",
     "PriorContext",
     "FactCategory",
@@ -1057,7 +1071,12 @@ class ContextEntryInput(_ContextKey, total=False):
     """``ConversationStore.upsert_context`` keywords."""
 
     channel_ref: str | None
-    """The Slack thread's ``ts``, the agent run's trace id, the web conversation's id."""
+    """The Slack thread's ``team/channel/ts``, the agent run's trace id, the web
+    conversation's id (an agent's row defaults to ``agent_name``)."""
+    entity_name: str | None
+    """The entity's name as mentioned; the read path matches a message's names against it."""
+    agent_name: str | None
+    """The fleet agent that wrote the row (channel ``agent``): one row per agent and entity."""
 
 
 class ContextEntry(TypedDict):
@@ -1070,7 +1089,28 @@ class ContextEntry(TypedDict):
     entity_type: EntityType
     entity_id: str
     summary: str
+    entity_name: NotRequired[str]
+    agent_name: NotRequired[str]
     last_updated: str
+
+
+class ContextQuery(TypedDict, total=False):
+    """``ConversationStore.context_for_user`` keywords."""
+
+    message: str
+    """The message being answered: its names rank the rows (none: by recency only)."""
+    channel: Literal["web", "slack", "agent"]
+    """Where the user asks from."""
+    channel_ref: str
+    """That conversation's reference: its own rows are left out."""
+
+
+class Forgotten(TypedDict):
+    """``ConversationStore.forget_context``: the rows removed across channels."""
+
+    entity_type: EntityType
+    entity_id: str
+    removed: int
 
 
 class ScoredContext(TypedDict):
@@ -1953,6 +1993,163 @@ class SlackIngested(TypedDict):
     deleted: list[str]
     edits: int
     skipped: list[SlackSkipped]
+
+
+class SlackThreadOptions(TypedDict, total=False):
+    """``Keel.slack_threads``: when extraction is due."""
+
+    extract_after_messages: int
+    """Due once this many messages arrived since the watermark (default 10)."""
+    quiet_ms: int
+    """Due once the thread has been quiet this long (default 900,000: 15 minutes)."""
+
+
+class SlackThreadKey(TypedDict, total=False):
+    """``SlackThreads.get_or_create`` keywords (the original's ``getOrCreateThread``)."""
+
+    org_id: Required[str]
+    user_id: Required[str]
+    """The platform user the copilot answers (the thread keeps its first)."""
+    slack_team_id: Required[str]
+    slack_channel_id: Required[str]
+    slack_thread_ts: Required[str]
+    """The thread's parent message ``ts`` (``1733220000.000100``)."""
+    title: str
+
+
+class SlackActiveEntities(TypedDict):
+    deal_id: str | None
+    contact_id: str | None
+    company_id: str | None
+    meeting_id: str | None
+
+
+class SlackThread(TypedDict):
+    """A Slack copilot thread (the original's ``slack_copilot_threads`` row)."""
+
+    id: str
+    org_id: str
+    user_id: str
+    slack_team_id: str
+    slack_channel_id: str
+    slack_thread_ts: str
+    conversation_id: str
+    """Its conversation in the memory store (channel ``slack``)."""
+    title: str | None
+    message_count: int
+    last_message_at: str
+    context: dict[str, Any]
+    """What extraction concluded: ``summary``, ``entities``, ``through``."""
+    active: SlackActiveEntities
+    loaded_context: dict[str, Any] | None
+    turns: list[dict[str, Any]]
+    """The last 20 turns: ``intent``, ``credits``, ``action``, ``at``."""
+    intents_used: list[str]
+    credits_consumed: float
+    actions_taken: list[dict[str, Any]]
+    extracted_through: int
+    """The watermark: the last seq extraction read."""
+    extracted_at: str | None
+    extraction_due_at: str | None
+    extraction_attempts: int
+    extraction_error: str | None
+    created_at: str
+    updated_at: str
+
+
+class SlackThreadMessage(TypedDict, total=False):
+    """A message for ``SlackThreads.add_messages``."""
+
+    slack_ts: Required[str]
+    """Its Slack ``ts``: a thread stores each once, so a redelivered event is skipped."""
+    role: Required[Literal["user", "assistant"]]
+    text: Required[str]
+    slack_user: str
+    intent: str
+    metadata: dict[str, Any]
+
+
+class SlackThreadAppend(TypedDict):
+    """``SlackThreads.add_messages``."""
+
+    thread_id: str
+    added: int
+    duplicates: int
+    seqs: list[int] | None
+    message_count: int
+    extraction_due: bool
+    """True when enough messages wait past the watermark."""
+    extraction_due_at: str | None
+
+
+class SlackThreadIngest(SlackThreadAppend):
+    """``SlackThreads.ingest``: the append, and what the payload held besides new messages."""
+
+    deleted: list[str]
+    edits: int
+    skipped: list[SlackSkipped]
+
+
+class SlackThreadHistoryItem(TypedDict):
+    """A message of ``SlackThreads.history`` (the original's ``loadThreadHistory``)."""
+
+    seq: int
+    role: Literal["user", "assistant"]
+    content: str
+    slack_ts: str
+    slack_user: str | None
+    intent: str | None
+    metadata: dict[str, Any]
+    created_at: str
+
+
+class ExtractThreadOptions(TypedDict, total=False):
+    """``SlackThreads.extract`` / ``SlackThreads.sweep`` keywords."""
+
+    provider: str
+    """With ``model``: an explicit model instead of the router's enrichment, low tier."""
+    model: str
+    transcript_tokens: int
+    """The most tokens of messages the model reads (default 3,000)."""
+    timeout_ms: int
+    """How long the model may take (default 60,000)."""
+    limit: int
+    """``sweep``: the most threads (default 100)."""
+    lease_ms: int
+    """``sweep``: how long a claimed thread is this sweep's (default 300,000)."""
+    entity_sql: EntitySql
+    """Statements that resolve entities when no ``link`` callback is given."""
+
+
+class ThreadEntity(TypedDict):
+    entity_type: Literal["deal", "contact", "company"]
+    name: str
+    entity_id: str | None
+    """The platform's id when the linker found it; else the name is kept as text."""
+
+
+class ThreadExtraction(TypedDict):
+    """One thread's extraction."""
+
+    thread_id: str
+    status: Literal["extracted", "nothing_new", "failed"]
+    range: list[int] | None
+    extracted_through: int
+    summary: str | None
+    entities: list[ThreadEntity]
+    contexts_written: int
+    error: str | None
+    """Why it failed (the watermark stayed; it is due again later)."""
+
+
+class ThreadSweep(TypedDict):
+    """``SlackThreads.sweep``."""
+
+    claimed: int
+    extracted: int
+    nothing_new: int
+    failed: int
+    threads: list[ThreadExtraction]
 
 
 Verdict = Literal["primary", "merged", "near_merged", "superseded", "in_flight"]

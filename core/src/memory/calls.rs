@@ -7,7 +7,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::compact::{CompactOptions, Compacted};
-use super::context::{ContextEntry, PriorContext, prior_context};
+use super::context::{ContextEntry, EntityType, PriorContext, prior_context};
+use super::context_store::{AskingFrom, Forgotten};
 use super::conversation::{Appended, Conversation, StoredMessage, messages_from_value};
 use super::plan::{Plan, PlanOptions, check_view, plan};
 use super::store::{ConversationStore, parse_time};
@@ -355,6 +356,18 @@ impl ConversationStore {
     }
 }
 
+/// What [`ConversationStore::context_for_user_value`] reads.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextQuery {
+    /// The message being answered: its names rank the rows (none: by recency only).
+    pub message: Option<String>,
+    /// The channel the user is asking from (`web`, `slack`, `agent`).
+    pub channel: Option<super::conversation::ConversationChannel>,
+    /// Its reference: rows of that very conversation are left out.
+    pub channel_ref: Option<String>,
+}
+
 /// How [`ConversationStore::archive_context_value`] archives.
 #[derive(Debug, Clone, Copy, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -463,6 +476,68 @@ impl ConversationStore {
             let org = require_uuid("org_id", org_id)?;
             let user = require_uuid("user_id", user_id)?;
             self.prior_context(org, user, message).await
+        };
+        call.await.map_err(|e| spelt(e, case))
+    }
+
+    /// [`ConversationStore::context_for_user`] with the ids as text and [`ContextQuery`] as
+    /// JSON.
+    ///
+    /// # Errors
+    /// As `context_for_user`, and [`Error::InvalidInput`] for an id that is not a UUID, a
+    /// query that does not deserialize, or `channel_ref` without `channel`.
+    pub async fn context_for_user_value(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        query: Option<Value>,
+        case: Case,
+    ) -> Result<PriorContext> {
+        let call = async {
+            let org = require_uuid("org_id", org_id)?;
+            let user = require_uuid("user_id", user_id)?;
+            let query: ContextQuery = from_value(query, case, "")?;
+            let from = match (query.channel, query.channel_ref) {
+                (Some(channel), channel_ref) => Some(AskingFrom {
+                    channel,
+                    channel_ref,
+                }),
+                (None, None) => None,
+                (None, Some(_)) => {
+                    return Err(Error::invalid_input("channel", "is required with channel_ref"));
+                }
+            };
+            let message = query.message.unwrap_or_default();
+            self.context_for_user(org, user, &message, from.as_ref()).await
+        };
+        call.await.map_err(|e| spelt(e, case))
+    }
+
+    /// [`ConversationStore::forget_context`] with the ids and the entity type as text.
+    ///
+    /// # Errors
+    /// As `forget_context`, and [`Error::InvalidInput`] for an id that is not a UUID or an
+    /// unknown `entity_type`.
+    pub async fn forget_context_value(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        entity_type: &str,
+        entity_id: &str,
+        case: Case,
+    ) -> Result<Forgotten> {
+        let call = async {
+            let org = require_uuid("org_id", org_id)?;
+            let user = require_uuid("user_id", user_id)?;
+            let entity = require_uuid("entity_id", entity_id)?;
+            let kind: EntityType = serde_json::from_value(Value::String(entity_type.into()))
+                .map_err(|_| {
+                    Error::invalid_input(
+                        "entity_type",
+                        "must be deal, contact, company, meeting or task",
+                    )
+                })?;
+            self.forget_context(org, user, kind, entity).await
         };
         call.await.map_err(|e| spelt(e, case))
     }

@@ -28,7 +28,7 @@ mod threshold;
 mod view;
 
 pub(crate) use calls::explicit_model;
-pub use calls::{ArchiveOptions, Archived, plan_value, prior_context_value};
+pub use calls::{ArchiveOptions, Archived, ContextQuery, plan_value, prior_context_value};
 pub use compact::{CompactOptions, Compacted, Compaction, CompactionMethod};
 pub use context::{
     CONTEXT_HEADING, ContextEntry, EntityType, MAX_CONTEXT_CHARS, MAX_SUMMARY_CHARS, PriorContext,
