@@ -2169,6 +2169,28 @@ export interface ThreadExtraction {
   error: string | null
 }
 
+/** `readThreadContext`: a model's answer read strictly. */
+export interface ThreadReading {
+  summary: string
+  entities: { entityType: 'deal' | 'contact' | 'company'; name: string }[]
+  /** Entities of the answer dropped, and why (`entities[2]: …`). */
+  dropped: string[]
+}
+
+/** A message as `threadTranscript` reads it. */
+export interface TranscriptMessage {
+  seq: number
+  role: 'user' | 'assistant'
+  text: string
+  tokens: number
+}
+
+/** `threadTranscript`: the text the model reads and the seqs it covers. */
+export interface ThreadTranscript {
+  text: string
+  range: [number, number] | null
+}
+
 /** `SlackThreads.sweep`. */
 export interface ThreadSweep {
   claimed: number
@@ -3172,6 +3194,12 @@ export declare function rateLimitDecide(input: DecideInput): Decided
 export declare function readFactExtraction(answer: string, options?: { seqs?: number[] | null, known?: number | null } | null): ExtractionReading
 
 /**
+ * Reads a model's answer to thread context extraction (`invalid_input` on `answer` when
+ * unusable). Pure.
+ */
+export declare function readThreadContext(answer: string): ThreadReading
+
+/**
  * The original `recordFailure(client, modelId)`, plus the error (an HTTP status, a kind, or
  * an error object with `status`) so caller errors do not count. Never rejects, as the
  * original did: a report core cannot read is not counted.
@@ -3201,6 +3229,12 @@ export declare function retryDelays(input: RetryDelaysInput): Delays
  * messages (`options.botUserId`: Keel's bot, whose messages are the assistant's).
  */
 export declare function slackIngest(payload: unknown, options?: { botUserId?: string } | null): SlackIngested
+
+/**
+ * The text thread context extraction gives the model for `messages` (oldest first;
+ * `options.previous`: the summary so far; `options.budget`: tokens, default 3,000). Pure.
+ */
+export declare function threadTranscript(messages: TranscriptMessage[], options?: { previous?: string | null; budget?: number | null } | null): ThreadTranscript
 
 /**
  * Reads and validates a library folder in either layout: `{ skills, diagnostics }`.

@@ -2169,6 +2169,28 @@ export interface ThreadExtraction {
   error: string | null
 }
 
+/** `readThreadContext`: a model's answer read strictly. */
+export interface ThreadReading {
+  summary: string
+  entities: { entityType: 'deal' | 'contact' | 'company'; name: string }[]
+  /** Entities of the answer dropped, and why (`entities[2]: …`). */
+  dropped: string[]
+}
+
+/** A message as `threadTranscript` reads it. */
+export interface TranscriptMessage {
+  seq: number
+  role: 'user' | 'assistant'
+  text: string
+  tokens: number
+}
+
+/** `threadTranscript`: the text the model reads and the seqs it covers. */
+export interface ThreadTranscript {
+  text: string
+  range: [number, number] | null
+}
+
 /** `SlackThreads.sweep`. */
 export interface ThreadSweep {
   claimed: number

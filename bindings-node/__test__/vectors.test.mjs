@@ -525,6 +525,31 @@ test('dedup_merges.json vectors', () => {
   }
 })
 
+test('thread_answers.json vectors', () => {
+  for (const c of loadVectors('thread_answers.json')) {
+    const call = () => keel.readThreadContext(c.input.answer)
+    if (c.expected_error_code) {
+      assert.throws(call, { code: c.expected_error_code, field: c.expected_error_field }, c.name)
+      continue
+    }
+    const expected = { ...c.expected, entities: c.expected.entities.map(camelKeys) }
+    assert.deepEqual(call(), expected, c.name)
+  }
+})
+
+test('thread_transcripts.json vectors', () => {
+  for (const c of loadVectors('thread_transcripts.json')) {
+    const { messages, ...options } = c.input
+    const call = () => keel.threadTranscript(messages, options)
+    if (c.expected_error_code) {
+      const field = c.expected_error_field.startsWith('messages') ? c.expected_error_field : `options.${camel(c.expected_error_field)}`
+      assert.throws(call, { code: c.expected_error_code, field }, c.name)
+      continue
+    }
+    assert.deepEqual(call(), c.expected, c.name)
+  }
+})
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

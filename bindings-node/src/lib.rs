@@ -21,9 +21,9 @@ mod runner;
 mod shared;
 mod skills;
 mod slack;
-mod threads;
 mod store;
 mod telemetry;
+mod threads;
 mod tokens;
 mod transport;
 
@@ -162,7 +162,10 @@ impl Keel {
         ts_args_type = "options?: SlackThreadOptions | null",
         ts_return_type = "SlackThreads"
     )]
-    pub fn slack_threads(&self, options: Option<json::Json>) -> error::Outcome<threads::SlackThreads> {
+    pub fn slack_threads(
+        &self,
+        options: Option<json::Json>,
+    ) -> error::Outcome<threads::SlackThreads> {
         threads::open_threads(&self.inner, options)
     }
 

@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi_derive::napi;
 use serde_json::Value;
 
-use keel::channels::ThreadStore;
+use keel::channels::{ThreadStore, threads};
 use keel::memory::EntityLinker;
 use keel::options::Case::Camel;
 
@@ -16,6 +16,7 @@ use crate::flow::args;
 use crate::json::{Json, Parsed};
 use crate::llm::Llm;
 use crate::memory::{JsLinker, LinkFn};
+use crate::options::record;
 
 /// Slack copilot threads on this database; make it with `db.slackThreads(options)`.
 #[napi]
@@ -30,7 +31,12 @@ pub fn open_threads(keel: &keel::Keel, options: Option<Json>) -> Outcome<SlackTh
 }
 
 /// The org and thread every call names, and the call's own arguments.
-fn thread_args(org_id: String, thread_id: String, more: Vec<(&str, Value)>, options: Option<Json>) -> Option<Value> {
+fn thread_args(
+    org_id: String,
+    thread_id: String,
+    more: Vec<(&str, Value)>,
+    options: Option<Json>,
+) -> Option<Value> {
     let mut named = vec![("orgId", org_id.into()), ("threadId", thread_id.into())];
     named.extend(more);
     args(named, options)
@@ -65,15 +71,26 @@ impl SlackThreads {
 impl SlackThreads {
     /// The thread of (orgId, userId, slackTeamId, slackChannelId, slackThreadTs), created
     /// with its conversation for the first message.
-    #[napi(ts_args_type = "key: SlackThreadKey", ts_return_type = "Promise<SlackThread>")]
+    #[napi(
+        ts_args_type = "key: SlackThreadKey",
+        ts_return_type = "Promise<SlackThread>"
+    )]
     pub async fn get_or_create(&self, key: Option<Json>) -> napi::Result<Outcome<Parsed>> {
         self.call("get_or_create", key.map(|k| k.0)).await
     }
 
     /// The thread.
-    #[napi(ts_args_type = "orgId: string, threadId: string", ts_return_type = "Promise<SlackThread>")]
-    pub async fn get(&self, Arg(org_id): Arg<String>, Arg(thread_id): Arg<String>) -> napi::Result<Outcome<Parsed>> {
-        self.call("get", thread_args(org_id, thread_id, vec![], None)).await
+    #[napi(
+        ts_args_type = "orgId: string, threadId: string",
+        ts_return_type = "Promise<SlackThread>"
+    )]
+    pub async fn get(
+        &self,
+        Arg(org_id): Arg<String>,
+        Arg(thread_id): Arg<String>,
+    ) -> napi::Result<Outcome<Parsed>> {
+        self.call("get", thread_args(org_id, thread_id, vec![], None))
+            .await
     }
 
     /// Adds messages, each Slack `ts` once.
@@ -88,7 +105,8 @@ impl SlackThreads {
         Json(messages): Json,
     ) -> napi::Result<Outcome<Parsed>> {
         let more = vec![("messages", messages)];
-        self.call("add_messages", thread_args(org_id, thread_id, more, None)).await
+        self.call("add_messages", thread_args(org_id, thread_id, more, None))
+            .await
     }
 
     /// Ingests Slack's JSON (a `conversations.replies` page, message objects or Events API
@@ -105,7 +123,8 @@ impl SlackThreads {
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
         let more = vec![("payload", payload)];
-        self.call("ingest", thread_args(org_id, thread_id, more, options)).await
+        self.call("ingest", thread_args(org_id, thread_id, more, options))
+            .await
     }
 
     /// Records a finished turn (`intent`, `credits`, `action`) in one statement.
@@ -119,7 +138,8 @@ impl SlackThreads {
         Arg(thread_id): Arg<String>,
         turn: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("record_turn", thread_args(org_id, thread_id, vec![], turn)).await
+        self.call("record_turn", thread_args(org_id, thread_id, vec![], turn))
+            .await
     }
 
     /// Sets the active `dealId`, `contactId`, `companyId`, `meetingId` (the others stay) and
@@ -134,7 +154,11 @@ impl SlackThreads {
         Arg(thread_id): Arg<String>,
         entities: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("set_active", thread_args(org_id, thread_id, vec![], entities)).await
+        self.call(
+            "set_active",
+            thread_args(org_id, thread_id, vec![], entities),
+        )
+        .await
     }
 
     /// The newest `options.limit` (default 10) messages, oldest first.
@@ -148,7 +172,8 @@ impl SlackThreads {
         Arg(thread_id): Arg<String>,
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("history", thread_args(org_id, thread_id, vec![], options)).await
+        self.call("history", thread_args(org_id, thread_id, vec![], options))
+            .await
     }
 
     /// Extracts the thread's context now through `llm`; `options.link(kind, name)` resolves
@@ -185,4 +210,24 @@ impl SlackThreads {
     ) -> Outcome<AsyncBlock<Outcome<Parsed>>> {
         self.extract_call(&env, "sweep", args(vec![], options), &llm.0, link)
     }
+}
+
+/// Reads a model's answer to thread context extraction (`invalid_input` on `answer` when
+/// unusable). Pure.
+#[napi(ts_args_type = "answer: string", ts_return_type = "ThreadReading")]
+pub fn read_thread_context(Arg(answer): Arg<String>) -> Outcome<Value> {
+    guard(|| threads::read_thread_context_value(&answer).map(|r| record(&r)))
+}
+
+/// The text thread context extraction gives the model for `messages` (oldest first;
+/// `options.previous`: the summary so far; `options.budget`: tokens, default 3,000). Pure.
+#[napi(
+    ts_args_type = "messages: TranscriptMessage[], options?: { previous?: string | null; budget?: number | null } | null",
+    ts_return_type = "ThreadTranscript"
+)]
+pub fn thread_transcript(Json(messages): Json, options: Option<Json>) -> Outcome<Value> {
+    let options = options.map(|o| o.0);
+    guard(|| {
+        threads::thread_transcript_value(messages, options, Camel, "options").map(|t| record(&t))
+    })
 }

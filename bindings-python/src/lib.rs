@@ -17,9 +17,9 @@ mod runner;
 mod runtime;
 mod skills;
 mod slack;
-mod threads;
 mod store;
 mod telemetry;
+mod threads;
 mod tokens;
 mod transport;
 

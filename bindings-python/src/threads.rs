@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::Value;
 
-use keel::channels::ThreadStore;
+use keel::channels::{ThreadStore, threads};
 use keel::options::Case;
 
 use crate::error::Arg;
@@ -108,7 +108,11 @@ impl PySlackThreads {
     ) -> PyResult<Bound<'py, PyAny>> {
         let messages = guard(|| to_json_strict(messages, 0, "messages"))?;
         let more = vec![("messages", messages)];
-        self.call(py, "add_messages", thread_args(org_id.0, thread_id.0, more, None))
+        self.call(
+            py,
+            "add_messages",
+            thread_args(org_id.0, thread_id.0, more, None),
+        )
     }
 
     /// Ingests Slack's JSON (a `conversations.replies` page, message objects or Events API
@@ -125,7 +129,11 @@ impl PySlackThreads {
     ) -> PyResult<Bound<'py, PyAny>> {
         let payload = guard(|| to_json_strict(payload, 0, "payload"))?;
         let more = vec![("payload", payload)];
-        self.call(py, "ingest", thread_args(org_id.0, thread_id.0, more, options))
+        self.call(
+            py,
+            "ingest",
+            thread_args(org_id.0, thread_id.0, more, options),
+        )
     }
 
     /// Records a finished turn (`intent`, `credits`, `action`) in one statement (awaitable):
@@ -138,7 +146,11 @@ impl PySlackThreads {
         thread_id: Arg<String>,
         turn: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "record_turn", thread_args(org_id.0, thread_id.0, vec![], turn))
+        self.call(
+            py,
+            "record_turn",
+            thread_args(org_id.0, thread_id.0, vec![], turn),
+        )
     }
 
     /// Sets the active `deal_id`, `contact_id`, `company_id`, `meeting_id` (the others stay)
@@ -152,7 +164,11 @@ impl PySlackThreads {
         thread_id: Arg<String>,
         entities: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "set_active", thread_args(org_id.0, thread_id.0, vec![], entities))
+        self.call(
+            py,
+            "set_active",
+            thread_args(org_id.0, thread_id.0, vec![], entities),
+        )
     }
 
     /// The newest `limit` (default 10) messages, oldest first (awaitable): a list of
@@ -165,7 +181,11 @@ impl PySlackThreads {
         thread_id: Arg<String>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "history", thread_args(org_id.0, thread_id.0, vec![], options))
+        self.call(
+            py,
+            "history",
+            thread_args(org_id.0, thread_id.0, vec![], options),
+        )
     }
 
     /// Extracts the thread's context now through `llm` (awaitable): a
@@ -200,7 +220,32 @@ impl PySlackThreads {
     }
 }
 
-/// Adds this module's classes to `keel._native`.
+/// Reads a model's answer to thread context extraction: a `keel.types.ThreadReading`
+/// (`invalid_input` on `answer` when unusable). Pure.
+#[pyfunction]
+fn read_thread_context(answer: Arg<String>) -> PyResult<Json> {
+    guard(|| threads::read_thread_context_value(&answer.0).map(|r| Json::of(&r)))
+}
+
+/// The text thread context extraction gives the model for `messages` (dicts with `seq`,
+/// `role`, `text`, `tokens`, oldest first; `previous`: the summary so far; `budget`: tokens,
+/// default 3,000): `{"text", "range"}`. Pure.
+#[pyfunction]
+#[pyo3(signature = (messages, **options))]
+fn thread_transcript(
+    messages: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Json> {
+    let messages = guard(|| to_json_strict(messages, 0, "messages"))?;
+    let options = kwargs(options);
+    guard(|| {
+        threads::thread_transcript_value(messages, options, Case::Snake, "").map(|t| Json::of(&t))
+    })
+}
+
+/// Adds this module's functions and classes to `keel._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PySlackThreads>()
+    m.add_class::<PySlackThreads>()?;
+    m.add_function(wrap_pyfunction!(read_thread_context, m)?)?;
+    m.add_function(wrap_pyfunction!(thread_transcript, m)?)
 }

@@ -513,3 +513,22 @@ def test_dedup_merges(case: dict[str, Any]) -> None:
         _raises_field(case, call)
         return
     assert call() == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("thread_answers.json"), ids=lambda c: c["name"])
+def test_thread_answers(case: dict[str, Any]) -> None:
+    call = lambda: keel.read_thread_context(case["input"]["answer"])  # noqa: E731
+    if "expected_error_code" in case:
+        _raises_field(case, call)
+        return
+    assert call() == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("thread_transcripts.json"), ids=lambda c: c["name"])
+def test_thread_transcripts(case: dict[str, Any]) -> None:
+    options = {k: v for k, v in case["input"].items() if k != "messages"}
+    call = lambda: keel.thread_transcript(case["input"]["messages"], **options)  # noqa: E731
+    if "expected_error_code" in case:
+        _raises_field(case, call)
+        return
+    assert call() == case["expected"]

@@ -70,6 +70,8 @@ async fn every_file_in_testdata_runs() {
             "lsh_queries.json" => lsh_query_vectors(&cases),
             "dedup_keys.json" => dedup_key_vectors(&cases),
             "dedup_merges.json" => dedup_merge_vectors(&cases),
+            "thread_answers.json" => thread_answer_vectors(&cases),
+            "thread_transcripts.json" => thread_transcript_vectors(&cases),
             other => panic!("testdata/{other} has no runner in core/tests/vectors.rs"),
         }
     }
@@ -845,6 +847,30 @@ fn dedup_merge_vectors(cases: &[Value]) {
     for case in cases {
         let outcome =
             keel::dedup::merge_value(Some(case["input"].clone()), keel::options::Case::Snake);
+        check_field(case, outcome);
+    }
+}
+
+fn thread_answer_vectors(cases: &[Value]) {
+    for case in cases {
+        let answer = case["input"]["answer"].as_str().unwrap();
+        let outcome = keel::channels::threads::read_thread_context_value(answer)
+            .map(|r| serde_json::to_value(r).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn thread_transcript_vectors(cases: &[Value]) {
+    for case in cases {
+        let mut options = case["input"].clone();
+        let messages = options.as_object_mut().unwrap().remove("messages").unwrap();
+        let outcome = keel::channels::threads::thread_transcript_value(
+            messages,
+            Some(options),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|t| serde_json::to_value(t).unwrap());
         check_field(case, outcome);
     }
 }

@@ -22,6 +22,9 @@ from keel.types import (
     SlackThreadOptions,
     ThreadExtraction,
     ThreadSweep,
+    ThreadReading,
+    ThreadTranscript,
+    TranscriptMessage,
     SlackIngested,
     SlackOptions,
     SlackPosted,
@@ -164,6 +167,8 @@ __all__ = [
     "count_message_tokens",
     "Slack",
     "SlackThreads",
+    "read_thread_context",
+    "thread_transcript",
     "slack_ingest",
     "Dedup",
     "dedup_key",
@@ -670,6 +675,10 @@ class SlackThreads:
     ) -> Call[ThreadSweep]: ...
 
 def slack_ingest(payload: Any, *, bot_user_id: str | None = None) -> SlackIngested: ...
+def read_thread_context(answer: str) -> ThreadReading: ...
+def thread_transcript(
+    messages: builtins.list[TranscriptMessage], *, previous: str | None = None, budget: int = 3000
+) -> ThreadTranscript: ...
 
 @final
 class Dedup:

@@ -29,6 +29,9 @@ __all__ = [
     "ThreadEntity",
     "ThreadExtraction",
     "ThreadSweep",
+    "ThreadReading",
+    "TranscriptMessage",
+    "ThreadTranscript",
     "Verdict",
     "Checked",
     "Scored",
@@ -2140,6 +2143,32 @@ class ThreadExtraction(TypedDict):
     contexts_written: int
     error: str | None
     """Why it failed (the watermark stayed; it is due again later)."""
+
+
+class ThreadReading(TypedDict):
+    """``keel.read_thread_context``: a model's answer read strictly."""
+
+    summary: str
+    entities: list[dict[str, str]]
+    """Each ``entity_type`` (deal, contact, company) and ``name``."""
+    dropped: list[str]
+    """Entities of the answer dropped, and why (``entities[2]: …``)."""
+
+
+class TranscriptMessage(TypedDict):
+    """A message as ``keel.thread_transcript`` reads it."""
+
+    seq: int
+    role: Literal["user", "assistant"]
+    text: str
+    tokens: int
+
+
+class ThreadTranscript(TypedDict):
+    """``keel.thread_transcript``: the text the model reads and the seqs it covers."""
+
+    text: str
+    range: list[int] | None
 
 
 class ThreadSweep(TypedDict):

@@ -504,11 +504,15 @@ impl ConversationStore {
                 }),
                 (None, None) => None,
                 (None, Some(_)) => {
-                    return Err(Error::invalid_input("channel", "is required with channel_ref"));
+                    return Err(Error::invalid_input(
+                        "channel",
+                        "is required with channel_ref",
+                    ));
                 }
             };
             let message = query.message.unwrap_or_default();
-            self.context_for_user(org, user, &message, from.as_ref()).await
+            self.context_for_user(org, user, &message, from.as_ref())
+                .await
         };
         call.await.map_err(|e| spelt(e, case))
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::extract::{ThreadReading, TranscriptMessage, read_thread_context, thread_transcript};
 use super::record::{
     ActiveEntities, ThreadAppend, ThreadKey, ThreadMessage, ThreadOptions, ThreadTurn,
 };
@@ -118,6 +119,91 @@ struct ExtractArgs {
     limit: Option<u32>,
     lease_ms: Option<u64>,
     entity_sql: Option<EntitySql>,
+}
+
+/// What [`thread_transcript_value`] returns.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThreadTranscript {
+    /// The text the model reads.
+    pub text: String,
+    /// The seqs read, first and last.
+    pub range: Option<[u64; 2]>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TranscriptInput {
+    seq: u64,
+    role: crate::llm::Role,
+    text: String,
+    tokens: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TranscriptOptions {
+    previous: Option<String>,
+    budget: u64,
+}
+
+impl Default for TranscriptOptions {
+    fn default() -> Self {
+        Self {
+            previous: None,
+            budget: super::extract::TRANSCRIPT_TOKENS,
+        }
+    }
+}
+
+/// [`read_thread_context`] as a binding calls it. Pure.
+///
+/// # Errors
+/// [`Error::InvalidInput`] on `answer` when it is unusable as a whole (why, in the message).
+pub fn read_thread_context_value(answer: &str) -> Result<ThreadReading> {
+    read_thread_context(answer).map_err(|why| Error::invalid_input("answer", why))
+}
+
+/// [`thread_transcript`] as a binding calls it: `messages` (each `seq`, `role`, `text`,
+/// `tokens`, oldest first), `options` `previous` (the summary so far) and `budget` (tokens,
+/// default 3,000). Pure.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for messages or options that do not deserialize, or `budget` 0.
+pub fn thread_transcript_value(
+    messages: Value,
+    options: Option<Value>,
+    case: Case,
+    root: &str,
+) -> Result<ThreadTranscript> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Messages {
+        messages: Vec<TranscriptInput>,
+    }
+    let call = || {
+        let options: TranscriptOptions = from_value(options, case, root)?;
+        if options.budget == 0 {
+            return Err(rooted(
+                Error::invalid_input("budget", "must be at least 1"),
+                root,
+            ));
+        }
+        let wrapped = Some(serde_json::json!({ "messages": messages }));
+        let Messages { messages } = from_value(wrapped, case, "")?;
+        let messages: Vec<TranscriptMessage> = messages
+            .into_iter()
+            .map(|m| TranscriptMessage {
+                seq: m.seq,
+                role: m.role,
+                text: m.text,
+                tokens: m.tokens,
+            })
+            .collect();
+        let (text, range) =
+            thread_transcript(options.previous.as_deref(), &messages, options.budget);
+        Ok(ThreadTranscript { text, range })
+    };
+    call().map_err(|e| spelt(e, case))
 }
 
 impl ThreadStore {

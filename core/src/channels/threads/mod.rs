@@ -11,7 +11,10 @@ mod record;
 mod store;
 mod sweep;
 
-pub use calls::{THREAD_CALLS, ThreadIngest};
+pub use calls::{
+    THREAD_CALLS, ThreadIngest, ThreadTranscript, read_thread_context_value,
+    thread_transcript_value,
+};
 pub use extract::{
     MAX_ENTITY_NAME_CHARS, MAX_THREAD_ENTITIES, MentionedEntity, THREAD_CONTEXT_INSTRUCTIONS,
     THREAD_SUMMARY_MAX_TOKENS, TRANSCRIPT_TOKENS, ThreadReading, TranscriptMessage,
