@@ -117,6 +117,7 @@ test('every export keeps the error contract under hostile arguments', async (t) 
     ['signature', keel.minhash('Acme renewal at risk')],
     // A closed port, no retries and no waiting: each call fails at once, as it must.
     ['slack', db.slack({ token: 'xoxb-hostile', baseUrl: 'http://127.0.0.1:9/api', maxRetries: 0, maxWaitMs: 1, timeoutMs: 200 })],
+    ['slackThreads', db.slackThreads()],
   ]
   const broken = []
   let calls = 0

@@ -104,6 +104,9 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "out": ["exported"],
     "message": ["summarise my pipeline", "hi"],
     "ts": ["1712345678.000100"],
+    "thread_id": [str(uuid.uuid4())],
+    "answer": ['{"summary": "ok", "entities": [{"entity_type": "deal", "name": "Acme"}]}'],
+    "messages": [[{"seq": 1, "role": "user", "text": "hi", "tokens": 1}]],
     "payload": [{"messages": [{"type": "message", "user": "U1", "text": "hi", "ts": "1712345678.000100"}]}],
 }
 #: Logger methods take anything and never raise.
@@ -183,6 +186,7 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
         # A closed port, no retries and no waiting: each call fails at once, as it must.
         ("slack", db.slack(token="xoxb-hostile", base_url="http://127.0.0.1:9/api",
                            max_retries=0, max_wait_ms=1, timeout_ms=200)),
+        ("slack_threads", db.slack_threads()),
     ]
 
 

@@ -1,6 +1,7 @@
 //! `keel`: the operator's command line (migrations, logs, models, credits, skills, routing,
 //! the demo).
 
+mod channels;
 mod dedup;
 mod demo;
 mod demo_dedup;
@@ -10,6 +11,7 @@ mod demo_memory;
 mod demo_queue;
 mod demo_route;
 mod demo_runs;
+mod demo_threads;
 mod dlq;
 mod logs;
 #[allow(dead_code)] // shared with the core tests, which use all of it
@@ -81,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         command: queue::QueueCommand,
     },
+    /// Slack copilot threads: the context extraction sweep, its pg_cron line.
+    Channels {
+        #[command(subcommand)]
+        command: channels::ChannelsCommand,
+    },
     /// Deduplication: the daily sweep, an org's counters, one group.
     Dedup {
         #[command(subcommand)]
@@ -135,6 +142,7 @@ async fn main() -> ExitCode {
         Command::Credits { command } => models::run_credits(&ctx, command).await,
         Command::Skills { command } => skills::run(&ctx, command).await,
         Command::Memory { command } => memory::run(&ctx, command).await,
+        Command::Channels { command } => channels::run(&ctx, command).await,
         Command::Dlq { command } => dlq::run(&ctx, command).await,
         Command::Runs { command } => runs::run(&ctx, command).await,
         Command::Queue { command } => queue::run(&ctx, command).await,

@@ -368,6 +368,17 @@ fn every_command_speaks_json() {
         (&["dedup", "sweep", "--org", org, "--json"], "groups_merged"),
         (&["dedup", "counts", "--org", org, "--json"], "suppressed"),
         (&["dedup", "pg-cron", "--json"], "schedule"),
+        (&["channels", "sweep", "--json"], "claimed"),
+        (
+            &[
+                "channels",
+                "pg-cron",
+                "--function-url",
+                "https://example.supabase.co/functions/v1/keel-threads",
+                "--json",
+            ],
+            "schedule",
+        ),
     ] {
         let (ok, out, err) = keel(&url, args);
         assert!(ok, "{args:?}: {err}");

@@ -241,6 +241,22 @@ impl ThreadStore {
         summarizer: &dyn Summarizer,
         linker: Option<&dyn EntityLinker>,
     ) -> Result<ThreadSweep> {
+        self.sweep_with_progress(options, summarizer, linker, &mut |_, _| {})
+            .await
+    }
+
+    /// [`ThreadStore::sweep`], calling `progress(done, claimed)` before the first thread and
+    /// after each.
+    ///
+    /// # Errors
+    /// As [`ThreadStore::sweep`].
+    pub async fn sweep_with_progress(
+        &self,
+        options: &SweepOptions,
+        summarizer: &dyn Summarizer,
+        linker: Option<&dyn EntityLinker>,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<ThreadSweep> {
         if !(1..=1_000).contains(&options.limit) {
             return Err(Error::invalid_input("limit", "must be 1 to 1,000"));
         }
@@ -270,6 +286,7 @@ impl ThreadStore {
             claimed: claimed.len(),
             ..ThreadSweep::default()
         };
+        progress(0, sweep.claimed);
         for (thread, org) in claimed {
             let (thread, org) = (stored(&thread)?, stored(&org)?);
             let done = self
@@ -281,6 +298,7 @@ impl ThreadStore {
                 ExtractionStatus::Failed => sweep.failed += 1,
             }
             sweep.threads.push(done);
+            progress(sweep.threads.len(), sweep.claimed);
         }
         Ok(sweep)
     }
