@@ -18,7 +18,7 @@ import sys
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SCENARIOS = ["quickstart", "model_router", "skills", "llm", "otlp", "routing", "memory", "dead_letters", "agent_runs", "queue", "dedup", "slack"]
+SCENARIOS = ["quickstart", "model_router", "skills", "llm", "otlp", "routing", "memory", "dead_letters", "agent_runs", "queue", "dedup", "slack", "threads"]
 NORMALISE = [
     (re.compile(r"connected to \S+ \((sqlite|postgres)\)"), "connected to <database>"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),
@@ -47,6 +47,7 @@ def fresh_pg_url() -> str:
 DEMO_NORMALISE = [
     (re.compile(r"\b00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]\b"), "<traceparent>"),
     (re.compile(r"demo on \S+ \((sqlite|postgres)\)"), "demo on <database>"),
+    (re.compile(r"\b20\d\d-\d\d-\d\d\b"), "<date>"),
     (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
     (re.compile(r"\b\d+(\.\d+)? ms\b"), "<ms>"),
 ]

@@ -7,7 +7,8 @@
 //!
 //! The wire is told by the path (`/v1/messages`, `/chat/completions`, `/v1beta/models/…`);
 //! the model by the body (or the Gemini path). Each model answers from its script, in order,
-//! then with a default reply.
+//! then with a default reply (`ok from <model>`; to Keel's Slack thread extraction prompt, a
+//! JSON answer made from the transcript: `loopback_slack.rs`).
 //!
 //! Other processes (the Python and Node tests, `keel loopback`) script it over HTTP:
 //! `POST /_loopback/script` with `{"model": "…", "replies": [reply, …]}`, where a reply is
@@ -281,6 +282,7 @@ impl Loopback {
         if let Some(response) = self.control(uri.path(), &body) {
             return response;
         }
+        let thread_reply = slack::thread_context_reply(&body);
         let embedding = path.ends_with("/embeddings") || path.contains(":batchEmbedContents");
         let (wire, model) = if path.ends_with("/v1/messages") {
             (WireKind::Anthropic, text(&body, "model"))
@@ -312,7 +314,9 @@ impl Loopback {
                 None => state.always.get(&model).cloned(),
             }
         };
-        let scripted = scripted.unwrap_or_else(|| Scripted::Text(format!("ok from {model}")));
+        let scripted = scripted.unwrap_or_else(|| {
+            Scripted::Text(thread_reply.unwrap_or_else(|| format!("ok from {model}")))
+        });
         match scripted {
             Scripted::Text(_) if let Some(vectors) = vectors => respond(200, &[], vectors),
             Scripted::Text(reply) if streaming => {

@@ -128,3 +128,52 @@ fn reply(method: &str, args: &Value) -> Value {
         _ => json!({"ok": false, "error": "unknown_method"}),
     }
 }
+
+/// The default answer to Keel's Slack thread extraction prompt (its instructions as the
+/// system prompt of any wire): the summary is the rep's latest message, and each
+/// "<Word> Renewal" of the transcript is a deal. `None` for any other request.
+pub fn thread_context_reply(body: &Value) -> Option<String> {
+    let system = [
+        body.get("system"),
+        body.pointer("/system/0/text"),
+        body.pointer("/messages/0/content"),
+        body.pointer("/systemInstruction/parts/0/text"),
+    ];
+    let prompt = system
+        .into_iter()
+        .flatten()
+        .find_map(Value::as_str)
+        .is_some_and(|s| s.starts_with("You summarise a Slack thread"));
+    if !prompt {
+        return None;
+    }
+    // The transcript's lines, as the request's JSON escapes them.
+    let body = body.to_string();
+    let lines: Vec<&str> = body.split("\\n").collect();
+    let latest = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.split_once("] Rep: ").map(|(_, text)| text))?;
+    let latest = latest.split('"').next().unwrap_or(latest).trim();
+    let mut deals: Vec<String> = Vec::new();
+    for line in &lines {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for pair in words.windows(2) {
+            let name = pair[0].trim_matches(|c: char| !c.is_alphanumeric());
+            if pair[1].starts_with("Renewal")
+                && name.starts_with(char::is_uppercase)
+                && !deals.iter().any(|d| d.starts_with(name))
+            {
+                deals.push(format!("{name} Renewal"));
+            }
+        }
+    }
+    let entities: Vec<Value> = deals
+        .iter()
+        .map(|d| json!({"entity_type": "deal", "name": d}))
+        .collect();
+    Some(
+        json!({"summary": format!("The rep's latest word: {latest}"), "entities": entities})
+            .to_string(),
+    )
+}
