@@ -73,5 +73,5 @@ ALTER TABLE keel.conversation_context
     ADD COLUMN entity_name text,
     ADD COLUMN agent_name  text;
 CREATE INDEX conversation_context_name_idx
-    ON keel.conversation_context (org_id, user_id, lower(entity_name))
+    ON keel.conversation_context (org_id, user_id, lower(entity_name), last_updated)
     WHERE archived_at IS NULL AND entity_name IS NOT NULL;

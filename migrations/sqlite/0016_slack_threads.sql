@@ -54,5 +54,5 @@ CREATE UNIQUE INDEX slack_copilot_messages_seq_idx ON slack_copilot_messages (th
 ALTER TABLE conversation_context ADD COLUMN entity_name TEXT;
 ALTER TABLE conversation_context ADD COLUMN agent_name TEXT;
 CREATE INDEX conversation_context_name_idx
-    ON conversation_context (org_id, user_id, lower(entity_name))
+    ON conversation_context (org_id, user_id, lower(entity_name), last_updated)
     WHERE archived_at IS NULL AND entity_name IS NOT NULL;

@@ -1,9 +1,10 @@
 //! `conversation_context` on both backends: upserts keyed by (user, channel, channel
 //! reference, entity), the cross-channel read, forgetting an entity, and archiving.
 //!
-//! The read takes the user's 20 newest live rows and, among the rest, those whose entity name
-//! is one the message names (an index on `lower(entity_name)`), so an older row about the
-//! deal asked about is found among thousands; [`prior_context`] scores and formats them.
+//! The read takes the user's 20 newest live rows and up to 20 whose entity name is one the
+//! message names (each through its own index: `(org, user, last_updated)` and
+//! `(org, user, lower(entity_name), last_updated)`), so an older row about the deal asked about
+//! is found among thousands in under a millisecond; [`prior_context`] scores and formats them.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -148,14 +149,17 @@ impl ConversationStore {
             "SELECT channel, channel_ref, entity_type, entity_id::text, context_summary,
                     org_id::text, entity_name, agent_name, {}, {}
              FROM conversation_context
-             WHERE {live} AND (id IN (SELECT id FROM conversation_context WHERE {live}
-                                      ORDER BY last_updated DESC LIMIT $3)
-                               OR (entity_name IS NOT NULL
-                                   AND lower(entity_name) IN ({})))
+             WHERE id IN (
+                 SELECT id FROM (SELECT id FROM conversation_context WHERE {live}
+                                 ORDER BY last_updated DESC LIMIT $3) AS newest
+                 UNION
+                 SELECT id FROM (SELECT id FROM conversation_context
+                                 WHERE {live} AND entity_name IS NOT NULL AND {}
+                                 LIMIT $3) AS named)
              ORDER BY last_updated DESC LIMIT $4",
             dialect.epoch_ms("last_updated"),
             dialect.now_ms(),
-            dialect.json_strings("$5")
+            dialect.in_rows("lower(entity_name)", &dialect.json_strings("$5"))
         );
         let names: Vec<String> = entity_terms(message)
             .iter()

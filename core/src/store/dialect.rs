@@ -135,6 +135,33 @@ impl Dialect {
         }
     }
 
+    /// The elements of the JSON array of objects `param` as rows named `x` (for
+    /// `INSERT … SELECT … FROM`); read their fields with [`Dialect::row_text`] and
+    /// [`Dialect::row_json`]. One statement writes a whole batch.
+    pub fn json_rows(self, param: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("jsonb_array_elements({param}::jsonb) AS x"),
+            Backend::Sqlite => format!("json_each({param}) AS x"),
+        }
+    }
+
+    /// Field `key` of a [`Dialect::json_rows`] row, as text (a number or boolean too: cast it
+    /// with `::int8`, which SQLite drops).
+    pub fn row_text(self, key: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("(x->>'{key}')"),
+            Backend::Sqlite => format!("json_extract(x.value, '$.{key}')"),
+        }
+    }
+
+    /// Field `key` (an array or object) of a [`Dialect::json_rows`] row, as the backend's JSON.
+    pub fn row_json(self, key: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("(x->'{key}')"),
+            Backend::Sqlite => format!("json_extract(x.value, '$.{key}')"),
+        }
+    }
+
     /// The text array `column` (JSON text on SQLite) with the text `param` appended.
     pub fn array_push(self, column: &str, param: &str) -> String {
         match self.0 {

@@ -9,7 +9,7 @@
 //! moves the thread's count and extraction due time in one `UPDATE`.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::record::{
@@ -365,36 +365,39 @@ impl ThreadStore {
                 .fetch_one(&mut *tx)
                 .await?;
             let first = last_seq - n + 1;
-            for (k, ((m, message), (tokens, exact))) in
-                fresh.iter().zip(&neutral).zip(&counts).enumerate()
-            {
-                let seq = first + k as i64;
-                sqlx::query(&sql(&statements.message))
-                    .bind(&conversation)
-                    .bind(seq)
-                    .bind(org.to_string())
-                    .bind(message.role.as_str())
-                    .bind(i64::try_from(*tokens).unwrap_or(i64::MAX))
-                    .bind(*exact)
-                    .bind(serde_json::to_string(&message.content).unwrap_or_default())
-                    .execute(&mut *tx)
-                    .await?;
-                let metadata = m
-                    .metadata
-                    .clone()
-                    .unwrap_or_else(|| Value::Object(Default::default()));
-                sqlx::query(&sql(&statements.slack))
-                    .bind(thread.to_string())
-                    .bind(&m.slack_ts)
-                    .bind(org.to_string())
-                    .bind(seq)
-                    .bind(m.role.as_str())
-                    .bind(&m.slack_user)
-                    .bind(&m.intent)
-                    .bind(metadata.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            // Both tables' rows in one JSON array: two statements for the whole batch.
+            let rows: Vec<Value> = fresh
+                .iter()
+                .zip(&neutral)
+                .zip(&counts)
+                .enumerate()
+                .map(|(k, ((m, message), (tokens, exact)))| {
+                    json!({
+                        "seq": first + k as i64,
+                        "role": message.role.as_str(),
+                        "content": message.content,
+                        "tokens": tokens,
+                        "exact": i32::from(*exact),
+                        "slack_ts": m.slack_ts,
+                        "slack_user": m.slack_user,
+                        "intent": m.intent,
+                        "metadata": m.metadata.clone().unwrap_or_else(|| json!({})),
+                    })
+                })
+                .collect();
+            let rows = Value::Array(rows).to_string();
+            sqlx::query(&sql(&statements.messages))
+                .bind(&conversation)
+                .bind(org.to_string())
+                .bind(&rows)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&sql(&statements.slack))
+                .bind(thread.to_string())
+                .bind(org.to_string())
+                .bind(&rows)
+                .execute(&mut *tx)
+                .await?;
             let (message_count, due_at, due_now): (i64, Option<i64>, bool) =
                 sqlx::query_as(&sql(&statements.thread))
                     .bind(thread.to_string())
@@ -603,7 +606,7 @@ struct AddStatements {
     known: String,
     count: String,
     conversation: String,
-    message: String,
+    messages: String,
     slack: String,
     thread: String,
 }
@@ -632,17 +635,31 @@ impl AddStatements {
                      total_tokens = total_tokens + $3, updated_at = now()
                  WHERE id = $1::uuid RETURNING message_count"
                 .into(),
-            message: format!(
+            messages: format!(
                 "INSERT INTO conversation_messages
                      (conversation_id, seq, org_id, role, content, tokens, tokens_exact)
-                 VALUES ($1::uuid, $2, $3::uuid, $4, {}, $5, $6)",
-                d.json("$7")
+                 SELECT $1::uuid, {seq}::int8, $2::uuid, {role}, {content}, {tokens}::int8,
+                        {exact}::int8 = 1
+                 FROM {rows}",
+                seq = d.row_text("seq"),
+                role = d.row_text("role"),
+                content = d.row_json("content"),
+                tokens = d.row_text("tokens"),
+                exact = d.row_text("exact"),
+                rows = d.json_rows("$3"),
             ),
             slack: format!(
                 "INSERT INTO slack_copilot_messages
                      (thread_id, slack_ts, org_id, seq, role, slack_user, intent, metadata)
-                 VALUES ($1::uuid, $2, $3::uuid, $4, $5, $6, $7, {})",
-                d.json("$8")
+                 SELECT $1::uuid, {ts}, $2::uuid, {seq}::int8, {role}, {user}, {intent}, {meta}
+                 FROM {rows}",
+                ts = d.row_text("slack_ts"),
+                seq = d.row_text("seq"),
+                role = d.row_text("role"),
+                user = d.row_text("slack_user"),
+                intent = d.row_text("intent"),
+                meta = d.row_json("metadata"),
+                rows = d.json_rows("$3"),
             ),
             thread: format!(
                 "UPDATE slack_copilot_threads SET message_count = message_count + $2,
