@@ -8,6 +8,7 @@
 mod calls;
 mod extract;
 mod record;
+mod state;
 mod store;
 mod sweep;
 
@@ -24,7 +25,8 @@ pub use record::{
     ActiveEntities, EXTRACT_AFTER_MESSAGES, MAX_THREAD_BATCH, MAX_TITLE_CHARS, MAX_TURNS, QUIET_MS,
     Thread, ThreadAppend, ThreadKey, ThreadMessage, ThreadOptions, ThreadTurn,
 };
-pub use store::{ThreadHistoryItem, ThreadStore};
+pub use state::ThreadHistoryItem;
+pub use store::ThreadStore;
 pub use sweep::{
     ExtractThreadOptions, ExtractionStatus, RETRY_BASE_MS, RETRY_MAX_MS, SweepOptions,
     ThreadEntity, ThreadExtraction, ThreadSweep, retry_delay_ms,
