@@ -2191,6 +2191,52 @@ export interface ThreadTranscript {
   range: [number, number] | null
 }
 
+/** An agent's health, worst last. */
+export type HealthStatus = 'healthy' | 'warning' | 'stale' | 'critical'
+
+/** `agentStatus`: an agent's metrics over its window. */
+export interface AgentMetrics {
+  agentName: string
+  /** Its expected cadence; none when it is not in the agent registry. */
+  cadenceMs?: number | null
+  /** Runs started in the window. */
+  runs: number
+  /** Runs in the window that ended. */
+  finished: number
+  /** Runs in the window that failed (`partial` and `budget_exceeded` are not failures). */
+  failed: number
+  /** Its latest success ever (RFC 3339). */
+  lastSuccessAt?: string | null
+  /** Runs still running past their deadline. */
+  stuck?: number
+  deadLetters?: number
+  /** `provider/model` of the models it uses whose circuit is open. */
+  openBreakers?: string[]
+}
+
+/** `agentStatus`: the worst status a rule gave and every reason, worst first. */
+export interface AgentStatus {
+  agentName: string
+  status: HealthStatus
+  reasons: string[]
+  /** Failed over finished runs, in percent to two decimals. */
+  failureRate: number | null
+}
+
+/** What an agent's alerts last said. */
+export interface AlertState {
+  notified?: HealthStatus | null
+  notifiedAt?: string | null
+}
+
+/** `nextAlert`: the notice to send and the state to store. */
+export interface AlertDecision {
+  notify: 'raised' | 'reminder' | 'recovered' | null
+  state: { notified: HealthStatus | null; notifiedAt: string | null }
+  /** Why an alert was held back (`cooldown`). */
+  held: string | null
+}
+
 /** `SlackThreads.sweep`. */
 export interface ThreadSweep {
   claimed: number
@@ -3034,6 +3080,12 @@ export declare function _spanTraceparent(handle: number): string | null
 export declare function agentConfig(config: AgentConfig): ResolvedConfig
 
 /**
+ * An agent's status from its metrics (`options.now`: RFC 3339, the current time when
+ * absent). Pure.
+ */
+export declare function agentStatus(metrics: AgentMetrics, options?: { now?: string | null } | null): AgentStatus
+
+/**
  * An org's balance and whether it may proceed, spelt as the original `checkBudget` returned
  * it (`can_proceed`): callers of the original read that key.
  */
@@ -3142,6 +3194,12 @@ export declare function mergeReports(reports: MergeReport[], options?: { queuePr
  * 3, `seed` 1 by default).
  */
 export declare function minhash(text: string, options?: MinHashOptions | null): MinHash
+
+/**
+ * Whether a health run alerts for an agent now `status`, after `state` (`options.now`,
+ * `options.cooldownMs`, `options.renotifyMs`). Pure.
+ */
+export declare function nextAlert(state: AlertState | null, status: HealthStatus, options?: { now?: string | null; cooldownMs?: number | null; renotifyMs?: number | null } | null): AlertDecision
 
 /**
  * Whether OTLP export is on for `options` (as `connect(url, { otlp })` takes them) and where

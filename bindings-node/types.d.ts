@@ -2191,6 +2191,52 @@ export interface ThreadTranscript {
   range: [number, number] | null
 }
 
+/** An agent's health, worst last. */
+export type HealthStatus = 'healthy' | 'warning' | 'stale' | 'critical'
+
+/** `agentStatus`: an agent's metrics over its window. */
+export interface AgentMetrics {
+  agentName: string
+  /** Its expected cadence; none when it is not in the agent registry. */
+  cadenceMs?: number | null
+  /** Runs started in the window. */
+  runs: number
+  /** Runs in the window that ended. */
+  finished: number
+  /** Runs in the window that failed (`partial` and `budget_exceeded` are not failures). */
+  failed: number
+  /** Its latest success ever (RFC 3339). */
+  lastSuccessAt?: string | null
+  /** Runs still running past their deadline. */
+  stuck?: number
+  deadLetters?: number
+  /** `provider/model` of the models it uses whose circuit is open. */
+  openBreakers?: string[]
+}
+
+/** `agentStatus`: the worst status a rule gave and every reason, worst first. */
+export interface AgentStatus {
+  agentName: string
+  status: HealthStatus
+  reasons: string[]
+  /** Failed over finished runs, in percent to two decimals. */
+  failureRate: number | null
+}
+
+/** What an agent's alerts last said. */
+export interface AlertState {
+  notified?: HealthStatus | null
+  notifiedAt?: string | null
+}
+
+/** `nextAlert`: the notice to send and the state to store. */
+export interface AlertDecision {
+  notify: 'raised' | 'reminder' | 'recovered' | null
+  state: { notified: HealthStatus | null; notifiedAt: string | null }
+  /** Why an alert was held back (`cooldown`). */
+  held: string | null
+}
+
 /** `SlackThreads.sweep`. */
 export interface ThreadSweep {
   claimed: number

@@ -550,6 +550,34 @@ test('thread_transcripts.json vectors', () => {
   }
 })
 
+test('fleet_statuses.json vectors', () => {
+  for (const c of loadVectors('fleet_statuses.json')) {
+    const call = () => keel.agentStatus(camelKeys(c.input.metrics), { now: c.input.now })
+    if (c.expected_error_code) {
+      const [root, ...rest] = c.expected_error_field.split('.')
+      const field = rest.length ? `${root}.${camel(rest.join('.'))}` : `options.${camel(root)}`
+      assert.throws(call, { code: c.expected_error_code, field }, c.name)
+      continue
+    }
+    assert.deepEqual(call(), camelKeys(c.expected), c.name)
+  }
+})
+
+test('fleet_alerts.json vectors', () => {
+  for (const c of loadVectors('fleet_alerts.json')) {
+    const { state, status, ...options } = c.input
+    const call = () => keel.nextAlert(camelKeys(state), status, camelKeys(options))
+    if (c.expected_error_code) {
+      const f = c.expected_error_field
+      const field = f === 'status' || f.startsWith('state.') ? camel(f) : `options.${camel(f)}`
+      assert.throws(call, { code: c.expected_error_code, field }, c.name)
+      continue
+    }
+    const { notify, state: next, held } = c.expected
+    assert.deepEqual(call(), { notify, state: camelKeys(next), held }, c.name)
+  }
+})
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

@@ -8,6 +8,7 @@ mod error;
 mod fast;
 mod ffi_probe;
 mod flow;
+mod health;
 mod init;
 mod json;
 mod literal;

@@ -6,6 +6,7 @@ mod dedup;
 mod error;
 mod ffi_probe;
 mod flow;
+mod health;
 mod json;
 mod llm;
 mod memory;
@@ -288,6 +289,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dedup::register(m)?;
     slack::register(m)?;
     threads::register(m)?;
+    health::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

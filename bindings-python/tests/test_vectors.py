@@ -532,3 +532,22 @@ def test_thread_transcripts(case: dict[str, Any]) -> None:
         _raises_field(case, call)
         return
     assert call() == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("fleet_statuses.json"), ids=lambda c: c["name"])
+def test_fleet_statuses(case: dict[str, Any]) -> None:
+    call = lambda: keel.agent_status(case["input"]["metrics"], now=case["input"]["now"])  # noqa: E731
+    if "expected_error_code" in case:
+        _raises_field(case, call)
+        return
+    assert call() == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("fleet_alerts.json"), ids=lambda c: c["name"])
+def test_fleet_alerts(case: dict[str, Any]) -> None:
+    options = {k: v for k, v in case["input"].items() if k not in ("state", "status")}
+    call = lambda: keel.next_alert(case["input"]["state"], case["input"]["status"], **options)  # noqa: E731
+    if "expected_error_code" in case:
+        _raises_field(case, call)
+        return
+    assert call() == case["expected"]

@@ -72,6 +72,8 @@ async fn every_file_in_testdata_runs() {
             "dedup_merges.json" => dedup_merge_vectors(&cases),
             "thread_answers.json" => thread_answer_vectors(&cases),
             "thread_transcripts.json" => thread_transcript_vectors(&cases),
+            "fleet_statuses.json" => fleet_status_vectors(&cases),
+            "fleet_alerts.json" => fleet_alert_vectors(&cases),
             other => panic!("testdata/{other} has no runner in core/tests/vectors.rs"),
         }
     }
@@ -871,6 +873,38 @@ fn thread_transcript_vectors(cases: &[Value]) {
             "",
         )
         .map(|t| serde_json::to_value(t).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn fleet_status_vectors(cases: &[Value]) {
+    for case in cases {
+        let input = &case["input"];
+        let outcome = keel::telemetry::health::agent_status_value(
+            input["metrics"].clone(),
+            Some(json!({"now": input["now"]})),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|s| serde_json::to_value(s).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn fleet_alert_vectors(cases: &[Value]) {
+    for case in cases {
+        let mut options = case["input"].clone();
+        let map = options.as_object_mut().unwrap();
+        let state = map.remove("state");
+        let status = map.remove("status").unwrap();
+        let outcome = keel::telemetry::health::next_alert_value(
+            state,
+            status.as_str().unwrap(),
+            Some(options),
+            keel::options::Case::Snake,
+            "",
+        )
+        .map(|d| serde_json::to_value(d).unwrap());
         check_field(case, outcome);
     }
 }

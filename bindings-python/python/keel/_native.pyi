@@ -10,6 +10,10 @@ from typing import Any, Literal, TypeVar, final
 from typing_extensions import Unpack
 
 from keel.types import (
+    AgentMetrics,
+    AgentStatus,
+    AlertDecision,
+    AlertState,
     ContextQuery,
     ExtractThreadOptions,
     Forgotten,
@@ -167,6 +171,8 @@ __all__ = [
     "count_message_tokens",
     "Slack",
     "SlackThreads",
+    "agent_status",
+    "next_alert",
     "read_thread_context",
     "thread_transcript",
     "slack_ingest",
@@ -676,6 +682,15 @@ class SlackThreads:
 
 def slack_ingest(payload: Any, *, bot_user_id: str | None = None) -> SlackIngested: ...
 def read_thread_context(answer: str) -> ThreadReading: ...
+def agent_status(metrics: AgentMetrics, *, now: str | None = None) -> AgentStatus: ...
+def next_alert(
+    state: AlertState | None,
+    status: str,
+    *,
+    now: str | None = None,
+    cooldown_ms: int | None = None,
+    renotify_ms: int | None = None,
+) -> AlertDecision: ...
 def thread_transcript(
     messages: builtins.list[TranscriptMessage], *, previous: str | None = None, budget: int = 3000
 ) -> ThreadTranscript: ...

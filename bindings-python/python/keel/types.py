@@ -32,6 +32,11 @@ __all__ = [
     "ThreadReading",
     "TranscriptMessage",
     "ThreadTranscript",
+    "HealthStatus",
+    "AgentMetrics",
+    "AgentStatus",
+    "AlertState",
+    "AlertDecision",
     "Verdict",
     "Checked",
     "Scored",
@@ -2179,6 +2184,61 @@ class ThreadSweep(TypedDict):
     nothing_new: int
     failed: int
     threads: list[ThreadExtraction]
+
+
+#: An agent's health, worst last.
+HealthStatus = Literal["healthy", "warning", "stale", "critical"]
+
+
+class _AgentMetricsRequired(TypedDict):
+    agent_name: str
+    runs: int
+    """Runs started in the window."""
+    finished: int
+    """Runs in the window that ended."""
+    failed: int
+    """Runs in the window that failed (``partial`` and ``budget_exceeded`` are not failures)."""
+
+
+class AgentMetrics(_AgentMetricsRequired, total=False):
+    """``keel.agent_status``: an agent's metrics over its window."""
+
+    cadence_ms: int | None
+    """Its expected cadence; none when it is not in the agent registry."""
+    last_success_at: str | None
+    """Its latest success ever (RFC 3339)."""
+    stuck: int
+    """Runs still running past their deadline."""
+    dead_letters: int
+    open_breakers: list[str]
+    """``provider/model`` of the models it uses whose circuit is open."""
+
+
+class AgentStatus(TypedDict):
+    """``keel.agent_status``: the worst status a rule gave and every reason, worst first."""
+
+    agent_name: str
+    status: HealthStatus
+    reasons: list[str]
+    failure_rate: float | None
+    """Failed over finished runs, in percent to two decimals."""
+
+
+class AlertState(TypedDict, total=False):
+    """What an agent's alerts last said."""
+
+    notified: HealthStatus | None
+    notified_at: str | None
+
+
+class AlertDecision(TypedDict):
+    """``keel.next_alert``: the notice to send (``raised``, ``reminder``, ``recovered``) and the
+    state to store."""
+
+    notify: Literal["raised", "reminder", "recovered"] | None
+    state: AlertState
+    held: str | None
+    """Why an alert was held back (``cooldown``)."""
 
 
 Verdict = Literal["primary", "merged", "near_merged", "superseded", "in_flight"]

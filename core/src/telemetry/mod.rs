@@ -18,6 +18,7 @@ mod context;
 mod event;
 pub mod export;
 mod handles;
+pub mod health;
 mod layer;
 mod logger;
 mod redact;

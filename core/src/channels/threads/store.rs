@@ -168,8 +168,8 @@ impl ThreadStore {
         &self.conversations
     }
 
-    /// The thread of `key`, created with its conversation for the first message (see the
-    /// module docs); a title given replaces the stored one.
+    /// The thread of `key`: found by one read, or created with its conversation for the first
+    /// message (see the module docs); a title given replaces the stored one.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] from [`ThreadKey::validate`]; storage errors.
@@ -177,6 +177,26 @@ impl ThreadStore {
         key.validate()?;
         let pool = self.keel.pool()?;
         let dialect = Dialect::of(pool);
+        // Most calls find the thread: one read, no write (a title to set takes the upsert).
+        if key.title.is_none() {
+            let find = format!(
+                "SELECT {} FROM slack_copilot_threads WHERE org_id = $1::uuid
+                     AND slack_team_id = $2 AND slack_channel_id = $3 AND slack_thread_ts = $4",
+                thread_columns(dialect)
+            );
+            let found: Option<ThreadRow> = on_pool!(pool, |conn, sql| {
+                sqlx::query_as(&sql(&find))
+                    .bind(key.org_id.to_string())
+                    .bind(&key.slack_team_id)
+                    .bind(&key.slack_channel_id)
+                    .bind(&key.slack_thread_ts)
+                    .fetch_optional(conn)
+                    .await?
+            });
+            if let Some(row) = found {
+                return row.thread();
+            }
+        }
         let conversation =
             "INSERT INTO conversations (id, org_id, user_id, channel, channel_ref, title)
              VALUES ($1::uuid, $2::uuid, $3, 'slack', $4, $5)
