@@ -401,6 +401,49 @@ async fn shared_limits_take_every_key_or_none() {
     .await;
 }
 
+/// A burst taken by concurrent callers at once is all admitted: a caller that waited for
+/// another's row lock judges the TAT against a clock read after it (PostgreSQL's function read
+/// its clock first and denied such a caller, with a retry of about a millisecond).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_taken_at_once_is_all_admitted() {
+    on_each_backend(|backend, keel| async move {
+        let limits = SharedLimiter::open(&keel);
+        let hourly = Limit {
+            limit: 2,
+            period_ms: 3_600_000,
+            burst: 2,
+        };
+        // 100 fresh keys (and 100 pairs), each taken by two callers at once.
+        for round in 0..100 {
+            let keys = [
+                vec![format!("one-{round}:org")],
+                vec![format!("a-{round}:org"), format!("b-{round}:org")],
+            ];
+            for keys in keys {
+                let calls: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (limits, keys) = (limits.clone(), keys.clone());
+                        tokio::spawn(async move {
+                            let asked: Vec<(&str, Limit)> =
+                                keys.iter().map(|k| (k.as_str(), hourly)).collect();
+                            limits.acquire(&asked).await.unwrap()
+                        })
+                    })
+                    .collect();
+                for call in calls {
+                    let d = call.await.unwrap();
+                    assert!(d.allowed, "{backend:?} {keys:?}: {d:?}");
+                }
+            }
+        }
+        let spent = [("one-0:org", hourly)];
+        let d = limits.acquire(&spent).await.unwrap();
+        assert!(!d.allowed, "{backend:?}: the burst is spent");
+        assert!(d.retry_after_ms > 1_700_000, "{backend:?}: {d:?}");
+    })
+    .await;
+}
+
 /// Eight OS processes claim 50,000 items in batches of 100 and complete them: every item is
 /// claimed exactly once, none is lost, and every item's attempts are exactly 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,34 +95,40 @@ impl SharedLimiter {
         Ok((tats, now, admitted))
     }
 
-    /// One key in one statement: an upsert that advances the TAT only when it admits, and
-    /// the TAT as it was (the statement's snapshot) for a denial's wait.
+    /// One key in one statement: an upsert that advances the TAT only when it admits. The
+    /// clock is read inside the upsert, after the row's lock is held (a call that waited for
+    /// a concurrent one must not judge that call's TAT against its own earlier clock); a
+    /// denial reads the TAT again in a statement of its own, so its wait counts from the TAT
+    /// that denied it.
     async fn acquire_one_pg(
         pg: &sqlx::PgPool,
         key: &str,
         limit: &Limit,
     ) -> Result<(Vec<f64>, f64, bool)> {
-        let (after, before, now): (Option<f64>, Option<f64>, f64) = sqlx::query_as(
-            "WITH c AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now),
-             up AS (
-                 INSERT INTO keel.rate_limits AS r (key, tat_ms)
-                 SELECT $1, c.now + $2 FROM c
-                 ON CONFLICT (key) DO UPDATE
-                     SET tat_ms = greatest(r.tat_ms, (SELECT now FROM c)) + $2, updated_at = now()
-                     WHERE greatest(r.tat_ms, (SELECT now FROM c)) - (SELECT now FROM c) <= $3
-                 RETURNING r.tat_ms)
-             SELECT (SELECT tat_ms FROM up), (SELECT tat_ms FROM keel.rate_limits WHERE key = $1),
-                    (SELECT now FROM c)",
-        )
+        const CLOCK: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::float8";
+        let admitted: Option<(f64, f64)> = sqlx::query_as(&format!(
+            "INSERT INTO keel.rate_limits AS r (key, tat_ms)
+             VALUES ($1, {CLOCK} + $2)
+             ON CONFLICT (key) DO UPDATE
+                 SET tat_ms = greatest(r.tat_ms, {CLOCK}) + $2, updated_at = now()
+                 WHERE greatest(r.tat_ms, {CLOCK}) - {CLOCK} <= $3
+             RETURNING r.tat_ms, {CLOCK}"
+        ))
         .bind(key)
         .bind(limit.emission_ms())
         .bind(limit.tolerance_ms())
+        .fetch_optional(pg)
+        .await?;
+        if let Some((tat, now)) = admitted {
+            return Ok((vec![tat], now, true));
+        }
+        let (tat, now): (Option<f64>, f64) = sqlx::query_as(&format!(
+            "SELECT (SELECT tat_ms FROM keel.rate_limits WHERE key = $1), {CLOCK}"
+        ))
+        .bind(key)
         .fetch_one(pg)
         .await?;
-        Ok(match after {
-            Some(tat) => (vec![tat], now, true),
-            None => (vec![before.unwrap_or(0.0)], now, false),
-        })
+        Ok((vec![tat.unwrap_or(0.0)], now, false))
     }
 
     async fn acquire_lite(pool: &Pool, keys: &[(&str, Limit)]) -> Result<(Vec<f64>, f64, bool)> {
