@@ -147,7 +147,9 @@ def main() -> None:
     }
     slack_ingest_ms = criterion_ns("slack", "ingest_1000") / 1e6
     threads = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "threads")
+    fleet = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "fleet")
     results = {
+        "fleet": fleet,
         "dedup": dedup,
         "slack_ingest_ms": slack_ingest_ms,
         "threads": threads,
@@ -361,6 +363,14 @@ def main() -> None:
         f"(goal ≤ 50); the cross-channel read for a user with 10,000 context rows p50 / p99 "
         f"{threads['read_10k_postgres_p50_ms']:.2f} / {threads['read_10k_postgres_p99_ms']:.2f} ms on PostgreSQL (goal ≤ 5), "
         f"{threads['read_10k_sqlite_p50_ms']:.2f} / {threads['read_10k_sqlite_p99_ms']:.2f} ms on SQLite."
+    )
+    print(
+        f"\nFleet health (Rust, PostgreSQL, {fleet['agents']} agents, {fleet['rows']:,} runs): the fleet query "
+        f"p50 / p95 {fleet['status_p50_ms']:.1f} / {fleet['status_p95_ms']:.1f} ms, a health run (query, alerts, "
+        f"snapshots) {fleet['check_p50_ms']:.1f} / {fleet['check_p95_ms']:.1f} ms (goal ≤ 200); the original design's "
+        f"150 queries {fleet['original_150_queries_p50_ms']:.1f} ms "
+        f"({fleet['original_150_queries_p50_ms'] / fleet['check_p50_ms']:.1f}x); plan in target/bench/fleet_plan.txt "
+        f"(execution {fleet['plan_execution_ms']:.1f} ms, sequential scan of agent_executions: {fleet['plan_seq_scan_on_executions']})."
     )
     print(f"\nLSH query over 1,000,000 signatures (Rust, threshold 0.8): {dedup['rust_query_1m_us']:.1f} µs (goal ≤ 100).")
     k, ds = dq["keel"], dq["datasketch"]

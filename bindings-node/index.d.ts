@@ -2237,6 +2237,197 @@ export interface AlertDecision {
   held: string | null
 }
 
+/** `fleetAlertMessage`: what a notice says about one agent. */
+export interface FleetNotice {
+  agentName: string
+  kind: AlertKind
+  status: HealthStatus
+  reasons?: string[]
+  /** The registry's description (empty when unregistered). */
+  description?: string
+  lastSuccessAt?: string | null
+  failureRate?: number | null
+  /** The window the metrics cover. */
+  windowMs: number
+  runs: number
+  deadLetters: number
+  /** When the health run judged it (RFC 3339). */
+  at: string
+}
+
+/** What a fleet notice says. */
+export type AlertKind = 'raised' | 'reminder' | 'recovered'
+
+/** A Slack incoming-webhook payload: fallback `text` and Block Kit `blocks` (Slack's keys). */
+export interface SlackWebhookPayload {
+  text: string
+  blocks: Array<Record<string, unknown>>
+}
+
+/** `db.fleet(options)`: where alerts go and how often. */
+export interface FleetOptions {
+  /** Receives each alert instead of the webhook; what it throws is a failed attempt, retried. */
+  onAlert?: ((alert: FleetAlert) => unknown) | null
+  /** The Slack incoming webhook (https, or http on loopback); default `SLACK_PLATFORM_OPS_WEBHOOK`, `PLATFORM_ALERTS_SLACK_WEBHOOK` or `SLACK_WEBHOOK_URL`. */
+  webhookUrl?: string | null
+  /** No new notice within this long of the last unless worse (default 900,000). */
+  cooldownMs?: number
+  /** A persisting status is told again after this long (default 14,400,000). */
+  renotifyMs?: number
+  /** One webhook request (default 10,000). */
+  timeoutMs?: number
+  /** How long a health run spends delivering after its snapshots (default 30,000). */
+  deliverWithinMs?: number
+  /** Attempts before a notice is marked failed (default 8). */
+  maxAttempts?: number
+  /** The webhook's rate, shared by every instance (default 1 per second). */
+  webhookLimit?: Limit
+}
+
+/** An agent in the registry. */
+export interface FleetAgent {
+  agentName: string
+  cadenceMs: number
+  /** The cron schedule the cadence was read from. */
+  schedule: string | null
+  description: string
+  /** `provider/model` it depends on: an open circuit on one makes it critical. */
+  models: string[]
+  stuckAfterMs: number
+  enabled: boolean
+  createdAt: string
+  updatedAt: string
+}
+
+/** `fleet.setAgent`: an absent field keeps what is stored; a new agent needs `cadenceMs` or `schedule`. */
+export interface AgentSpec {
+  agentName: string
+  cadenceMs?: number | null
+  /** Cron, five fields, UTC; its longest gap becomes the cadence. */
+  schedule?: string | null
+  description?: string | null
+  models?: string[] | null
+  stuckAfterMs?: number | null
+  enabled?: boolean | null
+}
+
+/** One agent of a health run or of the status. */
+export interface AgentHealth {
+  name: string
+  status: HealthStatus
+  reasons: string[]
+  lastSuccessAt: string | null
+  /** Over the agent's window (24 h or two cadences, `windowMs`). */
+  failureRate24h: number | null
+  alertsFired: number
+  alert: AlertKind | null
+  alertHeld: string | null
+  registered: boolean
+  cadenceMs: number | null
+  windowMs: number
+  runs: number
+  failed: number
+  p50DurationMs: number | null
+  p95DurationMs: number | null
+  avgDurationMs: number | null
+  creditsConsumed: number
+  tokensConsumed: number
+  stuckRuns: number
+  deadLetters: number
+  openBreakers: string[]
+}
+
+/** Agents per status. */
+export interface FleetSummary {
+  healthy: number
+  warning: number
+  critical: number
+  stale: number
+}
+
+/** `fleet.status`: the fleet now, read only. */
+export interface FleetStatus {
+  checkedAt: string
+  summary: FleetSummary
+  agents: AgentHealth[]
+}
+
+/** `fleet.deliver`, and a health run's delivery. */
+export interface DeliveryReport {
+  delivered: number
+  retrying: number
+  failed: number
+  left: number
+  errors: string[]
+}
+
+/** `fleet.check`: a health run. */
+export interface FleetHealth extends FleetStatus {
+  ok: boolean
+  totalAlertsFired: number
+  runId: string
+  delivery: DeliveryReport
+}
+
+/** `fleet.checkFleetHealth`: the original edge function's response body, snake_case. */
+export interface FleetHealthResponse {
+  ok: boolean
+  checked_at: string
+  summary: FleetSummary
+  agents: Array<{
+    name: string
+    status: HealthStatus
+    reasons: string[]
+    last_success_at: string | null
+    failure_rate_24h: number | null
+    alerts_fired: number
+    [more: string]: unknown
+  }>
+  total_alerts_fired: number
+  run_id: string
+  delivery: DeliveryReport
+}
+
+/** A notice in the outbox, as `onAlert` receives it. */
+export interface FleetAlert {
+  /** Stable across attempts: a receiver may dedupe on it. */
+  id: string
+  agentName: string
+  kind: AlertKind
+  status: HealthStatus
+  reasons: string[]
+  /** The Slack payload, as the webhook gets it. */
+  message: SlackWebhookPayload
+  attempts: number
+  createdAt: string
+  delivery: 'pending' | 'sending' | 'delivered' | 'failed'
+  lastError: string | null
+  deliveredAt: string | null
+}
+
+/** One snapshot, as the report charts it. */
+export interface SnapshotPoint {
+  agentName: string
+  atMs: number
+  status: HealthStatus
+  runs: number
+  failures: number
+  failureRate: number | null
+  p50DurationMs: number | null
+  p95DurationMs: number | null
+  credits: number | null
+  deadLetters: number
+  stuckRuns: number
+}
+
+/** `fleet.report`: the fleet now and each agent's snapshots over the period. */
+export interface FleetReport {
+  status: FleetStatus
+  periodMs: number
+  /** By agent name (the caller's names, as stored). */
+  series: Record<string, SnapshotPoint[]>
+}
+
 /** `SlackThreads.sweep`. */
 export interface ThreadSweep {
   claimed: number
@@ -2575,6 +2766,38 @@ export declare class Dedup {
   sweep(options?: { org?: string; dryRun?: boolean } | null): Promise<DedupSweep>
 }
 
+/** Fleet health on this database; make it with `db.fleet({ onAlert, ...options })`. */
+export declare class Fleet {
+  /** Every registered agent, by name. */
+  agents(): Promise<FleetAgent[]>
+  /**
+   * Registers an agent or changes it (`cadenceMs` or `schedule`, `description`, `models`,
+   * `stuckAfterMs`, `enabled`; an absent field keeps what is stored).
+   */
+  setAgent(spec: AgentSpec): Promise<FleetAgent>
+  /** Removes an agent from the registry: the row it was. */
+  removeAgent(agentName: string): Promise<FleetAgent>
+  /** The fleet now, read only: no alert, no snapshot. */
+  status(): Promise<FleetStatus>
+  /** A health run: one fleet query, alerts once per transition, snapshots, then delivery. */
+  check(): Promise<FleetHealth>
+  /**
+   * A health run answering in the original edge function's snake_case response shape
+   * (`ok`, `checked_at`, `summary`, `agents`, `total_alerts_fired`), for its dashboards.
+   */
+  checkFleetHealth(): Promise<FleetHealthResponse>
+  /** Delivers the due notices of the outbox. */
+  deliver(): Promise<DeliveryReport>
+  /** The newest notices (`options.agentName`, `options.limit`, default 50). */
+  alerts(options?: { agentName?: string | null; limit?: number | null } | null): Promise<FleetAlert[]>
+  /** Deletes snapshots older than `options.keepMs` (default 30 days): how many. */
+  prune(options?: { keepMs?: number | null } | null): Promise<number>
+  /** The fleet now and each agent's snapshots over `options.periodMs` (default 7 days). */
+  report(options?: { periodMs?: number | null } | null): Promise<FleetReport>
+  /** The report as one self-contained HTML page with charts. */
+  reportHtml(options?: { periodMs?: number | null } | null): Promise<string>
+}
+
 /** A connected Keel instance. Create it with `await connect(url)`. */
 export declare class Keel {
   /** `"sqlite"` or `"postgres"`. */
@@ -2617,6 +2840,11 @@ export declare class Keel {
    * until a call).
    */
   slackThreads(options?: SlackThreadOptions | null): SlackThreads
+  /**
+   * Fleet health on this database (`options.onAlert`, taken apart by `init.js`, receives
+   * alerts instead of the Slack webhook; no I/O until a call).
+   */
+  fleet(options?: FleetOptions | null): Fleet
   /** Rate limits shared by every instance on this database (no I/O until a call). */
   sharedLimiter(): SharedLimiter
   /** The agent runs (`agent_executions`) on this database (no I/O until a call). */
@@ -3164,6 +3392,12 @@ export declare function exportSkills(path: string, out: string, call?: CallOptio
 
 /** The per-run budgets by agent name (the original `FLEET_AGENT_BUDGETS`, with `default`). */
 export declare function fleetAgentBudgets(): Record<string, number>
+
+/**
+ * The Slack incoming-webhook payload (`{ text, blocks }`) of a notice: the original's Block
+ * Kit layout. Pure.
+ */
+export declare function fleetAlertMessage(notice: FleetNotice): SlackWebhookPayload
 
 /**
  * The "Prior Conversation Context" block for `message` from context rows (with

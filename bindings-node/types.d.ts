@@ -2237,6 +2237,197 @@ export interface AlertDecision {
   held: string | null
 }
 
+/** `fleetAlertMessage`: what a notice says about one agent. */
+export interface FleetNotice {
+  agentName: string
+  kind: AlertKind
+  status: HealthStatus
+  reasons?: string[]
+  /** The registry's description (empty when unregistered). */
+  description?: string
+  lastSuccessAt?: string | null
+  failureRate?: number | null
+  /** The window the metrics cover. */
+  windowMs: number
+  runs: number
+  deadLetters: number
+  /** When the health run judged it (RFC 3339). */
+  at: string
+}
+
+/** What a fleet notice says. */
+export type AlertKind = 'raised' | 'reminder' | 'recovered'
+
+/** A Slack incoming-webhook payload: fallback `text` and Block Kit `blocks` (Slack's keys). */
+export interface SlackWebhookPayload {
+  text: string
+  blocks: Array<Record<string, unknown>>
+}
+
+/** `db.fleet(options)`: where alerts go and how often. */
+export interface FleetOptions {
+  /** Receives each alert instead of the webhook; what it throws is a failed attempt, retried. */
+  onAlert?: ((alert: FleetAlert) => unknown) | null
+  /** The Slack incoming webhook (https, or http on loopback); default `SLACK_PLATFORM_OPS_WEBHOOK`, `PLATFORM_ALERTS_SLACK_WEBHOOK` or `SLACK_WEBHOOK_URL`. */
+  webhookUrl?: string | null
+  /** No new notice within this long of the last unless worse (default 900,000). */
+  cooldownMs?: number
+  /** A persisting status is told again after this long (default 14,400,000). */
+  renotifyMs?: number
+  /** One webhook request (default 10,000). */
+  timeoutMs?: number
+  /** How long a health run spends delivering after its snapshots (default 30,000). */
+  deliverWithinMs?: number
+  /** Attempts before a notice is marked failed (default 8). */
+  maxAttempts?: number
+  /** The webhook's rate, shared by every instance (default 1 per second). */
+  webhookLimit?: Limit
+}
+
+/** An agent in the registry. */
+export interface FleetAgent {
+  agentName: string
+  cadenceMs: number
+  /** The cron schedule the cadence was read from. */
+  schedule: string | null
+  description: string
+  /** `provider/model` it depends on: an open circuit on one makes it critical. */
+  models: string[]
+  stuckAfterMs: number
+  enabled: boolean
+  createdAt: string
+  updatedAt: string
+}
+
+/** `fleet.setAgent`: an absent field keeps what is stored; a new agent needs `cadenceMs` or `schedule`. */
+export interface AgentSpec {
+  agentName: string
+  cadenceMs?: number | null
+  /** Cron, five fields, UTC; its longest gap becomes the cadence. */
+  schedule?: string | null
+  description?: string | null
+  models?: string[] | null
+  stuckAfterMs?: number | null
+  enabled?: boolean | null
+}
+
+/** One agent of a health run or of the status. */
+export interface AgentHealth {
+  name: string
+  status: HealthStatus
+  reasons: string[]
+  lastSuccessAt: string | null
+  /** Over the agent's window (24 h or two cadences, `windowMs`). */
+  failureRate24h: number | null
+  alertsFired: number
+  alert: AlertKind | null
+  alertHeld: string | null
+  registered: boolean
+  cadenceMs: number | null
+  windowMs: number
+  runs: number
+  failed: number
+  p50DurationMs: number | null
+  p95DurationMs: number | null
+  avgDurationMs: number | null
+  creditsConsumed: number
+  tokensConsumed: number
+  stuckRuns: number
+  deadLetters: number
+  openBreakers: string[]
+}
+
+/** Agents per status. */
+export interface FleetSummary {
+  healthy: number
+  warning: number
+  critical: number
+  stale: number
+}
+
+/** `fleet.status`: the fleet now, read only. */
+export interface FleetStatus {
+  checkedAt: string
+  summary: FleetSummary
+  agents: AgentHealth[]
+}
+
+/** `fleet.deliver`, and a health run's delivery. */
+export interface DeliveryReport {
+  delivered: number
+  retrying: number
+  failed: number
+  left: number
+  errors: string[]
+}
+
+/** `fleet.check`: a health run. */
+export interface FleetHealth extends FleetStatus {
+  ok: boolean
+  totalAlertsFired: number
+  runId: string
+  delivery: DeliveryReport
+}
+
+/** `fleet.checkFleetHealth`: the original edge function's response body, snake_case. */
+export interface FleetHealthResponse {
+  ok: boolean
+  checked_at: string
+  summary: FleetSummary
+  agents: Array<{
+    name: string
+    status: HealthStatus
+    reasons: string[]
+    last_success_at: string | null
+    failure_rate_24h: number | null
+    alerts_fired: number
+    [more: string]: unknown
+  }>
+  total_alerts_fired: number
+  run_id: string
+  delivery: DeliveryReport
+}
+
+/** A notice in the outbox, as `onAlert` receives it. */
+export interface FleetAlert {
+  /** Stable across attempts: a receiver may dedupe on it. */
+  id: string
+  agentName: string
+  kind: AlertKind
+  status: HealthStatus
+  reasons: string[]
+  /** The Slack payload, as the webhook gets it. */
+  message: SlackWebhookPayload
+  attempts: number
+  createdAt: string
+  delivery: 'pending' | 'sending' | 'delivered' | 'failed'
+  lastError: string | null
+  deliveredAt: string | null
+}
+
+/** One snapshot, as the report charts it. */
+export interface SnapshotPoint {
+  agentName: string
+  atMs: number
+  status: HealthStatus
+  runs: number
+  failures: number
+  failureRate: number | null
+  p50DurationMs: number | null
+  p95DurationMs: number | null
+  credits: number | null
+  deadLetters: number
+  stuckRuns: number
+}
+
+/** `fleet.report`: the fleet now and each agent's snapshots over the period. */
+export interface FleetReport {
+  status: FleetStatus
+  periodMs: number
+  /** By agent name (the caller's names, as stored). */
+  series: Record<string, SnapshotPoint[]>
+}
+
 /** `SlackThreads.sweep`. */
 export interface ThreadSweep {
   claimed: number

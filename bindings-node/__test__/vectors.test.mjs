@@ -578,6 +578,19 @@ test('fleet_alerts.json vectors', () => {
   }
 })
 
+test('fleet_notices.json vectors', () => {
+  for (const c of loadVectors('fleet_notices.json')) {
+    const call = () => keel.fleetAlertMessage(camelKeys(c.input.notice))
+    if (c.expected_error_code) {
+      const [root, ...rest] = c.expected_error_field.split('.')
+      assert.throws(call, { code: c.expected_error_code, field: `${root}.${camel(rest.join('.'))}` }, c.name)
+      continue
+    }
+    // Slack's payload is Slack's JSON: its keys are not recased.
+    assert.deepEqual(call(), c.expected, c.name)
+  }
+})
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))

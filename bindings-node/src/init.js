@@ -175,6 +175,26 @@
       configurable: true,
     })
   }
+  // `db.fleet({ onAlert, ...options })`: core gets the options and the callback apart, the
+  // callback as a transport (what it throws is a failed delivery attempt).
+  const nativeFleet = exports.Keel.prototype.fleet
+  Object.defineProperty(exports.Keel.prototype, 'fleet', {
+    value: function (options) {
+      let split
+      try {
+        // Not a function (and not null): left in the options, which core refuses by name.
+        if (options !== null && typeof options === 'object' && (typeof options.onAlert === 'function' || options.onAlert == null)) {
+          const { onAlert, ...rest } = options
+          split = [rest, onAlert == null ? null : hostTransport(onAlert)]
+        }
+      } catch {
+        // A hostile object (a throwing getter, a proxy): the native call's own checks report it.
+      }
+      return split ? nativeFleet.apply(this, split) : nativeFleet.call(this, options)
+    },
+    writable: true,
+    configurable: true,
+  })
   // The host application's OpenTelemetry context, read through the API's global registry (no
   // import: it is there when the host registered an SDK). A logger or a model call gets the
   // host's current span as `hostTraceparent`, written by the host's own propagator; core

@@ -170,6 +170,20 @@ impl Keel {
         threads::open_threads(&self.inner, options)
     }
 
+    /// Fleet health on this database (`options.onAlert`, taken apart by `init.js`, receives
+    /// alerts instead of the Slack webhook; no I/O until a call).
+    #[napi(
+        ts_args_type = "options?: FleetOptions | null",
+        ts_return_type = "Fleet"
+    )]
+    pub fn fleet(
+        &self,
+        options: Option<json::Json>,
+        on_alert: Option<transport::SendFn>,
+    ) -> error::Outcome<health::Fleet> {
+        health::open_fleet(&self.inner, options, on_alert)
+    }
+
     /// Rate limits shared by every instance on this database (no I/O until a call).
     #[napi]
     pub fn shared_limiter(&self) -> flow::SharedLimiter {

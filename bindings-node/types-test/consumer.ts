@@ -2,6 +2,14 @@
 // every call below must compile against index.d.ts as generated, so a declared type that is
 // missing, wrong or named but never declared fails the lint.
 import {
+  type FleetAgent,
+  type FleetAlert,
+  type FleetHealth,
+  type FleetHealthResponse,
+  type FleetReport,
+  type FleetStatus,
+  type SlackWebhookPayload,
+  fleetAlertMessage,
   type Checked,
   type DedupGroup,
   type DedupSweep,
@@ -168,6 +176,15 @@ export async function consumer(orgId: string): Promise<void> {
   const merged: Merged = mergeReports([{ id: 'a', agent: 'x', context: {} }], { queuePriority: 2 })
   text += `${dedupKey({ orgId: 'o', itemType: 't' })}${scored.approved}${group?.members.length}${swept.checked}`
   text += `${counts.suppressed}${found[0]?.jaccard}${bytes.length}${merged.escalated.length}${lsh.confirmAt}`
+  const fleet = db.fleet({ webhookUrl: 'https://hooks.slack.com/services/x', onAlert: async (alert: FleetAlert) => alert.message.text })
+  const registered: FleetAgent = await fleet.setAgent({ agentName: 'crm-sync', schedule: '*/30 * * * *' })
+  const health: FleetHealth = await fleet.check()
+  const response: FleetHealthResponse = await fleet.checkFleetHealth()
+  const fleetNow: FleetStatus = await fleet.status()
+  const fleetReport: FleetReport = await fleet.report({ periodMs: 86_400_000 })
+  const page: string = await fleet.reportHtml()
+  const payload: SlackWebhookPayload = fleetAlertMessage({ agentName: 'a', kind: 'raised', status: 'critical', windowMs: 1, runs: 0, deadLetters: 0, at: 'now' })
+  text += `${registered.cadenceMs}${health.totalAlertsFired}${response.total_alerts_fired}${fleetNow.summary.stale}${fleetReport.periodMs}${page.length}${payload.text}`
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
   void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text, routed]
   await db.close()

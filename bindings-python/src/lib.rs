@@ -168,6 +168,19 @@ impl PyKeel {
         threads::open_threads(&self.inner, options)
     }
 
+    /// Fleet health on this database with `options` (fields of `keel.types.FleetOptions`);
+    /// alerts go to `on_alert` (an async callable taking a `keel.types.FleetAlert`) when
+    /// given, else to the Slack webhook (no I/O until a call).
+    #[pyo3(signature = (on_alert=None, **options))]
+    fn fleet(
+        &self,
+        py: Python<'_>,
+        on_alert: Option<Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<health::PyFleet> {
+        health::open_fleet(py, &self.inner, on_alert, options)
+    }
+
     /// Rate limits shared by every instance on this database (no I/O until a call).
     fn shared_limiter(&self) -> flow::PySharedLimiter {
         flow::open_shared(&self.inner)

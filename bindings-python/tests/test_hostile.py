@@ -108,13 +108,17 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "answer": ['{"summary": "ok", "entities": [{"entity_type": "deal", "name": "Acme"}]}'],
     "messages": [[{"seq": 1, "role": "user", "text": "hi", "tokens": 1}]],
     "payload": [{"messages": [{"type": "message", "user": "U1", "text": "hi", "ts": "1712345678.000100"}]}],
+    "agent_name": ["cc-enrich", "<b>x</b>"],
+    "notice": [{"agent_name": "x", "kind": "raised", "status": "critical", "window_ms": 1, "runs": 0,
+                "dead_letters": 0, "at": "2026-12-04T12:00:00Z"}],
 }
 #: Logger methods take anything and never raise.
 NEVER_RAISES = {"debug", "info", "warn", "error", "create_span", "stop", "fail", "child", "log"}
 #: Calls that end the handle they are called on, or change what the rest of the process logs
 #: to (and take no argument to be hostile with).
 # `work` runs until its stop is set (an empty queue waits for items): test_queue.py drives it.
-SKIP = {"close", "install_log_sink", "work"}
+# `check_fleet_health` takes no argument and writes its snapshots by design: test_fleet.py.
+SKIP = {"close", "install_log_sink", "work", "check_fleet_health"}
 
 
 def callables(owner: str, obj: Any) -> Iterator[tuple[str, Callable[..., Any]]]:
@@ -187,6 +191,7 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
         ("slack", db.slack(token="xoxb-hostile", base_url="http://127.0.0.1:9/api",
                            max_retries=0, max_wait_ms=1, timeout_ms=200)),
         ("slack_threads", db.slack_threads()),
+        ("fleet", db.fleet()),
     ]
 
 

@@ -551,3 +551,12 @@ def test_fleet_alerts(case: dict[str, Any]) -> None:
         _raises_field(case, call)
         return
     assert call() == case["expected"]
+
+
+@pytest.mark.parametrize("case", load_vectors("fleet_notices.json"), ids=lambda c: c["name"])
+def test_fleet_notices(case: dict[str, Any]) -> None:
+    call = lambda: keel.fleet_alert_message(case["input"]["notice"])  # noqa: E731
+    if "expected_error_code" in case:
+        _raises_field(case, call)
+        return
+    assert call() == case["expected"]

@@ -49,7 +49,7 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
 
     let started = Instant::now();
     // Spans also go over OTLP, to a receiver on loopback (Phoenix, Jaeger or a Collector take
-    // the same): step [16].
+    // the same): step [17].
     let receiver = crate::loopback::Loopback::start()
         .await
         .map_err(|e| keel::Error::Internal(format!("cannot start the OTLP receiver: {e}")))?;
@@ -148,11 +148,14 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
     let step = day.child("demo.slack_threads", Map::new());
     crate::demo_threads::run(&keel).await?;
     step.stop(Map::new());
+    let step = day.child("demo.fleet_health", Map::new());
+    crate::demo_fleet::run_step(&keel).await?;
+    step.stop(Map::new());
     day.stop(Map::new());
     let stats = log.sink().flush().await;
     let events = keel.trace(log.trace_id()).await?;
     say!(
-        "[15] trace    {} events written, {} dropped; trace {} read back from system_logs:",
+        "[16] trace    {} events written, {} dropped; trace {} read back from system_logs:",
         stats.written,
         stats.dropped,
         log.trace_id()
@@ -165,7 +168,7 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
 
     keel.close().await;
     say!(
-        "\n[17] closed   total {:.1} ms",
+        "\n[18] closed   total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
@@ -180,7 +183,7 @@ fn exported(log: &keel::telemetry::Logger, receiver: &crate::loopback::Loopback)
         *calls.entry(name).or_default() += 1;
     }
     say!(
-        "[16] otlp     {} spans exported to an OTLP receiver on loopback, {} dropped ({} received)",
+        "[17] otlp     {} spans exported to an OTLP receiver on loopback, {} dropped ({} received)",
         stats.exported,
         stats.dropped,
         names.len()

@@ -274,6 +274,9 @@ impl Loopback {
         if let Some(method) = uri.path().strip_prefix("/api/") {
             return self.slack(method, headers, body).await;
         }
+        if uri.path().starts_with("/services/") {
+            return self.webhook(uri.path(), headers, body);
+        }
         let path = uri
             .path_and_query()
             .map_or(uri.path(), |p| p.as_str())

@@ -1,7 +1,9 @@
 //! The loopback's Slack Web API (`POST /api/{method}`, form or JSON bodies, as Slack takes
 //! them): `conversations.replies` pages a thread of [`THREAD_MESSAGES`] messages 200 at a time
 //! with Slack's cursor, `chat.postMessage` and `chat.update` echo where the message went,
-//! `users.info` describes a user, channel `C404` is `channel_not_found`. A method's script
+//! `users.info` describes a user, channel `C404` is `channel_not_found`. Incoming webhooks
+//! (`POST /services/…`, as Slack hands them out) answer `ok` as text and are recorded under
+//! the model `incoming-webhook`, whose script (an error) comes first. A method's script
 //! (keyed by its name) comes first: `{"error": 429, "message": "ratelimited", "retry_after":
 //! "1"}` is Slack's `{ok: false, error}` with that status and header; `{"status", "headers",
 //! "body"}` is sent as it is.
@@ -77,6 +79,37 @@ impl Loopback {
             }
             _ => respond(200, &[], reply(method, &args)),
         }
+    }
+}
+
+/// The script key and `model` of incoming-webhook posts.
+pub const WEBHOOK: &str = "incoming-webhook";
+
+impl Loopback {
+    /// Answers an incoming-webhook post to `path`: `ok` (text), or its scripted error.
+    pub(super) fn webhook(&self, path: &str, headers: HeaderMap, body: Bytes) -> Response {
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let scripted = {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !state.quiet {
+                state.received.push(Received {
+                    wire: WireKind::Slack,
+                    path: path.to_owned(),
+                    model: WEBHOOK.to_owned(),
+                    headers,
+                    body,
+                });
+            }
+            state.scripts.get_mut(WEBHOOK).and_then(|s| s.pop_front())
+        };
+        let (status, text) = match scripted {
+            Some(Scripted::Error { error, message, .. }) => (error, message),
+            _ => (200, "ok".to_owned()),
+        };
+        let mut response = Response::new(Body::from(text));
+        *response.status_mut() =
+            axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+        response
     }
 }
 

@@ -5,6 +5,7 @@ mod channels;
 mod dedup;
 mod demo;
 mod demo_dedup;
+mod demo_fleet;
 mod demo_letters;
 mod demo_llm;
 mod demo_memory;
@@ -13,6 +14,7 @@ mod demo_route;
 mod demo_runs;
 mod demo_threads;
 mod dlq;
+mod health;
 mod logs;
 #[allow(dead_code)] // shared with the core tests, which use all of it
 mod loopback;
@@ -119,6 +121,15 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// Fleet health: the agents as a table coloured by status (`--watch`, `--html
+    /// report.html`), health runs with alerts (`check`), the registry, alerts, retention.
+    #[command(args_conflicts_with_subcommands = true)]
+    Health {
+        #[command(subcommand)]
+        command: Option<health::HealthCommand>,
+        #[command(flatten)]
+        args: health::HealthArgs,
+    },
     /// Simulate the platform on an embedded database and print what happened.
     Demo {
         /// Keep the previous demo database instead of starting from empty.
@@ -147,6 +158,7 @@ async fn main() -> ExitCode {
         Command::Runs { command } => runs::run(&ctx, command).await,
         Command::Queue { command } => queue::run(&ctx, command).await,
         Command::Dedup { command } => dedup::run(&ctx, command).await,
+        Command::Health { command, args } => health::run(&ctx, command, args).await,
         Command::Route { command, args } => match command {
             Some(command) => route::run(&ctx, command).await,
             None => route::route_one(&ctx, args).await,

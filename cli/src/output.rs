@@ -109,7 +109,8 @@ impl Ctx {
         if self.json {
             print_json(value);
         } else {
-            print!("{}", text());
+            // anstream drops colours when stdout is not a terminal or NO_COLOR is set.
+            anstream::print!("{}", text());
         }
     }
 }

@@ -303,6 +303,11 @@ fn every_command_speaks_json() {
         .display()
         .to_string();
     let demo = fresh_url();
+    let report = std::env::temp_dir()
+        .join(unique("keel-fleet-report"))
+        .with_extension("html")
+        .display()
+        .to_string();
     let eval_set = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../testdata/routing/calibration.jsonl"
@@ -368,6 +373,29 @@ fn every_command_speaks_json() {
         (&["dedup", "sweep", "--org", org, "--json"], "groups_merged"),
         (&["dedup", "counts", "--org", org, "--json"], "suppressed"),
         (&["dedup", "pg-cron", "--json"], "schedule"),
+        (&["health", "--json"], "summary"),
+        (&["health", "agents", "--json"], "0"),
+        (
+            &[
+                "health",
+                "set-agent",
+                "crm-sync",
+                "--schedule",
+                "*/30 * * * *",
+                "--json",
+            ],
+            "cadence_ms",
+        ),
+        (&["health", "check", "--json"], "total_alerts_fired"),
+        (&["health", "alerts", "--json"], ""),
+        (&["health", "deliver", "--json"], "delivered"),
+        (&["health", "prune", "--json"], "deleted"),
+        (&["health", "pg-cron", "--json"], "schedule"),
+        (
+            &["health", "remove-agent", "crm-sync", "--json"],
+            "agent_name",
+        ),
+        (&["health", "--html", &report, "--json"], "summary"),
         (&["channels", "sweep", "--json"], "claimed"),
         (
             &[
@@ -391,6 +419,8 @@ fn every_command_speaks_json() {
         };
         assert!(found, "{args:?}: no {key:?} in {out}");
     }
+    let page = std::fs::read_to_string(&report).expect("keel health --html wrote the report");
+    assert!(page.starts_with("<!doctype html>") && page.contains("uPlot"));
     let (ok, out, err) = keel(&demo, &["demo", "--json"]);
     assert!(ok, "{err}");
     let value: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");

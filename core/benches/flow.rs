@@ -16,6 +16,10 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
+#[path = "fresh_pg.rs"]
+mod fresh_pg;
+use fresh_pg::fresh_pg;
+
 use keel::flow::{Limit, LocalLimiter, NewItem, Queue, QueueOptions, SharedLimiter};
 
 const ORG: &str = "00000000-0000-4000-8000-0000000000a1";
@@ -81,17 +85,6 @@ fn decisions() -> serde_json::Value {
     })
 }
 
-async fn fresh(admin: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("keel_bench_flow_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin).await.expect("admin");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create");
-    format!("{}/{name}", admin.rsplit_once('/').expect("a database").0)
-}
-
 async fn connect(url: &str, max: u32) -> keel::Keel {
     let options: keel::ConnectOptions =
         serde_json::from_value(serde_json::json!({"max_connections": max})).expect("options");
@@ -101,7 +94,7 @@ async fn connect(url: &str, max: u32) -> keel::Keel {
 }
 
 async fn shared(admin: &str) -> f64 {
-    let keel = connect(&fresh(admin).await, 16).await;
+    let keel = connect(&fresh_pg(admin, "flow").await, 16).await;
     let limits = SharedLimiter::open(&keel);
     let limit = Limit {
         limit: 1_000_000,
@@ -162,7 +155,7 @@ fn items(n: usize) -> Vec<NewItem> {
 /// Drains `total` items with 4 workers claiming `batch` at a time: each batch completed in
 /// one statement, or, `folded`, in the next claim's statement. Items per second.
 async fn throughput(admin: &str, total: usize, batch: u32, folded: bool) -> f64 {
-    let keel = connect(&fresh(admin).await, 8).await;
+    let keel = connect(&fresh_pg(admin, "flow").await, 8).await;
     let queue = open_queue(&keel);
     queue.enqueue(&items(total)).await.expect("enqueue");
     let start = Instant::now();
@@ -205,7 +198,7 @@ async fn throughput(admin: &str, total: usize, batch: u32, folded: bool) -> f64 
 }
 
 async fn deep_claims(admin: &str) -> (f64, f64, String) {
-    let keel = connect(&fresh(admin).await, 4).await;
+    let keel = connect(&fresh_pg(admin, "flow").await, 4).await;
     let queue = open_queue(&keel);
     let chunk = items(10_000);
     for _ in 0..100 {

@@ -11,6 +11,10 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "fresh_pg.rs"]
+mod fresh_pg;
+use fresh_pg::fresh_pg;
+
 use keel::channels::threads::{ThreadKey, ThreadOptions, ThreadStore};
 use uuid::Uuid;
 
@@ -19,17 +23,6 @@ mod slack_export;
 
 const ORG: Uuid = Uuid::from_u128(0x0a00_0000_0000_4000_8000_0000_0000_0001);
 const USER: Uuid = Uuid::from_u128(0x0b00_0000_0000_4000_8000_0000_0000_0001);
-
-async fn fresh_pg(admin: &str) -> String {
-    use sqlx::Connection;
-    let name = format!("keel_bench_threads_{}", Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(admin).await.expect("admin");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create");
-    format!("{}/{name}", admin.rsplit_once('/').expect("a database").0)
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -149,7 +142,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("keel-bench-threads-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("dir");
     let sqlite = format!("sqlite://{}", dir.join("threads.db").display());
-    let pg = rt.block_on(fresh_pg(&admin));
+    let pg = rt.block_on(fresh_pg(&admin, "threads"));
     let ingest_sqlite = rt.block_on(ingest(&sqlite, 10));
     let ingest_pg = rt.block_on(ingest(&pg, 10));
     let (read_pg_p50, read_pg_p99) = rt.block_on(read(&pg));

@@ -226,6 +226,28 @@ pub(crate) fn short_name(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// `text` as a URL a request may go to: https, or http on loopback (a local test server).
+///
+/// # Errors
+/// [`Error::InvalidInput`] on `field` when `text` is not a URL, or neither.
+pub fn https_url(field: &str, text: &str) -> Result<url::Url> {
+    let url = url::Url::parse(text)
+        .map_err(|e| Error::invalid_input(field, format!("not a URL: {e}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if !(url.scheme() == "https" || url.scheme() == "http" && loopback) {
+        return Err(Error::invalid_input(
+            field,
+            "must be https (http only on loopback)",
+        ));
+    }
+    Ok(url)
+}
+
 /// A duration given in seconds.
 ///
 /// # Errors

@@ -74,6 +74,7 @@ async fn every_file_in_testdata_runs() {
             "thread_transcripts.json" => thread_transcript_vectors(&cases),
             "fleet_statuses.json" => fleet_status_vectors(&cases),
             "fleet_alerts.json" => fleet_alert_vectors(&cases),
+            "fleet_notices.json" => fleet_notice_vectors(&cases),
             other => panic!("testdata/{other} has no runner in core/tests/vectors.rs"),
         }
     }
@@ -905,6 +906,16 @@ fn fleet_alert_vectors(cases: &[Value]) {
             "",
         )
         .map(|d| serde_json::to_value(d).unwrap());
+        check_field(case, outcome);
+    }
+}
+
+fn fleet_notice_vectors(cases: &[Value]) {
+    for case in cases {
+        let outcome = keel::telemetry::health::slack_message_value(
+            case["input"]["notice"].clone(),
+            keel::options::Case::Snake,
+        );
         check_field(case, outcome);
     }
 }

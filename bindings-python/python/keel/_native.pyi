@@ -10,6 +10,16 @@ from typing import Any, Literal, TypeVar, final
 from typing_extensions import Unpack
 
 from keel.types import (
+    AgentSpec,
+    DeliveryReport,
+    FleetAgent,
+    FleetAlert,
+    FleetHealth,
+    FleetNotice,
+    FleetOptions,
+    FleetReport,
+    FleetStatus,
+    SlackWebhookPayload,
     AgentMetrics,
     AgentStatus,
     AlertDecision,
@@ -171,6 +181,8 @@ __all__ = [
     "count_message_tokens",
     "Slack",
     "SlackThreads",
+    "Fleet",
+    "fleet_alert_message",
     "agent_status",
     "next_alert",
     "read_thread_context",
@@ -284,6 +296,11 @@ class Keel:
     def dedup(self, **options: Unpack[DedupOptions]) -> Dedup: ...
     def slack(self, **options: Unpack[SlackOptions]) -> Slack: ...
     def slack_threads(self, **options: Unpack[SlackThreadOptions]) -> SlackThreads: ...
+    def fleet(
+        self,
+        on_alert: Callable[[FleetAlert], Awaitable[Any]] | None = None,
+        **options: Unpack[FleetOptions],
+    ) -> Fleet: ...
     def shared_limiter(self) -> SharedLimiter: ...
     def runs(self) -> Runs: ...
     def run_agent(
@@ -628,6 +645,24 @@ class Slack:
     def user(self, user: str) -> Call[SlackUser]: ...
 
 @final
+class Fleet:
+    """Fleet health on a database: the registry, the status, health runs with alerts once per
+    transition, the alert outbox, the report and snapshot retention."""
+
+    def agents(self) -> Call[builtins.list[FleetAgent]]: ...
+    def set_agent(self, agent_name: str, **fields: Unpack[AgentSpec]) -> Call[FleetAgent]: ...
+    def remove_agent(self, agent_name: str) -> Call[FleetAgent]: ...
+    def status(self) -> Call[FleetStatus]: ...
+    def check_fleet_health(self) -> Call[FleetHealth]: ...
+    def deliver(self) -> Call[DeliveryReport]: ...
+    def alerts(
+        self, agent_name: str | None = None, limit: int | None = None
+    ) -> Call[builtins.list[FleetAlert]]: ...
+    def prune(self, keep_ms: int | None = None) -> Call[int]: ...
+    def report(self, period_ms: int | None = None) -> Call[FleetReport]: ...
+    def report_html(self, period_ms: int | None = None) -> Call[str]: ...
+
+@final
 class SlackThreads:
     """Slack copilot threads: each a conversation of the memory store, counters moved by
     single statements, context extracted at a watermark."""
@@ -691,6 +726,7 @@ def next_alert(
     cooldown_ms: int | None = None,
     renotify_ms: int | None = None,
 ) -> AlertDecision: ...
+def fleet_alert_message(notice: FleetNotice) -> SlackWebhookPayload: ...
 def thread_transcript(
     messages: builtins.list[TranscriptMessage], *, previous: str | None = None, budget: int = 3000
 ) -> ThreadTranscript: ...

@@ -37,6 +37,20 @@ __all__ = [
     "AgentStatus",
     "AlertState",
     "AlertDecision",
+    "AlertKind",
+    "FleetNotice",
+    "SlackWebhookPayload",
+    "FleetOptions",
+    "FleetAgent",
+    "AgentSpec",
+    "AgentHealth",
+    "FleetSummary",
+    "FleetStatus",
+    "DeliveryReport",
+    "FleetHealth",
+    "FleetAlert",
+    "SnapshotPoint",
+    "FleetReport",
     "Verdict",
     "Checked",
     "Scored",
@@ -2239,6 +2253,191 @@ class AlertDecision(TypedDict):
     state: AlertState
     held: str | None
     """Why an alert was held back (``cooldown``)."""
+
+
+AlertKind = Literal["raised", "reminder", "recovered"]
+"""What a fleet notice says."""
+
+
+class _FleetNoticeRequired(TypedDict):
+    agent_name: str
+    kind: AlertKind
+    status: HealthStatus
+    window_ms: int
+    """The window the metrics cover."""
+    runs: int
+    dead_letters: int
+    at: str
+    """When the health run judged it (RFC 3339)."""
+
+
+class FleetNotice(_FleetNoticeRequired, total=False):
+    """``keel.fleet_alert_message``: what a notice says about one agent."""
+
+    reasons: list[str]
+    description: str
+    """The registry's description (empty when unregistered)."""
+    last_success_at: str | None
+    failure_rate: float | None
+
+
+class SlackWebhookPayload(TypedDict):
+    """A Slack incoming-webhook payload: fallback ``text`` and Block Kit ``blocks``."""
+
+    text: str
+    blocks: list[dict[str, Any]]
+
+
+class FleetOptions(TypedDict, total=False):
+    """``Keel.fleet``: where alerts go and how often."""
+
+    webhook_url: str | None
+    """The Slack incoming webhook (https, or http on loopback); default the first of
+    ``SLACK_PLATFORM_OPS_WEBHOOK``, ``PLATFORM_ALERTS_SLACK_WEBHOOK``, ``SLACK_WEBHOOK_URL``."""
+    cooldown_ms: int
+    """No new notice within this long of the last unless worse (default 900,000)."""
+    renotify_ms: int
+    """A persisting status is told again after this long (default 14,400,000)."""
+    timeout_ms: int
+    """One webhook request (default 10,000)."""
+    deliver_within_ms: int
+    """How long a health run spends delivering after its snapshots (default 30,000)."""
+    max_attempts: int
+    """Attempts before a notice is marked failed (default 8)."""
+    webhook_limit: Limit
+    """The webhook's rate, shared by every instance (default 1 per second)."""
+
+
+class FleetAgent(TypedDict):
+    """An agent in the registry."""
+
+    agent_name: str
+    cadence_ms: int
+    schedule: str | None
+    """The cron schedule the cadence was read from."""
+    description: str
+    models: list[str]
+    """``provider/model`` it depends on: an open circuit on one makes it critical."""
+    stuck_after_ms: int
+    enabled: bool
+    created_at: str
+    updated_at: str
+
+
+class AgentSpec(TypedDict, total=False):
+    """``Fleet.set_agent`` keywords: an absent one keeps what is stored; a new agent needs
+    ``cadence_ms`` or ``schedule`` (cron, five fields, UTC)."""
+
+    cadence_ms: int | None
+    schedule: str | None
+    description: str | None
+    models: list[str] | None
+    stuck_after_ms: int | None
+    enabled: bool | None
+
+
+class AgentHealth(TypedDict):
+    """One agent of a health run or of the status (the original's fields first)."""
+
+    name: str
+    status: HealthStatus
+    reasons: list[str]
+    last_success_at: str | None
+    failure_rate_24h: float | None
+    """Over the agent's window (24 h or two cadences, ``window_ms``)."""
+    alerts_fired: int
+    alert: AlertKind | None
+    alert_held: str | None
+    registered: bool
+    cadence_ms: int | None
+    window_ms: int
+    runs: int
+    failed: int
+    p50_duration_ms: int | None
+    p95_duration_ms: int | None
+    avg_duration_ms: int | None
+    credits_consumed: float
+    tokens_consumed: int
+    stuck_runs: int
+    dead_letters: int
+    open_breakers: list[str]
+
+
+class FleetSummary(TypedDict):
+    """Agents per status."""
+
+    healthy: int
+    warning: int
+    critical: int
+    stale: int
+
+
+class FleetStatus(TypedDict):
+    """``Fleet.status``: the fleet now, read only."""
+
+    checked_at: str
+    summary: FleetSummary
+    agents: list[AgentHealth]
+
+
+class DeliveryReport(TypedDict):
+    """``Fleet.deliver``, and a health run's delivery."""
+
+    delivered: int
+    retrying: int
+    failed: int
+    left: int
+    errors: list[str]
+
+
+class FleetHealth(FleetStatus):
+    """``Fleet.check_fleet_health``: the original's response shape, and the run."""
+
+    ok: bool
+    total_alerts_fired: int
+    run_id: str
+    delivery: DeliveryReport
+
+
+class FleetAlert(TypedDict):
+    """A notice in the outbox, as ``on_alert`` receives it (``id`` is stable across
+    attempts)."""
+
+    id: str
+    agent_name: str
+    kind: AlertKind
+    status: HealthStatus
+    reasons: list[str]
+    message: SlackWebhookPayload
+    attempts: int
+    created_at: str
+    delivery: Literal["pending", "sending", "delivered", "failed"]
+    last_error: str | None
+    delivered_at: str | None
+
+
+class SnapshotPoint(TypedDict):
+    """One snapshot, as the report charts it."""
+
+    agent_name: str
+    at_ms: int
+    status: HealthStatus
+    runs: int
+    failures: int
+    failure_rate: float | None
+    p50_duration_ms: int | None
+    p95_duration_ms: int | None
+    credits: float | None
+    dead_letters: int
+    stuck_runs: int
+
+
+class FleetReport(TypedDict):
+    """``Fleet.report``: the fleet now and each agent's snapshots over the period."""
+
+    status: FleetStatus
+    period_ms: int
+    series: dict[str, list[SnapshotPoint]]
 
 
 Verdict = Literal["primary", "merged", "near_merged", "superseded", "in_flight"]

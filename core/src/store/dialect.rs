@@ -342,6 +342,70 @@ impl Dialect {
             Backend::Sqlite => "",
         }
     }
+
+    /// The elements of the JSON array of strings `expr` (a column or a parameter) as rows of
+    /// the table `alias`, each in `alias.value`.
+    pub fn json_values(self, expr: &str, alias: &str) -> String {
+        match self.0 {
+            Backend::Postgres => {
+                format!("jsonb_array_elements_text({expr}::jsonb) AS {alias}(value)")
+            }
+            Backend::Sqlite => format!("json_each({expr}) AS {alias}"),
+        }
+    }
+
+    /// The aggregate of the text `expr` over a group as a JSON array's text (`[]` for none),
+    /// sorted on PostgreSQL; on SQLite in the order the rows come (select them sorted).
+    pub fn json_agg_text(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => {
+                format!("coalesce(jsonb_agg({expr} ORDER BY {expr}), '[]'::jsonb)::text")
+            }
+            Backend::Sqlite => format!("json_group_array({expr})"),
+        }
+    }
+
+    /// The milliseconds from the timestamp `start` to the timestamp `end` (one interval, not
+    /// two epochs: half the arithmetic per row).
+    pub fn ms_between(self, start: &str, end: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("(extract(epoch FROM {end} - {start}) * 1000)::int8"),
+            Backend::Sqlite => format!(
+                "CAST(round((julianday({end}) - julianday({start})) * 86400000) AS INTEGER)"
+            ),
+        }
+    }
+
+    /// The timestamp `expr` plus `ms` milliseconds (an integer expression).
+    pub fn plus_ms(self, expr: &str, ms: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("({expr} + make_interval(secs => {ms}::float8 / 1000))"),
+            Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%fZ', julianday({expr}) + {ms} / 86400000.0)")
+            }
+        }
+    }
+
+    /// `outer` joined to the rows of `table` (as `alias`; its `columns`, which an index may
+    /// cover) that `condition` (naming both) picks for each of its rows: PostgreSQL's `CROSS JOIN LATERAL` over a subquery it may
+    /// not flatten (`OFFSET 0`), which probes the table's index once per outer row whatever
+    /// its estimates (a plain join over a few outer rows with a per-row time bound is planned
+    /// as a scan of the whole table); SQLite plans the plain join that way itself.
+    pub fn join_each(
+        self,
+        outer: &str,
+        (table, alias): (&str, &str),
+        columns: &str,
+        condition: &str,
+    ) -> String {
+        match self.0 {
+            Backend::Postgres => format!(
+                "{outer} CROSS JOIN LATERAL \
+                 (SELECT {columns} FROM {table} {alias} WHERE {condition} OFFSET 0) {alias}"
+            ),
+            Backend::Sqlite => format!("{outer} JOIN {table} {alias} ON {condition}"),
+        }
+    }
 }
 
 #[cfg(test)]

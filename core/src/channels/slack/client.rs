@@ -82,20 +82,7 @@ impl SlackOptions {
                 "must be a Slack token (printable, no spaces)",
             ));
         }
-        let url = url::Url::parse(&self.base_url)
-            .map_err(|e| Error::invalid_input("base_url", format!("not a URL: {e}")))?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        if !(url.scheme() == "https" || url.scheme() == "http" && loopback) {
-            return Err(Error::invalid_input(
-                "base_url",
-                "must be https (http only on loopback)",
-            ));
-        }
+        crate::options::https_url("base_url", &self.base_url)?;
         let workspace = self.workspace.chars().count();
         if self.workspace.trim().is_empty() || workspace > super::methods::MAX_ID_CHARS {
             return Err(Error::invalid_input(

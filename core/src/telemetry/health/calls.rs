@@ -6,10 +6,18 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use super::alert::{AlertDecision, AlertOptions, AlertState, next_alert};
+use super::fleet::{AlertSink, Fleet, FleetOptions};
+use super::notice::{Notice, slack_message};
+use super::registry::AgentSpec;
+use super::report::report_html;
 use super::status::{AgentMetrics, AgentStatus, HealthStatus, agent_status};
+use crate::Keel;
 use crate::error::Result;
 use crate::options::{Case, from_value, rooted, spelt};
+use crate::record::to_value;
 use crate::store::parse_time;
 
 #[derive(Deserialize, Default)]
@@ -88,4 +96,113 @@ pub fn next_alert_value(
         })
     };
     call().map_err(|e| spelt(e, case))
+}
+
+/// The calls [`Fleet::call_value`] answers.
+pub const FLEET_CALLS: [&str; 11] = [
+    "agents",
+    "set_agent",
+    "remove_agent",
+    "status",
+    "check",
+    "check_fleet_health",
+    "deliver",
+    "alerts",
+    "prune",
+    "report",
+    "report_html",
+];
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct FleetArgs {
+    agent_name: Option<String>,
+    limit: Option<u32>,
+    keep_ms: Option<u64>,
+    period_ms: Option<u64>,
+}
+
+/// [`slack_message`] of `notice` (a [`Notice`] object): the webhook payload. Pure.
+///
+/// # Errors
+/// [`crate::Error::InvalidInput`] for a notice that does not deserialize or a time that is
+/// not RFC 3339.
+pub fn slack_message_value(notice: Value, case: Case) -> Result<Value> {
+    let call = || {
+        let notice: Notice = from_value(Some(notice), case, "notice")?;
+        slack_message(&notice).map_err(|e| rooted(e, "notice"))
+    };
+    call().map_err(|e| spelt(e, case))
+}
+
+impl Fleet {
+    /// Fleet health on `keel` with its options as JSON ([`FleetOptions`]), alerts going to
+    /// `sink` when given.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming the option.
+    pub fn open_value(
+        keel: &Keel,
+        options: Option<Value>,
+        sink: Option<Arc<dyn AlertSink>>,
+        case: Case,
+        root: &str,
+    ) -> Result<Self> {
+        let call = || {
+            let options: FleetOptions = from_value(options, case, root)?;
+            Fleet::open(keel, options, sink).map_err(|e| rooted(e, root))
+        };
+        call().map_err(|e| spelt(e, case))
+    }
+
+    /// Runs the fleet call `op` (one of [`FLEET_CALLS`]) on `args` and returns its result as
+    /// JSON in `case`; `check_fleet_health` answers in the original's snake_case shape
+    /// whatever the case, for the dashboards that read it.
+    ///
+    /// # Errors
+    /// As the call; [`crate::Error::InvalidInput`] naming the argument, or `op` when unknown.
+    pub async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
+        self.call_op(op, args, case)
+            .await
+            .map_err(|e| spelt(e, case))
+    }
+
+    async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
+        if op == "set_agent" {
+            let spec: AgentSpec = from_value(args, case, "")?;
+            return Ok(to_value(&self.set_agent(&spec).await?, case));
+        }
+        let a: FleetArgs = from_value(args, case, "")?;
+        Ok(match op {
+            "agents" => to_value(&self.agents().await?, case),
+            "remove_agent" => {
+                let name = a
+                    .agent_name
+                    .ok_or_else(|| crate::Error::invalid_input("agent_name", "is required"))?;
+                to_value(&self.remove_agent(&name).await?, case)
+            }
+            "status" => to_value(&self.status().await?, case),
+            "check" => to_value(&self.check().await?, case),
+            "check_fleet_health" => to_value(&self.check().await?, Case::Snake),
+            "deliver" => to_value(&self.deliver().await?, case),
+            "alerts" => {
+                let alerts = self
+                    .alerts(a.agent_name.as_deref(), a.limit.unwrap_or(50))
+                    .await?;
+                to_value(&alerts, case)
+            }
+            "prune" => Value::from(self.prune(a.keep_ms).await?),
+            "report" => to_value(&self.report(a.period_ms).await?, case),
+            "report_html" => Value::String(report_html(&self.report(a.period_ms).await?)),
+            other => {
+                return Err(crate::Error::invalid_input(
+                    "op",
+                    format!(
+                        "unknown fleet call {other}; one of {}",
+                        FLEET_CALLS.join(", ")
+                    ),
+                ));
+            }
+        })
+    }
 }

@@ -102,7 +102,7 @@ pub fn window_ms(cadence_ms: Option<u64>) -> u64 {
 }
 
 /// A duration for a person: minutes under two hours, hours under two days, else days.
-fn span(ms: u64) -> String {
+pub(super) fn span(ms: u64) -> String {
     let minutes = ms / 60_000;
     match minutes {
         m if m < 120 => format!("{m} min"),
