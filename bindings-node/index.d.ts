@@ -2274,7 +2274,7 @@ export interface FleetOptions {
   cooldownMs?: number
   /** A persisting status is told again after this long (default 14,400,000). */
   renotifyMs?: number
-  /** One webhook request (default 10,000). */
+  /** One webhook request, or one `onAlert` call (default 10,000). */
   timeoutMs?: number
   /** How long a health run spends delivering after its snapshots (default 30,000). */
   deliverWithinMs?: number

@@ -18,7 +18,6 @@ use fresh_pg::fresh_pg;
 
 use keel::telemetry::health::{AgentSpec, Fleet, FleetOptions, fleet_query};
 use keel::{Keel, Pool};
-use uuid::Uuid;
 
 const AGENTS: usize = 50;
 const ROWS: i64 = 1_000_000;

@@ -1,9 +1,9 @@
 //! Fleet health on both backends: the seeded registry, one fleet query judging healthy,
 //! failing, stale, stuck, breaker-open and unregistered agents, alerts posted once to a
 //! loopback webhook with the original's Block Kit layout, a second run that sends nothing, a
-//! recovery notice, a stuck run reaped, a webhook that fails or hangs (snapshots still
-//! written, the notice retried), two processes checking at once (each alert once), retention,
-//! and bad input.
+//! recovery notice, a stuck run reaped, a webhook that fails or hangs and a callback that
+//! hangs (snapshots still written, the notice retried), two processes checking at once (each
+//! alert once), retention, and bad input.
 
 mod common;
 
@@ -15,9 +15,12 @@ use axum::http::StatusCode;
 use serde_json::Value;
 
 use common::{fresh_url, on_each_backend};
+use futures_util::future::BoxFuture;
 use keel::runner::{Runs, SweepOptions};
 use keel::store::{Backend, Dialect, Pool};
-use keel::telemetry::health::{AgentSpec, Fleet, FleetOptions, HealthStatus};
+use keel::telemetry::health::{
+    AgentSpec, AlertSink, Fleet, FleetAlert, FleetOptions, HealthStatus,
+};
 use keel::{Keel, Result};
 
 const MIN: i64 = 60_000;
@@ -452,6 +455,44 @@ async fn a_failing_or_hanging_webhook_delays_no_snapshot_and_is_retried() {
             delivered
                 .iter()
                 .all(|a| a.delivery == "delivered" && a.attempts >= 2)
+        );
+    })
+    .await;
+}
+
+/// A callback that never returns.
+struct Hung;
+
+impl AlertSink for Hung {
+    fn deliver(&self, _alert: FleetAlert) -> BoxFuture<'static, std::result::Result<(), String>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_callback_that_hangs_is_cut_off_and_retried() {
+    on_each_backend(|backend, keel| async move {
+        let options = FleetOptions {
+            timeout_ms: 100,
+            ..FleetOptions::default()
+        };
+        let fleet = Fleet::open(&keel, options, Some(Arc::new(Hung))).unwrap();
+        let started = std::time::Instant::now();
+        let health = fleet.check().await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "{backend:?}");
+        assert_eq!(
+            health.delivery.retrying, 6,
+            "{backend:?}: {:?}",
+            health.delivery
+        );
+        assert!(
+            health.delivery.errors[0].contains("within 100 ms"),
+            "{backend:?}"
+        );
+        let alerts = fleet.alerts(None, 10).await.unwrap();
+        assert!(
+            alerts.iter().all(|a| a.delivery == "pending"),
+            "{backend:?}"
         );
     })
     .await;

@@ -2299,7 +2299,7 @@ class FleetOptions(TypedDict, total=False):
     renotify_ms: int
     """A persisting status is told again after this long (default 14,400,000)."""
     timeout_ms: int
-    """One webhook request (default 10,000)."""
+    """One webhook request, or one ``on_alert`` call (default 10,000)."""
     deliver_within_ms: int
     """How long a health run spends delivering after its snapshots (default 30,000)."""
     max_attempts: int

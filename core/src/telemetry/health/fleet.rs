@@ -48,7 +48,7 @@ pub struct FleetOptions {
     pub cooldown_ms: u64,
     /// A persisting status is told again after this long (ms, default 14,400,000).
     pub renotify_ms: u64,
-    /// How long one webhook request may take (ms, default 10,000).
+    /// How long one webhook request, or one call of the sink, may take (ms, default 10,000).
     pub timeout_ms: u64,
     /// How long a health run spends delivering after its snapshots (ms, default 30,000).
     pub deliver_within_ms: u64,
@@ -256,20 +256,23 @@ impl Fleet {
                     settle(pool, &alert, Settle::Release).await?;
                     continue;
                 }
-                let outcome = self.send(&alert, started + budget).await;
-                match outcome {
-                    Ok(()) => {
+                match self.send(&alert, started + budget).await {
+                    Attempt::Delivered => {
                         settle(pool, &alert, Settle::Delivered).await?;
                         report.delivered += 1;
                     }
-                    Err(error) if alert.attempts >= self.options.max_attempts => {
+                    Attempt::NotSent => {
+                        settle(pool, &alert, Settle::Release).await?;
+                        report.left += 1;
+                    }
+                    Attempt::Failed(error, _) if alert.attempts >= self.options.max_attempts => {
                         settle(pool, &alert, Settle::Failed(&error)).await?;
                         report.failed += 1;
                         report.errors.push(format!("{}: {error}", alert.agent_name));
                     }
-                    Err(error) => {
+                    Attempt::Failed(error, retry_after_ms) => {
                         let retry = alert.attempts.saturating_sub(1);
-                        let delay = DELIVERY_BACKOFF.delay(retry, None, &mut draws);
+                        let delay = DELIVERY_BACKOFF.delay(retry, retry_after_ms, &mut draws);
                         settle(pool, &alert, Settle::Retry(&error, delay)).await?;
                         report.retrying += 1;
                         report.errors.push(format!("{}: {error}", alert.agent_name));
@@ -280,46 +283,65 @@ impl Fleet {
         Ok(report)
     }
 
-    /// One delivery attempt of `alert`, waiting for the webhook's rate no later than
-    /// `deadline`.
-    async fn send(&self, alert: &FleetAlert, deadline: Instant) -> std::result::Result<(), String> {
+    /// One delivery attempt of `alert`: to the sink, or to the webhook once its shared rate
+    /// allows, no later than `deadline`; either bounded by `timeout_ms`.
+    async fn send(&self, alert: &FleetAlert, deadline: Instant) -> Attempt {
+        let timeout = Duration::from_millis(self.options.timeout_ms);
         if let Some(sink) = &self.sink {
-            return sink.deliver(alert.clone()).await;
+            return match tokio::time::timeout(timeout, sink.deliver(alert.clone())).await {
+                Ok(Ok(())) => Attempt::Delivered,
+                Ok(Err(error)) => Attempt::Failed(format!("the alert callback: {error}"), None),
+                Err(_) => Attempt::Failed(
+                    format!(
+                        "the alert callback did not finish within {} ms",
+                        self.options.timeout_ms
+                    ),
+                    None,
+                ),
+            };
         }
         let Some(url) = &self.options.webhook_url else {
-            return Err("no webhook_url".into());
+            return Attempt::NotSent;
         };
         // The key names the webhook by a digest: its URL is a secret.
         let digest = format!("{:x}", Sha256::digest(url.as_bytes()));
         let key = format!("fleet-webhook:{}", &digest[..16]);
         let limiter = SharedLimiter::open(&self.keel);
         loop {
-            let decision = limiter
-                .check(&key, &self.options.webhook_limit)
-                .await
-                .map_err(|e| e.to_string())?;
-            if decision.allowed {
-                break;
+            match limiter.check(&key, &self.options.webhook_limit).await {
+                Err(e) => return Attempt::Failed(format!("rate limit: {e}"), None),
+                Ok(d) if d.allowed => break,
+                Ok(d) => {
+                    let wait = Duration::from_millis(d.retry_after_ms.max(1));
+                    if Instant::now() + wait > deadline {
+                        return Attempt::NotSent;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
             }
-            let wait = Duration::from_millis(decision.retry_after_ms.max(1));
-            if Instant::now() + wait > deadline {
-                return Err("the webhook's rate limit left no turn in the delivery time".into());
-            }
-            tokio::time::sleep(wait).await;
         }
-        let response = self
+        let sent = self
             .keel
             .http()
             .post(url)
-            .timeout(Duration::from_millis(self.options.timeout_ms))
+            .timeout(timeout)
             .json(&alert.message)
             .send()
-            .await
-            .map_err(|e| format!("webhook: {}", e.without_url()))?;
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(e) => return Attempt::Failed(format!("webhook: {}", e.without_url()), None),
+        };
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return Attempt::Delivered;
         }
+        let retry_after_ms = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|secs| secs.saturating_mul(1_000));
         let body: String = response
             .text()
             .await
@@ -327,10 +349,18 @@ impl Fleet {
             .chars()
             .take(200)
             .collect();
-        Err(format!(
-            "webhook: HTTP {}: {}",
-            status.as_u16(),
-            body.trim()
-        ))
+        let error = format!("webhook: HTTP {}: {}", status.as_u16(), body.trim());
+        Attempt::Failed(error, retry_after_ms)
     }
+}
+
+/// How one delivery attempt ended.
+enum Attempt {
+    /// Delivered (a 2xx, or the sink returned).
+    Delivered,
+    /// Failed: why, and how long the receiver asked to wait (a 429's `Retry-After`, ms).
+    Failed(String, Option<u64>),
+    /// Not sent: no destination, or the run's delivery time ran out before the webhook's rate
+    /// allowed it.
+    NotSent,
 }
