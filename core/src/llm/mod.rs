@@ -17,7 +17,7 @@ mod client;
 mod content;
 mod embed;
 mod hold;
-mod http;
+pub(crate) mod http;
 pub mod message;
 pub mod options;
 pub mod request;

@@ -268,12 +268,7 @@ impl SlackClient {
             }
         };
         let status = response.status().as_u16();
-        let retry_after_ms = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|secs| secs.saturating_mul(1_000));
+        let retry_after_ms = crate::llm::http::retry_after_ms(response.headers());
         let body = response.bytes().await.unwrap_or_default();
         if status == 429 {
             let err = service(

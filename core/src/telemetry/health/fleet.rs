@@ -336,12 +336,7 @@ impl Fleet {
         if status.is_success() {
             return Attempt::Delivered;
         }
-        let retry_after_ms = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|secs| secs.saturating_mul(1_000));
+        let retry_after_ms = crate::llm::http::retry_after_ms(response.headers());
         let body: String = response
             .text()
             .await

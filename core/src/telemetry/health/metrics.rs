@@ -5,8 +5,6 @@
 //! the latest success from a partial index, stuck runs bounded by the window, open dead
 //! letters, open circuits on the models it names or ran, and its alert state.
 
-use serde::Serialize;
-
 use super::alert::AlertState;
 use super::registry::DEFAULT_STUCK_AFTER_MS;
 use super::status::{AgentMetrics, HealthStatus, MIN_WINDOW_MS, STALE_CADENCES};
@@ -14,8 +12,8 @@ use crate::error::Result;
 use crate::store::{Dialect, Pool, rfc3339};
 
 /// One agent's row of the fleet query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FleetRow {
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct FleetRow {
     /// What the status rules read.
     pub metrics: AgentMetrics,
     /// True when the agent is in the registry.
@@ -37,7 +35,6 @@ pub struct FleetRow {
     /// What its alerts last said, and the version a compare-and-set names.
     pub alert_state: AlertState,
     /// The alert state's version (0 when none is stored).
-    #[serde(skip)]
     pub alert_version: i64,
 }
 

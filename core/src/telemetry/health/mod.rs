@@ -28,7 +28,7 @@ pub use alert::{
 pub use calls::{FLEET_CALLS, agent_status_value, next_alert_value, slack_message_value};
 pub use check::{AgentHealth, DeliveryReport, FleetHealth, FleetStatus, Summary};
 pub use fleet::{AlertSink, Fleet, FleetOptions, WEBHOOK_ENV};
-pub use metrics::{FleetRow, fleet_query};
+pub use metrics::fleet_query;
 pub use notice::{Notice, mrkdwn_escape, slack_message};
 pub use outbox::FleetAlert;
 pub use registry::{
