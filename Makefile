@@ -11,7 +11,7 @@ WHEEL := target/wheels/keelcore-$(VERSION)-cp310-abi3-*.whl
 # napi builds with an explicit --target; maturin gets the same, so both share target/<host>/.
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
-.PHONY: help demo test bench lint phoenix chromium fuzz mutants wheel build build-python build-node check-version test-rust test-python \
+.PHONY: help demo test bench lint phoenix chromium pg-cron fuzz mutants wheel build build-python build-node check-version test-rust test-python \
         test-node test-deno test-examples test-all fmt clean
 
 help:
@@ -49,6 +49,10 @@ phoenix: $(PHOENIX)/.ok
 # Debian's Chromium: the OTLP test checks a trace in Phoenix's UI and takes its screenshot.
 chromium:
 	command -v chromium >/dev/null || apt-get install -y -q chromium
+
+# pg_cron for the test of migration 0019's schedule (scripts/pg.sh preloads it when present).
+pg-cron:
+	ls /usr/lib/postgresql/*/lib/pg_cron.so >/dev/null 2>&1 || apt-get install -y -q postgresql-$$(ls /usr/lib/postgresql | sort -V | tail -n 1)-cron
 
 bindings-node/node_modules/.ok: bindings-node/package.json bindings-node/package-lock.json
 	# `npm ci` rejects this lock file: npm leaves other platforms' optional packages out of it.
@@ -89,7 +93,7 @@ build-node: bindings-node/node_modules/.ok
 
 # --- tests -------------------------------------------------------------------------------
 
-test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok $(PHOENIX)/.ok chromium
+test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok $(PHOENIX)/.ok chromium pg-cron
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
 
 test-all: test-rust test-python test-node test-deno test-examples

@@ -148,8 +148,10 @@ def main() -> None:
     slack_ingest_ms = criterion_ns("slack", "ingest_1000") / 1e6
     threads = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "threads")
     fleet = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "fleet")
+    retention = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "retention")
     results = {
         "fleet": fleet,
+        "retention": retention,
         "dedup": dedup,
         "slack_ingest_ms": slack_ingest_ms,
         "threads": threads,
@@ -371,6 +373,14 @@ def main() -> None:
         f"150 queries {fleet['original_150_queries_p50_ms']:.1f} ms "
         f"({fleet['original_150_queries_p50_ms'] / fleet['check_p50_ms']:.1f}x); plan in target/bench/fleet_plan.txt "
         f"(execution {fleet['plan_execution_ms']:.1f} ms, sequential scan of agent_executions: {fleet['plan_seq_scan_on_executions']})."
+    )
+    print(
+        f"\nLog retention (PostgreSQL, {retention['rows']:,} debug events over 60 days, half expired): "
+        f"dropping the expired day partitions {retention['drop_partitions_s']:.2f} s "
+        f"({retention['dropped_rows']:,} rows, {retention['drop_partitions_wal_bytes'] / 1e6:.1f} MB of WAL); the "
+        f"batched delete on an unpartitioned copy {retention['batched_delete_s']:.2f} s "
+        f"({retention['deleted_rows']:,} rows, {retention['batched_delete_wal_bytes'] / 1e6:.1f} MB of WAL; "
+        f"{retention['batched_delete_s'] / max(retention['drop_partitions_s'], 1e-6):.0f}x)."
     )
     print(f"\nLSH query over 1,000,000 signatures (Rust, threshold 0.8): {dedup['rust_query_1m_us']:.1f} µs (goal ≤ 100).")
     k, ds = dq["keel"], dq["datasketch"]

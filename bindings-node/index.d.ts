@@ -307,6 +307,28 @@ export interface ExportStats {
   failedExports: number
 }
 
+/** What `maintainPartitions` did to one partition (PostgreSQL). */
+export interface PartitionChange {
+  /** `system_logs_debug` … `system_logs_error`, or `agent_executions`. */
+  table: string
+  /** `<table>_pYYYYMMDD`, the UTC start of its range. */
+  partition: string
+  action: 'created' | 'dropped'
+  /** Rows moved into a created partition from the default one, or dropped with a partition. */
+  rows: number
+}
+
+/** One time partition, as `partitions()` lists it (PostgreSQL). */
+export interface PartitionInfo {
+  table: string
+  partition: string
+  /** `FOR VALUES FROM (…) TO (…)` or `DEFAULT`. */
+  bounds: string
+  /** The planner's estimate (-1 before the first analyze). */
+  estimatedRows: number
+  bytes: number
+}
+
 /** Options of `cleanupLogs`. */
 export interface CleanupOptions {
   /** Count what would be deleted, delete nothing. */
@@ -2859,6 +2881,14 @@ export declare class Keel {
    * batches; with `dryRun` only counts. Resolves to the rows per level.
    */
   cleanupLogs(options?: CleanupOptions, call?: CallOptions): Promise<Record<string, number>>
+  /**
+   * Keeps the time partitions of `system_logs` and `agent_executions` on PostgreSQL: makes
+   * them ahead, moves stray rows out of the default partitions, drops those past retention.
+   * Resolves to the changes; empty on SQLite.
+   */
+  maintainPartitions(call?: CallOptions): Promise<PartitionChange[]>
+  /** The time partitions and their sizes; empty on SQLite. */
+  partitions(call?: CallOptions): Promise<PartitionInfo[]>
   /** Closes the pool for every holder of this handle. Idempotent. */
   close(call?: CallOptions): Promise<void>
 }

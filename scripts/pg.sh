@@ -75,9 +75,20 @@ stop() {
 resume() {
     # shellcheck disable=SC1091
     . "$state/env"
+    # pg_cron, when installed (`make test` installs it), runs its jobs in one database:
+    # keel_cron, where core/tests/partitions.rs checks the schedule migration 0019 makes.
+    local cron=""
+    if [ -f "$KEEL_PG_BIN/../lib/pg_cron.so" ]; then
+        cron="-c shared_preload_libraries=pg_cron -c cron.database_name=keel_cron"
+    fi
     as_pg "$KEEL_PG_BIN/pg_ctl" -D "$KEEL_PG_DATA/db" -l "$KEEL_PG_DATA/db/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $KEEL_PG_PORT -k $KEEL_PG_DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
+        -o "-c listen_addresses=127.0.0.1 -p $KEEL_PG_PORT -k $KEEL_PG_DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 $cron" \
         start >/dev/null
+    if [ -n "$cron" ]; then
+        as_pg env PGPASSWORD="$password" "$KEEL_PG_BIN/psql" -h "$KEEL_PG_DATA" -p "$KEEL_PG_PORT" -U postgres -d postgres -qAt \
+            -c "SELECT 1 FROM pg_database WHERE datname = 'keel_cron'" | grep -q 1 \
+            || as_pg env PGPASSWORD="$password" "$KEEL_PG_BIN/psql" -h "$KEEL_PG_DATA" -p "$KEEL_PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE keel_cron"
+    fi
 }
 
 pause() {

@@ -253,6 +253,28 @@ impl Keel {
         })
     }
 
+    /// Keeps the time partitions of `system_logs` and `agent_executions` on PostgreSQL: makes
+    /// them ahead, moves stray rows out of the default partitions, drops those past retention.
+    /// Resolves to the changes; empty on SQLite.
+    #[napi(
+        ts_args_type = "call?: CallOptions",
+        ts_return_type = "Promise<PartitionChange[]>"
+    )]
+    pub async fn maintain_partitions(&self) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |keel| Ok(record(
+            &keel.maintain_partitions().await?
+        )))
+    }
+
+    /// The time partitions and their sizes; empty on SQLite.
+    #[napi(
+        ts_args_type = "call?: CallOptions",
+        ts_return_type = "Promise<PartitionInfo[]>"
+    )]
+    pub async fn partitions(&self) -> napi::Result<Outcome<Value>> {
+        run!(self.inner, |keel| Ok(record(&keel.partitions().await?)))
+    }
+
     /// Closes the pool for every holder of this handle. Idempotent.
     #[napi(ts_args_type = "call?: CallOptions", ts_return_type = "Promise<void>")]
     pub async fn close(&self) -> napi::Result<Outcome<()>> {

@@ -3,6 +3,8 @@
 // missing, wrong or named but never declared fails the lint.
 import {
   type FleetAgent,
+  type PartitionChange,
+  type PartitionInfo,
   type FleetAlert,
   type FleetHealth,
   type FleetHealthResponse,
@@ -127,6 +129,9 @@ export async function consumer(orgId: string): Promise<void> {
   const stats: LogStats = await log.flush()
   const parent: TraceParent | null = parseTraceparent(log.traceparent())
   const cleaned: Record<string, number> = await db.cleanupLogs({ dryRun: true, batchSize: 100 })
+  const changes: PartitionChange[] = await db.maintainPartitions()
+  const dropped: number = changes.filter((c) => c.action === 'dropped').reduce((n, c) => n + c.rows, 0)
+  const sizes: number[] = (await db.partitions()).map((p: PartitionInfo) => p.estimatedRows + p.bytes)
   const codes: string[] = errorCodes()
 
   const llm = router.llm({ providers: { openai: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' } }, attemptTimeout: 1 })
@@ -186,6 +191,6 @@ export async function consumer(orgId: string): Promise<void> {
   const payload: SlackWebhookPayload = fleetAlertMessage({ agentName: 'a', kind: 'raised', status: 'critical', windowMs: 1, runs: 0, deadLetters: 0, at: 'now' })
   text += `${registered.cadenceMs}${health.totalAlertsFired}${response.total_alerts_fired}${fleetNow.summary.stale}${fleetReport.periodMs}${page.length}${payload.text}`
   void [inMemory, tier, viaOriginal, transition, granted, canProceed, moved, balance, settled, budget, limits]
-  void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, codes, text, routed]
+  void [name, display, affinity, refused, compiled.contextHash, report.dryRun, first?.contextHash, count, stats.failedWrites, parent?.sampled, cleaned, dropped, sizes, codes, text, routed]
   await db.close()
 }

@@ -33,6 +33,7 @@ use pyo3::types::PyDict;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use crate::error::Arg;
+use crate::json::Json;
 use crate::record::options;
 use crate::runtime::{awaitable, guard, ready};
 use crate::store::PyAppliedMigration;
@@ -253,6 +254,21 @@ impl PyKeel {
                 .map(|(level, n)| (level.as_str(), n));
             Ok(deleted.collect::<Vec<_>>())
         })
+    }
+
+    /// Keeps the time partitions of `system_logs` and `agent_executions` on PostgreSQL
+    /// (awaitable; resolves to the changes: `{table, partition, action, rows}`; empty on SQLite).
+    fn maintain_partitions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |keel| Ok(Json::of(
+            &keel.maintain_partitions().await?
+        )))
+    }
+
+    /// The time partitions and their sizes (awaitable; empty on SQLite).
+    fn partitions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable!(py, self.inner, |keel| Ok(Json::of(
+            &keel.partitions().await?
+        )))
     }
 
     fn __repr__(&self) -> String {

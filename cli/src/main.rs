@@ -21,6 +21,7 @@ mod loopback;
 mod memory;
 mod models;
 mod output;
+mod partitions;
 mod queue;
 mod route;
 mod runs;
@@ -59,6 +60,11 @@ enum Command {
     Logs {
         #[command(subcommand)]
         command: logs::LogsCommand,
+    },
+    /// The time partitions of system_logs and agent_executions (PostgreSQL).
+    Partitions {
+        #[command(subcommand)]
+        command: partitions::PartitionsCommand,
     },
     /// The model matrix and the circuit breakers.
     Models {
@@ -149,6 +155,7 @@ async fn main() -> ExitCode {
         Command::Demo { keep } => demo::run(&ctx, keep).await,
         Command::Loopback { port } => serve_loopback(&ctx, port).await,
         Command::Logs { command } => logs::run(&ctx, command).await,
+        Command::Partitions { command } => partitions::run(&ctx, command).await,
         Command::Models { command } => models::run_models(&ctx, command).await,
         Command::Credits { command } => models::run_credits(&ctx, command).await,
         Command::Skills { command } => skills::run(&ctx, command).await,

@@ -355,6 +355,9 @@ fn every_command_speaks_json() {
         ),
         (&["logs", "cleanup", "--dry-run", "--json"], "total"),
         (&["logs", "pg-cron", "--json"], "schedule"),
+        (&["partitions", "maintain", "--json"], "changes"),
+        (&["partitions", "list", "--json"], "partitions"),
+        (&["partitions", "pg-cron", "--json"], "schedule"),
         (&["memory", "cleanup", "--json"], "archived"),
         (&["memory", "pg-cron", "--json"], "schedule"),
         (
@@ -959,4 +962,39 @@ fn a_paused_dlq_worker_cannot_complete_a_letter_another_took() {
     let resolved: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(resolved.as_array().unwrap().len(), 1);
     assert_eq!(resolved[0]["retry_count"], 2);
+}
+
+#[test]
+fn partitions_are_listed_and_kept_on_postgres_and_absent_on_sqlite() {
+    let url = fresh_pg_url();
+    let (ok, out, err) = keel(&url, &["--json", "migrate"]);
+    assert!(ok, "{err}");
+    let (ok, out2, err) = keel(&url, &["partitions", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        out2.contains("agent_executions_default") && out2.contains("DEFAULT"),
+        "{out2}"
+    );
+    assert!(out2.contains("system_logs_error_p"), "{out2}");
+    let (ok, listed, err) = keel(&url, &["partitions", "list", "--json"]);
+    assert!(ok, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let tables: std::collections::BTreeSet<_> = listed["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["table"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tables.len(), 5, "{listed}");
+    let (ok, again, err) = keel(&url, &["partitions", "maintain"]);
+    assert!(ok, "{err}");
+    assert!(
+        again.contains("every partition in place"),
+        "{again} after {out}"
+    );
+    let lite = fresh_url();
+    assert!(keel(&lite, &["migrate"]).0);
+    let (ok, lite, err) = keel(&lite, &["partitions", "maintain"]);
+    assert!(ok, "{err}");
+    assert!(lite.contains("SQLite keeps plain tables"), "{lite}");
 }

@@ -84,6 +84,9 @@ async fn seed(keel: &Keel, fleet: &Fleet) -> Vec<String> {
     .execute(pg)
     .await
     .expect("letters");
+    // The runs landed in the default partition (only the weeks ahead exist on a new
+    // database); maintenance gives them their weeks, as its hourly run does.
+    keel.maintain_partitions().await.expect("partitions");
     // As autovacuum leaves a table at rest: statistics, and the visibility map the fleet
     // query's index-only scans need (a pass can leave it unset while an older snapshot is
     // open, so it is repeated until set).
@@ -93,8 +96,9 @@ async fn seed(keel: &Keel, fleet: &Fleet) -> Vec<String> {
             .await
             .expect("vacuum");
         let visible: f64 = sqlx::query_scalar(
-            "SELECT relallvisible::float8 / greatest(relpages, 1) FROM pg_class
-              WHERE oid = 'keel.agent_executions'::regclass",
+            "SELECT sum(relallvisible)::float8 / greatest(sum(relpages), 1) FROM pg_class
+              WHERE oid IN (SELECT inhrelid FROM pg_inherits
+                             WHERE inhparent = 'keel.agent_executions'::regclass)",
         )
         .fetch_one(pg)
         .await
@@ -207,7 +211,11 @@ fn main() {
             .find_map(|l| l.trim().strip_prefix("Execution Time: "))
             .and_then(|t| t.trim_end_matches(" ms").parse::<f64>().ok())
             .unwrap_or(f64::NAN);
-        let seq_scan = plan.contains("Seq Scan on agent_executions");
+        // A sequential scan of a partition that holds rows (the empty weeks made ahead are
+        // "scanned" at cost 0.00..0.00, never executed or reading nothing).
+        let seq_scan = plan
+            .lines()
+            .any(|l| l.contains("Seq Scan on agent_executions") && !l.contains("cost=0.00..0.00"));
 
         let (status_p50, status_p95) = percentiles(status_times);
         let (check_p50, check_p95) = percentiles(check_times);

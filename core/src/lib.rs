@@ -289,6 +289,24 @@ impl Keel {
             .await
     }
 
+    /// Keeps the time partitions of `system_logs` and `agent_executions` on PostgreSQL: makes
+    /// them ahead, moves stray rows out of the default partitions, drops those past retention
+    /// (see [`store::partitions`]). Empty on SQLite, whose tables are not partitioned.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn maintain_partitions(&self) -> Result<Vec<store::partitions::PartitionChange>> {
+        store::partitions::maintain(self.pool()?).await
+    }
+
+    /// The time partitions and their sizes (see [`store::partitions::list`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn partitions(&self) -> Result<Vec<store::partitions::PartitionInfo>> {
+        store::partitions::list(self.pool()?).await
+    }
+
     /// The stored events of one trace, in time order (see [`telemetry::render_tree`]).
     ///
     /// # Errors

@@ -13,6 +13,8 @@ from keel.types import (
     AgentSpec,
     DeliveryReport,
     FleetAgent,
+    PartitionChange,
+    PartitionInfo,
     FleetAlert,
     FleetHealth,
     FleetNotice,
@@ -314,6 +316,8 @@ class Keel:
     ) -> _AgentRun: ...
     def install_log_sink(self) -> None: ...
     def cleanup_logs(self, *, dry_run: bool = ..., batch_size: int = ...) -> Call[list[tuple[Level, int]]]: ...
+    def maintain_partitions(self) -> Call[list[PartitionChange]]: ...
+    def partitions(self) -> Call[list[PartitionInfo]]: ...
 
 @final
 class Logger:

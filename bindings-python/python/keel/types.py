@@ -42,6 +42,8 @@ __all__ = [
     "SlackWebhookPayload",
     "FleetOptions",
     "FleetAgent",
+    "PartitionChange",
+    "PartitionInfo",
     "AgentSpec",
     "AgentHealth",
     "FleetSummary",
@@ -2550,3 +2552,27 @@ class Merged(TypedDict):
 
     group: MergeGroup
     escalated: list[bool]
+
+
+class PartitionChange(TypedDict):
+    """What ``maintain_partitions`` did to one partition (PostgreSQL)."""
+
+    table: str
+    """The partitioned table: ``system_logs_debug`` … ``system_logs_error``, ``agent_executions``."""
+    partition: str
+    """``<table>_pYYYYMMDD``, the UTC start of its range."""
+    action: Literal["created", "dropped"]
+    rows: int
+    """Rows moved into a created partition from the default one, or dropped with a partition."""
+
+
+class PartitionInfo(TypedDict):
+    """One time partition, as ``partitions()`` lists it (PostgreSQL)."""
+
+    table: str
+    partition: str
+    bounds: str
+    """``FOR VALUES FROM (…) TO (…)`` or ``DEFAULT``."""
+    estimated_rows: int
+    """The planner's estimate (-1 before the first analyze)."""
+    bytes: int

@@ -387,9 +387,15 @@ pub(super) async fn write_rows(pool: &Pool, rows: &[RunRow]) -> Result<()> {
         .filter(|c| !matches!(**c, "id" | "started_at"))
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
+    // PostgreSQL partitions the table by `started_at`, so its key is (id, started_at); a run's
+    // rows all carry its start.
+    let key = match dialect {
+        Dialect::POSTGRES => "id, started_at",
+        _ => "id",
+    };
     let statement = format!(
         "INSERT INTO agent_executions ({}) VALUES {}
-         ON CONFLICT (id) DO UPDATE SET {}, updated_at = now()",
+         ON CONFLICT ({key}) DO UPDATE SET {}, updated_at = now()",
         COLUMNS.join(", "),
         values.join(", "),
         updates.join(", "),

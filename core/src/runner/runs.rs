@@ -172,13 +172,38 @@ impl Runs {
             .enumerate()
             .map(|(c, column)| placeholder(dialect, column, &format!("${}", c + 1)))
             .collect();
-        let statement = format!(
-            "INSERT INTO agent_executions ({}) VALUES ({})
-             ON CONFLICT (agent_name, idempotency_key) WHERE idempotency_key IS NOT NULL
-             DO NOTHING",
-            COLUMNS.join(", "),
-            params.join(", "),
-        );
+        let statement = match dialect {
+            // A partitioned table cannot hold the key unique without `started_at`: the key is
+            // claimed in `agent_execution_keys`, and the row written only when that insert was.
+            Dialect::POSTGRES => {
+                let param = |name: &str| {
+                    let c = COLUMNS.iter().position(|c| *c == name).unwrap_or(0);
+                    params[c].clone()
+                };
+                format!(
+                    "WITH claimed AS (
+                         INSERT INTO agent_execution_keys (agent_name, idempotency_key, execution_id, started_at)
+                         VALUES ({}, {}, {}, {})
+                         ON CONFLICT (agent_name, idempotency_key) DO NOTHING
+                         RETURNING 1)
+                     INSERT INTO agent_executions ({})
+                     SELECT {} WHERE EXISTS (SELECT 1 FROM claimed)",
+                    param("agent_name"),
+                    param("idempotency_key"),
+                    param("id"),
+                    param("started_at"),
+                    COLUMNS.join(", "),
+                    params.join(", "),
+                )
+            }
+            _ => format!(
+                "INSERT INTO agent_executions ({}) VALUES ({})
+                 ON CONFLICT (agent_name, idempotency_key) WHERE idempotency_key IS NOT NULL
+                 DO NOTHING",
+                COLUMNS.join(", "),
+                params.join(", "),
+            ),
+        };
         let mut binds = Vec::with_capacity(COLUMNS.len());
         binds_of(row, &mut binds);
         Ok(execute(pool, &statement, Binds(binds)).await? == 1)

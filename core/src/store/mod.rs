@@ -7,6 +7,7 @@
 pub(crate) mod bind;
 mod dialect;
 mod migrate;
+pub mod partitions;
 mod url;
 
 use std::str::FromStr;

@@ -1,8 +1,12 @@
-//! Retention of `system_logs`: a per-level age limit, deleted in small batches so no statement
-//! holds long locks or writes a WAL spike.
+//! Retention of `system_logs`: a per-level age limit.
 //!
-//! On PostgreSQL the same job exists in SQL (`keel.cleanup_system_logs()`, migration 0002) for
-//! pg_cron; [`pg_cron_schedule`] gives the line to install it.
+//! On PostgreSQL the table is partitioned by level and day (migration 0019): a level's expired
+//! days are dropped whole by `keel.maintain_partition`, which also makes the days ahead and
+//! moves stray rows out of the default partition, so pruning a billion-row log deletes no row.
+//! A row goes with its whole partition: it is kept at least its level's days and at most one
+//! partition more (a day; a week for `error`). `keel.cleanup_system_logs()` does the same inside
+//! PostgreSQL for pg_cron ([`pg_cron_schedule`]). SQLite keeps a plain table, deleted in small
+//! batches so no statement holds long locks.
 
 use std::time::Duration;
 
@@ -110,9 +114,10 @@ impl RetentionReport {
     }
 }
 
-/// Deletes events older than the policy allows, `batch_size` rows per statement. `progress` is
-/// called with the level and the rows done so far for it, after every batch. Safe to run from
-/// several instances at once (`SKIP LOCKED` on PostgreSQL).
+/// Removes events older than the policy allows: on PostgreSQL by dropping each level's expired
+/// partitions (see the module), on SQLite `batch_size` rows per statement. `progress` is called
+/// with the level and the rows done so far for it (after every batch on SQLite, once per level
+/// on PostgreSQL). Safe to run from several instances at once.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] for a zero batch size; [`Error::Storage`] when a delete fails (what
@@ -133,50 +138,84 @@ pub async fn cleanup(
         dry_run,
     };
     for level in Level::ALL {
-        let cutoff = Utc::now() - Duration::from_secs(u64::from(policy.days(level)) * 86_400);
-        let cutoff = cutoff.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-        let mut done = 0u64;
-        if dry_run {
-            let count: i64 = on_pool!(pool, |conn, spell| {
-                let sql = spell(
-                    r#"SELECT count(*) FROM system_logs
-                       WHERE level = $1 AND "timestamp" < $2::timestamptz"#,
-                );
-                sqlx::query_scalar(&sql)
-                    .bind(level.as_str())
-                    .bind(&cutoff)
-                    .fetch_one(conn)
-                    .await?
-            });
-            done = count as u64;
-            progress(level, done);
-        } else {
-            let delete = format!(
-                r#"DELETE FROM system_logs WHERE id IN (
-                       SELECT id FROM system_logs WHERE level = $1 AND "timestamp" < $2::timestamptz
-                       LIMIT $3 {})"#,
-                Dialect::of(pool).skip_locked()
-            );
-            loop {
-                let deleted = on_pool!(pool, |conn, spell| {
-                    sqlx::query(&spell(&delete))
-                        .bind(level.as_str())
-                        .bind(&cutoff)
-                        .bind(i64::from(batch_size))
-                        .execute(conn)
-                        .await?
-                        .rows_affected()
-                });
-                done += deleted;
-                progress(level, done);
-                if deleted < u64::from(batch_size) {
-                    break;
-                }
+        let days = policy.days(level);
+        let done = match pool {
+            Pool::Postgres(pg) => drop_level(pg, level, days, dry_run).await?,
+            Pool::Sqlite(_) => {
+                let cutoff = Utc::now() - Duration::from_secs(u64::from(days) * 86_400);
+                let cutoff = cutoff.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+                delete_level(pool, level, &cutoff, batch_size, dry_run, &mut progress).await?
             }
-        }
+        };
+        progress(level, done);
         report.deleted.push((level, done));
     }
     Ok(report)
+}
+
+/// Drops the expired partitions of `level` (or, in a dry run, counts their rows); makes the
+/// partitions ahead on the way.
+async fn drop_level(pool: &sqlx::PgPool, level: Level, days: u32, dry_run: bool) -> Result<u64> {
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(rows), 0)::bigint
+           FROM keel.maintain_partition($1, now(), make_interval(days => $2), $3)
+          WHERE action <> 'created'",
+    )
+    .bind(format!("system_logs_{}", level.as_str()))
+    .bind(i32::try_from(days).unwrap_or(i32::MAX))
+    .bind(dry_run)
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(rows).unwrap_or(0))
+}
+
+/// Deletes the rows of `level` older than `cutoff`, `batch_size` per statement (or, in a dry
+/// run, counts them); `progress` after every batch.
+async fn delete_level(
+    pool: &Pool,
+    level: Level,
+    cutoff: &str,
+    batch_size: u32,
+    dry_run: bool,
+    progress: &mut impl FnMut(Level, u64),
+) -> Result<u64> {
+    if dry_run {
+        let count: i64 = on_pool!(pool, |conn, spell| {
+            let sql = spell(
+                r#"SELECT count(*) FROM system_logs
+                   WHERE level = $1 AND "timestamp" < $2::timestamptz"#,
+            );
+            sqlx::query_scalar(&sql)
+                .bind(level.as_str())
+                .bind(cutoff)
+                .fetch_one(conn)
+                .await?
+        });
+        return Ok(u64::try_from(count).unwrap_or(0));
+    }
+    let delete = format!(
+        r#"DELETE FROM system_logs WHERE id IN (
+               SELECT id FROM system_logs WHERE level = $1 AND "timestamp" < $2::timestamptz
+               LIMIT $3 {})"#,
+        Dialect::of(pool).skip_locked()
+    );
+    let mut done = 0u64;
+    loop {
+        let deleted = on_pool!(pool, |conn, spell| {
+            sqlx::query(&spell(&delete))
+                .bind(level.as_str())
+                .bind(cutoff)
+                .bind(i64::from(batch_size))
+                .execute(conn)
+                .await?
+                .rows_affected()
+        });
+        done += deleted;
+        if deleted < u64::from(batch_size) {
+            return Ok(done);
+        }
+        progress(level, done);
+    }
 }
 
 /// The pg_cron line that runs the same cleanup inside PostgreSQL every night at 03:17.
