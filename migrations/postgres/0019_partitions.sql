@@ -127,45 +127,21 @@ BEGIN
     -- Two maintenance runs at once make each partition once.
     PERFORM pg_advisory_xact_lock(hashtext('keel.partitions'), hashtext(parent));
     cutoff := at - keep;
-    IF dry_run THEN
-        IF cutoff IS NULL THEN
-            RETURN;
-        END IF;
-        FOR child IN
-            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = format('keel.%I', parent)::regclass
-               AND c.relname ~ '_p[0-9]{8}$'
-               AND keel.partition_bound(policy.unit,
-                       to_date(right(c.relname, 8), 'YYYYMMDD')::timestamp AT TIME ZONE 'UTC', 1) <= cutoff
-             ORDER BY c.relname
+    IF NOT dry_run THEN
+        FOR lo IN EXECUTE format('SELECT DISTINCT keel.partition_bound(%L, %I) FROM keel.%I',
+                                 policy.unit, policy.column_name, parent || '_default')
         LOOP
-            partition := child;
-            action := 'would drop';
-            EXECUTE format('SELECT count(*) FROM keel.%I', child) INTO rows;
-            RETURN NEXT;
+            RETURN QUERY SELECT m.partition, 'created'::text, m.moved FROM keel.make_partition(parent, lo) m;
         END LOOP;
-        partition := parent || '_default';
-        action := 'would drop';
-        EXECUTE format('SELECT count(*) FROM keel.%I WHERE keel.partition_bound(%L, %I, 1) <= $1',
-                       partition, policy.unit, policy.column_name)
-            USING cutoff INTO rows;
-        IF rows > 0 THEN
-            RETURN NEXT;
-        END IF;
-        RETURN;
+        FOR step IN 0..policy.premake LOOP
+            RETURN QUERY SELECT m.partition, 'created'::text, m.moved
+                           FROM keel.make_partition(parent, keel.partition_bound(policy.unit, at, step)) m;
+        END LOOP;
     END IF;
-    FOR lo IN EXECUTE format('SELECT DISTINCT keel.partition_bound(%L, %I) FROM keel.%I',
-                             policy.unit, policy.column_name, parent || '_default')
-    LOOP
-        RETURN QUERY SELECT m.partition, 'created'::text, m.moved FROM keel.make_partition(parent, lo) m;
-    END LOOP;
-    FOR step IN 0..policy.premake LOOP
-        RETURN QUERY SELECT m.partition, 'created'::text, m.moved
-                       FROM keel.make_partition(parent, keel.partition_bound(policy.unit, at, step)) m;
-    END LOOP;
     IF cutoff IS NULL THEN
         RETURN;
     END IF;
+    -- Partitions named by the UTC start of their range, wholly older than the cutoff.
     FOR child IN
         SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
          WHERE i.inhparent = format('keel.%I', parent)::regclass
@@ -175,11 +151,26 @@ BEGIN
          ORDER BY c.relname
     LOOP
         partition := child;
-        action := 'dropped';
         EXECUTE format('SELECT count(*) FROM keel.%I', child) INTO rows;
-        EXECUTE format('DROP TABLE keel.%I', child);
+        IF dry_run THEN
+            action := 'would drop';
+        ELSE
+            action := 'dropped';
+            EXECUTE format('DROP TABLE keel.%I', child);
+        END IF;
         RETURN NEXT;
     END LOOP;
+    -- A dry run moved no stray row: those in the default partition that a run would drop.
+    IF dry_run THEN
+        partition := parent || '_default';
+        action := 'would drop';
+        EXECUTE format('SELECT count(*) FROM keel.%I WHERE keel.partition_bound(%L, %I, 1) <= $1',
+                       partition, policy.unit, policy.column_name)
+            USING cutoff INTO rows;
+        IF rows > 0 THEN
+            RETURN NEXT;
+        END IF;
+    END IF;
 END
 $$;
 
