@@ -235,6 +235,16 @@ async fn maintenance_makes_partitions_ahead_moves_strays_and_drops_expired_ones(
         0,
         "its key went with it"
     );
+    // So the key is free again: a run with it runs (it is not answered by the dropped run).
+    let config = AgentConfig {
+        agent_name: "strays".into(),
+        ..keyed("old-key")
+    };
+    let again = keel
+        .run_agent(config, |_| async { Ok::<_, Failure>(json!("fresh")) })
+        .await
+        .unwrap();
+    assert!(again.success && !again.deduplicated, "{again:?}");
     // Today's partitions and the ones ahead exist for every table; a second run changes nothing.
     let listed = keel.partitions().await.unwrap();
     for table in [

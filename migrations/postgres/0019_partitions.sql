@@ -160,6 +160,12 @@ BEGIN
         END IF;
         RETURN NEXT;
     END LOOP;
+    -- The idempotency keys of the runs dropped go with them, in the same transaction (a key
+    -- without its run would refuse every later run with it).
+    IF parent = 'agent_executions' AND NOT dry_run THEN
+        DELETE FROM keel.agent_execution_keys k
+         WHERE k.started_at < keel.partition_bound(policy.unit, cutoff);
+    END IF;
     -- A dry run moved no stray row: those in the default partition that a run would drop.
     IF dry_run THEN
         partition := parent || '_default';
@@ -174,8 +180,7 @@ BEGIN
 END
 $$;
 
--- Every partitioned table's maintenance with its policy's retention (for pg_cron, hourly);
--- the idempotency keys of dropped runs go with them.
+-- Every partitioned table's maintenance with its policy's retention (for pg_cron, hourly).
 CREATE OR REPLACE FUNCTION keel.maintain_partitions(at timestamptz DEFAULT now())
 RETURNS TABLE (parent text, partition text, action text, rows bigint)
 LANGUAGE plpgsql
@@ -189,11 +194,6 @@ BEGIN
         RETURN QUERY SELECT policy.parent, m.partition, m.action, m.rows
                        FROM keel.maintain_partition(policy.parent, at, policy.retention) m;
     END LOOP;
-    SELECT * INTO policy FROM keel.partition_policies p WHERE p.parent = 'agent_executions';
-    IF policy.retention IS NOT NULL THEN
-        DELETE FROM keel.agent_execution_keys k
-         WHERE k.started_at < keel.partition_bound(policy.unit, at - policy.retention);
-    END IF;
 END
 $$;
 
