@@ -304,7 +304,10 @@ pub struct TableInfo {
 }
 
 impl Pool {
-    /// Every Keel table (migration bookkeeping excluded) with its row count, by name.
+    /// Every Keel table with its row count, by name: the data model, the same list on both
+    /// backends. Left out: migration bookkeeping, and on PostgreSQL the partitions of the
+    /// partitioned tables (counted in their table) and the partitioning's own tables
+    /// ([`partitions::POSTGRES_ONLY`]; see [`partitions::list`]).
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
         let names: Vec<String> = match self {
             Pool::Sqlite(pool) => sqlx::query_scalar(
@@ -315,9 +318,13 @@ impl Pool {
             .await?,
             Pool::Postgres(pool) => {
                 sqlx::query_scalar(
-                    "SELECT tablename::text FROM pg_tables WHERE schemaname = 'keel' \
-                     AND tablename <> '_sqlx_migrations' ORDER BY tablename",
+                    "SELECT relname::text FROM pg_class
+                      WHERE relnamespace = 'keel'::regnamespace AND relkind IN ('r', 'p')
+                        AND NOT relispartition AND relname <> '_sqlx_migrations'
+                        AND NOT relname = ANY($1)
+                      ORDER BY relname",
                 )
+                .bind(partitions::POSTGRES_ONLY)
                 .fetch_all(pool)
                 .await?
             }

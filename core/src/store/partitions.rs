@@ -14,6 +14,10 @@ use serde::Serialize;
 use super::Pool;
 use crate::error::Result;
 
+/// The tables PostgreSQL's partitioning adds and SQLite has no use for: the policies, and the
+/// idempotency keys a partitioned `agent_executions` cannot keep unique itself.
+pub const POSTGRES_ONLY: &[&str] = &["agent_execution_keys", "partition_policies"];
+
 /// What maintenance did to one partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PartitionChange {
