@@ -853,7 +853,6 @@ module.exports.Llm = nativeBinding.Llm
 module.exports.LocalLimiter = nativeBinding.LocalLimiter
 module.exports.Logger = nativeBinding.Logger
 module.exports.MessageRouter = nativeBinding.MessageRouter
-module.exports.MinHash = nativeBinding.MinHash
 module.exports.MinHasher = nativeBinding.MinHasher
 module.exports.MinHashLsh = nativeBinding.MinHashLsh
 module.exports.ModelRouter = nativeBinding.ModelRouter

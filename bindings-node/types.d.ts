@@ -1969,6 +1969,31 @@ export interface MinHashOptions {
   seed?: number
 }
 
+/**
+ * A MinHash signature: `jaccard(other)` estimates the Jaccard similarity of two texts' word
+ * shingles; `toBytes()` stores it with its version and parameters. Made by `minhash(text)`,
+ * `MinHasher.signature(text)` or `MinHash.fromBytes(bytes)`.
+ */
+export declare class MinHash {
+  private constructor()
+  /** The minimum per permutation (a copy). */
+  get values(): Uint32Array
+  /** The number of permutations. */
+  get numPerm(): number
+  /** The seed of its permutations (a string: it may exceed 2^53). */
+  get seed(): string
+  /** Its shingle width in words. */
+  get shingleWords(): number
+  /** The estimated Jaccard similarity with `other` (made with the same parameters). */
+  jaccard(other: MinHash): number
+  /** Whether `other` has the same parameters and values. */
+  equals(other: MinHash): boolean
+  /** Its bytes: the format version, its parameters and its values. */
+  toBytes(): Uint8Array
+  /** A signature from `toBytes()`; another version is refused. */
+  static fromBytes(bytes: Uint8Array): MinHash
+}
+
 /** `MinHashLsh.query`: a near-duplicate's key and estimated Jaccard similarity. */
 export interface Similar {
   key: string

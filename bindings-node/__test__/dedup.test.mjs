@@ -105,3 +105,48 @@ test('the index finds near-duplicates and signatures round-trip', () => {
   assert.throws(() => lsh.insert('c', sig), { code: 'invalid_input', field: 'minhash' })
   assert.throws(() => keel.minhash(''), { code: 'invalid_input', field: 'text' })
 })
+
+test('signatures cut from one shared buffer stay their own, whatever their size', () => {
+  // Enough signatures to fill several 16 KiB buffers, with 1,024-permutation ones (4,110
+  // bytes) among them so that one does not fit what is left of a buffer.
+  const big = new keel.MinHasher({ numPerm: 1024 })
+  const made = []
+  for (let i = 0; i < 200; i++) {
+    const text = `Acme renewal ${i} at risk after the pricing call number ${i * 7}`
+    const sig = i % 9 === 0 ? big.signature(text) : keel.minhash(text)
+    made.push([text, sig, Buffer.from(sig.toBytes())])
+  }
+  for (const [text, sig, bytes] of made) {
+    assert.ok(sig instanceof keel.MinHash)
+    assert.deepEqual(Buffer.from(sig.toBytes()), bytes, 'no later signature wrote over this one')
+    const again = sig.numPerm === 1024 ? big.signature(text) : keel.minhash(text)
+    assert.ok(again.equals(sig))
+    assert.equal(again.jaccard(sig), 1)
+    assert.deepEqual([...sig.values], [...again.values])
+  }
+  assert.equal(made[0][1].numPerm, 1024)
+  assert.equal(made[1][1].seed, '1')
+  assert.equal(made[1][1].shingleWords, 3)
+  // `toBytes` is a copy: changing it changes nothing stored.
+  const copy = made[1][1].toBytes()
+  copy.fill(0)
+  assert.deepEqual(Buffer.from(made[1][1].toBytes()), made[1][2])
+})
+
+test('a MinHash is made only by Keel, and anything else in its place is invalid_input', () => {
+  const sig = keel.minhash('Acme renewal at risk')
+  assert.throws(() => new keel.MinHash(), { code: 'invalid_input', name: 'TypeError' })
+  assert.throws(() => new keel.MinHash(sig.toBytes()), { code: 'invalid_input' })
+  const lsh = new keel.MinHashLsh()
+  for (const bad of [undefined, null, {}, sig.toBytes(), 'Acme']) {
+    assert.throws(() => sig.jaccard(bad), { code: 'invalid_input', field: 'other', name: 'TypeError' })
+    assert.throws(() => sig.equals(bad), { code: 'invalid_input', field: 'other' })
+    assert.throws(() => lsh.insert('k', bad), { code: 'invalid_input', field: 'minhash' })
+    assert.throws(() => lsh.query(bad), { code: 'invalid_input', field: 'minhash' })
+    assert.throws(() => lsh.candidates(bad), { code: 'invalid_input', field: 'minhash' })
+  }
+  assert.equal(lsh.size, 0)
+  assert.throws(() => keel.MinHash.fromBytes(Buffer.from('KM-not-a-signature')), { code: 'invalid_input', field: 'bytes' })
+  assert.throws(() => keel.MinHash.fromBytes('KM'), { code: 'invalid_input' })
+  assert.throws(() => keel.minhash(42), { code: 'invalid_input' })
+})

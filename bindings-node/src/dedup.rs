@@ -1,91 +1,106 @@
 //! `Keel.dedup` and `Dedup`, `dedupKey`, `mergeReports`, `minhash`, `MinHasher`, `MinHash`
-//! and `MinHashLsh`: deduplication and near-duplicate detection (core: `keel::dedup`, which
-//! owns the keys, the merge, the hashing, the defaults and every check).
+//! (its class is in `dedup.js`) and `MinHashLsh`: deduplication and near-duplicate detection
+//! (core: `keel::dedup`, which owns the keys, the merge, the hashing, the defaults and every
+//! check).
 
-use napi::bindgen_prelude::{Buffer, ClassInstance, Uint32Array};
+use napi::bindgen_prelude::Uint32Array;
 use napi_derive::napi;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use keel::dedup::{self, MinHasher as Hasher};
 use keel::options::Case::Camel;
 
 use crate::error::{Arg, Outcome, guard, js_error, run};
 use crate::flow::args;
-use crate::json::{Json, Parsed};
+use crate::json::{Json, LongText, Parsed};
 use crate::options::record;
 
-/// A MinHash signature: `jaccard(other)` estimates the Jaccard similarity of two texts' word
-/// shingles; `toBytes()` stores it with its version and parameters.
-#[napi]
-pub struct MinHash {
-    inner: dedup::MinHash,
+// `MinHash`, a signature, is JavaScript's class (in `dedup.js`, typed in `types.d.ts`): an
+// object over its bytes ([`dedup::MinHash::to_bytes`]) cut from a buffer it shares with other
+// signatures, because a native object per signature costs more than hashing the text. The
+// functions below write and take those bytes.
+
+/// Where a signature goes: `offset` into `arena`; its length, or minus the length it needs
+/// when the rest of `arena` is shorter (then nothing was hashed).
+fn place(
+    arena: &mut [u8],
+    offset: u32,
+    write: impl FnOnce(&mut [u8]) -> keel::Result<Result<usize, usize>>,
+) -> Outcome<i64> {
+    guard(|| {
+        let rest = arena.get_mut(offset as usize..).unwrap_or_default();
+        Ok(match write(rest)? {
+            Ok(len) => len as i64,
+            Err(needed) => -(needed as i64),
+        })
+    })
 }
 
-#[napi]
-impl MinHash {
-    /// The minimum per permutation.
-    #[napi(getter)]
-    pub fn values(&self) -> Uint32Array {
-        Uint32Array::new(self.inner.values().to_vec())
-    }
-
-    /// The number of permutations.
-    #[napi(getter)]
-    pub fn num_perm(&self) -> u32 {
-        self.inner.num_perm() as u32
-    }
-
-    /// The seed of its permutations (a string: it may exceed 2^53).
-    #[napi(getter)]
-    pub fn seed(&self) -> String {
-        self.inner.seed().to_string()
-    }
-
-    /// Its shingle width in words.
-    #[napi(getter)]
-    pub fn shingle_words(&self) -> u32 {
-        self.inner.shingle_words()
-    }
-
-    /// The estimated Jaccard similarity with `other` (made with the same parameters).
-    #[napi(ts_args_type = "other: MinHash", ts_return_type = "number")]
-    pub fn jaccard(&self, Arg(other): Arg<ClassInstance<'_, MinHash>>) -> Outcome<f64> {
-        guard(|| self.inner.jaccard(&other.inner))
-    }
-
-    /// Whether `other` has the same parameters and values.
-    #[napi(ts_args_type = "other: MinHash")]
-    pub fn equals(&self, Arg(other): Arg<ClassInstance<'_, MinHash>>) -> bool {
-        self.inner == other.inner
-    }
-
-    /// Its bytes: the format version, its parameters and its values.
-    #[napi(ts_return_type = "Uint8Array")]
-    pub fn to_bytes(&self) -> Buffer {
-        self.inner.to_bytes().into()
-    }
-
-    /// A signature from `toBytes()`; another version is refused.
-    #[napi(factory, ts_args_type = "bytes: Uint8Array")]
-    pub fn from_bytes(env: napi::Env, Arg(bytes): Arg<Buffer>) -> napi::Result<Self> {
-        guard(|| dedup::MinHash::from_bytes(&bytes))
-            .0
-            .map(|inner| MinHash { inner })
-            .map_err(|e| js_error(&env, &e))
-    }
+/// A signature's bytes as core reads them.
+fn signature(bytes: &[u8]) -> keel::Result<dedup::MinHash> {
+    dedup::MinHash::from_bytes(bytes)
 }
 
 /// The signature of `text` (word shingles, lowercased; options `numPerm` 128, `shingleWords`
 /// 3, `seed` 1 by default).
+// Written into `arena` at `offset`, which `dedup.js`'s `minhash` passes (see `place`).
 #[napi(
     ts_args_type = "text: string, options?: MinHashOptions | null",
     ts_return_type = "MinHash"
 )]
-pub fn minhash(Arg(text): Arg<String>, options: Option<Json>) -> Outcome<MinHash> {
-    guard(|| {
+pub fn minhash(
+    text: LongText,
+    options: Option<Json>,
+    Arg(arena): Arg<&mut [u8]>,
+    Arg(offset): Arg<u32>,
+) -> Outcome<i64> {
+    place(arena, offset, |out| {
         let hasher = Hasher::for_value(options.map(|o| o.0), Camel, "options")?;
-        hasher.signature(&text).map(|inner| MinHash { inner })
+        hasher.signature_into(text.as_str(), out)
     })
+}
+
+/// `MinHash.fromBytes(bytes)`: the signature in `bytes` (another version is refused), written
+/// into `arena` at `offset`.
+#[napi(js_name = "_minhashRead", skip_typescript)]
+pub fn minhash_read(
+    Arg(bytes): Arg<&[u8]>,
+    Arg(arena): Arg<&mut [u8]>,
+    Arg(offset): Arg<u32>,
+) -> Outcome<i64> {
+    place(arena, offset, |out| {
+        let read = signature(bytes)?;
+        Ok(read.write_bytes(out).ok_or(bytes.len()))
+    })
+}
+
+/// `MinHash.values`: the minimum per permutation.
+#[napi(js_name = "_minhashValues", skip_typescript)]
+pub fn minhash_values(Arg(bytes): Arg<&[u8]>) -> Outcome<Uint32Array> {
+    guard(|| signature(bytes).map(|s| Uint32Array::new(s.values().to_vec())))
+}
+
+/// `MinHash.numPerm`, `.seed` (a string: it may exceed 2^53) and `.shingleWords`.
+#[napi(js_name = "_minhashParams", skip_typescript)]
+pub fn minhash_params(Arg(bytes): Arg<&[u8]>) -> Outcome<Value> {
+    guard(|| {
+        signature(bytes).map(|s| {
+            json!({"numPerm": s.num_perm(), "seed": s.seed().to_string(), "shingleWords": s.shingle_words()})
+        })
+    })
+}
+
+/// `MinHash.jaccard(other)`: the estimated Jaccard similarity of two signatures made with the
+/// same parameters.
+#[napi(js_name = "_minhashJaccard", skip_typescript)]
+pub fn minhash_jaccard(Arg(bytes): Arg<&[u8]>, Arg(other): Arg<&[u8]>) -> Outcome<f64> {
+    guard(|| signature(bytes)?.jaccard(&signature(other)?))
+}
+
+/// `MinHash.equals(other)`: whether two signatures have the same parameters and values.
+#[napi(js_name = "_minhashEquals", skip_typescript)]
+pub fn minhash_equals(Arg(bytes): Arg<&[u8]>, Arg(other): Arg<&[u8]>) -> Outcome<bool> {
+    guard(|| Ok(signature(bytes)? == signature(other)?))
 }
 
 /// Makes signatures with one set of options (`numPerm`, `shingleWords`, `seed`).
@@ -106,15 +121,24 @@ impl MinHasher {
     }
 
     /// The signature of `text`.
+    // Written into `arena` at `offset`, which `dedup.js` passes (see `place`).
     #[napi(ts_args_type = "text: string", ts_return_type = "MinHash")]
-    pub fn signature(&self, Arg(text): Arg<String>) -> Outcome<MinHash> {
-        guard(|| self.inner.signature(&text).map(|inner| MinHash { inner }))
+    pub fn signature(
+        &self,
+        text: LongText,
+        Arg(arena): Arg<&mut [u8]>,
+        Arg(offset): Arg<u32>,
+    ) -> Outcome<i64> {
+        place(arena, offset, |out| {
+            self.inner.signature_into(text.as_str(), out)
+        })
     }
 }
 
 /// An in-memory LSH index of signatures by key: bands and rows derived from
 /// `options.threshold` (default 0.8) for signatures of `options.numPerm` permutations
 /// (default 128).
+// Its methods take a signature's bytes: `dedup.js` passes a `MinHash`'s.
 #[napi(js_name = "MinHashLsh")]
 pub struct MinHashLsh {
     inner: dedup::MinHashLsh,
@@ -139,12 +163,8 @@ impl MinHashLsh {
         ts_args_type = "key: string, minhash: MinHash",
         ts_return_type = "void"
     )]
-    pub fn insert(
-        &mut self,
-        Arg(key): Arg<String>,
-        Arg(minhash): Arg<ClassInstance<'_, MinHash>>,
-    ) -> Outcome<()> {
-        guard(|| self.inner.insert(&key, minhash.inner.clone()))
+    pub fn insert(&mut self, Arg(key): Arg<String>, Arg(minhash): Arg<&[u8]>) -> Outcome<()> {
+        guard(|| self.inner.insert(&key, signature(minhash)?))
     }
 
     /// Removes `key`; whether it was there.
@@ -156,17 +176,14 @@ impl MinHashLsh {
     /// The near-duplicates of `minhash` (`{key, jaccard}`), most similar first, each confirmed
     /// by its estimated Jaccard.
     #[napi(ts_args_type = "minhash: MinHash", ts_return_type = "Similar[]")]
-    pub fn query(&self, Arg(minhash): Arg<ClassInstance<'_, MinHash>>) -> Outcome<Value> {
-        guard(|| Ok(record(&self.inner.query(&minhash.inner)?)))
+    pub fn query(&self, Arg(minhash): Arg<&[u8]>) -> Outcome<Value> {
+        guard(|| Ok(record(&self.inner.query(&signature(minhash)?)?)))
     }
 
     /// The keys sharing a band with `minhash`, unconfirmed, sorted.
     #[napi(ts_args_type = "minhash: MinHash", ts_return_type = "string[]")]
-    pub fn candidates(
-        &self,
-        Arg(minhash): Arg<ClassInstance<'_, MinHash>>,
-    ) -> Outcome<Vec<String>> {
-        guard(|| self.inner.candidates(&minhash.inner))
+    pub fn candidates(&self, Arg(minhash): Arg<&[u8]>) -> Outcome<Vec<String>> {
+        guard(|| self.inner.candidates(&signature(minhash)?))
     }
 
     /// The number of bands.

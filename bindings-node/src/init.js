@@ -341,9 +341,11 @@
     Object.defineProperty(wrapper, 'name', { value: native.name })
     return wrapper
   }
+  // Synchronous functions that never take a signal are left as they are.
+  const untraced = new Set(['isKeelError', 'otelContext', 'Span', 'minhash'])
   for (const name of Object.keys(exports)) {
     const value = exports[name]
-    if (typeof value !== 'function' || name === 'isKeelError' || name === 'otelContext' || name === 'Span' || name.startsWith('_')) continue
+    if (typeof value !== 'function' || untraced.has(name) || name.startsWith('_')) continue
     if (/^[A-Z]/.test(name)) {
       const proto = value.prototype
       if (!proto) continue

@@ -4,7 +4,8 @@
 //!
 //! These are JavaScript's own mechanisms (a class with `Symbol.hasInstance`, a symbol-named
 //! method, an async stack), so they are written in JavaScript, in `init.js`, and run once per
-//! environment with the error codes core defines.
+//! environment with the error codes core defines. `dedup.js` adds the `MinHash` class the same
+//! way (an object over bytes, cheaper than a native object per signature).
 
 use napi::bindgen_prelude::{FnArgs, Function, JsObjectValue, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
@@ -42,6 +43,9 @@ type Install<'env> = Function<'env, FnArgs<(Object<'env>, Vec<&'static str>, Str
 
 #[napi(module_exports)]
 pub fn init(exports: Object<'_>, env: Env) -> napi::Result<()> {
+    // First, so that `init.js` finds the methods `dedup.js` wraps already wrapped.
+    let dedup: Function<'_, Object<'_>, ()> = env.run_script(include_str!("dedup.js"))?;
+    dedup.call(exports)?;
     let install: Install = env.run_script(include_str!("init.js"))?;
     let aborted = keel::Error::Aborted.to_string();
     install.call((exports, keel::Error::CODES.to_vec(), aborted).into())?;

@@ -305,3 +305,78 @@ impl TypeName for Text {
 }
 
 impl ValidateNapiValue for Text {}
+
+thread_local! {
+    /// The buffer [`LongText`] reads into, kept between calls on this thread.
+    static SPARE: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// The least a [`LongText`] buffer holds, and the most one is kept for the next call.
+const LONG_TEXT_BYTES: (usize, usize) = (4096, 1 << 16);
+
+/// A long string argument (a paragraph to hash) read into a buffer this thread reuses: one
+/// napi call and no allocation, where `String` makes two calls and allocates. A value that is
+/// not a string throws a `TypeError` with code `invalid_input`, as [`crate::error::Arg`] does.
+pub struct LongText(String);
+
+impl LongText {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for LongText {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        if buf.capacity() <= LONG_TEXT_BYTES.1 {
+            SPARE.with(|spare| spare.set(buf));
+        }
+    }
+}
+
+impl FromNapiValue for LongText {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let mut text = LongText(SPARE.with(|spare| spare.take()));
+        text.0.clear();
+        text.0.reserve(LONG_TEXT_BYTES.0);
+        // SAFETY: napi writes at most `capacity` bytes (the last a NUL) into the String's
+        // spare capacity and says how many of them are the text, which is UTF-8.
+        let buf = unsafe { text.0.as_mut_vec() };
+        let mut len = 0;
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                env,
+                value,
+                buf.as_mut_ptr().cast(),
+                buf.capacity(),
+                &mut len,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            // Not a string: the same TypeError an `Arg<String>` throws.
+            // SAFETY: forwarded from napi with the same live env and value.
+            return unsafe { crate::error::Arg::<String>::from_napi_value(env, value) }
+                .map(|arg| LongText(arg.0));
+        }
+        if len + 4 >= buf.capacity() {
+            // It may have been cut (napi never writes half a character): read it again, whole.
+            // SAFETY: as above.
+            return unsafe { String::from_napi_value(env, value) }.map(LongText);
+        }
+        // SAFETY: napi wrote `len` bytes of UTF-8.
+        unsafe { buf.set_len(len) };
+        Ok(text)
+    }
+}
+
+impl TypeName for LongText {
+    fn type_name() -> &'static str {
+        "string"
+    }
+    fn value_type() -> ValueType {
+        ValueType::String
+    }
+}
+
+impl ValidateNapiValue for LongText {}

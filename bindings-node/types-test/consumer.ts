@@ -18,6 +18,7 @@ import {
   type Merged,
   type Scored,
   type Similar,
+  MinHash,
   MinHashLsh,
   MinHasher,
   dedupKey,
@@ -178,6 +179,9 @@ export async function consumer(orgId: string): Promise<void> {
   lsh.insert('a', minhash('Acme renewal at risk', { shingleWords: 2 }))
   const found: Similar[] = lsh.query(new MinHasher({ numPerm: 128 }).signature('acme renewal'))
   const bytes: Uint8Array = minhash('a b c').toBytes()
+  const read: MinHash = MinHash.fromBytes(bytes)
+  const values: Uint32Array = read.values
+  text += `${read.numPerm}${read.seed.length}${read.shingleWords}${values.length}${read.equals(read)}`
   const merged: Merged = mergeReports([{ id: 'a', agent: 'x', context: {} }], { queuePriority: 2 })
   text += `${dedupKey({ orgId: 'o', itemType: 't' })}${scored.approved}${group?.members.length}${swept.checked}`
   text += `${counts.suppressed}${found[0]?.jaccard}${bytes.length}${merged.escalated.length}${lsh.confirmAt}`

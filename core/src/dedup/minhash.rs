@@ -31,6 +31,11 @@ pub const NUM_PERM_RANGE: (u32, u32) = (16, 1024);
 const MAGIC: [u8; 2] = *b"KM";
 const HEADER: usize = 2 + 1 + 2 + 1 + 8;
 
+/// The length of the bytes of a signature of `num_perm` values.
+const fn bytes_len(num_perm: usize) -> usize {
+    HEADER + 4 * num_perm
+}
+
 /// How signatures are made; every field has a default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -294,6 +299,25 @@ impl MinHasher {
         self.options
     }
 
+    /// The signature of `text` written at the start of `out` ([`MinHash::write_bytes`]): its
+    /// length, or `Err(needed)` when `out` is shorter than its signatures' bytes (then nothing
+    /// is hashed).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] as [`MinHasher::signature`].
+    pub fn signature_into(
+        &self,
+        text: &str,
+        out: &mut [u8],
+    ) -> Result<std::result::Result<usize, usize>> {
+        let needed = bytes_len(self.perms.xor.len());
+        if out.len() < needed {
+            return Ok(Err(needed));
+        }
+        let signature = self.signature(text)?;
+        Ok(signature.write_bytes(out).ok_or(needed))
+    }
+
     /// The signature of `text`.
     ///
     /// # Errors
@@ -379,16 +403,26 @@ impl MinHash {
     /// Its bytes: `KM`, the version, the permutation count (u16 LE), the shingle width, the
     /// seed (u64 LE), then each value (u32 LE).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + 4 * self.values.len());
-        out.extend_from_slice(&MAGIC);
-        out.push(SIGNATURE_VERSION);
-        out.extend_from_slice(&(self.values.len() as u16).to_le_bytes());
-        out.push(self.shingle_words);
-        out.extend_from_slice(&self.seed.to_le_bytes());
-        for v in &self.values {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
+        let mut out = vec![0; bytes_len(self.values.len())];
+        self.write_bytes(&mut out);
         out
+    }
+
+    /// Writes [`MinHash::to_bytes`] at the start of `out` and returns their length, or `None`
+    /// (writing nothing) when `out` is shorter: for a binding that places signatures in a
+    /// buffer it owns.
+    pub fn write_bytes(&self, out: &mut [u8]) -> Option<usize> {
+        let len = bytes_len(self.values.len());
+        let (header, body) = out.get_mut(..len)?.split_at_mut(HEADER);
+        header[..2].copy_from_slice(&MAGIC);
+        header[2] = SIGNATURE_VERSION;
+        header[3..5].copy_from_slice(&(self.values.len() as u16).to_le_bytes());
+        header[5] = self.shingle_words;
+        header[6..].copy_from_slice(&self.seed.to_le_bytes());
+        for (slot, v) in body.chunks_exact_mut(4).zip(&self.values) {
+            slot.copy_from_slice(&v.to_le_bytes());
+        }
+        Some(len)
     }
 
     /// A signature from [`MinHash::to_bytes`].
@@ -449,14 +483,63 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_written_in_place_is_its_bytes_and_a_short_buffer_takes_nothing() {
+        let hasher = MinHasher::new(MinHashOptions {
+            num_perm: 16,
+            ..MinHashOptions::default()
+        })
+        .unwrap();
+        let text = "Renewal at risk for Acme";
+        let bytes = hasher.signature(text).unwrap().to_bytes();
+        assert_eq!(bytes.len(), HEADER + 64);
+        let mut out = vec![7u8; bytes.len() + 3];
+        assert_eq!(
+            hasher.signature_into(text, &mut out).unwrap(),
+            Ok(bytes.len())
+        );
+        assert_eq!(&out[..bytes.len()], &bytes[..]);
+        assert_eq!(
+            &out[bytes.len()..],
+            &[7, 7, 7],
+            "nothing past the signature"
+        );
+        let mut short = vec![7u8; bytes.len() - 1];
+        assert_eq!(
+            hasher.signature_into(text, &mut short).unwrap(),
+            Err(bytes.len())
+        );
+        assert!(
+            short.iter().all(|&b| b == 7),
+            "a short buffer is left as it was"
+        );
+        // A text with no words is refused whether or not the buffer has room.
+        assert!(hasher.signature_into("...", &mut out).is_err());
+    }
+
+    #[test]
     fn the_vectorised_fold_equals_the_plain_one() {
-        let hasher = MinHasher::default();
         let shingles: Vec<u32> = (0..500u32).map(|i| i.wrapping_mul(2_654_435_761)).collect();
-        let mut plain = vec![u32::MAX; 128];
-        fold_into(&mut plain, &hasher.perms, &shingles);
-        let mut fast = vec![u32::MAX; 128];
-        fold(&mut fast, &hasher.perms, &shingles);
-        assert_eq!(plain, fast);
+        // Whole vectors of slots (128, 16) and a remainder after them (21, 1,021).
+        for num_perm in [128, 16, 21, 1021] {
+            let hasher = MinHasher::new(MinHashOptions {
+                num_perm,
+                ..MinHashOptions::default()
+            })
+            .unwrap();
+            let p = &hasher.perms;
+            let plain: Vec<u32> = (0..num_perm as usize)
+                .map(|i| {
+                    let each = shingles.iter().map(|&x| permute(x, p.xor[i], p.mul[i]));
+                    each.min().unwrap()
+                })
+                .collect();
+            let mut portable = vec![u32::MAX; num_perm as usize];
+            fold_into(&mut portable, p, &shingles);
+            assert_eq!(plain, portable, "num_perm {num_perm}");
+            let mut fast = vec![u32::MAX; num_perm as usize];
+            fold(&mut fast, p, &shingles);
+            assert_eq!(plain, fast, "num_perm {num_perm}");
+        }
     }
 
     #[test]
