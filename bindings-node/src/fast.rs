@@ -151,3 +151,33 @@ pub unsafe fn message_router(
     // SAFETY: forwarded from the caller.
     unsafe { install(env, object, &["tryRoute"], try_route) }
 }
+
+/// `object`, a logger, with `debug`, `info` and `warn` (`(action, metadata?)`, never throwing),
+/// the calls a service makes on every request.
+///
+/// # Safety
+/// As [`install`].
+pub unsafe fn logger(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    logger: keel::telemetry::Logger,
+) -> napi::Result<sys::napi_value> {
+    use keel::telemetry::Level;
+    for (name, level) in [
+        ("debug", Level::Debug),
+        ("info", Level::Info),
+        ("warn", Level::Warn),
+    ] {
+        let logger = logger.clone();
+        let log = move |ctx: &FunctionCallContext| {
+            if logger.enabled(level) {
+                let (action, metadata): (Unknown, Option<Unknown>) = (arg(ctx, 0)?, arg(ctx, 1)?);
+                crate::telemetry::log(&logger, level, &action, None, metadata.as_ref());
+            }
+            Ok(())
+        };
+        // SAFETY: forwarded from the caller.
+        unsafe { install(env, object, &[name], log) }?;
+    }
+    Ok(object)
+}

@@ -102,7 +102,7 @@ impl Keel {
         env: napi::Env,
         service: napi::bindgen_prelude::Unknown<'_>,
         options: Option<napi::bindgen_prelude::Unknown<'_>>,
-    ) -> Outcome<telemetry::Logger> {
+    ) -> Outcome<telemetry::NewLogger> {
         telemetry::build_logger(&env, Some(&self.inner), &service, options.as_ref())
     }
 

@@ -19,7 +19,7 @@ use keel::runner::{
 use crate::error::{Arg, Outcome, Ref, guard, run, spawn};
 use crate::json::Json;
 use crate::llm::{CancelToken, Llm};
-use crate::telemetry::Logger;
+use crate::telemetry::{Logger, NewLogger};
 use crate::transport::{JsTransport, SendFn};
 
 /// What an executor gets on each attempt: the run's logger, trace and credit tracker, the
@@ -32,8 +32,8 @@ pub struct AgentContext {
 #[napi]
 impl AgentContext {
     /// The run's logger (service `agent-runner`).
-    #[napi(getter)]
-    pub fn logger(&self) -> Logger {
+    #[napi(getter, ts_return_type = "Logger")]
+    pub fn logger(&self) -> NewLogger {
         Logger::of(self.inner.logger().clone())
     }
 

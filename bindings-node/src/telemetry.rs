@@ -6,7 +6,7 @@
 //! are left out); when that throws (a cycle, a BigInt, a throwing getter) the object is walked
 //! instead with a depth limit, so cycles end, and any exception is cleared.
 
-use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, ToNapiValue, Unknown};
 use std::time::Duration;
 
 use napi::{Env, JsValue, ValueType, sys};
@@ -115,8 +115,20 @@ pub struct Logger {
 
 impl Logger {
     /// The logger `inner` (a run's, handed to its executor).
-    pub(crate) fn of(inner: telemetry::Logger) -> Self {
-        Logger { inner }
+    pub(crate) fn of(inner: telemetry::Logger) -> NewLogger {
+        NewLogger(Logger { inner })
+    }
+}
+
+/// A logger on its way to JavaScript, given its fast `debug`, `info` and `warn`
+/// ([`crate::fast`]).
+pub struct NewLogger(Logger);
+
+impl ToNapiValue for NewLogger {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let core = val.0.inner.clone();
+        // SAFETY: napi calls this on the JavaScript thread with the live env.
+        unsafe { crate::fast::logger(env, Logger::to_napi_value(env, val.0)?, core) }
     }
 }
 
@@ -248,14 +260,25 @@ impl Logger {
         err: Option<&Unknown<'_>>,
         metadata: Option<&Unknown<'_>>,
     ) {
-        if self.inner.enabled(level) {
-            self.inner.log_metadata(
-                level,
-                &text(action),
-                error_message(err).as_deref(),
-                log_metadata(metadata),
-            );
-        }
+        log(&self.inner, level, action, err, metadata);
+    }
+}
+
+/// A log call's arguments as JavaScript passed them, converted and never thrown on.
+pub(crate) fn log(
+    logger: &telemetry::Logger,
+    level: Level,
+    action: &Unknown<'_>,
+    err: Option<&Unknown<'_>>,
+    metadata: Option<&Unknown<'_>>,
+) {
+    if logger.enabled(level) {
+        logger.log_metadata(
+            level,
+            &text(action),
+            error_message(err).as_deref(),
+            log_metadata(metadata),
+        );
     }
 }
 
@@ -335,7 +358,7 @@ pub fn create_logger(
     env: Env,
     service: Unknown<'_>,
     options: Option<Unknown<'_>>,
-) -> Outcome<Logger> {
+) -> Outcome<NewLogger> {
     build_logger(&env, None, &service, options.as_ref())
 }
 
@@ -345,24 +368,20 @@ pub fn build_logger(
     keel: Option<&keel::Keel>,
     service: &Unknown<'_>,
     options: Option<&Unknown<'_>>,
-) -> Outcome<Logger> {
+) -> Outcome<NewLogger> {
     flush_at_exit(env);
     let service = text(service);
     let fields = metadata(options);
     Outcome(
         LoggerOptions::from_fields(&fields, Case::Camel).map(|(options, filter)| {
             napi::bindgen_prelude::within_runtime_if_available(|| match keel {
-                Some(keel) => Logger {
-                    inner: keel.logger_with(&service, options, filter),
-                },
-                None => Logger {
-                    inner: telemetry::Logger::new(
-                        telemetry::default_sink(),
-                        &service,
-                        options,
-                        filter,
-                    ),
-                },
+                Some(keel) => Logger::of(keel.logger_with(&service, options, filter)),
+                None => Logger::of(telemetry::Logger::new(
+                    telemetry::default_sink(),
+                    &service,
+                    options,
+                    filter,
+                )),
             })
         }),
     )
