@@ -2977,16 +2977,6 @@ export declare class Logger {
   warn(action: string, metadata?: Record<string, unknown>): void
   /** Logs at error; `err` may be an `Error`, a string or any object with a `message`. */
   error(action: string, err?: unknown, metadata?: Record<string, unknown>): void
-  /**
-   * [`Logger::start_span`] with the metadata already `JSON.stringify`'d by `createSpan`
-   * (one engine call from JavaScript costs less than one from here).
-   */
-  _startSpanJson(action: unknown, metadata: string, parentSpanId?: unknown | undefined | null): number
-  /**
-   * Starts a span under the innermost open span (or `parentSpanId`); its number, which
-   * `createSpan` (in `init.js`) wraps in a `Span`.
-   */
-  _startSpan(action: unknown, metadata?: unknown | undefined | null, parentSpanId?: unknown | undefined | null): number
   /** Resolves once every event accepted before the call is written or counted as dropped. */
   flush(call?: CallOptions): Promise<LogStats>
   /** The writer's counters so far. */

@@ -153,7 +153,8 @@ pub unsafe fn message_router(
 }
 
 /// `object`, a logger, with `debug`, `info` and `warn` (`(action, metadata?)`, never throwing),
-/// the calls a service makes on every request.
+/// the calls a service makes on every request, and the span starts `createSpan` (`init.js`)
+/// calls.
 ///
 /// # Safety
 /// As [`install`].
@@ -179,5 +180,31 @@ pub unsafe fn logger(
         // SAFETY: forwarded from the caller.
         unsafe { install(env, object, &[name], log) }?;
     }
-    Ok(object)
+    let core = logger.clone();
+    let start_json = move |ctx: &FunctionCallContext| {
+        let (action, metadata, parent): (Unknown, String, Option<Unknown>) =
+            (arg(ctx, 0)?, arg(ctx, 1)?, arg(ctx, 2)?);
+        let metadata = keel::telemetry::Metadata::from_json(metadata);
+        Ok(crate::telemetry::begin(
+            &core,
+            &action,
+            metadata,
+            parent.as_ref(),
+        ))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { install(env, object, &["_startSpanJson"], start_json) }?;
+    let start = move |ctx: &FunctionCallContext| {
+        let (action, metadata, parent): (Unknown, Option<Unknown>, Option<Unknown>) =
+            (arg(ctx, 0)?, arg(ctx, 1)?, arg(ctx, 2)?);
+        let metadata = crate::telemetry::log_metadata(metadata.as_ref());
+        Ok(crate::telemetry::begin(
+            &logger,
+            &action,
+            metadata,
+            parent.as_ref(),
+        ))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { install(env, object, &["_startSpan"], start) }
 }

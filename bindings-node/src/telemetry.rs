@@ -67,7 +67,7 @@ fn scalar(value: &Unknown<'_>) -> Map<String, Value> {
 
 /// A log call's or a span's metadata: the engine's JSON text, copied now and parsed by the
 /// writer, so the caller pays for one `JSON.stringify` and one string copy.
-fn log_metadata(value: Option<&Unknown<'_>>) -> telemetry::Metadata {
+pub(crate) fn log_metadata(value: Option<&Unknown<'_>>) -> telemetry::Metadata {
     let Some(value) = value else {
         return telemetry::Metadata::default();
     };
@@ -187,35 +187,6 @@ impl Logger {
         self.log(Level::Error, &action, err.as_ref(), metadata.as_ref());
     }
 
-    /// [`Logger::start_span`] with the metadata already `JSON.stringify`'d by `createSpan`
-    /// (one engine call from JavaScript costs less than one from here).
-    #[napi(js_name = "_startSpanJson")]
-    pub fn start_span_json(
-        &self,
-        action: Unknown<'_>,
-        metadata: String,
-        parent_span_id: Option<Unknown<'_>>,
-    ) -> f64 {
-        let metadata = telemetry::Metadata::from_json(metadata);
-        self.begin(&action, metadata, parent_span_id.as_ref())
-    }
-
-    /// Starts a span under the innermost open span (or `parentSpanId`); its number, which
-    /// `createSpan` (in `init.js`) wraps in a `Span`.
-    #[napi(js_name = "_startSpan")]
-    pub fn start_span(
-        &self,
-        action: Unknown<'_>,
-        metadata: Option<Unknown<'_>>,
-        parent_span_id: Option<Unknown<'_>>,
-    ) -> f64 {
-        self.begin(
-            &action,
-            log_metadata(metadata.as_ref()),
-            parent_span_id.as_ref(),
-        )
-    }
-
     /// Resolves once every event accepted before the call is written or counted as dropped.
     #[napi(
         ts_args_type = "call?: CallOptions",
@@ -239,20 +210,6 @@ impl Logger {
 }
 
 impl Logger {
-    /// Starts a span and holds it in core's table; its number.
-    fn begin(
-        &self,
-        action: &Unknown<'_>,
-        metadata: telemetry::Metadata,
-        parent_span_id: Option<&Unknown<'_>>,
-    ) -> f64 {
-        let parent = opt_text(parent_span_id);
-        hold(
-            self.inner
-                .span_with(&text(action), metadata, parent.as_deref()),
-        )
-    }
-
     fn log(
         &self,
         level: Level,
@@ -262,6 +219,17 @@ impl Logger {
     ) {
         log(&self.inner, level, action, err, metadata);
     }
+}
+
+/// Starts a span and holds it in core's table; its number.
+pub(crate) fn begin(
+    logger: &telemetry::Logger,
+    action: &Unknown<'_>,
+    metadata: telemetry::Metadata,
+    parent_span_id: Option<&Unknown<'_>>,
+) -> f64 {
+    let parent = opt_text(parent_span_id);
+    hold(logger.span_with(&text(action), metadata, parent.as_deref()))
 }
 
 /// A log call's arguments as JavaScript passed them, converted and never thrown on.
