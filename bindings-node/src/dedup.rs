@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use keel::dedup::{self, MinHasher as Hasher};
 use keel::options::Case::Camel;
 
-use crate::error::{Arg, Outcome, guard, js_error, run};
+use crate::error::{Arg, Outcome, call, guard, js_error};
 use crate::flow::args;
 use crate::json::{Json, LongText, Parsed};
 use crate::options::record;
@@ -230,15 +230,6 @@ pub fn open_dedup(keel: &keel::Keel, options: Option<Json>) -> Outcome<Dedup> {
     Outcome(opened.0.map(|inner| Dedup { inner }))
 }
 
-impl Dedup {
-    async fn call(&self, op: &'static str, args: Option<Value>) -> napi::Result<Outcome<Parsed>> {
-        run!(self.inner, |d| d
-            .call_value(op, args, Camel)
-            .await
-            .map(|v| Parsed(v.to_string())))
-    }
-}
-
 #[napi]
 impl Dedup {
     /// Enqueues items and checks each at once: one `Checked` per item.
@@ -247,8 +238,7 @@ impl Dedup {
         ts_return_type = "Promise<Checked[]>"
     )]
     pub async fn enqueue(&self, items: Json) -> napi::Result<Outcome<Parsed>> {
-        self.call("enqueue", args(vec![("items", items.0)], None))
-            .await
+        call(&self.inner, "enqueue", args(vec![("items", items.0)], None)).await
     }
 
     /// Deduplicates a stored item, before enrichment; an item in flight is checked only with
@@ -262,8 +252,7 @@ impl Dedup {
         Arg(id): Arg<String>,
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("check", args(vec![("id", id.into())], options))
-            .await
+        call(&self.inner, "check", args(vec![("id", id.into())], options)).await
     }
 
     /// Records an item's score and recomputes its group's confidence, approving a `ready`
@@ -277,7 +266,8 @@ impl Dedup {
         Arg(id): Arg<String>,
         Json(confidence): Json,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call(
+        call(
+            &self.inner,
             "score",
             args(vec![("id", id.into()), ("confidence", confidence)], None),
         )
@@ -290,8 +280,7 @@ impl Dedup {
         ts_return_type = "Promise<DedupGroup | null>"
     )]
     pub async fn group(&self, Arg(id): Arg<String>) -> napi::Result<Outcome<Parsed>> {
-        self.call("group", args(vec![("id", id.into())], None))
-            .await
+        call(&self.inner, "group", args(vec![("id", id.into())], None)).await
     }
 
     /// What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
@@ -301,8 +290,12 @@ impl Dedup {
         ts_return_type = "Promise<Record<string, number>>"
     )]
     pub async fn counts(&self, Arg(org): Arg<String>) -> napi::Result<Outcome<Parsed>> {
-        self.call("counts", args(vec![("orgId", org.into())], None))
-            .await
+        call(
+            &self.inner,
+            "counts",
+            args(vec![("orgId", org.into())], None),
+        )
+        .await
     }
 
     /// Closes passed merge windows and checks every pending item no stage has checked.
@@ -311,7 +304,7 @@ impl Dedup {
         ts_return_type = "Promise<DedupSweep>"
     )]
     pub async fn sweep(&self, options: Option<Json>) -> napi::Result<Outcome<Parsed>> {
-        self.call("sweep", args(vec![], options)).await
+        call(&self.inner, "sweep", args(vec![], options)).await
     }
 }
 

@@ -170,6 +170,20 @@ macro_rules! run {
 }
 pub(crate) use run;
 
+/// `handle`'s operation `op` on `args` ([`keel::options::Calls`]), its JSON result handed to
+/// the engine's `JSON.parse`, errors naming fields as JavaScript spells them: the one body of
+/// every method of the handles called by name (queue, dedup, Slack, threads, fleet).
+pub async fn call<C: keel::options::Calls>(
+    handle: &C,
+    op: &'static str,
+    args: Option<serde_json::Value>,
+) -> napi::Result<Outcome<crate::json::Parsed>> {
+    run!(handle, |h| h
+        .call_value(op, args, keel::options::Case::Camel)
+        .await
+        .map(|v| crate::json::Parsed(v.to_string())))
+}
+
 /// A Promise that is either already settled with a value (an answer served from a cache: no
 /// trip through the runtime's threads, which costs a hundred times the answer) or settles when
 /// a core future does.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use keel::flow::{self, WorkerSession};
 use keel::options::Case::Camel;
 
-use crate::error::{Arg, Outcome, guard, run};
+use crate::error::{Arg, Outcome, call, guard, run};
 use crate::json::{Json, Parsed};
 
 /// The arguments of a call: the named ones (camelCase, as the caller spells them), then the
@@ -39,15 +39,6 @@ pub fn open_queue(keel: &keel::Keel, options: Option<Json>) -> Outcome<Queue> {
     Outcome(opened.0.map(|inner| Queue { inner }))
 }
 
-impl Queue {
-    async fn call(&self, op: &'static str, args: Option<Value>) -> napi::Result<Outcome<Parsed>> {
-        run!(self.inner, |q| q
-            .call_value(op, args, Camel)
-            .await
-            .map(|v| Parsed(v.to_string())))
-    }
-}
-
 #[napi]
 impl Queue {
     /// Enqueues items: their ids.
@@ -56,8 +47,7 @@ impl Queue {
         ts_return_type = "Promise<string[]>"
     )]
     pub async fn enqueue(&self, items: Json) -> napi::Result<Outcome<Parsed>> {
-        self.call("enqueue", args(vec![("items", items.0)], None))
-            .await
+        call(&self.inner, "enqueue", args(vec![("items", items.0)], None)).await
     }
 
     /// Leases up to `options.n` (default 10) waiting items of `options.lanes` to `worker`.
@@ -70,8 +60,12 @@ impl Queue {
         Arg(worker): Arg<String>,
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("claim", args(vec![("worker", worker.into())], options))
-            .await
+        call(
+            &self.inner,
+            "claim",
+            args(vec![("worker", worker.into())], options),
+        )
+        .await
     }
 
     /// Completes `done` and claims the next batch, in one statement on PostgreSQL.
@@ -86,7 +80,7 @@ impl Queue {
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("done", done.0), ("worker", worker.into())];
-        self.call("claim_after", args(named, options)).await
+        call(&self.inner, "claim_after", args(named, options)).await
     }
 
     /// `claim`, grouped by deal and contact within the fan-in bounds.
@@ -99,7 +93,8 @@ impl Queue {
         Arg(worker): Arg<String>,
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call(
+        call(
+            &self.inner,
             "claim_batch",
             args(vec![("worker", worker.into())], options),
         )
@@ -119,14 +114,18 @@ impl Queue {
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("id", id.into()), ("leaseToken", lease_token.0)];
-        self.call("complete", args(named, options)).await
+        call(&self.inner, "complete", args(named, options)).await
     }
 
     /// Completes many claimed items in one statement: the ids whose token held.
     #[napi(ts_args_type = "leases: Lease[]", ts_return_type = "Promise<string[]>")]
     pub async fn complete_all(&self, leases: Json) -> napi::Result<Outcome<Parsed>> {
-        self.call("complete_all", args(vec![("leases", leases.0)], None))
-            .await
+        call(
+            &self.inner,
+            "complete_all",
+            args(vec![("leases", leases.0)], None),
+        )
+        .await
     }
 
     /// Records a failure with its `reason` (`options.retryable`, default true;
@@ -147,7 +146,7 @@ impl Queue {
             ("leaseToken", lease_token.0),
             ("reason", reason.into()),
         ];
-        self.call("fail", args(named, options)).await
+        call(&self.inner, "fail", args(named, options)).await
     }
 
     /// Puts a claimed item back for `delayMs` without spending an attempt.
@@ -166,7 +165,7 @@ impl Queue {
             ("leaseToken", lease_token.0),
             ("delayMs", delay_ms.0),
         ];
-        self.call("defer", args(named, None)).await
+        call(&self.inner, "defer", args(named, None)).await
     }
 
     /// Extends a claimed item's lease (`options.leaseMs`, default the queue's).
@@ -181,19 +180,19 @@ impl Queue {
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("id", id.into()), ("leaseToken", lease_token.0)];
-        self.call("extend", args(named, options)).await
+        call(&self.inner, "extend", args(named, options)).await
     }
 
     /// Returns expired leases to their lanes; fails and dead-letters the last attempts.
     #[napi(ts_return_type = "Promise<SweepReport>")]
     pub async fn sweep(&self) -> napi::Result<Outcome<Parsed>> {
-        self.call("sweep", None).await
+        call(&self.inner, "sweep", None).await
     }
 
     /// The backlog per lane, the oldest wait, the last minute's rates and the mode.
     #[napi(ts_return_type = "Promise<QueueHealth>")]
     pub async fn health(&self) -> napi::Result<Outcome<Parsed>> {
-        self.call("health", None).await
+        call(&self.inner, "health", None).await
     }
 
     /// The item, or null.
@@ -202,7 +201,7 @@ impl Queue {
         ts_return_type = "Promise<QueueItem | null>"
     )]
     pub async fn get(&self, Arg(id): Arg<String>) -> napi::Result<Outcome<Parsed>> {
-        self.call("get", args(vec![("id", id.into())], None)).await
+        call(&self.inner, "get", args(vec![("id", id.into())], None)).await
     }
 
     /// A worker session for `init.js` (not part of the API).

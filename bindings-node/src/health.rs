@@ -12,7 +12,7 @@ use serde_json::Value;
 use keel::options::Case::Camel;
 use keel::telemetry::health::{self, AlertSink, Fleet as CoreFleet, FleetAlert};
 
-use crate::error::{Arg, Outcome, guard, run};
+use crate::error::{Arg, Outcome, call, guard};
 use crate::flow::args;
 use crate::json::{Json, Parsed};
 use crate::options::record;
@@ -85,21 +85,12 @@ pub fn open_fleet(
     Outcome(opened.0.map(|inner| Fleet { inner }))
 }
 
-impl Fleet {
-    async fn call(&self, op: &'static str, args: Option<Value>) -> napi::Result<Outcome<Parsed>> {
-        run!(self.inner, |f| f
-            .call_value(op, args, Camel)
-            .await
-            .map(|v| Parsed(v.to_string())))
-    }
-}
-
 #[napi]
 impl Fleet {
     /// Every registered agent, by name.
     #[napi(ts_return_type = "Promise<FleetAgent[]>")]
     pub async fn agents(&self) -> napi::Result<Outcome<Parsed>> {
-        self.call("agents", None).await
+        call(&self.inner, "agents", None).await
     }
 
     /// Registers an agent or changes it (`cadenceMs` or `schedule`, `description`, `models`,
@@ -109,7 +100,7 @@ impl Fleet {
         ts_return_type = "Promise<FleetAgent>"
     )]
     pub async fn set_agent(&self, spec: Option<Json>) -> napi::Result<Outcome<Parsed>> {
-        self.call("set_agent", spec.map(|s| s.0)).await
+        call(&self.inner, "set_agent", spec.map(|s| s.0)).await
     }
 
     /// Removes an agent from the registry: the row it was.
@@ -118,7 +109,8 @@ impl Fleet {
         ts_return_type = "Promise<FleetAgent>"
     )]
     pub async fn remove_agent(&self, agent_name: Arg<String>) -> napi::Result<Outcome<Parsed>> {
-        self.call(
+        call(
+            &self.inner,
             "remove_agent",
             args(vec![("agentName", agent_name.0.into())], None),
         )
@@ -128,26 +120,26 @@ impl Fleet {
     /// The fleet now, read only: no alert, no snapshot.
     #[napi(ts_return_type = "Promise<FleetStatus>")]
     pub async fn status(&self) -> napi::Result<Outcome<Parsed>> {
-        self.call("status", None).await
+        call(&self.inner, "status", None).await
     }
 
     /// A health run: one fleet query, alerts once per transition, snapshots, then delivery.
     #[napi(ts_return_type = "Promise<FleetHealth>")]
     pub async fn check(&self) -> napi::Result<Outcome<Parsed>> {
-        self.call("check", None).await
+        call(&self.inner, "check", None).await
     }
 
     /// A health run answering in the original edge function's snake_case response shape
     /// (`ok`, `checked_at`, `summary`, `agents`, `total_alerts_fired`), for its dashboards.
     #[napi(ts_return_type = "Promise<FleetHealthResponse>")]
     pub async fn check_fleet_health(&self) -> napi::Result<Outcome<Parsed>> {
-        self.call("check_fleet_health", None).await
+        call(&self.inner, "check_fleet_health", None).await
     }
 
     /// Delivers the due notices of the outbox.
     #[napi(ts_return_type = "Promise<DeliveryReport>")]
     pub async fn deliver(&self) -> napi::Result<Outcome<Parsed>> {
-        self.call("deliver", None).await
+        call(&self.inner, "deliver", None).await
     }
 
     /// The newest notices (`options.agentName`, `options.limit`, default 50).
@@ -156,7 +148,7 @@ impl Fleet {
         ts_return_type = "Promise<FleetAlert[]>"
     )]
     pub async fn alerts(&self, options: Option<Json>) -> napi::Result<Outcome<Parsed>> {
-        self.call("alerts", options.map(|o| o.0)).await
+        call(&self.inner, "alerts", options.map(|o| o.0)).await
     }
 
     /// Deletes snapshots older than `options.keepMs` (default 30 days): how many.
@@ -165,7 +157,7 @@ impl Fleet {
         ts_return_type = "Promise<number>"
     )]
     pub async fn prune(&self, options: Option<Json>) -> napi::Result<Outcome<Parsed>> {
-        self.call("prune", options.map(|o| o.0)).await
+        call(&self.inner, "prune", options.map(|o| o.0)).await
     }
 
     /// The fleet now and each agent's snapshots over `options.periodMs` (default 7 days).
@@ -174,7 +166,7 @@ impl Fleet {
         ts_return_type = "Promise<FleetReport>"
     )]
     pub async fn report(&self, options: Option<Json>) -> napi::Result<Outcome<Parsed>> {
-        self.call("report", options.map(|o| o.0)).await
+        call(&self.inner, "report", options.map(|o| o.0)).await
     }
 
     /// The report as one self-contained HTML page with charts.
@@ -183,6 +175,6 @@ impl Fleet {
         ts_return_type = "Promise<string>"
     )]
     pub async fn report_html(&self, options: Option<Json>) -> napi::Result<Outcome<Parsed>> {
-        self.call("report_html", options.map(|o| o.0)).await
+        call(&self.inner, "report_html", options.map(|o| o.0)).await
     }
 }

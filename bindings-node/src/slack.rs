@@ -8,7 +8,7 @@ use serde_json::Value;
 use keel::channels::slack::{self, SlackClient};
 use keel::options::Case::Camel;
 
-use crate::error::{Arg, Outcome, guard, run};
+use crate::error::{Arg, Outcome, call, guard};
 use crate::flow::args;
 use crate::json::{Json, Parsed};
 
@@ -22,15 +22,6 @@ pub struct Slack {
 pub fn open_slack(keel: &keel::Keel, options: Option<Json>) -> Outcome<Slack> {
     let opened = guard(|| SlackClient::open_value(keel, options.map(|o| o.0), Camel, "options"));
     Outcome(opened.0.map(|inner| Slack { inner }))
-}
-
-impl Slack {
-    async fn call(&self, op: &'static str, args: Option<Value>) -> napi::Result<Outcome<Parsed>> {
-        run!(self.inner, |s| s
-            .call_value(op, args, Camel)
-            .await
-            .map(|v| Parsed(v.to_string())))
-    }
 }
 
 #[napi]
@@ -47,7 +38,7 @@ impl Slack {
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("channel", channel.into()), ("ts", ts.into())];
-        self.call("replies_page", args(named, options)).await
+        call(&self.inner, "replies_page", args(named, options)).await
     }
 
     /// Every message of thread `ts` in `channel`, page by page: Slack's message objects, for
@@ -62,7 +53,7 @@ impl Slack {
         Arg(ts): Arg<String>,
     ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("channel", channel.into()), ("ts", ts.into())];
-        self.call("replies", args(named, None)).await
+        call(&self.inner, "replies", args(named, None)).await
     }
 
     /// Posts `text` to `channel` (`options.threadTs`, `options.blocks`).
@@ -77,7 +68,7 @@ impl Slack {
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
         let named = vec![("channel", channel.into()), ("text", text.into())];
-        self.call("post_message", args(named, options)).await
+        call(&self.inner, "post_message", args(named, options)).await
     }
 
     /// Replaces the text (and `options.blocks`) of message `ts` in `channel`.
@@ -97,14 +88,13 @@ impl Slack {
             ("ts", ts.into()),
             ("text", text.into()),
         ];
-        self.call("update", args(named, options)).await
+        call(&self.inner, "update", args(named, options)).await
     }
 
     /// The user `user`.
     #[napi(ts_args_type = "user: string", ts_return_type = "Promise<SlackUser>")]
     pub async fn user(&self, Arg(user): Arg<String>) -> napi::Result<Outcome<Parsed>> {
-        self.call("user", args(vec![("user", user.into())], None))
-            .await
+        call(&self.inner, "user", args(vec![("user", user.into())], None)).await
     }
 }
 

@@ -11,7 +11,7 @@ use keel::channels::{ThreadStore, threads};
 use keel::memory::EntityLinker;
 use keel::options::Case::Camel;
 
-use crate::error::{Arg, Outcome, guard, run, spawn};
+use crate::error::{Arg, Outcome, call, guard, spawn};
 use crate::flow::args;
 use crate::json::{Json, Parsed};
 use crate::llm::Llm;
@@ -43,13 +43,6 @@ fn thread_args(
 }
 
 impl SlackThreads {
-    async fn call(&self, op: &'static str, args: Option<Value>) -> napi::Result<Outcome<Parsed>> {
-        run!(self.inner, |s| s
-            .call_value(op, args, Camel)
-            .await
-            .map(|v| Parsed(v.to_string())))
-    }
-
     fn extract_call(
         &self,
         env: &Env,
@@ -76,7 +69,7 @@ impl SlackThreads {
         ts_return_type = "Promise<SlackThread>"
     )]
     pub async fn get_or_create(&self, key: Option<Json>) -> napi::Result<Outcome<Parsed>> {
-        self.call("get_or_create", key.map(|k| k.0)).await
+        call(&self.inner, "get_or_create", key.map(|k| k.0)).await
     }
 
     /// The thread.
@@ -89,8 +82,12 @@ impl SlackThreads {
         Arg(org_id): Arg<String>,
         Arg(thread_id): Arg<String>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("get", thread_args(org_id, thread_id, vec![], None))
-            .await
+        call(
+            &self.inner,
+            "get",
+            thread_args(org_id, thread_id, vec![], None),
+        )
+        .await
     }
 
     /// Adds messages, each Slack `ts` once.
@@ -105,8 +102,12 @@ impl SlackThreads {
         Json(messages): Json,
     ) -> napi::Result<Outcome<Parsed>> {
         let more = vec![("messages", messages)];
-        self.call("add_messages", thread_args(org_id, thread_id, more, None))
-            .await
+        call(
+            &self.inner,
+            "add_messages",
+            thread_args(org_id, thread_id, more, None),
+        )
+        .await
     }
 
     /// Ingests Slack's JSON (a `conversations.replies` page, message objects or Events API
@@ -123,8 +124,12 @@ impl SlackThreads {
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
         let more = vec![("payload", payload)];
-        self.call("ingest", thread_args(org_id, thread_id, more, options))
-            .await
+        call(
+            &self.inner,
+            "ingest",
+            thread_args(org_id, thread_id, more, options),
+        )
+        .await
     }
 
     /// Records a finished turn (`intent`, `credits`, `action`) in one statement.
@@ -138,8 +143,12 @@ impl SlackThreads {
         Arg(thread_id): Arg<String>,
         turn: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("record_turn", thread_args(org_id, thread_id, vec![], turn))
-            .await
+        call(
+            &self.inner,
+            "record_turn",
+            thread_args(org_id, thread_id, vec![], turn),
+        )
+        .await
     }
 
     /// Sets the active `dealId`, `contactId`, `companyId`, `meetingId` (the others stay) and
@@ -154,7 +163,8 @@ impl SlackThreads {
         Arg(thread_id): Arg<String>,
         entities: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call(
+        call(
+            &self.inner,
             "set_active",
             thread_args(org_id, thread_id, vec![], entities),
         )
@@ -172,8 +182,12 @@ impl SlackThreads {
         Arg(thread_id): Arg<String>,
         options: Option<Json>,
     ) -> napi::Result<Outcome<Parsed>> {
-        self.call("history", thread_args(org_id, thread_id, vec![], options))
-            .await
+        call(
+            &self.inner,
+            "history",
+            thread_args(org_id, thread_id, vec![], options),
+        )
+        .await
     }
 
     /// Extracts the thread's context now through `llm`; `options.link(kind, name)` resolves

@@ -8,12 +8,10 @@ use pyo3::types::{PyBytes, PyDict};
 use keel::dedup::{self, MinHasher};
 use keel::options::Case;
 
-use serde_json::Value;
-
 use crate::error::Arg;
 use crate::flow::args;
 use crate::json::{Json, kwargs, to_json, to_json_strict};
-use crate::runtime::{awaitable, guard};
+use crate::runtime::{call, guard};
 
 /// A MinHash signature: `jaccard(other)` estimates the Jaccard similarity of two texts' word
 /// shingles; `to_bytes()` stores it with its version and parameters.
@@ -196,19 +194,6 @@ pub fn open_dedup(keel: &keel::Keel, options: Option<&Bound<'_, PyDict>>) -> PyR
         .map(|inner| PyDedup { inner })
 }
 
-impl PyDedup {
-    fn call<'py>(
-        &self,
-        py: Python<'py>,
-        op: &'static str,
-        args: Option<Value>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable!(py, self.inner, |d| Ok(Json(
-            d.call_value(op, args, Case::Snake).await?
-        )))
-    }
-}
-
 #[pymethods]
 impl PyDedup {
     /// Enqueues items (dicts of `keel.types.NewItem`) and checks each at once (awaitable): a
@@ -219,7 +204,12 @@ impl PyDedup {
         items: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let items = guard(|| to_json_strict(items, 0, "items"))?;
-        self.call(py, "enqueue", args(vec![("items", items)], None))
+        call(
+            py,
+            &self.inner,
+            "enqueue",
+            args(vec![("items", items)], None),
+        )
     }
 
     /// Deduplicates a stored item, before enrichment (awaitable): a `keel.types.Checked`. An
@@ -231,7 +221,12 @@ impl PyDedup {
         id: Arg<String>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "check", args(vec![("id", id.0.into())], options))
+        call(
+            py,
+            &self.inner,
+            "check",
+            args(vec![("id", id.0.into())], options),
+        )
     }
 
     /// Records an item's score and recomputes its group's confidence, approving a `ready`
@@ -243,17 +238,27 @@ impl PyDedup {
         confidence: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let named = vec![("id", id.0.into()), ("confidence", to_json(confidence, 0))];
-        self.call(py, "score", args(named, None))
+        call(py, &self.inner, "score", args(named, None))
     }
 
     /// The group whose primary is `id` (awaitable): a `keel.types.DedupGroup` or None.
     fn group<'py>(&self, py: Python<'py>, id: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "group", args(vec![("id", id.0.into())], None))
+        call(
+            py,
+            &self.inner,
+            "group",
+            args(vec![("id", id.0.into())], None),
+        )
     }
 
     /// What dedup did for `org_id` (awaitable): counter name to count.
     fn counts<'py>(&self, py: Python<'py>, org_id: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "counts", args(vec![("org_id", org_id.0.into())], None))
+        call(
+            py,
+            &self.inner,
+            "counts",
+            args(vec![("org_id", org_id.0.into())], None),
+        )
     }
 
     /// Closes passed merge windows and checks every pending item no stage has checked
@@ -264,7 +269,7 @@ impl PyDedup {
         py: Python<'py>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "sweep", args(vec![], options))
+        call(py, &self.inner, "sweep", args(vec![], options))
     }
 }
 

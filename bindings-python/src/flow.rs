@@ -13,7 +13,7 @@ use keel::options::Case;
 
 use crate::error::Arg;
 use crate::json::{Json, dict_to_map, kwargs, to_json, to_json_strict};
-use crate::runtime::{awaitable, guard};
+use crate::runtime::{awaitable, call, guard};
 
 /// The arguments of a call: the named ones, then the keyword options.
 pub(crate) fn args(
@@ -39,19 +39,6 @@ pub fn open_queue(keel: &keel::Keel, options: Option<&Bound<'_, PyDict>>) -> PyR
     guard(|| Queue::open_value(keel, options, Case::Snake, "")).map(|inner| PyQueue { inner })
 }
 
-impl PyQueue {
-    fn call<'py>(
-        &self,
-        py: Python<'py>,
-        op: &'static str,
-        args: Option<Value>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable!(py, self.inner, |q| Ok(Json(
-            q.call_value(op, args, Case::Snake).await?
-        )))
-    }
-}
-
 #[pymethods]
 impl PyQueue {
     /// Enqueues items (dicts of `keel.types.NewItem`) (awaitable): their ids.
@@ -62,7 +49,12 @@ impl PyQueue {
     ) -> PyResult<Bound<'py, PyAny>> {
         // An item's context is stored as given: converted strictly, never through `repr()`.
         let items = guard(|| to_json_strict(items, 0, "items"))?;
-        self.call(py, "enqueue", args(vec![("items", items)], None))
+        call(
+            py,
+            &self.inner,
+            "enqueue",
+            args(vec![("items", items)], None),
+        )
     }
 
     /// Leases up to `n` (default 10) waiting items of `lanes` to `worker` (awaitable): the
@@ -74,8 +66,9 @@ impl PyQueue {
         worker: Arg<String>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(
+        call(
             py,
+            &self.inner,
             "claim",
             args(vec![("worker", worker.0.into())], options),
         )
@@ -92,7 +85,7 @@ impl PyQueue {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let named = vec![("done", to_json(done, 0)), ("worker", worker.0.into())];
-        self.call(py, "claim_after", args(named, options))
+        call(py, &self.inner, "claim_after", args(named, options))
     }
 
     /// `claim`, grouped by deal and contact within the fan-in bounds (awaitable): a
@@ -104,8 +97,9 @@ impl PyQueue {
         worker: Arg<String>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(
+        call(
             py,
+            &self.inner,
             "claim_batch",
             args(vec![("worker", worker.0.into())], options),
         )
@@ -122,7 +116,7 @@ impl PyQueue {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let named = vec![("id", id.0.into()), ("lease_token", lease_token.0.into())];
-        self.call(py, "complete", args(named, options))
+        call(py, &self.inner, "complete", args(named, options))
     }
 
     /// Completes many claimed items (dicts with `id` and `lease_token`) in one statement
@@ -132,8 +126,9 @@ impl PyQueue {
         py: Python<'py>,
         leases: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(
+        call(
             py,
+            &self.inner,
             "complete_all",
             args(vec![("leases", to_json(leases, 0))], None),
         )
@@ -155,7 +150,7 @@ impl PyQueue {
             ("lease_token", lease_token.0.into()),
             ("reason", reason.0.into()),
         ];
-        self.call(py, "fail", args(named, options))
+        call(py, &self.inner, "fail", args(named, options))
     }
 
     /// Puts a claimed item back for `delay_ms` without spending an attempt (awaitable).
@@ -171,7 +166,7 @@ impl PyQueue {
             ("lease_token", lease_token.0.into()),
             ("delay_ms", delay_ms.0.into()),
         ];
-        self.call(py, "defer", args(named, None))
+        call(py, &self.inner, "defer", args(named, None))
     }
 
     /// Extends a claimed item's lease (`lease_ms`, default the queue's) (awaitable).
@@ -184,24 +179,29 @@ impl PyQueue {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let named = vec![("id", id.0.into()), ("lease_token", lease_token.0.into())];
-        self.call(py, "extend", args(named, options))
+        call(py, &self.inner, "extend", args(named, options))
     }
 
     /// Returns expired leases to their lanes; fails and dead-letters the last attempts
     /// (awaitable): a `keel.types.SweepReport`.
     fn sweep<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "sweep", None)
+        call(py, &self.inner, "sweep", None)
     }
 
     /// The backlog per lane, the oldest wait, the last minute's rates and the mode
     /// (awaitable): a `keel.types.QueueHealth`.
     fn health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "health", None)
+        call(py, &self.inner, "health", None)
     }
 
     /// The item, or None (awaitable).
     fn get<'py>(&self, py: Python<'py>, id: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "get", args(vec![("id", id.0.into())], None))
+        call(
+            py,
+            &self.inner,
+            "get",
+            args(vec![("id", id.0.into())], None),
+        )
     }
 
     /// Runs `handler` (an async callable taking an item) on claimed items until `stop` (an

@@ -16,7 +16,7 @@ use keel::telemetry::health::{self, AlertSink, Fleet, FleetAlert};
 use crate::error::Arg;
 use crate::flow::args;
 use crate::json::{Json, kwargs, to_json_strict};
-use crate::runtime::{awaitable, guard};
+use crate::runtime::guard;
 use crate::transport::{EventLoop, PyTransport};
 
 /// An agent's status from its metrics (a dict like `keel.types.AgentMetrics`; `now`: RFC 3339,
@@ -114,9 +114,7 @@ impl PyFleet {
         args: Option<Value>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.event_loop.note(py);
-        awaitable!(py, self.inner, |f| Ok(Json(
-            f.call_value(op, args, Case::Snake).await?
-        )))
+        crate::runtime::call(py, &self.inner, op, args)
     }
 }
 

@@ -119,6 +119,20 @@ macro_rules! awaitable {
 }
 pub(crate) use awaitable;
 
+/// `handle`'s operation `op` on `args` ([`keel::options::Calls`]) as an awaitable of its JSON
+/// result, errors naming fields as Python spells them: the one body of every method of the
+/// handles called by name (queue, dedup, Slack, threads, fleet).
+pub fn call<'py, C: keel::options::Calls>(
+    py: Python<'py>,
+    handle: &C,
+    op: &'static str,
+    args: Option<serde_json::Value>,
+) -> PyResult<Bound<'py, PyAny>> {
+    awaitable!(py, handle, |h| Ok(crate::json::Json(
+        h.call_value(op, args, keel::options::Case::Snake).await?
+    )))
+}
+
 /// A finished core call's value, converted to Python once the GIL is at hand.
 pub type Convert = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 

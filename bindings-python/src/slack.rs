@@ -4,7 +4,6 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use serde_json::Value;
 
 use keel::channels::slack::{self, SlackClient};
 use keel::options::Case;
@@ -12,7 +11,7 @@ use keel::options::Case;
 use crate::error::Arg;
 use crate::flow::args;
 use crate::json::{Json, kwargs, to_json_strict};
-use crate::runtime::{awaitable, guard};
+use crate::runtime::{call, guard};
 
 /// A Slack Web API client for one bot token; make it with `db.slack(token=…, **options)`.
 #[pyclass(frozen, name = "Slack", module = "keel._native")]
@@ -24,19 +23,6 @@ pub struct PySlack {
 pub fn open_slack(keel: &keel::Keel, options: Option<&Bound<'_, PyDict>>) -> PyResult<PySlack> {
     let options = kwargs(options);
     guard(|| SlackClient::open_value(keel, options, Case::Snake, "")).map(|inner| PySlack { inner })
-}
-
-impl PySlack {
-    fn call<'py>(
-        &self,
-        py: Python<'py>,
-        op: &'static str,
-        args: Option<Value>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable!(py, self.inner, |s| Ok(Json(
-            s.call_value(op, args, Case::Snake).await?
-        )))
-    }
 }
 
 #[pymethods]
@@ -52,7 +38,7 @@ impl PySlack {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let named = vec![("channel", channel.0.into()), ("ts", ts.0.into())];
-        self.call(py, "replies_page", args(named, options))
+        call(py, &self.inner, "replies_page", args(named, options))
     }
 
     /// Every message of thread `ts` in `channel`, page by page (awaitable): Slack's message
@@ -64,7 +50,7 @@ impl PySlack {
         ts: Arg<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let named = vec![("channel", channel.0.into()), ("ts", ts.0.into())];
-        self.call(py, "replies", args(named, None))
+        call(py, &self.inner, "replies", args(named, None))
     }
 
     /// Posts `text` to `channel` (`thread_ts`, `blocks`) (awaitable): a `keel.types.SlackPosted`.
@@ -77,7 +63,7 @@ impl PySlack {
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let named = vec![("channel", channel.0.into()), ("text", text.0.into())];
-        self.call(py, "post_message", args(named, options))
+        call(py, &self.inner, "post_message", args(named, options))
     }
 
     /// Replaces the text (and `blocks`) of message `ts` in `channel` (awaitable): a
@@ -96,12 +82,17 @@ impl PySlack {
             ("ts", ts.0.into()),
             ("text", text.0.into()),
         ];
-        self.call(py, "update", args(named, options))
+        call(py, &self.inner, "update", args(named, options))
     }
 
     /// The user `user` (awaitable): a `keel.types.SlackUser`.
     fn user<'py>(&self, py: Python<'py>, user: Arg<String>) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "user", args(vec![("user", user.0.into())], None))
+        call(
+            py,
+            &self.inner,
+            "user",
+            args(vec![("user", user.0.into())], None),
+        )
     }
 }
 

@@ -14,7 +14,7 @@ use crate::flow::args;
 use crate::json::{Json, kwargs, to_json_strict};
 use crate::llm::PyLlm;
 use crate::memory::{PyLinker, linker};
-use crate::runtime::{awaitable, guard};
+use crate::runtime::{awaitable, call, guard};
 
 /// Slack copilot threads on this database; make it with `db.slack_threads(**options)`.
 #[pyclass(frozen, name = "SlackThreads", module = "keel._native")]
@@ -45,17 +45,6 @@ fn thread_args(
 }
 
 impl PySlackThreads {
-    fn call<'py>(
-        &self,
-        py: Python<'py>,
-        op: &'static str,
-        args: Option<Value>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable!(py, self.inner, |s| Ok(Json(
-            s.call_value(op, args, Case::Snake).await?
-        )))
-    }
-
     fn extract_call<'py>(
         &self,
         py: Python<'py>,
@@ -84,7 +73,7 @@ impl PySlackThreads {
         py: Python<'py>,
         key: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "get_or_create", kwargs(key))
+        call(py, &self.inner, "get_or_create", kwargs(key))
     }
 
     /// The thread (awaitable): a `keel.types.SlackThread`.
@@ -94,7 +83,12 @@ impl PySlackThreads {
         org_id: Arg<String>,
         thread_id: Arg<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(py, "get", thread_args(org_id.0, thread_id.0, vec![], None))
+        call(
+            py,
+            &self.inner,
+            "get",
+            thread_args(org_id.0, thread_id.0, vec![], None),
+        )
     }
 
     /// Adds messages (dicts like `keel.types.SlackThreadMessage`), each Slack `ts` once
@@ -108,8 +102,9 @@ impl PySlackThreads {
     ) -> PyResult<Bound<'py, PyAny>> {
         let messages = guard(|| to_json_strict(messages, 0, "messages"))?;
         let more = vec![("messages", messages)];
-        self.call(
+        call(
             py,
+            &self.inner,
             "add_messages",
             thread_args(org_id.0, thread_id.0, more, None),
         )
@@ -129,8 +124,9 @@ impl PySlackThreads {
     ) -> PyResult<Bound<'py, PyAny>> {
         let payload = guard(|| to_json_strict(payload, 0, "payload"))?;
         let more = vec![("payload", payload)];
-        self.call(
+        call(
             py,
+            &self.inner,
             "ingest",
             thread_args(org_id.0, thread_id.0, more, options),
         )
@@ -146,8 +142,9 @@ impl PySlackThreads {
         thread_id: Arg<String>,
         turn: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(
+        call(
             py,
+            &self.inner,
             "record_turn",
             thread_args(org_id.0, thread_id.0, vec![], turn),
         )
@@ -164,8 +161,9 @@ impl PySlackThreads {
         thread_id: Arg<String>,
         entities: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(
+        call(
             py,
+            &self.inner,
             "set_active",
             thread_args(org_id.0, thread_id.0, vec![], entities),
         )
@@ -181,8 +179,9 @@ impl PySlackThreads {
         thread_id: Arg<String>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call(
+        call(
             py,
+            &self.inner,
             "history",
             thread_args(org_id.0, thread_id.0, vec![], options),
         )

@@ -7,6 +7,8 @@
 //! [`Error::InvalidInput`] naming the field as the caller spelled it (`options.maxCooldown` in
 //! JavaScript, `max_cooldown` in Python).
 //!
+//! [`Calls`] is the shape of a handle whose operations a binding calls by name.
+//!
 //! The validators of single values live here too: [`seconds`] for durations, [`parse_uuid`]
 //! and [`require_uuid`] for ids. Every binding and the CLI use them, so a duration is checked
 //! the same way whichever language passed it.
@@ -19,6 +21,41 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+
+/// A handle whose operations a binding calls by name, with the arguments as one JSON object
+/// and the result as JSON: a queue, a dedup, a Slack client, a thread store, a fleet. Each
+/// binding has one generic helper over it instead of one per handle.
+pub trait Calls: Clone + Send + Sync + 'static {
+    /// Runs the operation `op` on `args` (keys in `case`) and returns its result as JSON in
+    /// `case`; errors name fields as core spells them.
+    ///
+    /// # Errors
+    /// As the operation; [`Error::InvalidInput`] naming the argument that does not deserialize
+    /// or is out of range, or `op` when it is unknown.
+    fn call_op(
+        &self,
+        op: &str,
+        args: Option<Value>,
+        case: Case,
+    ) -> impl Future<Output = Result<Value>> + Send;
+
+    /// [`Calls::call_op`] with an error's field spelt in `case`, as the caller wrote it.
+    ///
+    /// # Errors
+    /// As [`Calls::call_op`].
+    fn call_value(
+        &self,
+        op: &str,
+        args: Option<Value>,
+        case: Case,
+    ) -> impl Future<Output = Result<Value>> + Send {
+        async move {
+            self.call_op(op, args, case)
+                .await
+                .map_err(|e| spelt(e, case))
+        }
+    }
+}
 
 /// `err` with its field spelt in `case` (a field already spelt so is unchanged).
 pub fn spelt(err: Error, case: Case) -> Error {

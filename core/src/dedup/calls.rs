@@ -11,7 +11,7 @@ use super::store::{Dedup, DedupOptions};
 use crate::Keel;
 use crate::error::{Error, Result};
 use crate::flow::{NewItem, Queue, check_lane};
-use crate::options::{Case, from_value, require_uuid, rooted, spelt};
+use crate::options::{Calls, Case, from_value, require_uuid, rooted, spelt};
 use crate::record::to_value;
 
 /// The calls [`Dedup::call_value`] answers.
@@ -156,18 +156,16 @@ impl Dedup {
         let options: DedupOptions = from_value(options, case, root)?;
         Dedup::open(keel, options).map_err(|e| spelt(rooted(e, root), case))
     }
+}
 
+impl Calls for Dedup {
     /// Runs the dedup operation `op` (one of [`DEDUP_CALLS`]) on `args` and returns its result
     /// as JSON in `case`: the checks for `enqueue` (through the queue with default options),
     /// a check, a score, a group or null, the counters, a sweep report.
     ///
     /// # Errors
     /// As the operation; [`Error::InvalidInput`] naming the argument, or `op` when unknown.
-    pub async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        self.call(op, args, case).await.map_err(|e| spelt(e, case))
-    }
-
-    async fn call(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
+    async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
         Ok(match op {
             "enqueue" => {
                 let a: Enqueue = from_value(args, case, "")?;

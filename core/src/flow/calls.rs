@@ -15,7 +15,7 @@ use super::shared::SharedLimiter;
 use super::worker::{Outcome, WorkerOptions, WorkerSession};
 use crate::Keel;
 use crate::error::{Error, Result};
-use crate::options::{Case, from_value, require_uuid, rooted, spelt};
+use crate::options::{Calls, Case, from_value, require_uuid, rooted, spelt};
 use crate::record::to_value;
 
 #[derive(Deserialize)]
@@ -131,7 +131,9 @@ impl Queue {
         let options: QueueOptions = from_value(options, case, root)?;
         Queue::open(keel, options).map_err(|e| spelt(rooted(e, root), case))
     }
+}
 
+impl Calls for Queue {
     /// Runs the queue operation `op` (one of [`QUEUE_CALLS`]) on `args` (its arguments as one
     /// JSON object) and returns its result as JSON in `case`: ids for `enqueue`, items for
     /// `claim`, the completed ids and the items for `claim_after`, a batch, `true`/`false` for a fenced change (`false`: the token no longer holds
@@ -140,11 +142,7 @@ impl Queue {
     /// # Errors
     /// As the operation; [`Error::InvalidInput`] naming the argument that does not
     /// deserialize or is out of range, or `op` when it is unknown.
-    pub async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        self.call(op, args, case).await.map_err(|e| spelt(e, case))
-    }
-
-    async fn call(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
+    async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
         macro_rules! out {
             ($result:expr) => {
                 to_value(&$result, case)

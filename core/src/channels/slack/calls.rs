@@ -9,7 +9,7 @@ use super::client::{SlackClient, SlackOptions};
 use super::ingest::ingest;
 use crate::Keel;
 use crate::error::{Error, Result};
-use crate::options::{Case, from_value, rooted, spelt};
+use crate::options::{Calls, Case, from_value, rooted, spelt};
 use crate::record::to_value;
 
 /// The calls [`SlackClient::call_value`] answers.
@@ -80,18 +80,14 @@ impl SlackClient {
         let options: SlackOptions = from_value(options, case, root)?;
         SlackClient::open(keel, options).map_err(|e| spelt(rooted(e, root), case))
     }
+}
 
+impl Calls for SlackClient {
     /// Runs the Slack call `op` (one of [`SLACK_CALLS`]) on `args` and returns its result as
     /// JSON in `case`.
     ///
     /// # Errors
     /// As the call; [`Error::InvalidInput`] naming the argument, or `op` when unknown.
-    pub async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        self.call_op(op, args, case)
-            .await
-            .map_err(|e| spelt(e, case))
-    }
-
     async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
         Ok(match op {
             "replies_page" | "replies" => {

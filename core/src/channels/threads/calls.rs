@@ -19,7 +19,7 @@ use crate::channels::slack::{Ingested, SkippedEvent, ingest};
 use crate::error::{Error, Result};
 use crate::llm::{Llm, Summarizer};
 use crate::memory::{EntityLinker, EntitySql};
-use crate::options::{Case, de, from_value, rooted, spelt};
+use crate::options::{Calls, Case, de, from_value, rooted, spelt};
 use crate::record::to_value;
 
 /// The calls [`ThreadStore::call_value`] answers.
@@ -273,83 +273,6 @@ impl ThreadStore {
         })
     }
 
-    /// Runs the thread call `op` (one of [`THREAD_CALLS`]) on `args` and returns its result as
-    /// JSON in `case`.
-    ///
-    /// # Errors
-    /// As the call; [`Error::InvalidInput`] naming the argument, or `op` when unknown.
-    pub async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        self.call_op(op, args, case)
-            .await
-            .map_err(|e| spelt(e, case))
-    }
-
-    async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        Ok(match op {
-            "get_or_create" => {
-                let key: ThreadKey = from_value(args, case, "")?;
-                to_value(&self.get_or_create(&key).await?, case)
-            }
-            "get" => {
-                let a: ThreadRef = from_value(args, case, "")?;
-                to_value(&self.get(a.org_id, a.thread_id).await?, case)
-            }
-            "add_messages" => {
-                let a: AddArgs = from_value(args, case, "")?;
-                let done = self
-                    .add_messages(a.org_id, a.thread_id, &a.messages)
-                    .await?;
-                to_value(&done, case)
-            }
-            "ingest" => {
-                let a: IngestArgs = from_value(args, case, "")?;
-                let done = self
-                    .ingest(a.org_id, a.thread_id, &a.payload, a.bot_user_id.as_deref())
-                    .await?;
-                to_value(&done, case)
-            }
-            "record_turn" => {
-                let a: TurnArgs = from_value(args, case, "")?;
-                let turn = ThreadTurn {
-                    intent: a.intent,
-                    credits: a.credits,
-                    action: a.action,
-                };
-                let thread = self.record_turn(a.org_id, a.thread_id, &turn).await?;
-                to_value(&thread, case)
-            }
-            "set_active" => {
-                let a: ActiveArgs = from_value(args, case, "")?;
-                let active = ActiveEntities {
-                    deal_id: opt_uuid("deal_id", a.deal_id)?,
-                    contact_id: opt_uuid("contact_id", a.contact_id)?,
-                    company_id: opt_uuid("company_id", a.company_id)?,
-                    meeting_id: opt_uuid("meeting_id", a.meeting_id)?,
-                };
-                let thread = self
-                    .set_active(a.org_id, a.thread_id, &active, a.loaded_context.as_ref())
-                    .await?;
-                to_value(&thread, case)
-            }
-            "history" => {
-                let a: HistoryArgs = from_value(args, case, "")?;
-                let items = self
-                    .history(a.org_id, a.thread_id, a.limit.unwrap_or(10))
-                    .await?;
-                to_value(&items, case)
-            }
-            other => {
-                return Err(Error::invalid_input(
-                    "op",
-                    format!(
-                        "unknown thread call {other}; one of {}",
-                        THREAD_CALLS.join(", ")
-                    ),
-                ));
-            }
-        })
-    }
-
     /// [`ThreadStore::extract`] (`op` `extract`, with `org_id` and `thread_id`) or
     /// [`ThreadStore::sweep`] (`op` `sweep`) through `llm`, with the options as JSON:
     /// `provider` with `model`, `transcript_tokens`, `timeout_ms`, `limit`, `lease_ms`,
@@ -415,5 +338,78 @@ impl ThreadStore {
             }
         };
         call.await.map_err(|e| spelt(e, case))
+    }
+}
+
+impl Calls for ThreadStore {
+    /// Runs the thread call `op` (one of [`THREAD_CALLS`]) on `args` and returns its result as
+    /// JSON in `case`.
+    ///
+    /// # Errors
+    /// As the call; [`Error::InvalidInput`] naming the argument, or `op` when unknown.
+    async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
+        Ok(match op {
+            "get_or_create" => {
+                let key: ThreadKey = from_value(args, case, "")?;
+                to_value(&self.get_or_create(&key).await?, case)
+            }
+            "get" => {
+                let a: ThreadRef = from_value(args, case, "")?;
+                to_value(&self.get(a.org_id, a.thread_id).await?, case)
+            }
+            "add_messages" => {
+                let a: AddArgs = from_value(args, case, "")?;
+                let done = self
+                    .add_messages(a.org_id, a.thread_id, &a.messages)
+                    .await?;
+                to_value(&done, case)
+            }
+            "ingest" => {
+                let a: IngestArgs = from_value(args, case, "")?;
+                let done = self
+                    .ingest(a.org_id, a.thread_id, &a.payload, a.bot_user_id.as_deref())
+                    .await?;
+                to_value(&done, case)
+            }
+            "record_turn" => {
+                let a: TurnArgs = from_value(args, case, "")?;
+                let turn = ThreadTurn {
+                    intent: a.intent,
+                    credits: a.credits,
+                    action: a.action,
+                };
+                let thread = self.record_turn(a.org_id, a.thread_id, &turn).await?;
+                to_value(&thread, case)
+            }
+            "set_active" => {
+                let a: ActiveArgs = from_value(args, case, "")?;
+                let active = ActiveEntities {
+                    deal_id: opt_uuid("deal_id", a.deal_id)?,
+                    contact_id: opt_uuid("contact_id", a.contact_id)?,
+                    company_id: opt_uuid("company_id", a.company_id)?,
+                    meeting_id: opt_uuid("meeting_id", a.meeting_id)?,
+                };
+                let thread = self
+                    .set_active(a.org_id, a.thread_id, &active, a.loaded_context.as_ref())
+                    .await?;
+                to_value(&thread, case)
+            }
+            "history" => {
+                let a: HistoryArgs = from_value(args, case, "")?;
+                let items = self
+                    .history(a.org_id, a.thread_id, a.limit.unwrap_or(10))
+                    .await?;
+                to_value(&items, case)
+            }
+            other => {
+                return Err(Error::invalid_input(
+                    "op",
+                    format!(
+                        "unknown thread call {other}; one of {}",
+                        THREAD_CALLS.join(", ")
+                    ),
+                ));
+            }
+        })
     }
 }

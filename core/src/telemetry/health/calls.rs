@@ -16,7 +16,7 @@ use super::report::report_html;
 use super::status::{AgentMetrics, AgentStatus, HealthStatus, agent_status};
 use crate::Keel;
 use crate::error::Result;
-use crate::options::{Case, from_value, rooted, spelt};
+use crate::options::{Calls, Case, from_value, rooted, spelt};
 use crate::record::to_value;
 use crate::store::parse_time;
 
@@ -154,19 +154,15 @@ impl Fleet {
         };
         call().map_err(|e| spelt(e, case))
     }
+}
 
+impl Calls for Fleet {
     /// Runs the fleet call `op` (one of [`FLEET_CALLS`]) on `args` and returns its result as
     /// JSON in `case`; `check_fleet_health` answers in the original's snake_case shape
     /// whatever the case, for the dashboards that read it.
     ///
     /// # Errors
     /// As the call; [`crate::Error::InvalidInput`] naming the argument, or `op` when unknown.
-    pub async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        self.call_op(op, args, case)
-            .await
-            .map_err(|e| spelt(e, case))
-    }
-
     async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
         if op == "set_agent" {
             let spec: AgentSpec = from_value(args, case, "")?;
