@@ -120,8 +120,8 @@ impl Logger {
     }
 }
 
-/// A logger on its way to JavaScript, given its fast `debug`, `info` and `warn`
-/// ([`crate::fast`]).
+/// A logger on its way to JavaScript, given its fast `debug`, `info`, `warn` and span starts
+/// ([`crate::fast::logger`]).
 pub struct NewLogger(Logger);
 
 impl ToNapiValue for NewLogger {
