@@ -342,19 +342,34 @@ async fn the_labelled_sets_score_at_least_the_reported_figures() {
         "{:.3}",
         test.out_of_scope_false_accepts
     );
+    // The second held-out set, written on 2026-12-05 and measured as written.
+    let unseen = evaluate_files(&["unseen.jsonl"]).await;
+    assert_eq!(unseen.total, 91);
+    assert!(unseen.accuracy >= 0.934, "top-1 {:.3}", unseen.accuracy);
+    assert!(
+        unseen.out_of_scope_false_accepts <= 0.050,
+        "{:.3}",
+        unseen.out_of_scope_false_accepts
+    );
     let dev = evaluate_files(&["dev.jsonl"]).await;
     assert_eq!(dev.total, 250);
     assert!(dev.accuracy >= 0.967, "dev top-1 {:.3}", dev.accuracy);
     // The org threshold the README recommends, chosen on calibration.jsonl and dev.jsonl
     // (the least, in steps of 0.05, whose false accepts there are at most half the 5 % goal),
     // meets both goals on the held-out set.
-    let strict = evaluate_files_at(&["test.jsonl"], 0.65).await;
-    assert!(strict.accuracy >= 0.90, "top-1 {:.3}", strict.accuracy);
-    assert!(
-        strict.out_of_scope_false_accepts <= 0.05,
-        "{:.3}",
-        strict.out_of_scope_false_accepts
-    );
+    for (name, floor) in [("test.jsonl", 0.90), ("unseen.jsonl", 0.934)] {
+        let strict = evaluate_files_at(&[name], 0.65).await;
+        assert!(
+            strict.accuracy >= floor,
+            "{name} top-1 {:.3}",
+            strict.accuracy
+        );
+        assert!(
+            strict.out_of_scope_false_accepts <= 0.05,
+            "{name} {:.3}",
+            strict.out_of_scope_false_accepts
+        );
+    }
 }
 
 #[tokio::test]
