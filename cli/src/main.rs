@@ -4,6 +4,7 @@
 mod channels;
 mod dedup;
 mod demo;
+mod demo_console;
 mod demo_dedup;
 mod demo_fleet;
 mod demo_letters;
@@ -25,6 +26,7 @@ mod partitions;
 mod queue;
 mod route;
 mod runs;
+mod serve;
 mod skills;
 mod skills_corpus;
 
@@ -136,6 +138,8 @@ enum Command {
         #[command(flatten)]
         args: health::HealthArgs,
     },
+    /// Serve the operator console and its JSON API (`--listen 127.0.0.1:8741`).
+    Serve(serve::ServeArgs),
     /// Simulate the platform on an embedded database and print what happened.
     Demo {
         /// Keep the previous demo database instead of starting from empty.
@@ -154,6 +158,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&ctx).await,
         Command::Demo { keep } => demo::run(&ctx, keep).await,
         Command::Loopback { port } => serve_loopback(&ctx, port).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
         Command::Logs { command } => logs::run(&ctx, command).await,
         Command::Partitions { command } => partitions::run(&ctx, command).await,
         Command::Models { command } => models::run_models(&ctx, command).await,

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use clap::Subcommand;
-use keel::models::{ModelRouter, Role, RouterOptions, Scope, require_uuid};
+use keel::models::{ModelRouter, RouterOptions, require_uuid};
 use serde_json::json;
 
 use crate::output::{Create, Ctx, DEFAULT_URL, Done};
@@ -68,42 +68,12 @@ pub fn org(raw: &str) -> keel::Result<uuid::Uuid> {
     require_uuid("org_id", raw)
 }
 
-fn scope(scope: Scope) -> String {
-    match scope {
-        Scope::Platform => "platform".to_owned(),
-        Scope::Org(org) => org.to_string(),
-    }
-}
-
-fn role(role: Role) -> String {
-    match role {
-        Role::Primary => "primary".to_owned(),
-        Role::Fallback(order) => format!("fallback{order}"),
-    }
-}
-
 /// Runs a `keel models` subcommand.
 pub async fn run_models(ctx: &Ctx, command: ModelsCommand) -> Done {
     let (keel, router) = open(ctx).await?;
     match command {
         ModelsCommand::List => {
-            let rows: Vec<_> = router.with_matrix(|matrix| matrix.rows().cloned().collect());
-            let listed: Vec<_> = rows
-                .iter()
-                .map(|row| {
-                    json!({
-                        "scope": scope(row.scope),
-                        "feature": row.feature.as_str(),
-                        "tier": row.tier.as_str(),
-                        "role": role(row.role),
-                        "provider": &*row.provider,
-                        "model_id": &*row.model_id,
-                        "per_request": row.pricing.per_request,
-                        "input_per_mtok": row.pricing.input_per_mtok,
-                        "output_per_mtok": row.pricing.output_per_mtok,
-                    })
-                })
-                .collect();
+            let listed = router.matrix_value();
             ctx.emit(&listed, || {
                 let mut out = format!(
                     "{:<38} {:<12} {:<7} {:<9} {:<10} {:<28} {:>8} {:>10} {:>10}\n",
@@ -117,19 +87,25 @@ pub async fn run_models(ctx: &Ctx, command: ModelsCommand) -> Done {
                     "in/Mtok",
                     "out/Mtok"
                 );
-                for row in &rows {
-                    let (scope, role) = (scope(row.scope), role(row.role));
-                    let price = |p: Option<f64>| p.map_or("—".to_owned(), |p| format!("{p:.2}"));
+                for row in listed.as_array().into_iter().flatten() {
+                    let text = |k: &str| row[k].as_str().unwrap_or_default().to_owned();
+                    let price = |k: &str| {
+                        row[k]
+                            .as_f64()
+                            .map_or("—".to_owned(), |p| format!("{p:.2}"))
+                    };
                     let _ = writeln!(
                         out,
-                        "{scope:<38} {:<12} {:<7} {role:<9} {:<10} {:<28} {:>8.2} {:>10} {:>10}",
-                        row.feature.as_str(),
-                        row.tier.as_str(),
-                        row.provider,
-                        row.model_id,
-                        row.pricing.per_request,
-                        price(row.pricing.input_per_mtok),
-                        price(row.pricing.output_per_mtok),
+                        "{:<38} {:<12} {:<7} {:<9} {:<10} {:<28} {:>8} {:>10} {:>10}",
+                        text("scope"),
+                        text("feature"),
+                        text("tier"),
+                        text("role"),
+                        text("provider"),
+                        text("model_id"),
+                        price("per_request"),
+                        price("input_per_mtok"),
+                        price("output_per_mtok"),
                     );
                 }
                 out
@@ -159,17 +135,7 @@ pub async fn run_models(ctx: &Ctx, command: ModelsCommand) -> Done {
         }
         ModelsCommand::Breakers => {
             let breakers = router.open_breakers();
-            let listed: Vec<_> = breakers
-                .iter()
-                .map(|b| {
-                    json!({
-                        "provider": b.provider,
-                        "model_id": b.model_id,
-                        "state": b.row.state.as_str(),
-                        "reopen_count": b.row.reopen_count,
-                    })
-                })
-                .collect();
+            let listed = router.breakers_value();
             ctx.emit(&listed, || {
                 let mut out = String::new();
                 if breakers.is_empty() {

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod channels;
+pub mod console;
 pub mod dedup;
 mod diagnostic;
 pub mod error;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use common::{fresh_url, on_each_backend};
+use common::{exec, fresh_url, on_each_backend};
 use futures_util::future::BoxFuture;
 use keel::runner::{Runs, SweepOptions};
 use keel::store::{Backend, Dialect, Pool};
@@ -25,17 +25,6 @@ use keel::{Keel, Result};
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
-
-/// Runs `statement` (PostgreSQL spelling) on `keel`'s database.
-async fn exec(keel: &Keel, statement: &str) {
-    let pool = keel.pool().unwrap();
-    let text = Dialect::of(pool).spell(statement);
-    match pool {
-        Pool::Postgres(pg) => sqlx::query(&text).execute(pg).await.map(|_| ()),
-        Pool::Sqlite(lite) => sqlx::query(&text).execute(lite).await.map(|_| ()),
-    }
-    .unwrap_or_else(|e| panic!("{e}: {text}"));
-}
 
 /// A count `statement` selects.
 async fn count(keel: &Keel, statement: &str) -> i64 {

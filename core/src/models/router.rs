@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::refresher::Refresher;
 use crate::telemetry::{Logger, LoggerOptions};
 
+mod listing;
 mod probe;
 mod reports;
 

@@ -217,6 +217,37 @@ impl Dialect {
         }
     }
 
+    /// The JSON column `expr` as a JSON value inside [`Dialect::json_object`] (SQLite keeps
+    /// JSON as text, which would be embedded as a string).
+    pub fn json_value(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => expr.to_owned(),
+            Backend::Sqlite => format!("json({expr})"),
+        }
+    }
+
+    /// The timestamp `expr` as RFC 3339 UTC text at the column's full precision (microseconds
+    /// on PostgreSQL, milliseconds as SQLite stores them), which reads back as the same
+    /// instant: what a page's cursor holds.
+    pub fn stamp_text(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => {
+                format!(r#"to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#)
+            }
+            Backend::Sqlite => expr.to_owned(),
+        }
+    }
+
+    /// The hour the timestamp `expr` falls in, as RFC 3339 UTC text (`2026-12-05T04:00:00Z`).
+    pub fn hour_text(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!(
+                r#"to_char(date_trunc('hour', {expr} AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00"Z"')"#
+            ),
+            Backend::Sqlite => format!("strftime('%Y-%m-%dT%H:00:00Z', {expr})"),
+        }
+    }
+
     /// The text of `key` in the JSON object `expr` (NULL when absent).
     pub fn json_text(self, expr: &str, key: &str) -> String {
         match self.0 {

@@ -258,3 +258,15 @@ pub async fn assert_org_member_sees_only_its_rows(
     let denied = sqlx::query(write).execute(&mut *tx).await;
     assert!(denied.is_err(), "authenticated may not run {write}");
 }
+
+/// Runs `statement` (PostgreSQL spelling) on `keel`'s database.
+#[allow(dead_code)] // not every test binary runs raw SQL
+pub async fn exec(keel: &Keel, statement: &str) {
+    let pool = keel.pool().unwrap();
+    let text = keel::store::Dialect::of(pool).spell(statement);
+    match pool {
+        keel::store::Pool::Postgres(pg) => sqlx::query(&text).execute(pg).await.map(|_| ()),
+        keel::store::Pool::Sqlite(lite) => sqlx::query(&text).execute(lite).await.map(|_| ()),
+    }
+    .unwrap_or_else(|e| panic!("{e}: {text}"));
+}

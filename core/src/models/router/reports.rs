@@ -70,6 +70,47 @@ impl ModelRouter {
         model
     }
 
+    /// Closes the circuit of (`provider`, `model_id`) by hand (`model_id` `*` for the
+    /// provider's), clearing its failures and cooldown in one locked write: an operator's
+    /// reset once an outage is known to be over. Other instances see it within the
+    /// router's staleness. `Closed`, or `Unchanged` when the circuit was closed with no
+    /// failure counted.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] naming `model_id` when the matrix has no such model (or,
+    /// for `*`, no such provider); storage errors.
+    pub async fn reset_breaker(&self, provider: &str, model_id: &str) -> crate::Result<Transition> {
+        let known = if model_id == PROVIDER_WIDE {
+            self.with_matrix(|m| m.rows().any(|r| &*r.provider == provider))
+        } else {
+            self.knows(provider, model_id)
+        };
+        if !known {
+            return Err(crate::Error::invalid_input(
+                "model_id",
+                format!("{provider}/{model_id} is not in the model matrix"),
+            ));
+        }
+        let pool = self.inner.keel.pool()?;
+        let (transition, row) = store::apply_breaker(pool, provider, model_id, |row, _| {
+            if row.state == CircuitState::Closed && row.recent_failures.is_empty() {
+                (row.clone(), Transition::Unchanged)
+            } else {
+                (BreakerRow::default(), Transition::Closed)
+            }
+        })
+        .await?;
+        if transition == Transition::Closed {
+            self.mark_local(&(provider.to_owned(), model_id.to_owned()), |_| row.clone());
+            let mut metadata = probe_metadata(provider, model_id);
+            metadata.insert("transition".into(), "Reset".into());
+            self.inner
+                .logger
+                .warn("model_router.circuit_changed", metadata);
+        }
+        Ok(transition)
+    }
+
     async fn apply(
         &self,
         key: &BreakerKey,
