@@ -1,8 +1,8 @@
 // The console's API on PostgreSQL at size (issue 22: each call ≤ 50 ms with 1,000,000 log rows
-// and 100,000 executions; the page's first render ≤ 1 s on loopback). Fills a fresh database
-// (KEEL_BENCH_PG_URL's server) in SQL, starts `keel serve` on it, times each call the console
-// makes (p50 and max of 20), then loads the page in Debian's Chromium and times its first
-// render. Prints one JSON object.
+// and 100,000 executions, here with 100,000 queue items too; the page's first render ≤ 1 s on
+// loopback). Fills a fresh database (KEEL_BENCH_PG_URL's server) in SQL, starts `keel serve`
+// on it, times each call the console makes (p50 and max of 20), then loads the page in
+// Debian's Chromium and times its first render. Prints one JSON object.
 import { spawn, execFileSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -14,6 +14,7 @@ const { chromium } = createRequire(join(root, 'console/package.json'))('playwrig
 const bin = process.env.KEEL_BIN ?? join(root, 'target/release/keel')
 const LOGS = Number(process.env.KEEL_BENCH_LOGS ?? 1_000_000)
 const RUNS = Number(process.env.KEEL_BENCH_RUNS ?? 100_000)
+const ITEMS = Number(process.env.KEEL_BENCH_ITEMS ?? 100_000)
 
 const url = freshDatabase()
 const psql = (sql) => execFileSync('psql', [url, '-qc', sql])
@@ -35,6 +36,16 @@ psql(`INSERT INTO keel.routing_logs (id, org_id, channel, message_hash, message_
   SELECT gen_random_uuid(), md5('o' || (g % 100))::uuid, 'web', md5(g::text), 'message ' || g, 'deal-status', 'deal-status', 'skill_trigger',
          (ARRAY['index','index','cache','fallback'])[1 + g % 4], (g % 100) / 100.0, g % 4 = 3, g % 4 = 2, '[]', 'v1', gen_random_uuid(), 40, now() - (g * interval '25.92 seconds')
   FROM generate_series(1, ${RUNS}) g`)
+// A week of Command Centre items, one every 6 s: each finished 2 to 20 minutes after it came
+// in, but for the newest 2,000, still pending.
+psql(`INSERT INTO keel.command_centre_items (org_id, source_agent, item_type, title, queue_priority, created_at, queued_at,
+         enrichment_status, processing_started_at, processing_attempts, enriched_at, updated_at)
+  SELECT md5('o' || (g % 100))::uuid, 'agent-' || (g % 7), 'deal', 'item ' || g, g % 4, c, c,
+         CASE WHEN g <= 2000 THEN 'pending' ELSE 'enriched' END,
+         CASE WHEN g > 2000 THEN c + interval '1 minute' END, CASE WHEN g > 2000 THEN 1 ELSE 0 END,
+         CASE WHEN g > 2000 THEN c + (2 + g % 19) * interval '1 minute' END,
+         CASE WHEN g > 2000 THEN c + (2 + g % 19) * interval '1 minute' ELSE c END
+  FROM generate_series(1, ${ITEMS}) g, LATERAL (SELECT now() - g * interval '6 seconds' AS c) t`)
 execFileSync(bin, ['partitions', 'maintain', '--database-url', url], { stdio: 'ignore' })
 psql('ANALYZE')
 const fill_s = Number(process.hrtime.bigint() - fillStart) / 1e9
@@ -64,6 +75,8 @@ const calls = {
   executions_agent: ['executions', { agent_name: 'agent-3' }],
   fleet: ['fleet', { period_ms: 86_400_000 }],
   queue: ['queue', {}],
+  queue_history_day: ['queue_history', {}],
+  queue_history_week: ['queue_history', { hours: 168, points: 168 }],
   letters: ['letters', {}],
   models: ['models', {}],
   credits: ['credits', {}],
@@ -72,7 +85,7 @@ const calls = {
   routing_oos: ['routing', { out_of_scope: true }],
   routing_stats_week: ['routing_stats', { since: new Date(Date.now() - 7 * 86_400_000).toISOString() }],
 }
-const result = { logs: LOGS, executions: RUNS, fill_s }
+const result = { logs: LOGS, executions: RUNS, items: ITEMS, fill_s }
 for (const [name, [op, args]] of Object.entries(calls)) {
   const times = []
   for (let i = 0; i < 21; i++) {

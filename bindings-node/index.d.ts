@@ -2331,6 +2331,19 @@ export interface FleetOptions {
   webhookLimit?: Limit
 }
 
+/** `Console.call`'s reads (`consoleReads()`, in order). */
+export type ConsoleRead =
+  | 'about' | 'logs' | 'trace' | 'fleet' | 'executions' | 'letters' | 'letter' | 'queue'
+  | 'queue_history' | 'models' | 'breakers' | 'credits' | 'ledger' | 'skills' | 'skill_history'
+  | 'skill_diff' | 'skill_view' | 'route' | 'routing' | 'routing_stats'
+/** `Console.call`'s actions (`consoleActions()`), each needing `actor`. */
+export type ConsoleAction = 'redrive_letter' | 'abandon_letter' | 'deprecate_skill' | 'restore_skill' | 'reset_breaker'
+/** `db.console(options)`. */
+export interface ConsoleOptions {
+  /** Whether the actions may run (default false: read-only). */
+  allowActions?: boolean
+}
+
 /** An agent in the registry. */
 export interface FleetAgent {
   agentName: string
@@ -2705,6 +2718,19 @@ export declare class CallStream {
   close(): void
 }
 
+/** The operator console on a database; open it with `await db.console({ allowActions })`. */
+export declare class Console {
+  /**
+   * Runs the read or action `op` (one of `consoleReads()` or `consoleActions()`) with
+   * `args`: its result, as `keel serve`'s `/api/<op>` answers it. Arguments and results are
+   * the API's, in snake_case (`{ org_id }`), as in every language. An action needs `actor`
+   * and a console opened with `allowActions: true`.
+   */
+  call(op: ConsoleRead | ConsoleAction, args?: Record<string, unknown> | null): Promise<any>
+  /** Whether actions may run. */
+  get allowsActions(): boolean
+}
+
 /** Conversations and their messages; make it with `db.conversations()`. */
 export declare class ConversationStore {
   /**
@@ -2892,6 +2918,11 @@ export declare class Keel {
    * alerts instead of the Slack webhook; no I/O until a call).
    */
   fleet(options?: FleetOptions | null): Fleet
+  /**
+   * Opens the operator console on this database: `keel serve`'s reads and actions by name;
+   * actions only with `allowActions: true`.
+   */
+  console(options?: ConsoleOptions | null): Promise<Console>
   /** Rate limits shared by every instance on this database (no I/O until a call). */
   sharedLimiter(): SharedLimiter
   /** The agent runs (`agent_executions`) on this database (no I/O until a call). */
@@ -3368,6 +3399,12 @@ export declare function compileSkill(text: string, context: Record<string, any>,
  * `connection`, `migration` or `invalid_input`; messages carry the URL with its password masked.
  */
 export declare function connect(url?: string | null, options?: ConnectOptions | null, call?: CallOptions): Promise<Keel>
+
+/** The console's actions (each needs `actor`). */
+export declare function consoleActions(): ConsoleAction[]
+
+/** The console's reads, in order. */
+export declare function consoleReads(): ConsoleRead[]
 
 /**
  * The input tokens of `messages` sent to `model`, exact for OpenAI's models on text, else

@@ -2331,6 +2331,19 @@ export interface FleetOptions {
   webhookLimit?: Limit
 }
 
+/** `Console.call`'s reads (`consoleReads()`, in order). */
+export type ConsoleRead =
+  | 'about' | 'logs' | 'trace' | 'fleet' | 'executions' | 'letters' | 'letter' | 'queue'
+  | 'queue_history' | 'models' | 'breakers' | 'credits' | 'ledger' | 'skills' | 'skill_history'
+  | 'skill_diff' | 'skill_view' | 'route' | 'routing' | 'routing_stats'
+/** `Console.call`'s actions (`consoleActions()`), each needing `actor`. */
+export type ConsoleAction = 'redrive_letter' | 'abandon_letter' | 'deprecate_skill' | 'restore_skill' | 'reset_breaker'
+/** `db.console(options)`. */
+export interface ConsoleOptions {
+  /** Whether the actions may run (default false: read-only). */
+  allowActions?: boolean
+}
+
 /** An agent in the registry. */
 export interface FleetAgent {
   agentName: string

@@ -18,7 +18,7 @@ import sys
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SCENARIOS = ["quickstart", "model_router", "skills", "llm", "otlp", "routing", "memory", "dead_letters", "agent_runs", "queue", "dedup", "slack", "threads", "fleet"]
+SCENARIOS = ["quickstart", "model_router", "skills", "llm", "otlp", "routing", "memory", "dead_letters", "agent_runs", "queue", "dedup", "slack", "threads", "fleet", "console"]
 NORMALISE = [
     (re.compile(r"connected to \S+ \((sqlite|postgres)\)"), "connected to <database>"),
     (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),

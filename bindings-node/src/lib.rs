@@ -3,6 +3,7 @@
 //! Every I/O function returns a Promise; every error, thrown or rejected, carries `err.code`
 //! (see `error.rs`).
 
+mod console;
 mod dedup;
 mod error;
 mod fast;
@@ -182,6 +183,19 @@ impl Keel {
         on_alert: Option<transport::SendFn>,
     ) -> error::Outcome<health::Fleet> {
         health::open_fleet(&self.inner, options, on_alert)
+    }
+
+    /// Opens the operator console on this database: `keel serve`'s reads and actions by name;
+    /// actions only with `allowActions: true`.
+    #[napi(
+        ts_args_type = "options?: ConsoleOptions | null",
+        ts_return_type = "Promise<Console>"
+    )]
+    pub async fn console(
+        &self,
+        options: Option<json::Json>,
+    ) -> napi::Result<error::Outcome<console::Console>> {
+        console::open_console(self.inner.clone(), options).await
     }
 
     /// Rate limits shared by every instance on this database (no I/O until a call).

@@ -1,6 +1,7 @@
 //! `keel._native`: the PyO3 glue over the Keel core. No logic lives here; the public API and
 //! its docs are in `python/keel/` and `_native.pyi`.
 
+mod console;
 mod coroutine;
 mod dedup;
 mod error;
@@ -182,6 +183,17 @@ impl PyKeel {
         health::open_fleet(py, &self.inner, on_alert, options)
     }
 
+    /// The operator console on this database (awaitable): `keel serve`'s reads and actions by
+    /// name; actions only with `allow_actions=True`.
+    #[pyo3(signature = (**options))]
+    fn console<'py>(
+        &self,
+        py: Python<'py>,
+        options: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        console::open_console(py, &self.inner, options)
+    }
+
     /// Rate limits shared by every instance on this database (no I/O until a call).
     fn shared_limiter(&self) -> flow::PySharedLimiter {
         flow::open_shared(&self.inner)
@@ -319,6 +331,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     slack::register(m)?;
     threads::register(m)?;
     health::register(m)?;
+    console::register(m)?;
     m.add_function(wrap_pyfunction!(runtime::drain_tasks, m)?)?;
     m.add_submodule(&ffi_probe::module(m.py())?)?;
     Ok(())

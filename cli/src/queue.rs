@@ -1,9 +1,10 @@
 //! `keel queue`: the Command Centre queue's health (the real backlog per lane, the oldest
-//! wait, the last minute's rates and the mode), the sweep that returns expired leases (for
+//! wait, the last minute's rates and the mode), its backlog per lane over a past window, the
+//! sweep that returns expired leases (for
 //! cron), and one item.
 
 use clap::Subcommand;
-use keel::flow::{Queue, QueueHealth, QueueItem};
+use keel::flow::{DepthHistory, HistoryOptions, Queue, QueueHealth, QueueItem};
 use serde_json::json;
 
 use crate::output::{Create, Ctx, DEFAULT_URL, Done};
@@ -14,6 +15,16 @@ pub enum QueueCommand {
     /// The backlog per lane, the oldest wait, items in flight, the last minute's claims,
     /// completions and failures, and the mode (normal, batch, throttle, shed).
     Health,
+    /// The backlog (pending or in flight) per lane at evenly spaced times over the last hours,
+    /// from the items themselves.
+    History {
+        /// How far back, 1 to 168 hours.
+        #[arg(long, default_value_t = HistoryOptions::default().hours)]
+        hours: u32,
+        /// How many times, 2 to 500.
+        #[arg(long, default_value_t = HistoryOptions::default().points)]
+        points: u32,
+    },
     /// Return items whose lease ran out to their lanes; fail and dead-letter the last attempts.
     Sweep,
     /// Show one item.
@@ -37,6 +48,12 @@ async fn dispatch(ctx: &Ctx, keel: &keel::Keel, command: QueueCommand) -> Done {
         QueueCommand::Health => {
             let health = queue.health().await?;
             ctx.emit(&health, || health_text(&health));
+        }
+        QueueCommand::History { hours, points } => {
+            let history = queue
+                .depth_history(&HistoryOptions { hours, points })
+                .await?;
+            ctx.emit(&history, || history_text(&history));
         }
         QueueCommand::Sweep => {
             let report = queue.sweep().await?;
@@ -79,6 +96,22 @@ pub fn health_text(h: &QueueHealth) -> String {
         "last minute: {} claimed, {} completed, {} failed\n",
         h.claimed_last_minute, h.completed_last_minute, h.failed_last_minute
     ));
+    out
+}
+
+/// The history as a table, one row per time.
+fn history_text(h: &DepthHistory) -> String {
+    let mut out = String::from("time                      P0      P1      P2      P3\n");
+    for (i, time) in h.times.iter().enumerate() {
+        out.push_str(&format!("{time:<25}"));
+        for lane in &h.lanes {
+            out.push_str(&format!(
+                " {:<7}",
+                lane.backlog.get(i).copied().unwrap_or(0)
+            ));
+        }
+        out.push('\n');
+    }
     out
 }
 

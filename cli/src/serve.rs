@@ -79,6 +79,8 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Done {
         },
     )
     .await?;
+    // The page's first view makes four calls at once.
+    console.warm(4).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| Failure::Early(keel::Error::invalid_input("listen", e.to_string())))?;

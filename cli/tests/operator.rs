@@ -371,6 +371,7 @@ fn every_command_speaks_json() {
         (&["runs", "sweep", "--json"], "swept"),
         (&["runs", "sweep", "--schedule", "--json"], "sql"),
         (&["queue", "health", "--json"], "lanes"),
+        (&["queue", "history", "--hours", "2", "--json"], "step_ms"),
         (&["queue", "sweep", "--json"], "requeued"),
         (&["dedup", "sweep", "--dry-run", "--json"], "dry_run"),
         (&["dedup", "sweep", "--org", org, "--json"], "groups_merged"),
@@ -462,6 +463,21 @@ fn every_command_speaks_json() {
         health["lanes"][1]["depth"], 1,
         "the escalated primary: {out}"
     );
+    // Its backlog now holds at least what is due in each lane; a bad window names its flag.
+    let (ok, out, err) = keel(&demo, &["queue", "history", "--json"]);
+    assert!(ok, "{err}");
+    let history: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(history["times"].as_array().map(Vec::len), Some(96), "{out}");
+    for lane in 0..4 {
+        let now = &history["lanes"][lane]["backlog"][95];
+        assert!(
+            now.as_u64() >= health["lanes"][lane]["depth"].as_u64(),
+            "{out}"
+        );
+    }
+    let (ok, out, _) = keel(&demo, &["queue", "history", "--hours", "0", "--json"]);
+    let refused: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(!ok && refused["error"]["field"] == "hours", "{out}");
     let (ok, out, err) = keel(
         &demo,
         &[

@@ -119,7 +119,13 @@ test('a redrive from the queue view brings the letter back', async () => {
   const { page, failures } = await open('#/queue?status=abandoned')
   await page.getByTestId('queue-health').locator('table').waitFor()
   await page.getByTestId('redrive').first().waitFor()
+  await page.getByTestId('queue-history').locator('.uplot').waitFor()
   await page.screenshot({ path: join(shots, 'queue.png'), fullPage: true })
+  // The chart's last point is now: every lane's backlog holds at least its due items.
+  const post = async (op, args) => (await fetch(`${url}api/${op}`, { ...JSON_POST, body: JSON.stringify(args) })).json()
+  const [health, history] = await Promise.all([post('queue', {}), post('queue_history', { hours: 1, points: 13 })])
+  assert.equal(history.times.length, 13)
+  for (const lane of health.lanes) assert.ok(history.lanes[lane.lane].backlog.at(-1) >= lane.depth, `lane ${lane.lane}`)
   const before = await page.getByTestId('letters').textContent()
   assert.ok(before.includes(MARKUP))
   const count = await page.getByTestId('redrive').count()

@@ -514,3 +514,99 @@ async fn a_breaker_reset_closes_the_circuit_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn queue_depth_over_time_comes_from_the_items() {
+    on_each_backend(|backend, keel| async move {
+        let ago = |minutes: i64| {
+            (chrono::Utc::now() - chrono::Duration::minutes(minutes))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        // (lane, status, created, claimed, finished) in minutes ago.
+        let items: [(i64, &str, i64, Option<i64>, i64); 6] = [
+            (2, "enriched", 300, Some(240), 210), // waiting at the first point only
+            (2, "pending", 150, None, 150),       // from the third point on
+            (0, "processing", 360, Some(1), 1),   // all along
+            (2, "failed", 600, Some(560), 540),   // before the window
+            (2, "skipped", 90, None, 80),         // never claimed: no finish time
+            (3, "failed", 210, Some(200), 30),    // from the second to the fourth point
+        ];
+        let rows: Vec<String> = items
+            .iter()
+            .map(|&(lane, status, created, claimed, finished)| {
+                let claimed = claimed.map_or("NULL".to_owned(), |m| format!("'{}'", ago(m)));
+                let enriched = if status == "enriched" {
+                    format!("'{}'", ago(finished))
+                } else {
+                    "NULL".to_owned()
+                };
+                format!(
+                    "('{}', '{ORG_A}', 'agent', 'deal', 't', '{status}', {lane}, '{}', {claimed}, {enriched}, '{}')",
+                    Uuid::new_v4(),
+                    ago(created),
+                    ago(finished),
+                )
+            })
+            .collect();
+        exec(
+            &keel,
+            &format!(
+                "INSERT INTO command_centre_items (id, org_id, source_agent, item_type, title, enrichment_status, queue_priority, created_at, processing_started_at, enriched_at, updated_at) VALUES {}",
+                rows.join(", ")
+            ),
+        )
+        .await;
+        let console = Console::open(&keel, ConsoleOptions::default())
+            .await
+            .unwrap();
+        let history = call(&console, "queue_history", json!({ "hours": 4, "points": 5 })).await;
+        assert_eq!(history["step_ms"], 3_600_000, "{backend:?}");
+        assert_eq!(history["times"].as_array().unwrap().len(), 5);
+        let backlog: Vec<Value> = history["lanes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["backlog"].clone())
+            .collect();
+        assert_eq!(
+            backlog,
+            [
+                json!([1, 1, 1, 1, 1]),
+                json!([0, 0, 0, 0, 0]),
+                json!([1, 0, 1, 1, 1]),
+                json!([0, 1, 1, 1, 0]),
+            ],
+            "{backend:?}"
+        );
+        assert_eq!(refused(&console, "queue_history", json!({ "hours": 0 })).await, "hours");
+        assert_eq!(
+            refused(&console, "queue_history", json!({ "points": 1 })).await,
+            "points"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_named_call_has_an_answer_and_an_unknown_one_is_refused() {
+    on_each_backend(|backend, keel| async move {
+        let console = acting(&keel).await;
+        for op in keel::console::CONSOLE_READS
+            .iter()
+            .chain(keel::console::CONSOLE_ACTIONS)
+        {
+            assert_eq!(Console::operation(op).unwrap(), *op);
+            // Without arguments a call answers or names the argument it needs.
+            if let Err(err) = console.call_value(op, None, Case::Snake).await {
+                assert_eq!(err.code(), "invalid_input", "{backend:?} {op}: {err}");
+                assert_ne!(err.field(), Some("op"), "{backend:?} {op}: {err}");
+            }
+        }
+        assert_eq!(refused(&console, "drop_tables", json!({})).await, "op");
+        assert_eq!(
+            Console::operation("drop_tables").unwrap_err().field(),
+            Some("op")
+        );
+    })
+    .await;
+}

@@ -36,6 +36,8 @@ import atexit
 
 from keel import _native
 from keel._native import (
+    CONSOLE_ACTIONS,
+    CONSOLE_READS,
     FLEET_AGENT_BUDGETS,
     Call,
     AgentBudget,
@@ -72,6 +74,7 @@ from keel._native import (
     Slack,
     SlackThreads,
     Fleet,
+    Console,
     fleet_alert_message,
     read_thread_context,
     thread_transcript,
@@ -165,6 +168,9 @@ __all__ = [
     "rank_facts",
     "read_fact_extraction",
     "FLEET_AGENT_BUDGETS",
+    "CONSOLE_READS",
+    "CONSOLE_ACTIONS",
+    "Console",
     "Llm",
     "CallStream",
     "SkillRegistry",

@@ -19,6 +19,9 @@ from keel.types import (
     FleetHealth,
     FleetNotice,
     FleetOptions,
+    ConsoleOptions,
+    ConsoleRead,
+    ConsoleAction,
     FleetReport,
     FleetStatus,
     SlackWebhookPayload,
@@ -175,6 +178,9 @@ __all__ = [
     "CreditMovement",
     "CreditReservation",
     "FLEET_AGENT_BUDGETS",
+    "CONSOLE_READS",
+    "CONSOLE_ACTIONS",
+    "Console",
     "ModelResolution",
     "ModelRouter",
     "check_agent_budget",
@@ -303,6 +309,7 @@ class Keel:
         on_alert: Callable[[FleetAlert], Awaitable[Any]] | None = None,
         **options: Unpack[FleetOptions],
     ) -> Fleet: ...
+    def console(self, **options: Unpack[ConsoleOptions]) -> Call[Console]: ...
     def shared_limiter(self) -> SharedLimiter: ...
     def runs(self) -> Runs: ...
     def run_agent(
@@ -416,6 +423,8 @@ def redact_secrets(text: str) -> str: ...
 def otlp_config(options: OtlpOptions | None = None, env: dict[str, str] | None = None) -> OtlpConfig | None: ...
 
 FLEET_AGENT_BUDGETS: dict[str, float]
+CONSOLE_READS: tuple[ConsoleRead, ...]
+CONSOLE_ACTIONS: tuple[ConsoleAction, ...]
 
 @final
 class ModelResolution:
@@ -665,6 +674,15 @@ class Fleet:
     def prune(self, keep_ms: int | None = None) -> Call[int]: ...
     def report(self, period_ms: int | None = None) -> Call[FleetReport]: ...
     def report_html(self, period_ms: int | None = None) -> Call[str]: ...
+
+@final
+class Console:
+    """The operator console on a database: ``keel serve``'s reads and actions by name, each
+    answering what its ``/api/<op>`` answers."""
+
+    @property
+    def allows_actions(self) -> bool: ...
+    def call(self, op: ConsoleRead | ConsoleAction, **args: Any) -> Call[Any]: ...
 
 @final
 class SlackThreads:

@@ -41,6 +41,9 @@ __all__ = [
     "FleetNotice",
     "SlackWebhookPayload",
     "FleetOptions",
+    "ConsoleOptions",
+    "ConsoleRead",
+    "ConsoleAction",
     "FleetAgent",
     "PartitionChange",
     "PartitionInfo",
@@ -224,6 +227,33 @@ Tier = Literal["low", "medium", "high"]
 Channel = Literal["web", "slack", "fleet", "command_centre"]
 Namespace = Literal["copilot", "slack", "fleet", "shared"]
 Source = Literal["platform", "org"]
+#: ``Console.call``'s reads (``keel.CONSOLE_READS``, in order).
+ConsoleRead = Literal[
+    "about",
+    "logs",
+    "trace",
+    "fleet",
+    "executions",
+    "letters",
+    "letter",
+    "queue",
+    "queue_history",
+    "models",
+    "breakers",
+    "credits",
+    "ledger",
+    "skills",
+    "skill_history",
+    "skill_diff",
+    "skill_view",
+    "route",
+    "routing",
+    "routing_stats",
+]
+#: ``Console.call``'s actions (``keel.CONSOLE_ACTIONS``), each needing ``actor``.
+ConsoleAction = Literal[
+    "redrive_letter", "abandon_letter", "deprecate_skill", "restore_skill", "reset_breaker"
+]
 Level = Literal["debug", "info", "warn", "error"]
 Severity = Literal["error", "warning"]
 SyncAction = Literal["created", "updated", "restored", "unchanged", "pruned"]
@@ -2576,3 +2606,10 @@ class PartitionInfo(TypedDict):
     estimated_rows: int
     """The planner's estimate (-1 before the first analyze)."""
     bytes: int
+
+
+class ConsoleOptions(TypedDict, total=False):
+    """``Keel.console``."""
+
+    allow_actions: bool
+    """Whether ``CONSOLE_ACTIONS`` may run (default ``False``: read-only)."""

@@ -1,5 +1,6 @@
-// The queue and the dead letters: depth per lane (charted over the time the view is open),
-// letters with their error history, and redrive or abandon when actions are allowed.
+// The queue and the dead letters: depth per lane now and its backlog over a past window (from
+// the items themselves), letters with their error history, and redrive or abandon when actions
+// are allowed.
 
 import { ApiError, call, type Meta } from '../api'
 import { badge, field, formValues, h, num, select, table, traceLink } from '../dom'
@@ -16,6 +17,7 @@ interface Health {
   failed_last_minute: number
   mode: string
 }
+interface History { times: string[]; step_ms: number; lanes: { lane: number; backlog: number[] }[] }
 interface Failed { at?: string; error?: string; kind?: string; [k: string]: unknown }
 interface Letter {
   id: string
@@ -30,11 +32,9 @@ interface Letter {
   abandoned_reason: string | null
 }
 
-/** Depth samples taken while the view was open: (epoch seconds, depth per lane). */
-const samples: [number, number[]][] = []
 let timer: ReturnType<typeof setInterval> | undefined
 
-/** Stops sampling the queue (when another view opens). */
+/** Stops refreshing the queue's health (when another view opens). */
 export function stopQueue(): void {
   if (timer) clearInterval(timer)
   timer = undefined
@@ -44,25 +44,32 @@ export function stopQueue(): void {
 export async function queueView(root: HTMLElement, params: URLSearchParams, meta: Meta): Promise<void> {
   stopQueue()
   const healthBox = h('section', { 'data-testid': 'queue-health' })
-  const sample = async (): Promise<void> => {
+  const refresh = async (): Promise<void> => {
     const health = await call<Health>('queue')
-    samples.push([Date.now() / 1000, [0, 1, 2, 3].map((l) => health.lanes.find((x) => x.lane === l)?.depth ?? 0)])
-    if (samples.length > 360) samples.shift()
     healthBox.replaceChildren(
       h('p', {}, badge(health.mode), ` depth ${num(health.depth)}, in flight ${num(health.in_flight)}, oldest wait ${num(health.oldest_wait_ms / 1000, 1)} s; last minute: ${health.claimed_last_minute} claimed, ${health.completed_last_minute} completed, ${health.failed_last_minute} failed`),
       table<Lane>(
         [['lane', (l) => `P${l.lane}`], ['depth', (l) => num(l.depth)], ['delayed', (l) => num(l.delayed)], ['oldest wait', (l) => `${num(l.oldest_wait_ms / 1000, 1)} s`]],
         health.lanes,
       ),
-      samples.length > 1
-        ? lineChart(samples.map((s) => s[0]), [0, 1, 2, 3].map((l) => [`P${l}`, samples.map((s) => s[1][l])] as [string, number[]]))
-        : h('p', { class: 'empty' }, 'Depth over time fills in while this page is open.'),
     )
   }
+  const hours = params.get('hours') ?? '24'
   const status = params.get('status') ?? ''
+  const [history, letters] = await Promise.all([
+    call<History>('queue_history', { hours: Number(hours) }),
+    call<Letter[]>('letters', { status: status ? [status] : [], limit: 200 }),
+  ])
+  const historyBox = h(
+    'section',
+    { 'data-testid': 'queue-history' },
+    h('h2', {}, 'Backlog per lane'),
+    lineChart(history.times.map((t) => Date.parse(t) / 1000), history.lanes.map((l) => [`P${l.lane}`, l.backlog] as [string, number[]])),
+  )
   const form = h(
     'form',
     { class: 'filters' },
+    field('backlog over', select('hours', [['1', '1 hour'], ['6', '6 hours'], ['24', '24 hours'], ['168', '7 days']], hours)),
     field('status', select('status', [['', 'any'], ['pending', 'pending'], ['abandoned', 'abandoned'], ['resolved', 'resolved'], ['retrying', 'retrying']], status)),
     h('button', { type: 'submit' }, 'Filter'),
   ) as HTMLFormElement
@@ -70,7 +77,6 @@ export async function queueView(root: HTMLElement, params: URLSearchParams, meta
     e.preventDefault()
     location.hash = `#/queue?${new URLSearchParams(formValues(form))}`
   })
-  const letters = await call<Letter[]>('letters', { status: status ? [status] : [], limit: 200 })
   const act = async (op: string, letter: Letter): Promise<void> => {
     const args: Record<string, string> = { id: letter.id }
     if (op === 'abandon_letter') args.reason = prompt('Why abandon it?') ?? ''
@@ -98,7 +104,7 @@ export async function queueView(root: HTMLElement, params: URLSearchParams, meta
     letters,
     'No dead letter.',
   )
-  root.replaceChildren(h('h1', {}, 'Queue'), healthBox, h('h2', {}, 'Dead letters'), form, h('div', { 'data-testid': 'letters' }, lettersTable))
-  await sample()
-  timer = setInterval(() => void sample().catch(() => undefined), 5_000)
+  root.replaceChildren(h('h1', {}, 'Queue'), form, healthBox, historyBox, h('h2', {}, 'Dead letters'), h('div', { 'data-testid': 'letters' }, lettersTable))
+  await refresh()
+  timer = setInterval(() => void refresh().catch(() => undefined), 5_000)
 }

@@ -48,6 +48,7 @@ pub const CONSOLE_READS: &[&str] = &[
     "letters",
     "letter",
     "queue",
+    "queue_history",
     "models",
     "breakers",
     "credits",
@@ -71,7 +72,8 @@ pub const CONSOLE_ACTIONS: &[&str] = &[
 ];
 
 /// How a console is opened.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConsoleOptions {
     /// Whether [`CONSOLE_ACTIONS`] may run (default false: read-only).
     pub allow_actions: bool,
@@ -156,9 +158,63 @@ impl Console {
         })
     }
 
+    /// A console opened with `options` as JSON in `case` (`allow_actions`; the bindings'
+    /// `db.console(...)`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming an unknown option (under `prefix`); as [`Console::open`].
+    pub async fn open_value(
+        keel: &Keel,
+        options: Option<Value>,
+        case: Case,
+        prefix: &str,
+    ) -> Result<Self> {
+        Self::open(keel, from_value(options, case, prefix)?).await
+    }
+
+    /// `op` as the name of one of [`CONSOLE_READS`] or [`CONSOLE_ACTIONS`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] on `op` when it is neither.
+    pub fn operation(op: &str) -> Result<&'static str> {
+        CONSOLE_READS
+            .iter()
+            .chain(CONSOLE_ACTIONS)
+            .find(|known| **known == op)
+            .copied()
+            .ok_or_else(|| {
+                Error::invalid_input(
+                    "op",
+                    format!(
+                        "unknown console call {op}; one of {}, {}",
+                        CONSOLE_READS.join(", "),
+                        CONSOLE_ACTIONS.join(", ")
+                    ),
+                )
+            })
+    }
+
     /// Whether `op` is an action (changes state) rather than a read.
     pub fn is_action(op: &str) -> bool {
         CONSOLE_ACTIONS.contains(&op)
+    }
+
+    /// Runs one log search on each of `connections` pooled connections at once: the first
+    /// searches on a PostgreSQL connection load the metadata of the log table's partitions
+    /// (tens of milliseconds with hundreds of them), which a server pays here, at start,
+    /// instead of in an operator's first calls.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn warm(&self, connections: usize) -> Result<()> {
+        let pool = self.keel.pool()?;
+        let search = LogSearch {
+            limit: Some(1),
+            ..LogSearch::default()
+        };
+        futures_util::future::try_join_all((0..connections).map(|_| search_logs(pool, &search)))
+            .await?;
+        Ok(())
     }
 
     /// Whether actions may run.
@@ -177,6 +233,10 @@ impl Console {
             "skill_diff" => skill_diff(pool, &from_value(args, case, "")?).await?,
             "executions" => self.runs.list_value(args, case).await?,
             "letters" => to_value(&self.letters.list_value(args, case, "").await?, case),
+            "queue_history" => {
+                let options = from_value(args, case, "")?;
+                to_value(&self.queue.depth_history(&options).await?, case)
+            }
             _ => {
                 self.read_named(op, from_value(args, case, "")?, case)
                     .await?
@@ -225,14 +285,10 @@ impl Console {
                 to_value(&self.router.route(&request).await?, case)
             }
             other => {
-                return Err(Error::invalid_input(
-                    "op",
-                    format!(
-                        "unknown console call {other}; one of {}, {}",
-                        CONSOLE_READS.join(", "),
-                        CONSOLE_ACTIONS.join(", ")
-                    ),
-                ));
+                Self::operation(other)?;
+                return Err(Error::Internal(format!(
+                    "the console read {other} has no reader"
+                )));
             }
         })
     }
@@ -326,17 +382,27 @@ fn org_and_channel(a: &Args) -> Result<(Uuid, Channel)> {
 
 impl Calls for Console {
     /// Runs the read or action `op` (one of [`CONSOLE_READS`] or [`CONSOLE_ACTIONS`]) on
-    /// `args` and returns its result as JSON in `case`.
+    /// `args` and returns its result. The console speaks one shape in every language, its HTTP
+    /// API's: arguments and results in `snake_case` whatever `case` the caller writes in (most
+    /// results are rows built in SQL, and a platform's admin page can reuse the API's types).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the argument, or `op` when unknown or an action on a
     /// read-only console; as the call.
-    async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
+    async fn call_op(&self, op: &str, args: Option<Value>, _case: Case) -> Result<Value> {
         if Self::is_action(op) {
-            self.logged_action(op, args, case).await
+            self.logged_action(op, args, Case::Snake).await
         } else {
-            self.read(op, args, case).await
+            self.read(op, args, Case::Snake).await
         }
+    }
+
+    /// [`Calls::call_op`], its errors naming fields in `snake_case` as its arguments are.
+    ///
+    /// # Errors
+    /// As [`Calls::call_op`].
+    async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
+        self.call_op(op, args, case).await
     }
 }
 

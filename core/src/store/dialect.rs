@@ -76,6 +76,16 @@ impl Dialect {
         }
     }
 
+    /// The timestamp `expr` as integer milliseconds since the Unix epoch through a float
+    /// (PostgreSQL's `date_part`, several times faster per row than `extract`'s numeric), for
+    /// bucketing many rows, where how a half millisecond rounds does not matter.
+    pub fn epoch_ms_fast(self, expr: &str) -> String {
+        match self.0 {
+            Backend::Postgres => format!("(date_part('epoch', {expr}) * 1000)::int8"),
+            Backend::Sqlite => self.epoch_ms(expr),
+        }
+    }
+
     /// The database clock in epoch milliseconds, so instances with skewed clocks agree.
     pub fn now_ms(self) -> String {
         self.epoch_ms(match self.0 {
