@@ -2722,9 +2722,9 @@ export declare class CallStream {
 export declare class Console {
   /**
    * Runs the read or action `op` (one of `consoleReads()` or `consoleActions()`) with
-   * `args`: its result, as `keel serve`'s `/api/<op>` answers it. Arguments and results are
-   * the API's, in snake_case (`{ org_id }`), as in every language. An action needs `actor`
-   * and a console opened with `allowActions: true`.
+   * `args` (camelCase: `{ orgId }`): its result, as `keel serve`'s `/api/<op>` answers it,
+   * in camelCase (a log event's `metadata` as stored). An action needs `actor` and a
+   * console opened with `allowActions: true`.
    */
   call(op: ConsoleRead | ConsoleAction, args?: Record<string, unknown> | null): Promise<any>
   /** Whether actions may run. */

@@ -1,7 +1,7 @@
 // The operator console from Node on both backends: the reads `keel serve` answers, by name (a
-// letter, the queue's backlog over time, a log search) in the API's snake_case, an action
-// refused on a read-only console and logged with its actor on one that allows it, the names
-// core lists, and bad input named by field.
+// letter, the queue's backlog over time, a log search) in camelCase with log metadata as
+// stored, an action refused on a read-only console and logged with its actor on one that
+// allows it, the names core lists, and bad input named by field.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 
@@ -19,13 +19,20 @@ for (const backend of BACKENDS) {
       await letters.abandon(stored.id, { reason: 'for the console test' })
       await db.queue().enqueue([{ orgId: ORG, sourceAgent: 'a', itemType: 'deal', title: 't', queuePriority: 3 }])
 
+      const log = db.createLogger('console-js', { orgId: ORG })
+      log.info('deal.checked', { deal_id: 'd-1' })
+      await log.flush()
+
       const readOnly = await db.console()
+      const found = await readOnly.call('logs', { text: 'deal.checked', orgId: ORG })
+      assert.equal(found.events[0].orgId, ORG, 'the document in camelCase')
+      assert.deepEqual(found.events[0].metadata, { deal_id: 'd-1' }, 'user data as stored')
       assert.equal(readOnly.allowsActions, false)
       const about = await readOnly.call('about')
-      assert.equal(about.allow_actions, false, 'the API\'s snake_case, as keel serve answers')
+      assert.equal(about.allowActions, false)
       assert.equal((await readOnly.call('letter', { id: stored.id })).status, 'abandoned')
       const history = await readOnly.call('queue_history', { hours: 2, points: 9 })
-      assert.equal(history.step_ms, 900_000)
+      assert.equal(history.stepMs, 900_000)
       assert.deepEqual(history.lanes.map((l) => l.backlog.at(-1)), [0, 0, 0, 1])
       await assert.rejects(readOnly.call('redrive_letter', { id: stored.id, actor: 'ann' }), { code: 'invalid_input', field: 'op' })
 
@@ -50,7 +57,7 @@ for (const backend of BACKENDS) {
         ['letter', { id: 'nope' }, 'id'],
         ['queue_history', { hours: 0 }, 'hours'],
         ['logs', { limit: 0 }, 'limit'],
-        ['routing', { org_id: 'nope' }, 'org_id'],
+        ['routing', { orgId: 'nope' }, 'orgId'],
       ]) {
         await assert.rejects(console.call(op, args), { code: 'invalid_input', field }, op)
       }

@@ -1,7 +1,6 @@
 //! `keel queue`: the Command Centre queue's health (the real backlog per lane, the oldest
 //! wait, the last minute's rates and the mode), its backlog per lane over a past window, the
-//! sweep that returns expired leases (for
-//! cron), and one item.
+//! sweep that returns expired leases (for cron), and one item.
 
 use clap::Subcommand;
 use keel::flow::{DepthHistory, HistoryOptions, Queue, QueueHealth, QueueItem};

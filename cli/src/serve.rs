@@ -79,7 +79,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> Done {
         },
     )
     .await?;
-    // The page's first view makes four calls at once.
+    // A view makes a few calls at once, each on its own pooled connection.
     console.warm(4).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -610,3 +610,37 @@ async fn every_named_call_has_an_answer_and_an_unknown_one_is_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_javascript_caller_reads_camel_case_with_metadata_as_stored() {
+    on_each_backend(|backend, keel| async move {
+        exec(
+            &keel,
+            &format!(
+                "INSERT INTO system_logs (id, \"timestamp\", service, action, level, org_id, metadata) VALUES ('{}', '{}', 'svc', 'deal.checked', 'info', '{ORG_A}', '{{\"deal_id\": \"d-1\"}}')",
+                Uuid::new_v4(),
+                at(0)
+            ),
+        )
+        .await;
+        let console = Console::open(&keel, ConsoleOptions::default())
+            .await
+            .unwrap();
+        let camel = |op: &'static str, args: Value| {
+            let console = console.clone();
+            async move { console.call_value(op, Some(args), Case::Camel).await }
+        };
+        let page = camel("logs", json!({ "orgId": ORG_A })).await.unwrap();
+        let event = &page["events"][0];
+        assert_eq!(event["orgId"], ORG_A, "{backend:?} {event}");
+        assert!(event.get("org_id").is_none(), "{event}");
+        assert_eq!(event["metadata"], json!({ "deal_id": "d-1" }), "as stored");
+        let about = camel("about", json!({})).await.unwrap();
+        assert_eq!(about["allowActions"], false);
+        let err = camel("routing", json!({ "orgId": "nope" }))
+            .await
+            .unwrap_err();
+        assert_eq!(err.field(), Some("orgId"));
+    })
+    .await;
+}

@@ -224,13 +224,15 @@ impl Console {
 
     async fn read(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
         let pool = self.keel.pool()?;
+        // The documents built in SQL, in snake_case, recased for the caller.
+        let built = |value: Value| recased(value, case);
         Ok(match op {
-            "logs" => search_logs(pool, &from_value(args, case, "")?).await?,
-            "routing" => routing_decisions(pool, &from_value(args, case, "")?).await?,
-            "routing_stats" => routing_stats(pool, &from_value(args, case, "")?).await?,
-            "credits" => credit_balances(pool, &from_value(args, case, "")?).await?,
-            "ledger" => credit_ledger(pool, &from_value(args, case, "")?).await?,
-            "skill_diff" => skill_diff(pool, &from_value(args, case, "")?).await?,
+            "logs" => built(search_logs(pool, &from_value(args, case, "")?).await?),
+            "routing" => built(routing_decisions(pool, &from_value(args, case, "")?).await?),
+            "routing_stats" => built(routing_stats(pool, &from_value(args, case, "")?).await?),
+            "credits" => built(credit_balances(pool, &from_value(args, case, "")?).await?),
+            "ledger" => built(credit_ledger(pool, &from_value(args, case, "")?).await?),
+            "skill_diff" => built(skill_diff(pool, &from_value(args, case, "")?).await?),
             "executions" => self.runs.list_value(args, case).await?,
             "letters" => to_value(&self.letters.list_value(args, case, "").await?, case),
             "queue_history" => {
@@ -247,12 +249,18 @@ impl Console {
     async fn read_named(&self, op: &str, a: Args, case: Case) -> Result<Value> {
         let pool = self.keel.pool()?;
         Ok(match op {
-            "about" => json!({
-                "allow_actions": self.options.allow_actions,
-                "version": crate::VERSION,
-                "database": self.keel.url(),
-            }),
-            "trace" => trace_view(pool, Args::required(&a.trace_id, "trace_id")?).await?,
+            "about" => recased(
+                json!({
+                    "allow_actions": self.options.allow_actions,
+                    "version": crate::VERSION,
+                    "database": self.keel.url(),
+                }),
+                case,
+            ),
+            "trace" => recased(
+                trace_view(pool, Args::required(&a.trace_id, "trace_id")?).await?,
+                case,
+            ),
             "fleet" => to_value(&self.fleet.report(a.period_ms).await?, case),
             "letter" => {
                 let id = Args::required(&a.id, "id")?;
@@ -262,8 +270,8 @@ impl Console {
                 )
             }
             "queue" => to_value(&self.queue.health().await?, case),
-            "models" => self.models.matrix_value(),
-            "breakers" => self.models.breakers_value(),
+            "models" => recased(self.models.matrix_value(), case),
+            "breakers" => recased(self.models.breakers_value(), case),
             "skills" => to_value(&self.skills.list().await?, case),
             "skill_history" => {
                 let key = Args::required(&a.key, "key")?;
@@ -382,27 +390,38 @@ fn org_and_channel(a: &Args) -> Result<(Uuid, Channel)> {
 
 impl Calls for Console {
     /// Runs the read or action `op` (one of [`CONSOLE_READS`] or [`CONSOLE_ACTIONS`]) on
-    /// `args` and returns its result. The console speaks one shape in every language, its HTTP
-    /// API's: arguments and results in `snake_case` whatever `case` the caller writes in (most
-    /// results are rows built in SQL, and a platform's admin page can reuse the API's types).
+    /// `args` and returns its result as JSON in `case` (the HTTP API's snake_case, or
+    /// JavaScript's camelCase; user data such as a log event's `metadata` as it was stored).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the argument, or `op` when unknown or an action on a
     /// read-only console; as the call.
-    async fn call_op(&self, op: &str, args: Option<Value>, _case: Case) -> Result<Value> {
+    async fn call_op(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
         if Self::is_action(op) {
-            self.logged_action(op, args, Case::Snake).await
+            self.logged_action(op, args, case).await
         } else {
-            self.read(op, args, Case::Snake).await
+            self.read(op, args, case).await
         }
     }
+}
 
-    /// [`Calls::call_op`], its errors naming fields in `snake_case` as its arguments are.
-    ///
-    /// # Errors
-    /// As [`Calls::call_op`].
-    async fn call_value(&self, op: &str, args: Option<Value>, case: Case) -> Result<Value> {
-        self.call_op(op, args, case).await
+/// `value`, a document built in SQL or with `json!` in snake_case, with its keys in `case`;
+/// what a `metadata` key holds is user data and kept as stored.
+fn recased(value: Value, case: Case) -> Value {
+    match (value, case) {
+        (value, Case::Snake) => value,
+        (Value::Array(items), _) => {
+            Value::Array(items.into_iter().map(|v| recased(v, case)).collect())
+        }
+        (Value::Object(map), _) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = if k == "metadata" { v } else { recased(v, case) };
+                    (case.spell(&k), v)
+                })
+                .collect(),
+        ),
+        (value, _) => value,
     }
 }
 
