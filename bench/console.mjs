@@ -34,7 +34,7 @@ psql(`INSERT INTO keel.agent_executions (trace_id, agent_name, execution_type, s
   FROM generate_series(1, ${RUNS}) g`)
 psql(`INSERT INTO keel.routing_logs (id, org_id, channel, message_hash, message_snippet, route, skill_key, matched_by, stage, confidence, out_of_scope, cached, candidates, skills_version, trace_id, latency_us, created_at)
   SELECT gen_random_uuid(), md5('o' || (g % 100))::uuid, 'web', md5(g::text), 'message ' || g, 'deal-status', 'deal-status', 'skill_trigger',
-         (ARRAY['index','index','cache','fallback'])[1 + g % 4], (g % 100) / 100.0, g % 4 = 3, g % 4 = 2, '[]', 'v1', gen_random_uuid(), 40, now() - (g * interval '25.92 seconds')
+         (ARRAY['index','index','rules','fallback'])[1 + g % 4], (g % 100) / 100.0, g % 4 = 3, g % 4 = 2, '[]', 'v1', gen_random_uuid(), 40, now() - (g * interval '25.92 seconds')
   FROM generate_series(1, ${RUNS}) g`)
 // A week of Command Centre items, one every 6 s: each finished 2 to 20 minutes after it came
 // in, but for the newest 2,000, still pending.

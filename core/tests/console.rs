@@ -256,7 +256,7 @@ async fn log_pages_filters_and_a_trace_tree() {
 #[tokio::test]
 async fn routing_decisions_and_credits() {
     on_each_backend(|backend, keel| async move {
-        let stages = ["index", "index", "cache", "fallback"];
+        let stages = ["index", "index", "rules", "fallback"];
         let mut values = Vec::new();
         for i in 0..40 {
             let stage = stages[i % 4];
@@ -485,6 +485,13 @@ async fn a_breaker_reset_closes_the_circuit_once() {
             call(&console, "reset_breaker", args).await["transition"],
             "unchanged"
         );
+        // A JavaScript caller writes and reads it in camelCase.
+        let camel = json!({ "provider": provider, "modelId": model, "actor": "ann" });
+        let reset = console
+            .call_value("reset_breaker", Some(camel), Case::Camel)
+            .await
+            .unwrap();
+        assert_eq!(reset["modelId"], model, "{reset}");
         // Stored closed: a router opened afterwards sees no open circuit for the model.
         let fresh = keel::models::ModelRouter::open(&keel, Default::default())
             .await

@@ -29,7 +29,7 @@ interface Stats {
 
 const WEEK_MS = 7 * 86_400_000
 
-const STAGES: [string, string][] = [['', 'any stage'], ['cache', 'cache'], ['rules', 'rules'], ['index', 'index'], ['embedding', 'embedding'], ['llm', 'llm'], ['fallback', 'fallback']]
+const STAGES: [string, string][] = [['', 'any stage'], ['rules', 'rules'], ['index', 'index'], ['embedding', 'embedding'], ['llm', 'llm'], ['fallback', 'fallback']]
 
 /** The routing log across orgs with its filters. */
 export async function routingView(root: HTMLElement, params: URLSearchParams): Promise<void> {

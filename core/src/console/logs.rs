@@ -9,6 +9,7 @@ use super::{json_rows, page_limit};
 use crate::error::{Error, Result};
 use crate::store::bind::{Bind, Binds};
 use crate::store::{Dialect, Pool, parse_time};
+use crate::telemetry::Level;
 
 /// Which log events a search returns, newest first.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -36,9 +37,6 @@ pub struct LogSearch {
     pub limit: Option<u32>,
 }
 
-/// The levels, least severe first.
-const LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
-
 /// A uuid argument, checked.
 pub(super) fn uuid_arg(field: &str, raw: &str) -> Result<String> {
     crate::options::require_uuid(field, raw).map(|u| u.to_string())
@@ -46,12 +44,7 @@ pub(super) fn uuid_arg(field: &str, raw: &str) -> Result<String> {
 
 /// `text` as a `LIKE` pattern matching it anywhere, lowercased, its wildcards escaped.
 pub(super) fn contains_pattern(text: &str) -> String {
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+    crate::store::like_contains(&text.to_lowercase())
 }
 
 /// A page's cursor: the last row's time and id.
@@ -86,17 +79,20 @@ impl Where {
         self.conditions.push(condition.replace('?', &n));
     }
 
+    /// Adds `column = ` the uuid `raw`, checked (the error names `column`).
+    pub(super) fn uuid(&mut self, column: &str, raw: &str) -> Result<()> {
+        let id = uuid_arg(column, raw)?;
+        self.add(&format!("{column} = ?::uuid"), Bind::Text(Some(id)));
+        Ok(())
+    }
+
     /// Adds the keyset condition of a page that starts after `cursor` on (`time`, `id`).
-    pub(super) fn after_cursor(&mut self, d: Dialect, time: &str, cursor: &str) -> Result<()> {
+    pub(super) fn after_cursor(&mut self, time: &str, cursor: &str) -> Result<()> {
         let (at, id) = read_cursor(cursor)?;
         self.binds.push(Bind::Text(Some(at)));
         self.binds.push(Bind::Text(Some(id)));
         let (a, b) = (self.binds.len() - 1, self.binds.len());
-        let stamp = if d == Dialect::POSTGRES {
-            format!("${a}::timestamptz")
-        } else {
-            format!("${a}")
-        };
+        let stamp = format!("${a}::timestamptz");
         self.conditions.push(format!("{time} <= {stamp}"));
         self.conditions
             .push(format!("({time} < {stamp} OR id < ${b}::uuid)"));
@@ -151,16 +147,10 @@ pub async fn search_logs(pool: &Pool, search: &LogSearch) -> Result<Value> {
     let limit = page_limit(search.limit)?;
     let mut w = Where::default();
     if let Some(trace) = &search.trace_id {
-        w.add(
-            "trace_id = ?::uuid",
-            Bind::Text(Some(uuid_arg("trace_id", trace)?)),
-        );
+        w.uuid("trace_id", trace)?;
     }
     if let Some(org) = &search.org_id {
-        w.add(
-            "org_id = ?::uuid",
-            Bind::Text(Some(uuid_arg("org_id", org)?)),
-        );
+        w.uuid("org_id", org)?;
     }
     if let Some(agent) = &search.agent {
         w.add("agent_name = ?", Bind::Text(Some(agent.clone())));
@@ -170,9 +160,9 @@ pub async fn search_logs(pool: &Pool, search: &LogSearch) -> Result<Value> {
     }
     let from = match &search.level {
         None => 0,
-        Some(level) => LEVELS
+        Some(level) => Level::ALL
             .iter()
-            .position(|l| l == level)
+            .position(|l| l.as_str() == level)
             .ok_or_else(|| Error::invalid_input("level", "must be debug, info, warn or error"))?,
     };
     if let Some(text) = search.text.as_deref().filter(|t| !t.is_empty()) {
@@ -189,7 +179,7 @@ pub async fn search_logs(pool: &Pool, search: &LogSearch) -> Result<Value> {
         search.until.as_deref(),
     )?;
     if let Some(before) = &search.before {
-        w.after_cursor(d, "\"timestamp\"", before)?;
+        w.after_cursor("\"timestamp\"", before)?;
     }
     let row = d.json_object(&[
         ("id", "id::text"),
@@ -210,7 +200,7 @@ pub async fn search_logs(pool: &Pool, search: &LogSearch) -> Result<Value> {
     // One newest-first read per level, each through its `(level, "timestamp")` index (a
     // partition's rows share a level, so no other index orders them), merged.
     let conditions = w.and_clause();
-    let reads: Vec<String> = LEVELS[from..]
+    let reads: Vec<String> = Level::ALL[from..]
         .iter()
         .map(|level| {
             format!(

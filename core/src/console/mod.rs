@@ -327,18 +327,25 @@ impl Console {
             "deprecate_skill" => {
                 let key = Args::required(&a.key, "key")?;
                 let version = self.skills.deprecate(key, a.reason.as_deref()).await?;
-                json!({ "key": key, "version": version, "deprecated": true })
+                recased(
+                    json!({ "key": key, "version": version, "deprecated": true }),
+                    case,
+                )
             }
             "restore_skill" => {
                 let key = Args::required(&a.key, "key")?;
                 let version = self.skills.restore(key).await?;
-                json!({ "key": key, "version": version, "deprecated": false })
+                recased(
+                    json!({ "key": key, "version": version, "deprecated": false }),
+                    case,
+                )
             }
             "reset_breaker" => {
                 let provider = Args::required(&a.provider, "provider")?;
                 let model = Args::required(&a.model_id, "model_id")?;
                 let transition = self.models.reset_breaker(provider, model).await?;
-                json!({ "provider": provider, "model_id": model, "transition": transition.as_str() })
+                let reset = json!({ "provider": provider, "model_id": model, "transition": transition.as_str() });
+                recased(reset, case)
             }
             _ => unreachable!("checked by is_action"),
         })
@@ -405,7 +412,8 @@ impl Calls for Console {
     }
 }
 
-/// `value`, a document built in SQL or with `json!` in snake_case, with its keys in `case`;
+/// `value`, a document built in SQL or with `json!` in snake_case (never one from
+/// [`to_value`], whose user data would be recased too), with its keys in `case`;
 /// what a `metadata` key holds is user data and kept as stored.
 fn recased(value: Value, case: Case) -> Value {
     match (value, case) {

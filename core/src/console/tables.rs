@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::logs::{Where, paged, time_range, uuid_arg};
+use super::logs::{Where, paged, time_range};
 use super::{json_rows, page_limit};
 use crate::error::{Error, Result};
+use crate::routing::{SKILL_THRESHOLD, Stage};
 use crate::store::bind::{Bind, Binds};
 use crate::store::{Dialect, Pool};
 
@@ -16,8 +17,8 @@ use crate::store::{Dialect, Pool};
 pub struct RoutingSearch {
     /// Only this org (a UUID).
     pub org_id: Option<String>,
-    /// Only decisions made by this stage (`cache`, `rules`, `index`, `embedding`, `llm`,
-    /// `fallback`).
+    /// Only decisions made by this stage (`rules`, `index`, `embedding`, `llm`, `fallback`;
+    /// a cached answer keeps the stage that made it and says `cached`).
     pub stage: Option<String>,
     /// Only out-of-scope decisions (true) or only the others (false).
     pub out_of_scope: Option<bool>,
@@ -33,22 +34,17 @@ pub struct RoutingSearch {
     pub limit: Option<u32>,
 }
 
-/// The stages a decision can come from.
-const STAGES: [&str; 6] = ["cache", "rules", "index", "embedding", "llm", "fallback"];
-
 fn routing_where(d: Dialect, s: &RoutingSearch) -> Result<Where> {
     let mut w = Where::default();
     if let Some(org) = &s.org_id {
-        w.add(
-            "org_id = ?::uuid",
-            Bind::Text(Some(uuid_arg("org_id", org)?)),
-        );
+        w.uuid("org_id", org)?;
     }
     if let Some(stage) = &s.stage {
-        if !STAGES.contains(&stage.as_str()) {
+        if !Stage::ALL.iter().any(|s| s.as_str() == stage) {
+            let names: Vec<&str> = Stage::ALL.iter().map(|s| s.as_str()).collect();
             return Err(Error::invalid_input(
                 "stage",
-                format!("must be one of {}", STAGES.join(", ")),
+                format!("must be one of {}", names.join(", ")),
             ));
         }
         w.add("stage = ?", Bind::Text(Some(stage.clone())));
@@ -81,7 +77,7 @@ pub async fn routing_decisions(pool: &Pool, search: &RoutingSearch) -> Result<Va
     let limit = page_limit(search.limit)?;
     let mut w = routing_where(d, search)?;
     if let Some(before) = &search.before {
-        w.after_cursor(d, "created_at", before)?;
+        w.after_cursor("created_at", before)?;
     }
     let row = d.json_object(&[
         ("id", "id::text"),
@@ -124,7 +120,8 @@ fn bool_json(d: Dialect, column: &str) -> String {
 const HOURS: u32 = 336;
 
 /// How the decisions matching `search` (its page arguments aside) were made: the count, the
-/// share per stage, the out-of-scope and low-confidence counts, the mean latency, and the
+/// share per stage, the out-of-scope and low-confidence (below the default skill threshold)
+/// counts, the mean latency, and the
 /// decisions per hour (`hours`, oldest first, the latest 336 hours that had any).
 ///
 /// # Errors
@@ -132,6 +129,7 @@ const HOURS: u32 = 336;
 pub async fn routing_stats(pool: &Pool, search: &RoutingSearch) -> Result<Value> {
     let d = Dialect::of(pool);
     let w = routing_where(d, search)?;
+    let low = format!("sum(CASE WHEN confidence < {SKILL_THRESHOLD} THEN 1 ELSE 0 END)");
     let row = d.json_object(&[
         ("stage", "stage"),
         ("decisions", "count(*)"),
@@ -139,10 +137,7 @@ pub async fn routing_stats(pool: &Pool, search: &RoutingSearch) -> Result<Value>
             "out_of_scope",
             "sum(CASE WHEN out_of_scope THEN 1 ELSE 0 END)",
         ),
-        (
-            "low_confidence",
-            "sum(CASE WHEN confidence < 0.5 THEN 1 ELSE 0 END)",
-        ),
+        ("low_confidence", &low),
         ("mean_latency_us", &d.float("avg(latency_us)")),
     ]);
     let statement = format!(
@@ -210,10 +205,7 @@ pub async fn credit_balances(pool: &Pool, search: &CreditSearch) -> Result<Value
     let limit = page_limit(search.limit)?;
     let mut w = Where::default();
     if let Some(org) = &search.org_id {
-        w.add(
-            "org_id = ?::uuid",
-            Bind::Text(Some(uuid_arg("org_id", org)?)),
-        );
+        w.uuid("org_id", org)?;
     }
     let row = d.json_object(&[
         ("org_id", "org_id::text"),
@@ -245,12 +237,9 @@ pub async fn credit_ledger(pool: &Pool, search: &CreditSearch) -> Result<Value> 
         .as_deref()
         .ok_or_else(|| Error::invalid_input("org_id", "is required"))?;
     let mut w = Where::default();
-    w.add(
-        "org_id = ?::uuid",
-        Bind::Text(Some(uuid_arg("org_id", org)?)),
-    );
+    w.uuid("org_id", org)?;
     if let Some(before) = &search.before {
-        w.after_cursor(d, "created_at", before)?;
+        w.after_cursor("created_at", before)?;
     }
     let row = d.json_object(&[
         ("id", "id::text"),

@@ -50,16 +50,7 @@ pub trait EntityLinker: Send + Sync {
 /// `name` as a `LIKE` pattern matching any text that contains it: `\`, `%` and `_` escaped
 /// with `\` (write `ESCAPE '\'` after the pattern), surrounded by `%`.
 pub fn like_pattern(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 2);
-    out.push('%');
-    for c in name.trim().chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
+    crate::store::like_contains(name.trim())
 }
 
 /// One SQL statement per kind, run on the handle's database. Each takes `$1` the org id

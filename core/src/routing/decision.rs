@@ -49,6 +49,15 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in the order a message meets them.
+    pub const ALL: [Stage; 5] = [
+        Stage::Rules,
+        Stage::Index,
+        Stage::Embedding,
+        Stage::Llm,
+        Stage::Fallback,
+    ];
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

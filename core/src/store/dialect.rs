@@ -18,9 +18,10 @@ pub struct Dialect(Backend);
 /// timestamp column holds.
 const SQLITE_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
-/// The casts PostgreSQL needs and SQLite ignores: uuids and JSON are text there, integers are
-/// 64-bit and numbers take the column's affinity.
-const DROPPED_CASTS: [&str; 6] = [
+/// The casts PostgreSQL needs and SQLite ignores: uuids, times and JSON are text there,
+/// integers are 64-bit and numbers take the column's affinity.
+const DROPPED_CASTS: [&str; 7] = [
+    "::timestamptz",
     "::uuid",
     "::jsonb",
     "::text",

@@ -403,6 +403,21 @@ pub(crate) fn parse_time(field: &str, text: &str) -> crate::Result<chrono::DateT
         .map_err(|_| crate::Error::invalid_input(field, "must be an RFC 3339 time"))
 }
 
+/// `text` as a `LIKE` pattern matching any text that contains it: `\`, `%` and `_` escaped
+/// with `\` (write `ESCAPE '\'` after the pattern), surrounded by `%`.
+pub(crate) fn like_contains(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 /// Epoch milliseconds as an RFC 3339 UTC time with milliseconds, as records show times.
 pub(crate) fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
