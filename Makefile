@@ -12,7 +12,7 @@ WHEEL := target/wheels/keelcore-$(VERSION)-cp310-abi3-*.whl
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
 .PHONY: help demo test bench lint phoenix chromium pg-cron fuzz mutants wheel build build-python build-node check-version test-rust test-python \
-        test-node test-deno test-examples test-console test-all console fmt clean
+        test-node test-deno test-examples test-console test-soak test-all console soak soak-build fmt clean
 
 help:
 	@echo "make demo    run the demo on an embedded SQLite database"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint    rustfmt, clippy, stubtest, mypy, d.ts drift, tsc --strict, glue ratio, versions"
 	@echo "make fuzz    run each cargo fuzz target for FUZZ_SECONDS (default 60); not part of make test"
 	@echo "make mutants mutation testing of the money, breaker, sink and versioning modules (slow)"
+	@echo "make soak    nine Rust, Python and Node workers under faults for SOAK_SECONDS (default 300), then every invariant"
 	@echo "make wheel   the wheel to distribute (manylinux2014, abi3), checked by auditwheel"
 
 demo:
@@ -105,7 +106,7 @@ build-node: bindings-node/node_modules/.ok
 test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok console/node_modules/.ok $(PHOENIX)/.ok chromium pg-cron
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
 
-test-all: test-rust test-python test-node test-deno test-console test-examples
+test-all: test-rust test-python test-node test-deno test-console test-examples test-soak
 
 test-rust:
 	cargo test -p keelcore -p keel-cli
@@ -121,6 +122,10 @@ test-node:
 test-console:
 	cargo build -q -p keel-cli
 	cd console && node --test test/
+
+# The soak's short run (about 60 s, every fault kind once): soak/README.md.
+test-soak: soak-build
+	$(PY) soak/run.py --short
 
 test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
@@ -174,6 +179,19 @@ mutants:
 	command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
 	scripts/with-postgres.sh cargo mutants -p keelcore $(addprefix -f ,$(MUTANTS_FILES)) \
 	  --test-package keelcore -j 1 --timeout 300 --output target/mutants
+
+# Soak and chaos (soak/README.md): nine workers (three each of Rust, Python and Node) on one
+# PostgreSQL of their own run the platform loop while faults are injected on a schedule drawn
+# from SOAK_SEED; then every invariant is checked (`soak/run.py --json` for the report). Not
+# part of `make test`, which runs the short version.
+SOAK_SECONDS ?= 300
+SOAK_SEED ?= 7
+soak-build:
+	cargo build -q -p keel-cli
+	cargo build -q -p keelcore --example soak_worker
+
+soak: build soak-build
+	$(PY) soak/run.py --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED)
 
 check-version:
 	scripts/check-version.sh

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use common::{fresh_url, on_each_backend};
 use keel::Keel;
 use keel::dedup::{Dedup, DedupOptions, Verdict};
-use keel::flow::{NewItem, Queue};
+use keel::flow::{ItemState, NewItem, Queue};
 use keel::store::{Backend, Pool};
 
 const ORG_A: &str = "00000000-0000-4000-8000-00000000000a";
@@ -325,6 +325,80 @@ async fn scoring_members_approves_a_ready_primary_at_the_group_confidence() {
         assert_eq!(err.field(), Some("threshold"));
     })
     .await;
+}
+
+/// An item done before any check (enqueued on the queue alone, claimed and completed) is never
+/// rewritten by a late check: it stays done and joins no group.
+#[tokio::test]
+async fn a_late_check_never_rewrites_a_finished_item() {
+    on_each_backend(|backend, keel| async move {
+        let (dedup, queue) = open(&keel, DedupOptions::default());
+        let same = || item(ORG_A, "deal-risk", "Acme renewal at risk", json!({}));
+        let primary = dedup.enqueue(&queue, &[same()]).await.unwrap().remove(0);
+        let plain = queue.enqueue(&[same()]).await.unwrap()[0];
+        let claimed = queue.claim("w1", 10, None).await.unwrap();
+        let held = claimed.iter().find(|i| i.id == plain).expect("claimable");
+        assert!(queue.complete(plain, held.lease_token, None).await.unwrap());
+
+        let late = dedup.check(plain, None).await.unwrap();
+        assert_eq!(late.verdict, Verdict::InFlight, "{backend:?}");
+        let stored = queue.get(plain).await.unwrap().unwrap();
+        assert_eq!(stored.enrichment_status, ItemState::Enriched, "{backend:?}");
+        let group = dedup.group(primary.id).await.unwrap().unwrap();
+        assert!(group.merged_from.is_empty(), "{backend:?}: {group:?}");
+    })
+    .await;
+}
+
+/// `Dedup::enqueue` inserts and checks an item in one transaction: a worker claiming as fast as
+/// it can while 100 duplicates arrive never gets one (each is absorbed before anyone sees it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_never_sees_an_item_before_its_check() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let keel = Keel::connect(&fresh_url(backend).await).await.unwrap();
+        let (dedup, queue) = open(&keel, DedupOptions::default());
+        let same = || item(ORG_A, "deal-risk", "Acme renewal at risk", json!({}));
+        let primary = dedup.enqueue(&queue, &[same()]).await.unwrap().remove(0);
+        assert_eq!(queue.claim("w0", 1, None).await.unwrap()[0].id, primary.id);
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let claimer = {
+            let (queue, done) = (queue.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    for i in queue.claim("w1", 10, None).await.unwrap() {
+                        got.push(i.id);
+                    }
+                    tokio::task::yield_now().await;
+                }
+                got
+            })
+        };
+        let senders: Vec<_> = (0..4)
+            .map(|_| {
+                let (dedup, queue) = (dedup.clone(), queue.clone());
+                tokio::spawn(async move {
+                    for _ in 0..25 {
+                        let checked = dedup.enqueue(&queue, &[same()]).await.unwrap();
+                        assert_eq!(checked[0].verdict, Verdict::Merged);
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let got = claimer.await.unwrap();
+        assert!(
+            got.is_empty(),
+            "{backend:?}: claimed {} duplicates",
+            got.len()
+        );
+        let group = dedup.group(primary.id).await.unwrap().unwrap();
+        assert_eq!(group.merged_from.len(), 100, "{backend:?}");
+        keel.close().await;
+    }
 }
 
 /// 100 identical events at once: one primary, 99 suppressed, every agent counted once and no

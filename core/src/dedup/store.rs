@@ -28,7 +28,8 @@ use super::minhash::{MinHash, MinHasher};
 use super::statements::Statements;
 use crate::Keel;
 use crate::error::{Error, Result};
-use crate::flow::{NewItem, Queue};
+use crate::flow::{Insert, NewItem, Queue};
+use crate::store::bind::{Binds, bind_all};
 use crate::store::{Dialect, in_transaction};
 
 /// How items are deduplicated; every field has a default.
@@ -65,7 +66,8 @@ pub enum Verdict {
     NearMerged,
     /// Its primary was already completed or dismissed: archived without a merge.
     Superseded,
-    /// Another worker holds it; the enrichment stage checks it.
+    /// Another worker holds it (the enrichment stage checks it), or it was finished before
+    /// any check: left as it is.
     InFlight,
 }
 
@@ -254,27 +256,56 @@ impl Dedup {
                 super::merge::check_confidence(&field, c)?;
             }
         }
-        let ids = queue.enqueue(items).await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.check(id, None).await?);
+        // Each item is inserted and checked in one transaction: a claim never sees it
+        // unchecked (claimed, done, and then absorbed as a duplicate).
+        let insert = queue.prepare(items).await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (i, (row, item)) in insert.rows.chunks(1).zip(items).enumerate() {
+            let org = Uuid::try_parse(item.org_id.trim()).map_err(|_| {
+                Error::invalid_input(format!("items[{i}].org_id"), "must be a UUID")
+            })?;
+            let binds = Insert::binds(row);
+            let inserting = Some((insert.statement.as_str(), binds));
+            out.push(
+                self.checked(row[0].0, org.to_string(), None, inserting)
+                    .await?,
+            );
         }
+        queue.wake().await?;
         Ok(out)
     }
 
     /// Deduplicates one stored item (the enrichment stage calls this before any work): see the
     /// module's steps. A pending item is checked; one in flight only by the holder of
-    /// `lease_token`; one already checked returns its standing verdict (idempotent).
+    /// `lease_token`; one already checked returns its standing verdict (idempotent); one
+    /// finished unchecked is left as it is ([`Verdict::InFlight`]).
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `id` naming no item; storage errors.
     pub async fn check(&self, id: Uuid, lease_token: Option<u64>) -> Result<Checked> {
         let org = self.org_of(id).await?;
+        self.checked(id, org, lease_token, None).await
+    }
+
+    /// [`Dedup::check`] of item `id` of `org`, first inserting it with `inserting` (an
+    /// enqueue's statement and binds) in the same transaction.
+    async fn checked(
+        &self,
+        id: Uuid,
+        org: String,
+        lease_token: Option<u64>,
+        inserting: Option<(&str, Binds)>,
+    ) -> Result<Checked> {
         let pool = self.keel.pool()?;
         let s = &self.statements;
         let lock = format!("keel.dedup:{org}");
         let (checked, counts) = in_transaction!(pool, Some(lock.as_str()), |tx, sql| {
-            let _ = &sql;
+            if let Some((statement, binds)) = inserting {
+                let text = sql(statement);
+                bind_all!(sqlx::query(&text), binds)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let item: ItemRow = sqlx::query_as(&s.item)
                 .bind(id.to_string())
                 .fetch_one(&mut *tx)
@@ -304,9 +335,14 @@ impl Dedup {
                     Verdict::of_channel(item.resolution_channel.as_deref())
                 };
                 (standing(verdict, Some(group)), Vec::new())
-            } else if item.enrichment_status == "processing"
-                && lease_token.is_none_or(|t| t as i64 != item.lease_token)
+            } else if (item.enrichment_status == "processing"
+                && lease_token.is_none_or(|t| t as i64 != item.lease_token))
+                || matches!(
+                    item.enrichment_status.as_str(),
+                    "enriched" | "failed" | "skipped"
+                )
             {
+                // Held by another worker, or finished without a check: never rewritten.
                 (standing(Verdict::InFlight, None), Vec::new())
             } else {
                 sqlx::query(&s.close)

@@ -45,6 +45,7 @@ pub use limit::{Decision, Limit, MAX_PERIOD_MS, check_keys};
 pub use local::LocalLimiter;
 pub use outcome::{DEAD_LETTER_AGENT, SweepReport};
 pub use providers::{DEFAULT_PROVIDER_LIMITS, ProviderLimit, ProviderLimits};
+pub(crate) use queue::Insert;
 pub use queue::{Queue, QueueOptions, WAKE_CHANNEL};
 pub use shared::SharedLimiter;
 pub use worker::{HandlerResult, Outcome, QueueWorker, WorkerOptions, WorkerReport, WorkerSession};

@@ -229,6 +229,19 @@ impl Queue {
     /// anything is written; [`Error::Overloaded`] when the queue sheds and a low-lane item is
     /// among them (nothing is written); storage errors.
     pub async fn enqueue(&self, items: &[NewItem]) -> Result<Vec<Uuid>> {
+        let insert = self.prepare(items).await?;
+        let pool = self.keel.pool()?;
+        for chunk in insert.rows.chunks(1_000) {
+            crate::store::bind::execute(pool, &insert.statement, Insert::binds(chunk)).await?;
+        }
+        self.wake().await?;
+        Ok(insert.rows.iter().map(|(id, _)| *id).collect())
+    }
+
+    /// Checks `items`, applies the queue's mode to their lanes and gives each its id: the
+    /// statement and rows of an enqueue, for callers that insert inside their own transaction
+    /// (dedup inserts and checks an item in one, so no claim sees it unchecked).
+    pub(crate) async fn prepare(&self, items: &[NewItem]) -> Result<Insert> {
         for (i, item) in items.iter().enumerate() {
             item.check(&format!("items[{i}]"))?;
         }
@@ -292,29 +305,44 @@ impl Queue {
             f("queue_priority"),
             d.now_plus_ms(&format!("({})::int8", f("delay_ms"))),
         );
-        let mut ids = Vec::with_capacity(items.len());
-        for chunk in items.chunks(1_000) {
-            let rows: Vec<serde_json::Value> = chunk
-                .iter()
-                .map(|item| {
-                    let id = Uuid::now_v7();
-                    ids.push(id);
-                    item.row(id)
-                })
-                .collect();
-            let binds = Binds(vec![Bind::Text(Some(
-                serde_json::Value::from(rows).to_string(),
-            ))]);
-            crate::store::bind::execute(pool, &statement, binds).await?;
-        }
-        if let Pool::Postgres(pg) = pool {
-            // Idle workers listening on the channel claim at once instead of at their next poll.
+        let rows = items
+            .iter()
+            .map(|item| {
+                let id = Uuid::now_v7();
+                (id, item.row(id))
+            })
+            .collect();
+        Ok(Insert { statement, rows })
+    }
+
+    /// Tells idle workers listening on the queue's channel (PostgreSQL) to claim at once
+    /// instead of at their next poll.
+    pub(crate) async fn wake(&self) -> Result<()> {
+        if let Pool::Postgres(pg) = self.keel.pool()? {
             sqlx::query("SELECT pg_notify($1, '')")
                 .bind(WAKE_CHANNEL)
                 .execute(pg)
                 .await?;
         }
-        Ok(ids)
+        Ok(())
+    }
+}
+
+/// An enqueue's statement (PostgreSQL spelling) and its rows, each with its id.
+pub(crate) struct Insert {
+    /// The `INSERT`, its one parameter the rows as a JSON array.
+    pub(crate) statement: String,
+    /// Each item's id and row.
+    pub(crate) rows: Vec<(Uuid, serde_json::Value)>,
+}
+
+impl Insert {
+    /// The statement's parameter for `rows`.
+    pub(crate) fn binds(rows: &[(Uuid, serde_json::Value)]) -> Binds {
+        let rows: Vec<serde_json::Value> = rows.iter().map(|(_, row)| row.clone()).collect();
+        Binds(vec![Bind::Text(Some(
+            serde_json::Value::from(rows).to_string(),
+        ))])
     }
 }
 
