@@ -41,6 +41,8 @@ const PLAUSIBLE = [
   randomUUID(), 'copilot', 'web', 'medium', 'claude-sonnet-4-6', 'deal-status', 1.5, { a: 'b' },
   'w '.repeat(5_000_001), keel.minhash('Acme renewal at risk'), '1712345678.000100', 'cc-enrich',
   { agentName: 'x', kind: 'raised', status: 'critical', windowMs: 1, runs: 0, deadLetters: 0, at: '2026-12-04T12:00:00Z' },
+  // The console's calls by name: every read, and an action whose arguments are then hostile.
+  ...keel.consoleReads(), 'deprecate_skill', 'reset_breaker',
 ]
 const SKILLS = new URL('../../skills/', import.meta.url).pathname
 
@@ -122,6 +124,7 @@ test('every export keeps the error contract under hostile arguments', async (t) 
     ['slack', db.slack({ token: 'xoxb-hostile', baseUrl: 'http://127.0.0.1:9/api', maxRetries: 0, maxWaitMs: 1, timeoutMs: 200 })],
     ['slackThreads', db.slackThreads()],
     ['fleet', db.fleet()],
+    ['console', await db.console({ allowActions: true })],
   ]
   const broken = []
   let calls = 0

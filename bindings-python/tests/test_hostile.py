@@ -91,6 +91,8 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "model_id": ["claude-sonnet-4-6"],
     "provider": ["anthropic"],
     "key": ["deal-status"],
+    # The console's calls by name: every read, and an action whose arguments are then hostile.
+    "op": [*keel.CONSOLE_READS, "deprecate_skill", "reset_breaker"],
     "amount": [1.0, 10.0],
     "estimate": [1.0],
     "actual": [2.0],
@@ -192,6 +194,7 @@ async def targets(db: keel.Keel) -> list[tuple[str, Any]]:
                            max_retries=0, max_wait_ms=1, timeout_ms=200)),
         ("slack_threads", db.slack_threads()),
         ("fleet", db.fleet()),
+        ("console", await db.console(allow_actions=True)),
     ]
 
 
