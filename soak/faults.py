@@ -10,6 +10,7 @@ import random
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -66,6 +67,8 @@ class Schedule:
             if kind == "end":
                 break
             w = self.rng.choice(workers)
+            target = f" {w.id}" if kind in ("kill", "stop") else ""
+            print(f"soak: [{now:6.1f} s] {kind}{target}", file=sys.stderr, flush=True)
             if kind == "kill":
                 w.proc.kill()
                 w.proc.wait()

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,13 +112,6 @@ class Postgres:
 
     def stop(self) -> None:
         self.pg("stop")
-
-
-def post(base: str, path: str, body: Any) -> None:
-    request = urllib.request.Request(
-        base + path, data=json.dumps(body).encode(), headers={"content-type": "application/json"}, method="POST"
-    )
-    urllib.request.urlopen(request, timeout=5).read()
 
 
 async def seed(url: str, orgs: list[str]) -> dict[str, Any]:
@@ -214,12 +206,13 @@ def main() -> int:
     pg = Postgres(work / "pg")
     loopback = None
     workers: list[Worker] = []
+    passed = False
     try:
         subprocess.run([str(keel_bin()), "migrate", "--database-url", pg.url], check=True, capture_output=True)
         loopback = subprocess.Popen([str(keel_bin()), "loopback", "--json"], stdout=subprocess.PIPE)
         assert loopback.stdout is not None
         base = read_json(loopback.stdout)["base_url"]
-        post(base, "/_loopback/quiet", {})
+        faults.loopback(base, "/_loopback/quiet", {})
         orgs = [str(uuid.UUID(int=random.Random(args.seed).getrandbits(128) | i)) for i in range(6)]
         conversations = asyncio.run(seed(pg.url, orgs))
         # The shoestring org's grace is small too, so its calls are refused once it is spent.
@@ -258,16 +251,14 @@ def main() -> int:
             "faults": injected,
         }
         report["invariants"] = check.run(pg.url, orgs, workers, LEASE_MS, COOLDOWN_MS, (RATE_LIMIT, RATE_BURST), stopped_at)
-        report["ok"] = all(i["ok"] for i in report["invariants"])
+        report["ok"] = passed = all(i["ok"] for i in report["invariants"])
         exits = {w.id: w.proc.returncode for w in workers if w.proc}
         report["exits"] = exits
         if args.json:
             print(json.dumps(report, indent=2))
         else:
             print_report(report)
-        if not report["ok"] or args.keep:
-            print(f"journals and logs kept in {work}", file=sys.stderr)
-        return 0 if report["ok"] else 1
+        return 0 if passed else 1
     finally:
         for w in workers:
             if w.proc and w.proc.poll() is None:
@@ -275,8 +266,10 @@ def main() -> int:
         if loopback:
             loopback.kill()
         pg.stop()
-        if not args.keep and work.exists() and "report" in locals() and locals()["report"].get("ok"):
+        if passed and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"journals and logs kept in {work}", file=sys.stderr)
 
 
 if __name__ == "__main__":
