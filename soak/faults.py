@@ -5,6 +5,7 @@ six seconds. Faults land between 10 % and 80 % of the run, so the end sees recov
 """
 
 import asyncio
+import functools
 import json
 import random
 import shutil
@@ -42,19 +43,21 @@ class Schedule:
         self.rng.shuffle(kinds)
         self.events = list(zip(times, kinds))
 
-    def run(self, workers: list[Any], pg: Any, base: str, url: str, restart: Callable[[Any], None], root: Path) -> dict[str, int]:
+    def run(
+        self, workers: list[Any], pg: Any, base: str, orgs: list[str], restart: Callable[[Any], None], root: Path
+    ) -> dict[str, int]:
         """Injects every event at its time, then waits out the run; returns the counts per kind."""
         began = time.monotonic()
         done: Counter[str] = Counter()
         later: list[tuple[float, Callable[[], None]]] = []  # the ends of faults under way
-        models = primary_models(url)
+        models = primary_models(pg.url)
         stopped: set[str] = set()  # the ids of workers under SIGSTOP
 
         def cont(w: Any) -> None:
             w.proc.send_signal(signal.SIGCONT)
             stopped.discard(w.id)
 
-        library = Library(root / "skills", url)
+        library = Library(root / "skills", pg.url, orgs)
         for at, kind in self.events + [(self.seconds, "end")]:
             while True:
                 now = time.monotonic() - began
@@ -152,6 +155,7 @@ def psql(url: str, sql: str) -> list[list[str]]:
     return [line.split("\t") for line in out.splitlines() if line]
 
 
+@functools.cache
 def psql_bin() -> str:
     found = shutil.which("psql")
     if found:
@@ -164,10 +168,11 @@ class Library:
     """The skills changes of a run: a copy of the library whose next sync bumps one skill, and
     per-org enable/disable overrides, through Keel's own registry."""
 
-    def __init__(self, skills: Path, url: str) -> None:
+    def __init__(self, skills: Path, url: str, orgs: list[str]) -> None:
         self.copy = Path(tempfile.mkdtemp(prefix="keel-soak-skills.")) / "skills"
         shutil.copytree(skills, self.copy)
         self.url = url
+        self.orgs = orgs
         self.revision = 0
         self.disabled: set[tuple[str, str]] = set()
 
@@ -182,8 +187,7 @@ class Library:
         asyncio.run(self.registry(lambda r: r.sync(str(self.copy))))
 
     def toggle(self, rng: random.Random) -> None:
-        orgs = [r[0] for r in psql(self.url, "SELECT org_id FROM keel.org_credit_balance ORDER BY org_id")]
-        org = rng.choice(orgs)
+        org = rng.choice(self.orgs)
         key = rng.choice(self.files()).parent.name
         enabled = (org, key) in self.disabled
         asyncio.run(self.registry(lambda r: r.set_enabled(org, key, enabled)))

@@ -62,11 +62,10 @@ WORDS = (
 
 @dataclass
 class Worker:
-    """One worker slot: its language, command and the incarnations it has had."""
+    """One worker slot: its language and the incarnations it has had."""
 
     id: str
     lang: str
-    argv: list[str]
     incarnation: int = 0
     proc: subprocess.Popen[bytes] | None = None
     journals: list[Path] = field(default_factory=list)
@@ -223,13 +222,13 @@ def main() -> int:
             "rate_limit": RATE_LIMIT, "rate_burst": RATE_BURST, "health_every": 3,
         }
         langs = args.languages.split(",")
-        workers = [Worker(f"{lang[:2]}-{i}", lang, []) for i in range(3) for lang in langs]
+        workers = [Worker(f"{lang[:2]}-{i}", lang) for i in range(3) for lang in langs]
         out = work / "journals"
         out.mkdir()
         for w in workers:
             start(w, base_cfg, out)
         schedule = faults.Schedule(args.seed, seconds, short=args.short)
-        injected = schedule.run(workers, pg, base, pg.url, lambda w: start(w, base_cfg, out), ROOT)
+        injected = schedule.run(workers, pg, base, orgs, lambda w: start(w, base_cfg, out), ROOT)
         stopped_at = time.monotonic()
         for w in workers:
             if w.proc and w.proc.poll() is None:

@@ -83,7 +83,6 @@ async function handleQueue () {
 }
 
 let n = 0
-let emitted = 0
 let lastHealth = 0
 while (!stopping) {
   n += 1
@@ -120,7 +119,6 @@ while (!stopping) {
   if (checked) journal('enqueued', performance.now(), true, null, { item: checked[0].id, verdict: checked[0].verdict })
   await handleQueue()
   log.info('soak.iteration', { n, route: decided ? decided.route : null })
-  emitted += 1
   if (performance.now() - lastHealth > cfg.health_every * 1000) {
     lastHealth = performance.now()
     await op('sweep', () => queue.sweep())
@@ -136,5 +134,5 @@ await log.flush()
 await runs.flush()
 await routes.flush()
 const { accepted, written, dropped } = log.stats()
-journal('stopped', performance.now(), true, null, { emitted, accepted, written, dropped })
+journal('stopped', performance.now(), true, null, { emitted: n, accepted, written, dropped })
 await db.close()

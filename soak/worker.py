@@ -62,7 +62,6 @@ async def main(cfg: dict[str, Any]) -> None:
         if int(letter["id"][-1], 16) % 2:
             raise Unavailable("still down")
         return None
-    emitted = 0
 
     async def op(kind: str, call: Any, **extra: Any) -> Any:
         started = time.perf_counter()
@@ -148,7 +147,6 @@ async def main(cfg: dict[str, Any]) -> None:
             journal.write("enqueued", time.perf_counter(), True, item=checked[0]["id"], verdict=checked[0]["verdict"])
         await handle_queue()
         log.info("soak.iteration", {"n": n, "route": decided["route"] if decided else None})
-        emitted += 1
         if time.monotonic() - last_health > cfg["health_every"]:
             last_health = time.monotonic()
             await op("sweep", queue.sweep())
@@ -160,7 +158,7 @@ async def main(cfg: dict[str, Any]) -> None:
     await runs.flush()
     await routes.flush()
     accepted, written, dropped = log.stats()
-    journal.write("stopped", time.perf_counter(), True, emitted=emitted, accepted=accepted, written=written, dropped=dropped)
+    journal.write("stopped", time.perf_counter(), True, emitted=n, accepted=accepted, written=written, dropped=dropped)
     await db.close()
 
 

@@ -219,7 +219,7 @@ async fn main() -> keel::Result<()> {
         ..CompactOptions::default()
     };
 
-    let (mut n, mut emitted) = (0u64, 0u64);
+    let mut n = 0u64;
     let mut last_health: Option<Instant> = None;
     while !stop.load(Ordering::SeqCst) {
         n += 1;
@@ -253,7 +253,7 @@ async fn main() -> keel::Result<()> {
                 )
                 .await;
         }
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             let fate = rng.unit();
             let mut config = AgentConfig::new(&cfg.agent);
             config.org_id = Some(org.to_string());
@@ -341,7 +341,6 @@ async fn main() -> keel::Result<()> {
         metadata.insert("n".into(), n.into());
         metadata.insert("route".into(), route.into());
         log.info("soak.iteration", metadata);
-        emitted += 1;
         if last_health.is_none_or(|t| t.elapsed() > Duration::from_secs(cfg.health_every)) {
             last_health = Some(Instant::now());
             journal.op("sweep", json!({}), queue.sweep()).await;
@@ -356,7 +355,7 @@ async fn main() -> keel::Result<()> {
     log.sink().flush().await;
     routes.flush().await;
     let stats = log.sink().stats();
-    let extra = json!({"emitted": emitted, "accepted": stats.accepted,
+    let extra = json!({"emitted": n, "accepted": stats.accepted,
         "written": stats.written, "dropped": stats.dropped});
     journal.write("stopped", Instant::now(), true, None, extra);
     db.close().await;

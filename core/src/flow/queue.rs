@@ -339,9 +339,8 @@ pub(crate) struct Insert {
 impl Insert {
     /// The statement's parameter for `rows`.
     pub(crate) fn binds(rows: &[(Uuid, serde_json::Value)]) -> Binds {
-        let rows: Vec<&serde_json::Value> = rows.iter().map(|(_, row)| row).collect();
-        let json = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into());
-        Binds(vec![Bind::Text(Some(json))])
+        let rows: Vec<String> = rows.iter().map(|(_, row)| row.to_string()).collect();
+        Binds(vec![Bind::Text(Some(format!("[{}]", rows.join(","))))])
     }
 }
 
