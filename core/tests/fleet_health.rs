@@ -2,7 +2,8 @@
 //! failing, stale, stuck, breaker-open and unregistered agents, alerts posted once to a
 //! loopback webhook with the original's Block Kit layout, a second run that sends nothing, a
 //! recovery notice, a stuck run reaped, a webhook that fails or hangs and a callback that
-//! hangs (snapshots still written, the notice retried), two processes checking at once (each
+//! hangs (snapshots still written, the notice retried), one delivery run trying each notice
+//! once however soon its retry falls due, two processes checking at once (each
 //! alert once), retention, and bad input.
 
 mod common;
@@ -483,6 +484,56 @@ async fn a_callback_that_hangs_is_cut_off_and_retried() {
             alerts.iter().all(|a| a.delivery == "pending"),
             "{backend:?}"
         );
+    })
+    .await;
+}
+
+/// A callback that refuses every notice and, as it does, makes every notice waiting for a
+/// retry due again at once (as a backoff drawn near zero would).
+struct Refuses {
+    keel: Keel,
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+impl AlertSink for Refuses {
+    fn deliver(&self, alert: FleetAlert) -> BoxFuture<'static, std::result::Result<(), String>> {
+        let keel = self.keel.clone();
+        let calls = self.calls.clone();
+        Box::pin(async move {
+            calls.lock().unwrap().push(alert.agent_name);
+            let past = ago(&keel, MIN);
+            exec(
+                &keel,
+                &format!(
+                    "UPDATE fleet_alerts SET next_attempt_at = {past} WHERE delivery = 'pending'"
+                ),
+            )
+            .await;
+            Err("refused".to_owned())
+        })
+    }
+}
+
+#[tokio::test]
+async fn one_delivery_run_tries_each_notice_once() {
+    on_each_backend(|backend, keel| async move {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let sink = Refuses {
+            keel: keel.clone(),
+            calls: calls.clone(),
+        };
+        let fleet = Fleet::open(&keel, FleetOptions::default(), Some(Arc::new(sink))).unwrap();
+        let health = fleet.check().await.unwrap();
+        let mut tried = calls.lock().unwrap().clone();
+        assert_eq!(tried.len(), 6, "{backend:?}: {tried:?}");
+        tried.dedup();
+        assert_eq!(tried.len(), 6, "{backend:?}: each once, in order");
+        assert_eq!(health.delivery.retrying, 6, "{backend:?}");
+
+        // The next run tries them again.
+        let report = fleet.deliver().await.unwrap();
+        assert_eq!(report.retrying, 6, "{backend:?}: {report:?}");
+        assert_eq!(calls.lock().unwrap().len(), 12, "{backend:?}");
     })
     .await;
 }

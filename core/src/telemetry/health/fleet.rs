@@ -230,8 +230,9 @@ impl Fleet {
     }
 
     /// Delivers the outbox's due notices for at most `deliver_within_ms`, oldest first,
-    /// through the webhook's shared rate limit (or to the sink); a failed attempt is retried
-    /// after a backoff, up to `max_attempts`. Nothing happens without a webhook or a sink.
+    /// through the webhook's shared rate limit (or to the sink), each at most once per run;
+    /// a failed attempt is retried after a backoff by a later run, up to `max_attempts`.
+    /// Nothing happens without a webhook or a sink.
     ///
     /// # Errors
     /// Storage errors.
@@ -245,11 +246,15 @@ impl Fleet {
         let budget = Duration::from_millis(self.options.deliver_within_ms);
         let lease = self.options.timeout_ms + 30_000;
         let mut draws = Draws::fresh();
+        // Tried by this run: a retry whose jittered backoff has already run out, or a notice
+        // released for the rate limit, waits for the next run instead of looping in this one.
+        let mut tried = Vec::new();
         while started.elapsed() < budget {
-            let alerts = claim(pool, CLAIM_BATCH, lease).await?;
+            let alerts = claim(pool, CLAIM_BATCH, lease, &tried).await?;
             if alerts.is_empty() {
                 break;
             }
+            tried.extend(alerts.iter().map(|a| a.id));
             for alert in alerts {
                 if started.elapsed() >= budget {
                     report.left += 1;

@@ -184,31 +184,47 @@ async fn select(pool: &Pool, statement: &str, binds: Binds) -> Result<Vec<FleetA
 }
 
 /// Leases up to `limit` alerts due for delivery (pending and due, or sending with a lapsed
-/// lease) for `lease_ms`, oldest first; each lease adds one to `attempts`, which the
-/// settlement names.
+/// lease) for `lease_ms`, oldest first, leaving out `skip` (those this delivery run has
+/// tried already); each lease adds one to `attempts`, which the settlement names.
 ///
 /// # Errors
 /// Storage errors.
-pub(super) async fn claim(pool: &Pool, limit: u32, lease_ms: u64) -> Result<Vec<FleetAlert>> {
+pub(super) async fn claim(
+    pool: &Pool,
+    limit: u32,
+    lease_ms: u64,
+    skip: &[Uuid],
+) -> Result<Vec<FleetAlert>> {
     let d = Dialect::of(pool);
+    let mut binds = vec![
+        Bind::Int(Some(i64::try_from(lease_ms).unwrap_or(i64::MAX))),
+        Bind::Int(Some(i64::from(limit))),
+    ];
+    let mut skipped = Vec::with_capacity(skip.len());
+    for id in skip {
+        binds.push(Bind::Text(Some(id.to_string())));
+        skipped.push(format!("${}::uuid", binds.len()));
+    }
+    let not_skipped = if skipped.is_empty() {
+        String::new()
+    } else {
+        format!("AND id NOT IN ({})", skipped.join(", "))
+    };
     let statement = format!(
         "UPDATE fleet_alerts
             SET delivery = 'sending', attempts = attempts + 1, locked_until = {lease}
           WHERE id IN (SELECT id FROM fleet_alerts
-                        WHERE (delivery = 'pending' AND {due})
-                           OR (delivery = 'sending' AND {lapsed})
-                        ORDER BY created_at LIMIT $2 {skip})
+                        WHERE ((delivery = 'pending' AND {due})
+                            OR (delivery = 'sending' AND {lapsed}))
+                          {not_skipped}
+                        ORDER BY created_at LIMIT $2 {skip_locked})
          RETURNING {{cols}}",
         lease = d.now_plus_ms("$1"),
         due = d.is_past("next_attempt_at"),
         lapsed = d.is_past("locked_until"),
-        skip = d.skip_locked(),
+        skip_locked = d.skip_locked(),
     );
-    let binds = Binds(vec![
-        Bind::Int(Some(i64::try_from(lease_ms).unwrap_or(i64::MAX))),
-        Bind::Int(Some(i64::from(limit))),
-    ]);
-    let mut alerts = select(pool, &statement, binds).await?;
+    let mut alerts = select(pool, &statement, Binds(binds)).await?;
     alerts.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     Ok(alerts)
 }
