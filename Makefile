@@ -12,17 +12,19 @@ WHEEL := target/wheels/keelcore-$(VERSION)-cp310-abi3-*.whl
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 
 .PHONY: help demo test bench lint phoenix chromium pg-cron fuzz mutants wheel build build-python build-node check-version test-rust test-python \
-        test-node test-deno test-examples test-console test-soak test-all console soak soak-build fmt clean
+        test-node test-deno test-examples test-console test-soak test-all console soak soak-build fmt clean \
+        uniffi test-kotlin
 
 help:
 	@echo "make demo    run the demo on an embedded SQLite database"
-	@echo "make test    build everything and run every test (Rust, Python, Node, Deno, console, examples)"
+	@echo "make test    build everything and run every test (Rust, Python, Node, Kotlin, Deno, console, examples)"
 	@echo "make bench   run the benchmarks and print the side-by-side figures"
 	@echo "make lint    rustfmt, clippy, stubtest, mypy, d.ts drift, tsc --strict, glue ratio, versions"
 	@echo "make fuzz    run each cargo fuzz target for FUZZ_SECONDS (default 60); not part of make test"
 	@echo "make mutants mutation testing of the money, breaker, sink and versioning modules (slow)"
 	@echo "make soak    nine Rust, Python and Node workers under faults for SOAK_SECONDS (default 300), then every invariant"
 	@echo "make wheel   the wheel to distribute (manylinux2014, abi3), checked by auditwheel"
+	@echo "make uniffi  the Kotlin and Swift sources, generated from the uniffi library"
 
 demo:
 	cargo run -q -p keel-cli -- demo
@@ -101,21 +103,36 @@ console: console/node_modules/.ok
 build-node: bindings-node/node_modules/.ok
 	cd bindings-node && npx napi build --platform --release --js index.js --dts index.d.ts
 
+# Kotlin and Swift (bindings-uniffi/): the library, then their sources generated from it by the
+# crate's own uniffi-bindgen (committed; `make lint` checks them for drift).
+UNIFFI_LIB := target/debug/libkeel_uniffi.so
+UNIFFI_BINDGEN := target/debug/uniffi-bindgen generate --no-format --library $(UNIFFI_LIB)
+uniffi:
+	cargo build -q -p keel-uniffi
+	$(UNIFFI_BINDGEN) --language kotlin --out-dir bindings-uniffi/kotlin/src/main/kotlin
+	$(UNIFFI_BINDGEN) --language swift --out-dir bindings-uniffi/swift
+
 # --- tests -------------------------------------------------------------------------------
 
 test: build check-version examples/node/node_modules/.ok bindings-node/__test__/deno/node_modules/.ok console/node_modules/.ok $(PHOENIX)/.ok chromium pg-cron
 	scripts/with-postgres.sh $(MAKE) --no-print-directory test-all
 
-test-all: test-rust test-python test-node test-deno test-console test-examples test-soak
+test-all: test-rust test-python test-node test-kotlin test-deno test-console test-examples test-soak
 
 test-rust:
-	cargo test -p keelcore -p keel-cli
+	cargo test -p keelcore -p keel-cli -p keel-uniffi
 
 test-python:
 	cd bindings-python && $(PY) -m pytest -q -p no:cacheprovider
 
 test-node:
 	cd bindings-node && node --test __test__/*.test.mjs
+
+# Kotlin on the JVM: the generated sources compiled by the Kotlin compiler and JUnit through
+# Maven (both from Maven Central), against the library `make uniffi` built.
+test-kotlin: uniffi
+	cargo build -q -p keel-cli
+	cd bindings-uniffi/kotlin && mvn -B -q -Dstyle.color=never test
 
 # The console in Debian's Chromium (playwright-core) against `keel serve`; screenshots in
 # target/console/.
@@ -132,7 +149,7 @@ test-deno:
 
 # Every example in three languages and the demo, on both backends, each output compared with its
 # golden file; then every code block of the READMEs, run as printed.
-test-examples:
+test-examples: uniffi
 	$(PY) scripts/check_examples.py
 	$(PY) scripts/readme_snippets.py
 
@@ -199,7 +216,10 @@ check-version:
 lint: build check-version
 	cargo fmt --all --check
 	cargo clippy -p keelcore -p keel-cli --all-targets -- -D warnings
-	cargo clippy -p keel-python -p keel-node -- -D warnings
+	cargo clippy -p keel-python -p keel-node -p keel-uniffi -- -D warnings
+	$(MAKE) --no-print-directory uniffi
+	git diff --exit-code -- bindings-uniffi/kotlin/src/main/kotlin/dev/keel/keel.kt bindings-uniffi/swift \
+	  || { echo "the Kotlin/Swift sources changed on generation: commit them (make uniffi)" >&2; exit 1; }
 	cd bindings-python && $(PY) -m mypy.stubtest keel._native
 	cd bindings-python && $(PY) -m mypy --strict python/keel
 	git diff --exit-code -- bindings-node/index.d.ts bindings-node/index.js \
@@ -215,4 +235,5 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf $(VENV) bindings-node/node_modules bindings-node/__test__/deno/node_modules examples/node/node_modules console/node_modules .keel
+	rm -rf $(VENV) bindings-node/node_modules bindings-node/__test__/deno/node_modules examples/node/node_modules console/node_modules .keel \
+	  bindings-uniffi/kotlin/target examples/kotlin/target examples/kotlin/src/readme

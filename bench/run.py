@@ -46,6 +46,24 @@ def tokens_corpus() -> pathlib.Path:
     return path
 
 
+def kotlin_ffi_floor() -> dict[str, float]:
+    """The FFI floor from Kotlin on the JVM (bindings-uniffi/kotlin's bench/FfiFloor.kt) against
+    the release uniffi library, built for the host target as the wheel and the napi module are."""
+    host = subprocess.run(["rustc", "-vV"], check=True, capture_output=True, text=True).stdout
+    target = next(line.split(": ")[1] for line in host.splitlines() if line.startswith("host: "))
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "keel-uniffi", "--target", target], cwd=ROOT, check=True)
+    project = ROOT / "bindings-uniffi" / "kotlin"
+    classpath_file = project / "target" / "test-classpath.txt"
+    subprocess.run(
+        ["mvn", "-B", "-q", "-Dstyle.color=never", "test-compile", "dependency:build-classpath",
+         f"-Dmdep.outputFile={classpath_file}", "-Dmdep.includeScope=test"],
+        cwd=project, check=True,
+    )
+    classpath = f"{project}/target/classes:{project}/target/test-classes:{classpath_file.read_text().strip()}"
+    library = ROOT / "target" / target / "release"
+    return run_json("java", f"-Djna.library.path={library}", "-cp", classpath, "dev.keel.bench.FfiFloorKt")
+
+
 def cargo_bench(name: str) -> None:
     subprocess.run(["cargo", "bench", "-p", "keelcore", "--bench", name, *CRITERION], cwd=ROOT, check=True)
 
@@ -70,6 +88,7 @@ def main() -> None:
     rust = {name: criterion_ns("ffi_floor", name) for name in ("noop", "roundtrip")}
     python = run_json(sys.executable, "bench/ffi_floor.py")
     node = run_json("node", "bench/ffi_floor.mjs")
+    kotlin = kotlin_ffi_floor()
     # The loggers write to stdout, pointed at /dev/null; figures come on stderr.
     log_node = run_json("sh", "-c", "node bench/log_node.mjs > /dev/null", stream="stderr")
     log_python = run_json("sh", "-c", f"{sys.executable} bench/log_python.py > /dev/null", stream="stderr")
@@ -168,7 +187,7 @@ def main() -> None:
         "llm": {"rust": llm_rust, "python": llm_python, "node": llm_node},
         "skills": skills,
         "models": models,
-        "ffi_floor": {"rust": rust, "python": python, "node": node},
+        "ffi_floor": {"rust": rust, "python": python, "node": node, "kotlin": kotlin},
         "telemetry": telemetry,
         "logging_node": log_node,
         "logging_python": log_python,
@@ -176,17 +195,22 @@ def main() -> None:
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
     print("\n### FFI floor (ns per call)\n")
-    print("| call | Rust | Python (PyO3) | Node (napi) | Python / Rust | Node / Rust | pure Python | pure JS |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| call | Rust | Python (PyO3) | Node (napi) | Kotlin (uniffi, JNA) | Python / Rust | Node / Rust "
+        "| Kotlin / Rust | pure Python | pure JS |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in ("noop", "roundtrip"):
-        r, p, n = rust[name], python[name], node[name]
+        r, p, n, k = rust[name], python[name], node[name], kotlin[name]
         print(
-            f"| {name} | {r:.1f} | {p:.1f} | {n:.1f} | {p / r:.0f}x | {n / r:.0f}x "
+            f"| {name} | {r:.1f} | {p:.1f} | {n:.1f} | {k:.1f} | {p / r:.0f}x | {n / r:.0f}x | {k / r:.0f}x "
             f"| {python['pure_' + name]:.1f} | {node['pure_' + name]:.1f} |"
         )
     print(
         f"\nAn awaited no-op from Python (asyncio to Keel's runtime and back): "
-        f"p50 {python['await_noop_p50_us']:.0f} µs, p99 {python['await_noop_p99_us']:.0f} µs."
+        f"p50 {python['await_noop_p50_us']:.0f} µs, p99 {python['await_noop_p99_us']:.0f} µs; "
+        f"a suspended no-op from Kotlin: p50 {kotlin['await_noop_p50_us']:.0f} µs, "
+        f"p99 {kotlin['await_noop_p99_us']:.0f} µs."
     )
 
     print("\n### Logging (ns per call on the caller's path)\n")

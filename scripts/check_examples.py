@@ -1,10 +1,12 @@
-"""Runs every example in Rust, Python and Node on SQLite and on a fresh PostgreSQL database,
-and compares each output with its golden file, examples/expected/<scenario>.txt; then runs the
-demo (`keel demo`) on both backends and compares it with examples/expected/demo.txt.
+"""Runs every example in Rust, Python and Node (and Kotlin's, for the scenarios its binding
+covers) on SQLite and on a fresh PostgreSQL database, and compares each output with its golden
+file, examples/expected/<scenario>.txt; then runs the demo (`keel demo`) on both backends and
+compares it with examples/expected/demo.txt.
 
-The three languages must print the same text: ids, timings and the database URL are
+Every language must print the same text: ids, timings and the database URL are
 normalised first. `--update` rewrites the golden files from the Rust output (review the diff).
-Needs KEEL_TEST_PG_URL (`make test` starts the throwaway PostgreSQL) and the built bindings.
+Needs KEEL_TEST_PG_URL (`make test` starts the throwaway PostgreSQL), the built bindings and,
+for Kotlin, the uniffi library (`make uniffi`) and Maven.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ import sys
 import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+#: The scenarios examples/kotlin has (the API its uniffi binding covers).
+KOTLIN = {"quickstart": "QuickstartKt", "model_router": "ModelRouterKt", "skills": "SkillsKt", "llm": "LlmKt", "routing": "RoutingKt"}
+KOTLIN_DIR = ROOT / "examples" / "kotlin"
 SCENARIOS = ["quickstart", "model_router", "skills", "llm", "otlp", "routing", "memory", "dead_letters", "agent_runs", "queue", "dedup", "slack", "threads", "fleet", "console"]
 NORMALISE = [
     (re.compile(r"connected to \S+ \((sqlite|postgres)\)"), "connected to <database>"),
@@ -27,11 +32,46 @@ NORMALISE = [
 
 
 def command(language: str, scenario: str) -> list[str]:
+    if language == "kotlin":
+        return ["java", f"-Djna.library.path={ROOT}/target/debug", "-cp", kotlin_classpath(), KOTLIN[scenario]]
     return {
         "rust": ["cargo", "run", "-q", "-p", "keelcore", "--example", scenario],
         "python": [sys.executable, f"examples/python/{scenario}.py"],
         "node": ["node", f"examples/node/{scenario}.mjs"],
     }[language]
+
+
+#: The READMEs whose ```kotlin blocks are compiled with the examples and run as printed.
+KOTLIN_READMES = ["bindings-uniffi/README.md", "README.md"]
+
+
+def readme_kotlin() -> list[str]:
+    """Writes every ```kotlin block of the READMEs into examples/kotlin/src/readme/ (each in a
+    package of its own); their main classes."""
+    folder = KOTLIN_DIR / "src" / "readme"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.kt"):
+        old.unlink()
+    mains = []
+    for readme in KOTLIN_READMES:
+        text = (ROOT / readme).read_text()
+        for match in re.finditer(r"^```kotlin\n(.*?)^```", text, re.S | re.M):
+            n = len(mains) + 1
+            (folder / f"Readme{n}.kt").write_text(f"// {readme}, line {text.count(chr(10), 0, match.start()) + 1}\npackage readme{n}\n\n{match.group(1)}")
+            mains.append(f"readme{n}.Readme{n}Kt")
+    return mains
+
+
+def build_kotlin() -> list[str]:
+    """Compiles examples/kotlin and the READMEs' Kotlin blocks with the binding's sources, and
+    writes the classpath; the READMEs' main classes."""
+    mains = readme_kotlin()
+    subprocess.run(["mvn", "-B", "-q", "-Dstyle.color=never", "package"], cwd=KOTLIN_DIR, check=True)
+    return mains
+
+
+def kotlin_classpath() -> str:
+    return f"{KOTLIN_DIR}/target/classes:" + (KOTLIN_DIR / "target" / "classpath.txt").read_text().strip()
 
 
 def fresh_pg_url() -> str:
@@ -109,10 +149,24 @@ def main() -> int:
     update = "--update" in sys.argv
     failures = 0
     loopback, base_url = start_loopback()
+    readme_mains = build_kotlin()
+    runs = 2 + len(readme_mains)
+    for main_class in readme_mains:
+        run = subprocess.run(
+            ["java", f"-Djna.library.path={ROOT}/target/debug", "-cp", kotlin_classpath(), main_class],
+            cwd=ROOT, capture_output=True, text=True,
+        )
+        if run.returncode != 0:
+            print(f"FAILED README Kotlin block {main_class}: exit {run.returncode}\n{run.stderr}")
+            failures += 1
+        else:
+            print(f"ok README Kotlin block {main_class}")
     for scenario in SCENARIOS:
         golden = ROOT / "examples" / "expected" / f"{scenario}.txt"
+        languages = ("rust", "python", "node", "kotlin") if scenario in KOTLIN else ("rust", "python", "node")
         for backend in ("sqlite", "postgres"):
-            for language in ("rust", "python", "node"):
+            for language in languages:
+                runs += 1
                 env = dict(os.environ)
                 env.pop("KEEL_DATABASE_URL", None)
                 env["KEEL_LLM_BASE_URL"] = base_url
@@ -129,7 +183,6 @@ def main() -> int:
                 failures += compare(label, normalise(run.stdout), golden, update and language == "rust" and backend == "sqlite")
     loopback.terminate()
     failures += demo(update)
-    runs = len(SCENARIOS) * 6 + 2
     print(f"examples and demo: {runs - failures} passed, {failures} failed")
     return 1 if failures else 0
 

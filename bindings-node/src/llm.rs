@@ -239,26 +239,20 @@ impl CallStream {
         run!(self.inner, |inner| {
             let mut stream = inner.lock().await;
             let batch = match stream.as_mut() {
-                Some(s) => cancellable(token, async { Ok(s.next_events(BURST).await) }).await,
-                None => Ok(Vec::new()),
+                Some(s) => cancellable(token, s.next_batch(BURST)).await,
+                None => Ok(None),
             };
-            let batch = batch?;
-            let mut events = Vec::with_capacity(batch.len());
-            for event in batch {
-                match event {
-                    Ok(event) => events.push(record(&event)),
-                    Err(err) => {
-                        stream.take();
-                        return Err(err);
-                    }
+            match batch {
+                Ok(Some(events)) => {
+                    let events = events.iter().map(record).collect();
+                    Ok(Some(Value::Array(events).to_string()))
+                }
+                ended => {
+                    // Ended, failed or cancelled: stop the call now, not when collected.
+                    stream.take();
+                    ended.map(|_| None)
                 }
             }
-            if events.is_empty() {
-                // Ended or cancelled: stop the call now, not when collected.
-                stream.take();
-                return Ok(None);
-            }
-            Ok(Some(Value::Array(events).to_string()))
         })
     }
 

@@ -198,3 +198,41 @@ async fn a_stream_refuses_bad_input_and_budgets_before_any_request() {
     assert!(provider.received().is_empty());
     keel.close().await;
 }
+
+/// What a binding reads per crossing: bursts of events, the failure alone after the events
+/// before it, then nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binding_reads_bursts_then_the_failure_then_the_end() {
+    let keel = Keel::connect("sqlite::memory:").await.unwrap();
+    let provider = Loopback::start().await.unwrap();
+    let llm = setup(&keel, &provider, |_| {}).await;
+    provider.script(
+        PRIMARY,
+        [Scripted::Stream {
+            chunks: vec!["Hel".into(), "lo".into()],
+            end: StreamEnd::Error,
+        }],
+    );
+    let mut stream = llm.stream(ask(None)).await.unwrap();
+    let mut text = String::new();
+    let failure = loop {
+        match stream.next_batch(256).await {
+            Ok(Some(events)) => {
+                assert!(!events.is_empty(), "a burst is never empty");
+                for event in events {
+                    let StreamEvent::Delta(Piece::Text { text: t }) = event else {
+                        panic!("unexpected event {event:?}")
+                    };
+                    text.push_str(&t);
+                }
+            }
+            Ok(None) => panic!("the stream ended without its failure"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!((text.as_str(), failure.code()), ("Hello", "provider"));
+    assert!(
+        matches!(stream.next_batch(256).await, Ok(None)),
+        "then the end"
+    );
+}

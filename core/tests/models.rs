@@ -290,3 +290,38 @@ fn agent_budgets_match_the_original_table() {
     assert_eq!(check_agent_budget("deal-risk-batch", 0.0).limit, 10.0);
     assert!(check_agent_budget("eod-summary", f64::NAN).exceeded);
 }
+
+/// A request read from a binding's object names the field at fault, not the request.
+#[test]
+fn a_request_object_names_the_field_at_fault() {
+    use keel::models::ModelRequest;
+    use keel::options::{Case, from_value};
+    let read =
+        |value: serde_json::Value| from_value::<ModelRequest>(Some(value), Case::Camel, "request");
+    for (value, field) in [
+        (serde_json::json!({"feature": "chat"}), "request.feature"),
+        (
+            serde_json::json!({"feature": "copilot", "tier": "huge"}),
+            "request.tier",
+        ),
+        (
+            serde_json::json!({"feature": "copilot", "orgId": "not-a-uuid"}),
+            "request.orgId",
+        ),
+        (serde_json::json!({"tier": "low"}), "request.feature"),
+    ] {
+        let err = read(value.clone()).unwrap_err();
+        assert_eq!(
+            (err.code(), err.field()),
+            ("invalid_input", Some(field)),
+            "{value}"
+        );
+    }
+    let ok = read(serde_json::json!({"feature": "copilot", "tier": "", "orgId": ""})).unwrap();
+    assert_eq!(
+        (ok.tier, ok.org_id),
+        (None, None),
+        "empty text is absent, as in the original"
+    );
+    assert_eq!(ok.feature, Some(Feature::Copilot));
+}

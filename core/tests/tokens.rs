@@ -1,6 +1,6 @@
 //! Token counts equal OpenAI's tiktoken (its Rust port, `tiktoken-rs`) on a large mixed corpus
 //! and on texts with long runs cut where Keel cuts them, in both encodings; the counter's
-//! calibration and its use by the conversation store.
+//! calibration and its use by the conversation store; a thread with a small stack counting.
 
 use keel::tokens::{Encoding, LONG_RUN, TokenCounter};
 
@@ -109,4 +109,21 @@ fn counter_and_store_agree_on_a_text_message() {
     // The request adds the reply's priming to the stored message's count.
     assert_eq!(request.tokens, stored + keel::tokens::REPLY_PRIMING);
     assert!(exact && request.exact);
+}
+
+/// A thread with a JVM's or Android's stack (1 MB; 256 KB here) counts and encodes: the
+/// counter's per-thread cache is built on a stack of its own, not on the caller's.
+#[test]
+fn a_thread_with_a_small_stack_counts() {
+    let text = "How do I prep for my Acme meeting?";
+    for encoding in Encoding::ALL {
+        let counted = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || (encoding.count(text), encoding.encode(text).len()))
+            .unwrap()
+            .join()
+            .unwrap();
+        let expected = tiktoken(encoding).encode_ordinary(text).len();
+        assert_eq!(counted, (expected as u64, expected), "{encoding}");
+    }
 }

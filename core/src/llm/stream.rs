@@ -79,6 +79,19 @@ impl CallStream {
         }
         out
     }
+
+    /// [`CallStream::next_events`] as a binding hands them over: the next burst of events,
+    /// `None` once the stream has ended, or its failure (after the bursts before it).
+    ///
+    /// # Errors
+    /// The call's failure.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Option<Vec<StreamEvent>>> {
+        let batch = self.next_events(max).await;
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        batch.into_iter().collect::<Result<Vec<_>>>().map(Some)
+    }
 }
 
 impl futures_util::Stream for CallStream {

@@ -332,6 +332,30 @@ impl ConversationStore {
         call.await.map_err(|e| spelt(e, case))
     }
 
+    /// [`ConversationStore::compact_value`] summarised by the host's `summarizer` (a Kotlin
+    /// or Swift callback) instead of a model client; `model` is not an option then (it
+    /// needs the client's matrix).
+    ///
+    /// # Errors
+    /// As `compact_value`.
+    pub async fn compact_value_by(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        options: Option<Value>,
+        summarizer: &dyn Summarizer,
+        case: Case,
+        root: &str,
+    ) -> Result<Compacted> {
+        let call = async {
+            let (org, conversation) = ids(org_id, conversation_id)?;
+            let options = compact_options(options, None, case, root)?;
+            self.compact(org, conversation, &options, Some(summarizer))
+                .await
+        };
+        call.await.map_err(|e| spelt(e, case))
+    }
+
     /// [`ConversationStore::context`] with the ids as text and the options as JSON
     /// (`threshold`, or `model` with `llm`).
     ///

@@ -140,7 +140,7 @@ fn positive_credits<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Resu
 /// (`feature`, `intelligence_tier`, `user_id`, `org_id`, `trace_id`); an empty org id means no
 /// org, as callers of the original passed `''`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(try_from = "RequestRecord")]
+#[serde(from = "RequestRecord")]
 pub struct ModelRequest {
     /// The feature.
     pub feature: Option<Feature>,
@@ -152,35 +152,50 @@ pub struct ModelRequest {
     pub trace_id: Option<Uuid>,
 }
 
+/// The request as the caller spelt it, each field parsed where it is read, so an error names
+/// that field (`request.feature`), not the request.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RequestRecord {
-    feature: String,
-    #[serde(default, alias = "tier")]
-    intelligence_tier: Option<String>,
+    #[serde(deserialize_with = "de::parsed")]
+    feature: Feature,
+    #[serde(default, alias = "tier", deserialize_with = "tier")]
+    intelligence_tier: Option<Tier>,
     #[serde(default)]
     #[allow(dead_code)]
     user_id: Option<String>,
-    #[serde(default)]
-    org_id: Option<String>,
-    #[serde(default)]
-    trace_id: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_uuid")]
+    org_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "de::opt_uuid")]
+    trace_id: Option<Uuid>,
 }
 
-impl TryFrom<RequestRecord> for ModelRequest {
-    type Error = crate::Error;
+/// A tier by name; empty text counts as absent, as callers of the original passed `''`.
+fn tier<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Tier>, D::Error> {
+    let text = String::deserialize(d)?;
+    ModelRequest::tier(&text).map_err(|e| serde::de::Error::custom(e.message()))
+}
 
-    fn try_from(r: RequestRecord) -> Result<Self> {
-        ModelRequest::from_parts(
-            &r.feature,
-            r.intelligence_tier.as_deref(),
-            r.org_id.as_deref(),
-            r.trace_id.as_deref(),
-        )
+impl From<RequestRecord> for ModelRequest {
+    fn from(r: RequestRecord) -> Self {
+        Self {
+            feature: Some(r.feature),
+            tier: r.intelligence_tier,
+            org_id: r.org_id,
+            trace_id: r.trace_id,
+        }
     }
 }
 
 impl ModelRequest {
+    /// A tier by name, none for empty text.
+    fn tier(text: &str) -> Result<Option<Tier>> {
+        Some(text)
+            .filter(|t| !t.is_empty())
+            .map(str::parse)
+            .transpose()
+    }
+
     /// A request from binding arguments: `feature` and `tier` by name, ids as strings. An empty
     /// org id means no org (callers of the original passed `''`).
     ///
@@ -194,7 +209,7 @@ impl ModelRequest {
     ) -> Result<Self> {
         Ok(Self {
             feature: Some(feature.parse()?),
-            tier: tier.filter(|t| !t.is_empty()).map(str::parse).transpose()?,
+            tier: tier.map_or(Ok(None), Self::tier)?,
             org_id: parse_uuid("org_id", org_id)?,
             trace_id: parse_uuid("trace_id", trace_id)?,
         })

@@ -150,7 +150,7 @@ impl Metadata {
 
     /// The fields as given, parsed when needed. Text that is not a JSON object is kept under
     /// `value`.
-    fn into_fields(self) -> Map<String, Value> {
+    pub fn into_fields(self) -> Map<String, Value> {
         match self {
             Metadata::Fields(map) => map,
             Metadata::Json(text) => match parse_nested(&text) {

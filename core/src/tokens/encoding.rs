@@ -2,6 +2,8 @@
 //! `bpe-openai` for a text with a long run (see [`super::long_run`]). The vocabularies are
 //! compiled into both: nothing is downloaded at run time.
 
+use std::cell::Cell;
+
 use serde::{Deserialize, Serialize};
 
 use super::long_run::parts;
@@ -55,8 +57,8 @@ impl Encoding {
     }
 
     fn bpe(self) -> &'static tiktoken::CoreBpe {
-        // Both vocabularies are compiled in (the crate's features in Cargo.toml).
-        tiktoken::get_encoding(self.name()).expect("the vocabulary is compiled in")
+        warm_piece_cache();
+        vocabulary(self.name())
     }
 
     fn linear(self) -> &'static bpe_openai::Tokenizer {
@@ -82,6 +84,30 @@ impl Encoding {
     pub fn encode(self, text: &str) -> Vec<u32> {
         self.bpe().encode(text)
     }
+}
+
+/// tiktoken's compiled-in vocabulary `name`.
+fn vocabulary(name: &str) -> &'static tiktoken::CoreBpe {
+    // Both vocabularies are compiled in (the crate's features in Cargo.toml).
+    tiktoken::get_encoding(name).expect("the vocabulary is compiled in")
+}
+
+/// Stack for building tiktoken's per-thread piece cache.
+const WARM_STACK: usize = 4 << 20;
+
+/// Builds this thread's tiktoken piece cache, once per thread, on a stack segment of its
+/// own. tiktoken builds the cache (4,096 slots, about 1.2 MB) on the stack when a thread
+/// first counts a piece: more than a JVM or Android thread has (1 MB by default), where it
+/// crashed the process. A word no vocabulary holds is counted through the cache to build it.
+fn warm_piece_cache() {
+    thread_local!(static WARM: Cell<bool> = const { Cell::new(false) });
+    if WARM.get() {
+        return;
+    }
+    stacker::grow(WARM_STACK, || {
+        let _ = vocabulary(Encoding::O200kBase.name()).count(" qzxjvkqzxjvkqzxjvk");
+    });
+    WARM.set(true);
 }
 
 impl std::fmt::Display for Encoding {

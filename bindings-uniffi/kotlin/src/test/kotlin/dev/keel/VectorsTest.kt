@@ -1,0 +1,143 @@
+package dev.keel
+
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNull
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+
+/** The shared vectors of `testdata/` that the Kotlin API covers, run as Rust, Python and Node
+ * run them. */
+class VectorsTest {
+    @Test
+    fun errorCodes() {
+        val expected = Vectors.load("error_codes.json")[0].getJSONArray("expected").map { it as String }
+        assertEquals(expected, dev.keel.errorCodes())
+    }
+
+    @Test
+    fun databaseUrls() {
+        for (case in Vectors.load("database_urls.json")) {
+            val name = case.getString("name")
+            val url = case.getJSONObject("input").getString("url")
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { parseDatabaseUrl(url) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                continue
+            }
+            val expected = case.getJSONObject("expected")
+            val parsed = parseDatabaseUrl(url)
+            assertEquals(expected.getString("backend"), parsed.backend, name)
+            assertEquals(expected.getString("masked"), parsed.masked, name)
+            assertEquals(expected.getBoolean("in_memory"), parsed.inMemory, name)
+        }
+    }
+
+    @Test
+    fun maskUrl() {
+        for (case in Vectors.load("mask_url.json")) {
+            val url = case.getJSONObject("input").getString("url")
+            assertEquals(case.getString("expected"), dev.keel.maskUrl(url), case.getString("name"))
+        }
+    }
+
+    @Test
+    fun connectErrors() = runBlocking {
+        for (case in Vectors.load("connect_errors.json")) {
+            val name = case.getString("name")
+            val input = case.getJSONObject("input")
+            val error = try {
+                Keel.connect(input.getString("url"))
+                throw AssertionError("$name: connected")
+            } catch (e: KeelException) {
+                e
+            }
+            assertEquals(case.getString("expected_error_code"), error.code, name)
+            val secret = input.optString("secret", "\u0000")
+            assertFalse(error.info.detail.contains(secret), name)
+            assertFalse(error.message!!.contains(secret), name)
+        }
+    }
+
+    @Test
+    fun redactSecrets() {
+        for (case in Vectors.load("redact_secrets.json")) {
+            val text = case.getJSONObject("input").getString("text")
+            assertEquals(case.getString("expected"), dev.keel.redactSecrets(text), case.getString("name"))
+        }
+    }
+
+    @Test
+    fun traceparent() {
+        for (case in Vectors.load("traceparent.json")) {
+            val name = case.getString("name")
+            val parsed = dev.keel.parseTraceparent(case.getJSONObject("input").getString("header"))
+            val expected = case.optJSONObject("expected")
+            if (expected == null) {
+                assertNull(parsed, name)
+                continue
+            }
+            assertEquals(expected.getString("trace_id"), parsed!!.traceId, name)
+            assertEquals(expected.getString("parent_span_id"), parsed.parentSpanId, name)
+            assertEquals(expected.getBoolean("sampled"), parsed.sampled, name)
+        }
+    }
+
+    @Test
+    fun tokenCounts() {
+        for (case in Vectors.load("token_counts.json")) {
+            val name = case.getString("name")
+            val input = case.getJSONObject("input")
+            val text = input.getString("text")
+            val encoding = input.optString("encoding").ifEmpty { null }
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { countTokens(text, encoding) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                assertEquals(case.getString("expected_error_field"), error.field, name)
+                continue
+            }
+            val expected = case.getJSONObject("expected").getLong("tokens")
+            assertEquals(expected.toULong(), countTokens(text, encoding), name)
+        }
+    }
+
+    @Test
+    fun minhashSignatures() {
+        var checked = 0
+        for (case in Vectors.load("minhash_signatures.json")) {
+            val name = case.getString("name")
+            val input = case.getJSONObject("input")
+            val raw = input.getJSONObject("options")
+            // Typed options: an option Kotlin has no name for cannot be passed at all.
+            if (raw.keySet().any { it !in setOf("num_perm", "shingle_words", "seed") }) continue
+            val options = MinHashOptions(
+                numPerm = if (raw.has("num_perm")) raw.getInt("num_perm").toUInt() else null,
+                shingleWords = if (raw.has("shingle_words")) raw.getInt("shingle_words").toUInt() else null,
+                seed = if (raw.has("seed")) raw.getLong("seed").toULong() else null,
+            )
+            val text = input.getString("text")
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { minhash(text, options) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                val field = case.getString("expected_error_field")
+                val expectedField = if (field == "text") "text" else "options.${Vectors.camel(field)}"
+                assertEquals(expectedField, error.field, name)
+                checked++
+                continue
+            }
+            val expected = case.getJSONObject("expected")
+            val sig = minhash(text, options)
+            val values = expected.getJSONArray("values").map { (it as Number).toLong().toUInt() }
+            assertEquals(values, sig.values(), name)
+            assertEquals(expected.getString("bytes"), sig.toBytes().toHex(), name)
+            assertEquals(sig, MinHash.fromBytes(sig.toBytes()), name)
+            assertEquals(sig, MinHasher(options).signature(text), name)
+            assertEquals(1.0, sig.jaccard(sig), name)
+            checked++
+        }
+        assertTrue(checked >= 20, "every typed case ran")
+    }
+}
+
+private fun ByteArray.toHex(): String = joinToString("") { "%02x".format(it) }
