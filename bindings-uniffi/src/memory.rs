@@ -1,13 +1,14 @@
-//! `Keel.conversations`, `ConversationStore`, `planCompaction` and the `Summarizer` callback
-//! (core: `keel::memory`). Messages, options and results are JSON text (camelCase: Node's
+//! `Keel.conversations`, `ConversationStore`, `planCompaction`, and the `Summarizer` and
+//! `EntityResolver` callbacks (core: `keel::memory`). Messages, options and results are JSON text (camelCase: Node's
 //! `Message`, `CompactOptions`, `Compacted`, `CompactionPlan`).
 
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use keel::llm::{Summary, SummaryRequest};
-use keel::memory;
+use keel::memory::{self, EntityKind, EntityLinker};
 use keel::options::Case::Camel;
+use serde_json::Value;
 
 use crate::error::KeelError;
 use crate::json::{record, value};
@@ -64,6 +65,50 @@ impl keel::llm::Summarizer for Host {
                 text,
                 completion: None,
             })
+        })
+    }
+}
+
+/// Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
+/// lookup over the platform's own tables). Called on a thread of its own: it may block.
+#[uniffi::export(with_foreign)]
+pub trait EntityResolver: Send + Sync {
+    /// The id of the `kind` (`deal`, `contact`, `company`) named `name` that `user_id` of
+    /// `org_id` may see, or null.
+    ///
+    /// # Errors
+    /// Any exception: the facts are then refused (`invalid_input` on `link`), none stored.
+    fn resolve(
+        &self,
+        org_id: String,
+        user_id: String,
+        kind: String,
+        name: String,
+    ) -> Result<Option<String>, KeelError>;
+}
+
+/// A host resolver as core calls one.
+struct HostLinker(Arc<dyn EntityResolver>);
+
+impl EntityLinker for HostLinker {
+    fn link<'a>(
+        &'a self,
+        org: uuid::Uuid,
+        user: &'a str,
+        kind: EntityKind,
+        name: &'a str,
+    ) -> BoxFuture<'a, keel::Result<Option<String>>> {
+        let (host, user, name) = (self.0.clone(), user.to_owned(), name.to_owned());
+        Box::pin(async move {
+            let failed =
+                |e: String| keel::Error::invalid_input("link", format!("the callback failed: {e}"));
+            let kind = kind.as_str().to_owned();
+            let found = tokio::task::spawn_blocking(move || {
+                host.resolve(org.to_string(), user, kind, name)
+            })
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+            found.map_err(|e| failed(e.to_string()))
         })
     }
 }
@@ -182,6 +227,61 @@ impl ConversationStore {
             let done =
                 store.compact_value_by(&org_id, &conversation_id, options, &host, Camel, "options");
             Ok(record(&done.await?))
+        })
+        .await
+    }
+
+    /// Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
+    /// the deal, contact and company names they carry into the platform's ids (or give
+    /// `entitySql` in `optionsJson`); `idempotencyKey` stores once. The facts as JSON.
+    ///
+    /// # Errors
+    /// `invalid_input` naming the fact and field at fault (`facts[0].category`), or `link`
+    /// when the resolver throws; nothing is stored then.
+    #[uniffi::method(default(resolver = None, options_json = None))]
+    pub async fn add_facts(
+        &self,
+        org_id: String,
+        user_id: String,
+        facts_json: String,
+        resolver: Option<Arc<dyn EntityResolver>>,
+        options_json: Option<String>,
+    ) -> Result<String, KeelError> {
+        let store = self.inner.clone();
+        run(async move {
+            let facts = value(Some(&facts_json), "facts")?.unwrap_or_default();
+            let mut options = match value(options_json.as_deref(), "options")? {
+                Some(Value::Object(map)) => map,
+                _ => serde_json::Map::new(),
+            };
+            options.insert("facts".into(), facts);
+            let linker = resolver.map(HostLinker);
+            let linker = linker.as_ref().map(|l| l as &dyn EntityLinker);
+            // The facts are an argument of their own: their errors name `facts[0]…`.
+            let options = Some(Value::Object(options));
+            let stored = store.add_facts_value(&org_id, &user_id, options, linker, Camel, "");
+            Ok(record(&stored.await?))
+        })
+        .await
+    }
+
+    /// The user's facts best matching `text` (`queryJson`: `limit`, …), as JSON (`Recall`).
+    ///
+    /// # Errors
+    /// `invalid_input` naming the argument; storage errors.
+    #[uniffi::method(default(query_json = None))]
+    pub async fn recall(
+        &self,
+        org_id: String,
+        user_id: String,
+        text: String,
+        query_json: Option<String>,
+    ) -> Result<String, KeelError> {
+        let store = self.inner.clone();
+        run(async move {
+            let query = value(query_json.as_deref(), "query")?;
+            let found = store.recall_value(&org_id, &user_id, &text, query, Camel, "query");
+            Ok(record(&found.await?))
         })
         .await
     }

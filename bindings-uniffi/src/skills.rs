@@ -100,7 +100,7 @@ pub fn channel_namespaces(channel: String) -> Result<Vec<String>, KeelError> {
         .collect())
 }
 
-/// Told after each skill a sync handles.
+/// Told after each skill a sync handles, inline: return at once.
 #[uniffi::export(with_foreign)]
 pub trait SyncProgress: Send + Sync {
     /// `done` of `total` skills handled, the last one `key`.

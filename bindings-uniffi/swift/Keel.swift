@@ -777,6 +777,17 @@ public func FfiConverterTypeCallStream_lower(_ value: CallStream) -> UInt64 {
 public protocol ConversationStoreProtocol: AnyObject, Sendable {
     
     /**
+     * Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
+     * the deal, contact and company names they carry into the platform's ids (or give
+     * `entitySql` in `optionsJson`); `idempotencyKey` stores once. The facts as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the fact and field at fault (`facts[0].category`), or `link`
+     * when the resolver throws; nothing is stored then.
+     */
+    func addFacts(orgId: String, userId: String, factsJson: String, resolver: EntityResolver?, optionsJson: String?) async throws  -> String
+    
+    /**
      * Appends `messagesJson` (a `Message[]`) in one transaction; as JSON (`Appended`).
      *
      * # Errors
@@ -818,6 +829,14 @@ public protocol ConversationStoreProtocol: AnyObject, Sendable {
      * `invalid_input` naming the argument; storage errors.
      */
     func messages(orgId: String, conversationId: String, queryJson: String?) async throws  -> String
+    
+    /**
+     * The user's facts best matching `text` (`queryJson`: `limit`, …), as JSON (`Recall`).
+     *
+     * # Errors
+     * `invalid_input` naming the argument; storage errors.
+     */
+    func recall(orgId: String, userId: String, text: String, queryJson: String?) async throws  -> String
     
     /**
      * Opens the conversation of `keyJson` (`orgId`, `userId`, `channel`, `channelRef`), or
@@ -884,6 +903,31 @@ open class ConversationStore: ConversationStoreProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
+     * the deal, contact and company names they carry into the platform's ids (or give
+     * `entitySql` in `optionsJson`); `idempotencyKey` stores once. The facts as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the fact and field at fault (`facts[0].category`), or `link`
+     * when the resolver throws; nothing is stored then.
+     */
+open func addFacts(orgId: String, userId: String, factsJson: String, resolver: EntityResolver? = nil, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_conversationstore_add_facts(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(userId),FfiConverterString.lower(factsJson),FfiConverterOptionTypeEntityResolver.lower(resolver),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
     
     /**
      * Appends `messagesJson` (a `Message[]`) in one transaction; as JSON (`Appended`).
@@ -999,6 +1043,28 @@ open func messages(orgId: String, conversationId: String, queryJson: String? = n
 }
     
     /**
+     * The user's facts best matching `text` (`queryJson`: `limit`, …), as JSON (`Recall`).
+     *
+     * # Errors
+     * `invalid_input` naming the argument; storage errors.
+     */
+open func recall(orgId: String, userId: String, text: String, queryJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_conversationstore_recall(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(userId),FfiConverterString.lower(text),FfiConverterOptionString.lower(queryJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
      * Opens the conversation of `keyJson` (`orgId`, `userId`, `channel`, `channelRef`), or
      * returns the one already open; as JSON.
      *
@@ -1064,6 +1130,237 @@ public func FfiConverterTypeConversationStore_lift(_ handle: UInt64) throws -> C
 #endif
 public func FfiConverterTypeConversationStore_lower(_ value: ConversationStore) -> UInt64 {
     return FfiConverterTypeConversationStore.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
+ * lookup over the platform's own tables). Called on a thread of its own: it may block.
+ */
+public protocol EntityResolver: AnyObject, Sendable {
+    
+    /**
+     * The id of the `kind` (`deal`, `contact`, `company`) named `name` that `user_id` of
+     * `org_id` may see, or null.
+     *
+     * # Errors
+     * Any exception: the facts are then refused (`invalid_input` on `link`), none stored.
+     */
+    func resolve(orgId: String, userId: String, kind: String, name: String) throws  -> String?
+    
+}
+/**
+ * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
+ * lookup over the platform's own tables). Called on a thread of its own: it may block.
+ */
+open class EntityResolverImpl: EntityResolver, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_entityresolver(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_entityresolver(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The id of the `kind` (`deal`, `contact`, `company`) named `name` that `user_id` of
+     * `org_id` may see, or null.
+     *
+     * # Errors
+     * Any exception: the facts are then refused (`invalid_input` on `link`), none stored.
+     */
+open func resolve(orgId: String, userId: String, kind: String, name: String)throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_entityresolver_resolve(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(orgId),
+        FfiConverterString.lower(userId),
+        FfiConverterString.lower(kind),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceEntityResolver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceEntityResolver = UniffiVTableCallbackInterfaceEntityResolver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeEntityResolver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface EntityResolver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeEntityResolver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface EntityResolver: handle missing in uniffiClone")
+            }
+        },
+        resolve: { (
+            uniffiHandle: UInt64,
+            orgId: RustBuffer,
+            userId: RustBuffer,
+            kind: RustBuffer,
+            name: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> String? in
+                guard let uniffiObj = try? FfiConverterTypeEntityResolver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.resolve(
+                     orgId: try FfiConverterString.lift(orgId),
+                     userId: try FfiConverterString.lift(userId),
+                     kind: try FfiConverterString.lift(kind),
+                     name: try FfiConverterString.lift(name)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterOptionString.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeelError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceEntityResolver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceEntityResolver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitEntityResolver() {
+    uniffi_keel_uniffi_fn_init_callback_vtable_entityresolver(UniffiCallbackInterfaceEntityResolver.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEntityResolver: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<EntityResolver>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = EntityResolver
+
+    public static func lift(_ handle: UInt64) throws -> EntityResolver {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return EntityResolverImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: EntityResolver) -> UInt64 {
+         if let rustImpl = value as? EntityResolverImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EntityResolver {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: EntityResolver, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntityResolver_lift(_ handle: UInt64) throws -> EntityResolver {
+    return try FfiConverterTypeEntityResolver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEntityResolver_lower(_ value: EntityResolver) -> UInt64 {
+    return FfiConverterTypeEntityResolver.lower(value)
 }
 
 
@@ -4577,7 +4874,7 @@ public func FfiConverterTypeSummarizer_lower(_ value: Summarizer) -> UInt64 {
 
 
 /**
- * Told after each skill a sync handles.
+ * Told after each skill a sync handles, inline: return at once.
  */
 public protocol SyncProgress: AnyObject, Sendable {
     
@@ -4588,7 +4885,7 @@ public protocol SyncProgress: AnyObject, Sendable {
     
 }
 /**
- * Told after each skill a sync handles.
+ * Told after each skill a sync handles, inline: return at once.
  */
 open class SyncProgressImpl: SyncProgress, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -5986,6 +6283,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeEntityResolver: FfiConverterRustBuffer {
+    typealias SwiftType = EntityResolver?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEntityResolver.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEntityResolver.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLlm: FfiConverterRustBuffer {
     typealias SwiftType = Llm?
 
@@ -6708,6 +7029,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_llm_summarize() != 45402) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_add_facts() != 12295) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_method_conversationstore_append() != 64472) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6723,7 +7047,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_conversationstore_messages() != 1498) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_recall() != 59352) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_method_conversationstore_start() != 7593) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_entityresolver_resolve() != 15887) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_summarizer_summarize() != 52025) {
@@ -6928,6 +7258,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitEntityResolver()
     uniffiCallbackInitSummarizer()
     uniffiCallbackInitSyncProgress()
     return InitializationResult.ok

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
+typedef void (*UniffiCallbackInterfaceEntityResolverMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SUMMARIZER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SUMMARIZER_METHOD0
 typedef void (*UniffiCallbackInterfaceSummarizerMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -255,6 +262,15 @@ typedef void (*UniffiCallbackInterfaceSummarizerMethod0)(uint64_t, RustBuffer, R
 typedef void (*UniffiCallbackInterfaceSyncProgressMethod0)(uint64_t, uint32_t, uint32_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ENTITY_RESOLVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ENTITY_RESOLVER
+typedef struct UniffiVTableCallbackInterfaceEntityResolver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceEntityResolverMethod0 _Nonnull resolve;
+} UniffiVTableCallbackInterfaceEntityResolver;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SUMMARIZER
@@ -475,6 +491,11 @@ uint64_t uniffi_keel_uniffi_fn_clone_conversationstore(uint64_t handle, RustCall
 void uniffi_keel_uniffi_fn_free_conversationstore(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_ADD_FACTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_ADD_FACTS
+uint64_t uniffi_keel_uniffi_fn_method_conversationstore_add_facts(uint64_t ptr, RustBuffer org_id, RustBuffer user_id, RustBuffer facts_json, RustBuffer resolver, RustBuffer options_json
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_APPEND
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_APPEND
 uint64_t uniffi_keel_uniffi_fn_method_conversationstore_append(uint64_t ptr, RustBuffer org_id, RustBuffer conversation_id, RustBuffer messages_json
@@ -500,9 +521,34 @@ uint64_t uniffi_keel_uniffi_fn_method_conversationstore_context(uint64_t ptr, Ru
 uint64_t uniffi_keel_uniffi_fn_method_conversationstore_messages(uint64_t ptr, RustBuffer org_id, RustBuffer conversation_id, RustBuffer query_json
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_RECALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_RECALL
+uint64_t uniffi_keel_uniffi_fn_method_conversationstore_recall(uint64_t ptr, RustBuffer org_id, RustBuffer user_id, RustBuffer text, RustBuffer query_json
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_START
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_START
 uint64_t uniffi_keel_uniffi_fn_method_conversationstore_start(uint64_t ptr, RustBuffer key_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_ENTITYRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_ENTITYRESOLVER
+uint64_t uniffi_keel_uniffi_fn_clone_entityresolver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_ENTITYRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_ENTITYRESOLVER
+void uniffi_keel_uniffi_fn_free_entityresolver(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_ENTITYRESOLVER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_ENTITYRESOLVER
+void uniffi_keel_uniffi_fn_init_callback_vtable_entityresolver(const UniffiVTableCallbackInterfaceEntityResolver* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_ENTITYRESOLVER_RESOLVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_ENTITYRESOLVER_RESOLVE
+RustBuffer uniffi_keel_uniffi_fn_method_entityresolver_resolve(uint64_t ptr, RustBuffer org_id, RustBuffer user_id, RustBuffer kind, RustBuffer name, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_SUMMARIZER
@@ -1547,6 +1593,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_llm_summarize(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_ADD_FACTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_ADD_FACTS
+uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_add_facts(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_APPEND
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_APPEND
 uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_append(void
@@ -1577,9 +1629,21 @@ uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_messages(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_RECALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_RECALL
+uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_recall(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_START
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_START
 uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_start(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_ENTITYRESOLVER_RESOLVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_ENTITYRESOLVER_RESOLVE
+uint16_t uniffi_keel_uniffi_checksum_method_entityresolver_resolve(void
     
 );
 #endif

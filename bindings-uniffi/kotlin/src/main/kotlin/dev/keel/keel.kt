@@ -657,11 +657,33 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceEntityResolverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceSummarizerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`text`: RustBuffer.ByValue,`instructions`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceSyncProgressMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`done`: Int,`total`: Int,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "resolve")
+internal open class UniffiVTableCallbackInterfaceEntityResolver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `resolve`: UniffiCallbackInterfaceEntityResolverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `resolve`: UniffiCallbackInterfaceEntityResolverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceEntityResolver(`uniffiFree`,`uniffiClone`,`resolve`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceEntityResolver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `resolve` = other.`resolve`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "summarize")
 internal open class UniffiVTableCallbackInterfaceSummarizer(
@@ -812,6 +834,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_llm_summarize(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_conversationstore_add_facts(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_conversationstore_append(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_conversationstore_compact(
@@ -822,7 +846,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_conversationstore_messages(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_conversationstore_recall(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_conversationstore_start(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_entityresolver_resolve(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_summarizer_summarize(
     ): Int
@@ -974,6 +1002,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "keel"))
+        uniffiCallbackInterfaceEntityResolver.register(this)
         uniffiCallbackInterfaceSummarizer.register(this)
         uniffiCallbackInterfaceSyncProgress.register(this)
         
@@ -1060,6 +1089,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_free_conversationstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_keel_uniffi_fn_method_conversationstore_add_facts(`ptr`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`factsJson`: RustBuffer.ByValue,`resolver`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_conversationstore_append(`ptr`: Long,`orgId`: RustBuffer.ByValue,`conversationId`: RustBuffer.ByValue,`messagesJson`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_keel_uniffi_fn_method_conversationstore_compact(`ptr`: Long,`orgId`: RustBuffer.ByValue,`conversationId`: RustBuffer.ByValue,`llm`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
@@ -1070,8 +1101,18 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_method_conversationstore_messages(`ptr`: Long,`orgId`: RustBuffer.ByValue,`conversationId`: RustBuffer.ByValue,`queryJson`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_keel_uniffi_fn_method_conversationstore_recall(`ptr`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`queryJson`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_conversationstore_start(`ptr`: Long,`keyJson`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_keel_uniffi_fn_clone_entityresolver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_entityresolver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_init_callback_vtable_entityresolver(`vtable`: UniffiVTableCallbackInterfaceEntityResolver,
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_entityresolver_resolve(`ptr`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_clone_summarizer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_summarizer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1528,6 +1569,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_llm_summarize() and 0xFFFF) != 45402) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_add_facts() and 0xFFFF) != 12295) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_append() and 0xFFFF) != 64472) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1543,7 +1587,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_messages() and 0xFFFF) != 1498) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_recall() and 0xFFFF) != 59352) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_start() and 0xFFFF) != 7593) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_entityresolver_resolve() and 0xFFFF) != 15887) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_summarizer_summarize() and 0xFFFF) != 52025) {
@@ -2555,6 +2605,17 @@ public object FfiConverterTypeCallStream: FfiConverter<CallStream, Long> {
 public interface ConversationStoreInterface {
     
     /**
+     * Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
+     * the deal, contact and company names they carry into the platform's ids (or give
+     * `entitySql` in `optionsJson`); `idempotencyKey` stores once. The facts as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the fact and field at fault (`facts[0].category`), or `link`
+     * when the resolver throws; nothing is stored then.
+     */
+    suspend fun `addFacts`(`orgId`: kotlin.String, `userId`: kotlin.String, `factsJson`: kotlin.String, `resolver`: EntityResolver? = null, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
      * Appends `messagesJson` (a `Message[]`) in one transaction; as JSON (`Appended`).
      *
      * # Errors
@@ -2596,6 +2657,14 @@ public interface ConversationStoreInterface {
      * `invalid_input` naming the argument; storage errors.
      */
     suspend fun `messages`(`orgId`: kotlin.String, `conversationId`: kotlin.String, `queryJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * The user's facts best matching `text` (`queryJson`: `limit`, …), as JSON (`Recall`).
+     *
+     * # Errors
+     * `invalid_input` naming the argument; storage errors.
+     */
+    suspend fun `recall`(`orgId`: kotlin.String, `userId`: kotlin.String, `text`: kotlin.String, `queryJson`: kotlin.String? = null): kotlin.String
     
     /**
      * Opens the conversation of `keyJson` (`orgId`, `userId`, `channel`, `channelRef`), or
@@ -2711,6 +2780,41 @@ open class ConversationStore: Disposable, AutoCloseable, ConversationStoreInterf
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_keel_uniffi_fn_clone_conversationstore(handle, status)
         }
+    }
+
+    
+    /**
+     * Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
+     * the deal, contact and company names they carry into the platform's ids (or give
+     * `entitySql` in `optionsJson`); `idempotencyKey` stores once. The facts as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the fact and field at fault (`facts[0].category`), or `link`
+     * when the resolver throws; nothing is stored then.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addFacts`(`orgId`: kotlin.String, `userId`: kotlin.String, `factsJson`: kotlin.String, `resolver`: EntityResolver?, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_conversationstore_add_facts(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`userId`),
+        FfiConverterString.lower(`factsJson`),
+        FfiConverterOptionalTypeEntityResolver.lower(`resolver`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
     }
 
     
@@ -2871,6 +2975,37 @@ open class ConversationStore: Disposable, AutoCloseable, ConversationStoreInterf
 
     
     /**
+     * The user's facts best matching `text` (`queryJson`: `limit`, …), as JSON (`Recall`).
+     *
+     * # Errors
+     * `invalid_input` naming the argument; storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `recall`(`orgId`: kotlin.String, `userId`: kotlin.String, `text`: kotlin.String, `queryJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_conversationstore_recall(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`userId`),
+        FfiConverterString.lower(`text`),
+        FfiConverterOptionalString.lower(`queryJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * Opens the conversation of `keyJson` (`orgId`, `userId`, `channel`, `channelRef`), or
      * returns the one already open; as JSON.
      *
@@ -2932,6 +3067,352 @@ public object FfiConverterTypeConversationStore: FfiConverter<ConversationStore,
     override fun allocationSize(value: ConversationStore) = 8UL
 
     override fun write(value: ConversationStore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
+ * lookup over the platform's own tables). Called on a thread of its own: it may block.
+ */
+public interface EntityResolver {
+    
+    /**
+     * The id of the `kind` (`deal`, `contact`, `company`) named `name` that `user_id` of
+     * `org_id` may see, or null.
+     *
+     * # Errors
+     * Any exception: the facts are then refused (`invalid_input` on `link`), none stored.
+     */
+    fun `resolve`(`orgId`: kotlin.String, `userId`: kotlin.String, `kind`: kotlin.String, `name`: kotlin.String): kotlin.String?
+    
+    companion object
+}
+
+/**
+ * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
+ * lookup over the platform's own tables). Called on a thread of its own: it may block.
+ */
+open class EntityResolverImpl: Disposable, AutoCloseable, EntityResolver
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_entityresolver(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_entityresolver(handle, status)
+        }
+    }
+
+    
+    /**
+     * The id of the `kind` (`deal`, `contact`, `company`) named `name` that `user_id` of
+     * `org_id` may see, or null.
+     *
+     * # Errors
+     * Any exception: the facts are then refused (`invalid_input` on `link`), none stored.
+     */
+    @Throws(KeelException::class)override fun `resolve`(`orgId`: kotlin.String, `userId`: kotlin.String, `kind`: kotlin.String, `name`: kotlin.String): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_entityresolver_resolve(
+        it,
+        
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`userId`),
+        FfiConverterString.lower(`kind`),
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceEntityResolver {
+    internal object `resolve`: UniffiCallbackInterfaceEntityResolverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeEntityResolver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`resolve`(
+                    FfiConverterString.lift(`orgId`),
+                    FfiConverterString.lift(`userId`),
+                    FfiConverterString.lift(`kind`),
+                    FfiConverterString.lift(`name`),
+                )
+            }
+            val writeReturn = { value: kotlin.String? -> uniffiOutReturn.setValue(FfiConverterOptionalString.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeelException -> FfiConverterTypeKeelError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeEntityResolver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeEntityResolver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceEntityResolver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `resolve`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_keel_uniffi_fn_init_callback_vtable_entityresolver(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEntityResolver: FfiConverter<EntityResolver, Long> {
+    internal val handleMap = UniffiHandleMap<EntityResolver>()
+
+    override fun lower(value: EntityResolver): Long {
+        if (value is EntityResolverImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): EntityResolver {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return EntityResolverImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): EntityResolver {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: EntityResolver) = 8UL
+
+    override fun write(value: EntityResolver, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -8560,7 +9041,7 @@ public object FfiConverterTypeSummarizer: FfiConverter<Summarizer, Long> {
 
 
 /**
- * Told after each skill a sync handles.
+ * Told after each skill a sync handles, inline: return at once.
  */
 public interface SyncProgress {
     
@@ -8573,7 +9054,7 @@ public interface SyncProgress {
 }
 
 /**
- * Told after each skill a sync handles.
+ * Told after each skill a sync handles, inline: return at once.
  */
 open class SyncProgressImpl: Disposable, AutoCloseable, SyncProgress
 {
@@ -10268,6 +10749,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEntityResolver: FfiConverterRustBuffer<EntityResolver?> {
+    override fun read(buf: ByteBuffer): EntityResolver? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEntityResolver.read(buf)
+    }
+
+    override fun allocationSize(value: EntityResolver?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEntityResolver.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EntityResolver?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEntityResolver.write(value, buf)
         }
     }
 }

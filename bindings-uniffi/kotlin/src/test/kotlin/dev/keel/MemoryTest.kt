@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 
 /** Conversations from Kotlin on both backends: appended and read back, compacted with the
- * summary written by a Kotlin `Summarizer`, a failing one trimmed instead, bad input named. */
+ * summary written by a Kotlin `Summarizer`, a failing one trimmed instead, facts linked by a
+ * Kotlin `EntityResolver` (a failing one storing nothing), bad input named. */
 class MemoryTest {
     /** `turns` rounds of a question, a CRM lookup and its 800-byte result. */
     private fun rounds(turns: Int): String = JSONArray(
@@ -92,6 +93,50 @@ class MemoryTest {
         assertTrue(trimmed.getString("note").contains("model down"), trimmed.getString("note"))
         assertTrue(trimmed.getInt("tokensAfter") <= 4000)
         db.shutdown()
+    }
+
+    @Test
+    fun aKotlinResolverLinksTheFactsEntities() = runBlocking {
+        for (url in Backends.fresh()) {
+            val db = Keel.connect(url)
+            val store = db.conversations()
+            val org = UUID.randomUUID().toString()
+            val asked = mutableListOf<String>()
+            val resolver = object : EntityResolver {
+                override fun resolve(orgId: String, userId: String, kind: String, name: String): String? {
+                    asked.add("$orgId/$userId/$kind/$name")
+                    return if (kind == "company" && name == "Acme") "company-acme" else null
+                }
+            }
+            val facts = json(
+                "facts" to listOf(
+                    mapOf(
+                        "category" to "commitment", "subject" to "Acme usage report",
+                        "content" to "Dana wants the usage report by Friday", "companyName" to "Acme",
+                    ),
+                    mapOf("category" to "preference", "subject" to "Reports", "content" to "Prefers weekly pipeline reports"),
+                ),
+            )
+            val list = JSONObject(facts).getJSONArray("facts").toString()
+            val stored = JSONArray(store.addFacts(org, "U042", list, resolver))
+            assertEquals(2, stored.length(), url)
+            assertEquals("company-acme", stored.getJSONObject(0)["companyId"], url)
+            assertEquals(listOf("$org/U042/company/Acme"), asked, url)
+            val recall = JSONObject(store.recall(org, "U042", "What does Dana need from us for Acme?"))
+            val best = recall.getJSONArray("facts").getJSONObject(0).getJSONObject("fact")
+            assertEquals("Acme usage report", best["subject"], url)
+
+            val failing = object : EntityResolver {
+                override fun resolve(orgId: String, userId: String, kind: String, name: String): String? =
+                    throw IllegalStateException("CRM down")
+            }
+            val err = assertThrows<KeelException.InvalidInput> { store.addFacts(org, "U043", list, failing) }
+            assertEquals("link", err.field)
+            assertTrue(err.info.detail.contains("CRM down"), err.info.detail)
+            val none = JSONObject(store.recall(org, "U043", "Acme"))
+            assertEquals(0, none.getJSONArray("facts").length(), "nothing stored: $url")
+            db.shutdown()
+        }
     }
 
     @Test
