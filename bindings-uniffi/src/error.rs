@@ -259,14 +259,18 @@ impl From<keel::Error> for KeelError {
     }
 }
 
-/// A host callback (a `Summarizer`, a `SyncProgress`) that threw something other than a
+/// A host callback (a `Summarizer`, an `EntityResolver`) that threw something other than a
 /// `KeelException`: `internal`, with its message.
 impl From<uniffi::UnexpectedUniFFICallbackError> for KeelError {
     fn from(err: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        KeelError::from(keel::Error::Internal(format!(
-            "a callback failed: {}",
-            err.reason
-        )))
+        let fields = Fields {
+            detail: format!("a callback failed: {}", err.reason),
+            field: None,
+            retry_after_ms: None,
+            diagnostics_json: None,
+            attempts_json: None,
+        };
+        of_code("internal", fields).expect("internal has a variant")
     }
 }
 

@@ -56,16 +56,26 @@ impl keel::llm::Summarizer for Host {
         let (host, text) = (self.0.clone(), request.text.clone());
         let instructions = request.instructions.clone();
         Box::pin(async move {
-            let written = tokio::task::spawn_blocking(move || host.summarize(text, instructions))
+            // Core's note names the summarizer ("the summarizer failed: …").
+            let text = on_own_thread(move || host.summarize(text, instructions))
                 .await
-                .map_err(|e| keel::Error::Internal(format!("the summarizer: {e}")))?;
-            let text =
-                written.map_err(|e| keel::Error::Internal(format!("the summarizer: {e}")))?;
+                .map_err(keel::Error::Internal)?;
             Ok(Summary {
                 text,
                 completion: None,
             })
         })
+    }
+}
+
+/// Runs a host callback on a blocking thread of the runtime (it may block); what it threw,
+/// or its thread's panic, as text.
+async fn on_own_thread<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, KeelError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -100,15 +110,12 @@ impl EntityLinker for HostLinker {
     ) -> BoxFuture<'a, keel::Result<Option<String>>> {
         let (host, user, name) = (self.0.clone(), user.to_owned(), name.to_owned());
         Box::pin(async move {
-            let failed =
-                |e: String| keel::Error::invalid_input("link", format!("the callback failed: {e}"));
             let kind = kind.as_str().to_owned();
-            let found = tokio::task::spawn_blocking(move || {
-                host.resolve(org.to_string(), user, kind, name)
-            })
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-            found.map_err(|e| failed(e.to_string()))
+            on_own_thread(move || host.resolve(org.to_string(), user, kind, name))
+                .await
+                .map_err(|e| {
+                    keel::Error::invalid_input("link", format!("the resolver failed: {e}"))
+                })
         })
     }
 }
@@ -211,7 +218,8 @@ impl ConversationStore {
     /// `compact`, with the summary written by the host's `summarizer`.
     ///
     /// # Errors
-    /// As `compact`; the summarizer's error.
+    /// As `compact`. A summarizer that throws does not fail the call: the compaction trims
+    /// instead, its note saying why.
     #[uniffi::method(default(options_json = None))]
     pub async fn compact_with(
         &self,

@@ -270,6 +270,6 @@ impl ModelRouter {
 }
 
 /// The `orgId` argument.
-fn org(raw: &str) -> keel::Result<uuid::Uuid> {
+pub(crate) fn org(raw: &str) -> keel::Result<uuid::Uuid> {
     require_uuid("orgId", raw)
 }

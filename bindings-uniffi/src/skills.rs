@@ -9,6 +9,7 @@ use keel::skills::{self, Channel, OverrideChange, SyncOptions};
 
 use crate::error::KeelError;
 use crate::json::{options, record, value};
+use crate::models::org;
 use crate::runtime::{run, within};
 use crate::store::Keel;
 
@@ -330,9 +331,4 @@ impl SkillRegistry {
         let inner = within(|| keel::routing::MessageRouter::open(&self.inner, options))?;
         Ok(Arc::new(crate::routing::MessageRouter { inner }))
     }
-}
-
-/// The `orgId` argument.
-fn org(raw: &str) -> keel::Result<uuid::Uuid> {
-    keel::models::require_uuid("orgId", raw)
 }

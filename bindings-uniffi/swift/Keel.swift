@@ -809,7 +809,8 @@ public protocol ConversationStoreProtocol: AnyObject, Sendable {
      * `compact`, with the summary written by the host's `summarizer`.
      *
      * # Errors
-     * As `compact`; the summarizer's error.
+     * As `compact`. A summarizer that throws does not fail the call: the compaction trims
+     * instead, its note saying why.
      */
     func compactWith(orgId: String, conversationId: String, summarizer: Summarizer, optionsJson: String?) async throws  -> String
     
@@ -979,7 +980,8 @@ open func compact(orgId: String, conversationId: String, llm: Llm? = nil, option
      * `compact`, with the summary written by the host's `summarizer`.
      *
      * # Errors
-     * As `compact`; the summarizer's error.
+     * As `compact`. A summarizer that throws does not fail the call: the compaction trims
+     * instead, its note saying why.
      */
 open func compactWith(orgId: String, conversationId: String, summarizer: Summarizer, optionsJson: String? = nil)async throws  -> String  {
     return
@@ -7038,7 +7040,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_conversationstore_compact() != 40503) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_keel_uniffi_checksum_method_conversationstore_compact_with() != 15937) {
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_compact_with() != 55877) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_conversationstore_context() != 9886) {

@@ -323,13 +323,10 @@ impl ConversationStore {
         case: Case,
         root: &str,
     ) -> Result<Compacted> {
-        let call = async {
-            let (org, conversation) = ids(org_id, conversation_id)?;
-            let options = compact_options(options, llm.as_ref(), case, root)?;
-            let summarizer = llm.as_ref().map(|l| l as &dyn Summarizer);
-            self.compact(org, conversation, &options, summarizer).await
-        };
-        call.await.map_err(|e| spelt(e, case))
+        let summarizer = llm.as_ref().map(|l| l as &dyn Summarizer);
+        let ids = (org_id, conversation_id);
+        self.compact_call(ids, options, llm.as_ref(), summarizer, case, root)
+            .await
     }
 
     /// [`ConversationStore::compact_value`] summarised by the host's `summarizer` (a Kotlin
@@ -347,11 +344,26 @@ impl ConversationStore {
         case: Case,
         root: &str,
     ) -> Result<Compacted> {
+        let ids = (org_id, conversation_id);
+        self.compact_call(ids, options, None, Some(summarizer), case, root)
+            .await
+    }
+
+    /// `compact_value` and `compact_value_by`: the ids and options parsed (`llm` resolves the
+    /// `model` option), then [`ConversationStore::compact`] with `summarizer`.
+    async fn compact_call(
+        &self,
+        (org_id, conversation_id): (&str, &str),
+        options: Option<Value>,
+        llm: Option<&Llm>,
+        summarizer: Option<&dyn Summarizer>,
+        case: Case,
+        root: &str,
+    ) -> Result<Compacted> {
         let call = async {
             let (org, conversation) = ids(org_id, conversation_id)?;
-            let options = compact_options(options, None, case, root)?;
-            self.compact(org, conversation, &options, Some(summarizer))
-                .await
+            let options = compact_options(options, llm, case, root)?;
+            self.compact(org, conversation, &options, summarizer).await
         };
         call.await.map_err(|e| spelt(e, case))
     }

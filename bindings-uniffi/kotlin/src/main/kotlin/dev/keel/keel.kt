@@ -1578,7 +1578,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_compact() and 0xFFFF) != 40503) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_compact_with() and 0xFFFF) != 15937) {
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_compact_with() and 0xFFFF) != 55877) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_context() and 0xFFFF) != 9886) {
@@ -2637,7 +2637,8 @@ public interface ConversationStoreInterface {
      * `compact`, with the summary written by the host's `summarizer`.
      *
      * # Errors
-     * As `compact`; the summarizer's error.
+     * As `compact`. A summarizer that throws does not fail the call: the compaction trims
+     * instead, its note saying why.
      */
     suspend fun `compactWith`(`orgId`: kotlin.String, `conversationId`: kotlin.String, `summarizer`: Summarizer, `optionsJson`: kotlin.String? = null): kotlin.String
     
@@ -2885,7 +2886,8 @@ open class ConversationStore: Disposable, AutoCloseable, ConversationStoreInterf
      * `compact`, with the summary written by the host's `summarizer`.
      *
      * # Errors
-     * As `compact`; the summarizer's error.
+     * As `compact`. A summarizer that throws does not fail the call: the compaction trims
+     * instead, its note saying why.
      */
     @Throws(KeelException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")

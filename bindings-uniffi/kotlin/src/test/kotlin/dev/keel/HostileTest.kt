@@ -1,0 +1,166 @@
+package dev.keel
+
+import java.nio.charset.CharacterCodingException
+import java.util.UUID
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.json.JSONArray
+import org.json.JSONObject
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+
+/** Every Kotlin call that takes text, called with hostile text in each text argument: empty,
+ * lone surrogates, NUL and every byte value, 1 MiB, JSON that does not parse or nests past
+ * any sane depth, numbers out of range. Each call answers or throws a `KeelException` with a
+ * stable code other than `internal`; a lone surrogate is refused by uniffi's UTF-8 encoder
+ * (`CharacterCodingException`) before it reaches Rust; nothing hangs; afterwards the library
+ * answers as before and a bystander org's stored data is unchanged, on both backends.
+ * (Kotlin's types refuse a wrong-typed argument at compile time, so text is the attack
+ * surface; the Python and Node hostile suites cover their dynamic types.) */
+class HostileTest {
+    private val library = REPO.resolve("skills").path
+
+    private val hostile: List<String> = listOf(
+        "",
+        "\uDC80",
+        "deal \uD800 status",
+        "x\u0000y",
+        String(ByteArray(256) { it.toByte() }, Charsets.ISO_8859_1),
+        "What's the status of the Globex deal? ".repeat(1 shl 20 / 38 + 1).take(1 shl 20),
+        "{",
+        "[".repeat(100_000),
+        "{\"orgId\": 1e999, \"messages\": [{\"role\": \"user\", \"content\": null}]}",
+        "null",
+        "-1",
+        "NaN",
+        "\u202Eevil\u202C\uFEFF",
+    )
+
+    /** True when `text` holds a UTF-16 surrogate without its pair. */
+    private fun loneSurrogate(text: String): Boolean =
+        text.indices.any { i ->
+            val c = text[i]
+            (c.isHighSurrogate() && (i + 1 >= text.length || !text[i + 1].isLowSurrogate())) ||
+                (c.isLowSurrogate() && (i == 0 || !text[i - 1].isHighSurrogate()))
+        }
+
+    /** How the calls ended: answered, a `KeelException` by code, refused by the encoder. */
+    private val outcomes = sortedMapOf<String, Int>()
+
+    /** Runs `call` with `text`: an answer, or the errors the contract allows. */
+    private suspend fun survive(name: String, text: String, call: suspend (String) -> Any?) {
+        val label = "$name(${text.take(20).map { if (it.code < 32) '.' else it }.joinToString("")}…${text.length})"
+        val outcome = try {
+            withTimeout(60_000) { call(text) }
+            "answered"
+        } catch (e: KeelException) {
+            assertTrue(e.info.code != "internal", "$label: ${e.info.code} ${e.info.detail}")
+            assertTrue(e.info.code in errorCodes(), "$label: ${e.info.code}")
+            e.info.code
+        } catch (e: CharacterCodingException) {
+            assertTrue(loneSurrogate(text), "$label: $e")
+            "encoder"
+        }
+        outcomes.merge(outcome, 1, Int::plus)
+    }
+
+    @Test
+    fun everyTextArgumentTakesHostileText() = runBlocking {
+        for (url in Backends.fresh()) {
+            val db = Keel.connect(url)
+            val models = db.modelRouter()
+            val skills = db.skillRegistry()
+            skills.sync(library)
+            val router = skills.messageRouter()
+            val conversations = db.conversations()
+            val llm = models.llm()
+            val logger = db.createLogger("hostile")
+
+            // A bystander org: credits, a conversation, a routed message; never named below.
+            val bystander = UUID.randomUUID().toString()
+            models.grantCredits(bystander, 50.0, null, "bystander-grant")
+            val kept = JSONObject(conversations.start(json("orgId" to bystander, "userId" to "U1", "channel" to "web")))
+            val keptId = kept.getString("id")
+            conversations.append(bystander, keptId, JSONArray(listOf(mapOf("role" to "user", "content" to "Acme renewal"))).toString())
+            val balance = models.checkBudget(bystander).remaining
+            val messages = conversations.messages(bystander, keptId)
+
+            val org = UUID.randomUUID().toString()
+            val conversation = JSONObject(conversations.start(json("orgId" to org, "userId" to "U2", "channel" to "web"))).getString("id")
+            val calls: List<Pair<String, suspend (String) -> Any?>> = listOf(
+                "connect" to { h -> Keel.connect(h).shutdown() },
+                "parseDatabaseUrl" to { h -> parseDatabaseUrl(h) },
+                "countTokens" to { h -> countTokens(h) },
+                "countTokens.encoding" to { h -> countTokens("hello", h) },
+                "redactSecrets" to { h -> redactSecrets(h) },
+                "minhash" to { h -> minhash(h) },
+                "planCompaction" to { h -> planCompaction(h) },
+                "planCompaction.options" to { h -> planCompaction("[]", h) },
+                "parseSkill" to { h -> parseSkill(h) },
+                "parseSkill.folder" to { h -> parseSkill("---\nname: x\ndescription: y\n---\nbody\n", h, h, h) },
+                "compileSkill" to { h -> compileSkill(h, h, h) },
+                "channelNamespaces" to { h -> channelNamespaces(h) },
+                "importSkills" to { h -> importSkills(h) },
+                "validateSkills" to { h -> validateSkills(h, h) },
+                "createLogger" to { h -> createLogger(h, h) },
+                "logger.info" to { h -> logger.info(h, h); logger.error(h, h, h) },
+                "logger.span" to { h -> logger.span(h, h, h).fail(h, h) },
+                "modelRouter" to { h -> db.modelRouter(h) },
+                "resolve" to { h -> models.resolve(h) },
+                "setModel" to { h -> models.setModel(h) },
+                "setOrgTier" to { h -> models.setOrgTier(h, h, h) },
+                "recordFailure" to { h -> models.recordFailure(h, h, h) },
+                "grantCredits" to { h -> models.grantCredits(h, Double.NaN, h, h) },
+                "grantCredits.kind" to { h -> models.grantCredits(org, 1.0, h, h) },
+                "reserveCredits" to { h -> models.reserveCredits(org, Double.POSITIVE_INFINITY, h) },
+                "commitCredits" to { h -> models.commitCredits(h, -1.0) },
+                "deductCredits" to { h -> models.deductCredits(h) },
+                "compactionThreshold" to { h -> models.compactionThreshold(h, h) },
+                "llm" to { h -> models.llm(h) },
+                "complete" to { h -> llm.complete(h) },
+                "stream" to { h -> llm.stream(h).next() },
+                "llm.countTokens" to { h -> llm.countTokens(h, h) },
+                "embed" to { h -> llm.embed(h) },
+                "skillRegistry" to { h -> db.skillRegistry(h) },
+                "sync" to { h -> skills.sync(h, h) },
+                "setOrgContext" to { h -> skills.setOrgContext(org, h) },
+                "setEnabled" to { h -> skills.setEnabled(h, h, false) },
+                "resolveSkills" to { h -> skills.resolveSkills(h, h) },
+                "render" to { h -> skills.resolveSkills(org, "web").render("deal-status", h) },
+                "messageRouter" to { h -> skills.messageRouter(h) },
+                "route" to { h -> router.route(h, "web", org, h, null) },
+                "route.channel" to { h -> router.route("hi", h, h, null, h) },
+                "tryRoute" to { h -> router.tryRoute(h, "slack", org) },
+                "evaluate" to { h -> router.evaluate(h, org) },
+                "routingLog" to { h -> router.log(h, h) },
+                "start" to { h -> conversations.start(h) },
+                "append" to { h -> conversations.append(org, conversation, h) },
+                "append.ids" to { h -> conversations.append(h, h, "[]") },
+                "messages" to { h -> conversations.messages(org, conversation, h) },
+                "compact" to { h -> conversations.compact(org, conversation, null, h) },
+                "context" to { h -> conversations.context(h, h, null, h) },
+                "addFacts" to { h -> conversations.addFacts(org, h, h, null, h) },
+                "recall" to { h -> conversations.recall(org, h, h, h) },
+            )
+            for ((name, call) in calls) {
+                for (text in hostile) survive(name, text, call)
+            }
+            println("hostile text on ${url.substringBefore(':')}: $outcomes")
+            // Every call ran with every value, and the values reached Rust's checks.
+            assertEquals(calls.size * hostile.size, outcomes.values.sum())
+            assertTrue(outcomes.getOrDefault("invalid_input", 0) > calls.size, "$outcomes")
+            assertTrue(outcomes.getOrDefault("encoder", 0) >= calls.size, "$outcomes")
+            outcomes.clear()
+
+            // The library answers as before, and the bystander's rows are as they were.
+            val routed = JSONObject(router.route("What's the status of the Globex deal?", "web", org))
+            assertEquals("deal-status", routed["route"], url)
+            assertEquals(2uL, countTokens("hello world"))
+            assertEquals(balance, models.checkBudget(bystander).remaining, url)
+            assertEquals(messages, conversations.messages(bystander, keptId), url)
+            logger.flush()
+            db.shutdown()
+        }
+    }
+}
