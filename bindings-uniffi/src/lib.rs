@@ -10,6 +10,7 @@ uniffi::setup_scaffolding!("keel");
 
 mod dedup;
 mod error;
+mod flow;
 mod json;
 mod llm;
 mod memory;

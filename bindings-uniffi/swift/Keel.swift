@@ -1376,6 +1376,20 @@ public func FfiConverterTypeEntityResolver_lower(_ value: EntityResolver) -> UIn
 public protocol KeelProtocol: AnyObject, Sendable {
     
     /**
+     * The queue with `optionsJson` (Node's `QueueOptions`: lease, attempts, aging, caps,
+     * shedding; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    func queue(optionsJson: String?) throws  -> Queue
+    
+    /**
+     * Rate limits shared through the database.
+     */
+    func sharedLimiter()  -> SharedLimiter
+    
+    /**
      * The conversation store.
      */
     func conversations()  -> ConversationStore
@@ -1515,6 +1529,35 @@ public static func connect(url: String)async throws  -> Keel  {
 }
     
 
+    
+    /**
+     * The queue with `optionsJson` (Node's `QueueOptions`: lease, attempts, aging, caps,
+     * shedding; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+open func queue(optionsJson: String? = nil)throws  -> Queue  {
+    return try  FfiConverterTypeQueue_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_queue(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Rate limits shared through the database.
+     */
+open func sharedLimiter() -> SharedLimiter  {
+    return try!  FfiConverterTypeSharedLimiter_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_shared_limiter(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * The conversation store.
@@ -2016,6 +2059,203 @@ public func FfiConverterTypeLlm_lift(_ handle: UInt64) throws -> Llm {
 #endif
 public func FfiConverterTypeLlm_lower(_ value: Llm) -> UInt64 {
     return FfiConverterTypeLlm.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A rate limiter in this process (GCRA per key, bounded memory).
+ */
+public protocol LocalLimiterProtocol: AnyObject, Sendable {
+    
+    /**
+     * Decides one request on several keys together (`acquisitionJson`, an `Acquisition`),
+     * all or none: a `Decision`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func acquire(acquisitionJson: String) throws  -> String
+    
+    /**
+     * Decides one request on `key` under `limitJson` (`{limit, periodMs?, burst?}`): a
+     * `Decision` (`allowed`, `remaining`, `retryAfterMs`, `limit`).
+     *
+     * # Errors
+     * `invalid_input` naming the field (a limit of zero).
+     */
+    func check(key: String, limitJson: String) throws  -> String
+    
+    /**
+     * How many keys hold state.
+     */
+    func keys()  -> UInt64
+    
+}
+/**
+ * A rate limiter in this process (GCRA per key, bounded memory).
+ */
+open class LocalLimiter: LocalLimiterProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_locallimiter(self.handle, $0) }
+    }
+    /**
+     * A limiter holding at most `capacity` of `optionsJson` busy keys (default 100,000).
+     *
+     * # Errors
+     * `invalid_input` for a capacity of zero.
+     */
+public convenience init(optionsJson: String? = nil)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_constructor_locallimiter_new(
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_locallimiter(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Decides one request on several keys together (`acquisitionJson`, an `Acquisition`),
+     * all or none: a `Decision`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func acquire(acquisitionJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_locallimiter_acquire(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(acquisitionJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Decides one request on `key` under `limitJson` (`{limit, periodMs?, burst?}`): a
+     * `Decision` (`allowed`, `remaining`, `retryAfterMs`, `limit`).
+     *
+     * # Errors
+     * `invalid_input` naming the field (a limit of zero).
+     */
+open func check(key: String, limitJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_locallimiter_check(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(key),
+        FfiConverterString.lower(limitJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How many keys hold state.
+     */
+open func keys() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_locallimiter_keys(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLocalLimiter: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = LocalLimiter
+
+    public static func lift(_ handle: UInt64) throws -> LocalLimiter {
+        return LocalLimiter(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: LocalLimiter) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LocalLimiter {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LocalLimiter, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLocalLimiter_lift(_ handle: UInt64) throws -> LocalLimiter {
+    return try FfiConverterTypeLocalLimiter.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLocalLimiter_lower(_ value: LocalLimiter) -> UInt64 {
+    return FfiConverterTypeLocalLimiter.lower(value)
 }
 
 
@@ -3812,6 +4052,520 @@ public func FfiConverterTypeModelRouter_lower(_ value: ModelRouter) -> UInt64 {
 
 
 /**
+ * The Command Centre queue; make it with `keel.queue(optionsJson)`.
+ */
+public protocol QueueProtocol: AnyObject, Sendable {
+    
+    /**
+     * Leases up to `n` (default 10) waiting items of `lanes` to `worker`: a `QueueItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func claim(worker: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * Completes `doneJson` (a `Lease[]`) and claims the next batch, in one statement on
+     * PostgreSQL: a `Claimed` (`completed` ids, `items`).
+     *
+     * # Errors
+     * As `claim`.
+     */
+    func claimAfter(doneJson: String, worker: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * `claim`, grouped by deal and contact within the fan-in bounds: a `Batch`.
+     *
+     * # Errors
+     * As `claim`.
+     */
+    func claimBatch(worker: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * Completes a claimed item, keeping `context` of `optionsJson` as its enrichment: false
+     * when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    func complete(id: String, leaseToken: UInt64, optionsJson: String?) async throws  -> Bool
+    
+    /**
+     * Completes many claimed items (`leasesJson`, a `Lease[]`) in one statement: the ids
+     * whose token held, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the lease at fault.
+     */
+    func completeAll(leasesJson: String) async throws  -> String
+    
+    /**
+     * Puts a claimed item back for `delayMs` without spending an attempt: false when the
+     * token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for a negative or too long delay.
+     */
+    func `defer`(id: String, leaseToken: UInt64, delayMs: Int64) async throws  -> Bool
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`): their ids, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[3].queuePriority`); `overloaded` for
+     * a low-lane enqueue while the queue sheds load.
+     */
+    func enqueue(itemsJson: String) async throws  -> String
+    
+    /**
+     * Extends a claimed item's lease (`leaseMs` of `optionsJson`, default the queue's):
+     * false when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    func extend(id: String, leaseToken: UInt64, optionsJson: String?) async throws  -> Bool
+    
+    /**
+     * Records a failure with its `reason` (`optionsJson`: `retryable`, default true;
+     * `retryAfterMs`): the item after it, or null when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    func fail(id: String, leaseToken: UInt64, reason: String, optionsJson: String?) async throws  -> String?
+    
+    /**
+     * The item, or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    func get(id: String) async throws  -> String?
+    
+    /**
+     * The backlog per lane, the oldest wait, the last minute's rates and the mode: a
+     * `QueueHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func health() async throws  -> String
+    
+    /**
+     * A worker session (what `Queue.work` drives): `optionsJson` is Node's
+     * `QueueWorkerOptions` (concurrency, batch, lanes, poll, worker id).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    func session(optionsJson: String?) throws  -> WorkerSession
+    
+    /**
+     * Returns expired leases to their lanes and fails the last attempts: a `SweepReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func sweep() async throws  -> String
+    
+}
+/**
+ * The Command Centre queue; make it with `keel.queue(optionsJson)`.
+ */
+open class Queue: QueueProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_queue(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_queue(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Leases up to `n` (default 10) waiting items of `lanes` to `worker`: a `QueueItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func claim(worker: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_claim(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(worker),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Completes `doneJson` (a `Lease[]`) and claims the next batch, in one statement on
+     * PostgreSQL: a `Claimed` (`completed` ids, `items`).
+     *
+     * # Errors
+     * As `claim`.
+     */
+open func claimAfter(doneJson: String, worker: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_claim_after(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(doneJson),FfiConverterString.lower(worker),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * `claim`, grouped by deal and contact within the fan-in bounds: a `Batch`.
+     *
+     * # Errors
+     * As `claim`.
+     */
+open func claimBatch(worker: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_claim_batch(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(worker),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Completes a claimed item, keeping `context` of `optionsJson` as its enrichment: false
+     * when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+open func complete(id: String, leaseToken: UInt64, optionsJson: String? = nil)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_complete(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterUInt64.lower(leaseToken),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_keel_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Completes many claimed items (`leasesJson`, a `Lease[]`) in one statement: the ids
+     * whose token held, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the lease at fault.
+     */
+open func completeAll(leasesJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_complete_all(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(leasesJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Puts a claimed item back for `delayMs` without spending an attempt: false when the
+     * token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for a negative or too long delay.
+     */
+open func `defer`(id: String, leaseToken: UInt64, delayMs: Int64)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_defer(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterUInt64.lower(leaseToken),FfiConverterInt64.lower(delayMs)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_keel_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`): their ids, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[3].queuePriority`); `overloaded` for
+     * a low-lane enqueue while the queue sheds load.
+     */
+open func enqueue(itemsJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_enqueue(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(itemsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Extends a claimed item's lease (`leaseMs` of `optionsJson`, default the queue's):
+     * false when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+open func extend(id: String, leaseToken: UInt64, optionsJson: String? = nil)async throws  -> Bool  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_extend(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterUInt64.lower(leaseToken),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_keel_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Records a failure with its `reason` (`optionsJson`: `retryable`, default true;
+     * `retryAfterMs`): the item after it, or null when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+open func fail(id: String, leaseToken: UInt64, reason: String, optionsJson: String? = nil)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_fail(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterUInt64.lower(leaseToken),FfiConverterString.lower(reason),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The item, or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+open func get(id: String)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_get(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The backlog per lane, the oldest wait, the last minute's rates and the mode: a
+     * `QueueHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func health()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_health(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * A worker session (what `Queue.work` drives): `optionsJson` is Node's
+     * `QueueWorkerOptions` (concurrency, batch, lanes, poll, worker id).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+open func session(optionsJson: String? = nil)throws  -> WorkerSession  {
+    return try  FfiConverterTypeWorkerSession_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_queue_session(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Returns expired leases to their lanes and fails the last attempts: a `SweepReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func sweep()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_queue_sweep(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQueue: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Queue
+
+    public static func lift(_ handle: UInt64) throws -> Queue {
+        return Queue(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Queue) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Queue {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Queue, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQueue_lift(_ handle: UInt64) throws -> Queue {
+    return try FfiConverterTypeQueue.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQueue_lower(_ value: Queue) -> UInt64 {
+    return FfiConverterTypeQueue.lower(value)
+}
+
+
+
+
+
+
+/**
  * The skills an org sees on a channel, compiled, with what was shadowed.
  */
 public protocol ResolvedSkillsProtocol: AnyObject, Sendable {
@@ -4082,6 +4836,178 @@ public func FfiConverterTypeResolvedSkills_lift(_ handle: UInt64) throws -> Reso
 #endif
 public func FfiConverterTypeResolvedSkills_lower(_ value: ResolvedSkills) -> UInt64 {
     return FfiConverterTypeResolvedSkills.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Rate limits shared through the database; make it with `keel.sharedLimiter()`.
+ */
+public protocol SharedLimiterProtocol: AnyObject, Sendable {
+    
+    /**
+     * `LocalLimiter.acquire`, decided in the database.
+     *
+     * # Errors
+     * As `LocalLimiter.acquire`; storage errors.
+     */
+    func acquire(acquisitionJson: String) async throws  -> String
+    
+    /**
+     * `LocalLimiter.check`, decided in the database (every instance obeys one quota).
+     *
+     * # Errors
+     * As `LocalLimiter.check`; storage errors.
+     */
+    func check(key: String, limitJson: String) async throws  -> String
+    
+}
+/**
+ * Rate limits shared through the database; make it with `keel.sharedLimiter()`.
+ */
+open class SharedLimiter: SharedLimiterProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_sharedlimiter(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_sharedlimiter(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `LocalLimiter.acquire`, decided in the database.
+     *
+     * # Errors
+     * As `LocalLimiter.acquire`; storage errors.
+     */
+open func acquire(acquisitionJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_sharedlimiter_acquire(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(acquisitionJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * `LocalLimiter.check`, decided in the database (every instance obeys one quota).
+     *
+     * # Errors
+     * As `LocalLimiter.check`; storage errors.
+     */
+open func check(key: String, limitJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_sharedlimiter_check(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(key),FfiConverterString.lower(limitJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSharedLimiter: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SharedLimiter
+
+    public static func lift(_ handle: UInt64) throws -> SharedLimiter {
+        return SharedLimiter(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SharedLimiter) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SharedLimiter {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SharedLimiter, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedLimiter_lift(_ handle: UInt64) throws -> SharedLimiter {
+    return try FfiConverterTypeSharedLimiter.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSharedLimiter_lower(_ value: SharedLimiter) -> UInt64 {
+    return FfiConverterTypeSharedLimiter.lower(value)
 }
 
 
@@ -5089,6 +6015,213 @@ public func FfiConverterTypeSyncProgress_lower(_ value: SyncProgress) -> UInt64 
 
 
 
+
+
+/**
+ * One worker's decisions (how many to claim, when to wait, what each answer means, the
+ * writes); `Queue.work` runs the handlers it hands out.
+ */
+public protocol WorkerSessionProtocol: AnyObject, Sendable {
+    
+    /**
+     * The next items to run, or null when the session is done.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func next() async throws  -> [WorkItem]?
+    
+    /**
+     * What it did so far: a `QueueWorkerReport` as JSON.
+     */
+    func report()  -> String
+    
+    /**
+     * The handler of item `id` answered `answerJson` (null: done; `{"deferMs": n}`,
+     * `{"fail": reason, "retryable": false}`, or an enrichment), or threw with `error` (its
+     * message, which wins).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or an answer that is not JSON.
+     */
+    func settle(id: String, leaseToken: UInt64, answerJson: String?, error: String?) throws 
+    
+    /**
+     * Stops claiming; `next` answers null once the running items are settled and recorded.
+     */
+    func stop() 
+    
+}
+/**
+ * One worker's decisions (how many to claim, when to wait, what each answer means, the
+ * writes); `Queue.work` runs the handlers it hands out.
+ */
+open class WorkerSession: WorkerSessionProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_workersession(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_workersession(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The next items to run, or null when the session is done.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func next()async throws  -> [WorkItem]?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_workersession_next(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionSequenceTypeWorkItem.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * What it did so far: a `QueueWorkerReport` as JSON.
+     */
+open func report() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_workersession_report(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The handler of item `id` answered `answerJson` (null: done; `{"deferMs": n}`,
+     * `{"fail": reason, "retryable": false}`, or an enrichment), or threw with `error` (its
+     * message, which wins).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or an answer that is not JSON.
+     */
+open func settle(id: String, leaseToken: UInt64, answerJson: String? = nil, error: String? = nil)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_workersession_settle(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterUInt64.lower(leaseToken),
+        FfiConverterOptionString.lower(answerJson),
+        FfiConverterOptionString.lower(error),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Stops claiming; `next` answers null once the running items are settled and recorded.
+     */
+open func stop()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_workersession_stop(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWorkerSession: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = WorkerSession
+
+    public static func lift(_ handle: UInt64) throws -> WorkerSession {
+        return WorkerSession(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: WorkerSession) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WorkerSession {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: WorkerSession, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkerSession_lift(_ handle: UInt64) throws -> WorkerSession {
+    return try FfiConverterTypeWorkerSession.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkerSession_lower(_ value: WorkerSession) -> UInt64 {
+    return FfiConverterTypeWorkerSession.lower(value)
+}
+
+
+
+
 /**
  * A migration the database has applied.
  */
@@ -5698,6 +6831,86 @@ public func FfiConverterTypeTraceParent_lift(_ buf: RustBuffer) throws -> TraceP
 #endif
 public func FfiConverterTypeTraceParent_lower(_ value: TraceParent) -> RustBuffer {
     return FfiConverterTypeTraceParent.lower(value)
+}
+
+
+/**
+ * An item a session hands out: its id and lease token (what `settle` takes), and the whole
+ * `QueueItem` as JSON (what the handler gets).
+ */
+public struct WorkItem: Equatable, Hashable {
+    /**
+     * The item's id.
+     */
+    public var id: String
+    /**
+     * The lease it is held under.
+     */
+    public var leaseToken: UInt64
+    /**
+     * The `QueueItem`, as JSON.
+     */
+    public var itemJson: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The item's id.
+         */id: String, 
+        /**
+         * The lease it is held under.
+         */leaseToken: UInt64, 
+        /**
+         * The `QueueItem`, as JSON.
+         */itemJson: String) {
+        self.id = id
+        self.leaseToken = leaseToken
+        self.itemJson = itemJson
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension WorkItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeWorkItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> WorkItem {
+        return
+            try WorkItem(
+                id: FfiConverterString.read(from: &buf), 
+                leaseToken: FfiConverterUInt64.read(from: &buf), 
+                itemJson: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: WorkItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterUInt64.write(value.leaseToken, into: &buf)
+        FfiConverterString.write(value.itemJson, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkItem_lift(_ buf: RustBuffer) throws -> WorkItem {
+    return try FfiConverterTypeWorkItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeWorkItem_lower(_ value: WorkItem) -> RustBuffer {
+    return FfiConverterTypeWorkItem.lower(value)
 }
 
 
@@ -6453,6 +7666,30 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceTypeWorkItem: FfiConverterRustBuffer {
+    typealias SwiftType = [WorkItem]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceTypeWorkItem.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceTypeWorkItem.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
     typealias SwiftType = [UInt32]
 
@@ -6549,6 +7786,31 @@ fileprivate struct FfiConverterSequenceTypeSimilar: FfiConverterRustBuffer {
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer {
+    typealias SwiftType = [WorkItem]
+
+    public static func write(_ value: [WorkItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeWorkItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [WorkItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [WorkItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeWorkItem.read(from: &buf))
+        }
+        return seq
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -6629,6 +7891,21 @@ public func errorCodes() -> [String]  {
     return try!  FfiConverterSequenceString.lift(try! rustCall() {
         uniffiCallStatus in
     uniffi_keel_uniffi_fn_func_error_codes(uniffiCallStatus
+    )
+})
+}
+/**
+ * One GCRA decision, pure (`inputJson`: `limit` as `{limit, periodMs, burst}`, the key's
+ * `tatMs` and `nowMs`): what both limiters compute, as a `Decided`.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func rateLimitDecide(inputJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_rate_limit_decide(
+        FfiConverterString.lower(inputJson),uniffiCallStatus
     )
 })
 }
@@ -6911,6 +8188,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_func_error_codes() != 52575) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_func_rate_limit_decide() != 39498) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_func_plan_compaction() != 56485) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7008,6 +8288,72 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_minhasher_signature() != 26478) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_locallimiter_acquire() != 42621) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_locallimiter_check() != 33642) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_locallimiter_keys() != 21640) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_claim() != 12937) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_claim_after() != 44780) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_claim_batch() != 31050) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_complete() != 253) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_complete_all() != 31312) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_defer() != 40054) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_enqueue() != 10963) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_extend() != 55023) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_fail() != 60544) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_get() != 37598) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_health() != 5904) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_session() != 7368) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_queue_sweep() != 5911) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_sharedlimiter_acquire() != 30788) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_sharedlimiter_check() != 35566) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_workersession_next() != 64899) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_workersession_report() != 57825) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_workersession_settle() != 1866) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_workersession_stop() != 18694) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_callstream_next() != 5936) {
@@ -7175,6 +8521,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_syncprogress_on_progress() != 39913) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_method_keel_queue() != 6825) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_shared_limiter() != 46817) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_method_keel_conversations() != 1869) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7254,6 +8606,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_constructor_minhasher_new() != 5849) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_constructor_locallimiter_new() != 44131) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_constructor_keel_connect() != 8138) {

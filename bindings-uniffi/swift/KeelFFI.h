@@ -426,6 +426,161 @@ uint64_t uniffi_keel_uniffi_fn_constructor_minhasher_new(RustBuffer options, Rus
 uint64_t uniffi_keel_uniffi_fn_method_minhasher_signature(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_LOCALLIMITER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_LOCALLIMITER
+uint64_t uniffi_keel_uniffi_fn_clone_locallimiter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_LOCALLIMITER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_LOCALLIMITER
+void uniffi_keel_uniffi_fn_free_locallimiter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CONSTRUCTOR_LOCALLIMITER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CONSTRUCTOR_LOCALLIMITER_NEW
+uint64_t uniffi_keel_uniffi_fn_constructor_locallimiter_new(RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LOCALLIMITER_ACQUIRE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LOCALLIMITER_ACQUIRE
+RustBuffer uniffi_keel_uniffi_fn_method_locallimiter_acquire(uint64_t ptr, RustBuffer acquisition_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LOCALLIMITER_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LOCALLIMITER_CHECK
+RustBuffer uniffi_keel_uniffi_fn_method_locallimiter_check(uint64_t ptr, RustBuffer key, RustBuffer limit_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LOCALLIMITER_KEYS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LOCALLIMITER_KEYS
+uint64_t uniffi_keel_uniffi_fn_method_locallimiter_keys(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_QUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_QUEUE
+uint64_t uniffi_keel_uniffi_fn_clone_queue(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_QUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_QUEUE
+void uniffi_keel_uniffi_fn_free_queue(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_CLAIM
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_CLAIM
+uint64_t uniffi_keel_uniffi_fn_method_queue_claim(uint64_t ptr, RustBuffer worker, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_CLAIM_AFTER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_CLAIM_AFTER
+uint64_t uniffi_keel_uniffi_fn_method_queue_claim_after(uint64_t ptr, RustBuffer done_json, RustBuffer worker, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_CLAIM_BATCH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_CLAIM_BATCH
+uint64_t uniffi_keel_uniffi_fn_method_queue_claim_batch(uint64_t ptr, RustBuffer worker, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_COMPLETE
+uint64_t uniffi_keel_uniffi_fn_method_queue_complete(uint64_t ptr, RustBuffer id, uint64_t lease_token, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_COMPLETE_ALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_COMPLETE_ALL
+uint64_t uniffi_keel_uniffi_fn_method_queue_complete_all(uint64_t ptr, RustBuffer leases_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_DEFER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_DEFER
+uint64_t uniffi_keel_uniffi_fn_method_queue_defer(uint64_t ptr, RustBuffer id, uint64_t lease_token, int64_t delay_ms
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_ENQUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_ENQUEUE
+uint64_t uniffi_keel_uniffi_fn_method_queue_enqueue(uint64_t ptr, RustBuffer items_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_EXTEND
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_EXTEND
+uint64_t uniffi_keel_uniffi_fn_method_queue_extend(uint64_t ptr, RustBuffer id, uint64_t lease_token, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_FAIL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_FAIL
+uint64_t uniffi_keel_uniffi_fn_method_queue_fail(uint64_t ptr, RustBuffer id, uint64_t lease_token, RustBuffer reason, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_GET
+uint64_t uniffi_keel_uniffi_fn_method_queue_get(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_HEALTH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_HEALTH
+uint64_t uniffi_keel_uniffi_fn_method_queue_health(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_SESSION
+uint64_t uniffi_keel_uniffi_fn_method_queue_session(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_QUEUE_SWEEP
+uint64_t uniffi_keel_uniffi_fn_method_queue_sweep(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_SHAREDLIMITER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_SHAREDLIMITER
+uint64_t uniffi_keel_uniffi_fn_clone_sharedlimiter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_SHAREDLIMITER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_SHAREDLIMITER
+void uniffi_keel_uniffi_fn_free_sharedlimiter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SHAREDLIMITER_ACQUIRE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SHAREDLIMITER_ACQUIRE
+uint64_t uniffi_keel_uniffi_fn_method_sharedlimiter_acquire(uint64_t ptr, RustBuffer acquisition_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SHAREDLIMITER_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SHAREDLIMITER_CHECK
+uint64_t uniffi_keel_uniffi_fn_method_sharedlimiter_check(uint64_t ptr, RustBuffer key, RustBuffer limit_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_WORKERSESSION
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_WORKERSESSION
+uint64_t uniffi_keel_uniffi_fn_clone_workersession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_WORKERSESSION
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_WORKERSESSION
+void uniffi_keel_uniffi_fn_free_workersession(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_NEXT
+uint64_t uniffi_keel_uniffi_fn_method_workersession_next(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_REPORT
+RustBuffer uniffi_keel_uniffi_fn_method_workersession_report(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_SETTLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_SETTLE
+void uniffi_keel_uniffi_fn_method_workersession_settle(uint64_t ptr, RustBuffer id, uint64_t lease_token, RustBuffer answer_json, RustBuffer error, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_STOP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_STOP
+void uniffi_keel_uniffi_fn_method_workersession_stop(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_CALLSTREAM
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_CALLSTREAM
 uint64_t uniffi_keel_uniffi_fn_clone_callstream(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -831,6 +986,16 @@ void uniffi_keel_uniffi_fn_free_keel(uint64_t handle, RustCallStatus *_Nonnull o
 uint64_t uniffi_keel_uniffi_fn_constructor_keel_connect(RustBuffer url
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_QUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_QUEUE
+uint64_t uniffi_keel_uniffi_fn_method_keel_queue(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SHARED_LIMITER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SHARED_LIMITER
+uint64_t uniffi_keel_uniffi_fn_method_keel_shared_limiter(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_CONVERSATIONS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_CONVERSATIONS
 uint64_t uniffi_keel_uniffi_fn_method_keel_conversations(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -986,6 +1151,11 @@ uint64_t uniffi_keel_uniffi_fn_func_minhash(RustBuffer text, RustBuffer options,
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_ERROR_CODES
 RustBuffer uniffi_keel_uniffi_fn_func_error_codes(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_RATE_LIMIT_DECIDE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_RATE_LIMIT_DECIDE
+RustBuffer uniffi_keel_uniffi_fn_func_rate_limit_decide(RustBuffer input_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_PLAN_COMPACTION
@@ -1353,6 +1523,12 @@ uint16_t uniffi_keel_uniffi_checksum_func_error_codes(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_RATE_LIMIT_DECIDE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_RATE_LIMIT_DECIDE
+uint16_t uniffi_keel_uniffi_checksum_func_rate_limit_decide(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_PLAN_COMPACTION
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_PLAN_COMPACTION
 uint16_t uniffi_keel_uniffi_checksum_func_plan_compaction(void
@@ -1548,6 +1724,138 @@ uint16_t uniffi_keel_uniffi_checksum_method_minhashlsh_rows(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_MINHASHER_SIGNATURE
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_MINHASHER_SIGNATURE
 uint16_t uniffi_keel_uniffi_checksum_method_minhasher_signature(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LOCALLIMITER_ACQUIRE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LOCALLIMITER_ACQUIRE
+uint16_t uniffi_keel_uniffi_checksum_method_locallimiter_acquire(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LOCALLIMITER_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LOCALLIMITER_CHECK
+uint16_t uniffi_keel_uniffi_checksum_method_locallimiter_check(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LOCALLIMITER_KEYS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LOCALLIMITER_KEYS
+uint16_t uniffi_keel_uniffi_checksum_method_locallimiter_keys(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_CLAIM
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_CLAIM
+uint16_t uniffi_keel_uniffi_checksum_method_queue_claim(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_CLAIM_AFTER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_CLAIM_AFTER
+uint16_t uniffi_keel_uniffi_checksum_method_queue_claim_after(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_CLAIM_BATCH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_CLAIM_BATCH
+uint16_t uniffi_keel_uniffi_checksum_method_queue_claim_batch(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_COMPLETE
+uint16_t uniffi_keel_uniffi_checksum_method_queue_complete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_COMPLETE_ALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_COMPLETE_ALL
+uint16_t uniffi_keel_uniffi_checksum_method_queue_complete_all(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_DEFER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_DEFER
+uint16_t uniffi_keel_uniffi_checksum_method_queue_defer(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_ENQUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_ENQUEUE
+uint16_t uniffi_keel_uniffi_checksum_method_queue_enqueue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_EXTEND
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_EXTEND
+uint16_t uniffi_keel_uniffi_checksum_method_queue_extend(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_FAIL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_FAIL
+uint16_t uniffi_keel_uniffi_checksum_method_queue_fail(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_GET
+uint16_t uniffi_keel_uniffi_checksum_method_queue_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_HEALTH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_HEALTH
+uint16_t uniffi_keel_uniffi_checksum_method_queue_health(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_SESSION
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_SESSION
+uint16_t uniffi_keel_uniffi_checksum_method_queue_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_QUEUE_SWEEP
+uint16_t uniffi_keel_uniffi_checksum_method_queue_sweep(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SHAREDLIMITER_ACQUIRE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SHAREDLIMITER_ACQUIRE
+uint16_t uniffi_keel_uniffi_checksum_method_sharedlimiter_acquire(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SHAREDLIMITER_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SHAREDLIMITER_CHECK
+uint16_t uniffi_keel_uniffi_checksum_method_sharedlimiter_check(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_NEXT
+uint16_t uniffi_keel_uniffi_checksum_method_workersession_next(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_REPORT
+uint16_t uniffi_keel_uniffi_checksum_method_workersession_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_SETTLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_SETTLE
+uint16_t uniffi_keel_uniffi_checksum_method_workersession_settle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_STOP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_WORKERSESSION_STOP
+uint16_t uniffi_keel_uniffi_checksum_method_workersession_stop(void
     
 );
 #endif
@@ -1881,6 +2189,18 @@ uint16_t uniffi_keel_uniffi_checksum_method_syncprogress_on_progress(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_QUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_QUEUE
+uint16_t uniffi_keel_uniffi_checksum_method_keel_queue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SHARED_LIMITER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SHARED_LIMITER
+uint16_t uniffi_keel_uniffi_checksum_method_keel_shared_limiter(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_CONVERSATIONS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_CONVERSATIONS
 uint16_t uniffi_keel_uniffi_checksum_method_keel_conversations(void
@@ -2040,6 +2360,12 @@ uint16_t uniffi_keel_uniffi_checksum_constructor_minhashlsh_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_MINHASHER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_MINHASHER_NEW
 uint16_t uniffi_keel_uniffi_checksum_constructor_minhasher_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_LOCALLIMITER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_LOCALLIMITER_NEW
+uint16_t uniffi_keel_uniffi_checksum_constructor_locallimiter_new(void
     
 );
 #endif

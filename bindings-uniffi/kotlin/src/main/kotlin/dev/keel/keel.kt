@@ -754,6 +754,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_error_codes(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_func_rate_limit_decide(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_func_plan_compaction(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_probe_noop(
@@ -819,6 +821,50 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_method_minhashlsh_rows(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_minhasher_signature(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_locallimiter_acquire(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_locallimiter_check(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_locallimiter_keys(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_claim(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_claim_after(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_claim_batch(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_complete(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_complete_all(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_defer(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_enqueue(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_extend(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_fail(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_get(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_health(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_session(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_queue_sweep(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_sharedlimiter_acquire(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_sharedlimiter_check(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_workersession_next(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_workersession_report(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_workersession_settle(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_workersession_stop(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_callstream_next(
     ): Int
@@ -930,6 +976,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_syncprogress_on_progress(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_queue(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_shared_limiter(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_conversations(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_model_router(
@@ -983,6 +1033,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_constructor_minhashlsh_new(
     ): Int
     external fun uniffi_keel_uniffi_checksum_constructor_minhasher_new(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_constructor_locallimiter_new(
     ): Int
     external fun uniffi_keel_uniffi_checksum_constructor_keel_connect(
     ): Int
@@ -1063,6 +1115,68 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_method_minhasher_signature(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_keel_uniffi_fn_clone_locallimiter(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_locallimiter(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_constructor_locallimiter_new(`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_locallimiter_acquire(`ptr`: Long,`acquisitionJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_locallimiter_check(`ptr`: Long,`key`: RustBuffer.ByValue,`limitJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_locallimiter_keys(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_clone_queue(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_queue(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_queue_claim(`ptr`: Long,`worker`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_claim_after(`ptr`: Long,`doneJson`: RustBuffer.ByValue,`worker`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_claim_batch(`ptr`: Long,`worker`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_complete(`ptr`: Long,`id`: RustBuffer.ByValue,`leaseToken`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_complete_all(`ptr`: Long,`leasesJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_defer(`ptr`: Long,`id`: RustBuffer.ByValue,`leaseToken`: Long,`delayMs`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_enqueue(`ptr`: Long,`itemsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_extend(`ptr`: Long,`id`: RustBuffer.ByValue,`leaseToken`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_fail(`ptr`: Long,`id`: RustBuffer.ByValue,`leaseToken`: Long,`reason`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_get(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_health(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_session(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_queue_sweep(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_clone_sharedlimiter(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_sharedlimiter(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_sharedlimiter_acquire(`ptr`: Long,`acquisitionJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_sharedlimiter_check(`ptr`: Long,`key`: RustBuffer.ByValue,`limitJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_clone_workersession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_workersession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_workersession_next(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_workersession_report(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_workersession_settle(`ptr`: Long,`id`: RustBuffer.ByValue,`leaseToken`: Long,`answerJson`: RustBuffer.ByValue,`error`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_workersession_stop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_keel_uniffi_fn_clone_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1225,6 +1339,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_keel_uniffi_fn_constructor_keel_connect(`url`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_queue(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_shared_limiter(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_conversations(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_model_router(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
@@ -1286,6 +1404,8 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_func_minhash(`text`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_func_error_codes(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_rate_limit_decide(`inputJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_plan_compaction(`messagesJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1449,6 +1569,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_func_error_codes() and 0xFFFF) != 52575) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_func_rate_limit_decide() and 0xFFFF) != 39498) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_func_plan_compaction() and 0xFFFF) != 56485) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1546,6 +1669,72 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_minhasher_signature() and 0xFFFF) != 26478) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_locallimiter_acquire() and 0xFFFF) != 42621) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_locallimiter_check() and 0xFFFF) != 33642) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_locallimiter_keys() and 0xFFFF) != 21640) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_claim() and 0xFFFF) != 12937) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_claim_after() and 0xFFFF) != 44780) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_claim_batch() and 0xFFFF) != 31050) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_complete() and 0xFFFF) != 253) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_complete_all() and 0xFFFF) != 31312) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_defer() and 0xFFFF) != 40054) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_enqueue() and 0xFFFF) != 10963) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_extend() and 0xFFFF) != 55023) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_fail() and 0xFFFF) != 60544) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_get() and 0xFFFF) != 37598) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_health() and 0xFFFF) != 5904) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_session() and 0xFFFF) != 7368) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_queue_sweep() and 0xFFFF) != 5911) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_sharedlimiter_acquire() and 0xFFFF) != 30788) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_sharedlimiter_check() and 0xFFFF) != 35566) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_workersession_next() and 0xFFFF) != 64899) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_workersession_report() and 0xFFFF) != 57825) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_workersession_settle() and 0xFFFF) != 1866) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_workersession_stop() and 0xFFFF) != 18694) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_callstream_next() and 0xFFFF) != 5936) {
@@ -1713,6 +1902,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_syncprogress_on_progress() and 0xFFFF) != 39913) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_queue() and 0xFFFF) != 6825) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_shared_limiter() and 0xFFFF) != 46817) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_conversations() and 0xFFFF) != 1869) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1792,6 +1987,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_constructor_minhasher_new() and 0xFFFF) != 5849) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_constructor_locallimiter_new() and 0xFFFF) != 44131) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_constructor_keel_connect() and 0xFFFF) != 8138) {
@@ -3521,6 +3719,20 @@ public object FfiConverterTypeEntityResolver: FfiConverter<EntityResolver, Long>
 public interface KeelInterface {
     
     /**
+     * The queue with `optionsJson` (Node's `QueueOptions`: lease, attempts, aging, caps,
+     * shedding; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    fun `queue`(`optionsJson`: kotlin.String? = null): Queue
+    
+    /**
+     * Rate limits shared through the database.
+     */
+    fun `sharedLimiter`(): SharedLimiter
+    
+    /**
      * The conversation store.
      */
     fun `conversations`(): ConversationStore
@@ -3689,6 +3901,44 @@ open class Keel: Disposable, AutoCloseable, KeelInterface
             UniffiLib.uniffi_keel_uniffi_fn_clone_keel(handle, status)
         }
     }
+
+    
+    /**
+     * The queue with `optionsJson` (Node's `QueueOptions`: lease, attempts, aging, caps,
+     * shedding; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    @Throws(KeelException::class)override fun `queue`(`optionsJson`: kotlin.String?): Queue {
+            return FfiConverterTypeQueue.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_queue(
+        it,
+        
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Rate limits shared through the database.
+     */override fun `sharedLimiter`(): SharedLimiter {
+            return FfiConverterTypeSharedLimiter.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_shared_limiter(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -4414,6 +4664,351 @@ public object FfiConverterTypeLlm: FfiConverter<Llm, Long> {
     override fun allocationSize(value: Llm) = 8UL
 
     override fun write(value: Llm, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A rate limiter in this process (GCRA per key, bounded memory).
+ */
+public interface LocalLimiterInterface {
+    
+    /**
+     * Decides one request on several keys together (`acquisitionJson`, an `Acquisition`),
+     * all or none: a `Decision`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    fun `acquire`(`acquisitionJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Decides one request on `key` under `limitJson` (`{limit, periodMs?, burst?}`): a
+     * `Decision` (`allowed`, `remaining`, `retryAfterMs`, `limit`).
+     *
+     * # Errors
+     * `invalid_input` naming the field (a limit of zero).
+     */
+    fun `check`(`key`: kotlin.String, `limitJson`: kotlin.String): kotlin.String
+    
+    /**
+     * How many keys hold state.
+     */
+    fun `keys`(): kotlin.ULong
+    
+    companion object
+}
+
+/**
+ * A rate limiter in this process (GCRA per key, bounded memory).
+ */
+open class LocalLimiter: Disposable, AutoCloseable, LocalLimiterInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A limiter holding at most `capacity` of `optionsJson` busy keys (default 100,000).
+     *
+     * # Errors
+     * `invalid_input` for a capacity of zero.
+     */
+    constructor(`optionsJson`: kotlin.String? = null) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_constructor_locallimiter_new(
+    
+        
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_locallimiter(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_locallimiter(handle, status)
+        }
+    }
+
+    
+    /**
+     * Decides one request on several keys together (`acquisitionJson`, an `Acquisition`),
+     * all or none: a `Decision`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)override fun `acquire`(`acquisitionJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_locallimiter_acquire(
+        it,
+        
+        FfiConverterString.lower(`acquisitionJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Decides one request on `key` under `limitJson` (`{limit, periodMs?, burst?}`): a
+     * `Decision` (`allowed`, `remaining`, `retryAfterMs`, `limit`).
+     *
+     * # Errors
+     * `invalid_input` naming the field (a limit of zero).
+     */
+    @Throws(KeelException::class)override fun `check`(`key`: kotlin.String, `limitJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_locallimiter_check(
+        it,
+        
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`limitJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How many keys hold state.
+     */override fun `keys`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_locallimiter_keys(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLocalLimiter: FfiConverter<LocalLimiter, Long> {
+    override fun lower(value: LocalLimiter): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): LocalLimiter {
+        return LocalLimiter(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): LocalLimiter {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LocalLimiter) = 8UL
+
+    override fun write(value: LocalLimiter, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -7344,6 +7939,742 @@ public object FfiConverterTypeModelRouter: FfiConverter<ModelRouter, Long> {
 
 
 /**
+ * The Command Centre queue; make it with `keel.queue(optionsJson)`.
+ */
+public interface QueueInterface {
+    
+    /**
+     * Leases up to `n` (default 10) waiting items of `lanes` to `worker`: a `QueueItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `claim`(`worker`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Completes `doneJson` (a `Lease[]`) and claims the next batch, in one statement on
+     * PostgreSQL: a `Claimed` (`completed` ids, `items`).
+     *
+     * # Errors
+     * As `claim`.
+     */
+    suspend fun `claimAfter`(`doneJson`: kotlin.String, `worker`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * `claim`, grouped by deal and contact within the fan-in bounds: a `Batch`.
+     *
+     * # Errors
+     * As `claim`.
+     */
+    suspend fun `claimBatch`(`worker`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Completes a claimed item, keeping `context` of `optionsJson` as its enrichment: false
+     * when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    suspend fun `complete`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `optionsJson`: kotlin.String? = null): kotlin.Boolean
+    
+    /**
+     * Completes many claimed items (`leasesJson`, a `Lease[]`) in one statement: the ids
+     * whose token held, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the lease at fault.
+     */
+    suspend fun `completeAll`(`leasesJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Puts a claimed item back for `delayMs` without spending an attempt: false when the
+     * token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for a negative or too long delay.
+     */
+    suspend fun `defer`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `delayMs`: kotlin.Long): kotlin.Boolean
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`): their ids, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[3].queuePriority`); `overloaded` for
+     * a low-lane enqueue while the queue sheds load.
+     */
+    suspend fun `enqueue`(`itemsJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Extends a claimed item's lease (`leaseMs` of `optionsJson`, default the queue's):
+     * false when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    suspend fun `extend`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `optionsJson`: kotlin.String? = null): kotlin.Boolean
+    
+    /**
+     * Records a failure with its `reason` (`optionsJson`: `retryable`, default true;
+     * `retryAfterMs`): the item after it, or null when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    suspend fun `fail`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `reason`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String?
+    
+    /**
+     * The item, or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    suspend fun `get`(`id`: kotlin.String): kotlin.String?
+    
+    /**
+     * The backlog per lane, the oldest wait, the last minute's rates and the mode: a
+     * `QueueHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `health`(): kotlin.String
+    
+    /**
+     * A worker session (what `Queue.work` drives): `optionsJson` is Node's
+     * `QueueWorkerOptions` (concurrency, batch, lanes, poll, worker id).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    fun `session`(`optionsJson`: kotlin.String? = null): WorkerSession
+    
+    /**
+     * Returns expired leases to their lanes and fails the last attempts: a `SweepReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `sweep`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * The Command Centre queue; make it with `keel.queue(optionsJson)`.
+ */
+open class Queue: Disposable, AutoCloseable, QueueInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_queue(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_queue(handle, status)
+        }
+    }
+
+    
+    /**
+     * Leases up to `n` (default 10) waiting items of `lanes` to `worker`: a `QueueItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `claim`(`worker`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_claim(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`worker`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Completes `doneJson` (a `Lease[]`) and claims the next batch, in one statement on
+     * PostgreSQL: a `Claimed` (`completed` ids, `items`).
+     *
+     * # Errors
+     * As `claim`.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `claimAfter`(`doneJson`: kotlin.String, `worker`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_claim_after(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`doneJson`),
+        FfiConverterString.lower(`worker`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `claim`, grouped by deal and contact within the fan-in bounds: a `Batch`.
+     *
+     * # Errors
+     * As `claim`.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `claimBatch`(`worker`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_claim_batch(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`worker`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Completes a claimed item, keeping `context` of `optionsJson` as its enrichment: false
+     * when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `complete`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `optionsJson`: kotlin.String?) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_complete(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterULong.lower(`leaseToken`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Completes many claimed items (`leasesJson`, a `Lease[]`) in one statement: the ids
+     * whose token held, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the lease at fault.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `completeAll`(`leasesJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_complete_all(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`leasesJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Puts a claimed item back for `delayMs` without spending an attempt: false when the
+     * token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` for a negative or too long delay.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `defer`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `delayMs`: kotlin.Long) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_defer(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterULong.lower(`leaseToken`),
+        FfiConverterLong.lower(`delayMs`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`): their ids, as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[3].queuePriority`); `overloaded` for
+     * a low-lane enqueue while the queue sheds load.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enqueue`(`itemsJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_enqueue(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`itemsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Extends a claimed item's lease (`leaseMs` of `optionsJson`, default the queue's):
+     * false when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `extend`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `optionsJson`: kotlin.String?) : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_extend(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterULong.lower(`leaseToken`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Records a failure with its `reason` (`optionsJson`: `retryable`, default true;
+     * `retryAfterMs`): the item after it, or null when the token no longer holds it.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `fail`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `reason`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_fail(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterULong.lower(`leaseToken`),
+        FfiConverterString.lower(`reason`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The item, or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `get`(`id`: kotlin.String) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_get(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The backlog per lane, the oldest wait, the last minute's rates and the mode: a
+     * `QueueHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `health`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_health(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A worker session (what `Queue.work` drives): `optionsJson` is Node's
+     * `QueueWorkerOptions` (concurrency, batch, lanes, poll, worker id).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    @Throws(KeelException::class)override fun `session`(`optionsJson`: kotlin.String?): WorkerSession {
+            return FfiConverterTypeWorkerSession.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_queue_session(
+        it,
+        
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Returns expired leases to their lanes and fails the last attempts: a `SweepReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sweep`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_queue_sweep(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQueue: FfiConverter<Queue, Long> {
+    override fun lower(value: Queue): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Queue {
+        return Queue(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Queue {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Queue) = 8UL
+
+    override fun write(value: Queue, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The skills an org sees on a channel, compiled, with what was shadowed.
  */
 public interface ResolvedSkillsInterface {
@@ -7692,6 +9023,325 @@ public object FfiConverterTypeResolvedSkills: FfiConverter<ResolvedSkills, Long>
     override fun allocationSize(value: ResolvedSkills) = 8UL
 
     override fun write(value: ResolvedSkills, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Rate limits shared through the database; make it with `keel.sharedLimiter()`.
+ */
+public interface SharedLimiterInterface {
+    
+    /**
+     * `LocalLimiter.acquire`, decided in the database.
+     *
+     * # Errors
+     * As `LocalLimiter.acquire`; storage errors.
+     */
+    suspend fun `acquire`(`acquisitionJson`: kotlin.String): kotlin.String
+    
+    /**
+     * `LocalLimiter.check`, decided in the database (every instance obeys one quota).
+     *
+     * # Errors
+     * As `LocalLimiter.check`; storage errors.
+     */
+    suspend fun `check`(`key`: kotlin.String, `limitJson`: kotlin.String): kotlin.String
+    
+    companion object
+}
+
+/**
+ * Rate limits shared through the database; make it with `keel.sharedLimiter()`.
+ */
+open class SharedLimiter: Disposable, AutoCloseable, SharedLimiterInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_sharedlimiter(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_sharedlimiter(handle, status)
+        }
+    }
+
+    
+    /**
+     * `LocalLimiter.acquire`, decided in the database.
+     *
+     * # Errors
+     * As `LocalLimiter.acquire`; storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `acquire`(`acquisitionJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_sharedlimiter_acquire(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`acquisitionJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `LocalLimiter.check`, decided in the database (every instance obeys one quota).
+     *
+     * # Errors
+     * As `LocalLimiter.check`; storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `check`(`key`: kotlin.String, `limitJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_sharedlimiter_check(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`key`),
+        FfiConverterString.lower(`limitJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSharedLimiter: FfiConverter<SharedLimiter, Long> {
+    override fun lower(value: SharedLimiter): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): SharedLimiter {
+        return SharedLimiter(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): SharedLimiter {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SharedLimiter) = 8UL
+
+    override fun write(value: SharedLimiter, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -9274,6 +10924,365 @@ public object FfiConverterTypeSyncProgress: FfiConverter<SyncProgress, Long> {
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One worker's decisions (how many to claim, when to wait, what each answer means, the
+ * writes); `Queue.work` runs the handlers it hands out.
+ */
+public interface WorkerSessionInterface {
+    
+    /**
+     * The next items to run, or null when the session is done.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `next`(): List<WorkItem>?
+    
+    /**
+     * What it did so far: a `QueueWorkerReport` as JSON.
+     */
+    fun `report`(): kotlin.String
+    
+    /**
+     * The handler of item `id` answered `answerJson` (null: done; `{"deferMs": n}`,
+     * `{"fail": reason, "retryable": false}`, or an enrichment), or threw with `error` (its
+     * message, which wins).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or an answer that is not JSON.
+     */
+    fun `settle`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `answerJson`: kotlin.String? = null, `error`: kotlin.String? = null)
+    
+    /**
+     * Stops claiming; `next` answers null once the running items are settled and recorded.
+     */
+    fun `stop`()
+    
+    companion object
+}
+
+/**
+ * One worker's decisions (how many to claim, when to wait, what each answer means, the
+ * writes); `Queue.work` runs the handlers it hands out.
+ */
+open class WorkerSession: Disposable, AutoCloseable, WorkerSessionInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_workersession(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_workersession(handle, status)
+        }
+    }
+
+    
+    /**
+     * The next items to run, or null when the session is done.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `next`() : List<WorkItem>? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_workersession_next(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalSequenceTypeWorkItem.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * What it did so far: a `QueueWorkerReport` as JSON.
+     */override fun `report`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_workersession_report(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The handler of item `id` answered `answerJson` (null: done; `{"deferMs": n}`,
+     * `{"fail": reason, "retryable": false}`, or an enrichment), or threw with `error` (its
+     * message, which wins).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or an answer that is not JSON.
+     */
+    @Throws(KeelException::class)override fun `settle`(`id`: kotlin.String, `leaseToken`: kotlin.ULong, `answerJson`: kotlin.String?, `error`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_workersession_settle(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterULong.lower(`leaseToken`),
+        FfiConverterOptionalString.lower(`answerJson`),
+        FfiConverterOptionalString.lower(`error`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Stops claiming; `next` answers null once the running items are settled and recorded.
+     */override fun `stop`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_workersession_stop(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWorkerSession: FfiConverter<WorkerSession, Long> {
+    override fun lower(value: WorkerSession): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): WorkerSession {
+        return WorkerSession(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): WorkerSession {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: WorkerSession) = 8UL
+
+    override fun write(value: WorkerSession, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
 
 /**
  * A migration the database has applied.
@@ -9694,6 +11703,62 @@ public object FfiConverterTypeTraceParent: FfiConverterRustBuffer<TraceParent> {
             FfiConverterString.write(value.`traceId`, buf)
             FfiConverterString.write(value.`parentSpanId`, buf)
             FfiConverterBoolean.write(value.`sampled`, buf)
+    }
+}
+
+
+
+/**
+ * An item a session hands out: its id and lease token (what `settle` takes), and the whole
+ * `QueueItem` as JSON (what the handler gets).
+ */
+data class WorkItem (
+    /**
+     * The item's id.
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * The lease it is held under.
+     */
+    var `leaseToken`: kotlin.ULong
+    , 
+    /**
+     * The `QueueItem`, as JSON.
+     */
+    var `itemJson`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeWorkItem: FfiConverterRustBuffer<WorkItem> {
+    override fun read(buf: ByteBuffer): WorkItem {
+        return WorkItem(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: WorkItem) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterULong.allocationSize(value.`leaseToken`) +
+            FfiConverterString.allocationSize(value.`itemJson`)
+    )
+
+    override fun write(value: WorkItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterULong.write(value.`leaseToken`, buf)
+            FfiConverterString.write(value.`itemJson`, buf)
     }
 }
 
@@ -10985,6 +13050,38 @@ public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<ko
 /**
  * @suppress
  */
+public object FfiConverterOptionalSequenceTypeWorkItem: FfiConverterRustBuffer<List<WorkItem>?> {
+    override fun read(buf: ByteBuffer): List<WorkItem>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceTypeWorkItem.read(buf)
+    }
+
+    override fun allocationSize(value: List<WorkItem>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceTypeWorkItem.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<WorkItem>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceTypeWorkItem.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
     override fun read(buf: ByteBuffer): List<kotlin.UInt> {
         val len = buf.getInt()
@@ -11094,6 +13191,34 @@ public object FfiConverterSequenceTypeSimilar: FfiConverterRustBuffer<List<Simil
 
 
 
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer<List<WorkItem>> {
+    override fun read(buf: ByteBuffer): List<WorkItem> {
+        val len = buf.getInt()
+        return List<WorkItem>(len) {
+            FfiConverterTypeWorkItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<WorkItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeWorkItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<WorkItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeWorkItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
 
 
 
@@ -11138,6 +13263,25 @@ public object FfiConverterSequenceTypeSimilar: FfiConverterRustBuffer<List<Simil
     UniffiLib.uniffi_keel_uniffi_fn_func_error_codes(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * One GCRA decision, pure (`inputJson`: `limit` as `{limit, periodMs, burst}`, the key's
+         * `tatMs` and `nowMs`): what both limiters compute, as a `Decided`.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `rateLimitDecide`(`inputJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_rate_limit_decide(
+    
+        
+        FfiConverterString.lower(`inputJson`),_status)
 }
     )
     }

@@ -76,8 +76,10 @@ class HostileTest {
             val conversations = db.conversations()
             val llm = models.llm()
             val logger = db.createLogger("hostile")
+            val queue = db.queue()
 
-            // A bystander org: credits, a conversation, a routed message; never named below.
+            // A bystander org: credits, a conversation, a queue item not yet due (claims take any
+            // org's due items); never named below.
             val bystander = UUID.randomUUID().toString()
             models.grantCredits(bystander, 50.0, null, "bystander-grant")
             val kept = JSONObject(conversations.start(json("orgId" to bystander, "userId" to "U1", "channel" to "web")))
@@ -85,6 +87,8 @@ class HostileTest {
             conversations.append(bystander, keptId, JSONArray(listOf(mapOf("role" to "user", "content" to "Acme renewal"))).toString())
             val balance = models.checkBudget(bystander).remaining
             val messages = conversations.messages(bystander, keptId)
+            val (waiting) = JSONArray(queue.enqueue(JSONArray(listOf(mapOf("orgId" to bystander, "sourceAgent" to "k", "itemType" to "t", "title" to "Acme", "delayMs" to 3_600_000))).toString())).map { it as String }
+            val item = queue.get(waiting)
 
             val org = UUID.randomUUID().toString()
             val conversation = JSONObject(conversations.start(json("orgId" to org, "userId" to "U2", "channel" to "web"))).getString("id")
@@ -142,6 +146,25 @@ class HostileTest {
                 "context" to { h -> conversations.context(h, h, null, h) },
                 "addFacts" to { h -> conversations.addFacts(org, h, h, null, h) },
                 "recall" to { h -> conversations.recall(org, h, h, h) },
+                "queue" to { h -> db.queue(h) },
+                "enqueue" to { h -> queue.enqueue(h) },
+                "claim" to { h -> queue.claim(h, h) },
+                "claimAfter" to { h -> queue.claimAfter(h, h, h) },
+                "claimBatch" to { h -> queue.claimBatch("w", h) },
+                "complete.item" to { h -> queue.complete(h, ULong.MAX_VALUE, h) },
+                "completeAll" to { h -> queue.completeAll(h) },
+                "fail" to { h -> queue.fail(h, 0uL, h, h) },
+                "defer" to { h -> queue.defer(h, 1uL, Long.MIN_VALUE) },
+                "extend" to { h -> queue.extend(h, 1uL, h) },
+                "get" to { h -> queue.get(h) },
+                "session" to { h -> queue.session(h) },
+                "settle" to { h -> queue.session().settle(h, 1uL, h, null) },
+                "LocalLimiter" to { h -> LocalLimiter(h) },
+                "limiter.check" to { h -> LocalLimiter().check(h, h) },
+                "limiter.acquire" to { h -> LocalLimiter().acquire(h) },
+                "sharedLimiter.check" to { h -> db.sharedLimiter().check(h, h) },
+                "sharedLimiter.acquire" to { h -> db.sharedLimiter().acquire(h) },
+                "rateLimitDecide" to { h -> rateLimitDecide(h) },
             )
             for ((name, call) in calls) {
                 for (text in hostile) survive(name, text, call)
@@ -159,6 +182,7 @@ class HostileTest {
             assertEquals(2uL, countTokens("hello world"))
             assertEquals(balance, models.checkBudget(bystander).remaining, url)
             assertEquals(messages, conversations.messages(bystander, keptId), url)
+            assertEquals(item, queue.get(waiting), url)
             logger.flush()
             db.shutdown()
         }
