@@ -2615,7 +2615,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /**
  * One run as core drives it, for `init.js` to drive on the event loop (not part of the API):
  * `next()` says what to do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and
- * `ms()` carry what it needs, the other methods report or await what it asked.
+ * `ms()` carry what it needs, the other methods report or await what it asked (core's
+ * `HostRun`).
  */
 export declare class _AgentRun {
   /** What to do next: `attempt`, `wait`, `claim`, `finish` or `done`. */

@@ -14,8 +14,11 @@ percent=$((glue * 100 / core))
 echo "binding glue: $glue Rust lines against $core in core ($percent %, at most $max %)"
 [ "$percent" -le "$max" ] || { echo "binding glue is over $max % of core: move the logic into core" >&2; exit 1; }
 # The uniffi binding (Kotlin, Swift) on its own: a narrower surface, with JSON text for the large
-# shapes, so its own ratchet (KEEL_UNIFFI_GLUE_MAX, at the measured share).
-max_uniffi="${KEEL_UNIFFI_GLUE_MAX:-5}"
+# shapes, so its own ratchet (KEEL_UNIFFI_GLUE_MAX, at the measured share). Raised from 5 to 6 %
+# when the binding gained the queue, the limiters, agent runs and dead letters: new surface (a
+# method per operation, each documented, handing its arguments to core), with the run and step
+# plumbing it would have needed moved into core (`runner::HostRun`, `HostStep`) instead.
+max_uniffi="${KEEL_UNIFFI_GLUE_MAX:-6}"
 uniffi="$(lines "$root/bindings-uniffi/src")"
 percent_uniffi=$((uniffi * 100 / core))
 echo "uniffi glue: $uniffi Rust lines against $core in core ($percent_uniffi %, at most $max_uniffi %)"

@@ -1,10 +1,8 @@
 //! `Keel.runAgent`, `Keel.runs`, `AgentContext` and `Runs` (core: `keel::runner::driver`,
 //! `keel::runner::context` and `keel::runner::runs`, whose `*_value` calls read the config and
-//! own every decision). The run is core's `RunDriver`, which `init.js` drives on the event
+//! own every decision). The run is core's `HostRun` (a `RunDriver` behind a lock), which `init.js` drives on the event
 //! loop: the executor is awaited there, with no thread hop. Each step's work goes over as a
 //! transport (`{ reply }` or `{ failure }`); `init.js` re-throws what the work itself threw.
-
-use std::sync::{Arc, Mutex};
 
 use napi::Env;
 use napi::bindgen_prelude::AsyncBlock;
@@ -12,9 +10,7 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use keel::options::Case::Camel;
-use keel::runner::{
-    self, AgentContext as CoreContext, Cancel, Failure, HostFuture, Next, RunDriver,
-};
+use keel::runner::{self, AgentContext as CoreContext, Cancel, Failure, HostFuture, HostRun};
 
 use crate::error::{Arg, Outcome, Ref, guard, run, spawn};
 use crate::json::Json;
@@ -142,82 +138,37 @@ impl AgentContext {
 
 /// One run as core drives it, for `init.js` to drive on the event loop (not part of the API):
 /// `next()` says what to do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and
-/// `ms()` carry what it needs, the other methods report or await what it asked.
+/// `ms()` carry what it needs, the other methods report or await what it asked (core's
+/// `HostRun`).
 #[napi(js_name = "_AgentRun")]
 pub struct AgentRun {
-    /// Out while `claim` or `finish` awaits.
-    driver: Arc<Mutex<Option<RunDriver<Value>>>>,
-    /// The context of the attempt `next()` asked for.
-    ctx: Option<CoreContext>,
-    /// The attempt's time limit, or the wait, in milliseconds.
-    ms: f64,
-}
-
-impl AgentRun {
-    fn with<R>(&self, f: impl FnOnce(&mut RunDriver<Value>) -> R) -> keel::Result<R> {
-        let mut slot = self.driver.lock().unwrap_or_else(|e| e.into_inner());
-        let driver = slot.as_mut().ok_or_else(|| {
-            keel::Error::invalid_input("run", "the run is busy: await claim() or finish() first")
-        })?;
-        Ok(f(driver))
-    }
-
-    /// Runs `io` on the driver taken out of its slot, then puts it back.
-    fn awaiting<F, Fut>(&self, env: &Env, io: F) -> Outcome<AsyncBlock<Outcome<()>>>
-    where
-        F: FnOnce(RunDriver<Value>) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = (RunDriver<Value>, keel::Result<()>)> + Send + 'static,
-    {
-        let taken = self.driver.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let slot = self.driver.clone();
-        Outcome(spawn(env, async move {
-            let driver =
-                taken.ok_or_else(|| keel::Error::invalid_input("run", "the run is busy"))?;
-            let (driver, outcome) = io(driver).await;
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(driver);
-            outcome
-        }))
-    }
+    inner: HostRun,
 }
 
 #[napi]
 impl AgentRun {
     /// What to do next: `attempt`, `wait`, `claim`, `finish` or `done`.
     #[napi(ts_return_type = "'attempt' | 'wait' | 'claim' | 'finish' | 'done'")]
-    pub fn next(&mut self) -> Outcome<&'static str> {
-        let next = match self.with(RunDriver::advance) {
-            Ok(next) => next,
-            Err(err) => return Outcome(Err(err)),
-        };
-        let kind = next.kind();
-        match next {
-            Next::Attempt { ctx, timeout } => {
-                self.ctx = Some(ctx);
-                self.ms = timeout.as_secs_f64() * 1e3;
-            }
-            Next::Wait(delay) => self.ms = delay.as_secs_f64() * 1e3,
-            _ => {}
-        }
-        Outcome(Ok(kind))
+    pub fn next(&self) -> Outcome<&'static str> {
+        Outcome(self.inner.next())
     }
 
     /// The context of the attempt `next()` asked for.
     #[napi]
-    pub fn context(&mut self) -> Option<AgentContext> {
-        self.ctx.take().map(|inner| AgentContext { inner })
+    pub fn context(&self) -> Option<AgentContext> {
+        self.inner.context().map(|inner| AgentContext { inner })
     }
 
     /// The attempt's time limit, or the wait, in milliseconds.
     #[napi]
     pub fn ms(&self) -> f64 {
-        self.ms
+        self.inner.ms()
     }
 
     /// The attempt resolved to `value`.
     #[napi(ts_args_type = "value: unknown", ts_return_type = "void")]
     pub fn succeeded(&self, value: Option<Json>) -> Outcome<()> {
-        let value = value.map(|v| v.0).unwrap_or_default();
-        Outcome(self.with(|d| d.succeeded(value)))
+        Outcome(self.inner.succeeded(value.map(|v| v.0).unwrap_or_default()))
     }
 
     /// The attempt threw (`init.js` reads the error into `{ status, body, message, ... }`).
@@ -227,53 +178,40 @@ impl AgentRun {
             failure.map(|f| f.0).unwrap_or_default(),
             Camel,
         );
-        Outcome(self.with(|d| d.failed(Failure::from(failure))))
+        Outcome(self.inner.failed(Failure::from(failure)))
     }
 
     /// The attempt ran out of its time.
     #[napi(ts_return_type = "void")]
     pub fn timed_out(&self) -> Outcome<()> {
-        Outcome(self.with(RunDriver::timed_out))
+        Outcome(self.inner.timed_out())
     }
 
     /// The run was aborted. While `claim` or `finish` holds the run, nothing: the loop asks
     /// again once it is back, and sees the signal.
     #[napi]
     pub fn cancel(&self) {
-        if let Some(driver) = self
-            .driver
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            driver.cancel();
-        }
+        self.inner.cancel();
     }
 
     /// Claims the run's idempotency key.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn claim(&self, env: Env) -> Outcome<AsyncBlock<Outcome<()>>> {
-        self.awaiting(&env, |mut d| async move {
-            let outcome = d.claim_value(Camel).await;
-            (d, outcome)
-        })
+        let run = self.inner.clone();
+        Outcome(spawn(&env, async move { run.claim().await }))
     }
 
     /// Writes what the run's end owes.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn finish(&self, env: Env) -> Outcome<AsyncBlock<Outcome<()>>> {
-        self.awaiting(&env, |mut d| async move {
-            d.finish().await;
-            (d, Ok(()))
-        })
+        let run = self.inner.clone();
+        Outcome(spawn(&env, async move { run.finish().await }))
     }
 
     /// The result, once `next()` said `done`.
     #[napi(ts_return_type = "AgentResult")]
     pub fn result(&self) -> Outcome<Value> {
-        Outcome(self.with(|d| d.result_value(Camel)).and_then(|r| {
-            r.ok_or_else(|| keel::Error::Internal("the run has not finished".into()))
-        }))
+        Outcome(self.inner.result())
     }
 }
 
@@ -297,12 +235,8 @@ pub fn start_run(
         cancel: token.map(|t| Cancel::following(t.0.subscribe())),
     };
     guard(|| {
-        let driver = RunDriver::start_value(keel, config, options, Camel)?;
-        Ok(AgentRun {
-            driver: Arc::new(Mutex::new(Some(driver))),
-            ctx: None,
-            ms: 0.0,
-        })
+        let inner = HostRun::start_value(keel, config, options, Camel)?;
+        Ok(AgentRun { inner })
     })
 }
 

@@ -17,6 +17,7 @@ mod memory;
 mod models;
 mod probe;
 mod routing;
+mod runner;
 mod runtime;
 mod skills;
 mod store;

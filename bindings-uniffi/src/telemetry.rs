@@ -57,6 +57,11 @@ pub struct Logger {
 }
 
 impl Logger {
+    /// A core logger as a Kotlin one.
+    pub(crate) fn of(inner: telemetry::Logger) -> Arc<Self> {
+        Arc::new(Self { inner })
+    }
+
     /// A logger for `service` with `options_json` (Node's `LoggerOptions`), on `keel`'s
     /// writer or the process default.
     fn open(

@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -619,6 +635,699 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
         writeBytes(&buf, value)
     }
 }
+
+
+
+
+/**
+ * What an executor gets on each attempt: the run's logger, trace and credit tracker, and the
+ * model client bound to the run (`complete`).
+ */
+public protocol AgentContextProtocol: AnyObject, Sendable {
+    
+    /**
+     * Counts credits spent outside the bound client (an amount ≤ 0 is ignored).
+     */
+    func addCredits(amount: Double) 
+    
+    /**
+     * Counts items produced and consumed (the row's `itemsEmitted`, `itemsProcessed`).
+     *
+     * # Errors
+     * `invalid_input` for a negative or fractional count.
+     */
+    func addItems(emitted: Double?, processed: Double?) throws 
+    
+    /**
+     * This attempt, counted from 1.
+     */
+    func attempt()  -> UInt32
+    
+    /**
+     * Starts step `name`, once per run (what the Kotlin `AgentContext.step` drives): core
+     * decides whether the host runs its work (`StepCall.started`), then records its value.
+     */
+    func beginStep(name: String)  -> StepCall
+    
+    /**
+     * True once the run is cancelled.
+     */
+    func cancelled()  -> Bool
+    
+    /**
+     * The run's budget (`AgentBudget`: its limit, what it used, whether it is spent), as JSON.
+     */
+    func checkBudget()  -> String
+    
+    /**
+     * Makes a model call (`requestJson`, a `CallRequest`) with the client bound to the run:
+     * its model, tokens and credits count towards the run. The `Completion` as JSON.
+     *
+     * # Errors
+     * As `Llm.complete`; `invalid_input` when the run has no model client.
+     */
+    func complete(requestJson: String) async throws  -> String
+    
+    /**
+     * Credits the run has spent.
+     */
+    func creditsUsed()  -> Double
+    
+    /**
+     * The run's `agent_executions` row id.
+     */
+    func executionId()  -> String
+    
+    /**
+     * The run's logger (service `agent-runner`).
+     */
+    func logger()  -> Logger
+    
+    /**
+     * The run's trace id.
+     */
+    func traceId()  -> String
+    
+    /**
+     * The W3C `traceparent` of this attempt's span.
+     */
+    func traceparent()  -> String
+    
+}
+/**
+ * What an executor gets on each attempt: the run's logger, trace and credit tracker, and the
+ * model client bound to the run (`complete`).
+ */
+open class AgentContext: AgentContextProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_agentcontext(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_agentcontext(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Counts credits spent outside the bound client (an amount ≤ 0 is ignored).
+     */
+open func addCredits(amount: Double)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_add_credits(
+            self.uniffiCloneHandle(),
+        FfiConverterDouble.lower(amount),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Counts items produced and consumed (the row's `itemsEmitted`, `itemsProcessed`).
+     *
+     * # Errors
+     * `invalid_input` for a negative or fractional count.
+     */
+open func addItems(emitted: Double? = nil, processed: Double? = nil)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_add_items(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionDouble.lower(emitted),
+        FfiConverterOptionDouble.lower(processed),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * This attempt, counted from 1.
+     */
+open func attempt() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_attempt(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Starts step `name`, once per run (what the Kotlin `AgentContext.step` drives): core
+     * decides whether the host runs its work (`StepCall.started`), then records its value.
+     */
+open func beginStep(name: String) -> StepCall  {
+    return try!  FfiConverterTypeStepCall_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_begin_step(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * True once the run is cancelled.
+     */
+open func cancelled() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_cancelled(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The run's budget (`AgentBudget`: its limit, what it used, whether it is spent), as JSON.
+     */
+open func checkBudget() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_check_budget(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Makes a model call (`requestJson`, a `CallRequest`) with the client bound to the run:
+     * its model, tokens and credits count towards the run. The `Completion` as JSON.
+     *
+     * # Errors
+     * As `Llm.complete`; `invalid_input` when the run has no model client.
+     */
+open func complete(requestJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_agentcontext_complete(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(requestJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Credits the run has spent.
+     */
+open func creditsUsed() -> Double  {
+    return try!  FfiConverterDouble.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_credits_used(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The run's `agent_executions` row id.
+     */
+open func executionId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_execution_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The run's logger (service `agent-runner`).
+     */
+open func logger() -> Logger  {
+    return try!  FfiConverterTypeLogger_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_logger(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The run's trace id.
+     */
+open func traceId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_trace_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The W3C `traceparent` of this attempt's span.
+     */
+open func traceparent() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentcontext_traceparent(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAgentContext: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = AgentContext
+
+    public static func lift(_ handle: UInt64) throws -> AgentContext {
+        return AgentContext(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: AgentContext) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AgentContext {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AgentContext, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgentContext_lift(_ handle: UInt64) throws -> AgentContext {
+    return try FfiConverterTypeAgentContext.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgentContext_lower(_ value: AgentContext) -> UInt64 {
+    return FfiConverterTypeAgentContext.lower(value)
+}
+
+
+
+
+
+
+/**
+ * One run as core drives it, for `Keel.runAgent` (Runs.kt) to drive: `next()` says what to
+ * do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and `ms()` carry what it
+ * needs, the other methods report or await what it asked.
+ */
+public protocol AgentRunProtocol: AnyObject, Sendable {
+    
+    /**
+     * Cancels the run: the attempt in flight ends as cancelled and `next()` goes on to the
+     * run's end.
+     */
+    func cancel() 
+    
+    /**
+     * Claims the run's idempotency key.
+     *
+     * # Errors
+     * Storage errors; `invalid_input` when the run is busy.
+     */
+    func claim() async throws 
+    
+    /**
+     * The context of the attempt `next()` asked for.
+     */
+    func context()  -> AgentContext?
+    
+    /**
+     * The attempt threw: its `message`, and what the exception said of itself (a Keel
+     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
+     * classifies it.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    func failed(message: String, code: String?, kind: String?, status: UInt16?, retryAfterMs: UInt64?) throws 
+    
+    /**
+     * Writes what the run's end owes.
+     *
+     * # Errors
+     * `invalid_input` when the run is busy.
+     */
+    func finish() async throws 
+    
+    /**
+     * The attempt's time limit, or the wait, in milliseconds.
+     */
+    func ms()  -> Double
+    
+    /**
+     * What to do next: `attempt`, `wait`, `claim`, `finish` or `done`.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    func next() throws  -> String
+    
+    /**
+     * The result (`AgentResult`) as JSON, once `next()` said `done`.
+     *
+     * # Errors
+     * `internal` before the run has finished.
+     */
+    func result() throws  -> String
+    
+    /**
+     * The attempt returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON.
+     */
+    func succeeded(valueJson: String?) throws 
+    
+    /**
+     * The attempt ran out of its time.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    func timedOut() throws 
+    
+}
+/**
+ * One run as core drives it, for `Keel.runAgent` (Runs.kt) to drive: `next()` says what to
+ * do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and `ms()` carry what it
+ * needs, the other methods report or await what it asked.
+ */
+open class AgentRun: AgentRunProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_agentrun(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_agentrun(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Cancels the run: the attempt in flight ends as cancelled and `next()` goes on to the
+     * run's end.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Claims the run's idempotency key.
+     *
+     * # Errors
+     * Storage errors; `invalid_input` when the run is busy.
+     */
+open func claim()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_agentrun_claim(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_void,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_void,
+            freeFunc: ffi_keel_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The context of the attempt `next()` asked for.
+     */
+open func context() -> AgentContext?  {
+    return try!  FfiConverterOptionTypeAgentContext.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_context(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The attempt threw: its `message`, and what the exception said of itself (a Keel
+     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
+     * classifies it.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+open func failed(message: String, code: String? = nil, kind: String? = nil, status: UInt16? = nil, retryAfterMs: UInt64? = nil)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_failed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(message),
+        FfiConverterOptionString.lower(code),
+        FfiConverterOptionString.lower(kind),
+        FfiConverterOptionUInt16.lower(status),
+        FfiConverterOptionUInt64.lower(retryAfterMs),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Writes what the run's end owes.
+     *
+     * # Errors
+     * `invalid_input` when the run is busy.
+     */
+open func finish()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_agentrun_finish(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_void,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_void,
+            freeFunc: ffi_keel_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The attempt's time limit, or the wait, in milliseconds.
+     */
+open func ms() -> Double  {
+    return try!  FfiConverterDouble.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What to do next: `attempt`, `wait`, `claim`, `finish` or `done`.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+open func next()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_next(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The result (`AgentResult`) as JSON, once `next()` said `done`.
+     *
+     * # Errors
+     * `internal` before the run has finished.
+     */
+open func result()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_result(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The attempt returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON.
+     */
+open func succeeded(valueJson: String? = nil)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_succeeded(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(valueJson),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The attempt ran out of its time.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+open func timedOut()throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_agentrun_timed_out(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAgentRun: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = AgentRun
+
+    public static func lift(_ handle: UInt64) throws -> AgentRun {
+        return AgentRun(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: AgentRun) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AgentRun {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AgentRun, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgentRun_lift(_ handle: UInt64) throws -> AgentRun {
+    return try FfiConverterTypeAgentRun.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAgentRun_lower(_ value: AgentRun) -> UInt64 {
+    return FfiConverterTypeAgentRun.lower(value)
+}
+
+
 
 
 
@@ -1140,6 +1849,390 @@ public func FfiConverterTypeConversationStore_lower(_ value: ConversationStore) 
 
 
 /**
+ * The dead-letter queue; make it with `keel.deadLetters()`.
+ */
+public protocol DeadLettersProtocol: AnyObject, Sendable {
+    
+    /**
+     * Abandons an open letter with `reason` of `optionsJson`.
+     *
+     * # Errors
+     * As `resolve`; `invalid_input` for a missing reason.
+     */
+    func abandon(id: String, optionsJson: String) async throws  -> String
+    
+    /**
+     * Enqueues `letterJson` (a `NewDeadLetter`), once per `idempotencyKey`: the letter.
+     *
+     * # Errors
+     * `invalid_input` naming the letter's field.
+     */
+    func enqueue(letterJson: String) async throws  -> String
+    
+    /**
+     * The letter.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such letter.
+     */
+    func get(id: String) async throws  -> String
+    
+    /**
+     * The letters `queryJson` (a `LetterQuery`) selects, newest first: a `DeadLetter[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+    func list(queryJson: String?) async throws  -> String
+    
+    /**
+     * Deletes letters resolved more than `days` of `optionsJson` ago (default 30): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func purge(optionsJson: String?) async throws  -> UInt64
+    
+    /**
+     * Brings an abandoned letter back, its retries counted from zero.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not abandoned.
+     */
+    func redrive(id: String) async throws  -> String
+    
+    /**
+     * Resolves an open letter: an asynchronous handler's work finished.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not open.
+     */
+    func resolve(id: String) async throws  -> String
+    
+    /**
+     * Makes a pending letter due now.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not pending.
+     */
+    func retry(id: String) async throws  -> String
+    
+    /**
+     * Claims one batch of due letters and posts each to `url` of `optionsJson` (Node's
+     * `WorkerOptions`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing `url`).
+     */
+    func workOnce(optionsJson: String) async throws  -> String
+    
+}
+/**
+ * The dead-letter queue; make it with `keel.deadLetters()`.
+ */
+open class DeadLetters: DeadLettersProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_deadletters(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_deadletters(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Abandons an open letter with `reason` of `optionsJson`.
+     *
+     * # Errors
+     * As `resolve`; `invalid_input` for a missing reason.
+     */
+open func abandon(id: String, optionsJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_abandon(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Enqueues `letterJson` (a `NewDeadLetter`), once per `idempotencyKey`: the letter.
+     *
+     * # Errors
+     * `invalid_input` naming the letter's field.
+     */
+open func enqueue(letterJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_enqueue(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(letterJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The letter.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such letter.
+     */
+open func get(id: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_get(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The letters `queryJson` (a `LetterQuery`) selects, newest first: a `DeadLetter[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+open func list(queryJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_list(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(queryJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Deletes letters resolved more than `days` of `optionsJson` ago (default 30): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func purge(optionsJson: String? = nil)async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_purge(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_keel_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Brings an abandoned letter back, its retries counted from zero.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not abandoned.
+     */
+open func redrive(id: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_redrive(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Resolves an open letter: an asynchronous handler's work finished.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not open.
+     */
+open func resolve(id: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_resolve(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Makes a pending letter due now.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not pending.
+     */
+open func retry(id: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_retry(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Claims one batch of due letters and posts each to `url` of `optionsJson` (Node's
+     * `WorkerOptions`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing `url`).
+     */
+open func workOnce(optionsJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_work_once(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeadLetters: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = DeadLetters
+
+    public static func lift(_ handle: UInt64) throws -> DeadLetters {
+        return DeadLetters(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: DeadLetters) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeadLetters {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DeadLetters, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeadLetters_lift(_ handle: UInt64) throws -> DeadLetters {
+    return try FfiConverterTypeDeadLetters.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeadLetters_lower(_ value: DeadLetters) -> UInt64 {
+    return FfiConverterTypeDeadLetters.lower(value)
+}
+
+
+
+
+
+
+/**
  * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
  * lookup over the platform's own tables). Called on a thread of its own: it may block.
  */
@@ -1403,6 +2496,25 @@ public protocol KeelProtocol: AnyObject, Sendable {
     func modelRouter(optionsJson: String?) async throws  -> ModelRouter
     
     /**
+     * The dead-letter queue.
+     */
+    func deadLetters()  -> DeadLetters
+    
+    /**
+     * The agent runs (`agent_executions`).
+     */
+    func runs()  -> Runs
+    
+    /**
+     * Starts a run of `configJson` (an `AgentConfig`), its model calls through `llm`; what
+     * `Keel.runAgent` drives.
+     *
+     * # Errors
+     * `invalid_input` naming the config field (`config.maxAttempts`).
+     */
+    func startRun(configJson: String, llm: Llm?) throws  -> AgentRun
+    
+    /**
      * Opens the skills registry (`optionsJson`: Node's `RegistryOptions`).
      *
      * # Errors
@@ -1591,6 +2703,48 @@ open func modelRouter(optionsJson: String? = nil)async throws  -> ModelRouter  {
             liftFunc: FfiConverterTypeModelRouter_lift,
             errorHandler: FfiConverterTypeKeelError_lift
         )
+}
+    
+    /**
+     * The dead-letter queue.
+     */
+open func deadLetters() -> DeadLetters  {
+    return try!  FfiConverterTypeDeadLetters_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_dead_letters(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The agent runs (`agent_executions`).
+     */
+open func runs() -> Runs  {
+    return try!  FfiConverterTypeRuns_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_runs(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Starts a run of `configJson` (an `AgentConfig`), its model calls through `llm`; what
+     * `Keel.runAgent` drives.
+     *
+     * # Errors
+     * `invalid_input` naming the config field (`config.maxAttempts`).
+     */
+open func startRun(configJson: String, llm: Llm? = nil)throws  -> AgentRun  {
+    return try  FfiConverterTypeAgentRun_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_start_run(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(configJson),
+        FfiConverterOptionTypeLlm.lower(llm),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -4844,6 +5998,238 @@ public func FfiConverterTypeResolvedSkills_lower(_ value: ResolvedSkills) -> UIn
 
 
 /**
+ * The agent runs (`agent_executions`); make it with `keel.runs()`.
+ */
+public protocol RunsProtocol: AnyObject, Sendable {
+    
+    /**
+     * Waits until every run row enqueued so far is written.
+     *
+     * # Errors
+     * None in practice (`internal` if the runtime failed).
+     */
+    func flush() async throws 
+    
+    /**
+     * The run (`Execution`).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such run.
+     */
+    func get(id: String) async throws  -> String
+    
+    /**
+     * The runs `queryJson` (a `RunQuery`) selects, newest first: an `Execution[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+    func list(queryJson: String?) async throws  -> String
+    
+    /**
+     * Fails runs still running past their deadline: how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func sweep(optionsJson: String?) async throws  -> UInt64
+    
+}
+/**
+ * The agent runs (`agent_executions`); make it with `keel.runs()`.
+ */
+open class Runs: RunsProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_runs(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_runs(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Waits until every run row enqueued so far is written.
+     *
+     * # Errors
+     * None in practice (`internal` if the runtime failed).
+     */
+open func flush()async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_runs_flush(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_void,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_void,
+            freeFunc: ffi_keel_uniffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The run (`Execution`).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such run.
+     */
+open func get(id: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_runs_get(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The runs `queryJson` (a `RunQuery`) selects, newest first: an `Execution[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+open func list(queryJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_runs_list(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(queryJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Fails runs still running past their deadline: how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func sweep(optionsJson: String? = nil)async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_runs_sweep(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_keel_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRuns: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Runs
+
+    public static func lift(_ handle: UInt64) throws -> Runs {
+        return Runs(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Runs) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Runs {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Runs, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRuns_lift(_ handle: UInt64) throws -> Runs {
+    return try FfiConverterTypeRuns.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRuns_lower(_ value: Runs) -> UInt64 {
+    return FfiConverterTypeRuns.lower(value)
+}
+
+
+
+
+
+
+/**
  * Rate limits shared through the database; make it with `keel.sharedLimiter()`.
  */
 public protocol SharedLimiterProtocol: AnyObject, Sendable {
@@ -5569,6 +6955,223 @@ public func FfiConverterTypeSpan_lift(_ handle: UInt64) throws -> Span {
 #endif
 public func FfiConverterTypeSpan_lower(_ value: Span) -> UInt64 {
     return FfiConverterTypeSpan.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A step under way (`AgentContext.beginStep`): `started()` says whether the host runs the
+ * work (false: core answered from the run's record, or refused), `succeed` or `fail` tells
+ * core how the work ended, `result()` is the step's value.
+ */
+public protocol StepCallProtocol: AnyObject, Sendable {
+    
+    /**
+     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
+     */
+    func fail(message: String, code: String?, kind: String?, status: UInt16?, retryAfterMs: UInt64?) 
+    
+    /**
+     * The step's value as JSON (null: none).
+     *
+     * # Errors
+     * `budget_exceeded` when the run's budget is spent before the step; `invalid_input`
+     * for a bad name or a failed work (`step`).
+     */
+    func result() async throws  -> String?
+    
+    /**
+     * True when the host is to run the step's work now.
+     */
+    func started() async  -> Bool
+    
+    /**
+     * The work returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON (the step then fails with that).
+     */
+    func succeed(valueJson: String?) throws 
+    
+}
+/**
+ * A step under way (`AgentContext.beginStep`): `started()` says whether the host runs the
+ * work (false: core answered from the run's record, or refused), `succeed` or `fail` tells
+ * core how the work ended, `result()` is the step's value.
+ */
+open class StepCall: StepCallProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_stepcall(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_stepcall(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
+     */
+open func fail(message: String, code: String? = nil, kind: String? = nil, status: UInt16? = nil, retryAfterMs: UInt64? = nil)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_stepcall_fail(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(message),
+        FfiConverterOptionString.lower(code),
+        FfiConverterOptionString.lower(kind),
+        FfiConverterOptionUInt16.lower(status),
+        FfiConverterOptionUInt64.lower(retryAfterMs),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The step's value as JSON (null: none).
+     *
+     * # Errors
+     * `budget_exceeded` when the run's budget is spent before the step; `invalid_input`
+     * for a bad name or a failed work (`step`).
+     */
+open func result()async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_stepcall_result(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * True when the host is to run the step's work now.
+     */
+open func started()async  -> Bool  {
+    return
+        try!  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_stepcall_started(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_i8,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_i8,
+            freeFunc: ffi_keel_uniffi_rust_future_free_i8,
+            liftFunc: FfiConverterBool.lift,
+            errorHandler: nil
+            
+        )
+}
+    
+    /**
+     * The work returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON (the step then fails with that).
+     */
+open func succeed(valueJson: String? = nil)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_stepcall_succeed(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(valueJson),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStepCall: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = StepCall
+
+    public static func lift(_ handle: UInt64) throws -> StepCall {
+        return StepCall(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: StepCall) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StepCall {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: StepCall, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepCall_lift(_ handle: UInt64) throws -> StepCall {
+    return try FfiConverterTypeStepCall.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepCall_lower(_ value: StepCall) -> UInt64 {
+    return FfiConverterTypeStepCall.lower(value)
 }
 
 
@@ -7402,6 +9005,30 @@ public func FfiConverterTypeKeelError_lower(_ value: KeelError) -> RustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionUInt16: FfiConverterRustBuffer {
+    typealias SwiftType = UInt16?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt16.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt16.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
     typealias SwiftType = UInt32?
 
@@ -7490,6 +9117,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeAgentContext: FfiConverterRustBuffer {
+    typealias SwiftType = AgentContext?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAgentContext.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAgentContext.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -7994,6 +9645,51 @@ public func probeRoundtrip(probe: Probe) -> Probe  {
 })
 }
 /**
+ * A config as a run reads it (`ResolvedConfig`: every default, the agent's budget and the
+ * attempts of each kind of failure), as JSON. Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the config field.
+ */
+public func agentConfig(configJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_agent_config(
+        FfiConverterString.lower(configJson),uniffiCallStatus
+    )
+})
+}
+/**
+ * The kind of a failure (`failureJson`, a `FailureInfo`), what decided it and the wait it
+ * asked for (`Classified`), as JSON. Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func classifyFailure(failureJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_classify_failure(
+        FfiConverterString.lower(failureJson),uniffiCallStatus
+    )
+})
+}
+/**
+ * The ceilings and seeded delays of a backoff (`inputJson`: `kind` under `policy`, or
+ * `backoff`; `retries`, `seed`, `retryAfterMs`), as JSON (`Delays`). Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func retryDelays(inputJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_retry_delays(
+        FfiConverterString.lower(inputJson),uniffiCallStatus
+    )
+})
+}
+/**
  * The namespaces a channel sees.
  *
  * # Errors
@@ -8207,6 +9903,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_func_probe_roundtrip() != 47291) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_agent_config() != 14339) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_classify_failure() != 11711) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_retry_delays() != 25298) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_func_channel_namespaces() != 65231) {
@@ -8467,6 +10172,123 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_messagerouter_try_route() != 37618) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_add_credits() != 47919) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_add_items() != 14980) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_attempt() != 7883) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_begin_step() != 52358) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_cancelled() != 28016) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_check_budget() != 64888) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_complete() != 61574) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_credits_used() != 34440) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_execution_id() != 60672) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_logger() != 44597) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_trace_id() != 20903) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentcontext_traceparent() != 24521) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_cancel() != 1117) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_claim() != 14513) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_context() != 25476) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_failed() != 57657) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_finish() != 45919) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_ms() != 38301) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_next() != 580) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_result() != 55666) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_succeeded() != 15) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_agentrun_timed_out() != 4744) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_abandon() != 26939) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_enqueue() != 34508) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_get() != 20352) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_list() != 36813) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_purge() != 30067) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_redrive() != 44772) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_resolve() != 35428) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_retry() != 2457) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_work_once() != 3804) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_runs_flush() != 44997) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_runs_get() != 21248) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_runs_list() != 56099) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_runs_sweep() != 41906) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_stepcall_fail() != 10849) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_stepcall_result() != 1391) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_stepcall_started() != 46183) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_stepcall_succeed() != 13286) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_method_resolvedskills_channel() != 48923) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8531,6 +10353,15 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_keel_model_router() != 25245) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_dead_letters() != 34530) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_runs() != 5305) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_start_run() != 64475) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_keel_skill_registry() != 9083) {

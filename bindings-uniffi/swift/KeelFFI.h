@@ -846,6 +846,251 @@ RustBuffer uniffi_keel_uniffi_fn_method_messagerouter_stats(uint64_t ptr, RustCa
 RustBuffer uniffi_keel_uniffi_fn_method_messagerouter_try_route(uint64_t ptr, RustBuffer message, RustBuffer channel, RustBuffer org_id, RustBuffer user_id, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_AGENTCONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_AGENTCONTEXT
+uint64_t uniffi_keel_uniffi_fn_clone_agentcontext(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_AGENTCONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_AGENTCONTEXT
+void uniffi_keel_uniffi_fn_free_agentcontext(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_ADD_CREDITS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_ADD_CREDITS
+void uniffi_keel_uniffi_fn_method_agentcontext_add_credits(uint64_t ptr, double amount, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_ADD_ITEMS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_ADD_ITEMS
+void uniffi_keel_uniffi_fn_method_agentcontext_add_items(uint64_t ptr, RustBuffer emitted, RustBuffer processed, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_ATTEMPT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_ATTEMPT
+uint32_t uniffi_keel_uniffi_fn_method_agentcontext_attempt(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_BEGIN_STEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_BEGIN_STEP
+uint64_t uniffi_keel_uniffi_fn_method_agentcontext_begin_step(uint64_t ptr, RustBuffer name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_CANCELLED
+int8_t uniffi_keel_uniffi_fn_method_agentcontext_cancelled(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_CHECK_BUDGET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_CHECK_BUDGET
+RustBuffer uniffi_keel_uniffi_fn_method_agentcontext_check_budget(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_COMPLETE
+uint64_t uniffi_keel_uniffi_fn_method_agentcontext_complete(uint64_t ptr, RustBuffer request_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_CREDITS_USED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_CREDITS_USED
+double uniffi_keel_uniffi_fn_method_agentcontext_credits_used(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_EXECUTION_ID
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_EXECUTION_ID
+RustBuffer uniffi_keel_uniffi_fn_method_agentcontext_execution_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_LOGGER
+uint64_t uniffi_keel_uniffi_fn_method_agentcontext_logger(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_TRACE_ID
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_TRACE_ID
+RustBuffer uniffi_keel_uniffi_fn_method_agentcontext_trace_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_TRACEPARENT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTCONTEXT_TRACEPARENT
+RustBuffer uniffi_keel_uniffi_fn_method_agentcontext_traceparent(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_AGENTRUN
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_AGENTRUN
+uint64_t uniffi_keel_uniffi_fn_clone_agentrun(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_AGENTRUN
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_AGENTRUN
+void uniffi_keel_uniffi_fn_free_agentrun(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_CANCEL
+void uniffi_keel_uniffi_fn_method_agentrun_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_CLAIM
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_CLAIM
+uint64_t uniffi_keel_uniffi_fn_method_agentrun_claim(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_CONTEXT
+RustBuffer uniffi_keel_uniffi_fn_method_agentrun_context(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_FAILED
+void uniffi_keel_uniffi_fn_method_agentrun_failed(uint64_t ptr, RustBuffer message, RustBuffer code, RustBuffer kind, RustBuffer status, RustBuffer retry_after_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_FINISH
+uint64_t uniffi_keel_uniffi_fn_method_agentrun_finish(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_MS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_MS
+double uniffi_keel_uniffi_fn_method_agentrun_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_NEXT
+RustBuffer uniffi_keel_uniffi_fn_method_agentrun_next(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_RESULT
+RustBuffer uniffi_keel_uniffi_fn_method_agentrun_result(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_SUCCEEDED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_SUCCEEDED
+void uniffi_keel_uniffi_fn_method_agentrun_succeeded(uint64_t ptr, RustBuffer value_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_TIMED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_TIMED_OUT
+void uniffi_keel_uniffi_fn_method_agentrun_timed_out(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEADLETTERS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEADLETTERS
+uint64_t uniffi_keel_uniffi_fn_clone_deadletters(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_DEADLETTERS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_DEADLETTERS
+void uniffi_keel_uniffi_fn_free_deadletters(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_ABANDON
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_ABANDON
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_abandon(uint64_t ptr, RustBuffer id, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_ENQUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_ENQUEUE
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_enqueue(uint64_t ptr, RustBuffer letter_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_GET
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_get(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_LIST
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_list(uint64_t ptr, RustBuffer query_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_PURGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_PURGE
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_purge(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_REDRIVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_REDRIVE
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_redrive(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_RESOLVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_RESOLVE
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_resolve(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_RETRY
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_RETRY
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_retry(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_WORK_ONCE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_WORK_ONCE
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_work_once(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_RUNS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_RUNS
+uint64_t uniffi_keel_uniffi_fn_clone_runs(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_RUNS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_RUNS
+void uniffi_keel_uniffi_fn_free_runs(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_FLUSH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_FLUSH
+uint64_t uniffi_keel_uniffi_fn_method_runs_flush(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_GET
+uint64_t uniffi_keel_uniffi_fn_method_runs_get(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_LIST
+uint64_t uniffi_keel_uniffi_fn_method_runs_list(uint64_t ptr, RustBuffer query_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_RUNS_SWEEP
+uint64_t uniffi_keel_uniffi_fn_method_runs_sweep(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_STEPCALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_STEPCALL
+uint64_t uniffi_keel_uniffi_fn_clone_stepcall(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_STEPCALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_STEPCALL
+void uniffi_keel_uniffi_fn_free_stepcall(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_FAIL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_FAIL
+void uniffi_keel_uniffi_fn_method_stepcall_fail(uint64_t ptr, RustBuffer message, RustBuffer code, RustBuffer kind, RustBuffer status, RustBuffer retry_after_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_RESULT
+uint64_t uniffi_keel_uniffi_fn_method_stepcall_result(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_STARTED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_STARTED
+uint64_t uniffi_keel_uniffi_fn_method_stepcall_started(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_SUCCEED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_SUCCEED
+void uniffi_keel_uniffi_fn_method_stepcall_succeed(uint64_t ptr, RustBuffer value_json, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_RESOLVEDSKILLS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_RESOLVEDSKILLS
 uint64_t uniffi_keel_uniffi_fn_clone_resolvedskills(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1004,6 +1249,21 @@ uint64_t uniffi_keel_uniffi_fn_method_keel_conversations(uint64_t ptr, RustCallS
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_MODEL_ROUTER
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_MODEL_ROUTER
 uint64_t uniffi_keel_uniffi_fn_method_keel_model_router(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEAD_LETTERS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEAD_LETTERS
+uint64_t uniffi_keel_uniffi_fn_method_keel_dead_letters(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_RUNS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_RUNS
+uint64_t uniffi_keel_uniffi_fn_method_keel_runs(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_START_RUN
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_START_RUN
+uint64_t uniffi_keel_uniffi_fn_method_keel_start_run(uint64_t ptr, RustBuffer config_json, RustBuffer llm, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SKILL_REGISTRY
@@ -1188,6 +1448,21 @@ uint64_t uniffi_keel_uniffi_fn_func_probe_panic_async(RustBuffer message
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_PROBE_ROUNDTRIP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_PROBE_ROUNDTRIP
 RustBuffer uniffi_keel_uniffi_fn_func_probe_roundtrip(RustBuffer probe, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_AGENT_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_AGENT_CONFIG
+RustBuffer uniffi_keel_uniffi_fn_func_agent_config(RustBuffer config_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_CLASSIFY_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_CLASSIFY_FAILURE
+RustBuffer uniffi_keel_uniffi_fn_func_classify_failure(RustBuffer failure_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_RETRY_DELAYS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_RETRY_DELAYS
+RustBuffer uniffi_keel_uniffi_fn_func_retry_delays(RustBuffer input_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_CHANNEL_NAMESPACES
@@ -1562,6 +1837,24 @@ uint16_t uniffi_keel_uniffi_checksum_func_probe_panic_async(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_PROBE_ROUNDTRIP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_PROBE_ROUNDTRIP
 uint16_t uniffi_keel_uniffi_checksum_func_probe_roundtrip(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_AGENT_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_AGENT_CONFIG
+uint16_t uniffi_keel_uniffi_checksum_func_agent_config(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_CLASSIFY_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_CLASSIFY_FAILURE
+uint16_t uniffi_keel_uniffi_checksum_func_classify_failure(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_RETRY_DELAYS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_RETRY_DELAYS
+uint16_t uniffi_keel_uniffi_checksum_func_retry_delays(void
     
 );
 #endif
@@ -2081,6 +2374,240 @@ uint16_t uniffi_keel_uniffi_checksum_method_messagerouter_try_route(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_ADD_CREDITS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_ADD_CREDITS
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_add_credits(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_ADD_ITEMS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_ADD_ITEMS
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_add_items(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_ATTEMPT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_ATTEMPT
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_attempt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_BEGIN_STEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_BEGIN_STEP
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_begin_step(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_CANCELLED
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_cancelled(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_CHECK_BUDGET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_CHECK_BUDGET
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_check_budget(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_COMPLETE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_COMPLETE
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_complete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_CREDITS_USED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_CREDITS_USED
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_credits_used(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_EXECUTION_ID
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_EXECUTION_ID
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_execution_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_LOGGER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_LOGGER
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_logger(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_TRACE_ID
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_TRACE_ID
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_trace_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_TRACEPARENT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTCONTEXT_TRACEPARENT
+uint16_t uniffi_keel_uniffi_checksum_method_agentcontext_traceparent(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_CANCEL
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_CLAIM
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_CLAIM
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_claim(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_CONTEXT
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_context(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_FAILED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_FAILED
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_failed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_FINISH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_FINISH
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_finish(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_MS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_MS
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_NEXT
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_next(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_RESULT
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_result(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_SUCCEEDED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_SUCCEEDED
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_succeeded(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_TIMED_OUT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_TIMED_OUT
+uint16_t uniffi_keel_uniffi_checksum_method_agentrun_timed_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_ABANDON
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_ABANDON
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_abandon(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_ENQUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_ENQUEUE
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_enqueue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_GET
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_LIST
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_PURGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_PURGE
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_purge(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_REDRIVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_REDRIVE
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_redrive(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_RESOLVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_RESOLVE
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_resolve(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_RETRY
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_RETRY
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_retry(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_WORK_ONCE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_WORK_ONCE
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_work_once(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_FLUSH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_FLUSH
+uint16_t uniffi_keel_uniffi_checksum_method_runs_flush(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_GET
+uint16_t uniffi_keel_uniffi_checksum_method_runs_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_LIST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_LIST
+uint16_t uniffi_keel_uniffi_checksum_method_runs_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RUNS_SWEEP
+uint16_t uniffi_keel_uniffi_checksum_method_runs_sweep(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_FAIL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_FAIL
+uint16_t uniffi_keel_uniffi_checksum_method_stepcall_fail(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_RESULT
+uint16_t uniffi_keel_uniffi_checksum_method_stepcall_result(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_STARTED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_STARTED
+uint16_t uniffi_keel_uniffi_checksum_method_stepcall_started(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_SUCCEED
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_STEPCALL_SUCCEED
+uint16_t uniffi_keel_uniffi_checksum_method_stepcall_succeed(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RESOLVEDSKILLS_CHANNEL
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_RESOLVEDSKILLS_CHANNEL
 uint16_t uniffi_keel_uniffi_checksum_method_resolvedskills_channel(void
@@ -2210,6 +2737,24 @@ uint16_t uniffi_keel_uniffi_checksum_method_keel_conversations(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_MODEL_ROUTER
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_MODEL_ROUTER
 uint16_t uniffi_keel_uniffi_checksum_method_keel_model_router(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_DEAD_LETTERS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_DEAD_LETTERS
+uint16_t uniffi_keel_uniffi_checksum_method_keel_dead_letters(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_RUNS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_RUNS
+uint16_t uniffi_keel_uniffi_checksum_method_keel_runs(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_START_RUN
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_START_RUN
+uint16_t uniffi_keel_uniffi_checksum_method_keel_start_run(void
     
 );
 #endif

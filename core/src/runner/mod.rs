@@ -25,6 +25,7 @@ mod context;
 mod driver;
 mod execution;
 mod handler;
+mod host;
 mod lease;
 mod letter;
 mod letters;
@@ -40,6 +41,7 @@ pub use agent::{
 pub use context::{AgentContext, Cancel};
 pub use driver::{Next, RunDriver};
 pub use execution::{Execution, RunQuery, SWEEP_SCHEDULE, SweepOptions};
+pub use host::{HostRun, HostStep};
 pub use run::{RunOptions, run_agent};
 pub use run_calls::{HostFuture, KindAttempts, ResolvedConfig, agent_config_value};
 pub use run_writer::RunWriter;

@@ -768,6 +768,12 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_probe_roundtrip(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_func_agent_config(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_classify_failure(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_retry_delays(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_func_channel_namespaces(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_compile_skill(
@@ -940,6 +946,84 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_messagerouter_try_route(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_add_credits(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_add_items(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_attempt(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_begin_step(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_cancelled(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_check_budget(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_complete(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_credits_used(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_execution_id(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_logger(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_trace_id(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentcontext_traceparent(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_cancel(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_claim(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_context(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_failed(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_finish(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_ms(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_next(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_result(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_succeeded(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_agentrun_timed_out(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_abandon(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_enqueue(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_get(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_list(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_purge(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_redrive(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_resolve(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_retry(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_work_once(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_runs_flush(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_runs_get(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_runs_list(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_runs_sweep(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_stepcall_fail(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_stepcall_result(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_stepcall_started(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_stepcall_succeed(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_resolvedskills_channel(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_resolvedskills_get(
@@ -983,6 +1067,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_method_keel_conversations(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_model_router(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_dead_letters(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_runs(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_start_run(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_skill_registry(
     ): Int
@@ -1283,6 +1373,104 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_method_messagerouter_try_route(`ptr`: Long,`message`: RustBuffer.ByValue,`channel`: RustBuffer.ByValue,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_clone_agentcontext(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_agentcontext(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_add_credits(`ptr`: Long,`amount`: Double,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_add_items(`ptr`: Long,`emitted`: RustBuffer.ByValue,`processed`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_attempt(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_begin_step(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_cancelled(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_check_budget(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_complete(`ptr`: Long,`requestJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_credits_used(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Double
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_execution_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_logger(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_trace_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_agentcontext_traceparent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_clone_agentrun(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_agentrun(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_agentrun_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_agentrun_claim(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_agentrun_context(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_agentrun_failed(`ptr`: Long,`message`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`retryAfterMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_agentrun_finish(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_agentrun_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Double
+    external fun uniffi_keel_uniffi_fn_method_agentrun_next(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_agentrun_result(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_method_agentrun_succeeded(`ptr`: Long,`valueJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_agentrun_timed_out(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_clone_deadletters(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_deadletters(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_deadletters_abandon(`ptr`: Long,`id`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_enqueue(`ptr`: Long,`letterJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_get(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_list(`ptr`: Long,`queryJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_purge(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_redrive(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_resolve(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_retry(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_deadletters_work_once(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_clone_runs(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_runs(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_runs_flush(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_runs_get(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_runs_list(`ptr`: Long,`queryJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_runs_sweep(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_clone_stepcall(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_stepcall(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_stepcall_fail(`ptr`: Long,`message`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`retryAfterMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_stepcall_result(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_stepcall_started(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_stepcall_succeed(`ptr`: Long,`valueJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_keel_uniffi_fn_clone_resolvedskills(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_resolvedskills(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1346,6 +1534,12 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_method_keel_conversations(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_model_router(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_dead_letters(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_runs(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_start_run(`ptr`: Long,`configJson`: RustBuffer.ByValue,`llm`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_skill_registry(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
     ): Long
@@ -1418,6 +1612,12 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_func_probe_panic_async(`message`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_keel_uniffi_fn_func_probe_roundtrip(`probe`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_agent_config(`configJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_classify_failure(`failureJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_retry_delays(`inputJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_channel_namespaces(`channel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1588,6 +1788,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_func_probe_roundtrip() and 0xFFFF) != 47291) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_agent_config() and 0xFFFF) != 14339) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_classify_failure() and 0xFFFF) != 11711) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_retry_delays() and 0xFFFF) != 25298) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_func_channel_namespaces() and 0xFFFF) != 65231) {
@@ -1848,6 +2057,123 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_messagerouter_try_route() and 0xFFFF) != 37618) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_add_credits() and 0xFFFF) != 47919) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_add_items() and 0xFFFF) != 14980) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_attempt() and 0xFFFF) != 7883) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_begin_step() and 0xFFFF) != 52358) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_cancelled() and 0xFFFF) != 28016) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_check_budget() and 0xFFFF) != 64888) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_complete() and 0xFFFF) != 61574) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_credits_used() and 0xFFFF) != 34440) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_execution_id() and 0xFFFF) != 60672) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_logger() and 0xFFFF) != 44597) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_trace_id() and 0xFFFF) != 20903) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentcontext_traceparent() and 0xFFFF) != 24521) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_cancel() and 0xFFFF) != 1117) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_claim() and 0xFFFF) != 14513) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_context() and 0xFFFF) != 25476) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_failed() and 0xFFFF) != 57657) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_finish() and 0xFFFF) != 45919) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_ms() and 0xFFFF) != 38301) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_next() and 0xFFFF) != 580) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_result() and 0xFFFF) != 55666) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_succeeded() and 0xFFFF) != 15) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_timed_out() and 0xFFFF) != 4744) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_abandon() and 0xFFFF) != 26939) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_enqueue() and 0xFFFF) != 34508) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_get() and 0xFFFF) != 20352) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_list() and 0xFFFF) != 36813) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_purge() and 0xFFFF) != 30067) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_redrive() and 0xFFFF) != 44772) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_resolve() and 0xFFFF) != 35428) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_retry() and 0xFFFF) != 2457) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_work_once() and 0xFFFF) != 3804) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_runs_flush() and 0xFFFF) != 44997) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_runs_get() and 0xFFFF) != 21248) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_runs_list() and 0xFFFF) != 56099) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_runs_sweep() and 0xFFFF) != 41906) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_stepcall_fail() and 0xFFFF) != 10849) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_stepcall_result() and 0xFFFF) != 1391) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_stepcall_started() and 0xFFFF) != 46183) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_stepcall_succeed() and 0xFFFF) != 13286) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_method_resolvedskills_channel() and 0xFFFF) != 48923) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1912,6 +2238,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_model_router() and 0xFFFF) != 25245) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_dead_letters() and 0xFFFF) != 34530) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_runs() and 0xFFFF) != 5305) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_start_run() and 0xFFFF) != 64475) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_skill_registry() and 0xFFFF) != 9083) {
@@ -2226,6 +2561,33 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -2411,6 +2773,1067 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
     override fun write(value: ByteArray, buf: ByteBuffer) {
         buf.putInt(value.size)
         buf.put(value)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * What an executor gets on each attempt: the run's logger, trace and credit tracker, and the
+ * model client bound to the run (`complete`).
+ */
+public interface AgentContextInterface {
+    
+    /**
+     * Counts credits spent outside the bound client (an amount ≤ 0 is ignored).
+     */
+    fun `addCredits`(`amount`: kotlin.Double)
+    
+    /**
+     * Counts items produced and consumed (the row's `itemsEmitted`, `itemsProcessed`).
+     *
+     * # Errors
+     * `invalid_input` for a negative or fractional count.
+     */
+    fun `addItems`(`emitted`: kotlin.Double? = null, `processed`: kotlin.Double? = null)
+    
+    /**
+     * This attempt, counted from 1.
+     */
+    fun `attempt`(): kotlin.UInt
+    
+    /**
+     * Starts step `name`, once per run (what the Kotlin `AgentContext.step` drives): core
+     * decides whether the host runs its work (`StepCall.started`), then records its value.
+     */
+    fun `beginStep`(`name`: kotlin.String): StepCall
+    
+    /**
+     * True once the run is cancelled.
+     */
+    fun `cancelled`(): kotlin.Boolean
+    
+    /**
+     * The run's budget (`AgentBudget`: its limit, what it used, whether it is spent), as JSON.
+     */
+    fun `checkBudget`(): kotlin.String
+    
+    /**
+     * Makes a model call (`requestJson`, a `CallRequest`) with the client bound to the run:
+     * its model, tokens and credits count towards the run. The `Completion` as JSON.
+     *
+     * # Errors
+     * As `Llm.complete`; `invalid_input` when the run has no model client.
+     */
+    suspend fun `complete`(`requestJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Credits the run has spent.
+     */
+    fun `creditsUsed`(): kotlin.Double
+    
+    /**
+     * The run's `agent_executions` row id.
+     */
+    fun `executionId`(): kotlin.String
+    
+    /**
+     * The run's logger (service `agent-runner`).
+     */
+    fun `logger`(): Logger
+    
+    /**
+     * The run's trace id.
+     */
+    fun `traceId`(): kotlin.String
+    
+    /**
+     * The W3C `traceparent` of this attempt's span.
+     */
+    fun `traceparent`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * What an executor gets on each attempt: the run's logger, trace and credit tracker, and the
+ * model client bound to the run (`complete`).
+ */
+open class AgentContext: Disposable, AutoCloseable, AgentContextInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_agentcontext(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_agentcontext(handle, status)
+        }
+    }
+
+    
+    /**
+     * Counts credits spent outside the bound client (an amount ≤ 0 is ignored).
+     */override fun `addCredits`(`amount`: kotlin.Double)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_add_credits(
+        it,
+        
+        FfiConverterDouble.lower(`amount`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Counts items produced and consumed (the row's `itemsEmitted`, `itemsProcessed`).
+     *
+     * # Errors
+     * `invalid_input` for a negative or fractional count.
+     */
+    @Throws(KeelException::class)override fun `addItems`(`emitted`: kotlin.Double?, `processed`: kotlin.Double?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_add_items(
+        it,
+        
+        FfiConverterOptionalDouble.lower(`emitted`),
+        FfiConverterOptionalDouble.lower(`processed`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * This attempt, counted from 1.
+     */override fun `attempt`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_attempt(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Starts step `name`, once per run (what the Kotlin `AgentContext.step` drives): core
+     * decides whether the host runs its work (`StepCall.started`), then records its value.
+     */override fun `beginStep`(`name`: kotlin.String): StepCall {
+            return FfiConverterTypeStepCall.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_begin_step(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * True once the run is cancelled.
+     */override fun `cancelled`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_cancelled(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The run's budget (`AgentBudget`: its limit, what it used, whether it is spent), as JSON.
+     */override fun `checkBudget`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_check_budget(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Makes a model call (`requestJson`, a `CallRequest`) with the client bound to the run:
+     * its model, tokens and credits count towards the run. The `Completion` as JSON.
+     *
+     * # Errors
+     * As `Llm.complete`; `invalid_input` when the run has no model client.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `complete`(`requestJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_complete(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`requestJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Credits the run has spent.
+     */override fun `creditsUsed`(): kotlin.Double {
+            return FfiConverterDouble.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_credits_used(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The run's `agent_executions` row id.
+     */override fun `executionId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_execution_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The run's logger (service `agent-runner`).
+     */override fun `logger`(): Logger {
+            return FfiConverterTypeLogger.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_logger(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The run's trace id.
+     */override fun `traceId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_trace_id(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The W3C `traceparent` of this attempt's span.
+     */override fun `traceparent`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentcontext_traceparent(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAgentContext: FfiConverter<AgentContext, Long> {
+    override fun lower(value: AgentContext): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): AgentContext {
+        return AgentContext(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): AgentContext {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AgentContext) = 8UL
+
+    override fun write(value: AgentContext, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * One run as core drives it, for `Keel.runAgent` (Runs.kt) to drive: `next()` says what to
+ * do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and `ms()` carry what it
+ * needs, the other methods report or await what it asked.
+ */
+public interface AgentRunInterface {
+    
+    /**
+     * Cancels the run: the attempt in flight ends as cancelled and `next()` goes on to the
+     * run's end.
+     */
+    fun `cancel`()
+    
+    /**
+     * Claims the run's idempotency key.
+     *
+     * # Errors
+     * Storage errors; `invalid_input` when the run is busy.
+     */
+    suspend fun `claim`()
+    
+    /**
+     * The context of the attempt `next()` asked for.
+     */
+    fun `context`(): AgentContext?
+    
+    /**
+     * The attempt threw: its `message`, and what the exception said of itself (a Keel
+     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
+     * classifies it.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    fun `failed`(`message`: kotlin.String, `code`: kotlin.String? = null, `kind`: kotlin.String? = null, `status`: kotlin.UShort? = null, `retryAfterMs`: kotlin.ULong? = null)
+    
+    /**
+     * Writes what the run's end owes.
+     *
+     * # Errors
+     * `invalid_input` when the run is busy.
+     */
+    suspend fun `finish`()
+    
+    /**
+     * The attempt's time limit, or the wait, in milliseconds.
+     */
+    fun `ms`(): kotlin.Double
+    
+    /**
+     * What to do next: `attempt`, `wait`, `claim`, `finish` or `done`.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    fun `next`(): kotlin.String
+    
+    /**
+     * The result (`AgentResult`) as JSON, once `next()` said `done`.
+     *
+     * # Errors
+     * `internal` before the run has finished.
+     */
+    fun `result`(): kotlin.String
+    
+    /**
+     * The attempt returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON.
+     */
+    fun `succeeded`(`valueJson`: kotlin.String? = null)
+    
+    /**
+     * The attempt ran out of its time.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    fun `timedOut`()
+    
+    companion object
+}
+
+/**
+ * One run as core drives it, for `Keel.runAgent` (Runs.kt) to drive: `next()` says what to
+ * do (`attempt`, `wait`, `claim`, `finish`, `done`), `context()` and `ms()` carry what it
+ * needs, the other methods report or await what it asked.
+ */
+open class AgentRun: Disposable, AutoCloseable, AgentRunInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_agentrun(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_agentrun(handle, status)
+        }
+    }
+
+    
+    /**
+     * Cancels the run: the attempt in flight ends as cancelled and `next()` goes on to the
+     * run's end.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Claims the run's idempotency key.
+     *
+     * # Errors
+     * Storage errors; `invalid_input` when the run is busy.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `claim`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_claim(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The context of the attempt `next()` asked for.
+     */override fun `context`(): AgentContext? {
+            return FfiConverterOptionalTypeAgentContext.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_context(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The attempt threw: its `message`, and what the exception said of itself (a Keel
+     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
+     * classifies it.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    @Throws(KeelException::class)override fun `failed`(`message`: kotlin.String, `code`: kotlin.String?, `kind`: kotlin.String?, `status`: kotlin.UShort?, `retryAfterMs`: kotlin.ULong?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_failed(
+        it,
+        
+        FfiConverterString.lower(`message`),
+        FfiConverterOptionalString.lower(`code`),
+        FfiConverterOptionalString.lower(`kind`),
+        FfiConverterOptionalUShort.lower(`status`),
+        FfiConverterOptionalULong.lower(`retryAfterMs`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Writes what the run's end owes.
+     *
+     * # Errors
+     * `invalid_input` when the run is busy.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `finish`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_finish(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The attempt's time limit, or the wait, in milliseconds.
+     */override fun `ms`(): kotlin.Double {
+            return FfiConverterDouble.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What to do next: `attempt`, `wait`, `claim`, `finish` or `done`.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    @Throws(KeelException::class)override fun `next`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_next(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The result (`AgentResult`) as JSON, once `next()` said `done`.
+     *
+     * # Errors
+     * `internal` before the run has finished.
+     */
+    @Throws(KeelException::class)override fun `result`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_result(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The attempt returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON.
+     */
+    @Throws(KeelException::class)override fun `succeeded`(`valueJson`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_succeeded(
+        it,
+        
+        FfiConverterOptionalString.lower(`valueJson`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The attempt ran out of its time.
+     *
+     * # Errors
+     * `invalid_input` while `claim` or `finish` holds the run.
+     */
+    @Throws(KeelException::class)override fun `timedOut`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_timed_out(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAgentRun: FfiConverter<AgentRun, Long> {
+    override fun lower(value: AgentRun): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): AgentRun {
+        return AgentRun(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): AgentRun {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AgentRun) = 8UL
+
+    override fun write(value: AgentRun, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -3368,6 +4791,579 @@ public object FfiConverterTypeConversationStore: FfiConverter<ConversationStore,
 
 
 /**
+ * The dead-letter queue; make it with `keel.deadLetters()`.
+ */
+public interface DeadLettersInterface {
+    
+    /**
+     * Abandons an open letter with `reason` of `optionsJson`.
+     *
+     * # Errors
+     * As `resolve`; `invalid_input` for a missing reason.
+     */
+    suspend fun `abandon`(`id`: kotlin.String, `optionsJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Enqueues `letterJson` (a `NewDeadLetter`), once per `idempotencyKey`: the letter.
+     *
+     * # Errors
+     * `invalid_input` naming the letter's field.
+     */
+    suspend fun `enqueue`(`letterJson`: kotlin.String): kotlin.String
+    
+    /**
+     * The letter.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such letter.
+     */
+    suspend fun `get`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * The letters `queryJson` (a `LetterQuery`) selects, newest first: a `DeadLetter[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+    suspend fun `list`(`queryJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Deletes letters resolved more than `days` of `optionsJson` ago (default 30): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `purge`(`optionsJson`: kotlin.String? = null): kotlin.ULong
+    
+    /**
+     * Brings an abandoned letter back, its retries counted from zero.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not abandoned.
+     */
+    suspend fun `redrive`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * Resolves an open letter: an asynchronous handler's work finished.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not open.
+     */
+    suspend fun `resolve`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * Makes a pending letter due now.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not pending.
+     */
+    suspend fun `retry`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * Claims one batch of due letters and posts each to `url` of `optionsJson` (Node's
+     * `WorkerOptions`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing `url`).
+     */
+    suspend fun `workOnce`(`optionsJson`: kotlin.String): kotlin.String
+    
+    companion object
+}
+
+/**
+ * The dead-letter queue; make it with `keel.deadLetters()`.
+ */
+open class DeadLetters: Disposable, AutoCloseable, DeadLettersInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_deadletters(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_deadletters(handle, status)
+        }
+    }
+
+    
+    /**
+     * Abandons an open letter with `reason` of `optionsJson`.
+     *
+     * # Errors
+     * As `resolve`; `invalid_input` for a missing reason.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `abandon`(`id`: kotlin.String, `optionsJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_abandon(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Enqueues `letterJson` (a `NewDeadLetter`), once per `idempotencyKey`: the letter.
+     *
+     * # Errors
+     * `invalid_input` naming the letter's field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enqueue`(`letterJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_enqueue(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`letterJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The letter.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such letter.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `get`(`id`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_get(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The letters `queryJson` (a `LetterQuery`) selects, newest first: a `DeadLetter[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `list`(`queryJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_list(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`queryJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deletes letters resolved more than `days` of `optionsJson` ago (default 30): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `purge`(`optionsJson`: kotlin.String?) : kotlin.ULong {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_purge(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterULong.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Brings an abandoned letter back, its retries counted from zero.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not abandoned.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `redrive`(`id`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_redrive(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Resolves an open letter: an asynchronous handler's work finished.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not open.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `resolve`(`id`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_resolve(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Makes a pending letter due now.
+     *
+     * # Errors
+     * As `get`; `invalid_input` for a letter that is not pending.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `retry`(`id`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_retry(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Claims one batch of due letters and posts each to `url` of `optionsJson` (Node's
+     * `WorkerOptions`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing `url`).
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `workOnce`(`optionsJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_work_once(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeadLetters: FfiConverter<DeadLetters, Long> {
+    override fun lower(value: DeadLetters): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): DeadLetters {
+        return DeadLetters(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): DeadLetters {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DeadLetters) = 8UL
+
+    override fun write(value: DeadLetters, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
  * lookup over the platform's own tables). Called on a thread of its own: it may block.
  */
@@ -3746,6 +5742,25 @@ public interface KeelInterface {
     suspend fun `modelRouter`(`optionsJson`: kotlin.String? = null): ModelRouter
     
     /**
+     * The dead-letter queue.
+     */
+    fun `deadLetters`(): DeadLetters
+    
+    /**
+     * The agent runs (`agent_executions`).
+     */
+    fun `runs`(): Runs
+    
+    /**
+     * Starts a run of `configJson` (an `AgentConfig`), its model calls through `llm`; what
+     * `Keel.runAgent` drives.
+     *
+     * # Errors
+     * `invalid_input` naming the config field (`config.maxAttempts`).
+     */
+    fun `startRun`(`configJson`: kotlin.String, `llm`: Llm? = null): AgentRun
+    
+    /**
      * Opens the skills registry (`optionsJson`: Node's `RegistryOptions`).
      *
      * # Errors
@@ -3983,6 +5998,61 @@ open class Keel: Disposable, AutoCloseable, KeelInterface
         KeelException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * The dead-letter queue.
+     */override fun `deadLetters`(): DeadLetters {
+            return FfiConverterTypeDeadLetters.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_dead_letters(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The agent runs (`agent_executions`).
+     */override fun `runs`(): Runs {
+            return FfiConverterTypeRuns.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_runs(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Starts a run of `configJson` (an `AgentConfig`), its model calls through `llm`; what
+     * `Keel.runAgent` drives.
+     *
+     * # Errors
+     * `invalid_input` naming the config field (`config.maxAttempts`).
+     */
+    @Throws(KeelException::class)override fun `startRun`(`configJson`: kotlin.String, `llm`: Llm?): AgentRun {
+            return FfiConverterTypeAgentRun.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_start_run(
+        it,
+        
+        FfiConverterString.lower(`configJson`),
+        FfiConverterOptionalTypeLlm.lower(`llm`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -9124,6 +11194,396 @@ public object FfiConverterTypeResolvedSkills: FfiConverter<ResolvedSkills, Long>
 
 
 /**
+ * The agent runs (`agent_executions`); make it with `keel.runs()`.
+ */
+public interface RunsInterface {
+    
+    /**
+     * Waits until every run row enqueued so far is written.
+     *
+     * # Errors
+     * None in practice (`internal` if the runtime failed).
+     */
+    suspend fun `flush`()
+    
+    /**
+     * The run (`Execution`).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such run.
+     */
+    suspend fun `get`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * The runs `queryJson` (a `RunQuery`) selects, newest first: an `Execution[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+    suspend fun `list`(`queryJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Fails runs still running past their deadline: how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `sweep`(`optionsJson`: kotlin.String? = null): kotlin.ULong
+    
+    companion object
+}
+
+/**
+ * The agent runs (`agent_executions`); make it with `keel.runs()`.
+ */
+open class Runs: Disposable, AutoCloseable, RunsInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_runs(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_runs(handle, status)
+        }
+    }
+
+    
+    /**
+     * Waits until every run row enqueued so far is written.
+     *
+     * # Errors
+     * None in practice (`internal` if the runtime failed).
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `flush`() {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_runs_flush(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The run (`Execution`).
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID or no such run.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `get`(`id`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_runs_get(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The runs `queryJson` (a `RunQuery`) selects, newest first: an `Execution[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the query field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `list`(`queryJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_runs_list(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`queryJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Fails runs still running past their deadline: how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sweep`(`optionsJson`: kotlin.String?) : kotlin.ULong {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_runs_sweep(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterULong.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRuns: FfiConverter<Runs, Long> {
+    override fun lower(value: Runs): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Runs {
+        return Runs(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Runs {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Runs) = 8UL
+
+    override fun write(value: Runs, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Rate limits shared through the database; make it with `keel.sharedLimiter()`.
  */
 public interface SharedLimiterInterface {
@@ -10250,6 +12710,374 @@ public object FfiConverterTypeSpan: FfiConverter<Span, Long> {
     override fun allocationSize(value: Span) = 8UL
 
     override fun write(value: Span, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A step under way (`AgentContext.beginStep`): `started()` says whether the host runs the
+ * work (false: core answered from the run's record, or refused), `succeed` or `fail` tells
+ * core how the work ended, `result()` is the step's value.
+ */
+public interface StepCallInterface {
+    
+    /**
+     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
+     */
+    fun `fail`(`message`: kotlin.String, `code`: kotlin.String? = null, `kind`: kotlin.String? = null, `status`: kotlin.UShort? = null, `retryAfterMs`: kotlin.ULong? = null)
+    
+    /**
+     * The step's value as JSON (null: none).
+     *
+     * # Errors
+     * `budget_exceeded` when the run's budget is spent before the step; `invalid_input`
+     * for a bad name or a failed work (`step`).
+     */
+    suspend fun `result`(): kotlin.String?
+    
+    /**
+     * True when the host is to run the step's work now.
+     */
+    suspend fun `started`(): kotlin.Boolean
+    
+    /**
+     * The work returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON (the step then fails with that).
+     */
+    fun `succeed`(`valueJson`: kotlin.String? = null)
+    
+    companion object
+}
+
+/**
+ * A step under way (`AgentContext.beginStep`): `started()` says whether the host runs the
+ * work (false: core answered from the run's record, or refused), `succeed` or `fail` tells
+ * core how the work ended, `result()` is the step's value.
+ */
+open class StepCall: Disposable, AutoCloseable, StepCallInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_stepcall(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_stepcall(handle, status)
+        }
+    }
+
+    
+    /**
+     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
+     */override fun `fail`(`message`: kotlin.String, `code`: kotlin.String?, `kind`: kotlin.String?, `status`: kotlin.UShort?, `retryAfterMs`: kotlin.ULong?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_stepcall_fail(
+        it,
+        
+        FfiConverterString.lower(`message`),
+        FfiConverterOptionalString.lower(`code`),
+        FfiConverterOptionalString.lower(`kind`),
+        FfiConverterOptionalUShort.lower(`status`),
+        FfiConverterOptionalULong.lower(`retryAfterMs`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The step's value as JSON (null: none).
+     *
+     * # Errors
+     * `budget_exceeded` when the run's budget is spent before the step; `invalid_input`
+     * for a bad name or a failed work (`step`).
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `result`() : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_stepcall_result(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * True when the host is to run the step's work now.
+     */
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `started`() : kotlin.Boolean {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_stepcall_started(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_i8(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_i8(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_i8(future) },
+        // lift function
+        { FfiConverterBoolean.lift(it) },
+        // Error FFI converter
+        UniffiNullRustCallStatusErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The work returned `valueJson` (null: nothing).
+     *
+     * # Errors
+     * `invalid_input` for a value that is not JSON (the step then fails with that).
+     */
+    @Throws(KeelException::class)override fun `succeed`(`valueJson`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_stepcall_succeed(
+        it,
+        
+        FfiConverterOptionalString.lower(`valueJson`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStepCall: FfiConverter<StepCall, Long> {
+    override fun lower(value: StepCall): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): StepCall {
+        return StepCall(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): StepCall {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: StepCall) = 8UL
+
+    override fun write(value: StepCall, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -12698,6 +15526,38 @@ public object FfiConverterTypeKeelError : FfiConverterRustBuffer<KeelException> 
 /**
  * @suppress
  */
+public object FfiConverterOptionalUShort: FfiConverterRustBuffer<kotlin.UShort?> {
+    override fun read(buf: ByteBuffer): kotlin.UShort? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUShort.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UShort?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUShort.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UShort?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUShort.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
     override fun read(buf: ByteBuffer): kotlin.UInt? {
         if (buf.get().toInt() == 0) {
@@ -12816,6 +15676,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeAgentContext: FfiConverterRustBuffer<AgentContext?> {
+    override fun read(buf: ByteBuffer): AgentContext? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAgentContext.read(buf)
+    }
+
+    override fun allocationSize(value: AgentContext?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAgentContext.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AgentContext?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAgentContext.write(value, buf)
         }
     }
 }
@@ -13382,6 +16274,63 @@ public object FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer<List<Work
     
         
         FfiConverterTypeProbe.lower(`probe`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * A config as a run reads it (`ResolvedConfig`: every default, the agent's budget and the
+         * attempts of each kind of failure), as JSON. Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the config field.
+         */
+    @Throws(KeelException::class) fun `agentConfig`(`configJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_agent_config(
+    
+        
+        FfiConverterString.lower(`configJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The kind of a failure (`failureJson`, a `FailureInfo`), what decided it and the wait it
+         * asked for (`Classified`), as JSON. Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `classifyFailure`(`failureJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_classify_failure(
+    
+        
+        FfiConverterString.lower(`failureJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The ceilings and seeded delays of a backoff (`inputJson`: `kind` under `policy`, or
+         * `backoff`; `retries`, `seed`, `retryAfterMs`), as JSON (`Delays`). Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `retryDelays`(`inputJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_retry_delays(
+    
+        
+        FfiConverterString.lower(`inputJson`),_status)
 }
     )
     }

@@ -165,6 +165,22 @@ class HostileTest {
                 "sharedLimiter.check" to { h -> db.sharedLimiter().check(h, h) },
                 "sharedLimiter.acquire" to { h -> db.sharedLimiter().acquire(h) },
                 "rateLimitDecide" to { h -> rateLimitDecide(h) },
+                "startRun" to { h -> db.startRun(h).close() },
+                "runAgent" to { h -> db.runAgent(h) { null } },
+                "runAgent.value" to { h -> db.runAgent("""{"agentName": "hostile", "maxRetries": 0}""") { h } },
+                "runAgent.throws" to { h -> db.runAgent("""{"agentName": "hostile", "maxRetries": 0}""") { throw AgentFailure(h, kind = h) } },
+                "step" to { h -> db.runAgent("""{"agentName": "hostile", "maxRetries": 0}""") { ctx -> ctx.step(h) { h } } },
+                "runs.list" to { h -> db.runs().list(h) },
+                "runs.get" to { h -> db.runs().get(h) },
+                "runs.sweep" to { h -> db.runs().sweep(h) },
+                "deadLetters.enqueue" to { h -> db.deadLetters().enqueue(h) },
+                "deadLetters.list" to { h -> db.deadLetters().list(h) },
+                "deadLetters.abandon" to { h -> db.deadLetters().abandon(h, h) },
+                "deadLetters.purge" to { h -> db.deadLetters().purge(h) },
+                "deadLetters.workOnce" to { h -> db.deadLetters().workOnce(h) },
+                "agentConfig" to { h -> agentConfig(h) },
+                "classifyFailure" to { h -> classifyFailure(h) },
+                "retryDelays" to { h -> retryDelays(h) },
             )
             for ((name, call) in calls) {
                 for (text in hostile) survive(name, text, call)

@@ -1,0 +1,115 @@
+// Hand-written beside the generated keel.kt: an agent run driven on coroutines.
+package dev.keel
+
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.withContext
+import kotlinx.coroutines.withTimeout
+
+/**
+ * A failure an executor throws to say what kind it is (`transient`, `rate_limited`, `timeout`,
+ * `context_exceeded`, `model_unavailable`, `validation`), the HTTP status it came with, or the
+ * wait it asked for; core classifies any other exception by what it carries (a
+ * `KeelException`'s code and `retryAfterMs`) or by its message.
+ */
+class AgentFailure(
+    message: String,
+    val kind: String? = null,
+    val status: Int? = null,
+    val retryAfterMs: Long? = null,
+    cause: Throwable? = null,
+) : Exception(message, cause)
+
+/**
+ * Runs [executor] as the agent of `configJson` (an `AgentConfig`: `agentName`, retries,
+ * time limits, budget, `idempotencyKey`, …) until it returns, a failure's kind has no
+ * retries left, the run's time or budget runs out, or the calling coroutine is cancelled.
+ * Core decides every attempt, time limit and wait and writes one `agent_executions` row;
+ * this awaits [executor], sleeps and tells core what happened. [executor] gets the attempt's
+ * [AgentContext] and returns its value as JSON text (or null). Model calls through
+ * [AgentContext.complete] go through [llm] and count towards the run.
+ *
+ * Returns the `AgentResult` as JSON (`status`, `value`, `attempts`, `errors`, credits, the
+ * execution id). Cancelling the coroutine cancels the run: it is recorded as cancelled, then
+ * the cancellation goes on.
+ */
+suspend fun Keel.runAgent(
+    configJson: String,
+    llm: Llm? = null,
+    executor: suspend (AgentContext) -> String?,
+): String = startRun(configJson, llm).use { run ->
+    try {
+        drive(run, executor)
+    } catch (e: CancellationException) {
+        run.cancel()
+        withContext(NonCancellable) { drive(run) { throw e } }
+        throw e
+    }
+}
+
+/** Does what [run] asks until it is done: its result. */
+private suspend fun drive(run: AgentRun, executor: suspend (AgentContext) -> String?): String {
+    while (true) {
+        when (run.next()) {
+            "attempt" -> run.context()!!.use { attempt(run, it, run.ms(), executor) }
+            "wait" -> delay(run.ms().toLong())
+            // The run's own writes are never cut off (the driver is out of the run meanwhile).
+            "claim" -> withContext(NonCancellable) { run.claim() }
+            "finish" -> withContext(NonCancellable) { run.finish() }
+            else -> return run.result()
+        }
+    }
+}
+
+/** One attempt under its time limit, and how it ended. */
+private suspend fun attempt(run: AgentRun, ctx: AgentContext, ms: Double, executor: suspend (AgentContext) -> String?) {
+    val value = try {
+        withTimeout(ms.toLong().coerceAtLeast(1)) { executor(ctx) }
+    } catch (e: TimeoutCancellationException) {
+        run.timedOut()
+        return
+    } catch (e: CancellationException) {
+        throw e
+    } catch (e: Throwable) {
+        failed(run, e)
+        return
+    }
+    run.succeeded(value)
+}
+
+/** What an exception says of itself, as core classifies it. */
+private class Described(e: Throwable) {
+    val message: String = (e as? KeelException)?.info?.detail ?: e.message?.ifBlank { null } ?: e.toString()
+    val code: String? = (e as? KeelException)?.info?.code
+    val kind: String? = (e as? AgentFailure)?.kind
+    val status: UShort? = (e as? AgentFailure)?.status?.toUShort()
+    val retryAfterMs: ULong? = (e as? KeelException)?.info?.retryAfterMs ?: (e as? AgentFailure)?.retryAfterMs?.toULong()
+}
+
+/** Tells [run] what the exception [e] said of itself. */
+private fun failed(run: AgentRun, e: Throwable) {
+    val d = Described(e)
+    run.failed(d.message, d.code, d.kind, d.status, d.retryAfterMs)
+}
+
+/**
+ * Runs [work] as step [name] of the run, once per run: on a retry, a step that finished on an
+ * earlier attempt is not run again and its recorded value (JSON text, or null) comes back.
+ * Throws `KeelException.BudgetExceeded` without running [work] once the run's budget is spent,
+ * and re-throws what [work] threw.
+ */
+suspend fun AgentContext.step(name: String, work: suspend () -> String?): String? = beginStep(name).use { call ->
+    if (call.started()) {
+        val value = try {
+            work()
+        } catch (e: Throwable) {
+            val d = Described(e)
+            call.fail(d.message, d.code, d.kind, d.status, d.retryAfterMs)
+            throw e
+        }
+        call.succeed(value)
+    }
+    call.result()
+}
