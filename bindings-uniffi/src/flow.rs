@@ -76,6 +76,17 @@ impl Queue {
         run(async move { queue.call_value(op, Some(args()?), Camel).await }).await
     }
 
+    /// `claim` or `claim_batch` (`op`) for `worker` with `optionsJson`: the answer as JSON.
+    async fn claiming(
+        &self,
+        op: &'static str,
+        worker: String,
+        options_json: Option<String>,
+    ) -> Result<String, KeelError> {
+        let args = move || args(vec![("worker", worker.into())], options_json.as_deref());
+        Ok(self.call(op, args).await?.to_string())
+    }
+
     /// A fenced change's answer (`true`: the token held the lease).
     async fn held(
         &self,
@@ -113,8 +124,7 @@ impl Queue {
         worker: String,
         options_json: Option<String>,
     ) -> Result<String, KeelError> {
-        let args = move || args(vec![("worker", worker.into())], options_json.as_deref());
-        Ok(self.call("claim", args).await?.to_string())
+        self.claiming("claim", worker, options_json).await
     }
 
     /// Completes `doneJson` (a `Lease[]`) and claims the next batch, in one statement on
@@ -149,8 +159,7 @@ impl Queue {
         worker: String,
         options_json: Option<String>,
     ) -> Result<String, KeelError> {
-        let args = move || args(vec![("worker", worker.into())], options_json.as_deref());
-        Ok(self.call("claim_batch", args).await?.to_string())
+        self.claiming("claim_batch", worker, options_json).await
     }
 
     /// Completes a claimed item, keeping `context` of `optionsJson` as its enrichment: false

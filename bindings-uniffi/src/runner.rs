@@ -136,18 +136,9 @@ impl StepCall {
         parsed.map(drop).map_err(KeelError::from)
     }
 
-    /// The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
-    #[uniffi::method(default(code = None, kind = None, status = None, retry_after_ms = None))]
-    pub fn fail(
-        &self,
-        message: String,
-        code: Option<String>,
-        kind: Option<String>,
-        status: Option<u16>,
-        retry_after_ms: Option<u64>,
-    ) {
-        self.inner
-            .tell(Err(failure(message, code, kind, status, retry_after_ms)));
+    /// The work threw `failure`.
+    pub fn fail(&self, failure: FailureInfo) {
+        self.inner.tell(Err(failure.into()));
     }
 
     /// The step's value as JSON (null: none).
@@ -162,21 +153,36 @@ impl StepCall {
     }
 }
 
-/// A failure as a host exception described it.
-fn failure(
-    message: String,
-    code: Option<String>,
-    kind: Option<String>,
-    status: Option<u16>,
-    retry_after_ms: Option<u64>,
-) -> Failure {
-    Failure {
-        message,
-        code,
-        kind,
-        status,
-        retry_after: retry_after_ms.map(|ms| format!("{}", ms as f64 / 1000.0)),
-        ..Failure::default()
+/// What a host exception says of itself, for core to classify: its message, a Keel error's
+/// `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`.
+#[derive(uniffi::Record)]
+pub struct FailureInfo {
+    /// What went wrong, in words.
+    pub message: String,
+    /// Keel's error code, when the exception is a `KeelException`.
+    #[uniffi(default = None)]
+    pub code: Option<String>,
+    /// The kind the thrower chose (`transient`, `rate_limited`, `timeout`, …); wins.
+    #[uniffi(default = None)]
+    pub kind: Option<String>,
+    /// The HTTP status it came with.
+    #[uniffi(default = None)]
+    pub status: Option<u16>,
+    /// The wait it asked for, in milliseconds.
+    #[uniffi(default = None)]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl From<FailureInfo> for Failure {
+    fn from(f: FailureInfo) -> Self {
+        Failure {
+            message: f.message,
+            code: f.code,
+            kind: f.kind,
+            status: f.status,
+            retry_after: f.retry_after_ms.map(|ms| format!("{}", ms as f64 / 1000.0)),
+            ..Failure::default()
+        }
     }
 }
 
@@ -219,23 +225,12 @@ impl AgentRun {
         Ok(self.inner.succeeded(value)?)
     }
 
-    /// The attempt threw: its `message`, and what the exception said of itself (a Keel
-    /// error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
-    /// classifies it.
+    /// The attempt threw `failure`; core classifies it.
     ///
     /// # Errors
     /// `invalid_input` while `claim` or `finish` holds the run.
-    #[uniffi::method(default(code = None, kind = None, status = None, retry_after_ms = None))]
-    pub fn failed(
-        &self,
-        message: String,
-        code: Option<String>,
-        kind: Option<String>,
-        status: Option<u16>,
-        retry_after_ms: Option<u64>,
-    ) -> Result<(), KeelError> {
-        let failure = failure(message, code, kind, status, retry_after_ms);
-        Ok(self.inner.failed(failure)?)
+    pub fn failed(&self, failure: FailureInfo) -> Result<(), KeelError> {
+        Ok(self.inner.failed(failure.into())?)
     }
 
     /// The attempt ran out of its time.

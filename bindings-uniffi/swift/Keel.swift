@@ -1009,14 +1009,12 @@ public protocol AgentRunProtocol: AnyObject, Sendable {
     func context()  -> AgentContext?
     
     /**
-     * The attempt threw: its `message`, and what the exception said of itself (a Keel
-     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
-     * classifies it.
+     * The attempt threw `failure`; core classifies it.
      *
      * # Errors
      * `invalid_input` while `claim` or `finish` holds the run.
      */
-    func failed(message: String, code: String?, kind: String?, status: UInt16?, retryAfterMs: UInt64?) throws 
+    func failed(failure: FailureInfo) throws 
     
     /**
      * Writes what the run's end owes.
@@ -1169,22 +1167,16 @@ open func context() -> AgentContext?  {
 }
     
     /**
-     * The attempt threw: its `message`, and what the exception said of itself (a Keel
-     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
-     * classifies it.
+     * The attempt threw `failure`; core classifies it.
      *
      * # Errors
      * `invalid_input` while `claim` or `finish` holds the run.
      */
-open func failed(message: String, code: String? = nil, kind: String? = nil, status: UInt16? = nil, retryAfterMs: UInt64? = nil)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+open func failed(failure: FailureInfo)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
         uniffiCallStatus in
     uniffi_keel_uniffi_fn_method_agentrun_failed(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(message),
-        FfiConverterOptionString.lower(code),
-        FfiConverterOptionString.lower(kind),
-        FfiConverterOptionUInt16.lower(status),
-        FfiConverterOptionUInt64.lower(retryAfterMs),uniffiCallStatus
+        FfiConverterTypeFailureInfo_lower(failure),uniffiCallStatus
     )
 }
 }
@@ -6970,9 +6962,9 @@ public func FfiConverterTypeSpan_lower(_ value: Span) -> UInt64 {
 public protocol StepCallProtocol: AnyObject, Sendable {
     
     /**
-     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
+     * The work threw `failure`.
      */
-    func fail(message: String, code: String?, kind: String?, status: UInt16?, retryAfterMs: UInt64?) 
+    func fail(failure: FailureInfo) 
     
     /**
      * The step's value as JSON (null: none).
@@ -7056,17 +7048,13 @@ open class StepCall: StepCallProtocol, @unchecked Sendable {
 
     
     /**
-     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
+     * The work threw `failure`.
      */
-open func fail(message: String, code: String? = nil, kind: String? = nil, status: UInt16? = nil, retryAfterMs: UInt64? = nil)  {try! rustCall() {
+open func fail(failure: FailureInfo)  {try! rustCall() {
         uniffiCallStatus in
     uniffi_keel_uniffi_fn_method_stepcall_fail(
             self.uniffiCloneHandle(),
-        FfiConverterString.lower(message),
-        FfiConverterOptionString.lower(code),
-        FfiConverterOptionString.lower(kind),
-        FfiConverterOptionUInt16.lower(status),
-        FfiConverterOptionUInt64.lower(retryAfterMs),uniffiCallStatus
+        FfiConverterTypeFailureInfo_lower(failure),uniffiCallStatus
     )
 }
 }
@@ -8049,6 +8037,106 @@ public func FfiConverterTypeDatabaseUrl_lift(_ buf: RustBuffer) throws -> Databa
 #endif
 public func FfiConverterTypeDatabaseUrl_lower(_ value: DatabaseUrl) -> RustBuffer {
     return FfiConverterTypeDatabaseUrl.lower(value)
+}
+
+
+/**
+ * What a host exception says of itself, for core to classify: its message, a Keel error's
+ * `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`.
+ */
+public struct FailureInfo: Equatable, Hashable {
+    /**
+     * What went wrong, in words.
+     */
+    public var message: String
+    /**
+     * Keel's error code, when the exception is a `KeelException`.
+     */
+    public var code: String?
+    /**
+     * The kind the thrower chose (`transient`, `rate_limited`, `timeout`, …); wins.
+     */
+    public var kind: String?
+    /**
+     * The HTTP status it came with.
+     */
+    public var status: UInt16?
+    /**
+     * The wait it asked for, in milliseconds.
+     */
+    public var retryAfterMs: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * What went wrong, in words.
+         */message: String, 
+        /**
+         * Keel's error code, when the exception is a `KeelException`.
+         */code: String? = nil, 
+        /**
+         * The kind the thrower chose (`transient`, `rate_limited`, `timeout`, …); wins.
+         */kind: String? = nil, 
+        /**
+         * The HTTP status it came with.
+         */status: UInt16? = nil, 
+        /**
+         * The wait it asked for, in milliseconds.
+         */retryAfterMs: UInt64? = nil) {
+        self.message = message
+        self.code = code
+        self.kind = kind
+        self.status = status
+        self.retryAfterMs = retryAfterMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FailureInfo: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFailureInfo: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FailureInfo {
+        return
+            try FailureInfo(
+                message: FfiConverterString.read(from: &buf), 
+                code: FfiConverterOptionString.read(from: &buf), 
+                kind: FfiConverterOptionString.read(from: &buf), 
+                status: FfiConverterOptionUInt16.read(from: &buf), 
+                retryAfterMs: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FailureInfo, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterOptionString.write(value.code, into: &buf)
+        FfiConverterOptionString.write(value.kind, into: &buf)
+        FfiConverterOptionUInt16.write(value.status, into: &buf)
+        FfiConverterOptionUInt64.write(value.retryAfterMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailureInfo_lift(_ buf: RustBuffer) throws -> FailureInfo {
+    return try FfiConverterTypeFailureInfo.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFailureInfo_lower(_ value: FailureInfo) -> RustBuffer {
+    return FfiConverterTypeFailureInfo.lower(value)
 }
 
 
@@ -10217,7 +10305,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_agentrun_context() != 25476) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_keel_uniffi_checksum_method_agentrun_failed() != 57657) {
+    if (uniffi_keel_uniffi_checksum_method_agentrun_failed() != 12044) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_agentrun_finish() != 45919) {
@@ -10277,7 +10365,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_runs_sweep() != 41906) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_keel_uniffi_checksum_method_stepcall_fail() != 10849) {
+    if (uniffi_keel_uniffi_checksum_method_stepcall_fail() != 30346) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_stepcall_result() != 1391) {

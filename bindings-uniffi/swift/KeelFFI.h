@@ -943,7 +943,7 @@ RustBuffer uniffi_keel_uniffi_fn_method_agentrun_context(uint64_t ptr, RustCallS
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_FAILED
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_FAILED
-void uniffi_keel_uniffi_fn_method_agentrun_failed(uint64_t ptr, RustBuffer message, RustBuffer code, RustBuffer kind, RustBuffer status, RustBuffer retry_after_ms, RustCallStatus *_Nonnull out_status
+void uniffi_keel_uniffi_fn_method_agentrun_failed(uint64_t ptr, RustBuffer failure, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_AGENTRUN_FINISH
@@ -1073,7 +1073,7 @@ void uniffi_keel_uniffi_fn_free_stepcall(uint64_t handle, RustCallStatus *_Nonnu
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_FAIL
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_FAIL
-void uniffi_keel_uniffi_fn_method_stepcall_fail(uint64_t ptr, RustBuffer message, RustBuffer code, RustBuffer kind, RustBuffer status, RustBuffer retry_after_ms, RustCallStatus *_Nonnull out_status
+void uniffi_keel_uniffi_fn_method_stepcall_fail(uint64_t ptr, RustBuffer failure, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_STEPCALL_RESULT

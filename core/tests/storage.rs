@@ -431,3 +431,84 @@ async fn misspelt_memory_urls_are_invalid_and_create_nothing() {
     }
     assert_eq!(keel::DEFAULT_URL, "sqlite::memory:");
 }
+
+/// User text with NUL characters (PostgreSQL's `jsonb` and `text` reject them) is stored the
+/// same on both backends, each NUL as U+FFFD: a message's parts and tool-call arguments, a
+/// queue item's title and context, a dead letter's payload and failure, a run's output.
+#[tokio::test]
+async fn text_with_nul_is_stored_alike_on_both_backends() {
+    use keel::flow::{NewItem, Queue, QueueOptions};
+    use keel::memory::{ConversationChannel, ConversationKey, ConversationStore, MessageQuery};
+    use keel::runner::{DeadLetters, NewDeadLetter};
+    use serde_json::json;
+
+    on_each_backend(|backend, keel| async move {
+        let org = uuid::Uuid::new_v4();
+        let store = ConversationStore::open(&keel);
+        let key = ConversationKey {
+            org_id: org,
+            user_id: "rep-7".into(),
+            channel: ConversationChannel::Web,
+            channel_ref: None,
+            title: None,
+        };
+        let c = store.start(&key).await.unwrap();
+        let messages = serde_json::from_value::<Vec<keel::llm::Message>>(json!([
+            {"role": "user", "content": "binary \u{0}paste"},
+            {"role": "assistant", "content": [{"type": "tool_call", "id": "call-1",
+              "name": "crm_lookup", "arguments": {"deal\u{0}": "Ac\u{0}me"}}]},
+        ]))
+        .unwrap();
+        store.append(org, c.id, &messages).await.unwrap();
+        let stored = store
+            .messages(org, c.id, &MessageQuery { after_seq: 0, limit: 10 })
+            .await
+            .unwrap();
+        let text = serde_json::to_string(&stored.iter().map(|m| &m.content).collect::<Vec<_>>()).unwrap();
+        assert!(!text.contains("\\u0000"), "{backend:?}: {text}");
+        assert!(text.contains("binary \u{FFFD}paste") && text.contains("Ac\u{FFFD}me"), "{text}");
+        assert!(text.contains("deal\u{FFFD}"), "keys too: {text}");
+
+        let queue = Queue::open(&keel, QueueOptions::default()).unwrap();
+        let item = NewItem {
+            org_id: org.to_string(),
+            source_agent: "deal-risk".into(),
+            item_type: "deal_risk".into(),
+            title: "Acme\u{0}renewal".into(),
+            context: json!({"note": "a\u{0}b"}).as_object().unwrap().clone(),
+            ..NewItem::default()
+        };
+        let ids = queue.enqueue(&[item]).await.unwrap();
+        let got = queue.get(ids[0]).await.unwrap().unwrap();
+        assert_eq!(got.title, "Acme\u{FFFD}renewal", "{backend:?}");
+        assert_eq!(got.context["note"], "a\u{FFFD}b");
+
+        let letters = DeadLetters::open(&keel);
+        let letter: NewDeadLetter = serde_json::from_value(json!({
+            "agent_name": "importer",
+            "payload": {"row": "x\u{0}y"},
+            "errors": [{"at": "2026-12-06T08:00:00Z", "kind": "transient", "message": "bad \u{0}byte"}],
+        }))
+        .unwrap();
+        let stored = letters.enqueue(&letter, 0).await.unwrap();
+        assert_eq!(stored.payload["row"], "x\u{FFFD}y", "{backend:?}");
+        assert_eq!(stored.failure_reason, "bad \u{FFFD}byte");
+
+        // A run's output is kept when it has an idempotency key (a repeat answers with it).
+        let config = keel::runner::AgentConfig {
+            idempotency_key: Some(format!("export-{org}")),
+            ..keel::runner::AgentConfig::new("exporter")
+        };
+        let run = keel
+            .run_agent(config, |_ctx| async {
+                Ok::<_, keel::runner::Failure>(json!({"row": "x\u{0}y"}))
+            })
+            .await
+            .unwrap();
+        let runs = keel::runner::Runs::open(&keel);
+        runs.flush().await;
+        let row = runs.get(run.execution_id).await.unwrap();
+        assert_eq!(row.output.unwrap()["row"], "x\u{FFFD}y", "{backend:?}");
+    })
+    .await;
+}

@@ -141,7 +141,7 @@ impl NewItem {
             "item_type": self.item_type,
             "title": self.title,
             "summary": self.summary,
-            "context": Value::Object(self.context.clone()).to_string(),
+            "context": crate::store::storable_json(&self.context),
             "priority_score": self.priority_score,
             "urgency": self.urgency.as_deref().unwrap_or("normal"),
             "deal_id": uuid(&self.deal_id),

@@ -339,7 +339,10 @@ pub(crate) struct Insert {
 impl Insert {
     /// The statement's parameter for `rows`.
     pub(crate) fn binds(rows: &[(Uuid, serde_json::Value)]) -> Binds {
-        let rows: Vec<String> = rows.iter().map(|(_, row)| row.to_string()).collect();
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|(_, row)| crate::store::storable_json(row))
+            .collect();
         Binds(vec![Bind::Text(Some(format!("[{}]", rows.join(","))))])
     }
 }

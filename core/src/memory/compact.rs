@@ -386,8 +386,13 @@ impl ConversationStore {
                 .bind(&record.idempotency_key)
                 .bind(record.method.as_str())
                 .bind(signed(record.covered_through))
-                .bind(&record.summary)
-                .bind(serde_json::to_string(&record.masked).unwrap_or_else(|_| "[]".into()))
+                .bind(
+                    record
+                        .summary
+                        .as_deref()
+                        .map(|s| crate::store::storable_text(s).into_owned()),
+                )
+                .bind(crate::store::storable_json(&record.masked))
                 .bind(at(record.summarized, 0))
                 .bind(at(record.summarized, 1))
                 .bind(at(record.facts, 0))

@@ -503,5 +503,5 @@ fn in_order(rows: Vec<FactRow>, ids: &[Uuid]) -> Vec<Fact> {
 
 /// The JSON text of a value bound as a parameter (these values always serialize).
 pub(super) fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+    crate::store::storable_json(value)
 }

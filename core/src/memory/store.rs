@@ -241,7 +241,7 @@ impl ConversationStore {
                 .bind(org.to_string())
                 .bind(n)
                 .bind(i64::try_from(added).unwrap_or(i64::MAX))
-                .bind(serde_json::to_string(&waiting).unwrap_or_else(|_| "[]".into()))
+                .bind(crate::store::storable_json(&waiting))
                 .fetch_one(&mut *tx)
                 .await?;
             let first = message_count - n + 1;
@@ -253,7 +253,7 @@ impl ConversationStore {
                     .bind(message.role.as_str())
                     .bind(i64::try_from(*tokens).unwrap_or(i64::MAX))
                     .bind(*exact)
-                    .bind(serde_json::to_string(&message.content).unwrap_or_default())
+                    .bind(crate::store::storable_json(&message.content))
                     .execute(&mut *tx)
                     .await?;
             }

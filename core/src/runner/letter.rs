@@ -194,7 +194,10 @@ pub(super) use crate::options::short_name as name;
 
 /// `message` cut to [`MAX_MESSAGE_CHARS`].
 pub(super) fn clip(message: &str) -> String {
-    message.chars().take(MAX_MESSAGE_CHARS).collect()
+    crate::store::storable_text(message)
+        .chars()
+        .take(MAX_MESSAGE_CHARS)
+        .collect()
 }
 
 /// A stored letter.

@@ -176,11 +176,11 @@ impl DeadLetters {
             // No payload is an empty object, as the column's default.
             Bind::Text(Some(match &letter.payload {
                 serde_json::Value::Null => "{}".to_owned(),
-                payload => payload.to_string(),
+                payload => crate::store::storable_json(payload),
             })),
             Bind::Text(Some(clip(&last.message))),
             Bind::Text(Some(last.kind.as_str().into())),
-            Bind::Text(Some(serde_json::to_string(&errors).unwrap_or_default())),
+            Bind::Text(Some(crate::store::storable_json(&errors))),
             Bind::Text(org),
             Bind::Text(org_ref),
             Bind::Text(user),

@@ -424,3 +424,66 @@ pub(crate) fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// `value` as JSON text for a statement, with every NUL character in its strings and keys
+/// replaced by U+FFFD, on both backends alike: PostgreSQL's `jsonb` and `text` reject NUL, and
+/// SQLite would keep it, so the two would store different data (the log writer treats its text
+/// the same way, `telemetry::clean_text`).
+pub(crate) fn storable_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+    // serde_json writes a NUL as `\u0000`; without that sequence there is none to replace.
+    if !text.contains("\\u0000") {
+        return text;
+    }
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    scrub_nul(&mut value);
+    value.to_string()
+}
+
+/// `text` for a `text` column: NUL replaced by U+FFFD, as [`storable_json`] does.
+pub(crate) fn storable_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+fn scrub_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let std::borrow::Cow::Owned(clean) = storable_text(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_nul),
+        Value::Object(map) => {
+            let entries = std::mem::take(map);
+            for (key, mut item) in entries {
+                scrub_nul(&mut item);
+                map.insert(storable_text(&key).into_owned(), item);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{storable_json, storable_text};
+    use serde_json::json;
+
+    #[test]
+    fn storable_json_replaces_nul_and_nothing_else() {
+        assert_eq!(storable_json(&json!({"a": "plain"})), r#"{"a":"plain"}"#);
+        assert_eq!(
+            storable_json(&json!({"k\u{0}": ["x\u{0}y", 1]})),
+            "{\"k\u{FFFD}\":[\"x\u{FFFD}y\",1]}"
+        );
+        // The six characters `\u0000` written out in a string are text, not a NUL.
+        let literal = json!({"a": "\\u0000"});
+        assert_eq!(storable_json(&literal), literal.to_string());
+        assert_eq!(storable_text("a\u{0}b"), "a\u{FFFD}b");
+    }
+}

@@ -73,25 +73,20 @@ private suspend fun attempt(run: AgentRun, ctx: AgentContext, ms: Double, execut
     } catch (e: CancellationException) {
         throw e
     } catch (e: Throwable) {
-        failed(run, e)
+        run.failed(describe(e))
         return
     }
     run.succeeded(value)
 }
 
-/** What an exception says of itself, as core classifies it. */
-private class Described(e: Throwable) {
-    val message: String = (e as? KeelException)?.info?.detail ?: e.message?.ifBlank { null } ?: e.toString()
-    val code: String? = (e as? KeelException)?.info?.code
-    val kind: String? = (e as? AgentFailure)?.kind
-    val status: UShort? = (e as? AgentFailure)?.status?.toUShort()
-    val retryAfterMs: ULong? = (e as? KeelException)?.info?.retryAfterMs ?: (e as? AgentFailure)?.retryAfterMs?.toULong()
-}
-
-/** Tells [run] what the exception [e] said of itself. */
-private fun failed(run: AgentRun, e: Throwable) {
-    val d = Described(e)
-    run.failed(d.message, d.code, d.kind, d.status, d.retryAfterMs)
+/** What the exception [e] says of itself, for core to classify. */
+private fun describe(e: Throwable): FailureInfo {
+    val message = e.message?.ifBlank { null } ?: e.toString()
+    return when (e) {
+        is KeelException -> FailureInfo(e.info.detail, code = e.info.code, retryAfterMs = e.info.retryAfterMs)
+        is AgentFailure -> FailureInfo(message, kind = e.kind, status = e.status?.toUShort(), retryAfterMs = e.retryAfterMs?.toULong())
+        else -> FailureInfo(message)
+    }
 }
 
 /**
@@ -105,8 +100,7 @@ suspend fun AgentContext.step(name: String, work: suspend () -> String?): String
         val value = try {
             work()
         } catch (e: Throwable) {
-            val d = Described(e)
-            call.fail(d.message, d.code, d.kind, d.status, d.retryAfterMs)
+            call.fail(describe(e))
             throw e
         }
         call.succeed(value)

@@ -1411,7 +1411,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_method_agentrun_context(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_keel_uniffi_fn_method_agentrun_failed(`ptr`: Long,`message`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`retryAfterMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_keel_uniffi_fn_method_agentrun_failed(`ptr`: Long,`failure`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_keel_uniffi_fn_method_agentrun_finish(`ptr`: Long,
     ): Long
@@ -1463,7 +1463,7 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_free_stepcall(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_keel_uniffi_fn_method_stepcall_fail(`ptr`: Long,`message`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`retryAfterMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_keel_uniffi_fn_method_stepcall_fail(`ptr`: Long,`failure`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_keel_uniffi_fn_method_stepcall_result(`ptr`: Long,
     ): Long
@@ -2102,7 +2102,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_context() and 0xFFFF) != 25476) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_failed() and 0xFFFF) != 57657) {
+    if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_failed() and 0xFFFF) != 12044) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_finish() and 0xFFFF) != 45919) {
@@ -2162,7 +2162,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_runs_sweep() and 0xFFFF) != 41906) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_keel_uniffi_checksum_method_stepcall_fail() and 0xFFFF) != 10849) {
+    if ((lib.uniffi_keel_uniffi_checksum_method_stepcall_fail() and 0xFFFF) != 30346) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_stepcall_result() and 0xFFFF) != 1391) {
@@ -3427,14 +3427,12 @@ public interface AgentRunInterface {
     fun `context`(): AgentContext?
     
     /**
-     * The attempt threw: its `message`, and what the exception said of itself (a Keel
-     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
-     * classifies it.
+     * The attempt threw `failure`; core classifies it.
      *
      * # Errors
      * `invalid_input` while `claim` or `finish` holds the run.
      */
-    fun `failed`(`message`: kotlin.String, `code`: kotlin.String? = null, `kind`: kotlin.String? = null, `status`: kotlin.UShort? = null, `retryAfterMs`: kotlin.ULong? = null)
+    fun `failed`(`failure`: FailureInfo)
     
     /**
      * Writes what the run's end owes.
@@ -3652,25 +3650,19 @@ open class AgentRun: Disposable, AutoCloseable, AgentRunInterface
 
     
     /**
-     * The attempt threw: its `message`, and what the exception said of itself (a Keel
-     * error's `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`); core
-     * classifies it.
+     * The attempt threw `failure`; core classifies it.
      *
      * # Errors
      * `invalid_input` while `claim` or `finish` holds the run.
      */
-    @Throws(KeelException::class)override fun `failed`(`message`: kotlin.String, `code`: kotlin.String?, `kind`: kotlin.String?, `status`: kotlin.UShort?, `retryAfterMs`: kotlin.ULong?)
+    @Throws(KeelException::class)override fun `failed`(`failure`: FailureInfo)
         = 
     callWithHandle {
     uniffiRustCallWithError(KeelException) { _status ->
     UniffiLib.uniffi_keel_uniffi_fn_method_agentrun_failed(
         it,
         
-        FfiConverterString.lower(`message`),
-        FfiConverterOptionalString.lower(`code`),
-        FfiConverterOptionalString.lower(`kind`),
-        FfiConverterOptionalUShort.lower(`status`),
-        FfiConverterOptionalULong.lower(`retryAfterMs`),_status)
+        FfiConverterTypeFailureInfo.lower(`failure`),_status)
 }
     }
     
@@ -12818,9 +12810,9 @@ public object FfiConverterTypeSpan: FfiConverter<Span, Long> {
 public interface StepCallInterface {
     
     /**
-     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
+     * The work threw `failure`.
      */
-    fun `fail`(`message`: kotlin.String, `code`: kotlin.String? = null, `kind`: kotlin.String? = null, `status`: kotlin.UShort? = null, `retryAfterMs`: kotlin.ULong? = null)
+    fun `fail`(`failure`: FailureInfo)
     
     /**
      * The step's value as JSON (null: none).
@@ -12955,19 +12947,15 @@ open class StepCall: Disposable, AutoCloseable, StepCallInterface
 
     
     /**
-     * The work threw: what the exception said of itself, as `AgentRun.failed` takes it.
-     */override fun `fail`(`message`: kotlin.String, `code`: kotlin.String?, `kind`: kotlin.String?, `status`: kotlin.UShort?, `retryAfterMs`: kotlin.ULong?)
+     * The work threw `failure`.
+     */override fun `fail`(`failure`: FailureInfo)
         = 
     callWithHandle {
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_keel_uniffi_fn_method_stepcall_fail(
         it,
         
-        FfiConverterString.lower(`message`),
-        FfiConverterOptionalString.lower(`code`),
-        FfiConverterOptionalString.lower(`kind`),
-        FfiConverterOptionalUShort.lower(`status`),
-        FfiConverterOptionalULong.lower(`retryAfterMs`),_status)
+        FfiConverterTypeFailureInfo.lower(`failure`),_status)
 }
     }
     
@@ -14264,6 +14252,78 @@ public object FfiConverterTypeDatabaseUrl: FfiConverterRustBuffer<DatabaseUrl> {
             FfiConverterString.write(value.`masked`, buf)
             FfiConverterBoolean.write(value.`inMemory`, buf)
             FfiConverterOptionalString.write(value.`path`, buf)
+    }
+}
+
+
+
+/**
+ * What a host exception says of itself, for core to classify: its message, a Keel error's
+ * `code` and `retryAfterMs`, an `AgentFailure`'s `kind` and `status`.
+ */
+data class FailureInfo (
+    /**
+     * What went wrong, in words.
+     */
+    var `message`: kotlin.String
+    , 
+    /**
+     * Keel's error code, when the exception is a `KeelException`.
+     */
+    var `code`: kotlin.String? = null 
+    , 
+    /**
+     * The kind the thrower chose (`transient`, `rate_limited`, `timeout`, …); wins.
+     */
+    var `kind`: kotlin.String? = null 
+    , 
+    /**
+     * The HTTP status it came with.
+     */
+    var `status`: kotlin.UShort? = null 
+    , 
+    /**
+     * The wait it asked for, in milliseconds.
+     */
+    var `retryAfterMs`: kotlin.ULong? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFailureInfo: FfiConverterRustBuffer<FailureInfo> {
+    override fun read(buf: ByteBuffer): FailureInfo {
+        return FailureInfo(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUShort.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FailureInfo) = (
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterOptionalString.allocationSize(value.`code`) +
+            FfiConverterOptionalString.allocationSize(value.`kind`) +
+            FfiConverterOptionalUShort.allocationSize(value.`status`) +
+            FfiConverterOptionalULong.allocationSize(value.`retryAfterMs`)
+    )
+
+    override fun write(value: FailureInfo, buf: ByteBuffer) {
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterOptionalString.write(value.`code`, buf)
+            FfiConverterOptionalString.write(value.`kind`, buf)
+            FfiConverterOptionalUShort.write(value.`status`, buf)
+            FfiConverterOptionalULong.write(value.`retryAfterMs`, buf)
     }
 }
 

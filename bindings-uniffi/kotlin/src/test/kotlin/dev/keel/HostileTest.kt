@@ -57,6 +57,8 @@ class HostileTest {
         } catch (e: KeelException) {
             assertTrue(e.info.code != "internal", "$label: ${e.info.code} ${e.info.detail}")
             assertTrue(e.info.code in errorCodes(), "$label: ${e.info.code}")
+            // A database refusing the text (PostgreSQL rejects NUL) is a defect, not bad input.
+            assertTrue(e.info.code != "storage", "$label: ${e.info.detail}")
             e.info.code
         } catch (e: CharacterCodingException) {
             assertTrue(loneSurrogate(text), "$label: $e")
@@ -64,6 +66,31 @@ class HostileTest {
         }
         outcomes.merge(outcome, 1, Int::plus)
     }
+
+    /** How many summaries were asked for. */
+    private val summaries = java.util.concurrent.atomic.AtomicInteger()
+
+    /** A summarizer that answers `summary` (hostile itself, in one call). */
+    private inner class Echo(private val summary: String = "a summary") : Summarizer {
+        override fun summarize(text: String, instructions: String?): String {
+            summaries.incrementAndGet()
+            return summary
+        }
+    }
+
+    private val echo = Echo()
+
+    /** 120 messages of about 60 tokens each, well over `small`'s threshold. */
+    private val long = JSONArray(
+        (0 until 120).map { i ->
+            mapOf("role" to if (i % 2 == 0) "user" else "assistant", "content" to "Round $i on the Acme renewal: pricing, legal review, the champion's timeline and the next step. ".repeat(3))
+        },
+    ).toString()
+
+    private val small = json(
+        "threshold" to 4000, "recentTokens" to 1000, "toolResultTokens" to 500,
+        "summaryInputTokens" to 2000, "summaryTokens" to 300,
+    )
 
     @Test
     fun everyTextArgumentTakesHostileText() = runBlocking {
@@ -178,6 +205,28 @@ class HostileTest {
                 "deadLetters.abandon" to { h -> db.deadLetters().abandon(h, h) },
                 "deadLetters.purge" to { h -> db.deadLetters().purge(h) },
                 "deadLetters.workOnce" to { h -> db.deadLetters().workOnce(h) },
+                "deadLetters.get" to { h -> db.deadLetters().get(h) },
+                "deadLetters.retry" to { h -> db.deadLetters().retry(h) },
+                "deadLetters.redrive" to { h -> db.deadLetters().redrive(h) },
+                "deadLetters.resolve" to { h -> db.deadLetters().resolve(h) },
+                "summarize" to { h -> llm.summarize(h) },
+                "classify" to { h -> llm.classify(h) },
+                "compactWith" to { h -> conversations.compactWith(org, h, echo, h) },
+                "compactWith.summary" to { h ->
+                    // A long conversation of its own, so each hostile summary is asked for.
+                    val key = json("orgId" to org, "userId" to "U3", "channel" to "web", "channelRef" to UUID.randomUUID().toString())
+                    val id = JSONObject(conversations.start(key)).getString("id")
+                    conversations.append(org, id, long)
+                    conversations.compactWith(org, id, Echo(h), small)
+                },
+                "pin" to { h -> skills.pin(h, h, null) },
+                "resolvedSkills.get" to { h -> skills.resolveSkills(org, "web").get(h) },
+                "recordSuccess" to { h -> models.recordSuccess(h, h) },
+                "releaseCredits" to { h -> models.releaseCredits(h) },
+                "logger.debug" to { h -> logger.debug(h, h); logger.warn(h, h) },
+                "span.child" to { h -> logger.span("hostile").child(h, h).stop(h) },
+                "minHasher" to { h -> MinHasher().signature(h) },
+                "lsh" to { h -> MinHashLsh().run { insert(h, minhash("Acme renewal")); remove(h) } },
                 "agentConfig" to { h -> agentConfig(h) },
                 "classifyFailure" to { h -> classifyFailure(h) },
                 "retryDelays" to { h -> retryDelays(h) },
@@ -185,7 +234,8 @@ class HostileTest {
             for ((name, call) in calls) {
                 for (text in hostile) survive(name, text, call)
             }
-            println("hostile text on ${url.substringBefore(':')}: $outcomes")
+            println("hostile text on ${url.substringBefore(':')}: $outcomes, $summaries summaries")
+            assertTrue(summaries.getAndSet(0) >= hostile.size, "every hostile summary was asked for")
             // Every call ran with every value, and the values reached Rust's checks.
             assertEquals(calls.size * hostile.size, outcomes.values.sum())
             assertTrue(outcomes.getOrDefault("invalid_input", 0) > calls.size, "$outcomes")
