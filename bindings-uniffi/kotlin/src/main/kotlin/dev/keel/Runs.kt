@@ -31,7 +31,7 @@ class AgentFailure(
  * [AgentContext] and returns its value as JSON text (or null). Model calls through
  * [AgentContext.complete] go through [llm] and count towards the run.
  *
- * Returns the `AgentResult` as JSON (`status`, `value`, `attempts`, `errors`, credits, the
+ * Returns the `AgentResult` as JSON (`success`, `status`, `data`, `attempts`, `errors`, credits, the
  * execution id). Cancelling the coroutine cancels the run: it is recorded as cancelled, then
  * the cancellation goes on.
  */
