@@ -1,10 +1,11 @@
 // Queue throughput on PostgreSQL from Node: N jobs drained by 4 workers, each job claimed,
 // handed to a no-op handler and completed, with batches of 10 and of 100. Keel (`queue.claim`
 // of a batch, then `completeAll` of it in one statement) side by side with pg-boss 10.4
-// (`fetch` of a batch + `complete`) and graphile-worker 0.17 in its fastest configuration (its
-// performance page: `localQueue` of 500, completions batched with no delay, concurrency 24 —
-// it has no batch size; it is run once). Each system drains its own fresh database on the
-// same server (KEEL_BENCH_PG_URL). Prints one JSON object: jobs per second for each.
+// (`fetch` of a batch + `complete`) and graphile-worker 0.17, whose batch is its `localQueue`:
+// in the same shape (4 workers, a local queue of the batch's size, completions batched with no
+// delay) and in its fastest configuration (its performance page: `localQueue` of 500,
+// concurrency 24; run once). Each system drains its own fresh database on the same server
+// (KEEL_BENCH_PG_URL). Prints one JSON object: jobs per second for each.
 import { createRequire } from 'node:module'
 
 import { freshDatabase, graphileRate, noop, pgBossRate, seconds } from './peers.mjs'
@@ -68,6 +69,12 @@ for (const batch of [10, 100]) {
   result[`keel_batch_${batch}_per_s`] = await keelRate(batch, false)
   result[`keel_folded_batch_${batch}_per_s`] = await keelRate(batch, true)
   result[`pgboss_batch_${batch}_per_s`] = await pgBossRate({ jobs: JOBS, workers: WORKERS, batch })
+  result[`graphile_batch_${batch}_per_s`] = await graphileRate({
+    jobs: JOBS,
+    concurrency: WORKERS,
+    maxPoolSize: WORKERS + 1,
+    preset: { worker: { localQueue: { size: batch }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+  })
 }
 result.graphile_per_s = await graphileRate({
   jobs: JOBS,
