@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
 import keel from '../index.js'
+import { freshUrl } from './helpers.mjs'
 
 const cyclic = {}
 cyclic.self = cyclic
@@ -169,3 +170,99 @@ test('every export keeps the error contract under hostile arguments', async (t) 
   assert.ok(Date.now() - started < 90_000, 'bounded in time')
   assert.deepEqual(broken.slice(0, 20), [], `${broken.length} calls broke the contract`)
 })
+
+/** Hostile leaves: what a valid argument can hold deep inside. */
+const LEAVES = [
+  'x\0y', '\0', '\\u0000', '', '\ud800', '\u202eevil', 'a'.repeat(1_000_000), NaN, Infinity, 2 ** 64,
+  deep, cyclic, throwing, proxy, { '\0': 'k' }, 10n, Symbol('s'),
+]
+
+/** Calls whose arguments are valid but for one leaf `h` somewhere inside. */
+function nestedCalls(db, router, skills, org, user, cid, thread) {
+  const conv = db.conversations()
+  const queue = db.queue()
+  const letters = db.deadLetters()
+  const threads = db.slackThreads()
+  const fleet = db.fleet()
+  const messages = skills.messageRouter()
+  const item = { orgId: org, sourceAgent: 'hostile', itemType: 'deal_risk', title: 't' }
+  const failure = { message: 'boom', kind: 'transient' }
+  const fact = { category: 'deal', subject: 'Acme', content: 'renewal in May' }
+  return [
+    ['start title', (h) => conv.start({ orgId: org, userId: user, channel: 'web', title: h })],
+    ['start channelRef', (h) => conv.start({ orgId: org, userId: user, channel: 'slack', channelRef: h })],
+    ['start userId', (h) => conv.start({ orgId: org, userId: h, channel: 'web' })],
+    ['append content', (h) => conv.append(org, cid, [{ role: 'user', content: h }])],
+    ['append tool arguments', (h) => conv.append(org, cid, [{ role: 'assistant', content: [
+      { type: 'tool_call', id: 'c1', name: 'lookup', arguments: { q: h, list: [h] } }] }])],
+    ['upsertContext summary', (h) => conv.upsertContext({ orgId: org, userId: user, channel: 'web', entityType: 'deal', entityId: 'd1', summary: h })],
+    ['addFacts content', (h) => conv.addFacts(org, user, [{ ...fact, content: h }])],
+    ['addFacts dealId', (h) => conv.addFacts(org, user, [{ ...fact, dealId: h }])],
+    ['facts userId', (h) => conv.facts(org, h)],
+    ['enqueue title', (h) => queue.enqueue([{ ...item, title: h }])],
+    ['enqueue context', (h) => queue.enqueue([{ ...item, context: { k: h, list: [1, h] } }])],
+    ['letter payload', (h) => letters.enqueue({ agentName: 'hostile', payload: { k: [h] }, errors: [failure] })],
+    ['letter orgId', (h) => letters.enqueue({ agentName: 'hostile', orgId: h, errors: [failure] })],
+    ['letter idempotencyKey', (h) => letters.enqueue({ agentName: 'hostile', idempotencyKey: h, errors: [failure] })],
+    ['letters agentName', (h) => letters.list({ agentName: h })],
+    ['dedup title', (h) => db.dedup().enqueue([{ ...item, title: h }])],
+    ['slack title', (h) => threads.getOrCreate({ orgId: org, userId: user, slackTeamId: 'T1', slackChannelId: 'C2', slackThreadTs: '1712345678.000100', title: h })],
+    ['slack channel', (h) => threads.getOrCreate({ orgId: org, userId: user, slackTeamId: 'T1', slackChannelId: h, slackThreadTs: '1712345678.000100' })],
+    ['slack text', (h) => threads.addMessages(org, thread, [{ slackTs: '1712345678.000200', role: 'user', text: h }])],
+    ['slack metadata', (h) => threads.addMessages(org, thread, [{ slackTs: '1712345678.000300', role: 'user', text: 't', metadata: { k: h } }])],
+    ['slack action', (h) => threads.recordTurn(org, thread, { intent: 'help', action: { k: h } })],
+    ['fleet description', (h) => fleet.setAgent({ agentName: 'hostile-agent', cadenceMs: 60_000, description: h })],
+    ['fleet models', (h) => fleet.setAgent({ agentName: 'hostile-agent', models: [h] })],
+    ['fleet alerts', (h) => fleet.alerts({ agentName: h })],
+    ['setOrgContext', (h) => skills.setOrgContext(org, { company: h })],
+    ['route', (h) => messages.route(h, 'web', org, user)],
+    ['deduct idempotencyKey', (h) => router.deductCredits({ orgId: org, amount: 1, idempotencyKey: h })],
+    ['deduct feature', (h) => router.deductCredits({ orgId: org, amount: 1, feature: h })],
+    ['reserve idempotencyKey', (h) => router.reserveCredits(org, 1, h)],
+    ['setModel modelId', (h) => router.setModel({ feature: 'copilot', tier: 'medium', provider: 'anthropic', modelId: h, orgId: org })],
+  ]
+}
+
+for (const backend of ['sqlite', 'postgres']) {
+  test(`one hostile leaf inside valid arguments reaches storage on ${backend}`, async () => {
+    const codes = new Set(keel.errorCodes())
+    codes.delete('internal')
+    codes.delete('storage')
+    const db = await keel.connect(freshUrl(backend))
+    try {
+      const skills = await db.skillRegistry()
+      await skills.sync(SKILLS)
+      const router = await db.modelRouter()
+      const [org, user, bystander] = [randomUUID(), randomUUID(), randomUUID()]
+      await router.grantCredits(org, 100)
+      const conv = db.conversations()
+      const cid = (await conv.start({ orgId: org, userId: user, channel: 'web' })).id
+      const keptCid = (await conv.start({ orgId: bystander, userId: user, channel: 'web' })).id
+      await conv.append(bystander, keptCid, [{ role: 'user', content: 'keep me' }])
+      const [kept] = await db.queue().enqueue([{ orgId: bystander, sourceAgent: 'a', itemType: 't', title: 'keep me' }])
+      const thread = (await db.slackThreads().getOrCreate({ orgId: org, userId: user, slackTeamId: 'T1', slackChannelId: 'C1', slackThreadTs: '1712345678.000100' })).id
+      const broken = []
+      for (const [label, make] of nestedCalls(db, router, skills, org, user, cid, thread)) {
+        for (const leaf of LEAVES) {
+          try {
+            await make(leaf)
+          } catch (err) {
+            if (!(err instanceof Error) || !codes.has(err.code)) {
+              broken.push(`${label} with ${typeof leaf} ${String(typeof leaf === 'symbol' ? 'symbol' : leaf).slice(0, 12)}: ${err?.code} ${String(err?.message).slice(0, 100)}`)
+            }
+          }
+        }
+      }
+      assert.deepEqual(broken, [])
+      // What was written reads back, and the bystander's rows are as they were.
+      const written = await conv.messages(org, cid)
+      assert.ok(written.length > 5 && written.every((m) => Array.isArray(m.content)))
+      assert.deepEqual((await conv.messages(bystander, keptCid)).map((m) => m.content), [[{ type: 'text', text: 'keep me' }]])
+      assert.equal((await db.queue().get(kept)).title, 'keep me')
+      await db.slackThreads().get(org, thread)
+      await conv.facts(org, user)
+    } finally {
+      await db.close()
+    }
+  })
+}

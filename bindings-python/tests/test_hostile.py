@@ -282,3 +282,149 @@ async def test_hostile_transports_are_a_keel_error(value: Any, tmp_path: pathlib
         except BaseException as err:  # noqa: BLE001
             raise AssertionError(f"transports={type(transports).__name__}: {type(err).__name__}: {err}") from None
     await db.close()
+
+
+#: Hostile leaves: what a valid argument can hold deep inside (a NUL reached PostgreSQL's
+#: text and jsonb nested in a message's tool-call arguments and a queue item's context).
+LEAVES: list[Any] = [
+    "x\x00y", "\x00", "\\u0000", "", "\udc80", "\u202eevil", "a" * 1_000_000, float("nan"),
+    float("inf"), 2**64, -(2**63) - 1, _deep(10_000), {"\x00": "k"}, {"\udc80": 1}, b"\x00",
+    Throwing(),
+]
+
+
+def nested_calls(
+    db: keel.Keel, router: Any, skills: Any, org: str, user: str, cid: str, thread: str
+) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Write and read calls whose arguments are valid but for one leaf `h` somewhere inside."""
+    conv, queue, letters = db.conversations(), db.queue(), db.dead_letters()
+    dedup, threads, fleet = db.dedup(), db.slack_threads(), db.fleet()
+    messages = skills.message_router()
+    item = {"org_id": org, "source_agent": "hostile", "item_type": "deal_risk", "title": "t"}
+    failure = {"message": "boom", "kind": "transient"}
+    fact = {"category": "deal", "subject": "Acme", "content": "renewal in May"}
+    return [
+        ("start title", lambda h: conv.start(org, user, "web", title=h)),
+        ("start channel_ref", lambda h: conv.start(org, user, "slack", channel_ref=h)),
+        ("start user_id", lambda h: conv.start(org, h, "web")),
+        ("append content", lambda h: conv.append(org, cid, [{"role": "user", "content": h}])),
+        ("append text part", lambda h: conv.append(org, cid, [{"role": "user", "content": [{"type": "text", "text": h}]}])),
+        ("append tool arguments", lambda h: conv.append(org, cid, [{"role": "assistant", "content": [
+            {"type": "tool_call", "id": "c1", "name": "lookup", "arguments": {"q": h, "list": [h]}}]}])),
+        ("append tool result", lambda h: conv.append(org, cid, [{"role": "tool", "content": [
+            {"type": "tool_result", "call_id": "c1", "content": h}]}])),
+        ("upsert_context summary", lambda h: conv.upsert_context(
+            org_id=org, user_id=user, channel="web", entity_type="deal", entity_id="d1", summary=h)),
+        ("upsert_context entity_name", lambda h: conv.upsert_context(
+            org_id=org, user_id=user, channel="slack", entity_type="deal", entity_id="d1", summary="s", entity_name=h)),
+        ("add_facts content", lambda h: conv.add_facts(org, user, [{**fact, "content": h}])),
+        ("add_facts subject", lambda h: conv.add_facts(org, user, [{**fact, "subject": h}])),
+        ("add_facts deal_name", lambda h: conv.add_facts(org, user, [{**fact, "deal_name": h}])),
+        ("add_facts user_id", lambda h: conv.add_facts(org, h, [fact])),
+        ("upsert_context entity_id", lambda h: conv.upsert_context(
+            org_id=org, user_id=user, channel="web", entity_type="deal", entity_id=h, summary="s")),
+        ("upsert_context agent_name", lambda h: conv.upsert_context(
+            org_id=org, user_id=user, channel="agent", entity_type="deal", entity_id="d1", summary="s", agent_name=h)),
+        ("enqueue title", lambda h: queue.enqueue([{**item, "title": h}])),
+        ("enqueue summary", lambda h: queue.enqueue([{**item, "summary": h}])),
+        ("enqueue context", lambda h: queue.enqueue([{**item, "context": {"k": h, "list": [1, h]}}])),
+        ("enqueue source_event_id", lambda h: queue.enqueue([{**item, "source_event_id": h}])),
+        ("enqueue source_agent", lambda h: queue.enqueue([{**item, "source_agent": h}])),
+        ("enqueue item_type", lambda h: queue.enqueue([{**item, "item_type": h}])),
+        ("dead letter payload", lambda h: letters.enqueue(agent_name="hostile", payload={"k": [h]}, errors=[failure])),
+        ("dead letter failure", lambda h: letters.enqueue(agent_name="hostile", errors=[{**failure, "message": h}])),
+        ("dead letter steps", lambda h: letters.enqueue(agent_name="hostile", errors=[failure], steps={"s": h})),
+        ("dead letter agent_name", lambda h: letters.enqueue(agent_name=h, errors=[failure])),
+        ("dead letter trigger_type", lambda h: letters.enqueue(agent_name="a", trigger_type=h, errors=[failure])),
+        ("dead letter org_id", lambda h: letters.enqueue(agent_name="a", org_id=h, errors=[failure])),
+        ("dead letter idempotency_key", lambda h: letters.enqueue(agent_name="a", idempotency_key=h, errors=[failure])),
+        ("dead letter worker", lambda h: letters.enqueue(agent_name="a", errors=[{**failure, "worker": h}])),
+        ("dedup enqueue title", lambda h: dedup.enqueue([{**item, "title": h}])),
+        ("dedup enqueue context", lambda h: dedup.enqueue([{**item, "context": {"confidence": h}}])),
+        ("slack add_messages text", lambda h: threads.add_messages(org, thread, [
+            {"slack_ts": "1712345678.000200", "role": "user", "text": h}])),
+        ("slack add_messages metadata", lambda h: threads.add_messages(org, thread, [
+            {"slack_ts": "1712345678.000300", "role": "user", "text": "t", "metadata": {"k": h}}])),
+        ("slack add_messages slack_user", lambda h: threads.add_messages(org, thread, [
+            {"slack_ts": "1712345678.000400", "role": "user", "text": "t", "slack_user": h}])),
+        ("slack add_messages intent", lambda h: threads.add_messages(org, thread, [
+            {"slack_ts": "1712345678.000500", "role": "user", "text": "t", "intent": h}])),
+        ("slack get_or_create title", lambda h: threads.get_or_create(
+            org_id=org, user_id=user, slack_team_id="T1", slack_channel_id="C2", slack_thread_ts="1712345678.000100", title=h)),
+        ("slack get_or_create channel", lambda h: threads.get_or_create(
+            org_id=org, user_id=user, slack_team_id="T1", slack_channel_id=h, slack_thread_ts="1712345678.000100")),
+        ("slack get_or_create user_id", lambda h: threads.get_or_create(
+            org_id=org, user_id=h, slack_team_id="T1", slack_channel_id="C3", slack_thread_ts="1712345678.000100")),
+        ("slack record_turn intent", lambda h: threads.record_turn(org, thread, intent=h)),
+        ("slack record_turn action", lambda h: threads.record_turn(org, thread, intent="help", action={"k": h})),
+        ("fleet set_agent description", lambda h: fleet.set_agent("hostile-agent", cadence_ms=60_000, description=h)),
+        ("fleet set_agent name", lambda h: fleet.set_agent(h, cadence_ms=60_000)),
+        ("fleet set_agent models", lambda h: fleet.set_agent("hostile-agent", models=[h])),
+        ("set_org_context", lambda h: skills.set_org_context(org, {"company": h})),
+        ("route", lambda h: messages.route(h, "web", org, user)),
+        ("route user", lambda h: messages.route("summarise my pipeline", "slack", org, h)),
+        ("record_failure model_id", lambda h: router.record_failure(h, "anthropic")),
+        ("record_success provider", lambda h: router.record_success("claude-sonnet-4-6", h)),
+        ("set_model model_id", lambda h: router.set_model("copilot", "medium", "anthropic", h, org_id=org)),
+        ("set_model feature", lambda h: router.set_model(h, "medium", "anthropic", "m1", org_id=org)),
+        ("set_org_tier feature", lambda h: router.set_org_tier(org, h, "high")),
+        ("deduct_credits agent_name", lambda h: router.deduct_credits(org, 1.0, agent_name=h)),
+        ("deduct_credits feature", lambda h: router.deduct_credits(org, 1.0, feature=h)),
+        ("deduct_credits user_id", lambda h: router.deduct_credits(org, 1.0, user_id=h)),
+        ("deduct_credits idempotency_key", lambda h: router.deduct_credits(org, 1.0, idempotency_key=h)),
+        ("grant_credits kind", lambda h: router.grant_credits(org, 1.0, kind=h)),
+        ("reserve_credits idempotency_key", lambda h: router.reserve_credits(org, 1.0, h)),
+        ("forget_context entity_id", lambda h: conv.forget_context(org, user, "deal", h)),
+        ("log message", lambda h: db.create_logger("hostile").info(h, {"k": h})),
+        # Reads whose filters hold the leaf.
+        ("facts user_id", lambda h: conv.facts(org, h)),
+        ("context_for_user user_id", lambda h: conv.context_for_user(org, h)),
+        ("prior_context message", lambda h: conv.prior_context(org, user, h)),
+        ("letters agent_name", lambda h: letters.list(agent_name=h)),
+        ("letters org_id", lambda h: letters.list(org_id=h)),
+        ("runs agent_name", lambda h: db.runs().list(agent_name=h)),
+        ("claim worker", lambda h: queue.claim(h, n=1)),
+        ("fleet alerts agent_name", lambda h: fleet.alerts(h)),
+        ("fleet remove_agent", lambda h: fleet.remove_agent(h)),
+    ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_hostile_values_nested_in_valid_arguments(backend: str, tmp_path: pathlib.Path) -> None:
+    """One hostile leaf inside otherwise valid arguments reaches storage on both backends: each
+    call answers or fails with a stable code that is neither ``internal`` nor ``storage``, what
+    was written reads back, and a bystander org's rows are untouched."""
+    from conftest import fresh_url
+
+    db = await keel.connect(await fresh_url(backend, tmp_path))
+    try:
+        skills = await db.skill_registry()
+        await skills.sync(str(SKILLS))
+        router = await db.model_router()
+        org, user, bystander = (str(uuid.uuid4()) for _ in range(3))
+        await router.grant_credits(org, 100.0)
+        conv, queue = db.conversations(), db.queue()
+        cid = (await conv.start(org, user, "web"))["id"]
+        kept_cid = (await conv.start(bystander, user, "web"))["id"]
+        await conv.append(bystander, kept_cid, [{"role": "user", "content": "keep me"}])
+        [kept] = await queue.enqueue([{"org_id": bystander, "source_agent": "a", "item_type": "t", "title": "keep me"}])
+        thread = (await db.slack_threads().get_or_create(
+            org_id=org, user_id=user, slack_team_id="T1", slack_channel_id="C1", slack_thread_ts="1712345678.000100"))["id"]
+        codes = set(keel.error_codes()) - {"internal", "storage"}
+        broken: list[str] = []
+        for label, make in nested_calls(db, router, skills, org, user, cid, thread):
+            for leaf in LEAVES:
+                err = await call(make, [leaf], {})
+                if err is not None and (not isinstance(err, keel.KeelError) or err.code not in codes):
+                    broken.append(f"{label} with {type(leaf).__name__} {str(leaf)[:20]!r}: {type(err).__name__}: {err}"[:200])
+        assert broken == [], '\n'.join(broken)
+        # What was written reads back, and the bystander's rows are as they were.
+        written = await conv.messages(org, cid)
+        assert len(written) > 20 and all(isinstance(m["content"], list) for m in written)
+        assert [m["content"] for m in await conv.messages(bystander, kept_cid)] == [[{"type": "text", "text": "keep me"}]]
+        assert (await queue.get(kept))["title"] == "keep me"
+        await db.dead_letters().list()
+        await db.slack_threads().get(org, thread)
+        await conv.facts(org, user)
+    finally:
+        await db.close()

@@ -252,13 +252,45 @@ pub(crate) fn default_worker_id() -> String {
 }
 
 /// Checks a short name or id (a user id, an agent, a worker, a reason): 1 to 200 characters,
-/// not blank.
+/// not blank, no NUL.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] on `field` otherwise.
 pub(crate) fn short_name(field: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() || value.chars().count() > 200 {
         return Err(Error::invalid_input(field, "must be 1 to 200 characters"));
+    }
+    no_nul(field, value)
+}
+
+/// Longest idempotency key, in characters: a key is indexed with its org, and PostgreSQL's
+/// btree entries hold at most about 2,700 bytes.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// Checks an idempotency key: not blank, at most [`MAX_IDEMPOTENCY_KEY_CHARS`] characters, no
+/// NUL.
+///
+/// # Errors
+/// [`Error::InvalidInput`] on `field` otherwise.
+pub(crate) fn idempotency_key(field: &str, key: &str) -> Result<()> {
+    if key.trim().is_empty() || key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(Error::invalid_input(
+            field,
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, not blank"),
+        ));
+    }
+    no_nul(field, key)
+}
+
+/// Checks that an id or a key holds no NUL character. Ids are matched exactly, so one with a
+/// NUL is refused on both backends (PostgreSQL's `text` cannot hold it); prose with a NUL is
+/// stored with U+FFFD instead ([`crate::store`]'s `storable_text`).
+///
+/// # Errors
+/// [`Error::InvalidInput`] on `field` when `value` holds one.
+pub(crate) fn no_nul(field: &str, value: &str) -> Result<()> {
+    if value.contains('\0') {
+        return Err(Error::invalid_input(field, "must not contain NUL (U+0000)"));
     }
     Ok(())
 }

@@ -224,12 +224,8 @@ impl CallRequest {
                 format!("must be from 0 to 2, got {t}"),
             ));
         }
-        if self
-            .idempotency_key
-            .as_deref()
-            .is_some_and(|k| k.trim().is_empty())
-        {
-            return Err(Error::invalid_input("idempotency_key", "must not be empty"));
+        if let Some(key) = &self.idempotency_key {
+            crate::options::idempotency_key("idempotency_key", key)?;
         }
         if let Some((i, _)) = self
             .tools

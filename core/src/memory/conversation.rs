@@ -84,7 +84,7 @@ impl ConversationKey {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] on `user_id` when it is empty or over 256 bytes, on
-    /// `channel_ref` over 256 bytes.
+    /// `channel_ref` over 256 bytes, on either with a NUL.
     pub fn validate(&self) -> Result<()> {
         if self.user_id.trim().is_empty() || self.user_id.len() > 256 {
             return Err(Error::invalid_input(
@@ -98,7 +98,11 @@ impl ConversationKey {
                 "must be at most 256 bytes",
             ));
         }
-        Ok(())
+        crate::options::no_nul("user_id", &self.user_id)?;
+        crate::options::no_nul(
+            "channel_ref",
+            self.channel_ref.as_deref().unwrap_or_default(),
+        )
     }
 }
 

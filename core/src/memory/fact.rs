@@ -143,7 +143,8 @@ impl NewFact {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming the field: an empty or overlong subject, content, name
-    /// or id, a confidence outside 0 to 1, a seq of 0, a time that is not RFC 3339.
+    /// or id, an id with a NUL, a confidence outside 0 to 1, a seq of 0, a time that is not
+    /// RFC 3339.
     pub fn check(&self, at: &str) -> Result<()> {
         let field = |name: &str| format!("{at}.{name}");
         bounded(&field("subject"), &self.subject, MAX_SUBJECT_CHARS)?;
@@ -170,6 +171,9 @@ impl NewFact {
         ] {
             if let Some(value) = value {
                 bounded(&field(name), value, MAX_ENTITY_CHARS)?;
+                if name.ends_with("_id") {
+                    crate::options::no_nul(&field(name), value)?;
+                }
             }
         }
         for (name, value) in [

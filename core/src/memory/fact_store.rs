@@ -19,7 +19,7 @@ use super::link::{EntityKind, EntityLinker};
 use super::recall::fact_terms;
 use super::store::{ConversationStore, count, parse_time, rfc3339};
 use crate::error::{Error, Result};
-use crate::store::{Dialect, in_transaction, on_pool};
+use crate::store::{Dialect, in_transaction, on_pool, storable_text};
 
 /// Which facts [`ConversationStore::facts`] lists.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -368,14 +368,14 @@ impl ConversationStore {
                         .bind(org.to_string())
                         .bind(user)
                         .bind(fact.category.as_str())
-                        .bind(fact.subject.trim())
-                        .bind(fact.content.trim())
+                        .bind(storable_text(fact.subject.trim()))
+                        .bind(storable_text(fact.content.trim()))
                         .bind(fact.confidence)
                         .bind(fact.conversation_id.map(|c| c.to_string()))
                         .bind(json(&fact.source_seqs))
-                        .bind(&fact.deal_name)
-                        .bind(&fact.contact_name)
-                        .bind(&fact.company_name)
+                        .bind(fact.deal_name.as_deref().map(storable_text))
+                        .bind(fact.contact_name.as_deref().map(storable_text))
+                        .bind(fact.company_name.as_deref().map(storable_text))
                         .bind(&fact.deal_id)
                         .bind(&fact.contact_id)
                         .bind(&fact.company_id)

@@ -16,7 +16,7 @@ use super::conversation::{
 use crate::Keel;
 use crate::error::{Error, Result};
 use crate::llm::{Message, Part, Role};
-use crate::store::{Dialect, in_transaction, on_pool};
+use crate::store::{Dialect, in_transaction, on_pool, storable_text};
 
 /// Which messages [`ConversationStore::messages`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -166,7 +166,7 @@ impl ConversationStore {
                 .bind(&key.user_id)
                 .bind(key.channel.as_str())
                 .bind(key.channel_ref.clone().unwrap_or_default())
-                .bind(&key.title)
+                .bind(key.title.as_deref().map(storable_text))
                 .fetch_one(conn)
                 .await?
         });

@@ -48,6 +48,30 @@ pub struct Charge {
     pub created_by: Option<Uuid>,
 }
 
+impl Charge {
+    /// Checks the charge's text: the key ([`crate::options::idempotency_key`]) and the
+    /// names, which are ids (no NUL); the description is prose, stored with NUL as U+FFFD.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] naming `idempotency_key`, `feature`, `model_id` or
+    /// `agent_name`.
+    pub fn check(&self) -> Result<()> {
+        if let Some(key) = &self.idempotency_key {
+            crate::options::idempotency_key("idempotency_key", key)?;
+        }
+        for (field, value) in [
+            ("feature", &self.feature_key),
+            ("model_id", &self.model_id),
+            ("agent_name", &self.agent_name),
+        ] {
+            if let Some(value) = value {
+                crate::options::no_nul(field, value)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of a movement.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Movement {
@@ -140,6 +164,9 @@ pub async fn grant(
         ));
     }
     let grace = self::amount("grace", grace.unwrap_or(DEFAULT_GRACE))?;
+    if let Some(key) = idempotency_key {
+        crate::options::idempotency_key("idempotency_key", key)?;
+    }
     let charge = Charge {
         org_id: org,
         amount,
@@ -155,6 +182,7 @@ pub async fn grant(
 /// An org with no balance row is an org at 0 with the default grace, here as in
 /// [`check_budget`]: its first debit creates that row, so a new org may spend into the grace.
 pub async fn deduct(pool: &Pool, charge: &Charge) -> Result<Movement> {
+    charge.check()?;
     let charge = Charge {
         amount: amount("amount", charge.amount)?,
         ..charge.clone()
@@ -189,9 +217,7 @@ pub async fn reserve(
     idempotency_key: &str,
 ) -> Result<Reservation> {
     let estimate = amount("estimate", estimate)?;
-    if idempotency_key.is_empty() {
-        return Err(Error::invalid_input("idempotency_key", "must not be empty"));
-    }
+    crate::options::idempotency_key("idempotency_key", idempotency_key)?;
     let charge = Charge {
         org_id: org,
         amount: estimate,
@@ -287,7 +313,7 @@ async fn move_credits(
                 .bind(charge.org_id)
                 .bind(delta)
                 .bind(kind)
-                .bind(&charge.description)
+                .bind(charge.description.as_deref().map(crate::store::storable_text))
                 .bind(&charge.feature_key)
                 .bind(&charge.model_id)
                 .bind(charge.tokens_used.map(|t| t.clamp(0, i64::from(i32::MAX)) as i32))
@@ -356,7 +382,7 @@ async fn move_credits(
                 .bind(kind)
                 .bind(delta)
                 .bind(balance)
-                .bind(&charge.description)
+                .bind(charge.description.as_deref().map(crate::store::storable_text))
                 .bind(&charge.feature_key)
                 .bind(&charge.model_id)
                 .bind(charge.tokens_used.map(|t| t.clamp(0, i64::from(i32::MAX)) as i32))

@@ -161,7 +161,7 @@ impl NewDeadLetter {
     /// [`Error::InvalidInput`] on `agent_name` (empty or over 200 characters), `errors` (none),
     /// `errors[i].at` (not RFC 3339), `max_retries` (0 or over 100), `trace_id` (not a UUID),
     /// `delay_ms` (over 30 days), `trigger_type` or `idempotency_key` (empty or over 200
-    /// characters).
+    /// characters), any of these ids, `org_id` or `user_id` with a NUL.
     pub fn check(&self) -> Result<()> {
         name("agent_name", &self.agent_name)?;
         if let Some(t) = &self.trigger_type {
@@ -170,6 +170,8 @@ impl NewDeadLetter {
         if let Some(k) = &self.idempotency_key {
             name("idempotency_key", k)?;
         }
+        crate::options::no_nul("org_id", self.org_id.as_deref().unwrap_or_default())?;
+        crate::options::no_nul("user_id", self.user_id.as_deref().unwrap_or_default())?;
         if self.errors.is_empty() {
             return Err(Error::invalid_input(
                 "errors",

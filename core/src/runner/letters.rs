@@ -188,9 +188,7 @@ impl DeadLetters {
             Bind::Int(Some(i64::from(letter.max_retries.unwrap_or(3)))),
             Bind::Text(letter.idempotency_key.clone()),
             Bind::Int(Some(i64::try_from(delay).unwrap_or(i64::MAX))),
-            Bind::Text(Some(
-                serde_json::Value::Object(letter.steps.clone()).to_string(),
-            )),
+            Bind::Text(Some(crate::store::storable_json(&letter.steps))),
         ]);
         self.execute(&insert, binds).await?;
         let found = match &letter.idempotency_key {

@@ -474,6 +474,8 @@ impl SkillRegistry {
         if !context.is_object() {
             return Err(Error::invalid_input("context", "must be a JSON object"));
         }
+        // Stored and compiled with NUL as U+FFFD (PostgreSQL's jsonb and text cannot hold it).
+        let context = crate::store::storable_value(context);
         let hash = context_hash(&context);
         org_store::set_context(self.inner.keel.pool()?, org, &context, &hash).await?;
         self.changed(&org.to_string()).await;

@@ -74,7 +74,8 @@ impl Filters<'_> {
     /// binds, then `LIMIT $6`'s bind last; a listing adds its own conditions from `$7`.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidInput`] on `limit` (0 or over 1,000) or `since` (not RFC 3339).
+    /// [`crate::Error::InvalidInput`] on `limit` (0 or over 1,000), `since` (not RFC 3339),
+    /// `agent_name` or `org_id` with a NUL.
     pub(crate) fn conditions(
         &self,
         dialect: crate::store::Dialect,
@@ -83,6 +84,8 @@ impl Filters<'_> {
         if !(1..=1_000).contains(&self.limit) {
             return Err(crate::Error::invalid_input("limit", "must be 1 to 1000"));
         }
+        crate::options::no_nul("agent_name", self.agent.unwrap_or_default())?;
+        crate::options::no_nul("org_id", self.org.unwrap_or_default())?;
         let since = self
             .since
             .map(|t| crate::store::parse_time("since", t).map(|t| t.timestamp_millis()))

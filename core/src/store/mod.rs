@@ -440,6 +440,13 @@ pub(crate) fn storable_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     value.to_string()
 }
 
+/// `value` with every NUL in its strings and keys replaced by U+FFFD, as [`storable_json`]
+/// stores it: for a value that is kept in memory as well as stored.
+pub(crate) fn storable_value(mut value: serde_json::Value) -> serde_json::Value {
+    scrub_nul(&mut value);
+    value
+}
+
 /// `text` for a `text` column: NUL replaced by U+FFFD, as [`storable_json`] does.
 pub(crate) fn storable_text(text: &str) -> std::borrow::Cow<'_, str> {
     if text.contains('\0') {

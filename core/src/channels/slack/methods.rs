@@ -151,7 +151,10 @@ impl Posted {
 /// Checks a Slack id (a channel `C0123ABCD`, a team `T0123ABCD`) given as `field`: Slack's
 /// are short; 1 to 80 characters keeps the limiter's key within its 200.
 pub(crate) fn slack_id(field: &str, id: &str) -> Result<()> {
-    if !id.trim().is_empty() && (1..=MAX_ID_CHARS).contains(&id.chars().count()) {
+    if !id.trim().is_empty()
+        && (1..=MAX_ID_CHARS).contains(&id.chars().count())
+        && !id.contains('\0')
+    {
         Ok(())
     } else {
         Err(Error::invalid_input(

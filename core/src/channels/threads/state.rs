@@ -62,7 +62,7 @@ impl ThreadStore {
             d.json_push_capped("turns", &entry, MAX_TURNS),
             thread_columns(d)
         );
-        let action = turn.action.as_ref().map(Value::to_string);
+        let action = turn.action.as_ref().map(crate::store::storable_json);
         let row: Option<ThreadRow> = on_pool!(pool, |conn, sql| {
             sqlx::query_as(&sql(&statement))
                 .bind(thread.to_string())
@@ -129,7 +129,7 @@ impl ThreadStore {
             active.meeting_id,
         ]
         .map(|i| i.map(|u| u.to_string()));
-        let loaded = loaded_context.map(Value::to_string);
+        let loaded = loaded_context.map(crate::store::storable_json);
         let row: Option<ThreadRow> = on_pool!(pool, |conn, sql| {
             let text = sql(&statement);
             let mut q = sqlx::query_as(&text)

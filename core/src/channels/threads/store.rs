@@ -217,14 +217,17 @@ impl ThreadStore {
         let orphan = "DELETE FROM conversations WHERE id = $1::uuid AND message_count = 0
              AND NOT EXISTS (SELECT 1 FROM slack_copilot_threads t
                              WHERE t.conversation_id = conversations.id)";
-        let title = key.title.as_deref().map(str::trim);
+        let title = key
+            .title
+            .as_deref()
+            .map(|t| crate::store::storable_text(t.trim()));
         let row: ThreadRow = in_transaction!(pool, None::<&str>, |tx, sql| {
             let (conversation_id,): (String,) = sqlx::query_as(&sql(conversation))
                 .bind(Uuid::now_v7().to_string())
                 .bind(key.org_id.to_string())
                 .bind(key.user_id.to_string())
                 .bind(key.channel_ref())
-                .bind(title)
+                .bind(title.clone())
                 .fetch_one(&mut *tx)
                 .await?;
             let row: ThreadRow = sqlx::query_as(&sql(&thread))
@@ -235,7 +238,7 @@ impl ThreadStore {
                 .bind(&key.slack_channel_id)
                 .bind(&key.slack_thread_ts)
                 .bind(&conversation_id)
-                .bind(title)
+                .bind(title.clone())
                 .fetch_one(&mut *tx)
                 .await?;
             if row.conversation_id != conversation_id {
@@ -382,7 +385,7 @@ impl ThreadStore {
                     })
                 })
                 .collect();
-            let rows = Value::Array(rows).to_string();
+            let rows = crate::store::storable_json(&rows);
             sqlx::query(&sql(&statements.messages))
                 .bind(&conversation)
                 .bind(org.to_string())

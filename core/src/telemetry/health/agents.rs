@@ -72,7 +72,11 @@ pub(super) async fn set(pool: &Pool, spec: &AgentSpec, cadence: Option<u64>) -> 
             Bind::Text(Some(spec.agent_name.clone())),
             int(cadence),
             Bind::Text(spec.schedule.clone()),
-            Bind::Text(spec.description.clone()),
+            Bind::Text(
+                spec.description
+                    .as_deref()
+                    .map(|t| crate::store::storable_text(t).into_owned()),
+            ),
             Bind::Text(models.clone()),
             int(spec.stuck_after_ms),
             Bind::Bool(spec.enabled),

@@ -100,10 +100,10 @@ impl AgentSpec {
                 ));
             }
             for (i, m) in models.iter().enumerate() {
-                if m.trim().is_empty() || m.chars().count() > 200 {
+                if m.trim().is_empty() || m.chars().count() > 200 || m.contains('\0') {
                     return Err(Error::invalid_input(
                         format!("models[{i}]"),
-                        "must be 1 to 200 characters (provider/model)",
+                        "must be 1 to 200 characters without NUL (provider/model)",
                     ));
                 }
             }
