@@ -201,6 +201,15 @@ function nestedCalls(db, router, skills, org, user, cid, thread) {
     ['facts userId', (h) => conv.facts(org, h)],
     ['enqueue title', (h) => queue.enqueue([{ ...item, title: h }])],
     ['enqueue context', (h) => queue.enqueue([{ ...item, context: { k: h, list: [1, h] } }])],
+    ['complete context', async (h) => {
+      await queue.enqueue([{ ...item, queuePriority: 0 }])
+      const [claimed] = await queue.claim('hostile-worker', { n: 1 })
+      return queue.complete(claimed.id, claimed.leaseToken, { context: { k: h } })
+    }],
+    ['deprecate reason', (h) => skills.deprecate('deal-status', h)],
+    ['replace skillMd', (h) => skills.replace(org, 'deal-status', typeof h === 'string'
+      ? `---\nname: deal-status\ndescription: The deal's status ${h}\n---\nSay where ${h} stands.\n`
+      : h)],
     ['letter payload', (h) => letters.enqueue({ agentName: 'hostile', payload: { k: [h] }, errors: [failure] })],
     ['letter orgId', (h) => letters.enqueue({ agentName: 'hostile', orgId: h, errors: [failure] })],
     ['letter idempotencyKey', (h) => letters.enqueue({ agentName: 'hostile', idempotencyKey: h, errors: [failure] })],

@@ -93,10 +93,24 @@ impl<'a, 'py, T: FromPyObject<'a, 'py>> FromPyObject<'a, 'py> for Arg<T> {
         T::extract(obj).map(Arg).map_err(|err| {
             let err: PyErr = err.into();
             let py = obj.py();
-            let message = err.value(py).to_string();
+            let message = printed(err.value(py));
             let keel = to_py_err(keel::Error::invalid_input("argument", message));
             keel.set_cause(py, Some(err));
             keel
         })
+    }
+}
+
+/// `str(value)`, or its type's name when that `str()` raises. PyO3's `Display` would print the
+/// failure as an unraisable-exception warning; an executor's or a transport's exception whose
+/// `__str__` raises is still a failure with a message.
+pub(crate) fn printed(value: &Bound<'_, PyAny>) -> String {
+    match value.str() {
+        Ok(text) => text.to_string_lossy().into_owned(),
+        Err(_) => value
+            .get_type()
+            .name()
+            .map(|name| name.to_string())
+            .unwrap_or_default(),
     }
 }

@@ -251,7 +251,7 @@ pub fn failure_of(py: Python<'_>, err: &PyErr) -> TransportFailure {
     TransportFailure {
         status: status("status_code").or_else(|| status("status")),
         body,
-        message: error.to_string(),
+        message: crate::error::printed(error),
         retry_after,
         kind,
     }

@@ -293,6 +293,14 @@ LEAVES: list[Any] = [
 ]
 
 
+SKILL_MD = "---\nname: deal-status\ndescription: The deal's status {}\n---\nSay where {} stands.\n"
+
+
+def inside(template: str, leaf: Any) -> Any:
+    """`template` with a string leaf in each `{}`; any other leaf as it is."""
+    return template.replace("{}", leaf) if isinstance(leaf, str) else leaf
+
+
 def nested_calls(
     db: keel.Keel, router: Any, skills: Any, org: str, user: str, cid: str, thread: str
 ) -> list[tuple[str, Callable[[Any], Any]]]:
@@ -303,6 +311,30 @@ def nested_calls(
     item = {"org_id": org, "source_agent": "hostile", "item_type": "deal_risk", "title": "t"}
     failure = {"message": "boom", "kind": "transient"}
     fact = {"category": "deal", "subject": "Acme", "content": "renewal in May"}
+
+    async def on_claimed(outcome: Callable[[Any], Any]) -> Any:
+        await queue.enqueue([{**item, "queue_priority": 0}])
+        [claimed] = await queue.claim("hostile-worker", n=1)
+        return await outcome(claimed)
+
+    async def on_letter(operation: Callable[[Any], Any]) -> Any:
+        return await operation(await letters.enqueue(agent_name="hostile", errors=[failure]))
+
+    def answer(value: Any) -> Callable[[Any], Any]:
+        async def executor(_ctx: Any) -> Any:
+            return {"out": value}
+        return executor
+
+    def stepped(value: Any) -> Callable[[Any], Any]:
+        async def executor(ctx: Any) -> Any:
+            return await ctx.step("hostile step", answer(value))
+        return executor
+
+    def failing(value: Any) -> Callable[[Any], Any]:
+        async def executor(_ctx: Any) -> Any:
+            raise RuntimeError(value)
+        return executor
+
     return [
         ("start title", lambda h: conv.start(org, user, "web", title=h)),
         ("start channel_ref", lambda h: conv.start(org, user, "slack", channel_ref=h)),
@@ -376,6 +408,20 @@ def nested_calls(
         ("reserve_credits idempotency_key", lambda h: router.reserve_credits(org, 1.0, h)),
         ("forget_context entity_id", lambda h: conv.forget_context(org, user, "deal", h)),
         ("log message", lambda h: db.create_logger("hostile").info(h, {"k": h})),
+        ("complete context", lambda h: on_claimed(lambda i: queue.complete(i["id"], i["lease_token"], context={"k": h}))),
+        ("fail reason", lambda h: on_claimed(lambda i: queue.fail(i["id"], i["lease_token"], h))),
+        ("abandon reason", lambda h: on_letter(lambda letter: letters.abandon(letter["id"], reason=h))),
+        ("deprecate reason", lambda h: skills.deprecate("deal-status", h)),
+        ("replace skill_md", lambda h: skills.replace(org, "deal-status", inside(SKILL_MD, h))),
+        ("ingest text", lambda h: threads.ingest(org, thread, {"messages": [
+            {"type": "message", "user": "U1", "text": h, "ts": "1712345678.000600"}]})),
+        ("run payload", lambda h: db.run_agent({"agent_name": "hostile-run", "payload": {"k": h}}, answer(h))),
+        ("run triggered_by", lambda h: db.run_agent({"agent_name": "hostile-run", "triggered_by": h}, answer(1))),
+        ("run trigger_type", lambda h: db.run_agent({"agent_name": "hostile-run", "trigger_type": h}, answer(1))),
+        ("run user_id", lambda h: db.run_agent({"agent_name": "hostile-run", "user_id": h}, answer(1))),
+        ("run idempotency_key", lambda h: db.run_agent({"agent_name": "hostile-run", "idempotency_key": h}, answer(1))),
+        ("run step", lambda h: db.run_agent({"agent_name": "hostile-run"}, stepped(h))),
+        ("run failure", lambda h: db.run_agent({"agent_name": "hostile-run", "max_retries": 0}, failing(h))),
         # Reads whose filters hold the leaf.
         ("facts user_id", lambda h: conv.facts(org, h)),
         ("context_for_user user_id", lambda h: conv.context_for_user(org, h)),
@@ -412,9 +458,11 @@ async def test_hostile_values_nested_in_valid_arguments(backend: str, tmp_path: 
             org_id=org, user_id=user, slack_team_id="T1", slack_channel_id="C1", slack_thread_ts="1712345678.000100"))["id"]
         codes = set(keel.error_codes()) - {"internal", "storage"}
         broken: list[str] = []
+        ran = 0
         for label, make in nested_calls(db, router, skills, org, user, cid, thread):
             for leaf in LEAVES:
                 err = await call(make, [leaf], {})
+                ran += label.startswith("run ") and err is None
                 if err is not None and (not isinstance(err, keel.KeelError) or err.code not in codes):
                     broken.append(f"{label} with {type(leaf).__name__} {str(leaf)[:20]!r}: {type(err).__name__}: {err}"[:200])
         assert broken == [], '\n'.join(broken)
@@ -426,5 +474,8 @@ async def test_hostile_values_nested_in_valid_arguments(backend: str, tmp_path: 
         await db.dead_letters().list()
         await db.slack_threads().get(org, thread)
         await conv.facts(org, user)
+        # Every run that answered was written, whatever its payload, steps, output or failure.
+        await db.runs().flush()
+        assert len(await db.runs().list(agent_name="hostile-run", limit=1000)) == ran, backend
     finally:
         await db.close()

@@ -371,3 +371,38 @@ async fn two_processes_compacting_at_once_make_one_compaction() {
         keel.close().await;
     }
 }
+
+/// A summarizer answering with a NUL (a model or a host summarizer can): the compaction it
+/// returns holds what is stored and sent on both backends, U+FFFD.
+#[tokio::test]
+async fn a_summary_with_nul_is_returned_as_stored() {
+    struct WithNul;
+    impl Summarizer for WithNul {
+        fn summarize<'a>(&'a self, _: &'a SummaryRequest) -> BoxFuture<'a, Result<Summary>> {
+            Box::pin(async {
+                Ok(Summary {
+                    text: "turns\u{0}read".into(),
+                    completion: None,
+                })
+            })
+        }
+    }
+    on_each_backend(|backend, keel| async move {
+        let store = ConversationStore::open(&keel);
+        let org = Uuid::new_v4();
+        let id = long_conversation(&store, org).await;
+        let done = store
+            .compact(org, id, &small_model(), Some(&WithNul))
+            .await
+            .unwrap();
+        let summary = done.compaction.unwrap().summary;
+        assert_eq!(summary.as_deref(), Some("turns\u{FFFD}read"), "{backend:?}");
+        let window = store.context(org, id, 4_000).await.unwrap();
+        let sent = serde_json::to_string(&window.messages).unwrap();
+        assert!(
+            sent.contains("turns\u{FFFD}read"),
+            "{backend:?}: {sent:.300}"
+        );
+    })
+    .await;
+}

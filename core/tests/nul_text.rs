@@ -19,7 +19,8 @@ fn refused<T: std::fmt::Debug>(result: keel::Result<T>) -> String {
 
 /// User text with NUL characters (PostgreSQL's `jsonb` and `text` reject them) is stored the
 /// same on both backends, each NUL as U+FFFD: a message's parts and tool-call arguments, a
-/// queue item's title and context, a dead letter's payload and failure, a run's output.
+/// queue item's title and context and its completion's context, a dead letter's payload and
+/// failure, a run's output.
 #[tokio::test]
 async fn text_with_nul_is_stored_alike_on_both_backends() {
     use keel::flow::{NewItem, Queue, QueueOptions};
@@ -67,6 +68,11 @@ async fn text_with_nul_is_stored_alike_on_both_backends() {
         let got = queue.get(ids[0]).await.unwrap().unwrap();
         assert_eq!(got.title, "Acme\u{FFFD}renewal", "{backend:?}");
         assert_eq!(got.context["note"], "a\u{FFFD}b");
+        let claimed = queue.claim("worker-1", 1, None).await.unwrap();
+        let done = json!({"summary": "x\u{0}y"});
+        assert!(queue.complete(claimed[0].id, claimed[0].lease_token, Some(&done)).await.unwrap());
+        let got = queue.get(ids[0]).await.unwrap().unwrap();
+        assert_eq!(got.enrichment_context, Some(json!({"summary": "x\u{FFFD}y"})), "{backend:?}");
 
         let letters = DeadLetters::open(&keel);
         let letter: NewDeadLetter = serde_json::from_value(json!({

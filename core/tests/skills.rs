@@ -150,6 +150,10 @@ fn broken_frames_and_hostile_input_get_a_code_and_a_position() {
         ("not_utf8", 5, 6)
     );
     assert_eq!(codes("", None), [("missing_frontmatter", 1)]);
+    assert_eq!(
+        codes("---\nname: x\ndescription: y\n---\nbody \0\n", None),
+        [("nul_character", 5)]
+    );
     let big = parse(
         "SKILL.md",
         None,

@@ -91,7 +91,7 @@ impl Queue {
         let binds = Binds(vec![
             id_bind(id),
             token(lease_token),
-            Bind::Text(context.map(serde_json::Value::to_string)),
+            Bind::Text(context.map(crate::store::storable_json)),
         ]);
         Ok(crate::store::bind::execute(self.keel.pool()?, &statement, binds).await? == 1)
     }

@@ -281,8 +281,14 @@ impl ConversationStore {
                         ..options.summary_call.clone()
                     },
                 };
-                match summarize(summarizer, &request, options).await {
-                    Ok(summary) => (CompactionMethod::Summary, Some(summary), None),
+                // What the view holds and the caller is told is what is stored: a NUL from a
+                // host summarizer as U+FFFD.
+                let stored = |text: String| crate::store::storable_text(&text).into_owned();
+                match summarize(summarizer, &request, options)
+                    .await
+                    .map_err(stored)
+                {
+                    Ok(summary) => (CompactionMethod::Summary, Some(stored(summary)), None),
                     Err(reason) => {
                         let text = trim_text(earlier.as_deref(), &plan, &reason, budget);
                         (CompactionMethod::Trim, text, Some(reason))
@@ -399,7 +405,7 @@ impl ConversationStore {
                 .bind(at(record.facts, 1))
                 .bind(signed(record.tokens_before))
                 .bind(signed(record.tokens_after))
-                .bind(&record.note)
+                .bind(record.note.as_deref().map(crate::store::storable_text))
                 .fetch_optional(conn)
                 .await
                 .map_err(|e| match e {

@@ -12,6 +12,7 @@
 mod calls;
 mod compact;
 mod context;
+mod context_calls;
 mod context_store;
 mod conversation;
 mod extract;
@@ -28,12 +29,13 @@ mod threshold;
 mod view;
 
 pub(crate) use calls::explicit_model;
-pub use calls::{ArchiveOptions, Archived, ContextQuery, plan_value, prior_context_value};
+pub use calls::plan_value;
 pub use compact::{CompactOptions, Compacted, Compaction, CompactionMethod};
 pub use context::{
     CONTEXT_HEADING, ContextEntry, EntityType, MAX_CONTEXT_CHARS, MAX_SUMMARY_CHARS, PriorContext,
     ScoredContext, entity_terms, prior_context,
 };
+pub use context_calls::{ArchiveOptions, Archived, ContextQuery, prior_context_value};
 pub use context_store::{AskingFrom, Forgotten};
 pub use conversation::{
     Appended, Conversation, ConversationChannel, ConversationKey, MAX_BATCH, StoredMessage,

@@ -49,8 +49,10 @@ pub struct Charge {
 }
 
 impl Charge {
-    /// Checks the charge's text: the key ([`crate::options::idempotency_key`]) and the
-    /// names, which are ids (no NUL); the description is prose, stored with NUL as U+FFFD.
+    /// Checks the charge's text: the key (1 to
+    /// [`MAX_IDEMPOTENCY_KEY_CHARS`](crate::options::MAX_IDEMPOTENCY_KEY_CHARS) characters, no
+    /// NUL) and the names, which are ids (no NUL); the description is prose, stored with NUL
+    /// as U+FFFD.
     ///
     /// # Errors
     /// [`Error::InvalidInput`] naming `idempotency_key`, `feature`, `model_id` or

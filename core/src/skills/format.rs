@@ -344,6 +344,17 @@ fn parse_into(
             return None;
         }
     };
+    if let Some(at) = text.find('\0') {
+        // Not text: PostgreSQL's text and jsonb cannot store it, and no SKILL.md needs it.
+        let at = position(bytes, at);
+        report.error(
+            "nul_character",
+            at,
+            None,
+            "the file holds a NUL character (U+0000)",
+        );
+        return None;
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (frontmatter, body) = split_frontmatter(report, text)?;
     if let Some((at, depth)) = flow_depth_over(frontmatter, MAX_FLOW_DEPTH) {

@@ -312,6 +312,12 @@ fn read_documents(skill_dir: &Path, diagnostics: &mut Vec<Diagnostic>) -> BTreeM
             continue;
         }
         match read_file(&path).map(String::from_utf8) {
+            Ok(Ok(text)) if text.contains('\0') => diagnostics.push(library_error(
+                &path,
+                "nul_character",
+                None,
+                "the document holds a NUL character (U+0000)".into(),
+            )),
             Ok(Ok(text)) => {
                 documents.insert(name.to_owned(), text);
             }

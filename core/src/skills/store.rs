@@ -274,7 +274,7 @@ pub(crate) async fn set_deprecated(
              WHERE skill_key = $1 AND is_current RETURNING version::int8"))
             .bind(key)
             .bind(reason.is_some())
-            .bind(reason)
+            .bind(reason.map(crate::store::storable_text))
             .fetch_optional(&mut *tx)
             .await?;
             if version.is_some() {

@@ -208,8 +208,8 @@ impl Fleet {
     /// The newest notices, at most `limit` (1 to 1,000), of `agent` or of every agent.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`] naming `limit`, or `agent_name` when `agent` is not a name
-    /// [`super::registry::agent_name`] takes; storage errors.
+    /// [`Error::InvalidInput`] naming `limit`, or `agent_name` when `agent` is not an agent's
+    /// name (1 to 100 characters, no control characters); storage errors.
     pub async fn alerts(&self, agent: Option<&str>, limit: u32) -> Result<Vec<FleetAlert>> {
         if !(1..=1_000).contains(&limit) {
             return Err(Error::invalid_input("limit", "must be 1 to 1000"));
