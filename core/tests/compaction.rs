@@ -13,8 +13,8 @@ use uuid::Uuid;
 use common::{fresh_url, on_each_backend};
 use keel::llm::{Message, Part, Role, Summarizer, Summary, SummaryRequest};
 use keel::memory::{
-    CompactOptions, CompactionMethod, ConversationChannel, ConversationKey, ConversationStore,
-    MessageQuery, PlanOptions,
+    CompactOptions, CompactionMethod, ConversationChannel, ConversationStore, MessageQuery,
+    PlanOptions,
 };
 use keel::store::Backend;
 use keel::{Error, Keel, Result};
@@ -81,14 +81,10 @@ fn small_model() -> CompactOptions {
 
 /// A conversation of a system prompt and 100 rounds (301 messages).
 async fn long_conversation(store: &ConversationStore, org: Uuid) -> Uuid {
-    let key = ConversationKey {
-        org_id: org,
-        user_id: "rep-7".into(),
-        channel: ConversationChannel::Web,
-        channel_ref: None,
-        title: None,
-    };
-    let c = store.start(&key).await.unwrap();
+    let c = store
+        .start(&common::memory::key(org, ConversationChannel::Web, None))
+        .await
+        .unwrap();
     let system = Message {
         role: Role::System,
         content: vec![Part::text("You are the sales copilot.")],

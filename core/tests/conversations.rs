@@ -6,24 +6,14 @@ mod common;
 use serde_json::json;
 use uuid::Uuid;
 
+use common::memory::key;
 use common::{fresh_url, on_each_backend};
 use keel::Keel;
 use keel::llm::Message;
 use keel::memory::{
-    CompactOptions, ConversationChannel, ConversationKey, ConversationStore, MessageQuery,
-    PlanOptions,
+    CompactOptions, ConversationChannel, ConversationStore, MessageQuery, PlanOptions,
 };
 use keel::store::Backend;
-
-fn key(org: Uuid, channel: ConversationChannel, channel_ref: Option<&str>) -> ConversationKey {
-    ConversationKey {
-        org_id: org,
-        user_id: "rep-7".into(),
-        channel,
-        channel_ref: channel_ref.map(str::to_owned),
-        title: None,
-    }
-}
 
 fn batch(value: serde_json::Value) -> Vec<Message> {
     serde_json::from_value(value).unwrap()

@@ -24,20 +24,14 @@ fn refused<T: std::fmt::Debug>(result: keel::Result<T>) -> String {
 #[tokio::test]
 async fn text_with_nul_is_stored_alike_on_both_backends() {
     use keel::flow::{NewItem, Queue, QueueOptions};
-    use keel::memory::{ConversationChannel, ConversationKey, ConversationStore, MessageQuery};
+    use keel::memory::{ConversationChannel, ConversationStore, MessageQuery};
     use keel::runner::{DeadLetters, NewDeadLetter};
     use serde_json::json;
 
     on_each_backend(|backend, keel| async move {
         let org = uuid::Uuid::new_v4();
         let store = ConversationStore::open(&keel);
-        let key = ConversationKey {
-            org_id: org,
-            user_id: "rep-7".into(),
-            channel: ConversationChannel::Web,
-            channel_ref: None,
-            title: None,
-        };
+        let key = common::memory::key(org, ConversationChannel::Web, None);
         let c = store.start(&key).await.unwrap();
         let messages = serde_json::from_value::<Vec<keel::llm::Message>>(json!([
             {"role": "user", "content": "binary \u{0}paste"},
@@ -123,11 +117,8 @@ async fn more_prose_with_nul_is_stored_alike_on_both_backends() {
         let org = uuid::Uuid::new_v4();
         let store = ConversationStore::open(&keel);
         let key = ConversationKey {
-            org_id: org,
-            user_id: "rep-7".into(),
-            channel: ConversationChannel::Web,
-            channel_ref: None,
             title: Some("Acme\u{0}QBR".into()),
+            ..common::memory::key(org, ConversationChannel::Web, None)
         };
         let c = store.start(&key).await.unwrap();
         assert_eq!(c.title.as_deref(), Some("Acme\u{FFFD}QBR"), "{backend:?}");

@@ -15,6 +15,7 @@ pub mod files;
 pub mod llm;
 #[path = "../../../cli/src/loopback.rs"]
 pub mod loopback;
+pub mod memory;
 
 /// The superuser URL of the throwaway PostgreSQL. Storage tests fail rather than skip without it.
 pub fn pg_admin_url() -> String {
