@@ -9,6 +9,19 @@ use common::on_each_backend;
 use keel::Error;
 use serde_json::json;
 
+/// A model router on `keel` whose `org` holds 10 credits.
+async fn funded(keel: &keel::Keel, org: uuid::Uuid) -> keel::models::ModelRouter {
+    let options = keel::models::RouterOptions::default();
+    let router = keel::models::ModelRouter::open(keel, options)
+        .await
+        .unwrap();
+    router
+        .grant_credits(org, 10.0, "purchase", None)
+        .await
+        .unwrap();
+    router
+}
+
 /// The field an `invalid_input` error names, or a panic naming what came back instead.
 fn refused<T: std::fmt::Debug>(result: keel::Result<T>) -> String {
     match result {
@@ -109,7 +122,7 @@ async fn more_prose_with_nul_is_stored_alike_on_both_backends() {
     use keel::memory::{
         ConversationChannel, ConversationKey, ConversationStore, FactQuery, NewFact,
     };
-    use keel::models::{Charge, ModelRouter, RouterOptions};
+    use keel::models::Charge;
     use keel::skills::{RegistryOptions, SkillRegistry};
     use keel::telemetry::health::{AgentSpec, Fleet, FleetOptions};
 
@@ -221,13 +234,7 @@ async fn more_prose_with_nul_is_stored_alike_on_both_backends() {
             .unwrap();
         assert_eq!(agent.description, "scores \u{FFFD}deals", "{backend:?}");
 
-        let router = ModelRouter::open(&keel, RouterOptions::default())
-            .await
-            .unwrap();
-        router
-            .grant_credits(org, 10.0, "purchase", None)
-            .await
-            .unwrap();
+        let router = funded(&keel, org).await;
         let charge = Charge {
             org_id: org,
             amount: 1.0,
@@ -249,9 +256,7 @@ async fn more_prose_with_nul_is_stored_alike_on_both_backends() {
 async fn ids_with_nul_are_refused_on_both_backends() {
     use keel::channels::threads::{ThreadKey, ThreadMessage, ThreadOptions, ThreadStore};
     use keel::memory::{ConversationChannel, ConversationKey, ConversationStore, NewFact};
-    use keel::models::{
-        Charge, Feature, ModelEntry, ModelRouter, Pricing, Role, RouterOptions, Scope, Tier,
-    };
+    use keel::models::{Charge, Feature, ModelEntry, Pricing, Role, Scope, Tier};
     use keel::runner::{DeadLetters, LetterQuery, NewDeadLetter};
     use keel::telemetry::health::{AgentSpec, Fleet, FleetOptions};
 
@@ -360,13 +365,7 @@ async fn ids_with_nul_are_refused_on_both_backends() {
             "agent_name"
         );
 
-        let router = ModelRouter::open(&keel, RouterOptions::default())
-            .await
-            .unwrap();
-        router
-            .grant_credits(org, 10.0, "purchase", None)
-            .await
-            .unwrap();
+        let router = funded(&keel, org).await;
         let charge = |key: String, feature: Option<&str>| Charge {
             org_id: org,
             amount: 1.0,
