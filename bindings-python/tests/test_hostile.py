@@ -353,6 +353,9 @@ def nested_calls(
         ("add_facts subject", lambda h: conv.add_facts(org, user, [{**fact, "subject": h}])),
         ("add_facts deal_name", lambda h: conv.add_facts(org, user, [{**fact, "deal_name": h}])),
         ("add_facts user_id", lambda h: conv.add_facts(org, h, [fact])),
+        ("add_facts idempotency_key", lambda h: conv.add_facts(org, user, [fact], idempotency_key=h)),
+        ("compact idempotency_key", lambda h: conv.compact(org, cid, threshold=100, recent_tokens=10,
+                                                          min_recent=1, idempotency_key=h)),
         ("upsert_context entity_id", lambda h: conv.upsert_context(
             org_id=org, user_id=user, channel="web", entity_type="deal", entity_id=h, summary="s")),
         ("upsert_context agent_name", lambda h: conv.upsert_context(

@@ -282,6 +282,19 @@ pub(crate) fn idempotency_key(field: &str, key: &str) -> Result<()> {
     no_nul(field, key)
 }
 
+/// A key Keel derives from a caller's (an org or a conversation, then the caller's key) for a
+/// model call: itself when it fits [`MAX_IDEMPOTENCY_KEY_CHARS`], else `sha256:` and the hex
+/// digest of it, so that it is always a valid key and the same input always gives the same one.
+pub(crate) fn derived_key(key: String) -> String {
+    use sha2::{Digest, Sha256};
+    if key.chars().count() <= MAX_IDEMPOTENCY_KEY_CHARS {
+        return key;
+    }
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
 /// Checks that an id or a key holds no NUL character. Ids are matched exactly, so one with a
 /// NUL is refused on both backends (PostgreSQL's `text` cannot hold it); prose with a NUL is
 /// stored with U+FFFD instead ([`crate::store`]'s `storable_text`).
@@ -472,6 +485,18 @@ pub mod de {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_derived_key_too_long_for_a_key_is_its_digest() {
+        let short = format!("{}:{}", Uuid::nil(), "k".repeat(200));
+        assert_eq!(derived_key(short.clone()), short);
+        let long = format!("{}:{}", Uuid::nil(), "k".repeat(255));
+        let digest = derived_key(long.clone());
+        assert_eq!(digest.len(), "sha256:".len() + 64, "{digest}");
+        assert!(digest.starts_with("sha256:"));
+        assert_eq!(derived_key(long), digest, "the same input, the same key");
+        assert!(idempotency_key("idempotency_key", &digest).is_ok());
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -247,11 +247,12 @@ async fn more_prose_with_nul_is_stored_alike_on_both_backends() {
 }
 
 /// Ids and keys with a NUL are refused on both backends, naming the field, before anything is
-/// written or read: a conversation's user and channel reference, a fact's user and deal id,
-/// a Slack channel id, a message's Slack user and intent, a dead letter's org and idempotency
+/// written or read: a conversation's user and channel reference, a fact's user and deal id, a
+/// Slack channel id, a message's Slack user and intent, a dead letter's org and idempotency
 /// key, the letters' agent filter, a fleet agent's model and the alerts' agent filter, a
-/// charge's key and feature, a reservation's key, a model row's id. An idempotency key over
-/// 255 characters is refused too (PostgreSQL's index entries cannot hold a long one).
+/// charge's key and feature, a model row's id. An idempotency key over 255 characters is
+/// refused too (a charge's, a reservation's, a fact batch's, a compaction's: PostgreSQL's
+/// index entries cannot hold a long one).
 #[tokio::test]
 async fn ids_with_nul_are_refused_on_both_backends() {
     use keel::channels::threads::{ThreadKey, ThreadMessage, ThreadOptions, ThreadStore};
@@ -299,6 +300,20 @@ async fn ids_with_nul_are_refused_on_both_backends() {
                     .await
             ),
             "facts[0].deal_id"
+        );
+        let long = "k".repeat(256);
+        let added = store
+            .add_facts(org, "u1", &[fact("d1")], Some(&long), None)
+            .await;
+        assert_eq!(refused(added), "idempotency_key", "{backend:?}");
+        let c = store.start(&key("rep-7", None)).await.unwrap();
+        let options = keel::memory::CompactOptions {
+            idempotency_key: Some(long),
+            ..keel::memory::CompactOptions::default()
+        };
+        assert_eq!(
+            refused(store.compact(org, c.id, &options, None).await),
+            "idempotency_key"
         );
 
         let threads = ThreadStore::open(&keel, ThreadOptions::default()).unwrap();

@@ -218,7 +218,8 @@ impl ConversationStore {
     ///
     /// # Errors
     /// [`Error::InvalidInput`]: no such conversation (`conversation_id`), budgets
-    /// [`PlanOptions::check`] refuses; storage errors.
+    /// [`PlanOptions::check`] refuses, an `idempotency_key` that is blank, over 255 characters
+    /// or holds a NUL; storage errors.
     pub async fn compact(
         &self,
         org: Uuid,
@@ -227,6 +228,9 @@ impl ConversationStore {
         summarizer: Option<&dyn Summarizer>,
     ) -> Result<Compacted> {
         options.plan.check()?;
+        if let Some(key) = &options.idempotency_key {
+            crate::options::idempotency_key("idempotency_key", key)?;
+        }
         let mut view = self.view(org, conversation).await?;
         let number = view.latest.as_ref().map_or(0, |c| c.number) + 1;
         let newest = view.messages.iter().map(|m| m.seq).max().unwrap_or(0);
@@ -276,7 +280,9 @@ impl ConversationStore {
                         org_id: Some(org),
                         trace_id: Some(logger.trace_id()),
                         traceparent: Some(span.traceparent()),
-                        idempotency_key: Some(format!("{conversation}:{key}")),
+                        idempotency_key: Some(crate::options::derived_key(format!(
+                            "{conversation}:{key}"
+                        ))),
                         max_tokens: u32::try_from(budget).ok(),
                         ..options.summary_call.clone()
                     },

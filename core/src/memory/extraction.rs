@@ -79,7 +79,8 @@ impl ConversationStore {
     ///
     /// # Errors
     /// [`Error::InvalidInput`]: no such conversation, a range whose first seq is 0 or after its
-    /// last; [`Error::Timeout`] when the model runs over `timeout`; the summarizer's, the
+    /// last, an `idempotency_key` that is blank, over 255 characters or holds a NUL;
+    /// [`Error::Timeout`] when the model runs over `timeout`; the summarizer's, the
     /// linker's and storage errors. Nothing is stored when it fails.
     pub async fn extract_facts(
         &self,
@@ -89,6 +90,9 @@ impl ConversationStore {
         summarizer: &dyn Summarizer,
         linker: Option<&dyn EntityLinker>,
     ) -> Result<Extracted> {
+        if let Some(key) = &options.idempotency_key {
+            crate::options::idempotency_key("idempotency_key", key)?;
+        }
         let convo = self.get(org, conversation).await?;
         let range = match options.range {
             Some([from, through]) if from == 0 || from > through => {
@@ -188,7 +192,7 @@ impl ConversationStore {
                 org_id: Some(org),
                 trace_id: Some(logger.trace_id()),
                 traceparent: Some(span.traceparent()),
-                idempotency_key: Some(format!("{org}:{key}")),
+                idempotency_key: Some(crate::options::derived_key(format!("{org}:{key}"))),
                 max_tokens: Some(EXTRACTION_MAX_TOKENS),
                 ..options.call.clone()
             },

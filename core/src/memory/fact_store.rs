@@ -179,7 +179,8 @@ impl ConversationStore {
     /// the facts the first stored. Returns the stored facts in order.
     ///
     /// # Errors
-    /// [`Error::InvalidInput`]: an empty user, a batch [`check_facts`] refuses, a `supersedes`
+    /// [`Error::InvalidInput`]: an empty user, a batch [`check_facts`] refuses, a `key` that is
+    /// blank, over 255 characters or holds a NUL (`idempotency_key`), a `supersedes`
     /// that is not a live fact of the user (`facts[i].supersedes`); the linker's errors;
     /// storage errors.
     pub async fn add_facts(
@@ -192,6 +193,9 @@ impl ConversationStore {
     ) -> Result<Vec<Fact>> {
         check_user(user)?;
         check_facts(facts)?;
+        if let Some(key) = key {
+            crate::options::idempotency_key("idempotency_key", key)?;
+        }
         if let Some(key) = key
             && let Some(ids) = self.extraction(org, key).await?
         {
