@@ -44,6 +44,6 @@ async function keelRate() {
 
 const result = { jobs: JOBS, workers: WORKERS, batch: BATCH }
 result.keel_per_s = await keelRate()
-result.pgboss_per_s = await pgBossRate({ jobs: JOBS, workers: WORKERS, batch: BATCH })
-result.graphile_per_s = await graphileRate({ jobs: JOBS, concurrency: WORKERS })
+result.pgboss_per_s = (await pgBossRate({ jobs: JOBS, workers: WORKERS, batch: BATCH })).perS
+result.graphile_per_s = (await graphileRate({ jobs: JOBS, concurrency: WORKERS })).perS
 console.log(JSON.stringify(result))

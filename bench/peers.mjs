@@ -1,8 +1,10 @@
 // What the Node queue benches share: a fresh database per system on the bench server
 // (KEEL_BENCH_PG_URL) and the peers' drains, pg-boss 10.4 (`fetch` a batch, then `complete`
-// it) and graphile-worker 0.17 (`run` until every job ran). Each drain returns jobs per second.
+// it) and graphile-worker 0.17 (`run` until every job ran). Each drain returns its jobs per
+// second and, when the server runs on this machine, PostgreSQL's CPU time per job.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 
 import PgBoss from 'pg-boss'
 import { Logger, makeWorkerUtils, run } from 'graphile-worker'
@@ -20,6 +22,47 @@ export function freshDatabase() {
 /** Seconds since `start` (a `process.hrtime.bigint()`). */
 export const seconds = (start) => Number(process.hrtime.bigint() - start) / 1e9
 
+const TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }))
+
+/**
+ * CPU seconds spent so far by this machine's `postgres` processes: each one's user and system
+ * time, plus its waited-for children's (the postmaster's hold every backend that has exited),
+ * or `null` when no such process is visible (a server elsewhere).
+ */
+function serverCpu() {
+  let ticks = 0
+  let found = false
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let stat
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      continue // exited while listed
+    }
+    if (!stat.includes('(postgres)')) continue
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    ticks += fields.slice(11, 15).reduce((sum, field) => sum + Number(field), 0) // utime stime cutime cstime
+    found = true
+  }
+  return found ? ticks / TICKS_PER_S : null
+}
+
+/**
+ * Starts timing a drain of `jobs` jobs; `finish()` returns `{ perS, serverUsPerJob }` (the
+ * latter `null` when the server is not on this machine).
+ */
+export function drainTimer(jobs) {
+  const start = process.hrtime.bigint()
+  const cpu = serverCpu()
+  return {
+    finish() {
+      const perS = jobs / seconds(start)
+      const after = serverCpu()
+      return { perS, serverUsPerJob: cpu === null || after === null ? null : ((after - cpu) * 1e6) / jobs }
+    },
+  }
+}
+
 /** The handler every bench runs: nothing, asynchronously. */
 export const noop = async () => undefined
 
@@ -32,7 +75,7 @@ export async function pgBossRate({ jobs, workers, batch }) {
   for (let i = 0; i < jobs; i += 500) {
     await boss.insert(Array.from({ length: Math.min(500, jobs - i) }, (_, j) => ({ name: 'bench', data: { n: i + j } })))
   }
-  const start = process.hrtime.bigint()
+  const timer = drainTimer(jobs)
   let done = 0
   await Promise.all(
     Array.from({ length: workers }, async () => {
@@ -45,7 +88,7 @@ export async function pgBossRate({ jobs, workers, batch }) {
       }
     }),
   )
-  const rate = jobs / seconds(start)
+  const rate = timer.finish()
   if (done !== jobs) throw new Error(`pg-boss completed ${done} of ${jobs}`)
   await boss.stop({ graceful: false, wait: true })
   return rate
@@ -63,7 +106,7 @@ export async function graphileRate({ jobs, ...options }) {
   let done = 0
   let finish
   const finished = new Promise((resolve) => (finish = resolve))
-  const start = process.hrtime.bigint()
+  const timer = drainTimer(jobs)
   const runner = await run({
     connectionString,
     noHandleSignals: true,
@@ -78,7 +121,7 @@ export async function graphileRate({ jobs, ...options }) {
     },
   })
   await finished
-  const rate = jobs / seconds(start)
+  const rate = timer.finish()
   await runner.stop()
   return rate
 }

@@ -4,11 +4,13 @@
 // (`fetch` of a batch + `complete`) and graphile-worker 0.17, whose batch is its `localQueue`:
 // in the same shape (4 workers, a local queue of the batch's size, completions batched with no
 // delay) and in its fastest configuration (its performance page: `localQueue` of 500,
-// concurrency 24; run once). Each system drains its own fresh database on the same server
-// (KEEL_BENCH_PG_URL). Prints one JSON object: jobs per second for each.
+// concurrency 24; run once, and Keel at a batch of 500 beside it). Each system drains its own
+// fresh database on the same server (KEEL_BENCH_PG_URL). Prints one JSON object: jobs per
+// second for each and, when the server runs on this machine, PostgreSQL's CPU time per job
+// (`*_server_us`, all of its processes over the drain).
 import { createRequire } from 'node:module'
 
-import { freshDatabase, graphileRate, noop, pgBossRate, seconds } from './peers.mjs'
+import { drainTimer, freshDatabase, graphileRate, noop, pgBossRate } from './peers.mjs'
 
 const require = createRequire(import.meta.url)
 const keel = require('../bindings-node/index.js')
@@ -33,7 +35,7 @@ async function filledQueue() {
 // the batch, either with `completeAll` or folded into its next claim (`claimAfter`).
 async function keelRate(batch, folded) {
   const { db, queue } = await filledQueue()
-  const start = process.hrtime.bigint()
+  const timer = drainTimer(JOBS)
   let done = 0
   await Promise.all(
     Array.from({ length: WORKERS }, async (_, w) => {
@@ -58,28 +60,31 @@ async function keelRate(batch, folded) {
       }
     }),
   )
-  const rate = JOBS / seconds(start)
+  const rate = timer.finish()
   if (done !== JOBS) throw new Error(`keel${folded ? ' (folded)' : ''} completed ${done} of ${JOBS}`)
   await db.close()
   return rate
 }
 
 const result = { jobs: JOBS, workers: WORKERS }
-for (const batch of [10, 100]) {
-  result[`keel_batch_${batch}_per_s`] = await keelRate(batch, false)
-  result[`keel_folded_batch_${batch}_per_s`] = await keelRate(batch, true)
-  result[`pgboss_batch_${batch}_per_s`] = await pgBossRate({ jobs: JOBS, workers: WORKERS, batch })
-  result[`graphile_batch_${batch}_per_s`] = await graphileRate({
-    jobs: JOBS,
-    concurrency: WORKERS,
-    maxPoolSize: WORKERS + 1,
-    preset: { worker: { localQueue: { size: batch }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-  })
+// Records a drain's rate as `<name>_per_s` and its server cost as `<name>_server_us`.
+const record = (name, { perS, serverUsPerJob }) => {
+  result[`${name}_per_s`] = perS
+  result[`${name}_server_us`] = serverUsPerJob
 }
-result.graphile_per_s = await graphileRate({
-  jobs: JOBS,
-  concurrency: 24,
-  maxPoolSize: 25,
-  preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-})
+const graphile = (concurrency, size) =>
+  graphileRate({
+    jobs: JOBS,
+    concurrency,
+    maxPoolSize: concurrency + 1,
+    preset: { worker: { localQueue: { size }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+  })
+for (const batch of [10, 100]) {
+  record(`keel_batch_${batch}`, await keelRate(batch, false))
+  record(`keel_folded_batch_${batch}`, await keelRate(batch, true))
+  record(`pgboss_batch_${batch}`, await pgBossRate({ jobs: JOBS, workers: WORKERS, batch }))
+  record(`graphile_batch_${batch}`, await graphile(WORKERS, batch))
+}
+record('keel_batch_500', await keelRate(500, false))
+record('graphile', await graphile(24, 500))
 console.log(JSON.stringify(result))

@@ -354,22 +354,36 @@ def main() -> None:
     print(f"\n### Backpressure: the queue, {fn['jobs']:,} items, {fn['workers']} workers, PostgreSQL, claim + complete\n")
     print(
         "| drained by | batch 10, items/s | batch 100, items/s | batch 100 against pg-boss (goal ≥ 3x) "
-        "| against graphile-worker, same batch (goal ≥ 1x) | against graphile-worker's fastest |"
+        "| against graphile-worker, same batch (goal ≥ 1x) | against graphile-worker's fastest "
+        "| PostgreSQL's CPU per item at batch 100, µs |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     g = fn["graphile_per_s"]
     g100 = fn["graphile_batch_100_per_s"]
     pb = fn["pgboss_batch_100_per_s"]
-    for label, r10, r100 in (
-        ("Keel from Rust (50,000 items at batch 100)", fr["rust_batch_10_per_s"], fr["rust_batch_100_per_s"]),
-        ("Keel from Rust, completions folded into the next claim", fr["rust_folded_batch_10_per_s"], fr["rust_folded_batch_100_per_s"]),
-        ("Keel from Node", fn["keel_batch_10_per_s"], fn["keel_batch_100_per_s"]),
-        ("Keel from Node, `claimAfter`", fn["keel_folded_batch_10_per_s"], fn["keel_folded_batch_100_per_s"]),
-        ("pg-boss 10.4 (`fetch` + `complete`, refetching at once)", fn["pgboss_batch_10_per_s"], pb),
-        ("graphile-worker 0.17 (`localQueue` of the batch, concurrency 4)", fn["graphile_batch_10_per_s"], g100),
+    def cpu(key):
+        us = fn.get(f"{key}_server_us")
+        return "—" if us is None else f"{us:.1f}"
+
+    for label, r10, r100, server in (
+        ("Keel from Rust (50,000 items at batch 100)", fr["rust_batch_10_per_s"], fr["rust_batch_100_per_s"], "—"),
+        ("Keel from Rust, completions folded into the next claim", fr["rust_folded_batch_10_per_s"], fr["rust_folded_batch_100_per_s"], "—"),
+        ("Keel from Node", fn["keel_batch_10_per_s"], fn["keel_batch_100_per_s"], cpu("keel_batch_100")),
+        ("Keel from Node, `claimAfter`", fn["keel_folded_batch_10_per_s"], fn["keel_folded_batch_100_per_s"], cpu("keel_folded_batch_100")),
+        ("pg-boss 10.4 (`fetch` + `complete`, refetching at once)", fn["pgboss_batch_10_per_s"], pb, cpu("pgboss_batch_100")),
+        ("graphile-worker 0.17 (`localQueue` of the batch, concurrency 4)", fn["graphile_batch_10_per_s"], g100, cpu("graphile_batch_100")),
     ):
-        print(f"| {label} | {r10:,.0f} | {r100:,.0f} | {r100 / pb:.2f}x | {r100 / g100:.2f}x | {r100 / g:.2f}x |")
-    print(f"| graphile-worker 0.17 (`localQueue` 500, concurrency 24) | — | {g:,.0f} | {g / pb:.2f}x | {g / g100:.2f}x | 1.00x |")
+        print(f"| {label} | {r10:,.0f} | {r100:,.0f} | {r100 / pb:.2f}x | {r100 / g100:.2f}x | {r100 / g:.2f}x | {server} |")
+    print(
+        f"| graphile-worker 0.17 (`localQueue` 500, concurrency 24) | — | {g:,.0f} | {g / pb:.2f}x | {g / g100:.2f}x "
+        f"| 1.00x | {cpu('graphile')} |"
+    )
+    k500 = fn["keel_batch_500_per_s"]
+    print(
+        f"\nAt a batch of 500, graphile-worker's fastest configuration's size: Keel from Node {k500:,.0f} items/s, "
+        f"{k500 / g:.2f}x graphile-worker (PostgreSQL's CPU per item {cpu('keel_batch_500')} µs against "
+        f"{cpu('graphile')} µs)."
+    )
     print(
         f"\nClaim latency with 1,000,000 items queued: p50 {fr['claim_1m_p50_ms']:.2f} ms, "
         f"p99 {fr['claim_1m_p99_ms']:.2f} ms (goal ≤ 5). The plan:\n\n```\n{fr['claim_plan']}\n```"
