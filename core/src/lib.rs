@@ -28,6 +28,7 @@ pub mod fault;
 #[doc(hidden)]
 pub mod ffi_probe;
 pub mod flow;
+pub mod idents;
 pub mod llm;
 pub mod memory;
 pub mod models;

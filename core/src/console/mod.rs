@@ -363,7 +363,7 @@ impl Console {
         }
         let a: Args = from_value(args, case, "")?;
         let actor = Args::required(&a.actor, "actor")?;
-        crate::options::short_name("actor", actor)?;
+        crate::idents::short_name("actor", actor)?;
         let outcome = self.act(op, &a, case).await;
         let mut fields = Map::new();
         fields.insert("operation".into(), json!(op));

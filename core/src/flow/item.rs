@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::options::short_name;
+use crate::idents::short_name;
 
 /// The lanes, most urgent first: 0 critical, 1 high, 2 normal (the default), 3 low.
 pub const LANES: [u8; 4] = [0, 1, 2, 3];

@@ -347,4 +347,4 @@ impl Insert {
     }
 }
 
-pub(super) use crate::options::short_name as short_name_of;
+pub(super) use crate::idents::short_name as short_name_of;

@@ -225,7 +225,7 @@ impl CallRequest {
             ));
         }
         if let Some(key) = &self.idempotency_key {
-            crate::options::idempotency_key("idempotency_key", key)?;
+            crate::idents::idempotency_key("idempotency_key", key)?;
         }
         if let Some((i, _)) = self
             .tools

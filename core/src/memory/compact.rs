@@ -229,7 +229,7 @@ impl ConversationStore {
     ) -> Result<Compacted> {
         options.plan.check()?;
         if let Some(key) = &options.idempotency_key {
-            crate::options::idempotency_key("idempotency_key", key)?;
+            crate::idents::idempotency_key("idempotency_key", key)?;
         }
         let mut view = self.view(org, conversation).await?;
         let number = view.latest.as_ref().map_or(0, |c| c.number) + 1;
@@ -280,7 +280,7 @@ impl ConversationStore {
                         org_id: Some(org),
                         trace_id: Some(logger.trace_id()),
                         traceparent: Some(span.traceparent()),
-                        idempotency_key: Some(crate::options::derived_key(format!(
+                        idempotency_key: Some(crate::idents::derived_key(format!(
                             "{conversation}:{key}"
                         ))),
                         max_tokens: u32::try_from(budget).ok(),
@@ -398,12 +398,8 @@ impl ConversationStore {
                 .bind(&record.idempotency_key)
                 .bind(record.method.as_str())
                 .bind(signed(record.covered_through))
-                .bind(
-                    record
-                        .summary
-                        .as_deref()
-                        .map(|s| crate::store::storable_text(s).into_owned()),
-                )
+                // The summary and the note are storable text already (see `compact`).
+                .bind(record.summary.as_deref())
                 .bind(crate::store::storable_json(&record.masked))
                 .bind(at(record.summarized, 0))
                 .bind(at(record.summarized, 1))
@@ -411,7 +407,7 @@ impl ConversationStore {
                 .bind(at(record.facts, 1))
                 .bind(signed(record.tokens_before))
                 .bind(signed(record.tokens_after))
-                .bind(record.note.as_deref().map(crate::store::storable_text))
+                .bind(record.note.as_deref())
                 .fetch_optional(conn)
                 .await
                 .map_err(|e| match e {

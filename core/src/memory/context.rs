@@ -136,7 +136,7 @@ impl ContextEntry {
             ("agent_name", &self.agent_name),
         ] {
             if let Some(name) = name {
-                crate::options::short_name(field, name)?;
+                crate::idents::short_name(field, name)?;
             }
         }
         let summary = self.summary.trim();

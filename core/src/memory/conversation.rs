@@ -98,8 +98,8 @@ impl ConversationKey {
                 "must be at most 256 bytes",
             ));
         }
-        crate::options::no_nul("user_id", &self.user_id)?;
-        crate::options::no_nul(
+        crate::idents::no_nul("user_id", &self.user_id)?;
+        crate::idents::no_nul(
             "channel_ref",
             self.channel_ref.as_deref().unwrap_or_default(),
         )

@@ -91,7 +91,7 @@ impl ConversationStore {
         linker: Option<&dyn EntityLinker>,
     ) -> Result<Extracted> {
         if let Some(key) = &options.idempotency_key {
-            crate::options::idempotency_key("idempotency_key", key)?;
+            crate::idents::idempotency_key("idempotency_key", key)?;
         }
         let convo = self.get(org, conversation).await?;
         let range = match options.range {
@@ -192,7 +192,7 @@ impl ConversationStore {
                 org_id: Some(org),
                 trace_id: Some(logger.trace_id()),
                 traceparent: Some(span.traceparent()),
-                idempotency_key: Some(crate::options::derived_key(format!("{org}:{key}"))),
+                idempotency_key: Some(crate::idents::derived_key(format!("{org}:{key}"))),
                 max_tokens: Some(EXTRACTION_MAX_TOKENS),
                 ..options.call.clone()
             },

@@ -161,19 +161,24 @@ impl NewFact {
                 "seqs start at 1",
             ));
         }
+        // Names are prose (a NUL is stored as U+FFFD); ids are matched exactly, so no NUL.
         for (name, value) in [
             ("deal_name", &self.deal_name),
             ("contact_name", &self.contact_name),
             ("company_name", &self.company_name),
+        ] {
+            if let Some(value) = value {
+                bounded(&field(name), value, MAX_ENTITY_CHARS)?;
+            }
+        }
+        for (name, value) in [
             ("deal_id", &self.deal_id),
             ("contact_id", &self.contact_id),
             ("company_id", &self.company_id),
         ] {
             if let Some(value) = value {
                 bounded(&field(name), value, MAX_ENTITY_CHARS)?;
-                if name.ends_with("_id") {
-                    crate::options::no_nul(&field(name), value)?;
-                }
+                crate::idents::no_nul(&field(name), value)?;
             }
         }
         for (name, value) in [

@@ -129,7 +129,7 @@ impl From<FactRow> for Fact {
 
 /// Checks a user id: non-empty, at most 200 characters.
 pub(super) fn check_user(user: &str) -> Result<()> {
-    crate::options::short_name("user_id", user)
+    crate::idents::short_name("user_id", user)
 }
 
 /// Fills the ids of the entities each fact names and does not already carry, through `linker`.
@@ -194,7 +194,7 @@ impl ConversationStore {
         check_user(user)?;
         check_facts(facts)?;
         if let Some(key) = key {
-            crate::options::idempotency_key("idempotency_key", key)?;
+            crate::idents::idempotency_key("idempotency_key", key)?;
         }
         if let Some(key) = key
             && let Some(ids) = self.extraction(org, key).await?

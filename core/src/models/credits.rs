@@ -50,7 +50,7 @@ pub struct Charge {
 
 impl Charge {
     /// Checks the charge's text: the key (1 to
-    /// [`MAX_IDEMPOTENCY_KEY_CHARS`](crate::options::MAX_IDEMPOTENCY_KEY_CHARS) characters, no
+    /// [`MAX_IDEMPOTENCY_KEY_CHARS`](crate::idents::MAX_IDEMPOTENCY_KEY_CHARS) characters, no
     /// NUL) and the names, which are ids (no NUL); the description is prose, stored with NUL
     /// as U+FFFD.
     ///
@@ -59,7 +59,7 @@ impl Charge {
     /// `agent_name`.
     pub fn check(&self) -> Result<()> {
         if let Some(key) = &self.idempotency_key {
-            crate::options::idempotency_key("idempotency_key", key)?;
+            crate::idents::idempotency_key("idempotency_key", key)?;
         }
         for (field, value) in [
             ("feature", &self.feature_key),
@@ -67,7 +67,7 @@ impl Charge {
             ("agent_name", &self.agent_name),
         ] {
             if let Some(value) = value {
-                crate::options::no_nul(field, value)?;
+                crate::idents::no_nul(field, value)?;
             }
         }
         Ok(())
@@ -167,7 +167,7 @@ pub async fn grant(
     }
     let grace = self::amount("grace", grace.unwrap_or(DEFAULT_GRACE))?;
     if let Some(key) = idempotency_key {
-        crate::options::idempotency_key("idempotency_key", key)?;
+        crate::idents::idempotency_key("idempotency_key", key)?;
     }
     let charge = Charge {
         org_id: org,
@@ -219,7 +219,7 @@ pub async fn reserve(
     idempotency_key: &str,
 ) -> Result<Reservation> {
     let estimate = amount("estimate", estimate)?;
-    crate::options::idempotency_key("idempotency_key", idempotency_key)?;
+    crate::idents::idempotency_key("idempotency_key", idempotency_key)?;
     let charge = Charge {
         org_id: org,
         amount: estimate,

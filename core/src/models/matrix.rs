@@ -259,7 +259,7 @@ impl ModelEntry {
         if self.model_id.trim().is_empty() {
             return Err(Error::invalid_input("model_id", "must not be empty"));
         }
-        crate::options::no_nul("model_id", &self.model_id)?;
+        crate::idents::no_nul("model_id", &self.model_id)?;
         if self.context_window == 0 {
             return Err(Error::invalid_input("context_window", "must be > 0"));
         }

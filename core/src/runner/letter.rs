@@ -170,8 +170,8 @@ impl NewDeadLetter {
         if let Some(k) = &self.idempotency_key {
             name("idempotency_key", k)?;
         }
-        crate::options::no_nul("org_id", self.org_id.as_deref().unwrap_or_default())?;
-        crate::options::no_nul("user_id", self.user_id.as_deref().unwrap_or_default())?;
+        crate::idents::no_nul("org_id", self.org_id.as_deref().unwrap_or_default())?;
+        crate::idents::no_nul("user_id", self.user_id.as_deref().unwrap_or_default())?;
         if self.errors.is_empty() {
             return Err(Error::invalid_input(
                 "errors",
@@ -192,7 +192,7 @@ impl NewDeadLetter {
     }
 }
 
-pub(super) use crate::options::short_name as name;
+pub(super) use crate::idents::short_name as name;
 
 /// `message` cut to [`MAX_MESSAGE_CHARS`].
 pub(super) fn clip(message: &str) -> String {

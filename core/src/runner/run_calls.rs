@@ -173,7 +173,7 @@ impl AgentContext {
     where
         F: FnOnce() -> HostFuture,
     {
-        if let Err(err) = crate::options::short_name("name", name) {
+        if let Err(err) = crate::idents::short_name("name", name) {
             return Err(Failure {
                 message: err.to_string(),
                 kind: Some("validation".into()),

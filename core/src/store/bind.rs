@@ -84,8 +84,8 @@ impl Filters<'_> {
         if !(1..=1_000).contains(&self.limit) {
             return Err(crate::Error::invalid_input("limit", "must be 1 to 1000"));
         }
-        crate::options::no_nul("agent_name", self.agent.unwrap_or_default())?;
-        crate::options::no_nul("org_id", self.org.unwrap_or_default())?;
+        crate::idents::no_nul("agent_name", self.agent.unwrap_or_default())?;
+        crate::idents::no_nul("org_id", self.org.unwrap_or_default())?;
         let since = self
             .since
             .map(|t| crate::store::parse_time("since", t).map(|t| t.timestamp_millis()))

@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use crate::channels::slack::{SlackMessage, slack_id, slack_ts};
 use crate::error::{Error, Result};
+use crate::idents::short_name;
 use crate::llm::Role;
-use crate::options::{de, short_name};
+use crate::options::de;
 
 /// Extraction is due once this many messages arrived since the watermark (the original's
 /// `THREAD_MESSAGE_THRESHOLD`).
