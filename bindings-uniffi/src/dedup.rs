@@ -1,12 +1,17 @@
-//! `minhash`, `MinHasher`, `MinHash` and `MinHashLsh` (core: `keel::dedup`).
+//! `Keel.dedup` and `Dedup`, `dedupKey`, `mergeReports`, `minhash`, `MinHasher`, `MinHash`
+//! and `MinHashLsh` (core: `keel::dedup`, whose `call_value` and `*_value` calls read the
+//! arguments and own every default and check).
 
 use std::sync::Arc;
 
 use keel::dedup;
-use keel::options::Case;
+use keel::options::{Calls, Case};
 use serde_json::{Map, Value};
 
 use crate::error::KeelError;
+use crate::json::{args, required, value};
+use crate::runtime::{run, within};
+use crate::store::Keel;
 
 /// How signatures are computed; a null field takes core's default.
 #[derive(uniffi::Record, Default)]
@@ -257,4 +262,145 @@ impl MinHashLsh {
             })
             .collect())
     }
+}
+
+/// Deduplication of Command Centre items (one key and one merge at insert time and before
+/// enrichment, near-duplicates by MinHash, the post-scoring approval, the daily sweep); make it
+/// with `keel.dedup(optionsJson)`. Items and results are JSON text in Node's camelCase shapes
+/// (`NewItem`, `Checked`, `Scored`, `DedupGroup`, `DedupSweep`).
+#[derive(uniffi::Object)]
+pub struct Dedup {
+    inner: dedup::Dedup,
+}
+
+#[uniffi::export]
+impl Keel {
+    /// Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
+    /// every default is core's).
+    ///
+    /// # Errors
+    /// `invalid_input` naming the option out of range.
+    #[uniffi::method(default(options_json = None))]
+    pub fn dedup(&self, options_json: Option<String>) -> Result<Arc<Dedup>, KeelError> {
+        let options = value(options_json.as_deref(), "options")?;
+        let inner =
+            within(|| dedup::Dedup::open_value(&self.inner, options, Case::Camel, "options"))?;
+        Ok(Arc::new(Dedup { inner }))
+    }
+}
+
+impl Dedup {
+    /// Runs the dedup operation `op` on `args` (built inside, so that a bad argument is the
+    /// call's error): the answer as JSON text.
+    async fn call(
+        &self,
+        op: &'static str,
+        args: impl FnOnce() -> keel::Result<Value> + Send + 'static,
+    ) -> Result<String, KeelError> {
+        let inner = self.inner.clone();
+        let answer = run(async move { inner.call_value(op, Some(args()?), Case::Camel).await });
+        Ok(answer.await?.to_string())
+    }
+}
+
+#[uniffi::export]
+impl Dedup {
+    /// Enqueues `itemsJson` (a `NewItem[]`) and checks each at once: a `Checked[]`.
+    ///
+    /// # Errors
+    /// `invalid_input` naming the item's field (`items[0].context.confidence`).
+    pub async fn enqueue(&self, items_json: String) -> Result<String, KeelError> {
+        let args = move || args(vec![("items", required(&items_json, "items")?)], None);
+        self.call("enqueue", args).await
+    }
+
+    /// Deduplicates a stored item before enrichment (an item in flight only with its
+    /// `leaseToken` in `optionsJson`): a `Checked`.
+    ///
+    /// # Errors
+    /// `invalid_input` for an id that is not a UUID.
+    #[uniffi::method(default(options_json = None))]
+    pub async fn check(
+        &self,
+        id: String,
+        options_json: Option<String>,
+    ) -> Result<String, KeelError> {
+        let args = move || args(vec![("id", id.into())], options_json.as_deref());
+        self.call("check", args).await
+    }
+
+    /// Records an item's score and recomputes its group's confidence, approving a `ready`
+    /// primary at 0.7: a `Scored`.
+    ///
+    /// # Errors
+    /// `invalid_input` naming `confidence` outside 0 to 1.
+    pub async fn score(&self, id: String, confidence: f64) -> Result<String, KeelError> {
+        let args = move || {
+            let confidence = serde_json::Number::from_f64(confidence)
+                .map_or(Value::String(confidence.to_string()), Value::Number);
+            args(vec![("id", id.into()), ("confidence", confidence)], None)
+        };
+        self.call("score", args).await
+    }
+
+    /// The group whose primary is `id` (a `DedupGroup`), or null.
+    ///
+    /// # Errors
+    /// `invalid_input` for an id that is not a UUID.
+    pub async fn group(&self, id: String) -> Result<Option<String>, KeelError> {
+        let answer = self
+            .call("group", move || args(vec![("id", id.into())], None))
+            .await?;
+        Ok((answer != "null").then_some(answer))
+    }
+
+    /// What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
+    /// `near_merged`, `superseded`, `escalated`, `approved`) to count, as JSON.
+    ///
+    /// # Errors
+    /// `invalid_input` for an empty org.
+    pub async fn counts(&self, org_id: String) -> Result<String, KeelError> {
+        self.call("counts", move || args(vec![("orgId", org_id.into())], None))
+            .await
+    }
+
+    /// Closes passed merge windows and checks every pending item no stage has checked
+    /// (`optionsJson`: `org`, `dryRun`): a `DedupSweep`.
+    ///
+    /// # Errors
+    /// `invalid_input` naming the option.
+    #[uniffi::method(default(options_json = None))]
+    pub async fn sweep(&self, options_json: Option<String>) -> Result<String, KeelError> {
+        self.call("sweep", move || args(vec![], options_json.as_deref()))
+            .await
+    }
+}
+
+/// The dedup key of `itemJson` (a `DedupKeyItem`): org, user, type, entity and action.
+///
+/// # Errors
+/// `invalid_input` naming the field.
+#[uniffi::export]
+pub fn dedup_key(item_json: String) -> Result<String, KeelError> {
+    Ok(dedup::dedup_key_value(
+        value(Some(&item_json), "item")?,
+        Case::Camel,
+    )?)
+}
+
+/// The group the first of `reportsJson` (a `MergeReport[]`) starts and the rest join, in lane
+/// `queuePriority` of `optionsJson` (default 2): a `Merged` (`group`, `escalated`).
+///
+/// # Errors
+/// `invalid_input` naming the report's field.
+#[uniffi::export(default(options_json = None))]
+pub fn merge_reports(
+    reports_json: String,
+    options_json: Option<String>,
+) -> Result<String, KeelError> {
+    let args = args(
+        vec![("reports", required(&reports_json, "reports")?)],
+        options_json.as_deref(),
+    )?;
+    Ok(dedup::merge_value(Some(args), Case::Camel)?.to_string())
 }

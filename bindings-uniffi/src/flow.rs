@@ -10,31 +10,12 @@ use std::sync::Arc;
 use keel::flow;
 use keel::options::Calls;
 use keel::options::Case::Camel;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::KeelError;
-use crate::json::{record, value};
+use crate::json::{args, record, required, value};
 use crate::runtime::{run, within};
 use crate::store::Keel;
-
-/// The arguments of a call as one object: the options object's fields (`optionsJson`, which
-/// must be an object when given), then the named ones.
-fn args(named: Vec<(&str, Value)>, options_json: Option<&str>) -> keel::Result<Value> {
-    let mut map = match value(options_json, "options")? {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err(keel::Error::invalid_input("options", "must be an object")),
-    };
-    for (name, value) in named {
-        map.insert(name.to_owned(), value);
-    }
-    Ok(Value::Object(map))
-}
-
-/// A required JSON argument as a value.
-fn required(json: &str, name: &str) -> keel::Result<Value> {
-    Ok(value(Some(json), name)?.unwrap_or(Value::Null))
-}
 
 /// The Command Centre queue; make it with `keel.queue(optionsJson)`.
 #[derive(uniffi::Object)]

@@ -3,6 +3,7 @@
 //! records instead.
 
 use keel::options::Case;
+use serde_json::{Map, Value};
 
 /// A core options struct from JSON text (null: every default); errors name the field as
 /// `root.camelCaseName`.
@@ -22,4 +23,23 @@ pub fn value(json: Option<&str>, root: &str) -> keel::Result<Option<serde_json::
 /// A core record as JSON text with camelCase keys.
 pub fn record<T: serde::Serialize + ?Sized>(value: &T) -> String {
     keel::record::to_value(value, Case::Camel).to_string()
+}
+
+/// The arguments of a call as one object: the options object's fields (`optionsJson`, which
+/// must be an object when given), then the named ones.
+pub fn args(named: Vec<(&str, Value)>, options_json: Option<&str>) -> keel::Result<Value> {
+    let mut map = match value(options_json, "options")? {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => return Err(keel::Error::invalid_input("options", "must be an object")),
+    };
+    for (name, value) in named {
+        map.insert(name.to_owned(), value);
+    }
+    Ok(Value::Object(map))
+}
+
+/// A required JSON argument as a value.
+pub fn required(json: &str, name: &str) -> keel::Result<Value> {
+    Ok(value(Some(json), name)?.unwrap_or(Value::Null))
 }

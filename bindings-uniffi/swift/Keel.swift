@@ -2225,6 +2225,312 @@ public func FfiConverterTypeDeadLetters_lower(_ value: DeadLetters) -> UInt64 {
 
 
 /**
+ * Deduplication of Command Centre items (one key and one merge at insert time and before
+ * enrichment, near-duplicates by MinHash, the post-scoring approval, the daily sweep); make it
+ * with `keel.dedup(optionsJson)`. Items and results are JSON text in Node's camelCase shapes
+ * (`NewItem`, `Checked`, `Scored`, `DedupGroup`, `DedupSweep`).
+ */
+public protocol DedupProtocol: AnyObject, Sendable {
+    
+    /**
+     * Deduplicates a stored item before enrichment (an item in flight only with its
+     * `leaseToken` in `optionsJson`): a `Checked`.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    func check(id: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
+     * `near_merged`, `superseded`, `escalated`, `approved`) to count, as JSON.
+     *
+     * # Errors
+     * `invalid_input` for an empty org.
+     */
+    func counts(orgId: String) async throws  -> String
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`) and checks each at once: a `Checked[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[0].context.confidence`).
+     */
+    func enqueue(itemsJson: String) async throws  -> String
+    
+    /**
+     * The group whose primary is `id` (a `DedupGroup`), or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    func group(id: String) async throws  -> String?
+    
+    /**
+     * Records an item's score and recomputes its group's confidence, approving a `ready`
+     * primary at 0.7: a `Scored`.
+     *
+     * # Errors
+     * `invalid_input` naming `confidence` outside 0 to 1.
+     */
+    func score(id: String, confidence: Double) async throws  -> String
+    
+    /**
+     * Closes passed merge windows and checks every pending item no stage has checked
+     * (`optionsJson`: `org`, `dryRun`): a `DedupSweep`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func sweep(optionsJson: String?) async throws  -> String
+    
+}
+/**
+ * Deduplication of Command Centre items (one key and one merge at insert time and before
+ * enrichment, near-duplicates by MinHash, the post-scoring approval, the daily sweep); make it
+ * with `keel.dedup(optionsJson)`. Items and results are JSON text in Node's camelCase shapes
+ * (`NewItem`, `Checked`, `Scored`, `DedupGroup`, `DedupSweep`).
+ */
+open class Dedup: DedupProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_dedup(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_dedup(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Deduplicates a stored item before enrichment (an item in flight only with its
+     * `leaseToken` in `optionsJson`): a `Checked`.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+open func check(id: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_dedup_check(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
+     * `near_merged`, `superseded`, `escalated`, `approved`) to count, as JSON.
+     *
+     * # Errors
+     * `invalid_input` for an empty org.
+     */
+open func counts(orgId: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_dedup_counts(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`) and checks each at once: a `Checked[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[0].context.confidence`).
+     */
+open func enqueue(itemsJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_dedup_enqueue(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(itemsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The group whose primary is `id` (a `DedupGroup`), or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+open func group(id: String)async throws  -> String?  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_dedup_group(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterOptionString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Records an item's score and recomputes its group's confidence, approving a `ready`
+     * primary at 0.7: a `Scored`.
+     *
+     * # Errors
+     * `invalid_input` naming `confidence` outside 0 to 1.
+     */
+open func score(id: String, confidence: Double)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_dedup_score(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterDouble.lower(confidence)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Closes passed merge windows and checks every pending item no stage has checked
+     * (`optionsJson`: `org`, `dryRun`): a `DedupSweep`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func sweep(optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_dedup_sweep(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDedup: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Dedup
+
+    public static func lift(_ handle: UInt64) throws -> Dedup {
+        return Dedup(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Dedup) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Dedup {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Dedup, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDedup_lift(_ handle: UInt64) throws -> Dedup {
+    return try FfiConverterTypeDedup.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDedup_lower(_ value: Dedup) -> UInt64 {
+    return FfiConverterTypeDedup.lower(value)
+}
+
+
+
+
+
+
+/**
  * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
  * lookup over the platform's own tables). Called on a thread of its own: it may block.
  */
@@ -2461,6 +2767,15 @@ public func FfiConverterTypeEntityResolver_lower(_ value: EntityResolver) -> UIn
 public protocol KeelProtocol: AnyObject, Sendable {
     
     /**
+     * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
+     * every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    func dedup(optionsJson: String?) throws  -> Dedup
+    
+    /**
      * The queue with `optionsJson` (Node's `QueueOptions`: lease, attempts, aging, caps,
      * shedding; every default is core's).
      *
@@ -2633,6 +2948,23 @@ public static func connect(url: String)async throws  -> Keel  {
 }
     
 
+    
+    /**
+     * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
+     * every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+open func dedup(optionsJson: String? = nil)throws  -> Dedup  {
+    return try  FfiConverterTypeDedup_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_dedup(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
     
     /**
      * The queue with `optionsJson` (Node's `QueueOptions`: lease, attempts, aging, caps,
@@ -9609,6 +9941,36 @@ public func version() -> String  {
 })
 }
 /**
+ * The dedup key of `itemJson` (a `DedupKeyItem`): org, user, type, entity and action.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func dedupKey(itemJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_dedup_key(
+        FfiConverterString.lower(itemJson),uniffiCallStatus
+    )
+})
+}
+/**
+ * The group the first of `reportsJson` (a `MergeReport[]`) starts and the rest join, in lane
+ * `queuePriority` of `optionsJson` (default 2): a `Merged` (`group`, `escalated`).
+ *
+ * # Errors
+ * `invalid_input` naming the report's field.
+ */
+public func mergeReports(reportsJson: String, optionsJson: String? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_merge_reports(
+        FfiConverterString.lower(reportsJson),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+/**
  * The signature of `text` with `options` (a `MinHasher` made once is faster for many).
  *
  * # Errors
@@ -9966,6 +10328,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_func_version() != 55128) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_func_dedup_key() != 19479) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_merge_reports() != 55720) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_func_minhash() != 53826) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10033,6 +10401,24 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_func_count_tokens() != 43664) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_dedup_check() != 45282) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_dedup_counts() != 26803) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_dedup_enqueue() != 26095) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_dedup_group() != 54204) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_dedup_score() != 29097) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_dedup_sweep() != 62140) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_minhash_jaccard() != 2575) {
@@ -10429,6 +10815,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_syncprogress_on_progress() != 39913) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_dedup() != 22510) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_keel_queue() != 6825) {

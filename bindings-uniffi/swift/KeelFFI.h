@@ -291,6 +291,46 @@ typedef struct UniffiVTableCallbackInterfaceSyncProgress {
 } UniffiVTableCallbackInterfaceSyncProgress;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEDUP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEDUP
+uint64_t uniffi_keel_uniffi_fn_clone_dedup(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_DEDUP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_DEDUP
+void uniffi_keel_uniffi_fn_free_dedup(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_CHECK
+uint64_t uniffi_keel_uniffi_fn_method_dedup_check(uint64_t ptr, RustBuffer id, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_COUNTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_COUNTS
+uint64_t uniffi_keel_uniffi_fn_method_dedup_counts(uint64_t ptr, RustBuffer org_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_ENQUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_ENQUEUE
+uint64_t uniffi_keel_uniffi_fn_method_dedup_enqueue(uint64_t ptr, RustBuffer items_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_GROUP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_GROUP
+uint64_t uniffi_keel_uniffi_fn_method_dedup_group(uint64_t ptr, RustBuffer id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_SCORE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_SCORE
+uint64_t uniffi_keel_uniffi_fn_method_dedup_score(uint64_t ptr, RustBuffer id, double confidence
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEDUP_SWEEP
+uint64_t uniffi_keel_uniffi_fn_method_dedup_sweep(uint64_t ptr, RustBuffer options_json
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_MINHASH
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_MINHASH
 uint64_t uniffi_keel_uniffi_fn_clone_minhash(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1231,6 +1271,11 @@ void uniffi_keel_uniffi_fn_free_keel(uint64_t handle, RustCallStatus *_Nonnull o
 uint64_t uniffi_keel_uniffi_fn_constructor_keel_connect(RustBuffer url
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEDUP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEDUP
+uint64_t uniffi_keel_uniffi_fn_method_keel_dedup(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_QUEUE
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_QUEUE
 uint64_t uniffi_keel_uniffi_fn_method_keel_queue(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
@@ -1400,6 +1445,16 @@ RustBuffer uniffi_keel_uniffi_fn_method_span_traceparent(uint64_t ptr, RustCallS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_VERSION
 RustBuffer uniffi_keel_uniffi_fn_func_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_DEDUP_KEY
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_DEDUP_KEY
+RustBuffer uniffi_keel_uniffi_fn_func_dedup_key(RustBuffer item_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_MERGE_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_MERGE_REPORTS
+RustBuffer uniffi_keel_uniffi_fn_func_merge_reports(RustBuffer reports_json, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_MINHASH
@@ -1786,6 +1841,18 @@ uint16_t uniffi_keel_uniffi_checksum_func_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_DEDUP_KEY
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_DEDUP_KEY
+uint16_t uniffi_keel_uniffi_checksum_func_dedup_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_MERGE_REPORTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_MERGE_REPORTS
+uint16_t uniffi_keel_uniffi_checksum_func_merge_reports(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_MINHASH
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_MINHASH
 uint16_t uniffi_keel_uniffi_checksum_func_minhash(void
@@ -1921,6 +1988,42 @@ uint16_t uniffi_keel_uniffi_checksum_func_redact_secrets(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_COUNT_TOKENS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_COUNT_TOKENS
 uint16_t uniffi_keel_uniffi_checksum_func_count_tokens(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_CHECK
+uint16_t uniffi_keel_uniffi_checksum_method_dedup_check(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_COUNTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_COUNTS
+uint16_t uniffi_keel_uniffi_checksum_method_dedup_counts(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_ENQUEUE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_ENQUEUE
+uint16_t uniffi_keel_uniffi_checksum_method_dedup_enqueue(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_GROUP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_GROUP
+uint16_t uniffi_keel_uniffi_checksum_method_dedup_group(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_SCORE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_SCORE
+uint16_t uniffi_keel_uniffi_checksum_method_dedup_score(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEDUP_SWEEP
+uint16_t uniffi_keel_uniffi_checksum_method_dedup_sweep(void
     
 );
 #endif
@@ -2713,6 +2816,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_skillregistry_sync(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SYNCPROGRESS_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SYNCPROGRESS_ON_PROGRESS
 uint16_t uniffi_keel_uniffi_checksum_method_syncprogress_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_DEDUP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_DEDUP
+uint16_t uniffi_keel_uniffi_checksum_method_keel_dedup(void
     
 );
 #endif

@@ -750,6 +750,10 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_keel_uniffi_checksum_func_version(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_func_dedup_key(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_merge_reports(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_func_minhash(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_error_codes(
@@ -795,6 +799,18 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_func_redact_secrets(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_count_tokens(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_dedup_check(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_dedup_counts(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_dedup_enqueue(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_dedup_group(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_dedup_score(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_dedup_sweep(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_minhash_jaccard(
     ): Int
@@ -1060,6 +1076,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_syncprogress_on_progress(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_dedup(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_queue(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_shared_limiter(
@@ -1151,6 +1169,22 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_keel_uniffi_fn_clone_dedup(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_dedup(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_dedup_check(`ptr`: Long,`id`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_dedup_counts(`ptr`: Long,`orgId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_dedup_enqueue(`ptr`: Long,`itemsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_dedup_group(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_dedup_score(`ptr`: Long,`id`: RustBuffer.ByValue,`confidence`: Double,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_dedup_sweep(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_keel_uniffi_fn_clone_minhash(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_minhash(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1527,6 +1561,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_keel_uniffi_fn_constructor_keel_connect(`url`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_dedup(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_queue(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_shared_limiter(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1594,6 +1630,10 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_method_span_traceparent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_dedup_key(`itemJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_merge_reports(`reportsJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_minhash(`text`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1763,6 +1803,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_func_version() and 0xFFFF) != 55128) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_func_dedup_key() and 0xFFFF) != 19479) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_merge_reports() and 0xFFFF) != 55720) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_func_minhash() and 0xFFFF) != 53826) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1830,6 +1876,24 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_func_count_tokens() and 0xFFFF) != 43664) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_dedup_check() and 0xFFFF) != 45282) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_dedup_counts() and 0xFFFF) != 26803) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_dedup_enqueue() and 0xFFFF) != 26095) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_dedup_group() and 0xFFFF) != 54204) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_dedup_score() and 0xFFFF) != 29097) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_dedup_sweep() and 0xFFFF) != 62140) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_minhash_jaccard() and 0xFFFF) != 2575) {
@@ -2226,6 +2290,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_syncprogress_on_progress() and 0xFFFF) != 39913) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_dedup() and 0xFFFF) != 22510) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_queue() and 0xFFFF) != 6825) {
@@ -5356,6 +5423,484 @@ public object FfiConverterTypeDeadLetters: FfiConverter<DeadLetters, Long> {
 
 
 /**
+ * Deduplication of Command Centre items (one key and one merge at insert time and before
+ * enrichment, near-duplicates by MinHash, the post-scoring approval, the daily sweep); make it
+ * with `keel.dedup(optionsJson)`. Items and results are JSON text in Node's camelCase shapes
+ * (`NewItem`, `Checked`, `Scored`, `DedupGroup`, `DedupSweep`).
+ */
+public interface DedupInterface {
+    
+    /**
+     * Deduplicates a stored item before enrichment (an item in flight only with its
+     * `leaseToken` in `optionsJson`): a `Checked`.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    suspend fun `check`(`id`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
+     * `near_merged`, `superseded`, `escalated`, `approved`) to count, as JSON.
+     *
+     * # Errors
+     * `invalid_input` for an empty org.
+     */
+    suspend fun `counts`(`orgId`: kotlin.String): kotlin.String
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`) and checks each at once: a `Checked[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[0].context.confidence`).
+     */
+    suspend fun `enqueue`(`itemsJson`: kotlin.String): kotlin.String
+    
+    /**
+     * The group whose primary is `id` (a `DedupGroup`), or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    suspend fun `group`(`id`: kotlin.String): kotlin.String?
+    
+    /**
+     * Records an item's score and recomputes its group's confidence, approving a `ready`
+     * primary at 0.7: a `Scored`.
+     *
+     * # Errors
+     * `invalid_input` naming `confidence` outside 0 to 1.
+     */
+    suspend fun `score`(`id`: kotlin.String, `confidence`: kotlin.Double): kotlin.String
+    
+    /**
+     * Closes passed merge windows and checks every pending item no stage has checked
+     * (`optionsJson`: `org`, `dryRun`): a `DedupSweep`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `sweep`(`optionsJson`: kotlin.String? = null): kotlin.String
+    
+    companion object
+}
+
+/**
+ * Deduplication of Command Centre items (one key and one merge at insert time and before
+ * enrichment, near-duplicates by MinHash, the post-scoring approval, the daily sweep); make it
+ * with `keel.dedup(optionsJson)`. Items and results are JSON text in Node's camelCase shapes
+ * (`NewItem`, `Checked`, `Scored`, `DedupGroup`, `DedupSweep`).
+ */
+open class Dedup: Disposable, AutoCloseable, DedupInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_dedup(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_dedup(handle, status)
+        }
+    }
+
+    
+    /**
+     * Deduplicates a stored item before enrichment (an item in flight only with its
+     * `leaseToken` in `optionsJson`): a `Checked`.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `check`(`id`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_dedup_check(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
+     * `near_merged`, `superseded`, `escalated`, `approved`) to count, as JSON.
+     *
+     * # Errors
+     * `invalid_input` for an empty org.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `counts`(`orgId`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_dedup_counts(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Enqueues `itemsJson` (a `NewItem[]`) and checks each at once: a `Checked[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the item's field (`items[0].context.confidence`).
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `enqueue`(`itemsJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_dedup_enqueue(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`itemsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The group whose primary is `id` (a `DedupGroup`), or null.
+     *
+     * # Errors
+     * `invalid_input` for an id that is not a UUID.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `group`(`id`: kotlin.String) : kotlin.String? {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_dedup_group(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterOptionalString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Records an item's score and recomputes its group's confidence, approving a `ready`
+     * primary at 0.7: a `Scored`.
+     *
+     * # Errors
+     * `invalid_input` naming `confidence` outside 0 to 1.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `score`(`id`: kotlin.String, `confidence`: kotlin.Double) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_dedup_score(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterDouble.lower(`confidence`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Closes passed merge windows and checks every pending item no stage has checked
+     * (`optionsJson`: `org`, `dryRun`): a `DedupSweep`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sweep`(`optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_dedup_sweep(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDedup: FfiConverter<Dedup, Long> {
+    override fun lower(value: Dedup): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Dedup {
+        return Dedup(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Dedup {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Dedup) = 8UL
+
+    override fun write(value: Dedup, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Finds the platform's id of a deal, contact or company a fact names (a Kotlin or Swift
  * lookup over the platform's own tables). Called on a thread of its own: it may block.
  */
@@ -5707,6 +6252,15 @@ public object FfiConverterTypeEntityResolver: FfiConverter<EntityResolver, Long>
 public interface KeelInterface {
     
     /**
+     * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
+     * every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    fun `dedup`(`optionsJson`: kotlin.String? = null): Dedup
+    
+    /**
      * The queue with `optionsJson` (Node's `QueueOptions`: lease, attempts, aging, caps,
      * shedding; every default is core's).
      *
@@ -5908,6 +6462,28 @@ open class Keel: Disposable, AutoCloseable, KeelInterface
             UniffiLib.uniffi_keel_uniffi_fn_clone_keel(handle, status)
         }
     }
+
+    
+    /**
+     * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
+     * every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option out of range.
+     */
+    @Throws(KeelException::class)override fun `dedup`(`optionsJson`: kotlin.String?): Dedup {
+            return FfiConverterTypeDedup.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_dedup(
+        it,
+        
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -16183,6 +16759,44 @@ public object FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer<List<Work
     UniffiLib.uniffi_keel_uniffi_fn_func_version(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * The dedup key of `itemJson` (a `DedupKeyItem`): org, user, type, entity and action.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `dedupKey`(`itemJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_dedup_key(
+    
+        
+        FfiConverterString.lower(`itemJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The group the first of `reportsJson` (a `MergeReport[]`) starts and the rest join, in lane
+         * `queuePriority` of `optionsJson` (default 2): a `Merged` (`group`, `escalated`).
+         *
+         * # Errors
+         * `invalid_input` naming the report's field.
+         */
+    @Throws(KeelException::class) fun `mergeReports`(`reportsJson`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_merge_reports(
+    
+        
+        FfiConverterString.lower(`reportsJson`),
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
 }
     )
     }

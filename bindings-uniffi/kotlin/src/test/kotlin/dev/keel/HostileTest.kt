@@ -104,6 +104,7 @@ class HostileTest {
             val llm = models.llm()
             val logger = db.createLogger("hostile")
             val queue = db.queue()
+            val dedup = db.dedup()
 
             // A bystander org: credits, a conversation, a queue item not yet due (claims take any
             // org's due items); never named below.
@@ -227,6 +228,16 @@ class HostileTest {
                 "span.child" to { h -> logger.span("hostile").child(h, h).stop(h) },
                 "minHasher" to { h -> MinHasher().signature(h) },
                 "lsh" to { h -> MinHashLsh().run { insert(h, minhash("Acme renewal")); remove(h) } },
+                "dedup" to { h -> db.dedup(h) },
+                "dedup.enqueue" to { h -> dedup.enqueue(h) },
+                "dedup.check" to { h -> dedup.check(h, h) },
+                "dedup.score" to { h -> dedup.score(h, 0.5) },
+                "dedup.group" to { h -> dedup.group(h) },
+                "dedup.counts" to { h -> dedup.counts(h) },
+                // Options of null would sweep every org, the bystander's too: a dry run here.
+                "dedup.sweep" to { h -> dedup.sweep(json("org" to h, "dryRun" to true)) },
+                "dedupKey" to { h -> dedupKey(h) },
+                "mergeReports" to { h -> mergeReports(h, h) },
                 "agentConfig" to { h -> agentConfig(h) },
                 "classifyFailure" to { h -> classifyFailure(h) },
                 "retryDelays" to { h -> retryDelays(h) },

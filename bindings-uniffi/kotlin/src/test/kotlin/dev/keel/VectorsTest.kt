@@ -1,6 +1,8 @@
 package dev.keel
 
 import kotlinx.coroutines.runBlocking
+import org.json.JSONArray
+import org.json.JSONObject
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNull
@@ -137,6 +139,49 @@ class VectorsTest {
             checked++
         }
         assertTrue(checked >= 20, "every typed case ran")
+    }
+
+    @Test
+    fun dedupKeys() {
+        for (case in Vectors.load("dedup_keys.json")) {
+            val name = case.getString("name")
+            // The item's own fields in camelCase; its context as written.
+            val input = case.getJSONObject("input")
+            val item = JSONObject().also { out -> input.keys().forEach { out.put(Vectors.camel(it), input.get(it)) } }
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { dedupKey(item.toString()) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                assertEquals(Vectors.camel(case.getString("expected_error_field")), error.field, name)
+                continue
+            }
+            assertEquals(case.getString("expected"), dedupKey(item.toString()), name)
+        }
+    }
+
+    @Test
+    fun dedupMerges() {
+        for (case in Vectors.load("dedup_merges.json")) {
+            val name = case.getString("name")
+            val input = case.getJSONObject("input")
+            val given = input.getJSONArray("reports")
+            // Each report's fields in camelCase, its context as written.
+            val reports = JSONArray((0 until given.length()).map { i ->
+                val report = given.getJSONObject(i)
+                (Vectors.camelKeys(report) as JSONObject).also { r -> report.optJSONObject("context")?.let { r.put("context", it) } }
+            })
+            val options = if (input.has("queue_priority")) json("queuePriority" to input.get("queue_priority")) else null
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { mergeReports(reports.toString(), options) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                val field = case.getString("expected_error_field").replace(Regex("_([a-z])")) { it.groupValues[1].uppercase() }
+                assertEquals(field, error.field, name)
+                continue
+            }
+            val expected = case.getJSONObject("expected")
+            val merged = JSONObject(mergeReports(reports.toString(), options))
+            assertTrue(Vectors.camelKeys(expected.getJSONObject("group")).let { (it as JSONObject).similar(merged.getJSONObject("group")) }, "$name: $merged")
+            assertTrue(expected.getJSONArray("escalated").similar(merged.getJSONArray("escalated")), "$name: $merged")
+        }
     }
 }
 
