@@ -11,6 +11,7 @@ uniffi::setup_scaffolding!("keel");
 mod dedup;
 mod error;
 mod flow;
+mod handler;
 mod json;
 mod llm;
 mod memory;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::error::KeelError;
 use crate::json::{record, value};
 use crate::llm::Llm;
-use crate::runtime::run;
+use crate::runtime::{on_own_thread, run};
 use crate::store::Keel;
 
 /// Plans the compaction of a conversation view (`messagesJson`: messages, each with an
@@ -65,17 +65,6 @@ impl keel::llm::Summarizer for Host {
                 completion: None,
             })
         })
-    }
-}
-
-/// Runs a host callback on a blocking thread of the runtime (it may block); what it threw,
-/// or its thread's panic, as text.
-async fn on_own_thread<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, KeelError> + Send + 'static,
-) -> Result<T, String> {
-    match tokio::task::spawn_blocking(call).await {
-        Ok(done) => done.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
     }
 }
 

@@ -373,7 +373,7 @@ impl Runs {
 /// The dead-letter queue; make it with `keel.deadLetters()`.
 #[derive(uniffi::Object)]
 pub struct DeadLetters {
-    inner: runner::DeadLetters,
+    pub(crate) inner: runner::DeadLetters,
 }
 
 impl DeadLetters {

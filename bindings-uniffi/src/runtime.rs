@@ -64,3 +64,14 @@ pub fn within<T>(f: impl FnOnce() -> keel::Result<T>) -> Result<T, KeelError> {
     let _entered = runtime().enter();
     f().map_err(KeelError::from)
 }
+
+/// Runs a host callback on a blocking thread of the runtime (it may block); what it threw,
+/// or its thread's panic, as text.
+pub async fn on_own_thread<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, KeelError> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(call).await {
+        Ok(done) => done.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1846,6 +1846,15 @@ public func FfiConverterTypeConversationStore_lower(_ value: ConversationStore) 
 public protocol DeadLettersProtocol: AnyObject, Sendable {
     
     /**
+     * Claims one batch of due letters and replays each through `handler` (`optionsJson`:
+     * Node's `WorkerOptions`, without `url`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (`url` as well as a handler).
+     */
+    func workOnceWith(handler: LetterHandler, optionsJson: String?) async throws  -> String
+    
+    /**
      * Abandons an open letter with `reason` of `optionsJson`.
      *
      * # Errors
@@ -1974,6 +1983,29 @@ open class DeadLetters: DeadLettersProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Claims one batch of due letters and replays each through `handler` (`optionsJson`:
+     * Node's `WorkerOptions`, without `url`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (`url` as well as a handler).
+     */
+open func workOnceWith(handler: LetterHandler, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_deadletters_work_once_with(
+                        self.uniffiCloneHandle(),FfiConverterTypeLetterHandler_lower(handler),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
     
     /**
      * Abandons an open letter with `reason` of `optionsJson`.
@@ -3244,6 +3276,221 @@ public func FfiConverterTypeKeel_lift(_ handle: UInt64) throws -> Keel {
 #endif
 public func FfiConverterTypeKeel_lower(_ value: Keel) -> UInt64 {
     return FfiConverterTypeKeel.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Replays dead letters in the host (a Kotlin or Swift function calling the platform's own
+ * agent). Called on a thread of its own: it may block.
+ */
+public protocol LetterHandler: AnyObject, Sendable {
+    
+    /**
+     * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
+     * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
+     */
+    func handle(replayJson: String)  -> HandlerAnswer
+    
+}
+/**
+ * Replays dead letters in the host (a Kotlin or Swift function calling the platform's own
+ * agent). Called on a thread of its own: it may block.
+ */
+open class LetterHandlerImpl: LetterHandler, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_letterhandler(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_letterhandler(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
+     * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
+     */
+open func handle(replayJson: String) -> HandlerAnswer  {
+    return try!  FfiConverterTypeHandlerAnswer_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_letterhandler_handle(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(replayJson),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLetterHandler {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLetterHandler = UniffiVTableCallbackInterfaceLetterHandler(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeLetterHandler.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LetterHandler: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeLetterHandler.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LetterHandler: handle missing in uniffiClone")
+            }
+        },
+        handle: { (
+            uniffiHandle: UInt64,
+            replayJson: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> HandlerAnswer in
+                guard let uniffiObj = try? FfiConverterTypeLetterHandler.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.handle(
+                     replayJson: try FfiConverterString.lift(replayJson)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeHandlerAnswer_lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLetterHandler> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLetterHandler>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLetterHandler() {
+    uniffi_keel_uniffi_fn_init_callback_vtable_letterhandler(UniffiCallbackInterfaceLetterHandler.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLetterHandler: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<LetterHandler>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = LetterHandler
+
+    public static func lift(_ handle: UInt64) throws -> LetterHandler {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LetterHandlerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: LetterHandler) -> UInt64 {
+         if let rustImpl = value as? LetterHandlerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LetterHandler {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LetterHandler, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLetterHandler_lift(_ handle: UInt64) throws -> LetterHandler {
+    return try FfiConverterTypeLetterHandler.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLetterHandler_lower(_ value: LetterHandler) -> UInt64 {
+    return FfiConverterTypeLetterHandler.lower(value)
 }
 
 
@@ -8938,6 +9185,95 @@ public func FfiConverterTypeWorkItem_lower(_ value: WorkItem) -> RustBuffer {
 
 
 /**
+ * What a host handler made of a letter.
+ */
+
+public enum HandlerAnswer: Equatable, Hashable {
+    
+    /**
+     * It returned: its answer as JSON text, or null. `"accepted"`, `{"accepted": true}` or
+     * `{"status": "accepted"}` says the work goes on elsewhere (the letter waits for its
+     * `resolve`); anything else says the replay is done.
+     */
+    case returned(
+        /**
+         * The answer, as JSON text.
+         */answerJson: String?
+    )
+    /**
+     * It threw: what the exception says of itself, for core to classify.
+     */
+    case threw(
+        /**
+         * The failure.
+         */failure: FailureInfo
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension HandlerAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHandlerAnswer: FfiConverterRustBuffer {
+    typealias SwiftType = HandlerAnswer
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HandlerAnswer {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .returned(answerJson: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 2: return .threw(failure: try FfiConverterTypeFailureInfo.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HandlerAnswer, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .returned(answerJson):
+            writeInt(&buf, Int32(1))
+            FfiConverterOptionString.write(answerJson, into: &buf)
+            
+        
+        case let .threw(failure):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeFailureInfo.write(failure, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandlerAnswer_lift(_ buf: RustBuffer) throws -> HandlerAnswer {
+    return try FfiConverterTypeHandlerAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHandlerAnswer_lower(_ value: HandlerAnswer) -> RustBuffer {
+    return FfiConverterTypeHandlerAnswer.lower(value)
+}
+
+
+
+/**
  * A Keel failure. The variant names the stable code; `detail` says what went wrong (any
  * URL's password masked); `field` names the offending argument when bad input caused it;
  * `retry_after_ms` says when to try again where a provider or the queue said;
@@ -10535,6 +10871,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_workersession_stop() != 18694) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_method_letterhandler_handle() != 27973) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_method_callstream_next() != 5936) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10710,6 +11049,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_agentrun_timed_out() != 4744) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_deadletters_work_once_with() != 36054) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_deadletters_abandon() != 26939) {
@@ -10924,6 +11266,7 @@ private let initializationResult: InitializationResult = {
     }
 
     uniffiCallbackInitEntityResolver()
+    uniffiCallbackInitLetterHandler()
     uniffiCallbackInitSummarizer()
     uniffiCallbackInitSyncProgress()
     return InitializationResult.ok

@@ -243,6 +243,13 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LETTER_HANDLER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LETTER_HANDLER_METHOD0
+typedef void (*UniffiCallbackInterfaceLetterHandlerMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
 typedef void (*UniffiCallbackInterfaceEntityResolverMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -262,6 +269,15 @@ typedef void (*UniffiCallbackInterfaceSummarizerMethod0)(uint64_t, RustBuffer, R
 typedef void (*UniffiCallbackInterfaceSyncProgressMethod0)(uint64_t, uint32_t, uint32_t, RustBuffer, void* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LETTER_HANDLER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LETTER_HANDLER
+typedef struct UniffiVTableCallbackInterfaceLetterHandler {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLetterHandlerMethod0 _Nonnull handle;
+} UniffiVTableCallbackInterfaceLetterHandler;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ENTITY_RESOLVER
@@ -619,6 +635,26 @@ void uniffi_keel_uniffi_fn_method_workersession_settle(uint64_t ptr, RustBuffer 
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_STOP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_WORKERSESSION_STOP
 void uniffi_keel_uniffi_fn_method_workersession_stop(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_LETTERHANDLER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_LETTERHANDLER
+uint64_t uniffi_keel_uniffi_fn_clone_letterhandler(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_LETTERHANDLER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_LETTERHANDLER
+void uniffi_keel_uniffi_fn_free_letterhandler(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_LETTERHANDLER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_LETTERHANDLER
+void uniffi_keel_uniffi_fn_init_callback_vtable_letterhandler(const UniffiVTableCallbackInterfaceLetterHandler* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LETTERHANDLER_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LETTERHANDLER_HANDLE
+RustBuffer uniffi_keel_uniffi_fn_method_letterhandler_handle(uint64_t ptr, RustBuffer replay_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_CALLSTREAM
@@ -1024,6 +1060,11 @@ uint64_t uniffi_keel_uniffi_fn_clone_deadletters(uint64_t handle, RustCallStatus
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_DEADLETTERS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_DEADLETTERS
 void uniffi_keel_uniffi_fn_free_deadletters(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_WORK_ONCE_WITH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_WORK_ONCE_WITH
+uint64_t uniffi_keel_uniffi_fn_method_deadletters_work_once_with(uint64_t ptr, uint64_t handler, RustBuffer options_json
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_DEADLETTERS_ABANDON
@@ -2255,6 +2296,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_workersession_stop(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LETTERHANDLER_HANDLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LETTERHANDLER_HANDLE
+uint16_t uniffi_keel_uniffi_checksum_method_letterhandler_handle(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CALLSTREAM_NEXT
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CALLSTREAM_NEXT
 uint16_t uniffi_keel_uniffi_checksum_method_callstream_next(void
@@ -2606,6 +2653,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_agentrun_succeeded(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_TIMED_OUT
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_AGENTRUN_TIMED_OUT
 uint16_t uniffi_keel_uniffi_checksum_method_agentrun_timed_out(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_WORK_ONCE_WITH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_DEADLETTERS_WORK_ONCE_WITH
+uint16_t uniffi_keel_uniffi_checksum_method_deadletters_work_once_with(void
     
 );
 #endif

@@ -5,6 +5,7 @@ import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
 
@@ -107,3 +108,28 @@ suspend fun AgentContext.step(name: String, work: suspend () -> String?): String
     }
     call.result()
 }
+
+/**
+ * Claims one batch of due dead letters (`optionsJson`: Node's `WorkerOptions`, without `url`)
+ * and replays each through [handler], which gets the letter's `Replay` as JSON text (`id`,
+ * `agentName`, `payload`, `retry`, the `idempotencyKey` every retry of the letter shares, the
+ * `steps` the failed run completed) and returns its answer as JSON text: null or anything
+ * else is done; `"accepted"` or `{"accepted": true}` means the work goes on elsewhere and
+ * the letter waits for `resolve`. What [handler] throws is the failure, classified by core as
+ * a run's is ([AgentFailure] says its kind, status or wait). Returns the `WorkReport` as JSON
+ * (`claimed`, `resolved`, `accepted`, `retrying`, `abandoned`, …).
+ */
+suspend fun DeadLetters.workOnce(optionsJson: String? = null, handler: suspend (String) -> String?): String =
+    workOnceWith(
+        object : LetterHandler {
+            // Core calls this on a thread of its own, so it may block on the suspend handler.
+            override fun handle(replayJson: String): HandlerAnswer = runBlocking {
+                try {
+                    HandlerAnswer.Returned(handler(replayJson))
+                } catch (e: Throwable) {
+                    HandlerAnswer.Threw(describe(e))
+                }
+            }
+        },
+        optionsJson,
+    )

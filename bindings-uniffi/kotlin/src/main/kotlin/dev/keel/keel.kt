@@ -657,6 +657,9 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceLetterHandlerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`replayJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceEntityResolverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -665,6 +668,25 @@ internal interface UniffiCallbackInterfaceSummarizerMethod0 : com.sun.jna.Callba
 }
 internal interface UniffiCallbackInterfaceSyncProgressMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`done`: Int,`total`: Int,`key`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "handle")
+internal open class UniffiVTableCallbackInterfaceLetterHandler(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `handle`: UniffiCallbackInterfaceLetterHandlerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `handle`: UniffiCallbackInterfaceLetterHandlerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLetterHandler(`uniffiFree`,`uniffiClone`,`handle`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLetterHandler) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `handle` = other.`handle`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "resolve")
 internal open class UniffiVTableCallbackInterfaceEntityResolver(
@@ -888,6 +910,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_workersession_stop(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_letterhandler_handle(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_callstream_next(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_llm_classify(
@@ -1005,6 +1029,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_method_agentrun_succeeded(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_agentrun_timed_out(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_deadletters_work_once_with(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_deadletters_abandon(
     ): Int
@@ -1163,6 +1189,7 @@ internal object UniffiLib {
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "keel"))
         uniffiCallbackInterfaceEntityResolver.register(this)
+        uniffiCallbackInterfaceLetterHandler.register(this)
         uniffiCallbackInterfaceSummarizer.register(this)
         uniffiCallbackInterfaceSyncProgress.register(this)
         
@@ -1301,6 +1328,14 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_keel_uniffi_fn_method_workersession_stop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_keel_uniffi_fn_clone_letterhandler(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_letterhandler(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_init_callback_vtable_letterhandler(`vtable`: UniffiVTableCallbackInterfaceLetterHandler,
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_letterhandler_handle(`ptr`: Long,`replayJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_clone_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1463,6 +1498,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_free_deadletters(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_keel_uniffi_fn_method_deadletters_work_once_with(`ptr`: Long,`handler`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_deadletters_abandon(`ptr`: Long,`id`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_keel_uniffi_fn_method_deadletters_enqueue(`ptr`: Long,`letterJson`: RustBuffer.ByValue,
@@ -2010,6 +2047,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_workersession_stop() and 0xFFFF) != 18694) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_method_letterhandler_handle() and 0xFFFF) != 27973) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_method_callstream_next() and 0xFFFF) != 5936) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2185,6 +2225,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_agentrun_timed_out() and 0xFFFF) != 4744) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_work_once_with() and 0xFFFF) != 36054) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_deadletters_abandon() and 0xFFFF) != 26939) {
@@ -4855,6 +4898,15 @@ public object FfiConverterTypeConversationStore: FfiConverter<ConversationStore,
 public interface DeadLettersInterface {
     
     /**
+     * Claims one batch of due letters and replays each through `handler` (`optionsJson`:
+     * Node's `WorkerOptions`, without `url`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (`url` as well as a handler).
+     */
+    suspend fun `workOnceWith`(`handler`: LetterHandler, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
      * Abandons an open letter with `reason` of `optionsJson`.
      *
      * # Errors
@@ -5032,6 +5084,36 @@ open class DeadLetters: Disposable, AutoCloseable, DeadLettersInterface
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_keel_uniffi_fn_clone_deadletters(handle, status)
         }
+    }
+
+    
+    /**
+     * Claims one batch of due letters and replays each through `handler` (`optionsJson`:
+     * Node's `WorkerOptions`, without `url`): the `WorkReport` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option (`url` as well as a handler).
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `workOnceWith`(`handler`: LetterHandler, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_deadletters_work_once_with(
+                uniffiHandle,
+                
+        FfiConverterTypeLetterHandler.lower(`handler`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
     }
 
     
@@ -6840,6 +6922,334 @@ public object FfiConverterTypeKeel: FfiConverter<Keel, Long> {
     override fun allocationSize(value: Keel) = 8UL
 
     override fun write(value: Keel, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Replays dead letters in the host (a Kotlin or Swift function calling the platform's own
+ * agent). Called on a thread of its own: it may block.
+ */
+public interface LetterHandler {
+    
+    /**
+     * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
+     * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
+     */
+    fun `handle`(`replayJson`: kotlin.String): HandlerAnswer
+    
+    companion object
+}
+
+/**
+ * Replays dead letters in the host (a Kotlin or Swift function calling the platform's own
+ * agent). Called on a thread of its own: it may block.
+ */
+open class LetterHandlerImpl: Disposable, AutoCloseable, LetterHandler
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_letterhandler(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_letterhandler(handle, status)
+        }
+    }
+
+    
+    /**
+     * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
+     * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
+     */override fun `handle`(`replayJson`: kotlin.String): HandlerAnswer {
+            return FfiConverterTypeHandlerAnswer.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_letterhandler_handle(
+        it,
+        
+        FfiConverterString.lower(`replayJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLetterHandler {
+    internal object `handle`: UniffiCallbackInterfaceLetterHandlerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`replayJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLetterHandler.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`handle`(
+                    FfiConverterString.lift(`replayJson`),
+                )
+            }
+            val writeReturn = { value: HandlerAnswer -> uniffiOutReturn.setValue(FfiConverterTypeHandlerAnswer.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLetterHandler.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLetterHandler.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLetterHandler.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `handle`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_keel_uniffi_fn_init_callback_vtable_letterhandler(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLetterHandler: FfiConverter<LetterHandler, Long> {
+    internal val handleMap = UniffiHandleMap<LetterHandler>()
+
+    override fun lower(value: LetterHandler): Long {
+        if (value is LetterHandlerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): LetterHandler {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return LetterHandlerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): LetterHandler {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LetterHandler) = 8UL
+
+    override fun write(value: LetterHandler, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -15225,6 +15635,106 @@ public object FfiConverterTypeWorkItem: FfiConverterRustBuffer<WorkItem> {
             FfiConverterString.write(value.`itemJson`, buf)
     }
 }
+
+
+
+/**
+ * What a host handler made of a letter.
+ */
+sealed class HandlerAnswer {
+    
+    /**
+     * It returned: its answer as JSON text, or null. `"accepted"`, `{"accepted": true}` or
+     * `{"status": "accepted"}` says the work goes on elsewhere (the letter waits for its
+     * `resolve`); anything else says the replay is done.
+     */
+    data class Returned(
+        /**
+         * The answer, as JSON text.
+         */
+        val `answerJson`: kotlin.String?) : HandlerAnswer()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * It threw: what the exception says of itself, for core to classify.
+     */
+    data class Threw(
+        /**
+         * The failure.
+         */
+        val `failure`: dev.keel.FailureInfo) : HandlerAnswer()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHandlerAnswer : FfiConverterRustBuffer<HandlerAnswer>{
+    override fun read(buf: ByteBuffer): HandlerAnswer {
+        return when(buf.getInt()) {
+            1 -> HandlerAnswer.Returned(
+                FfiConverterOptionalString.read(buf),
+                )
+            2 -> HandlerAnswer.Threw(
+                FfiConverterTypeFailureInfo.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: HandlerAnswer): ULong = when(value) {
+        is HandlerAnswer.Returned -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterOptionalString.allocationSize(value.`answerJson`)
+            )
+        }
+        is HandlerAnswer.Threw -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeFailureInfo.allocationSize(value.`failure`)
+            )
+        }
+    }
+
+    override fun write(value: HandlerAnswer, buf: ByteBuffer) {
+        when(value) {
+            is HandlerAnswer.Returned -> {
+                buf.putInt(1)
+                FfiConverterOptionalString.write(value.`answerJson`, buf)
+                Unit
+            }
+            is HandlerAnswer.Threw -> {
+                buf.putInt(2)
+                FfiConverterTypeFailureInfo.write(value.`failure`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
 
 
 

@@ -206,6 +206,7 @@ class HostileTest {
                 "deadLetters.abandon" to { h -> db.deadLetters().abandon(h, h) },
                 "deadLetters.purge" to { h -> db.deadLetters().purge(h) },
                 "deadLetters.workOnce" to { h -> db.deadLetters().workOnce(h) },
+                "deadLetters.workOnce.handler" to { h -> db.deadLetters().workOnce(h) { h } },
                 "deadLetters.get" to { h -> db.deadLetters().get(h) },
                 "deadLetters.retry" to { h -> db.deadLetters().retry(h) },
                 "deadLetters.redrive" to { h -> db.deadLetters().redrive(h) },
