@@ -18,8 +18,8 @@ echo "binding glue: $glue Rust lines against $core in core ($percent %, at most 
 # when the binding gained the queue, the limiters, agent runs and dead letters: new surface (a
 # method per operation, each documented, handing its arguments to core), with the run and step
 # plumbing it would have needed moved into core (`runner::HostRun`, `HostStep`) instead. Raised
-# to 7 % when it gained dedup's store and the dead-letter handler, new surface of the same kind
-# (each operation's arguments handed to core's `call_value` or `work_once_value` as they are).
+# to 7 % when it gained dedup's store, the dead-letter handler and fleet health, new surface of
+# the same kind (each operation's arguments handed to core's `call_value` or `work_once_value`).
 max_uniffi="${KEEL_UNIFFI_GLUE_MAX:-7}"
 uniffi="$(lines "$root/bindings-uniffi/src")"
 percent_uniffi=$((uniffi * 100 / core))

@@ -12,6 +12,7 @@ mod dedup;
 mod error;
 mod flow;
 mod handler;
+mod health;
 mod json;
 mod llm;
 mod memory;

@@ -1325,6 +1325,227 @@ public func FfiConverterTypeAgentRun_lower(_ value: AgentRun) -> UInt64 {
 
 
 /**
+ * Receives fleet alerts in the host (a Kotlin or Swift function posting to the platform's own
+ * channel). Called on a thread of its own: it may block. What it throws is a failed attempt,
+ * retried by the outbox.
+ */
+public protocol AlertSink: AnyObject, Sendable {
+    
+    /**
+     * Delivers `alertJson` (a `FleetAlert`).
+     *
+     * # Errors
+     * Any exception: the attempt failed.
+     */
+    func deliver(alertJson: String) throws 
+    
+}
+/**
+ * Receives fleet alerts in the host (a Kotlin or Swift function posting to the platform's own
+ * channel). Called on a thread of its own: it may block. What it throws is a failed attempt,
+ * retried by the outbox.
+ */
+open class AlertSinkImpl: AlertSink, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_alertsink(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_alertsink(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Delivers `alertJson` (a `FleetAlert`).
+     *
+     * # Errors
+     * Any exception: the attempt failed.
+     */
+open func deliver(alertJson: String)throws   {try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_alertsink_deliver(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(alertJson),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceAlertSink {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceAlertSink = UniffiVTableCallbackInterfaceAlertSink(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeAlertSink.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface AlertSink: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeAlertSink.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface AlertSink: handle missing in uniffiClone")
+            }
+        },
+        deliver: { (
+            uniffiHandle: UInt64,
+            alertJson: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeAlertSink.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.deliver(
+                     alertJson: try FfiConverterString.lift(alertJson)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeelError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceAlertSink> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceAlertSink>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitAlertSink() {
+    uniffi_keel_uniffi_fn_init_callback_vtable_alertsink(UniffiCallbackInterfaceAlertSink.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAlertSink: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<AlertSink>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = AlertSink
+
+    public static func lift(_ handle: UInt64) throws -> AlertSink {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return AlertSinkImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: AlertSink) -> UInt64 {
+         if let rustImpl = value as? AlertSinkImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AlertSink {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: AlertSink, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAlertSink_lift(_ handle: UInt64) throws -> AlertSink {
+    return try FfiConverterTypeAlertSink.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAlertSink_lower(_ value: AlertSink) -> UInt64 {
+    return FfiConverterTypeAlertSink.lower(value)
+}
+
+
+
+
+
+
+/**
  * A streaming call: `next()` until null. Closing it (Kotlin's `close()`, Swift's deinit)
  * stops the call: the HTTP request ends and unspent credits are released.
  */
@@ -2794,6 +3015,458 @@ public func FfiConverterTypeEntityResolver_lower(_ value: EntityResolver) -> UIn
 
 
 /**
+ * Fleet health on a database; make it with `keel.fleet(optionsJson, onAlert)`.
+ */
+public protocol FleetProtocol: AnyObject, Sendable {
+    
+    /**
+     * Every registered agent, by name: a `FleetAgent[]`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func agents() async throws  -> String
+    
+    /**
+     * The newest notices (`optionsJson`: `agentName`, `limit`, default 50): a `FleetAlert[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func alerts(optionsJson: String?) async throws  -> String
+    
+    /**
+     * A health run (one fleet query, alerts once per transition, snapshots, then delivery):
+     * a `FleetHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func check() async throws  -> String
+    
+    /**
+     * A health run answering in the original edge function's snake_case response shape
+     * (`ok`, `checked_at`, `summary`, `agents`, `total_alerts_fired`), for its dashboards.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func checkFleetHealth() async throws  -> String
+    
+    /**
+     * Delivers the due notices of the outbox: a `DeliveryReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func deliver() async throws  -> String
+    
+    /**
+     * Deletes snapshots older than `keepMs` of `optionsJson` (default 30 days): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func prune(optionsJson: String?) async throws  -> UInt64
+    
+    /**
+     * Removes an agent from the registry: the `FleetAgent` it was.
+     *
+     * # Errors
+     * `not_found` for an agent not registered.
+     */
+    func removeAgent(agentName: String) async throws  -> String
+    
+    /**
+     * The fleet now and each agent's snapshots over `periodMs` of `optionsJson` (default 7
+     * days): a `FleetReport`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func report(optionsJson: String?) async throws  -> String
+    
+    /**
+     * The report as one self-contained HTML page with charts.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func reportHtml(optionsJson: String?) async throws  -> String
+    
+    /**
+     * Registers an agent or changes it (`specJson`, an `AgentSpec`: `agentName`, `cadenceMs`
+     * or `schedule`, `description`, `models`, `stuckAfterMs`, `enabled`; an absent field
+     * keeps what is stored): the `FleetAgent`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func setAgent(specJson: String) async throws  -> String
+    
+    /**
+     * The fleet now, read only (no alert, no snapshot): a `FleetStatus`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    func status() async throws  -> String
+    
+}
+/**
+ * Fleet health on a database; make it with `keel.fleet(optionsJson, onAlert)`.
+ */
+open class Fleet: FleetProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_fleet(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_fleet(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Every registered agent, by name: a `FleetAgent[]`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func agents()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_agents(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The newest notices (`optionsJson`: `agentName`, `limit`, default 50): a `FleetAlert[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func alerts(optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_alerts(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * A health run (one fleet query, alerts once per transition, snapshots, then delivery):
+     * a `FleetHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func check()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_check(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * A health run answering in the original edge function's snake_case response shape
+     * (`ok`, `checked_at`, `summary`, `agents`, `total_alerts_fired`), for its dashboards.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func checkFleetHealth()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_check_fleet_health(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Delivers the due notices of the outbox: a `DeliveryReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func deliver()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_deliver(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Deletes snapshots older than `keepMs` of `optionsJson` (default 30 days): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func prune(optionsJson: String? = nil)async throws  -> UInt64  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_prune(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_keel_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterUInt64.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Removes an agent from the registry: the `FleetAgent` it was.
+     *
+     * # Errors
+     * `not_found` for an agent not registered.
+     */
+open func removeAgent(agentName: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_remove_agent(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(agentName)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The fleet now and each agent's snapshots over `periodMs` of `optionsJson` (default 7
+     * days): a `FleetReport`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func report(optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_report(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The report as one self-contained HTML page with charts.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func reportHtml(optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_report_html(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Registers an agent or changes it (`specJson`, an `AgentSpec`: `agentName`, `cadenceMs`
+     * or `schedule`, `description`, `models`, `stuckAfterMs`, `enabled`; an absent field
+     * keeps what is stored): the `FleetAgent`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func setAgent(specJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_set_agent(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(specJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The fleet now, read only (no alert, no snapshot): a `FleetStatus`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+open func status()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_fleet_status(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFleet: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Fleet
+
+    public static func lift(_ handle: UInt64) throws -> Fleet {
+        return Fleet(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Fleet) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Fleet {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Fleet, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFleet_lift(_ handle: UInt64) throws -> Fleet {
+    return try FfiConverterTypeFleet.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFleet_lower(_ value: Fleet) -> UInt64 {
+    return FfiConverterTypeFleet.lower(value)
+}
+
+
+
+
+
+
+/**
  * A connection to Keel's database (SQLite file or memory, or PostgreSQL), migrated.
  */
 public protocol KeelProtocol: AnyObject, Sendable {
@@ -2820,6 +3493,16 @@ public protocol KeelProtocol: AnyObject, Sendable {
      * Rate limits shared through the database.
      */
     func sharedLimiter()  -> SharedLimiter
+    
+    /**
+     * Fleet health with `optionsJson` (Node's `FleetOptions`: cooldown, renotify, the Slack
+     * webhook, delivery attempts; every default is core's), alerts going to `onAlert` when
+     * given.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func fleet(optionsJson: String?, onAlert: AlertSink?) throws  -> Fleet
     
     /**
      * The conversation store.
@@ -3023,6 +3706,25 @@ open func sharedLimiter() -> SharedLimiter  {
         uniffiCallStatus in
     uniffi_keel_uniffi_fn_method_keel_shared_limiter(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Fleet health with `optionsJson` (Node's `FleetOptions`: cooldown, renotify, the Slack
+     * webhook, delivery attempts; every default is core's), alerts going to `onAlert` when
+     * given.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func fleet(optionsJson: String? = nil, onAlert: AlertSink? = nil)throws  -> Fleet  {
+    return try  FfiConverterTypeFleet_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_fleet(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(optionsJson),
+        FfiConverterOptionTypeAlertSink.lower(onAlert),uniffiCallStatus
     )
 })
 }
@@ -9905,6 +10607,30 @@ fileprivate struct FfiConverterOptionTypeAgentContext: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeAlertSink: FfiConverterRustBuffer {
+    typealias SwiftType = AlertSink?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeAlertSink.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeAlertSink.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeEntityResolver: FfiConverterRustBuffer {
     typealias SwiftType = EntityResolver?
 
@@ -10347,6 +11073,55 @@ public func rateLimitDecide(inputJson: String)throws  -> String  {
 })
 }
 /**
+ * An agent's status from `metricsJson` (an `AgentMetrics`; `optionsJson`: `now`, RFC 3339,
+ * the current time when absent): an `AgentStatus` as JSON. Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func agentStatus(metricsJson: String, optionsJson: String? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_agent_status(
+        FfiConverterString.lower(metricsJson),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+/**
+ * The Slack incoming-webhook payload (`{ text, blocks }`) of `noticeJson` (a `FleetNotice`):
+ * the original's Block Kit layout, as JSON. Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func fleetAlertMessage(noticeJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_fleet_alert_message(
+        FfiConverterString.lower(noticeJson),uniffiCallStatus
+    )
+})
+}
+/**
+ * Whether a health run alerts for an agent now `status`, after `stateJson` (an `AlertState`,
+ * or null; `optionsJson`: `now`, `cooldownMs`, `renotifyMs`): an `AlertDecision` as JSON.
+ * Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func nextAlert(stateJson: String?, status: String, optionsJson: String? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_next_alert(
+        FfiConverterOptionString.lower(stateJson),
+        FfiConverterString.lower(status),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+/**
  * Plans the compaction of a conversation view (`messagesJson`: messages, each with an
  * optional `seq` and `tokens`; `optionsJson`: Node's `PlanOptions`); the plan as JSON. Pure.
  *
@@ -10679,6 +11454,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_func_rate_limit_decide() != 39498) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_func_agent_status() != 17033) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_fleet_alert_message() != 49989) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_next_alert() != 64858) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_func_plan_compaction() != 56485) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10872,6 +11656,42 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_letterhandler_handle() != 27973) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_alertsink_deliver() != 35534) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_agents() != 258) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_alerts() != 57852) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_check() != 43924) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_check_fleet_health() != 30985) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_deliver() != 7727) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_prune() != 9878) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_remove_agent() != 2541) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_report() != 25235) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_report_html() != 35483) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_set_agent() != 38385) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_fleet_status() != 28599) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_callstream_next() != 5936) {
@@ -11168,6 +11988,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_keel_shared_limiter() != 46817) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_method_keel_fleet() != 56317) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_method_keel_conversations() != 1869) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11265,6 +12088,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitAlertSink()
     uniffiCallbackInitEntityResolver()
     uniffiCallbackInitLetterHandler()
     uniffiCallbackInitSummarizer()

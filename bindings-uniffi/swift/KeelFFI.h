@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceLetterHandlerMethod0)(uint64_t, RustBuffer
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ALERT_SINK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ALERT_SINK_METHOD0
+typedef void (*UniffiCallbackInterfaceAlertSinkMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
 typedef void (*UniffiCallbackInterfaceEntityResolverMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -278,6 +285,15 @@ typedef struct UniffiVTableCallbackInterfaceLetterHandler {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceLetterHandlerMethod0 _Nonnull handle;
 } UniffiVTableCallbackInterfaceLetterHandler;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ALERT_SINK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ALERT_SINK
+typedef struct UniffiVTableCallbackInterfaceAlertSink {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceAlertSinkMethod0 _Nonnull deliver;
+} UniffiVTableCallbackInterfaceAlertSink;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ENTITY_RESOLVER
@@ -655,6 +671,91 @@ void uniffi_keel_uniffi_fn_init_callback_vtable_letterhandler(const UniffiVTable
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LETTERHANDLER_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_LETTERHANDLER_HANDLE
 RustBuffer uniffi_keel_uniffi_fn_method_letterhandler_handle(uint64_t ptr, RustBuffer replay_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_ALERTSINK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_ALERTSINK
+uint64_t uniffi_keel_uniffi_fn_clone_alertsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_ALERTSINK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_ALERTSINK
+void uniffi_keel_uniffi_fn_free_alertsink(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_ALERTSINK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_ALERTSINK
+void uniffi_keel_uniffi_fn_init_callback_vtable_alertsink(const UniffiVTableCallbackInterfaceAlertSink* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_ALERTSINK_DELIVER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_ALERTSINK_DELIVER
+void uniffi_keel_uniffi_fn_method_alertsink_deliver(uint64_t ptr, RustBuffer alert_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_FLEET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_FLEET
+uint64_t uniffi_keel_uniffi_fn_clone_fleet(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_FLEET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_FLEET
+void uniffi_keel_uniffi_fn_free_fleet(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_AGENTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_AGENTS
+uint64_t uniffi_keel_uniffi_fn_method_fleet_agents(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_ALERTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_ALERTS
+uint64_t uniffi_keel_uniffi_fn_method_fleet_alerts(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_CHECK
+uint64_t uniffi_keel_uniffi_fn_method_fleet_check(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_CHECK_FLEET_HEALTH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_CHECK_FLEET_HEALTH
+uint64_t uniffi_keel_uniffi_fn_method_fleet_check_fleet_health(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_DELIVER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_DELIVER
+uint64_t uniffi_keel_uniffi_fn_method_fleet_deliver(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_PRUNE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_PRUNE
+uint64_t uniffi_keel_uniffi_fn_method_fleet_prune(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_REMOVE_AGENT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_REMOVE_AGENT
+uint64_t uniffi_keel_uniffi_fn_method_fleet_remove_agent(uint64_t ptr, RustBuffer agent_name
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_REPORT
+uint64_t uniffi_keel_uniffi_fn_method_fleet_report(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_REPORT_HTML
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_REPORT_HTML
+uint64_t uniffi_keel_uniffi_fn_method_fleet_report_html(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_SET_AGENT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_SET_AGENT
+uint64_t uniffi_keel_uniffi_fn_method_fleet_set_agent(uint64_t ptr, RustBuffer spec_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_STATUS
+uint64_t uniffi_keel_uniffi_fn_method_fleet_status(uint64_t ptr
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_CALLSTREAM
@@ -1327,6 +1428,11 @@ uint64_t uniffi_keel_uniffi_fn_method_keel_queue(uint64_t ptr, RustBuffer option
 uint64_t uniffi_keel_uniffi_fn_method_keel_shared_limiter(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_FLEET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_FLEET
+uint64_t uniffi_keel_uniffi_fn_method_keel_fleet(uint64_t ptr, RustBuffer options_json, RustBuffer on_alert, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_CONVERSATIONS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_CONVERSATIONS
 uint64_t uniffi_keel_uniffi_fn_method_keel_conversations(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1512,6 +1618,21 @@ RustBuffer uniffi_keel_uniffi_fn_func_error_codes(RustCallStatus *_Nonnull out_s
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_RATE_LIMIT_DECIDE
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_RATE_LIMIT_DECIDE
 RustBuffer uniffi_keel_uniffi_fn_func_rate_limit_decide(RustBuffer input_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_AGENT_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_AGENT_STATUS
+RustBuffer uniffi_keel_uniffi_fn_func_agent_status(RustBuffer metrics_json, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_FLEET_ALERT_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_FLEET_ALERT_MESSAGE
+RustBuffer uniffi_keel_uniffi_fn_func_fleet_alert_message(RustBuffer notice_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_NEXT_ALERT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_NEXT_ALERT
+RustBuffer uniffi_keel_uniffi_fn_func_next_alert(RustBuffer state_json, RustBuffer status, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_PLAN_COMPACTION
@@ -1912,6 +2033,24 @@ uint16_t uniffi_keel_uniffi_checksum_func_rate_limit_decide(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_AGENT_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_AGENT_STATUS
+uint16_t uniffi_keel_uniffi_checksum_func_agent_status(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_FLEET_ALERT_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_FLEET_ALERT_MESSAGE
+uint16_t uniffi_keel_uniffi_checksum_func_fleet_alert_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_NEXT_ALERT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_NEXT_ALERT
+uint16_t uniffi_keel_uniffi_checksum_func_next_alert(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_PLAN_COMPACTION
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_PLAN_COMPACTION
 uint16_t uniffi_keel_uniffi_checksum_func_plan_compaction(void
@@ -2299,6 +2438,78 @@ uint16_t uniffi_keel_uniffi_checksum_method_workersession_stop(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LETTERHANDLER_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LETTERHANDLER_HANDLE
 uint16_t uniffi_keel_uniffi_checksum_method_letterhandler_handle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_ALERTSINK_DELIVER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_ALERTSINK_DELIVER
+uint16_t uniffi_keel_uniffi_checksum_method_alertsink_deliver(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_AGENTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_AGENTS
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_agents(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_ALERTS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_ALERTS
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_alerts(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_CHECK
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_check(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_CHECK_FLEET_HEALTH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_CHECK_FLEET_HEALTH
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_check_fleet_health(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_DELIVER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_DELIVER
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_deliver(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_PRUNE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_PRUNE
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_prune(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_REMOVE_AGENT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_REMOVE_AGENT
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_remove_agent(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_REPORT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_REPORT
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_report(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_REPORT_HTML
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_REPORT_HTML
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_report_html(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_SET_AGENT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_SET_AGENT
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_set_agent(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_FLEET_STATUS
+uint16_t uniffi_keel_uniffi_checksum_method_fleet_status(void
     
 );
 #endif
@@ -2887,6 +3098,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_keel_queue(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SHARED_LIMITER
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SHARED_LIMITER
 uint16_t uniffi_keel_uniffi_checksum_method_keel_shared_limiter(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_FLEET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_FLEET
+uint16_t uniffi_keel_uniffi_checksum_method_keel_fleet(void
     
 );
 #endif

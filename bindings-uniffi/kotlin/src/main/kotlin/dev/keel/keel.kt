@@ -660,6 +660,9 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceLetterHandlerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`replayJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceAlertSinkMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`alertJson`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceEntityResolverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -685,6 +688,25 @@ internal open class UniffiVTableCallbackInterfaceLetterHandler(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `handle` = other.`handle`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "deliver")
+internal open class UniffiVTableCallbackInterfaceAlertSink(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `deliver`: UniffiCallbackInterfaceAlertSinkMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `deliver`: UniffiCallbackInterfaceAlertSinkMethod0? = null,
+    ): UniffiVTableCallbackInterfaceAlertSink(`uniffiFree`,`uniffiClone`,`deliver`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceAlertSink) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `deliver` = other.`deliver`
     }
 
 }
@@ -781,6 +803,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_func_error_codes(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_rate_limit_decide(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_agent_status(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_fleet_alert_message(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_next_alert(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_plan_compaction(
     ): Int
@@ -911,6 +939,30 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_method_workersession_stop(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_letterhandler_handle(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_alertsink_deliver(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_agents(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_alerts(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_check(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_check_fleet_health(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_deliver(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_prune(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_remove_agent(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_report(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_report_html(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_set_agent(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_fleet_status(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_callstream_next(
     ): Int
@@ -1108,6 +1160,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_shared_limiter(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_fleet(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_conversations(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_model_router(
@@ -1188,6 +1242,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "keel"))
+        uniffiCallbackInterfaceAlertSink.register(this)
         uniffiCallbackInterfaceEntityResolver.register(this)
         uniffiCallbackInterfaceLetterHandler.register(this)
         uniffiCallbackInterfaceSummarizer.register(this)
@@ -1336,6 +1391,40 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_keel_uniffi_fn_method_letterhandler_handle(`ptr`: Long,`replayJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_clone_alertsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_alertsink(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_init_callback_vtable_alertsink(`vtable`: UniffiVTableCallbackInterfaceAlertSink,
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_alertsink_deliver(`ptr`: Long,`alertJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_clone_fleet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_fleet(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_fleet_agents(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_alerts(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_check(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_check_fleet_health(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_deliver(`ptr`: Long,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_prune(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_remove_agent(`ptr`: Long,`agentName`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_report(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_report_html(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_set_agent(`ptr`: Long,`specJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_fleet_status(`ptr`: Long,
+    ): Long
     external fun uniffi_keel_uniffi_fn_clone_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1604,6 +1693,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_shared_limiter(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_fleet(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,`onAlert`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_conversations(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_model_router(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
@@ -1677,6 +1768,12 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_func_error_codes(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_rate_limit_decide(`inputJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_agent_status(`metricsJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_fleet_alert_message(`noticeJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_next_alert(`stateJson`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_plan_compaction(`messagesJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1853,6 +1950,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_func_rate_limit_decide() and 0xFFFF) != 39498) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_agent_status() and 0xFFFF) != 17033) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_fleet_alert_message() and 0xFFFF) != 49989) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_next_alert() and 0xFFFF) != 64858) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_func_plan_compaction() and 0xFFFF) != 56485) {
@@ -2048,6 +2154,42 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_letterhandler_handle() and 0xFFFF) != 27973) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_alertsink_deliver() and 0xFFFF) != 35534) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_agents() and 0xFFFF) != 258) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_alerts() and 0xFFFF) != 57852) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_check() and 0xFFFF) != 43924) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_check_fleet_health() and 0xFFFF) != 30985) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_deliver() and 0xFFFF) != 7727) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_prune() and 0xFFFF) != 9878) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_remove_agent() and 0xFFFF) != 2541) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_report() and 0xFFFF) != 25235) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_report_html() and 0xFFFF) != 35483) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_set_agent() and 0xFFFF) != 38385) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_fleet_status() and 0xFFFF) != 28599) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_callstream_next() and 0xFFFF) != 5936) {
@@ -2342,6 +2484,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_shared_limiter() and 0xFFFF) != 46817) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_fleet() and 0xFFFF) != 56317) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_conversations() and 0xFFFF) != 1869) {
@@ -3935,6 +4080,345 @@ public object FfiConverterTypeAgentRun: FfiConverter<AgentRun, Long> {
     override fun allocationSize(value: AgentRun) = 8UL
 
     override fun write(value: AgentRun, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives fleet alerts in the host (a Kotlin or Swift function posting to the platform's own
+ * channel). Called on a thread of its own: it may block. What it throws is a failed attempt,
+ * retried by the outbox.
+ */
+public interface AlertSink {
+    
+    /**
+     * Delivers `alertJson` (a `FleetAlert`).
+     *
+     * # Errors
+     * Any exception: the attempt failed.
+     */
+    fun `deliver`(`alertJson`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * Receives fleet alerts in the host (a Kotlin or Swift function posting to the platform's own
+ * channel). Called on a thread of its own: it may block. What it throws is a failed attempt,
+ * retried by the outbox.
+ */
+open class AlertSinkImpl: Disposable, AutoCloseable, AlertSink
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_alertsink(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_alertsink(handle, status)
+        }
+    }
+
+    
+    /**
+     * Delivers `alertJson` (a `FleetAlert`).
+     *
+     * # Errors
+     * Any exception: the attempt failed.
+     */
+    @Throws(KeelException::class)override fun `deliver`(`alertJson`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_alertsink_deliver(
+        it,
+        
+        FfiConverterString.lower(`alertJson`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceAlertSink {
+    internal object `deliver`: UniffiCallbackInterfaceAlertSinkMethod0 {
+        override fun callback(`uniffiHandle`: Long,`alertJson`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeAlertSink.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`deliver`(
+                    FfiConverterString.lift(`alertJson`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeelException -> FfiConverterTypeKeelError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeAlertSink.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeAlertSink.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceAlertSink.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `deliver`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_keel_uniffi_fn_init_callback_vtable_alertsink(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAlertSink: FfiConverter<AlertSink, Long> {
+    internal val handleMap = UniffiHandleMap<AlertSink>()
+
+    override fun lower(value: AlertSink): Long {
+        if (value is AlertSinkImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): AlertSink {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return AlertSinkImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): AlertSink {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: AlertSink) = 8UL
+
+    override fun write(value: AlertSink, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -6329,6 +6813,653 @@ public object FfiConverterTypeEntityResolver: FfiConverter<EntityResolver, Long>
 
 
 /**
+ * Fleet health on a database; make it with `keel.fleet(optionsJson, onAlert)`.
+ */
+public interface FleetInterface {
+    
+    /**
+     * Every registered agent, by name: a `FleetAgent[]`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `agents`(): kotlin.String
+    
+    /**
+     * The newest notices (`optionsJson`: `agentName`, `limit`, default 50): a `FleetAlert[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `alerts`(`optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * A health run (one fleet query, alerts once per transition, snapshots, then delivery):
+     * a `FleetHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `check`(): kotlin.String
+    
+    /**
+     * A health run answering in the original edge function's snake_case response shape
+     * (`ok`, `checked_at`, `summary`, `agents`, `total_alerts_fired`), for its dashboards.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `checkFleetHealth`(): kotlin.String
+    
+    /**
+     * Delivers the due notices of the outbox: a `DeliveryReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `deliver`(): kotlin.String
+    
+    /**
+     * Deletes snapshots older than `keepMs` of `optionsJson` (default 30 days): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `prune`(`optionsJson`: kotlin.String? = null): kotlin.ULong
+    
+    /**
+     * Removes an agent from the registry: the `FleetAgent` it was.
+     *
+     * # Errors
+     * `not_found` for an agent not registered.
+     */
+    suspend fun `removeAgent`(`agentName`: kotlin.String): kotlin.String
+    
+    /**
+     * The fleet now and each agent's snapshots over `periodMs` of `optionsJson` (default 7
+     * days): a `FleetReport`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `report`(`optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * The report as one self-contained HTML page with charts.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `reportHtml`(`optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Registers an agent or changes it (`specJson`, an `AgentSpec`: `agentName`, `cadenceMs`
+     * or `schedule`, `description`, `models`, `stuckAfterMs`, `enabled`; an absent field
+     * keeps what is stored): the `FleetAgent`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    suspend fun `setAgent`(`specJson`: kotlin.String): kotlin.String
+    
+    /**
+     * The fleet now, read only (no alert, no snapshot): a `FleetStatus`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    suspend fun `status`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * Fleet health on a database; make it with `keel.fleet(optionsJson, onAlert)`.
+ */
+open class Fleet: Disposable, AutoCloseable, FleetInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_fleet(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_fleet(handle, status)
+        }
+    }
+
+    
+    /**
+     * Every registered agent, by name: a `FleetAgent[]`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `agents`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_agents(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The newest notices (`optionsJson`: `agentName`, `limit`, default 50): a `FleetAlert[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `alerts`(`optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_alerts(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A health run (one fleet query, alerts once per transition, snapshots, then delivery):
+     * a `FleetHealth`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `check`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_check(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * A health run answering in the original edge function's snake_case response shape
+     * (`ok`, `checked_at`, `summary`, `agents`, `total_alerts_fired`), for its dashboards.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkFleetHealth`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_check_fleet_health(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Delivers the due notices of the outbox: a `DeliveryReport`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `deliver`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_deliver(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Deletes snapshots older than `keepMs` of `optionsJson` (default 30 days): how many.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `prune`(`optionsJson`: kotlin.String?) : kotlin.ULong {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_prune(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterULong.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Removes an agent from the registry: the `FleetAgent` it was.
+     *
+     * # Errors
+     * `not_found` for an agent not registered.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `removeAgent`(`agentName`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_remove_agent(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`agentName`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The fleet now and each agent's snapshots over `periodMs` of `optionsJson` (default 7
+     * days): a `FleetReport`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `report`(`optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_report(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The report as one self-contained HTML page with charts.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `reportHtml`(`optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_report_html(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Registers an agent or changes it (`specJson`, an `AgentSpec`: `agentName`, `cadenceMs`
+     * or `schedule`, `description`, `models`, `stuckAfterMs`, `enabled`; an absent field
+     * keeps what is stored): the `FleetAgent`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setAgent`(`specJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_set_agent(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`specJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The fleet now, read only (no alert, no snapshot): a `FleetStatus`.
+     *
+     * # Errors
+     * Storage errors.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `status`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_fleet_status(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFleet: FfiConverter<Fleet, Long> {
+    override fun lower(value: Fleet): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Fleet {
+        return Fleet(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Fleet {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Fleet) = 8UL
+
+    override fun write(value: Fleet, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A connection to Keel's database (SQLite file or memory, or PostgreSQL), migrated.
  */
 public interface KeelInterface {
@@ -6355,6 +7486,16 @@ public interface KeelInterface {
      * Rate limits shared through the database.
      */
     fun `sharedLimiter`(): SharedLimiter
+    
+    /**
+     * Fleet health with `optionsJson` (Node's `FleetOptions`: cooldown, renotify, the Slack
+     * webhook, delivery attempts; every default is core's), alerts going to `onAlert` when
+     * given.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    fun `fleet`(`optionsJson`: kotlin.String? = null, `onAlert`: AlertSink? = null): Fleet
     
     /**
      * The conversation store.
@@ -6599,6 +7740,30 @@ open class Keel: Disposable, AutoCloseable, KeelInterface
     UniffiLib.uniffi_keel_uniffi_fn_method_keel_shared_limiter(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Fleet health with `optionsJson` (Node's `FleetOptions`: cooldown, renotify, the Slack
+     * webhook, delivery attempts; every default is core's), alerts going to `onAlert` when
+     * given.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)override fun `fleet`(`optionsJson`: kotlin.String?, `onAlert`: AlertSink?): Fleet {
+            return FfiConverterTypeFleet.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_fleet(
+        it,
+        
+        FfiConverterOptionalString.lower(`optionsJson`),
+        FfiConverterOptionalTypeAlertSink.lower(`onAlert`),_status)
 }
     }
     )
@@ -16864,6 +18029,38 @@ public object FfiConverterOptionalTypeAgentContext: FfiConverterRustBuffer<Agent
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeAlertSink: FfiConverterRustBuffer<AlertSink?> {
+    override fun read(buf: ByteBuffer): AlertSink? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeAlertSink.read(buf)
+    }
+
+    override fun allocationSize(value: AlertSink?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeAlertSink.allocationSize(value)
+        }
+    }
+
+    override fun write(value: AlertSink?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeAlertSink.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeEntityResolver: FfiConverterRustBuffer<EntityResolver?> {
     override fun read(buf: ByteBuffer): EntityResolver? {
         if (buf.get().toInt() == 0) {
@@ -17358,6 +18555,67 @@ public object FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer<List<Work
     
         
         FfiConverterString.lower(`inputJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * An agent's status from `metricsJson` (an `AgentMetrics`; `optionsJson`: `now`, RFC 3339,
+         * the current time when absent): an `AgentStatus` as JSON. Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `agentStatus`(`metricsJson`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_agent_status(
+    
+        
+        FfiConverterString.lower(`metricsJson`),
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The Slack incoming-webhook payload (`{ text, blocks }`) of `noticeJson` (a `FleetNotice`):
+         * the original's Block Kit layout, as JSON. Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `fleetAlertMessage`(`noticeJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_fleet_alert_message(
+    
+        
+        FfiConverterString.lower(`noticeJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Whether a health run alerts for an agent now `status`, after `stateJson` (an `AlertState`,
+         * or null; `optionsJson`: `now`, `cooldownMs`, `renotifyMs`): an `AlertDecision` as JSON.
+         * Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `nextAlert`(`stateJson`: kotlin.String?, `status`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_next_alert(
+    
+        
+        FfiConverterOptionalString.lower(`stateJson`),
+        FfiConverterString.lower(`status`),
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
 }
     )
     }

@@ -105,6 +105,7 @@ class HostileTest {
             val logger = db.createLogger("hostile")
             val queue = db.queue()
             val dedup = db.dedup()
+            val fleet = db.fleet()
 
             // A bystander org: credits, a conversation, a queue item not yet due (claims take any
             // org's due items); never named below.
@@ -238,6 +239,16 @@ class HostileTest {
                 // Options of null would sweep every org, the bystander's too: a dry run here.
                 "dedup.sweep" to { h -> dedup.sweep(json("org" to h, "dryRun" to true)) },
                 "dedupKey" to { h -> dedupKey(h) },
+                "agentStatus" to { h -> agentStatus(h, h) },
+                "nextAlert" to { h -> nextAlert(h, h, h) },
+                "fleetAlertMessage" to { h -> fleetAlertMessage(h) },
+                "fleet" to { h -> db.fleet(h) },
+                "fleet.setAgent" to { h -> fleet.setAgent(h) },
+                "fleet.removeAgent" to { h -> fleet.removeAgent(h) },
+                "fleet.alerts" to { h -> fleet.alerts(h) },
+                "fleet.prune" to { h -> fleet.prune(h) },
+                "fleet.report" to { h -> fleet.report(h) },
+                "fleet.reportHtml" to { h -> fleet.reportHtml(h) },
                 "mergeReports" to { h -> mergeReports(h, h) },
                 "agentConfig" to { h -> agentConfig(h) },
                 "classifyFailure" to { h -> classifyFailure(h) },

@@ -183,6 +183,68 @@ class VectorsTest {
             assertTrue(expected.getJSONArray("escalated").similar(merged.getJSONArray("escalated")), "$name: $merged")
         }
     }
+
+    @Test
+    fun fleetStatuses() {
+        for (case in Vectors.load("fleet_statuses.json")) {
+            val name = case.getString("name")
+            val input = case.getJSONObject("input")
+            val metrics = Vectors.camelKeys(input.getJSONObject("metrics")).toString()
+            val options = if (input.isNull("now")) null else json("now" to input.getString("now"))
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { agentStatus(metrics, options) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                val path = case.getString("expected_error_field").split('.')
+                val field = if (path.size > 1) "${path[0]}.${Vectors.camel(path.drop(1).joinToString("."))}" else "options.${Vectors.camel(path[0])}"
+                assertEquals(field, error.field, name)
+                continue
+            }
+            val got = JSONObject(agentStatus(metrics, options))
+            assertTrue((Vectors.camelKeys(case.getJSONObject("expected")) as JSONObject).similar(got), "$name: $got")
+        }
+    }
+
+    @Test
+    fun fleetAlerts() {
+        for (case in Vectors.load("fleet_alerts.json")) {
+            val name = case.getString("name")
+            val input = case.getJSONObject("input")
+            val state = if (input.isNull("state")) null else Vectors.camelKeys(input.get("state")).toString()
+            val status = input.getString("status")
+            val options = JSONObject().also { o -> input.keys().forEach { if (it != "state" && it != "status") o.put(Vectors.camel(it), input.get(it)) } }
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { nextAlert(state, status, options.toString()) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                val f = case.getString("expected_error_field")
+                val field = if (f == "status" || f.startsWith("state.")) Vectors.camel(f) else "options.${Vectors.camel(f)}"
+                assertEquals(field, error.field, name)
+                continue
+            }
+            val expected = case.getJSONObject("expected")
+            val got = JSONObject(nextAlert(state, status, options.toString()))
+            // The state's keys recased; `notify` and `held` as they are.
+            val want = JSONObject(expected.toString()).put("state", Vectors.camelKeys(expected.get("state")))
+            assertTrue(want.similar(got), "$name: $got")
+        }
+    }
+
+    @Test
+    fun fleetNotices() {
+        for (case in Vectors.load("fleet_notices.json")) {
+            val name = case.getString("name")
+            val notice = Vectors.camelKeys(case.getJSONObject("input").getJSONObject("notice")).toString()
+            if (case.has("expected_error_code")) {
+                val error = keelError(name) { fleetAlertMessage(notice) }
+                assertEquals(case.getString("expected_error_code"), error.code, name)
+                val path = case.getString("expected_error_field").split('.')
+                assertEquals("${path[0]}.${Vectors.camel(path.drop(1).joinToString("."))}", error.field, name)
+                continue
+            }
+            // Slack's payload is Slack's JSON: its keys are not recased.
+            val got = JSONObject(fleetAlertMessage(notice))
+            assertTrue(case.getJSONObject("expected").similar(got), "$name: $got")
+        }
+    }
 }
 
 private fun ByteArray.toHex(): String = joinToString("") { "%02x".format(it) }
