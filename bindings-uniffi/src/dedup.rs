@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use keel::dedup;
-use keel::options::{Calls, Case};
+use keel::options::Case;
 use serde_json::{Map, Value};
 
 use crate::error::KeelError;
-use crate::json::{args, required, value};
-use crate::runtime::{run, within};
+use crate::json::{args, call_text as call, nullable, required, value};
+use crate::runtime::within;
 use crate::store::Keel;
 
 /// How signatures are computed; a null field takes core's default.
@@ -289,20 +289,6 @@ impl Keel {
     }
 }
 
-impl Dedup {
-    /// Runs the dedup operation `op` on `args` (built inside, so that a bad argument is the
-    /// call's error): the answer as JSON text.
-    async fn call(
-        &self,
-        op: &'static str,
-        args: impl FnOnce() -> keel::Result<Value> + Send + 'static,
-    ) -> Result<String, KeelError> {
-        let inner = self.inner.clone();
-        let answer = run(async move { inner.call_value(op, Some(args()?), Case::Camel).await });
-        Ok(answer.await?.to_string())
-    }
-}
-
 #[uniffi::export]
 impl Dedup {
     /// Enqueues `itemsJson` (a `NewItem[]`) and checks each at once: a `Checked[]`.
@@ -311,7 +297,7 @@ impl Dedup {
     /// `invalid_input` naming the item's field (`items[0].context.confidence`).
     pub async fn enqueue(&self, items_json: String) -> Result<String, KeelError> {
         let args = move || args(vec![("items", required(&items_json, "items")?)], None);
-        self.call("enqueue", args).await
+        call(&self.inner, "enqueue", args).await
     }
 
     /// Deduplicates a stored item before enrichment (an item in flight only with its
@@ -326,7 +312,7 @@ impl Dedup {
         options_json: Option<String>,
     ) -> Result<String, KeelError> {
         let args = move || args(vec![("id", id.into())], options_json.as_deref());
-        self.call("check", args).await
+        call(&self.inner, "check", args).await
     }
 
     /// Records an item's score and recomputes its group's confidence, approving a `ready`
@@ -340,7 +326,7 @@ impl Dedup {
                 .map_or(Value::String(confidence.to_string()), Value::Number);
             args(vec![("id", id.into()), ("confidence", confidence)], None)
         };
-        self.call("score", args).await
+        call(&self.inner, "score", args).await
     }
 
     /// The group whose primary is `id` (a `DedupGroup`), or null.
@@ -348,10 +334,10 @@ impl Dedup {
     /// # Errors
     /// `invalid_input` for an id that is not a UUID.
     pub async fn group(&self, id: String) -> Result<Option<String>, KeelError> {
-        let answer = self
-            .call("group", move || args(vec![("id", id.into())], None))
-            .await?;
-        Ok((answer != "null").then_some(answer))
+        let answer = crate::json::call(&self.inner, "group", move || {
+            args(vec![("id", id.into())], None)
+        });
+        Ok(nullable(answer.await?))
     }
 
     /// What dedup did for `orgId`: counter name (`primaries`, `suppressed`, `merged`,
@@ -360,8 +346,10 @@ impl Dedup {
     /// # Errors
     /// `invalid_input` for an empty org.
     pub async fn counts(&self, org_id: String) -> Result<String, KeelError> {
-        self.call("counts", move || args(vec![("orgId", org_id.into())], None))
-            .await
+        call(&self.inner, "counts", move || {
+            args(vec![("orgId", org_id.into())], None)
+        })
+        .await
     }
 
     /// Closes passed merge windows and checks every pending item no stage has checked
@@ -371,8 +359,10 @@ impl Dedup {
     /// `invalid_input` naming the option.
     #[uniffi::method(default(options_json = None))]
     pub async fn sweep(&self, options_json: Option<String>) -> Result<String, KeelError> {
-        self.call("sweep", move || args(vec![], options_json.as_deref()))
-            .await
+        call(&self.inner, "sweep", move || {
+            args(vec![], options_json.as_deref())
+        })
+        .await
     }
 }
 

@@ -8,12 +8,11 @@
 use std::sync::Arc;
 
 use keel::flow;
-use keel::options::Calls;
 use keel::options::Case::Camel;
 use serde_json::Value;
 
 use crate::error::KeelError;
-use crate::json::{args, record, required, value};
+use crate::json::{args, call, call_text, nullable, record, required, value};
 use crate::runtime::{run, within};
 use crate::store::Keel;
 
@@ -46,17 +45,6 @@ impl Keel {
 }
 
 impl Queue {
-    /// Runs the queue operation `op` on `args` (built inside, so that a bad argument is the
-    /// call's error, not the caller's exception).
-    async fn call(
-        &self,
-        op: &'static str,
-        args: impl FnOnce() -> keel::Result<Value> + Send + 'static,
-    ) -> Result<Value, KeelError> {
-        let queue = self.inner.clone();
-        run(async move { queue.call_value(op, Some(args()?), Camel).await }).await
-    }
-
     /// `claim` or `claim_batch` (`op`) for `worker` with `optionsJson`: the answer as JSON.
     async fn claiming(
         &self,
@@ -65,7 +53,7 @@ impl Queue {
         options_json: Option<String>,
     ) -> Result<String, KeelError> {
         let args = move || args(vec![("worker", worker.into())], options_json.as_deref());
-        Ok(self.call(op, args).await?.to_string())
+        Ok(call(&self.inner, op, args).await?.to_string())
     }
 
     /// A fenced change's answer (`true`: the token held the lease).
@@ -74,13 +62,8 @@ impl Queue {
         op: &'static str,
         args: impl FnOnce() -> keel::Result<Value> + Send + 'static,
     ) -> Result<bool, KeelError> {
-        Ok(self.call(op, args).await?.as_bool() == Some(true))
+        Ok(call(&self.inner, op, args).await?.as_bool() == Some(true))
     }
-}
-
-/// An answer that may be null (an item, or nothing).
-fn nullable(answer: Value) -> Option<String> {
-    (!answer.is_null()).then(|| answer.to_string())
 }
 
 #[uniffi::export]
@@ -92,7 +75,7 @@ impl Queue {
     /// a low-lane enqueue while the queue sheds load.
     pub async fn enqueue(&self, items_json: String) -> Result<String, KeelError> {
         let args = move || args(vec![("items", required(&items_json, "items")?)], None);
-        Ok(self.call("enqueue", args).await?.to_string())
+        Ok(call(&self.inner, "enqueue", args).await?.to_string())
     }
 
     /// Leases up to `n` (default 10) waiting items of `lanes` to `worker`: a `QueueItem[]`.
@@ -127,7 +110,7 @@ impl Queue {
                 options_json.as_deref(),
             )
         };
-        Ok(self.call("claim_after", args).await?.to_string())
+        Ok(call(&self.inner, "claim_after", args).await?.to_string())
     }
 
     /// `claim`, grouped by deal and contact within the fan-in bounds: a `Batch`.
@@ -167,7 +150,7 @@ impl Queue {
     /// `invalid_input` naming the lease at fault.
     pub async fn complete_all(&self, leases_json: String) -> Result<String, KeelError> {
         let args = move || args(vec![("leases", required(&leases_json, "leases")?)], None);
-        Ok(self.call("complete_all", args).await?.to_string())
+        Ok(call(&self.inner, "complete_all", args).await?.to_string())
     }
 
     /// Records a failure with its `reason` (`optionsJson`: `retryable`, default true;
@@ -189,7 +172,7 @@ impl Queue {
             ("reason", reason.into()),
         ];
         let args = move || args(named, options_json.as_deref());
-        Ok(nullable(self.call("fail", args).await?))
+        Ok(nullable(call(&self.inner, "fail", args).await?))
     }
 
     /// Puts a claimed item back for `delayMs` without spending an attempt: false when the
@@ -233,7 +216,9 @@ impl Queue {
     /// # Errors
     /// Storage errors.
     pub async fn sweep(&self) -> Result<String, KeelError> {
-        Ok(self.call("sweep", || args(vec![], None)).await?.to_string())
+        Ok(call(&self.inner, "sweep", || args(vec![], None))
+            .await?
+            .to_string())
     }
 
     /// The backlog per lane, the oldest wait, the last minute's rates and the mode: a
@@ -242,10 +227,7 @@ impl Queue {
     /// # Errors
     /// Storage errors.
     pub async fn health(&self) -> Result<String, KeelError> {
-        Ok(self
-            .call("health", || args(vec![], None))
-            .await?
-            .to_string())
+        call_text(&self.inner, "health", || args(vec![], None)).await
     }
 
     /// The item, or null.
@@ -254,7 +236,7 @@ impl Queue {
     /// `invalid_input` for an id that is not a UUID.
     pub async fn get(&self, id: String) -> Result<Option<String>, KeelError> {
         let args = move || args(vec![("id", id.into())], None);
-        Ok(nullable(self.call("get", args).await?))
+        Ok(nullable(call(&self.inner, "get", args).await?))
     }
 
     /// A worker session (what `Queue.work` drives): `optionsJson` is Node's

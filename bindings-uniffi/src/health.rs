@@ -8,14 +8,13 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use keel::options::Calls;
 use keel::options::Case::Camel;
 use keel::telemetry::health::{self, FleetAlert};
 use serde_json::Value;
 
 use crate::error::KeelError;
-use crate::json::{args, record, required, value};
-use crate::runtime::{on_own_thread, run, within};
+use crate::json::{args, call, call_text, record, required, value};
+use crate::runtime::{on_own_thread, within};
 use crate::store::Keel;
 
 /// An agent's status from `metricsJson` (an `AgentMetrics`; `optionsJson`: `now`, RFC 3339,
@@ -115,28 +114,6 @@ impl Keel {
     }
 }
 
-impl Fleet {
-    /// Runs the fleet operation `op` on `args` (built inside, so that a bad argument is the
-    /// call's error): the answer.
-    async fn answer(
-        &self,
-        op: &'static str,
-        args: impl FnOnce() -> keel::Result<Option<Value>> + Send + 'static,
-    ) -> Result<Value, KeelError> {
-        let inner = self.inner.clone();
-        run(async move { inner.call_value(op, args()?, Camel).await }).await
-    }
-
-    /// [`Fleet::answer`] as JSON text.
-    async fn call(
-        &self,
-        op: &'static str,
-        args: impl FnOnce() -> keel::Result<Option<Value>> + Send + 'static,
-    ) -> Result<String, KeelError> {
-        Ok(self.answer(op, args).await?.to_string())
-    }
-}
-
 #[uniffi::export]
 impl Fleet {
     /// Every registered agent, by name: a `FleetAgent[]`.
@@ -144,7 +121,7 @@ impl Fleet {
     /// # Errors
     /// Storage errors.
     pub async fn agents(&self) -> Result<String, KeelError> {
-        self.call("agents", || Ok(None)).await
+        call_text(&self.inner, "agents", || Ok(Value::Null)).await
     }
 
     /// Registers an agent or changes it (`specJson`, an `AgentSpec`: `agentName`, `cadenceMs`
@@ -154,8 +131,10 @@ impl Fleet {
     /// # Errors
     /// `invalid_input` naming the field.
     pub async fn set_agent(&self, spec_json: String) -> Result<String, KeelError> {
-        self.call("set_agent", move || Ok(Some(required(&spec_json, "spec")?)))
-            .await
+        call_text(&self.inner, "set_agent", move || {
+            required(&spec_json, "spec")
+        })
+        .await
     }
 
     /// Removes an agent from the registry: the `FleetAgent` it was.
@@ -163,8 +142,8 @@ impl Fleet {
     /// # Errors
     /// `not_found` for an agent not registered.
     pub async fn remove_agent(&self, agent_name: String) -> Result<String, KeelError> {
-        let args = move || Ok(Some(args(vec![("agentName", agent_name.into())], None)?));
-        self.call("remove_agent", args).await
+        let args = move || args(vec![("agentName", agent_name.into())], None);
+        call_text(&self.inner, "remove_agent", args).await
     }
 
     /// The fleet now, read only (no alert, no snapshot): a `FleetStatus`.
@@ -172,7 +151,7 @@ impl Fleet {
     /// # Errors
     /// Storage errors.
     pub async fn status(&self) -> Result<String, KeelError> {
-        self.call("status", || Ok(None)).await
+        call_text(&self.inner, "status", || Ok(Value::Null)).await
     }
 
     /// A health run (one fleet query, alerts once per transition, snapshots, then delivery):
@@ -181,7 +160,7 @@ impl Fleet {
     /// # Errors
     /// Storage errors.
     pub async fn check(&self) -> Result<String, KeelError> {
-        self.call("check", || Ok(None)).await
+        call_text(&self.inner, "check", || Ok(Value::Null)).await
     }
 
     /// A health run answering in the original edge function's snake_case response shape
@@ -190,7 +169,7 @@ impl Fleet {
     /// # Errors
     /// Storage errors.
     pub async fn check_fleet_health(&self) -> Result<String, KeelError> {
-        self.call("check_fleet_health", || Ok(None)).await
+        call_text(&self.inner, "check_fleet_health", || Ok(Value::Null)).await
     }
 
     /// Delivers the due notices of the outbox: a `DeliveryReport`.
@@ -198,7 +177,7 @@ impl Fleet {
     /// # Errors
     /// Storage errors.
     pub async fn deliver(&self) -> Result<String, KeelError> {
-        self.call("deliver", || Ok(None)).await
+        call_text(&self.inner, "deliver", || Ok(Value::Null)).await
     }
 
     /// The newest notices (`optionsJson`: `agentName`, `limit`, default 50): a `FleetAlert[]`.
@@ -207,8 +186,7 @@ impl Fleet {
     /// `invalid_input` naming the option.
     #[uniffi::method(default(options_json = None))]
     pub async fn alerts(&self, options_json: Option<String>) -> Result<String, KeelError> {
-        self.call("alerts", move || value(options_json.as_deref(), "options"))
-            .await
+        call_text(&self.inner, "alerts", move || options(options_json)).await
     }
 
     /// Deletes snapshots older than `keepMs` of `optionsJson` (default 30 days): how many.
@@ -217,7 +195,7 @@ impl Fleet {
     /// `invalid_input` naming the option.
     #[uniffi::method(default(options_json = None))]
     pub async fn prune(&self, options_json: Option<String>) -> Result<u64, KeelError> {
-        let pruned = self.answer("prune", move || value(options_json.as_deref(), "options"));
+        let pruned = call(&self.inner, "prune", move || options(options_json));
         Ok(pruned.await?.as_u64().unwrap_or_default())
     }
 
@@ -228,8 +206,7 @@ impl Fleet {
     /// `invalid_input` naming the option.
     #[uniffi::method(default(options_json = None))]
     pub async fn report(&self, options_json: Option<String>) -> Result<String, KeelError> {
-        self.call("report", move || value(options_json.as_deref(), "options"))
-            .await
+        call_text(&self.inner, "report", move || options(options_json)).await
     }
 
     /// The report as one self-contained HTML page with charts.
@@ -238,9 +215,12 @@ impl Fleet {
     /// `invalid_input` naming the option.
     #[uniffi::method(default(options_json = None))]
     pub async fn report_html(&self, options_json: Option<String>) -> Result<String, KeelError> {
-        let page = self.answer("report_html", move || {
-            value(options_json.as_deref(), "options")
-        });
+        let page = call(&self.inner, "report_html", move || options(options_json));
         Ok(page.await?.as_str().unwrap_or_default().to_owned())
     }
+}
+
+/// A fleet call's options object (null: every default).
+fn options(json: Option<String>) -> keel::Result<Value> {
+    Ok(value(json.as_deref(), "options")?.unwrap_or_default())
 }

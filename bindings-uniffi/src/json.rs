@@ -2,8 +2,11 @@
 //! `index.d.ts` types (core: `keel::options`, `keel::record`). Small fixed shapes are uniffi
 //! records instead.
 
-use keel::options::Case;
+use keel::options::{Calls, Case};
 use serde_json::{Map, Value};
+
+use crate::error::KeelError;
+use crate::runtime::run;
 
 /// A core options struct from JSON text (null: every default); errors name the field as
 /// `root.camelCaseName`.
@@ -42,4 +45,29 @@ pub fn args(named: Vec<(&str, Value)>, options_json: Option<&str>) -> keel::Resu
 /// A required JSON argument as a value.
 pub fn required(json: &str, name: &str) -> keel::Result<Value> {
     Ok(value(Some(json), name)?.unwrap_or(Value::Null))
+}
+
+/// Runs `op` of `handle` (a handle whose operations are called by name) on `args`, built inside
+/// the call so that a bad argument is the call's error, not the caller's exception: the answer.
+pub async fn call<C: Calls + Clone + Send + Sync + 'static>(
+    handle: &C,
+    op: &'static str,
+    args: impl FnOnce() -> keel::Result<Value> + Send + 'static,
+) -> Result<Value, KeelError> {
+    let handle = handle.clone();
+    run(async move { handle.call_value(op, Some(args()?), Case::Camel).await }).await
+}
+
+/// [`call`]'s answer as JSON text.
+pub async fn call_text<C: Calls + Clone + Send + Sync + 'static>(
+    handle: &C,
+    op: &'static str,
+    args: impl FnOnce() -> keel::Result<Value> + Send + 'static,
+) -> Result<String, KeelError> {
+    Ok(call(handle, op, args).await?.to_string())
+}
+
+/// An answer that may be null (an item, or nothing) as JSON text, or `None`.
+pub fn nullable(answer: Value) -> Option<String> {
+    (!answer.is_null()).then(|| answer.to_string())
 }

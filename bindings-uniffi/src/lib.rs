@@ -8,6 +8,8 @@
 
 uniffi::setup_scaffolding!("keel");
 
+mod channels;
+mod context;
 mod dedup;
 mod error;
 mod flow;

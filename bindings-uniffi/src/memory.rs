@@ -87,7 +87,7 @@ pub trait EntityResolver: Send + Sync {
 }
 
 /// A host resolver as core calls one.
-struct HostLinker(Arc<dyn EntityResolver>);
+pub(crate) struct HostLinker(pub(crate) Arc<dyn EntityResolver>);
 
 impl EntityLinker for HostLinker {
     fn link<'a>(
@@ -112,7 +112,7 @@ impl EntityLinker for HostLinker {
 /// Conversations, their messages and compactions; make it with `keel.conversations()`.
 #[derive(uniffi::Object)]
 pub struct ConversationStore {
-    inner: memory::ConversationStore,
+    pub(crate) inner: memory::ConversationStore,
 }
 
 #[uniffi::export]

@@ -1699,6 +1699,53 @@ public func FfiConverterTypeCallStream_lower(_ value: CallStream) -> UInt64 {
 public protocol ConversationStoreProtocol: AnyObject, Sendable {
     
     /**
+     * Archives context rows untouched for `maxAgeDays` of `optionsJson` (default 14;
+     * `batchSize`): `{ archived }` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func archiveContext(optionsJson: String?) async throws  -> String
+    
+    /**
+     * The user's context across web, Slack and agent runs for `message` of `queryJson`
+     * (`channel` and `channelRef`: where they ask from, whose own rows are left out): a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func contextForUser(orgId: String, userId: String, queryJson: String?) async throws  -> String
+    
+    /**
+     * Forgets what the user discussed about one entity, in every channel (logged): a
+     * `Forgotten`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument (an unknown `entityType`).
+     */
+    func forgetContext(orgId: String, userId: String, entityType: String, entityId: String) async throws  -> String
+    
+    /**
+     * The context carried into `message` for the user; its `block` goes into the prompt: a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    func priorContext(orgId: String, userId: String, message: String) async throws  -> String
+    
+    /**
+     * Writes what a channel learnt about an entity for the user (`entryJson`: `orgId`,
+     * `userId`, `channel`, `entityType`, `entityId`, `summary`, …), one row per channel and
+     * entity: the `ContextEntry`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func upsertContext(entryJson: String) async throws  -> String
+    
+    /**
      * Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
      * the deal, contact and company names they carry into the platform's ids (or give
      * `entitySql` in `optionsJson`); `idempotencyKey` stores once. The facts as JSON.
@@ -1826,6 +1873,123 @@ open class ConversationStore: ConversationStoreProtocol, @unchecked Sendable {
 
     
 
+    
+    /**
+     * Archives context rows untouched for `maxAgeDays` of `optionsJson` (default 14;
+     * `batchSize`): `{ archived }` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func archiveContext(optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_conversationstore_archive_context(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The user's context across web, Slack and agent runs for `message` of `queryJson`
+     * (`channel` and `channelRef`: where they ask from, whose own rows are left out): a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func contextForUser(orgId: String, userId: String, queryJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_conversationstore_context_for_user(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(userId),FfiConverterOptionString.lower(queryJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Forgets what the user discussed about one entity, in every channel (logged): a
+     * `Forgotten`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument (an unknown `entityType`).
+     */
+open func forgetContext(orgId: String, userId: String, entityType: String, entityId: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_conversationstore_forget_context(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(userId),FfiConverterString.lower(entityType),FfiConverterString.lower(entityId)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The context carried into `message` for the user; its `block` goes into the prompt: a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+open func priorContext(orgId: String, userId: String, message: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_conversationstore_prior_context(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(userId),FfiConverterString.lower(message)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Writes what a channel learnt about an entity for the user (`entryJson`: `orgId`,
+     * `userId`, `channel`, `entityType`, `entityId`, `summary`, …), one row per channel and
+     * entity: the `ContextEntry`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func upsertContext(entryJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_conversationstore_upsert_context(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(entryJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
     
     /**
      * Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
@@ -3472,6 +3636,23 @@ public func FfiConverterTypeFleet_lower(_ value: Fleet) -> UInt64 {
 public protocol KeelProtocol: AnyObject, Sendable {
     
     /**
+     * A Slack client with `optionsJson` (Node's `SlackOptions`: `token`, `baseUrl`,
+     * `workspace`, `maxRetries`, …; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing token).
+     */
+    func slack(optionsJson: String) throws  -> Slack
+    
+    /**
+     * Slack copilot threads with `optionsJson` (Node's `SlackThreadsOptions`).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func slackThreads(optionsJson: String?) throws  -> SlackThreads
+    
+    /**
      * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
      * every default is core's).
      *
@@ -3663,6 +3844,39 @@ public static func connect(url: String)async throws  -> Keel  {
 }
     
 
+    
+    /**
+     * A Slack client with `optionsJson` (Node's `SlackOptions`: `token`, `baseUrl`,
+     * `workspace`, `maxRetries`, …; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing token).
+     */
+open func slack(optionsJson: String)throws  -> Slack  {
+    return try  FfiConverterTypeSlack_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_slack(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Slack copilot threads with `optionsJson` (Node's `SlackThreadsOptions`).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func slackThreads(optionsJson: String? = nil)throws  -> SlackThreads  {
+    return try  FfiConverterTypeSlackThreads_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_keel_slack_threads(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
@@ -8013,6 +8227,676 @@ public func FfiConverterTypeSkillRegistry_lower(_ value: SkillRegistry) -> UInt6
 
 
 /**
+ * A Slack Web API client for one bot token; make it with `keel.slack(optionsJson)`.
+ */
+public protocol SlackProtocol: AnyObject, Sendable {
+    
+    /**
+     * Posts `text` to `channel` (`optionsJson`: `threadTs`, `blocks`): a `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    func postMessage(channel: String, text: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * Every message of thread `ts` in `channel`, page by page: Slack's message objects, for
+     * `slackIngest`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    func replies(channel: String, ts: String) async throws  -> String
+    
+    /**
+     * One page of thread `ts` in `channel`, from `cursor` of `optionsJson`: a
+     * `SlackRepliesPage`.
+     *
+     * # Errors
+     * `provider` with Slack's error (the token never shown); `rate_limited` once the retries
+     * are spent.
+     */
+    func repliesPage(channel: String, ts: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * Replaces the text (and `blocks` of `optionsJson`) of message `ts` in `channel`: a
+     * `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    func update(channel: String, ts: String, text: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * The user `user`: a `SlackUser`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    func user(user: String) async throws  -> String
+    
+}
+/**
+ * A Slack Web API client for one bot token; make it with `keel.slack(optionsJson)`.
+ */
+open class Slack: SlackProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_slack(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_slack(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Posts `text` to `channel` (`optionsJson`: `threadTs`, `blocks`): a `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+open func postMessage(channel: String, text: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slack_post_message(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(channel),FfiConverterString.lower(text),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Every message of thread `ts` in `channel`, page by page: Slack's message objects, for
+     * `slackIngest`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+open func replies(channel: String, ts: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slack_replies(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(channel),FfiConverterString.lower(ts)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * One page of thread `ts` in `channel`, from `cursor` of `optionsJson`: a
+     * `SlackRepliesPage`.
+     *
+     * # Errors
+     * `provider` with Slack's error (the token never shown); `rate_limited` once the retries
+     * are spent.
+     */
+open func repliesPage(channel: String, ts: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slack_replies_page(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(channel),FfiConverterString.lower(ts),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Replaces the text (and `blocks` of `optionsJson`) of message `ts` in `channel`: a
+     * `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+open func update(channel: String, ts: String, text: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slack_update(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(channel),FfiConverterString.lower(ts),FfiConverterString.lower(text),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The user `user`: a `SlackUser`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+open func user(user: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slack_user(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(user)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSlack: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Slack
+
+    public static func lift(_ handle: UInt64) throws -> Slack {
+        return Slack(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Slack) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Slack {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Slack, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSlack_lift(_ handle: UInt64) throws -> Slack {
+    return try FfiConverterTypeSlack.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSlack_lower(_ value: Slack) -> UInt64 {
+    return FfiConverterTypeSlack.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Slack copilot threads on a database; make it with `keel.slackThreads(optionsJson)`.
+ */
+public protocol SlackThreadsProtocol: AnyObject, Sendable {
+    
+    /**
+     * Adds `messagesJson` (a `SlackThreadMessage[]`), each Slack `ts` once: a
+     * `SlackThreadAppend`.
+     *
+     * # Errors
+     * `invalid_input` naming the message's field.
+     */
+    func addMessages(orgId: String, threadId: String, messagesJson: String) async throws  -> String
+    
+    /**
+     * Extracts the thread's context now through `llm` (`optionsJson`: Node's
+     * `ExtractThreadOptions`), entities resolved by `resolver` when given: a
+     * `ThreadExtraction`.
+     *
+     * # Errors
+     * As the model call; `invalid_input` naming the option.
+     */
+    func extract(orgId: String, threadId: String, llm: Llm, optionsJson: String?, resolver: EntityResolver?) async throws  -> String
+    
+    /**
+     * The thread: a `SlackThread`.
+     *
+     * # Errors
+     * `not_found` for a thread the org does not have.
+     */
+    func get(orgId: String, threadId: String) async throws  -> String
+    
+    /**
+     * The thread of `keyJson` (`orgId`, `userId`, `slackTeamId`, `slackChannelId`,
+     * `slackThreadTs`), created with its conversation for the first message: a `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func getOrCreate(keyJson: String) async throws  -> String
+    
+    /**
+     * The newest `limit` of `optionsJson` (default 10) messages, oldest first: a
+     * `SlackThreadHistoryItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func history(orgId: String, threadId: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * Ingests Slack's JSON in `payloadJson` into the thread (`optionsJson`: `botUserId`): a
+     * `SlackThreadIngest`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func ingest(orgId: String, threadId: String, payloadJson: String, optionsJson: String?) async throws  -> String
+    
+    /**
+     * Records a finished turn (`turnJson`: `intent`, `credits`, `action`) in one statement:
+     * the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func recordTurn(orgId: String, threadId: String, turnJson: String) async throws  -> String
+    
+    /**
+     * Sets the active `dealId`, `contactId`, `companyId`, `meetingId` of `entitiesJson` (the
+     * others stay) and `loadedContext` (cleared when an id changes): the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    func setActive(orgId: String, threadId: String, entitiesJson: String) async throws  -> String
+    
+    /**
+     * Extracts every thread whose extraction is due (`optionsJson`: `limit`, `leaseMs` and
+     * the options of `extract`): a `ThreadSweep`.
+     *
+     * # Errors
+     * As `extract`.
+     */
+    func sweep(llm: Llm, optionsJson: String?, resolver: EntityResolver?) async throws  -> String
+    
+}
+/**
+ * Slack copilot threads on a database; make it with `keel.slackThreads(optionsJson)`.
+ */
+open class SlackThreads: SlackThreadsProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_slackthreads(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_slackthreads(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Adds `messagesJson` (a `SlackThreadMessage[]`), each Slack `ts` once: a
+     * `SlackThreadAppend`.
+     *
+     * # Errors
+     * `invalid_input` naming the message's field.
+     */
+open func addMessages(orgId: String, threadId: String, messagesJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_add_messages(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(threadId),FfiConverterString.lower(messagesJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Extracts the thread's context now through `llm` (`optionsJson`: Node's
+     * `ExtractThreadOptions`), entities resolved by `resolver` when given: a
+     * `ThreadExtraction`.
+     *
+     * # Errors
+     * As the model call; `invalid_input` naming the option.
+     */
+open func extract(orgId: String, threadId: String, llm: Llm, optionsJson: String? = nil, resolver: EntityResolver? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_extract(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(threadId),FfiConverterTypeLlm_lower(llm),FfiConverterOptionString.lower(optionsJson),FfiConverterOptionTypeEntityResolver.lower(resolver)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The thread: a `SlackThread`.
+     *
+     * # Errors
+     * `not_found` for a thread the org does not have.
+     */
+open func get(orgId: String, threadId: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_get(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(threadId)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The thread of `keyJson` (`orgId`, `userId`, `slackTeamId`, `slackChannelId`,
+     * `slackThreadTs`), created with its conversation for the first message: a `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func getOrCreate(keyJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_get_or_create(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(keyJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * The newest `limit` of `optionsJson` (default 10) messages, oldest first: a
+     * `SlackThreadHistoryItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func history(orgId: String, threadId: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_history(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(threadId),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Ingests Slack's JSON in `payloadJson` into the thread (`optionsJson`: `botUserId`): a
+     * `SlackThreadIngest`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func ingest(orgId: String, threadId: String, payloadJson: String, optionsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_ingest(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(threadId),FfiConverterString.lower(payloadJson),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Records a finished turn (`turnJson`: `intent`, `credits`, `action`) in one statement:
+     * the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func recordTurn(orgId: String, threadId: String, turnJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_record_turn(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(threadId),FfiConverterString.lower(turnJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Sets the active `dealId`, `contactId`, `companyId`, `meetingId` of `entitiesJson` (the
+     * others stay) and `loadedContext` (cleared when an id changes): the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+open func setActive(orgId: String, threadId: String, entitiesJson: String)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_set_active(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(orgId),FfiConverterString.lower(threadId),FfiConverterString.lower(entitiesJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+    /**
+     * Extracts every thread whose extraction is due (`optionsJson`: `limit`, `leaseMs` and
+     * the options of `extract`): a `ThreadSweep`.
+     *
+     * # Errors
+     * As `extract`.
+     */
+open func sweep(llm: Llm, optionsJson: String? = nil, resolver: EntityResolver? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_slackthreads_sweep(
+                        self.uniffiCloneHandle(),FfiConverterTypeLlm_lower(llm),FfiConverterOptionString.lower(optionsJson),FfiConverterOptionTypeEntityResolver.lower(resolver)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSlackThreads: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = SlackThreads
+
+    public static func lift(_ handle: UInt64) throws -> SlackThreads {
+        return SlackThreads(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: SlackThreads) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SlackThreads {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: SlackThreads, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSlackThreads_lift(_ handle: UInt64) throws -> SlackThreads {
+    return try FfiConverterTypeSlackThreads.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSlackThreads_lower(_ value: SlackThreads) -> UInt64 {
+    return FfiConverterTypeSlackThreads.lower(value)
+}
+
+
+
+
+
+
+/**
  * A timed operation: written with its duration when it stops (as failed if it is released
  * unstopped).
  */
@@ -11003,6 +11887,54 @@ public func version() -> String  {
 })
 }
 /**
+ * Reads a model's answer to thread context extraction: a `ThreadReading`. Pure.
+ *
+ * # Errors
+ * `invalid_input` on `answer` when it is unusable.
+ */
+public func readThreadContext(answer: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_read_thread_context(
+        FfiConverterString.lower(answer),uniffiCallStatus
+    )
+})
+}
+/**
+ * Slack's JSON in `payloadJson` (a `conversations.replies` page, message objects or Events
+ * API payloads) as messages (`optionsJson`: `botUserId`, Keel's bot, whose messages are the
+ * assistant's): a `SlackIngested`. Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func slackIngest(payloadJson: String, optionsJson: String? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_slack_ingest(
+        FfiConverterString.lower(payloadJson),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+/**
+ * The text thread context extraction gives the model for `messagesJson` (a
+ * `TranscriptMessage[]`, oldest first; `optionsJson`: `previous`, the summary so far;
+ * `budget`, tokens, default 3,000): a `ThreadTranscript`. Pure.
+ *
+ * # Errors
+ * `invalid_input` naming the field.
+ */
+public func threadTranscript(messagesJson: String, optionsJson: String? = nil)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_thread_transcript(
+        FfiConverterString.lower(messagesJson),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+/**
  * The dedup key of `itemJson` (a `DedupKeyItem`): org, user, type, entity and action.
  *
  * # Errors
@@ -11439,6 +12371,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_func_version() != 55128) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_func_read_thread_context() != 32541) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_slack_ingest() != 28864) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_thread_transcript() != 50004) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_func_dedup_key() != 19479) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11521,6 +12462,48 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_func_count_tokens() != 43664) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slack_post_message() != 9338) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slack_replies() != 33082) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slack_replies_page() != 59925) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slack_update() != 56249) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slack_user() != 62490) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_add_messages() != 52828) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_extract() != 12723) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_get() != 6025) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_get_or_create() != 63100) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_history() != 32524) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_ingest() != 25600) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_record_turn() != 23229) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_set_active() != 14463) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_slackthreads_sweep() != 43281) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_dedup_check() != 45282) {
@@ -11713,6 +12696,21 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_llm_summarize() != 45402) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_archive_context() != 47081) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_context_for_user() != 11850) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_forget_context() != 50303) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_prior_context() != 39955) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_conversationstore_upsert_context() != 64255) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_conversationstore_add_facts() != 12295) {
@@ -11977,6 +12975,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_syncprogress_on_progress() != 39913) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_slack() != 10149) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_slack_threads() != 28757) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_keel_dedup() != 22510) {

@@ -323,6 +323,96 @@ typedef struct UniffiVTableCallbackInterfaceSyncProgress {
 } UniffiVTableCallbackInterfaceSyncProgress;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_SLACK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_SLACK
+uint64_t uniffi_keel_uniffi_fn_clone_slack(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_SLACK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_SLACK
+void uniffi_keel_uniffi_fn_free_slack(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_POST_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_POST_MESSAGE
+uint64_t uniffi_keel_uniffi_fn_method_slack_post_message(uint64_t ptr, RustBuffer channel, RustBuffer text, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_REPLIES
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_REPLIES
+uint64_t uniffi_keel_uniffi_fn_method_slack_replies(uint64_t ptr, RustBuffer channel, RustBuffer ts
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_REPLIES_PAGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_REPLIES_PAGE
+uint64_t uniffi_keel_uniffi_fn_method_slack_replies_page(uint64_t ptr, RustBuffer channel, RustBuffer ts, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_UPDATE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_UPDATE
+uint64_t uniffi_keel_uniffi_fn_method_slack_update(uint64_t ptr, RustBuffer channel, RustBuffer ts, RustBuffer text, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_USER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACK_USER
+uint64_t uniffi_keel_uniffi_fn_method_slack_user(uint64_t ptr, RustBuffer user
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_SLACKTHREADS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_SLACKTHREADS
+uint64_t uniffi_keel_uniffi_fn_clone_slackthreads(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_SLACKTHREADS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_SLACKTHREADS
+void uniffi_keel_uniffi_fn_free_slackthreads(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_ADD_MESSAGES
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_ADD_MESSAGES
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_add_messages(uint64_t ptr, RustBuffer org_id, RustBuffer thread_id, RustBuffer messages_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_EXTRACT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_EXTRACT
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_extract(uint64_t ptr, RustBuffer org_id, RustBuffer thread_id, uint64_t llm, RustBuffer options_json, RustBuffer resolver
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_GET
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_get(uint64_t ptr, RustBuffer org_id, RustBuffer thread_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_GET_OR_CREATE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_GET_OR_CREATE
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_get_or_create(uint64_t ptr, RustBuffer key_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_HISTORY
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_HISTORY
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_history(uint64_t ptr, RustBuffer org_id, RustBuffer thread_id, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_INGEST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_INGEST
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_ingest(uint64_t ptr, RustBuffer org_id, RustBuffer thread_id, RustBuffer payload_json, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_RECORD_TURN
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_RECORD_TURN
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_record_turn(uint64_t ptr, RustBuffer org_id, RustBuffer thread_id, RustBuffer turn_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_SET_ACTIVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_SET_ACTIVE
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_set_active(uint64_t ptr, RustBuffer org_id, RustBuffer thread_id, RustBuffer entities_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SLACKTHREADS_SWEEP
+uint64_t uniffi_keel_uniffi_fn_method_slackthreads_sweep(uint64_t ptr, uint64_t llm, RustBuffer options_json, RustBuffer resolver
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEDUP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEDUP
 uint64_t uniffi_keel_uniffi_fn_clone_dedup(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -821,6 +911,31 @@ uint64_t uniffi_keel_uniffi_fn_clone_conversationstore(uint64_t handle, RustCall
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_CONVERSATIONSTORE
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_CONVERSATIONSTORE
 void uniffi_keel_uniffi_fn_free_conversationstore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_ARCHIVE_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_ARCHIVE_CONTEXT
+uint64_t uniffi_keel_uniffi_fn_method_conversationstore_archive_context(uint64_t ptr, RustBuffer options_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_CONTEXT_FOR_USER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_CONTEXT_FOR_USER
+uint64_t uniffi_keel_uniffi_fn_method_conversationstore_context_for_user(uint64_t ptr, RustBuffer org_id, RustBuffer user_id, RustBuffer query_json
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_FORGET_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_FORGET_CONTEXT
+uint64_t uniffi_keel_uniffi_fn_method_conversationstore_forget_context(uint64_t ptr, RustBuffer org_id, RustBuffer user_id, RustBuffer entity_type, RustBuffer entity_id
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_PRIOR_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_PRIOR_CONTEXT
+uint64_t uniffi_keel_uniffi_fn_method_conversationstore_prior_context(uint64_t ptr, RustBuffer org_id, RustBuffer user_id, RustBuffer message
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_UPSERT_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_UPSERT_CONTEXT
+uint64_t uniffi_keel_uniffi_fn_method_conversationstore_upsert_context(uint64_t ptr, RustBuffer entry_json
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONVERSATIONSTORE_ADD_FACTS
@@ -1413,6 +1528,16 @@ void uniffi_keel_uniffi_fn_free_keel(uint64_t handle, RustCallStatus *_Nonnull o
 uint64_t uniffi_keel_uniffi_fn_constructor_keel_connect(RustBuffer url
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SLACK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SLACK
+uint64_t uniffi_keel_uniffi_fn_method_keel_slack(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SLACK_THREADS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SLACK_THREADS
+uint64_t uniffi_keel_uniffi_fn_method_keel_slack_threads(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEDUP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEDUP
 uint64_t uniffi_keel_uniffi_fn_method_keel_dedup(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
@@ -1592,6 +1717,21 @@ RustBuffer uniffi_keel_uniffi_fn_method_span_traceparent(uint64_t ptr, RustCallS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_VERSION
 RustBuffer uniffi_keel_uniffi_fn_func_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_READ_THREAD_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_READ_THREAD_CONTEXT
+RustBuffer uniffi_keel_uniffi_fn_func_read_thread_context(RustBuffer answer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_SLACK_INGEST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_SLACK_INGEST
+RustBuffer uniffi_keel_uniffi_fn_func_slack_ingest(RustBuffer payload_json, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_THREAD_TRANSCRIPT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_THREAD_TRANSCRIPT
+RustBuffer uniffi_keel_uniffi_fn_func_thread_transcript(RustBuffer messages_json, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_DEDUP_KEY
@@ -2003,6 +2143,24 @@ uint16_t uniffi_keel_uniffi_checksum_func_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_READ_THREAD_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_READ_THREAD_CONTEXT
+uint16_t uniffi_keel_uniffi_checksum_func_read_thread_context(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_SLACK_INGEST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_SLACK_INGEST
+uint16_t uniffi_keel_uniffi_checksum_func_slack_ingest(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_THREAD_TRANSCRIPT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_THREAD_TRANSCRIPT
+uint16_t uniffi_keel_uniffi_checksum_func_thread_transcript(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_DEDUP_KEY
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_DEDUP_KEY
 uint16_t uniffi_keel_uniffi_checksum_func_dedup_key(void
@@ -2168,6 +2326,90 @@ uint16_t uniffi_keel_uniffi_checksum_func_redact_secrets(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_COUNT_TOKENS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_COUNT_TOKENS
 uint16_t uniffi_keel_uniffi_checksum_func_count_tokens(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_POST_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_POST_MESSAGE
+uint16_t uniffi_keel_uniffi_checksum_method_slack_post_message(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_REPLIES
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_REPLIES
+uint16_t uniffi_keel_uniffi_checksum_method_slack_replies(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_REPLIES_PAGE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_REPLIES_PAGE
+uint16_t uniffi_keel_uniffi_checksum_method_slack_replies_page(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_UPDATE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_UPDATE
+uint16_t uniffi_keel_uniffi_checksum_method_slack_update(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_USER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACK_USER
+uint16_t uniffi_keel_uniffi_checksum_method_slack_user(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_ADD_MESSAGES
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_ADD_MESSAGES
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_add_messages(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_EXTRACT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_EXTRACT
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_extract(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_GET
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_GET
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_get(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_GET_OR_CREATE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_GET_OR_CREATE
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_get_or_create(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_HISTORY
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_HISTORY
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_history(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_INGEST
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_INGEST
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_ingest(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_RECORD_TURN
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_RECORD_TURN
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_record_turn(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_SET_ACTIVE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_SET_ACTIVE
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_set_active(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_SWEEP
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_SWEEP
+uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_sweep(void
     
 );
 #endif
@@ -2552,6 +2794,36 @@ uint16_t uniffi_keel_uniffi_checksum_method_llm_stream(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LLM_SUMMARIZE
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_LLM_SUMMARIZE
 uint16_t uniffi_keel_uniffi_checksum_method_llm_summarize(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_ARCHIVE_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_ARCHIVE_CONTEXT
+uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_archive_context(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_CONTEXT_FOR_USER
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_CONTEXT_FOR_USER
+uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_context_for_user(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_FORGET_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_FORGET_CONTEXT
+uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_forget_context(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_PRIOR_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_PRIOR_CONTEXT
+uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_prior_context(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_UPSERT_CONTEXT
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONVERSATIONSTORE_UPSERT_CONTEXT
+uint16_t uniffi_keel_uniffi_checksum_method_conversationstore_upsert_context(void
     
 );
 #endif
@@ -3080,6 +3352,18 @@ uint16_t uniffi_keel_uniffi_checksum_method_skillregistry_sync(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SYNCPROGRESS_ON_PROGRESS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SYNCPROGRESS_ON_PROGRESS
 uint16_t uniffi_keel_uniffi_checksum_method_syncprogress_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SLACK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SLACK
+uint16_t uniffi_keel_uniffi_checksum_method_keel_slack(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SLACK_THREADS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SLACK_THREADS
+uint16_t uniffi_keel_uniffi_checksum_method_keel_slack_threads(void
     
 );
 #endif

@@ -794,6 +794,12 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_keel_uniffi_checksum_func_version(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_func_read_thread_context(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_slack_ingest(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_thread_transcript(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_func_dedup_key(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_merge_reports(
@@ -849,6 +855,34 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_func_redact_secrets(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_count_tokens(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slack_post_message(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slack_replies(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slack_replies_page(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slack_update(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slack_user(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_add_messages(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_extract(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_get(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_get_or_create(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_history(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_ingest(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_record_turn(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_set_active(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_slackthreads_sweep(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_dedup_check(
     ): Int
@@ -977,6 +1011,16 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_method_llm_stream(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_llm_summarize(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_conversationstore_archive_context(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_conversationstore_context_for_user(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_conversationstore_forget_context(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_conversationstore_prior_context(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_conversationstore_upsert_context(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_conversationstore_add_facts(
     ): Int
@@ -1154,6 +1198,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_syncprogress_on_progress(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_slack(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_slack_threads(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_dedup(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_queue(
@@ -1251,6 +1299,42 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_keel_uniffi_fn_clone_slack(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_slack(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_slack_post_message(`ptr`: Long,`channel`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slack_replies(`ptr`: Long,`channel`: RustBuffer.ByValue,`ts`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slack_replies_page(`ptr`: Long,`channel`: RustBuffer.ByValue,`ts`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slack_update(`ptr`: Long,`channel`: RustBuffer.ByValue,`ts`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slack_user(`ptr`: Long,`user`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_clone_slackthreads(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_slackthreads(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_add_messages(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,`messagesJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_extract(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,`llm`: Long,`optionsJson`: RustBuffer.ByValue,`resolver`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_get(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_get_or_create(`ptr`: Long,`keyJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_history(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_ingest(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,`payloadJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_record_turn(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,`turnJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_set_active(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,`entitiesJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_slackthreads_sweep(`ptr`: Long,`llm`: Long,`optionsJson`: RustBuffer.ByValue,`resolver`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_keel_uniffi_fn_clone_dedup(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_dedup(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1451,6 +1535,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_free_conversationstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_keel_uniffi_fn_method_conversationstore_archive_context(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_conversationstore_context_for_user(`ptr`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`queryJson`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_conversationstore_forget_context(`ptr`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`entityType`: RustBuffer.ByValue,`entityId`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_conversationstore_prior_context(`ptr`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_conversationstore_upsert_context(`ptr`: Long,`entryJson`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_conversationstore_add_facts(`ptr`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`factsJson`: RustBuffer.ByValue,`resolver`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_keel_uniffi_fn_method_conversationstore_append(`ptr`: Long,`orgId`: RustBuffer.ByValue,`conversationId`: RustBuffer.ByValue,`messagesJson`: RustBuffer.ByValue,
@@ -1687,6 +1781,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_keel_uniffi_fn_constructor_keel_connect(`url`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_slack(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_slack_threads(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_dedup(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_queue(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1758,6 +1856,12 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_method_span_traceparent(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_read_thread_context(`answer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_slack_ingest(`payloadJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_thread_transcript(`messagesJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_dedup_key(`itemJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1937,6 +2041,15 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_func_version() and 0xFFFF) != 55128) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_func_read_thread_context() and 0xFFFF) != 32541) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_slack_ingest() and 0xFFFF) != 28864) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_thread_transcript() and 0xFFFF) != 50004) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_func_dedup_key() and 0xFFFF) != 19479) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2019,6 +2132,48 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_func_count_tokens() and 0xFFFF) != 43664) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slack_post_message() and 0xFFFF) != 9338) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slack_replies() and 0xFFFF) != 33082) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slack_replies_page() and 0xFFFF) != 59925) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slack_update() and 0xFFFF) != 56249) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slack_user() and 0xFFFF) != 62490) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_add_messages() and 0xFFFF) != 52828) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_extract() and 0xFFFF) != 12723) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_get() and 0xFFFF) != 6025) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_get_or_create() and 0xFFFF) != 63100) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_history() and 0xFFFF) != 32524) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_ingest() and 0xFFFF) != 25600) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_record_turn() and 0xFFFF) != 23229) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_set_active() and 0xFFFF) != 14463) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_sweep() and 0xFFFF) != 43281) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_dedup_check() and 0xFFFF) != 45282) {
@@ -2211,6 +2366,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_llm_summarize() and 0xFFFF) != 45402) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_archive_context() and 0xFFFF) != 47081) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_context_for_user() and 0xFFFF) != 11850) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_forget_context() and 0xFFFF) != 50303) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_prior_context() and 0xFFFF) != 39955) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_upsert_context() and 0xFFFF) != 64255) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_conversationstore_add_facts() and 0xFFFF) != 12295) {
@@ -2475,6 +2645,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_syncprogress_on_progress() and 0xFFFF) != 39913) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_slack() and 0xFFFF) != 10149) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_slack_threads() and 0xFFFF) != 28757) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_dedup() and 0xFFFF) != 22510) {
@@ -4812,6 +4988,53 @@ public object FfiConverterTypeCallStream: FfiConverter<CallStream, Long> {
 public interface ConversationStoreInterface {
     
     /**
+     * Archives context rows untouched for `maxAgeDays` of `optionsJson` (default 14;
+     * `batchSize`): `{ archived }` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `archiveContext`(`optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * The user's context across web, Slack and agent runs for `message` of `queryJson`
+     * (`channel` and `channelRef`: where they ask from, whose own rows are left out): a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    suspend fun `contextForUser`(`orgId`: kotlin.String, `userId`: kotlin.String, `queryJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Forgets what the user discussed about one entity, in every channel (logged): a
+     * `Forgotten`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument (an unknown `entityType`).
+     */
+    suspend fun `forgetContext`(`orgId`: kotlin.String, `userId`: kotlin.String, `entityType`: kotlin.String, `entityId`: kotlin.String): kotlin.String
+    
+    /**
+     * The context carried into `message` for the user; its `block` goes into the prompt: a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    suspend fun `priorContext`(`orgId`: kotlin.String, `userId`: kotlin.String, `message`: kotlin.String): kotlin.String
+    
+    /**
+     * Writes what a channel learnt about an entity for the user (`entryJson`: `orgId`,
+     * `userId`, `channel`, `entityType`, `entityId`, `summary`, …), one row per channel and
+     * entity: the `ContextEntry`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    suspend fun `upsertContext`(`entryJson`: kotlin.String): kotlin.String
+    
+    /**
      * Stores `factsJson` (a `NewFact[]`) for the user in one transaction; `resolver` turns
      * the deal, contact and company names they carry into the platform's ids (or give
      * `entitySql` in `optionsJson`); `idempotencyKey` stores once. The facts as JSON.
@@ -4988,6 +5211,160 @@ open class ConversationStore: Disposable, AutoCloseable, ConversationStoreInterf
         return uniffiRustCall() { status ->
             UniffiLib.uniffi_keel_uniffi_fn_clone_conversationstore(handle, status)
         }
+    }
+
+    
+    /**
+     * Archives context rows untouched for `maxAgeDays` of `optionsJson` (default 14;
+     * `batchSize`): `{ archived }` as JSON.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `archiveContext`(`optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_conversationstore_archive_context(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The user's context across web, Slack and agent runs for `message` of `queryJson`
+     * (`channel` and `channelRef`: where they ask from, whose own rows are left out): a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `contextForUser`(`orgId`: kotlin.String, `userId`: kotlin.String, `queryJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_conversationstore_context_for_user(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`userId`),
+        FfiConverterOptionalString.lower(`queryJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Forgets what the user discussed about one entity, in every channel (logged): a
+     * `Forgotten`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument (an unknown `entityType`).
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `forgetContext`(`orgId`: kotlin.String, `userId`: kotlin.String, `entityType`: kotlin.String, `entityId`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_conversationstore_forget_context(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`userId`),
+        FfiConverterString.lower(`entityType`),
+        FfiConverterString.lower(`entityId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The context carried into `message` for the user; its `block` goes into the prompt: a
+     * `PriorContext`.
+     *
+     * # Errors
+     * `invalid_input` naming the argument.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `priorContext`(`orgId`: kotlin.String, `userId`: kotlin.String, `message`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_conversationstore_prior_context(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`userId`),
+        FfiConverterString.lower(`message`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Writes what a channel learnt about an entity for the user (`entryJson`: `orgId`,
+     * `userId`, `channel`, `entityType`, `entityId`, `summary`, …), one row per channel and
+     * entity: the `ContextEntry`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `upsertContext`(`entryJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_conversationstore_upsert_context(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`entryJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
     }
 
     
@@ -7465,6 +7842,23 @@ public object FfiConverterTypeFleet: FfiConverter<Fleet, Long> {
 public interface KeelInterface {
     
     /**
+     * A Slack client with `optionsJson` (Node's `SlackOptions`: `token`, `baseUrl`,
+     * `workspace`, `maxRetries`, …; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing token).
+     */
+    fun `slack`(`optionsJson`: kotlin.String): Slack
+    
+    /**
+     * Slack copilot threads with `optionsJson` (Node's `SlackThreadsOptions`).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    fun `slackThreads`(`optionsJson`: kotlin.String? = null): SlackThreads
+    
+    /**
      * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
      * every default is core's).
      *
@@ -7685,6 +8079,49 @@ open class Keel: Disposable, AutoCloseable, KeelInterface
             UniffiLib.uniffi_keel_uniffi_fn_clone_keel(handle, status)
         }
     }
+
+    
+    /**
+     * A Slack client with `optionsJson` (Node's `SlackOptions`: `token`, `baseUrl`,
+     * `workspace`, `maxRetries`, …; every default is core's).
+     *
+     * # Errors
+     * `invalid_input` naming the option (a missing token).
+     */
+    @Throws(KeelException::class)override fun `slack`(`optionsJson`: kotlin.String): Slack {
+            return FfiConverterTypeSlack.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_slack(
+        it,
+        
+        FfiConverterString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Slack copilot threads with `optionsJson` (Node's `SlackThreadsOptions`).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)override fun `slackThreads`(`optionsJson`: kotlin.String?): SlackThreads {
+            return FfiConverterTypeSlackThreads.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_keel_slack_threads(
+        it,
+        
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -14573,6 +15010,1054 @@ public object FfiConverterTypeSkillRegistry: FfiConverter<SkillRegistry, Long> {
 
 
 /**
+ * A Slack Web API client for one bot token; make it with `keel.slack(optionsJson)`.
+ */
+public interface SlackInterface {
+    
+    /**
+     * Posts `text` to `channel` (`optionsJson`: `threadTs`, `blocks`): a `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    suspend fun `postMessage`(`channel`: kotlin.String, `text`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Every message of thread `ts` in `channel`, page by page: Slack's message objects, for
+     * `slackIngest`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    suspend fun `replies`(`channel`: kotlin.String, `ts`: kotlin.String): kotlin.String
+    
+    /**
+     * One page of thread `ts` in `channel`, from `cursor` of `optionsJson`: a
+     * `SlackRepliesPage`.
+     *
+     * # Errors
+     * `provider` with Slack's error (the token never shown); `rate_limited` once the retries
+     * are spent.
+     */
+    suspend fun `repliesPage`(`channel`: kotlin.String, `ts`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Replaces the text (and `blocks` of `optionsJson`) of message `ts` in `channel`: a
+     * `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    suspend fun `update`(`channel`: kotlin.String, `ts`: kotlin.String, `text`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * The user `user`: a `SlackUser`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    suspend fun `user`(`user`: kotlin.String): kotlin.String
+    
+    companion object
+}
+
+/**
+ * A Slack Web API client for one bot token; make it with `keel.slack(optionsJson)`.
+ */
+open class Slack: Disposable, AutoCloseable, SlackInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_slack(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_slack(handle, status)
+        }
+    }
+
+    
+    /**
+     * Posts `text` to `channel` (`optionsJson`: `threadTs`, `blocks`): a `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `postMessage`(`channel`: kotlin.String, `text`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slack_post_message(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`channel`),
+        FfiConverterString.lower(`text`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Every message of thread `ts` in `channel`, page by page: Slack's message objects, for
+     * `slackIngest`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `replies`(`channel`: kotlin.String, `ts`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slack_replies(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`channel`),
+        FfiConverterString.lower(`ts`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * One page of thread `ts` in `channel`, from `cursor` of `optionsJson`: a
+     * `SlackRepliesPage`.
+     *
+     * # Errors
+     * `provider` with Slack's error (the token never shown); `rate_limited` once the retries
+     * are spent.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `repliesPage`(`channel`: kotlin.String, `ts`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slack_replies_page(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`channel`),
+        FfiConverterString.lower(`ts`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Replaces the text (and `blocks` of `optionsJson`) of message `ts` in `channel`: a
+     * `SlackPosted`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `update`(`channel`: kotlin.String, `ts`: kotlin.String, `text`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slack_update(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`channel`),
+        FfiConverterString.lower(`ts`),
+        FfiConverterString.lower(`text`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The user `user`: a `SlackUser`.
+     *
+     * # Errors
+     * As `repliesPage`.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `user`(`user`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slack_user(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`user`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSlack: FfiConverter<Slack, Long> {
+    override fun lower(value: Slack): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Slack {
+        return Slack(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Slack {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Slack) = 8UL
+
+    override fun write(value: Slack, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Slack copilot threads on a database; make it with `keel.slackThreads(optionsJson)`.
+ */
+public interface SlackThreadsInterface {
+    
+    /**
+     * Adds `messagesJson` (a `SlackThreadMessage[]`), each Slack `ts` once: a
+     * `SlackThreadAppend`.
+     *
+     * # Errors
+     * `invalid_input` naming the message's field.
+     */
+    suspend fun `addMessages`(`orgId`: kotlin.String, `threadId`: kotlin.String, `messagesJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Extracts the thread's context now through `llm` (`optionsJson`: Node's
+     * `ExtractThreadOptions`), entities resolved by `resolver` when given: a
+     * `ThreadExtraction`.
+     *
+     * # Errors
+     * As the model call; `invalid_input` naming the option.
+     */
+    suspend fun `extract`(`orgId`: kotlin.String, `threadId`: kotlin.String, `llm`: Llm, `optionsJson`: kotlin.String? = null, `resolver`: EntityResolver? = null): kotlin.String
+    
+    /**
+     * The thread: a `SlackThread`.
+     *
+     * # Errors
+     * `not_found` for a thread the org does not have.
+     */
+    suspend fun `get`(`orgId`: kotlin.String, `threadId`: kotlin.String): kotlin.String
+    
+    /**
+     * The thread of `keyJson` (`orgId`, `userId`, `slackTeamId`, `slackChannelId`,
+     * `slackThreadTs`), created with its conversation for the first message: a `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    suspend fun `getOrCreate`(`keyJson`: kotlin.String): kotlin.String
+    
+    /**
+     * The newest `limit` of `optionsJson` (default 10) messages, oldest first: a
+     * `SlackThreadHistoryItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `history`(`orgId`: kotlin.String, `threadId`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Ingests Slack's JSON in `payloadJson` into the thread (`optionsJson`: `botUserId`): a
+     * `SlackThreadIngest`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    suspend fun `ingest`(`orgId`: kotlin.String, `threadId`: kotlin.String, `payloadJson`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String
+    
+    /**
+     * Records a finished turn (`turnJson`: `intent`, `credits`, `action`) in one statement:
+     * the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    suspend fun `recordTurn`(`orgId`: kotlin.String, `threadId`: kotlin.String, `turnJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Sets the active `dealId`, `contactId`, `companyId`, `meetingId` of `entitiesJson` (the
+     * others stay) and `loadedContext` (cleared when an id changes): the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    suspend fun `setActive`(`orgId`: kotlin.String, `threadId`: kotlin.String, `entitiesJson`: kotlin.String): kotlin.String
+    
+    /**
+     * Extracts every thread whose extraction is due (`optionsJson`: `limit`, `leaseMs` and
+     * the options of `extract`): a `ThreadSweep`.
+     *
+     * # Errors
+     * As `extract`.
+     */
+    suspend fun `sweep`(`llm`: Llm, `optionsJson`: kotlin.String? = null, `resolver`: EntityResolver? = null): kotlin.String
+    
+    companion object
+}
+
+/**
+ * Slack copilot threads on a database; make it with `keel.slackThreads(optionsJson)`.
+ */
+open class SlackThreads: Disposable, AutoCloseable, SlackThreadsInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_slackthreads(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_slackthreads(handle, status)
+        }
+    }
+
+    
+    /**
+     * Adds `messagesJson` (a `SlackThreadMessage[]`), each Slack `ts` once: a
+     * `SlackThreadAppend`.
+     *
+     * # Errors
+     * `invalid_input` naming the message's field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `addMessages`(`orgId`: kotlin.String, `threadId`: kotlin.String, `messagesJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_add_messages(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`threadId`),
+        FfiConverterString.lower(`messagesJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Extracts the thread's context now through `llm` (`optionsJson`: Node's
+     * `ExtractThreadOptions`), entities resolved by `resolver` when given: a
+     * `ThreadExtraction`.
+     *
+     * # Errors
+     * As the model call; `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `extract`(`orgId`: kotlin.String, `threadId`: kotlin.String, `llm`: Llm, `optionsJson`: kotlin.String?, `resolver`: EntityResolver?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_extract(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`threadId`),
+        FfiConverterTypeLlm.lower(`llm`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+        FfiConverterOptionalTypeEntityResolver.lower(`resolver`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The thread: a `SlackThread`.
+     *
+     * # Errors
+     * `not_found` for a thread the org does not have.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `get`(`orgId`: kotlin.String, `threadId`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_get(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`threadId`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The thread of `keyJson` (`orgId`, `userId`, `slackTeamId`, `slackChannelId`,
+     * `slackThreadTs`), created with its conversation for the first message: a `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `getOrCreate`(`keyJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_get_or_create(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`keyJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The newest `limit` of `optionsJson` (default 10) messages, oldest first: a
+     * `SlackThreadHistoryItem[]`.
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `history`(`orgId`: kotlin.String, `threadId`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_history(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`threadId`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Ingests Slack's JSON in `payloadJson` into the thread (`optionsJson`: `botUserId`): a
+     * `SlackThreadIngest`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `ingest`(`orgId`: kotlin.String, `threadId`: kotlin.String, `payloadJson`: kotlin.String, `optionsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_ingest(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`threadId`),
+        FfiConverterString.lower(`payloadJson`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Records a finished turn (`turnJson`: `intent`, `credits`, `action`) in one statement:
+     * the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `recordTurn`(`orgId`: kotlin.String, `threadId`: kotlin.String, `turnJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_record_turn(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`threadId`),
+        FfiConverterString.lower(`turnJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Sets the active `dealId`, `contactId`, `companyId`, `meetingId` of `entitiesJson` (the
+     * others stay) and `loadedContext` (cleared when an id changes): the `SlackThread`.
+     *
+     * # Errors
+     * `invalid_input` naming the field.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `setActive`(`orgId`: kotlin.String, `threadId`: kotlin.String, `entitiesJson`: kotlin.String) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_set_active(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`orgId`),
+        FfiConverterString.lower(`threadId`),
+        FfiConverterString.lower(`entitiesJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Extracts every thread whose extraction is due (`optionsJson`: `limit`, `leaseMs` and
+     * the options of `extract`): a `ThreadSweep`.
+     *
+     * # Errors
+     * As `extract`.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sweep`(`llm`: Llm, `optionsJson`: kotlin.String?, `resolver`: EntityResolver?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_slackthreads_sweep(
+                uniffiHandle,
+                
+        FfiConverterTypeLlm.lower(`llm`),
+        FfiConverterOptionalString.lower(`optionsJson`),
+        FfiConverterOptionalTypeEntityResolver.lower(`resolver`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSlackThreads: FfiConverter<SlackThreads, Long> {
+    override fun lower(value: SlackThreads): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): SlackThreads {
+        return SlackThreads(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): SlackThreads {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: SlackThreads) = 8UL
+
+    override fun write(value: SlackThreads, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A timed operation: written with its duration when it stops (as failed if it is released
  * unstopped).
  */
@@ -18466,6 +19951,66 @@ public object FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer<List<Work
     UniffiLib.uniffi_keel_uniffi_fn_func_version(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * Reads a model's answer to thread context extraction: a `ThreadReading`. Pure.
+         *
+         * # Errors
+         * `invalid_input` on `answer` when it is unusable.
+         */
+    @Throws(KeelException::class) fun `readThreadContext`(`answer`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_read_thread_context(
+    
+        
+        FfiConverterString.lower(`answer`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Slack's JSON in `payloadJson` (a `conversations.replies` page, message objects or Events
+         * API payloads) as messages (`optionsJson`: `botUserId`, Keel's bot, whose messages are the
+         * assistant's): a `SlackIngested`. Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `slackIngest`(`payloadJson`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_slack_ingest(
+    
+        
+        FfiConverterString.lower(`payloadJson`),
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The text thread context extraction gives the model for `messagesJson` (a
+         * `TranscriptMessage[]`, oldest first; `optionsJson`: `previous`, the summary so far;
+         * `budget`, tokens, default 3,000): a `ThreadTranscript`. Pure.
+         *
+         * # Errors
+         * `invalid_input` naming the field.
+         */
+    @Throws(KeelException::class) fun `threadTranscript`(`messagesJson`: kotlin.String, `optionsJson`: kotlin.String? = null): kotlin.String {
+            return FfiConverterString.lift(
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_thread_transcript(
+    
+        
+        FfiConverterString.lower(`messagesJson`),
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
 }
     )
     }

@@ -106,6 +106,9 @@ class HostileTest {
             val queue = db.queue()
             val dedup = db.dedup()
             val fleet = db.fleet()
+            // Slack on a closed port: what gets past the checks fails to connect, at once.
+            val slackClient = db.slack(json("token" to "xoxb-hostile", "baseUrl" to "http://127.0.0.1:9/api", "maxRetries" to 0))
+            val threads = db.slackThreads()
 
             // A bystander org: credits, a conversation, a queue item not yet due (claims take any
             // org's due items); never named below.
@@ -239,6 +242,22 @@ class HostileTest {
                 // Options of null would sweep every org, the bystander's too: a dry run here.
                 "dedup.sweep" to { h -> dedup.sweep(json("org" to h, "dryRun" to true)) },
                 "dedupKey" to { h -> dedupKey(h) },
+                "slack" to { h -> db.slack(h) },
+                "slack.repliesPage" to { h -> slackClient.repliesPage(h, h, h) },
+                "slack.postMessage" to { h -> slackClient.postMessage(h, h, h) },
+                "slack.user" to { h -> slackClient.user(h) },
+                "slackIngest" to { h -> slackIngest(h, h) },
+                "slackThreads" to { h -> db.slackThreads(h) },
+                "threads.getOrCreate" to { h -> threads.getOrCreate(h) },
+                "threads.ingest" to { h -> threads.ingest(h, h, h, h) },
+                "threads.recordTurn" to { h -> threads.recordTurn(h, h, h) },
+                "threads.history" to { h -> threads.history(h, h, h) },
+                "readThreadContext" to { h -> readThreadContext(h) },
+                "threadTranscript" to { h -> threadTranscript(h, h) },
+                "upsertContext" to { h -> conversations.upsertContext(h) },
+                "contextForUser" to { h -> conversations.contextForUser(h, h, h) },
+                "priorContext" to { h -> conversations.priorContext(org, "U2", h) },
+                "forgetContext" to { h -> conversations.forgetContext(h, h, h, h) },
                 "agentStatus" to { h -> agentStatus(h, h) },
                 "nextAlert" to { h -> nextAlert(h, h, h) },
                 "fleetAlertMessage" to { h -> fleetAlertMessage(h) },

@@ -62,6 +62,9 @@ class Loopback : AutoCloseable {
         post("/_loopback/script", JSONObject(mapOf("model" to model, "replies" to replies.toList())))
     }
 
+    /** The requests received, oldest first (`wire`, `path`, `model`, `body`, …). */
+    fun received(): List<JSONObject> = org.json.JSONArray(post("/_loopback/received", JSONObject())).map { it as JSONObject }
+
     /** Forgets scripts and requests. */
     fun reset() {
         post("/_loopback/reset", JSONObject())
