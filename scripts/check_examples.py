@@ -21,7 +21,7 @@ import uuid
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 #: The scenarios examples/kotlin has (the API its uniffi binding covers).
-KOTLIN = {"quickstart": "QuickstartKt", "model_router": "ModelRouterKt", "skills": "SkillsKt", "llm": "LlmKt", "routing": "RoutingKt", "queue": "QueueKt", "agent_runs": "AgentRunsKt", "dead_letters": "DeadLettersKt", "dedup": "DedupKt", "fleet": "FleetKt", "slack": "SlackKt", "threads": "ThreadsKt"}
+KOTLIN = {"quickstart": "QuickstartKt", "model_router": "ModelRouterKt", "skills": "SkillsKt", "llm": "LlmKt", "routing": "RoutingKt", "queue": "QueueKt", "agent_runs": "AgentRunsKt", "dead_letters": "DeadLettersKt", "dedup": "DedupKt", "fleet": "FleetKt", "slack": "SlackKt", "threads": "ThreadsKt", "console": "ConsoleKt"}
 KOTLIN_DIR = ROOT / "examples" / "kotlin"
 SCENARIOS = ["quickstart", "model_router", "skills", "llm", "otlp", "routing", "memory", "dead_letters", "agent_runs", "queue", "dedup", "slack", "threads", "fleet", "console"]
 NORMALISE = [

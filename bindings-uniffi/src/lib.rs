@@ -9,6 +9,7 @@
 uniffi::setup_scaffolding!("keel");
 
 mod channels;
+mod console;
 mod context;
 mod dedup;
 mod error;

@@ -1694,6 +1694,171 @@ public func FfiConverterTypeCallStream_lower(_ value: CallStream) -> UInt64 {
 
 
 /**
+ * The operator console on a database; open it with `keel.console(optionsJson)`.
+ */
+public protocol ConsoleProtocol: AnyObject, Sendable {
+    
+    /**
+     * Whether actions may run.
+     */
+    func allowsActions()  -> Bool
+    
+    /**
+     * Runs the read or action `op` (one of `consoleReads()` or `consoleActions()`) with
+     * `argsJson` (camelCase: `{"orgId": …}`): its result as JSON, as `keel serve`'s
+     * `/api/<op>` answers it (a log event's `metadata` as stored). An action needs `actor`
+     * and a console opened with `allowActions: true`.
+     *
+     * # Errors
+     * `invalid_input` naming `op` when unknown, or the argument.
+     */
+    func call(op: String, argsJson: String?) async throws  -> String
+    
+}
+/**
+ * The operator console on a database; open it with `keel.console(optionsJson)`.
+ */
+open class Console: ConsoleProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_console(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_console(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Whether actions may run.
+     */
+open func allowsActions() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_console_allows_actions(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Runs the read or action `op` (one of `consoleReads()` or `consoleActions()`) with
+     * `argsJson` (camelCase: `{"orgId": …}`): its result as JSON, as `keel serve`'s
+     * `/api/<op>` answers it (a log event's `metadata` as stored). An action needs `actor`
+     * and a console opened with `allowActions: true`.
+     *
+     * # Errors
+     * `invalid_input` naming `op` when unknown, or the argument.
+     */
+open func call(op: String, argsJson: String? = nil)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_console_call(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(op),FfiConverterOptionString.lower(argsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_keel_uniffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConsole: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Console
+
+    public static func lift(_ handle: UInt64) throws -> Console {
+        return Console(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Console) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Console {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Console, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsole_lift(_ handle: UInt64) throws -> Console {
+    return try FfiConverterTypeConsole.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConsole_lower(_ value: Console) -> UInt64 {
+    return FfiConverterTypeConsole.lower(value)
+}
+
+
+
+
+
+
+/**
  * Conversations, their messages and compactions; make it with `keel.conversations()`.
  */
 public protocol ConversationStoreProtocol: AnyObject, Sendable {
@@ -3653,6 +3818,14 @@ public protocol KeelProtocol: AnyObject, Sendable {
     func slackThreads(optionsJson: String?) throws  -> SlackThreads
     
     /**
+     * Opens the console (`optionsJson`: `allowActions`, default false).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    func console(optionsJson: String?) async throws  -> Console
+    
+    /**
      * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
      * every default is core's).
      *
@@ -3876,6 +4049,28 @@ open func slackThreads(optionsJson: String? = nil)throws  -> SlackThreads  {
         FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Opens the console (`optionsJson`: `allowActions`, default false).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+open func console(optionsJson: String? = nil)async throws  -> Console  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_method_keel_console(
+                        self.uniffiCloneHandle(),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_keel_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeConsole_lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
 }
     
     /**
@@ -11935,6 +12130,26 @@ public func threadTranscript(messagesJson: String, optionsJson: String? = nil)th
 })
 }
 /**
+ * The console's actions (each needs `actor`).
+ */
+public func consoleActions() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_console_actions(uniffiCallStatus
+    )
+})
+}
+/**
+ * The console's reads, in order.
+ */
+public func consoleReads() -> [String]  {
+    return try!  FfiConverterSequenceString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_func_console_reads(uniffiCallStatus
+    )
+})
+}
+/**
  * The dedup key of `itemJson` (a `DedupKeyItem`): org, user, type, entity and action.
  *
  * # Errors
@@ -12380,6 +12595,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_func_thread_transcript() != 50004) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_func_console_actions() != 12434) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_func_console_reads() != 52992) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_func_dedup_key() != 19479) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -12504,6 +12725,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_slackthreads_sweep() != 43281) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_console_allows_actions() != 45617) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_console_call() != 22623) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_dedup_check() != 45282) {
@@ -12981,6 +13208,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_keel_slack_threads() != 28757) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_keel_console() != 46104) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_keel_dedup() != 22510) {

@@ -413,6 +413,26 @@ uint64_t uniffi_keel_uniffi_fn_method_slackthreads_set_active(uint64_t ptr, Rust
 uint64_t uniffi_keel_uniffi_fn_method_slackthreads_sweep(uint64_t ptr, uint64_t llm, RustBuffer options_json, RustBuffer resolver
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_CONSOLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_CONSOLE
+uint64_t uniffi_keel_uniffi_fn_clone_console(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_CONSOLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_CONSOLE
+void uniffi_keel_uniffi_fn_free_console(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONSOLE_ALLOWS_ACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONSOLE_ALLOWS_ACTIONS
+int8_t uniffi_keel_uniffi_fn_method_console_allows_actions(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONSOLE_CALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_CONSOLE_CALL
+uint64_t uniffi_keel_uniffi_fn_method_console_call(uint64_t ptr, RustBuffer op, RustBuffer args_json
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEDUP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_DEDUP
 uint64_t uniffi_keel_uniffi_fn_clone_dedup(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1538,6 +1558,11 @@ uint64_t uniffi_keel_uniffi_fn_method_keel_slack(uint64_t ptr, RustBuffer option
 uint64_t uniffi_keel_uniffi_fn_method_keel_slack_threads(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_CONSOLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_CONSOLE
+uint64_t uniffi_keel_uniffi_fn_method_keel_console(uint64_t ptr, RustBuffer options_json
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEDUP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_DEDUP
 uint64_t uniffi_keel_uniffi_fn_method_keel_dedup(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
@@ -1732,6 +1757,18 @@ RustBuffer uniffi_keel_uniffi_fn_func_slack_ingest(RustBuffer payload_json, Rust
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_THREAD_TRANSCRIPT
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_THREAD_TRANSCRIPT
 RustBuffer uniffi_keel_uniffi_fn_func_thread_transcript(RustBuffer messages_json, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_CONSOLE_ACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_CONSOLE_ACTIONS
+RustBuffer uniffi_keel_uniffi_fn_func_console_actions(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_CONSOLE_READS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_CONSOLE_READS
+RustBuffer uniffi_keel_uniffi_fn_func_console_reads(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FUNC_DEDUP_KEY
@@ -2161,6 +2198,18 @@ uint16_t uniffi_keel_uniffi_checksum_func_thread_transcript(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_CONSOLE_ACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_CONSOLE_ACTIONS
+uint16_t uniffi_keel_uniffi_checksum_func_console_actions(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_CONSOLE_READS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_CONSOLE_READS
+uint16_t uniffi_keel_uniffi_checksum_func_console_reads(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_DEDUP_KEY
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_FUNC_DEDUP_KEY
 uint16_t uniffi_keel_uniffi_checksum_func_dedup_key(void
@@ -2410,6 +2459,18 @@ uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_set_active(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_SWEEP
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SLACKTHREADS_SWEEP
 uint16_t uniffi_keel_uniffi_checksum_method_slackthreads_sweep(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONSOLE_ALLOWS_ACTIONS
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONSOLE_ALLOWS_ACTIONS
+uint16_t uniffi_keel_uniffi_checksum_method_console_allows_actions(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONSOLE_CALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CONSOLE_CALL
+uint16_t uniffi_keel_uniffi_checksum_method_console_call(void
     
 );
 #endif
@@ -3364,6 +3425,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_keel_slack(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SLACK_THREADS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_SLACK_THREADS
 uint16_t uniffi_keel_uniffi_checksum_method_keel_slack_threads(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_CONSOLE
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_KEEL_CONSOLE
+uint16_t uniffi_keel_uniffi_checksum_method_keel_console(void
     
 );
 #endif

@@ -800,6 +800,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_thread_transcript(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_func_console_actions(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_func_console_reads(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_func_dedup_key(
     ): Int
     external fun uniffi_keel_uniffi_checksum_func_merge_reports(
@@ -883,6 +887,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_keel_uniffi_checksum_method_slackthreads_set_active(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_slackthreads_sweep(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_console_allows_actions(
+    ): Int
+    external fun uniffi_keel_uniffi_checksum_method_console_call(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_dedup_check(
     ): Int
@@ -1202,6 +1210,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_slack_threads(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_keel_console(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_dedup(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_keel_queue(
@@ -1334,6 +1344,14 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_method_slackthreads_set_active(`ptr`: Long,`orgId`: RustBuffer.ByValue,`threadId`: RustBuffer.ByValue,`entitiesJson`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_keel_uniffi_fn_method_slackthreads_sweep(`ptr`: Long,`llm`: Long,`optionsJson`: RustBuffer.ByValue,`resolver`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_clone_console(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_console(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_console_allows_actions(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_keel_uniffi_fn_method_console_call(`ptr`: Long,`op`: RustBuffer.ByValue,`argsJson`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_keel_uniffi_fn_clone_dedup(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1785,6 +1803,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_slack_threads(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_keel_uniffi_fn_method_keel_console(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_dedup(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_queue(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1862,6 +1882,10 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_func_slack_ingest(`payloadJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_thread_transcript(`messagesJson`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_console_actions(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_keel_uniffi_fn_func_console_reads(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_func_dedup_key(`itemJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -2050,6 +2074,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_func_thread_transcript() and 0xFFFF) != 50004) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_keel_uniffi_checksum_func_console_actions() and 0xFFFF) != 12434) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_func_console_reads() and 0xFFFF) != 52992) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_keel_uniffi_checksum_func_dedup_key() and 0xFFFF) != 19479) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2174,6 +2204,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_slackthreads_sweep() and 0xFFFF) != 43281) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_console_allows_actions() and 0xFFFF) != 45617) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_console_call() and 0xFFFF) != 22623) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_dedup_check() and 0xFFFF) != 45282) {
@@ -2651,6 +2687,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_slack_threads() and 0xFFFF) != 28757) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_keel_console() and 0xFFFF) != 46104) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_keel_dedup() and 0xFFFF) != 22510) {
@@ -4882,6 +4921,316 @@ public object FfiConverterTypeCallStream: FfiConverter<CallStream, Long> {
     override fun allocationSize(value: CallStream) = 8UL
 
     override fun write(value: CallStream, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The operator console on a database; open it with `keel.console(optionsJson)`.
+ */
+public interface ConsoleInterface {
+    
+    /**
+     * Whether actions may run.
+     */
+    fun `allowsActions`(): kotlin.Boolean
+    
+    /**
+     * Runs the read or action `op` (one of `consoleReads()` or `consoleActions()`) with
+     * `argsJson` (camelCase: `{"orgId": …}`): its result as JSON, as `keel serve`'s
+     * `/api/<op>` answers it (a log event's `metadata` as stored). An action needs `actor`
+     * and a console opened with `allowActions: true`.
+     *
+     * # Errors
+     * `invalid_input` naming `op` when unknown, or the argument.
+     */
+    suspend fun `call`(`op`: kotlin.String, `argsJson`: kotlin.String? = null): kotlin.String
+    
+    companion object
+}
+
+/**
+ * The operator console on a database; open it with `keel.console(optionsJson)`.
+ */
+open class Console: Disposable, AutoCloseable, ConsoleInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_console(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_console(handle, status)
+        }
+    }
+
+    
+    /**
+     * Whether actions may run.
+     */override fun `allowsActions`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_console_allows_actions(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Runs the read or action `op` (one of `consoleReads()` or `consoleActions()`) with
+     * `argsJson` (camelCase: `{"orgId": …}`): its result as JSON, as `keel serve`'s
+     * `/api/<op>` answers it (a log event's `metadata` as stored). An action needs `actor`
+     * and a console opened with `allowActions: true`.
+     *
+     * # Errors
+     * `invalid_input` naming `op` when unknown, or the argument.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `call`(`op`: kotlin.String, `argsJson`: kotlin.String?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_console_call(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`op`),
+        FfiConverterOptionalString.lower(`argsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConsole: FfiConverter<Console, Long> {
+    override fun lower(value: Console): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Console {
+        return Console(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Console {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Console) = 8UL
+
+    override fun write(value: Console, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -7859,6 +8208,14 @@ public interface KeelInterface {
     fun `slackThreads`(`optionsJson`: kotlin.String? = null): SlackThreads
     
     /**
+     * Opens the console (`optionsJson`: `allowActions`, default false).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    suspend fun `console`(`optionsJson`: kotlin.String? = null): Console
+    
+    /**
      * Dedup with `optionsJson` (Node's `DedupOptions`: window, threshold, permutations;
      * every default is core's).
      *
@@ -8122,6 +8479,34 @@ open class Keel: Disposable, AutoCloseable, KeelInterface
     )
     }
     
+
+    
+    /**
+     * Opens the console (`optionsJson`: `allowActions`, default false).
+     *
+     * # Errors
+     * `invalid_input` naming the option.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `console`(`optionsJson`: kotlin.String?) : Console {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_keel_uniffi_fn_method_keel_console(
+                uniffiHandle,
+                
+        FfiConverterOptionalString.lower(`optionsJson`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeConsole.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -20011,6 +20396,32 @@ public object FfiConverterSequenceTypeWorkItem: FfiConverterRustBuffer<List<Work
         
         FfiConverterString.lower(`messagesJson`),
         FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The console's actions (each needs `actor`).
+         */ fun `consoleActions`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_console_actions(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The console's reads, in order.
+         */ fun `consoleReads`(): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_func_console_reads(
+    
+        _status)
 }
     )
     }

@@ -109,6 +109,7 @@ class HostileTest {
             // Slack on a closed port: what gets past the checks fails to connect, at once.
             val slackClient = db.slack(json("token" to "xoxb-hostile", "baseUrl" to "http://127.0.0.1:9/api", "maxRetries" to 0))
             val threads = db.slackThreads()
+            val console = db.console()
 
             // A bystander org: credits, a conversation, a queue item not yet due (claims take any
             // org's due items); never named below.
@@ -258,6 +259,9 @@ class HostileTest {
                 "contextForUser" to { h -> conversations.contextForUser(h, h, h) },
                 "priorContext" to { h -> conversations.priorContext(org, "U2", h) },
                 "forgetContext" to { h -> conversations.forgetContext(h, h, h, h) },
+                "console" to { h -> db.console(h) },
+                "console.call" to { h -> console.call(h, h) },
+                "console.call.args" to { h -> console.call("logs", h) },
                 "agentStatus" to { h -> agentStatus(h, h) },
                 "nextAlert" to { h -> nextAlert(h, h, h) },
                 "fleetAlertMessage" to { h -> fleetAlertMessage(h) },
