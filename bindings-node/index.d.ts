@@ -661,6 +661,36 @@ export interface TransportRequest {
   body: Record<string, unknown>
 }
 
+/**
+ * What a summarizer of your own (`conversations.compact(orgId, id, null, { summarizer })`) is
+ * handed; it resolves to the summary as a string or `{ text }`, or throws (its `status`,
+ * `error`/`body` and `retry-after` header are read, as a transport's).
+ */
+export interface HostSummaryTask {
+  text: string
+  instructions: string | null
+}
+
+/**
+ * What a classifier of your own (`skills.messageRouter(options, classify)`) is handed; it
+ * resolves to a label name, or `{ label, confidence }` (0 to 1).
+ */
+export interface HostClassifyTask {
+  text: string
+  labels: { name: string; description: string | null }[]
+  instructions: string | null
+}
+
+/**
+ * What an embedder of your own (`skills.messageRouter(options, null, embed)`) is handed; it
+ * resolves to one vector per text (an array, or `{ vectors }`), every one of one length.
+ */
+export interface HostEmbedTask {
+  texts: string[]
+  model: string | null
+  dimensions: number | null
+}
+
 /** A piece of a turn. */
 export type ContentPart =
   | { type: 'text'; text: string }
@@ -2766,10 +2796,11 @@ export declare class ConversationStore {
   /** Archives context rows untouched for `maxAgeDays` (default 14). */
   archiveContext(options?: ({ maxAgeDays?: number, batchSize?: number } & CallOptions) | null): Promise<{ archived: number }>
   /**
-   * Compacts the conversation when its view is over the threshold. `llm` writes the
-   * summary (without it, the middle is trimmed); `options.model` needs it.
+   * Compacts the conversation when its view is over the threshold. `options.summarizer`
+   * (an async function of your own models) or else `llm` writes the summary (without
+   * either, the middle is trimmed); `options.model` needs `llm`.
    */
-  compact(orgId: string, conversationId: string, llm?: Llm | null, options?: (CompactOptions & CallOptions) | null): Promise<Compacted>
+  compact(orgId: string, conversationId: string, llm?: Llm | null, options?: (CompactOptions & CallOptions & { summarizer?: (task: HostSummaryTask) => unknown }) | null): Promise<Compacted>
   /** The messages to send, under `options.threshold` (or `options.model`'s, with `llm`). */
   context(orgId: string, conversationId: string, llm?: Llm | null, options?: (ContextOptions & CallOptions) | null): Promise<ContextWindow>
   /**
@@ -3266,9 +3297,9 @@ export declare class SkillRegistry {
   invalidate(): void
   /**
    * A message router over these skills: `classifier` adds the LLM stage, `embedder` the
-   * embedding stage.
+   * embedding stage (each an `Llm`, or an async function of your own models).
    */
-  messageRouter(options?: MessageRouterOptions | null, classifier?: Llm | null, embedder?: Llm | null): MessageRouter
+  messageRouter(options?: MessageRouterOptions | null, classifier?: Llm | ((task: HostClassifyTask) => unknown) | null, embedder?: Llm | ((task: HostEmbedTask) => unknown) | null): MessageRouter
 }
 
 /** A Slack Web API client for one bot token; make it with `db.slack({ token, … })`. */

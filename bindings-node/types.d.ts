@@ -661,6 +661,36 @@ export interface TransportRequest {
   body: Record<string, unknown>
 }
 
+/**
+ * What a summarizer of your own (`conversations.compact(orgId, id, null, { summarizer })`) is
+ * handed; it resolves to the summary as a string or `{ text }`, or throws (its `status`,
+ * `error`/`body` and `retry-after` header are read, as a transport's).
+ */
+export interface HostSummaryTask {
+  text: string
+  instructions: string | null
+}
+
+/**
+ * What a classifier of your own (`skills.messageRouter(options, classify)`) is handed; it
+ * resolves to a label name, or `{ label, confidence }` (0 to 1).
+ */
+export interface HostClassifyTask {
+  text: string
+  labels: { name: string; description: string | null }[]
+  instructions: string | null
+}
+
+/**
+ * What an embedder of your own (`skills.messageRouter(options, null, embed)`) is handed; it
+ * resolves to one vector per text (an array, or `{ vectors }`), every one of one length.
+ */
+export interface HostEmbedTask {
+  texts: string[]
+  model: string | null
+  dimensions: number | null
+}
+
 /** A piece of a turn. */
 export type ContentPart =
   | { type: 'text'; text: string }

@@ -175,6 +175,38 @@
       configurable: true,
     })
   }
+  // `skills.messageRouter(options, classifier, embedder)`: each an `Llm`, or an async
+  // function of the platform's own models, which core gets apart as a transport.
+  const nativeMessageRouter = exports.SkillRegistry.prototype.messageRouter
+  Object.defineProperty(exports.SkillRegistry.prototype, 'messageRouter', {
+    value: function (options, classifier, embedder) {
+      const hosted = (model) => (typeof model === 'function' ? [null, hostTransport(model)] : [model, null])
+      const [classifierLlm, classify] = hosted(classifier)
+      const [embedderLlm, embed] = hosted(embedder)
+      return nativeMessageRouter.call(this, options, classifierLlm, embedderLlm, classify, embed)
+    },
+    writable: true,
+    configurable: true,
+  })
+  // `compact(orgId, id, llm, { summarizer, ...options })`: the platform's own summarizer, an
+  // async function, goes to core apart from the options.
+  const nativeCompact = exports.ConversationStore.prototype.compact
+  Object.defineProperty(exports.ConversationStore.prototype, 'compact', {
+    value: function (orgId, conversationId, llm, options) {
+      let split
+      try {
+        if (options !== null && typeof options === 'object' && typeof options.summarizer === 'function') {
+          const { summarizer, ...rest } = options
+          split = [orgId, conversationId, llm, rest, hostTransport(summarizer)]
+        }
+      } catch {
+        // A hostile object (a throwing getter, a proxy): the native call's own checks report it.
+      }
+      return split ? nativeCompact.apply(this, split) : nativeCompact.call(this, orgId, conversationId, llm, options)
+    },
+    writable: true,
+    configurable: true,
+  })
   // `db.fleet({ onAlert, ...options })`: core gets the options and the callback apart, the
   // callback as a transport (what it throws is a failed delivery attempt).
   const nativeFleet = exports.Keel.prototype.fleet

@@ -203,10 +203,11 @@ impl ConversationStore {
         )))
     }
 
-    /// Compacts the conversation when its view is over the threshold. `llm` writes the
-    /// summary (without it, the middle is trimmed); `options.model` needs it.
+    /// Compacts the conversation when its view is over the threshold. `options.summarizer`
+    /// (an async function of your own models) or else `llm` writes the summary (without
+    /// either, the middle is trimmed); `options.model` needs `llm`.
     #[napi(
-        ts_args_type = "orgId: string, conversationId: string, llm?: Llm | null, options?: (CompactOptions & CallOptions) | null",
+        ts_args_type = "orgId: string, conversationId: string, llm?: Llm | null, options?: (CompactOptions & CallOptions & { summarizer?: (task: HostSummaryTask) => unknown }) | null",
         ts_return_type = "Promise<Compacted>"
     )]
     pub fn compact(
@@ -216,12 +217,21 @@ impl ConversationStore {
         Arg(conversation_id): Arg<String>,
         llm: Option<Arg<ClassInstance<'_, Llm>>>,
         options: Option<Json>,
+        summarizer: Option<crate::transport::SendFn>,
     ) -> Outcome<AsyncBlock<Outcome<Value>>> {
         let (store, llm) = (self.inner.clone(), llm.map(|l| l.0.core().clone()));
+        let summarizer = crate::transport::task_model(None, summarizer);
         let options = options.map(|o| o.0);
         Outcome(spawn(&env, async move {
-            let done =
-                store.compact_value(&org_id, &conversation_id, options, llm, Camel, "options");
+            let done = store.compact_value_with(
+                &org_id,
+                &conversation_id,
+                options,
+                llm,
+                summarizer,
+                Camel,
+                "options",
+            );
             Ok(record(&done.await?))
         }))
     }

@@ -14,6 +14,7 @@ use crate::json::{Json, Text};
 use crate::llm::Llm;
 use crate::options::{options, record};
 use crate::shared::Shared;
+use crate::transport::{SendFn, task_model};
 
 /// A routing decision. Its fields (`route`, `skillKey`, `confidence`, …) are getters that
 /// convert the one field read (installed by `init.js` over `_field`); `toJSON()` gives them all.
@@ -156,15 +157,19 @@ struct EvaluateOptions {
     allow_llm: bool,
 }
 
-/// Opens a message router over `registry` (behind `SkillRegistry.messageRouter`).
+/// An `Llm` argument, as napi hands it over.
+type LlmArg<'a> = Option<Arg<ClassInstance<'a, Llm>>>;
+
+/// Opens a message router over `registry` (behind `SkillRegistry.messageRouter`): each model
+/// stage's `Llm`, else the host's function.
 pub fn open_router(
     registry: &keel::skills::SkillRegistry,
     options: Option<Json>,
-    classifier: Option<Arg<ClassInstance<'_, Llm>>>,
-    embedder: Option<Arg<ClassInstance<'_, Llm>>>,
+    (classifier, embedder): (LlmArg<'_>, LlmArg<'_>),
+    (classify, embed): (Option<SendFn>, Option<SendFn>),
 ) -> Outcome<NewRouter> {
-    let classifier = classifier.map(|l| l.0.core().clone());
-    let embedder = embedder.map(|l| l.0.core().clone());
+    let classifier = task_model(classifier.map(|l| l.0.core().clone()), classify);
+    let embedder = task_model(embedder.map(|l| l.0.core().clone()), embed);
     guard(|| {
         let options = self::options(options, "options")?;
         // The log writer starts on the runtime the router's routes run on.

@@ -479,9 +479,9 @@ impl SkillRegistry {
     }
 
     /// A message router over these skills: `classifier` adds the LLM stage, `embedder` the
-    /// embedding stage.
+    /// embedding stage (each an `Llm`, or an async function of your own models).
     #[napi(
-        ts_args_type = "options?: MessageRouterOptions | null, classifier?: Llm | null, embedder?: Llm | null",
+        ts_args_type = "options?: MessageRouterOptions | null, classifier?: Llm | ((task: HostClassifyTask) => unknown) | null, embedder?: Llm | ((task: HostEmbedTask) => unknown) | null",
         ts_return_type = "MessageRouter"
     )]
     pub fn message_router(
@@ -489,8 +489,15 @@ impl SkillRegistry {
         options: Option<Json>,
         classifier: Option<Arg<napi::bindgen_prelude::ClassInstance<'_, crate::llm::Llm>>>,
         embedder: Option<Arg<napi::bindgen_prelude::ClassInstance<'_, crate::llm::Llm>>>,
+        classify: Option<crate::transport::SendFn>,
+        embed: Option<crate::transport::SendFn>,
     ) -> Outcome<crate::routing::NewRouter> {
-        crate::routing::open_router(&self.inner, options, classifier, embedder)
+        crate::routing::open_router(
+            &self.inner,
+            options,
+            (classifier, embedder),
+            (classify, embed),
+        )
     }
 }
 

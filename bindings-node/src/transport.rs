@@ -45,6 +45,32 @@ impl Transport for JsTransport {
     }
 }
 
+/// A JavaScript async function doing a model task of the host's ([`keel::llm::HostTask`]).
+impl keel::llm::HostFunction for JsTransport {
+    fn call(&self, argument: Value) -> TransportFuture {
+        JsTransport::call(self, argument)
+    }
+}
+
+/// A model task's model as JavaScript gave it: a `keel.Llm`, else the host's own async
+/// function (`init.js` hands a function over apart, as `hosted`).
+pub fn task_model(
+    llm: Option<keel::llm::Llm>,
+    hosted: Option<SendFn>,
+) -> Option<keel::llm::TaskModel> {
+    match (llm, hosted) {
+        (Some(llm), _) => Some(keel::llm::TaskModel::Llm(llm)),
+        (None, Some(send)) => {
+            let function = Arc::new(JsTransport::new(send));
+            Some(keel::llm::TaskModel::Host(keel::llm::HostTask::new(
+                function,
+                Case::Camel,
+            )))
+        }
+        (None, None) => None,
+    }
+}
+
 impl JsTransport {
     /// The function as `init.js` wraps it.
     pub fn new(send: SendFn) -> Self {

@@ -9,7 +9,7 @@ use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use keel::llm;
+use keel::llm::{self, HostTask, TaskModel};
 use keel::options::Case;
 
 use crate::coroutine::Call;
@@ -17,7 +17,7 @@ use crate::error::{Arg, to_py_err};
 use crate::json::{Json, dict_to_map, to_json};
 use crate::record::options;
 use crate::runtime::{Convert, Pending, awaitable, caught, future_into_py, guard, runtime};
-use crate::transport::{self, EventLoop};
+use crate::transport::{self, EventLoop, PyTransport};
 
 /// Makes model calls through the router; make it with `router.llm(...)`.
 #[pyclass(frozen, name = "Llm", module = "keel._native")]
@@ -234,4 +234,30 @@ pub fn open_llm(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyLlm>()?;
     m.add_class::<PyCallStream>()
+}
+
+/// A model task's model as Python gave it (a router's classifier or embedder, a
+/// compaction's summarizer): a `keel.Llm`, or an async callable of the
+/// host's that core
+/// calls with the task's request ([`keel::llm::HostTask`]).
+pub fn task_model(
+    given: Option<&Bound<'_, PyAny>>,
+    field: &str,
+    event_loop: &EventLoop,
+) -> PyResult<Option<TaskModel>> {
+    let Some(given) = given.filter(|g| !g.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(llm) = given.cast::<PyLlm>() {
+        return Ok(Some(TaskModel::Llm(llm.borrow().core().clone())));
+    }
+    if !given.is_callable() {
+        let message = "must be a keel.Llm or an async callable";
+        return Err(to_py_err(keel::Error::invalid_input(field, message)));
+    }
+    let function = PyTransport::new(given.clone().unbind(), event_loop.clone());
+    Ok(Some(TaskModel::Host(HostTask::new(
+        Arc::new(function),
+        Case::Snake,
+    ))))
 }

@@ -10,8 +10,9 @@ use keel::options::Case;
 
 use crate::error::Arg;
 use crate::json::{Json, dict_to_map, kwargs, to_json};
-use crate::llm::PyLlm;
+use crate::llm::{PyLlm, task_model};
 use crate::runtime::{awaitable, guard};
+use crate::transport::EventLoop;
 
 /// A Python callable `link(kind, name) -> str | None` as an entity linker: called with the
 /// GIL on Keel's runtime thread; what it raises is `invalid_input` on `link`.
@@ -201,22 +202,28 @@ impl PyConversationStore {
     }
 
     /// Compacts the conversation when its view is over the threshold (awaitable): a
-    /// `keel.types.Compacted`. `llm` writes the summary (without it, the middle is trimmed);
+    /// `keel.types.Compacted`. `summarizer` (a `keel.Llm`, or an async callable of your own
+    /// models) or else `llm` writes the summary (without either, the middle is trimmed);
     /// options as `keel.types.CompactOptions` (`model` needs `llm`).
-    #[pyo3(signature = (org_id, conversation_id, *, llm = None, **options))]
+    #[pyo3(signature = (org_id, conversation_id, *, llm = None, summarizer = None, **options))]
     fn compact<'py>(
         &self,
         py: Python<'py>,
         org_id: Arg<String>,
         conversation_id: Arg<String>,
         llm: Option<Arg<PyRef<'py, PyLlm>>>,
+        summarizer: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (org, id) = (org_id.0, conversation_id.0);
         let options = kwargs(options);
         let llm = llm.map(|l| l.0.core().clone());
+        // The host's summarizer runs on this call's event loop.
+        let event_loop = EventLoop::default();
+        event_loop.note(py);
+        let summarizer = task_model(summarizer, "summarizer", &event_loop)?;
         awaitable!(py, self.inner, |s| Ok(Json::of(
-            &s.compact_value(&org, &id, options, llm, Case::Snake, "")
+            &s.compact_value_with(&org, &id, options, llm, summarizer, Case::Snake, "")
                 .await?
         )))
     }

@@ -8,11 +8,14 @@ use keel::options::Case;
 use keel::routing::{self, LogQuery, MessageRouter, RouteRequest};
 use keel::skills::SkillRegistry;
 
+use keel::llm::TaskModel;
+
 use crate::error::Arg;
 use crate::json::{Json, kwargs};
-use crate::llm::PyLlm;
+use crate::llm::task_model;
 use crate::record::options;
 use crate::runtime::{awaitable, guard, ready, runtime};
+use crate::transport::EventLoop;
 
 /// A routing decision: reads like the dict it was (`decision["route"]`), each field converted
 /// when read; `to_dict()` converts them all.
@@ -89,6 +92,18 @@ fn request(
 #[pyclass(frozen, name = "MessageRouter", module = "keel._native")]
 pub struct PyMessageRouter {
     inner: MessageRouter,
+    /// Where the host's own classifier and embedder run: the loop of the latest awaited call
+    /// (absent without them).
+    event_loop: Option<EventLoop>,
+}
+
+impl PyMessageRouter {
+    /// Remembers the caller's event loop for the host's functions.
+    fn note_loop(&self, py: Python<'_>) {
+        if let Some(event_loop) = &self.event_loop {
+            event_loop.note(py);
+        }
+    }
 }
 
 #[pymethods]
@@ -110,6 +125,7 @@ impl PyMessageRouter {
         if let Some(done) = self.inner.try_route(&request) {
             return ready(py, PyRouteDecision(guard(|| done)?));
         }
+        self.note_loop(py);
         awaitable!(py, self.inner, |r| Ok(PyRouteDecision(
             r.route(&request).await?
         )))
@@ -147,6 +163,7 @@ impl PyMessageRouter {
         org_id: Arg<String>,
         allow_llm: Arg<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.note_loop(py);
         awaitable!(py, self.inner, |r| Ok(Json::of(
             &routing::evaluate_jsonl(&r, &org_id.0, &labelled.0, allow_llm.0).await?
         )))
@@ -189,17 +206,24 @@ impl PyMessageRouter {
 /// Opens a message router over `registry` (behind `SkillRegistry.message_router`).
 pub fn open_router<'py>(
     registry: &SkillRegistry,
-    classifier: Option<Arg<PyRef<'py, PyLlm>>>,
-    embedder: Option<Arg<PyRef<'py, PyLlm>>>,
+    classifier: Option<&Bound<'py, PyAny>>,
+    embedder: Option<&Bound<'py, PyAny>>,
     kwargs: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<PyMessageRouter> {
     let options = guard(|| options(kwargs))?;
-    let classifier = classifier.map(|l| l.0.core().clone());
-    let embedder = embedder.map(|l| l.0.core().clone());
+    let event_loop = EventLoop::default();
+    let classifier = task_model(classifier, "classifier", &event_loop)?;
+    let embedder = task_model(embedder, "embedder", &event_loop)?;
+    let hosted = [&classifier, &embedder]
+        .iter()
+        .any(|m| matches!(m, Some(TaskModel::Host(_))));
     // The log writer starts on the runtime the router's routes run on.
     let _guard = runtime().enter();
     let inner = guard(|| MessageRouter::open(registry, options))?.with_models(classifier, embedder);
-    Ok(PyMessageRouter { inner })
+    Ok(PyMessageRouter {
+        inner,
+        event_loop: hosted.then_some(event_loop),
+    })
 }
 
 /// Adds this module's classes to `keel._native`.

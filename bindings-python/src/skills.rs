@@ -485,12 +485,13 @@ impl PySkillRegistry {
     }
 
     /// A message router over these skills: `classifier` adds the LLM stage, `embedder` the
-    /// embedding stage; options as `keel.types.MessageRouterOptions`.
+    /// embedding stage (each a `keel.Llm`, or an async callable of your own models); options
+    /// as `keel.types.MessageRouterOptions`.
     #[pyo3(signature = (*, classifier = None, embedder = None, **options))]
     fn message_router<'py>(
         &self,
-        classifier: Option<Arg<PyRef<'py, crate::llm::PyLlm>>>,
-        embedder: Option<Arg<PyRef<'py, crate::llm::PyLlm>>>,
+        classifier: Option<&Bound<'py, PyAny>>,
+        embedder: Option<&Bound<'py, PyAny>>,
         options: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<crate::routing::PyMessageRouter> {
         crate::routing::open_router(&self.inner, classifier, embedder, options)

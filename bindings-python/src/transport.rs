@@ -88,6 +88,13 @@ impl Transport for PyTransport {
     }
 }
 
+/// A Python async callable doing a model task of the host's ([`keel::llm::HostTask`]).
+impl keel::llm::HostFunction for PyTransport {
+    fn call(&self, argument: Value) -> TransportFuture {
+        PyTransport::call(self, Json(argument))
+    }
+}
+
 impl PyTransport {
     /// The callable, run on `event_loop`.
     pub fn new(callable: Py<PyAny>, event_loop: EventLoop) -> Self {

@@ -126,6 +126,9 @@ from keel.types import (
     Tier,
     Transition,
     TransportRequest,
+    HostClassifyTask,
+    HostEmbedTask,
+    HostSummaryTask,
     ValidatedLibrary,
     VersionInfo,
     AddFactsOptions,
@@ -586,7 +589,13 @@ class ConversationStore:
     ) -> Call[Forgotten]: ...
     def archive_context(self, *, max_age_days: int = ..., batch_size: int = ...) -> Call[dict[str, int]]: ...
     def compact(
-        self, org_id: str, conversation_id: str, *, llm: Llm | None = None, **options: Unpack[CompactOptions]
+        self,
+        org_id: str,
+        conversation_id: str,
+        *,
+        llm: Llm | None = None,
+        summarizer: Llm | Callable[[HostSummaryTask], Awaitable[Any]] | None = None,
+        **options: Unpack[CompactOptions],
     ) -> Call[Compacted]: ...
     def context(
         self, org_id: str, conversation_id: str, *, llm: Llm | None = None, **options: Unpack[ContextOptions]
@@ -1040,8 +1049,8 @@ class SkillRegistry:
     def message_router(
         self,
         *,
-        classifier: Llm | None = None,
-        embedder: Llm | None = None,
+        classifier: Llm | Callable[[HostClassifyTask], Awaitable[Any]] | None = None,
+        embedder: Llm | Callable[[HostEmbedTask], Awaitable[Any]] | None = None,
         **options: Unpack[MessageRouterOptions],
     ) -> MessageRouter: ...
 

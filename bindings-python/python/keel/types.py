@@ -168,6 +168,10 @@ __all__ = [
     "EmbedRequest",
     "Embeddings",
     "TransportRequest",
+    "HostClassifyTask",
+    "HostEmbedTask",
+    "HostLabel",
+    "HostSummaryTask",
     "MatchedBy",
     "RouteStage",
     "Band",
@@ -745,6 +749,40 @@ class TransportRequest(TypedDict):
     model: str
     operation: Literal["chat", "embeddings"]
     body: dict[str, Any]
+
+
+class HostSummaryTask(TypedDict):
+    """What a summarizer of your own (``conversations.compact(summarizer=fn)``) is handed; it
+    returns the summary as text or ``{"text": ...}``, or raises (the error's ``status_code``,
+    ``body`` and ``retry-after`` header are read, as a transport's)."""
+
+    text: str
+    instructions: str | None
+
+
+class HostLabel(TypedDict):
+    """A label as a classifier of your own is handed it."""
+
+    name: str
+    description: str | None
+
+
+class HostClassifyTask(TypedDict):
+    """What a classifier of your own (``skills.message_router(classifier=fn)``) is handed; it
+    returns a label name, or ``{"label": ..., "confidence": 0..1}``."""
+
+    text: str
+    labels: list[HostLabel]
+    instructions: str | None
+
+
+class HostEmbedTask(TypedDict):
+    """What an embedder of your own (``skills.message_router(embedder=fn)``) is handed; it
+    returns one vector per text (a list, or ``{"vectors": [...]}``), every one of one length."""
+
+    texts: list[str]
+    model: str | None
+    dimensions: int | None
 
 
 MatchedBy = Literal["sequence_trigger", "skill_trigger", "semantic", "llm", "general"]

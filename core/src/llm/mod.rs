@@ -17,6 +17,7 @@ mod client;
 mod content;
 mod embed;
 mod hold;
+mod host;
 pub(crate) mod http;
 pub mod message;
 pub mod options;
@@ -30,6 +31,9 @@ pub use crate::fault::{Attempt, CallFailure, FailureKind};
 pub use call::{Completion, estimate_tokens};
 pub use client::Llm;
 pub use embed::{DEFAULT_EMBEDDING_PROVIDER, EmbedRequest, Embeddings, default_embedding_model};
+pub use host::{
+    HostFunction, HostTask, TaskModel, read_classification, read_summary, read_vectors,
+};
 pub(crate) use http::parse_retry_after;
 pub use message::{Message, Part, Role, Tool};
 pub use options::{Endpoint, LlmOptions, ProviderConfig};

@@ -5,6 +5,8 @@
 //! caller spells it (`conversationId`, `messages[0].content[0].callId` in JavaScript), so the
 //! bindings only convert types.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -15,7 +17,7 @@ use super::store::ConversationStore;
 use super::threshold::CompactionThreshold;
 use super::view::ContextWindow;
 use crate::error::{Error, Result};
-use crate::llm::{Llm, Summarizer};
+use crate::llm::{Llm, Summarizer, TaskModel};
 use crate::models::ModelRouter;
 use crate::options::{Case, from_value, require_uuid};
 use crate::tokens::stored_message_tokens;
@@ -347,6 +349,39 @@ impl ConversationStore {
         let ids = (org_id, conversation_id);
         self.compact_call(ids, options, None, Some(summarizer), case, root)
             .await
+    }
+
+    /// [`ConversationStore::compact_value`] with the summary written by `summarizer` when
+    /// given (Keel's client, or the host's own function), else by `llm`; `llm` resolves the
+    /// `model` option either way.
+    ///
+    /// # Errors
+    /// As `compact_value`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn compact_value_with(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        options: Option<Value>,
+        llm: Option<Llm>,
+        summarizer: Option<TaskModel>,
+        case: Case,
+        root: &str,
+    ) -> Result<Compacted> {
+        let summarizer = match summarizer {
+            Some(model) => Some(model.summarizer()),
+            None => llm.clone().map(|l| Arc::new(l) as Arc<dyn Summarizer>),
+        };
+        let ids = (org_id, conversation_id);
+        self.compact_call(
+            ids,
+            options,
+            llm.as_ref(),
+            summarizer.as_deref(),
+            case,
+            root,
+        )
+        .await
     }
 
     /// `compact_value` and `compact_value_by`: the ids and options parsed (`llm` resolves the

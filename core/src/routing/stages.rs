@@ -7,7 +7,9 @@ use super::index::Candidate;
 use super::options::Thresholds;
 use super::request::RouteRequest;
 use super::router::{Indexed, MessageRouter, take};
-use crate::llm::{CLASSIFY_MAX_TOKENS, CallRequest, ClassifyRequest, EmbedRequest, Label, Llm};
+use crate::llm::{
+    CLASSIFY_MAX_TOKENS, CallRequest, ClassifyRequest, EmbedRequest, Label, Llm, TaskModel,
+};
 use crate::models::Feature;
 
 /// The label the LLM stage offers for "none of these".
@@ -50,12 +52,17 @@ impl MessageRouter {
     /// Adds the LLM stage over `llm`: the classifier resolves the `copilot` feature through
     /// the model router, at most [`CLASSIFY_MAX_TOKENS`] reply tokens. Call before cloning.
     pub fn with_llm(self, llm: Llm) -> Self {
-        let template = CallRequest {
+        self.with_classifier(Arc::new(llm), Self::classify_template())
+    }
+
+    /// The call every classification of the LLM stage starts from: the `copilot` feature, at
+    /// most [`CLASSIFY_MAX_TOKENS`] reply tokens.
+    fn classify_template() -> CallRequest {
+        CallRequest {
             feature: Some(Feature::Copilot),
             max_tokens: Some(CLASSIFY_MAX_TOKENS),
             ..CallRequest::default()
-        };
-        self.with_classifier(Arc::new(llm), template)
+        }
     }
 
     /// Adds the embedding stage over `llm`'s embeddings (its default provider and model).
@@ -64,15 +71,22 @@ impl MessageRouter {
         self.with_embedder(Arc::new(llm), EmbedRequest::default())
     }
 
-    /// [`MessageRouter::with_llm`] and [`MessageRouter::with_llm_embeddings`] for the clients
-    /// given (what the bindings call).
-    pub fn with_models(self, classifier: Option<Llm>, embedder: Option<Llm>) -> Self {
+    /// The LLM stage and the embedding stage over the models given, Keel's clients
+    /// ([`MessageRouter::with_llm`], [`MessageRouter::with_llm_embeddings`]) or the host's own
+    /// functions (what the bindings call).
+    pub fn with_models(self, classifier: Option<TaskModel>, embedder: Option<TaskModel>) -> Self {
         let router = match classifier {
-            Some(llm) => self.with_llm(llm),
+            Some(TaskModel::Llm(llm)) => self.with_llm(llm),
+            Some(TaskModel::Host(host)) => {
+                self.with_classifier(Arc::new(host), Self::classify_template())
+            }
             None => self,
         };
         match embedder {
-            Some(llm) => router.with_llm_embeddings(llm),
+            Some(TaskModel::Llm(llm)) => router.with_llm_embeddings(llm),
+            Some(TaskModel::Host(host)) => {
+                router.with_embedder(Arc::new(host), EmbedRequest::default())
+            }
             None => router,
         }
     }

@@ -1,0 +1,119 @@
+// Model tasks done by the platform's own models: an async function as routing's classifier and
+// embedder and as compaction's summarizer (core: keel::llm::HostTask, which writes what the
+// function is handed and reads what it answers), on both backends.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+
+import keel from '../index.js'
+import { BACKENDS, freshUrl } from './helpers.mjs'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const ORG = '0a0a0a0a-0000-4000-8000-00000000000c'
+// The index never decides, so every route reaches the model stages.
+const UNDECIDED = { thresholds: { sequence: 1, skill: 1 }, log: false, llmTimeout: 1 }
+const VOCABULARY = ['deal', 'pipeline', 'forecast', 'meeting', 'email', 'risk']
+const SMALL = { threshold: 4000, recentTokens: 1000, toolResultTokens: 500, summaryInputTokens: 2000, summaryTokens: 300 }
+
+const rounds = (turns) =>
+  Array.from({ length: turns }, (_, i) => [
+    { role: 'user', content: `What changed on the Acme deal, round ${i}?` },
+    { role: 'assistant', content: [{ type: 'tool_call', id: `call-${i}`, name: 'crm_search', arguments: { round: i } }] },
+    { role: 'tool', content: [{ type: 'tool_result', callId: `call-${i}`, content: 'r'.repeat(800) }] },
+  ]).flat()
+
+async function skills(db) {
+  const registry = await db.skillRegistry()
+  await registry.sync(`${root}skills`)
+  return registry
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: an async function is the LLM stage`, async () => {
+    const db = await keel.connect(freshUrl(backend))
+    try {
+      const asked = []
+      const router = (await skills(db)).messageRouter(UNDECIDED, async (task) => {
+        asked.push(task)
+        return { label: 'deal-status', confidence: 0.8 }
+      })
+      const d = await router.route('how is the Globex deal going', 'web', ORG, null, { allowLlm: true })
+      assert.deepEqual([d.route, d.stage, d.matchedBy, d.confidence], ['deal-status', 'llm', 'llm', 0.8])
+      assert.equal(asked.length, 1)
+      assert.deepEqual(Object.keys(asked[0]).sort(), ['instructions', 'labels', 'text'])
+      const names = asked[0].labels.map((l) => l.name)
+      assert.ok(names.includes('deal-status') && names.at(-1) === 'none', String(names))
+      await router.route('where are we with the Initech deal', 'web', ORG)
+      assert.equal(asked.length, 1, 'not allowed, not asked')
+      for (const answer of ['email-draft-nope', 42, { label: 'deal-status', confidence: 7 }, new Error('down')]) {
+        const classify = async () => {
+          if (answer instanceof Error) throw answer
+          return answer
+        }
+        const fallen = await (await skills(db)).messageRouter(UNDECIDED, classify).route('how is the Globex deal going', 'web', ORG, null, { allowLlm: true })
+        assert.deepEqual([fallen.route, fallen.stage], ['general', 'fallback'], String(answer))
+      }
+    } finally {
+      await db.close()
+    }
+  })
+
+  test(`${backend}: an async function is the embedding stage`, async () => {
+    const db = await keel.connect(freshUrl(backend))
+    try {
+      const embedded = []
+      const embed = async (task) => {
+        assert.deepEqual(Object.keys(task).sort(), ['dimensions', 'model', 'texts'])
+        embedded.push(...task.texts)
+        return { vectors: task.texts.map((t) => VOCABULARY.map((w) => t.toLowerCase().split(w).length - 1)) }
+      }
+      const router = (await skills(db)).messageRouter(UNDECIDED, null, embed)
+      const d = await router.route('deal deal risk risk', 'web', ORG)
+      assert.deepEqual([d.stage, d.matchedBy], ['embedding', 'semantic'])
+      const skillsAndMessage = embedded.length
+      assert.ok(skillsAndMessage >= 17, String(skillsAndMessage))
+      await router.route('pipeline forecast', 'web', ORG, null, { skipCache: true })
+      assert.equal(embedded.length, skillsAndMessage + 1, 'each skill version is embedded once')
+      const short = async (task) => task.texts.slice(1).map(() => [1, 0])
+      const fallen = await (await skills(db)).messageRouter(UNDECIDED, null, short).route('deal deal risk', 'web', ORG)
+      assert.equal(fallen.stage, 'fallback')
+    } finally {
+      await db.close()
+    }
+  })
+
+  test(`${backend}: an async function writes the compaction summary`, async () => {
+    const db = await keel.connect(freshUrl(backend))
+    try {
+      const store = db.conversations()
+      const orgId = randomUUID()
+      const c = await store.start({ orgId, userId: 'U042', channel: 'web' })
+      await store.append(orgId, c.id, rounds(100))
+      const asked = []
+      const summarizer = async (task) => {
+        asked.push(task)
+        return 'Acme moved to legal; the rep owns the redlines.'
+      }
+      const { compaction } = await store.compact(orgId, c.id, null, { ...SMALL, summarizer })
+      assert.deepEqual([compaction.method, compaction.summary], ['summary', 'Acme moved to legal; the rep owns the redlines.'])
+      assert.equal(asked.length, 1)
+      assert.deepEqual(Object.keys(asked[0]).sort(), ['instructions', 'text'])
+      assert.match(asked[0].text, /Acme deal/)
+      for (const answer of [new Error('the model is down'), { summary: 'wrong key' }]) {
+        const other = await store.start({ orgId, userId: `U-${randomUUID()}`, channel: 'web' })
+        await store.append(orgId, other.id, rounds(100))
+        const failing = async () => {
+          if (answer instanceof Error) throw answer
+          return answer
+        }
+        const trimmed = (await store.compact(orgId, other.id, null, { ...SMALL, summarizer: failing })).compaction
+        assert.equal(trimmed.method, 'trim')
+        assert.match(trimmed.note, /the model is down|\{text\}/)
+      }
+      await assert.rejects(store.compact(orgId, c.id, null, { summarizer: 'gpt-5' }), { code: 'invalid_input', field: 'options.summarizer' })
+    } finally {
+      await db.close()
+    }
+  })
+}
