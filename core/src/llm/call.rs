@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::fault::{Attempt, FailureKind};
 use crate::models::{DEFAULT_MAX_TOKENS, DEFAULT_TIER, ModelRequest, Resolution, Usage};
 use crate::telemetry::{Logger, Span, gen_ai};
+use crate::tokens::TokenCounter;
 
 /// A model's answer, with everything the call did to get it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -64,6 +65,27 @@ pub fn estimate_tokens(request: &CallRequest) -> u64 {
             (tool.name.len() + tool.description.len() + tool.parameters.to_string().len()) as u64;
     }
     bytes.div_ceil(4) + extra
+}
+
+/// Tokens a request's prompt is counted at before the call to `model`, for the credit
+/// reservation: its system text and messages as `counter` counts them (exact where the
+/// model's tokenizer is known, else calibrated from the usage its client's calls reported)
+/// and its tools' schemas as text; [`estimate_tokens`] when `model` cannot be counted for.
+/// The reservation is settled at the provider's own count.
+pub fn prompt_tokens(counter: &TokenCounter, model: &str, request: &CallRequest) -> u64 {
+    let counted = counter.count_request(model, request.system.as_deref(), &request.messages);
+    let Ok(prompt) = counted else {
+        return estimate_tokens(request);
+    };
+    let tools: u64 = request
+        .tools
+        .iter()
+        .map(|tool| {
+            let schema = format!("{} {} {}", tool.name, tool.description, tool.parameters);
+            counter.count_text(model, &schema).map_or(0, |c| c.tokens)
+        })
+        .sum();
+    prompt.tokens + tools
 }
 
 /// A message's text bytes, and the tokens counted apart from them (framing, images).
@@ -216,10 +238,8 @@ impl<'a> Call<'a> {
             return Ok(None);
         };
         let router = &self.llm.inner.router;
-        let usage = Usage::new(
-            estimate_tokens(self.request) as f64,
-            f64::from(self.max_tokens(first)),
-        )?;
+        let prompt = prompt_tokens(self.llm.tokens(), &first.model_id, self.request);
+        let usage = Usage::new(prompt as f64, f64::from(self.max_tokens(first)))?;
         let estimate = router.call_cost(first, Some(usage));
         let key = match &self.request.idempotency_key {
             Some(key) => key.clone(),

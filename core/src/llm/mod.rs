@@ -28,7 +28,7 @@ mod transport;
 pub mod wire;
 
 pub use crate::fault::{Attempt, CallFailure, FailureKind};
-pub use call::{Completion, estimate_tokens};
+pub use call::{Completion, estimate_tokens, prompt_tokens};
 pub use client::Llm;
 pub use embed::{DEFAULT_EMBEDDING_PROVIDER, EmbedRequest, Embeddings, default_embedding_model};
 pub use host::{

@@ -68,6 +68,24 @@ impl TokenCounter {
         Ok(count(&model, raw, exact && model.exact(), factor))
     }
 
+    /// The input tokens of a request to `model` of `system` text and `messages`: what a
+    /// model call's credit reservation is counted at.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidInput`] on field `model` for an empty id.
+    pub fn count_request(
+        &self,
+        model: &str,
+        system: Option<&str>,
+        messages: &[Message],
+    ) -> Result<TokenCount> {
+        let model = TokenModel::of(model)?;
+        let system = system.map(system_message);
+        let (raw, exact) = raw_request_tokens(&model, system.iter().chain(messages));
+        let factor = self.factor(&model);
+        Ok(count(&model, raw, exact && model.exact(), factor))
+    }
+
     /// [`TokenCounter::count_messages`] with the messages as a binding passes them (a JSON
     /// list, keys spelt in `case`).
     ///
@@ -99,10 +117,7 @@ impl TokenCounter {
         if model.exact() {
             return None;
         }
-        let system = system.map(|text| Message {
-            role: crate::llm::Role::System,
-            content: vec![crate::llm::Part::text(text)],
-        });
+        let system = system.map(system_message);
         let (raw, _) = raw_request_tokens(&model, system.iter().chain(messages));
         if raw < MIN_CALIBRATION_TOKENS {
             return None;
@@ -127,6 +142,14 @@ fn count(model: &TokenModel, raw: u64, exact: bool, factor: f64) -> TokenCount {
         encoding: model.encoding,
         model: model.canonical_id.clone(),
         factor,
+    }
+}
+
+/// A request's system text as the turn it is counted as.
+fn system_message(text: &str) -> Message {
+    Message {
+        role: crate::llm::Role::System,
+        content: vec![crate::llm::Part::text(text)],
     }
 }
 
