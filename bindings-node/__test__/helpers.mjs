@@ -140,3 +140,17 @@ export async function startPhoenix() {
     stop: () => proc.kill(),
   }
 }
+
+/** `turns` rounds of a question, a CRM lookup and its 800-byte result: a conversation to compact. */
+export function rounds(turns) {
+  const out = []
+  for (let i = 0; i < turns; i++) {
+    out.push({ role: 'user', content: `What changed on the Acme deal, round ${i}?` })
+    out.push({ role: 'assistant', content: [{ type: 'tool_call', id: `call-${i}`, name: 'crm_search', arguments: { round: i } }] })
+    out.push({ role: 'tool', content: [{ type: 'tool_result', callId: `call-${i}`, content: 'r'.repeat(800) }] })
+  }
+  return out
+}
+
+/** Compaction options small enough for `rounds(100)` to be compacted. */
+export const SMALL = { threshold: 4000, recentTokens: 1000, toolResultTokens: 500, summaryInputTokens: 2000, summaryTokens: 300 }

@@ -7,21 +7,13 @@ import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 
 import keel from '../index.js'
-import { BACKENDS, freshUrl } from './helpers.mjs'
+import { BACKENDS, SMALL, freshUrl, rounds } from './helpers.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const ORG = '0a0a0a0a-0000-4000-8000-00000000000c'
 // The index never decides, so every route reaches the model stages.
 const UNDECIDED = { thresholds: { sequence: 1, skill: 1 }, log: false, llmTimeout: 1 }
 const VOCABULARY = ['deal', 'pipeline', 'forecast', 'meeting', 'email', 'risk']
-const SMALL = { threshold: 4000, recentTokens: 1000, toolResultTokens: 500, summaryInputTokens: 2000, summaryTokens: 300 }
-
-const rounds = (turns) =>
-  Array.from({ length: turns }, (_, i) => [
-    { role: 'user', content: `What changed on the Acme deal, round ${i}?` },
-    { role: 'assistant', content: [{ type: 'tool_call', id: `call-${i}`, name: 'crm_search', arguments: { round: i } }] },
-    { role: 'tool', content: [{ type: 'tool_result', callId: `call-${i}`, content: 'r'.repeat(800) }] },
-  ]).flat()
 
 async function skills(db) {
   const registry = await db.skillRegistry()

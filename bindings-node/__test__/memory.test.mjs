@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 
 import keel from '../index.js'
-import { BACKENDS, freshUrl, startLoopback } from './helpers.mjs'
+import { BACKENDS, SMALL, freshUrl, rounds, startLoopback } from './helpers.mjs'
 
 for (const backend of BACKENDS) {
   test(`${backend}: appends count tokens in the database and read back in order`, async () => {
@@ -66,19 +66,6 @@ test('bad input rejects with invalid_input naming the field', async () => {
   assert.equal((await store.get(orgId, c.id)).messageCount, 1)
   await db.close()
 })
-
-/** `turns` rounds of a question, a CRM lookup and its 800-byte result. */
-function rounds(turns) {
-  const out = []
-  for (let i = 0; i < turns; i++) {
-    out.push({ role: 'user', content: `What changed on the Acme deal, round ${i}?` })
-    out.push({ role: 'assistant', content: [{ type: 'tool_call', id: `call-${i}`, name: 'crm_search', arguments: { round: i } }] })
-    out.push({ role: 'tool', content: [{ type: 'tool_result', callId: `call-${i}`, content: 'r'.repeat(800) }] })
-  }
-  return out
-}
-
-const SMALL = { threshold: 4000, recentTokens: 1000, toolResultTokens: 500, summaryInputTokens: 2000, summaryTokens: 300 }
 
 for (const backend of BACKENDS) {
   test(`${backend}: compaction summarises through Keel's LLM calls, under the threshold, once`, async () => {

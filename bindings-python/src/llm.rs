@@ -237,9 +237,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// A model task's model as Python gave it (a router's classifier or embedder, a
-/// compaction's summarizer): a `keel.Llm`, or an async callable of the
-/// host's that core
-/// calls with the task's request ([`keel::llm::HostTask`]).
+/// compaction's summarizer): a `keel.Llm`, or an async callable of the host's own models
+/// that core calls with the task's request ([`keel::llm::HostTask`]).
 pub fn task_model(
     given: Option<&Bound<'_, PyAny>>,
     field: &str,

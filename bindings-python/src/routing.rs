@@ -4,11 +4,10 @@ use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use keel::llm::TaskModel;
 use keel::options::Case;
 use keel::routing::{self, LogQuery, MessageRouter, RouteRequest};
 use keel::skills::SkillRegistry;
-
-use keel::llm::TaskModel;
 
 use crate::error::Arg;
 use crate::json::{Json, kwargs};
