@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use futures_util::future::BoxFuture;
+use keel::llm::TaskModel;
 use keel::memory::{ConversationStore, EntityKind, EntityLinker};
 use keel::options::Case;
 
@@ -220,8 +221,10 @@ impl PyConversationStore {
         let llm = llm.map(|l| l.0.core().clone());
         // The host's summarizer runs on this call's event loop.
         let event_loop = EventLoop::default();
-        event_loop.note(py);
         let summarizer = task_model(summarizer, "summarizer", &event_loop)?;
+        if matches!(summarizer, Some(TaskModel::Host(_))) {
+            event_loop.note(py);
+        }
         awaitable!(py, self.inner, |s| Ok(Json::of(
             &s.compact_value_with(&org, &id, options, llm, summarizer, Case::Snake, "")
                 .await?

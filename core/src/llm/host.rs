@@ -38,6 +38,22 @@ impl TaskModel {
             TaskModel::Host(host) => Arc::new(host),
         }
     }
+
+    /// The model as a [`Classifier`].
+    pub fn classifier(self) -> Arc<dyn Classifier> {
+        match self {
+            TaskModel::Llm(llm) => Arc::new(llm),
+            TaskModel::Host(host) => Arc::new(host),
+        }
+    }
+
+    /// The model as an [`Embedder`].
+    pub fn embedder(self) -> Arc<dyn Embedder> {
+        match self {
+            TaskModel::Llm(llm) => Arc::new(llm),
+            TaskModel::Host(host) => Arc::new(host),
+        }
+    }
 }
 
 /// A host function: called with one JSON argument, it answers JSON or fails as a transport

@@ -325,9 +325,7 @@ impl ConversationStore {
         case: Case,
         root: &str,
     ) -> Result<Compacted> {
-        let summarizer = llm.as_ref().map(|l| l as &dyn Summarizer);
-        let ids = (org_id, conversation_id);
-        self.compact_call(ids, options, llm.as_ref(), summarizer, case, root)
+        self.compact_value_with(org_id, conversation_id, options, llm, None, case, root)
             .await
     }
 

@@ -76,17 +76,11 @@ impl MessageRouter {
     /// functions (what the bindings call).
     pub fn with_models(self, classifier: Option<TaskModel>, embedder: Option<TaskModel>) -> Self {
         let router = match classifier {
-            Some(TaskModel::Llm(llm)) => self.with_llm(llm),
-            Some(TaskModel::Host(host)) => {
-                self.with_classifier(Arc::new(host), Self::classify_template())
-            }
+            Some(model) => self.with_classifier(model.classifier(), Self::classify_template()),
             None => self,
         };
         match embedder {
-            Some(TaskModel::Llm(llm)) => router.with_llm_embeddings(llm),
-            Some(TaskModel::Host(host)) => {
-                router.with_embedder(Arc::new(host), EmbedRequest::default())
-            }
+            Some(model) => router.with_embedder(model.embedder(), EmbedRequest::default()),
             None => router,
         }
     }

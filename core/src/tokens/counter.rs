@@ -62,10 +62,7 @@ impl TokenCounter {
     /// # Errors
     /// [`crate::Error::InvalidInput`] on field `model` for an empty id.
     pub fn count_messages(&self, model: &str, messages: &[Message]) -> Result<TokenCount> {
-        let model = TokenModel::of(model)?;
-        let (raw, exact) = raw_request_tokens(&model, messages);
-        let factor = self.factor(&model);
-        Ok(count(&model, raw, exact && model.exact(), factor))
+        self.count_request(model, None, messages)
     }
 
     /// The input tokens of a request to `model` of `system` text and `messages`: what a
