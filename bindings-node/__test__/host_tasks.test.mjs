@@ -7,13 +7,15 @@ import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 
 import keel from '../index.js'
-import { BACKENDS, SMALL, freshUrl, rounds } from './helpers.mjs'
+import { BACKENDS, SMALL, freshUrl, loadVectors, rounds } from './helpers.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const ORG = '0a0a0a0a-0000-4000-8000-00000000000c'
 // The index never decides, so every route reaches the model stages.
 const UNDECIDED = { thresholds: { sequence: 1, skill: 1 }, log: false, llmTimeout: 1 }
 const VOCABULARY = ['deal', 'pipeline', 'forecast', 'meeting', 'email', 'risk']
+// What a host function may answer and how it reads (core: keel::llm::host's readers).
+const ANSWERS = loadVectors('host_answers.json')
 
 async function skills(db) {
   const registry = await db.skillRegistry()
@@ -104,6 +106,56 @@ for (const backend of BACKENDS) {
         assert.match(trimmed.note, /the model is down|\{text\}/)
       }
       await assert.rejects(store.compact(orgId, c.id, null, { summarizer: 'gpt-5' }), { code: 'invalid_input', field: 'options.summarizer' })
+    } finally {
+      await db.close()
+    }
+  })
+}
+
+for (const backend of BACKENDS) {
+  test(`${backend}: the vectors' answers decide, fall through or trim`, async () => {
+    const db = await keel.connect(freshUrl(backend))
+    try {
+      const registry = await skills(db)
+      for (const c of ANSWERS.classify) {
+        let asked = 0
+        const router = registry.messageRouter(UNDECIDED, async () => {
+          asked += 1
+          return c.answer
+        })
+        const d = await router.route(ANSWERS.message, 'web', ORG, null, { allowLlm: true })
+        await router.route(ANSWERS.message, 'web', ORG, null, { allowLlm: true })
+        if (c.label && c.label !== 'none') {
+          assert.deepEqual([d.route, d.stage], [c.label, 'llm'], c.name)
+          if (c.confidence !== null) assert.equal(d.confidence, c.confidence, c.name)
+        } else {
+          assert.deepEqual([d.route, d.stage], ['general', 'fallback'], c.name)
+        }
+        // A failed stage is never cached, so the second route asks again; an answer is.
+        assert.equal(asked, c.code ? 2 : 1, c.name)
+      }
+      for (const c of ANSWERS.embed) {
+        let asked = 0
+        const router = registry.messageRouter(UNDECIDED, null, async (task) => {
+          asked += 1
+          const rows = Array(c.answer_rows ?? task.texts.length).fill(c.row)
+          return c.as === 'list' ? rows : { [c.as === 'object' ? 'vectors' : c.as]: rows }
+        })
+        const d = await router.route('deal deal risk', 'web', ORG)
+        await router.route('deal deal risk', 'web', ORG)
+        assert.equal(d.stage, c.code ? 'fallback' : 'embedding', c.name)
+        assert.equal(asked, c.code ? 2 : 1, c.name)
+      }
+      const store = db.conversations()
+      const orgId = randomUUID()
+      for (const c of ANSWERS.summarize) {
+        const conversation = await store.start({ orgId, userId: `U-${randomUUID()}`, channel: 'web' })
+        await store.append(orgId, conversation.id, rounds(100))
+        const summarizer = async () => c.answer
+        const { compaction } = await store.compact(orgId, conversation.id, null, { ...SMALL, summarizer })
+        if (c.code) assert.equal(compaction.method, 'trim', c.name)
+        else assert.deepEqual([compaction.method, compaction.summary], ['summary', c.summary], c.name)
+      }
     } finally {
       await db.close()
     }

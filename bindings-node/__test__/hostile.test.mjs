@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
 import keel from '../index.js'
-import { freshUrl } from './helpers.mjs'
+import { SMALL, freshUrl, rounds } from './helpers.mjs'
 
 const cyclic = {}
 cyclic.self = cyclic
@@ -231,6 +231,44 @@ function nestedCalls(db, router, skills, org, user, cid, thread) {
     ['setModel modelId', (h) => router.setModel({ feature: 'copilot', tier: 'medium', provider: 'anthropic', modelId: h, orgId: org })],
   ]
 }
+
+test('whatever stands in for a host model, or whatever one answers: a typed error, else the route falls through and the compaction trims unless given text', async () => {
+  const db = await keel.connect(freshUrl('sqlite'))
+  try {
+    const registry = await db.skillRegistry()
+    await registry.sync(SKILLS)
+    const orgId = randomUUID()
+    const options = { thresholds: { sequence: 1, skill: 1 }, log: false, llmTimeout: 1 }
+    const typed = (err) => assert.ok(keel.errorCodes().includes(err.code), `${err.code}: ${err.message}`)
+    for (const value of HOSTILE) {
+      for (const model of [value, async () => value]) {
+        for (const stage of ['classifier', 'embedder']) {
+          let router
+          try {
+            router = stage === 'classifier' ? registry.messageRouter(options, model) : registry.messageRouter(options, null, model)
+          } catch (err) {
+            typed(err)
+            continue
+          }
+          const d = await router.route('how is the Globex deal going', 'web', orgId, null, { allowLlm: true })
+          assert.equal(d.stage, 'fallback', `${stage} ${String(model)}`)
+        }
+        const store = db.conversations()
+        const c = await store.start({ orgId, userId: 'U1', channel: 'web' })
+        await store.append(orgId, c.id, rounds(100))
+        const done = await store.compact(orgId, c.id, null, { ...SMALL, summarizer: model }).catch((err) => {
+          typed(err)
+          return null
+        })
+        // Text that is not blank is a summary (a lone surrogate arrives as U+FFFD); nothing else is.
+        const text = model !== value && typeof value === 'string' && value.trim() !== ''
+        if (done) assert.equal(done.compaction.method, text ? 'summary' : 'trim', String(model))
+      }
+    }
+  } finally {
+    await db.close()
+  }
+})
 
 for (const backend of ['sqlite', 'postgres']) {
   test(`one hostile leaf inside valid arguments reaches storage on ${backend}`, async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import keel from '../index.js'
 import { randomUUID } from 'node:crypto'
 
-import { readdirSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
 import { BACKENDS, LOADED, TESTDATA, freshUrl, loadVectors } from './helpers.mjs'
@@ -591,9 +591,16 @@ test('fleet_notices.json vectors', () => {
   }
 })
 
+/** Files run by a test file of their own (each test file is a process of its own here). */
+const RUN_ELSEWHERE = { 'host_answers.json': 'host_tasks.test.mjs' }
+
 test('every file in testdata has a runner', () => {
   const files = readdirSync(TESTDATA, { recursive: true }).filter((f) => f.endsWith('.json')).sort()
   assert.ok(files.length >= 15, String(files.length))
+  for (const [file, runner] of Object.entries(RUN_ELSEWHERE)) {
+    assert.ok(readFileSync(new URL(runner, import.meta.url), 'utf8').includes(`loadVectors('${file}')`), runner)
+    LOADED.add(file)
+  }
   assert.deepEqual(files, [...LOADED].sort(), `no runner for ${files.filter((f) => !LOADED.has(f))}`)
 })
 

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use keel::llm::{Transport, TransportFailure, TransportFuture, TransportRequest, Transports};
 use keel::runner::{DeadLetter, Failure, Handled, HandlerFuture, LetterHandler, replay};
 
-use crate::json::{Json, to_json};
+use crate::json::{Json, to_json, to_json_strict};
 
 type Outcome = Result<Value, TransportFailure>;
 
@@ -199,7 +199,7 @@ struct Done {
 impl Done {
     fn __call__(&self, py: Python<'_>, task: Bound<'_, PyAny>) {
         let outcome = match task.call_method0("result") {
-            Ok(reply) => reply_body(&reply).map_err(|err| failure_of(py, &err)),
+            Ok(reply) => reply_body(py, &reply),
             Err(err) => {
                 let failed = failure_of(py, &err);
                 if let Some(raised) = &self.raised {
@@ -214,17 +214,22 @@ impl Done {
     }
 }
 
-/// The reply as JSON: a dict, or what an SDK object's `model_dump(mode="json")` gives.
-fn reply_body(reply: &Bound<'_, PyAny>) -> PyResult<Value> {
-    if reply.hasattr("model_dump")? {
-        let kwargs = PyDict::new(reply.py());
-        kwargs.set_item("mode", "json")?;
-        return Ok(to_json(
-            &reply.call_method("model_dump", (), Some(&kwargs))?,
-            0,
-        ));
-    }
-    Ok(to_json(reply, 0))
+/// The reply as JSON: a dict, or what an SDK object's `model_dump(mode="json")` gives. A reply
+/// that is not JSON (an object, an int beyond 64 bits, NaN) is the call's failure, as
+/// `json.dumps` would raise: never its `repr()` read as an answer.
+fn reply_body(py: Python<'_>, reply: &Bound<'_, PyAny>) -> Outcome {
+    let dumped = match reply.hasattr("model_dump") {
+        Ok(true) => {
+            let kwargs = PyDict::new(py);
+            kwargs
+                .set_item("mode", "json")
+                .and_then(|()| reply.call_method("model_dump", (), Some(&kwargs)))
+        }
+        Ok(false) => Ok(reply.clone()),
+        Err(err) => Err(err),
+    };
+    let dumped = dumped.map_err(|err| failure_of(py, &err))?;
+    to_json_strict(&dumped, 0, "answer").map_err(|err| failure(&err.to_string()))
 }
 
 fn failure(message: &str) -> TransportFailure {

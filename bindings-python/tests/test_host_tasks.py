@@ -12,6 +12,7 @@ import pytest
 
 import keel
 from keel.types import HostClassifyTask, HostEmbedTask, HostSummaryTask
+from conftest import load_vectors
 from test_memory import SMALL, rounds
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -19,6 +20,12 @@ ORG = "0a0a0a0a-0000-4000-8000-00000000000c"
 # The index never decides, so every route reaches the model stages.
 UNDECIDED: dict[str, Any] = {"thresholds": {"sequence": 1.0, "skill": 1.0}, "log": False, "llm_timeout": 1.0}
 VOCABULARY = ["deal", "pipeline", "forecast", "meeting", "email", "risk"]
+#: What a host function may answer and how it reads (core: keel::llm::host's readers).
+ANSWERS: dict[str, Any] = load_vectors("host_answers.json")  # type: ignore[assignment]
+
+
+def named(case: dict[str, Any]) -> str:
+    return str(case["name"])
 
 
 async def skills(db: keel.Keel) -> keel.SkillRegistry:
@@ -136,3 +143,60 @@ async def test_a_model_that_is_neither_an_llm_nor_callable_is_named(db: keel.Kee
     with pytest.raises(keel.InvalidInputError) as err:
         await store.compact(org, c["id"], summarizer=42)
     assert err.value.field == "summarizer"
+
+
+@pytest.mark.parametrize("case", ANSWERS["classify"], ids=named)
+async def test_classify_answers_of_the_vectors_decide_or_fall_through(db: keel.Keel, case: dict[str, Any]) -> None:
+    registry = await skills(db)
+    asked: list[HostClassifyTask] = []
+
+    async def classify(task: HostClassifyTask) -> Any:
+        asked.append(task)
+        return case["answer"]
+
+    router = registry.message_router(classifier=classify, **UNDECIDED)
+    d = await router.route(ANSWERS["message"], "web", ORG, allow_llm=True)
+    await router.route(ANSWERS["message"], "web", ORG, allow_llm=True)
+    if case.get("label") not in (None, "none"):
+        assert (d["route"], d["stage"]) == (case["label"], "llm")
+        if case["confidence"] is not None:
+            assert d["confidence"] == case["confidence"]
+    else:
+        assert (d["route"], d["stage"]) == ("general", "fallback")
+    # A failed stage is never cached, so the second route asks again; an answer is.
+    assert len(asked) == (2 if "code" in case else 1)
+
+
+@pytest.mark.parametrize("case", ANSWERS["embed"], ids=named)
+async def test_embed_answers_of_the_vectors_decide_or_fall_through(db: keel.Keel, case: dict[str, Any]) -> None:
+    registry = await skills(db)
+    asked: list[HostEmbedTask] = []
+
+    async def embed(task: HostEmbedTask) -> Any:
+        asked.append(task)
+        rows = [case["row"]] * (case["answer_rows"] or len(task["texts"]))
+        return rows if case["as"] == "list" else {"vectors" if case["as"] == "object" else case["as"]: rows}
+
+    router = registry.message_router(embedder=embed, **UNDECIDED)
+    d = await router.route("deal deal risk", "web", ORG)
+    await router.route("deal deal risk", "web", ORG)
+    assert d["stage"] == ("fallback" if "code" in case else "embedding")
+    assert len(asked) == (2 if "code" in case else 1)
+
+
+@pytest.mark.parametrize("case", ANSWERS["summarize"], ids=named)
+async def test_summary_answers_of_the_vectors_summarize_or_trim(db: keel.Keel, case: dict[str, Any]) -> None:
+    store = db.conversations()
+    org = str(uuid.uuid4())
+    c = await store.start(org, "U042", "web")
+    await store.append(org, c["id"], rounds(100))
+
+    async def summarize(task: HostSummaryTask) -> Any:
+        return case["answer"]
+
+    compaction = (await store.compact(org, c["id"], summarizer=summarize, **SMALL))["compaction"]
+    assert compaction is not None
+    if "code" in case:
+        assert compaction["method"] == "trim"
+    else:
+        assert (compaction["method"], compaction["summary"]) == ("summary", case["summary"])

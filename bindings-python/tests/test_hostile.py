@@ -23,6 +23,7 @@ import pytest
 
 import keel
 from keel import _native
+from test_memory import SMALL, rounds
 
 SKILLS = pathlib.Path(__file__).resolve().parents[2] / "skills"
 
@@ -281,6 +282,45 @@ async def test_hostile_transports_are_a_keel_error(value: Any, tmp_path: pathlib
             assert err.code in keel.error_codes(), repr(err)
         except BaseException as err:  # noqa: BLE001
             raise AssertionError(f"transports={type(transports).__name__}: {type(err).__name__}: {err}") from None
+    await db.close()
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: type(v).__name__)
+async def test_hostile_host_models_are_a_keel_error_or_fall_through(value: Any, tmp_path: pathlib.Path) -> None:
+    """Whatever stands in for a model task's host function, or whatever one answers: a typed
+    error when the router or the compaction is asked for, else a route that falls through and
+    a compaction that trims unless it was given text."""
+    db = await keel.connect(f"sqlite://{tmp_path / 'keel.db'}")
+    registry = await db.skill_registry()
+    await registry.sync(SKILLS)
+    org = str(uuid.uuid4())
+
+    async def answers(task: Any) -> Any:
+        return value
+
+    for model in (value, answers):
+        for field in ("classifier", "embedder"):
+            try:
+                router = registry.message_router(
+                    thresholds={"sequence": 1.0, "skill": 1.0}, log=False, llm_timeout=1.0, **{field: model}
+                )
+            except keel.KeelError as err:
+                assert err.code in keel.error_codes(), repr(err)
+                continue
+            d = await router.route("how is the Globex deal going", "web", org, allow_llm=True)
+            assert d["stage"] == "fallback", (field, d["stage"])
+        store = db.conversations()
+        c = await store.start(org, "U1", "web")
+        await store.append(org, c["id"], rounds(100))
+        try:
+            done = await store.compact(org, c["id"], summarizer=model, **SMALL)
+        except keel.KeelError as err:
+            assert err.code in keel.error_codes(), repr(err)
+        else:
+            # Text that is not blank is a summary (a lone surrogate arrives as U+FFFD); nothing else is.
+            text = model is answers and isinstance(value, str) and str.strip(value) != ""
+            assert done["compaction"] is not None, done
+            assert done["compaction"]["method"] == ("summary" if text else "trim"), (repr(value), done)
     await db.close()
 
 

@@ -35,7 +35,11 @@ pub enum HandlerAnswer {
 pub trait LetterHandler: Send + Sync {
     /// Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
     /// `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
-    fn handle(&self, replay_json: String) -> HandlerAnswer;
+    ///
+    /// # Errors
+    /// Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+    /// included): the replay failed, as for [`HandlerAnswer::Threw`].
+    fn handle(&self, replay_json: String) -> Result<HandlerAnswer, KeelError>;
 }
 
 /// A host handler as core calls one.
@@ -45,7 +49,7 @@ impl runner::LetterHandler for Host {
     fn handle(&self, letter: DeadLetter) -> HandlerFuture {
         let (host, replay) = (self.0.clone(), record(&runner::replay(&letter)));
         Box::pin(async move {
-            match on_own_thread(move || Ok(host.handle(replay))).await {
+            match on_own_thread(move || host.handle(replay)).await {
                 Ok(HandlerAnswer::Returned { answer_json }) => {
                     match value(answer_json.as_deref(), "answer") {
                         Ok(answer) => Ok(Handled::of_value(&answer.unwrap_or_default())),
@@ -56,7 +60,7 @@ impl runner::LetterHandler for Host {
                     }
                 }
                 Ok(HandlerAnswer::Threw { failure }) => Err(failure.into()),
-                // The handler's thread panicked.
+                // The callback failed (or its thread panicked).
                 Err(message) => Err(Failure {
                     message,
                     ..Failure::default()

@@ -16,6 +16,7 @@ mod error;
 mod flow;
 mod handler;
 mod health;
+mod host;
 mod json;
 mod llm;
 mod memory;

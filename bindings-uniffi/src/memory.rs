@@ -61,7 +61,8 @@ impl keel::llm::Summarizer for Host {
                 .await
                 .map_err(keel::Error::Internal)?;
             Ok(Summary {
-                text,
+                // Blank text is no summary (core reads a host's answer once).
+                text: keel::llm::read_summary(&Value::String(text))?,
                 completion: None,
             })
         })

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use keel::skills::{self, Channel, OverrideChange, SyncOptions};
 
 use crate::error::KeelError;
+use crate::host::task_model;
 use crate::json::{options, record, value};
 use crate::models::org;
 use crate::runtime::{run, within};
@@ -326,9 +327,31 @@ impl SkillRegistry {
         &self,
         options_json: Option<String>,
     ) -> Result<Arc<crate::routing::MessageRouter>, KeelError> {
+        self.message_router_with(options_json, None, None)
+    }
+
+    /// `messageRouter` with its model stages done by the host: `classifier` chooses among the
+    /// top candidates when the index is not confident and the route allows it (`allowLlm`),
+    /// `embedder` embeds the skills and the message for the embedding stage. An answer that
+    /// is not one of the candidates, vectors of the wrong count or length, or a throw: the
+    /// stage fails and the route falls through, uncached.
+    ///
+    /// # Errors
+    /// `invalid_input` naming the option at fault.
+    #[uniffi::method(default(classifier = None, embedder = None))]
+    pub fn message_router_with(
+        &self,
+        options_json: Option<String>,
+        classifier: Option<Arc<dyn crate::host::ModelTask>>,
+        embedder: Option<Arc<dyn crate::host::ModelTask>>,
+    ) -> Result<Arc<crate::routing::MessageRouter>, KeelError> {
         let options = options(options_json.as_deref(), "options").map_err(KeelError::from)?;
+        let (classifier, embedder) = (task_model(classifier), task_model(embedder));
         // The log writer starts on the runtime the router's routes run on.
-        let inner = within(|| keel::routing::MessageRouter::open(&self.inner, options))?;
+        let inner = within(|| {
+            keel::routing::MessageRouter::open(&self.inner, options)
+                .map(|router| router.with_models(classifier, embedder))
+        })?;
         Ok(Arc::new(crate::routing::MessageRouter { inner }))
     }
 }

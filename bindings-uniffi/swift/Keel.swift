@@ -4403,8 +4403,12 @@ public protocol LetterHandler: AnyObject, Sendable {
     /**
      * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
      * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the replay failed, as for [`HandlerAnswer::Threw`].
      */
-    func handle(replayJson: String)  -> HandlerAnswer
+    func handle(replayJson: String) throws  -> HandlerAnswer
     
 }
 /**
@@ -4467,9 +4471,13 @@ open class LetterHandlerImpl: LetterHandler, @unchecked Sendable {
     /**
      * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
      * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the replay failed, as for [`HandlerAnswer::Threw`].
      */
-open func handle(replayJson: String) -> HandlerAnswer  {
-    return try!  FfiConverterTypeHandlerAnswer_lift(try! rustCall() {
+open func handle(replayJson: String)throws  -> HandlerAnswer  {
+    return try  FfiConverterTypeHandlerAnswer_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
         uniffiCallStatus in
     uniffi_keel_uniffi_fn_method_letterhandler_handle(
             self.uniffiCloneHandle(),
@@ -4517,17 +4525,18 @@ fileprivate struct UniffiCallbackInterfaceLetterHandler {
                 guard let uniffiObj = try? FfiConverterTypeLetterHandler.handleMap.get(handle: uniffiHandle) else {
                     throw UniffiInternalError.unexpectedStaleHandle
                 }
-                return uniffiObj.handle(
+                return try uniffiObj.handle(
                      replayJson: try FfiConverterString.lift(replayJson)
                 )
             }
 
             
             let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeHandlerAnswer_lower($0) }
-            uniffiTraitInterfaceCall(
+            uniffiTraitInterfaceCallWithError(
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
-                writeReturn: writeReturn
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeelError_lower
             )
         }
     )
@@ -6888,6 +6897,230 @@ public func FfiConverterTypeModelRouter_lower(_ value: ModelRouter) -> UInt64 {
 
 
 /**
+ * A model task the host does with its own model client. Called on a thread of its own: it
+ * may block.
+ */
+public protocol ModelTask: AnyObject, Sendable {
+    
+    /**
+     * Does the task of `taskJson`: to classify `{text, labels: [{name, description}],
+     * instructions}`, to embed `{texts, model, dimensions}`.
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the stage fails, as for [`TaskAnswer::Threw`].
+     */
+    func call(taskJson: String) throws  -> TaskAnswer
+    
+}
+/**
+ * A model task the host does with its own model client. Called on a thread of its own: it
+ * may block.
+ */
+open class ModelTaskImpl: ModelTask, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_keel_uniffi_fn_clone_modeltask(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_keel_uniffi_fn_free_modeltask(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Does the task of `taskJson`: to classify `{text, labels: [{name, description}],
+     * instructions}`, to embed `{texts, model, dimensions}`.
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the stage fails, as for [`TaskAnswer::Threw`].
+     */
+open func call(taskJson: String)throws  -> TaskAnswer  {
+    return try  FfiConverterTypeTaskAnswer_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_modeltask_call(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(taskJson),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceModelTask {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceModelTask = UniffiVTableCallbackInterfaceModelTask(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeModelTask.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ModelTask: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeModelTask.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ModelTask: handle missing in uniffiClone")
+            }
+        },
+        call: { (
+            uniffiHandle: UInt64,
+            taskJson: RustBuffer,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> TaskAnswer in
+                guard let uniffiObj = try? FfiConverterTypeModelTask.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.call(
+                     taskJson: try FfiConverterString.lift(taskJson)
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterTypeTaskAnswer_lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeKeelError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceModelTask> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceModelTask>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitModelTask() {
+    uniffi_keel_uniffi_fn_init_callback_vtable_modeltask(UniffiCallbackInterfaceModelTask.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeModelTask: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<ModelTask>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = ModelTask
+
+    public static func lift(_ handle: UInt64) throws -> ModelTask {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ModelTaskImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: ModelTask) -> UInt64 {
+         if let rustImpl = value as? ModelTaskImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ModelTask {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ModelTask, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModelTask_lift(_ handle: UInt64) throws -> ModelTask {
+    return try FfiConverterTypeModelTask.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModelTask_lower(_ value: ModelTask) -> UInt64 {
+    return FfiConverterTypeModelTask.lower(value)
+}
+
+
+
+
+
+
+/**
  * The Command Centre queue; make it with `keel.queue(optionsJson)`.
  */
 public protocol QueueProtocol: AnyObject, Sendable {
@@ -8110,6 +8343,18 @@ public protocol SkillRegistryProtocol: AnyObject, Sendable {
     func messageRouter(optionsJson: String?) throws  -> MessageRouter
     
     /**
+     * `messageRouter` with its model stages done by the host: `classifier` chooses among the
+     * top candidates when the index is not confident and the route allows it (`allowLlm`),
+     * `embedder` embeds the skills and the message for the embedding stage. An answer that
+     * is not one of the candidates, vectors of the wrong count or length, or a throw: the
+     * stage fails and the route falls through, uncached.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+    func messageRouterWith(optionsJson: String?, classifier: ModelTask?, embedder: ModelTask?) throws  -> MessageRouter
+    
+    /**
      * Serves a stored version to an org (null follows the current version again).
      *
      * # Errors
@@ -8254,6 +8499,28 @@ open func messageRouter(optionsJson: String? = nil)throws  -> MessageRouter  {
     uniffi_keel_uniffi_fn_method_skillregistry_message_router(
             self.uniffiCloneHandle(),
         FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `messageRouter` with its model stages done by the host: `classifier` chooses among the
+     * top candidates when the index is not confident and the route allows it (`allowLlm`),
+     * `embedder` embeds the skills and the message for the embedding stage. An answer that
+     * is not one of the candidates, vectors of the wrong count or length, or a throw: the
+     * stage fails and the route falls through, uncached.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+open func messageRouterWith(optionsJson: String?, classifier: ModelTask? = nil, embedder: ModelTask? = nil)throws  -> MessageRouter  {
+    return try  FfiConverterTypeMessageRouter_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_skillregistry_message_router_with(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(optionsJson),
+        FfiConverterOptionTypeModelTask.lower(classifier),
+        FfiConverterOptionTypeModelTask.lower(embedder),uniffiCallStatus
     )
 })
 }
@@ -11539,6 +11806,95 @@ public func FfiConverterTypeKeelError_lower(_ value: KeelError) -> RustBuffer {
     return FfiConverterTypeKeelError.lower(value)
 }
 
+
+/**
+ * What a host model task made of its task.
+ */
+
+public enum TaskAnswer: Equatable, Hashable {
+    
+    /**
+     * It answered, as JSON text: to classify a label (`"deal-status"`) or `{"label",
+     * "confidence"}`; to embed the vectors, one per text, or `{"vectors"}`.
+     */
+    case answered(
+        /**
+         * The answer, as JSON text.
+         */answerJson: String
+    )
+    /**
+     * It threw: what the exception says of itself (a status of 429 is `rate_limited`, its
+     * wait kept).
+     */
+    case threw(
+        /**
+         * The failure.
+         */failure: FailureInfo
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension TaskAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTaskAnswer: FfiConverterRustBuffer {
+    typealias SwiftType = TaskAnswer
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TaskAnswer {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .answered(answerJson: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .threw(failure: try FfiConverterTypeFailureInfo.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: TaskAnswer, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .answered(answerJson):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(answerJson, into: &buf)
+            
+        
+        case let .threw(failure):
+            writeInt(&buf, Int32(2))
+            FfiConverterTypeFailureInfo.write(failure, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskAnswer_lift(_ buf: RustBuffer) throws -> TaskAnswer {
+    return try FfiConverterTypeTaskAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTaskAnswer_lower(_ value: TaskAnswer) -> RustBuffer {
+    return FfiConverterTypeTaskAnswer.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -11750,6 +12106,30 @@ fileprivate struct FfiConverterOptionTypeLlm: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeLlm.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeModelTask: FfiConverterRustBuffer {
+    typealias SwiftType = ModelTask?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeModelTask.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeModelTask.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -12865,7 +13245,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_workersession_stop() != 18694) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_keel_uniffi_checksum_method_letterhandler_handle() != 27973) {
+    if (uniffi_keel_uniffi_checksum_method_letterhandler_handle() != 60261) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_alertsink_deliver() != 35534) {
@@ -12902,6 +13282,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_fleet_status() != 28599) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_modeltask_call() != 15758) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_callstream_next() != 5936) {
@@ -13186,6 +13569,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_keel_uniffi_checksum_method_skillregistry_message_router() != 58236) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with() != 10050) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_keel_uniffi_checksum_method_skillregistry_pin() != 40888) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -13325,6 +13711,7 @@ private let initializationResult: InitializationResult = {
     uniffiCallbackInitAlertSink()
     uniffiCallbackInitEntityResolver()
     uniffiCallbackInitLetterHandler()
+    uniffiCallbackInitModelTask()
     uniffiCallbackInitSummarizer()
     uniffiCallbackInitSyncProgress()
     return InitializationResult.ok

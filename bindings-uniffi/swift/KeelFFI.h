@@ -257,6 +257,13 @@ typedef void (*UniffiCallbackInterfaceAlertSinkMethod0)(uint64_t, RustBuffer, vo
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_MODEL_TASK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_MODEL_TASK_METHOD0
+typedef void (*UniffiCallbackInterfaceModelTaskMethod0)(uint64_t, RustBuffer, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ENTITY_RESOLVER_METHOD0
 typedef void (*UniffiCallbackInterfaceEntityResolverMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, RustBuffer, RustBuffer* _Nonnull, 
@@ -294,6 +301,15 @@ typedef struct UniffiVTableCallbackInterfaceAlertSink {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceAlertSinkMethod0 _Nonnull deliver;
 } UniffiVTableCallbackInterfaceAlertSink;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MODEL_TASK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_MODEL_TASK
+typedef struct UniffiVTableCallbackInterfaceModelTask {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceModelTaskMethod0 _Nonnull call;
+} UniffiVTableCallbackInterfaceModelTask;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ENTITY_RESOLVER
@@ -866,6 +882,26 @@ uint64_t uniffi_keel_uniffi_fn_method_fleet_set_agent(uint64_t ptr, RustBuffer s
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_FLEET_STATUS
 uint64_t uniffi_keel_uniffi_fn_method_fleet_status(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_MODELTASK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_MODELTASK
+uint64_t uniffi_keel_uniffi_fn_clone_modeltask(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_MODELTASK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_FREE_MODELTASK
+void uniffi_keel_uniffi_fn_free_modeltask(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_MODELTASK
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_INIT_CALLBACK_VTABLE_MODELTASK
+void uniffi_keel_uniffi_fn_init_callback_vtable_modeltask(const UniffiVTableCallbackInterfaceModelTask* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_MODELTASK_CALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_MODELTASK_CALL
+RustBuffer uniffi_keel_uniffi_fn_method_modeltask_call(uint64_t ptr, RustBuffer task_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CLONE_CALLSTREAM
@@ -1486,6 +1522,11 @@ uint64_t uniffi_keel_uniffi_fn_method_skillregistry_list(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SKILLREGISTRY_MESSAGE_ROUTER
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SKILLREGISTRY_MESSAGE_ROUTER
 uint64_t uniffi_keel_uniffi_fn_method_skillregistry_message_router(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SKILLREGISTRY_MESSAGE_ROUTER_WITH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SKILLREGISTRY_MESSAGE_ROUTER_WITH
+uint64_t uniffi_keel_uniffi_fn_method_skillregistry_message_router_with(uint64_t ptr, RustBuffer options_json, RustBuffer classifier, RustBuffer embedder, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_SKILLREGISTRY_PIN
@@ -2816,6 +2857,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_fleet_status(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_MODELTASK_CALL
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_MODELTASK_CALL
+uint16_t uniffi_keel_uniffi_checksum_method_modeltask_call(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CALLSTREAM_NEXT
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_CALLSTREAM_NEXT
 uint16_t uniffi_keel_uniffi_checksum_method_callstream_next(void
@@ -3377,6 +3424,12 @@ uint16_t uniffi_keel_uniffi_checksum_method_skillregistry_list(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SKILLREGISTRY_MESSAGE_ROUTER
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SKILLREGISTRY_MESSAGE_ROUTER
 uint16_t uniffi_keel_uniffi_checksum_method_skillregistry_message_router(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SKILLREGISTRY_MESSAGE_ROUTER_WITH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_METHOD_SKILLREGISTRY_MESSAGE_ROUTER_WITH
+uint16_t uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with(void
     
 );
 #endif

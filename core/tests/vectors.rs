@@ -55,6 +55,7 @@ async fn every_file_in_testdata_runs() {
             "failure_statuses.json" => failure_status_vectors(&cases).await,
             "llm_requests.json" => llm_request_vectors(&cases).await,
             "llm_tasks.json" => llm_task_vectors(&cases[0]),
+            "host_answers.json" => host_answer_vectors(&cases[0]),
             "mask_url.json" => mask_url_vectors(&cases),
             "model_resolution.json" => model_resolution_vectors(&cases).await,
             "options.json" => option_vectors(&cases),
@@ -783,6 +784,54 @@ fn llm_task_vectors(v: &Value) {
         embed.target().unwrap(),
         ("openai", "text-embedding-3-small")
     );
+}
+
+/// A host function's answers to model tasks, read as `keel::llm::HostTask` reads them (the
+/// Python and Node suites run them through routing and compaction with async callables).
+fn host_answer_vectors(v: &Value) {
+    use keel::llm::{ClassifyRequest, read_classification, read_summary, read_vectors};
+    use keel::models::Feature;
+    let check = |case: &Value, outcome: Result<Value, keel::Error>| match outcome {
+        Ok(got) => assert_eq!(got, case["expected"], "vector {}", case["name"]),
+        Err(err) => assert_eq!(Some(err.code()), case["code"].as_str(), "{}", case["name"]),
+    };
+    let labels = v["labels"].as_array().unwrap().iter();
+    let message = v["message"].as_str().unwrap();
+    let request = ClassifyRequest::new(Feature::Copilot, message, labels.flat_map(Value::as_str));
+    for case in v["classify"].as_array().unwrap() {
+        let read = read_classification(&request, &case["answer"]);
+        let expected = json!({"label": case["label"], "confidence": case["confidence"]});
+        let case = &json!({"name": case["name"], "expected": expected, "code": case["code"]});
+        check(
+            case,
+            read.map(|(l, c)| json!({"label": l, "confidence": c})),
+        );
+    }
+    for case in v["embed"].as_array().unwrap() {
+        let rows = vec![case["row"].clone(); case["answer_rows"].as_u64().unwrap_or(3) as usize];
+        let answer = match case["as"].as_str().unwrap() {
+            "list" => Value::Array(rows),
+            "object" => json!({ "vectors": rows }),
+            key => json!({ key: rows }),
+        };
+        let row: Vec<f32> = case["row"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(Value::as_f64)
+            .map(|f| f as f32)
+            .collect();
+        let expected = (case["code"].is_null()).then(|| json!([row, row, row]));
+        let case = &json!({"name": case["name"], "expected": expected, "code": case["code"]});
+        check(case, read_vectors(3, &answer).map(|v| json!(v)));
+    }
+    for case in v["summarize"].as_array().unwrap() {
+        let read = read_summary(&case["answer"]).map(Value::from);
+        check(
+            &json!({"name": case["name"], "expected": case["summary"], "code": case["code"]}),
+            read,
+        );
+    }
 }
 
 fn minhash_signature_vectors(cases: &[Value]) {

@@ -81,7 +81,7 @@ private suspend fun attempt(run: AgentRun, ctx: AgentContext, ms: Double, execut
 }
 
 /** What the exception [e] says of itself, for core to classify. */
-private fun describe(e: Throwable): FailureInfo {
+internal fun describe(e: Throwable): FailureInfo {
     val message = e.message?.ifBlank { null } ?: e.toString()
     return when (e) {
         is KeelException -> FailureInfo(e.info.detail, code = e.info.code, retryAfterMs = e.info.retryAfterMs)

@@ -663,6 +663,9 @@ internal interface UniffiCallbackInterfaceLetterHandlerMethod0 : com.sun.jna.Cal
 internal interface UniffiCallbackInterfaceAlertSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`alertJson`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceModelTaskMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`taskJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceEntityResolverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`orgId`: RustBuffer.ByValue,`userId`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`name`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -707,6 +710,25 @@ internal open class UniffiVTableCallbackInterfaceAlertSink(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `deliver` = other.`deliver`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "call")
+internal open class UniffiVTableCallbackInterfaceModelTask(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `call`: UniffiCallbackInterfaceModelTaskMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `call`: UniffiCallbackInterfaceModelTaskMethod0? = null,
+    ): UniffiVTableCallbackInterfaceModelTask(`uniffiFree`,`uniffiClone`,`call`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceModelTask) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `call` = other.`call`
     }
 
 }
@@ -1006,6 +1028,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_fleet_status(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_modeltask_call(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_callstream_next(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_llm_classify(
@@ -1194,6 +1218,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_skillregistry_message_router(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_skillregistry_pin(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_skillregistry_resolve_skills(
@@ -1303,6 +1329,7 @@ internal object UniffiLib {
         uniffiCallbackInterfaceAlertSink.register(this)
         uniffiCallbackInterfaceEntityResolver.register(this)
         uniffiCallbackInterfaceLetterHandler.register(this)
+        uniffiCallbackInterfaceModelTask.register(this)
         uniffiCallbackInterfaceSummarizer.register(this)
         uniffiCallbackInterfaceSyncProgress.register(this)
         
@@ -1527,6 +1554,14 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_keel_uniffi_fn_method_fleet_status(`ptr`: Long,
     ): Long
+    external fun uniffi_keel_uniffi_fn_clone_modeltask(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_free_modeltask(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_init_callback_vtable_modeltask(`vtable`: UniffiVTableCallbackInterfaceModelTask,
+    ): Unit
+    external fun uniffi_keel_uniffi_fn_method_modeltask_call(`ptr`: Long,`taskJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_keel_uniffi_fn_clone_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_free_callstream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1774,6 +1809,8 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_method_skillregistry_list(`ptr`: Long,
     ): Long
     external fun uniffi_keel_uniffi_fn_method_skillregistry_message_router(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_skillregistry_message_router_with(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,`classifier`: RustBuffer.ByValue,`embedder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_skillregistry_pin(`ptr`: Long,`orgId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`version`: RustBuffer.ByValue,
     ): Long
@@ -2344,7 +2381,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_keel_uniffi_checksum_method_workersession_stop() and 0xFFFF) != 18694) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_keel_uniffi_checksum_method_letterhandler_handle() and 0xFFFF) != 27973) {
+    if ((lib.uniffi_keel_uniffi_checksum_method_letterhandler_handle() and 0xFFFF) != 60261) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_alertsink_deliver() and 0xFFFF) != 35534) {
@@ -2381,6 +2418,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_fleet_status() and 0xFFFF) != 28599) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_modeltask_call() and 0xFFFF) != 15758) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_callstream_next() and 0xFFFF) != 5936) {
@@ -2663,6 +2703,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_skillregistry_message_router() and 0xFFFF) != 58236) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with() and 0xFFFF) != 10050) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_skillregistry_pin() and 0xFFFF) != 40888) {
@@ -9018,6 +9061,10 @@ public interface LetterHandler {
     /**
      * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
      * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the replay failed, as for [`HandlerAnswer::Threw`].
      */
     fun `handle`(`replayJson`: kotlin.String): HandlerAnswer
     
@@ -9133,10 +9180,15 @@ open class LetterHandlerImpl: Disposable, AutoCloseable, LetterHandler
     /**
      * Replays the letter of `replayJson` (a `Replay`: `id`, `agentName`, `triggerType`,
      * `payload`, `orgId`, `userId`, `traceId`, `retry`, `idempotencyKey`, `steps`).
-     */override fun `handle`(`replayJson`: kotlin.String): HandlerAnswer {
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the replay failed, as for [`HandlerAnswer::Threw`].
+     */
+    @Throws(KeelException::class)override fun `handle`(`replayJson`: kotlin.String): HandlerAnswer {
             return FfiConverterTypeHandlerAnswer.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(KeelException) { _status ->
     UniffiLib.uniffi_keel_uniffi_fn_method_letterhandler_handle(
         it,
         
@@ -9174,7 +9226,12 @@ internal object uniffiCallbackInterfaceLetterHandler {
                 )
             }
             val writeReturn = { value: HandlerAnswer -> uniffiOutReturn.setValue(FfiConverterTypeHandlerAnswer.lower(value)) }
-            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeelException -> FfiConverterTypeKeelError.lower(e) }
+            )
         }
     }
 
@@ -12974,6 +13031,348 @@ public object FfiConverterTypeModelRouter: FfiConverter<ModelRouter, Long> {
 
 
 /**
+ * A model task the host does with its own model client. Called on a thread of its own: it
+ * may block.
+ */
+public interface ModelTask {
+    
+    /**
+     * Does the task of `taskJson`: to classify `{text, labels: [{name, description}],
+     * instructions}`, to embed `{texts, model, dimensions}`.
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the stage fails, as for [`TaskAnswer::Threw`].
+     */
+    fun `call`(`taskJson`: kotlin.String): TaskAnswer
+    
+    companion object
+}
+
+/**
+ * A model task the host does with its own model client. Called on a thread of its own: it
+ * may block.
+ */
+open class ModelTaskImpl: Disposable, AutoCloseable, ModelTask
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_keel_uniffi_fn_free_modeltask(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_keel_uniffi_fn_clone_modeltask(handle, status)
+        }
+    }
+
+    
+    /**
+     * Does the task of `taskJson`: to classify `{text, labels: [{name, description}],
+     * instructions}`, to embed `{texts, model, dimensions}`.
+     *
+     * # Errors
+     * Any exception (an answer uniffi cannot carry, such as text with a lone surrogate,
+     * included): the stage fails, as for [`TaskAnswer::Threw`].
+     */
+    @Throws(KeelException::class)override fun `call`(`taskJson`: kotlin.String): TaskAnswer {
+            return FfiConverterTypeTaskAnswer.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_modeltask_call(
+        it,
+        
+        FfiConverterString.lower(`taskJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceModelTask {
+    internal object `call`: UniffiCallbackInterfaceModelTaskMethod0 {
+        override fun callback(`uniffiHandle`: Long,`taskJson`: RustBuffer.ByValue,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeModelTask.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`call`(
+                    FfiConverterString.lift(`taskJson`),
+                )
+            }
+            val writeReturn = { value: TaskAnswer -> uniffiOutReturn.setValue(FfiConverterTypeTaskAnswer.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: KeelException -> FfiConverterTypeKeelError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeModelTask.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeModelTask.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceModelTask.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `call`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_keel_uniffi_fn_init_callback_vtable_modeltask(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeModelTask: FfiConverter<ModelTask, Long> {
+    internal val handleMap = UniffiHandleMap<ModelTask>()
+
+    override fun lower(value: ModelTask): Long {
+        if (value is ModelTaskImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): ModelTask {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return ModelTaskImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): ModelTask {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ModelTask) = 8UL
+
+    override fun write(value: ModelTask, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The Command Centre queue; make it with `keel.queue(optionsJson)`.
  */
 public interface QueueInterface {
@@ -14894,6 +15293,18 @@ public interface SkillRegistryInterface {
     fun `messageRouter`(`optionsJson`: kotlin.String? = null): MessageRouter
     
     /**
+     * `messageRouter` with its model stages done by the host: `classifier` chooses among the
+     * top candidates when the index is not confident and the route allows it (`allowLlm`),
+     * `embedder` embeds the skills and the message for the embedding stage. An answer that
+     * is not one of the candidates, vectors of the wrong count or length, or a throw: the
+     * stage fails and the route falls through, uncached.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+    fun `messageRouterWith`(`optionsJson`: kotlin.String?, `classifier`: ModelTask? = null, `embedder`: ModelTask? = null): MessageRouter
+    
+    /**
      * Serves a stored version to an org (null follows the current version again).
      *
      * # Errors
@@ -15100,6 +15511,33 @@ open class SkillRegistry: Disposable, AutoCloseable, SkillRegistryInterface
         it,
         
         FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `messageRouter` with its model stages done by the host: `classifier` chooses among the
+     * top candidates when the index is not confident and the route allows it (`allowLlm`),
+     * `embedder` embeds the skills and the message for the embedding stage. An answer that
+     * is not one of the candidates, vectors of the wrong count or length, or a throw: the
+     * stage fails and the route falls through, uncached.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+    @Throws(KeelException::class)override fun `messageRouterWith`(`optionsJson`: kotlin.String?, `classifier`: ModelTask?, `embedder`: ModelTask?): MessageRouter {
+            return FfiConverterTypeMessageRouter.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_skillregistry_message_router_with(
+        it,
+        
+        FfiConverterOptionalString.lower(`optionsJson`),
+        FfiConverterOptionalTypeModelTask.lower(`classifier`),
+        FfiConverterOptionalTypeModelTask.lower(`embedder`),_status)
 }
     }
     )
@@ -19703,6 +20141,106 @@ public object FfiConverterTypeKeelError : FfiConverterRustBuffer<KeelException> 
 
 
 
+/**
+ * What a host model task made of its task.
+ */
+sealed class TaskAnswer {
+    
+    /**
+     * It answered, as JSON text: to classify a label (`"deal-status"`) or `{"label",
+     * "confidence"}`; to embed the vectors, one per text, or `{"vectors"}`.
+     */
+    data class Answered(
+        /**
+         * The answer, as JSON text.
+         */
+        val `answerJson`: kotlin.String) : TaskAnswer()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * It threw: what the exception says of itself (a status of 429 is `rate_limited`, its
+     * wait kept).
+     */
+    data class Threw(
+        /**
+         * The failure.
+         */
+        val `failure`: dev.keel.FailureInfo) : TaskAnswer()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTaskAnswer : FfiConverterRustBuffer<TaskAnswer>{
+    override fun read(buf: ByteBuffer): TaskAnswer {
+        return when(buf.getInt()) {
+            1 -> TaskAnswer.Answered(
+                FfiConverterString.read(buf),
+                )
+            2 -> TaskAnswer.Threw(
+                FfiConverterTypeFailureInfo.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: TaskAnswer): ULong = when(value) {
+        is TaskAnswer.Answered -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`answerJson`)
+            )
+        }
+        is TaskAnswer.Threw -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeFailureInfo.allocationSize(value.`failure`)
+            )
+        }
+    }
+
+    override fun write(value: TaskAnswer, buf: ByteBuffer) {
+        when(value) {
+            is TaskAnswer.Answered -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`answerJson`, buf)
+                Unit
+            }
+            is TaskAnswer.Threw -> {
+                buf.putInt(2)
+                FfiConverterTypeFailureInfo.write(value.`failure`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -19985,6 +20523,38 @@ public object FfiConverterOptionalTypeLlm: FfiConverterRustBuffer<Llm?> {
         } else {
             buf.put(1)
             FfiConverterTypeLlm.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeModelTask: FfiConverterRustBuffer<ModelTask?> {
+    override fun read(buf: ByteBuffer): ModelTask? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeModelTask.read(buf)
+    }
+
+    override fun allocationSize(value: ModelTask?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeModelTask.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ModelTask?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeModelTask.write(value, buf)
         }
     }
 }

@@ -166,6 +166,13 @@ class HostileTest {
                 "resolveSkills" to { h -> skills.resolveSkills(h, h) },
                 "render" to { h -> skills.resolveSkills(org, "web").render("deal-status", h) },
                 "messageRouter" to { h -> skills.messageRouter(h) },
+                "messageRouterWith" to { h -> skills.messageRouterWith(h, modelTask { h }, modelTask { h }) },
+                // A Kotlin classifier answering hostile text: the stage fails, the route falls through.
+                "modelTask.answer" to { h ->
+                    val undecided = json("thresholds" to mapOf("sequence" to 1, "skill" to 1), "log" to false)
+                    val asked = skills.messageRouterWith(undecided, modelTask { h }, modelTask { h })
+                    asked.route("how is the Globex deal going", "web", org, null, json("allowLlm" to true))
+                },
                 "route" to { h -> router.route(h, "web", org, h, null) },
                 "route.channel" to { h -> router.route("hi", h, h, null, h) },
                 "tryRoute" to { h -> router.tryRoute(h, "slack", org) },
