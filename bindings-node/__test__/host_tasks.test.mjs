@@ -1,13 +1,13 @@
 // Model tasks done by the platform's own models: an async function as routing's classifier and
 // embedder and as compaction's summarizer (core: keel::llm::HostTask, which writes what the
 // function is handed and reads what it answers), on both backends.
-import { test } from 'node:test'
+import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 
 import keel from '../index.js'
-import { BACKENDS, SMALL, freshUrl, loadVectors, rounds } from './helpers.mjs'
+import { BACKENDS, SMALL, freshUrl, loadVectors, rounds, startLoopback } from './helpers.mjs'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const ORG = '0a0a0a0a-0000-4000-8000-00000000000c'
@@ -17,11 +17,37 @@ const VOCABULARY = ['deal', 'pipeline', 'forecast', 'meeting', 'email', 'risk']
 // What a host function may answer and how it reads (core: keel::llm::host's readers).
 const ANSWERS = loadVectors('host_answers.json')
 
+let loopback
+before(async () => {
+  loopback = await startLoopback()
+})
+after(() => loopback.stop())
+
 async function skills(db) {
   const registry = await db.skillRegistry()
   await registry.sync(`${root}skills`)
   return registry
 }
+
+test("Keel's own client is the LLM stage", async () => {
+  const db = await keel.connect(freshUrl('sqlite'))
+  try {
+    const models = await db.modelRouter({ seedDefaults: false })
+    await models.setModel({ feature: 'copilot', tier: 'medium', provider: 'openai', modelId: 'route-model', creditCost: 1 })
+    const llm = models.llm({ providers: loopback.providers() })
+    await loopback.script('route-model', { text: '{"label": "deal-status", "confidence": 0.9}' })
+    const router = (await skills(db)).messageRouter(UNDECIDED, llm)
+    const d = await router.route('how is the Globex deal going', 'web', ORG, null, { allowLlm: true })
+    assert.deepEqual([d.route, d.stage, d.matchedBy, d.confidence], ['deal-status', 'llm', 'llm', 0.9])
+    const [request, ...more] = await loopback.received()
+    assert.equal(more.length, 0)
+    assert.equal(request.model, 'route-model')
+    const sent = JSON.stringify(request.body.messages)
+    assert.ok(sent.includes('deal-status') && sent.includes('how is the Globex deal going'), sent)
+  } finally {
+    await db.close()
+  }
+})
 
 for (const backend of BACKENDS) {
   test(`${backend}: an async function is the LLM stage`, async () => {

@@ -12,7 +12,7 @@ import pytest
 
 import keel
 from keel.types import HostClassifyTask, HostEmbedTask, HostSummaryTask
-from conftest import load_vectors
+from conftest import Loopback, load_vectors
 from test_memory import SMALL, rounds
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -54,6 +54,30 @@ async def test_an_async_callable_is_the_llm_stage(db: keel.Keel) -> None:
     # Not allowed, not asked.
     await router.route("where are we with the Initech deal", "web", ORG)
     assert len(asked) == 1
+
+
+async def test_keel_llm_is_the_llm_stage(db: keel.Keel, loopback: Loopback) -> None:
+    """The LLM stage over Keel's own client: the `copilot` feature resolved by the model
+    router, the candidates offered to the model on the wire, its answer deciding."""
+    registry = await skills(db)
+    models = await db.model_router(seed_defaults=False)
+    await models.set_model("copilot", "medium", "openai", "route-model", credit_cost=1.0)
+    llm = models.llm(providers=loopback.providers())
+    loopback.script("route-model", {"text": '{"label": "deal-status", "confidence": 0.9}'})
+    router = registry.message_router(classifier=llm, **UNDECIDED)
+    d = await router.route("how is the Globex deal going", "web", ORG, allow_llm=True)
+    assert (d["route"], d["stage"], d["matched_by"], d["confidence"]) == ("deal-status", "llm", "llm", 0.9)
+    (request,) = (r for r in loopback.received())
+    assert request["model"] == "route-model"
+    sent = str(request["body"]["messages"])
+    assert "deal-status" in sent and "how is the Globex deal going" in sent and "none" in sent
+    # An answer outside the candidates falls through, uncached: the model is asked again.
+    loopback.script("route-model", {"text": "email-draft"}, {"text": "email-draft"})
+    other = registry.message_router(classifier=llm, **UNDECIDED)
+    for _ in range(2):
+        fallen = await other.route("how is the Globex deal going", "web", ORG, allow_llm=True)
+        assert (fallen["route"], fallen["stage"]) == ("general", "fallback")
+    assert len(loopback.received()) == 3
 
 
 @pytest.mark.parametrize("answer", ["email-draft-nope", "none", 42, {"label": "deal-status", "confidence": 7}, RuntimeError("down")])

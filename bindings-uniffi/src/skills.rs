@@ -345,8 +345,38 @@ impl SkillRegistry {
         classifier: Option<Arc<dyn crate::host::ModelTask>>,
         embedder: Option<Arc<dyn crate::host::ModelTask>>,
     ) -> Result<Arc<crate::routing::MessageRouter>, KeelError> {
-        let options = options(options_json.as_deref(), "options").map_err(KeelError::from)?;
         let (classifier, embedder) = (task_model(classifier), task_model(embedder));
+        self.router_over(options_json, classifier, embedder)
+    }
+
+    /// `messageRouter` with its model stages over Keel's own clients: `classifier` (its
+    /// `copilot` feature resolved by the model router) chooses among the top candidates when
+    /// the index is not confident and the route allows it (`allowLlm`); `embedder`'s
+    /// embeddings (its default provider and model) serve the embedding stage.
+    ///
+    /// # Errors
+    /// `invalid_input` naming the option at fault.
+    #[uniffi::method(default(classifier = None, embedder = None))]
+    pub fn message_router_with_llm(
+        &self,
+        options_json: Option<String>,
+        classifier: Option<Arc<crate::llm::Llm>>,
+        embedder: Option<Arc<crate::llm::Llm>>,
+    ) -> Result<Arc<crate::routing::MessageRouter>, KeelError> {
+        let keel = |llm: Arc<crate::llm::Llm>| keel::llm::TaskModel::Llm(llm.inner.clone());
+        self.router_over(options_json, classifier.map(keel), embedder.map(keel))
+    }
+}
+
+impl SkillRegistry {
+    /// A message router over these skills with the model stages given.
+    fn router_over(
+        &self,
+        options_json: Option<String>,
+        classifier: Option<keel::llm::TaskModel>,
+        embedder: Option<keel::llm::TaskModel>,
+    ) -> Result<Arc<crate::routing::MessageRouter>, KeelError> {
+        let options = options(options_json.as_deref(), "options").map_err(KeelError::from)?;
         // The log writer starts on the runtime the router's routes run on.
         let inner = within(|| {
             keel::routing::MessageRouter::open(&self.inner, options)

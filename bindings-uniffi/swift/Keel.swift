@@ -8355,6 +8355,17 @@ public protocol SkillRegistryProtocol: AnyObject, Sendable {
     func messageRouterWith(optionsJson: String?, classifier: ModelTask?, embedder: ModelTask?) throws  -> MessageRouter
     
     /**
+     * `messageRouter` with its model stages over Keel's own clients: `classifier` (its
+     * `copilot` feature resolved by the model router) chooses among the top candidates when
+     * the index is not confident and the route allows it (`allowLlm`); `embedder`'s
+     * embeddings (its default provider and model) serve the embedding stage.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+    func messageRouterWithLlm(optionsJson: String?, classifier: Llm?, embedder: Llm?) throws  -> MessageRouter
+    
+    /**
      * Serves a stored version to an org (null follows the current version again).
      *
      * # Errors
@@ -8521,6 +8532,27 @@ open func messageRouterWith(optionsJson: String?, classifier: ModelTask? = nil, 
         FfiConverterOptionString.lower(optionsJson),
         FfiConverterOptionTypeModelTask.lower(classifier),
         FfiConverterOptionTypeModelTask.lower(embedder),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `messageRouter` with its model stages over Keel's own clients: `classifier` (its
+     * `copilot` feature resolved by the model router) chooses among the top candidates when
+     * the index is not confident and the route allows it (`allowLlm`); `embedder`'s
+     * embeddings (its default provider and model) serve the embedding stage.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+open func messageRouterWithLlm(optionsJson: String?, classifier: Llm? = nil, embedder: Llm? = nil)throws  -> MessageRouter  {
+    return try  FfiConverterTypeMessageRouter_lift(try rustCallWithError(FfiConverterTypeKeelError_lift) {
+        uniffiCallStatus in
+    uniffi_keel_uniffi_fn_method_skillregistry_message_router_with_llm(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(optionsJson),
+        FfiConverterOptionTypeLlm.lower(classifier),
+        FfiConverterOptionTypeLlm.lower(embedder),uniffiCallStatus
     )
 })
 }
@@ -13570,6 +13602,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with() != 10050) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with_llm() != 20923) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_method_skillregistry_pin() != 40888) {

@@ -1220,6 +1220,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with_llm(
+    ): Int
     external fun uniffi_keel_uniffi_checksum_method_skillregistry_pin(
     ): Int
     external fun uniffi_keel_uniffi_checksum_method_skillregistry_resolve_skills(
@@ -1811,6 +1813,8 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_method_skillregistry_message_router(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_skillregistry_message_router_with(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,`classifier`: RustBuffer.ByValue,`embedder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_keel_uniffi_fn_method_skillregistry_message_router_with_llm(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,`classifier`: RustBuffer.ByValue,`embedder`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_keel_uniffi_fn_method_skillregistry_pin(`ptr`: Long,`orgId`: RustBuffer.ByValue,`key`: RustBuffer.ByValue,`version`: RustBuffer.ByValue,
     ): Long
@@ -2706,6 +2710,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with() and 0xFFFF) != 10050) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_method_skillregistry_message_router_with_llm() and 0xFFFF) != 20923) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_method_skillregistry_pin() and 0xFFFF) != 40888) {
@@ -15305,6 +15312,17 @@ public interface SkillRegistryInterface {
     fun `messageRouterWith`(`optionsJson`: kotlin.String?, `classifier`: ModelTask? = null, `embedder`: ModelTask? = null): MessageRouter
     
     /**
+     * `messageRouter` with its model stages over Keel's own clients: `classifier` (its
+     * `copilot` feature resolved by the model router) chooses among the top candidates when
+     * the index is not confident and the route allows it (`allowLlm`); `embedder`'s
+     * embeddings (its default provider and model) serve the embedding stage.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+    fun `messageRouterWithLlm`(`optionsJson`: kotlin.String?, `classifier`: Llm? = null, `embedder`: Llm? = null): MessageRouter
+    
+    /**
      * Serves a stored version to an org (null follows the current version again).
      *
      * # Errors
@@ -15538,6 +15556,32 @@ open class SkillRegistry: Disposable, AutoCloseable, SkillRegistryInterface
         FfiConverterOptionalString.lower(`optionsJson`),
         FfiConverterOptionalTypeModelTask.lower(`classifier`),
         FfiConverterOptionalTypeModelTask.lower(`embedder`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `messageRouter` with its model stages over Keel's own clients: `classifier` (its
+     * `copilot` feature resolved by the model router) chooses among the top candidates when
+     * the index is not confident and the route allows it (`allowLlm`); `embedder`'s
+     * embeddings (its default provider and model) serve the embedding stage.
+     *
+     * # Errors
+     * `invalid_input` naming the option at fault.
+     */
+    @Throws(KeelException::class)override fun `messageRouterWithLlm`(`optionsJson`: kotlin.String?, `classifier`: Llm?, `embedder`: Llm?): MessageRouter {
+            return FfiConverterTypeMessageRouter.lift(
+    callWithHandle {
+    uniffiRustCallWithError(KeelException) { _status ->
+    UniffiLib.uniffi_keel_uniffi_fn_method_skillregistry_message_router_with_llm(
+        it,
+        
+        FfiConverterOptionalString.lower(`optionsJson`),
+        FfiConverterOptionalTypeLlm.lower(`classifier`),
+        FfiConverterOptionalTypeLlm.lower(`embedder`),_status)
 }
     }
     )

@@ -167,6 +167,7 @@ class HostileTest {
                 "render" to { h -> skills.resolveSkills(org, "web").render("deal-status", h) },
                 "messageRouter" to { h -> skills.messageRouter(h) },
                 "messageRouterWith" to { h -> skills.messageRouterWith(h, modelTask { h }, modelTask { h }) },
+                "messageRouterWithLlm" to { h -> skills.messageRouterWithLlm(h, null, null) },
                 // A Kotlin classifier answering hostile text: the stage fails, the route falls through.
                 "modelTask.answer" to { h ->
                     val undecided = json("thresholds" to mapOf("sequence" to 1, "skill" to 1), "log" to false)

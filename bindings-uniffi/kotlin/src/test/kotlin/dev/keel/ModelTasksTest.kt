@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test
 
 /** Routing's model stages done by Kotlin functions (core: `keel::llm::HostTask`) on both
  * backends: what the function is handed, and every answer of `testdata/host_answers.json`
- * deciding the route or failing the stage, as from Python and Node. */
+ * deciding the route or failing the stage, as from Python and Node; and the LLM stage over
+ * Keel's own client against `keel loopback`. */
 class ModelTasksTest {
     private val library = REPO.resolve("skills").path
     private val answers = JSONObject(File(System.getProperty("keel.testdata") ?: "../../testdata", "host_answers.json").readText())
@@ -93,6 +94,28 @@ class ModelTasksTest {
                 assertEquals(if (case.has("code")) "fallback" else "embedding", d["stage"], name)
                 assertEquals(if (case.has("code")) 2 else 1, asked.get(), name)
             }
+            db.shutdown()
+        }
+    }
+
+    @Test
+    fun keelsOwnClientIsTheLlmStage() = runBlocking {
+        Loopback().use { loopback ->
+            val db = Keel.connect("sqlite::memory:")
+            val skills = db.skillRegistry()
+            skills.sync(library)
+            val models = db.modelRouter(json("seedDefaults" to false))
+            models.setModel(json("feature" to "copilot", "tier" to "medium", "provider" to "openai", "modelId" to "route-model", "creditCost" to 1.0))
+            val llm = models.llm(json("providers" to loopback.providers))
+            loopback.script("route-model", mapOf("text" to json("label" to "deal-status", "confidence" to 0.9)))
+            val router = skills.messageRouterWithLlm(undecided, classifier = llm)
+            val org = UUID.randomUUID().toString()
+            val d = JSONObject(router.route("how is the Globex deal going", "web", org, null, json("allowLlm" to true)))
+            assertEquals(listOf("deal-status", "llm", 0.9), listOf(d["route"], d["stage"], d.getDouble("confidence")))
+            val request = loopback.received().single()
+            assertEquals("route-model", request["model"])
+            val sent = request.getJSONObject("body").getJSONArray("messages").toString()
+            assertTrue("deal-status" in sent && "how is the Globex deal going" in sent, sent)
             db.shutdown()
         }
     }
