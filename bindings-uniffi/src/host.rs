@@ -49,24 +49,16 @@ impl HostFunction for Host {
     fn call(&self, argument: serde_json::Value) -> TransportFuture {
         let (host, task) = (self.0.clone(), argument.to_string());
         Box::pin(async move {
-            let failure = |message: String| TransportFailure {
+            let failed = |message: String| TransportFailure {
                 message,
                 ..TransportFailure::default()
             };
             match on_own_thread(move || host.call(task)).await {
                 Ok(TaskAnswer::Answered { answer_json }) => serde_json::from_str(&answer_json)
-                    .map_err(|err| failure(format!("the answer is not JSON: {err}"))),
-                Ok(TaskAnswer::Threw { failure: info }) => Err(TransportFailure {
-                    status: info.status,
-                    message: info.message,
-                    retry_after: info
-                        .retry_after_ms
-                        .map(|ms| format!("{}", ms as f64 / 1000.0)),
-                    kind: info.kind,
-                    ..TransportFailure::default()
-                }),
+                    .map_err(|err| failed(format!("the answer is not JSON: {err}"))),
+                Ok(TaskAnswer::Threw { failure }) => Err(failure.into()),
                 // The callback failed (or its thread panicked).
-                Err(message) => Err(failure(message)),
+                Err(message) => Err(failed(message)),
             }
         })
     }

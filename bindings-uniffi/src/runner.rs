@@ -173,15 +173,36 @@ pub struct FailureInfo {
     pub retry_after_ms: Option<u64>,
 }
 
+impl FailureInfo {
+    /// The wait as a `Retry-After` value (seconds).
+    fn retry_after(&self) -> Option<String> {
+        self.retry_after_ms
+            .map(|ms| format!("{}", ms as f64 / 1000.0))
+    }
+}
+
 impl From<FailureInfo> for Failure {
     fn from(f: FailureInfo) -> Self {
         Failure {
+            retry_after: f.retry_after(),
             message: f.message,
             code: f.code,
             kind: f.kind,
             status: f.status,
-            retry_after: f.retry_after_ms.map(|ms| format!("{}", ms as f64 / 1000.0)),
             ..Failure::default()
+        }
+    }
+}
+
+/// A host model task's throw as a transport's failure (core reads its status and wait).
+impl From<FailureInfo> for keel::llm::TransportFailure {
+    fn from(f: FailureInfo) -> Self {
+        keel::llm::TransportFailure {
+            retry_after: f.retry_after(),
+            status: f.status,
+            message: f.message,
+            kind: f.kind,
+            ..keel::llm::TransportFailure::default()
         }
     }
 }

@@ -24,12 +24,18 @@ class ModelTasksTest {
     private fun cases(section: String): List<JSONObject> =
         answers.getJSONArray(section).let { a -> (0 until a.length()).map { a.getJSONObject(it) } }
 
+    /** A database at `url` with the library synced, and its registry. */
+    private suspend fun open(url: String): Pair<Keel, SkillRegistry> {
+        val db = Keel.connect(url)
+        val skills = db.skillRegistry()
+        skills.sync(library)
+        return db to skills
+    }
+
     @Test
     fun aKotlinFunctionIsTheLlmStage() = runBlocking {
         for (url in Backends.fresh()) {
-            val db = Keel.connect(url)
-            val skills = db.skillRegistry()
-            skills.sync(library)
+            val (db, skills) = open(url)
             val org = UUID.randomUUID().toString()
             val asked = mutableListOf<JSONObject>()
             val router = skills.messageRouterWith(undecided, classifier = modelTask { task ->
@@ -52,9 +58,7 @@ class ModelTasksTest {
     @Test
     fun theVectorsAnswersDecideOrFallThrough() = runBlocking {
         for (url in Backends.fresh()) {
-            val db = Keel.connect(url)
-            val skills = db.skillRegistry()
-            skills.sync(library)
+            val (db, skills) = open(url)
             val org = UUID.randomUUID().toString()
             val message = answers.getString("message")
             for (case in cases("classify")) {
@@ -101,9 +105,7 @@ class ModelTasksTest {
     @Test
     fun keelsOwnClientIsTheLlmStage() = runBlocking {
         Loopback().use { loopback ->
-            val db = Keel.connect("sqlite::memory:")
-            val skills = db.skillRegistry()
-            skills.sync(library)
+            val (db, skills) = open("sqlite::memory:")
             val models = db.modelRouter(json("seedDefaults" to false))
             models.setModel(json("feature" to "copilot", "tier" to "medium", "provider" to "openai", "modelId" to "route-model", "creditCost" to 1.0))
             val llm = models.llm(json("providers" to loopback.providers))
@@ -122,9 +124,7 @@ class ModelTasksTest {
 
     @Test
     fun textThatIsNotJsonOrAThrowFailsTheStage() = runBlocking {
-        val db = Keel.connect("sqlite::memory:")
-        val skills = db.skillRegistry()
-        skills.sync(library)
+        val (db, skills) = open("sqlite::memory:")
         val org = UUID.randomUUID().toString()
         val answers = listOf<suspend (String) -> String>(
             { "deal-status" }, // a label, but not as JSON text
