@@ -140,9 +140,10 @@ test-console:
 	cargo build -q -p keel-cli
 	cd console && node --test test/
 
-# The soak's short run (about 60 s, every fault kind once): soak/README.md.
+# The soak's short run (about 60 s, every fault kind once), with the Kotlin workers beside the
+# other three languages': soak/README.md.
 test-soak: soak-build
-	$(PY) soak/run.py --short
+	$(PY) soak/run.py --short --languages rust,python,node,kotlin
 
 test-deno:
 	cd bindings-node/__test__/deno && ../../node_modules/.bin/deno run --allow-ffi --allow-read --allow-env --allow-sys smoke.mjs
@@ -206,6 +207,7 @@ SOAK_SEED ?= 7
 soak-build:
 	cargo build -q -p keel-cli
 	cargo build -q -p keelcore --example soak_worker
+	cargo build -q -p keel-uniffi
 
 soak: build soak-build
 	$(PY) soak/run.py --seconds $(SOAK_SECONDS) --seed $(SOAK_SEED)

@@ -6,7 +6,8 @@ platform loop while faults are injected on a seeded schedule; then every invaria
 `make soak` runs it for SOAK_SECONDS (default 300); `make test` runs `--short` (about 60 s).
 It starts its own PostgreSQL (scripts/pg.sh, a private state folder) and `keel loopback` (the
 LLM providers' and Slack's shapes), seeds orgs, credits, skills and conversations, starts the
-workers (soak/worker.py, soak/worker.mjs, the Rust example `soak_worker`), injects the faults,
+workers (soak/worker.py, soak/worker.mjs, the Rust example `soak_worker`; soak/worker.kt with
+`--languages rust,python,node,kotlin`), injects the faults,
 stops the survivors with SIGTERM and runs soak/check.py. Exit status 1 when an invariant fails;
 the report names the seed, so `--seed` replays the schedule.
 """
@@ -77,7 +78,27 @@ def worker_argv(lang: str, cfg: str) -> list[str]:
         return [sys.executable, str(ROOT / "soak/worker.py"), cfg]
     if lang == "node":
         return ["node", str(ROOT / "soak/worker.mjs"), cfg]
+    if lang == "kotlin":
+        return ["java", f"-Djna.library.path={uniffi_library().parent}", "-cp", kotlin_classpath(), "dev.keel.soak.WorkerKt", cfg]
     return [str(rust_worker()), cfg]
+
+
+def uniffi_library() -> Path:
+    return newest("libkeel_uniffi.so", "make uniffi")
+
+
+KOTLIN = ROOT / "examples" / "kotlin"
+
+
+def build_kotlin() -> None:
+    """Compiles soak/worker.kt with examples/kotlin (its pom.xml adds soak/) and writes the
+    classpath the workers run with."""
+    uniffi_library()
+    subprocess.run(["mvn", "-B", "-q", "-Dstyle.color=never", "package"], cwd=KOTLIN, check=True)
+
+
+def kotlin_classpath() -> str:
+    return f"{KOTLIN}/target/classes:" + (KOTLIN / "target" / "classpath.txt").read_text().strip()
 
 
 def newest(relative: str, build: str) -> Path:
@@ -198,7 +219,9 @@ def main() -> int:
     parser.add_argument("--short", action="store_true", help="about 60 s with fewer faults (make test)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
     parser.add_argument("--keep", action="store_true", help="keep the journals and logs folder")
-    parser.add_argument("--languages", default="rust,python,node", help="the workers' languages, three of each")
+    parser.add_argument(
+        "--languages", default="rust,python,node", help="the workers' languages, three of each (rust, python, node, kotlin)"
+    )
     args = parser.parse_args()
     seconds = 60.0 if args.short and "SOAK_SECONDS" not in os.environ else args.seconds
     work = Path(tempfile.mkdtemp(prefix="keel-soak."))
@@ -222,6 +245,8 @@ def main() -> int:
             "rate_limit": RATE_LIMIT, "rate_burst": RATE_BURST, "health_every": 3,
         }
         langs = args.languages.split(",")
+        if "kotlin" in langs:
+            build_kotlin()
         workers = [Worker(f"{lang[:2]}-{i}", lang) for i in range(3) for lang in langs]
         out = work / "journals"
         out.mkdir()

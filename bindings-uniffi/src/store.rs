@@ -62,7 +62,25 @@ impl Keel {
     /// `invalid_url`, `connection` or `migration`; messages carry the URL masked.
     #[uniffi::constructor]
     pub async fn connect(url: String) -> Result<Arc<Self>, KeelError> {
-        let inner = run(async move { keel::Keel::connect(&url).await }).await?;
+        Self::connect_with(url, None).await
+    }
+
+    /// Connects to `url` with `optionsJson` (Node's `ConnectOptions`: `maxConnections`,
+    /// `connectTimeoutMs`, `migrate`, `create`, …) and applies the migrations unless
+    /// `migrate` is false.
+    ///
+    /// # Errors
+    /// As `connect`; `invalid_input` naming the option at fault.
+    #[uniffi::constructor(default(options_json = None))]
+    pub async fn connect_with(
+        url: String,
+        options_json: Option<String>,
+    ) -> Result<Arc<Self>, KeelError> {
+        let inner = run(async move {
+            let options = crate::json::options(options_json.as_deref(), "options")?;
+            keel::Keel::connect_with(&url, options).await
+        })
+        .await?;
         Ok(Arc::new(Self { inner }))
     }
 

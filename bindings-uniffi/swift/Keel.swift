@@ -4016,6 +4016,29 @@ public static func connect(url: String)async throws  -> Keel  {
         )
 }
     
+    /**
+     * Connects to `url` with `optionsJson` (Node's `ConnectOptions`: `maxConnections`,
+     * `connectTimeoutMs`, `migrate`, `create`, …) and applies the migrations unless
+     * `migrate` is false.
+     *
+     * # Errors
+     * As `connect`; `invalid_input` naming the option at fault.
+     */
+public static func connectWith(url: String, optionsJson: String? = nil)async throws  -> Keel  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_keel_uniffi_fn_constructor_keel_connect_with(FfiConverterString.lower(url),FfiConverterOptionString.lower(optionsJson)
+                )
+            },
+            pollFunc: ffi_keel_uniffi_rust_future_poll_u64,
+            completeFunc: ffi_keel_uniffi_rust_future_complete_u64,
+            freeFunc: ffi_keel_uniffi_rust_future_free_u64,
+            liftFunc: FfiConverterTypeKeel_lift,
+            errorHandler: FfiConverterTypeKeelError_lift
+        )
+}
+    
 
     
     /**
@@ -13740,6 +13763,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_keel_uniffi_checksum_constructor_keel_connect() != 8138) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_keel_uniffi_checksum_constructor_keel_connect_with() != 64684) {
         return InitializationResult.apiChecksumMismatch
     }
 

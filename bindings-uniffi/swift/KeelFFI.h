@@ -1594,6 +1594,11 @@ void uniffi_keel_uniffi_fn_free_keel(uint64_t handle, RustCallStatus *_Nonnull o
 uint64_t uniffi_keel_uniffi_fn_constructor_keel_connect(RustBuffer url
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CONSTRUCTOR_KEEL_CONNECT_WITH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_CONSTRUCTOR_KEEL_CONNECT_WITH
+uint64_t uniffi_keel_uniffi_fn_constructor_keel_connect_with(RustBuffer url, RustBuffer options_json
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SLACK
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_FN_METHOD_KEEL_SLACK
 uint64_t uniffi_keel_uniffi_fn_method_keel_slack(uint64_t ptr, RustBuffer options_json, RustCallStatus *_Nonnull out_status
@@ -3711,6 +3716,12 @@ uint16_t uniffi_keel_uniffi_checksum_constructor_locallimiter_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_KEEL_CONNECT
 #define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_KEEL_CONNECT
 uint16_t uniffi_keel_uniffi_checksum_constructor_keel_connect(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_KEEL_CONNECT_WITH
+#define UNIFFI_FFIDEF_UNIFFI_KEEL_UNIFFI_CHECKSUM_CONSTRUCTOR_KEEL_CONNECT_WITH
+uint16_t uniffi_keel_uniffi_checksum_constructor_keel_connect_with(void
     
 );
 #endif

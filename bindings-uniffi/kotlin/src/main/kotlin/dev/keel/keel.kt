@@ -1312,6 +1312,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_keel_uniffi_checksum_constructor_keel_connect(
     ): Int
+    external fun uniffi_keel_uniffi_checksum_constructor_keel_connect_with(
+    ): Int
     external fun ffi_keel_uniffi_uniffi_contract_version(
     ): Int
 
@@ -1839,6 +1841,8 @@ internal object UniffiLib {
     external fun uniffi_keel_uniffi_fn_free_keel(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_keel_uniffi_fn_constructor_keel_connect(`url`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_keel_uniffi_fn_constructor_keel_connect_with(`url`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_keel_uniffi_fn_method_keel_slack(`ptr`: Long,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -2848,6 +2852,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_keel_uniffi_checksum_constructor_keel_connect() and 0xFFFF) != 8138) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_keel_uniffi_checksum_constructor_keel_connect_with() and 0xFFFF) != 64684) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -8924,6 +8931,32 @@ open class Keel: Disposable, AutoCloseable, KeelInterface
         return uniffiRustCallAsync(
         UniffiLib.uniffi_keel_uniffi_fn_constructor_keel_connect(
         FfiConverterString.lower(`url`),),
+        { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeKeel.lift(it) },
+        // Error FFI converter
+        KeelException.ErrorHandler,
+    )
+    }
+
+        
+    /**
+     * Connects to `url` with `optionsJson` (Node's `ConnectOptions`: `maxConnections`,
+     * `connectTimeoutMs`, `migrate`, `create`, …) and applies the migrations unless
+     * `migrate` is false.
+     *
+     * # Errors
+     * As `connect`; `invalid_input` naming the option at fault.
+     */
+    @Throws(KeelException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `connectWith`(`url`: kotlin.String, `optionsJson`: kotlin.String? = null) : Keel {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_keel_uniffi_fn_constructor_keel_connect_with(
+        FfiConverterString.lower(`url`),
+        FfiConverterOptionalString.lower(`optionsJson`),),
         { future, callback, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_poll_u64(future, callback, continuation) },
         { future, continuation -> UniffiLib.ffi_keel_uniffi_rust_future_complete_u64(future, continuation) },
         { future -> UniffiLib.ffi_keel_uniffi_rust_future_free_u64(future) },

@@ -127,6 +127,7 @@ class HostileTest {
             val conversation = JSONObject(conversations.start(json("orgId" to org, "userId" to "U2", "channel" to "web"))).getString("id")
             val calls: List<Pair<String, suspend (String) -> Any?>> = listOf(
                 "connect" to { h -> Keel.connect(h).shutdown() },
+                "connectWith" to { h -> Keel.connectWith("sqlite::memory:", h).shutdown() },
                 "parseDatabaseUrl" to { h -> parseDatabaseUrl(h) },
                 "countTokens" to { h -> countTokens(h) },
                 "countTokens.encoding" to { h -> countTokens("hello", h) },

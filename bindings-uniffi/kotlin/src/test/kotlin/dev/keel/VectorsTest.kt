@@ -63,6 +63,18 @@ class VectorsTest {
     }
 
     @Test
+    fun connectWithOptions() = runBlocking {
+        val db = Keel.connectWith("sqlite::memory:", JSONObject(mapOf("maxConnections" to 2, "connectTimeoutMs" to 500)).toString())
+        assertEquals("sqlite", db.backend())
+        db.shutdown()
+        for (bad in listOf(mapOf("maxConnections" to 0), mapOf("maxConnection" to 2))) {
+            val error = keelError(bad.toString()) { runBlocking { Keel.connectWith("sqlite::memory:", JSONObject(bad).toString()) } }
+            assertEquals("invalid_input", error.code, bad.toString())
+            assertTrue(error.info.field!!.startsWith("options"), error.info.field)
+        }
+    }
+
+    @Test
     fun redactSecrets() {
         for (case in Vectors.load("redact_secrets.json")) {
             val text = case.getJSONObject("input").getString("text")
