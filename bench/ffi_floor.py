@@ -1,6 +1,6 @@
 """FFI floor from Python: a no-op and a small-struct round trip through PyO3, and an awaited
 no-op (the trip from asyncio to Keel's runtime and back, under every awaited call; p50 and p99
-of single awaits).
+of single awaits) beside the same trip made by a pure-Python thread.
 
 Prints one JSON object of nanoseconds per call. Run by bench/run.py (`make bench`).
 """
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
+import threading
 import time
+from collections.abc import Awaitable, Callable
 
 from keel import _native
 from timing import per_call_ns
@@ -28,15 +31,14 @@ def python_roundtrip(p: dict[str, object] = PROBE) -> dict[str, object]:
     return out
 
 
-def awaited_us() -> tuple[float, float]:
-    """p50 and p99 of single `await _probe.noop_async()`, in microseconds."""
+def awaited_us(awaitable: Callable[[], Awaitable[object]]) -> tuple[float, float]:
+    """p50 and p99 of single `await awaitable()`, in microseconds."""
 
     async def run() -> list[float]:
-        noop_async = _native._probe.noop_async
         samples = []
         for round_ in range(5_200):
             start = time.perf_counter()
-            await noop_async()
+            await awaitable()
             if round_ >= 200:
                 samples.append((time.perf_counter() - start) * 1e6)
         return sorted(samples)
@@ -45,8 +47,31 @@ def awaited_us() -> tuple[float, float]:
     return samples[len(samples) // 2], samples[round((len(samples) - 1) * 0.99)]
 
 
+def thread_hop() -> Callable[[], Awaitable[object]]:
+    """The same trip in pure Python: a thread settles the asyncio future through
+    `call_soon_threadsafe`, as Keel's runtime does. Any design that does the work off the event
+    loop's thread pays at least this."""
+    asks: queue.SimpleQueue[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = queue.SimpleQueue()
+
+    def settle() -> None:
+        while True:
+            loop, future = asks.get()
+            loop.call_soon_threadsafe(future.set_result, None)
+
+    threading.Thread(target=settle, daemon=True).start()
+
+    def ask() -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        asks.put((loop, future))
+        return future
+
+    return ask
+
+
 if __name__ == "__main__":
-    await_p50, await_p99 = awaited_us()
+    await_p50, await_p99 = awaited_us(_native._probe.noop_async)
+    hop_p50, hop_p99 = awaited_us(thread_hop())
     noop = _native._probe.noop
     roundtrip = _native._probe.roundtrip
     print(
@@ -58,6 +83,8 @@ if __name__ == "__main__":
                 "pure_roundtrip": per_call_ns(lambda: python_roundtrip(PROBE)),
                 "await_noop_p50_us": await_p50,
                 "await_noop_p99_us": await_p99,
+                "thread_hop_p50_us": hop_p50,
+                "thread_hop_p99_us": hop_p99,
             }
         )
     )

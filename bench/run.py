@@ -208,7 +208,9 @@ def main() -> None:
         )
     print(
         f"\nAn awaited no-op from Python (asyncio to Keel's runtime and back): "
-        f"p50 {python['await_noop_p50_us']:.0f} µs, p99 {python['await_noop_p99_us']:.0f} µs; "
+        f"p50 {python['await_noop_p50_us']:.0f} µs, p99 {python['await_noop_p99_us']:.0f} µs "
+        f"(a pure-Python thread settling an asyncio future: p50 {python['thread_hop_p50_us']:.0f} µs, "
+        f"p99 {python['thread_hop_p99_us']:.0f} µs); "
         f"a suspended no-op from Kotlin: p50 {kotlin['await_noop_p50_us']:.0f} µs, "
         f"p99 {kotlin['await_noop_p99_us']:.0f} µs."
     )
