@@ -1,6 +1,6 @@
 //! Streaming calls against the loopback provider: deltas as the wire sends them, fallback only
 //! before the first delta (even after a preamble), typed errors and partial charges after it,
-//! stalls, and a dropped stream releasing its credits.
+//! stalls, and a dropped stream releasing its credits (through an outage of the database too).
 
 mod common;
 
@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use common::llm::{PRIMARY, SECOND, THIRD, ask, balance, funded, setup, until_released};
 use common::loopback::{Loopback, Scripted, StreamEnd, WireKind};
-use common::on_each_backend;
+use common::{PrivatePostgres, on_each_backend};
 use keel::Keel;
-use keel::llm::{CallRequest, Llm, Piece, StreamEvent};
+use keel::llm::{CallRequest, CallStream, Llm, Piece, StreamEvent};
 use keel::models::Feature;
 use serde_json::json;
 use uuid::Uuid;
@@ -148,33 +148,59 @@ async fn after_the_first_delta_a_failure_ends_the_stream_and_charges_the_partial
     .await;
 }
 
+/// A client on `keel` and a funded org, with a stream under way whose provider sent "x" and
+/// stalls: its credits are held.
+async fn a_stalled_stream(keel: &Keel, provider: &Loopback) -> (Llm, Uuid, CallStream) {
+    let llm = setup(keel, provider, |o| {
+        o.attempt_timeout = Duration::from_secs(60)
+    })
+    .await;
+    let org = funded(&llm).await;
+    provider.script(
+        PRIMARY,
+        [Scripted::Stream {
+            chunks: vec!["x".into()],
+            end: StreamEnd::Stall(Duration::from_secs(60)),
+        }],
+    );
+    let mut stream = llm.stream(ask(Some(org))).await.unwrap();
+    let first = stream.next_event().await.unwrap().unwrap();
+    assert_eq!(first, StreamEvent::Delta(Piece::Text { text: "x".into() }));
+    assert!(balance(&llm, org).await < 100.0, "credits are held");
+    (llm, org, stream)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_stream_stops_the_call_and_releases_its_credits() {
-    on_each_backend(|backend, keel| async move {
+    on_each_backend(|_, keel| async move {
         let provider = Loopback::start().await.unwrap();
-        let llm = setup(&keel, &provider, |o| {
-            o.attempt_timeout = Duration::from_secs(60)
-        })
-        .await;
-        let org = funded(&llm).await;
-        provider.script(
-            PRIMARY,
-            [Scripted::Stream {
-                chunks: vec!["x".into()],
-                end: StreamEnd::Stall(Duration::from_secs(60)),
-            }],
-        );
-        let mut stream = llm.stream(ask(Some(org))).await.unwrap();
-        let first = stream.next_event().await.unwrap().unwrap();
-        assert_eq!(first, StreamEvent::Delta(Piece::Text { text: "x".into() }));
-        assert!(
-            balance(&llm, org).await < 100.0,
-            "{backend:?}: credits are held"
-        );
+        let (llm, org, stream) = a_stalled_stream(&keel, &provider).await;
         drop(stream);
         until_released(&llm, org, 100.0).await;
     })
     .await;
+}
+
+/// PostgreSQL is down when a stream is dropped: the first tries to give its credits back fail,
+/// and a later one, once the server is back, lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_that_meets_an_outage_is_tried_again() {
+    let pg = PrivatePostgres::start("keel-release");
+    let options = keel::ConnectOptions {
+        connect_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let keel = Keel::connect_with(&pg.url(), options).await.unwrap();
+    let provider = Loopback::start().await.unwrap();
+    let (llm, org, stream) = a_stalled_stream(&keel, &provider).await;
+    pg.run("pause");
+    drop(stream);
+    // The first tries fail on the stopped server: each waits 0.5 s for a connection (the
+    // connect timeout), then 0.1 s, 0.2 s, 0.4 s … pass before the next.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    pg.run("resume");
+    until_released(&llm, org, 100.0).await;
+    keel.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -309,7 +309,10 @@ impl<'a> Call<'a> {
                     return Ok(completion);
                 }
                 Err(fault) => {
-                    if fault.kind.counts() {
+                    // A caller who stopped reading a stream is not the provider's fault: the
+                    // call ends here, reported to no breaker and tried nowhere else.
+                    let abandoned = self.sink.as_ref().is_some_and(|sink| sink.is_closed());
+                    if fault.kind.counts() && !abandoned {
                         let (router, kind) = (router.clone(), fault.kind);
                         let (provider, model) =
                             (candidate.provider.clone(), candidate.model_id.clone());
@@ -332,7 +335,7 @@ impl<'a> Call<'a> {
                     }
                     child.fail(&fault.message, extra);
                     // Content reached the caller: the call cannot start again elsewhere.
-                    let next = match self.delivered {
+                    let next = match self.delivered || abandoned {
                         true => None,
                         false => self.next_candidate(fault.kind),
                     };

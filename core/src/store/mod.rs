@@ -8,6 +8,7 @@ pub(crate) mod bind;
 mod dialect;
 mod migrate;
 pub mod partitions;
+mod sqlite_writer;
 mod url;
 
 use std::str::FromStr;
@@ -364,7 +365,8 @@ macro_rules! in_transaction {
                 out
             }
             $crate::store::Pool::Sqlite(lite) => {
-                let mut $tx = lite.begin_with("BEGIN IMMEDIATE").await?;
+                let mut writer = $crate::store::SqliteWriter::acquire(lite).await?;
+                let mut $tx = writer.begin().await?;
                 let $sql = |text: &str| $crate::store::Dialect::SQLITE.spell(text);
                 let out = $body;
                 $tx.commit().await?;
@@ -391,6 +393,7 @@ macro_rules! on_pool {
     };
 }
 
+pub(crate) use sqlite_writer::SqliteWriter;
 pub(crate) use {in_transaction, on_pool};
 
 /// `text` as an RFC 3339 time.
