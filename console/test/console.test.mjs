@@ -167,6 +167,8 @@ test('the models, skills and routing views render, a breaker resets, and the rou
   await page.screenshot({ path: join(shots, 'skill-diff.png'), fullPage: true })
   await page.goto(`${url}#/routing`)
   await page.getByTestId('stage-shares').locator('.share').first().waitFor()
+  // The list is a second request after the shares: count its rows once they are there.
+  await page.getByTestId('decisions').locator('tbody tr').first().waitFor()
   const all = await page.getByTestId('decisions').locator('tbody tr').count()
   await page.selectOption('select[name=review]', 'oos')
   await page.click('form[data-testid=routing-filters] button')
