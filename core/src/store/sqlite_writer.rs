@@ -5,16 +5,20 @@
 //! cancelled) can leave sqlx-sqlite 0.8's connection inside a transaction that nothing will end:
 //! the worker thread begins it and acknowledges, but no `Transaction` is made to roll it back.
 //! Back in the pool, that connection holds SQLite's write lock, and every other writer waits
-//! out its busy timeout and fails with "database is locked". A connection dropped mid-`BEGIN`
-//! is therefore taken out of the pool and closed, which rolls it back.
+//! out its busy timeout and fails with "database is locked". A writer dropped mid-`BEGIN`
+//! therefore queues a `ROLLBACK` on its connection before the connection goes back: SQLite's
+//! thread runs commands in order, so the rollback follows the `BEGIN` (and is a no-op if the
+//! `BEGIN` failed or sqlx already undid it). The connection stays in the pool, which matters for
+//! `sqlite::memory:`, whose one connection is the whole database.
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Sqlite, SqlitePool, Transaction};
+use sqlx::sqlite::SqliteTransactionManager;
+use sqlx::{Connection, Sqlite, SqlitePool, Transaction, TransactionManager};
 
 /// A pooled SQLite connection about to begin a write transaction.
 pub(crate) struct SqliteWriter {
     conn: Option<PoolConnection<Sqlite>>,
-    /// True while a `BEGIN` may be in flight: if dropped then, the connection is closed.
+    /// True while a `BEGIN` may be in flight: if dropped then, a rollback is queued.
     beginning: bool,
 }
 
@@ -41,10 +45,11 @@ impl SqliteWriter {
 impl Drop for SqliteWriter {
     fn drop(&mut self) {
         if self.beginning
-            && let Some(conn) = self.conn.take()
+            && let Some(conn) = self.conn.as_mut()
         {
-            // Out of the pool (which opens another in its place) and closed on drop.
-            drop(conn.detach());
+            // Queued ahead of the pool's own release check, so it runs before anyone else's
+            // command on this connection.
+            SqliteTransactionManager::start_rollback(conn);
         }
     }
 }
@@ -53,6 +58,7 @@ impl Drop for SqliteWriter {
 mod tests {
     use std::future::Future;
     use std::pin::pin;
+    use std::str::FromStr;
     use std::task::Context;
     use std::time::Duration;
 
@@ -68,11 +74,22 @@ mod tests {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(4);
+        with_table(pool.connect_with(options).await.unwrap()).await
+    }
+
+    /// A pool on `sqlite::memory:` as Keel opens one: one connection, which is the database.
+    async fn memory_pool() -> sqlx::SqlitePool {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").unwrap();
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .unwrap();
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+        with_table(pool.connect_with(options).await.unwrap()).await
+    }
+
+    async fn with_table(pool: sqlx::SqlitePool) -> sqlx::SqlitePool {
         sqlx::query("CREATE TABLE t (n INTEGER)")
             .execute(&pool)
             .await
@@ -81,10 +98,9 @@ mod tests {
     }
 
     /// The `BEGIN` reaches SQLite and is acknowledged, and only then is the future dropped:
-    /// the race a cancellation can lose. The next writer must not wait on a lock nobody holds.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_writer_dropped_mid_begin_leaves_no_lock_behind() {
-        let pool = file_pool().await;
+    /// the race a cancellation can lose. The next writer must neither wait on a lock nobody
+    /// holds nor find itself inside that transaction, and the database must still be there.
+    async fn drop_mid_begin_then_write(pool: sqlx::SqlitePool) {
         for _ in 0..3 {
             let mut writer = SqliteWriter::acquire(&pool).await.unwrap();
             {
@@ -114,6 +130,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_dropped_mid_begin_leaves_no_lock_behind() {
+        drop_mid_begin_then_write(file_pool().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_dropped_mid_begin_keeps_the_in_memory_database() {
+        drop_mid_begin_then_write(memory_pool().await).await;
     }
 
     #[tokio::test]
