@@ -1,5 +1,6 @@
-//! SQLite's side of [`in_transaction`](super::in_transaction): one pooled connection taken for
-//! one `BEGIN IMMEDIATE` transaction.
+//! Every SQLite write transaction Keel opens ([`in_transaction`](super::in_transaction)'s SQLite
+//! side, the log sink's batches): one pooled connection taken for one `BEGIN IMMEDIATE`
+//! transaction.
 //!
 //! A future dropped while its `BEGIN` is in flight (a cancelled call, a timeout, a Python task
 //! cancelled) can leave sqlx-sqlite 0.8's connection inside a transaction that nothing will end:

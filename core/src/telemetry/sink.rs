@@ -550,8 +550,9 @@ async fn write_batch(destination: &Destination, batch: &[StoredEvent]) -> Result
         }
         Destination::Database(Pool::Sqlite(pool)) => {
             // 14 columns a row; SQLite allows 32,766 parameters a statement. One transaction, so
-            // a retried batch is never half written.
-            let mut tx = pool.begin().await?;
+            // a retried batch is never half written, begun through the store's one seam.
+            let mut writer = crate::store::SqliteWriter::acquire(pool).await?;
+            let mut tx = writer.begin().await?;
             for chunk in batch.chunks(2_000) {
                 let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                     r#"INSERT INTO system_logs (id, "timestamp", level, service, action, trace_id, span_id,
