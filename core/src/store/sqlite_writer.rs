@@ -18,7 +18,7 @@ use sqlx::{Connection, Sqlite, SqlitePool, Transaction, TransactionManager};
 
 /// A pooled SQLite connection about to begin a write transaction.
 pub(crate) struct SqliteWriter {
-    conn: Option<PoolConnection<Sqlite>>,
+    conn: PoolConnection<Sqlite>,
     /// True while a `BEGIN` may be in flight: if dropped then, a rollback is queued.
     beginning: bool,
 }
@@ -27,7 +27,7 @@ impl SqliteWriter {
     /// Takes a connection from `pool`.
     pub(crate) async fn acquire(pool: &SqlitePool) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            conn: Some(pool.acquire().await?),
+            conn: pool.acquire().await?,
             beginning: false,
         })
     }
@@ -35,9 +35,8 @@ impl SqliteWriter {
     /// Begins the transaction, taking SQLite's write lock now (`BEGIN IMMEDIATE`), so that a
     /// transaction that reads before it writes cannot fail to upgrade its lock.
     pub(crate) async fn begin(&mut self) -> Result<Transaction<'_, Sqlite>, sqlx::Error> {
-        let conn = self.conn.as_mut().ok_or(sqlx::Error::PoolClosed)?;
         self.beginning = true;
-        let tx = conn.begin_with("BEGIN IMMEDIATE").await;
+        let tx = self.conn.begin_with("BEGIN IMMEDIATE").await;
         self.beginning = false;
         tx
     }
@@ -45,12 +44,10 @@ impl SqliteWriter {
 
 impl Drop for SqliteWriter {
     fn drop(&mut self) {
-        if self.beginning
-            && let Some(conn) = self.conn.as_mut()
-        {
-            // Queued ahead of the pool's own release check, so it runs before anyone else's
-            // command on this connection.
-            SqliteTransactionManager::start_rollback(conn);
+        if self.beginning {
+            // Queued ahead of the pool's own release check (the connection is dropped after
+            // this), so it runs before anyone else's command on this connection.
+            SqliteTransactionManager::start_rollback(&mut self.conn);
         }
     }
 }
