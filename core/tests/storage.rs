@@ -431,3 +431,44 @@ async fn misspelt_memory_urls_are_invalid_and_create_nothing() {
     }
     assert_eq!(keel::DEFAULT_URL, "sqlite::memory:");
 }
+
+/// `Dialect::epoch_ms` on PostgreSQL (`date_part`'s float8) gives `extract`'s numeric result:
+/// over 200,000 random microsecond times from 1970 to 2099, at half-millisecond ties, and
+/// before 1970 away from ties.
+#[tokio::test]
+async fn dialect_epoch_ms_matches_extract() {
+    let pool = sqlx::PgPool::connect(&pg_admin_url()).await.unwrap();
+    let ours = keel::store::Dialect::POSTGRES.epoch_ms("t");
+    let exact = "(extract(epoch FROM t) * 1000)::int8";
+    let times = "SELECT timestamptz '1970-01-01 00:00:00+00'
+                        + floor(random() * 4102444800e6) * interval '1 microsecond' AS t
+                 FROM generate_series(1, 200000)
+                 UNION ALL SELECT timestamptz '2026-12-07 01:02:03.1235+00'
+                 UNION ALL SELECT timestamptz '2026-12-07 01:02:03.1245+00'
+                 UNION ALL SELECT timestamptz '2099-12-31 23:59:59.9995+00'
+                 UNION ALL SELECT timestamptz '1970-01-01 00:00:00.0005+00'
+                 UNION ALL SELECT timestamptz '1969-12-31 23:59:59.9984+00'
+                 UNION ALL SELECT timestamptz '1950-06-01 12:00:00.123456+00'";
+    let (rows, differ): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT count(*), count(*) FILTER (WHERE {ours} IS DISTINCT FROM {exact}) FROM ({times}) x"
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((rows, differ), (200_006, 0));
+    let tie: i64 = sqlx::query_scalar(&format!(
+        "SELECT {ours} FROM (SELECT timestamptz '2026-12-07 01:02:03.1235+00' AS t) x"
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(tie % 1000, 124, "a half millisecond rounds up");
+    let null: Option<i64> = sqlx::query_scalar(&format!(
+        "SELECT {ours} FROM (SELECT NULL::timestamptz AS t) x"
+    ))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(null, None);
+    pool.close().await;
+}

@@ -35,6 +35,12 @@ fn lanes_of(lanes: Option<&[i64]>) -> Result<Vec<u8>> {
     }
 }
 
+/// A claim's size (`$2`) where a `LIMIT` reads it: through a subquery, so that PostgreSQL
+/// estimates a claim's plan the same with the size as without it and keeps one generic plan
+/// for the prepared statement. Read as a plain parameter, every custom plan looked cheaper than
+/// the generic one and each claim was planned again (0.85 ms, a quarter of a claim of 100).
+const CLAIM_SIZE: &str = "(SELECT $2::int8)";
+
 impl Queue {
     /// Leases up to `n` (1 to 1,000) waiting items of `lanes` (all when `None`) to `worker`,
     /// by lane after aging, then by age; each claim writes `processing_started_at`, adds one
@@ -197,12 +203,12 @@ impl Queue {
                      ORDER BY queued_at, id LIMIT {limit} {lock}) AS lane{lane}"
             )
         };
-        let peeks: Vec<String> = lanes.iter().map(|&l| due(l, "$2::int8", "")).collect();
+        let peeks: Vec<String> = lanes.iter().map(|&l| due(l, CLAIM_SIZE, "")).collect();
         let head = format!(
             "peek AS MATERIALIZED ({}),
              top AS MATERIALIZED (
                  SELECT id, queue_priority FROM peek
-                 ORDER BY {}, queued_at, id LIMIT $2::int8)",
+                 ORDER BY {}, queued_at, id LIMIT {CLAIM_SIZE})",
             peeks.join(" UNION ALL "),
             Self::aged_lane(d),
         );
@@ -246,9 +252,9 @@ impl Queue {
         // Under an org cap a lane's first items may all be one org's: read further so that
         // other orgs' items are there to take (an org at its cap is skipped in the scan).
         let window = if self.options.org_in_flight.is_some() {
-            "($2::int8 * 4)"
+            format!("({CLAIM_SIZE} * 4)")
         } else {
-            "$2::int8"
+            CLAIM_SIZE.to_owned()
         };
         let lane_scans: Vec<String> = lanes
             .iter()

@@ -87,7 +87,7 @@ impl Queue {
         let step = |expr: &str| {
             format!(
                 "CASE WHEN {t} <= $1 THEN 0 ELSE ({t} - $1 + $2 - 1) / $2 END",
-                t = d.epoch_ms_fast(expr)
+                t = d.epoch_ms(expr)
             )
         };
         // One pass over each set, counted by lane and by the points an item came and left at.
