@@ -1,6 +1,8 @@
 """What a model call adds from Python over a raw HTTP round trip to the same provider on
 loopback (`keel loopback`, a fixed reply), at p50 and p99: Keel's `llm.complete` (an explicit
-model, and resolved through the router; credits off) against TensorZero's embedded gateway
+model, and resolved through the router; credits off; and the same two with the caller's own
+client as the provider's transport, the client the raw round trip uses, so the call is driven on
+the event loop) against TensorZero's embedded gateway
 (observability off) and LiteLLM's `Router.acompletion`, both offline against the same
 OpenAI-compatible endpoint. Calls run one at a time, each variant in a
 block of its own. Prints one JSON object of microseconds on stdout. Run by bench/run.py.
@@ -75,15 +77,24 @@ async def main() -> None:
     raw = http.client.HTTPConnection(host, int(port))
     body = json.dumps({"model": "gpt-bench", "max_tokens": 256, "messages": MESSAGES})
 
+    def post(text: str) -> dict:
+        raw.request("POST", "/v1/chat/completions", text, {"content-type": "application/json", "authorization": "Bearer x"})
+        reply: dict = json.loads(raw.getresponse().read())
+        return reply
+
     def raw_call() -> None:
-        raw.request("POST", "/v1/chat/completions", body, {"content-type": "application/json", "authorization": "Bearer x"})
-        reply = json.loads(raw.getresponse().read())
+        reply = post(body)
         assert reply["choices"][0]["message"]["content"]
+
+    async def own_client(request: dict) -> dict:
+        """The raw round trip's client as the provider's transport, sending Keel's body."""
+        return post(json.dumps(request["body"]))
 
     db = await keel.connect("sqlite::memory:")
     router = await db.model_router(seed_defaults=False)
     await router.set_model("copilot", "low", "openai", "gpt-bench", max_tokens=256)
     llm = router.llm(providers={"openai": {"api_key": "x", "base_url": base + "/v1"}})
+    own = router.llm(transports={"openai": own_client})
     peer = Router(
         model_list=[
             {"model_name": "gpt-bench", "litellm_params": {"model": "openai/gpt-bench", "api_base": base + "/v1", "api_key": "x"}}
@@ -97,6 +108,12 @@ async def main() -> None:
 
     async def keel_routed() -> None:
         await llm.complete(feature="copilot", tier="low", messages=MESSAGES)
+
+    async def keel_own_explicit() -> None:
+        await own.complete(provider="openai", model="gpt-bench", max_tokens=256, messages=MESSAGES)
+
+    async def keel_own_routed() -> None:
+        await own.complete(feature="copilot", tier="low", messages=MESSAGES)
 
     async def litellm_call() -> None:
         await peer.acompletion(model="gpt-bench", messages=MESSAGES, max_tokens=256)
@@ -112,6 +129,7 @@ async def main() -> None:
     variants = {
         "raw": raw_async,
         "keel_explicit": keel_explicit, "keel_routed": keel_routed,
+        "keel_own_explicit": keel_own_explicit, "keel_own_routed": keel_own_routed,
         "tensorzero": tensorzero_call,
         "litellm": litellm_call,
     }

@@ -476,8 +476,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for label, figures, raw, names in [
         ("Rust", llm_rust, "raw", ["explicit", "routed", "fallback_hop", "credits_postgres"]),
-        ("Python", llm_python, "raw", ["keel_explicit", "keel_routed", "tensorzero", "litellm"]),
-        ("Node", llm_node, "raw", ["keel_explicit", "keel_routed"]),
+        ("Python", llm_python, "raw", ["keel_explicit", "keel_routed", "keel_own_explicit", "keel_own_routed", "tensorzero", "litellm"]),
+        ("Node", llm_node, "raw", ["keel_explicit", "keel_routed", "keel_own_explicit", "keel_own_routed"]),
     ]:
         r50, r99 = figures[f"{raw}_p50_us"], figures[f"{raw}_p99_us"]
         print(f"| {label} raw HTTP round trip | {r50:.0f} | {r99:.0f} | — | — |")

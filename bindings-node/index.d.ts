@@ -2686,6 +2686,30 @@ export declare class _CancelToken {
 }
 export type CancelToken = _CancelToken
 
+/**
+ * A model call driven on this event loop (made by `Llm._drive`, driven by `init.js`; not
+ * part of the API).
+ */
+export declare class _DrivenCall {
+  /** What the provider's transport sends now, or `null` when `wait()` does the step. */
+  transportRequest(): TransportRequest | null
+  /** The milliseconds the current attempt may take. */
+  timeoutMs(): number
+  /**
+   * Settles the attempt with the transport's `{ reply }` or `{ failure }`: the completion,
+   * or `null` when the next attempt is ready.
+   */
+  settle(outcome: { reply?: unknown; failure?: unknown }): Completion | null
+  /** Settles the attempt as one that took longer than `timeoutMs()`. */
+  timedOut(): Completion | null
+  /**
+   * Does a step on Keel's side (an attempt through Keel's own client, the breaker report
+   * of a call that failed for good) and settles it.
+   */
+  wait(): Promise<Completion | null>
+}
+export type DrivenCall = _DrivenCall
+
 /** One worker's decisions, for `init.js` to drive (not part of the API). */
 export declare class _WorkerSession {
   /** The next items to run, or null when done. */
@@ -2995,6 +3019,12 @@ export declare class Llm {
    * calls have reported.
    */
   countTokens(model: string, messages: Message[]): TokenCount
+  /**
+   * Starts a call driven on this event loop through the client's transports, when core
+   * can (`keel::llm::Llm::drive`); `null` when it waits on Keel's side first (`init.js`
+   * then calls `complete`).
+   */
+  _drive(request: CallRequest): _DrivenCall | null
   /** Makes a call; resolves to the completion. */
   complete(request: CallRequest, call?: CallOptions): Promise<Completion>
   /** Summarizes `request.text`; resolves to the summary and the call that wrote it. */

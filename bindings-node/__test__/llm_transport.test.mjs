@@ -104,3 +104,49 @@ test('a transport that is not a function is refused', () => {
     (e) => e.code === 'invalid_input' && e.field === 'transports',
   )
 })
+
+test('a call through a transport is driven on this event loop', async () => {
+  // The transport is called before `complete` returns: no thread hop stands before it.
+  let called = false
+  const send = async () => {
+    called = true
+    return message('driven')
+  }
+  const llm = router.llm({ providers: loopback.providers(), transports: { anthropic: send } })
+  const pending = llm.complete({ provider: 'anthropic', model: PRIMARY, messages: HELLO })
+  assert.equal(called, true)
+  assert.equal((await pending).text, 'driven')
+})
+
+test('an attempt past its time falls back over Keel\'s own client', async () => {
+  await loopback.reset()
+  const never = () => new Promise(() => {})
+  const llm = router.llm({ providers: loopback.providers(), transports: { anthropic: never } })
+  const done = await llm.complete({ feature: 'copilot', tier: 'low', messages: HELLO, attemptTimeout: 0.2 })
+  assert.deepEqual(done.attempts.map((a) => a.outcome), ['timeout', 'ok'])
+  assert.deepEqual([done.model, done.wasFallback], [SECOND, true])
+  assert.deepEqual((await loopback.received()).map((r) => r.model), [SECOND])
+})
+
+test('a driven call that fails for good rejects with every attempt, or as aborted', async () => {
+  // A router of its own: the earlier tests' failures count on the shared one's breakers.
+  const own = await keel.connect(freshUrl('sqlite'))
+  const fresh = await own.modelRouter({ seedDefaults: false })
+  await fresh.setModel({ feature: 'copilot', tier: 'low', provider: 'anthropic', modelId: PRIMARY })
+  await fresh.setModel({ feature: 'copilot', tier: 'low', provider: 'google', modelId: SECOND, fallbackOrder: 1 })
+  const sdk = fakeSdk(new APIError(500, 'down'), new APIError(503, 'still down'))
+  const llm = fresh.llm({ providers: loopback.providers(), transports: { anthropic: sdk.send, google: sdk.send } })
+  const err = await llm.complete({ feature: 'copilot', tier: 'low', messages: HELLO }).then(
+    () => assert.fail('answered'),
+    (e) => e,
+  )
+  assert.equal(err.code, 'provider')
+  assert.deepEqual(err.attempts.map((a) => a.outcome), ['server_error', 'server_error'])
+  assert.deepEqual(sdk.sent.map((s) => s.provider), ['anthropic', 'google'])
+  const stalled = router.llm({ transports: { anthropic: () => new Promise(() => {}) } })
+  const controller = new AbortController()
+  const call = stalled.complete({ provider: 'anthropic', model: PRIMARY, messages: HELLO }, { signal: controller.signal })
+  controller.abort()
+  await assert.rejects(call, (e) => e.code === 'aborted')
+  await own.close()
+})

@@ -92,6 +92,8 @@
     }
   }
   const nativeLlm = exports.ModelRouter.prototype.llm
+  // A client's transports by provider, for its calls driven on this event loop.
+  const driven = new WeakMap()
   Object.defineProperty(exports.ModelRouter.prototype, 'llm', {
     value: function (options) {
       let split
@@ -106,7 +108,10 @@
       } catch {
         // A hostile object (a throwing getter, a proxy): the native call's own checks report it.
       }
-      return split ? nativeLlm.apply(this, split) : nativeLlm.call(this, options)
+      if (!split) return nativeLlm.call(this, options)
+      const llm = nativeLlm.apply(this, split)
+      driven.set(llm, Object.fromEntries(split[1].map((name, i) => [name, split[2][i]])))
+      return llm
     },
     writable: true,
     configurable: true,
@@ -542,6 +547,42 @@
     configurable: true,
   })
 
+  // A call through a client's transports, driven here (core: `keel::llm::DrivenCall`): core
+  // plans each attempt and reads each answer; this awaits the transport within the attempt's
+  // time, or `call.wait()` for a step on Keel's side. No thread is woken for an attempt a
+  // transport sends.
+  const driveCall = async (call, sends) => {
+    for (;;) {
+      const request = call.transportRequest()
+      let done
+      if (request === null) {
+        done = await call.wait()
+      } else {
+        let timer
+        const limit = new Promise((resolve) => {
+          timer = setTimeout(() => resolve(timedOut), call.timeoutMs())
+        })
+        const outcome = await Promise.race([sends[request.provider](request), limit])
+        clearTimeout(timer)
+        done = outcome === timedOut ? call.timedOut() : call.settle(outcome)
+      }
+      if (done !== null) return done
+    }
+  }
+  // `complete` through a client with transports: driven here when core hands the call back.
+  const drivenComplete = (llm, request, signal) => {
+    const sends = driven.get(llm)
+    if (sends === undefined) return undefined
+    let call
+    try {
+      call = llm._drive(request)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (call === null) return undefined
+    return signal ? abortable(driveCall(call, sends), signal) : driveCall(call, sends)
+  }
+
   // A model call with `{ signal }` is cancelled in core when the signal aborts: the HTTP
   // request ends and the call's credits are released (the wrapper above only stops waiting).
   for (const name of ['complete', 'stream', 'summarize', 'classify', 'embed']) {
@@ -556,6 +597,10 @@
           signal = undefined // a hostile object (a throwing getter): the call's own checks report it
         }
         request = withHost(request)
+        if (name === 'complete') {
+          const done = drivenComplete(this, request, signal)
+          if (done !== undefined) return done
+        }
         if (!signal) return native.call(this, request)
         const token = new exports._CancelToken()
         if (signal.aborted) token.cancel()

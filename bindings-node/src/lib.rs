@@ -5,6 +5,7 @@
 
 mod console;
 mod dedup;
+mod driven;
 mod error;
 mod fast;
 mod ffi_probe;

@@ -126,6 +126,24 @@ impl Llm {
         })
     }
 
+    /// Starts a call driven on this event loop through the client's transports, when core
+    /// can (`keel::llm::Llm::drive`); `null` when it waits on Keel's side first (`init.js`
+    /// then calls `complete`).
+    #[napi(
+        js_name = "_drive",
+        ts_args_type = "request: CallRequest",
+        ts_return_type = "_DrivenCall | null"
+    )]
+    pub fn drive(&self, request: Json) -> Outcome<Option<crate::driven::DrivenCall>> {
+        guard(|| {
+            let request = llm::CallRequest::from_value(request.0, Case::Camel)?;
+            Ok(match self.inner.drive(request)? {
+                llm::Driven::Call(call) => Some(crate::driven::DrivenCall::new(call)),
+                llm::Driven::Awaits(_) => None,
+            })
+        })
+    }
+
     /// Makes a call; resolves to the completion.
     #[napi(
         ts_args_type = "request: CallRequest, call?: CallOptions",

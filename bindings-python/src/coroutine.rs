@@ -5,7 +5,9 @@
 //! `async def` does, so `asyncio.run(db.applied_migrations())` works where a future tied to a
 //! running loop cannot be made yet. On its first step it hands the core future to the runtime
 //! bridge and delegates every step to the asyncio future that bridge returns. An answer known
-//! at once (a cached view) finishes on its first step without touching the event loop.
+//! at once (a cached view) finishes on its first step without touching the event loop. A call
+//! driven on the event loop itself (a model call through the caller's transports) delegates
+//! every step to the Python coroutine driving it.
 
 use std::sync::Mutex;
 
@@ -21,8 +23,11 @@ enum State {
     Pending(Pending),
     /// Answered at once; the first step returns it.
     Ready(Py<PyAny>),
-    /// Awaiting the asyncio future through its iterator; the handle aborts the core task.
-    Running(Py<PyAny>, AbortHandle),
+    /// A coroutine of the package's own, not stepped yet.
+    Delegate(Py<PyAny>),
+    /// Awaiting the asyncio future through its iterator (the handle aborts the core task), or
+    /// a delegate coroutine (no core task).
+    Running(Py<PyAny>, Option<AbortHandle>),
     /// Finished, closed or thrown into before it started.
     Done,
 }
@@ -37,6 +42,15 @@ impl Call {
     /// A call that starts `pending` when first stepped (or waited for).
     pub fn pending(py: Python<'_>, pending: Pending) -> PyResult<Bound<'_, PyAny>> {
         Ok(Bound::new(py, Self::new(State::Pending(pending)))?.into_any())
+    }
+
+    /// A call whose steps are those of `coroutine`, run on the event loop that awaits it.
+    pub fn delegate<'py>(
+        py: Python<'py>,
+        coroutine: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let state = State::Delegate(coroutine.unbind());
+        Ok(Bound::new(py, Self::new(state))?.into_any())
     }
 
     /// A call whose answer is `value`, returned on its first step.
@@ -67,8 +81,12 @@ impl Call {
         match self.take() {
             State::Pending(pending) => {
                 let (iterator, task) = start(py, pending)?;
-                self.put(State::Running(iterator.clone_ref(py), task));
+                self.put(State::Running(iterator.clone_ref(py), Some(task)));
                 Ok(iterator)
+            }
+            State::Delegate(coroutine) => {
+                self.put(State::Running(coroutine.clone_ref(py), None));
+                Ok(coroutine)
             }
             State::Running(iterator, task) => {
                 self.put(State::Running(iterator.clone_ref(py), task));
@@ -86,8 +104,13 @@ impl Drop for Call {
     /// A call dropped while running (its awaiting task was garbage-collected) stops its core
     /// work; one that finished is unaffected.
     fn drop(&mut self) {
-        if let State::Running(_, task) = self.take() {
-            task.abort();
+        match self.take() {
+            State::Running(_, Some(task)) => task.abort(),
+            // Never awaited: closed, so Python does not warn about it.
+            State::Delegate(coroutine) => Python::attach(|py| {
+                let _ = coroutine.bind(py).call_method0("close");
+            }),
+            _ => {}
         }
     }
 }
@@ -104,6 +127,12 @@ impl Call {
             State::Running(iterator, task) => {
                 self.put(State::Running(iterator, task));
                 Err(PyRuntimeError::new_err("this keel call is being awaited"))
+            }
+            State::Delegate(coroutine) => {
+                self.put(State::Delegate(coroutine));
+                Err(PyRuntimeError::new_err(
+                    "this keel call runs on the event loop its transports run on: await it",
+                ))
             }
             State::Done => Err(PyRuntimeError::new_err(
                 "cannot reuse an already awaited keel call",
@@ -143,10 +172,11 @@ impl Call {
                 let step = iterator
                     .bind(py)
                     .call_method1("throw", (error, value, traceback));
-                match step.is_ok() {
-                    true => self.put(State::Running(iterator, task)),
+                match (step.is_ok(), task) {
+                    (true, task) => self.put(State::Running(iterator, task)),
                     // The awaiting task is cancelled (or gave up): the core work stops with it.
-                    false => task.abort(),
+                    (false, Some(task)) => task.abort(),
+                    (false, None) => {}
                 }
                 step.map(Bound::unbind)
             }
@@ -167,19 +197,24 @@ impl Call {
     /// Stops the call; an asyncio future it was awaiting is cancelled, and the core work
     /// stops.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        if let State::Running(iterator, task) = self.take() {
+        let (iterator, task) = match self.take() {
+            State::Running(iterator, task) => (iterator, task),
+            State::Delegate(coroutine) => (coroutine, None),
+            _ => return Ok(()),
+        };
+        if let Some(task) = task {
             task.abort();
-            let iterator = iterator.bind(py);
-            if iterator.hasattr("close")? {
-                iterator.call_method0("close")?;
-            }
+        }
+        let iterator = iterator.bind(py);
+        if iterator.hasattr("close")? {
+            iterator.call_method0("close")?;
         }
         Ok(())
     }
 
     fn __repr__(&self) -> &'static str {
         match &*self.state.lock().unwrap_or_else(|e| e.into_inner()) {
-            State::Pending(_) | State::Ready(_) => "<keel.Call not awaited>",
+            State::Pending(_) | State::Ready(_) | State::Delegate(_) => "<keel.Call not awaited>",
             State::Running(..) => "<keel.Call running>",
             State::Done => "<keel.Call done>",
         }

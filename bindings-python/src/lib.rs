@@ -4,6 +4,7 @@
 mod console;
 mod coroutine;
 mod dedup;
+mod driven;
 mod error;
 mod ffi_probe;
 mod flow;

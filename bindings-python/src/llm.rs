@@ -25,6 +25,8 @@ pub struct PyLlm {
     inner: llm::Llm,
     /// Where Python transports run: the loop of the latest call (absent without transports).
     event_loop: Option<EventLoop>,
+    /// The transports as given, for calls driven on the caller's event loop.
+    transports: Option<Py<PyDict>>,
 }
 
 impl PyLlm {
@@ -38,10 +40,12 @@ impl PyLlm {
         self.event_loop.clone()
     }
 
-    /// Remembers the running event loop for the client's Python transports.
-    fn note_loop(&self, py: Python<'_>) {
-        if let Some(event_loop) = &self.event_loop {
-            event_loop.note(py);
+    /// Remembers the running event loop for the client's Python transports; true when this
+    /// thread runs one.
+    fn note_loop(&self, py: Python<'_>) -> bool {
+        match &self.event_loop {
+            Some(event_loop) => event_loop.note(py),
+            None => false,
         }
     }
 }
@@ -76,19 +80,28 @@ impl PyLlm {
 
 #[pymethods]
 impl PyLlm {
-    /// Makes a call (awaitable, resolving to a `Completion` dict).
+    /// Makes a call (awaitable, resolving to a `Completion` dict). With transports, on an
+    /// event loop, core may hand the call back to be driven on that loop (`keel._drive`).
     #[pyo3(signature = (**request))]
     fn complete<'py>(
         &self,
         py: Python<'py>,
         request: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let parse = llm::CallRequest::from_value;
-        self.task(
+        let request = guard(|| llm::CallRequest::from_value(fields(py, request), Case::Snake))?;
+        let request = match (self.note_loop(py), &self.transports) {
+            (true, Some(transports)) => match guard(|| self.inner.drive(request))? {
+                llm::Driven::Call(call) => {
+                    return Call::delegate(py, crate::driven::drive(py, call, transports)?);
+                }
+                llm::Driven::Awaits(request) => *request,
+            },
+            _ => request,
+        };
+        let llm = self.inner.clone();
+        future_into_py(
             py,
-            request,
-            parse,
-            |l, r| async move { l.complete(&r).await },
+            async move { Ok(Json::of(&llm.complete(&request).await?)) },
         )
     }
 
@@ -218,7 +231,7 @@ pub fn open_llm(
 ) -> PyResult<PyLlm> {
     let _runtime = runtime().enter();
     let event_loop = EventLoop::default();
-    let transports = guard(|| transport::take(kwargs, &event_loop))?;
+    let (transports, given) = guard(|| transport::take(kwargs, &event_loop))?;
     let mut options: llm::LlmOptions = guard(|| options(kwargs))?;
     let event_loop = transports
         .providers()
@@ -227,12 +240,17 @@ pub fn open_llm(
         .then_some(event_loop);
     options.transports = transports;
     let inner = guard(|| llm::Llm::new(router, options))?;
-    Ok(PyLlm { inner, event_loop })
+    Ok(PyLlm {
+        inner,
+        event_loop,
+        transports: given,
+    })
 }
 
 /// Adds this module's classes to `keel._native`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyLlm>()?;
+    m.add_class::<crate::driven::PyDrivenCall>()?;
     m.add_class::<PyCallStream>()
 }
 

@@ -25,14 +25,16 @@ type Outcome = Result<Value, TransportFailure>;
 pub struct EventLoop(Arc<Mutex<Option<Py<PyAny>>>>);
 
 impl EventLoop {
-    /// Remembers the running loop of this thread, if one runs.
-    pub fn note(&self, py: Python<'_>) {
-        if let Ok(running) = py
+    /// Remembers the running loop of this thread, if one runs; true when one does.
+    pub fn note(&self, py: Python<'_>) -> bool {
+        let running = py
             .import("asyncio")
-            .and_then(|a| a.call_method0("get_running_loop"))
-        {
-            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running.unbind());
-        }
+            .and_then(|a| a.call_method0("get_running_loop"));
+        let Ok(running) = running else {
+            return false;
+        };
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running.unbind());
+        true
     }
 
     /// True when [`EventLoop::note`] found a running loop.
@@ -46,17 +48,18 @@ impl EventLoop {
     }
 }
 
-/// Takes `transports` (provider name to async callable) out of `kwargs`.
+/// Takes `transports` (provider name to async callable) out of `kwargs`, with a copy of the
+/// dict for calls driven on the event loop (`keel._drive`).
 ///
 /// # Errors
 /// `invalid_input` naming `transports` (not a dict) or `transports.<name>` (not callable).
 pub fn take(
     kwargs: Option<&Bound<'_, PyDict>>,
     event_loop: &EventLoop,
-) -> keel::Result<Transports> {
+) -> keel::Result<(Transports, Option<Py<PyDict>>)> {
     let mut transports = Transports::default();
     let Some(given) = kwargs.and_then(|k| k.get_item("transports").ok().flatten()) else {
-        return Ok(transports);
+        return Ok((transports, None));
     };
     if let Some(kwargs) = kwargs {
         let _ = kwargs.del_item("transports");
@@ -72,7 +75,7 @@ pub fn take(
         let transport = PyTransport::new(callable.unbind(), event_loop.clone());
         transports.insert(name, Arc::new(transport));
     }
-    Ok(transports)
+    Ok((transports, given.copy().ok().map(Bound::unbind)))
 }
 
 /// A Python async callable called from core: a provider's transport, or a dead-letter
@@ -217,7 +220,7 @@ impl Done {
 /// The reply as JSON: a dict, or what an SDK object's `model_dump(mode="json")` gives. A reply
 /// that is not JSON (an object, an int beyond 64 bits, NaN) is the call's failure, as
 /// `json.dumps` would raise: never its `repr()` read as an answer.
-fn reply_body(py: Python<'_>, reply: &Bound<'_, PyAny>) -> Outcome {
+pub fn reply_body(py: Python<'_>, reply: &Bound<'_, PyAny>) -> Outcome {
     let dumped = match reply.hasattr("model_dump") {
         Ok(true) => {
             let kwargs = PyDict::new(py);

@@ -143,3 +143,44 @@ async def test_bad_transports_are_refused(router: keel.ModelRouter) -> None:
     with pytest.raises(keel.InvalidInputError) as info:
         router.llm(transports={"gemini": FakeSdk()})
     assert info.value.field == "transports"
+
+
+async def test_a_transport_runs_in_the_callers_own_task(router: keel.ModelRouter, loopback: Loopback) -> None:
+    """On an event loop the call is driven there: the transport is awaited by the caller's
+    task itself, with no thread woken and no task of its own."""
+    tasks: list[asyncio.Task[Any] | None] = []
+
+    async def sdk(request: dict[str, Any]) -> dict[str, Any]:
+        tasks.append(asyncio.current_task())
+        return message("driven")
+
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk})
+    done = await llm.complete(provider="anthropic", model=PRIMARY, messages=HELLO)
+    assert done["text"] == "driven"
+    assert tasks == [asyncio.current_task()]
+
+
+async def test_an_attempt_past_its_time_falls_back_over_keels_own_client(
+    router: keel.ModelRouter, loopback: Loopback
+) -> None:
+    sdk = FakeSdk("stall")
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk})
+    done = await llm.complete(feature="copilot", tier="low", messages=HELLO, attempt_timeout=0.2)
+    assert [a["outcome"] for a in done["attempts"]] == ["timeout", "ok"]
+    assert done["model"] == SECOND and done["was_fallback"]
+    assert [r["model"] for r in loopback.received()] == [SECOND], "the fallback went over HTTP"
+    await asyncio.wait_for(sdk.cancelled.wait(), 5)
+
+
+async def test_a_call_that_fails_for_good_raises_with_every_attempt(
+    router: keel.ModelRouter, loopback: Loopback
+) -> None:
+    sdk = FakeSdk(APIStatusError(500, "down"), APIStatusError(503, "still down"))
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk, "google": sdk})
+    with pytest.raises(keel.ProviderError) as info:
+        await llm.complete(feature="copilot", tier="low", messages=HELLO)
+    assert [a["outcome"] for a in info.value.attempts] == ["server_error", "server_error"]
+    assert [s["provider"] for s in sdk.sent] == ["anthropic", "google"]
+    assert loopback.received() == []
+    # A driven call closed before it is awaited ends without a "never awaited" warning.
+    llm.complete(feature="copilot", tier="low", messages=HELLO).close()

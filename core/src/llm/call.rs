@@ -9,9 +9,10 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::client::Llm;
+use super::estimate::prompt_tokens;
 use super::hold::Hold;
 use super::http;
-use super::message::{Message, Part, Role, join_text};
+use super::message::{Part, Role, join_text};
 use super::options::Endpoint;
 use super::request::CallRequest;
 use super::stream::StreamEvent;
@@ -20,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::fault::{Attempt, FailureKind};
 use crate::models::{DEFAULT_MAX_TOKENS, DEFAULT_TIER, ModelRequest, Resolution, Usage};
 use crate::telemetry::{Logger, Span, gen_ai};
-use crate::tokens::TokenCounter;
 
 /// A model's answer, with everything the call did to get it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -49,78 +49,31 @@ pub struct Completion {
     pub was_fallback: bool,
 }
 
-/// Tokens a request's prompt is estimated at before the call, for the credit reservation:
-/// four bytes of text per token (rounded up), four tokens of framing per turn, 1,000 per image
-/// and the tools' schemas as text. The reservation is settled at the provider's own count.
-pub fn estimate_tokens(request: &CallRequest) -> u64 {
-    let mut bytes = request.system.as_ref().map_or(0, String::len) as u64;
-    let mut extra = 0u64;
-    for m in &request.messages {
-        let (b, e) = message_size(m);
-        bytes += b;
-        extra += e;
-    }
-    for tool in &request.tools {
-        bytes +=
-            (tool.name.len() + tool.description.len() + tool.parameters.to_string().len()) as u64;
-    }
-    bytes.div_ceil(4) + extra
-}
-
-/// Tokens a request's prompt is counted at before the call to `model`, for the credit
-/// reservation: its system text and messages as `counter` counts them (exact where the
-/// model's tokenizer is known, else calibrated from the usage its client's calls reported)
-/// and its tools' schemas as text; [`estimate_tokens`] when `model` cannot be counted for.
-/// The reservation is settled at the provider's own count.
-pub fn prompt_tokens(counter: &TokenCounter, model: &str, request: &CallRequest) -> u64 {
-    let counted = counter.count_request(model, request.system.as_deref(), &request.messages);
-    let Ok(prompt) = counted else {
-        return estimate_tokens(request);
-    };
-    let tools: u64 = request
-        .tools
-        .iter()
-        .map(|tool| {
-            let schema = format!("{} {} {}", tool.name, tool.description, tool.parameters);
-            counter.count_text(model, &schema).map_or(0, |c| c.tokens)
-        })
-        .sum();
-    prompt.tokens + tools
-}
-
-/// A message's text bytes, and the tokens counted apart from them (framing, images).
-fn message_size(message: &Message) -> (u64, u64) {
-    let (mut bytes, mut extra) = (0u64, 4u64);
-    for part in &message.content {
-        match part {
-            Part::Text { text } => bytes += text.len() as u64,
-            Part::Image { .. } => extra += 1_000,
-            Part::ToolCall { arguments, .. } => bytes += arguments.to_string().len() as u64,
-            Part::ToolResult { content, .. } => bytes += content.len() as u64,
-        }
-    }
-    (bytes, extra)
-}
-
 /// A breaker report on its way.
-type Report = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+pub(super) type Report = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Where a streaming call's events go.
 pub(super) type Sink = tokio::sync::mpsc::Sender<Result<StreamEvent>>;
 
-/// The state of one call while it runs.
+/// One call while it runs: the client and the request it borrows, and what it has done.
 pub(super) struct Call<'a> {
     pub(super) llm: &'a Llm,
     pub(super) request: &'a CallRequest,
-    routed: ModelRequest,
-    pub(super) deadline: Instant,
-    logger: Logger,
-    attempts: Vec<Attempt>,
-    tried: Vec<(Arc<str>, Arc<str>)>,
+    pub(super) state: CallState,
     /// Set for a streaming call: content goes there as it arrives.
     pub(super) sink: Option<Sink>,
     /// True once content reached the caller: from then on the call cannot fall back.
     pub(super) delivered: bool,
+}
+
+/// What a call has done so far, apart from what it borrows (a [`super::DrivenCall`] keeps it
+/// between the steps its caller drives).
+pub(super) struct CallState {
+    pub(super) routed: ModelRequest,
+    pub(super) deadline: Instant,
+    logger: Logger,
+    attempts: Vec<Attempt>,
+    tried: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl Llm {
@@ -162,14 +115,22 @@ impl<'a> Call<'a> {
         let mut routed = request.model_request();
         routed.trace_id = Some(trace_id);
         let deadline = request.deadline.unwrap_or(llm.inner.options.deadline);
-        Call {
-            llm,
-            request,
+        let state = CallState {
             routed,
             deadline: Instant::now() + deadline,
             logger,
             attempts: Vec::new(),
             tried: Vec::new(),
+        };
+        Call::resume(llm, request, state)
+    }
+
+    /// A call over `request` that has done what `state` says.
+    pub(super) fn resume(llm: &'a Llm, request: &'a CallRequest, state: CallState) -> Self {
+        Call {
+            llm,
+            request,
+            state,
             sink: None,
             delivered: false,
         }
@@ -179,9 +140,7 @@ impl<'a> Call<'a> {
     /// reservation.
     pub(super) async fn start(&mut self) -> Result<(Resolution, Span, Option<Hold>)> {
         let first = self.first_candidate().await?;
-        let span = self
-            .logger
-            .span("gen_ai.chat", self.span_start(&first), None);
+        let span = self.open_span(&first);
         match self.reserve(&first).await {
             Ok(hold) => Ok((first, span, hold)),
             Err(err) => {
@@ -192,29 +151,41 @@ impl<'a> Call<'a> {
     }
 
     async fn first_candidate(&mut self) -> Result<Resolution> {
-        let router = &self.llm.inner.router;
-        let resolution = match (self.request.provider, &self.request.model) {
-            (Some(provider), Some(model)) => {
-                let entry = router.with_matrix(|m| m.find(provider, model).cloned());
-                Resolution {
-                    provider: provider.into(),
-                    model_id: model.as_str().into(),
-                    credit_cost: entry.as_ref().map_or(0.0, |e| e.pricing.per_request),
-                    max_tokens: entry.as_ref().map_or(DEFAULT_MAX_TOKENS, |e| e.max_tokens),
-                    context_window: entry.as_ref().map_or(0, |e| e.context_window),
-                    was_fallback: false,
-                    tier: self.request.tier.unwrap_or(DEFAULT_TIER),
-                    trace_id: self.routed.trace_id.unwrap_or_default(),
-                }
-            }
-            _ => router.resolve(&self.routed).await?,
+        let resolution = match self.explicit_candidate() {
+            Some(explicit) => explicit,
+            None => self.llm.inner.router.resolve(&self.state.routed).await?,
         };
         self.callable(&resolution)?;
         Ok(resolution)
     }
 
+    /// The request's own provider and model, when it names both.
+    pub(super) fn explicit_candidate(&self) -> Option<Resolution> {
+        let (Some(provider), Some(model)) = (self.request.provider, &self.request.model) else {
+            return None;
+        };
+        let router = &self.llm.inner.router;
+        let entry = router.with_matrix(|m| m.find(provider, model).cloned());
+        Some(Resolution {
+            provider: provider.into(),
+            model_id: model.as_str().into(),
+            credit_cost: entry.as_ref().map_or(0.0, |e| e.pricing.per_request),
+            max_tokens: entry.as_ref().map_or(DEFAULT_MAX_TOKENS, |e| e.max_tokens),
+            context_window: entry.as_ref().map_or(0, |e| e.context_window),
+            was_fallback: false,
+            tier: self.request.tier.unwrap_or(DEFAULT_TIER),
+            trace_id: self.state.routed.trace_id.unwrap_or_default(),
+        })
+    }
+
+    /// The call's span, opened at its first candidate.
+    pub(super) fn open_span(&self, first: &Resolution) -> Span {
+        let start = self.span_start(first);
+        self.state.logger.span("gen_ai.chat", start, None)
+    }
+
     /// The endpoint of a candidate, if this request can be sent to it.
-    fn callable(&self, candidate: &Resolution) -> Result<&'a Endpoint> {
+    pub(super) fn callable(&self, candidate: &Resolution) -> Result<&'a Endpoint> {
         if Wire::of(&candidate.provider) == Some(Wire::Gemini) && self.request.ends_with_assistant()
         {
             return Err(Error::invalid_input(
@@ -250,7 +221,7 @@ impl<'a> Call<'a> {
             router.clone(),
             reservation.id,
             reservation.duplicate,
-            self.logger.clone(),
+            self.state.logger.clone(),
         )))
     }
 
@@ -267,10 +238,7 @@ impl<'a> Call<'a> {
         // background while the next candidate answers; a call that fails for good waits for it.
         let mut report: Option<Report> = None;
         loop {
-            self.tried
-                .push((candidate.provider.clone(), candidate.model_id.clone()));
-            let child = span.child("gen_ai.attempt", self.attempt_start(&candidate));
-            let started = Instant::now();
+            let (child, started) = self.begin_attempt(&candidate, span);
             if let Some(report) = report.take() {
                 tokio::spawn(report);
             }
@@ -284,61 +252,22 @@ impl<'a> Call<'a> {
                     router
                         .record_success(&candidate.provider, &candidate.model_id)
                         .await;
-                    self.push_attempt(&candidate, "ok", Some(200), latency_ms, None);
-                    child.stop(usage_attributes(&reply.usage));
-                    if self.request.tools.is_empty() {
-                        self.llm.inner.tokens.observe(
-                            &candidate.model_id,
-                            self.request.system.as_deref(),
-                            &self.request.messages,
-                            reply.usage.input_tokens,
-                        );
-                    }
-                    let cost = router.call_cost(&candidate, Some(usage_of(reply.usage)));
+                    let cost = self.answered(&candidate, &reply, &child, latency_ms);
+                    let reported = reply.usage.input_tokens;
+                    Call::observe_usage(self.llm, self.request, &candidate.model_id, reported);
                     let charged = match hold {
                         Some(hold) => hold.commit(cost).await,
                         None => 0.0,
                     };
-                    let capture = self.llm.inner.router.keel().captures_content();
-                    let completion = self.completion(candidate, reply, charged);
-                    let mut end = completion_attributes(&completion);
-                    if capture {
-                        super::content::output(&completion, &mut end);
-                    }
-                    span.stop(end);
-                    return Ok(completion);
+                    return Ok(self.finish(candidate, reply, charged, span));
                 }
                 Err(fault) => {
                     // A caller who stopped reading a stream is not the provider's fault: the
                     // call ends here, reported to no breaker and tried nowhere else.
                     let abandoned = self.sink.as_ref().is_some_and(|sink| sink.is_closed());
-                    if fault.kind.counts() && !abandoned {
-                        let (router, kind) = (router.clone(), fault.kind);
-                        let (provider, model) =
-                            (candidate.provider.clone(), candidate.model_id.clone());
-                        report = Some(Box::pin(async move {
-                            router.record_failure(&provider, &model, kind).await;
-                        }));
-                    }
-                    let outcome = fault.kind.as_str();
-                    self.push_attempt(
-                        &candidate,
-                        outcome,
-                        fault.status,
-                        latency_ms,
-                        fault.retry_after_ms,
-                    );
-                    let mut extra = Map::new();
-                    extra.insert("error.type".into(), outcome.into());
-                    if let Some(status) = fault.status {
-                        extra.insert("http.response.status_code".into(), status.into());
-                    }
-                    child.fail(&fault.message, extra);
-                    // Content reached the caller: the call cannot start again elsewhere.
-                    let next = match self.delivered || abandoned {
-                        true => None,
-                        false => self.next_candidate(fault.kind),
-                    };
+                    let (next, failed) =
+                        self.faulted(&candidate, &fault, &child, latency_ms, abandoned);
+                    report = failed;
                     match next {
                         Some(next) => candidate = next,
                         None => {
@@ -351,6 +280,98 @@ impl<'a> Call<'a> {
                 }
             }
         }
+    }
+
+    /// Starts an attempt at `candidate`: its span, and when it started.
+    pub(super) fn begin_attempt(&mut self, candidate: &Resolution, span: &Span) -> (Span, Instant) {
+        self.state
+            .tried
+            .push((candidate.provider.clone(), candidate.model_id.clone()));
+        let child = span.child("gen_ai.attempt", self.attempt_start(candidate));
+        (child, Instant::now())
+    }
+
+    /// Records an attempt that answered (its span) and returns what the answer costs.
+    pub(super) fn answered(
+        &mut self,
+        candidate: &Resolution,
+        reply: &Reply,
+        child: &Span,
+        latency_ms: f64,
+    ) -> f64 {
+        self.push_attempt(candidate, "ok", Some(200), latency_ms, None);
+        child.stop(usage_attributes(&reply.usage));
+        let router = &self.llm.inner.router;
+        router.call_cost(candidate, Some(usage_of(reply.usage)))
+    }
+
+    /// Corrects the token counter with the input tokens the provider reported for this
+    /// request (a request with tools is not counted: their schemas' framing is unknown).
+    pub(super) fn observe_usage(llm: &Llm, request: &CallRequest, model: &str, reported: u64) {
+        if request.tools.is_empty() {
+            let system = request.system.as_deref();
+            llm.inner
+                .tokens
+                .observe(model, system, &request.messages, reported);
+        }
+    }
+
+    /// The completion of an answered call, with `charged` credits; ends the call's span.
+    pub(super) fn finish(
+        self,
+        candidate: Resolution,
+        reply: Reply,
+        charged: f64,
+        span: &Span,
+    ) -> Completion {
+        let capture = self.llm.inner.router.keel().captures_content();
+        let completion = self.completion(candidate, reply, charged);
+        let mut end = completion_attributes(&completion);
+        if capture {
+            super::content::output(&completion, &mut end);
+        }
+        span.stop(end);
+        completion
+    }
+
+    /// Records an attempt that failed with `fault`: returns the next candidate, if the call
+    /// may fall back, and the breaker report to write when the fault counts.
+    pub(super) fn faulted(
+        &mut self,
+        candidate: &Resolution,
+        fault: &Fault,
+        child: &Span,
+        latency_ms: f64,
+        abandoned: bool,
+    ) -> (Option<Resolution>, Option<Report>) {
+        let mut report: Option<Report> = None;
+        if fault.kind.counts() && !abandoned {
+            let (router, kind) = (self.llm.inner.router.clone(), fault.kind);
+            let (provider, model) = (candidate.provider.clone(), candidate.model_id.clone());
+            report = Some(Box::pin(async move {
+                router.record_failure(&provider, &model, kind).await;
+            }));
+        }
+        let outcome = fault.kind.as_str();
+        self.push_attempt(
+            candidate,
+            outcome,
+            fault.status,
+            latency_ms,
+            fault.retry_after_ms,
+        );
+        let mut extra = Map::new();
+        extra.insert("error.type".into(), outcome.into());
+        if let Some(status) = fault.status {
+            extra.insert("http.response.status_code".into(), status.into());
+        }
+        child.fail(&fault.message, extra);
+        // Content reached the caller: the call cannot start again elsewhere.
+        let next = match self.delivered || abandoned {
+            true => None,
+            false => self.next_candidate(fault.kind),
+        };
+        (next, report)
     }
 
     /// The endpoint of a candidate, as a fault when the request cannot go there.
@@ -366,7 +387,7 @@ impl<'a> Call<'a> {
             .request
             .attempt_timeout
             .unwrap_or(self.llm.inner.options.attempt_timeout);
-        http::budget(limit, self.deadline)
+        http::budget(limit, self.state.deadline)
     }
 
     /// What an attempt at `candidate` sends.
@@ -403,7 +424,8 @@ impl<'a> Call<'a> {
             return None;
         }
         loop {
-            if self.tried.len() >= options.max_attempts as usize || Instant::now() >= self.deadline
+            if self.state.tried.len() >= options.max_attempts as usize
+                || Instant::now() >= self.state.deadline
             {
                 return None;
             }
@@ -411,13 +433,13 @@ impl<'a> Call<'a> {
                 .llm
                 .inner
                 .router
-                .resolve_after(&self.routed, &self.tried)
+                .resolve_after(&self.state.routed, &self.state.tried)
                 .ok()?;
             if self.callable(&next).is_ok() {
                 return Some(next);
             }
             // A candidate this request cannot go to (no key, a turn it refuses) is passed over.
-            self.tried.push((next.provider, next.model_id));
+            self.state.tried.push((next.provider, next.model_id));
         }
     }
 
@@ -430,7 +452,6 @@ impl<'a> Call<'a> {
     ) -> Error {
         let router = &self.llm.inner.router;
         let mut extra = Map::new();
-        extra.insert("error.type".into(), fault.kind.as_str().into());
         match (hold, fault.usage) {
             // The provider billed a refusal: so do we.
             (Some(hold), Some(usage)) => {
@@ -443,11 +464,24 @@ impl<'a> Call<'a> {
             (Some(hold), None) => hold.release().await,
             (None, _) => {}
         }
+        self.failed(candidate, fault, span, extra)
+    }
+
+    /// The error of a call that failed for good with `fault` at `candidate`; ends the call's
+    /// span with `extra`.
+    pub(super) fn failed(
+        self,
+        candidate: Resolution,
+        fault: Fault,
+        span: &Span,
+        mut extra: Map<String, Value>,
+    ) -> Error {
+        extra.insert("error.type".into(), fault.kind.as_str().into());
         span.fail(&fault.message, extra);
         fault.into_error(
             candidate.provider.to_string(),
             candidate.model_id.to_string(),
-            self.attempts,
+            self.state.attempts,
         )
     }
 
@@ -459,7 +493,7 @@ impl<'a> Call<'a> {
         latency_ms: f64,
         retry_after_ms: Option<u64>,
     ) {
-        self.attempts.push(Attempt {
+        self.state.attempts.push(Attempt {
             provider: candidate.provider.to_string(),
             model: candidate.model_id.to_string(),
             outcome: outcome.to_owned(),
@@ -470,7 +504,7 @@ impl<'a> Call<'a> {
     }
 
     fn completion(self, candidate: Resolution, reply: Reply, charged: f64) -> Completion {
-        let was_fallback = candidate.was_fallback || self.attempts.len() > 1;
+        let was_fallback = candidate.was_fallback || self.state.attempts.len() > 1;
         Completion {
             text: join_text(&reply.content),
             content: reply.content,
@@ -480,8 +514,8 @@ impl<'a> Call<'a> {
             response_model: reply.model,
             usage: reply.usage,
             credits_charged: charged,
-            attempts: self.attempts,
-            trace_id: self.routed.trace_id.unwrap_or_default(),
+            attempts: self.state.attempts,
+            trace_id: self.state.routed.trace_id.unwrap_or_default(),
             was_fallback,
         }
     }
@@ -516,7 +550,10 @@ impl<'a> Call<'a> {
             gen_ai::REQUEST_MODEL.into(),
             candidate.model_id.as_ref().into(),
         );
-        m.insert("keel.attempt".into(), (self.attempts.len() + 1).into());
+        m.insert(
+            "keel.attempt".into(),
+            (self.state.attempts.len() + 1).into(),
+        );
         m
     }
 }

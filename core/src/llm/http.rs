@@ -65,33 +65,40 @@ pub(crate) async fn complete(
     prompt: &Prompt<'_>,
 ) -> Result<Reply, Fault> {
     if let Some(transport) = &endpoint.transport {
-        let request = TransportRequest {
-            provider: endpoint.provider.to_owned(),
-            model: prompt.model.to_owned(),
-            operation: "chat",
-            body: body(endpoint.wire, prompt),
-        };
+        let request = transport_request(endpoint, prompt);
         return transport::send(transport, endpoint.wire, request, |body| {
             read_reply(endpoint.wire, body)
         })
         .await;
     }
-    let response = request(http, endpoint, prompt)
-        .send()
-        .await
-        .map_err(transport_fault)?;
+    exchange(request(http, endpoint, prompt), endpoint.wire).await
+}
+
+/// What a transport sends for a whole (non-streaming) attempt.
+pub(crate) fn transport_request(endpoint: &Endpoint, prompt: &Prompt<'_>) -> TransportRequest {
+    TransportRequest {
+        provider: endpoint.provider.to_owned(),
+        model: prompt.model.to_owned(),
+        operation: "chat",
+        body: body(endpoint.wire, prompt),
+    }
+}
+
+/// Sends a built (non-streaming) request and reads its reply on `wire`.
+pub(crate) async fn exchange(request: reqwest::RequestBuilder, wire: Wire) -> Result<Reply, Fault> {
+    let response = request.send().await.map_err(transport_fault)?;
     let status = response.status().as_u16();
     let retry_after = retry_after_ms(response.headers());
     let bytes = response.bytes().await.map_err(transport_fault)?;
     if !(200..300).contains(&status) {
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let mut fault = error_fault(endpoint.wire, status, &body);
+        let mut fault = error_fault(wire, status, &body);
         fault.retry_after_ms = retry_after;
         return Err(fault);
     }
     let body: Value =
         serde_json::from_slice(&bytes).map_err(|_| Fault::malformed("the body is not JSON"))?;
-    let mut result = read_reply(endpoint.wire, &body);
+    let mut result = read_reply(wire, &body);
     if let Err(fault) = &mut result {
         fault.status = Some(status);
     }

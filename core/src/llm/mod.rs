@@ -15,7 +15,9 @@
 mod call;
 mod client;
 mod content;
+mod driven;
 mod embed;
+mod estimate;
 mod hold;
 mod host;
 pub(crate) mod http;
@@ -28,9 +30,11 @@ mod transport;
 pub mod wire;
 
 pub use crate::fault::{Attempt, CallFailure, FailureKind};
-pub use call::{Completion, estimate_tokens, prompt_tokens};
+pub use call::Completion;
 pub use client::Llm;
+pub use driven::{Driven, DrivenCall, Waited};
 pub use embed::{DEFAULT_EMBEDDING_PROVIDER, EmbedRequest, Embeddings, default_embedding_model};
+pub use estimate::{estimate_tokens, prompt_tokens};
 pub use host::{
     HostFunction, HostTask, TaskModel, read_classification, read_summary, read_vectors,
 };

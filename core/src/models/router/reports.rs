@@ -12,13 +12,7 @@ impl ModelRouter {
     pub async fn record_success(&self, provider: &str, model_id: &str) -> Transition {
         let mut result = Transition::Unchanged;
         for model in [model_id, PROVIDER_WIDE] {
-            let half_open = self
-                .inner
-                .breakers
-                .load()
-                .get(provider, model)
-                .is_some_and(|row| row.state == CircuitState::HalfOpen);
-            if !half_open {
+            if !self.half_open(provider, model) {
                 continue;
             }
             let key = (provider.to_owned(), model.to_owned());
@@ -30,6 +24,28 @@ impl ModelRouter {
             }
         }
         result
+    }
+
+    /// True when a success of `provider`'s `model_id` would change a circuit (the model's or
+    /// the provider's is half open), so [`ModelRouter::record_success`] has something to write.
+    pub fn success_matters(&self, provider: &str, model_id: &str) -> bool {
+        self.half_open(provider, model_id) || self.half_open(provider, PROVIDER_WIDE)
+    }
+
+    fn half_open(&self, provider: &str, model: &str) -> bool {
+        self.inner
+            .breakers
+            .load()
+            .get(provider, model)
+            .is_some_and(|row| row.state == CircuitState::HalfOpen)
+    }
+
+    /// Runs a report on the router's runtime, for callers that cannot wait for it.
+    pub(crate) fn report_in_background(
+        &self,
+        report: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        self.inner.runtime.spawn(report);
     }
 
     /// Reports a failed call of kind `kind`. Caller errors (4xx, context too long) change

@@ -1,0 +1,86 @@
+//! `_DrivenCall` (core: `keel::llm::DrivenCall`): a model call whose attempts the caller's
+//! transports send on this event loop, driven by `init.js`. Each method hands one step to core
+//! and converts what it gives.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi_derive::napi;
+use serde_json::Value;
+
+use keel::llm::{self, Completion};
+
+use crate::error::{Outcome, guard, run};
+use crate::json::Json;
+use crate::options::record;
+use crate::transport::JsTransport;
+
+type Shared = Arc<Mutex<Box<llm::DrivenCall>>>;
+
+/// A model call driven on this event loop (made by `Llm._drive`, driven by `init.js`; not
+/// part of the API).
+#[napi(js_name = "_DrivenCall")]
+pub struct DrivenCall {
+    inner: Shared,
+}
+
+impl DrivenCall {
+    /// `call`, for `init.js` to drive.
+    pub fn new(call: Box<llm::DrivenCall>) -> Self {
+        DrivenCall {
+            inner: Arc::new(Mutex::new(call)),
+        }
+    }
+}
+
+fn locked(inner: &Shared) -> MutexGuard<'_, Box<llm::DrivenCall>> {
+    inner.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The completion as an object, or `null` when the next attempt is ready.
+fn step(outcome: keel::Result<Option<Completion>>) -> Outcome<Option<Value>> {
+    guard(|| outcome.map(|done| done.as_ref().map(record)))
+}
+
+#[napi]
+impl DrivenCall {
+    /// What the provider's transport sends now, or `null` when `wait()` does the step.
+    #[napi(ts_return_type = "TransportRequest | null")]
+    pub fn transport_request(&self) -> Option<Value> {
+        locked(&self.inner).transport_request().map(record)
+    }
+
+    /// The milliseconds the current attempt may take.
+    #[napi]
+    pub fn timeout_ms(&self) -> f64 {
+        locked(&self.inner).timeout().as_secs_f64() * 1000.0
+    }
+
+    /// Settles the attempt with the transport's `{ reply }` or `{ failure }`: the completion,
+    /// or `null` when the next attempt is ready.
+    #[napi(
+        ts_args_type = "outcome: { reply?: unknown; failure?: unknown }",
+        ts_return_type = "Completion | null"
+    )]
+    pub fn settle(&self, outcome: Json) -> Outcome<Option<Value>> {
+        let answer = JsTransport::answer(outcome.0);
+        step(locked(&self.inner).settle_transport(answer))
+    }
+
+    /// Settles the attempt as one that took longer than `timeoutMs()`.
+    #[napi(ts_return_type = "Completion | null")]
+    pub fn timed_out(&self) -> Outcome<Option<Value>> {
+        step(locked(&self.inner).settle_timeout())
+    }
+
+    /// Does a step on Keel's side (an attempt through Keel's own client, the breaker report
+    /// of a call that failed for good) and settles it.
+    #[napi(ts_return_type = "Promise<Completion | null>")]
+    pub async fn wait(&self) -> napi::Result<Outcome<Option<Value>>> {
+        let waiting = locked(&self.inner).wait();
+        run!(self.inner, |inner| {
+            let waited = waiting.await;
+            let done = locked(&inner).settle_waited(waited)?;
+            Ok(done.as_ref().map(record))
+        })
+    }
+}
