@@ -76,6 +76,16 @@ pub(super) struct CallState {
     tried: Vec<(Arc<str>, Arc<str>)>,
 }
 
+impl CallState {
+    /// The limit of one attempt of `request` through `llm`, within the call's deadline.
+    pub(super) fn attempt_limit(&self, llm: &Llm, request: &CallRequest) -> std::time::Duration {
+        let limit = request
+            .attempt_timeout
+            .unwrap_or(llm.inner.options.attempt_timeout);
+        http::budget(limit, self.deadline)
+    }
+}
+
 impl Llm {
     /// Makes a call: resolves the model (or uses the request's explicit one), reserves credits
     /// from an estimate when the request names an org, calls the provider, falls back to the
@@ -383,11 +393,7 @@ impl<'a> Call<'a> {
 
     /// The limit of one attempt (or of one wait for a streamed event), within the deadline.
     pub(super) fn attempt_limit(&self) -> std::time::Duration {
-        let limit = self
-            .request
-            .attempt_timeout
-            .unwrap_or(self.llm.inner.options.attempt_timeout);
-        http::budget(limit, self.state.deadline)
+        self.state.attempt_limit(self.llm, self.request)
     }
 
     /// What an attempt at `candidate` sends.

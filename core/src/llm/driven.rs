@@ -131,13 +131,10 @@ impl DrivenCall {
 
     /// How long the current attempt may take: the attempt timeout, within the call's deadline.
     pub fn timeout(&self) -> std::time::Duration {
-        self.state
-            .as_ref()
-            .map_or(std::time::Duration::ZERO, |state| {
-                let limit = self.request.attempt_timeout;
-                let limit = limit.unwrap_or(self.llm.inner.options.attempt_timeout);
-                http::budget(limit, state.deadline)
-            })
+        let state = self.state.as_ref();
+        state.map_or(std::time::Duration::ZERO, |state| {
+            state.attempt_limit(&self.llm, &self.request)
+        })
     }
 
     /// Settles the current attempt with what the transport answered: the provider's reply
