@@ -2,10 +2,11 @@
 loopback (`keel loopback`, a fixed reply), at p50 and p99: Keel's `llm.complete` (an explicit
 model, and resolved through the router; credits off; and the same two with the caller's own
 client as the provider's transport, the client the raw round trip uses, so the call is driven on
-the event loop) against TensorZero's embedded gateway
+the event loop; and Keel's own work alone, through a transport that answers at once) against
+TensorZero's embedded gateway
 (observability off) and LiteLLM's `Router.acompletion`, both offline against the same
 OpenAI-compatible endpoint. Calls run one at a time, each variant in a
-block of its own. Prints one JSON object of microseconds on stdout. Run by bench/run.py.
+block of its own; the driven calls run once more interleaved with the raw round trip. Prints one JSON object of microseconds on stdout. Run by bench/run.py.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ async def main() -> None:
     proc, base = start_loopback()
     host, port = base.removeprefix("http://").split(":")
     raw = http.client.HTTPConnection(host, int(port))
-    body = json.dumps({"model": "gpt-bench", "max_tokens": 256, "messages": MESSAGES})
+    # Encoded on every call, as any client does (and as a transport does with Keel's body).
+    request_body = {"model": "gpt-bench", "max_tokens": 256, "messages": MESSAGES}
 
     def post(text: str) -> dict:
         raw.request("POST", "/v1/chat/completions", text, {"content-type": "application/json", "authorization": "Bearer x"})
@@ -83,18 +85,25 @@ async def main() -> None:
         return reply
 
     def raw_call() -> None:
-        reply = post(body)
+        reply = post(json.dumps(request_body))
         assert reply["choices"][0]["message"]["content"]
 
     async def own_client(request: dict) -> dict:
         """The raw round trip's client as the provider's transport, sending Keel's body."""
         return post(json.dumps(request["body"]))
 
+    canned = post(json.dumps(request_body))
+
+    async def at_once(request: dict) -> dict:
+        """Answers at once with the server's reply: Keel's own work per driven call, no I/O."""
+        return canned
+
     db = await keel.connect("sqlite::memory:")
     router = await db.model_router(seed_defaults=False)
     await router.set_model("copilot", "low", "openai", "gpt-bench", max_tokens=256)
     llm = router.llm(providers={"openai": {"api_key": "x", "base_url": base + "/v1"}})
     own = router.llm(transports={"openai": own_client})
+    work = router.llm(transports={"openai": at_once})
     peer = Router(
         model_list=[
             {"model_name": "gpt-bench", "litellm_params": {"model": "openai/gpt-bench", "api_base": base + "/v1", "api_key": "x"}}
@@ -115,6 +124,9 @@ async def main() -> None:
     async def keel_own_routed() -> None:
         await own.complete(feature="copilot", tier="low", messages=MESSAGES)
 
+    async def keel_own_work() -> None:
+        await work.complete(feature="copilot", tier="low", messages=MESSAGES)
+
     async def litellm_call() -> None:
         await peer.acompletion(model="gpt-bench", messages=MESSAGES, max_tokens=256)
 
@@ -130,6 +142,7 @@ async def main() -> None:
         "raw": raw_async,
         "keel_explicit": keel_explicit, "keel_routed": keel_routed,
         "keel_own_explicit": keel_own_explicit, "keel_own_routed": keel_own_routed,
+        "keel_own_work": keel_own_work,
         "tensorzero": tensorzero_call,
         "litellm": litellm_call,
     }
@@ -142,6 +155,18 @@ async def main() -> None:
             await call()
             if round_ >= WARM_UP:
                 samples[name].append((time.perf_counter() - start) * 1e6)
+    # The driven calls again, interleaved with the raw round trip call by call, so both meet the
+    # same moments of a noisy machine (a thread hop would pay a wake-up after each raw call, so
+    # the variants through a runtime stay in blocks).
+    paired = {"raw": raw_async, "keel_own_explicit": keel_own_explicit, "keel_own_routed": keel_own_routed}
+    for name in paired:
+        samples[f"paired_{name}"] = []
+    for round_ in range(WARM_UP + ROUNDS):
+        for name, call in paired.items():
+            start = time.perf_counter()
+            await call()
+            if round_ >= WARM_UP:
+                samples[f"paired_{name}"].append((time.perf_counter() - start) * 1e6)
     await db.close()
     proc.terminate()
     results: dict[str, float] = {}

@@ -484,6 +484,20 @@ def main() -> None:
         for name in names:
             p50, p99 = figures[f"{name}_p50_us"], figures[f"{name}_p99_us"]
             print(f"| {label} {name} | {p50:.0f} | {p99:.0f} | {p50 - r50:.0f} | {p99 - r99:.0f} |")
+    p = llm_python
+    print(
+        "\nPython, the driven calls interleaved call by call with the raw round trip (p50 / p99, µs): raw "
+        f"{p['paired_raw_p50_us']:.0f} / {p['paired_raw_p99_us']:.0f}; own client as the transport, explicit "
+        f"{p['paired_keel_own_explicit_p50_us']:.0f} / {p['paired_keel_own_explicit_p99_us']:.0f} "
+        f"({p['paired_keel_own_explicit_p50_us'] - p['paired_raw_p50_us']:.0f} added at p50), routed "
+        f"{p['paired_keel_own_routed_p50_us']:.0f} / {p['paired_keel_own_routed_p99_us']:.0f} "
+        f"({p['paired_keel_own_routed_p50_us'] - p['paired_raw_p50_us']:.0f} added at p50)."
+    )
+    print(
+        "\nKeel's own work per driven call (a transport that answers at once, no I/O), µs p50 / p99: "
+        f"Python {llm_python['keel_own_work_p50_us']:.1f} / {llm_python['keel_own_work_p99_us']:.1f}, "
+        f"Node {llm_node['keel_own_work_p50_us']:.1f} / {llm_node['keel_own_work_p99_us']:.1f}."
+    )
     print(
         f"\nNode, {llm_node['calls']:,} streaming calls in flight: event-loop lag p99 {llm_node['busy_lag_p99_ms']:.1f} ms "
         f"(idle {llm_node['idle_lag_p99_ms']:.1f} ms; goal: growth ≤ 5 ms), {llm_node['seconds']:.2f} s in all."

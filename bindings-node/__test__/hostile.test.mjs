@@ -232,6 +232,51 @@ function nestedCalls(db, router, skills, org, user, cid, thread) {
   ]
 }
 
+test('whatever a transport answers or throws on a driven call: a typed error with its attempt, and the client still works', async () => {
+  const db = await keel.connect(freshUrl('sqlite'))
+  try {
+    const router = await db.modelRouter({ seedDefaults: false })
+    const reply = { choices: [{ message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 1, completion_tokens: 1 } }
+    const request = { provider: 'openai', model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }
+    for (const value of HOSTILE) {
+      let hostile = true
+      let calls = 0
+      const transports = {
+        answers: async () => (hostile ? value : reply),
+        throws: async () => {
+          if (hostile) throw value
+          return reply
+        },
+        // An SDK-shaped error whose every field core reads is the hostile value.
+        throwsShaped: async () => {
+          if (hostile) throw Object.assign(new Error('sdk'), { status: value, error: value, headers: value, kind: value })
+          return reply
+        },
+        notAsync: () => (hostile ? value : reply),
+      }
+      for (const [name, send] of Object.entries(transports)) {
+        const counted = (r) => {
+          calls += 1
+          return send(r)
+        }
+        const llm = router.llm({ transports: { openai: counted } })
+        hostile = true
+        const before = calls
+        const pending = llm.complete(request)
+        // Driven: the transport ran before `complete` returned.
+        assert.equal(calls, before + 1, `${name} ${typeof value}`)
+        const err = await pending.then(() => null, (e) => e)
+        assert.ok(err instanceof Error && keel.errorCodes().includes(err.code), `${name} ${typeof value}: ${err?.code} ${err?.message}`)
+        assert.deepEqual(err.attempts?.map((a) => a.provider), ['openai'], `${name} ${typeof value}`)
+        hostile = false
+        assert.equal((await llm.complete(request)).text, 'ok')
+      }
+    }
+  } finally {
+    await db.close()
+  }
+})
+
 test('whatever stands in for a host model, or whatever one answers: a typed error, else the route falls through and the compaction trims unless given text', async () => {
   const db = await keel.connect(freshUrl('sqlite'))
   try {

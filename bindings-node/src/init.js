@@ -64,20 +64,43 @@
   // functions apart from the options. Each function's outcome reaches core as `{ reply }`, or
   // as `{ failure }` read from the SDK's error (its HTTP status, error body and Retry-After).
   // Installed before the tracing below, which wraps it (and restores it, not the native).
+  // `obj[name]`, or undefined when reading it throws (a hostile getter, a proxy).
+  const read = (obj, name) => {
+    try {
+      return obj?.[name]
+    } catch {
+      return undefined
+    }
+  }
+  // What a thrown value says, or its type when it cannot be read.
+  const printed = (value) => {
+    try {
+      return String(read(value, 'message') ?? value)
+    } catch {
+      return typeof value
+    }
+  }
   const header = (headers, name) => {
-    if (typeof headers?.get === 'function') return headers.get(name) ?? undefined
-    return headers?.[name] ?? undefined
+    let value
+    try {
+      value = typeof headers?.get === 'function' ? headers.get(name) : headers?.[name]
+    } catch {
+      return undefined
+    }
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+    return typeof value === 'string' ? value : undefined
   }
   const failureOf = (err) => {
-    const status = err?.status ?? err?.statusCode
-    const body = err?.error ?? err?.body
+    const status = read(err, 'status') ?? read(err, 'statusCode')
+    const body = read(err, 'error') ?? read(err, 'body')
+    const kind = read(err, 'kind')
     return {
       failure: {
         status: Number.isInteger(status) ? status : undefined,
         body: body !== null && typeof body === 'object' ? body : undefined,
-        message: String(err?.message ?? err),
-        retryAfter: header(err?.headers, 'retry-after'),
-        kind: typeof err?.kind === 'string' ? err.kind : undefined,
+        message: printed(err),
+        retryAfter: header(read(err, 'headers'), 'retry-after'),
+        kind: typeof kind === 'string' ? kind : undefined,
       },
     }
   }

@@ -5,11 +5,12 @@
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
 use keel::llm::{Completion, DrivenCall};
 
-use crate::json::Json;
+use crate::json::Direct;
 use crate::runtime::{future_into_py, guard};
 use crate::transport::{failure_of, reply_body};
 
@@ -23,8 +24,8 @@ pub struct PyDrivenCall {
 }
 
 /// The completion as a dict, or `None` when the next attempt is ready.
-fn step(outcome: keel::Result<Option<Completion>>) -> PyResult<Option<Json>> {
-    guard(|| outcome.map(|done| done.as_ref().map(Json::of)))
+fn step(outcome: keel::Result<Option<Completion>>) -> PyResult<Option<Direct<Completion>>> {
+    guard(|| outcome.map(|done| done.map(Direct)))
 }
 
 fn locked(inner: &Shared) -> std::sync::MutexGuard<'_, Box<DrivenCall>> {
@@ -40,7 +41,8 @@ pub fn drive<'py>(
     let call = PyDrivenCall {
         inner: Arc::new(Mutex::new(call)),
     };
-    let drive = py.import("keel._drive")?.getattr("drive")?;
+    static DRIVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let drive = DRIVE.import(py, "keel._drive", "drive")?;
     drive.call1((call, transports.bind(py)))
 }
 
@@ -48,8 +50,12 @@ pub fn drive<'py>(
 impl PyDrivenCall {
     /// What the provider's transport sends now (`{"provider", "model", "operation", "body"}`),
     /// or `None` when `wait()` does the step.
-    fn transport_request(&self) -> Option<Json> {
-        locked(&self.inner).transport_request().map(Json::of)
+    fn transport_request<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let call = locked(&self.inner);
+        let request = call
+            .transport_request()
+            .map(|r| Direct(r).into_pyobject(py));
+        request.transpose()
     }
 
     /// The seconds the current attempt may take.
@@ -59,19 +65,27 @@ impl PyDrivenCall {
 
     /// Settles the attempt with the transport's reply (a dict, or an SDK object with
     /// `model_dump()`): the completion, or `None` when the next attempt is ready.
-    fn replied(&self, py: Python<'_>, reply: Bound<'_, PyAny>) -> PyResult<Option<Json>> {
+    fn replied(
+        &self,
+        py: Python<'_>,
+        reply: Bound<'_, PyAny>,
+    ) -> PyResult<Option<Direct<Completion>>> {
         let answer = reply_body(py, &reply);
         step(locked(&self.inner).settle_transport(answer))
     }
 
     /// Settles the attempt with what the transport raised.
-    fn failed(&self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<Option<Json>> {
+    fn failed(
+        &self,
+        py: Python<'_>,
+        error: Bound<'_, PyAny>,
+    ) -> PyResult<Option<Direct<Completion>>> {
         let failure = failure_of(py, &PyErr::from_value(error));
         step(locked(&self.inner).settle_transport(Err(failure)))
     }
 
     /// Settles the attempt as one that took longer than `timeout()`.
-    fn timed_out(&self) -> PyResult<Option<Json>> {
+    fn timed_out(&self) -> PyResult<Option<Direct<Completion>>> {
         step(locked(&self.inner).settle_timeout())
     }
 
@@ -83,7 +97,7 @@ impl PyDrivenCall {
         future_into_py(py, async move {
             let waited = waiting.await;
             let done = locked(&inner).settle_waited(waited)?;
-            Ok(done.as_ref().map(Json::of))
+            Ok(done.map(Direct))
         })
     }
 }

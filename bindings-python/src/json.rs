@@ -63,7 +63,29 @@ pub fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
 /// and `tuple`. Anything else is `invalid_input` on its path (`payload.deal.ids[2]`), as
 /// `json.dumps` would raise.
 pub fn to_json_strict(obj: &Bound<'_, PyAny>, depth: usize, path: &str) -> keel::Result<Value> {
-    let refuse = |what: String| keel::Error::invalid_input(path, format!("is not JSON: {what}"));
+    strict(obj, depth, &Path::Root(path))
+}
+
+/// Where a value sits in what was given, spelt only when it is refused.
+enum Path<'a> {
+    Root(&'a str),
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+fn strict(obj: &Bound<'_, PyAny>, depth: usize, path: &Path<'_>) -> keel::Result<Value> {
+    let refuse =
+        |what: String| keel::Error::invalid_input(path.to_string(), format!("is not JSON: {what}"));
     if depth > MAX_DEPTH {
         return Err(refuse(format!("nested deeper than {MAX_DEPTH}")));
     }
@@ -88,7 +110,7 @@ pub fn to_json_strict(obj: &Bound<'_, PyAny>, depth: usize, path: &str) -> keel:
                 .cast::<PyString>()
                 .map(|s| s.to_string_lossy().into_owned())
                 .map_err(|_| refuse("a key that is not a str".into()))?;
-            let value = to_json_strict(&v, depth + 1, &format!("{path}.{key}"))?;
+            let value = strict(&v, depth + 1, &Path::Key(path, &key))?;
             map.insert(key, value);
         }
         return Ok(Value::Object(map));
@@ -101,7 +123,7 @@ pub fn to_json_strict(obj: &Bound<'_, PyAny>, depth: usize, path: &str) -> keel:
             .enumerate()
         {
             let item = item.map_err(|e| refuse(e.to_string()))?;
-            items.push(to_json_strict(&item, depth + 1, &format!("{path}[{i}]"))?);
+            items.push(strict(&item, depth + 1, &Path::Index(path, i))?);
         }
         return Ok(Value::Array(items));
     }
@@ -141,6 +163,21 @@ impl Json {
     /// Any serializable core value.
     pub fn of(value: &impl serde::Serialize) -> Self {
         Json(serde_json::to_value(value).unwrap_or(Value::Null))
+    }
+}
+
+/// A core value on its way to Python, serialized straight into dicts, lists, str, int, float,
+/// bool and None (pythonize), with no JSON tree in between: for results on a model call's hot
+/// path (a `Completion`, a transport's request).
+pub struct Direct<T>(pub T);
+
+impl<'py, T: serde::Serialize> IntoPyObject<'py> for Direct<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(pythonize::pythonize(py, &self.0)?)
     }
 }
 

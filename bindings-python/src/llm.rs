@@ -14,7 +14,7 @@ use keel::options::Case;
 
 use crate::coroutine::Call;
 use crate::error::{Arg, to_py_err};
-use crate::json::{Json, dict_to_map, to_json};
+use crate::json::{Direct, Json, dict_to_map, to_json};
 use crate::record::options;
 use crate::runtime::{Convert, Pending, awaitable, caught, future_into_py, guard, runtime};
 use crate::transport::{self, EventLoop, PyTransport};
@@ -99,10 +99,7 @@ impl PyLlm {
             _ => request,
         };
         let llm = self.inner.clone();
-        future_into_py(
-            py,
-            async move { Ok(Json::of(&llm.complete(&request).await?)) },
-        )
+        future_into_py(py, async move { Ok(Direct(llm.complete(&request).await?)) })
     }
 
     /// Starts a streaming call (awaitable, resolving to a `CallStream` once under way).

@@ -193,9 +193,7 @@ pub async fn caught<T>(fut: impl Future<Output = keel::Result<T>>) -> keel::Resu
 /// One task and one GIL acquisition per call: the value is converted and the loop told in the
 /// same breath.
 pub fn start(py: Python<'_>, pending: Pending) -> PyResult<(Py<PyAny>, AbortHandle)> {
-    let event_loop = GET_RUNNING_LOOP
-        .import(py, "asyncio", "get_running_loop")?
-        .call0()?;
+    let event_loop = running_loop(py)?;
     let future = event_loop.call_method0(intern!(py, "create_future"))?;
     let iterator = future.call_method0(intern!(py, "__await__"))?.unbind();
     let (event_loop, future) = (event_loop.unbind(), future.unbind());
@@ -219,6 +217,16 @@ pub fn start(py: Python<'_>, pending: Pending) -> PyResult<(Py<PyAny>, AbortHand
 
 /// `asyncio.get_running_loop`, looked up once.
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The event loop running on this thread (`asyncio.get_running_loop()`).
+///
+/// # Errors
+/// `RuntimeError` when none runs.
+pub fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    GET_RUNNING_LOOP
+        .import(py, "asyncio", "get_running_loop")?
+        .call0()
+}
 
 /// Settles an asyncio future with a call's outcome, on the loop's thread; a future cancelled
 /// meanwhile is left as it is.

@@ -27,10 +27,7 @@ pub struct EventLoop(Arc<Mutex<Option<Py<PyAny>>>>);
 impl EventLoop {
     /// Remembers the running loop of this thread, if one runs; true when one does.
     pub fn note(&self, py: Python<'_>) -> bool {
-        let running = py
-            .import("asyncio")
-            .and_then(|a| a.call_method0("get_running_loop"));
-        let Ok(running) = running else {
+        let Ok(running) = crate::runtime::running_loop(py) else {
             return false;
         };
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(running.unbind());
@@ -221,7 +218,13 @@ impl Done {
 /// that is not JSON (an object, an int beyond 64 bits, NaN) is the call's failure, as
 /// `json.dumps` would raise: never its `repr()` read as an answer.
 pub fn reply_body(py: Python<'_>, reply: &Bound<'_, PyAny>) -> Outcome {
-    let dumped = match reply.hasattr("model_dump") {
+    // A plain dict is the answer as it is (asking it for `model_dump` raises and catches an
+    // error).
+    let has_dump = match reply.is_exact_instance_of::<PyDict>() {
+        true => Ok(false),
+        false => reply.hasattr("model_dump"),
+    };
+    let dumped = match has_dump {
         Ok(true) => {
             let kwargs = PyDict::new(py);
             kwargs

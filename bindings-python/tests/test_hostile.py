@@ -285,6 +285,66 @@ async def test_hostile_transports_are_a_keel_error(value: Any, tmp_path: pathlib
     await db.close()
 
 
+class HostileFailure(Exception):
+    """What an SDK raises, every attribute core reads set to one hostile value, its text raising."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.status_code = self.status = self.headers = self.response = self.body = value
+
+    def __str__(self) -> str:
+        raise RuntimeError("hostile str")
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: type(v).__name__)
+async def test_hostile_transport_answers_end_a_driven_call_typed(value: Any, tmp_path: pathlib.Path) -> None:
+    """Whatever a transport answers or raises, or a transport that is not async, on a call
+    driven on the event loop (`keel._drive`): the call ends with a typed error carrying its
+    attempt, never the transport's own exception, a panic or a hang; a second call on the same
+    client still works."""
+    db = await keel.connect(f"sqlite://{tmp_path / 'keel.db'}")
+    router = await db.model_router(seed_defaults=False)
+    reply = {"choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+             "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    hostile = True
+    tasks: list[Any] = []
+
+    async def answers(request: dict[str, Any]) -> Any:
+        tasks.append(asyncio.current_task())
+        return value if hostile else reply
+
+    async def raises(request: dict[str, Any]) -> Any:
+        tasks.append(asyncio.current_task())
+        if hostile:
+            raise HostileFailure(value)
+        return reply
+
+    def not_async(request: dict[str, Any]) -> Any:
+        tasks.append(asyncio.current_task())
+        return value if hostile else asyncio.sleep(0, reply)
+
+    for transport in (answers, raises, not_async):
+        llm = router.llm(transports={"openai": transport})
+        hostile = True
+        try:
+            async with asyncio.timeout(20):
+                done = await llm.complete(provider="openai", model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        except keel.KeelError as err:
+            assert err.code in keel.error_codes(), repr(err)
+            assert [a["provider"] for a in err.attempts] == ["openai"], (transport.__name__, err.attempts)
+        except BaseException as err:  # noqa: BLE001
+            raise AssertionError(f"{transport.__name__}: {type(err).__name__}: {err!r:.200}") from None
+        else:
+            raise AssertionError(f"{transport.__name__} answered {value!r:.80}: {done}")
+        hostile = False
+        async with asyncio.timeout(20):
+            done = await llm.complete(provider="openai", model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert done["text"] == "ok", done
+    # Driven: every attempt ran in this task, not on Keel's runtime.
+    assert tasks == [asyncio.current_task()] * 6, tasks
+    await db.close()
+
+
 @pytest.mark.parametrize("value", HOSTILE, ids=lambda v: type(v).__name__)
 async def test_hostile_host_models_are_a_keel_error_or_fall_through(value: Any, tmp_path: pathlib.Path) -> None:
     """Whatever stands in for a model task's host function, or whatever one answers: a typed

@@ -184,3 +184,57 @@ async def test_a_call_that_fails_for_good_raises_with_every_attempt(
     assert loopback.received() == []
     # A driven call closed before it is awaited ends without a "never awaited" warning.
     llm.complete(feature="copilot", tier="low", messages=HELLO).close()
+
+
+async def test_attempt_deadlines_share_one_timer_and_each_expires_on_time() -> None:
+    """`keel._drive` keeps the attempts' deadlines behind one loop timer: an attempt added
+    with an earlier deadline than the timer's still expires on time, a later one waits for its
+    own, a finished one leaves nothing behind, and a cancellation from elsewhere stays a
+    cancellation, not a timeout."""
+    from keel import _drive
+
+    loop = asyncio.get_running_loop()
+
+    async def attempt(seconds: float) -> float:
+        started = loop.time()
+        try:
+            await _drive._within(seconds, asyncio.sleep(10))
+        except TimeoutError:
+            return loop.time() - started
+        raise AssertionError("no timeout")
+
+    late = asyncio.ensure_future(attempt(0.6))
+    await asyncio.sleep(0.01)
+    early = asyncio.ensure_future(attempt(0.1))
+    assert 0.09 <= await early < 0.4
+    assert not late.done()
+    assert 0.59 <= await late < 1.2
+    deadlines = _drive._deadlines_of(loop)
+    assert await _drive._within(5, asyncio.sleep(0, "answered")) == "answered"
+    assert deadlines.waiting == {}
+
+    stalled = asyncio.ensure_future(_drive._within(5, asyncio.sleep(10)))
+    await asyncio.sleep(0.01)
+    stalled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await stalled
+    assert deadlines.waiting == {}
+
+
+def test_a_finished_event_loop_is_freed_with_its_deadlines() -> None:
+    """The deadlines kept per event loop never keep the loop itself alive."""
+    import gc
+    import weakref
+
+    from keel import _drive
+
+    async def one_attempt() -> Any:
+        return await _drive._within(5, asyncio.sleep(0, "answered"))
+
+    loop = asyncio.new_event_loop()
+    assert loop.run_until_complete(one_attempt()) == "answered"
+    loop.close()
+    gone = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert gone() is None

@@ -6,12 +6,15 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use common::llm::{PRIMARY, SECOND, THIRD, ask, funded, setup};
+use common::llm::{PRIMARY, SECOND, THIRD, ask, funded, setup, setup_with};
 use common::loopback::{Loopback, WireKind, error, success};
+use keel::fault::FailureKind;
 use keel::llm::{
     Driven, DrivenCall, Transport, TransportFailure, TransportFuture, TransportRequest,
 };
+use keel::models::{BreakerConfig, RouterOptions, Transition};
 use keel::{Error, Keel};
 use serde_json::{Value, json};
 
@@ -215,4 +218,61 @@ async fn calls_that_wait_first_are_handed_back() {
     assert!(matches!(llm.drive(bad), Err(Error::InvalidInput { .. })));
     keel.close().await;
     other.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driven_probe_that_answers_closes_the_circuit() {
+    let provider = Loopback::start().await.unwrap();
+    let keel = Keel::connect(&common::fresh_sqlite_url()).await.unwrap();
+    let fast = RouterOptions {
+        breaker: BreakerConfig {
+            cooldown: Duration::from_millis(200),
+            ..BreakerConfig::default()
+        },
+        ..RouterOptions::default()
+    };
+    let llm = setup_with(&keel, &provider, fast, |o| {
+        o.transports.insert("anthropic", Arc::new(Unused));
+    })
+    .await;
+    let router = llm.router();
+    while router
+        .record_failure("anthropic", PRIMARY, FailureKind::ServerError)
+        .await
+        != Transition::Opened
+    {}
+    // Once the cooldown is over, this process claims the probe and a later call serves it;
+    // calls meanwhile go to the fallback, which has no transport, and are handed back.
+    let started = std::time::Instant::now();
+    let mut probe = loop {
+        assert!(started.elapsed() < Duration::from_secs(10), "no probe");
+        if let Driven::Call(call) = llm.drive(ask(None)).unwrap() {
+            break call;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(probe.transport_request().unwrap().model, PRIMARY);
+    let reply = success(WireKind::Anthropic, PRIMARY, "the probe answered");
+    assert!(probe.settle_transport(Ok(reply)).unwrap().is_some());
+    // The success report runs on Keel's runtime, after the call returned.
+    let state = || async {
+        let keel::Pool::Sqlite(lite) = keel.pool().unwrap() else {
+            unreachable!("SQLite")
+        };
+        sqlx::query_scalar::<_, String>("SELECT state FROM model_health WHERE model_id = ?")
+            .bind(PRIMARY)
+            .fetch_one(lite)
+            .await
+            .unwrap()
+    };
+    let started = std::time::Instant::now();
+    while state().await != "closed" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still {}",
+            state().await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    keel.close().await;
 }

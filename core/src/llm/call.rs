@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::attributes;
 use super::client::Llm;
 use super::estimate::prompt_tokens;
 use super::hold::Hold;
@@ -20,7 +21,8 @@ use super::wire::{Fault, FinishReason, Prompt, Reply, TokenUsage, Wire};
 use crate::error::{Error, Result};
 use crate::fault::{Attempt, FailureKind};
 use crate::models::{DEFAULT_MAX_TOKENS, DEFAULT_TIER, ModelRequest, Resolution, Usage};
-use crate::telemetry::{Logger, Span, gen_ai};
+use crate::telemetry::{Logger, Span};
+use crate::tokens::TokenModel;
 
 /// A model's answer, with everything the call did to get it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -190,7 +192,8 @@ impl<'a> Call<'a> {
 
     /// The call's span, opened at its first candidate.
     pub(super) fn open_span(&self, first: &Resolution) -> Span {
-        let start = self.span_start(first);
+        let capture = self.llm.inner.router.keel().captures_content();
+        let start = attributes::call_start(self.request, first, self.max_tokens(first), capture);
         self.state.logger.span("gen_ai.chat", start, None)
     }
 
@@ -241,7 +244,6 @@ impl<'a> Call<'a> {
         span: &Span,
         hold: Option<Hold>,
     ) -> Result<Completion> {
-        let router = self.llm.inner.router.clone();
         let mut candidate = first;
         // The breaker report of a failed attempt: a counted failure is a database transaction
         // (about 0.7 ms on SQLite), which a fallback hop does not wait for. It is written in the
@@ -259,9 +261,9 @@ impl<'a> Call<'a> {
             let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
             match result {
                 Ok(reply) => {
-                    router
-                        .record_success(&candidate.provider, &candidate.model_id)
-                        .await;
+                    if let Some(report) = self.success_report(&candidate) {
+                        report.await;
+                    }
                     let cost = self.answered(&candidate, &reply, &child, latency_ms);
                     let reported = reply.usage.input_tokens;
                     Call::observe_usage(self.llm, self.request, &candidate.model_id, reported);
@@ -297,8 +299,25 @@ impl<'a> Call<'a> {
         self.state
             .tried
             .push((candidate.provider.clone(), candidate.model_id.clone()));
-        let child = span.child("gen_ai.attempt", self.attempt_start(candidate));
+        let number = self.state.attempts.len() + 1;
+        let child = span.child(
+            "gen_ai.attempt",
+            attributes::attempt_start(candidate, number),
+        );
         (child, Instant::now())
+    }
+
+    /// The breaker report of an attempt at `candidate` that answered, when it changes a circuit
+    /// (the model's or the provider's is half open).
+    pub(super) fn success_report(&self, candidate: &Resolution) -> Option<Report> {
+        let router = self.llm.inner.router.clone();
+        if !router.success_matters(&candidate.provider, &candidate.model_id) {
+            return None;
+        }
+        let (provider, model) = (candidate.provider.clone(), candidate.model_id.clone());
+        Some(Box::pin(async move {
+            router.record_success(&provider, &model).await;
+        }))
     }
 
     /// Records an attempt that answered (its span) and returns what the answer costs.
@@ -310,7 +329,7 @@ impl<'a> Call<'a> {
         latency_ms: f64,
     ) -> f64 {
         self.push_attempt(candidate, "ok", Some(200), latency_ms, None);
-        child.stop(usage_attributes(&reply.usage));
+        child.stop(attributes::usage(&reply.usage));
         let router = &self.llm.inner.router;
         router.call_cost(candidate, Some(usage_of(reply.usage)))
     }
@@ -318,12 +337,19 @@ impl<'a> Call<'a> {
     /// Corrects the token counter with the input tokens the provider reported for this
     /// request (a request with tools is not counted: their schemas' framing is unknown).
     pub(super) fn observe_usage(llm: &Llm, request: &CallRequest, model: &str, reported: u64) {
-        if request.tools.is_empty() {
+        if Call::learns_from(request, model) {
             let system = request.system.as_deref();
             llm.inner
                 .tokens
                 .observe(model, system, &request.messages, reported);
         }
+    }
+
+    /// True when the usage reported for `request` to `model` corrects the token counter: the
+    /// model's count is an estimate, and the request has no tools.
+    pub(super) fn learns_from(request: &CallRequest, model: &str) -> bool {
+        let estimated = TokenModel::of(model).is_ok_and(|m| !m.exact());
+        estimated && request.tools.is_empty()
     }
 
     /// The completion of an answered call, with `charged` credits; ends the call's span.
@@ -336,7 +362,7 @@ impl<'a> Call<'a> {
     ) -> Completion {
         let capture = self.llm.inner.router.keel().captures_content();
         let completion = self.completion(candidate, reply, charged);
-        let mut end = completion_attributes(&completion);
+        let mut end = attributes::completion(&completion);
         if capture {
             super::content::output(&completion, &mut end);
         }
@@ -370,12 +396,7 @@ impl<'a> Call<'a> {
             latency_ms,
             fault.retry_after_ms,
         );
-        let mut extra = Map::new();
-        extra.insert("error.type".into(), outcome.into());
-        if let Some(status) = fault.status {
-            extra.insert("http.response.status_code".into(), status.into());
-        }
-        child.fail(&fault.message, extra);
+        child.fail(&fault.message, attributes::fault(fault));
         // Content reached the caller: the call cannot start again elsewhere.
         let next = match self.delivered || abandoned {
             true => None,
@@ -525,43 +546,6 @@ impl<'a> Call<'a> {
             was_fallback,
         }
     }
-
-    fn span_start(&self, first: &Resolution) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert(gen_ai::OPERATION_NAME.into(), "chat".into());
-        if let Some(feature) = self.request.feature {
-            m.insert("keel.feature".into(), feature.as_str().into());
-        }
-        m.insert("keel.tier".into(), first.tier.as_str().into());
-        m.insert(gen_ai::REQUEST_MODEL.into(), first.model_id.as_ref().into());
-        m.insert(
-            gen_ai::REQUEST_MAX_TOKENS.into(),
-            self.max_tokens(first).into(),
-        );
-        if self.llm.inner.router.keel().captures_content() {
-            super::content::input(self.request, &mut m);
-        }
-        m
-    }
-
-    fn attempt_start(&self, candidate: &Resolution) -> Map<String, Value> {
-        let mut m = Map::new();
-        let wire = Wire::of(&candidate.provider).unwrap_or(Wire::OpenAi);
-        m.insert(gen_ai::OPERATION_NAME.into(), "chat".into());
-        m.insert(
-            gen_ai::PROVIDER_NAME.into(),
-            wire.otel_name(&candidate.provider).into(),
-        );
-        m.insert(
-            gen_ai::REQUEST_MODEL.into(),
-            candidate.model_id.as_ref().into(),
-        );
-        m.insert(
-            "keel.attempt".into(),
-            (self.state.attempts.len() + 1).into(),
-        );
-        m
-    }
 }
 
 fn usage_of(usage: TokenUsage) -> Usage {
@@ -569,34 +553,4 @@ fn usage_of(usage: TokenUsage) -> Usage {
         input_tokens: usage.input_tokens as f64,
         output_tokens: usage.output_tokens as f64,
     }
-}
-
-fn usage_attributes(usage: &TokenUsage) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert(gen_ai::USAGE_INPUT_TOKENS.into(), usage.input_tokens.into());
-    m.insert(
-        gen_ai::USAGE_OUTPUT_TOKENS.into(),
-        usage.output_tokens.into(),
-    );
-    m
-}
-
-fn completion_attributes(c: &Completion) -> Map<String, Value> {
-    let mut m = usage_attributes(&c.usage);
-    let wire = Wire::of(&c.provider).unwrap_or(Wire::OpenAi);
-    m.insert(
-        gen_ai::PROVIDER_NAME.into(),
-        wire.otel_name(&c.provider).into(),
-    );
-    m.insert(
-        gen_ai::RESPONSE_MODEL.into(),
-        c.response_model.as_deref().unwrap_or(&c.model).into(),
-    );
-    m.insert(
-        gen_ai::RESPONSE_FINISH_REASONS.into(),
-        json!([c.finish_reason.as_str()]),
-    );
-    m.insert("keel.credits_charged".into(), c.credits_charged.into());
-    m.insert("keel.attempts".into(), c.attempts.len().into());
-    m
 }

@@ -11,6 +11,8 @@
 //! ([`DrivenCall::wait`]). A call that reserves credits is never driven: the reservation waits
 //! on the database before the first attempt.
 
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
@@ -26,7 +28,6 @@ use crate::error::{Error, Result};
 use crate::fault::FailureKind;
 use crate::models::Resolution;
 use crate::telemetry::Span;
-use crate::tokens::TokenModel;
 
 /// What [`Llm::drive`] gives.
 pub enum Driven {
@@ -44,7 +45,8 @@ pub enum Driven {
 /// gives the completion, the call's error, or `None` when the next attempt is ready.
 pub struct DrivenCall {
     llm: Llm,
-    request: CallRequest,
+    /// Shared with the token counter's correction, which runs after the call ended.
+    request: Arc<CallRequest>,
     /// What the call has done; `None` once it ended.
     state: Option<CallState>,
     candidate: Resolution,
@@ -107,7 +109,7 @@ impl Llm {
         let state = call.state;
         let mut driven = DrivenCall {
             llm,
-            request,
+            request: Arc::new(request),
             state: Some(state),
             candidate: first,
             span,
@@ -217,12 +219,8 @@ impl DrivenCall {
         let candidate = &self.candidate;
         let fault = match outcome {
             Ok(reply) => {
-                let (provider, model) = (candidate.provider.clone(), candidate.model_id.clone());
-                if router.success_matters(&provider, &model) {
-                    let reporter = router.clone();
-                    router.report_in_background(async move {
-                        reporter.record_success(&provider, &model).await;
-                    });
+                if let Some(report) = call.success_report(candidate) {
+                    router.report_in_background(report);
                 }
                 call.answered(candidate, &reply, &child, latency_ms);
                 self.observe_in_background(&reply);
@@ -254,11 +252,10 @@ impl DrivenCall {
     /// Corrects the token counter off the caller's thread: counting a long prompt takes
     /// milliseconds, which the caller's event loop must not wait for.
     fn observe_in_background(&self, reply: &Reply) {
-        let counted = TokenModel::of(&self.candidate.model_id).is_ok_and(|m| !m.exact());
-        if !counted || !self.request.tools.is_empty() {
+        if !Call::learns_from(&self.request, &self.candidate.model_id) {
             return;
         }
-        let (llm, request) = (self.llm.clone(), self.request.clone());
+        let (llm, request) = (self.llm.clone(), Arc::clone(&self.request));
         let (model, reported) = (self.candidate.model_id.clone(), reply.usage.input_tokens);
         self.llm.inner.router.report_in_background(async move {
             Call::observe_usage(&llm, &request, &model, reported);

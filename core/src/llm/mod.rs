@@ -12,6 +12,7 @@
 //! [`Embedder`], implemented by [`Llm`] (embeddings through the OpenAI-compatible and Gemini
 //! endpoints) and implementable by a platform's own models.
 
+mod attributes;
 mod call;
 mod client;
 mod content;

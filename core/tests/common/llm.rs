@@ -36,11 +36,21 @@ fn row(provider: &str, model: &str, role: Role) -> ModelEntry {
 
 /// A client on `keel` whose providers all point at `provider`; `tune` changes its options.
 pub async fn setup(keel: &Keel, provider: &Loopback, tune: impl FnOnce(&mut LlmOptions)) -> Llm {
+    setup_with(keel, provider, RouterOptions::default(), tune).await
+}
+
+/// As [`setup`], on a router with `options` (its defaults never seeded).
+pub async fn setup_with(
+    keel: &Keel,
+    provider: &Loopback,
+    options: RouterOptions,
+    tune: impl FnOnce(&mut LlmOptions),
+) -> Llm {
     let router = ModelRouter::open(
         keel,
         RouterOptions {
             seed_defaults: false,
-            ..RouterOptions::default()
+            ..options
         },
     )
     .await
