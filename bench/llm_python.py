@@ -6,7 +6,8 @@ the event loop; and Keel's own work alone, through a transport that answers at o
 TensorZero's embedded gateway
 (observability off) and LiteLLM's `Router.acompletion`, both offline against the same
 OpenAI-compatible endpoint. Calls run one at a time, each variant in a
-block of its own; the driven calls run once more interleaved with the raw round trip. Prints one JSON object of microseconds on stdout. Run by bench/run.py.
+block of its own; the driven calls run once more interleaved with the raw round trip. Prints
+one JSON object of microseconds on stdout. Run by bench/run.py.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -146,27 +148,26 @@ async def main() -> None:
         "tensorzero": tensorzero_call,
         "litellm": litellm_call,
     }
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+    samples: dict[str, list[float]] = {}
+
+    async def timed(name: str, call: Callable[[], Awaitable[None]], round_: int) -> None:
+        start = time.perf_counter()
+        await call()
+        if round_ >= WARM_UP:
+            samples.setdefault(name, []).append((time.perf_counter() - start) * 1e6)
+
     # Each variant in a block of its own: interleaved, the first awaited call after the raw
     # (blocking) one pays the runtime's wake-up (~1 ms here), whichever variant it is.
     for name, call in variants.items():
         for round_ in range(WARM_UP + ROUNDS):
-            start = time.perf_counter()
-            await call()
-            if round_ >= WARM_UP:
-                samples[name].append((time.perf_counter() - start) * 1e6)
+            await timed(name, call, round_)
     # The driven calls again, interleaved with the raw round trip call by call, so both meet the
     # same moments of a noisy machine (a thread hop would pay a wake-up after each raw call, so
     # the variants through a runtime stay in blocks).
     paired = {"raw": raw_async, "keel_own_explicit": keel_own_explicit, "keel_own_routed": keel_own_routed}
-    for name in paired:
-        samples[f"paired_{name}"] = []
     for round_ in range(WARM_UP + ROUNDS):
         for name, call in paired.items():
-            start = time.perf_counter()
-            await call()
-            if round_ >= WARM_UP:
-                samples[f"paired_{name}"].append((time.perf_counter() - start) * 1e6)
+            await timed(f"paired_{name}", call, round_)
     await db.close()
     proc.terminate()
     results: dict[str, float] = {}

@@ -56,6 +56,9 @@ if sys.version_info >= (3, 11):
             if deadline < self.timer_at:
                 self._wake_at(loop, deadline)
 
+        def remove(self, expiry: _Expiry) -> None:
+            self.waiting.pop(expiry, None)
+
         def _wake_at(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
             timer = self.timer() if self.timer is not None else None
             if timer is not None:
@@ -104,7 +107,7 @@ if sys.version_info >= (3, 11):
                     raise TimeoutError from None
             raise
         finally:
-            deadlines.waiting.pop(expiry, None)
+            deadlines.remove(expiry)
             if expiry.fired and not uncancelled:
                 task.uncancel()
 
