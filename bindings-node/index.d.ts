@@ -2691,22 +2691,30 @@ export type CancelToken = _CancelToken
  * part of the API).
  */
 export declare class _DrivenCall {
-  /** What the provider's transport sends now, or `null` when `wait()` does the step. */
-  transportRequest(): TransportRequest | null
+  /**
+   * What the provider's transport sends now (a `TransportRequest` as JSON text), or `null`
+   * when `wait()` does the step.
+   */
+  transportRequest(): string | null
   /** The milliseconds the current attempt may take. */
   timeoutMs(): number
   /**
-   * Settles the attempt with the transport's `{ reply }` or `{ failure }`: the completion,
-   * or `null` when the next attempt is ready.
+   * Settles the attempt with the transport's `{ reply }` or `{ failure }` as JSON text: the
+   * completion as JSON text, or `null` when the next attempt is ready.
    */
-  settle(outcome: { reply?: unknown; failure?: unknown }): Completion | null
+  settleText(outcome: string): string | null
+  /**
+   * As `settleText`, with the outcome as an object: for one `JSON.stringify` refuses (a
+   * cycle, a `BigInt`).
+   */
+  settle(outcome: { reply?: unknown; failure?: unknown }): string | null
   /** Settles the attempt as one that took longer than `timeoutMs()`. */
-  timedOut(): Completion | null
+  timedOut(): string | null
   /**
    * Does a step on Keel's side (an attempt through Keel's own client, the breaker report
    * of a call that failed for good) and settles it.
    */
-  wait(): Promise<Completion | null>
+  wait(): Promise<string | null>
 }
 export type DrivenCall = _DrivenCall
 

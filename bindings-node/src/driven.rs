@@ -1,6 +1,8 @@
 //! `_DrivenCall` (core: `keel::llm::DrivenCall`): a model call whose attempts the caller's
 //! transports send on this event loop, driven by `init.js`. Each method hands one step to core
-//! and converts what it gives.
+//! and converts what it gives. Requests, answers and completions cross as JSON text, which
+//! `JSON.parse` and `JSON.stringify` turn into objects and back several times faster than napi
+//! builds or reads them property by property.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -36,17 +38,20 @@ fn locked(inner: &Shared) -> MutexGuard<'_, Box<llm::DrivenCall>> {
     inner.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The completion as an object, or `null` when the next attempt is ready.
-fn step(outcome: keel::Result<Option<Completion>>) -> Outcome<Option<Value>> {
-    guard(|| outcome.map(|done| done.as_ref().map(record)))
+/// The completion as JSON text, or `null` when the next attempt is ready.
+fn step(outcome: keel::Result<Option<Completion>>) -> Outcome<Option<String>> {
+    guard(|| outcome.map(|done| done.as_ref().map(|c| record(c).to_string())))
 }
 
 #[napi]
 impl DrivenCall {
-    /// What the provider's transport sends now, or `null` when `wait()` does the step.
-    #[napi(ts_return_type = "TransportRequest | null")]
-    pub fn transport_request(&self) -> Option<Value> {
-        locked(&self.inner).transport_request().map(record)
+    /// What the provider's transport sends now (a `TransportRequest` as JSON text), or `null`
+    /// when `wait()` does the step.
+    #[napi]
+    pub fn transport_request(&self) -> Option<String> {
+        locked(&self.inner)
+            .transport_request()
+            .map(|r| record(r).to_string())
     }
 
     /// The milliseconds the current attempt may take.
@@ -55,32 +60,44 @@ impl DrivenCall {
         locked(&self.inner).timeout().as_secs_f64() * 1000.0
     }
 
-    /// Settles the attempt with the transport's `{ reply }` or `{ failure }`: the completion,
-    /// or `null` when the next attempt is ready.
+    /// Settles the attempt with the transport's `{ reply }` or `{ failure }` as JSON text: the
+    /// completion as JSON text, or `null` when the next attempt is ready.
+    #[napi(ts_return_type = "string | null")]
+    pub fn settle_text(&self, outcome: String) -> Outcome<Option<String>> {
+        let outcome = serde_json::from_str(&outcome).unwrap_or(Value::Null);
+        self.settle_value(outcome)
+    }
+
+    /// As `settleText`, with the outcome as an object: for one `JSON.stringify` refuses (a
+    /// cycle, a `BigInt`).
     #[napi(
         ts_args_type = "outcome: { reply?: unknown; failure?: unknown }",
-        ts_return_type = "Completion | null"
+        ts_return_type = "string | null"
     )]
-    pub fn settle(&self, outcome: Json) -> Outcome<Option<Value>> {
-        let answer = JsTransport::answer(outcome.0);
+    pub fn settle(&self, outcome: Json) -> Outcome<Option<String>> {
+        self.settle_value(outcome.0)
+    }
+
+    fn settle_value(&self, outcome: Value) -> Outcome<Option<String>> {
+        let answer = JsTransport::answer(outcome);
         step(locked(&self.inner).settle_transport(answer))
     }
 
     /// Settles the attempt as one that took longer than `timeoutMs()`.
-    #[napi(ts_return_type = "Completion | null")]
-    pub fn timed_out(&self) -> Outcome<Option<Value>> {
+    #[napi(ts_return_type = "string | null")]
+    pub fn timed_out(&self) -> Outcome<Option<String>> {
         step(locked(&self.inner).settle_timeout())
     }
 
     /// Does a step on Keel's side (an attempt through Keel's own client, the breaker report
     /// of a call that failed for good) and settles it.
-    #[napi(ts_return_type = "Promise<Completion | null>")]
-    pub async fn wait(&self) -> napi::Result<Outcome<Option<Value>>> {
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub async fn wait(&self) -> napi::Result<Outcome<Option<String>>> {
         let waiting = locked(&self.inner).wait();
         run!(self.inner, |inner| {
             let waited = waiting.await;
             let done = locked(&inner).settle_waited(waited)?;
-            Ok(done.as_ref().map(record))
+            Ok(done.as_ref().map(|c| record(c).to_string()))
         })
     }
 }
