@@ -96,6 +96,7 @@ def main() -> None:
         "enqueue_no_metadata_ns": criterion_ns("telemetry", "enqueue_no_metadata"),
         "enqueue_small_metadata_ns": criterion_ns("telemetry", "enqueue_small_metadata"),
         "sink_postgres_events_per_s": 100_000 / (criterion_ns("telemetry", "sink_postgres_100k") / 1e9),
+        "sink_sqlite_events_per_s": 100_000 / (criterion_ns("telemetry", "sink_sqlite_100k") / 1e9),
     }
     models = {
         "rust_resolve_ns": criterion_ns("models", "resolve_cached"),
@@ -511,7 +512,7 @@ def main() -> None:
         if key.endswith("_ms") and isinstance(value, dict):
             print(f"| {key[:-3]} | {value['p50']:.1f} | {value['max']:.1f} |")
     print(f"\nAtomic deductions on one org row, PostgreSQL, 16 clients: {models['pg_deductions_per_s']:,.0f}/s (goal ≥ 2,000).")
-    print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000).")
+    print(f"\nSink throughput into PostgreSQL: {telemetry['sink_postgres_events_per_s']:,.0f} events/s (target ≥ 50,000); into a SQLite file: {telemetry['sink_sqlite_events_per_s']:,.0f} events/s.")
     print(f"Dropped during the logging runs: Node {log_node['keel_dropped']}, Python {log_python['keel_dropped']}.")
 
 
