@@ -2699,13 +2699,9 @@ export declare class _DrivenCall {
   /** The milliseconds the current attempt may take. */
   timeoutMs(): number
   /**
-   * Settles the attempt with the transport's `{ reply }` or `{ failure }` as JSON text: the
-   * completion as JSON text, or `null` when the next attempt is ready.
-   */
-  settleText(outcome: string): string | null
-  /**
-   * As `settleText`, with the outcome as an object: for one `JSON.stringify` refuses (a
-   * cycle, a `BigInt`).
+   * Settles the attempt with the transport's `{ reply }` or `{ failure }` (read through the
+   * engine's `JSON.stringify`, or value by value when that throws or writes what JSON text
+   * cannot carry): the completion as JSON text, or `null` when the next attempt is ready.
    */
   settle(outcome: { reply?: unknown; failure?: unknown }): string | null
   /** Settles the attempt as one that took longer than `timeoutMs()`. */

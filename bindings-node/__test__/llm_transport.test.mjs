@@ -118,6 +118,20 @@ test('a call through a transport is driven on this event loop', async () => {
   assert.equal((await pending).text, 'driven')
 })
 
+test('an answer is read whole whatever JSON.stringify makes of it', async () => {
+  // A lone surrogate (JSON.stringify writes an escape serde refuses) becomes U+FFFD; a reply
+  // with a BigInt (JSON.stringify throws) is read value by value; a toJSON is honoured.
+  const odd = message('bad \ud800 end')
+  const big = { ...message('big'), extra: 10n }
+  const dated = { ...message('dated'), toJSON() { return message('from toJSON') } }
+  const sdk = fakeSdk(odd, big, dated)
+  const llm = router.llm({ providers: loopback.providers(), transports: { anthropic: sdk.send } })
+  const ask = () => llm.complete({ provider: 'anthropic', model: PRIMARY, messages: HELLO })
+  assert.equal((await ask()).text, 'bad \ufffd end')
+  assert.equal((await ask()).text, 'big')
+  assert.equal((await ask()).text, 'from toJSON')
+})
+
 test('an attempt past its time falls back over Keel\'s own client', async () => {
   await loopback.reset()
   const never = () => new Promise(() => {})

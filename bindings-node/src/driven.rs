@@ -1,18 +1,18 @@
 //! `_DrivenCall` (core: `keel::llm::DrivenCall`): a model call whose attempts the caller's
 //! transports send on this event loop, driven by `init.js`. Each method hands one step to core
-//! and converts what it gives. Requests, answers and completions cross as JSON text, which
-//! `JSON.parse` and `JSON.stringify` turn into objects and back several times faster than napi
-//! builds or reads them property by property.
+//! and converts what it gives. Requests, answers and completions cross as JSON text, which the
+//! engine's `JSON.parse` and `JSON.stringify` turn into objects and back several times faster
+//! than napi builds or reads them property by property.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use napi::bindgen_prelude::Unknown;
 use napi_derive::napi;
-use serde_json::Value;
 
 use keel::llm::{self, Completion};
 
 use crate::error::{Outcome, guard, run};
-use crate::json::Json;
+use crate::json::engine_value;
 use crate::options::record;
 use crate::transport::JsTransport;
 
@@ -60,26 +60,15 @@ impl DrivenCall {
         locked(&self.inner).timeout().as_secs_f64() * 1000.0
     }
 
-    /// Settles the attempt with the transport's `{ reply }` or `{ failure }` as JSON text: the
-    /// completion as JSON text, or `null` when the next attempt is ready.
-    #[napi(ts_return_type = "string | null")]
-    pub fn settle_text(&self, outcome: String) -> Outcome<Option<String>> {
-        let outcome = serde_json::from_str(&outcome).unwrap_or(Value::Null);
-        self.settle_value(outcome)
-    }
-
-    /// As `settleText`, with the outcome as an object: for one `JSON.stringify` refuses (a
-    /// cycle, a `BigInt`).
+    /// Settles the attempt with the transport's `{ reply }` or `{ failure }` (read through the
+    /// engine's `JSON.stringify`, or value by value when that throws or writes what JSON text
+    /// cannot carry): the completion as JSON text, or `null` when the next attempt is ready.
     #[napi(
         ts_args_type = "outcome: { reply?: unknown; failure?: unknown }",
         ts_return_type = "string | null"
     )]
-    pub fn settle(&self, outcome: Json) -> Outcome<Option<String>> {
-        self.settle_value(outcome.0)
-    }
-
-    fn settle_value(&self, outcome: Value) -> Outcome<Option<String>> {
-        let answer = JsTransport::answer(outcome);
+    pub fn settle(&self, outcome: Unknown<'_>) -> Outcome<Option<String>> {
+        let answer = JsTransport::answer(engine_value(&outcome));
         step(locked(&self.inner).settle_transport(answer))
     }
 

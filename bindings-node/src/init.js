@@ -574,17 +574,6 @@
   // plans each attempt and reads each answer; this awaits the transport within the attempt's
   // time, or `call.wait()` for a step on Keel's side. No thread is woken for an attempt a
   // transport sends.
-  // An answer crosses as JSON text (napi reads an object property by property); one that
-  // `JSON.stringify` refuses (a cycle, a BigInt) crosses as the object.
-  const settle = (call, outcome) => {
-    let text
-    try {
-      text = JSON.stringify(outcome)
-    } catch {
-      return call.settle(outcome)
-    }
-    return call.settleText(text)
-  }
   const driveCall = async (call, sends) => {
     for (;;) {
       const text = call.transportRequest()
@@ -599,7 +588,7 @@
         })
         const outcome = await Promise.race([sends[request.provider](request), limit])
         clearTimeout(timer)
-        done = outcome === timedOut ? call.timedOut() : settle(call, outcome)
+        done = outcome === timedOut ? call.timedOut() : call.settle(outcome)
       }
       if (done !== null) return JSON.parse(done)
     }

@@ -95,6 +95,26 @@ pub fn engine_json(
     Some(result)
 }
 
+/// `JSON.stringify` in the engine: far cheaper than a napi call per property. `None` when it
+/// throws (a cycle, a BigInt, a getter that throws) or gives no text: the caller then walks the
+/// value with depth limits instead.
+pub fn stringify(value: &Unknown<'_>) -> Option<String> {
+    let env = value.value().env;
+    let result = engine_json(env, Engine::Stringify, value.raw())?;
+    // SAFETY: `result` is a value of `env`; a non-string (undefined) fails the conversion.
+    unsafe { String::from_napi_value(env, result) }.ok()
+}
+
+/// A JavaScript value as JSON through the engine's `JSON.stringify` ([`stringify`]), or walked
+/// value by value ([`to_json`], non-finite numbers as text) when that throws or writes what
+/// serde cannot read (a lone surrogate, which the walk makes U+FFFD).
+pub fn engine_value(value: &Unknown<'_>) -> Value {
+    stringify(value)
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .or_else(|| to_json(value, 0, Numbers::NonFiniteAsText))
+        .unwrap_or(Value::Null)
+}
+
 /// A result as JSON text, made a JavaScript value by one `JSON.parse` in the engine: a
 /// `serde_json::Value` would cost a napi call per property (a claim returns a hundred items of
 /// twenty fields).

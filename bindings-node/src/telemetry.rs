@@ -6,7 +6,7 @@
 //! are left out); when that throws (a cycle, a BigInt, a throwing getter) the object is walked
 //! instead with a depth limit, so cycles end, and any exception is cleared.
 
-use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, ToNapiValue, Unknown};
+use napi::bindgen_prelude::{JsObjectValue, Object, ToNapiValue, Unknown};
 use std::time::Duration;
 
 use napi::{Env, JsValue, ValueType, sys};
@@ -17,18 +17,8 @@ use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
 use crate::error::{Arg, Outcome, clear_exception, guard, run};
-use crate::json::{Engine, Json, Numbers, engine_json, object_to_map, opt_text, text, to_json};
+use crate::json::{Json, Numbers, object_to_map, opt_text, stringify, text, to_json};
 use crate::options::record;
-
-/// `JSON.stringify` in the engine: far cheaper than a napi call per property. `None` when it
-/// throws (a cycle, a BigInt, a getter that throws) or gives no text: the caller then walks the
-/// value with depth limits instead.
-fn stringify(value: &Unknown<'_>) -> Option<String> {
-    let env = value.value().env;
-    let result = engine_json(env, Engine::Stringify, value.raw())?;
-    // SAFETY: `result` is a value of `env`; a non-string (undefined) fails the conversion.
-    unsafe { String::from_napi_value(env, result) }.ok()
-}
 
 /// Metadata walked value by value, for what `JSON.stringify` cannot take.
 fn walked(value: &Unknown<'_>) -> Map<String, Value> {
