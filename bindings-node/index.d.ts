@@ -2691,26 +2691,23 @@ export type CancelToken = _CancelToken
  * part of the API).
  */
 export declare class _DrivenCall {
-  /**
-   * What the provider's transport sends now (a `TransportRequest` as JSON text), or `null`
-   * when `wait()` does the step.
-   */
-  transportRequest(): string | null
+  /** What the provider's transport sends now, or `null` when `wait()` does the step. */
+  transportRequest(): TransportRequest | null
   /** The milliseconds the current attempt may take. */
   timeoutMs(): number
   /**
    * Settles the attempt with the transport's `{ reply }` or `{ failure }` (read through the
    * engine's `JSON.stringify`, or value by value when that throws or writes what JSON text
-   * cannot carry): the completion as JSON text, or `null` when the next attempt is ready.
+   * cannot carry): the completion, or `null` when the next attempt is ready.
    */
-  settle(outcome: { reply?: unknown; failure?: unknown }): string | null
+  settle(outcome: { reply?: unknown; failure?: unknown }): Completion | null
   /** Settles the attempt as one that took longer than `timeoutMs()`. */
-  timedOut(): string | null
+  timedOut(): Completion | null
   /**
    * Does a step on Keel's side (an attempt through Keel's own client, the breaker report
    * of a call that failed for good) and settles it.
    */
-  wait(): Promise<string | null>
+  wait(): Promise<Completion | null>
 }
 export type DrivenCall = _DrivenCall
 

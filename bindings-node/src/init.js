@@ -576,12 +576,11 @@
   // transport sends.
   const driveCall = async (call, sends) => {
     for (;;) {
-      const text = call.transportRequest()
+      const request = call.transportRequest()
       let done
-      if (text === null) {
+      if (request === null) {
         done = await call.wait()
       } else {
-        const request = JSON.parse(text)
         let timer
         const limit = new Promise((resolve) => {
           timer = setTimeout(() => resolve(timedOut), call.timeoutMs())
@@ -590,7 +589,7 @@
         clearTimeout(timer)
         done = outcome === timedOut ? call.timedOut() : call.settle(outcome)
       }
-      if (done !== null) return JSON.parse(done)
+      if (done !== null) return done
     }
   }
   // `complete` through a client with transports: driven here when core hands the call back.

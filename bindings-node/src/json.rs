@@ -7,6 +7,7 @@ use napi::bindgen_prelude::{
     FromNapiValue, JsObjectValue, Object, ToNapiValue, TypeName, Unknown, ValidateNapiValue,
 };
 use napi::{JsValue, ValueType, sys};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::clear_exception;
@@ -105,14 +106,24 @@ pub fn stringify(value: &Unknown<'_>) -> Option<String> {
     unsafe { String::from_napi_value(env, result) }.ok()
 }
 
-/// A JavaScript value as JSON through the engine's `JSON.stringify` ([`stringify`]), or walked
-/// value by value ([`to_json`], non-finite numbers as text) when that throws or writes what
-/// serde cannot read (a lone surrogate, which the walk makes U+FFFD).
-pub fn engine_value(value: &Unknown<'_>) -> Value {
+/// A JavaScript value read through the engine's `JSON.stringify` ([`stringify`]) into `T`, or by
+/// `walk` when that throws or writes what serde cannot read as `T` (a lone surrogate, which the
+/// walks make U+FFFD).
+pub fn engine_or<T: DeserializeOwned>(
+    value: &Unknown<'_>,
+    walk: impl FnOnce(&Unknown<'_>) -> T,
+) -> T {
     stringify(value)
         .and_then(|text| serde_json::from_str(&text).ok())
-        .or_else(|| to_json(value, 0, Numbers::NonFiniteAsText))
-        .unwrap_or(Value::Null)
+        .unwrap_or_else(|| walk(value))
+}
+
+/// A JavaScript value as JSON ([`engine_or`]), walked by [`to_json`] with non-finite numbers
+/// as text.
+pub fn engine_value(value: &Unknown<'_>) -> Value {
+    engine_or(value, |v| {
+        to_json(v, 0, Numbers::NonFiniteAsText).unwrap_or(Value::Null)
+    })
 }
 
 /// A result as JSON text, made a JavaScript value by one `JSON.parse` in the engine: a

@@ -17,7 +17,7 @@ use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
 use crate::error::{Arg, Outcome, clear_exception, guard, run};
-use crate::json::{Json, Numbers, object_to_map, opt_text, stringify, text, to_json};
+use crate::json::{Json, Numbers, engine_or, object_to_map, opt_text, stringify, text, to_json};
 use crate::options::record;
 
 /// Metadata walked value by value, for what `JSON.stringify` cannot take.
@@ -42,9 +42,7 @@ fn metadata(value: Option<&Unknown<'_>>) -> Map<String, Value> {
     };
     match value.get_type() {
         Ok(ValueType::Undefined) | Ok(ValueType::Null) => Map::new(),
-        Ok(ValueType::Object) => stringify(value)
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_else(|| walked(value)),
+        Ok(ValueType::Object) => engine_or(value, walked),
         _ => scalar(value),
     }
 }
