@@ -64,6 +64,8 @@ test('bad input rejects with invalid_input naming the field', async () => {
   // A lone surrogate reaches core replaced, and is stored.
   await store.append(orgId, c.id, [{ role: 'user', content: '\ud800 deal' }])
   assert.equal((await store.get(orgId, c.id)).messageCount, 1)
+  // One U+FFFD, as from Python.
+  assert.deepEqual((await store.messages(orgId, c.id))[0].content, [{ type: 'text', text: '\ufffd deal' }])
   await db.close()
 })
 

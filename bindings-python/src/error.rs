@@ -106,7 +106,7 @@ impl<'a, 'py, T: FromPyObject<'a, 'py>> FromPyObject<'a, 'py> for Arg<T> {
 /// `__str__` raises is still a failure with a message.
 pub(crate) fn printed(value: &Bound<'_, PyAny>) -> String {
     match value.str() {
-        Ok(text) => text.to_string_lossy().into_owned(),
+        Ok(text) => crate::json::lossy(&text),
         Err(_) => value
             .get_type()
             .name()

@@ -8,6 +8,29 @@ use serde_json::{Map, Value};
 
 const MAX_DEPTH: usize = 16;
 
+/// `text` as UTF-8, each lone surrogate (which UTF-8 cannot carry) replaced by one U+FFFD, as a
+/// JavaScript string crosses napi: the same text reaches core from either binding. A surrogate
+/// pair written as two code points is the character it encodes, as in JavaScript. PyO3's
+/// `to_string_lossy` would make one lone surrogate three U+FFFD (one per byte of its
+/// `surrogatepass` encoding).
+pub fn lossy(text: &Bound<'_, PyString>) -> String {
+    if let Ok(utf8) = text.to_str() {
+        return utf8.to_owned();
+    }
+    text.call_method1("encode", ("utf-16-le", "surrogatepass"))
+        .ok()
+        .and_then(|encoded| encoded.cast_into::<PyBytes>().ok())
+        .map(|encoded| {
+            let units: Vec<u16> = encoded
+                .as_bytes()
+                .chunks_exact(2)
+                .map(|pair| u16::from_le_bytes([pair[0], pair[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+        })
+        .unwrap_or_else(|| text.to_string_lossy().into_owned())
+}
+
 pub fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
     if obj.is_none() {
         return Value::Null;
@@ -22,11 +45,7 @@ pub fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
         if let Ok(i) = obj.extract::<i64>() {
             return Value::from(i);
         }
-        return Value::String(
-            obj.str()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
+        return Value::String(obj.str().map(|s| lossy(&s)).unwrap_or_default());
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
         return serde_json::Number::from_f64(f.value())
@@ -34,7 +53,7 @@ pub fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
             .unwrap_or(Value::Null);
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Value::String(s.to_string_lossy().into_owned());
+        return Value::String(lossy(s));
     }
     if let Ok(b) = obj.cast::<PyBytes>() {
         return Value::String(String::from_utf8_lossy(b.as_bytes()).into_owned());
@@ -53,7 +72,7 @@ pub fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> Value {
     }
     Value::String(
         obj.repr()
-            .map(|r| r.to_string_lossy().into_owned())
+            .map(|r| lossy(&r))
             .unwrap_or_else(|_| "<unprintable>".into()),
     )
 }
@@ -108,7 +127,7 @@ fn strict(obj: &Bound<'_, PyAny>, depth: usize, path: &Path<'_>) -> keel::Result
         for (k, v) in d.iter() {
             let key = k
                 .cast::<PyString>()
-                .map(|s| s.to_string_lossy().into_owned())
+                .map(|s| lossy(s))
                 .map_err(|_| refuse("a key that is not a str".into()))?;
             let value = strict(&v, depth + 1, &Path::Key(path, &key))?;
             map.insert(key, value);
@@ -145,11 +164,8 @@ pub fn dict_to_map(d: &Bound<'_, PyDict>, depth: usize) -> Map<String, Value> {
     let mut map = Map::with_capacity(d.len());
     for (k, v) in d.iter() {
         let key = match k.cast::<PyString>() {
-            Ok(s) => s.to_string_lossy().into_owned(),
-            Err(_) => k
-                .str()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            Ok(s) => lossy(s),
+            Err(_) => k.str().map(|s| lossy(&s)).unwrap_or_default(),
         };
         map.insert(key, to_json(&v, depth + 1));
     }

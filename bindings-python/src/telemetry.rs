@@ -12,7 +12,7 @@ use keel::options::Case;
 use keel::telemetry::{self, Level, LoggerOptions};
 
 use crate::error::Arg;
-use crate::json::{Json, dict_to_map, to_json};
+use crate::json::{Json, dict_to_map, lossy, to_json};
 use crate::runtime::{future_into_py, guard, runtime};
 
 /// Metadata as given: a dict is taken as is, anything else is stored under `value`.
@@ -36,7 +36,7 @@ fn metadata(obj: Option<&Bound<'_, PyAny>>) -> Map<String, Value> {
 fn error_message(obj: Option<&Bound<'_, PyAny>>) -> Option<String> {
     let obj = obj.filter(|o| !o.is_none())?;
     if let Ok(s) = obj.cast::<PyString>() {
-        return Some(s.to_string_lossy().into_owned());
+        return Some(lossy(s));
     }
     // Exceptions of some clients, and dicts such as a PostgREST error body, carry `message`.
     let message = match obj.cast::<PyDict>() {
@@ -46,12 +46,9 @@ fn error_message(obj: Option<&Bound<'_, PyAny>>) -> Option<String> {
     if let Some(message) = message
         && let Ok(s) = message.cast::<PyString>()
     {
-        return Some(s.to_string_lossy().into_owned());
+        return Some(lossy(s));
     }
-    let text = obj
-        .str()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let text = obj.str().map(|s| lossy(&s)).unwrap_or_default();
     let name = obj
         .get_type()
         .name()
@@ -69,11 +66,8 @@ fn error_message(obj: Option<&Bound<'_, PyAny>>) -> Option<String> {
 fn text(obj: Option<&Bound<'_, PyAny>>) -> Option<String> {
     let obj = obj.filter(|o| !o.is_none())?;
     Some(match obj.cast::<PyString>() {
-        Ok(s) => s.to_string_lossy().into_owned(),
-        Err(_) => obj
-            .str()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        Ok(s) => lossy(s),
+        Err(_) => obj.str().map(|s| lossy(&s)).unwrap_or_default(),
     })
 }
 

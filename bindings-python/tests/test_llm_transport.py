@@ -106,6 +106,18 @@ async def test_the_transport_gets_the_provider_body_and_its_reply_is_read(
     assert loopback.received() == [], "nothing went over HTTP"
 
 
+async def test_a_lone_surrogate_in_a_reply_is_one_replacement_character(
+    router: keel.ModelRouter, loopback: Loopback
+) -> None:
+    # As from Node: one U+FFFD for each lone surrogate (not one for each byte of its
+    # surrogatepass encoding), and a pair written as two code points is its character.
+    sdk = FakeSdk(message("bad \ud800 end"), message("pair \ud83d\ude00 and \udfff"))
+    llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk})
+    ask = lambda: llm.complete(provider="anthropic", model=PRIMARY, messages=HELLO)  # noqa: E731
+    assert (await ask())["text"] == "bad \ufffd end"
+    assert (await ask())["text"] == "pair \U0001F600 and \ufffd"
+
+
 async def test_sdk_errors_are_classified_and_fall_back(router: keel.ModelRouter, loopback: Loopback) -> None:
     sdk = FakeSdk(APIStatusError(529, "Overloaded"), APIStatusError(429, "slow down", retry_after="7"))
     llm = router.llm(providers=loopback.providers(), transports={"anthropic": sdk})

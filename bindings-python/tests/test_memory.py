@@ -83,6 +83,8 @@ async def test_bad_input_names_the_field(db: keel.Keel) -> None:
     # A lone surrogate is replaced, never a crash; nothing of the refused batches was stored.
     await store.append(org, c["id"], [{"role": "user", "content": "\ud800 deal"}])
     assert (await store.get(org, c["id"]))["message_count"] == 1
+    # One U+FFFD, as from Node.
+    assert (await store.messages(org, c["id"]))[0]["content"] == [{"type": "text", "text": "\ufffd deal"}]
 
 
 def rounds(turns: int) -> list[Message]:
