@@ -38,9 +38,9 @@ fn locked(inner: &Shared) -> MutexGuard<'_, Box<llm::DrivenCall>> {
     inner.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The completion, built by the engine's `JSON.parse`.
-fn parsed(done: &Completion) -> Parsed {
-    Parsed(record(done).to_string())
+/// A request or a completion, built by the engine's `JSON.parse`.
+fn parsed<T: serde::Serialize>(value: &T) -> Parsed {
+    Parsed(record(value).to_string())
 }
 
 /// The completion, or `null` when the next attempt is ready.
@@ -53,9 +53,7 @@ impl DrivenCall {
     /// What the provider's transport sends now, or `null` when `wait()` does the step.
     #[napi(ts_return_type = "TransportRequest | null")]
     pub fn transport_request(&self) -> Option<Parsed> {
-        locked(&self.inner)
-            .transport_request()
-            .map(|r| Parsed(record(r).to_string()))
+        locked(&self.inner).transport_request().map(parsed)
     }
 
     /// The milliseconds the current attempt may take.

@@ -428,6 +428,13 @@ pub(crate) fn rfc3339(ms: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A time as SQLite's `system_logs."timestamp"` holds it: RFC 3339 UTC with microseconds
+/// (`2026-12-07T18:18:53.123456Z`), which sorts as text in time order. chrono's RFC 3339
+/// writer, not a `strftime` pattern parsed again for every row.
+pub(crate) fn rfc3339_micros(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 /// `value` as JSON text for a statement, with every NUL character in its strings and keys
 /// replaced by U+FFFD, on both backends alike: PostgreSQL's `jsonb` and `text` reject NUL, and
 /// SQLite would keep it, so the two would store different data (the log writer treats its text
@@ -481,8 +488,10 @@ fn scrub_nul(value: &mut serde_json::Value) {
 
 #[cfg(test)]
 mod tests {
-    use super::{storable_json, storable_text};
+    use chrono::{TimeZone, Utc};
     use serde_json::json;
+
+    use super::{rfc3339_micros, storable_json, storable_text};
 
     #[test]
     fn storable_json_replaces_nul_and_nothing_else() {
@@ -495,5 +504,21 @@ mod tests {
         let literal = json!({"a": "\\u0000"});
         assert_eq!(storable_json(&literal), literal.to_string());
         assert_eq!(storable_text("a\u{0}b"), "a\u{FFFD}b");
+    }
+
+    #[test]
+    fn log_times_keep_six_digits_of_fraction_and_sort_as_text() {
+        let whole = Utc.with_ymd_and_hms(2026, 12, 7, 18, 18, 53).unwrap();
+        assert_eq!(rfc3339_micros(whole), "2026-12-07T18:18:53.000000Z");
+        let later = whole + chrono::Duration::microseconds(123_456);
+        assert_eq!(rfc3339_micros(later), "2026-12-07T18:18:53.123456Z");
+        // The pattern rows were written with before: the same text, so old and new rows compare.
+        for time in [whole, later, Utc.timestamp_opt(0, 1_000).unwrap()] {
+            assert_eq!(
+                rfc3339_micros(time),
+                time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            );
+        }
+        assert!(rfc3339_micros(whole) < rfc3339_micros(later));
     }
 }

@@ -143,7 +143,7 @@ pub async fn cleanup(
             Pool::Postgres(pg) => drop_level(pg, level, days, dry_run).await?,
             Pool::Sqlite(_) => {
                 let cutoff = Utc::now() - Duration::from_secs(u64::from(days) * 86_400);
-                let cutoff = super::sink::stored_time(cutoff);
+                let cutoff = crate::store::rfc3339_micros(cutoff);
                 delete_level(pool, level, &cutoff, batch_size, dry_run, &mut progress).await?
             }
         };

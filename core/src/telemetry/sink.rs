@@ -473,13 +473,6 @@ fn is_content_error(err: &sqlx::Error) -> bool {
     }
 }
 
-/// A time as `system_logs."timestamp"` holds it on SQLite: RFC 3339 UTC with microseconds
-/// (`2026-12-07T18:18:53.123456Z`), which sorts as text in time order. chrono's RFC 3339 writer,
-/// not a `strftime` pattern parsed again for every row.
-pub(super) fn stored_time(time: chrono::DateTime<chrono::Utc>) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
 fn metadata_json(event: &StoredEvent) -> String {
     serde_json::to_string(&event.metadata).unwrap_or_else(|_| "{}".to_owned())
 }
@@ -567,7 +560,7 @@ async fn write_batch(destination: &Destination, batch: &[StoredEvent]) -> Result
                 );
                 query.push_values(chunk, |mut row, e| {
                     row.push_bind(uuid::Uuid::now_v7().to_string())
-                        .push_bind(stored_time(e.timestamp))
+                        .push_bind(crate::store::rfc3339_micros(e.timestamp))
                         .push_bind(e.level.as_str())
                         .push_bind(e.service.clone())
                         .push_bind(e.action.clone())
@@ -585,28 +578,5 @@ async fn write_batch(destination: &Destination, batch: &[StoredEvent]) -> Result
             }
             tx.commit().await
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::{TimeZone, Utc};
-
-    use super::stored_time;
-
-    #[test]
-    fn stored_times_keep_six_digits_of_fraction_and_sort_as_text() {
-        let whole = Utc.with_ymd_and_hms(2026, 12, 7, 18, 18, 53).unwrap();
-        assert_eq!(stored_time(whole), "2026-12-07T18:18:53.000000Z");
-        let later = whole + chrono::Duration::microseconds(123_456);
-        assert_eq!(stored_time(later), "2026-12-07T18:18:53.123456Z");
-        // The pattern rows were written with before: the same text, so old and new rows compare.
-        for time in [whole, later, Utc.timestamp_opt(0, 1_000).unwrap()] {
-            assert_eq!(
-                stored_time(time),
-                time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-            );
-        }
-        assert!(stored_time(whole) < stored_time(later));
     }
 }
