@@ -110,6 +110,27 @@ test('a stream yields deltas with for await, then the completion', async () => {
   await db.close()
 })
 
+test('a burst of buffered events is handed over across turns of the event loop', async () => {
+  const { db, llm } = await setup('sqlite')
+  const chunks = Array.from({ length: 50 }, (_, i) => `w${i} `)
+  await loopback.script(PRIMARY, { stream: chunks, end: 'complete' })
+  const stream = await llm.stream({ feature: 'copilot', tier: 'low', messages: HELLO })
+  // Every event is buffered in core by now, so the first crossing brings them in one burst.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  let seen = 0
+  let turnAt
+  for await (const event of stream) {
+    if (seen === 0) setImmediate(() => (turnAt = seen))
+    seen += event.event === 'delta' ? 1 : 0
+    const until = performance.now() + 1 // a consumer that spends 1 ms on each event
+    while (performance.now() < until);
+  }
+  assert.equal(seen, 50)
+  // Handed over in microtasks, the loop's next turn would come after the whole burst.
+  assert.ok(turnAt !== undefined && turnAt < 10, `the event loop had its turn after ${turnAt} of 50 events`)
+  await db.close()
+})
+
 test('reported usage calibrates a model estimate', async () => {
   const { db, router, orgId, llm } = await setup('sqlite')
   await router.grantCredits(orgId, 10_000)

@@ -635,6 +635,28 @@
       configurable: true,
     })
   }
+  // Streams share the event loop's turns. A stream's burst (every event it has buffered), and
+  // a thousand streams' bursts can land in one turn, would otherwise be handed over in
+  // microtasks, holding timers and I/O for as long as the consumers take over all of them.
+  // Once the streams have spent a slice of a turn on events, the next event waits for a later
+  // turn (`setImmediate`). The slice is how long one turn may hold the loop for them.
+  const SLICE_MS = 2
+  const nextTurn = globalThis.setImmediate ?? ((resolve) => setTimeout(resolve, 0))
+  let sliceStarted = 0
+  let inSlice = false
+  const endSlice = () => {
+    inSlice = false
+  }
+  const sliceSpent = () => {
+    const now = performance.now()
+    if (!inSlice) {
+      inSlice = true
+      sliceStarted = now
+      nextTurn(endSlice)
+    }
+    return now - sliceStarted > SLICE_MS
+  }
+
   // `for await (const event of stream)`; leaving the loop early stops the call.
   Object.defineProperty(exports.CallStream.prototype, Symbol.asyncIterator, {
     value: async function* () {
@@ -642,7 +664,10 @@
         for (;;) {
           const events = await this.next()
           if (events === null) return
-          yield* JSON.parse(events)
+          for (const event of JSON.parse(events)) {
+            if (sliceSpent()) await new Promise((resolve) => nextTurn(resolve))
+            yield event
+          }
         }
       } finally {
         this.close()
