@@ -28,6 +28,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use serde_json::{Value, json};
 
 // Relative to this file wherever it is included (core's tests and benches take it by path).
@@ -175,6 +176,12 @@ impl Loopback {
         let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
             let handler = handler.clone();
             async move { handler.answer(uri, headers, body).await }
+        });
+        // Each event goes out as it is written: with Nagle's algorithm a streamed reply's
+        // second write waited for the client's delayed acknowledgement (40 ms or more), so
+        // every stream on a kept-alive connection started that late.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
         });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

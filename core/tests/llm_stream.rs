@@ -74,6 +74,34 @@ async fn each_wire_streams_deltas_then_the_completion() {
     .await;
 }
 
+/// A stream on a kept-alive connection starts as soon as the provider writes: the loopback
+/// provider writes each event out at once (`TCP_NODELAY`). Before, its first event after the
+/// headers waited for the client's delayed acknowledgement, 40 ms or more on Linux.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_on_a_kept_alive_connection_starts_at_once() {
+    let keel = Keel::connect(&common::fresh_sqlite_url()).await.unwrap();
+    let provider = Loopback::start().await.unwrap();
+    let llm = setup(&keel, &provider, |_| {}).await;
+    let mut waits = Vec::new();
+    for _ in 0..7 {
+        let started = std::time::Instant::now();
+        let request = CallRequest {
+            provider: Some("openai"),
+            model: Some(THIRD.into()),
+            ..ask(None)
+        };
+        let mut stream = llm.stream(request).await.unwrap();
+        let first = stream.next_event().await.unwrap().unwrap();
+        assert!(matches!(first, StreamEvent::Delta(_)), "{first:?}");
+        waits.push(started.elapsed());
+        while stream.next_event().await.is_some() {}
+    }
+    waits.sort();
+    // The median of seven: one slow moment of a busy machine does not decide it.
+    assert!(waits[3] < Duration::from_millis(30), "{waits:?}");
+    keel.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_error_after_the_preamble_but_before_content_still_falls_back() {
     let provider = Loopback::start().await.unwrap();
