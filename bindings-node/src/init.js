@@ -1,5 +1,6 @@
-// Run once per environment by init.rs with (exports, errorCodes, abortedMessage). See init.rs.
-(function install(exports, codes, abortedMessage) {
+// Run once per environment by init.rs with (exports, errorCodes, abortedMessage, sliceMs). See
+// init.rs.
+(function install(exports, codes, abortedMessage, sliceMs) {
   'use strict'
   const isKeelError = exports.isKeelError
 
@@ -638,9 +639,8 @@
   // Streams share the event loop's turns. A stream's burst (every event it has buffered), and
   // a thousand streams' bursts can land in one turn, would otherwise be handed over in
   // microtasks, holding timers and I/O for as long as the consumers take over all of them.
-  // Once the streams have spent a slice of a turn on events, the next event waits for a later
-  // turn (`setImmediate`). The slice is how long one turn may hold the loop for them.
-  const SLICE_MS = 2
+  // Once the streams have spent a slice of a turn on events (core's `HANDOVER_SLICE`), the
+  // next event waits for a later turn (`setImmediate`).
   const nextTurn = globalThis.setImmediate ?? ((resolve) => setTimeout(resolve, 0))
   let sliceStarted = 0
   let inSlice = false
@@ -654,7 +654,7 @@
       sliceStarted = now
       nextTurn(endSlice)
     }
-    return now - sliceStarted > SLICE_MS
+    return now - sliceStarted > sliceMs
   }
 
   // `for await (const event of stream)`; leaving the loop early stops the call.

@@ -38,8 +38,8 @@ pub fn is_keel_error(value: Unknown<'_>) -> bool {
     code.is_some_and(|code| keel::Error::CODES.contains(&code.as_str()))
 }
 
-/// `init.js`: `(exports, errorCodes, abortedMessage) => void`.
-type Install<'env> = Function<'env, FnArgs<(Object<'env>, Vec<&'static str>, String)>, ()>;
+/// `init.js`: `(exports, errorCodes, abortedMessage, sliceMs) => void`.
+type Install<'env> = Function<'env, FnArgs<(Object<'env>, Vec<&'static str>, String, f64)>, ()>;
 
 #[napi(module_exports)]
 pub fn init(exports: Object<'_>, env: Env) -> napi::Result<()> {
@@ -48,6 +48,7 @@ pub fn init(exports: Object<'_>, env: Env) -> napi::Result<()> {
     dedup.call(exports)?;
     let install: Install = env.run_script(include_str!("init.js"))?;
     let aborted = keel::Error::Aborted.to_string();
-    install.call((exports, keel::Error::CODES.to_vec(), aborted).into())?;
+    let slice_ms = keel::llm::HANDOVER_SLICE.as_secs_f64() * 1e3;
+    install.call((exports, keel::Error::CODES.to_vec(), aborted, slice_ms).into())?;
     Ok(())
 }

@@ -235,9 +235,6 @@ impl Llm {
     }
 }
 
-/// Events read from a stream per crossing into JavaScript, at most.
-const BURST: usize = 256;
-
 /// A streaming call: `for await (const event of stream)`.
 #[napi]
 pub struct CallStream {
@@ -257,7 +254,7 @@ impl CallStream {
         run!(self.inner, |inner| {
             let mut stream = inner.lock().await;
             let batch = match stream.as_mut() {
-                Some(s) => cancellable(token, s.next_batch(BURST)).await,
+                Some(s) => cancellable(token, s.next_batch(llm::BURST)).await,
                 None => Ok(None),
             };
             match batch {

@@ -3,7 +3,9 @@
 //! Requests and options go to core as the keyword arguments were written; completions and
 //! stream events come back as plain dicts (`keel.types.Completion`, `keel.types.StreamEvent`).
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use pyo3::exceptions::PyStopAsyncIteration;
 use pyo3::prelude::*;
@@ -111,9 +113,9 @@ impl PyLlm {
     ) -> PyResult<Bound<'py, PyAny>> {
         let request = guard(|| llm::CallRequest::from_value(fields(py, request), Case::Snake))?;
         self.note_loop(py);
-        awaitable!(py, self.inner, |l| Ok(PyCallStream {
-            inner: Arc::new(tokio::sync::Mutex::new(Some(l.stream(request).await?))),
-        }))
+        awaitable!(py, self.inner, |l| Ok(PyCallStream::new(
+            l.stream(request).await?
+        )))
     }
 
     /// The input tokens of `messages` sent to `model`, corrected by the usage this client's
@@ -172,9 +174,40 @@ impl PyLlm {
 }
 
 /// A streaming call: an async iterator of event dicts, the last one `{"event": "done", ...}`.
+///
+/// Each trip to the runtime's threads brings every event the stream has buffered (up to
+/// [`llm::BURST`]); the ones after the first are handed over from here without a trip, for up
+/// to [`llm::HANDOVER_SLICE`] after the first of them, then the next waits on the event loop.
 #[pyclass(frozen, name = "CallStream", module = "keel._native")]
 pub struct PyCallStream {
     inner: Arc<tokio::sync::Mutex<Option<llm::CallStream>>>,
+    ahead: Arc<Mutex<Ahead>>,
+}
+
+/// Events read with an earlier one and not handed over yet.
+#[derive(Default)]
+struct Ahead {
+    events: VecDeque<llm::StreamEvent>,
+    /// When the first of them was handed over without a trip.
+    since: Option<Instant>,
+}
+
+impl PyCallStream {
+    fn new(stream: llm::CallStream) -> Self {
+        Self {
+            inner: Arc::new(tokio::sync::Mutex::new(Some(stream))),
+            ahead: Arc::default(),
+        }
+    }
+}
+
+fn ahead(ahead: &Mutex<Ahead>) -> MutexGuard<'_, Ahead> {
+    ahead.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An event as a Python dict.
+fn event_object(py: Python<'_>, event: &llm::StreamEvent) -> PyResult<Py<PyAny>> {
+    Ok(Json::of(event).into_pyobject(py)?.unbind())
 }
 
 #[pymethods]
@@ -184,28 +217,51 @@ impl PyCallStream {
     }
 
     fn __anext__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        {
+            let mut held = ahead(&self.ahead);
+            if !held.events.is_empty() {
+                let now = Instant::now();
+                let since = *held.since.get_or_insert(now);
+                if now.duration_since(since) <= llm::HANDOVER_SLICE {
+                    let event = held.events.pop_front().expect("not empty");
+                    drop(held);
+                    return Call::ready(py, event_object(py, &event)?);
+                }
+            }
+        }
         let inner = self.inner.clone();
+        let read_ahead = self.ahead.clone();
         let pending: Pending = Box::pin(async move {
             // Awaited in the call's own task: a cancelled `__anext__` drops the wait, and no
             // event is lost (the stream's channel keeps it for the next one).
             let next = caught(async move {
                 let mut stream = inner.lock().await;
-                Ok(match stream.as_mut() {
-                    Some(s) => s.next_event().await,
-                    None => None,
-                })
+                let earlier = {
+                    let mut held = ahead(&read_ahead);
+                    held.since = None;
+                    held.events.pop_front()
+                };
+                if earlier.is_some() {
+                    return Ok(earlier);
+                }
+                let Some(s) = stream.as_mut() else {
+                    return Ok(None);
+                };
+                let Some(batch) = s.next_batch(llm::BURST).await? else {
+                    return Ok(None);
+                };
+                let mut batch = batch.into_iter();
+                let first = batch.next();
+                ahead(&read_ahead).events.extend(batch);
+                Ok(first)
             })
             .await;
             match next {
-                Ok(Some(Ok(event))) => {
-                    let event = Json::of(&event);
-                    Ok(
-                        Box::new(move |py: Python<'_>| event.into_pyobject(py).map(Bound::unbind))
-                            as Convert,
-                    )
+                Ok(Some(event)) => {
+                    Ok(Box::new(move |py: Python<'_>| event_object(py, &event)) as Convert)
                 }
-                Ok(Some(Err(err))) | Err(err) => Err(to_py_err(err)),
                 Ok(None) => Err(PyStopAsyncIteration::new_err(())),
+                Err(err) => Err(to_py_err(err)),
             }
         });
         Call::pending(py, pending)
@@ -214,8 +270,10 @@ impl PyCallStream {
     /// Stops the call now: the HTTP request ends and unspent credits are released
     /// (awaitable).
     fn aclose<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let read_ahead = self.ahead.clone();
         awaitable!(py, self.inner, |inner| {
             inner.lock().await.take();
+            ahead(&read_ahead).events.clear();
             Ok(())
         })
     }

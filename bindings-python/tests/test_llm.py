@@ -5,6 +5,7 @@ releasing the reservation."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from typing import Any
 
@@ -117,6 +118,54 @@ async def test_a_failure_after_the_first_delta_ends_the_stream(db: keel.Keel, lo
             seen.append(event)
     assert seen == [{"event": "delta", "type": "text", "text": "Hel"}]
     assert [a["outcome"] for a in info.value.attempts] == ["connection"]
+
+
+async def buffered_stream(db: keel.Keel, loopback: Loopback, chunks: list[str]) -> Any:
+    """A stream of `chunks` whose every event is buffered in core before it is read."""
+    llm = await setup(db, loopback)
+    loopback.script(PRIMARY, {"stream": chunks, "end": "complete"})
+    stream = await llm.stream(feature="copilot", tier="low", messages=HELLO)
+    await asyncio.sleep(0.3)
+    return stream
+
+
+async def test_events_read_ahead_are_handed_over_without_a_trip(db: keel.Keel, loopback: Loopback) -> None:
+    chunks = [f"w{i} " for i in range(50)]
+    stream = await buffered_stream(db, loopback, chunks)
+    texts = [(await stream.__anext__())["text"]]  # one trip brings every buffered event
+    trips = 0
+    while True:
+        step = stream.__anext__()
+        try:
+            step.send(None)
+        except StopIteration as answered:
+            event = answered.value  # answered on its first step: no trip, no wait on the loop
+        else:
+            trips += 1
+            event = await step
+        if event["event"] == "done":
+            break
+        texts.append(event["text"])
+    assert "".join(texts) == "".join(chunks)
+    # One trip at most, should a busy machine stretch the handing over past its slice.
+    assert trips <= 1, f"{trips} of 50 events took a trip to Keel's runtime"
+
+
+async def test_a_burst_of_read_ahead_events_lets_the_event_loop_run(db: keel.Keel, loopback: Loopback) -> None:
+    stream = await buffered_stream(db, loopback, [f"w{i} " for i in range(50)])
+    loop = asyncio.get_running_loop()
+    seen = 0
+    ran_at: list[int] = []
+    async for event in stream:
+        if seen == 0:
+            loop.call_soon(lambda: ran_at.append(seen))
+        seen += event["event"] == "delta"
+        until = time.perf_counter() + 0.001  # a consumer that spends 1 ms on each event
+        while time.perf_counter() < until:
+            pass
+    assert seen == 50
+    # Handed over without waiting on the loop, the callback would run after the whole burst.
+    assert ran_at and ran_at[0] < 10, f"the event loop ran after {ran_at} of 50 events"
 
 
 async def test_cancelling_a_call_releases_its_credits(db: keel.Keel, loopback: Loopback) -> None:

@@ -43,7 +43,7 @@ pub(crate) use http::parse_retry_after;
 pub use message::{Message, Part, Role, Tool};
 pub use options::{Endpoint, LlmOptions, ProviderConfig};
 pub use request::CallRequest;
-pub use stream::{CallStream, StreamEvent};
+pub use stream::{BURST, CallStream, HANDOVER_SLICE, StreamEvent};
 pub use tasks::{
     CLASSIFY_ANSWER, CLASSIFY_MAX_TOKENS, Classification, Classifier, ClassifyRequest, Embedder,
     Label, SUMMARY_INSTRUCTIONS, Summarizer, Summary, SummaryRequest,

@@ -38,6 +38,14 @@ pub enum StreamEvent {
 /// Events buffered between the call and a slow reader.
 const BUFFER: usize = 64;
 
+/// Events a binding reads from a stream per crossing into its language, at most.
+pub const BURST: usize = 256;
+
+/// How long a binding hands a stream's events already read over to the consumer before it lets
+/// the host's event loop run: a burst of buffered events never holds timers and I/O for
+/// longer than this, whatever the consumer does with each event.
+pub const HANDOVER_SLICE: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// A streaming call. Yields [`StreamEvent`]s, then ends; a failure is the last item.
 /// Dropping it stops the HTTP request and releases the call's credits.
 #[derive(Debug)]
