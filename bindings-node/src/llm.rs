@@ -258,10 +258,7 @@ impl CallStream {
                 None => Ok(None),
             };
             match batch {
-                Ok(Some(events)) => {
-                    let events = events.iter().map(record).collect();
-                    Ok(Some(Value::Array(events).to_string()))
-                }
+                Ok(Some(events)) => Ok(Some(keel::record::to_text(&events, Case::Camel))),
                 ended => {
                     // Ended, failed or cancelled: stop the call now, not when collected.
                     stream.take();

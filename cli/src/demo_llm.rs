@@ -67,6 +67,7 @@ pub async fn run(keel: &keel::Keel, step: &Span) -> keel::Result<()> {
         .map(String::from)
         .to_vec(),
         end: StreamEnd::Complete,
+        gap: std::time::Duration::ZERO,
     };
     provider.script(FALLBACK, replies.chain([streamed]));
     say!(

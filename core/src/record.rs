@@ -22,6 +22,17 @@ pub fn to_value<T: Serialize + ?Sized>(record: &T, case: Case) -> Value {
     .unwrap_or(Value::Null)
 }
 
+/// `record` as JSON text, its struct fields spelt in `case`: the text of [`to_value`]'s value
+/// (struct fields in their declared order), written without building the value first. A value
+/// JSON cannot hold makes the whole text `null`, as it makes [`to_value`]'s value.
+pub fn to_text<T: Serialize + ?Sized>(record: &T, case: Case) -> String {
+    match case {
+        Case::Snake => serde_json::to_string(record),
+        Case::Camel => serde_json::to_string(&Recased(record)),
+    }
+    .unwrap_or_else(|_| "null".to_owned())
+}
+
 /// A value serialized with its struct fields in camelCase.
 struct Recased<'a, T: ?Sized>(&'a T);
 
@@ -204,8 +215,12 @@ impl<C: ser::SerializeMap> ser::SerializeStruct for Compound<C> {
         key: &'static str,
         value: &T,
     ) -> Result<(), C::Error> {
-        self.0
-            .serialize_entry(&Case::Camel.spell(key), &Recased(value))
+        if key.contains('_') {
+            self.0
+                .serialize_entry(&Case::Camel.spell(key), &Recased(value))
+        } else {
+            self.0.serialize_entry(key, &Recased(value))
+        }
     }
 
     fn end(self) -> Result<C::Ok, C::Error> {
@@ -267,5 +282,12 @@ mod tests {
             })
         );
         assert_eq!(to_value(&record, Case::Snake)["balance_after"], 1.5);
+        for case in [Case::Camel, Case::Snake] {
+            let text: serde_json::Value = serde_json::from_str(&to_text(&record, case)).unwrap();
+            assert_eq!(text, to_value(&record, case));
+        }
+        let unheld = BTreeMap::from([((1, 2), 3)]);
+        assert_eq!(to_text(&unheld, Case::Camel), "null");
+        assert_eq!(to_value(&unheld, Case::Camel), serde_json::Value::Null);
     }
 }

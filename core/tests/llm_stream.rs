@@ -115,6 +115,7 @@ async fn an_error_after_the_preamble_but_before_content_still_falls_back() {
         [Scripted::Stream {
             chunks: vec![],
             end: StreamEnd::Error,
+            gap: Duration::ZERO,
         }],
     );
     let (text, done) = drain(&llm, ask(None)).await;
@@ -150,6 +151,7 @@ async fn after_the_first_delta_a_failure_ends_the_stream_and_charges_the_partial
                 [Scripted::Stream {
                     chunks: vec!["Hel".into()],
                     end: end.clone(),
+                    gap: Duration::ZERO,
                 }],
             );
             let (text, result) = drain(&llm, ask(Some(org))).await;
@@ -176,6 +178,47 @@ async fn after_the_first_delta_a_failure_ends_the_stream_and_charges_the_partial
     .await;
 }
 
+/// The attempt's limit is the longest wait for one event, not for the whole stream: events
+/// 150 ms apart under a limit of 400 ms run on for a second, and a pause of 700 ms ends the
+/// attempt at 400 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_is_timed_per_event_not_as_a_whole() {
+    let keel = Keel::connect(&common::fresh_sqlite_url()).await.unwrap();
+    let provider = Loopback::start().await.unwrap();
+    let llm = setup(&keel, &provider, |o| {
+        o.attempt_timeout = Duration::from_millis(400)
+    })
+    .await;
+    let chunks: Vec<String> = (0..7).map(|i| format!("{i} ")).collect();
+    for (gap, code) in [(150, None), (700, Some("timeout"))] {
+        provider.script(
+            PRIMARY,
+            [Scripted::Stream {
+                chunks: chunks.clone(),
+                end: StreamEnd::Complete,
+                gap: Duration::from_millis(gap),
+            }],
+        );
+        let started = std::time::Instant::now();
+        let (text, done) = drain(&llm, ask(None)).await;
+        match code {
+            None => {
+                assert_eq!(done.unwrap().text, chunks.concat());
+                assert!(started.elapsed() > Duration::from_millis(1_000));
+            }
+            Some(outcome) => {
+                // No delta yet: the call falls back, after the limit, not after the pause.
+                let done = done.unwrap();
+                assert_eq!(text, done.text);
+                let first = &done.attempts[0];
+                assert_eq!(first.outcome, outcome);
+                assert!((400.0..650.0).contains(&first.latency_ms), "{first:?}");
+            }
+        }
+    }
+    keel.close().await;
+}
+
 /// A client on `keel` and a funded org, with a stream under way whose provider sent "x" and
 /// stalls: its credits are held.
 async fn a_stalled_stream(keel: &Keel, provider: &Loopback) -> (Llm, Uuid, CallStream) {
@@ -189,6 +232,7 @@ async fn a_stalled_stream(keel: &Keel, provider: &Loopback) -> (Llm, Uuid, CallS
         [Scripted::Stream {
             chunks: vec!["x".into()],
             end: StreamEnd::Stall(Duration::from_secs(60)),
+            gap: Duration::ZERO,
         }],
     );
     let mut stream = llm.stream(ask(Some(org))).await.unwrap();
@@ -265,6 +309,7 @@ async fn a_binding_reads_bursts_then_the_failure_then_the_end() {
         [Scripted::Stream {
             chunks: vec!["Hel".into(), "lo".into()],
             end: StreamEnd::Error,
+            gap: Duration::ZERO,
         }],
     );
     let mut stream = llm.stream(ask(None)).await.unwrap();

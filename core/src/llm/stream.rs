@@ -225,14 +225,29 @@ impl Call<'_> {
         }
         let mut events = response.bytes_stream().eventsource();
         let mut parser = StreamParser::new(endpoint.wire);
+        // One timer and one wait for the caller to leave, kept across events: an event that is
+        // already buffered polls neither. The timer runs at or before the current wait's
+        // deadline and is moved on when it fires early.
+        let mut closed = std::pin::pin!(sink.closed());
+        let mut stall = std::pin::pin!(tokio::time::sleep(self.attempt_limit()));
         loop {
             let limit = self.attempt_limit();
-            let next = tokio::select! {
-                () = sink.closed() => return Err(Fault::new(FailureKind::Connection, "the caller stopped reading")),
-                next = tokio::time::timeout(limit, events.next()) => next,
+            let waited_out = tokio::time::Instant::now() + limit;
+            let next = loop {
+                tokio::select! {
+                    biased;
+                    next = events.next() => break Ok(next),
+                    () = &mut closed => return Err(Fault::new(FailureKind::Connection, "the caller stopped reading")),
+                    () = &mut stall => {
+                        if tokio::time::Instant::now() >= waited_out {
+                            break Err(());
+                        }
+                        stall.as_mut().reset(waited_out);
+                    }
+                }
             };
             let event = match next {
-                Err(_) => return Err(self.cut(&parser, stalled(limit))),
+                Err(()) => return Err(self.cut(&parser, stalled(limit))),
                 Ok(None) if parser.is_finished() => return parser.into_reply(),
                 Ok(None) => {
                     let fault = Fault::new(

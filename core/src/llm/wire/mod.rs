@@ -8,6 +8,7 @@ use super::message::{Message, Part, Tool};
 use crate::fault::FailureKind;
 
 pub mod anthropic;
+mod deltas;
 pub mod gemini;
 pub mod openai;
 pub mod stream;

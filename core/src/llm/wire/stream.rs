@@ -11,7 +11,8 @@
 use serde_json::Value;
 
 use super::{
-    Fault, FinishReason, Reply, TokenUsage, Wire, anthropic, count_at, gemini, openai, text_at,
+    Fault, FinishReason, Reply, TokenUsage, Wire, anthropic, count_at, deltas, gemini, openai,
+    text_at,
 };
 use crate::fault::FailureKind;
 use crate::llm::message::Part;
@@ -118,6 +119,25 @@ impl StreamParser {
         if data.trim().is_empty() {
             return Ok(Vec::new());
         }
+        let Some(delta) = deltas::read(self.wire, event, data) else {
+            return self.feed_tree(event, data);
+        };
+        if let Some(model) = delta.model {
+            self.set_model(&model);
+        }
+        match delta.text {
+            Some(text) if !text.is_empty() => {
+                self.text.push_str(&text);
+                Ok(vec![Piece::Text {
+                    text: text.into_owned(),
+                }])
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Reads an event that is not a plain text delta (see [`deltas`]) as a JSON tree.
+    pub(super) fn feed_tree(&mut self, event: &str, data: &str) -> Result<Vec<Piece>, Fault> {
         let value: Value = serde_json::from_str(data)
             .map_err(|_| Fault::malformed("a stream event is not JSON"))?;
         let mut pieces = match self.wire {
@@ -132,6 +152,13 @@ impl StreamParser {
             }
         }
         Ok(pieces)
+    }
+
+    /// Notes the model that answered (most events repeat it: no copy when it is the same).
+    fn set_model(&mut self, model: &str) {
+        if self.model.as_deref() != Some(model) {
+            self.model = Some(model.to_owned());
+        }
     }
 
     fn call_at(&mut self, index: usize) -> &mut Call {
@@ -251,7 +278,7 @@ impl StreamParser {
             return Err(openai::fault(500, v));
         }
         if let Some(model) = v.get("model").and_then(Value::as_str) {
-            self.model = Some(model.to_owned());
+            self.set_model(model);
         }
         if let Some(usage) = v.get("usage").filter(|u| !u.is_null()) {
             self.usage = openai::usage(Some(usage));
